@@ -1,0 +1,101 @@
+// S3 throughput, Strata beside OpenStack Swift + s3api, in one run:
+//   16 MiB objects PUT/GET with 8 concurrent; 4 KiB objects PUT/HEAD/GET/DELETE with 32 concurrent.
+// Uses the shared load generator (../shared/peers/s3-load.mjs) against both endpoints and prints
+// both figures and the ratio Strata / Swift.
+//   npm run bench:s3 [-- --big-count 32 --small-count 2000 --runs 1 --skip-swift]
+import { spawn } from 'node:child_process';
+import { copyFileSync, existsSync, readFileSync, symlinkSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { REPO_ROOT, startStrata, tempDir } from '../../test/helpers/server.ts';
+
+const PEERS = join(REPO_ROOT, '..', 'shared', 'peers');
+const { values: opts } = parseArgs({
+  options: {
+    'big-count': { type: 'string', default: '32' },
+    'small-count': { type: 'string', default: '2000' },
+    runs: { type: 'string', default: '1' },
+    'skip-swift': { type: 'boolean', default: false },
+  },
+});
+
+interface Phase {
+  ops: number;
+  p50: number;
+  p99: number;
+  errors: number;
+}
+interface LoadResult {
+  bigPutMBs: number;
+  bigGetMBs: number;
+  smallPut: Phase;
+  smallHead: Phase;
+  smallGet: Phase;
+  smallDelete: Phase;
+}
+
+function run(cmd: string, args: string[], env: Record<string, string> = {}): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, ...env } });
+    child.once('error', reject);
+    child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`${cmd} exited ${code}`))));
+  });
+}
+
+// The load generator resolves the SDK next to itself: give it our node_modules.
+function stageLoadGenerator(): string {
+  const dir = tempDir('strata-bench-');
+  copyFileSync(join(PEERS, 's3-load.mjs'), join(dir, 's3-load.mjs'));
+  symlinkSync(join(REPO_ROOT, 'node_modules'), join(dir, 'node_modules'));
+  return dir;
+}
+
+async function load(dir: string, label: string, endpoint: string, access: string, secret: string) {
+  const out = join(dir, `${label}.json`);
+  console.log(`\n=== ${label}: ${endpoint}`);
+  await run(process.execPath, [
+    join(dir, 's3-load.mjs'),
+    ...['--endpoint', endpoint, '--access', access, '--secret', secret],
+    ...['--big-count', opts['big-count'], '--big-size', String(16 * 1024 * 1024), '--big-conc', '8'],
+    ...['--small-count', opts['small-count'], '--small-size', '4096', '--small-conc', '32'],
+    ...['--runs', opts.runs, '--json', out],
+  ]);
+  const runs = JSON.parse(readFileSync(out, 'utf8')).runs as LoadResult[];
+  return runs[Math.floor(runs.length / 2)];
+}
+
+function table(strata: LoadResult, swift: LoadResult | undefined) {
+  const rows: Array<[string, number, number | undefined, string]> = [
+    ['16 MiB PUT, c=8', strata.bigPutMBs, swift?.bigPutMBs, 'MiB/s'],
+    ['16 MiB GET, c=8', strata.bigGetMBs, swift?.bigGetMBs, 'MiB/s'],
+  ];
+  for (const key of ['smallPut', 'smallHead', 'smallGet', 'smallDelete'] as const) {
+    rows.push([`4 KiB ${key.slice(5).toUpperCase()}, c=32`, strata[key].ops, swift?.[key].ops, 'ops/s']);
+  }
+  console.log('\n| workload | Strata | Swift+s3api | Strata / Swift |');
+  console.log('|---|---|---|---|');
+  for (const [name, ours, theirs, unit] of rows) {
+    const ratio = theirs ? (ours / theirs).toFixed(2) : '-';
+    console.log(`| ${name} | ${ours.toFixed(1)} ${unit} | ${theirs?.toFixed(1) ?? '-'} ${unit} | ${ratio} |`);
+  }
+}
+
+const dir = stageLoadGenerator();
+const strata = await startStrata({ dataDir: join(dir, 'strata') });
+const swiftDir = join(dir, 'swift');
+let swift: LoadResult | undefined;
+try {
+  const ours = await load(dir, 'strata', strata.s3Endpoint, strata.accessKey, strata.secretKey);
+  await strata.stop();
+  if (!opts['skip-swift'] && existsSync(join(PEERS, 'swift-s3.sh'))) {
+    await run('bash', [join(PEERS, 'swift-s3.sh'), 'start', swiftDir]);
+    try {
+      swift = await load(dir, 'swift', 'http://127.0.0.1:18080', 'test:tester', 'testing');
+    } finally {
+      await run('bash', [join(PEERS, 'swift-s3.sh'), 'stop', swiftDir]).catch(() => {});
+    }
+  }
+  table(ours, swift);
+} finally {
+  await strata.stop();
+}

@@ -1,0 +1,106 @@
+// Incremental payload hashers for the checksums S3 clients declare (x-amz-checksum-* headers or
+// trailers, and Content-MD5). AWS sends every value as base64 of the big-endian digest bytes.
+import assert from 'node:assert';
+import { createHash, type Hash } from 'node:crypto';
+import { crc32 } from 'node:zlib';
+import { crc32c } from '../data/crc32c.ts';
+
+export type ChecksumAlgorithm = 'CRC32' | 'CRC32C' | 'SHA1' | 'SHA256' | 'MD5';
+
+// The flexible-checksum names S3 accepts as headers (x-amz-checksum-*) and trailers. MD5 is
+// not among them: it only arrives as Content-MD5.
+export const checksumHeaderAlgorithms: ReadonlyMap<string, ChecksumAlgorithm> = new Map([
+  ['x-amz-checksum-crc32', 'CRC32'],
+  ['x-amz-checksum-crc32c', 'CRC32C'],
+  ['x-amz-checksum-sha1', 'SHA1'],
+  ['x-amz-checksum-sha256', 'SHA256'],
+]);
+
+const digestSizeBytes: Record<ChecksumAlgorithm, number> = {
+  CRC32: 4,
+  CRC32C: 4,
+  SHA1: 20,
+  SHA256: 32,
+  MD5: 16,
+};
+
+export interface IncrementalHasher {
+  readonly algorithm: ChecksumAlgorithm;
+  update(data: Uint8Array): void;
+  // Big-endian digest bytes; the hasher must not be updated afterwards.
+  digest(): Buffer;
+}
+
+class CrcHasher implements IncrementalHasher {
+  readonly algorithm: ChecksumAlgorithm;
+  private value = 0;
+  private finished = false;
+  private readonly step: (data: Uint8Array, initial: number) => number;
+
+  constructor(algorithm: 'CRC32' | 'CRC32C') {
+    this.algorithm = algorithm;
+    this.step = algorithm === 'CRC32' ? crc32 : crc32c;
+  }
+
+  update(data: Uint8Array): void {
+    assert(!this.finished, 'update after digest');
+    this.value = this.step(data, this.value);
+  }
+
+  digest(): Buffer {
+    this.finished = true;
+    assert(this.value >= 0 && this.value <= 0xffffffff, 'crc out of range');
+    const out = Buffer.alloc(4);
+    out.writeUInt32BE(this.value >>> 0);
+    return out;
+  }
+}
+
+class CryptoHasher implements IncrementalHasher {
+  readonly algorithm: ChecksumAlgorithm;
+  private readonly hash: Hash;
+
+  constructor(algorithm: 'SHA1' | 'SHA256' | 'MD5') {
+    this.algorithm = algorithm;
+    this.hash = createHash(
+      algorithm === 'SHA1' ? 'sha1' : algorithm === 'SHA256' ? 'sha256' : 'md5',
+    );
+  }
+
+  update(data: Uint8Array): void {
+    this.hash.update(data);
+  }
+
+  digest(): Buffer {
+    const out = this.hash.digest();
+    assert.equal(out.length, digestSizeBytes[this.algorithm]);
+    return out;
+  }
+}
+
+export function createHasher(algorithm: ChecksumAlgorithm): IncrementalHasher {
+  if (algorithm === 'CRC32' || algorithm === 'CRC32C') return new CrcHasher(algorithm);
+  return new CryptoHasher(algorithm);
+}
+
+// One-shot helper: the base64 checksum of `data` as a client would declare it.
+export function checksumBase64(algorithm: ChecksumAlgorithm, data: Uint8Array): string {
+  const hasher = createHasher(algorithm);
+  hasher.update(data);
+  return hasher.digest().toString('base64');
+}
+
+const base64Pattern = /^[A-Za-z0-9+/]+={0,2}$/;
+
+// Decodes a declared value; undefined when it is not canonical base64 of the right size, so a
+// sloppy value is refused up front rather than reported later as a digest mismatch.
+export function decodeDeclaredChecksum(
+  algorithm: ChecksumAlgorithm,
+  valueBase64: string,
+): Buffer | undefined {
+  if (!base64Pattern.test(valueBase64) || valueBase64.length % 4 !== 0) return undefined;
+  const bytes = Buffer.from(valueBase64, 'base64');
+  if (bytes.length !== digestSizeBytes[algorithm]) return undefined;
+  if (bytes.toString('base64') !== valueBase64) return undefined;
+  return bytes;
+}

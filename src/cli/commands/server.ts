@@ -1,0 +1,90 @@
+import { startNode } from '../../cluster/node.ts';
+import { loadConfig } from '../../config/load.ts';
+import { createLogger } from '../../observability/logger.ts';
+import { parse, UsageError } from '../usage.ts';
+import { strataVersion } from './version.ts';
+
+export const SERVER_HELP = `Usage: strata server [options]
+
+Starts a Strata node. With no options: a single-node server (role combined: metadata, data and
+S3 gateway) on the embedded defaults, data under ./strata-data.
+
+Options (each also a STRATA_* variable, e.g. STRATA_DATA_DIR, and a key of the config file):
+  --config FILE          TOML configuration file (or STRATA_CONFIG); see docs/configuration.md
+  --node-id N            this node's id (node.id)                       [1]
+  --role ROLE            combined | metadata | data | s3 (node.role)    [combined]
+  --data-dir DIR         where metadata, shards and keys live           [./strata-data]
+  --metadata-addr H:P    metadata service listener, or where to find it [127.0.0.1:9000]
+  --data-addr H:P        data service listener                          [127.0.0.1:9001]
+  --s3-addr H:P          S3 gateway listener                            [127.0.0.1:9002]
+  --metrics-addr H:P     Prometheus /metrics listener ("" = off)        [127.0.0.1:9090]
+  --disks D1,D2,...      data disk directories  [six under <data-dir>/disks]
+  --raft-peers H:P,...   other metadata nodes (reserved for the Raft replication issue)
+  --region NAME          S3 region                                      [us-east-1]
+  --log-level LEVEL      debug | info | warn | error                    [info]
+  -h, --help             this text
+
+Ports may be 0 to pick a free one; the addresses in use are printed at start.
+Stop with Ctrl-C or SIGTERM.`;
+
+const FLAGS = [
+  'node-id',
+  'role',
+  'data-dir',
+  'metadata-addr',
+  'data-addr',
+  's3-addr',
+  'metrics-addr',
+  'disks',
+  'raft-peers',
+  'region',
+  'log-level',
+] as const;
+
+export async function runServer(args: string[]): Promise<number> {
+  const options: Record<string, { type: 'string' }> = Object.fromEntries(
+    FLAGS.map((f) => [f, { type: 'string' as const }]),
+  );
+  const { values, positionals } = parse(args, { ...options, config: { type: 'string' } });
+  if (values.help) {
+    process.stdout.write(`${SERVER_HELP}\n`);
+    return 0;
+  }
+  if (positionals.length > 0) throw new UsageError(`unexpected argument: ${positionals[0]}`);
+  const given = values as Record<string, string | undefined>;
+  const flags = Object.fromEntries(FLAGS.map((f) => [f, given[f]]));
+  const { config, configPath } = loadConfig({ configPath: values.config as string | undefined, flags });
+  const log = createLogger({ level: config.observability.log_level, fields: { node: config.node.id } });
+  const node = await startNode(config, log);
+  const lines = [
+    `Strata ${strataVersion()} — node ${config.node.id}, role ${config.node.role}` +
+      (configPath ? `, config ${configPath}` : ''),
+  ];
+  if (node.metadataAddr) lines.push(`  metadata  ${node.metadataAddr}`);
+  if (node.dataAddr) lines.push(`  data      ${node.dataAddr}  (${node.dataDisks?.length} disks)`);
+  if (node.s3Endpoint) lines.push(`  s3        ${node.s3Endpoint}  (region ${config.s3.region})`);
+  if (node.metricsUrl) lines.push(`  metrics   ${node.metricsUrl}`);
+  if (node.s3Endpoint && node.credentials.length > 0) {
+    const first = node.credentials[0];
+    const origin = node.generatedCredentials ? ' (generated, kept in data dir)' : '';
+    lines.push(`  S3 access key  ${first.access_key}${origin}`, `  S3 secret key  ${first.secret_key}`);
+  }
+  lines.push(`  data dir  ${config.node.data_dir}`, 'Ready.');
+  process.stdout.write(`${lines.join('\n')}\n`);
+  await waitForSignal();
+  log.info('shutting down');
+  await node.close();
+  return 0;
+}
+
+function waitForSignal(): Promise<void> {
+  return new Promise((resolve) => {
+    const stop = () => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      resolve();
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+}

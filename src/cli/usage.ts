@@ -1,0 +1,56 @@
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { StrataError } from '../common/errors.ts';
+
+// Exit codes: 0 success, 1 the operation failed, 2 the command line or configuration is wrong.
+export const EXIT_FAILURE = 1;
+export const EXIT_USAGE = 2;
+
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}
+
+export type Options = NonNullable<ParseArgsConfig['options']>;
+
+const HELP_OPTION = { help: { type: 'boolean', short: 'h' } } as const;
+
+export function parse<T extends Options>(args: string[], options: T) {
+  try {
+    return parseArgs({ args, options: { ...options, ...HELP_OPTION }, allowPositionals: true, strict: true });
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+}
+
+export const METADATA_ADDR_OPTION = {
+  'metadata-addr': { type: 'string' },
+  config: { type: 'string' },
+} as const;
+
+// Client commands take --metadata-addr HOST:PORT[,HOST:PORT...], else the config named by
+// --config or STRATA_CONFIG, else the default address.
+export async function metadataAddrs(values: Record<string, unknown>): Promise<string[]> {
+  const flag = values['metadata-addr'];
+  if (typeof flag === 'string' && flag.length > 0) return flag.split(',').map((s) => s.trim());
+  const { loadConfig } = await import('../config/load.ts');
+  const { config } = loadConfig({ configPath: values.config as string | undefined });
+  return [config.metadata.addr];
+}
+
+export function formatBytes(bytes: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return unit === 0 ? `${bytes} B` : `${value.toFixed(1)} ${units[unit]}`;
+}
+
+export function describeError(error: unknown): string {
+  if (error instanceof StrataError) return `${error.message} (${error.code})`;
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,0 +1,73 @@
+import assert from 'node:assert';
+import type { Extent } from '../metadata/types.ts';
+import type { Logger } from '../observability/logger.ts';
+import type { DataPool } from './data-pool.ts';
+import type { MetadataClient } from './metadata-client.ts';
+import { readStripeRange } from './stripe-io.ts';
+
+// Extents are fetched from the metadata service a window at a time, so a huge file never needs
+// its whole layout in memory.
+const EXTENT_WINDOW_BYTES = 256 * 1024 * 1024;
+// Bytes handed out per yielded chunk at most, and how many chunks are fetched ahead.
+const READ_PIECE_BYTES_MAX = 4 * 1024 * 1024;
+const READ_AHEAD_PIECES = 2;
+
+interface Piece {
+  offset: number;
+  length: number;
+  extent: Extent | undefined; // undefined: a hole, read as zeros
+}
+
+// Yields the bytes [offset, offset+length) of a file: extents through their stripes, holes as
+// zeros; a few pieces are fetched ahead so that disks and network overlap with the consumer.
+export async function* readFileRange(
+  metadata: MetadataClient,
+  pool: DataPool,
+  ino: number,
+  offset: number,
+  length: number,
+  log?: Logger,
+): AsyncIterable<Buffer> {
+  assert(offset >= 0 && length >= 0);
+  const pending: Array<Promise<Buffer>> = [];
+  for await (const piece of pieces(metadata, ino, offset, length)) {
+    pending.push(fetchPiece(pool, piece, log));
+    // Attach a handler now so a failed read-ahead is not an unhandled rejection.
+    pending[pending.length - 1].catch(() => {});
+    if (pending.length > READ_AHEAD_PIECES) yield await (pending.shift() as Promise<Buffer>);
+  }
+  while (pending.length > 0) yield await (pending.shift() as Promise<Buffer>);
+}
+
+async function* pieces(metadata: MetadataClient, ino: number, offset: number, length: number) {
+  const end = offset + length;
+  let cursor = offset;
+  while (cursor < end) {
+    const windowEnd = Math.min(end, cursor + EXTENT_WINDOW_BYTES);
+    const extents = await metadata.read('extents', ino, cursor, windowEnd - cursor);
+    for (const extent of extents) {
+      const extentEnd = extent.fileOffset + extent.length;
+      if (extentEnd <= cursor) continue;
+      if (extent.fileOffset >= windowEnd) break;
+      if (extent.fileOffset > cursor) yield* split(cursor, extent.fileOffset, undefined);
+      const pieceEnd = Math.min(extentEnd, windowEnd);
+      yield* split(Math.max(cursor, extent.fileOffset), pieceEnd, extent);
+      cursor = pieceEnd;
+    }
+    if (cursor < windowEnd) yield* split(cursor, windowEnd, undefined);
+    cursor = windowEnd;
+  }
+}
+
+function* split(start: number, end: number, extent: Extent | undefined): Generator<Piece> {
+  for (let at = start; at < end; at += READ_PIECE_BYTES_MAX) {
+    yield { offset: at, length: Math.min(READ_PIECE_BYTES_MAX, end - at), extent };
+  }
+}
+
+async function fetchPiece(pool: DataPool, piece: Piece, log?: Logger): Promise<Buffer> {
+  const { extent } = piece;
+  if (!extent) return Buffer.alloc(piece.length);
+  const inStripe = extent.stripeOffset + (piece.offset - extent.fileOffset);
+  return readStripeRange(pool, extent.stripe, inStripe, piece.length, log);
+}

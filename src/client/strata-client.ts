@@ -1,0 +1,383 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { StrataError } from '../common/errors.ts';
+import {
+  type BucketInfo,
+  type Caller,
+  type Command,
+  type DirEntry,
+  type Extent,
+  type Inode,
+  type ListObjectsQuery,
+  type ListObjectsResult,
+  type ObjectMeta,
+  type PartInfo,
+  ROOT_INO,
+  type UploadInfo,
+} from '../metadata/types.ts';
+import { type Logger, silentLogger } from '../observability/logger.ts';
+import { DataPool } from './data-pool.ts';
+import { readFileRange } from './file-reader.ts';
+import { MetadataClient } from './metadata-client.ts';
+import { joinPath, parentAndName, splitPath, toBucketKey } from './paths.ts';
+import { deleteStripeShards, type ErasureParams, writeStripe } from './stripe-io.ts';
+import { toExtents, writeStream } from './stripe-writer.ts';
+import type {
+  Body,
+  ByteRange,
+  ClusterStatus,
+  GetObjectResult,
+  PutObjectOptions,
+  PutObjectResult,
+  StrataClientApi,
+} from './types.ts';
+
+export interface StrataClientOptions {
+  metadataAddrs: string[];
+  caller?: Caller;
+  log?: Logger;
+  maxObjectSizeBytes?: number;
+}
+
+const ROOT_CALLER: Caller = { uid: 0, gid: 0 };
+const MIN_PART_SIZE_BYTES = 5 * 1024 * 1024;
+const DIRECTORY_PAGE = 1000;
+
+type CommandBody<C> = C extends Command ? Omit<C, 'nowMs'> : never;
+
+// The one client library: namespace operations go to the metadata service, bytes go to the data
+// servers as erasure-coded stripes, and a write becomes visible only when its metadata commits.
+export class StrataClient implements StrataClientApi {
+  readonly metadata: MetadataClient;
+  private readonly pool: DataPool;
+  private readonly caller: Caller;
+  private readonly log: Logger;
+  private readonly maxObjectSizeBytes: number;
+
+  constructor(options: StrataClientOptions) {
+    this.metadata = new MetadataClient(options.metadataAddrs);
+    this.pool = new DataPool(this.metadata);
+    this.caller = options.caller ?? ROOT_CALLER;
+    this.log = options.log ?? silentLogger;
+    this.maxObjectSizeBytes = options.maxObjectSizeBytes ?? 5 * 1024 ** 4;
+  }
+
+  // The proposer stamps time; the state machine never reads a clock.
+  private apply(command: CommandBody<Command>) {
+    return this.metadata.apply({ ...command, nowMs: Date.now() } as Command);
+  }
+
+  private async erasure(): Promise<ErasureParams> {
+    return (await this.metadata.config()).erasure;
+  }
+
+  async stat(path: string): Promise<Inode> {
+    const inode = await this.metadata.read('resolvePath', joinPath(splitPath(path)));
+    if (!inode) throw new StrataError('ENOENT', `no such file or directory: ${path}`);
+    return inode;
+  }
+
+  async lookup(parentIno: number, name: string): Promise<Inode> {
+    const inode = await this.metadata.read('lookup', parentIno, name);
+    if (!inode) throw new StrataError('ENOENT', `no entry ${name} in directory ${parentIno}`);
+    return inode;
+  }
+
+  async getattr(ino: number): Promise<Inode> {
+    const inode = await this.metadata.read('getattr', ino);
+    if (!inode) throw new StrataError('ENOENT', `no inode ${ino}`);
+    return inode;
+  }
+
+  async mkdir(path: string, options: { mode?: number; recursive?: boolean; caller?: Caller } = {}) {
+    const parts = splitPath(path);
+    if (parts.length === 0) throw new StrataError('EEXIST', 'the root exists');
+    const caller = options.caller ?? this.caller;
+    let parentIno = ROOT_INO;
+    let last: Inode | undefined;
+    for (const [depth, name] of parts.entries()) {
+      const isTarget = depth === parts.length - 1;
+      const existing = await this.metadata.read('lookup', parentIno, name);
+      if (existing && (!isTarget || options.recursive)) {
+        if (existing.type !== 'dir') throw new StrataError('ENOTDIR', `${joinPath(parts.slice(0, depth + 1))} is not a directory`);
+        parentIno = existing.ino;
+        last = existing;
+        continue;
+      }
+      if (!isTarget && !options.recursive) throw new StrataError('ENOENT', `no such directory: ${joinPath(parts.slice(0, depth + 1))}`);
+      last = await this.mkdirAt(parentIno, name, options.mode ?? 0o755, caller);
+      parentIno = last.ino;
+    }
+    return last as Inode;
+  }
+
+  // A directory directly under the root is a bucket: it gets a bucket record too.
+  private async mkdirAt(parent: number, name: string, mode: number, caller: Caller): Promise<Inode> {
+    if (parent === ROOT_INO) {
+      await this.apply({ op: 'createBucket', name, owner: String(caller.uid), caller });
+      return this.lookup(ROOT_INO, name);
+    }
+    const result = await this.apply({ op: 'mkdir', parent, name, mode, caller });
+    return result.inode as Inode;
+  }
+
+  async readdir(path: string): Promise<DirEntry[]> {
+    const dir = await this.stat(path);
+    if (dir.type !== 'dir') throw new StrataError('ENOTDIR', `not a directory: ${path}`);
+    const entries: DirEntry[] = [];
+    let after: string | undefined;
+    for (;;) {
+      const page = await this.metadata.read('readdir', dir.ino, after, DIRECTORY_PAGE);
+      entries.push(...page);
+      if (page.length < DIRECTORY_PAGE) return entries;
+      after = page[page.length - 1].name;
+    }
+  }
+
+  async rename(from: string, to: string): Promise<void> {
+    const src = parentAndName(from);
+    const dst = parentAndName(to);
+    const [srcParent, dstParent] = await Promise.all([this.stat(src.parent), this.stat(dst.parent)]);
+    await this.apply({
+      op: 'rename',
+      srcParent: srcParent.ino,
+      srcName: src.name,
+      dstParent: dstParent.ino,
+      dstName: dst.name,
+    });
+  }
+
+  async unlink(path: string): Promise<void> {
+    const { parent, name } = parentAndName(path);
+    await this.apply({ op: 'unlink', parent: (await this.stat(parent)).ino, name });
+  }
+
+  async rmdir(path: string): Promise<void> {
+    const parts = splitPath(path);
+    if (parts.length === 1) return this.deleteBucket(parts[0]);
+    const { parent, name } = parentAndName(path);
+    await this.apply({ op: 'rmdir', parent: (await this.stat(parent)).ino, name });
+  }
+
+  async writeFile(path: string, body: Body, options: { mode?: number; caller?: Caller } = {}) {
+    const { bucket, key } = toBucketKey(path);
+    const result = await this.putObject(bucket, key, body, {
+      object: { userMeta: {} },
+      caller: options.caller,
+    });
+    return result.inode;
+  }
+
+  readFile(path: string, range?: ByteRange): AsyncIterable<Buffer> {
+    const self = this;
+    return (async function* () {
+      const inode = await self.stat(path);
+      if (inode.type !== 'file') throw new StrataError('EISDIR', `not a file: ${path}`);
+      const { offset, length } = clampRange(inode.size, range);
+      yield* readFileRange(self.metadata, self.pool, inode.ino, offset, length, self.log);
+    })();
+  }
+
+  async write(ino: number, offset: number, data: Buffer): Promise<Inode> {
+    if (offset < 0 || !Number.isSafeInteger(offset)) throw new StrataError('EINVAL', `bad offset ${offset}`);
+    const params = await this.erasure();
+    const capacity = params.k * params.shardSizeBytes;
+    const stripes = [];
+    for (let at = 0; at < data.length; at += capacity) {
+      stripes.push(await writeStripe(this.pool, params, data.subarray(at, Math.min(data.length, at + capacity))));
+    }
+    const result = await this.apply({ op: 'write', ino, extents: toExtents(stripes, offset) });
+    return result.inode as Inode;
+  }
+
+  async read(ino: number, offset: number, length: number): Promise<Buffer> {
+    const inode = await this.getattr(ino);
+    const clamped = clampRange(inode.size, { offset, length });
+    const chunks: Buffer[] = [];
+    for await (const chunk of readFileRange(this.metadata, this.pool, ino, clamped.offset, clamped.length)) {
+      chunks.push(chunk);
+    }
+    return Buffer.concat(chunks);
+  }
+
+  async truncate(ino: number, size: number): Promise<Inode> {
+    const result = await this.apply({ op: 'setattr', ino, size });
+    return result.inode as Inode;
+  }
+
+  async createBucket(name: string, owner: string): Promise<BucketInfo> {
+    const result = await this.apply({ op: 'createBucket', name, owner, caller: this.caller });
+    return result.bucket as BucketInfo;
+  }
+
+  async deleteBucket(name: string): Promise<void> {
+    await this.apply({ op: 'deleteBucket', name });
+  }
+
+  async getBucket(name: string): Promise<BucketInfo> {
+    const bucket = await this.metadata.read('getBucket', name);
+    if (!bucket) throw new StrataError('NO_SUCH_BUCKET', `no such bucket: ${name}`);
+    return bucket;
+  }
+
+  listBuckets(): Promise<BucketInfo[]> {
+    return this.metadata.read('listBuckets');
+  }
+
+  async putObject(bucket: string, key: string, body: Body, options: PutObjectOptions): Promise<PutObjectResult> {
+    await this.getBucket(bucket);
+    const written = await writeStream(this.pool, await this.erasure(), body, this.maxObjectSizeBytes);
+    const object: ObjectMeta = { ...options.object, etag: written.md5Hex };
+    const result = await this.apply({
+      op: 'putObject',
+      bucket,
+      key,
+      size: written.sizeBytes,
+      extents: written.extents,
+      object,
+      caller: options.caller ?? this.caller,
+      ifMatch: options.ifMatch,
+      ifNoneMatch: options.ifNoneMatch,
+    }).catch(async (error) => {
+      await this.discardExtents(written.extents);
+      throw error;
+    });
+    return { etag: written.md5Hex, size: written.sizeBytes, inode: result.inode as Inode };
+  }
+
+  // Shards written for a commit that failed are deleted at once rather than left as garbage.
+  private async discardExtents(extents: Extent[]) {
+    await Promise.allSettled(extents.map((e) => deleteStripeShards(this.pool, e.stripe)));
+  }
+
+  async headObject(bucket: string, key: string): Promise<Inode> {
+    await this.getBucket(bucket);
+    const inode = await this.metadata.read('resolvePath', `/${bucket}/${key}`);
+    const isDirKey = key.endsWith('/');
+    if (!inode || (inode.type === 'dir') !== isDirKey || (isDirKey && inode.implicit)) {
+      throw new StrataError('ENOENT', `no such key: ${key}`);
+    }
+    return inode;
+  }
+
+  async getObject(bucket: string, key: string, range?: ByteRange): Promise<GetObjectResult> {
+    const inode = await this.headObject(bucket, key);
+    const { offset, length } = clampRange(inode.size, range);
+    return { inode, body: readFileRange(this.metadata, this.pool, inode.ino, offset, length, this.log) };
+  }
+
+  async deleteObject(bucket: string, key: string): Promise<void> {
+    await this.getBucket(bucket);
+    await this.apply({ op: 'deleteObject', bucket, key });
+  }
+
+  listObjects(query: ListObjectsQuery): Promise<ListObjectsResult> {
+    return this.getBucket(query.bucket).then(() => this.metadata.read('listObjects', query));
+  }
+
+  async createMultipartUpload(bucket: string, key: string, object: Omit<ObjectMeta, 'etag'>, owner: string) {
+    await this.getBucket(bucket);
+    const uploadId = randomBytes(24).toString('base64url');
+    await this.apply({ op: 'createUpload', uploadId, bucket, key, object, owner });
+    return this.getUpload(uploadId);
+  }
+
+  async uploadPart(uploadId: string, partNumber: number, body: Body): Promise<PartInfo> {
+    if (!Number.isInteger(partNumber) || partNumber < 1 || partNumber > 10_000) {
+      throw new StrataError('EINVAL', `part number must be 1..10000, got ${partNumber}`);
+    }
+    await this.getUpload(uploadId);
+    const written = await writeStream(this.pool, await this.erasure(), body, 5 * 1024 ** 3);
+    const part = { uploadId, partNumber, size: written.sizeBytes, etag: written.md5Hex, extents: written.extents };
+    await this.apply({ op: 'putPart', ...part }).catch(async (error) => {
+      await this.discardExtents(written.extents);
+      throw error;
+    });
+    return { partNumber, size: part.size, etag: part.etag, lastModifiedMs: Date.now(), extents: part.extents };
+  }
+
+  async completeMultipartUpload(
+    uploadId: string,
+    parts: Array<{ partNumber: number; etag: string }>,
+    options: { ifMatch?: string; ifNoneMatch?: string } = {},
+  ): Promise<PutObjectResult> {
+    const upload = await this.getUpload(uploadId);
+    const etag = multipartEtag(parts.map((p) => p.etag));
+    const result = await this.apply({
+      op: 'completeUpload',
+      uploadId,
+      parts,
+      etag,
+      minPartSizeBytes: MIN_PART_SIZE_BYTES,
+      caller: this.caller,
+      ...options,
+    });
+    const inode = result.inode ?? (await this.headObject(upload.bucket, upload.key));
+    return { etag, size: inode.size, inode };
+  }
+
+  async abortMultipartUpload(uploadId: string): Promise<void> {
+    await this.apply({ op: 'abortUpload', uploadId });
+  }
+
+  listParts(uploadId: string): Promise<PartInfo[]> {
+    return this.getUpload(uploadId).then(() => this.metadata.read('listParts', uploadId));
+  }
+
+  async listMultipartUploads(bucket: string): Promise<UploadInfo[]> {
+    await this.getBucket(bucket);
+    return this.metadata.read('listUploads', bucket);
+  }
+
+  async getUpload(uploadId: string): Promise<UploadInfo> {
+    const upload = await this.metadata.read('getUpload', uploadId);
+    if (!upload) throw new StrataError('NO_SUCH_UPLOAD', `no such upload: ${uploadId}`);
+    return upload;
+  }
+
+  async clusterStatus(): Promise<ClusterStatus> {
+    const servers = await this.pool.refresh(true);
+    const config = await this.metadata.config();
+    const dataServers = await Promise.all(
+      servers.map(async (server) => {
+        try {
+          const status = await (await this.pool.client(server.serverId)).status();
+          return { ...server, reachable: true, disks: status.disks };
+        } catch {
+          const disks = server.disks.map((d) => ({
+            ...d,
+            totalBytes: 0,
+            freeBytes: 0,
+            usedBytes: 0,
+            shardCount: 0,
+            online: false,
+          }));
+          return { ...server, reachable: false, disks };
+        }
+      }),
+    );
+    const { k, m, shardSizeBytes } = config.erasure;
+    return {
+      dataServers,
+      metadata: { addr: this.metadata.addrs[0], role: 'leader' },
+      erasure: { k, m, stripeSizeBytes: k * shardSizeBytes },
+    };
+  }
+
+  async close(): Promise<void> {
+    await this.pool.close();
+    await this.metadata.close();
+  }
+}
+
+// S3's multipart ETag: MD5 of the concatenated binary MD5s of the parts, then "-<count>".
+export function multipartEtag(partEtags: string[]): string {
+  const hash = createHash('md5');
+  for (const etag of partEtags) hash.update(Buffer.from(etag.replaceAll('"', ''), 'hex'));
+  return `${hash.digest('hex')}-${partEtags.length}`;
+}
+
+function clampRange(size: number, range: ByteRange | undefined): ByteRange {
+  if (!range) return { offset: 0, length: size };
+  const offset = Math.min(Math.max(0, range.offset), size);
+  return { offset, length: Math.max(0, Math.min(range.length, size - offset)) };
+}

@@ -1,0 +1,159 @@
+import assert from 'node:assert';
+import { randomBytes } from 'node:crypto';
+import { placeStripe } from '../cluster/placement.ts';
+import { isStrataError, StrataError } from '../common/errors.ts';
+import { ReedSolomon } from '../erasure/index.ts';
+import type { Stripe } from '../metadata/types.ts';
+import type { Logger } from '../observability/logger.ts';
+import { erasureStripes } from '../observability/metrics.ts';
+import type { DataPool } from './data-pool.ts';
+
+export interface ErasureParams {
+  k: number;
+  m: number;
+  shardSizeBytes: number; // of a full stripe; a short last stripe uses smaller shards
+}
+
+const codecs = new Map<string, ReedSolomon>();
+function codecFor(k: number, m: number): ReedSolomon {
+  const name = `${k}+${m}`;
+  let codec = codecs.get(name);
+  if (!codec) {
+    codec = new ReedSolomon(k, m);
+    codecs.set(name, codec);
+  }
+  return codec;
+}
+
+// Encodes `data` (at most k * shardSizeBytes) into one stripe and stores its k+m shards on
+// distinct targets. Resolves only when every shard is durable on its data server; on any failure
+// the shards already written are deleted and the error is thrown.
+export async function writeStripe(pool: DataPool, params: ErasureParams, data: Buffer): Promise<Stripe> {
+  const { k, m } = params;
+  assert(data.length > 0 && data.length <= k * params.shardSizeBytes, 'stripe data within capacity');
+  const shardSizeBytes = Math.ceil(data.length / k);
+  const stripeId = randomBytes(16).toString('hex');
+  const shards = placeStripe(stripeId, await pool.targets(), k + m);
+  const buffers = encodeStripe(codecFor(k, m), data, shardSizeBytes);
+  const puts = buffers.map(async (body, shardIndex) => {
+    const target = shards[shardIndex];
+    const client = await pool.client(target.serverId);
+    await client.putShard({ stripeId, shardIndex, disk: target.disk }, body);
+  });
+  const outcomes = await Promise.allSettled(puts);
+  const failure = outcomes.find((o) => o.status === 'rejected');
+  const stripe: Stripe = { id: stripeId, k, m, shardSizeBytes, dataLengthBytes: data.length, shards };
+  if (failure) {
+    await deleteStripeShards(pool, stripe).catch(() => {});
+    throw failure.reason;
+  }
+  erasureStripes.inc({ operation: 'encode' });
+  return stripe;
+}
+
+function encodeStripe(codec: ReedSolomon, data: Buffer, shardSizeBytes: number): Buffer[] {
+  const { dataShards: k, totalShards } = codec;
+  // One contiguous allocation; data shards are views of it, the tail is zero padding.
+  const block = Buffer.alloc(totalShards * shardSizeBytes);
+  data.copy(block, 0);
+  const buffers: Buffer[] = [];
+  for (let i = 0; i < totalShards; i++) {
+    buffers.push(block.subarray(i * shardSizeBytes, (i + 1) * shardSizeBytes));
+  }
+  codec.encode(buffers);
+  assert.equal(buffers.length, k + codec.parityShards);
+  return buffers;
+}
+
+export async function deleteStripeShards(pool: DataPool, stripe: Stripe): Promise<void> {
+  const byServer = new Map<string, Array<{ stripeId: string; shardIndex: number; disk: number }>>();
+  stripe.shards.forEach((loc, shardIndex) => {
+    const list = byServer.get(loc.serverId) ?? [];
+    list.push({ stripeId: stripe.id, shardIndex, disk: loc.disk });
+    byServer.set(loc.serverId, list);
+  });
+  await Promise.all(
+    [...byServer].map(async ([serverId, shards]) => (await pool.client(serverId)).deleteShards({ shards })),
+  );
+}
+
+// Reads `length` bytes at `offset` of the stripe's data. The fast path reads just the byte ranges
+// of the data shards that hold them; if any of those is missing, corrupt or unreachable, it reads
+// whole shards and rebuilds the data from any k of them.
+export async function readStripeRange(
+  pool: DataPool,
+  stripe: Stripe,
+  offset: number,
+  length: number,
+  log?: Logger,
+): Promise<Buffer> {
+  assert(offset >= 0 && length >= 0 && offset + length <= stripe.dataLengthBytes, 'range in stripe');
+  if (length === 0) return Buffer.alloc(0);
+  const size = stripe.shardSizeBytes;
+  const first = Math.floor(offset / size);
+  const last = Math.floor((offset + length - 1) / size);
+  const pieces: Array<Promise<Buffer>> = [];
+  for (let i = first; i <= last; i++) {
+    const start = i === first ? offset - i * size : 0;
+    const end = i === last ? offset + length - i * size : size;
+    pieces.push(readShard(pool, stripe, i, start, end - start));
+  }
+  const outcomes = await Promise.allSettled(pieces);
+  if (outcomes.every((o) => o.status === 'fulfilled')) {
+    erasureStripes.inc({ operation: 'read' });
+    return Buffer.concat(outcomes.map((o) => (o as PromiseFulfilledResult<Buffer>).value));
+  }
+  const reasons = outcomes.filter((o) => o.status === 'rejected').map((o) => o.reason);
+  for (const reason of reasons) if (!isShardFault(reason)) throw reason;
+  log?.warn('degraded read: rebuilding stripe', { stripeId: stripe.id, errors: reasons });
+  const data = await reconstructStripe(pool, stripe, log);
+  return Buffer.from(data.subarray(offset, offset + length));
+}
+
+function isShardFault(error: unknown): boolean {
+  return (
+    isStrataError(error) &&
+    ['SHARD_CORRUPT', 'SHARD_MISSING', 'RPC_UNAVAILABLE', 'RPC_TIMEOUT', 'RPC_CONNECTION_LOST', 'EIO'].includes(
+      error.code,
+    )
+  );
+}
+
+async function readShard(pool: DataPool, stripe: Stripe, index: number, offset: number, length: number) {
+  const loc = stripe.shards[index];
+  const client = await pool.client(loc.serverId);
+  const body = await client.getShard({ stripeId: stripe.id, shardIndex: index, disk: loc.disk, offset, length });
+  if (body.length !== length) {
+    throw new StrataError('SHARD_CORRUPT', `shard ${stripe.id}.${index} returned ${body.length} of ${length} bytes`);
+  }
+  return body;
+}
+
+// Fetches every shard, keeps the healthy ones and decodes the data shards from any k of them.
+async function reconstructStripe(pool: DataPool, stripe: Stripe, log?: Logger): Promise<Buffer> {
+  const { k, m, shardSizeBytes: size } = stripe;
+  const outcomes = await Promise.allSettled(
+    stripe.shards.map((_, i) => readShard(pool, stripe, i, 0, size)),
+  );
+  const present = outcomes.map((o) => o.status === 'fulfilled');
+  const healthy = present.filter(Boolean).length;
+  if (healthy < k) {
+    throw new StrataError(
+      'NOT_ENOUGH_SHARDS',
+      `stripe ${stripe.id}: only ${healthy} of ${k + m} shards readable, ${k} needed`,
+    );
+  }
+  const block = Buffer.alloc((k + m) * size);
+  const shards = outcomes.map((o, i) => {
+    const view = block.subarray(i * size, (i + 1) * size);
+    if (o.status === 'fulfilled') o.value.copy(view);
+    return view;
+  });
+  codecFor(k, m).reconstruct(shards, present, { dataOnly: true });
+  erasureStripes.inc({ operation: 'reconstruct' });
+  log?.warn('stripe rebuilt from parity', {
+    stripeId: stripe.id,
+    missingShards: present.flatMap((p, i) => (p ? [] : [i])),
+  });
+  return block.subarray(0, stripe.dataLengthBytes);
+}

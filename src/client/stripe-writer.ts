@@ -1,0 +1,93 @@
+import assert from 'node:assert';
+import { createHash } from 'node:crypto';
+import type { Extent, Stripe } from '../metadata/types.ts';
+import type { DataPool } from './data-pool.ts';
+import { deleteStripeShards, type ErasureParams, writeStripe } from './stripe-io.ts';
+import type { Body } from './types.ts';
+
+// How many stripes of one stream are encoded and written at once: enough to keep the disks and
+// the network busy while the next stripe is read, few enough to bound memory (each ~k+m shards).
+const STRIPES_IN_FLIGHT_MAX = 3;
+
+export interface WrittenData {
+  extents: Extent[]; // fileOffset from 0, contiguous
+  sizeBytes: number;
+  md5Hex: string;
+}
+
+// Cuts a stream into full stripes, writes them (durably) and returns the extents that describe
+// them. Nothing is visible until the caller commits the extents to the metadata service; if the
+// stream or a write fails, the stripes written so far are deleted before the error is rethrown.
+export async function writeStream(
+  pool: DataPool,
+  params: ErasureParams,
+  body: Body,
+  maxSizeBytes = Number.MAX_SAFE_INTEGER,
+): Promise<WrittenData> {
+  const stripeCapacity = params.k * params.shardSizeBytes;
+  const md5 = createHash('md5');
+  const stripes: Array<Promise<Stripe>> = [];
+  const inFlight = new Set<Promise<Stripe>>();
+  let buffer = Buffer.allocUnsafe(stripeCapacity);
+  let filled = 0;
+  let sizeBytes = 0;
+  const flush = async () => {
+    const data = buffer.subarray(0, filled);
+    buffer = Buffer.allocUnsafe(stripeCapacity);
+    filled = 0;
+    const write = writeStripe(pool, params, data);
+    stripes.push(write);
+    inFlight.add(write);
+    const settle = () => inFlight.delete(write);
+    write.then(settle, settle);
+    while (inFlight.size >= STRIPES_IN_FLIGHT_MAX) await Promise.race(inFlight).catch(() => {});
+  };
+  try {
+    for await (const chunk of toChunks(body)) {
+      md5.update(chunk);
+      sizeBytes += chunk.length;
+      if (sizeBytes > maxSizeBytes) throw new RangeError('body larger than allowed');
+      let offset = 0;
+      while (offset < chunk.length) {
+        const n = Math.min(chunk.length - offset, stripeCapacity - filled);
+        buffer.set(chunk.subarray(offset, offset + n), filled);
+        filled += n;
+        offset += n;
+        if (filled === stripeCapacity) await flush();
+      }
+    }
+    if (filled > 0) await flush();
+    const written = await Promise.all(stripes);
+    return { extents: toExtents(written), sizeBytes, md5Hex: md5.digest('hex') };
+  } catch (error) {
+    await discard(pool, stripes);
+    throw error;
+  }
+}
+
+async function discard(pool: DataPool, stripes: Array<Promise<Stripe>>): Promise<void> {
+  const settled = await Promise.allSettled(stripes);
+  await Promise.allSettled(
+    settled.flatMap((s) => (s.status === 'fulfilled' ? [deleteStripeShards(pool, s.value)] : [])),
+  );
+}
+
+export function toExtents(stripes: Stripe[], startOffset = 0): Extent[] {
+  let fileOffset = startOffset;
+  return stripes.map((stripe) => {
+    const extent = { fileOffset, length: stripe.dataLengthBytes, stripe, stripeOffset: 0 };
+    fileOffset += stripe.dataLengthBytes;
+    return extent;
+  });
+}
+
+async function* toChunks(body: Body): AsyncIterable<Buffer> {
+  if (Buffer.isBuffer(body)) {
+    if (body.length > 0) yield body;
+    return;
+  }
+  for await (const chunk of body) {
+    assert(chunk instanceof Uint8Array, 'body chunks are bytes');
+    if (chunk.length > 0) yield Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length);
+  }
+}

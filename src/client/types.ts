@@ -1,0 +1,112 @@
+// The one library through which the S3 gateway, the CLI and the FUSE mount read and write.
+// Every method fails with a StrataError (src/common/errors.ts); callers map codes to their protocol.
+
+import type {
+  BucketInfo,
+  Caller,
+  DataServerInfo,
+  DirEntry,
+  Inode,
+  ListObjectsQuery,
+  ListObjectsResult,
+  ObjectMeta,
+  PartInfo,
+  UploadInfo,
+} from '../metadata/types.ts';
+
+export type Body = Buffer | AsyncIterable<Buffer | Uint8Array>;
+
+export interface PutObjectOptions {
+  object: Omit<ObjectMeta, 'etag'>;
+  caller?: Caller;
+  ifMatch?: string;
+  ifNoneMatch?: string;
+  // Optional integrity checks computed while streaming; the put fails with INVALID_DIGEST-like
+  // errors raised by the caller's own hashing, so the client only reports what it computed.
+}
+
+export interface PutObjectResult {
+  etag: string; // hex MD5 of the bytes
+  size: number;
+  inode: Inode;
+}
+
+export interface ByteRange {
+  offset: number;
+  length: number;
+}
+
+export interface GetObjectResult {
+  inode: Inode;
+  // Yields the requested bytes in order; each stripe is verified (CRC32C per shard) and rebuilt
+  // from any k healthy shards when some are missing or corrupt.
+  body: AsyncIterable<Buffer>;
+}
+
+export interface ClusterStatus {
+  dataServers: Array<
+    DataServerInfo & {
+      reachable: boolean;
+      disks: Array<{
+        disk: number;
+        path: string;
+        totalBytes: number;
+        freeBytes: number;
+        usedBytes: number;
+        shardCount: number;
+        online: boolean;
+      }>;
+    }
+  >;
+  metadata: { addr: string; role: string; inodes?: number };
+  erasure: { k: number; m: number; stripeSizeBytes: number };
+}
+
+export interface StrataClientApi {
+  // POSIX-shaped, path based (paths are absolute: "/bucket/dir/file").
+  stat(path: string): Promise<Inode>;
+  lookup(parentIno: number, name: string): Promise<Inode>;
+  getattr(ino: number): Promise<Inode>;
+  mkdir(path: string, options?: { mode?: number; recursive?: boolean; caller?: Caller }): Promise<Inode>;
+  readdir(path: string): Promise<DirEntry[]>;
+  rename(from: string, to: string): Promise<void>;
+  unlink(path: string): Promise<void>;
+  rmdir(path: string): Promise<void>;
+  // Creates or replaces the whole file atomically (readers see the old or the new content).
+  writeFile(path: string, body: Body, options?: { mode?: number; caller?: Caller }): Promise<Inode>;
+  readFile(path: string, range?: ByteRange): AsyncIterable<Buffer>;
+  // Writes at an offset of an existing file (ino), durable when the promise resolves.
+  write(ino: number, offset: number, data: Buffer): Promise<Inode>;
+  read(ino: number, offset: number, length: number): Promise<Buffer>;
+  truncate(ino: number, size: number): Promise<Inode>;
+
+  // S3-shaped.
+  createBucket(name: string, owner: string): Promise<BucketInfo>;
+  deleteBucket(name: string): Promise<void>;
+  getBucket(name: string): Promise<BucketInfo>; // NO_SUCH_BUCKET
+  listBuckets(): Promise<BucketInfo[]>;
+  putObject(bucket: string, key: string, body: Body, options: PutObjectOptions): Promise<PutObjectResult>;
+  headObject(bucket: string, key: string): Promise<Inode>; // ENOENT when absent, NO_SUCH_BUCKET
+  getObject(bucket: string, key: string, range?: ByteRange): Promise<GetObjectResult>;
+  deleteObject(bucket: string, key: string): Promise<void>;
+  listObjects(query: ListObjectsQuery): Promise<ListObjectsResult>;
+  createMultipartUpload(
+    bucket: string,
+    key: string,
+    object: Omit<ObjectMeta, 'etag'>,
+    owner: string,
+  ): Promise<UploadInfo>;
+  uploadPart(uploadId: string, partNumber: number, body: Body): Promise<PartInfo>;
+  completeMultipartUpload(
+    uploadId: string,
+    parts: Array<{ partNumber: number; etag: string }>,
+    options?: { ifMatch?: string; ifNoneMatch?: string },
+  ): Promise<PutObjectResult>;
+  abortMultipartUpload(uploadId: string): Promise<void>;
+  listParts(uploadId: string): Promise<PartInfo[]>;
+  listMultipartUploads(bucket: string): Promise<UploadInfo[]>;
+  getUpload(uploadId: string): Promise<UploadInfo>; // NO_SUCH_UPLOAD
+
+  clusterStatus(): Promise<ClusterStatus>;
+  close(): Promise<void>;
+}

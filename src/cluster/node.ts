@@ -1,0 +1,169 @@
+import { mkdirSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { StrataClient } from '../client/strata-client.ts';
+import { MetadataClient } from '../client/metadata-client.ts';
+import type { StrataConfig } from '../config/schema.ts';
+import { loadOrCreateCredentials } from '../config/credentials.ts';
+import { startDataService } from '../data/index.ts';
+import { startMetadataService } from '../metadata/service.ts';
+import type { Logger } from '../observability/logger.ts';
+import { startMetricsServer } from '../observability/metrics-server.ts';
+import { createS3Gateway } from '../s3/index.ts';
+
+export interface RunningNode {
+  metadataAddr?: string;
+  dataAddr?: string;
+  dataDisks?: string[];
+  s3Endpoint?: string;
+  metricsUrl?: string;
+  credentials: Array<{ access_key: string; secret_key: string; user: string }>;
+  generatedCredentials: boolean;
+  close(): Promise<void>;
+}
+
+const REGISTER_ATTEMPTS_MAX = 60;
+const REGISTER_RETRY_MS = 500;
+
+export function splitAddr(addr: string): { host: string; port: number } {
+  const at = addr.lastIndexOf(':');
+  return { host: addr.slice(0, at).replace(/^\[|\]$/g, ''), port: Number(addr.slice(at + 1)) };
+}
+
+// Starts the services of one node for its role; `combined` runs metadata, data and S3 together.
+export async function startNode(config: StrataConfig, log: Logger): Promise<RunningNode> {
+  const role = config.node.role;
+  const dataDir = resolve(config.node.data_dir);
+  mkdirSync(dataDir, { recursive: true });
+  const closers: Array<() => Promise<void>> = [];
+  const node: RunningNode = {
+    credentials: config.s3.auth.credentials,
+    generatedCredentials: false,
+    async close() {
+      for (const close of closers.reverse()) await close().catch((error) => log.warn('close failed', { error }));
+    },
+  };
+  try {
+    let metadataAddr = config.metadata.addr;
+    if (role === 'combined' || role === 'metadata') {
+      const { host, port } = splitAddr(config.metadata.addr);
+      const service = await startMetadataService({
+        host,
+        port,
+        dataDir,
+        cluster: {
+          erasure: {
+            k: config.erasure.data_shards,
+            m: config.erasure.parity_shards,
+            shardSizeBytes: config.erasure.shard_size_bytes,
+          },
+        },
+        log: log.child({ service: 'metadata' }),
+      });
+      closers.push(() => service.close());
+      metadataAddr = `${service.host}:${service.port}`;
+      node.metadataAddr = metadataAddr;
+    }
+    if (role === 'combined' || role === 'data') await startData(config, dataDir, metadataAddr, node, closers, log);
+    if (role === 'combined' || role === 's3') await startS3(config, dataDir, metadataAddr, node, closers, log);
+    if (config.observability.metrics_addr !== '') {
+      const { host, port } = splitAddr(config.observability.metrics_addr);
+      const metrics = await startMetricsServer(host, port);
+      closers.push(() => new Promise((done) => metrics.server.close(() => done())));
+      node.metricsUrl = `http://${host}:${metrics.port}/metrics`;
+    }
+    return node;
+  } catch (error) {
+    await node.close();
+    throw error;
+  }
+}
+
+async function startData(
+  config: StrataConfig,
+  dataDir: string,
+  metadataAddr: string,
+  node: RunningNode,
+  closers: Array<() => Promise<void>>,
+  log: Logger,
+): Promise<void> {
+  const disks =
+    config.data.disks.length > 0
+      ? config.data.disks.map((d) => resolve(d))
+      : Array.from({ length: config.data.disk_count }, (_, i) => resolve(dataDir, 'disks', `d${i}`));
+  const serverId = config.data.server_id || `data-${config.node.id}`;
+  const { host, port } = splitAddr(config.data.addr);
+  const service = await startDataService({ serverId, host, port, disks, log: log.child({ service: 'data' }) });
+  closers.push(() => service.close());
+  node.dataAddr = `${service.host}:${service.port}`;
+  node.dataDisks = disks;
+  await registerDataServer(metadataAddr, {
+    serverId,
+    addr: node.dataAddr,
+    disks: disks.map((path, disk) => ({ disk, path })),
+  }, log);
+}
+
+// A data server announces itself to the metadata service, retrying while that is still starting.
+async function registerDataServer(
+  metadataAddr: string,
+  server: { serverId: string; addr: string; disks: Array<{ disk: number; path: string }> },
+  log: Logger,
+): Promise<void> {
+  const metadata = new MetadataClient([metadataAddr], { timeoutMs: 5_000 });
+  try {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await metadata.apply({ op: 'registerDataServer', nowMs: Date.now(), server });
+        log.info('data server registered', { serverId: server.serverId, metadataAddr });
+        return;
+      } catch (error) {
+        if (attempt >= REGISTER_ATTEMPTS_MAX) throw error;
+        log.warn('metadata service not reachable yet; retrying', { metadataAddr, attempt, error });
+        await sleep(REGISTER_RETRY_MS);
+      }
+    }
+  } finally {
+    await metadata.close();
+  }
+}
+
+async function startS3(
+  config: StrataConfig,
+  dataDir: string,
+  metadataAddr: string,
+  node: RunningNode,
+  closers: Array<() => Promise<void>>,
+  log: Logger,
+): Promise<void> {
+  let credentials = config.s3.auth.credentials;
+  if (credentials.length === 0 && !config.s3.auth.allow_anonymous) {
+    const { credential, created } = loadOrCreateCredentials(dataDir);
+    credentials = [credential];
+    node.generatedCredentials = created;
+  }
+  node.credentials = credentials;
+  const client = new StrataClient({
+    metadataAddrs: [metadataAddr],
+    log: log.child({ service: 'client' }),
+    maxObjectSizeBytes: config.s3.max_object_size_bytes,
+  });
+  closers.push(() => client.close());
+  const gateway = createS3Gateway({
+    client,
+    region: config.s3.region,
+    virtualHostDomains: config.s3.virtual_host_domains,
+    maxObjectSizeBytes: config.s3.max_object_size_bytes,
+    log: log.child({ service: 's3' }),
+    auth: {
+      region: config.s3.region,
+      allowAnonymous: config.s3.auth.allow_anonymous,
+      maxClockSkewMs: 15 * 60 * 1000,
+      credentials: credentials.map((c) => ({ accessKey: c.access_key, secretKey: c.secret_key, user: c.user })),
+    },
+  });
+  const { host, port } = splitAddr(config.s3.addr);
+  const bound = await gateway.listen(host, port);
+  closers.push(() => gateway.close());
+  node.s3Endpoint = `http://${bound.host.includes(':') ? `[${bound.host}]` : bound.host}:${bound.port}`;
+}

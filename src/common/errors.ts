@@ -1,0 +1,61 @@
+// Errors crossing a module boundary carry a stable `code`. File-system errors use errno names
+// (ENOENT, EEXIST, ...) so the FUSE layer maps them to errno numbers and the S3 layer maps them to
+// S3 error codes, each in one place. Callers branch on `code`, never on `message`.
+
+export type ErrnoCode =
+  | 'ENOENT'
+  | 'EEXIST'
+  | 'ENOTDIR'
+  | 'EISDIR'
+  | 'ENOTEMPTY'
+  | 'EINVAL'
+  | 'EIO'
+  | 'ENOSPC'
+  | 'EACCES'
+  | 'EPERM'
+  | 'EXDEV'
+  | 'ENAMETOOLONG'
+  | 'ENOTSUP'
+  | 'ENODATA'
+  | 'EBUSY'
+  | 'ELOOP';
+
+export type StrataErrorCode =
+  | ErrnoCode
+  // A metadata precondition (If-Match / If-None-Match on a write) did not hold.
+  | 'PRECONDITION_FAILED'
+  | 'NO_SUCH_BUCKET'
+  | 'BUCKET_EXISTS'
+  | 'BUCKET_NOT_EMPTY'
+  | 'NO_SUCH_UPLOAD'
+  | 'INVALID_PART'
+  | 'INVALID_PART_ORDER'
+  | 'ENTITY_TOO_SMALL'
+  // A key that cannot be represented as a path (see docs/architecture/overview.md, "Keys and paths").
+  | 'INVALID_KEY'
+  | 'KEY_CONFLICT'
+  | 'SHARD_CORRUPT'
+  | 'SHARD_MISSING'
+  | 'NOT_ENOUGH_SHARDS'
+  | 'NOT_ENOUGH_TARGETS'
+  | 'RPC_TIMEOUT'
+  | 'RPC_UNAVAILABLE'
+  | 'RPC_CONNECTION_LOST'
+  | 'RPC_NO_METHOD'
+  | 'RPC_BAD_FRAME'
+  | 'RPC_REMOTE'
+  | 'CONFIG_INVALID'
+  | 'INTERNAL';
+
+export class StrataError extends Error {
+  readonly code: StrataErrorCode;
+  constructor(code: StrataErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'StrataError';
+    this.code = code;
+  }
+}
+
+export function isStrataError(error: unknown, code?: StrataErrorCode): error is StrataError {
+  return error instanceof StrataError && (code === undefined || error.code === code);
+}

@@ -1,0 +1,41 @@
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, openSync, readFileSync, writeSync, fsyncSync, closeSync, renameSync } from 'node:fs';
+import { join } from 'node:path';
+import type { CredentialConfig } from './schema.ts';
+
+const FILE_NAME = 'credentials.json';
+const ACCESS_KEY_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789';
+
+// With no credentials configured, a server generates one key pair on first start and keeps it
+// under its data directory (mode 0600), so restarts keep the same keys.
+export function loadOrCreateCredentials(dataDir: string): { credential: CredentialConfig; created: boolean } {
+  const path = join(dataDir, FILE_NAME);
+  try {
+    const stored = JSON.parse(readFileSync(path, 'utf8')) as CredentialConfig;
+    if (typeof stored.access_key === 'string' && typeof stored.secret_key === 'string') {
+      return { credential: { ...stored, user: stored.user ?? 'admin' }, created: false };
+    }
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  }
+  const credential: CredentialConfig = {
+    access_key: `SK${randomString(18)}`,
+    secret_key: randomBytes(30).toString('base64').replaceAll('/', 'x').replaceAll('+', 'y'),
+    user: 'admin',
+  };
+  mkdirSync(dataDir, { recursive: true });
+  const temp = `${path}.tmp`;
+  const fd = openSync(temp, 'w', 0o600);
+  writeSync(fd, `${JSON.stringify(credential, null, 2)}\n`);
+  fsyncSync(fd);
+  closeSync(fd);
+  renameSync(temp, path);
+  return { credential, created: true };
+}
+
+function randomString(length: number): string {
+  const bytes = randomBytes(length);
+  let out = '';
+  for (const byte of bytes) out += ACCESS_KEY_ALPHABET[byte % ACCESS_KEY_ALPHABET.length];
+  return out;
+}

@@ -1,0 +1,126 @@
+// The configuration: one typed object, built from defaults, then the TOML file, then STRATA_*
+// environment variables, then command-line flags (each later source wins). Every key is listed
+// here with its type and check, so an unknown key or a bad value is an error naming the key and
+// where it came from. docs/configuration.md documents the same keys.
+
+export type Role = 'combined' | 'metadata' | 'data' | 's3';
+export const ROLES: readonly Role[] = ['combined', 'metadata', 'data', 's3'];
+
+export interface CredentialConfig {
+  access_key: string;
+  secret_key: string;
+  user: string;
+}
+
+export interface StrataConfig {
+  node: { id: number; role: Role; data_dir: string };
+  metadata: { addr: string; raft_peers: string[] };
+  data: { addr: string; disks: string[]; disk_count: number; server_id: string };
+  s3: {
+    addr: string;
+    region: string;
+    virtual_host_domains: string[];
+    max_object_size_bytes: number;
+    auth: { allow_anonymous: boolean; credentials: CredentialConfig[] };
+  };
+  erasure: { data_shards: number; parity_shards: number; shard_size_bytes: number };
+  observability: { metrics_addr: string; log_level: 'debug' | 'info' | 'warn' | 'error' };
+}
+
+export const DEFAULT_CONFIG: StrataConfig = {
+  node: { id: 1, role: 'combined', data_dir: './strata-data' },
+  metadata: { addr: '127.0.0.1:9000', raft_peers: [] },
+  // Empty disks: six directories under <data_dir>/disks, so 4+2 has six independent targets.
+  data: { addr: '127.0.0.1:9001', disks: [], disk_count: 6, server_id: '' },
+  s3: {
+    addr: '127.0.0.1:9002',
+    region: 'us-east-1',
+    virtual_host_domains: ['localhost'],
+    max_object_size_bytes: 5 * 1024 ** 4,
+    auth: { allow_anonymous: false, credentials: [] },
+  },
+  erasure: { data_shards: 4, parity_shards: 2, shard_size_bytes: 1024 * 1024 },
+  observability: { metrics_addr: '127.0.0.1:9090', log_level: 'info' },
+};
+
+// A check returns an error message, or undefined when the value is acceptable.
+export type Check = (value: unknown) => string | undefined;
+
+const isInt = (min: number, max: number): Check => (v) =>
+  Number.isSafeInteger(v) && (v as number) >= min && (v as number) <= max
+    ? undefined
+    : `expected an integer from ${min} to ${max}, got ${JSON.stringify(v)}`;
+
+const isString = (nonEmpty: boolean): Check => (v) =>
+  typeof v === 'string' && (!nonEmpty || v.length > 0)
+    ? undefined
+    : `expected a ${nonEmpty ? 'non-empty ' : ''}string, got ${JSON.stringify(v)}`;
+
+const isBool: Check = (v) =>
+  typeof v === 'boolean' ? undefined : `expected true or false, got ${JSON.stringify(v)}`;
+
+const isOneOf = (choices: readonly string[]): Check => (v) =>
+  typeof v === 'string' && choices.includes(v)
+    ? undefined
+    : `expected one of ${choices.join(', ')}, got ${JSON.stringify(v)}`;
+
+export const isAddress: Check = (v) => {
+  if (typeof v !== 'string') return `expected "host:port", got ${JSON.stringify(v)}`;
+  const match = /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(v);
+  if (!match || Number(match[2]) > 65535) return `expected "host:port", got ${JSON.stringify(v)}`;
+  return undefined;
+};
+
+const isStringList = (each: Check): Check => (v) => {
+  if (!Array.isArray(v)) return `expected a list, got ${JSON.stringify(v)}`;
+  for (const [i, item] of v.entries()) {
+    const problem = each(item);
+    if (problem) return `item ${i}: ${problem}`;
+  }
+  return undefined;
+};
+
+const isCredentialList: Check = (v) => {
+  if (!Array.isArray(v)) return `expected a list of { access_key, secret_key, user }`;
+  for (const [i, item] of v.entries()) {
+    if (typeof item !== 'object' || item === null) return `item ${i}: expected a table`;
+    const keys = Object.keys(item);
+    const unknown = keys.find((k) => !['access_key', 'secret_key', 'user'].includes(k));
+    if (unknown) return `item ${i}: unknown key "${unknown}"`;
+    const c = item as Record<string, unknown>;
+    if (typeof c.access_key !== 'string' || !/^[A-Za-z0-9+/=._-]{3,128}$/.test(c.access_key)) {
+      return `item ${i}: access_key must be 3-128 characters of [A-Za-z0-9+/=._-]`;
+    }
+    if (typeof c.secret_key !== 'string' || c.secret_key.length < 8) {
+      return `item ${i}: secret_key must be a string of at least 8 characters`;
+    }
+    if (c.user !== undefined && (typeof c.user !== 'string' || c.user.length === 0)) {
+      return `item ${i}: user must be a non-empty string`;
+    }
+  }
+  return undefined;
+};
+
+// Dotted key -> check. The set of keys is the set of valid keys.
+export const CONFIG_KEYS: Record<string, Check> = {
+  'node.id': isInt(1, 2 ** 31 - 1),
+  'node.role': isOneOf(ROLES),
+  'node.data_dir': isString(true),
+  'metadata.addr': isAddress,
+  'metadata.raft_peers': isStringList(isAddress),
+  'data.addr': isAddress,
+  'data.disks': isStringList(isString(true)),
+  'data.disk_count': isInt(1, 256),
+  'data.server_id': isString(false),
+  's3.addr': isAddress,
+  's3.region': isString(true),
+  's3.virtual_host_domains': isStringList(isString(true)),
+  's3.max_object_size_bytes': isInt(1, 5 * 1024 ** 4),
+  's3.auth.allow_anonymous': isBool,
+  's3.auth.credentials': isCredentialList,
+  'erasure.data_shards': isInt(1, 255),
+  'erasure.parity_shards': isInt(1, 255),
+  'erasure.shard_size_bytes': isInt(4096, 64 * 1024 * 1024),
+  'observability.metrics_addr': (v) => (v === '' ? undefined : isAddress(v)),
+  'observability.log_level': isOneOf(['debug', 'info', 'warn', 'error']),
+};

@@ -1,0 +1,265 @@
+// Contract of the metadata state machine and service.
+//
+// The namespace is an inode tree. Root is inode 1; each bucket is a directory directly under root;
+// an object key is the path below its bucket. File data is described by extents: byte ranges of
+// the file mapped onto byte ranges of erasure-coded stripes. Every mutation is a Command applied by
+// a deterministic state machine; the proposer stamps time (nowMs) and any identifiers into the
+// command so that apply() uses no clock and no randomness (this is what Raft will replicate).
+
+export const ROOT_INO = 1;
+
+export type InodeType = 'file' | 'dir' | 'symlink';
+
+export interface ObjectMeta {
+  etag: string; // quoted-less hex MD5, or "<md5-of-md5s>-N" for multipart
+  contentType?: string;
+  contentEncoding?: string;
+  contentDisposition?: string;
+  contentLanguage?: string;
+  cacheControl?: string;
+  expires?: string;
+  userMeta: Record<string, string>; // x-amz-meta-* without the prefix, lowercased names
+  checksums?: Record<string, string>; // e.g. { CRC32: base64 }
+  partSizes?: number[]; // multipart objects: size of each part, in order
+}
+
+export interface Inode {
+  ino: number;
+  type: InodeType;
+  mode: number; // permission bits only (0o7777); the type is in `type`
+  uid: number;
+  gid: number;
+  size: number;
+  nlink: number;
+  atimeMs: number;
+  mtimeMs: number;
+  ctimeMs: number;
+  birthtimeMs: number;
+  xattrs: Record<string, Uint8Array>;
+  target?: string; // symlink target
+  // A directory created only because an object key needed it (S3 PutObject of a/b/c creates a, a/b).
+  // Implicit directories are removed again when an S3 delete leaves them empty and are not listed
+  // as "dir/" objects; explicit ones (mkdir, PUT of "dir/") are.
+  implicit?: boolean;
+  object?: ObjectMeta; // S3 view of a file (absent for files written only through POSIX)
+}
+
+export interface ShardLocation {
+  serverId: string;
+  disk: number;
+}
+
+export interface Stripe {
+  id: string; // 32 hex chars, chosen by the writer
+  k: number;
+  m: number;
+  shardSizeBytes: number; // every shard of the stripe has this size; data is zero-padded
+  dataLengthBytes: number; // meaningful bytes in the stripe (<= k * shardSizeBytes)
+  shards: ShardLocation[]; // length k+m, shard i on shards[i]
+}
+
+export interface Extent {
+  fileOffset: number;
+  length: number;
+  stripe: Stripe;
+  stripeOffset: number; // where this extent's bytes start inside the stripe's data
+}
+
+export interface DataServerInfo {
+  serverId: string;
+  addr: string; // host:port of its RPC listener
+  disks: Array<{ disk: number; path: string }>;
+  registeredAtMs: number;
+}
+
+export interface BucketInfo {
+  name: string;
+  ino: number;
+  createdAtMs: number;
+  owner: string;
+}
+
+export interface UploadInfo {
+  uploadId: string;
+  bucket: string;
+  key: string;
+  initiatedAtMs: number;
+  object: Omit<ObjectMeta, 'etag'>;
+  owner: string;
+}
+
+export interface PartInfo {
+  partNumber: number;
+  size: number;
+  etag: string;
+  lastModifiedMs: number;
+  extents: Extent[]; // fileOffset relative to the part's start
+}
+
+// Attributes of the caller, for permission and ownership of what it creates.
+export interface Caller {
+  uid: number;
+  gid: number;
+}
+
+export type Command =
+  | { op: 'mkdir'; nowMs: number; parent: number; name: string; mode: number; caller: Caller }
+  | {
+      op: 'create';
+      nowMs: number;
+      parent: number;
+      name: string;
+      mode: number;
+      caller: Caller;
+      exclusive: boolean; // O_EXCL: EEXIST if the name exists; otherwise open the existing file
+    }
+  | { op: 'symlink'; nowMs: number; parent: number; name: string; target: string; caller: Caller }
+  | { op: 'link'; nowMs: number; ino: number; parent: number; name: string }
+  | { op: 'unlink'; nowMs: number; parent: number; name: string }
+  | { op: 'rmdir'; nowMs: number; parent: number; name: string }
+  | {
+      op: 'rename';
+      nowMs: number;
+      srcParent: number;
+      srcName: string;
+      dstParent: number;
+      dstName: string;
+      noReplace?: boolean;
+      exchange?: boolean;
+    }
+  | {
+      op: 'setattr';
+      nowMs: number;
+      ino: number;
+      mode?: number;
+      uid?: number;
+      gid?: number;
+      size?: number; // truncate up (sparse) or down (drops extents past the end)
+      atimeMs?: number;
+      mtimeMs?: number;
+    }
+  | { op: 'setxattr'; nowMs: number; ino: number; name: string; value: Uint8Array }
+  | { op: 'removexattr'; nowMs: number; ino: number; name: string }
+  // Writes at offsets: each extent replaces whatever covered its range (older extents are split or
+  // dropped); size grows to the end of the last extent if that is past it.
+  | { op: 'write'; nowMs: number; ino: number; extents: Extent[] }
+  | { op: 'createBucket'; nowMs: number; name: string; owner: string; caller: Caller }
+  | { op: 'deleteBucket'; nowMs: number; name: string }
+  // Atomically creates or replaces the file at bucket/key with exactly these extents and size,
+  // creating missing parent directories (implicit). Preconditions on the current object: ifMatch
+  // (etag must equal) / ifNoneMatch '*' (must not exist) -> PRECONDITION_FAILED.
+  | {
+      op: 'putObject';
+      nowMs: number;
+      bucket: string;
+      key: string;
+      size: number;
+      extents: Extent[];
+      object: ObjectMeta;
+      caller: Caller;
+      ifMatch?: string;
+      ifNoneMatch?: string;
+    }
+  // Deletes the object (file, or explicit empty directory for keys ending in '/'), then removes
+  // implicit parent directories left empty. Deleting a missing key succeeds (S3 semantics).
+  | { op: 'deleteObject'; nowMs: number; bucket: string; key: string }
+  | {
+      op: 'createUpload';
+      nowMs: number;
+      uploadId: string;
+      bucket: string;
+      key: string;
+      object: Omit<ObjectMeta, 'etag'>;
+      owner: string;
+    }
+  | {
+      op: 'putPart';
+      nowMs: number;
+      uploadId: string;
+      partNumber: number;
+      size: number;
+      etag: string;
+      extents: Extent[];
+    }
+  // Concatenates the listed parts (extents shifted, no data copied) into the object, as putObject.
+  // Checks order (INVALID_PART_ORDER), existence and etag (INVALID_PART), minimum part size for
+  // all but the last (ENTITY_TOO_SMALL, minPartSizeBytes).
+  | {
+      op: 'completeUpload';
+      nowMs: number;
+      uploadId: string;
+      parts: Array<{ partNumber: number; etag: string }>;
+      etag: string; // computed by the proposer from the part etags
+      minPartSizeBytes: number;
+      caller: Caller;
+      ifMatch?: string;
+      ifNoneMatch?: string;
+    }
+  | { op: 'abortUpload'; nowMs: number; uploadId: string }
+  | { op: 'registerDataServer'; nowMs: number; server: Omit<DataServerInfo, 'registeredAtMs'> }
+  // The garbage collector deleted these stripes' shards; forget them.
+  | { op: 'gcDone'; nowMs: number; stripeIds: string[] };
+
+export type CommandOp = Command['op'];
+
+// What apply() returns. Errors are values: { ok: false, code, message } with a StrataErrorCode.
+export type CommandResult =
+  | { ok: true; inode?: Inode; bucket?: BucketInfo; replacedInode?: Inode }
+  | { ok: false; code: string; message: string };
+
+export interface DirEntry {
+  name: string;
+  ino: number;
+  type: InodeType;
+}
+
+export interface ListObjectsQuery {
+  bucket: string;
+  prefix: string;
+  delimiter?: string;
+  startAfter?: string; // exclusive; continuation tokens and markers map onto this
+  maxKeys: number; // 0..1000
+}
+
+export interface ListedObject {
+  key: string;
+  size: number;
+  etag: string;
+  lastModifiedMs: number;
+  isDirMarker: boolean; // an explicit directory listed as "dir/"
+}
+
+export interface ListObjectsResult {
+  objects: ListedObject[];
+  commonPrefixes: string[];
+  isTruncated: boolean;
+  nextStartAfter?: string; // last key or common prefix returned, when truncated
+}
+
+// Reads. Today served from the local LMDB; with Raft, linearizable reads go through ReadIndex.
+export interface MetadataReader {
+  getattr(ino: number): Inode | undefined;
+  lookup(parent: number, name: string): Inode | undefined;
+  resolvePath(path: string): Inode | undefined; // "/bucket/a/b"
+  readdir(ino: number, afterName: string | undefined, limit: number): DirEntry[];
+  extents(ino: number, offset: number, length: number): Extent[]; // overlapping, in file order
+  getBucket(name: string): BucketInfo | undefined;
+  listBuckets(): BucketInfo[];
+  listObjects(query: ListObjectsQuery): ListObjectsResult;
+  getUpload(uploadId: string): UploadInfo | undefined;
+  listParts(uploadId: string): PartInfo[];
+  listUploads(bucket: string): UploadInfo[];
+  dataServers(): DataServerInfo[];
+  pendingGc(limit: number): Stripe[];
+}
+
+// Cluster-wide settings the metadata service hands to every client, so that all writers agree.
+export interface ClusterConfig {
+  erasure: { k: number; m: number; shardSizeBytes: number };
+}
+
+export const METADATA_RPC = {
+  apply: 'meta.apply', // header: Command -> CommandResult
+  read: 'meta.read', // header: { fn: keyof MetadataReader, args: unknown[] } -> { value }
+  config: 'meta.config', // header: {} -> ClusterConfig
+} as const;

@@ -1,0 +1,22 @@
+import { createServer, type Server } from 'node:http';
+import { registry } from './metrics.ts';
+
+// Serves GET /metrics in the Prometheus text format; anything else is 404.
+export async function startMetricsServer(host: string, port: number): Promise<{ port: number; server: Server }> {
+  const server = createServer((request, response) => {
+    if (request.method !== 'GET' || request.url?.split('?')[0] !== '/metrics') {
+      response.writeHead(404, { 'content-type': 'text/plain' }).end('not found: try /metrics\n');
+      return;
+    }
+    registry.metrics().then(
+      (text) => response.writeHead(200, { 'content-type': registry.contentType }).end(text),
+      (error: Error) => response.writeHead(500, { 'content-type': 'text/plain' }).end(`${error.message}\n`),
+    );
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve());
+  });
+  const address = server.address();
+  return { port: typeof address === 'object' && address ? address.port : port, server };
+}

@@ -1,0 +1,87 @@
+// One Prometheus registry per process; every metric name starts with `strata_`.
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+
+export const registry = new Registry();
+collectDefaultMetrics({ register: registry, prefix: 'strata_process_' });
+
+const LATENCY_BUCKETS_S = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+export const rpcRequests = new Counter({
+  name: 'strata_rpc_requests_total',
+  help: 'Internal RPC requests served, by method and outcome code',
+  labelNames: ['method', 'code'] as const,
+  registers: [registry],
+});
+
+export const rpcLatency = new Histogram({
+  name: 'strata_rpc_request_duration_seconds',
+  help: 'Internal RPC request handling time, by method',
+  labelNames: ['method'] as const,
+  buckets: LATENCY_BUCKETS_S,
+  registers: [registry],
+});
+
+export const shardBytes = new Counter({
+  name: 'strata_data_shard_bytes_total',
+  help: 'Shard bytes written and read by this data server',
+  labelNames: ['direction'] as const,
+  registers: [registry],
+});
+
+export const shardErrors = new Counter({
+  name: 'strata_data_shard_errors_total',
+  help: 'Shard reads that failed verification or found no shard, by code',
+  labelNames: ['code'] as const,
+  registers: [registry],
+});
+
+export const diskFreeBytes = new Gauge({
+  name: 'strata_data_disk_free_bytes',
+  help: 'Free bytes on each data disk',
+  labelNames: ['disk'] as const,
+  registers: [registry],
+});
+
+export const metadataCommands = new Counter({
+  name: 'strata_metadata_commands_total',
+  help: 'Metadata commands applied, by op and result code',
+  labelNames: ['op', 'code'] as const,
+  registers: [registry],
+});
+
+export const metadataApplyLatency = new Histogram({
+  name: 'strata_metadata_apply_duration_seconds',
+  help: 'Time to apply one metadata command durably',
+  labelNames: ['op'] as const,
+  buckets: LATENCY_BUCKETS_S,
+  registers: [registry],
+});
+
+export const s3Requests = new Counter({
+  name: 'strata_s3_requests_total',
+  help: 'S3 requests, by operation and HTTP status',
+  labelNames: ['operation', 'status'] as const,
+  registers: [registry],
+});
+
+export const s3Latency = new Histogram({
+  name: 'strata_s3_request_duration_seconds',
+  help: 'S3 request time until the response ends, by operation',
+  labelNames: ['operation'] as const,
+  buckets: LATENCY_BUCKETS_S,
+  registers: [registry],
+});
+
+export const s3Bytes = new Counter({
+  name: 'strata_s3_bytes_total',
+  help: 'Object bytes received and sent by the S3 gateway',
+  labelNames: ['direction'] as const,
+  registers: [registry],
+});
+
+export const erasureStripes = new Counter({
+  name: 'strata_erasure_stripes_total',
+  help: 'Stripes encoded, decoded and reconstructed by the client library',
+  labelNames: ['operation'] as const,
+  registers: [registry],
+});

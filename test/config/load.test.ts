@@ -1,0 +1,84 @@
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import { ConfigError, loadConfig } from '../../src/config/load.ts';
+import { REPO_ROOT, runStrata, tempDir } from '../helpers/server.ts';
+
+function writeToml(text: string): string {
+  const path = join(tempDir('strata-config-'), 'strata.toml');
+  writeFileSync(path, text);
+  return path;
+}
+
+describe('configuration', () => {
+  test('defaults are the documented single-node ports', () => {
+    const { config } = loadConfig({ env: {} });
+    assert.equal(config.metadata.addr, '127.0.0.1:9000');
+    assert.equal(config.data.addr, '127.0.0.1:9001');
+    assert.equal(config.s3.addr, '127.0.0.1:9002');
+    assert.equal(config.observability.metrics_addr, '127.0.0.1:9090');
+    assert.equal(config.node.data_dir, './strata-data');
+    assert.deepEqual([config.erasure.data_shards, config.erasure.parity_shards], [4, 2]);
+  });
+
+  test('flags beat environment variables, which beat the file', () => {
+    const path = writeToml('[node]\ndata_dir = "/from/file"\n[s3]\naddr = "127.0.0.1:7000"\n');
+    const { config } = loadConfig({
+      configPath: path,
+      env: { STRATA_DATA_DIR: '/from/env' },
+      flags: { 's3-addr': '127.0.0.1:7001' },
+    });
+    assert.equal(config.node.data_dir, '/from/env');
+    assert.equal(config.s3.addr, '127.0.0.1:7001');
+  });
+
+  test('the example file parses, credentials included', () => {
+    const { config } = loadConfig({ configPath: join(REPO_ROOT, 'docs/examples/strata.toml'), env: {} });
+    assert.equal(config.s3.auth.credentials.length, 2);
+    assert.equal(config.s3.auth.credentials[0].user, 'admin');
+  });
+
+  test('an unknown key is an error naming the key and the file', () => {
+    const path = writeToml('[s3]\nadress = "127.0.0.1:1"\n');
+    assert.throws(
+      () => loadConfig({ configPath: path, env: {} }),
+      (error: unknown) =>
+        error instanceof ConfigError &&
+        error.key === 's3.adress' &&
+        error.message.includes(path) &&
+        error.message.includes('unknown key'),
+    );
+  });
+
+  test('a bad value is an error naming the key, the file and what was expected', () => {
+    const path = writeToml('[erasure]\ndata_shards = "four"\n');
+    assert.throws(
+      () => loadConfig({ configPath: path, env: {} }),
+      (error: unknown) =>
+        error instanceof ConfigError && error.key === 'erasure.data_shards' && /integer/.test(error.message),
+    );
+  });
+
+  test('a bad environment variable names the variable', () => {
+    assert.throws(
+      () => loadConfig({ env: { STRATA_S3_ADDR: 'nonsense' } }),
+      (error: unknown) => error instanceof ConfigError && error.message.includes('STRATA_S3_ADDR'),
+    );
+  });
+
+  test('strata server with a malformed config file exits 2 with a clear message', async () => {
+    const path = writeToml('[metadata]\naddr = 9000\n');
+    const result = await runStrata(['server', '--config', path]);
+    assert.equal(result.code, 2, result.stderr);
+    assert.match(result.stderr, /metadata\.addr/);
+    assert.ok(result.stderr.includes(path), result.stderr);
+  });
+
+  test('strata server with a file that is not TOML exits 2', async () => {
+    const path = writeToml('[node\nid = 1\n');
+    const result = await runStrata(['server', '--config', path]);
+    assert.equal(result.code, 2, result.stderr);
+    assert.match(result.stderr, /not valid TOML/);
+  });
+});

@@ -1,0 +1,66 @@
+import { spawn } from 'node:child_process';
+import { S3Client } from '@aws-sdk/client-s3';
+import type { StrataProcess } from './server.ts';
+
+// An SDK client at its default settings (checksums, aws-chunked streaming), pointed at Strata.
+export function s3Client(server: StrataProcess, secretKey = server.secretKey): S3Client {
+  return new S3Client({
+    endpoint: server.s3Endpoint,
+    region: 'us-east-1',
+    forcePathStyle: true,
+    credentials: { accessKeyId: server.accessKey, secretAccessKey: secretKey },
+    maxAttempts: 1,
+  });
+}
+
+// Runs awscli against the server; resolves with exit code and output.
+export function aws(
+  server: StrataProcess,
+  args: string[],
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('aws', ['--endpoint-url', server.s3Endpoint, ...args], {
+      env: {
+        ...process.env,
+        AWS_ACCESS_KEY_ID: server.accessKey,
+        AWS_SECRET_ACCESS_KEY: server.secretKey,
+        AWS_DEFAULT_REGION: 'us-east-1',
+        AWS_EC2_METADATA_DISABLED: 'true',
+        AWS_CONFIG_FILE: '/dev/null',
+        AWS_SHARED_CREDENTIALS_FILE: '/dev/null',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => {
+      stdout += d;
+    });
+    child.stderr.on('data', (d) => {
+      stderr += d;
+    });
+    child.once('error', reject);
+    child.once('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+export async function bodyBytes(body: unknown): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of body as AsyncIterable<Uint8Array>) chunks.push(Buffer.from(chunk));
+  return Buffer.concat(chunks);
+}
+
+// Deterministic pseudo-random bytes (xorshift), so a failure reproduces with the same content.
+export function patternBytes(length: number, seed = 1): Buffer {
+  const out = Buffer.allocUnsafe(length);
+  let x = seed >>> 0 || 1;
+  let i = 0;
+  for (; i + 4 <= length; i += 4) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    out.writeUInt32LE(x >>> 0, i);
+  }
+  for (; i < length; i++) out[i] = (x >>> (8 * (i % 4))) & 0xff;
+  return out;
+}

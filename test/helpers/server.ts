@@ -1,0 +1,128 @@
+// Starts a real single-node Strata server process for tests, on free ports, in a temp directory.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+export const STRATA_BIN = join(REPO_ROOT, 'bin', 'strata.ts');
+
+export interface StrataProcess {
+  s3Endpoint: string;
+  metadataAddr: string;
+  metricsUrl: string;
+  accessKey: string;
+  secretKey: string;
+  dataDir: string;
+  process: ChildProcess;
+  output(): string; // everything printed so far (stdout and stderr), for failure messages
+  stop(): Promise<void>; // SIGTERM and wait
+  kill(): Promise<void>; // SIGKILL and wait: a crash
+}
+
+export interface StartOptions {
+  dataDir?: string;
+  args?: string[];
+  env?: Record<string, string>;
+  startTimeoutMs?: number;
+}
+
+export function tempDir(prefix = 'strata-test-'): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
+
+export async function startStrata(options: StartOptions = {}): Promise<StrataProcess> {
+  const dataDir = options.dataDir ?? tempDir();
+  const args = [
+    STRATA_BIN,
+    'server',
+    '--data-dir',
+    dataDir,
+    '--metadata-addr',
+    '127.0.0.1:0',
+    '--data-addr',
+    '127.0.0.1:0',
+    '--s3-addr',
+    '127.0.0.1:0',
+    '--metrics-addr',
+    '127.0.0.1:0',
+    '--log-level',
+    'warn',
+    ...(options.args ?? []),
+  ];
+  const child = spawn(process.execPath, args, {
+    cwd: REPO_ROOT,
+    env: { ...process.env, STRATA_CONFIG: '', ...options.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout.on('data', (d) => {
+    output += d;
+  });
+  child.stderr.on('data', (d) => {
+    output += d;
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  await waitFor(() => /^Ready\.$/m.test(output), child, () => output, options.startTimeoutMs ?? 30_000);
+  const field = (pattern: RegExp) => {
+    const match = pattern.exec(output);
+    if (!match) throw new Error(`server output lacks ${pattern}:\n${output}`);
+    return match[1];
+  };
+  return {
+    s3Endpoint: field(/^ {2}s3 +(\S+)/m),
+    metadataAddr: field(/^ {2}metadata +(\S+)/m),
+    metricsUrl: field(/^ {2}metrics +(\S+)/m),
+    accessKey: field(/^ {2}S3 access key +(\S+)/m),
+    secretKey: field(/^ {2}S3 secret key +(\S+)/m),
+    dataDir,
+    process: child,
+    output: () => output,
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      await exited;
+    },
+    async kill() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      await exited;
+    },
+  };
+}
+
+async function waitFor(ready: () => boolean, child: ChildProcess, output: () => string, timeoutMs: number) {
+  const deadline = Date.now() + timeoutMs;
+  while (!ready()) {
+    if (child.exitCode !== null || child.signalCode !== null) {
+      throw new Error(`strata server exited (${child.exitCode ?? child.signalCode}) before it was ready:\n${output()}`);
+    }
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`strata server not ready after ${timeoutMs} ms:\n${output()}`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+// Runs the strata CLI to completion and returns its exit code and output.
+export function runStrata(
+  args: string[],
+  options: { env?: Record<string, string>; input?: Buffer } = {},
+): Promise<{ code: number | null; stdout: Buffer; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [STRATA_BIN, ...args], {
+      cwd: REPO_ROOT,
+      env: { ...process.env, STRATA_CONFIG: '', ...options.env },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    const stdout: Buffer[] = [];
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => stdout.push(d));
+    child.stderr.on('data', (d) => {
+      stderr += d;
+    });
+    child.once('error', reject);
+    child.once('close', (code) => resolve({ code, stdout: Buffer.concat(stdout), stderr }));
+    child.stdin.end(options.input);
+  });
+}
