@@ -54,7 +54,12 @@ export async function startMetadataService(options: MetadataServiceOptions): Pro
   const log = options.log ?? silentLogger;
   const stateMachine = MetadataStateMachine.open(join(options.dataDir, 'metadata'));
   const server = new RpcServer({ name: 'metadata', log });
-  server.handle(METADATA_RPC.apply, async ({ header }) => ({ header: applyTimed(stateMachine, header) }));
+  server.handle(METADATA_RPC.apply, async ({ header }) => {
+    const result = applyTimed(stateMachine, header);
+    // Acknowledge only what is on disk; concurrent commands share one flush.
+    await stateMachine.flushed();
+    return { header: result };
+  });
   server.handle(METADATA_RPC.read, async ({ header }) => {
     const { fn, args } = header as { fn: keyof MetadataReader; args: unknown[] };
     if (!READ_FNS.has(fn) || !Array.isArray(args)) throw new StrataError('EINVAL', `no reader function ${fn}`);

@@ -37,6 +37,7 @@ export interface Inode {
   birthtimeMs: number;
   xattrs: Record<string, Uint8Array>;
   target?: string; // symlink target
+  parent?: number; // directories only: their one parent (for rename's cycle check)
   // A directory created only because an object key needed it (S3 PutObject of a/b/c creates a, a/b).
   // Implicit directories are removed again when an S3 delete leaves them empty and are not listed
   // as "dir/" objects; explicit ones (mkdir, PUT of "dir/") are.

@@ -1,0 +1,90 @@
+import { StrataError } from '../common/errors.ts';
+import { type Logger, silentLogger } from '../observability/logger.ts';
+import { RpcClient } from '../rpc/client.ts';
+import { RpcServer } from '../rpc/server.ts';
+import { ShardStore } from './shard-store.ts';
+import {
+  DATA_RPC,
+  type DataServerStatus,
+  type DeleteShardsHeader,
+  type GetShardHeader,
+  type PutShardHeader,
+} from './types.ts';
+
+const DELETE_BATCH_MAX = 4096;
+
+export interface DataServiceOptions {
+  serverId: string;
+  host: string;
+  port: number;
+  disks: string[];
+  log?: Logger;
+}
+
+export interface DataService {
+  server: RpcServer;
+  host: string;
+  port: number;
+  store: ShardStore;
+  close(): Promise<void>;
+}
+
+export async function startDataService(options: DataServiceOptions): Promise<DataService> {
+  const log = options.log ?? silentLogger;
+  const store = new ShardStore(options.disks);
+  const server = new RpcServer({ name: `data ${options.serverId}`, log });
+  server.handle(DATA_RPC.putShard, async ({ header, body }) => {
+    const h = header as PutShardHeader;
+    if (!body) throw new StrataError('EINVAL', 'putShard without a body');
+    return { header: await store.put(h, body) };
+  });
+  server.handle(DATA_RPC.getShard, async ({ header }) => {
+    const h = header as GetShardHeader;
+    return { header: {}, body: await store.get(h, h.offset ?? undefined, h.length ?? undefined) };
+  });
+  server.handle(DATA_RPC.deleteShards, async ({ header }) => {
+    const { shards } = header as DeleteShardsHeader;
+    if (!Array.isArray(shards) || shards.length > DELETE_BATCH_MAX) {
+      throw new StrataError('EINVAL', `deleteShards takes a list of at most ${DELETE_BATCH_MAX}`);
+    }
+    let deleted = 0;
+    for (const shard of shards) if (await store.delete(shard)) deleted++;
+    return { header: { deleted } };
+  });
+  server.handle(DATA_RPC.status, async () => ({
+    header: { serverId: options.serverId, addr: '', disks: await store.status() } satisfies DataServerStatus,
+  }));
+  const bound = await server.listen(options.host, options.port);
+  log.info('data service listening', { addr: `${bound.host}:${bound.port}`, disks: options.disks });
+  return { server, host: bound.host, port: bound.port, store, close: () => server.close() };
+}
+
+// Typed calls to one data server.
+export class DataClient {
+  private readonly rpc: RpcClient;
+
+  constructor(addr: string) {
+    this.rpc = new RpcClient(addr);
+  }
+
+  async putShard(header: PutShardHeader, body: Buffer): Promise<{ crc32c: number }> {
+    return (await this.rpc.call<{ crc32c: number }>(DATA_RPC.putShard, header, body)).header;
+  }
+
+  async getShard(header: GetShardHeader): Promise<Buffer> {
+    const reply = await this.rpc.call(DATA_RPC.getShard, header);
+    return reply.body ?? Buffer.alloc(0);
+  }
+
+  async deleteShards(header: DeleteShardsHeader): Promise<{ deleted: number }> {
+    return (await this.rpc.call<{ deleted: number }>(DATA_RPC.deleteShards, header)).header;
+  }
+
+  async status(): Promise<DataServerStatus> {
+    return (await this.rpc.call<DataServerStatus>(DATA_RPC.status, {}, undefined, { timeoutMs: 5_000 })).header;
+  }
+
+  close(): Promise<void> {
+    return this.rpc.close();
+  }
+}

@@ -1,0 +1,187 @@
+import assert from 'node:assert';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { type FileHandle, mkdir, open, rename, statfs, unlink } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { StrataError } from '../common/errors.ts';
+import { diskFreeBytes, shardBytes, shardErrors } from '../observability/metrics.ts';
+import { decodeHeader, encodeShard, SHARD_HEADER_BYTES, verifyBlocks } from './shard-file.ts';
+import type { DiskStatus } from './types.ts';
+
+const STRIPE_ID = /^[0-9a-f]{32}$/;
+const SHARD_INDEX_MAX = 255;
+
+export interface ShardAddress {
+  disk: number;
+  stripeId: string;
+  shardIndex: number;
+}
+
+// Shards as files under N disk directories. A put is durable when it resolves: the file is
+// written to <disk>/tmp, fsynced, renamed into <disk>/shards/xx/, and that directory fsynced.
+export class ShardStore {
+  readonly disks: string[];
+  private readonly shardCounts: number[];
+
+  constructor(disks: string[]) {
+    assert(disks.length > 0, 'a data server has at least one disk');
+    this.disks = disks;
+    this.shardCounts = disks.map((disk) => prepareDisk(disk));
+  }
+
+  async put(address: ShardAddress, data: Buffer): Promise<{ crc32c: number }> {
+    const final = this.pathOf(address);
+    const temp = join(this.disks[address.disk], 'tmp', `${randomBytes(8).toString('hex')}.part`);
+    const encoded = encodeShard(data);
+    try {
+      const file = await open(temp, 'w', 0o644);
+      try {
+        await file.writev([encoded.head, data, encoded.crcs]);
+        await file.sync();
+      } finally {
+        await file.close();
+      }
+      await ensureDirectory(dirname(final));
+      await rename(temp, final);
+      await syncDirectory(dirname(final));
+    } catch (error) {
+      await unlink(temp).catch(() => {});
+      throw diskError(error, `writing shard ${final}`);
+    }
+    this.shardCounts[address.disk]++;
+    shardBytes.inc({ direction: 'write' }, data.length);
+    return { crc32c: encoded.crc32c };
+  }
+
+  // Reads [offset, offset + length) of the shard's data, verifying every block it touches.
+  async get(address: ShardAddress, offset?: number, length?: number): Promise<Buffer> {
+    const path = this.pathOf(address);
+    let file: FileHandle;
+    try {
+      file = await open(path, 'r');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
+        shardErrors.inc({ code: 'SHARD_MISSING' });
+        throw new StrataError('SHARD_MISSING', `no shard ${path}`);
+      }
+      throw diskError(error, `opening shard ${path}`);
+    }
+    try {
+      return await readVerified(file, path, offset, length);
+    } catch (error) {
+      if (error instanceof StrataError && error.code === 'SHARD_CORRUPT') shardErrors.inc({ code: error.code });
+      throw error;
+    } finally {
+      await file.close();
+    }
+  }
+
+  async delete(address: ShardAddress): Promise<boolean> {
+    try {
+      await unlink(this.pathOf(address));
+      this.shardCounts[address.disk] = Math.max(0, this.shardCounts[address.disk] - 1);
+      return true;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
+      throw diskError(error, 'deleting a shard');
+    }
+  }
+
+  async status(): Promise<DiskStatus[]> {
+    return Promise.all(
+      this.disks.map(async (path, disk) => {
+        try {
+          const fs = await statfs(path);
+          const totalBytes = fs.blocks * fs.bsize;
+          const freeBytes = fs.bavail * fs.bsize;
+          diskFreeBytes.set({ disk: String(disk) }, freeBytes);
+          const usedBytes = totalBytes - fs.bfree * fs.bsize;
+          return { disk, path, totalBytes, freeBytes, usedBytes, shardCount: this.shardCounts[disk], online: true };
+        } catch {
+          return { disk, path, totalBytes: 0, freeBytes: 0, usedBytes: 0, shardCount: 0, online: false };
+        }
+      }),
+    );
+  }
+
+  pathOf(address: ShardAddress): string {
+    const { disk, stripeId, shardIndex } = address;
+    if (!Number.isInteger(disk) || disk < 0 || disk >= this.disks.length) {
+      throw new StrataError('EINVAL', `no disk ${disk} (this server has ${this.disks.length})`);
+    }
+    if (typeof stripeId !== 'string' || !STRIPE_ID.test(stripeId)) {
+      throw new StrataError('EINVAL', 'stripe id must be 32 lowercase hex characters');
+    }
+    if (!Number.isInteger(shardIndex) || shardIndex < 0 || shardIndex > SHARD_INDEX_MAX) {
+      throw new StrataError('EINVAL', `shard index must be 0..${SHARD_INDEX_MAX}`);
+    }
+    return join(this.disks[disk], 'shards', stripeId.slice(0, 2), `${stripeId}.${shardIndex}`);
+  }
+}
+
+async function readVerified(file: FileHandle, name: string, offset = 0, length?: number): Promise<Buffer> {
+  const head = Buffer.alloc(SHARD_HEADER_BYTES);
+  const { bytesRead } = await file.read(head, 0, SHARD_HEADER_BYTES, 0);
+  if (bytesRead < SHARD_HEADER_BYTES) throw new StrataError('SHARD_CORRUPT', `shard ${name}: truncated header`);
+  const header = decodeHeader(head, name);
+  const want = length ?? header.dataLength - offset;
+  if (offset < 0 || want < 0 || offset + want > header.dataLength) {
+    throw new StrataError('EINVAL', `range ${offset}+${want} outside shard of ${header.dataLength} bytes`);
+  }
+  if (want === 0) return Buffer.alloc(0);
+  const firstBlock = Math.floor(offset / header.blockSize);
+  const lastBlock = Math.floor((offset + want - 1) / header.blockSize);
+  const blocksStart = firstBlock * header.blockSize;
+  const blocksEnd = Math.min(header.dataLength, (lastBlock + 1) * header.blockSize);
+  const data = Buffer.allocUnsafe(blocksEnd - blocksStart);
+  const crcs = Buffer.allocUnsafe((lastBlock - firstBlock + 1) * 4);
+  const crcAt = SHARD_HEADER_BYTES + header.dataLength + firstBlock * 4;
+  const [dataRead, crcRead] = await Promise.all([
+    file.read(data, 0, data.length, SHARD_HEADER_BYTES + blocksStart),
+    file.read(crcs, 0, crcs.length, crcAt),
+  ]);
+  if (dataRead.bytesRead !== data.length || crcRead.bytesRead !== crcs.length) {
+    throw new StrataError('SHARD_CORRUPT', `shard ${name}: truncated`);
+  }
+  verifyBlocks(name, header, firstBlock, data, crcs);
+  shardBytes.inc({ direction: 'read' }, want);
+  return data.subarray(offset - blocksStart, offset - blocksStart + want);
+}
+
+// Creates the disk layout, removes half-written shards of a crashed process, counts shards.
+function prepareDisk(disk: string): number {
+  mkdirSync(join(disk, 'shards'), { recursive: true });
+  rmSync(join(disk, 'tmp'), { recursive: true, force: true });
+  mkdirSync(join(disk, 'tmp'), { recursive: true });
+  let count = 0;
+  for (const prefix of readdirSync(join(disk, 'shards'))) {
+    count += readdirSync(join(disk, 'shards', prefix)).length;
+  }
+  return count;
+}
+
+const knownDirectories = new Set<string>();
+
+async function ensureDirectory(path: string): Promise<void> {
+  if (knownDirectories.has(path)) return;
+  const created = await mkdir(path, { recursive: true });
+  // A new directory's own entry must reach the disk too, or the shard inside could vanish.
+  if (created !== undefined) await syncDirectory(dirname(path));
+  knownDirectories.add(path);
+}
+
+async function syncDirectory(path: string): Promise<void> {
+  const dir = await open(path, 'r');
+  try {
+    await dir.sync();
+  } finally {
+    await dir.close();
+  }
+}
+
+function diskError(error: unknown, what: string): StrataError {
+  if (error instanceof StrataError) return error;
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === 'ENOSPC' || code === 'EDQUOT') return new StrataError('ENOSPC', `disk full ${what}`, { cause: error });
+  return new StrataError('EIO', `${what}: ${(error as Error).message}`, { cause: error });
+}

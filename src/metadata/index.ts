@@ -1,0 +1,3 @@
+export * from './service.ts';
+export * from './state-machine.ts';
+export * from './types.ts';

@@ -1,0 +1,69 @@
+// Binary LMDB keys whose byte order we define: a one-byte table tag, then big-endian integers and
+// UTF-8 strings, so that range scans walk directories and files in exactly S3 key order.
+import assert from 'node:assert';
+
+export const TAG = {
+  inode: 0x69, // 'i' + ino
+  dirent: 0x64, // 'd' + parent ino + sort name
+  extent: 0x78, // 'x' + ino + file offset
+  ref: 0x72, // 'r' + stripe id
+  gc: 0x67, // 'g' + stripe id
+  bucket: 0x62, // 'b' + name
+  upload: 0x75, // 'u' + upload id
+  part: 0x70, // 'p' + upload id + 0x00 + part number
+  server: 0x73, // 's' + server id
+  counter: 0x63, // 'c' + name
+  applied: 0x61, // 'a'
+} as const;
+
+function u64(value: number): Buffer {
+  assert(Number.isSafeInteger(value) && value >= 0, `key integer ${value}`);
+  const b = Buffer.allocUnsafe(8);
+  b.writeBigUInt64BE(BigInt(value));
+  return b;
+}
+
+const tag = (t: number) => Buffer.of(t);
+
+export const inodeKey = (ino: number) => Buffer.concat([tag(TAG.inode), u64(ino)]);
+
+// Directories sort as "name/" so a walk in key order is S3 key order ("a-b" < "a/" < "a0").
+export const sortNameOf = (name: string, isDir: boolean) => (isDir ? `${name}/` : name);
+export const direntKey = (parent: number, sortName: string) =>
+  Buffer.concat([tag(TAG.dirent), u64(parent), Buffer.from(sortName, 'utf8')]);
+export const direntPrefix = (parent: number) => Buffer.concat([tag(TAG.dirent), u64(parent)]);
+export const direntPrefixEnd = (parent: number) => Buffer.concat([tag(TAG.dirent), u64(parent + 1)]);
+export const sortNameFromKey = (key: Buffer) => key.subarray(9).toString('utf8');
+
+export const extentKey = (ino: number, offset: number) => Buffer.concat([tag(TAG.extent), u64(ino), u64(offset)]);
+export const extentPrefix = (ino: number) => Buffer.concat([tag(TAG.extent), u64(ino)]);
+export const extentPrefixEnd = (ino: number) => Buffer.concat([tag(TAG.extent), u64(ino + 1)]);
+export const extentOffsetFromKey = (key: Buffer) => Number(key.readBigUInt64BE(9));
+
+export const refKey = (stripeId: string) => Buffer.concat([tag(TAG.ref), Buffer.from(stripeId, 'latin1')]);
+export const gcKey = (stripeId: string) => Buffer.concat([tag(TAG.gc), Buffer.from(stripeId, 'latin1')]);
+export const gcPrefix = () => tag(TAG.gc);
+export const gcPrefixEnd = () => tag(TAG.gc + 1);
+
+export const bucketKey = (name: string) => Buffer.concat([tag(TAG.bucket), Buffer.from(name, 'utf8')]);
+export const bucketPrefix = () => tag(TAG.bucket);
+export const bucketPrefixEnd = () => tag(TAG.bucket + 1);
+
+export const uploadKey = (id: string) => Buffer.concat([tag(TAG.upload), Buffer.from(id, 'utf8')]);
+export const uploadPrefix = () => tag(TAG.upload);
+export const uploadPrefixEnd = () => tag(TAG.upload + 1);
+
+export const partKey = (id: string, partNumber: number) => {
+  const n = Buffer.allocUnsafe(4);
+  n.writeUInt32BE(partNumber);
+  return Buffer.concat([tag(TAG.part), Buffer.from(id, 'utf8'), Buffer.of(0), n]);
+};
+export const partPrefix = (id: string) => Buffer.concat([tag(TAG.part), Buffer.from(id, 'utf8'), Buffer.of(0)]);
+export const partPrefixEnd = (id: string) => Buffer.concat([tag(TAG.part), Buffer.from(id, 'utf8'), Buffer.of(1)]);
+
+export const serverKey = (id: string) => Buffer.concat([tag(TAG.server), Buffer.from(id, 'utf8')]);
+export const serverPrefix = () => tag(TAG.server);
+export const serverPrefixEnd = () => tag(TAG.server + 1);
+
+export const counterKey = (name: string) => Buffer.concat([tag(TAG.counter), Buffer.from(name, 'utf8')]);
+export const appliedKey = () => tag(TAG.applied);

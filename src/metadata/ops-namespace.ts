@@ -1,0 +1,187 @@
+// POSIX namespace commands: mkdir, create, symlink, link, unlink, rmdir, rename, setattr, xattrs.
+import { releaseAll, punch } from './extent-ops.ts';
+import { fail, type Store } from './store.ts';
+import { type Caller, type Command, type Inode, type InodeType, ROOT_INO } from './types.ts';
+
+type Op<T extends Command['op']> = Extract<Command, { op: T }>;
+
+const NAME_BYTES_MAX = 255;
+
+export function checkName(name: string): void {
+  if (typeof name !== 'string' || name.length === 0 || name === '.' || name === '..' || name.includes('/')) {
+    fail('EINVAL', `invalid name ${JSON.stringify(name)}`);
+  }
+  if (name.includes('\0')) fail('EINVAL', 'a name cannot contain NUL');
+  if (Buffer.byteLength(name, 'utf8') > NAME_BYTES_MAX) fail('ENAMETOOLONG', `name longer than ${NAME_BYTES_MAX} bytes`);
+}
+
+export function directory(store: Store, ino: number): Inode {
+  const dir = store.mustInode(ino);
+  if (dir.type !== 'dir') fail('ENOTDIR', `inode ${ino} is not a directory`);
+  return dir;
+}
+
+export function newInode(
+  store: Store,
+  type: InodeType,
+  mode: number,
+  caller: Caller,
+  nowMs: number,
+  parentDir?: Inode,
+): Inode {
+  // Directories under a setgid directory inherit its group and the setgid bit.
+  const inheritGroup = parentDir !== undefined && (parentDir.mode & 0o2000) !== 0;
+  const setgid = inheritGroup && type === 'dir' ? 0o2000 : 0;
+  return {
+    ino: store.nextCounter('ino', ROOT_INO + 1),
+    type,
+    mode: (mode & 0o7777) | setgid,
+    uid: caller.uid,
+    gid: inheritGroup ? (parentDir as Inode).gid : caller.gid,
+    size: 0,
+    nlink: type === 'dir' ? 2 : 1,
+    atimeMs: nowMs,
+    mtimeMs: nowMs,
+    ctimeMs: nowMs,
+    birthtimeMs: nowMs,
+    xattrs: {},
+  };
+}
+
+function touch(store: Store, inode: Inode, nowMs: number, nlinkDelta = 0): void {
+  store.putInode({ ...inode, mtimeMs: nowMs, ctimeMs: nowMs, nlink: inode.nlink + nlinkDelta });
+}
+
+// Adds a new child to a directory, which must not have the name yet.
+export function link(store: Store, parent: Inode, name: string, child: Inode, nowMs: number): void {
+  checkName(name);
+  if (store.dirent(parent.ino, name)) fail('EEXIST', `${name} exists`);
+  store.putDirent(parent.ino, name, { ino: child.ino, type: child.type });
+  touch(store, parent, nowMs, child.type === 'dir' ? 1 : 0);
+}
+
+function noFilesAtRoot(parent: number): void {
+  if (parent === ROOT_INO) fail('EPERM', 'only buckets (directories) may live at the top level');
+}
+
+export function mkdir(store: Store, c: Op<'mkdir'>) {
+  const parent = directory(store, c.parent);
+  if (c.parent === ROOT_INO) fail('EPERM', 'top-level directories are buckets: use createBucket');
+  const dir = { ...newInode(store, 'dir', c.mode, c.caller, c.nowMs, parent), parent: parent.ino };
+  link(store, parent, c.name, dir, c.nowMs);
+  store.putInode(dir);
+  return { ok: true as const, inode: dir };
+}
+
+export function create(store: Store, c: Op<'create'>) {
+  const parent = directory(store, c.parent);
+  checkName(c.name);
+  const existing = store.dirent(c.parent, c.name);
+  if (existing) {
+    if (c.exclusive) fail('EEXIST', `${c.name} exists`);
+    if (existing.type === 'dir') fail('EISDIR', `${c.name} is a directory`);
+    return { ok: true as const, inode: store.mustInode(existing.ino) };
+  }
+  noFilesAtRoot(c.parent);
+  const file = newInode(store, 'file', c.mode, c.caller, c.nowMs, parent);
+  link(store, parent, c.name, file, c.nowMs);
+  store.putInode(file);
+  return { ok: true as const, inode: file };
+}
+
+export function symlink(store: Store, c: Op<'symlink'>) {
+  const parent = directory(store, c.parent);
+  noFilesAtRoot(c.parent);
+  if (c.target.length === 0 || Buffer.byteLength(c.target) > 4096) fail('EINVAL', 'bad symlink target');
+  const inode = { ...newInode(store, 'symlink', 0o777, c.caller, c.nowMs, parent), target: c.target };
+  inode.size = Buffer.byteLength(c.target);
+  link(store, parent, c.name, inode, c.nowMs);
+  store.putInode(inode);
+  return { ok: true as const, inode };
+}
+
+export function hardLink(store: Store, c: Op<'link'>) {
+  const inode = store.mustInode(c.ino);
+  if (inode.type === 'dir') fail('EPERM', 'hard links to directories are not allowed');
+  const parent = directory(store, c.parent);
+  noFilesAtRoot(c.parent);
+  link(store, parent, c.name, inode, c.nowMs);
+  const linked = { ...inode, nlink: inode.nlink + 1, ctimeMs: c.nowMs };
+  store.putInode(linked);
+  return { ok: true as const, inode: linked };
+}
+
+// Drops one link of a non-directory; the last link frees the inode and its extents.
+export function dropLink(store: Store, inode: Inode, nowMs: number): void {
+  if (inode.nlink > 1) {
+    store.putInode({ ...inode, nlink: inode.nlink - 1, ctimeMs: nowMs });
+    return;
+  }
+  releaseAll(store, inode.ino);
+  store.removeInode(inode.ino);
+}
+
+export function unlink(store: Store, c: Op<'unlink'>) {
+  const parent = directory(store, c.parent);
+  const entry = store.dirent(c.parent, c.name) ?? fail('ENOENT', `no entry ${c.name}`);
+  if (entry.type === 'dir') fail('EISDIR', `${c.name} is a directory`);
+  store.removeDirent(c.parent, entry.sortName);
+  touch(store, parent, c.nowMs);
+  dropLink(store, store.mustInode(entry.ino), c.nowMs);
+  return { ok: true as const };
+}
+
+export function removeDir(store: Store, parent: Inode, name: string, nowMs: number): void {
+  const entry = store.dirent(parent.ino, name) ?? fail('ENOENT', `no entry ${name}`);
+  if (entry.type !== 'dir') fail('ENOTDIR', `${name} is not a directory`);
+  if (!store.isEmptyDir(entry.ino)) fail('ENOTEMPTY', `${name} is not empty`);
+  store.removeDirent(parent.ino, entry.sortName);
+  touch(store, parent, nowMs, -1);
+  store.removeInode(entry.ino);
+}
+
+export function rmdir(store: Store, c: Op<'rmdir'>) {
+  const parent = directory(store, c.parent);
+  if (c.parent === ROOT_INO) fail('EPERM', 'top-level directories are buckets: use deleteBucket');
+  removeDir(store, parent, c.name, c.nowMs);
+  return { ok: true as const };
+}
+
+export function setattr(store: Store, c: Op<'setattr'>) {
+  const inode = store.mustInode(c.ino);
+  const next: Inode = { ...inode, ctimeMs: c.nowMs };
+  if (c.mode !== undefined) next.mode = c.mode & 0o7777;
+  if (c.uid !== undefined) next.uid = c.uid;
+  if (c.gid !== undefined) next.gid = c.gid;
+  if (c.atimeMs !== undefined) next.atimeMs = c.atimeMs;
+  if (c.mtimeMs !== undefined) next.mtimeMs = c.mtimeMs;
+  if (c.size !== undefined) {
+    if (inode.type !== 'file') fail(inode.type === 'dir' ? 'EISDIR' : 'EINVAL', 'only files have a size to set');
+    if (!Number.isSafeInteger(c.size) || c.size < 0) fail('EINVAL', `bad size ${c.size}`);
+    if (c.size < inode.size) punch(store, inode.ino, c.size, inode.size);
+    next.size = c.size;
+    if (c.mtimeMs === undefined) next.mtimeMs = c.nowMs;
+    // The S3 view's etag described the old bytes.
+    if (next.object && c.size !== inode.size) next.object = { ...next.object, etag: '' };
+  }
+  store.putInode(next);
+  return { ok: true as const, inode: next };
+}
+
+export function setxattr(store: Store, c: Op<'setxattr'>) {
+  const inode = store.mustInode(c.ino);
+  if (c.name.length === 0 || c.name.length > 255 || c.value.length > 64 * 1024) fail('EINVAL', 'xattr too large');
+  const next = { ...inode, xattrs: { ...inode.xattrs, [c.name]: c.value }, ctimeMs: c.nowMs };
+  store.putInode(next);
+  return { ok: true as const, inode: next };
+}
+
+export function removexattr(store: Store, c: Op<'removexattr'>) {
+  const inode = store.mustInode(c.ino);
+  if (!(c.name in inode.xattrs)) fail('ENODATA', `no attribute ${c.name}`);
+  const xattrs = { ...inode.xattrs };
+  delete xattrs[c.name];
+  const next = { ...inode, xattrs, ctimeMs: c.nowMs };
+  store.putInode(next);
+  return { ok: true as const, inode: next };
+}

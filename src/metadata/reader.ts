@@ -1,0 +1,61 @@
+import * as K from './keys.ts';
+import { listObjects } from './list-objects.ts';
+import type { Store } from './store.ts';
+import { type DirEntry, type Inode, type MetadataReader, ROOT_INO, type Stripe, type UploadInfo } from './types.ts';
+
+const READDIR_LIMIT_MAX = 10_000;
+
+// Reads of the committed state. With Raft, the service answers these after ReadIndex.
+export function createReader(store: Store): MetadataReader {
+  const lookup = (parent: number, name: string): Inode | undefined => {
+    const entry = store.dirent(parent, name);
+    return entry ? store.inode(entry.ino) : undefined;
+  };
+  return {
+    getattr: (ino) => store.inode(ino),
+    lookup,
+    resolvePath(path) {
+      let at = store.inode(ROOT_INO);
+      for (const name of path.split('/').filter((s) => s.length > 0)) {
+        if (!at || at.type !== 'dir') return undefined;
+        at = lookup(at.ino, name);
+      }
+      return at;
+    },
+    readdir(ino, afterName, limit) {
+      const max = Math.min(Math.max(1, limit), READDIR_LIMIT_MAX);
+      let from = '';
+      let skip: string | undefined;
+      if (afterName !== undefined) {
+        const entry = store.dirent(ino, afterName);
+        from = entry?.sortName ?? afterName;
+        skip = from;
+      }
+      const out: DirEntry[] = [];
+      for (const entry of store.dirents(ino, from, max + 1)) {
+        if (entry.sortName === skip) continue;
+        if (out.length === max) break;
+        out.push({ name: entry.name, ino: entry.ino, type: entry.type });
+      }
+      return out;
+    },
+    extents: (ino, offset, length) => store.extents(ino, offset, length),
+    getBucket: (name) => store.bucket(name),
+    listBuckets: () =>
+      [...store.db.getRange({ start: K.bucketPrefix(), end: K.bucketPrefixEnd() })].map(({ value }) => value),
+    listObjects(query) {
+      const bucket = store.bucket(query.bucket);
+      if (!bucket) return { objects: [], commonPrefixes: [], isTruncated: false };
+      return listObjects(store, bucket.ino, query);
+    },
+    getUpload: (id) => store.upload(id),
+    listParts: (id) => store.parts(id),
+    listUploads: (bucket) =>
+      [...store.db.getRange({ start: K.uploadPrefix(), end: K.uploadPrefixEnd() })]
+        .map(({ value }) => value as UploadInfo)
+        .filter((u) => u.bucket === bucket),
+    dataServers: () => store.servers(),
+    pendingGc: (limit) =>
+      [...store.db.getRange({ start: K.gcPrefix(), end: K.gcPrefixEnd(), limit })].map(({ value }) => value as Stripe),
+  };
+}

@@ -1,0 +1,167 @@
+// Typed access to the LMDB tables. Used inside apply()'s write transaction (where reads see the
+// transaction's own writes) and by the reader outside one.
+import type { Database } from 'lmdb';
+import { StrataError, type StrataErrorCode } from '../common/errors.ts';
+import * as K from './keys.ts';
+import type { BucketInfo, DataServerInfo, Extent, Inode, InodeType, PartInfo, Stripe, UploadInfo } from './types.ts';
+
+export interface Dirent {
+  ino: number;
+  type: InodeType;
+}
+
+export interface StoredExtent {
+  length: number;
+  stripe: Stripe;
+  stripeOffset: number;
+}
+
+// Thrown inside apply() to abort the transaction; becomes { ok: false, code, message }.
+export class CommandError extends StrataError {
+  constructor(code: StrataErrorCode, message: string) {
+    super(code, message);
+    this.name = 'CommandError';
+  }
+}
+
+export const fail = (code: StrataErrorCode, message: string): never => {
+  throw new CommandError(code, message);
+};
+
+export class Store {
+  readonly db: Database<any, Buffer>;
+
+  constructor(db: Database<any, Buffer>) {
+    this.db = db;
+  }
+
+  inode(ino: number): Inode | undefined {
+    return this.db.get(K.inodeKey(ino)) as Inode | undefined;
+  }
+
+  mustInode(ino: number): Inode {
+    return this.inode(ino) ?? fail('ENOENT', `no inode ${ino}`);
+  }
+
+  putInode(inode: Inode): void {
+    this.db.putSync(K.inodeKey(inode.ino), inode);
+  }
+
+  removeInode(ino: number): void {
+    this.db.removeSync(K.inodeKey(ino));
+  }
+
+  // Looks a name up under both of its possible sort names (file "a", directory "a/").
+  dirent(parent: number, name: string): (Dirent & { sortName: string }) | undefined {
+    for (const sortName of [name, `${name}/`]) {
+      const entry = this.db.get(K.direntKey(parent, sortName)) as Dirent | undefined;
+      if (entry) return { ...entry, sortName };
+    }
+    return undefined;
+  }
+
+  putDirent(parent: number, name: string, entry: Dirent): void {
+    this.db.putSync(K.direntKey(parent, K.sortNameOf(name, entry.type === 'dir')), entry);
+  }
+
+  removeDirent(parent: number, sortName: string): void {
+    this.db.removeSync(K.direntKey(parent, sortName));
+  }
+
+  *dirents(parent: number, fromSortName = '', limit?: number) {
+    const range = this.db.getRange({
+      start: K.direntKey(parent, fromSortName),
+      end: K.direntPrefixEnd(parent),
+      limit,
+    });
+    for (const { key, value } of range) {
+      const sortName = K.sortNameFromKey(key as Buffer);
+      const entry = value as Dirent;
+      const name = entry.type === 'dir' ? sortName.slice(0, -1) : sortName;
+      yield { sortName, name, ...entry };
+    }
+  }
+
+  isEmptyDir(ino: number): boolean {
+    for (const _ of this.dirents(ino, '', 1)) return false;
+    return true;
+  }
+
+  // Extents overlapping [offset, offset + length), in file order.
+  extents(ino: number, offset: number, length: number): Extent[] {
+    const out: Extent[] = [];
+    const end = offset + length;
+    const before = this.db.getRange({
+      start: K.extentKey(ino, offset),
+      end: K.extentPrefix(ino),
+      reverse: true,
+      limit: 1,
+    });
+    for (const { key, value } of before) {
+      const e = value as StoredExtent;
+      const at = K.extentOffsetFromKey(key as Buffer);
+      if (at + e.length > offset && at < offset) out.push({ fileOffset: at, ...e });
+    }
+    if (length <= 0) return out;
+    for (const { key, value } of this.db.getRange({ start: K.extentKey(ino, offset), end: K.extentKey(ino, end) })) {
+      out.push({ fileOffset: K.extentOffsetFromKey(key as Buffer), ...(value as StoredExtent) });
+    }
+    return out;
+  }
+
+  allExtents(ino: number): Extent[] {
+    const out: Extent[] = [];
+    for (const { key, value } of this.db.getRange({ start: K.extentKey(ino, 0), end: K.extentPrefixEnd(ino) })) {
+      out.push({ fileOffset: K.extentOffsetFromKey(key as Buffer), ...(value as StoredExtent) });
+    }
+    return out;
+  }
+
+  putExtent(ino: number, extent: Extent): void {
+    const { fileOffset, ...stored } = extent;
+    this.db.putSync(K.extentKey(ino, fileOffset), stored);
+  }
+
+  removeExtent(ino: number, fileOffset: number): void {
+    this.db.removeSync(K.extentKey(ino, fileOffset));
+  }
+
+  refCount(stripeId: string): number {
+    return (this.db.get(K.refKey(stripeId)) as number | undefined) ?? 0;
+  }
+
+  setRefCount(stripe: Stripe, count: number): void {
+    if (count > 0) {
+      this.db.putSync(K.refKey(stripe.id), count);
+      return;
+    }
+    this.db.removeSync(K.refKey(stripe.id));
+    this.db.putSync(K.gcKey(stripe.id), stripe);
+  }
+
+  bucket(name: string): BucketInfo | undefined {
+    return this.db.get(K.bucketKey(name)) as BucketInfo | undefined;
+  }
+
+  upload(id: string): UploadInfo | undefined {
+    return this.db.get(K.uploadKey(id)) as UploadInfo | undefined;
+  }
+
+  parts(id: string): PartInfo[] {
+    return [...this.db.getRange({ start: K.partPrefix(id), end: K.partPrefixEnd(id) })].map(
+      ({ value }) => value as PartInfo,
+    );
+  }
+
+  servers(): DataServerInfo[] {
+    return [...this.db.getRange({ start: K.serverPrefix(), end: K.serverPrefixEnd() })].map(
+      ({ value }) => value as DataServerInfo,
+    );
+  }
+
+  nextCounter(name: string, first: number): number {
+    const next = ((this.db.get(K.counterKey(name)) as number | undefined) ?? first - 1) + 1;
+    this.db.putSync(K.counterKey(name), next);
+    return next;
+  }
+}

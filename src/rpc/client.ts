@@ -1,0 +1,150 @@
+import assert from 'node:assert';
+import { connect, type Socket } from 'node:net';
+import { StrataError, type StrataErrorCode } from '../common/errors.ts';
+import { type Logger, silentLogger } from '../observability/logger.ts';
+import { encodeFrame, type Frame, FrameDecoder, KIND_REQUEST, KIND_RESPONSE_OK } from './frame.ts';
+import type { RpcCallOptions, RpcReply } from './types.ts';
+
+const DEFAULT_TIMEOUT_MS = 30_000;
+const CONNECT_TIMEOUT_MS = 5_000;
+const IN_FLIGHT_MAX = 4096;
+
+interface Pending {
+  resolve(reply: RpcReply): void;
+  reject(error: Error): void;
+  timer: NodeJS.Timeout;
+  method: string;
+}
+
+// One persistent, multiplexed connection to one peer, opened on first use and re-opened on the
+// next call after it drops.
+export class RpcClient {
+  readonly addr: string;
+  private readonly host: string;
+  private readonly port: number;
+  private readonly log: Logger;
+  private readonly connectTimeoutMs: number;
+  private readonly defaultTimeoutMs: number;
+  private readonly pending = new Map<number, Pending>();
+  private socket: Socket | undefined;
+  private connecting: Promise<Socket> | undefined;
+  private nextId = 1;
+  private closed = false;
+
+  constructor(
+    addr: string,
+    options: { log?: Logger; connectTimeoutMs?: number; defaultTimeoutMs?: number } = {},
+  ) {
+    const at = addr.lastIndexOf(':');
+    assert(at > 0, `address "${addr}" is host:port`);
+    this.addr = addr;
+    this.host = addr.slice(0, at).replace(/^\[|\]$/g, '');
+    this.port = Number(addr.slice(at + 1));
+    this.log = options.log ?? silentLogger;
+    this.connectTimeoutMs = options.connectTimeoutMs ?? CONNECT_TIMEOUT_MS;
+    this.defaultTimeoutMs = options.defaultTimeoutMs ?? DEFAULT_TIMEOUT_MS;
+  }
+
+  async call<H = any>(method: string, header: unknown, body?: Buffer, options: RpcCallOptions = {}) {
+    if (this.closed) throw new StrataError('RPC_UNAVAILABLE', `RPC client to ${this.addr} is closed`);
+    if (this.pending.size >= IN_FLIGHT_MAX) {
+      throw new StrataError('RPC_UNAVAILABLE', `too many calls in flight to ${this.addr}`);
+    }
+    const timeoutMs = options.timeoutMs ?? this.defaultTimeoutMs;
+    const startedMs = Date.now();
+    const socket = await this.connection(timeoutMs);
+    const remainingMs = Math.max(1, timeoutMs - (Date.now() - startedMs));
+    const requestId = this.nextId;
+    this.nextId = this.nextId >= 0xffffffff ? 1 : this.nextId + 1;
+    const buffers = encodeFrame(KIND_REQUEST, requestId, { m: method, t: remainingMs, h: header }, body);
+    return new Promise<RpcReply<H>>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(requestId);
+        reject(new StrataError('RPC_TIMEOUT', `${method} to ${this.addr} timed out after ${timeoutMs} ms`));
+      }, remainingMs);
+      this.pending.set(requestId, { resolve: resolve as Pending['resolve'], reject, timer, method });
+      socket.cork();
+      for (const buffer of buffers) socket.write(buffer);
+      socket.uncork();
+    });
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.failAll('RPC_CONNECTION_LOST', 'client closed');
+    this.socket?.destroy();
+    this.socket = undefined;
+  }
+
+  private connection(timeoutMs: number): Promise<Socket> {
+    if (this.socket && !this.socket.destroyed) return Promise.resolve(this.socket);
+    this.connecting ??= this.open(Math.min(timeoutMs, this.connectTimeoutMs)).finally(() => {
+      this.connecting = undefined;
+    });
+    return this.connecting;
+  }
+
+  private open(timeoutMs: number): Promise<Socket> {
+    return new Promise((resolve, reject) => {
+      const socket = connect({ host: this.host, port: this.port, noDelay: true });
+      const timer = setTimeout(() => {
+        socket.destroy();
+        reject(new StrataError('RPC_UNAVAILABLE', `cannot connect to ${this.addr} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      socket.once('connect', () => {
+        clearTimeout(timer);
+        socket.off('error', onConnectError);
+        this.attach(socket);
+        resolve(socket);
+      });
+      const onConnectError = (error: Error) => {
+        clearTimeout(timer);
+        reject(new StrataError('RPC_UNAVAILABLE', `cannot connect to ${this.addr}: ${error.message}`));
+      };
+      socket.once('error', onConnectError);
+    });
+  }
+
+  private attach(socket: Socket): void {
+    this.socket = socket;
+    const decoder = new FrameDecoder();
+    socket.on('data', (chunk: Buffer) => {
+      let frames: Frame[];
+      try {
+        frames = decoder.push(chunk);
+      } catch (error) {
+        this.log.warn('bad frame from RPC peer; reconnecting', { addr: this.addr, error });
+        socket.destroy();
+        return;
+      }
+      for (const frame of frames) this.settle(frame);
+    });
+    socket.on('error', (error) => this.log.debug('RPC connection error', { addr: this.addr, error }));
+    socket.on('close', () => {
+      if (this.socket === socket) this.socket = undefined;
+      this.failAll('RPC_CONNECTION_LOST', `connection to ${this.addr} lost`);
+    });
+  }
+
+  private settle(frame: Frame): void {
+    const pending = this.pending.get(frame.requestId);
+    if (!pending) return; // timed out already
+    this.pending.delete(frame.requestId);
+    clearTimeout(pending.timer);
+    if (frame.kind === KIND_RESPONSE_OK) {
+      pending.resolve({ header: frame.header, body: frame.body });
+      return;
+    }
+    const remote = (frame.header ?? {}) as { code?: string; message?: string };
+    const code = (typeof remote.code === 'string' ? remote.code : 'RPC_REMOTE') as StrataErrorCode;
+    pending.reject(new StrataError(code, remote.message ?? `${pending.method} failed at ${this.addr}`));
+  }
+
+  private failAll(code: StrataErrorCode, why: string): void {
+    for (const [id, pending] of this.pending) {
+      clearTimeout(pending.timer);
+      pending.reject(new StrataError(code, `${pending.method}: ${why}`));
+      this.pending.delete(id);
+    }
+  }
+}

@@ -1,0 +1,105 @@
+// Wire format of the internal RPC: one frame per request or response.
+//   [u32 frameLength][u8 kind][u32 requestId][u32 headerLength][header: msgpack][body: raw bytes]
+// frameLength counts everything after itself. The body is whatever bytes follow the header: shard
+// data travels as-is, never re-encoded.
+import assert from 'node:assert';
+import { Packr } from 'msgpackr';
+import { StrataError } from '../common/errors.ts';
+
+export const FRAME_PREFIX_BYTES = 4;
+export const FRAME_FIXED_BYTES = 1 + 4 + 4; // kind, request id, header length
+export const FRAME_BYTES_MAX = 72 * 1024 * 1024;
+
+export const KIND_REQUEST = 0;
+export const KIND_RESPONSE_OK = 1;
+export const KIND_RESPONSE_ERROR = 2;
+
+// useRecords off: plain maps, so either side can decode without shared structure state.
+const packr = new Packr({ useRecords: false, moreTypes: false });
+
+export interface Frame {
+  kind: number;
+  requestId: number;
+  header: unknown;
+  body: Buffer | undefined;
+}
+
+// Returns the buffers to write (prefix+fixed+header, then the body untouched).
+export function encodeFrame(kind: number, requestId: number, header: unknown, body?: Buffer): Buffer[] {
+  const headerBytes = packr.pack(header);
+  const frameLength = FRAME_FIXED_BYTES + headerBytes.length + (body?.length ?? 0);
+  if (frameLength + FRAME_PREFIX_BYTES > FRAME_BYTES_MAX) {
+    throw new StrataError('RPC_BAD_FRAME', `frame of ${frameLength} bytes exceeds ${FRAME_BYTES_MAX}`);
+  }
+  const head = Buffer.allocUnsafe(FRAME_PREFIX_BYTES + FRAME_FIXED_BYTES + headerBytes.length);
+  head.writeUInt32BE(frameLength, 0);
+  head.writeUInt8(kind, 4);
+  head.writeUInt32BE(requestId >>> 0, 5);
+  head.writeUInt32BE(headerBytes.length, 9);
+  headerBytes.copy(head, 13);
+  return body && body.length > 0 ? [head, body] : [head];
+}
+
+// Accumulates socket data and yields complete frames. Bodies are slices of the received bytes
+// when a frame arrived in one piece, one copy otherwise.
+export class FrameDecoder {
+  private chunks: Buffer[] = [];
+  private buffered = 0;
+
+  push(chunk: Buffer): Frame[] {
+    this.chunks.push(chunk);
+    this.buffered += chunk.length;
+    const frames: Frame[] = [];
+    for (;;) {
+      if (this.buffered < FRAME_PREFIX_BYTES) break;
+      const frameLength = this.peekLength();
+      if (frameLength < FRAME_FIXED_BYTES || frameLength + FRAME_PREFIX_BYTES > FRAME_BYTES_MAX) {
+        throw new StrataError('RPC_BAD_FRAME', `bad frame length ${frameLength}`);
+      }
+      if (this.buffered < FRAME_PREFIX_BYTES + frameLength) break;
+      frames.push(decodeFrame(this.take(FRAME_PREFIX_BYTES + frameLength)));
+    }
+    return frames;
+  }
+
+  private peekLength(): number {
+    const first = this.chunks[0];
+    if (first.length >= FRAME_PREFIX_BYTES) return first.readUInt32BE(0);
+    return Buffer.concat(this.chunks).readUInt32BE(0);
+  }
+
+  private take(length: number): Buffer {
+    const first = this.chunks[0];
+    let out: Buffer;
+    if (first.length >= length) {
+      out = first.subarray(0, length);
+      if (first.length === length) this.chunks.shift();
+      else this.chunks[0] = first.subarray(length);
+    } else {
+      const all = Buffer.concat(this.chunks, this.buffered);
+      out = all.subarray(0, length);
+      this.chunks = all.length > length ? [all.subarray(length)] : [];
+    }
+    this.buffered -= length;
+    return out;
+  }
+}
+
+function decodeFrame(bytes: Buffer): Frame {
+  const kind = bytes.readUInt8(4);
+  const requestId = bytes.readUInt32BE(5);
+  const headerLength = bytes.readUInt32BE(9);
+  const headerEnd = 13 + headerLength;
+  if (headerEnd > bytes.length || kind > KIND_RESPONSE_ERROR) {
+    throw new StrataError('RPC_BAD_FRAME', `malformed frame (kind ${kind}, header ${headerLength} bytes)`);
+  }
+  let header: unknown;
+  try {
+    header = packr.unpack(bytes.subarray(13, headerEnd));
+  } catch (error) {
+    throw new StrataError('RPC_BAD_FRAME', 'frame header is not valid msgpack', { cause: error });
+  }
+  const body = headerEnd < bytes.length ? bytes.subarray(headerEnd) : undefined;
+  assert(body === undefined || body.length > 0);
+  return { kind, requestId, header, body };
+}

@@ -1,0 +1,4 @@
+export * from './client.ts';
+export * from './frame.ts';
+export * from './server.ts';
+export * from './types.ts';

@@ -1,0 +1,93 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import fc from 'fast-check';
+import { isStrataError } from '../../src/common/errors.ts';
+import { ReedSolomon } from '../../src/erasure/index.ts';
+
+function shardsOf(k: number, m: number, size: number, fill: (shard: number, byte: number) => number) {
+  return Array.from({ length: k + m }, (_, s) =>
+    Uint8Array.from({ length: size }, (_, b) => (s < k ? fill(s, b) : 0)),
+  );
+}
+
+describe('Reed-Solomon', () => {
+  // Backblaze JavaReedSolomon's ReedSolomonTest.testOneEncode: same field, same matrix.
+  test('parity matches the Backblaze known-answer vector (5+5)', () => {
+    const codec = new ReedSolomon(5, 5);
+    const data = [[0, 1], [4, 5], [2, 3], [6, 7], [8, 9]];
+    const shards = shardsOf(5, 5, 2, (s, b) => data[s][b]);
+    codec.encode(shards);
+    assert.deepEqual(
+      shards.slice(5).map((s) => [...s]),
+      [[12, 13], [10, 11], [14, 15], [90, 91], [94, 95]],
+    );
+  });
+
+  test('encode, erase any <= m shards, reconstruct gives the original (property)', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 20 }),
+        fc.integer({ min: 1, max: 6 }),
+        fc.constantFrom(1, 15, 16, 17, 63, 64, 65, 1000),
+        fc.integer(),
+        fc.infiniteStream(fc.integer({ min: 0, max: 1000 })),
+        (k, m, size, seed, picks) => {
+          const codec = new ReedSolomon(k, m);
+          const shards = shardsOf(k, m, size, (s, b) => (seed + s * 31 + b * 7 + ((s * b) >> 3)) & 0xff);
+          codec.encode(shards);
+          assert.ok(codec.verify(shards));
+          const original = shards.map((s) => Uint8Array.from(s));
+          const present = new Array(k + m).fill(true);
+          const iterator = picks[Symbol.iterator]();
+          const erase = (iterator.next().value as number) % (m + 1);
+          for (let e = 0; e < erase; ) {
+            const victim = (iterator.next().value as number) % (k + m);
+            if (!present[victim]) continue;
+            present[victim] = false;
+            shards[victim].fill(0xa5);
+            e++;
+          }
+          codec.reconstruct(shards, present);
+          assert.deepEqual(shards, original);
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  test('dataOnly rebuilds data shards and leaves missing parity alone', () => {
+    const codec = new ReedSolomon(4, 2);
+    const shards = shardsOf(4, 2, 100, (s, b) => s * 100 + b);
+    codec.encode(shards);
+    const original = shards.map((s) => Uint8Array.from(s));
+    shards[1].fill(0);
+    shards[5].fill(0);
+    codec.reconstruct(shards, [true, false, true, true, true, false], { dataOnly: true });
+    assert.deepEqual(shards.slice(0, 4), original.slice(0, 4));
+    assert.ok(shards[5].every((b) => b === 0));
+  });
+
+  test('verify detects one flipped byte', () => {
+    const codec = new ReedSolomon(4, 2);
+    const shards = shardsOf(4, 2, 64, (s, b) => s ^ b);
+    codec.encode(shards);
+    shards[2][10] ^= 1;
+    assert.equal(codec.verify(shards), false);
+  });
+
+  test('fewer than k shards is NOT_ENOUGH_SHARDS', () => {
+    const codec = new ReedSolomon(4, 2);
+    const shards = shardsOf(4, 2, 8, () => 1);
+    assert.throws(
+      () => codec.reconstruct(shards, [true, true, true, false, false, false]),
+      (e: unknown) => isStrataError(e, 'NOT_ENOUGH_SHARDS'),
+    );
+  });
+
+  test('k + m above 256 or zero shards is EINVAL', () => {
+    for (const [k, m] of [[200, 57], [0, 2], [4, 0]]) {
+      assert.throws(() => new ReedSolomon(k, m), (e: unknown) => isStrataError(e, 'EINVAL'), `${k}+${m}`);
+    }
+    assert.doesNotThrow(() => new ReedSolomon(200, 56));
+  });
+});
