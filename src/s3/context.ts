@@ -1,0 +1,68 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { AuthOptions, AuthResult } from '../auth/types.ts';
+import type { StrataClientApi } from '../client/types.ts';
+import type { Logger } from '../observability/logger.ts';
+import { s3Bytes } from '../observability/metrics.ts';
+import { S3Error } from './errors.ts';
+
+export interface S3GatewayOptions {
+  client: StrataClientApi;
+  region: string;
+  auth: AuthOptions;
+  virtualHostDomains: string[];
+  log?: Logger;
+  maxObjectSizeBytes?: number;
+}
+
+export interface RequestContext {
+  req: IncomingMessage;
+  res: ServerResponse;
+  url: URL;
+  requestId: string;
+  auth: AuthResult;
+  client: StrataClientApi;
+  options: S3GatewayOptions;
+  log: Logger;
+  owner: string;
+}
+
+const XML_BODY_BYTES_MAX = 4 * 1024 * 1024;
+
+export function sendXml(ctx: RequestContext, status: number, xml: string, headers: Record<string, string> = {}) {
+  const body = Buffer.from(xml, 'utf8');
+  ctx.res.writeHead(status, { ...headers, 'content-type': 'application/xml', 'content-length': body.length });
+  ctx.res.end(body);
+}
+
+export function sendEmpty(ctx: RequestContext, status: number, headers: Record<string, string | number> = {}) {
+  ctx.res.writeHead(status, { ...headers, 'content-length': 0 });
+  ctx.res.end();
+}
+
+// The request body through authentication (chunk signatures, checksums), for small XML bodies.
+export async function readSmallBody(ctx: RequestContext): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for await (const chunk of ctx.auth.body(ctx.req)) {
+    total += chunk.length;
+    if (total > XML_BODY_BYTES_MAX) throw new S3Error('MaxMessageLengthExceeded', 400, 'Your request was too big.');
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks);
+}
+
+// The object body, counted for metrics, straight from the socket through authentication.
+export async function* objectBody(ctx: RequestContext): AsyncIterable<Buffer> {
+  for await (const chunk of ctx.auth.body(ctx.req)) {
+    s3Bytes.inc({ direction: 'in' }, chunk.length);
+    yield chunk;
+  }
+}
+
+export function quoteEtag(etag: string): string {
+  return `"${etag}"`;
+}
+
+export function httpDate(ms: number): string {
+  return new Date(ms).toUTCString();
+}

@@ -1,0 +1,70 @@
+// One S3 error type, and the one place where internal error codes become S3 codes and statuses
+// (as Garage's error.rs). Everything a handler throws goes through toS3Error.
+import { S3AuthError } from '../auth/types.ts';
+import { StrataError } from '../common/errors.ts';
+
+export class S3Error extends Error {
+  readonly s3Code: string;
+  readonly httpStatus: number;
+  constructor(s3Code: string, httpStatus: number, message: string) {
+    super(message);
+    this.name = 'S3Error';
+    this.s3Code = s3Code;
+    this.httpStatus = httpStatus;
+  }
+}
+
+const FROM_STRATA: Record<string, [string, number]> = {
+  ENOENT: ['NoSuchKey', 404],
+  NO_SUCH_BUCKET: ['NoSuchBucket', 404],
+  BUCKET_EXISTS: ['BucketAlreadyOwnedByYou', 409],
+  BUCKET_NOT_EMPTY: ['BucketNotEmpty', 409],
+  NO_SUCH_UPLOAD: ['NoSuchUpload', 404],
+  INVALID_PART: ['InvalidPart', 400],
+  INVALID_PART_ORDER: ['InvalidPartOrder', 400],
+  ENTITY_TOO_SMALL: ['EntityTooSmall', 400],
+  PRECONDITION_FAILED: ['PreconditionFailed', 412],
+  INVALID_KEY: ['InvalidArgument', 400],
+  // Not an AWS code: the key, or one of its parents, exists as the other kind (a file where a
+  // directory is needed, or the reverse). See docs/architecture/overview.md, "Keys and paths".
+  KEY_CONFLICT: ['KeyConflict', 409],
+  ENAMETOOLONG: ['KeyTooLongError', 400],
+  EINVAL: ['InvalidArgument', 400],
+  ENOSPC: ['InsufficientStorage', 507],
+  NOT_ENOUGH_SHARDS: ['ServiceUnavailable', 503],
+  NOT_ENOUGH_TARGETS: ['ServiceUnavailable', 503],
+  RPC_UNAVAILABLE: ['ServiceUnavailable', 503],
+  RPC_TIMEOUT: ['ServiceUnavailable', 503],
+  RPC_CONNECTION_LOST: ['ServiceUnavailable', 503],
+  EISDIR: ['NoSuchKey', 404],
+  ENOTDIR: ['NoSuchKey', 404],
+};
+
+export function toS3Error(error: unknown): S3Error {
+  if (error instanceof S3Error) return error;
+  if (error instanceof S3AuthError) return new S3Error(error.s3Code, error.httpStatus, error.message);
+  if (error instanceof StrataError) {
+    const mapped = FROM_STRATA[error.code];
+    if (mapped) return new S3Error(mapped[0], mapped[1], messageFor(mapped[0], error.message));
+  }
+  return new S3Error('InternalError', 500, 'We encountered an internal error. Please try again.');
+}
+
+function messageFor(s3Code: string, detail: string): string {
+  switch (s3Code) {
+    case 'NoSuchKey':
+      return 'The specified key does not exist.';
+    case 'NoSuchBucket':
+      return 'The specified bucket does not exist';
+    case 'NoSuchUpload':
+      return 'The specified multipart upload does not exist.';
+    case 'BucketAlreadyOwnedByYou':
+      return 'Your previous request to create the named bucket succeeded and you already own it.';
+    case 'BucketNotEmpty':
+      return 'The bucket you tried to delete is not empty';
+    default:
+      return detail;
+  }
+}
+
+export const isInternal = (error: S3Error) => error.httpStatus >= 500;

@@ -1,0 +1,143 @@
+import { randomBytes } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { authenticate } from '../auth/index.ts';
+import { type Logger, silentLogger } from '../observability/logger.ts';
+import { s3Latency, s3Requests } from '../observability/metrics.ts';
+import type { RequestContext, S3GatewayOptions } from './context.ts';
+import { isInternal, S3Error, toS3Error } from './errors.ts';
+import * as bucketOps from './handlers/bucket.ts';
+import { deleteObject, deleteObjects } from './handlers/object-delete.ts';
+import { getObject } from './handlers/object-get.ts';
+import { putObject } from './handlers/object-put.ts';
+import { listObjectsV1, listObjectsV2 } from './handlers/list.ts';
+import * as multipart from './handlers/multipart.ts';
+import { type Endpoint, route } from './router.ts';
+import { renderPlainXml } from './xml.ts';
+
+export interface S3Gateway {
+  server: Server;
+  listen(host: string, port: number): Promise<{ host: string; port: number }>;
+  close(): Promise<void>;
+}
+
+export function createS3Gateway(options: S3GatewayOptions): S3Gateway {
+  const log = options.log ?? silentLogger;
+  const server = createServer((req, res) => {
+    void handle(options, log, req, res);
+  });
+  // Large uploads take as long as they take; idle keep-alive connections are closed after a minute.
+  server.requestTimeout = 0;
+  server.keepAliveTimeout = 65_000;
+  server.headersTimeout = 70_000;
+  return {
+    server,
+    async listen(host, port) {
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(port, host, () => {
+          server.off('error', reject);
+          resolve();
+        });
+      });
+      const address = server.address();
+      if (!address || typeof address === 'string') throw new Error('no TCP address');
+      return { host: address.address, port: address.port };
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
+
+async function handle(options: S3GatewayOptions, log: Logger, req: IncomingMessage, res: ServerResponse) {
+  const requestId = randomBytes(8).toString('hex').toUpperCase();
+  res.setHeader('x-amz-request-id', requestId);
+  res.setHeader('x-amz-id-2', requestId);
+  res.setHeader('server', 'Strata');
+  const url = new URL(req.url ?? '/', 'http://localhost');
+  let endpoint: Endpoint = { kind: 'NotImplemented', operation: 'unparsed' };
+  const stopTimer = s3Latency.startTimer();
+  try {
+    endpoint = route({
+      method: req.method ?? 'GET',
+      url,
+      host: req.headers.host,
+      virtualHostDomains: options.virtualHostDomains,
+      headers: req.headers,
+    });
+    const auth = authenticate(req, url, options.auth);
+    const owner = auth.principal?.user ?? 'anonymous';
+    const ctx: RequestContext = { req, res, url, requestId, auth, client: options.client, options, log, owner };
+    await dispatch(ctx, endpoint);
+  } catch (error) {
+    sendError(log, req, res, url, requestId, error);
+  } finally {
+    stopTimer({ operation: endpoint.kind });
+    s3Requests.inc({ operation: endpoint.kind, status: String(res.statusCode) });
+    log.debug('s3 request', { requestId, method: req.method, path: url.pathname, operation: endpoint.kind, status: res.statusCode });
+  }
+}
+
+function dispatch(ctx: RequestContext, e: Endpoint): Promise<void> {
+  switch (e.kind) {
+    case 'ListBuckets':
+      return bucketOps.listBuckets(ctx);
+    case 'CreateBucket':
+      return bucketOps.createBucket(ctx, e.bucket);
+    case 'HeadBucket':
+      return bucketOps.headBucket(ctx, e.bucket);
+    case 'DeleteBucket':
+      return bucketOps.deleteBucket(ctx, e.bucket);
+    case 'GetBucketLocation':
+      return bucketOps.getBucketLocation(ctx, e.bucket);
+    case 'ListObjects':
+      return listObjectsV1(ctx, e.bucket);
+    case 'ListObjectsV2':
+      return listObjectsV2(ctx, e.bucket);
+    case 'ListMultipartUploads':
+      return multipart.listMultipartUploads(ctx, e.bucket);
+    case 'DeleteObjects':
+      return deleteObjects(ctx, e.bucket);
+    case 'PutObject':
+      return putObject(ctx, e.bucket, e.key);
+    case 'GetObject':
+      return getObject(ctx, e.bucket, e.key, false);
+    case 'HeadObject':
+      return getObject(ctx, e.bucket, e.key, true);
+    case 'DeleteObject':
+      return deleteObject(ctx, e.bucket, e.key);
+    case 'CreateMultipartUpload':
+      return multipart.createMultipartUpload(ctx, e.bucket, e.key);
+    case 'UploadPart':
+      return multipart.uploadPart(ctx, e.bucket, e.key, e.uploadId, e.partNumber);
+    case 'CompleteMultipartUpload':
+      return multipart.completeMultipartUpload(ctx, e.bucket, e.key, e.uploadId);
+    case 'AbortMultipartUpload':
+      return multipart.abortMultipartUpload(ctx, e.bucket, e.key, e.uploadId);
+    case 'ListParts':
+      return multipart.listParts(ctx, e.bucket, e.key, e.uploadId);
+    case 'NotImplemented':
+      throw new S3Error('NotImplemented', 501, `${e.operation} is not implemented by Strata yet`);
+  }
+}
+
+function sendError(log: Logger, req: IncomingMessage, res: ServerResponse, url: URL, requestId: string, error: unknown) {
+  const s3 = toS3Error(error);
+  if (isInternal(s3)) log.warn('s3 request failed', { requestId, method: req.method, path: url.pathname, error });
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  // A body we did not read would be parsed as the next request: close the connection instead.
+  if (!req.complete) res.setHeader('connection', 'close');
+  if (req.method === 'HEAD' || s3.httpStatus === 304) {
+    res.writeHead(s3.httpStatus, { 'content-length': 0, 'x-amz-error-code': s3.s3Code }).end();
+  } else {
+    const xml = renderPlainXml('Error', { Code: s3.s3Code, Message: s3.message, Resource: url.pathname, RequestId: requestId });
+    const body = Buffer.from(xml, 'utf8');
+    res.writeHead(s3.httpStatus, { 'content-type': 'application/xml', 'content-length': body.length }).end(body);
+  }
+  if (!req.complete) req.resume();
+}

@@ -1,0 +1,62 @@
+import { type RequestContext, readSmallBody, sendEmpty, sendXml } from '../context.ts';
+import { S3Error } from '../errors.ts';
+import { isoDate, parseXml, renderXml } from '../xml.ts';
+
+// AWS's general-purpose bucket naming rules.
+export function checkBucketName(name: string): void {
+  const valid =
+    name.length >= 3 &&
+    name.length <= 63 &&
+    /^[a-z0-9][a-z0-9.-]*[a-z0-9]$/.test(name) &&
+    !name.includes('..') &&
+    !/^\d+\.\d+\.\d+\.\d+$/.test(name) &&
+    !name.startsWith('xn--') &&
+    !name.startsWith('sthree-') &&
+    !name.endsWith('-s3alias') &&
+    !name.endsWith('--ol-s3');
+  if (!valid) throw new S3Error('InvalidBucketName', 400, 'The specified bucket is not valid.');
+}
+
+export async function listBuckets(ctx: RequestContext) {
+  const buckets = await ctx.client.listBuckets();
+  const xml = renderXml('ListAllMyBucketsResult', {
+    Owner: { ID: ctx.owner, DisplayName: ctx.owner },
+    Buckets: { Bucket: buckets.map((b) => ({ Name: b.name, CreationDate: isoDate(b.createdAtMs) })) },
+  });
+  sendXml(ctx, 200, xml);
+}
+
+export async function createBucket(ctx: RequestContext, bucket: string) {
+  checkBucketName(bucket);
+  const body = await readSmallBody(ctx);
+  if (body.length > 0) {
+    const config = parseXml(body.toString('utf8')).CreateBucketConfiguration;
+    const location = typeof config?.LocationConstraint === 'string' ? config.LocationConstraint : '';
+    if (location !== '' && location !== ctx.options.region) {
+      throw new S3Error(
+        'IllegalLocationConstraintException',
+        400,
+        `The ${location} location constraint is incompatible for the region specific endpoint this request was sent to.`,
+      );
+    }
+  }
+  await ctx.client.createBucket(bucket, ctx.owner);
+  sendEmpty(ctx, 200, { location: `/${bucket}` });
+}
+
+export async function headBucket(ctx: RequestContext, bucket: string) {
+  await ctx.client.getBucket(bucket);
+  sendEmpty(ctx, 200, { 'x-amz-bucket-region': ctx.options.region });
+}
+
+export async function deleteBucket(ctx: RequestContext, bucket: string) {
+  await ctx.client.deleteBucket(bucket);
+  sendEmpty(ctx, 204);
+}
+
+export async function getBucketLocation(ctx: RequestContext, bucket: string) {
+  await ctx.client.getBucket(bucket);
+  // us-east-1 is reported as an empty constraint, as AWS does.
+  const region = ctx.options.region === 'us-east-1' ? '' : ctx.options.region;
+  sendXml(ctx, 200, renderXml('LocationConstraint', { '#text': region }));
+}

@@ -1,0 +1,37 @@
+import { isStrataError } from '../../common/errors.ts';
+import { type RequestContext, readSmallBody, sendEmpty, sendXml } from '../context.ts';
+import { S3Error, toS3Error } from '../errors.ts';
+import { parseXml, renderXml } from '../xml.ts';
+
+const DELETE_OBJECTS_MAX = 1000;
+
+export async function deleteObject(ctx: RequestContext, bucket: string, key: string) {
+  await ctx.client.deleteObject(bucket, key);
+  sendEmpty(ctx, 204);
+}
+
+export async function deleteObjects(ctx: RequestContext, bucket: string) {
+  const body = await readSmallBody(ctx);
+  const request = parseXml(body.toString('utf8')).Delete;
+  const objects: Array<{ Key?: unknown }> = request?.Object ?? [];
+  if (!request || objects.length === 0 || objects.length > DELETE_OBJECTS_MAX) {
+    throw new S3Error('MalformedXML', 400, `Delete takes 1 to ${DELETE_OBJECTS_MAX} objects.`);
+  }
+  await ctx.client.getBucket(bucket);
+  const quiet = String(request.Quiet).toLowerCase() === 'true';
+  const deleted: Array<{ Key: string }> = [];
+  const errors: Array<{ Key: string; Code: string; Message: string }> = [];
+  for (const object of objects) {
+    const key = typeof object.Key === 'string' ? object.Key : '';
+    try {
+      if (key === '') throw new S3Error('InvalidArgument', 400, 'Key is missing');
+      await ctx.client.deleteObject(bucket, key);
+      deleted.push({ Key: key });
+    } catch (error) {
+      if (isStrataError(error, 'NO_SUCH_BUCKET')) throw error;
+      const s3 = toS3Error(error);
+      errors.push({ Key: key, Code: s3.s3Code, Message: s3.message });
+    }
+  }
+  sendXml(ctx, 200, renderXml('DeleteResult', { Deleted: quiet ? [] : deleted, Error: errors }));
+}

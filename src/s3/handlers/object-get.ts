@@ -1,0 +1,145 @@
+import type { Inode } from '../../metadata/types.ts';
+import { s3Bytes } from '../../observability/metrics.ts';
+import { httpDate, quoteEtag, type RequestContext } from '../context.ts';
+import { S3Error } from '../errors.ts';
+import { etagOf } from './object-meta.ts';
+import { checksumHeaders } from './object-put.ts';
+import { parseRange, type ResolvedRange } from './range.ts';
+
+const RESPONSE_OVERRIDES: Record<string, string> = {
+  'response-content-type': 'content-type',
+  'response-content-language': 'content-language',
+  'response-expires': 'expires',
+  'response-cache-control': 'cache-control',
+  'response-content-disposition': 'content-disposition',
+  'response-content-encoding': 'content-encoding',
+};
+
+function objectHeaders(ctx: RequestContext, inode: Inode): Record<string, string | number> {
+  const o = inode.object;
+  const headers: Record<string, string | number> = {
+    etag: quoteEtag(etagOf(inode)),
+    'last-modified': httpDate(inode.mtimeMs),
+    'accept-ranges': 'bytes',
+    'content-type': o?.contentType ?? (inode.type === 'dir' ? 'application/x-directory' : 'binary/octet-stream'),
+  };
+  if (o?.contentEncoding) headers['content-encoding'] = o.contentEncoding;
+  if (o?.contentDisposition) headers['content-disposition'] = o.contentDisposition;
+  if (o?.contentLanguage) headers['content-language'] = o.contentLanguage;
+  if (o?.cacheControl) headers['cache-control'] = o.cacheControl;
+  if (o?.expires) headers.expires = o.expires;
+  for (const [name, value] of Object.entries(o?.userMeta ?? {})) headers[`x-amz-meta-${name}`] = value;
+  if (o?.partSizes) headers['x-amz-mp-parts-count'] = o.partSizes.length;
+  for (const [param, name] of Object.entries(RESPONSE_OVERRIDES)) {
+    const value = ctx.url.searchParams.get(param);
+    if (value !== null) headers[name] = value;
+  }
+  return headers;
+}
+
+// RFC 7232 order, as S3 applies it: If-Match, If-Unmodified-Since, If-None-Match, If-Modified-Since.
+function checkConditions(ctx: RequestContext, inode: Inode, headers: Record<string, string | number>): boolean {
+  const h = ctx.req.headers;
+  const etag = etagOf(inode);
+  const matches = (list: string) => list.split(',').some((t) => t.trim() === '*' || t.trim().replaceAll('"', '') === etag);
+  const modifiedSince = (date: string) => Math.floor(inode.mtimeMs / 1000) > Math.floor(Date.parse(date) / 1000);
+  if (h['if-match'] !== undefined && !matches(h['if-match'])) {
+    throw new S3Error('PreconditionFailed', 412, 'At least one of the pre-conditions you specified did not hold');
+  }
+  const ius = h['if-unmodified-since'];
+  if (h['if-match'] === undefined && ius !== undefined && !Number.isNaN(Date.parse(ius)) && modifiedSince(ius)) {
+    throw new S3Error('PreconditionFailed', 412, 'At least one of the pre-conditions you specified did not hold');
+  }
+  const notModified =
+    (h['if-none-match'] !== undefined && matches(h['if-none-match'])) ||
+    (h['if-none-match'] === undefined &&
+      h['if-modified-since'] !== undefined &&
+      !Number.isNaN(Date.parse(h['if-modified-since'])) &&
+      !modifiedSince(h['if-modified-since']));
+  if (notModified) {
+    const { etag: e, 'last-modified': lm } = headers;
+    ctx.res.writeHead(304, { etag: String(e), 'last-modified': String(lm) }).end();
+    return false;
+  }
+  return true;
+}
+
+function rangeFor(ctx: RequestContext, inode: Inode): { range?: ResolvedRange; partHeaders: Record<string, string | number> } {
+  const partParam = ctx.url.searchParams.get('partNumber');
+  if (partParam === null) return { range: parseRange(ctx.req.headers.range, inode.size), partHeaders: {} };
+  const partNumber = Number(partParam);
+  const sizes = inode.object?.partSizes ?? [inode.size];
+  if (!Number.isInteger(partNumber) || partNumber < 1 || partNumber > sizes.length) {
+    throw new S3Error('InvalidPartNumber', 416, 'The requested partnumber is not satisfiable');
+  }
+  const offset = sizes.slice(0, partNumber - 1).reduce((a, b) => a + b, 0);
+  return { range: { offset, length: sizes[partNumber - 1] }, partHeaders: { 'x-amz-mp-parts-count': sizes.length } };
+}
+
+export async function getObject(ctx: RequestContext, bucket: string, key: string, headOnly: boolean) {
+  const inode = await ctx.client.headObject(bucket, key);
+  const headers = objectHeaders(ctx, inode);
+  if (!checkConditions(ctx, inode, headers)) return;
+  let resolved: ReturnType<typeof rangeFor>;
+  try {
+    resolved = rangeFor(ctx, inode);
+  } catch (error) {
+    if (error instanceof S3Error && error.httpStatus === 416) ctx.res.setHeader('content-range', `bytes */${inode.size}`);
+    throw error;
+  }
+  const { range, partHeaders } = resolved;
+  Object.assign(headers, partHeaders);
+  const whole = range === undefined || (range.offset === 0 && range.length === inode.size);
+  if (whole && ctx.req.headers['x-amz-checksum-mode'] === 'ENABLED' && !inode.object?.partSizes) {
+    Object.assign(headers, checksumHeaders(inode.object?.checksums ?? {}));
+  }
+  const length = range?.length ?? inode.size;
+  headers['content-length'] = length;
+  if (range) headers['content-range'] = `bytes ${range.offset}-${range.offset + range.length - 1}/${inode.size}`;
+  const status = range ? 206 : 200;
+  if (headOnly || length === 0) {
+    ctx.res.writeHead(status, headers).end();
+    return;
+  }
+  const { body } = await ctx.client.getObject(bucket, key, range);
+  await streamBody(ctx, status, headers, body);
+}
+
+// Headers go out with the first bytes, so a read that fails before them is still a clean S3
+// error; after them, the only honest signal is to cut the connection short.
+async function streamBody(
+  ctx: RequestContext,
+  status: number,
+  headers: Record<string, string | number>,
+  body: AsyncIterable<Buffer>,
+) {
+  const iterator = body[Symbol.asyncIterator]();
+  const first = await iterator.next();
+  ctx.res.writeHead(status, headers);
+  try {
+    for (let step = first; !step.done; step = await iterator.next()) {
+      s3Bytes.inc({ direction: 'out' }, step.value.length);
+      if (!ctx.res.write(step.value)) await drained(ctx);
+    }
+    ctx.res.end();
+  } catch (error) {
+    ctx.log.error('object read failed mid-stream; closing the connection', { error, requestId: ctx.requestId });
+    ctx.res.destroy(error as Error);
+  }
+}
+
+// Waits for the socket to take more, or fails if the client went away meanwhile.
+function drained(ctx: RequestContext): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onDrain = () => {
+      ctx.res.off('close', onClose);
+      resolve();
+    };
+    const onClose = () => {
+      ctx.res.off('drain', onDrain);
+      reject(new Error('the client closed the connection'));
+    };
+    ctx.res.once('drain', onDrain);
+    ctx.res.once('close', onClose);
+  });
+}

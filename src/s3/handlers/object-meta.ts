@@ -1,0 +1,52 @@
+import { createHash } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import type { Inode, ObjectMeta } from '../../metadata/types.ts';
+import { S3Error } from '../errors.ts';
+
+const USER_META_BYTES_MAX = 2048;
+export const EMPTY_MD5 = 'd41d8cd98f00b204e9800998ecf8427e';
+
+function header(req: IncomingMessage, name: string): string | undefined {
+  const value = req.headers[name];
+  return Array.isArray(value) ? value.join(',') : value;
+}
+
+// System and user metadata of an object, from the request headers of a PUT or multipart create.
+export function objectMetaFrom(req: IncomingMessage): Omit<ObjectMeta, 'etag'> {
+  const userMeta: Record<string, string> = {};
+  let userBytes = 0;
+  for (const [name, value] of Object.entries(req.headers)) {
+    if (!name.startsWith('x-amz-meta-') || value === undefined) continue;
+    const text = Array.isArray(value) ? value.join(',') : value;
+    userMeta[name.slice('x-amz-meta-'.length)] = text;
+    userBytes += name.length - 'x-amz-meta-'.length + text.length;
+  }
+  if (userBytes > USER_META_BYTES_MAX) {
+    throw new S3Error('MetadataTooLarge', 400, 'Your metadata headers exceed the maximum allowed metadata size.');
+  }
+  // aws-chunked is a transfer framing, not part of the object's encoding.
+  const encoding = header(req, 'content-encoding')
+    ?.split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0 && s !== 'aws-chunked')
+    .join(',');
+  return {
+    contentType: header(req, 'content-type') ?? 'binary/octet-stream',
+    contentEncoding: encoding || undefined,
+    contentDisposition: header(req, 'content-disposition'),
+    contentLanguage: header(req, 'content-language'),
+    cacheControl: header(req, 'cache-control'),
+    expires: header(req, 'expires'),
+    userMeta,
+  };
+}
+
+// The ETag of an object. Files written only through POSIX have no MD5 on record; they get a
+// stable stand-in derived from inode, size and mtime, marked by a "-0" suffix no MD5 has.
+export function etagOf(inode: Inode): string {
+  if (inode.type === 'dir') return inode.object?.etag || EMPTY_MD5;
+  const etag = inode.object?.etag;
+  if (etag) return etag;
+  const basis = `${inode.ino}:${inode.size}:${inode.mtimeMs}`;
+  return `${createHash('md5').update(basis).digest('hex')}-0`;
+}

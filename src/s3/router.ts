@@ -1,0 +1,138 @@
+// Every request becomes one typed endpoint before anything else happens (Garage's router.rs);
+// what Strata does not implement is an explicit NotImplemented, never a silent fallthrough.
+import { S3Error } from './errors.ts';
+
+export type Endpoint =
+  | { kind: 'ListBuckets' }
+  | { kind: 'CreateBucket'; bucket: string }
+  | { kind: 'HeadBucket'; bucket: string }
+  | { kind: 'DeleteBucket'; bucket: string }
+  | { kind: 'GetBucketLocation'; bucket: string }
+  | { kind: 'ListObjects'; bucket: string }
+  | { kind: 'ListObjectsV2'; bucket: string }
+  | { kind: 'ListMultipartUploads'; bucket: string }
+  | { kind: 'DeleteObjects'; bucket: string }
+  | { kind: 'PutObject'; bucket: string; key: string }
+  | { kind: 'GetObject'; bucket: string; key: string }
+  | { kind: 'HeadObject'; bucket: string; key: string }
+  | { kind: 'DeleteObject'; bucket: string; key: string }
+  | { kind: 'CreateMultipartUpload'; bucket: string; key: string }
+  | { kind: 'UploadPart'; bucket: string; key: string; uploadId: string; partNumber: number }
+  | { kind: 'CompleteMultipartUpload'; bucket: string; key: string; uploadId: string }
+  | { kind: 'AbortMultipartUpload'; bucket: string; key: string; uploadId: string }
+  | { kind: 'ListParts'; bucket: string; key: string; uploadId: string }
+  | { kind: 'NotImplemented'; operation: string };
+
+export type EndpointKind = Endpoint['kind'];
+
+// Sub-resources of the full S3 API that are recognised but not built yet.
+const UNIMPLEMENTED_SUBRESOURCES = [
+  'acl', 'policy', 'tagging', 'versioning', 'versions', 'lifecycle', 'cors', 'encryption', 'website',
+  'logging', 'notification', 'replication', 'object-lock', 'retention', 'legal-hold', 'attributes',
+  'restore', 'select', 'accelerate', 'requestPayment', 'ownershipControls', 'publicAccessBlock',
+  'analytics', 'inventory', 'metrics', 'intelligent-tiering', 'torrent',
+];
+
+export interface RouteInput {
+  method: string;
+  url: URL;
+  host: string | undefined;
+  virtualHostDomains: string[];
+  headers: Record<string, string | string[] | undefined>;
+}
+
+export function bucketAndKey(input: RouteInput): { bucket?: string; key?: string } {
+  const hostname = (input.host ?? '').replace(/:\d+$/, '').toLowerCase();
+  const rawPath = input.url.pathname;
+  for (const domain of input.virtualHostDomains) {
+    if (hostname.endsWith(`.${domain}`)) {
+      const bucket = hostname.slice(0, -domain.length - 1);
+      const key = decode(rawPath.slice(1));
+      return { bucket, key: key.length > 0 ? key : undefined };
+    }
+  }
+  const slash = rawPath.indexOf('/', 1);
+  if (rawPath === '/' || rawPath === '') return {};
+  if (slash < 0) return { bucket: decode(rawPath.slice(1)) };
+  const key = decode(rawPath.slice(slash + 1));
+  return { bucket: decode(rawPath.slice(1, slash)), key: key.length > 0 ? key : undefined };
+}
+
+function decode(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    throw new S3Error('InvalidURI', 400, "Couldn't parse the specified URI.");
+  }
+}
+
+export function route(input: RouteInput): Endpoint {
+  const { bucket, key } = bucketAndKey(input);
+  const q = input.url.searchParams;
+  const method = input.method.toUpperCase();
+  const unimplemented = UNIMPLEMENTED_SUBRESOURCES.find((name) => q.has(name));
+  if (unimplemented) return { kind: 'NotImplemented', operation: `${method} ?${unimplemented}` };
+  if (bucket === undefined) {
+    if (method === 'GET') return { kind: 'ListBuckets' };
+    return { kind: 'NotImplemented', operation: `${method} /` };
+  }
+  if (key === undefined) return bucketEndpoint(method, bucket, q);
+  return objectEndpoint(method, bucket, key, q, input.headers);
+}
+
+function bucketEndpoint(method: string, bucket: string, q: URLSearchParams): Endpoint {
+  switch (method) {
+    case 'PUT':
+      return { kind: 'CreateBucket', bucket };
+    case 'HEAD':
+      return { kind: 'HeadBucket', bucket };
+    case 'DELETE':
+      return { kind: 'DeleteBucket', bucket };
+    case 'POST':
+      if (q.has('delete')) return { kind: 'DeleteObjects', bucket };
+      break;
+    case 'GET':
+      if (q.has('location')) return { kind: 'GetBucketLocation', bucket };
+      if (q.has('uploads')) return { kind: 'ListMultipartUploads', bucket };
+      if (q.get('list-type') === '2') return { kind: 'ListObjectsV2', bucket };
+      return { kind: 'ListObjects', bucket };
+  }
+  return { kind: 'NotImplemented', operation: `${method} bucket` };
+}
+
+function objectEndpoint(
+  method: string,
+  bucket: string,
+  key: string,
+  q: URLSearchParams,
+  headers: RouteInput['headers'],
+): Endpoint {
+  const uploadId = q.get('uploadId') ?? undefined;
+  switch (method) {
+    case 'PUT':
+      if (headers['x-amz-copy-source'] !== undefined) {
+        return { kind: 'NotImplemented', operation: uploadId ? 'UploadPartCopy' : 'CopyObject' };
+      }
+      if (uploadId !== undefined) {
+        const partNumber = Number(q.get('partNumber'));
+        if (!Number.isInteger(partNumber) || partNumber < 1 || partNumber > 10_000) {
+          throw new S3Error('InvalidArgument', 400, 'Part number must be an integer between 1 and 10000, inclusive');
+        }
+        return { kind: 'UploadPart', bucket, key, uploadId, partNumber };
+      }
+      return { kind: 'PutObject', bucket, key };
+    case 'GET':
+      if (uploadId !== undefined) return { kind: 'ListParts', bucket, key, uploadId };
+      return { kind: 'GetObject', bucket, key };
+    case 'HEAD':
+      return { kind: 'HeadObject', bucket, key };
+    case 'DELETE':
+      if (uploadId !== undefined) return { kind: 'AbortMultipartUpload', bucket, key, uploadId };
+      return { kind: 'DeleteObject', bucket, key };
+    case 'POST':
+      if (q.has('uploads')) return { kind: 'CreateMultipartUpload', bucket, key };
+      if (uploadId !== undefined) return { kind: 'CompleteMultipartUpload', bucket, key, uploadId };
+      break;
+  }
+  return { kind: 'NotImplemented', operation: `${method} object` };
+}

@@ -1,0 +1,37 @@
+// XML in and out through fast-xml-parser: user data is escaped by the builder, never concatenated.
+import { XMLBuilder, XMLParser } from 'fast-xml-parser';
+import { S3Error } from './errors.ts';
+
+export const S3_XMLNS = 'http://s3.amazonaws.com/doc/2006-03-01/';
+
+const builder = new XMLBuilder({ ignoreAttributes: false, attributeNamePrefix: '@_', suppressEmptyNode: false });
+
+const parser = new XMLParser({
+  ignoreAttributes: true,
+  parseTagValue: false,
+  trimValues: true,
+  isArray: (name) => ['Part', 'Object'].includes(name),
+  processEntities: true,
+});
+
+export function renderXml(root: string, body: Record<string, unknown>): string {
+  return `<?xml version="1.0" encoding="UTF-8"?>\n${builder.build({ [root]: { '@_xmlns': S3_XMLNS, ...body } })}`;
+}
+
+export function renderPlainXml(root: string, body: Record<string, unknown>): string {
+  return `<?xml version="1.0" encoding="UTF-8"?>\n${builder.build({ [root]: body })}`;
+}
+
+export function parseXml(text: string): Record<string, any> {
+  try {
+    const parsed = parser.parse(text, true) as Record<string, any>;
+    if (typeof parsed !== 'object' || parsed === null) throw new Error('not an element');
+    return parsed;
+  } catch {
+    throw new S3Error('MalformedXML', 400, 'The XML you provided was not well-formed or did not validate against our published schema.');
+  }
+}
+
+export function isoDate(ms: number): string {
+  return new Date(ms).toISOString().replace(/\.\d{3}Z$/, '.000Z');
+}
