@@ -36,9 +36,14 @@ interface LoadResult {
 
 function run(cmd: string, args: string[], env: Record<string, string> = {}): Promise<void> {
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, ...env } });
+    const child = spawn(cmd, args, {
+      stdio: ['ignore', 'inherit', 'inherit'],
+      env: { ...process.env, ...env },
+    });
     child.once('error', reject);
-    child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`${cmd} exited ${code}`))));
+    child.once('exit', (code) =>
+      code === 0 ? resolve() : reject(new Error(`${cmd} exited ${code}`)),
+    );
   });
 }
 
@@ -56,7 +61,14 @@ async function load(dir: string, label: string, endpoint: string, access: string
   await run(process.execPath, [
     join(dir, 's3-load.mjs'),
     ...['--endpoint', endpoint, '--access', access, '--secret', secret],
-    ...['--big-count', opts['big-count'], '--big-size', String(16 * 1024 * 1024), '--big-conc', '8'],
+    ...[
+      '--big-count',
+      opts['big-count'],
+      '--big-size',
+      String(16 * 1024 * 1024),
+      '--big-conc',
+      '8',
+    ],
     ...['--small-count', opts['small-count'], '--small-size', '4096', '--small-conc', '32'],
     ...['--runs', opts.runs, '--json', out],
   ]);
@@ -70,13 +82,20 @@ function table(strata: LoadResult, swift: LoadResult | undefined) {
     ['16 MiB GET, c=8', strata.bigGetMBs, swift?.bigGetMBs, 'MiB/s'],
   ];
   for (const key of ['smallPut', 'smallHead', 'smallGet', 'smallDelete'] as const) {
-    rows.push([`4 KiB ${key.slice(5).toUpperCase()}, c=32`, strata[key].ops, swift?.[key].ops, 'ops/s']);
+    rows.push([
+      `4 KiB ${key.slice(5).toUpperCase()}, c=32`,
+      strata[key].ops,
+      swift?.[key].ops,
+      'ops/s',
+    ]);
   }
   console.log('\n| workload | Strata | Swift+s3api | Strata / Swift |');
   console.log('|---|---|---|---|');
   for (const [name, ours, theirs, unit] of rows) {
     const ratio = theirs ? (ours / theirs).toFixed(2) : '-';
-    console.log(`| ${name} | ${ours.toFixed(1)} ${unit} | ${theirs?.toFixed(1) ?? '-'} ${unit} | ${ratio} |`);
+    console.log(
+      `| ${name} | ${ours.toFixed(1)} ${unit} | ${theirs?.toFixed(1) ?? '-'} ${unit} | ${ratio} |`,
+    );
   }
 }
 

@@ -1,5 +1,5 @@
-import { ConfigError } from '../config/load.ts';
 import { StrataError } from '../common/errors.ts';
+import { ConfigError } from '../config/load.ts';
 import { runVersion } from './commands/version.ts';
 import { describeError, EXIT_FAILURE, EXIT_USAGE, UsageError } from './usage.ts';
 
@@ -16,7 +16,10 @@ Configuration: flags, then STRATA_* environment variables, then the TOML file na
 or STRATA_CONFIG (docs/configuration.md).`;
 
 // Commands load lazily, so `strata version` or a usage error does not open LMDB or sockets.
-const COMMANDS: Record<string, () => Promise<{ run: (args: string[]) => Promise<number> | number; help: string }>> = {
+const COMMANDS: Record<
+  string,
+  () => Promise<{ run: (args: string[]) => Promise<number> | number; help: string }>
+> = {
   server: async () => {
     const m = await import('./commands/server.ts');
     return { run: m.runServer, help: m.SERVER_HELP };
@@ -31,7 +34,8 @@ const COMMANDS: Record<string, () => Promise<{ run: (args: string[]) => Promise<
   },
   version: async () => {
     const m = await import('./commands/version.ts');
-    const run = (args: string[]) => (args.includes('--help') || args.includes('-h') ? help(m.VERSION_HELP) : m.runVersion());
+    const run = (args: string[]) =>
+      args.includes('--help') || args.includes('-h') ? help(m.VERSION_HELP) : m.runVersion();
     return { run, help: m.VERSION_HELP };
   },
 };

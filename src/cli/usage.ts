@@ -1,4 +1,4 @@
-import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { StrataError } from '../common/errors.ts';
 
 // Exit codes: 0 success, 1 the operation failed, 2 the command line or configuration is wrong.
@@ -18,7 +18,12 @@ const HELP_OPTION = { help: { type: 'boolean', short: 'h' } } as const;
 
 export function parse<T extends Options>(args: string[], options: T) {
   try {
-    return parseArgs({ args, options: { ...options, ...HELP_OPTION }, allowPositionals: true, strict: true });
+    return parseArgs({
+      args,
+      options: { ...options, ...HELP_OPTION },
+      allowPositionals: true,
+      strict: true,
+    });
   } catch (error) {
     throw new UsageError((error as Error).message);
   }

@@ -43,7 +43,8 @@ export class DataPool {
       await this.refresh(true);
       entry = this.clients.get(serverId);
     }
-    if (!entry) throw new StrataError('RPC_UNAVAILABLE', `data server ${serverId} is not registered`);
+    if (!entry)
+      throw new StrataError('RPC_UNAVAILABLE', `data server ${serverId} is not registered`);
     return entry.client;
   }
 

@@ -1,13 +1,12 @@
-import { RpcClient } from '../rpc/index.ts';
 import { StrataError, type StrataErrorCode } from '../common/errors.ts';
 import {
-  type Command,
   type ClusterConfig,
+  type Command,
   type CommandResult,
   METADATA_RPC,
   type MetadataReader,
 } from '../metadata/types.ts';
-
+import { RpcClient } from '../rpc/index.ts';
 
 type OkResult = Extract<CommandResult, { ok: true }>;
 type ReaderFn = keyof MetadataReader;

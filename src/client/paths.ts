@@ -6,7 +6,8 @@ export function splitPath(path: string): string[] {
   if (!path.startsWith('/')) throw new StrataError('EINVAL', `path must be absolute: ${path}`);
   const parts = path.split('/').filter((p) => p.length > 0);
   for (const part of parts) {
-    if (part === '.' || part === '..') throw new StrataError('EINVAL', `path has a "${part}" segment: ${path}`);
+    if (part === '.' || part === '..')
+      throw new StrataError('EINVAL', `path has a "${part}" segment: ${path}`);
   }
   return parts;
 }
@@ -24,6 +25,7 @@ export function parentAndName(path: string): { parent: string; name: string } {
 // A path below a bucket as the S3 view sees it: bucket and key.
 export function toBucketKey(path: string): { bucket: string; key: string } {
   const parts = splitPath(path);
-  if (parts.length < 2) throw new StrataError('EISDIR', `${path} is a bucket or the root, not a file`);
+  if (parts.length < 2)
+    throw new StrataError('EISDIR', `${path} is a bucket or the root, not a file`);
   return { bucket: parts[0], key: parts.slice(1).join('/') };
 }

@@ -98,12 +98,20 @@ export class StrataClient implements StrataClientApi {
       const isTarget = depth === parts.length - 1;
       const existing = await this.metadata.read('lookup', parentIno, name);
       if (existing && (!isTarget || options.recursive)) {
-        if (existing.type !== 'dir') throw new StrataError('ENOTDIR', `${joinPath(parts.slice(0, depth + 1))} is not a directory`);
+        if (existing.type !== 'dir')
+          throw new StrataError(
+            'ENOTDIR',
+            `${joinPath(parts.slice(0, depth + 1))} is not a directory`,
+          );
         parentIno = existing.ino;
         last = existing;
         continue;
       }
-      if (!isTarget && !options.recursive) throw new StrataError('ENOENT', `no such directory: ${joinPath(parts.slice(0, depth + 1))}`);
+      if (!isTarget && !options.recursive)
+        throw new StrataError(
+          'ENOENT',
+          `no such directory: ${joinPath(parts.slice(0, depth + 1))}`,
+        );
       last = await this.mkdirAt(parentIno, name, options.mode ?? 0o755, caller);
       parentIno = last.ino;
     }
@@ -111,7 +119,12 @@ export class StrataClient implements StrataClientApi {
   }
 
   // A directory directly under the root is a bucket: it gets a bucket record too.
-  private async mkdirAt(parent: number, name: string, mode: number, caller: Caller): Promise<Inode> {
+  private async mkdirAt(
+    parent: number,
+    name: string,
+    mode: number,
+    caller: Caller,
+  ): Promise<Inode> {
     if (parent === ROOT_INO) {
       await this.apply({ op: 'createBucket', name, owner: String(caller.uid), caller });
       return this.lookup(ROOT_INO, name);
@@ -136,7 +149,10 @@ export class StrataClient implements StrataClientApi {
   async rename(from: string, to: string): Promise<void> {
     const src = parentAndName(from);
     const dst = parentAndName(to);
-    const [srcParent, dstParent] = await Promise.all([this.stat(src.parent), this.stat(dst.parent)]);
+    const [srcParent, dstParent] = await Promise.all([
+      this.stat(src.parent),
+      this.stat(dst.parent),
+    ]);
     await this.apply({
       op: 'rename',
       srcParent: srcParent.ino,
@@ -178,12 +194,19 @@ export class StrataClient implements StrataClientApi {
   }
 
   async write(ino: number, offset: number, data: Buffer): Promise<Inode> {
-    if (offset < 0 || !Number.isSafeInteger(offset)) throw new StrataError('EINVAL', `bad offset ${offset}`);
+    if (offset < 0 || !Number.isSafeInteger(offset))
+      throw new StrataError('EINVAL', `bad offset ${offset}`);
     const params = await this.erasure();
     const capacity = params.k * params.shardSizeBytes;
     const stripes = [];
     for (let at = 0; at < data.length; at += capacity) {
-      stripes.push(await writeStripe(this.pool, params, data.subarray(at, Math.min(data.length, at + capacity))));
+      stripes.push(
+        await writeStripe(
+          this.pool,
+          params,
+          data.subarray(at, Math.min(data.length, at + capacity)),
+        ),
+      );
     }
     const result = await this.apply({ op: 'write', ino, extents: toExtents(stripes, offset) });
     return result.inode as Inode;
@@ -193,7 +216,13 @@ export class StrataClient implements StrataClientApi {
     const inode = await this.getattr(ino);
     const clamped = clampRange(inode.size, { offset, length });
     const chunks: Buffer[] = [];
-    for await (const chunk of readFileRange(this.metadata, this.pool, ino, clamped.offset, clamped.length)) {
+    for await (const chunk of readFileRange(
+      this.metadata,
+      this.pool,
+      ino,
+      clamped.offset,
+      clamped.length,
+    )) {
       chunks.push(chunk);
     }
     return Buffer.concat(chunks);
@@ -223,9 +252,19 @@ export class StrataClient implements StrataClientApi {
     return this.metadata.read('listBuckets');
   }
 
-  async putObject(bucket: string, key: string, body: Body, options: PutObjectOptions): Promise<PutObjectResult> {
+  async putObject(
+    bucket: string,
+    key: string,
+    body: Body,
+    options: PutObjectOptions,
+  ): Promise<PutObjectResult> {
     await this.getBucket(bucket);
-    const written = await writeStream(this.pool, await this.erasure(), body, this.maxObjectSizeBytes);
+    const written = await writeStream(
+      this.pool,
+      await this.erasure(),
+      body,
+      this.maxObjectSizeBytes,
+    );
     const object: ObjectMeta = { ...options.object, etag: written.md5Hex };
     const result = await this.apply({
       op: 'putObject',
@@ -262,7 +301,10 @@ export class StrataClient implements StrataClientApi {
   async getObject(bucket: string, key: string, range?: ByteRange): Promise<GetObjectResult> {
     const inode = await this.headObject(bucket, key);
     const { offset, length } = clampRange(inode.size, range);
-    return { inode, body: readFileRange(this.metadata, this.pool, inode.ino, offset, length, this.log) };
+    return {
+      inode,
+      body: readFileRange(this.metadata, this.pool, inode.ino, offset, length, this.log),
+    };
   }
 
   async deleteObject(bucket: string, key: string): Promise<void> {
@@ -274,7 +316,12 @@ export class StrataClient implements StrataClientApi {
     return this.getBucket(query.bucket).then(() => this.metadata.read('listObjects', query));
   }
 
-  async createMultipartUpload(bucket: string, key: string, object: Omit<ObjectMeta, 'etag'>, owner: string) {
+  async createMultipartUpload(
+    bucket: string,
+    key: string,
+    object: Omit<ObjectMeta, 'etag'>,
+    owner: string,
+  ) {
     await this.getBucket(bucket);
     const uploadId = randomBytes(24).toString('base64url');
     await this.apply({ op: 'createUpload', uploadId, bucket, key, object, owner });
@@ -287,12 +334,24 @@ export class StrataClient implements StrataClientApi {
     }
     await this.getUpload(uploadId);
     const written = await writeStream(this.pool, await this.erasure(), body, 5 * 1024 ** 3);
-    const part = { uploadId, partNumber, size: written.sizeBytes, etag: written.md5Hex, extents: written.extents };
+    const part = {
+      uploadId,
+      partNumber,
+      size: written.sizeBytes,
+      etag: written.md5Hex,
+      extents: written.extents,
+    };
     await this.apply({ op: 'putPart', ...part }).catch(async (error) => {
       await this.discardExtents(written.extents);
       throw error;
     });
-    return { partNumber, size: part.size, etag: part.etag, lastModifiedMs: Date.now(), extents: part.extents };
+    return {
+      partNumber,
+      size: part.size,
+      etag: part.etag,
+      lastModifiedMs: Date.now(),
+      extents: part.extents,
+    };
   }
 
   async completeMultipartUpload(

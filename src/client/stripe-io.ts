@@ -28,9 +28,16 @@ function codecFor(k: number, m: number): ReedSolomon {
 // Encodes `data` (at most k * shardSizeBytes) into one stripe and stores its k+m shards on
 // distinct targets. Resolves only when every shard is durable on its data server; on any failure
 // the shards already written are deleted and the error is thrown.
-export async function writeStripe(pool: DataPool, params: ErasureParams, data: Buffer): Promise<Stripe> {
+export async function writeStripe(
+  pool: DataPool,
+  params: ErasureParams,
+  data: Buffer,
+): Promise<Stripe> {
   const { k, m } = params;
-  assert(data.length > 0 && data.length <= k * params.shardSizeBytes, 'stripe data within capacity');
+  assert(
+    data.length > 0 && data.length <= k * params.shardSizeBytes,
+    'stripe data within capacity',
+  );
   const shardSizeBytes = Math.ceil(data.length / k);
   const stripeId = randomBytes(16).toString('hex');
   const shards = placeStripe(stripeId, await pool.targets(), k + m);
@@ -42,7 +49,14 @@ export async function writeStripe(pool: DataPool, params: ErasureParams, data: B
   });
   const outcomes = await Promise.allSettled(puts);
   const failure = outcomes.find((o) => o.status === 'rejected');
-  const stripe: Stripe = { id: stripeId, k, m, shardSizeBytes, dataLengthBytes: data.length, shards };
+  const stripe: Stripe = {
+    id: stripeId,
+    k,
+    m,
+    shardSizeBytes,
+    dataLengthBytes: data.length,
+    shards,
+  };
   if (failure) {
     await deleteStripeShards(pool, stripe).catch(() => {});
     throw failure.reason;
@@ -73,7 +87,9 @@ export async function deleteStripeShards(pool: DataPool, stripe: Stripe): Promis
     byServer.set(loc.serverId, list);
   });
   await Promise.all(
-    [...byServer].map(async ([serverId, shards]) => (await pool.client(serverId)).deleteShards({ shards })),
+    [...byServer].map(async ([serverId, shards]) =>
+      (await pool.client(serverId)).deleteShards({ shards }),
+    ),
   );
 }
 
@@ -87,7 +103,10 @@ export async function readStripeRange(
   length: number,
   log?: Logger,
 ): Promise<Buffer> {
-  assert(offset >= 0 && length >= 0 && offset + length <= stripe.dataLengthBytes, 'range in stripe');
+  assert(
+    offset >= 0 && length >= 0 && offset + length <= stripe.dataLengthBytes,
+    'range in stripe',
+  );
   if (length === 0) return Buffer.alloc(0);
   const size = stripe.shardSizeBytes;
   const first = Math.floor(offset / size);
@@ -113,18 +132,38 @@ export async function readStripeRange(
 function isShardFault(error: unknown): boolean {
   return (
     isStrataError(error) &&
-    ['SHARD_CORRUPT', 'SHARD_MISSING', 'RPC_UNAVAILABLE', 'RPC_TIMEOUT', 'RPC_CONNECTION_LOST', 'EIO'].includes(
-      error.code,
-    )
+    [
+      'SHARD_CORRUPT',
+      'SHARD_MISSING',
+      'RPC_UNAVAILABLE',
+      'RPC_TIMEOUT',
+      'RPC_CONNECTION_LOST',
+      'EIO',
+    ].includes(error.code)
   );
 }
 
-async function readShard(pool: DataPool, stripe: Stripe, index: number, offset: number, length: number) {
+async function readShard(
+  pool: DataPool,
+  stripe: Stripe,
+  index: number,
+  offset: number,
+  length: number,
+) {
   const loc = stripe.shards[index];
   const client = await pool.client(loc.serverId);
-  const body = await client.getShard({ stripeId: stripe.id, shardIndex: index, disk: loc.disk, offset, length });
+  const body = await client.getShard({
+    stripeId: stripe.id,
+    shardIndex: index,
+    disk: loc.disk,
+    offset,
+    length,
+  });
   if (body.length !== length) {
-    throw new StrataError('SHARD_CORRUPT', `shard ${stripe.id}.${index} returned ${body.length} of ${length} bytes`);
+    throw new StrataError(
+      'SHARD_CORRUPT',
+      `shard ${stripe.id}.${index} returned ${body.length} of ${length} bytes`,
+    );
   }
   return body;
 }

@@ -88,6 +88,9 @@ async function* toChunks(body: Body): AsyncIterable<Buffer> {
   }
   for await (const chunk of body) {
     assert(chunk instanceof Uint8Array, 'body chunks are bytes');
-    if (chunk.length > 0) yield Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length);
+    if (chunk.length > 0)
+      yield Buffer.isBuffer(chunk)
+        ? chunk
+        : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length);
   }
 }

@@ -67,7 +67,10 @@ export interface StrataClientApi {
   stat(path: string): Promise<Inode>;
   lookup(parentIno: number, name: string): Promise<Inode>;
   getattr(ino: number): Promise<Inode>;
-  mkdir(path: string, options?: { mode?: number; recursive?: boolean; caller?: Caller }): Promise<Inode>;
+  mkdir(
+    path: string,
+    options?: { mode?: number; recursive?: boolean; caller?: Caller },
+  ): Promise<Inode>;
   readdir(path: string): Promise<DirEntry[]>;
   rename(from: string, to: string): Promise<void>;
   unlink(path: string): Promise<void>;
@@ -85,7 +88,12 @@ export interface StrataClientApi {
   deleteBucket(name: string): Promise<void>;
   getBucket(name: string): Promise<BucketInfo>; // NO_SUCH_BUCKET
   listBuckets(): Promise<BucketInfo[]>;
-  putObject(bucket: string, key: string, body: Body, options: PutObjectOptions): Promise<PutObjectResult>;
+  putObject(
+    bucket: string,
+    key: string,
+    body: Body,
+    options: PutObjectOptions,
+  ): Promise<PutObjectResult>;
   headObject(bucket: string, key: string): Promise<Inode>; // ENOENT when absent, NO_SUCH_BUCKET
   getObject(bucket: string, key: string, range?: ByteRange): Promise<GetObjectResult>;
   deleteObject(bucket: string, key: string): Promise<void>;

@@ -1,2 +1,2 @@
-export * from './placement.ts';
 export * from './node.ts';
+export * from './placement.ts';

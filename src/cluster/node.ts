@@ -1,10 +1,10 @@
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { StrataClient } from '../client/strata-client.ts';
 import { MetadataClient } from '../client/metadata-client.ts';
-import type { StrataConfig } from '../config/schema.ts';
+import { StrataClient } from '../client/strata-client.ts';
 import { loadOrCreateCredentials } from '../config/credentials.ts';
+import type { StrataConfig } from '../config/schema.ts';
 import { startDataService } from '../data/index.ts';
 import { startMetadataService } from '../metadata/service.ts';
 import type { Logger } from '../observability/logger.ts';
@@ -40,7 +40,8 @@ export async function startNode(config: StrataConfig, log: Logger): Promise<Runn
     credentials: config.s3.auth.credentials,
     generatedCredentials: false,
     async close() {
-      for (const close of closers.reverse()) await close().catch((error) => log.warn('close failed', { error }));
+      for (const close of closers.reverse())
+        await close().catch((error) => log.warn('close failed', { error }));
     },
   };
   try {
@@ -64,8 +65,10 @@ export async function startNode(config: StrataConfig, log: Logger): Promise<Runn
       metadataAddr = `${service.host}:${service.port}`;
       node.metadataAddr = metadataAddr;
     }
-    if (role === 'combined' || role === 'data') await startData(config, dataDir, metadataAddr, node, closers, log);
-    if (role === 'combined' || role === 's3') await startS3(config, dataDir, metadataAddr, node, closers, log);
+    if (role === 'combined' || role === 'data')
+      await startData(config, dataDir, metadataAddr, node, closers, log);
+    if (role === 'combined' || role === 's3')
+      await startS3(config, dataDir, metadataAddr, node, closers, log);
     if (config.observability.metrics_addr !== '') {
       const { host, port } = splitAddr(config.observability.metrics_addr);
       const metrics = await startMetricsServer(host, port);
@@ -90,18 +93,30 @@ async function startData(
   const disks =
     config.data.disks.length > 0
       ? config.data.disks.map((d) => resolve(d))
-      : Array.from({ length: config.data.disk_count }, (_, i) => resolve(dataDir, 'disks', `d${i}`));
+      : Array.from({ length: config.data.disk_count }, (_, i) =>
+          resolve(dataDir, 'disks', `d${i}`),
+        );
   const serverId = config.data.server_id || `data-${config.node.id}`;
   const { host, port } = splitAddr(config.data.addr);
-  const service = await startDataService({ serverId, host, port, disks, log: log.child({ service: 'data' }) });
+  const service = await startDataService({
+    serverId,
+    host,
+    port,
+    disks,
+    log: log.child({ service: 'data' }),
+  });
   closers.push(() => service.close());
   node.dataAddr = `${service.host}:${service.port}`;
   node.dataDisks = disks;
-  await registerDataServer(metadataAddr, {
-    serverId,
-    addr: node.dataAddr,
-    disks: disks.map((path, disk) => ({ disk, path })),
-  }, log);
+  await registerDataServer(
+    metadataAddr,
+    {
+      serverId,
+      addr: node.dataAddr,
+      disks: disks.map((path, disk) => ({ disk, path })),
+    },
+    log,
+  );
 }
 
 // A data server announces itself to the metadata service, retrying while that is still starting.
@@ -159,7 +174,11 @@ async function startS3(
       region: config.s3.region,
       allowAnonymous: config.s3.auth.allow_anonymous,
       maxClockSkewMs: 15 * 60 * 1000,
-      credentials: credentials.map((c) => ({ accessKey: c.access_key, secretKey: c.secret_key, user: c.user })),
+      credentials: credentials.map((c) => ({
+        accessKey: c.access_key,
+        secretKey: c.secret_key,
+        user: c.user,
+      })),
     },
   });
   const { host, port } = splitAddr(config.s3.addr);

@@ -6,7 +6,11 @@ import type { ShardLocation } from '../metadata/types.ts';
 // as many servers as possible, by rendezvous (highest-random-weight) hashing of the stripe id.
 // Pure and deterministic: the same stripe and the same target set give the same placement, and
 // adding or removing one target moves only the shards that hashed to it.
-export function placeStripe(stripeId: string, targets: ShardLocation[], count: number): ShardLocation[] {
+export function placeStripe(
+  stripeId: string,
+  targets: ShardLocation[],
+  count: number,
+): ShardLocation[] {
   assert(count >= 1, 'a stripe has at least one shard');
   if (targets.length < count) {
     throw new StrataError(
@@ -31,7 +35,11 @@ export function placeStripe(stripeId: string, targets: ShardLocation[], count: n
     if (!chosen.includes(target)) chosen.push(target);
   }
   assert.equal(chosen.length, count);
-  assert.equal(new Set(chosen.map((t) => `${t.serverId}/${t.disk}`)).size, count, 'targets distinct');
+  assert.equal(
+    new Set(chosen.map((t) => `${t.serverId}/${t.disk}`)).size,
+    count,
+    'targets distinct',
+  );
   return chosen;
 }
 

@@ -1,5 +1,13 @@
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, openSync, readFileSync, writeSync, fsyncSync, closeSync, renameSync } from 'node:fs';
+import {
+  closeSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  writeSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import type { CredentialConfig } from './schema.ts';
 
@@ -8,7 +16,10 @@ const ACCESS_KEY_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789';
 
 // With no credentials configured, a server generates one key pair on first start and keeps it
 // under its data directory (mode 0600), so restarts keep the same keys.
-export function loadOrCreateCredentials(dataDir: string): { credential: CredentialConfig; created: boolean } {
+export function loadOrCreateCredentials(dataDir: string): {
+  credential: CredentialConfig;
+  created: boolean;
+} {
   const path = join(dataDir, FILE_NAME);
   try {
     const stored = JSON.parse(readFileSync(path, 'utf8')) as CredentialConfig;

@@ -1,3 +1,3 @@
+export * from './credentials.ts';
 export * from './load.ts';
 export * from './schema.ts';
-export * from './credentials.ts';

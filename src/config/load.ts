@@ -4,7 +4,10 @@ import { StrataError } from '../common/errors.ts';
 import { CONFIG_KEYS, DEFAULT_CONFIG, type StrataConfig } from './schema.ts';
 
 // Where a value came from, for error messages that name the key and the file, variable or flag.
-export type Source = { kind: 'file'; path: string } | { kind: 'env'; name: string } | { kind: 'flag'; name: string };
+export type Source =
+  | { kind: 'file'; path: string }
+  | { kind: 'env'; name: string }
+  | { kind: 'flag'; name: string };
 
 export class ConfigError extends StrataError {
   readonly key: string;
@@ -35,7 +38,10 @@ export const FLAG_KEYS: Record<string, string> = {
 
 // STRATA_<FLAG_NAME> for every flag above, e.g. STRATA_DATA_DIR, STRATA_S3_ADDR.
 export const ENV_KEYS: Record<string, string> = Object.fromEntries(
-  Object.entries(FLAG_KEYS).map(([flag, key]) => [`STRATA_${flag.toUpperCase().replaceAll('-', '_')}`, key]),
+  Object.entries(FLAG_KEYS).map(([flag, key]) => [
+    `STRATA_${flag.toUpperCase().replaceAll('-', '_')}`,
+    key,
+  ]),
 );
 
 export interface LoadOptions {
@@ -56,7 +62,8 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
   if (configPath) applyFile(config, configPath);
   for (const [name, key] of Object.entries(ENV_KEYS)) {
     const raw = env[name];
-    if (raw !== undefined && raw !== '') setKey(config, key, coerce(key, raw), `environment ${name}`);
+    if (raw !== undefined && raw !== '')
+      setKey(config, key, coerce(key, raw), `environment ${name}`);
   }
   for (const [flag, raw] of Object.entries(options.flags ?? {})) {
     const key = FLAG_KEYS[flag];
@@ -106,7 +113,12 @@ function* flatten(
 
 function setKey(config: StrataConfig, key: string, value: unknown, source: string): void {
   const check = CONFIG_KEYS[key];
-  if (!check) throw new ConfigError(key, source, `unknown key; valid keys: ${Object.keys(CONFIG_KEYS).join(', ')}`);
+  if (!check)
+    throw new ConfigError(
+      key,
+      source,
+      `unknown key; valid keys: ${Object.keys(CONFIG_KEYS).join(', ')}`,
+    );
   const problem = check(value);
   if (problem) throw new ConfigError(key, source, problem);
   const path = key.split('.');
@@ -119,7 +131,11 @@ function setKey(config: StrataConfig, key: string, value: unknown, source: strin
 function normaliseCredentials(list: object[]): unknown {
   return list.map((c) => {
     const cred = c as { access_key: string; secret_key: string; user?: string };
-    return { access_key: cred.access_key, secret_key: cred.secret_key, user: cred.user ?? cred.access_key };
+    return {
+      access_key: cred.access_key,
+      secret_key: cred.secret_key,
+      user: cred.user ?? cred.access_key,
+    };
   });
 }
 
@@ -131,7 +147,10 @@ function coerce(key: string, raw: string): unknown {
     return /^\d+$/.test(raw) ? Number(raw) : raw;
   }
   if (key.endsWith('raft_peers') || key.endsWith('disks') || key.endsWith('domains')) {
-    return raw.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+    return raw
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s.length > 0);
   }
   if (key.endsWith('allow_anonymous')) return raw === 'true' ? true : raw === 'false' ? false : raw;
   return raw;
@@ -140,12 +159,20 @@ function coerce(key: string, raw: string): unknown {
 function checkWhole(config: StrataConfig, source: string): void {
   const { data_shards, parity_shards } = config.erasure;
   if (data_shards + parity_shards > 256) {
-    throw new ConfigError('erasure.parity_shards', source, 'data_shards + parity_shards must be at most 256');
+    throw new ConfigError(
+      'erasure.parity_shards',
+      source,
+      'data_shards + parity_shards must be at most 256',
+    );
   }
   const keys = new Set<string>();
   for (const cred of config.s3.auth.credentials) {
     if (keys.has(cred.access_key)) {
-      throw new ConfigError('s3.auth.credentials', source, `access_key "${cred.access_key}" appears twice`);
+      throw new ConfigError(
+        's3.auth.credentials',
+        source,
+        `access_key "${cred.access_key}" appears twice`,
+      );
     }
     keys.add(cred.access_key);
   }

@@ -46,23 +46,29 @@ export const DEFAULT_CONFIG: StrataConfig = {
 // A check returns an error message, or undefined when the value is acceptable.
 export type Check = (value: unknown) => string | undefined;
 
-const isInt = (min: number, max: number): Check => (v) =>
-  Number.isSafeInteger(v) && (v as number) >= min && (v as number) <= max
-    ? undefined
-    : `expected an integer from ${min} to ${max}, got ${JSON.stringify(v)}`;
+const isInt =
+  (min: number, max: number): Check =>
+  (v) =>
+    Number.isSafeInteger(v) && (v as number) >= min && (v as number) <= max
+      ? undefined
+      : `expected an integer from ${min} to ${max}, got ${JSON.stringify(v)}`;
 
-const isString = (nonEmpty: boolean): Check => (v) =>
-  typeof v === 'string' && (!nonEmpty || v.length > 0)
-    ? undefined
-    : `expected a ${nonEmpty ? 'non-empty ' : ''}string, got ${JSON.stringify(v)}`;
+const isString =
+  (nonEmpty: boolean): Check =>
+  (v) =>
+    typeof v === 'string' && (!nonEmpty || v.length > 0)
+      ? undefined
+      : `expected a ${nonEmpty ? 'non-empty ' : ''}string, got ${JSON.stringify(v)}`;
 
 const isBool: Check = (v) =>
   typeof v === 'boolean' ? undefined : `expected true or false, got ${JSON.stringify(v)}`;
 
-const isOneOf = (choices: readonly string[]): Check => (v) =>
-  typeof v === 'string' && choices.includes(v)
-    ? undefined
-    : `expected one of ${choices.join(', ')}, got ${JSON.stringify(v)}`;
+const isOneOf =
+  (choices: readonly string[]): Check =>
+  (v) =>
+    typeof v === 'string' && choices.includes(v)
+      ? undefined
+      : `expected one of ${choices.join(', ')}, got ${JSON.stringify(v)}`;
 
 export const isAddress: Check = (v) => {
   if (typeof v !== 'string') return `expected "host:port", got ${JSON.stringify(v)}`;
@@ -71,14 +77,16 @@ export const isAddress: Check = (v) => {
   return undefined;
 };
 
-const isStringList = (each: Check): Check => (v) => {
-  if (!Array.isArray(v)) return `expected a list, got ${JSON.stringify(v)}`;
-  for (const [i, item] of v.entries()) {
-    const problem = each(item);
-    if (problem) return `item ${i}: ${problem}`;
-  }
-  return undefined;
-};
+const isStringList =
+  (each: Check): Check =>
+  (v) => {
+    if (!Array.isArray(v)) return `expected a list, got ${JSON.stringify(v)}`;
+    for (const [i, item] of v.entries()) {
+      const problem = each(item);
+      if (problem) return `item ${i}: ${problem}`;
+    }
+    return undefined;
+  };
 
 const isCredentialList: Check = (v) => {
   if (!Array.isArray(v)) return `expected a list of { access_key, secret_key, user }`;

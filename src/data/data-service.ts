@@ -52,7 +52,11 @@ export async function startDataService(options: DataServiceOptions): Promise<Dat
     return { header: { deleted } };
   });
   server.handle(DATA_RPC.status, async () => ({
-    header: { serverId: options.serverId, addr: '', disks: await store.status() } satisfies DataServerStatus,
+    header: {
+      serverId: options.serverId,
+      addr: '',
+      disks: await store.status(),
+    } satisfies DataServerStatus,
   }));
   const bound = await server.listen(options.host, options.port);
   log.info('data service listening', { addr: `${bound.host}:${bound.port}`, disks: options.disks });
@@ -81,7 +85,9 @@ export class DataClient {
   }
 
   async status(): Promise<DataServerStatus> {
-    return (await this.rpc.call<DataServerStatus>(DATA_RPC.status, {}, undefined, { timeoutMs: 5_000 })).header;
+    return (
+      await this.rpc.call<DataServerStatus>(DATA_RPC.status, {}, undefined, { timeoutMs: 5_000 })
+    ).header;
   }
 
   close(): Promise<void> {

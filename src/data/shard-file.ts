@@ -24,7 +24,10 @@ export function encodeShard(data: Uint8Array): { head: Buffer; crcs: Buffer; crc
   const crcs = Buffer.allocUnsafe(blockCount * 4);
   let whole = 0;
   for (let b = 0; b < blockCount; b++) {
-    const block = data.subarray(b * SHARD_BLOCK_BYTES, Math.min(data.length, (b + 1) * SHARD_BLOCK_BYTES));
+    const block = data.subarray(
+      b * SHARD_BLOCK_BYTES,
+      Math.min(data.length, (b + 1) * SHARD_BLOCK_BYTES),
+    );
     crcs.writeUInt32BE(crc32c(block), b * 4);
     whole = crc32c(block, whole);
   }
@@ -46,7 +49,10 @@ export function decodeHeader(head: Buffer, name: string): ShardHeader {
     throw new StrataError('SHARD_CORRUPT', `shard ${name}: header checksum mismatch`);
   }
   if (head.readUInt32BE(4) !== SHARD_VERSION) {
-    throw new StrataError('SHARD_CORRUPT', `shard ${name}: unknown version ${head.readUInt32BE(4)}`);
+    throw new StrataError(
+      'SHARD_CORRUPT',
+      `shard ${name}: unknown version ${head.readUInt32BE(4)}`,
+    );
   }
   const dataLength = Number(head.readBigUInt64BE(8));
   const blockSize = head.readUInt32BE(16);
@@ -58,13 +64,25 @@ export function decodeHeader(head: Buffer, name: string): ShardHeader {
 }
 
 // Checks the blocks [firstBlock, firstBlock + n) held in `data` against their stored CRCs.
-export function verifyBlocks(name: string, header: ShardHeader, firstBlock: number, data: Buffer, crcs: Buffer) {
+export function verifyBlocks(
+  name: string,
+  header: ShardHeader,
+  firstBlock: number,
+  data: Buffer,
+  crcs: Buffer,
+) {
   const n = crcs.length / 4;
   assert(Number.isInteger(n));
   for (let i = 0; i < n; i++) {
-    const block = data.subarray(i * header.blockSize, Math.min(data.length, (i + 1) * header.blockSize));
+    const block = data.subarray(
+      i * header.blockSize,
+      Math.min(data.length, (i + 1) * header.blockSize),
+    );
     if (crc32c(block) !== crcs.readUInt32BE(i * 4)) {
-      throw new StrataError('SHARD_CORRUPT', `shard ${name}: block ${firstBlock + i} checksum mismatch`);
+      throw new StrataError(
+        'SHARD_CORRUPT',
+        `shard ${name}: block ${firstBlock + i} checksum mismatch`,
+      );
     }
   }
 }

@@ -69,7 +69,8 @@ export class ShardStore {
     try {
       return await readVerified(file, path, offset, length);
     } catch (error) {
-      if (error instanceof StrataError && error.code === 'SHARD_CORRUPT') shardErrors.inc({ code: error.code });
+      if (error instanceof StrataError && error.code === 'SHARD_CORRUPT')
+        shardErrors.inc({ code: error.code });
       throw error;
     } finally {
       await file.close();
@@ -96,9 +97,25 @@ export class ShardStore {
           const freeBytes = fs.bavail * fs.bsize;
           diskFreeBytes.set({ disk: String(disk) }, freeBytes);
           const usedBytes = totalBytes - fs.bfree * fs.bsize;
-          return { disk, path, totalBytes, freeBytes, usedBytes, shardCount: this.shardCounts[disk], online: true };
+          return {
+            disk,
+            path,
+            totalBytes,
+            freeBytes,
+            usedBytes,
+            shardCount: this.shardCounts[disk],
+            online: true,
+          };
         } catch {
-          return { disk, path, totalBytes: 0, freeBytes: 0, usedBytes: 0, shardCount: 0, online: false };
+          return {
+            disk,
+            path,
+            totalBytes: 0,
+            freeBytes: 0,
+            usedBytes: 0,
+            shardCount: 0,
+            online: false,
+          };
         }
       }),
     );
@@ -119,14 +136,23 @@ export class ShardStore {
   }
 }
 
-async function readVerified(file: FileHandle, name: string, offset = 0, length?: number): Promise<Buffer> {
+async function readVerified(
+  file: FileHandle,
+  name: string,
+  offset = 0,
+  length?: number,
+): Promise<Buffer> {
   const head = Buffer.alloc(SHARD_HEADER_BYTES);
   const { bytesRead } = await file.read(head, 0, SHARD_HEADER_BYTES, 0);
-  if (bytesRead < SHARD_HEADER_BYTES) throw new StrataError('SHARD_CORRUPT', `shard ${name}: truncated header`);
+  if (bytesRead < SHARD_HEADER_BYTES)
+    throw new StrataError('SHARD_CORRUPT', `shard ${name}: truncated header`);
   const header = decodeHeader(head, name);
   const want = length ?? header.dataLength - offset;
   if (offset < 0 || want < 0 || offset + want > header.dataLength) {
-    throw new StrataError('EINVAL', `range ${offset}+${want} outside shard of ${header.dataLength} bytes`);
+    throw new StrataError(
+      'EINVAL',
+      `range ${offset}+${want} outside shard of ${header.dataLength} bytes`,
+    );
   }
   if (want === 0) return Buffer.alloc(0);
   const firstBlock = Math.floor(offset / header.blockSize);
@@ -182,6 +208,7 @@ async function syncDirectory(path: string): Promise<void> {
 function diskError(error: unknown, what: string): StrataError {
   if (error instanceof StrataError) return error;
   const code = (error as NodeJS.ErrnoException).code;
-  if (code === 'ENOSPC' || code === 'EDQUOT') return new StrataError('ENOSPC', `disk full ${what}`, { cause: error });
+  if (code === 'ENOSPC' || code === 'EDQUOT')
+    return new StrataError('ENOSPC', `disk full ${what}`, { cause: error });
   return new StrataError('EIO', `${what}: ${(error as Error).message}`, { cause: error });
 }

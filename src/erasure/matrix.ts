@@ -35,14 +35,23 @@ export function multiply(a: Matrix, b: Matrix): Matrix {
   return out;
 }
 
-export function subMatrix(m: Matrix, rowStart: number, rowEnd: number, colStart: number, colEnd: number) {
+export function subMatrix(
+  m: Matrix,
+  rowStart: number,
+  rowEnd: number,
+  colStart: number,
+  colEnd: number,
+) {
   return m.slice(rowStart, rowEnd).map((row) => row.slice(colStart, colEnd));
 }
 
 // Gauss-Jordan elimination on [m | I].
 export function invert(m: Matrix): Matrix {
   const size = m.length;
-  assert(m.every((row) => row.length === size), 'only square matrices invert');
+  assert(
+    m.every((row) => row.length === size),
+    'only square matrices invert',
+  );
   const work = m.map((row, r) => {
     const wide = new Uint8Array(2 * size);
     wide.set(row);

@@ -21,11 +21,22 @@ export class ReedSolomon {
   private readonly decodeCache = new Map<string, Matrix>();
 
   constructor(dataShards: number, parityShards: number) {
-    if (!Number.isInteger(dataShards) || !Number.isInteger(parityShards) || dataShards < 1 || parityShards < 1) {
-      throw new StrataError('EINVAL', `erasure code needs k >= 1 and m >= 1, got ${dataShards}+${parityShards}`);
+    if (
+      !Number.isInteger(dataShards) ||
+      !Number.isInteger(parityShards) ||
+      dataShards < 1 ||
+      parityShards < 1
+    ) {
+      throw new StrataError(
+        'EINVAL',
+        `erasure code needs k >= 1 and m >= 1, got ${dataShards}+${parityShards}`,
+      );
     }
     if (dataShards + parityShards > 256) {
-      throw new StrataError('EINVAL', `k + m must be at most 256, got ${dataShards + parityShards}`);
+      throw new StrataError(
+        'EINVAL',
+        `k + m must be at most 256, got ${dataShards + parityShards}`,
+      );
     }
     this.dataShards = dataShards;
     this.parityShards = parityShards;
@@ -50,7 +61,11 @@ export class ReedSolomon {
   }
 
   // Rebuilds the shards whose `present` flag is false, in place, from any k present ones.
-  reconstruct(shards: Uint8Array[], present: boolean[], options: { dataOnly?: boolean } = {}): void {
+  reconstruct(
+    shards: Uint8Array[],
+    present: boolean[],
+    options: { dataOnly?: boolean } = {},
+  ): void {
     this.checkShards(shards);
     assert.equal(present.length, this.totalShards, 'one presence flag per shard');
     const available = present.flatMap((p, i) => (p ? [i] : []));
@@ -99,7 +114,10 @@ export class ReedSolomon {
   private checkShards(shards: Uint8Array[]): void {
     assert.equal(shards.length, this.totalShards, `expected ${this.totalShards} shards`);
     const size = shards[0].length;
-    assert(shards.every((s) => s.length === size), 'all shards have the same length');
+    assert(
+      shards.every((s) => s.length === size),
+      'all shards have the same length',
+    );
   }
 }
 

@@ -38,11 +38,19 @@ export function punch(store: Store, ino: number, start: number, end: number): vo
 
 // Writes extents over whatever covered their ranges. `refsHeld`: the caller's extents already
 // hold a reference each (multipart parts moving into their object).
-export function writeExtents(store: Store, ino: number, extents: Extent[], refsHeld = false): number {
+export function writeExtents(
+  store: Store,
+  ino: number,
+  extents: Extent[],
+  refsHeld = false,
+): number {
   let end = 0;
   for (const extent of extents) {
     assert(extent.length > 0 && extent.fileOffset >= 0, 'extent has a positive length');
-    assert(extent.stripeOffset + extent.length <= extent.stripe.dataLengthBytes, 'extent inside its stripe');
+    assert(
+      extent.stripeOffset + extent.length <= extent.stripe.dataLengthBytes,
+      'extent inside its stripe',
+    );
     punch(store, ino, extent.fileOffset, extent.fileOffset + extent.length);
     store.putExtent(ino, extent);
     if (!refsHeld) addRef(store, extent.stripe, 1);

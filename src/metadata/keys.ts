@@ -32,20 +32,25 @@ export const sortNameOf = (name: string, isDir: boolean) => (isDir ? `${name}/` 
 export const direntKey = (parent: number, sortName: string) =>
   Buffer.concat([tag(TAG.dirent), u64(parent), Buffer.from(sortName, 'utf8')]);
 export const direntPrefix = (parent: number) => Buffer.concat([tag(TAG.dirent), u64(parent)]);
-export const direntPrefixEnd = (parent: number) => Buffer.concat([tag(TAG.dirent), u64(parent + 1)]);
+export const direntPrefixEnd = (parent: number) =>
+  Buffer.concat([tag(TAG.dirent), u64(parent + 1)]);
 export const sortNameFromKey = (key: Buffer) => key.subarray(9).toString('utf8');
 
-export const extentKey = (ino: number, offset: number) => Buffer.concat([tag(TAG.extent), u64(ino), u64(offset)]);
+export const extentKey = (ino: number, offset: number) =>
+  Buffer.concat([tag(TAG.extent), u64(ino), u64(offset)]);
 export const extentPrefix = (ino: number) => Buffer.concat([tag(TAG.extent), u64(ino)]);
 export const extentPrefixEnd = (ino: number) => Buffer.concat([tag(TAG.extent), u64(ino + 1)]);
 export const extentOffsetFromKey = (key: Buffer) => Number(key.readBigUInt64BE(9));
 
-export const refKey = (stripeId: string) => Buffer.concat([tag(TAG.ref), Buffer.from(stripeId, 'latin1')]);
-export const gcKey = (stripeId: string) => Buffer.concat([tag(TAG.gc), Buffer.from(stripeId, 'latin1')]);
+export const refKey = (stripeId: string) =>
+  Buffer.concat([tag(TAG.ref), Buffer.from(stripeId, 'latin1')]);
+export const gcKey = (stripeId: string) =>
+  Buffer.concat([tag(TAG.gc), Buffer.from(stripeId, 'latin1')]);
 export const gcPrefix = () => tag(TAG.gc);
 export const gcPrefixEnd = () => tag(TAG.gc + 1);
 
-export const bucketKey = (name: string) => Buffer.concat([tag(TAG.bucket), Buffer.from(name, 'utf8')]);
+export const bucketKey = (name: string) =>
+  Buffer.concat([tag(TAG.bucket), Buffer.from(name, 'utf8')]);
 export const bucketPrefix = () => tag(TAG.bucket);
 export const bucketPrefixEnd = () => tag(TAG.bucket + 1);
 
@@ -58,12 +63,15 @@ export const partKey = (id: string, partNumber: number) => {
   n.writeUInt32BE(partNumber);
   return Buffer.concat([tag(TAG.part), Buffer.from(id, 'utf8'), Buffer.of(0), n]);
 };
-export const partPrefix = (id: string) => Buffer.concat([tag(TAG.part), Buffer.from(id, 'utf8'), Buffer.of(0)]);
-export const partPrefixEnd = (id: string) => Buffer.concat([tag(TAG.part), Buffer.from(id, 'utf8'), Buffer.of(1)]);
+export const partPrefix = (id: string) =>
+  Buffer.concat([tag(TAG.part), Buffer.from(id, 'utf8'), Buffer.of(0)]);
+export const partPrefixEnd = (id: string) =>
+  Buffer.concat([tag(TAG.part), Buffer.from(id, 'utf8'), Buffer.of(1)]);
 
 export const serverKey = (id: string) => Buffer.concat([tag(TAG.server), Buffer.from(id, 'utf8')]);
 export const serverPrefix = () => tag(TAG.server);
 export const serverPrefixEnd = () => tag(TAG.server + 1);
 
-export const counterKey = (name: string) => Buffer.concat([tag(TAG.counter), Buffer.from(name, 'utf8')]);
+export const counterKey = (name: string) =>
+  Buffer.concat([tag(TAG.counter), Buffer.from(name, 'utf8')]);
 export const appliedKey = () => tag(TAG.applied);

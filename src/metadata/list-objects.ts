@@ -17,7 +17,11 @@ export function compareUtf8(a: string, b: string): number {
   return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
 }
 
-export function listObjects(store: Store, bucketIno: number, q: ListObjectsQuery): ListObjectsResult {
+export function listObjects(
+  store: Store,
+  bucketIno: number,
+  q: ListObjectsQuery,
+): ListObjectsResult {
   const result: ListObjectsResult = { objects: [], commonPrefixes: [], isTruncated: false };
   const slashMode = q.delimiter === '/';
   const lastSlash = q.prefix.lastIndexOf('/');
@@ -56,7 +60,7 @@ function descend(store: Store, ino: number, dirPath: string): number | undefined
   let at = ino;
   for (const name of dirPath.split('/').filter((s) => s.length > 0)) {
     const entry = store.dirent(at, name);
-    if (!entry || entry.type !== 'dir') return undefined;
+    if (entry?.type !== 'dir') return undefined;
     at = entry.ino;
   }
   return at;
@@ -71,7 +75,7 @@ function* walkDir(
   slashMode: boolean,
 ): Generator<Item> {
   let from = namePrefix;
-  if (startAfter !== undefined && startAfter.startsWith(dirPath)) {
+  if (startAfter?.startsWith(dirPath)) {
     const rest = startAfter.slice(dirPath.length);
     const slash = rest.indexOf('/');
     const segment = slash >= 0 ? rest.slice(0, slash + 1) : rest;

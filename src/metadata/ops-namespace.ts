@@ -1,5 +1,5 @@
 // POSIX namespace commands: mkdir, create, symlink, link, unlink, rmdir, rename, setattr, xattrs.
-import { releaseAll, punch } from './extent-ops.ts';
+import { punch, releaseAll } from './extent-ops.ts';
 import { fail, type Store } from './store.ts';
 import { type Caller, type Command, type Inode, type InodeType, ROOT_INO } from './types.ts';
 
@@ -8,11 +8,18 @@ type Op<T extends Command['op']> = Extract<Command, { op: T }>;
 const NAME_BYTES_MAX = 255;
 
 export function checkName(name: string): void {
-  if (typeof name !== 'string' || name.length === 0 || name === '.' || name === '..' || name.includes('/')) {
+  if (
+    typeof name !== 'string' ||
+    name.length === 0 ||
+    name === '.' ||
+    name === '..' ||
+    name.includes('/')
+  ) {
     fail('EINVAL', `invalid name ${JSON.stringify(name)}`);
   }
   if (name.includes('\0')) fail('EINVAL', 'a name cannot contain NUL');
-  if (Buffer.byteLength(name, 'utf8') > NAME_BYTES_MAX) fail('ENAMETOOLONG', `name longer than ${NAME_BYTES_MAX} bytes`);
+  if (Buffer.byteLength(name, 'utf8') > NAME_BYTES_MAX)
+    fail('ENAMETOOLONG', `name longer than ${NAME_BYTES_MAX} bytes`);
 }
 
 export function directory(store: Store, ino: number): Inode {
@@ -92,8 +99,12 @@ export function create(store: Store, c: Op<'create'>) {
 export function symlink(store: Store, c: Op<'symlink'>) {
   const parent = directory(store, c.parent);
   noFilesAtRoot(c.parent);
-  if (c.target.length === 0 || Buffer.byteLength(c.target) > 4096) fail('EINVAL', 'bad symlink target');
-  const inode = { ...newInode(store, 'symlink', 0o777, c.caller, c.nowMs, parent), target: c.target };
+  if (c.target.length === 0 || Buffer.byteLength(c.target) > 4096)
+    fail('EINVAL', 'bad symlink target');
+  const inode = {
+    ...newInode(store, 'symlink', 0o777, c.caller, c.nowMs, parent),
+    target: c.target,
+  };
   inode.size = Buffer.byteLength(c.target);
   link(store, parent, c.name, inode, c.nowMs);
   store.putInode(inode);
@@ -156,7 +167,8 @@ export function setattr(store: Store, c: Op<'setattr'>) {
   if (c.atimeMs !== undefined) next.atimeMs = c.atimeMs;
   if (c.mtimeMs !== undefined) next.mtimeMs = c.mtimeMs;
   if (c.size !== undefined) {
-    if (inode.type !== 'file') fail(inode.type === 'dir' ? 'EISDIR' : 'EINVAL', 'only files have a size to set');
+    if (inode.type !== 'file')
+      fail(inode.type === 'dir' ? 'EISDIR' : 'EINVAL', 'only files have a size to set');
     if (!Number.isSafeInteger(c.size) || c.size < 0) fail('EINVAL', `bad size ${c.size}`);
     if (c.size < inode.size) punch(store, inode.ino, c.size, inode.size);
     next.size = c.size;
@@ -170,7 +182,8 @@ export function setattr(store: Store, c: Op<'setattr'>) {
 
 export function setxattr(store: Store, c: Op<'setxattr'>) {
   const inode = store.mustInode(c.ino);
-  if (c.name.length === 0 || c.name.length > 255 || c.value.length > 64 * 1024) fail('EINVAL', 'xattr too large');
+  if (c.name.length === 0 || c.name.length > 255 || c.value.length > 64 * 1024)
+    fail('EINVAL', 'xattr too large');
   const next = { ...inode, xattrs: { ...inode.xattrs, [c.name]: c.value }, ctimeMs: c.nowMs };
   store.putInode(next);
   return { ok: true as const, inode: next };

@@ -2,10 +2,17 @@
 // below the bucket directory; the rules for keys that cannot be paths are in
 // docs/architecture/overview.md ("Keys and paths").
 import { releaseAll, releaseExtents, writeExtents } from './extent-ops.ts';
-import { directory, dropLink, newInode, removeDir } from './ops-namespace.ts';
 import * as K from './keys.ts';
+import { dropLink, newInode, removeDir } from './ops-namespace.ts';
 import { fail, type Store } from './store.ts';
-import { type Caller, type Command, type Extent, type Inode, type ObjectMeta, ROOT_INO } from './types.ts';
+import {
+  type Caller,
+  type Command,
+  type Extent,
+  type Inode,
+  type ObjectMeta,
+  ROOT_INO,
+} from './types.ts';
 
 type Op<T extends Command['op']> = Extract<Command, { op: T }>;
 
@@ -20,12 +27,15 @@ export interface KeyPath {
 
 export function parseKey(key: string): KeyPath {
   if (typeof key !== 'string' || key.length === 0) fail('INVALID_KEY', 'the key is empty');
-  if (Buffer.byteLength(key) > KEY_BYTES_MAX) fail('INVALID_KEY', `the key is longer than ${KEY_BYTES_MAX} bytes`);
+  if (Buffer.byteLength(key) > KEY_BYTES_MAX)
+    fail('INVALID_KEY', `the key is longer than ${KEY_BYTES_MAX} bytes`);
   const isDirMarker = key.endsWith('/');
   const segments = (isDirMarker ? key.slice(0, -1) : key).split('/');
   for (const segment of segments) {
-    if (segment.length === 0) fail('INVALID_KEY', `key ${JSON.stringify(key)} has an empty path segment`);
-    if (segment === '.' || segment === '..') fail('INVALID_KEY', `key ${JSON.stringify(key)} has a "${segment}" segment`);
+    if (segment.length === 0)
+      fail('INVALID_KEY', `key ${JSON.stringify(key)} has an empty path segment`);
+    if (segment === '.' || segment === '..')
+      fail('INVALID_KEY', `key ${JSON.stringify(key)} has a "${segment}" segment`);
     if (segment.includes('\0')) fail('INVALID_KEY', 'a key cannot contain NUL');
     if (Buffer.byteLength(segment) > SEGMENT_BYTES_MAX) {
       fail('INVALID_KEY', `a path segment of the key is longer than ${SEGMENT_BYTES_MAX} bytes`);
@@ -43,7 +53,8 @@ export function createBucket(store: Store, c: Op<'createBucket'>) {
   if (c.name.length === 0 || c.name.includes('/') || c.name === '.' || c.name === '..') {
     fail('EINVAL', `invalid bucket name ${JSON.stringify(c.name)}`);
   }
-  if (store.bucket(c.name) || store.dirent(ROOT_INO, c.name)) fail('BUCKET_EXISTS', `bucket ${c.name} exists`);
+  if (store.bucket(c.name) || store.dirent(ROOT_INO, c.name))
+    fail('BUCKET_EXISTS', `bucket ${c.name} exists`);
   const root = store.mustInode(ROOT_INO);
   const dir = { ...newInode(store, 'dir', 0o755, c.caller, c.nowMs), parent: ROOT_INO };
   store.putDirent(ROOT_INO, c.name, { ino: dir.ino, type: 'dir' });
@@ -57,7 +68,10 @@ export function createBucket(store: Store, c: Op<'createBucket'>) {
 export function deleteBucket(store: Store, c: Op<'deleteBucket'>) {
   const dir = bucketDir(store, c.name);
   if (!store.isEmptyDir(dir.ino)) fail('BUCKET_NOT_EMPTY', `bucket ${c.name} is not empty`);
-  for (const { value } of store.db.getRange({ start: K.uploadPrefix(), end: K.uploadPrefixEnd() })) {
+  for (const { value } of store.db.getRange({
+    start: K.uploadPrefix(),
+    end: K.uploadPrefixEnd(),
+  })) {
     if ((value as { bucket: string }).bucket === c.name) {
       fail('BUCKET_NOT_EMPTY', `bucket ${c.name} has multipart uploads in progress`);
     }
@@ -68,16 +82,27 @@ export function deleteBucket(store: Store, c: Op<'deleteBucket'>) {
 }
 
 // Walks (and creates, as implicit directories) the parents of a key.
-function parentsOf(store: Store, bucket: Inode, dirs: string[], caller: Caller, nowMs: number): Inode {
+function parentsOf(
+  store: Store,
+  bucket: Inode,
+  dirs: string[],
+  caller: Caller,
+  nowMs: number,
+): Inode {
   let parent = bucket;
   for (const name of dirs) {
     const entry = store.dirent(parent.ino, name);
-    if (entry && entry.type !== 'dir') fail('KEY_CONFLICT', `"${name}" exists as an object, not a directory`);
+    if (entry && entry.type !== 'dir')
+      fail('KEY_CONFLICT', `"${name}" exists as an object, not a directory`);
     if (entry) {
       parent = store.mustInode(entry.ino);
       continue;
     }
-    const dir: Inode = { ...newInode(store, 'dir', 0o755, caller, nowMs, parent), parent: parent.ino, implicit: true };
+    const dir: Inode = {
+      ...newInode(store, 'dir', 0o755, caller, nowMs, parent),
+      parent: parent.ino,
+      implicit: true,
+    };
     store.putDirent(parent.ino, name, { ino: dir.ino, type: 'dir' });
     store.putInode(dir);
     const fresh = store.mustInode(parent.ino);
@@ -89,11 +114,13 @@ function parentsOf(store: Store, bucket: Inode, dirs: string[], caller: Caller, 
 
 function checkPreconditions(current: Inode | undefined, ifMatch?: string, ifNoneMatch?: string) {
   const etag = current?.object?.etag;
-  if (ifNoneMatch !== undefined && current) fail('PRECONDITION_FAILED', 'the object exists (If-None-Match)');
+  if (ifNoneMatch !== undefined && current)
+    fail('PRECONDITION_FAILED', 'the object exists (If-None-Match)');
   if (ifMatch !== undefined) {
     if (!current) fail('ENOENT', 'no object to match (If-Match)');
     const want = ifMatch.replaceAll('"', '');
-    if (want !== '*' && want !== etag) fail('PRECONDITION_FAILED', 'the object has another ETag (If-Match)');
+    if (want !== '*' && want !== etag)
+      fail('PRECONDITION_FAILED', 'the object has another ETag (If-Match)');
   }
 }
 
@@ -112,7 +139,8 @@ export interface ObjectWrite {
 export function storeObject(store: Store, w: ObjectWrite, refsHeld: boolean) {
   const path = parseKey(w.key);
   const bucket = bucketDir(store, w.bucket);
-  if (path.isDirMarker && w.size > 0) fail('INVALID_KEY', 'a key ending in "/" names a directory and must be empty');
+  if (path.isDirMarker && w.size > 0)
+    fail('INVALID_KEY', 'a key ending in "/" names a directory and must be empty');
   const existing = lookupPath(store, bucket, [...path.dirs, path.name]);
   const current = existing?.type === 'file' ? existing : undefined;
   if (!path.isDirMarker) checkPreconditions(current, w.ifMatch, w.ifNoneMatch);
@@ -125,7 +153,11 @@ export function storeObject(store: Store, w: ObjectWrite, refsHeld: boolean) {
       store.putInode({ ...dir, implicit: false, object: w.object, ctimeMs: w.nowMs });
       return { ok: true as const, inode: store.mustInode(entry.ino) };
     }
-    const dir: Inode = { ...newInode(store, 'dir', 0o755, w.caller, w.nowMs, parent), parent: parent.ino, object: w.object };
+    const dir: Inode = {
+      ...newInode(store, 'dir', 0o755, w.caller, w.nowMs, parent),
+      parent: parent.ino,
+      object: w.object,
+    };
     store.putDirent(parent.ino, path.name, { ino: dir.ino, type: 'dir' });
     store.putInode(dir);
     const fresh = store.mustInode(parent.ino);
@@ -201,7 +233,8 @@ function pruneImplicit(store: Store, bucket: Inode, dirs: string[], nowMs: numbe
   for (let depth = dirs.length; depth > 0; depth--) {
     const parent = lookupPath(store, bucket, dirs.slice(0, depth - 1));
     const dir = parent && lookupPath(store, parent, [dirs[depth - 1]]);
-    if (!parent || !dir || dir.type !== 'dir' || !dir.implicit || !store.isEmptyDir(dir.ino)) return;
+    if (!parent || !dir || dir.type !== 'dir' || !dir.implicit || !store.isEmptyDir(dir.ino))
+      return;
     removeDir(store, parent, dirs[depth - 1], nowMs);
   }
 }
@@ -210,14 +243,22 @@ export function createUpload(store: Store, c: Op<'createUpload'>) {
   bucketDir(store, c.bucket);
   parseKey(c.key);
   if (store.upload(c.uploadId)) fail('EEXIST', 'upload id in use');
-  const upload = { uploadId: c.uploadId, bucket: c.bucket, key: c.key, initiatedAtMs: c.nowMs, object: c.object, owner: c.owner };
+  const upload = {
+    uploadId: c.uploadId,
+    bucket: c.bucket,
+    key: c.key,
+    initiatedAtMs: c.nowMs,
+    object: c.object,
+    owner: c.owner,
+  };
   store.db.putSync(K.uploadKey(c.uploadId), upload);
   return { ok: true as const };
 }
 
 export function putPart(store: Store, c: Op<'putPart'>) {
   if (!store.upload(c.uploadId)) fail('NO_SUCH_UPLOAD', `no upload ${c.uploadId}`);
-  if (!Number.isInteger(c.partNumber) || c.partNumber < 1 || c.partNumber > 10_000) fail('EINVAL', 'part number 1..10000');
+  if (!Number.isInteger(c.partNumber) || c.partNumber < 1 || c.partNumber > 10_000)
+    fail('EINVAL', 'part number 1..10000');
   const key = K.partKey(c.uploadId, c.partNumber);
   const previous = store.db.get(key) as { extents: Extent[] } | undefined;
   if (previous) releaseExtents(store, previous.extents);
@@ -225,7 +266,13 @@ export function putPart(store: Store, c: Op<'putPart'>) {
     const count = store.refCount(extent.stripe.id);
     store.setRefCount(extent.stripe, count + 1);
   }
-  const part = { partNumber: c.partNumber, size: c.size, etag: c.etag, lastModifiedMs: c.nowMs, extents: c.extents };
+  const part = {
+    partNumber: c.partNumber,
+    size: c.size,
+    etag: c.etag,
+    lastModifiedMs: c.nowMs,
+    extents: c.extents,
+  };
   store.db.putSync(key, part);
   return { ok: true as const };
 }
@@ -238,9 +285,13 @@ export function completeUpload(store: Store, c: Op<'completeUpload'>) {
   let offset = 0;
   const sizes: number[] = [];
   c.parts.forEach((want, i) => {
-    if (i > 0 && want.partNumber <= c.parts[i - 1].partNumber) fail('INVALID_PART_ORDER', 'parts must ascend');
-    const part = stored.get(want.partNumber) ?? fail('INVALID_PART', `part ${want.partNumber} was not uploaded`);
-    if (part.etag !== want.etag.replaceAll('"', '')) fail('INVALID_PART', `part ${want.partNumber} has another ETag`);
+    if (i > 0 && want.partNumber <= c.parts[i - 1].partNumber)
+      fail('INVALID_PART_ORDER', 'parts must ascend');
+    const part =
+      stored.get(want.partNumber) ??
+      fail('INVALID_PART', `part ${want.partNumber} was not uploaded`);
+    if (part.etag !== want.etag.replaceAll('"', ''))
+      fail('INVALID_PART', `part ${want.partNumber} has another ETag`);
     if (i < c.parts.length - 1 && part.size < c.minPartSizeBytes) {
       fail('ENTITY_TOO_SMALL', `part ${want.partNumber} is ${part.size} bytes, below the minimum`);
     }
@@ -252,7 +303,17 @@ export function completeUpload(store: Store, c: Op<'completeUpload'>) {
   const object: ObjectMeta = { ...upload.object, etag: c.etag, partSizes: sizes };
   const result = storeObject(
     store,
-    { bucket: upload.bucket, key: upload.key, size: offset, extents, object, caller: c.caller, nowMs: c.nowMs, ifMatch: c.ifMatch, ifNoneMatch: c.ifNoneMatch },
+    {
+      bucket: upload.bucket,
+      key: upload.key,
+      size: offset,
+      extents,
+      object,
+      caller: c.caller,
+      nowMs: c.nowMs,
+      ifMatch: c.ifMatch,
+      ifNoneMatch: c.ifNoneMatch,
+    },
     true,
   );
   for (const unused of stored.values()) releaseExtents(store, unused.extents);
@@ -268,6 +329,7 @@ export function abortUpload(store: Store, c: Op<'abortUpload'>) {
 }
 
 function removeUpload(store: Store, uploadId: string): void {
-  for (const part of store.parts(uploadId)) store.db.removeSync(K.partKey(uploadId, part.partNumber));
+  for (const part of store.parts(uploadId))
+    store.db.removeSync(K.partKey(uploadId, part.partNumber));
   store.db.removeSync(K.uploadKey(uploadId));
 }

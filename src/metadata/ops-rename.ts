@@ -1,5 +1,5 @@
 // rename(2) with RENAME_NOREPLACE and RENAME_EXCHANGE semantics, as Linux answers them.
-import { directory, dropLink, checkName, removeDir } from './ops-namespace.ts';
+import { checkName, directory, dropLink, removeDir } from './ops-namespace.ts';
 import { fail, type Store } from './store.ts';
 import { type Command, type Inode, ROOT_INO } from './types.ts';
 
@@ -31,7 +31,8 @@ export function rename(store: Store, c: Rename) {
   if (c.exchange) return exchange(store, c, src, dst);
   if (dst) {
     if (c.noReplace) fail('EEXIST', `${c.dstName} exists`);
-    if (src.type === 'dir' && dst.type !== 'dir') fail('ENOTDIR', `${c.dstName} is not a directory`);
+    if (src.type === 'dir' && dst.type !== 'dir')
+      fail('ENOTDIR', `${c.dstName} is not a directory`);
     if (src.type !== 'dir' && dst.type === 'dir') fail('EISDIR', `${c.dstName} is a directory`);
     if (dst.type === 'dir') {
       removeDir(store, dstParentBefore, c.dstName, c.nowMs);
@@ -46,7 +47,12 @@ export function rename(store: Store, c: Rename) {
   return { ok: true as const };
 }
 
-function exchange(store: Store, c: Rename, src: { ino: number; type: Inode['type']; sortName: string }, dst?: { ino: number; type: Inode['type']; sortName: string }) {
+function exchange(
+  store: Store,
+  c: Rename,
+  src: { ino: number; type: Inode['type']; sortName: string },
+  dst?: { ino: number; type: Inode['type']; sortName: string },
+) {
   if (!dst) fail('ENOENT', `no entry ${c.dstName} to exchange with`);
   const other = dst as NonNullable<typeof dst>;
   store.removeDirent(c.srcParent, src.sortName);
@@ -63,7 +69,14 @@ function exchange(store: Store, c: Rename, src: { ino: number; type: Inode['type
 }
 
 // Fixes link counts, the moved directory's parent pointer and the times after a move.
-function moveChild(store: Store, ino: number, isDir: boolean, from: number, to: number, nowMs: number) {
+function moveChild(
+  store: Store,
+  ino: number,
+  isDir: boolean,
+  from: number,
+  to: number,
+  nowMs: number,
+) {
   const moved = store.mustInode(ino);
   store.putInode({ ...moved, ctimeMs: nowMs, ...(isDir ? { parent: to } : {}) });
   touchDir(store, from, nowMs, isDir && from !== to ? -1 : 0);

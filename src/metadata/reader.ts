@@ -1,7 +1,14 @@
 import * as K from './keys.ts';
 import { listObjects } from './list-objects.ts';
 import type { Store } from './store.ts';
-import { type DirEntry, type Inode, type MetadataReader, ROOT_INO, type Stripe, type UploadInfo } from './types.ts';
+import {
+  type DirEntry,
+  type Inode,
+  type MetadataReader,
+  ROOT_INO,
+  type Stripe,
+  type UploadInfo,
+} from './types.ts';
 
 const READDIR_LIMIT_MAX = 10_000;
 
@@ -17,7 +24,7 @@ export function createReader(store: Store): MetadataReader {
     resolvePath(path) {
       let at = store.inode(ROOT_INO);
       for (const name of path.split('/').filter((s) => s.length > 0)) {
-        if (!at || at.type !== 'dir') return undefined;
+        if (at?.type !== 'dir') return undefined;
         at = lookup(at.ino, name);
       }
       return at;
@@ -42,7 +49,9 @@ export function createReader(store: Store): MetadataReader {
     extents: (ino, offset, length) => store.extents(ino, offset, length),
     getBucket: (name) => store.bucket(name),
     listBuckets: () =>
-      [...store.db.getRange({ start: K.bucketPrefix(), end: K.bucketPrefixEnd() })].map(({ value }) => value),
+      [...store.db.getRange({ start: K.bucketPrefix(), end: K.bucketPrefixEnd() })].map(
+        ({ value }) => value,
+      ),
     listObjects(query) {
       const bucket = store.bucket(query.bucket);
       if (!bucket) return { objects: [], commonPrefixes: [], isTruncated: false };
@@ -56,6 +65,8 @@ export function createReader(store: Store): MetadataReader {
         .filter((u) => u.bucket === bucket),
     dataServers: () => store.servers(),
     pendingGc: (limit) =>
-      [...store.db.getRange({ start: K.gcPrefix(), end: K.gcPrefixEnd(), limit })].map(({ value }) => value as Stripe),
+      [...store.db.getRange({ start: K.gcPrefix(), end: K.gcPrefixEnd(), limit })].map(
+        ({ value }) => value as Stripe,
+      ),
   };
 }

@@ -50,7 +50,9 @@ export interface MetadataService {
 
 // The metadata service: the state machine behind an RPC listener, plus the garbage collector
 // that deletes the shards of stripes no extent references any more.
-export async function startMetadataService(options: MetadataServiceOptions): Promise<MetadataService> {
+export async function startMetadataService(
+  options: MetadataServiceOptions,
+): Promise<MetadataService> {
   const log = options.log ?? silentLogger;
   const stateMachine = MetadataStateMachine.open(join(options.dataDir, 'metadata'));
   const server = new RpcServer({ name: 'metadata', log });
@@ -62,7 +64,8 @@ export async function startMetadataService(options: MetadataServiceOptions): Pro
   });
   server.handle(METADATA_RPC.read, async ({ header }) => {
     const { fn, args } = header as { fn: keyof MetadataReader; args: unknown[] };
-    if (!READ_FNS.has(fn) || !Array.isArray(args)) throw new StrataError('EINVAL', `no reader function ${fn}`);
+    if (!READ_FNS.has(fn) || !Array.isArray(args))
+      throw new StrataError('EINVAL', `no reader function ${fn}`);
     const reader = stateMachine.reader as unknown as Record<string, (...a: unknown[]) => unknown>;
     return { header: { value: reader[fn](...args) ?? null } };
   });
@@ -115,7 +118,9 @@ class ShardCollector {
   private async collect(): Promise<void> {
     const stripes = this.stateMachine.reader.pendingGc(GC_BATCH_STRIPES);
     if (stripes.length === 0) return;
-    const servers = new Map(this.stateMachine.reader.dataServers().map((s) => [s.serverId, s.addr]));
+    const servers = new Map(
+      this.stateMachine.reader.dataServers().map((s) => [s.serverId, s.addr]),
+    );
     const done: string[] = [];
     for (const stripe of stripes) {
       if (await this.deleteStripe(stripe, servers)) done.push(stripe.id);
@@ -131,13 +136,16 @@ class ShardCollector {
       await Promise.all(
         stripe.shards.map((loc, shardIndex) => {
           const addr = servers.get(loc.serverId);
-          if (!addr) throw new StrataError('RPC_UNAVAILABLE', `unknown data server ${loc.serverId}`);
+          if (!addr)
+            throw new StrataError('RPC_UNAVAILABLE', `unknown data server ${loc.serverId}`);
           let client = this.clients.get(addr);
           if (!client) {
             client = new DataClient(addr);
             this.clients.set(addr, client);
           }
-          return client.deleteShards({ shards: [{ stripeId: stripe.id, shardIndex, disk: loc.disk }] });
+          return client.deleteShards({
+            shards: [{ stripeId: stripe.id, shardIndex, disk: loc.disk }],
+          });
         }),
       );
       return true;

@@ -1,13 +1,19 @@
 import assert from 'node:assert';
 import { type Database, open } from 'lmdb';
+import { writeExtents } from './extent-ops.ts';
 import * as K from './keys.ts';
 import * as ns from './ops-namespace.ts';
 import * as obj from './ops-objects.ts';
 import { rename } from './ops-rename.ts';
-import { writeExtents } from './extent-ops.ts';
 import { createReader } from './reader.ts';
 import { CommandError, fail, Store } from './store.ts';
-import { type Command, type CommandResult, type Inode, type MetadataReader, ROOT_INO } from './types.ts';
+import {
+  type Command,
+  type CommandResult,
+  type Inode,
+  type MetadataReader,
+  ROOT_INO,
+} from './types.ts';
 
 // The metadata state machine: apply(command) runs one LMDB write transaction, deterministic in
 // its inputs (no clock, no randomness: time and ids come inside the command). An error aborts the

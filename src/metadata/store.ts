@@ -3,7 +3,16 @@
 import type { Database } from 'lmdb';
 import { StrataError, type StrataErrorCode } from '../common/errors.ts';
 import * as K from './keys.ts';
-import type { BucketInfo, DataServerInfo, Extent, Inode, InodeType, PartInfo, Stripe, UploadInfo } from './types.ts';
+import type {
+  BucketInfo,
+  DataServerInfo,
+  Extent,
+  Inode,
+  InodeType,
+  PartInfo,
+  Stripe,
+  UploadInfo,
+} from './types.ts';
 
 export interface Dirent {
   ino: number;
@@ -103,7 +112,10 @@ export class Store {
       if (at + e.length > offset && at < offset) out.push({ fileOffset: at, ...e });
     }
     if (length <= 0) return out;
-    for (const { key, value } of this.db.getRange({ start: K.extentKey(ino, offset), end: K.extentKey(ino, end) })) {
+    for (const { key, value } of this.db.getRange({
+      start: K.extentKey(ino, offset),
+      end: K.extentKey(ino, end),
+    })) {
       out.push({ fileOffset: K.extentOffsetFromKey(key as Buffer), ...(value as StoredExtent) });
     }
     return out;
@@ -111,7 +123,10 @@ export class Store {
 
   allExtents(ino: number): Extent[] {
     const out: Extent[] = [];
-    for (const { key, value } of this.db.getRange({ start: K.extentKey(ino, 0), end: K.extentPrefixEnd(ino) })) {
+    for (const { key, value } of this.db.getRange({
+      start: K.extentKey(ino, 0),
+      end: K.extentPrefixEnd(ino),
+    })) {
       out.push({ fileOffset: K.extentOffsetFromKey(key as Buffer), ...(value as StoredExtent) });
     }
     return out;

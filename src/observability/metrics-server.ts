@@ -2,7 +2,10 @@ import { createServer, type Server } from 'node:http';
 import { registry } from './metrics.ts';
 
 // Serves GET /metrics in the Prometheus text format; anything else is 404.
-export async function startMetricsServer(host: string, port: number): Promise<{ port: number; server: Server }> {
+export async function startMetricsServer(
+  host: string,
+  port: number,
+): Promise<{ port: number; server: Server }> {
   const server = createServer((request, response) => {
     if (request.method !== 'GET' || request.url?.split('?')[0] !== '/metrics') {
       response.writeHead(404, { 'content-type': 'text/plain' }).end('not found: try /metrics\n');
@@ -10,7 +13,8 @@ export async function startMetricsServer(host: string, port: number): Promise<{ 
     }
     registry.metrics().then(
       (text) => response.writeHead(200, { 'content-type': registry.contentType }).end(text),
-      (error: Error) => response.writeHead(500, { 'content-type': 'text/plain' }).end(`${error.message}\n`),
+      (error: Error) =>
+        response.writeHead(500, { 'content-type': 'text/plain' }).end(`${error.message}\n`),
     );
   });
   await new Promise<void>((resolve, reject) => {

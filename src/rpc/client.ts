@@ -45,8 +45,14 @@ export class RpcClient {
     this.defaultTimeoutMs = options.defaultTimeoutMs ?? DEFAULT_TIMEOUT_MS;
   }
 
-  async call<H = any>(method: string, header: unknown, body?: Buffer, options: RpcCallOptions = {}) {
-    if (this.closed) throw new StrataError('RPC_UNAVAILABLE', `RPC client to ${this.addr} is closed`);
+  async call<H = any>(
+    method: string,
+    header: unknown,
+    body?: Buffer,
+    options: RpcCallOptions = {},
+  ) {
+    if (this.closed)
+      throw new StrataError('RPC_UNAVAILABLE', `RPC client to ${this.addr} is closed`);
     if (this.pending.size >= IN_FLIGHT_MAX) {
       throw new StrataError('RPC_UNAVAILABLE', `too many calls in flight to ${this.addr}`);
     }
@@ -56,13 +62,28 @@ export class RpcClient {
     const remainingMs = Math.max(1, timeoutMs - (Date.now() - startedMs));
     const requestId = this.nextId;
     this.nextId = this.nextId >= 0xffffffff ? 1 : this.nextId + 1;
-    const buffers = encodeFrame(KIND_REQUEST, requestId, { m: method, t: remainingMs, h: header }, body);
+    const buffers = encodeFrame(
+      KIND_REQUEST,
+      requestId,
+      { m: method, t: remainingMs, h: header },
+      body,
+    );
     return new Promise<RpcReply<H>>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(requestId);
-        reject(new StrataError('RPC_TIMEOUT', `${method} to ${this.addr} timed out after ${timeoutMs} ms`));
+        reject(
+          new StrataError(
+            'RPC_TIMEOUT',
+            `${method} to ${this.addr} timed out after ${timeoutMs} ms`,
+          ),
+        );
       }, remainingMs);
-      this.pending.set(requestId, { resolve: resolve as Pending['resolve'], reject, timer, method });
+      this.pending.set(requestId, {
+        resolve: resolve as Pending['resolve'],
+        reject,
+        timer,
+        method,
+      });
       socket.cork();
       for (const buffer of buffers) socket.write(buffer);
       socket.uncork();
@@ -89,7 +110,12 @@ export class RpcClient {
       const socket = connect({ host: this.host, port: this.port, noDelay: true });
       const timer = setTimeout(() => {
         socket.destroy();
-        reject(new StrataError('RPC_UNAVAILABLE', `cannot connect to ${this.addr} within ${timeoutMs} ms`));
+        reject(
+          new StrataError(
+            'RPC_UNAVAILABLE',
+            `cannot connect to ${this.addr} within ${timeoutMs} ms`,
+          ),
+        );
       }, timeoutMs);
       socket.once('connect', () => {
         clearTimeout(timer);
@@ -99,7 +125,9 @@ export class RpcClient {
       });
       const onConnectError = (error: Error) => {
         clearTimeout(timer);
-        reject(new StrataError('RPC_UNAVAILABLE', `cannot connect to ${this.addr}: ${error.message}`));
+        reject(
+          new StrataError('RPC_UNAVAILABLE', `cannot connect to ${this.addr}: ${error.message}`),
+        );
       };
       socket.once('error', onConnectError);
     });
@@ -119,7 +147,9 @@ export class RpcClient {
       }
       for (const frame of frames) this.settle(frame);
     });
-    socket.on('error', (error) => this.log.debug('RPC connection error', { addr: this.addr, error }));
+    socket.on('error', (error) =>
+      this.log.debug('RPC connection error', { addr: this.addr, error }),
+    );
     socket.on('close', () => {
       if (this.socket === socket) this.socket = undefined;
       this.failAll('RPC_CONNECTION_LOST', `connection to ${this.addr} lost`);
@@ -137,7 +167,9 @@ export class RpcClient {
     }
     const remote = (frame.header ?? {}) as { code?: string; message?: string };
     const code = (typeof remote.code === 'string' ? remote.code : 'RPC_REMOTE') as StrataErrorCode;
-    pending.reject(new StrataError(code, remote.message ?? `${pending.method} failed at ${this.addr}`));
+    pending.reject(
+      new StrataError(code, remote.message ?? `${pending.method} failed at ${this.addr}`),
+    );
   }
 
   private failAll(code: StrataErrorCode, why: string): void {

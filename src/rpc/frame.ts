@@ -25,11 +25,19 @@ export interface Frame {
 }
 
 // Returns the buffers to write (prefix+fixed+header, then the body untouched).
-export function encodeFrame(kind: number, requestId: number, header: unknown, body?: Buffer): Buffer[] {
+export function encodeFrame(
+  kind: number,
+  requestId: number,
+  header: unknown,
+  body?: Buffer,
+): Buffer[] {
   const headerBytes = packr.pack(header);
   const frameLength = FRAME_FIXED_BYTES + headerBytes.length + (body?.length ?? 0);
   if (frameLength + FRAME_PREFIX_BYTES > FRAME_BYTES_MAX) {
-    throw new StrataError('RPC_BAD_FRAME', `frame of ${frameLength} bytes exceeds ${FRAME_BYTES_MAX}`);
+    throw new StrataError(
+      'RPC_BAD_FRAME',
+      `frame of ${frameLength} bytes exceeds ${FRAME_BYTES_MAX}`,
+    );
   }
   const head = Buffer.allocUnsafe(FRAME_PREFIX_BYTES + FRAME_FIXED_BYTES + headerBytes.length);
   head.writeUInt32BE(frameLength, 0);
@@ -91,7 +99,10 @@ function decodeFrame(bytes: Buffer): Frame {
   const headerLength = bytes.readUInt32BE(9);
   const headerEnd = 13 + headerLength;
   if (headerEnd > bytes.length || kind > KIND_RESPONSE_ERROR) {
-    throw new StrataError('RPC_BAD_FRAME', `malformed frame (kind ${kind}, header ${headerLength} bytes)`);
+    throw new StrataError(
+      'RPC_BAD_FRAME',
+      `malformed frame (kind ${kind}, header ${headerLength} bytes)`,
+    );
   }
   let header: unknown;
   try {

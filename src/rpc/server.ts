@@ -29,7 +29,8 @@ export class RpcServer {
   }
 
   handle(method: string, handler: RpcHandler): void {
-    if (this.handlers.has(method)) throw new StrataError('EINVAL', `RPC method ${method} registered twice`);
+    if (this.handlers.has(method))
+      throw new StrataError('EINVAL', `RPC method ${method} registered twice`);
     this.handlers.set(method, handler);
   }
 
@@ -44,7 +45,8 @@ export class RpcServer {
       });
     });
     const address = server.address();
-    if (!address || typeof address === 'string') throw new StrataError('INTERNAL', 'no TCP address');
+    if (!address || typeof address === 'string')
+      throw new StrataError('INTERNAL', 'no TCP address');
     return { host: address.address, port: address.port };
   }
 
@@ -91,13 +93,19 @@ export class RpcServer {
     let code = 'ok';
     try {
       const handler = this.handlers.get(method);
-      if (!handler) throw new StrataError('RPC_NO_METHOD', `${this.name} has no RPC method "${method}"`);
+      if (!handler)
+        throw new StrataError('RPC_NO_METHOD', `${this.name} has no RPC method "${method}"`);
       const reply = await handler({ method, header: request.h, body: frame.body, deadlineMs });
-      if (Date.now() > deadlineMs) throw new StrataError('RPC_TIMEOUT', `${method} finished after its deadline`);
-      write(socket, encodeFrame(KIND_RESPONSE_OK, frame.requestId, reply.header ?? null, reply.body));
+      if (Date.now() > deadlineMs)
+        throw new StrataError('RPC_TIMEOUT', `${method} finished after its deadline`);
+      write(
+        socket,
+        encodeFrame(KIND_RESPONSE_OK, frame.requestId, reply.header ?? null, reply.body),
+      );
     } catch (error) {
       code = isStrataError(error) ? error.code : 'INTERNAL';
-      if (!isStrataError(error)) this.log.error('RPC handler failed', { server: this.name, method, error });
+      if (!isStrataError(error))
+        this.log.error('RPC handler failed', { server: this.name, method, error });
       const message = error instanceof Error ? error.message : String(error);
       write(socket, encodeFrame(KIND_RESPONSE_ERROR, frame.requestId, { code, message }));
     } finally {

@@ -28,13 +28,26 @@ export interface RequestContext {
 
 const XML_BODY_BYTES_MAX = 4 * 1024 * 1024;
 
-export function sendXml(ctx: RequestContext, status: number, xml: string, headers: Record<string, string> = {}) {
+export function sendXml(
+  ctx: RequestContext,
+  status: number,
+  xml: string,
+  headers: Record<string, string> = {},
+) {
   const body = Buffer.from(xml, 'utf8');
-  ctx.res.writeHead(status, { ...headers, 'content-type': 'application/xml', 'content-length': body.length });
+  ctx.res.writeHead(status, {
+    ...headers,
+    'content-type': 'application/xml',
+    'content-length': body.length,
+  });
   ctx.res.end(body);
 }
 
-export function sendEmpty(ctx: RequestContext, status: number, headers: Record<string, string | number> = {}) {
+export function sendEmpty(
+  ctx: RequestContext,
+  status: number,
+  headers: Record<string, string | number> = {},
+) {
   ctx.res.writeHead(status, { ...headers, 'content-length': 0 });
   ctx.res.end();
 }
@@ -45,7 +58,8 @@ export async function readSmallBody(ctx: RequestContext): Promise<Buffer> {
   let total = 0;
   for await (const chunk of ctx.auth.body(ctx.req)) {
     total += chunk.length;
-    if (total > XML_BODY_BYTES_MAX) throw new S3Error('MaxMessageLengthExceeded', 400, 'Your request was too big.');
+    if (total > XML_BODY_BYTES_MAX)
+      throw new S3Error('MaxMessageLengthExceeded', 400, 'Your request was too big.');
     chunks.push(chunk);
   }
   return Buffer.concat(chunks);

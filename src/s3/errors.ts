@@ -42,7 +42,8 @@ const FROM_STRATA: Record<string, [string, number]> = {
 
 export function toS3Error(error: unknown): S3Error {
   if (error instanceof S3Error) return error;
-  if (error instanceof S3AuthError) return new S3Error(error.s3Code, error.httpStatus, error.message);
+  if (error instanceof S3AuthError)
+    return new S3Error(error.s3Code, error.httpStatus, error.message);
   if (error instanceof StrataError) {
     const mapped = FROM_STRATA[error.code];
     if (mapped) return new S3Error(mapped[0], mapped[1], messageFor(mapped[0], error.message));

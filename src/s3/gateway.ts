@@ -6,11 +6,11 @@ import { s3Latency, s3Requests } from '../observability/metrics.ts';
 import type { RequestContext, S3GatewayOptions } from './context.ts';
 import { isInternal, S3Error, toS3Error } from './errors.ts';
 import * as bucketOps from './handlers/bucket.ts';
+import { listObjectsV1, listObjectsV2 } from './handlers/list.ts';
+import * as multipart from './handlers/multipart.ts';
 import { deleteObject, deleteObjects } from './handlers/object-delete.ts';
 import { getObject } from './handlers/object-get.ts';
 import { putObject } from './handlers/object-put.ts';
-import { listObjectsV1, listObjectsV2 } from './handlers/list.ts';
-import * as multipart from './handlers/multipart.ts';
 import { type Endpoint, route } from './router.ts';
 import { renderPlainXml } from './xml.ts';
 
@@ -51,7 +51,12 @@ export function createS3Gateway(options: S3GatewayOptions): S3Gateway {
   };
 }
 
-async function handle(options: S3GatewayOptions, log: Logger, req: IncomingMessage, res: ServerResponse) {
+async function handle(
+  options: S3GatewayOptions,
+  log: Logger,
+  req: IncomingMessage,
+  res: ServerResponse,
+) {
   const requestId = randomBytes(8).toString('hex').toUpperCase();
   res.setHeader('x-amz-request-id', requestId);
   res.setHeader('x-amz-id-2', requestId);
@@ -69,14 +74,30 @@ async function handle(options: S3GatewayOptions, log: Logger, req: IncomingMessa
     });
     const auth = authenticate(req, url, options.auth);
     const owner = auth.principal?.user ?? 'anonymous';
-    const ctx: RequestContext = { req, res, url, requestId, auth, client: options.client, options, log, owner };
+    const ctx: RequestContext = {
+      req,
+      res,
+      url,
+      requestId,
+      auth,
+      client: options.client,
+      options,
+      log,
+      owner,
+    };
     await dispatch(ctx, endpoint);
   } catch (error) {
     sendError(log, req, res, url, requestId, error);
   } finally {
     stopTimer({ operation: endpoint.kind });
     s3Requests.inc({ operation: endpoint.kind, status: String(res.statusCode) });
-    log.debug('s3 request', { requestId, method: req.method, path: url.pathname, operation: endpoint.kind, status: res.statusCode });
+    log.debug('s3 request', {
+      requestId,
+      method: req.method,
+      path: url.pathname,
+      operation: endpoint.kind,
+      status: res.statusCode,
+    });
   }
 }
 
@@ -123,9 +144,17 @@ function dispatch(ctx: RequestContext, e: Endpoint): Promise<void> {
   }
 }
 
-function sendError(log: Logger, req: IncomingMessage, res: ServerResponse, url: URL, requestId: string, error: unknown) {
+function sendError(
+  log: Logger,
+  req: IncomingMessage,
+  res: ServerResponse,
+  url: URL,
+  requestId: string,
+  error: unknown,
+) {
   const s3 = toS3Error(error);
-  if (isInternal(s3)) log.warn('s3 request failed', { requestId, method: req.method, path: url.pathname, error });
+  if (isInternal(s3))
+    log.warn('s3 request failed', { requestId, method: req.method, path: url.pathname, error });
   if (res.headersSent) {
     res.destroy();
     return;
@@ -135,9 +164,19 @@ function sendError(log: Logger, req: IncomingMessage, res: ServerResponse, url: 
   if (req.method === 'HEAD' || s3.httpStatus === 304) {
     res.writeHead(s3.httpStatus, { 'content-length': 0, 'x-amz-error-code': s3.s3Code }).end();
   } else {
-    const xml = renderPlainXml('Error', { Code: s3.s3Code, Message: s3.message, Resource: url.pathname, RequestId: requestId });
+    const xml = renderPlainXml('Error', {
+      Code: s3.s3Code,
+      Message: s3.message,
+      Resource: url.pathname,
+      RequestId: requestId,
+    });
     const body = Buffer.from(xml, 'utf8');
-    res.writeHead(s3.httpStatus, { 'content-type': 'application/xml', 'content-length': body.length }).end(body);
+    res
+      .writeHead(s3.httpStatus, {
+        'content-type': 'application/xml',
+        'content-length': body.length,
+      })
+      .end(body);
   }
   if (!req.complete) req.resume();
 }

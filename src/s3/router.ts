@@ -27,10 +27,33 @@ export type EndpointKind = Endpoint['kind'];
 
 // Sub-resources of the full S3 API that are recognised but not built yet.
 const UNIMPLEMENTED_SUBRESOURCES = [
-  'acl', 'policy', 'tagging', 'versioning', 'versions', 'lifecycle', 'cors', 'encryption', 'website',
-  'logging', 'notification', 'replication', 'object-lock', 'retention', 'legal-hold', 'attributes',
-  'restore', 'select', 'accelerate', 'requestPayment', 'ownershipControls', 'publicAccessBlock',
-  'analytics', 'inventory', 'metrics', 'intelligent-tiering', 'torrent',
+  'acl',
+  'policy',
+  'tagging',
+  'versioning',
+  'versions',
+  'lifecycle',
+  'cors',
+  'encryption',
+  'website',
+  'logging',
+  'notification',
+  'replication',
+  'object-lock',
+  'retention',
+  'legal-hold',
+  'attributes',
+  'restore',
+  'select',
+  'accelerate',
+  'requestPayment',
+  'ownershipControls',
+  'publicAccessBlock',
+  'analytics',
+  'inventory',
+  'metrics',
+  'intelligent-tiering',
+  'torrent',
 ];
 
 export interface RouteInput {
@@ -116,7 +139,11 @@ function objectEndpoint(
       if (uploadId !== undefined) {
         const partNumber = Number(q.get('partNumber'));
         if (!Number.isInteger(partNumber) || partNumber < 1 || partNumber > 10_000) {
-          throw new S3Error('InvalidArgument', 400, 'Part number must be an integer between 1 and 10000, inclusive');
+          throw new S3Error(
+            'InvalidArgument',
+            400,
+            'Part number must be an integer between 1 and 10000, inclusive',
+          );
         }
         return { kind: 'UploadPart', bucket, key, uploadId, partNumber };
       }

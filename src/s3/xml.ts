@@ -4,7 +4,11 @@ import { S3Error } from './errors.ts';
 
 export const S3_XMLNS = 'http://s3.amazonaws.com/doc/2006-03-01/';
 
-const builder = new XMLBuilder({ ignoreAttributes: false, attributeNamePrefix: '@_', suppressEmptyNode: false });
+const builder = new XMLBuilder({
+  ignoreAttributes: false,
+  attributeNamePrefix: '@_',
+  suppressEmptyNode: false,
+});
 
 const parser = new XMLParser({
   ignoreAttributes: true,
@@ -28,7 +32,11 @@ export function parseXml(text: string): Record<string, any> {
     if (typeof parsed !== 'object' || parsed === null) throw new Error('not an element');
     return parsed;
   } catch {
-    throw new S3Error('MalformedXML', 400, 'The XML you provided was not well-formed or did not validate against our published schema.');
+    throw new S3Error(
+      'MalformedXML',
+      400,
+      'The XML you provided was not well-formed or did not validate against our published schema.',
+    );
   }
 }
 

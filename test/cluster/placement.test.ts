@@ -15,7 +15,9 @@ test('placement picks k+m distinct targets, deterministically', () => {
 });
 
 test('placement spreads shards over servers before doubling up on one', () => {
-  const targets = ['a', 'b', 'c'].flatMap((serverId) => [0, 1, 2].map((disk) => ({ serverId, disk })));
+  const targets = ['a', 'b', 'c'].flatMap((serverId) =>
+    [0, 1, 2].map((disk) => ({ serverId, disk })),
+  );
   for (let i = 0; i < 100; i++) {
     const chosen = placeStripe(`${i}`.padStart(32, '0'), targets, 3);
     assert.equal(new Set(chosen.map((t) => t.serverId)).size, 3);

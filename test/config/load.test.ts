@@ -34,7 +34,10 @@ describe('configuration', () => {
   });
 
   test('the example file parses, credentials included', () => {
-    const { config } = loadConfig({ configPath: join(REPO_ROOT, 'docs/examples/strata.toml'), env: {} });
+    const { config } = loadConfig({
+      configPath: join(REPO_ROOT, 'docs/examples/strata.toml'),
+      env: {},
+    });
     assert.equal(config.s3.auth.credentials.length, 2);
     assert.equal(config.s3.auth.credentials[0].user, 'admin');
   });
@@ -56,7 +59,9 @@ describe('configuration', () => {
     assert.throws(
       () => loadConfig({ configPath: path, env: {} }),
       (error: unknown) =>
-        error instanceof ConfigError && error.key === 'erasure.data_shards' && /integer/.test(error.message),
+        error instanceof ConfigError &&
+        error.key === 'erasure.data_shards' &&
+        /integer/.test(error.message),
     );
   });
 

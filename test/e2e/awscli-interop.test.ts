@@ -74,7 +74,13 @@ describe('awscli and strata fs', () => {
   test('aws s3 rm removes the object from both views', async () => {
     const rm = await aws(server, ['s3', 'rm', 's3://cli/sizes/1.bin']);
     assert.equal(rm.code, 0, rm.stderr);
-    const stat = await runStrata(['fs', 'stat', '/cli/sizes/1.bin', '--metadata-addr', server.metadataAddr]);
+    const stat = await runStrata([
+      'fs',
+      'stat',
+      '/cli/sizes/1.bin',
+      '--metadata-addr',
+      server.metadataAddr,
+    ]);
     assert.equal(stat.code, 1);
     assert.match(stat.stderr, /ENOENT/);
   });

@@ -3,7 +3,12 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { test } from 'node:test';
-import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, CreateBucketCommand } from '@aws-sdk/client-s3';
+import {
+  CreateBucketCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  PutObjectCommand,
+} from '@aws-sdk/client-s3';
 import { bodyBytes, patternBytes, s3Client } from '../helpers/s3.ts';
 import { startStrata } from '../helpers/server.ts';
 
@@ -54,16 +59,25 @@ test('acknowledged PUTs survive kill -9; unacknowledged ones are absent or whole
     let inFlightVisible = 0;
     for (const [key, digest] of attempted) {
       if (acked.has(key)) continue;
-      const head = await s3After.send(new HeadObjectCommand({ Bucket: 'crash', Key: key })).catch((e) => e);
+      const head = await s3After
+        .send(new HeadObjectCommand({ Bucket: 'crash', Key: key }))
+        .catch((e) => e);
       if (head instanceof Error) {
         assert.equal(head.name, 'NotFound', `${key}: absent, not broken (${head.name})`);
         continue;
       }
       inFlightVisible++;
       const reply = await s3After.send(new GetObjectCommand({ Bucket: 'crash', Key: key }));
-      assert.equal(sha256(await bodyBytes(reply.Body)), digest, `unacknowledged ${key} is whole if visible`);
+      assert.equal(
+        sha256(await bodyBytes(reply.Body)),
+        digest,
+        `unacknowledged ${key} is whole if visible`,
+      );
     }
-    assert.ok(acked.size >= ACKS_BEFORE_KILL, `acked ${acked.size}, in flight visible ${inFlightVisible}`);
+    assert.ok(
+      acked.size >= ACKS_BEFORE_KILL,
+      `acked ${acked.size}, in flight visible ${inFlightVisible}`,
+    );
   } finally {
     s3After.destroy();
     await second.stop();

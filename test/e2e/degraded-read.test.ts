@@ -5,7 +5,12 @@ import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import {
+  CreateBucketCommand,
+  GetObjectCommand,
+  PutObjectCommand,
+  type S3Client,
+} from '@aws-sdk/client-s3';
 import { bodyBytes, patternBytes, s3Client } from '../helpers/s3.ts';
 import { type StrataProcess, startStrata } from '../helpers/server.ts';
 
@@ -42,7 +47,10 @@ describe('degraded reads', () => {
       for (let b = a + 1; b < 6; b++) {
         const key = `loss-${a}-${b}`;
         await s3.send(new PutObjectCommand({ Bucket: 'degraded', Key: key, Body: payload }));
-        const before = new Set([...shardFiles(server.dataDir, a), ...shardFiles(server.dataDir, b)]);
+        const before = new Set([
+          ...shardFiles(server.dataDir, a),
+          ...shardFiles(server.dataDir, b),
+        ]);
         for (const file of before) rmSync(file);
         assert.equal(sha256(await get(key)), sha256(payload), `without disks ${a},${b}`);
       }
@@ -50,7 +58,8 @@ describe('degraded reads', () => {
   });
 
   test('a flipped byte in a shard is detected and the read still returns the right bytes', async () => {
-    const allShards = () => new Set(Array.from({ length: 6 }, (_, d) => shardFiles(server.dataDir, d)).flat());
+    const allShards = () =>
+      new Set(Array.from({ length: 6 }, (_, d) => shardFiles(server.dataDir, d)).flat());
     const existing = allShards();
     const payload = patternBytes(3 * 1024 * 1024, 99);
     await s3.send(new PutObjectCommand({ Bucket: 'degraded', Key: 'flip', Body: payload }));

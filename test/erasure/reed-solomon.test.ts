@@ -4,7 +4,12 @@ import fc from 'fast-check';
 import { isStrataError } from '../../src/common/errors.ts';
 import { ReedSolomon } from '../../src/erasure/index.ts';
 
-function shardsOf(k: number, m: number, size: number, fill: (shard: number, byte: number) => number) {
+function shardsOf(
+  k: number,
+  m: number,
+  size: number,
+  fill: (shard: number, byte: number) => number,
+) {
   return Array.from({ length: k + m }, (_, s) =>
     Uint8Array.from({ length: size }, (_, b) => (s < k ? fill(s, b) : 0)),
   );
@@ -14,12 +19,24 @@ describe('Reed-Solomon', () => {
   // Backblaze JavaReedSolomon's ReedSolomonTest.testOneEncode: same field, same matrix.
   test('parity matches the Backblaze known-answer vector (5+5)', () => {
     const codec = new ReedSolomon(5, 5);
-    const data = [[0, 1], [4, 5], [2, 3], [6, 7], [8, 9]];
+    const data = [
+      [0, 1],
+      [4, 5],
+      [2, 3],
+      [6, 7],
+      [8, 9],
+    ];
     const shards = shardsOf(5, 5, 2, (s, b) => data[s][b]);
     codec.encode(shards);
     assert.deepEqual(
       shards.slice(5).map((s) => [...s]),
-      [[12, 13], [10, 11], [14, 15], [90, 91], [94, 95]],
+      [
+        [12, 13],
+        [10, 11],
+        [14, 15],
+        [90, 91],
+        [94, 95],
+      ],
     );
   });
 
@@ -33,7 +50,12 @@ describe('Reed-Solomon', () => {
         fc.infiniteStream(fc.integer({ min: 0, max: 1000 })),
         (k, m, size, seed, picks) => {
           const codec = new ReedSolomon(k, m);
-          const shards = shardsOf(k, m, size, (s, b) => (seed + s * 31 + b * 7 + ((s * b) >> 3)) & 0xff);
+          const shards = shardsOf(
+            k,
+            m,
+            size,
+            (s, b) => (seed + s * 31 + b * 7 + ((s * b) >> 3)) & 0xff,
+          );
           codec.encode(shards);
           assert.ok(codec.verify(shards));
           const original = shards.map((s) => Uint8Array.from(s));
@@ -85,8 +107,16 @@ describe('Reed-Solomon', () => {
   });
 
   test('k + m above 256 or zero shards is EINVAL', () => {
-    for (const [k, m] of [[200, 57], [0, 2], [4, 0]]) {
-      assert.throws(() => new ReedSolomon(k, m), (e: unknown) => isStrataError(e, 'EINVAL'), `${k}+${m}`);
+    for (const [k, m] of [
+      [200, 57],
+      [0, 2],
+      [4, 0],
+    ]) {
+      assert.throws(
+        () => new ReedSolomon(k, m),
+        (e: unknown) => isStrataError(e, 'EINVAL'),
+        `${k}+${m}`,
+      );
     }
     assert.doesNotThrow(() => new ReedSolomon(200, 56));
   });

@@ -64,7 +64,12 @@ export async function startStrata(options: StartOptions = {}): Promise<StrataPro
     output += d;
   });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  await waitFor(() => /^Ready\.$/m.test(output), child, () => output, options.startTimeoutMs ?? 30_000);
+  await waitFor(
+    () => /^Ready\.$/m.test(output),
+    child,
+    () => output,
+    options.startTimeoutMs ?? 30_000,
+  );
   const field = (pattern: RegExp) => {
     const match = pattern.exec(output);
     if (!match) throw new Error(`server output lacks ${pattern}:\n${output}`);
@@ -90,11 +95,18 @@ export async function startStrata(options: StartOptions = {}): Promise<StrataPro
   };
 }
 
-async function waitFor(ready: () => boolean, child: ChildProcess, output: () => string, timeoutMs: number) {
+async function waitFor(
+  ready: () => boolean,
+  child: ChildProcess,
+  output: () => string,
+  timeoutMs: number,
+) {
   const deadline = Date.now() + timeoutMs;
   while (!ready()) {
     if (child.exitCode !== null || child.signalCode !== null) {
-      throw new Error(`strata server exited (${child.exitCode ?? child.signalCode}) before it was ready:\n${output()}`);
+      throw new Error(
+        `strata server exited (${child.exitCode ?? child.signalCode}) before it was ready:\n${output()}`,
+      );
     }
     if (Date.now() > deadline) {
       child.kill('SIGKILL');

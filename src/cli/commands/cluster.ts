@@ -7,12 +7,16 @@ Shows the metadata service, the erasure-coding scheme and every data server with
 (online, shards, capacity used and free).`;
 
 export async function runCluster(args: string[]): Promise<number> {
-  const { values, positionals } = parse(args, { ...METADATA_ADDR_OPTION, json: { type: 'boolean' } });
+  const { values, positionals } = parse(args, {
+    ...METADATA_ADDR_OPTION,
+    json: { type: 'boolean' },
+  });
   if (values.help || positionals.length === 0) {
     process.stdout.write(`${CLUSTER_HELP}\n`);
     return values.help ? 0 : 2;
   }
-  if (positionals[0] !== 'status') throw new UsageError(`unknown cluster command: ${positionals[0]}`);
+  if (positionals[0] !== 'status')
+    throw new UsageError(`unknown cluster command: ${positionals[0]}`);
   const client = new StrataClient({ metadataAddrs: await metadataAddrs(values) });
   try {
     const status = await client.clusterStatus();

@@ -23,11 +23,18 @@ Options:
   --config FILE                  read the metadata address from this config file
   -h, --help                     this text`;
 
-type Handler = (client: StrataClient, args: string[], flags: Record<string, unknown>) => Promise<void>;
+type Handler = (
+  client: StrataClient,
+  args: string[],
+  flags: Record<string, unknown>,
+) => Promise<void>;
 
 const COMMANDS: Record<string, { arity: [number, number]; run: Handler }> = {
   ls: { arity: [1, 1], run: (c, [path]) => list(c, path) },
-  mkdir: { arity: [1, 1], run: async (c, [path], f) => void (await c.mkdir(path, { recursive: Boolean(f.p) })) },
+  mkdir: {
+    arity: [1, 1],
+    run: async (c, [path], f) => void (await c.mkdir(path, { recursive: Boolean(f.p) })),
+  },
   put: { arity: [2, 2], run: (c, [local, path]) => put(c, local, path) },
   get: { arity: [1, 2], run: (c, [path, local]) => get(c, path, local) },
   rm: { arity: [1, 1], run: (c, [path], f) => remove(c, path, Boolean(f.r)) },
@@ -49,8 +56,12 @@ export async function runFs(args: string[]): Promise<number> {
   const command = COMMANDS[name];
   if (!command) throw new UsageError(`unknown fs command: ${name} (try strata fs --help)`);
   const [min, max] = command.arity;
-  if (rest.length < min || rest.length > max) throw new UsageError(`fs ${name}: wrong number of arguments`);
-  const client = new StrataClient({ metadataAddrs: await metadataAddrs(values), caller: callerOfProcess() });
+  if (rest.length < min || rest.length > max)
+    throw new UsageError(`fs ${name}: wrong number of arguments`);
+  const client = new StrataClient({
+    metadataAddrs: await metadataAddrs(values),
+    caller: callerOfProcess(),
+  });
   try {
     await command.run(client, rest, values);
     return 0;
@@ -103,7 +114,8 @@ function formatStat(path: string, inode: Inode): string {
 async function put(client: StrataClient, local: string, path: string) {
   const startedMs = Date.now();
   const size = local === '-' ? undefined : (await statLocal(local)).size;
-  const source = local === '-' ? process.stdin : createReadStream(local, { highWaterMark: 1024 * 1024 });
+  const source =
+    local === '-' ? process.stdin : createReadStream(local, { highWaterMark: 1024 * 1024 });
   const progress = progressReporter('put', size);
   const counted = (async function* () {
     for await (const chunk of source) {
@@ -134,7 +146,8 @@ async function remove(client: StrataClient, path: string, recursive: boolean) {
   const inode = await client.stat(path);
   if (inode.type !== 'dir') return client.unlink(path);
   if (!recursive) throw new UsageError(`${path} is a directory (use rm -r)`);
-  for (const entry of await client.readdir(path)) await remove(client, `${path.replace(/\/$/, '')}/${entry.name}`, true);
+  for (const entry of await client.readdir(path))
+    await remove(client, `${path.replace(/\/$/, '')}/${entry.name}`, true);
   await client.rmdir(path);
 }
 

@@ -53,8 +53,14 @@ export async function runServer(args: string[]): Promise<number> {
   if (positionals.length > 0) throw new UsageError(`unexpected argument: ${positionals[0]}`);
   const given = values as Record<string, string | undefined>;
   const flags = Object.fromEntries(FLAGS.map((f) => [f, given[f]]));
-  const { config, configPath } = loadConfig({ configPath: values.config as string | undefined, flags });
-  const log = createLogger({ level: config.observability.log_level, fields: { node: config.node.id } });
+  const { config, configPath } = loadConfig({
+    configPath: values.config as string | undefined,
+    flags,
+  });
+  const log = createLogger({
+    level: config.observability.log_level,
+    fields: { node: config.node.id },
+  });
   const node = await startNode(config, log);
   const lines = [
     `Strata ${strataVersion()} — node ${config.node.id}, role ${config.node.role}` +
@@ -67,7 +73,10 @@ export async function runServer(args: string[]): Promise<number> {
   if (node.s3Endpoint && node.credentials.length > 0) {
     const first = node.credentials[0];
     const origin = node.generatedCredentials ? ' (generated, kept in data dir)' : '';
-    lines.push(`  S3 access key  ${first.access_key}${origin}`, `  S3 secret key  ${first.secret_key}`);
+    lines.push(
+      `  S3 access key  ${first.access_key}${origin}`,
+      `  S3 secret key  ${first.secret_key}`,
+    );
   }
   lines.push(`  data dir  ${config.node.data_dir}`, 'Ready.');
   process.stdout.write(`${lines.join('\n')}\n`);

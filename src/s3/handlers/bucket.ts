@@ -21,7 +21,9 @@ export async function listBuckets(ctx: RequestContext) {
   const buckets = await ctx.client.listBuckets();
   const xml = renderXml('ListAllMyBucketsResult', {
     Owner: { ID: ctx.owner, DisplayName: ctx.owner },
-    Buckets: { Bucket: buckets.map((b) => ({ Name: b.name, CreationDate: isoDate(b.createdAtMs) })) },
+    Buckets: {
+      Bucket: buckets.map((b) => ({ Name: b.name, CreationDate: isoDate(b.createdAtMs) })),
+    },
   });
   sendXml(ctx, 200, xml);
 }
@@ -31,7 +33,8 @@ export async function createBucket(ctx: RequestContext, bucket: string) {
   const body = await readSmallBody(ctx);
   if (body.length > 0) {
     const config = parseXml(body.toString('utf8')).CreateBucketConfiguration;
-    const location = typeof config?.LocationConstraint === 'string' ? config.LocationConstraint : '';
+    const location =
+      typeof config?.LocationConstraint === 'string' ? config.LocationConstraint : '';
     if (location !== '' && location !== ctx.options.region) {
       throw new S3Error(
         'IllegalLocationConstraintException',

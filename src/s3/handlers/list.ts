@@ -10,7 +10,11 @@ function maxKeysOf(ctx: RequestContext): number {
   if (raw === null) return MAX_KEYS_LIMIT;
   const value = Number(raw);
   if (!/^\d+$/.test(raw) || !Number.isSafeInteger(value)) {
-    throw new S3Error('InvalidArgument', 400, 'Provided max-keys not an integer or within integer range');
+    throw new S3Error(
+      'InvalidArgument',
+      400,
+      'Provided max-keys not an integer or within integer range',
+    );
   }
   return Math.min(value, MAX_KEYS_LIMIT);
 }
@@ -20,11 +24,17 @@ function maxKeysOf(ctx: RequestContext): number {
 function encoder(ctx: RequestContext): (s: string) => string {
   const type = ctx.url.searchParams.get('encoding-type');
   if (type === null) return (s) => s;
-  if (type !== 'url') throw new S3Error('InvalidArgument', 400, 'Invalid Encoding Method specified in Request');
+  if (type !== 'url')
+    throw new S3Error('InvalidArgument', 400, 'Invalid Encoding Method specified in Request');
   return (s) => encodeURIComponent(s).replaceAll('%2F', '/');
 }
 
-function contents(ctx: RequestContext, result: ListObjectsResult, encode: (s: string) => string, owner: boolean) {
+function contents(
+  ctx: RequestContext,
+  result: ListObjectsResult,
+  encode: (s: string) => string,
+  owner: boolean,
+) {
   return result.objects.map((o) => ({
     Key: encode(o.key),
     LastModified: isoDate(o.lastModifiedMs),
@@ -44,12 +54,16 @@ export async function listObjectsV2(ctx: RequestContext, bucket: string) {
   let startAfter = q.get('start-after') ?? undefined;
   if (token !== null) {
     const decoded = Buffer.from(token, 'base64url').toString('utf8');
-    if (!decoded.startsWith('k:')) throw new S3Error('InvalidArgument', 400, 'The continuation token provided is incorrect');
+    if (!decoded.startsWith('k:'))
+      throw new S3Error('InvalidArgument', 400, 'The continuation token provided is incorrect');
     startAfter = decoded.slice(2);
   }
   const maxKeys = maxKeysOf(ctx);
   const result = await ctx.client.listObjects({ bucket, prefix, delimiter, startAfter, maxKeys });
-  const next = result.isTruncated && result.nextStartAfter !== undefined ? Buffer.from(`k:${result.nextStartAfter}`).toString('base64url') : undefined;
+  const next =
+    result.isTruncated && result.nextStartAfter !== undefined
+      ? Buffer.from(`k:${result.nextStartAfter}`).toString('base64url')
+      : undefined;
   const xml = renderXml('ListBucketResult', {
     Name: bucket,
     Prefix: encode(prefix),
@@ -59,7 +73,9 @@ export async function listObjectsV2(ctx: RequestContext, bucket: string) {
     IsTruncated: result.isTruncated,
     ...(token !== null ? { ContinuationToken: token } : {}),
     ...(next ? { NextContinuationToken: next } : {}),
-    ...(q.get('start-after') !== null ? { StartAfter: encode(q.get('start-after') as string) } : {}),
+    ...(q.get('start-after') !== null
+      ? { StartAfter: encode(q.get('start-after') as string) }
+      : {}),
     ...(q.get('encoding-type') ? { EncodingType: 'url' } : {}),
     Contents: contents(ctx, result, encode, q.get('fetch-owner') === 'true'),
     CommonPrefixes: result.commonPrefixes.map((p) => ({ Prefix: encode(p) })),
@@ -74,12 +90,20 @@ export async function listObjectsV1(ctx: RequestContext, bucket: string) {
   const delimiter = q.get('delimiter') || undefined;
   const marker = q.get('marker') ?? '';
   const maxKeys = maxKeysOf(ctx);
-  const result = await ctx.client.listObjects({ bucket, prefix, delimiter, startAfter: marker || undefined, maxKeys });
+  const result = await ctx.client.listObjects({
+    bucket,
+    prefix,
+    delimiter,
+    startAfter: marker || undefined,
+    maxKeys,
+  });
   const xml = renderXml('ListBucketResult', {
     Name: bucket,
     Prefix: encode(prefix),
     Marker: encode(marker),
-    ...(result.isTruncated && result.nextStartAfter !== undefined ? { NextMarker: encode(result.nextStartAfter) } : {}),
+    ...(result.isTruncated && result.nextStartAfter !== undefined
+      ? { NextMarker: encode(result.nextStartAfter) }
+      : {}),
     MaxKeys: maxKeys,
     ...(delimiter ? { Delimiter: encode(delimiter) } : {}),
     IsTruncated: result.isTruncated,

@@ -1,5 +1,12 @@
 import type { UploadInfo } from '../../metadata/types.ts';
-import { type RequestContext, objectBody, quoteEtag, readSmallBody, sendEmpty, sendXml } from '../context.ts';
+import {
+  objectBody,
+  quoteEtag,
+  type RequestContext,
+  readSmallBody,
+  sendEmpty,
+  sendXml,
+} from '../context.ts';
 import { S3Error } from '../errors.ts';
 import { isoDate, parseXml, renderXml } from '../xml.ts';
 import { objectMetaFrom } from './object-meta.ts';
@@ -9,7 +16,12 @@ const PART_SIZE_BYTES_MAX = 5 * 1024 ** 3;
 const LIST_LIMIT = 1000;
 
 // The upload must exist and belong to this bucket and key.
-async function uploadFor(ctx: RequestContext, bucket: string, key: string, uploadId: string): Promise<UploadInfo> {
+async function uploadFor(
+  ctx: RequestContext,
+  bucket: string,
+  key: string,
+  uploadId: string,
+): Promise<UploadInfo> {
   await ctx.client.getBucket(bucket);
   const upload = await ctx.client.getUpload(uploadId);
   if (upload.bucket !== bucket || upload.key !== key) {
@@ -19,23 +31,51 @@ async function uploadFor(ctx: RequestContext, bucket: string, key: string, uploa
 }
 
 export async function createMultipartUpload(ctx: RequestContext, bucket: string, key: string) {
-  const upload = await ctx.client.createMultipartUpload(bucket, key, objectMetaFrom(ctx.req), ctx.owner);
-  sendXml(ctx, 200, renderXml('InitiateMultipartUploadResult', { Bucket: bucket, Key: key, UploadId: upload.uploadId }));
+  const upload = await ctx.client.createMultipartUpload(
+    bucket,
+    key,
+    objectMetaFrom(ctx.req),
+    ctx.owner,
+  );
+  sendXml(
+    ctx,
+    200,
+    renderXml('InitiateMultipartUploadResult', {
+      Bucket: bucket,
+      Key: key,
+      UploadId: upload.uploadId,
+    }),
+  );
 }
 
-export async function uploadPart(ctx: RequestContext, bucket: string, key: string, uploadId: string, partNumber: number) {
+export async function uploadPart(
+  ctx: RequestContext,
+  bucket: string,
+  key: string,
+  uploadId: string,
+  partNumber: number,
+) {
   checkLength(ctx, PART_SIZE_BYTES_MAX);
   await uploadFor(ctx, bucket, key, uploadId);
   const part = await ctx.client.uploadPart(uploadId, partNumber, objectBody(ctx));
   sendEmpty(ctx, 200, { etag: quoteEtag(part.etag), ...checksumHeaders(ctx.auth.checksums) });
 }
 
-export async function completeMultipartUpload(ctx: RequestContext, bucket: string, key: string, uploadId: string) {
+export async function completeMultipartUpload(
+  ctx: RequestContext,
+  bucket: string,
+  key: string,
+  uploadId: string,
+) {
   await uploadFor(ctx, bucket, key, uploadId);
   const request = parseXml((await readSmallBody(ctx)).toString('utf8')).CompleteMultipartUpload;
   const parts: Array<{ PartNumber?: unknown; ETag?: unknown }> = request?.Part ?? [];
   if (parts.length === 0) {
-    throw new S3Error('MalformedXML', 400, 'The XML you provided was not well-formed or did not validate against our published schema.');
+    throw new S3Error(
+      'MalformedXML',
+      400,
+      'The XML you provided was not well-formed or did not validate against our published schema.',
+    );
   }
   const list = parts.map((p) => {
     const partNumber = Number(p.PartNumber);
@@ -50,16 +90,35 @@ export async function completeMultipartUpload(ctx: RequestContext, bucket: strin
     ifNoneMatch: typeof h['if-none-match'] === 'string' ? h['if-none-match'] : undefined,
   });
   const location = `${ctx.url.protocol}//${ctx.req.headers.host ?? 'localhost'}/${bucket}/${encodeURI(key)}`;
-  sendXml(ctx, 200, renderXml('CompleteMultipartUploadResult', { Location: location, Bucket: bucket, Key: key, ETag: quoteEtag(result.etag) }));
+  sendXml(
+    ctx,
+    200,
+    renderXml('CompleteMultipartUploadResult', {
+      Location: location,
+      Bucket: bucket,
+      Key: key,
+      ETag: quoteEtag(result.etag),
+    }),
+  );
 }
 
-export async function abortMultipartUpload(ctx: RequestContext, bucket: string, key: string, uploadId: string) {
+export async function abortMultipartUpload(
+  ctx: RequestContext,
+  bucket: string,
+  key: string,
+  uploadId: string,
+) {
   await uploadFor(ctx, bucket, key, uploadId);
   await ctx.client.abortMultipartUpload(uploadId);
   sendEmpty(ctx, 204);
 }
 
-export async function listParts(ctx: RequestContext, bucket: string, key: string, uploadId: string) {
+export async function listParts(
+  ctx: RequestContext,
+  bucket: string,
+  key: string,
+  uploadId: string,
+) {
   await uploadFor(ctx, bucket, key, uploadId);
   const q = ctx.url.searchParams;
   const marker = Number(q.get('part-number-marker') ?? 0) || 0;
@@ -67,19 +126,28 @@ export async function listParts(ctx: RequestContext, bucket: string, key: string
   const all = (await ctx.client.listParts(uploadId)).filter((p) => p.partNumber > marker);
   const page = all.slice(0, maxParts);
   const truncated = all.length > page.length;
-  sendXml(ctx, 200, renderXml('ListPartsResult', {
-    Bucket: bucket,
-    Key: key,
-    UploadId: uploadId,
-    Initiator: { ID: ctx.owner, DisplayName: ctx.owner },
-    Owner: { ID: ctx.owner, DisplayName: ctx.owner },
-    StorageClass: 'STANDARD',
-    PartNumberMarker: marker,
-    ...(truncated ? { NextPartNumberMarker: page[page.length - 1].partNumber } : {}),
-    MaxParts: maxParts,
-    IsTruncated: truncated,
-    Part: page.map((p) => ({ PartNumber: p.partNumber, LastModified: isoDate(p.lastModifiedMs), ETag: quoteEtag(p.etag), Size: p.size })),
-  }));
+  sendXml(
+    ctx,
+    200,
+    renderXml('ListPartsResult', {
+      Bucket: bucket,
+      Key: key,
+      UploadId: uploadId,
+      Initiator: { ID: ctx.owner, DisplayName: ctx.owner },
+      Owner: { ID: ctx.owner, DisplayName: ctx.owner },
+      StorageClass: 'STANDARD',
+      PartNumberMarker: marker,
+      ...(truncated ? { NextPartNumberMarker: page[page.length - 1].partNumber } : {}),
+      MaxParts: maxParts,
+      IsTruncated: truncated,
+      Part: page.map((p) => ({
+        PartNumber: p.partNumber,
+        LastModified: isoDate(p.lastModifiedMs),
+        ETag: quoteEtag(p.etag),
+        Size: p.size,
+      })),
+    }),
+  );
 }
 
 export async function listMultipartUploads(ctx: RequestContext, bucket: string) {
@@ -93,21 +161,30 @@ export async function listMultipartUploads(ctx: RequestContext, bucket: string) 
     .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : a.initiatedAtMs - b.initiatedAtMs));
   const page = matching.slice(0, maxUploads);
   const truncated = matching.length > page.length;
-  sendXml(ctx, 200, renderXml('ListMultipartUploadsResult', {
-    Bucket: bucket,
-    KeyMarker: keyMarker,
-    UploadIdMarker: q.get('upload-id-marker') ?? '',
-    ...(truncated ? { NextKeyMarker: page[page.length - 1].key, NextUploadIdMarker: page[page.length - 1].uploadId } : {}),
-    Prefix: prefix,
-    MaxUploads: maxUploads,
-    IsTruncated: truncated,
-    Upload: page.map((u) => ({
-      Key: u.key,
-      UploadId: u.uploadId,
-      Initiator: { ID: u.owner, DisplayName: u.owner },
-      Owner: { ID: u.owner, DisplayName: u.owner },
-      StorageClass: 'STANDARD',
-      Initiated: isoDate(u.initiatedAtMs),
-    })),
-  }));
+  sendXml(
+    ctx,
+    200,
+    renderXml('ListMultipartUploadsResult', {
+      Bucket: bucket,
+      KeyMarker: keyMarker,
+      UploadIdMarker: q.get('upload-id-marker') ?? '',
+      ...(truncated
+        ? {
+            NextKeyMarker: page[page.length - 1].key,
+            NextUploadIdMarker: page[page.length - 1].uploadId,
+          }
+        : {}),
+      Prefix: prefix,
+      MaxUploads: maxUploads,
+      IsTruncated: truncated,
+      Upload: page.map((u) => ({
+        Key: u.key,
+        UploadId: u.uploadId,
+        Initiator: { ID: u.owner, DisplayName: u.owner },
+        Owner: { ID: u.owner, DisplayName: u.owner },
+        StorageClass: 'STANDARD',
+        Initiated: isoDate(u.initiatedAtMs),
+      })),
+    }),
+  );
 }

@@ -21,14 +21,16 @@ function objectHeaders(ctx: RequestContext, inode: Inode): Record<string, string
     etag: quoteEtag(etagOf(inode)),
     'last-modified': httpDate(inode.mtimeMs),
     'accept-ranges': 'bytes',
-    'content-type': o?.contentType ?? (inode.type === 'dir' ? 'application/x-directory' : 'binary/octet-stream'),
+    'content-type':
+      o?.contentType ?? (inode.type === 'dir' ? 'application/x-directory' : 'binary/octet-stream'),
   };
   if (o?.contentEncoding) headers['content-encoding'] = o.contentEncoding;
   if (o?.contentDisposition) headers['content-disposition'] = o.contentDisposition;
   if (o?.contentLanguage) headers['content-language'] = o.contentLanguage;
   if (o?.cacheControl) headers['cache-control'] = o.cacheControl;
   if (o?.expires) headers.expires = o.expires;
-  for (const [name, value] of Object.entries(o?.userMeta ?? {})) headers[`x-amz-meta-${name}`] = value;
+  for (const [name, value] of Object.entries(o?.userMeta ?? {}))
+    headers[`x-amz-meta-${name}`] = value;
   if (o?.partSizes) headers['x-amz-mp-parts-count'] = o.partSizes.length;
   for (const [param, name] of Object.entries(RESPONSE_OVERRIDES)) {
     const value = ctx.url.searchParams.get(param);
@@ -38,17 +40,36 @@ function objectHeaders(ctx: RequestContext, inode: Inode): Record<string, string
 }
 
 // RFC 7232 order, as S3 applies it: If-Match, If-Unmodified-Since, If-None-Match, If-Modified-Since.
-function checkConditions(ctx: RequestContext, inode: Inode, headers: Record<string, string | number>): boolean {
+function checkConditions(
+  ctx: RequestContext,
+  inode: Inode,
+  headers: Record<string, string | number>,
+): boolean {
   const h = ctx.req.headers;
   const etag = etagOf(inode);
-  const matches = (list: string) => list.split(',').some((t) => t.trim() === '*' || t.trim().replaceAll('"', '') === etag);
-  const modifiedSince = (date: string) => Math.floor(inode.mtimeMs / 1000) > Math.floor(Date.parse(date) / 1000);
+  const matches = (list: string) =>
+    list.split(',').some((t) => t.trim() === '*' || t.trim().replaceAll('"', '') === etag);
+  const modifiedSince = (date: string) =>
+    Math.floor(inode.mtimeMs / 1000) > Math.floor(Date.parse(date) / 1000);
   if (h['if-match'] !== undefined && !matches(h['if-match'])) {
-    throw new S3Error('PreconditionFailed', 412, 'At least one of the pre-conditions you specified did not hold');
+    throw new S3Error(
+      'PreconditionFailed',
+      412,
+      'At least one of the pre-conditions you specified did not hold',
+    );
   }
   const ius = h['if-unmodified-since'];
-  if (h['if-match'] === undefined && ius !== undefined && !Number.isNaN(Date.parse(ius)) && modifiedSince(ius)) {
-    throw new S3Error('PreconditionFailed', 412, 'At least one of the pre-conditions you specified did not hold');
+  if (
+    h['if-match'] === undefined &&
+    ius !== undefined &&
+    !Number.isNaN(Date.parse(ius)) &&
+    modifiedSince(ius)
+  ) {
+    throw new S3Error(
+      'PreconditionFailed',
+      412,
+      'At least one of the pre-conditions you specified did not hold',
+    );
   }
   const notModified =
     (h['if-none-match'] !== undefined && matches(h['if-none-match'])) ||
@@ -64,19 +85,31 @@ function checkConditions(ctx: RequestContext, inode: Inode, headers: Record<stri
   return true;
 }
 
-function rangeFor(ctx: RequestContext, inode: Inode): { range?: ResolvedRange; partHeaders: Record<string, string | number> } {
+function rangeFor(
+  ctx: RequestContext,
+  inode: Inode,
+): { range?: ResolvedRange; partHeaders: Record<string, string | number> } {
   const partParam = ctx.url.searchParams.get('partNumber');
-  if (partParam === null) return { range: parseRange(ctx.req.headers.range, inode.size), partHeaders: {} };
+  if (partParam === null)
+    return { range: parseRange(ctx.req.headers.range, inode.size), partHeaders: {} };
   const partNumber = Number(partParam);
   const sizes = inode.object?.partSizes ?? [inode.size];
   if (!Number.isInteger(partNumber) || partNumber < 1 || partNumber > sizes.length) {
     throw new S3Error('InvalidPartNumber', 416, 'The requested partnumber is not satisfiable');
   }
   const offset = sizes.slice(0, partNumber - 1).reduce((a, b) => a + b, 0);
-  return { range: { offset, length: sizes[partNumber - 1] }, partHeaders: { 'x-amz-mp-parts-count': sizes.length } };
+  return {
+    range: { offset, length: sizes[partNumber - 1] },
+    partHeaders: { 'x-amz-mp-parts-count': sizes.length },
+  };
 }
 
-export async function getObject(ctx: RequestContext, bucket: string, key: string, headOnly: boolean) {
+export async function getObject(
+  ctx: RequestContext,
+  bucket: string,
+  key: string,
+  headOnly: boolean,
+) {
   const inode = await ctx.client.headObject(bucket, key);
   const headers = objectHeaders(ctx, inode);
   if (!checkConditions(ctx, inode, headers)) return;
@@ -84,7 +117,8 @@ export async function getObject(ctx: RequestContext, bucket: string, key: string
   try {
     resolved = rangeFor(ctx, inode);
   } catch (error) {
-    if (error instanceof S3Error && error.httpStatus === 416) ctx.res.setHeader('content-range', `bytes */${inode.size}`);
+    if (error instanceof S3Error && error.httpStatus === 416)
+      ctx.res.setHeader('content-range', `bytes */${inode.size}`);
     throw error;
   }
   const { range, partHeaders } = resolved;
@@ -95,7 +129,9 @@ export async function getObject(ctx: RequestContext, bucket: string, key: string
   }
   const length = range?.length ?? inode.size;
   headers['content-length'] = length;
-  if (range) headers['content-range'] = `bytes ${range.offset}-${range.offset + range.length - 1}/${inode.size}`;
+  if (range)
+    headers['content-range'] =
+      `bytes ${range.offset}-${range.offset + range.length - 1}/${inode.size}`;
   const status = range ? 206 : 200;
   if (headOnly || length === 0) {
     ctx.res.writeHead(status, headers).end();
@@ -123,7 +159,10 @@ async function streamBody(
     }
     ctx.res.end();
   } catch (error) {
-    ctx.log.error('object read failed mid-stream; closing the connection', { error, requestId: ctx.requestId });
+    ctx.log.error('object read failed mid-stream; closing the connection', {
+      error,
+      requestId: ctx.requestId,
+    });
     ctx.res.destroy(error as Error);
   }
 }

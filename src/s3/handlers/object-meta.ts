@@ -22,7 +22,11 @@ export function objectMetaFrom(req: IncomingMessage): Omit<ObjectMeta, 'etag'> {
     userBytes += name.length - 'x-amz-meta-'.length + text.length;
   }
   if (userBytes > USER_META_BYTES_MAX) {
-    throw new S3Error('MetadataTooLarge', 400, 'Your metadata headers exceed the maximum allowed metadata size.');
+    throw new S3Error(
+      'MetadataTooLarge',
+      400,
+      'Your metadata headers exceed the maximum allowed metadata size.',
+    );
   }
   // aws-chunked is a transfer framing, not part of the object's encoding.
   const encoding = header(req, 'content-encoding')

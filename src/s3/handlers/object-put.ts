@@ -1,4 +1,4 @@
-import { type RequestContext, objectBody, quoteEtag, sendEmpty } from '../context.ts';
+import { objectBody, quoteEtag, type RequestContext, sendEmpty } from '../context.ts';
 import { S3Error } from '../errors.ts';
 import { objectMetaFrom } from './object-meta.ts';
 
@@ -12,11 +12,23 @@ const CHECKSUM_HEADERS: Record<string, string> = {
 export function checkLength(ctx: RequestContext, maxBytes: number): void {
   const declared = ctx.auth.decodedContentLength;
   const chunkedTransfer = ctx.req.headers['transfer-encoding'] !== undefined;
-  if (declared === undefined && !chunkedTransfer && ctx.req.headers['content-length'] === undefined) {
-    throw new S3Error('MissingContentLength', 411, 'You must provide the Content-Length HTTP header.');
+  if (
+    declared === undefined &&
+    !chunkedTransfer &&
+    ctx.req.headers['content-length'] === undefined
+  ) {
+    throw new S3Error(
+      'MissingContentLength',
+      411,
+      'You must provide the Content-Length HTTP header.',
+    );
   }
   if (declared !== undefined && declared > maxBytes) {
-    throw new S3Error('EntityTooLarge', 400, 'Your proposed upload exceeds the maximum allowed object size.');
+    throw new S3Error(
+      'EntityTooLarge',
+      400,
+      'Your proposed upload exceeds the maximum allowed object size.',
+    );
   }
 }
 

@@ -12,7 +12,10 @@ export function parseRange(header: string | undefined, size: number): ResolvedRa
   const match = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
   if (!match || (match[1] === '' && match[2] === '')) return undefined;
   const unsatisfiable = () => {
-    throw Object.assign(new S3Error('InvalidRange', 416, 'The requested range is not satisfiable'), { size });
+    throw Object.assign(
+      new S3Error('InvalidRange', 416, 'The requested range is not satisfiable'),
+      { size },
+    );
   };
   if (match[1] === '') {
     const suffix = Number(match[2]);
