@@ -68,6 +68,7 @@ async function handle(
     endpoint = route({
       method: req.method ?? 'GET',
       url,
+      rawPath: rawPathOf(req, url),
       host: req.headers.host,
       virtualHostDomains: options.virtualHostDomains,
       headers: req.headers,
@@ -179,4 +180,11 @@ function sendError(
       .end(body);
   }
   if (!req.complete) req.resume();
+}
+
+function rawPathOf(req: IncomingMessage, url: URL): string {
+  const raw = req.url ?? '/';
+  if (!raw.startsWith('/')) return url.pathname; // absolute-form request target
+  const query = raw.indexOf('?');
+  return query < 0 ? raw : raw.slice(0, query);
 }

@@ -59,6 +59,9 @@ const UNIMPLEMENTED_SUBRESOURCES = [
 export interface RouteInput {
   method: string;
   url: URL;
+  // The path exactly as sent: WHATWG URL parsing would resolve "." and ".." segments, which are
+  // legal bytes of an S3 key (and are refused as keys later, with a clear error).
+  rawPath: string;
   host: string | undefined;
   virtualHostDomains: string[];
   headers: Record<string, string | string[] | undefined>;
@@ -66,7 +69,7 @@ export interface RouteInput {
 
 export function bucketAndKey(input: RouteInput): { bucket?: string; key?: string } {
   const hostname = (input.host ?? '').replace(/:\d+$/, '').toLowerCase();
-  const rawPath = input.url.pathname;
+  const rawPath = input.rawPath;
   for (const domain of input.virtualHostDomains) {
     if (hostname.endsWith(`.${domain}`)) {
       const bucket = hostname.slice(0, -domain.length - 1);

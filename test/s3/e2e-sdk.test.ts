@@ -1,0 +1,303 @@
+// @aws-sdk/client-s3 at its default settings (CRC32 checksums, aws-chunked streaming) against a
+// real server: round trips, ranges, listing, multipart, errors, both addressing styles.
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { Agent, type AgentOptions } from 'node:http';
+import { Readable } from 'node:stream';
+import { after, before, describe, test } from 'node:test';
+import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CreateBucketCommand,
+  CreateMultipartUploadCommand,
+  DeleteBucketCommand,
+  DeleteObjectCommand,
+  DeleteObjectsCommand,
+  GetObjectCommand,
+  HeadBucketCommand,
+  HeadObjectCommand,
+  ListBucketsCommand,
+  ListObjectsV2Command,
+  ListPartsCommand,
+  PutObjectCommand,
+  S3Client,
+  UploadPartCommand,
+} from '@aws-sdk/client-s3';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { bodyBytes, patternBytes, s3Client } from '../helpers/s3.ts';
+import { type StrataProcess, startStrata } from '../helpers/server.ts';
+
+const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+const MiB = 1024 * 1024;
+
+describe('S3 through @aws-sdk/client-s3', () => {
+  let server: StrataProcess;
+  let s3: S3Client;
+  before(async () => {
+    server = await startStrata();
+    s3 = s3Client(server);
+    await s3.send(new CreateBucketCommand({ Bucket: 'sdk' }));
+  });
+  after(async () => {
+    s3?.destroy();
+    await server?.stop();
+  });
+
+  for (const size of [0, 1, MiB + 1]) {
+    test(`PutObject and GetObject round-trip ${size} bytes`, async () => {
+      const body = patternBytes(size, size + 3);
+      const put = await s3.send(
+        new PutObjectCommand({ Bucket: 'sdk', Key: `size/${size}`, Body: body }),
+      );
+      assert.equal(put.ETag, `"${createHash('md5').update(body).digest('hex')}"`);
+      const got = await s3.send(new GetObjectCommand({ Bucket: 'sdk', Key: `size/${size}` }));
+      assert.equal(sha256(await bodyBytes(got.Body)), sha256(body));
+      assert.equal(got.ContentLength, size);
+    });
+  }
+
+  test('a streamed body (aws-chunked with a CRC32 trailer) is stored without its framing', async () => {
+    const body = patternBytes(3 * MiB + 17, 77);
+    await s3.send(
+      new PutObjectCommand({
+        Bucket: 'sdk',
+        Key: 'streamed',
+        Body: Readable.from([body.subarray(0, MiB), body.subarray(MiB)]),
+        ContentLength: body.length,
+      }),
+    );
+    const got = await s3.send(
+      new GetObjectCommand({ Bucket: 'sdk', Key: 'streamed', ChecksumMode: 'ENABLED' }),
+    );
+    assert.equal(sha256(await bodyBytes(got.Body)), sha256(body));
+  });
+
+  test('a 100 MiB object in three multipart parts round-trips', async () => {
+    const body = patternBytes(100 * MiB, 100);
+    const { UploadId } = await s3.send(
+      new CreateMultipartUploadCommand({
+        Bucket: 'sdk',
+        Key: 'big',
+        ContentType: 'application/x-test',
+      }),
+    );
+    const cuts = [0, 40 * MiB, 80 * MiB, 100 * MiB];
+    const parts = [];
+    for (let i = 0; i < 3; i++) {
+      const part = await s3.send(
+        new UploadPartCommand({
+          Bucket: 'sdk',
+          Key: 'big',
+          UploadId,
+          PartNumber: i + 1,
+          Body: body.subarray(cuts[i], cuts[i + 1]),
+        }),
+      );
+      parts.push({ PartNumber: i + 1, ETag: part.ETag });
+    }
+    const listed = await s3.send(new ListPartsCommand({ Bucket: 'sdk', Key: 'big', UploadId }));
+    assert.deepEqual(
+      listed.Parts?.map((p) => p.Size),
+      [40 * MiB, 40 * MiB, 20 * MiB],
+    );
+    const done = await s3.send(
+      new CompleteMultipartUploadCommand({
+        Bucket: 'sdk',
+        Key: 'big',
+        UploadId,
+        MultipartUpload: { Parts: parts },
+      }),
+    );
+    assert.match(done.ETag ?? '', /^"[0-9a-f]{32}-3"$/);
+    const got = await s3.send(new GetObjectCommand({ Bucket: 'sdk', Key: 'big' }));
+    assert.equal(got.ContentType, 'application/x-test');
+    assert.equal(sha256(await bodyBytes(got.Body)), sha256(body));
+    const ranged = await s3.send(
+      new GetObjectCommand({
+        Bucket: 'sdk',
+        Key: 'big',
+        Range: `bytes=${40 * MiB - 5}-${40 * MiB + 4}`,
+      }),
+    );
+    assert.deepEqual(await bodyBytes(ranged.Body), body.subarray(40 * MiB - 5, 40 * MiB + 5));
+  });
+
+  test('an aborted multipart upload is gone', async () => {
+    const { UploadId } = await s3.send(
+      new CreateMultipartUploadCommand({ Bucket: 'sdk', Key: 'aborted' }),
+    );
+    await s3.send(
+      new UploadPartCommand({
+        Bucket: 'sdk',
+        Key: 'aborted',
+        UploadId,
+        PartNumber: 1,
+        Body: Buffer.alloc(10),
+      }),
+    );
+    await s3.send(new AbortMultipartUploadCommand({ Bucket: 'sdk', Key: 'aborted', UploadId }));
+    const error = await s3
+      .send(new ListPartsCommand({ Bucket: 'sdk', Key: 'aborted', UploadId }))
+      .catch((e) => e);
+    assert.equal(error.name, 'NoSuchUpload');
+  });
+
+  test('Range GETs: first bytes, open end, suffix, and unsatisfiable', async () => {
+    const body = patternBytes(10_000, 9);
+    await s3.send(new PutObjectCommand({ Bucket: 'sdk', Key: 'ranged', Body: body }));
+    const cases: Array<[string, Buffer]> = [
+      ['bytes=0-9', body.subarray(0, 10)],
+      ['bytes=9990-', body.subarray(9990)],
+      ['bytes=-7', body.subarray(10_000 - 7)],
+      ['bytes=5000-99999', body.subarray(5000)],
+    ];
+    for (const [range, want] of cases) {
+      const got = await s3.send(
+        new GetObjectCommand({ Bucket: 'sdk', Key: 'ranged', Range: range }),
+      );
+      assert.deepEqual(await bodyBytes(got.Body), want, range);
+      assert.match(got.ContentRange ?? '', /^bytes \d+-\d+\/10000$/);
+    }
+    const error = await s3
+      .send(new GetObjectCommand({ Bucket: 'sdk', Key: 'ranged', Range: 'bytes=20000-' }))
+      .catch((e) => e);
+    assert.equal(error.name, 'InvalidRange');
+  });
+
+  test('ListObjectsV2 orders the whole key space by bytes and pages with continuation tokens', async () => {
+    await s3.send(new CreateBucketCommand({ Bucket: 'order' }));
+    const keys = ['a-b', 'a/b', 'a/c/d', 'a0', 'b', 'é', 'z/y/x', 'a/b-c'];
+    for (const key of keys)
+      await s3.send(new PutObjectCommand({ Bucket: 'order', Key: key, Body: key }));
+    const sorted = [...keys].sort((x, y) => Buffer.compare(Buffer.from(x), Buffer.from(y)));
+    const seen: string[] = [];
+    let token: string | undefined;
+    do {
+      const page = await s3.send(
+        new ListObjectsV2Command({ Bucket: 'order', MaxKeys: 3, ContinuationToken: token }),
+      );
+      seen.push(...(page.Contents ?? []).map((c) => c.Key as string));
+      token = page.NextContinuationToken;
+      assert.equal(page.IsTruncated, token !== undefined);
+    } while (token);
+    assert.deepEqual(seen, sorted);
+    const grouped = await s3.send(
+      new ListObjectsV2Command({ Bucket: 'order', Delimiter: '/', Prefix: 'a' }),
+    );
+    assert.deepEqual(
+      grouped.Contents?.map((c) => c.Key),
+      ['a-b', 'a0'],
+    );
+    assert.deepEqual(
+      grouped.CommonPrefixes?.map((c) => c.Prefix),
+      ['a/'],
+    );
+  });
+
+  test('DeleteObjects, DeleteObject, HeadObject of a deleted key', async () => {
+    for (const key of ['d/1', 'd/2', 'd/3'])
+      await s3.send(new PutObjectCommand({ Bucket: 'sdk', Key: key, Body: 'x' }));
+    const result = await s3.send(
+      new DeleteObjectsCommand({
+        Bucket: 'sdk',
+        Delete: { Objects: [{ Key: 'd/1' }, { Key: 'd/2' }, { Key: 'never' }] },
+      }),
+    );
+    assert.deepEqual(result.Deleted?.map((d) => d.Key).sort(), ['d/1', 'd/2', 'never']);
+    await s3.send(new DeleteObjectCommand({ Bucket: 'sdk', Key: 'd/3' }));
+    const error = await s3
+      .send(new HeadObjectCommand({ Bucket: 'sdk', Key: 'd/3' }))
+      .catch((e) => e);
+    assert.equal(error.$metadata?.httpStatusCode, 404);
+  });
+
+  test('keys that cannot be paths get clear errors, and nothing is lost', async () => {
+    await s3.send(new PutObjectCommand({ Bucket: 'sdk', Key: 'conflict/a', Body: 'file' }));
+    const under = await s3
+      .send(new PutObjectCommand({ Bucket: 'sdk', Key: 'conflict/a/b', Body: 'x' }))
+      .catch((e) => e);
+    assert.equal(under.name, 'KeyConflict');
+    const dots = await s3
+      .send(new PutObjectCommand({ Bucket: 'sdk', Key: 'x/../y', Body: 'x' }))
+      .catch((e) => e);
+    assert.equal(dots.name, 'InvalidArgument');
+    const still = await s3.send(new GetObjectCommand({ Bucket: 'sdk', Key: 'conflict/a' }));
+    assert.equal((await bodyBytes(still.Body)).toString(), 'file');
+  });
+
+  test('user metadata and content headers round-trip', async () => {
+    await s3.send(
+      new PutObjectCommand({
+        Bucket: 'sdk',
+        Key: 'meta',
+        Body: 'm',
+        ContentType: 'text/plain',
+        CacheControl: 'max-age=60',
+        Metadata: { colour: 'blue' },
+      }),
+    );
+    const head = await s3.send(new HeadObjectCommand({ Bucket: 'sdk', Key: 'meta' }));
+    assert.equal(head.ContentType, 'text/plain');
+    assert.equal(head.CacheControl, 'max-age=60');
+    assert.deepEqual(head.Metadata, { colour: 'blue' });
+  });
+
+  test('buckets: list, head, NoSuchBucket, BucketNotEmpty, delete', async () => {
+    await s3.send(new CreateBucketCommand({ Bucket: 'short-lived' }));
+    const list = await s3.send(new ListBucketsCommand({}));
+    assert.ok(list.Buckets?.some((b) => b.Name === 'short-lived'));
+    await s3.send(new HeadBucketCommand({ Bucket: 'short-lived' }));
+    await s3.send(new PutObjectCommand({ Bucket: 'short-lived', Key: 'k', Body: 'v' }));
+    const notEmpty = await s3
+      .send(new DeleteBucketCommand({ Bucket: 'short-lived' }))
+      .catch((e) => e);
+    assert.equal(notEmpty.name, 'BucketNotEmpty');
+    await s3.send(new DeleteObjectCommand({ Bucket: 'short-lived', Key: 'k' }));
+    await s3.send(new DeleteBucketCommand({ Bucket: 'short-lived' }));
+    const missing = await s3
+      .send(new GetObjectCommand({ Bucket: 'short-lived', Key: 'k' }))
+      .catch((e) => e);
+    assert.equal(missing.name, 'NoSuchBucket');
+    const badName = await s3.send(new CreateBucketCommand({ Bucket: 'Bad_Name' })).catch((e) => e);
+    assert.equal(badName.name, 'InvalidBucketName');
+  });
+
+  test('a wrong secret is SignatureDoesNotMatch', async () => {
+    const wrong = s3Client(server, `${server.secretKey}x`);
+    const error = await wrong.send(new ListBucketsCommand({})).catch((e) => e);
+    wrong.destroy();
+    assert.equal(error.name, 'SignatureDoesNotMatch');
+  });
+
+  test('virtual-host-style addressing reaches the same objects', async () => {
+    const port = new URL(server.s3Endpoint).port;
+    // The SDK names the bucket in the Host header (sdk.localhost); resolve every name to loopback.
+    const lookup = (
+      _host: string,
+      options: { all?: boolean },
+      callback: (...args: unknown[]) => void,
+    ) =>
+      options.all
+        ? callback(null, [{ address: '127.0.0.1', family: 4 }])
+        : callback(null, '127.0.0.1', 4);
+    const virtual = new S3Client({
+      endpoint: `http://localhost:${port}`,
+      region: 'us-east-1',
+      forcePathStyle: false,
+      credentials: { accessKeyId: server.accessKey, secretAccessKey: server.secretKey },
+      maxAttempts: 1,
+      requestHandler: new NodeHttpHandler({ httpAgent: new Agent({ lookup } as AgentOptions) }),
+    });
+    try {
+      const got = await virtual.send(new GetObjectCommand({ Bucket: 'sdk', Key: 'meta' }));
+      assert.equal((await bodyBytes(got.Body)).toString(), 'm');
+      const listed = await virtual.send(new ListObjectsV2Command({ Bucket: 'sdk', Prefix: 'me' }));
+      assert.deepEqual(
+        listed.Contents?.map((c) => c.Key),
+        ['meta'],
+      );
+    } finally {
+      virtual.destroy();
+    }
+  });
+});
