@@ -1,0 +1,107 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { S3Error } from '../../src/s3/errors.ts';
+import { type Endpoint, route } from '../../src/s3/router.ts';
+
+function routeOf(
+  method: string,
+  target: string,
+  host = '127.0.0.1:9002',
+  headers: Record<string, string> = {},
+): Endpoint {
+  const url = new URL(target, 'http://localhost');
+  const rawPath = target.split('?')[0];
+  return route({
+    method,
+    url,
+    rawPath,
+    host,
+    virtualHostDomains: ['localhost', 's3.example.com'],
+    headers,
+  });
+}
+
+test('path-style requests map to typed endpoints', () => {
+  const cases: Array<[string, string, Partial<Endpoint> & { kind: Endpoint['kind'] }]> = [
+    ['GET', '/', { kind: 'ListBuckets' }],
+    ['PUT', '/b', { kind: 'CreateBucket', bucket: 'b' }],
+    ['HEAD', '/b', { kind: 'HeadBucket', bucket: 'b' }],
+    ['DELETE', '/b/', { kind: 'DeleteBucket', bucket: 'b' }],
+    ['GET', '/b?location', { kind: 'GetBucketLocation', bucket: 'b' }],
+    ['GET', '/b?list-type=2&prefix=a', { kind: 'ListObjectsV2', bucket: 'b' }],
+    ['GET', '/b', { kind: 'ListObjects', bucket: 'b' }],
+    ['GET', '/b?uploads', { kind: 'ListMultipartUploads', bucket: 'b' }],
+    ['POST', '/b?delete', { kind: 'DeleteObjects', bucket: 'b' }],
+    ['PUT', '/b/k/e%20y', { kind: 'PutObject', bucket: 'b', key: 'k/e y' }],
+    ['GET', '/b/a//b', { kind: 'GetObject', bucket: 'b', key: 'a//b' }],
+    ['GET', '/b/x/../y', { kind: 'GetObject', bucket: 'b', key: 'x/../y' }],
+    ['HEAD', '/b/k', { kind: 'HeadObject', bucket: 'b', key: 'k' }],
+    ['DELETE', '/b/k', { kind: 'DeleteObject', bucket: 'b', key: 'k' }],
+    ['POST', '/b/k?uploads', { kind: 'CreateMultipartUpload', bucket: 'b', key: 'k' }],
+    [
+      'PUT',
+      '/b/k?partNumber=3&uploadId=u',
+      { kind: 'UploadPart', bucket: 'b', key: 'k', uploadId: 'u', partNumber: 3 },
+    ],
+    [
+      'POST',
+      '/b/k?uploadId=u',
+      { kind: 'CompleteMultipartUpload', bucket: 'b', key: 'k', uploadId: 'u' },
+    ],
+    [
+      'DELETE',
+      '/b/k?uploadId=u',
+      { kind: 'AbortMultipartUpload', bucket: 'b', key: 'k', uploadId: 'u' },
+    ],
+    ['GET', '/b/k?uploadId=u', { kind: 'ListParts', bucket: 'b', key: 'k', uploadId: 'u' }],
+  ];
+  for (const [method, target, want] of cases) {
+    assert.deepEqual(routeOf(method, target), want, `${method} ${target}`);
+  }
+});
+
+test('virtual-host-style requests take the bucket from the Host header', () => {
+  assert.deepEqual(routeOf('GET', '/photos/a.jpg', 'pics.localhost:9002'), {
+    kind: 'GetObject',
+    bucket: 'pics',
+    key: 'photos/a.jpg',
+  });
+  assert.deepEqual(routeOf('GET', '/?list-type=2', 'pics.s3.example.com'), {
+    kind: 'ListObjectsV2',
+    bucket: 'pics',
+  });
+  assert.deepEqual(routeOf('GET', '/pics/a', 'localhost:9002'), {
+    kind: 'GetObject',
+    bucket: 'pics',
+    key: 'a',
+  });
+});
+
+test('recognised but unbuilt operations are explicit NotImplemented', () => {
+  for (const target of ['/b?acl', '/b?versioning', '/b/k?tagging', '/b?policy', '/b?lifecycle']) {
+    assert.equal(routeOf('GET', target).kind, 'NotImplemented', target);
+  }
+  assert.equal(
+    routeOf('PUT', '/b/k', undefined, { 'x-amz-copy-source': '/a/b' }).kind,
+    'NotImplemented',
+  );
+  assert.equal(routeOf('POST', '/').kind, 'NotImplemented');
+});
+
+test('a part number outside 1..10000 is InvalidArgument', () => {
+  assert.throws(
+    () => routeOf('PUT', '/b/k?partNumber=0&uploadId=u'),
+    (e: unknown) => e instanceof S3Error && e.s3Code === 'InvalidArgument',
+  );
+  assert.throws(
+    () => routeOf('PUT', '/b/k?partNumber=10001&uploadId=u'),
+    (e: unknown) => e instanceof S3Error,
+  );
+});
+
+test('a malformed percent-encoding is InvalidURI', () => {
+  assert.throws(
+    () => routeOf('GET', '/b/%E0%A4%A'),
+    (e: unknown) => e instanceof S3Error && e.s3Code === 'InvalidURI',
+  );
+});
