@@ -71,8 +71,8 @@ export class DataClient {
     this.rpc = new RpcClient(addr);
   }
 
-  async putShard(header: PutShardHeader, body: Buffer): Promise<{ crc32c: number }> {
-    return (await this.rpc.call<{ crc32c: number }>(DATA_RPC.putShard, header, body)).header;
+  async putShard(header: PutShardHeader, body: Buffer): Promise<{ sizeBytes: number }> {
+    return (await this.rpc.call<{ sizeBytes: number }>(DATA_RPC.putShard, header, body)).header;
   }
 
   async getShard(header: GetShardHeader): Promise<Buffer> {

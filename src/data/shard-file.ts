@@ -19,7 +19,7 @@ export interface ShardHeader {
   blockCount: number;
 }
 
-export function encodeShard(data: Uint8Array): { head: Buffer; crcs: Buffer; crc32c: number } {
+export function encodeShard(data: Uint8Array): { head: Buffer; crcs: Buffer } {
   const blockCount = Math.ceil(data.length / SHARD_BLOCK_BYTES);
   const crcs = Buffer.allocUnsafe(blockCount * 4);
   let whole = 0;
@@ -38,7 +38,7 @@ export function encodeShard(data: Uint8Array): { head: Buffer; crcs: Buffer; crc
   head.writeUInt32BE(SHARD_BLOCK_BYTES, 16);
   head.writeUInt32BE(blockCount, 20);
   head.writeUInt32BE(crc32c(head.subarray(0, 24)), 24);
-  return { head, crcs, crc32c: whole };
+  return { head, crcs };
 }
 
 export function decodeHeader(head: Buffer, name: string): ShardHeader {

@@ -29,7 +29,7 @@ export class ShardStore {
     this.shardCounts = disks.map((disk) => prepareDisk(disk));
   }
 
-  async put(address: ShardAddress, data: Buffer): Promise<{ crc32c: number }> {
+  async put(address: ShardAddress, data: Buffer): Promise<{ sizeBytes: number }> {
     const final = this.pathOf(address);
     const temp = join(this.disks[address.disk], 'tmp', `${randomBytes(8).toString('hex')}.part`);
     const encoded = encodeShard(data);
@@ -50,7 +50,7 @@ export class ShardStore {
     }
     this.shardCounts[address.disk]++;
     shardBytes.inc({ direction: 'write' }, data.length);
-    return { crc32c: encoded.crc32c };
+    return { sizeBytes: data.length };
   }
 
   // Reads [offset, offset + length) of the shard's data, verifying every block it touches.

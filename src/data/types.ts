@@ -9,7 +9,7 @@ export interface ShardId {
 export interface PutShardHeader extends ShardId {
   disk: number; // index into the server's disk list
 }
-// body: the shard bytes. Reply header: { crc32c: number }. Replies only after the shard file and its
+// body: the shard bytes. Reply header: { sizeBytes: number }. Replies only after the shard file and its
 // directory are fsynced.
 
 export interface GetShardHeader extends ShardId {
