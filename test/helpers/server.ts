@@ -26,6 +26,8 @@ export interface StartOptions {
   args?: string[];
   env?: Record<string, string>;
   startTimeoutMs?: number;
+  // Which services this process must report (default both; a --role data process reports none).
+  ready?: Array<'metadata' | 's3'>;
 }
 
 export function tempDir(prefix = 'strata-test-'): string {
@@ -70,17 +72,19 @@ export async function startStrata(options: StartOptions = {}): Promise<StrataPro
     () => output,
     options.startTimeoutMs ?? 30_000,
   );
-  const field = (pattern: RegExp) => {
+  const ready = options.ready ?? ['metadata', 's3'];
+  const field = (pattern: RegExp, required: boolean) => {
     const match = pattern.exec(output);
-    if (!match) throw new Error(`server output lacks ${pattern}:\n${output}`);
-    return match[1];
+    if (!match && required) throw new Error(`server output lacks ${pattern}:\n${output}`);
+    return match?.[1] ?? '';
   };
+  const s3 = ready.includes('s3');
   return {
-    s3Endpoint: field(/^ {2}s3 +(\S+)/m),
-    metadataAddr: field(/^ {2}metadata +(\S+)/m),
-    metricsUrl: field(/^ {2}metrics +(\S+)/m),
-    accessKey: field(/^ {2}S3 access key +(\S+)/m),
-    secretKey: field(/^ {2}S3 secret key +(\S+)/m),
+    s3Endpoint: field(/^ {2}s3 +(\S+)/m, s3),
+    metadataAddr: field(/^ {2}metadata +(\S+)/m, ready.includes('metadata')),
+    metricsUrl: field(/^ {2}metrics +(\S+)/m, true),
+    accessKey: field(/^ {2}S3 access key +(\S+)/m, s3),
+    secretKey: field(/^ {2}S3 secret key +(\S+)/m, s3),
     dataDir,
     process: child,
     output: () => output,
