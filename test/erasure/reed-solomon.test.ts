@@ -77,6 +77,22 @@ describe('Reed-Solomon', () => {
     );
   });
 
+  test('buffers at odd offsets (byte path) give the same parity as aligned ones (word path)', () => {
+    const codec = new ReedSolomon(5, 3);
+    for (const size of [3, 64, 1001]) {
+      const aligned = shardsOf(5, 3, size, (s, b) => (s * 17 + b * 3) & 0xff);
+      const backing = new Uint8Array(8 * (size + 1) + 1);
+      const odd = aligned.map((shard, i) => {
+        const view = backing.subarray(1 + i * (size + 1), 1 + i * (size + 1) + size);
+        view.set(shard);
+        return view;
+      });
+      codec.encode(aligned);
+      codec.encode(odd);
+      assert.deepEqual(odd.map((s) => [...s]), aligned.map((s) => [...s]), `size ${size}`);
+    }
+  });
+
   test('dataOnly rebuilds data shards and leaves missing parity alone', () => {
     const codec = new ReedSolomon(4, 2);
     const shards = shardsOf(4, 2, 100, (s, b) => s * 100 + b);
