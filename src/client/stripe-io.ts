@@ -197,5 +197,7 @@ async function reconstructStripe(pool: DataPool, stripe: Stripe, log?: Logger): 
 function shardViews(count: number, sizeBytes: number): Buffer[] {
   const stride = Math.ceil(sizeBytes / 8) * 8;
   const block = Buffer.alloc(count * stride);
-  return Array.from({ length: count }, (_, i) => block.subarray(i * stride, i * stride + sizeBytes));
+  return Array.from({ length: count }, (_, i) =>
+    block.subarray(i * stride, i * stride + sizeBytes),
+  );
 }

@@ -1,2 +1,3 @@
 export * from './node.ts';
 export * from './placement.ts';
+export * from './registration.ts';

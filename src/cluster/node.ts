@@ -1,7 +1,5 @@
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { MetadataClient } from '../client/metadata-client.ts';
 import { StrataClient } from '../client/strata-client.ts';
 import { loadOrCreateCredentials } from '../config/credentials.ts';
 import type { StrataConfig } from '../config/schema.ts';
@@ -10,8 +8,11 @@ import { startMetadataService } from '../metadata/service.ts';
 import type { Logger } from '../observability/logger.ts';
 import { startMetricsServer } from '../observability/metrics-server.ts';
 import { createS3Gateway } from '../s3/index.ts';
+import { aggregatedMetrics, type DataChild, forkDataService } from './data-child.ts';
+import { registerDataServer } from './registration.ts';
 
 export interface RunningNode {
+  dataChild?: DataChild;
   metadataAddr?: string;
   dataAddr?: string;
   dataDisks?: string[];
@@ -21,9 +22,6 @@ export interface RunningNode {
   generatedCredentials: boolean;
   close(): Promise<void>;
 }
-
-const REGISTER_ATTEMPTS_MAX = 60;
-const REGISTER_RETRY_MS = 500;
 
 export function splitAddr(addr: string): { host: string; port: number } {
   const at = addr.lastIndexOf(':');
@@ -71,7 +69,8 @@ export async function startNode(config: StrataConfig, log: Logger): Promise<Runn
       await startS3(config, dataDir, metadataAddr, node, closers, log);
     if (config.observability.metrics_addr !== '') {
       const { host, port } = splitAddr(config.observability.metrics_addr);
-      const metrics = await startMetricsServer(host, port);
+      const children = node.dataChild ? [node.dataChild] : [];
+      const metrics = await startMetricsServer(host, port, () => aggregatedMetrics(children));
       closers.push(() => new Promise((done) => metrics.server.close(() => done())));
       node.metricsUrl = `http://${host}:${metrics.port}/metrics`;
     }
@@ -98,6 +97,28 @@ async function startData(
         );
   const serverId = config.data.server_id || `data-${config.node.id}`;
   const { host, port } = splitAddr(config.data.addr);
+  node.dataDisks = disks;
+  if (config.node.role === 'combined') {
+    // Its own process, so a single node uses a second core for checksums and disk I/O.
+    const logLevel = config.observability.log_level;
+    const settings = {
+      serverId,
+      host,
+      port,
+      disks,
+      metadataAddr,
+      logLevel,
+      nodeId: config.node.id,
+    };
+    const child = await forkDataService(settings, log, (code) => {
+      log.error('the data service process exited; stopping this node', { code });
+      process.exit(1);
+    });
+    closers.push(() => child.close());
+    node.dataChild = child;
+    node.dataAddr = child.addr;
+    return;
+  }
   const service = await startDataService({
     serverId,
     host,
@@ -107,40 +128,8 @@ async function startData(
   });
   closers.push(() => service.close());
   node.dataAddr = `${service.host}:${service.port}`;
-  node.dataDisks = disks;
-  await registerDataServer(
-    metadataAddr,
-    {
-      serverId,
-      addr: node.dataAddr,
-      disks: disks.map((path, disk) => ({ disk, path })),
-    },
-    log,
-  );
-}
-
-// A data server announces itself to the metadata service, retrying while that is still starting.
-async function registerDataServer(
-  metadataAddr: string,
-  server: { serverId: string; addr: string; disks: Array<{ disk: number; path: string }> },
-  log: Logger,
-): Promise<void> {
-  const metadata = new MetadataClient([metadataAddr], { timeoutMs: 5_000 });
-  try {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await metadata.apply({ op: 'registerDataServer', nowMs: Date.now(), server });
-        log.info('data server registered', { serverId: server.serverId, metadataAddr });
-        return;
-      } catch (error) {
-        if (attempt >= REGISTER_ATTEMPTS_MAX) throw error;
-        log.warn('metadata service not reachable yet; retrying', { metadataAddr, attempt, error });
-        await sleep(REGISTER_RETRY_MS);
-      }
-    }
-  } finally {
-    await metadata.close();
-  }
+  const layout = disks.map((path, disk) => ({ disk, path }));
+  await registerDataServer(metadataAddr, { serverId, addr: node.dataAddr, disks: layout }, log);
 }
 
 async function startS3(

@@ -131,7 +131,8 @@ function pairTable(coefficient: number): Uint16Array {
   if (!table) {
     table = new Uint16Array(65536);
     const row = coefficient * 256;
-    for (let x = 0; x < 65536; x++) table[x] = MUL_TABLE[row + (x & 0xff)] | (MUL_TABLE[row + (x >>> 8)] << 8);
+    for (let x = 0; x < 65536; x++)
+      table[x] = MUL_TABLE[row + (x & 0xff)] | (MUL_TABLE[row + (x >>> 8)] << 8);
     if (pairTables.size >= PAIR_TABLES_MAX) pairTables.clear();
     pairTables.set(coefficient, table);
   }
@@ -149,7 +150,8 @@ function codeShards(rows: Matrix, inputs: Uint8Array[], outputs: Uint8Array[]): 
   for (let r = 0; r < outputs.length; r++) {
     const out = outputs[r];
     const row = rows[r];
-    const out32 = wordCount > 0 ? new Uint32Array(out.buffer, out.byteOffset, wordCount) : undefined;
+    const out32 =
+      wordCount > 0 ? new Uint32Array(out.buffer, out.byteOffset, wordCount) : undefined;
     for (let i = 0; i < inputs.length; i++) {
       const input = inputs[i];
       if (out32) {

@@ -1,17 +1,19 @@
 import { createServer, type Server } from 'node:http';
 import { registry } from './metrics.ts';
 
-// Serves GET /metrics in the Prometheus text format; anything else is 404.
+// Serves GET /metrics in the Prometheus text format; anything else is 404. `render` lets a node
+// add its child processes' metrics to its own.
 export async function startMetricsServer(
   host: string,
   port: number,
+  render: () => Promise<string> = () => registry.metrics(),
 ): Promise<{ port: number; server: Server }> {
   const server = createServer((request, response) => {
     if (request.method !== 'GET' || request.url?.split('?')[0] !== '/metrics') {
       response.writeHead(404, { 'content-type': 'text/plain' }).end('not found: try /metrics\n');
       return;
     }
-    registry.metrics().then(
+    render().then(
       (text) => response.writeHead(200, { 'content-type': registry.contentType }).end(text),
       (error: Error) =>
         response.writeHead(500, { 'content-type': 'text/plain' }).end(`${error.message}\n`),

@@ -1,0 +1,96 @@
+import { type ChildProcess, fork } from 'node:child_process';
+import { AggregatorRegistry } from 'prom-client';
+import { StrataError } from '../common/errors.ts';
+import type { Logger } from '../observability/logger.ts';
+import { registry } from '../observability/metrics.ts';
+import type { ChildMessage, DataProcessSettings, ParentMessage } from './data-process.ts';
+
+const START_TIMEOUT_MS = 60_000;
+const METRICS_TIMEOUT_MS = 2_000;
+
+export interface DataChild {
+  addr: string;
+  metrics(): Promise<object[] | undefined>;
+  close(): Promise<void>;
+}
+
+// Forks the data service into its own process and waits until it is registered and listening.
+// If it dies on its own, `onExit` is told, so the node can stop rather than run half-alive.
+export async function forkDataService(
+  settings: DataProcessSettings,
+  log: Logger,
+  onExit: (code: number | null) => void,
+): Promise<DataChild> {
+  const child = fork(new URL('./data-process.ts', import.meta.url), [], {
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  let closing = false;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.once('exit', (code) => {
+    if (!closing) onExit(code);
+  });
+  const addr = await waitReady(child, settings);
+  log.info('data service process started', { pid: child.pid, addr });
+  let nextId = 1;
+  return {
+    addr,
+    metrics: () => requestMetrics(child, nextId++),
+    async close() {
+      closing = true;
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
+
+function waitReady(child: ChildProcess, settings: DataProcessSettings): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(
+        new StrataError('INTERNAL', `data service process not ready after ${START_TIMEOUT_MS} ms`),
+      );
+    }, START_TIMEOUT_MS);
+    const onMessage = (message: ChildMessage) => {
+      if (message.type !== 'ready' && message.type !== 'failed') return;
+      clearTimeout(timer);
+      child.off('message', onMessage);
+      if (message.type === 'ready') resolve(message.addr);
+      else reject(new StrataError('INTERNAL', `data service failed to start: ${message.message}`));
+    };
+    child.on('message', onMessage);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new StrataError('INTERNAL', `data service process exited (${code}) while starting`));
+    });
+    child.send({ type: 'start', settings } satisfies ParentMessage);
+  });
+}
+
+function requestMetrics(child: ChildProcess, id: number): Promise<object[] | undefined> {
+  if (!child.connected) return Promise.resolve(undefined);
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      child.off('message', onMessage);
+      resolve(undefined);
+    }, METRICS_TIMEOUT_MS);
+    const onMessage = (message: ChildMessage) => {
+      if (message.type !== 'metrics' || message.id !== id) return;
+      clearTimeout(timer);
+      child.off('message', onMessage);
+      resolve(message.metrics as object[]);
+    };
+    child.on('message', onMessage);
+    child.send({ type: 'metrics', id } satisfies ParentMessage);
+  });
+}
+
+// This process's metrics plus the children's, summed by name, as one Prometheus text page.
+export async function aggregatedMetrics(children: DataChild[]): Promise<string> {
+  const own = await registry.getMetricsAsJSON();
+  const others = (await Promise.all(children.map((c) => c.metrics()))).filter(
+    (m) => m !== undefined,
+  );
+  if (others.length === 0) return registry.metrics();
+  return AggregatorRegistry.aggregate([own, ...others]).metrics();
+}

@@ -1,0 +1,70 @@
+// The data service's own process in combined mode, so that checksumming and disk I/O run on
+// another core than the gateway's encoding. Forked by node.ts; it gets its settings over IPC,
+// answers metrics requests, and exits as soon as its parent is gone (a kill -9 of the server
+// must not leave an orphan holding the port and the disks).
+
+import { startDataService } from '../data/data-service.ts';
+import { createLogger, type LogLevel } from '../observability/logger.ts';
+import { registry } from '../observability/metrics.ts';
+import { registerDataServer } from './registration.ts';
+
+export interface DataProcessSettings {
+  serverId: string;
+  host: string;
+  port: number;
+  disks: string[];
+  metadataAddr: string;
+  logLevel: LogLevel;
+  nodeId: number;
+}
+
+export type ParentMessage =
+  | { type: 'start'; settings: DataProcessSettings }
+  | { type: 'metrics'; id: number };
+export type ChildMessage =
+  | { type: 'ready'; addr: string }
+  | { type: 'failed'; message: string }
+  | { type: 'metrics'; id: number; metrics: unknown };
+
+function send(message: ChildMessage): void {
+  process.send?.(message);
+}
+
+process.on('disconnect', () => process.exit(0));
+
+process.on('message', (message: ParentMessage) => {
+  if (message.type === 'metrics') {
+    registry
+      .getMetricsAsJSON()
+      .then((metrics) => send({ type: 'metrics', id: message.id, metrics }));
+    return;
+  }
+  if (message.type === 'start') void start(message.settings);
+});
+
+async function start(settings: DataProcessSettings): Promise<void> {
+  const log = createLogger({
+    level: settings.logLevel,
+    fields: { node: settings.nodeId, service: 'data' },
+  });
+  try {
+    const service = await startDataService({ ...settings, log });
+    const addr = `${service.host}:${service.port}`;
+    await registerDataServer(
+      settings.metadataAddr,
+      {
+        serverId: settings.serverId,
+        addr,
+        disks: settings.disks.map((path, disk) => ({ disk, path })),
+      },
+      log,
+    );
+    process.on('SIGTERM', () => {
+      void service.close().then(() => process.exit(0));
+    });
+    send({ type: 'ready', addr });
+  } catch (error) {
+    send({ type: 'failed', message: (error as Error).message });
+    process.exit(1);
+  }
+}

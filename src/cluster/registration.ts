@@ -1,0 +1,30 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { MetadataClient } from '../client/metadata-client.ts';
+import type { Logger } from '../observability/logger.ts';
+
+const REGISTER_ATTEMPTS_MAX = 60;
+const REGISTER_RETRY_MS = 500;
+
+// A data server announces itself to the metadata service, retrying while that is still starting.
+export async function registerDataServer(
+  metadataAddr: string,
+  server: { serverId: string; addr: string; disks: Array<{ disk: number; path: string }> },
+  log: Logger,
+): Promise<void> {
+  const metadata = new MetadataClient([metadataAddr], { timeoutMs: 5_000 });
+  try {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await metadata.apply({ op: 'registerDataServer', nowMs: Date.now(), server });
+        log.info('data server registered', { serverId: server.serverId, metadataAddr });
+        return;
+      } catch (error) {
+        if (attempt >= REGISTER_ATTEMPTS_MAX) throw error;
+        log.warn('metadata service not reachable yet; retrying', { metadataAddr, attempt, error });
+        await sleep(REGISTER_RETRY_MS);
+      }
+    }
+  } finally {
+    await metadata.close();
+  }
+}
