@@ -2,6 +2,7 @@
 // intact and no unacknowledged one is visible as a partial object.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import { rmSync } from 'node:fs';
 import { test } from 'node:test';
 import {
   CreateBucketCommand,
@@ -81,5 +82,6 @@ test('acknowledged PUTs survive kill -9; unacknowledged ones are absent or whole
   } finally {
     s3After.destroy();
     await second.stop();
+    rmSync(first.dataDir, { recursive: true, force: true });
   }
 });

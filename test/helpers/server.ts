@@ -1,6 +1,6 @@
 // Starts a real single-node Strata server process for tests, on free ports, in a temp directory.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -88,9 +88,11 @@ export async function startStrata(options: StartOptions = {}): Promise<StrataPro
     dataDir,
     process: child,
     output: () => output,
+    // A clean stop also removes the data directory the helper made (not one it was given).
     async stop() {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
       await exited;
+      if (options.dataDir === undefined) rmSync(dataDir, { recursive: true, force: true });
     },
     async kill() {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
