@@ -89,7 +89,11 @@ describe('Reed-Solomon', () => {
       });
       codec.encode(aligned);
       codec.encode(odd);
-      assert.deepEqual(odd.map((s) => [...s]), aligned.map((s) => [...s]), `size ${size}`);
+      assert.deepEqual(
+        odd.map((s) => [...s]),
+        aligned.map((s) => [...s]),
+        `size ${size}`,
+      );
     }
   });
 
