@@ -48,7 +48,10 @@ async function measure(call: (body?: Buffer) => Promise<Buffer | undefined>): Pr
 
 async function ours(): Promise<Result> {
   const server = new RpcServer({ name: 'bench' });
-  server.handle('echo', async ({ body }) => ({ header: { n: body?.length ?? 0 }, body: Buffer.alloc(16) }));
+  server.handle('echo', async ({ body }) => ({
+    header: { n: body?.length ?? 0 },
+    body: Buffer.alloc(16),
+  }));
   const { port } = await server.listen('127.0.0.1', 0);
   const client = new RpcClient(`127.0.0.1:${port}`);
   try {
@@ -93,7 +96,9 @@ const a = await ours();
 const b = await h2();
 const row = (name: string, x: Result) =>
   `| ${name} | ${x.smallCallsPerS.toFixed(0)} | ${x.smallP50Us.toFixed(0)} | ${x.bigMiBPerS.toFixed(0)} |`;
-console.log('| transport | small calls/s (1 in flight) | small p50 µs | 1 MiB bodies, 8 in flight: MiB/s |');
+console.log(
+  '| transport | small calls/s (1 in flight) | small p50 µs | 1 MiB bodies, 8 in flight: MiB/s |',
+);
 console.log('|---|---|---|---|');
 console.log(row('Strata RPC (TCP frames + msgpack)', a));
 console.log(row('node:http2', b));

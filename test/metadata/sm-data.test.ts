@@ -4,7 +4,7 @@ import { dirname } from 'node:path';
 import { describe, test } from 'node:test';
 import { MetadataStateMachine } from '../../src/metadata/state-machine.ts';
 import type { Command } from '../../src/metadata/types.ts';
-import { codeOf, extent, ok, openMachine, ROOT, stripe } from './sm-helpers.ts';
+import { type CommandInput, codeOf, extent, ok, openMachine, ROOT, stripe } from './sm-helpers.ts';
 
 function withFile() {
   const machine = openMachine();
@@ -102,9 +102,7 @@ describe('metadata extents and stripe references', () => {
   });
 
   test('the same commands on two stores give the same state (determinism), and it survives a reopen', async () => {
-    const commands: Array<Omit<Command, 'nowMs'>> = [
-      { op: 'createBucket', name: 'b', owner: 'o', caller: ROOT },
-    ];
+    const commands: CommandInput[] = [{ op: 'createBucket', name: 'b', owner: 'o', caller: ROOT }];
     let seed = 12345;
     const random = (n: number) => {
       seed = (seed * 1103515245 + 12345) & 0x7fffffff;

@@ -6,6 +6,13 @@ import type { Command, CommandResult, Extent, Stripe } from '../../src/metadata/
 
 export const ROOT = { uid: 0, gid: 0 };
 
+// A command without its timestamp (distributed over the union, so each op keeps its fields).
+export type CommandInput = Command extends infer C
+  ? C extends Command
+    ? Omit<C, 'nowMs'>
+    : never
+  : never;
+
 export function openMachine(): MetadataStateMachine {
   return MetadataStateMachine.open(join(mkdtempSync(join(tmpdir(), 'strata-meta-')), 'metadata'));
 }
@@ -13,18 +20,18 @@ export function openMachine(): MetadataStateMachine {
 // Applies a command stamped with a fixed clock; fails the test on an error result unless asked.
 export function run(
   machine: MetadataStateMachine,
-  command: Omit<Command, 'nowMs'> & { nowMs?: number },
+  command: CommandInput & { nowMs?: number },
 ): CommandResult {
   return machine.apply({ nowMs: 1_000, ...command } as Command);
 }
 
-export function ok(machine: MetadataStateMachine, command: Omit<Command, 'nowMs'>) {
+export function ok(machine: MetadataStateMachine, command: CommandInput) {
   const result = run(machine, command);
   if (!result.ok) throw new Error(`${command.op} failed: ${result.code} ${result.message}`);
   return result;
 }
 
-export function codeOf(machine: MetadataStateMachine, command: Omit<Command, 'nowMs'>): string {
+export function codeOf(machine: MetadataStateMachine, command: CommandInput): string {
   const result = run(machine, command);
   return result.ok ? 'ok' : result.code;
 }
