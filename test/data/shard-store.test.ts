@@ -1,0 +1,162 @@
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import { isStrataError } from '../../src/common/errors.ts';
+import { crc32c } from '../../src/data/crc32c.ts';
+import { DataClient, startDataService } from '../../src/data/index.ts';
+
+const ID = 'ab'.repeat(16);
+
+async function withService() {
+  const root = mkdtempSync(join(tmpdir(), 'strata-data-'));
+  const disks = [join(root, 'd0'), join(root, 'd1')];
+  const service = await startDataService({ serverId: 't', host: '127.0.0.1', port: 0, disks });
+  const client = new DataClient(`127.0.0.1:${service.port}`);
+  return {
+    root,
+    disks,
+    service,
+    client,
+    async close() {
+      await client.close();
+      await service.close();
+      rmSync(root, { recursive: true, force: true });
+    },
+  };
+}
+
+const codeOf = (p: Promise<unknown>) =>
+  p.then(
+    () => 'ok',
+    (e: unknown) => (isStrataError(e) ? e.code : String(e)),
+  );
+
+describe('CRC32C', () => {
+  test('known vectors, and continuation from a running value', () => {
+    assert.equal(crc32c(Buffer.from('123456789')), 0xe3069283);
+    assert.equal(crc32c(Buffer.alloc(32)), 0x8a9136aa);
+    assert.equal(crc32c(Buffer.alloc(32, 0xff)), 0x62a8ab43);
+    const data = Buffer.from(Array.from({ length: 1000 }, (_, i) => (i * 7) & 0xff));
+    for (const cut of [0, 1, 3, 64, 999]) {
+      assert.equal(
+        crc32c(data.subarray(cut), crc32c(data.subarray(0, cut))),
+        crc32c(data),
+        `cut ${cut}`,
+      );
+    }
+    for (let offset = 0; offset < 8; offset++) {
+      const view = data.subarray(offset, offset + 200);
+      assert.equal(crc32c(view), crc32c(Buffer.from(view)), `offset ${offset}`);
+    }
+  });
+});
+
+describe('shard storage', () => {
+  test('put then get over RPC, whole and ranged across 64 KiB blocks', async () => {
+    const ctx = await withService();
+    const body = Buffer.from(Array.from({ length: 300_000 }, (_, i) => (i * 13) & 0xff));
+    await ctx.client.putShard({ stripeId: ID, shardIndex: 2, disk: 1 }, body);
+    assert.ok((await ctx.client.getShard({ stripeId: ID, shardIndex: 2, disk: 1 })).equals(body));
+    for (const [offset, length] of [
+      [0, 1],
+      [65_535, 2],
+      [65_536, 65_536],
+      [299_999, 1],
+      [100_000, 150_000],
+    ]) {
+      const got = await ctx.client.getShard({
+        stripeId: ID,
+        shardIndex: 2,
+        disk: 1,
+        offset,
+        length,
+      });
+      assert.ok(got.equals(body.subarray(offset, offset + length)), `${offset}+${length}`);
+    }
+    await ctx.close();
+  });
+
+  test('a flipped byte is SHARD_CORRUPT, in the data or in the header; a missing file is SHARD_MISSING', async () => {
+    const ctx = await withService();
+    const address = { stripeId: ID, shardIndex: 0, disk: 0 };
+    const path = ctx.service.store.pathOf(address);
+    for (const position of [100, 4]) {
+      await ctx.client.putShard(address, Buffer.alloc(200_000, 5));
+      const bytes = readFileSync(path);
+      bytes[position + (position === 100 ? 70_000 : 0)] ^= 0x10;
+      writeFileSync(path, bytes);
+      assert.equal(await codeOf(ctx.client.getShard(address)), 'SHARD_CORRUPT', `byte ${position}`);
+    }
+    rmSync(path);
+    assert.equal(await codeOf(ctx.client.getShard(address)), 'SHARD_MISSING');
+    assert.deepEqual(
+      await ctx.client.deleteShards({ shards: [address] }),
+      { deleted: 0 },
+      'idempotent delete',
+    );
+    await ctx.close();
+  });
+
+  test('a range read verifies only what it reads: a bad block elsewhere does not fail it', async () => {
+    const ctx = await withService();
+    const address = { stripeId: ID, shardIndex: 1, disk: 0 };
+    await ctx.client.putShard(address, Buffer.alloc(200_000, 1));
+    const path = ctx.service.store.pathOf(address);
+    const bytes = readFileSync(path);
+    bytes[32 + 150_000] ^= 1; // block 2
+    writeFileSync(path, bytes);
+    assert.equal(
+      (await ctx.client.getShard({ ...address, offset: 0, length: 65_536 })).length,
+      65_536,
+    );
+    assert.equal(
+      await codeOf(ctx.client.getShard({ ...address, offset: 140_000, length: 10 })),
+      'SHARD_CORRUPT',
+    );
+    await ctx.close();
+  });
+
+  test('bad stripe ids, shard indexes and disks are EINVAL', async () => {
+    const ctx = await withService();
+    for (const header of [
+      { stripeId: '../../etc/passwd', shardIndex: 0, disk: 0 },
+      { stripeId: 'AB'.repeat(16), shardIndex: 0, disk: 0 },
+      { stripeId: ID, shardIndex: 256, disk: 0 },
+      { stripeId: ID, shardIndex: 0, disk: 2 },
+    ]) {
+      assert.equal(
+        await codeOf(ctx.client.putShard(header, Buffer.from('x'))),
+        'EINVAL',
+        JSON.stringify(header),
+      );
+    }
+    await ctx.close();
+  });
+
+  test('leftovers of crashed writes are removed when a store opens; status reports both disks', async () => {
+    const ctx = await withService();
+    await ctx.client.putShard({ stripeId: ID, shardIndex: 0, disk: 0 }, Buffer.from('abc'));
+    const status = await ctx.client.status();
+    assert.equal(status.disks.length, 2);
+    assert.equal(status.disks[0].shardCount, 1);
+    assert.ok(
+      status.disks.every((d) => d.online && d.totalBytes >= d.freeBytes && d.freeBytes > 0),
+    );
+    await ctx.service.close();
+    mkdirSync(join(ctx.disks[0], 'tmp'), { recursive: true });
+    writeFileSync(join(ctx.disks[0], 'tmp', 'half-written.part'), 'partial');
+    const reopened = await startDataService({
+      serverId: 't',
+      host: '127.0.0.1',
+      port: 0,
+      disks: ctx.disks,
+    });
+    assert.equal(existsSync(join(ctx.disks[0], 'tmp', 'half-written.part')), false);
+    assert.equal((await reopened.store.status())[0].shardCount, 1, 'the complete shard is kept');
+    await reopened.close();
+    await ctx.client.close();
+    rmSync(ctx.root, { recursive: true, force: true });
+  });
+});
