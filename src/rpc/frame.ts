@@ -71,9 +71,14 @@ export class FrameDecoder {
   }
 
   private peekLength(): number {
-    const first = this.chunks[0];
-    if (first.length >= FRAME_PREFIX_BYTES) return first.readUInt32BE(0);
-    return Buffer.concat(this.chunks).readUInt32BE(0);
+    if (this.chunks[0].length < FRAME_PREFIX_BYTES) {
+      // Merge just enough leading chunks for the prefix, so later peeks are O(1) again.
+      let merged = 0;
+      let count = 0;
+      while (merged < FRAME_PREFIX_BYTES) merged += this.chunks[count++].length;
+      this.chunks.splice(0, count, Buffer.concat(this.chunks.slice(0, count), merged));
+    }
+    return this.chunks[0].readUInt32BE(0);
   }
 
   private take(length: number): Buffer {
