@@ -1,6 +1,7 @@
 // The one library through which the S3 gateway, the CLI and the FUSE mount read and write.
 // Every method fails with a StrataError (src/common/errors.ts); callers map codes to their protocol.
 
+import type { DiskStatus } from '../data/types.ts';
 import type {
   BucketInfo,
   Caller,
@@ -47,15 +48,7 @@ export interface ClusterStatus {
   dataServers: Array<
     DataServerInfo & {
       reachable: boolean;
-      disks: Array<{
-        disk: number;
-        path: string;
-        totalBytes: number;
-        freeBytes: number;
-        usedBytes: number;
-        shardCount: number;
-        online: boolean;
-      }>;
+      disks: DiskStatus[];
     }
   >;
   metadata: { addr: string; role: string; inodes?: number };

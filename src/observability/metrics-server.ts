@@ -1,4 +1,5 @@
 import { createServer, type Server } from 'node:http';
+import { listen } from '../common/listen.ts';
 import { registry } from './metrics.ts';
 
 // Serves GET /metrics in the Prometheus text format; anything else is 404. `render` lets a node
@@ -19,10 +20,6 @@ export async function startMetricsServer(
         response.writeHead(500, { 'content-type': 'text/plain' }).end(`${error.message}\n`),
     );
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => resolve());
-  });
-  const address = server.address();
-  return { port: typeof address === 'object' && address ? address.port : port, server };
+  const bound = await listen(server, host, port);
+  return { port: bound.port, server };
 }

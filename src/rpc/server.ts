@@ -1,5 +1,6 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { isStrataError, StrataError } from '../common/errors.ts';
+import { listen } from '../common/listen.ts';
 import { type Logger, silentLogger } from '../observability/logger.ts';
 import { rpcLatency, rpcRequests } from '../observability/metrics.ts';
 import {
@@ -37,17 +38,7 @@ export class RpcServer {
   async listen(host: string, port: number): Promise<{ host: string; port: number }> {
     const server = createServer({ noDelay: true }, (socket) => this.accept(socket));
     this.server = server;
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(port, host, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
-    const address = server.address();
-    if (!address || typeof address === 'string')
-      throw new StrataError('INTERNAL', 'no TCP address');
-    return { host: address.address, port: address.port };
+    return listen(server, host, port);
   }
 
   async close(): Promise<void> {

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { authenticate } from '../auth/index.ts';
+import { listen } from '../common/listen.ts';
 import { type Logger, silentLogger } from '../observability/logger.ts';
 import { s3Latency, s3Requests } from '../observability/metrics.ts';
 import type { RequestContext, S3GatewayOptions } from './context.ts';
@@ -32,16 +33,7 @@ export function createS3Gateway(options: S3GatewayOptions): S3Gateway {
   return {
     server,
     async listen(host, port) {
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(port, host, () => {
-          server.off('error', reject);
-          resolve();
-        });
-      });
-      const address = server.address();
-      if (!address || typeof address === 'string') throw new Error('no TCP address');
-      return { host: address.address, port: address.port };
+      return listen(server, host, port);
     },
     close: () =>
       new Promise<void>((resolve) => {
