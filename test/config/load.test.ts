@@ -3,7 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { ConfigError, loadConfig } from '../../src/config/load.ts';
-import { REPO_ROOT, runStrata, tempDir } from '../helpers/server.ts';
+import { REPO_ROOT, runStrata, startStrata, tempDir } from '../helpers/server.ts';
 
 function writeToml(text: string): string {
   const path = join(tempDir('strata-config-'), 'strata.toml');
@@ -40,6 +40,19 @@ describe('configuration', () => {
     });
     assert.equal(config.s3.auth.credentials.length, 2);
     assert.equal(config.s3.auth.credentials[0].user, 'admin');
+  });
+
+  test('the example file starts a server that uses its credentials', async () => {
+    const server = await startStrata({ args: ['--config', join(REPO_ROOT, 'docs/examples/strata.toml')] });
+    try {
+      assert.equal(server.accessKey, 'strata-admin');
+      assert.equal(server.secretKey, 'change-me-please');
+      const response = await fetch(`${server.s3Endpoint}/`);
+      assert.equal(response.status, 403, 'anonymous access is off');
+      assert.match(await response.text(), /<Code>AccessDenied<\/Code>/);
+    } finally {
+      await server.stop();
+    }
   });
 
   test('an unknown key is an error naming the key and the file', () => {
