@@ -205,6 +205,7 @@ export class StrataClient implements StrataClientApi {
           this.pool,
           params,
           data.subarray(at, Math.min(data.length, at + capacity)),
+          this.log,
         ),
       );
     }
@@ -264,6 +265,7 @@ export class StrataClient implements StrataClientApi {
       await this.erasure(),
       body,
       this.maxObjectSizeBytes,
+      this.log,
     );
     const object: ObjectMeta = { ...options.object, etag: written.md5Hex };
     const result = await this.apply({
@@ -333,7 +335,13 @@ export class StrataClient implements StrataClientApi {
       throw new StrataError('EINVAL', `part number must be 1..10000, got ${partNumber}`);
     }
     await this.getUpload(uploadId);
-    const written = await writeStream(this.pool, await this.erasure(), body, 5 * 1024 ** 3);
+    const written = await writeStream(
+      this.pool,
+      await this.erasure(),
+      body,
+      5 * 1024 ** 3,
+      this.log,
+    );
     const part = {
       uploadId,
       partNumber,

@@ -26,12 +26,15 @@ function codecFor(k: number, m: number): ReedSolomon {
 }
 
 // Encodes `data` (at most k * shardSizeBytes) into one stripe and stores its k+m shards on
-// distinct targets. Resolves only when every shard is durable on its data server; on any failure
-// the shards already written are deleted and the error is thrown.
+// distinct targets. Resolves once at least k+1 shards are durable on their data servers (the
+// write quorum: the stripe then survives one more loss); a shard that could not be written is
+// simply absent and reads rebuild it, as after a lost disk. Below the quorum the shards already
+// written are deleted and the error is thrown.
 export async function writeStripe(
   pool: DataPool,
   params: ErasureParams,
   data: Buffer,
+  log?: Logger,
 ): Promise<Stripe> {
   const { k, m } = params;
   assert(
@@ -48,7 +51,6 @@ export async function writeStripe(
     await client.putShard({ stripeId, shardIndex, disk: target.disk }, body);
   });
   const outcomes = await Promise.allSettled(puts);
-  const failure = outcomes.find((o) => o.status === 'rejected');
   const stripe: Stripe = {
     id: stripeId,
     k,
@@ -57,12 +59,28 @@ export async function writeStripe(
     dataLengthBytes: data.length,
     shards,
   };
-  if (failure) {
-    await deleteStripeShards(pool, stripe).catch(() => {});
-    throw failure.reason;
+  const failed = outcomes.flatMap((o, i) =>
+    o.status === 'rejected' ? [{ shard: i, error: o.reason }] : [],
+  );
+  if (failed.length === 0) {
+    erasureStripes.inc({ operation: 'encode' });
+    return stripe;
   }
-  erasureStripes.inc({ operation: 'encode' });
-  return stripe;
+  if (k + m - failed.length >= writeQuorum(k, m)) {
+    erasureStripes.inc({ operation: 'degraded_write' });
+    log?.warn('stripe written without some shards', {
+      stripeId,
+      missing: failed.map((f) => ({ shard: f.shard, target: shards[f.shard], error: f.error })),
+    });
+    return stripe;
+  }
+  await deleteStripeShards(pool, stripe).catch(() => {});
+  throw failed[0].error;
+}
+
+// k+1, capped at k+m: with m = 1 every shard must land.
+export function writeQuorum(k: number, m: number): number {
+  return Math.min(k + m, k + 1);
 }
 
 function encodeStripe(codec: ReedSolomon, data: Buffer, shardSizeBytes: number): Buffer[] {

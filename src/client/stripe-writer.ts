@@ -1,6 +1,7 @@
 import assert from 'node:assert';
 import { createHash } from 'node:crypto';
 import type { Extent, Stripe } from '../metadata/types.ts';
+import type { Logger } from '../observability/logger.ts';
 import type { DataPool } from './data-pool.ts';
 import { deleteStripeShards, type ErasureParams, writeStripe } from './stripe-io.ts';
 import type { Body } from './types.ts';
@@ -23,6 +24,7 @@ export async function writeStream(
   params: ErasureParams,
   body: Body,
   maxSizeBytes = Number.MAX_SAFE_INTEGER,
+  log?: Logger,
 ): Promise<WrittenData> {
   const stripeCapacity = params.k * params.shardSizeBytes;
   const md5 = createHash('md5');
@@ -35,7 +37,7 @@ export async function writeStream(
     const data = buffer.subarray(0, filled);
     buffer = Buffer.allocUnsafe(stripeCapacity);
     filled = 0;
-    const write = writeStripe(pool, params, data);
+    const write = writeStripe(pool, params, data, log);
     stripes.push(write);
     inFlight.add(write);
     const settle = () => inFlight.delete(write);

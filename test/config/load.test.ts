@@ -43,7 +43,9 @@ describe('configuration', () => {
   });
 
   test('the example file starts a server that uses its credentials', async () => {
-    const server = await startStrata({ args: ['--config', join(REPO_ROOT, 'docs/examples/strata.toml')] });
+    const server = await startStrata({
+      args: ['--config', join(REPO_ROOT, 'docs/examples/strata.toml')],
+    });
     try {
       assert.equal(server.accessKey, 'strata-admin');
       assert.equal(server.secretKey, 'change-me-please');

@@ -8,6 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import {
   CreateBucketCommand,
   GetObjectCommand,
+  HeadObjectCommand,
   PutObjectCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
@@ -73,5 +74,44 @@ describe('degraded reads', () => {
     const metrics = await (await fetch(server.metricsUrl)).text();
     assert.match(metrics, /strata_data_shard_errors_total\{code="SHARD_CORRUPT"\} [1-9]/);
     assert.match(metrics, /strata_erasure_stripes_total\{operation="reconstruct"\} [1-9]/);
+  });
+});
+
+describe('degraded writes', () => {
+  test('a PUT succeeds with one disk unwritable (write quorum k+1) and reads back; with three it fails cleanly', async () => {
+    const server = await startStrata();
+    const s3 = s3Client(server);
+    const breakDisk = (disk: number) => {
+      // A regular file where the shard tree should be: every write to this disk fails.
+      const shards = join(server.dataDir, 'disks', `d${disk}`, 'shards');
+      rmSync(shards, { recursive: true, force: true });
+      writeFileSync(shards, 'not a directory');
+    };
+    try {
+      await s3.send(new CreateBucketCommand({ Bucket: 'quorum' }));
+      breakDisk(1);
+      const payload = patternBytes(6 * 1024 * 1024 + 5, 21);
+      await s3.send(new PutObjectCommand({ Bucket: 'quorum', Key: 'one-down', Body: payload }));
+      const got = await s3.send(new GetObjectCommand({ Bucket: 'quorum', Key: 'one-down' }));
+      assert.equal(sha256(await bodyBytes(got.Body)), sha256(payload));
+      const metrics = await (await fetch(server.metricsUrl)).text();
+      assert.match(metrics, /strata_erasure_stripes_total\{operation="degraded_write"\} [1-9]/);
+      breakDisk(3);
+      breakDisk(4);
+      const refused = await s3
+        .send(new PutObjectCommand({ Bucket: 'quorum', Key: 'three-down', Body: payload }))
+        .catch((e) => e);
+      assert.ok(refused instanceof Error, 'below the write quorum the PUT fails');
+      assert.ok(
+        (refused as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode! >= 500,
+      );
+      const head = await s3
+        .send(new HeadObjectCommand({ Bucket: 'quorum', Key: 'three-down' }))
+        .catch((e) => e);
+      assert.equal(head.name, 'NotFound', 'a failed PUT leaves nothing visible');
+    } finally {
+      s3.destroy();
+      await server.stop();
+    }
   });
 });
