@@ -57,6 +57,10 @@ export async function startNode(config: StrataConfig, log: Logger): Promise<Runn
             shardSizeBytes: config.erasure.shard_size_bytes,
           },
         },
+        scrub: {
+          intervalMs: config.metadata.scrub_interval_seconds * 1000,
+          orphanGraceMs: config.metadata.orphan_grace_seconds * 1000,
+        },
         log: log.child({ service: 'metadata' }),
       });
       closers.push(() => service.close());

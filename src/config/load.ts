@@ -143,7 +143,12 @@ function normaliseCredentials(list: object[]): unknown {
 function coerce(key: string, raw: string): unknown {
   const sample = CONFIG_KEYS[key];
   if (!sample) return raw;
-  if (key === 'node.id' || key.endsWith('_count') || key.endsWith('_bytes')) {
+  if (
+    key === 'node.id' ||
+    key.endsWith('_count') ||
+    key.endsWith('_bytes') ||
+    key.endsWith('_seconds')
+  ) {
     return /^\d+$/.test(raw) ? Number(raw) : raw;
   }
   if (key.endsWith('raft_peers') || key.endsWith('disks') || key.endsWith('domains')) {

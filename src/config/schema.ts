@@ -14,7 +14,12 @@ export interface CredentialConfig {
 
 export interface StrataConfig {
   node: { id: number; role: Role; data_dir: string };
-  metadata: { addr: string; raft_peers: string[] };
+  metadata: {
+    addr: string;
+    raft_peers: string[];
+    scrub_interval_seconds: number;
+    orphan_grace_seconds: number;
+  };
   data: { addr: string; disks: string[]; disk_count: number; server_id: string };
   s3: {
     addr: string;
@@ -29,7 +34,12 @@ export interface StrataConfig {
 
 export const DEFAULT_CONFIG: StrataConfig = {
   node: { id: 1, role: 'combined', data_dir: './strata-data' },
-  metadata: { addr: '127.0.0.1:9000', raft_peers: [] },
+  metadata: {
+    addr: '127.0.0.1:9000',
+    raft_peers: [],
+    scrub_interval_seconds: 600,
+    orphan_grace_seconds: 3600,
+  },
   // Empty disks: six directories under <data_dir>/disks, so 4+2 has six independent targets.
   data: { addr: '127.0.0.1:9001', disks: [], disk_count: 6, server_id: '' },
   s3: {
@@ -116,6 +126,8 @@ export const CONFIG_KEYS: Record<string, Check> = {
   'node.data_dir': isString(true),
   'metadata.addr': isAddress,
   'metadata.raft_peers': isStringList(isAddress),
+  'metadata.scrub_interval_seconds': isInt(1, 7 * 24 * 3600),
+  'metadata.orphan_grace_seconds': isInt(1, 30 * 24 * 3600),
   'data.addr': isAddress,
   'data.disks': isStringList(isString(true)),
   'data.disk_count': isInt(1, 256),

@@ -8,10 +8,13 @@ import {
   type DataServerStatus,
   type DeleteShardsHeader,
   type GetShardHeader,
+  type ListShardsHeader,
+  type ListShardsReply,
   type PutShardHeader,
 } from './types.ts';
 
 const DELETE_BATCH_MAX = 4096;
+const LIST_LIMIT_MAX = 10_000;
 
 export interface DataServiceOptions {
   serverId: string;
@@ -51,6 +54,19 @@ export async function startDataService(options: DataServiceOptions): Promise<Dat
     for (const shard of shards) if (await store.delete(shard)) deleted++;
     return { header: { deleted } };
   });
+  server.handle(DATA_RPC.listShards, async ({ header }) => {
+    const h = header as ListShardsHeader;
+    if (!Number.isInteger(h.limit) || h.limit < 1 || h.limit > LIST_LIMIT_MAX) {
+      throw new StrataError('EINVAL', `listShards limit must be 1..${LIST_LIMIT_MAX}`);
+    }
+    const reply: ListShardsReply = await store.list(
+      h.disk,
+      h.after ?? undefined,
+      h.limit,
+      h.olderThanMs,
+    );
+    return { header: reply };
+  });
   server.handle(DATA_RPC.status, async () => ({
     header: {
       serverId: options.serverId,
@@ -82,6 +98,10 @@ export class DataClient {
 
   async deleteShards(header: DeleteShardsHeader): Promise<{ deleted: number }> {
     return (await this.rpc.call<{ deleted: number }>(DATA_RPC.deleteShards, header)).header;
+  }
+
+  async listShards(header: ListShardsHeader): Promise<ListShardsReply> {
+    return (await this.rpc.call<ListShardsReply>(DATA_RPC.listShards, header)).header;
   }
 
   async status(): Promise<DataServerStatus> {

@@ -1,7 +1,16 @@
 import assert from 'node:assert';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readdirSync, rmSync } from 'node:fs';
-import { type FileHandle, mkdir, open, rename, statfs, unlink } from 'node:fs/promises';
+import {
+  type FileHandle,
+  mkdir,
+  open,
+  readdir,
+  rename,
+  stat,
+  statfs,
+  unlink,
+} from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { StrataError } from '../common/errors.ts';
 import { diskFreeBytes, shardBytes, shardErrors } from '../observability/metrics.ts';
@@ -86,6 +95,31 @@ export class ShardStore {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
       throw diskError(error, 'deleting a shard');
     }
+  }
+
+  // Shards of one disk in (prefix, name) order, for the orphan scrubber. Pages resume after a
+  // name, so a scan over a large disk holds one prefix directory listing at a time.
+  async list(disk: number, after: string | undefined, limit: number, olderThanMs: number) {
+    if (!Number.isInteger(disk) || disk < 0 || disk >= this.disks.length) {
+      throw new StrataError('EINVAL', `no disk ${disk} (this server has ${this.disks.length})`);
+    }
+    const root = join(this.disks[disk], 'shards');
+    const shards: Array<{ stripeId: string; shardIndex: number; mtimeMs: number }> = [];
+    const prefixes = (await readdir(root)).filter((p) => /^[0-9a-f]{2}$/.test(p)).sort();
+    for (const prefix of prefixes) {
+      if (after !== undefined && prefix < after.slice(0, 2)) continue;
+      const names = (await readdir(join(root, prefix))).sort();
+      for (const name of names) {
+        if (after !== undefined && name <= after) continue;
+        const match = /^([0-9a-f]{32})\.(\d{1,3})$/.exec(name);
+        if (!match) continue;
+        const info = await stat(join(root, prefix, name)).catch(() => undefined);
+        if (!info || info.mtimeMs >= olderThanMs) continue;
+        shards.push({ stripeId: match[1], shardIndex: Number(match[2]), mtimeMs: info.mtimeMs });
+        if (shards.length === limit) return { shards, next: name };
+      }
+    }
+    return { shards };
   }
 
   async status(): Promise<DiskStatus[]> {

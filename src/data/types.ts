@@ -40,9 +40,22 @@ export interface DataServerStatus {
   disks: DiskStatus[];
 }
 
+export interface ListShardsHeader {
+  disk: number;
+  after?: string; // "<stripeId>.<shardIndex>" of the last shard of the previous page
+  limit: number; // at most 10,000
+  olderThanMs: number; // only shards whose file was last modified before this time
+}
+
+export interface ListShardsReply {
+  shards: Array<ShardId & { mtimeMs: number }>;
+  next?: string; // pass as `after` for the next page; absent on the last page
+}
+
 export const DATA_RPC = {
   putShard: 'data.putShard',
   getShard: 'data.getShard',
   deleteShards: 'data.deleteShards',
   status: 'data.status',
+  listShards: 'data.listShards',
 } as const;

@@ -2,10 +2,17 @@
 // reference count of every stripe, so a stripe's shards are queued for deletion exactly when no
 // extent points into it any more.
 import assert from 'node:assert';
-import type { Store } from './store.ts';
+import { fail, type Store } from './store.ts';
 import type { Extent, Stripe } from './types.ts';
 
 export function addRef(store: Store, stripe: Stripe, delta: number): void {
+  // A new reference to a stripe the scrubber already took: its shards are (being) deleted.
+  if (delta > 0 && store.refCount(stripe.id) === 0 && store.isOrphan(stripe.id)) {
+    fail(
+      'EIO',
+      `stripe ${stripe.id} was written too long ago and collected as an orphan; write again`,
+    );
+  }
   const count = store.refCount(stripe.id) + delta;
   assert(count >= 0, `stripe ${stripe.id} reference count below zero`);
   store.setRefCount(stripe, count);

@@ -14,6 +14,7 @@ export const TAG = {
   server: 0x73, // 's' + server id
   counter: 0x63, // 'c' + name
   applied: 0x61, // 'a'
+  orphan: 0x6f, // 'o' + stripe id: shards deleted by the scrubber, never to be referenced
 } as const;
 
 function u64(value: number): Buffer {
@@ -46,6 +47,8 @@ export const refKey = (stripeId: string) =>
   Buffer.concat([tag(TAG.ref), Buffer.from(stripeId, 'latin1')]);
 export const gcKey = (stripeId: string) =>
   Buffer.concat([tag(TAG.gc), Buffer.from(stripeId, 'latin1')]);
+export const orphanKey = (stripeId: string) =>
+  Buffer.concat([tag(TAG.orphan), Buffer.from(stripeId, 'latin1')]);
 export const gcPrefix = () => tag(TAG.gc);
 export const gcPrefixEnd = () => tag(TAG.gc + 1);
 

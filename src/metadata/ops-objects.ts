@@ -1,7 +1,7 @@
 // The S3 view's commands: buckets, whole-object put and delete, multipart uploads. Keys are paths
 // below the bucket directory; the rules for keys that cannot be paths are in
 // docs/architecture/overview.md ("Keys and paths").
-import { releaseAll, releaseExtents, writeExtents } from './extent-ops.ts';
+import { addRef, releaseAll, releaseExtents, writeExtents } from './extent-ops.ts';
 import * as K from './keys.ts';
 import { dropLink, newInode, removeDir } from './ops-namespace.ts';
 import { fail, type Store } from './store.ts';
@@ -262,10 +262,7 @@ export function putPart(store: Store, c: Op<'putPart'>) {
   const key = K.partKey(c.uploadId, c.partNumber);
   const previous = store.db.get(key) as { extents: Extent[] } | undefined;
   if (previous) releaseExtents(store, previous.extents);
-  for (const extent of c.extents) {
-    const count = store.refCount(extent.stripe.id);
-    store.setRefCount(extent.stripe, count + 1);
-  }
+  for (const extent of c.extents) addRef(store, extent.stripe, 1);
   const part = {
     partNumber: c.partNumber,
     size: c.size,

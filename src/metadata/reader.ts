@@ -64,6 +64,10 @@ export function createReader(store: Store): MetadataReader {
         .map(({ value }) => value as UploadInfo)
         .filter((u) => u.bucket === bucket),
     dataServers: () => store.servers(),
+    stripeState(stripeId) {
+      if (store.refCount(stripeId) > 0) return 'referenced';
+      return store.db.get(K.gcKey(stripeId)) === undefined ? 'unknown' : 'collecting';
+    },
     pendingGc: (limit) =>
       [...store.db.getRange({ start: K.gcPrefix(), end: K.gcPrefixEnd(), limit })].map(
         ({ value }) => value as Stripe,

@@ -4,6 +4,7 @@ import { DataClient } from '../data/index.ts';
 import { type Logger, silentLogger } from '../observability/logger.ts';
 import { metadataApplyLatency, metadataCommands } from '../observability/metrics.ts';
 import { RpcServer } from '../rpc/index.ts';
+import { OrphanScrubber, type ScrubOptions } from './scrubber.ts';
 import { MetadataStateMachine } from './state-machine.ts';
 import {
   type ClusterConfig,
@@ -28,6 +29,7 @@ const READ_FNS = new Set<keyof MetadataReader>([
   'listUploads',
   'dataServers',
   'pendingGc',
+  'stripeState',
 ]);
 
 const GC_INTERVAL_MS = 2_000;
@@ -38,6 +40,7 @@ export interface MetadataServiceOptions {
   port: number;
   dataDir: string;
   cluster: ClusterConfig;
+  scrub: ScrubOptions;
   log?: Logger;
 }
 
@@ -72,12 +75,14 @@ export async function startMetadataService(
   server.handle(METADATA_RPC.config, async () => ({ header: options.cluster }));
   const bound = await server.listen(options.host, options.port);
   const gc = new ShardCollector(stateMachine, log);
+  const scrubber = new OrphanScrubber(stateMachine, log, options.scrub);
   log.info('metadata service listening', { addr: `${bound.host}:${bound.port}` });
   return {
     host: bound.host,
     port: bound.port,
     stateMachine,
     async close() {
+      await scrubber.stop();
       await gc.stop();
       await server.close();
       await stateMachine.close();

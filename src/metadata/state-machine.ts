@@ -134,6 +134,15 @@ function dispatch(store: Store, c: Command): CommandResult {
     case 'registerDataServer':
       store.db.putSync(K.serverKey(c.server.serverId), { ...c.server, registeredAtMs: c.nowMs });
       return { ok: true };
+    case 'markOrphans': {
+      const marked: string[] = [];
+      for (const id of c.stripeIds) {
+        if (store.refCount(id) > 0 || store.db.get(K.gcKey(id)) !== undefined) continue;
+        store.db.putSync(K.orphanKey(id), c.nowMs);
+        marked.push(id);
+      }
+      return { ok: true, marked };
+    }
     case 'gcDone':
       for (const id of c.stripeIds) store.db.removeSync(K.gcKey(id));
       return { ok: true };

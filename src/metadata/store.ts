@@ -141,6 +141,10 @@ export class Store {
     this.db.removeSync(K.extentKey(ino, fileOffset));
   }
 
+  isOrphan(stripeId: string): boolean {
+    return this.db.get(K.orphanKey(stripeId)) !== undefined;
+  }
+
   refCount(stripeId: string): number {
     return (this.db.get(K.refKey(stripeId)) as number | undefined) ?? 0;
   }

@@ -199,13 +199,17 @@ export type Command =
   | { op: 'abortUpload'; nowMs: number; uploadId: string }
   | { op: 'registerDataServer'; nowMs: number; server: Omit<DataServerInfo, 'registeredAtMs'> }
   // The garbage collector deleted these stripes' shards; forget them.
-  | { op: 'gcDone'; nowMs: number; stripeIds: string[] };
+  | { op: 'gcDone'; nowMs: number; stripeIds: string[] }
+  // The scrubber found shard files of these stripes on disk. Each one no extent references and no
+  // collection has queued is marked as an orphan (result: `marked`); from then on any command
+  // that would reference it fails with EIO, so its shards can be deleted safely.
+  | { op: 'markOrphans'; nowMs: number; stripeIds: string[] };
 
 export type CommandOp = Command['op'];
 
 // What apply() returns. Errors are values: { ok: false, code, message } with a StrataErrorCode.
 export type CommandResult =
-  | { ok: true; inode?: Inode; bucket?: BucketInfo; replacedInode?: Inode }
+  | { ok: true; inode?: Inode; bucket?: BucketInfo; replacedInode?: Inode; marked?: string[] }
   | { ok: false; code: string; message: string };
 
 export interface DirEntry {
@@ -252,6 +256,8 @@ export interface MetadataReader {
   listUploads(bucket: string): UploadInfo[];
   dataServers(): DataServerInfo[];
   pendingGc(limit: number): Stripe[];
+  // Whether any extent or part references the stripe, or its deletion is queued already.
+  stripeState(stripeId: string): 'referenced' | 'collecting' | 'unknown';
 }
 
 // Cluster-wide settings the metadata service hands to every client, so that all writers agree.

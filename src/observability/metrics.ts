@@ -87,3 +87,9 @@ export const erasureStripes = new Counter({
   labelNames: ['operation'] as const,
   registers: [registry],
 });
+
+export const orphanShards = new Counter({
+  name: 'strata_metadata_orphan_shards_deleted_total',
+  help: 'Shard files no stripe referenced (left by crashed writes), deleted by the scrubber',
+  registers: [registry],
+});

@@ -147,3 +147,19 @@ describe('metadata extents and stripe references', () => {
     rmSync(dirname(path), { recursive: true, force: true });
   });
 });
+
+describe('orphan marking', () => {
+  test('only unknown stripes are marked, and a marked stripe can never be referenced', () => {
+    const { machine, ino } = withFile();
+    const live = stripe(10);
+    const queued = stripe(10);
+    ok(machine, { op: 'write', ino, extents: [extent(0, 10, live)] });
+    ok(machine, { op: 'write', ino, extents: [extent(20, 10, queued)] });
+    ok(machine, { op: 'setattr', ino, size: 15 }); // frees `queued`: now pending collection
+    const stray = stripe(10);
+    const result = ok(machine, { op: 'markOrphans', stripeIds: [live.id, queued.id, stray.id] });
+    assert.deepEqual(result.marked, [stray.id]);
+    assert.equal(codeOf(machine, { op: 'write', ino, extents: [extent(40, 10, stray)] }), 'EIO');
+    assert.equal(machine.reader.getattr(ino)?.size, 15, 'the refused write changed nothing');
+  });
+});

@@ -1,0 +1,89 @@
+import { DataClient } from '../data/data-service.ts';
+import type { Logger } from '../observability/logger.ts';
+import { orphanShards } from '../observability/metrics.ts';
+import type { MetadataStateMachine } from './state-machine.ts';
+
+const LIST_PAGE = 1000;
+
+export interface ScrubOptions {
+  intervalMs: number;
+  // Shards younger than this are never touched: they may belong to a write still in progress
+  // (a single PUT is at most 5 GiB; its stripes commit when it ends).
+  orphanGraceMs: number;
+}
+
+// Finds shard files that no stripe of the namespace knows (left by writes that crashed before
+// their metadata committed) and deletes them. Runs beside the garbage collector in the metadata
+// service, one data server and disk at a time, a page at a time.
+export class OrphanScrubber {
+  private readonly stateMachine: MetadataStateMachine;
+  private readonly log: Logger;
+  private readonly options: ScrubOptions;
+  private readonly timer: NodeJS.Timeout;
+  private running: Promise<void> | undefined;
+  private stopped = false;
+
+  constructor(stateMachine: MetadataStateMachine, log: Logger, options: ScrubOptions) {
+    this.stateMachine = stateMachine;
+    this.log = log;
+    this.options = options;
+    this.timer = setInterval(() => {
+      this.running ??= this.scrub()
+        .then(() => undefined)
+        .catch((error) => this.log.warn('orphan scrub failed', { error }))
+        .finally(() => {
+          this.running = undefined;
+        });
+    }, options.intervalMs);
+    this.timer.unref();
+  }
+
+  async scrub(): Promise<number> {
+    let deleted = 0;
+    for (const server of this.stateMachine.reader.dataServers()) {
+      const client = new DataClient(server.addr);
+      try {
+        for (const { disk } of server.disks) deleted += await this.scrubDisk(client, disk);
+      } finally {
+        await client.close();
+      }
+    }
+    if (deleted > 0) this.log.info('deleted orphan shards', { count: deleted });
+    return deleted;
+  }
+
+  private async scrubDisk(client: DataClient, disk: number): Promise<number> {
+    let deleted = 0;
+    let after: string | undefined;
+    const olderThanMs = Date.now() - this.options.orphanGraceMs;
+    do {
+      if (this.stopped) return deleted;
+      const page = await client.listShards({ disk, after, limit: LIST_PAGE, olderThanMs });
+      const candidates = page.shards.filter(
+        (s) => this.stateMachine.reader.stripeState(s.stripeId) === 'unknown',
+      );
+      // Mark first, in one command: a write that commits later fails instead of pointing at
+      // shards this scrub is about to delete.
+      const stripeIds = [...new Set(candidates.map((s) => s.stripeId))];
+      const result =
+        stripeIds.length > 0
+          ? this.stateMachine.apply({ op: 'markOrphans', nowMs: Date.now(), stripeIds })
+          : undefined;
+      const marked = new Set(result?.ok ? (result.marked ?? []) : []);
+      const orphans = candidates.filter((s) => marked.has(s.stripeId));
+      if (orphans.length > 0) {
+        await client.deleteShards({ shards: orphans.map((s) => ({ ...s, disk })) });
+        orphanShards.inc(orphans.length);
+        deleted += orphans.length;
+      }
+      after = page.next;
+    } while (after !== undefined);
+    return deleted;
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.timer);
+    await this.running;
+  }
+}
