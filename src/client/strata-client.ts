@@ -25,6 +25,7 @@ import type {
   Body,
   ByteRange,
   ClusterStatus,
+  FileHandle,
   GetObjectResult,
   PutObjectOptions,
   PutObjectResult,
@@ -191,6 +192,37 @@ export class StrataClient implements StrataClientApi {
       const { offset, length } = clampRange(inode.size, range);
       yield* readFileRange(self.metadata, self.pool, inode.ino, offset, length, self.log);
     })();
+  }
+
+  async create(
+    path: string,
+    options: { mode?: number; exclusive?: boolean; caller?: Caller } = {},
+  ) {
+    const { parent, name } = parentAndName(path);
+    const dir = await this.stat(parent);
+    const result = await this.apply({
+      op: 'create',
+      parent: dir.ino,
+      name,
+      mode: options.mode ?? 0o644,
+      caller: options.caller ?? this.caller,
+      exclusive: options.exclusive ?? false,
+    });
+    return result.inode as Inode;
+  }
+
+  async open(path: string): Promise<FileHandle> {
+    const inode = await this.stat(path);
+    if (inode.type !== 'file')
+      throw new StrataError(inode.type === 'dir' ? 'EISDIR' : 'EINVAL', `not a file: ${path}`);
+    const ino = inode.ino;
+    return {
+      ino,
+      read: (offset, length) => this.read(ino, offset, length),
+      write: (offset, data) => this.write(ino, offset, data),
+      truncate: (size) => this.truncate(ino, size),
+      stat: () => this.getattr(ino),
+    };
   }
 
   async write(ino: number, offset: number, data: Buffer): Promise<Inode> {

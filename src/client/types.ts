@@ -55,6 +55,14 @@ export interface ClusterStatus {
   erasure: { k: number; m: number; stripeSizeBytes: number };
 }
 
+export interface FileHandle {
+  readonly ino: number;
+  read(offset: number, length: number): Promise<Buffer>;
+  write(offset: number, data: Buffer): Promise<Inode>;
+  truncate(size: number): Promise<Inode>;
+  stat(): Promise<Inode>;
+}
+
 export interface StrataClientApi {
   // POSIX-shaped, path based (paths are absolute: "/bucket/dir/file").
   stat(path: string): Promise<Inode>;
@@ -71,6 +79,13 @@ export interface StrataClientApi {
   // Creates or replaces the whole file atomically (readers see the old or the new content).
   writeFile(path: string, body: Body, options?: { mode?: number; caller?: Caller }): Promise<Inode>;
   readFile(path: string, range?: ByteRange): AsyncIterable<Buffer>;
+  // Creates an empty file (exclusive: EEXIST if the name exists; otherwise opens what is there).
+  create(
+    path: string,
+    options?: { mode?: number; exclusive?: boolean; caller?: Caller },
+  ): Promise<Inode>;
+  // A handle on an existing file for reads and writes at offsets (the FUSE mount's open files).
+  open(path: string): Promise<FileHandle>;
   // Writes at an offset of an existing file (ino), durable when the promise resolves.
   write(ino: number, offset: number, data: Buffer): Promise<Inode>;
   read(ino: number, offset: number, length: number): Promise<Buffer>;
