@@ -1,16 +1,6 @@
 import assert from 'node:assert';
-import { randomBytes } from 'node:crypto';
-import { mkdirSync, readdirSync, rmSync } from 'node:fs';
-import {
-  type FileHandle,
-  mkdir,
-  open,
-  readdir,
-  rename,
-  stat,
-  statfs,
-  unlink,
-} from 'node:fs/promises';
+import { mkdirSync, readdirSync } from 'node:fs';
+import { type FileHandle, mkdir, open, readdir, stat, statfs, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { StrataError } from '../common/errors.ts';
 import { diskFreeBytes, shardBytes, shardErrors } from '../observability/metrics.ts';
@@ -27,7 +17,11 @@ export interface ShardAddress {
 }
 
 // Shards as files under N disk directories. A put is durable when it resolves: the file is
-// written to <disk>/tmp, fsynced, renamed into <disk>/shards/xx/, and that directory fsynced.
+// created under <disk>/shards/xx/, written, fsynced, and that directory fsynced. Shards are never
+// overwritten (every stripe has a fresh random id), so there is no rename: a write cut short by a
+// crash leaves a file whose length or checksums do not match its header, which reads refuse as
+// SHARD_CORRUPT and the orphan scrubber deletes. (A rename per shard cost more under load than
+// the write itself: it serialises on the directory and the journal.)
 export class ShardStore {
   readonly disks: string[];
   private readonly shardCounts: number[];
@@ -39,23 +33,23 @@ export class ShardStore {
   }
 
   async put(address: ShardAddress, data: Buffer): Promise<{ sizeBytes: number }> {
-    const final = this.pathOf(address);
-    const temp = join(this.disks[address.disk], 'tmp', `${randomBytes(8).toString('hex')}.part`);
+    const path = this.pathOf(address);
     const encoded = encodeShard(data);
+    let created = false;
     try {
-      const file = await open(temp, 'w', 0o644);
+      await ensureDirectory(dirname(path));
+      const file = await open(path, 'wx', 0o644);
+      created = true;
       try {
         await file.writev([encoded.head, data, encoded.crcs]);
         await file.sync();
       } finally {
         await file.close();
       }
-      await ensureDirectory(dirname(final));
-      await rename(temp, final);
-      await syncDirectory(dirname(final));
+      await syncDirectory(dirname(path));
     } catch (error) {
-      await unlink(temp).catch(() => {});
-      throw diskError(error, `writing shard ${final}`);
+      if (created) await unlink(path).catch(() => {});
+      throw diskError(error, `writing shard ${path}`);
     }
     this.shardCounts[address.disk]++;
     shardBytes.inc({ direction: 'write' }, data.length);
@@ -208,11 +202,9 @@ async function readVerified(
   return data.subarray(offset - blocksStart, offset - blocksStart + want);
 }
 
-// Creates the disk layout, removes half-written shards of a crashed process, counts shards.
+// Creates the disk layout and counts the shards already there.
 function prepareDisk(disk: string): number {
   mkdirSync(join(disk, 'shards'), { recursive: true });
-  rmSync(join(disk, 'tmp'), { recursive: true, force: true });
-  mkdirSync(join(disk, 'tmp'), { recursive: true });
   let count = 0;
   for (const prefix of readdirSync(join(disk, 'shards'))) {
     count += readdirSync(join(disk, 'shards', prefix)).length;

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
@@ -80,23 +80,34 @@ describe('shard storage', () => {
 
   test('a flipped byte is SHARD_CORRUPT, in the data or in the header; a missing file is SHARD_MISSING', async () => {
     const ctx = await withService();
-    const address = { stripeId: ID, shardIndex: 0, disk: 0 };
-    const path = ctx.service.store.pathOf(address);
-    for (const position of [100, 4]) {
-      await ctx.client.putShard(address, Buffer.alloc(200_000, 5));
-      const bytes = readFileSync(path);
-      bytes[position + (position === 100 ? 70_000 : 0)] ^= 0x10;
-      writeFileSync(path, bytes);
-      assert.equal(await codeOf(ctx.client.getShard(address)), 'SHARD_CORRUPT', `byte ${position}`);
+    try {
+      for (const [shardIndex, position] of [
+        [0, 70_100],
+        [1, 4],
+      ]) {
+        const address = { stripeId: ID, shardIndex, disk: 0 };
+        await ctx.client.putShard(address, Buffer.alloc(200_000, 5));
+        const path = ctx.service.store.pathOf(address);
+        const bytes = readFileSync(path);
+        bytes[position] ^= 0x10;
+        writeFileSync(path, bytes);
+        assert.equal(
+          await codeOf(ctx.client.getShard(address)),
+          'SHARD_CORRUPT',
+          `byte ${position}`,
+        );
+      }
+      const address = { stripeId: ID, shardIndex: 0, disk: 0 };
+      rmSync(ctx.service.store.pathOf(address));
+      assert.equal(await codeOf(ctx.client.getShard(address)), 'SHARD_MISSING');
+      assert.deepEqual(
+        await ctx.client.deleteShards({ shards: [address] }),
+        { deleted: 0 },
+        'idempotent delete',
+      );
+    } finally {
+      await ctx.close();
     }
-    rmSync(path);
-    assert.equal(await codeOf(ctx.client.getShard(address)), 'SHARD_MISSING');
-    assert.deepEqual(
-      await ctx.client.deleteShards({ shards: [address] }),
-      { deleted: 0 },
-      'idempotent delete',
-    );
-    await ctx.close();
   });
 
   test('a range read verifies only what it reads: a bad block elsewhere does not fail it', async () => {
@@ -135,28 +146,38 @@ describe('shard storage', () => {
     await ctx.close();
   });
 
-  test('leftovers of crashed writes are removed when a store opens; status reports both disks', async () => {
+  test('a shard cut short by a crash is refused as SHARD_CORRUPT; status counts shards', async () => {
     const ctx = await withService();
-    await ctx.client.putShard({ stripeId: ID, shardIndex: 0, disk: 0 }, Buffer.from('abc'));
+    const address = { stripeId: ID, shardIndex: 0, disk: 0 };
+    await ctx.client.putShard(address, Buffer.alloc(100_000, 3));
     const status = await ctx.client.status();
     assert.equal(status.disks.length, 2);
     assert.equal(status.disks[0].shardCount, 1);
     assert.ok(
       status.disks.every((d) => d.online && d.totalBytes >= d.freeBytes && d.freeBytes > 0),
     );
+    const path = ctx.service.store.pathOf(address);
+    writeFileSync(path, readFileSync(path).subarray(0, 50_000)); // as if the writer died mid-write
+    assert.equal(await codeOf(ctx.client.getShard(address)), 'SHARD_CORRUPT');
     await ctx.service.close();
-    mkdirSync(join(ctx.disks[0], 'tmp'), { recursive: true });
-    writeFileSync(join(ctx.disks[0], 'tmp', 'half-written.part'), 'partial');
     const reopened = await startDataService({
       serverId: 't',
       host: '127.0.0.1',
       port: 0,
       disks: ctx.disks,
     });
-    assert.equal(existsSync(join(ctx.disks[0], 'tmp', 'half-written.part')), false);
-    assert.equal((await reopened.store.status())[0].shardCount, 1, 'the complete shard is kept');
+    assert.equal((await reopened.store.status())[0].shardCount, 1, 'counted again at open');
     await reopened.close();
     await ctx.client.close();
     rmSync(ctx.root, { recursive: true, force: true });
+  });
+
+  test('a shard is never overwritten: a second put of the same shard fails and keeps the first', async () => {
+    const ctx = await withService();
+    const address = { stripeId: ID, shardIndex: 4, disk: 1 };
+    await ctx.client.putShard(address, Buffer.from('first'));
+    assert.equal(await codeOf(ctx.client.putShard(address, Buffer.from('second'))), 'EIO');
+    assert.equal((await ctx.client.getShard(address)).toString(), 'first');
+    await ctx.close();
   });
 });
