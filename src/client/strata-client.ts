@@ -25,6 +25,7 @@ import type {
   Body,
   ByteRange,
   ClusterStatus,
+  CopyOptions,
   FileHandle,
   GetObjectResult,
   PutObjectOptions,
@@ -339,6 +340,25 @@ export class StrataClient implements StrataClientApi {
       inode,
       body: readFileRange(this.metadata, this.pool, inode.ino, offset, length, this.log),
     };
+  }
+
+  async copyObject(
+    source: { bucket: string; key: string },
+    bucket: string,
+    key: string,
+    options: CopyOptions = {},
+  ): Promise<Inode> {
+    const { caller, ...rest } = options;
+    const result = await this.apply({
+      op: 'copyObject',
+      srcBucket: source.bucket,
+      srcKey: source.key,
+      bucket,
+      key,
+      caller: caller ?? this.caller,
+      ...rest,
+    });
+    return result.inode as Inode;
   }
 
   async deleteObject(bucket: string, key: string): Promise<void> {

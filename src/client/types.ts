@@ -26,6 +26,15 @@ export interface PutObjectOptions {
   // errors raised by the caller's own hashing, so the client only reports what it computed.
 }
 
+export interface CopyOptions {
+  object?: Omit<ObjectMeta, 'etag' | 'checksums' | 'partSizes'>; // REPLACE; absent: COPY
+  ifMatch?: string;
+  ifNoneMatch?: string;
+  copyIfMatch?: string;
+  copyIfNoneMatch?: string;
+  caller?: Caller;
+}
+
 export interface PutObjectResult {
   etag: string; // hex MD5 of the bytes
   size: number;
@@ -105,6 +114,13 @@ export interface StrataClientApi {
   headObject(bucket: string, key: string): Promise<Inode>; // ENOENT when absent, NO_SUCH_BUCKET
   getObject(bucket: string, key: string, range?: ByteRange): Promise<GetObjectResult>;
   deleteObject(bucket: string, key: string): Promise<void>;
+  // Server-side copy without moving bytes (see the copyObject command).
+  copyObject(
+    source: { bucket: string; key: string },
+    bucket: string,
+    key: string,
+    options?: CopyOptions,
+  ): Promise<Inode>;
   listObjects(query: ListObjectsQuery): Promise<ListObjectsResult>;
   createMultipartUpload(
     bucket: string,

@@ -13,6 +13,10 @@ export function addRef(store: Store, stripe: Stripe, delta: number): void {
       `stripe ${stripe.id} was written too long ago and collected as an orphan; write again`,
     );
   }
+  // Nor to one queued for collection: the collector may be deleting its shards right now.
+  if (delta > 0 && store.refCount(stripe.id) === 0 && store.isQueuedForCollection(stripe.id)) {
+    fail('EIO', `stripe ${stripe.id} is being collected; write again`);
+  }
   const count = store.refCount(stripe.id) + delta;
   assert(count >= 0, `stripe ${stripe.id} reference count below zero`);
   store.setRefCount(stripe, count);

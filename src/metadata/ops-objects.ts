@@ -197,6 +197,38 @@ export function putObject(store: Store, c: Op<'putObject'>) {
   return storeObject(store, c, false);
 }
 
+export function copyObject(store: Store, c: Op<'copyObject'>) {
+  const srcPath = parseKey(c.srcKey);
+  const source = lookupPath(store, bucketDir(store, c.srcBucket), [...srcPath.dirs, srcPath.name]);
+  if (!source || source.type !== 'file' || srcPath.isDirMarker)
+    fail('ENOENT', `no source object ${c.srcKey}`);
+  const src = source as Inode;
+  const etag = src.object?.etag ?? '';
+  if (c.copyIfMatch !== undefined && c.copyIfMatch.replaceAll('"', '') !== etag) {
+    fail('PRECONDITION_FAILED', 'the source has another ETag (x-amz-copy-source-if-match)');
+  }
+  if (c.copyIfNoneMatch !== undefined && c.copyIfNoneMatch.replaceAll('"', '') === etag) {
+    fail('PRECONDITION_FAILED', 'the source has that ETag (x-amz-copy-source-if-none-match)');
+  }
+  const object: ObjectMeta = c.object
+    ? { ...c.object, etag, checksums: src.object?.checksums, partSizes: src.object?.partSizes }
+    : { userMeta: {}, ...src.object, etag };
+  const destination = lookupPath(store, bucketDir(store, c.bucket), parseKeyNames(c.key));
+  if (destination?.ino === src.ino) {
+    checkPreconditions(destination, c.ifMatch, c.ifNoneMatch);
+    const next = { ...src, object, ctimeMs: c.nowMs, mtimeMs: c.nowMs };
+    store.putInode(next);
+    return { ok: true as const, inode: next };
+  }
+  const extents = store.allExtents(src.ino);
+  return storeObject(store, { ...c, object, size: src.size, extents }, false);
+}
+
+function parseKeyNames(key: string): string[] {
+  const path = parseKey(key);
+  return [...path.dirs, path.name];
+}
+
 export function deleteObject(store: Store, c: Op<'deleteObject'>) {
   const bucket = bucketDir(store, c.bucket);
   let path: KeyPath;

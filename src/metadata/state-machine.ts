@@ -123,6 +123,8 @@ function dispatch(store: Store, c: Command): CommandResult {
       return obj.putObject(store, c);
     case 'deleteObject':
       return obj.deleteObject(store, c);
+    case 'copyObject':
+      return obj.copyObject(store, c);
     case 'createUpload':
       return obj.createUpload(store, c);
     case 'putPart':

@@ -141,6 +141,10 @@ export class Store {
     this.db.removeSync(K.extentKey(ino, fileOffset));
   }
 
+  isQueuedForCollection(stripeId: string): boolean {
+    return this.db.get(K.gcKey(stripeId)) !== undefined;
+  }
+
   isOrphan(stripeId: string): boolean {
     return this.db.get(K.orphanKey(stripeId)) !== undefined;
   }

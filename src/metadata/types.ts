@@ -164,6 +164,24 @@ export type Command =
   // Deletes the object (file, or explicit empty directory for keys ending in '/'), then removes
   // implicit parent directories left empty. Deleting a missing key succeeds (S3 semantics).
   | { op: 'deleteObject'; nowMs: number; bucket: string; key: string }
+  // Copies an object without copying its bytes: the destination gets the source's extents (one
+  // more reference on each stripe), the source's ETag and checksums, and either the source's
+  // metadata or, when `object` is given (REPLACE), that. A copy onto itself only replaces the
+  // metadata. ifMatch/ifNoneMatch apply to the destination, copyIf* to the source.
+  | {
+      op: 'copyObject';
+      nowMs: number;
+      srcBucket: string;
+      srcKey: string;
+      bucket: string;
+      key: string;
+      object?: Omit<ObjectMeta, 'etag' | 'checksums' | 'partSizes'>;
+      caller: Caller;
+      ifMatch?: string;
+      ifNoneMatch?: string;
+      copyIfMatch?: string;
+      copyIfNoneMatch?: string;
+    }
   | {
       op: 'createUpload';
       nowMs: number;

@@ -9,6 +9,7 @@ import { isInternal, S3Error, toS3Error } from './errors.ts';
 import * as bucketOps from './handlers/bucket.ts';
 import { listObjectsV1, listObjectsV2 } from './handlers/list.ts';
 import * as multipart from './handlers/multipart.ts';
+import { copyObject } from './handlers/object-copy.ts';
 import { deleteObject, deleteObjects } from './handlers/object-delete.ts';
 import { getObject } from './handlers/object-get.ts';
 import { putObject } from './handlers/object-put.ts';
@@ -122,10 +123,14 @@ function dispatch(ctx: RequestContext, e: Endpoint): Promise<void> {
       return getObject(ctx, e.bucket, e.key, true);
     case 'DeleteObject':
       return deleteObject(ctx, e.bucket, e.key);
+    case 'CopyObject':
+      return copyObject(ctx, e.bucket, e.key);
     case 'CreateMultipartUpload':
       return multipart.createMultipartUpload(ctx, e.bucket, e.key);
     case 'UploadPart':
       return multipart.uploadPart(ctx, e.bucket, e.key, e.uploadId, e.partNumber);
+    case 'UploadPartCopy':
+      return multipart.uploadPartCopy(ctx, e.bucket, e.key, e.uploadId, e.partNumber);
     case 'CompleteMultipartUpload':
       return multipart.completeMultipartUpload(ctx, e.bucket, e.key, e.uploadId);
     case 'AbortMultipartUpload':

@@ -16,6 +16,8 @@ export type Endpoint =
   | { kind: 'GetObject'; bucket: string; key: string }
   | { kind: 'HeadObject'; bucket: string; key: string }
   | { kind: 'DeleteObject'; bucket: string; key: string }
+  | { kind: 'CopyObject'; bucket: string; key: string }
+  | { kind: 'UploadPartCopy'; bucket: string; key: string; uploadId: string; partNumber: number }
   | { kind: 'CreateMultipartUpload'; bucket: string; key: string }
   | { kind: 'UploadPart'; bucket: string; key: string; uploadId: string; partNumber: number }
   | { kind: 'CompleteMultipartUpload'; bucket: string; key: string; uploadId: string }
@@ -136,9 +138,6 @@ function objectEndpoint(
   const uploadId = q.get('uploadId') ?? undefined;
   switch (method) {
     case 'PUT':
-      if (headers['x-amz-copy-source'] !== undefined) {
-        return { kind: 'NotImplemented', operation: uploadId ? 'UploadPartCopy' : 'CopyObject' };
-      }
       if (uploadId !== undefined) {
         const partNumber = Number(q.get('partNumber'));
         if (!Number.isInteger(partNumber) || partNumber < 1 || partNumber > 10_000) {
@@ -148,8 +147,10 @@ function objectEndpoint(
             'Part number must be an integer between 1 and 10000, inclusive',
           );
         }
-        return { kind: 'UploadPart', bucket, key, uploadId, partNumber };
+        const kind = headers['x-amz-copy-source'] !== undefined ? 'UploadPartCopy' : 'UploadPart';
+        return { kind, bucket, key, uploadId, partNumber };
       }
+      if (headers['x-amz-copy-source'] !== undefined) return { kind: 'CopyObject', bucket, key };
       return { kind: 'PutObject', bucket, key };
     case 'GET':
       if (uploadId !== undefined) return { kind: 'ListParts', bucket, key, uploadId };

@@ -85,6 +85,33 @@ describe('awscli and strata fs', () => {
     assert.match(stat.stderr, /ENOENT/);
   });
 
+  test('aws s3 cp between keys and aws s3 mv copy on the server side', async () => {
+    const cp = await aws(server, [
+      's3',
+      'cp',
+      's3://cli/sizes/1048577.bin',
+      's3://cli/copied/a.bin',
+    ]);
+    assert.equal(cp.code, 0, cp.stderr);
+    const mv = await aws(server, ['s3', 'mv', 's3://cli/copied/a.bin', 's3://cli/moved/b.bin']);
+    assert.equal(mv.code, 0, mv.stderr);
+    const down = join(work, 'moved');
+    assert.equal((await aws(server, ['s3', 'cp', 's3://cli/moved/b.bin', down])).code, 0);
+    assert.equal(
+      sha256(readFileSync(down)),
+      sha256(patternBytes(1024 * 1024 + 1, 1024 * 1024 + 2)),
+    );
+    const gone = await aws(server, [
+      's3api',
+      'head-object',
+      '--bucket',
+      'cli',
+      '--key',
+      'copied/a.bin',
+    ]);
+    assert.notEqual(gone.code, 0, 'mv removed the source');
+  });
+
   test('an unknown bucket is NoSuchBucket', async () => {
     const result = await aws(server, ['s3api', 'head-object', '--bucket', 'nope', '--key', 'x']);
     assert.notEqual(result.code, 0);

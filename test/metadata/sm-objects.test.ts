@@ -254,3 +254,119 @@ describe('objects in the namespace', () => {
     }
   });
 });
+
+describe('server-side copy', () => {
+  test('a copy shares the stripes: deleting the source leaves the copy whole', () => {
+    const machine = withBucket();
+    const data = stripe(8);
+    ok(machine, {
+      op: 'putObject',
+      bucket: 'b',
+      key: 'src',
+      size: 8,
+      extents: [extent(0, 8, data)],
+      object: { etag: 'e1', userMeta: { a: '1' } },
+      caller: ROOT,
+    });
+    ok(machine, {
+      op: 'copyObject',
+      srcBucket: 'b',
+      srcKey: 'src',
+      bucket: 'b',
+      key: 'dir/copy',
+      caller: ROOT,
+    });
+    const copy = machine.reader.resolvePath('/b/dir/copy')!;
+    assert.equal(copy.size, 8);
+    assert.deepEqual(copy.object?.userMeta, { a: '1' }, 'COPY keeps the metadata');
+    assert.equal(copy.object?.etag, 'e1');
+    ok(machine, { op: 'deleteObject', bucket: 'b', key: 'src' });
+    assert.deepEqual(
+      machine.reader.pendingGc(10),
+      [],
+      'the stripe is still referenced by the copy',
+    );
+    assert.equal(machine.reader.extents(copy.ino, 0, 8)[0].stripe.id, data.id);
+    ok(machine, { op: 'deleteObject', bucket: 'b', key: 'dir/copy' });
+    assert.deepEqual(
+      machine.reader.pendingGc(10).map((s) => s.id),
+      [data.id],
+    );
+  });
+
+  test('REPLACE sets new metadata and keeps the ETag; source conditions are checked', () => {
+    const machine = withBucket();
+    ok(machine, {
+      op: 'putObject',
+      bucket: 'b',
+      key: 'k',
+      size: 1,
+      extents: [extent(0, 1)],
+      object: { etag: 'e1', userMeta: { a: '1' } },
+      caller: ROOT,
+    });
+    ok(machine, {
+      op: 'copyObject',
+      srcBucket: 'b',
+      srcKey: 'k',
+      bucket: 'b',
+      key: 'k',
+      object: { userMeta: { b: '2' }, contentType: 'text/x' },
+      caller: ROOT,
+    });
+    const same = machine.reader.resolvePath('/b/k')!;
+    assert.deepEqual(
+      [same.object?.userMeta, same.object?.contentType, same.object?.etag],
+      [{ b: '2' }, 'text/x', 'e1'],
+    );
+    assert.equal(
+      codeOf(machine, {
+        op: 'copyObject',
+        srcBucket: 'b',
+        srcKey: 'k',
+        bucket: 'b',
+        key: 'x',
+        caller: ROOT,
+        copyIfMatch: '"other"',
+      }),
+      'PRECONDITION_FAILED',
+    );
+    assert.equal(
+      codeOf(machine, {
+        op: 'copyObject',
+        srcBucket: 'b',
+        srcKey: 'nope',
+        bucket: 'b',
+        key: 'x',
+        caller: ROOT,
+      }),
+      'ENOENT',
+    );
+  });
+
+  test('a stripe queued for collection can never be referenced again', () => {
+    const machine = withBucket();
+    const data = stripe(4);
+    ok(machine, {
+      op: 'putObject',
+      bucket: 'b',
+      key: 'k',
+      size: 4,
+      extents: [extent(0, 4, data)],
+      object: { etag: 'e', userMeta: {} },
+      caller: ROOT,
+    });
+    ok(machine, { op: 'deleteObject', bucket: 'b', key: 'k' });
+    assert.equal(put(machine, 'k2', 0), 'ok');
+    const result = codeOf(machine, {
+      op: 'putObject',
+      bucket: 'b',
+      key: 'k3',
+      size: 4,
+      extents: [extent(0, 4, data)],
+      object: { etag: 'e', userMeta: {} },
+      caller: ROOT,
+    });
+    assert.equal(result, 'EIO');
+  });
+});

@@ -8,6 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
+  CopyObjectCommand,
   CreateBucketCommand,
   CreateMultipartUploadCommand,
   DeleteBucketCommand,
@@ -260,6 +261,70 @@ describe('S3 through @aws-sdk/client-s3', () => {
     assert.equal(missing.name, 'NoSuchBucket');
     const badName = await s3.send(new CreateBucketCommand({ Bucket: 'Bad_Name' })).catch((e) => e);
     assert.equal(badName.name, 'InvalidBucketName');
+  });
+
+  test('CopyObject copies without moving bytes: COPY and REPLACE metadata, conditions, source deleted after', async () => {
+    await s3.send(new CreateBucketCommand({ Bucket: 'sdk-copies' }));
+    const body = patternBytes(5 * MiB + 3, 31);
+    const put = await s3.send(
+      new PutObjectCommand({
+        Bucket: 'sdk',
+        Key: 'copy/src',
+        Body: body,
+        ContentType: 'text/a',
+        Metadata: { m: '1' },
+      }),
+    );
+    const copied = await s3.send(
+      new CopyObjectCommand({ Bucket: 'sdk-copies', Key: 'one', CopySource: '/sdk/copy/src' }),
+    );
+    assert.equal(copied.CopyObjectResult?.ETag, put.ETag);
+    const replaced = await s3.send(
+      new CopyObjectCommand({
+        Bucket: 'sdk-copies',
+        Key: 'two',
+        CopySource: 'sdk/copy%2Fsrc',
+        MetadataDirective: 'REPLACE',
+        ContentType: 'text/b',
+        Metadata: { n: '2' },
+      }),
+    );
+    assert.equal(replaced.CopyObjectResult?.ETag, put.ETag);
+    const one = await s3.send(new HeadObjectCommand({ Bucket: 'sdk-copies', Key: 'one' }));
+    assert.deepEqual([one.ContentType, one.Metadata], ['text/a', { m: '1' }]);
+    const two = await s3.send(new HeadObjectCommand({ Bucket: 'sdk-copies', Key: 'two' }));
+    assert.deepEqual([two.ContentType, two.Metadata], ['text/b', { n: '2' }]);
+    const toItself = await s3
+      .send(new CopyObjectCommand({ Bucket: 'sdk', Key: 'copy/src', CopySource: 'sdk/copy/src' }))
+      .catch((e) => e);
+    assert.equal(toItself.name, 'InvalidRequest');
+    const notMatching = await s3
+      .send(
+        new CopyObjectCommand({
+          Bucket: 'sdk-copies',
+          Key: 'three',
+          CopySource: 'sdk/copy/src',
+          CopySourceIfMatch: '"0123"',
+        }),
+      )
+      .catch((e) => e);
+    assert.equal(notMatching.name, 'PreconditionFailed');
+    const missing = await s3
+      .send(
+        new CopyObjectCommand({ Bucket: 'sdk-copies', Key: 'three', CopySource: 'sdk/copy/none' }),
+      )
+      .catch((e) => e);
+    assert.equal(missing.name, 'NoSuchKey');
+    await s3.send(new DeleteObjectCommand({ Bucket: 'sdk', Key: 'copy/src' }));
+    await new Promise((r) => setTimeout(r, 2500)); // a collector pass, had it wrongly freed the stripes
+    for (const key of ['one', 'two']) {
+      const got = await s3.send(new GetObjectCommand({ Bucket: 'sdk-copies', Key: key }));
+      assert.equal(
+        sha256(await bodyBytes(got.Body)),
+        sha256(body),
+        `${key} survives the source's deletion`,
+      );
+    }
   });
 
   test('a wrong secret is SignatureDoesNotMatch', async () => {

@@ -9,6 +9,7 @@ import {
 } from '../context.ts';
 import { S3Error } from '../errors.ts';
 import { isoDate, parseXml, renderXml } from '../xml.ts';
+import { parseCopySource } from './object-copy.ts';
 import { objectMetaFrom } from './object-meta.ts';
 import { checkLength, checksumHeaders } from './object-put.ts';
 
@@ -59,6 +60,46 @@ export async function uploadPart(
   await uploadFor(ctx, bucket, key, uploadId);
   const part = await ctx.client.uploadPart(uploadId, partNumber, objectBody(ctx));
   sendEmpty(ctx, 200, { etag: quoteEtag(part.etag), ...checksumHeaders(ctx.auth.checksums) });
+}
+
+// UploadPartCopy: the part's bytes are read from the source object (optionally a range of it) and
+// written as a new part, so the part has its own MD5 ETag as S3 requires.
+export async function uploadPartCopy(
+  ctx: RequestContext,
+  bucket: string,
+  key: string,
+  uploadId: string,
+  partNumber: number,
+) {
+  await uploadFor(ctx, bucket, key, uploadId);
+  const source = parseCopySource(String(ctx.req.headers['x-amz-copy-source']));
+  const inode = await ctx.client.headObject(source.bucket, source.key);
+  const rangeHeader = ctx.req.headers['x-amz-copy-source-range'];
+  let range: { offset: number; length: number } | undefined;
+  if (typeof rangeHeader === 'string') {
+    const match = /^bytes=(\d+)-(\d+)$/.exec(rangeHeader.trim());
+    if (!match || Number(match[2]) < Number(match[1]) || Number(match[2]) >= inode.size) {
+      throw new S3Error(
+        'InvalidArgument',
+        400,
+        'The x-amz-copy-source-range value must be of the form bytes=first-last where first and last are the zero-based offsets of the first and last bytes to copy',
+      );
+    }
+    range = { offset: Number(match[1]), length: Number(match[2]) - Number(match[1]) + 1 };
+  }
+  if ((range?.length ?? inode.size) > PART_SIZE_BYTES_MAX) {
+    throw new S3Error('EntityTooLarge', 400, 'A copied part may be at most 5 GiB.');
+  }
+  const { body } = await ctx.client.getObject(source.bucket, source.key, range);
+  const part = await ctx.client.uploadPart(uploadId, partNumber, body);
+  sendXml(
+    ctx,
+    200,
+    renderXml('CopyPartResult', {
+      ETag: quoteEtag(part.etag),
+      LastModified: isoDate(part.lastModifiedMs),
+    }),
+  );
 }
 
 export async function completeMultipartUpload(

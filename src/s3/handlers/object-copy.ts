@@ -1,0 +1,88 @@
+import { type RequestContext, sendXml } from '../context.ts';
+import { S3Error } from '../errors.ts';
+import { isoDate, renderXml } from '../xml.ts';
+import { etagOf, objectMetaFrom } from './object-meta.ts';
+
+function header(ctx: RequestContext, name: string): string | undefined {
+  const value = ctx.req.headers[name];
+  return typeof value === 'string' ? value : undefined;
+}
+
+// "bucket/key" or "/bucket/key", URL-encoded, optionally with "?versionId=null".
+export function parseCopySource(raw: string): { bucket: string; key: string } {
+  const [path, query] = raw.split('?', 2);
+  if (query !== undefined) {
+    const versionId = new URLSearchParams(query).get('versionId');
+    if (versionId !== null && versionId !== 'null') {
+      throw new S3Error('NotImplemented', 501, 'Object versions are not supported yet');
+    }
+  }
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(path.replace(/^\//, ''));
+  } catch {
+    throw new S3Error('InvalidArgument', 400, 'Invalid copy source encoding');
+  }
+  const slash = decoded.indexOf('/');
+  if (slash <= 0 || slash === decoded.length - 1) {
+    throw new S3Error(
+      'InvalidArgument',
+      400,
+      'Copy Source must mention the source bucket and key: sourcebucket/sourcekey',
+    );
+  }
+  return { bucket: decoded.slice(0, slash), key: decoded.slice(slash + 1) };
+}
+
+function checkSourceDates(ctx: RequestContext, mtimeMs: number): void {
+  const seconds = Math.floor(mtimeMs / 1000);
+  const since = header(ctx, 'x-amz-copy-source-if-modified-since');
+  const until = header(ctx, 'x-amz-copy-source-if-unmodified-since');
+  const failed =
+    (since !== undefined &&
+      !Number.isNaN(Date.parse(since)) &&
+      seconds <= Math.floor(Date.parse(since) / 1000)) ||
+    (until !== undefined &&
+      !Number.isNaN(Date.parse(until)) &&
+      seconds > Math.floor(Date.parse(until) / 1000));
+  if (failed)
+    throw new S3Error(
+      'PreconditionFailed',
+      412,
+      'At least one of the pre-conditions you specified did not hold',
+    );
+}
+
+// CopyObject: a metadata-only copy (the destination shares the source's stripes).
+export async function copyObject(ctx: RequestContext, bucket: string, key: string) {
+  const source = parseCopySource(header(ctx, 'x-amz-copy-source') as string);
+  const directive = (header(ctx, 'x-amz-metadata-directive') ?? 'COPY').toUpperCase();
+  if (directive !== 'COPY' && directive !== 'REPLACE') {
+    throw new S3Error('InvalidArgument', 400, 'Unknown metadata directive.');
+  }
+  if (source.bucket === bucket && source.key === key && directive === 'COPY') {
+    throw new S3Error(
+      'InvalidRequest',
+      400,
+      "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.",
+    );
+  }
+  await ctx.client.getBucket(bucket);
+  const sourceInode = await ctx.client.headObject(source.bucket, source.key);
+  checkSourceDates(ctx, sourceInode.mtimeMs);
+  const inode = await ctx.client.copyObject(source, bucket, key, {
+    object: directive === 'REPLACE' ? objectMetaFrom(ctx.req) : undefined,
+    ifMatch: header(ctx, 'if-match'),
+    ifNoneMatch: header(ctx, 'if-none-match'),
+    copyIfMatch: header(ctx, 'x-amz-copy-source-if-match'),
+    copyIfNoneMatch: header(ctx, 'x-amz-copy-source-if-none-match'),
+  });
+  sendXml(
+    ctx,
+    200,
+    renderXml('CopyObjectResult', {
+      ETag: `"${etagOf(inode)}"`,
+      LastModified: isoDate(inode.mtimeMs),
+    }),
+  );
+}
