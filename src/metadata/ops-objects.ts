@@ -124,17 +124,8 @@ function checkPreconditions(current: Inode | undefined, ifMatch?: string, ifNone
   }
 }
 
-export interface ObjectWrite {
-  bucket: string;
-  key: string;
-  size: number;
-  extents: Extent[];
-  object: ObjectMeta;
-  caller: Caller;
-  nowMs: number;
-  ifMatch?: string;
-  ifNoneMatch?: string;
-}
+// What storeObject needs: a putObject command, whichever command it came from.
+export type ObjectWrite = Omit<Op<'putObject'>, 'op'>;
 
 export function storeObject(store: Store, w: ObjectWrite, refsHeld: boolean) {
   const path = parseKey(w.key);
@@ -200,7 +191,7 @@ export function putObject(store: Store, c: Op<'putObject'>) {
 export function copyObject(store: Store, c: Op<'copyObject'>) {
   const srcPath = parseKey(c.srcKey);
   const source = lookupPath(store, bucketDir(store, c.srcBucket), [...srcPath.dirs, srcPath.name]);
-  if (!source || source.type !== 'file' || srcPath.isDirMarker)
+  if (source?.type !== 'file' || srcPath.isDirMarker)
     fail('ENOENT', `no source object ${c.srcKey}`);
   const src = source as Inode;
   const etag = src.object?.etag ?? '';
