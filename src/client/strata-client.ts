@@ -361,6 +361,11 @@ export class StrataClient implements StrataClientApi {
     return result.inode as Inode;
   }
 
+  async setObjectTags(bucket: string, key: string, tags: Record<string, string>): Promise<Inode> {
+    const result = await this.apply({ op: 'setObjectTags', bucket, key, tags });
+    return result.inode as Inode;
+  }
+
   async deleteObject(bucket: string, key: string): Promise<void> {
     await this.getBucket(bucket);
     await this.apply({ op: 'deleteObject', bucket, key });

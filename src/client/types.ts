@@ -114,6 +114,7 @@ export interface StrataClientApi {
   headObject(bucket: string, key: string): Promise<Inode>; // ENOENT when absent, NO_SUCH_BUCKET
   getObject(bucket: string, key: string, range?: ByteRange): Promise<GetObjectResult>;
   deleteObject(bucket: string, key: string): Promise<void>;
+  setObjectTags(bucket: string, key: string, tags: Record<string, string>): Promise<Inode>;
   // Server-side copy without moving bytes (see the copyObject command).
   copyObject(
     source: { bucket: string; key: string },

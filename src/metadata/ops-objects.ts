@@ -188,6 +188,21 @@ export function putObject(store: Store, c: Op<'putObject'>) {
   return storeObject(store, c, false);
 }
 
+export function setObjectTags(store: Store, c: Op<'setObjectTags'>) {
+  const path = parseKey(c.key);
+  const inode = lookupPath(store, bucketDir(store, c.bucket), [...path.dirs, path.name]);
+  if (inode?.type !== 'file' || path.isDirMarker) fail('ENOENT', `no object ${c.key}`);
+  const file = inode as Inode;
+  const tags = Object.keys(c.tags).length > 0 ? c.tags : undefined;
+  const next = {
+    ...file,
+    object: { userMeta: {}, etag: '', ...file.object, tags },
+    ctimeMs: c.nowMs,
+  };
+  store.putInode(next);
+  return { ok: true as const, inode: next };
+}
+
 export function copyObject(store: Store, c: Op<'copyObject'>) {
   const srcPath = parseKey(c.srcKey);
   const source = lookupPath(store, bucketDir(store, c.srcBucket), [...srcPath.dirs, srcPath.name]);
@@ -201,9 +216,12 @@ export function copyObject(store: Store, c: Op<'copyObject'>) {
   if (c.copyIfNoneMatch !== undefined && c.copyIfNoneMatch.replaceAll('"', '') === etag) {
     fail('PRECONDITION_FAILED', 'the source has that ETag (x-amz-copy-source-if-none-match)');
   }
+  // Tags follow the source unless the new metadata names its own (an empty set clears them).
+  const tags = c.object?.tags === undefined ? src.object?.tags : c.object.tags;
   const object: ObjectMeta = c.object
     ? { ...c.object, etag, checksums: src.object?.checksums, partSizes: src.object?.partSizes }
     : { userMeta: {}, ...src.object, etag };
+  object.tags = tags && Object.keys(tags).length > 0 ? tags : undefined;
   const destination = lookupPath(store, bucketDir(store, c.bucket), parseKeyNames(c.key));
   if (destination?.ino === src.ino) {
     checkPreconditions(destination, c.ifMatch, c.ifNoneMatch);

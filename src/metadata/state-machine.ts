@@ -125,6 +125,8 @@ function dispatch(store: Store, c: Command): CommandResult {
       return obj.deleteObject(store, c);
     case 'copyObject':
       return obj.copyObject(store, c);
+    case 'setObjectTags':
+      return obj.setObjectTags(store, c);
     case 'createUpload':
       return obj.createUpload(store, c);
     case 'putPart':

@@ -20,6 +20,7 @@ export interface ObjectMeta {
   expires?: string;
   userMeta: Record<string, string>; // x-amz-meta-* without the prefix, lowercased names
   checksums?: Record<string, string>; // e.g. { CRC32: base64 }
+  tags?: Record<string, string>; // object tags (at most 10)
   partSizes?: number[]; // multipart objects: size of each part, in order
 }
 
@@ -164,6 +165,14 @@ export type Command =
   // Deletes the object (file, or explicit empty directory for keys ending in '/'), then removes
   // implicit parent directories left empty. Deleting a missing key succeeds (S3 semantics).
   | { op: 'deleteObject'; nowMs: number; bucket: string; key: string }
+  // Replaces the object's tag set (empty: removes it). Tags do not change the ETag or mtime.
+  | {
+      op: 'setObjectTags';
+      nowMs: number;
+      bucket: string;
+      key: string;
+      tags: Record<string, string>;
+    }
   // Copies an object without copying its bytes: the destination gets the source's extents (one
   // more reference on each stripe), the source's ETag and checksums, and either the source's
   // metadata or, when `object` is given (REPLACE), that. A copy onto itself only replaces the

@@ -13,6 +13,7 @@ import { copyObject } from './handlers/object-copy.ts';
 import { deleteObject, deleteObjects } from './handlers/object-delete.ts';
 import { getObject } from './handlers/object-get.ts';
 import { putObject } from './handlers/object-put.ts';
+import * as tagging from './handlers/tagging.ts';
 import { type Endpoint, route } from './router.ts';
 import { renderPlainXml } from './xml.ts';
 
@@ -125,6 +126,12 @@ function dispatch(ctx: RequestContext, e: Endpoint): Promise<void> {
       return deleteObject(ctx, e.bucket, e.key);
     case 'CopyObject':
       return copyObject(ctx, e.bucket, e.key);
+    case 'GetObjectTagging':
+      return tagging.getObjectTagging(ctx, e.bucket, e.key);
+    case 'PutObjectTagging':
+      return tagging.putObjectTagging(ctx, e.bucket, e.key);
+    case 'DeleteObjectTagging':
+      return tagging.deleteObjectTagging(ctx, e.bucket, e.key);
     case 'CreateMultipartUpload':
       return multipart.createMultipartUpload(ctx, e.bucket, e.key);
     case 'UploadPart':

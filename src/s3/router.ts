@@ -17,6 +17,9 @@ export type Endpoint =
   | { kind: 'HeadObject'; bucket: string; key: string }
   | { kind: 'DeleteObject'; bucket: string; key: string }
   | { kind: 'CopyObject'; bucket: string; key: string }
+  | { kind: 'GetObjectTagging'; bucket: string; key: string }
+  | { kind: 'PutObjectTagging'; bucket: string; key: string }
+  | { kind: 'DeleteObjectTagging'; bucket: string; key: string }
   | { kind: 'UploadPartCopy'; bucket: string; key: string; uploadId: string; partNumber: number }
   | { kind: 'CreateMultipartUpload'; bucket: string; key: string }
   | { kind: 'UploadPart'; bucket: string; key: string; uploadId: string; partNumber: number }
@@ -98,6 +101,11 @@ export function route(input: RouteInput): Endpoint {
   const { bucket, key } = bucketAndKey(input);
   const q = input.url.searchParams;
   const method = input.method.toUpperCase();
+  if (key !== undefined && bucket !== undefined && q.has('tagging')) {
+    if (method === 'GET') return { kind: 'GetObjectTagging', bucket, key };
+    if (method === 'PUT') return { kind: 'PutObjectTagging', bucket, key };
+    if (method === 'DELETE') return { kind: 'DeleteObjectTagging', bucket, key };
+  }
   const unimplemented = UNIMPLEMENTED_SUBRESOURCES.find((name) => q.has(name));
   if (unimplemented) return { kind: 'NotImplemented', operation: `${method} ?${unimplemented}` };
   if (bucket === undefined) {

@@ -14,7 +14,7 @@ const parser = new XMLParser({
   ignoreAttributes: true,
   parseTagValue: false,
   trimValues: true,
-  isArray: (name) => ['Part', 'Object'].includes(name),
+  isArray: (name) => ['Part', 'Object', 'Tag'].includes(name),
   processEntities: true,
 });
 

@@ -14,13 +14,16 @@ import {
   DeleteBucketCommand,
   DeleteObjectCommand,
   DeleteObjectsCommand,
+  DeleteObjectTaggingCommand,
   GetObjectCommand,
+  GetObjectTaggingCommand,
   HeadBucketCommand,
   HeadObjectCommand,
   ListBucketsCommand,
   ListObjectsV2Command,
   ListPartsCommand,
   PutObjectCommand,
+  PutObjectTaggingCommand,
   S3Client,
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
@@ -325,6 +328,46 @@ describe('S3 through @aws-sdk/client-s3', () => {
         `${key} survives the source's deletion`,
       );
     }
+  });
+
+  test('object tagging: on PUT, Put/Get/DeleteObjectTagging, limits, copied with the object', async () => {
+    await s3.send(
+      new PutObjectCommand({ Bucket: 'sdk', Key: 'tagged', Body: 'x', Tagging: 'team=a&env=dev' }),
+    );
+    const head = await s3.send(new GetObjectCommand({ Bucket: 'sdk', Key: 'tagged' }));
+    assert.equal(head.TagCount, 2);
+    const first = await s3.send(new GetObjectTaggingCommand({ Bucket: 'sdk', Key: 'tagged' }));
+    assert.deepEqual(first.TagSet?.map((t) => `${t.Key}=${t.Value}`).sort(), ['env=dev', 'team=a']);
+    await s3.send(
+      new PutObjectTaggingCommand({
+        Bucket: 'sdk',
+        Key: 'tagged',
+        Tagging: { TagSet: [{ Key: 'only', Value: 'one' }] },
+      }),
+    );
+    const second = await s3.send(new GetObjectTaggingCommand({ Bucket: 'sdk', Key: 'tagged' }));
+    assert.deepEqual(second.TagSet, [{ Key: 'only', Value: 'one' }]);
+    await s3.send(
+      new CopyObjectCommand({ Bucket: 'sdk', Key: 'tagged-copy', CopySource: 'sdk/tagged' }),
+    );
+    const copied = await s3.send(
+      new GetObjectTaggingCommand({ Bucket: 'sdk', Key: 'tagged-copy' }),
+    );
+    assert.deepEqual(copied.TagSet, [{ Key: 'only', Value: 'one' }]);
+    const tooMany = Array.from({ length: 11 }, (_, i) => ({ Key: `k${i}`, Value: 'v' }));
+    const refused = await s3
+      .send(
+        new PutObjectTaggingCommand({ Bucket: 'sdk', Key: 'tagged', Tagging: { TagSet: tooMany } }),
+      )
+      .catch((e) => e);
+    assert.equal(refused.$metadata?.httpStatusCode, 400);
+    await s3.send(new DeleteObjectTaggingCommand({ Bucket: 'sdk', Key: 'tagged' }));
+    const none = await s3.send(new GetObjectTaggingCommand({ Bucket: 'sdk', Key: 'tagged' }));
+    assert.deepEqual(none.TagSet ?? [], []);
+    const missing = await s3
+      .send(new GetObjectTaggingCommand({ Bucket: 'sdk', Key: 'no-such' }))
+      .catch((e) => e);
+    assert.equal(missing.name, 'NoSuchKey');
   });
 
   test('a wrong secret is SignatureDoesNotMatch', async () => {

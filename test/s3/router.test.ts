@@ -60,6 +60,12 @@ test('path-style requests map to typed endpoints', () => {
   }
 });
 
+test('object tagging routes by method; bucket tagging is not built', () => {
+  assert.equal(routeOf('GET', '/b/k?tagging').kind, 'GetObjectTagging');
+  assert.equal(routeOf('PUT', '/b/k?tagging').kind, 'PutObjectTagging');
+  assert.equal(routeOf('DELETE', '/b/k?tagging').kind, 'DeleteObjectTagging');
+});
+
 test('a PUT with x-amz-copy-source is CopyObject', () => {
   assert.deepEqual(routeOf('PUT', '/b/k', undefined, { 'x-amz-copy-source': '/a/x' }), {
     kind: 'CopyObject',
@@ -99,7 +105,14 @@ test('virtual-host-style requests take the bucket from the Host header', () => {
 });
 
 test('recognised but unbuilt operations are explicit NotImplemented', () => {
-  for (const target of ['/b?acl', '/b?versioning', '/b/k?tagging', '/b?policy', '/b?lifecycle']) {
+  for (const target of [
+    '/b?acl',
+    '/b?versioning',
+    '/b?tagging',
+    '/b/k?acl',
+    '/b?policy',
+    '/b?lifecycle',
+  ]) {
     assert.equal(routeOf('GET', target).kind, 'NotImplemented', target);
   }
   assert.equal(routeOf('POST', '/').kind, 'NotImplemented');

@@ -53,6 +53,14 @@ function checkSourceDates(ctx: RequestContext, mtimeMs: number): void {
     );
 }
 
+// x-amz-tagging-directive REPLACE takes the request's tags (none: no tags); COPY keeps the source's.
+function replacedMeta(ctx: RequestContext) {
+  const meta = objectMetaFrom(ctx.req);
+  const replaceTags =
+    (header(ctx, 'x-amz-tagging-directive') ?? 'COPY').toUpperCase() === 'REPLACE';
+  return { ...meta, tags: replaceTags ? (meta.tags ?? {}) : undefined };
+}
+
 // CopyObject: a metadata-only copy (the destination shares the source's stripes).
 export async function copyObject(ctx: RequestContext, bucket: string, key: string) {
   const source = parseCopySource(header(ctx, 'x-amz-copy-source') as string);
@@ -71,7 +79,7 @@ export async function copyObject(ctx: RequestContext, bucket: string, key: strin
   const sourceInode = await ctx.client.headObject(source.bucket, source.key);
   checkSourceDates(ctx, sourceInode.mtimeMs);
   const inode = await ctx.client.copyObject(source, bucket, key, {
-    object: directive === 'REPLACE' ? objectMetaFrom(ctx.req) : undefined,
+    object: directive === 'REPLACE' ? replacedMeta(ctx) : undefined,
     ifMatch: header(ctx, 'if-match'),
     ifNoneMatch: header(ctx, 'if-none-match'),
     copyIfMatch: header(ctx, 'x-amz-copy-source-if-match'),

@@ -32,6 +32,7 @@ function objectHeaders(ctx: RequestContext, inode: Inode): Record<string, string
   for (const [name, value] of Object.entries(o?.userMeta ?? {}))
     headers[`x-amz-meta-${name}`] = value;
   if (o?.partSizes) headers['x-amz-mp-parts-count'] = o.partSizes.length;
+  if (o?.tags) headers['x-amz-tagging-count'] = Object.keys(o.tags).length;
   for (const [param, name] of Object.entries(RESPONSE_OVERRIDES)) {
     const value = ctx.url.searchParams.get(param);
     if (value !== null) headers[name] = value;

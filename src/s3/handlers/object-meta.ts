@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Inode, ObjectMeta } from '../../metadata/types.ts';
 import { S3Error } from '../errors.ts';
+import { tagsFromHeader } from './tagging.ts';
 
 const USER_META_BYTES_MAX = 2048;
 export const EMPTY_MD5 = 'd41d8cd98f00b204e9800998ecf8427e';
@@ -35,6 +36,7 @@ export function objectMetaFrom(req: IncomingMessage): Omit<ObjectMeta, 'etag'> {
     .filter((s) => s.length > 0 && s !== 'aws-chunked')
     .join(',');
   return {
+    tags: tagsFromHeader(req.headers['x-amz-tagging']),
     contentType: header(req, 'content-type') ?? 'binary/octet-stream',
     contentEncoding: encoding || undefined,
     contentDisposition: header(req, 'content-disposition'),

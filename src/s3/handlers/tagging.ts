@@ -1,0 +1,54 @@
+import { type RequestContext, readSmallBody, sendEmpty, sendXml } from '../context.ts';
+import { S3Error } from '../errors.ts';
+import { parseXml, renderXml } from '../xml.ts';
+
+const TAGS_MAX = 10;
+const TAG_KEY_CHARS_MAX = 128;
+const TAG_VALUE_CHARS_MAX = 256;
+
+export function checkTags(tags: Array<[string, string]>): Record<string, string> {
+  if (tags.length > TAGS_MAX)
+    throw new S3Error('BadRequest', 400, `Object tags cannot be greater than ${TAGS_MAX}`);
+  const out: Record<string, string> = {};
+  for (const [key, value] of tags) {
+    if (key.length === 0 || key.length > TAG_KEY_CHARS_MAX || value.length > TAG_VALUE_CHARS_MAX) {
+      throw new S3Error(
+        'InvalidTag',
+        400,
+        'The TagKey or TagValue you have provided is too long or empty.',
+      );
+    }
+    if (key in out)
+      throw new S3Error('InvalidTag', 400, 'Cannot provide multiple Tags with the same key');
+    out[key] = value;
+  }
+  return out;
+}
+
+// The x-amz-tagging header: URL query encoding, "k1=v1&k2=v2".
+export function tagsFromHeader(
+  header: string | string[] | undefined,
+): Record<string, string> | undefined {
+  if (typeof header !== 'string') return undefined;
+  return checkTags([...new URLSearchParams(header)]);
+}
+
+export async function getObjectTagging(ctx: RequestContext, bucket: string, key: string) {
+  const inode = await ctx.client.headObject(bucket, key);
+  const tags = Object.entries(inode.object?.tags ?? {}).map(([Key, Value]) => ({ Key, Value }));
+  sendXml(ctx, 200, renderXml('Tagging', { TagSet: { Tag: tags } }));
+}
+
+export async function putObjectTagging(ctx: RequestContext, bucket: string, key: string) {
+  const parsed = parseXml((await readSmallBody(ctx)).toString('utf8')).Tagging;
+  const list: Array<{ Key?: unknown; Value?: unknown }> = parsed?.TagSet?.Tag ?? [];
+  if (!parsed) throw new S3Error('MalformedXML', 400, 'The XML you provided was not well-formed.');
+  const tags = checkTags(list.map((t) => [String(t.Key ?? ''), String(t.Value ?? '')]));
+  await ctx.client.setObjectTags(bucket, key, tags);
+  sendEmpty(ctx, 200);
+}
+
+export async function deleteObjectTagging(ctx: RequestContext, bucket: string, key: string) {
+  await ctx.client.setObjectTags(bucket, key, {});
+  sendEmpty(ctx, 204);
+}
