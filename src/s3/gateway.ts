@@ -7,8 +7,9 @@ import { s3Latency, s3Requests } from '../observability/metrics.ts';
 import type { RequestContext, S3GatewayOptions } from './context.ts';
 import { isInternal, S3Error, toS3Error } from './errors.ts';
 import * as bucketOps from './handlers/bucket.ts';
-import { listObjectsV1, listObjectsV2 } from './handlers/list.ts';
+import { listObjectsV1, listObjectsV2, listObjectVersions } from './handlers/list.ts';
 import * as multipart from './handlers/multipart.ts';
+import { getObjectAttributes } from './handlers/object-attributes.ts';
 import { copyObject } from './handlers/object-copy.ts';
 import { deleteObject, deleteObjects } from './handlers/object-delete.ts';
 import { getObject } from './handlers/object-get.ts';
@@ -112,6 +113,10 @@ function dispatch(ctx: RequestContext, e: Endpoint): Promise<void> {
       return listObjectsV1(ctx, e.bucket);
     case 'ListObjectsV2':
       return listObjectsV2(ctx, e.bucket);
+    case 'ListObjectVersions':
+      return listObjectVersions(ctx, e.bucket);
+    case 'GetObjectAttributes':
+      return getObjectAttributes(ctx, e.bucket, e.key);
     case 'ListMultipartUploads':
       return multipart.listMultipartUploads(ctx, e.bucket);
     case 'DeleteObjects':

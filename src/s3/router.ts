@@ -10,6 +10,8 @@ export type Endpoint =
   | { kind: 'GetBucketLocation'; bucket: string }
   | { kind: 'ListObjects'; bucket: string }
   | { kind: 'ListObjectsV2'; bucket: string }
+  | { kind: 'ListObjectVersions'; bucket: string }
+  | { kind: 'GetObjectAttributes'; bucket: string; key: string }
   | { kind: 'ListMultipartUploads'; bucket: string }
   | { kind: 'DeleteObjects'; bucket: string }
   | { kind: 'PutObject'; bucket: string; key: string }
@@ -36,7 +38,6 @@ const UNIMPLEMENTED_SUBRESOURCES = [
   'policy',
   'tagging',
   'versioning',
-  'versions',
   'lifecycle',
   'cors',
   'encryption',
@@ -47,7 +48,6 @@ const UNIMPLEMENTED_SUBRESOURCES = [
   'object-lock',
   'retention',
   'legal-hold',
-  'attributes',
   'restore',
   'select',
   'accelerate',
@@ -130,6 +130,7 @@ function bucketEndpoint(method: string, bucket: string, q: URLSearchParams): End
     case 'GET':
       if (q.has('location')) return { kind: 'GetBucketLocation', bucket };
       if (q.has('uploads')) return { kind: 'ListMultipartUploads', bucket };
+      if (q.has('versions')) return { kind: 'ListObjectVersions', bucket };
       if (q.get('list-type') === '2') return { kind: 'ListObjectsV2', bucket };
       return { kind: 'ListObjects', bucket };
   }
@@ -162,6 +163,7 @@ function objectEndpoint(
       return { kind: 'PutObject', bucket, key };
     case 'GET':
       if (uploadId !== undefined) return { kind: 'ListParts', bucket, key, uploadId };
+      if (q.has('attributes')) return { kind: 'GetObjectAttributes', bucket, key };
       return { kind: 'GetObject', bucket, key };
     case 'HEAD':
       return { kind: 'HeadObject', bucket, key };

@@ -15,12 +15,14 @@ import {
   DeleteObjectCommand,
   DeleteObjectsCommand,
   DeleteObjectTaggingCommand,
+  GetObjectAttributesCommand,
   GetObjectCommand,
   GetObjectTaggingCommand,
   HeadBucketCommand,
   HeadObjectCommand,
   ListBucketsCommand,
   ListObjectsV2Command,
+  ListObjectVersionsCommand,
   ListPartsCommand,
   PutObjectCommand,
   PutObjectTaggingCommand,
@@ -368,6 +370,73 @@ describe('S3 through @aws-sdk/client-s3', () => {
       .send(new GetObjectTaggingCommand({ Bucket: 'sdk', Key: 'no-such' }))
       .catch((e) => e);
     assert.equal(missing.name, 'NoSuchKey');
+  });
+
+  test('ListBuckets pages with max-buckets and a continuation token', async () => {
+    for (const name of ['page-a', 'page-b', 'page-c'])
+      await s3.send(new CreateBucketCommand({ Bucket: name }));
+    const seen: string[] = [];
+    let token: string | undefined;
+    do {
+      const page = await s3.send(
+        new ListBucketsCommand({ MaxBuckets: 2, Prefix: 'page-', ContinuationToken: token }),
+      );
+      assert.ok((page.Buckets?.length ?? 0) <= 2);
+      seen.push(...(page.Buckets ?? []).map((b) => b.Name as string));
+      token = page.ContinuationToken;
+    } while (token);
+    assert.deepEqual(seen, ['page-a', 'page-b', 'page-c']);
+  });
+
+  test('GetObjectAttributes reports ETag, size, parts and the stored checksum', async () => {
+    const body = Buffer.from('attributes');
+    const put = await s3.send(
+      new PutObjectCommand({
+        Bucket: 'sdk',
+        Key: 'attrs',
+        Body: body,
+        ChecksumAlgorithm: 'SHA256',
+      }),
+    );
+    const single = await s3.send(
+      new GetObjectAttributesCommand({
+        Bucket: 'sdk',
+        Key: 'attrs',
+        ObjectAttributes: ['ETag', 'ObjectSize', 'Checksum', 'StorageClass'],
+      }),
+    );
+    assert.equal(`"${single.ETag}"`, put.ETag);
+    assert.equal(single.ObjectSize, body.length);
+    assert.equal(
+      single.Checksum?.ChecksumSHA256,
+      createHash('sha256').update(body).digest('base64'),
+    );
+    assert.equal(single.StorageClass, 'STANDARD');
+    const multi = await s3.send(
+      new GetObjectAttributesCommand({
+        Bucket: 'sdk',
+        Key: 'big',
+        ObjectAttributes: ['ObjectParts', 'ObjectSize'],
+      }),
+    );
+    assert.equal(multi.ObjectParts?.TotalPartsCount, 3);
+    assert.deepEqual(
+      multi.ObjectParts?.Parts?.map((p) => p.Size),
+      [40 * MiB, 40 * MiB, 20 * MiB],
+    );
+    assert.equal(multi.ObjectSize, 100 * MiB);
+  });
+
+  test('ListObjectVersions lists each object once as version "null"', async () => {
+    const listed = await s3.send(new ListObjectVersionsCommand({ Bucket: 'sdk', Prefix: 'size/' }));
+    assert.deepEqual(
+      listed.Versions?.map((v) => [v.Key, v.VersionId, v.IsLatest]),
+      [
+        ['size/0', 'null', true],
+        ['size/1', 'null', true],
+        ['size/1048577', 'null', true],
+      ],
+    );
   });
 
   test('a wrong secret is SignatureDoesNotMatch', async () => {

@@ -17,13 +17,42 @@ export function checkBucketName(name: string): void {
   if (!valid) throw new S3Error('InvalidBucketName', 400, 'The specified bucket is not valid.');
 }
 
+const MAX_BUCKETS_LIMIT = 10_000;
+
+// ListBuckets with the optional pagination of current S3: max-buckets, continuation-token, prefix.
 export async function listBuckets(ctx: RequestContext) {
-  const buckets = await ctx.client.listBuckets();
+  const q = ctx.url.searchParams;
+  const prefix = q.get('prefix') ?? '';
+  const maxRaw = q.get('max-buckets');
+  const maxBuckets = maxRaw === null ? MAX_BUCKETS_LIMIT : Number(maxRaw);
+  if (!Number.isInteger(maxBuckets) || maxBuckets < 1 || maxBuckets > MAX_BUCKETS_LIMIT) {
+    throw new S3Error(
+      'InvalidArgument',
+      400,
+      `max-buckets must be an integer from 1 to ${MAX_BUCKETS_LIMIT}`,
+    );
+  }
+  const token = q.get('continuation-token');
+  const after = token === null ? undefined : Buffer.from(token, 'base64url').toString('utf8');
+  const all = (await ctx.client.listBuckets())
+    .filter((b) => b.name.startsWith(prefix) && (after === undefined || b.name > after))
+    .sort((a, b) => (a.name < b.name ? -1 : 1));
+  const page = all.slice(0, maxBuckets);
+  const next =
+    all.length > page.length
+      ? Buffer.from(page[page.length - 1].name).toString('base64url')
+      : undefined;
   const xml = renderXml('ListAllMyBucketsResult', {
     Owner: { ID: ctx.owner, DisplayName: ctx.owner },
     Buckets: {
-      Bucket: buckets.map((b) => ({ Name: b.name, CreationDate: isoDate(b.createdAtMs) })),
+      Bucket: page.map((b) => ({
+        Name: b.name,
+        CreationDate: isoDate(b.createdAtMs),
+        BucketRegion: ctx.options.region,
+      })),
     },
+    ...(next ? { ContinuationToken: next } : {}),
+    ...(prefix ? { Prefix: prefix } : {}),
   });
   sendXml(ctx, 200, xml);
 }

@@ -113,3 +113,46 @@ export async function listObjectsV1(ctx: RequestContext, bucket: string) {
   });
   sendXml(ctx, 200, xml);
 }
+
+// ListObjectVersions for buckets without versioning: every object is its only version, "null".
+export async function listObjectVersions(ctx: RequestContext, bucket: string) {
+  const q = ctx.url.searchParams;
+  const encode = encoder(ctx);
+  const prefix = q.get('prefix') ?? '';
+  const delimiter = q.get('delimiter') || undefined;
+  const keyMarker = q.get('key-marker') ?? '';
+  const maxKeys = maxKeysOf(ctx);
+  const result = await ctx.client.listObjects({
+    bucket,
+    prefix,
+    delimiter,
+    startAfter: keyMarker || undefined,
+    maxKeys,
+  });
+  const owner = { ID: ctx.owner, DisplayName: ctx.owner };
+  const xml = renderXml('ListVersionsResult', {
+    Name: bucket,
+    Prefix: encode(prefix),
+    KeyMarker: encode(keyMarker),
+    VersionIdMarker: q.get('version-id-marker') ?? '',
+    ...(result.isTruncated && result.nextStartAfter !== undefined
+      ? { NextKeyMarker: encode(result.nextStartAfter), NextVersionIdMarker: 'null' }
+      : {}),
+    MaxKeys: maxKeys,
+    ...(delimiter ? { Delimiter: encode(delimiter) } : {}),
+    IsTruncated: result.isTruncated,
+    ...(q.get('encoding-type') ? { EncodingType: 'url' } : {}),
+    Version: result.objects.map((o) => ({
+      Key: encode(o.key),
+      VersionId: 'null',
+      IsLatest: true,
+      LastModified: isoDate(o.lastModifiedMs),
+      ETag: quoteEtag(o.etag || '00000000000000000000000000000000-0'),
+      Size: o.size,
+      Owner: owner,
+      StorageClass: 'STANDARD',
+    })),
+    CommonPrefixes: result.commonPrefixes.map((p) => ({ Prefix: encode(p) })),
+  });
+  sendXml(ctx, 200, xml);
+}
