@@ -19,6 +19,7 @@ import { DataPool } from './data-pool.ts';
 import { readFileRange } from './file-reader.ts';
 import { MetadataClient } from './metadata-client.ts';
 import { joinPath, parentAndName, splitPath, toBucketKey } from './paths.ts';
+import { Slots } from './slots.ts';
 import { deleteStripeShards, type ErasureParams, writeStripe } from './stripe-io.ts';
 import { toExtents, writeStream } from './stripe-writer.ts';
 import type {
@@ -42,6 +43,11 @@ export interface StrataClientOptions {
 
 const ROOT_CALLER: Caller = { uid: 0, gid: 0 };
 const MIN_PART_SIZE_BYTES = 5 * 1024 * 1024;
+const PART_SIZE_BYTES_MAX = 5 * 1024 ** 3;
+// Stripes all writes of one client may have in flight together (each ~1.5 × k × shard size of
+// buffers: 48 × 6 MiB ≈ 300 MiB with the defaults). Uploads beyond that wait, and their sockets
+// stop being read, which pushes back on the senders.
+const STRIPES_IN_FLIGHT_PER_CLIENT_MAX = 48;
 const DIRECTORY_PAGE = 1000;
 
 type CommandBody<C> = C extends Command ? Omit<C, 'nowMs'> : never;
@@ -54,6 +60,7 @@ export class StrataClient implements StrataClientApi {
   private readonly caller: Caller;
   private readonly log: Logger;
   private readonly maxObjectSizeBytes: number;
+  private readonly stripeSlots = new Slots(STRIPES_IN_FLIGHT_PER_CLIENT_MAX);
 
   constructor(options: StrataClientOptions) {
     this.metadata = new MetadataClient(options.metadataAddrs);
@@ -293,13 +300,11 @@ export class StrataClient implements StrataClientApi {
     options: PutObjectOptions,
   ): Promise<PutObjectResult> {
     await this.getBucket(bucket);
-    const written = await writeStream(
-      this.pool,
-      await this.erasure(),
-      body,
-      this.maxObjectSizeBytes,
-      this.log,
-    );
+    const written = await writeStream(this.pool, await this.erasure(), body, {
+      maxSizeBytes: this.maxObjectSizeBytes,
+      log: this.log,
+      slots: this.stripeSlots,
+    });
     const object: ObjectMeta = { ...options.object, etag: written.md5Hex };
     const result = await this.apply({
       op: 'putObject',
@@ -392,13 +397,11 @@ export class StrataClient implements StrataClientApi {
       throw new StrataError('EINVAL', `part number must be 1..10000, got ${partNumber}`);
     }
     await this.getUpload(uploadId);
-    const written = await writeStream(
-      this.pool,
-      await this.erasure(),
-      body,
-      5 * 1024 ** 3,
-      this.log,
-    );
+    const written = await writeStream(this.pool, await this.erasure(), body, {
+      maxSizeBytes: PART_SIZE_BYTES_MAX,
+      log: this.log,
+      slots: this.stripeSlots,
+    });
     const part = {
       uploadId,
       partNumber,

@@ -1,8 +1,10 @@
 import assert from 'node:assert';
 import { createHash } from 'node:crypto';
+import { StrataError } from '../common/errors.ts';
 import type { Extent, Stripe } from '../metadata/types.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { DataPool } from './data-pool.ts';
+import type { Slots } from './slots.ts';
 import { deleteStripeShards, type ErasureParams, writeStripe } from './stripe-io.ts';
 import type { Body } from './types.ts';
 
@@ -19,13 +21,21 @@ export interface WrittenData {
 // Cuts a stream into full stripes, writes them (durably) and returns the extents that describe
 // them. Nothing is visible until the caller commits the extents to the metadata service; if the
 // stream or a write fails, the stripes written so far are deleted before the error is rethrown.
+export interface WriteStreamOptions {
+  maxSizeBytes?: number;
+  log?: Logger;
+  // Shared by all the writes of one client, so many concurrent uploads cannot exhaust memory:
+  // each stripe in flight holds a slot (about k+m shards of buffers).
+  slots?: Slots;
+}
+
 export async function writeStream(
   pool: DataPool,
   params: ErasureParams,
   body: Body,
-  maxSizeBytes = Number.MAX_SAFE_INTEGER,
-  log?: Logger,
+  options: WriteStreamOptions = {},
 ): Promise<WrittenData> {
+  const { maxSizeBytes = Number.MAX_SAFE_INTEGER, log, slots } = options;
   const stripeCapacity = params.k * params.shardSizeBytes;
   const md5 = createHash('md5');
   const stripes: Array<Promise<Stripe>> = [];
@@ -37,7 +47,9 @@ export async function writeStream(
     const data = buffer.subarray(0, filled);
     buffer = Buffer.allocUnsafe(stripeCapacity);
     filled = 0;
+    const release = slots ? await slots.acquire() : () => {};
     const write = writeStripe(pool, params, data, log);
+    write.then(release, release);
     stripes.push(write);
     inFlight.add(write);
     const settle = () => inFlight.delete(write);
@@ -48,7 +60,9 @@ export async function writeStream(
     for await (const chunk of toChunks(body)) {
       md5.update(chunk);
       sizeBytes += chunk.length;
-      if (sizeBytes > maxSizeBytes) throw new RangeError('body larger than allowed');
+      if (sizeBytes > maxSizeBytes) {
+        throw new StrataError('ENTITY_TOO_LARGE', `the body is larger than ${maxSizeBytes} bytes`);
+      }
       let offset = 0;
       while (offset < chunk.length) {
         const n = Math.min(chunk.length - offset, stripeCapacity - filled);

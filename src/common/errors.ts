@@ -31,6 +31,7 @@ export type StrataErrorCode =
   | 'INVALID_PART'
   | 'INVALID_PART_ORDER'
   | 'ENTITY_TOO_SMALL'
+  | 'ENTITY_TOO_LARGE'
   // A key that cannot be represented as a path (see docs/architecture/overview.md, "Keys and paths").
   | 'INVALID_KEY'
   | 'KEY_CONFLICT'

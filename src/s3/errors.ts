@@ -23,6 +23,7 @@ const FROM_STRATA: Record<string, [string, number]> = {
   INVALID_PART: ['InvalidPart', 400],
   INVALID_PART_ORDER: ['InvalidPartOrder', 400],
   ENTITY_TOO_SMALL: ['EntityTooSmall', 400],
+  ENTITY_TOO_LARGE: ['EntityTooLarge', 400],
   PRECONDITION_FAILED: ['PreconditionFailed', 412],
   INVALID_KEY: ['InvalidArgument', 400],
   // Not an AWS code: the key, or one of its parents, exists as the other kind (a file where a
