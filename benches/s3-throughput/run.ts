@@ -73,7 +73,30 @@ async function load(dir: string, label: string, endpoint: string, access: string
     ...['--runs', opts.runs, '--json', out],
   ]);
   const runs = JSON.parse(readFileSync(out, 'utf8')).runs as LoadResult[];
-  return runs[Math.floor(runs.length / 2)];
+  return medianOf(runs);
+}
+
+// Each figure is the median over the runs, metric by metric.
+function medianOf(runs: LoadResult[]): LoadResult {
+  const median = (values: number[]) => {
+    const sorted = [...values].sort((a, b) => a - b);
+    const mid = sorted.length >> 1;
+    return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+  };
+  const phase = (key: 'smallPut' | 'smallHead' | 'smallGet' | 'smallDelete'): Phase => ({
+    ops: median(runs.map((r) => r[key].ops)),
+    p50: median(runs.map((r) => r[key].p50)),
+    p99: median(runs.map((r) => r[key].p99)),
+    errors: runs.reduce((sum, r) => sum + r[key].errors, 0),
+  });
+  return {
+    bigPutMBs: median(runs.map((r) => r.bigPutMBs)),
+    bigGetMBs: median(runs.map((r) => r.bigGetMBs)),
+    smallPut: phase('smallPut'),
+    smallHead: phase('smallHead'),
+    smallGet: phase('smallGet'),
+    smallDelete: phase('smallDelete'),
+  };
 }
 
 function table(strata: LoadResult, swift: LoadResult | undefined) {
@@ -89,6 +112,7 @@ function table(strata: LoadResult, swift: LoadResult | undefined) {
       'ops/s',
     ]);
   }
+  console.log(`\nmedians over ${opts.runs} run(s) each`);
   console.log('\n| workload | Strata | Swift+s3api | Strata / Swift |');
   console.log('|---|---|---|---|');
   for (const [name, ours, theirs, unit] of rows) {
