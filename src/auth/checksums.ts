@@ -4,14 +4,16 @@ import assert from 'node:assert';
 import { createHash, type Hash } from 'node:crypto';
 import { crc32 } from 'node:zlib';
 import { crc32c } from '../data/crc32c.ts';
+import { Crc64Nvme } from './crc64nvme.ts';
 
-export type ChecksumAlgorithm = 'CRC32' | 'CRC32C' | 'SHA1' | 'SHA256' | 'MD5';
+export type ChecksumAlgorithm = 'CRC32' | 'CRC32C' | 'CRC64NVME' | 'SHA1' | 'SHA256' | 'MD5';
 
 // The flexible-checksum names S3 accepts as headers (x-amz-checksum-*) and trailers. MD5 is
 // not among them: it only arrives as Content-MD5.
 export const checksumHeaderAlgorithms: ReadonlyMap<string, ChecksumAlgorithm> = new Map([
   ['x-amz-checksum-crc32', 'CRC32'],
   ['x-amz-checksum-crc32c', 'CRC32C'],
+  ['x-amz-checksum-crc64nvme', 'CRC64NVME'],
   ['x-amz-checksum-sha1', 'SHA1'],
   ['x-amz-checksum-sha256', 'SHA256'],
 ]);
@@ -19,6 +21,7 @@ export const checksumHeaderAlgorithms: ReadonlyMap<string, ChecksumAlgorithm> = 
 const digestSizeBytes: Record<ChecksumAlgorithm, number> = {
   CRC32: 4,
   CRC32C: 4,
+  CRC64NVME: 8,
   SHA1: 20,
   SHA256: 32,
   MD5: 16,
@@ -78,8 +81,22 @@ class CryptoHasher implements IncrementalHasher {
   }
 }
 
+class Crc64Hasher implements IncrementalHasher {
+  readonly algorithm: ChecksumAlgorithm = 'CRC64NVME';
+  private readonly crc = new Crc64Nvme();
+
+  update(data: Uint8Array): void {
+    this.crc.update(data);
+  }
+
+  digest(): Buffer {
+    return this.crc.digest();
+  }
+}
+
 export function createHasher(algorithm: ChecksumAlgorithm): IncrementalHasher {
   if (algorithm === 'CRC32' || algorithm === 'CRC32C') return new CrcHasher(algorithm);
+  if (algorithm === 'CRC64NVME') return new Crc64Hasher();
   return new CryptoHasher(algorithm);
 }
 

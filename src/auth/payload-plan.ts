@@ -28,8 +28,6 @@ export interface BodyPlan {
   checksums: Record<string, string>; // what AuthResult.checksums exposes; trailer added at end
 }
 
-const unsupportedChecksumHeaders = ['x-amz-checksum-crc64nvme'];
-
 // `chunkSigning` is set only for Authorization-header requests: presigned URLs and anonymous
 // requests have no seed signature to chain chunk signatures from.
 export function payloadMode(
@@ -93,11 +91,6 @@ function declaredHeaderChecksums(request: IncomingMessage): DeclaredChecksum[] {
       400,
       'Expecting a single x-amz-checksum- header. Multiple checksum Types are not allowed.',
     );
-  }
-  for (const header of unsupportedChecksumHeaders) {
-    if (request.headers[header] !== undefined) {
-      throw new S3AuthError('InvalidRequest', 400, `${header} is not supported.`);
-    }
   }
   const md5 = headerValue(request, 'content-md5');
   if (md5 !== undefined) {

@@ -439,6 +439,38 @@ describe('S3 through @aws-sdk/client-s3', () => {
     );
   });
 
+  test('CRC64NVME and CRC32C checksums are verified, stored and returned', async () => {
+    const body = patternBytes(300_000, 64);
+    for (const algorithm of ['CRC64NVME', 'CRC32C'] as const) {
+      const key = `checksum-${algorithm}`;
+      const put = await s3.send(
+        new PutObjectCommand({ Bucket: 'sdk', Key: key, Body: body, ChecksumAlgorithm: algorithm }),
+      );
+      const field = `Checksum${algorithm}` as 'ChecksumCRC64NVME' | 'ChecksumCRC32C';
+      assert.ok(put[field], `${algorithm} echoed on PUT`);
+      const got = await s3.send(
+        new GetObjectCommand({ Bucket: 'sdk', Key: key, ChecksumMode: 'ENABLED' }),
+      );
+      assert.equal(got[field], put[field]);
+      assert.ok((await bodyBytes(got.Body)).equals(body));
+    }
+    const wrong = await s3
+      .send(
+        new PutObjectCommand({
+          Bucket: 'sdk',
+          Key: 'checksum-bad',
+          Body: body,
+          ChecksumCRC64NVME: 'AAAAAAAAAAA=',
+        }),
+      )
+      .catch((e) => e);
+    assert.equal(wrong.name, 'BadDigest');
+    const head = await s3
+      .send(new HeadObjectCommand({ Bucket: 'sdk', Key: 'checksum-bad' }))
+      .catch((e) => e);
+    assert.equal(head.name, 'NotFound');
+  });
+
   test('a wrong secret is SignatureDoesNotMatch', async () => {
     const wrong = s3Client(server, `${server.secretKey}x`);
     const error = await wrong.send(new ListBucketsCommand({})).catch((e) => e);

@@ -5,6 +5,7 @@ import { objectMetaFrom } from './object-meta.ts';
 const CHECKSUM_HEADERS: Record<string, string> = {
   CRC32: 'x-amz-checksum-crc32',
   CRC32C: 'x-amz-checksum-crc32c',
+  CRC64NVME: 'x-amz-checksum-crc64nvme',
   SHA1: 'x-amz-checksum-sha1',
   SHA256: 'x-amz-checksum-sha256',
 };
