@@ -24,7 +24,10 @@ function run(command: string, args: string[], env: Record<string, string | undef
   return result.stdout;
 }
 
-describe('s3cmd and rclone', () => {
+const BOTO3_SCRIPT = new URL('./clients/boto3_roundtrip.py', import.meta.url).pathname;
+const hasBoto3 = () => spawnSync('/usr/bin/python3', ['-c', 'import boto3']).status === 0;
+
+describe('s3cmd, rclone and boto3', () => {
   let server: StrataProcess;
   let work: string;
   before(async () => {
@@ -93,5 +96,17 @@ describe('s3cmd and rclone', () => {
       );
     }
     run('rclone', ['check', source, 'strata:rclone/tree'], env);
+  });
+
+  test('boto3: put, get, ranges, multipart upload_fileobj, list, copy, delete', {
+    skip: hasBoto3() ? false : 'python3-boto3 is not installed (.ci/run installs it)',
+  }, () => {
+    const out = run('/usr/bin/python3', [
+      BOTO3_SCRIPT,
+      server.s3Endpoint,
+      server.accessKey,
+      server.secretKey,
+    ]);
+    assert.match(out, /^OK$/m);
   });
 });
