@@ -31,6 +31,9 @@ function send(message: ChildMessage): void {
 }
 
 process.on('disconnect', () => process.exit(0));
+// Ctrl-C reaches the whole process group; the parent decides when this process stops (SIGTERM,
+// or the IPC channel closing), so it finishes what it is writing in order.
+process.on('SIGINT', () => {});
 
 process.on('message', (message: ParentMessage) => {
   if (message.type === 'metrics') {
