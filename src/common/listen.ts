@@ -9,7 +9,7 @@ export async function listen(
   port: number,
 ): Promise<{ host: string; port: number }> {
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    server.once('error', (error: NodeJS.ErrnoException) => reject(explain(error, host, port)));
     server.listen(port, host, () => {
       server.off('error', reject);
       resolve();
@@ -19,4 +19,25 @@ export async function listen(
   if (!address || typeof address === 'string')
     throw new StrataError('INTERNAL', 'the server has no TCP address');
   return { host: address.address, port: address.port };
+}
+
+// Bind failures are the operator's to fix: say which address and what to do.
+function explain(error: NodeJS.ErrnoException, host: string, port: number): Error {
+  const where = `${host}:${port}`;
+  if (error.code === 'EADDRINUSE') {
+    return new StrataError(
+      'EBUSY',
+      `cannot listen on ${where}: the address is in use (another server? pick another port)`,
+    );
+  }
+  if (error.code === 'EACCES') {
+    return new StrataError(
+      'EACCES',
+      `cannot listen on ${where}: permission denied (ports below 1024 need privileges)`,
+    );
+  }
+  if (error.code === 'EADDRNOTAVAIL' || error.code === 'ENOTFOUND') {
+    return new StrataError('EINVAL', `cannot listen on ${where}: no such local address`);
+  }
+  return error;
 }

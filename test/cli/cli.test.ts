@@ -105,3 +105,29 @@ describe('strata CLI', () => {
     assert.match(text, /strata_metadata_commands_total\{op="createBucket",code="ok"\} [1-9]/);
   });
 });
+
+test('a server whose port is taken exits 1 naming the address', async () => {
+  const { createServer } = await import('node:net');
+  const blocker = createServer();
+  await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', () => resolve()));
+  const port = (blocker.address() as { port: number }).port;
+  try {
+    const result = await runStrata([
+      'server',
+      '--data-dir',
+      tempDir('strata-busy-'),
+      '--metadata-addr',
+      `127.0.0.1:${port}`,
+      '--metrics-addr',
+      '',
+    ]);
+    assert.equal(result.code, 1);
+    assert.match(
+      result.stderr,
+      new RegExp(`cannot listen on 127\\.0\\.0\\.1:${port}: the address is in use`),
+    );
+    assert.doesNotMatch(result.stderr, /at Server\./, 'no stack trace for an operator error');
+  } finally {
+    blocker.close();
+  }
+});
