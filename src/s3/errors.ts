@@ -31,7 +31,14 @@ const FROM_STRATA: Record<string, [string, number]> = {
   KEY_CONFLICT: ['KeyConflict', 409],
   ENAMETOOLONG: ['KeyTooLongError', 400],
   EINVAL: ['InvalidArgument', 400],
+  EACCES: ['AccessDenied', 403],
+  EPERM: ['AccessDenied', 403],
+  ENOTSUP: ['NotImplemented', 501],
+  // Not an AWS code (AWS never runs out of space): the WebDAV status for a full store.
   ENOSPC: ['InsufficientStorage', 507],
+  // Too few data servers answer right now: a client may retry later. Corrupt or missing shards
+  // that could not be rebuilt (SHARD_*) and protocol faults (RPC_BAD_FRAME, ...) are not
+  // transient and stay InternalError, logged by the gateway.
   NOT_ENOUGH_SHARDS: ['ServiceUnavailable', 503],
   NOT_ENOUGH_TARGETS: ['ServiceUnavailable', 503],
   RPC_UNAVAILABLE: ['ServiceUnavailable', 503],
@@ -64,6 +71,9 @@ function messageFor(s3Code: string, detail: string): string {
       return 'Your previous request to create the named bucket succeeded and you already own it.';
     case 'BucketNotEmpty':
       return 'The bucket you tried to delete is not empty';
+    case 'ServiceUnavailable':
+      // The internal detail (which servers) goes to the log, not to the client.
+      return 'Too few storage servers answered; please retry.';
     default:
       return detail;
   }

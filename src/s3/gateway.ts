@@ -16,7 +16,7 @@ import { getObject } from './handlers/object-get.ts';
 import { putObject } from './handlers/object-put.ts';
 import * as tagging from './handlers/tagging.ts';
 import { type Endpoint, route } from './router.ts';
-import { renderPlainXml } from './xml.ts';
+import { renderErrorXml } from './xml.ts';
 
 export interface S3Gateway {
   server: Server;
@@ -85,7 +85,7 @@ async function handle(
   } catch (error) {
     sendError(log, req, res, url, requestId, error);
   } finally {
-    stopTimer({ operation: endpoint.kind });
+    const seconds = stopTimer({ operation: endpoint.kind });
     s3Requests.inc({ operation: endpoint.kind, status: String(res.statusCode) });
     log.debug('s3 request', {
       requestId,
@@ -93,6 +93,7 @@ async function handle(
       path: url.pathname,
       operation: endpoint.kind,
       status: res.statusCode,
+      durationMs: Math.round(seconds * 1000),
     });
   }
 }
@@ -174,13 +175,7 @@ function sendError(
   if (req.method === 'HEAD' || s3.httpStatus === 304) {
     res.writeHead(s3.httpStatus, { 'content-length': 0, 'x-amz-error-code': s3.s3Code }).end();
   } else {
-    const xml = renderPlainXml('Error', {
-      Code: s3.s3Code,
-      Message: s3.message,
-      Resource: url.pathname,
-      RequestId: requestId,
-    });
-    const body = Buffer.from(xml, 'utf8');
+    const body = Buffer.from(renderErrorXml(s3, url.pathname, requestId), 'utf8');
     res
       .writeHead(s3.httpStatus, {
         'content-type': 'application/xml',

@@ -72,15 +72,26 @@ export interface RouteInput {
   headers: Record<string, string | string[] | undefined>;
 }
 
+// The bucket's domain when Host is "<bucket>.<domain>[:port]": the longest domain wins, so with
+// ['localhost', 's3.localhost'] "b.s3.localhost" is bucket "b", and a Host equal to a domain
+// ("s3.localhost") is path-style rather than a bucket named "s3".
+function virtualHostBucket(hostname: string, domains: string[]): string | undefined {
+  if (domains.includes(hostname)) return undefined;
+  let best: string | undefined;
+  for (const domain of domains) {
+    if (!hostname.endsWith(`.${domain}`)) continue;
+    if (best === undefined || domain.length > best.length) best = domain;
+  }
+  return best === undefined ? undefined : hostname.slice(0, -best.length - 1);
+}
+
 export function bucketAndKey(input: RouteInput): { bucket?: string; key?: string } {
   const hostname = (input.host ?? '').replace(/:\d+$/, '').toLowerCase();
   const rawPath = input.rawPath;
-  for (const domain of input.virtualHostDomains) {
-    if (hostname.endsWith(`.${domain}`)) {
-      const bucket = hostname.slice(0, -domain.length - 1);
-      const key = decode(rawPath.slice(1));
-      return { bucket, key: key.length > 0 ? key : undefined };
-    }
+  const virtualBucket = virtualHostBucket(hostname, input.virtualHostDomains);
+  if (virtualBucket !== undefined) {
+    const key = decode(rawPath.slice(1));
+    return { bucket: virtualBucket, key: key.length > 0 ? key : undefined };
   }
   const slash = rawPath.indexOf('/', 1);
   if (rawPath === '/' || rawPath === '') return {};

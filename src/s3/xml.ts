@@ -19,11 +19,21 @@ const parser = new XMLParser({
 });
 
 export function renderXml(root: string, body: Record<string, unknown>): string {
-  return `<?xml version="1.0" encoding="UTF-8"?>\n${builder.build({ [root]: { '@_xmlns': S3_XMLNS, ...body } })}`;
+  return renderPlainXml(root, { '@_xmlns': S3_XMLNS, ...body });
 }
 
 export function renderPlainXml(root: string, body: Record<string, unknown>): string {
   return `<?xml version="1.0" encoding="UTF-8"?>\n${builder.build({ [root]: body })}`;
+}
+
+// The S3 error body. AWS sends it without a namespace; HEAD and 304 responses carry none at all.
+export function renderErrorXml(error: S3Error, resource: string, requestId: string): string {
+  return renderPlainXml('Error', {
+    Code: error.s3Code,
+    Message: error.message,
+    Resource: resource,
+    RequestId: requestId,
+  });
 }
 
 export function parseXml(text: string): Record<string, any> {

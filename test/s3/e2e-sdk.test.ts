@@ -15,12 +15,15 @@ import {
   DeleteObjectCommand,
   DeleteObjectsCommand,
   DeleteObjectTaggingCommand,
+  GetBucketLocationCommand,
   GetObjectAttributesCommand,
   GetObjectCommand,
   GetObjectTaggingCommand,
   HeadBucketCommand,
   HeadObjectCommand,
   ListBucketsCommand,
+  ListMultipartUploadsCommand,
+  ListObjectsCommand,
   ListObjectsV2Command,
   ListObjectVersionsCommand,
   ListPartsCommand,
@@ -114,7 +117,14 @@ describe('S3 through @aws-sdk/client-s3', () => {
         MultipartUpload: { Parts: parts },
       }),
     );
-    assert.match(done.ETag ?? '', /^"[0-9a-f]{32}-3"$/);
+    // As AWS: the MD5 of the parts' binary MD5s, then "-" and the part count.
+    const md5s = [0, 1, 2].map((i) =>
+      createHash('md5')
+        .update(body.subarray(cuts[i], cuts[i + 1]))
+        .digest(),
+    );
+    const expected = createHash('md5').update(Buffer.concat(md5s)).digest('hex');
+    assert.equal(done.ETag, `"${expected}-3"`);
     const got = await s3.send(new GetObjectCommand({ Bucket: 'sdk', Key: 'big' }));
     assert.equal(got.ContentType, 'application/x-test');
     assert.equal(sha256(await bodyBytes(got.Body)), sha256(body));
@@ -469,6 +479,122 @@ describe('S3 through @aws-sdk/client-s3', () => {
       .send(new HeadObjectCommand({ Bucket: 'sdk', Key: 'checksum-bad' }))
       .catch((e) => e);
     assert.equal(head.name, 'NotFound');
+  });
+
+  test('conditional GETs answer 304 and 412 as AWS does', async () => {
+    const put = await s3.send(new PutObjectCommand({ Bucket: 'sdk', Key: 'cond', Body: 'c' }));
+    const etag = put.ETag as string;
+    const statusOf = (input: Partial<ConstructorParameters<typeof GetObjectCommand>[0]>) =>
+      s3
+        .send(new GetObjectCommand({ Bucket: 'sdk', Key: 'cond', ...input }))
+        .then((r) => r.$metadata.httpStatusCode)
+        .catch((e) => e.$metadata?.httpStatusCode);
+    const past = new Date(Date.now() - 86_400_000);
+    const future = new Date(Date.now() + 86_400_000);
+    assert.equal(await statusOf({ IfMatch: etag }), 200);
+    assert.equal(await statusOf({ IfMatch: '"0123"' }), 412);
+    assert.equal(await statusOf({ IfNoneMatch: etag }), 304);
+    assert.equal(await statusOf({ IfNoneMatch: '"0123"' }), 200);
+    assert.equal(await statusOf({ IfModifiedSince: future }), 304);
+    assert.equal(await statusOf({ IfModifiedSince: past }), 200);
+    assert.equal(await statusOf({ IfUnmodifiedSince: past }), 412);
+    assert.equal(await statusOf({ IfUnmodifiedSince: future }), 200);
+    // If-Match that holds overrides a failing If-Unmodified-Since (RFC 7232 section 6).
+    assert.equal(await statusOf({ IfMatch: etag, IfUnmodifiedSince: past }), 200);
+  });
+
+  test('PutObject with If-None-Match: * creates only; If-Match replaces only a match', async () => {
+    await s3.send(
+      new PutObjectCommand({ Bucket: 'sdk', Key: 'once', Body: 'first', IfNoneMatch: '*' }),
+    );
+    const again = await s3
+      .send(new PutObjectCommand({ Bucket: 'sdk', Key: 'once', Body: 'second', IfNoneMatch: '*' }))
+      .catch((e) => e);
+    assert.equal(again.$metadata?.httpStatusCode, 412);
+    const stale = await s3
+      .send(new PutObjectCommand({ Bucket: 'sdk', Key: 'once', Body: 'x', IfMatch: '"0123"' }))
+      .catch((e) => e);
+    assert.equal(stale.$metadata?.httpStatusCode, 412);
+    const got = await s3.send(new GetObjectCommand({ Bucket: 'sdk', Key: 'once' }));
+    assert.equal((await bodyBytes(got.Body)).toString(), 'first');
+  });
+
+  test('ListObjects V1 pages with markers; V2 honours start-after and fetch-owner', async () => {
+    await s3.send(new CreateBucketCommand({ Bucket: 'v1-list' }));
+    const keys = ['k0', 'k1', 'k2', 'k3', 'k4', 'sub/a', 'sub/b'];
+    for (const key of keys)
+      await s3.send(new PutObjectCommand({ Bucket: 'v1-list', Key: key, Body: key }));
+    const seen: string[] = [];
+    let marker: string | undefined;
+    for (let page = 0; page < 10; page++) {
+      const listed = await s3.send(
+        new ListObjectsCommand({ Bucket: 'v1-list', MaxKeys: 2, Marker: marker }),
+      );
+      seen.push(...(listed.Contents ?? []).map((c) => c.Key as string));
+      if (!listed.IsTruncated) break;
+      marker = listed.NextMarker ?? listed.Contents?.at(-1)?.Key;
+    }
+    assert.deepEqual(seen, keys);
+    const after = await s3.send(
+      new ListObjectsV2Command({ Bucket: 'v1-list', StartAfter: 'k3', FetchOwner: true }),
+    );
+    assert.deepEqual(
+      after.Contents?.map((c) => c.Key),
+      ['k4', 'sub/a', 'sub/b'],
+    );
+    assert.equal(after.KeyCount, 3);
+    assert.ok(after.Contents?.[0].Owner?.ID, 'fetch-owner names the owner');
+    const grouped = await s3.send(new ListObjectsCommand({ Bucket: 'v1-list', Delimiter: '/' }));
+    assert.deepEqual(
+      grouped.CommonPrefixes?.map((p) => p.Prefix),
+      ['sub/'],
+    );
+  });
+
+  test('GetBucketLocation, ListMultipartUploads, a too-small part, Quiet DeleteObjects', async () => {
+    const location = await s3.send(new GetBucketLocationCommand({ Bucket: 'sdk' }));
+    assert.ok(!location.LocationConstraint, 'us-east-1 is reported as an empty constraint');
+    const { UploadId } = await s3.send(
+      new CreateMultipartUploadCommand({ Bucket: 'sdk', Key: 'small-parts' }),
+    );
+    const uploads = await s3.send(new ListMultipartUploadsCommand({ Bucket: 'sdk' }));
+    assert.ok(uploads.Uploads?.some((u) => u.UploadId === UploadId && u.Key === 'small-parts'));
+    const parts = [];
+    for (const PartNumber of [1, 2]) {
+      const part = await s3.send(
+        new UploadPartCommand({
+          Bucket: 'sdk',
+          Key: 'small-parts',
+          UploadId,
+          PartNumber,
+          Body: Buffer.alloc(1024, PartNumber),
+        }),
+      );
+      parts.push({ PartNumber, ETag: part.ETag });
+    }
+    const small = await s3
+      .send(
+        new CompleteMultipartUploadCommand({
+          Bucket: 'sdk',
+          Key: 'small-parts',
+          UploadId,
+          MultipartUpload: { Parts: parts },
+        }),
+      )
+      .catch((e) => e);
+    assert.equal(small.name, 'EntityTooSmall');
+    await s3.send(new AbortMultipartUploadCommand({ Bucket: 'sdk', Key: 'small-parts', UploadId }));
+    for (const key of ['q/1', 'q/2'])
+      await s3.send(new PutObjectCommand({ Bucket: 'sdk', Key: key, Body: 'q' }));
+    const quiet = await s3.send(
+      new DeleteObjectsCommand({
+        Bucket: 'sdk',
+        Delete: { Quiet: true, Objects: [{ Key: 'q/1' }, { Key: 'q/2' }] },
+      }),
+    );
+    assert.equal(quiet.Deleted, undefined, 'Quiet reports only errors');
+    const left = await s3.send(new ListObjectsV2Command({ Bucket: 'sdk', Prefix: 'q/' }));
+    assert.equal(left.KeyCount, 0);
   });
 
   test('a wrong secret is SignatureDoesNotMatch', async () => {

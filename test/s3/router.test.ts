@@ -135,3 +135,49 @@ test('a malformed percent-encoding is InvalidURI', () => {
     (e: unknown) => e instanceof S3Error && e.s3Code === 'InvalidURI',
   );
 });
+
+test('the longest virtual-host domain wins, and a Host equal to a domain is path-style', () => {
+  const domains = ['localhost', 's3.localhost'];
+  const at = (host: string, target: string) =>
+    route({
+      method: 'GET',
+      url: new URL(target, 'http://localhost'),
+      rawPath: target.split('?')[0],
+      host,
+      virtualHostDomains: domains,
+      headers: {},
+    });
+  assert.deepEqual(at('pics.s3.localhost:9000', '/a'), {
+    kind: 'GetObject',
+    bucket: 'pics',
+    key: 'a',
+  });
+  assert.deepEqual(at('s3.localhost:9000', '/pics/a'), {
+    kind: 'GetObject',
+    bucket: 'pics',
+    key: 'a',
+  });
+  assert.deepEqual(at('my.pics.localhost', '/'), { kind: 'ListObjects', bucket: 'my.pics' });
+  assert.deepEqual(at('127.0.0.1:9000', '/'), { kind: 'ListBuckets' });
+  assert.deepEqual(at('PICS.LOCALHOST', '/k%2Fv'), {
+    kind: 'GetObject',
+    bucket: 'pics',
+    key: 'k/v',
+  });
+});
+
+test('attributes, versions and the remaining query forms', () => {
+  assert.deepEqual(routeOf('GET', '/b/k?attributes'), {
+    kind: 'GetObjectAttributes',
+    bucket: 'b',
+    key: 'k',
+  });
+  assert.deepEqual(routeOf('GET', '/b?versions'), { kind: 'ListObjectVersions', bucket: 'b' });
+  assert.deepEqual(routeOf('GET', '/b?list-type=1'), { kind: 'ListObjects', bucket: 'b' });
+  assert.equal(routeOf('POST', '/b').kind, 'NotImplemented', 'POST object upload forms');
+  assert.equal(routeOf('POST', '/b/k').kind, 'NotImplemented');
+  assert.equal(routeOf('PATCH', '/b/k').kind, 'NotImplemented');
+  assert.equal(routeOf('PUT', '/').kind, 'NotImplemented');
+  assert.equal(routeOf('GET', '/b/k?select&select-type=2').kind, 'NotImplemented');
+  assert.equal(routeOf('PUT', '/b?cors').kind, 'NotImplemented');
+});

@@ -68,7 +68,8 @@ export async function createBucket(ctx: RequestContext, bucket: string) {
       throw new S3Error(
         'IllegalLocationConstraintException',
         400,
-        `The ${location} location constraint is incompatible for the region specific endpoint this request was sent to.`,
+        `The ${location} location constraint is incompatible for the region specific ` +
+          'endpoint this request was sent to.',
       );
     }
   }

@@ -82,7 +82,8 @@ export async function uploadPartCopy(
       throw new S3Error(
         'InvalidArgument',
         400,
-        'The x-amz-copy-source-range value must be of the form bytes=first-last where first and last are the zero-based offsets of the first and last bytes to copy',
+        'The x-amz-copy-source-range value must be of the form bytes=first-last where first ' +
+          'and last are the zero-based offsets of the first and last bytes to copy',
       );
     }
     range = { offset: Number(match[1]), length: Number(match[2]) - Number(match[1]) + 1 };
@@ -130,7 +131,8 @@ export async function completeMultipartUpload(
     ifMatch: typeof h['if-match'] === 'string' ? h['if-match'] : undefined,
     ifNoneMatch: typeof h['if-none-match'] === 'string' ? h['if-none-match'] : undefined,
   });
-  const location = `${ctx.url.protocol}//${ctx.req.headers.host ?? 'localhost'}/${bucket}/${encodeURI(key)}`;
+  const host = ctx.req.headers.host ?? 'localhost';
+  const location = `${ctx.url.protocol}//${host}/${bucket}/${encodeURI(key)}`;
   sendXml(
     ctx,
     200,

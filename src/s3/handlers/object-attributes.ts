@@ -40,7 +40,8 @@ export async function getObjectAttributes(ctx: RequestContext, bucket: string, k
       .filter((p) => p.PartNumber > marker);
     const page = parts.slice(0, maxParts);
     body.ObjectParts = {
-      PartsCount: inode.object.partSizes.length, // the API calls it TotalPartsCount; the XML, PartsCount
+      // The API calls it TotalPartsCount; the XML, PartsCount.
+      PartsCount: inode.object.partSizes.length,
       PartNumberMarker: marker,
       ...(parts.length > page.length
         ? { NextPartNumberMarker: page[page.length - 1].PartNumber }

@@ -53,7 +53,8 @@ function checkSourceDates(ctx: RequestContext, mtimeMs: number): void {
     );
 }
 
-// x-amz-tagging-directive REPLACE takes the request's tags (none: no tags); COPY keeps the source's.
+// x-amz-tagging-directive REPLACE takes the request's tags (none: no tags); COPY keeps the
+// source's.
 function replacedMeta(ctx: RequestContext) {
   const meta = objectMetaFrom(ctx.req);
   const replaceTags =
@@ -72,7 +73,9 @@ export async function copyObject(ctx: RequestContext, bucket: string, key: strin
     throw new S3Error(
       'InvalidRequest',
       400,
-      "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.",
+      'This copy request is illegal because it is trying to copy an object to itself without ' +
+        "changing the object's metadata, storage class, website redirect location or " +
+        'encryption attributes.',
     );
   }
   await ctx.client.getBucket(bucket);

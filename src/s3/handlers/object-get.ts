@@ -1,3 +1,4 @@
+import assert from 'node:assert';
 import type { Inode } from '../../metadata/types.ts';
 import { s3Bytes } from '../../observability/metrics.ts';
 import { httpDate, quoteEtag, type RequestContext } from '../context.ts';
@@ -40,7 +41,8 @@ function objectHeaders(ctx: RequestContext, inode: Inode): Record<string, string
   return headers;
 }
 
-// RFC 7232 order, as S3 applies it: If-Match, If-Unmodified-Since, If-None-Match, If-Modified-Since.
+// RFC 7232 order, as S3 applies it: If-Match, If-Unmodified-Since, If-None-Match,
+// If-Modified-Since.
 function checkConditions(
   ctx: RequestContext,
   inode: Inode,
@@ -139,31 +141,42 @@ export async function getObject(
     return;
   }
   const { body } = await ctx.client.getObject(bucket, key, range);
-  await streamBody(ctx, status, headers, body);
+  await streamBody(ctx, status, headers, body, length);
 }
 
 // Headers go out with the first bytes, so a read that fails before them is still a clean S3
-// error; after them, the only honest signal is to cut the connection short.
+// error; after them, the only honest signal is to cut the connection short. A body that ends
+// with more or fewer bytes than Content-Length promised is cut the same way, never sent as is.
 async function streamBody(
   ctx: RequestContext,
   status: number,
   headers: Record<string, string | number>,
   body: AsyncIterable<Buffer>,
+  lengthBytes: number,
 ) {
+  assert(lengthBytes > 0, 'empty bodies are answered without reading');
   const iterator = body[Symbol.asyncIterator]();
   const first = await iterator.next();
   ctx.res.writeHead(status, headers);
+  let sentBytes = 0;
   try {
     for (let step = first; !step.done; step = await iterator.next()) {
+      sentBytes += step.value.length;
+      if (sentBytes > lengthBytes) break;
       s3Bytes.inc({ direction: 'out' }, step.value.length);
       if (!ctx.res.write(step.value)) await drained(ctx);
     }
+    if (sentBytes !== lengthBytes) {
+      throw new Error(`the object read gave ${sentBytes} bytes where ${lengthBytes} were due`);
+    }
     ctx.res.end();
   } catch (error) {
-    ctx.log.error('object read failed mid-stream; closing the connection', {
-      error,
-      requestId: ctx.requestId,
-    });
+    // A client that hangs up mid-download is routine; a read that fails under it is not.
+    const clientGone = ctx.res.socket === null || ctx.res.socket.destroyed;
+    const fields = { error, requestId: ctx.requestId, sentBytes, lengthBytes };
+    if (clientGone) ctx.log.debug('client closed the connection mid-download', fields);
+    else ctx.log.error('object read failed mid-stream; closing the connection', fields);
+    iterator.return?.().catch(() => undefined);
     ctx.res.destroy(error as Error);
   }
 }

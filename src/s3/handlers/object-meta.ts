@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import type { Inode, ObjectMeta } from '../../metadata/types.ts';
+import type { Inode, ListedObject, ObjectMeta } from '../../metadata/types.ts';
 import { S3Error } from '../errors.ts';
 import { tagsFromHeader } from './tagging.ts';
 
@@ -54,5 +54,16 @@ export function etagOf(inode: Inode): string {
   const etag = inode.object?.etag;
   if (etag) return etag;
   const basis = `${inode.ino}:${inode.size}:${inode.mtimeMs}`;
+  return `${createHash('md5').update(basis).digest('hex')}-0`;
+}
+
+// The same stand-in for a listing entry. A listing does not carry the inode number, so this one is
+// derived from key, size and mtime instead: stable while the file is unchanged and different once
+// it changes, but not equal to the HEAD value of the same file (both end in "-0", which tells
+// tools such as rclone that the ETag is not an MD5 to compare against).
+export function listedEtag(object: ListedObject): string {
+  if (object.etag) return object.etag;
+  if (object.isDirMarker) return EMPTY_MD5;
+  const basis = `${object.key}:${object.size}:${object.lastModifiedMs}`;
   return `${createHash('md5').update(basis).digest('hex')}-0`;
 }
