@@ -1,23 +1,54 @@
 // Extent bookkeeping inside a write transaction: replacing byte ranges of a file and keeping the
 // reference count of every stripe, so a stripe's shards are queued for deletion exactly when no
-// extent points into it any more.
+// extent or part points into it any more.
 import assert from 'node:assert';
 import { fail, type Store } from './store.ts';
 import type { Extent, Stripe } from './types.ts';
 
+// Stripe ids are hex (32 chars from the writer); ASCII keeps their latin1 table keys unique.
+export const STRIPE_ID = /^[0-9a-f]{1,64}$/;
+const EXTENTS_PER_COMMAND_MAX = 100_000;
+
+// Extents come from clients: a malformed one is the command's error, not a broken invariant.
+// `sizeBytes`: when given, every extent must end within it.
+export function checkExtents(extents: Extent[], sizeBytes?: number): void {
+  if (!Array.isArray(extents) || extents.length > EXTENTS_PER_COMMAND_MAX)
+    fail('EINVAL', `at most ${EXTENTS_PER_COMMAND_MAX} extents per command`);
+  for (const e of extents) {
+    const s = e?.stripe;
+    const valid =
+      Number.isSafeInteger(e.fileOffset) &&
+      e.fileOffset >= 0 &&
+      Number.isSafeInteger(e.length) &&
+      e.length > 0 &&
+      Number.isSafeInteger(e.stripeOffset) &&
+      e.stripeOffset >= 0 &&
+      typeof s?.id === 'string' &&
+      STRIPE_ID.test(s.id) &&
+      Number.isSafeInteger(s.dataLengthBytes) &&
+      e.stripeOffset + e.length <= s.dataLengthBytes &&
+      Number.isSafeInteger(e.fileOffset + e.length);
+    if (!valid) fail('EINVAL', `bad extent at file offset ${e?.fileOffset}`);
+    if (sizeBytes !== undefined && e.fileOffset + e.length > sizeBytes)
+      fail('EINVAL', `an extent reaches ${e.fileOffset + e.length}, past the size ${sizeBytes}`);
+  }
+}
+
 export function addRef(store: Store, stripe: Stripe, delta: number): void {
+  const before = store.refCount(stripe.id);
   // A new reference to a stripe the scrubber already took: its shards are (being) deleted.
-  if (delta > 0 && store.refCount(stripe.id) === 0 && store.isOrphan(stripe.id)) {
+  if (delta > 0 && before === 0 && store.isOrphan(stripe.id)) {
     fail(
       'EIO',
       `stripe ${stripe.id} was written too long ago and collected as an orphan; write again`,
     );
   }
   // Nor to one queued for collection: the collector may be deleting its shards right now.
-  if (delta > 0 && store.refCount(stripe.id) === 0 && store.isQueuedForCollection(stripe.id)) {
+  if (delta > 0 && before === 0 && store.isQueuedForCollection(stripe.id)) {
     fail('EIO', `stripe ${stripe.id} is being collected; write again`);
   }
-  const count = store.refCount(stripe.id) + delta;
+  if (delta === 0) return;
+  const count = before + delta;
   assert(count >= 0, `stripe ${stripe.id} reference count below zero`);
   store.setRefCount(stripe, count);
 }
@@ -28,6 +59,7 @@ export function punch(store: Store, ino: number, start: number, end: number): vo
   if (end <= start) return;
   for (const extent of store.extents(ino, start, end - start)) {
     const extentEnd = extent.fileOffset + extent.length;
+    assert(extentEnd > start && extent.fileOffset < end, 'an overlapping extent');
     const keepLeft = extent.fileOffset < start;
     const keepRight = extentEnd > end;
     if (keepLeft) {
@@ -47,8 +79,9 @@ export function punch(store: Store, ino: number, start: number, end: number): vo
   }
 }
 
-// Writes extents over whatever covered their ranges. `refsHeld`: the caller's extents already
-// hold a reference each (multipart parts moving into their object).
+// Writes extents (checked by checkExtents) over whatever covered their ranges; returns the end of
+// the last byte written. `refsHeld`: the extents already hold one reference each (multipart parts
+// moving into their object).
 export function writeExtents(
   store: Store,
   ino: number,
@@ -58,23 +91,25 @@ export function writeExtents(
   let end = 0;
   for (const extent of extents) {
     assert(extent.length > 0 && extent.fileOffset >= 0, 'extent has a positive length');
-    assert(
-      extent.stripeOffset + extent.length <= extent.stripe.dataLengthBytes,
-      'extent inside its stripe',
-    );
+    // The new reference first: a rewrite from the stripe being replaced keeps it alive.
+    if (!refsHeld) addRef(store, extent.stripe, 1);
     punch(store, ino, extent.fileOffset, extent.fileOffset + extent.length);
     store.putExtent(ino, extent);
-    if (!refsHeld) addRef(store, extent.stripe, 1);
     end = Math.max(end, extent.fileOffset + extent.length);
   }
   return end;
 }
 
+// Takes every extent off the file without releasing its references (the caller releases them,
+// after it has added whatever replaces them).
+export function removeAllExtents(store: Store, ino: number): Extent[] {
+  const removed = store.allExtents(ino);
+  for (const extent of removed) store.removeExtent(ino, extent.fileOffset);
+  return removed;
+}
+
 export function releaseAll(store: Store, ino: number): void {
-  for (const extent of store.allExtents(ino)) {
-    store.removeExtent(ino, extent.fileOffset);
-    addRef(store, extent.stripe, -1);
-  }
+  releaseExtents(store, removeAllExtents(store, ino));
 }
 
 export function releaseExtents(store: Store, extents: Extent[]): void {

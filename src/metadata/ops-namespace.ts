@@ -134,6 +134,7 @@ export function dropLink(store: Store, inode: Inode, nowMs: number): void {
 
 export function unlink(store: Store, c: Op<'unlink'>) {
   const parent = directory(store, c.parent);
+  checkName(c.name);
   const entry = store.dirent(c.parent, c.name) ?? fail('ENOENT', `no entry ${c.name}`);
   if (entry.type === 'dir') fail('EISDIR', `${c.name} is a directory`);
   store.removeDirent(c.parent, entry.sortName);
@@ -154,6 +155,7 @@ export function removeDir(store: Store, parent: Inode, name: string, nowMs: numb
 export function rmdir(store: Store, c: Op<'rmdir'>) {
   const parent = directory(store, c.parent);
   if (c.parent === ROOT_INO) fail('EPERM', 'top-level directories are buckets: use deleteBucket');
+  checkName(c.name);
   removeDir(store, parent, c.name, c.nowMs);
   return { ok: true as const };
 }

@@ -16,7 +16,9 @@ function isWithin(store: Store, ino: number, ancestor: number): boolean {
 }
 
 export function rename(store: Store, c: Rename) {
+  checkName(c.srcName);
   checkName(c.dstName);
+  if (c.noReplace && c.exchange) fail('EINVAL', 'RENAME_NOREPLACE and RENAME_EXCHANGE together');
   const srcParent = directory(store, c.srcParent);
   const src = store.dirent(c.srcParent, c.srcName) ?? fail('ENOENT', `no entry ${c.srcName}`);
   const dstParentBefore = directory(store, c.dstParent);
@@ -55,6 +57,9 @@ function exchange(
 ) {
   if (!dst) fail('ENOENT', `no entry ${c.dstName} to exchange with`);
   const other = dst as NonNullable<typeof dst>;
+  if (other.type === 'dir' && isWithin(store, c.srcParent, other.ino)) {
+    fail('EINVAL', 'cannot move a directory into itself');
+  }
   store.removeDirent(c.srcParent, src.sortName);
   store.removeDirent(c.dstParent, other.sortName);
   store.putDirent(c.srcParent, c.srcName, { ino: other.ino, type: other.type });

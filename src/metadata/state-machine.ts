@@ -1,7 +1,9 @@
 import assert from 'node:assert';
 import { type Database, open } from 'lmdb';
-import { writeExtents } from './extent-ops.ts';
 import * as K from './keys.ts';
+import { createBucket, deleteBucket } from './ops-buckets.ts';
+import * as data from './ops-data.ts';
+import * as mp from './ops-multipart.ts';
 import * as ns from './ops-namespace.ts';
 import * as obj from './ops-objects.ts';
 import { rename } from './ops-rename.ts';
@@ -31,7 +33,14 @@ export class MetadataStateMachine {
   }
 
   static open(path: string): MetadataStateMachine {
-    const db = open<any, Buffer>({ path, keyEncoding: 'binary', compression: false });
+    // overlappingSync (lmdb-js's default on Linux) returns from a commit before its fsync; with it
+    // off, every transactionSync has reached the disk when it returns, so apply() is durable.
+    const db = open<any, Buffer>({
+      path,
+      keyEncoding: 'binary',
+      compression: false,
+      overlappingSync: false,
+    });
     const machine = new MetadataStateMachine(db);
     machine.initialise();
     return machine;
@@ -64,9 +73,11 @@ export class MetadataStateMachine {
     return (this.db.get(K.appliedKey()) as number | undefined) ?? 0;
   }
 
+  // `index`: the log index of the command (Raft); without it, the next one.
   apply(command: Command, index?: number): CommandResult {
-    const next = index ?? this.appliedIndex() + 1;
-    assert(next > this.appliedIndex(), `index ${next} already applied`);
+    const previous = this.appliedIndex();
+    const next = index ?? previous + 1;
+    assert(Number.isSafeInteger(next) && next > previous, `index ${next} already applied`);
     try {
       return this.db.transactionSync(() => {
         const result = dispatch(this.store, command);
@@ -74,14 +85,14 @@ export class MetadataStateMachine {
         return result;
       });
     } catch (error) {
+      // Anything else is a broken invariant: it aborted the transaction and must stop the caller.
       if (!(error instanceof CommandError)) throw error;
       this.db.transactionSync(() => this.db.putSync(K.appliedKey(), next));
       return { ok: false, code: error.code, message: error.message };
     }
   }
 
-  // Resolves when every commit so far is on disk (LMDB flushes after commit, overlapped with the
-  // next transactions); replies wait for it so an acknowledged command survives power loss.
+  // Every commit is on disk when apply() returns (see open); kept for callers that wait on it.
   flushed(): Promise<void> {
     return Promise.resolve(this.db.flushed).then(() => undefined);
   }
@@ -92,6 +103,8 @@ export class MetadataStateMachine {
 }
 
 function dispatch(store: Store, c: Command): CommandResult {
+  if (typeof c !== 'object' || c === null || !Number.isSafeInteger(c.nowMs))
+    fail('EINVAL', 'a command is an object with an integer nowMs');
   switch (c.op) {
     case 'mkdir':
       return ns.mkdir(store, c);
@@ -114,11 +127,11 @@ function dispatch(store: Store, c: Command): CommandResult {
     case 'removexattr':
       return ns.removexattr(store, c);
     case 'write':
-      return write(store, c);
+      return data.write(store, c);
     case 'createBucket':
-      return obj.createBucket(store, c);
+      return createBucket(store, c);
     case 'deleteBucket':
-      return obj.deleteBucket(store, c);
+      return deleteBucket(store, c);
     case 'putObject':
       return obj.putObject(store, c);
     case 'deleteObject':
@@ -128,44 +141,20 @@ function dispatch(store: Store, c: Command): CommandResult {
     case 'setObjectTags':
       return obj.setObjectTags(store, c);
     case 'createUpload':
-      return obj.createUpload(store, c);
+      return mp.createUpload(store, c);
     case 'putPart':
-      return obj.putPart(store, c);
+      return mp.putPart(store, c);
     case 'completeUpload':
-      return obj.completeUpload(store, c);
+      return mp.completeUpload(store, c);
     case 'abortUpload':
-      return obj.abortUpload(store, c);
+      return mp.abortUpload(store, c);
     case 'registerDataServer':
-      store.db.putSync(K.serverKey(c.server.serverId), { ...c.server, registeredAtMs: c.nowMs });
-      return { ok: true };
-    case 'markOrphans': {
-      const marked: string[] = [];
-      for (const id of c.stripeIds) {
-        if (store.refCount(id) > 0 || store.db.get(K.gcKey(id)) !== undefined) continue;
-        store.db.putSync(K.orphanKey(id), c.nowMs);
-        marked.push(id);
-      }
-      return { ok: true, marked };
-    }
+      return data.registerDataServer(store, c);
     case 'gcDone':
-      for (const id of c.stripeIds) store.db.removeSync(K.gcKey(id));
-      return { ok: true };
+      return data.gcDone(store, c);
+    case 'markOrphans':
+      return data.markOrphans(store, c);
     default:
       return fail('EINVAL', `unknown command ${(c as { op: string }).op}`);
   }
-}
-
-function write(store: Store, c: Extract<Command, { op: 'write' }>): CommandResult {
-  const inode = store.mustInode(c.ino);
-  if (inode.type !== 'file') fail(inode.type === 'dir' ? 'EISDIR' : 'EINVAL', 'writes go to files');
-  const end = writeExtents(store, c.ino, c.extents);
-  const next = {
-    ...inode,
-    size: Math.max(inode.size, end),
-    mtimeMs: c.nowMs,
-    ctimeMs: c.nowMs,
-    object: inode.object ? { ...inode.object, etag: '' } : undefined,
-  };
-  store.putInode(next);
-  return { ok: true, inode: next };
 }

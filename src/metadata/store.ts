@@ -45,6 +45,8 @@ export class Store {
   }
 
   inode(ino: number): Inode | undefined {
+    // Inode numbers come from clients too: one that cannot exist is simply not found.
+    if (!Number.isSafeInteger(ino) || ino < 1) return undefined;
     return this.db.get(K.inodeKey(ino)) as Inode | undefined;
   }
 
@@ -168,6 +170,19 @@ export class Store {
 
   upload(id: string): UploadInfo | undefined {
     return this.db.get(K.uploadKey(id)) as UploadInfo | undefined;
+  }
+
+  // Uploads of one bucket (all of them: a scan of the upload table, which is keyed by id).
+  uploads(bucket: string): UploadInfo[] {
+    const out: UploadInfo[] = [];
+    for (const { value } of this.db.getRange({
+      start: K.uploadPrefix(),
+      end: K.uploadPrefixEnd(),
+    })) {
+      const upload = value as UploadInfo;
+      if (upload.bucket === bucket) out.push(upload);
+    }
+    return out;
   }
 
   parts(id: string): PartInfo[] {

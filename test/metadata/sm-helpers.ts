@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MetadataStateMachine } from '../../src/metadata/state-machine.ts';
@@ -13,8 +13,33 @@ export type CommandInput = Command extends infer C
     : never
   : never;
 
+const opened: Array<{ machine: MetadataStateMachine; dir: string }> = [];
+
+// A fresh store in its own temporary directory; closeAll() closes and removes every one.
 export function openMachine(): MetadataStateMachine {
-  return MetadataStateMachine.open(join(mkdtempSync(join(tmpdir(), 'strata-meta-')), 'metadata'));
+  const dir = mkdtempSync(join(tmpdir(), 'strata-meta-'));
+  const machine = MetadataStateMachine.open(join(dir, 'metadata'));
+  opened.push({ machine, dir });
+  return machine;
+}
+
+export async function closeAll(): Promise<void> {
+  for (const { machine, dir } of opened.splice(0)) {
+    await machine.close().catch(() => undefined); // some tests closed theirs already
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+// A small seeded generator (mulberry32), so a failing case replays from its seed.
+export function seededRandom(seed: number): (n: number) => number {
+  let state = seed >>> 0;
+  return (n: number) => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((((t ^ (t >>> 14)) >>> 0) / 4294967296) * n) | 0;
+  };
 }
 
 // Applies a command stamped with a fixed clock; fails the test on an error result unless asked.

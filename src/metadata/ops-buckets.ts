@@ -1,0 +1,38 @@
+// Buckets: directories directly under the root, each with a 'b' record. S3's naming rules are
+// the gateway's to check; here a name only has to be a valid directory name.
+import * as K from './keys.ts';
+import { addSubdir } from './object-path.ts';
+import { newInode, removeDir } from './ops-namespace.ts';
+import { fail, type Store } from './store.ts';
+import { type BucketInfo, type Command, type Inode, ROOT_INO } from './types.ts';
+
+type Op<T extends Command['op']> = Extract<Command, { op: T }>;
+
+export function createBucket(store: Store, c: Op<'createBucket'>) {
+  if (
+    typeof c.name !== 'string' ||
+    c.name.length === 0 ||
+    c.name.includes('/') ||
+    c.name === '.' ||
+    c.name === '..'
+  ) {
+    fail('EINVAL', `invalid bucket name ${JSON.stringify(c.name)}`);
+  }
+  if (store.bucket(c.name) || store.dirent(ROOT_INO, c.name))
+    fail('BUCKET_EXISTS', `bucket ${c.name} exists`);
+  const dir: Inode = { ...newInode(store, 'dir', 0o755, c.caller, c.nowMs), parent: ROOT_INO };
+  addSubdir(store, ROOT_INO, c.name, dir, c.nowMs);
+  const bucket: BucketInfo = { name: c.name, ino: dir.ino, createdAtMs: c.nowMs, owner: c.owner };
+  store.db.putSync(K.bucketKey(c.name), bucket);
+  return { ok: true as const, bucket, inode: dir };
+}
+
+export function deleteBucket(store: Store, c: Op<'deleteBucket'>) {
+  const bucket = store.bucket(c.name) ?? fail('NO_SUCH_BUCKET', `no bucket ${c.name}`);
+  if (!store.isEmptyDir(bucket.ino)) fail('BUCKET_NOT_EMPTY', `bucket ${c.name} is not empty`);
+  if (store.uploads(c.name).length > 0)
+    fail('BUCKET_NOT_EMPTY', `bucket ${c.name} has multipart uploads in progress`);
+  removeDir(store, store.mustInode(ROOT_INO), c.name, c.nowMs);
+  store.db.removeSync(K.bucketKey(c.name));
+  return { ok: true as const };
+}

@@ -1,0 +1,56 @@
+// Commands about data rather than names: POSIX writes, data server registration, and the
+// bookkeeping of stripe collection (gcDone) and orphan shards (markOrphans).
+import { checkExtents, STRIPE_ID, writeExtents } from './extent-ops.ts';
+import * as K from './keys.ts';
+import { fail, type Store } from './store.ts';
+import type { Command, DataServerInfo, Inode } from './types.ts';
+
+type Op<T extends Command['op']> = Extract<Command, { op: T }>;
+
+const STRIPE_IDS_PER_COMMAND_MAX = 10_000;
+
+export function write(store: Store, c: Op<'write'>) {
+  const inode = store.mustInode(c.ino);
+  if (inode.type !== 'file') fail(inode.type === 'dir' ? 'EISDIR' : 'EINVAL', 'writes go to files');
+  checkExtents(c.extents);
+  const end = writeExtents(store, c.ino, c.extents);
+  const next: Inode = { ...inode, size: Math.max(inode.size, end), mtimeMs: c.nowMs };
+  next.ctimeMs = c.nowMs;
+  // The S3 view's ETag described the old bytes; '' tells the gateway it has none.
+  if (inode.object) next.object = { ...inode.object, etag: '', partSizes: undefined };
+  store.putInode(next);
+  return { ok: true as const, inode: next };
+}
+
+export function registerDataServer(store: Store, c: Op<'registerDataServer'>) {
+  const id = c.server?.serverId;
+  if (typeof id !== 'string' || id.length === 0) fail('EINVAL', 'a data server needs an id');
+  const server: DataServerInfo = { ...c.server, registeredAtMs: c.nowMs };
+  store.db.putSync(K.serverKey(id), server);
+  return { ok: true as const };
+}
+
+function checkStripeIds(ids: string[]): void {
+  if (!Array.isArray(ids) || ids.length > STRIPE_IDS_PER_COMMAND_MAX)
+    fail('EINVAL', `at most ${STRIPE_IDS_PER_COMMAND_MAX} stripe ids per command`);
+  for (const id of ids)
+    if (typeof id !== 'string' || !STRIPE_ID.test(id)) fail('EINVAL', `bad stripe id ${id}`);
+}
+
+export function gcDone(store: Store, c: Op<'gcDone'>) {
+  checkStripeIds(c.stripeIds);
+  for (const id of c.stripeIds) store.db.removeSync(K.gcKey(id));
+  return { ok: true as const };
+}
+
+// Marks stripes that nothing references and nothing collects, so none can be referenced again.
+export function markOrphans(store: Store, c: Op<'markOrphans'>) {
+  checkStripeIds(c.stripeIds);
+  const marked: string[] = [];
+  for (const id of c.stripeIds) {
+    if (store.refCount(id) > 0 || store.isQueuedForCollection(id)) continue;
+    store.db.putSync(K.orphanKey(id), c.nowMs);
+    marked.push(id);
+  }
+  return { ok: true as const, marked };
+}
