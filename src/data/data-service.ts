@@ -37,16 +37,16 @@ export async function startDataService(options: DataServiceOptions): Promise<Dat
   const store = new ShardStore(options.disks);
   const server = new RpcServer({ name: `data ${options.serverId}`, log });
   server.handle(DATA_RPC.putShard, async ({ header, body }) => {
-    const h = header as PutShardHeader;
+    const h = objectHeader<PutShardHeader>(header, DATA_RPC.putShard);
     if (!body) throw new StrataError('EINVAL', 'putShard without a body');
     return { header: await store.put(h, body) };
   });
   server.handle(DATA_RPC.getShard, async ({ header }) => {
-    const h = header as GetShardHeader;
+    const h = objectHeader<GetShardHeader>(header, DATA_RPC.getShard);
     return { header: {}, body: await store.get(h, h.offset ?? undefined, h.length ?? undefined) };
   });
   server.handle(DATA_RPC.deleteShards, async ({ header }) => {
-    const { shards } = header as DeleteShardsHeader;
+    const { shards } = objectHeader<DeleteShardsHeader>(header, DATA_RPC.deleteShards);
     if (!Array.isArray(shards) || shards.length > DELETE_BATCH_MAX) {
       throw new StrataError('EINVAL', `deleteShards takes a list of at most ${DELETE_BATCH_MAX}`);
     }
@@ -55,7 +55,7 @@ export async function startDataService(options: DataServiceOptions): Promise<Dat
     return { header: { deleted } };
   });
   server.handle(DATA_RPC.listShards, async ({ header }) => {
-    const h = header as ListShardsHeader;
+    const h = objectHeader<ListShardsHeader>(header, DATA_RPC.listShards);
     if (!Number.isInteger(h.limit) || h.limit < 1 || h.limit > LIST_LIMIT_MAX) {
       throw new StrataError('EINVAL', `listShards limit must be 1..${LIST_LIMIT_MAX}`);
     }
@@ -67,24 +67,34 @@ export async function startDataService(options: DataServiceOptions): Promise<Dat
     );
     return { header: reply };
   });
+  let addr = '';
   server.handle(DATA_RPC.status, async () => ({
     header: {
       serverId: options.serverId,
-      addr: '',
+      addr,
       disks: await store.status(),
     } satisfies DataServerStatus,
   }));
   const bound = await server.listen(options.host, options.port);
-  log.info('data service listening', { addr: `${bound.host}:${bound.port}`, disks: options.disks });
+  addr = bound.host.includes(':') ? `[${bound.host}]:${bound.port}` : `${bound.host}:${bound.port}`;
+  log.info('data service listening', { addr, disks: options.disks });
   return { server, host: bound.host, port: bound.port, store, close: () => server.close() };
+}
+
+// Headers come from the network: anything but an object is the caller's mistake, not INTERNAL.
+function objectHeader<H>(header: unknown, method: string): H {
+  if (header === null || typeof header !== 'object' || Array.isArray(header)) {
+    throw new StrataError('EINVAL', `${method} takes an object header, got ${typeof header}`);
+  }
+  return header as H;
 }
 
 // Typed calls to one data server.
 export class DataClient {
   private readonly rpc: RpcClient;
 
-  constructor(addr: string) {
-    this.rpc = new RpcClient(addr);
+  constructor(addr: string, options: ConstructorParameters<typeof RpcClient>[1] = {}) {
+    this.rpc = new RpcClient(addr, options);
   }
 
   async putShard(header: PutShardHeader, body: Buffer): Promise<{ sizeBytes: number }> {

@@ -22,14 +22,12 @@ export interface ShardHeader {
 export function encodeShard(data: Uint8Array): { head: Buffer; crcs: Buffer } {
   const blockCount = Math.ceil(data.length / SHARD_BLOCK_BYTES);
   const crcs = Buffer.allocUnsafe(blockCount * 4);
-  let whole = 0;
   for (let b = 0; b < blockCount; b++) {
     const block = data.subarray(
       b * SHARD_BLOCK_BYTES,
       Math.min(data.length, (b + 1) * SHARD_BLOCK_BYTES),
     );
     crcs.writeUInt32BE(crc32c(block), b * 4);
-    whole = crc32c(block, whole);
   }
   const head = Buffer.alloc(SHARD_HEADER_BYTES);
   head.writeUInt32BE(SHARD_MAGIC, 0);

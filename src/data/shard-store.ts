@@ -1,5 +1,5 @@
 import assert from 'node:assert';
-import { mkdirSync, readdirSync } from 'node:fs';
+import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, rmSync } from 'node:fs';
 import { type FileHandle, mkdir, open, readdir, stat, statfs, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { StrataError } from '../common/errors.ts';
@@ -9,6 +9,7 @@ import type { DiskStatus } from './types.ts';
 
 const STRIPE_ID = /^[0-9a-f]{32}$/;
 const SHARD_INDEX_MAX = 255;
+const SHARD_NAME = /^([0-9a-f]{32})\.(\d{1,3})$/;
 
 export interface ShardAddress {
   disk: number;
@@ -25,6 +26,9 @@ export interface ShardAddress {
 export class ShardStore {
   readonly disks: string[];
   private readonly shardCounts: number[];
+  // Prefix directories known durable, or being made so: concurrent puts into a new prefix all
+  // wait for the one mkdir + parent fsync instead of racing past it.
+  private readonly directories = new Map<string, Promise<void>>();
 
   constructor(disks: string[]) {
     assert(disks.length > 0, 'a data server has at least one disk');
@@ -37,17 +41,18 @@ export class ShardStore {
     const encoded = encodeShard(data);
     let created = false;
     try {
-      await ensureDirectory(dirname(path));
+      await this.ensureDirectory(dirname(path));
       const file = await open(path, 'wx', 0o644);
       created = true;
       try {
-        await file.writev([encoded.head, data, encoded.crcs]);
+        await writeAll(file, [encoded.head, data, encoded.crcs]);
         await file.sync();
       } finally {
         await file.close();
       }
       await syncDirectory(dirname(path));
     } catch (error) {
+      // A partial file must not stay behind (disk full: give the space back).
       if (created) await unlink(path).catch(() => {});
       throw diskError(error, `writing shard ${path}`);
     }
@@ -105,7 +110,7 @@ export class ShardStore {
       const names = (await readdir(join(root, prefix))).sort();
       for (const name of names) {
         if (after !== undefined && name <= after) continue;
-        const match = /^([0-9a-f]{32})\.(\d{1,3})$/.exec(name);
+        const match = SHARD_NAME.exec(name);
         if (!match) continue;
         const info = await stat(join(root, prefix, name)).catch(() => undefined);
         if (!info || info.mtimeMs >= olderThanMs) continue;
@@ -162,6 +167,20 @@ export class ShardStore {
     }
     return join(this.disks[disk], 'shards', stripeId.slice(0, 2), `${stripeId}.${shardIndex}`);
   }
+
+  private ensureDirectory(path: string): Promise<void> {
+    let ready = this.directories.get(path);
+    if (!ready) {
+      ready = mkdir(path, { recursive: true }).then(async (created) => {
+        // A new directory's own entry must reach the disk too, or the shard inside could vanish.
+        if (created !== undefined) await syncDirectory(dirname(path));
+      });
+      // A failed attempt (disk full, EIO) is retried by the next put, not remembered.
+      ready.catch(() => this.directories.delete(path));
+      this.directories.set(path, ready);
+    }
+    return ready;
+  }
 }
 
 async function readVerified(
@@ -176,7 +195,8 @@ async function readVerified(
     throw new StrataError('SHARD_CORRUPT', `shard ${name}: truncated header`);
   const header = decodeHeader(head, name);
   const want = length ?? header.dataLength - offset;
-  if (offset < 0 || want < 0 || offset + want > header.dataLength) {
+  const whole = (n: number) => Number.isSafeInteger(n) && n >= 0;
+  if (!whole(offset) || !whole(want) || offset + want > header.dataLength) {
     throw new StrataError(
       'EINVAL',
       `range ${offset}+${want} outside shard of ${header.dataLength} bytes`,
@@ -202,24 +222,55 @@ async function readVerified(
   return data.subarray(offset - blocksStart, offset - blocksStart + want);
 }
 
-// Creates the disk layout and counts the shards already there.
+// Creates the disk layout (durably), clears what a crash left in the pre-O_EXCL layout's
+// <disk>/tmp, and counts the shards already there. Runs once at open, so synchronous I/O is fine.
 function prepareDisk(disk: string): number {
-  mkdirSync(join(disk, 'shards'), { recursive: true });
+  rmSync(join(disk, 'tmp'), { recursive: true, force: true });
+  const root = join(disk, 'shards');
+  const created = mkdirSync(root, { recursive: true });
+  if (created !== undefined) {
+    for (let dir = root; dir !== dirname(created); dir = dirname(dir))
+      syncDirectorySync(dirname(dir));
+  }
   let count = 0;
-  for (const prefix of readdirSync(join(disk, 'shards'))) {
-    count += readdirSync(join(disk, 'shards', prefix)).length;
+  for (const prefix of readdirSync(root)) {
+    if (!/^[0-9a-f]{2}$/.test(prefix)) continue;
+    for (const name of readdirSync(join(root, prefix))) if (SHARD_NAME.test(name)) count++;
   }
   return count;
 }
 
-const knownDirectories = new Set<string>();
+// writev may write less than asked (a disk filling up does exactly that before it says ENOSPC):
+// keep writing the rest, so a short write can never be acknowledged as a whole shard.
+async function writeAll(file: FileHandle, buffers: Buffer[]): Promise<void> {
+  const totalBytes = buffers.reduce((sum, b) => sum + b.length, 0);
+  let rest = buffers.filter((b) => b.length > 0);
+  let position = 0;
+  while (rest.length > 0) {
+    const { bytesWritten } = await file.writev(rest, position);
+    assert(bytesWritten > 0, 'writev made progress');
+    position += bytesWritten;
+    rest = skipBytes(rest, bytesWritten);
+  }
+  assert.equal(position, totalBytes);
+}
 
-async function ensureDirectory(path: string): Promise<void> {
-  if (knownDirectories.has(path)) return;
-  const created = await mkdir(path, { recursive: true });
-  // A new directory's own entry must reach the disk too, or the shard inside could vanish.
-  if (created !== undefined) await syncDirectory(dirname(path));
-  knownDirectories.add(path);
+function skipBytes(buffers: Buffer[], count: number): Buffer[] {
+  let skip = count;
+  let i = 0;
+  while (i < buffers.length && skip >= buffers[i].length) skip -= buffers[i++].length;
+  const rest = buffers.slice(i);
+  if (rest.length > 0 && skip > 0) rest[0] = rest[0].subarray(skip);
+  return rest;
+}
+
+function syncDirectorySync(path: string): void {
+  const fd = openSync(path, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 async function syncDirectory(path: string): Promise<void> {
@@ -236,5 +287,7 @@ function diskError(error: unknown, what: string): StrataError {
   const code = (error as NodeJS.ErrnoException).code;
   if (code === 'ENOSPC' || code === 'EDQUOT')
     return new StrataError('ENOSPC', `disk full ${what}`, { cause: error });
+  // Stripe ids are fresh for every write, so an existing shard means a caller bug, not a retry.
+  if (code === 'EEXIST') return new StrataError('EEXIST', `${what}: the shard exists already`);
   return new StrataError('EIO', `${what}: ${(error as Error).message}`, { cause: error });
 }

@@ -2,7 +2,16 @@ import assert from 'node:assert';
 import { connect, type Socket } from 'node:net';
 import { StrataError, type StrataErrorCode } from '../common/errors.ts';
 import { type Logger, silentLogger } from '../observability/logger.ts';
-import { encodeFrame, type Frame, FrameDecoder, KIND_REQUEST, KIND_RESPONSE_OK } from './frame.ts';
+import {
+  encodeFrame,
+  FRAME_BYTES_MAX,
+  FRAME_FIXED_BYTES,
+  FRAME_PREFIX_BYTES,
+  type Frame,
+  FrameDecoder,
+  KIND_REQUEST,
+  KIND_RESPONSE_OK,
+} from './frame.ts';
 import type { RpcCallOptions, RpcReply } from './types.ts';
 
 const DEFAULT_TIMEOUT_MS = 30_000;
@@ -10,10 +19,12 @@ const CONNECT_TIMEOUT_MS = 5_000;
 const IN_FLIGHT_MAX = 4096;
 
 interface Pending {
-  resolve(reply: RpcReply): void;
+  resolve(reply: RpcReply<any>): void;
   reject(error: Error): void;
   timer: NodeJS.Timeout;
   method: string;
+  // The connection the request went out on: only its loss fails the call.
+  socket: Socket;
 }
 
 // One persistent, multiplexed connection to one peer, opened on first use and re-opened on the
@@ -50,40 +61,41 @@ export class RpcClient {
     header: unknown,
     body?: Buffer,
     options: RpcCallOptions = {},
-  ) {
+  ): Promise<RpcReply<H>> {
     if (this.closed)
       throw new StrataError('RPC_UNAVAILABLE', `RPC client to ${this.addr} is closed`);
     if (this.pending.size >= IN_FLIGHT_MAX) {
-      throw new StrataError('RPC_UNAVAILABLE', `too many calls in flight to ${this.addr}`);
+      throw new StrataError('RPC_UNAVAILABLE', `${IN_FLIGHT_MAX} calls in flight to ${this.addr}`);
     }
     const timeoutMs = options.timeoutMs ?? this.defaultTimeoutMs;
+    assert(timeoutMs > 0, `timeoutMs must be positive, got ${timeoutMs}`);
     const startedMs = Date.now();
+    // A body that cannot fit a frame fails here, before it costs a connection.
+    const bodyBytes = body?.length ?? 0;
+    if (FRAME_PREFIX_BYTES + FRAME_FIXED_BYTES + bodyBytes > FRAME_BYTES_MAX) {
+      const limit = `the ${FRAME_BYTES_MAX}-byte frame limit`;
+      throw new StrataError(
+        'RPC_BAD_FRAME',
+        `${method}: a ${bodyBytes}-byte body exceeds ${limit}`,
+      );
+    }
     const socket = await this.connection(timeoutMs);
+    if (socket.destroyed || this.closed) {
+      throw new StrataError('RPC_CONNECTION_LOST', `${method}: connection to ${this.addr} lost`);
+    }
     const remainingMs = Math.max(1, timeoutMs - (Date.now() - startedMs));
     const requestId = this.nextId;
     this.nextId = this.nextId >= 0xffffffff ? 1 : this.nextId + 1;
-    const buffers = encodeFrame(
-      KIND_REQUEST,
-      requestId,
-      { m: method, t: remainingMs, h: header },
-      body,
-    );
+    assert(!this.pending.has(requestId), 'request ids do not wrap onto a call in flight');
+    const request = { m: method, t: remainingMs, h: header };
+    const buffers = encodeFrame(KIND_REQUEST, requestId, request, body);
     return new Promise<RpcReply<H>>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(requestId);
-        reject(
-          new StrataError(
-            'RPC_TIMEOUT',
-            `${method} to ${this.addr} timed out after ${timeoutMs} ms`,
-          ),
-        );
+        const message = `${method} to ${this.addr} timed out after ${timeoutMs} ms`;
+        reject(new StrataError('RPC_TIMEOUT', message));
       }, remainingMs);
-      this.pending.set(requestId, {
-        resolve: resolve as Pending['resolve'],
-        reject,
-        timer,
-        method,
-      });
+      this.pending.set(requestId, { resolve, reject, timer, method, socket });
       socket.cork();
       for (const buffer of buffers) socket.write(buffer);
       socket.uncork();
@@ -92,7 +104,7 @@ export class RpcClient {
 
   async close(): Promise<void> {
     this.closed = true;
-    this.failAll('RPC_CONNECTION_LOST', 'client closed');
+    this.failAll(undefined, 'client closed');
     this.socket?.destroy();
     this.socket = undefined;
   }
@@ -119,7 +131,13 @@ export class RpcClient {
       }, timeoutMs);
       socket.once('connect', () => {
         clearTimeout(timer);
+        socket.setKeepAlive(true, 10_000);
         socket.off('error', onConnectError);
+        if (this.closed) {
+          socket.destroy();
+          reject(new StrataError('RPC_UNAVAILABLE', `RPC client to ${this.addr} is closed`));
+          return;
+        }
         this.attach(socket);
         resolve(socket);
       });
@@ -140,6 +158,10 @@ export class RpcClient {
       let frames: Frame[];
       try {
         frames = decoder.push(chunk);
+        for (const frame of frames) {
+          if (frame.kind === KIND_REQUEST)
+            throw new StrataError('RPC_BAD_FRAME', 'a server sent a request frame');
+        }
       } catch (error) {
         this.log.warn('bad frame from RPC peer; reconnecting', { addr: this.addr, error });
         socket.destroy();
@@ -152,7 +174,7 @@ export class RpcClient {
     );
     socket.on('close', () => {
       if (this.socket === socket) this.socket = undefined;
-      this.failAll('RPC_CONNECTION_LOST', `connection to ${this.addr} lost`);
+      this.failAll(socket, `connection to ${this.addr} lost`);
     });
   }
 
@@ -172,10 +194,12 @@ export class RpcClient {
     );
   }
 
-  private failAll(code: StrataErrorCode, why: string): void {
+  // Fails the calls sent on `socket` (every call when undefined) with RPC_CONNECTION_LOST.
+  private failAll(socket: Socket | undefined, why: string): void {
     for (const [id, pending] of this.pending) {
+      if (socket !== undefined && pending.socket !== socket) continue;
       clearTimeout(pending.timer);
-      pending.reject(new StrataError(code, `${pending.method}: ${why}`));
+      pending.reject(new StrataError('RPC_CONNECTION_LOST', `${pending.method}: ${why}`));
       this.pending.delete(id);
     }
   }

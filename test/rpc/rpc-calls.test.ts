@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { describe, test } from 'node:test';
+import { connect, createServer, type Socket } from 'node:net';
+import { afterEach, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isStrataError, StrataError } from '../../src/common/errors.ts';
 import {
@@ -10,11 +11,57 @@ import {
   RpcServer,
 } from '../../src/rpc/index.ts';
 
+// Everything a test opens is closed after it, pass or fail, so a failing test cannot keep the
+// process alive.
+const cleanups: Array<() => unknown> = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+function rpcClient(addr: string): RpcClient {
+  const client = new RpcClient(addr);
+  cleanups.push(() => client.close());
+  return client;
+}
+
 async function serve(setup: (server: RpcServer) => void, port = 0) {
   const server = new RpcServer({ name: 'test' });
   setup(server);
+  cleanups.push(() => server.close());
   const bound = await server.listen('127.0.0.1', port);
   return { server, addr: `127.0.0.1:${bound.port}`, port: bound.port };
+}
+
+// A TCP relay in front of a server that can cut every connection while it keeps listening.
+async function startProxy(target: string) {
+  const [host, port] = [target.slice(0, target.lastIndexOf(':')), Number(target.split(':')[1])];
+  const pairs = new Set<[Socket, Socket]>();
+  let accepted = 0;
+  const relay = createServer((inbound) => {
+    accepted++;
+    const outbound = connect({ host, port });
+    const pair: [Socket, Socket] = [inbound, outbound];
+    pairs.add(pair);
+    inbound.pipe(outbound).pipe(inbound);
+    for (const end of pair) {
+      end.on('error', () => {});
+      end.on('close', () => {
+        for (const other of pair) other.destroy();
+        pairs.delete(pair);
+      });
+    }
+  });
+  await new Promise<void>((resolve) => relay.listen(0, '127.0.0.1', resolve));
+  cleanups.push(() => new Promise<void>((resolve) => relay.close(() => resolve())));
+  const { port: relayPort } = relay.address() as { port: number };
+  return {
+    addr: `127.0.0.1:${relayPort}`,
+    accepted: () => accepted,
+    dropAll: () => {
+      for (const pair of pairs) for (const end of pair) end.destroy();
+    },
+    close: () => new Promise<void>((resolve) => relay.close(() => resolve())),
+  };
 }
 
 const codeOf = (promise: Promise<unknown>) =>
@@ -28,7 +75,7 @@ describe('internal RPC', () => {
     const { server, addr } = await serve((s) =>
       s.handle('echo', async ({ header, body }) => ({ header, body })),
     );
-    const client = new RpcClient(addr);
+    const client = rpcClient(addr);
     const body = Buffer.alloc(5 * 1024 * 1024);
     for (let i = 0; i < body.length; i++) body[i] = (i * 131) & 0xff;
     const reply = await client.call('echo', { a: 1, s: 'x' }, body);
@@ -38,21 +85,38 @@ describe('internal RPC', () => {
     await server.close();
   });
 
-  test('200 concurrent calls answered out of order each get their own answer', async () => {
+  test('100 concurrent calls answered in reverse order each get their own answer', async () => {
+    const release: Array<() => void> = [];
     const { server, addr } = await serve((s) =>
-      s.handle('delay', async ({ header }) => {
-        await sleep((header.n * 7) % 23);
-        return { header: { n: header.n } };
+      s.handle('gate', ({ header, body }) => {
+        const { promise, resolve } = Promise.withResolvers<void>();
+        release[header.n] = resolve;
+        return promise.then(() => ({ header: { n: header.n }, body }));
       }),
     );
-    const client = new RpcClient(addr);
-    const replies = await Promise.all(
-      Array.from({ length: 200 }, (_, n) => client.call('delay', { n })),
+    const client = rpcClient(addr);
+    const answered: number[] = [];
+    const calls = Array.from({ length: 100 }, (_, n) =>
+      client.call('gate', { n }, Buffer.from(`body ${n}`)).then((reply) => {
+        answered.push(n);
+        return reply;
+      }),
     );
+    while (release.filter(Boolean).length < 100) await sleep(5);
+    for (let n = 99; n >= 0; n--) {
+      release[n]();
+      await sleep(0);
+    }
+    const replies = await Promise.all(calls);
     assert.deepEqual(
-      replies.map((r) => r.header.n),
-      Array.from({ length: 200 }, (_, n) => n),
+      answered,
+      Array.from({ length: 100 }, (_, n) => 99 - n),
+      'answers arrived last-first',
     );
+    replies.forEach((reply, n) => {
+      assert.equal(reply.header.n, n);
+      assert.equal(reply.body?.toString(), `body ${n}`);
+    });
     await client.close();
     await server.close();
   });
@@ -70,7 +134,7 @@ describe('internal RPC', () => {
         return { header: {} };
       });
     });
-    const client = new RpcClient(addr);
+    const client = rpcClient(addr);
     const remote = await client.call('enoent', {}).catch((e) => e);
     assert.equal(remote.code, 'ENOENT');
     assert.match(remote.message, /no such thing/);
@@ -84,29 +148,54 @@ describe('internal RPC', () => {
     await server.close();
   });
 
-  test('nothing listening is RPC_UNAVAILABLE; a server that goes away mid-call is RPC_CONNECTION_LOST', async () => {
-    const probe = await serve(() => {});
-    await probe.server.close();
-    const idle = new RpcClient(probe.addr);
+  test('nothing listening is RPC_UNAVAILABLE', async () => {
+    // Our listener holds 127.0.0.1:port, so no other test can bind the wildcard address on that
+    // port, and nobody listens on 127.0.0.2:port: the refusal is certain, not a port-reuse race.
+    const holder = await serve(() => {});
+    const idle = rpcClient(`127.0.0.2:${holder.port}`);
     assert.equal(await codeOf(idle.call('x', {})), 'RPC_UNAVAILABLE');
     await idle.close();
+    await holder.server.close();
+  });
 
-    const { server, addr, port } = await serve((s) =>
-      s.handle('hang', () => new Promise(() => {})),
+  test('a server that goes away mid-call is RPC_CONNECTION_LOST', async () => {
+    const arrived = Promise.withResolvers<void>();
+    const { server, addr } = await serve((s) =>
+      s.handle('hang', () => {
+        arrived.resolve();
+        return new Promise(() => {});
+      }),
     );
-    const client = new RpcClient(addr);
+    const client = rpcClient(addr);
     const pending = codeOf(client.call('hang', {}));
-    await sleep(50);
+    await arrived.promise;
     await server.close();
     assert.equal(await pending, 'RPC_CONNECTION_LOST');
-    const again = await serve((s) => s.handle('ping', async () => ({ header: 'pong' })), port);
-    assert.equal(
-      (await client.call('ping', {})).header,
-      'pong',
-      'the client reconnects on the next call',
-    );
     await client.close();
-    await again.server.close();
+  });
+
+  test('a dropped connection fails its calls and the next call reconnects', async () => {
+    const arrived = Promise.withResolvers<void>();
+    const { server, addr } = await serve((s) => {
+      s.handle('hang', () => {
+        arrived.resolve();
+        return new Promise(() => {});
+      });
+      s.handle('ping', async () => ({ header: 'pong' }));
+    });
+    const proxy = await startProxy(addr);
+    const client = rpcClient(proxy.addr);
+    const pending = codeOf(client.call('hang', {}));
+    await arrived.promise;
+    proxy.dropAll();
+    assert.equal(await pending, 'RPC_CONNECTION_LOST');
+    assert.equal((await client.call('ping', {})).header, 'pong', 'reconnected');
+    assert.equal(proxy.accepted(), 2, 'one new connection, not one per call');
+    assert.equal((await client.call('ping', {})).header, 'pong');
+    assert.equal(proxy.accepted(), 2);
+    await client.close();
+    await proxy.close();
+    await server.close();
   });
 
   test('the frame decoder gives the same frames however the stream is cut', () => {

@@ -1,0 +1,138 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, test } from 'node:test';
+import { isStrataError } from '../../src/common/errors.ts';
+import { DataClient, ShardStore, startDataService } from '../../src/data/index.ts';
+import { RpcClient } from '../../src/rpc/index.ts';
+
+const cleanups: Array<() => unknown> = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+function tempRoot(): string {
+  const root = mkdtempSync(join(tmpdir(), 'strata-data-'));
+  cleanups.push(() => rmSync(root, { recursive: true, force: true }));
+  return root;
+}
+
+async function start(disks: string[]) {
+  const service = await startDataService({ serverId: 's1', host: '127.0.0.1', port: 0, disks });
+  cleanups.push(() => service.close());
+  const client = new DataClient(`127.0.0.1:${service.port}`);
+  cleanups.push(() => client.close());
+  return { service, client };
+}
+
+const codeOf = (p: Promise<unknown>) =>
+  p.then(
+    () => 'ok',
+    (e: unknown) => (isStrataError(e) ? e.code : String(e)),
+  );
+
+const stripe = (n: number) => n.toString(16).padStart(32, '0');
+
+describe('data service', () => {
+  test('status reports every disk with sane byte counts, shard counts and the address', async () => {
+    const root = tempRoot();
+    const { service, client } = await start([join(root, 'd0'), join(root, 'd1')]);
+    await client.putShard({ stripeId: stripe(1), shardIndex: 0, disk: 0 }, Buffer.alloc(10));
+    await client.putShard({ stripeId: stripe(2), shardIndex: 1, disk: 0 }, Buffer.alloc(10));
+    await client.putShard({ stripeId: stripe(3), shardIndex: 0, disk: 1 }, Buffer.alloc(10));
+    const status = await client.status();
+    assert.equal(status.serverId, 's1');
+    assert.equal(status.addr, `127.0.0.1:${service.port}`);
+    assert.deepEqual(
+      status.disks.map((d) => [d.disk, d.path, d.shardCount, d.online]),
+      [
+        [0, join(root, 'd0'), 2, true],
+        [1, join(root, 'd1'), 1, true],
+      ],
+    );
+    for (const d of status.disks) {
+      assert.ok(d.totalBytes > 0, `disk ${d.disk} has a size`);
+      assert.ok(d.freeBytes > 0 && d.freeBytes <= d.totalBytes, `disk ${d.disk} free bytes`);
+      assert.ok(d.usedBytes >= 0 && d.usedBytes + d.freeBytes <= d.totalBytes, 'used + free');
+    }
+    const deleted = await client.deleteShards({
+      shards: [
+        { stripeId: stripe(1), shardIndex: 0, disk: 0 },
+        { stripeId: stripe(9), shardIndex: 0, disk: 0 },
+      ],
+    });
+    assert.deepEqual(deleted, { deleted: 1 }, 'the absent shard is not an error');
+    assert.equal((await client.status()).disks[0].shardCount, 1);
+  });
+
+  test('opening a disk removes what a crashed write left in <disk>/tmp', () => {
+    const root = tempRoot();
+    const disk = join(root, 'd0');
+    mkdirSync(join(disk, 'tmp'), { recursive: true });
+    writeFileSync(join(disk, 'tmp', '3f2a9c.part'), Buffer.alloc(4096, 1));
+    const store = new ShardStore([disk]);
+    assert.equal(existsSync(join(disk, 'tmp')), false, 'leftovers gone');
+    assert.deepEqual(readdirSync(disk), ['shards']);
+    assert.equal(store.disks.length, 1);
+  });
+
+  test('concurrent puts into one new prefix directory all land and read back', async () => {
+    const root = tempRoot();
+    const { client } = await start([join(root, 'd0')]);
+    const ids = Array.from({ length: 32 }, (_, i) => `ab${i.toString(16).padStart(30, '0')}`);
+    await Promise.all(
+      ids.map((stripeId, i) =>
+        client.putShard({ stripeId, shardIndex: 0, disk: 0 }, Buffer.alloc(1000, i)),
+      ),
+    );
+    for (const [i, stripeId] of ids.entries()) {
+      const got = await client.getShard({ stripeId, shardIndex: 0, disk: 0 });
+      assert.ok(got.equals(Buffer.alloc(1000, i)), stripeId);
+    }
+    assert.equal(readdirSync(join(root, 'd0', 'shards', 'ab')).length, 32);
+  });
+
+  test('malformed headers and ranges are EINVAL, not INTERNAL', async () => {
+    const root = tempRoot();
+    const { service, client } = await start([join(root, 'd0')]);
+    const address = { stripeId: stripe(5), shardIndex: 3, disk: 0 };
+    await client.putShard(address, Buffer.alloc(100, 7));
+    for (const range of [
+      { offset: 1.5, length: 2 },
+      { offset: -1, length: 2 },
+      { offset: 0, length: 101 },
+      { offset: 99, length: 2 },
+    ]) {
+      const code = await codeOf(client.getShard({ ...address, ...range }));
+      assert.equal(code, 'EINVAL', JSON.stringify(range));
+    }
+    const rpc = new RpcClient(`127.0.0.1:${service.port}`);
+    cleanups.push(() => rpc.close());
+    assert.equal(await codeOf(rpc.call('data.putShard', null, Buffer.from('x'))), 'EINVAL');
+    assert.equal(await codeOf(rpc.call('data.getShard', 'x')), 'EINVAL');
+    assert.equal(await codeOf(rpc.call('data.putShard', address)), 'EINVAL', 'no body');
+  });
+
+  test('a full disk is ENOSPC and leaves no partial shard behind', async (t) => {
+    const root = tempRoot();
+    const disk = join(root, 'small');
+    mkdirSync(disk);
+    try {
+      // A 1 MiB tmpfs is the only honest way to fill a disk; it needs root, so skip without.
+      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', disk], { stdio: 'ignore' });
+    } catch {
+      t.skip('cannot mount a small tmpfs here (needs root)');
+      return;
+    }
+    cleanups.push(() => execFileSync('umount', [disk]));
+    const { client } = await start([disk]);
+    const address = { stripeId: stripe(7), shardIndex: 0, disk: 0 };
+    const code = await codeOf(client.putShard(address, Buffer.alloc(2 * 1024 * 1024, 1)));
+    assert.equal(code, 'ENOSPC');
+    assert.deepEqual(readdirSync(join(disk, 'shards', stripe(7).slice(0, 2))), [], 'removed');
+    await client.putShard(address, Buffer.alloc(1000, 2));
+    assert.ok((await client.getShard(address)).equals(Buffer.alloc(1000, 2)), 'space came back');
+  });
+});
