@@ -63,7 +63,11 @@ export function authenticate(request: IncomingMessage, url: URL, options: AuthOp
   const plan = planBody(request, target, kind === 'header' ? verified?.signing : undefined);
   const credential = verified?.credential;
   return {
-    principal: credential && { user: credential.user, accessKey: credential.accessKey },
+    principal: credential && {
+      user: credential.user,
+      accessKey: credential.accessKey,
+      admin: credential.admin,
+    },
     body: (raw) => verifiedBody(raw, plan),
     decodedContentLength: plan.expectedLengthBytes,
     checksums: plan.checksums,

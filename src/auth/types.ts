@@ -5,6 +5,7 @@ export interface Credential {
   accessKey: string;
   secretKey: string;
   user: string; // the principal's name, used as owner and in policies
+  admin: boolean; // may do anything to any bucket (the generated credential, or admin = true)
 }
 
 export interface AuthOptions {
@@ -17,7 +18,7 @@ export interface AuthOptions {
 
 // What authentication decided about a request, before its body is read.
 export interface AuthResult {
-  principal: { user: string; accessKey: string } | undefined; // undefined = anonymous
+  principal: { user: string; accessKey: string; admin: boolean } | undefined; // undefined = anonymous
   // Wraps the raw request body: strips aws-chunked framing when present, verifies chunk
   // signatures, the declared x-amz-content-sha256, x-amz-decoded-content-length and trailing
   // x-amz-checksum-* values. The returned iterable throws an S3AuthError at the point the body

@@ -371,6 +371,20 @@ export class StrataClient implements StrataClientApi {
     return result.inode as Inode;
   }
 
+  async setObjectAcl(bucket: string, key: string, acl: string | null): Promise<Inode> {
+    const result = await this.apply({ op: 'setObjectAcl', bucket, key, acl });
+    return result.inode as Inode;
+  }
+
+  async setBucketAttr(
+    name: string,
+    attr: 'policy' | 'tags' | 'acl',
+    value: string | Record<string, string> | null,
+  ): Promise<BucketInfo> {
+    const result = await this.apply({ op: 'setBucketAttr', name, attr, value });
+    return result.bucket as BucketInfo;
+  }
+
   async deleteObject(bucket: string, key: string): Promise<void> {
     await this.getBucket(bucket);
     await this.apply({ op: 'deleteObject', bucket, key });

@@ -28,6 +28,8 @@ export interface PutObjectOptions {
 
 export interface CopyOptions {
   object?: Omit<ObjectMeta, 'etag' | 'checksums' | 'partSizes'>; // REPLACE; absent: COPY
+  acl?: string; // canned ACL of the copy; absent: private
+  tags?: Record<string, string>; // the copy's tags (x-amz-tagging-directive REPLACE); absent: the source's
   ifMatch?: string;
   ifNoneMatch?: string;
   copyIfMatch?: string;
@@ -115,6 +117,13 @@ export interface StrataClientApi {
   getObject(bucket: string, key: string, range?: ByteRange): Promise<GetObjectResult>;
   deleteObject(bucket: string, key: string): Promise<void>;
   setObjectTags(bucket: string, key: string, tags: Record<string, string>): Promise<Inode>;
+  setObjectAcl(bucket: string, key: string, acl: string | null): Promise<Inode>;
+  // One of a bucket's sub-resources: its policy (JSON text), tags, or canned ACL; null removes it.
+  setBucketAttr(
+    name: string,
+    attr: 'policy' | 'tags' | 'acl',
+    value: string | Record<string, string> | null,
+  ): Promise<BucketInfo>;
   // Server-side copy without moving bytes (see the copyObject command).
   copyObject(
     source: { bucket: string; key: string },

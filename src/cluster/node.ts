@@ -18,7 +18,7 @@ export interface RunningNode {
   dataDisks?: string[];
   s3Endpoint?: string;
   metricsUrl?: string;
-  credentials: Array<{ access_key: string; secret_key: string; user: string }>;
+  credentials: Array<{ access_key: string; secret_key: string; user: string; admin: boolean }>;
   generatedCredentials: boolean;
   close(): Promise<void>;
 }
@@ -145,7 +145,8 @@ async function startS3(
   log: Logger,
 ): Promise<void> {
   let credentials = config.s3.auth.credentials;
-  if (credentials.length === 0 && !config.s3.auth.allow_anonymous) {
+  // Someone must be able to administer the buckets, even on a server open to anonymous reads.
+  if (credentials.length === 0) {
     const { credential, created } = loadOrCreateCredentials(dataDir);
     credentials = [credential];
     node.generatedCredentials = created;
@@ -171,6 +172,7 @@ async function startS3(
         accessKey: c.access_key,
         secretKey: c.secret_key,
         user: c.user,
+        admin: c.admin,
       })),
     },
   });

@@ -24,7 +24,11 @@ export function loadOrCreateCredentials(dataDir: string): {
   try {
     const stored = JSON.parse(readFileSync(path, 'utf8')) as CredentialConfig;
     if (typeof stored.access_key === 'string' && typeof stored.secret_key === 'string') {
-      return { credential: { ...stored, user: stored.user ?? 'admin' }, created: false };
+      // The generated pair is the server's administrator (files from before `admin` existed too).
+      return {
+        credential: { ...stored, user: stored.user ?? 'admin', admin: true },
+        created: false,
+      };
     }
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
@@ -33,6 +37,7 @@ export function loadOrCreateCredentials(dataDir: string): {
     access_key: `SK${randomString(18)}`,
     secret_key: randomBytes(30).toString('base64').replaceAll('/', 'x').replaceAll('+', 'y'),
     user: 'admin',
+    admin: true,
   };
   mkdirSync(dataDir, { recursive: true });
   const temp = `${path}.tmp`;

@@ -130,11 +130,12 @@ function setKey(config: StrataConfig, key: string, value: unknown, source: strin
 
 function normaliseCredentials(list: object[]): unknown {
   return list.map((c) => {
-    const cred = c as { access_key: string; secret_key: string; user?: string };
+    const cred = c as { access_key: string; secret_key: string; user?: string; admin?: boolean };
     return {
       access_key: cred.access_key,
       secret_key: cred.secret_key,
       user: cred.user ?? cred.access_key,
+      admin: cred.admin ?? false,
     };
   });
 }

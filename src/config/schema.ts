@@ -10,6 +10,7 @@ export interface CredentialConfig {
   access_key: string;
   secret_key: string;
   user: string;
+  admin: boolean; // bypasses bucket ownership and policies, like an account's root user
 }
 
 export interface StrataConfig {
@@ -103,7 +104,7 @@ const isCredentialList: Check = (v) => {
   for (const [i, item] of v.entries()) {
     if (typeof item !== 'object' || item === null) return `item ${i}: expected a table`;
     const keys = Object.keys(item);
-    const unknown = keys.find((k) => !['access_key', 'secret_key', 'user'].includes(k));
+    const unknown = keys.find((k) => !['access_key', 'secret_key', 'user', 'admin'].includes(k));
     if (unknown) return `item ${i}: unknown key "${unknown}"`;
     const c = item as Record<string, unknown>;
     if (typeof c.access_key !== 'string' || !/^[A-Za-z0-9+/=._-]{3,128}$/.test(c.access_key)) {
@@ -114,6 +115,9 @@ const isCredentialList: Check = (v) => {
     }
     if (c.user !== undefined && (typeof c.user !== 'string' || c.user.length === 0)) {
       return `item ${i}: user must be a non-empty string`;
+    }
+    if (c.admin !== undefined && typeof c.admin !== 'boolean') {
+      return `item ${i}: admin must be true or false`;
     }
   }
   return undefined;

@@ -36,3 +36,38 @@ export function deleteBucket(store: Store, c: Op<'deleteBucket'>) {
   store.db.removeSync(K.bucketKey(c.name));
   return { ok: true as const };
 }
+
+const STRING_ATTRS_BYTES_MAX = 64 * 1024;
+
+export function setBucketAttr(store: Store, c: Op<'setBucketAttr'>) {
+  const bucket = store.bucket(c.name) ?? fail('NO_SUCH_BUCKET', `no bucket ${c.name}`);
+  const next: BucketInfo = { ...bucket };
+  if (c.attr === 'policy' || c.attr === 'acl') {
+    if (
+      c.value !== null &&
+      (typeof c.value !== 'string' || c.value.length > STRING_ATTRS_BYTES_MAX)
+    )
+      fail(
+        'EINVAL',
+        `bucket ${c.attr} must be a string of at most ${STRING_ATTRS_BYTES_MAX} bytes`,
+      );
+    if (c.value === null) delete next[c.attr];
+    else next[c.attr] = c.value as string;
+  } else if (c.attr === 'tags') {
+    if (c.value === null) delete next.tags;
+    else next.tags = checkStringRecord(c.value);
+  } else {
+    fail('EINVAL', `unknown bucket attribute ${String(c.attr)}`);
+  }
+  store.db.putSync(K.bucketKey(c.name), next);
+  return { ok: true as const, bucket: next };
+}
+
+function checkStringRecord(value: unknown): Record<string, string> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    fail('EINVAL', 'tags must be an object of strings');
+  const entries = Object.entries(value as Record<string, unknown>);
+  if (entries.length > 50 || !entries.every(([, v]) => typeof v === 'string'))
+    fail('EINVAL', 'tags must be at most 50 string values');
+  return Object.fromEntries(entries) as Record<string, string>;
+}

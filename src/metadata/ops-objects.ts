@@ -115,6 +115,17 @@ export function setObjectTags(store: Store, c: Op<'setObjectTags'>) {
   return { ok: true as const, inode: next };
 }
 
+export function setObjectAcl(store: Store, c: Op<'setObjectAcl'>) {
+  if (c.acl !== null && typeof c.acl !== 'string') fail('EINVAL', 'an ACL is a string or null');
+  const file = objectFile(store, c.bucket, parseKey(c.key)) ?? fail('ENOENT', `no object ${c.key}`);
+  const object = { userMeta: {}, etag: '', ...file.object };
+  if (c.acl === null || c.acl === 'private') delete object.acl;
+  else object.acl = c.acl;
+  const next = { ...file, object, ctimeMs: c.nowMs };
+  store.putInode(next);
+  return { ok: true as const, inode: next };
+}
+
 export function copyObject(store: Store, c: Op<'copyObject'>) {
   const src =
     objectFile(store, c.srcBucket, parseKey(c.srcKey)) ??
@@ -126,12 +137,15 @@ export function copyObject(store: Store, c: Op<'copyObject'>) {
   if (c.copyIfNoneMatch !== undefined && unquote(c.copyIfNoneMatch) === etag) {
     fail('PRECONDITION_FAILED', 'the source has that ETag (x-amz-copy-source-if-none-match)');
   }
-  // Tags follow the source unless the new metadata names its own (an empty set clears them).
-  const tags = c.object?.tags === undefined ? src.object?.tags : c.object.tags;
+  // Tags follow the source unless the request names its own (an empty set clears them).
+  const tags = c.tags ?? (c.object?.tags === undefined ? src.object?.tags : c.object.tags);
   const object: ObjectMeta = c.object
     ? { ...c.object, etag, checksums: src.object?.checksums, partSizes: src.object?.partSizes }
     : { userMeta: {}, ...src.object, etag };
   object.tags = tags && Object.keys(tags).length > 0 ? tags : undefined;
+  // A copy starts private, as on AWS, unless the request names its own ACL.
+  if (c.acl !== undefined && c.acl !== 'private') object.acl = c.acl;
+  else delete object.acl;
   const destination = lookupPath(store, bucketDir(store, c.bucket), namesOf(parseKey(c.key)));
   if (destination?.ino === src.ino) {
     checkPreconditions(destination, c.ifMatch, c.ifNoneMatch);

@@ -1,7 +1,7 @@
 import assert from 'node:assert';
 import { type Database, open } from 'lmdb';
 import * as K from './keys.ts';
-import { createBucket, deleteBucket } from './ops-buckets.ts';
+import { createBucket, deleteBucket, setBucketAttr } from './ops-buckets.ts';
 import * as data from './ops-data.ts';
 import * as mp from './ops-multipart.ts';
 import * as ns from './ops-namespace.ts';
@@ -140,6 +140,10 @@ function dispatch(store: Store, c: Command): CommandResult {
       return obj.copyObject(store, c);
     case 'setObjectTags':
       return obj.setObjectTags(store, c);
+    case 'setObjectAcl':
+      return obj.setObjectAcl(store, c);
+    case 'setBucketAttr':
+      return setBucketAttr(store, c);
     case 'createUpload':
       return mp.createUpload(store, c);
     case 'putPart':

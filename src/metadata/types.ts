@@ -22,6 +22,7 @@ export interface ObjectMeta {
   checksums?: Record<string, string>; // e.g. { CRC32: base64 }
   tags?: Record<string, string>; // object tags (at most 10)
   partSizes?: number[]; // multipart objects: size of each part, in order
+  acl?: string; // canned ACL other than private (src/auth/policy/acl.ts); absent = private
 }
 
 export interface Inode {
@@ -79,6 +80,9 @@ export interface BucketInfo {
   ino: number;
   createdAtMs: number;
   owner: string;
+  policy?: string; // bucket policy document, JSON text as the owner put it (validated by the gateway)
+  tags?: Record<string, string>; // bucket tags
+  acl?: string; // canned ACL other than private; absent = private
 }
 
 export interface UploadInfo {
@@ -147,6 +151,15 @@ export type Command =
   | { op: 'write'; nowMs: number; ino: number; extents: Extent[] }
   | { op: 'createBucket'; nowMs: number; name: string; owner: string; caller: Caller }
   | { op: 'deleteBucket'; nowMs: number; name: string }
+  // Sets (value) or removes (null) one of a bucket's sub-resources. The gateway validates values
+  // (policy grammar, tag limits, ACL names); here only their types are checked.
+  | {
+      op: 'setBucketAttr';
+      nowMs: number;
+      name: string;
+      attr: 'policy' | 'tags' | 'acl';
+      value: string | Record<string, string> | null;
+    }
   // Atomically creates or replaces the file at bucket/key with exactly these extents and size,
   // creating missing parent directories (implicit). Preconditions on the current object: ifMatch
   // (etag must equal) / ifNoneMatch '*' (must not exist) -> PRECONDITION_FAILED.
@@ -173,6 +186,8 @@ export type Command =
       key: string;
       tags: Record<string, string>;
     }
+  // Sets the object's canned ACL (null: private). Like tags, it changes neither ETag nor mtime.
+  | { op: 'setObjectAcl'; nowMs: number; bucket: string; key: string; acl: string | null }
   // Copies an object without copying its bytes: the destination gets the source's extents (one
   // more reference on each stripe), the source's ETag and checksums, and either the source's
   // metadata or, when `object` is given (REPLACE), that. A copy onto itself only replaces the
@@ -185,6 +200,8 @@ export type Command =
       bucket: string;
       key: string;
       object?: Omit<ObjectMeta, 'etag' | 'checksums' | 'partSizes'>;
+      acl?: string; // canned ACL of the copy (absent: private)
+      tags?: Record<string, string>; // replaces the tags (absent: the source's)
       caller: Caller;
       ifMatch?: string;
       ifNoneMatch?: string;

@@ -3,6 +3,7 @@ import type { AuthOptions, AuthResult } from '../auth/types.ts';
 import type { StrataClientApi } from '../client/types.ts';
 import type { Logger } from '../observability/logger.ts';
 import { s3Bytes } from '../observability/metrics.ts';
+import type { BucketAccessCache } from './access.ts';
 import { S3Error } from './errors.ts';
 
 export interface S3GatewayOptions {
@@ -24,6 +25,8 @@ export interface RequestContext {
   options: S3GatewayOptions;
   log: Logger;
   owner: string;
+  access: BucketAccessCache; // the gateway's bucket records, for authorization
+  conditions: Record<string, string[]>; // IAM condition keys of this request
 }
 
 const XML_BODY_BYTES_MAX = 4 * 1024 * 1024;

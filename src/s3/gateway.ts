@@ -4,9 +4,12 @@ import { authenticate } from '../auth/index.ts';
 import { listen } from '../common/listen.ts';
 import { type Logger, silentLogger } from '../observability/logger.ts';
 import { s3Latency, s3Requests } from '../observability/metrics.ts';
+import { authorize, BucketAccessCache, checksFor, conditionContext, denied } from './access.ts';
 import type { RequestContext, S3GatewayOptions } from './context.ts';
 import { isInternal, S3Error, toS3Error } from './errors.ts';
+import * as acl from './handlers/acl.ts';
 import * as bucketOps from './handlers/bucket.ts';
+import * as policy from './handlers/bucket-policy.ts';
 import { listObjectsV1, listObjectsV2, listObjectVersions } from './handlers/list.ts';
 import * as multipart from './handlers/multipart.ts';
 import { getObjectAttributes } from './handlers/object-attributes.ts';
@@ -26,8 +29,9 @@ export interface S3Gateway {
 
 export function createS3Gateway(options: S3GatewayOptions): S3Gateway {
   const log = options.log ?? silentLogger;
+  const access = new BucketAccessCache(new Set(options.auth.credentials.map((c) => c.user)));
   const server = createServer((req, res) => {
-    void handle(options, log, req, res);
+    void handle(options, access, log, req, res);
   });
   // Large uploads take as long as they take; idle keep-alive connections are closed after a minute.
   server.requestTimeout = 0;
@@ -48,6 +52,7 @@ export function createS3Gateway(options: S3GatewayOptions): S3Gateway {
 
 async function handle(
   options: S3GatewayOptions,
+  access: BucketAccessCache,
   log: Logger,
   req: IncomingMessage,
   res: ServerResponse,
@@ -80,7 +85,13 @@ async function handle(
       options,
       log,
       owner,
+      access,
+      conditions: conditionContext(req, url, auth, Date.now()),
     };
+    if (endpoint.kind === 'ListBuckets' || endpoint.kind === 'CreateBucket') {
+      if (auth.principal === undefined) throw denied();
+    }
+    for (const check of checksFor(endpoint)) await authorize(ctx, check);
     await dispatch(ctx, endpoint);
   } catch (error) {
     sendError(log, req, res, url, requestId, error);
@@ -150,6 +161,26 @@ function dispatch(ctx: RequestContext, e: Endpoint): Promise<void> {
       return multipart.abortMultipartUpload(ctx, e.bucket, e.key, e.uploadId);
     case 'ListParts':
       return multipart.listParts(ctx, e.bucket, e.key, e.uploadId);
+    case 'GetBucketPolicy':
+      return policy.getBucketPolicy(ctx, e.bucket);
+    case 'PutBucketPolicy':
+      return policy.putBucketPolicy(ctx, e.bucket);
+    case 'DeleteBucketPolicy':
+      return policy.deleteBucketPolicy(ctx, e.bucket);
+    case 'GetBucketTagging':
+      return tagging.getBucketTagging(ctx, e.bucket);
+    case 'PutBucketTagging':
+      return tagging.putBucketTagging(ctx, e.bucket);
+    case 'DeleteBucketTagging':
+      return tagging.deleteBucketTagging(ctx, e.bucket);
+    case 'GetBucketAcl':
+      return acl.getBucketAcl(ctx, e.bucket);
+    case 'PutBucketAcl':
+      return acl.putBucketAcl(ctx, e.bucket);
+    case 'GetObjectAcl':
+      return acl.getObjectAcl(ctx, e.bucket, e.key);
+    case 'PutObjectAcl':
+      return acl.putObjectAcl(ctx, e.bucket, e.key);
     case 'NotImplemented':
       throw new S3Error('NotImplemented', 501, `${e.operation} is not implemented by Strata yet`);
   }

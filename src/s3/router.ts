@@ -28,15 +28,23 @@ export type Endpoint =
   | { kind: 'CompleteMultipartUpload'; bucket: string; key: string; uploadId: string }
   | { kind: 'AbortMultipartUpload'; bucket: string; key: string; uploadId: string }
   | { kind: 'ListParts'; bucket: string; key: string; uploadId: string }
+  | { kind: 'GetBucketPolicy'; bucket: string }
+  | { kind: 'PutBucketPolicy'; bucket: string }
+  | { kind: 'DeleteBucketPolicy'; bucket: string }
+  | { kind: 'GetBucketTagging'; bucket: string }
+  | { kind: 'PutBucketTagging'; bucket: string }
+  | { kind: 'DeleteBucketTagging'; bucket: string }
+  | { kind: 'GetBucketAcl'; bucket: string }
+  | { kind: 'PutBucketAcl'; bucket: string }
+  | { kind: 'GetObjectAcl'; bucket: string; key: string }
+  | { kind: 'PutObjectAcl'; bucket: string; key: string }
   | { kind: 'NotImplemented'; operation: string };
 
 export type EndpointKind = Endpoint['kind'];
 
 // Sub-resources of the full S3 API that are recognised but not built yet.
 const UNIMPLEMENTED_SUBRESOURCES = [
-  'acl',
-  'policy',
-  'tagging',
+  'policyStatus',
   'versioning',
   'lifecycle',
   'cors',
@@ -117,6 +125,14 @@ export function route(input: RouteInput): Endpoint {
     if (method === 'PUT') return { kind: 'PutObjectTagging', bucket, key };
     if (method === 'DELETE') return { kind: 'DeleteObjectTagging', bucket, key };
   }
+  if (key !== undefined && bucket !== undefined && q.has('acl')) {
+    if (method === 'GET') return { kind: 'GetObjectAcl', bucket, key };
+    if (method === 'PUT') return { kind: 'PutObjectAcl', bucket, key };
+  }
+  if (key === undefined && bucket !== undefined) {
+    const sub = bucketSubresource(method, bucket, q);
+    if (sub !== undefined) return sub;
+  }
   const unimplemented = UNIMPLEMENTED_SUBRESOURCES.find((name) => q.has(name));
   if (unimplemented) return { kind: 'NotImplemented', operation: `${method} ?${unimplemented}` };
   if (bucket === undefined) {
@@ -125,6 +141,29 @@ export function route(input: RouteInput): Endpoint {
   }
   if (key === undefined) return bucketEndpoint(method, bucket, q);
   return objectEndpoint(method, bucket, key, q, input.headers);
+}
+
+// ?policy, ?tagging and ?acl on a bucket.
+function bucketSubresource(
+  method: string,
+  bucket: string,
+  q: URLSearchParams,
+): Endpoint | undefined {
+  if (q.has('policy')) {
+    if (method === 'GET') return { kind: 'GetBucketPolicy', bucket };
+    if (method === 'PUT') return { kind: 'PutBucketPolicy', bucket };
+    if (method === 'DELETE') return { kind: 'DeleteBucketPolicy', bucket };
+  }
+  if (q.has('tagging')) {
+    if (method === 'GET') return { kind: 'GetBucketTagging', bucket };
+    if (method === 'PUT') return { kind: 'PutBucketTagging', bucket };
+    if (method === 'DELETE') return { kind: 'DeleteBucketTagging', bucket };
+  }
+  if (q.has('acl')) {
+    if (method === 'GET') return { kind: 'GetBucketAcl', bucket };
+    if (method === 'PUT') return { kind: 'PutBucketAcl', bucket };
+  }
+  return undefined;
 }
 
 function bucketEndpoint(method: string, bucket: string, q: URLSearchParams): Endpoint {

@@ -39,7 +39,11 @@ test('GET Object with Range: documented signature f0e8bdb8... verifies', async (
     amzDate,
   ]);
   const result = authenticate(request, urlOf(request), exampleOptions());
-  assert.deepEqual(result.principal, { user: 'example', accessKey: 'AKIAIOSFODNN7EXAMPLE' });
+  assert.deepEqual(result.principal, {
+    user: 'example',
+    accessKey: 'AKIAIOSFODNN7EXAMPLE',
+    admin: false,
+  });
   assert.equal((await drain(result.body(inPieces(Buffer.alloc(0), [])))).length, 0);
 });
 

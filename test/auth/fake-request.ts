@@ -11,7 +11,9 @@ export const emptySha256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495
 export function exampleOptions(overrides: Partial<AuthOptions> = {}): AuthOptions {
   return {
     region: 'us-east-1',
-    credentials: [{ accessKey: exampleAccessKey, secretKey: exampleSecretKey, user: 'example' }],
+    credentials: [
+      { accessKey: exampleAccessKey, secretKey: exampleSecretKey, user: 'example', admin: false },
+    ],
     allowAnonymous: false,
     maxClockSkewMs: 15 * 60 * 1000,
     nowMs: () => exampleTimeMs,

@@ -366,6 +366,20 @@ describe('S3 through @aws-sdk/client-s3', () => {
       new GetObjectTaggingCommand({ Bucket: 'sdk', Key: 'tagged-copy' }),
     );
     assert.deepEqual(copied.TagSet, [{ Key: 'only', Value: 'one' }]);
+    // x-amz-tagging-directive REPLACE applies with the default (COPY) metadata directive too.
+    await s3.send(
+      new CopyObjectCommand({
+        Bucket: 'sdk',
+        Key: 'tagged-retagged',
+        CopySource: 'sdk/tagged',
+        TaggingDirective: 'REPLACE',
+        Tagging: 'fresh=yes',
+      }),
+    );
+    const retagged = await s3.send(
+      new GetObjectTaggingCommand({ Bucket: 'sdk', Key: 'tagged-retagged' }),
+    );
+    assert.deepEqual(retagged.TagSet, [{ Key: 'fresh', Value: 'yes' }]);
     const tooMany = Array.from({ length: 11 }, (_, i) => ({ Key: `k${i}`, Value: 'v' }));
     const refused = await s3
       .send(

@@ -60,10 +60,21 @@ test('path-style requests map to typed endpoints', () => {
   }
 });
 
-test('object tagging routes by method; bucket tagging is not built', () => {
+test('tagging, policy and acl sub-resources route by method, on buckets and objects', () => {
   assert.equal(routeOf('GET', '/b/k?tagging').kind, 'GetObjectTagging');
   assert.equal(routeOf('PUT', '/b/k?tagging').kind, 'PutObjectTagging');
   assert.equal(routeOf('DELETE', '/b/k?tagging').kind, 'DeleteObjectTagging');
+  assert.equal(routeOf('GET', '/b?tagging').kind, 'GetBucketTagging');
+  assert.equal(routeOf('PUT', '/b?tagging').kind, 'PutBucketTagging');
+  assert.equal(routeOf('DELETE', '/b?tagging').kind, 'DeleteBucketTagging');
+  assert.equal(routeOf('GET', '/b?policy').kind, 'GetBucketPolicy');
+  assert.equal(routeOf('PUT', '/b?policy').kind, 'PutBucketPolicy');
+  assert.equal(routeOf('DELETE', '/b?policy').kind, 'DeleteBucketPolicy');
+  assert.equal(routeOf('GET', '/b?acl').kind, 'GetBucketAcl');
+  assert.equal(routeOf('PUT', '/b?acl').kind, 'PutBucketAcl');
+  assert.equal(routeOf('GET', '/b/k?acl').kind, 'GetObjectAcl');
+  assert.equal(routeOf('PUT', '/b/k?acl').kind, 'PutObjectAcl');
+  assert.equal(routeOf('GET', '/?policy', 'b.localhost').kind, 'GetBucketPolicy');
 });
 
 test('a PUT with x-amz-copy-source is CopyObject', () => {
@@ -105,14 +116,7 @@ test('virtual-host-style requests take the bucket from the Host header', () => {
 });
 
 test('recognised but unbuilt operations are explicit NotImplemented', () => {
-  for (const target of [
-    '/b?acl',
-    '/b?versioning',
-    '/b?tagging',
-    '/b/k?acl',
-    '/b?policy',
-    '/b?lifecycle',
-  ]) {
+  for (const target of ['/b?versioning', '/b?policyStatus', '/b?lifecycle', '/b?cors']) {
     assert.equal(routeOf('GET', target).kind, 'NotImplemented', target);
   }
   assert.equal(routeOf('POST', '/').kind, 'NotImplemented');

@@ -1,6 +1,13 @@
+import { parseCannedAcl } from '../../auth/policy/index.ts';
+import { isStrataError } from '../../common/errors.ts';
 import { type RequestContext, readSmallBody, sendEmpty, sendXml } from '../context.ts';
 import { S3Error } from '../errors.ts';
 import { isoDate, parseXml, renderXml } from '../xml.ts';
+
+function headerOf(ctx: RequestContext, name: string): string | undefined {
+  const value = ctx.req.headers[name];
+  return typeof value === 'string' ? value : undefined;
+}
 
 // AWS's general-purpose bucket naming rules.
 export function checkBucketName(name: string): void {
@@ -34,7 +41,10 @@ export async function listBuckets(ctx: RequestContext) {
   }
   const token = q.get('continuation-token');
   const after = token === null ? undefined : Buffer.from(token, 'base64url').toString('utf8');
+  // A user lists the buckets it owns; an administrator lists them all.
+  const principal = ctx.auth.principal;
   const all = (await ctx.client.listBuckets())
+    .filter((b) => principal?.admin || b.owner === principal?.user)
     .filter((b) => b.name.startsWith(prefix) && (after === undefined || b.name > after))
     .sort((a, b) => (a.name < b.name ? -1 : 1));
   const page = all.slice(0, maxBuckets);
@@ -73,7 +83,24 @@ export async function createBucket(ctx: RequestContext, bucket: string) {
       );
     }
   }
-  await ctx.client.createBucket(bucket, ctx.owner);
+  const acl = parseCannedAcl(headerOf(ctx, 'x-amz-acl'));
+  try {
+    await ctx.client.createBucket(bucket, ctx.owner);
+  } catch (error) {
+    if (!isStrataError(error, 'BUCKET_EXISTS')) throw error;
+    const existing = await ctx.client.getBucket(bucket);
+    if (existing.owner !== ctx.owner) {
+      throw new S3Error(
+        'BucketAlreadyExists',
+        409,
+        'The requested bucket name is not available. The bucket namespace is shared by all ' +
+          'users of the system. Please select a different name and try again.',
+      );
+    }
+    throw error;
+  }
+  if (acl !== undefined && acl !== 'private') await ctx.client.setBucketAttr(bucket, 'acl', acl);
+  ctx.access.forget(bucket);
   sendEmpty(ctx, 200, { location: `/${bucket}` });
 }
 
@@ -84,6 +111,7 @@ export async function headBucket(ctx: RequestContext, bucket: string) {
 
 export async function deleteBucket(ctx: RequestContext, bucket: string) {
   await ctx.client.deleteBucket(bucket);
+  ctx.access.forget(bucket);
   sendEmpty(ctx, 204);
 }
 

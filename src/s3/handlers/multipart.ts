@@ -9,7 +9,7 @@ import {
 } from '../context.ts';
 import { S3Error } from '../errors.ts';
 import { isoDate, parseXml, renderXml } from '../xml.ts';
-import { parseCopySource } from './object-copy.ts';
+import { authorizeCopySource, parseCopySource } from './object-copy.ts';
 import { objectMetaFrom } from './object-meta.ts';
 import { checkLength, checksumHeaders } from './object-put.ts';
 
@@ -73,6 +73,7 @@ export async function uploadPartCopy(
 ) {
   await uploadFor(ctx, bucket, key, uploadId);
   const source = parseCopySource(String(ctx.req.headers['x-amz-copy-source']));
+  await authorizeCopySource(ctx, source);
   const inode = await ctx.client.headObject(source.bucket, source.key);
   const rangeHeader = ctx.req.headers['x-amz-copy-source-range'];
   let range: { offset: number; length: number } | undefined;

@@ -1,7 +1,9 @@
+import { authorize } from '../access.ts';
 import { type RequestContext, sendXml } from '../context.ts';
 import { S3Error } from '../errors.ts';
 import { isoDate, renderXml } from '../xml.ts';
-import { etagOf, objectMetaFrom } from './object-meta.ts';
+import { cannedAclFrom, etagOf, objectMetaFrom } from './object-meta.ts';
+import { tagsFromHeader } from './tagging.ts';
 
 function header(ctx: RequestContext, name: string): string | undefined {
   const value = ctx.req.headers[name];
@@ -54,12 +56,21 @@ function checkSourceDates(ctx: RequestContext, mtimeMs: number): void {
 }
 
 // x-amz-tagging-directive REPLACE takes the request's tags (none: no tags); COPY keeps the
-// source's.
-function replacedMeta(ctx: RequestContext) {
-  const meta = objectMetaFrom(ctx.req);
-  const replaceTags =
-    (header(ctx, 'x-amz-tagging-directive') ?? 'COPY').toUpperCase() === 'REPLACE';
-  return { ...meta, tags: replaceTags ? (meta.tags ?? {}) : undefined };
+// source's, whichever metadata directive is used.
+function replacedTags(ctx: RequestContext): Record<string, string> | undefined {
+  const directive = (header(ctx, 'x-amz-tagging-directive') ?? 'COPY').toUpperCase();
+  if (directive !== 'COPY' && directive !== 'REPLACE')
+    throw new S3Error('InvalidArgument', 400, 'Unknown tagging directive.');
+  if (directive === 'COPY') return undefined;
+  return tagsFromHeader(ctx.req.headers['x-amz-tagging']) ?? {};
+}
+
+// Reading the source needs s3:GetObject on it, as well as s3:PutObject on the destination.
+export async function authorizeCopySource(
+  ctx: RequestContext,
+  source: { bucket: string; key: string },
+): Promise<void> {
+  await authorize(ctx, { action: 's3:GetObject', bucket: source.bucket, key: source.key });
 }
 
 // CopyObject: a metadata-only copy (the destination shares the source's stripes).
@@ -78,11 +89,14 @@ export async function copyObject(ctx: RequestContext, bucket: string, key: strin
         'encryption attributes.',
     );
   }
+  await authorizeCopySource(ctx, source);
   await ctx.client.getBucket(bucket);
   const sourceInode = await ctx.client.headObject(source.bucket, source.key);
   checkSourceDates(ctx, sourceInode.mtimeMs);
   const inode = await ctx.client.copyObject(source, bucket, key, {
-    object: directive === 'REPLACE' ? replacedMeta(ctx) : undefined,
+    object: directive === 'REPLACE' ? { ...objectMetaFrom(ctx.req), tags: undefined } : undefined,
+    tags: replacedTags(ctx),
+    acl: cannedAclFrom(ctx.req),
     ifMatch: header(ctx, 'if-match'),
     ifNoneMatch: header(ctx, 'if-none-match'),
     copyIfMatch: header(ctx, 'x-amz-copy-source-if-match'),

@@ -1,4 +1,5 @@
 import { isStrataError } from '../../common/errors.ts';
+import { authorize } from '../access.ts';
 import { type RequestContext, readSmallBody, sendEmpty, sendXml } from '../context.ts';
 import { S3Error, toS3Error } from '../errors.ts';
 import { parseXml, renderXml } from '../xml.ts';
@@ -25,6 +26,7 @@ export async function deleteObjects(ctx: RequestContext, bucket: string) {
     const key = typeof object.Key === 'string' ? object.Key : '';
     try {
       if (key === '') throw new S3Error('InvalidArgument', 400, 'Key is missing');
+      await authorize(ctx, { action: 's3:DeleteObject', bucket, key });
       await ctx.client.deleteObject(bucket, key);
       deleted.push({ Key: key });
     } catch (error) {

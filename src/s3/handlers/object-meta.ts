@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
+import { parseCannedAcl } from '../../auth/policy/index.ts';
 import type { Inode, ListedObject, ObjectMeta } from '../../metadata/types.ts';
 import { S3Error } from '../errors.ts';
 import { tagsFromHeader } from './tagging.ts';
@@ -36,6 +37,7 @@ export function objectMetaFrom(req: IncomingMessage): Omit<ObjectMeta, 'etag'> {
     .filter((s) => s.length > 0 && s !== 'aws-chunked')
     .join(',');
   return {
+    acl: cannedAclFrom(req),
     tags: tagsFromHeader(req.headers['x-amz-tagging']),
     contentType: header(req, 'content-type') ?? 'binary/octet-stream',
     contentEncoding: encoding || undefined,
@@ -45,6 +47,12 @@ export function objectMetaFrom(req: IncomingMessage): Omit<ObjectMeta, 'etag'> {
     expires: header(req, 'expires'),
     userMeta,
   };
+}
+
+// x-amz-acl of a PUT, multipart create or copy; private is stored as no ACL at all.
+export function cannedAclFrom(req: IncomingMessage): string | undefined {
+  const acl = parseCannedAcl(header(req, 'x-amz-acl'));
+  return acl === 'private' ? undefined : acl;
 }
 
 // The ETag of an object. Files written only through POSIX have no MD5 on record; they get a

@@ -6,9 +6,12 @@ const TAGS_MAX = 10;
 const TAG_KEY_CHARS_MAX = 128;
 const TAG_VALUE_CHARS_MAX = 256;
 
-export function checkTags(tags: Array<[string, string]>): Record<string, string> {
-  if (tags.length > TAGS_MAX)
-    throw new S3Error('BadRequest', 400, `Object tags cannot be greater than ${TAGS_MAX}`);
+export function checkTags(
+  tags: Array<[string, string]>,
+  tagsMax = TAGS_MAX,
+): Record<string, string> {
+  if (tags.length > tagsMax)
+    throw new S3Error('BadRequest', 400, `Object tags cannot be greater than ${tagsMax}`);
   const out: Record<string, string> = {};
   for (const [key, value] of tags) {
     if (key.length === 0 || key.length > TAG_KEY_CHARS_MAX || value.length > TAG_VALUE_CHARS_MAX) {
@@ -50,5 +53,34 @@ export async function putObjectTagging(ctx: RequestContext, bucket: string, key:
 
 export async function deleteObjectTagging(ctx: RequestContext, bucket: string, key: string) {
   await ctx.client.setObjectTags(bucket, key, {});
+  sendEmpty(ctx, 204);
+}
+
+// Bucket tags: up to 50, the same key and value limits as object tags.
+const BUCKET_TAGS_MAX = 50;
+
+export async function getBucketTagging(ctx: RequestContext, bucket: string) {
+  const info = await ctx.client.getBucket(bucket);
+  if (info.tags === undefined) throw new S3Error('NoSuchTagSet', 404, 'The TagSet does not exist');
+  const tags = Object.entries(info.tags).map(([Key, Value]) => ({ Key, Value }));
+  sendXml(ctx, 200, renderXml('Tagging', { TagSet: { Tag: tags } }));
+}
+
+export async function putBucketTagging(ctx: RequestContext, bucket: string) {
+  const parsed = parseXml((await readSmallBody(ctx)).toString('utf8')).Tagging;
+  if (!parsed) throw new S3Error('MalformedXML', 400, 'The XML you provided was not well-formed.');
+  const list: Array<{ Key?: unknown; Value?: unknown }> = parsed?.TagSet?.Tag ?? [];
+  if (list.length > BUCKET_TAGS_MAX)
+    throw new S3Error('BadRequest', 400, `Bucket tags cannot be greater than ${BUCKET_TAGS_MAX}`);
+  const tags = checkTags(
+    list.map((t) => [String(t.Key ?? ''), String(t.Value ?? '')]),
+    BUCKET_TAGS_MAX,
+  );
+  await ctx.client.setBucketAttr(bucket, 'tags', tags);
+  sendEmpty(ctx, 204);
+}
+
+export async function deleteBucketTagging(ctx: RequestContext, bucket: string) {
+  await ctx.client.setBucketAttr(bucket, 'tags', null);
   sendEmpty(ctx, 204);
 }

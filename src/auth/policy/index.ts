@@ -1,0 +1,5 @@
+export * from './acl.ts';
+export * from './actions.ts';
+export * from './document.ts';
+export * from './evaluate.ts';
+export * from './types.ts';

@@ -1,0 +1,275 @@
+// Authorization: who may do what to which bucket and object. Decided once per request, before
+// the handler runs, from the bucket's owner, its policy and canned ACLs (AWS's evaluation order
+// for one account): an explicit Deny in the policy wins; then the owner (and administrators)
+// may do anything; then a policy Allow; then an ACL grant; otherwise AccessDenied.
+import type { IncomingMessage } from 'node:http';
+import {
+  bucketAclAllows,
+  type CannedAcl,
+  evaluatePolicy,
+  objectAclAllows,
+  objectAclApplies,
+  type PolicyDocument,
+  parsePolicy,
+} from '../auth/policy/index.ts';
+import type { AuthResult } from '../auth/types.ts';
+import { isStrataError } from '../common/errors.ts';
+import type { BucketInfo } from '../metadata/types.ts';
+import type { RequestContext } from './context.ts';
+import { S3Error } from './errors.ts';
+import type { Endpoint } from './router.ts';
+
+const BUCKET_CACHE_TTL_MS = 1000;
+const BUCKET_CACHE_ENTRIES_MAX = 10_000;
+
+// What the decision needs of a bucket, with its policy parsed once.
+export interface BucketAccess {
+  info: BucketInfo;
+  policy: PolicyDocument | undefined;
+}
+
+// Bucket records are read on every request; a gateway keeps them for a second (changes made
+// through this gateway are seen at once; through another one, within the TTL, as AWS documents
+// for its own policy propagation).
+export class BucketAccessCache {
+  private readonly entries = new Map<string, { access: BucketAccess; expiresAtMs: number }>();
+  private readonly knownUsers: ReadonlySet<string>;
+  constructor(knownUsers: ReadonlySet<string>) {
+    this.knownUsers = knownUsers;
+  }
+
+  async get(ctx: RequestContext, bucket: string): Promise<BucketAccess | undefined> {
+    const now = Date.now();
+    const hit = this.entries.get(bucket);
+    if (hit && hit.expiresAtMs > now) return hit.access;
+    let info: BucketInfo;
+    try {
+      info = await ctx.client.getBucket(bucket);
+    } catch (error) {
+      if (isStrataError(error, 'NO_SUCH_BUCKET')) return undefined;
+      throw error;
+    }
+    const access = this.fromInfo(info);
+    if (this.entries.size >= BUCKET_CACHE_ENTRIES_MAX) this.entries.clear();
+    this.entries.set(bucket, { access, expiresAtMs: now + BUCKET_CACHE_TTL_MS });
+    return access;
+  }
+
+  fromInfo(info: BucketInfo): BucketAccess {
+    // A stored policy was validated when it was put; users it named may since have been removed
+    // from the config, which makes it fail validation now: such principals then match nothing.
+    let policy: PolicyDocument | undefined;
+    if (info.policy !== undefined) {
+      try {
+        policy = parsePolicy(info.policy, { bucket: info.name, knownUsers: this.knownUsers });
+      } catch {
+        policy = parsePolicy(info.policy, { bucket: info.name, knownUsers: ANY_USER });
+      }
+    }
+    return { info, policy };
+  }
+
+  forget(bucket: string): void {
+    this.entries.delete(bucket);
+  }
+}
+
+const ANY_USER: ReadonlySet<string> = { has: () => true } as unknown as ReadonlySet<string>;
+
+export interface AccessCheck {
+  action: string;
+  bucket: string;
+  key?: string;
+}
+
+// The permission each endpoint needs (AWS's "Actions, resources, and condition keys for S3").
+// undefined: the handler decides (ListBuckets, CreateBucket), or owner-only (bucket policy).
+export function checksFor(e: Endpoint): AccessCheck[] {
+  const b = 'bucket' in e ? e.bucket : '';
+  const k = 'key' in e ? e.key : undefined;
+  const on = (action: string, key = k): AccessCheck => ({ action, bucket: b, key });
+  switch (e.kind) {
+    case 'ListBuckets':
+    case 'CreateBucket':
+    case 'NotImplemented':
+    case 'GetBucketPolicy':
+    case 'PutBucketPolicy':
+    case 'DeleteBucketPolicy':
+    case 'DeleteObjects': // per key, in the handler
+      return [];
+    case 'HeadBucket':
+    case 'ListObjects':
+    case 'ListObjectsV2':
+      return [on('s3:ListBucket')];
+    case 'ListObjectVersions':
+      return [on('s3:ListBucketVersions')];
+    case 'ListMultipartUploads':
+      return [on('s3:ListBucketMultipartUploads')];
+    case 'DeleteBucket':
+      return [on('s3:DeleteBucket')];
+    case 'GetBucketLocation':
+      return [on('s3:GetBucketLocation')];
+    case 'GetBucketTagging':
+      return [on('s3:GetBucketTagging')];
+    case 'PutBucketTagging':
+    case 'DeleteBucketTagging':
+      return [on('s3:PutBucketTagging')];
+    case 'GetBucketAcl':
+      return [on('s3:GetBucketAcl')];
+    case 'PutBucketAcl':
+      return [on('s3:PutBucketAcl')];
+    case 'GetObject':
+    case 'HeadObject':
+      return [on('s3:GetObject')];
+    case 'GetObjectAttributes':
+      return [on('s3:GetObjectAttributes')];
+    case 'PutObject':
+    case 'CreateMultipartUpload':
+    case 'UploadPart':
+    case 'CompleteMultipartUpload':
+    case 'CopyObject':
+    case 'UploadPartCopy':
+      return [on('s3:PutObject')];
+    case 'DeleteObject':
+      return [on('s3:DeleteObject')];
+    case 'AbortMultipartUpload':
+      return [on('s3:AbortMultipartUpload')];
+    case 'ListParts':
+      return [on('s3:ListMultipartUploadParts')];
+    case 'GetObjectTagging':
+      return [on('s3:GetObjectTagging')];
+    case 'PutObjectTagging':
+      return [on('s3:PutObjectTagging')];
+    case 'DeleteObjectTagging':
+      return [on('s3:DeleteObjectTagging')];
+    case 'GetObjectAcl':
+      return [on('s3:GetObjectAcl')];
+    case 'PutObjectAcl':
+      return [on('s3:PutObjectAcl')];
+  }
+}
+
+// Condition keys of the request (lower case), as IAM names them.
+export function conditionContext(
+  req: IncomingMessage,
+  url: URL,
+  auth: AuthResult,
+  nowMs: number,
+): Record<string, string[]> {
+  const context: Record<string, string[]> = {};
+  const set = (key: string, value: string | string[] | undefined) => {
+    if (value === undefined) return;
+    context[key] = Array.isArray(value) ? value : [value];
+  };
+  const remote = req.socket.remoteAddress ?? '';
+  set('aws:sourceip', remote.startsWith('::ffff:') ? remote.slice(7) : remote);
+  set('aws:securetransport', 'encrypted' in req.socket ? 'true' : 'false');
+  set('aws:currenttime', new Date(nowMs).toISOString());
+  set('aws:epochtime', String(Math.floor(nowMs / 1000)));
+  set('aws:useragent', req.headers['user-agent']);
+  set('aws:referer', req.headers.referer);
+  const principal = auth.principal;
+  set('aws:principaltype', principal ? 'User' : 'Anonymous');
+  if (principal) {
+    set('aws:username', principal.user);
+    set('aws:userid', principal.user);
+    set('aws:principalarn', `arn:aws:iam:::user/${principal.user}`);
+  }
+  const q = url.searchParams;
+  for (const name of ['prefix', 'delimiter', 'max-keys'])
+    set(`s3:${name}`, q.get(name) ?? undefined);
+  for (const header of [
+    'x-amz-acl',
+    'x-amz-content-sha256',
+    'x-amz-copy-source',
+    'x-amz-metadata-directive',
+    'x-amz-server-side-encryption',
+    'x-amz-storage-class',
+  ]) {
+    const value = req.headers[header];
+    set(`s3:${header}`, typeof value === 'string' ? value : undefined);
+  }
+  set('s3:signatureversion', principal ? 'AWS4-HMAC-SHA256' : undefined);
+  set(
+    's3:authtype',
+    principal ? (q.has('X-Amz-Signature') ? 'REST-QUERY-STRING' : 'REST-HEADER') : undefined,
+  );
+  return context;
+}
+
+export function denied(): S3Error {
+  return new S3Error('AccessDenied', 403, 'Access Denied');
+}
+
+export type Verdict = 'allow' | 'deny' | 'acl-object'; // acl-object: ask the object's ACL
+
+// The pure decision for one check against one bucket.
+export function decide(
+  access: BucketAccess,
+  auth: AuthResult,
+  check: AccessCheck,
+  context: Record<string, string[]>,
+): Verdict {
+  const principal = auth.principal;
+  if (principal?.admin) return 'allow';
+  const resource =
+    check.key === undefined
+      ? `arn:aws:s3:::${check.bucket}`
+      : `arn:aws:s3:::${check.bucket}/${check.key}`;
+  const policy = access.policy
+    ? evaluatePolicy(access.policy, {
+        principal: principal?.user,
+        action: check.action,
+        resource,
+        context,
+      })
+    : 'NoMatch';
+  if (policy === 'Deny') return 'deny';
+  if (principal !== undefined && principal.user === access.info.owner) return 'allow';
+  if (policy === 'Allow') return 'allow';
+  const bucketAcl = (access.info.acl ?? 'private') as CannedAcl;
+  if (bucketAclAllows(bucketAcl, check.action, principal !== undefined)) return 'allow';
+  if (check.key !== undefined && objectAclApplies(check.action)) return 'acl-object';
+  return 'deny';
+}
+
+export async function authorize(ctx: RequestContext, check: AccessCheck): Promise<void> {
+  if (ctx.auth.principal?.admin) return;
+  const access = await ctx.access.get(ctx, check.bucket);
+  // A missing bucket is the handler's to report (NoSuchBucket), as AWS does for any caller.
+  if (access === undefined) return;
+  const verdict = decide(access, ctx.auth, check, ctx.conditions);
+  if (verdict === 'allow') return;
+  if (verdict === 'acl-object' && check.key !== undefined) {
+    const acl = await objectAcl(ctx, check.bucket, check.key);
+    if (acl !== undefined && objectAclAllows(acl, check.action, ctx.auth.principal !== undefined))
+      return;
+  }
+  throw denied();
+}
+
+async function objectAcl(
+  ctx: RequestContext,
+  bucket: string,
+  key: string,
+): Promise<CannedAcl | undefined> {
+  try {
+    const inode = await ctx.client.headObject(bucket, key);
+    return inode.object?.acl as CannedAcl | undefined;
+  } catch (error) {
+    if (isStrataError(error)) return undefined;
+    throw error;
+  }
+}
+
+// Only the bucket's owner (or an administrator) manages its policy, whatever the policy says, so
+// that no policy can lock its owner out (AWS keeps the same escape hatch for the account root).
+export async function requireOwner(ctx: RequestContext, bucket: string): Promise<BucketAccess> {
+  const access = await ctx.access.get(ctx, bucket);
+  if (access === undefined)
+    throw new S3Error('NoSuchBucket', 404, 'The specified bucket does not exist');
+  const principal = ctx.auth.principal;
+  if (principal?.admin || (principal !== undefined && principal.user === access.info.owner))
+    return access;
+  throw denied();
+}
