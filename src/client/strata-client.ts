@@ -26,6 +26,7 @@ import type {
   Body,
   ByteRange,
   ClusterStatus,
+  CompleteOptions,
   CopyOptions,
   FileHandle,
   GetObjectResult,
@@ -406,7 +407,12 @@ export class StrataClient implements StrataClientApi {
     return this.getUpload(uploadId);
   }
 
-  async uploadPart(uploadId: string, partNumber: number, body: Body): Promise<PartInfo> {
+  async uploadPart(
+    uploadId: string,
+    partNumber: number,
+    body: Body,
+    options: { checksum?: () => string | undefined } = {},
+  ): Promise<PartInfo> {
     if (!Number.isInteger(partNumber) || partNumber < 1 || partNumber > 10_000) {
       throw new StrataError('EINVAL', `part number must be 1..10000, got ${partNumber}`);
     }
@@ -422,6 +428,7 @@ export class StrataClient implements StrataClientApi {
       size: written.sizeBytes,
       etag: written.md5Hex,
       extents: written.extents,
+      checksum: options.checksum?.(),
     };
     await this.apply({ op: 'putPart', ...part }).catch(async (error) => {
       await this.discardExtents(written.extents);
@@ -433,13 +440,14 @@ export class StrataClient implements StrataClientApi {
       etag: part.etag,
       lastModifiedMs: Date.now(),
       extents: part.extents,
+      checksum: part.checksum,
     };
   }
 
   async completeMultipartUpload(
     uploadId: string,
     parts: Array<{ partNumber: number; etag: string }>,
-    options: { ifMatch?: string; ifNoneMatch?: string } = {},
+    options: CompleteOptions = {},
   ): Promise<PutObjectResult> {
     const upload = await this.getUpload(uploadId);
     const etag = multipartEtag(parts.map((p) => p.etag));

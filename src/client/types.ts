@@ -37,6 +37,13 @@ export interface CopyOptions {
   caller?: Caller;
 }
 
+export interface CompleteOptions {
+  ifMatch?: string;
+  ifNoneMatch?: string;
+  checksums?: Record<string, string>;
+  partChecksums?: string[];
+}
+
 export interface PutObjectResult {
   etag: string; // hex MD5 of the bytes
   size: number;
@@ -138,11 +145,18 @@ export interface StrataClientApi {
     object: Omit<ObjectMeta, 'etag'>,
     owner: string,
   ): Promise<UploadInfo>;
-  uploadPart(uploadId: string, partNumber: number, body: Body): Promise<PartInfo>;
+  // `checksum` is read once the body has been consumed: the part's checksum in the upload's
+  // algorithm, computed by the caller while streaming.
+  uploadPart(
+    uploadId: string,
+    partNumber: number,
+    body: Body,
+    options?: { checksum?: () => string | undefined },
+  ): Promise<PartInfo>;
   completeMultipartUpload(
     uploadId: string,
     parts: Array<{ partNumber: number; etag: string }>,
-    options?: { ifMatch?: string; ifNoneMatch?: string },
+    options?: CompleteOptions,
   ): Promise<PutObjectResult>;
   abortMultipartUpload(uploadId: string): Promise<void>;
   listParts(uploadId: string): Promise<PartInfo[]>;

@@ -52,6 +52,10 @@ export function putPart(store: Store, c: Op<'putPart'>) {
     lastModifiedMs: c.nowMs,
     extents: c.extents,
   };
+  if (c.checksum !== undefined) {
+    if (typeof c.checksum !== 'string') fail('EINVAL', 'a part checksum is a string');
+    part.checksum = c.checksum;
+  }
   store.db.putSync(key, part);
   return { ok: true as const };
 }
@@ -85,6 +89,12 @@ export function completeUpload(store: Store, c: Op<'completeUpload'>) {
   const stored = new Map(store.parts(c.uploadId).map((p) => [p.partNumber, p]));
   const { extents, sizes, sizeBytes } = assemble(c, stored);
   const object: ObjectMeta = { ...upload.object, etag: c.etag, partSizes: sizes };
+  if (c.checksums !== undefined) object.checksums = c.checksums;
+  if (c.partChecksums !== undefined) {
+    if (c.partChecksums.length !== c.parts.length)
+      fail('EINVAL', 'one checksum per completed part');
+    object.partChecksums = c.partChecksums;
+  }
   const result = storeObject(
     store,
     {

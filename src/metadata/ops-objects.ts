@@ -140,7 +140,15 @@ export function copyObject(store: Store, c: Op<'copyObject'>) {
   // Tags follow the source unless the request names its own (an empty set clears them).
   const tags = c.tags ?? (c.object?.tags === undefined ? src.object?.tags : c.object.tags);
   const object: ObjectMeta = c.object
-    ? { ...c.object, etag, checksums: src.object?.checksums, partSizes: src.object?.partSizes }
+    ? {
+        ...c.object,
+        etag,
+        checksums: src.object?.checksums,
+        partSizes: src.object?.partSizes,
+        checksumAlgorithm: src.object?.checksumAlgorithm,
+        checksumType: src.object?.checksumType,
+        partChecksums: src.object?.partChecksums,
+      }
     : { userMeta: {}, ...src.object, etag };
   object.tags = tags && Object.keys(tags).length > 0 ? tags : undefined;
   // A copy starts private, as on AWS, unless the request names its own ACL.

@@ -23,6 +23,11 @@ export interface ObjectMeta {
   tags?: Record<string, string>; // object tags (at most 10)
   partSizes?: number[]; // multipart objects: size of each part, in order
   acl?: string; // canned ACL other than private (src/auth/policy/acl.ts); absent = private
+  // Multipart uploads created with x-amz-checksum-algorithm: the algorithm, how the object's
+  // checksum was formed, and each part's checksum (base64) in order.
+  checksumAlgorithm?: string;
+  checksumType?: 'COMPOSITE' | 'FULL_OBJECT';
+  partChecksums?: string[];
 }
 
 export interface Inode {
@@ -100,6 +105,7 @@ export interface PartInfo {
   etag: string;
   lastModifiedMs: number;
   extents: Extent[]; // fileOffset relative to the part's start
+  checksum?: string; // base64, in the upload's checksum algorithm
 }
 
 // Attributes of the caller, for permission and ownership of what it creates.
@@ -225,6 +231,7 @@ export type Command =
       size: number;
       etag: string;
       extents: Extent[];
+      checksum?: string; // base64, in the upload's checksum algorithm
     }
   // Concatenates the listed parts (extents shifted, no data copied) into the object, as putObject.
   // Checks order (INVALID_PART_ORDER), existence and etag (INVALID_PART), minimum part size for
@@ -235,6 +242,10 @@ export type Command =
       uploadId: string;
       parts: Array<{ partNumber: number; etag: string }>;
       etag: string; // computed by the proposer from the part etags
+      // The object's checksum ({ CRC32: "<base64>-N" } or full-object) and the parts' checksums,
+      // computed by the proposer from the stored parts (which the etag check pins).
+      checksums?: Record<string, string>;
+      partChecksums?: string[];
       minPartSizeBytes: number;
       caller: Caller;
       ifMatch?: string;

@@ -565,6 +565,53 @@ describe('S3 through @aws-sdk/client-s3', () => {
     );
   });
 
+  test('ListMultipartUploads folds keys by delimiter and pages with key and upload-id markers', async () => {
+    await s3.send(new CreateBucketCommand({ Bucket: 'mpu-list' }));
+    const ids: Record<string, string> = {};
+    for (const key of ['a/1', 'a/2', 'b', 'c/x/y', 'b']) {
+      const { UploadId } = await s3.send(
+        new CreateMultipartUploadCommand({ Bucket: 'mpu-list', Key: key }),
+      );
+      ids[`${key}#${Object.keys(ids).filter((k) => k.startsWith(`${key}#`)).length}`] =
+        UploadId as string;
+    }
+    const folded = await s3.send(
+      new ListMultipartUploadsCommand({ Bucket: 'mpu-list', Delimiter: '/' }),
+    );
+    assert.deepEqual(
+      folded.CommonPrefixes?.map((p) => p.Prefix),
+      ['a/', 'c/'],
+    );
+    assert.deepEqual(
+      folded.Uploads?.map((u) => u.Key),
+      ['b', 'b'],
+    );
+    const first = await s3.send(
+      new ListMultipartUploadsCommand({ Bucket: 'mpu-list', MaxUploads: 3 }),
+    );
+    assert.equal(first.IsTruncated, true);
+    assert.deepEqual(
+      first.Uploads?.map((u) => u.Key),
+      ['a/1', 'a/2', 'b'],
+    );
+    const rest = await s3.send(
+      new ListMultipartUploadsCommand({
+        Bucket: 'mpu-list',
+        KeyMarker: first.NextKeyMarker,
+        UploadIdMarker: first.NextUploadIdMarker,
+      }),
+    );
+    assert.deepEqual(
+      rest.Uploads?.map((u) => u.Key),
+      ['b', 'c/x/y'],
+    );
+    assert.equal(rest.IsTruncated, false);
+    const seen = new Set(
+      [...(first.Uploads ?? []), ...(rest.Uploads ?? [])].map((u) => u.UploadId),
+    );
+    assert.deepEqual([...seen].sort(), Object.values(ids).sort(), 'every upload exactly once');
+  });
+
   test('GetBucketLocation, ListMultipartUploads, a too-small part, Quiet DeleteObjects', async () => {
     const location = await s3.send(new GetBucketLocationCommand({ Bucket: 'sdk' }));
     assert.ok(!location.LocationConstraint, 'us-east-1 is reported as an empty constraint');

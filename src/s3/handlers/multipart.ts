@@ -1,3 +1,4 @@
+import type { ChecksumAlgorithm } from '../../auth/checksums.ts';
 import type { UploadInfo } from '../../metadata/types.ts';
 import {
   objectBody,
@@ -9,6 +10,7 @@ import {
 } from '../context.ts';
 import { S3Error } from '../errors.ts';
 import { isoDate, parseXml, renderXml } from '../xml.ts';
+import { checksumTap, completionChecksums, uploadChecksumFrom } from './multipart-checksum.ts';
 import { authorizeCopySource, parseCopySource } from './object-copy.ts';
 import { objectMetaFrom } from './object-meta.ts';
 import { checkLength, checksumHeaders } from './object-put.ts';
@@ -32,12 +34,19 @@ async function uploadFor(
 }
 
 export async function createMultipartUpload(ctx: RequestContext, bucket: string, key: string) {
+  const checksum = uploadChecksumFrom(ctx);
   const upload = await ctx.client.createMultipartUpload(
     bucket,
     key,
-    objectMetaFrom(ctx.req),
+    { ...objectMetaFrom(ctx.req), ...checksum },
     ctx.owner,
   );
+  const headers: Record<string, string> = checksum
+    ? {
+        'x-amz-checksum-algorithm': checksum.checksumAlgorithm,
+        'x-amz-checksum-type': checksum.checksumType,
+      }
+    : {};
   sendXml(
     ctx,
     200,
@@ -46,6 +55,7 @@ export async function createMultipartUpload(ctx: RequestContext, bucket: string,
       Key: key,
       UploadId: upload.uploadId,
     }),
+    headers,
   );
 }
 
@@ -57,9 +67,15 @@ export async function uploadPart(
   partNumber: number,
 ) {
   checkLength(ctx, PART_SIZE_BYTES_MAX);
-  await uploadFor(ctx, bucket, key, uploadId);
-  const part = await ctx.client.uploadPart(uploadId, partNumber, objectBody(ctx));
-  sendEmpty(ctx, 200, { etag: quoteEtag(part.etag), ...checksumHeaders(ctx.auth.checksums) });
+  const upload = await uploadFor(ctx, bucket, key, uploadId);
+  const algorithm = upload.object.checksumAlgorithm as ChecksumAlgorithm | undefined;
+  const tap = algorithm ? checksumTap(algorithm, objectBody(ctx)) : undefined;
+  const part = await ctx.client.uploadPart(uploadId, partNumber, tap?.body ?? objectBody(ctx), {
+    checksum: tap?.value,
+  });
+  const checksums = { ...ctx.auth.checksums };
+  if (algorithm && part.checksum) checksums[algorithm] = part.checksum;
+  sendEmpty(ctx, 200, { etag: quoteEtag(part.etag), ...checksumHeaders(checksums) });
 }
 
 // UploadPartCopy: the part's bytes are read from the source object (optionally a range of it) and
@@ -71,7 +87,7 @@ export async function uploadPartCopy(
   uploadId: string,
   partNumber: number,
 ) {
-  await uploadFor(ctx, bucket, key, uploadId);
+  const upload = await uploadFor(ctx, bucket, key, uploadId);
   const source = parseCopySource(String(ctx.req.headers['x-amz-copy-source']));
   await authorizeCopySource(ctx, source);
   const inode = await ctx.client.headObject(source.bucket, source.key);
@@ -93,13 +109,18 @@ export async function uploadPartCopy(
     throw new S3Error('EntityTooLarge', 400, 'A copied part may be at most 5 GiB.');
   }
   const { body } = await ctx.client.getObject(source.bucket, source.key, range);
-  const part = await ctx.client.uploadPart(uploadId, partNumber, body);
+  const algorithm = upload.object.checksumAlgorithm as ChecksumAlgorithm | undefined;
+  const tap = algorithm ? checksumTap(algorithm, body) : undefined;
+  const part = await ctx.client.uploadPart(uploadId, partNumber, tap?.body ?? body, {
+    checksum: tap?.value,
+  });
   sendXml(
     ctx,
     200,
     renderXml('CopyPartResult', {
       ETag: quoteEtag(part.etag),
       LastModified: isoDate(part.lastModifiedMs),
+      ...(algorithm && part.checksum ? { [`Checksum${algorithm}`]: part.checksum } : {}),
     }),
   );
 }
@@ -110,9 +131,9 @@ export async function completeMultipartUpload(
   key: string,
   uploadId: string,
 ) {
-  await uploadFor(ctx, bucket, key, uploadId);
+  const upload = await uploadFor(ctx, bucket, key, uploadId);
   const request = parseXml((await readSmallBody(ctx)).toString('utf8')).CompleteMultipartUpload;
-  const parts: Array<{ PartNumber?: unknown; ETag?: unknown }> = request?.Part ?? [];
+  const parts: Array<Record<string, unknown>> = request?.Part ?? [];
   if (parts.length === 0) {
     throw new S3Error(
       'MalformedXML',
@@ -125,13 +146,26 @@ export async function completeMultipartUpload(
     if (!Number.isInteger(partNumber) || typeof p.ETag !== 'string') {
       throw new S3Error('MalformedXML', 400, 'Each Part needs a PartNumber and an ETag.');
     }
-    return { partNumber, etag: p.ETag.replaceAll('"', '') };
+    const declared: Record<string, string> = {};
+    for (const [name, value] of Object.entries(p)) {
+      if (name.startsWith('Checksum') && typeof value === 'string')
+        declared[name.slice('Checksum'.length).toUpperCase()] = value;
+    }
+    return { partNumber, etag: p.ETag.replaceAll('"', ''), declared };
   });
+  const stored = new Map((await ctx.client.listParts(uploadId)).map((p) => [p.partNumber, p]));
+  const checksum = completionChecksums(upload.object, list, stored);
+  checkDeclaredObjectChecksum(ctx, upload.object.checksumAlgorithm, checksum?.checksums);
   const h = ctx.req.headers;
-  const result = await ctx.client.completeMultipartUpload(uploadId, list, {
-    ifMatch: typeof h['if-match'] === 'string' ? h['if-match'] : undefined,
-    ifNoneMatch: typeof h['if-none-match'] === 'string' ? h['if-none-match'] : undefined,
-  });
+  const result = await ctx.client.completeMultipartUpload(
+    uploadId,
+    list.map(({ partNumber, etag }) => ({ partNumber, etag })),
+    {
+      ifMatch: typeof h['if-match'] === 'string' ? h['if-match'] : undefined,
+      ifNoneMatch: typeof h['if-none-match'] === 'string' ? h['if-none-match'] : undefined,
+      ...checksum,
+    },
+  );
   const host = ctx.req.headers.host ?? 'localhost';
   const location = `${ctx.url.protocol}//${host}/${bucket}/${encodeURI(key)}`;
   sendXml(
@@ -142,8 +176,32 @@ export async function completeMultipartUpload(
       Bucket: bucket,
       Key: key,
       ETag: quoteEtag(result.etag),
+      ...Object.fromEntries(
+        Object.entries(checksum?.checksums ?? {}).map(([alg, v]) => [`Checksum${alg}`, v]),
+      ),
+      ...(checksum ? { ChecksumType: upload.object.checksumType } : {}),
     }),
   );
+}
+
+// A full-object checksum header on CompleteMultipartUpload (SDKs send one for FULL_OBJECT
+// uploads) must equal what the parts combine to.
+function checkDeclaredObjectChecksum(
+  ctx: RequestContext,
+  algorithm: string | undefined,
+  computed: Record<string, string> | undefined,
+): void {
+  if (algorithm === undefined || computed === undefined) return;
+  const declared = ctx.req.headers[`x-amz-checksum-${algorithm.toLowerCase()}`];
+  if (typeof declared !== 'string') return;
+  const value = computed[algorithm];
+  if (declared !== value && `${declared}` !== value.replace(/-\d+$/, '')) {
+    throw new S3Error(
+      'BadDigest',
+      400,
+      `The ${algorithm} you specified did not match the calculated checksum.`,
+    );
+  }
 }
 
 export async function abortMultipartUpload(
@@ -163,7 +221,7 @@ export async function listParts(
   key: string,
   uploadId: string,
 ) {
-  await uploadFor(ctx, bucket, key, uploadId);
+  const upload = await uploadFor(ctx, bucket, key, uploadId);
   const q = ctx.url.searchParams;
   const marker = Number(q.get('part-number-marker') ?? 0) || 0;
   const maxParts = Math.min(Number(q.get('max-parts') ?? LIST_LIMIT) || LIST_LIMIT, LIST_LIMIT);
@@ -180,6 +238,12 @@ export async function listParts(
       Initiator: { ID: ctx.owner, DisplayName: ctx.owner },
       Owner: { ID: ctx.owner, DisplayName: ctx.owner },
       StorageClass: 'STANDARD',
+      ...(upload.object.checksumAlgorithm
+        ? {
+            ChecksumAlgorithm: upload.object.checksumAlgorithm,
+            ChecksumType: upload.object.checksumType,
+          }
+        : {}),
       PartNumberMarker: marker,
       ...(truncated ? { NextPartNumberMarker: page[page.length - 1].partNumber } : {}),
       MaxParts: maxParts,
@@ -189,6 +253,9 @@ export async function listParts(
         LastModified: isoDate(p.lastModifiedMs),
         ETag: quoteEtag(p.etag),
         Size: p.size,
+        ...(p.checksum && upload.object.checksumAlgorithm
+          ? { [`Checksum${upload.object.checksumAlgorithm}`]: p.checksum }
+          : {}),
       })),
     }),
   );
@@ -198,13 +265,50 @@ export async function listMultipartUploads(ctx: RequestContext, bucket: string) 
   const q = ctx.url.searchParams;
   const prefix = q.get('prefix') ?? '';
   const keyMarker = q.get('key-marker') ?? '';
+  const uploadIdMarker = q.get('upload-id-marker') ?? '';
+  const delimiter = q.get('delimiter') ?? '';
   const maxUploads = Math.min(Number(q.get('max-uploads') ?? LIST_LIMIT) || LIST_LIMIT, LIST_LIMIT);
   const uploads = await ctx.client.listMultipartUploads(bucket);
-  const matching = uploads
-    .filter((u) => u.key.startsWith(prefix) && u.key > keyMarker)
-    .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : a.initiatedAtMs - b.initiatedAtMs));
-  const page = matching.slice(0, maxUploads);
-  const truncated = matching.length > page.length;
+  const sorted = uploads
+    .filter((u) => u.key.startsWith(prefix))
+    .sort(
+      (a, b) =>
+        Buffer.compare(Buffer.from(a.key), Buffer.from(b.key)) ||
+        a.initiatedAtMs - b.initiatedAtMs ||
+        (a.uploadId < b.uploadId ? -1 : 1),
+    );
+  // After the markers: keys past key-marker, or, with upload-id-marker, the key-marker's later uploads.
+  let start = 0;
+  if (keyMarker !== '') {
+    const markerAt =
+      uploadIdMarker === ''
+        ? -1
+        : sorted.findIndex((u) => u.key === keyMarker && u.uploadId === uploadIdMarker);
+    start =
+      markerAt >= 0
+        ? markerAt + 1
+        : sorted.findIndex((u) => Buffer.compare(Buffer.from(u.key), Buffer.from(keyMarker)) > 0);
+    if (start < 0) start = sorted.length;
+  }
+  // A delimiter folds every key with it after the prefix into one CommonPrefix entry.
+  const entries: Array<{ upload?: UploadInfo; commonPrefix?: string }> = [];
+  const seenPrefixes = new Set<string>();
+  for (const u of sorted.slice(start)) {
+    const cut = delimiter === '' ? -1 : u.key.indexOf(delimiter, prefix.length);
+    if (cut >= 0) {
+      const common = u.key.slice(0, cut + delimiter.length);
+      if (common === keyMarker || seenPrefixes.has(common)) continue;
+      seenPrefixes.add(common);
+      entries.push({ commonPrefix: common });
+    } else {
+      entries.push({ upload: u });
+    }
+    if (entries.length > maxUploads) break;
+  }
+  const truncated = entries.length > maxUploads;
+  const shown = entries.slice(0, maxUploads);
+  const page = shown.flatMap((e) => (e.upload ? [e.upload] : []));
+  const last = shown[shown.length - 1];
   sendXml(
     ctx,
     200,
@@ -212,13 +316,14 @@ export async function listMultipartUploads(ctx: RequestContext, bucket: string) 
       Bucket: bucket,
       KeyMarker: keyMarker,
       UploadIdMarker: q.get('upload-id-marker') ?? '',
-      ...(truncated
+      ...(truncated && last
         ? {
-            NextKeyMarker: page[page.length - 1].key,
-            NextUploadIdMarker: page[page.length - 1].uploadId,
+            NextKeyMarker: last.upload?.key ?? last.commonPrefix,
+            NextUploadIdMarker: last.upload?.uploadId ?? '',
           }
         : {}),
       Prefix: prefix,
+      ...(delimiter ? { Delimiter: delimiter } : {}),
       MaxUploads: maxUploads,
       IsTruncated: truncated,
       Upload: page.map((u) => ({
@@ -228,7 +333,11 @@ export async function listMultipartUploads(ctx: RequestContext, bucket: string) 
         Owner: { ID: u.owner, DisplayName: u.owner },
         StorageClass: 'STANDARD',
         Initiated: isoDate(u.initiatedAtMs),
+        ...(u.object.checksumAlgorithm
+          ? { ChecksumAlgorithm: u.object.checksumAlgorithm, ChecksumType: u.object.checksumType }
+          : {}),
       })),
+      CommonPrefixes: shown.flatMap((e) => (e.commonPrefix ? [{ Prefix: e.commonPrefix }] : [])),
     }),
   );
 }

@@ -23,10 +23,16 @@ export async function getObjectAttributes(ctx: RequestContext, bucket: string, k
   const inode = await ctx.client.headObject(bucket, key);
   const body: Record<string, unknown> = {};
   if (wanted.includes('ETag')) body.ETag = etagOf(inode);
-  if (wanted.includes('Checksum') && inode.object?.checksums && !inode.object.partSizes) {
+  if (wanted.includes('Checksum') && inode.object?.checksums) {
     const checksum = Object.entries(inode.object.checksums).filter(([alg]) => alg !== 'MD5');
-    if (checksum.length > 0)
-      body.Checksum = Object.fromEntries(checksum.map(([alg, v]) => [`Checksum${alg}`, v]));
+    if (checksum.length > 0) {
+      body.Checksum = {
+        ...Object.fromEntries(checksum.map(([alg, v]) => [`Checksum${alg}`, v])),
+        ChecksumType: inode.object.partSizes
+          ? (inode.object.checksumType ?? 'COMPOSITE')
+          : 'FULL_OBJECT',
+      };
+    }
   }
   if (wanted.includes('ObjectParts') && inode.object?.partSizes) {
     const q = ctx.url.searchParams;
@@ -35,8 +41,14 @@ export async function getObjectAttributes(ctx: RequestContext, bucket: string, k
       Number(q.get('max-parts') ?? PARTS_LIMIT) || PARTS_LIMIT,
       PARTS_LIMIT,
     );
+    const algorithm = inode.object.checksumAlgorithm;
+    const partChecksums = inode.object.partChecksums;
     const parts = inode.object.partSizes
-      .map((size, i) => ({ PartNumber: i + 1, Size: size }))
+      .map((size, i) => ({
+        PartNumber: i + 1,
+        Size: size,
+        ...(algorithm && partChecksums?.[i] ? { [`Checksum${algorithm}`]: partChecksums[i] } : {}),
+      }))
       .filter((p) => p.PartNumber > marker);
     const page = parts.slice(0, maxParts);
     body.ObjectParts = {

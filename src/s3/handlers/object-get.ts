@@ -107,6 +107,27 @@ function rangeFor(
   };
 }
 
+// The stored checksum of what this response carries: the whole object's (single-part, or a
+// multipart upload made with a checksum algorithm), or one part's for ?partNumber=N.
+function storedChecksumHeaders(ctx: RequestContext, inode: Inode, whole: boolean) {
+  const object = inode.object;
+  if (object === undefined) return {};
+  const partNumber = Number(ctx.url.searchParams.get('partNumber') ?? 0);
+  if (object.partSizes === undefined) {
+    if (!whole) return {};
+    return { ...checksumHeaders(object.checksums ?? {}), 'x-amz-checksum-type': 'FULL_OBJECT' };
+  }
+  const algorithm = object.checksumAlgorithm;
+  if (algorithm === undefined) return {};
+  const type = { 'x-amz-checksum-type': object.checksumType ?? 'COMPOSITE' };
+  if (partNumber > 0) {
+    const part = object.partChecksums?.[partNumber - 1];
+    return part === undefined ? {} : { ...checksumHeaders({ [algorithm]: part }), ...type };
+  }
+  if (!whole) return {};
+  return { ...checksumHeaders(object.checksums ?? {}), ...type };
+}
+
 export async function getObject(
   ctx: RequestContext,
   bucket: string,
@@ -127,9 +148,8 @@ export async function getObject(
   const { range, partHeaders } = resolved;
   Object.assign(headers, partHeaders);
   const whole = range === undefined || (range.offset === 0 && range.length === inode.size);
-  if (whole && ctx.req.headers['x-amz-checksum-mode'] === 'ENABLED' && !inode.object?.partSizes) {
-    Object.assign(headers, checksumHeaders(inode.object?.checksums ?? {}));
-  }
+  if (ctx.req.headers['x-amz-checksum-mode'] === 'ENABLED')
+    Object.assign(headers, storedChecksumHeaders(ctx, inode, whole));
   const length = range?.length ?? inode.size;
   headers['content-length'] = length;
   if (range)
