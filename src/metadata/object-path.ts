@@ -17,7 +17,7 @@ export interface KeyPath {
 export function parseKey(key: string): KeyPath {
   if (typeof key !== 'string' || key.length === 0) fail('INVALID_KEY', 'the key is empty');
   if (Buffer.byteLength(key) > KEY_BYTES_MAX)
-    fail('INVALID_KEY', `the key is longer than ${KEY_BYTES_MAX} bytes`);
+    fail('ENAMETOOLONG', `the key is longer than ${KEY_BYTES_MAX} bytes`);
   const isDirMarker = key.endsWith('/');
   const segments = (isDirMarker ? key.slice(0, -1) : key).split('/');
   for (const segment of segments) {

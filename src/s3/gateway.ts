@@ -33,6 +33,22 @@ export function createS3Gateway(options: S3GatewayOptions): S3Gateway {
   const server = createServer((req, res) => {
     void handle(options, access, log, req, res);
   });
+  // Requests Node's HTTP parser refuses (oversize headers, broken framing) still get an S3 error.
+  server.on('clientError', (error: NodeJS.ErrnoException, socket) => {
+    if (!socket.writable) return socket.destroy();
+    const overflow = error.code === 'HPE_HEADER_OVERFLOW';
+    const s3 = overflow
+      ? new S3Error(
+          'RequestHeaderSectionTooLarge',
+          400,
+          'Your request header section exceeds the maximum allowed size.',
+        )
+      : new S3Error('BadRequest', 400, 'The request could not be parsed as HTTP/1.1.');
+    const body = renderErrorXml(s3, '/', randomBytes(8).toString('hex').toUpperCase());
+    socket.end(
+      `HTTP/1.1 400 Bad Request\r\ncontent-type: application/xml\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+    );
+  });
   // Large uploads take as long as they take; idle keep-alive connections are closed after a minute.
   server.requestTimeout = 0;
   server.keepAliveTimeout = 65_000;

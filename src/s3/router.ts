@@ -108,9 +108,17 @@ export function bucketAndKey(input: RouteInput): { bucket?: string; key?: string
   return { bucket: decode(rawPath.slice(1, slash)), key: key.length > 0 ? key : undefined };
 }
 
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+
+// Percent-decoding, then UTF-8: Node hands the request line over as latin1, so raw bytes above
+// 0x7f (a client that did not percent-encode) are turned back into bytes and must be valid UTF-8,
+// like percent-encoded ones.
 function decode(text: string): string {
   try {
-    return decodeURIComponent(text);
+    const decoded = decodeURIComponent(text);
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: the test is for bytes above 0x7f
+    if (/^[\u0000-\u007f]*$/.test(text)) return decoded;
+    return decodeURIComponent(strictUtf8.decode(Buffer.from(text, 'latin1')));
   } catch {
     throw new S3Error('InvalidURI', 400, "Couldn't parse the specified URI.");
   }

@@ -38,6 +38,8 @@ export function renderErrorXml(error: S3Error, resource: string, requestId: stri
 
 export function parseXml(text: string): Record<string, any> {
   try {
+    // S3 request bodies never carry a DTD; refusing one rules out entity tricks entirely.
+    if (/<!DOCTYPE|<!ENTITY/i.test(text)) throw new Error('DTDs are not accepted');
     const parsed = parser.parse(text, true) as Record<string, any>;
     if (typeof parsed !== 'object' || parsed === null) throw new Error('not an element');
     return parsed;
