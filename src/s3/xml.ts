@@ -16,6 +16,9 @@ const parser = new XMLParser({
   trimValues: true,
   isArray: (name) => ['Part', 'Object', 'Tag'].includes(name),
   processEntities: true,
+  // Numeric character references (&#34;) too: Go's encoder writes every quote in an ETag that
+  // way, so rclone's and minio-go's CompleteMultipartUpload bodies depend on it.
+  htmlEntities: true,
 });
 
 export function renderXml(root: string, body: Record<string, unknown>): string {

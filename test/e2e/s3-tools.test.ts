@@ -7,22 +7,9 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { patternBytes } from '../helpers/s3.ts';
 import { type StrataProcess, startStrata, tempDir } from '../helpers/server.ts';
+import { has, rcloneEnv, run, s3cmd as s3cmdOn } from '../helpers/tools.ts';
 
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
-const has = (tool: string) => spawnSync('sh', ['-c', `command -v ${tool}`]).status === 0;
-
-function run(command: string, args: string[], env: Record<string, string | undefined> = {}) {
-  const merged: Record<string, string | undefined> = { ...process.env, ...env };
-  // The workplace points AWS_CA_BUNDLE at a file rclone cannot use with plain http.
-  delete merged.AWS_CA_BUNDLE;
-  const result = spawnSync(command, args, { env: merged as NodeJS.ProcessEnv, encoding: 'utf8' });
-  assert.equal(
-    result.status,
-    0,
-    `${command} ${args.join(' ')}\n${result.stdout}\n${result.stderr}`,
-  );
-  return result.stdout;
-}
 
 const BOTO3_SCRIPT = new URL('./clients/boto3_roundtrip.py', import.meta.url).pathname;
 const hasBoto3 = () => spawnSync('/usr/bin/python3', ['-c', 'import boto3']).status === 0;
@@ -41,19 +28,7 @@ describe('s3cmd, rclone and boto3', () => {
   test('s3cmd: mb, multipart put, ls, get, del', {
     skip: has('s3cmd') ? false : 's3cmd is not installed (.ci/run installs it)',
   }, () => {
-    const host = new URL(server.s3Endpoint).host;
-    const s3cmd = (...args: string[]) =>
-      run('s3cmd', [
-        `--access_key=${server.accessKey}`,
-        `--secret_key=${server.secretKey}`,
-        `--host=${host}`,
-        `--host-bucket=${host}`,
-        '--no-ssl',
-        '--region=us-east-1',
-        '-c',
-        '/dev/null',
-        ...args,
-      ]);
+    const s3cmd = (...args: string[]) => s3cmdOn(server, ...args);
     const payload = patternBytes(20 * 1024 * 1024 + 3, 77); // above s3cmd's 15 MiB multipart chunk
     const local = join(work, 'cmd-up');
     writeFileSync(local, payload);
@@ -70,15 +45,7 @@ describe('s3cmd, rclone and boto3', () => {
   test('rclone: copy a tree up and back, check', {
     skip: has('rclone') ? false : 'rclone is not installed (.ci/run installs it)',
   }, () => {
-    const env = {
-      RCLONE_CONFIG_STRATA_TYPE: 's3',
-      RCLONE_CONFIG_STRATA_PROVIDER: 'Other',
-      RCLONE_CONFIG_STRATA_ACCESS_KEY_ID: server.accessKey,
-      RCLONE_CONFIG_STRATA_SECRET_ACCESS_KEY: server.secretKey,
-      RCLONE_CONFIG_STRATA_ENDPOINT: server.s3Endpoint,
-      RCLONE_CONFIG_STRATA_REGION: 'us-east-1',
-      RCLONE_CONFIG: join(work, 'rclone.conf'),
-    };
+    const env = rcloneEnv(server, work);
     const source = join(work, 'tree');
     mkdirSync(join(source, 'sub', 'deeper'), { recursive: true });
     writeFileSync(join(source, 'big'), patternBytes(12 * 1024 * 1024, 5));
