@@ -1,5 +1,6 @@
 // S3 throughput, Strata beside OpenStack Swift + s3api, in one run:
-//   16 MiB objects PUT/GET with 8 concurrent; 4 KiB objects PUT/HEAD/GET/DELETE with 32 concurrent.
+//   16 MiB objects PUT/GET with 8 concurrent; 4 KiB objects PUT/HEAD/GET/DELETE with 32 concurrent;
+//   multipart uploads of 256 MiB objects in 8 MiB parts, 10 parts in flight (awscli's defaults).
 // Uses the shared load generator (../shared/peers/s3-load.mjs) against both endpoints and prints
 // both figures and the ratio Strata / Swift.
 //   npm run bench:s3 [-- --big-count 32 --small-count 2000 --runs 1 --skip-swift]
@@ -7,6 +8,14 @@ import { spawn } from 'node:child_process';
 import { copyFileSync, existsSync, readFileSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import {
+  CompleteMultipartUploadCommand,
+  CreateBucketCommand,
+  CreateMultipartUploadCommand,
+  S3Client,
+  UploadPartCommand,
+} from '@aws-sdk/client-s3';
+import { patternBytes } from '../../test/helpers/s3.ts';
 import { REPO_ROOT, startStrata, tempDir } from '../../test/helpers/server.ts';
 
 const PEERS = join(REPO_ROOT, '..', 'shared', 'peers');
@@ -16,8 +25,61 @@ const { values: opts } = parseArgs({
     'small-count': { type: 'string', default: '2000' },
     runs: { type: 'string', default: '1' },
     'skip-swift': { type: 'boolean', default: false },
+    'multipart-count': { type: 'string', default: '3' },
   },
 });
+
+const MiB = 1024 * 1024;
+const MULTIPART_OBJECT_BYTES = 256 * MiB;
+const PART_BYTES = 8 * MiB;
+const PARTS_IN_FLIGHT = 10;
+
+// Multipart uploads as awscli does them; returns MiB/s over all objects, create to complete.
+async function multipart(endpoint: string, access: string, secret: string): Promise<number> {
+  const s3 = new S3Client({
+    endpoint,
+    region: 'us-east-1',
+    forcePathStyle: true,
+    credentials: { accessKeyId: access, secretAccessKey: secret },
+  });
+  const part = patternBytes(PART_BYTES, 11);
+  await s3.send(new CreateBucketCommand({ Bucket: 'mpbench' })).catch(() => {});
+  const count = Number(opts['multipart-count']);
+  const started = performance.now();
+  for (let i = 0; i < count; i++) {
+    const Key = `object-${i}`;
+    const { UploadId } = await s3.send(
+      new CreateMultipartUploadCommand({ Bucket: 'mpbench', Key }),
+    );
+    const numbers = Array.from({ length: MULTIPART_OBJECT_BYTES / PART_BYTES }, (_, n) => n + 1);
+    const parts: Array<{ PartNumber: number; ETag?: string }> = [];
+    const worker = async () => {
+      for (let n = numbers.shift(); n !== undefined; n = numbers.shift()) {
+        const done = await s3.send(
+          new UploadPartCommand({ Bucket: 'mpbench', Key, UploadId, PartNumber: n, Body: part }),
+        );
+        parts.push({ PartNumber: n, ETag: done.ETag });
+      }
+    };
+    await Promise.all(Array.from({ length: PARTS_IN_FLIGHT }, worker));
+    parts.sort((a, b) => a.PartNumber - b.PartNumber);
+    await s3.send(
+      new CompleteMultipartUploadCommand({
+        Bucket: 'mpbench',
+        Key,
+        UploadId,
+        MultipartUpload: { Parts: parts },
+      }),
+    );
+  }
+  const seconds = (performance.now() - started) / 1000;
+  s3.destroy();
+  const mibs = (count * MULTIPART_OBJECT_BYTES) / MiB / seconds;
+  console.log(
+    `multipart: ${count} x 256 MiB in ${seconds.toFixed(1)} s = ${mibs.toFixed(1)} MiB/s`,
+  );
+  return mibs;
+}
 
 interface Phase {
   ops: number;
@@ -28,6 +90,7 @@ interface Phase {
 interface LoadResult {
   bigPutMBs: number;
   bigGetMBs: number;
+  multipartMBs?: number;
   smallPut: Phase;
   smallHead: Phase;
   smallGet: Phase;
@@ -103,6 +166,12 @@ function table(strata: LoadResult, swift: LoadResult | undefined) {
   const rows: Array<[string, number, number | undefined, string]> = [
     ['16 MiB PUT, c=8', strata.bigPutMBs, swift?.bigPutMBs, 'MiB/s'],
     ['16 MiB GET, c=8', strata.bigGetMBs, swift?.bigGetMBs, 'MiB/s'],
+    [
+      'multipart 256 MiB, 8 MiB parts, c=10',
+      strata.multipartMBs ?? 0,
+      swift?.multipartMBs,
+      'MiB/s',
+    ],
   ];
   for (const key of ['smallPut', 'smallHead', 'smallGet', 'smallDelete'] as const) {
     rows.push([
@@ -129,11 +198,13 @@ const swiftDir = join(dir, 'swift');
 let swift: LoadResult | undefined;
 try {
   const ours = await load(dir, 'strata', strata.s3Endpoint, strata.accessKey, strata.secretKey);
+  ours.multipartMBs = await multipart(strata.s3Endpoint, strata.accessKey, strata.secretKey);
   await strata.stop();
   if (!opts['skip-swift'] && existsSync(join(PEERS, 'swift-s3.sh'))) {
     await run('bash', [join(PEERS, 'swift-s3.sh'), 'start', swiftDir]);
     try {
       swift = await load(dir, 'swift', 'http://127.0.0.1:18080', 'test:tester', 'testing');
+      swift.multipartMBs = await multipart('http://127.0.0.1:18080', 'test:tester', 'testing');
     } finally {
       await run('bash', [join(PEERS, 'swift-s3.sh'), 'stop', swiftDir]).catch(() => {});
     }
