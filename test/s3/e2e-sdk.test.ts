@@ -180,6 +180,49 @@ describe('S3 through @aws-sdk/client-s3', () => {
     assert.equal(error.name, 'InvalidRange');
   });
 
+  test('paged listings stay ordered and complete while other clients write and delete', async () => {
+    await s3.send(new CreateBucketCommand({ Bucket: 'churn' }));
+    const key = (i: number, tag: string) => `k/${String(i).padStart(4, '0')}${tag}`;
+    const originals = Array.from({ length: 200 }, (_, i) => key(i * 2, ''));
+    for (let i = 0; i < originals.length; i += 20) {
+      await Promise.all(
+        originals
+          .slice(i, i + 20)
+          .map((k) => s3.send(new PutObjectCommand({ Bucket: 'churn', Key: k, Body: k }))),
+      );
+    }
+    // Writers add keys between and around the originals and delete some of what they added.
+    let stop = false;
+    const churn = (async () => {
+      for (let round = 0; !stop; round++) {
+        const added = key((round * 37) % 400, `-${round}`);
+        await s3.send(new PutObjectCommand({ Bucket: 'churn', Key: added, Body: 'x' }));
+        if (round % 3 === 0)
+          await s3.send(new DeleteObjectCommand({ Bucket: 'churn', Key: added }));
+      }
+    })();
+    const seen: string[] = [];
+    let token: string | undefined;
+    do {
+      const page = await s3.send(
+        new ListObjectsV2Command({ Bucket: 'churn', MaxKeys: 17, ContinuationToken: token }),
+      );
+      seen.push(...(page.Contents ?? []).map((c) => c.Key as string));
+      token = page.NextContinuationToken;
+    } while (token);
+    stop = true;
+    await churn;
+    for (let i = 1; i < seen.length; i++) {
+      assert.ok(
+        Buffer.compare(Buffer.from(seen[i - 1]), Buffer.from(seen[i])) < 0,
+        `strictly ascending, no duplicates: ${seen[i - 1]} then ${seen[i]}`,
+      );
+    }
+    const listed = new Set(seen);
+    const missing = originals.filter((k) => !listed.has(k));
+    assert.deepEqual(missing, [], 'every key present throughout the listing is listed');
+  });
+
   test('ListObjectsV2 orders the whole key space by bytes and pages with continuation tokens', async () => {
     await s3.send(new CreateBucketCommand({ Bucket: 'order' }));
     const keys = ['a-b', 'a/b', 'a/c/d', 'a0', 'b', 'é', 'z/y/x', 'a/b-c'];
