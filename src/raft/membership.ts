@@ -1,6 +1,7 @@
 // Membership: applying one-server changes to a ConfState, encoding them in log entries, quorums.
 import assert from 'node:assert/strict';
-import type { ConfChange, ConfChangeType, ConfState, NodeId } from './types.ts';
+import type { ConfChange, ConfChangeType, ConfState, Entry, NodeId, Snapshot } from './types.ts';
+import { NO_NODE } from './types.ts';
 
 const changeTypes: readonly ConfChangeType[] = ['addVoter', 'addLearner', 'removeNode'];
 const textEncoder = new TextEncoder();
@@ -73,4 +74,45 @@ export function voteResult(
   if (granted >= quorum) return 'won';
   if (rejected > voters.length - quorum) return 'lost';
   return 'pending';
+}
+
+/**
+ * The durable state of a member of a brand-new cluster, identical on every initial member: the
+ * initial membership as committed confChange entries of term 1 (as etcd bootstraps). A node that
+ * joins later starts from `joiningState()` and learns the membership from the leader's log or
+ * snapshot; the membership must live in the log for that, never only in a local setting.
+ */
+export function bootstrapState(voters: readonly NodeId[], learners: readonly NodeId[] = []) {
+  assert.ok(voters.length > 0, 'a cluster needs a voter');
+  const changes: ConfChange[] = [
+    ...voters.map((nodeId): ConfChange => ({ type: 'addVoter', nodeId })),
+    ...learners.map((nodeId): ConfChange => ({ type: 'addLearner', nodeId })),
+  ];
+  const entries: Entry[] = changes.map((change, i) => ({
+    index: i + 1,
+    term: 1,
+    type: 'confChange',
+    data: encodeConfChange(change),
+  }));
+  return {
+    hardState: { term: 1, vote: NO_NODE, commit: entries.length },
+    snapshot: emptySnapshot(),
+    entries,
+  };
+}
+
+/** The durable state of a server about to be added as a learner: nothing at all. */
+export function joiningState() {
+  return {
+    hardState: { term: 0, vote: NO_NODE, commit: 0 },
+    snapshot: emptySnapshot(),
+    entries: [],
+  };
+}
+
+export function emptySnapshot(): Snapshot {
+  return {
+    meta: { index: 0, term: 0, confState: { voters: [], learners: [] } },
+    data: new Uint8Array(0),
+  };
 }

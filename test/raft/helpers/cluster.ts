@@ -6,10 +6,11 @@ import type {
   HardState,
   Message,
   NodeId,
+  PersistedState,
   RaftOptions,
   Snapshot,
 } from '../../../src/raft/index.ts';
-import { NO_NODE, RaftNode, SeededPrng } from '../../../src/raft/index.ts';
+import { bootstrapState, joiningState, RaftNode, SeededPrng } from '../../../src/raft/index.ts';
 
 export interface TestNode {
   raft: RaftNode;
@@ -23,10 +24,6 @@ export interface TestNode {
 
 export type ClusterOptions = Partial<Omit<RaftOptions, 'id' | 'random'>>;
 
-export function bootSnapshot(voters: NodeId[], learners: NodeId[] = []): Snapshot {
-  return { meta: { index: 0, term: 0, confState: { voters, learners } }, data: new Uint8Array(0) };
-}
-
 export class TestCluster {
   readonly nodes = new Map<NodeId, TestNode>();
   queue: Message[] = [];
@@ -39,16 +36,20 @@ export class TestCluster {
 
   constructor(voters: NodeId[], options: ClusterOptions = {}, learners: NodeId[] = []) {
     this.options = options;
-    for (const id of [...voters, ...learners]) this.add(id, bootSnapshot(voters, learners));
+    for (const id of [...voters, ...learners]) this.add(id, bootstrapState(voters, learners));
   }
 
-  /** Starts a node with the given boot snapshot (a joining node passes empty membership). */
-  add(id: NodeId, snapshot: Snapshot, options: ClusterOptions = {}): TestNode {
+  /** Starts a node from its durable state (`bootstrapState(...)` or `joiningState()`). */
+  add(
+    id: NodeId,
+    initial: PersistedState = joiningState(),
+    options: ClusterOptions = {},
+  ): TestNode {
     const node: TestNode = {
       raft: undefined as unknown as RaftNode,
-      hardState: { term: 0, vote: NO_NODE, commit: 0 },
-      snapshot,
-      entries: [],
+      hardState: initial.hardState,
+      snapshot: initial.snapshot,
+      entries: [...initial.entries],
       applied: [],
       appliedSnapshots: [],
       readStates: [],
