@@ -1,7 +1,8 @@
 // Runs simulator seeds: `npm run sim -- --seeds 10000 [--from N]`, or `--seed N` to replay one.
 // A failing seed prints the one command that replays it.
 import { parseArgs } from 'node:util';
-import { runSimulation, type SimulationResult } from './simulation.ts';
+import { replayCommand } from './replay.ts';
+import { type ProfileName, runSimulation, type SimulationResult } from './simulation.ts';
 
 const { values } = parseArgs({
   options: {
@@ -9,6 +10,7 @@ const { values } = parseArgs({
     seeds: { type: 'string', default: '100' },
     from: { type: 'string', default: '1' },
     'old-term-commit-bug': { type: 'boolean', default: false },
+    profile: { type: 'string', default: 'random' },
     verbose: { type: 'boolean', default: false },
   },
 });
@@ -17,19 +19,22 @@ const testingFaults = values['old-term-commit-bug']
   ? { commitOldTermEntriesByCounting: true }
   : undefined;
 
-export function replayCommand(seed: number, withBug: boolean): string {
-  return `npm run sim -- --seed ${seed}${withBug ? ' --old-term-commit-bug' : ''}`;
+const profileName = values.profile as ProfileName;
+if (profileName !== 'random' && profileName !== 'figure8') {
+  throw new Error(`--profile must be random or figure8, got ${profileName}`);
 }
 
 function report(result: SimulationResult): void {
   console.error(`seed ${result.seed} FAILED\n${result.failure}`);
   console.error(`profile: ${JSON.stringify(result.profile)}`);
-  console.error(`replay: ${replayCommand(result.seed, testingFaults !== undefined)}`);
+  console.error(
+    `replay: ${replayCommand(result.seed, { bug: testingFaults !== undefined, profileName })}`,
+  );
 }
 
 const startedMs = performance.now();
 if (values.seed !== undefined) {
-  const result = runSimulation({ seed: Number(values.seed), testingFaults });
+  const result = runSimulation({ seed: Number(values.seed), testingFaults, profileName });
   console.log(JSON.stringify(result.stats));
   if (values.verbose) console.log(JSON.stringify(result.profile));
   if (!result.ok) {
@@ -45,7 +50,7 @@ if (values.seed !== undefined) {
   let recovered = 0;
   let acknowledged = 0;
   for (let seed = from; seed < from + count; seed++) {
-    const result = runSimulation({ seed, testingFaults });
+    const result = runSimulation({ seed, testingFaults, profileName });
     if (result.stats.recovered) recovered++;
     acknowledged += result.stats.acknowledgedOps;
     if (!result.ok) {

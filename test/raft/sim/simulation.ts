@@ -17,7 +17,34 @@ export interface SimulationOptions {
   durationMs?: number;
   quietMs?: number;
   testingFaults?: TestingFaults;
+  /** A named fault profile that overrides parts of the seed's random one. */
+  profileName?: ProfileName;
+  /** Adjusts the profile after the named one applied (experiments, targeted tests). */
+  adjustProfile?: (profile: Profile) => Profile;
 }
+
+export type ProfileName = 'random' | 'figure8';
+
+/**
+ * figure8: three nodes, new leaders that often die within a few message delays, leaders that
+ * often die in the step their commit index moves, slow disks. That is the shape of Figure 8 in the Raft paper: a
+ * leader commits an entry of an earlier term by counting replicas, dies before its own entry
+ * spreads, and a server holding a conflicting entry of a later term wins the next election.
+ */
+const namedProfiles: Record<ProfileName, (profile: Profile) => Profile> = {
+  random: (profile) => profile,
+  figure8: (profile) => ({
+    ...profile,
+    clusterSize: 3,
+    newLeaderCrashProbability: 0.7,
+    commitCrashProbability: 0.6,
+    maxDowntimeMs: 400,
+    maxFsyncDelayMs: 8,
+    partitionRatePerMs: 0,
+    confChangeRatePerMs: 0,
+    transferRatePerMs: 0,
+  }),
+};
 
 export interface SimulationResult {
   seed: number;
@@ -46,6 +73,19 @@ export interface Profile {
   clusterSize: 3 | 5;
   network: NetworkFaults;
   crashRatePerMs: number;
+  /**
+   * Probability that a newly elected leader crashes within a few message delays: leaders dying
+   * with a partly replicated log is how Figure 8 of the Raft paper arises.
+   */
+  newLeaderCrashProbability: number;
+  newLeaderCrashMaxDelayMs: number;
+  /**
+   * Probability that a leader crashes in the very step its commit index advanced, before the
+   * Ready that announces the commit (and carries its next entries) is durable and sent.
+   */
+  commitCrashProbability: number;
+  /** Crashed nodes restart after up to this long. */
+  maxDowntimeMs: number;
   partitionRatePerMs: number;
   confChangeRatePerMs: number;
   transferRatePerMs: number;
@@ -68,6 +108,10 @@ function drawProfile(prng: SeededPrng, testingFaults: TestingFaults | undefined)
       maxLongDelayMs: prng.pick([30, 100, 300]),
     },
     crashRatePerMs: prng.pick([0, 0.0005, 0.002]),
+    newLeaderCrashProbability: prng.pick([0, 0.3, 0.7]),
+    newLeaderCrashMaxDelayMs: prng.pick([20, 50, 100]),
+    commitCrashProbability: prng.pick([0, 0.05, 0.2]),
+    maxDowntimeMs: prng.pick([100, 400]),
     partitionRatePerMs: prng.pick([0, 0.001, 0.004]),
     confChangeRatePerMs: prng.pick([0, 0.002, 0.005]),
     transferRatePerMs: prng.pick([0, 0.0005, 0.002]),
@@ -103,6 +147,11 @@ class Simulation {
   readonly #restartAtMs = new Map<NodeId, number>();
   #nextNodeId: NodeId;
   #nowMs = 0;
+  /** Highest term whose leader was considered for a crash, and scheduled crashes. */
+  #leaderTermSeen = 0;
+  readonly #crashAtMs = new Map<NodeId, number>();
+  /** Each leader's commit index at the end of the previous step. */
+  readonly #leaderCommit = new Map<NodeId, number>();
   #crashes = 0;
   #confChanges = 0;
   #snapshotsInstalled = 0;
@@ -111,7 +160,9 @@ class Simulation {
   constructor(options: SimulationOptions) {
     this.#options = options;
     this.#prng = new SeededPrng(options.seed);
-    this.#profile = drawProfile(this.#prng, options.testingFaults);
+    const drawn = drawProfile(this.#prng, options.testingFaults);
+    const named = namedProfiles[options.profileName ?? 'random'](drawn);
+    this.#profile = options.adjustProfile ? options.adjustProfile(named) : named;
     this.#network = new SimNetwork(
       new SeededPrng(this.#prng.nextInt(2 ** 31)),
       this.#profile.network,
@@ -214,11 +265,26 @@ class Simulation {
       }
     }
     this.#checker.checkStep(this.#nodes.values());
+    if (faulty) this.#crashCommittingLeaders();
+  }
+
+  #crashCommittingLeaders(): void {
+    for (const node of this.#nodes.values()) {
+      if (!node.alive) continue;
+      const status = node.raft.status();
+      if (status.role !== 'leader') continue;
+      const before = this.#leaderCommit.get(node.id) ?? status.commitIndex;
+      this.#leaderCommit.set(node.id, status.commitIndex);
+      if (status.commitIndex > before && this.#prng.chance(this.#profile.commitCrashProbability)) {
+        this.#crash(node);
+      }
+    }
   }
 
   #injectFaults(): void {
     const profile = this.#profile;
     const prng = this.#prng;
+    this.#crashNewLeaders();
     if (prng.chance(profile.crashRatePerMs)) this.#crashSomeone();
     if (prng.chance(profile.partitionRatePerMs)) this.#repartition();
     if (prng.chance(profile.confChangeRatePerMs)) this.#changeMembership();
@@ -229,6 +295,34 @@ class Simulation {
     }
   }
 
+  #crashNewLeaders(): void {
+    const leader = this.#leader();
+    const term = leader?.raft.status().term ?? 0;
+    if (leader !== undefined && term > this.#leaderTermSeen) {
+      this.#leaderTermSeen = term;
+      if (this.#prng.chance(this.#profile.newLeaderCrashProbability)) {
+        const delayMs = this.#prng.nextInt(this.#profile.newLeaderCrashMaxDelayMs + 1);
+        this.#crashAtMs.set(leader.id, this.#nowMs + delayMs);
+      }
+    }
+    for (const [id, at] of this.#crashAtMs) {
+      if (this.#nowMs < at) continue;
+      this.#crashAtMs.delete(id);
+      const node = this.#nodes.get(id) as SimNode;
+      if (node.alive) this.#crash(node);
+    }
+  }
+
+  #crash(victim: SimNode): void {
+    victim.crash();
+    this.#workload.onCrash(victim);
+    this.#crashes++;
+    this.#restartAtMs.set(
+      victim.id,
+      this.#nowMs + 1 + this.#prng.nextInt(this.#profile.maxDowntimeMs),
+    );
+  }
+
   #crashSomeone(): void {
     const alive = [...this.#nodes.values()].filter((node) => node.alive);
     if (alive.length === 0) return;
@@ -236,11 +330,7 @@ class Simulation {
     const downCount = this.#restartAtMs.size;
     if (downCount >= Math.floor(this.#profile.clusterSize / 2) && this.#prng.chance(0.8)) return;
     const leader = this.#leader();
-    const victim = leader && this.#prng.chance(0.5) ? leader : this.#prng.pick(alive);
-    victim.crash();
-    this.#workload.onCrash(victim);
-    this.#crashes++;
-    this.#restartAtMs.set(victim.id, this.#nowMs + 1 + this.#prng.nextInt(400));
+    this.#crash(leader && this.#prng.chance(0.5) ? leader : this.#prng.pick(alive));
   }
 
   #repartition(): void {
