@@ -48,7 +48,10 @@ test('batching: maxMessageBytes bounds a message, but one entry always goes', ()
   cluster.heal();
   cluster.deliver();
   const sent: Message[] = [];
-  cluster.filter = (m) => (sent.push(m), true);
+  cluster.filter = (m) => {
+    sent.push(m);
+    return true;
+  };
   cluster.tick(3);
   for (const m of appends(sent, 2)) assert.ok(m.entries.length <= 1);
   assert.deepEqual(appliedTexts(cluster.node(2)), ['x'.repeat(50), 'y'.repeat(5)]);

@@ -137,7 +137,7 @@ test('a removed server that missed its removal cannot disrupt the cluster', () =
   cluster.tick(1, [1, 2, 3]);
   const term = cluster.raft(1).status().term;
   cluster.heal();
-  for (const id of [1, 2, 3]) cluster.cut.add(`1->${4}`); // 4 never hears from the leader
+  cluster.cut.add('1->4'); // 4 never hears from the leader, so it keeps campaigning
   cluster.tick(60);
   assert.deepEqual(cluster.leaders(), [1]);
   assert.equal(cluster.raft(1).status().term, term);
