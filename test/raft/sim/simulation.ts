@@ -404,7 +404,7 @@ class Simulation {
   }
 
   #checkHistory(): string | undefined {
-    const outcome = checkLinearizability(kvModel, this.#workload.history, {
+    const outcome = checkLinearizability(kvModel, this.#workload.historyToCheck(), {
       maxStepsPerPartition: 2_000_000,
     });
     if (outcome.result === 'illegal') return `linearizability: ${outcome.explanation}`;

@@ -45,6 +45,27 @@ export class Workload {
     this.#timeoutMs = timeoutMs;
   }
 
+  /**
+   * The history to check. A write with no answer whose value nobody ever observed can always be
+   * linearized last, where it affects nothing, so leaving it out keeps the verdict and keeps the
+   * search small (values are unique per operation, so "observed" is exact).
+   */
+  historyToCheck(): KvOperation[] {
+    const observed = new Set<string>();
+    for (const operation of this.history) {
+      const { input, output } = operation;
+      if (input.op === 'get' && typeof output === 'string') observed.add(output);
+      if (input.op === 'cas' && output === true && input.expected !== null)
+        observed.add(input.expected);
+    }
+    return this.history.filter(
+      (operation) =>
+        operation.output !== undefined ||
+        operation.input.op === 'get' ||
+        observed.has(operation.input.value),
+    );
+  }
+
   get outstanding(): number {
     return this.#clients.filter((pending) => pending !== undefined).length;
   }
