@@ -49,10 +49,15 @@ if (values.seed !== undefined) {
   let failures = 0;
   let recovered = 0;
   let acknowledged = 0;
+  let undecided = 0;
   for (let seed = from; seed < from + count; seed++) {
     const result = runSimulation({ seed, testingFaults, profileName });
     if (result.stats.recovered) recovered++;
     acknowledged += result.stats.acknowledgedOps;
+    if (result.stats.linearizabilityUndecided) {
+      undecided++;
+      console.log(`seed ${seed}: linearizability undecided (search limit)`);
+    }
     if (!result.ok) {
       failures++;
       report(result);
@@ -66,7 +71,7 @@ if (values.seed !== undefined) {
   const seconds = ((performance.now() - startedMs) / 1000).toFixed(1);
   console.log(
     `seeds ${from}..${from + count - 1}: ${failures} failures, ${recovered} recovered after faults, ` +
-      `${acknowledged} acknowledged client operations, ${seconds} s`,
+      `${acknowledged} acknowledged client operations, ${undecided} undecided histories, ${seconds} s`,
   );
   if (failures > 0) process.exitCode = 1;
 }
