@@ -1,0 +1,55 @@
+// What the core hands its driver, and the answers to local requests.
+import type { Message } from './messages.ts';
+import type { Entry, HardState, NodeId, ReadState, Snapshot, SoftState } from './types.ts';
+
+/**
+ * One batch of work for the driver. The driver MUST handle it in this order:
+ *   1. persist `snapshot` (if any, replacing the whole log), then `entries` (each replaces any
+ *      persisted entry at its index and everything after it), then `hardState`, and fsync them
+ *      when `mustSync`. Nothing in `messages` may leave the node before this is durable: votes,
+ *      acknowledgements and the leader's own replica count all assume it (Raft §5.2, §5.3).
+ *   2. send `messages` (any order, any may be lost; the core retries).
+ *   3. apply `snapshot` then `committedEntries` to the state machine, in order; serve the
+ *      `readStates` whose index the state machine has reached.
+ *   4. call `advance()`.
+ * Inputs (step, tick, propose, ...) may arrive between `ready()` and `advance()`; the next Ready
+ * only holds what is new since. Readies must be processed one after another, never overlapping.
+ */
+export interface Ready {
+  /** Present when leader or role changed. */
+  softState?: SoftState;
+  /** Present when term, vote or commit changed. */
+  hardState?: HardState;
+  entries: Entry[];
+  snapshot?: Snapshot;
+  messages: Message[];
+  committedEntries: Entry[];
+  readStates: ReadState[];
+  /** False when only the commit index changed, which may be written without fsync. */
+  mustSync: boolean;
+}
+
+export type RefusalCode =
+  /** Not the leader: the driver forwards to `leaderHint` (NO_NODE when unknown). */
+  | 'NOT_LEADER'
+  | 'TRANSFERRING_LEADERSHIP'
+  | 'PROPOSAL_TOO_LARGE'
+  | 'TOO_MANY_UNCOMMITTED'
+  | 'TOO_MANY_PENDING_READS'
+  | 'DUPLICATE_READ_CONTEXT'
+  /** A membership change is appended but not committed, or the leader has no commit this term. */
+  | 'CONF_CHANGE_PENDING'
+  | 'INVALID_CONF_CHANGE'
+  | 'LEARNER_NOT_CAUGHT_UP'
+  | 'INVALID_TRANSFER_TARGET';
+
+export interface Refusal {
+  ok: false;
+  code: RefusalCode;
+  leaderHint: NodeId;
+}
+
+/** An accepted proposal: it is committed if and when an entry at `index` with `term` is applied. */
+export type ProposeResult = { ok: true; index: number; term: number } | Refusal;
+
+export type RequestResult = { ok: true } | Refusal;

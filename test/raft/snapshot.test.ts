@@ -1,0 +1,125 @@
+// Raft §7: log compaction and InstallSnapshot (sent in chunks).
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { Message, Snapshot } from '../../src/raft/index.ts';
+import { appliedTexts, TestCluster } from './helpers/cluster.ts';
+
+const encoder = new TextEncoder();
+
+function snapshotAt(cluster: TestCluster, id: number, data: Uint8Array): Snapshot {
+  const raft = cluster.raft(id);
+  const index = raft.status().appliedIndex;
+  return {
+    meta: { index, term: raft.logTerm(index) as number, confState: raft.confStateAt(index) },
+    data,
+  };
+}
+
+test('compaction drops the log up to the snapshot and keeps replicating after it', () => {
+  const cluster = new TestCluster([1, 2, 3]);
+  cluster.elect(1);
+  for (let i = 0; i < 5; i++) cluster.propose(1, `e${i}`);
+  cluster.deliver();
+  const snapshot = snapshotAt(cluster, 1, encoder.encode('state'));
+  cluster.raft(1).compact(snapshot);
+  const status = cluster.raft(1).status();
+  assert.equal(status.firstIndex, snapshot.meta.index + 1);
+  assert.equal(cluster.raft(1).logTerm(snapshot.meta.index - 1), undefined);
+  cluster.propose(1, 'after');
+  cluster.deliver();
+  cluster.tick(2);
+  assert.deepEqual(appliedTexts(cluster.node(2)).at(-1), 'after');
+});
+
+test('compaction refuses to pass the applied index', () => {
+  const cluster = new TestCluster([1, 2, 3]);
+  cluster.elect(1);
+  const raft = cluster.raft(1);
+  const index = raft.status().appliedIndex + 1;
+  cluster.isolate(1);
+  cluster.propose(1, 'unapplied');
+  cluster.deliver();
+  const meta = { index, term: raft.logTerm(index) as number, confState: raft.confStateAt(index) };
+  assert.throws(() => raft.compact({ meta, data: new Uint8Array(0) }), /beyond applied/);
+});
+
+test('a follower behind the compacted log receives the snapshot in chunks, then the log', () => {
+  const cluster = new TestCluster([1, 2, 3], { maxSnapshotChunkBytes: 10 });
+  cluster.elect(1);
+  cluster.isolate(3);
+  for (let i = 0; i < 5; i++) cluster.propose(1, `e${i}`);
+  cluster.deliver();
+  const data = encoder.encode('a snapshot of 35 bytes of app state');
+  cluster.raft(1).compact(snapshotAt(cluster, 1, data));
+  cluster.propose(1, 'tail');
+  cluster.deliver();
+  cluster.heal();
+  const chunks: Message[] = [];
+  cluster.filter = (m) => {
+    if (m.type === 'snap') chunks.push(m);
+    return true;
+  };
+  cluster.tick(3);
+  const offsets = chunks.map((m) =>
+    m.type === 'snap' ? [m.offsetBytes, m.data.length, m.done] : [],
+  );
+  assert.deepEqual(offsets.slice(0, 4), [
+    [0, 10, false],
+    [10, 10, false],
+    [20, 10, false],
+    [30, 5, true],
+  ]);
+  const follower = cluster.node(3);
+  assert.equal(follower.appliedSnapshots.length, 1);
+  assert.deepEqual(follower.appliedSnapshots[0].data, data);
+  assert.deepEqual(appliedTexts(follower), ['tail'], 'entries after the snapshot are applied');
+  assert.equal(cluster.raft(1).progressOf(3)?.state, 'replicate');
+});
+
+test('lost snapshot chunks are resent and the transfer completes', () => {
+  const cluster = new TestCluster([1, 2, 3], { maxSnapshotChunkBytes: 8 });
+  cluster.elect(1);
+  cluster.isolate(3);
+  for (let i = 0; i < 3; i++) cluster.propose(1, `e${i}`);
+  cluster.deliver();
+  cluster.raft(1).compact(snapshotAt(cluster, 1, encoder.encode('0123456789abcdefghij')));
+  cluster.heal();
+  let count = 0;
+  cluster.filter = (m) => !(m.type === 'snap' && count++ % 2 === 1); // drop every other chunk
+  cluster.tick(15);
+  assert.equal(cluster.node(3).appliedSnapshots.length, 1);
+  assert.deepEqual(
+    new TextDecoder().decode(cluster.node(3).appliedSnapshots[0].data),
+    '0123456789abcdefghij',
+  );
+});
+
+test('a node restarts from its snapshot and the entries after it', () => {
+  const cluster = new TestCluster([1, 2, 3]);
+  cluster.elect(1);
+  for (let i = 0; i < 4; i++) cluster.propose(1, `e${i}`);
+  cluster.deliver();
+  cluster.tick(1);
+  const node = cluster.node(2);
+  const snapshot = snapshotAt(cluster, 2, encoder.encode('s'));
+  cluster.raft(2).compact(snapshot);
+  node.snapshot = snapshot;
+  node.entries = node.entries.filter((e) => e.index > snapshot.meta.index);
+  cluster.propose(1, 'later');
+  cluster.deliver();
+  cluster.tick(1);
+  cluster.restart(2);
+  cluster.deliver();
+  assert.equal(cluster.raft(2).status().firstIndex, snapshot.meta.index + 1);
+  assert.deepEqual(appliedTexts(node), ['later'], 'replays only what follows the snapshot');
+});
+
+test('snapshot metadata must agree with the log: term and membership are checked', () => {
+  const cluster = new TestCluster([1, 2, 3]);
+  cluster.elect(1);
+  const good = snapshotAt(cluster, 1, new Uint8Array(0));
+  const wrongTerm = { ...good, meta: { ...good.meta, term: good.meta.term + 7 } };
+  assert.throws(() => cluster.raft(1).compact(wrongTerm), /term/);
+  const wrongConf = { ...good, meta: { ...good.meta, confState: { voters: [1], learners: [] } } };
+  assert.throws(() => cluster.raft(1).compact(wrongConf), /membership/);
+});
