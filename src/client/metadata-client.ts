@@ -1,4 +1,5 @@
-import { StrataError, type StrataErrorCode } from '../common/errors.ts';
+import { randomBytes } from 'node:crypto';
+import { isStrataError, StrataError, type StrataErrorCode } from '../common/errors.ts';
 import {
   type ClusterConfig,
   type Command,
@@ -11,47 +12,103 @@ import { RpcClient } from '../rpc/index.ts';
 type OkResult = Extract<CommandResult, { ok: true }>;
 type ReaderFn = keyof MetadataReader;
 
-// Talks to the metadata service. Today there is one metadata address; with Raft, several are given
-// and this is where requests find the leader.
+// Errors after which the same request may be sent again, to this or another metadata node: the
+// node is down, not the leader, or did not answer in time. A retried command carries the same
+// session and sequence number, so the state machine applies it at most once.
+const RETRYABLE: ReadonlySet<string> = new Set([
+  'RPC_UNAVAILABLE',
+  'RPC_CONNECTION_LOST',
+  'RPC_TIMEOUT',
+]);
+// Metadata calls take milliseconds; a member that does not answer in this time is paused or cut off.
+const ATTEMPT_TIMEOUT_MS = 3_000;
+const BACKOFF_MS_MAX = 500;
+
+// Talks to the metadata cluster: any member answers (followers forward to the leader). On a
+// retryable failure the request goes to the next member, until the overall deadline.
 export class MetadataClient {
   readonly addrs: string[];
-  private readonly rpc: RpcClient;
+  readonly sessionId = randomBytes(12).toString('hex');
+  private readonly rpcs: RpcClient[];
+  private readonly deadlineMs: number;
+  private preferred = 0;
+  private nextSeq = 1;
+  private readonly inFlight = new Set<number>();
   private configCache: ClusterConfig | undefined;
 
   constructor(addrs: string[], options: { timeoutMs?: number } = {}) {
     if (addrs.length === 0) throw new StrataError('EINVAL', 'no metadata address given');
     this.addrs = addrs;
-    this.rpc = new RpcClient(addrs[0], { defaultTimeoutMs: options.timeoutMs ?? 30_000 });
+    this.deadlineMs = options.timeoutMs ?? 30_000;
+    this.rpcs = addrs.map(
+      (addr) =>
+        new RpcClient(addr, {
+          defaultTimeoutMs: Math.min(ATTEMPT_TIMEOUT_MS, this.deadlineMs),
+          connectTimeoutMs: 1_000,
+        }),
+    );
   }
 
-  // Applies a command; an error result becomes a thrown StrataError with the same code.
+  // Applies a command exactly once; an error result becomes a thrown StrataError with its code.
   async apply(command: Command): Promise<OkResult> {
-    const reply = await this.rpc.call<CommandResult>(METADATA_RPC.apply, command);
-    const result = reply.header;
-    if (!result.ok) throw new StrataError(result.code as StrataErrorCode, result.message);
-    return result;
+    const seq = this.nextSeq++;
+    this.inFlight.add(seq);
+    try {
+      const session = { id: this.sessionId, seq, ackBelow: Math.min(...this.inFlight) };
+      const result = await this.call<CommandResult>(METADATA_RPC.apply, { command, session });
+      if (!result.ok) throw new StrataError(result.code as StrataErrorCode, result.message);
+      return result;
+    } finally {
+      this.inFlight.delete(seq);
+    }
   }
 
   async read<F extends ReaderFn>(
     fn: F,
     ...args: Parameters<MetadataReader[F]>
   ): Promise<ReturnType<MetadataReader[F]>> {
-    const reply = await this.rpc.call<{ value: ReturnType<MetadataReader[F]> }>(METADATA_RPC.read, {
+    const reply = await this.call<{ value: ReturnType<MetadataReader[F]> }>(METADATA_RPC.read, {
       fn,
       args,
     });
     // msgpack has no `undefined`: absent values come back as null.
-    return (reply.header.value ?? undefined) as ReturnType<MetadataReader[F]>;
+    return (reply.value ?? undefined) as ReturnType<MetadataReader[F]>;
   }
 
   async config(): Promise<ClusterConfig> {
     if (this.configCache) return this.configCache;
-    const reply = await this.rpc.call<ClusterConfig>(METADATA_RPC.config, {});
-    this.configCache = reply.header;
-    return reply.header;
+    this.configCache = await this.call<ClusterConfig>(METADATA_RPC.config, {});
+    return this.configCache;
+  }
+
+  async members(): Promise<{ leaderId: number; members: Array<{ nodeId: number; addr: string }> }> {
+    return this.call(METADATA_RPC.members, {});
+  }
+
+  private async call<H>(method: string, header: unknown): Promise<H> {
+    const deadline = Date.now() + this.deadlineMs;
+    for (let attempt = 0; ; attempt++) {
+      const index = (this.preferred + attempt) % this.rpcs.length;
+      try {
+        const remaining = Math.max(1, deadline - Date.now());
+        const reply = await this.rpcs[index].call<H>(method, header, undefined, {
+          timeoutMs: Math.min(ATTEMPT_TIMEOUT_MS, remaining),
+        });
+        this.preferred = index;
+        return reply.header;
+      } catch (error) {
+        if (!isStrataError(error) || !RETRYABLE.has(error.code) || Date.now() >= deadline)
+          throw error;
+        // Each member once without waiting, then back off.
+        if (attempt % this.rpcs.length === this.rpcs.length - 1) {
+          const waitMs = Math.min(BACKOFF_MS_MAX, 50 * 2 ** Math.floor(attempt / this.rpcs.length));
+          await new Promise((r) => setTimeout(r, waitMs));
+        }
+      }
+    }
   }
 
   async close(): Promise<void> {
-    await this.rpc.close();
+    await Promise.all(this.rpcs.map((rpc) => rpc.close()));
   }
 }

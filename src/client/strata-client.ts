@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { StrataError } from '../common/errors.ts';
+import { RAFT_RPC } from '../metadata/replication/transport.ts';
 import {
   type BucketInfo,
   type Caller,
@@ -15,6 +16,8 @@ import {
   type UploadInfo,
 } from '../metadata/types.ts';
 import { type Logger, silentLogger } from '../observability/logger.ts';
+import type { RaftStatus } from '../raft/index.ts';
+import { RpcClient } from '../rpc/index.ts';
 import { DataPool } from './data-pool.ts';
 import { readFileRange } from './file-reader.ts';
 import { MetadataClient } from './metadata-client.ts';
@@ -505,11 +508,54 @@ export class StrataClient implements StrataClientApi {
       }),
     );
     const { k, m, shardSizeBytes } = config.erasure;
+    const metadataMembers = await this.metadataMembers();
+    const leader = metadataMembers.find((member) => member.role === 'leader');
     return {
       dataServers,
-      metadata: { addr: this.metadata.addrs[0], role: 'leader' },
+      metadata: {
+        addr: leader?.addr ?? this.metadata.addrs[0],
+        role: leader ? 'leader' : 'unknown',
+      },
+      metadataMembers,
       erasure: { k, m, stripeSizeBytes: k * shardSizeBytes },
     };
+  }
+
+  private async metadataMembers(): Promise<ClusterStatus['metadataMembers']> {
+    const { members } = await this.metadata.members();
+    const statuses = await Promise.all(
+      members.map(async ({ nodeId, addr }) => {
+        const rpc = new RpcClient(addr, { connectTimeoutMs: 1_000, defaultTimeoutMs: 2_000 });
+        try {
+          const reply = await rpc.call<RaftStatus | null>(RAFT_RPC.status, {});
+          const s = reply.header;
+          return s
+            ? {
+                nodeId,
+                addr,
+                reachable: true,
+                role: s.role,
+                term: s.term,
+                commitIndex: s.commitIndex,
+                appliedIndex: s.appliedIndex,
+              }
+            : { nodeId, addr, reachable: false };
+        } catch {
+          return { nodeId, addr, reachable: false };
+        } finally {
+          await rpc.close();
+        }
+      }),
+    );
+    const leaderCommit = Math.max(
+      0,
+      ...statuses.map((s) => (s.role === 'leader' ? (s.commitIndex ?? 0) : 0)),
+    );
+    return statuses.map((s) =>
+      s.appliedIndex === undefined
+        ? s
+        : { ...s, lagEntries: Math.max(0, leaderCommit - s.appliedIndex) },
+    );
   }
 
   async close(): Promise<void> {

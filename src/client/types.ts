@@ -70,6 +70,18 @@ export interface ClusterStatus {
     }
   >;
   metadata: { addr: string; role: string; inodes?: number };
+  // Every member of the metadata Raft cluster, as it reports itself (reachable: false when it
+  // did not answer); lagEntries = the leader's commit index minus this member's applied index.
+  metadataMembers: Array<{
+    nodeId: number;
+    addr: string;
+    reachable: boolean;
+    role?: string;
+    term?: number;
+    commitIndex?: number;
+    appliedIndex?: number;
+    lagEntries?: number;
+  }>;
   erasure: { k: number; m: number; stripeSizeBytes: number };
 }
 

@@ -50,6 +50,12 @@ export async function startNode(config: StrataConfig, log: Logger): Promise<Runn
         host,
         port,
         dataDir,
+        raft: {
+          nodeId: config.node.id,
+          peers: config.metadata.raft_peers,
+          tickMs: config.metadata.raft_tick_ms,
+          electionTimeoutTicks: config.metadata.raft_election_ticks,
+        },
         cluster: {
           erasure: {
             k: config.erasure.data_shards,
@@ -67,10 +73,13 @@ export async function startNode(config: StrataConfig, log: Logger): Promise<Runn
       metadataAddr = `${service.host}:${service.port}`;
       node.metadataAddr = metadataAddr;
     }
+    // The data service and the gateway may talk to any member of the metadata cluster: its own
+    // address first, then the other members, so they fail over when one stops.
+    const metadataAddrs = [metadataAddr, ...config.metadata.raft_peers].join(',');
     if (role === 'combined' || role === 'data')
-      await startData(config, dataDir, metadataAddr, node, closers, log);
+      await startData(config, dataDir, metadataAddrs, node, closers, log);
     if (role === 'combined' || role === 's3')
-      await startS3(config, dataDir, metadataAddr, node, closers, log);
+      await startS3(config, dataDir, metadataAddrs, node, closers, log);
     if (config.observability.metrics_addr !== '') {
       const { host, port } = splitAddr(config.observability.metrics_addr);
       const children = node.dataChild ? [node.dataChild] : [];
@@ -153,7 +162,7 @@ async function startS3(
   }
   node.credentials = credentials;
   const client = new StrataClient({
-    metadataAddrs: [metadataAddr],
+    metadataAddrs: metadataAddr.split(','),
     log: log.child({ service: 'client' }),
     maxObjectSizeBytes: config.s3.max_object_size_bytes,
   });

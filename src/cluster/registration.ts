@@ -11,7 +11,8 @@ export async function registerDataServer(
   server: { serverId: string; addr: string; disks: Array<{ disk: number; path: string }> },
   log: Logger,
 ): Promise<void> {
-  const metadata = new MetadataClient([metadataAddr], { timeoutMs: 5_000 });
+  // Comma-separated: any member of the metadata cluster will do.
+  const metadata = new MetadataClient(metadataAddr.split(','), { timeoutMs: 5_000 });
   try {
     for (let attempt = 1; ; attempt++) {
       try {

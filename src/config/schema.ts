@@ -18,6 +18,8 @@ export interface StrataConfig {
   metadata: {
     addr: string;
     raft_peers: string[];
+    raft_tick_ms: number;
+    raft_election_ticks: number;
     scrub_interval_seconds: number;
     orphan_grace_seconds: number;
   };
@@ -38,6 +40,8 @@ export const DEFAULT_CONFIG: StrataConfig = {
   metadata: {
     addr: '127.0.0.1:9000',
     raft_peers: [],
+    raft_tick_ms: 100,
+    raft_election_ticks: 10,
     scrub_interval_seconds: 600,
     orphan_grace_seconds: 3600,
   },
@@ -130,6 +134,8 @@ export const CONFIG_KEYS: Record<string, Check> = {
   'node.data_dir': isString(true),
   'metadata.addr': isAddress,
   'metadata.raft_peers': isStringList(isAddress),
+  'metadata.raft_tick_ms': isInt(10, 10_000),
+  'metadata.raft_election_ticks': isInt(3, 1_000),
   'metadata.scrub_interval_seconds': isInt(1, 7 * 24 * 3600),
   'metadata.orphan_grace_seconds': isInt(1, 30 * 24 * 3600),
   'data.addr': isAddress,

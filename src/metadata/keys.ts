@@ -15,6 +15,7 @@ export const TAG = {
   counter: 0x63, // 'c' + name
   applied: 0x61, // 'a'
   orphan: 0x6f, // 'o' + stripe id: shards deleted by the scrubber, never to be referenced
+  session: 0x71, // 'q' + session id + 0x00 + seq: the result of a client's command (exactly once)
 } as const;
 
 function u64(value: number): Buffer {
@@ -78,3 +79,8 @@ export const serverPrefixEnd = () => tag(TAG.server + 1);
 export const counterKey = (name: string) =>
   Buffer.concat([tag(TAG.counter), Buffer.from(name, 'utf8')]);
 export const appliedKey = () => tag(TAG.applied);
+
+export const sessionPrefix = (sessionId: string) =>
+  Buffer.concat([tag(TAG.session), Buffer.from(sessionId, 'utf8'), Buffer.of(0)]);
+export const sessionKey = (sessionId: string, seq: number) =>
+  Buffer.concat([sessionPrefix(sessionId), u64(seq)]);

@@ -1,7 +1,7 @@
 import { DataClient } from '../data/data-service.ts';
 import type { Logger } from '../observability/logger.ts';
 import { orphanShards } from '../observability/metrics.ts';
-import type { MetadataStateMachine } from './state-machine.ts';
+import type { Command, CommandResult, MetadataReader } from './types.ts';
 
 const LIST_PAGE = 1000;
 
@@ -15,19 +15,28 @@ export interface ScrubOptions {
 // Finds shard files that no stripe of the namespace knows (left by writes that crashed before
 // their metadata committed) and deletes them. Runs beside the garbage collector in the metadata
 // service, one data server and disk at a time, a page at a time.
+// What the background workers need of the metadata service: its reader, a way to commit a
+// command through Raft, and whether this node leads (only the leader runs them).
+export interface MetadataCommitter {
+  reader: MetadataReader;
+  apply(command: Command): Promise<CommandResult>;
+  isLeader(): boolean;
+}
+
 export class OrphanScrubber {
-  private readonly stateMachine: MetadataStateMachine;
+  private readonly stateMachine: MetadataCommitter;
   private readonly log: Logger;
   private readonly options: ScrubOptions;
   private readonly timer: NodeJS.Timeout;
   private running: Promise<void> | undefined;
   private stopped = false;
 
-  constructor(stateMachine: MetadataStateMachine, log: Logger, options: ScrubOptions) {
+  constructor(stateMachine: MetadataCommitter, log: Logger, options: ScrubOptions) {
     this.stateMachine = stateMachine;
     this.log = log;
     this.options = options;
     this.timer = setInterval(() => {
+      if (!stateMachine.isLeader()) return;
       this.running ??= this.scrub()
         .then(() => undefined)
         .catch((error) => this.log.warn('orphan scrub failed', { error }))
@@ -67,7 +76,7 @@ export class OrphanScrubber {
       const stripeIds = [...new Set(candidates.map((s) => s.stripeId))];
       const result =
         stripeIds.length > 0
-          ? this.stateMachine.apply({ op: 'markOrphans', nowMs: Date.now(), stripeIds })
+          ? await this.stateMachine.apply({ op: 'markOrphans', nowMs: Date.now(), stripeIds })
           : undefined;
       const marked = new Set(result?.ok ? (result.marked ?? []) : []);
       const orphans = candidates.filter((s) => marked.has(s.stripeId));

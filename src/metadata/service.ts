@@ -2,13 +2,27 @@ import { join } from 'node:path';
 import { StrataError } from '../common/errors.ts';
 import { DataClient } from '../data/index.ts';
 import { type Logger, silentLogger } from '../observability/logger.ts';
-import { metadataApplyLatency, metadataCommands } from '../observability/metrics.ts';
+import {
+  metadataApplyLatency,
+  metadataCommands,
+  raftApplied,
+  raftCommit,
+  raftIsLeader,
+  raftLeaderChanges,
+  raftTerm,
+} from '../observability/metrics.ts';
+import type { NodeId } from '../raft/index.ts';
 import { RpcServer } from '../rpc/index.ts';
-import { OrphanScrubber, type ScrubOptions } from './scrubber.ts';
+import type { Envelope } from './replication/envelope.ts';
+import { RaftStore } from './replication/raft-store.ts';
+import { MetadataReplica, notLeader } from './replication/replica.ts';
+import { RAFT_RPC, RaftTransport } from './replication/transport.ts';
+import { type MetadataCommitter, OrphanScrubber, type ScrubOptions } from './scrubber.ts';
 import { MetadataStateMachine } from './state-machine.ts';
 import {
   type ClusterConfig,
   type Command,
+  type CommandResult,
   METADATA_RPC,
   type MetadataReader,
   type Stripe,
@@ -34,6 +48,16 @@ const READ_FNS = new Set<keyof MetadataReader>([
 
 const GC_INTERVAL_MS = 2_000;
 const GC_BATCH_STRIPES = 256;
+const FORWARD_TIMEOUT_MS = 3_000;
+const LEADER_WAIT_MS = 3_000;
+const HELLO_RETRY_MS = 500;
+
+export interface RaftOptions {
+  nodeId: NodeId;
+  peers: string[]; // metadata addresses of the other members of a new cluster
+  tickMs: number;
+  electionTimeoutTicks: number;
+}
 
 export interface MetadataServiceOptions {
   host: string;
@@ -41,6 +65,7 @@ export interface MetadataServiceOptions {
   dataDir: string;
   cluster: ClusterConfig;
   scrub: ScrubOptions;
+  raft: RaftOptions;
   log?: Logger;
 }
 
@@ -48,69 +73,205 @@ export interface MetadataService {
   host: string;
   port: number;
   stateMachine: MetadataStateMachine;
+  replica: MetadataReplica;
   close(): Promise<void>;
 }
 
-// The metadata service: the state machine behind an RPC listener, plus the garbage collector
-// that deletes the shards of stripes no extent references any more.
+// The metadata service: the state machine on Raft behind an RPC listener. Mutations are Raft
+// proposals; reads wait for a ReadIndex round. A node that does not lead forwards both to the
+// leader, so clients may talk to any member. The garbage collector and the orphan scrubber run
+// on the leader only.
 export async function startMetadataService(
   options: MetadataServiceOptions,
 ): Promise<MetadataService> {
   const log = options.log ?? silentLogger;
-  const stateMachine = MetadataStateMachine.open(join(options.dataDir, 'metadata'));
+  // The Raft log is the durable record; the state machine may lag it after a power loss and is
+  // brought forward again from the log on restart.
+  const stateMachine = MetadataStateMachine.open(join(options.dataDir, 'metadata'), {
+    durable: false,
+  });
+  const store = RaftStore.open(join(options.dataDir, 'raft'));
+  const transport = new RaftTransport(log.child({ service: 'raft' }));
   const server = new RpcServer({ name: 'metadata', log });
+  let replica: MetadataReplica | undefined;
+  server.handle(RAFT_RPC.hello, async () => ({ header: { nodeId: options.raft.nodeId } }));
+  server.handle(RAFT_RPC.step, async ({ header }) => {
+    replica?.step(header);
+    return { header: null };
+  });
+  server.handle(RAFT_RPC.status, async () => ({
+    header: replica ? { ...replica.status(), addr: `${options.host}:${bound.port}` } : null,
+  }));
+  const bound = await server.listen(options.host, options.port);
+  const selfAddr = `${bound.host}:${bound.port}`;
+
+  const voters = await resolvePeers(options.raft, store, transport, log);
+  replica = new MetadataReplica({
+    nodeId: options.raft.nodeId,
+    store,
+    stateMachine,
+    transport,
+    bootstrapVoters: voters,
+    log: log.child({ service: 'raft' }),
+    tickMs: options.raft.tickMs,
+    electionTimeoutTicks: options.raft.electionTimeoutTicks,
+    seed: options.raft.nodeId * 7919 + Date.now(),
+    onLeaderChange: (_leader, isLeader) => {
+      raftIsLeader.set(isLeader ? 1 : 0);
+      raftLeaderChanges.inc();
+    },
+  });
+  const live = replica;
+  const metricsTimer = setInterval(() => {
+    const s = live.status();
+    raftTerm.set(s.term);
+    raftCommit.set(s.commitIndex);
+    raftApplied.set(stateMachine.appliedIndex());
+  }, 1000);
+  metricsTimer.unref();
+
+  const forward = (method: string, header: unknown) =>
+    forwardToLeader(live, transport, method, header);
+  const committer: MetadataCommitter = {
+    reader: stateMachine.reader,
+    apply: (command) => live.propose({ command }),
+    isLeader: () => live.isLeader,
+  };
+
   server.handle(METADATA_RPC.apply, async ({ header }) => {
-    const result = applyTimed(stateMachine, header);
-    // Acknowledge only what is on disk; concurrent commands share one flush.
-    await stateMachine.flushed();
+    const request = header as Envelope & { forwarded?: boolean };
+    const envelope: Envelope = 'command' in request ? request : { command: header as Command };
+    if (!live.isLeader) {
+      if (request.forwarded) throw notLeader(live.leaderId);
+      return { header: await forward(METADATA_RPC.apply, { ...envelope, forwarded: true }) };
+    }
+    const stop = metadataApplyLatency.startTimer({ op: envelope.command.op });
+    const result = await live.propose({ command: envelope.command, session: envelope.session });
+    stop();
+    metadataCommands.inc({ op: envelope.command.op, code: result.ok ? 'ok' : result.code });
     return { header: result };
   });
   server.handle(METADATA_RPC.read, async ({ header }) => {
-    const { fn, args } = header as { fn: keyof MetadataReader; args: unknown[] };
+    const { fn, args, forwarded } = header as {
+      fn: keyof MetadataReader;
+      args: unknown[];
+      forwarded?: boolean;
+    };
     if (!READ_FNS.has(fn) || !Array.isArray(args))
       throw new StrataError('EINVAL', `no reader function ${fn}`);
+    if (!live.isLeader) {
+      if (forwarded) throw notLeader(live.leaderId);
+      return { header: await forward(METADATA_RPC.read, { fn, args, forwarded: true }) };
+    }
+    await live.readBarrier();
     const reader = stateMachine.reader as unknown as Record<string, (...a: unknown[]) => unknown>;
     return { header: { value: reader[fn](...args) ?? null } };
   });
   server.handle(METADATA_RPC.config, async () => ({ header: options.cluster }));
-  const bound = await server.listen(options.host, options.port);
-  const gc = new ShardCollector(stateMachine, log);
-  const scrubber = new OrphanScrubber(stateMachine, log, options.scrub);
-  log.info('metadata service listening', { addr: `${bound.host}:${bound.port}` });
+  server.handle(METADATA_RPC.members, async () => ({
+    header: {
+      leaderId: live.leaderId,
+      members: [
+        { nodeId: options.raft.nodeId, addr: selfAddr },
+        ...transport.peerIds().map((nodeId) => ({ nodeId, addr: transport.addrOf(nodeId) })),
+      ],
+    },
+  }));
+  const gc = new ShardCollector(committer, log);
+  const scrubber = new OrphanScrubber(committer, log, options.scrub);
+  log.info('metadata service listening', { addr: selfAddr, nodeId: options.raft.nodeId });
   return {
     host: bound.host,
     port: bound.port,
     stateMachine,
+    replica: live,
     async close() {
+      clearInterval(metricsTimer);
       await scrubber.stop();
       await gc.stop();
+      live.close();
       await server.close();
+      await transport.close();
+      await store.close();
       await stateMachine.close();
     },
   };
 }
 
-function applyTimed(stateMachine: MetadataStateMachine, command: Command) {
-  const stop = metadataApplyLatency.startTimer({ op: command.op });
-  const result = stateMachine.apply(command);
-  stop();
-  metadataCommands.inc({ op: command.op, code: result.ok ? 'ok' : result.code });
-  return result;
+// Learns the node ids behind the peer addresses (raft.hello). A new cluster waits for all of them,
+// since every initial member must start from the same voter list; a restarted node already has
+// its membership in its log and learns addresses in the background.
+async function resolvePeers(
+  raft: RaftOptions,
+  store: RaftStore,
+  transport: RaftTransport,
+  log: Logger,
+): Promise<NodeId[] | undefined> {
+  const fresh = store.isEmpty();
+  const ask = async (addr: string): Promise<NodeId> => {
+    for (;;) {
+      try {
+        const reply = await transport
+          .client(addr)
+          .call<{ nodeId: NodeId }>(RAFT_RPC.hello, {}, undefined, { timeoutMs: 2_000 });
+        transport.setPeer(reply.header.nodeId, addr);
+        return reply.header.nodeId;
+      } catch {
+        await new Promise((r) => setTimeout(r, HELLO_RETRY_MS));
+      }
+    }
+  };
+  if (!fresh) {
+    for (const addr of raft.peers) void ask(addr);
+    return undefined;
+  }
+  if (raft.peers.length > 0)
+    log.info('waiting for the other metadata nodes', { peers: raft.peers });
+  const ids = await Promise.all(raft.peers.map(ask));
+  const voters = [raft.nodeId, ...ids];
+  if (new Set(voters).size !== voters.length) {
+    throw new StrataError(
+      'CONFIG_INVALID',
+      `metadata node ids are not distinct: ${voters.join(', ')}`,
+    );
+  }
+  return voters.sort((a, b) => a - b);
+}
+
+async function forwardToLeader(
+  replica: MetadataReplica,
+  transport: RaftTransport,
+  method: string,
+  header: unknown,
+): Promise<unknown> {
+  const deadline = Date.now() + LEADER_WAIT_MS;
+  while (replica.leaderId === 0 || transport.addrOf(replica.leaderId) === undefined) {
+    if (replica.isLeader) break;
+    if (Date.now() > deadline) throw notLeader(0);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const addr = transport.addrOf(replica.leaderId);
+  if (addr === undefined) throw notLeader(replica.leaderId);
+  const reply = await transport
+    .client(addr)
+    .call(method, header, undefined, { timeoutMs: FORWARD_TIMEOUT_MS });
+  return reply.header;
 }
 
 // Deletes the shards of unreferenced stripes, then records that with a gcDone command, so a
 // crash between the two only repeats idempotent deletes.
 class ShardCollector {
-  private readonly stateMachine: MetadataStateMachine;
+  private readonly metadata: MetadataCommitter;
   private readonly log: Logger;
   private readonly clients = new Map<string, DataClient>();
   private readonly timer: NodeJS.Timeout;
   private running: Promise<void> | undefined;
 
-  constructor(stateMachine: MetadataStateMachine, log: Logger) {
-    this.stateMachine = stateMachine;
+  constructor(metadata: MetadataCommitter, log: Logger) {
+    this.metadata = metadata;
     this.log = log;
     this.timer = setInterval(() => {
+      if (!metadata.isLeader()) return;
       this.running ??= this.collect()
         .catch((error) => this.log.warn('shard collection failed', { error }))
         .finally(() => {
@@ -121,18 +282,20 @@ class ShardCollector {
   }
 
   private async collect(): Promise<void> {
-    const stripes = this.stateMachine.reader.pendingGc(GC_BATCH_STRIPES);
+    const stripes = this.metadata.reader.pendingGc(GC_BATCH_STRIPES);
     if (stripes.length === 0) return;
-    const servers = new Map(
-      this.stateMachine.reader.dataServers().map((s) => [s.serverId, s.addr]),
-    );
+    const servers = new Map(this.metadata.reader.dataServers().map((s) => [s.serverId, s.addr]));
     const done: string[] = [];
     for (const stripe of stripes) {
       if (await this.deleteStripe(stripe, servers)) done.push(stripe.id);
     }
     if (done.length > 0) {
-      this.stateMachine.apply({ op: 'gcDone', nowMs: Date.now(), stripeIds: done });
-      this.log.debug('collected stripes', { count: done.length });
+      const result: CommandResult = await this.metadata.apply({
+        op: 'gcDone',
+        nowMs: Date.now(),
+        stripeIds: done,
+      });
+      if (result.ok) this.log.debug('collected stripes', { count: done.length });
     }
   }
 

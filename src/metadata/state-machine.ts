@@ -17,6 +17,12 @@ import {
   ROOT_INO,
 } from './types.ts';
 
+export interface ClientSession {
+  id: string;
+  seq: number;
+  ackBelow: number; // every seq below this has been answered: its result can be dropped
+}
+
 // The metadata state machine: apply(command) runs one LMDB write transaction, deterministic in
 // its inputs (no clock, no randomness: time and ids come inside the command). An error aborts the
 // transaction and comes back as a value; the applied index advances either way, as a replicated
@@ -32,14 +38,21 @@ export class MetadataStateMachine {
     this.reader = createReader(this.store);
   }
 
-  static open(path: string): MetadataStateMachine {
-    // overlappingSync (lmdb-js's default on Linux) returns from a commit before its fsync; with it
-    // off, every transactionSync has reached the disk when it returns, so apply() is durable.
+  // durable: every apply() has reached the disk when it returns (overlappingSync, lmdb-js's
+  // default on Linux, would return before the fsync). Under Raft the log is the durable record
+  // and the state machine is opened without syncs: after a power loss it may lag the log, and the
+  // entries after its applied index are applied again from the log (never twice: the applied
+  // index is written in the transaction of each change).
+  static open(
+    path: string,
+    options: { durable: boolean } = { durable: true },
+  ): MetadataStateMachine {
     const db = open<any, Buffer>({
       path,
       keyEncoding: 'binary',
       compression: false,
       overlappingSync: false,
+      noSync: !options.durable,
     });
     const machine = new MetadataStateMachine(db);
     machine.initialise();
@@ -73,23 +86,54 @@ export class MetadataStateMachine {
     return (this.db.get(K.appliedKey()) as number | undefined) ?? 0;
   }
 
-  // `index`: the log index of the command (Raft); without it, the next one.
-  apply(command: Command, index?: number): CommandResult {
+  // `index`: the log index of the command (Raft); without it, the next one. `session`: the
+  // client's session, sequence number and the lowest sequence number it still waits for; a
+  // command whose (session, seq) was applied before is not applied again, and gets the first
+  // result (Raft dissertation §6.3). The result is stored in the same transaction as the change.
+  apply(command: Command, index?: number, session?: ClientSession): CommandResult {
     const previous = this.appliedIndex();
     const next = index ?? previous + 1;
     assert(Number.isSafeInteger(next) && next > previous, `index ${next} already applied`);
+    if (session !== undefined) {
+      const seen = this.db.get(K.sessionKey(session.id, session.seq)) as CommandResult | undefined;
+      if (seen !== undefined) {
+        this.db.transactionSync(() => this.db.putSync(K.appliedKey(), next));
+        return seen;
+      }
+    }
+    let result: CommandResult;
     try {
-      return this.db.transactionSync(() => {
-        const result = dispatch(this.store, command);
+      result = this.db.transactionSync(() => {
+        const outcome = dispatch(this.store, command);
         this.db.putSync(K.appliedKey(), next);
-        return result;
+        if (session !== undefined) this.recordSession(session, outcome);
+        return outcome;
       });
     } catch (error) {
       // Anything else is a broken invariant: it aborted the transaction and must stop the caller.
       if (!(error instanceof CommandError)) throw error;
-      this.db.transactionSync(() => this.db.putSync(K.appliedKey(), next));
-      return { ok: false, code: error.code, message: error.message };
+      result = { ok: false, code: error.code, message: error.message };
+      this.db.transactionSync(() => {
+        this.db.putSync(K.appliedKey(), next);
+        if (session !== undefined) this.recordSession(session, result);
+      });
     }
+    return result;
+  }
+
+  // Log entries that are not commands (a leader's no-op, a membership change) still advance the
+  // applied index, so it always names the last log entry applied here.
+  markApplied(index: number): void {
+    assert(index > this.appliedIndex(), `index ${index} already applied`);
+    this.db.transactionSync(() => this.db.putSync(K.appliedKey(), index));
+  }
+
+  // Keeps this result, and forgets the session's results the client no longer waits for.
+  private recordSession(session: ClientSession, result: CommandResult): void {
+    this.db.putSync(K.sessionKey(session.id, session.seq), result);
+    const start = K.sessionPrefix(session.id);
+    const end = K.sessionKey(session.id, Math.max(0, session.ackBelow));
+    for (const key of this.db.getKeys({ start, end })) this.db.removeSync(key as Buffer);
   }
 
   // Every commit is on disk when apply() returns (see open); kept for callers that wait on it.

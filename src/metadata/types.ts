@@ -324,4 +324,5 @@ export const METADATA_RPC = {
   apply: 'meta.apply', // header: Command -> CommandResult
   read: 'meta.read', // header: { fn: keyof MetadataReader, args: unknown[] } -> { value }
   config: 'meta.config', // header: {} -> ClusterConfig
+  members: 'meta.members', // header: {} -> { leaderId, members: [{ nodeId, addr }] }
 } as const;

@@ -59,6 +59,36 @@ export const metadataApplyLatency = new Histogram({
   registers: [registry],
 });
 
+export const raftTerm = new Gauge({
+  name: 'strata_raft_term',
+  help: 'Current Raft term of this metadata node',
+  registers: [registry],
+});
+
+export const raftCommit = new Gauge({
+  name: 'strata_raft_commit_index',
+  help: 'Highest Raft log index known committed on this metadata node',
+  registers: [registry],
+});
+
+export const raftApplied = new Gauge({
+  name: 'strata_raft_applied_index',
+  help: 'Highest Raft log index applied to the metadata state machine on this node',
+  registers: [registry],
+});
+
+export const raftIsLeader = new Gauge({
+  name: 'strata_raft_is_leader',
+  help: '1 when this metadata node is the Raft leader',
+  registers: [registry],
+});
+
+export const raftLeaderChanges = new Counter({
+  name: 'strata_raft_leader_changes_total',
+  help: 'Times this metadata node saw the leader or its own role change',
+  registers: [registry],
+});
+
 export const s3Requests = new Counter({
   name: 'strata_s3_requests_total',
   help: 'S3 requests, by operation and HTTP status',

@@ -3,7 +3,8 @@ import { formatBytes, METADATA_ADDR_OPTION, metadataAddrs, parse, UsageError } f
 
 export const CLUSTER_HELP = `Usage: strata cluster status [--metadata-addr H:P[,H:P...]] [--config FILE] [--json]
 
-Shows the metadata service, the erasure-coding scheme and every data server with its disks
+Shows each member of the metadata Raft cluster (role, term, commit and applied index, lag behind
+the leader's commit), the erasure-coding scheme and every data server with its disks
 (online, shards, capacity used and free).`;
 
 export async function runCluster(args: string[]): Promise<number> {
@@ -24,11 +25,19 @@ export async function runCluster(args: string[]): Promise<number> {
       process.stdout.write(`${JSON.stringify(status, null, 2)}\n`);
       return 0;
     }
-    const out = [
-      `metadata  ${status.metadata.addr}  ${status.metadata.role}`,
+    const out = [`metadata cluster: ${status.metadataMembers.length} member(s)`];
+    for (const m of status.metadataMembers) {
+      out.push(
+        m.reachable
+          ? `  node ${m.nodeId}  ${m.addr}  ${m.role}  term ${m.term}  commit ${m.commitIndex}  ` +
+              `applied ${m.appliedIndex}  lag ${m.lagEntries}`
+          : `  node ${m.nodeId}  ${m.addr}  UNREACHABLE`,
+      );
+    }
+    out.push(
       `erasure   ${status.erasure.k}+${status.erasure.m}, stripe ${formatBytes(status.erasure.stripeSizeBytes)}`,
       `data servers: ${status.dataServers.length}`,
-    ];
+    );
     for (const server of status.dataServers) {
       out.push(`  ${server.serverId}  ${server.addr}  ${server.reachable ? 'up' : 'UNREACHABLE'}`);
       for (const disk of server.disks) {

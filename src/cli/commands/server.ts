@@ -19,7 +19,7 @@ Options (each also a STRATA_* variable, e.g. STRATA_DATA_DIR, and a key of the c
   --s3-addr H:P          S3 gateway listener                            [127.0.0.1:9002]
   --metrics-addr H:P     Prometheus /metrics listener ("" = off)        [127.0.0.1:9090]
   --disks D1,D2,...      data disk directories  [six under <data-dir>/disks]
-  --raft-peers H:P,...   other metadata nodes (reserved for the Raft replication issue)
+  --raft-peers H:P,...   metadata addresses of the other members of the Raft cluster
   --region NAME          S3 region                                      [us-east-1]
   --log-level LEVEL      debug | info | warn | error                    [info]
   -h, --help             this text

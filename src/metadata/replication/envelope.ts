@@ -1,0 +1,32 @@
+// What a Raft entry of the metadata log carries: one command, and the client session that sent it
+// (for exactly-once application). Encoded with msgpack; the decoder checks the shape, since a log
+// entry is data from the network.
+import { Packr } from 'msgpackr';
+import { StrataError } from '../../common/errors.ts';
+import type { ClientSession } from '../state-machine.ts';
+import type { Command } from '../types.ts';
+
+export interface Envelope {
+  command: Command;
+  session?: ClientSession;
+}
+
+const packr = new Packr({ useRecords: false, moreTypes: true });
+
+export function encodeEnvelope(envelope: Envelope): Uint8Array {
+  return packr.pack(envelope);
+}
+
+export function decodeEnvelope(data: Uint8Array): Envelope {
+  const value = packr.unpack(data) as Envelope;
+  if (typeof value !== 'object' || value === null || typeof value.command !== 'object')
+    throw new StrataError('EIO', 'a metadata log entry does not hold a command');
+  const s = value.session;
+  if (
+    s !== undefined &&
+    (typeof s.id !== 'string' || !Number.isSafeInteger(s.seq) || !Number.isSafeInteger(s.ackBelow))
+  ) {
+    throw new StrataError('EIO', 'a metadata log entry has a malformed session');
+  }
+  return value;
+}

@@ -1,0 +1,154 @@
+// The durable half of Raft for one metadata node: log entries, hard state (term, vote, commit) and
+// the snapshot point, in an LMDB environment of their own (<data_dir>/raft). Every write of a
+// Ready is one transaction that has reached the disk when persist() returns (overlappingSync off),
+// which is what the core needs before its messages leave (src/raft/ready.ts). Each entry carries a
+// CRC32C of its index, term, type and data: a mismatch on load stops the node instead of letting
+// it serve state it cannot vouch for.
+import assert from 'node:assert';
+import { type Database, open } from 'lmdb';
+import { StrataError } from '../../common/errors.ts';
+import { crc32c } from '../../data/crc32c.ts';
+import {
+  type Entry,
+  type EntryType,
+  emptySnapshot,
+  type HardState,
+  type PersistedState,
+  type Ready,
+  type Snapshot,
+} from '../../raft/index.ts';
+
+const KEY_HARD_STATE = Buffer.from('h');
+const KEY_SNAPSHOT = Buffer.from('n');
+const KEY_NODE_ID = Buffer.from('i');
+const ENTRY_TAG = 0x65; // 'e' + u64 index
+
+interface StoredEntry {
+  term: number;
+  type: EntryType;
+  data: Uint8Array;
+  crc: number;
+}
+
+function entryKey(index: number): Buffer {
+  const key = Buffer.allocUnsafe(9);
+  key[0] = ENTRY_TAG;
+  key.writeBigUInt64BE(BigInt(index), 1);
+  return key;
+}
+
+function entryChecksum(index: number, term: number, type: EntryType, data: Uint8Array): number {
+  const head = Buffer.allocUnsafe(17);
+  head.writeBigUInt64BE(BigInt(index), 0);
+  head.writeBigUInt64BE(BigInt(term), 8);
+  head[16] = type === 'normal' ? 1 : type === 'confChange' ? 2 : 3;
+  return crc32c(data, crc32c(head));
+}
+
+export class RaftStore {
+  private readonly db: Database<any, Buffer>;
+  private firstIndex = 1; // first entry after the snapshot
+  private lastIndex = 0;
+
+  private constructor(db: Database<any, Buffer>) {
+    this.db = db;
+  }
+
+  static open(path: string): RaftStore {
+    const db = open<any, Buffer>({
+      path,
+      keyEncoding: 'binary',
+      compression: false,
+      overlappingSync: false,
+    });
+    return new RaftStore(db);
+  }
+
+  // The node id this store belongs to: a data directory never changes identity.
+  claimNodeId(nodeId: number): void {
+    const stored = this.db.get(KEY_NODE_ID) as number | undefined;
+    if (stored !== undefined && stored !== nodeId) {
+      throw new StrataError(
+        'EINVAL',
+        `this data directory belongs to metadata node ${stored}, not ${nodeId} (node.id)`,
+      );
+    }
+    if (stored === undefined) this.db.transactionSync(() => this.db.putSync(KEY_NODE_ID, nodeId));
+  }
+
+  isEmpty(): boolean {
+    return this.db.get(KEY_HARD_STATE) === undefined;
+  }
+
+  // Everything Raft needs to restart, every entry's checksum verified.
+  load(): PersistedState {
+    const hardState = (this.db.get(KEY_HARD_STATE) as HardState | undefined) ?? {
+      term: 0,
+      vote: 0,
+      commit: 0,
+    };
+    const snapshot = (this.db.get(KEY_SNAPSHOT) as Snapshot | undefined) ?? emptySnapshot();
+    const entries: Entry[] = [];
+    let expected = snapshot.meta.index + 1;
+    for (const { key, value } of this.db.getRange({
+      start: entryKey(0),
+      end: Buffer.of(ENTRY_TAG + 1),
+    })) {
+      const index = Number((key as Buffer).readBigUInt64BE(1));
+      const stored = value as StoredEntry;
+      const data = new Uint8Array(stored.data);
+      if (entryChecksum(index, stored.term, stored.type, data) !== stored.crc) {
+        throw new StrataError(
+          'EIO',
+          `raft log entry ${index} fails its checksum: the disk returned different bytes than ` +
+            'were written; refusing to start rather than serve possibly wrong state',
+        );
+      }
+      if (index <= snapshot.meta.index) continue; // compacted, removal pending
+      if (index !== expected)
+        throw new StrataError('EIO', `raft log has a gap: entry ${index} after ${expected - 1}`);
+      entries.push({ index, term: stored.term, type: stored.type, data });
+      expected++;
+    }
+    this.firstIndex = snapshot.meta.index + 1;
+    this.lastIndex = snapshot.meta.index + entries.length;
+    return { hardState, snapshot, entries };
+  }
+
+  // Writes a Ready's snapshot, entries and hard state in one durable transaction.
+  persist(ready: Pick<Ready, 'snapshot' | 'entries' | 'hardState'>): void {
+    this.db.transactionSync(() => {
+      if (ready.snapshot) {
+        this.db.putSync(KEY_SNAPSHOT, ready.snapshot);
+        this.removeEntries(this.firstIndex, this.lastIndex);
+        this.firstIndex = ready.snapshot.meta.index + 1;
+        this.lastIndex = ready.snapshot.meta.index;
+      }
+      if (ready.entries.length > 0) {
+        const first = ready.entries[0].index;
+        assert(first >= this.firstIndex && first <= this.lastIndex + 1, `log gap at ${first}`);
+        // An entry replaces whatever was at its index and everything after it.
+        this.removeEntries(first, this.lastIndex);
+        for (const entry of ready.entries) {
+          const stored: StoredEntry = {
+            term: entry.term,
+            type: entry.type,
+            data: entry.data,
+            crc: entryChecksum(entry.index, entry.term, entry.type, entry.data),
+          };
+          this.db.putSync(entryKey(entry.index), stored);
+        }
+        this.lastIndex = ready.entries[ready.entries.length - 1].index;
+      }
+      if (ready.hardState) this.db.putSync(KEY_HARD_STATE, ready.hardState);
+    });
+  }
+
+  private removeEntries(from: number, to: number): void {
+    for (let index = from; index <= to; index++) this.db.removeSync(entryKey(index));
+  }
+
+  async close(): Promise<void> {
+    await this.db.close();
+  }
+}

@@ -1,0 +1,321 @@
+// The driver that puts the metadata state machine on Raft (src/raft/ is the pure core): it ticks
+// the core, persists each Ready durably before sending its messages (RaftStore), applies
+// committed entries to the state machine in log order, answers proposals once their entry is
+// applied, and serves linearizable reads through ReadIndex (coalesced: one round serves every
+// read that arrived while the previous round was in flight).
+import assert from 'node:assert';
+import { StrataError } from '../../common/errors.ts';
+import type { Logger } from '../../observability/logger.ts';
+import {
+  bootstrapState,
+  type Entry,
+  joiningState,
+  type Message,
+  type NodeId,
+  type PersistedState,
+  RaftNode,
+  type RaftStatus,
+  type Ready,
+  SeededPrng,
+} from '../../raft/index.ts';
+import type { MetadataStateMachine } from '../state-machine.ts';
+import type { CommandResult } from '../types.ts';
+import { decodeEnvelope, type Envelope, encodeEnvelope } from './envelope.ts';
+import type { RaftStore } from './raft-store.ts';
+import type { RaftTransport } from './transport.ts';
+
+const READ_ROUND_TIMEOUT_MS = 5_000;
+const PROPOSALS_PENDING_MAX = 16_384;
+
+export interface ReplicaOptions {
+  nodeId: NodeId;
+  store: RaftStore;
+  stateMachine: MetadataStateMachine;
+  transport: RaftTransport;
+  // For a brand-new data directory: the voters of a new cluster (this node among them), or
+  // undefined when this node will be added to a running cluster.
+  bootstrapVoters: NodeId[] | undefined;
+  log: Logger;
+  tickMs: number;
+  electionTimeoutTicks: number;
+  seed: number;
+  onLeaderChange?: (leaderId: NodeId, isLeader: boolean) => void;
+}
+
+interface PendingProposal {
+  term: number;
+  resolve(result: CommandResult): void;
+  reject(error: Error): void;
+}
+
+interface ReadWaiter {
+  resolve(): void;
+  reject(error: Error): void;
+}
+
+// A refusal the client may retry elsewhere (the leader moved, or is not known yet).
+export function notLeader(leaderId: NodeId): StrataError {
+  return new StrataError(
+    'RPC_UNAVAILABLE',
+    `not the metadata leader (leader: ${leaderId || 'unknown'})`,
+  );
+}
+
+export class MetadataReplica {
+  readonly nodeId: NodeId;
+  readonly raft: RaftNode;
+  private readonly options: ReplicaOptions;
+  private readonly pending = new Map<number, PendingProposal>();
+  private readQueue: ReadWaiter[] = [];
+  private readonly readRounds = new Map<string, { waiters: ReadWaiter[]; timer: NodeJS.Timeout }>();
+  private readSeq = 0;
+  private readonly appliedWaiters: Array<{ index: number; resolve(): void }> = [];
+  private readonly ticker: NodeJS.Timeout;
+  private scheduled = false;
+  private stopped = false;
+  private fatal: Error | undefined;
+  leaderId: NodeId = 0;
+  isLeader = false;
+
+  constructor(options: ReplicaOptions) {
+    this.options = options;
+    this.nodeId = options.nodeId;
+    const { store, stateMachine } = options;
+    store.claimNodeId(options.nodeId);
+    let state: PersistedState;
+    if (store.isEmpty()) {
+      state = options.bootstrapVoters ? bootstrapState(options.bootstrapVoters) : joiningState();
+      store.persist({ entries: state.entries, hardState: state.hardState });
+    } else {
+      state = store.load();
+    }
+    // The state machine keeps its own applied index in the transaction of each change; entries up
+    // to it are not delivered again.
+    const appliedIndex = Math.max(stateMachine.appliedIndex(), state.snapshot.meta.index);
+    this.raft = new RaftNode(
+      {
+        id: options.nodeId,
+        random: new SeededPrng(options.seed),
+        electionTimeoutTicks: options.electionTimeoutTicks,
+        heartbeatIntervalTicks: 1,
+        preVote: true,
+        checkQuorum: true,
+      },
+      { ...state, appliedIndex: Math.min(appliedIndex, lastIndexOf(state)) },
+    );
+    this.ticker = setInterval(() => {
+      this.raft.tick();
+      this.schedule();
+    }, options.tickMs);
+    this.schedule();
+  }
+
+  status(): RaftStatus {
+    return this.raft.status();
+  }
+
+  step(message: Message): void {
+    if (this.stopped) return;
+    this.raft.step(message);
+    this.schedule();
+  }
+
+  // Appends the command to the log; resolves with its result once applied here.
+  propose(envelope: Envelope): Promise<CommandResult> {
+    this.checkAlive();
+    if (this.pending.size >= PROPOSALS_PENDING_MAX)
+      return Promise.reject(
+        new StrataError('RPC_UNAVAILABLE', 'too many metadata proposals pending'),
+      );
+    const result = this.raft.propose(encodeEnvelope(envelope));
+    if (!result.ok) {
+      if (result.code === 'NOT_LEADER' || result.code === 'TRANSFERRING_LEADERSHIP')
+        return Promise.reject(notLeader(result.leaderHint));
+      return Promise.reject(new StrataError('RPC_UNAVAILABLE', `proposal refused: ${result.code}`));
+    }
+    this.schedule();
+    return new Promise((resolve, reject) => {
+      this.pending.set(result.index, { term: result.term, resolve, reject });
+    });
+  }
+
+  // Resolves when a read served from the local state machine is linearizable (ReadIndex).
+  readBarrier(): Promise<void> {
+    this.checkAlive();
+    return new Promise((resolve, reject) => {
+      this.readQueue.push({ resolve, reject });
+      this.startReadRound();
+    });
+  }
+
+  private startReadRound(): void {
+    if (this.readRounds.size > 0 || this.readQueue.length === 0) return;
+    const context = `${this.nodeId}:${++this.readSeq}`;
+    const waiters = this.readQueue;
+    this.readQueue = [];
+    const result = this.raft.readIndex(context);
+    if (!result.ok) {
+      const error = notLeader(result.leaderHint);
+      for (const w of waiters) w.reject(error);
+      return;
+    }
+    const timer = setTimeout(
+      () => this.failReadRound(context, 'read index round timed out'),
+      READ_ROUND_TIMEOUT_MS,
+    );
+    this.readRounds.set(context, { waiters, timer });
+    this.schedule();
+  }
+
+  private failReadRound(context: string, why: string): void {
+    const round = this.readRounds.get(context);
+    if (!round) return;
+    clearTimeout(round.timer);
+    this.readRounds.delete(context);
+    for (const w of round.waiters) w.reject(new StrataError('RPC_UNAVAILABLE', why));
+    this.startReadRound();
+  }
+
+  private waitApplied(index: number): Promise<void> {
+    if (this.options.stateMachine.appliedIndex() >= index) return Promise.resolve();
+    return new Promise((resolve) => this.appliedWaiters.push({ index, resolve }));
+  }
+
+  private schedule(): void {
+    if (this.scheduled || this.stopped) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      try {
+        this.processReadies();
+      } catch (error) {
+        this.stop(error as Error);
+      }
+    });
+  }
+
+  private processReadies(): void {
+    for (let rounds = 0; rounds < 64 && !this.stopped && this.raft.hasReady(); rounds++) {
+      const ready = this.raft.ready();
+      if (ready.softState)
+        this.onSoftState(ready.softState.leaderId, ready.softState.role === 'leader');
+      // 1. durable before anything that depends on it leaves (src/raft/ready.ts)
+      if (ready.snapshot || ready.entries.length > 0 || ready.hardState)
+        this.options.store.persist(ready);
+      // 2. messages
+      for (const message of ready.messages) this.options.transport.send(message);
+      // 3. apply
+      if (ready.snapshot) {
+        throw new StrataError('ENOTSUP', 'installing a metadata snapshot is not supported yet');
+      }
+      for (const entry of ready.committedEntries) this.applyEntry(entry);
+      this.releaseAppliedWaiters();
+      for (const readState of ready.readStates)
+        this.onReadState(readState.index, readState.context);
+      this.raft.advance();
+    }
+    if (this.raft.hasReady()) this.schedule();
+  }
+
+  private applyEntry(entry: Entry): void {
+    const sm = this.options.stateMachine;
+    if (entry.index <= sm.appliedIndex()) return; // applied before a restart
+    let result: CommandResult;
+    if (entry.type === 'normal') {
+      const envelope = decodeEnvelope(entry.data);
+      result = sm.apply(envelope.command, entry.index, envelope.session);
+    } else {
+      sm.markApplied(entry.index);
+      result = { ok: true };
+    }
+    const waiting = this.pending.get(entry.index);
+    if (waiting) {
+      this.pending.delete(entry.index);
+      // Another leader's entry took this index: ours was lost, and the client retries it.
+      if (waiting.term === entry.term) waiting.resolve(result);
+      else waiting.reject(notLeader(this.leaderId));
+    }
+  }
+
+  private releaseAppliedWaiters(): void {
+    if (this.appliedWaiters.length === 0) return;
+    const applied = this.options.stateMachine.appliedIndex();
+    for (let i = this.appliedWaiters.length - 1; i >= 0; i--) {
+      if (this.appliedWaiters[i].index <= applied) {
+        this.appliedWaiters[i].resolve();
+        this.appliedWaiters.splice(i, 1);
+      }
+    }
+  }
+
+  private onReadState(index: number, context: string): void {
+    const round = this.readRounds.get(context);
+    if (!round) return;
+    clearTimeout(round.timer);
+    this.readRounds.delete(context);
+    void this.waitApplied(index).then(() => {
+      for (const w of round.waiters) w.resolve();
+    });
+    this.startReadRound();
+  }
+
+  private onSoftState(leaderId: NodeId, isLeader: boolean): void {
+    const changed = leaderId !== this.leaderId || isLeader !== this.isLeader;
+    const lostLeadership = this.isLeader && !isLeader;
+    this.leaderId = leaderId;
+    this.isLeader = isLeader;
+    if (lostLeadership) {
+      // Their entries may still commit under the next leader: clients retry with the same
+      // session and sequence number, and the state machine applies each only once.
+      const error = notLeader(leaderId);
+      for (const [index, p] of this.pending) {
+        this.pending.delete(index);
+        p.reject(error);
+      }
+      for (const context of [...this.readRounds.keys()])
+        this.failReadRound(context, 'leadership lost');
+    }
+    if (changed) {
+      this.options.log.info('metadata leader', {
+        leaderId,
+        isLeader,
+        term: this.raft.status().term,
+      });
+      this.options.onLeaderChange?.(leaderId, isLeader);
+    }
+  }
+
+  private checkAlive(): void {
+    if (this.fatal) throw this.fatal;
+    if (this.stopped) throw new StrataError('RPC_UNAVAILABLE', 'metadata replica stopped');
+  }
+
+  // A broken invariant or a disk fault stops the node loudly instead of serving wrong state.
+  private stop(error: Error): void {
+    this.fatal = error;
+    this.options.log.error('metadata replica stopped', { error });
+    this.close();
+    process.exitCode = 70;
+    setImmediate(() => {
+      throw error;
+    });
+  }
+
+  close(): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    clearInterval(this.ticker);
+    const error = new StrataError('RPC_UNAVAILABLE', 'metadata replica stopped');
+    for (const p of this.pending.values()) p.reject(error);
+    this.pending.clear();
+    for (const context of [...this.readRounds.keys()]) this.failReadRound(context, 'stopped');
+    for (const w of this.readQueue) w.reject(error);
+    this.readQueue = [];
+  }
+}
+
+function lastIndexOf(state: PersistedState): number {
+  return state.entries.length > 0
+    ? state.entries[state.entries.length - 1].index
+    : state.snapshot.meta.index;
+}
