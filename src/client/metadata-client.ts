@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { isStrataError, StrataError, type StrataErrorCode } from '../common/errors.ts';
+import { RAFT_RPC } from '../metadata/replication/transport.ts';
 import {
   type ClusterConfig,
   type Command,
@@ -85,14 +86,27 @@ export class MetadataClient {
     return this.call(METADATA_RPC.members, {});
   }
 
-  private async call<H>(method: string, header: unknown): Promise<H> {
-    const deadline = Date.now() + this.deadlineMs;
+  // Membership of the metadata Raft cluster (strata cluster add-node / remove-node).
+  async addMember(nodeId: number, addr: string): Promise<void> {
+    await this.call(RAFT_RPC.addMember, { nodeId, addr }, 180_000);
+  }
+
+  async removeMember(nodeId: number): Promise<void> {
+    await this.call(RAFT_RPC.removeMember, { nodeId }, 60_000);
+  }
+
+  private async call<H>(
+    method: string,
+    header: unknown,
+    attemptTimeoutMs = ATTEMPT_TIMEOUT_MS,
+  ): Promise<H> {
+    const deadline = Date.now() + Math.max(this.deadlineMs, attemptTimeoutMs);
     for (let attempt = 0; ; attempt++) {
       const index = (this.preferred + attempt) % this.rpcs.length;
       try {
         const remaining = Math.max(1, deadline - Date.now());
         const reply = await this.rpcs[index].call<H>(method, header, undefined, {
-          timeoutMs: Math.min(ATTEMPT_TIMEOUT_MS, remaining),
+          timeoutMs: Math.min(attemptTimeoutMs, remaining),
         });
         this.preferred = index;
         return reply.header;

@@ -53,6 +53,7 @@ export async function startNode(config: StrataConfig, log: Logger): Promise<Runn
         raft: {
           nodeId: config.node.id,
           peers: config.metadata.raft_peers,
+          join: config.metadata.raft_join,
           tickMs: config.metadata.raft_tick_ms,
           electionTimeoutTicks: config.metadata.raft_election_ticks,
         },

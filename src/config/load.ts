@@ -28,6 +28,7 @@ export const FLAG_KEYS: Record<string, string> = {
   'data-dir': 'node.data_dir',
   'metadata-addr': 'metadata.addr',
   'raft-peers': 'metadata.raft_peers',
+  'raft-join': 'metadata.raft_join',
   'data-addr': 'data.addr',
   disks: 'data.disks',
   's3-addr': 's3.addr',
@@ -158,7 +159,8 @@ function coerce(key: string, raw: string): unknown {
       .map((s) => s.trim())
       .filter((s) => s.length > 0);
   }
-  if (key.endsWith('allow_anonymous')) return raw === 'true' ? true : raw === 'false' ? false : raw;
+  if (key.endsWith('allow_anonymous') || key.endsWith('raft_join'))
+    return raw === 'true' ? true : raw === 'false' ? false : raw;
   return raw;
 }
 

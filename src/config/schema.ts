@@ -19,6 +19,7 @@ export interface StrataConfig {
     addr: string;
     raft_peers: string[];
     raft_tick_ms: number;
+    raft_join: boolean;
     raft_election_ticks: number;
     scrub_interval_seconds: number;
     orphan_grace_seconds: number;
@@ -41,6 +42,7 @@ export const DEFAULT_CONFIG: StrataConfig = {
     addr: '127.0.0.1:9000',
     raft_peers: [],
     raft_tick_ms: 100,
+    raft_join: false,
     raft_election_ticks: 10,
     scrub_interval_seconds: 600,
     orphan_grace_seconds: 3600,
@@ -135,6 +137,7 @@ export const CONFIG_KEYS: Record<string, Check> = {
   'metadata.addr': isAddress,
   'metadata.raft_peers': isStringList(isAddress),
   'metadata.raft_tick_ms': isInt(10, 10_000),
+  'metadata.raft_join': isBool,
   'metadata.raft_election_ticks': isInt(3, 1_000),
   'metadata.scrub_interval_seconds': isInt(1, 7 * 24 * 3600),
   'metadata.orphan_grace_seconds': isInt(1, 30 * 24 * 3600),

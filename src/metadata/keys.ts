@@ -16,6 +16,7 @@ export const TAG = {
   applied: 0x61, // 'a'
   orphan: 0x6f, // 'o' + stripe id: shards deleted by the scrubber, never to be referenced
   session: 0x71, // 'q' + session id + 0x00 + seq: the result of a client's command (exactly once)
+  member: 0x6d, // 'm' + node id: the metadata address of a member of the Raft cluster
 } as const;
 
 function u64(value: number): Buffer {
@@ -84,3 +85,7 @@ export const sessionPrefix = (sessionId: string) =>
   Buffer.concat([tag(TAG.session), Buffer.from(sessionId, 'utf8'), Buffer.of(0)]);
 export const sessionKey = (sessionId: string, seq: number) =>
   Buffer.concat([sessionPrefix(sessionId), u64(seq)]);
+
+export const memberKey = (nodeId: number) => Buffer.concat([tag(TAG.member), u64(nodeId)]);
+export const memberPrefix = () => tag(TAG.member);
+export const memberPrefixEnd = () => tag(TAG.member + 1);

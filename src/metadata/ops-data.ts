@@ -30,6 +30,15 @@ export function registerDataServer(store: Store, c: Op<'registerDataServer'>) {
   return { ok: true as const };
 }
 
+export function setMember(store: Store, c: Op<'setMember'>) {
+  if (!Number.isSafeInteger(c.nodeId) || c.nodeId <= 0) fail('EINVAL', 'a member id is > 0');
+  if (c.addr === null) store.db.removeSync(K.memberKey(c.nodeId));
+  else if (typeof c.addr === 'string' && /^[^\s]+:\d+$/.test(c.addr))
+    store.db.putSync(K.memberKey(c.nodeId), c.addr);
+  else fail('EINVAL', `bad member address ${String(c.addr)}`);
+  return { ok: true as const };
+}
+
 function checkStripeIds(ids: string[]): void {
   if (!Array.isArray(ids) || ids.length > STRIPE_IDS_PER_COMMAND_MAX)
     fail('EINVAL', `at most ${STRIPE_IDS_PER_COMMAND_MAX} stripe ids per command`);

@@ -64,6 +64,13 @@ export function createReader(store: Store): MetadataReader {
         .map(({ value }) => value as UploadInfo)
         .filter((u) => u.bucket === bucket),
     dataServers: () => store.servers(),
+    members: () =>
+      [...store.db.getRange({ start: K.memberPrefix(), end: K.memberPrefixEnd() })].map(
+        ({ key, value }) => ({
+          nodeId: Number((key as Buffer).readBigUInt64BE(1)),
+          addr: value as string,
+        }),
+      ),
     stripeState(stripeId) {
       if (store.refCount(stripeId) > 0) return 'referenced';
       return store.db.get(K.gcKey(stripeId)) === undefined ? 'unknown' : 'collecting';

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { StrataError } from '../common/errors.ts';
+import { isStrataError, StrataError } from '../common/errors.ts';
 import { DataClient } from '../data/index.ts';
 import { type Logger, silentLogger } from '../observability/logger.ts';
 import {
@@ -11,7 +11,7 @@ import {
   raftLeaderChanges,
   raftTerm,
 } from '../observability/metrics.ts';
-import type { NodeId } from '../raft/index.ts';
+import type { Message, NodeId } from '../raft/index.ts';
 import { RpcServer } from '../rpc/index.ts';
 import type { Envelope } from './replication/envelope.ts';
 import { RaftStore } from './replication/raft-store.ts';
@@ -51,10 +51,13 @@ const GC_BATCH_STRIPES = 256;
 const FORWARD_TIMEOUT_MS = 3_000;
 const LEADER_WAIT_MS = 3_000;
 const HELLO_RETRY_MS = 500;
+const MEMBER_RECONCILE_MS = 2_000;
+const CATCH_UP_DEADLINE_MS = 120_000;
 
 export interface RaftOptions {
   nodeId: NodeId;
   peers: string[]; // metadata addresses of the other members of a new cluster
+  join: boolean; // a new node that waits to be added to a running cluster (cluster add-node)
   tickMs: number;
   electionTimeoutTicks: number;
 }
@@ -96,7 +99,14 @@ export async function startMetadataService(
   let replica: MetadataReplica | undefined;
   server.handle(RAFT_RPC.hello, async () => ({ header: { nodeId: options.raft.nodeId } }));
   server.handle(RAFT_RPC.step, async ({ header }) => {
-    replica?.step(header);
+    const { message, fromAddr } = header as { message: Message; fromAddr?: string };
+    if (
+      typeof fromAddr === 'string' &&
+      fromAddr !== '' &&
+      transport.addrOf(message.from) === undefined
+    )
+      transport.setPeer(message.from, fromAddr);
+    replica?.step(message);
     return { header: null };
   });
   server.handle(RAFT_RPC.status, async () => ({
@@ -104,6 +114,10 @@ export async function startMetadataService(
   }));
   const bound = await server.listen(options.host, options.port);
   const selfAddr = `${bound.host}:${bound.port}`;
+  transport.selfAddr = selfAddr;
+  for (const member of stateMachine.reader.members()) {
+    if (member.nodeId !== options.raft.nodeId) transport.setPeer(member.nodeId, member.addr);
+  }
 
   const voters = await resolvePeers(options.raft, store, transport, log);
   replica = new MetadataReplica({
@@ -120,6 +134,11 @@ export async function startMetadataService(
       raftIsLeader.set(isLeader ? 1 : 0);
       raftLeaderChanges.inc();
     },
+    onMember: (nodeId, addr) => {
+      if (nodeId === options.raft.nodeId) return;
+      if (addr === null) transport.removePeer(nodeId);
+      else transport.setPeer(nodeId, addr);
+    },
   });
   const live = replica;
   const metricsTimer = setInterval(() => {
@@ -130,8 +149,8 @@ export async function startMetadataService(
   }, 1000);
   metricsTimer.unref();
 
-  const forward = (method: string, header: unknown) =>
-    forwardToLeader(live, transport, method, header);
+  const forward = (method: string, header: unknown, timeoutMs = FORWARD_TIMEOUT_MS) =>
+    forwardToLeader(live, transport, method, header, timeoutMs);
   const committer: MetadataCommitter = {
     reader: stateMachine.reader,
     apply: (command) => live.propose({ command }),
@@ -177,6 +196,53 @@ export async function startMetadataService(
       ],
     },
   }));
+  server.handle(RAFT_RPC.addMember, async ({ header }) => {
+    const { nodeId, addr, forwarded } = header as {
+      nodeId: number;
+      addr: string;
+      forwarded?: boolean;
+    };
+    if (!live.isLeader) {
+      if (forwarded) throw notLeader(live.leaderId);
+      return {
+        header: await forward(
+          RAFT_RPC.addMember,
+          { nodeId, addr, forwarded: true },
+          CATCH_UP_DEADLINE_MS,
+        ),
+      };
+    }
+    await addMember(live, transport, nodeId, addr, log);
+    return { header: {} };
+  });
+  server.handle(RAFT_RPC.removeMember, async ({ header }) => {
+    const { nodeId, forwarded } = header as { nodeId: number; forwarded?: boolean };
+    if (!live.isLeader) {
+      if (forwarded) throw notLeader(live.leaderId);
+      return {
+        header: await forward(RAFT_RPC.removeMember, { nodeId, forwarded: true }, 60_000),
+      };
+    }
+    await live.proposeConfChange({ type: 'removeNode', nodeId });
+    await live.propose({ command: { op: 'setMember', nowMs: Date.now(), nodeId, addr: null } });
+    log.info('metadata member removed', { nodeId });
+    return { header: {} };
+  });
+  // The leader writes every member's address into the replicated state, so that any node that
+  // becomes leader can reach all the others (initial members learn each other by hello).
+  const reconcile = setInterval(() => {
+    if (!live.isLeader) return;
+    const known = new Map(stateMachine.reader.members().map((m) => [m.nodeId, m.addr]));
+    const { voters, learners } = live.status().confState;
+    for (const nodeId of [...voters, ...learners]) {
+      const addr = nodeId === options.raft.nodeId ? selfAddr : transport.addrOf(nodeId);
+      if (addr === undefined || known.get(nodeId) === addr) continue;
+      void live
+        .propose({ command: { op: 'setMember', nowMs: Date.now(), nodeId, addr } })
+        .catch(() => undefined);
+    }
+  }, MEMBER_RECONCILE_MS);
+  reconcile.unref();
   const gc = new ShardCollector(committer, log);
   const scrubber = new OrphanScrubber(committer, log, options.scrub);
   log.info('metadata service listening', { addr: selfAddr, nodeId: options.raft.nodeId });
@@ -187,6 +253,7 @@ export async function startMetadataService(
     replica: live,
     async close() {
       clearInterval(metricsTimer);
+      clearInterval(reconcile);
       await scrubber.stop();
       await gc.stop();
       live.close();
@@ -221,7 +288,7 @@ async function resolvePeers(
       }
     }
   };
-  if (!fresh) {
+  if (!fresh || raft.join) {
     for (const addr of raft.peers) void ask(addr);
     return undefined;
   }
@@ -238,11 +305,42 @@ async function resolvePeers(
   return voters.sort((a, b) => a - b);
 }
 
+// Adds a server as a learner, waits until it has caught up, then promotes it to voter (one
+// server at a time, dissertation §4.2.1: a new voter with an empty log would stall commits).
+async function addMember(
+  replica: MetadataReplica,
+  transport: RaftTransport,
+  nodeId: NodeId,
+  addr: string,
+  log: Logger,
+): Promise<void> {
+  if (!Number.isSafeInteger(nodeId) || nodeId <= 0)
+    throw new StrataError('EINVAL', 'node id must be > 0');
+  transport.setPeer(nodeId, addr);
+  await replica.propose({ command: { op: 'setMember', nowMs: Date.now(), nodeId, addr } });
+  const { voters, learners } = replica.status().confState;
+  if (voters.includes(nodeId)) return;
+  if (!learners.includes(nodeId)) await replica.proposeConfChange({ type: 'addLearner', nodeId });
+  log.info('metadata learner added; waiting for it to catch up', { nodeId, addr });
+  const deadline = Date.now() + CATCH_UP_DEADLINE_MS;
+  for (;;) {
+    try {
+      await replica.proposeConfChange({ type: 'addVoter', nodeId });
+      log.info('metadata member promoted to voter', { nodeId });
+      return;
+    } catch (error) {
+      if (!isStrataError(error, 'EBUSY') || Date.now() > deadline) throw error;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+}
+
 async function forwardToLeader(
   replica: MetadataReplica,
   transport: RaftTransport,
   method: string,
   header: unknown,
+  timeoutMs: number,
 ): Promise<unknown> {
   const deadline = Date.now() + LEADER_WAIT_MS;
   while (replica.leaderId === 0 || transport.addrOf(replica.leaderId) === undefined) {
@@ -252,9 +350,7 @@ async function forwardToLeader(
   }
   const addr = transport.addrOf(replica.leaderId);
   if (addr === undefined) throw notLeader(replica.leaderId);
-  const reply = await transport
-    .client(addr)
-    .call(method, header, undefined, { timeoutMs: FORWARD_TIMEOUT_MS });
+  const reply = await transport.client(addr).call(method, header, undefined, { timeoutMs });
   return reply.header;
 }
 

@@ -198,6 +198,8 @@ function dispatch(store: Store, c: Command): CommandResult {
       return mp.abortUpload(store, c);
     case 'registerDataServer':
       return data.registerDataServer(store, c);
+    case 'setMember':
+      return data.setMember(store, c);
     case 'gcDone':
       return data.gcDone(store, c);
     case 'markOrphans':

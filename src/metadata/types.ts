@@ -253,6 +253,9 @@ export type Command =
     }
   | { op: 'abortUpload'; nowMs: number; uploadId: string }
   | { op: 'registerDataServer'; nowMs: number; server: Omit<DataServerInfo, 'registeredAtMs'> }
+  // The metadata address of a Raft member (null: forget it), so every replica can reach every
+  // member, including ones added after it started.
+  | { op: 'setMember'; nowMs: number; nodeId: number; addr: string | null }
   // The garbage collector deleted these stripes' shards; forget them.
   | { op: 'gcDone'; nowMs: number; stripeIds: string[] }
   // The scrubber found shard files of these stripes on disk. Each one no extent references and no
@@ -310,6 +313,7 @@ export interface MetadataReader {
   listParts(uploadId: string): PartInfo[];
   listUploads(bucket: string): UploadInfo[];
   dataServers(): DataServerInfo[];
+  members(): Array<{ nodeId: number; addr: string }>;
   pendingGc(limit: number): Stripe[];
   // Whether any extent or part references the stripe, or its deletion is queued already.
   stripeState(stripeId: string): 'referenced' | 'collecting' | 'unknown';

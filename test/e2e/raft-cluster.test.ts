@@ -12,7 +12,7 @@ import { METADATA_RPC } from '../../src/metadata/types.ts';
 import type { RaftStatus } from '../../src/raft/index.ts';
 import { RpcClient } from '../../src/rpc/index.ts';
 import { checkLinearizability, type Model, type Operation } from '../helpers/linearizability.ts';
-import { type StrataProcess, startStrata, tempDir } from '../helpers/server.ts';
+import { runStrata, type StrataProcess, startStrata, tempDir } from '../helpers/server.ts';
 
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -290,5 +290,54 @@ describe('a 3-node metadata cluster', () => {
     } finally {
       process.kill(paused.pid, 'SIGCONT');
     }
+  });
+
+  test('cluster add-node brings in a fourth member and remove-node takes one out, writes going on', async () => {
+    const port = await freePort();
+    const addr = `127.0.0.1:${port}`;
+    const args = ['--role', 'metadata', '--node-id', '4', '--metadata-addr', addr, '--raft-join'];
+    nodes.set(4, {
+      process: undefined as unknown as StrataProcess,
+      addr,
+      dataDir: tempDir(),
+      args,
+    });
+    await startNode(4);
+    let stop = false;
+    let written = 0;
+    const writer = (async () => {
+      for (let n = 0; !stop; n++) {
+        await client.create(`/raft/member-${n}`, { exclusive: true });
+        written++;
+      }
+    })();
+    const added = await runStrata([
+      'cluster',
+      'add-node',
+      '--node-id',
+      '4',
+      addr,
+      '--metadata-addr',
+      addrs[1],
+    ]);
+    assert.equal(added.code, 0, added.stderr);
+    const four = await statusOf(addr);
+    assert.ok(four?.confState.voters.includes(4), 'node 4 votes');
+    assert.deepEqual([...(four?.confState.voters ?? [])].sort(), [1, 2, 3, 4]);
+
+    const removed = await runStrata(['cluster', 'remove-node', '1', '--metadata-addr', addrs[2]]);
+    assert.equal(removed.code, 0, removed.stderr);
+    const after = await statusOf(addr);
+    assert.deepEqual([...(after?.confState.voters ?? [])].sort(), [2, 3, 4]);
+    const status = await runStrata(['cluster', 'status', '--metadata-addr', addrs[2]]);
+    assert.equal(status.code, 0, status.stderr);
+    assert.match(status.stdout.toString(), /metadata cluster: 3 member\(s\)/);
+    assert.match(status.stdout.toString(), /node 4 +127\.0\.0\.1:\d+ +(leader|follower) +term \d+/);
+    stop = true;
+    await writer;
+    assert.ok(written > 0, 'writes went on during the changes');
+    await nodes.get(1)?.process.stop();
+    nodes.delete(1);
+    await client.create('/raft/after-removal', { exclusive: true });
   });
 });

@@ -1,8 +1,17 @@
+import { MetadataClient } from '../../client/metadata-client.ts';
 import { StrataClient } from '../../client/strata-client.ts';
 import { formatBytes, METADATA_ADDR_OPTION, metadataAddrs, parse, UsageError } from '../usage.ts';
 
 export const CLUSTER_HELP = `Usage: strata cluster status [--metadata-addr H:P[,H:P...]] [--config FILE] [--json]
+       strata cluster add-node --node-id N H:P [--metadata-addr ...]
+       strata cluster remove-node N [--metadata-addr ...]
 
+add-node adds the metadata node listening on H:P (started with --raft-join and its own
+--node-id) as a learner, waits until its log has caught up, then makes it a voter. remove-node
+takes a member out of the cluster (one server at a time, so the cluster keeps a quorum
+throughout). Any member's address will do: requests go to the leader.
+
+status 
 Shows each member of the metadata Raft cluster (role, term, commit and applied index, lag behind
 the leader's commit), the erasure-coding scheme and every data server with its disks
 (online, shards, capacity used and free).`;
@@ -11,10 +20,14 @@ export async function runCluster(args: string[]): Promise<number> {
   const { values, positionals } = parse(args, {
     ...METADATA_ADDR_OPTION,
     json: { type: 'boolean' },
+    'node-id': { type: 'string' },
   });
   if (values.help || positionals.length === 0) {
     process.stdout.write(`${CLUSTER_HELP}\n`);
     return values.help ? 0 : 2;
+  }
+  if (positionals[0] === 'add-node' || positionals[0] === 'remove-node') {
+    return changeMembers(positionals, values, await metadataAddrs(values));
   }
   if (positionals[0] !== 'status')
     throw new UsageError(`unknown cluster command: ${positionals[0]}`);
@@ -52,5 +65,37 @@ export async function runCluster(args: string[]): Promise<number> {
     return 0;
   } finally {
     await client.close();
+  }
+}
+
+async function changeMembers(
+  positionals: string[],
+  values: Record<string, unknown>,
+  addrs: string[],
+): Promise<number> {
+  const adding = positionals[0] === 'add-node';
+  const nodeId = Number(adding ? values['node-id'] : positionals[1]);
+  if (!Number.isSafeInteger(nodeId) || nodeId <= 0)
+    throw new UsageError(
+      adding ? 'add-node needs --node-id N (N > 0)' : 'remove-node needs a node id',
+    );
+  const addr = positionals[1];
+  if (adding && (addr === undefined || !/^[^\s]+:\d+$/.test(addr)))
+    throw new UsageError("add-node needs the new node's metadata address, HOST:PORT");
+  const metadata = new MetadataClient(addrs, { timeoutMs: 180_000 });
+  try {
+    process.stderr.write(
+      adding
+        ? `adding metadata node ${nodeId} at ${addr} (as a learner until it catches up)...\n`
+        : `removing metadata node ${nodeId}...\n`,
+    );
+    if (adding) await metadata.addMember(nodeId, addr);
+    else await metadata.removeMember(nodeId);
+    process.stdout.write(
+      adding ? `node ${nodeId} is a voting member\n` : `node ${nodeId} removed\n`,
+    );
+    return 0;
+  } finally {
+    await metadata.close();
   }
 }

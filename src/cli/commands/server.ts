@@ -20,6 +20,8 @@ Options (each also a STRATA_* variable, e.g. STRATA_DATA_DIR, and a key of the c
   --metrics-addr H:P     Prometheus /metrics listener ("" = off)        [127.0.0.1:9090]
   --disks D1,D2,...      data disk directories  [six under <data-dir>/disks]
   --raft-peers H:P,...   metadata addresses of the other members of the Raft cluster
+  --raft-join            a new metadata node that waits to be added to a running cluster
+                         (then run: strata cluster add-node --node-id N H:P)
   --region NAME          S3 region                                      [us-east-1]
   --log-level LEVEL      debug | info | warn | error                    [info]
   -h, --help             this text
@@ -45,14 +47,21 @@ export async function runServer(args: string[]): Promise<number> {
   const options: Record<string, { type: 'string' }> = Object.fromEntries(
     FLAGS.map((f) => [f, { type: 'string' as const }]),
   );
-  const { values, positionals } = parse(args, { ...options, config: { type: 'string' } });
+  const { values, positionals } = parse(args, {
+    ...options,
+    config: { type: 'string' },
+    'raft-join': { type: 'boolean' },
+  });
   if (values.help) {
     process.stdout.write(`${SERVER_HELP}\n`);
     return 0;
   }
   if (positionals.length > 0) throw new UsageError(`unexpected argument: ${positionals[0]}`);
   const given = values as Record<string, string | undefined>;
-  const flags = Object.fromEntries(FLAGS.map((f) => [f, given[f]]));
+  const flags: Record<string, string | undefined> = Object.fromEntries(
+    FLAGS.map((f) => [f, given[f]]),
+  );
+  if (values['raft-join']) flags['raft-join'] = 'true';
   const { config, configPath } = loadConfig({
     configPath: values.config as string | undefined,
     flags,

@@ -8,6 +8,7 @@ import { StrataError } from '../../common/errors.ts';
 import type { Logger } from '../../observability/logger.ts';
 import {
   bootstrapState,
+  type ConfChange,
   type Entry,
   joiningState,
   type Message,
@@ -40,6 +41,7 @@ export interface ReplicaOptions {
   electionTimeoutTicks: number;
   seed: number;
   onLeaderChange?: (leaderId: NodeId, isLeader: boolean) => void;
+  onMember?: (nodeId: NodeId, addr: string | null) => void;
 }
 
 interface PendingProposal {
@@ -139,6 +141,29 @@ export class MetadataReplica {
     });
   }
 
+  // A one-server membership change; resolves once its entry is applied here. Refusals that pass
+  // (a change already in flight, a learner still catching up) are EBUSY with the core's code.
+  proposeConfChange(change: ConfChange): Promise<void> {
+    this.checkAlive();
+    const result = this.raft.proposeConfChange(change);
+    if (!result.ok) {
+      if (result.code === 'NOT_LEADER') return Promise.reject(notLeader(result.leaderHint));
+      const code = result.code === 'INVALID_CONF_CHANGE' ? 'EINVAL' : 'EBUSY';
+      return Promise.reject(new StrataError(code, `membership change refused: ${result.code}`));
+    }
+    this.schedule();
+    return new Promise((resolve, reject) => {
+      this.pending.set(result.index, { term: result.term, resolve: () => resolve(), reject });
+    });
+  }
+
+  // How far a member's log is behind this leader's (undefined when not leading or unknown).
+  lagOf(nodeId: NodeId): number | undefined {
+    const progress = this.raft.progressOf(nodeId);
+    if (!this.isLeader || progress === undefined) return undefined;
+    return this.raft.status().lastIndex - progress.match;
+  }
+
   // Resolves when a read served from the local state machine is linearizable (ReadIndex).
   readBarrier(): Promise<void> {
     this.checkAlive();
@@ -224,6 +249,9 @@ export class MetadataReplica {
     if (entry.type === 'normal') {
       const envelope = decodeEnvelope(entry.data);
       result = sm.apply(envelope.command, entry.index, envelope.session);
+      if (envelope.command.op === 'setMember' && result.ok) {
+        this.options.onMember?.(envelope.command.nodeId, envelope.command.addr);
+      }
     } else {
       sm.markApplied(entry.index);
       result = { ok: true };

@@ -11,6 +11,8 @@ export const RAFT_RPC = {
   step: 'raft.step',
   hello: 'raft.hello', // -> { nodeId }
   status: 'raft.status',
+  addMember: 'raft.addMember', // { nodeId, addr } -> {}; on the leader (followers forward)
+  removeMember: 'raft.removeMember', // { nodeId } -> {}
 } as const;
 
 const SEND_TIMEOUT_MS = 2_000;
@@ -19,9 +21,14 @@ export class RaftTransport {
   private readonly peers = new Map<NodeId, string>(); // id -> metadata address
   private readonly clients = new Map<string, RpcClient>();
   private readonly log: Logger;
+  selfAddr = ''; // sent with every message, so a node learns the address of whoever talks to it
 
   constructor(log: Logger) {
     this.log = log;
+  }
+
+  removePeer(id: NodeId): void {
+    this.peers.delete(id);
   }
 
   setPeer(id: NodeId, addr: string): void {
@@ -52,7 +59,7 @@ export class RaftTransport {
       return;
     }
     this.client(addr)
-      .call(RAFT_RPC.step, message)
+      .call(RAFT_RPC.step, { message, fromAddr: this.selfAddr })
       .catch((error) => this.log.debug('raft send failed', { to: message.to, error }));
   }
 
