@@ -57,6 +57,7 @@ const CATCH_UP_DEADLINE_MS = 120_000;
 export interface RaftOptions {
   nodeId: NodeId;
   peers: string[]; // metadata addresses of the other members of a new cluster
+  snapshotEveryEntries: number; // log compaction interval
   join: boolean; // a new node that waits to be added to a running cluster (cluster add-node)
   tickMs: number;
   electionTimeoutTicks: number;
@@ -130,6 +131,7 @@ export async function startMetadataService(
     tickMs: options.raft.tickMs,
     electionTimeoutTicks: options.raft.electionTimeoutTicks,
     seed: options.raft.nodeId * 7919 + Date.now(),
+    snapshotEveryEntries: options.raft.snapshotEveryEntries,
     onLeaderChange: (_leader, isLeader) => {
       raftIsLeader.set(isLeader ? 1 : 0);
       raftLeaderChanges.inc();
@@ -223,7 +225,10 @@ export async function startMetadataService(
         header: await forward(RAFT_RPC.removeMember, { nodeId, forwarded: true }, 60_000),
       };
     }
-    await live.proposeConfChange({ type: 'removeNode', nodeId });
+    // Idempotent, since a client retries when the leader it asked removed itself before answering.
+    const { voters, learners } = live.status().confState;
+    if (voters.includes(nodeId) || learners.includes(nodeId))
+      await live.proposeConfChange({ type: 'removeNode', nodeId });
     await live.propose({ command: { op: 'setMember', nowMs: Date.now(), nodeId, addr: null } });
     log.info('metadata member removed', { nodeId });
     return { header: {} };

@@ -1,5 +1,6 @@
 import assert from 'node:assert';
 import { type Database, open } from 'lmdb';
+import { Packr } from 'msgpackr';
 import * as K from './keys.ts';
 import { createBucket, deleteBucket, setBucketAttr } from './ops-buckets.ts';
 import * as data from './ops-data.ts';
@@ -16,6 +17,8 @@ import {
   type MetadataReader,
   ROOT_INO,
 } from './types.ts';
+
+const snapshotPackr = new Packr({ useRecords: false, moreTypes: true });
 
 export interface ClientSession {
   id: string;
@@ -126,6 +129,28 @@ export class MetadataStateMachine {
   markApplied(index: number): void {
     assert(index > this.appliedIndex(), `index ${index} already applied`);
     this.db.transactionSync(() => this.db.putSync(K.appliedKey(), index));
+  }
+
+  // The whole state as bytes (every key and value), for a Raft snapshot. Taken in one read
+  // transaction, so it is the state at exactly appliedIndex().
+  dump(): { index: number; data: Uint8Array } {
+    return this.db.transactionSync(() => {
+      const pairs: Array<[Buffer, unknown]> = [];
+      for (const { key, value } of this.db.getRange({})) pairs.push([key as Buffer, value]);
+      return { index: this.appliedIndex(), data: snapshotPackr.pack(pairs) };
+    });
+  }
+
+  // Replaces the whole state with a snapshot's, at its index (InstallSnapshot, or a restart
+  // whose state machine lags the durable snapshot).
+  restore(data: Uint8Array, index: number): void {
+    const pairs = snapshotPackr.unpack(data) as Array<[Uint8Array, unknown]>;
+    assert(Array.isArray(pairs), 'a metadata snapshot is a list of key/value pairs');
+    this.db.transactionSync(() => {
+      for (const key of this.db.getKeys({})) this.db.removeSync(key as Buffer);
+      for (const [key, value] of pairs) this.db.putSync(Buffer.from(key), value);
+      this.db.putSync(K.appliedKey(), index);
+    });
   }
 
   // Keeps this result, and forgets the session's results the client no longer waits for.

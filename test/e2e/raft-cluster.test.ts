@@ -4,26 +4,13 @@
 // must exist exactly once. Then: a request whose answer was lost is retried and applied once; a
 // leader paused with SIGSTOP is replaced, and on SIGCONT does not disrupt the new leader.
 import assert from 'node:assert/strict';
-import { createServer } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { StrataClient } from '../../src/client/strata-client.ts';
-import { RAFT_RPC } from '../../src/metadata/replication/transport.ts';
 import { METADATA_RPC } from '../../src/metadata/types.ts';
-import type { RaftStatus } from '../../src/raft/index.ts';
 import { RpcClient } from '../../src/rpc/index.ts';
 import { checkLinearizability, type Model, type Operation } from '../helpers/linearizability.ts';
+import { freePort, MetadataCluster, raftStatusOf } from '../helpers/metadata-cluster.ts';
 import { runStrata, type StrataProcess, startStrata, tempDir } from '../helpers/server.ts';
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 // A file-name namespace: create (exclusive), rename, and existence checks.
 type NsInput =
@@ -65,65 +52,19 @@ const namespaceModel: Model<string[], NsInput, NsOutput> = {
 };
 
 describe('a 3-node metadata cluster', () => {
-  const nodes = new Map<
-    number,
-    { process: StrataProcess; addr: string; dataDir: string; args: string[] }
-  >();
+  let cluster: MetadataCluster;
+  let nodes: MetadataCluster['nodes'];
   let data: StrataProcess;
   let client: StrataClient;
   let addrs: string[];
-
-  const startNode = async (id: number) => {
-    const node = nodes.get(id);
-    assert.ok(node);
-    node.process = await startStrata({
-      dataDir: node.dataDir,
-      args: node.args,
-      ready: ['metadata'],
-    });
-  };
-
-  async function statusOf(addr: string): Promise<RaftStatus | undefined> {
-    const rpc = new RpcClient(addr, { connectTimeoutMs: 500, defaultTimeoutMs: 1_000 });
-    try {
-      return (await rpc.call<RaftStatus | null>(RAFT_RPC.status, {})).header ?? undefined;
-    } catch {
-      return undefined;
-    } finally {
-      await rpc.close();
-    }
-  }
-
-  async function leader(exclude?: number): Promise<{ id: number; term: number }> {
-    const deadline = Date.now() + 20_000;
-    while (Date.now() < deadline) {
-      for (const [id, node] of nodes) {
-        if (id === exclude) continue;
-        const status = await statusOf(node.addr);
-        if (status?.role === 'leader') return { id, term: status.term };
-      }
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    throw new Error('no metadata leader within 20 s');
-  }
+  const startNode = (id: number) => cluster.startNode(id);
+  const statusOf = raftStatusOf;
+  const leader = (exclude?: number) => cluster.leader(exclude);
 
   before(async () => {
-    const ports = await Promise.all([freePort(), freePort(), freePort()]);
-    addrs = ports.map((p) => `127.0.0.1:${p}`);
-    for (const [i, addr] of addrs.entries()) {
-      const peers = addrs.filter((a) => a !== addr).join(',');
-      const args = [
-        ...['--role', 'metadata', '--node-id', String(i + 1), '--metadata-addr', addr],
-        ...['--raft-peers', peers],
-      ];
-      nodes.set(i + 1, {
-        process: undefined as unknown as StrataProcess,
-        addr,
-        dataDir: tempDir(),
-        args,
-      });
-    }
-    await Promise.all([1, 2, 3].map(startNode));
+    cluster = await MetadataCluster.start(3);
+    nodes = cluster.nodes;
+    addrs = cluster.addrs;
     data = await startStrata({
       args: [
         '--role',
@@ -143,7 +84,7 @@ describe('a 3-node metadata cluster', () => {
   after(async () => {
     await client?.close();
     await data?.stop();
-    for (const node of nodes.values()) await node.process?.stop();
+    await cluster?.stop();
   });
 
   test('creates and renames stay linearizable and exactly-once while the leader is killed three times', async () => {
@@ -325,19 +266,31 @@ describe('a 3-node metadata cluster', () => {
     assert.ok(four?.confState.voters.includes(4), 'node 4 votes');
     assert.deepEqual([...(four?.confState.voters ?? [])].sort(), [1, 2, 3, 4]);
 
-    const removed = await runStrata(['cluster', 'remove-node', '1', '--metadata-addr', addrs[2]]);
+    // Remove the leader itself, the hard case: it commits its own removal, then steps down.
+    const gone = (await leader()).id;
+    const asked = addrs.find((a) => a !== nodes.get(gone)?.addr) as string;
+    const removed = await runStrata([
+      'cluster',
+      'remove-node',
+      String(gone),
+      '--metadata-addr',
+      asked,
+    ]);
     assert.equal(removed.code, 0, removed.stderr);
     const after = await statusOf(addr);
-    assert.deepEqual([...(after?.confState.voters ?? [])].sort(), [2, 3, 4]);
-    const status = await runStrata(['cluster', 'status', '--metadata-addr', addrs[2]]);
+    assert.deepEqual(
+      [...(after?.confState.voters ?? [])].sort(),
+      [1, 2, 3, 4].filter((id) => id !== gone),
+    );
+    const status = await runStrata(['cluster', 'status', '--metadata-addr', asked]);
     assert.equal(status.code, 0, status.stderr);
     assert.match(status.stdout.toString(), /metadata cluster: 3 member\(s\)/);
     assert.match(status.stdout.toString(), /node 4 +127\.0\.0\.1:\d+ +(leader|follower) +term \d+/);
     stop = true;
     await writer;
     assert.ok(written > 0, 'writes went on during the changes');
-    await nodes.get(1)?.process.stop();
-    nodes.delete(1);
+    await nodes.get(gone)?.process.stop();
+    nodes.delete(gone);
     await client.create('/raft/after-removal', { exclusive: true });
   });
 });

@@ -144,6 +144,18 @@ export class RaftStore {
     });
   }
 
+  // Log compaction: the snapshot (with its data) replaces the entries it covers, durably, so a
+  // restart whose state machine lags can start from it.
+  compact(snapshot: Snapshot): void {
+    const index = snapshot.meta.index;
+    assert(index >= this.firstIndex - 1 && index <= this.lastIndex, `compaction point ${index}`);
+    this.db.transactionSync(() => {
+      this.db.putSync(KEY_SNAPSHOT, snapshot);
+      this.removeEntries(this.firstIndex, index);
+    });
+    this.firstIndex = index + 1;
+  }
+
   private removeEntries(from: number, to: number): void {
     for (let index = from; index <= to; index++) this.db.removeSync(entryKey(index));
   }

@@ -42,6 +42,7 @@ export interface ReplicaOptions {
   seed: number;
   onLeaderChange?: (leaderId: NodeId, isLeader: boolean) => void;
   onMember?: (nodeId: NodeId, addr: string | null) => void;
+  snapshotEveryEntries: number;
 }
 
 interface PendingProposal {
@@ -78,6 +79,7 @@ export class MetadataReplica {
   private fatal: Error | undefined;
   leaderId: NodeId = 0;
   isLeader = false;
+  private lastSnapshotIndex = 0;
 
   constructor(options: ReplicaOptions) {
     this.options = options;
@@ -91,6 +93,11 @@ export class MetadataReplica {
     } else {
       state = store.load();
     }
+    // A state machine behind the durable snapshot (power loss after compaction) restarts from it.
+    if (stateMachine.appliedIndex() < state.snapshot.meta.index) {
+      stateMachine.restore(state.snapshot.data, state.snapshot.meta.index);
+    }
+    this.lastSnapshotIndex = state.snapshot.meta.index;
     // The state machine keeps its own applied index in the transaction of each change; entries up
     // to it are not delivered again.
     const appliedIndex = Math.max(stateMachine.appliedIndex(), state.snapshot.meta.index);
@@ -231,7 +238,11 @@ export class MetadataReplica {
       for (const message of ready.messages) this.options.transport.send(message);
       // 3. apply
       if (ready.snapshot) {
-        throw new StrataError('ENOTSUP', 'installing a metadata snapshot is not supported yet');
+        this.options.stateMachine.restore(ready.snapshot.data, ready.snapshot.meta.index);
+        this.lastSnapshotIndex = ready.snapshot.meta.index;
+        this.options.log.info('installed a metadata snapshot', {
+          index: ready.snapshot.meta.index,
+        });
       }
       for (const entry of ready.committedEntries) this.applyEntry(entry);
       this.releaseAppliedWaiters();
@@ -240,6 +251,26 @@ export class MetadataReplica {
       this.raft.advance();
     }
     if (this.raft.hasReady()) this.schedule();
+    this.maybeCompact();
+  }
+
+  // Every snapshotEveryEntries applied entries, the state machine's state becomes the snapshot and
+  // the log before it is dropped (on disk and in the core), so neither grows without bound.
+  private maybeCompact(): void {
+    const applied = Math.min(
+      this.raft.status().appliedIndex,
+      this.options.stateMachine.appliedIndex(),
+    );
+    if (applied - this.lastSnapshotIndex < this.options.snapshotEveryEntries) return;
+    const { index, data } = this.options.stateMachine.dump();
+    if (index !== applied) return; // entries applied but not yet acknowledged by advance()
+    const term = this.raft.logTerm(index);
+    assert(term !== undefined, `no term for applied index ${index}`);
+    const snapshot = { meta: { index, term, confState: this.raft.confStateAt(index) }, data };
+    this.options.store.compact(snapshot);
+    this.raft.compact(snapshot);
+    this.lastSnapshotIndex = index;
+    this.options.log.info('metadata log compacted', { index, snapshotBytes: data.byteLength });
   }
 
   private applyEntry(entry: Entry): void {
