@@ -1,1 +1,2 @@
 export * from './reed-solomon.ts';
+export * from './worker-pool.ts';

@@ -1,7 +1,21 @@
 import assert from 'node:assert';
 import { StrataError } from '../common/errors.ts';
-import { MUL_TABLE } from './gf256.ts';
 import { identity, invert, type Matrix, multiply, subMatrix, vandermonde } from './matrix.ts';
+import { codeShardsTs } from './ts-kernel.ts';
+import { kernelModule, WasmKernel } from './wasm-kernel.ts';
+
+export type KernelName = 'wasm-simd' | 'ts';
+
+// The SIMD kernel where the runtime has WebAssembly SIMD, unless STRATA_ERASURE_KERNEL=ts.
+function chooseKernel(wanted: KernelName | undefined): KernelName {
+  const choice = wanted ?? (process.env.STRATA_ERASURE_KERNEL === 'ts' ? 'ts' : undefined);
+  if (choice === 'ts') return 'ts';
+  if (kernelModule() === null) {
+    if (choice === 'wasm-simd') throw new StrataError('ENOTSUP', 'no WebAssembly SIMD here');
+    return 'ts';
+  }
+  return 'wasm-simd';
+}
 
 const DECODE_CACHE_ENTRIES_MAX = 64;
 
@@ -20,7 +34,10 @@ export class ReedSolomon {
   private readonly matrix: Matrix;
   private readonly decodeCache = new Map<string, Matrix>();
 
-  constructor(dataShards: number, parityShards: number) {
+  readonly kernel: KernelName;
+  private readonly wasm: WasmKernel | undefined;
+
+  constructor(dataShards: number, parityShards: number, options: { kernel?: KernelName } = {}) {
     if (
       !Number.isInteger(dataShards) ||
       !Number.isInteger(parityShards) ||
@@ -45,18 +62,34 @@ export class ReedSolomon {
     this.matrix = multiply(v, invert(subMatrix(v, 0, dataShards, 0, dataShards)));
     this.parityRows = this.matrix.slice(dataShards);
     assert.deepEqual(this.matrix.slice(0, dataShards), identity(dataShards), 'systematic');
+    this.kernel = chooseKernel(options.kernel);
+    const module = kernelModule();
+    this.wasm =
+      this.kernel === 'wasm-simd' && module ? new WasmKernel(module, this.totalShards) : undefined;
+  }
+
+  // k+m shard buffers of `sizeBytes` that the SIMD kernel codes in place, without copying them
+  // through its window. A codec hands out one such set at a time: a new call invalidates the last.
+  allocateShards(sizeBytes: number): Buffer[] {
+    if (this.wasm) return this.wasm.allocateShards(this.totalShards, sizeBytes);
+    return Array.from({ length: this.totalShards }, () => Buffer.alloc(sizeBytes));
+  }
+
+  private code(rows: Matrix, inputs: Uint8Array[], outputs: Uint8Array[]): void {
+    if (this.wasm) this.wasm.code(rows, inputs, outputs);
+    else codeShardsTs(rows, inputs, outputs);
   }
 
   // Fills shards[k..k+m) from shards[0..k). All shards have the same length.
   encode(shards: Uint8Array[]): void {
     this.checkShards(shards);
-    codeShards(this.parityRows, shards.slice(0, this.dataShards), shards.slice(this.dataShards));
+    this.code(this.parityRows, shards.slice(0, this.dataShards), shards.slice(this.dataShards));
   }
 
   verify(shards: Uint8Array[]): boolean {
     this.checkShards(shards);
     const expected = shards.slice(this.dataShards).map((s) => new Uint8Array(s.length));
-    codeShards(this.parityRows, shards.slice(0, this.dataShards), expected);
+    this.code(this.parityRows, shards.slice(0, this.dataShards), expected);
     return expected.every((parity, i) => Buffer.compare(parity, shards[this.dataShards + i]) === 0);
   }
 
@@ -81,7 +114,7 @@ export class ReedSolomon {
     const inputs = available.slice(0, k);
     if (missingData.length > 0) {
       const decode = this.decodeMatrix(inputs);
-      codeShards(
+      this.code(
         missingData.map((i) => decode[i]),
         inputs.map((i) => shards[i]),
         missingData.map((i) => shards[i]),
@@ -91,7 +124,7 @@ export class ReedSolomon {
     const missingParity = [];
     for (let i = k; i < this.totalShards; i++) if (!present[i]) missingParity.push(i);
     if (missingParity.length > 0) {
-      codeShards(
+      this.code(
         missingParity.map((i) => this.matrix[i]),
         shards.slice(0, k),
         missingParity.map((i) => shards[i]),
@@ -118,64 +151,5 @@ export class ReedSolomon {
       shards.every((s) => s.length === size),
       'all shards have the same length',
     );
-  }
-}
-
-// Products of a coefficient with a pair of bytes (128 KiB each): one lookup per 16 bits instead of
-// per byte. Bounded: the codec's own rows plus a few decode matrices' worth.
-const PAIR_TABLES_MAX = 256;
-const pairTables = new Map<number, Uint16Array>();
-
-function pairTable(coefficient: number): Uint16Array {
-  let table = pairTables.get(coefficient);
-  if (!table) {
-    table = new Uint16Array(65536);
-    const row = coefficient * 256;
-    for (let x = 0; x < 65536; x++)
-      table[x] = MUL_TABLE[row + (x & 0xff)] | (MUL_TABLE[row + (x >>> 8)] << 8);
-    if (pairTables.size >= PAIR_TABLES_MAX) pairTables.clear();
-    pairTables.set(coefficient, table);
-  }
-  return table;
-}
-
-const isWordAligned = (b: Uint8Array) => b.byteOffset % 4 === 0;
-
-// outputs[r] = sum over i of rows[r][i] * inputs[i]. The first input assigns, the rest accumulate,
-// so outputs need no zeroing. Word-aligned buffers (what Buffer.alloc returns) take the fast path.
-function codeShards(rows: Matrix, inputs: Uint8Array[], outputs: Uint8Array[]): void {
-  const length = inputs[0].length;
-  const aligned = inputs.every(isWordAligned) && outputs.every(isWordAligned);
-  const wordCount = aligned ? length >>> 2 : 0;
-  for (let r = 0; r < outputs.length; r++) {
-    const out = outputs[r];
-    const row = rows[r];
-    const out32 =
-      wordCount > 0 ? new Uint32Array(out.buffer, out.byteOffset, wordCount) : undefined;
-    for (let i = 0; i < inputs.length; i++) {
-      const input = inputs[i];
-      if (out32) {
-        const pairs = pairTable(row[i]);
-        const in32 = new Uint32Array(input.buffer, input.byteOffset, wordCount);
-        if (i === 0) {
-          for (let w = 0; w < wordCount; w++) {
-            const v = in32[w];
-            out32[w] = pairs[v & 0xffff] | (pairs[v >>> 16] << 16);
-          }
-        } else {
-          for (let w = 0; w < wordCount; w++) {
-            const v = in32[w];
-            out32[w] ^= pairs[v & 0xffff] | (pairs[v >>> 16] << 16);
-          }
-        }
-      }
-      const table = MUL_TABLE.subarray(row[i] * 256, row[i] * 256 + 256);
-      const from = wordCount * 4;
-      if (i === 0) {
-        for (let b = from; b < length; b++) out[b] = table[input[b]];
-      } else {
-        for (let b = from; b < length; b++) out[b] ^= table[input[b]];
-      }
-    }
   }
 }

@@ -16,7 +16,6 @@ import {
   type PersistedState,
   RaftNode,
   type RaftStatus,
-  type Ready,
   SeededPrng,
 } from '../../raft/index.ts';
 import type { MetadataStateMachine } from '../state-machine.ts';
