@@ -45,6 +45,11 @@ function entryChecksum(index: number, term: number, type: EntryType, data: Uint8
   return crc32c(data, crc32c(head));
 }
 
+function snapshotChecksum(snapshot: Snapshot): number {
+  const meta = Buffer.from(JSON.stringify(snapshot.meta));
+  return crc32c(snapshot.data, crc32c(meta));
+}
+
 export class RaftStore {
   private readonly db: Database<any, Buffer>;
   private firstIndex = 1; // first entry after the snapshot
@@ -87,7 +92,7 @@ export class RaftStore {
       vote: 0,
       commit: 0,
     };
-    const snapshot = (this.db.get(KEY_SNAPSHOT) as Snapshot | undefined) ?? emptySnapshot();
+    const snapshot = this.readSnapshot();
     const entries: Entry[] = [];
     let expected = snapshot.meta.index + 1;
     for (const { key, value } of this.db.getRange({
@@ -119,7 +124,7 @@ export class RaftStore {
   persist(ready: Pick<Ready, 'snapshot' | 'entries' | 'hardState'>): void {
     this.db.transactionSync(() => {
       if (ready.snapshot) {
-        this.db.putSync(KEY_SNAPSHOT, ready.snapshot);
+        this.writeSnapshot(ready.snapshot);
         this.removeEntries(this.firstIndex, this.lastIndex);
         this.firstIndex = ready.snapshot.meta.index + 1;
         this.lastIndex = ready.snapshot.meta.index;
@@ -150,10 +155,29 @@ export class RaftStore {
     const index = snapshot.meta.index;
     assert(index >= this.firstIndex - 1 && index <= this.lastIndex, `compaction point ${index}`);
     this.db.transactionSync(() => {
-      this.db.putSync(KEY_SNAPSHOT, snapshot);
+      this.writeSnapshot(snapshot);
       this.removeEntries(this.firstIndex, index);
     });
     this.firstIndex = index + 1;
+  }
+
+  // A snapshot is stored with a CRC32C of its metadata and data, checked when it is read back.
+  private writeSnapshot(snapshot: Snapshot): void {
+    this.db.putSync(KEY_SNAPSHOT, { ...snapshot, crc: snapshotChecksum(snapshot) });
+  }
+
+  private readSnapshot(): Snapshot {
+    const stored = this.db.get(KEY_SNAPSHOT) as (Snapshot & { crc: number }) | undefined;
+    if (stored === undefined) return emptySnapshot();
+    const snapshot: Snapshot = { meta: stored.meta, data: new Uint8Array(stored.data) };
+    if (snapshotChecksum(snapshot) !== stored.crc) {
+      throw new StrataError(
+        'EIO',
+        `the raft snapshot at index ${stored.meta.index} fails its checksum; refusing to start ` +
+          'rather than serve possibly wrong state',
+      );
+    }
+    return snapshot;
   }
 
   private removeEntries(from: number, to: number): void {

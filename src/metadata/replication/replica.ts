@@ -86,7 +86,14 @@ export class MetadataReplica {
     const { store, stateMachine } = options;
     store.claimNodeId(options.nodeId);
     let state: PersistedState;
-    if (store.isEmpty()) {
+    if (store.isEmpty() && stateMachine.appliedIndex() > 0) {
+      // Metadata written before it ran on Raft: it becomes the snapshot the log starts from.
+      state = adoptStateMachine(stateMachine, options.nodeId, options.bootstrapVoters);
+      store.persist({ snapshot: state.snapshot, entries: [], hardState: state.hardState });
+      options.log.info('adopted an existing metadata store as the first raft snapshot', {
+        index: state.snapshot.meta.index,
+      });
+    } else if (store.isEmpty()) {
       state = options.bootstrapVoters ? bootstrapState(options.bootstrapVoters) : joiningState();
       store.persist({ entries: state.entries, hardState: state.hardState });
     } else {
@@ -376,4 +383,18 @@ function lastIndexOf(state: PersistedState): number {
   return state.entries.length > 0
     ? state.entries[state.entries.length - 1].index
     : state.snapshot.meta.index;
+}
+
+function adoptStateMachine(
+  stateMachine: MetadataStateMachine,
+  nodeId: NodeId,
+  voters: NodeId[] | undefined,
+): PersistedState {
+  const { index, data } = stateMachine.dump();
+  const confState = { voters: voters ?? [nodeId], learners: [] };
+  return {
+    hardState: { term: 1, vote: 0, commit: index },
+    snapshot: { meta: { index, term: 1, confState }, data },
+    entries: [],
+  };
 }
