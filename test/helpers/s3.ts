@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { S3Client } from '@aws-sdk/client-s3';
 import type { StrataProcess } from './server.ts';
+import { awsEnv } from './tools.ts';
 
 // An SDK client at its default settings (checksums, aws-chunked streaming), pointed at Strata.
 export function s3Client(server: StrataProcess, secretKey = server.secretKey): S3Client {
@@ -20,15 +21,7 @@ export function aws(
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn('aws', ['--endpoint-url', server.s3Endpoint, ...args], {
-      env: {
-        ...process.env,
-        AWS_ACCESS_KEY_ID: server.accessKey,
-        AWS_SECRET_ACCESS_KEY: server.secretKey,
-        AWS_DEFAULT_REGION: 'us-east-1',
-        AWS_EC2_METADATA_DISABLED: 'true',
-        AWS_CONFIG_FILE: '/dev/null',
-        AWS_SHARED_CREDENTIALS_FILE: '/dev/null',
-      },
+      env: { ...process.env, ...awsEnv(server) },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';
