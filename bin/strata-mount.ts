@@ -1,11 +1,7 @@
 #!/usr/bin/env node
-// The FUSE mount is its own issue ("POSIX through FUSE"); until it lands this entry point says so
-// plainly instead of pretending to mount.
-const HELP = `Usage: strata-mount MOUNTPOINT [--metadata-addr H:P] [--foreground] [-o OPTIONS]
+// Each outstanding read of /dev/fuse parks a libuv pool thread; the client's file I/O needs
+// threads too. Set before the pool first starts, hence before anything else is imported.
+process.env.UV_THREADPOOL_SIZE ??= '64';
+const { mountMain } = await import('../src/fuse/main.ts');
 
-Mounts the Strata namespace through FUSE. Not available in this version: the FUSE mount is
-being built (see the project's issue "POSIX through FUSE"). Use \`strata fs\` or the S3 gateway.`;
-
-const wantsHelp = process.argv.includes('--help') || process.argv.includes('-h');
-process.stdout.write(`${HELP}\n`);
-process.exitCode = wantsHelp ? 0 : 2;
+process.exitCode = await mountMain(process.argv.slice(2));

@@ -149,6 +149,11 @@ export class StrataClient implements StrataClientApi {
   async readdir(path: string): Promise<DirEntry[]> {
     const dir = await this.stat(path);
     if (dir.type !== 'dir') throw new StrataError('ENOTDIR', `not a directory: ${path}`);
+    return this.readdirIno(dir.ino);
+  }
+
+  async readdirIno(ino: number): Promise<DirEntry[]> {
+    const dir = { ino };
     const entries: DirEntry[] = [];
     let after: string | undefined;
     for (;;) {

@@ -103,6 +103,7 @@ export interface StrataClientApi {
     options?: { mode?: number; recursive?: boolean; caller?: Caller },
   ): Promise<Inode>;
   readdir(path: string): Promise<DirEntry[]>;
+  readdirIno(ino: number): Promise<DirEntry[]>; // every entry of a directory, by inode number
   rename(from: string, to: string): Promise<void>;
   unlink(path: string): Promise<void>;
   rmdir(path: string): Promise<void>;

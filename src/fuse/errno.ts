@@ -1,0 +1,40 @@
+// StrataError codes to errno numbers (Linux), in one place.
+import { isStrataError } from '../common/errors.ts';
+
+const ERRNO: Record<string, number> = {
+  EPERM: 1,
+  ENOENT: 2,
+  EIO: 5,
+  EBADF: 9,
+  EACCES: 13,
+  EBUSY: 16,
+  EEXIST: 17,
+  EXDEV: 18,
+  ENOTDIR: 20,
+  EISDIR: 21,
+  EINVAL: 22,
+  EMFILE: 24,
+  ENOSPC: 28,
+  EROFS: 30,
+  ERANGE: 34,
+  ENAMETOOLONG: 36,
+  ENOSYS: 38,
+  ENOTEMPTY: 39,
+  ELOOP: 40,
+  ENODATA: 61,
+  ENOTSUP: 95,
+  ETIMEDOUT: 110,
+  NO_SUCH_BUCKET: 2,
+  KEY_CONFLICT: 17,
+  INVALID_KEY: 22,
+  RPC_TIMEOUT: 110,
+  RPC_UNAVAILABLE: 5,
+  RPC_CONNECTION_LOST: 5,
+};
+
+export const ERRNO_NUMBERS = ERRNO;
+
+export function errnoOf(error: unknown): number {
+  const code = isStrataError(error) ? error.code : (error as { code?: string })?.code;
+  return (code !== undefined && ERRNO[code]) || ERRNO.EIO;
+}

@@ -1,0 +1,202 @@
+// The FUSE kernel protocol (structs of /usr/include/linux/fuse.h, protocol 7.x): decoding request
+// headers and bodies, encoding replies. Nothing here knows about files (go-fuse's `fuse/` layer).
+import assert from 'node:assert';
+
+export const KERNEL_MAJOR = 7;
+export const KERNEL_MINOR_MAX = 38; // what this code speaks; the kernel may ask for less
+export const ROOT_ID = 1;
+
+export const OP = {
+  LOOKUP: 1,
+  FORGET: 2,
+  GETATTR: 3,
+  SETATTR: 4,
+  READLINK: 5,
+  OPEN: 14,
+  READ: 15,
+  STATFS: 17,
+  RELEASE: 18,
+  FLUSH: 25,
+  INIT: 26,
+  OPENDIR: 27,
+  READDIR: 28,
+  RELEASEDIR: 29,
+  ACCESS: 34,
+  INTERRUPT: 36,
+  DESTROY: 38,
+  BATCH_FORGET: 42,
+} as const;
+
+export const INIT_FLAGS = {
+  ASYNC_READ: 1 << 0,
+  BIG_WRITES: 1 << 5,
+  PARALLEL_DIROPS: 1 << 18,
+  MAX_PAGES: 1 << 22,
+} as const;
+
+export const IN_HEADER_BYTES = 40;
+export const OUT_HEADER_BYTES = 16;
+export const ATTR_BYTES = 88;
+
+export interface InHeader {
+  len: number;
+  opcode: number;
+  unique: bigint;
+  nodeid: bigint;
+  uid: number;
+  gid: number;
+  pid: number;
+}
+
+export function decodeInHeader(buf: Buffer): InHeader {
+  assert(buf.length >= IN_HEADER_BYTES, 'a request has a 40-byte header');
+  return {
+    len: buf.readUInt32LE(0),
+    opcode: buf.readUInt32LE(4),
+    unique: buf.readBigUInt64LE(8),
+    nodeid: buf.readBigUInt64LE(16),
+    uid: buf.readUInt32LE(24),
+    gid: buf.readUInt32LE(28),
+    pid: buf.readUInt32LE(32),
+  };
+}
+
+// A reply: header (with the total length and a negative errno, 0 for success) and body.
+export function encodeReply(unique: bigint, errno: number, body?: Buffer): Buffer[] {
+  const header = Buffer.alloc(OUT_HEADER_BYTES);
+  const len = OUT_HEADER_BYTES + (body?.length ?? 0);
+  header.writeUInt32LE(len, 0);
+  header.writeInt32LE(errno === 0 ? 0 : -Math.abs(errno), 4);
+  header.writeBigUInt64LE(unique, 8);
+  return body && body.length > 0 ? [header, body] : [header];
+}
+
+export interface Attr {
+  ino: number;
+  size: number;
+  blocks: number;
+  atimeMs: number;
+  mtimeMs: number;
+  ctimeMs: number;
+  mode: number; // with the file type bits (S_IFDIR, S_IFREG, S_IFLNK)
+  nlink: number;
+  uid: number;
+  gid: number;
+}
+
+function writeTime(buf: Buffer, secondsAt: number, nsecAt: number, ms: number): void {
+  const seconds = Math.floor(ms / 1000);
+  buf.writeBigUInt64LE(BigInt(seconds), secondsAt);
+  buf.writeUInt32LE(Math.round((ms - seconds * 1000) * 1e6), nsecAt);
+}
+
+export function writeAttr(buf: Buffer, at: number, attr: Attr): void {
+  buf.writeBigUInt64LE(BigInt(attr.ino), at);
+  buf.writeBigUInt64LE(BigInt(attr.size), at + 8);
+  buf.writeBigUInt64LE(BigInt(attr.blocks), at + 16);
+  writeTime(buf, at + 24, at + 48, attr.atimeMs);
+  writeTime(buf, at + 32, at + 52, attr.mtimeMs);
+  writeTime(buf, at + 40, at + 56, attr.ctimeMs);
+  buf.writeUInt32LE(attr.mode, at + 60);
+  buf.writeUInt32LE(attr.nlink, at + 64);
+  buf.writeUInt32LE(attr.uid, at + 68);
+  buf.writeUInt32LE(attr.gid, at + 72);
+  buf.writeUInt32LE(0, at + 76); // rdev
+  buf.writeUInt32LE(4096, at + 80); // blksize
+  buf.writeUInt32LE(0, at + 84); // flags
+}
+
+// fuse_entry_out: nodeid, generation, entry_valid, attr_valid, their nsec parts, attr.
+export function encodeEntryOut(attr: Attr, validMs: number): Buffer {
+  const buf = Buffer.alloc(40 + ATTR_BYTES);
+  buf.writeBigUInt64LE(BigInt(attr.ino), 0);
+  buf.writeBigUInt64LE(1n, 8);
+  writeValid(buf, 16, 32, validMs);
+  writeValid(buf, 24, 36, validMs);
+  writeAttr(buf, 40, attr);
+  return buf;
+}
+
+// fuse_attr_out: attr_valid, attr_valid_nsec, dummy, attr.
+export function encodeAttrOut(attr: Attr, validMs: number): Buffer {
+  const buf = Buffer.alloc(16 + ATTR_BYTES);
+  writeValid(buf, 0, 8, validMs);
+  writeAttr(buf, 16, attr);
+  return buf;
+}
+
+function writeValid(buf: Buffer, secondsAt: number, nsecAt: number, ms: number): void {
+  buf.writeBigUInt64LE(BigInt(Math.floor(ms / 1000)), secondsAt);
+  buf.writeUInt32LE((ms % 1000) * 1e6, nsecAt);
+}
+
+// fuse_open_out: fh, open_flags, padding.
+export function encodeOpenOut(fh: number, openFlags = 0): Buffer {
+  const buf = Buffer.alloc(16);
+  buf.writeBigUInt64LE(BigInt(fh), 0);
+  buf.writeUInt32LE(openFlags, 8);
+  return buf;
+}
+
+// fuse_init_out (64 bytes).
+export function encodeInitOut(minor: number, flags: number, maxWriteBytes: number): Buffer {
+  const buf = Buffer.alloc(64);
+  buf.writeUInt32LE(KERNEL_MAJOR, 0);
+  buf.writeUInt32LE(minor, 4);
+  buf.writeUInt32LE(1024 * 1024, 8); // max_readahead
+  buf.writeUInt32LE(flags, 12);
+  buf.writeUInt16LE(64, 16); // max_background
+  buf.writeUInt16LE(48, 18); // congestion_threshold
+  buf.writeUInt32LE(maxWriteBytes, 20);
+  buf.writeUInt32LE(1, 24); // time_gran: nanoseconds
+  buf.writeUInt16LE(Math.ceil(maxWriteBytes / 4096), 28); // max_pages
+  return buf;
+}
+
+// fuse_kstatfs: blocks, bfree, bavail, files, ffree, bsize, namelen, frsize, padding, spare[6].
+export function encodeStatfsOut(s: {
+  blocks: number;
+  bfree: number;
+  bavail: number;
+  files: number;
+  ffree: number;
+  bsize: number;
+}): Buffer {
+  const buf = Buffer.alloc(80);
+  buf.writeBigUInt64LE(BigInt(s.blocks), 0);
+  buf.writeBigUInt64LE(BigInt(s.bfree), 8);
+  buf.writeBigUInt64LE(BigInt(s.bavail), 16);
+  buf.writeBigUInt64LE(BigInt(s.files), 24);
+  buf.writeBigUInt64LE(BigInt(s.ffree), 32);
+  buf.writeUInt32LE(s.bsize, 40);
+  buf.writeUInt32LE(255, 44); // namelen
+  buf.writeUInt32LE(s.bsize, 48); // frsize
+  return buf;
+}
+
+// One fuse_dirent: ino, off (of the next entry), namelen, type, name padded to 8 bytes.
+export function direntBytes(name: string): number {
+  return (24 + Buffer.byteLength(name) + 7) & ~7;
+}
+
+export function writeDirent(
+  buf: Buffer,
+  at: number,
+  ino: number,
+  nextOffset: number,
+  name: string,
+  type: number,
+): number {
+  const nameBytes = Buffer.from(name);
+  buf.writeBigUInt64LE(BigInt(ino), at);
+  buf.writeBigUInt64LE(BigInt(nextOffset), at + 8);
+  buf.writeUInt32LE(nameBytes.length, at + 16);
+  buf.writeUInt32LE(type, at + 20);
+  nameBytes.copy(buf, at + 24);
+  const size = direntBytes(name);
+  buf.fill(0, at + 24 + nameBytes.length, at + size);
+  return size;
+}
+
+// Directory entry types (DT_* of dirent.h).
+export const DT = { DIR: 4, REG: 8, LNK: 10 } as const;

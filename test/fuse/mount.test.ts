@@ -1,0 +1,151 @@
+// strata-mount against a real server, as root through /dev/fuse (read-only in this version):
+// objects put through S3 are files with the same bytes, buckets and prefixes are directories,
+// ordinary tools (ls, cat, cmp, stat, dd, find, df) work, writes are refused with EROFS, Ctrl-C
+// unmounts, and a mount left dead by a killed process is cleared by the next strata-mount.
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { CreateBucketCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { patternBytes, s3Client } from '../helpers/s3.ts';
+import { REPO_ROOT, type StrataProcess, startStrata, tempDir } from '../helpers/server.ts';
+
+const canMount = process.getuid?.() === 0 && spawnSync('test', ['-c', '/dev/fuse']).status === 0;
+const MOUNT_BIN = join(REPO_ROOT, 'bin', 'strata-mount.ts');
+
+function mounted(path: string): boolean {
+  return readFileSync('/proc/mounts', 'utf8')
+    .split('\n')
+    .some((line) => line.split(' ')[1] === path);
+}
+
+function sh(script: string): { status: number | null; stdout: string; stderr: string } {
+  const result = spawnSync('sh', ['-c', script], { encoding: 'utf8' });
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+describe('strata-mount', { skip: canMount ? false : 'needs root and /dev/fuse' }, () => {
+  let server: StrataProcess;
+  let s3: S3Client;
+  let mountPoint: string;
+  let mount: ChildProcess | undefined;
+  let output = '';
+  const big = patternBytes(5 * 1024 * 1024 + 333, 41);
+
+  async function startMount(): Promise<void> {
+    output = '';
+    mount = spawn(
+      process.execPath,
+      [MOUNT_BIN, mountPoint, '--metadata-addr', server.metadataAddr],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    mount.stdout?.on('data', (d) => {
+      output += d;
+    });
+    mount.stderr?.on('data', (d) => {
+      output += d;
+    });
+    const deadline = Date.now() + 15_000;
+    while (!/^mounted /m.test(output)) {
+      if (Date.now() > deadline || mount.exitCode !== null) throw new Error(`no mount:\n${output}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  before(async () => {
+    server = await startStrata();
+    s3 = s3Client(server);
+    await s3.send(new CreateBucketCommand({ Bucket: 'mnt' }));
+    await s3.send(
+      new PutObjectCommand({ Bucket: 'mnt', Key: 'docs/hello.txt', Body: 'hello, mount\n' }),
+    );
+    await s3.send(new PutObjectCommand({ Bucket: 'mnt', Key: 'big.bin', Body: big }));
+    for (let i = 0; i < 150; i++) {
+      await s3.send(
+        new PutObjectCommand({
+          Bucket: 'mnt',
+          Key: `many/f${String(i).padStart(3, '0')}`,
+          Body: String(i),
+        }),
+      );
+    }
+    mountPoint = join(tempDir('strata-mnt-'), 'mnt');
+    mkdirSync(mountPoint);
+    await startMount();
+  });
+  after(async () => {
+    if (mountPoint && mounted(mountPoint)) spawnSync('umount', ['-l', mountPoint]);
+    mount?.kill('SIGKILL');
+    s3?.destroy();
+    await server?.stop();
+  });
+
+  test('objects put through S3 are files with the same bytes; buckets and prefixes are directories', () => {
+    assert.equal(readFileSync(join(mountPoint, 'mnt/docs/hello.txt'), 'utf8'), 'hello, mount\n');
+    const read = readFileSync(join(mountPoint, 'mnt/big.bin'));
+    assert.equal(
+      createHash('sha256').update(read).digest('hex'),
+      createHash('sha256').update(big).digest('hex'),
+    );
+    const st = statSync(join(mountPoint, 'mnt/big.bin'));
+    assert.equal(st.size, big.length);
+    assert.ok(st.isFile());
+    assert.ok(statSync(join(mountPoint, 'mnt/docs')).isDirectory());
+    assert.deepEqual(sh(`ls ${mountPoint}/mnt`).stdout.trim().split('\n'), [
+      'big.bin',
+      'docs',
+      'many',
+    ]);
+  });
+
+  test('ordinary tools: a listing of 150 entries, find, dd at an offset, df', () => {
+    const names = sh(`ls ${mountPoint}/mnt/many`).stdout.trim().split('\n');
+    assert.equal(names.length, 150);
+    assert.equal(names[0], 'f000');
+    assert.equal(names[149], 'f149');
+    assert.equal(sh(`find ${mountPoint}/mnt -type f | wc -l`).stdout.trim(), '152');
+    const dd = spawnSync(
+      'dd',
+      [`if=${join(mountPoint, 'mnt/big.bin')}`, 'bs=4096', 'skip=1000', 'count=3', 'status=none'],
+      {
+        maxBuffer: 1 << 20,
+      },
+    );
+    assert.equal(dd.status, 0);
+    assert.ok(dd.stdout.equals(big.subarray(4096 * 1000, 4096 * 1003)));
+    const df = sh(`df -k ${mountPoint} | tail -1`).stdout.trim().split(/\s+/);
+    assert.ok(Number(df[1]) > 0, `df reports the cluster's capacity: ${df.join(' ')}`);
+  });
+
+  test('a missing name is ENOENT and writes are refused: the mount is read-only for now', () => {
+    assert.throws(
+      () => statSync(join(mountPoint, 'mnt/nope')),
+      (e: { code?: string }) => e.code === 'ENOENT',
+    );
+    assert.throws(
+      () => writeFileSync(join(mountPoint, 'mnt/new.txt'), 'x'),
+      (e: { code?: string }) => e.code === 'EROFS',
+    );
+  });
+
+  test('Ctrl-C unmounts cleanly; a mount left dead by kill -9 is cleared by the next strata-mount', async () => {
+    mount?.kill('SIGINT');
+    await new Promise<void>((resolve) => mount?.once('exit', () => resolve()));
+    assert.equal(mounted(mountPoint), false, 'unmounted after SIGINT');
+
+    await startMount();
+    mount?.kill('SIGKILL');
+    await new Promise<void>((resolve) => mount?.once('exit', () => resolve()));
+    assert.equal(mounted(mountPoint), true, 'a killed mount process leaves its mount behind');
+    assert.throws(
+      () => statSync(mountPoint),
+      (e: { code?: string }) => e.code === 'ENOTCONN',
+    );
+    await startMount();
+    assert.equal(readFileSync(join(mountPoint, 'mnt/docs/hello.txt'), 'utf8'), 'hello, mount\n');
+  });
+});
