@@ -283,6 +283,124 @@ export class StrataClient implements StrataClientApi {
     return result.inode as Inode;
   }
 
+  // Inode-based namespace calls (the FUSE mount names things by parent inode and name). A
+  // directory made directly under the root is a bucket.
+  async mkdirIn(parent: number, name: string, mode: number, caller: Caller): Promise<Inode> {
+    return this.mkdirAt(parent, name, mode, caller);
+  }
+
+  async createIn(
+    parent: number,
+    name: string,
+    mode: number,
+    caller: Caller,
+    exclusive: boolean,
+  ): Promise<Inode> {
+    const result = await this.apply({ op: 'create', parent, name, mode, caller, exclusive });
+    return result.inode as Inode;
+  }
+
+  async symlinkIn(parent: number, name: string, target: string, caller: Caller): Promise<Inode> {
+    const result = await this.apply({ op: 'symlink', parent, name, target, caller });
+    return result.inode as Inode;
+  }
+
+  async linkIn(ino: number, parent: number, name: string): Promise<Inode> {
+    const result = await this.apply({ op: 'link', ino, parent, name });
+    return result.inode as Inode;
+  }
+
+  async unlinkIn(parent: number, name: string): Promise<void> {
+    await this.apply({ op: 'unlink', parent, name });
+  }
+
+  async rmdirIn(parent: number, name: string): Promise<void> {
+    if (parent === ROOT_INO) return this.deleteBucket(name);
+    await this.apply({ op: 'rmdir', parent, name });
+  }
+
+  async renameIn(
+    srcParent: number,
+    srcName: string,
+    dstParent: number,
+    dstName: string,
+    flags: { noReplace?: boolean; exchange?: boolean } = {},
+  ): Promise<void> {
+    await this.apply({ op: 'rename', srcParent, srcName, dstParent, dstName, ...flags });
+  }
+
+  async setattr(
+    ino: number,
+    changes: {
+      mode?: number;
+      uid?: number;
+      gid?: number;
+      size?: number;
+      atimeMs?: number;
+      mtimeMs?: number;
+    },
+  ): Promise<Inode> {
+    const result = await this.apply({ op: 'setattr', ino, ...changes });
+    return result.inode as Inode;
+  }
+
+  async setxattr(ino: number, name: string, value: Uint8Array): Promise<Inode> {
+    const result = await this.apply({ op: 'setxattr', ino, name, value });
+    return result.inode as Inode;
+  }
+
+  async removexattr(ino: number, name: string): Promise<Inode> {
+    const result = await this.apply({ op: 'removexattr', ino, name });
+    return result.inode as Inode;
+  }
+
+  async punchHole(ino: number, offset: number, length: number): Promise<Inode> {
+    const result = await this.apply({ op: 'punch', ino, offset, length });
+    return result.inode as Inode;
+  }
+
+  getattrMany(inos: number[]): Promise<Array<Inode | null>> {
+    return this.metadata.read('getattrMany', inos);
+  }
+
+  extents(ino: number, offset: number, length: number): Promise<Extent[]> {
+    return this.metadata.read('extents', ino, offset, length);
+  }
+
+  // A write in two steps, so a writer can overlap the next stripes' data with this commit:
+  // stageWrite stores the bytes durably (invisible), commitWrite makes them the file's content
+  // at `offset` in one metadata command. Commits of one file must be issued in write order.
+  async stageWrite(offset: number, data: Buffer): Promise<Extent[]> {
+    if (offset < 0 || !Number.isSafeInteger(offset))
+      throw new StrataError('EINVAL', `bad offset ${offset}`);
+    const params = await this.erasure();
+    const capacity = params.k * params.shardSizeBytes;
+    const stripes = [];
+    for (let at = 0; at < data.length; at += capacity) {
+      const release = await this.stripeSlots.acquire();
+      try {
+        const part = data.subarray(at, Math.min(data.length, at + capacity));
+        stripes.push(await writeStripe(this.pool, params, part, this.log));
+      } finally {
+        release();
+      }
+    }
+    return toExtents(stripes, offset);
+  }
+
+  async commitWrite(ino: number, extents: Extent[]): Promise<Inode> {
+    try {
+      const result = await this.apply({ op: 'write', ino, extents });
+      return result.inode as Inode;
+    } catch (error) {
+      // After a timeout the command may yet have been applied: leave the stripes to the
+      // scrubber rather than delete bytes a file may reference.
+      if (!String((error as { code?: string }).code).startsWith('RPC_'))
+        await this.discardExtents(extents);
+      throw error;
+    }
+  }
+
   async createBucket(name: string, owner: string): Promise<BucketInfo> {
     const result = await this.apply({ op: 'createBucket', name, owner, caller: this.caller });
     return result.bucket as BucketInfo;

@@ -18,7 +18,17 @@ export type ErrnoCode =
   | 'ENOTSUP'
   | 'ENODATA'
   | 'EBUSY'
-  | 'ELOOP';
+  | 'ELOOP'
+  // Mostly for the FUSE mount.
+  | 'EBADF'
+  | 'EMFILE'
+  | 'ENXIO'
+  | 'EAGAIN'
+  | 'EINTR'
+  | 'ESTALE'
+  | 'EROFS'
+  | 'ERANGE'
+  | 'ENOSYS';
 
 export type StrataErrorCode =
   | ErrnoCode

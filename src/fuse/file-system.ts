@@ -1,22 +1,34 @@
 // The file-system layer of the mount (go-fuse's `fs/`): FUSE node ids are the metadata inode
-// numbers (the root is 1 in both), open handles, and each operation as a call into the client
-// library. Errors are StrataError codes, turned into errno values in one place (errno.ts).
-import type { StrataClientApi } from '../client/types.ts';
-import type { DirEntry, Inode } from '../metadata/types.ts';
-import { type Attr, DT } from './protocol.ts';
+// numbers (the root is 1 in both), open handles, write buffering, and each operation as a call
+// into the client library. Errors are StrataError codes, turned into errno values in one place
+// (errno.ts). Permissions are the kernel's (default_permissions); callers' uid and gid own what
+// they create.
+import type { StrataClient } from '../client/strata-client.ts';
+import { type ErrnoCode, StrataError } from '../common/errors.ts';
+import type { Caller, DirEntry, Inode } from '../metadata/types.ts';
+import { type Attr, DT, FATTR } from './protocol.ts';
+import { ReadAhead } from './read-ahead.ts';
+import type { SetattrIn } from './requests.ts';
+import { DirtyBudget, InodeWriter } from './write-buffer.ts';
 
+const S_IFMT = 0o170000;
 const S_IFDIR = 0o040000;
 const S_IFREG = 0o100000;
 const S_IFLNK = 0o120000;
+const O_ACCMODE = 3;
+const O_EXCL = 0o200;
 const HANDLES_MAX = 65_536;
 const STATFS_CACHE_MS = 5_000;
+const XATTR_CREATE = 1;
+const XATTR_REPLACE = 2;
+const XATTR_NAMESPACES = ['user.', 'trusted.', 'security.'];
 
-export function attrOf(inode: Inode): Attr {
+export function attrOf(inode: Inode, size = inode.size): Attr {
   const type = inode.type === 'dir' ? S_IFDIR : inode.type === 'symlink' ? S_IFLNK : S_IFREG;
   return {
     ino: inode.ino,
-    size: inode.type === 'symlink' ? Buffer.byteLength(inode.target ?? '') : inode.size,
-    blocks: Math.ceil(inode.size / 512),
+    size: inode.type === 'symlink' ? Buffer.byteLength(inode.target ?? '') : size,
+    blocks: Math.ceil(size / 512),
     atimeMs: inode.atimeMs,
     mtimeMs: inode.mtimeMs,
     ctimeMs: inode.ctimeMs,
@@ -27,19 +39,61 @@ export function attrOf(inode: Inode): Attr {
   };
 }
 
-export function direntType(entry: DirEntry): number {
+export function direntType(entry: { type: Inode['type'] }): number {
   return entry.type === 'dir' ? DT.DIR : entry.type === 'symlink' ? DT.LNK : DT.REG;
 }
 
+// What identifies a version of a file's bytes, to tell whether the kernel's cached pages of it
+// are still good.
+function versionOf(inode: Inode): string {
+  return `${inode.mtimeMs}:${inode.size}`;
+}
+
+function errorWith(code: ErrnoCode, message: string): StrataError {
+  return new StrataError(code, message);
+}
+
+export interface OpenFile {
+  ino: number;
+  writable: boolean;
+}
+
+export interface DirectoryHandle {
+  ino: number;
+  parentIno: number;
+  entries: DirEntry[];
+}
+
+export interface FileSystemOptions {
+  stripeBytes: number;
+  dirtyLimitBytes: number;
+}
+
 export class StrataFileSystem {
-  readonly client: StrataClientApi;
+  readonly client: StrataClient;
+  private readonly options: FileSystemOptions;
+  private readonly budget: DirtyBudget;
+  readonly readAhead: ReadAhead;
   private nextHandle = 1;
-  // Directory handles keep the listing taken at opendir, so readdir offsets stay stable.
-  private readonly directories = new Map<number, DirEntry[]>();
+  private readonly files = new Map<number, OpenFile>();
+  private readonly openCounts = new Map<number, number>();
+  private readonly writers = new Map<number, InodeWriter>();
+  private readonly directories = new Map<number, DirectoryHandle>();
+  // The version of each file whose pages the kernel may cache (most recently opened last).
+  readonly cachedVersions = new Map<number, string>();
   private capacity: { atMs: number; totalBytes: number; freeBytes: number } | undefined;
 
-  constructor(client: StrataClientApi) {
+  constructor(client: StrataClient, options: FileSystemOptions) {
     this.client = client;
+    this.options = options;
+    this.budget = new DirtyBudget(options.dirtyLimitBytes);
+    this.readAhead = new ReadAhead(client, options.stripeBytes);
+  }
+
+  // Attributes as this mount sees them: a file's size includes writes not yet committed.
+  attr(inode: Inode): Attr {
+    const writer = this.writers.get(inode.ino);
+    return attrOf(inode, writer ? writer.sizeOver(inode.size) : inode.size);
   }
 
   lookup(parent: number, name: string): Promise<Inode> {
@@ -50,21 +104,303 @@ export class StrataFileSystem {
     return this.client.getattr(ino);
   }
 
+  async setattr(ino: number, s: SetattrIn): Promise<Inode> {
+    const changes: Parameters<StrataClient['setattr']>[1] = {};
+    const now = Date.now();
+    if (s.valid & FATTR.MODE) changes.mode = s.mode & 0o7777;
+    if (s.valid & FATTR.UID) changes.uid = s.uid;
+    if (s.valid & FATTR.GID) changes.gid = s.gid;
+    if (s.valid & FATTR.ATIME) changes.atimeMs = s.valid & FATTR.ATIME_NOW ? now : s.atimeMs;
+    if (s.valid & FATTR.MTIME) changes.mtimeMs = s.valid & FATTR.MTIME_NOW ? now : s.mtimeMs;
+    if (s.valid & FATTR.SIZE) {
+      // Writes accepted before the truncate land before it.
+      await this.writers.get(ino)?.flush();
+      changes.size = s.size;
+    }
+    if (Object.keys(changes).length === 0) return this.getattr(ino);
+    const inode = await this.client.setattr(ino, changes);
+    this.noteOwnChange(inode);
+    return inode;
+  }
+
+  async mknod(parent: number, name: string, mode: number, caller: Caller): Promise<Inode> {
+    if ((mode & S_IFMT) !== S_IFREG && (mode & S_IFMT) !== 0)
+      throw errorWith('EPERM', 'only regular files can be made by mknod here');
+    return this.client.createIn(parent, name, mode & 0o7777, caller, true);
+  }
+
+  mkdir(parent: number, name: string, mode: number, caller: Caller): Promise<Inode> {
+    return this.client.mkdirIn(parent, name, mode & 0o7777, caller);
+  }
+
+  symlink(parent: number, name: string, target: string, caller: Caller): Promise<Inode> {
+    return this.client.symlinkIn(parent, name, target, caller);
+  }
+
+  async readlink(ino: number): Promise<Buffer> {
+    const inode = await this.getattr(ino);
+    if (inode.type !== 'symlink') throw errorWith('EINVAL', 'not a symbolic link');
+    return Buffer.from(inode.target ?? '');
+  }
+
+  link(ino: number, parent: number, name: string): Promise<Inode> {
+    return this.client.linkIn(ino, parent, name);
+  }
+
+  async unlink(parent: number, name: string): Promise<void> {
+    const child = await this.client.lookup(parent, name);
+    // The last name of a file this mount still has open: its data must outlive the name.
+    await this.writers.get(child.ino)?.flush();
+    await this.client.unlinkIn(parent, name);
+  }
+
+  rmdir(parent: number, name: string): Promise<void> {
+    return this.client.rmdirIn(parent, name);
+  }
+
+  async rename(
+    parent: number,
+    name: string,
+    newParent: number,
+    newName: string,
+    flags: number,
+  ): Promise<void> {
+    const RENAME_NOREPLACE = 1;
+    const RENAME_EXCHANGE = 2;
+    if (flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE))
+      throw errorWith('EINVAL', 'unsupported rename flags');
+    await this.client.renameIn(parent, name, newParent, newName, {
+      noReplace: (flags & RENAME_NOREPLACE) !== 0 || undefined,
+      exchange: (flags & RENAME_EXCHANGE) !== 0 || undefined,
+    });
+  }
+
+  // --- open files ---
+
+  async open(ino: number, flags: number): Promise<{ fh: number; keepCache: boolean }> {
+    const inode = await this.getattr(ino); // close-to-open: the newest committed attributes
+    if (inode.type === 'dir') throw errorWith('EISDIR', 'is a directory');
+    return this.openInode(inode, flags);
+  }
+
+  async create(
+    parent: number,
+    name: string,
+    mode: number,
+    flags: number,
+    caller: Caller,
+  ): Promise<{ inode: Inode; fh: number }> {
+    const inode = await this.client.createIn(
+      parent,
+      name,
+      mode & 0o7777,
+      caller,
+      (flags & O_EXCL) !== 0,
+    );
+    const { fh } = this.openInode(inode, flags);
+    return { inode, fh };
+  }
+
+  private openInode(inode: Inode, flags: number): { fh: number; keepCache: boolean } {
+    if (this.files.size >= HANDLES_MAX) throw errorWith('EMFILE', 'too many open files');
+    const fh = this.nextHandle++;
+    const writable = (flags & O_ACCMODE) !== 0;
+    this.files.set(fh, { ino: inode.ino, writable });
+    this.openCounts.set(inode.ino, (this.openCounts.get(inode.ino) ?? 0) + 1);
+    if (writable && !this.writers.has(inode.ino)) {
+      this.writers.set(
+        inode.ino,
+        new InodeWriter(inode.ino, this.client, this.budget, this.options.stripeBytes),
+      );
+    }
+    const version = versionOf(inode);
+    const keepCache = this.cachedVersions.get(inode.ino) === version;
+    if (!keepCache) this.readAhead.drop(inode.ino);
+    this.cachedVersions.delete(inode.ino);
+    this.cachedVersions.set(inode.ino, version);
+    return { fh, keepCache };
+  }
+
+  file(fh: number): OpenFile {
+    const file = this.files.get(fh);
+    if (!file) throw errorWith('EBADF', `no open file ${fh}`);
+    return file;
+  }
+
+  async read(ino: number, offset: number, length: number): Promise<Buffer> {
+    const writer = this.writers.get(ino);
+    if (writer?.dirty) await this.flushWriter(writer);
+    return this.readAhead.read(ino, offset, length);
+  }
+
+  async write(fh: number, offset: number, data: Buffer): Promise<number> {
+    const file = this.file(fh);
+    const writer = this.writers.get(file.ino);
+    if (!file.writable || !writer) throw errorWith('EBADF', 'file not open for writing');
+    this.readAhead.drop(file.ino);
+    await writer.write(offset, data);
+    return data.length;
+  }
+
+  // close(2) and fsync(2): every write accepted so far is committed and visible to every
+  // client. Stripes are stored durably (fsync on the data servers) before their commit, and a
+  // commit is on disk on a quorum of metadata members when it returns, so fsync needs no more.
+  async flush(ino: number): Promise<void> {
+    const writer = this.writers.get(ino);
+    if (writer) await this.flushWriter(writer);
+  }
+
+  private async flushWriter(writer: InodeWriter): Promise<void> {
+    await writer.flush();
+    if (writer.lastCommitted) this.noteOwnChange(writer.lastCommitted);
+  }
+
+  // Our own change must not look like another client's to the invalidation watcher.
+  private noteOwnChange(inode: Inode): void {
+    this.readAhead.drop(inode.ino);
+    if (this.cachedVersions.has(inode.ino)) this.cachedVersions.set(inode.ino, versionOf(inode));
+  }
+
+  async release(fh: number): Promise<number | undefined> {
+    const file = this.files.get(fh);
+    if (!file) return undefined;
+    this.files.delete(fh);
+    const left = (this.openCounts.get(file.ino) ?? 1) - 1;
+    if (left > 0) {
+      this.openCounts.set(file.ino, left);
+      return file.ino;
+    }
+    this.openCounts.delete(file.ino);
+    const writer = this.writers.get(file.ino);
+    if (writer) {
+      this.writers.delete(file.ino);
+      await this.flushWriter(writer).catch(() => {});
+    }
+    return file.ino;
+  }
+
+  isOpen(ino: number): boolean {
+    return this.openCounts.has(ino);
+  }
+
+  isDirty(ino: number): boolean {
+    return this.writers.get(ino)?.dirty ?? false;
+  }
+
+  async fallocate(ino: number, offset: number, length: number, mode: number): Promise<void> {
+    const KEEP_SIZE = 1;
+    const PUNCH_HOLE = 2;
+    await this.flush(ino);
+    if (mode === 0 || mode === KEEP_SIZE) {
+      // Space is not reserved ahead in an erasure-coded store; the size is what changes.
+      const inode = await this.getattr(ino);
+      if (mode === 0 && offset + length > inode.size)
+        this.noteOwnChange(await this.client.setattr(ino, { size: offset + length }));
+      return;
+    }
+    if (mode === (PUNCH_HOLE | KEEP_SIZE)) {
+      this.noteOwnChange(await this.client.punchHole(ino, offset, length));
+      return;
+    }
+    throw errorWith('ENOTSUP', `fallocate mode ${mode} is not supported`);
+  }
+
+  // SEEK_DATA (3) and SEEK_HOLE (4) from the file's extents: bytes no extent covers are a hole.
+  async lseek(ino: number, offset: number, whence: number): Promise<number> {
+    await this.flush(ino);
+    const inode = await this.getattr(ino);
+    if (offset >= inode.size) throw errorWith('ENXIO', 'offset past the end of the file');
+    const extents = await this.client.extents(ino, offset, inode.size - offset);
+    if (whence === 3) {
+      const first = extents.find((e) => e.fileOffset + e.length > offset);
+      if (!first) throw errorWith('ENXIO', 'no data after the offset');
+      return Math.max(offset, first.fileOffset);
+    }
+    let at = offset;
+    for (const extent of extents) {
+      if (extent.fileOffset > at) return at;
+      at = Math.max(at, extent.fileOffset + extent.length);
+    }
+    return Math.min(at, inode.size);
+  }
+
+  async copyFileRange(
+    inoIn: number,
+    offIn: number,
+    fhOut: number,
+    offOut: number,
+    length: number,
+  ): Promise<number> {
+    const out = this.file(fhOut);
+    await this.flush(inoIn);
+    const size = (await this.getattr(inoIn)).size;
+    const end = Math.min(size, offIn + length);
+    const CHUNK = this.options.stripeBytes;
+    let copied = 0;
+    for (let at = offIn; at < end; at += CHUNK) {
+      const data = await this.client.read(inoIn, at, Math.min(CHUNK, end - at));
+      if (data.length === 0) break;
+      await this.write(fhOut, offOut + copied, data);
+      copied += data.length;
+    }
+    await this.flush(out.ino);
+    return copied;
+  }
+
+  // --- directories ---
+
   async opendir(ino: number): Promise<number> {
-    if (this.directories.size >= HANDLES_MAX)
-      throw Object.assign(new Error('too many open directories'), { code: 'EMFILE' });
+    if (this.directories.size >= HANDLES_MAX) throw errorWith('EMFILE', 'too many open dirs');
+    const dir = await this.getattr(ino);
+    if (dir.type !== 'dir') throw errorWith('ENOTDIR', 'not a directory');
+    // The listing is taken once, so readdir offsets stay stable while the directory changes.
     const entries = await this.client.readdirIno(ino);
     const handle = this.nextHandle++;
-    this.directories.set(handle, entries);
+    this.directories.set(handle, { ino, parentIno: dir.parent ?? 1, entries });
     return handle;
   }
 
-  directory(handle: number): DirEntry[] | undefined {
-    return this.directories.get(handle);
+  directory(handle: number): DirectoryHandle {
+    const dir = this.directories.get(handle);
+    if (!dir) throw errorWith('EBADF', 'bad directory handle');
+    return dir;
   }
 
   releasedir(handle: number): void {
     this.directories.delete(handle);
+  }
+
+  // --- extended attributes ---
+
+  async getxattr(ino: number, name: string): Promise<Buffer> {
+    const inode = await this.getattr(ino);
+    const value = inode.xattrs[name];
+    if (value === undefined) throw errorWith('ENODATA', `no attribute ${name}`);
+    return Buffer.from(value);
+  }
+
+  async listxattr(ino: number): Promise<Buffer> {
+    const inode = await this.getattr(ino);
+    return Buffer.from(
+      Object.keys(inode.xattrs)
+        .map((name) => `${name}\0`)
+        .join(''),
+    );
+  }
+
+  async setxattr(ino: number, name: string, value: Buffer, flags: number): Promise<void> {
+    if (!XATTR_NAMESPACES.some((prefix) => name.startsWith(prefix)))
+      throw errorWith('ENOTSUP', `attribute namespace of ${name} is not supported`);
+    if (flags & (XATTR_CREATE | XATTR_REPLACE)) {
+      const exists = (await this.getattr(ino)).xattrs[name] !== undefined;
+      if (flags & XATTR_CREATE && exists) throw errorWith('EEXIST', `${name} exists`);
+      if (flags & XATTR_REPLACE && !exists) throw errorWith('ENODATA', `no attribute ${name}`);
+    }
+    await this.client.setxattr(ino, name, value);
+  }
+
+  async removexattr(ino: number, name: string): Promise<void> {
+    await this.client.removexattr(ino, name);
   }
 
   // The cluster's real capacity: the data disks' bytes scaled by k / (k + m), since parity takes
@@ -84,7 +420,8 @@ export class StrataFileSystem {
     return this.capacity;
   }
 
-  read(ino: number, offset: number, length: number): Promise<Buffer> {
-    return this.client.read(ino, offset, length);
+  // Everything this mount holds unwritten, before unmount.
+  async flushAll(): Promise<void> {
+    await Promise.all([...this.writers.values()].map((w) => this.flushWriter(w).catch(() => {})));
   }
 }

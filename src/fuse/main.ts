@@ -3,24 +3,38 @@ import { parseArgs } from 'node:util';
 import { StrataClient } from '../client/strata-client.ts';
 import { createLogger } from '../observability/logger.ts';
 import { StrataFileSystem } from './file-system.ts';
+import { InvalidationWatcher } from './invalidation.ts';
 import { mountFuse, unmountFuse } from './mount.ts';
+import { FuseOperations } from './operations.ts';
 import { FuseSession } from './session.ts';
 
-const HELP = `Usage: strata-mount MOUNTPOINT [--metadata-addr H:P[,H:P...]] [--foreground] [-o OPTIONS]
+const HELP = `Usage: strata-mount MOUNTPOINT [--metadata-addr H:P[,H:P...]] [-o OPTIONS] [--cache-size SIZE]
 
-Mounts the Strata namespace at MOUNTPOINT through FUSE: buckets are its top-level directories,
-objects its files. Runs as root (mount(2) with a /dev/fuse descriptor; no fusermount helper yet).
+Mounts the Strata namespace at MOUNTPOINT through FUSE: buckets are its top-level directories
+(mkdir there creates a bucket), objects its files; a file written here is an S3 object and an
+object put through S3 is a file. Runs as root (mount(2) with a /dev/fuse descriptor).
 Unmount with \`umount MOUNTPOINT\` or Ctrl-C; a dead mount left at MOUNTPOINT by a crashed
 process is cleared at start.
 
-This version mounts read-only: lookups, attributes, directory listings and reads. Writes through
-the mount come with the rest of the POSIX issue.
+Consistency: close-to-open between mounts (a file closed on one mount is read whole on another
+that opens it afterwards); names and attributes may be up to 1 s stale between mounts; pages
+cached of a file another client changed are dropped within about 1 s. fsync and close make
+writes durable.
 
 Options:
   --metadata-addr H:P,...  metadata members to use                    [127.0.0.1:9000]
-  --foreground             stay attached (the default; there is no daemon mode yet)
+  --cache-size SIZE        bytes of written data held before it is sent (e.g. 256M)   [256M]
+  --foreground             stay attached (the default; there is no daemon mode)
+  -o ro                    mount read-only
   -o allow_other           let other users see the mount
   -h, --help               this text`;
+
+function parseSize(text: string): number {
+  const match = /^(\d+)([KMG]?)i?B?$/i.exec(text.trim());
+  if (!match) throw new Error(`--cache-size: not a size: ${text}`);
+  const unit = { '': 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3 }[match[2].toUpperCase()] ?? 1;
+  return Number(match[1]) * unit;
+}
 
 export async function mountMain(args: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -28,6 +42,7 @@ export async function mountMain(args: string[]): Promise<number> {
     allowPositionals: true,
     options: {
       'metadata-addr': { type: 'string', default: '127.0.0.1:9000' },
+      'cache-size': { type: 'string', default: '256M' },
       foreground: { type: 'boolean' },
       o: { type: 'string', short: 'o', multiple: true },
       help: { type: 'boolean', short: 'h' },
@@ -42,30 +57,50 @@ export async function mountMain(args: string[]): Promise<number> {
     process.stderr.write(`${HELP}\n`);
     return 2;
   }
+  let dirtyLimitBytes: number;
+  try {
+    dirtyLimitBytes = parseSize(String(values['cache-size']));
+  } catch (error) {
+    process.stderr.write(`strata-mount: ${(error as Error).message}\n`);
+    return 2;
+  }
   const mountOptions = (values.o ?? []).flatMap((o) => o.split(','));
   const log = createLogger({ fields: { service: 'fuse' } });
   const client = new StrataClient({ metadataAddrs: String(values['metadata-addr']).split(',') });
-  const fs = new StrataFileSystem(client);
   let fd: number;
+  let fs: StrataFileSystem;
   try {
+    const { erasure } = await client.metadata.config();
+    fs = new StrataFileSystem(client, {
+      stripeBytes: erasure.k * erasure.shardSizeBytes,
+      dirtyLimitBytes,
+    });
     fd = mountFuse(mountPoint, {
       allowOther: mountOptions.includes('allow_other'),
-      readOnly: true,
+      readOnly: mountOptions.includes('ro'),
     });
   } catch (error) {
     process.stderr.write(`strata-mount: ${(error as Error).message}\n`);
     await client.close();
     return 1;
   }
-  const session = new FuseSession(fd, fs, log);
+  const ops = new FuseOperations(fs, log);
+  const session = new FuseSession(fd, ops, log);
+  const watcher = new InvalidationWatcher(fs, ops.notifier, log);
   session.start();
+  watcher.start(1000);
   process.stdout.write(`mounted ${mountPoint}\n`);
   const stop = () => {
-    void unmountFuse(mountPoint).then(() => session.stop());
+    void fs
+      .flushAll()
+      .then(() => unmountFuse(mountPoint))
+      .then(() => session.stop());
   };
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
   await session.done;
+  watcher.stop();
+  await fs.flushAll();
   await client.close();
   // Reads still parked on /dev/fuse in pool threads must not keep the process alive.
   process.exit(0);

@@ -12,27 +12,74 @@ export const OP = {
   GETATTR: 3,
   SETATTR: 4,
   READLINK: 5,
+  SYMLINK: 6,
+  MKNOD: 8,
+  MKDIR: 9,
+  UNLINK: 10,
+  RMDIR: 11,
+  RENAME: 12,
+  LINK: 13,
   OPEN: 14,
   READ: 15,
+  WRITE: 16,
   STATFS: 17,
   RELEASE: 18,
+  FSYNC: 20,
+  SETXATTR: 21,
+  GETXATTR: 22,
+  LISTXATTR: 23,
+  REMOVEXATTR: 24,
   FLUSH: 25,
   INIT: 26,
   OPENDIR: 27,
   READDIR: 28,
   RELEASEDIR: 29,
+  FSYNCDIR: 30,
+  GETLK: 31,
+  SETLK: 32,
+  SETLKW: 33,
   ACCESS: 34,
+  CREATE: 35,
   INTERRUPT: 36,
   DESTROY: 38,
   BATCH_FORGET: 42,
+  FALLOCATE: 43,
+  READDIRPLUS: 44,
+  RENAME2: 45,
+  LSEEK: 46,
+  COPY_FILE_RANGE: 47,
+  SYNCFS: 50,
 } as const;
 
 export const INIT_FLAGS = {
   ASYNC_READ: 1 << 0,
+  POSIX_LOCKS: 1 << 1,
   BIG_WRITES: 1 << 5,
+  FLOCK_LOCKS: 1 << 10,
+  AUTO_INVAL_DATA: 1 << 12,
+  DO_READDIRPLUS: 1 << 13,
+  READDIRPLUS_AUTO: 1 << 14,
   PARALLEL_DIROPS: 1 << 18,
   MAX_PAGES: 1 << 22,
 } as const;
+
+// fuse_setattr_in.valid bits.
+export const FATTR = {
+  MODE: 1 << 0,
+  UID: 1 << 1,
+  GID: 1 << 2,
+  SIZE: 1 << 3,
+  ATIME: 1 << 4,
+  MTIME: 1 << 5,
+  FH: 1 << 6,
+  ATIME_NOW: 1 << 7,
+  MTIME_NOW: 1 << 8,
+} as const;
+
+export const FOPEN_KEEP_CACHE = 1 << 1;
+export const RELEASE_FLOCK_UNLOCK = 1 << 1;
+export const LK_FLOCK = 1 << 0;
+export const NOTIFY = { INVAL_INODE: 2, INVAL_ENTRY: 3 } as const;
 
 export const IN_HEADER_BYTES = 40;
 export const OUT_HEADER_BYTES = 16;
@@ -200,3 +247,76 @@ export function writeDirent(
 
 // Directory entry types (DT_* of dirent.h).
 export const DT = { DIR: 4, REG: 8, LNK: 10 } as const;
+
+// fuse_write_out: size, padding.
+export function encodeWriteOut(size: number): Buffer {
+  const buf = Buffer.alloc(8);
+  buf.writeUInt32LE(size, 0);
+  return buf;
+}
+
+// fuse_getxattr_out (the size a value or name list needs, when the caller asked with size 0).
+export function encodeXattrSize(size: number): Buffer {
+  return encodeWriteOut(size);
+}
+
+// fuse_lk_out: the conflicting lock (start, end, type, pid), or type F_UNLCK.
+export function encodeLkOut(lock: { start: number; end: number; type: number; pid: number }) {
+  const buf = Buffer.alloc(24);
+  buf.writeBigUInt64LE(BigInt(lock.start), 0);
+  buf.writeBigUInt64LE(BigInt(lock.end), 8);
+  buf.writeUInt32LE(lock.type, 16);
+  buf.writeUInt32LE(lock.pid, 20);
+  return buf;
+}
+
+export function encodeU64(value: number): Buffer {
+  const buf = Buffer.alloc(8);
+  buf.writeBigUInt64LE(BigInt(value), 0);
+  return buf;
+}
+
+// One fuse_direntplus: a fuse_entry_out (nodeid 0: no attributes, as for "." and "..") followed
+// by a fuse_dirent, padded to 8 bytes.
+export function direntPlusBytes(name: string): number {
+  return 40 + ATTR_BYTES + direntBytes(name);
+}
+
+export function writeDirentPlus(
+  buf: Buffer,
+  at: number,
+  entry: Buffer | undefined,
+  ino: number,
+  nextOffset: number,
+  name: string,
+  type: number,
+): number {
+  if (entry) entry.copy(buf, at);
+  else buf.fill(0, at, at + 40 + ATTR_BYTES);
+  return 40 + ATTR_BYTES + writeDirent(buf, at + 40 + ATTR_BYTES, ino, nextOffset, name, type);
+}
+
+// Notifications: an out header with unique 0 and the notify code in the error field.
+export function encodeNotify(code: number, body: Buffer): Buffer[] {
+  const header = Buffer.alloc(OUT_HEADER_BYTES);
+  header.writeUInt32LE(OUT_HEADER_BYTES + body.length, 0);
+  header.writeInt32LE(code, 4);
+  return [header, body];
+}
+
+export function encodeInvalInode(ino: number, offset: number, length: number): Buffer {
+  const buf = Buffer.alloc(24);
+  buf.writeBigUInt64LE(BigInt(ino), 0);
+  buf.writeBigInt64LE(BigInt(offset), 8);
+  buf.writeBigInt64LE(BigInt(length), 16);
+  return buf;
+}
+
+export function encodeInvalEntry(parent: number, name: string): Buffer {
+  const nameBytes = Buffer.from(name);
+  const buf = Buffer.alloc(16 + nameBytes.length + 1);
+  buf.writeBigUInt64LE(BigInt(parent), 0);
+  buf.writeUInt32LE(nameBytes.length, 8);
+  nameBytes.copy(buf, 16);
+  return buf;
+}

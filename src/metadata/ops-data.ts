@@ -1,6 +1,6 @@
 // Commands about data rather than names: POSIX writes, data server registration, and the
 // bookkeeping of stripe collection (gcDone) and orphan shards (markOrphans).
-import { checkExtents, STRIPE_ID, writeExtents } from './extent-ops.ts';
+import { checkExtents, punch, STRIPE_ID, writeExtents } from './extent-ops.ts';
 import * as K from './keys.ts';
 import { fail, type Store } from './store.ts';
 import type { Command, DataServerInfo, Inode } from './types.ts';
@@ -17,6 +17,20 @@ export function write(store: Store, c: Op<'write'>) {
   const next: Inode = { ...inode, size: Math.max(inode.size, end), mtimeMs: c.nowMs };
   next.ctimeMs = c.nowMs;
   // The S3 view's ETag described the old bytes; '' tells the gateway it has none.
+  if (inode.object) next.object = { ...inode.object, etag: '', partSizes: undefined };
+  store.putInode(next);
+  return { ok: true as const, inode: next };
+}
+
+// fallocate(PUNCH_HOLE): the range reads as zeros afterwards and its stripes lose a reference;
+// the size does not change.
+export function punchHole(store: Store, c: Op<'punch'>) {
+  const inode = store.mustInode(c.ino);
+  if (inode.type !== 'file') fail(inode.type === 'dir' ? 'EISDIR' : 'EINVAL', 'holes are in files');
+  if (!Number.isSafeInteger(c.offset) || !Number.isSafeInteger(c.length) || c.offset < 0)
+    fail('EINVAL', 'bad hole range');
+  punch(store, c.ino, c.offset, Math.min(inode.size, c.offset + c.length));
+  const next: Inode = { ...inode, mtimeMs: c.nowMs, ctimeMs: c.nowMs };
   if (inode.object) next.object = { ...inode.object, etag: '', partSizes: undefined };
   store.putInode(next);
   return { ok: true as const, inode: next };

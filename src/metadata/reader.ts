@@ -20,6 +20,7 @@ export function createReader(store: Store): MetadataReader {
   };
   return {
     getattr: (ino) => store.inode(ino),
+    getattrMany: (inos) => inos.slice(0, 1000).map((ino) => store.inode(ino) ?? null),
     lookup,
     resolvePath(path) {
       let at = store.inode(ROOT_INO);

@@ -33,6 +33,7 @@ const READ_FNS = new Set<keyof MetadataReader>([
   'getattr',
   'lookup',
   'resolvePath',
+  'getattrMany',
   'readdir',
   'extents',
   'getBucket',

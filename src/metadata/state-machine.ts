@@ -197,6 +197,8 @@ function dispatch(store: Store, c: Command): CommandResult {
       return ns.removexattr(store, c);
     case 'write':
       return data.write(store, c);
+    case 'punch':
+      return data.punchHole(store, c);
     case 'createBucket':
       return createBucket(store, c);
     case 'deleteBucket':

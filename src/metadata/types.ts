@@ -155,6 +155,8 @@ export type Command =
   // Writes at offsets: each extent replaces whatever covered its range (older extents are split or
   // dropped); size grows to the end of the last extent if that is past it.
   | { op: 'write'; nowMs: number; ino: number; extents: Extent[] }
+  // Deallocates [offset, offset + length) of a file (reads give zeros); the size stays.
+  | { op: 'punch'; nowMs: number; ino: number; offset: number; length: number }
   | { op: 'createBucket'; nowMs: number; name: string; owner: string; caller: Caller }
   | { op: 'deleteBucket'; nowMs: number; name: string }
   // Sets (value) or removes (null) one of a bucket's sub-resources. The gateway validates values
@@ -302,6 +304,7 @@ export interface ListObjectsResult {
 // Reads. Today served from the local LMDB; with Raft, linearizable reads go through ReadIndex.
 export interface MetadataReader {
   getattr(ino: number): Inode | undefined;
+  getattrMany(inos: number[]): Array<Inode | null>; // at most 1,000; null where there is none
   lookup(parent: number, name: string): Inode | undefined;
   resolvePath(path: string): Inode | undefined; // "/bucket/a/b"
   readdir(ino: number, afterName: string | undefined, limit: number): DirEntry[];
