@@ -405,6 +405,7 @@ class FsxRun {
       `bytes from file offset ${offset + from} (0x${(offset + from).toString(16)}):`,
       `  expected: ${hex(expected.subarray(from, to))}`,
       `  actual:   ${hex(actual.subarray(from, to))}`,
+      `            ${' '.repeat(3 * (index - from))}^^ first difference`,
     ];
     if (index === common)
       lines.push('  (identical up to the shorter length: a short or long read)');
