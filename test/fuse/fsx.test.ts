@@ -28,8 +28,14 @@ describe('fsx model', () => {
     model.truncate(MODEL_CHUNK_BYTES * 3);
     const bytes = model.read(0, MODEL_CHUNK_BYTES * 3);
     const kept = bytes.subarray(0, MODEL_CHUNK_BYTES + 7);
-    assert(kept.every((b) => b === 0xab), 'bytes below the cut are kept');
-    assert(bytes.subarray(kept.length).every((b) => b === 0), 'bytes regrown past the cut are 0');
+    assert(
+      kept.every((b) => b === 0xab),
+      'bytes below the cut are kept',
+    );
+    assert(
+      bytes.subarray(kept.length).every((b) => b === 0),
+      'bytes regrown past the cut are 0',
+    );
   });
 
   test('a read past the end is short, and empty at or beyond the end', () => {
