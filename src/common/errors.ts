@@ -18,7 +18,10 @@ export type ErrnoCode =
   | 'ENOTSUP'
   | 'ENODATA'
   | 'EBUSY'
-  | 'ELOOP';
+  | 'ELOOP'
+  | 'EAGAIN' // a lock conflicts with another owner's
+  | 'ESTALE' // the mount session is gone (expired or closed): its locks and orphans are lost
+  | 'ENOLCK';
 
 export type StrataErrorCode =
   | ErrnoCode
