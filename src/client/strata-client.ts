@@ -7,6 +7,7 @@ import {
   type Command,
   type DirEntry,
   type Extent,
+  type FileLock,
   type Inode,
   type ListObjectsQuery,
   type ListObjectsResult,
@@ -20,6 +21,7 @@ import type { RaftStatus } from '../raft/index.ts';
 import { RpcClient } from '../rpc/index.ts';
 import { DataPool } from './data-pool.ts';
 import { readFileRange } from './file-reader.ts';
+import * as locks from './locks.ts';
 import { MetadataClient } from './metadata-client.ts';
 import { joinPath, parentAndName, splitPath, toBucketKey } from './paths.ts';
 import { Slots } from './slots.ts';
@@ -684,6 +686,36 @@ export class StrataClient implements StrataClientApi {
   async close(): Promise<void> {
     await this.pool.close();
     await this.metadata.close();
+  }
+
+  // Mount sessions, cluster-wide locks and unlinked open files, for the FUSE mount (locks.ts).
+  mountOpen(mountId: string, ttlMs: number, description?: string): Promise<void> {
+    return locks.mountOpen(this.metadata, mountId, ttlMs, description);
+  }
+  mountHeartbeat(mountId: string): Promise<void> {
+    return locks.mountHeartbeat(this.metadata, mountId);
+  }
+  mountClose(mountId: string): Promise<void> {
+    return locks.mountClose(this.metadata, mountId);
+  }
+  setLock(mountId: string, lock: locks.LockSpec): Promise<void> {
+    return locks.setLock(this.metadata, mountId, lock);
+  }
+  getLock(mountId: string, query: locks.LockQuery): Promise<FileLock | undefined> {
+    return locks.getLock(this.metadata, mountId, query);
+  }
+  releaseOrphan(mountId: string, ino: number): Promise<void> {
+    return locks.releaseOrphan(this.metadata, mountId, ino);
+  }
+  unlinkAt(parentIno: number, name: string, options?: { keepForMount?: string }): Promise<void> {
+    return locks.unlinkAt(this.metadata, parentIno, name, options);
+  }
+  renameAt(
+    from: { parent: number; name: string },
+    to: { parent: number; name: string },
+    options?: locks.RenameAtOptions,
+  ): Promise<void> {
+    return locks.renameAt(this.metadata, from, to, options);
   }
 }
 

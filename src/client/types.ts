@@ -7,6 +7,7 @@ import type {
   Caller,
   DataServerInfo,
   DirEntry,
+  FileLock,
   Inode,
   ListObjectsQuery,
   ListObjectsResult,
@@ -14,6 +15,7 @@ import type {
   PartInfo,
   UploadInfo,
 } from '../metadata/types.ts';
+import type { LockQuery, LockSpec, RenameAtOptions } from './locks.ts';
 
 export type Body = Buffer | AsyncIterable<Buffer | Uint8Array>;
 
@@ -178,4 +180,21 @@ export interface StrataClientApi {
 
   clusterStatus(): Promise<ClusterStatus>;
   close(): Promise<void>;
+
+  // Mount sessions (FUSE): a mount's locks and unlinked open files live as long as its session,
+  // renewed by heartbeats (ESTALE once it has expired or closed). See src/client/locks.ts.
+  mountOpen(mountId: string, ttlMs: number, description?: string): Promise<void>;
+  mountHeartbeat(mountId: string): Promise<void>;
+  mountClose(mountId: string): Promise<void>;
+  // F_SETLK / flock: EAGAIN when another owner's lock conflicts (nothing changes then).
+  setLock(mountId: string, lock: LockSpec): Promise<void>;
+  // F_GETLK: the conflicting lock, or undefined.
+  getLock(mountId: string, query: LockQuery): Promise<FileLock | undefined>;
+  releaseOrphan(mountId: string, ino: number): Promise<void>; // last handle on an unlinked file
+  unlinkAt(parentIno: number, name: string, options?: { keepForMount?: string }): Promise<void>;
+  renameAt(
+    from: { parent: number; name: string },
+    to: { parent: number; name: string },
+    options?: RenameAtOptions,
+  ): Promise<void>;
 }

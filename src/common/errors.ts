@@ -23,9 +23,10 @@ export type ErrnoCode =
   | 'EBADF'
   | 'EMFILE'
   | 'ENXIO'
-  | 'EAGAIN'
+  | 'EAGAIN' // a lock conflicts with another owner's
   | 'EINTR'
-  | 'ESTALE'
+  | 'ESTALE' // the mount session is gone (expired or closed): its locks and orphans are lost
+  | 'ENOLCK'
   | 'EROFS'
   | 'ERANGE'
   | 'ENOSYS';

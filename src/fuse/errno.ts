@@ -21,6 +21,7 @@ const ERRNO: Record<string, number> = {
   EROFS: 30,
   ERANGE: 34,
   ENAMETOOLONG: 36,
+  ENOLCK: 37,
   ENOSYS: 38,
   ENOTEMPTY: 39,
   ELOOP: 40,

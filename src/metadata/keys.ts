@@ -17,6 +17,10 @@ export const TAG = {
   orphan: 0x6f, // 'o' + stripe id: shards deleted by the scrubber, never to be referenced
   session: 0x71, // 'q' + session id + 0x00 + seq: the result of a client's command (exactly once)
   member: 0x6d, // 'm' + node id: the metadata address of a member of the Raft cluster
+  mount: 0x4d, // 'M' + mount id: a mount session
+  lock: 0x6c, // 'l' + ino: every lock on the inode, one list
+  mountLock: 0x4c, // 'L' + mount id + 0x00 + ino: the mount holds locks on the inode
+  mountOrphan: 0x4f, // 'O' + mount id + 0x00 + ino: an unlinked inode kept for the mount
 } as const;
 
 function u64(value: number): Buffer {
@@ -89,3 +93,30 @@ export const sessionKey = (sessionId: string, seq: number) =>
 export const memberKey = (nodeId: number) => Buffer.concat([tag(TAG.member), u64(nodeId)]);
 export const memberPrefix = () => tag(TAG.member);
 export const memberPrefixEnd = () => tag(TAG.member + 1);
+
+export const mountKey = (mountId: string) =>
+  Buffer.concat([tag(TAG.mount), Buffer.from(mountId, 'utf8')]);
+export const mountPrefix = () => tag(TAG.mount);
+export const mountPrefixEnd = () => tag(TAG.mount + 1);
+
+export const lockKey = (ino: number) => Buffer.concat([tag(TAG.lock), u64(ino)]);
+
+// Per-mount indexes ('L', 'O'): mount id, NUL (mount ids contain none), then the inode.
+const mountIndexPrefix = (t: number, mountId: string) =>
+  Buffer.concat([tag(t), Buffer.from(mountId, 'utf8'), Buffer.of(0)]);
+const mountIndexPrefixEnd = (t: number, mountId: string) =>
+  Buffer.concat([tag(t), Buffer.from(mountId, 'utf8'), Buffer.of(1)]);
+export const mountLockKey = (mountId: string, ino: number) =>
+  Buffer.concat([mountIndexPrefix(TAG.mountLock, mountId), u64(ino)]);
+export const mountLockRange = (mountId: string) => ({
+  start: mountIndexPrefix(TAG.mountLock, mountId),
+  end: mountIndexPrefixEnd(TAG.mountLock, mountId),
+});
+export const mountOrphanKey = (mountId: string, ino: number) =>
+  Buffer.concat([mountIndexPrefix(TAG.mountOrphan, mountId), u64(ino)]);
+export const mountOrphanRange = (mountId: string) => ({
+  start: mountIndexPrefix(TAG.mountOrphan, mountId),
+  end: mountIndexPrefixEnd(TAG.mountOrphan, mountId),
+});
+// The inode at the end of a per-mount index key.
+export const inoFromMountIndexKey = (key: Buffer) => Number(key.readBigUInt64BE(key.length - 8));

@@ -1,5 +1,6 @@
 // POSIX namespace commands: mkdir, create, symlink, link, unlink, rmdir, rename, setattr, xattrs.
-import { punch, releaseAll } from './extent-ops.ts';
+import { punch } from './extent-ops.ts';
+import { freeInode, keepOrphan } from './ops-mounts.ts';
 import { fail, type Store } from './store.ts';
 import { type Caller, type Command, type Inode, type InodeType, ROOT_INO } from './types.ts';
 
@@ -114,6 +115,8 @@ export function symlink(store: Store, c: Op<'symlink'>) {
 export function hardLink(store: Store, c: Op<'link'>) {
   const inode = store.mustInode(c.ino);
   if (inode.type === 'dir') fail('EPERM', 'hard links to directories are not allowed');
+  // linkat(2) of an unlinked open file: ENOENT (Linux, without O_TMPFILE).
+  if (inode.nlink === 0) fail('ENOENT', `inode ${c.ino} has been unlinked`);
   const parent = directory(store, c.parent);
   noFilesAtRoot(c.parent);
   link(store, parent, c.name, inode, c.nowMs);
@@ -122,14 +125,15 @@ export function hardLink(store: Store, c: Op<'link'>) {
   return { ok: true as const, inode: linked };
 }
 
-// Drops one link of a non-directory; the last link frees the inode and its extents.
-export function dropLink(store: Store, inode: Inode, nowMs: number): void {
+// Drops one link of a non-directory; the last link frees the inode and its extents, unless a
+// live mount session keeps it (the mount still has it open: see ops-mounts.ts).
+export function dropLink(store: Store, inode: Inode, nowMs: number, keepForMount?: string): void {
   if (inode.nlink > 1) {
     store.putInode({ ...inode, nlink: inode.nlink - 1, ctimeMs: nowMs });
     return;
   }
-  releaseAll(store, inode.ino);
-  store.removeInode(inode.ino);
+  if (keepForMount !== undefined && keepOrphan(store, inode, keepForMount, nowMs)) return;
+  freeInode(store, inode.ino);
 }
 
 export function unlink(store: Store, c: Op<'unlink'>) {
@@ -139,7 +143,7 @@ export function unlink(store: Store, c: Op<'unlink'>) {
   if (entry.type === 'dir') fail('EISDIR', `${c.name} is a directory`);
   store.removeDirent(c.parent, entry.sortName);
   touch(store, parent, c.nowMs);
-  dropLink(store, store.mustInode(entry.ino), c.nowMs);
+  dropLink(store, store.mustInode(entry.ino), c.nowMs, c.keepForMount);
   return { ok: true as const };
 }
 

@@ -40,7 +40,7 @@ export function rename(store: Store, c: Rename) {
       removeDir(store, dstParentBefore, c.dstName, c.nowMs);
     } else {
       store.removeDirent(c.dstParent, dst.sortName);
-      dropLink(store, store.mustInode(dst.ino), c.nowMs);
+      dropLink(store, store.mustInode(dst.ino), c.nowMs, c.keepReplacedForMount);
     }
   }
   store.removeDirent(c.srcParent, src.sortName);

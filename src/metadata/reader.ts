@@ -1,5 +1,7 @@
 import * as K from './keys.ts';
 import { listObjects } from './list-objects.ts';
+import { getLock, readLocks } from './ops-locks.ts';
+import { orphansOf, sessions } from './ops-mounts.ts';
 import type { Store } from './store.ts';
 import {
   type DirEntry,
@@ -76,6 +78,11 @@ export function createReader(store: Store): MetadataReader {
       if (store.refCount(stripeId) > 0) return 'referenced';
       return store.db.get(K.gcKey(stripeId)) === undefined ? 'unknown' : 'collecting';
     },
+    getLock: (ino, mountId, owner, kind, type, start, end) =>
+      getLock(store, ino, { mountId, owner, kind, type, start, end }),
+    locks: (ino) => readLocks(store, ino),
+    mounts: () => sessions(store),
+    orphans: (mountId) => orphansOf(store, mountId),
     pendingGc: (limit) =>
       [...store.db.getRange({ start: K.gcPrefix(), end: K.gcPrefixEnd(), limit })].map(
         ({ value }) => value as Stripe,

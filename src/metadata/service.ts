@@ -45,7 +45,22 @@ const READ_FNS = new Set<keyof MetadataReader>([
   'dataServers',
   'pendingGc',
   'stripeState',
+  'getLock',
+  'locks',
+  'mounts',
+  'orphans',
 ]);
+
+// Commands whose nowMs the leader stamps again, so that session expiry compares times of one
+// clock (the mounts' clocks may be skewed against the leader's).
+const LEADER_STAMPED_OPS = new Set<Command['op']>([
+  'mountOpen',
+  'mountHeartbeat',
+  'mountClose',
+  'setLock',
+  'releaseOrphan',
+]);
+const MOUNT_EXPIRY_INTERVAL_MS = 1_000;
 
 const GC_INTERVAL_MS = 2_000;
 const GC_BATCH_STRIPES = 256;
@@ -168,7 +183,10 @@ export async function startMetadataService(
       return { header: await forward(METADATA_RPC.apply, { ...envelope, forwarded: true }) };
     }
     const stop = metadataApplyLatency.startTimer({ op: envelope.command.op });
-    const result = await live.propose({ command: envelope.command, session: envelope.session });
+    const command = LEADER_STAMPED_OPS.has(envelope.command.op)
+      ? { ...envelope.command, nowMs: Date.now() }
+      : envelope.command;
+    const result = await live.propose({ command, session: envelope.session });
     stop();
     metadataCommands.inc({ op: envelope.command.op, code: result.ok ? 'ok' : result.code });
     return { header: result };
@@ -249,6 +267,7 @@ export async function startMetadataService(
     }
   }, MEMBER_RECONCILE_MS);
   reconcile.unref();
+  const expiry = startMountExpiry(committer, log);
   const gc = new ShardCollector(committer, log);
   const scrubber = new OrphanScrubber(committer, log, options.scrub);
   log.info('metadata service listening', { addr: selfAddr, nodeId: options.raft.nodeId });
@@ -260,6 +279,7 @@ export async function startMetadataService(
     async close() {
       clearInterval(metricsTimer);
       clearInterval(reconcile);
+      clearInterval(expiry);
       await scrubber.stop();
       await gc.stop();
       live.close();
@@ -269,6 +289,31 @@ export async function startMetadataService(
       await stateMachine.close();
     },
   };
+}
+
+// Ends the sessions of mounts that stopped renewing them (releasing their locks, freeing their
+// unlinked open files). Proposes only when the replicated state shows one expired, so an idle
+// cluster's log does not grow.
+function startMountExpiry(committer: MetadataCommitter, log: Logger): NodeJS.Timeout {
+  let running = false;
+  const timer = setInterval(() => {
+    if (running || !committer.isLeader()) return;
+    const nowMs = Date.now();
+    if (!committer.reader.mounts().some((s) => s.lastSeenMs + s.ttlMs < nowMs)) return;
+    running = true;
+    committer
+      .apply({ op: 'expireMounts', nowMs })
+      .then((result) => {
+        if (result.ok && result.expired?.length)
+          log.info('mount sessions expired', { mounts: result.expired });
+      })
+      .catch((error) => log.warn('mount expiry failed', { error }))
+      .finally(() => {
+        running = false;
+      });
+  }, MOUNT_EXPIRY_INTERVAL_MS);
+  timer.unref();
+  return timer;
 }
 
 // Learns the node ids behind the peer addresses (raft.hello). A new cluster waits for all of them,

@@ -4,6 +4,8 @@ import { Packr } from 'msgpackr';
 import * as K from './keys.ts';
 import { createBucket, deleteBucket, setBucketAttr } from './ops-buckets.ts';
 import * as data from './ops-data.ts';
+import { setLock } from './ops-locks.ts';
+import * as mounts from './ops-mounts.ts';
 import * as mp from './ops-multipart.ts';
 import * as ns from './ops-namespace.ts';
 import * as obj from './ops-objects.ts';
@@ -231,6 +233,18 @@ function dispatch(store: Store, c: Command): CommandResult {
       return data.gcDone(store, c);
     case 'markOrphans':
       return data.markOrphans(store, c);
+    case 'mountOpen':
+      return mounts.mountOpen(store, c);
+    case 'mountHeartbeat':
+      return mounts.mountHeartbeat(store, c);
+    case 'mountClose':
+      return mounts.mountClose(store, c);
+    case 'expireMounts':
+      return mounts.expireMounts(store, c);
+    case 'releaseOrphan':
+      return mounts.releaseOrphan(store, c);
+    case 'setLock':
+      return setLock(store, c);
     default:
       return fail('EINVAL', `unknown command ${(c as { op: string }).op}`);
   }

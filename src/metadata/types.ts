@@ -127,7 +127,10 @@ export type Command =
     }
   | { op: 'symlink'; nowMs: number; parent: number; name: string; target: string; caller: Caller }
   | { op: 'link'; nowMs: number; ino: number; parent: number; name: string }
-  | { op: 'unlink'; nowMs: number; parent: number; name: string }
+  // keepForMount: when this was the file's last link and that mount session exists, the inode and
+  // its data survive with nlink 0 as an orphan of the mount (unlink of an open file), until
+  // releaseOrphan or the session's end.
+  | { op: 'unlink'; nowMs: number; parent: number; name: string; keepForMount?: string }
   | { op: 'rmdir'; nowMs: number; parent: number; name: string }
   | {
       op: 'rename';
@@ -138,6 +141,7 @@ export type Command =
       dstName: string;
       noReplace?: boolean;
       exchange?: boolean;
+      keepReplacedForMount?: string; // as unlink's keepForMount, for a replaced target file
     }
   | {
       op: 'setattr';
@@ -263,13 +267,65 @@ export type Command =
   // The scrubber found shard files of these stripes on disk. Each one no extent references and no
   // collection has queued is marked as an orphan (result: `marked`); from then on any command
   // that would reference it fails with EIO, so its shards can be deleted safely.
-  | { op: 'markOrphans'; nowMs: number; stripeIds: string[] };
+  | { op: 'markOrphans'; nowMs: number; stripeIds: string[] }
+  // Mount sessions (src/metadata/ops-mounts.ts): a FUSE mount's locks and open-but-unlinked
+  // files live as long as its session, renewed by heartbeats and ended by mountClose or by
+  // expireMounts once lastSeenMs + ttlMs < nowMs.
+  | { op: 'mountOpen'; nowMs: number; mountId: string; ttlMs: number; description?: string }
+  | { op: 'mountHeartbeat'; nowMs: number; mountId: string }
+  | { op: 'mountClose'; nowMs: number; mountId: string }
+  | { op: 'expireMounts'; nowMs: number }
+  | { op: 'releaseOrphan'; nowMs: number; mountId: string; ino: number }
+  // A POSIX byte-range lock (fcntl F_SETLK) or a flock, cluster-wide (src/metadata/ops-locks.ts).
+  // EAGAIN on conflict, changing nothing.
+  | {
+      op: 'setLock';
+      nowMs: number;
+      mountId: string;
+      ino: number;
+      owner: string; // the lock owner within the mount (FUSE lock_owner, decimal)
+      kind: LockKind;
+      type: LockType | 'unlock';
+      start: number;
+      end: number; // inclusive; LOCK_END_MAX: to the end of the file
+      pid: number;
+    };
 
 export type CommandOp = Command['op'];
 
+export type LockKind = 'posix' | 'flock';
+export type LockType = 'read' | 'write';
+// The end of a lock that runs to the end of the file, however long it grows.
+export const LOCK_END_MAX = Number.MAX_SAFE_INTEGER;
+
+export interface FileLock {
+  mountId: string;
+  owner: string;
+  kind: LockKind;
+  type: LockType;
+  start: number;
+  end: number; // inclusive
+  pid: number;
+}
+
+export interface MountSession {
+  mountId: string;
+  ttlMs: number;
+  lastSeenMs: number;
+  openedAtMs: number;
+  description?: string;
+}
+
 // What apply() returns. Errors are values: { ok: false, code, message } with a StrataErrorCode.
 export type CommandResult =
-  | { ok: true; inode?: Inode; bucket?: BucketInfo; replacedInode?: Inode; marked?: string[] }
+  | {
+      ok: true;
+      inode?: Inode;
+      bucket?: BucketInfo;
+      replacedInode?: Inode;
+      marked?: string[];
+      expired?: string[]; // expireMounts: the sessions it ended
+    }
   | { ok: false; code: string; message: string };
 
 export interface DirEntry {
@@ -320,6 +376,19 @@ export interface MetadataReader {
   pendingGc(limit: number): Stripe[];
   // Whether any extent or part references the stripe, or its deletion is queued already.
   stripeState(stripeId: string): 'referenced' | 'collecting' | 'unknown';
+  // F_GETLK: the first lock that would conflict with this one, if any.
+  getLock(
+    ino: number,
+    mountId: string,
+    owner: string,
+    kind: LockKind,
+    type: LockType,
+    start: number,
+    end: number,
+  ): FileLock | undefined;
+  locks(ino: number): FileLock[];
+  mounts(): MountSession[];
+  orphans(mountId: string): number[]; // inodes kept alive for the mount (unlinked while open)
 }
 
 // Cluster-wide settings the metadata service hands to every client, so that all writers agree.
