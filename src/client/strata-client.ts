@@ -312,23 +312,9 @@ export class StrataClient implements StrataClientApi {
     return result.inode as Inode;
   }
 
-  async unlinkIn(parent: number, name: string): Promise<void> {
-    await this.apply({ op: 'unlink', parent, name });
-  }
-
   async rmdirIn(parent: number, name: string): Promise<void> {
     if (parent === ROOT_INO) return this.deleteBucket(name);
     await this.apply({ op: 'rmdir', parent, name });
-  }
-
-  async renameIn(
-    srcParent: number,
-    srcName: string,
-    dstParent: number,
-    dstName: string,
-    flags: { noReplace?: boolean; exchange?: boolean } = {},
-  ): Promise<void> {
-    await this.apply({ op: 'rename', srcParent, srcName, dstParent, dstName, ...flags });
   }
 
   async setattr(

@@ -67,6 +67,7 @@ export interface DirectoryHandle {
 export interface FileSystemOptions {
   stripeBytes: number;
   dirtyLimitBytes: number;
+  mountId?: string; // the mount's metadata session, which keeps unlinked open files alive
 }
 
 export class StrataFileSystem {
@@ -79,6 +80,8 @@ export class StrataFileSystem {
   private readonly openCounts = new Map<number, number>();
   private readonly writers = new Map<number, InodeWriter>();
   private readonly directories = new Map<number, DirectoryHandle>();
+  // Files unlinked while open here: released on their last close.
+  private readonly orphanCandidates = new Set<number>();
   // The version of each file whose pages the kernel may cache (most recently opened last).
   readonly cachedVersions = new Map<number, string>();
   private capacity: { atMs: number; totalBytes: number; freeBytes: number } | undefined;
@@ -147,11 +150,18 @@ export class StrataFileSystem {
     return this.client.linkIn(ino, parent, name);
   }
 
+  // The last name of a file this mount still has open goes, the file stays (an orphan of this
+  // mount's session) until its last release here, or until the session ends.
   async unlink(parent: number, name: string): Promise<void> {
     const child = await this.client.lookup(parent, name);
-    // The last name of a file this mount still has open: its data must outlive the name.
-    await this.writers.get(child.ino)?.flush();
-    await this.client.unlinkIn(parent, name);
+    const keep = this.keepIfOpen(child.ino);
+    await this.client.unlinkAt(parent, name, { keepForMount: keep });
+  }
+
+  private keepIfOpen(ino: number): string | undefined {
+    if (!this.openCounts.has(ino) || this.options.mountId === undefined) return undefined;
+    this.orphanCandidates.add(ino);
+    return this.options.mountId;
   }
 
   rmdir(parent: number, name: string): Promise<void> {
@@ -169,10 +179,16 @@ export class StrataFileSystem {
     const RENAME_EXCHANGE = 2;
     if (flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE))
       throw errorWith('EINVAL', 'unsupported rename flags');
-    await this.client.renameIn(parent, name, newParent, newName, {
-      noReplace: (flags & RENAME_NOREPLACE) !== 0 || undefined,
-      exchange: (flags & RENAME_EXCHANGE) !== 0 || undefined,
-    });
+    const replaced = await this.client.lookup(newParent, newName).catch(() => undefined);
+    await this.client.renameAt(
+      { parent, name },
+      { parent: newParent, name: newName },
+      {
+        noReplace: (flags & RENAME_NOREPLACE) !== 0 || undefined,
+        exchange: (flags & RENAME_EXCHANGE) !== 0 || undefined,
+        keepReplacedForMount: replaced ? this.keepIfOpen(replaced.ino) : undefined,
+      },
+    );
   }
 
   // --- open files ---
@@ -276,6 +292,8 @@ export class StrataFileSystem {
       this.writers.delete(file.ino);
       await this.flushWriter(writer).catch(() => {});
     }
+    if (this.orphanCandidates.delete(file.ino) && this.options.mountId !== undefined)
+      await this.client.releaseOrphan(this.options.mountId, file.ino);
     return file.ino;
   }
 

@@ -1,9 +1,12 @@
 // strata-mount: mounts the namespace (buckets are the top-level directories) through FUSE.
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
 import { StrataClient } from '../client/strata-client.ts';
 import { createLogger } from '../observability/logger.ts';
 import { StrataFileSystem } from './file-system.ts';
 import { InvalidationWatcher } from './invalidation.ts';
+import { MountSession } from './locks.ts';
 import { mountFuse, unmountFuse } from './mount.ts';
 import { FuseOperations } from './operations.ts';
 import { FuseSession } from './session.ts';
@@ -19,7 +22,8 @@ process is cleared at start.
 Consistency: close-to-open between mounts (a file closed on one mount is read whole on another
 that opens it afterwards); names and attributes may be up to 1 s stale between mounts; pages
 cached of a file another client changed are dropped within about 1 s. fsync and close make
-writes durable.
+writes durable. POSIX locks (fcntl) and flock() are cluster-wide: they exclude holders on every
+mount, and a mount that dies loses its locks after 10 s.
 
 Options:
   --metadata-addr H:P,...  metadata members to use                    [127.0.0.1:9000]
@@ -28,6 +32,10 @@ Options:
   -o ro                    mount read-only
   -o allow_other           let other users see the mount
   -h, --help               this text`;
+
+// How long the cluster keeps a silent mount's locks and unlinked open files: a crashed mount's
+// locks pass to others after this.
+const SESSION_TTL_MS = 10_000;
 
 function parseSize(text: string): number {
   const match = /^(\d+)([KMG]?)i?B?$/i.exec(text.trim());
@@ -69,11 +77,19 @@ export async function mountMain(args: string[]): Promise<number> {
   const client = new StrataClient({ metadataAddrs: String(values['metadata-addr']).split(',') });
   let fd: number;
   let fs: StrataFileSystem;
+  const mountSession = new MountSession(
+    client,
+    randomBytes(12).toString('hex'),
+    SESSION_TTL_MS,
+    log,
+  );
   try {
     const { erasure } = await client.metadata.config();
+    await mountSession.open(`${hostname()}:${mountPoint} pid ${process.pid}`);
     fs = new StrataFileSystem(client, {
       stripeBytes: erasure.k * erasure.shardSizeBytes,
       dirtyLimitBytes,
+      mountId: mountSession.mountId,
     });
     fd = mountFuse(mountPoint, {
       allowOther: mountOptions.includes('allow_other'),
@@ -81,10 +97,12 @@ export async function mountMain(args: string[]): Promise<number> {
     });
   } catch (error) {
     process.stderr.write(`strata-mount: ${(error as Error).message}\n`);
+    await mountSession.close();
     await client.close();
     return 1;
   }
   const ops = new FuseOperations(fs, log);
+  ops.locks = mountSession;
   const session = new FuseSession(fd, ops, log);
   const watcher = new InvalidationWatcher(fs, ops.notifier, log);
   session.start();
@@ -101,6 +119,7 @@ export async function mountMain(args: string[]): Promise<number> {
   await session.done;
   watcher.stop();
   await fs.flushAll();
+  await mountSession.close();
   await client.close();
   // Reads still parked on /dev/fuse in pool threads must not keep the process alive.
   process.exit(0);

@@ -264,7 +264,9 @@ export function encodeXattrSize(size: number): Buffer {
 export function encodeLkOut(lock: { start: number; end: number; type: number; pid: number }) {
   const buf = Buffer.alloc(24);
   buf.writeBigUInt64LE(BigInt(lock.start), 0);
-  buf.writeBigUInt64LE(BigInt(lock.end), 8);
+  // A lock to the end of the file ends at OFFSET_MAX (beyond what a JavaScript number holds).
+  const end = lock.end >= Number.MAX_SAFE_INTEGER ? 0x7fff_ffff_ffff_ffffn : BigInt(lock.end);
+  buf.writeBigUInt64LE(end, 8);
   buf.writeUInt32LE(lock.type, 16);
   buf.writeUInt32LE(lock.pid, 20);
   return buf;
