@@ -10,7 +10,7 @@
 //   BENCH_FUSE_SIZE=1G BENCH_FUSE_RUNTIME=30 BENCH_FUSE_FILES=10000
 //   BENCH_FUSE_TARGETS=strata,local,moosefs
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { REPO_ROOT, type StrataProcess, startStrata, tempDir } from '../../test/helpers/server.ts';
 
@@ -55,7 +55,7 @@ const MOUNT_READY_TIMEOUT_MS = 30_000;
 const UNMOUNT_TIMEOUT_MS = 15_000;
 // A generous bound on one target's whole workload, so a hung mount cannot hold the run forever.
 const WORKLOAD_TIMEOUT_MS = (30 * 60 + RUNTIME_S) * 1000;
-const PHASE_POLL_MS = 500;
+const PHASE_POLL_MS = 200;
 
 interface Figures {
   label: string;
@@ -69,6 +69,7 @@ interface Figures {
 type Outcome = { figures: Figures; line: string } | { error: string };
 
 const work = tempDir('strata-bench-fuse-');
+chmodSync(work, 0o755); // MooseFS's daemons run as the mfs user and keep their data in here
 const cleanups: Array<() => Promise<void>> = [];
 
 function progress(target: string, message: string): void {
@@ -165,11 +166,16 @@ function fsBench(target: Target, dir: string): Promise<{ figures: Figures; line:
   });
 }
 
-// Runs the shell command to completion, output shown; throws on a non-zero exit.
+// Runs the command to completion, its output shown; throws with the output's tail on a failure.
 function run(command: string, args: string[]): void {
-  const result = spawnSync(command, args, { stdio: ['ignore', 'inherit', 'inherit'] });
+  const result = spawnSync(command, args, { stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' });
+  const output = `${result.stdout ?? ''}${result.stderr ?? ''}`;
+  process.stdout.write(output);
   if (result.status !== 0) {
-    throw new Error(`${command} ${args.join(' ')} exited ${result.status ?? result.signal}`);
+    const tail = output.trim().split('\n').slice(-3).join('\n');
+    throw new Error(
+      `${command} ${args.join(' ')} exited ${result.status ?? result.signal}: ${tail}`,
+    );
   }
 }
 
