@@ -71,6 +71,16 @@ type Outcome = { figures: Figures; line: string } | { error: string };
 const work = tempDir('strata-bench-fuse-');
 chmodSync(work, 0o755); // MooseFS's daemons run as the mfs user and keep their data in here
 const cleanups: Array<() => Promise<void>> = [];
+let workload: ChildProcess | undefined; // fs-bench.sh, in a process group of its own
+
+function stopWorkload(): void {
+  if (!workload || workload.exitCode !== null || workload.signalCode !== null) return;
+  try {
+    process.kill(-(workload.pid as number), 'SIGKILL');
+  } catch {
+    // Already gone.
+  }
+}
 
 function progress(target: string, message: string): void {
   console.log(`[${new Date().toISOString().slice(11, 19)}] ${target}: ${message}`);
@@ -121,6 +131,7 @@ function fsBench(target: Target, dir: string): Promise<{ figures: Figures; line:
         FS_BENCH_FILES: String(FILES),
       },
     });
+    workload = child;
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => {
@@ -141,9 +152,7 @@ function fsBench(target: Target, dir: string): Promise<{ figures: Figures; line:
     }, PHASE_POLL_MS);
     const timeout = setTimeout(() => {
       progress(target, `workload still running after ${WORKLOAD_TIMEOUT_MS / 1000} s: stopping it`);
-      try {
-        process.kill(-(child.pid as number), 'SIGKILL');
-      } catch {}
+      stopWorkload();
     }, WORKLOAD_TIMEOUT_MS);
     child.once('error', reject);
     child.once('close', (code, signal) => {
@@ -283,6 +292,7 @@ const BENCHES: Record<Target, () => Promise<{ figures: Figures; line: string }>>
 };
 
 async function cleanUp(): Promise<void> {
+  stopWorkload();
   for (const cleanup of cleanups.splice(0).reverse()) {
     await cleanup().catch((e) => console.error(`cleanup: ${(e as Error).message}`));
   }
@@ -324,7 +334,8 @@ function table(outcomes: Map<Target, Outcome>): void {
   for (const [key, name, unit] of ROWS) {
     const cells = targets.map((t) => {
       const value = figures(t)?.[key];
-      return value === undefined ? 'failed' : String(value);
+      if (value === undefined) return 'failed';
+      return unit === 'MiB/s' ? value.toFixed(1) : value.toFixed(0);
     });
     const ratios = versus.map((t) => {
       const ours = figures('strata')?.[key];
