@@ -71,14 +71,16 @@ type Outcome = { figures: Figures; line: string } | { error: string };
 const work = tempDir('strata-bench-fuse-');
 chmodSync(work, 0o755); // MooseFS's daemons run as the mfs user and keep their data in here
 const cleanups: Array<() => Promise<void>> = [];
-let workload: ChildProcess | undefined; // fs-bench.sh, in a process group of its own
+let workload: ChildProcess | undefined; // fs-bench.sh
 
 function stopWorkload(): void {
   if (!workload || workload.exitCode !== null || workload.signalCode !== null) return;
-  try {
-    process.kill(-(workload.pid as number), 'SIGKILL');
-  } catch {
-    // Already gone.
+  for (const pid of processTree(workload.pid as number)) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // Already gone.
+    }
   }
 }
 
@@ -92,21 +94,32 @@ function mounted(path: string): boolean {
     .some((line) => line.split(' ')[1] === path);
 }
 
-// All descendants' command lines, to tell which phase of fs-bench.sh is running.
-function descendantCommands(pid: number): string[] {
-  const commands: string[] = [];
+// A process and all its descendants (fio puts itself in a session of its own, out of the group).
+function processTree(pid: number): number[] {
+  const pids: number[] = [];
   const pending = [pid];
-  while (pending.length > 0 && commands.length < 1000) {
+  while (pending.length > 0 && pids.length < 1000) {
     const p = pending.pop() as number;
+    pids.push(p);
     try {
-      commands.push(readFileSync(`/proc/${p}/cmdline`, 'utf8').replaceAll('\0', ' '));
       const children = readFileSync(`/proc/${p}/task/${p}/children`, 'utf8').trim();
       if (children) pending.push(...children.split(' ').map(Number));
     } catch {
       // The process ended between the listing and the read.
     }
   }
-  return commands;
+  return pids;
+}
+
+// All descendants' command lines, to tell which phase of fs-bench.sh is running.
+function descendantCommands(pid: number): string[] {
+  return processTree(pid).map((p) => {
+    try {
+      return readFileSync(`/proc/${p}/cmdline`, 'utf8').replaceAll('\0', ' ');
+    } catch {
+      return '';
+    }
+  });
 }
 
 const PHASES: Array<[RegExp, string]> = [
@@ -121,7 +134,7 @@ const PHASES: Array<[RegExp, string]> = [
 function fsBench(target: Target, dir: string): Promise<{ figures: Figures; line: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn('bash', [FS_BENCH, dir, target], {
-      detached: true, // its own process group, so a timeout can stop fio and node with it
+      detached: true, // out of the terminal's group: Ctrl-C reaches us, and we stop the whole tree
       stdio: ['ignore', 'pipe', 'pipe'],
       env: {
         ...process.env,
@@ -301,7 +314,10 @@ async function cleanUp(): Promise<void> {
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => {
     console.error(`\n${signal}: cleaning up`);
-    void cleanUp().finally(() => process.exit(130));
+    void cleanUp().finally(() => {
+      removeWorkDir();
+      process.exit(130);
+    });
   });
 }
 
