@@ -1,59 +1,39 @@
-// strata-mount against a real server, as root through /dev/fuse (read-only in this version):
-// objects put through S3 are files with the same bytes, buckets and prefixes are directories,
-// ordinary tools (ls, cat, cmp, stat, dd, find, df) work, writes are refused with EROFS, Ctrl-C
-// unmounts, and a mount left dead by a killed process is cleared by the next strata-mount.
+// strata-mount against a real server, as root through /dev/fuse: objects put through S3 are files
+// with the same bytes, files written through the mount are objects with the same bytes, buckets
+// and prefixes are directories, ordinary tools (ls, cat, cmp, stat, dd, find, df) work, `-o ro`
+// refuses writes with EROFS, Ctrl-C unmounts, and a mount left dead by a killed process is
+// cleared by the next strata-mount.
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { CreateBucketCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import {
+  CreateBucketCommand,
+  GetObjectCommand,
+  PutObjectCommand,
+  type S3Client,
+} from '@aws-sdk/client-s3';
+import {
+  canMount,
+  startMount as mountAt,
+  mounted,
+  type StrataMount,
+  sh,
+} from '../helpers/mount.ts';
 import { patternBytes, s3Client } from '../helpers/s3.ts';
-import { REPO_ROOT, type StrataProcess, startStrata, tempDir } from '../helpers/server.ts';
-
-const canMount = process.getuid?.() === 0 && spawnSync('test', ['-c', '/dev/fuse']).status === 0;
-const MOUNT_BIN = join(REPO_ROOT, 'bin', 'strata-mount.ts');
-
-function mounted(path: string): boolean {
-  return readFileSync('/proc/mounts', 'utf8')
-    .split('\n')
-    .some((line) => line.split(' ')[1] === path);
-}
-
-function sh(script: string): { status: number | null; stdout: string; stderr: string } {
-  const result = spawnSync('sh', ['-c', script], { encoding: 'utf8' });
-  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
-}
+import { type StrataProcess, startStrata, tempDir } from '../helpers/server.ts';
 
 describe('strata-mount', { skip: canMount ? false : 'needs root and /dev/fuse' }, () => {
   let server: StrataProcess;
   let s3: S3Client;
   let mountPoint: string;
-  let mount: ChildProcess | undefined;
-  let output = '';
+  let mount: StrataMount | undefined;
   const big = patternBytes(5 * 1024 * 1024 + 333, 41);
 
-  async function startMount(): Promise<void> {
-    output = '';
-    mount = spawn(
-      process.execPath,
-      [MOUNT_BIN, mountPoint, '--metadata-addr', server.metadataAddr],
-      {
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    );
-    mount.stdout?.on('data', (d) => {
-      output += d;
-    });
-    mount.stderr?.on('data', (d) => {
-      output += d;
-    });
-    const deadline = Date.now() + 15_000;
-    while (!/^mounted /m.test(output)) {
-      if (Date.now() > deadline || mount.exitCode !== null) throw new Error(`no mount:\n${output}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
+  async function startMount(args: string[] = []): Promise<void> {
+    mount = await mountAt(server.metadataAddr, { mountPoint, args });
   }
 
   before(async () => {
@@ -79,7 +59,7 @@ describe('strata-mount', { skip: canMount ? false : 'needs root and /dev/fuse' }
   });
   after(async () => {
     if (mountPoint && mounted(mountPoint)) spawnSync('umount', ['-l', mountPoint]);
-    mount?.kill('SIGKILL');
+    await mount?.kill();
     s3?.destroy();
     await server?.stop();
   });
@@ -121,25 +101,48 @@ describe('strata-mount', { skip: canMount ? false : 'needs root and /dev/fuse' }
     assert.ok(Number(df[1]) > 0, `df reports the cluster's capacity: ${df.join(' ')}`);
   });
 
-  test('a missing name is ENOENT and writes are refused: the mount is read-only for now', () => {
+  test('a file written through the mount is an object with the same bytes, through S3', async () => {
+    const data = patternBytes(9 * 1024 * 1024 + 17, 7);
+    writeFileSync(join(mountPoint, 'mnt/by-mount.bin'), data);
+    const got = await s3.send(new GetObjectCommand({ Bucket: 'mnt', Key: 'by-mount.bin' }));
+    const bytes = Buffer.from(
+      await (got.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray(),
+    );
+    assert.equal(bytes.length, data.length);
+    assert.ok(bytes.equals(data), 'the same bytes through S3');
+    mkdirSync(join(mountPoint, 'mnt/sub/dir'), { recursive: true });
+    writeFileSync(join(mountPoint, 'mnt/sub/dir/small.txt'), 'small\n');
+    const small = await s3.send(new GetObjectCommand({ Bucket: 'mnt', Key: 'sub/dir/small.txt' }));
+    assert.equal(
+      await (small.Body as { transformToString(): Promise<string> }).transformToString(),
+      'small\n',
+    );
+  });
+
+  test('a missing name is ENOENT; with -o ro writes are refused with EROFS', async () => {
     assert.throws(
       () => statSync(join(mountPoint, 'mnt/nope')),
       (e: { code?: string }) => e.code === 'ENOENT',
     );
+    await mount?.stop();
+    await startMount(['-o', 'ro']);
     assert.throws(
       () => writeFileSync(join(mountPoint, 'mnt/new.txt'), 'x'),
       (e: { code?: string }) => e.code === 'EROFS',
     );
+    assert.equal(readFileSync(join(mountPoint, 'mnt/docs/hello.txt'), 'utf8'), 'hello, mount\n');
+    await mount?.stop();
+    await startMount();
   });
 
   test('Ctrl-C unmounts cleanly; a mount left dead by kill -9 is cleared by the next strata-mount', async () => {
-    mount?.kill('SIGINT');
-    await new Promise<void>((resolve) => mount?.once('exit', () => resolve()));
+    const child = mount?.process;
+    child?.kill('SIGINT');
+    await new Promise<void>((resolve) => child?.once('exit', () => resolve()));
     assert.equal(mounted(mountPoint), false, 'unmounted after SIGINT');
 
     await startMount();
-    mount?.kill('SIGKILL');
-    await new Promise<void>((resolve) => mount?.once('exit', () => resolve()));
+    await mount?.kill();
     assert.equal(mounted(mountPoint), true, 'a killed mount process leaves its mount behind');
     assert.throws(
       () => statSync(mountPoint),
