@@ -10,13 +10,17 @@ const WATCHED_MAX = 1000;
 
 export class InvalidationWatcher {
   private readonly fs: StrataFileSystem;
-  private readonly notify: (code: number, body: Buffer) => void;
+  private readonly notify: (code: number, body: Buffer) => Promise<void>;
   private readonly log: Logger;
   private timer: NodeJS.Timeout | undefined;
   private running = false;
   invalidations = 0;
 
-  constructor(fs: StrataFileSystem, notify: (code: number, body: Buffer) => void, log: Logger) {
+  constructor(
+    fs: StrataFileSystem,
+    notify: (code: number, body: Buffer) => Promise<void>,
+    log: Logger,
+  ) {
     this.fs = fs;
     this.notify = notify;
     this.log = log;
@@ -52,7 +56,7 @@ export class InvalidationWatcher {
         versions.set(ino, version);
         this.fs.readAhead.drop(ino);
         this.invalidations++;
-        this.notify(NOTIFY.INVAL_INODE, encodeInvalInode(ino, 0, -1));
+        await this.notify(NOTIFY.INVAL_INODE, encodeInvalInode(ino, 0, -1));
       }
     } catch (error) {
       this.log.warn('checking cached files for changes failed', { error });

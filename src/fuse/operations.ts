@@ -12,6 +12,7 @@ import {
   encodeAttrOut,
   encodeEntryOut,
   encodeInitOut,
+  encodeInvalInode,
   encodeLkOut,
   encodeOpenOut,
   encodeStatfsOut,
@@ -23,6 +24,7 @@ import {
   type InHeader,
   KERNEL_MAJOR,
   KERNEL_MINOR_MAX,
+  NOTIFY,
   OP,
   writeDirent,
   writeDirentPlus,
@@ -51,7 +53,7 @@ export class FuseOperations {
   private readonly fs: StrataFileSystem;
   private readonly log: Logger;
   locks: LockService | undefined;
-  notifier: (code: number, body: Buffer) => void = () => {};
+  notifier: (code: number, body: Buffer) => Promise<void> = async () => {};
   onDestroy: () => void = () => {};
   // Requests that may wait long (SETLKW), by unique, so FUSE_INTERRUPT can end them with EINTR.
   private readonly waiting = new Map<bigint, AbortController>();
@@ -116,6 +118,10 @@ export class FuseOperations {
       }
       case OP.OPEN: {
         const { fh, keepCache } = await fs.open(node, body.readUInt32LE(0));
+        // Close-to-open: the kernel bounds reads by the size it has cached, so attributes it may
+        // hold from before another client's change are dropped before open returns (pages are
+        // dropped by the kernel itself, without FOPEN_KEEP_CACHE).
+        if (!keepCache) await this.notifier(NOTIFY.INVAL_INODE, encodeInvalInode(node, -1, 0));
         return encodeOpenOut(fh, keepCache ? FOPEN_KEEP_CACHE : 0);
       }
       case OP.CREATE: {

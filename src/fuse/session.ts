@@ -57,12 +57,16 @@ export class FuseSession {
     });
   }
 
-  private send(parts: Buffer[]): void {
-    if (this.stopped) return;
-    writev(this.fd, parts, (error) => {
-      // ENOENT: the request was interrupted and the kernel no longer waits for this answer.
-      if (error && (error as NodeJS.ErrnoException).code !== 'ENOENT')
-        this.log.warn('writing to /dev/fuse failed', { error });
+  // Resolves once the kernel has taken the message, so a notification can be ordered before a reply.
+  private send(parts: Buffer[]): Promise<void> {
+    if (this.stopped) return Promise.resolve();
+    return new Promise((resolve) => {
+      writev(this.fd, parts, (error) => {
+        // ENOENT: the request was interrupted and the kernel no longer waits for this answer.
+        if (error && (error as NodeJS.ErrnoException).code !== 'ENOENT')
+          this.log.warn('writing to /dev/fuse failed', { error });
+        resolve();
+      });
     });
   }
 
@@ -72,11 +76,11 @@ export class FuseSession {
     try {
       const result = await this.ops.dispatch(header, body);
       if (result !== undefined)
-        this.send(encodeReply(header.unique, 0, result === null ? undefined : result));
+        await this.send(encodeReply(header.unique, 0, result === null ? undefined : result));
     } catch (error) {
       const errno = errnoOf(error);
       if (errno === 5) this.log.warn('FUSE request failed', { opcode: header.opcode, error });
-      this.send(encodeReply(header.unique, errno));
+      await this.send(encodeReply(header.unique, errno));
     }
   }
 }

@@ -49,7 +49,9 @@ describe('POSIX operations: a Strata mount answers as ext4 does', {
     const actual = transcript(onMount);
     assert.ok(expected.length > 80, `the script ran to the end on ext4 (${expected.length} lines)`);
     assert.ok(
-      expected.includes('owner of created: type=0o100000 mode=0o644 size=4 nlink=1 uid=1000 gid=1000'),
+      expected.includes(
+        'owner of created: type=0o100000 mode=0o644 size=4 nlink=1 uid=1000 gid=1000',
+      ),
       'the other-user steps really ran as another user',
     );
     for (let i = 0; i < Math.max(expected.length, actual.length); i++) {

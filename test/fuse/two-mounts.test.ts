@@ -1,0 +1,176 @@
+// Two mounts of one cluster (two strata-mount processes, as on two machines): close-to-open
+// consistency, invalidation of cached pages when the other side changes a file, fcntl and flock
+// locks that exclude across mounts, a waiting lock granted when the other side unlocks, and the
+// locks of a mount killed with -9 released when its session runs out.
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { canMount, type StrataMount, startMount } from '../helpers/mount.ts';
+import { type StrataProcess, startStrata } from '../helpers/server.ts';
+
+// A python3 child holding or trying a lock; prints lines as it goes.
+function locker(script: string, path: string): { child: ChildProcess; lines: () => string[] } {
+  let output = '';
+  const child = spawn('python3', ['-c', script, path], { stdio: ['pipe', 'pipe', 'pipe'] });
+  child.stdout?.on('data', (d) => {
+    output += d;
+  });
+  child.stderr?.on('data', (d) => {
+    output += d;
+  });
+  return { child, lines: () => output.trim().split('\n').filter(Boolean) };
+}
+
+async function until(what: string, check: () => boolean, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+const HOLD = `
+import fcntl, sys, time
+f = open(sys.argv[1], 'w+')
+kind = sys.stdin.readline().strip()
+if kind == 'flock': fcntl.flock(f, fcntl.LOCK_EX)
+else: fcntl.lockf(f, fcntl.LOCK_EX, 0, 0)
+print('held', flush=True)
+sys.stdin.readline()
+f.close()
+print('released', flush=True)
+time.sleep(0.2)
+`;
+
+const TRY = `
+import errno, fcntl, sys, time
+f = open(sys.argv[1], 'r+')
+kind = sys.stdin.readline().strip()
+try:
+    if kind == 'flock': fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    else: fcntl.lockf(f, fcntl.LOCK_EX | fcntl.LOCK_NB, 0, 0)
+    print('granted', flush=True)
+except OSError as e:
+    print(errno.errorcode[e.errno], flush=True)
+    start = time.time()
+    if kind == 'flock': fcntl.flock(f, fcntl.LOCK_EX)
+    else: fcntl.lockf(f, fcntl.LOCK_EX, 0, 0)
+    print('granted after wait', flush=True)
+`;
+
+describe('two mounts of one cluster', {
+  skip: canMount ? false : 'needs root and /dev/fuse',
+}, () => {
+  let server: StrataProcess;
+  let a: StrataMount;
+  let b: StrataMount;
+
+  before(async () => {
+    server = await startStrata();
+    a = await startMount(server.metadataAddr);
+    b = await startMount(server.metadataAddr);
+    mkdirSync(join(a.mountPoint, 'shared'));
+  });
+  after(async () => {
+    await a?.stop();
+    await b?.stop();
+    await server?.stop();
+  });
+
+  test('close-to-open: a file closed on one mount is read whole on the other', () => {
+    for (const size of [0, 1, 4096, 3 * 1024 * 1024 + 7, 9 * 1024 * 1024]) {
+      const data = randomBytes(size);
+      writeFileSync(join(a.mountPoint, 'shared/c2o.bin'), data);
+      const read = readFileSync(join(b.mountPoint, 'shared/c2o.bin'));
+      assert.equal(read.length, size);
+      assert.ok(read.equals(data), `the other mount reads what was closed (${size} bytes)`);
+    }
+    // Overwritten in place, shorter, on the other side: the first mount's cached pages go.
+    writeFileSync(join(b.mountPoint, 'shared/c2o.bin'), 'short');
+    assert.equal(readFileSync(join(a.mountPoint, 'shared/c2o.bin'), 'utf8'), 'short');
+  });
+
+  test('a name made or removed on one mount shows on the other within the cache time', async () => {
+    writeFileSync(join(a.mountPoint, 'shared/new-name'), 'x');
+    await until('the new name on mount b', () => {
+      try {
+        return readFileSync(join(b.mountPoint, 'shared/new-name'), 'utf8') === 'x';
+      } catch {
+        return false;
+      }
+    });
+  });
+
+  test('pages cached by a reader holding the file open are invalidated when the other mount writes', async () => {
+    const path = 'shared/watched.txt';
+    writeFileSync(join(a.mountPoint, path), 'version 1');
+    const reader = locker(
+      `
+import sys, time
+f = open(sys.argv[1], 'rb')
+print(f.read().decode(), flush=True)
+sys.stdin.readline()
+while True:
+    f.seek(0)
+    data = f.read().decode()
+    if data != 'version 1':
+        print(data, flush=True)
+        break
+    time.sleep(0.05)
+`,
+      join(b.mountPoint, path),
+    );
+    await until('the first read', () => reader.lines().length >= 1);
+    assert.equal(reader.lines()[0], 'version 1');
+    writeFileSync(join(a.mountPoint, path), 'version 2');
+    reader.child.stdin?.write('\n');
+    await until(
+      'the reader sees version 2 through its open file',
+      () => reader.lines().length >= 2,
+    );
+    assert.equal(reader.lines()[1], 'version 2');
+  });
+
+  for (const kind of ['fcntl', 'flock']) {
+    test(`${kind} locks exclude across mounts; a waiter is granted when the holder unlocks`, async () => {
+      const name = `shared/lock-${kind}`;
+      writeFileSync(join(a.mountPoint, name), '');
+      const holder = locker(HOLD, join(a.mountPoint, name));
+      holder.child.stdin?.write(`${kind}\n`);
+      await until('the lock held on mount a', () => holder.lines().includes('held'));
+      const waiter = locker(TRY, join(b.mountPoint, name));
+      waiter.child.stdin?.write(`${kind}\n`);
+      await until('the try on mount b', () => waiter.lines().length >= 1);
+      assert.equal(waiter.lines()[0], 'EAGAIN', 'the other mount cannot take the lock');
+      holder.child.stdin?.write('\n');
+      await until('the waiter granted', () => waiter.lines().includes('granted after wait'));
+      waiter.child.kill();
+      holder.child.kill();
+    });
+  }
+
+  test('the locks of a mount killed with -9 pass to the other mount when its session runs out', async () => {
+    const c = await startMount(server.metadataAddr);
+    const name = 'shared/lock-crash';
+    writeFileSync(join(c.mountPoint, name), '');
+    const holder = locker(HOLD, join(c.mountPoint, name));
+    holder.child.stdin?.write('fcntl\n');
+    await until('the lock held on mount c', () => holder.lines().includes('held'));
+    const waiter = locker(TRY, join(b.mountPoint, name));
+    waiter.child.stdin?.write('fcntl\n');
+    await until('the try on mount b', () => waiter.lines().length >= 1);
+    assert.equal(waiter.lines()[0], 'EAGAIN');
+    const killedAt = Date.now();
+    await c.kill();
+    holder.child.kill('SIGKILL');
+    await until('the lock granted after the session expired', () =>
+      waiter.lines().includes('granted after wait'),
+    );
+    assert.ok(Date.now() - killedAt < 30_000);
+    waiter.child.kill();
+    await c.stop(); // clears the dead mount
+  });
+});
