@@ -356,24 +356,67 @@ export class StrataClient implements StrataClientApi {
   }
 
   // A write in two steps, so a writer can overlap the next stripes' data with this commit:
-  // stageWrite stores the bytes durably (invisible), commitWrite makes them the file's content
-  // at `offset` in one metadata command. Commits of one file must be issued in write order.
-  async stageWrite(offset: number, data: Buffer): Promise<Extent[]> {
-    if (offset < 0 || !Number.isSafeInteger(offset))
-      throw new StrataError('EINVAL', `bad offset ${offset}`);
+  // stageWrites stores the bytes of any number of writes (at any offsets, later ones over
+  // earlier ones) durably but invisibly, packed into as few stripes as they fill; commitWrite
+  // makes them the file's content in one metadata command. Commits of one file must be issued
+  // in write order.
+  async stageWrites(writes: Array<{ offset: number; data: Buffer }>): Promise<Extent[]> {
+    for (const w of writes) {
+      if (w.offset < 0 || !Number.isSafeInteger(w.offset + w.data.length))
+        throw new StrataError('EINVAL', `bad offset ${w.offset}`);
+    }
     const params = await this.erasure();
     const capacity = params.k * params.shardSizeBytes;
+    const packed = writes.length === 1 ? writes[0].data : Buffer.concat(writes.map((w) => w.data));
     const stripes = [];
-    for (let at = 0; at < data.length; at += capacity) {
+    for (let at = 0; at < packed.length; at += capacity) {
       const release = await this.stripeSlots.acquire();
       try {
-        const part = data.subarray(at, Math.min(data.length, at + capacity));
+        const part = packed.subarray(at, Math.min(packed.length, at + capacity));
         stripes.push(await writeStripe(this.pool, params, part, this.log));
       } finally {
         release();
       }
     }
-    return toExtents(stripes, offset);
+    const extents: Extent[] = [];
+    let packedAt = 0;
+    for (const w of writes) {
+      for (let done = 0; done < w.data.length; ) {
+        const stripe = stripes[Math.floor(packedAt / capacity)];
+        const stripeOffset = packedAt % capacity;
+        const length = Math.min(w.data.length - done, capacity - stripeOffset);
+        const last = extents[extents.length - 1];
+        const fileOffset = w.offset + done;
+        if (
+          last?.stripe === stripe &&
+          last.fileOffset + last.length === fileOffset &&
+          last.stripeOffset + last.length === stripeOffset
+        ) {
+          last.length += length; // an append to the previous write: one extent
+        } else {
+          extents.push({ fileOffset, length, stripe, stripeOffset });
+        }
+        done += length;
+        packedAt += length;
+      }
+    }
+    return extents;
+  }
+
+  // Reads [offset, offset + length) of a file whose size the caller just read (no getattr).
+  async readAt(ino: number, offset: number, length: number, sizeBytes: number): Promise<Buffer> {
+    const clamped = clampRange(sizeBytes, { offset, length });
+    const chunks: Buffer[] = [];
+    for await (const chunk of readFileRange(
+      this.metadata,
+      this.pool,
+      ino,
+      clamped.offset,
+      clamped.length,
+    )) {
+      chunks.push(chunk);
+    }
+    return chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
   }
 
   async commitWrite(ino: number, extents: Extent[]): Promise<Inode> {

@@ -9,7 +9,7 @@ import type { Caller, DirEntry, Inode } from '../metadata/types.ts';
 import { type Attr, DT, FATTR } from './protocol.ts';
 import { ReadAhead } from './read-ahead.ts';
 import type { SetattrIn } from './requests.ts';
-import { DirtyBudget, InodeWriter } from './write-buffer.ts';
+import { applyOverlay, DirtyBudget, InodeWriter } from './write-buffer.ts';
 
 const S_IFMT = 0o170000;
 const S_IFDIR = 0o040000;
@@ -115,11 +115,10 @@ export class StrataFileSystem {
     if (s.valid & FATTR.GID) changes.gid = s.gid;
     if (s.valid & FATTR.ATIME) changes.atimeMs = s.valid & FATTR.ATIME_NOW ? now : s.atimeMs;
     if (s.valid & FATTR.MTIME) changes.mtimeMs = s.valid & FATTR.MTIME_NOW ? now : s.mtimeMs;
-    if (s.valid & FATTR.SIZE) {
-      // Writes accepted before the truncate land before it.
-      await this.writers.get(ino)?.flush();
-      changes.size = s.size;
-    }
+    if (s.valid & FATTR.SIZE) changes.size = s.size;
+    // Writes accepted before land before: a truncate cuts them, and a commit after a time set
+    // (tar and cp -a set times on the open file) would move mtime to now again.
+    await this.writers.get(ino)?.flush();
     if (Object.keys(changes).length === 0) return this.getattr(ino);
     const inode = await this.client.setattr(ino, changes);
     this.noteOwnChange(inode);
@@ -243,10 +242,14 @@ export class StrataFileSystem {
     return file;
   }
 
+  // Reads see this mount's writes not yet committed, laid over the committed bytes.
   async read(ino: number, offset: number, length: number): Promise<Buffer> {
     const writer = this.writers.get(ino);
-    if (writer?.dirty) await this.flushWriter(writer);
-    return this.readAhead.read(ino, offset, length);
+    if (!writer?.dirty) return this.readAhead.read(ino, offset, length);
+    const pending = writer.overlay();
+    const inode = await this.client.getattr(ino);
+    const base = await this.client.readAt(ino, offset, length, inode.size);
+    return applyOverlay(base, offset, length, writer.sizeOver(inode.size), pending);
   }
 
   async write(fh: number, offset: number, data: Buffer): Promise<number> {

@@ -1,16 +1,19 @@
-// Write buffering for one inode of the mount: the kernel sends writes of up to 1 MiB; each
-// would otherwise become its own stripe and metadata command. Contiguous writes gather here until
-// a stripe's worth, a jump elsewhere in the file, or a flush (close, fsync, a read or a
-// truncate of the same file) sends them. Stripes of one inode are stored in parallel but their
-// metadata commits are issued in write order, so a later write always lands over an earlier one.
-// An error of a background flush is kept and reported by the next write, flush or fsync, as
+// Write buffering for one inode of the mount: the kernel sends writes of up to 1 MiB, and small
+// random writes would each become a stripe, a metadata command and an fsync on every data server.
+// Writes gather here, at any offsets, until a stripe's worth or a flush (close, fsync, truncate);
+// a batch is packed into stripes and committed as one command whose extents, applied in order,
+// put later writes over earlier ones. Batches of one inode are stored in parallel but committed
+// in write order. Until its commit, a write is laid over what reads of the file return here.
+// An error of a background batch is kept and reported by the next write, flush or fsync, as
 // NFS and the Linux page cache do.
 import type { StrataClient } from '../client/strata-client.ts';
 import type { Inode } from '../metadata/types.ts';
 
-// Stripes of one inode being stored at once: enough to keep the data servers busy while the
-// next stripe fills, few enough to bound memory.
-const STAGES_IN_FLIGHT_MAX = 3;
+// Batches of one inode being stored at once: enough to keep the data servers busy while the
+// next one fills, few enough to bound memory.
+const BATCHES_IN_FLIGHT_MAX = 3;
+// Writes per batch: each becomes an extent, and the metadata takes at most so many per command.
+const WRITES_PER_BATCH_MAX = 4096;
 
 export class DirtyBudget {
   readonly limitBytes: number;
@@ -34,17 +37,22 @@ export class DirtyBudget {
   }
 }
 
+export interface PendingWrite {
+  offset: number;
+  data: Buffer;
+}
+
 export class InodeWriter {
   readonly ino: number;
   private readonly client: StrataClient;
   private readonly budget: DirtyBudget;
   private readonly stripeBytes: number;
-  private chunks: Buffer[] = [];
-  private start = 0; // file offset of chunks[0]
-  private filled = 0;
+  private batch: PendingWrite[] = [];
+  private batchBytes = 0;
+  // Batches sent and not yet committed, oldest first; then `batch`.
+  private readonly sent: PendingWrite[][] = [];
   private commits: Promise<unknown> = Promise.resolve();
   private readonly stages = new Set<Promise<unknown>>();
-  private pendingBytes = 0; // accepted and not yet committed
   private error: unknown;
   // End of the furthest byte accepted and not yet committed: the file is at least this long.
   private pendingEnd = 0;
@@ -58,7 +66,7 @@ export class InodeWriter {
   }
 
   get dirty(): boolean {
-    return this.pendingBytes > 0;
+    return this.batch.length > 0 || this.sent.length > 0;
   }
 
   // The size the file has once everything accepted is committed, given its committed size.
@@ -66,23 +74,27 @@ export class InodeWriter {
     return this.dirty ? Math.max(committedSize, this.pendingEnd) : committedSize;
   }
 
+  // The writes not yet committed, oldest first: to lay over bytes read from the committed file.
+  // Taken before the committed bytes are read, so a batch committing meanwhile is in one or both.
+  overlay(): PendingWrite[] {
+    return [...this.sent.flat(), ...this.batch];
+  }
+
   async write(offset: number, data: Buffer): Promise<void> {
     this.throwError();
-    if (this.filled > 0 && offset !== this.start + this.filled) this.send();
     await this.budget.take(data.length);
     if (!this.dirty) this.pendingEnd = 0;
-    if (this.filled === 0) this.start = offset;
-    this.chunks.push(data);
-    this.filled += data.length;
-    this.pendingBytes += data.length;
+    this.batch.push({ offset, data });
+    this.batchBytes += data.length;
     this.pendingEnd = Math.max(this.pendingEnd, offset + data.length);
-    if (this.filled >= this.stripeBytes) this.send();
-    while (this.stages.size >= STAGES_IN_FLIGHT_MAX) await Promise.race(this.stages);
+    if (this.batchBytes >= this.stripeBytes || this.batch.length >= WRITES_PER_BATCH_MAX)
+      this.send();
+    while (this.stages.size >= BATCHES_IN_FLIGHT_MAX) await Promise.race(this.stages);
   }
 
   // Everything accepted so far is committed (visible to every client) when this resolves.
   async flush(): Promise<void> {
-    if (this.filled > 0) this.send();
+    if (this.batch.length > 0) this.send();
     await this.commits;
     this.throwError();
   }
@@ -95,11 +107,12 @@ export class InodeWriter {
   }
 
   private send(): void {
-    const data = this.chunks.length === 1 ? this.chunks[0] : Buffer.concat(this.chunks);
-    const offset = this.start;
-    this.chunks = [];
-    this.filled = 0;
-    const stage = this.client.stageWrite(offset, data);
+    const writes = this.batch;
+    const bytes = this.batchBytes;
+    this.batch = [];
+    this.batchBytes = 0;
+    this.sent.push(writes);
+    const stage = this.client.stageWrites(writes);
     const tracked = stage.then(
       () => undefined,
       () => undefined,
@@ -118,8 +131,30 @@ export class InodeWriter {
         },
       )
       .finally(() => {
-        this.pendingBytes -= data.length;
-        this.budget.give(data.length);
+        // Commits complete in order: this batch is the oldest one sent.
+        this.sent.shift();
+        this.budget.give(bytes);
       });
   }
+}
+
+// Lays the pending writes over `base`, the committed bytes of [offset, offset + length) (short
+// where the committed file ends), up to the file's size as this mount sees it.
+export function applyOverlay(
+  base: Buffer,
+  offset: number,
+  length: number,
+  sizeBytes: number,
+  writes: PendingWrite[],
+): Buffer {
+  const end = Math.min(offset + length, sizeBytes);
+  if (end <= offset) return Buffer.alloc(0);
+  const out = Buffer.alloc(end - offset);
+  base.copy(out, 0, 0, Math.min(base.length, out.length));
+  for (const w of writes) {
+    const from = Math.max(offset, w.offset);
+    const to = Math.min(end, w.offset + w.data.length);
+    if (from < to) w.data.copy(out, from - offset, from - w.offset, to - w.offset);
+  }
+  return out;
 }
