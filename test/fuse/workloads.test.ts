@@ -18,7 +18,7 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { canMount, startMount, mounted, type StrataMount, sh } from '../helpers/mount.ts';
+import { canMount, mounted, type StrataMount, sh, startMount } from '../helpers/mount.ts';
 import { type StrataProcess, startStrata, tempDir } from '../helpers/server.ts';
 
 const has = (tool: string): boolean => sh(`command -v ${tool}`).status === 0;
@@ -57,8 +57,15 @@ function digests(root: string, rel = ''): Map<string, string> {
     const path = join(rel, name);
     const st = lstatSync(join(root, path));
     if (st.isDirectory()) for (const [k, v] of digests(root, path)) out.set(k, v);
-    else if (st.isSymbolicLink()) out.set(path, `-> ${sh(`readlink '${join(root, path)}'`).stdout}`);
-    else out.set(path, createHash('sha256').update(readFileSync(join(root, path))).digest('hex'));
+    else if (st.isSymbolicLink())
+      out.set(path, `-> ${sh(`readlink '${join(root, path)}'`).stdout}`);
+    else
+      out.set(
+        path,
+        createHash('sha256')
+          .update(readFileSync(join(root, path)))
+          .digest('hex'),
+      );
   }
   return out;
 }
@@ -120,14 +127,13 @@ describe('ordinary programs on the mount', {
     symlinkSync('sub/deep', join(tree, 'link-to-dir'));
     symlinkSync('nowhere', join(tree, 'dangling'));
     // Old, distinct mtimes: files first, then symlinks (-h), then directories deepest first.
-    let t = 1_000_000_000;
-    for (const f of ['empty', 'one-byte', 'run.sh', 'sub/page-and-one', 'sub/odd', 'sub/deep/big']) {
-      utimesSync(join(tree, f), t, (t += 3600));
-    }
-    for (const l of ['link-to-file', 'link-to-dir', 'dangling']) {
-      ok(`touch -h -d @${(t += 3600)} '${join(tree, l)}'`);
-    }
-    for (const d of ['sub/deep', 'sub', 'empty-dir', '.']) utimesSync(join(tree, d), t, (t += 3600));
+    const files = ['empty', 'one-byte', 'run.sh', 'sub/page-and-one', 'sub/odd', 'sub/deep/big'];
+    const links = ['link-to-file', 'link-to-dir', 'dangling'];
+    const dirs = ['sub/deep', 'sub', 'empty-dir', '.'];
+    const when = (k: number) => 1_000_000_000 + 3600 * k;
+    for (const [k, f] of files.entries()) utimesSync(join(tree, f), when(k), when(k));
+    for (const [k, l] of links.entries()) ok(`touch -h -d @${when(10 + k)} '${join(tree, l)}'`);
+    for (const [k, d] of dirs.entries()) utimesSync(join(tree, d), when(20 + k), when(20 + k));
   });
 
   after(async () => {
@@ -249,7 +255,7 @@ describe('ordinary programs on the mount', {
     assert.deepEqual(digests(dest), digests(tree));
   });
 
-  test('tar x and cp -a keep regular files\' mtimes', {
+  test("tar x and cp -a keep regular files' mtimes", {
     todo: 'futimens on an fd with unflushed writes is overwritten by the later flush (reported)',
   }, () => {
     // Runs after the two tests above, on what they left.
@@ -309,7 +315,11 @@ describe('ordinary programs on the mount', {
       expand(link, 'prog', ''),
     ]);
     if (cc) ok('./prog', dir);
-    else assert.equal(readFileSync(join(dir, 'prog'), 'utf8'), ['main', 'one', 'two'].map((n) => readFileSync(join(dir, `${n}.c`), 'utf8')).join(''));
+    else
+      assert.equal(
+        readFileSync(join(dir, 'prog'), 'utf8'),
+        ['main', 'one', 'two'].map((n) => readFileSync(join(dir, `${n}.c`), 'utf8')).join(''),
+      );
     assert.equal(sh('make -q', { cwd: dir }).status, 0, 'up to date after a build');
     assert.match(ok('make', dir), /Nothing to be done|is up to date/);
     // One source newer than everything built from it (a second on, past any timestamp granularity).
