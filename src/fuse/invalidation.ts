@@ -3,6 +3,7 @@
 // metadata service, in one call, for the attributes of the files opened most recently, and
 // compares their versions (mtime and size) with what this mount last saw or wrote.
 import type { Logger } from '../observability/logger.ts';
+import { fuseInvalidations } from '../observability/metrics.ts';
 import type { StrataFileSystem } from './file-system.ts';
 import { encodeInvalInode, NOTIFY } from './protocol.ts';
 
@@ -14,7 +15,6 @@ export class InvalidationWatcher {
   private readonly log: Logger;
   private timer: NodeJS.Timeout | undefined;
   private running = false;
-  invalidations = 0;
 
   constructor(
     fs: StrataFileSystem,
@@ -55,7 +55,7 @@ export class InvalidationWatcher {
         if (seen === undefined || seen === version || this.fs.isDirty(ino)) continue;
         versions.set(ino, version);
         this.fs.readAhead.drop(ino);
-        this.invalidations++;
+        fuseInvalidations.inc();
         await this.notify(NOTIFY.INVAL_INODE, encodeInvalInode(ino, 0, -1));
       }
     } catch (error) {

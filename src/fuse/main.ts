@@ -4,6 +4,7 @@ import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
 import { StrataClient } from '../client/strata-client.ts';
 import { createLogger } from '../observability/logger.ts';
+import { startMetricsServer } from '../observability/metrics-server.ts';
 import { StrataFileSystem } from './file-system.ts';
 import { InvalidationWatcher } from './invalidation.ts';
 import { MountSession } from './locks.ts';
@@ -28,6 +29,8 @@ mount, and a mount that dies loses its locks after 10 s.
 Options:
   --metadata-addr H:P,...  metadata members to use                    [127.0.0.1:9000]
   --cache-size SIZE        bytes of written data held before it is sent (e.g. 256M)   [256M]
+  --metrics-addr H:P       where to serve Prometheus /metrics (port 0: any free port,
+                           printed at start; "off": none)                 [127.0.0.1:0]
   --foreground             stay attached (the default; there is no daemon mode)
   -o ro                    mount read-only
   -o allow_other           let other users see the mount
@@ -51,6 +54,7 @@ export async function mountMain(args: string[]): Promise<number> {
     options: {
       'metadata-addr': { type: 'string', default: '127.0.0.1:9000' },
       'cache-size': { type: 'string', default: '256M' },
+      'metrics-addr': { type: 'string', default: '127.0.0.1:0' },
       foreground: { type: 'boolean' },
       o: { type: 'string', short: 'o', multiple: true },
       help: { type: 'boolean', short: 'h' },
@@ -107,6 +111,21 @@ export async function mountMain(args: string[]): Promise<number> {
   const watcher = new InvalidationWatcher(fs, ops.notifier, log);
   session.start();
   watcher.start(1000);
+  const metricsAddr = String(values['metrics-addr']);
+  const metrics =
+    metricsAddr === 'off'
+      ? undefined
+      : await startMetricsServer(
+          metricsAddr.slice(0, metricsAddr.lastIndexOf(':')),
+          Number(metricsAddr.slice(metricsAddr.lastIndexOf(':') + 1)),
+        ).catch((error: Error) => {
+          log.warn('metrics not served', { error: error.message });
+          return undefined;
+        });
+  if (metrics) {
+    const host = metricsAddr.slice(0, metricsAddr.lastIndexOf(':'));
+    process.stdout.write(`metrics at http://${host}:${metrics.port}/metrics\n`);
+  }
   process.stdout.write(`mounted ${mountPoint}\n`);
   const stop = () => {
     void fs
@@ -118,6 +137,7 @@ export async function mountMain(args: string[]): Promise<number> {
   process.once('SIGTERM', stop);
   await session.done;
   watcher.stop();
+  metrics?.server.close();
   await fs.flushAll();
   await mountSession.close();
   await client.close();

@@ -4,6 +4,7 @@
 import { StrataError } from '../common/errors.ts';
 import type { Caller, Inode } from '../metadata/types.ts';
 import type { Logger } from '../observability/logger.ts';
+import { fuseBytes } from '../observability/metrics.ts';
 import { attrOf, direntType, type StrataFileSystem } from './file-system.ts';
 import {
   DT,
@@ -132,12 +133,15 @@ export class FuseOperations {
       case OP.READ: {
         const { offset, size } = R.decodeIo(body);
         const data = await fs.read(node, offset, size);
+        fuseBytes.inc({ direction: 'read' }, data.length);
         return data.length === 0 ? null : data;
       }
       case OP.WRITE: {
         const { fh, offset, size } = R.decodeIo(body);
         const data = body.subarray(R.WRITE_IN_BYTES, R.WRITE_IN_BYTES + size);
-        return encodeWriteOut(await fs.write(fh, offset, data));
+        const written = await fs.write(fh, offset, data);
+        fuseBytes.inc({ direction: 'write' }, written);
+        return encodeWriteOut(written);
       }
       case OP.FLUSH: {
         const { owner } = R.decodeFlush(body);

@@ -3,9 +3,14 @@
 // Requests are served concurrently; the kernel matches replies by `unique`.
 import { read as fsRead, writev } from 'node:fs';
 import type { Logger } from '../observability/logger.ts';
+import { fuseLatency, fuseRequests } from '../observability/metrics.ts';
 import { errnoOf } from './errno.ts';
 import type { FuseOperations } from './operations.ts';
-import { decodeInHeader, encodeNotify, encodeReply, IN_HEADER_BYTES } from './protocol.ts';
+import { decodeInHeader, encodeNotify, encodeReply, IN_HEADER_BYTES, OP } from './protocol.ts';
+
+const OP_NAMES = new Map<number, string>(
+  Object.entries(OP).map(([name, code]) => [code, name.toLowerCase()]),
+);
 
 export const MAX_WRITE_BYTES = 1024 * 1024;
 const READ_BUFFER_BYTES = MAX_WRITE_BYTES + 64 * 1024;
@@ -73,14 +78,19 @@ export class FuseSession {
   private async handle(request: Buffer): Promise<void> {
     const header = decodeInHeader(request);
     const body = request.subarray(IN_HEADER_BYTES, header.len);
+    const op = OP_NAMES.get(header.opcode) ?? 'other';
+    const stopTimer = fuseLatency.startTimer({ op });
+    let errno = 0;
     try {
       const result = await this.ops.dispatch(header, body);
       if (result !== undefined)
         await this.send(encodeReply(header.unique, 0, result === null ? undefined : result));
     } catch (error) {
-      const errno = errnoOf(error);
-      if (errno === 5) this.log.warn('FUSE request failed', { opcode: header.opcode, error });
+      errno = errnoOf(error);
+      if (errno === 5) this.log.warn('FUSE request failed', { op, error });
       await this.send(encodeReply(header.unique, errno));
     }
+    stopTimer();
+    fuseRequests.inc({ op, errno: String(errno) });
   }
 }

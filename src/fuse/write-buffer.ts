@@ -8,6 +8,7 @@
 // NFS and the Linux page cache do.
 import type { StrataClient } from '../client/strata-client.ts';
 import type { Inode } from '../metadata/types.ts';
+import { fuseDirtyBytes } from '../observability/metrics.ts';
 
 // Batches of one inode being stored at once: enough to keep the data servers busy while the
 // next one fills, few enough to bound memory.
@@ -29,10 +30,12 @@ export class DirtyBudget {
       await new Promise<void>((resolve) => this.waiters.push(resolve));
     }
     this.usedBytes += bytes;
+    fuseDirtyBytes.set(this.usedBytes);
   }
 
   give(bytes: number): void {
     this.usedBytes -= bytes;
+    fuseDirtyBytes.set(this.usedBytes);
     for (const wake of this.waiters.splice(0)) wake();
   }
 }

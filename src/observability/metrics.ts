@@ -123,3 +123,37 @@ export const orphanShards = new Counter({
   help: 'Shard files no stripe referenced (left by crashed writes), deleted by the scrubber',
   registers: [registry],
 });
+
+export const fuseRequests = new Counter({
+  name: 'strata_fuse_requests_total',
+  help: 'FUSE requests answered by this mount, by operation and errno (0: success)',
+  labelNames: ['op', 'errno'] as const,
+  registers: [registry],
+});
+
+export const fuseLatency = new Histogram({
+  name: 'strata_fuse_request_duration_seconds',
+  help: 'Time from reading a FUSE request to writing its reply, by operation',
+  labelNames: ['op'] as const,
+  buckets: LATENCY_BUCKETS_S,
+  registers: [registry],
+});
+
+export const fuseBytes = new Counter({
+  name: 'strata_fuse_bytes_total',
+  help: 'File bytes read and written through the mount',
+  labelNames: ['direction'] as const,
+  registers: [registry],
+});
+
+export const fuseDirtyBytes = new Gauge({
+  name: 'strata_fuse_dirty_bytes',
+  help: 'Bytes written through the mount and not yet committed',
+  registers: [registry],
+});
+
+export const fuseInvalidations = new Counter({
+  name: 'strata_fuse_invalidations_total',
+  help: 'Files whose kernel-cached pages were dropped because another client changed them',
+  registers: [registry],
+});

@@ -119,6 +119,17 @@ describe('strata-mount', { skip: canMount ? false : 'needs root and /dev/fuse' }
     );
   });
 
+  test('the mount serves Prometheus metrics: requests by operation, bytes, dirty bytes', async () => {
+    const url = /^metrics at (\S+)$/m.exec(mount?.output() ?? '')?.[1];
+    assert.ok(url, 'the mount prints where its metrics are');
+    const text = await (await fetch(url)).text();
+    assert.match(text, /strata_fuse_requests_total\{op="write",errno="0"\} [1-9]/);
+    assert.match(text, /strata_fuse_requests_total\{op="lookup",errno="2"\} [1-9]/);
+    assert.match(text, /strata_fuse_bytes_total\{direction="read"\} [1-9]/);
+    assert.match(text, /strata_fuse_dirty_bytes 0/);
+    assert.match(text, /strata_fuse_request_duration_seconds_bucket\{le="0.001",op="getattr"\}/);
+  });
+
   test('a missing name is ENOENT; with -o ro writes are refused with EROFS', async () => {
     assert.throws(
       () => statSync(join(mountPoint, 'mnt/nope')),
