@@ -25,7 +25,12 @@ import * as locks from './locks.ts';
 import { MetadataClient } from './metadata-client.ts';
 import { joinPath, parentAndName, splitPath, toBucketKey } from './paths.ts';
 import { Slots } from './slots.ts';
-import { deleteStripeShards, type ErasureParams, writeStripe } from './stripe-io.ts';
+import {
+  deleteStripeShards,
+  type ErasureParams,
+  readStripeRange,
+  writeStripe,
+} from './stripe-io.ts';
 import { toExtents, writeStream } from './stripe-writer.ts';
 import type {
   Body,
@@ -401,6 +406,35 @@ export class StrataClient implements StrataClientApi {
       }
     }
     return extents;
+  }
+
+  // Reads [offset, offset + length) given the file's extents (in file order, as `extents`
+  // returns them), so a reader that keeps a file's layout pays one data round trip per read.
+  // Bytes no extent covers are zeros; the caller clamps the range to the size.
+  async readFromExtents(extents: Extent[], offset: number, length: number): Promise<Buffer> {
+    const out = Buffer.alloc(length);
+    const end = offset + length;
+    let lo = 0;
+    let hi = extents.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (extents[mid].fileOffset + extents[mid].length <= offset) lo = mid + 1;
+      else hi = mid;
+    }
+    const reads: Array<Promise<void>> = [];
+    for (let i = lo; i < extents.length && extents[i].fileOffset < end; i++) {
+      const e = extents[i];
+      const from = Math.max(offset, e.fileOffset);
+      const to = Math.min(end, e.fileOffset + e.length);
+      const inStripe = e.stripeOffset + (from - e.fileOffset);
+      reads.push(
+        readStripeRange(this.pool, e.stripe, inStripe, to - from, this.log).then((data) => {
+          data.copy(out, from - offset);
+        }),
+      );
+    }
+    await Promise.all(reads);
+    return out;
   }
 
   // Reads [offset, offset + length) of a file whose size the caller just read (no getattr).

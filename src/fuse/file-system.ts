@@ -152,8 +152,9 @@ export class StrataFileSystem {
   // The last name of a file this mount still has open goes, the file stays (an orphan of this
   // mount's session) until its last release here, or until the session ends.
   async unlink(parent: number, name: string): Promise<void> {
-    const child = await this.client.lookup(parent, name);
-    const keep = this.keepIfOpen(child.ino);
+    // Which file the name is matters only when this mount has files open.
+    const child = this.openCounts.size > 0 ? await this.client.lookup(parent, name) : undefined;
+    const keep = child ? this.keepIfOpen(child.ino) : undefined;
     await this.client.unlinkAt(parent, name, { keepForMount: keep });
   }
 
@@ -178,7 +179,10 @@ export class StrataFileSystem {
     const RENAME_EXCHANGE = 2;
     if (flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE))
       throw errorWith('EINVAL', 'unsupported rename flags');
-    const replaced = await this.client.lookup(newParent, newName).catch(() => undefined);
+    const replaced =
+      this.openCounts.size > 0
+        ? await this.client.lookup(newParent, newName).catch(() => undefined)
+        : undefined;
     await this.client.renameAt(
       { parent, name },
       { parent: newParent, name: newName },

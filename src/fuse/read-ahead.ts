@@ -1,12 +1,23 @@
 // Sequential reads through the kernel arrive 128 KiB at a time; each would cost a metadata
 // round trip for the size and one for the extents before the data. A file read sequentially is
-// fetched a stripe-sized block at a time instead, the next block ahead of the reader; a random
-// read goes straight through. Blocks are dropped whenever the file may have changed (a write or
-// truncate here, an open after another client's change, an invalidation).
+// fetched a stripe-sized block at a time instead, the next block ahead of the reader. Random
+// reads use the file's layout (size and extents), fetched once, so each costs one data round
+// trip. Blocks and layouts are dropped whenever the file may have changed (a write or truncate
+// here, an open after another client's change, an invalidation); a read that fails on a kept
+// layout (its stripes collected after another client rewrote the file) is retried without it.
 import type { StrataClient } from '../client/strata-client.ts';
+import type { Extent } from '../metadata/types.ts';
 
 const STREAMS_MAX = 32;
 const BLOCKS_PER_STREAM_MAX = 4;
+const LAYOUTS_MAX = 256;
+// A file with more extents than this is read without a kept layout.
+const LAYOUT_EXTENTS_MAX = 16_384;
+
+interface Layout {
+  sizeBytes: number;
+  extents: Extent[] | undefined; // undefined: too fragmented to keep
+}
 
 interface Stream {
   nextOffset: number;
@@ -17,6 +28,7 @@ export class ReadAhead {
   private readonly client: StrataClient;
   private readonly blockBytes: number;
   private readonly streams = new Map<number, Stream>();
+  private readonly layouts = new Map<number, Promise<Layout>>();
 
   constructor(client: StrataClient, blockBytes: number) {
     this.client = client;
@@ -25,6 +37,41 @@ export class ReadAhead {
 
   drop(ino: number): void {
     this.streams.delete(ino);
+    this.layouts.delete(ino);
+  }
+
+  private layout(ino: number): Promise<Layout> {
+    let layout = this.layouts.get(ino);
+    if (!layout) {
+      layout = (async () => {
+        const inode = await this.client.getattr(ino);
+        const extents = await this.client.extents(ino, 0, inode.size);
+        return {
+          sizeBytes: inode.size,
+          extents: extents.length <= LAYOUT_EXTENTS_MAX ? extents : undefined,
+        };
+      })();
+      this.layouts.set(ino, layout);
+      layout.catch(() => this.layouts.delete(ino));
+      while (this.layouts.size > LAYOUTS_MAX)
+        this.layouts.delete(this.layouts.keys().next().value as number);
+    }
+    return layout;
+  }
+
+  private async randomRead(ino: number, offset: number, length: number): Promise<Buffer> {
+    const kept = this.layouts.get(ino);
+    try {
+      const { sizeBytes, extents } = await this.layout(ino);
+      if (!extents) return this.client.read(ino, offset, length);
+      const end = Math.min(sizeBytes, offset + length);
+      if (end <= offset) return Buffer.alloc(0);
+      return await this.client.readFromExtents(extents, offset, end - offset);
+    } catch (error) {
+      if (!kept) throw error;
+      this.layouts.delete(ino);
+      return this.client.read(ino, offset, length);
+    }
   }
 
   async read(ino: number, offset: number, length: number): Promise<Buffer> {
@@ -34,7 +81,7 @@ export class ReadAhead {
       stream !== undefined && Math.abs(offset - stream.nextOffset) <= this.blockBytes;
     if (!sequential) {
       // A first read from the start counts as the beginning of a sequential stream.
-      if (offset !== 0) return this.client.read(ino, offset, length);
+      if (offset !== 0) return this.randomRead(ino, offset, length);
       stream = { nextOffset: 0, blocks: new Map() };
     }
     const s = stream as Stream;
