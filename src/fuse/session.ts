@@ -15,6 +15,7 @@ const OP_NAMES = new Map<number, string>(
 export const MAX_WRITE_BYTES = 1024 * 1024;
 const READ_BUFFER_BYTES = MAX_WRITE_BYTES + 64 * 1024;
 const READERS = 4;
+const SMALL_REQUEST_BYTES = 64 * 1024;
 
 export class FuseSession {
   private readonly fd: number;
@@ -55,9 +56,11 @@ export class FuseSession {
         if (code !== 'ENODEV') this.log.error('reading /dev/fuse failed', { error });
         return this.stop();
       }
-      // The buffer is reused by the next read: the handler gets its own copy of the request.
-      const request = Buffer.from(buffer.subarray(0, bytes));
-      this.readLoop(buffer);
+      // The buffer is reused by the next read: a small request is copied out of it; a large one
+      // (a write) keeps it, and the next read gets a new buffer, which saves copying a MiB.
+      const large = bytes > SMALL_REQUEST_BYTES;
+      const request = large ? buffer.subarray(0, bytes) : Buffer.from(buffer.subarray(0, bytes));
+      this.readLoop(large ? Buffer.allocUnsafe(READ_BUFFER_BYTES) : buffer);
       void this.handle(request);
     });
   }

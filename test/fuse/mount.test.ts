@@ -23,7 +23,7 @@ import {
   sh,
 } from '../helpers/mount.ts';
 import { patternBytes, s3Client } from '../helpers/s3.ts';
-import { type StrataProcess, startStrata, tempDir } from '../helpers/server.ts';
+import { runStrata, type StrataProcess, startStrata, tempDir } from '../helpers/server.ts';
 
 describe('strata-mount', { skip: canMount ? false : 'needs root and /dev/fuse' }, () => {
   let server: StrataProcess;
@@ -128,6 +128,22 @@ describe('strata-mount', { skip: canMount ? false : 'needs root and /dev/fuse' }
     assert.match(text, /strata_fuse_bytes_total\{direction="read"\} [1-9]/);
     assert.match(text, /strata_fuse_dirty_bytes 0/);
     assert.match(text, /strata_fuse_request_duration_seconds_bucket\{le="0.001",op="getattr"\}/);
+  });
+
+  test('strata cluster mounts lists the mount and its session', async () => {
+    const run = await runStrata([
+      'cluster',
+      'mounts',
+      '--metadata-addr',
+      server.metadataAddr,
+      '--json',
+    ]);
+    assert.equal(run.code, 0, run.stderr);
+    const mounts = JSON.parse(run.stdout.toString()) as Array<{ description?: string }>;
+    assert.ok(
+      mounts.some((m) => m.description?.includes(mountPoint)),
+      `the mount at ${mountPoint} is listed: ${run.stdout}`,
+    );
   });
 
   test('a missing name is ENOENT; with -o ro writes are refused with EROFS', async () => {

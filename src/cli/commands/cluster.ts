@@ -5,13 +5,18 @@ import { formatBytes, METADATA_ADDR_OPTION, metadataAddrs, parse, UsageError } f
 export const CLUSTER_HELP = `Usage: strata cluster status [--metadata-addr H:P[,H:P...]] [--config FILE] [--json]
        strata cluster add-node --node-id N H:P [--metadata-addr ...]
        strata cluster remove-node N [--metadata-addr ...]
+       strata cluster mounts [--metadata-addr ...] [--json]
 
 add-node adds the metadata node listening on H:P (started with --raft-join and its own
 --node-id) as a learner, waits until its log has caught up, then makes it a voter. remove-node
 takes a member out of the cluster (one server at a time, so the cluster keeps a quorum
 throughout). Any member's address will do: requests go to the leader.
 
-status 
+mounts lists the FUSE mounts with a live session (host, mount point, process), when each was
+last heard from, and the files each keeps alive after an unlink while open. A mount silent for
+longer than its session time loses its locks and those files.
+
+status
 Shows each member of the metadata Raft cluster (role, term, commit and applied index, lag behind
 the leader's commit), the erasure-coding scheme and every data server with its disks
 (online, shards, capacity used and free).`;
@@ -29,6 +34,7 @@ export async function runCluster(args: string[]): Promise<number> {
   if (positionals[0] === 'add-node' || positionals[0] === 'remove-node') {
     return changeMembers(positionals, values, await metadataAddrs(values));
   }
+  if (positionals[0] === 'mounts') return listMounts(values, await metadataAddrs(values));
   if (positionals[0] !== 'status')
     throw new UsageError(`unknown cluster command: ${positionals[0]}`);
   const client = new StrataClient({ metadataAddrs: await metadataAddrs(values) });
@@ -94,6 +100,33 @@ async function changeMembers(
     process.stdout.write(
       adding ? `node ${nodeId} is a voting member\n` : `node ${nodeId} removed\n`,
     );
+    return 0;
+  } finally {
+    await metadata.close();
+  }
+}
+
+async function listMounts(values: Record<string, unknown>, addrs: string[]): Promise<number> {
+  const metadata = new MetadataClient(addrs);
+  try {
+    const sessions = await metadata.read('mounts');
+    const rows = await Promise.all(
+      sessions.map(async (s) => ({ ...s, orphans: await metadata.read('orphans', s.mountId) })),
+    );
+    if (values.json) {
+      process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
+      return 0;
+    }
+    const now = Date.now();
+    const out = [`mounts: ${rows.length}`];
+    for (const m of rows) {
+      out.push(
+        `  ${m.mountId}  ${m.description ?? ''}  up ${Math.round((now - m.openedAtMs) / 1000)} s  ` +
+          `last seen ${((now - m.lastSeenMs) / 1000).toFixed(1)} s ago (session ${m.ttlMs / 1000} s)` +
+          `  open unlinked files: ${m.orphans.length}`,
+      );
+    }
+    process.stdout.write(`${out.join('\n')}\n`);
     return 0;
   } finally {
     await metadata.close();
