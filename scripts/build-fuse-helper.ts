@@ -13,7 +13,9 @@ const output = 'native/build/fuse-fd-helper';
 const compiler = process.env.CC || 'cc';
 
 if (process.platform !== 'linux') {
-  console.log(`build-fuse-helper: skipped (FUSE mounting is Linux-only; this is ${process.platform})`);
+  console.log(
+    `build-fuse-helper: skipped (FUSE mounting is Linux-only; this is ${process.platform})`,
+  );
   process.exit(0);
 }
 if (spawnSync(compiler, ['--version'], { stdio: 'ignore' }).error) {
