@@ -5,7 +5,15 @@
 // fails with the helper's exit code.
 import assert from 'node:assert/strict';
 import { type ChildProcess, type SpawnSyncReturns, spawn, spawnSync } from 'node:child_process';
-import { accessSync, chmodSync, chownSync, constants, mkdirSync, statSync } from 'node:fs';
+import {
+  accessSync,
+  chmodSync,
+  chownSync,
+  constants,
+  mkdirSync,
+  readFileSync,
+  statSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { StrataClient } from '../../src/client/strata-client.ts';
@@ -67,10 +75,13 @@ describe('strata-mount without root', { skip: skipReason() }, () => {
     if (devFuseMode !== undefined) chmodSync('/dev/fuse', devFuseMode);
   });
 
-  test('uid 1000 mounts, makes a bucket, writes, reads, lists and unmounts', async () => {
-    const mountPoint = join(home, 'mnt');
-    mkdirSync(mountPoint);
-    chownSync(mountPoint, USER_UID, USER_GID);
+  interface UserMount {
+    child: ChildProcess;
+    output: () => string;
+    exited: Promise<number | null>;
+  }
+
+  async function startUserMount(mountPoint: string): Promise<UserMount> {
     const child = spawn(
       process.execPath,
       [MOUNT_BIN, mountPoint, '--metadata-addr', server.metadataAddr],
@@ -79,16 +90,37 @@ describe('strata-mount without root', { skip: skipReason() }, () => {
         gid: USER_GID,
         env: { ...process.env, HOME: home },
         stdio: ['ignore', 'pipe', 'pipe'],
+        detached: true, // its own process group, as in a terminal
       },
     );
     const output = collect(child);
     const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    await waitFor(
+      () => /^mounted /m.test(output()) || child.exitCode !== null,
+      20_000,
+      () => `no mount:\n${output()}`,
+    );
+    assert.ok(mounted(mountPoint), `no mount:\n${output()}`);
+    return { child, output, exited };
+  }
+
+  function userMountPoint(name: string): string {
+    const mountPoint = join(home, name);
+    mkdirSync(mountPoint);
+    chownSync(mountPoint, USER_UID, USER_GID);
+    return mountPoint;
+  }
+
+  function cleanUp(mountPoint: string, ...mounts: Array<UserMount | undefined>): void {
+    for (const mount of mounts) if (mount?.child.exitCode === null) mount.child.kill('SIGKILL');
+    if (mounted(mountPoint)) spawnSync('fusermount3', ['-uz', mountPoint]);
+  }
+
+  test('uid 1000 mounts, makes a bucket, writes, reads, lists and unmounts', async () => {
+    const mountPoint = userMountPoint('mnt');
+    let mount: UserMount | undefined;
     try {
-      await waitFor(
-        () => /^mounted /m.test(output()),
-        20_000,
-        () => `no mount:\n${output()}`,
-      );
+      mount = await startUserMount(mountPoint);
       const line = mountLine(mountPoint);
       assert.match(line, / fuse\.strata /);
       assert.match(line, /user_id=1000,group_id=1000/);
@@ -98,7 +130,7 @@ describe('strata-mount without root', { skip: skipReason() }, () => {
          cat docs/a.txt; ls docs; stat -c '%u:%g %s' docs/a.txt`,
         home,
       );
-      assert.equal(work.status, 0, `${work.stderr}\n${output()}`);
+      assert.equal(work.status, 0, `${work.stderr}\n${mount.output()}`);
       assert.equal(work.stdout, 'hello from uid 1000\na.txt\n1000:1000 20\n');
 
       const client = new StrataClient({ metadataAddrs: [server.metadataAddr] });
@@ -109,11 +141,45 @@ describe('strata-mount without root', { skip: skipReason() }, () => {
 
       const unmount = asUser(`fusermount3 -u '${mountPoint}'`, home);
       assert.equal(unmount.status, 0, unmount.stderr);
-      assert.equal(await withTimeout(exited, 20_000), 0, output());
+      assert.equal(await withTimeout(mount.exited, 20_000), 0, mount.output());
       assert.equal(mounted(mountPoint), false);
     } finally {
-      if (child.exitCode === null) child.kill('SIGKILL');
-      if (mounted(mountPoint)) spawnSync('fusermount3', ['-uz', mountPoint]);
+      cleanUp(mountPoint, mount);
+    }
+  });
+
+  test('Ctrl-C unmounts; a mount left dead by kill -9 is cleared by the next strata-mount', async () => {
+    const mountPoint = userMountPoint('mnt2');
+    let first: UserMount | undefined;
+    let second: UserMount | undefined;
+    let third: UserMount | undefined;
+    try {
+      // Ctrl-C: SIGINT to the process group reaches both the outer strata-mount and the one
+      // serving the mount, which gets it a second time from the outer one and unmounts once.
+      first = await startUserMount(mountPoint);
+      process.kill(-(first.child.pid as number), 'SIGINT');
+      assert.equal(await withTimeout(first.exited, 20_000), 0, first.output());
+      assert.equal(mounted(mountPoint), false);
+
+      // kill -9 of the process serving the mount (the helper became it) leaves it dead.
+      second = await startUserMount(mountPoint);
+      const serving = readFileSync(
+        `/proc/${second.child.pid}/task/${second.child.pid}/children`,
+        'utf8',
+      ).trim();
+      assert.match(serving, /^\d+$/);
+      process.kill(Number(serving), 'SIGKILL');
+      assert.equal(await withTimeout(second.exited, 20_000), 137, second.output());
+      assert.ok(mounted(mountPoint));
+      assert.match(asUser(`ls '${mountPoint}'`, home).stderr, /not connected/);
+
+      third = await startUserMount(mountPoint);
+      assert.equal(asUser(`ls '${mountPoint}'`, home).status, 0);
+      third.child.kill('SIGTERM');
+      assert.equal(await withTimeout(third.exited, 20_000), 0, third.output());
+      assert.equal(mounted(mountPoint), false);
+    } finally {
+      cleanUp(mountPoint, first, second, third);
     }
   });
 
