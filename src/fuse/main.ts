@@ -8,7 +8,7 @@ import { startMetricsServer } from '../observability/metrics-server.ts';
 import { StrataFileSystem } from './file-system.ts';
 import { InvalidationWatcher } from './invalidation.ts';
 import { MountSession } from './locks.ts';
-import { mountFuse, unmountFuse } from './mount.ts';
+import { isRoot, mountFuse, mountThroughHelper, unmountFuse } from './mount.ts';
 import { FuseOperations } from './operations.ts';
 import { FuseSession } from './session.ts';
 
@@ -16,9 +16,11 @@ const HELP = `Usage: strata-mount MOUNTPOINT [--metadata-addr H:P[,H:P...]] [-o 
 
 Mounts the Strata namespace at MOUNTPOINT through FUSE: buckets are its top-level directories
 (mkdir there creates a bucket), objects its files; a file written here is an S3 object and an
-object put through S3 is a file. Runs as root (mount(2) with a /dev/fuse descriptor).
-Unmount with \`umount MOUNTPOINT\` or Ctrl-C; a dead mount left at MOUNTPOINT by a crashed
-process is cleared at start.
+object put through S3 is a file. As root it mounts itself (mount(2) with a /dev/fuse
+descriptor); as any other user it mounts through fusermount3 (fuse3) and the small helper
+native/build/fuse-fd-helper (\`npm run build:fuse-helper\`), on a MOUNTPOINT that user owns.
+Unmount with \`umount MOUNTPOINT\` (\`fusermount3 -u MOUNTPOINT\` without root) or Ctrl-C; a dead
+mount left at MOUNTPOINT by a crashed process is cleared at start.
 
 Consistency: close-to-open between mounts (a file closed on one mount is read whole on another
 that opens it afterwards); names and attributes may be up to 1 s stale between mounts; pages
@@ -58,6 +60,8 @@ export async function mountMain(args: string[]): Promise<number> {
       foreground: { type: 'boolean' },
       o: { type: 'string', short: 'o', multiple: true },
       help: { type: 'boolean', short: 'h' },
+      // Hidden: the mount exists and this descriptor of /dev/fuse serves it (fuse-fd-helper).
+      'fuse-fd': { type: 'string' },
     },
   });
   if (values.help) {
@@ -77,6 +81,23 @@ export async function mountMain(args: string[]): Promise<number> {
     return 2;
   }
   const mountOptions = (values.o ?? []).flatMap((o) => o.split(','));
+  const fuseOptions = {
+    allowOther: mountOptions.includes('allow_other'),
+    readOnly: mountOptions.includes('ro'),
+  };
+  const fuseFd = values['fuse-fd'] === undefined ? undefined : Number(values['fuse-fd']);
+  if (fuseFd !== undefined && !(Number.isInteger(fuseFd) && fuseFd >= 0)) {
+    process.stderr.write(`strata-mount: --fuse-fd: not a descriptor: ${values['fuse-fd']}\n`);
+    return 2;
+  }
+  if (fuseFd === undefined && !isRoot()) {
+    try {
+      return await mountThroughHelper(mountPoint, fuseOptions, args);
+    } catch (error) {
+      process.stderr.write(`strata-mount: ${(error as Error).message}\n`);
+      return 1;
+    }
+  }
   const log = createLogger({ fields: { service: 'fuse' } });
   const client = new StrataClient({ metadataAddrs: String(values['metadata-addr']).split(',') });
   let fd: number;
@@ -95,10 +116,7 @@ export async function mountMain(args: string[]): Promise<number> {
       dirtyLimitBytes,
       mountId: mountSession.mountId,
     });
-    fd = mountFuse(mountPoint, {
-      allowOther: mountOptions.includes('allow_other'),
-      readOnly: mountOptions.includes('ro'),
-    });
+    fd = fuseFd ?? mountFuse(mountPoint, fuseOptions);
   } catch (error) {
     process.stderr.write(`strata-mount: ${(error as Error).message}\n`);
     await mountSession.close();
@@ -127,14 +145,18 @@ export async function mountMain(args: string[]): Promise<number> {
     process.stdout.write(`metrics at http://${host}:${metrics.port}/metrics\n`);
   }
   process.stdout.write(`mounted ${mountPoint}\n`);
+  let stopping = false;
   const stop = () => {
+    // Once: Ctrl-C reaches both this process and, without root, the parent that passes it on.
+    if (stopping) return;
+    stopping = true;
     void fs
       .flushAll()
       .then(() => unmountFuse(mountPoint))
       .then(() => session.stop());
   };
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
   await session.done;
   watcher.stop();
   metrics?.server.close();

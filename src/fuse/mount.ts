@@ -1,24 +1,114 @@
 // Mounting as root: open /dev/fuse, let mount(8) call mount(2) with the descriptor passed in
 // (`-i`: without it mount(8) would run the mount.fuse helper), and only then start reading.
-// A dead mount left at the same path (a crashed mount process: ENOTCONN) is cleared first.
+// Mounting as anyone else: the setuid fusermount3 mounts and hands the /dev/fuse descriptor back
+// over a Unix socket (SCM_RIGHTS), which Node cannot receive; native/fuse-fd-helper.c receives
+// it and re-runs strata-mount with it as fd 3 (`--fuse-fd 3`). Unmounting: umount(8) as root,
+// `fusermount3 -u` otherwise. A dead mount left at the same path (a crashed mount process:
+// ENOTCONN) is cleared first.
 import { spawn, spawnSync } from 'node:child_process';
-import { openSync, statSync } from 'node:fs';
+import { accessSync, constants, openSync, statSync } from 'node:fs';
+import { constants as osConstants } from 'node:os';
+import { fileURLToPath } from 'node:url';
 import { StrataError } from '../common/errors.ts';
+
+export const FUSE_HELPER_PATH = fileURLToPath(
+  new URL('../../native/build/fuse-fd-helper', import.meta.url),
+);
+const MOUNT_BIN_PATH = fileURLToPath(new URL('../../bin/strata-mount.ts', import.meta.url));
+
+export interface MountOptions {
+  allowOther: boolean;
+  readOnly: boolean;
+}
+
+export function isRoot(): boolean {
+  return process.getuid?.() === 0;
+}
+
+// The command lines that unmount, strictly then lazily (for a mount still busy or dead).
+function unmountCommands(mountPoint: string): [string, string[]][] {
+  return isRoot()
+    ? [
+        ['umount', [mountPoint]],
+        ['umount', ['-l', mountPoint]],
+      ]
+    : [
+        ['fusermount3', ['-u', '--', mountPoint]],
+        ['fusermount3', ['-uz', '--', mountPoint]],
+      ];
+}
 
 export function clearDeadMount(mountPoint: string): void {
   try {
     statSync(mountPoint);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOTCONN') {
-      spawnSync('umount', ['-l', mountPoint]);
+      const [command, args] = unmountCommands(mountPoint)[1];
+      spawnSync(command, args, { stdio: 'ignore' });
     }
   }
 }
 
-export function mountFuse(
+// fusermount3 adds user_id, group_id, rootmode and fd itself (and nosuid,nodev for users).
+export function fusermountOptions(options: MountOptions): string {
+  return [
+    'default_permissions',
+    'fsname=strata',
+    'subtype=strata',
+    ...(options.allowOther ? ['allow_other'] : []),
+    ...(options.readOnly ? ['ro'] : []),
+  ].join(',');
+}
+
+// Runs `fuse-fd-helper MOUNTPOINT OPTIONS -- node strata-mount.ts ARGS --fuse-fd 3` and waits
+// for it; resolves to its exit code. SIGINT and SIGTERM are passed on (the mount unmounts).
+export async function mountThroughHelper(
   mountPoint: string,
-  options: { allowOther: boolean; readOnly: boolean },
-): number {
+  options: MountOptions,
+  args: string[],
+): Promise<number> {
+  try {
+    accessSync(FUSE_HELPER_PATH, constants.X_OK);
+  } catch {
+    throw new StrataError(
+      'ENOENT',
+      `mounting without root needs ${FUSE_HELPER_PATH}: build it with ` +
+        '`npm run build:fuse-helper` (needs a C compiler) and install fuse3 (fusermount3); ' +
+        'or run strata-mount as root',
+    );
+  }
+  clearDeadMount(mountPoint);
+  const argv = [
+    mountPoint,
+    fusermountOptions(options),
+    '--',
+    process.execPath,
+    ...process.execArgv,
+    MOUNT_BIN_PATH,
+    ...args,
+    '--fuse-fd',
+    '3',
+  ];
+  const child = spawn(FUSE_HELPER_PATH, argv, { stdio: 'inherit' });
+  const forward = (signal: NodeJS.Signals) => child.kill(signal);
+  process.on('SIGINT', forward);
+  process.on('SIGTERM', forward);
+  try {
+    return await new Promise<number>((resolve, reject) => {
+      child.once('error', reject);
+      child.once('exit', (code, signal) => resolve(code ?? 128 + signalNumber(signal)));
+    });
+  } finally {
+    process.off('SIGINT', forward);
+    process.off('SIGTERM', forward);
+  }
+}
+
+function signalNumber(signal: NodeJS.Signals | null): number {
+  return signal ? osConstants.signals[signal] : 1;
+}
+
+export function mountFuse(mountPoint: string, options: MountOptions): number {
   if (process.getuid?.() !== 0) {
     throw new StrataError(
       'EPERM',
@@ -53,11 +143,12 @@ export function mountFuse(
 // Asynchronous: while umount runs, the kernel may still send requests that this process must
 // answer, so the event loop has to keep turning.
 export async function unmountFuse(mountPoint: string): Promise<void> {
-  const run = (args: string[]) =>
+  const run = ([command, args]: [string, string[]]) =>
     new Promise<number | null>((resolve) => {
-      const child = spawn('umount', args, { stdio: 'ignore' });
+      const child = spawn(command, args, { stdio: 'ignore' });
       child.once('error', () => resolve(null));
       child.once('exit', (code) => resolve(code));
     });
-  if ((await run([mountPoint])) !== 0) await run(['-l', mountPoint]);
+  const [strict, lazy] = unmountCommands(mountPoint);
+  if ((await run(strict)) !== 0) await run(lazy);
 }
