@@ -270,19 +270,7 @@ export class StrataClient implements StrataClientApi {
   }
 
   async read(ino: number, offset: number, length: number): Promise<Buffer> {
-    const inode = await this.getattr(ino);
-    const clamped = clampRange(inode.size, { offset, length });
-    const chunks: Buffer[] = [];
-    for await (const chunk of readFileRange(
-      this.metadata,
-      this.pool,
-      ino,
-      clamped.offset,
-      clamped.length,
-    )) {
-      chunks.push(chunk);
-    }
-    return Buffer.concat(chunks);
+    return this.readAt(ino, offset, length, (await this.getattr(ino)).size);
   }
 
   async truncate(ino: number, size: number): Promise<Inode> {

@@ -91,7 +91,14 @@ export async function startStrata(options: StartOptions = {}): Promise<StrataPro
     // A clean stop also removes the data directory the helper made (not one it was given).
     async stop() {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      // A server that does not finish shutting down must not hang the test run: it is killed,
+      // and said so, since a clean stop is expected.
+      const timer = setTimeout(() => {
+        process.stderr.write(`server pid ${child.pid} did not stop within 20 s of SIGTERM\n`);
+        child.kill('SIGKILL');
+      }, 20_000);
       await exited;
+      clearTimeout(timer);
       if (options.dataDir === undefined) rmSync(dataDir, { recursive: true, force: true });
     },
     async kill() {
