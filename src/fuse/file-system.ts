@@ -296,8 +296,9 @@ export class StrataFileSystem {
     this.openCounts.delete(file.ino);
     const writer = this.writers.get(file.ino);
     if (writer) {
-      this.writers.delete(file.ino);
+      // Flushed before it goes, so sizes reported meanwhile still include its pending writes.
       await this.flushWriter(writer).catch(() => {});
+      if (!this.openCounts.has(file.ino)) this.writers.delete(file.ino);
     }
     if (this.orphanCandidates.delete(file.ino) && this.options.mountId !== undefined)
       await this.client.releaseOrphan(this.options.mountId, file.ino);
@@ -357,6 +358,8 @@ export class StrataFileSystem {
     length: number,
   ): Promise<number> {
     const out = this.file(fhOut);
+    if (out.ino === inoIn && offIn < offOut + length && offOut < offIn + length)
+      throw errorWith('EINVAL', 'copy_file_range within one file with overlapping ranges');
     await this.flush(inoIn);
     const size = (await this.getattr(inoIn)).size;
     const end = Math.min(size, offIn + length);
