@@ -14,6 +14,7 @@ import {
   type ObjectMeta,
   type PartInfo,
   ROOT_INO,
+  type SpecialFormat,
   type UploadInfo,
 } from '../metadata/types.ts';
 import { type Logger, silentLogger } from '../observability/logger.ts';
@@ -297,6 +298,17 @@ export class StrataClient implements StrataClientApi {
 
   async symlinkIn(parent: number, name: string, target: string, caller: Caller): Promise<Inode> {
     const result = await this.apply({ op: 'symlink', parent, name, target, caller });
+    return result.inode as Inode;
+  }
+
+  async mknodIn(
+    parent: number,
+    name: string,
+    mode: number,
+    special: { format: SpecialFormat; rdev: number },
+    caller: Caller,
+  ): Promise<Inode> {
+    const result = await this.apply({ op: 'mknod', parent, name, mode, ...special, caller });
     return result.inode as Inode;
   }
 

@@ -5,7 +5,7 @@
 // they create.
 import type { StrataClient } from '../client/strata-client.ts';
 import { type ErrnoCode, StrataError } from '../common/errors.ts';
-import type { Caller, DirEntry, Inode } from '../metadata/types.ts';
+import type { Caller, DirEntry, Inode, SpecialFormat } from '../metadata/types.ts';
 import { type Attr, DT, FATTR } from './protocol.ts';
 import { ReadAhead } from './read-ahead.ts';
 import type { SetattrIn } from './requests.ts';
@@ -23,8 +23,32 @@ const XATTR_CREATE = 1;
 const XATTR_REPLACE = 2;
 const XATTR_NAMESPACES = ['user.', 'trusted.', 'security.'];
 
+// File type bits (S_IFMT) of special files, and back.
+const SPECIAL_TYPE: Record<SpecialFormat, number> = {
+  fifo: 0o010000,
+  char: 0o020000,
+  block: 0o060000,
+  socket: 0o140000,
+};
+const SPECIAL_FORMAT = new Map<number, SpecialFormat>(
+  Object.entries(SPECIAL_TYPE).map(([format, bits]) => [bits, format as SpecialFormat]),
+);
+const SPECIAL_DT: Record<SpecialFormat, number> = {
+  fifo: DT.FIFO,
+  char: DT.CHR,
+  block: DT.BLK,
+  socket: DT.SOCK,
+};
+
+function typeBits(inode: Pick<Inode, 'type' | 'format'>): number {
+  if (inode.type === 'dir') return S_IFDIR;
+  if (inode.type === 'symlink') return S_IFLNK;
+  if (inode.type === 'special') return SPECIAL_TYPE[inode.format ?? 'fifo'];
+  return S_IFREG;
+}
+
 export function attrOf(inode: Inode, size = inode.size): Attr {
-  const type = inode.type === 'dir' ? S_IFDIR : inode.type === 'symlink' ? S_IFLNK : S_IFREG;
+  const type = typeBits(inode);
   return {
     ino: inode.ino,
     size: inode.type === 'symlink' ? Buffer.byteLength(inode.target ?? '') : size,
@@ -36,10 +60,13 @@ export function attrOf(inode: Inode, size = inode.size): Attr {
     nlink: inode.nlink,
     uid: inode.uid,
     gid: inode.gid,
+    rdev: inode.rdev,
   };
 }
 
-export function direntType(entry: { type: Inode['type'] }): number {
+// Directory entries carry no format: a special file's type comes from its inode when known.
+export function direntType(entry: { type: Inode['type']; format?: SpecialFormat }): number {
+  if (entry.type === 'special') return entry.format ? SPECIAL_DT[entry.format] : 0; // DT_UNKNOWN
   return entry.type === 'dir' ? DT.DIR : entry.type === 'symlink' ? DT.LNK : DT.REG;
 }
 
@@ -125,10 +152,19 @@ export class StrataFileSystem {
     return inode;
   }
 
-  async mknod(parent: number, name: string, mode: number, caller: Caller): Promise<Inode> {
-    if ((mode & S_IFMT) !== S_IFREG && (mode & S_IFMT) !== 0)
-      throw errorWith('EPERM', 'only regular files can be made by mknod here');
-    return this.client.createIn(parent, name, mode & 0o7777, caller, true);
+  async mknod(
+    parent: number,
+    name: string,
+    mode: number,
+    rdev: number,
+    caller: Caller,
+  ): Promise<Inode> {
+    const bits = mode & S_IFMT;
+    if (bits === S_IFREG || bits === 0)
+      return this.client.createIn(parent, name, mode & 0o7777, caller, true);
+    const format = SPECIAL_FORMAT.get(bits);
+    if (!format) throw errorWith('EINVAL', `mknod of file type ${bits.toString(8)}`);
+    return this.client.mknodIn(parent, name, mode & 0o7777, { format, rdev }, caller);
   }
 
   mkdir(parent: number, name: string, mode: number, caller: Caller): Promise<Inode> {

@@ -94,8 +94,8 @@ export class FuseOperations {
         return this.entry(await fs.symlink(node, name, target, caller));
       }
       case OP.MKNOD: {
-        const { name, mode } = R.decodeMknod(body);
-        return this.entry(await fs.mknod(node, name, mode, caller));
+        const { name, mode, rdev } = R.decodeMknod(body);
+        return this.entry(await fs.mknod(node, name, mode, rdev, caller));
       }
       case OP.MKDIR: {
         const { name, mode } = R.decodeMkdir(body);

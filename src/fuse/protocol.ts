@@ -129,6 +129,7 @@ export interface Attr {
   nlink: number;
   uid: number;
   gid: number;
+  rdev?: number;
 }
 
 function writeTime(buf: Buffer, secondsAt: number, nsecAt: number, ms: number): void {
@@ -148,7 +149,7 @@ export function writeAttr(buf: Buffer, at: number, attr: Attr): void {
   buf.writeUInt32LE(attr.nlink, at + 64);
   buf.writeUInt32LE(attr.uid, at + 68);
   buf.writeUInt32LE(attr.gid, at + 72);
-  buf.writeUInt32LE(0, at + 76); // rdev
+  buf.writeUInt32LE(attr.rdev ?? 0, at + 76);
   buf.writeUInt32LE(4096, at + 80); // blksize
   buf.writeUInt32LE(0, at + 84); // flags
 }
@@ -246,7 +247,7 @@ export function writeDirent(
 }
 
 // Directory entry types (DT_* of dirent.h).
-export const DT = { DIR: 4, REG: 8, LNK: 10 } as const;
+export const DT = { FIFO: 1, CHR: 2, DIR: 4, BLK: 6, REG: 8, LNK: 10, SOCK: 12 } as const;
 
 // fuse_write_out: size, padding.
 export function encodeWriteOut(size: number): Buffer {

@@ -11,6 +11,8 @@ import type { Extent } from '../metadata/types.ts';
 const STREAMS_MAX = 32;
 const BLOCKS_PER_STREAM_MAX = 4;
 const LAYOUTS_MAX = 256;
+const SEQUENTIAL_WINDOW_BYTES = 512 * 1024;
+const RUN_TO_STREAM = 2;
 // A file with more extents than this is read without a kept layout.
 const LAYOUT_EXTENTS_MAX = 16_384;
 
@@ -21,6 +23,7 @@ interface Layout {
 
 interface Stream {
   nextOffset: number;
+  runLength: number; // reads in a row that continued the stream
   blocks: Map<number, Promise<Buffer>>; // block index -> the block's bytes (short at EOF)
 }
 
@@ -76,20 +79,28 @@ export class ReadAhead {
 
   async read(ino: number, offset: number, length: number): Promise<Buffer> {
     let stream = this.streams.get(ino);
-    // The kernel has several reads of a stream in flight, so they may arrive a little out of order.
-    const sequential =
-      stream !== undefined && Math.abs(offset - stream.nextOffset) <= this.blockBytes;
-    if (!sequential) {
-      // A first read from the start counts as the beginning of a sequential stream.
-      if (offset !== 0) return this.randomRead(ino, offset, length);
-      stream = { nextOffset: 0, blocks: new Map() };
+    // The kernel has several reads of a stream in flight, so they may arrive a little out of
+    // order; a read this close to where the last one ended continues the stream.
+    const near =
+      stream !== undefined && Math.abs(offset - stream.nextOffset) <= SEQUENTIAL_WINDOW_BYTES;
+    if (stream && near) {
+      stream.runLength++;
+    } else {
+      // A read from the start of the file begins a sequential stream at once; elsewhere a
+      // file must be read on from there before whole blocks are fetched for it.
+      stream = {
+        nextOffset: offset,
+        runLength: offset === 0 ? RUN_TO_STREAM : 0,
+        blocks: new Map(),
+      };
     }
-    const s = stream as Stream;
+    const s = stream;
     this.streams.delete(ino);
     this.streams.set(ino, s); // most recently used last
     while (this.streams.size > STREAMS_MAX)
       this.streams.delete(this.streams.keys().next().value as number);
-    s.nextOffset = Math.max(s.nextOffset, offset + length);
+    s.nextOffset = near ? Math.max(s.nextOffset, offset + length) : offset + length;
+    if (s.runLength < RUN_TO_STREAM) return this.randomRead(ino, offset, length);
     const first = Math.floor(offset / this.blockBytes);
     const last = Math.floor((offset + length - 1) / this.blockBytes);
     const parts: Buffer[] = [];

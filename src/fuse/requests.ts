@@ -39,8 +39,8 @@ export function decodeSetattr(body: Buffer): SetattrIn {
 }
 
 // fuse_mknod_in: mode, rdev, umask, padding, then the name.
-export function decodeMknod(body: Buffer): { mode: number; name: string } {
-  return { mode: body.readUInt32LE(0), name: cString(body, 16).value };
+export function decodeMknod(body: Buffer): { mode: number; rdev: number; name: string } {
+  return { mode: body.readUInt32LE(0), rdev: body.readUInt32LE(4), name: cString(body, 16).value };
 }
 
 // fuse_mkdir_in: mode, umask, then the name.

@@ -110,7 +110,8 @@ function startIn(w: Walk, dirPath: string, namePrefix: string): string {
 function* walkDir(w: Walk, dirIno: number, dirPath: string, namePrefix: string): Generator<Item> {
   for (const entry of w.store.dirents(dirIno, startIn(w, dirPath, namePrefix))) {
     if (!entry.sortName.startsWith(namePrefix)) return;
-    if (entry.type === 'symlink') continue; // not objects; only the POSIX view shows them
+    // Symbolic links and special files are not objects; only the POSIX view shows them.
+    if (entry.type === 'symlink' || entry.type === 'special') continue;
     const key = dirPath + entry.sortName;
     const inode = w.store.inode(entry.ino);
     assert(inode !== undefined, `directory entry ${key} has its inode`);

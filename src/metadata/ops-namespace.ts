@@ -112,6 +112,23 @@ export function symlink(store: Store, c: Op<'symlink'>) {
   return { ok: true as const, inode };
 }
 
+const SPECIAL_FORMATS = new Set(['fifo', 'socket', 'char', 'block']);
+
+export function mknod(store: Store, c: Op<'mknod'>) {
+  const parent = directory(store, c.parent);
+  noFilesAtRoot(c.parent);
+  if (!SPECIAL_FORMATS.has(c.format)) fail('EINVAL', `bad special file format ${c.format}`);
+  if (!Number.isSafeInteger(c.rdev) || c.rdev < 0) fail('EINVAL', `bad device number ${c.rdev}`);
+  const inode: Inode = {
+    ...newInode(store, 'special', c.mode, c.caller, c.nowMs, parent),
+    format: c.format,
+    rdev: c.format === 'char' || c.format === 'block' ? c.rdev : 0,
+  };
+  link(store, parent, c.name, inode, c.nowMs);
+  store.putInode(inode);
+  return { ok: true as const, inode };
+}
+
 export function hardLink(store: Store, c: Op<'link'>) {
   const inode = store.mustInode(c.ino);
   if (inode.type === 'dir') fail('EPERM', 'hard links to directories are not allowed');

@@ -183,6 +183,8 @@ function dispatch(store: Store, c: Command): CommandResult {
       return ns.create(store, c);
     case 'symlink':
       return ns.symlink(store, c);
+    case 'mknod':
+      return ns.mknod(store, c);
     case 'link':
       return ns.hardLink(store, c);
     case 'unlink':

@@ -8,7 +8,9 @@
 
 export const ROOT_INO = 1;
 
-export type InodeType = 'file' | 'dir' | 'symlink';
+// 'special': a FIFO, socket or device node (POSIX view only: the kernel serves their I/O).
+export type InodeType = 'file' | 'dir' | 'symlink' | 'special';
+export type SpecialFormat = 'fifo' | 'socket' | 'char' | 'block';
 
 export interface ObjectMeta {
   etag: string; // quoted-less hex MD5, or "<md5-of-md5s>-N" for multipart
@@ -44,6 +46,8 @@ export interface Inode {
   birthtimeMs: number;
   xattrs: Record<string, Uint8Array>;
   target?: string; // symlink target
+  format?: SpecialFormat; // special files only
+  rdev?: number; // device nodes: the device number (Linux new_encode_dev form)
   parent?: number; // directories only: their one parent (for rename's cycle check)
   // A directory created only because an object key needed it (S3 PutObject of a/b/c creates a, a/b).
   // Implicit directories are removed again when an S3 delete leaves them empty and are not listed
@@ -126,6 +130,16 @@ export type Command =
       exclusive: boolean; // O_EXCL: EEXIST if the name exists; otherwise open the existing file
     }
   | { op: 'symlink'; nowMs: number; parent: number; name: string; target: string; caller: Caller }
+  | {
+      op: 'mknod';
+      nowMs: number;
+      parent: number;
+      name: string;
+      mode: number;
+      format: SpecialFormat;
+      rdev: number;
+      caller: Caller;
+    }
   | { op: 'link'; nowMs: number; ino: number; parent: number; name: string }
   // keepForMount: when this was the file's last link and that mount session exists, the inode and
   // its data survive with nlink 0 as an orphan of the mount (unlink of an open file), until

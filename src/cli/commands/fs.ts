@@ -88,7 +88,15 @@ async function list(client: StrataClient, path: string) {
 }
 
 function formatLine(name: string, inode: Inode): string {
-  const kind = inode.type === 'dir' ? 'd' : inode.type === 'symlink' ? 'l' : '-';
+  const special = { fifo: 'p', socket: 's', char: 'c', block: 'b' } as const;
+  const kind =
+    inode.type === 'dir'
+      ? 'd'
+      : inode.type === 'symlink'
+        ? 'l'
+        : inode.type === 'special'
+          ? special[inode.format ?? 'fifo']
+          : '-';
   const when = new Date(inode.mtimeMs).toISOString().replace('T', ' ').slice(0, 19);
   const suffix = inode.type === 'dir' ? '/' : '';
   return `${kind}${(inode.mode & 0o7777).toString(8).padStart(4, '0')}  ${String(inode.size).padStart(12)}  ${when}  ${name}${suffix}`;
