@@ -388,7 +388,8 @@ os.close(old)
     const out = ok(
       `fio --name=randrw --directory='${bucket}' --filename=fio.dat --rw=randrw --bs=4k --size=64M ` +
         '--runtime=5 --ioengine=psync --verify=crc32c --do_verify=1 --verify_fatal=1 ' +
-        '--output-format=json',
+        '--verify_state_save=0 --output-format=json',
+      bucket,
     );
     const job = JSON.parse(out.slice(out.indexOf('{'))).jobs[0];
     assert.equal(job.error, 0);
