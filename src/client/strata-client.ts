@@ -365,14 +365,18 @@ export class StrataClient implements StrataClientApi {
   // earlier ones) durably but invisibly, packed into as few stripes as they fill; commitWrite
   // makes them the file's content in one metadata command. Commits of one file must be issued
   // in write order.
-  async stageWrites(writes: Array<{ offset: number; data: Buffer }>): Promise<Extent[]> {
+  // `packed`, when given, already holds the writes' bytes back to back (their data are views of it).
+  async stageWrites(
+    writes: Array<{ offset: number; data: Buffer }>,
+    packed?: Buffer,
+  ): Promise<Extent[]> {
     for (const w of writes) {
       if (w.offset < 0 || !Number.isSafeInteger(w.offset + w.data.length))
         throw new StrataError('EINVAL', `bad offset ${w.offset}`);
     }
     const params = await this.erasure();
     const capacity = params.k * params.shardSizeBytes;
-    const packed = writes.length === 1 ? writes[0].data : Buffer.concat(writes.map((w) => w.data));
+    packed ??= writes.length === 1 ? writes[0].data : Buffer.concat(writes.map((w) => w.data));
     const stripes = [];
     for (let at = 0; at < packed.length; at += capacity) {
       const release = await this.stripeSlots.acquire();

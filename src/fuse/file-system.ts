@@ -9,7 +9,7 @@ import type { Caller, DirEntry, Inode, SpecialFormat } from '../metadata/types.t
 import { type Attr, DT, FATTR } from './protocol.ts';
 import { ReadAhead } from './read-ahead.ts';
 import type { SetattrIn } from './requests.ts';
-import { applyOverlay, DirtyBudget, InodeWriter } from './write-buffer.ts';
+import { applyOverlay, BatchBuffers, DirtyBudget, InodeWriter } from './write-buffer.ts';
 
 const S_IFMT = 0o170000;
 const S_IFDIR = 0o040000;
@@ -101,6 +101,7 @@ export class StrataFileSystem {
   readonly client: StrataClient;
   private readonly options: FileSystemOptions;
   private readonly budget: DirtyBudget;
+  private readonly batchBuffers: BatchBuffers;
   readonly readAhead: ReadAhead;
   private nextHandle = 1;
   private readonly files = new Map<number, OpenFile>();
@@ -117,6 +118,7 @@ export class StrataFileSystem {
     this.client = client;
     this.options = options;
     this.budget = new DirtyBudget(options.dirtyLimitBytes);
+    this.batchBuffers = new BatchBuffers(options.stripeBytes);
     this.readAhead = new ReadAhead(client, options.stripeBytes);
   }
 
@@ -265,7 +267,7 @@ export class StrataFileSystem {
     if (writable && !this.writers.has(inode.ino)) {
       this.writers.set(
         inode.ino,
-        new InodeWriter(inode.ino, this.client, this.budget, this.options.stripeBytes),
+        new InodeWriter(inode.ino, this.client, this.budget, this.batchBuffers),
       );
     }
     const version = versionOf(inode);
@@ -286,7 +288,7 @@ export class StrataFileSystem {
   async read(ino: number, offset: number, length: number): Promise<Buffer> {
     const writer = this.writers.get(ino);
     if (!writer?.dirty) return this.readAhead.read(ino, offset, length);
-    const pending = writer.overlay();
+    const pending = writer.overlay(offset, length);
     const inode = await this.client.getattr(ino);
     const base = await this.client.readAt(ino, offset, length, inode.size);
     return applyOverlay(base, offset, length, writer.sizeOver(inode.size), pending);

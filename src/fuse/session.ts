@@ -16,12 +16,14 @@ export const MAX_WRITE_BYTES = 1024 * 1024;
 const READ_BUFFER_BYTES = MAX_WRITE_BYTES + 64 * 1024;
 const READERS = 4;
 const SMALL_REQUEST_BYTES = 64 * 1024;
+const SPARE_BUFFERS_MAX = 16;
 
 export class FuseSession {
   private readonly fd: number;
   private readonly ops: FuseOperations;
   private readonly log: Logger;
   private stopped = false;
+  private readonly spareBuffers: Buffer[] = [];
   private resolveDone!: () => void;
   readonly done = new Promise<void>((resolve) => {
     this.resolveDone = resolve;
@@ -36,7 +38,7 @@ export class FuseSession {
   }
 
   start(): void {
-    for (let i = 0; i < READERS; i++) this.readLoop(Buffer.alloc(READ_BUFFER_BYTES));
+    for (let i = 0; i < READERS; i++) this.readLoop(Buffer.allocUnsafeSlow(READ_BUFFER_BYTES));
   }
 
   stop(): void {
@@ -57,11 +59,18 @@ export class FuseSession {
         return this.stop();
       }
       // The buffer is reused by the next read: a small request is copied out of it; a large one
-      // (a write) keeps it, and the next read gets a new buffer, which saves copying a MiB.
-      const large = bytes > SMALL_REQUEST_BYTES;
-      const request = large ? buffer.subarray(0, bytes) : Buffer.from(buffer.subarray(0, bytes));
-      this.readLoop(large ? Buffer.allocUnsafe(READ_BUFFER_BYTES) : buffer);
-      void this.handle(request);
+      // (a write) keeps it until answered, and the next read takes a spare buffer, which saves
+      // copying a MiB. Handlers copy what they keep of a request.
+      if (bytes <= SMALL_REQUEST_BYTES) {
+        const request = Buffer.from(buffer.subarray(0, bytes));
+        this.readLoop(buffer);
+        void this.handle(request);
+        return;
+      }
+      this.readLoop(this.spareBuffers.pop() ?? Buffer.allocUnsafeSlow(READ_BUFFER_BYTES));
+      void this.handle(buffer.subarray(0, bytes)).finally(() => {
+        if (this.spareBuffers.length < SPARE_BUFFERS_MAX) this.spareBuffers.push(buffer);
+      });
     });
   }
 

@@ -45,15 +45,41 @@ export interface PendingWrite {
   data: Buffer;
 }
 
+// Stripe-sized buffers that batches are packed into, reused: a mount writing at speed would
+// otherwise allocate (and collect) megabytes for every stripe.
+export class BatchBuffers {
+  readonly bytes: number;
+  private readonly free: Buffer[] = [];
+  private readonly keepMax: number;
+
+  constructor(bytes: number, keepMax = 16) {
+    this.bytes = bytes;
+    this.keepMax = keepMax;
+  }
+
+  take(): Buffer {
+    return this.free.pop() ?? Buffer.allocUnsafeSlow(this.bytes);
+  }
+
+  give(buffer: Buffer): void {
+    if (this.free.length < this.keepMax) this.free.push(buffer);
+  }
+}
+
+interface Batch {
+  packed: Buffer; // the writes' bytes back to back
+  filled: number;
+  writes: PendingWrite[]; // views of `packed`
+}
+
 export class InodeWriter {
   readonly ino: number;
   private readonly client: StrataClient;
   private readonly budget: DirtyBudget;
-  private readonly stripeBytes: number;
-  private batch: PendingWrite[] = [];
-  private batchBytes = 0;
+  private readonly buffers: BatchBuffers;
+  private batch: Batch | undefined;
   // Batches sent and not yet committed, oldest first; then `batch`.
-  private readonly sent: PendingWrite[][] = [];
+  private readonly sent: Batch[] = [];
   private commits: Promise<unknown> = Promise.resolve();
   private readonly stages = new Set<Promise<unknown>>();
   private error: unknown;
@@ -61,15 +87,15 @@ export class InodeWriter {
   private pendingEnd = 0;
   lastCommitted: Inode | undefined;
 
-  constructor(ino: number, client: StrataClient, budget: DirtyBudget, stripeBytes: number) {
+  constructor(ino: number, client: StrataClient, budget: DirtyBudget, buffers: BatchBuffers) {
     this.ino = ino;
     this.client = client;
     this.budget = budget;
-    this.stripeBytes = stripeBytes;
+    this.buffers = buffers;
   }
 
   get dirty(): boolean {
-    return this.batch.length > 0 || this.sent.length > 0;
+    return this.batch !== undefined || this.sent.length > 0;
   }
 
   // The size the file has once everything accepted is committed, given its committed size.
@@ -77,27 +103,50 @@ export class InodeWriter {
     return this.dirty ? Math.max(committedSize, this.pendingEnd) : committedSize;
   }
 
-  // The writes not yet committed, oldest first: to lay over bytes read from the committed file.
-  // Taken before the committed bytes are read, so a batch committing meanwhile is in one or both.
-  overlay(): PendingWrite[] {
-    return [...this.sent.flat(), ...this.batch];
+  // The parts of writes not yet committed that fall in [offset, offset + length), oldest first,
+  // copied (batch buffers are reused once committed): to lay over bytes read from the committed
+  // file. Taken before those are read, so a batch committing meanwhile is in one or both.
+  overlay(offset: number, length: number): PendingWrite[] {
+    const end = offset + length;
+    const parts: PendingWrite[] = [];
+    for (const w of [...this.sent.flatMap((b) => b.writes), ...(this.batch?.writes ?? [])]) {
+      const from = Math.max(offset, w.offset);
+      const to = Math.min(end, w.offset + w.data.length);
+      if (from < to)
+        parts.push({
+          offset: from,
+          data: Buffer.from(w.data.subarray(from - w.offset, to - w.offset)),
+        });
+    }
+    return parts;
   }
 
+  // Copies `data` into the current batch (the caller may reuse it once this returns).
   async write(offset: number, data: Buffer): Promise<void> {
     this.throwError();
     await this.budget.take(data.length);
     if (!this.dirty) this.pendingEnd = 0;
-    this.batch.push({ offset, data });
-    this.batchBytes += data.length;
     this.pendingEnd = Math.max(this.pendingEnd, offset + data.length);
-    if (this.batchBytes >= this.stripeBytes || this.batch.length >= WRITES_PER_BATCH_MAX)
-      this.send();
+    for (let done = 0; done < data.length; ) {
+      this.batch ??= { packed: this.buffers.take(), filled: 0, writes: [] };
+      const batch = this.batch;
+      const n = Math.min(data.length - done, batch.packed.length - batch.filled);
+      data.copy(batch.packed, batch.filled, done, done + n);
+      batch.writes.push({
+        offset: offset + done,
+        data: batch.packed.subarray(batch.filled, batch.filled + n),
+      });
+      batch.filled += n;
+      done += n;
+      if (batch.filled === batch.packed.length || batch.writes.length >= WRITES_PER_BATCH_MAX)
+        this.send();
+    }
     while (this.stages.size >= BATCHES_IN_FLIGHT_MAX) await Promise.race(this.stages);
   }
 
   // Everything accepted so far is committed (visible to every client) when this resolves.
   async flush(): Promise<void> {
-    if (this.batch.length > 0) this.send();
+    if (this.batch) this.send();
     await this.commits;
     this.throwError();
   }
@@ -110,12 +159,11 @@ export class InodeWriter {
   }
 
   private send(): void {
-    const writes = this.batch;
-    const bytes = this.batchBytes;
-    this.batch = [];
-    this.batchBytes = 0;
-    this.sent.push(writes);
-    const stage = this.client.stageWrites(writes);
+    const batch = this.batch;
+    if (!batch) return;
+    this.batch = undefined;
+    this.sent.push(batch);
+    const stage = this.client.stageWrites(batch.writes, batch.packed.subarray(0, batch.filled));
     const tracked = stage.then(
       () => undefined,
       () => undefined,
@@ -134,9 +182,11 @@ export class InodeWriter {
         },
       )
       .finally(() => {
-        // Commits complete in order: this batch is the oldest one sent.
+        // Commits complete in order: this batch is the oldest one sent. Overlays are copies,
+        // so its buffer is free for the next batch.
         this.sent.shift();
-        this.budget.give(bytes);
+        this.budget.give(batch.filled);
+        this.buffers.give(batch.packed);
       });
   }
 }
