@@ -280,9 +280,11 @@ export async function startMetadataService(
       clearInterval(metricsTimer);
       clearInterval(reconcile);
       clearInterval(expiry);
+      // The replica first: it fails proposals still waiting for a quorum (the other members
+      // may be gone already), which the collector and scrubber could otherwise wait on forever.
+      live.close();
       await scrubber.stop();
       await gc.stop();
-      live.close();
       await server.close();
       await transport.close();
       await store.close();
