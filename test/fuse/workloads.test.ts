@@ -3,7 +3,7 @@
 // and tar c, cp -a, rsync -a, make, an editor's save-by-rename under an open fd, dd conv=fsync and
 // a verifying fio job. Every expectation is computed from the original data, never measured.
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import {
   appendFileSync,
@@ -19,6 +19,7 @@ import {
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { canMount, mounted, type StrataMount, sh, startMount } from '../helpers/mount.ts';
+import { type ProcessResult, runProcess } from '../helpers/process.ts';
 import { type StrataProcess, startStrata, tempDir } from '../helpers/server.ts';
 
 const has = (tool: string): boolean => sh(`command -v ${tool}`).status === 0;
@@ -29,25 +30,8 @@ function ok(script: string, cwd?: string): string {
   return r.stdout;
 }
 
-function run(
-  cmd: string,
-  args: string[],
-  input?: string,
-): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => {
-      stdout += d;
-    });
-    child.stderr.on('data', (d) => {
-      stderr += d;
-    });
-    child.on('error', reject);
-    child.on('close', (status) => resolve({ status, stdout, stderr }));
-    child.stdin.end(input ?? '');
-  });
+function run(cmd: string, args: string[], input?: string): Promise<ProcessResult> {
+  return runProcess(cmd, args, { input: input ?? '' });
 }
 
 // sha256 of every regular file and the target of every symlink under root, by relative path.

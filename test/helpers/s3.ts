@@ -1,5 +1,5 @@
-import { spawn } from 'node:child_process';
 import { S3Client } from '@aws-sdk/client-s3';
+import { runProcess } from './process.ts';
 import type { StrataProcess } from './server.ts';
 import { awsEnv } from './tools.ts';
 
@@ -15,26 +15,16 @@ export function s3Client(server: StrataProcess, secretKey = server.secretKey): S
 }
 
 // Runs awscli against the server; resolves with exit code and output.
-export function aws(
+export async function aws(
   server: StrataProcess,
   args: string[],
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('aws', ['--endpoint-url', server.s3Endpoint, ...args], {
-      env: { ...process.env, ...awsEnv(server) },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => {
-      stdout += d;
-    });
-    child.stderr.on('data', (d) => {
-      stderr += d;
-    });
-    child.once('error', reject);
-    child.once('close', (code) => resolve({ code, stdout, stderr }));
-  });
+  const { status, stdout, stderr } = await runProcess(
+    'aws',
+    ['--endpoint-url', server.s3Endpoint, ...args],
+    { env: { ...process.env, ...awsEnv(server) } },
+  );
+  return { code: status, stdout, stderr };
 }
 
 export async function bodyBytes(body: unknown): Promise<Buffer> {
