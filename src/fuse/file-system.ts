@@ -103,6 +103,7 @@ export class StrataFileSystem {
   private readonly budget: DirtyBudget;
   private readonly batchBuffers: BatchBuffers;
   readonly readAhead: ReadAhead;
+  readonly stripeBytes: number;
   private nextHandle = 1;
   private readonly files = new Map<number, OpenFile>();
   private readonly openCounts = new Map<number, number>();
@@ -118,6 +119,7 @@ export class StrataFileSystem {
     this.client = client;
     this.options = options;
     this.budget = new DirtyBudget(options.dirtyLimitBytes);
+    this.stripeBytes = options.stripeBytes;
     this.batchBuffers = new BatchBuffers(options.stripeBytes);
     this.readAhead = new ReadAhead(client, options.stripeBytes);
   }

@@ -8,7 +8,7 @@ import { startMetricsServer } from '../observability/metrics-server.ts';
 import { StrataFileSystem } from './file-system.ts';
 import { InvalidationWatcher } from './invalidation.ts';
 import { MountSession } from './locks.ts';
-import { isRoot, mountFuse, mountThroughHelper, unmountFuse } from './mount.ts';
+import { isRoot, mountFuse, mountThroughHelper, setReadAhead, unmountFuse } from './mount.ts';
 import { FuseOperations } from './operations.ts';
 import { FuseSession } from './session.ts';
 
@@ -129,6 +129,8 @@ export async function mountMain(args: string[]): Promise<number> {
   const watcher = new InvalidationWatcher(fs, ops.notifier, log);
   session.start();
   watcher.start(1000);
+  if (!(await setReadAhead(mountPoint, Math.max(128, fs.stripeBytes / 1024))))
+    log.info('kernel read-ahead left at its default (setting it needs root)');
   const metricsAddr = String(values['metrics-addr']);
   const metrics =
     metricsAddr === 'off'

@@ -130,6 +130,14 @@ describe('strata-mount', { skip: canMount ? false : 'needs root and /dev/fuse' }
     assert.match(text, /strata_fuse_request_duration_seconds_bucket\{le="0.001",op="getattr"\}/);
   });
 
+  test("the kernel reads ahead a stripe's worth on the mount (4 MiB with the defaults)", () => {
+    const dev = statSync(mountPoint, { bigint: true }).dev;
+    const major = ((dev >> 8n) & 0xfffn) | ((dev >> 32n) & ~0xfffn);
+    const minor = (dev & 0xffn) | ((dev >> 12n) & ~0xffn);
+    const kib = readFileSync(`/sys/class/bdi/${major}:${minor}/read_ahead_kb`, 'utf8').trim();
+    assert.equal(kib, '4096');
+  });
+
   test('strata cluster mounts lists the mount and its session', async () => {
     const run = await runStrata([
       'cluster',
@@ -171,8 +179,9 @@ describe('strata-mount', { skip: canMount ? false : 'needs root and /dev/fuse' }
     await startMount();
     await mount?.kill();
     assert.equal(mounted(mountPoint), true, 'a killed mount process leaves its mount behind');
+    // Anything that needs the dead process fails (the root's attributes may still be cached).
     assert.throws(
-      () => statSync(mountPoint),
+      () => statSync(join(mountPoint, `not-cached-${Date.now()}`)),
       (e: { code?: string }) => e.code === 'ENOTCONN',
     );
     await startMount();
