@@ -140,12 +140,7 @@ export class StrataClient implements StrataClientApi {
   }
 
   // A directory directly under the root is a bucket: it gets a bucket record too.
-  private async mkdirAt(
-    parent: number,
-    name: string,
-    mode: number,
-    caller: Caller,
-  ): Promise<Inode> {
+  async mkdirAt(parent: number, name: string, mode: number, caller: Caller): Promise<Inode> {
     if (parent === ROOT_INO) {
       await this.apply({ op: 'createBucket', name, owner: String(caller.uid), caller });
       return this.lookup(ROOT_INO, name);
@@ -279,13 +274,9 @@ export class StrataClient implements StrataClientApi {
     return result.inode as Inode;
   }
 
-  // Inode-based namespace calls (the FUSE mount names things by parent inode and name). A
-  // directory made directly under the root is a bucket.
-  async mkdirIn(parent: number, name: string, mode: number, caller: Caller): Promise<Inode> {
-    return this.mkdirAt(parent, name, mode, caller);
-  }
-
-  async createIn(
+  // Inode-based namespace calls (the FUSE mount names things by parent inode and name), beside
+  // mkdirAt above and unlinkAt / renameAt (locks.ts).
+  async createAt(
     parent: number,
     name: string,
     mode: number,
@@ -296,12 +287,12 @@ export class StrataClient implements StrataClientApi {
     return result.inode as Inode;
   }
 
-  async symlinkIn(parent: number, name: string, target: string, caller: Caller): Promise<Inode> {
+  async symlinkAt(parent: number, name: string, target: string, caller: Caller): Promise<Inode> {
     const result = await this.apply({ op: 'symlink', parent, name, target, caller });
     return result.inode as Inode;
   }
 
-  async mknodIn(
+  async mknodAt(
     parent: number,
     name: string,
     mode: number,
@@ -312,12 +303,12 @@ export class StrataClient implements StrataClientApi {
     return result.inode as Inode;
   }
 
-  async linkIn(ino: number, parent: number, name: string): Promise<Inode> {
+  async linkAt(ino: number, parent: number, name: string): Promise<Inode> {
     const result = await this.apply({ op: 'link', ino, parent, name });
     return result.inode as Inode;
   }
 
-  async rmdirIn(parent: number, name: string): Promise<void> {
+  async rmdirAt(parent: number, name: string): Promise<void> {
     if (parent === ROOT_INO) return this.deleteBucket(name);
     await this.apply({ op: 'rmdir', parent, name });
   }
@@ -528,7 +519,9 @@ export class StrataClient implements StrataClientApi {
     await this.getBucket(bucket);
     const inode = await this.metadata.read('resolvePath', `/${bucket}/${key}`);
     const isDirKey = key.endsWith('/');
-    if (!inode || (inode.type === 'dir') !== isDirKey || (isDirKey && inode.implicit)) {
+    // Symbolic links and special files (made through the mount) are not objects.
+    const isObject = isDirKey ? inode?.type === 'dir' && !inode.implicit : inode?.type === 'file';
+    if (!inode || !isObject) {
       throw new StrataError('ENOENT', `no such key: ${key}`);
     }
     return inode;

@@ -39,8 +39,6 @@ const ERRNO: Record<string, number> = {
   RPC_CONNECTION_LOST: 5,
 };
 
-export const ERRNO_NUMBERS = ERRNO;
-
 export function errnoOf(error: unknown): number {
   const code = isStrataError(error) ? error.code : (error as { code?: string })?.code;
   return (code !== undefined && ERRNO[code]) || ERRNO.EIO;

@@ -165,18 +165,18 @@ export class StrataFileSystem {
   ): Promise<Inode> {
     const bits = mode & S_IFMT;
     if (bits === S_IFREG || bits === 0)
-      return this.client.createIn(parent, name, mode & 0o7777, caller, true);
+      return this.client.createAt(parent, name, mode & 0o7777, caller, true);
     const format = SPECIAL_FORMAT.get(bits);
     if (!format) throw errorWith('EINVAL', `mknod of file type ${bits.toString(8)}`);
-    return this.client.mknodIn(parent, name, mode & 0o7777, { format, rdev }, caller);
+    return this.client.mknodAt(parent, name, mode & 0o7777, { format, rdev }, caller);
   }
 
   mkdir(parent: number, name: string, mode: number, caller: Caller): Promise<Inode> {
-    return this.client.mkdirIn(parent, name, mode & 0o7777, caller);
+    return this.client.mkdirAt(parent, name, mode & 0o7777, caller);
   }
 
   symlink(parent: number, name: string, target: string, caller: Caller): Promise<Inode> {
-    return this.client.symlinkIn(parent, name, target, caller);
+    return this.client.symlinkAt(parent, name, target, caller);
   }
 
   async readlink(ino: number): Promise<Buffer> {
@@ -186,7 +186,7 @@ export class StrataFileSystem {
   }
 
   link(ino: number, parent: number, name: string): Promise<Inode> {
-    return this.client.linkIn(ino, parent, name);
+    return this.client.linkAt(ino, parent, name);
   }
 
   // The last name of a file this mount still has open goes, the file stays (an orphan of this
@@ -205,7 +205,7 @@ export class StrataFileSystem {
   }
 
   rmdir(parent: number, name: string): Promise<void> {
-    return this.client.rmdirIn(parent, name);
+    return this.client.rmdirAt(parent, name);
   }
 
   async rename(
@@ -249,7 +249,7 @@ export class StrataFileSystem {
     flags: number,
     caller: Caller,
   ): Promise<{ inode: Inode; fh: number }> {
-    const inode = await this.client.createIn(
+    const inode = await this.client.createAt(
       parent,
       name,
       mode & 0o7777,

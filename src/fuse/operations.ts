@@ -5,7 +5,7 @@ import { StrataError } from '../common/errors.ts';
 import type { Caller, Inode } from '../metadata/types.ts';
 import type { Logger } from '../observability/logger.ts';
 import { fuseBytes } from '../observability/metrics.ts';
-import { attrOf, direntType, type StrataFileSystem } from './file-system.ts';
+import { direntType, type StrataFileSystem } from './file-system.ts';
 import {
   DT,
   direntBytes,
@@ -315,5 +315,3 @@ export class FuseOperations {
     return out.subarray(0, used);
   }
 }
-
-export { attrOf };

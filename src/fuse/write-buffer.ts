@@ -124,6 +124,7 @@ export class InodeWriter {
   // Copies `data` into the current batch (the caller may reuse it once this returns).
   async write(offset: number, data: Buffer): Promise<void> {
     this.throwError();
+    if (data.length === 0) return; // writes nothing, and must not grow the size
     await this.budget.take(data.length);
     if (!this.dirty) this.pendingEnd = 0;
     this.pendingEnd = Math.max(this.pendingEnd, offset + data.length);

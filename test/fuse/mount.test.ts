@@ -12,11 +12,13 @@ import { after, before, describe, test } from 'node:test';
 import {
   CreateBucketCommand,
   GetObjectCommand,
+  ListObjectsV2Command,
   PutObjectCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
 import {
   canMount,
+  MOUNT_BIN,
   startMount as mountAt,
   mounted,
   type StrataMount,
@@ -117,6 +119,43 @@ describe('strata-mount', { skip: canMount ? false : 'needs root and /dev/fuse' }
       await (small.Body as { transformToString(): Promise<string> }).transformToString(),
       'small\n',
     );
+  });
+
+  test('FIFOs and symbolic links made through the mount are not objects (not listed, NoSuchKey); strata fs ls shows them', async () => {
+    const dir = join(mountPoint, 'mnt/posix-only');
+    mkdirSync(dir);
+    writeFileSync(join(dir, 'file.txt'), 'f');
+    assert.equal(sh(`mkfifo '${dir}/pipe' && ln -s file.txt '${dir}/link'`).status, 0);
+    const listed = await s3.send(
+      new ListObjectsV2Command({ Bucket: 'mnt', Prefix: 'posix-only/' }),
+    );
+    assert.deepEqual(
+      (listed.Contents ?? []).map((o) => o.Key),
+      ['posix-only/', 'posix-only/file.txt'],
+    );
+    for (const key of ['posix-only/pipe', 'posix-only/link']) {
+      await assert.rejects(s3.send(new GetObjectCommand({ Bucket: 'mnt', Key: key })), {
+        name: 'NoSuchKey',
+      });
+    }
+    const ls = await runStrata([
+      'fs',
+      'ls',
+      '/mnt/posix-only',
+      '--metadata-addr',
+      server.metadataAddr,
+    ]);
+    assert.equal(ls.code, 0, ls.stderr);
+    assert.match(ls.stdout.toString(), /^p0644 .* pipe$/m);
+    assert.match(ls.stdout.toString(), /^l0777 .* link$/m);
+  });
+
+  test('a bad --cache-size is a usage error that names the flag', async () => {
+    const run = spawnSync(process.execPath, [MOUNT_BIN, mountPoint, '--cache-size', 'lots'], {
+      encoding: 'utf8',
+    });
+    assert.equal(run.status, 2);
+    assert.match(run.stderr, /--cache-size: not a size: lots/);
   });
 
   test('the mount serves Prometheus metrics: requests by operation, bytes, dirty bytes', async () => {

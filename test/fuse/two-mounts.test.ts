@@ -24,9 +24,14 @@ function locker(script: string, path: string): { child: ChildProcess; lines: () 
   return { child, lines: () => output.trim().split('\n').filter(Boolean) };
 }
 
-async function until(what: string, check: () => boolean, timeoutMs = 20_000): Promise<void> {
+async function until(
+  what: string,
+  check: () => boolean,
+  timeoutMs = 20_000,
+  refresh: () => Promise<void> = async () => {},
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while (!check()) {
+  for (await refresh(); !check(); await refresh()) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 25));
   }
@@ -132,6 +137,19 @@ while True:
       () => reader.lines().length >= 2,
     );
     assert.equal(reader.lines()[1], 'version 2');
+    // Mount b noticed the change itself and dropped its pages (FUSE_NOTIFY_INVAL_INODE), rather
+    // than waiting for the kernel to revalidate on its own.
+    const url = /^metrics at (\S+)$/m.exec(b.output())?.[1] as string;
+    let invalidations = 0;
+    await until(
+      'an invalidation counted by mount b',
+      () => invalidations >= 1,
+      10_000,
+      async () => {
+        const text = await (await fetch(url)).text();
+        invalidations = Number(/^strata_fuse_invalidations_total (\d+)/m.exec(text)?.[1] ?? 0);
+      },
+    );
   });
 
   for (const kind of ['fcntl', 'flock']) {
