@@ -48,9 +48,11 @@ export async function writeStripe(
   const puts = buffers.map(async (body, shardIndex) => {
     const target = shards[shardIndex];
     const client = await pool.client(target.serverId);
-    await client.putShard({ stripeId, shardIndex, disk: target.disk }, body);
+    const reply = await client.putShard({ stripeId, shardIndex, disk: target.disk }, body);
+    return reply.version ?? 1; // servers before format 2 do not say
   });
   const outcomes = await Promise.allSettled(puts);
+  const versions = outcomes.flatMap((o) => (o.status === 'fulfilled' ? [o.value] : []));
   const stripe: Stripe = {
     id: stripeId,
     k,
@@ -58,6 +60,8 @@ export async function writeStripe(
     shardSizeBytes,
     dataLengthBytes: data.length,
     shards,
+    // The oldest format any server wrote: a reader may then refuse anything older as stale.
+    shardVersion: Math.min(...versions),
   };
   const failed = outcomes.flatMap((o, i) =>
     o.status === 'rejected' ? [{ shard: i, error: o.reason }] : [],
@@ -173,6 +177,8 @@ async function readShard(
     disk: loc.disk,
     offset,
     length,
+    shardSizeBytes: stripe.shardSizeBytes,
+    shardVersion: stripe.shardVersion,
   });
   if (body.length !== length) {
     throw new StrataError(
