@@ -148,6 +148,10 @@ export async function readStripeRange(
   return Buffer.from(data.subarray(offset, offset + length));
 }
 
+function isLostShard(error: unknown): boolean {
+  return isStrataError(error, 'SHARD_MISSING') || isStrataError(error, 'SHARD_CORRUPT');
+}
+
 function isShardFault(error: unknown): boolean {
   return (
     isStrataError(error) &&
@@ -198,10 +202,12 @@ async function reconstructStripe(pool: DataPool, stripe: Stripe, log?: Logger): 
   const present = outcomes.map((o) => o.status === 'fulfilled');
   const healthy = present.filter(Boolean).length;
   if (healthy < k) {
-    throw new StrataError(
-      'NOT_ENOUGH_SHARDS',
-      `stripe ${stripe.id}: only ${healthy} of ${k + m} shards readable, ${k} needed`,
-    );
+    // Lost shards are those their server answered for as absent or invalid; the others only did
+    // not answer. Beyond m lost, no server coming back can rebuild the stripe: damaged, not busy.
+    const lost = outcomes.filter((o) => o.status === 'rejected' && isLostShard(o.reason)).length;
+    const counts = `${healthy} of ${k + m} shards readable, ${lost} missing or corrupt, ${k} needed`;
+    if (lost > m) throw new StrataError('DATA_DAMAGED', `stripe ${stripe.id} is lost: ${counts}`);
+    throw new StrataError('NOT_ENOUGH_SHARDS', `stripe ${stripe.id}: ${counts}`);
   }
   const shards = shardViews(k + m, size);
   outcomes.forEach((o, i) => {

@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterEach, describe, test } from 'node:test';
 import { isStrataError } from '../../src/common/errors.ts';
-import { crc32c } from '../../src/data/crc32c.ts';
 import { DataClient, startDataService } from '../../src/data/index.ts';
+import { shardFileV1 } from '../helpers/shards.ts';
 
 const ID = 'ab'.repeat(16);
 const OTHER_ID = 'cd'.repeat(16);
@@ -263,20 +263,3 @@ describe('shard identity', () => {
     await ctx.close();
   });
 });
-
-// The version 1 format as the code before issue 10 wrote it: a 32-byte header, unseeded CRCs.
-function shardFileV1(data: Buffer): Buffer {
-  const blockBytes = 65_536;
-  const blockCount = Math.ceil(data.length / blockBytes);
-  const head = Buffer.alloc(32);
-  head.writeUInt32BE(0x53545253, 0);
-  head.writeUInt32BE(1, 4);
-  head.writeBigUInt64BE(BigInt(data.length), 8);
-  head.writeUInt32BE(blockBytes, 16);
-  head.writeUInt32BE(blockCount, 20);
-  head.writeUInt32BE(crc32c(head.subarray(0, 24)), 24);
-  const crcs = Buffer.alloc(blockCount * 4);
-  for (let b = 0; b < blockCount; b++)
-    crcs.writeUInt32BE(crc32c(data.subarray(b * blockBytes, (b + 1) * blockBytes)), b * 4);
-  return Buffer.concat([head, data, crcs]);
-}
