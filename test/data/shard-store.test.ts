@@ -238,6 +238,11 @@ describe('shard identity', () => {
       await codeOf(ctx.client.getShard({ ...address, shardSizeBytes: 2000, length: 10 })),
       'SHARD_CORRUPT',
     );
+    assert.equal(
+      await codeOf(ctx.client.getShard({ ...address, shardSizeBytes: -1 })),
+      'EINVAL',
+      "a malformed expectation is the caller's error",
+    );
     await ctx.close();
   });
 
