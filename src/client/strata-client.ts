@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { StrataError } from '../common/errors.ts';
+import { isStrataError, StrataError } from '../common/errors.ts';
 import { RAFT_RPC } from '../metadata/replication/transport.ts';
 import {
   type BucketInfo,
@@ -18,12 +18,14 @@ import {
   type UploadInfo,
 } from '../metadata/types.ts';
 import { type Logger, silentLogger } from '../observability/logger.ts';
+import { dataDamagedReads } from '../observability/metrics.ts';
 import type { RaftStatus } from '../raft/index.ts';
 import { RpcClient } from '../rpc/index.ts';
 import { DataPool } from './data-pool.ts';
 import { readFileRange } from './file-reader.ts';
 import * as locks from './locks.ts';
 import { MetadataClient } from './metadata-client.ts';
+import { digestPlan, ObjectDigestMismatch, verifyWholeObject } from './object-digest.ts';
 import { joinPath, parentAndName, splitPath, toBucketKey } from './paths.ts';
 import { Slots } from './slots.ts';
 import {
@@ -210,7 +212,10 @@ export class StrataClient implements StrataClientApi {
       const inode = await self.stat(path);
       if (inode.type !== 'file') throw new StrataError('EISDIR', `not a file: ${path}`);
       const { offset, length } = clampRange(inode.size, range);
-      yield* readFileRange(self.metadata, self.pool, inode.ino, offset, length, self.log);
+      yield* self.reportingDamage(
+        readFileRange(self.metadata, self.pool, inode.ino, offset, length, self.log),
+        { path },
+      );
     })();
   }
 
@@ -417,6 +422,7 @@ export class StrataClient implements StrataClientApi {
       else hi = mid;
     }
     const reads: Array<Promise<void>> = [];
+    const named = { offset, length }; // the caller knows the file; the error names the stripe
     for (let i = lo; i < extents.length && extents[i].fileOffset < end; i++) {
       const e = extents[i];
       const from = Math.max(offset, e.fileOffset);
@@ -428,7 +434,7 @@ export class StrataClient implements StrataClientApi {
         }),
       );
     }
-    await Promise.all(reads);
+    await Promise.all(reads).catch((error) => this.damageSeen(error, named));
     return out;
   }
 
@@ -436,15 +442,8 @@ export class StrataClient implements StrataClientApi {
   async readAt(ino: number, offset: number, length: number, sizeBytes: number): Promise<Buffer> {
     const clamped = clampRange(sizeBytes, { offset, length });
     const chunks: Buffer[] = [];
-    for await (const chunk of readFileRange(
-      this.metadata,
-      this.pool,
-      ino,
-      clamped.offset,
-      clamped.length,
-    )) {
-      chunks.push(chunk);
-    }
+    const body = readFileRange(this.metadata, this.pool, ino, clamped.offset, clamped.length);
+    for await (const chunk of this.reportingDamage(body, { ino })) chunks.push(chunk);
     return chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
   }
 
@@ -530,10 +529,29 @@ export class StrataClient implements StrataClientApi {
   async getObject(bucket: string, key: string, range?: ByteRange): Promise<GetObjectResult> {
     const inode = await this.headObject(bucket, key);
     const { offset, length } = clampRange(inode.size, range);
-    return {
-      inode,
-      body: readFileRange(this.metadata, this.pool, inode.ino, offset, length, this.log),
-    };
+    let body = readFileRange(this.metadata, this.pool, inode.ino, offset, length, this.log);
+    const plan = digestPlan(inode.object, inode.size);
+    if (plan && offset === 0 && length === inode.size) body = verifyWholeObject(body, plan);
+    return { inode, body: this.reportingDamage(body, { bucket, key }) };
+  }
+
+  // Damaged data is reported here, once per read, where the object or file is known by name:
+  // an error log line and strata_data_damaged_reads_total. Lower layers only throw.
+  private async *reportingDamage(body: AsyncIterable<Buffer>, name: Record<string, unknown>) {
+    try {
+      yield* body;
+    } catch (error) {
+      this.damageSeen(error, name);
+    }
+  }
+
+  private damageSeen(error: unknown, name: Record<string, unknown>): never {
+    if (isStrataError(error, 'DATA_DAMAGED')) {
+      const reason = error instanceof ObjectDigestMismatch ? 'checksum_mismatch' : 'stripe_lost';
+      dataDamagedReads.inc({ reason });
+      this.log.error('object data damaged', { ...name, reason, error });
+    }
+    throw error;
   }
 
   async copyObject(

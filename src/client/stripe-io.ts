@@ -48,9 +48,11 @@ export async function writeStripe(
   const puts = buffers.map(async (body, shardIndex) => {
     const target = shards[shardIndex];
     const client = await pool.client(target.serverId);
-    await client.putShard({ stripeId, shardIndex, disk: target.disk }, body);
+    const reply = await client.putShard({ stripeId, shardIndex, disk: target.disk }, body);
+    return reply.version ?? 1; // servers before format 2 do not say
   });
   const outcomes = await Promise.allSettled(puts);
+  const versions = outcomes.flatMap((o) => (o.status === 'fulfilled' ? [o.value] : []));
   const stripe: Stripe = {
     id: stripeId,
     k,
@@ -58,6 +60,8 @@ export async function writeStripe(
     shardSizeBytes,
     dataLengthBytes: data.length,
     shards,
+    // The oldest format any server wrote: a reader may then refuse anything older as stale.
+    shardVersion: Math.min(...versions),
   };
   const failed = outcomes.flatMap((o, i) =>
     o.status === 'rejected' ? [{ shard: i, error: o.reason }] : [],
@@ -144,6 +148,10 @@ export async function readStripeRange(
   return Buffer.from(data.subarray(offset, offset + length));
 }
 
+function isLostShard(error: unknown): boolean {
+  return isStrataError(error, 'SHARD_MISSING') || isStrataError(error, 'SHARD_CORRUPT');
+}
+
 function isShardFault(error: unknown): boolean {
   return (
     isStrataError(error) &&
@@ -173,6 +181,8 @@ async function readShard(
     disk: loc.disk,
     offset,
     length,
+    shardSizeBytes: stripe.shardSizeBytes,
+    shardVersion: stripe.shardVersion,
   });
   if (body.length !== length) {
     throw new StrataError(
@@ -192,10 +202,12 @@ async function reconstructStripe(pool: DataPool, stripe: Stripe, log?: Logger): 
   const present = outcomes.map((o) => o.status === 'fulfilled');
   const healthy = present.filter(Boolean).length;
   if (healthy < k) {
-    throw new StrataError(
-      'NOT_ENOUGH_SHARDS',
-      `stripe ${stripe.id}: only ${healthy} of ${k + m} shards readable, ${k} needed`,
-    );
+    // Lost shards are those their server answered for as absent or invalid; the others only did
+    // not answer. Beyond m lost, no server coming back can rebuild the stripe: damaged, not busy.
+    const lost = outcomes.filter((o) => o.status === 'rejected' && isLostShard(o.reason)).length;
+    const counts = `${healthy} of ${k + m} shards readable, ${lost} missing or corrupt, ${k} needed`;
+    if (lost > m) throw new StrataError('DATA_DAMAGED', `stripe ${stripe.id} is lost: ${counts}`);
+    throw new StrataError('NOT_ENOUGH_SHARDS', `stripe ${stripe.id}: ${counts}`);
   }
   const shards = shardViews(k + m, size);
   outcomes.forEach((o, i) => {

@@ -48,7 +48,13 @@ export type StrataErrorCode =
   | 'KEY_CONFLICT'
   | 'SHARD_CORRUPT'
   | 'SHARD_MISSING'
+  // Too few shards of a stripe answered to rebuild it, but not because they are lost: servers
+  // did not answer (transient: retry). Contrast DATA_DAMAGED.
   | 'NOT_ENOUGH_SHARDS'
+  // The data is lost, not merely unreachable: more shards of a stripe are missing or corrupt
+  // (answered as such by their servers) than parity can rebuild, or a whole-object read does not
+  // match the object's MD5. Retrying cannot help.
+  | 'DATA_DAMAGED'
   | 'NOT_ENOUGH_TARGETS'
   | 'RPC_TIMEOUT'
   | 'RPC_UNAVAILABLE'

@@ -43,7 +43,12 @@ export async function startDataService(options: DataServiceOptions): Promise<Dat
   });
   server.handle(DATA_RPC.getShard, async ({ header }) => {
     const h = objectHeader<GetShardHeader>(header, DATA_RPC.getShard);
-    return { header: {}, body: await store.get(h, h.offset ?? undefined, h.length ?? undefined) };
+    const expect = {
+      dataLength: optionalCount(h.shardSizeBytes, 'shardSizeBytes'),
+      minVersion: optionalCount(h.shardVersion, 'shardVersion'),
+    };
+    const body = await store.get(h, h.offset ?? undefined, h.length ?? undefined, expect);
+    return { header: {}, body };
   });
   server.handle(DATA_RPC.deleteShards, async ({ header }) => {
     const { shards } = objectHeader<DeleteShardsHeader>(header, DATA_RPC.deleteShards);
@@ -89,6 +94,13 @@ function objectHeader<H>(header: unknown, method: string): H {
   return header as H;
 }
 
+function optionalCount(value: unknown, name: string): number | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (!Number.isSafeInteger(value) || (value as number) < 0)
+    throw new StrataError('EINVAL', `${name} must be a whole number, got ${String(value)}`);
+  return value as number;
+}
+
 // Typed calls to one data server.
 export class DataClient {
   private readonly rpc: RpcClient;
@@ -97,8 +109,16 @@ export class DataClient {
     this.rpc = new RpcClient(addr, options);
   }
 
-  async putShard(header: PutShardHeader, body: Buffer): Promise<{ sizeBytes: number }> {
-    return (await this.rpc.call<{ sizeBytes: number }>(DATA_RPC.putShard, header, body)).header;
+  async putShard(
+    header: PutShardHeader,
+    body: Buffer,
+  ): Promise<{ sizeBytes: number; version?: number }> {
+    const reply = await this.rpc.call<{ sizeBytes: number; version?: number }>(
+      DATA_RPC.putShard,
+      header,
+      body,
+    );
+    return reply.header;
   }
 
   async getShard(header: GetShardHeader): Promise<Buffer> {

@@ -4,7 +4,14 @@ import { type FileHandle, mkdir, open, readdir, stat, statfs, unlink } from 'nod
 import { dirname, join } from 'node:path';
 import { StrataError } from '../common/errors.ts';
 import { diskFreeBytes, shardBytes, shardErrors } from '../observability/metrics.ts';
-import { decodeHeader, encodeShard, SHARD_HEADER_BYTES, verifyBlocks } from './shard-file.ts';
+import {
+  decodeHeader,
+  encodeShard,
+  SHARD_HEADER_BYTES_MAX,
+  SHARD_VERSION,
+  type ShardExpectation,
+  verifyBlocks,
+} from './shard-file.ts';
 import type { DiskStatus } from './types.ts';
 
 const STRIPE_ID = /^[0-9a-f]{32}$/;
@@ -36,9 +43,11 @@ export class ShardStore {
     this.shardCounts = disks.map((disk) => prepareDisk(disk));
   }
 
-  async put(address: ShardAddress, data: Buffer): Promise<{ sizeBytes: number }> {
+  // Resolves with the format version written, which the writer records in the stripe's metadata
+  // so that a reader can refuse an older-format (unbound) file found in its place.
+  async put(address: ShardAddress, data: Buffer): Promise<{ sizeBytes: number; version: number }> {
     const path = this.pathOf(address);
-    const encoded = encodeShard(data);
+    const encoded = encodeShard(address, data);
     let created = false;
     try {
       await this.ensureDirectory(dirname(path));
@@ -58,11 +67,18 @@ export class ShardStore {
     }
     this.shardCounts[address.disk]++;
     shardBytes.inc({ direction: 'write' }, data.length);
-    return { sizeBytes: data.length };
+    return { sizeBytes: data.length, version: SHARD_VERSION };
   }
 
-  // Reads [offset, offset + length) of the shard's data, verifying every block it touches.
-  async get(address: ShardAddress, offset?: number, length?: number): Promise<Buffer> {
+  // Reads [offset, offset + length) of the shard's data, verifying every block it touches and
+  // that the file is the shard asked for (its header names it; `expect` adds what the stripe's
+  // metadata says: its shard size and the format it was written in).
+  async get(
+    address: ShardAddress,
+    offset?: number,
+    length?: number,
+    expect: Pick<ShardExpectation, 'dataLength' | 'minVersion'> = {},
+  ): Promise<Buffer> {
     const path = this.pathOf(address);
     let file: FileHandle;
     try {
@@ -75,7 +91,8 @@ export class ShardStore {
       throw diskError(error, `opening shard ${path}`);
     }
     try {
-      return await readVerified(file, path, offset, length);
+      const expected = { stripeId: address.stripeId, shardIndex: address.shardIndex, ...expect };
+      return await readVerified(file, path, expected, offset, length);
     } catch (error) {
       if (error instanceof StrataError && error.code === 'SHARD_CORRUPT')
         shardErrors.inc({ code: error.code });
@@ -186,14 +203,13 @@ export class ShardStore {
 async function readVerified(
   file: FileHandle,
   name: string,
+  expected: ShardExpectation,
   offset = 0,
   length?: number,
 ): Promise<Buffer> {
-  const head = Buffer.alloc(SHARD_HEADER_BYTES);
-  const { bytesRead } = await file.read(head, 0, SHARD_HEADER_BYTES, 0);
-  if (bytesRead < SHARD_HEADER_BYTES)
-    throw new StrataError('SHARD_CORRUPT', `shard ${name}: truncated header`);
-  const header = decodeHeader(head, name);
+  const head = Buffer.alloc(SHARD_HEADER_BYTES_MAX);
+  const { bytesRead } = await file.read(head, 0, SHARD_HEADER_BYTES_MAX, 0);
+  const header = decodeHeader(head.subarray(0, bytesRead), name, expected);
   const want = length ?? header.dataLength - offset;
   const whole = (n: number) => Number.isSafeInteger(n) && n >= 0;
   if (!whole(offset) || !whole(want) || offset + want > header.dataLength) {
@@ -209,9 +225,9 @@ async function readVerified(
   const blocksEnd = Math.min(header.dataLength, (lastBlock + 1) * header.blockSize);
   const data = Buffer.allocUnsafe(blocksEnd - blocksStart);
   const crcs = Buffer.allocUnsafe((lastBlock - firstBlock + 1) * 4);
-  const crcAt = SHARD_HEADER_BYTES + header.dataLength + firstBlock * 4;
+  const crcAt = header.headerBytes + header.dataLength + firstBlock * 4;
   const [dataRead, crcRead] = await Promise.all([
-    file.read(data, 0, data.length, SHARD_HEADER_BYTES + blocksStart),
+    file.read(data, 0, data.length, header.headerBytes + blocksStart),
     file.read(crcs, 0, crcs.length, crcAt),
   ]);
   if (dataRead.bytesRead !== data.length || crcRead.bytesRead !== crcs.length) {

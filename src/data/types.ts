@@ -9,15 +9,22 @@ export interface ShardId {
 export interface PutShardHeader extends ShardId {
   disk: number; // index into the server's disk list
 }
-// body: the shard bytes. Reply header: { sizeBytes: number }. Replies only after the shard file and its
-// directory are fsynced.
+// body: the shard bytes. Reply header: { sizeBytes: number, version: number } (the shard file format
+// written; absent from servers older than version 2, which wrote 1). Replies only after the shard
+// file and its directory are fsynced.
 
 export interface GetShardHeader extends ShardId {
   disk: number;
   offset?: number; // byte range inside the shard; default whole shard
   length?: number;
+  // What the stripe's metadata says the shard is, checked against the file's header: its whole
+  // length (the stripe's shardSizeBytes) and the format version it was written in.
+  shardSizeBytes?: number;
+  shardVersion?: number;
 }
-// Reply body: the bytes. Errors: SHARD_MISSING, SHARD_CORRUPT (CRC mismatch; never returns data).
+// Reply body: the bytes. Errors: SHARD_MISSING, SHARD_CORRUPT (CRC mismatch, or the file is not the
+// shard asked for: another stripe's or index's, another length, an older format; never returns
+// data).
 
 export interface DeleteShardsHeader {
   shards: Array<ShardId & { disk: number }>;

@@ -37,6 +37,7 @@ const ERRNO: Record<string, number> = {
   RPC_TIMEOUT: 110,
   RPC_UNAVAILABLE: 5,
   RPC_CONNECTION_LOST: 5,
+  DATA_DAMAGED: 5,
 };
 
 export function errnoOf(error: unknown): number {

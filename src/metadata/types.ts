@@ -68,6 +68,9 @@ export interface Stripe {
   shardSizeBytes: number; // every shard of the stripe has this size; data is zero-padded
   dataLengthBytes: number; // meaningful bytes in the stripe (<= k * shardSizeBytes)
   shards: ShardLocation[]; // length k+m, shard i on shards[i]
+  // The oldest shard file format its shards were written in (src/data/shard-file.ts); absent on
+  // stripes written before version 2, which means 1. Readers refuse an older-format file there.
+  shardVersion?: number;
 }
 
 export interface Extent {

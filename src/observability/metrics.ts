@@ -118,6 +118,13 @@ export const erasureStripes = new Counter({
   registers: [registry],
 });
 
+export const dataDamagedReads = new Counter({
+  name: 'strata_data_damaged_reads_total',
+  help: 'Reads refused because the data is damaged: a stripe lost beyond parity, or an MD5 mismatch',
+  labelNames: ['reason'] as const,
+  registers: [registry],
+});
+
 export const orphanShards = new Counter({
   name: 'strata_metadata_orphan_shards_deleted_total',
   help: 'Shard files no stripe referenced (left by crashed writes), deleted by the scrubber',

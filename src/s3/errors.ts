@@ -40,6 +40,9 @@ const FROM_STRATA: Record<string, [string, number]> = {
   // that could not be rebuilt (SHARD_*) and protocol faults (RPC_BAD_FRAME, ...) are not
   // transient and stay InternalError, logged by the gateway.
   NOT_ENOUGH_SHARDS: ['ServiceUnavailable', 503],
+  // Lost, not unreachable: AWS has no code for it; the only one clients know that is not "retry
+  // later" (503) is InternalError (docs/api/s3.md, "Damaged data").
+  DATA_DAMAGED: ['InternalError', 500],
   NOT_ENOUGH_TARGETS: ['ServiceUnavailable', 503],
   RPC_UNAVAILABLE: ['ServiceUnavailable', 503],
   RPC_TIMEOUT: ['ServiceUnavailable', 503],
@@ -71,6 +74,8 @@ function messageFor(s3Code: string, detail: string): string {
       return 'Your previous request to create the named bucket succeeded and you already own it.';
     case 'BucketNotEmpty':
       return 'The bucket you tried to delete is not empty';
+    case 'InternalError': // only DATA_DAMAGED is mapped to it; others never reach messageFor
+      return "The object's stored data is damaged and cannot be read; retrying will not help.";
     case 'ServiceUnavailable':
       // The internal detail (which servers) goes to the log, not to the client.
       return 'Too few storage servers answered; please retry.';

@@ -1,12 +1,14 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterEach, describe, test } from 'node:test';
 import { isStrataError } from '../../src/common/errors.ts';
 import { DataClient, startDataService } from '../../src/data/index.ts';
+import { shardFileV1 } from '../helpers/shards.ts';
 
 const ID = 'ab'.repeat(16);
+const OTHER_ID = 'cd'.repeat(16);
 
 // Every service a test starts is closed after it, pass or fail (close is idempotent), so a failing
 // test cannot keep the process alive.
@@ -169,6 +171,100 @@ describe('shard storage', () => {
     await ctx.client.putShard(address, Buffer.from('first'));
     assert.equal(await codeOf(ctx.client.putShard(address, Buffer.from('second'))), 'EEXIST');
     assert.equal((await ctx.client.getShard(address)).toString(), 'first');
+    await ctx.close();
+  });
+});
+
+describe('shard identity', () => {
+  const patterned = (seed: number) =>
+    Buffer.from(Array.from({ length: 200_000 }, (_, i) => (i * seed + seed) & 0xff));
+
+  test('a valid shard file of another stripe or another index, copied over a shard, is SHARD_CORRUPT', async () => {
+    const ctx = await withService();
+    const mine = { stripeId: ID, shardIndex: 0, disk: 0 };
+    const sameStripe = { stripeId: ID, shardIndex: 1, disk: 1 };
+    const otherStripe = { stripeId: OTHER_ID, shardIndex: 0, disk: 1 };
+    await ctx.client.putShard(mine, patterned(3));
+    await ctx.client.putShard(sameStripe, patterned(5));
+    await ctx.client.putShard(otherStripe, patterned(7));
+    const original = readFileSync(ctx.service.store.pathOf(mine));
+    for (const [name, source] of [
+      ['another stripe', otherStripe],
+      ['the same stripe, another index', sameStripe],
+    ] as const) {
+      writeFileSync(ctx.service.store.pathOf(mine), readFileSync(ctx.service.store.pathOf(source)));
+      assert.equal(await codeOf(ctx.client.getShard(mine)), 'SHARD_CORRUPT', name);
+      assert.equal(
+        await codeOf(ctx.client.getShard({ ...mine, offset: 70_000, length: 10 })),
+        'SHARD_CORRUPT',
+        `${name}, ranged`,
+      );
+    }
+    writeFileSync(ctx.service.store.pathOf(mine), original);
+    assert.ok((await ctx.client.getShard(mine)).equals(patterned(3)), 'the original reads');
+    await ctx.close();
+  });
+
+  test('a block spliced in from another shard, with its own CRC, is SHARD_CORRUPT', async () => {
+    const ctx = await withService();
+    const mine = { stripeId: ID, shardIndex: 2, disk: 0 };
+    const other = { stripeId: OTHER_ID, shardIndex: 2, disk: 0 };
+    await ctx.client.putShard(mine, patterned(3));
+    await ctx.client.putShard(other, patterned(7));
+    const file = readFileSync(ctx.service.store.pathOf(mine));
+    const donor = readFileSync(ctx.service.store.pathOf(other));
+    // Both files have the same layout: copy block 1 and its stored CRC from the donor.
+    const headerBytes = file.length - 200_000 - 4 * 4;
+    const blockAt = headerBytes + 65_536;
+    donor.copy(file, blockAt, blockAt, blockAt + 65_536);
+    const crcAt = headerBytes + 200_000 + 4;
+    donor.copy(file, crcAt, crcAt, crcAt + 4);
+    writeFileSync(ctx.service.store.pathOf(mine), file);
+    assert.equal(
+      await codeOf(ctx.client.getShard({ ...mine, offset: 65_536, length: 100 })),
+      'SHARD_CORRUPT',
+    );
+    assert.equal((await ctx.client.getShard({ ...mine, offset: 0, length: 100 })).length, 100);
+    await ctx.close();
+  });
+
+  test("a shard whose length is not the stripe's shard size is SHARD_CORRUPT", async () => {
+    const ctx = await withService();
+    const address = { stripeId: ID, shardIndex: 3, disk: 0 };
+    const reply = await ctx.client.putShard(address, Buffer.alloc(1000, 9));
+    assert.equal(reply.version, 2, 'new shards are written in format 2');
+    assert.equal((await ctx.client.getShard({ ...address, shardSizeBytes: 1000 })).length, 1000);
+    assert.equal(
+      await codeOf(ctx.client.getShard({ ...address, shardSizeBytes: 2000, length: 10 })),
+      'SHARD_CORRUPT',
+    );
+    assert.equal(
+      await codeOf(ctx.client.getShard({ ...address, shardSizeBytes: -1 })),
+      'EINVAL',
+      "a malformed expectation is the caller's error",
+    );
+    await ctx.close();
+  });
+
+  test('version 1 shards stay readable, but not where the stripe was written in version 2', async () => {
+    const ctx = await withService();
+    const address = { stripeId: ID, shardIndex: 5, disk: 1 };
+    const data = patterned(11);
+    const path = ctx.service.store.pathOf(address);
+    mkdirSync(dirname(path), { recursive: true });
+    writeFileSync(path, shardFileV1(data));
+    assert.ok((await ctx.client.getShard(address)).equals(data), 'whole');
+    assert.ok(
+      (await ctx.client.getShard({ ...address, offset: 65_000, length: 1000 })).equals(
+        data.subarray(65_000, 66_000),
+      ),
+      'ranged',
+    );
+    assert.equal(
+      await codeOf(ctx.client.getShard({ ...address, shardVersion: 2 })),
+      'SHARD_CORRUPT',
+      'a version 1 file where version 2 was written is stale',
+    );
     await ctx.close();
   });
 });

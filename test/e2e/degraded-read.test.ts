@@ -2,7 +2,7 @@
 // flipped byte in a shard is detected and repaired on the fly.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import {
@@ -75,6 +75,50 @@ describe('degraded reads', () => {
     assert.match(metrics, /strata_data_shard_errors_total\{code="SHARD_CORRUPT"\} [1-9]/);
     assert.match(metrics, /strata_erasure_stripes_total\{operation="reconstruct"\} [1-9]/);
   });
+
+  test('a valid shard file of another stripe, another object or another index, copied over a data shard, is refused and rebuilt', async () => {
+    const allShards = () =>
+      new Set(Array.from({ length: 6 }, (_, d) => shardFiles(server.dataDir, d)).flat());
+    const shardsOf = async (key: string, body: Buffer) => {
+      const before = allShards();
+      await s3.send(new PutObjectCommand({ Bucket: 'degraded', Key: key, Body: body }));
+      const byStripe = new Map<string, string[]>();
+      for (const file of [...allShards()].filter((f) => !before.has(f))) {
+        const [stripeId, index] = (file.split('/').pop() as string).split('.');
+        const files = byStripe.get(stripeId) ?? [];
+        files[Number(index)] = file;
+        byStripe.set(stripeId, files);
+      }
+      return [...byStripe.values()];
+    };
+    // Two full stripes and one more of the same shard size, so every copy is a well-formed shard
+    // of the right length: only its identity tells it apart.
+    const payload = patternBytes(8 * 1024 * 1024, 41);
+    const [first, second] = await shardsOf('identity', payload);
+    const [foreign] = await shardsOf('foreign', patternBytes(4 * 1024 * 1024, 43));
+    const corruptBefore = await shardErrorCount('SHARD_CORRUPT');
+    for (const [name, source] of [
+      ['another stripe of the same object', second[0]],
+      ['a stripe of another object', foreign[0]],
+      ['the same stripe, another index', first[1]],
+    ]) {
+      copyFileSync(source, first[0]);
+      assert.equal(sha256(await get('identity')), sha256(payload), name);
+    }
+    const corruptAfter = await shardErrorCount('SHARD_CORRUPT');
+    assert.ok(
+      corruptAfter - corruptBefore >= 3,
+      `corrupt shard reads: ${corruptAfter - corruptBefore}`,
+    );
+  });
+
+  async function shardErrorCount(code: string): Promise<number> {
+    const metrics = await (await fetch(server.metricsUrl)).text();
+    const line = new RegExp(`strata_data_shard_errors_total\\{code="${code}"\\} (\\d+)`).exec(
+      metrics,
+    );
+    return Number(line?.[1] ?? 0);
+  }
 });
 
 describe('degraded writes', () => {
