@@ -5,6 +5,7 @@
 // The gateway applies the refusals in one place, after authorization and before dispatch
 // (src/s3/request-refusals.ts); docs/api/s3.md lists the same table and a test keeps them equal.
 // Later issues turn a refusal into the feature by changing its row.
+import assert from 'node:assert';
 import type { EndpointKind } from './router.ts';
 
 export interface Refusal {
@@ -460,6 +461,15 @@ export const REQUEST_HEADERS = {
 } as const satisfies Record<string, HeaderRule>;
 
 export type RequestHeaderName = keyof typeof REQUEST_HEADERS;
+
+// Rows are matched against Node's lower-case header names; a refusal is an error status; an
+// honoured row names who honours it (the doc and the test rely on both).
+for (const [name, rule] of Object.entries(REQUEST_HEADERS as Record<string, HeaderRule>)) {
+  assert(name === name.toLowerCase(), `request header row ${name} must be lower case`);
+  assert(rule.note.length > 0, `request header row ${name} needs a note`);
+  if (rule.kind === 'refused') assert(rule.refusal.httpStatus >= 400, `${name}: not an error`);
+  if (rule.kind === 'honoured') assert(rule.by === 'all' || rule.by.length > 0, `${name}: by whom`);
+}
 
 // The table's row for a header name as Node gives it (lower case); x-amz-meta-<name> is one row.
 export function headerRule(name: string): HeaderRule | undefined {
