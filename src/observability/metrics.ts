@@ -96,6 +96,15 @@ export const s3Requests = new Counter({
   registers: [registry],
 });
 
+// Requests refused because a header asked for a behaviour Strata does not provide (the rows of
+// src/s3/request-headers.ts, so the label set is bounded): which features clients expect.
+export const s3RefusedRequests = new Counter({
+  name: 'strata_s3_refused_requests_total',
+  help: 'S3 requests refused for a header or parameter asking for an unprovided behaviour',
+  labelNames: ['header'] as const,
+  registers: [registry],
+});
+
 export const s3Latency = new Histogram({
   name: 'strata_s3_request_duration_seconds',
   help: 'S3 request time until the response ends, by operation',

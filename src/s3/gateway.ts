@@ -18,6 +18,7 @@ import { deleteObject, deleteObjects } from './handlers/object-delete.ts';
 import { getObject } from './handlers/object-get.ts';
 import { putObject } from './handlers/object-put.ts';
 import * as tagging from './handlers/tagging.ts';
+import { refuseUnprovided } from './request-refusals.ts';
 import { type Endpoint, route } from './router.ts';
 import { renderErrorXml } from './xml.ts';
 
@@ -108,6 +109,7 @@ async function handle(
       if (auth.principal === undefined) throw denied();
     }
     for (const check of checksFor(endpoint)) await authorize(ctx, check);
+    await refuseUnprovided(ctx, endpoint);
     await dispatch(ctx, endpoint);
   } catch (error) {
     sendError(log, req, res, url, requestId, error);

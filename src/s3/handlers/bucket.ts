@@ -67,11 +67,26 @@ export async function listBuckets(ctx: RequestContext) {
   sendXml(ctx, 200, xml);
 }
 
+// CreateBucketConfiguration elements other than LocationConstraint ask for directory buckets
+// (Location, Bucket) or tags at creation (Tags): refused, so no bucket is made without them.
+function refuseUnprovidedConfiguration(config: unknown): void {
+  if (typeof config !== 'object' || config === null) return;
+  const unprovided = Object.keys(config).filter((name) => name !== 'LocationConstraint');
+  if (unprovided.length > 0) {
+    throw new S3Error(
+      'NotImplemented',
+      501,
+      `CreateBucketConfiguration ${unprovided.join(', ')} is not implemented by Strata yet.`,
+    );
+  }
+}
+
 export async function createBucket(ctx: RequestContext, bucket: string) {
   checkBucketName(bucket);
   const body = await readSmallBody(ctx);
   if (body.length > 0) {
     const config = parseXml(body.toString('utf8')).CreateBucketConfiguration;
+    refuseUnprovidedConfiguration(config);
     const location =
       typeof config?.LocationConstraint === 'string' ? config.LocationConstraint : '';
     if (location !== '' && location !== ctx.options.region) {

@@ -15,8 +15,9 @@ export function parseCopySource(raw: string): { bucket: string; key: string } {
   const [path, query] = raw.split('?', 2);
   if (query !== undefined) {
     const versionId = new URLSearchParams(query).get('versionId');
+    // Buckets are unversioned: "null" is every object's one version (see request-refusals.ts).
     if (versionId !== null && versionId !== 'null') {
-      throw new S3Error('NotImplemented', 501, 'Object versions are not supported yet');
+      throw new S3Error('InvalidArgument', 400, 'Invalid version id specified');
     }
   }
   let decoded: string;

@@ -14,7 +14,8 @@ export async function deleteObject(ctx: RequestContext, bucket: string, key: str
 export async function deleteObjects(ctx: RequestContext, bucket: string) {
   const body = await readSmallBody(ctx);
   const request = parseXml(body.toString('utf8')).Delete;
-  const objects: Array<{ Key?: unknown }> = request?.Object ?? [];
+  const objects: Array<{ Key?: unknown; VersionId?: unknown } & Record<string, unknown>> =
+    request?.Object ?? [];
   if (!request || objects.length === 0 || objects.length > DELETE_OBJECTS_MAX) {
     throw new S3Error('MalformedXML', 400, `Delete takes 1 to ${DELETE_OBJECTS_MAX} objects.`);
   }
@@ -26,6 +27,7 @@ export async function deleteObjects(ctx: RequestContext, bucket: string) {
     const key = typeof object.Key === 'string' ? object.Key : '';
     try {
       if (key === '') throw new S3Error('InvalidArgument', 400, 'Key is missing');
+      refuseUnprovidedIdentifier(object);
       await authorize(ctx, { action: 's3:DeleteObject', bucket, key });
       await ctx.client.deleteObject(bucket, key);
       deleted.push({ Key: key });
@@ -36,4 +38,19 @@ export async function deleteObjects(ctx: RequestContext, bucket: string) {
     }
   }
   sendXml(ctx, 200, renderXml('DeleteResult', { Deleted: quiet ? [] : deleted, Error: errors }));
+}
+
+// An ObjectIdentifier's VersionId other than "null" names a version that cannot exist (buckets
+// are unversioned); ETag, LastModifiedTime and Size make the delete conditional, which Strata
+// does not implement. Either is that key's error, never a delete that ignores the condition.
+function refuseUnprovidedIdentifier(object: Record<string, unknown>): void {
+  if (object.VersionId !== undefined && object.VersionId !== 'null')
+    throw new S3Error('InvalidArgument', 400, 'Invalid version id specified');
+  const conditions = ['ETag', 'LastModifiedTime', 'Size'].filter((n) => object[n] !== undefined);
+  if (conditions.length > 0)
+    throw new S3Error(
+      'NotImplemented',
+      501,
+      `Conditional deletes (${conditions.join(', ')}) are not implemented by Strata yet.`,
+    );
 }
