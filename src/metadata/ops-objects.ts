@@ -5,6 +5,7 @@ import { checkExtents, releaseExtents, removeAllExtents, writeExtents } from './
 import {
   addSubdir,
   bucketDir,
+  isStorableKey,
   type KeyPath,
   lookupPath,
   namesOf,
@@ -123,15 +124,19 @@ export function putObject(store: Store, c: Op<'putObject'>) {
   return storeObject(store, c, false);
 }
 
-// The file an object key names, if any (directories and symlinks are not objects here).
-function objectFile(store: Store, bucket: string, path: KeyPath): Inode | undefined {
+// The file an object key names, if any (directories and symlinks are not objects here). A key
+// that cannot be stored names none (object-path.ts, isStorableKey): "/g" is not "g".
+function objectFile(store: Store, bucket: string, key: string): Inode | undefined {
+  const dir = bucketDir(store, bucket);
+  if (!isStorableKey(key)) return undefined;
+  const path = parseKey(key);
   if (path.isDirMarker) return undefined;
-  const inode = lookupPath(store, bucketDir(store, bucket), namesOf(path));
+  const inode = lookupPath(store, dir, namesOf(path));
   return inode?.type === 'file' ? inode : undefined;
 }
 
 export function setObjectTags(store: Store, c: Op<'setObjectTags'>) {
-  const file = objectFile(store, c.bucket, parseKey(c.key)) ?? fail('ENOENT', `no object ${c.key}`);
+  const file = objectFile(store, c.bucket, c.key) ?? fail('ENOENT', `no object ${c.key}`);
   const tags = Object.keys(c.tags).length > 0 ? c.tags : undefined;
   const next = {
     ...file,
@@ -144,7 +149,7 @@ export function setObjectTags(store: Store, c: Op<'setObjectTags'>) {
 
 export function setObjectAcl(store: Store, c: Op<'setObjectAcl'>) {
   if (c.acl !== null && typeof c.acl !== 'string') fail('EINVAL', 'an ACL is a string or null');
-  const file = objectFile(store, c.bucket, parseKey(c.key)) ?? fail('ENOENT', `no object ${c.key}`);
+  const file = objectFile(store, c.bucket, c.key) ?? fail('ENOENT', `no object ${c.key}`);
   const object = { userMeta: {}, etag: '', ...file.object };
   if (c.acl === null || c.acl === 'private') delete object.acl;
   else object.acl = c.acl;
@@ -155,8 +160,7 @@ export function setObjectAcl(store: Store, c: Op<'setObjectAcl'>) {
 
 export function copyObject(store: Store, c: Op<'copyObject'>) {
   const src =
-    objectFile(store, c.srcBucket, parseKey(c.srcKey)) ??
-    fail('ENOENT', `no source object ${c.srcKey}`);
+    objectFile(store, c.srcBucket, c.srcKey) ?? fail('ENOENT', `no source object ${c.srcKey}`);
   const etag = src.object?.etag ?? '';
   if (c.copyIfMatch !== undefined && unquote(c.copyIfMatch) !== etag) {
     fail('PRECONDITION_FAILED', 'the source has another ETag (x-amz-copy-source-if-match)');

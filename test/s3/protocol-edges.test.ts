@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import {
+  CopyObjectCommand,
   CreateBucketCommand,
   DeleteObjectsCommand,
   GetObjectCommand,
@@ -159,6 +160,19 @@ describe('S3 protocol edges', () => {
     );
     const refused = await errorName(put('/g'));
     assert.equal(refused, 'InvalidArgument');
+    const tagging = { TagSet: [{ Key: 'k', Value: 'v' }] };
+    assert.equal(
+      await errorName(
+        s3.send(new PutObjectTaggingCommand({ Bucket: bucket, Key: '/g', Tagging: tagging })),
+      ),
+      'NoSuchKey',
+    );
+    assert.equal(
+      await errorName(
+        s3.send(new CopyObjectCommand({ Bucket: bucket, Key: 'copy', CopySource: `${bucket}//g` })),
+      ),
+      'NoSuchKey',
+    );
   });
 
   test('a listing with prefix "/" or "d//" lists nothing (no "/"-prefixed aliases)', async () => {
