@@ -1,5 +1,7 @@
+import assert from 'node:assert';
 import { createHash, randomBytes } from 'node:crypto';
 import { isStrataError, StrataError } from '../common/errors.ts';
+import { isStorableKey } from '../metadata/object-path.ts';
 import { RAFT_RPC } from '../metadata/replication/transport.ts';
 import {
   type BucketInfo,
@@ -516,6 +518,7 @@ export class StrataClient implements StrataClientApi {
 
   async headObject(bucket: string, key: string): Promise<Inode> {
     await this.getBucket(bucket);
+    if (!isStorableKey(key)) throw new StrataError('ENOENT', `no such key: ${key}`);
     const inode = await this.metadata.read('resolvePath', `/${bucket}/${key}`);
     const isDirKey = key.endsWith('/');
     // Symbolic links and special files (made through the mount) are not objects.
@@ -655,7 +658,6 @@ export class StrataClient implements StrataClientApi {
     parts: Array<{ partNumber: number; etag: string }>,
     options: CompleteOptions = {},
   ): Promise<PutObjectResult> {
-    const upload = await this.getUpload(uploadId);
     const etag = multipartEtag(parts.map((p) => p.etag));
     const result = await this.apply({
       op: 'completeUpload',
@@ -666,7 +668,8 @@ export class StrataClient implements StrataClientApi {
       caller: this.caller,
       ...options,
     });
-    const inode = result.inode ?? (await this.headObject(upload.bucket, upload.key));
+    const inode = result.inode as Inode;
+    assert(inode?.type === 'file' && inode.object?.etag === etag, 'completeUpload made the object');
     return { etag, size: inode.size, inode };
   }
 

@@ -40,6 +40,10 @@ export interface CopyOptions {
 }
 
 export interface CompleteOptions {
+  // The request's bucket and key: with them, a retry after a success is answered by the object
+  // that success made (metadata completeUpload) instead of NO_SUCH_UPLOAD.
+  bucket?: string;
+  key?: string;
   ifMatch?: string;
   ifNoneMatch?: string;
   checksums?: Record<string, string>;

@@ -174,6 +174,7 @@ async function startS3(
     region: config.s3.region,
     virtualHostDomains: config.s3.virtual_host_domains,
     maxObjectSizeBytes: config.s3.max_object_size_bytes,
+    bodyIdleTimeoutMs: config.s3.body_idle_timeout_seconds * 1000,
     log: log.child({ service: 's3' }),
     auth: {
       region: config.s3.region,

@@ -31,6 +31,7 @@ export interface StrataConfig {
     region: string;
     virtual_host_domains: string[];
     max_object_size_bytes: number;
+    body_idle_timeout_seconds: number;
     auth: { allow_anonymous: boolean; credentials: CredentialConfig[] };
   };
   erasure: { data_shards: number; parity_shards: number; shard_size_bytes: number };
@@ -56,6 +57,7 @@ export const DEFAULT_CONFIG: StrataConfig = {
     region: 'us-east-1',
     virtual_host_domains: ['localhost'],
     max_object_size_bytes: 5 * 1024 ** 4,
+    body_idle_timeout_seconds: 20,
     auth: { allow_anonymous: false, credentials: [] },
   },
   erasure: { data_shards: 4, parity_shards: 2, shard_size_bytes: 1024 * 1024 },
@@ -152,6 +154,7 @@ export const CONFIG_KEYS: Record<string, Check> = {
   's3.region': isString(true),
   's3.virtual_host_domains': isStringList(isString(true)),
   's3.max_object_size_bytes': isInt(1, 5 * 1024 ** 4),
+  's3.body_idle_timeout_seconds': isInt(1, 3600),
   's3.auth.allow_anonymous': isBool,
   's3.auth.credentials': isCredentialList,
   'erasure.data_shards': isInt(1, 255),

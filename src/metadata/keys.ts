@@ -34,10 +34,27 @@ const tag = (t: number) => Buffer.of(t);
 
 export const inodeKey = (ino: number) => Buffer.concat([tag(TAG.inode), u64(ino)]);
 
+// The longest name of a directory entry (POSIX NAME_MAX; also the longest segment of a key), and
+// so the longest sort name ("name/"). Lookups by longer names, which come from clients (a prefix
+// or a marker of any length), are answered without building a key: LMDB keys have a size limit.
+export const NAME_BYTES_MAX = 255;
+export const SORT_NAME_BYTES_MAX = NAME_BYTES_MAX + 1;
+
 // Directories sort as "name/" so a walk in key order is S3 key order ("a-b" < "a/" < "a0").
 export const sortNameOf = (name: string, isDir: boolean) => (isDir ? `${name}/` : name);
-export const direntKey = (parent: number, sortName: string) =>
-  Buffer.concat([tag(TAG.dirent), u64(parent), Buffer.from(sortName, 'utf8')]);
+export const direntKey = (parent: number, sortName: string) => {
+  const name = Buffer.from(sortName, 'utf8');
+  assert(name.length <= SORT_NAME_BYTES_MAX, `sort name of ${name.length} bytes`);
+  return Buffer.concat([tag(TAG.dirent), u64(parent), name]);
+};
+// Where a range scan of a directory starts for entries sorting after `fromSortName`, which may be
+// longer than any name: its first SORT_NAME_BYTES_MAX + 1 bytes sort the same way against every
+// possible entry (an entry is at most SORT_NAME_BYTES_MAX bytes, so the bytes after never decide).
+export const direntStartKey = (parent: number, fromSortName: string) => {
+  const from = Buffer.from(fromSortName, 'utf8');
+  const cut = from.subarray(0, SORT_NAME_BYTES_MAX + 1);
+  return Buffer.concat([tag(TAG.dirent), u64(parent), cut]);
+};
 export const direntPrefix = (parent: number) => Buffer.concat([tag(TAG.dirent), u64(parent)]);
 export const direntPrefixEnd = (parent: number) =>
   Buffer.concat([tag(TAG.dirent), u64(parent + 1)]);

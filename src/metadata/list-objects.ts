@@ -88,9 +88,14 @@ function* itemsOf(w: Walk, bucketIno: number): Generator<Item> {
   yield* walkDir(w, dir.ino, dirPath, w.prefix.slice(lastSlash + 1));
 }
 
+// The directory that dirPath ("" or "a/b/") names. An empty segment ("/", "a//") is in no key
+// (object-path.ts refuses it), so it names nothing: skipping it would list "a/x" as "/a/x".
 function descend(store: Store, ino: number, dirPath: string): Inode | undefined {
   let at = store.inode(ino);
-  for (const name of dirPath.split('/').filter((s) => s.length > 0)) {
+  if (dirPath === '') return at;
+  assert(dirPath.endsWith('/'));
+  for (const name of dirPath.slice(0, -1).split('/')) {
+    if (name.length === 0) return undefined;
     const entry = at && store.dirent(at.ino, name);
     if (entry?.type !== 'dir') return undefined;
     at = store.inode(entry.ino);

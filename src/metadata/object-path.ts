@@ -1,11 +1,12 @@
 // Object keys as paths below a bucket directory. The rules for keys that cannot be paths are in
 // docs/architecture/overview.md ("Keys and paths").
 import assert from 'node:assert';
+import { NAME_BYTES_MAX } from './keys.ts';
 import { newInode } from './ops-namespace.ts';
 import { fail, type Store } from './store.ts';
 import type { Caller, Inode } from './types.ts';
 
-const SEGMENT_BYTES_MAX = 255;
+const SEGMENT_BYTES_MAX = NAME_BYTES_MAX;
 const KEY_BYTES_MAX = 1024;
 
 export interface KeyPath {
@@ -32,6 +33,17 @@ export function parseKey(key: string): KeyPath {
   }
   assert(segments.length >= 1);
   return { dirs: segments.slice(0, -1), name: segments[segments.length - 1], isDirMarker };
+}
+
+// Whether a key could name an object: GET and HEAD of one that cannot are NoSuchKey, as DELETE
+// finds it already absent, instead of resolving it as a path ("/g" would be "g").
+export function isStorableKey(key: string): boolean {
+  try {
+    parseKey(key);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 export const namesOf = (path: KeyPath): string[] => [...path.dirs, path.name];

@@ -3,7 +3,7 @@
 
 import { addRef, checkExtents, releaseExtents } from './extent-ops.ts';
 import * as K from './keys.ts';
-import { bucketDir, parseKey } from './object-path.ts';
+import { bucketDir, lookupPath, namesOf, parseKey } from './object-path.ts';
 import { storeObject } from './ops-objects.ts';
 import { fail, type Store } from './store.ts';
 import type { Command, Extent, ObjectMeta, PartInfo, UploadInfo } from './types.ts';
@@ -85,10 +85,18 @@ function assemble(c: Op<'completeUpload'>, stored: Map<number, PartInfo>) {
 }
 
 export function completeUpload(store: Store, c: Op<'completeUpload'>) {
-  const upload = store.upload(c.uploadId) ?? fail('NO_SUCH_UPLOAD', `no upload ${c.uploadId}`);
+  const upload = store.upload(c.uploadId);
+  if (upload === undefined) return completedBefore(store, c);
+  if (c.bucket !== undefined && (c.bucket !== upload.bucket || c.key !== upload.key))
+    fail('NO_SUCH_UPLOAD', `upload ${c.uploadId} is not for ${c.bucket}/${c.key}`);
   const stored = new Map(store.parts(c.uploadId).map((p) => [p.partNumber, p]));
   const { extents, sizes, sizeBytes } = assemble(c, stored);
-  const object: ObjectMeta = { ...upload.object, etag: c.etag, partSizes: sizes };
+  const object: ObjectMeta = {
+    ...upload.object,
+    etag: c.etag,
+    partSizes: sizes,
+    uploadId: c.uploadId,
+  };
   if (c.checksums !== undefined) object.checksums = c.checksums;
   if (c.partChecksums !== undefined) {
     if (c.partChecksums.length !== c.parts.length)
@@ -115,6 +123,25 @@ export function completeUpload(store: Store, c: Op<'completeUpload'>) {
   for (const unused of stored.values()) releaseExtents(store, unused.extents);
   removeUpload(store, c.uploadId);
   return result;
+}
+
+// A CompleteMultipartUpload retried after a success whose answer was lost (SDKs retry it): the
+// same upload id and parts (the etag is their digest) at the same key, whose object is still the
+// one that upload made. Answered with that object and nothing written; anything else (the object
+// replaced, deleted, rewritten through the mount) is NO_SUCH_UPLOAD, as it was before.
+function completedBefore(store: Store, c: Op<'completeUpload'>) {
+  const missing = () => fail('NO_SUCH_UPLOAD', `no upload ${c.uploadId}`);
+  if (c.bucket === undefined || c.key === undefined || !store.bucket(c.bucket)) return missing();
+  let names: string[];
+  try {
+    names = namesOf(parseKey(c.key));
+  } catch {
+    return missing();
+  }
+  const inode = lookupPath(store, bucketDir(store, c.bucket), names);
+  const made = inode?.type === 'file' && inode.object?.uploadId === c.uploadId;
+  if (!made || inode.object?.etag !== c.etag) return missing();
+  return { ok: true as const, inode };
 }
 
 export function abortUpload(store: Store, c: Op<'abortUpload'>) {

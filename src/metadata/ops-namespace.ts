@@ -1,12 +1,11 @@
 // POSIX namespace commands: mkdir, create, symlink, link, unlink, rmdir, rename, setattr, xattrs.
 import { punch } from './extent-ops.ts';
+import { NAME_BYTES_MAX } from './keys.ts';
 import { freeInode, keepOrphan } from './ops-mounts.ts';
 import { fail, type Store } from './store.ts';
 import { type Caller, type Command, type Inode, type InodeType, ROOT_INO } from './types.ts';
 
 type Op<T extends Command['op']> = Extract<Command, { op: T }>;
-
-const NAME_BYTES_MAX = 255;
 
 export function checkName(name: string): void {
   if (

@@ -5,6 +5,7 @@ import { checkExtents, releaseExtents, removeAllExtents, writeExtents } from './
 import {
   addSubdir,
   bucketDir,
+  isStorableKey,
   type KeyPath,
   lookupPath,
   namesOf,
@@ -18,14 +19,38 @@ import type { Command, Inode, ObjectMeta } from './types.ts';
 type Op<T extends Command['op']> = Extract<Command, { op: T }>;
 
 const unquote = (etag: string) => etag.replaceAll('"', '');
+const EMPTY_MD5 = 'd41d8cd98f00b204e9800998ecf8427e';
 
-function checkPreconditions(current: Inode | undefined, ifMatch?: string, ifNoneMatch?: string) {
-  if (ifNoneMatch !== undefined && current)
-    fail('PRECONDITION_FAILED', 'the object exists (If-None-Match)');
+// The entity tags of an If-Match / If-None-Match header (RFC 9110 13.1.1-2): "*", or a list of
+// quoted tags, weak ones (W/"...") compared by their value as S3 does.
+export function etagList(header: string): string[] | '*' {
+  if (header.trim() === '*') return '*';
+  return header
+    .split(',')
+    .map((tag) => unquote(tag.trim().replace(/^W\//, '')))
+    .filter((tag) => tag.length > 0);
+}
+
+// Decided here, in the state machine, atomically with the write: of two conditional writes
+// racing for one key, the first applied wins and the other finds its condition false.
+// If-None-Match "*" means the object must not exist; a list of tags, that it must not have one of
+// them. If-Match needs the object (NoSuchKey otherwise, as on AWS) with one of the tags.
+export function checkPreconditions(
+  current: Inode | undefined,
+  ifMatch?: string,
+  ifNoneMatch?: string,
+) {
+  const etag = current && (current.object?.etag || (current.type === 'dir' ? EMPTY_MD5 : ''));
+  if (ifNoneMatch !== undefined && current) {
+    const tags = etagList(ifNoneMatch);
+    if (tags === '*') fail('PRECONDITION_FAILED', 'the object exists (If-None-Match: *)');
+    if (tags.includes(etag as string))
+      fail('PRECONDITION_FAILED', 'the object has one of the ETags (If-None-Match)');
+  }
   if (ifMatch !== undefined) {
     if (!current) fail('ENOENT', 'no object to match (If-Match)');
-    const want = unquote(ifMatch);
-    if (want !== '*' && want !== (current?.object?.etag ?? ''))
+    const tags = etagList(ifMatch);
+    if (tags !== '*' && !tags.includes(etag as string))
       fail('PRECONDITION_FAILED', 'the object has another ETag (If-Match)');
   }
 }
@@ -43,8 +68,11 @@ export function storeObject(store: Store, w: ObjectWrite, refsHeld: boolean) {
     fail('INVALID_KEY', 'a key ending in "/" names a directory and must be empty');
   checkExtents(w.extents, w.size);
   const existing = lookupPath(store, bucket, namesOf(path));
-  const current = existing?.type === 'file' ? existing : undefined;
-  if (!path.isDirMarker) checkPreconditions(current, w.ifMatch, w.ifNoneMatch);
+  // The object the key names now: a file, or for "dir/" an explicit directory.
+  const isObject = path.isDirMarker
+    ? existing?.type === 'dir' && !existing.implicit
+    : existing?.type === 'file';
+  checkPreconditions(isObject ? existing : undefined, w.ifMatch, w.ifNoneMatch);
   const parent = parentsOf(store, bucket, path.dirs, w.caller, w.nowMs);
   if (path.isDirMarker) return storeDirMarker(store, parent, path.name, w);
   const entry = store.dirent(parent.ino, path.name);
@@ -96,15 +124,19 @@ export function putObject(store: Store, c: Op<'putObject'>) {
   return storeObject(store, c, false);
 }
 
-// The file an object key names, if any (directories and symlinks are not objects here).
-function objectFile(store: Store, bucket: string, path: KeyPath): Inode | undefined {
+// The file an object key names, if any (directories and symlinks are not objects here). A key
+// that cannot be stored names none (object-path.ts, isStorableKey): "/g" is not "g".
+function objectFile(store: Store, bucket: string, key: string): Inode | undefined {
+  const dir = bucketDir(store, bucket);
+  if (!isStorableKey(key)) return undefined;
+  const path = parseKey(key);
   if (path.isDirMarker) return undefined;
-  const inode = lookupPath(store, bucketDir(store, bucket), namesOf(path));
+  const inode = lookupPath(store, dir, namesOf(path));
   return inode?.type === 'file' ? inode : undefined;
 }
 
 export function setObjectTags(store: Store, c: Op<'setObjectTags'>) {
-  const file = objectFile(store, c.bucket, parseKey(c.key)) ?? fail('ENOENT', `no object ${c.key}`);
+  const file = objectFile(store, c.bucket, c.key) ?? fail('ENOENT', `no object ${c.key}`);
   const tags = Object.keys(c.tags).length > 0 ? c.tags : undefined;
   const next = {
     ...file,
@@ -117,7 +149,7 @@ export function setObjectTags(store: Store, c: Op<'setObjectTags'>) {
 
 export function setObjectAcl(store: Store, c: Op<'setObjectAcl'>) {
   if (c.acl !== null && typeof c.acl !== 'string') fail('EINVAL', 'an ACL is a string or null');
-  const file = objectFile(store, c.bucket, parseKey(c.key)) ?? fail('ENOENT', `no object ${c.key}`);
+  const file = objectFile(store, c.bucket, c.key) ?? fail('ENOENT', `no object ${c.key}`);
   const object = { userMeta: {}, etag: '', ...file.object };
   if (c.acl === null || c.acl === 'private') delete object.acl;
   else object.acl = c.acl;
@@ -128,8 +160,7 @@ export function setObjectAcl(store: Store, c: Op<'setObjectAcl'>) {
 
 export function copyObject(store: Store, c: Op<'copyObject'>) {
   const src =
-    objectFile(store, c.srcBucket, parseKey(c.srcKey)) ??
-    fail('ENOENT', `no source object ${c.srcKey}`);
+    objectFile(store, c.srcBucket, c.srcKey) ?? fail('ENOENT', `no source object ${c.srcKey}`);
   const etag = src.object?.etag ?? '';
   if (c.copyIfMatch !== undefined && unquote(c.copyIfMatch) !== etag) {
     fail('PRECONDITION_FAILED', 'the source has another ETag (x-amz-copy-source-if-match)');
@@ -150,6 +181,8 @@ export function copyObject(store: Store, c: Op<'copyObject'>) {
         partChecksums: src.object?.partChecksums,
       }
     : { userMeta: {}, ...src.object, etag };
+  // A copy is not the result of the source's multipart upload (ops-multipart.ts, retries).
+  delete object.uploadId;
   object.tags = tags && Object.keys(tags).length > 0 ? tags : undefined;
   // A copy starts private, as on AWS, unless the request names its own ACL.
   if (c.acl !== undefined && c.acl !== 'private') object.acl = c.acl;

@@ -64,6 +64,7 @@ export class Store {
 
   // Looks a name up under both of its possible sort names (file "a", directory "a/").
   dirent(parent: number, name: string): (Dirent & { sortName: string }) | undefined {
+    if (Buffer.byteLength(name, 'utf8') > K.NAME_BYTES_MAX) return undefined; // cannot exist
     for (const sortName of [name, `${name}/`]) {
       const entry = this.db.get(K.direntKey(parent, sortName)) as Dirent | undefined;
       if (entry) return { ...entry, sortName };
@@ -81,7 +82,7 @@ export class Store {
 
   *dirents(parent: number, fromSortName = '', limit?: number) {
     const range = this.db.getRange({
-      start: K.direntKey(parent, fromSortName),
+      start: K.direntStartKey(parent, fromSortName),
       end: K.direntPrefixEnd(parent),
       limit,
     });

@@ -30,6 +30,9 @@ export interface ObjectMeta {
   checksumAlgorithm?: string;
   checksumType?: 'COMPOSITE' | 'FULL_OBJECT';
   partChecksums?: string[];
+  // The multipart upload this object was completed from: a retried CompleteMultipartUpload of
+  // that upload is answered from the object while it stays (ops-multipart.ts).
+  uploadId?: string;
 }
 
 export interface Inode {
@@ -258,11 +261,15 @@ export type Command =
     }
   // Concatenates the listed parts (extents shifted, no data copied) into the object, as putObject.
   // Checks order (INVALID_PART_ORDER), existence and etag (INVALID_PART), minimum part size for
-  // all but the last (ENTITY_TOO_SMALL, minPartSizeBytes).
+  // all but the last (ENTITY_TOO_SMALL, minPartSizeBytes). A retry after success (the upload is
+  // gone, and bucket/key still hold the object it made with this etag) succeeds with that object
+  // and changes nothing; otherwise a missing upload is NO_SUCH_UPLOAD.
   | {
       op: 'completeUpload';
       nowMs: number;
       uploadId: string;
+      bucket?: string; // the request's bucket and key, for recognising a retry
+      key?: string;
       parts: Array<{ partNumber: number; etag: string }>;
       etag: string; // computed by the proposer from the part etags
       // The object's checksum ({ CRC32: "<base64>-N" } or full-object) and the parts' checksums,

@@ -4,6 +4,7 @@ import type { StrataClientApi } from '../client/types.ts';
 import type { Logger } from '../observability/logger.ts';
 import { s3Bytes } from '../observability/metrics.ts';
 import type { BucketAccessCache } from './access.ts';
+import { BODY_IDLE_TIMEOUT_MS_DEFAULT, idleLimitedBody } from './body-timeout.ts';
 import { S3Error } from './errors.ts';
 
 export interface S3GatewayOptions {
@@ -13,6 +14,7 @@ export interface S3GatewayOptions {
   virtualHostDomains: string[];
   log?: Logger;
   maxObjectSizeBytes?: number;
+  bodyIdleTimeoutMs?: number; // a body silent this long fails with RequestTimeout
 }
 
 export interface RequestContext {
@@ -55,11 +57,16 @@ export function sendEmpty(
   ctx.res.end();
 }
 
+// The raw body as it arrives, failing with RequestTimeout when it stalls.
+function rawBody(ctx: RequestContext): AsyncIterable<Buffer> {
+  return idleLimitedBody(ctx.req, ctx.options.bodyIdleTimeoutMs ?? BODY_IDLE_TIMEOUT_MS_DEFAULT);
+}
+
 // The request body through authentication (chunk signatures, checksums), for small XML bodies.
 export async function readSmallBody(ctx: RequestContext): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let total = 0;
-  for await (const chunk of ctx.auth.body(ctx.req)) {
+  for await (const chunk of ctx.auth.body(rawBody(ctx))) {
     total += chunk.length;
     if (total > XML_BODY_BYTES_MAX)
       throw new S3Error('MaxMessageLengthExceeded', 400, 'Your request was too big.');
@@ -70,7 +77,7 @@ export async function readSmallBody(ctx: RequestContext): Promise<Buffer> {
 
 // The object body, counted for metrics, straight from the socket through authentication.
 export async function* objectBody(ctx: RequestContext): AsyncIterable<Buffer> {
-  for await (const chunk of ctx.auth.body(ctx.req)) {
+  for await (const chunk of ctx.auth.body(rawBody(ctx))) {
     s3Bytes.inc({ direction: 'in' }, chunk.length);
     yield chunk;
   }

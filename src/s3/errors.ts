@@ -6,11 +6,14 @@ import { StrataError } from '../common/errors.ts';
 export class S3Error extends Error {
   readonly s3Code: string;
   readonly httpStatus: number;
-  constructor(s3Code: string, httpStatus: number, message: string) {
+  // The internal message a generic one replaced: for the gateway's log, never for the client.
+  readonly detail: string | undefined;
+  constructor(s3Code: string, httpStatus: number, message: string, detail?: string) {
     super(message);
     this.name = 'S3Error';
     this.s3Code = s3Code;
     this.httpStatus = httpStatus;
+    this.detail = detail;
   }
 }
 
@@ -57,12 +60,19 @@ export function toS3Error(error: unknown): S3Error {
     return new S3Error(error.s3Code, error.httpStatus, error.message);
   if (error instanceof StrataError) {
     const mapped = FROM_STRATA[error.code];
-    if (mapped) return new S3Error(mapped[0], mapped[1], messageFor(mapped[0], error.message));
+    if (mapped) {
+      const message = messageFor(mapped[0], mapped[1], error.message);
+      const detail = message === error.message ? undefined : error.message;
+      return new S3Error(mapped[0], mapped[1], message, detail);
+    }
   }
   return new S3Error('InternalError', 500, 'We encountered an internal error. Please try again.');
 }
 
-function messageFor(s3Code: string, detail: string): string {
+// Messages written for clients (a broken key rule, a part that does not fit) pass through. Server
+// faults and refusals get a fixed message: their detail can name server paths (a full disk's shard
+// file), addresses or other users' keys, and goes to the gateway's log instead.
+function messageFor(s3Code: string, httpStatus: number, detail: string): string {
   switch (s3Code) {
     case 'NoSuchKey':
       return 'The specified key does not exist.';
@@ -77,10 +87,15 @@ function messageFor(s3Code: string, detail: string): string {
     case 'InternalError': // only DATA_DAMAGED is mapped to it; others never reach messageFor
       return "The object's stored data is damaged and cannot be read; retrying will not help.";
     case 'ServiceUnavailable':
-      // The internal detail (which servers) goes to the log, not to the client.
       return 'Too few storage servers answered; please retry.';
+    case 'InsufficientStorage':
+      return 'There is not enough free space to store the object.';
+    case 'AccessDenied':
+      return 'Access Denied';
+    case 'NotImplemented':
+      return 'A header or operation you provided implies functionality that is not implemented.';
     default:
-      return detail;
+      return httpStatus >= 500 ? 'We encountered an internal error. Please try again.' : detail;
   }
 }
 

@@ -50,7 +50,9 @@ export function createS3Gateway(options: S3GatewayOptions): S3Gateway {
       `HTTP/1.1 400 Bad Request\r\ncontent-type: application/xml\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
     );
   });
-  // Large uploads take as long as they take; idle keep-alive connections are closed after a minute.
+  // Large uploads take as long as they take, so no limit on a whole request; a body that stalls
+  // fails with RequestTimeout (body-timeout.ts). Headers must arrive within headersTimeout, and
+  // idle keep-alive connections are closed after a minute.
   server.requestTimeout = 0;
   server.keepAliveTimeout = 65_000;
   server.headersTimeout = 70_000;
@@ -215,6 +217,8 @@ function sendError(
   const s3 = toS3Error(error);
   if (isInternal(s3))
     log.warn('s3 request failed', { requestId, method: req.method, path: url.pathname, error });
+  else if (s3.detail !== undefined)
+    log.info('s3 request refused', { requestId, code: s3.s3Code, detail: s3.detail });
   if (res.headersSent) {
     res.destroy();
     return;

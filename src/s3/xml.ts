@@ -13,7 +13,9 @@ const builder = new XMLBuilder({
 const parser = new XMLParser({
   ignoreAttributes: true,
   parseTagValue: false,
-  trimValues: true,
+  // Values are taken byte for byte: keys " " and "_ " are objects of their own, and so are tags
+  // with spaces. Whitespace between elements comes out as '#text', which nothing reads.
+  trimValues: false,
   isArray: (name) => ['Part', 'Object', 'Tag'].includes(name),
   processEntities: true,
   // Numeric character references (&#34;) too: Go's encoder writes every quote in an ETag that
@@ -25,8 +27,12 @@ export function renderXml(root: string, body: Record<string, unknown>): string {
   return renderPlainXml(root, { '@_xmlns': S3_XMLNS, ...body });
 }
 
+// A carriage return in a value (a key may hold one) goes out as a character reference: a literal
+// one would reach the client as "\n", since XML parsers normalise line ends (XML 1.0, 2.11).
+// The builder writes no CR of its own, so every CR in its output comes from a value.
 export function renderPlainXml(root: string, body: Record<string, unknown>): string {
-  return `<?xml version="1.0" encoding="UTF-8"?>\n${builder.build({ [root]: body })}`;
+  const xml = builder.build({ [root]: body }) as string;
+  return `<?xml version="1.0" encoding="UTF-8"?>\n${xml.replaceAll('\r', '&#13;')}`;
 }
 
 // The S3 error body. AWS sends it without a namespace; HEAD and 304 responses carry none at all.

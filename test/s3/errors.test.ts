@@ -78,3 +78,13 @@ test('the error body parses back to Code, Message, Resource and RequestId, escap
     RequestId: 'ABC123',
   });
 });
+
+test('messages of refusals and server faults name no server path; the log gets the detail', () => {
+  const path = '/var/lib/strata/disks/d3/shards/ab/abcdef.shard';
+  for (const code of ['ENOSPC', 'EACCES', 'ENOTSUP', 'EIO'] as const) {
+    const mapped = toS3Error(new StrataError(code, `disk full writing ${path}`));
+    assert.doesNotMatch(mapped.message, /\/var\/lib|shard/, code);
+    if (code !== 'EIO') assert.equal(mapped.detail, `disk full writing ${path}`, code);
+  }
+  assert.equal(toS3Error(new StrataError('ENOSPC', path)).httpStatus, 507);
+});

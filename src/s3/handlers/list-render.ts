@@ -68,11 +68,11 @@ export function decodeContinuationToken(token: string): string {
 }
 
 // The token wins over start-after when both are sent (AWS: start-after is for the first page).
+// An empty token is no token, as on AWS (echoed back as an empty ContinuationToken).
 export function metadataQueryV2(p: ListParams): ListObjectsQuery {
-  const startAfter =
-    p.continuationToken !== undefined
-      ? decodeContinuationToken(p.continuationToken)
-      : p.startAfter || undefined;
+  const startAfter = p.continuationToken
+    ? decodeContinuationToken(p.continuationToken)
+    : p.startAfter || undefined;
   return {
     bucket: p.bucket,
     prefix: p.prefix,
@@ -139,13 +139,14 @@ export function renderListV2(p: ListParams, result: ListObjectsResult, owner: st
 }
 
 // V1 sends NextMarker always when truncated (AWS only with a delimiter; clients that find none
-// use the last key, which is the same value).
+// use the last key, which is the same value). Its Prefix is never URL-encoded: AWS encodes only
+// Delimiter, Marker, NextMarker and the keys in V1, and botocore (awscli) decodes only those.
 export function renderListV1(p: ListParams, result: ListObjectsResult, owner: string): string {
   const encode = encoderOf(p);
   const next = nextKeyOf(result);
   return renderXml('ListBucketResult', {
     Name: p.bucket,
-    Prefix: encode(p.prefix),
+    Prefix: p.prefix,
     Marker: encode(p.marker),
     ...(next !== undefined ? { NextMarker: encode(next) } : {}),
     MaxKeys: p.maxKeys,

@@ -1,5 +1,7 @@
+import assert from 'node:assert';
 import type { ChecksumAlgorithm } from '../../auth/checksums.ts';
-import type { UploadInfo } from '../../metadata/types.ts';
+import { isStrataError } from '../../common/errors.ts';
+import type { Inode, UploadInfo } from '../../metadata/types.ts';
 import {
   objectBody,
   quoteEtag,
@@ -125,14 +127,9 @@ export async function uploadPartCopy(
   );
 }
 
-export async function completeMultipartUpload(
-  ctx: RequestContext,
-  bucket: string,
-  key: string,
-  uploadId: string,
-) {
-  const upload = await uploadFor(ctx, bucket, key, uploadId);
-  const request = parseXml((await readSmallBody(ctx)).toString('utf8')).CompleteMultipartUpload;
+// The parts a CompleteMultipartUpload body lists, in its order.
+function completedPartsOf(body: string) {
+  const request = parseXml(body).CompleteMultipartUpload;
   const parts: Array<Record<string, unknown>> = request?.Part ?? [];
   if (parts.length === 0) {
     throw new S3Error(
@@ -141,7 +138,7 @@ export async function completeMultipartUpload(
       'The XML you provided was not well-formed or did not validate against our published schema.',
     );
   }
-  const list = parts.map((p) => {
+  return parts.map((p) => {
     const partNumber = Number(p.PartNumber);
     if (!Number.isInteger(partNumber) || typeof p.ETag !== 'string') {
       throw new S3Error('MalformedXML', 400, 'Each Part needs a PartNumber and an ETag.');
@@ -153,21 +150,51 @@ export async function completeMultipartUpload(
     }
     return { partNumber, etag: p.ETag.replaceAll('"', ''), declared };
   });
+}
+
+export async function completeMultipartUpload(
+  ctx: RequestContext,
+  bucket: string,
+  key: string,
+  uploadId: string,
+) {
+  await ctx.client.getBucket(bucket);
+  const list = completedPartsOf((await readSmallBody(ctx)).toString('utf8'));
+  const parts = list.map(({ partNumber, etag }) => ({ partNumber, etag }));
+  const upload = await ctx.client.getUpload(uploadId).catch((error: unknown) => {
+    if (isStrataError(error, 'NO_SUCH_UPLOAD')) return undefined;
+    throw error;
+  });
+  if (upload === undefined) {
+    // Gone: perhaps completed by an earlier try of this request whose answer was lost. The
+    // metadata service answers such a retry with the object it made, or NO_SUCH_UPLOAD.
+    const result = await ctx.client.completeMultipartUpload(uploadId, parts, { bucket, key });
+    return sendCompleted(ctx, bucket, key, result.inode);
+  }
+  if (upload.bucket !== bucket || upload.key !== key) {
+    throw new S3Error('NoSuchUpload', 404, 'The specified multipart upload does not exist.');
+  }
   const stored = new Map((await ctx.client.listParts(uploadId)).map((p) => [p.partNumber, p]));
   const checksum = completionChecksums(upload.object, list, stored);
   checkDeclaredObjectChecksum(ctx, upload.object.checksumAlgorithm, checksum?.checksums);
   const h = ctx.req.headers;
-  const result = await ctx.client.completeMultipartUpload(
-    uploadId,
-    list.map(({ partNumber, etag }) => ({ partNumber, etag })),
-    {
-      ifMatch: typeof h['if-match'] === 'string' ? h['if-match'] : undefined,
-      ifNoneMatch: typeof h['if-none-match'] === 'string' ? h['if-none-match'] : undefined,
-      ...checksum,
-    },
-  );
+  const result = await ctx.client.completeMultipartUpload(uploadId, parts, {
+    bucket,
+    key,
+    ifMatch: typeof h['if-match'] === 'string' ? h['if-match'] : undefined,
+    ifNoneMatch: typeof h['if-none-match'] === 'string' ? h['if-none-match'] : undefined,
+    ...checksum,
+  });
+  sendCompleted(ctx, bucket, key, result.inode);
+}
+
+// The answer names the object made, so a retry gets the same one as the first try.
+function sendCompleted(ctx: RequestContext, bucket: string, key: string, inode: Inode) {
+  const object = inode.object;
+  assert(object?.uploadId !== undefined, 'a completed upload made this object');
   const host = ctx.req.headers.host ?? 'localhost';
   const location = `${ctx.url.protocol}//${host}/${bucket}/${encodeURI(key)}`;
+  const checksums = object.checksumAlgorithm ? (object.checksums ?? {}) : {};
   sendXml(
     ctx,
     200,
@@ -175,11 +202,9 @@ export async function completeMultipartUpload(
       Location: location,
       Bucket: bucket,
       Key: key,
-      ETag: quoteEtag(result.etag),
-      ...Object.fromEntries(
-        Object.entries(checksum?.checksums ?? {}).map(([alg, v]) => [`Checksum${alg}`, v]),
-      ),
-      ...(checksum ? { ChecksumType: upload.object.checksumType } : {}),
+      ETag: quoteEtag(object.etag),
+      ...Object.fromEntries(Object.entries(checksums).map(([alg, v]) => [`Checksum${alg}`, v])),
+      ...(Object.keys(checksums).length > 0 ? { ChecksumType: object.checksumType } : {}),
     }),
   );
 }

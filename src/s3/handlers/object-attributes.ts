@@ -35,12 +35,9 @@ export async function getObjectAttributes(ctx: RequestContext, bucket: string, k
     }
   }
   if (wanted.includes('ObjectParts') && inode.object?.partSizes) {
-    const q = ctx.url.searchParams;
-    const marker = Number(q.get('part-number-marker') ?? 0) || 0;
-    const maxParts = Math.min(
-      Number(q.get('max-parts') ?? PARTS_LIMIT) || PARTS_LIMIT,
-      PARTS_LIMIT,
-    );
+    // Request headers, not query parameters: that is where the API (and so every SDK) puts them.
+    const marker = countHeader(ctx, 'x-amz-part-number-marker') ?? 0;
+    const maxParts = Math.min(countHeader(ctx, 'x-amz-max-parts') ?? PARTS_LIMIT, PARTS_LIMIT);
     const algorithm = inode.object.checksumAlgorithm;
     const partChecksums = inode.object.partChecksums;
     const parts = inode.object.partSizes
@@ -68,4 +65,15 @@ export async function getObjectAttributes(ctx: RequestContext, bucket: string, k
   sendXml(ctx, 200, renderXml('GetObjectAttributesResponse', body), {
     'last-modified': httpDate(inode.mtimeMs),
   });
+}
+
+// A non-negative integer header, or undefined when absent.
+function countHeader(ctx: RequestContext, name: string): number | undefined {
+  const raw = ctx.req.headers[name];
+  if (raw === undefined) return undefined;
+  const value = typeof raw === 'string' && /^\d{1,9}$/.test(raw.trim()) ? Number(raw) : Number.NaN;
+  if (!Number.isSafeInteger(value)) {
+    throw new S3Error('InvalidArgument', 400, `${name} must be a non-negative integer`);
+  }
+  return value;
 }

@@ -1,7 +1,7 @@
 import { isStrataError } from '../../common/errors.ts';
 import { authorize } from '../access.ts';
 import { type RequestContext, readSmallBody, sendEmpty, sendXml } from '../context.ts';
-import { S3Error, toS3Error } from '../errors.ts';
+import { isInternal, S3Error, toS3Error } from '../errors.ts';
 import { parseXml, renderXml } from '../xml.ts';
 
 const DELETE_OBJECTS_MAX = 1000;
@@ -20,7 +20,8 @@ export async function deleteObjects(ctx: RequestContext, bucket: string) {
     throw new S3Error('MalformedXML', 400, `Delete takes 1 to ${DELETE_OBJECTS_MAX} objects.`);
   }
   await ctx.client.getBucket(bucket);
-  const quiet = String(request.Quiet).toLowerCase() === 'true';
+  // xs:boolean collapses whitespace, unlike the keys.
+  const quiet = String(request.Quiet).trim().toLowerCase() === 'true';
   const deleted: Array<{ Key: string }> = [];
   const errors: Array<{ Key: string; Code: string; Message: string }> = [];
   for (const object of objects) {
@@ -34,6 +35,7 @@ export async function deleteObjects(ctx: RequestContext, bucket: string) {
     } catch (error) {
       if (isStrataError(error, 'NO_SUCH_BUCKET')) throw error;
       const s3 = toS3Error(error);
+      if (isInternal(s3)) ctx.log.warn('DeleteObjects: a key failed', { bucket, key, error });
       errors.push({ Key: key, Code: s3.s3Code, Message: s3.message });
     }
   }

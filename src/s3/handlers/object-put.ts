@@ -49,10 +49,9 @@ function conditional(ctx: RequestContext, name: string): string | undefined {
 
 export async function putObject(ctx: RequestContext, bucket: string, key: string) {
   checkLength(ctx, ctx.options.maxObjectSizeBytes ?? 5 * 1024 ** 4);
+  // Conditional writes: decided by the metadata service atomically with the commit (If-None-Match
+  // "*": the key must not exist; ETags: it must not have one of them; If-Match: it must).
   const ifNoneMatch = conditional(ctx, 'if-none-match');
-  if (ifNoneMatch !== undefined && ifNoneMatch !== '*') {
-    throw new S3Error('NotImplemented', 501, 'If-None-Match on PUT supports only "*"');
-  }
   // The same object as auth.checksums: trailing checksums land in it before the commit reads it.
   const object = { ...objectMetaFrom(ctx.req), checksums: ctx.auth.checksums };
   const result = await ctx.client.putObject(bucket, key, objectBody(ctx), {
