@@ -442,6 +442,7 @@ export class StrataClient implements StrataClientApi {
       ino,
       clamped.offset,
       clamped.length,
+      this.log,
     )) {
       chunks.push(chunk);
     }
