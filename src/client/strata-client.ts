@@ -444,7 +444,14 @@ export class StrataClient implements StrataClientApi {
   async readAt(ino: number, offset: number, length: number, sizeBytes: number): Promise<Buffer> {
     const clamped = clampRange(sizeBytes, { offset, length });
     const chunks: Buffer[] = [];
-    const body = readFileRange(this.metadata, this.pool, ino, clamped.offset, clamped.length);
+    const body = readFileRange(
+      this.metadata,
+      this.pool,
+      ino,
+      clamped.offset,
+      clamped.length,
+      this.log,
+    );
     for await (const chunk of this.reportingDamage(body, { ino })) chunks.push(chunk);
     return chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
   }

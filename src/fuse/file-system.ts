@@ -6,7 +6,9 @@
 import type { StrataClient } from '../client/strata-client.ts';
 import { type ErrnoCode, StrataError } from '../common/errors.ts';
 import type { Caller, DirEntry, Inode, SpecialFormat } from '../metadata/types.ts';
-import { type Attr, DT, FATTR } from './protocol.ts';
+import { type Logger, silentLogger } from '../observability/logger.ts';
+import { fuseWriteErrors } from '../observability/metrics.ts';
+import { type Attr, DT, FATTR, NAME_BYTES_MAX } from './protocol.ts';
 import { ReadAhead } from './read-ahead.ts';
 import type { SetattrIn } from './requests.ts';
 import { applyOverlay, BatchBuffers, DirtyBudget, InodeWriter } from './write-buffer.ts';
@@ -95,6 +97,14 @@ export interface FileSystemOptions {
   stripeBytes: number;
   dirtyLimitBytes: number;
   mountId?: string; // the mount's metadata session, which keeps unlinked open files alive
+  log?: Logger;
+}
+
+// Writes this mount accepted and could not store, over its life: each is logged at error and
+// counted (strata_fuse_write_errors_total) when it fails, and the mount exits non-zero.
+export interface LostWrites {
+  batches: number;
+  bytes: number;
 }
 
 export class StrataFileSystem {
@@ -114,10 +124,13 @@ export class StrataFileSystem {
   // The version of each file whose pages the kernel may cache (most recently opened last).
   readonly cachedVersions = new Map<number, string>();
   private capacity: { atMs: number; totalBytes: number; freeBytes: number } | undefined;
+  private readonly log: Logger;
+  readonly lostWrites: LostWrites = { batches: 0, bytes: 0 };
 
   constructor(client: StrataClient, options: FileSystemOptions) {
     this.client = client;
     this.options = options;
+    this.log = options.log ?? silentLogger;
     this.budget = new DirtyBudget(options.dirtyLimitBytes);
     this.stripeBytes = options.stripeBytes;
     this.batchBuffers = new BatchBuffers(options.stripeBytes);
@@ -130,7 +143,11 @@ export class StrataFileSystem {
     return attrOf(inode, writer ? writer.sizeOver(inode.size) : inode.size);
   }
 
-  lookup(parent: number, name: string): Promise<Inode> {
+  // A name no directory can hold is ENAMETOOLONG, as ext4_lookup says, not ENOENT: stat, open,
+  // rmdir, unlink and truncate of it all start with this lookup.
+  async lookup(parent: number, name: string): Promise<Inode> {
+    if (Buffer.byteLength(name) > NAME_BYTES_MAX)
+      throw errorWith('ENAMETOOLONG', `name longer than ${NAME_BYTES_MAX} bytes`);
     return this.client.lookup(parent, name);
   }
 
@@ -269,7 +286,7 @@ export class StrataFileSystem {
     if (writable && !this.writers.has(inode.ino)) {
       this.writers.set(
         inode.ino,
-        new InodeWriter(inode.ino, this.client, this.budget, this.batchBuffers),
+        new InodeWriter(inode.ino, this.client, this.budget, this.batchBuffers, this.onLost),
       );
     }
     const version = versionOf(inode);
@@ -318,6 +335,15 @@ export class StrataFileSystem {
     if (writer.lastCommitted) this.noteOwnChange(writer.lastCommitted);
   }
 
+  // A batch of writes that could not be stored: its bytes are gone. The writer reports it to the
+  // file's next write, close or fsync; here it reaches the log and the metric even if none comes.
+  private readonly onLost = (ino: number, error: unknown, bytes: number): void => {
+    this.lostWrites.batches += 1;
+    this.lostWrites.bytes += bytes;
+    fuseWriteErrors.inc();
+    this.log.error('writes could not be stored', { ino, bytes, error });
+  };
+
   // Our own change must not look like another client's to the invalidation watcher.
   private noteOwnChange(inode: Inode): void {
     this.readAhead.drop(inode.ino);
@@ -337,7 +363,14 @@ export class StrataFileSystem {
     const writer = this.writers.get(file.ino);
     if (writer) {
       // Flushed before it goes, so sizes reported meanwhile still include its pending writes.
-      await this.flushWriter(writer).catch(() => {});
+      // The kernel ignores RELEASE's error: a failure here (writes through a shared mapping
+      // after the last close) reaches no process, only the log, the metric and the exit code.
+      await this.flushWriter(writer).catch((error: unknown) => {
+        this.log.error('writes of a closed file could not be stored; no process was told', {
+          ino: file.ino,
+          error,
+        });
+      });
       if (!this.openCounts.has(file.ino)) this.writers.delete(file.ino);
     }
     if (this.orphanCandidates.delete(file.ino) && this.options.mountId !== undefined)
@@ -488,8 +521,16 @@ export class StrataFileSystem {
     return this.capacity;
   }
 
-  // Everything this mount holds unwritten, before unmount.
+  // Everything this mount holds unwritten, before unmount. Writes that cannot be stored now are
+  // logged and counted (lostWrites), since no process is left to tell.
   async flushAll(): Promise<void> {
-    await Promise.all([...this.writers.values()].map((w) => this.flushWriter(w).catch(() => {})));
+    const flushOne = (writer: InodeWriter) =>
+      this.flushWriter(writer).catch((error: unknown) => {
+        this.log.error('writes of an open file could not be stored at unmount', {
+          ino: writer.ino,
+          error,
+        });
+      });
+    await Promise.all([...this.writers.values()].map(flushOne));
   }
 }

@@ -3,16 +3,27 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
 import { StrataClient } from '../client/strata-client.ts';
-import { createLogger } from '../observability/logger.ts';
+import { createLogger, isLogLevel, type Logger } from '../observability/logger.ts';
 import { startMetricsServer } from '../observability/metrics-server.ts';
-import { StrataFileSystem } from './file-system.ts';
+import { type LostWrites, StrataFileSystem } from './file-system.ts';
 import { InvalidationWatcher } from './invalidation.ts';
 import { MountSession } from './locks.ts';
-import { isRoot, mountFuse, mountThroughHelper, setReadAhead, unmountFuse } from './mount.ts';
+import {
+  abortFuseConnection,
+  fuseConnectionOf,
+  isRoot,
+  type MountOptions,
+  mountFuse,
+  mountThroughHelper,
+  parseMountOptions,
+  setReadAhead,
+  unmountFuse,
+} from './mount.ts';
 import { FuseOperations } from './operations.ts';
 import { FuseSession } from './session.ts';
 
 const HELP = `Usage: strata-mount MOUNTPOINT [--metadata-addr H:P[,H:P...]] [-o OPTIONS] [--cache-size SIZE]
+                    [--log-level LEVEL]
 
 Mounts the Strata namespace at MOUNTPOINT through FUSE: buckets are its top-level directories
 (mkdir there creates a bucket), objects its files; a file written here is an S3 object and an
@@ -26,16 +37,22 @@ Consistency: close-to-open between mounts (a file closed on one mount is read wh
 that opens it afterwards); names and attributes may be up to 1 s stale between mounts; pages
 cached of a file another client changed are dropped within about 1 s. fsync and close make
 writes durable. POSIX locks (fcntl) and flock() are cluster-wide: they exclude holders on every
-mount, and a mount that dies loses its locks after 10 s.
+mount, and a mount that dies loses its locks after 10 s. A write that cannot be stored fails
+close and fsync with EIO (ENOSPC when the cluster is full), is logged at error and counted in
+strata_fuse_write_errors_total, and makes strata-mount exit 1 when it stops.
 
 Options:
   --metadata-addr H:P,...  metadata members to use                    [127.0.0.1:9000]
   --cache-size SIZE        bytes of written data held before it is sent (e.g. 256M)   [256M]
   --metrics-addr H:P       where to serve Prometheus /metrics (port 0: any free port,
                            printed at start; "off": none)                 [127.0.0.1:0]
+  --log-level LEVEL        debug | info | warn | error (or STRATA_LOG_LEVEL)  [info]
   --foreground             stay attached (the default; there is no daemon mode)
   -o ro                    mount read-only
-  -o allow_other           let other users see the mount
+  -o allow_other           let other users' processes use the mount, with their permissions
+                           checked by the kernel (the default as root; without root it needs
+                           user_allow_other in /etc/fuse.conf)
+  -o noallow_other         as root: only root's processes may use the mount
   -h, --help               this text`;
 
 // How long the cluster keeps a silent mount's locks and unlinked open files: a crashed mount's
@@ -57,6 +74,7 @@ export async function mountMain(args: string[]): Promise<number> {
       'metadata-addr': { type: 'string', default: '127.0.0.1:9000' },
       'cache-size': { type: 'string', default: '256M' },
       'metrics-addr': { type: 'string', default: '127.0.0.1:0' },
+      'log-level': { type: 'string' },
       foreground: { type: 'boolean' },
       o: { type: 'string', short: 'o', multiple: true },
       help: { type: 'boolean', short: 'h' },
@@ -80,11 +98,21 @@ export async function mountMain(args: string[]): Promise<number> {
     process.stderr.write(`strata-mount: ${(error as Error).message}\n`);
     return 2;
   }
-  const mountOptions = (values.o ?? []).flatMap((o) => o.split(','));
-  const fuseOptions = {
-    allowOther: mountOptions.includes('allow_other'),
-    readOnly: mountOptions.includes('ro'),
-  };
+  // Flag, then environment, then info: as the server does (docs/configuration.md).
+  const level = values['log-level'] ?? process.env.STRATA_LOG_LEVEL ?? 'info';
+  if (!isLogLevel(level)) {
+    process.stderr.write(
+      `strata-mount: --log-level: ${level} is not one of debug, info, warn, error\n`,
+    );
+    return 2;
+  }
+  let fuseOptions: MountOptions;
+  try {
+    fuseOptions = parseMountOptions(values.o ?? [], isRoot());
+  } catch (error) {
+    process.stderr.write(`strata-mount: ${(error as Error).message}\n`);
+    return 2;
+  }
   const fuseFd = values['fuse-fd'] === undefined ? undefined : Number(values['fuse-fd']);
   if (fuseFd !== undefined && !(Number.isInteger(fuseFd) && fuseFd >= 0)) {
     process.stderr.write(`strata-mount: --fuse-fd: not a descriptor: ${values['fuse-fd']}\n`);
@@ -98,8 +126,12 @@ export async function mountMain(args: string[]): Promise<number> {
       return 1;
     }
   }
-  const log = createLogger({ fields: { service: 'fuse' } });
-  const client = new StrataClient({ metadataAddrs: String(values['metadata-addr']).split(',') });
+  const log = createLogger({ level, fields: { service: 'fuse' } });
+  // The client logs what it rides out (degraded reads, stripes written without some shards).
+  const client = new StrataClient({
+    metadataAddrs: String(values['metadata-addr']).split(','),
+    log,
+  });
   let fd: number;
   let fs: StrataFileSystem;
   const mountSession = new MountSession(
@@ -115,6 +147,7 @@ export async function mountMain(args: string[]): Promise<number> {
       stripeBytes: erasure.k * erasure.shardSizeBytes,
       dirtyLimitBytes,
       mountId: mountSession.mountId,
+      log,
     });
     fd = fuseFd ?? mountFuse(mountPoint, fuseOptions);
   } catch (error) {
@@ -131,6 +164,7 @@ export async function mountMain(args: string[]): Promise<number> {
   watcher.start(1000);
   if (!(await setReadAhead(mountPoint, Math.max(128, fs.stripeBytes / 1024))))
     log.info('kernel read-ahead left at its default (setting it needs root)');
+  const connection = await fuseConnectionOf(mountPoint);
   const metricsAddr = String(values['metrics-addr']);
   const metrics =
     metricsAddr === 'off'
@@ -165,6 +199,19 @@ export async function mountMain(args: string[]): Promise<number> {
   await fs.flushAll();
   await mountSession.close();
   await client.close();
-  // Reads still parked on /dev/fuse in pool threads must not keep the process alive.
-  process.exit(0);
+  // A lazy unmount (files still open) leaves the connection alive and reads parked on
+  // /dev/fuse in pool threads, which process.exit would wait for.
+  if (session.connectionAlive && connection !== undefined && !abortFuseConnection(connection))
+    log.warn('files are still open on the unmounted mount; exiting once they are closed');
+  process.exit(exitCode(fs.lostWrites, log));
+}
+
+// 1 when writes this mount accepted were lost, so a supervisor or script sees it.
+function exitCode(lost: LostWrites, log: Logger): number {
+  if (lost.batches === 0) return 0;
+  log.error('writes could not be stored during this mount', {
+    batches: lost.batches,
+    bytes: lost.bytes,
+  });
+  return 1;
 }

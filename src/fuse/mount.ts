@@ -6,7 +6,7 @@
 // `fusermount3 -u` otherwise. A dead mount left at the same path (a crashed mount process:
 // ENOTCONN) is cleared first.
 import { spawn, spawnSync } from 'node:child_process';
-import { accessSync, constants, openSync, statSync } from 'node:fs';
+import { accessSync, constants, openSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { stat, writeFile } from 'node:fs/promises';
 import { constants as osConstants } from 'node:os';
 import { join } from 'node:path';
@@ -21,6 +21,28 @@ const MOUNT_BIN_PATH = fileURLToPath(new URL('../../bin/strata-mount.ts', import
 export interface MountOptions {
   allowOther: boolean;
   readOnly: boolean;
+}
+
+// The -o options strata-mount takes; any other is refused rather than ignored.
+const OPTION_NAMES = ['ro', 'rw', 'allow_other', 'noallow_other', 'default_permissions'];
+
+// -o options to MountOptions. As root, allow_other is the default (as JuiceFS does): a mount
+// made by root serves every user's processes, and the kernel checks their permissions
+// (default_permissions). `noallow_other` keeps it to root. Without root, fusermount3 allows
+// allow_other only with user_allow_other in /etc/fuse.conf, so it stays opt-in.
+export function parseMountOptions(options: string[], asRoot: boolean): MountOptions {
+  const names = options.flatMap((o) => o.split(',')).filter((o) => o.length > 0);
+  const unknown = names.filter((o) => !OPTION_NAMES.includes(o));
+  if (unknown.length > 0)
+    throw new StrataError('EINVAL', `-o: unsupported option ${unknown.join(', ')}`);
+  if (names.includes('allow_other') && names.includes('noallow_other'))
+    throw new StrataError('EINVAL', '-o: allow_other and noallow_other contradict');
+  if (names.includes('ro') && names.includes('rw'))
+    throw new StrataError('EINVAL', '-o: ro and rw contradict');
+  return {
+    allowOther: names.includes('allow_other') || (asRoot && !names.includes('noallow_other')),
+    readOnly: names.includes('ro'),
+  };
 }
 
 export function isRoot(): boolean {
@@ -156,6 +178,39 @@ export async function unmountFuse(mountPoint: string): Promise<void> {
     });
   const [strict, lazy] = unmountCommands(mountPoint);
   if ((await run(strict)) !== 0) await run(lazy);
+}
+
+// The number of the mount's FUSE connection (its directory in /sys/fs/fuse/connections): the
+// device number of its superblock, an anonymous device (major 0). Asynchronous: stat of the
+// mount point is answered by this very process.
+export async function fuseConnectionOf(mountPoint: string): Promise<number | undefined> {
+  try {
+    const { dev } = await stat(mountPoint, { bigint: true });
+    return Number((dev & 0xffn) | ((dev >> 12n) & ~0xffn));
+  } catch {
+    return undefined;
+  }
+}
+
+// Ends a FUSE connection that a lazy unmount left alive (files still open on it): their
+// processes get ENOTCONN instead of waiting forever for a mount that is gone, and this process's
+// reads of /dev/fuse return, so it can exit (Node joins its pool threads at exit). Through the
+// fusectl file system, mounted first if it is not (systemd does at boot; containers often
+// don't). Only for a connection known to be alive and ours: numbers are reused.
+export function abortFuseConnection(connection: number): boolean {
+  const root = '/sys/fs/fuse/connections';
+  const mountedHere = () =>
+    readFileSync('/proc/mounts', 'utf8')
+      .split('\n')
+      .some((line) => line.split(' ')[1] === root);
+  try {
+    if (!mountedHere() && isRoot())
+      spawnSync('mount', ['-t', 'fusectl', 'fusectl', root], { stdio: 'ignore' });
+    writeFileSync(join(root, String(connection), 'abort'), '1\n');
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 // The kernel reads ahead 128 KiB on a FUSE mount whatever max_readahead says (its default caps

@@ -201,6 +201,9 @@ export function encodeInitOut(minor: number, flags: number, maxWriteBytes: numbe
   return buf;
 }
 
+// The longest name in a directory, in bytes (NAME_MAX; the metadata service refuses longer).
+export const NAME_BYTES_MAX = 255;
+
 // fuse_kstatfs: blocks, bfree, bavail, files, ffree, bsize, namelen, frsize, padding, spare[6].
 export function encodeStatfsOut(s: {
   blocks: number;
@@ -217,7 +220,7 @@ export function encodeStatfsOut(s: {
   buf.writeBigUInt64LE(BigInt(s.files), 24);
   buf.writeBigUInt64LE(BigInt(s.ffree), 32);
   buf.writeUInt32LE(s.bsize, 40);
-  buf.writeUInt32LE(255, 44); // namelen
+  buf.writeUInt32LE(NAME_BYTES_MAX, 44); // namelen
   buf.writeUInt32LE(s.bsize, 48); // frsize
   return buf;
 }

@@ -23,6 +23,8 @@ export class FuseSession {
   private readonly ops: FuseOperations;
   private readonly log: Logger;
   private stopped = false;
+  // Reads of /dev/fuse not yet returned: after stop, a connection a lazy unmount left alive.
+  private readsParked = 0;
   private readonly spareBuffers: Buffer[] = [];
   private resolveDone!: () => void;
   readonly done = new Promise<void>((resolve) => {
@@ -46,9 +48,16 @@ export class FuseSession {
     this.resolveDone();
   }
 
+  // True while a read of /dev/fuse waits: the kernel has not ended the connection.
+  get connectionAlive(): boolean {
+    return this.readsParked > 0;
+  }
+
   private readLoop(buffer: Buffer): void {
     if (this.stopped) return;
+    this.readsParked += 1;
     fsRead(this.fd, buffer, 0, buffer.length, null, (error, bytes) => {
+      this.readsParked -= 1;
       if (error) {
         const code = (error as NodeJS.ErrnoException).code;
         // ENOENT: the request was interrupted before we read it; EINTR/EAGAIN: try again.

@@ -5,10 +5,17 @@
 // put later writes over earlier ones. Batches of one inode are stored in parallel but committed
 // in write order. Until its commit, a write is laid over what reads of the file return here.
 // An error of a background batch is kept and reported by the next write, flush or fsync, as
-// NFS and the Linux page cache do.
+// NFS and the Linux page cache do; it is also handed to `onLost` at once, since there may be no
+// next call (a file closed before the batch failed, a mount stopping).
+import assert from 'node:assert';
+import { constants } from 'node:os';
 import type { StrataClient } from '../client/strata-client.ts';
+import { StrataError } from '../common/errors.ts';
 import type { Inode } from '../metadata/types.ts';
 import { fuseDirtyBytes } from '../observability/metrics.ts';
+import { errnoOf } from './errno.ts';
+
+const osErrno = constants.errno;
 
 // Batches of one inode being stored at once: enough to keep the data servers busy while the
 // next one fills, few enough to bound memory.
@@ -72,11 +79,26 @@ interface Batch {
   writes: PendingWrite[]; // views of `packed`
 }
 
+// Called once for each batch that could not be stored, with what failed and how many bytes.
+export type LostWritesHandler = (ino: number, error: unknown, bytes: number) => void;
+
+// What write(2), close(2) and fsync(2) may say of a write that was not stored: ENOSPC (no room)
+// and EFBIG (too large) as they are, EIO for anything else (a data server's ENOTDIR or a lost
+// connection means nothing to the writer, and close(2) may not return them).
+const WRITE_ERRNO_KEPT = new Set([osErrno.ENOSPC, osErrno.EFBIG]);
+
+export function writeFailure(error: unknown): unknown {
+  if (WRITE_ERRNO_KEPT.has(errnoOf(error))) return error;
+  const message = error instanceof Error ? error.message : String(error);
+  return new StrataError('EIO', `writes could not be stored: ${message}`, { cause: error });
+}
+
 export class InodeWriter {
   readonly ino: number;
   private readonly client: StrataClient;
   private readonly budget: DirtyBudget;
   private readonly buffers: BatchBuffers;
+  private readonly onLost: LostWritesHandler;
   private batch: Batch | undefined;
   // Batches sent and not yet committed, oldest first; then `batch`.
   private readonly sent: Batch[] = [];
@@ -87,11 +109,18 @@ export class InodeWriter {
   private pendingEnd = 0;
   lastCommitted: Inode | undefined;
 
-  constructor(ino: number, client: StrataClient, budget: DirtyBudget, buffers: BatchBuffers) {
+  constructor(
+    ino: number,
+    client: StrataClient,
+    budget: DirtyBudget,
+    buffers: BatchBuffers,
+    onLost: LostWritesHandler,
+  ) {
     this.ino = ino;
     this.client = client;
     this.budget = budget;
     this.buffers = buffers;
+    this.onLost = onLost;
   }
 
   get dirty(): boolean {
@@ -179,7 +208,9 @@ export class InodeWriter {
           this.lastCommitted = inode;
         },
         (error) => {
-          this.error ??= error;
+          assert(batch.filled > 0, 'only batches with bytes are sent');
+          this.error ??= writeFailure(error);
+          this.onLost(this.ino, error, batch.filled);
         },
       )
       .finally(() => {

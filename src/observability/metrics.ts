@@ -173,3 +173,9 @@ export const fuseInvalidations = new Counter({
   help: 'Files whose kernel-cached pages were dropped because another client changed them',
   registers: [registry],
 });
+
+export const fuseWriteErrors = new Counter({
+  name: 'strata_fuse_write_errors_total',
+  help: 'Batches of writes through the mount that could not be stored (their bytes are lost)',
+  registers: [registry],
+});
