@@ -13,6 +13,7 @@ import {
   PutObjectCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
+import { canMount, type StrataMount, sh, startMount } from '../helpers/mount.ts';
 import { bodyBytes, s3Client } from '../helpers/s3.ts';
 import { runStrata, type StrataProcess, startStrata, tempDir } from '../helpers/server.ts';
 
@@ -27,6 +28,7 @@ let metadataDisk = '';
 let filler = '';
 let server: StrataProcess | undefined;
 let s3: S3Client;
+let mount: StrataMount | undefined;
 
 // Writes until the file system says ENOSPC: the disk is then full to the last block.
 function fillDisk(path: string): void {
@@ -74,11 +76,13 @@ before(async () => {
   s3 = s3Client(server);
   await s3.send(new CreateBucketCommand({ Bucket: 'full' }));
   await put('before');
+  if (canMount) mount = await startMount(server.metadataAddr);
 });
 
 after(async () => {
   if (!isRoot) return;
   s3?.destroy();
+  await mount?.stop();
   await server?.stop();
   execFileSync('umount', [metadataDisk]);
   rmSync(root, { recursive: true, force: true });
@@ -102,6 +106,13 @@ test('a full metadata disk raises the NOSPACE alarm: writes 507, reads served, n
   );
   const reply = await s3.send(new GetObjectCommand({ Bucket: 'full', Key: 'before' }));
   assert.equal((await bodyBytes(reply.Body)).toString(), 'body of before', 'reads go on');
+  if (mount) {
+    const dir = join(mount.mountPoint, 'full');
+    const mkdir = sh(`mkdir ${dir}/newdir`);
+    assert.notEqual(mkdir.status, 0, 'mkdir on the mount fails');
+    assert.match(mkdir.stderr, /No space left on device/, 'with ENOSPC');
+    assert.equal(sh(`cat ${dir}/before`).stdout, 'body of before', 'the mount reads');
+  }
   const status = await runStrata(['cluster', 'status', '--metadata-addr', running.metadataAddr]);
   assert.equal(status.code, 0, status.stderr);
   assert.match(status.stdout.toString(), /leader .*ALARM NOSPACE/, 'cluster status shows it');

@@ -15,6 +15,15 @@ const MDB_MAP_FULL = -30792;
 
 export type WriteFailure = 'nospace' | 'fatal';
 
+// Commands taken even while the alarm is raised, spending the reserve: the upkeep of mount
+// sessions. Refusing them would let every mount's session (its locks, its open unlinked files)
+// expire over a long alarm, and the mounts would find them gone once space is back.
+const UPKEEP_OPS: ReadonlySet<string> = new Set(['mountHeartbeat', 'mountClose', 'expireMounts']);
+
+export function allowedDuringNoSpace(op: string): boolean {
+  return UPKEEP_OPS.has(op);
+}
+
 // Whether a failed write means "the disk is full" (recoverable: retry when space is back) or a
 // real I/O error (fail-stop). LMDB turns a short write, which is how a full disk answers a large
 // pwrite, into EIO; so an EIO counts as a full disk only while the disk is in fact (nearly) full.

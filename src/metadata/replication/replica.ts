@@ -21,7 +21,7 @@ import {
 } from '../../raft/index.ts';
 import type { MetadataStateMachine } from '../state-machine.ts';
 import type { CommandResult } from '../types.ts';
-import { DiskSpaceAlarm } from './disk-space.ts';
+import { allowedDuringNoSpace, DiskSpaceAlarm } from './disk-space.ts';
 import { decodeEnvelope, type Envelope, encodeEnvelope } from './envelope.ts';
 import type { RaftStore } from './raft-store.ts';
 import type { RaftTransport } from './transport.ts';
@@ -165,7 +165,8 @@ export class MetadataReplica {
   // Appends the command to the log; resolves with its result once applied here.
   propose(envelope: Envelope): Promise<CommandResult> {
     this.checkAlive();
-    if (this.diskSpace.active) return Promise.reject(this.diskSpace.refusal());
+    if (this.diskSpace.active && !allowedDuringNoSpace(envelope.command.op))
+      return Promise.reject(this.diskSpace.refusal());
     if (this.pending.size >= PROPOSALS_PENDING_MAX)
       return Promise.reject(
         new StrataError('RPC_UNAVAILABLE', 'too many metadata proposals pending'),
