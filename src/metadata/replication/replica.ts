@@ -270,7 +270,10 @@ export class MetadataReplica {
       if (!this.inProgress && !this.raft.hasReady()) break;
       const work = this.inProgress ?? this.beginReady();
       this.inProgress = work;
-      if (!this.unlessDiskFull('metadata write', () => this.continueReady(work))) return;
+      if (!this.unlessDiskFull('metadata write', () => this.continueReady(work))) {
+        this.releaseAppliedWaiters(); // for the entries applied before the one that failed
+        return;
+      }
       this.inProgress = undefined;
       this.raft.advance();
     }
@@ -320,10 +323,8 @@ export class MetadataReplica {
         index: ready.snapshot.meta.index,
       });
     }
-    for (; work.entriesApplied < ready.committedEntries.length; work.entriesApplied++) {
+    for (; work.entriesApplied < ready.committedEntries.length; work.entriesApplied++)
       this.applyEntry(ready.committedEntries[work.entriesApplied]);
-      this.releaseAppliedWaiters();
-    }
     this.releaseAppliedWaiters();
     for (const readState of ready.readStates) this.onReadState(readState.index, readState.context);
   }
