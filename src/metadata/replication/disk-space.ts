@@ -4,6 +4,7 @@
 // it once that much is free again, and the replica then resumes the work it had stopped.
 import assert from 'node:assert';
 import { statfsSync } from 'node:fs';
+import { constants } from 'node:os';
 import { StrataError } from '../../common/errors.ts';
 import type { Logger } from '../../observability/logger.ts';
 
@@ -40,6 +41,15 @@ export function classifyWriteFailure(
   if (code === 'ENOSPC' || code === 'EDQUOT') return 'nospace';
   if ((code === ERRNO_EIO || code === 'EIO') && freeBytes < minFreeBytes) return 'nospace';
   return 'fatal';
+}
+
+// The errno name of a system error from lmdb-js (numeric code) or node:fs (named code), or
+// undefined for an error that is not a system call's (a broken invariant, an LMDB-only code).
+export function systemErrorName(error: unknown): string | undefined {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code === 'string') return /^E[A-Z0-9]+$/.test(code) ? code : undefined;
+  if (typeof code !== 'number' || code <= 0) return undefined;
+  return Object.entries(constants.errno).find(([, value]) => value === code)?.[0];
 }
 
 // Bytes an unprivileged writer may still use on the file system holding `path`.

@@ -21,7 +21,7 @@ import {
 } from '../../raft/index.ts';
 import type { MetadataStateMachine } from '../state-machine.ts';
 import type { CommandResult } from '../types.ts';
-import { allowedDuringNoSpace, DiskSpaceAlarm } from './disk-space.ts';
+import { allowedDuringNoSpace, DiskSpaceAlarm, systemErrorName } from './disk-space.ts';
 import { decodeEnvelope, type Envelope, encodeEnvelope } from './envelope.ts';
 import type { RaftStore } from './raft-store.ts';
 import type { RaftTransport } from './transport.ts';
@@ -427,13 +427,14 @@ export class MetadataReplica {
   // A broken invariant or a disk fault stops the node loudly instead of serving wrong state.
   private stop(error: Error): void {
     this.fatal = error;
-    const code = (error as { code?: unknown }).code;
-    const io = code === 5 || code === 'EIO';
+    // A disk that fails a write or an fsync (EIO; EROFS once the file system has remounted
+    // itself read-only after such errors) is not trusted again by this process.
+    const errno = systemErrorName(error);
     this.options.log.error(
-      io
-        ? 'metadata disk I/O error: stopping this node (fail-stop; a failed write or fsync is ' +
-            'never retried, since the disk may have lost what it acknowledged). Check the disk, ' +
-            'then restart: the node recovers from its Raft log'
+      errno
+        ? `metadata disk error (${errno}): stopping this node (fail-stop: a failed write or ` +
+            'fsync is never retried, since the disk may have lost what it acknowledged). ' +
+            'Check the disk, then restart: the node recovers from its Raft log'
         : 'metadata replica stopped',
       { error },
     );
