@@ -2,7 +2,11 @@
 // which are real I/O errors (fail-stop), and when the alarm is raised and cleared.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { classifyWriteFailure, DiskSpaceAlarm } from '../../src/metadata/replication/disk-space.ts';
+import {
+  classifyWriteFailure,
+  DiskSpaceAlarm,
+  systemErrorName,
+} from '../../src/metadata/replication/disk-space.ts';
 import { silentLogger } from '../../src/observability/logger.ts';
 
 const MIB = 1024 * 1024;
@@ -58,4 +62,12 @@ test('the alarm rises below the reserve, refuses with ENOSPC, and clears above i
   } finally {
     alarm.close();
   }
+});
+
+test('a system error is named by its errno, from lmdb-js numbers or node:fs names', () => {
+  assert.equal(systemErrorName(lmdbError(5)), 'EIO');
+  assert.equal(systemErrorName(lmdbError(30)), 'EROFS');
+  assert.equal(systemErrorName(Object.assign(new Error('x'), { code: 'EIO' })), 'EIO');
+  assert.equal(systemErrorName(lmdbError(-30792)), undefined, 'an LMDB code is not an errno');
+  assert.equal(systemErrorName(new assert.AssertionError({ message: 'x' })), undefined);
 });
