@@ -136,3 +136,38 @@ test('a follower with a full disk stops acknowledging; the others commit; it cat
   assert.equal(names.length, 20, 'every write of the outage is there');
   assert.equal(follower.process.process.exitCode, null, 'the follower is alive');
 });
+
+test('a leader with a full disk hands leadership to a member with room; writes go on', {
+  skip: isRoot ? false : 'needs root to mount a small tmpfs per metadata node',
+}, async () => {
+  const old = await cluster.leader();
+  const full = cluster.nodes.get(old.id);
+  assert.ok(full);
+  const filler = join(full.dataDir, 'filler');
+  fillDisk(filler);
+  await waitUntil(
+    'another member leads',
+    async () => {
+      for (const [id, node] of cluster.nodes) {
+        if (id !== old.id && (await statusOf(node.addr)).role === 'leader') return true;
+      }
+      return false;
+    },
+    full.process,
+  );
+  for (let i = 0; i < 10; i++) await client.mkdir(`/full/after-handoff-${i}`);
+  const status = await statusOf(full.addr);
+  assert.notEqual(status.role, 'leader', 'the full member does not lead');
+  assert.ok(status.alarms.includes('NOSPACE'), 'and shows its alarm');
+  rmSync(filler);
+  const leader = await cluster.leader();
+  const commit = (await statusOf(cluster.nodes.get(leader.id)?.addr as string)).commitIndex;
+  await waitUntil(
+    'the member that was full clears its alarm and catches up',
+    async () => {
+      const s = await statusOf(full.addr);
+      return s.alarms.length === 0 && s.appliedIndex >= commit;
+    },
+    full.process,
+  );
+});

@@ -147,6 +147,7 @@ export class MetadataReplica {
     });
     this.ticker = setInterval(() => {
       this.raft.tick();
+      if (this.diskSpace.active && this.isLeader) this.handOffLeadership();
       this.schedule();
     }, options.tickMs);
     this.schedule();
@@ -417,6 +418,23 @@ export class MetadataReplica {
       });
       this.options.onLeaderChange?.(leaderId, isLeader);
     }
+  }
+
+  // A leader whose disk is full refuses writes; the most caught-up other voter may have room, so
+  // it is asked to take over and the cluster goes on taking writes (etcd makes the whole cluster
+  // read-only instead). A transfer not done within an election timeout is abandoned by the core,
+  // and asked for again here; a target whose disk is full too hands on in its turn.
+  private handOffLeadership(): void {
+    const status = this.raft.status();
+    let target: NodeId | undefined;
+    let targetMatch = -1;
+    for (const id of status.confState.voters) {
+      const match = id === this.nodeId ? -1 : (this.raft.progressOf(id)?.match ?? -1);
+      if (match > targetMatch) [target, targetMatch] = [id, match];
+    }
+    if (target === undefined || status.leadTransferee === target) return;
+    if (this.raft.transferLeadership(target).ok)
+      this.options.log.warn('NOSPACE alarm: handing metadata leadership over', { to: target });
   }
 
   private checkAlive(): void {
