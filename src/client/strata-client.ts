@@ -740,7 +740,10 @@ export class StrataClient implements StrataClientApi {
       members.map(async ({ nodeId, addr }) => {
         const rpc = new RpcClient(addr, { connectTimeoutMs: 1_000, defaultTimeoutMs: 2_000 });
         try {
-          const reply = await rpc.call<RaftStatus | null>(RAFT_RPC.status, {});
+          const reply = await rpc.call<(RaftStatus & { alarms?: string[] }) | null>(
+            RAFT_RPC.status,
+            {},
+          );
           const s = reply.header;
           return s
             ? {
@@ -751,6 +754,7 @@ export class StrataClient implements StrataClientApi {
                 term: s.term,
                 commitIndex: s.commitIndex,
                 appliedIndex: s.appliedIndex,
+                alarms: s.alarms ?? [],
               }
             : { nodeId, addr, reachable: false };
         } catch {

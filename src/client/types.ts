@@ -87,6 +87,7 @@ export interface ClusterStatus {
     commitIndex?: number;
     appliedIndex?: number;
     lagEntries?: number;
+    alarms?: string[]; // e.g. NOSPACE: this member's disk is full and it refuses writes
   }>;
   erasure: { k: number; m: number; stripeSizeBytes: number };
 }

@@ -1,7 +1,7 @@
-import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { StrataClient } from '../client/strata-client.ts';
-import { loadOrCreateCredentials } from '../config/credentials.ts';
+import { ensurePrivateDir } from '../common/private-dir.ts';
+import { credentialsPath, loadOrCreateCredentials } from '../config/credentials.ts';
 import type { StrataConfig } from '../config/schema.ts';
 import { startDataService } from '../data/index.ts';
 import { startMetadataService } from '../metadata/service.ts';
@@ -9,6 +9,7 @@ import type { Logger } from '../observability/logger.ts';
 import { startMetricsServer } from '../observability/metrics-server.ts';
 import { createS3Gateway } from '../s3/index.ts';
 import { aggregatedMetrics, type DataChild, forkDataService } from './data-child.ts';
+import { prepareDataDir } from './data-dir.ts';
 import { registerDataServer } from './registration.ts';
 
 export interface RunningNode {
@@ -19,7 +20,8 @@ export interface RunningNode {
   s3Endpoint?: string;
   metricsUrl?: string;
   credentials: Array<{ access_key: string; secret_key: string; user: string; admin: boolean }>;
-  generatedCredentials: boolean;
+  generatedCredentials: boolean; // made at this start (the first): the only time it is shown
+  credentialsPath?: string; // where the generated pair is kept, when it is in use
   close(): Promise<void>;
 }
 
@@ -32,7 +34,7 @@ export function splitAddr(addr: string): { host: string; port: number } {
 export async function startNode(config: StrataConfig, log: Logger): Promise<RunningNode> {
   const role = config.node.role;
   const dataDir = resolve(config.node.data_dir);
-  mkdirSync(dataDir, { recursive: true });
+  prepareDataDir(dataDir);
   const closers: Array<() => Promise<void>> = [];
   const node: RunningNode = {
     credentials: config.s3.auth.credentials,
@@ -69,6 +71,7 @@ export async function startNode(config: StrataConfig, log: Logger): Promise<Runn
           intervalMs: config.metadata.scrub_interval_seconds * 1000,
           orphanGraceMs: config.metadata.orphan_grace_seconds * 1000,
         },
+        minFreeBytes: config.metadata.min_free_bytes,
         log: log.child({ service: 'metadata' }),
       });
       closers.push(() => service.close());
@@ -110,6 +113,7 @@ async function startData(
       : Array.from({ length: config.data.disk_count }, (_, i) =>
           resolve(dataDir, 'disks', `d${i}`),
         );
+  if (config.data.disks.length === 0) ensurePrivateDir(resolve(dataDir, 'disks'));
   const serverId = config.data.server_id || `data-${config.node.id}`;
   const { host, port } = splitAddr(config.data.addr);
   node.dataDisks = disks;
@@ -161,6 +165,7 @@ async function startS3(
     const { credential, created } = loadOrCreateCredentials(dataDir);
     credentials = [credential];
     node.generatedCredentials = created;
+    node.credentialsPath = credentialsPath(dataDir);
   }
   node.credentials = credentials;
   const client = new StrataClient({

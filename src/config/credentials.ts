@@ -12,6 +12,10 @@ import { join } from 'node:path';
 import type { CredentialConfig } from './schema.ts';
 
 const FILE_NAME = 'credentials.json';
+
+export function credentialsPath(dataDir: string): string {
+  return join(dataDir, FILE_NAME);
+}
 const ACCESS_KEY_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789';
 
 // With no credentials configured, a server generates one key pair on first start and keeps it
@@ -20,7 +24,7 @@ export function loadOrCreateCredentials(dataDir: string): {
   credential: CredentialConfig;
   created: boolean;
 } {
-  const path = join(dataDir, FILE_NAME);
+  const path = credentialsPath(dataDir);
   try {
     const stored = JSON.parse(readFileSync(path, 'utf8')) as CredentialConfig;
     if (typeof stored.access_key === 'string' && typeof stored.secret_key === 'string') {
@@ -39,7 +43,7 @@ export function loadOrCreateCredentials(dataDir: string): {
     user: 'admin',
     admin: true,
   };
-  mkdirSync(dataDir, { recursive: true });
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const temp = `${path}.tmp`;
   const fd = openSync(temp, 'w', 0o600);
   writeSync(fd, `${JSON.stringify(credential, null, 2)}\n`);

@@ -24,6 +24,7 @@ export interface StrataConfig {
     raft_election_ticks: number;
     scrub_interval_seconds: number;
     orphan_grace_seconds: number;
+    min_free_bytes: number;
   };
   data: { addr: string; disks: string[]; disk_count: number; server_id: string };
   s3: {
@@ -49,6 +50,8 @@ export const DEFAULT_CONFIG: StrataConfig = {
     raft_election_ticks: 10,
     scrub_interval_seconds: 600,
     orphan_grace_seconds: 3600,
+    // Room kept for the writes a node makes even when refusing clients' (elections, catching up).
+    min_free_bytes: 64 * 1024 * 1024,
   },
   // Empty disks: six directories under <data_dir>/disks, so 4+2 has six independent targets.
   data: { addr: '127.0.0.1:9001', disks: [], disk_count: 6, server_id: '' },
@@ -146,6 +149,7 @@ export const CONFIG_KEYS: Record<string, Check> = {
   'metadata.raft_election_ticks': isInt(3, 1_000),
   'metadata.scrub_interval_seconds': isInt(1, 7 * 24 * 3600),
   'metadata.orphan_grace_seconds': isInt(1, 30 * 24 * 3600),
+  'metadata.min_free_bytes': isInt(0, 2 ** 50),
   'data.addr': isAddress,
   'data.disks': isStringList(isString(true)),
   'data.disk_count': isInt(1, 256),

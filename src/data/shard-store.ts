@@ -1,5 +1,5 @@
 import assert from 'node:assert';
-import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, rmSync } from 'node:fs';
+import { chmodSync, closeSync, fsyncSync, mkdirSync, openSync, readdirSync, rmSync } from 'node:fs';
 import { type FileHandle, mkdir, open, readdir, stat, statfs, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { StrataError } from '../common/errors.ts';
@@ -51,7 +51,7 @@ export class ShardStore {
     let created = false;
     try {
       await this.ensureDirectory(dirname(path));
-      const file = await open(path, 'wx', 0o644);
+      const file = await open(path, 'wx', 0o600);
       created = true;
       try {
         await writeAll(file, [encoded.head, data, encoded.crcs]);
@@ -188,7 +188,7 @@ export class ShardStore {
   private ensureDirectory(path: string): Promise<void> {
     let ready = this.directories.get(path);
     if (!ready) {
-      ready = mkdir(path, { recursive: true }).then(async (created) => {
+      ready = mkdir(path, { recursive: true, mode: 0o700 }).then(async (created) => {
         // A new directory's own entry must reach the disk too, or the shard inside could vanish.
         if (created !== undefined) await syncDirectory(dirname(path));
       });
@@ -243,7 +243,9 @@ async function readVerified(
 function prepareDisk(disk: string): number {
   rmSync(join(disk, 'tmp'), { recursive: true, force: true });
   const root = join(disk, 'shards');
-  const created = mkdirSync(root, { recursive: true });
+  const created = mkdirSync(root, { recursive: true, mode: 0o700 });
+  // Shard data is for the server's user only (dirs 0700, files 0600); older disks are tightened.
+  for (const dir of [disk, root]) chmodSync(dir, 0o700);
   if (created !== undefined) {
     for (let dir = root; dir !== dirname(created); dir = dirname(dir))
       syncDirectorySync(dirname(dir));
@@ -251,6 +253,7 @@ function prepareDisk(disk: string): number {
   let count = 0;
   for (const prefix of readdirSync(root)) {
     if (!/^[0-9a-f]{2}$/.test(prefix)) continue;
+    chmodSync(join(root, prefix), 0o700);
     for (const name of readdirSync(join(root, prefix))) if (SHARD_NAME.test(name)) count++;
   }
   return count;

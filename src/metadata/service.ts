@@ -1,10 +1,12 @@
 import { join } from 'node:path';
 import { isStrataError, StrataError } from '../common/errors.ts';
+import { tightenDir } from '../common/private-dir.ts';
 import { DataClient } from '../data/index.ts';
 import { type Logger, silentLogger } from '../observability/logger.ts';
 import {
   metadataApplyLatency,
   metadataCommands,
+  metadataNoSpaceAlarm,
   raftApplied,
   raftCommit,
   raftIsLeader,
@@ -69,6 +71,7 @@ const LEADER_WAIT_MS = 3_000;
 const HELLO_RETRY_MS = 500;
 const MEMBER_RECONCILE_MS = 2_000;
 const CATCH_UP_DEADLINE_MS = 120_000;
+const DISK_SPACE_CHECK_MS = 1_000;
 
 export interface RaftOptions {
   nodeId: NodeId;
@@ -86,6 +89,8 @@ export interface MetadataServiceOptions {
   cluster: ClusterConfig;
   scrub: ScrubOptions;
   raft: RaftOptions;
+  // Below this many free bytes on its disk the node raises the NOSPACE alarm (refuses writes).
+  minFreeBytes: number;
   log?: Logger;
 }
 
@@ -111,6 +116,8 @@ export async function startMetadataService(
     durable: false,
   });
   const store = RaftStore.open(join(options.dataDir, 'raft'));
+  // lmdb-js makes its directory 0755 and files 0664: bucket and key names are the user's alone.
+  for (const dir of ['metadata', 'raft']) tightenDir(join(options.dataDir, dir));
   const transport = new RaftTransport(log.child({ service: 'raft' }));
   const server = new RpcServer({ name: 'metadata', log });
   let replica: MetadataReplica | undefined;
@@ -127,7 +134,13 @@ export async function startMetadataService(
     return { header: null };
   });
   server.handle(RAFT_RPC.status, async () => ({
-    header: replica ? { ...replica.status(), addr: `${options.host}:${bound.port}` } : null,
+    header: replica
+      ? {
+          ...replica.status(),
+          addr: `${options.host}:${bound.port}`,
+          alarms: replica.diskSpace.active ? ['NOSPACE'] : [],
+        }
+      : null,
   }));
   const bound = await server.listen(options.host, options.port);
   const selfAddr = `${bound.host}:${bound.port}`;
@@ -148,6 +161,12 @@ export async function startMetadataService(
     electionTimeoutTicks: options.raft.electionTimeoutTicks,
     seed: options.raft.nodeId * 7919 + Date.now(),
     snapshotEveryEntries: options.raft.snapshotEveryEntries,
+    diskSpace: {
+      paths: [join(options.dataDir, 'raft'), join(options.dataDir, 'metadata')],
+      minFreeBytes: options.minFreeBytes,
+      checkIntervalMs: DISK_SPACE_CHECK_MS,
+    },
+    onNoSpace: (active) => metadataNoSpaceAlarm.set(active ? 1 : 0),
     onLeaderChange: (_leader, isLeader) => {
       raftIsLeader.set(isLeader ? 1 : 0);
       raftLeaderChanges.inc();

@@ -83,6 +83,12 @@ export const raftIsLeader = new Gauge({
   registers: [registry],
 });
 
+export const metadataNoSpaceAlarm = new Gauge({
+  name: 'strata_metadata_nospace_alarm',
+  help: '1 while the metadata disk is full (NOSPACE alarm: writes refused, reads served)',
+  registers: [registry],
+});
+
 export const raftLeaderChanges = new Counter({
   name: 'strata_raft_leader_changes_total',
   help: 'Times this metadata node saw the leader or its own role change',

@@ -1,6 +1,6 @@
 // Starts a real single-node Strata server process for tests, on free ports, in a temp directory.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -84,7 +84,8 @@ export async function startStrata(options: StartOptions = {}): Promise<StrataPro
     metadataAddr: field(/^ {2}metadata +(\S+)/m, ready.includes('metadata')),
     metricsUrl: field(/^ {2}metrics +(\S+)/m, true),
     accessKey: field(/^ {2}S3 access key +(\S+)/m, s3),
-    secretKey: field(/^ {2}S3 secret key +(\S+)/m, s3),
+    // Printed at the first start only; later the generated pair is read where it is kept.
+    secretKey: field(/^ {2}S3 secret key +(\S+)/m, false) || storedSecretKey(dataDir),
     dataDir,
     process: child,
     output: () => output,
@@ -106,6 +107,18 @@ export async function startStrata(options: StartOptions = {}): Promise<StrataPro
       await exited;
     },
   };
+}
+
+function storedSecretKey(dataDir: string): string {
+  try {
+    return (
+      JSON.parse(readFileSync(join(dataDir, 'credentials.json'), 'utf8')) as {
+        secret_key: string;
+      }
+    ).secret_key;
+  } catch {
+    return ''; // keys from a configuration file: the test has them
+  }
 }
 
 async function waitFor(

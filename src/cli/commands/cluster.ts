@@ -18,7 +18,7 @@ longer than its session time loses its locks and those files.
 
 status
 Shows each member of the metadata Raft cluster (role, term, commit and applied index, lag behind
-the leader's commit), the erasure-coding scheme and every data server with its disks
+the leader's commit, and ALARM NOSPACE while its disk is full), the erasure-coding scheme and every data server with its disks
 (online, shards, capacity used and free).`;
 
 export async function runCluster(args: string[]): Promise<number> {
@@ -49,7 +49,8 @@ export async function runCluster(args: string[]): Promise<number> {
       out.push(
         m.reachable
           ? `  node ${m.nodeId}  ${m.addr}  ${m.role}  term ${m.term}  commit ${m.commitIndex}  ` +
-              `applied ${m.appliedIndex}  lag ${m.lagEntries}`
+              `applied ${m.appliedIndex}  lag ${m.lagEntries}` +
+              (m.alarms?.length ? `  ALARM ${m.alarms.join(',')}` : '')
           : `  node ${m.nodeId}  ${m.addr}  UNREACHABLE`,
       );
     }

@@ -1,4 +1,4 @@
-import { startNode } from '../../cluster/node.ts';
+import { type RunningNode, startNode } from '../../cluster/node.ts';
 import { loadConfig } from '../../config/load.ts';
 import { createLogger } from '../../observability/logger.ts';
 import { parse, UsageError } from '../usage.ts';
@@ -79,20 +79,30 @@ export async function runServer(args: string[]): Promise<number> {
   if (node.dataAddr) lines.push(`  data      ${node.dataAddr}  (${node.dataDisks?.length} disks)`);
   if (node.s3Endpoint) lines.push(`  s3        ${node.s3Endpoint}  (region ${config.s3.region})`);
   if (node.metricsUrl) lines.push(`  metrics   ${node.metricsUrl}`);
-  if (node.s3Endpoint && node.credentials.length > 0) {
-    const first = node.credentials[0];
-    const origin = node.generatedCredentials ? ' (generated, kept in data dir)' : '';
-    lines.push(
-      `  S3 access key  ${first.access_key}${origin}`,
-      `  S3 secret key  ${first.secret_key}`,
-    );
-  }
+  if (node.s3Endpoint) lines.push(...credentialLines(node, configPath));
   lines.push(`  data dir  ${config.node.data_dir}`, 'Ready.');
   process.stdout.write(`${lines.join('\n')}\n`);
   await waitForSignal();
   log.info('shutting down');
   await node.close();
   return 0;
+}
+
+// A secret key is printed once, when it was generated (the first start), for the operator to
+// copy; later starts and keys from the configuration only say where the secret is, so that it
+// does not end up in every log that captures the server's output.
+function credentialLines(node: RunningNode, configPath: string | undefined): string[] {
+  const first = node.credentials[0];
+  if (first === undefined) return [];
+  if (node.generatedCredentials) {
+    return [
+      `  S3 access key  ${first.access_key}  (generated, kept in ${node.credentialsPath})`,
+      `  S3 secret key  ${first.secret_key}  (shown at this first start only)`,
+    ];
+  }
+  const where = node.credentialsPath ?? configPath ?? 'the configuration';
+  const more = node.credentials.length > 1 ? ` (and ${node.credentials.length - 1} more)` : '';
+  return [`  S3 access key  ${first.access_key}${more}  (secret key in ${where})`];
 }
 
 function waitForSignal(): Promise<void> {

@@ -120,20 +120,24 @@ export class RaftStore {
     return { hardState, snapshot, entries };
   }
 
-  // Writes a Ready's snapshot, entries and hard state in one durable transaction.
+  // Writes a Ready's snapshot, entries and hard state in one durable transaction. The indexes
+  // kept in memory change only once it has committed: a write that fails (a full disk) leaves the
+  // store as it was, to be retried with the same Ready.
   persist(ready: Pick<Ready, 'snapshot' | 'entries' | 'hardState'>): void {
+    let firstIndex = this.firstIndex;
+    let lastIndex = this.lastIndex;
     this.db.transactionSync(() => {
       if (ready.snapshot) {
         this.writeSnapshot(ready.snapshot);
-        this.removeEntries(this.firstIndex, this.lastIndex);
-        this.firstIndex = ready.snapshot.meta.index + 1;
-        this.lastIndex = ready.snapshot.meta.index;
+        this.removeEntries(firstIndex, lastIndex);
+        firstIndex = ready.snapshot.meta.index + 1;
+        lastIndex = ready.snapshot.meta.index;
       }
       if (ready.entries.length > 0) {
         const first = ready.entries[0].index;
-        assert(first >= this.firstIndex && first <= this.lastIndex + 1, `log gap at ${first}`);
+        assert(first >= firstIndex && first <= lastIndex + 1, `log gap at ${first}`);
         // An entry replaces whatever was at its index and everything after it.
-        this.removeEntries(first, this.lastIndex);
+        this.removeEntries(first, lastIndex);
         for (const entry of ready.entries) {
           const stored: StoredEntry = {
             term: entry.term,
@@ -143,10 +147,12 @@ export class RaftStore {
           };
           this.db.putSync(entryKey(entry.index), stored);
         }
-        this.lastIndex = ready.entries[ready.entries.length - 1].index;
+        lastIndex = ready.entries[ready.entries.length - 1].index;
       }
       if (ready.hardState) this.db.putSync(KEY_HARD_STATE, ready.hardState);
     });
+    this.firstIndex = firstIndex;
+    this.lastIndex = lastIndex;
   }
 
   // Log compaction: the snapshot (with its data) replaces the entries it covers, durably, so a

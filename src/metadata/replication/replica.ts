@@ -16,10 +16,12 @@ import {
   type PersistedState,
   RaftNode,
   type RaftStatus,
+  type Ready,
   SeededPrng,
 } from '../../raft/index.ts';
 import type { MetadataStateMachine } from '../state-machine.ts';
 import type { CommandResult } from '../types.ts';
+import { allowedDuringNoSpace, DiskSpaceAlarm, systemErrorName } from './disk-space.ts';
 import { decodeEnvelope, type Envelope, encodeEnvelope } from './envelope.ts';
 import type { RaftStore } from './raft-store.ts';
 import type { RaftTransport } from './transport.ts';
@@ -42,6 +44,21 @@ export interface ReplicaOptions {
   onLeaderChange?: (leaderId: NodeId, isLeader: boolean) => void;
   onMember?: (nodeId: NodeId, addr: string | null) => void;
   snapshotEveryEntries: number;
+  // The NOSPACE alarm: the LMDB directories to watch and the free space below which it is raised.
+  diskSpace: { paths: string[]; minFreeBytes: number; checkIntervalMs: number };
+  onNoSpace?: (active: boolean) => void;
+}
+
+// A Ready being worked through. A write that fails for lack of space stops it where it is; once
+// space is back it continues from there: nothing is sent before it is durable (so a follower never
+// acknowledges, and a leader never counts itself for, an entry it could not write), and committed
+// entries are applied in order, none skipped.
+interface ReadyInProgress {
+  ready: Ready;
+  persisted: boolean;
+  sent: boolean;
+  snapshotApplied: boolean;
+  entriesApplied: number;
 }
 
 interface PendingProposal {
@@ -79,6 +96,8 @@ export class MetadataReplica {
   leaderId: NodeId = 0;
   isLeader = false;
   private lastSnapshotIndex = 0;
+  private inProgress: ReadyInProgress | undefined;
+  readonly diskSpace: DiskSpaceAlarm;
 
   constructor(options: ReplicaOptions) {
     this.options = options;
@@ -118,8 +137,17 @@ export class MetadataReplica {
       },
       { ...state, appliedIndex: Math.min(appliedIndex, lastIndexOf(state)) },
     );
+    this.diskSpace = new DiskSpaceAlarm({
+      ...options.diskSpace,
+      log: options.log,
+      onChange: (active) => {
+        options.onNoSpace?.(active);
+        if (!active) this.schedule(); // resume the Ready a full disk stopped
+      },
+    });
     this.ticker = setInterval(() => {
       this.raft.tick();
+      if (this.diskSpace.active && this.isLeader) this.handOffLeadership();
       this.schedule();
     }, options.tickMs);
     this.schedule();
@@ -138,6 +166,8 @@ export class MetadataReplica {
   // Appends the command to the log; resolves with its result once applied here.
   propose(envelope: Envelope): Promise<CommandResult> {
     this.checkAlive();
+    if (this.diskSpace.active && !allowedDuringNoSpace(envelope.command.op))
+      return Promise.reject(this.diskSpace.refusal());
     if (this.pending.size >= PROPOSALS_PENDING_MAX)
       return Promise.reject(
         new StrataError('RPC_UNAVAILABLE', 'too many metadata proposals pending'),
@@ -158,6 +188,7 @@ export class MetadataReplica {
   // (a change already in flight, a learner still catching up) are EBUSY with the core's code.
   proposeConfChange(change: ConfChange): Promise<void> {
     this.checkAlive();
+    if (this.diskSpace.active) return Promise.reject(this.diskSpace.refusal());
     const result = this.raft.proposeConfChange(change);
     if (!result.ok) {
       if (result.code === 'NOT_LEADER') return Promise.reject(notLeader(result.leaderHint));
@@ -224,6 +255,7 @@ export class MetadataReplica {
     this.scheduled = true;
     setImmediate(() => {
       this.scheduled = false;
+      if (this.stopped) return; // closed meanwhile: its stores may be closed too
       try {
         this.processReadies();
       } catch (error) {
@@ -233,31 +265,69 @@ export class MetadataReplica {
   }
 
   private processReadies(): void {
-    for (let rounds = 0; rounds < 64 && !this.stopped && this.raft.hasReady(); rounds++) {
-      const ready = this.raft.ready();
-      if (ready.softState)
-        this.onSoftState(ready.softState.leaderId, ready.softState.role === 'leader');
-      // 1. durable before anything that depends on it leaves (src/raft/ready.ts)
-      if (ready.snapshot || ready.entries.length > 0 || ready.hardState)
-        this.options.store.persist(ready);
-      // 2. messages
-      for (const message of ready.messages) this.options.transport.send(message);
-      // 3. apply
-      if (ready.snapshot) {
-        this.options.stateMachine.restore(ready.snapshot.data, ready.snapshot.meta.index);
-        this.lastSnapshotIndex = ready.snapshot.meta.index;
-        this.options.log.info('installed a metadata snapshot', {
-          index: ready.snapshot.meta.index,
-        });
+    for (let rounds = 0; rounds < 64 && !this.stopped; rounds++) {
+      // A Ready stopped by a full disk waits for the alarm to clear (the check resumes it).
+      if (this.inProgress && this.diskSpace.active) return;
+      if (!this.inProgress && !this.raft.hasReady()) break;
+      const work = this.inProgress ?? this.beginReady();
+      this.inProgress = work;
+      if (!this.unlessDiskFull('metadata write', () => this.continueReady(work))) {
+        this.releaseAppliedWaiters(); // for the entries applied before the one that failed
+        return;
       }
-      for (const entry of ready.committedEntries) this.applyEntry(entry);
-      this.releaseAppliedWaiters();
-      for (const readState of ready.readStates)
-        this.onReadState(readState.index, readState.context);
+      this.inProgress = undefined;
       this.raft.advance();
     }
     if (this.raft.hasReady()) this.schedule();
-    this.maybeCompact();
+    // Compaction writes the snapshot: it waits while the disk is full (the log stays as it is).
+    if (!this.diskSpace.active) this.unlessDiskFull('log compaction', () => this.maybeCompact());
+  }
+
+  private beginReady(): ReadyInProgress {
+    const ready = this.raft.ready();
+    if (ready.softState)
+      this.onSoftState(ready.softState.leaderId, ready.softState.role === 'leader');
+    return { ready, persisted: false, sent: false, snapshotApplied: false, entriesApplied: 0 };
+  }
+
+  // Runs a step that writes to disk: false when it failed for lack of space (the alarm is raised,
+  // the step is to be retried later); any other failure is thrown, and stops the node.
+  private unlessDiskFull(what: string, step: () => void): boolean {
+    try {
+      step();
+      return true;
+    } catch (error) {
+      if (!this.diskSpace.absorb(error, what)) throw error;
+      return false;
+    }
+  }
+
+  private continueReady(work: ReadyInProgress): void {
+    const { ready } = work;
+    // 1. durable before anything that depends on it leaves (src/raft/ready.ts)
+    if (!work.persisted) {
+      if (ready.snapshot || ready.entries.length > 0 || ready.hardState)
+        this.options.store.persist(ready);
+      work.persisted = true;
+    }
+    // 2. messages
+    if (!work.sent) {
+      for (const message of ready.messages) this.options.transport.send(message);
+      work.sent = true;
+    }
+    // 3. apply
+    if (ready.snapshot && !work.snapshotApplied) {
+      this.options.stateMachine.restore(ready.snapshot.data, ready.snapshot.meta.index);
+      work.snapshotApplied = true;
+      this.lastSnapshotIndex = ready.snapshot.meta.index;
+      this.options.log.info('installed a metadata snapshot', {
+        index: ready.snapshot.meta.index,
+      });
+    }
+    for (; work.entriesApplied < ready.committedEntries.length; work.entriesApplied++)
+      this.applyEntry(ready.committedEntries[work.entriesApplied]);
+    this.releaseAppliedWaiters();
+    for (const readState of ready.readStates) this.onReadState(readState.index, readState.context);
   }
 
   // Every snapshotEveryEntries applied entries, the state machine's state becomes the snapshot and
@@ -350,6 +420,23 @@ export class MetadataReplica {
     }
   }
 
+  // A leader whose disk is full refuses writes; the most caught-up other voter may have room, so
+  // it is asked to take over and the cluster goes on taking writes (etcd makes the whole cluster
+  // read-only instead). A transfer not done within an election timeout is abandoned by the core,
+  // and asked for again here; a target whose disk is full too hands on in its turn.
+  private handOffLeadership(): void {
+    const status = this.raft.status();
+    let target: NodeId | undefined;
+    let targetMatch = -1;
+    for (const id of status.confState.voters) {
+      const match = id === this.nodeId ? -1 : (this.raft.progressOf(id)?.match ?? -1);
+      if (match > targetMatch) [target, targetMatch] = [id, match];
+    }
+    if (target === undefined || status.leadTransferee === target) return;
+    if (this.raft.transferLeadership(target).ok)
+      this.options.log.warn('NOSPACE alarm: handing metadata leadership over', { to: target });
+  }
+
   private checkAlive(): void {
     if (this.fatal) throw this.fatal;
     if (this.stopped) throw new StrataError('RPC_UNAVAILABLE', 'metadata replica stopped');
@@ -358,7 +445,17 @@ export class MetadataReplica {
   // A broken invariant or a disk fault stops the node loudly instead of serving wrong state.
   private stop(error: Error): void {
     this.fatal = error;
-    this.options.log.error('metadata replica stopped', { error });
+    // A disk that fails a write or an fsync (EIO; EROFS once the file system has remounted
+    // itself read-only after such errors) is not trusted again by this process.
+    const errno = systemErrorName(error);
+    this.options.log.error(
+      errno
+        ? `metadata disk error (${errno}): stopping this node (fail-stop: a failed write or ` +
+            'fsync is never retried, since the disk may have lost what it acknowledged). ' +
+            'Check the disk, then restart: the node recovers from its Raft log'
+        : 'metadata replica stopped',
+      { error },
+    );
     this.close();
     process.exitCode = 70;
     setImmediate(() => {
@@ -370,6 +467,7 @@ export class MetadataReplica {
     if (this.stopped) return;
     this.stopped = true;
     clearInterval(this.ticker);
+    this.diskSpace.close();
     const error = new StrataError('RPC_UNAVAILABLE', 'metadata replica stopped');
     for (const p of this.pending.values()) p.reject(error);
     this.pending.clear();
