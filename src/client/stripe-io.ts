@@ -1,8 +1,8 @@
 import assert from 'node:assert';
 import { randomBytes } from 'node:crypto';
-import { placeStripe } from '../cluster/placement.ts';
 import { isStrataError, StrataError } from '../common/errors.ts';
 import { ReedSolomon } from '../erasure/index.ts';
+import { placeStripe } from '../metadata/placement/index.ts';
 import type { Stripe } from '../metadata/types.ts';
 import type { Logger } from '../observability/logger.ts';
 import { erasureStripes } from '../observability/metrics.ts';

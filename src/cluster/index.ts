@@ -1,3 +1,3 @@
+export * from '../metadata/placement/index.ts';
 export * from './node.ts';
-export * from './placement.ts';
 export * from './registration.ts';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { placeStripe } from '../../src/cluster/placement.ts';
-import { isStrataError } from '../../src/common/errors.ts';
+import { isStrataError } from '../../../src/common/errors.ts';
+import { placeStripe } from '../../../src/metadata/placement/index.ts';
 
 const sixDisks = Array.from({ length: 6 }, (_, disk) => ({ serverId: 'data-1', disk }));
 

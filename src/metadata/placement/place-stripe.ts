@@ -1,6 +1,6 @@
 import assert from 'node:assert';
-import { StrataError } from '../common/errors.ts';
-import type { ShardLocation } from '../metadata/types.ts';
+import { StrataError } from '../../common/errors.ts';
+import type { ShardLocation } from '../types.ts';
 
 // Chooses where the shards of one stripe go: `count` distinct (server, disk) targets, spread over
 // as many servers as possible, by rendezvous (highest-random-weight) hashing of the stripe id.

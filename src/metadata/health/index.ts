@@ -1,0 +1,2 @@
+export * from './liveness.ts';
+export * from './phi-accrual.ts';

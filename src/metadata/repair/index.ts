@@ -1,0 +1,3 @@
+export * from './phases.ts';
+export * from './scheduler.ts';
+export * from './types.ts';

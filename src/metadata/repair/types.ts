@@ -1,0 +1,59 @@
+// Inputs and outputs of the repair scheduler (src/metadata/repair/scheduler.ts).
+import type { PlacementStrategy } from '../placement/types.ts';
+import type { ShardLocation } from '../types.ts';
+
+export interface RepairStripe {
+  id: string;
+  k: number;
+  m: number;
+  shardSizeBytes: number;
+  shards: readonly ShardLocation[]; // the committed record: shard i on shards[i]
+}
+
+// What a data server's scrubber (or a reader) found wrong with one shard.
+export interface ScrubFinding {
+  stripeId: string;
+  shardIndex: number;
+  problem: 'corrupt' | 'missing';
+}
+
+// A shard's condition: healthy and draining shards can be read; unavailable ones (suspect server)
+// cannot, but are not rebuilt before the repair delay; lost ones are rebuilt.
+export type ShardCondition = 'healthy' | 'draining' | 'unavailable' | 'lost';
+
+// The life of one task. The old shard may be deleted only in `release`, which follows `commit`:
+// the stripe record names the new location before the old file goes (never the other way round).
+// rebuild: decode from the k sources and write the shard to `target`.
+// commit: the written shard is verified; propose the stripe's new location through Raft.
+// release: committed; delete the shard at `from` (retried until its server answers).
+// done: nothing left to do.
+export type RepairPhase = 'rebuild' | 'commit' | 'release' | 'done';
+export type RepairEvent = 'rebuilt' | 'committed' | 'released' | 'failed';
+
+export interface RepairTask {
+  id: string; // `${stripeId}/${shardIndex}`: one task per shard at a time
+  stripeId: string;
+  shardIndex: number;
+  reason: 'lost' | 'drain';
+  spareShards: number; // readable shards beyond k when planned: the priority (fewest first)
+  sources: ReadonlyArray<{ shardIndex: number; location: ShardLocation }>; // exactly k
+  from: ShardLocation; // the shard's location in the record when planned
+  target: ShardLocation;
+  sizeBytes: number;
+  phase: RepairPhase;
+}
+
+export interface RepairLimits {
+  tasksInFlightMax: number; // concurrency across the cluster
+  bytesInFlightMax: number; // shard bytes being rebuilt at once (a bandwidth budget per round)
+}
+
+export interface RepairPlan {
+  tasks: RepairTask[]; // new tasks, phase 'rebuild', in priority order
+  // Stripes that need repair but get no task this round, and why (no target, too few sources,
+  // throttled). Reported so that an operator sees them (nothing is silently skipped).
+  waiting: Array<{ stripeId: string; shardIndex: number; why: string }>;
+  unrecoverable: string[]; // stripes with fewer than k shards readable or coming back
+}
+
+export type { PlacementStrategy };

@@ -1,0 +1,223 @@
+// The repair scheduler and task phases against their invariants.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { checkPlacement, type PlacementServer } from '../../../src/metadata/placement/index.ts';
+import {
+  advanceTask,
+  commitRepair,
+  mayDeleteShard,
+  planRepairs,
+  type RepairInput,
+  type RepairStripe,
+} from '../../../src/metadata/repair/index.ts';
+import { cluster } from '../placement/topology.ts';
+
+// 9 hosts of 2 disks in 3 racks; 4+2 stripes: the rule is at most 2 shards per rack.
+const shape = { zones: 1, racksPerZone: 3, hostsPerRack: 3, disksPerHost: 2 };
+const shardSizeBytes = 1 << 20;
+
+function servers(): PlacementServer[] {
+  return cluster(shape);
+}
+
+// Stripe i on hosts: two shards per rack, one per host, disk 0.
+function stripeOn(id: string, hostIds: string[]): RepairStripe {
+  return {
+    id,
+    k: 4,
+    m: 2,
+    shardSizeBytes,
+    shards: hostIds.map((serverId) => ({ serverId, disk: 0 })),
+  };
+}
+
+const hostsA = ['s-0-0-0', 's-0-0-1', 's-0-1-0', 's-0-1-1', 's-0-2-0', 's-0-2-1'];
+const hostsB = ['s-0-0-1', 's-0-0-2', 's-0-1-1', 's-0-1-2', 's-0-2-1', 's-0-2-2'];
+
+function input(overrides: Partial<RepairInput> = {}): RepairInput {
+  return {
+    stripes: [stripeOn('a', hostsA), stripeOn('b', hostsB)],
+    servers: servers(),
+    findings: [],
+    inFlight: [],
+    strategy: 'spread-domains',
+    limits: { tasksInFlightMax: 100, bytesInFlightMax: 1 << 30 },
+    ...overrides,
+  };
+}
+
+function withState(list: PlacementServer[], serverId: string, state: PlacementServer['state']) {
+  return list.map((s) => (s.serverId === serverId ? { ...s, state } : s));
+}
+
+test('a stripe with fewer spare shards is repaired first', () => {
+  // s-0-0-1 is in both stripes; s-0-1-2 only in b: b has lost 2 (0 spare), a lost 1 (1 spare).
+  let list = withState(servers(), 's-0-0-1', 'down');
+  list = withState(list, 's-0-1-2', 'down');
+  const plan = planRepairs(input({ servers: list }));
+  assert.deepEqual(
+    plan.tasks.map((t) => [t.id, t.spareShards]),
+    [
+      ['b/0', 0],
+      ['b/3', 0],
+      ['a/1', 1],
+    ],
+  );
+});
+
+test('each task names k readable sources, never the lost shard nor a down or suspect server', () => {
+  let list = withState(servers(), 's-0-0-1', 'down');
+  list = withState(list, 's-0-2-0', 'suspect');
+  const plan = planRepairs(input({ servers: list }));
+  assert.ok(plan.tasks.length > 0);
+  for (const task of plan.tasks) {
+    assert.equal(task.sources.length, 4);
+    assert.equal(new Set(task.sources.map((s) => s.shardIndex)).size, 4);
+    for (const source of task.sources) {
+      assert.notEqual(source.shardIndex, task.shardIndex);
+      assert.ok(!['s-0-0-1', 's-0-2-0'].includes(source.location.serverId), task.id);
+    }
+  }
+});
+
+test('a suspect server is not rebuilt (the repair delay); a down one is', () => {
+  const suspect = planRepairs(input({ servers: withState(servers(), 's-0-0-0', 'suspect') }));
+  assert.deepEqual(suspect.tasks, []);
+  const down = planRepairs(input({ servers: withState(servers(), 's-0-0-0', 'down') }));
+  assert.deepEqual(
+    down.tasks.map((t) => t.id),
+    ['a/0'],
+  );
+});
+
+test('a target never holds a shard of the stripe and the repaired stripe keeps the domain rule', () => {
+  for (const lost of [...new Set([...hostsA, ...hostsB])]) {
+    const list = withState(servers(), lost, 'down');
+    const plan = planRepairs(input({ servers: list }));
+    for (const task of plan.tasks) {
+      const stripe = input().stripes.find((s) => s.id === task.stripeId)!;
+      assert.ok(!stripe.shards.some((s) => s.serverId === task.target.serverId), task.id);
+      const repaired = commitRepair(stripe, { ...task, phase: 'commit' })!;
+      assert.deepEqual(checkPlacement(repaired, list, {}), [], `${task.id} after ${lost}`);
+    }
+  }
+});
+
+test('a scrub finding on a healthy server is repaired elsewhere', () => {
+  const findings = [{ stripeId: 'a', shardIndex: 2, problem: 'corrupt' as const }];
+  const plan = planRepairs(input({ findings }));
+  assert.deepEqual(
+    plan.tasks.map((t) => t.id),
+    ['a/2'],
+  );
+  assert.notEqual(plan.tasks[0].target.serverId, 's-0-1-0');
+});
+
+test('draining shards move after lost ones', () => {
+  let list = withState(servers(), 's-0-2-2', 'draining'); // b/5
+  list = withState(list, 's-0-0-0', 'down'); // a/0
+  const plan = planRepairs(input({ servers: list }));
+  assert.deepEqual(
+    plan.tasks.map((t) => [t.id, t.reason]),
+    [
+      ['a/0', 'lost'],
+      ['b/5', 'drain'],
+    ],
+  );
+});
+
+test('the same input gives the same plan, and a task in flight is not issued twice', () => {
+  const list = withState(servers(), 's-0-0-1', 'down');
+  const first = planRepairs(input({ servers: list }));
+  assert.deepEqual(planRepairs(input({ servers: [...list].reverse() })), first);
+  const again = planRepairs(input({ servers: list, inFlight: first.tasks }));
+  assert.deepEqual(again.tasks, []);
+  const done = first.tasks.map((t) => ({ ...t, phase: 'done' as const }));
+  assert.equal(planRepairs(input({ servers: list, inFlight: done })).tasks.length, 2);
+});
+
+test('two rebuilds of one stripe never pick the same server', () => {
+  let list = withState(servers(), 's-0-0-1', 'down');
+  list = withState(list, 's-0-1-2', 'down');
+  const b = planRepairs(input({ servers: list })).tasks.filter((t) => t.stripeId === 'b');
+  assert.equal(b.length, 2);
+  assert.notEqual(b[0].target.serverId, b[1].target.serverId);
+});
+
+test('repair is throttled by tasks and by bytes in flight, in priority order', () => {
+  let list = withState(servers(), 's-0-0-1', 'down');
+  list = withState(list, 's-0-1-2', 'down');
+  const byTasks = planRepairs(
+    input({ servers: list, limits: { tasksInFlightMax: 2, bytesInFlightMax: 1 << 30 } }),
+  );
+  assert.deepEqual(
+    byTasks.tasks.map((t) => t.id),
+    ['b/0', 'b/3'],
+  );
+  assert.deepEqual(
+    byTasks.waiting.map((w) => w.why),
+    ['throttled'],
+  );
+  const byBytes = planRepairs(
+    input({ servers: list, limits: { tasksInFlightMax: 100, bytesInFlightMax: shardSizeBytes } }),
+  );
+  assert.deepEqual(
+    byBytes.tasks.map((t) => t.id),
+    ['b/0'],
+  );
+  // Nothing in flight: a shard above the byte budget still goes, or it would wait forever.
+  const tiny = planRepairs(
+    input({ servers: list, limits: { tasksInFlightMax: 100, bytesInFlightMax: 1 } }),
+  );
+  assert.deepEqual(
+    tiny.tasks.map((t) => t.id),
+    ['b/0'],
+  );
+  const busy = planRepairs(
+    input({
+      servers: list,
+      inFlight: byBytes.tasks,
+      limits: { tasksInFlightMax: 100, bytesInFlightMax: shardSizeBytes },
+    }),
+  );
+  assert.deepEqual(busy.tasks, []);
+});
+
+test('a stripe with fewer than k readable shards is reported unrecoverable and gets no task', () => {
+  let list = servers();
+  for (const host of ['s-0-0-0', 's-0-1-0', 's-0-2-0']) list = withState(list, host, 'down');
+  const plan = planRepairs(input({ servers: list }));
+  assert.deepEqual(plan.unrecoverable, ['a']);
+  assert.ok(plan.tasks.every((t) => t.stripeId !== 'a'));
+  assert.ok(plan.waiting.some((w) => w.stripeId === 'a' && /sources/.test(w.why)));
+});
+
+test('a shard is deleted only after its replacement is committed', () => {
+  const list = withState(servers(), 's-0-0-0', 'down');
+  const [task] = planRepairs(input({ servers: list })).tasks;
+  const stripe = input().stripes[0];
+  assert.throws(() => advanceTask(task, 'released'), /not allowed in phase rebuild/);
+  assert.throws(() => advanceTask(task, 'committed'), /not allowed in phase rebuild/);
+  assert.throws(() => commitRepair(stripe, task), /only after its shard is rebuilt/);
+  const rebuilt = advanceTask(task, 'rebuilt')!;
+  assert.equal(mayDeleteShard(stripe, task.shardIndex, task.from), false, 'still in the record');
+  const committed = commitRepair(stripe, rebuilt)!;
+  assert.equal(mayDeleteShard(committed, task.shardIndex, task.from), true);
+  assert.equal(mayDeleteShard(committed, task.shardIndex, task.target), false);
+  const releasing = advanceTask(rebuilt, 'committed')!;
+  assert.equal(releasing.phase, 'release');
+  assert.equal(advanceTask(releasing, 'failed')?.phase, 'release', 'a failed delete is retried');
+  assert.equal(advanceTask(releasing, 'released')?.phase, 'done');
+  assert.equal(advanceTask(task, 'failed'), undefined, 'a failed rebuild is abandoned');
+});
+
+test('a commit from a location the record no longer has is refused', () => {
+  const list = withState(servers(), 's-0-0-0', 'down');
+  const [task] = planRepairs(input({ servers: list })).tasks;
+  const stripe = input().stripes[0];
+  const moved = {
+    ...stripe,
+    shards: stripe.shards.map((s, i) => (i === 0 ? { serverId: 'x', disk: 0 } : s)),
+  };
+  assert.equal(commitRepair(moved, advanceTask(task, 'rebuilt')!), undefined);
+});
