@@ -80,9 +80,9 @@ export class StrataClient implements StrataClientApi {
 
   constructor(options: StrataClientOptions) {
     this.metadata = new MetadataClient(options.metadataAddrs);
-    this.pool = new DataPool(this.metadata);
     this.caller = options.caller ?? ROOT_CALLER;
     this.log = options.log ?? silentLogger;
+    this.pool = new DataPool(this.metadata, { log: this.log });
     this.maxObjectSizeBytes = options.maxObjectSizeBytes ?? 5 * 1024 ** 4;
   }
 
