@@ -9,8 +9,6 @@ import type { DataPool } from './data-pool.ts';
 import { codecFor, shardViews } from './stripe-codec.ts';
 import { type ShardAssignment, writeShards } from './stripe-write-round.ts';
 
-export { readStripeRange } from './stripe-read.ts';
-
 export interface ErasureParams {
   k: number;
   m: number;
