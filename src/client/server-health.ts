@@ -159,6 +159,13 @@ export class ServerHealth {
     return false;
   }
 
+  // Whether the server is within its backoff now; unlike shouldAvoid, asking changes nothing
+  // (for ranking servers without spending the probe).
+  isAvoiding(serverId: string, nowMs: number): boolean {
+    const state = this.servers.get(serverId);
+    return state !== undefined && state.avoided && nowMs < state.avoidUntilMs;
+  }
+
   // Servers marked unhealthy (including one whose probe is due or in flight).
   avoidedServers(): string[] {
     return [...this.servers].flatMap(([id, s]) => (s.avoided ? [id] : []));

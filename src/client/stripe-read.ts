@@ -180,7 +180,7 @@ class HedgedStripeRead {
       const serverId = shards[index].serverId;
       const exact = this.exact.get(index);
       if (exact && exact.state !== 'ok') return Number.POSITIVE_INFINITY;
-      if (this.pool.health.shouldAvoid(serverId, nowMs)) return 3e9;
+      if (this.pool.health.isAvoiding(serverId, nowMs)) return 3e9;
       const p95 = this.pool.health.serverP95Ms(serverId) ?? 0;
       return (asked.has(index) ? 1e9 : 0) + p95;
     };

@@ -26,7 +26,10 @@ test('after the backoff exactly one request probes; a failed probe doubles the b
   let now = avoidMsInitial - 1;
   assert.equal(health.shouldAvoid('a', now), true, 'still within the backoff');
   now = avoidMsInitial;
+  assert.equal(health.isAvoiding('a', now), false, 'the backoff is over');
+  assert.equal(health.isAvoiding('a', now), false, 'asking spends no probe');
   assert.equal(health.shouldAvoid('a', now), false, 'the probe goes through');
+  assert.equal(health.isAvoiding('a', now), true, 'the probe re-armed the backoff');
   assert.equal(health.shouldAvoid('a', now), true, 'only one probe per period');
   let backoff = avoidMsInitial;
   for (let round = 0; round < 10; round++) {
