@@ -163,7 +163,7 @@ export class ServerHealth {
   // (for ranking servers without spending the probe).
   isAvoiding(serverId: string, nowMs: number): boolean {
     const state = this.servers.get(serverId);
-    return state !== undefined && state.avoided && nowMs < state.avoidUntilMs;
+    return state?.avoided === true && nowMs < state.avoidUntilMs;
   }
 
   // Servers marked unhealthy (including one whose probe is due or in flight).
