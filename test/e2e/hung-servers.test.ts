@@ -137,6 +137,19 @@ describe('a cluster of separate processes routes around hung and dead data serve
       holder.process.kill('SIGCONT');
       stopped.delete(holder);
     }
+    // Resumed, it is probed when its backoff ends (reads of the object need its shard 0) and
+    // used again.
+    let avoided = 1;
+    for (let attempt = 0; attempt < 60 && avoided > 0; attempt++) {
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      await getChecked('one-stripe');
+      avoided = metric(
+        await (await fetch(gateway.metricsUrl)).text(),
+        'strata_client_servers_avoided',
+      );
+    }
+    assert.equal(avoided, 0, 'the resumed server is no longer avoided');
+    assert.match(gateway.output(), /data server answering again/);
   });
 
   test('with two data servers killed (-9), PUTs of new objects succeed and read back, and old objects read', async () => {
