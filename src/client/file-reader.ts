@@ -3,7 +3,7 @@ import type { Extent } from '../metadata/types.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { DataPool } from './data-pool.ts';
 import type { MetadataClient } from './metadata-client.ts';
-import { readStripeRange } from './stripe-io.ts';
+import { readStripeRange } from './stripe-read.ts';
 
 // Extents are fetched from the metadata service a window at a time, so a huge file never needs
 // its whole layout in memory.

@@ -30,12 +30,8 @@ import { MetadataClient } from './metadata-client.ts';
 import { digestPlan, ObjectDigestMismatch, verifyWholeObject } from './object-digest.ts';
 import { joinPath, parentAndName, splitPath, toBucketKey } from './paths.ts';
 import { Slots } from './slots.ts';
-import {
-  deleteStripeShards,
-  type ErasureParams,
-  readStripeRange,
-  writeStripe,
-} from './stripe-io.ts';
+import { deleteStripeShards, type ErasureParams, writeStripe } from './stripe-io.ts';
+import { readStripeRange } from './stripe-read.ts';
 import { toExtents, writeStream } from './stripe-writer.ts';
 import type {
   Body,
@@ -80,9 +76,9 @@ export class StrataClient implements StrataClientApi {
 
   constructor(options: StrataClientOptions) {
     this.metadata = new MetadataClient(options.metadataAddrs);
-    this.pool = new DataPool(this.metadata);
     this.caller = options.caller ?? ROOT_CALLER;
     this.log = options.log ?? silentLogger;
+    this.pool = new DataPool(this.metadata, { log: this.log });
     this.maxObjectSizeBytes = options.maxObjectSizeBytes ?? 5 * 1024 ** 4;
   }
 

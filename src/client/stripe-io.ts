@@ -1,12 +1,13 @@
 import assert from 'node:assert';
 import { randomBytes } from 'node:crypto';
-import { isStrataError, StrataError } from '../common/errors.ts';
-import { ReedSolomon } from '../erasure/index.ts';
+import type { ReedSolomon } from '../erasure/index.ts';
 import { placeStripe } from '../metadata/placement/index.ts';
-import type { Stripe } from '../metadata/types.ts';
+import type { ShardLocation, Stripe } from '../metadata/types.ts';
 import type { Logger } from '../observability/logger.ts';
 import { erasureStripes } from '../observability/metrics.ts';
 import type { DataPool } from './data-pool.ts';
+import { codecFor, shardViews } from './stripe-codec.ts';
+import { type ShardAssignment, writeShards } from './stripe-write-round.ts';
 
 export interface ErasureParams {
   k: number;
@@ -14,22 +15,18 @@ export interface ErasureParams {
   shardSizeBytes: number; // of a full stripe; a short last stripe uses smaller shards
 }
 
-const codecs = new Map<string, ReedSolomon>();
-function codecFor(k: number, m: number): ReedSolomon {
-  const name = `${k}+${m}`;
-  let codec = codecs.get(name);
-  if (!codec) {
-    codec = new ReedSolomon(k, m);
-    codecs.set(name, codec);
-  }
-  return codec;
-}
+// Deleting the shards of a failed or discarded write is best effort (the scrubber collects what
+// is left), so it does not wait long on a server that does not answer.
+const SHARD_DELETE_TIMEOUT_MS = 5_000;
 
 // Encodes `data` (at most k * shardSizeBytes) into one stripe and stores its k+m shards on
-// distinct targets. Resolves once at least k+1 shards are durable on their data servers (the
-// write quorum: the stripe then survives one more loss); a shard that could not be written is
-// simply absent and reads rebuild it, as after a lost disk. Below the quorum the shards already
-// written are deleted and the error is thrown.
+// distinct targets, placed on the servers the health view does not avoid. Resolves once at least
+// k+1 shards are durable on their data servers (the write quorum: the stripe then survives one
+// more loss). A shard whose write fails is written once more on another server; one that still
+// cannot be written, or whose server is still silent a moment after the quorum, is left absent
+// at the location the stripe records for it, and reads rebuild it, as after a lost disk (a
+// repair finds it there as SHARD_MISSING). Below the quorum the shards already written are
+// deleted and the error is thrown.
 export async function writeStripe(
   pool: DataPool,
   params: ErasureParams,
@@ -43,16 +40,27 @@ export async function writeStripe(
   );
   const shardSizeBytes = Math.ceil(data.length / k);
   const stripeId = randomBytes(16).toString('hex');
-  const shards = placeStripe(stripeId, await pool.targets(), k + m);
+  const shards = placeStripe(stripeId, await pool.healthyTargets(k + m), k + m);
   const buffers = encodeStripe(codecFor(k, m), data, shardSizeBytes);
-  const puts = buffers.map(async (body, shardIndex) => {
-    const target = shards[shardIndex];
-    const client = await pool.client(target.serverId);
-    const reply = await client.putShard({ stripeId, shardIndex, disk: target.disk }, body);
-    return reply.version ?? 1; // servers before format 2 do not say
-  });
-  const outcomes = await Promise.allSettled(puts);
-  const versions = outcomes.flatMap((o) => (o.status === 'fulfilled' ? [o.value] : []));
+  const quorum = writeQuorum(k, m);
+  const all = shards.map((target, index) => ({ index, target }));
+  const first = await writeShards(pool, stripeId, all, buffers, quorum);
+  const attempted: ShardAssignment[] = [...all];
+  const versions = first.flatMap((o) => (o.state === 'ok' ? [o.version] : []));
+  const failed = first.flatMap((o) => (o.state === 'failed' ? [o] : []));
+  const missing = first.filter((o) => o.state === 'pending').map((o) => o.index);
+  if (failed.length > 0) {
+    const moves = await replacementsFor(pool, stripeId, shards, failed);
+    const second = await writeShards(pool, stripeId, moves, buffers, quorum - versions.length);
+    for (const outcome of second) {
+      if (outcome.state !== 'failed') shards[outcome.index] = outcome.target;
+      if (outcome.state === 'ok') versions.push(outcome.version);
+      else missing.push(outcome.index);
+      attempted.push({ index: outcome.index, target: outcome.target });
+    }
+    const moved = new Set(moves.map((move) => move.index));
+    for (const f of failed) if (!moved.has(f.index)) missing.push(f.index);
+  }
   const stripe: Stripe = {
     id: stripeId,
     k,
@@ -63,23 +71,47 @@ export async function writeStripe(
     // The oldest format any server wrote: a reader may then refuse anything older as stale.
     shardVersion: Math.min(...versions),
   };
-  const failed = outcomes.flatMap((o, i) =>
-    o.status === 'rejected' ? [{ shard: i, error: o.reason }] : [],
-  );
-  if (failed.length === 0) {
+  if (versions.length === k + m) {
     erasureStripes.inc({ operation: 'encode' });
     return stripe;
   }
-  if (k + m - failed.length >= writeQuorum(k, m)) {
+  if (versions.length >= quorum) {
     erasureStripes.inc({ operation: 'degraded_write' });
     log?.warn('stripe written without some shards', {
       stripeId,
-      missing: failed.map((f) => ({ shard: f.shard, target: shards[f.shard], error: f.error })),
+      missing: missing.map((i) => ({ shard: i, target: shards[i] })),
+      errors: failed.map((f) => ({ shard: f.index, target: f.target, error: f.error })),
     });
     return stripe;
   }
-  await deleteStripeShards(pool, stripe).catch(() => {});
+  await deleteShardsAt(pool, stripeId, attempted).catch(() => {});
   throw failed[0].error;
+}
+
+// New targets for the shards whose write failed: disks of other servers the health view does
+// not avoid, on servers holding no shard of the stripe when there are enough of those. Fewer
+// targets than shards when the cluster has no more.
+async function replacementsFor(
+  pool: DataPool,
+  stripeId: string,
+  shards: ShardLocation[],
+  failed: Array<{ index: number; target: ShardLocation }>,
+): Promise<Array<{ index: number; target: ShardLocation }>> {
+  const failedServers = new Set(failed.map((f) => f.target.serverId));
+  const holding = new Set(shards.map((s) => s.serverId));
+  const candidates = (await pool.healthyTargets(0)).filter(
+    (t) => !failedServers.has(t.serverId) && !shards.some((s) => sameTarget(s, t)),
+  );
+  const fresh = candidates.filter((t) => !holding.has(t.serverId));
+  const from = fresh.length >= failed.length ? fresh : candidates;
+  const count = Math.min(failed.length, from.length);
+  if (count === 0) return [];
+  const targets = placeStripe(stripeId, from, count);
+  return targets.map((target, i) => ({ index: failed[i].index, target }));
+}
+
+function sameTarget(a: ShardLocation, b: ShardLocation): boolean {
+  return a.serverId === b.serverId && a.disk === b.disk;
 }
 
 // k+1, capped at k+m: with m = 1 every shard must land.
@@ -98,136 +130,29 @@ function encodeStripe(codec: ReedSolomon, data: Buffer, shardSizeBytes: number):
   return buffers;
 }
 
-export async function deleteStripeShards(pool: DataPool, stripe: Stripe): Promise<void> {
+export function deleteStripeShards(pool: DataPool, stripe: Stripe): Promise<void> {
+  const locations = stripe.shards.map((target, index) => ({ index, target }));
+  return deleteShardsAt(pool, stripe.id, locations);
+}
+
+// Deletes each shard at its location (a shard written twice is listed twice).
+async function deleteShardsAt(
+  pool: DataPool,
+  stripeId: string,
+  locations: ShardAssignment[],
+): Promise<void> {
   const byServer = new Map<string, Array<{ stripeId: string; shardIndex: number; disk: number }>>();
-  stripe.shards.forEach((loc, shardIndex) => {
-    const list = byServer.get(loc.serverId) ?? [];
-    list.push({ stripeId: stripe.id, shardIndex, disk: loc.disk });
-    byServer.set(loc.serverId, list);
-  });
+  for (const { index, target } of locations) {
+    const list = byServer.get(target.serverId) ?? [];
+    list.push({ stripeId, shardIndex: index, disk: target.disk });
+    byServer.set(target.serverId, list);
+  }
   await Promise.all(
     [...byServer].map(async ([serverId, shards]) =>
-      (await pool.client(serverId)).deleteShards({ shards }),
+      (await pool.client(serverId)).deleteShards(
+        { shards },
+        { timeoutMs: SHARD_DELETE_TIMEOUT_MS },
+      ),
     ),
-  );
-}
-
-// Reads `length` bytes at `offset` of the stripe's data. The fast path reads just the byte ranges
-// of the data shards that hold them; if any of those is missing, corrupt or unreachable, it reads
-// whole shards and rebuilds the data from any k of them.
-export async function readStripeRange(
-  pool: DataPool,
-  stripe: Stripe,
-  offset: number,
-  length: number,
-  log?: Logger,
-): Promise<Buffer> {
-  assert(
-    offset >= 0 && length >= 0 && offset + length <= stripe.dataLengthBytes,
-    'range in stripe',
-  );
-  if (length === 0) return Buffer.alloc(0);
-  const size = stripe.shardSizeBytes;
-  const first = Math.floor(offset / size);
-  const last = Math.floor((offset + length - 1) / size);
-  const pieces: Array<Promise<Buffer>> = [];
-  for (let i = first; i <= last; i++) {
-    const start = i === first ? offset - i * size : 0;
-    const end = i === last ? offset + length - i * size : size;
-    pieces.push(readShard(pool, stripe, i, start, end - start));
-  }
-  const outcomes = await Promise.allSettled(pieces);
-  if (outcomes.every((o) => o.status === 'fulfilled')) {
-    erasureStripes.inc({ operation: 'read' });
-    return Buffer.concat(outcomes.map((o) => (o as PromiseFulfilledResult<Buffer>).value));
-  }
-  const reasons = outcomes.filter((o) => o.status === 'rejected').map((o) => o.reason);
-  for (const reason of reasons) if (!isShardFault(reason)) throw reason;
-  log?.warn('degraded read: rebuilding stripe', { stripeId: stripe.id, errors: reasons });
-  const data = await reconstructStripe(pool, stripe, log);
-  return Buffer.from(data.subarray(offset, offset + length));
-}
-
-function isLostShard(error: unknown): boolean {
-  return isStrataError(error, 'SHARD_MISSING') || isStrataError(error, 'SHARD_CORRUPT');
-}
-
-function isShardFault(error: unknown): boolean {
-  return (
-    isStrataError(error) &&
-    [
-      'SHARD_CORRUPT',
-      'SHARD_MISSING',
-      'RPC_UNAVAILABLE',
-      'RPC_TIMEOUT',
-      'RPC_CONNECTION_LOST',
-      'EIO',
-    ].includes(error.code)
-  );
-}
-
-async function readShard(
-  pool: DataPool,
-  stripe: Stripe,
-  index: number,
-  offset: number,
-  length: number,
-) {
-  const loc = stripe.shards[index];
-  const client = await pool.client(loc.serverId);
-  const body = await client.getShard({
-    stripeId: stripe.id,
-    shardIndex: index,
-    disk: loc.disk,
-    offset,
-    length,
-    shardSizeBytes: stripe.shardSizeBytes,
-    shardVersion: stripe.shardVersion,
-  });
-  if (body.length !== length) {
-    throw new StrataError(
-      'SHARD_CORRUPT',
-      `shard ${stripe.id}.${index} returned ${body.length} of ${length} bytes`,
-    );
-  }
-  return body;
-}
-
-// Fetches every shard, keeps the healthy ones and decodes the data shards from any k of them.
-async function reconstructStripe(pool: DataPool, stripe: Stripe, log?: Logger): Promise<Buffer> {
-  const { k, m, shardSizeBytes: size } = stripe;
-  const outcomes = await Promise.allSettled(
-    stripe.shards.map((_, i) => readShard(pool, stripe, i, 0, size)),
-  );
-  const present = outcomes.map((o) => o.status === 'fulfilled');
-  const healthy = present.filter(Boolean).length;
-  if (healthy < k) {
-    // Lost shards are those their server answered for as absent or invalid; the others only did
-    // not answer. Beyond m lost, no server coming back can rebuild the stripe: damaged, not busy.
-    const lost = outcomes.filter((o) => o.status === 'rejected' && isLostShard(o.reason)).length;
-    const counts = `${healthy} of ${k + m} shards readable, ${lost} missing or corrupt, ${k} needed`;
-    if (lost > m) throw new StrataError('DATA_DAMAGED', `stripe ${stripe.id} is lost: ${counts}`);
-    throw new StrataError('NOT_ENOUGH_SHARDS', `stripe ${stripe.id}: ${counts}`);
-  }
-  const shards = shardViews(k + m, size);
-  outcomes.forEach((o, i) => {
-    if (o.status === 'fulfilled') o.value.copy(shards[i]);
-  });
-  codecFor(k, m).reconstruct(shards, present, { dataOnly: true });
-  erasureStripes.inc({ operation: 'reconstruct' });
-  log?.warn('stripe rebuilt from parity', {
-    stripeId: stripe.id,
-    missingShards: present.flatMap((p, i) => (p ? [] : [i])),
-  });
-  return Buffer.concat(shards.slice(0, k), stripe.dataLengthBytes);
-}
-
-// Zeroed shard buffers in one allocation, each starting on an 8-byte boundary so the codec can
-// work a word at a time.
-function shardViews(count: number, sizeBytes: number): Buffer[] {
-  const stride = Math.ceil(sizeBytes / 8) * 8;
-  const block = Buffer.alloc(count * stride);
-  return Array.from({ length: count }, (_, i) =>
-    block.subarray(i * stride, i * stride + sizeBytes),
   );
 }

@@ -2,6 +2,7 @@ import { StrataError } from '../common/errors.ts';
 import { type Logger, silentLogger } from '../observability/logger.ts';
 import { RpcClient } from '../rpc/client.ts';
 import { RpcServer } from '../rpc/server.ts';
+import type { RpcCallOptions } from '../rpc/types.ts';
 import { ShardStore } from './shard-store.ts';
 import {
   DATA_RPC,
@@ -109,25 +110,34 @@ export class DataClient {
     this.rpc = new RpcClient(addr, options);
   }
 
+  // `options.timeoutMs`: callers that can route around a slow server (hedged reads, writes
+  // that commit at their quorum) wait much less than the RPC default.
   async putShard(
     header: PutShardHeader,
     body: Buffer,
+    options: RpcCallOptions = {},
   ): Promise<{ sizeBytes: number; version?: number }> {
     const reply = await this.rpc.call<{ sizeBytes: number; version?: number }>(
       DATA_RPC.putShard,
       header,
       body,
+      options,
     );
     return reply.header;
   }
 
-  async getShard(header: GetShardHeader): Promise<Buffer> {
-    const reply = await this.rpc.call(DATA_RPC.getShard, header);
+  async getShard(header: GetShardHeader, options: RpcCallOptions = {}): Promise<Buffer> {
+    const reply = await this.rpc.call(DATA_RPC.getShard, header, undefined, options);
     return reply.body ?? Buffer.alloc(0);
   }
 
-  async deleteShards(header: DeleteShardsHeader): Promise<{ deleted: number }> {
-    return (await this.rpc.call<{ deleted: number }>(DATA_RPC.deleteShards, header)).header;
+  async deleteShards(
+    header: DeleteShardsHeader,
+    options: RpcCallOptions = {},
+  ): Promise<{ deleted: number }> {
+    return (
+      await this.rpc.call<{ deleted: number }>(DATA_RPC.deleteShards, header, undefined, options)
+    ).header;
   }
 
   async listShards(header: ListShardsHeader): Promise<ListShardsReply> {

@@ -185,3 +185,22 @@ export const fuseWriteErrors = new Counter({
   help: 'Batches of writes through the mount that could not be stored (their bytes are lost)',
   registers: [registry],
 });
+
+// The client library's routing around slow and dead data servers (src/client/server-health.ts).
+export const hedgedShardReads = new Counter({
+  name: 'strata_client_hedged_reads_total',
+  help: 'Extra shard reads issued because a shard read took longer than the hedge delay',
+  registers: [registry],
+});
+
+export const hedgeWins = new Counter({
+  name: 'strata_client_hedge_wins_total',
+  help: 'Stripe reads finished with a hedged shard read while the slow read was still unanswered',
+  registers: [registry],
+});
+
+export const serversAvoided = new Gauge({
+  name: 'strata_client_servers_avoided',
+  help: 'Data servers this client routes around after repeated failures to answer',
+  registers: [registry],
+});

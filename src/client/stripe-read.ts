@@ -1,0 +1,316 @@
+import assert from 'node:assert';
+import { performance } from 'node:perf_hooks';
+import { isStrataError, StrataError } from '../common/errors.ts';
+import type { Stripe } from '../metadata/types.ts';
+import type { Logger } from '../observability/logger.ts';
+import { erasureStripes, hedgedShardReads, hedgeWins } from '../observability/metrics.ts';
+import type { DataPool } from './data-pool.ts';
+import { codecFor, shardViews } from './stripe-codec.ts';
+
+// A shard read that a hedge can replace gives up well before the RPC default (30 s): by then
+// parity has long answered, and the pending call only holds a slot.
+const SHARD_READ_TIMEOUT_MS = 5_000;
+
+// One byte range of one shard, in shard coordinates.
+interface ShardRange {
+  index: number;
+  start: number;
+  end: number;
+}
+
+interface ShardRead extends ShardRange {
+  serverId: string;
+  state: 'pending' | 'ok' | 'failed';
+  body?: Buffer;
+  error?: unknown;
+  hedge: boolean; // issued because another read was slower than the hedge delay
+  slow: boolean; // still pending when a hedge delay ran out
+}
+
+// Reads `length` bytes at `offset` of the stripe's data, without waiting on a slow or dead server
+// (Dean and Barroso, "The Tail at Scale", 2013: hedged requests).
+//
+// First it asks for just the byte ranges of the data shards that hold the bytes, skipping servers
+// the health view avoids. A shard that fails, or has not answered after the hedge delay (from
+// observed latency, server-health.ts), is replaced by reads of the same window of other shards
+// (parity first on the healthiest servers), and the data is decoded from the first k that
+// answer. Erasure coding works byte-position by byte-position, so any window of k shards decodes
+// the same window of the data shards. Each shard is read at most twice (its range, then the
+// window), so the extra work is bounded by k+m reads; late answers are ignored.
+export function readStripeRange(
+  pool: DataPool,
+  stripe: Stripe,
+  offset: number,
+  length: number,
+  log?: Logger,
+): Promise<Buffer> {
+  assert(
+    offset >= 0 && length >= 0 && offset + length <= stripe.dataLengthBytes,
+    'range in stripe',
+  );
+  if (length === 0) return Promise.resolve(Buffer.alloc(0));
+  return new HedgedStripeRead(pool, stripe, neededRanges(stripe, offset, length), log).run();
+}
+
+function neededRanges(stripe: Stripe, offset: number, length: number): ShardRange[] {
+  const size = stripe.shardSizeBytes;
+  const first = Math.floor(offset / size);
+  const last = Math.floor((offset + length - 1) / size);
+  assert(last < stripe.k, 'the range lies in the data shards');
+  const ranges: ShardRange[] = [];
+  for (let i = first; i <= last; i++) {
+    const start = i === first ? offset - i * size : 0;
+    const end = i === last ? offset + length - i * size : size;
+    ranges.push({ index: i, start, end });
+  }
+  return ranges;
+}
+
+class HedgedStripeRead {
+  private readonly pool: DataPool;
+  private readonly stripe: Stripe;
+  private readonly needed: ShardRange[];
+  private readonly log: Logger | undefined;
+  // The window every decoding read covers: the union of the needed ranges.
+  private readonly windowStart: number;
+  private readonly windowEnd: number;
+  private readonly reads: ShardRead[] = [];
+  private readonly exact = new Map<number, ShardRead>(); // needed data shard -> its range read
+  private readonly windowed = new Map<number, ShardRead>(); // shard -> its read of the window
+  private timer: NodeJS.Timeout | undefined;
+  private done = false;
+  private hedged = false;
+  private resolve!: (data: Buffer) => void;
+  private reject!: (error: unknown) => void;
+
+  constructor(pool: DataPool, stripe: Stripe, needed: ShardRange[], log?: Logger) {
+    this.pool = pool;
+    this.stripe = stripe;
+    this.needed = needed;
+    this.log = log;
+    this.windowStart = Math.min(...needed.map((r) => r.start));
+    this.windowEnd = Math.max(...needed.map((r) => r.end));
+    assert(this.windowStart < this.windowEnd, 'a non-empty window');
+  }
+
+  run(): Promise<Buffer> {
+    const promise = new Promise<Buffer>((resolve, reject) => {
+      this.resolve = resolve;
+      this.reject = reject;
+    });
+    const nowMs = Date.now();
+    let skipped = false;
+    for (const range of this.needed) {
+      if (this.pool.health.shouldAvoid(this.stripe.shards[range.index].serverId, nowMs)) {
+        skipped = true;
+        continue;
+      }
+      this.launch(range, false);
+    }
+    if (skipped) this.widen();
+    this.armHedge();
+    this.check();
+    return promise;
+  }
+
+  private launch(range: ShardRange, hedge: boolean): void {
+    const { stripe, pool } = this;
+    const serverId = stripe.shards[range.index].serverId;
+    const read: ShardRead = { ...range, serverId, state: 'pending', hedge, slow: false };
+    this.reads.push(read);
+    const isWindow = range.start === this.windowStart && range.end === this.windowEnd;
+    if (isWindow && !this.windowed.has(range.index)) this.windowed.set(range.index, read);
+    if (!hedge && this.needed.includes(range)) this.exact.set(range.index, read);
+    if (hedge) hedgedShardReads.inc();
+    const startedMs = performance.now();
+    readShard(pool, stripe, range).then(
+      (body) => {
+        pool.report(serverId, performance.now() - startedMs);
+        read.state = 'ok';
+        read.body = body;
+        this.check();
+      },
+      (error) => {
+        pool.report(serverId, performance.now() - startedMs, error);
+        read.state = 'failed';
+        read.error = error;
+        if (!this.done && !isShardFault(error)) this.finish(error);
+        else if (!this.done) {
+          this.widen();
+          this.check();
+        }
+      },
+    );
+  }
+
+  private armHedge(): void {
+    this.timer = setTimeout(() => {
+      if (this.done) return;
+      for (const read of this.reads) if (read.state === 'pending') read.slow = true;
+      this.hedged = true;
+      this.widen(true);
+      this.check();
+      // Hedges can be slow too: another round, until every shard has been asked.
+      if (!this.done && this.candidates().length > 0) this.armHedge();
+    }, this.pool.health.hedgeDelayMs());
+  }
+
+  // Asks more shards for the window until k reads of it are answered or may still answer in
+  // good time (pending and not yet slow).
+  private widen(hedge = false): void {
+    const { k } = this.stripe;
+    let viable = 0;
+    for (const read of this.windowed.values()) {
+      if (read.state === 'ok' || (read.state === 'pending' && !read.slow)) viable++;
+    }
+    const candidates = this.candidates();
+    for (let i = 0; viable < k && i < candidates.length; i++, viable++) {
+      this.launch({ index: candidates[i], start: this.windowStart, end: this.windowEnd }, hedge);
+    }
+  }
+
+  // Shards not yet asked for the window, best first: those never asked (on servers not avoided,
+  // fastest first), then data shards whose own range answered, then servers being avoided.
+  private candidates(): number[] {
+    const nowMs = Date.now();
+    const { shards } = this.stripe;
+    const asked = new Set(this.reads.map((r) => r.index));
+    const score = (index: number): number => {
+      if (this.windowed.has(index)) return Number.POSITIVE_INFINITY;
+      const serverId = shards[index].serverId;
+      const exact = this.exact.get(index);
+      if (exact && exact.state !== 'ok') return Number.POSITIVE_INFINITY;
+      if (this.pool.health.isAvoiding(serverId, nowMs)) return 3e9;
+      const p95 = this.pool.health.serverP95Ms(serverId) ?? 0;
+      return (asked.has(index) ? 1e9 : 0) + p95;
+    };
+    return shards
+      .map((_, index) => ({ index, score: score(index) }))
+      .filter((c) => c.score !== Number.POSITIVE_INFINITY)
+      .sort((a, b) => a.score - b.score || b.index - a.index)
+      .map((c) => c.index);
+  }
+
+  private check(): void {
+    if (this.done) return;
+    if (this.needed.every((r) => this.exact.get(r.index)?.state === 'ok')) {
+      erasureStripes.inc({ operation: 'read' });
+      this.finish(
+        undefined,
+        Buffer.concat(this.needed.map((r) => this.exact.get(r.index)?.body as Buffer)),
+      );
+      return;
+    }
+    const answered = [...this.windowed.values()].filter((r) => r.state === 'ok');
+    if (answered.length >= this.stripe.k) {
+      this.finish(undefined, this.decode(answered.slice(0, this.stripe.k)));
+      return;
+    }
+    if (this.reads.some((r) => r.state === 'pending') || this.candidates().length > 0) return;
+    this.finish(this.notEnoughShards());
+  }
+
+  private decode(inputs: ShardRead[]): Buffer {
+    const { k, m, id } = this.stripe;
+    const shards = shardViews(k + m, this.windowEnd - this.windowStart);
+    const present = new Array<boolean>(k + m).fill(false);
+    for (const read of inputs) {
+      (read.body as Buffer).copy(shards[read.index]);
+      present[read.index] = true;
+    }
+    codecFor(k, m).reconstruct(shards, present, { dataOnly: true });
+    erasureStripes.inc({ operation: 'reconstruct' });
+    const slowPending = this.reads.some((r) => r.slow && r.state === 'pending');
+    if (this.hedged && slowPending && inputs.some((r) => r.hedge)) hedgeWins.inc();
+    const lost = this.reads.filter((r) => r.state === 'failed' && isLostShard(r.error));
+    if (lost.length > 0) {
+      this.log?.warn('stripe rebuilt from parity', {
+        stripeId: id,
+        missingShards: lost.map((r) => r.index),
+        errors: lost.map((r) => r.error),
+      });
+    }
+    return Buffer.concat(
+      this.needed.map((r) => {
+        const own = this.exact.get(r.index);
+        if (own?.state === 'ok') return own.body as Buffer;
+        return shards[r.index].subarray(r.start - this.windowStart, r.end - this.windowStart);
+      }),
+    );
+  }
+
+  // Fewer than k shards answered. Lost shards are those their server answered for as absent or
+  // invalid; the others only did not answer. Beyond m lost, no server coming back can rebuild
+  // the stripe: damaged, not busy.
+  private notEnoughShards(): StrataError {
+    const { k, m, id } = this.stripe;
+    const okShards = new Set(this.reads.filter((r) => r.state === 'ok').map((r) => r.index));
+    const lostShards = new Set(
+      this.reads.filter((r) => r.state === 'failed' && isLostShard(r.error)).map((r) => r.index),
+    );
+    const counts =
+      `${okShards.size} of ${k + m} shards readable, ${lostShards.size} missing or corrupt, ` +
+      `${k} needed`;
+    if (lostShards.size > m)
+      return new StrataError('DATA_DAMAGED', `stripe ${id} is lost: ${counts}`);
+    return new StrataError('NOT_ENOUGH_SHARDS', `stripe ${id}: ${counts}`);
+  }
+
+  private finish(error: unknown, data?: Buffer): void {
+    assert(!this.done, 'a stripe read finishes once');
+    this.done = true;
+    clearTimeout(this.timer);
+    // A server whose read was overtaken by a hedge did not answer in time: that counts against
+    // its health now, so a hung server is avoided after a few stripes, not after a timeout each.
+    const abandoned = new Set(
+      this.reads.filter((r) => r.slow && r.state === 'pending').map((r) => r.serverId),
+    );
+    for (const serverId of abandoned) this.pool.reportAbandoned(serverId);
+    if (error !== undefined) this.reject(error);
+    else this.resolve(data as Buffer);
+  }
+}
+
+function isLostShard(error: unknown): boolean {
+  return isStrataError(error, 'SHARD_MISSING') || isStrataError(error, 'SHARD_CORRUPT');
+}
+
+// Errors another shard can stand in for; any other error fails the read as it is.
+function isShardFault(error: unknown): boolean {
+  return (
+    isStrataError(error) &&
+    [
+      'SHARD_CORRUPT',
+      'SHARD_MISSING',
+      'RPC_UNAVAILABLE',
+      'RPC_TIMEOUT',
+      'RPC_CONNECTION_LOST',
+      'EIO',
+    ].includes(error.code)
+  );
+}
+
+async function readShard(pool: DataPool, stripe: Stripe, range: ShardRange): Promise<Buffer> {
+  const loc = stripe.shards[range.index];
+  const client = await pool.client(loc.serverId);
+  const length = range.end - range.start;
+  const body = await client.getShard(
+    {
+      stripeId: stripe.id,
+      shardIndex: range.index,
+      disk: loc.disk,
+      offset: range.start,
+      length,
+      shardSizeBytes: stripe.shardSizeBytes,
+      shardVersion: stripe.shardVersion,
+    },
+    { timeoutMs: SHARD_READ_TIMEOUT_MS },
+  );
+  if (body.length !== length) {
+    throw new StrataError(
+      'SHARD_CORRUPT',
+      `shard ${stripe.id}.${range.index} returned ${body.length} of ${length} bytes`,
+    );
+  }
+  return body;
+}
