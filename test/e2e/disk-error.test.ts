@@ -5,18 +5,11 @@
 // hundreds of MiB free (root only).
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import {
-  closeSync,
-  mkdirSync,
-  openSync,
-  rmSync,
-  truncateSync,
-  writeFileSync,
-  writeSync,
-} from 'node:fs';
+import { mkdirSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { CreateBucketCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { fillDisk } from '../helpers/disk.ts';
 import { mounted } from '../helpers/mount.ts';
 import { s3Client } from '../helpers/s3.ts';
 import { type StrataProcess, startStrata, tempDir } from '../helpers/server.ts';
@@ -29,18 +22,6 @@ let backing = '';
 let disk = '';
 let server: StrataProcess | undefined;
 let s3: S3Client | undefined;
-
-function fill(path: string): void {
-  const fd = openSync(path, 'w');
-  const block = Buffer.alloc(64 * 1024, 1);
-  try {
-    for (;;) writeSync(fd, block);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOSPC') throw error;
-  } finally {
-    closeSync(fd);
-  }
-}
 
 before(async () => {
   if (!isRoot) return;
@@ -77,7 +58,7 @@ test('an I/O error on the metadata disk while it has room stops the node (fail-s
   skip: isRoot ? false : 'needs root for a loop device and a tmpfs',
 }, async () => {
   const running = server as StrataProcess;
-  fill(join(backing, 'filler'));
+  fillDisk(join(backing, 'filler'));
   const deadline = Date.now() + WAIT_MS;
   for (let i = 0; running.process.exitCode === null; i++) {
     assert.ok(Date.now() < deadline, `the node stops within ${WAIT_MS} ms:\n${running.output()}`);

@@ -4,13 +4,14 @@
 // namespace. Each member's data directory is its own small tmpfs (root only).
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, rmSync, writeSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { StrataClient } from '../../src/client/strata-client.ts';
 import { RAFT_RPC } from '../../src/metadata/replication/transport.ts';
 import type { RaftStatus } from '../../src/raft/index.ts';
 import { RpcClient } from '../../src/rpc/index.ts';
+import { fillDisk } from '../helpers/disk.ts';
 import { freePort, MetadataCluster } from '../helpers/metadata-cluster.ts';
 import { type StrataProcess, tempDir } from '../helpers/server.ts';
 
@@ -31,18 +32,6 @@ async function statusOf(addr: string): Promise<Status> {
     return (await rpc.call<Status>(RAFT_RPC.status, {})).header;
   } finally {
     await rpc.close();
-  }
-}
-
-function fillDisk(path: string): void {
-  const fd = openSync(path, 'w');
-  const block = Buffer.alloc(64 * 1024, 1);
-  try {
-    for (;;) writeSync(fd, block);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOSPC') throw error;
-  } finally {
-    closeSync(fd);
   }
 }
 

@@ -4,7 +4,7 @@
 // filler file fills up; the data disks live elsewhere, so only the metadata disk is full.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, rmSync, writeSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import {
@@ -13,6 +13,7 @@ import {
   PutObjectCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
+import { fillDisk } from '../helpers/disk.ts';
 import { canMount, type StrataMount, sh, startMount } from '../helpers/mount.ts';
 import { bodyBytes, s3Client } from '../helpers/s3.ts';
 import { runStrata, type StrataProcess, startStrata, tempDir } from '../helpers/server.ts';
@@ -29,19 +30,6 @@ let filler = '';
 let server: StrataProcess | undefined;
 let s3: S3Client;
 let mount: StrataMount | undefined;
-
-// Writes until the file system says ENOSPC: the disk is then full to the last block.
-function fillDisk(path: string): void {
-  const fd = openSync(path, 'w');
-  const block = Buffer.alloc(64 * 1024, 1);
-  try {
-    for (;;) writeSync(fd, block);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOSPC') throw error;
-  } finally {
-    closeSync(fd);
-  }
-}
 
 async function alarmMetric(): Promise<number> {
   const text = await (await fetch((server as StrataProcess).metricsUrl)).text();

@@ -1,6 +1,7 @@
 import assert from 'node:assert';
 import { StrataError } from '../../common/errors.ts';
 import type { ShardLocation } from '../types.ts';
+import { rendezvousUnit } from './hash.ts';
 
 // Chooses where the shards of one stripe go: `count` distinct (server, disk) targets, spread over
 // as many servers as possible, by rendezvous (highest-random-weight) hashing of the stripe id.
@@ -47,18 +48,7 @@ function compareTargets(a: ShardLocation, b: ShardLocation): number {
   return a.serverId < b.serverId ? -1 : a.serverId > b.serverId ? 1 : a.disk - b.disk;
 }
 
-// 32-bit FNV-1a over "stripe|server|disk", then a murmur3 finaliser for avalanche.
+// The rendezvous score of a disk for a stripe (src/metadata/placement/hash.ts).
 function score(stripeId: string, target: ShardLocation): number {
-  const text = `${stripeId}|${target.serverId}|${target.disk}`;
-  let hash = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) {
-    hash ^= text.charCodeAt(i);
-    hash = Math.imul(hash, 0x01000193);
-  }
-  hash ^= hash >>> 16;
-  hash = Math.imul(hash, 0x85ebca6b);
-  hash ^= hash >>> 13;
-  hash = Math.imul(hash, 0xc2b2ae35);
-  hash ^= hash >>> 16;
-  return hash >>> 0;
+  return rendezvousUnit(stripeId, `${target.serverId}|${target.disk}`);
 }
