@@ -54,7 +54,7 @@ export async function startNode(config: StrataConfig, log: Logger): Promise<Runn
           nodeId: config.node.id,
           peers: config.metadata.raft_peers,
           join: config.metadata.raft_join,
-          snapshotEveryEntries: config.metadata.raft_snapshot_entries,
+          snapshotLogBytes: config.metadata.raft_snapshot_log_bytes,
           tickMs: config.metadata.raft_tick_ms,
           electionTimeoutTicks: config.metadata.raft_election_ticks,
         },

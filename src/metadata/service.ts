@@ -16,6 +16,7 @@ import { RpcServer } from '../rpc/index.ts';
 import type { Envelope } from './replication/envelope.ts';
 import { RaftStore } from './replication/raft-store.ts';
 import { MetadataReplica, notLeader } from './replication/replica.ts';
+import { SnapshotFiles } from './replication/snapshot-files.ts';
 import { RAFT_RPC, RaftTransport } from './replication/transport.ts';
 import { type MetadataCommitter, OrphanScrubber, type ScrubOptions } from './scrubber.ts';
 import { MetadataStateMachine } from './state-machine.ts';
@@ -73,7 +74,7 @@ const CATCH_UP_DEADLINE_MS = 120_000;
 export interface RaftOptions {
   nodeId: NodeId;
   peers: string[]; // metadata addresses of the other members of a new cluster
-  snapshotEveryEntries: number; // log compaction interval
+  snapshotLogBytes: number; // a snapshot is taken when the log after the last holds this much
   join: boolean; // a new node that waits to be added to a running cluster (cluster add-node)
   tickMs: number;
   electionTimeoutTicks: number;
@@ -107,9 +108,8 @@ export async function startMetadataService(
   const log = options.log ?? silentLogger;
   // The Raft log is the durable record; the state machine may lag it after a power loss and is
   // brought forward again from the log on restart.
-  const stateMachine = MetadataStateMachine.open(join(options.dataDir, 'metadata'), {
-    durable: false,
-  });
+  const files = new SnapshotFiles(options.dataDir);
+  const stateMachine = MetadataStateMachine.open(files.currentStatePath(), { durable: false });
   const store = RaftStore.open(join(options.dataDir, 'raft'));
   const transport = new RaftTransport(log.child({ service: 'raft' }));
   const server = new RpcServer({ name: 'metadata', log });
@@ -147,7 +147,8 @@ export async function startMetadataService(
     tickMs: options.raft.tickMs,
     electionTimeoutTicks: options.raft.electionTimeoutTicks,
     seed: options.raft.nodeId * 7919 + Date.now(),
-    snapshotEveryEntries: options.raft.snapshotEveryEntries,
+    snapshotLogBytes: options.raft.snapshotLogBytes,
+    files,
     onLeaderChange: (_leader, isLeader) => {
       raftIsLeader.set(isLeader ? 1 : 0);
       raftLeaderChanges.inc();
@@ -283,6 +284,8 @@ export async function startMetadataService(
       // The replica first: it fails proposals still waiting for a quorum (the other members
       // may be gone already), which the collector and scrubber could otherwise wait on forever.
       live.close();
+      // A snapshot being copied reads the state machine's environment: it ends first.
+      await live.drained();
       await scrubber.stop();
       await gc.stop();
       await server.close();

@@ -1,6 +1,5 @@
 import assert from 'node:assert';
 import { type Database, open } from 'lmdb';
-import { Packr } from 'msgpackr';
 import * as K from './keys.ts';
 import { createBucket, deleteBucket, setBucketAttr } from './ops-buckets.ts';
 import * as data from './ops-data.ts';
@@ -20,8 +19,6 @@ import {
   ROOT_INO,
 } from './types.ts';
 
-const snapshotPackr = new Packr({ useRecords: false, moreTypes: true });
-
 export interface ClientSession {
   id: string;
   seq: number;
@@ -34,11 +31,13 @@ export interface ClientSession {
 // log entry that fails is still applied.
 export class MetadataStateMachine {
   readonly reader: MetadataReader;
-  private readonly db: Database<any, Buffer>;
+  private db: Database<any, Buffer>;
   private readonly store: Store;
+  private readonly durable: boolean;
 
-  private constructor(db: Database<any, Buffer>) {
+  private constructor(db: Database<any, Buffer>, durable: boolean) {
     this.db = db;
+    this.durable = durable;
     this.store = new Store(db);
     this.reader = createReader(this.store);
   }
@@ -52,16 +51,19 @@ export class MetadataStateMachine {
     path: string,
     options: { durable: boolean } = { durable: true },
   ): MetadataStateMachine {
-    const db = open<any, Buffer>({
-      path,
-      keyEncoding: 'binary',
-      compression: false,
-      overlappingSync: false,
-      noSync: !options.durable,
-    });
-    const machine = new MetadataStateMachine(db);
+    const machine = new MetadataStateMachine(openEnv(path, options.durable), options.durable);
     machine.initialise();
     return machine;
+  }
+
+  // The applied index recorded in the state machine environment at `path` (a snapshot's file).
+  static appliedIndexAt(path: string): number {
+    const db = open<any, Buffer>({ path, keyEncoding: 'binary', readOnly: true });
+    try {
+      return (db.get(K.appliedKey()) as number | undefined) ?? 0;
+    } finally {
+      void db.close();
+    }
   }
 
   private initialise(): void {
@@ -133,26 +135,28 @@ export class MetadataStateMachine {
     this.db.transactionSync(() => this.db.putSync(K.appliedKey(), index));
   }
 
-  // The whole state as bytes (every key and value), for a Raft snapshot. Taken in one read
-  // transaction, so it is the state at exactly appliedIndex().
-  dump(): { index: number; data: Uint8Array } {
-    return this.db.transactionSync(() => {
-      const pairs: Array<[Buffer, unknown]> = [];
-      for (const { key, value } of this.db.getRange({})) pairs.push([key as Buffer, value]);
-      return { index: this.appliedIndex(), data: snapshotPackr.pack(pairs) };
-    });
+  // A Raft snapshot: LMDB copies its environment from one read transaction (a consistent MVCC
+  // view that writers do not wait for) on a libuv worker thread, compacted, into `dir`/data.mdb.
+  // The applied index is a key of that same B-tree, so the copy is the state at exactly the
+  // index it records (read it back with appliedIndexAt).
+  async snapshotTo(dir: string): Promise<void> {
+    await this.db.backup(dir, true);
   }
 
-  // Replaces the whole state with a snapshot's, at its index (InstallSnapshot, or a restart
-  // whose state machine lags the durable snapshot).
-  restore(data: Uint8Array, index: number): void {
-    const pairs = snapshotPackr.unpack(data) as Array<[Uint8Array, unknown]>;
-    assert(Array.isArray(pairs), 'a metadata snapshot is a list of key/value pairs');
-    this.db.transactionSync(() => {
-      for (const key of this.db.getKeys({})) this.db.removeSync(key as Buffer);
-      for (const [key, value] of pairs) this.db.putSync(Buffer.from(key), value);
-      this.db.putSync(K.appliedKey(), index);
-    });
+  // Makes the environment at `path` (an installed snapshot) the state, at `index`. Readers keep
+  // their objects: the store they read through switches to the new environment. Returns the
+  // previous environment's closing.
+  replaceWith(path: string, index: number): Promise<void> {
+    const next = openEnv(path, this.durable);
+    const applied = (next.get(K.appliedKey()) as number | undefined) ?? 0;
+    if (applied !== index) {
+      void next.close();
+      throw new Error(`the snapshot at ${path} records index ${applied}, not ${index}`);
+    }
+    const previous = this.db;
+    this.db = next;
+    this.store.db = next;
+    return previous.close();
   }
 
   // Keeps this result, and forgets the session's results the client no longer waits for.
@@ -250,4 +254,14 @@ function dispatch(store: Store, c: Command): CommandResult {
     default:
       return fail('EINVAL', `unknown command ${(c as { op: string }).op}`);
   }
+}
+
+function openEnv(path: string, durable: boolean): Database<any, Buffer> {
+  return open<any, Buffer>({
+    path,
+    keyEncoding: 'binary',
+    compression: false,
+    overlappingSync: false,
+    noSync: !durable,
+  });
 }

@@ -1,8 +1,8 @@
-// Log compaction and InstallSnapshot with real processes: with a snapshot every 50 entries, a
+// Log compaction and InstallSnapshot with real processes: with a snapshot every 4 KiB of log, a
 // member that was down while hundreds of commands committed can no longer be sent the entries it
 // missed; it must receive the leader's snapshot, install it, and serve the same namespace.
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { StrataClient } from '../../src/client/strata-client.ts';
@@ -15,7 +15,7 @@ describe('metadata snapshots', () => {
 
   before(async () => {
     const config = join(tempDir('strata-snap-'), 'strata.toml');
-    writeFileSync(config, '[metadata]\nraft_snapshot_entries = 50\n');
+    writeFileSync(config, '[metadata]\nraft_snapshot_log_bytes = 4096\n');
     cluster = await MetadataCluster.start(3, ['--config', config]);
     client = new StrataClient({ metadataAddrs: cluster.addrs });
   });
@@ -60,6 +60,17 @@ describe('metadata snapshots', () => {
     assert.ok(
       (caughtUp?.firstIndex ?? 0) > 50,
       `installed a snapshot: ${JSON.stringify(caughtUp)}`,
+    );
+    // The snapshot arrived as a file and became the live state by a switch of metadata.current;
+    // the leader sent it from its own snapshot file.
+    const dataDir = node?.dataDir as string;
+    assert.match(readFileSync(join(dataDir, 'metadata.current'), 'utf8'), /^metadata-\d+$/);
+    const leaderSnapshots = readdirSync(
+      join(cluster.nodes.get(leaderId)?.dataDir as string, 'snapshots'),
+    );
+    assert.ok(
+      leaderSnapshots.some((name) => /^snap-\d+$/.test(name)),
+      `leader snapshot files: ${leaderSnapshots}`,
     );
 
     // The caught-up member must be able to lead with the full namespace: stop the old leader.

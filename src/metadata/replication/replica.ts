@@ -4,6 +4,9 @@
 // applied, and serves linearizable reads through ReadIndex (coalesced: one round serves every
 // read that arrived while the previous round was in flight).
 import assert from 'node:assert';
+import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import { StrataError } from '../../common/errors.ts';
 import type { Logger } from '../../observability/logger.ts';
 import {
@@ -16,16 +19,26 @@ import {
   type PersistedState,
   RaftNode,
   type RaftStatus,
+  type Ready,
   SeededPrng,
+  type Snapshot,
 } from '../../raft/index.ts';
-import type { MetadataStateMachine } from '../state-machine.ts';
+import { MetadataStateMachine } from '../state-machine.ts';
 import type { CommandResult } from '../types.ts';
 import { decodeEnvelope, type Envelope, encodeEnvelope } from './envelope.ts';
 import type { RaftStore } from './raft-store.ts';
+import type { SnapshotFiles } from './snapshot-files.ts';
 import type { RaftTransport } from './transport.ts';
 
 const READ_ROUND_TIMEOUT_MS = 5_000;
 const PROPOSALS_PENDING_MAX = 16_384;
+// A leader with at least this many proposals waiting is busy: it defers its own snapshot (its
+// followers take theirs at their own points) until its log reaches the hard ceiling below.
+const LEADER_BUSY_PROPOSALS = 32;
+const DEFERRED_SNAPSHOT_CEILING_FACTOR = 2;
+// Members snapshot when their log passes the threshold times 1 + an offset in [0, this) derived
+// from the node id, so members holding the same log do not all take a snapshot at once.
+const SNAPSHOT_STAGGER_FRACTION_MAX = 0.5;
 
 export interface ReplicaOptions {
   nodeId: NodeId;
@@ -41,7 +54,10 @@ export interface ReplicaOptions {
   seed: number;
   onLeaderChange?: (leaderId: NodeId, isLeader: boolean) => void;
   onMember?: (nodeId: NodeId, addr: string | null) => void;
-  snapshotEveryEntries: number;
+  // A snapshot is taken when the Raft log after the last one holds this many bytes of entries
+  // (staggered per member, see snapshotThresholdBytes).
+  snapshotLogBytes: number;
+  files: SnapshotFiles;
 }
 
 interface PendingProposal {
@@ -79,6 +95,11 @@ export class MetadataReplica {
   leaderId: NodeId = 0;
   isLeader = false;
   private lastSnapshotIndex = 0;
+  // A snapshot being taken (at most one at a time).
+  private snapshotting: Promise<void> | undefined;
+  // A follower asked for chunks of a snapshot this member has no file of: take one now.
+  private snapshotWanted = false;
+  private removingCompacted = false;
 
   constructor(options: ReplicaOptions) {
     this.options = options;
@@ -99,10 +120,12 @@ export class MetadataReplica {
     } else {
       state = store.load();
     }
-    // A state machine behind the durable snapshot (power loss after compaction) restarts from it.
-    if (stateMachine.appliedIndex() < state.snapshot.meta.index) {
-      stateMachine.restore(state.snapshot.data, state.snapshot.meta.index);
-    }
+    // A state machine behind the durable snapshot (a crash between recording a received snapshot
+    // and switching to it, or a power loss after compaction) starts from the snapshot's file.
+    if (stateMachine.appliedIndex() < state.snapshot.meta.index) this.recoverState(state.snapshot);
+    options.files.cleanUp(state.snapshot.meta.index);
+    if (state.snapshot.sizeBytes > 0)
+      options.files.openOutgoing(state.snapshot.meta.index, state.snapshot);
     this.lastSnapshotIndex = state.snapshot.meta.index;
     // The state machine keeps its own applied index in the transaction of each change; entries up
     // to it are not delivered again.
@@ -123,6 +146,7 @@ export class MetadataReplica {
       this.schedule();
     }, options.tickMs);
     this.schedule();
+    this.removeCompactedSoon();
   }
 
   status(): RaftStatus {
@@ -238,18 +262,11 @@ export class MetadataReplica {
       if (ready.softState)
         this.onSoftState(ready.softState.leaderId, ready.softState.role === 'leader');
       // 1. durable before anything that depends on it leaves (src/raft/ready.ts)
-      if (ready.snapshot || ready.entries.length > 0 || ready.hardState)
-        this.options.store.persist(ready);
+      const installPath = this.persistReady(ready);
       // 2. messages
-      for (const message of ready.messages) this.options.transport.send(message);
+      this.sendMessages(ready);
       // 3. apply
-      if (ready.snapshot) {
-        this.options.stateMachine.restore(ready.snapshot.data, ready.snapshot.meta.index);
-        this.lastSnapshotIndex = ready.snapshot.meta.index;
-        this.options.log.info('installed a metadata snapshot', {
-          index: ready.snapshot.meta.index,
-        });
-      }
+      if (ready.snapshot) this.installSnapshot(ready.snapshot, installPath as string);
       for (const entry of ready.committedEntries) this.applyEntry(entry);
       this.releaseAppliedWaiters();
       for (const readState of ready.readStates)
@@ -257,26 +274,158 @@ export class MetadataReplica {
       this.raft.advance();
     }
     if (this.raft.hasReady()) this.schedule();
-    this.maybeCompact();
+    this.maybeSnapshot();
   }
 
-  // Every snapshotEveryEntries applied entries, the state machine's state becomes the snapshot and
-  // the log before it is dropped (on disk and in the core), so neither grows without bound.
-  private maybeCompact(): void {
-    const applied = Math.min(
-      this.raft.status().appliedIndex,
-      this.options.stateMachine.appliedIndex(),
-    );
-    if (applied - this.lastSnapshotIndex < this.options.snapshotEveryEntries) return;
-    const { index, data } = this.options.stateMachine.dump();
-    if (index !== applied) return; // entries applied but not yet acknowledged by advance()
+  // Ready step 1: received snapshot chunks go to their file; a completed snapshot is checked and
+  // made durable before the Raft store records it; then entries and hard state. Returns where a
+  // received snapshot now lies.
+  private persistReady(ready: Ready): string | undefined {
+    const { files, store } = this.options;
+    for (const chunk of ready.snapshotChunks) files.writeChunk(chunk);
+    let installPath: string | undefined;
+    if (ready.snapshot) {
+      const { meta, sizeBytes, checksum } = ready.snapshot;
+      installPath = files.finishIncoming(meta, sizeBytes, checksum);
+    }
+    if (ready.snapshot || ready.entries.length > 0 || ready.hardState) store.persist(ready);
+    if (ready.snapshot) this.removeCompactedSoon();
+    return installPath;
+  }
+
+  // A snapshot chunk leaves with bytes from this member's snapshot file (src/raft/ready.ts). When
+  // the file is not here (this member installed the snapshot it would send, so its file became
+  // the live state), the chunk is dropped and a snapshot is taken: the core sends that one.
+  private sendMessages(ready: Ready): void {
+    for (const message of ready.messages) {
+      if (message.type === 'snap') {
+        const { meta, offsetBytes, lengthBytes } = message;
+        const data = this.options.files.readChunk(meta.index, offsetBytes, lengthBytes);
+        if (data === undefined) {
+          this.snapshotWanted = true;
+          continue;
+        }
+        message.data = data;
+      }
+      this.options.transport.send(message);
+    }
+  }
+
+  // The received environment becomes the state machine (one rename of metadata.current); the
+  // previous environment is closed and removed in the background.
+  private installSnapshot(snapshot: Snapshot, path: string): void {
+    const { index } = snapshot.meta;
+    this.swapState(path, index);
+    this.lastSnapshotIndex = index;
+    this.options.log.info('installed a metadata snapshot', {
+      index,
+      sizeBytes: snapshot.sizeBytes,
+    });
+  }
+
+  private swapState(path: string, index: number): void {
+    const { files, stateMachine, log } = this.options;
+    const previousPath = files.currentStatePath();
+    assert(previousPath !== path, `state ${path} is already live`);
+    const closing = stateMachine.replaceWith(path, index);
+    files.setCurrent(path);
+    void closing
+      .then(() => rm(previousPath, { recursive: true, force: true }))
+      .catch((error) => log.warn('could not remove the replaced metadata state', { error }));
+  }
+
+  // At start, when the durable snapshot is ahead of the state machine: the received environment
+  // (metadata-<index>) if the crash came before the swap, else a copy of this member's own file.
+  private recoverState(snapshot: Snapshot): void {
+    const { files, log } = this.options;
+    const { index } = snapshot.meta;
+    const installed = files.installedStatePath(index);
+    if (!existsSync(join(installed, 'data.mdb'))) {
+      const own = files.outgoingPath(index);
+      if (!existsSync(own)) {
+        throw new StrataError(
+          'EIO',
+          `the metadata state is behind the raft snapshot at ${index} and neither ${installed} ` +
+            `nor ${own} exists; refusing to start rather than serve an older state`,
+        );
+      }
+      mkdirSync(installed, { recursive: true });
+      copyFileSync(own, join(installed, 'data.mdb'));
+    }
+    this.swapState(installed, index);
+    log.info('metadata state restored from the raft snapshot', { index });
+  }
+
+  // Members snapshot at different log sizes: the threshold times 1 + a fraction of the golden
+  // ratio's multiples, taken from the node id (ids 1, 2, 3 give +31%, +12%, +43%).
+  private snapshotThresholdBytes(): number {
+    const fraction = (this.nodeId * 0.6180339887) % 1;
+    return this.options.snapshotLogBytes * (1 + fraction * SNAPSHOT_STAGGER_FRACTION_MAX);
+  }
+
+  // When the log after the last snapshot has grown past this member's threshold, the state
+  // machine is copied to a snapshot file off the event loop and the log before it is dropped
+  // (on disk and in the core), so neither grows without bound.
+  private maybeSnapshot(): void {
+    if (this.snapshotting !== undefined || this.stopped) return;
+    const status = this.raft.status();
+    const applied = Math.min(status.appliedIndex, this.options.stateMachine.appliedIndex());
+    if (applied <= this.lastSnapshotIndex) return;
+    const threshold = this.snapshotThresholdBytes();
+    if (!this.snapshotWanted && status.logBytes < threshold) return;
+    const busy = this.isLeader && this.pending.size >= LEADER_BUSY_PROPOSALS;
+    const ceiling = threshold * DEFERRED_SNAPSHOT_CEILING_FACTOR;
+    if (!this.snapshotWanted && busy && status.logBytes < ceiling) return;
+    this.snapshotWanted = false;
+    this.snapshotting = this.takeSnapshot()
+      .catch((error) => this.stop(error as Error))
+      .finally(() => {
+        this.snapshotting = undefined;
+      });
+  }
+
+  private async takeSnapshot(): Promise<void> {
+    const { files, store, log } = this.options;
+    const startedMs = performance.now();
+    const tmpDir = files.newTmpDir();
+    await this.options.stateMachine.snapshotTo(tmpDir);
+    // The copy is the state at the applied index it records, whatever was applied meanwhile.
+    const index = MetadataStateMachine.appliedIndexAt(tmpDir);
+    if (this.stopped || index <= this.lastSnapshotIndex) {
+      await rm(tmpDir, { recursive: true, force: true }); // a received snapshot overtook it
+      return;
+    }
+    const local = await files.adoptTaken(tmpDir, index);
+    // A received snapshot may have replaced the log while the file was being checksummed.
+    if (this.stopped || index <= this.lastSnapshotIndex) return;
     const term = this.raft.logTerm(index);
     assert(term !== undefined, `no term for applied index ${index}`);
-    const snapshot = { meta: { index, term, confState: this.raft.confStateAt(index) }, data };
-    this.options.store.compact(snapshot);
+    const meta = { index, term, confState: this.raft.confStateAt(index) };
+    const snapshot: Snapshot = { meta, sizeBytes: local.sizeBytes, checksum: local.checksum };
+    store.compact(snapshot);
     this.raft.compact(snapshot);
     this.lastSnapshotIndex = index;
-    this.options.log.info('metadata log compacted', { index, snapshotBytes: data.byteLength });
+    this.removeCompactedSoon();
+    log.info('metadata snapshot taken and log compacted', {
+      index,
+      sizeBytes: local.sizeBytes,
+      durationMs: Math.round(performance.now() - startedMs),
+    });
+  }
+
+  // Entries a snapshot covers leave the Raft store in bounded batches, one per event-loop turn.
+  private removeCompactedSoon(): void {
+    if (this.removingCompacted || this.stopped) return;
+    this.removingCompacted = true;
+    setImmediate(() => {
+      this.removingCompacted = false;
+      if (this.stopped) return;
+      try {
+        if (this.options.store.removeCompacted()) this.removeCompactedSoon();
+      } catch (error) {
+        this.stop(error as Error);
+      }
+    });
   }
 
   private applyEntry(entry: Entry): void {
@@ -366,10 +515,16 @@ export class MetadataReplica {
     });
   }
 
+  // Resolves when no snapshot is being taken (after close(), before the environments close).
+  async drained(): Promise<void> {
+    await this.snapshotting;
+  }
+
   close(): void {
     if (this.stopped) return;
     this.stopped = true;
     clearInterval(this.ticker);
+    this.options.files.close();
     const error = new StrataError('RPC_UNAVAILABLE', 'metadata replica stopped');
     for (const p of this.pending.values()) p.reject(error);
     this.pending.clear();
@@ -385,16 +540,18 @@ function lastIndexOf(state: PersistedState): number {
     : state.snapshot.meta.index;
 }
 
+// The existing state stands at its applied index; the snapshot record holds no file (one is
+// taken when a follower first needs it).
 function adoptStateMachine(
   stateMachine: MetadataStateMachine,
   nodeId: NodeId,
   voters: NodeId[] | undefined,
 ): PersistedState {
-  const { index, data } = stateMachine.dump();
+  const index = stateMachine.appliedIndex();
   const confState = { voters: voters ?? [nodeId], learners: [] };
   return {
     hardState: { term: 1, vote: 0, commit: index },
-    snapshot: { meta: { index, term: 1, confState }, data },
+    snapshot: { meta: { index, term: 1, confState }, sizeBytes: 0, checksum: 0 },
     entries: [],
   };
 }

@@ -26,7 +26,25 @@ export class SafetyChecker {
   readonly #committed = new Map<number, { term: number; content: string }>();
   /** Per node and incarnation: highest applied index, and highest commit index recorded. */
   readonly #applied = new Map<NodeId, { incarnation: number; index: number; commitSeen: number }>();
+  /** State machine determinism: the whole replicated state after each index (values, sessions). */
+  readonly #digests = new Map<number, string>();
   checks = 0;
+
+  /**
+   * Every member that has applied `index` holds the same state, including which client sessions
+   * expired: expiry follows the log's time, never a member's own clock (dissertation §6.3).
+   */
+  onStateDigest(node: SimNode, index: number, digest: string): void {
+    const seen = this.#digests.get(index);
+    this.checks++;
+    if (seen === undefined) this.#digests.set(index, digest);
+    else if (seen !== digest) {
+      throw new SafetyViolation(
+        'state machine determinism',
+        `node ${node.id} at index ${index} holds ${digest}, another member held ${seen}`,
+      );
+    }
+  }
 
   /** Every entry enters a log through a Ready: check it against every other log's. */
   onReadyTaken(node: SimNode, ready: Ready): void {
