@@ -38,7 +38,7 @@ const DATA_FILE = 'data.mdb';
 const CHECKSUM_SLICE_BYTES = 1024 * 1024;
 // While receiving, dirty pages are flushed in the background every this many bytes, so the
 // fsync that makes the finished file durable (on the event loop) has little left to write.
-const INCOMING_FLUSH_EVERY_BYTES = 64 * 1024 * 1024;
+const INCOMING_FLUSH_EVERY_BYTES = 8 * 1024 * 1024;
 
 export interface LocalSnapshot {
   index: number;
