@@ -10,6 +10,7 @@ import * as ns from './ops-namespace.ts';
 import * as obj from './ops-objects.ts';
 import { rename } from './ops-rename.ts';
 import { createReader } from './reader.ts';
+import { advanceLogTime, expireSessions, touchSession } from './sessions.ts';
 import { CommandError, fail, Store } from './store.ts';
 import {
   type Command,
@@ -97,14 +98,21 @@ export class MetadataStateMachine {
   // client's session, sequence number and the lowest sequence number it still waits for; a
   // command whose (session, seq) was applied before is not applied again, and gets the first
   // result (Raft dissertation §6.3). The result is stored in the same transaction as the change.
-  apply(command: Command, index?: number, session?: ClientSession): CommandResult {
+  // `leaderTimeMs`: the leader's stamp on the entry, which moves the log's time; sessions idle
+  // for longer than SESSION_TIMEOUT_MS of log time expire (sessions.ts).
+  apply(
+    command: Command,
+    index?: number,
+    session?: ClientSession,
+    leaderTimeMs?: number,
+  ): CommandResult {
     const previous = this.appliedIndex();
     const next = index ?? previous + 1;
     assert(Number.isSafeInteger(next) && next > previous, `index ${next} already applied`);
     if (session !== undefined) {
       const seen = this.db.get(K.sessionKey(session.id, session.seq)) as CommandResult | undefined;
       if (seen !== undefined) {
-        this.db.transactionSync(() => this.db.putSync(K.appliedKey(), next));
+        this.db.transactionSync(() => this.afterCommand(next, leaderTimeMs, session, undefined));
         return seen;
       }
     }
@@ -112,20 +120,33 @@ export class MetadataStateMachine {
     try {
       result = this.db.transactionSync(() => {
         const outcome = dispatch(this.store, command);
-        this.db.putSync(K.appliedKey(), next);
-        if (session !== undefined) this.recordSession(session, outcome);
+        this.afterCommand(next, leaderTimeMs, session, outcome);
         return outcome;
       });
     } catch (error) {
       // Anything else is a broken invariant: it aborted the transaction and must stop the caller.
       if (!(error instanceof CommandError)) throw error;
       result = { ok: false, code: error.code, message: error.message };
-      this.db.transactionSync(() => {
-        this.db.putSync(K.appliedKey(), next);
-        if (session !== undefined) this.recordSession(session, result);
-      });
+      this.db.transactionSync(() => this.afterCommand(next, leaderTimeMs, session, result));
     }
     return result;
+  }
+
+  // In the command's transaction: the applied index, the log's time, the session's result (a
+  // new one) and activity, and the expiry of sessions idle too long.
+  private afterCommand(
+    index: number,
+    leaderTimeMs: number | undefined,
+    session: ClientSession | undefined,
+    result: CommandResult | undefined,
+  ): void {
+    this.db.putSync(K.appliedKey(), index);
+    const nowMs = advanceLogTime(this.db, leaderTimeMs);
+    if (session !== undefined) {
+      if (result !== undefined) this.recordSession(session, result);
+      touchSession(this.db, session.id, nowMs);
+    }
+    expireSessions(this.db, nowMs);
   }
 
   // Log entries that are not commands (a leader's no-op, a membership change) still advance the

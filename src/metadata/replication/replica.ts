@@ -166,7 +166,8 @@ export class MetadataReplica {
       return Promise.reject(
         new StrataError('RPC_UNAVAILABLE', 'too many metadata proposals pending'),
       );
-    const result = this.raft.propose(encodeEnvelope(envelope));
+    // The leader stamps the entry with its clock (the log's time, Raft dissertation §6.3).
+    const result = this.raft.propose(encodeEnvelope({ ...envelope, leaderTimeMs: Date.now() }));
     if (!result.ok) {
       if (result.code === 'NOT_LEADER' || result.code === 'TRANSFERRING_LEADERSHIP')
         return Promise.reject(notLeader(result.leaderHint));
@@ -434,7 +435,7 @@ export class MetadataReplica {
     let result: CommandResult;
     if (entry.type === 'normal') {
       const envelope = decodeEnvelope(entry.data);
-      result = sm.apply(envelope.command, entry.index, envelope.session);
+      result = sm.apply(envelope.command, entry.index, envelope.session, envelope.leaderTimeMs);
       if (envelope.command.op === 'setMember' && result.ok) {
         this.options.onMember?.(envelope.command.nodeId, envelope.command.addr);
       }
