@@ -55,6 +55,7 @@ export async function startNode(config: StrataConfig, log: Logger): Promise<Runn
           peers: config.metadata.raft_peers,
           join: config.metadata.raft_join,
           snapshotLogBytes: config.metadata.raft_snapshot_log_bytes,
+          snapshotChunkBytes: config.metadata.raft_snapshot_chunk_bytes,
           tickMs: config.metadata.raft_tick_ms,
           electionTimeoutTicks: config.metadata.raft_election_ticks,
         },

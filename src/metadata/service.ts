@@ -75,6 +75,7 @@ export interface RaftOptions {
   nodeId: NodeId;
   peers: string[]; // metadata addresses of the other members of a new cluster
   snapshotLogBytes: number; // a snapshot is taken when the log after the last holds this much
+  snapshotChunkBytes: number; // InstallSnapshot chunk size
   join: boolean; // a new node that waits to be added to a running cluster (cluster add-node)
   tickMs: number;
   electionTimeoutTicks: number;
@@ -148,6 +149,7 @@ export async function startMetadataService(
     electionTimeoutTicks: options.raft.electionTimeoutTicks,
     seed: options.raft.nodeId * 7919 + Date.now(),
     snapshotLogBytes: options.raft.snapshotLogBytes,
+    snapshotChunkBytes: options.raft.snapshotChunkBytes,
     files,
     onLeaderChange: (_leader, isLeader) => {
       raftIsLeader.set(isLeader ? 1 : 0);

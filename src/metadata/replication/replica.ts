@@ -57,6 +57,8 @@ export interface ReplicaOptions {
   // A snapshot is taken when the Raft log after the last one holds this many bytes of entries
   // (staggered per member, see snapshotThresholdBytes).
   snapshotLogBytes: number;
+  // InstallSnapshot chunk size: one chunk is read, sent and written per round trip.
+  snapshotChunkBytes?: number;
   files: SnapshotFiles;
 }
 
@@ -138,6 +140,9 @@ export class MetadataReplica {
         heartbeatIntervalTicks: 1,
         preVote: true,
         checkQuorum: true,
+        ...(options.snapshotChunkBytes
+          ? { maxSnapshotChunkBytes: options.snapshotChunkBytes }
+          : {}),
       },
       { ...state, appliedIndex: Math.min(appliedIndex, lastIndexOf(state)) },
     );
