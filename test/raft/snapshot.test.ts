@@ -223,3 +223,18 @@ test('chunks of a newer snapshot wait until the completed one has left in a Read
     [commitIndex + 20],
   );
 });
+
+test('the core counts the bytes of entry data after its snapshot: appends add, compaction removes (truncation: the simulator checks it)', () => {
+  const cluster = new TestCluster([1, 2, 3]);
+  cluster.elect(1);
+  const before = cluster.raft(1).status().logBytes;
+  for (let i = 0; i < 4; i++) cluster.propose(1, 'x'.repeat(100));
+  cluster.deliver();
+  assert.equal(cluster.raft(1).status().logBytes, before + 400);
+  assert.equal(cluster.raft(2).status().logBytes, before + 400, 'followers count the same');
+  cluster.compact(1, encoder.encode('state'));
+  assert.equal(cluster.raft(1).status().logBytes, 0, 'everything applied was compacted');
+  cluster.propose(1, 'y'.repeat(10));
+  cluster.deliver();
+  assert.equal(cluster.raft(1).status().logBytes, 10);
+});

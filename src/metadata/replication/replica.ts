@@ -28,17 +28,11 @@ import type { CommandResult } from '../types.ts';
 import { decodeEnvelope, type Envelope, encodeEnvelope } from './envelope.ts';
 import type { RaftStore } from './raft-store.ts';
 import type { SnapshotFiles } from './snapshot-files.ts';
+import { snapshotDue } from './snapshot-policy.ts';
 import type { RaftTransport } from './transport.ts';
 
 const READ_ROUND_TIMEOUT_MS = 5_000;
 const PROPOSALS_PENDING_MAX = 16_384;
-// A leader with at least this many proposals waiting is busy: it defers its own snapshot (its
-// followers take theirs at their own points) until its log reaches the hard ceiling below.
-const LEADER_BUSY_PROPOSALS = 32;
-const DEFERRED_SNAPSHOT_CEILING_FACTOR = 2;
-// Members snapshot when their log passes the threshold times 1 + an offset in [0, this) derived
-// from the node id, so members holding the same log do not all take a snapshot at once.
-const SNAPSHOT_STAGGER_FRACTION_MAX = 0.5;
 
 export interface ReplicaOptions {
   nodeId: NodeId;
@@ -55,7 +49,7 @@ export interface ReplicaOptions {
   onLeaderChange?: (leaderId: NodeId, isLeader: boolean) => void;
   onMember?: (nodeId: NodeId, addr: string | null) => void;
   // A snapshot is taken when the Raft log after the last one holds this many bytes of entries
-  // (staggered per member, see snapshotThresholdBytes).
+  // (staggered per member, snapshot-policy.ts).
   snapshotLogBytes: number;
   // InstallSnapshot chunk size: one chunk is read, sent and written per round trip.
   snapshotChunkBytes?: number;
@@ -362,13 +356,6 @@ export class MetadataReplica {
     log.info('metadata state restored from the raft snapshot', { index });
   }
 
-  // Members snapshot at different log sizes: the threshold times 1 + a fraction of the golden
-  // ratio's multiples, taken from the node id (ids 1, 2, 3 give +31%, +12%, +43%).
-  private snapshotThresholdBytes(): number {
-    const fraction = (this.nodeId * 0.6180339887) % 1;
-    return this.options.snapshotLogBytes * (1 + fraction * SNAPSHOT_STAGGER_FRACTION_MAX);
-  }
-
   // When the log after the last snapshot has grown past this member's threshold, the state
   // machine is copied to a snapshot file off the event loop and the log before it is dropped
   // (on disk and in the core), so neither grows without bound.
@@ -377,11 +364,15 @@ export class MetadataReplica {
     const status = this.raft.status();
     const applied = Math.min(status.appliedIndex, this.options.stateMachine.appliedIndex());
     if (applied <= this.lastSnapshotIndex) return;
-    const threshold = this.snapshotThresholdBytes();
-    if (!this.snapshotWanted && status.logBytes < threshold) return;
-    const busy = this.isLeader && this.pending.size >= LEADER_BUSY_PROPOSALS;
-    const ceiling = threshold * DEFERRED_SNAPSHOT_CEILING_FACTOR;
-    if (!this.snapshotWanted && busy && status.logBytes < ceiling) return;
+    const due = snapshotDue({
+      nodeId: this.nodeId,
+      logBytes: status.logBytes,
+      thresholdBytes: this.options.snapshotLogBytes,
+      isLeader: this.isLeader,
+      pendingProposals: this.pending.size,
+      wanted: this.snapshotWanted,
+    });
+    if (!due) return;
     this.snapshotWanted = false;
     this.snapshotting = this.takeSnapshot()
       .catch((error) => this.stop(error as Error))

@@ -128,6 +128,7 @@ export class SafetyChecker {
       if (!node.alive) continue;
       const status = node.raft.status();
       this.#checkCommitted(node, status.commitIndex, status.firstIndex);
+      this.#checkLogBytes(node, status.firstIndex, status.lastIndex, status.logBytes);
       if (status.role !== 'leader') continue;
       const leader = this.#leaderByTerm.get(status.term);
       this.checks++;
@@ -140,6 +141,21 @@ export class SafetyChecker {
           `nodes ${leader} and ${node.id} both lead term ${status.term}`,
         );
       }
+    }
+  }
+
+  /** The core's count of log bytes (what drivers trigger snapshots on) matches its log. */
+  #checkLogBytes(node: SimNode, firstIndex: number, lastIndex: number, logBytes: number): void {
+    let bytes = 0;
+    for (let index = firstIndex; index <= lastIndex; index++) {
+      bytes += node.raft.logEntry(index).data.byteLength;
+    }
+    this.checks++;
+    if (bytes !== logBytes) {
+      throw new SafetyViolation(
+        'log accounting',
+        `node ${node.id} counts ${logBytes}, holds ${bytes}`,
+      );
     }
   }
 
