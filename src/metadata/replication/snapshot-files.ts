@@ -52,6 +52,9 @@ interface Incoming {
   sizeBytes: number;
   checksum: number;
   unflushedBytes: number;
+  // An error of a background flush: reported by finishIncoming (Linux reports a writeback error
+  // to one fsync only, so the final fsync might not see it again).
+  flushError: Error | undefined;
 }
 
 export class SnapshotFiles {
@@ -96,7 +99,7 @@ export class SnapshotFiles {
     rmSync(target, { recursive: true, force: true });
     renameSync(tmpDir, target);
     fsyncDir(this.snapshotsDir);
-    this.#setOutgoing({ index, sizeBytes, checksum });
+    await this.#setOutgoing({ index, sizeBytes, checksum });
     return { index, sizeBytes, checksum };
   }
 
@@ -104,27 +107,26 @@ export class SnapshotFiles {
   openOutgoing(index: number, expected: { sizeBytes: number; checksum: number }): boolean {
     if (this.#outgoing?.index === index) return true;
     if (!existsSync(this.outgoingPath(index))) return false;
+    assert(this.#outgoing === undefined, 'a snapshot is open for sending already');
     const fd = openSync(this.outgoingPath(index), 'r');
     const sizeBytes = fstatSync(fd).size;
-    closeSync(fd);
-    if (sizeBytes !== expected.sizeBytes) return false;
-    this.#setOutgoing({ index, sizeBytes, checksum: expected.checksum });
+    if (sizeBytes !== expected.sizeBytes) {
+      closeSync(fd);
+      return false;
+    }
+    this.#outgoing = { index, sizeBytes, checksum: expected.checksum, fd };
     return true;
   }
 
-  #setOutgoing(snapshot: LocalSnapshot): void {
+  // The new snapshot is the one sent from now on; the previous one's file is removed.
+  async #setOutgoing(snapshot: LocalSnapshot): Promise<void> {
     const fd = openSync(this.outgoingPath(snapshot.index), 'r');
     const previous = this.#outgoing;
     this.#outgoing = { ...snapshot, fd };
-    if (previous !== undefined) {
-      closeSync(previous.fd);
-      if (previous.index !== snapshot.index) {
-        void rm(join(this.snapshotsDir, `snap-${previous.index}`), {
-          recursive: true,
-          force: true,
-        });
-      }
-    }
+    if (previous === undefined) return;
+    closeSync(previous.fd);
+    if (previous.index === snapshot.index) return;
+    await rm(join(this.snapshotsDir, `snap-${previous.index}`), { recursive: true, force: true });
   }
 
   /** Bytes [offset, offset + length) of the snapshot at `index`; undefined when it is gone. */
@@ -159,7 +161,9 @@ export class SnapshotFiles {
     incoming.unflushedBytes += chunk.data.byteLength;
     if (incoming.unflushedBytes >= INCOMING_FLUSH_EVERY_BYTES) {
       incoming.unflushedBytes = 0;
-      fdatasync(incoming.fd, () => {}); // best effort: the final fsync is the one that counts
+      fdatasync(incoming.fd, (error) => {
+        if (error) incoming.flushError ??= error;
+      });
     }
   }
 
@@ -168,7 +172,14 @@ export class SnapshotFiles {
     const dir = join(this.snapshotsDir, 'incoming');
     mkdirSync(dir, { recursive: true });
     const fd = openSync(join(dir, DATA_FILE), 'w');
-    this.#incoming = { meta, fd, sizeBytes: 0, checksum: 0, unflushedBytes: 0 };
+    this.#incoming = {
+      meta,
+      fd,
+      sizeBytes: 0,
+      checksum: 0,
+      unflushedBytes: 0,
+      flushError: undefined,
+    };
   }
 
   #closeIncoming(): void {
@@ -193,6 +204,7 @@ export class SnapshotFiles {
       );
     }
     fsyncSync(incoming.fd);
+    if (incoming.flushError !== undefined) throw incoming.flushError;
     this.#closeIncoming();
     const target = this.installedStatePath(meta.index);
     rmSync(target, { recursive: true, force: true });
