@@ -2,7 +2,7 @@
 // member that was down while hundreds of commands committed can no longer be sent the entries it
 // missed; it must receive the leader's snapshot, install it, and serve the same namespace.
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync, watch, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { StrataClient } from '../../src/client/strata-client.ts';
@@ -140,5 +140,50 @@ describe('metadata snapshots', () => {
       await state.close();
     }
     await cluster.startNode(behind);
+  });
+
+  test('a leader killed -9 while taking a snapshot restarts from its old one, with nothing lost', async () => {
+    await client.mkdir('/taking');
+    const acknowledged: string[] = [];
+    let caught = false;
+    // The copy takes milliseconds at this size: watch for the snapshot directory appearing and
+    // kill at once; try a few snapshots until one kill lands inside the copy.
+    for (let attempt = 0; attempt < 8 && !caught; attempt++) {
+      const { id: leaderId } = await cluster.leader();
+      const leader = cluster.nodes.get(leaderId) as MetadataNode;
+      const snapshots = join(leader.dataDir, 'snapshots');
+      const killedPid = leader.process.process.pid;
+      const killed = new Promise<void>((resolve) => {
+        const watcher = watch(snapshots, (_event, name) => {
+          if (!name?.startsWith('tmp-')) return;
+          watcher.close();
+          void leader.process.kill().then(() => {
+            caught ||= readdirSync(snapshots).some((entry) => entry.startsWith('tmp-'));
+            resolve();
+          });
+        });
+      });
+      // Writes until the leader's log passes its snapshot threshold and it takes one.
+      for (let i = 0; i < 200 && leader.process.process.exitCode === null; i += 10) {
+        const batch = Array.from({ length: 10 }, (_, j) => `a${attempt}-${i + j}`);
+        const results = await Promise.allSettled(batch.map((n) => client.mkdir(`/taking/${n}`)));
+        results.forEach((r, j) => {
+          if (r.status === 'fulfilled') acknowledged.push(batch[j]);
+        });
+        if (leader.process.process.signalCode !== null) break;
+      }
+      const timeout = new Promise((r) => setTimeout(r, 20_000).unref());
+      await Promise.race([killed, timeout]);
+      if (leader.process.process.signalCode === null) continue; // no snapshot this round
+      await cluster.startNode(leaderId);
+      // (The restarted process may be taking a snapshot of its own already: tmp-<its pid>-n.)
+      const left = readdirSync(snapshots).filter((entry) => entry.startsWith(`tmp-${killedPid}-`));
+      assert.deepEqual(left, [], 'the interrupted copy is removed at start');
+    }
+    assert.ok(caught, 'no kill landed while a snapshot was being taken');
+    await cluster.leader();
+    const names = new Set((await client.readdir('/taking')).map((e) => e.name));
+    const lost = acknowledged.filter((name) => !names.has(name));
+    assert.deepEqual(lost, [], 'acknowledged mkdirs are all there');
   });
 });
