@@ -32,6 +32,10 @@ import { snapshotDue } from './snapshot-policy.ts';
 import type { RaftTransport } from './transport.ts';
 
 const READ_ROUND_TIMEOUT_MS = 5_000;
+// Committed entries applied per event-loop turn at most (each is one LMDB write transaction,
+// 0.1-0.2 ms): a follower catching up on a long log yields between batches, so it keeps answering
+// heartbeats and RPCs instead of applying tens of thousands of entries in one turn.
+const APPLIED_ENTRIES_PER_TURN_MAX = 128;
 const PROPOSALS_PENDING_MAX = 16_384;
 
 export interface ReplicaOptions {
@@ -134,6 +138,7 @@ export class MetadataReplica {
         heartbeatIntervalTicks: 1,
         preVote: true,
         checkQuorum: true,
+        maxCommittedEntriesPerReady: APPLIED_ENTRIES_PER_TURN_MAX,
         ...(options.snapshotChunkBytes
           ? { maxSnapshotChunkBytes: options.snapshotChunkBytes }
           : {}),
@@ -257,8 +262,11 @@ export class MetadataReplica {
   }
 
   private processReadies(): void {
+    let appliedThisTurn = 0;
     for (let rounds = 0; rounds < 64 && !this.stopped && this.raft.hasReady(); rounds++) {
+      if (appliedThisTurn >= APPLIED_ENTRIES_PER_TURN_MAX) break;
       const ready = this.raft.ready();
+      appliedThisTurn += ready.committedEntries.length;
       if (ready.softState)
         this.onSoftState(ready.softState.leaderId, ready.softState.role === 'leader');
       // 1. durable before anything that depends on it leaves (src/raft/ready.ts)
