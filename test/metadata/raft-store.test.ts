@@ -116,3 +116,25 @@ test('compaction records the snapshot at once and removes the covered entries in
   assert.equal(reopened.storedEntryCount(), 10);
   await reopened.close();
 });
+
+test('a snapshot far ahead of a follower log removes only the entries it had, in one short pass', async () => {
+  const store = RaftStore.open(join(tempDir(), 'raft'));
+  store.persist({
+    entries: [entry(1, 1, 'a'), entry(2, 1, 'b'), entry(3, 1, 'c')],
+    hardState: { term: 1, vote: 0, commit: 2 },
+  });
+  // InstallSnapshot at index 10,000,000: the follower's three entries are covered.
+  store.persist({
+    snapshot: {
+      meta: { index: 10_000_000, term: 2, confState: { voters: [1], learners: [] } },
+      sizeBytes: 1,
+      checksum: 1,
+    },
+    entries: [],
+    hardState: { term: 2, vote: 0, commit: 10_000_000 },
+  });
+  assert.equal(store.storedEntryCount(), 3);
+  assert.equal(store.removeCompacted(1024), false, 'one batch found them all');
+  assert.equal(store.storedEntryCount(), 0);
+  await store.close();
+});
