@@ -20,7 +20,8 @@ export interface StrataConfig {
     raft_peers: string[];
     raft_tick_ms: number;
     raft_join: boolean;
-    raft_snapshot_entries: number;
+    raft_snapshot_log_bytes: number;
+    raft_snapshot_chunk_bytes: number;
     raft_election_ticks: number;
     scrub_interval_seconds: number;
     orphan_grace_seconds: number;
@@ -46,7 +47,8 @@ export const DEFAULT_CONFIG: StrataConfig = {
     raft_peers: [],
     raft_tick_ms: 100,
     raft_join: false,
-    raft_snapshot_entries: 20_000,
+    raft_snapshot_log_bytes: 64 * 1024 * 1024,
+    raft_snapshot_chunk_bytes: 1024 * 1024,
     raft_election_ticks: 10,
     scrub_interval_seconds: 600,
     orphan_grace_seconds: 3600,
@@ -145,7 +147,8 @@ export const CONFIG_KEYS: Record<string, Check> = {
   'metadata.raft_peers': isStringList(isAddress),
   'metadata.raft_tick_ms': isInt(10, 10_000),
   'metadata.raft_join': isBool,
-  'metadata.raft_snapshot_entries': isInt(16, 10_000_000),
+  'metadata.raft_snapshot_log_bytes': isInt(1024, 64 * 1024 * 1024 * 1024),
+  'metadata.raft_snapshot_chunk_bytes': isInt(1024, 16 * 1024 * 1024),
   'metadata.raft_election_ticks': isInt(3, 1_000),
   'metadata.scrub_interval_seconds': isInt(1, 7 * 24 * 3600),
   'metadata.orphan_grace_seconds': isInt(1, 30 * 24 * 3600),

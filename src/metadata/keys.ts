@@ -21,6 +21,9 @@ export const TAG = {
   lock: 0x6c, // 'l' + ino: every lock on the inode, one list
   mountLock: 0x4c, // 'L' + mount id + 0x00 + ino: the mount holds locks on the inode
   mountOrphan: 0x4f, // 'O' + mount id + 0x00 + ino: an unlinked inode kept for the mount
+  sessionActive: 0x53, // 'S' + session id: log time of the session's last command
+  sessionIdle: 0x51, // 'Q' + log time + session id: sessions by last activity (for expiry)
+  logTime: 0x54, // 'T': the log's time, the highest leader stamp applied (Raft diss. §6.3)
 } as const;
 
 function u64(value: number): Buffer {
@@ -106,6 +109,17 @@ export const sessionPrefix = (sessionId: string) =>
   Buffer.concat([tag(TAG.session), Buffer.from(sessionId, 'utf8'), Buffer.of(0)]);
 export const sessionKey = (sessionId: string, seq: number) =>
   Buffer.concat([sessionPrefix(sessionId), u64(seq)]);
+
+export const sessionActiveKey = (sessionId: string) =>
+  Buffer.concat([tag(TAG.sessionActive), Buffer.from(sessionId, 'utf8')]);
+export const sessionIdleKey = (lastActiveMs: number, sessionId: string) =>
+  Buffer.concat([tag(TAG.sessionIdle), u64(lastActiveMs), Buffer.from(sessionId, 'utf8')]);
+export const sessionIdlePrefix = () => tag(TAG.sessionIdle);
+// Every session idle key of a time before `ms` sorts before this.
+export const sessionIdleBefore = (ms: number) =>
+  Buffer.concat([tag(TAG.sessionIdle), u64(Math.max(0, ms))]);
+export const sessionIdFromIdleKey = (key: Buffer) => key.subarray(9).toString('utf8');
+export const logTimeKey = () => tag(TAG.logTime);
 
 export const memberKey = (nodeId: number) => Buffer.concat([tag(TAG.member), u64(nodeId)]);
 export const memberPrefix = () => tag(TAG.member);

@@ -18,6 +18,7 @@ import { RpcServer } from '../rpc/index.ts';
 import type { Envelope } from './replication/envelope.ts';
 import { RaftStore } from './replication/raft-store.ts';
 import { MetadataReplica, notLeader } from './replication/replica.ts';
+import { SnapshotFiles } from './replication/snapshot-files.ts';
 import { RAFT_RPC, RaftTransport } from './replication/transport.ts';
 import { type MetadataCommitter, OrphanScrubber, type ScrubOptions } from './scrubber.ts';
 import { MetadataStateMachine } from './state-machine.ts';
@@ -76,7 +77,8 @@ const DISK_SPACE_CHECK_MS = 1_000;
 export interface RaftOptions {
   nodeId: NodeId;
   peers: string[]; // metadata addresses of the other members of a new cluster
-  snapshotEveryEntries: number; // log compaction interval
+  snapshotLogBytes: number; // a snapshot is taken when the log after the last holds this much
+  snapshotChunkBytes: number; // InstallSnapshot chunk size
   join: boolean; // a new node that waits to be added to a running cluster (cluster add-node)
   tickMs: number;
   electionTimeoutTicks: number;
@@ -112,12 +114,12 @@ export async function startMetadataService(
   const log = options.log ?? silentLogger;
   // The Raft log is the durable record; the state machine may lag it after a power loss and is
   // brought forward again from the log on restart.
-  const stateMachine = MetadataStateMachine.open(join(options.dataDir, 'metadata'), {
-    durable: false,
-  });
+  const files = new SnapshotFiles(options.dataDir);
+  const stateMachine = MetadataStateMachine.open(files.currentStatePath(), { durable: false });
   const store = RaftStore.open(join(options.dataDir, 'raft'));
   // lmdb-js makes its directory 0755 and files 0664: bucket and key names are the user's alone.
-  for (const dir of ['metadata', 'raft']) tightenDir(join(options.dataDir, dir));
+  for (const dir of [files.currentStatePath(), join(options.dataDir, 'raft')]) tightenDir(dir);
+  tightenDir(files.snapshotsDir);
   const transport = new RaftTransport(log.child({ service: 'raft' }));
   const server = new RpcServer({ name: 'metadata', log });
   let replica: MetadataReplica | undefined;
@@ -160,9 +162,13 @@ export async function startMetadataService(
     tickMs: options.raft.tickMs,
     electionTimeoutTicks: options.raft.electionTimeoutTicks,
     seed: options.raft.nodeId * 7919 + Date.now(),
-    snapshotEveryEntries: options.raft.snapshotEveryEntries,
+    snapshotLogBytes: options.raft.snapshotLogBytes,
+    snapshotChunkBytes: options.raft.snapshotChunkBytes,
+    files,
     diskSpace: {
-      paths: [join(options.dataDir, 'raft'), join(options.dataDir, 'metadata')],
+      // The state machine's directory changes as snapshots are installed; all of them, the
+      // snapshots and the Raft log live under the data directory.
+      paths: [join(options.dataDir, 'raft'), options.dataDir],
       minFreeBytes: options.minFreeBytes,
       checkIntervalMs: DISK_SPACE_CHECK_MS,
     },
@@ -302,6 +308,8 @@ export async function startMetadataService(
       // The replica first: it fails proposals still waiting for a quorum (the other members
       // may be gone already), which the collector and scrubber could otherwise wait on forever.
       live.close();
+      // A snapshot being copied reads the state machine's environment: it ends first.
+      await live.drained();
       await scrubber.stop();
       await gc.stop();
       await server.close();

@@ -1,6 +1,5 @@
 import assert from 'node:assert';
 import { type Database, open } from 'lmdb';
-import { Packr } from 'msgpackr';
 import * as K from './keys.ts';
 import { createBucket, deleteBucket, setBucketAttr } from './ops-buckets.ts';
 import * as data from './ops-data.ts';
@@ -11,6 +10,7 @@ import * as ns from './ops-namespace.ts';
 import * as obj from './ops-objects.ts';
 import { rename } from './ops-rename.ts';
 import { createReader } from './reader.ts';
+import { advanceLogTime, expireSessions, touchSession } from './sessions.ts';
 import { CommandError, fail, Store } from './store.ts';
 import {
   type Command,
@@ -19,8 +19,6 @@ import {
   type MetadataReader,
   ROOT_INO,
 } from './types.ts';
-
-const snapshotPackr = new Packr({ useRecords: false, moreTypes: true });
 
 export interface ClientSession {
   id: string;
@@ -34,11 +32,13 @@ export interface ClientSession {
 // log entry that fails is still applied.
 export class MetadataStateMachine {
   readonly reader: MetadataReader;
-  private readonly db: Database<any, Buffer>;
+  private db: Database<any, Buffer>;
   private readonly store: Store;
+  private readonly durable: boolean;
 
-  private constructor(db: Database<any, Buffer>) {
+  private constructor(db: Database<any, Buffer>, durable: boolean) {
     this.db = db;
+    this.durable = durable;
     this.store = new Store(db);
     this.reader = createReader(this.store);
   }
@@ -52,16 +52,19 @@ export class MetadataStateMachine {
     path: string,
     options: { durable: boolean } = { durable: true },
   ): MetadataStateMachine {
-    const db = open<any, Buffer>({
-      path,
-      keyEncoding: 'binary',
-      compression: false,
-      overlappingSync: false,
-      noSync: !options.durable,
-    });
-    const machine = new MetadataStateMachine(db);
+    const machine = new MetadataStateMachine(openEnv(path, options.durable), options.durable);
     machine.initialise();
     return machine;
+  }
+
+  // The applied index recorded in the state machine environment at `path` (a snapshot's file).
+  static appliedIndexAt(path: string): number {
+    const db = open<any, Buffer>({ path, keyEncoding: 'binary', readOnly: true });
+    try {
+      return (db.get(K.appliedKey()) as number | undefined) ?? 0;
+    } finally {
+      void db.close();
+    }
   }
 
   private initialise(): void {
@@ -95,14 +98,21 @@ export class MetadataStateMachine {
   // client's session, sequence number and the lowest sequence number it still waits for; a
   // command whose (session, seq) was applied before is not applied again, and gets the first
   // result (Raft dissertation §6.3). The result is stored in the same transaction as the change.
-  apply(command: Command, index?: number, session?: ClientSession): CommandResult {
+  // `leaderTimeMs`: the leader's stamp on the entry, which moves the log's time; sessions idle
+  // for longer than SESSION_TIMEOUT_MS of log time expire (sessions.ts).
+  apply(
+    command: Command,
+    index?: number,
+    session?: ClientSession,
+    leaderTimeMs?: number,
+  ): CommandResult {
     const previous = this.appliedIndex();
     const next = index ?? previous + 1;
     assert(Number.isSafeInteger(next) && next > previous, `index ${next} already applied`);
     if (session !== undefined) {
       const seen = this.db.get(K.sessionKey(session.id, session.seq)) as CommandResult | undefined;
       if (seen !== undefined) {
-        this.db.transactionSync(() => this.db.putSync(K.appliedKey(), next));
+        this.db.transactionSync(() => this.afterCommand(next, leaderTimeMs, session, undefined));
         return seen;
       }
     }
@@ -110,20 +120,33 @@ export class MetadataStateMachine {
     try {
       result = this.db.transactionSync(() => {
         const outcome = dispatch(this.store, command);
-        this.db.putSync(K.appliedKey(), next);
-        if (session !== undefined) this.recordSession(session, outcome);
+        this.afterCommand(next, leaderTimeMs, session, outcome);
         return outcome;
       });
     } catch (error) {
       // Anything else is a broken invariant: it aborted the transaction and must stop the caller.
       if (!(error instanceof CommandError)) throw error;
       result = { ok: false, code: error.code, message: error.message };
-      this.db.transactionSync(() => {
-        this.db.putSync(K.appliedKey(), next);
-        if (session !== undefined) this.recordSession(session, result);
-      });
+      this.db.transactionSync(() => this.afterCommand(next, leaderTimeMs, session, result));
     }
     return result;
+  }
+
+  // In the command's transaction: the applied index, the log's time, the session's result (a
+  // new one) and activity, and the expiry of sessions idle too long.
+  private afterCommand(
+    index: number,
+    leaderTimeMs: number | undefined,
+    session: ClientSession | undefined,
+    result: CommandResult | undefined,
+  ): void {
+    this.db.putSync(K.appliedKey(), index);
+    const nowMs = advanceLogTime(this.db, leaderTimeMs);
+    if (session !== undefined) {
+      if (result !== undefined) this.recordSession(session, result);
+      touchSession(this.db, session.id, nowMs);
+    }
+    expireSessions(this.db, nowMs);
   }
 
   // Log entries that are not commands (a leader's no-op, a membership change) still advance the
@@ -133,26 +156,28 @@ export class MetadataStateMachine {
     this.db.transactionSync(() => this.db.putSync(K.appliedKey(), index));
   }
 
-  // The whole state as bytes (every key and value), for a Raft snapshot. Taken in one read
-  // transaction, so it is the state at exactly appliedIndex().
-  dump(): { index: number; data: Uint8Array } {
-    return this.db.transactionSync(() => {
-      const pairs: Array<[Buffer, unknown]> = [];
-      for (const { key, value } of this.db.getRange({})) pairs.push([key as Buffer, value]);
-      return { index: this.appliedIndex(), data: snapshotPackr.pack(pairs) };
-    });
+  // A Raft snapshot: LMDB copies its environment from one read transaction (a consistent MVCC
+  // view that writers do not wait for) on a libuv worker thread, compacted, into `dir`/data.mdb.
+  // The applied index is a key of that same B-tree, so the copy is the state at exactly the
+  // index it records (read it back with appliedIndexAt).
+  async snapshotTo(dir: string): Promise<void> {
+    await this.db.backup(dir, true);
   }
 
-  // Replaces the whole state with a snapshot's, at its index (InstallSnapshot, or a restart
-  // whose state machine lags the durable snapshot).
-  restore(data: Uint8Array, index: number): void {
-    const pairs = snapshotPackr.unpack(data) as Array<[Uint8Array, unknown]>;
-    assert(Array.isArray(pairs), 'a metadata snapshot is a list of key/value pairs');
-    this.db.transactionSync(() => {
-      for (const key of this.db.getKeys({})) this.db.removeSync(key as Buffer);
-      for (const [key, value] of pairs) this.db.putSync(Buffer.from(key), value);
-      this.db.putSync(K.appliedKey(), index);
-    });
+  // Makes the environment at `path` (an installed snapshot) the state, at `index`. Readers keep
+  // their objects: the store they read through switches to the new environment. Returns the
+  // previous environment's closing.
+  replaceWith(path: string, index: number): Promise<void> {
+    const next = openEnv(path, this.durable);
+    const applied = (next.get(K.appliedKey()) as number | undefined) ?? 0;
+    if (applied !== index) {
+      void next.close();
+      throw new Error(`the snapshot at ${path} records index ${applied}, not ${index}`);
+    }
+    const previous = this.db;
+    this.db = next;
+    this.store.db = next;
+    return previous.close();
   }
 
   // Keeps this result, and forgets the session's results the client no longer waits for.
@@ -250,4 +275,14 @@ function dispatch(store: Store, c: Command): CommandResult {
     default:
       return fail('EINVAL', `unknown command ${(c as { op: string }).op}`);
   }
+}
+
+function openEnv(path: string, durable: boolean): Database<any, Buffer> {
+  return open<any, Buffer>({
+    path,
+    keyEncoding: 'binary',
+    compression: false,
+    overlappingSync: false,
+    noSync: !durable,
+  });
 }

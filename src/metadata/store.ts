@@ -38,7 +38,8 @@ export const fail = (code: StrataErrorCode, message: string): never => {
 };
 
 export class Store {
-  readonly db: Database<any, Buffer>;
+  // Not readonly: installing a snapshot switches the state machine to another environment.
+  db: Database<any, Buffer>;
 
   constructor(db: Database<any, Buffer>) {
     this.db = db;

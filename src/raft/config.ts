@@ -29,7 +29,7 @@ export interface RaftConfig {
   maxCommittedEntriesPerReady: number;
   /** InstallSnapshot chunk size. */
   maxSnapshotChunkBytes: number;
-  /** A snapshot larger than this is refused by followers (bounds the reassembly buffer). */
+  /** A snapshot larger than this is refused by followers (bounds the incoming file on disk). */
   maxSnapshotBytes: number;
   /** ReadIndex requests waiting for a heartbeat round or for the first commit of the term. */
   maxPendingReads: number;
@@ -61,7 +61,7 @@ export const raftDefaults = {
   maxProposalBytes: 1024 * 1024,
   maxCommittedEntriesPerReady: 256,
   maxSnapshotChunkBytes: 1024 * 1024,
-  maxSnapshotBytes: 1024 * 1024 * 1024,
+  maxSnapshotBytes: 256 * 1024 * 1024 * 1024,
   maxPendingReads: 4096,
   maxPromotionLagEntries: 16,
 } as const;

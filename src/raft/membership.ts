@@ -113,6 +113,7 @@ export function joiningState() {
 export function emptySnapshot(): Snapshot {
   return {
     meta: { index: 0, term: 0, confState: { voters: [], learners: [] } },
-    data: new Uint8Array(0),
+    sizeBytes: 0,
+    checksum: 0,
   };
 }

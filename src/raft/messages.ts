@@ -52,12 +52,19 @@ export interface HeartbeatResponse extends MessageBase {
   context: string;
 }
 
-/** InstallSnapshot (Raft §7), sent in chunks of at most maxSnapshotChunkBytes. */
+/**
+ * InstallSnapshot (Raft §7), sent in chunks of at most maxSnapshotChunkBytes. The core emits it
+ * with empty `data`; the driver fills `data` with `lengthBytes` bytes at `offsetBytes` of its
+ * snapshot at `meta.index` before sending (ready.ts), so snapshot bytes never pass through the core.
+ */
 export interface SnapshotChunk extends MessageBase {
   type: 'snap';
   meta: SnapshotMeta;
   totalBytes: number;
+  /** The driver's checksum of the whole snapshot, for the receiving driver to verify. */
+  checksum: number;
   offsetBytes: number;
+  lengthBytes: number;
   data: Uint8Array;
   done: boolean;
 }

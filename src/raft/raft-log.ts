@@ -21,6 +21,12 @@ export class RaftLog {
   applied = 0;
   /** First index not yet handed out in a Ready for persisting. */
   unstableFrom = 1;
+  /** Bytes of entry data after the snapshot: what compaction would free (drivers trigger on it). */
+  #bytes = 0;
+
+  bytesAfterSnapshot(): number {
+    return this.#bytes;
+  }
 
   firstIndex(): number {
     return this.snapshotIndex + 1;
@@ -79,6 +85,7 @@ export class RaftLog {
       assert.equal(entry.index, this.lastIndex() + 1, 'appended entries must be contiguous');
       assert.ok(entry.term >= this.lastTerm(), 'terms in a log never decrease');
       this.#entries.push(entry);
+      this.#bytes += entryBytes(entry);
     }
   }
 
@@ -105,7 +112,9 @@ export class RaftLog {
 
   #truncateFrom(index: number): void {
     assert.ok(index > this.snapshotIndex && index <= this.lastIndex());
-    this.#entries.length = index - this.snapshotIndex - 1;
+    const kept = index - this.snapshotIndex - 1;
+    for (let i = kept; i < this.#entries.length; i++) this.#bytes -= entryBytes(this.#entries[i]);
+    this.#entries.length = kept;
     this.unstableFrom = Math.min(this.unstableFrom, index);
   }
 
@@ -135,6 +144,7 @@ export class RaftLog {
     this.snapshotIndex = snapshot.meta.index;
     this.snapshotTerm = snapshot.meta.term;
     this.#entries = [];
+    this.#bytes = 0;
     this.committed = snapshot.meta.index;
     this.applying = snapshot.meta.index;
     this.applied = snapshot.meta.index;
@@ -146,7 +156,10 @@ export class RaftLog {
     assert.ok(index > this.snapshotIndex, `compact to ${index} is not past ${this.snapshotIndex}`);
     assert.ok(index <= this.applied, `compact to ${index} beyond applied ${this.applied}`);
     const term = this.term(index) as number;
-    this.#entries = this.#entries.slice(index - this.snapshotIndex);
+    const dropped = index - this.snapshotIndex;
+    for (let i = 0; i < dropped; i++) this.#bytes -= entryBytes(this.#entries[i]);
+    assert.ok(this.#bytes >= 0, 'log byte count went negative');
+    this.#entries = this.#entries.slice(dropped);
     this.snapshotIndex = index;
     this.snapshotTerm = term;
     this.unstableFrom = Math.max(this.unstableFrom, index + 1);

@@ -40,6 +40,7 @@ import type {
   ReadState,
   Role,
   Snapshot,
+  SnapshotChunkWrite,
   SnapshotMeta,
   SoftState,
 } from './types.ts';
@@ -69,14 +70,17 @@ export interface RaftStatus {
   appliedIndex: number;
   firstIndex: number;
   lastIndex: number;
+  /** Bytes of entry data in the log after the snapshot (compaction would free them). */
+  logBytes: number;
   confState: ConfState;
   leadTransferee: NodeId;
 }
 
+/** A snapshot being received: only its position; the bytes go to the driver's file. */
 interface IncomingSnapshot {
   meta: SnapshotMeta;
   totalBytes: number;
-  chunks: Uint8Array[];
+  checksum: number;
   receivedBytes: number;
 }
 
@@ -110,6 +114,8 @@ export class RaftNode {
   /** The latest snapshot, sent to followers that are behind the compacted log. */
   #snapshot: Snapshot;
   #incomingSnapshot: IncomingSnapshot | undefined;
+  /** Accepted chunks of the incoming snapshot, for the driver to write in the next Ready. */
+  #snapshotChunks: SnapshotChunkWrite[] = [];
   #prevSoftState: SoftState;
   #prevHardState: HardState;
   /** The apply index promised by the Ready not yet advanced, or undefined. */
@@ -240,6 +246,7 @@ export class RaftNode {
       soft.role !== this.#prevSoftState.role ||
       !sameHardState(hard, this.#prevHardState) ||
       this.#snapshotToApply !== undefined ||
+      this.#snapshotChunks.length > 0 ||
       this.#log.unstableFrom <= this.#log.lastIndex() ||
       this.#messages.length > 0 ||
       this.#log.hasCommittedToApply() ||
@@ -256,6 +263,7 @@ export class RaftNode {
     const committedEntries = this.#log.committedToApply(this.config.maxCommittedEntriesPerReady);
     const ready: Ready = {
       entries,
+      snapshotChunks: this.#snapshotChunks,
       messages: this.#messages,
       committedEntries,
       readStates: this.#readStates,
@@ -280,6 +288,7 @@ export class RaftNode {
       this.#log.applying = committedEntries[committedEntries.length - 1].index;
     }
     this.#messages = [];
+    this.#snapshotChunks = [];
     this.#readStates = [];
     this.#readyApplyingTo = this.#log.applying;
     return ready;
@@ -306,6 +315,7 @@ export class RaftNode {
       appliedIndex: this.#log.applied,
       firstIndex: this.#log.firstIndex(),
       lastIndex: this.#log.lastIndex(),
+      logBytes: this.#log.bytesAfterSnapshot(),
       confState: cloneConfState(this.#conf),
       leadTransferee: this.#leadTransferee,
     };
@@ -679,11 +689,16 @@ export class RaftNode {
       });
       return;
     }
+    // A completed snapshot not yet handed out shares the driver's incoming file with the chunks
+    // of the next one: those wait (the leader resends after a heartbeat) until it has left in a
+    // Ready, whose driver moves the file away before it writes any later chunk.
+    if (this.#snapshotToApply !== undefined) return;
+    assert.equal(message.data.byteLength, message.lengthBytes, 'snapshot chunk of a wrong length');
     if (message.offsetBytes === 0 && message.totalBytes <= this.config.maxSnapshotBytes) {
       this.#incomingSnapshot = {
         meta: message.meta,
         totalBytes: message.totalBytes,
-        chunks: [],
+        checksum: message.checksum,
         receivedBytes: 0,
       };
     }
@@ -702,7 +717,12 @@ export class RaftNode {
       reply(incoming.receivedBytes, false); // a duplicate: say where we are
       return;
     }
-    incoming.chunks.push(message.data);
+    // The driver writes the bytes (Ready.snapshotChunks) before this node's answer leaves.
+    this.#snapshotChunks.push({
+      meta: message.meta,
+      offsetBytes: message.offsetBytes,
+      data: message.data,
+    });
     incoming.receivedBytes += message.data.byteLength;
     assert.ok(incoming.receivedBytes <= incoming.totalBytes, 'snapshot longer than announced');
     if (!message.done) {
@@ -711,7 +731,11 @@ export class RaftNode {
     }
     assert.equal(incoming.receivedBytes, incoming.totalBytes, 'snapshot shorter than announced');
     this.#incomingSnapshot = undefined;
-    this.#restore({ meta: message.meta, data: concatChunks(incoming.chunks, incoming.totalBytes) });
+    this.#restore({
+      meta: message.meta,
+      sizeBytes: incoming.totalBytes,
+      checksum: incoming.checksum,
+    });
     // Only the committed prefix is known to match the leader (entries after it may not).
     this.#send({
       type: 'appResp',
@@ -811,11 +835,20 @@ export class RaftNode {
       progress.becomeSnapshot(snapshot.meta.index); // a newer snapshot replaced it: start over
     }
     const offsetBytes = progress.snapshotOffsetBytes;
-    const totalBytes = snapshot.data.byteLength;
+    const totalBytes = snapshot.sizeBytes;
     const end = Math.min(totalBytes, offsetBytes + this.config.maxSnapshotChunkBytes);
-    const data = snapshot.data.subarray(offsetBytes, end);
-    const done = end === totalBytes;
-    this.#send({ type: 'snap', to, meta: snapshot.meta, totalBytes, offsetBytes, data, done });
+    // The driver fills `data` from its copy of the snapshot (ready.ts).
+    this.#send({
+      type: 'snap',
+      to,
+      meta: snapshot.meta,
+      totalBytes,
+      checksum: snapshot.checksum,
+      offsetBytes,
+      lengthBytes: end - offsetBytes,
+      data: emptyData,
+      done: end === totalBytes,
+    });
     progress.snapshotChunkInFlight = true;
   }
 
@@ -872,7 +905,7 @@ export class RaftNode {
       return; // a duplicate answer: the chunk after it is already on its way
     }
     // The last chunk is answered by an AppendEntries response once installed, not by this.
-    if (progress.snapshotOffsetBytes < this.#snapshot.data.byteLength || message.reject) {
+    if (progress.snapshotOffsetBytes < this.#snapshot.sizeBytes || message.reject) {
       this.#sendSnapshotChunk(message.from, progress);
     }
   }
@@ -986,14 +1019,4 @@ type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K>
 
 function sameHardState(a: HardState, b: HardState): boolean {
   return a.term === b.term && a.vote === b.vote && a.commit === b.commit;
-}
-
-function concatChunks(chunks: Uint8Array[], totalBytes: number): Uint8Array {
-  const out = new Uint8Array(totalBytes);
-  let offset = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return out;
 }

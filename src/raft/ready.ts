@@ -1,16 +1,30 @@
 // What the core hands its driver, and the answers to local requests.
 import type { Message } from './messages.ts';
-import type { Entry, HardState, NodeId, ReadState, Snapshot, SoftState } from './types.ts';
+import type {
+  Entry,
+  HardState,
+  NodeId,
+  ReadState,
+  Snapshot,
+  SnapshotChunkWrite,
+  SoftState,
+} from './types.ts';
 
 /**
  * One batch of work for the driver. The driver MUST handle it in this order:
- *   1. persist `snapshot` (if any, replacing the whole log), then `entries` (each replaces any
+ *   1. write `snapshotChunks` to the incoming snapshot file (each at its offset; offset 0 starts
+ *      a new file); persist `snapshot` (if any: the incoming file, complete and fsynced, becomes
+ *      the durable snapshot and replaces the whole log), then `entries` (each replaces any
  *      persisted entry at its index and everything after it), then `hardState`, and fsync them
  *      when `mustSync`. Nothing in `messages` may leave the node before this is durable: votes,
  *      acknowledgements and the leader's own replica count all assume it (Raft §5.2, §5.3).
- *   2. send `messages` (any order, any may be lost; the core retries).
- *   3. apply `snapshot` then `committedEntries` to the state machine, in order; serve the
- *      `readStates` whose index the state machine has reached.
+ *   2. send `messages` (any order, any may be lost; the core retries). A `snap` message leaves
+ *      with empty `data`: the driver fills it with `lengthBytes` bytes at `offsetBytes` of its
+ *      snapshot at `meta.index`, or drops the message when it no longer has that snapshot (the
+ *      core starts over with the newer one).
+ *   3. apply `snapshot` (install the received bytes as the state machine) then
+ *      `committedEntries`, in order; serve the `readStates` whose index the state machine has
+ *      reached.
  *   4. call `advance()`.
  * Inputs (step, tick, propose, ...) may arrive between `ready()` and `advance()`; the next Ready
  * only holds what is new since. Readies must be processed one after another, never overlapping.
@@ -21,6 +35,8 @@ export interface Ready {
   /** Present when term, vote or commit changed. */
   hardState?: HardState;
   entries: Entry[];
+  /** Chunks of an incoming snapshot, in order, to write before anything else. */
+  snapshotChunks: SnapshotChunkWrite[];
   snapshot?: Snapshot;
   messages: Message[];
   committedEntries: Entry[];

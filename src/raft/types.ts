@@ -49,9 +49,24 @@ export interface SnapshotMeta {
   confState: ConfState;
 }
 
-/** An application snapshot: opaque bytes the core never looks inside. */
+/**
+ * An application snapshot as the core knows it: where it stands, how many bytes it has and the
+ * driver's checksum of them. The bytes themselves never enter the core: the driver keeps them (a
+ * file), fills outgoing chunks from them and writes incoming chunks to disk (see ready.ts), so
+ * the core's memory does not grow with the state machine.
+ */
 export interface Snapshot {
   meta: SnapshotMeta;
+  sizeBytes: number;
+  /** The driver's checksum of the bytes (CRC32C for the metadata service); carried, not checked. */
+  checksum: number;
+}
+
+/** Bytes of an incoming snapshot the driver writes at `offsetBytes` of its file for `meta`. */
+export interface SnapshotChunkWrite {
+  meta: SnapshotMeta;
+  /** A chunk at offset 0 starts a new file (whatever was there before is discarded). */
+  offsetBytes: number;
   data: Uint8Array;
 }
 

@@ -36,13 +36,15 @@ test('entries, hard state and snapshots round-trip; a conflicting suffix is repl
   );
   reopened.compact({
     meta: { index: 1, term: 1, confState: { voters: [1], learners: [] } },
-    data: Buffer.from('state'),
+    sizeBytes: 4096,
+    checksum: 1234,
   });
   await reopened.close();
   const third = RaftStore.open(path);
   const compacted = third.load();
   assert.equal(compacted.snapshot.meta.index, 1);
-  assert.equal(Buffer.from(compacted.snapshot.data).toString(), 'state');
+  assert.equal(compacted.snapshot.sizeBytes, 4096);
+  assert.equal(compacted.snapshot.checksum, 1234);
   assert.deepEqual(
     compacted.entries.map((e) => e.index),
     [2],
@@ -60,7 +62,8 @@ test('a changed entry or snapshot on disk stops the load with EIO', async () => 
     });
     store.compact({
       meta: { index: 1, term: 1, confState: { voters: [1], learners: [] } },
-      data: Buffer.from('snap'),
+      sizeBytes: 4096,
+      checksum: 1234,
     });
     await store.close();
     // Flip bytes the way a bad disk would: same record shape, different content.
@@ -73,7 +76,7 @@ test('a changed entry or snapshot on disk stops the load with EIO', async () => 
       await raw.put(key, { ...stored, data: Buffer.from('z') });
     } else {
       const stored = raw.get(Buffer.from('n'));
-      await raw.put(Buffer.from('n'), { ...stored, data: Buffer.from('spam') });
+      await raw.put(Buffer.from('n'), { ...stored, sizeBytes: 4095 });
     }
     await raw.close();
     const damaged = RaftStore.open(path);
@@ -84,4 +87,54 @@ test('a changed entry or snapshot on disk stops the load with EIO', async () => 
     );
     await damaged.close();
   }
+});
+
+test('compaction records the snapshot at once and removes the covered entries in bounded batches', async () => {
+  const path = join(tempDir(), 'raft');
+  const store = RaftStore.open(path);
+  const entries = Array.from({ length: 50 }, (_, i) => entry(i + 1, 1, `e${i + 1}`));
+  store.persist({ entries, hardState: { term: 1, vote: 0, commit: 50 } });
+  const snapshot = {
+    meta: { index: 40, term: 1, confState: { voters: [1], learners: [] } },
+    sizeBytes: 8192,
+    checksum: 99,
+  };
+  store.compact(snapshot);
+  assert.equal(store.storedEntryCount(), 50, 'nothing removed inside compact()');
+  assert.equal(store.removeCompacted(16), true, 'more remain after one batch');
+  assert.equal(store.storedEntryCount(), 34);
+  // A restart in the middle sees only the entries after the snapshot.
+  await store.close();
+  const reopened = RaftStore.open(path);
+  const state = reopened.load();
+  assert.equal(state.snapshot.meta.index, 40);
+  assert.deepEqual(
+    state.entries.map((e) => e.index),
+    [41, 42, 43, 44, 45, 46, 47, 48, 49, 50],
+  );
+  while (reopened.removeCompacted(16)) {}
+  assert.equal(reopened.storedEntryCount(), 10);
+  await reopened.close();
+});
+
+test('a snapshot far ahead of a follower log removes only the entries it had, in one short pass', async () => {
+  const store = RaftStore.open(join(tempDir(), 'raft'));
+  store.persist({
+    entries: [entry(1, 1, 'a'), entry(2, 1, 'b'), entry(3, 1, 'c')],
+    hardState: { term: 1, vote: 0, commit: 2 },
+  });
+  // InstallSnapshot at index 10,000,000: the follower's three entries are covered.
+  store.persist({
+    snapshot: {
+      meta: { index: 10_000_000, term: 2, confState: { voters: [1], learners: [] } },
+      sizeBytes: 1,
+      checksum: 1,
+    },
+    entries: [],
+    hardState: { term: 2, vote: 0, commit: 10_000_000 },
+  });
+  assert.equal(store.storedEntryCount(), 3);
+  assert.equal(store.removeCompacted(1024), false, 'one batch found them all');
+  assert.equal(store.storedEntryCount(), 0);
+  await store.close();
 });

@@ -9,6 +9,9 @@ import type { Command } from '../types.ts';
 export interface Envelope {
   command: Command;
   session?: ClientSession;
+  // The leader's clock when it appended the entry: the log's time, by which client sessions
+  // expire identically on every member (Raft dissertation §6.3; sessions.ts).
+  leaderTimeMs?: number;
 }
 
 const packr = new Packr({ useRecords: false, moreTypes: true });
@@ -28,5 +31,8 @@ export function decodeEnvelope(data: Uint8Array): Envelope {
   ) {
     throw new StrataError('EIO', 'a metadata log entry has a malformed session');
   }
+  const t = value.leaderTimeMs;
+  if (t !== undefined && (!Number.isSafeInteger(t) || t < 0))
+    throw new StrataError('EIO', 'a metadata log entry has a malformed leader time');
   return value;
 }

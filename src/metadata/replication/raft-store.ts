@@ -45,15 +45,28 @@ function entryChecksum(index: number, term: number, type: EntryType, data: Uint8
   return crc32c(data, crc32c(head));
 }
 
+// The snapshot record: where the snapshot stands and its file's size and CRC32C (the bytes live in
+// a file, snapshot-files.ts), with a CRC32C of the record itself.
 function snapshotChecksum(snapshot: Snapshot): number {
-  const meta = Buffer.from(JSON.stringify(snapshot.meta));
-  return crc32c(snapshot.data, crc32c(meta));
+  const { meta, sizeBytes, checksum } = snapshot;
+  return crc32c(Buffer.from(JSON.stringify({ meta, sizeBytes, checksum })));
 }
+
+// Records written before snapshots became files held the bytes inline.
+function legacySnapshotChecksum(meta: Snapshot['meta'], data: Uint8Array): number {
+  return crc32c(data, crc32c(Buffer.from(JSON.stringify(meta))));
+}
+
+// Entries a compaction leaves behind are removed in batches of this many per call of
+// removeCompacted(), so dropping a long log never holds the event loop in one transaction.
+export const COMPACTED_REMOVAL_BATCH_ENTRIES = 1024;
 
 export class RaftStore {
   private readonly db: Database<any, Buffer>;
   private firstIndex = 1; // first entry after the snapshot
   private lastIndex = 0;
+  // Entries in [compactedFrom, firstIndex) are covered by the snapshot but still on disk.
+  private compactedFrom = 1;
 
   private constructor(db: Database<any, Buffer>) {
     this.db = db;
@@ -94,6 +107,7 @@ export class RaftStore {
     };
     const snapshot = this.readSnapshot();
     const entries: Entry[] = [];
+    let compactedFrom = snapshot.meta.index + 1;
     let expected = snapshot.meta.index + 1;
     for (const { key, value } of this.db.getRange({
       start: entryKey(0),
@@ -109,7 +123,10 @@ export class RaftStore {
             'were written; refusing to start rather than serve possibly wrong state',
         );
       }
-      if (index <= snapshot.meta.index) continue; // compacted, removal pending
+      if (index <= snapshot.meta.index) {
+        compactedFrom = Math.min(compactedFrom, index); // compacted, removal pending
+        continue;
+      }
       if (index !== expected)
         throw new StrataError('EIO', `raft log has a gap: entry ${index} after ${expected - 1}`);
       entries.push({ index, term: stored.term, type: stored.type, data });
@@ -117,6 +134,7 @@ export class RaftStore {
     }
     this.firstIndex = snapshot.meta.index + 1;
     this.lastIndex = snapshot.meta.index + entries.length;
+    this.compactedFrom = compactedFrom;
     return { hardState, snapshot, entries };
   }
 
@@ -126,12 +144,17 @@ export class RaftStore {
   persist(ready: Pick<Ready, 'snapshot' | 'entries' | 'hardState'>): void {
     let firstIndex = this.firstIndex;
     let lastIndex = this.lastIndex;
+    let compactedFrom = this.compactedFrom;
     this.db.transactionSync(() => {
       if (ready.snapshot) {
+        // The snapshot replaces the whole log: entries past it go now (a follower's conflicting
+        // tail, short), the ones it covers in batches (removeCompacted).
+        const index = ready.snapshot.meta.index;
         this.writeSnapshot(ready.snapshot);
-        this.removeEntries(firstIndex, lastIndex);
-        firstIndex = ready.snapshot.meta.index + 1;
-        lastIndex = ready.snapshot.meta.index;
+        this.removeEntries(Math.max(firstIndex, index + 1), lastIndex);
+        compactedFrom = Math.min(compactedFrom, firstIndex);
+        firstIndex = index + 1;
+        lastIndex = index;
       }
       if (ready.entries.length > 0) {
         const first = ready.entries[0].index;
@@ -153,30 +176,67 @@ export class RaftStore {
     });
     this.firstIndex = firstIndex;
     this.lastIndex = lastIndex;
+    this.compactedFrom = compactedFrom;
   }
 
-  // Log compaction: the snapshot (with its data) replaces the entries it covers, durably, so a
-  // restart whose state machine lags can start from it.
+  // Log compaction: the snapshot (its file is durable already) replaces the entries it covers,
+  // so a restart whose state machine lags starts from it. The covered entries are removed later,
+  // in bounded batches (removeCompacted); load() skips them meanwhile.
   compact(snapshot: Snapshot): void {
     const index = snapshot.meta.index;
     assert(index >= this.firstIndex - 1 && index <= this.lastIndex, `compaction point ${index}`);
-    this.db.transactionSync(() => {
-      this.writeSnapshot(snapshot);
-      this.removeEntries(this.firstIndex, index);
-    });
+    this.db.transactionSync(() => this.writeSnapshot(snapshot));
     this.firstIndex = index + 1;
+  }
+
+  // Removes up to maxEntries entries that a snapshot covers; returns whether any remain.
+  // The keys are found by a range scan, so a snapshot far ahead of a follower's log (indexes it
+  // never held) costs nothing.
+  removeCompacted(maxEntries = COMPACTED_REMOVAL_BATCH_ENTRIES): boolean {
+    if (this.compactedFrom >= this.firstIndex) return false;
+    const keys = [
+      ...this.db.getKeys({
+        start: entryKey(this.compactedFrom),
+        end: entryKey(this.firstIndex),
+        limit: maxEntries,
+      }),
+    ] as Buffer[];
+    if (keys.length > 0)
+      this.db.transactionSync(() => {
+        for (const key of keys) this.db.removeSync(key);
+      });
+    const last = keys.length > 0 ? Number(keys[keys.length - 1].readBigUInt64BE(1)) : 0;
+    this.compactedFrom = keys.length < maxEntries ? this.firstIndex : last + 1;
+    return this.compactedFrom < this.firstIndex;
+  }
+
+  // Entries on disk, the compacted ones not yet removed included (a scan: for tests).
+  storedEntryCount(): number {
+    return this.db.getKeysCount({ start: entryKey(0), end: Buffer.of(ENTRY_TAG + 1) });
   }
 
   // A snapshot is stored with a CRC32C of its metadata and data, checked when it is read back.
   private writeSnapshot(snapshot: Snapshot): void {
-    this.db.putSync(KEY_SNAPSHOT, { ...snapshot, crc: snapshotChecksum(snapshot) });
+    const { meta, sizeBytes, checksum } = snapshot;
+    this.db.putSync(KEY_SNAPSHOT, { meta, sizeBytes, checksum, crc: snapshotChecksum(snapshot) });
   }
 
   private readSnapshot(): Snapshot {
-    const stored = this.db.get(KEY_SNAPSHOT) as (Snapshot & { crc: number }) | undefined;
+    const stored = this.db.get(KEY_SNAPSHOT) as
+      | (Snapshot & { crc: number; data?: Uint8Array })
+      | undefined;
     if (stored === undefined) return emptySnapshot();
-    const snapshot: Snapshot = { meta: stored.meta, data: new Uint8Array(stored.data) };
-    if (snapshotChecksum(snapshot) !== stored.crc) {
+    const snapshot: Snapshot = {
+      meta: stored.meta,
+      sizeBytes: stored.sizeBytes ?? 0,
+      checksum: stored.checksum ?? 0,
+    };
+    // A record from before snapshots were files: its meta stands; a file is taken when needed.
+    const crc =
+      stored.data === undefined
+        ? snapshotChecksum(snapshot)
+        : legacySnapshotChecksum(stored.meta, new Uint8Array(stored.data));
+    if (crc !== stored.crc) {
       throw new StrataError(
         'EIO',
         `the raft snapshot at index ${stored.meta.index} fails its checksum; refusing to start ` +

@@ -4,6 +4,9 @@
 // applied, and serves linearizable reads through ReadIndex (coalesced: one round serves every
 // read that arrived while the previous round was in flight).
 import assert from 'node:assert';
+import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import { StrataError } from '../../common/errors.ts';
 import type { Logger } from '../../observability/logger.ts';
 import {
@@ -18,15 +21,22 @@ import {
   type RaftStatus,
   type Ready,
   SeededPrng,
+  type Snapshot,
 } from '../../raft/index.ts';
-import type { MetadataStateMachine } from '../state-machine.ts';
+import { MetadataStateMachine } from '../state-machine.ts';
 import type { CommandResult } from '../types.ts';
 import { allowedDuringNoSpace, DiskSpaceAlarm, systemErrorName } from './disk-space.ts';
 import { decodeEnvelope, type Envelope, encodeEnvelope } from './envelope.ts';
 import type { RaftStore } from './raft-store.ts';
+import type { SnapshotFiles } from './snapshot-files.ts';
+import { snapshotDue } from './snapshot-policy.ts';
 import type { RaftTransport } from './transport.ts';
 
 const READ_ROUND_TIMEOUT_MS = 5_000;
+// Committed entries applied per event-loop turn at most (each is one LMDB write transaction,
+// 0.1-0.2 ms): a follower catching up on a long log yields between batches, so it keeps answering
+// heartbeats and RPCs instead of applying tens of thousands of entries in one turn.
+const APPLIED_ENTRIES_PER_TURN_MAX = 128;
 const PROPOSALS_PENDING_MAX = 16_384;
 
 export interface ReplicaOptions {
@@ -43,7 +53,12 @@ export interface ReplicaOptions {
   seed: number;
   onLeaderChange?: (leaderId: NodeId, isLeader: boolean) => void;
   onMember?: (nodeId: NodeId, addr: string | null) => void;
-  snapshotEveryEntries: number;
+  // A snapshot is taken when the Raft log after the last one holds this many bytes of entries
+  // (staggered per member, snapshot-policy.ts).
+  snapshotLogBytes: number;
+  // InstallSnapshot chunk size: one chunk is read, sent and written per round trip.
+  snapshotChunkBytes?: number;
+  files: SnapshotFiles;
   // The NOSPACE alarm: the LMDB directories to watch and the free space below which it is raised.
   diskSpace: { paths: string[]; minFreeBytes: number; checkIntervalMs: number };
   onNoSpace?: (active: boolean) => void;
@@ -59,6 +74,10 @@ interface ReadyInProgress {
   sent: boolean;
   snapshotApplied: boolean;
   entriesApplied: number;
+  // Received snapshot chunks already written (each is written once: the file keeps a running
+  // checksum), and where a completed received snapshot lies once it was checked and made durable.
+  chunksWritten: number;
+  installPath: string | undefined;
 }
 
 interface PendingProposal {
@@ -98,6 +117,11 @@ export class MetadataReplica {
   private lastSnapshotIndex = 0;
   private inProgress: ReadyInProgress | undefined;
   readonly diskSpace: DiskSpaceAlarm;
+  // A snapshot being taken (at most one at a time).
+  private snapshotting: Promise<void> | undefined;
+  // A follower asked for chunks of a snapshot this member has no file of: take one now.
+  private snapshotWanted = false;
+  private removingCompacted = false;
 
   constructor(options: ReplicaOptions) {
     this.options = options;
@@ -118,10 +142,12 @@ export class MetadataReplica {
     } else {
       state = store.load();
     }
-    // A state machine behind the durable snapshot (power loss after compaction) restarts from it.
-    if (stateMachine.appliedIndex() < state.snapshot.meta.index) {
-      stateMachine.restore(state.snapshot.data, state.snapshot.meta.index);
-    }
+    // A state machine behind the durable snapshot (a crash between recording a received snapshot
+    // and switching to it, or a power loss after compaction) starts from the snapshot's file.
+    if (stateMachine.appliedIndex() < state.snapshot.meta.index) this.recoverState(state.snapshot);
+    options.files.cleanUp(state.snapshot.meta.index);
+    if (state.snapshot.sizeBytes > 0)
+      options.files.openOutgoing(state.snapshot.meta.index, state.snapshot);
     this.lastSnapshotIndex = state.snapshot.meta.index;
     // The state machine keeps its own applied index in the transaction of each change; entries up
     // to it are not delivered again.
@@ -134,6 +160,10 @@ export class MetadataReplica {
         heartbeatIntervalTicks: 1,
         preVote: true,
         checkQuorum: true,
+        maxCommittedEntriesPerReady: APPLIED_ENTRIES_PER_TURN_MAX,
+        ...(options.snapshotChunkBytes
+          ? { maxSnapshotChunkBytes: options.snapshotChunkBytes }
+          : {}),
       },
       { ...state, appliedIndex: Math.min(appliedIndex, lastIndexOf(state)) },
     );
@@ -142,7 +172,9 @@ export class MetadataReplica {
       log: options.log,
       onChange: (active) => {
         options.onNoSpace?.(active);
-        if (!active) this.schedule(); // resume the Ready a full disk stopped
+        if (active) return;
+        this.schedule(); // resume the Ready a full disk stopped
+        this.removeCompactedSoon();
       },
     });
     this.ticker = setInterval(() => {
@@ -151,6 +183,7 @@ export class MetadataReplica {
       this.schedule();
     }, options.tickMs);
     this.schedule();
+    this.removeCompactedSoon();
   }
 
   status(): RaftStatus {
@@ -172,7 +205,8 @@ export class MetadataReplica {
       return Promise.reject(
         new StrataError('RPC_UNAVAILABLE', 'too many metadata proposals pending'),
       );
-    const result = this.raft.propose(encodeEnvelope(envelope));
+    // The leader stamps the entry with its clock (the log's time, Raft dissertation §6.3).
+    const result = this.raft.propose(encodeEnvelope({ ...envelope, leaderTimeMs: Date.now() }));
     if (!result.ok) {
       if (result.code === 'NOT_LEADER' || result.code === 'TRANSFERRING_LEADERSHIP')
         return Promise.reject(notLeader(result.leaderHint));
@@ -265,12 +299,15 @@ export class MetadataReplica {
   }
 
   private processReadies(): void {
+    let appliedThisTurn = 0;
     for (let rounds = 0; rounds < 64 && !this.stopped; rounds++) {
       // A Ready stopped by a full disk waits for the alarm to clear (the check resumes it).
       if (this.inProgress && this.diskSpace.active) return;
       if (!this.inProgress && !this.raft.hasReady()) break;
+      if (appliedThisTurn >= APPLIED_ENTRIES_PER_TURN_MAX) break;
       const work = this.inProgress ?? this.beginReady();
       this.inProgress = work;
+      appliedThisTurn += work.ready.committedEntries.length - work.entriesApplied;
       if (!this.unlessDiskFull('metadata write', () => this.continueReady(work))) {
         this.releaseAppliedWaiters(); // for the entries applied before the one that failed
         return;
@@ -278,16 +315,24 @@ export class MetadataReplica {
       this.inProgress = undefined;
       this.raft.advance();
     }
-    if (this.raft.hasReady()) this.schedule();
-    // Compaction writes the snapshot: it waits while the disk is full (the log stays as it is).
-    if (!this.diskSpace.active) this.unlessDiskFull('log compaction', () => this.maybeCompact());
+    if (this.raft.hasReady() || this.inProgress) this.schedule();
+    // Taking a snapshot writes a copy of the state: it waits while the disk is full.
+    if (!this.diskSpace.active) this.maybeSnapshot();
   }
 
   private beginReady(): ReadyInProgress {
     const ready = this.raft.ready();
     if (ready.softState)
       this.onSoftState(ready.softState.leaderId, ready.softState.role === 'leader');
-    return { ready, persisted: false, sent: false, snapshotApplied: false, entriesApplied: 0 };
+    return {
+      ready,
+      persisted: false,
+      sent: false,
+      snapshotApplied: false,
+      entriesApplied: 0,
+      chunksWritten: 0,
+      installPath: undefined,
+    };
   }
 
   // Runs a step that writes to disk: false when it failed for lack of space (the alarm is raised,
@@ -306,23 +351,19 @@ export class MetadataReplica {
     const { ready } = work;
     // 1. durable before anything that depends on it leaves (src/raft/ready.ts)
     if (!work.persisted) {
-      if (ready.snapshot || ready.entries.length > 0 || ready.hardState)
-        this.options.store.persist(ready);
+      this.persistReady(work);
       work.persisted = true;
     }
     // 2. messages
     if (!work.sent) {
-      for (const message of ready.messages) this.options.transport.send(message);
+      this.sendMessages(ready);
       work.sent = true;
     }
     // 3. apply
     if (ready.snapshot && !work.snapshotApplied) {
-      this.options.stateMachine.restore(ready.snapshot.data, ready.snapshot.meta.index);
+      assert(work.installPath !== undefined, 'a received snapshot lies in its file');
+      this.installSnapshot(ready.snapshot, work.installPath);
       work.snapshotApplied = true;
-      this.lastSnapshotIndex = ready.snapshot.meta.index;
-      this.options.log.info('installed a metadata snapshot', {
-        index: ready.snapshot.meta.index,
-      });
     }
     for (; work.entriesApplied < ready.committedEntries.length; work.entriesApplied++)
       this.applyEntry(ready.committedEntries[work.entriesApplied]);
@@ -330,23 +371,165 @@ export class MetadataReplica {
     for (const readState of ready.readStates) this.onReadState(readState.index, readState.context);
   }
 
-  // Every snapshotEveryEntries applied entries, the state machine's state becomes the snapshot and
-  // the log before it is dropped (on disk and in the core), so neither grows without bound.
-  private maybeCompact(): void {
-    const applied = Math.min(
-      this.raft.status().appliedIndex,
-      this.options.stateMachine.appliedIndex(),
-    );
-    if (applied - this.lastSnapshotIndex < this.options.snapshotEveryEntries) return;
-    const { index, data } = this.options.stateMachine.dump();
-    if (index !== applied) return; // entries applied but not yet acknowledged by advance()
+  // Ready step 1: received snapshot chunks go to their file; a completed snapshot is checked and
+  // made durable before the Raft store records it; then entries and hard state. Each part is done
+  // once: a step stopped by a full disk resumes after what it had done.
+  private persistReady(work: ReadyInProgress): void {
+    const { files, store } = this.options;
+    const { ready } = work;
+    for (; work.chunksWritten < ready.snapshotChunks.length; work.chunksWritten++)
+      files.writeChunk(ready.snapshotChunks[work.chunksWritten]);
+    if (ready.snapshot && work.installPath === undefined) {
+      const { meta, sizeBytes, checksum } = ready.snapshot;
+      work.installPath = files.finishIncoming(meta, sizeBytes, checksum);
+    }
+    if (ready.snapshot || ready.entries.length > 0 || ready.hardState) store.persist(ready);
+    if (ready.snapshot) this.removeCompactedSoon();
+  }
+
+  // A snapshot chunk leaves with bytes from this member's snapshot file (src/raft/ready.ts). When
+  // the file is not here (this member installed the snapshot it would send, so its file became
+  // the live state), the chunk is dropped and a snapshot is taken: the core sends that one.
+  private sendMessages(ready: Ready): void {
+    for (const message of ready.messages) {
+      if (message.type === 'snap') {
+        const { meta, offsetBytes, lengthBytes } = message;
+        const data = this.options.files.readChunk(meta.index, offsetBytes, lengthBytes);
+        if (data === undefined) {
+          this.snapshotWanted = true;
+          continue;
+        }
+        message.data = data;
+      }
+      this.options.transport.send(message);
+    }
+  }
+
+  // The received environment becomes the state machine (one rename of metadata.current); the
+  // previous environment is closed and removed in the background.
+  private installSnapshot(snapshot: Snapshot, path: string): void {
+    const { index } = snapshot.meta;
+    this.swapState(path, index);
+    this.lastSnapshotIndex = index;
+    this.options.log.info('installed a metadata snapshot', {
+      index,
+      sizeBytes: snapshot.sizeBytes,
+    });
+  }
+
+  private swapState(path: string, index: number): void {
+    const { files, stateMachine, log } = this.options;
+    const previousPath = files.currentStatePath();
+    assert(previousPath !== path, `state ${path} is already live`);
+    const closing = stateMachine.replaceWith(path, index);
+    files.setCurrent(path);
+    void closing
+      .then(() => rm(previousPath, { recursive: true, force: true }))
+      .catch((error) => log.warn('could not remove the replaced metadata state', { error }));
+  }
+
+  // At start, when the durable snapshot is ahead of the state machine: the received environment
+  // (metadata-<index>) if the crash came before the swap, else a copy of this member's own file.
+  private recoverState(snapshot: Snapshot): void {
+    const { files, log } = this.options;
+    const { index } = snapshot.meta;
+    const installed = files.installedStatePath(index);
+    if (!existsSync(join(installed, 'data.mdb'))) {
+      const own = files.outgoingPath(index);
+      if (!existsSync(own)) {
+        throw new StrataError(
+          'EIO',
+          `the metadata state is behind the raft snapshot at ${index} and neither ${installed} ` +
+            `nor ${own} exists; refusing to start rather than serve an older state`,
+        );
+      }
+      mkdirSync(installed, { recursive: true });
+      copyFileSync(own, join(installed, 'data.mdb'));
+    }
+    this.swapState(installed, index);
+    log.info('metadata state restored from the raft snapshot', { index });
+  }
+
+  // When the log after the last snapshot has grown past this member's threshold, the state
+  // machine is copied to a snapshot file off the event loop and the log before it is dropped
+  // (on disk and in the core), so neither grows without bound.
+  private maybeSnapshot(): void {
+    if (this.snapshotting !== undefined || this.stopped) return;
+    const status = this.raft.status();
+    const applied = Math.min(status.appliedIndex, this.options.stateMachine.appliedIndex());
+    if (applied <= this.lastSnapshotIndex) return;
+    const due = snapshotDue({
+      nodeId: this.nodeId,
+      logBytes: status.logBytes,
+      thresholdBytes: this.options.snapshotLogBytes,
+      isLeader: this.isLeader,
+      pendingProposals: this.pending.size,
+      wanted: this.snapshotWanted,
+    });
+    if (!due) return;
+    this.snapshotWanted = false;
+    this.snapshotting = this.takeSnapshot()
+      .catch((error) => {
+        // A full disk raises the alarm and the snapshot waits for space; anything else stops.
+        if (!this.diskSpace.absorb(error, 'metadata snapshot')) this.stop(error as Error);
+      })
+      .finally(() => {
+        this.snapshotting = undefined;
+      });
+  }
+
+  private async takeSnapshot(): Promise<void> {
+    const { files, store, log } = this.options;
+    const startedMs = performance.now();
+    const tmpDir = files.newTmpDir();
+    try {
+      await this.options.stateMachine.snapshotTo(tmpDir);
+    } catch (error) {
+      await rm(tmpDir, { recursive: true, force: true }); // a partial copy must not fill the disk
+      throw error;
+    }
+    // The copy is the state at the applied index it records, whatever was applied meanwhile.
+    const index = MetadataStateMachine.appliedIndexAt(tmpDir);
+    if (this.stopped || index <= this.lastSnapshotIndex) {
+      await rm(tmpDir, { recursive: true, force: true }); // a received snapshot overtook it
+      return;
+    }
+    const local = await files.adoptTaken(tmpDir, index);
+    // A received snapshot may have replaced the log while the file was being checksummed.
+    if (this.stopped || index <= this.lastSnapshotIndex) return;
     const term = this.raft.logTerm(index);
     assert(term !== undefined, `no term for applied index ${index}`);
-    const snapshot = { meta: { index, term, confState: this.raft.confStateAt(index) }, data };
-    this.options.store.compact(snapshot);
+    const meta = { index, term, confState: this.raft.confStateAt(index) };
+    const snapshot: Snapshot = { meta, sizeBytes: local.sizeBytes, checksum: local.checksum };
+    store.compact(snapshot);
     this.raft.compact(snapshot);
     this.lastSnapshotIndex = index;
-    this.options.log.info('metadata log compacted', { index, snapshotBytes: data.byteLength });
+    this.removeCompactedSoon();
+    log.info('metadata snapshot taken and log compacted', {
+      index,
+      sizeBytes: local.sizeBytes,
+      durationMs: Math.round(performance.now() - startedMs),
+    });
+  }
+
+  // Entries a snapshot covers leave the Raft store in bounded batches, one per event-loop turn.
+  private removeCompactedSoon(): void {
+    if (this.removingCompacted || this.stopped) return;
+    this.removingCompacted = true;
+    setImmediate(() => {
+      this.removingCompacted = false;
+      if (this.stopped) return;
+      try {
+        let more = false;
+        // Deleting needs new LMDB pages too: on a full disk it waits for the alarm to clear.
+        if (
+          this.unlessDiskFull('log compaction', () => (more = this.options.store.removeCompacted()))
+        )
+          if (more) this.removeCompactedSoon();
+      } catch (error) {
+        this.stop(error as Error);
+      }
+    });
   }
 
   private applyEntry(entry: Entry): void {
@@ -355,7 +538,7 @@ export class MetadataReplica {
     let result: CommandResult;
     if (entry.type === 'normal') {
       const envelope = decodeEnvelope(entry.data);
-      result = sm.apply(envelope.command, entry.index, envelope.session);
+      result = sm.apply(envelope.command, entry.index, envelope.session, envelope.leaderTimeMs);
       if (envelope.command.op === 'setMember' && result.ok) {
         this.options.onMember?.(envelope.command.nodeId, envelope.command.addr);
       }
@@ -463,11 +646,17 @@ export class MetadataReplica {
     });
   }
 
+  // Resolves when no snapshot is being taken (after close(), before the environments close).
+  async drained(): Promise<void> {
+    await this.snapshotting;
+  }
+
   close(): void {
     if (this.stopped) return;
     this.stopped = true;
     clearInterval(this.ticker);
     this.diskSpace.close();
+    this.options.files.close();
     const error = new StrataError('RPC_UNAVAILABLE', 'metadata replica stopped');
     for (const p of this.pending.values()) p.reject(error);
     this.pending.clear();
@@ -483,16 +672,18 @@ function lastIndexOf(state: PersistedState): number {
     : state.snapshot.meta.index;
 }
 
+// The existing state stands at its applied index; the snapshot record holds no file (one is
+// taken when a follower first needs it).
 function adoptStateMachine(
   stateMachine: MetadataStateMachine,
   nodeId: NodeId,
   voters: NodeId[] | undefined,
 ): PersistedState {
-  const { index, data } = stateMachine.dump();
+  const index = stateMachine.appliedIndex();
   const confState = { voters: voters ?? [nodeId], learners: [] };
   return {
     hardState: { term: 1, vote: 0, commit: index },
-    snapshot: { meta: { index, term: 1, confState }, data },
+    snapshot: { meta: { index, term: 1, confState }, sizeBytes: 0, checksum: 0 },
     entries: [],
   };
 }

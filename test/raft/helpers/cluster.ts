@@ -16,9 +16,13 @@ export interface TestNode {
   raft: RaftNode;
   hardState: HardState;
   snapshot: Snapshot;
+  /** The bytes of `snapshot` (the driver's file). */
+  snapshotData: Uint8Array;
+  /** The incoming snapshot file, written chunk by chunk (Ready.snapshotChunks). */
+  incoming: Uint8Array;
   entries: Entry[];
   applied: Entry[];
-  appliedSnapshots: Snapshot[];
+  appliedSnapshots: { snapshot: Snapshot; data: Uint8Array }[];
   readStates: { index: number; context: string }[];
 }
 
@@ -49,6 +53,8 @@ export class TestCluster {
       raft: undefined as unknown as RaftNode,
       hardState: initial.hardState,
       snapshot: initial.snapshot,
+      snapshotData: new Uint8Array(0),
+      incoming: new Uint8Array(0),
       entries: [...initial.entries],
       applied: [],
       appliedSnapshots: [],
@@ -82,22 +88,59 @@ export class TestCluster {
     return this.node(id).raft;
   }
 
+  /** The application of `id` snapshots `data` at its applied index and compacts the log. */
+  compact(id: NodeId, data: Uint8Array): Snapshot {
+    const node = this.node(id);
+    const index = node.raft.status().appliedIndex;
+    const meta = {
+      index,
+      term: node.raft.logTerm(index) as number,
+      confState: node.raft.confStateAt(index),
+    };
+    const snapshot: Snapshot = { meta, sizeBytes: data.byteLength, checksum: checksumOf(data) };
+    node.raft.compact(snapshot);
+    node.snapshot = snapshot;
+    node.snapshotData = data;
+    return snapshot;
+  }
+
   /** Drains every node's Ready: persist, queue messages, apply, advance. */
   processReadies(): void {
     for (const node of this.nodes.values()) {
       while (node.raft.hasReady()) {
         const ready = node.raft.ready();
+        for (const chunk of ready.snapshotChunks) {
+          const start = chunk.offsetBytes === 0 ? new Uint8Array(0) : node.incoming;
+          assert.equal(start.byteLength, chunk.offsetBytes, 'snapshot chunks are written in order');
+          node.incoming = concat(start, chunk.data);
+        }
         if (ready.snapshot) {
+          assert.equal(node.incoming.byteLength, ready.snapshot.sizeBytes);
+          assert.equal(checksumOf(node.incoming), ready.snapshot.checksum);
           node.snapshot = ready.snapshot;
+          node.snapshotData = node.incoming;
           node.entries = [];
-          node.appliedSnapshots.push(ready.snapshot);
+          node.appliedSnapshots.push({ snapshot: ready.snapshot, data: node.incoming });
         }
         if (ready.entries.length > 0) {
           const first = ready.entries[0].index;
           node.entries = node.entries.filter((e) => e.index < first).concat(ready.entries);
         }
         if (ready.hardState) node.hardState = ready.hardState;
-        this.queue.push(...ready.messages);
+        for (const message of ready.messages) {
+          if (message.type === 'snap') {
+            // The driver fills chunks from its own snapshot bytes (ready.ts).
+            assert.equal(
+              message.data.byteLength,
+              0,
+              'the core leaves snapshot bytes to the driver',
+            );
+            if (message.meta.index !== node.snapshot.meta.index) continue;
+            const end = message.offsetBytes + message.lengthBytes;
+            message.data = node.snapshotData.subarray(message.offsetBytes, end);
+          }
+          this.queue.push(message);
+        }
         node.applied.push(...ready.committedEntries);
         node.readStates.push(...ready.readStates);
         node.raft.advance();
@@ -176,4 +219,18 @@ export function appliedTexts(node: TestNode): string[] {
   return node.applied
     .filter((entry) => entry.type === 'normal')
     .map((entry) => new TextDecoder().decode(entry.data));
+}
+
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.byteLength + b.byteLength);
+  out.set(a, 0);
+  out.set(b, a.byteLength);
+  return out;
+}
+
+/** A stand-in checksum for the tests' drivers (the metadata service uses CRC32C). */
+export function checksumOf(data: Uint8Array): number {
+  let sum = 0;
+  for (const byte of data) sum = (sum * 31 + byte) >>> 0;
+  return sum;
 }

@@ -26,7 +26,25 @@ export class SafetyChecker {
   readonly #committed = new Map<number, { term: number; content: string }>();
   /** Per node and incarnation: highest applied index, and highest commit index recorded. */
   readonly #applied = new Map<NodeId, { incarnation: number; index: number; commitSeen: number }>();
+  /** State machine determinism: the whole replicated state after each index (values, sessions). */
+  readonly #digests = new Map<number, string>();
   checks = 0;
+
+  /**
+   * Every member that has applied `index` holds the same state, including which client sessions
+   * expired: expiry follows the log's time, never a member's own clock (dissertation §6.3).
+   */
+  onStateDigest(node: SimNode, index: number, digest: string): void {
+    const seen = this.#digests.get(index);
+    this.checks++;
+    if (seen === undefined) this.#digests.set(index, digest);
+    else if (seen !== digest) {
+      throw new SafetyViolation(
+        'state machine determinism',
+        `node ${node.id} at index ${index} holds ${digest}, another member held ${seen}`,
+      );
+    }
+  }
 
   /** Every entry enters a log through a Ready: check it against every other log's. */
   onReadyTaken(node: SimNode, ready: Ready): void {
@@ -110,6 +128,7 @@ export class SafetyChecker {
       if (!node.alive) continue;
       const status = node.raft.status();
       this.#checkCommitted(node, status.commitIndex, status.firstIndex);
+      this.#checkLogBytes(node, status.firstIndex, status.lastIndex, status.logBytes);
       if (status.role !== 'leader') continue;
       const leader = this.#leaderByTerm.get(status.term);
       this.checks++;
@@ -122,6 +141,21 @@ export class SafetyChecker {
           `nodes ${leader} and ${node.id} both lead term ${status.term}`,
         );
       }
+    }
+  }
+
+  /** The core's count of log bytes (what drivers trigger snapshots on) matches its log. */
+  #checkLogBytes(node: SimNode, firstIndex: number, lastIndex: number, logBytes: number): void {
+    let bytes = 0;
+    for (let index = firstIndex; index <= lastIndex; index++) {
+      bytes += node.raft.logEntry(index).data.byteLength;
+    }
+    this.checks++;
+    if (bytes !== logBytes) {
+      throw new SafetyViolation(
+        'log accounting',
+        `node ${node.id} counts ${logBytes}, holds ${bytes}`,
+      );
     }
   }
 

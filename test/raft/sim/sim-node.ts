@@ -14,13 +14,23 @@ import type {
   Snapshot,
 } from '../../../src/raft/index.ts';
 import { RaftNode, SeededPrng } from '../../../src/raft/index.ts';
-import { type KvOutput, KvStateMachine } from './kv.ts';
+import { checksumOf, type KvOutput, KvStateMachine } from './kv.ts';
 
 export interface DurableState {
   hardState: HardState;
   snapshot: Snapshot;
+  /** The bytes of `snapshot` (the driver's snapshot file). */
+  snapshotData: Uint8Array;
+  /**
+   * The incoming snapshot file, written chunk by chunk as they arrive. Like a real file it
+   * survives a crash half-written; the restarted core starts the transfer over at offset 0.
+   */
+  incoming: Uint8Array;
   entries: Entry[];
 }
+
+/** Points where the simulation may crash a node in the middle of receiving a snapshot. */
+export type InterruptionPoint = 'snapshotChunkWritten' | 'snapshotPersisted';
 
 /** What the node reports to the simulation (clients, invariant checks, the network). */
 export interface NodeHooks {
@@ -34,6 +44,8 @@ export interface NodeHooks {
   ): void;
   onSnapshotApplied(node: SimNode, snapshot: Snapshot): void;
   onReadState(node: SimNode, readState: ReadState): void;
+  /** Whether to crash the node at this point (it then stops where it is). */
+  interrupt(node: SimNode, point: InterruptionPoint): boolean;
 }
 
 export class SimNode {
@@ -51,19 +63,29 @@ export class SimNode {
   readonly #options: Omit<RaftOptions, 'id' | 'random'>;
   readonly #prng: SeededPrng;
   readonly #maxFsyncDelayMs: number;
+  /** This node's clock is off by this much: leaders stamp entries with their own clock. */
+  readonly clockSkewMs: number;
+  /** The simulator's self-test fault: session expiry by this node's clock (kv.ts). */
+  expireSessionsByLocalClock = false;
 
   constructor(
     id: NodeId,
-    initial: DurableState,
+    initial: Pick<DurableState, 'hardState' | 'snapshot' | 'entries'>,
     options: Omit<RaftOptions, 'id' | 'random'>,
     prng: SeededPrng,
     maxFsyncDelayMs: number,
   ) {
     this.id = id;
-    this.durable = { ...initial, entries: [...initial.entries] };
+    this.durable = {
+      ...initial,
+      snapshotData: new Uint8Array(0),
+      incoming: new Uint8Array(0),
+      entries: [...initial.entries],
+    };
     this.#options = options;
     this.#prng = prng;
     this.#maxFsyncDelayMs = maxFsyncDelayMs;
+    this.clockSkewMs = prng.nextInt(101) - 50;
   }
 
   /** (Re)starts from the durable state, as a process would after a crash. */
@@ -81,7 +103,7 @@ export class SimNode {
       },
     );
     const { index, term, confState } = snapshot.meta;
-    this.kv = KvStateMachine.restore(snapshot.data, index, term, confState);
+    this.kv = KvStateMachine.restore(this.durable.snapshotData, index, term, confState);
     this.startAppliedIndex = index;
     this.#ready = undefined;
     this.alive = true;
@@ -106,17 +128,54 @@ export class SimNode {
       if (nowMs < this.#fsyncDoneAtMs) return;
       const ready = this.#ready;
       this.#persist(ready);
-      for (const message of ready.messages) hooks.send(message);
+      if (this.#interrupted(ready, hooks)) return;
+      for (const message of ready.messages) {
+        if (message.type === 'snap') {
+          // Filled from the snapshot file; a message for a replaced snapshot is dropped.
+          if (message.meta.index !== this.durable.snapshot.meta.index) continue;
+          const end = message.offsetBytes + message.lengthBytes;
+          message.data = this.durable.snapshotData.subarray(message.offsetBytes, end);
+        }
+        hooks.send(message);
+      }
+      if (this.expireSessionsByLocalClock) this.kv.localNowMs = nowMs + this.clockSkewMs;
       this.#apply(ready, hooks);
       this.#ready = undefined;
       this.raft.advance();
     }
   }
 
+  /** A crash after the Ready's writes, before its messages leave and before it is applied. */
+  #interrupted(ready: Ready, hooks: NodeHooks): boolean {
+    const point: InterruptionPoint | undefined = ready.snapshot
+      ? 'snapshotPersisted'
+      : ready.snapshotChunks.length > 0
+        ? 'snapshotChunkWritten'
+        : undefined;
+    if (point === undefined || !hooks.interrupt(this, point)) return false;
+    assert.ok(!this.alive, 'an interruption crashes the node');
+    return true;
+  }
+
   #persist(ready: Ready): void {
     const durable = this.durable;
+    for (const chunk of ready.snapshotChunks) {
+      // A chunk at offset 0 starts a new file; the others continue it exactly (the core's
+      // offsets, checked here against what is really on disk).
+      const start = chunk.offsetBytes === 0 ? new Uint8Array(0) : durable.incoming;
+      assert.equal(start.byteLength, chunk.offsetBytes, 'snapshot chunk written out of order');
+      const file = new Uint8Array(start.byteLength + chunk.data.byteLength);
+      file.set(start, 0);
+      file.set(chunk.data, start.byteLength);
+      durable.incoming = file;
+    }
     if (ready.snapshot) {
+      // The received file, complete and checked, becomes the durable snapshot.
+      assert.equal(durable.incoming.byteLength, ready.snapshot.sizeBytes, 'snapshot size');
+      assert.equal(checksumOf(durable.incoming), ready.snapshot.checksum, 'snapshot checksum');
       durable.snapshot = ready.snapshot;
+      durable.snapshotData = durable.incoming;
+      durable.incoming = new Uint8Array(0);
       durable.entries = [];
     }
     if (ready.entries.length > 0) {
@@ -133,7 +192,7 @@ export class SimNode {
     if (ready.snapshot) {
       const { index, term, confState } = ready.snapshot.meta;
       assert.ok(index > this.kv.appliedIndex, 'a snapshot never moves the state machine back');
-      this.kv = KvStateMachine.restore(ready.snapshot.data, index, term, confState);
+      this.kv = KvStateMachine.restore(this.durable.snapshotData, index, term, confState);
       hooks.onSnapshotApplied(this, ready.snapshot);
     }
     for (const entry of ready.committedEntries) {
@@ -148,9 +207,11 @@ export class SimNode {
     const kv = this.kv;
     if (kv.appliedIndex <= this.durable.snapshot.meta.index) return;
     const meta = { index: kv.appliedIndex, term: kv.appliedTerm, confState: kv.confState };
-    const snapshot: Snapshot = { meta, data: kv.serialize() };
+    const data = kv.serialize();
+    const snapshot: Snapshot = { meta, sizeBytes: data.byteLength, checksum: checksumOf(data) };
     // Written and fsynced before the log is truncated, so a crash leaves one or the other.
     this.durable.snapshot = snapshot;
+    this.durable.snapshotData = data;
     this.durable.entries = this.durable.entries.filter((entry) => entry.index > meta.index);
     this.raft.compact(snapshot);
   }

@@ -17,6 +17,8 @@ export interface SimulationOptions {
   durationMs?: number;
   quietMs?: number;
   testingFaults?: TestingFaults;
+  /** Self-test of the simulator: members expire sessions by their own clocks (must be caught). */
+  sessionExpiryByLocalClock?: boolean;
   /** A named fault profile that overrides parts of the seed's random one. */
   profileName?: ProfileName;
   /** Adjusts the profile after the named one applied (experiments, targeted tests). */
@@ -62,6 +64,10 @@ export interface SimulationResult {
     crashes: number;
     confChanges: number;
     snapshotsInstalled: number;
+    /** Crashes in the middle of receiving or installing a snapshot. */
+    snapshotInterruptions: number;
+    /** Sessions expired by log time (summed over node incarnations). */
+    sessionsExpired: number;
     checks: number;
     /** A write committed after the faults stopped (the cluster recovered). */
     recovered: boolean;
@@ -92,6 +98,9 @@ export interface Profile {
   confChangeRatePerMs: number;
   transferRatePerMs: number;
   snapshotEveryEntries: number;
+  /** Probability of a crash right after a snapshot chunk is written / a snapshot persisted. */
+  snapshotChunkCrashProbability: number;
+  snapshotInstallCrashProbability: number;
   maxFsyncDelayMs: number;
   raft: Omit<RaftOptions, 'id' | 'random'>;
 }
@@ -118,6 +127,8 @@ function drawProfile(prng: SeededPrng, testingFaults: TestingFaults | undefined)
     confChangeRatePerMs: prng.pick([0, 0.002, 0.005]),
     transferRatePerMs: prng.pick([0, 0.0005, 0.002]),
     snapshotEveryEntries: prng.pick([4, 16, 64]),
+    snapshotChunkCrashProbability: prng.pick([0, 0.02, 0.1]),
+    snapshotInstallCrashProbability: prng.pick([0, 0.2, 0.5]),
     maxFsyncDelayMs: prng.pick([0, 2, 8]),
     raft: {
       electionTimeoutTicks: 10,
@@ -157,7 +168,11 @@ class Simulation {
   #crashes = 0;
   #confChanges = 0;
   #snapshotsInstalled = 0;
+  #snapshotInterruptions = 0;
+  #sessionsExpired = 0;
   #linearizabilityUndecided = false;
+  /** Faults (crashes included) stop for the quiet period. */
+  #crashesAllowed = true;
   readonly #hooks: NodeHooks;
 
   constructor(options: SimulationOptions) {
@@ -179,20 +194,33 @@ class Simulation {
       onReadyTaken: (node, ready) => this.#checker.onReadyTaken(node, ready),
       onApplied: (node, entry, result) => {
         this.#checker.onApplied(node, entry);
+        this.#checker.onStateDigest(node, node.kv.appliedIndex, node.kv.digest());
         this.#workload.onApplied(node, entry, result);
       },
       onSnapshotApplied: (node, snapshot) => {
         this.#snapshotsInstalled++;
         this.#checker.onSnapshotApplied(node, snapshot);
+        this.#checker.onStateDigest(node, node.kv.appliedIndex, node.kv.digest());
         this.#workload.onSnapshotApplied(node, snapshot.meta.index);
       },
       onReadState: (node, readState) => this.#workload.onReadState(node, readState),
+      interrupt: (node, point) => {
+        const probability =
+          point === 'snapshotPersisted'
+            ? this.#profile.snapshotInstallCrashProbability
+            : this.#profile.snapshotChunkCrashProbability;
+        if (!this.#crashesAllowed || !this.#prng.chance(probability)) return false;
+        this.#snapshotInterruptions++;
+        this.#crash(node);
+        return true;
+      },
     };
   }
 
-  #addNode(id: NodeId, initial: DurableState): SimNode {
+  #addNode(id: NodeId, initial: Pick<DurableState, 'hardState' | 'snapshot' | 'entries'>): SimNode {
     const prng = new SeededPrng(this.#prng.nextInt(2 ** 31));
     const node = new SimNode(id, initial, this.#profile.raft, prng, this.#profile.maxFsyncDelayMs);
+    node.expireSessionsByLocalClock = this.#options.sessionExpiryByLocalClock === true;
     this.#nodes.set(id, node);
     return node;
   }
@@ -205,10 +233,13 @@ class Simulation {
     try {
       for (; this.#nowMs < durationMs; this.#nowMs++) this.#stepMs(true);
       this.#calm();
+      this.#crashesAllowed = false;
       const committedBefore = this.#checker.committedCount;
       for (let end = this.#nowMs + quietMs; this.#nowMs < end; this.#nowMs++) this.#stepMs(false);
       recovered = this.#checker.committedCount > committedBefore;
       failure = this.#checkHistory();
+      for (const node of this.#nodes.values())
+        if (node.alive) this.#sessionsExpired += node.kv.expiredSessions;
     } catch (error) {
       if (!(error instanceof SafetyViolation) && !(error instanceof Error)) throw error;
       failure = `${error.name}: ${error.message}${error instanceof SafetyViolation ? '' : `\n${error.stack}`}`;
@@ -232,6 +263,8 @@ class Simulation {
         crashes: this.#crashes,
         confChanges: this.#confChanges,
         snapshotsInstalled: this.#snapshotsInstalled,
+        snapshotInterruptions: this.#snapshotInterruptions,
+        sessionsExpired: this.#sessionsExpired,
         checks: this.#checker.checks,
         recovered,
         linearizabilityUndecided: this.#linearizabilityUndecided,
@@ -318,6 +351,7 @@ class Simulation {
   }
 
   #crash(victim: SimNode): void {
+    this.#sessionsExpired += victim.kv.expiredSessions;
     victim.crash();
     this.#workload.onCrash(victim);
     this.#crashes++;

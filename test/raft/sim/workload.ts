@@ -10,6 +10,7 @@ import type { SimNode } from './sim-node.ts';
 interface Pending {
   opId: number;
   input: KvInput;
+  sessionId: number;
   callTime: number;
   deadlineMs: number;
   retryAtMs: number;
@@ -35,6 +36,8 @@ export class Workload {
   /** Recent values per key, for compare-and-set expectations. */
   readonly #recent = new Map<string, (string | null)[]>();
   readonly #timeoutMs: number;
+  /** Each client's current session; a client sometimes starts a new one (a process restart). */
+  readonly #sessionIds: number[];
   acknowledged = 0;
   unknown = 0;
   refused = 0;
@@ -43,6 +46,7 @@ export class Workload {
     this.#prng = prng;
     this.#clients = new Array(clientCount).fill(undefined);
     this.#timeoutMs = timeoutMs;
+    this.#sessionIds = this.#clients.map((_, clientId) => clientId * 1_000_000);
   }
 
   /**
@@ -81,7 +85,11 @@ export class Workload {
   step(nowMs: number, nodes: Map<NodeId, SimNode>, startNew: boolean): void {
     this.#clients.forEach((pending, clientId) => {
       if (pending === undefined) {
-        if (startNew && this.#prng.chance(0.05)) this.#clients[clientId] = this.#newOp(nowMs);
+        if (startNew && this.#prng.chance(0.05)) {
+          // The old session is abandoned and expires in log time (Raft dissertation §6.3).
+          if (this.#prng.chance(0.05)) this.#sessionIds[clientId]++;
+          this.#clients[clientId] = this.#newOp(nowMs, this.#sessionIds[clientId]);
+        }
         return;
       }
       if (nowMs >= pending.deadlineMs) {
@@ -94,7 +102,7 @@ export class Workload {
     });
   }
 
-  #newOp(nowMs: number): Pending {
+  #newOp(nowMs: number, sessionId: number): Pending {
     const opId = this.#nextOpId++;
     const key = this.#prng.pick(keys);
     const value = `v${opId}`;
@@ -112,6 +120,7 @@ export class Workload {
     return {
       opId,
       input,
+      sessionId,
       callTime: this.#clock++,
       deadlineMs: nowMs + this.#timeoutMs,
       retryAtMs: nowMs,
@@ -126,7 +135,15 @@ export class Workload {
     const result: { ok: true; index?: number; term?: number } | Refusal =
       pending.input.op === 'get'
         ? node.raft.readIndex(`op${pending.opId}`)
-        : node.raft.propose(encodeCommand({ opId: pending.opId, input: pending.input }));
+        : node.raft.propose(
+            encodeCommand({
+              opId: pending.opId,
+              input: pending.input,
+              sessionId: pending.sessionId,
+              // The leader stamps the entry with its own (skewed) clock.
+              stampMs: nowMs + node.clockSkewMs,
+            }),
+          );
     if (!result.ok) {
       // Refused: nothing happened, so the client may retry anywhere (the driver's forwarding).
       this.refused++;

@@ -1,0 +1,294 @@
+// The files behind metadata snapshots (docs/architecture/raft.md, "Snapshots"). A snapshot is a
+// compacted copy of the state machine's own LMDB file, which holds the applied index in the same
+// B-tree as the state, so the two cannot disagree. Layout under the data directory:
+//   metadata/ or metadata-<index>/   the live state machine environment (data.mdb, lock.mdb)
+//   metadata.current                 which of them is live (absent: metadata/), replaced by rename
+//   snapshots/snap-<index>/data.mdb  this member's latest snapshot, sent to lagging followers
+//   snapshots/tmp-*/                 a snapshot being taken (removed at start)
+//   snapshots/incoming/data.mdb      a snapshot being received, written chunk by chunk
+// Installing a received snapshot renames snapshots/incoming to metadata-<index> and then points
+// metadata.current at it: each step is one rename, so a crash leaves either the old state or the
+// new one, never a mixture.
+import assert from 'node:assert';
+import {
+  chmodSync,
+  closeSync,
+  existsSync,
+  fdatasync,
+  fstatSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readSync,
+  renameSync,
+  rmSync,
+  writeSync,
+} from 'node:fs';
+import { open as openFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { StrataError } from '../../common/errors.ts';
+import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from '../../common/private-dir.ts';
+import { crc32c } from '../../data/crc32c.ts';
+import type { SnapshotChunkWrite, SnapshotMeta } from '../../raft/index.ts';
+
+const CURRENT_FILE = 'metadata.current';
+const INITIAL_STATE_DIR = 'metadata';
+const DATA_FILE = 'data.mdb';
+// Checksumming a snapshot reads it in slices of this size, yielding between them.
+const CHECKSUM_SLICE_BYTES = 1024 * 1024;
+// While receiving, dirty pages are flushed in the background every this many bytes, so the
+// fsync that makes the finished file durable (on the event loop) has little left to write.
+const INCOMING_FLUSH_EVERY_BYTES = 8 * 1024 * 1024;
+
+export interface LocalSnapshot {
+  index: number;
+  sizeBytes: number;
+  checksum: number;
+}
+
+interface Incoming {
+  meta: SnapshotMeta;
+  fd: number;
+  sizeBytes: number;
+  checksum: number;
+  unflushedBytes: number;
+  // An error of a background flush: reported by finishIncoming (Linux reports a writeback error
+  // to one fsync only, so the final fsync might not see it again).
+  flushError: Error | undefined;
+}
+
+export class SnapshotFiles {
+  readonly dataDir: string;
+  readonly snapshotsDir: string;
+  #incoming: Incoming | undefined;
+  /** The latest local snapshot, open for sending, or undefined when there is none. */
+  #outgoing: (LocalSnapshot & { fd: number }) | undefined;
+  #tmpSeq = 0;
+
+  constructor(dataDir: string) {
+    this.dataDir = dataDir;
+    this.snapshotsDir = join(dataDir, 'snapshots');
+    mkdirSync(this.snapshotsDir, { recursive: true, mode: PRIVATE_DIR_MODE });
+  }
+
+  /** The live state machine directory (what metadata.current names). */
+  currentStatePath(): string {
+    return join(this.dataDir, currentStateName(this.dataDir));
+  }
+
+  installedStatePath(index: number): string {
+    return join(this.dataDir, `metadata-${index}`);
+  }
+
+  outgoingPath(index: number): string {
+    return join(this.snapshotsDir, `snap-${index}`, DATA_FILE);
+  }
+
+  /** A fresh directory for a snapshot being taken (LMDB's copy writes data.mdb inside). */
+  newTmpDir(): string {
+    const dir = join(this.snapshotsDir, `tmp-${process.pid}-${++this.#tmpSeq}`);
+    mkdirSync(dir, { recursive: true, mode: PRIVATE_DIR_MODE });
+    return dir;
+  }
+
+  /** Makes a taken snapshot durable and this member's latest; older ones are removed. */
+  async adoptTaken(tmpDir: string, index: number): Promise<LocalSnapshot> {
+    const file = join(tmpDir, DATA_FILE);
+    chmodSync(file, PRIVATE_FILE_MODE); // LMDB's copy makes it 0644: the names are the user's alone
+    const { sizeBytes, checksum } = await checksumFile(file);
+    const target = join(this.snapshotsDir, `snap-${index}`);
+    rmSync(target, { recursive: true, force: true });
+    renameSync(tmpDir, target);
+    fsyncDir(this.snapshotsDir);
+    await this.#setOutgoing({ index, sizeBytes, checksum });
+    return { index, sizeBytes, checksum };
+  }
+
+  /** Opens the snapshot at `index` for sending, when this member has its file. */
+  openOutgoing(index: number, expected: { sizeBytes: number; checksum: number }): boolean {
+    if (this.#outgoing?.index === index) return true;
+    if (!existsSync(this.outgoingPath(index))) return false;
+    assert(this.#outgoing === undefined, 'a snapshot is open for sending already');
+    const fd = openSync(this.outgoingPath(index), 'r');
+    const sizeBytes = fstatSync(fd).size;
+    if (sizeBytes !== expected.sizeBytes) {
+      closeSync(fd);
+      return false;
+    }
+    this.#outgoing = { index, sizeBytes, checksum: expected.checksum, fd };
+    return true;
+  }
+
+  // The new snapshot is the one sent from now on; the previous one's file is removed.
+  async #setOutgoing(snapshot: LocalSnapshot): Promise<void> {
+    const fd = openSync(this.outgoingPath(snapshot.index), 'r');
+    const previous = this.#outgoing;
+    this.#outgoing = { ...snapshot, fd };
+    if (previous === undefined) return;
+    closeSync(previous.fd);
+    if (previous.index === snapshot.index) return;
+    await rm(join(this.snapshotsDir, `snap-${previous.index}`), { recursive: true, force: true });
+  }
+
+  /** Bytes [offset, offset + length) of the snapshot at `index`; undefined when it is gone. */
+  readChunk(index: number, offsetBytes: number, lengthBytes: number): Uint8Array | undefined {
+    const outgoing = this.#outgoing;
+    if (outgoing?.index !== index) return undefined;
+    assert(offsetBytes + lengthBytes <= outgoing.sizeBytes, 'chunk beyond the snapshot');
+    const chunk = Buffer.allocUnsafe(lengthBytes);
+    let done = 0;
+    while (done < lengthBytes) {
+      const read = readSync(outgoing.fd, chunk, done, lengthBytes - done, offsetBytes + done);
+      if (read === 0) throw new StrataError('EIO', `snapshot ${index} ended at ${offsetBytes}`);
+      done += read;
+    }
+    return chunk;
+  }
+
+  /** Writes one received chunk (Ready.snapshotChunks); offset 0 starts a new file. */
+  writeChunk(chunk: SnapshotChunkWrite): void {
+    if (chunk.offsetBytes === 0) this.#startIncoming(chunk.meta);
+    const incoming = this.#incoming;
+    assert(incoming !== undefined, 'a snapshot chunk after offset 0 with no file started');
+    assert.equal(incoming.meta.index, chunk.meta.index, 'chunk of another snapshot');
+    assert.equal(chunk.offsetBytes, incoming.sizeBytes, 'snapshot chunks arrive in order');
+    let done = 0;
+    while (done < chunk.data.byteLength) {
+      const data = chunk.data.subarray(done);
+      done += writeSync(incoming.fd, data, 0, data.byteLength, chunk.offsetBytes + done);
+    }
+    incoming.sizeBytes += chunk.data.byteLength;
+    incoming.checksum = crc32c(chunk.data, incoming.checksum);
+    incoming.unflushedBytes += chunk.data.byteLength;
+    if (incoming.unflushedBytes >= INCOMING_FLUSH_EVERY_BYTES) {
+      incoming.unflushedBytes = 0;
+      fdatasync(incoming.fd, (error) => {
+        if (error) incoming.flushError ??= error;
+      });
+    }
+  }
+
+  #startIncoming(meta: SnapshotMeta): void {
+    this.#closeIncoming();
+    const dir = join(this.snapshotsDir, 'incoming');
+    mkdirSync(dir, { recursive: true, mode: PRIVATE_DIR_MODE });
+    const fd = openSync(join(dir, DATA_FILE), 'w', PRIVATE_FILE_MODE);
+    this.#incoming = {
+      meta,
+      fd,
+      sizeBytes: 0,
+      checksum: 0,
+      unflushedBytes: 0,
+      flushError: undefined,
+    };
+  }
+
+  #closeIncoming(): void {
+    if (this.#incoming === undefined) return;
+    closeSync(this.#incoming.fd);
+    this.#incoming = undefined;
+  }
+
+  /**
+   * The received snapshot is complete: checked against the leader's size and checksum, made
+   * durable, and moved to where it will become the live state (metadata-<index>). Returns that
+   * directory. Called before the Raft store records the snapshot (Ready step 1).
+   */
+  finishIncoming(meta: SnapshotMeta, sizeBytes: number, checksum: number): string {
+    const incoming = this.#incoming;
+    assert(incoming !== undefined && incoming.meta.index === meta.index, 'no such snapshot');
+    if (incoming.sizeBytes !== sizeBytes || incoming.checksum !== checksum) {
+      throw new StrataError(
+        'EIO',
+        `received snapshot ${meta.index} has ${incoming.sizeBytes} bytes, CRC32C ` +
+          `${incoming.checksum}; the leader announced ${sizeBytes} bytes, CRC32C ${checksum}`,
+      );
+    }
+    fsyncSync(incoming.fd);
+    if (incoming.flushError !== undefined) throw incoming.flushError;
+    this.#closeIncoming();
+    const target = this.installedStatePath(meta.index);
+    rmSync(target, { recursive: true, force: true });
+    renameSync(join(this.snapshotsDir, 'incoming'), target);
+    fsyncDir(this.dataDir);
+    fsyncDir(this.snapshotsDir);
+    return target;
+  }
+
+  /** Points metadata.current at `statePath` (one rename: the swap is atomic). */
+  setCurrent(statePath: string): void {
+    const name = statePath.slice(this.dataDir.length + 1);
+    assert(name === INITIAL_STATE_DIR || /^metadata-\d+$/.test(name), `state dir ${name}`);
+    const tmp = join(this.dataDir, `${CURRENT_FILE}.tmp`);
+    const fd = openSync(tmp, 'w', PRIVATE_FILE_MODE);
+    writeSync(fd, name);
+    fsyncSync(fd);
+    closeSync(fd);
+    renameSync(tmp, join(this.dataDir, CURRENT_FILE));
+    fsyncDir(this.dataDir);
+  }
+
+  /**
+   * At start: removes what a crash left behind (snapshots being taken or received, state
+   * directories that are neither live nor `keepIndex`'s).
+   */
+  cleanUp(keepIndex: number): void {
+    const live = currentStateName(this.dataDir);
+    for (const name of readdirSync(this.dataDir)) {
+      if (!/^metadata-\d+$/.test(name) || name === live || name === `metadata-${keepIndex}`)
+        continue;
+      rmSync(join(this.dataDir, name), { recursive: true, force: true });
+    }
+    for (const name of readdirSync(this.snapshotsDir)) {
+      if (name.startsWith('tmp-') || name === 'incoming')
+        rmSync(join(this.snapshotsDir, name), { recursive: true, force: true });
+    }
+  }
+
+  close(): void {
+    this.#closeIncoming();
+    if (this.#outgoing !== undefined) closeSync(this.#outgoing.fd);
+    this.#outgoing = undefined;
+  }
+}
+
+/** Which state directory is live; `metadata` until a snapshot was installed. */
+export function currentStateName(dataDir: string): string {
+  const file = join(dataDir, CURRENT_FILE);
+  if (!existsSync(file)) return INITIAL_STATE_DIR;
+  const name = readFileSync(file, 'utf8').trim();
+  if (name !== INITIAL_STATE_DIR && !/^metadata-\d+$/.test(name))
+    throw new StrataError('EIO', `${file} names ${JSON.stringify(name)}, not a state directory`);
+  return name;
+}
+
+/** Size and CRC32C of a file, read in slices with the event loop free between them. */
+export async function checksumFile(path: string): Promise<{ sizeBytes: number; checksum: number }> {
+  const handle = await openFile(path, 'r');
+  try {
+    await handle.datasync();
+    const slice = Buffer.allocUnsafe(CHECKSUM_SLICE_BYTES);
+    let checksum = 0;
+    let sizeBytes = 0;
+    for (;;) {
+      const { bytesRead } = await handle.read(slice, 0, slice.byteLength, sizeBytes);
+      if (bytesRead === 0) break;
+      checksum = crc32c(slice.subarray(0, bytesRead), checksum);
+      sizeBytes += bytesRead;
+    }
+    return { sizeBytes, checksum };
+  } finally {
+    await handle.close();
+  }
+}
+
+function fsyncDir(path: string): void {
+  const fd = openSync(path, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
