@@ -21,6 +21,7 @@ export const TAG = {
   lock: 0x6c, // 'l' + ino: every lock on the inode, one list
   mountLock: 0x4c, // 'L' + mount id + 0x00 + ino: the mount holds locks on the inode
   mountOrphan: 0x4f, // 'O' + mount id + 0x00 + ino: an unlinked inode kept for the mount
+  clusterConfig: 0x4b, // 'K': the cluster's configuration (erasure profile, placement strategy)
 } as const;
 
 function u64(value: number): Buffer {
@@ -97,6 +98,8 @@ export const partPrefixEnd = (id: string) =>
 export const serverKey = (id: string) => Buffer.concat([tag(TAG.server), Buffer.from(id, 'utf8')]);
 export const serverPrefix = () => tag(TAG.server);
 export const serverPrefixEnd = () => tag(TAG.server + 1);
+
+export const clusterConfigKey = () => tag(TAG.clusterConfig);
 
 export const counterKey = (name: string) =>
   Buffer.concat([tag(TAG.counter), Buffer.from(name, 'utf8')]);
