@@ -76,16 +76,14 @@ export class LivenessMonitor {
   }
 
   // A heartbeat arriving at the leader. ENOENT for a server the cluster does not know (it then
-  // registers again); before this leader has caught up, registration cannot be checked yet, and
-  // the heartbeat only feeds the detector (an unknown server's is dropped at the next check).
+  // registers again). Before this leader has caught up, registration cannot be checked, so the
+  // heartbeat is not counted (only registered servers ever get a detector): servers recorded up
+  // are seeded when the leader starts checking, and a returning one is heard at its next beat.
   heartbeat(report: HeartbeatReport): void {
     const tracker = this.#tracker;
     if (tracker === undefined || !this.#leader.isLeader()) throw notLeader(0);
     const nowMs = monotonicMs();
-    if (!this.#caughtUp) {
-      tracker.heartbeat(report.serverId, nowMs, report.intervalMs);
-      return;
-    }
+    if (!this.#caughtUp) return;
     const server = this.#leader.reader.dataServer(report.serverId);
     if (server === undefined)
       throw new StrataError('ENOENT', `data server ${report.serverId} is not registered`);
