@@ -4,8 +4,10 @@
 // must not leave an orphan holding the port and the disks).
 
 import { startDataService } from '../data/data-service.ts';
+import type { FailureDomain } from '../metadata/types.ts';
 import { createLogger, type LogLevel } from '../observability/logger.ts';
 import { registry } from '../observability/metrics.ts';
+import { startHeartbeats } from './heartbeat.ts';
 import { registerDataServer } from './registration.ts';
 
 export interface DataProcessSettings {
@@ -16,6 +18,8 @@ export interface DataProcessSettings {
   metadataAddr: string;
   logLevel: LogLevel;
   nodeId: number;
+  domain: FailureDomain;
+  heartbeatIntervalMs: number;
 }
 
 export type ParentMessage =
@@ -53,17 +57,27 @@ async function start(settings: DataProcessSettings): Promise<void> {
   try {
     const service = await startDataService({ ...settings, log });
     const addr = `${service.host}:${service.port}`;
-    await registerDataServer(
-      settings.metadataAddr,
-      {
-        serverId: settings.serverId,
-        addr,
-        disks: settings.disks.map((path, disk) => ({ disk, path })),
-      },
-      log,
-    );
+    const registration = {
+      serverId: settings.serverId,
+      addr,
+      disks: settings.disks.map((path, disk) => ({ disk, path })),
+      domain: settings.domain,
+    };
+    const register = () => registerDataServer(settings.metadataAddr, registration, log);
+    await register();
+    const heartbeats = startHeartbeats({
+      metadataAddrs: settings.metadataAddr.split(','),
+      serverId: settings.serverId,
+      intervalMs: settings.heartbeatIntervalMs,
+      disks: () => service.store.status(),
+      register,
+      log: log.child({ service: 'heartbeat' }),
+    });
     process.on('SIGTERM', () => {
-      void service.close().then(() => process.exit(0));
+      void heartbeats
+        .stop()
+        .then(() => service.close())
+        .then(() => process.exit(0));
     });
     send({ type: 'ready', addr });
   } catch (error) {

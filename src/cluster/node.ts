@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { StrataClient } from '../client/strata-client.ts';
 import { ensurePrivateDir } from '../common/private-dir.ts';
@@ -10,6 +11,7 @@ import { startMetricsServer } from '../observability/metrics-server.ts';
 import { createS3Gateway } from '../s3/index.ts';
 import { aggregatedMetrics, type DataChild, forkDataService } from './data-child.ts';
 import { prepareDataDir } from './data-dir.ts';
+import { startHeartbeats } from './heartbeat.ts';
 import { registerDataServer } from './registration.ts';
 
 export interface RunningNode {
@@ -67,12 +69,14 @@ export async function startNode(config: StrataConfig, log: Logger): Promise<Runn
             m: config.erasure.parity_shards,
             shardSizeBytes: config.erasure.shard_size_bytes,
           },
+          placement: { strategy: config.placement.strategy },
         },
         scrub: {
           intervalMs: config.metadata.scrub_interval_seconds * 1000,
           orphanGraceMs: config.metadata.orphan_grace_seconds * 1000,
         },
         minFreeBytes: config.metadata.min_free_bytes,
+        serverDownAfterMs: config.metadata.server_down_after_seconds * 1000,
         log: log.child({ service: 'metadata' }),
       });
       closers.push(() => service.close());
@@ -118,6 +122,12 @@ async function startData(
   const serverId = config.data.server_id || `data-${config.node.id}`;
   const { host, port } = splitAddr(config.data.addr);
   node.dataDisks = disks;
+  const domain = {
+    zone: config.data.zone,
+    rack: config.data.rack,
+    host: config.data.host || hostname(),
+  };
+  const heartbeatIntervalMs = config.data.heartbeat_interval_ms;
   if (config.node.role === 'combined') {
     // Its own process, so a single node uses a second core for checksums and disk I/O.
     const logLevel = config.observability.log_level;
@@ -129,6 +139,8 @@ async function startData(
       metadataAddr,
       logLevel,
       nodeId: config.node.id,
+      domain,
+      heartbeatIntervalMs,
     };
     const child = await forkDataService(settings, log, (code) => {
       log.error('the data service process exited; stopping this node', { code });
@@ -149,7 +161,18 @@ async function startData(
   closers.push(() => service.close());
   node.dataAddr = `${service.host}:${service.port}`;
   const layout = disks.map((path, disk) => ({ disk, path }));
-  await registerDataServer(metadataAddr, { serverId, addr: node.dataAddr, disks: layout }, log);
+  const registration = { serverId, addr: node.dataAddr, disks: layout, domain };
+  const register = () => registerDataServer(metadataAddr, registration, log);
+  await register();
+  const heartbeats = startHeartbeats({
+    metadataAddrs: metadataAddr.split(','),
+    serverId,
+    intervalMs: heartbeatIntervalMs,
+    disks: () => service.store.status(),
+    register,
+    log: log.child({ service: 'heartbeat' }),
+  });
+  closers.push(() => heartbeats.stop());
 }
 
 async function startS3(

@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { MetadataClient } from '../client/metadata-client.ts';
+import type { DataServerRegistration } from '../metadata/types.ts';
 import type { Logger } from '../observability/logger.ts';
 
 const REGISTER_ATTEMPTS_MAX = 60;
@@ -8,7 +9,7 @@ const REGISTER_RETRY_MS = 500;
 // A data server announces itself to the metadata service, retrying while that is still starting.
 export async function registerDataServer(
   metadataAddr: string,
-  server: { serverId: string; addr: string; disks: Array<{ disk: number; path: string }> },
+  server: DataServerRegistration,
   log: Logger,
 ): Promise<void> {
   // Comma-separated: any member of the metadata cluster will do.

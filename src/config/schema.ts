@@ -3,6 +3,8 @@
 // here with its type and check, so an unknown key or a bad value is an error naming the key and
 // where it came from. docs/configuration.md documents the same keys.
 
+import { type PlacementStrategy, placementStrategies } from '../metadata/placement/types.ts';
+
 export type Role = 'combined' | 'metadata' | 'data' | 's3';
 export const ROLES: readonly Role[] = ['combined', 'metadata', 'data', 's3'];
 
@@ -26,8 +28,18 @@ export interface StrataConfig {
     scrub_interval_seconds: number;
     orphan_grace_seconds: number;
     min_free_bytes: number;
+    server_down_after_seconds: number;
   };
-  data: { addr: string; disks: string[]; disk_count: number; server_id: string };
+  data: {
+    addr: string;
+    disks: string[];
+    disk_count: number;
+    server_id: string;
+    heartbeat_interval_ms: number;
+    zone: string;
+    rack: string;
+    host: string;
+  };
   s3: {
     addr: string;
     region: string;
@@ -37,6 +49,7 @@ export interface StrataConfig {
     auth: { allow_anonymous: boolean; credentials: CredentialConfig[] };
   };
   erasure: { data_shards: number; parity_shards: number; shard_size_bytes: number };
+  placement: { strategy: PlacementStrategy };
   observability: { metrics_addr: string; log_level: 'debug' | 'info' | 'warn' | 'error' };
 }
 
@@ -54,9 +67,22 @@ export const DEFAULT_CONFIG: StrataConfig = {
     orphan_grace_seconds: 3600,
     // Room kept for the writes a node makes even when refusing clients' (elections, catching up).
     min_free_bytes: 64 * 1024 * 1024,
+    // The repair delay: a server silent this long is down and its shards are to be rebuilt
+    // (src/metadata/health/liveness.ts); a shorter reboot costs no rebuild.
+    server_down_after_seconds: 60,
   },
   // Empty disks: six directories under <data_dir>/disks, so 4+2 has six independent targets.
-  data: { addr: '127.0.0.1:9001', disks: [], disk_count: 6, server_id: '' },
+  // Empty host: the machine's hostname.
+  data: {
+    addr: '127.0.0.1:9001',
+    disks: [],
+    disk_count: 6,
+    server_id: '',
+    heartbeat_interval_ms: 1000,
+    zone: 'default',
+    rack: 'default',
+    host: '',
+  },
   s3: {
     addr: '127.0.0.1:9002',
     region: 'us-east-1',
@@ -66,6 +92,7 @@ export const DEFAULT_CONFIG: StrataConfig = {
     auth: { allow_anonymous: false, credentials: [] },
   },
   erasure: { data_shards: 4, parity_shards: 2, shard_size_bytes: 1024 * 1024 },
+  placement: { strategy: 'spread-domains' },
   observability: { metrics_addr: '127.0.0.1:9090', log_level: 'info' },
 };
 
@@ -95,6 +122,17 @@ const isOneOf =
     typeof v === 'string' && choices.includes(v)
       ? undefined
       : `expected one of ${choices.join(', ')}, got ${JSON.stringify(v)}`;
+
+// A failure-domain label: 1-128 characters without control characters (empty allowed where
+// it means "the default").
+const isLabel =
+  (emptyAllowed: boolean): Check =>
+  (v) =>
+    typeof v === 'string' &&
+    v.length <= 128 &&
+    (v.length > 0 ? /^[^\p{Cc}]+$/u.test(v) : emptyAllowed)
+      ? undefined
+      : `expected a label of ${emptyAllowed ? '0' : '1'}-128 characters without control characters, got ${JSON.stringify(v)}`;
 
 export const isAddress: Check = (v) => {
   if (typeof v !== 'string') return `expected "host:port", got ${JSON.stringify(v)}`;
@@ -153,10 +191,15 @@ export const CONFIG_KEYS: Record<string, Check> = {
   'metadata.scrub_interval_seconds': isInt(1, 7 * 24 * 3600),
   'metadata.orphan_grace_seconds': isInt(1, 30 * 24 * 3600),
   'metadata.min_free_bytes': isInt(0, 2 ** 50),
+  'metadata.server_down_after_seconds': isInt(1, 7 * 24 * 3600),
   'data.addr': isAddress,
   'data.disks': isStringList(isString(true)),
   'data.disk_count': isInt(1, 256),
   'data.server_id': isString(false),
+  'data.heartbeat_interval_ms': isInt(100, 60_000),
+  'data.zone': isLabel(false),
+  'data.rack': isLabel(false),
+  'data.host': isLabel(true),
   's3.addr': isAddress,
   's3.region': isString(true),
   's3.virtual_host_domains': isStringList(isString(true)),
@@ -167,6 +210,7 @@ export const CONFIG_KEYS: Record<string, Check> = {
   'erasure.data_shards': isInt(1, 255),
   'erasure.parity_shards': isInt(1, 255),
   'erasure.shard_size_bytes': isInt(4096, 64 * 1024 * 1024),
+  'placement.strategy': isOneOf(placementStrategies),
   'observability.metrics_addr': (v) => (v === '' ? undefined : isAddress(v)),
   'observability.log_level': isOneOf(['debug', 'info', 'warn', 'error']),
 };

@@ -24,6 +24,7 @@ export const TAG = {
   sessionActive: 0x53, // 'S' + session id: log time of the session's last command
   sessionIdle: 0x51, // 'Q' + log time + session id: sessions by last activity (for expiry)
   logTime: 0x54, // 'T': the log's time, the highest leader stamp applied (Raft diss. §6.3)
+  clusterConfig: 0x4b, // 'K': the cluster's configuration (erasure profile, placement strategy)
 } as const;
 
 function u64(value: number): Buffer {
@@ -100,6 +101,8 @@ export const partPrefixEnd = (id: string) =>
 export const serverKey = (id: string) => Buffer.concat([tag(TAG.server), Buffer.from(id, 'utf8')]);
 export const serverPrefix = () => tag(TAG.server);
 export const serverPrefixEnd = () => tag(TAG.server + 1);
+
+export const clusterConfigKey = () => tag(TAG.clusterConfig);
 
 export const counterKey = (name: string) =>
   Buffer.concat([tag(TAG.counter), Buffer.from(name, 'utf8')]);

@@ -1,9 +1,9 @@
-// Commands about data rather than names: POSIX writes, data server registration, and the
+// Commands about data rather than names: POSIX writes, metadata members, and the
 // bookkeeping of stripe collection (gcDone) and orphan shards (markOrphans).
 import { checkExtents, punch, STRIPE_ID, writeExtents } from './extent-ops.ts';
 import * as K from './keys.ts';
 import { fail, type Store } from './store.ts';
-import type { Command, DataServerInfo, Inode } from './types.ts';
+import type { Command, Inode } from './types.ts';
 
 type Op<T extends Command['op']> = Extract<Command, { op: T }>;
 
@@ -34,14 +34,6 @@ export function punchHole(store: Store, c: Op<'punch'>) {
   if (inode.object) next.object = { ...inode.object, etag: '', partSizes: undefined };
   store.putInode(next);
   return { ok: true as const, inode: next };
-}
-
-export function registerDataServer(store: Store, c: Op<'registerDataServer'>) {
-  const id = c.server?.serverId;
-  if (typeof id !== 'string' || id.length === 0) fail('EINVAL', 'a data server needs an id');
-  const server: DataServerInfo = { ...c.server, registeredAtMs: c.nowMs };
-  store.db.putSync(K.serverKey(id), server);
-  return { ok: true as const };
 }
 
 export function setMember(store: Store, c: Op<'setMember'>) {

@@ -1,5 +1,6 @@
 import * as K from './keys.ts';
 import { listObjects } from './list-objects.ts';
+import { clusterConfig, normaliseServer, server } from './ops-cluster.ts';
 import { getLock, readLocks } from './ops-locks.ts';
 import { orphansOf, sessions } from './ops-mounts.ts';
 import type { Store } from './store.ts';
@@ -66,7 +67,9 @@ export function createReader(store: Store): MetadataReader {
       [...store.db.getRange({ start: K.uploadPrefix(), end: K.uploadPrefixEnd() })]
         .map(({ value }) => value as UploadInfo)
         .filter((u) => u.bucket === bucket),
-    dataServers: () => store.servers(),
+    dataServers: () => store.servers().map(normaliseServer),
+    dataServer: (serverId) => (typeof serverId === 'string' ? server(store, serverId) : undefined),
+    clusterConfig: () => clusterConfig(store),
     members: () =>
       [...store.db.getRange({ start: K.memberPrefix(), end: K.memberPrefixEnd() })].map(
         ({ key, value }) => ({

@@ -15,6 +15,9 @@ import {
 } from '../observability/metrics.ts';
 import type { Message, NodeId } from '../raft/index.ts';
 import { RpcServer } from '../rpc/index.ts';
+import { ClusterConfigKeeper } from './cluster-config.ts';
+import { setClusterGauges } from './cluster-gauges.ts';
+import { type LeaderAccess, LivenessMonitor, parseHeartbeat } from './liveness-monitor.ts';
 import type { Envelope } from './replication/envelope.ts';
 import { RaftStore } from './replication/raft-store.ts';
 import { MetadataReplica, notLeader } from './replication/replica.ts';
@@ -46,6 +49,8 @@ const READ_FNS = new Set<keyof MetadataReader>([
   'listParts',
   'listUploads',
   'dataServers',
+  'dataServer',
+  'clusterConfig',
   'pendingGc',
   'stripeState',
   'getLock',
@@ -93,6 +98,8 @@ export interface MetadataServiceOptions {
   raft: RaftOptions;
   // Below this many free bytes on its disk the node raises the NOSPACE alarm (refuses writes).
   minFreeBytes: number;
+  // The repair delay: a data server silent this long is down (src/metadata/liveness-monitor.ts).
+  serverDownAfterMs: number;
   log?: Logger;
 }
 
@@ -123,6 +130,7 @@ export async function startMetadataService(
   const transport = new RaftTransport(log.child({ service: 'raft' }));
   const server = new RpcServer({ name: 'metadata', log });
   let replica: MetadataReplica | undefined;
+  let monitor: LivenessMonitor | undefined;
   server.handle(RAFT_RPC.hello, async () => ({ header: { nodeId: options.raft.nodeId } }));
   server.handle(RAFT_RPC.step, async ({ header }) => {
     const { message, fromAddr } = header as { message: Message; fromAddr?: string };
@@ -176,6 +184,7 @@ export async function startMetadataService(
     onLeaderChange: (_leader, isLeader) => {
       raftIsLeader.set(isLeader ? 1 : 0);
       raftLeaderChanges.inc();
+      monitor?.leadership(isLeader);
     },
     onMember: (nodeId, addr) => {
       if (nodeId === options.raft.nodeId) return;
@@ -189,6 +198,7 @@ export async function startMetadataService(
     raftTerm.set(s.term);
     raftCommit.set(s.commitIndex);
     raftApplied.set(stateMachine.appliedIndex());
+    setClusterGauges(stateMachine.reader.dataServers());
   }, 1000);
   metricsTimer.unref();
 
@@ -199,6 +209,13 @@ export async function startMetadataService(
     apply: (command) => live.propose({ command }),
     isLeader: () => live.isLeader,
   };
+  const leaderAccess: LeaderAccess = { ...committer, readBarrier: () => live.readBarrier() };
+  const liveness = new LivenessMonitor(leaderAccess, log.child({ service: 'liveness' }), {
+    downAfterMs: options.serverDownAfterMs,
+  });
+  monitor = liveness;
+  if (live.isLeader) liveness.leadership(true);
+  const clusterConfig = new ClusterConfigKeeper(leaderAccess, options.cluster, log);
 
   server.handle(METADATA_RPC.apply, async ({ header }) => {
     const request = header as Envelope & { forwarded?: boolean };
@@ -232,7 +249,25 @@ export async function startMetadataService(
     const reader = stateMachine.reader as unknown as Record<string, (...a: unknown[]) => unknown>;
     return { header: { value: reader[fn](...args) ?? null } };
   });
-  server.handle(METADATA_RPC.config, async () => ({ header: options.cluster }));
+  // The recorded cluster configuration; before the first leader has recorded one, the leader
+  // records its own and answers that (followers ask the leader).
+  server.handle(METADATA_RPC.config, async ({ header }) => {
+    const recorded = clusterConfig.recorded();
+    if (recorded) return { header: recorded };
+    if (live.isLeader) return { header: await clusterConfig.bootstrap() };
+    if ((header as { forwarded?: boolean } | null)?.forwarded) throw notLeader(live.leaderId);
+    return { header: await forward(METADATA_RPC.config, { forwarded: true }) };
+  });
+  // Data servers' heartbeats feed the leader's failure detector; followers pass them on.
+  server.handle(METADATA_RPC.heartbeat, async ({ header }) => {
+    const report = parseHeartbeat(header);
+    if (!live.isLeader) {
+      if ((header as { forwarded?: boolean }).forwarded) throw notLeader(live.leaderId);
+      return { header: await forward(METADATA_RPC.heartbeat, { ...report, forwarded: true }) };
+    }
+    liveness.heartbeat(report);
+    return { header: {} };
+  });
   server.handle(METADATA_RPC.members, async () => ({
     header: {
       leaderId: live.leaderId,
@@ -305,6 +340,8 @@ export async function startMetadataService(
       clearInterval(metricsTimer);
       clearInterval(reconcile);
       clearInterval(expiry);
+      liveness.stop();
+      clusterConfig.stop();
       // The replica first: it fails proposals still waiting for a quorum (the other members
       // may be gone already), which the collector and scrubber could otherwise wait on forever.
       live.close();

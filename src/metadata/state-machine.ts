@@ -2,6 +2,7 @@ import assert from 'node:assert';
 import { type Database, open } from 'lmdb';
 import * as K from './keys.ts';
 import { createBucket, deleteBucket, setBucketAttr } from './ops-buckets.ts';
+import * as cluster from './ops-cluster.ts';
 import * as data from './ops-data.ts';
 import { setLock } from './ops-locks.ts';
 import * as mounts from './ops-mounts.ts';
@@ -253,7 +254,13 @@ function dispatch(store: Store, c: Command): CommandResult {
     case 'abortUpload':
       return mp.abortUpload(store, c);
     case 'registerDataServer':
-      return data.registerDataServer(store, c);
+      return cluster.registerDataServer(store, c);
+    case 'setServerState':
+      return cluster.setServerState(store, c);
+    case 'setDiskStatus':
+      return cluster.setDiskStatus(store, c);
+    case 'initClusterConfig':
+      return cluster.initClusterConfig(store, c);
     case 'setMember':
       return data.setMember(store, c);
     case 'gcDone':

@@ -6,6 +6,15 @@
 // a deterministic state machine; the proposer stamps time (nowMs) and any identifiers into the
 // command so that apply() uses no clock and no randomness (this is what Raft will replicate).
 
+import type {
+  DiskState,
+  FailureDomain,
+  PlacementStrategy,
+  ServerState,
+} from './placement/types.ts';
+
+export type { DiskState, FailureDomain, PlacementStrategy, ServerState };
+
 export const ROOT_INO = 1;
 
 // 'special': a FIFO, socket or device node (POSIX view only: the kernel serves their I/O).
@@ -83,11 +92,37 @@ export interface Extent {
   stripeOffset: number; // where this extent's bytes start inside the stripe's data
 }
 
+// A data server's disk as the cluster records it. state, capacityBytes and freeBytes come from
+// the server's heartbeats (absent only in records written before heartbeats existed; the reader
+// fills them in).
+export interface DataServerDisk {
+  disk: number;
+  path: string;
+  state?: DiskState;
+  capacityBytes?: number; // 0 until the first heartbeat reports it
+  freeBytes?: number;
+}
+
+// A data server as the cluster records it, replicated through Raft, so every gateway and mount
+// sees the same view. `state` is written by the metadata leader's failure detector (up, suspect,
+// down) or by an operator (draining, removed); see src/metadata/liveness-monitor.ts.
 export interface DataServerInfo {
   serverId: string;
   addr: string; // host:port of its RPC listener
-  disks: Array<{ disk: number; path: string }>;
+  disks: DataServerDisk[];
   registeredAtMs: number;
+  domain: FailureDomain; // failure-domain labels, from the server's configuration
+  state: ServerState;
+  stateSinceMs: number; // when `state` last changed (the leader's clock)
+}
+
+// What a data server sends to register: its address, disks and failure-domain labels (absent
+// from servers of older versions: the state machine then labels it with its id as host).
+export interface DataServerRegistration {
+  serverId: string;
+  addr: string;
+  disks: Array<{ disk: number; path: string }>;
+  domain?: FailureDomain;
 }
 
 export interface BucketInfo {
@@ -282,7 +317,30 @@ export type Command =
       ifNoneMatch?: string;
     }
   | { op: 'abortUpload'; nowMs: number; uploadId: string }
-  | { op: 'registerDataServer'; nowMs: number; server: Omit<DataServerInfo, 'registeredAtMs'> }
+  // Creates or updates a data server's record. A server registering again (a restart) keeps its
+  // state: only its heartbeats make the leader's detector bring it back up.
+  | { op: 'registerDataServer'; nowMs: number; server: DataServerRegistration }
+  // A change of a data server's state (src/metadata/ops-cluster.ts), proposed by the leader's
+  // failure detector when its verdict changes. ifState: applied only while the recorded state is
+  // this one (PRECONDITION_FAILED otherwise), so a stale verdict never overwrites a newer one.
+  | {
+      op: 'setServerState';
+      nowMs: number;
+      serverId: string;
+      state: ServerState;
+      ifState?: ServerState;
+    }
+  // Disk health and space from a server's heartbeats, recorded when they change noticeably.
+  | {
+      op: 'setDiskStatus';
+      nowMs: number;
+      serverId: string;
+      disks: Array<{ disk: number; state: DiskState; capacityBytes: number; freeBytes: number }>;
+    }
+  // The cluster's one configuration (erasure profile, placement strategy), set by the first
+  // leader from its own configuration. Only the first one counts: once set, this changes nothing
+  // and answers the recorded one (result `clusterConfig`).
+  | { op: 'initClusterConfig'; nowMs: number; config: ClusterConfig }
   // The metadata address of a Raft member (null: forget it), so every replica can reach every
   // member, including ones added after it started.
   | { op: 'setMember'; nowMs: number; nodeId: number; addr: string | null }
@@ -349,6 +407,7 @@ export type CommandResult =
       replacedInode?: Inode;
       marked?: string[];
       expired?: string[]; // expireMounts: the sessions it ended
+      clusterConfig?: ClusterConfig; // initClusterConfig: the configuration in force
     }
   | { ok: false; code: string; message: string };
 
@@ -396,6 +455,9 @@ export interface MetadataReader {
   listParts(uploadId: string): PartInfo[];
   listUploads(bucket: string): UploadInfo[];
   dataServers(): DataServerInfo[];
+  dataServer(serverId: string): DataServerInfo | undefined;
+  // The cluster's configuration, once the first leader has recorded it.
+  clusterConfig(): ClusterConfig | undefined;
   members(): Array<{ nodeId: number; addr: string }>;
   pendingGc(limit: number): Stripe[];
   // Whether any extent or part references the stripe, or its deletion is queued already.
@@ -416,8 +478,11 @@ export interface MetadataReader {
 }
 
 // Cluster-wide settings the metadata service hands to every client, so that all writers agree.
+// Kept in replicated state (initClusterConfig): every member answers the same. Each stripe
+// records its own k, m and shard size, so a stripe stays readable whatever this says later.
 export interface ClusterConfig {
   erasure: { k: number; m: number; shardSizeBytes: number };
+  placement: { strategy: PlacementStrategy };
 }
 
 export const METADATA_RPC = {
@@ -425,4 +490,7 @@ export const METADATA_RPC = {
   read: 'meta.read', // header: { fn: keyof MetadataReader, args: unknown[] } -> { value }
   config: 'meta.config', // header: {} -> ClusterConfig
   members: 'meta.members', // header: {} -> { leaderId, members: [{ nodeId, addr }] }
+  // A data server's heartbeat (src/cluster/heartbeat.ts), answered by the leader:
+  // HeartbeatReport -> {}; ENOENT when the server is not registered (it registers again).
+  heartbeat: 'meta.heartbeat',
 } as const;

@@ -204,3 +204,31 @@ export const serversAvoided = new Gauge({
   help: 'Data servers this client routes around after repeated failures to answer',
   registers: [registry],
 });
+
+// Cluster membership as the replicated state records it, set by every metadata member
+// (src/metadata/cluster-gauges.ts). The two names come from the design.
+export const clusterNodesTotal = new Gauge({
+  name: 'strata_cluster_nodes_total',
+  help: 'Data servers registered and not removed',
+  registers: [registry],
+});
+
+export const clusterNodesOnline = new Gauge({
+  name: 'strata_cluster_nodes_online',
+  help: 'Data servers up or draining (their heartbeats arrive)',
+  registers: [registry],
+});
+
+export const clusterServerState = new Gauge({
+  name: 'strata_cluster_server_state',
+  help: '1 for the state each data server is in (up, suspect, down, draining, removed), else 0',
+  labelNames: ['server', 'state'] as const,
+  registers: [registry],
+});
+
+export const dataHeartbeatFailures = new Counter({
+  name: 'strata_data_heartbeat_failures_total',
+  help: 'Heartbeats of this data server that reached no metadata leader, by error code',
+  labelNames: ['code'] as const,
+  registers: [registry],
+});

@@ -22,6 +22,28 @@ describe('configuration', () => {
     assert.deepEqual([config.erasure.data_shards, config.erasure.parity_shards], [4, 2]);
   });
 
+  test('placement strategy, failure-domain labels and liveness settings are checked keys', () => {
+    const path = writeToml(
+      '[placement]\nstrategy = "least-loaded"\n[data]\nzone = "eu-1"\nrack = "r7"\n' +
+        'heartbeat_interval_ms = 500\n[metadata]\nserver_down_after_seconds = 30\n',
+    );
+    const { config } = loadConfig({ configPath: path, env: {} });
+    assert.equal(config.placement.strategy, 'least-loaded');
+    assert.deepEqual([config.data.zone, config.data.rack, config.data.host], ['eu-1', 'r7', '']);
+    assert.equal(config.data.heartbeat_interval_ms, 500);
+    assert.equal(config.metadata.server_down_after_seconds, 30);
+    assert.equal(loadConfig({ env: {} }).config.placement.strategy, 'spread-domains');
+    const refused = (text: string, key: string) =>
+      assert.throws(
+        () => loadConfig({ configPath: writeToml(text), env: {} }),
+        (e: unknown) => e instanceof ConfigError && e.key === key,
+      );
+    refused('[placement]\nstrategy = "round-robin"\n', 'placement.strategy');
+    refused('[data]\nzone = ""\n', 'data.zone');
+    refused('[data]\nrack = "a\\nb"\n', 'data.rack');
+    refused('[data]\nheartbeat_interval_ms = 10\n', 'data.heartbeat_interval_ms');
+  });
+
   test('flags beat environment variables, which beat the file', () => {
     const path = writeToml('[node]\ndata_dir = "/from/file"\n[s3]\naddr = "127.0.0.1:7000"\n');
     const { config } = loadConfig({

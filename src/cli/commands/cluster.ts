@@ -1,5 +1,6 @@
 import { MetadataClient } from '../../client/metadata-client.ts';
 import { StrataClient } from '../../client/strata-client.ts';
+import { clusterHealth } from '../../metadata/health/cluster-health.ts';
 import { formatBytes, METADATA_ADDR_OPTION, metadataAddrs, parse, UsageError } from '../usage.ts';
 
 export const CLUSTER_HELP = `Usage: strata cluster status [--metadata-addr H:P[,H:P...]] [--config FILE] [--json]
@@ -17,9 +18,11 @@ last heard from, and the files each keeps alive after an unlink while open. A mo
 longer than its session time loses its locks and those files.
 
 status
-Shows each member of the metadata Raft cluster (role, term, commit and applied index, lag behind
-the leader's commit, and ALARM NOSPACE while its disk is full), the erasure-coding scheme and every data server with its disks
-(online, shards, capacity used and free).`;
+Shows the cluster's health (HEALTHY, DEGRADED or UNAVAILABLE, with the reasons), each member of
+the metadata Raft cluster (role, term, commit and applied index, lag behind the leader's commit,
+and ALARM NOSPACE while its disk is full), the erasure-coding scheme and every data server with
+its state (up, suspect, down, draining, removed), failure domain (zone, rack, host) and disks
+(online, shards, capacity used and free). --json prints the same as one JSON object.`;
 
 export async function runCluster(args: string[]): Promise<number> {
   const { values, positionals } = parse(args, {
@@ -37,14 +40,24 @@ export async function runCluster(args: string[]): Promise<number> {
   if (positionals[0] === 'mounts') return listMounts(values, await metadataAddrs(values));
   if (positionals[0] !== 'status')
     throw new UsageError(`unknown cluster command: ${positionals[0]}`);
-  const client = new StrataClient({ metadataAddrs: await metadataAddrs(values) });
+  const addrs = await metadataAddrs(values);
+  const client = new StrataClient({ metadataAddrs: addrs });
+  const metadata = new MetadataClient(addrs);
   try {
     const status = await client.clusterStatus();
+    // Health from the replicated records (the cluster's view, the same from every member).
+    const recorded = await metadata.read('dataServers');
+    const health = clusterHealth({
+      servers: recorded,
+      members: status.metadataMembers,
+      erasure: status.erasure,
+    });
     if (values.json) {
-      process.stdout.write(`${JSON.stringify(status, null, 2)}\n`);
+      process.stdout.write(`${JSON.stringify({ health, ...status }, null, 2)}\n`);
       return 0;
     }
-    const out = [`metadata cluster: ${status.metadataMembers.length} member(s)`];
+    const out = [`health: ${health.status}`, ...health.reasons.map((r) => `  ${r}`)];
+    out.push(`metadata cluster: ${status.metadataMembers.length} member(s)`);
     for (const m of status.metadataMembers) {
       out.push(
         m.reachable
@@ -58,8 +71,15 @@ export async function runCluster(args: string[]): Promise<number> {
       `erasure   ${status.erasure.k}+${status.erasure.m}, stripe ${formatBytes(status.erasure.stripeSizeBytes)}`,
       `data servers: ${status.dataServers.length}`,
     );
+    const nowMs = Date.now();
     for (const server of status.dataServers) {
-      out.push(`  ${server.serverId}  ${server.addr}  ${server.reachable ? 'up' : 'UNREACHABLE'}`);
+      const { zone, rack, host } = server.domain;
+      const since = Math.max(0, Math.round((nowMs - server.stateSinceMs) / 1000));
+      const state = server.state === 'up' ? 'up' : `${server.state.toUpperCase()} for ${since} s`;
+      out.push(
+        `  ${server.serverId}  ${server.addr}  ${state}  zone=${zone} rack=${rack} host=${host}` +
+          (server.reachable ? '' : '  UNREACHABLE'),
+      );
       for (const disk of server.disks) {
         out.push(
           `    disk ${disk.disk}  ${disk.online ? 'online ' : 'OFFLINE'}  ${disk.shardCount} shards  ` +
@@ -71,6 +91,7 @@ export async function runCluster(args: string[]): Promise<number> {
     process.stdout.write(`${out.join('\n')}\n`);
     return 0;
   } finally {
+    await metadata.close();
     await client.close();
   }
 }
