@@ -224,7 +224,7 @@ class HedgedStripeRead {
     if (this.hedged && slowPending && inputs.some((r) => r.hedge)) hedgeWins.inc();
     const lost = this.reads.filter((r) => r.state === 'failed' && isLostShard(r.error));
     if (lost.length > 0) {
-      this.log?.warn('stripe rebuilt from parity', {
+      this.log?.warn('degraded read: stripe rebuilt from parity', {
         stripeId: id,
         missingShards: lost.map((r) => r.index),
         errors: lost.map((r) => r.error),
