@@ -117,6 +117,10 @@ async function startData(
   const serverId = config.data.server_id || `data-${config.node.id}`;
   const { host, port } = splitAddr(config.data.addr);
   node.dataDisks = disks;
+  const scrub = {
+    bytesPerSecond: config.data.scrub_bytes_per_second,
+    passIntervalMs: config.data.scrub_pass_interval_seconds * 1000,
+  };
   if (config.node.role === 'combined') {
     // Its own process, so a single node uses a second core for checksums and disk I/O.
     const logLevel = config.observability.log_level;
@@ -125,6 +129,7 @@ async function startData(
       host,
       port,
       disks,
+      scrub,
       metadataAddr,
       logLevel,
       nodeId: config.node.id,
@@ -143,6 +148,7 @@ async function startData(
     host,
     port,
     disks,
+    scrub,
     log: log.child({ service: 'data' }),
   });
   closers.push(() => service.close());

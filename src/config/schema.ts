@@ -26,7 +26,14 @@ export interface StrataConfig {
     orphan_grace_seconds: number;
     min_free_bytes: number;
   };
-  data: { addr: string; disks: string[]; disk_count: number; server_id: string };
+  data: {
+    addr: string;
+    disks: string[];
+    disk_count: number;
+    server_id: string;
+    scrub_bytes_per_second: number;
+    scrub_pass_interval_seconds: number;
+  };
   s3: {
     addr: string;
     region: string;
@@ -54,7 +61,16 @@ export const DEFAULT_CONFIG: StrataConfig = {
     min_free_bytes: 64 * 1024 * 1024,
   },
   // Empty disks: six directories under <data_dir>/disks, so 4+2 has six independent targets.
-  data: { addr: '127.0.0.1:9001', disks: [], disk_count: 6, server_id: '' },
+  // Scrub: 16 MiB/s reads a 10 TB server in about a week, the pass interval (Ceph deep-scrubs
+  // every placement group weekly too), while taking a small share of one disk's bandwidth.
+  data: {
+    addr: '127.0.0.1:9001',
+    disks: [],
+    disk_count: 6,
+    server_id: '',
+    scrub_bytes_per_second: 16 * 1024 * 1024,
+    scrub_pass_interval_seconds: 7 * 24 * 3600,
+  },
   s3: {
     addr: '127.0.0.1:9002',
     region: 'us-east-1',
@@ -154,6 +170,8 @@ export const CONFIG_KEYS: Record<string, Check> = {
   'data.disks': isStringList(isString(true)),
   'data.disk_count': isInt(1, 256),
   'data.server_id': isString(false),
+  'data.scrub_bytes_per_second': isInt(0, 2 ** 40),
+  'data.scrub_pass_interval_seconds': isInt(1, 365 * 24 * 3600),
   's3.addr': isAddress,
   's3.region': isString(true),
   's3.virtual_host_domains': isStringList(isString(true)),
