@@ -50,25 +50,29 @@ export function newDiskState(): DiskScrubState {
   };
 }
 
-// Keeps reads to `bytesPerSecond` on average. Each read is charged after it is made, and the
-// caller waits the returned milliseconds before the next: the reads' end times then never run
-// ahead of a clock advancing at the rate. Idle time earns no credit, so a pass resumed after a
-// pause does not burst.
+// Keeps reads to `bytesPerSecond`: over any span of time, at most the rate times the span plus
+// `burstBytes` plus the last read. Each read is charged after it is made and the caller waits
+// the returned milliseconds before the next (GCRA, the virtual-clock form of a token bucket).
+// A read that was itself slow has used up its time, so it is not made to wait again; idle time
+// earns a credit of at most `burstBytes`, so a pass resumed after a pause does not burst.
 export class ScrubPacer {
   readonly bytesPerSecond: number;
+  private readonly burstMs: number;
   private readyAtMs = Number.NEGATIVE_INFINITY;
 
-  constructor(bytesPerSecond: number) {
+  constructor(bytesPerSecond: number, burstBytes: number) {
     assert(Number.isFinite(bytesPerSecond) && bytesPerSecond > 0, 'a positive byte rate');
+    assert(Number.isSafeInteger(burstBytes) && burstBytes >= 0);
     this.bytesPerSecond = bytesPerSecond;
+    this.burstMs = (burstBytes * 1000) / bytesPerSecond;
   }
 
   charge(nowMs: number, bytes: number): number {
     assert(Number.isFinite(nowMs) && Number.isSafeInteger(bytes) && bytes >= 0);
-    const startMs = Math.max(this.readyAtMs, nowMs);
+    const startMs = Math.max(this.readyAtMs, nowMs - this.burstMs);
     this.readyAtMs = startMs + (bytes * 1000) / this.bytesPerSecond;
-    const waitMs = this.readyAtMs - nowMs;
-    assert(waitMs >= 0);
+    const waitMs = Math.max(0, this.readyAtMs - nowMs);
+    assert(this.readyAtMs >= nowMs - this.burstMs, 'the credit never exceeds the burst');
     return waitMs;
   }
 }

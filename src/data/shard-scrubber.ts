@@ -31,7 +31,7 @@ import {
   ScrubPacer,
   startPass,
 } from './scrub-core.ts';
-import type { ShardIdentity } from './shard-file.ts';
+import { SHARD_BLOCK_BYTES, type ShardIdentity } from './shard-file.ts';
 import { SHARD_NAME, type ShardStore } from './shard-store.ts';
 import { type VerifyOutcome, verifyShardFile } from './shard-verify.ts';
 import type { ScrubFindingsReply } from './types.ts';
@@ -76,7 +76,10 @@ export class ShardScrubber {
     this.states = this.store.disks.map((dir, disk) => this.loadState(dir, disk));
     this.saving = this.states.map(() => Promise.resolve());
     this.savedAtMs = this.states.map(() => 0);
-    this.pacer = options.bytesPerSecond > 0 ? new ScrubPacer(options.bytesPerSecond) : undefined;
+    this.pacer =
+      options.bytesPerSecond > 0
+        ? new ScrubPacer(options.bytesPerSecond, CHUNK_BLOCKS * SHARD_BLOCK_BYTES)
+        : undefined;
     for (const [disk, state] of this.states.entries()) {
       if (state.lastPassCompletedAtMs !== null)
         scrubLastPassCompleted.set({ disk: String(disk) }, state.lastPassCompletedAtMs / 1000);
@@ -107,6 +110,7 @@ export class ShardScrubber {
       disks: this.states.map((s, disk) => ({
         disk,
         passStartedAtMs: s.passStartedAtMs,
+        cursor: s.after,
         lastPassStartedAtMs: s.lastPassStartedAtMs,
         lastPassCompletedAtMs: s.lastPassCompletedAtMs,
         findingsDropped: s.findingsDropped,

@@ -81,6 +81,7 @@ export interface ScrubFindingsReply {
   disks: Array<{
     disk: number;
     passStartedAtMs: number | null; // the running pass
+    cursor: string | null; // the running pass's progress: the last shard name it verified
     lastPassStartedAtMs: number | null;
     lastPassCompletedAtMs: number | null;
     // Corrupt shards beyond the list's bound (1024 per disk): the disk has failed as a whole.

@@ -1,0 +1,87 @@
+// The data server's scrubber over a real shard store on temporary disks: a pass resumes from its
+// saved cursor after a restart, and files or directories deleted under a running pass are not
+// findings.
+import assert from 'node:assert/strict';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ShardScrubber } from '../../src/data/shard-scrubber.ts';
+import { ShardStore } from '../../src/data/shard-store.ts';
+
+const MIB = 1024 * 1024;
+const WEEK_MS = 7 * 24 * 3600 * 1000;
+
+const cleanups: Array<() => Promise<void> | void> = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+// One disk holding `count` shards of 1 MiB, their stripe ids spread over every prefix.
+async function diskWithShards(count: number): Promise<{ store: ShardStore; disk: string }> {
+  const root = mkdtempSync(join(tmpdir(), 'strata-scrub-'));
+  cleanups.push(() => rmSync(root, { recursive: true, force: true }));
+  const disk = join(root, 'd0');
+  const store = new ShardStore([disk]);
+  for (let n = 0; n < count; n++) {
+    const prefix = ((n * 37) % 256).toString(16).padStart(2, '0');
+    const stripeId = prefix + n.toString(16).padStart(30, '0');
+    await store.put({ disk: 0, stripeId, shardIndex: n % 6 }, Buffer.alloc(MIB, n));
+  }
+  return { store, disk };
+}
+
+function scrubber(store: ShardStore, bytesPerSecond: number): ShardScrubber {
+  const s = new ShardScrubber({ store, bytesPerSecond, passIntervalMs: WEEK_MS });
+  cleanups.push(() => s.close());
+  return s;
+}
+
+async function until(what: string, done: () => boolean): Promise<void> {
+  for (let i = 0; i < 600 && !done(); i++) await sleep(50);
+  assert.ok(done(), `${what} within 30 s`);
+}
+
+test('a pass stopped by a restart resumes from its saved cursor, not from the start', async () => {
+  const { store, disk } = await diskWithShards(24);
+  // 4 MiB/s over 24 MiB: the pass takes at least 5 s, so it is surely stopped midway.
+  const first = scrubber(store, 4 * MIB);
+  first.start();
+  await until('a cursor', () => first.findings().disks[0].cursor !== null);
+  await first.close();
+  const stopped = first.findings().disks[0];
+  assert.notEqual(stopped.passStartedAtMs, null, 'the pass was running');
+  assert.equal(stopped.lastPassCompletedAtMs, null, 'and had not completed');
+  const saved = JSON.parse(readFileSync(join(disk, 'scrub-state.json'), 'utf8'));
+  assert.equal(saved.after, stopped.cursor, 'the cursor is on the disk');
+
+  const second = scrubber(store, 1024 * MIB);
+  assert.deepEqual(second.findings().disks[0], stopped, 'the state is read back at start');
+  second.start();
+  await until(
+    'the pass to complete',
+    () => second.findings().disks[0].lastPassCompletedAtMs !== null,
+  );
+  const done = second.findings().disks[0];
+  assert.equal(done.lastPassStartedAtMs, stopped.passStartedAtMs, 'the same pass completed');
+  assert.deepEqual(second.findings().findings, []);
+});
+
+test('shards and directories deleted under a running pass are not findings', async () => {
+  const { store, disk } = await diskWithShards(24);
+  const s = scrubber(store, 4 * MIB);
+  s.start();
+  await until('a cursor', () => s.findings().disks[0].cursor !== null);
+  // Delete everything the pass has not reached yet: files, then whole prefix directories.
+  const shardsDir = join(disk, 'shards');
+  const cursor = s.findings().disks[0].cursor ?? '';
+  for (const prefix of readdirSync(shardsDir)) {
+    if (prefix < cursor.slice(0, 2)) continue;
+    for (const name of readdirSync(join(shardsDir, prefix)))
+      if (name > cursor) rmSync(join(shardsDir, prefix, name));
+    if (prefix > cursor.slice(0, 2)) rmSync(join(shardsDir, prefix), { recursive: true });
+  }
+  await until('the pass to complete', () => s.findings().disks[0].lastPassCompletedAtMs !== null);
+  assert.deepEqual(s.findings().findings, []);
+});
