@@ -145,10 +145,14 @@ export function recordCorrupt(
 }
 
 // The shard verified, or is gone (deleted by a repair or the orphan scrubber): no finding stays.
-export function forgetShard(state: DiskScrubState, stripeId: string, shardIndex: number): void {
-  state.findings = state.findings.filter(
-    (f) => f.stripeId !== stripeId || f.shardIndex !== shardIndex,
+// Runs for every healthy shard, so it allocates nothing unless there is a finding to drop.
+export function forgetShard(state: DiskScrubState, stripeId: string, shardIndex: number): boolean {
+  const at = state.findings.findIndex(
+    (f) => f.stripeId === stripeId && f.shardIndex === shardIndex,
   );
+  if (at < 0) return false;
+  state.findings.splice(at, 1);
+  return true;
 }
 
 // At the end of a pass, a finding the pass did not see again names a file that is gone.

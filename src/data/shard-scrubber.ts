@@ -121,10 +121,7 @@ export class ShardScrubber {
   // A shard deleted through the data service (a repair releasing it, the orphan scrubber): a
   // finding about it is settled.
   forget(disk: number, shard: ShardIdentity): void {
-    const state = this.states[disk];
-    const before = state.findings.length;
-    forgetShard(state, shard.stripeId, shard.shardIndex);
-    if (state.findings.length !== before) void this.save(disk);
+    if (forgetShard(this.states[disk], shard.stripeId, shard.shardIndex)) void this.save(disk);
   }
 
   private async run(): Promise<void> {
@@ -205,7 +202,10 @@ export class ShardScrubber {
       outcome = { kind: 'corrupt', reason: 'io', detail };
     }
     const state = this.states[disk];
-    if (outcome.kind !== 'corrupt') return forgetShard(state, shard.stripeId, shard.shardIndex);
+    if (outcome.kind !== 'corrupt') {
+      forgetShard(state, shard.stripeId, shard.shardIndex);
+      return;
+    }
     // A write that failed while this read (and unlinked its partial file) leaves no finding.
     if (this.store.isBeingWritten(path) || !(await exists(path))) return;
     const finding = { disk, ...shard, reason: outcome.reason, detail: outcome.detail };

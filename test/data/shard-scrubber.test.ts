@@ -2,11 +2,12 @@
 // saved cursor after a restart, and files or directories deleted under a running pass are not
 // findings.
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { DataClient, startDataService } from '../../src/data/data-service.ts';
 import { ShardScrubber } from '../../src/data/shard-scrubber.ts';
 import { ShardStore } from '../../src/data/shard-store.ts';
 
@@ -84,4 +85,36 @@ test('shards and directories deleted under a running pass are not findings', asy
   }
   await until('the pass to complete', () => s.findings().disks[0].lastPassCompletedAtMs !== null);
   assert.deepEqual(s.findings().findings, []);
+});
+
+test('a corrupt shard deleted through the data service leaves the findings at once', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'strata-scrub-'));
+  cleanups.push(() => rmSync(root, { recursive: true, force: true }));
+  const disk = join(root, 'd0');
+  const shard = { disk: 0, stripeId: 'ab'.repeat(16), shardIndex: 3 };
+  // On the disk before the server starts, so its first pass finds it.
+  mkdirSync(join(disk, 'shards', 'ab'), { recursive: true });
+  writeFileSync(join(disk, 'shards', 'ab', `${shard.stripeId}.3`), Buffer.alloc(100, 7));
+  const service = await startDataService({
+    serverId: 't',
+    host: '127.0.0.1',
+    port: 0,
+    disks: [disk],
+    // One pass an hour: only the first runs during the test, so only the delete can clear it.
+    scrub: { bytesPerSecond: 1024 * MIB, passIntervalMs: 3_600_000 },
+  });
+  const client = new DataClient(`127.0.0.1:${service.port}`);
+  cleanups.push(() => service.close());
+  cleanups.push(() => client.close());
+  let reply = await client.scrubFindings();
+  for (let i = 0; i < 600 && reply.disks[0].lastPassCompletedAtMs === null; i++) {
+    await sleep(50);
+    reply = await client.scrubFindings();
+  }
+  assert.deepEqual(
+    reply.findings.map(({ stripeId, shardIndex, reason }) => ({ stripeId, shardIndex, reason })),
+    [{ stripeId: shard.stripeId, shardIndex: 3, reason: 'header' }],
+  );
+  assert.deepEqual(await client.deleteShards({ shards: [shard] }), { deleted: 1 });
+  assert.deepEqual((await client.scrubFindings()).findings, []);
 });
