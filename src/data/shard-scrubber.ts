@@ -146,10 +146,10 @@ export class ShardScrubber {
     }
     const root = join(this.store.disks[disk], 'shards');
     try {
-      const prefixes = (await readdir(root)).filter((p) => /^[0-9a-f]{2}$/.test(p)).sort();
+      const prefixes = (await list(root)).filter((p) => /^[0-9a-f]{2}$/.test(p));
       for (const prefix of prefixes) {
         if (state.after !== null && prefix < state.after.slice(0, 2)) continue;
-        for (const name of await listOrEmpty(join(root, prefix))) {
+        for (const name of await list(join(root, prefix), [])) {
           if (state.after !== null && name <= state.after) continue;
           const match = SHARD_NAME.exec(name);
           if (!match || match[1].slice(0, 2) !== prefix) continue;
@@ -160,8 +160,8 @@ export class ShardScrubber {
         }
       }
     } catch (error) {
-      if (error instanceof ScrubStopped) throw error;
-      return this.abandonPass(disk, error);
+      if (!(error instanceof ListError)) throw error;
+      return this.abandonPass(disk, error.cause);
     }
     completePass(state, Date.now());
     scrubLastPassCompleted.set({ disk: String(disk) }, (state.lastPassCompletedAtMs ?? 0) / 1000);
@@ -275,13 +275,16 @@ export class ShardScrubber {
   }
 }
 
-async function listOrEmpty(dir: string): Promise<string[]> {
+class ListError extends Error {}
+
+// A directory's names in order. `ifGone`: what a directory removed under the walk holds (a
+// prefix directory emptied and removed has no shards left to verify).
+async function list(dir: string, ifGone?: string[]): Promise<string[]> {
   try {
     return (await readdir(dir)).sort();
   } catch (error) {
-    // A prefix directory removed under the walk has no shards left to verify.
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw error;
+    if (ifGone !== undefined && (error as NodeJS.ErrnoException).code === 'ENOENT') return ifGone;
+    throw new ListError(`listing ${dir}`, { cause: error });
   }
 }
 

@@ -118,3 +118,18 @@ test('a corrupt shard deleted through the data service leaves the findings at on
   assert.deepEqual(await client.deleteShards({ shards: [shard] }), { deleted: 1 });
   assert.deepEqual((await client.scrubFindings()).findings, []);
 });
+
+test('a disk that cannot be listed has its pass abandoned, and the other disks are still scrubbed', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'strata-scrub-'));
+  cleanups.push(() => rmSync(root, { recursive: true, force: true }));
+  const store = new ShardStore([join(root, 'd0'), join(root, 'd1')]);
+  await store.put({ disk: 1, stripeId: 'cd'.repeat(16), shardIndex: 0 }, Buffer.alloc(MIB, 1));
+  rmSync(join(root, 'd0', 'shards'), { recursive: true }); // as if the disk were unmounted
+  const s = scrubber(store, 1024 * MIB);
+  s.start();
+  await until('disk 1 scrubbed', () => s.findings().disks[1].lastPassCompletedAtMs !== null);
+  const [lost] = s.findings().disks;
+  assert.notEqual(lost.lastPassStartedAtMs, null, 'disk 0 was tried');
+  assert.equal(lost.lastPassCompletedAtMs, null, 'but no pass over it completed');
+  assert.equal(lost.passStartedAtMs, null, 'and none is left running');
+});
