@@ -15,6 +15,7 @@ export interface DataProcessSettings {
   host: string;
   port: number;
   disks: string[];
+  scrub: { bytesPerSecond: number; passIntervalMs: number };
   metadataAddr: string;
   logLevel: LogLevel;
   nodeId: number;

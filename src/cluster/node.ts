@@ -128,6 +128,10 @@ async function startData(
     host: config.data.host || hostname(),
   };
   const heartbeatIntervalMs = config.data.heartbeat_interval_ms;
+  const scrub = {
+    bytesPerSecond: config.data.scrub_bytes_per_second,
+    passIntervalMs: config.data.scrub_pass_interval_seconds * 1000,
+  };
   if (config.node.role === 'combined') {
     // Its own process, so a single node uses a second core for checksums and disk I/O.
     const logLevel = config.observability.log_level;
@@ -136,6 +140,7 @@ async function startData(
       host,
       port,
       disks,
+      scrub,
       metadataAddr,
       logLevel,
       nodeId: config.node.id,
@@ -156,6 +161,7 @@ async function startData(
     host,
     port,
     disks,
+    scrub,
     log: log.child({ service: 'data' }),
   });
   closers.push(() => service.close());

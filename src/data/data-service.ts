@@ -3,6 +3,7 @@ import { type Logger, silentLogger } from '../observability/logger.ts';
 import { RpcClient } from '../rpc/client.ts';
 import { RpcServer } from '../rpc/server.ts';
 import type { RpcCallOptions } from '../rpc/types.ts';
+import { ShardScrubber } from './shard-scrubber.ts';
 import { ShardStore } from './shard-store.ts';
 import {
   DATA_RPC,
@@ -12,6 +13,7 @@ import {
   type ListShardsHeader,
   type ListShardsReply,
   type PutShardHeader,
+  type ScrubFindingsReply,
 } from './types.ts';
 
 const DELETE_BATCH_MAX = 4096;
@@ -23,6 +25,9 @@ export interface DataServiceOptions {
   port: number;
   disks: string[];
   log?: Logger;
+  // Background verification of every shard (data.scrub_*): bytes read per second, 0 for none,
+  // and the least time between the starts of two passes over a disk.
+  scrub?: { bytesPerSecond: number; passIntervalMs: number };
 }
 
 export interface DataService {
@@ -30,12 +35,19 @@ export interface DataService {
   host: string;
   port: number;
   store: ShardStore;
+  scrubber: ShardScrubber;
   close(): Promise<void>;
 }
 
 export async function startDataService(options: DataServiceOptions): Promise<DataService> {
   const log = options.log ?? silentLogger;
   const store = new ShardStore(options.disks);
+  const scrubber = new ShardScrubber({
+    store,
+    bytesPerSecond: options.scrub?.bytesPerSecond ?? 0,
+    passIntervalMs: options.scrub?.passIntervalMs ?? 7 * 24 * 3600 * 1000,
+    log: log.child({ component: 'scrub' }),
+  });
   const server = new RpcServer({ name: `data ${options.serverId}`, log });
   server.handle(DATA_RPC.putShard, async ({ header, body }) => {
     const h = objectHeader<PutShardHeader>(header, DATA_RPC.putShard);
@@ -57,7 +69,10 @@ export async function startDataService(options: DataServiceOptions): Promise<Dat
       throw new StrataError('EINVAL', `deleteShards takes a list of at most ${DELETE_BATCH_MAX}`);
     }
     let deleted = 0;
-    for (const shard of shards) if (await store.delete(shard)) deleted++;
+    for (const shard of shards) {
+      if (await store.delete(shard)) deleted++;
+      scrubber.forget(shard.disk, shard);
+    }
     return { header: { deleted } };
   });
   server.handle(DATA_RPC.listShards, async ({ header }) => {
@@ -73,6 +88,10 @@ export async function startDataService(options: DataServiceOptions): Promise<Dat
     );
     return { header: reply };
   });
+  server.handle(DATA_RPC.scrubFindings, async ({ header }) => {
+    objectHeader(header, DATA_RPC.scrubFindings);
+    return { header: scrubber.findings() satisfies ScrubFindingsReply };
+  });
   let addr = '';
   server.handle(DATA_RPC.status, async () => ({
     header: {
@@ -84,7 +103,18 @@ export async function startDataService(options: DataServiceOptions): Promise<Dat
   const bound = await server.listen(options.host, options.port);
   addr = bound.host.includes(':') ? `[${bound.host}]:${bound.port}` : `${bound.host}:${bound.port}`;
   log.info('data service listening', { addr, disks: options.disks });
-  return { server, host: bound.host, port: bound.port, store, close: () => server.close() };
+  scrubber.start();
+  return {
+    server,
+    host: bound.host,
+    port: bound.port,
+    store,
+    scrubber,
+    async close() {
+      await scrubber.close();
+      await server.close();
+    },
+  };
 }
 
 // Headers come from the network: anything but an object is the caller's mistake, not INTERNAL.
@@ -142,6 +172,10 @@ export class DataClient {
 
   async listShards(header: ListShardsHeader): Promise<ListShardsReply> {
     return (await this.rpc.call<ListShardsReply>(DATA_RPC.listShards, header)).header;
+  }
+
+  async scrubFindings(): Promise<ScrubFindingsReply> {
+    return (await this.rpc.call<ScrubFindingsReply>(DATA_RPC.scrubFindings, {})).header;
   }
 
   async status(): Promise<DataServerStatus> {

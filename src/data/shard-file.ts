@@ -136,6 +136,18 @@ function decodeV2(
   return { version: 2, headerBytes: V2_HEADER_BYTES, ...sizes(head), blockSeed: headerCrc };
 }
 
+// The shard a version 2 header names, when the header is intact (magic and CRC); otherwise
+// undefined. Lets the scrubber tell "another shard's file at this path" from plain damage.
+export function headerIdentity(head: Buffer): ShardIdentity | undefined {
+  if (head.length < V2_HEADER_BYTES || head.readUInt32BE(0) !== SHARD_MAGIC) return undefined;
+  if (head.readUInt32BE(4) !== 2) return undefined;
+  if (head.readUInt32BE(V2_CRC_AT) !== crc32c(head.subarray(0, V2_CRC_AT))) return undefined;
+  return {
+    stripeId: head.toString('hex', 24, 24 + STRIPE_ID_BYTES),
+    shardIndex: head.readUInt32BE(40),
+  };
+}
+
 function sizes(head: Buffer) {
   return {
     dataLength: Number(head.readBigUInt64BE(8)),

@@ -16,7 +16,7 @@ import type { DiskStatus } from './types.ts';
 
 const STRIPE_ID = /^[0-9a-f]{32}$/;
 const SHARD_INDEX_MAX = 255;
-const SHARD_NAME = /^([0-9a-f]{32})\.(\d{1,3})$/;
+export const SHARD_NAME = /^([0-9a-f]{32})\.(\d{1,3})$/;
 
 export interface ShardAddress {
   disk: number;
@@ -36,6 +36,9 @@ export class ShardStore {
   // Prefix directories known durable, or being made so: concurrent puts into a new prefix all
   // wait for the one mkdir + parent fsync instead of racing past it.
   private readonly directories = new Map<string, Promise<void>>();
+  // Paths of shards being written: a file there is not yet whole, and the scrubber must not
+  // call it truncated.
+  private readonly writing = new Set<string>();
 
   constructor(disks: string[]) {
     assert(disks.length > 0, 'a data server has at least one disk');
@@ -49,6 +52,8 @@ export class ShardStore {
     const path = this.pathOf(address);
     const encoded = encodeShard(address, data);
     let created = false;
+    // Marked before the file exists, so a scrubber that sees the file sees the mark too.
+    this.writing.add(path);
     try {
       await this.ensureDirectory(dirname(path));
       const file = await open(path, 'wx', 0o600);
@@ -64,6 +69,8 @@ export class ShardStore {
       // A partial file must not stay behind (disk full: give the space back).
       if (created) await unlink(path).catch(() => {});
       throw diskError(error, `writing shard ${path}`);
+    } finally {
+      this.writing.delete(path);
     }
     this.shardCounts[address.disk]++;
     shardBytes.inc({ direction: 'write' }, data.length);
@@ -169,6 +176,10 @@ export class ShardStore {
         }
       }),
     );
+  }
+
+  isBeingWritten(path: string): boolean {
+    return this.writing.has(path);
   }
 
   pathOf(address: ShardAddress): string {

@@ -59,10 +59,41 @@ export interface ListShardsReply {
   next?: string; // pass as `after` for the next page; absent on the last page
 }
 
+// Why the scrubber found a shard corrupt. header: bad magic, header checksum or fields;
+// identity: an intact header naming another shard (a file copied or restored to the wrong path);
+// checksum: a block's CRC; size: truncated, or longer than its header says; io: the disk
+// returned an error reading it.
+export type ScrubReason = 'header' | 'identity' | 'checksum' | 'size' | 'io';
+
+// data.scrubFindings takes an empty header. The corrupt shards the background scrubber found
+// (src/data/shard-scrubber.ts), for the metadata leader's repair scheduler: each stays listed
+// until a pass finds its file healthy or gone, or it is deleted through deleteShards.
+export interface ScrubFindingsReply {
+  enabled: boolean; // false when data.scrub_bytes_per_second is 0 (kept findings still listed)
+  findings: Array<{
+    disk: number;
+    stripeId: string;
+    shardIndex: number;
+    reason: ScrubReason;
+    detail: string;
+    foundAtMs: number;
+  }>;
+  disks: Array<{
+    disk: number;
+    passStartedAtMs: number | null; // the running pass
+    cursor: string | null; // the running pass's progress: the last shard name it verified
+    lastPassStartedAtMs: number | null;
+    lastPassCompletedAtMs: number | null;
+    // Corrupt shards beyond the list's bound (1024 per disk): the disk has failed as a whole.
+    findingsDropped: number;
+  }>;
+}
+
 export const DATA_RPC = {
   putShard: 'data.putShard',
   getShard: 'data.getShard',
   deleteShards: 'data.deleteShards',
   status: 'data.status',
   listShards: 'data.listShards',
+  scrubFindings: 'data.scrubFindings',
 } as const;

@@ -44,6 +44,33 @@ export const diskFreeBytes = new Gauge({
   registers: [registry],
 });
 
+// The data server's background scrubber (src/data/shard-scrubber.ts).
+export const scrubBytes = new Counter({
+  name: 'strata_data_scrub_bytes_total',
+  help: 'Shard file bytes read and verified by the background scrubber',
+  registers: [registry],
+});
+
+export const scrubCorruptShards = new Counter({
+  name: 'strata_data_scrub_corrupt_shards_total',
+  help: 'Shards the scrubber found corrupt (each once while it stays corrupt), by reason',
+  labelNames: ['reason'] as const,
+  registers: [registry],
+});
+
+export const scrubErrors = new Counter({
+  name: 'strata_data_scrub_errors_total',
+  help: 'Scrub passes of a disk abandoned because its shard directories could not be listed',
+  registers: [registry],
+});
+
+export const scrubLastPassCompleted = new Gauge({
+  name: 'strata_data_scrub_last_pass_completed_timestamp_seconds',
+  help: 'Unix time at which the scrubber last finished verifying every shard of a disk',
+  labelNames: ['disk'] as const,
+  registers: [registry],
+});
+
 export const metadataCommands = new Counter({
   name: 'strata_metadata_commands_total',
   help: 'Metadata commands applied, by op and result code',
