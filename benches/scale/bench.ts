@@ -1,0 +1,250 @@
+// The metadata scale benchmark (issue 11): grow a namespace of `entries` files on a 3-member
+// cluster of combined nodes while a steady mixed load runs, one row of figures per window; then
+// follower catch-up after kill -9 past a snapshot, `find` over a mount, full-cluster restart, a
+// ListObjectsV2 full scan, and every member's own state checked for every acknowledged entry.
+// run.ts is the command line; test/e2e/scale-short.test.ts runs a short form and asserts the
+// invariants (never the timings).
+import assert from 'node:assert/strict';
+import { S3Client } from '@aws-sdk/client-s3';
+import { StrataClient } from '../../src/client/strata-client.ts';
+import { ROOT_INO } from '../../src/metadata/types.ts';
+import { BENCH_ACCESS_KEY, BENCH_SECRET_KEY, BENCH_USER, ScaleCluster } from './cluster.ts';
+import { type CatchUpResult, catchUpAfterKill, type FindResult, findOverMount } from './finale.ts';
+import { BUCKET, BulkLoader, FILES_PER_DIR, MixedLoad } from './load.ts';
+import { formatRow, TABLE_HEADER, type WindowRow } from './report.ts';
+import { type ClusterSnapshot, Sampler } from './sampler.ts';
+import { listScan, missingOnMember, type ScanResult } from './verify.ts';
+
+export interface ScaleOptions {
+  entries: number;
+  windowSeconds: number;
+  clients: number; // bulk creates in flight
+  mixedLoops: number; // closed loops of the steady load
+  snapshotEntries?: number; // metadata.raft_snapshot_entries for the run
+  skipMount: boolean;
+  findEntries: number; // size of the tree `find` walks
+  catchUpLoadTimeoutMs: number; // how long to load while waiting for the leader to compact
+  keep: boolean; // leave the data directories behind
+  print: (line: string) => void;
+}
+
+export interface ScaleResult {
+  options: Omit<ScaleOptions, 'print'>;
+  windows: WindowRow[];
+  load: { acked: number; errors: number; lastError: string; seconds: number; perSecond: number };
+  // Raft state over the growth (the baseline window excluded, its first election included).
+  growth: { termBefore: number; termAfter: number; leaderChanges: number; mixedErrors: number };
+  catchUp: CatchUpResult;
+  find: FindResult | undefined;
+  restart: { stopMs: number; firstWriteMs: number };
+  listScan: ScanResult & { keysPerSecond: number };
+  membersMissing: Array<{ id: number; missing: number }>;
+}
+
+const BULK_CLIENTS = 4; // StrataClient instances (each its own connections) shared by the loops
+
+export async function runScaleBench(options: ScaleOptions): Promise<ScaleResult> {
+  assert.ok(options.windowSeconds > 0, `window seconds > 0, got ${options.windowSeconds}`);
+  const cluster = await ScaleCluster.start({ size: 3, snapshotEntries: options.snapshotEntries });
+  const clients = Array.from(
+    { length: BULK_CLIENTS },
+    () => new StrataClient({ metadataAddrs: cluster.addrs }),
+  );
+  try {
+    const grown = await grow(cluster, clients, options);
+    const catchUp = await catchUpAfterKill(cluster, clients, options);
+    const ackedInDirs = (dirs: number) => countAcked(grown.loader, dirs * FILES_PER_DIR);
+    const find = options.skipMount ? undefined : await findOverMount(cluster, options, ackedInDirs);
+    const restart = await restartCluster(cluster, options);
+    const scan = await listScan(s3Clients(cluster)[0], 'bulk/', grown.loader);
+    options.print(
+      `ListObjectsV2 full scan: ${scan.keys} keys in ${(scan.elapsedMs / 1000).toFixed(2)} s, ` +
+        `${scan.missing} acknowledged missing`,
+    );
+    await cluster.stop();
+    const membersMissing = [];
+    for (const node of cluster.nodes) {
+      const loads = [
+        { dirPath: `/${BUCKET}/bulk`, loader: grown.loader },
+        { dirPath: `/${BUCKET}/catchup`, loader: catchUp.loader },
+      ];
+      membersMissing.push({ id: node.id, missing: await missingOnMember(node.dataDir, loads) });
+    }
+    const { print: _, ...printable } = options;
+    return {
+      options: printable,
+      windows: grown.windows,
+      load: grown.load,
+      growth: grown.growth,
+      catchUp: catchUp.result,
+      find,
+      restart,
+      listScan: { ...scan, keysPerSecond: scan.keys / (scan.elapsedMs / 1000) },
+      membersMissing,
+    };
+  } finally {
+    for (const client of clients) await client.close();
+    await cluster.stop();
+    if (!options.keep) cluster.remove();
+    else options.print(`data directories kept under ${cluster.root}`);
+  }
+}
+
+export function s3Clients(cluster: ScaleCluster): S3Client[] {
+  return cluster.live().map(
+    (node) =>
+      new S3Client({
+        endpoint: node.process?.s3Endpoint,
+        region: 'us-east-1',
+        forcePathStyle: true,
+        credentials: { accessKeyId: BENCH_ACCESS_KEY, secretAccessKey: BENCH_SECRET_KEY },
+        maxAttempts: 3,
+      }),
+  );
+}
+
+interface Grown {
+  loader: BulkLoader;
+  windows: WindowRow[];
+  load: ScaleResult['load'];
+  growth: ScaleResult['growth'];
+}
+
+// The bucket and its directories, a baseline window of the mixed load alone on the empty
+// namespace, then the bulk load beside it, one row per window.
+async function grow(
+  cluster: ScaleCluster,
+  clients: StrataClient[],
+  options: ScaleOptions,
+): Promise<Grown> {
+  const strata = clients[0];
+  await strata.createBucket(BUCKET, BENCH_USER);
+  const bucketIno = (await strata.lookup(ROOT_INO, BUCKET)).ino;
+  const bulkIno = (await strata.mkdirAt(bucketIno, 'bulk', 0o755, { uid: 0, gid: 0 })).ino;
+  const fsDirIno = (await strata.mkdirAt(bucketIno, 'mixed-fs', 0o755, { uid: 0, gid: 0 })).ino;
+  const s3 = s3Clients(cluster);
+  const mixed = new MixedLoad({ s3, strata: clients[1], fsDirIno, loops: options.mixedLoops });
+  const loader = new BulkLoader(options.entries);
+  const sampler = new Sampler(cluster);
+  const windowMs = options.windowSeconds * 1000;
+  const windows: WindowRow[] = [];
+  let previous = await sampler.endWindow();
+  const row = async (label: string, endSeconds: number, entriesBefore: number) => {
+    const snapshot = await sampler.endWindow();
+    windows.push(windowRow(label, endSeconds, mixed, loader, entriesBefore, snapshot, previous));
+    previous = snapshot;
+    options.print(formatRow(windows[windows.length - 1]));
+  };
+  options.print(TABLE_HEADER.join('\n'));
+  sampler.start();
+  mixed.start();
+  try {
+    await sleep(windowMs);
+    mixed.takeWindow(); // the first seconds warm connections and JIT: not a baseline
+    await sleep(windowMs);
+    await row('empty', 0, 0);
+    const termBefore = previous.term;
+    const leaderChangesBefore = previous.leaderChangesTotal;
+    const startedMs = performance.now();
+    let loaded = false;
+    const loading = loader.run(clients, bulkIno, options.clients).finally(() => {
+      loaded = true;
+    });
+    let mixedErrors = 0;
+    for (let n = 1; !loaded; n++) {
+      const entriesBefore = loader.ackedCount;
+      const windowEnd = startedMs + n * windowMs;
+      await Promise.race([loading, sleep(windowEnd - performance.now())]);
+      cluster.assertAlive();
+      mixedErrors += mixed.window.errors;
+      await row(String(n), (performance.now() - startedMs) / 1000, entriesBefore);
+    }
+    await loading;
+    const seconds = (performance.now() - startedMs) / 1000;
+    return {
+      loader,
+      windows,
+      load: {
+        acked: loader.ackedCount,
+        errors: loader.errors,
+        lastError: loader.lastError,
+        seconds,
+        perSecond: loader.ackedCount / seconds,
+      },
+      growth: {
+        termBefore,
+        termAfter: previous.term,
+        leaderChanges: previous.leaderChangesTotal - leaderChangesBefore,
+        mixedErrors,
+      },
+    };
+  } finally {
+    await mixed.stop();
+    await sampler.stop();
+    for (const client of s3) client.destroy();
+  }
+}
+
+function windowRow(
+  label: string,
+  endSeconds: number,
+  mixed: MixedLoad,
+  loader: BulkLoader,
+  entriesBefore: number,
+  snapshot: ClusterSnapshot,
+  previous: ClusterSnapshot,
+): WindowRow {
+  const window = mixed.takeWindow();
+  const elapsedSeconds = window.elapsedMs() / 1000;
+  return {
+    label,
+    endSeconds,
+    entries: loader.ackedCount,
+    loadPerSecond: (loader.ackedCount - entriesBefore) / elapsedSeconds,
+    opsPerSecond: window.latenciesMs.length / elapsedSeconds,
+    p50Ms: window.percentileMs(0.5),
+    p99Ms: window.percentileMs(0.99),
+    maxMs: window.maxMs(),
+    errors: window.errors + loader.takeErrors(),
+    term: snapshot.term,
+    leaderChanges: snapshot.leaderChangesTotal - previous.leaderChangesTotal,
+    snapshotIndex: snapshot.snapshotIndex,
+    nodes: snapshot.nodes,
+  };
+}
+
+// Every member stopped (SIGTERM) together, then started together: the time until a write
+// commits again, the replay of each member's log included.
+async function restartCluster(
+  cluster: ScaleCluster,
+  options: ScaleOptions,
+): Promise<ScaleResult['restart']> {
+  const stopping = performance.now();
+  await cluster.stop();
+  const stopMs = performance.now() - stopping;
+  const starting = performance.now();
+  await Promise.all(cluster.nodes.map((n) => cluster.startNode(n.id)));
+  const client = new StrataClient({ metadataAddrs: cluster.addrs });
+  try {
+    const bucket = await client.lookup(ROOT_INO, BUCKET);
+    await client.mkdirAt(bucket.ino, 'restarted', 0o755, { uid: 0, gid: 0 });
+  } finally {
+    await client.close();
+  }
+  const firstWriteMs = performance.now() - starting;
+  options.print(
+    `full-cluster restart: stopped in ${(stopMs / 1000).toFixed(2)} s, ` +
+      `first write ${(firstWriteMs / 1000).toFixed(2)} s after starting`,
+  );
+  return { stopMs, firstWriteMs };
+}
+
+function countAcked(loader: BulkLoader, below: number): number {
+  let count = 0;
+  for (let i = 0; i < Math.min(below, loader.entries); i++) count += loader.acked[i];
+  return count;
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
+}

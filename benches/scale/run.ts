@@ -1,0 +1,62 @@
+// The metadata scale benchmark (issue 11) from the command line: a 3-member cluster of combined
+// nodes grows a namespace of --entries files while a steady S3 + FUSE-like load runs; a table
+// row per window, the end-of-run figures, then one JSON line with everything.
+//   npm run bench:scale [-- --entries 1000000 --window-seconds 10 --clients 64 --mixed-loops 4
+//                         --snapshot-entries N --find-entries 100000 --skip-mount --keep]
+import { parseArgs } from 'node:util';
+import { runScaleBench } from './bench.ts';
+
+const { values } = parseArgs({
+  options: {
+    entries: { type: 'string', default: '1000000' },
+    'window-seconds': { type: 'string', default: '10' },
+    clients: { type: 'string', default: '64' },
+    'mixed-loops': { type: 'string', default: '4' },
+    'snapshot-entries': { type: 'string' },
+    'find-entries': { type: 'string', default: '100000' },
+    'catch-up-load-seconds': { type: 'string', default: '600' },
+    'skip-mount': { type: 'boolean', default: false },
+    keep: { type: 'boolean', default: false },
+  },
+});
+
+function positiveInt(flag: string, text: string): number {
+  const value = Number(text);
+  if (!Number.isSafeInteger(value) || value <= 0) {
+    throw new Error(`--${flag}: expected a positive integer, got ${JSON.stringify(text)}`);
+  }
+  return value;
+}
+
+const result = await runScaleBench({
+  entries: positiveInt('entries', values.entries),
+  windowSeconds: positiveInt('window-seconds', values['window-seconds']),
+  clients: positiveInt('clients', values.clients),
+  mixedLoops: Math.max(2, positiveInt('mixed-loops', values['mixed-loops'])),
+  snapshotEntries:
+    values['snapshot-entries'] === undefined
+      ? undefined
+      : positiveInt('snapshot-entries', values['snapshot-entries']),
+  skipMount: values['skip-mount'],
+  findEntries: positiveInt('find-entries', values['find-entries']),
+  catchUpLoadTimeoutMs:
+    positiveInt('catch-up-load-seconds', values['catch-up-load-seconds']) * 1000,
+  keep: values.keep,
+  print: (line) => console.log(line),
+});
+
+const { load, growth } = result;
+console.log(
+  `\nbulk load: ${load.acked} entries in ${load.seconds.toFixed(1)} s, ` +
+    `${load.perSecond.toFixed(0)} entries/s, ${load.errors} errors` +
+    (load.errors > 0 ? ` (last: ${load.lastError})` : ''),
+);
+console.log(
+  `during the growth: term ${growth.termBefore} -> ${growth.termAfter}, ` +
+    `${growth.leaderChanges} leader changes, ${growth.mixedErrors} mixed-load errors`,
+);
+console.log(
+  `acknowledged entries missing: ${result.listScan.missing} in the ListObjectsV2 scan; ` +
+    result.membersMissing.map((m) => `${m.missing} on member ${m.id}`).join(', '),
+);
+console.log(JSON.stringify(result));

@@ -1,0 +1,96 @@
+// Polls every member once a second while a load runs (event-loop lag, resident memory, Raft
+// term and leader changes) and folds the samples into per-window figures.
+import type { ScaleCluster } from './cluster.ts';
+import { childPids, metadataSizes, rssBytes, scrapeMetrics } from './probes.ts';
+import type { NodeFigures } from './report.ts';
+
+const SAMPLE_INTERVAL_MS = 1_000;
+
+interface NodeAccumulator {
+  lagMaxSeconds: number;
+  rssMainBytesMax: number;
+  rssDataBytesMax: number;
+  leaderChangesTotal: number; // last scraped value of the counter
+}
+
+export interface ClusterSnapshot {
+  term: number;
+  leaderChangesTotal: number;
+  snapshotIndex: number;
+  nodes: NodeFigures[];
+}
+
+export class Sampler {
+  private readonly cluster: ScaleCluster;
+  private readonly acc = new Map<number, NodeAccumulator>();
+  private timer: NodeJS.Timeout | undefined;
+  private sampling: Promise<void> = Promise.resolve();
+
+  constructor(cluster: ScaleCluster) {
+    this.cluster = cluster;
+    for (const node of cluster.nodes) this.acc.set(node.id, freshAccumulator(0));
+  }
+
+  start(): void {
+    this.timer = setInterval(() => {
+      this.sampling = this.sampling.then(() => this.sample());
+    }, SAMPLE_INTERVAL_MS);
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    await this.sampling;
+  }
+
+  private async sample(): Promise<void> {
+    await Promise.all(
+      this.cluster.live().map(async (node) => {
+        const acc = this.acc.get(node.id) as NodeAccumulator;
+        const pid = node.process?.process.pid;
+        if (pid === undefined) return;
+        const metrics = await scrapeMetrics(node.process?.metricsUrl ?? '');
+        if (metrics) {
+          acc.lagMaxSeconds = Math.max(acc.lagMaxSeconds, metrics.eventLoopLagMaxSeconds);
+          acc.leaderChangesTotal = metrics.leaderChangesTotal;
+        }
+        acc.rssMainBytesMax = Math.max(acc.rssMainBytesMax, rssBytes(pid) ?? 0);
+        const data = childPids(pid).reduce((sum, child) => sum + (rssBytes(child) ?? 0), 0);
+        acc.rssDataBytesMax = Math.max(acc.rssDataBytesMax, data);
+      }),
+    );
+  }
+
+  // Ends the window: the figures gathered since the previous call, with the sizes and Raft state
+  // read now. Accumulators start again (the leader-change counter carries over as a base).
+  async endWindow(): Promise<ClusterSnapshot> {
+    await this.sampling;
+    await this.sample();
+    const nodes: NodeFigures[] = [];
+    let term = 0;
+    let leaderChangesTotal = 0;
+    let snapshotIndex = 0;
+    for (const node of this.cluster.nodes) {
+      const acc = this.acc.get(node.id) as NodeAccumulator;
+      const status = node.process ? await this.cluster.status(node.id) : undefined;
+      if (status) {
+        term = Math.max(term, status.term);
+        if (status.role === 'leader') snapshotIndex = status.firstIndex - 1;
+      }
+      leaderChangesTotal += acc.leaderChangesTotal;
+      const sizes = metadataSizes(node.dataDir);
+      nodes.push({
+        id: node.id,
+        lagMaxMs: node.process ? acc.lagMaxSeconds * 1000 : Number.NaN,
+        rssMainBytesMax: node.process ? acc.rssMainBytesMax : Number.NaN,
+        rssDataBytesMax: node.process ? acc.rssDataBytesMax : Number.NaN,
+        ...sizes,
+      });
+      this.acc.set(node.id, freshAccumulator(acc.leaderChangesTotal));
+    }
+    return { term, leaderChangesTotal, snapshotIndex, nodes };
+  }
+}
+
+function freshAccumulator(leaderChangesTotal: number): NodeAccumulator {
+  return { lagMaxSeconds: 0, rssMainBytesMax: 0, rssDataBytesMax: 0, leaderChangesTotal };
+}
