@@ -4,6 +4,7 @@ import { clusterConfig, normaliseServer, server } from './ops-cluster.ts';
 import { getLock, readLocks } from './ops-locks.ts';
 import { orphansOf, sessions } from './ops-mounts.ts';
 import type { Store } from './store.ts';
+import { scanStripes } from './stripe-scan.ts';
 import {
   type DirEntry,
   type Inode,
@@ -86,6 +87,7 @@ export function createReader(store: Store): MetadataReader {
     locks: (ino) => readLocks(store, ino),
     mounts: () => sessions(store),
     orphans: (mountId) => orphansOf(store, mountId),
+    scanStripes: (cursor, limit) => scanStripes(store, cursor ?? undefined, limit),
     pendingGc: (limit) =>
       [...store.db.getRange({ start: K.gcPrefix(), end: K.gcPrefixEnd(), limit })].map(
         ({ value }) => value as Stripe,

@@ -52,6 +52,7 @@ const READ_FNS = new Set<keyof MetadataReader>([
   'dataServer',
   'clusterConfig',
   'pendingGc',
+  'scanStripes',
   'stripeState',
   'getLock',
   'locks',
