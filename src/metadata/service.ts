@@ -101,6 +101,9 @@ export interface MetadataServiceOptions {
   minFreeBytes: number;
   // The repair delay: a data server silent this long is down (src/metadata/liveness-monitor.ts).
   serverDownAfterMs: number;
+  // Told of every change of this member's leadership (and at start if it leads): the jobs that
+  // run on the leader from higher layers, such as the repair driver (src/cluster/), start here.
+  onLeadership?: (isLeader: boolean) => void;
   log?: Logger;
 }
 
@@ -186,6 +189,7 @@ export async function startMetadataService(
       raftIsLeader.set(isLeader ? 1 : 0);
       raftLeaderChanges.inc();
       monitor?.leadership(isLeader);
+      options.onLeadership?.(isLeader);
     },
     onMember: (nodeId, addr) => {
       if (nodeId === options.raft.nodeId) return;
@@ -215,7 +219,10 @@ export async function startMetadataService(
     downAfterMs: options.serverDownAfterMs,
   });
   monitor = liveness;
-  if (live.isLeader) liveness.leadership(true);
+  if (live.isLeader) {
+    liveness.leadership(true);
+    options.onLeadership?.(true);
+  }
   const clusterConfig = new ClusterConfigKeeper(leaderAccess, options.cluster, log);
 
   server.handle(METADATA_RPC.apply, async ({ header }) => {

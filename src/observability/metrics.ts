@@ -232,3 +232,30 @@ export const dataHeartbeatFailures = new Counter({
   labelNames: ['code'] as const,
   registers: [registry],
 });
+
+// The metadata leader's repair driver (src/cluster/repair-driver.ts).
+export const repairQueueLength = new Gauge({
+  name: 'strata_repair_queue_length',
+  help: 'Shards the last repair plan found to rebuild: tasks running plus shards waiting',
+  registers: [registry],
+});
+
+export const repairBytes = new Counter({
+  name: 'strata_repair_bytes_total',
+  help: 'Bytes of rebuilt shards written by repair',
+  registers: [registry],
+});
+
+export const repairTasks = new Counter({
+  name: 'strata_repair_tasks_total',
+  help: 'Repair tasks ended, by outcome (done, failed, refused: the record had moved on)',
+  labelNames: ['outcome'] as const,
+  registers: [registry],
+});
+
+export const degradedStripes = new Gauge({
+  name: 'strata_degraded_stripes',
+  help: 'Stripes with shards lost or unavailable at the last complete repair pass, by count',
+  labelNames: ['missing'] as const,
+  registers: [registry],
+});

@@ -1,3 +1,4 @@
+export * from './cluster-view.ts';
 export * from './phases.ts';
 export * from './scheduler.ts';
 export * from './types.ts';
