@@ -10,6 +10,7 @@ import {
   type Inode,
   type MetadataReader,
   ROOT_INO,
+  type ShardLocation,
   type Stripe,
   type UploadInfo,
 } from './types.ts';
@@ -88,6 +89,10 @@ export function createReader(store: Store): MetadataReader {
     mounts: () => sessions(store),
     orphans: (mountId) => orphansOf(store, mountId),
     scanStripes: (cursor, limit) => scanStripes(store, cursor ?? undefined, limit),
+    relocatedShards: (stripeId) =>
+      typeof stripeId === 'string'
+        ? (store.db.get(K.stripeShardsKey(stripeId)) as ShardLocation[] | undefined)
+        : undefined,
     pendingGc: (limit) =>
       [...store.db.getRange({ start: K.gcPrefix(), end: K.gcPrefixEnd(), limit })].map(
         ({ value }) => value as Stripe,

@@ -53,6 +53,7 @@ const READ_FNS = new Set<keyof MetadataReader>([
   'clusterConfig',
   'pendingGc',
   'scanStripes',
+  'relocatedShards',
   'stripeState',
   'getLock',
   'locks',

@@ -487,6 +487,9 @@ export interface MetadataReader {
   pendingGc(limit: number): Stripe[];
   // Every referenced stripe, a page at a time (the repair driver's walk); see StripeScanPage.
   scanStripes(cursor: string | undefined, limit: number): StripeScanPage;
+  // The stripe's shard locations as a repair recorded them (relocateShard); undefined if no
+  // shard of it was ever moved.
+  relocatedShards(stripeId: string): ShardLocation[] | undefined;
   // Whether any extent or part references the stripe, or its deletion is queued already.
   stripeState(stripeId: string): 'referenced' | 'collecting' | 'unknown';
   // F_GETLK: the first lock that would conflict with this one, if any.

@@ -146,6 +146,12 @@ export const orphanShards = new Counter({
   registers: [registry],
 });
 
+export const staleShards = new Counter({
+  name: 'strata_metadata_stale_shards_deleted_total',
+  help: 'Shards left where a repair moved them from (a server back after its shards were rebuilt)',
+  registers: [registry],
+});
+
 export const fuseRequests = new Counter({
   name: 'strata_fuse_requests_total',
   help: 'FUSE requests answered by this mount, by operation and errno (0: success)',

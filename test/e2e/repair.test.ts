@@ -22,18 +22,17 @@ const configDir = tempDir('strata-repair-');
 after(() => rmSync(configDir, { recursive: true, force: true }));
 
 // A short repair delay (down about 7 s after the last heartbeat), each data server its own host.
-function configFile(name: string, lines: string[]): Record<string, string> {
+function configFile(
+  name: string,
+  more: { metadata?: string[]; data?: string[]; repair?: string[] },
+) {
   const path = join(configDir, `${name}.toml`);
-  writeFileSync(
-    path,
-    [
-      '[metadata]',
-      'server_down_after_seconds = 2',
-      '[data]',
-      `disk_count = ${DISKS}`,
-      ...lines,
-    ].join('\n'),
-  );
+  const lines = [
+    ...['[metadata]', 'server_down_after_seconds = 2', ...(more.metadata ?? [])],
+    ...['[data]', `disk_count = ${DISKS}`, ...(more.data ?? [])],
+    ...['[repair]', ...(more.repair ?? [])],
+  ];
+  writeFileSync(path, lines.join('\n'));
   return { STRATA_CONFIG: path };
 }
 
@@ -99,7 +98,12 @@ async function metricValue(url: string, series: string): Promise<number> {
 
 test('after two data servers are killed, repair restores k+m shards on live servers by itself, and two more can then fail', async (t) => {
   const started: StrataProcess[] = [];
-  const metadataEnv = configFile('metadata', ['[repair]', 'max_concurrent = 8']);
+  // The orphan scrubber every second, collecting shards older than 5 s (far longer than a
+  // rebuilt shard waits for its commit here).
+  const metadataEnv = configFile('metadata', {
+    repair: ['max_concurrent = 8'],
+    metadata: ['scrub_interval_seconds = 1', 'orphan_grace_seconds = 5'],
+  });
   const metadataProcess = await startStrata({
     args: ['--role', 'metadata'],
     ready: ['metadata'],
@@ -114,7 +118,7 @@ test('after two data servers are killed, repair restores k+m shards on live serv
         startStrata({
           args: ['--role', 'data', '--node-id', `${i + 2}`, '--metadata-addr', addr],
           ready: [],
-          env: configFile(`data-${i + 2}`, [`host = "h${i + 2}"`]),
+          env: configFile(`data-${i + 2}`, { data: [`host = "h${i + 2}"`] }),
         }),
       ),
     );
@@ -181,6 +185,43 @@ test('after two data servers are killed, repair restores k+m shards on live serv
       lostShards,
     );
     assert.ok((await metricValue(metricsUrl, 'strata_repair_bytes_total')) > 0);
+
+    // The first server killed comes back with its old shard files: they are stale (rebuilt
+    // elsewhere) and collected, while no shard the records name is touched.
+    const firstDir = (processOf.get(firstLost) as StrataProcess).dataDir;
+    const staleFiles = () =>
+      before.flatMap((stripe) =>
+        stripe.shards.flatMap((location, index) =>
+          location.serverId === firstLost && hasShardFile(firstDir, location.disk, stripe.id, index)
+            ? [`${stripe.id}.${index}`]
+            : [],
+        ),
+      );
+    assert.equal(staleFiles().length, load(firstLost).length, 'its shard files are still there');
+    const returned = await startStrata({
+      dataDir: firstDir,
+      args: [
+        '--role',
+        'data',
+        '--node-id',
+        firstLost.slice('data-'.length),
+        '--metadata-addr',
+        addr,
+      ],
+      ready: [],
+      env: configFile(`${firstLost}-again`, {
+        data: [`host = "h${firstLost.slice('data-'.length)}"`],
+      }),
+    });
+    started.push(returned);
+    await until(`the stale shards of ${firstLost} collected`, async () =>
+      staleFiles().length === 0 ? true : undefined,
+    );
+    assert.ok((await metricValue(metricsUrl, 'strata_metadata_stale_shards_deleted_total')) > 0);
+    assert.deepEqual(
+      shortfalls(await allStripes(metadata), await metadata.read('dataServers')),
+      [],
+    );
 
     // Two more servers fail: with full redundancy restored, every object still reads.
     const survivors = byLoad.slice(2);
