@@ -86,6 +86,7 @@ export async function startNode(config: StrataConfig, log: Logger): Promise<Runn
           leading = isLeader;
           repair?.leadership(isLeader);
         },
+        repairProgress: () => repair?.progress(),
         log: log.child({ service: 'metadata' }),
       });
       closers.push(() => service.close());

@@ -28,6 +28,7 @@ import {
   missingShards,
   placementView,
   planRepairs,
+  type RepairProgress,
   type RepairTask,
   type ScrubFinding,
 } from '../metadata/repair/index.ts';
@@ -79,6 +80,7 @@ export class RepairDriver {
   private timer: NodeJS.Timeout | undefined;
   private pass: Promise<void> | undefined;
   private leading = false;
+  private report: RepairProgress = emptyProgress();
 
   constructor(options: RepairDriverOptions) {
     this.options = options;
@@ -91,12 +93,17 @@ export class RepairDriver {
   leadership(isLeader: boolean): void {
     this.leading = isLeader;
     if (isLeader && this.timer === undefined) {
+      this.report = emptyProgress();
       this.timer = setInterval(() => this.tick(), this.options.passIntervalMs ?? PASS_INTERVAL_MS);
       this.timer.unref();
     } else if (!isLeader && this.timer !== undefined) {
       clearInterval(this.timer);
       this.timer = undefined;
     }
+  }
+
+  progress(): RepairProgress {
+    return { ...this.report, running: this.running.size };
   }
 
   private tick(): void {
@@ -114,6 +121,9 @@ export class RepairDriver {
     if (!anyLoss(view) && findings.length === 0) {
       degradedStripes.reset();
       repairQueueLength.set(this.running.size);
+      this.report.degradedStripes = {};
+      this.report.queueLength = this.running.size;
+      this.report.lastPassAtMs = Date.now();
       return;
     }
     const { strategy } = (await this.options.metadata.config()).placement;
@@ -131,6 +141,8 @@ export class RepairDriver {
     if (cursor !== undefined) return; // leadership lost mid-walk: the counts are partial
     degradedStripes.reset();
     for (const [missing, count] of byMissing) degradedStripes.set({ missing }, count);
+    this.report.degradedStripes = Object.fromEntries(byMissing);
+    this.report.lastPassAtMs = Date.now();
   }
 
   // Plans the page and starts its tasks, waiting for a slot while the throttle holds some back.
@@ -156,7 +168,8 @@ export class RepairDriver {
           bytesInFlightMax: Math.max(1, this.options.bandwidthBytesPerSecond),
         },
       });
-      repairQueueLength.set(this.running.size + plan.tasks.length + plan.waiting.length);
+      this.report.queueLength = this.running.size + plan.tasks.length + plan.waiting.length;
+      repairQueueLength.set(this.report.queueLength);
       if (plan.unrecoverable.length > 0)
         this.log.error('stripes with fewer than k readable shards', {
           count: plan.unrecoverable.length,
@@ -217,6 +230,7 @@ export class RepairDriver {
     error?: unknown,
   ): 'done' | 'failed' | 'refused' {
     repairTasks.inc({ outcome });
+    this.report.tasks[outcome]++;
     const fields = { task: task.id, from: task.from, to: task.target, error };
     if (outcome === 'done') this.log.info(message, fields);
     else this.log.warn(message, fields);
@@ -241,6 +255,7 @@ export class RepairDriver {
       { timeoutMs: SHARD_WRITE_TIMEOUT_MS },
     );
     repairBytes.inc(stripe.shardSizeBytes);
+    this.report.rebuiltBytes += stripe.shardSizeBytes;
   }
 
   // The replaced shard goes only now that the record names its replacement, and only if its
@@ -289,6 +304,17 @@ export class RepairDriver {
     await Promise.all([...this.running.values()].map((r) => r.ended));
     await this.pool.close();
   }
+}
+
+function emptyProgress(): RepairProgress {
+  return {
+    degradedStripes: {},
+    lastPassAtMs: 0,
+    queueLength: 0,
+    running: 0,
+    rebuiltBytes: 0,
+    tasks: { done: 0, failed: 0, refused: 0 },
+  };
 }
 
 // The stripe with the task's move applied, if the stripe still shows the task's old location.

@@ -18,6 +18,7 @@ import { RpcServer } from '../rpc/index.ts';
 import { ClusterConfigKeeper } from './cluster-config.ts';
 import { setClusterGauges } from './cluster-gauges.ts';
 import { type LeaderAccess, LivenessMonitor, parseHeartbeat } from './liveness-monitor.ts';
+import type { RepairProgress } from './repair/types.ts';
 import type { Envelope } from './replication/envelope.ts';
 import { RaftStore } from './replication/raft-store.ts';
 import { MetadataReplica, notLeader } from './replication/replica.ts';
@@ -105,6 +106,8 @@ export interface MetadataServiceOptions {
   // Told of every change of this member's leadership (and at start if it leads): the jobs that
   // run on the leader from higher layers, such as the repair driver (src/cluster/), start here.
   onLeadership?: (isLeader: boolean) => void;
+  // The repair driver's progress on this member, answered to meta.repair while it leads.
+  repairProgress?: () => RepairProgress | undefined;
   log?: Logger;
 }
 
@@ -276,6 +279,15 @@ export async function startMetadataService(
     }
     liveness.heartbeat(report);
     return { header: {} };
+  });
+  server.handle(METADATA_RPC.repair, async ({ header }) => {
+    if (!live.isLeader) {
+      if ((header as { forwarded?: boolean } | null)?.forwarded) throw notLeader(live.leaderId);
+      return { header: await forward(METADATA_RPC.repair, { forwarded: true }) };
+    }
+    const progress = options.repairProgress?.();
+    if (progress === undefined) throw new StrataError('ENOSYS', 'this member runs no repair');
+    return { header: progress };
   });
   server.handle(METADATA_RPC.members, async () => ({
     header: {

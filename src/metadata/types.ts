@@ -523,4 +523,6 @@ export const METADATA_RPC = {
   // A data server's heartbeat (src/cluster/heartbeat.ts), answered by the leader:
   // HeartbeatReport -> {}; ENOENT when the server is not registered (it registers again).
   heartbeat: 'meta.heartbeat',
+  // The leader's repair progress: {} -> RepairProgress (src/metadata/repair/types.ts).
+  repair: 'meta.repair',
 } as const;

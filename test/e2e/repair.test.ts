@@ -10,9 +10,10 @@ import { basename, join } from 'node:path';
 import { after, test } from 'node:test';
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { MetadataClient } from '../../src/client/metadata-client.ts';
+import type { RepairProgress } from '../../src/metadata/repair/types.ts';
 import type { DataServerInfo, Stripe } from '../../src/metadata/types.ts';
 import { bodyBytes, patternBytes, s3Client } from '../helpers/s3.ts';
-import { type StrataProcess, startStrata, tempDir } from '../helpers/server.ts';
+import { runStrata, type StrataProcess, startStrata, tempDir } from '../helpers/server.ts';
 
 const DATA_SERVERS = 8;
 const DISKS = 2;
@@ -179,6 +180,13 @@ test('after two data servers are killed, repair restores k+m shards on live serv
         );
       });
     }
+    const status = await runStrata(['cluster', 'status', '--json', '--metadata-addr', addr]);
+    assert.equal(status.code, 0, status.stderr.toString());
+    const { repair } = JSON.parse(status.stdout.toString()) as { repair: RepairProgress };
+    assert.equal(repair.tasks.done, lostShards);
+    assert.equal(repair.rebuiltBytes > 0, true);
+    const human = await runStrata(['cluster', 'status', '--metadata-addr', addr]);
+    assert.match(human.stdout.toString(), new RegExp(`^repair: .* rebuilt ${lostShards} `, 'm'));
     const metricsUrl = metadataProcess.metricsUrl;
     assert.equal(
       await metricValue(metricsUrl, 'strata_repair_tasks_total{outcome="done"}'),
