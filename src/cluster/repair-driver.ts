@@ -32,7 +32,7 @@ import {
   type RepairTask,
   type ScrubFinding,
 } from '../metadata/repair/index.ts';
-import type { Stripe, StripeSite } from '../metadata/types.ts';
+import type { ShardLocation, Stripe, StripeSite } from '../metadata/types.ts';
 import type { Logger } from '../observability/logger.ts';
 import {
   degradedStripes,
@@ -55,9 +55,15 @@ export interface RepairDriverOptions {
   maxConcurrent: number; // tasks in flight ([repair] max_concurrent)
   bandwidthBytesPerSecond: number; // shard bytes read and written ([repair] bandwidth_...)
   passIntervalMs?: number;
-  // Shards the data servers' scrubbers found corrupt or missing. Hook for the data-side scrubber:
-  // no findings RPC exists yet, so by default there are none.
-  findings?: () => Promise<ScrubFinding[]>;
+  // Shard files the data servers' scrubbers found corrupt, with where each file is. Hook for the
+  // data-side scrubber (data.scrubFindings, not on this branch yet): by default there are none.
+  // A finding counts only while the stripe's record still names that location for the shard
+  // (once repaired elsewhere, the old file's finding is stale).
+  findings?: () => Promise<LocatedFinding[]>;
+}
+
+export interface LocatedFinding extends ScrubFinding {
+  location: ShardLocation;
 }
 
 interface Found {
@@ -132,8 +138,9 @@ export class RepairDriver {
     do {
       const page = await this.options.metadata.read('scanStripes', cursor, SCAN_PAGE_STRIPES);
       const found = this.withRecentCommits(page.stripes);
-      countMissing(found, view, findings, byMissing);
-      await this.repairPage(found, view, findings, strategy);
+      const current = currentFindings(found, findings);
+      countMissing(found, view, current, byMissing);
+      await this.repairPage(found, view, current, strategy);
       cursor = page.next;
       await yieldToLoop();
       view = placementView(await this.options.metadata.read('dataServers'));
@@ -325,6 +332,15 @@ function committed(stripe: Stripe, task: RepairTask): Stripe {
     ...stripe,
     shards: stripe.shards.map((s, i) => (i === task.shardIndex ? task.target : s)),
   };
+}
+
+// The findings about shards the page's stripes still record where the finding was made.
+function currentFindings(found: Map<string, Found>, findings: LocatedFinding[]): ScrubFinding[] {
+  return findings.flatMap(({ location, ...finding }) => {
+    const at = found.get(finding.stripeId)?.stripe.shards[finding.shardIndex];
+    const current = at?.serverId === location.serverId && at.disk === location.disk;
+    return current ? [finding] : [];
+  });
 }
 
 function countMissing(
