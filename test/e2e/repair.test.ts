@@ -12,6 +12,7 @@ import { CreateBucketCommand, GetObjectCommand, PutObjectCommand } from '@aws-sd
 import { MetadataClient } from '../../src/client/metadata-client.ts';
 import type { RepairProgress } from '../../src/metadata/repair/types.ts';
 import type { DataServerInfo, Stripe } from '../../src/metadata/types.ts';
+import { MetadataCluster } from '../helpers/metadata-cluster.ts';
 import { bodyBytes, patternBytes, s3Client } from '../helpers/s3.ts';
 import { runStrata, type StrataProcess, startStrata, tempDir } from '../helpers/server.ts';
 
@@ -242,5 +243,114 @@ test('after two data servers are killed, repair restores k+m shards on live serv
   } finally {
     await metadata.close();
     for (const p of started.reverse()) await p.stop();
+  }
+});
+
+// Every shard file of the live data servers, by "<stripe>.<index>", with how many copies.
+function shardFileCounts(dirs: string[]): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const dir of dirs) {
+    for (let d = 0; d < DISKS; d++) {
+      const root = join(dir, 'disks', `d${d}`, 'shards');
+      if (!existsSync(root)) continue;
+      for (const e of readdirSync(root, { recursive: true, withFileTypes: true })) {
+        if (e.isFile() && /^[0-9a-f]+\.\d+$/.test(e.name))
+          counts.set(e.name, (counts.get(e.name) ?? 0) + 1);
+      }
+    }
+  }
+  return counts;
+}
+
+test('repair resumes under a new metadata leader, leaving no duplicate or orphan shard', async (t) => {
+  // Slow repair (1 MiB/s, one task at a time: about 5 s per 1 MiB shard), so the leader dies
+  // with most of it still to do.
+  const env = configFile('cluster', {
+    repair: ['max_concurrent = 1', 'bandwidth_bytes_per_second = 1048576'],
+    metadata: ['scrub_interval_seconds = 1', 'orphan_grace_seconds = 5'],
+  });
+  const cluster = await MetadataCluster.start(3, ['--config', env.STRATA_CONFIG]);
+  const addrs = cluster.addrs;
+  const peers = ['--metadata-addr', addrs[0], '--raft-peers', addrs.slice(1).join(',')];
+  const started: StrataProcess[] = [];
+  const metadata = new MetadataClient(addrs);
+  try {
+    const data = await Promise.all(
+      Array.from({ length: DATA_SERVERS }, (_, i) =>
+        startStrata({
+          args: ['--role', 'data', '--node-id', `${i + 10}`, ...peers],
+          ready: [],
+          env: configFile(`c-data-${i + 10}`, { data: [`host = "h${i + 10}"`] }),
+        }),
+      ),
+    );
+    started.push(...data);
+    const gateway = await startStrata({ args: ['--role', 's3', ...peers], ready: ['s3'], env });
+    started.push(gateway);
+    const processOf = new Map(data.map((p, i) => [`data-${i + 10}`, p]));
+    await until('eight data servers up with their disks reported', async () => {
+      const servers = await metadata.read('dataServers');
+      const ready = servers.filter((s) => s.state === 'up' && s.disks.every((d) => d.freeBytes));
+      return ready.length === DATA_SERVERS ? true : undefined;
+    });
+    const s3 = s3Client(gateway);
+    await s3.send(new CreateBucketCommand({ Bucket: 'resume' }));
+    const body = patternBytes(8 * 1024 * 1024, 7); // two full stripes of 1 MiB shards
+    await s3.send(new PutObjectCommand({ Bucket: 'resume', Key: 'big', Body: body }));
+    const before = await allStripes(metadata);
+    const lost = [...processOf.keys()].filter((id) =>
+      before.some((s) => s.shards.some((l) => l.serverId === id)),
+    );
+    const killed = lost.slice(0, 2);
+    for (const id of killed) await processOf.get(id)?.kill();
+    const lostShards = before.flatMap((s) => s.shards).filter((l) => killed.includes(l.serverId));
+    assert.ok(lostShards.length >= 2, 'the killed servers held shards');
+
+    const old = await cluster.leader();
+    const oldMetrics = (cluster.nodes.get(old.id) as { process: StrataProcess }).process.metricsUrl;
+    await until('the first shard rebuilt by the first leader', async () =>
+      (await metricValue(oldMetrics, 'strata_repair_tasks_total{outcome="done"}')) >= 1
+        ? true
+        : undefined,
+    );
+    const doneByOld = await metricValue(oldMetrics, 'strata_repair_tasks_total{outcome="done"}');
+    await cluster.nodes.get(old.id)?.process.kill();
+    t.diagnostic(`leader ${old.id} killed after ${doneByOld} of ${lostShards.length} shards`);
+    assert.ok(doneByOld < lostShards.length, 'the leader died with repair still to do');
+    const next = await cluster.leader(old.id);
+    const live = new MetadataClient(addrs.filter((a) => a !== cluster.nodes.get(old.id)?.addr));
+    try {
+      await until('every stripe with k+m shards on live servers', async () => {
+        const servers = await live.read('dataServers');
+        const problems = shortfalls(await allStripes(live), servers, killed);
+        return problems.length === 0 ? true : undefined;
+      });
+      const nextMetrics = (cluster.nodes.get(next.id) as { process: StrataProcess }).process
+        .metricsUrl;
+      assert.ok((await metricValue(nextMetrics, 'strata_repair_tasks_total{outcome="done"}')) >= 1);
+      // Exactly one file per shard on the live servers: a shard the dead leader wrote but never
+      // committed was either written again at the same place or collected as stale.
+      const liveDirs = [...processOf]
+        .filter(([id]) => !killed.includes(id))
+        .map(([, p]) => p.dataDir);
+      const expected = (await allStripes(live))
+        .flatMap((s) => s.shards.map((_, i) => `${s.id}.${i}`))
+        .sort();
+      await until('one file per shard, none left over', async () => {
+        const counts = shardFileCounts(liveDirs);
+        const files = [...counts.keys()].sort();
+        const once = [...counts.values()].every((n) => n === 1);
+        return once && JSON.stringify(files) === JSON.stringify(expected) ? true : undefined;
+      });
+      const reply = await s3.send(new GetObjectCommand({ Bucket: 'resume', Key: 'big' }));
+      assert.equal(md5(await bodyBytes(reply.Body)), md5(body));
+    } finally {
+      await live.close();
+      s3.destroy();
+    }
+  } finally {
+    await metadata.close();
+    for (const p of started.reverse()) await p.stop();
+    await cluster.stop();
   }
 });
