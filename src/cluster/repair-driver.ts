@@ -24,6 +24,7 @@ import type { PlacementServer, PlacementStrategy } from '../metadata/placement/t
 import {
   advanceTask,
   anyLoss,
+  ByteRateThrottle,
   findingKeys,
   missingShards,
   placementView,
@@ -80,7 +81,7 @@ export class RepairDriver {
   private readonly options: RepairDriverOptions;
   private readonly log: Logger;
   private readonly pool: DataPool;
-  private readonly throttle: ByteThrottle;
+  private readonly throttle: ByteRateThrottle;
   private readonly running = new Map<string, Running>();
   private readonly recent = new Map<string, { task: RepairTask; atMs: number }>();
   private timer: NodeJS.Timeout | undefined;
@@ -92,7 +93,7 @@ export class RepairDriver {
     this.options = options;
     this.log = options.log;
     this.pool = new DataPool(options.metadata, { log: options.log });
-    this.throttle = new ByteThrottle(options.bandwidthBytesPerSecond);
+    this.throttle = new ByteRateThrottle(options.bandwidthBytesPerSecond);
   }
 
   // Called on every leadership change of this metadata member.
@@ -247,7 +248,8 @@ export class RepairDriver {
   // Decodes the stripe from k readable shards (the hedged reader picks which) and writes the
   // missing shard, re-encoded, to the target: a format 2 shard file named by (stripe, index).
   private async rebuild(task: RepairTask, stripe: Stripe): Promise<void> {
-    await this.throttle.take((stripe.k + 1) * stripe.shardSizeBytes);
+    const waitMs = this.throttle.reserve(Date.now(), (stripe.k + 1) * stripe.shardSizeBytes);
+    if (waitMs > 0) await new Promise((r) => setTimeout(r, waitMs));
     const data = await readStripeRange(this.pool, stripe, 0, stripe.dataLengthBytes, this.log);
     const buffers = shardViews(stripe.k + stripe.m, stripe.shardSizeBytes);
     for (let i = 0; i < stripe.k; i++) {
@@ -354,23 +356,5 @@ function countMissing(
   for (const { stripe } of found.values()) {
     const missing = missingShards(stripe, servers, reported);
     if (missing > 0) byMissing.set(missing, (byMissing.get(missing) ?? 0) + 1);
-  }
-}
-
-// Spreads repair I/O at a steady rate: each reservation starts when the previous one's bytes
-// have drained at `bytesPerSecond`.
-class ByteThrottle {
-  private readonly bytesPerSecond: number;
-  private nextFreeMs = 0;
-
-  constructor(bytesPerSecond: number) {
-    this.bytesPerSecond = bytesPerSecond;
-  }
-
-  async take(bytes: number): Promise<void> {
-    const nowMs = Date.now();
-    const startMs = Math.max(nowMs, this.nextFreeMs);
-    this.nextFreeMs = startMs + (bytes * 1000) / this.bytesPerSecond;
-    if (startMs > nowMs) await new Promise((r) => setTimeout(r, startMs - nowMs));
   }
 }
