@@ -186,11 +186,13 @@ export class RepairDriver {
       for (const task of plan.tasks) {
         const site = found.get(task.stripeId);
         if (site === undefined) continue;
-        const ended = this.execute(task, site).then((outcome) => {
-          this.running.delete(task.id);
-          if (outcome !== 'done') skipped.add(task.stripeId);
-          else site.stripe = committed(site.stripe, task);
-        });
+        const ended = this.execute(task, site)
+          .catch((error: unknown) => this.ended(task, 'failed', 'repair task failed', error))
+          .then((outcome) => {
+            this.running.delete(task.id);
+            if (outcome !== 'done') skipped.add(task.stripeId);
+            else site.stripe = committed(site.stripe, task);
+          });
         this.running.set(task.id, { task, ended });
       }
       // Throttled shards of this page wait for a slot; the rest of the page had its turn.
@@ -269,12 +271,13 @@ export class RepairDriver {
 
   // The replaced shard goes only now that the record names its replacement, and only if its
   // server is up: a down one may never answer (its stale shards are collected when it returns).
+  // Never throws: the move is committed whatever happens to the old file.
   private async release(task: RepairTask): Promise<void> {
-    const servers = await this.options.metadata.read('dataServers');
-    const from = servers.find((s) => s.serverId === task.from.serverId);
-    const disk = from?.disks.find((d) => d.disk === task.from.disk);
-    if (from?.state !== 'up' || disk?.state === 'failed') return;
     try {
+      const servers = await this.options.metadata.read('dataServers');
+      const from = servers.find((s) => s.serverId === task.from.serverId);
+      const disk = from?.disks.find((d) => d.disk === task.from.disk);
+      if (from?.state !== 'up' || disk?.state === 'failed') return;
       const client = await this.pool.client(task.from.serverId);
       await client.deleteShards(
         {
