@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { isStrataError, StrataError, type StrataErrorCode } from '../common/errors.ts';
+import type { RepairProgress } from '../metadata/repair/types.ts';
 import { RAFT_RPC } from '../metadata/replication/transport.ts';
 import {
   type ClusterConfig,
@@ -80,6 +81,11 @@ export class MetadataClient {
     if (this.configCache) return this.configCache;
     this.configCache = await this.call<ClusterConfig>(METADATA_RPC.config, {});
     return this.configCache;
+  }
+
+  // The metadata leader's repair progress (strata cluster status).
+  async repairProgress(): Promise<RepairProgress> {
+    return this.call(METADATA_RPC.repair, {});
   }
 
   async members(): Promise<{ leaderId: number; members: Array<{ nodeId: number; addr: string }> }> {

@@ -1,5 +1,6 @@
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
+import { MetadataClient } from '../client/metadata-client.ts';
 import { StrataClient } from '../client/strata-client.ts';
 import { ensurePrivateDir } from '../common/private-dir.ts';
 import { credentialsPath, loadOrCreateCredentials } from '../config/credentials.ts';
@@ -13,6 +14,8 @@ import { aggregatedMetrics, type DataChild, forkDataService } from './data-child
 import { prepareDataDir } from './data-dir.ts';
 import { startHeartbeats } from './heartbeat.ts';
 import { registerDataServer } from './registration.ts';
+import { RepairDriver } from './repair-driver.ts';
+import { ScrubFindingsSource } from './scrub-findings.ts';
 
 export interface RunningNode {
   dataChild?: DataChild;
@@ -50,6 +53,9 @@ export async function startNode(config: StrataConfig, log: Logger): Promise<Runn
     let metadataAddr = config.metadata.addr;
     if (role === 'combined' || role === 'metadata') {
       const { host, port } = splitAddr(config.metadata.addr);
+      // Made once the service listens (it talks to it); leadership may come before that.
+      let repair: RepairDriver | undefined;
+      let leading = false;
       const service = await startMetadataService({
         host,
         port,
@@ -77,11 +83,18 @@ export async function startNode(config: StrataConfig, log: Logger): Promise<Runn
         },
         minFreeBytes: config.metadata.min_free_bytes,
         serverDownAfterMs: config.metadata.server_down_after_seconds * 1000,
+        onLeadership: (isLeader) => {
+          leading = isLeader;
+          repair?.leadership(isLeader);
+        },
+        repairProgress: () => repair?.progress(),
         log: log.child({ service: 'metadata' }),
       });
       closers.push(() => service.close());
       metadataAddr = `${service.host}:${service.port}`;
       node.metadataAddr = metadataAddr;
+      repair = startRepair(config, [metadataAddr, ...config.metadata.raft_peers], closers, log);
+      repair.leadership(leading);
     }
     // The data service and the gateway may talk to any member of the metadata cluster: its own
     // address first, then the other members, so they fail over when one stops.
@@ -102,6 +115,31 @@ export async function startNode(config: StrataConfig, log: Logger): Promise<Runn
     await node.close();
     throw error;
   }
+}
+
+// The repair driver of this metadata member; it works only while the member leads.
+function startRepair(
+  config: StrataConfig,
+  metadataAddrs: string[],
+  closers: Array<() => Promise<void>>,
+  log: Logger,
+): RepairDriver {
+  const metadata = new MetadataClient(metadataAddrs);
+  const repairLog = log.child({ service: 'repair' });
+  const findings = new ScrubFindingsSource(metadata, repairLog);
+  const driver = new RepairDriver({
+    metadata,
+    log: repairLog,
+    maxConcurrent: config.repair.max_concurrent,
+    bandwidthBytesPerSecond: config.repair.bandwidth_bytes_per_second,
+    findings: () => findings.collect(),
+  });
+  closers.push(async () => {
+    await driver.stop();
+    await findings.close();
+    await metadata.close();
+  });
+  return driver;
 }
 
 async function startData(

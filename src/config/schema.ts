@@ -52,6 +52,7 @@ export interface StrataConfig {
   };
   erasure: { data_shards: number; parity_shards: number; shard_size_bytes: number };
   placement: { strategy: PlacementStrategy };
+  repair: { max_concurrent: number; bandwidth_bytes_per_second: number };
   observability: { metrics_addr: string; log_level: 'debug' | 'info' | 'warn' | 'error' };
 }
 
@@ -99,6 +100,9 @@ export const DEFAULT_CONFIG: StrataConfig = {
   },
   erasure: { data_shards: 4, parity_shards: 2, shard_size_bytes: 1024 * 1024 },
   placement: { strategy: 'spread-domains' },
+  // The metadata leader's repair driver: shards rebuilt at once, and the rate of shard bytes it
+  // reads and writes (k+1 shards per rebuilt shard), so repair leaves room for clients.
+  repair: { max_concurrent: 4, bandwidth_bytes_per_second: 100 * 1024 * 1024 },
   observability: { metrics_addr: '127.0.0.1:9090', log_level: 'info' },
 };
 
@@ -219,6 +223,8 @@ export const CONFIG_KEYS: Record<string, Check> = {
   'erasure.parity_shards': isInt(1, 255),
   'erasure.shard_size_bytes': isInt(4096, 64 * 1024 * 1024),
   'placement.strategy': isOneOf(placementStrategies),
+  'repair.max_concurrent': isInt(1, 1_000),
+  'repair.bandwidth_bytes_per_second': isInt(1024 * 1024, 2 ** 40),
   'observability.metrics_addr': (v) => (v === '' ? undefined : isAddress(v)),
   'observability.log_level': isOneOf(['debug', 'info', 'warn', 'error']),
 };

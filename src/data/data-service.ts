@@ -174,8 +174,10 @@ export class DataClient {
     return (await this.rpc.call<ListShardsReply>(DATA_RPC.listShards, header)).header;
   }
 
-  async scrubFindings(): Promise<ScrubFindingsReply> {
-    return (await this.rpc.call<ScrubFindingsReply>(DATA_RPC.scrubFindings, {})).header;
+  async scrubFindings(timeoutMs?: number): Promise<ScrubFindingsReply> {
+    const options = timeoutMs === undefined ? undefined : { timeoutMs };
+    return (await this.rpc.call<ScrubFindingsReply>(DATA_RPC.scrubFindings, {}, undefined, options))
+      .header;
   }
 
   async status(): Promise<DataServerStatus> {

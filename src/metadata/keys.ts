@@ -25,6 +25,9 @@ export const TAG = {
   sessionIdle: 0x51, // 'Q' + log time + session id: sessions by last activity (for expiry)
   logTime: 0x54, // 'T': the log's time, the highest leader stamp applied (Raft diss. §6.3)
   clusterConfig: 0x4b, // 'K': the cluster's configuration (erasure profile, placement strategy)
+  // 'R' + stripe id: the stripe's shard locations after a repair moved one (relocateShard). The
+  // extents that point into the stripe keep the locations it was written with; this wins.
+  stripeShards: 0x52,
 } as const;
 
 function u64(value: number): Buffer {
@@ -76,6 +79,8 @@ export const gcKey = (stripeId: string) =>
   Buffer.concat([tag(TAG.gc), Buffer.from(stripeId, 'latin1')]);
 export const orphanKey = (stripeId: string) =>
   Buffer.concat([tag(TAG.orphan), Buffer.from(stripeId, 'latin1')]);
+export const stripeShardsKey = (stripeId: string) =>
+  Buffer.concat([tag(TAG.stripeShards), Buffer.from(stripeId, 'latin1')]);
 export const gcPrefix = () => tag(TAG.gc);
 export const gcPrefixEnd = () => tag(TAG.gc + 1);
 

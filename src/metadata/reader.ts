@@ -4,11 +4,13 @@ import { clusterConfig, normaliseServer, server } from './ops-cluster.ts';
 import { getLock, readLocks } from './ops-locks.ts';
 import { orphansOf, sessions } from './ops-mounts.ts';
 import type { Store } from './store.ts';
+import { scanStripes } from './stripe-scan.ts';
 import {
   type DirEntry,
   type Inode,
   type MetadataReader,
   ROOT_INO,
+  type ShardLocation,
   type Stripe,
   type UploadInfo,
 } from './types.ts';
@@ -86,6 +88,11 @@ export function createReader(store: Store): MetadataReader {
     locks: (ino) => readLocks(store, ino),
     mounts: () => sessions(store),
     orphans: (mountId) => orphansOf(store, mountId),
+    scanStripes: (cursor, limit) => scanStripes(store, cursor ?? undefined, limit),
+    relocatedShards: (stripeId) =>
+      typeof stripeId === 'string'
+        ? (store.db.get(K.stripeShardsKey(stripeId)) as ShardLocation[] | undefined)
+        : undefined,
     pendingGc: (limit) =>
       [...store.db.getRange({ start: K.gcPrefix(), end: K.gcPrefixEnd(), limit })].map(
         ({ value }) => value as Stripe,

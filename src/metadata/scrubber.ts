@@ -1,6 +1,7 @@
 import { DataClient } from '../data/data-service.ts';
 import type { Logger } from '../observability/logger.ts';
-import { orphanShards } from '../observability/metrics.ts';
+import { orphanShards, staleShards } from '../observability/metrics.ts';
+import { mayDeleteShard } from './repair/phases.ts';
 import type { Command, CommandResult, MetadataReader } from './types.ts';
 
 const LIST_PAGE = 1000;
@@ -50,9 +51,14 @@ export class OrphanScrubber {
   async scrub(): Promise<number> {
     let deleted = 0;
     for (const server of this.stateMachine.reader.dataServers()) {
+      // A server that does not answer heartbeats would fail the whole scrub: the others first.
+      if (server.state !== 'up' && server.state !== 'draining') continue;
       const client = new DataClient(server.addr);
       try {
-        for (const { disk } of server.disks) deleted += await this.scrubDisk(client, disk);
+        for (const { disk } of server.disks)
+          deleted += await this.scrubDisk(client, server.serverId, disk);
+      } catch (error) {
+        this.log.warn('scrub of a data server failed', { serverId: server.serverId, error });
       } finally {
         await client.close();
       }
@@ -61,7 +67,7 @@ export class OrphanScrubber {
     return deleted;
   }
 
-  private async scrubDisk(client: DataClient, disk: number): Promise<number> {
+  private async scrubDisk(client: DataClient, serverId: string, disk: number): Promise<number> {
     let deleted = 0;
     let after: string | undefined;
     const olderThanMs = Date.now() - this.options.orphanGraceMs;
@@ -85,9 +91,34 @@ export class OrphanScrubber {
         orphanShards.inc(orphans.length);
         deleted += orphans.length;
       }
+      deleted += await this.deleteStale(client, serverId, disk, page.shards);
       after = page.next;
     } while (after !== undefined);
     return deleted;
+  }
+
+  // Shards of referenced stripes at a location a repair moved them away from: the server was
+  // down when its shard was rebuilt elsewhere, and is back. mayDeleteShard is the guard: the
+  // committed record must name another location for that shard.
+  private async deleteStale(
+    client: DataClient,
+    serverId: string,
+    disk: number,
+    shards: ReadonlyArray<{ stripeId: string; shardIndex: number }>,
+  ): Promise<number> {
+    const here = { serverId, disk };
+    const reader = this.stateMachine.reader;
+    const stale = shards.filter((s) => {
+      const relocated = reader.relocatedShards(s.stripeId);
+      if (relocated === undefined || reader.stripeState(s.stripeId) !== 'referenced') return false;
+      const record = { id: s.stripeId, k: 0, m: 0, shardSizeBytes: 0, shards: relocated };
+      return mayDeleteShard(record, s.shardIndex, here);
+    });
+    if (stale.length === 0) return 0;
+    await client.deleteShards({ shards: stale.map((s) => ({ ...s, disk })) });
+    staleShards.inc(stale.length);
+    this.log.info('deleted stale shards', { serverId, disk, count: stale.length });
+    return stale.length;
   }
 
   async stop(): Promise<void> {

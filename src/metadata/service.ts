@@ -18,6 +18,7 @@ import { RpcServer } from '../rpc/index.ts';
 import { ClusterConfigKeeper } from './cluster-config.ts';
 import { setClusterGauges } from './cluster-gauges.ts';
 import { type LeaderAccess, LivenessMonitor, parseHeartbeat } from './liveness-monitor.ts';
+import type { RepairProgress } from './repair/types.ts';
 import type { Envelope } from './replication/envelope.ts';
 import { RaftStore } from './replication/raft-store.ts';
 import { MetadataReplica, notLeader } from './replication/replica.ts';
@@ -52,6 +53,8 @@ const READ_FNS = new Set<keyof MetadataReader>([
   'dataServer',
   'clusterConfig',
   'pendingGc',
+  'scanStripes',
+  'relocatedShards',
   'stripeState',
   'getLock',
   'locks',
@@ -100,6 +103,11 @@ export interface MetadataServiceOptions {
   minFreeBytes: number;
   // The repair delay: a data server silent this long is down (src/metadata/liveness-monitor.ts).
   serverDownAfterMs: number;
+  // Told of every change of this member's leadership (and at start if it leads): the jobs that
+  // run on the leader from higher layers, such as the repair driver (src/cluster/), start here.
+  onLeadership?: (isLeader: boolean) => void;
+  // The repair driver's progress on this member, answered to meta.repair while it leads.
+  repairProgress?: () => RepairProgress | undefined;
   log?: Logger;
 }
 
@@ -185,6 +193,7 @@ export async function startMetadataService(
       raftIsLeader.set(isLeader ? 1 : 0);
       raftLeaderChanges.inc();
       monitor?.leadership(isLeader);
+      options.onLeadership?.(isLeader);
     },
     onMember: (nodeId, addr) => {
       if (nodeId === options.raft.nodeId) return;
@@ -214,7 +223,10 @@ export async function startMetadataService(
     downAfterMs: options.serverDownAfterMs,
   });
   monitor = liveness;
-  if (live.isLeader) liveness.leadership(true);
+  if (live.isLeader) {
+    liveness.leadership(true);
+    options.onLeadership?.(true);
+  }
   const clusterConfig = new ClusterConfigKeeper(leaderAccess, options.cluster, log);
 
   server.handle(METADATA_RPC.apply, async ({ header }) => {
@@ -267,6 +279,15 @@ export async function startMetadataService(
     }
     liveness.heartbeat(report);
     return { header: {} };
+  });
+  server.handle(METADATA_RPC.repair, async ({ header }) => {
+    if (!live.isLeader) {
+      if ((header as { forwarded?: boolean } | null)?.forwarded) throw notLeader(live.leaderId);
+      return { header: await forward(METADATA_RPC.repair, { forwarded: true }) };
+    }
+    const progress = options.repairProgress?.();
+    if (progress === undefined) throw new StrataError('ENOSYS', 'this member runs no repair');
+    return { header: progress };
   });
   server.handle(METADATA_RPC.members, async () => ({
     header: {

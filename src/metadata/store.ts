@@ -113,16 +113,31 @@ export class Store {
     for (const { key, value } of before) {
       const e = value as StoredExtent;
       const at = K.extentOffsetFromKey(key as Buffer);
-      if (at + e.length > offset && at < offset) out.push({ fileOffset: at, ...e });
+      if (at + e.length > offset && at < offset) out.push(this.extentAt(at, e));
     }
     if (length <= 0) return out;
     for (const { key, value } of this.db.getRange({
       start: K.extentKey(ino, offset),
       end: K.extentKey(ino, end),
     })) {
-      out.push({ fileOffset: K.extentOffsetFromKey(key as Buffer), ...(value as StoredExtent) });
+      out.push(this.extentAt(K.extentOffsetFromKey(key as Buffer), value as StoredExtent));
     }
     return out;
+  }
+
+  // A stored extent with its stripe's current shard locations (a repair may have moved some).
+  extentAt(fileOffset: number, stored: StoredExtent): Extent {
+    return { fileOffset, ...stored, stripe: this.currentStripe(stored.stripe) };
+  }
+
+  // The stripe with the shard locations a repair recorded (relocateShard), if any.
+  currentStripe(stripe: Stripe): Stripe {
+    const shards = this.db.get(K.stripeShardsKey(stripe.id)) as Stripe['shards'] | undefined;
+    return shards === undefined ? stripe : { ...stripe, shards };
+  }
+
+  setStripeShards(stripeId: string, shards: Stripe['shards']): void {
+    this.db.putSync(K.stripeShardsKey(stripeId), shards);
   }
 
   allExtents(ino: number): Extent[] {
@@ -131,7 +146,7 @@ export class Store {
       start: K.extentKey(ino, 0),
       end: K.extentPrefixEnd(ino),
     })) {
-      out.push({ fileOffset: K.extentOffsetFromKey(key as Buffer), ...(value as StoredExtent) });
+      out.push(this.extentAt(K.extentOffsetFromKey(key as Buffer), value as StoredExtent));
     }
     return out;
   }
@@ -163,7 +178,10 @@ export class Store {
       return;
     }
     this.db.removeSync(K.refKey(stripe.id));
-    this.db.putSync(K.gcKey(stripe.id), stripe);
+    // The collector deletes the shards where they are now, and the relocation goes with the
+    // stripe (a collected stripe is never referenced again).
+    this.db.putSync(K.gcKey(stripe.id), this.currentStripe(stripe));
+    this.db.removeSync(K.stripeShardsKey(stripe.id));
   }
 
   bucket(name: string): BucketInfo | undefined {
@@ -189,8 +207,15 @@ export class Store {
 
   parts(id: string): PartInfo[] {
     return [...this.db.getRange({ start: K.partPrefix(id), end: K.partPrefixEnd(id) })].map(
-      ({ value }) => value as PartInfo,
+      ({ value }) => this.currentPart(value as PartInfo),
     );
+  }
+
+  currentPart(part: PartInfo): PartInfo {
+    return {
+      ...part,
+      extents: part.extents.map((e) => ({ ...e, stripe: this.currentStripe(e.stripe) })),
+    };
   }
 
   servers(): DataServerInfo[] {

@@ -85,6 +85,18 @@ export interface Stripe {
   shardVersion?: number;
 }
 
+// Where a stripe was found: a file's extent, or an upload's part (relocateShard's precondition).
+export type StripeSite =
+  | { ino: number; fileOffset: number }
+  | { uploadId: string; partNumber: number };
+
+// A page of the walk over referenced stripes (src/metadata/stripe-scan.ts); `next` is absent on
+// the last page.
+export interface StripeScanPage {
+  stripes: Array<{ stripe: Stripe; at: StripeSite }>;
+  next?: string;
+}
+
 export interface Extent {
   fileOffset: number;
   length: number;
@@ -344,6 +356,19 @@ export type Command =
   // The metadata address of a Raft member (null: forget it), so every replica can reach every
   // member, including ones added after it started.
   | { op: 'setMember'; nowMs: number; nodeId: number; addr: string | null }
+  // A repair rebuilt shard `shardIndex` of the stripe at `to`: the stripe records `to` instead of
+  // `from` (src/metadata/ops-repair.ts). PRECONDITION_FAILED unless the stripe is still referenced,
+  // still at `at`, and still records `from` for that shard: a stale or duplicate commit changes
+  // nothing.
+  | {
+      op: 'relocateShard';
+      nowMs: number;
+      stripeId: string;
+      shardIndex: number;
+      from: ShardLocation;
+      to: ShardLocation;
+      at: StripeSite;
+    }
   // The garbage collector deleted these stripes' shards; forget them.
   | { op: 'gcDone'; nowMs: number; stripeIds: string[] }
   // The scrubber found shard files of these stripes on disk. Each one no extent references and no
@@ -460,6 +485,11 @@ export interface MetadataReader {
   clusterConfig(): ClusterConfig | undefined;
   members(): Array<{ nodeId: number; addr: string }>;
   pendingGc(limit: number): Stripe[];
+  // Every referenced stripe, a page at a time (the repair driver's walk); see StripeScanPage.
+  scanStripes(cursor: string | undefined, limit: number): StripeScanPage;
+  // The stripe's shard locations as a repair recorded them (relocateShard); undefined if no
+  // shard of it was ever moved.
+  relocatedShards(stripeId: string): ShardLocation[] | undefined;
   // Whether any extent or part references the stripe, or its deletion is queued already.
   stripeState(stripeId: string): 'referenced' | 'collecting' | 'unknown';
   // F_GETLK: the first lock that would conflict with this one, if any.
@@ -493,4 +523,6 @@ export const METADATA_RPC = {
   // A data server's heartbeat (src/cluster/heartbeat.ts), answered by the leader:
   // HeartbeatReport -> {}; ENOENT when the server is not registered (it registers again).
   heartbeat: 'meta.heartbeat',
+  // The leader's repair progress: {} -> RepairProgress (src/metadata/repair/types.ts).
+  repair: 'meta.repair',
 } as const;

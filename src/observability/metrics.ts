@@ -173,6 +173,12 @@ export const orphanShards = new Counter({
   registers: [registry],
 });
 
+export const staleShards = new Counter({
+  name: 'strata_metadata_stale_shards_deleted_total',
+  help: 'Shards left where a repair moved them from (a server back after its shards were rebuilt)',
+  registers: [registry],
+});
+
 export const fuseRequests = new Counter({
   name: 'strata_fuse_requests_total',
   help: 'FUSE requests answered by this mount, by operation and errno (0: success)',
@@ -257,5 +263,32 @@ export const dataHeartbeatFailures = new Counter({
   name: 'strata_data_heartbeat_failures_total',
   help: 'Heartbeats of this data server that reached no metadata leader, by error code',
   labelNames: ['code'] as const,
+  registers: [registry],
+});
+
+// The metadata leader's repair driver (src/cluster/repair-driver.ts).
+export const repairQueueLength = new Gauge({
+  name: 'strata_repair_queue_length',
+  help: 'Shards the last repair plan found to rebuild: tasks running plus shards waiting',
+  registers: [registry],
+});
+
+export const repairBytes = new Counter({
+  name: 'strata_repair_bytes_total',
+  help: 'Bytes of rebuilt shards written by repair',
+  registers: [registry],
+});
+
+export const repairTasks = new Counter({
+  name: 'strata_repair_tasks_total',
+  help: 'Repair tasks ended, by outcome (done, failed, refused: the record had moved on)',
+  labelNames: ['outcome'] as const,
+  registers: [registry],
+});
+
+export const degradedStripes = new Gauge({
+  name: 'strata_degraded_stripes',
+  help: 'Stripes with shards lost or unavailable at the last complete repair pass, by count',
+  labelNames: ['missing'] as const,
   registers: [registry],
 });

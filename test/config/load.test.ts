@@ -44,6 +44,24 @@ describe('configuration', () => {
     refused('[data]\nheartbeat_interval_ms = 10\n', 'data.heartbeat_interval_ms');
   });
 
+  test('repair concurrency and bandwidth are checked keys with defaults', () => {
+    const path = writeToml('[repair]\nmax_concurrent = 8\nbandwidth_bytes_per_second = 10485760\n');
+    const { config } = loadConfig({ configPath: path, env: {} });
+    assert.deepEqual(config.repair, { max_concurrent: 8, bandwidth_bytes_per_second: 10485760 });
+    assert.deepEqual(loadConfig({ env: {} }).config.repair, {
+      max_concurrent: 4,
+      bandwidth_bytes_per_second: 100 * 1024 * 1024,
+    });
+    for (const [text, key] of [
+      ['[repair]\nmax_concurrent = 0\n', 'repair.max_concurrent'],
+      ['[repair]\nbandwidth_bytes_per_second = 10\n', 'repair.bandwidth_bytes_per_second'],
+    ])
+      assert.throws(
+        () => loadConfig({ configPath: writeToml(text), env: {} }),
+        (e: unknown) => e instanceof ConfigError && e.key === key,
+      );
+  });
+
   test('flags beat environment variables, which beat the file', () => {
     const path = writeToml('[node]\ndata_dir = "/from/file"\n[s3]\naddr = "127.0.0.1:7000"\n');
     const { config } = loadConfig({

@@ -1,6 +1,7 @@
 import { MetadataClient } from '../../client/metadata-client.ts';
 import { StrataClient } from '../../client/strata-client.ts';
 import { clusterHealth } from '../../metadata/health/cluster-health.ts';
+import type { RepairProgress } from '../../metadata/repair/types.ts';
 import { formatBytes, METADATA_ADDR_OPTION, metadataAddrs, parse, UsageError } from '../usage.ts';
 
 export const CLUSTER_HELP = `Usage: strata cluster status [--metadata-addr H:P[,H:P...]] [--config FILE] [--json]
@@ -22,7 +23,9 @@ Shows the cluster's health (HEALTHY, DEGRADED or UNAVAILABLE, with the reasons),
 the metadata Raft cluster (role, term, commit and applied index, lag behind the leader's commit,
 and ALARM NOSPACE while its disk is full), the erasure-coding scheme and every data server with
 its state (up, suspect, down, draining, removed), failure domain (zone, rack, host) and disks
-(online, shards, capacity used and free). --json prints the same as one JSON object.`;
+(online, shards, capacity used and free), and the leader's repair: degraded stripes by missing
+shards at its last walk, shards queued and running, shards rebuilt since it became leader.
+--json prints the same as one JSON object.`;
 
 export async function runCluster(args: string[]): Promise<number> {
   const { values, positionals } = parse(args, {
@@ -52,11 +55,16 @@ export async function runCluster(args: string[]): Promise<number> {
       members: status.metadataMembers,
       erasure: status.erasure,
     });
+    // The leader's repair progress; an older leader without it is shown as such, not hidden.
+    const repair = await metadata.repairProgress().catch((error: unknown) => ({
+      error: error instanceof Error ? error.message : String(error),
+    }));
     if (values.json) {
-      process.stdout.write(`${JSON.stringify({ health, ...status }, null, 2)}\n`);
+      process.stdout.write(`${JSON.stringify({ health, ...status, repair }, null, 2)}\n`);
       return 0;
     }
     const out = [`health: ${health.status}`, ...health.reasons.map((r) => `  ${r}`)];
+    out.push(repairLine(repair));
     out.push(`metadata cluster: ${status.metadataMembers.length} member(s)`);
     for (const m of status.metadataMembers) {
       out.push(
@@ -94,6 +102,19 @@ export async function runCluster(args: string[]): Promise<number> {
     await metadata.close();
     await client.close();
   }
+}
+
+function repairLine(repair: RepairProgress | { error: string }): string {
+  if ('error' in repair) return `repair: unknown (${repair.error})`;
+  const degraded = Object.entries(repair.degradedStripes);
+  const stripes = degraded.reduce((sum, [, count]) => sum + count, 0);
+  const byMissing = degraded.map(([missing, count]) => `${count} missing ${missing}`).join(', ');
+  const { done, failed, refused } = repair.tasks;
+  return (
+    `repair: ${stripes} degraded stripes${stripes > 0 ? ` (${byMissing})` : ''}, ` +
+    `${repair.queueLength} shards queued, ${repair.running} running; rebuilt ${done} ` +
+    `(${formatBytes(repair.rebuiltBytes)}), ${failed} failed, ${refused} refused`
+  );
 }
 
 async function changeMembers(

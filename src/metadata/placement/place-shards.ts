@@ -15,7 +15,7 @@ import assert from 'node:assert/strict';
 import { StrataError } from '../../common/errors.ts';
 import type { ShardLocation } from '../types.ts';
 import { ClusterMap } from './cluster-map.ts';
-import type { DomainRule } from './domains.ts';
+import { type DomainRule, locationKey } from './domains.ts';
 import { rendezvousUnit, straw2Score } from './hash.ts';
 import { domainLevels, type PlacementServer, type PlacementStrategy } from './types.ts';
 
@@ -28,8 +28,11 @@ export interface PlaceShardsRequest {
   cluster: ClusterMap | readonly PlacementServer[];
   // Shards of this stripe that stay where they are: they count against their domains' caps.
   kept?: readonly ShardLocation[];
-  // Servers that must not receive a shard: for a repair, every server that holds or held one.
+  // Servers that must not receive a shard (none may, whatever their disks).
   avoidServers?: ReadonlySet<string>;
+  // Disks that must not receive a shard (locationKey): for a repair, every disk that holds or
+  // held a shard of the stripe. Other disks of those servers may, within the domain rule.
+  avoidDisks?: ReadonlySet<string>;
 }
 
 export function placeShards(request: PlaceShardsRequest): ShardLocation[] {
@@ -51,7 +54,7 @@ export function placeShards(request: PlaceShardsRequest): ShardLocation[] {
       counts[l][map.domainId(server.domain, level)]++;
     });
   }
-  const eligible = eligibility(map, kept, request.avoidServers);
+  const eligible = eligibility(map, kept, request);
   const scores = map.candidates.map((c) =>
     request.strategy === 'least-loaded'
       ? straw2Score(request.stripeId, `${c.serverId}\n${c.disk}`, c.freeBytes)
@@ -73,15 +76,21 @@ export function placeShards(request: PlaceShardsRequest): ShardLocation[] {
   return chosen;
 }
 
-// 1 for a candidate that may take a shard: not on an avoided server, nor one holding a kept shard.
+// 1 for a candidate that may take a shard: not on an avoided server, not an avoided disk, nor a
+// disk holding a kept shard. A server holding kept shards may take another on another disk: the
+// domain rule's cap (counted with the kept shards) is what limits a server's share, so with 3
+// servers and 4+2 a lost disk is rebuilt on another disk of its server (2 shards each again).
 function eligibility(
   map: ClusterMap,
   kept: readonly ShardLocation[],
-  avoidServers: ReadonlySet<string> | undefined,
+  request: Pick<PlaceShardsRequest, 'avoidServers' | 'avoidDisks'>,
 ): Uint8Array {
-  const avoid = new Set(avoidServers ?? []);
-  for (const location of kept) avoid.add(location.serverId);
-  return Uint8Array.from(map.candidates, (c) => (avoid.has(c.serverId) ? 0 : 1));
+  const avoidServers = request.avoidServers ?? new Set<string>();
+  const avoidDisks = new Set(request.avoidDisks ?? []);
+  for (const location of kept) avoidDisks.add(locationKey(location));
+  return Uint8Array.from(map.candidates, (c) =>
+    avoidServers.has(c.serverId) || avoidDisks.has(locationKey(c)) ? 0 : 1,
+  );
 }
 
 // Whether candidate a goes before b: fewer shards of the stripe in its domains from `firstSpread`

@@ -1,12 +1,14 @@
 // The repair scheduler, pure: from the stripe records, the servers' states and scrub findings, the
 // repair tasks to start now. Stripes with the fewest spare shards come first (a stripe one loss
 // away from unreadable before one with two to spare), then drains. Each task names k readable
-// source shards and a target chosen by the placement strategy: never a server that holds or held a
-// shard of the stripe, with the domain rule kept. The same input gives the same plan, and a shard
+// source shards and a target chosen by the placement strategy: never a disk that holds or held a
+// shard of the stripe, with the domain rule kept (a server may then hold more than one shard, up
+// to the rule's cap: with 3 servers and 4+2 a lost disk is rebuilt on another disk of its server). The same input gives the same plan, and a shard
 // with a task in flight gets no second one.
 import assert from 'node:assert/strict';
 import { isStrataError } from '../../common/errors.ts';
 import { ClusterMap } from '../placement/cluster-map.ts';
+import { locationKey } from '../placement/domains.ts';
 import { placeShards } from '../placement/place-shards.ts';
 import type { PlacementServer, PlacementStrategy } from '../placement/types.ts';
 import type { ShardLocation } from '../types.ts';
@@ -133,12 +135,13 @@ function makeTask(
   const sources = chooseSources(stripe, shardIndex, servers, findings);
   if (sources.length < stripe.k) return `only ${sources.length} of k = ${stripe.k} sources`;
   const pending = planned.filter((t) => t.stripeId === stripe.id);
-  // Targets of this stripe's other tasks count as held: two rebuilds must not pick one server.
+  // Targets of this stripe's other tasks count as held: two rebuilds must not pick one disk, and
+  // both count against their domains' caps.
   const kept = stripe.shards
     .filter((_, i) => i !== shardIndex)
     .filter((s, i) => conditionOf(s, servers, findings.has(`${stripe.id}/${i}`)) !== 'lost')
     .concat(pending.map((t) => t.target));
-  const avoid = new Set([...stripe.shards, ...pending.map((t) => t.target)].map((s) => s.serverId));
+  const avoid = new Set([...stripe.shards, ...pending.map((t) => t.target)].map(locationKey));
   const width = stripe.k + stripe.m;
   let target: ShardLocation;
   try {
@@ -150,13 +153,13 @@ function makeTask(
       count: 1,
       cluster: map,
       kept: kept.slice(0, width - 1),
-      avoidServers: avoid,
+      avoidDisks: avoid,
     });
   } catch (error) {
     if (isStrataError(error, 'NOT_ENOUGH_TARGETS')) return `no target: ${error.message}`;
     throw error;
   }
-  assert.ok(!avoid.has(target.serverId), 'a target never holds a shard of its stripe');
+  assert.ok(!avoid.has(locationKey(target)), 'a target disk never holds a shard of its stripe');
   return {
     id,
     stripeId: stripe.id,

@@ -57,3 +57,15 @@ export interface RepairPlan {
 }
 
 export type { PlacementStrategy };
+
+// What the leader's repair driver reports (`strata cluster status`, the meta.repair RPC).
+export interface RepairProgress {
+  // Stripes with shards lost or unavailable at the last complete walk, by how many ("1": 12).
+  // Empty when nothing was lost at the last pass (no walk needed).
+  degradedStripes: Record<string, number>;
+  lastPassAtMs: number; // when the last pass ended (0: none yet under this leader)
+  queueLength: number; // shards the last plan found to rebuild (running and waiting)
+  running: number;
+  rebuiltBytes: number; // since this member became leader
+  tasks: { done: number; failed: number; refused: number };
+}

@@ -9,6 +9,7 @@ import {
   planRepairs,
   type RepairInput,
   type RepairStripe,
+  sameLocation,
 } from '../../../src/metadata/repair/index.ts';
 import { cluster } from '../placement/topology.ts';
 
@@ -90,13 +91,13 @@ test('a suspect server is not rebuilt (the repair delay); a down one is', () => 
   );
 });
 
-test('a target never holds a shard of the stripe and the repaired stripe keeps the domain rule', () => {
+test('a target disk never holds a shard of the stripe and the repaired stripe keeps the domain rule', () => {
   for (const lost of [...new Set([...hostsA, ...hostsB])]) {
     const list = withState(servers(), lost, 'down');
     const plan = planRepairs(input({ servers: list }));
     for (const task of plan.tasks) {
       const stripe = input().stripes.find((s) => s.id === task.stripeId)!;
-      assert.ok(!stripe.shards.some((s) => s.serverId === task.target.serverId), task.id);
+      assert.ok(!stripe.shards.some((s) => sameLocation(s, task.target)), task.id);
       const repaired = commitRepair(stripe, { ...task, phase: 'commit' })!;
       assert.deepEqual(checkPlacement(repaired, list, {}), [], `${task.id} after ${lost}`);
     }
@@ -110,7 +111,38 @@ test('a scrub finding on a healthy server is repaired elsewhere', () => {
     plan.tasks.map((t) => t.id),
     ['a/2'],
   );
-  assert.notEqual(plan.tasks[0].target.serverId, 's-0-1-0');
+  assert.ok(!sameLocation(plan.tasks[0].target, { serverId: 's-0-1-0', disk: 0 }));
+});
+
+// 3 servers of 6 disks with 4+2: each holds 2 shards of every stripe (the rule's cap). A lost
+// disk can only be rebuilt on another disk of the same server, which then holds 2 again.
+test('with 3 servers and 4+2 a lost disk is rebuilt on another disk of its own server', () => {
+  const three = cluster({ zones: 1, racksPerZone: 1, hostsPerRack: 3, disksPerHost: 6 });
+  const stripe: RepairStripe = {
+    id: 'c',
+    k: 4,
+    m: 2,
+    shardSizeBytes,
+    shards: ['s-0-0-0', 's-0-0-0', 's-0-0-1', 's-0-0-1', 's-0-0-2', 's-0-0-2'].map(
+      (serverId, i) => ({ serverId, disk: i % 2 }),
+    ),
+  };
+  const list = three.map((s) =>
+    s.serverId === 's-0-0-1'
+      ? { ...s, disks: s.disks.map((d) => (d.disk === 1 ? { ...d, state: 'failed' as const } : d)) }
+      : s,
+  );
+  const plan = planRepairs(input({ stripes: [stripe], servers: list }));
+  assert.deepEqual(plan.waiting, []);
+  assert.deepEqual(
+    plan.tasks.map((t) => t.id),
+    ['c/3'],
+  );
+  const [task] = plan.tasks;
+  assert.equal(task.target.serverId, 's-0-0-1');
+  assert.ok(![0, 1].includes(task.target.disk), `target disk ${task.target.disk}`);
+  const repaired = commitRepair(stripe, { ...task, phase: 'commit' })!;
+  assert.deepEqual(checkPlacement(repaired, list, {}), []);
 });
 
 test('draining shards move after lost ones', () => {
@@ -136,12 +168,15 @@ test('the same input gives the same plan, and a task in flight is not issued twi
   assert.equal(planRepairs(input({ servers: list, inFlight: done })).tasks.length, 2);
 });
 
-test('two rebuilds of one stripe never pick the same server', () => {
+test('two rebuilds of one stripe never pick the same disk, and keep the domain rule', () => {
   let list = withState(servers(), 's-0-0-1', 'down');
   list = withState(list, 's-0-1-2', 'down');
   const b = planRepairs(input({ servers: list })).tasks.filter((t) => t.stripeId === 'b');
   assert.equal(b.length, 2);
-  assert.notEqual(b[0].target.serverId, b[1].target.serverId);
+  assert.ok(!sameLocation(b[0].target, b[1].target));
+  let repaired = input().stripes[1];
+  for (const task of b) repaired = commitRepair(repaired, { ...task, phase: 'commit' })!;
+  assert.deepEqual(checkPlacement(repaired, list, {}), []);
 });
 
 test('repair is throttled by tasks and by bytes in flight, in priority order', () => {

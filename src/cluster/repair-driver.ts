@@ -1,0 +1,363 @@
+// The repair driver: on the metadata leader, finds stripes with lost shards and rebuilds them.
+// The decisions are pure (src/metadata/repair/: planRepairs, advanceTask); this file does the I/O
+// they ask for, and lives above the client because it moves data the way clients do: it reads k
+// shards with the hedged stripe reader, re-encodes the stripe, writes the missing shard to the
+// planned target, commits the new location through Raft (relocateShard), and only then deletes
+// the old shard, when its server is up (otherwise it is left for stale-shard collection).
+//
+// Finding degraded stripes: when the replicated records show no down or removed server and no
+// failed disk (and no scrub finding came), nothing is lost and nothing is read. Otherwise the
+// referenced stripes are walked a page at a time (scanStripes, SCAN_PAGE_STRIPES per page, the
+// event loop free between pages), each page planned and repaired before the next: millions of
+// stripes never sit in memory at once, and the worst stripes of a page go first.
+//
+// Idempotent and resumable: nothing of a task survives the leader but what it committed. A new
+// leader walks again and plans again; a task another leader already committed is refused by
+// relocateShard's precondition (its rebuilt shard is then stale, collected later).
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
+import { DataPool } from '../client/data-pool.ts';
+import type { MetadataClient } from '../client/metadata-client.ts';
+import { codecFor, shardViews } from '../client/stripe-codec.ts';
+import { readStripeRange } from '../client/stripe-read.ts';
+import { isStrataError } from '../common/errors.ts';
+import type { PlacementServer, PlacementStrategy } from '../metadata/placement/types.ts';
+import {
+  advanceTask,
+  anyLoss,
+  ByteRateThrottle,
+  findingKeys,
+  missingShards,
+  placementView,
+  planRepairs,
+  type RepairProgress,
+  type RepairTask,
+  type ScrubFinding,
+} from '../metadata/repair/index.ts';
+import type { ShardLocation, Stripe, StripeSite } from '../metadata/types.ts';
+import type { Logger } from '../observability/logger.ts';
+import {
+  degradedStripes,
+  repairBytes,
+  repairQueueLength,
+  repairTasks,
+} from '../observability/metrics.ts';
+
+const SCAN_PAGE_STRIPES = 1_000; // one metadata read: a bounded transaction and reply
+const PASS_INTERVAL_MS = 2_000;
+const SHARD_WRITE_TIMEOUT_MS = 30_000;
+const SHARD_DELETE_TIMEOUT_MS = 5_000;
+// Commits this driver made, remembered this long so that a page read before a commit does not
+// plan the same shard again (the walk is not one snapshot).
+const RECENT_COMMIT_MS = 60_000;
+
+export interface RepairDriverOptions {
+  metadata: MetadataClient; // any member; the driver runs only while this node leads
+  log: Logger;
+  maxConcurrent: number; // tasks in flight ([repair] max_concurrent)
+  bandwidthBytesPerSecond: number; // shard bytes read and written ([repair] bandwidth_...)
+  passIntervalMs?: number;
+  // Shard files the data servers' scrubbers found corrupt, with where each file is
+  // (scrub-findings.ts asks every server recorded up, data.scrubFindings); none by default.
+  // A finding counts only while the stripe's record still names that location for the shard
+  // (once repaired elsewhere, the old file's finding is stale).
+  findings?: () => Promise<LocatedFinding[]>;
+}
+
+export interface LocatedFinding extends ScrubFinding {
+  location: ShardLocation;
+}
+
+interface Found {
+  stripe: Stripe;
+  at: StripeSite;
+}
+
+interface Running {
+  task: RepairTask;
+  ended: Promise<void>;
+}
+
+export class RepairDriver {
+  private readonly options: RepairDriverOptions;
+  private readonly log: Logger;
+  private readonly pool: DataPool;
+  private readonly throttle: ByteRateThrottle;
+  private readonly running = new Map<string, Running>();
+  private readonly recent = new Map<string, { task: RepairTask; atMs: number }>();
+  private timer: NodeJS.Timeout | undefined;
+  private pass: Promise<void> | undefined;
+  private leading = false;
+  private report: RepairProgress = emptyProgress();
+
+  constructor(options: RepairDriverOptions) {
+    this.options = options;
+    this.log = options.log;
+    this.pool = new DataPool(options.metadata, { log: options.log });
+    this.throttle = new ByteRateThrottle(options.bandwidthBytesPerSecond);
+  }
+
+  // Called on every leadership change of this metadata member.
+  leadership(isLeader: boolean): void {
+    this.leading = isLeader;
+    if (isLeader && this.timer === undefined) {
+      this.report = emptyProgress();
+      this.timer = setInterval(() => this.tick(), this.options.passIntervalMs ?? PASS_INTERVAL_MS);
+      this.timer.unref();
+    } else if (!isLeader && this.timer !== undefined) {
+      clearInterval(this.timer);
+      this.timer = undefined;
+    }
+  }
+
+  progress(): RepairProgress {
+    return { ...this.report, running: this.running.size };
+  }
+
+  private tick(): void {
+    this.pass ??= this.runPass()
+      .catch((error) => this.log.warn('repair pass failed', { error }))
+      .finally(() => {
+        this.pass = undefined;
+      });
+  }
+
+  // One walk over the referenced stripes, planning and starting repairs page by page.
+  private async runPass(): Promise<void> {
+    const findings = await (this.options.findings?.() ?? Promise.resolve([]));
+    let view = placementView(await this.options.metadata.read('dataServers'));
+    if (!anyLoss(view) && findings.length === 0) {
+      degradedStripes.reset();
+      repairQueueLength.set(this.running.size);
+      this.report.degradedStripes = {};
+      this.report.queueLength = this.running.size;
+      this.report.lastPassAtMs = Date.now();
+      return;
+    }
+    const { strategy } = (await this.options.metadata.config()).placement;
+    const byMissing = new Map<number, number>();
+    let cursor: string | undefined;
+    do {
+      const page = await this.options.metadata.read('scanStripes', cursor, SCAN_PAGE_STRIPES);
+      const found = this.withRecentCommits(page.stripes);
+      const current = currentFindings(found, findings);
+      countMissing(found, view, current, byMissing);
+      await this.repairPage(found, view, current, strategy);
+      cursor = page.next;
+      await yieldToLoop();
+      view = placementView(await this.options.metadata.read('dataServers'));
+    } while (cursor !== undefined && this.leading);
+    if (cursor !== undefined) return; // leadership lost mid-walk: the counts are partial
+    degradedStripes.reset();
+    for (const [missing, count] of byMissing) degradedStripes.set({ missing }, count);
+    this.report.degradedStripes = Object.fromEntries(byMissing);
+    this.report.lastPassAtMs = Date.now();
+  }
+
+  // Plans the page and starts its tasks, waiting for a slot while the throttle holds some back.
+  private async repairPage(
+    found: Map<string, Found>,
+    servers: PlacementServer[],
+    findings: ScrubFinding[],
+    strategy: PlacementStrategy,
+  ): Promise<void> {
+    const skipped = new Set<string>(); // stripes whose task failed in this pass
+    for (;;) {
+      const stripes = [...found.values()]
+        .filter((f) => !skipped.has(f.stripe.id))
+        .map((f) => f.stripe);
+      const plan = planRepairs({
+        stripes,
+        servers,
+        findings,
+        inFlight: [...this.running.values()].map((r) => r.task),
+        strategy,
+        limits: {
+          tasksInFlightMax: this.options.maxConcurrent,
+          bytesInFlightMax: Math.max(1, this.options.bandwidthBytesPerSecond),
+        },
+      });
+      this.report.queueLength = this.running.size + plan.tasks.length + plan.waiting.length;
+      repairQueueLength.set(this.report.queueLength);
+      if (plan.unrecoverable.length > 0)
+        this.log.error('stripes with fewer than k readable shards', {
+          count: plan.unrecoverable.length,
+          first: plan.unrecoverable.slice(0, 10),
+        });
+      for (const task of plan.tasks) {
+        const site = found.get(task.stripeId);
+        if (site === undefined) continue;
+        const ended = this.execute(task, site)
+          .catch((error: unknown) => this.ended(task, 'failed', 'repair task failed', error))
+          .then((outcome) => {
+            this.running.delete(task.id);
+            if (outcome !== 'done') skipped.add(task.stripeId);
+            else site.stripe = committed(site.stripe, task);
+          });
+        this.running.set(task.id, { task, ended });
+      }
+      // Throttled shards of this page wait for a slot; the rest of the page had its turn.
+      const throttled = plan.waiting.some((w) => w.why === 'throttled');
+      if (!throttled || this.running.size === 0 || !this.leading) return;
+      await Promise.race([...this.running.values()].map((r) => r.ended));
+    }
+  }
+
+  // Runs one task through its phases; never throws (the outcome is counted and logged).
+  private async execute(task: RepairTask, site: Found): Promise<'done' | 'failed' | 'refused'> {
+    let phase: RepairTask | undefined = task;
+    try {
+      await this.rebuild(task, site.stripe);
+      phase = advanceTask(task, 'rebuilt');
+    } catch (error) {
+      return this.ended(task, 'failed', 'rebuild failed', error);
+    }
+    try {
+      await this.options.metadata.apply({
+        op: 'relocateShard',
+        nowMs: Date.now(),
+        stripeId: task.stripeId,
+        shardIndex: task.shardIndex,
+        from: task.from,
+        to: task.target,
+        at: site.at,
+      });
+      phase = advanceTask(phase as RepairTask, 'committed');
+      this.recent.set(task.id, { task, atMs: Date.now() });
+    } catch (error) {
+      // The written shard is not in the record: stale, left to collection (deleting it here
+      // could delete a shard another leader's identical task committed at the same place).
+      const refused = isStrataError(error, 'PRECONDITION_FAILED');
+      return this.ended(task, refused ? 'refused' : 'failed', 'repair commit failed', error);
+    }
+    await this.release(phase as RepairTask);
+    return this.ended(task, 'done', 'shard rebuilt');
+  }
+
+  private ended(
+    task: RepairTask,
+    outcome: 'done' | 'failed' | 'refused',
+    message: string,
+    error?: unknown,
+  ): 'done' | 'failed' | 'refused' {
+    repairTasks.inc({ outcome });
+    this.report.tasks[outcome]++;
+    const fields = { task: task.id, from: task.from, to: task.target, error };
+    if (outcome === 'done') this.log.info(message, fields);
+    else this.log.warn(message, fields);
+    return outcome;
+  }
+
+  // Decodes the stripe from k readable shards (the hedged reader picks which) and writes the
+  // missing shard, re-encoded, to the target: a format 2 shard file named by (stripe, index).
+  private async rebuild(task: RepairTask, stripe: Stripe): Promise<void> {
+    const waitMs = this.throttle.reserve(Date.now(), (stripe.k + 1) * stripe.shardSizeBytes);
+    if (waitMs > 0) await new Promise((r) => setTimeout(r, waitMs));
+    const data = await readStripeRange(this.pool, stripe, 0, stripe.dataLengthBytes, this.log);
+    const buffers = shardViews(stripe.k + stripe.m, stripe.shardSizeBytes);
+    for (let i = 0; i < stripe.k; i++) {
+      const start = i * stripe.shardSizeBytes;
+      if (start < data.length) data.copy(buffers[i], 0, start, start + stripe.shardSizeBytes);
+    }
+    codecFor(stripe.k, stripe.m).encode(buffers);
+    const client = await this.pool.client(task.target.serverId);
+    await client.putShard(
+      { stripeId: stripe.id, shardIndex: task.shardIndex, disk: task.target.disk },
+      buffers[task.shardIndex],
+      { timeoutMs: SHARD_WRITE_TIMEOUT_MS },
+    );
+    repairBytes.inc(stripe.shardSizeBytes);
+    this.report.rebuiltBytes += stripe.shardSizeBytes;
+  }
+
+  // The replaced shard goes only now that the record names its replacement, and only if its
+  // server is up: a down one may never answer (its stale shards are collected when it returns).
+  // Never throws: the move is committed whatever happens to the old file.
+  private async release(task: RepairTask): Promise<void> {
+    try {
+      const servers = await this.options.metadata.read('dataServers');
+      const from = servers.find((s) => s.serverId === task.from.serverId);
+      const disk = from?.disks.find((d) => d.disk === task.from.disk);
+      if (from?.state !== 'up' || disk?.state === 'failed') return;
+      const client = await this.pool.client(task.from.serverId);
+      await client.deleteShards(
+        {
+          shards: [{ stripeId: task.stripeId, shardIndex: task.shardIndex, disk: task.from.disk }],
+        },
+        { timeoutMs: SHARD_DELETE_TIMEOUT_MS },
+      );
+      advanceTask(task, 'released');
+    } catch (error) {
+      this.log.warn('replaced shard not deleted; left for collection', { task: task.id, error });
+    }
+  }
+
+  // The page's stripes, one entry per stripe, with this driver's recent commits applied where
+  // the page still shows the old location (it was read before the commit).
+  private withRecentCommits(stripes: Found[]): Map<string, Found> {
+    const nowMs = Date.now();
+    for (const [id, { atMs }] of this.recent)
+      if (nowMs - atMs > RECENT_COMMIT_MS) this.recent.delete(id);
+    const found = new Map<string, Found>();
+    for (const entry of stripes) {
+      if (found.has(entry.stripe.id)) continue;
+      let stripe = entry.stripe;
+      for (let i = 0; i < stripe.shards.length; i++) {
+        const recent = this.recent.get(`${stripe.id}/${i}`);
+        if (recent) stripe = committed(stripe, recent.task);
+      }
+      found.set(stripe.id, { stripe, at: entry.at });
+    }
+    return found;
+  }
+
+  async stop(): Promise<void> {
+    this.leadership(false);
+    await this.pass;
+    await Promise.all([...this.running.values()].map((r) => r.ended));
+    await this.pool.close();
+  }
+}
+
+function emptyProgress(): RepairProgress {
+  return {
+    degradedStripes: {},
+    lastPassAtMs: 0,
+    queueLength: 0,
+    running: 0,
+    rebuiltBytes: 0,
+    tasks: { done: 0, failed: 0, refused: 0 },
+  };
+}
+
+// The stripe with the task's move applied, if the stripe still shows the task's old location.
+function committed(stripe: Stripe, task: RepairTask): Stripe {
+  const at = stripe.shards[task.shardIndex];
+  if (at?.serverId !== task.from.serverId || at.disk !== task.from.disk) return stripe;
+  return {
+    ...stripe,
+    shards: stripe.shards.map((s, i) => (i === task.shardIndex ? task.target : s)),
+  };
+}
+
+// The findings about shards the page's stripes still record where the finding was made.
+function currentFindings(found: Map<string, Found>, findings: LocatedFinding[]): ScrubFinding[] {
+  return findings.flatMap(({ location, ...finding }) => {
+    const at = found.get(finding.stripeId)?.stripe.shards[finding.shardIndex];
+    const current = at?.serverId === location.serverId && at.disk === location.disk;
+    return current ? [finding] : [];
+  });
+}
+
+function countMissing(
+  found: Map<string, Found>,
+  view: PlacementServer[],
+  findings: ScrubFinding[],
+  byMissing: Map<number, number>,
+): void {
+  const servers = new Map(view.map((s) => [s.serverId, s]));
+  const reported = findingKeys(findings);
+  for (const { stripe } of found.values()) {
+    const missing = missingShards(stripe, servers, reported);
+    if (missing > 0) byMissing.set(missing, (byMissing.get(missing) ?? 0) + 1);
+  }
+}

@@ -1,0 +1,90 @@
+// The repair's one command: one shard of a stripe moves from where the repair found it to where
+// it was rebuilt (src/metadata/repair/, the driver in src/cluster/repair-driver.ts). The extents
+// pointing into the stripe keep the locations it was written with; the move is recorded once per
+// stripe (Store.currentStripe), so every file, copy and part sharing the stripe sees it.
+import assert from 'node:assert';
+import { STRIPE_ID } from './extent-ops.ts';
+import * as K from './keys.ts';
+import { fail, type Store } from './store.ts';
+import type { Command, PartInfo, ShardLocation, Stripe, StripeSite } from './types.ts';
+
+type Op<T extends Command['op']> = Extract<Command, { op: T }>;
+
+// Refused with PRECONDITION_FAILED, changing nothing, unless the stripe is still referenced, still
+// at `at` (the file extent or upload part where the repair found it), and still records `from`
+// for the shard: a stale, duplicate or replayed commit (an earlier leader's task, a retry after
+// success) is refused the same way on every replica, so a rebuilt shard is committed at most once.
+export function relocateShard(store: Store, c: Op<'relocateShard'>) {
+  if (typeof c.stripeId !== 'string' || !STRIPE_ID.test(c.stripeId))
+    fail('EINVAL', `bad stripe id ${String(c.stripeId)}`);
+  checkLocation(c.from, 'from');
+  checkLocation(c.to, 'to');
+  const stripe = stripeAt(store, c.stripeId, c.at);
+  if (!Number.isInteger(c.shardIndex) || c.shardIndex < 0 || c.shardIndex >= stripe.shards.length)
+    fail('EINVAL', `stripe ${c.stripeId} has no shard ${c.shardIndex}`);
+  if (store.refCount(c.stripeId) === 0)
+    fail('PRECONDITION_FAILED', `stripe ${c.stripeId} is no longer referenced`);
+  const current = store.currentStripe(stripe);
+  if (!sameLocation(current.shards[c.shardIndex], c.from)) {
+    fail(
+      'PRECONDITION_FAILED',
+      `shard ${c.shardIndex} of stripe ${c.stripeId} is at ${show(current.shards[c.shardIndex])}, ` +
+        `not ${show(c.from)}`,
+    );
+  }
+  if (current.shards.some((s) => sameLocation(s, c.to)))
+    fail('PRECONDITION_FAILED', `${show(c.to)} already holds a shard of stripe ${c.stripeId}`);
+  const server = store.servers().find((s) => s.serverId === c.to.serverId);
+  if (!server?.disks.some((d) => d.disk === c.to.disk))
+    fail('EINVAL', `no registered disk ${show(c.to)}`);
+  const shards = current.shards.map((s, i) => (i === c.shardIndex ? { ...c.to } : s));
+  assert.equal(shards.length, stripe.k + stripe.m, 'a stripe keeps k+m shards');
+  store.setStripeShards(c.stripeId, shards);
+  return { ok: true as const };
+}
+
+// The stripe as the extent or part at `site` names it; PRECONDITION_FAILED when that site no
+// longer points into it (the object was overwritten or deleted since the repair found it).
+function stripeAt(store: Store, stripeId: string, site: StripeSite): Stripe {
+  let found: Stripe | undefined;
+  if (site !== null && typeof site === 'object' && 'ino' in site) {
+    const { ino, fileOffset } = site;
+    if (
+      !Number.isSafeInteger(ino) ||
+      !Number.isSafeInteger(fileOffset) ||
+      ino < 1 ||
+      fileOffset < 0
+    )
+      fail('EINVAL', 'bad file extent site');
+    const stored = store.db.get(K.extentKey(ino, fileOffset)) as { stripe: Stripe } | undefined;
+    found = stored?.stripe;
+  } else if (site !== null && typeof site === 'object' && 'uploadId' in site) {
+    if (typeof site.uploadId !== 'string' || !Number.isInteger(site.partNumber))
+      fail('EINVAL', 'bad upload part site');
+    const part = store.db.get(K.partKey(site.uploadId, site.partNumber)) as PartInfo | undefined;
+    found = part?.extents.find((e) => e.stripe.id === stripeId)?.stripe;
+  } else {
+    fail('EINVAL', 'a relocation names the extent or part where the stripe was found');
+  }
+  if (found?.id !== stripeId)
+    fail('PRECONDITION_FAILED', `stripe ${stripeId} is no longer where the repair found it`);
+  return found as Stripe;
+}
+
+function checkLocation(location: ShardLocation, name: string): void {
+  if (
+    typeof location?.serverId !== 'string' ||
+    location.serverId === '' ||
+    !Number.isInteger(location.disk) ||
+    location.disk < 0
+  )
+    fail('EINVAL', `bad ${name} location`);
+}
+
+function sameLocation(a: ShardLocation | undefined, b: ShardLocation): boolean {
+  return a !== undefined && a.serverId === b.serverId && a.disk === b.disk;
+}
+
+function show(location: ShardLocation | undefined): string {
+  return location === undefined ? 'nowhere' : `${location.serverId}/${location.disk}`;
+}
