@@ -31,13 +31,14 @@ interface ShardRead extends ShardRange {
 // (Dean and Barroso, "The Tail at Scale", 2013: hedged requests).
 //
 // First it asks for just the byte ranges of the data shards that hold the bytes, skipping servers
-// the health view avoids. A shard that fails, or has not answered after the hedge delay (from
+// the cluster records suspect, down or removed and those the health view avoids (asked only when
+// nothing else is left). A shard that fails, or has not answered after the hedge delay (from
 // observed latency, server-health.ts), is replaced by reads of the same window of other shards
 // (parity first on the healthiest servers), and the data is decoded from the first k that
 // answer. Erasure coding works byte-position by byte-position, so any window of k shards decodes
 // the same window of the data shards. Each shard is read at most twice (its range, then the
 // window), so the extra work is bounded by k+m reads; late answers are ignored.
-export function readStripeRange(
+export async function readStripeRange(
   pool: DataPool,
   stripe: Stripe,
   offset: number,
@@ -48,7 +49,9 @@ export function readStripeRange(
     offset >= 0 && length >= 0 && offset + length <= stripe.dataLengthBytes,
     'range in stripe',
   );
-  if (length === 0) return Promise.resolve(Buffer.alloc(0));
+  if (length === 0) return Buffer.alloc(0);
+  // The server records as of at most a few seconds ago (a metadata read only when older).
+  await pool.refresh();
   return new HedgedStripeRead(pool, stripe, neededRanges(stripe, offset, length), log).run();
 }
 
@@ -101,7 +104,7 @@ class HedgedStripeRead {
     const nowMs = Date.now();
     let skipped = false;
     for (const range of this.needed) {
-      if (this.pool.health.shouldAvoid(this.stripe.shards[range.index].serverId, nowMs)) {
+      if (this.pool.skipForRead(this.stripe.shards[range.index].serverId, nowMs)) {
         skipped = true;
         continue;
       }
@@ -180,7 +183,8 @@ class HedgedStripeRead {
       const serverId = shards[index].serverId;
       const exact = this.exact.get(index);
       if (exact && exact.state !== 'ok') return Number.POSITIVE_INFINITY;
-      if (this.pool.health.isAvoiding(serverId, nowMs)) return 3e9;
+      if (this.pool.clusterAvoids(serverId) || this.pool.health.isAvoiding(serverId, nowMs))
+        return 3e9;
       const p95 = this.pool.health.serverP95Ms(serverId) ?? 0;
       return (asked.has(index) ? 1e9 : 0) + p95;
     };
