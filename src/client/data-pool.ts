@@ -11,7 +11,7 @@ import type { PlacementView } from './stripe-placement.ts';
 
 // How stale the client's copy of the server records may get: a server recorded down is skipped
 // by writes and reads within this much of the record (a read per client every 2 s is cheap).
-const SERVER_LIST_TTL_MS = 2_000;
+export const SERVER_LIST_TTL_MS = 2_000;
 // A server that cannot accept a connection this fast is treated as not answering (a hung
 // process whose listen backlog is full, a host that drops packets); reads hedge around it.
 const DATA_CONNECT_TIMEOUT_MS = 2_000;

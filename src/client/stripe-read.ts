@@ -102,15 +102,20 @@ class HedgedStripeRead {
       this.reject = reject;
     });
     const nowMs = Date.now();
-    let skipped = false;
-    for (const range of this.needed) {
-      if (this.pool.skipForRead(this.stripe.shards[range.index].serverId, nowMs)) {
-        skipped = true;
-        continue;
+    const skipped = this.needed.filter((range) =>
+      this.pool.skipForRead(this.stripe.shards[range.index].serverId, nowMs),
+    );
+    if (skipped.length === 0) {
+      for (const range of this.needed) this.launch(range, false);
+    } else {
+      // The data will be decoded: the other needed shards are read over the whole window, so
+      // each counts towards the k that decode it, before any skipped server is considered.
+      for (const range of this.needed) {
+        if (skipped.includes(range)) continue;
+        this.launch({ index: range.index, start: this.windowStart, end: this.windowEnd }, false);
       }
-      this.launch(range, false);
+      this.widen();
     }
-    if (skipped) this.widen();
     this.armHedge();
     this.check();
     return promise;
@@ -154,7 +159,7 @@ class HedgedStripeRead {
       this.widen(true);
       this.check();
       // Hedges can be slow too: another round, until every shard has been asked.
-      if (!this.done && this.candidates().length > 0) this.armHedge();
+      if (!this.done && this.candidates(true).length > 0) this.armHedge();
     }, this.pool.health.hedgeDelayMs());
   }
 
@@ -166,15 +171,18 @@ class HedgedStripeRead {
     for (const read of this.windowed.values()) {
       if (read.state === 'ok' || (read.state === 'pending' && !read.slow)) viable++;
     }
-    const candidates = this.candidates();
+    // A hedge races slow reads: a server the cluster records suspect or down is no help there.
+    // It is asked only once the others have failed (its record may be behind its recovery).
+    const candidates = this.candidates(hedge);
     for (let i = 0; viable < k && i < candidates.length; i++, viable++) {
       this.launch({ index: candidates[i], start: this.windowStart, end: this.windowEnd }, hedge);
     }
   }
 
   // Shards not yet asked for the window, best first: those never asked (on servers not avoided,
-  // fastest first), then data shards whose own range answered, then servers being avoided.
-  private candidates(): number[] {
+  // fastest first), then data shards whose own range answered, then servers being avoided
+  // (for a hedge: not those the cluster records suspect or down).
+  private candidates(forHedge = false): number[] {
     const nowMs = Date.now();
     const { shards } = this.stripe;
     const asked = new Set(this.reads.map((r) => r.index));
@@ -183,8 +191,8 @@ class HedgedStripeRead {
       const serverId = shards[index].serverId;
       const exact = this.exact.get(index);
       if (exact && exact.state !== 'ok') return Number.POSITIVE_INFINITY;
-      if (this.pool.clusterAvoids(serverId) || this.pool.health.isAvoiding(serverId, nowMs))
-        return 3e9;
+      if (this.pool.clusterAvoids(serverId)) return forHedge ? Number.POSITIVE_INFINITY : 3e9;
+      if (this.pool.health.isAvoiding(serverId, nowMs)) return 3e9;
       const p95 = this.pool.health.serverP95Ms(serverId) ?? 0;
       return (asked.has(index) ? 1e9 : 0) + p95;
     };
