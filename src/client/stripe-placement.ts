@@ -46,10 +46,12 @@ export function placeNewStripe(
   return placeShards(request);
 }
 
-// New targets for the shards at `failed` indexes, one at a time as a repair would choose them:
-// the same strategy, counting every other shard of the stripe against its domain, never on a
-// server that holds one of them or is in `avoid`. Stops at the first shard that has no target
-// left (the write then goes on without it, degraded). Returns the moves made.
+// New targets for the shards at `failed` indexes, one at a time by the same strategy a repair
+// uses, counting every other shard of the stripe against its domains (so the rule holds), never
+// on a server in `avoid` nor a disk holding another shard. Unlike a repair it may use a server
+// that already holds a shard, within the rule's cap: the write cannot wait for a new server.
+// Stops at the first shard with no target left (the write goes on without it, degraded).
+// Returns the moves made.
 export function placeRetries(
   view: PlacementView,
   shape: StripeShape,
@@ -72,6 +74,7 @@ export function placeRetries(
         cluster: view.map,
         kept: current.filter((_, i) => i !== index),
         avoidServers: avoid,
+        keptServersEligible: true,
       });
     } catch (error) {
       if (isStrataError(error, 'NOT_ENOUGH_TARGETS')) break;

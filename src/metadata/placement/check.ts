@@ -2,7 +2,7 @@
 // stripe and for tests: k+m distinct targets on known disks, and the domain rule (no domain at the
 // rule's level holds more than m shards) whenever the cluster has enough domains.
 import type { ShardLocation } from '../types.ts';
-import { domainKey, domainRule, liveCandidates, locationKey } from './domains.ts';
+import { domainRule, liveCandidates, locationKey, serverDomainKey } from './domains.ts';
 import type { PlacementServer } from './types.ts';
 
 export type PlacementViolationCode =
@@ -66,7 +66,7 @@ export function checkPlacement(
   for (const location of stripe.shards) {
     const server = byId.get(location.serverId);
     if (!server) continue;
-    const key = domainKey(server.domain, rule.level);
+    const key = serverDomainKey(server, rule.level);
     perDomain.set(key, (perDomain.get(key) ?? 0) + 1);
   }
   for (const [key, shards] of perDomain) {

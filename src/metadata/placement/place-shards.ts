@@ -15,7 +15,7 @@ import assert from 'node:assert/strict';
 import { StrataError } from '../../common/errors.ts';
 import type { ShardLocation } from '../types.ts';
 import { ClusterMap } from './cluster-map.ts';
-import type { DomainRule } from './domains.ts';
+import { type DomainRule, locationKey } from './domains.ts';
 import { rendezvousUnit, straw2Score } from './hash.ts';
 import { domainLevels, type PlacementServer, type PlacementStrategy } from './types.ts';
 
@@ -30,6 +30,10 @@ export interface PlaceShardsRequest {
   kept?: readonly ShardLocation[];
   // Servers that must not receive a shard: for a repair, every server that holds or held one.
   avoidServers?: ReadonlySet<string>;
+  // A server holding a kept shard may take another (on another disk) while its domains stay
+  // under the cap: a writer retrying a failed shard write, which has no time to wait for a
+  // server of its own. By default (repairs) it may not.
+  keptServersEligible?: boolean;
 }
 
 export function placeShards(request: PlaceShardsRequest): ShardLocation[] {
@@ -48,10 +52,10 @@ export function placeShards(request: PlaceShardsRequest): ShardLocation[] {
     const server = map.server(location.serverId);
     if (!server) continue;
     domainLevels.forEach((level, l) => {
-      counts[l][map.domainId(server.domain, level)]++;
+      counts[l][map.domainId(server, level)]++;
     });
   }
-  const eligible = eligibility(map, kept, request.avoidServers);
+  const eligible = eligibility(map, kept, request.avoidServers, request.keptServersEligible);
   const scores = map.candidates.map((c) =>
     request.strategy === 'least-loaded'
       ? straw2Score(request.stripeId, `${c.serverId}\n${c.disk}`, c.freeBytes)
@@ -73,15 +77,20 @@ export function placeShards(request: PlaceShardsRequest): ShardLocation[] {
   return chosen;
 }
 
-// 1 for a candidate that may take a shard: not on an avoided server, nor one holding a kept shard.
+// 1 for a candidate that may take a shard: not on an avoided server, nor on a kept shard's disk
+// (nor on its server, unless `keptServersEligible`).
 function eligibility(
   map: ClusterMap,
   kept: readonly ShardLocation[],
   avoidServers: ReadonlySet<string> | undefined,
+  keptServersEligible = false,
 ): Uint8Array {
   const avoid = new Set(avoidServers ?? []);
-  for (const location of kept) avoid.add(location.serverId);
-  return Uint8Array.from(map.candidates, (c) => (avoid.has(c.serverId) ? 0 : 1));
+  const keptDisks = new Set(kept.map(locationKey));
+  if (!keptServersEligible) for (const location of kept) avoid.add(location.serverId);
+  return Uint8Array.from(map.candidates, (c) =>
+    avoid.has(c.serverId) || keptDisks.has(locationKey(c)) ? 0 : 1,
+  );
 }
 
 // Whether candidate a goes before b: fewer shards of the stripe in its domains from `firstSpread`
