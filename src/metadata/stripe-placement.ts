@@ -18,6 +18,7 @@
 import * as K from './keys.ts';
 import { normaliseServer } from './ops-cluster.ts';
 import {
+  ClusterMap,
   checkPlacement,
   liveCandidates,
   locationKey,
@@ -52,13 +53,31 @@ export function notePlacementChange(
   }
 }
 
+// One command may commit thousands of stripes (a large PUT): the cluster map is built once per
+// command, keyed by the applied index (the same for every stripe of a command, never reused).
+// Only a cache: a member without it (restarted, or given a snapshot) builds the same map.
+const maps = new WeakMap<Store, { appliedIndex: unknown; map: ClusterMap }>();
+
+function clusterMapOf(store: Store): ClusterMap {
+  const appliedIndex = store.db.get(K.appliedKey());
+  const cached = maps.get(store);
+  if (cached !== undefined && cached.appliedIndex === appliedIndex) return cached.map;
+  const map = ClusterMap.of(placementServers(store.servers().map(normaliseServer)));
+  maps.set(store, { appliedIndex, map });
+  return map;
+}
+
 // Refuses (PLACEMENT_VIOLATION) a stripe whose locations break the invariant. Only replicated
 // state is read, so every member decides the same.
 export function checkNewStripe(store: Store, stripe: Stripe): void {
   const { k, m, shards } = stripe;
   if (!Number.isSafeInteger(k) || !Number.isSafeInteger(m) || k < 1 || m < 0)
     fail('EINVAL', `stripe ${stripe.id}: bad erasure profile ${k}+${m}`);
-  if (!Array.isArray(shards) || shards.length > SHARDS_PER_STRIPE_MAX)
+  if (
+    k + m > SHARDS_PER_STRIPE_MAX ||
+    !Array.isArray(shards) ||
+    shards.length > SHARDS_PER_STRIPE_MAX
+  )
     fail('EINVAL', `stripe ${stripe.id}: at most ${SHARDS_PER_STRIPE_MAX} shard locations`);
   for (const s of shards)
     if (typeof s?.serverId !== 'string' || !Number.isSafeInteger(s.disk))
@@ -66,9 +85,8 @@ export function checkNewStripe(store: Store, stripe: Stripe): void {
   const epoch = stripe.placementEpoch;
   if (epoch !== undefined && (!Number.isSafeInteger(epoch) || epoch < 0))
     fail('EINVAL', `stripe ${stripe.id}: bad placement epoch ${String(epoch)}`);
-  const servers = placementServers(store.servers().map(normaliseServer));
   const judgeRule = epoch === placementEpoch(store);
-  const violations = checkPlacement(stripe, servers).filter(
+  const violations = checkPlacement(stripe, clusterMapOf(store)).filter(
     (v) => judgeRule || v.code !== 'DOMAIN_OVERLOADED',
   );
   if (violations.length === 0) return;

@@ -158,6 +158,11 @@ test('a stripe placed while a server was up commits after it is marked down (liv
 
 test('with one of three hosts down, three shards on each of the other two commit', () => {
   const machine = cluster();
+  // Judged against the records as of each command (the map is cached within a command only).
+  assert.equal(
+    put(machine, 'all-up', stripeOn(THREE_THREE, epochOf(machine))),
+    'PLACEMENT_VIOLATION',
+  );
   ok(machine, { op: 'setServerState', serverId: 's3', state: 'down' });
   assert.equal(put(machine, 'two-hosts', stripeOn(THREE_THREE, epochOf(machine))), 'ok');
 });

@@ -19,10 +19,12 @@ export class ClusterMap {
   readonly domainCounts: readonly number[]; // domains per level
   readonly #domainNumbers: ReadonlyArray<Map<string, number>>;
   readonly #rules = new Map<string, DomainRule>();
+  readonly #byId: ReadonlyMap<string, PlacementServer>;
 
   private constructor(servers: readonly PlacementServer[]) {
     this.servers = structuredClone(servers);
     this.candidates = liveCandidates(this.servers);
+    this.#byId = new Map(this.servers.map((s) => [s.serverId, s]));
     const numbers = domainLevels.map(() => new Map<string, number>());
     // Servers that are not live still get numbers, so kept shards on them count in their domain.
     for (const server of [...this.servers].sort((a, b) => (a.serverId < b.serverId ? -1 : 1))) {
@@ -64,6 +66,6 @@ export class ClusterMap {
   }
 
   server(serverId: string): PlacementServer | undefined {
-    return this.servers.find((s) => s.serverId === serverId);
+    return this.#byId.get(serverId);
   }
 }
