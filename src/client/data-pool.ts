@@ -1,12 +1,17 @@
+import assert from 'node:assert';
 import { isStrataError, StrataError } from '../common/errors.ts';
 import { DataClient } from '../data/index.ts';
-import type { DataServerInfo, ShardLocation } from '../metadata/types.ts';
+import { ClusterMap, placementServers } from '../metadata/placement/index.ts';
+import type { DataServerInfo } from '../metadata/types.ts';
 import { type Logger, silentLogger } from '../observability/logger.ts';
 import { serversAvoided } from '../observability/metrics.ts';
 import type { MetadataClient } from './metadata-client.ts';
 import { type HealthTransition, ServerHealth } from './server-health.ts';
+import type { PlacementView } from './stripe-placement.ts';
 
-const SERVER_LIST_TTL_MS = 5_000;
+// How stale the client's copy of the server records may get: a server recorded down is skipped
+// by writes and reads within this much of the record (a read per client every 2 s is cheap).
+export const SERVER_LIST_TTL_MS = 2_000;
 // A server that cannot accept a connection this fast is treated as not answering (a hung
 // process whose listen backlog is full, a host that drops packets); reads hedge around it.
 const DATA_CONNECT_TIMEOUT_MS = 2_000;
@@ -26,6 +31,9 @@ export class DataPool {
   private readonly metadata: MetadataClient;
   private readonly clients = new Map<string, { addr: string; client: DataClient }>();
   private servers: DataServerInfo[] = [];
+  private epoch = 0; // the placement epoch `servers` were read at
+  private map: ClusterMap | undefined; // built from `servers` when first needed
+  private mapWithSuspect: ClusterMap | undefined; // the same, servers recorded suspect as up
   private fetchedAtMs = 0;
   readonly health: ServerHealth;
   private readonly log: Logger;
@@ -40,7 +48,13 @@ export class DataPool {
     if (!force && Date.now() - this.fetchedAtMs < SERVER_LIST_TTL_MS && this.servers.length > 0) {
       return this.servers;
     }
-    this.servers = await this.metadata.read('dataServers');
+    // One read for the records and the epoch they belong to (src/metadata/stripe-placement.ts).
+    const view = await this.metadata.read('placementView');
+    assert(Number.isSafeInteger(view.epoch) && Array.isArray(view.servers), 'a placement view');
+    this.servers = view.servers;
+    this.epoch = view.epoch;
+    this.map = undefined;
+    this.mapWithSuspect = undefined;
     this.fetchedAtMs = Date.now();
     for (const server of this.servers) {
       const known = this.clients.get(server.serverId);
@@ -54,21 +68,46 @@ export class DataPool {
     return this.servers;
   }
 
-  async targets(): Promise<ShardLocation[]> {
-    const servers = await this.refresh();
-    return servers.flatMap((s) => s.disks.map((d) => ({ serverId: s.serverId, disk: d.disk })));
+  // The cluster as the replicated records describe it now (refreshed as above), with the
+  // recorded placement strategy, for placing new stripes (stripe-placement.ts).
+  async placementView(): Promise<PlacementView> {
+    await this.refresh();
+    const { strategy } = (await this.metadata.config()).placement;
+    this.map ??= ClusterMap.of(placementServers(this.servers));
+    const suspect = this.servers.some((s) => s.state === 'suspect');
+    if (suspect && this.mapWithSuspect === undefined) {
+      const asUp = this.servers.map((s) =>
+        s.state === 'suspect' ? { ...s, state: 'up' as const } : s,
+      );
+      this.mapWithSuspect = ClusterMap.of(placementServers(asUp));
+    }
+    return {
+      epoch: this.epoch,
+      map: this.map,
+      strategy,
+      ...(suspect ? { mapWithSuspect: this.mapWithSuspect } : {}),
+    };
   }
 
-  // The disks of the servers not avoided now, when they are at least `count`; otherwise every
-  // disk (the health view must not make a write impossible that the cluster could take).
-  async healthyTargets(count: number): Promise<ShardLocation[]> {
-    const all = await this.targets();
+  // Servers this client keeps writes away from now: those its own health view avoids. The
+  // cluster's states need no filter here: placement takes only servers recorded up.
+  avoidedForWrites(): Set<string> {
     const nowMs = Date.now();
-    const avoided = new Set(
-      [...new Set(all.map((t) => t.serverId))].filter((id) => this.health.shouldAvoid(id, nowMs)),
+    return new Set(
+      this.servers.map((s) => s.serverId).filter((id) => this.health.shouldAvoid(id, nowMs)),
     );
-    const healthy = all.filter((t) => !avoided.has(t.serverId));
-    return healthy.length >= count ? healthy : all;
+  }
+
+  // Whether the cluster records the server as not answering (suspect or down) or gone: reads
+  // ask it only when nothing else can answer, without waiting a hedge delay on it first.
+  clusterAvoids(serverId: string): boolean {
+    const state = this.servers.find((s) => s.serverId === serverId)?.state;
+    return state === 'suspect' || state === 'down' || state === 'removed';
+  }
+
+  // For reads: skip the server up front when the cluster or this client's health view says so.
+  skipForRead(serverId: string, nowMs: number): boolean {
+    return this.clusterAvoids(serverId) || this.health.shouldAvoid(serverId, nowMs);
   }
 
   async client(serverId: string): Promise<DataClient> {

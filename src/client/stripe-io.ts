@@ -1,12 +1,12 @@
 import assert from 'node:assert';
 import { randomBytes } from 'node:crypto';
 import type { ReedSolomon } from '../erasure/index.ts';
-import { placeStripe } from '../metadata/placement/index.ts';
-import type { ShardLocation, Stripe } from '../metadata/types.ts';
+import type { Stripe } from '../metadata/types.ts';
 import type { Logger } from '../observability/logger.ts';
 import { erasureStripes } from '../observability/metrics.ts';
 import type { DataPool } from './data-pool.ts';
 import { codecFor, shardViews } from './stripe-codec.ts';
+import { placeNewStripe, placeRetries } from './stripe-placement.ts';
 import { type ShardAssignment, writeShards } from './stripe-write-round.ts';
 
 export interface ErasureParams {
@@ -20,9 +20,11 @@ export interface ErasureParams {
 const SHARD_DELETE_TIMEOUT_MS = 5_000;
 
 // Encodes `data` (at most k * shardSizeBytes) into one stripe and stores its k+m shards on
-// distinct targets, placed on the servers the health view does not avoid. Resolves once at least
-// k+1 shards are durable on their data servers (the write quorum: the stripe then survives one
-// more loss). A shard whose write fails is written once more on another server; one that still
+// distinct targets placed by the cluster's strategy on servers recorded up, off those the health
+// view avoids (stripe-placement.ts). Resolves once at least k+1 shards are durable on their data
+// servers (the write quorum: the stripe then survives one more loss). A shard whose write fails
+// is written once more on a target chosen as a repair would choose it (keeping the domain rule,
+// on a server holding no other shard of the stripe), when there is one; one that still
 // cannot be written, or whose server is still silent a moment after the quorum, is left absent
 // at the location the stripe records for it, and reads rebuild it, as after a lost disk (a
 // repair finds it there as SHARD_MISSING). Below the quorum the shards already written are
@@ -40,7 +42,9 @@ export async function writeStripe(
   );
   const shardSizeBytes = Math.ceil(data.length / k);
   const stripeId = randomBytes(16).toString('hex');
-  const shards = placeStripe(stripeId, await pool.healthyTargets(k + m), k + m);
+  const view = await pool.placementView();
+  const shape = { stripeId, k, m };
+  const shards = placeNewStripe(view, shape, pool.avoidedForWrites());
   const buffers = encodeStripe(codecFor(k, m), data, shardSizeBytes);
   const quorum = writeQuorum(k, m);
   const all = shards.map((target, index) => ({ index, target }));
@@ -50,7 +54,10 @@ export async function writeStripe(
   const failed = first.flatMap((o) => (o.state === 'failed' ? [o] : []));
   const missing = first.filter((o) => o.state === 'pending').map((o) => o.index);
   if (failed.length > 0) {
-    const moves = await replacementsFor(pool, stripeId, shards, failed);
+    const avoid = pool.avoidedForWrites();
+    for (const f of failed) avoid.add(f.target.serverId);
+    const failedIndexes = failed.map((f) => f.index);
+    const moves = placeRetries(view, shape, shards, failedIndexes, avoid);
     const second = await writeShards(pool, stripeId, moves, buffers, quorum - versions.length);
     for (const outcome of second) {
       if (outcome.state !== 'failed') shards[outcome.index] = outcome.target;
@@ -70,6 +77,7 @@ export async function writeStripe(
     shards,
     // The oldest format any server wrote: a reader may then refuse anything older as stale.
     shardVersion: Math.min(...versions),
+    placementEpoch: view.epoch,
   };
   if (versions.length === k + m) {
     erasureStripes.inc({ operation: 'encode' });
@@ -86,32 +94,6 @@ export async function writeStripe(
   }
   await deleteShardsAt(pool, stripeId, attempted).catch(() => {});
   throw failed[0].error;
-}
-
-// New targets for the shards whose write failed: disks of other servers the health view does
-// not avoid, on servers holding no shard of the stripe when there are enough of those. Fewer
-// targets than shards when the cluster has no more.
-async function replacementsFor(
-  pool: DataPool,
-  stripeId: string,
-  shards: ShardLocation[],
-  failed: Array<{ index: number; target: ShardLocation }>,
-): Promise<Array<{ index: number; target: ShardLocation }>> {
-  const failedServers = new Set(failed.map((f) => f.target.serverId));
-  const holding = new Set(shards.map((s) => s.serverId));
-  const candidates = (await pool.healthyTargets(0)).filter(
-    (t) => !failedServers.has(t.serverId) && !shards.some((s) => sameTarget(s, t)),
-  );
-  const fresh = candidates.filter((t) => !holding.has(t.serverId));
-  const from = fresh.length >= failed.length ? fresh : candidates;
-  const count = Math.min(failed.length, from.length);
-  if (count === 0) return [];
-  const targets = placeStripe(stripeId, from, count);
-  return targets.map((target, i) => ({ index: failed[i].index, target }));
-}
-
-function sameTarget(a: ShardLocation, b: ShardLocation): boolean {
-  return a.serverId === b.serverId && a.disk === b.disk;
 }
 
 // k+1, capped at k+m: with m = 1 every shard must land.

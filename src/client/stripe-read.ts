@@ -31,13 +31,14 @@ interface ShardRead extends ShardRange {
 // (Dean and Barroso, "The Tail at Scale", 2013: hedged requests).
 //
 // First it asks for just the byte ranges of the data shards that hold the bytes, skipping servers
-// the health view avoids. A shard that fails, or has not answered after the hedge delay (from
+// the cluster records suspect, down or removed and those the health view avoids (asked only when
+// nothing else is left). A shard that fails, or has not answered after the hedge delay (from
 // observed latency, server-health.ts), is replaced by reads of the same window of other shards
 // (parity first on the healthiest servers), and the data is decoded from the first k that
 // answer. Erasure coding works byte-position by byte-position, so any window of k shards decodes
 // the same window of the data shards. Each shard is read at most twice (its range, then the
 // window), so the extra work is bounded by k+m reads; late answers are ignored.
-export function readStripeRange(
+export async function readStripeRange(
   pool: DataPool,
   stripe: Stripe,
   offset: number,
@@ -48,7 +49,9 @@ export function readStripeRange(
     offset >= 0 && length >= 0 && offset + length <= stripe.dataLengthBytes,
     'range in stripe',
   );
-  if (length === 0) return Promise.resolve(Buffer.alloc(0));
+  if (length === 0) return Buffer.alloc(0);
+  // The server records as of at most a few seconds ago (a metadata read only when older).
+  await pool.refresh();
   return new HedgedStripeRead(pool, stripe, neededRanges(stripe, offset, length), log).run();
 }
 
@@ -99,15 +102,20 @@ class HedgedStripeRead {
       this.reject = reject;
     });
     const nowMs = Date.now();
-    let skipped = false;
-    for (const range of this.needed) {
-      if (this.pool.health.shouldAvoid(this.stripe.shards[range.index].serverId, nowMs)) {
-        skipped = true;
-        continue;
+    const skipped = this.needed.filter((range) =>
+      this.pool.skipForRead(this.stripe.shards[range.index].serverId, nowMs),
+    );
+    if (skipped.length === 0) {
+      for (const range of this.needed) this.launch(range, false);
+    } else {
+      // The data will be decoded: the other needed shards are read over the whole window, so
+      // each counts towards the k that decode it, before any skipped server is considered.
+      for (const range of this.needed) {
+        if (skipped.includes(range)) continue;
+        this.launch({ index: range.index, start: this.windowStart, end: this.windowEnd }, false);
       }
-      this.launch(range, false);
+      this.widen();
     }
-    if (skipped) this.widen();
     this.armHedge();
     this.check();
     return promise;
@@ -151,7 +159,7 @@ class HedgedStripeRead {
       this.widen(true);
       this.check();
       // Hedges can be slow too: another round, until every shard has been asked.
-      if (!this.done && this.candidates().length > 0) this.armHedge();
+      if (!this.done && this.candidates(true).length > 0) this.armHedge();
     }, this.pool.health.hedgeDelayMs());
   }
 
@@ -163,15 +171,18 @@ class HedgedStripeRead {
     for (const read of this.windowed.values()) {
       if (read.state === 'ok' || (read.state === 'pending' && !read.slow)) viable++;
     }
-    const candidates = this.candidates();
+    // A hedge races slow reads: a server the cluster records suspect or down is no help there.
+    // It is asked only once the others have failed (its record may be behind its recovery).
+    const candidates = this.candidates(hedge);
     for (let i = 0; viable < k && i < candidates.length; i++, viable++) {
       this.launch({ index: candidates[i], start: this.windowStart, end: this.windowEnd }, hedge);
     }
   }
 
   // Shards not yet asked for the window, best first: those never asked (on servers not avoided,
-  // fastest first), then data shards whose own range answered, then servers being avoided.
-  private candidates(): number[] {
+  // fastest first), then data shards whose own range answered, then servers being avoided
+  // (for a hedge: not those the cluster records suspect or down).
+  private candidates(forHedge = false): number[] {
     const nowMs = Date.now();
     const { shards } = this.stripe;
     const asked = new Set(this.reads.map((r) => r.index));
@@ -180,6 +191,7 @@ class HedgedStripeRead {
       const serverId = shards[index].serverId;
       const exact = this.exact.get(index);
       if (exact && exact.state !== 'ok') return Number.POSITIVE_INFINITY;
+      if (this.pool.clusterAvoids(serverId)) return forHedge ? Number.POSITIVE_INFINITY : 3e9;
       if (this.pool.health.isAvoiding(serverId, nowMs)) return 3e9;
       const p95 = this.pool.health.serverP95Ms(serverId) ?? 0;
       return (asked.has(index) ? 1e9 : 0) + p95;

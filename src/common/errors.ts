@@ -56,6 +56,9 @@ export type StrataErrorCode =
   // match the object's MD5. Retrying cannot help.
   | 'DATA_DAMAGED'
   | 'NOT_ENOUGH_TARGETS'
+  // A stripe's locations break the placement invariant (duplicate or unknown disks, a failure
+  // domain holding more than m shards): the metadata service refuses to commit it. A writer bug.
+  | 'PLACEMENT_VIOLATION'
   | 'RPC_TIMEOUT'
   | 'RPC_UNAVAILABLE'
   | 'RPC_CONNECTION_LOST'

@@ -38,6 +38,7 @@ const ERRNO: Record<string, number> = {
   RPC_UNAVAILABLE: 5,
   RPC_CONNECTION_LOST: 5,
   DATA_DAMAGED: 5,
+  PLACEMENT_VIOLATION: 5,
 };
 
 export function errnoOf(error: unknown): number {

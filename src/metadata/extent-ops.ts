@@ -3,6 +3,7 @@
 // extent or part points into it any more.
 import assert from 'node:assert';
 import { fail, type Store } from './store.ts';
+import { checkNewStripe } from './stripe-placement.ts';
 import type { Extent, Stripe } from './types.ts';
 
 // Stripe ids are hex (32 chars from the writer); ASCII keeps their latin1 table keys unique.
@@ -47,6 +48,8 @@ export function addRef(store: Store, stripe: Stripe, delta: number): void {
   if (delta > 0 && before === 0 && store.isQueuedForCollection(stripe.id)) {
     fail('EIO', `stripe ${stripe.id} is being collected; write again`);
   }
+  // The first reference commits the stripe: its locations must keep the placement invariant.
+  if (delta > 0 && before === 0) checkNewStripe(store, stripe);
   if (delta === 0) return;
   const count = before + delta;
   assert(count >= 0, `stripe ${stripe.id} reference count below zero`);

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import * as K from './keys.ts';
 import { placementStrategies } from './placement/types.ts';
 import { fail, type Store } from './store.ts';
+import { notePlacementChange } from './stripe-placement.ts';
 import type {
   ClusterConfig,
   Command,
@@ -109,7 +110,7 @@ export function registerDataServer(store: Store, c: Op<'registerDataServer'>) {
     state: previous?.state ?? 'up',
     stateSinceMs: previous?.stateSinceMs ?? c.nowMs,
   };
-  store.db.putSync(K.serverKey(id), record);
+  putServer(store, previous, record);
   return { ok: true as const };
 }
 
@@ -126,7 +127,7 @@ export function setServerState(store: Store, c: Op<'setServerState'>) {
     fail('EINVAL', `data server ${c.serverId} was removed; it cannot become ${c.state}`);
   if (current.state === c.state) return { ok: true as const };
   const next: DataServerInfo = { ...current, state: c.state, stateSinceMs: c.nowMs };
-  store.db.putSync(K.serverKey(current.serverId), next);
+  putServer(store, current, next);
   return { ok: true as const };
 }
 
@@ -148,8 +149,15 @@ export function setDiskStatus(store: Store, c: Op<'setDiskStatus'>) {
     disk.capacityBytes = capacityBytes;
     disk.freeBytes = freeBytes;
   }
-  store.db.putSync(K.serverKey(current.serverId), { ...current, disks });
+  putServer(store, current, { ...current, disks });
   return { ok: true as const };
+}
+
+// Every change of a server record goes through here: one that may widen the live view moves
+// the placement epoch (src/metadata/stripe-placement.ts).
+function putServer(store: Store, before: DataServerInfo | undefined, after: DataServerInfo) {
+  store.db.putSync(K.serverKey(after.serverId), after);
+  notePlacementChange(store, before, after);
 }
 
 export function clusterConfig(store: Store): ClusterConfig | undefined {

@@ -4,6 +4,7 @@ import { clusterConfig, normaliseServer, server } from './ops-cluster.ts';
 import { getLock, readLocks } from './ops-locks.ts';
 import { orphansOf, sessions } from './ops-mounts.ts';
 import type { Store } from './store.ts';
+import { placementEpoch } from './stripe-placement.ts';
 import { scanStripes } from './stripe-scan.ts';
 import {
   type DirEntry,
@@ -70,6 +71,10 @@ export function createReader(store: Store): MetadataReader {
         .map(({ value }) => value as UploadInfo)
         .filter((u) => u.bucket === bucket),
     dataServers: () => store.servers().map(normaliseServer),
+    placementView: () => ({
+      epoch: placementEpoch(store),
+      servers: store.servers().map(normaliseServer),
+    }),
     dataServer: (serverId) => (typeof serverId === 'string' ? server(store, serverId) : undefined),
     clusterConfig: () => clusterConfig(store),
     members: () =>

@@ -50,6 +50,7 @@ const READ_FNS = new Set<keyof MetadataReader>([
   'listParts',
   'listUploads',
   'dataServers',
+  'placementView',
   'dataServer',
   'clusterConfig',
   'pendingGc',

@@ -83,6 +83,9 @@ export interface Stripe {
   // The oldest shard file format its shards were written in (src/data/shard-file.ts); absent on
   // stripes written before version 2, which means 1. Readers refuse an older-format file there.
   shardVersion?: number;
+  // The cluster's placement epoch when the writer read the servers it placed the stripe on
+  // (src/metadata/stripe-placement.ts): the domain rule is checked at commit when it is current.
+  placementEpoch?: number;
 }
 
 // Where a stripe was found: a file's extent, or an upload's part (relocateShard's precondition).
@@ -480,6 +483,9 @@ export interface MetadataReader {
   listParts(uploadId: string): PartInfo[];
   listUploads(bucket: string): UploadInfo[];
   dataServers(): DataServerInfo[];
+  // The server records with the placement epoch they were read at, in one read (writers place
+  // stripes with these and record the epoch in each stripe).
+  placementView(): { epoch: number; servers: DataServerInfo[] };
   dataServer(serverId: string): DataServerInfo | undefined;
   // The cluster's configuration, once the first leader has recorded it.
   clusterConfig(): ClusterConfig | undefined;

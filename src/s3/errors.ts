@@ -47,6 +47,8 @@ const FROM_STRATA: Record<string, [string, number]> = {
   // later" (503) is InternalError (docs/api/s3.md, "Damaged data").
   DATA_DAMAGED: ['InternalError', 500],
   NOT_ENOUGH_TARGETS: ['ServiceUnavailable', 503],
+  // The metadata service refused the stripe's placement: a writer bug, not worth a retry.
+  PLACEMENT_VIOLATION: ['InternalError', 500],
   RPC_UNAVAILABLE: ['ServiceUnavailable', 503],
   RPC_TIMEOUT: ['ServiceUnavailable', 503],
   RPC_CONNECTION_LOST: ['ServiceUnavailable', 503],

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import type { ClusterConfig } from '../../src/metadata/types.ts';
-import { type CommandInput, closeAll, codeOf, ok, openMachine, run } from './sm-helpers.ts';
+import { type CommandInput, closeAll, codeOf, ok, openEmptyMachine, run } from './sm-helpers.ts';
 
 after(closeAll);
 
@@ -20,7 +20,7 @@ const register = (serverId = 's1', extra: object = {}) =>
   }) as const;
 
 test('a registered server is up, with its domain labels and its disks up with no space known', () => {
-  const machine = openMachine();
+  const machine = openEmptyMachine();
   ok(machine, register());
   const [server] = machine.reader.dataServers();
   assert.equal(server.state, 'up');
@@ -38,7 +38,7 @@ test('a registered server is up, with its domain labels and its disks up with no
 });
 
 test('a server of an older version, without labels, is its own host in the default zone and rack', () => {
-  const machine = openMachine();
+  const machine = openEmptyMachine();
   ok(machine, {
     op: 'registerDataServer',
     server: { serverId: 'old', addr: 'h:1', disks: [{ disk: 0, path: '/d0' }] },
@@ -51,7 +51,7 @@ test('a server of an older version, without labels, is its own host in the defau
 });
 
 test('bad labels and server ids are refused with EINVAL', () => {
-  const machine = openMachine();
+  const machine = openEmptyMachine();
   assert.equal(
     codeOf(machine, register('s1', { domain: { zone: '', rack: 'r', host: 'h' } })),
     'EINVAL',
@@ -71,7 +71,7 @@ test('bad labels and server ids are refused with EINVAL', () => {
 });
 
 test('the detector moves a server up -> suspect -> down -> up, each change stamped', () => {
-  const machine = openMachine();
+  const machine = openEmptyMachine();
   ok(machine, register());
   ok(machine, { op: 'setServerState', serverId: 's1', state: 'suspect', ifState: 'up' });
   assert.equal(machine.reader.dataServer('s1')?.state, 'suspect');
@@ -90,7 +90,7 @@ test('the detector moves a server up -> suspect -> down -> up, each change stamp
 });
 
 test('a stale verdict (ifState no longer true) is refused and changes nothing', () => {
-  const machine = openMachine();
+  const machine = openEmptyMachine();
   ok(machine, register());
   ok(machine, { op: 'setServerState', serverId: 's1', state: 'draining' });
   assert.equal(
@@ -101,7 +101,7 @@ test('a stale verdict (ifState no longer true) is refused and changes nothing', 
 });
 
 test('setServerState refuses unknown servers, unknown states, and bringing back a removed server', () => {
-  const machine = openMachine();
+  const machine = openEmptyMachine();
   ok(machine, register());
   assert.equal(
     codeOf(machine, { op: 'setServerState', serverId: 'nope', state: 'down' }),
@@ -117,7 +117,7 @@ test('setServerState refuses unknown servers, unknown states, and bringing back 
 });
 
 test('registering again (a restart) keeps the state and the disk status; only heartbeats change them', () => {
-  const machine = openMachine();
+  const machine = openEmptyMachine();
   ok(machine, register());
   ok(machine, {
     op: 'setDiskStatus',
@@ -134,7 +134,7 @@ test('registering again (a restart) keeps the state and the disk status; only he
 });
 
 test('setDiskStatus records state and space; unknown disks and impossible sizes are refused', () => {
-  const machine = openMachine();
+  const machine = openEmptyMachine();
   ok(machine, register());
   ok(machine, {
     op: 'setDiskStatus',
@@ -163,7 +163,7 @@ const config = (k: number, strategy = 'spread-domains'): ClusterConfig =>
   }) as ClusterConfig;
 
 test('the first cluster configuration recorded wins; a later one changes nothing', () => {
-  const machine = openMachine();
+  const machine = openEmptyMachine();
   assert.equal(machine.reader.clusterConfig(), undefined);
   const first = ok(machine, { op: 'initClusterConfig', config: config(4) });
   assert.deepEqual(first.clusterConfig, config(4));
@@ -173,7 +173,7 @@ test('the first cluster configuration recorded wins; a later one changes nothing
 });
 
 test('a bad cluster configuration is refused', () => {
-  const machine = openMachine();
+  const machine = openEmptyMachine();
   assert.equal(codeOf(machine, { op: 'initClusterConfig', config: config(0) }), 'EINVAL');
   assert.equal(codeOf(machine, { op: 'initClusterConfig', config: config(255) }), 'EINVAL');
   assert.equal(
@@ -196,7 +196,7 @@ test('replicas applying the same cluster commands read the same view', () => {
     },
     { op: 'initClusterConfig', config: config(4) },
   ] as CommandInput[];
-  const views = [openMachine(), openMachine()].map((machine) => {
+  const views = [openEmptyMachine(), openEmptyMachine()].map((machine) => {
     for (const [i, command] of commands.entries()) run(machine, { ...command, nowMs: 1_000 + i });
     return JSON.stringify([machine.reader.dataServers(), machine.reader.clusterConfig()]);
   });

@@ -15,8 +15,18 @@ export type CommandInput = Command extends infer C
 
 const opened: Array<{ machine: MetadataStateMachine; dir: string }> = [];
 
-// A fresh store in its own temporary directory; closeAll() closes and removes every one.
+// A fresh store in its own temporary directory, with data server 's' (six disks) registered so
+// that the stripes of `stripe()` commit (the state machine refuses shards on unknown disks).
+// closeAll() closes and removes every one.
 export function openMachine(): MetadataStateMachine {
+  const machine = openEmptyMachine();
+  const disks = Array.from({ length: 6 }, (_, disk) => ({ disk, path: `/d${disk}` }));
+  ok(machine, { op: 'registerDataServer', server: { serverId: 's', addr: 'h:1', disks } });
+  return machine;
+}
+
+// A fresh store with nothing in it, not even a data server.
+export function openEmptyMachine(): MetadataStateMachine {
   const dir = mkdtempSync(join(tmpdir(), 'strata-meta-'));
   const machine = MetadataStateMachine.open(join(dir, 'metadata'));
   opened.push({ machine, dir });

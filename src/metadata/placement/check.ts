@@ -2,7 +2,8 @@
 // stripe and for tests: k+m distinct targets on known disks, and the domain rule (no domain at the
 // rule's level holds more than m shards) whenever the cluster has enough domains.
 import type { ShardLocation } from '../types.ts';
-import { domainKey, domainRule, liveCandidates, locationKey } from './domains.ts';
+import { ClusterMap } from './cluster-map.ts';
+import { locationKey, serverDomainKey } from './domains.ts';
 import type { PlacementServer } from './types.ts';
 
 export type PlacementViolationCode =
@@ -32,11 +33,13 @@ export interface CheckPlacementOptions {
 
 // The rule's level depends on the cluster, so check a stripe against the view it was placed under:
 // a server joining between placement and commit can widen the level (see docs/architecture/healing.md).
+// `cluster`: a ClusterMap when many stripes are checked against one view (it caches the rule).
 export function checkPlacement(
   stripe: PlacedStripe,
-  servers: readonly PlacementServer[],
+  cluster: ClusterMap | readonly PlacementServer[],
   options: CheckPlacementOptions = {},
 ): PlacementViolation[] {
+  const map = cluster instanceof ClusterMap ? cluster : ClusterMap.of(cluster);
   const violations: PlacementViolation[] = [];
   const width = stripe.k + stripe.m;
   if (stripe.shards.length !== width) {
@@ -46,27 +49,25 @@ export function checkPlacement(
     });
   }
   const seen = new Set<string>();
-  const byId = new Map(servers.map((s) => [s.serverId, s]));
-  const live = liveCandidates(servers);
-  const liveKeys = new Set(live.map(locationKey));
+  const liveKeys = options.requireLive ? new Set(map.candidates.map(locationKey)) : undefined;
   stripe.shards.forEach((location, index) => {
     const key = locationKey(location);
     if (seen.has(key)) violations.push(violation('DUPLICATE_TARGET', stripe, index, location));
     seen.add(key);
-    const server = byId.get(location.serverId);
+    const server = map.server(location.serverId);
     if (!server?.disks.some((d) => d.disk === location.disk)) {
       violations.push(violation('UNKNOWN_TARGET', stripe, index, location));
-    } else if (options.requireLive && !liveKeys.has(key)) {
+    } else if (liveKeys !== undefined && !liveKeys.has(key)) {
       violations.push(violation('NOT_LIVE', stripe, index, location));
     }
   });
-  const rule = domainRule(live, width, stripe.m);
+  const rule = map.rule(width, stripe.m);
   if (!rule.enforced) return violations;
   const perDomain = new Map<string, number>();
   for (const location of stripe.shards) {
-    const server = byId.get(location.serverId);
+    const server = map.server(location.serverId);
     if (!server) continue;
-    const key = domainKey(server.domain, rule.level);
+    const key = serverDomainKey(server, rule.level);
     perDomain.set(key, (perDomain.get(key) ?? 0) + 1);
   }
   for (const [key, shards] of perDomain) {

@@ -2,7 +2,7 @@
 // level as a small integer, and the domain rule's inputs. Built once per cluster change (as Ceph
 // builds an OSD map epoch), then used for every stripe: placing one stripe allocates little.
 import assert from 'node:assert/strict';
-import { type DomainRule, domainKey, domainRule, liveCandidates } from './domains.ts';
+import { type DomainRule, domainRule, liveCandidates, serverDomainKey } from './domains.ts';
 import {
   type Candidate,
   type DomainLevel,
@@ -19,21 +19,23 @@ export class ClusterMap {
   readonly domainCounts: readonly number[]; // domains per level
   readonly #domainNumbers: ReadonlyArray<Map<string, number>>;
   readonly #rules = new Map<string, DomainRule>();
+  readonly #byId: ReadonlyMap<string, PlacementServer>;
 
   private constructor(servers: readonly PlacementServer[]) {
     this.servers = structuredClone(servers);
     this.candidates = liveCandidates(this.servers);
+    this.#byId = new Map(this.servers.map((s) => [s.serverId, s]));
     const numbers = domainLevels.map(() => new Map<string, number>());
     // Servers that are not live still get numbers, so kept shards on them count in their domain.
     for (const server of [...this.servers].sort((a, b) => (a.serverId < b.serverId ? -1 : 1))) {
       domainLevels.forEach((level, l) => {
-        const key = domainKey(server.domain, level);
+        const key = serverDomainKey(server, level);
         if (!numbers[l].has(key)) numbers[l].set(key, numbers[l].size);
       });
     }
     this.#domainNumbers = numbers;
     this.domainIds = domainLevels.map((level, l) =>
-      Int32Array.from(this.candidates, (c) => numbers[l].get(domainKey(c.domain, level)) ?? -1),
+      Int32Array.from(this.candidates, (c) => numbers[l].get(serverDomainKey(c, level)) ?? -1),
     );
     this.domainCounts = numbers.map((n) => n.size);
     for (const ids of this.domainIds)
@@ -58,11 +60,12 @@ export class ClusterMap {
     return rule;
   }
 
-  domainId(domain: FailureDomain, level: DomainLevel): number {
-    return this.#domainNumbers[domainLevels.indexOf(level)].get(domainKey(domain, level)) ?? -1;
+  domainId(server: { serverId: string; domain: FailureDomain }, level: DomainLevel): number {
+    const key = serverDomainKey(server, level);
+    return this.#domainNumbers[domainLevels.indexOf(level)].get(key) ?? -1;
   }
 
   server(serverId: string): PlacementServer | undefined {
-    return this.servers.find((s) => s.serverId === serverId);
+    return this.#byId.get(serverId);
   }
 }

@@ -37,10 +37,19 @@ export function locationKey(location: ShardLocation): string {
 }
 
 // A domain is named by its whole path, so rack "r1" of zone "a" and of zone "b" are different.
-export function domainKey(domain: FailureDomain, level: DomainLevel): string {
+export function domainKey(domain: FailureDomain, level: Exclude<DomainLevel, 'server'>): string {
   if (level === 'zone') return domain.zone;
   if (level === 'rack') return `${domain.zone}\n${domain.rack}`;
   return `${domain.zone}\n${domain.rack}\n${domain.host}`;
+}
+
+// The domain of a server (or of one of its disks) at any level, the server's own included.
+export function serverDomainKey(
+  server: { serverId: string; domain: FailureDomain },
+  level: DomainLevel,
+): string {
+  if (level !== 'server') return domainKey(server.domain, level);
+  return `${domainKey(server.domain, 'host')}\n${server.serverId}`;
 }
 
 // The smallest per-domain cap that lets `width` shards fit, each domain holding at most one shard
@@ -62,22 +71,22 @@ export interface DomainRule {
 }
 
 // The rule for a stripe of `width` shards with `m` parity shards over these candidates: the widest
-// level whose domains can hold the stripe with at most m shards each. When no level can (one host,
-// or two hosts with 4+2), the host level with the smallest cap that fits: as spread as it gets.
+// level whose domains can hold the stripe with at most m shards each. When no level can (one
+// server, or two with 4+2), the server level with the smallest cap that fits: as spread as it gets.
 export function domainRule(candidates: readonly Candidate[], width: number, m: number): DomainRule {
   assert.ok(m >= 0 && m < width, `parity count ${m} must be below the width ${width}`);
   for (const level of domainLevels) {
     const cap = minimalCap(domainSizes(candidates, level), width);
     if (cap <= m) return { level, cap: m, enforced: true };
   }
-  const cap = minimalCap(domainSizes(candidates, 'host'), width);
-  return { level: 'host', cap, enforced: false };
+  const cap = minimalCap(domainSizes(candidates, 'server'), width);
+  return { level: 'server', cap, enforced: false };
 }
 
 function domainSizes(candidates: readonly Candidate[], level: DomainLevel): number[] {
   const sizes = new Map<string, number>();
   for (const c of candidates) {
-    const key = domainKey(c.domain, level);
+    const key = serverDomainKey(c, level);
     sizes.set(key, (sizes.get(key) ?? 0) + 1);
   }
   return [...sizes.values()];

@@ -3,5 +3,5 @@ export * from './cluster-map.ts';
 export * from './domains.ts';
 export * from './hash.ts';
 export * from './place-shards.ts';
-export * from './place-stripe.ts';
+export * from './records.ts';
 export * from './types.ts';

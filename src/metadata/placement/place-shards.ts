@@ -51,7 +51,7 @@ export function placeShards(request: PlaceShardsRequest): ShardLocation[] {
     const server = map.server(location.serverId);
     if (!server) continue;
     domainLevels.forEach((level, l) => {
-      counts[l][map.domainId(server.domain, level)]++;
+      counts[l][map.domainId(server, level)]++;
     });
   }
   const eligible = eligibility(map, kept, request);

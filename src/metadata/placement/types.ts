@@ -37,9 +37,12 @@ export const placementStrategies: readonly PlacementStrategy[] = [
   'least-loaded',
 ];
 
-// The levels at which the domain rule can hold, widest first. Below `host` only disks remain.
-export type DomainLevel = 'zone' | 'rack' | 'host';
-export const domainLevels: readonly DomainLevel[] = ['zone', 'rack', 'host'];
+// The levels at which the domain rule can hold, widest first. `server` is one data server process:
+// several may share a host (containers, or every server of a test cluster on one machine with
+// the default host label), and a process dies far more often than its machine, so stripes are
+// spread over servers when the hosts are too few. Below `server` only disks remain.
+export type DomainLevel = 'zone' | 'rack' | 'host' | 'server';
+export const domainLevels: readonly DomainLevel[] = ['zone', 'rack', 'host', 'server'];
 
 // One disk a shard could go to, flattened with its server's labels.
 export interface Candidate extends ShardLocation {

@@ -1,0 +1,98 @@
+// The placement invariant in the state machine: a stripe's locations are checked when a command
+// first commits it (its first reference), against the state machine's own server records.
+//
+// What "live" means at apply time. Placement picks live disks (server up, disk up with room) in
+// the writer's view; by the time the stripe commits, a server may have been marked suspect or
+// down. That stripe is still good (a degraded write, repaired later), so liveness is not checked
+// here: only structure (k+m shards on distinct disks of known servers) and the domain rule.
+// The rule's level depends on which disks are live, and the two views can differ:
+// - The live view only shrank since placement: a stripe that kept the rule then keeps it now
+//   (a domain's shards are at most its wider domain's, and fewer live disks only move the rule
+//   to a narrower level or leave it unenforced), so the rule is checked against today's view.
+// - The live view grew (a server came back up, a disk reported room): the rule may now be wider
+//   than what the writer could have known, and refusing would fail writes at every recovery.
+// The placement epoch tells the two apart: a counter in replicated state, bumped by every change
+// that may widen the live view. A writer reads it with the server list (reader `placementView`)
+// and records it in the stripe; the rule is checked when the stripe's epoch is today's, and not
+// judged (structure only) when it is older or absent (writers before this check).
+import * as K from './keys.ts';
+import { normaliseServer } from './ops-cluster.ts';
+import {
+  ClusterMap,
+  checkPlacement,
+  liveCandidates,
+  locationKey,
+  placementServers,
+} from './placement/index.ts';
+import { fail, type Store } from './store.ts';
+import type { DataServerInfo, Stripe } from './types.ts';
+
+const EPOCH_COUNTER = 'placementEpoch';
+const SHARDS_PER_STRIPE_MAX = 256; // k + m <= 256, as the erasure code allows
+
+export function placementEpoch(store: Store): number {
+  return (store.db.get(K.counterKey(EPOCH_COUNTER)) as number | undefined) ?? 0;
+}
+
+// Called by every command that changes a server record: bumps the epoch when the record gained
+// a live disk (a new server's first report, a server back up, a disk with room again).
+export function notePlacementChange(
+  store: Store,
+  before: DataServerInfo | undefined,
+  after: DataServerInfo,
+): void {
+  const live = (record: DataServerInfo | undefined) =>
+    record === undefined
+      ? new Set<string>()
+      : new Set(liveCandidates(placementServers([normaliseServer(record)])).map(locationKey));
+  const was = live(before);
+  for (const key of live(after)) {
+    if (was.has(key)) continue;
+    store.nextCounter(EPOCH_COUNTER, 1);
+    return;
+  }
+}
+
+// One command may commit thousands of stripes (a large PUT): the cluster map is built once per
+// command, keyed by the applied index (the same for every stripe of a command, never reused).
+// Only a cache: a member without it (restarted, or given a snapshot) builds the same map.
+const maps = new WeakMap<Store, { appliedIndex: unknown; map: ClusterMap }>();
+
+function clusterMapOf(store: Store): ClusterMap {
+  const appliedIndex = store.db.get(K.appliedKey());
+  const cached = maps.get(store);
+  if (cached !== undefined && cached.appliedIndex === appliedIndex) return cached.map;
+  const map = ClusterMap.of(placementServers(store.servers().map(normaliseServer)));
+  maps.set(store, { appliedIndex, map });
+  return map;
+}
+
+// Refuses (PLACEMENT_VIOLATION) a stripe whose locations break the invariant. Only replicated
+// state is read, so every member decides the same.
+export function checkNewStripe(store: Store, stripe: Stripe): void {
+  const { k, m, shards } = stripe;
+  if (!Number.isSafeInteger(k) || !Number.isSafeInteger(m) || k < 1 || m < 0)
+    fail('EINVAL', `stripe ${stripe.id}: bad erasure profile ${k}+${m}`);
+  if (
+    k + m > SHARDS_PER_STRIPE_MAX ||
+    !Array.isArray(shards) ||
+    shards.length > SHARDS_PER_STRIPE_MAX
+  )
+    fail('EINVAL', `stripe ${stripe.id}: at most ${SHARDS_PER_STRIPE_MAX} shard locations`);
+  for (const s of shards)
+    if (typeof s?.serverId !== 'string' || !Number.isSafeInteger(s.disk))
+      fail('EINVAL', `stripe ${stripe.id}: bad shard location ${JSON.stringify(s)}`);
+  const epoch = stripe.placementEpoch;
+  if (epoch !== undefined && (!Number.isSafeInteger(epoch) || epoch < 0))
+    fail('EINVAL', `stripe ${stripe.id}: bad placement epoch ${String(epoch)}`);
+  const judgeRule = epoch === placementEpoch(store);
+  const violations = checkPlacement(stripe, clusterMapOf(store)).filter(
+    (v) => judgeRule || v.code !== 'DOMAIN_OVERLOADED',
+  );
+  if (violations.length === 0) return;
+  fail(
+    'PLACEMENT_VIOLATION',
+    `stripe ${stripe.id} breaks the placement invariant: ` +
+      violations.map((v) => v.message).join('; '),
+  );
+}
