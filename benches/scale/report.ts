@@ -8,6 +8,9 @@ export interface NodeFigures {
   rssDataBytesMax: number; // its data-service child
   lmdbBytes: number; // at the end of the window
   raftBytes: number;
+  // Snapshots since the node's process started (counters, not per window).
+  snapshotsTakenTotal: number;
+  snapshotsInstalledTotal: number;
 }
 
 export interface WindowRow {
@@ -32,8 +35,9 @@ const perNode = (nodes: NodeFigures[], f: (n: NodeFigures) => string) => nodes.m
 
 export const TABLE_HEADER = [
   '| window | t s | entries | load/s | ops/s | p50 ms | p99 ms | max ms | errors | ' +
-    'lag max ms | RSS MB main | RSS MB data | LMDB MB | Raft MB | term | leader changes | snapshot at |',
-  '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
+    'lag max ms | RSS MB main | RSS MB data | LMDB MB | Raft MB | term | leader changes | ' +
+    'snapshot at | snapshots taken |',
+  '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
 ];
 
 export function formatRow(row: WindowRow): string {
@@ -57,6 +61,7 @@ export function formatRow(row: WindowRow): string {
     String(row.term),
     String(row.leaderChanges),
     String(row.snapshotIndex),
+    perNode(nodes, (n) => String(n.snapshotsTakenTotal)),
     '',
   ]
     .join(' | ')
