@@ -5,11 +5,17 @@ import { lstatSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { currentStateName } from '../../src/metadata/replication/snapshot-files.ts';
 
-// VmRSS of a live process, in bytes; undefined once it has exited.
-export function rssBytes(pid: number): number | undefined {
+// Resident memory of a live process, in bytes, from /proc (undefined once it has exited): VmRSS
+// by default, or one of its parts. RssAnon is the process's own memory (JS heap, buffers);
+// RssFile is mapped files, which for a metadata member is mostly LMDB's map, i.e. page cache
+// that the kernel may reclaim, and grows with the namespace by design.
+export function rssBytes(
+  pid: number,
+  field: 'VmRSS' | 'RssAnon' | 'RssFile' = 'VmRSS',
+): number | undefined {
   try {
     const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-    const match = /^VmRSS:\s+(\d+) kB$/m.exec(status);
+    const match = new RegExp(`^${field}:\\s+(\\d+) kB$`, 'm').exec(status);
     return match ? Number(match[1]) * 1024 : undefined;
   } catch {
     return undefined;

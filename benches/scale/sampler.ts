@@ -9,6 +9,7 @@ const SAMPLE_INTERVAL_MS = 1_000;
 interface NodeAccumulator {
   lagMaxSeconds: number;
   rssMainBytesMax: number;
+  rssMainAnonBytesMax: number;
   rssDataBytesMax: number;
   leaderChangesTotal: number; // last scraped value of the counter
   snapshotsTakenTotal: number; // last scraped values of the snapshot counters
@@ -59,6 +60,8 @@ export class Sampler {
           acc.snapshotsInstalledTotal = metrics.snapshotsInstalledTotal;
         }
         acc.rssMainBytesMax = Math.max(acc.rssMainBytesMax, rssBytes(pid) ?? 0);
+        const anon = rssBytes(pid, 'RssAnon') ?? 0;
+        acc.rssMainAnonBytesMax = Math.max(acc.rssMainAnonBytesMax, anon);
         const data = childPids(pid).reduce((sum, child) => sum + (rssBytes(child) ?? 0), 0);
         acc.rssDataBytesMax = Math.max(acc.rssDataBytesMax, data);
       }),
@@ -91,6 +94,7 @@ export class Sampler {
         id: node.id,
         lagMaxMs: node.process ? acc.lagMaxSeconds * 1000 : Number.NaN,
         rssMainBytesMax: node.process ? acc.rssMainBytesMax : Number.NaN,
+        rssMainAnonBytesMax: node.process ? acc.rssMainAnonBytesMax : Number.NaN,
         rssDataBytesMax: node.process ? acc.rssDataBytesMax : Number.NaN,
         snapshotsTakenTotal: acc.snapshotsTakenTotal,
         snapshotsInstalledTotal: acc.snapshotsInstalledTotal,
@@ -107,6 +111,7 @@ function freshAccumulator(previous?: NodeAccumulator): NodeAccumulator {
   return {
     lagMaxSeconds: 0,
     rssMainBytesMax: 0,
+    rssMainAnonBytesMax: 0,
     rssDataBytesMax: 0,
     leaderChangesTotal: previous?.leaderChangesTotal ?? 0,
     snapshotsTakenTotal: previous?.snapshotsTakenTotal ?? 0,
