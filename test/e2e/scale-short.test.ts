@@ -55,6 +55,10 @@ test('a namespace grown under steady load keeps its leader, its entries and its 
   const { catchUp } = result;
   assert.ok(catchUp.snapshotMissed, `the leader compacted past the dead follower${figures}`);
   assert.ok(catchUp.installedSnapshot, `the follower installed a snapshot${figures}`);
+  assert.ok(
+    catchUp.snapshotsInstalled >= 1,
+    `the follower counted an installed snapshot: ${catchUp.snapshotsInstalled}${figures}`,
+  );
   assert.ok(catchUp.entriesWhileDown > 0, `entries were written while it was down${figures}`);
 
   // Every acknowledged entry: in the full ListObjectsV2 scan after a full restart, in every
