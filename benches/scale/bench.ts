@@ -20,7 +20,10 @@ export interface ScaleOptions {
   windowSeconds: number;
   clients: number; // bulk creates in flight
   mixedLoops: number; // closed loops of the steady load
-  snapshotEntries?: number; // metadata.raft_snapshot_entries for the run
+  snapshotLogBytes?: number; // metadata.raft_snapshot_log_bytes for the run
+  // Paces the bulk load (entries acknowledged or not, per second) so that it does not take all
+  // the CPU: growth windows then compare with the empty one. Undefined: as fast as it goes.
+  loadEntriesPerSecondMax?: number;
   skipMount: boolean;
   findEntries: number; // size of the tree `find` walks
   catchUpLoadTimeoutMs: number; // how long to load while waiting for the leader to compact
@@ -33,7 +36,14 @@ export interface ScaleResult {
   windows: WindowRow[];
   load: { acked: number; errors: number; lastError: string; seconds: number; perSecond: number };
   // Raft state over the growth (the baseline window excluded, its first election included).
-  growth: { termBefore: number; termAfter: number; leaderChanges: number; mixedErrors: number };
+  growth: {
+    termBefore: number;
+    termAfter: number;
+    leaderChanges: number;
+    mixedErrors: number;
+    leaderId: number; // at the end of the growth (0: none answered as leader)
+    snapshotsTaken: Array<{ id: number; taken: number; installed: number }>;
+  };
   catchUp: CatchUpResult;
   find: FindResult | undefined;
   restart: { stopMs: number; firstWriteMs: number };
@@ -45,7 +55,10 @@ const BULK_CLIENTS = 4; // StrataClient instances (each its own connections) sha
 
 export async function runScaleBench(options: ScaleOptions): Promise<ScaleResult> {
   assert.ok(options.windowSeconds > 0, `window seconds > 0, got ${options.windowSeconds}`);
-  const cluster = await ScaleCluster.start({ size: 3, snapshotEntries: options.snapshotEntries });
+  const cluster = await ScaleCluster.start({
+    size: 3,
+    snapshotLogBytes: options.snapshotLogBytes,
+  });
   const clients = Array.from(
     { length: BULK_CLIENTS },
     () => new StrataClient({ metadataAddrs: cluster.addrs }),
@@ -124,7 +137,9 @@ async function grow(
   const fsDirIno = (await strata.mkdirAt(bucketIno, 'mixed-fs', 0o755, { uid: 0, gid: 0 })).ino;
   const s3 = s3Clients(cluster);
   const mixed = new MixedLoad({ s3, strata: clients[1], fsDirIno, loops: options.mixedLoops });
-  const loader = new BulkLoader(options.entries);
+  const loader = new BulkLoader(options.entries, {
+    entriesPerSecondMax: options.loadEntriesPerSecondMax,
+  });
   const sampler = new Sampler(cluster);
   const windowMs = options.windowSeconds * 1000;
   const windows: WindowRow[] = [];
@@ -143,8 +158,7 @@ async function grow(
     mixed.takeWindow(); // the first seconds warm connections and JIT: not a baseline
     await sleep(windowMs);
     await row('empty', 0, 0);
-    const termBefore = previous.term;
-    const leaderChangesBefore = previous.leaderChangesTotal;
+    const before = previous;
     const startedMs = performance.now();
     let loaded = false;
     const loading = loader.run(clients, bulkIno, options.clients).finally(() => {
@@ -172,10 +186,12 @@ async function grow(
         perSecond: loader.ackedCount / seconds,
       },
       growth: {
-        termBefore,
+        termBefore: before.term,
         termAfter: previous.term,
-        leaderChanges: previous.leaderChangesTotal - leaderChangesBefore,
+        leaderChanges: previous.leaderChangesTotal - before.leaderChangesTotal,
         mixedErrors,
+        leaderId: previous.leaderId,
+        snapshotsTaken: snapshotsBetween(before, previous),
       },
     };
   } finally {
@@ -237,6 +253,23 @@ async function restartCluster(
       `first write ${(firstWriteMs / 1000).toFixed(2)} s after starting`,
   );
   return { stopMs, firstWriteMs };
+}
+
+// Snapshots each member took and installed between two samples (no member restarts between them,
+// so its counters only grow).
+function snapshotsBetween(
+  before: ClusterSnapshot,
+  after: ClusterSnapshot,
+): ScaleResult['growth']['snapshotsTaken'] {
+  return after.nodes.map((node) => {
+    const start = before.nodes.find((n) => n.id === node.id);
+    assert.ok(start, `node ${node.id} sampled at the start of the growth`);
+    return {
+      id: node.id,
+      taken: node.snapshotsTakenTotal - start.snapshotsTakenTotal,
+      installed: node.snapshotsInstalledTotal - start.snapshotsInstalledTotal,
+    };
+  });
 }
 
 function countAcked(loader: BulkLoader, below: number): number {

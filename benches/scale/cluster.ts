@@ -23,7 +23,7 @@ export interface ScaleNode {
 
 export interface ScaleClusterOptions {
   size: number;
-  snapshotEntries?: number; // metadata.raft_snapshot_entries; the server's default when absent
+  snapshotLogBytes?: number; // metadata.raft_snapshot_log_bytes; the server's default when absent
 }
 
 export class ScaleCluster {
@@ -135,8 +135,8 @@ export class ScaleCluster {
 
 function configText(options: ScaleClusterOptions): string {
   const lines = ['[metadata]'];
-  if (options.snapshotEntries !== undefined)
-    lines.push(`raft_snapshot_entries = ${options.snapshotEntries}`);
+  if (options.snapshotLogBytes !== undefined)
+    lines.push(`raft_snapshot_log_bytes = ${options.snapshotLogBytes}`);
   lines.push(
     '',
     '[s3.auth]',

@@ -6,6 +6,7 @@ import { ROOT_INO } from '../../src/metadata/types.ts';
 import { canMount, sh, startMount } from '../../test/helpers/mount.ts';
 import type { ScaleCluster } from './cluster.ts';
 import { BUCKET, BulkLoader, dirName, FILES_PER_DIR } from './load.ts';
+import { scrapeMetrics } from './probes.ts';
 import { formatSeconds } from './report.ts';
 
 // Bounds on the catch-up phase: entries written while the follower is down (the leader must
@@ -23,6 +24,8 @@ export interface CatchUpResult {
   readyMs: number; // process start to "Ready."
   caughtUpMs: number; // process start to applied >= the leader's commit index
   installedSnapshot: boolean; // its log now starts after a point it never had
+  // strata_metadata_snapshots_total{origin="installed"} of the restarted follower (NaN: no answer)
+  snapshotsInstalled: number;
   statusAnswerMaxMs: number; // slowest answer to a Raft status request while catching up
   statusPolls: number; // status requests after "Ready." (0: it was caught up when ready)
 }
@@ -84,6 +87,7 @@ export async function catchUpAfterKill(
     statusAnswerMaxMs = Math.max(statusAnswerMaxMs, performance.now() - asked);
   }
   const caughtUpMs = performance.now() - started;
+  const metrics = await scrapeMetrics(cluster.node(followerId).process?.metricsUrl ?? '');
   const result: CatchUpResult = {
     followerId,
     logIndexAtKill: before.lastIndex,
@@ -93,12 +97,14 @@ export async function catchUpAfterKill(
     readyMs,
     caughtUpMs,
     installedSnapshot: after.firstIndex - 1 > before.lastIndex,
+    snapshotsInstalled: metrics?.snapshotsInstalledTotal ?? Number.NaN,
     statusAnswerMaxMs,
     statusPolls,
   };
   options.print(
     `follower catch-up: ready ${formatSeconds(readyMs)}, caught up ${formatSeconds(caughtUpMs)} ` +
-      `after start (installed a snapshot: ${result.installedSnapshot}; ` +
+      `after start (installed a snapshot: ${result.installedSnapshot}, ` +
+      `${result.snapshotsInstalled} by its counter; ` +
       (statusPolls === 0
         ? 'caught up when ready)'
         : `slowest of ${statusPolls} status answers ${statusAnswerMaxMs.toFixed(0)} ms)`),

@@ -71,11 +71,17 @@ export class BulkLoader {
   // Directory number -> its inode, made once; dropped when its last entry is claimed, so at most
   // about `inFlight / FILES_PER_DIR + 2` are held.
   private readonly dirs = new Map<number, Promise<number>>();
+  // Entry n starts no earlier than n / entriesPerSecondMax seconds after run() (undefined: at once).
+  private readonly entriesPerSecondMax: number | undefined;
+  private startedMs = 0;
 
-  constructor(entries: number) {
+  constructor(entries: number, options: { entriesPerSecondMax?: number } = {}) {
     assert.ok(Number.isSafeInteger(entries) && entries > 0, `entries > 0, got ${entries}`);
+    const rate = options.entriesPerSecondMax;
+    assert.ok(rate === undefined || rate > 0, `a positive load rate, got ${rate}`);
     this.entries = entries;
     this.acked = new Uint8Array(entries);
+    this.entriesPerSecondMax = rate;
   }
 
   // Every entry claimed (or stop() called); creates in flight may still be finishing.
@@ -98,6 +104,7 @@ export class BulkLoader {
   // is called).
   async run(clients: StrataClient[], parentIno: number, inFlight: number): Promise<void> {
     assert.ok(clients.length > 0 && inFlight > 0, 'at least one client and one loop');
+    this.startedMs = performance.now();
     await Promise.all(
       Array.from({ length: inFlight }, (_, loop) =>
         this.loop(clients[loop % clients.length], parentIno),
@@ -116,6 +123,11 @@ export class BulkLoader {
         this.dirs.set(dir, dirIno);
       }
       if (file === FILES_PER_DIR - 1 || entry === this.entries - 1) this.dirs.delete(dir);
+      if (this.entriesPerSecondMax !== undefined) {
+        const dueMs = this.startedMs + (entry * 1000) / this.entriesPerSecondMax;
+        const waitMs = dueMs - performance.now();
+        if (waitMs > 0) await new Promise((resolve) => setTimeout(resolve, waitMs));
+      }
       try {
         await client.createAt(await dirIno, fileName(file), 0o644, CALLER, true);
         this.acked[entry] = 1;

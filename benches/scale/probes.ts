@@ -3,12 +3,19 @@
 import assert from 'node:assert/strict';
 import { lstatSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { currentStateName } from '../../src/metadata/replication/snapshot-files.ts';
 
-// VmRSS of a live process, in bytes; undefined once it has exited.
-export function rssBytes(pid: number): number | undefined {
+// Resident memory of a live process, in bytes, from /proc (undefined once it has exited): VmRSS
+// by default, or one of its parts. RssAnon is the process's own memory (JS heap, buffers);
+// RssFile is mapped files, which for a metadata member is mostly LMDB's map, i.e. page cache
+// that the kernel may reclaim, and grows with the namespace by design.
+export function rssBytes(
+  pid: number,
+  field: 'VmRSS' | 'RssAnon' | 'RssFile' = 'VmRSS',
+): number | undefined {
   try {
     const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-    const match = /^VmRSS:\s+(\d+) kB$/m.exec(status);
+    const match = new RegExp(`^${field}:\\s+(\\d+) kB$`, 'm').exec(status);
     return match ? Number(match[1]) * 1024 : undefined;
   } catch {
     return undefined;
@@ -35,24 +42,33 @@ export function diskUsageBytes(path: string): number {
     return 0; // removed while walking (a snapshot file replaced), or not made yet
   }
   total += stat.blocks * 512;
-  if (stat.isDirectory()) {
-    for (const name of readdirSync(path)) total += diskUsageBytes(join(path, name));
+  if (!stat.isDirectory()) return total;
+  let names: string[];
+  try {
+    names = readdirSync(path);
+  } catch {
+    return total; // removed between the two calls (a snapshot's temporary directory)
   }
+  for (const name of names) total += diskUsageBytes(join(path, name));
   return total;
 }
 
-// A metadata member's directories: the state machine's LMDB and the Raft log (with whatever
-// snapshot files the Raft layer keeps beside it); data shards live under disks/ and are not
-// counted, since the namespace is all the benchmark grows.
+// A metadata member's directories (docs/architecture/raft.md, "Snapshots"): the live state
+// machine's LMDB (metadata/ or metadata-<index>/, as metadata.current names it), and the Raft
+// side: the log (raft/) and the snapshot files (snapshots/: the latest one taken, one being
+// received). A replaced state directory still being removed is in neither; data shards live
+// under disks/ and are not counted, since the namespace is all the benchmark grows.
 export function metadataSizes(dataDir: string): { lmdbBytes: number; raftBytes: number } {
-  const lmdbBytes = diskUsageBytes(join(dataDir, 'metadata'));
-  let raftBytes = 0;
-  for (const name of readdirSync(dataDir)) {
-    if (name === 'metadata' || name === 'disks') continue;
-    if (!lstatSync(join(dataDir, name)).isDirectory()) continue;
-    raftBytes += diskUsageBytes(join(dataDir, name));
+  let stateName: string;
+  try {
+    stateName = currentStateName(dataDir);
+  } catch {
+    return { lmdbBytes: Number.NaN, raftBytes: Number.NaN }; // metadata.current mid-rename
   }
-  return { lmdbBytes, raftBytes };
+  return {
+    lmdbBytes: diskUsageBytes(join(dataDir, stateName)),
+    raftBytes: diskUsageBytes(join(dataDir, 'raft')) + diskUsageBytes(join(dataDir, 'snapshots')),
+  };
 }
 
 export interface MetricsSample {
@@ -62,19 +78,25 @@ export interface MetricsSample {
   eventLoopLagMaxSeconds: number;
   leaderChangesTotal: number;
   raftTerm: number;
+  // Since the process started (strata_metadata_snapshots_total by origin).
+  snapshotsTakenTotal: number;
+  snapshotsInstalledTotal: number;
 }
 
 const LAG_MAX = 'strata_process_nodejs_eventloop_lag_max_seconds';
 const LEADER_CHANGES = 'strata_raft_leader_changes_total';
 const TERM = 'strata_raft_term';
+const SNAPSHOTS = 'strata_metadata_snapshots_total';
 
-// Sum of every series of a metric on a Prometheus text page (NaN when it is missing).
-export function metricValue(page: string, name: string): number {
+// Sum of every series of a metric on a Prometheus text page, or of those whose labels include
+// `label` (such as `origin="taken"`); NaN when there is none.
+export function metricValue(page: string, name: string, label?: string): number {
   let total = Number.NaN;
   for (const line of page.split('\n')) {
     if (!line.startsWith(name)) continue;
     const rest = line.slice(name.length);
     if (rest[0] !== ' ' && rest[0] !== '{') continue;
+    if (label !== undefined && !rest.slice(0, rest.indexOf('}') + 1).includes(label)) continue;
     const value = Number(line.slice(line.lastIndexOf(' ') + 1));
     total = Number.isNaN(total) ? value : total + value;
   }
@@ -91,6 +113,9 @@ export async function scrapeMetrics(url: string): Promise<MetricsSample | undefi
       eventLoopLagMaxSeconds: metricValue(page, LAG_MAX),
       leaderChangesTotal: metricValue(page, LEADER_CHANGES) || 0,
       raftTerm: metricValue(page, TERM),
+      // A labelled counter has no series before its first increment.
+      snapshotsTakenTotal: metricValue(page, SNAPSHOTS, 'origin="taken"') || 0,
+      snapshotsInstalledTotal: metricValue(page, SNAPSHOTS, 'origin="installed"') || 0,
     };
   } catch {
     return undefined; // a stopped or stalled node: the caller shows the gap

@@ -5,9 +5,13 @@ export interface NodeFigures {
   id: number;
   lagMaxMs: number; // event-loop lag, max over the window (NaN: the node did not answer)
   rssMainBytesMax: number; // the node's own process, peak over the window
+  rssMainAnonBytesMax: number; // its anonymous part (heap; the rest is mostly LMDB's map)
   rssDataBytesMax: number; // its data-service child
   lmdbBytes: number; // at the end of the window
   raftBytes: number;
+  // Snapshots since the node's process started (counters, not per window).
+  snapshotsTakenTotal: number;
+  snapshotsInstalledTotal: number;
 }
 
 export interface WindowRow {
@@ -32,8 +36,9 @@ const perNode = (nodes: NodeFigures[], f: (n: NodeFigures) => string) => nodes.m
 
 export const TABLE_HEADER = [
   '| window | t s | entries | load/s | ops/s | p50 ms | p99 ms | max ms | errors | ' +
-    'lag max ms | RSS MB main | RSS MB data | LMDB MB | Raft MB | term | leader changes | snapshot at |',
-  '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
+    'lag max ms | RSS MB main | anon MB main | RSS MB data | LMDB MB | Raft MB | term | leader changes | ' +
+    'snapshot at | snapshots taken |',
+  '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
 ];
 
 export function formatRow(row: WindowRow): string {
@@ -51,12 +56,14 @@ export function formatRow(row: WindowRow): string {
     String(row.errors),
     perNode(nodes, (n) => fixed(n.lagMaxMs)),
     perNode(nodes, (n) => fixed(n.rssMainBytesMax / MB)),
+    perNode(nodes, (n) => fixed(n.rssMainAnonBytesMax / MB)),
     perNode(nodes, (n) => fixed(n.rssDataBytesMax / MB)),
     perNode(nodes, (n) => fixed(n.lmdbBytes / MB, 1)),
     perNode(nodes, (n) => fixed(n.raftBytes / MB, 1)),
     String(row.term),
     String(row.leaderChanges),
     String(row.snapshotIndex),
+    perNode(nodes, (n) => String(n.snapshotsTakenTotal)),
     '',
   ]
     .join(' | ')

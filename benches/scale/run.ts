@@ -2,7 +2,7 @@
 // nodes grows a namespace of --entries files while a steady S3 + FUSE-like load runs; a table
 // row per window, the end-of-run figures, then one JSON line with everything.
 //   npm run bench:scale [-- --entries 1000000 --window-seconds 10 --clients 64 --mixed-loops 4
-//                         --snapshot-entries N --find-entries 100000 --skip-mount --keep]
+//                         --snapshot-log-bytes N --load-rate N --find-entries 100000 --skip-mount --keep]
 import { parseArgs } from 'node:util';
 import { runScaleBench } from './bench.ts';
 
@@ -12,7 +12,8 @@ const { values } = parseArgs({
     'window-seconds': { type: 'string', default: '10' },
     clients: { type: 'string', default: '64' },
     'mixed-loops': { type: 'string', default: '4' },
-    'snapshot-entries': { type: 'string' },
+    'snapshot-log-bytes': { type: 'string' },
+    'load-rate': { type: 'string' },
     'find-entries': { type: 'string', default: '100000' },
     'catch-up-load-seconds': { type: 'string', default: '600' },
     'skip-mount': { type: 'boolean', default: false },
@@ -33,10 +34,12 @@ const result = await runScaleBench({
   windowSeconds: positiveInt('window-seconds', values['window-seconds']),
   clients: positiveInt('clients', values.clients),
   mixedLoops: Math.max(2, positiveInt('mixed-loops', values['mixed-loops'])),
-  snapshotEntries:
-    values['snapshot-entries'] === undefined
+  snapshotLogBytes:
+    values['snapshot-log-bytes'] === undefined
       ? undefined
-      : positiveInt('snapshot-entries', values['snapshot-entries']),
+      : positiveInt('snapshot-log-bytes', values['snapshot-log-bytes']),
+  loadEntriesPerSecondMax:
+    values['load-rate'] === undefined ? undefined : positiveInt('load-rate', values['load-rate']),
   skipMount: values['skip-mount'],
   findEntries: positiveInt('find-entries', values['find-entries']),
   catchUpLoadTimeoutMs:

@@ -9,12 +9,16 @@ const SAMPLE_INTERVAL_MS = 1_000;
 interface NodeAccumulator {
   lagMaxSeconds: number;
   rssMainBytesMax: number;
+  rssMainAnonBytesMax: number;
   rssDataBytesMax: number;
   leaderChangesTotal: number; // last scraped value of the counter
+  snapshotsTakenTotal: number; // last scraped values of the snapshot counters
+  snapshotsInstalledTotal: number;
 }
 
 export interface ClusterSnapshot {
   term: number;
+  leaderId: number; // 0: no member said it leads
   leaderChangesTotal: number;
   snapshotIndex: number;
   nodes: NodeFigures[];
@@ -28,7 +32,7 @@ export class Sampler {
 
   constructor(cluster: ScaleCluster) {
     this.cluster = cluster;
-    for (const node of cluster.nodes) this.acc.set(node.id, freshAccumulator(0));
+    for (const node of cluster.nodes) this.acc.set(node.id, freshAccumulator());
   }
 
   start(): void {
@@ -52,8 +56,12 @@ export class Sampler {
         if (metrics) {
           acc.lagMaxSeconds = Math.max(acc.lagMaxSeconds, metrics.eventLoopLagMaxSeconds);
           acc.leaderChangesTotal = metrics.leaderChangesTotal;
+          acc.snapshotsTakenTotal = metrics.snapshotsTakenTotal;
+          acc.snapshotsInstalledTotal = metrics.snapshotsInstalledTotal;
         }
         acc.rssMainBytesMax = Math.max(acc.rssMainBytesMax, rssBytes(pid) ?? 0);
+        const anon = rssBytes(pid, 'RssAnon') ?? 0;
+        acc.rssMainAnonBytesMax = Math.max(acc.rssMainAnonBytesMax, anon);
         const data = childPids(pid).reduce((sum, child) => sum + (rssBytes(child) ?? 0), 0);
         acc.rssDataBytesMax = Math.max(acc.rssDataBytesMax, data);
       }),
@@ -67,6 +75,7 @@ export class Sampler {
     await this.sample();
     const nodes: NodeFigures[] = [];
     let term = 0;
+    let leaderId = 0;
     let leaderChangesTotal = 0;
     let snapshotIndex = 0;
     for (const node of this.cluster.nodes) {
@@ -74,7 +83,10 @@ export class Sampler {
       const status = node.process ? await this.cluster.status(node.id) : undefined;
       if (status) {
         term = Math.max(term, status.term);
-        if (status.role === 'leader') snapshotIndex = status.firstIndex - 1;
+        if (status.role === 'leader') {
+          leaderId = node.id;
+          snapshotIndex = status.firstIndex - 1;
+        }
       }
       leaderChangesTotal += acc.leaderChangesTotal;
       const sizes = metadataSizes(node.dataDir);
@@ -82,15 +94,27 @@ export class Sampler {
         id: node.id,
         lagMaxMs: node.process ? acc.lagMaxSeconds * 1000 : Number.NaN,
         rssMainBytesMax: node.process ? acc.rssMainBytesMax : Number.NaN,
+        rssMainAnonBytesMax: node.process ? acc.rssMainAnonBytesMax : Number.NaN,
         rssDataBytesMax: node.process ? acc.rssDataBytesMax : Number.NaN,
+        snapshotsTakenTotal: acc.snapshotsTakenTotal,
+        snapshotsInstalledTotal: acc.snapshotsInstalledTotal,
         ...sizes,
       });
-      this.acc.set(node.id, freshAccumulator(acc.leaderChangesTotal));
+      this.acc.set(node.id, freshAccumulator(acc));
     }
-    return { term, leaderChangesTotal, snapshotIndex, nodes };
+    return { term, leaderId, leaderChangesTotal, snapshotIndex, nodes };
   }
 }
 
-function freshAccumulator(leaderChangesTotal: number): NodeAccumulator {
-  return { lagMaxSeconds: 0, rssMainBytesMax: 0, rssDataBytesMax: 0, leaderChangesTotal };
+// A new window's accumulator: the peaks start again, the counters' last values carry over.
+function freshAccumulator(previous?: NodeAccumulator): NodeAccumulator {
+  return {
+    lagMaxSeconds: 0,
+    rssMainBytesMax: 0,
+    rssMainAnonBytesMax: 0,
+    rssDataBytesMax: 0,
+    leaderChangesTotal: previous?.leaderChangesTotal ?? 0,
+    snapshotsTakenTotal: previous?.snapshotsTakenTotal ?? 0,
+    snapshotsInstalledTotal: previous?.snapshotsInstalledTotal ?? 0,
+  };
 }

@@ -1,8 +1,8 @@
 // Which acknowledged entries of a bulk load a view of the namespace lacks: through the cluster
 // (ListObjectsV2, the S3 gateway's full scan) or in a stopped member's own state machine.
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import { SnapshotFiles } from '../../src/metadata/replication/snapshot-files.ts';
 import { MetadataStateMachine } from '../../src/metadata/state-machine.ts';
 import { BUCKET, type BulkLoader, FILES_PER_DIR } from './load.ts';
 
@@ -45,13 +45,17 @@ export async function listScan(
   return { keys, missing: countMissing(loader, seen), elapsedMs: performance.now() - started };
 }
 
-// Opens a stopped member's state machine (read only in effect: the root exists, so nothing is
-// written) and looks for every acknowledged entry of each loader under its directory.
+// Opens a stopped member's live state machine (metadata/ or metadata-<index>/, as
+// metadata.current names it; read only in effect: the root exists, so nothing is written) and
+// looks for every acknowledged entry of each loader under its directory.
 export async function missingOnMember(
   dataDir: string,
   loads: Array<{ dirPath: string; loader: BulkLoader }>,
 ): Promise<number> {
-  const machine = MetadataStateMachine.open(join(dataDir, 'metadata'), { durable: false });
+  const files = new SnapshotFiles(dataDir);
+  const statePath = files.currentStatePath();
+  files.close();
+  const machine = MetadataStateMachine.open(statePath, { durable: false });
   try {
     let missing = 0;
     for (const { dirPath, loader } of loads) {

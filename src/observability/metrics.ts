@@ -122,6 +122,15 @@ export const raftLeaderChanges = new Counter({
   registers: [registry],
 });
 
+// Snapshots this metadata member took of its own state (compacting its log) or installed from
+// its leader: how often the state machine is copied, and whether a follower fell behind one.
+export const metadataSnapshots = new Counter({
+  name: 'strata_metadata_snapshots_total',
+  help: 'Metadata snapshots, by origin: taken (own state copied, log compacted) or installed',
+  labelNames: ['origin'] as const,
+  registers: [registry],
+});
+
 export const s3Requests = new Counter({
   name: 'strata_s3_requests_total',
   help: 'S3 requests, by operation and HTTP status',

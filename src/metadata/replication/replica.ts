@@ -9,6 +9,7 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { StrataError } from '../../common/errors.ts';
 import type { Logger } from '../../observability/logger.ts';
+import { metadataSnapshots } from '../../observability/metrics.ts';
 import {
   bootstrapState,
   type ConfChange,
@@ -411,6 +412,7 @@ export class MetadataReplica {
     const { index } = snapshot.meta;
     this.swapState(path, index);
     this.lastSnapshotIndex = index;
+    metadataSnapshots.inc({ origin: 'installed' });
     this.options.log.info('installed a metadata snapshot', {
       index,
       sizeBytes: snapshot.sizeBytes,
@@ -505,6 +507,7 @@ export class MetadataReplica {
     this.raft.compact(snapshot);
     this.lastSnapshotIndex = index;
     this.removeCompactedSoon();
+    metadataSnapshots.inc({ origin: 'taken' });
     log.info('metadata snapshot taken and log compacted', {
       index,
       sizeBytes: local.sizeBytes,
