@@ -11,6 +11,14 @@
 // event loop free between pages), each page planned and repaired before the next: millions of
 // stripes never sit in memory at once, and the worst stripes of a page go first.
 //
+// Rebalancing: the walk also runs when the cluster view grew since the last complete walk (the
+// placement epoch moved: a server back up, a disk with room again, a server joined), and the plan
+// then includes moves for stripes that break the domain rule against the grown view (written or
+// repaired while a domain was down). A move is a task like any other (read, write the shard to
+// its new place, commit relocateShard, delete the old file); its outcomes are counted apart
+// (strata_rebalance_moves_total). The epoch counts as walked only once a walk ends with no move
+// failed or left waiting, so a failed move is planned again at the next pass.
+//
 // Idempotent and resumable: nothing of a task survives the leader but what it committed. A new
 // leader walks again and plans again; a task another leader already committed is refused by
 // relocateShard's precondition (its rebuilt shard is then stale, collected later).
@@ -37,6 +45,7 @@ import type { ShardLocation, Stripe, StripeSite } from '../metadata/types.ts';
 import type { Logger } from '../observability/logger.ts';
 import {
   degradedStripes,
+  rebalanceMoves,
   repairBytes,
   repairQueueLength,
   repairTasks,
@@ -49,6 +58,7 @@ const SHARD_DELETE_TIMEOUT_MS = 5_000;
 // Commits this driver made, remembered this long so that a page read before a commit does not
 // plan the same shard again (the walk is not one snapshot).
 const RECENT_COMMIT_MS = 60_000;
+const OCCUPIED_TASKS_MAX = 10_000; // bounds the memory of targets that held a stale file
 
 export interface RepairDriverOptions {
   metadata: MetadataClient; // any member; the driver runs only while this node leads
@@ -84,10 +94,19 @@ export class RepairDriver {
   private readonly throttle: ByteRateThrottle;
   private readonly running = new Map<string, Running>();
   private readonly recent = new Map<string, { task: RepairTask; atMs: number }>();
+  // Targets that refused a task's shard because a file of it is there already (EEXIST: a stale
+  // copy, left when the shard moved off while its server was down, collected only after the
+  // orphan grace). Never overwritten nor reused (the collector may take it before the commit):
+  // the task is planned again with that disk avoided.
+  private readonly occupied = new Map<string, ShardLocation[]>();
   private timer: NodeJS.Timeout | undefined;
   private pass: Promise<void> | undefined;
   private leading = false;
   private report: RepairProgress = emptyProgress();
+  // The placement epoch of the last walk that ended with no move failed or waiting (undefined:
+  // none yet under this leadership, so a new leader walks once).
+  private walkedEpoch: number | undefined;
+  private movesLeft = false; // a move failed or waited in the current walk
 
   constructor(options: RepairDriverOptions) {
     this.options = options;
@@ -101,6 +120,7 @@ export class RepairDriver {
     this.leading = isLeader;
     if (isLeader && this.timer === undefined) {
       this.report = emptyProgress();
+      this.walkedEpoch = undefined;
       this.timer = setInterval(() => this.tick(), this.options.passIntervalMs ?? PASS_INTERVAL_MS);
       this.timer.unref();
     } else if (!isLeader && this.timer !== undefined) {
@@ -124,8 +144,10 @@ export class RepairDriver {
   // One walk over the referenced stripes, planning and starting repairs page by page.
   private async runPass(): Promise<void> {
     const findings = await (this.options.findings?.() ?? Promise.resolve([]));
-    let view = placementView(await this.options.metadata.read('dataServers'));
-    if (!anyLoss(view) && findings.length === 0) {
+    const placement = await this.options.metadata.read('placementView');
+    let view = placementView(placement.servers);
+    const grown = placement.epoch !== this.walkedEpoch;
+    if (!anyLoss(view) && findings.length === 0 && !grown) {
       degradedStripes.reset();
       repairQueueLength.set(this.running.size);
       this.report.degradedStripes = {};
@@ -135,6 +157,7 @@ export class RepairDriver {
     }
     const { strategy } = (await this.options.metadata.config()).placement;
     const byMissing = new Map<number, number>();
+    this.movesLeft = false;
     let cursor: string | undefined;
     do {
       const page = await this.options.metadata.read('scanStripes', cursor, SCAN_PAGE_STRIPES);
@@ -147,6 +170,7 @@ export class RepairDriver {
       view = placementView(await this.options.metadata.read('dataServers'));
     } while (cursor !== undefined && this.leading);
     if (cursor !== undefined) return; // leadership lost mid-walk: the counts are partial
+    if (!this.movesLeft) this.walkedEpoch = placement.epoch;
     degradedStripes.reset();
     for (const [missing, count] of byMissing) degradedStripes.set({ missing }, count);
     this.report.degradedStripes = Object.fromEntries(byMissing);
@@ -170,12 +194,16 @@ export class RepairDriver {
         servers,
         findings,
         inFlight: [...this.running.values()].map((r) => r.task),
+        occupied: this.occupied,
         strategy,
         limits: {
           tasksInFlightMax: this.options.maxConcurrent,
           bytesInFlightMax: Math.max(1, this.options.bandwidthBytesPerSecond),
         },
       });
+      // A move with no target (or too few sources) now is planned again at the next pass.
+      if (plan.waiting.some((w) => w.reason === 'rebalance' && w.why !== 'throttled'))
+        this.movesLeft = true;
       this.report.queueLength = this.running.size + plan.tasks.length + plan.waiting.length;
       repairQueueLength.set(this.report.queueLength);
       if (plan.unrecoverable.length > 0)
@@ -191,6 +219,7 @@ export class RepairDriver {
           .then((outcome) => {
             this.running.delete(task.id);
             if (outcome !== 'done') skipped.add(task.stripeId);
+            if (outcome !== 'done' && task.reason === 'rebalance') this.movesLeft = true;
             else site.stripe = committed(site.stripe, task);
           });
         this.running.set(task.id, { task, ended });
@@ -209,6 +238,7 @@ export class RepairDriver {
       await this.rebuild(task, site.stripe);
       phase = advanceTask(task, 'rebuilt');
     } catch (error) {
+      if (isStrataError(error, 'EEXIST')) this.noteOccupied(task);
       return this.ended(task, 'failed', 'rebuild failed', error);
     }
     try {
@@ -229,8 +259,14 @@ export class RepairDriver {
       const refused = isStrataError(error, 'PRECONDITION_FAILED');
       return this.ended(task, refused ? 'refused' : 'failed', 'repair commit failed', error);
     }
+    this.occupied.delete(task.id);
     await this.release(phase as RepairTask);
-    return this.ended(task, 'done', 'shard rebuilt');
+    return this.ended(task, 'done', task.reason === 'rebalance' ? 'shard moved' : 'shard rebuilt');
+  }
+
+  private noteOccupied(task: RepairTask): void {
+    if (this.occupied.size >= OCCUPIED_TASKS_MAX) this.occupied.clear(); // stale files go anyway
+    this.occupied.set(task.id, [...(this.occupied.get(task.id) ?? []), task.target]);
   }
 
   private ended(
@@ -239,8 +275,13 @@ export class RepairDriver {
     message: string,
     error?: unknown,
   ): 'done' | 'failed' | 'refused' {
-    repairTasks.inc({ outcome });
-    this.report.tasks[outcome]++;
+    if (task.reason === 'rebalance') {
+      rebalanceMoves.inc({ outcome });
+      this.report.moves[outcome]++;
+    } else {
+      repairTasks.inc({ outcome });
+      this.report.tasks[outcome]++;
+    }
     const fields = { task: task.id, from: task.from, to: task.target, error };
     if (outcome === 'done') this.log.info(message, fields);
     else this.log.warn(message, fields);
@@ -326,6 +367,7 @@ function emptyProgress(): RepairProgress {
     running: 0,
     rebuiltBytes: 0,
     tasks: { done: 0, failed: 0, refused: 0 },
+    moves: { done: 0, failed: 0, refused: 0 },
   };
 }
 

@@ -295,6 +295,13 @@ export const repairTasks = new Counter({
   registers: [registry],
 });
 
+export const rebalanceMoves = new Counter({
+  name: 'strata_rebalance_moves_total',
+  help: 'Shards moved to restore the domain rule after a domain returned, by outcome',
+  labelNames: ['outcome'] as const,
+  registers: [registry],
+});
+
 export const degradedStripes = new Gauge({
   name: 'strata_degraded_stripes',
   help: 'Stripes with shards lost or unavailable at the last complete repair pass, by count',

@@ -21,6 +21,7 @@ import { bodyBytes, patternBytes, s3Client } from '../helpers/s3.ts';
 import { runStrata, type StrataProcess, startStrata, tempDir } from '../helpers/server.ts';
 
 const POLL_LIMIT_MS = 60_000; // an upper bound for the detector, never a measured figure
+const REBALANCE_LIMIT_MS = 180_000; // an upper bound for spreading a few dozen stripes again
 const configDir = tempDir('strata-placement-');
 after(() => rmSync(configDir, { recursive: true, force: true }));
 
@@ -126,8 +127,12 @@ async function status(c: Pick<Cluster, 'metadata'>): Promise<Status> {
   return JSON.parse(result.stdout.toString()) as Status;
 }
 
-async function until<T>(what: string, probe: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + POLL_LIMIT_MS;
+async function until<T>(
+  what: string,
+  probe: () => Promise<T | undefined>,
+  limitMs = POLL_LIMIT_MS,
+): Promise<T> {
+  const deadline = Date.now() + limitMs;
   let last: unknown;
   for (;;) {
     try {
@@ -136,7 +141,7 @@ async function until<T>(what: string, probe: () => Promise<T | undefined>): Prom
     } catch (error) {
       last = error;
     }
-    if (Date.now() > deadline) throw new Error(`not within ${POLL_LIMIT_MS} ms: ${what} (${last})`);
+    if (Date.now() > deadline) throw new Error(`not within ${limitMs} ms: ${what} (${last})`);
     await new Promise((r) => setTimeout(r, 250));
   }
 }
@@ -257,8 +262,6 @@ describe('3 data servers with 4+2', () => {
         assert.deepEqual([...perServer.values()], [3, 3], `stripe ${stripe.id} over the two left`);
       }
       await readAll(c, objects, `with ${id} down`);
-      // Written over two servers, these survive no further loss until a repair spreads them
-      // again: they are not read in the next rounds, which kill another server.
       await readAll(c, written, `with ${id} down`);
       c.data[victim] = await startData(c, victim);
       await until(`${id} up again`, async () => {
@@ -267,6 +270,21 @@ describe('3 data servers with 4+2', () => {
       });
       // It listens on a new port (port 0): clients learn its address with the server records.
       await new Promise((r) => setTimeout(r, SERVER_LIST_TTL_MS + 500));
+      // Its return makes the rule enforceable again: the stripes rebuilt onto the two others and
+      // those written without it are spread back to 2 shards per server, so the next rounds (which
+      // kill another server) read every object written so far.
+      for (const [key, sum] of written) objects.set(key, sum);
+      await until(
+        `every stripe 2+2+2 again after ${id} returned`,
+        async () => {
+          for (const stripe of await stripesOf(c as Cluster, objects.keys())) {
+            const perServer = [0, 1, 2].map((i) => shardsPerServer(stripe).get(serverId(i)) ?? 0);
+            if (perServer.some((n) => n !== 2)) return undefined;
+          }
+          return true;
+        },
+        REBALANCE_LIMIT_MS,
+      );
     }
   });
 

@@ -5,10 +5,15 @@
 // shard of the stripe, with the domain rule kept (a server may then hold more than one shard, up
 // to the rule's cap: with 3 servers and 4+2 a lost disk is rebuilt on another disk of its server). The same input gives the same plan, and a shard
 // with a task in flight gets no second one.
+// Last come moves (reason 'rebalance'): a stripe whose shards are all healthy but break the domain
+// rule against today's live view (written or repaired while a domain was down, which left the rule
+// unenforced) has its excess shards moved, like drained ones, to targets placed with its other
+// shards kept. A stripe within the rule gets no task.
 import assert from 'node:assert/strict';
 import { isStrataError } from '../../common/errors.ts';
+import { checkPlacement } from '../placement/check.ts';
 import { ClusterMap } from '../placement/cluster-map.ts';
-import { locationKey } from '../placement/domains.ts';
+import { locationKey, serverDomainKey } from '../placement/domains.ts';
 import { placeShards } from '../placement/place-shards.ts';
 import type { PlacementServer, PlacementStrategy } from '../placement/types.ts';
 import type { ShardLocation } from '../types.ts';
@@ -26,6 +31,9 @@ export interface RepairInput {
   servers: readonly PlacementServer[];
   findings: readonly ScrubFinding[];
   inFlight: readonly RepairTask[]; // tasks issued earlier and not done (from replicated state)
+  // Disks found to hold a file of the shard already (a stale copy from before a move, not yet
+  // collected), by task id: they are not chosen again as that shard's target.
+  occupied?: ReadonlyMap<string, readonly ShardLocation[]>;
   strategy: PlacementStrategy;
   limits: RepairLimits;
 }
@@ -33,7 +41,7 @@ export interface RepairInput {
 interface Need {
   stripe: RepairStripe;
   shardIndex: number;
-  reason: 'lost' | 'drain';
+  reason: RepairTask['reason'];
   spareShards: number;
 }
 
@@ -60,6 +68,11 @@ export function planRepairs(input: RepairInput): RepairPlan {
       const reason = condition === 'lost' ? 'lost' : 'drain';
       needs.push({ stripe, shardIndex, reason, spareShards: readable - stripe.k });
     });
+    if (conditions.every((c) => c === 'healthy')) {
+      const spareShards = readable - stripe.k;
+      for (const shardIndex of misplacedShards(stripe, map, active))
+        needs.push({ stripe, shardIndex, reason: 'rebalance', spareShards });
+    }
   }
   needs.sort(byPriority);
   let tasksInFlight = active.length;
@@ -77,13 +90,16 @@ export function planRepairs(input: RepairInput): RepairPlan {
       plan.waiting.push({
         stripeId: need.stripe.id,
         shardIndex: need.shardIndex,
+        reason: need.reason,
         why: 'throttled',
       });
       continue;
     }
-    const made = makeTask(need, id, servers, findings, map, planned, input.strategy);
+    const occupied = input.occupied?.get(id) ?? [];
+    const made = makeTask(need, id, servers, findings, map, planned, input.strategy, occupied);
     if (typeof made === 'string') {
-      plan.waiting.push({ stripeId: need.stripe.id, shardIndex: need.shardIndex, why: made });
+      const { stripe, shardIndex, reason } = need;
+      plan.waiting.push({ stripeId: stripe.id, shardIndex, reason, why: made });
       continue;
     }
     plan.tasks.push(made);
@@ -98,8 +114,11 @@ export function planRepairs(input: RepairInput): RepairPlan {
   return plan;
 }
 
-// Fewest spare shards first; losses before drains; then by stripe and shard, so ties are stable.
+// Moves after every loss and drain; then fewest spare shards first; losses before drains; then by
+// stripe and shard, so ties are stable.
 function byPriority(a: Need, b: Need): number {
+  const moveA = a.reason === 'rebalance';
+  if (moveA !== (b.reason === 'rebalance')) return moveA ? 1 : -1;
   if (a.spareShards !== b.spareShards) return a.spareShards - b.spareShards;
   if (a.reason !== b.reason) return a.reason === 'lost' ? -1 : 1;
   if (a.stripe.id !== b.stripe.id) return a.stripe.id < b.stripe.id ? -1 : 1;
@@ -130,18 +149,25 @@ function makeTask(
   map: ClusterMap,
   planned: readonly RepairTask[],
   strategy: PlacementStrategy,
+  occupied: readonly ShardLocation[],
 ): RepairTask | string {
   const { stripe, shardIndex } = need;
   const sources = chooseSources(stripe, shardIndex, servers, findings);
   if (sources.length < stripe.k) return `only ${sources.length} of k = ${stripe.k} sources`;
   const pending = planned.filter((t) => t.stripeId === stripe.id);
   // Targets of this stripe's other tasks count as held: two rebuilds must not pick one disk, and
-  // both count against their domains' caps.
-  const kept = stripe.shards
-    .filter((_, i) => i !== shardIndex)
-    .filter((s, i) => conditionOf(s, servers, findings.has(`${stripe.id}/${i}`)) !== 'lost')
-    .concat(pending.map((t) => t.target));
-  const avoid = new Set([...stripe.shards, ...pending.map((t) => t.target)].map(locationKey));
+  // both count against their domains' caps. A move keeps every other shard where it will be once
+  // the stripe's other tasks land (so the moved stripe keeps the rule).
+  const kept =
+    need.reason === 'rebalance'
+      ? withTasks(stripe.shards, pending).filter((_, i) => i !== shardIndex)
+      : stripe.shards
+          .filter((_, i) => i !== shardIndex)
+          .filter((s, i) => conditionOf(s, servers, findings.has(`${stripe.id}/${i}`)) !== 'lost')
+          .concat(pending.map((t) => t.target));
+  const avoid = new Set(
+    [...stripe.shards, ...pending.map((t) => t.target), ...occupied].map(locationKey),
+  );
   const width = stripe.k + stripe.m;
   let target: ShardLocation;
   try {
@@ -201,4 +227,46 @@ function chooseSources(
     .slice(0, stripe.k)
     .sort((a, b) => a.shardIndex - b.shardIndex)
     .map(({ shardIndex: i, location }) => ({ shardIndex: i, location }));
+}
+
+// The shards of a stripe (all healthy) to move so that it keeps the domain rule of `map`, judged on
+// where its shards will be once its tasks in flight land: in each domain over the cap (m), the
+// excess, highest indices first (parity before data: a data shard read alone is a plain copy).
+// None when the rule is kept or not enforced (too few live domains).
+export function misplacedShards(
+  stripe: RepairStripe,
+  map: ClusterMap,
+  inFlight: readonly RepairTask[] = [],
+): number[] {
+  const tasks = inFlight.filter((t) => t.stripeId === stripe.id);
+  const shards = withTasks(stripe.shards, tasks);
+  const placed = { id: stripe.id, k: stripe.k, m: stripe.m, shards };
+  if (!checkPlacement(placed, map).some((v) => v.code === 'DOMAIN_OVERLOADED')) return [];
+  const rule = map.rule(stripe.k + stripe.m, stripe.m);
+  assert.ok(rule.enforced, 'the domain rule is judged only where it is enforced');
+  const moving = new Set(tasks.map((t) => t.shardIndex));
+  const byDomain = new Map<string, number[]>();
+  shards.forEach((location, i) => {
+    const server = map.server(location.serverId);
+    if (!server) return;
+    const key = serverDomainKey(server, rule.level);
+    byDomain.set(key, [...(byDomain.get(key) ?? []), i]);
+  });
+  const excess: number[] = [];
+  for (const indices of byDomain.values()) {
+    if (indices.length <= stripe.m) continue;
+    const movable = indices.filter((i) => !moving.has(i));
+    excess.push(...movable.slice(-(indices.length - stripe.m)));
+  }
+  return excess.sort((a, b) => a - b);
+}
+
+// The stripe's shard list with each task's target in place of its shard.
+function withTasks(
+  shards: readonly ShardLocation[],
+  tasks: readonly RepairTask[],
+): ShardLocation[] {
+  const moved = shards.slice();
+  for (const t of tasks) moved[t.shardIndex] = t.target;
+  return moved;
 }

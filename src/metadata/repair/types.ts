@@ -34,7 +34,9 @@ export interface RepairTask {
   id: string; // `${stripeId}/${shardIndex}`: one task per shard at a time
   stripeId: string;
   shardIndex: number;
-  reason: 'lost' | 'drain';
+  // lost: rebuilt; drain: moved off a draining server or disk; rebalance: moved to restore the
+  // domain rule once a domain is live again (the shard is readable, as a drained one).
+  reason: 'lost' | 'drain' | 'rebalance';
   spareShards: number; // readable shards beyond k when planned: the priority (fewest first)
   sources: ReadonlyArray<{ shardIndex: number; location: ShardLocation }>; // exactly k
   from: ShardLocation; // the shard's location in the record when planned
@@ -52,7 +54,12 @@ export interface RepairPlan {
   tasks: RepairTask[]; // new tasks, phase 'rebuild', in priority order
   // Stripes that need repair but get no task this round, and why (no target, too few sources,
   // throttled). Reported so that an operator sees them (nothing is silently skipped).
-  waiting: Array<{ stripeId: string; shardIndex: number; why: string }>;
+  waiting: Array<{
+    stripeId: string;
+    shardIndex: number;
+    reason: RepairTask['reason'];
+    why: string;
+  }>;
   unrecoverable: string[]; // stripes with fewer than k shards readable or coming back
 }
 
@@ -67,5 +74,6 @@ export interface RepairProgress {
   queueLength: number; // shards the last plan found to rebuild (running and waiting)
   running: number;
   rebuiltBytes: number; // since this member became leader
-  tasks: { done: number; failed: number; refused: number };
+  tasks: { done: number; failed: number; refused: number }; // rebuilds and drains
+  moves: { done: number; failed: number; refused: number }; // rebalancing moves
 }
