@@ -223,8 +223,13 @@ function sendError(
     res.destroy();
     return;
   }
-  // A body we did not read would be parsed as the next request: close the connection instead.
-  if (!req.complete) res.setHeader('connection', 'close');
+  // A body we did not read would be parsed as the next request. A small one is read and dropped
+  // (req.resume below), so the client, still sending, gets the answer instead of a reset
+  // connection; a large or unsized one is not worth reading: the connection closes instead.
+  // A stalled body (RequestTimeout) is never waited for again.
+  const drain =
+    declaredBodyBytes(req) <= DRAIN_REFUSED_BODY_BYTES_MAX && s3.s3Code !== 'RequestTimeout';
+  if (!req.complete && !drain) res.setHeader('connection', 'close');
   if (req.method === 'HEAD' || s3.httpStatus === 304) {
     res.writeHead(s3.httpStatus, { 'content-length': 0, 'x-amz-error-code': s3.s3Code }).end();
   } else {
@@ -237,6 +242,17 @@ function sendError(
       .end(body);
   }
   if (!req.complete) req.resume();
+}
+
+// A refused request's body up to this size is read and dropped rather than cut off (S3 clients
+// send a whole part, up to a few tens of MiB, before they read the answer).
+const DRAIN_REFUSED_BODY_BYTES_MAX = 16 * 1024 * 1024;
+
+function declaredBodyBytes(req: IncomingMessage): number {
+  const length = Number(req.headers['content-length']);
+  return req.headers['transfer-encoding'] === undefined && Number.isSafeInteger(length)
+    ? length
+    : Number.POSITIVE_INFINITY;
 }
 
 function rawPathOf(req: IncomingMessage, url: URL): string {

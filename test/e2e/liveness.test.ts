@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { MetadataCluster } from '../helpers/metadata-cluster.ts';
 import { runStrata, type StrataProcess, startStrata, tempDir } from '../helpers/server.ts';
+import { until as untilPolled } from '../helpers/wait.ts';
 
 // A short repair delay, so "down" comes right after "suspect" (about 4.6 s of silence).
 const configDir = tempDir('strata-liveness-');
@@ -42,19 +43,8 @@ async function status(addrs: string[]): Promise<Status> {
   return JSON.parse(result.stdout.toString()) as Status;
 }
 
-async function until<T>(what: string, probe: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + POLL_LIMIT_MS;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await probe();
-      if (value !== undefined) return value;
-    } catch (error) {
-      last = error;
-    }
-    if (Date.now() > deadline) throw new Error(`not within ${POLL_LIMIT_MS} ms: ${what} (${last})`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
+function until<T>(what: string, probe: () => Promise<T | undefined>): Promise<T> {
+  return untilPolled(what, probe, { limitMs: POLL_LIMIT_MS });
 }
 
 const stateOf = (s: Status, serverId: string) =>

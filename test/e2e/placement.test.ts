@@ -19,6 +19,7 @@ import { MetadataClient } from '../../src/client/metadata-client.ts';
 import type { Stripe } from '../../src/metadata/types.ts';
 import { bodyBytes, patternBytes, s3Client } from '../helpers/s3.ts';
 import { runStrata, type StrataProcess, startStrata, tempDir } from '../helpers/server.ts';
+import { until as untilPolled } from '../helpers/wait.ts';
 
 const POLL_LIMIT_MS = 60_000; // an upper bound for the detector, never a measured figure
 const REBALANCE_LIMIT_MS = 180_000; // an upper bound for spreading a few dozen stripes again
@@ -127,23 +128,12 @@ async function status(c: Pick<Cluster, 'metadata'>): Promise<Status> {
   return JSON.parse(result.stdout.toString()) as Status;
 }
 
-async function until<T>(
+function until<T>(
   what: string,
   probe: () => Promise<T | undefined>,
   limitMs = POLL_LIMIT_MS,
 ): Promise<T> {
-  const deadline = Date.now() + limitMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await probe();
-      if (value !== undefined) return value;
-    } catch (error) {
-      last = error;
-    }
-    if (Date.now() > deadline) throw new Error(`not within ${limitMs} ms: ${what} (${last})`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
+  return untilPolled(what, probe, { limitMs });
 }
 
 // Waits until the cluster records the server down (the metadata member's state gauge: `cluster
@@ -293,7 +283,15 @@ describe('3 data servers with 4+2', () => {
     await putObjects(c, 'hung', 2, objects);
     const victim = 1;
     const pid = c.data[victim].process.pid as number;
-    const requestsBefore = await getShardRequests(c.data[victim]);
+    // The previous test's rebalancing may still read from it: start counting once it is quiet.
+    let requestsBefore = await getShardRequests(c.data[victim]);
+    await until('the victim served no shard read for 1.5 s', async () => {
+      await new Promise((r) => setTimeout(r, 1_500));
+      const now = await getShardRequests((c as Cluster).data[victim]);
+      const quiet = now === requestsBefore;
+      requestsBefore = now;
+      return quiet ? true : undefined;
+    });
     // Hung, not dead: a request to it would wait for a hedge delay (and be queued, not refused).
     process.kill(pid, 'SIGSTOP');
     try {

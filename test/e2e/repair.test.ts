@@ -15,6 +15,7 @@ import type { DataServerInfo, Stripe } from '../../src/metadata/types.ts';
 import { MetadataCluster } from '../helpers/metadata-cluster.ts';
 import { bodyBytes, patternBytes, s3Client } from '../helpers/s3.ts';
 import { runStrata, type StrataProcess, startStrata, tempDir } from '../helpers/server.ts';
+import { until as untilPolled } from '../helpers/wait.ts';
 
 const DATA_SERVERS = 8;
 const DISKS = 2;
@@ -77,19 +78,8 @@ function shortfalls(stripes: Stripe[], servers: DataServerInfo[], killed: string
   return problems;
 }
 
-async function until<T>(what: string, probe: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + POLL_LIMIT_MS;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await probe();
-      if (value !== undefined) return value;
-    } catch (error) {
-      last = error;
-    }
-    if (Date.now() > deadline) throw new Error(`not within ${POLL_LIMIT_MS} ms: ${what} (${last})`);
-    await new Promise((r) => setTimeout(r, 500));
-  }
+function until<T>(what: string, probe: () => Promise<T | undefined>): Promise<T> {
+  return untilPolled(what, probe, { limitMs: POLL_LIMIT_MS, intervalMs: 500 });
 }
 
 async function metricValue(url: string, series: string): Promise<number> {

@@ -4,13 +4,14 @@
 // inside the mount logs degraded reads, as the operations doc says.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { CreateBucketCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { canMount, MOUNT_BIN, type StrataMount, startMount } from '../helpers/mount.ts';
 import { patternBytes, s3Client } from '../helpers/s3.ts';
 import { type StrataProcess, startStrata, tempDir } from '../helpers/server.ts';
+import { shardsByStripe } from '../helpers/shards.ts';
 
 const OTHER_UID = 1000;
 
@@ -140,10 +141,9 @@ describe('strata-mount options', { skip: canMount ? false : 'needs root and /dev
     } finally {
       s3.destroy();
     }
-    // Two disks' shards gone: of k=4 data shards on six disks, at least one is missing.
-    for (const disk of [0, 1]) {
-      const shards = join(server.dataDir, 'disks', `d${disk}`, 'shards');
-      for (const name of readdirSync(shards)) rmSync(join(shards, name), { recursive: true });
+    // Data shards 0 and 1 of every stripe gone: each read must rebuild them from parity.
+    for (const files of shardsByStripe(server.dataDir).values()) {
+      for (const index of [0, 1]) rmSync(files[index]);
     }
     mount = await startMount(server.metadataAddr);
     try {
