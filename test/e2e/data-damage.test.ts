@@ -16,7 +16,7 @@ import {
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
 import { bodyBytes, patternBytes, s3Client } from '../helpers/s3.ts';
-import { type StrataProcess, startStrata } from '../helpers/server.ts';
+import { type StrataProcess, startSplitRoles, startStrata } from '../helpers/server.ts';
 import { resealed, shardsByStripe } from '../helpers/shards.ts';
 
 type SdkError = Error & { $metadata?: { httpStatusCode?: number } };
@@ -145,20 +145,9 @@ describe('damaged data', () => {
 });
 
 test('data servers that are only unreachable are 503 ServiceUnavailable, not damaged data', async () => {
-  const started: StrataProcess[] = [];
+  const roles = await startSplitRoles();
+  const { data, gateway } = roles;
   try {
-    const metadata = await startStrata({ args: ['--role', 'metadata'], ready: ['metadata'] });
-    started.push(metadata);
-    const data = await startStrata({
-      args: ['--role', 'data', '--metadata-addr', metadata.metadataAddr],
-      ready: [],
-    });
-    started.push(data);
-    const gateway = await startStrata({
-      args: ['--role', 's3', '--metadata-addr', metadata.metadataAddr],
-      ready: ['s3'],
-    });
-    started.push(gateway);
     const s3 = s3Client(gateway);
     try {
       await s3.send(new CreateBucketCommand({ Bucket: 'down' }));
@@ -179,6 +168,6 @@ test('data servers that are only unreachable are 503 ServiceUnavailable, not dam
       s3.destroy();
     }
   } finally {
-    for (const p of started.reverse()) await p.stop();
+    await roles.stop();
   }
 });

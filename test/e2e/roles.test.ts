@@ -3,24 +3,12 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { bodyBytes, patternBytes, s3Client } from '../helpers/s3.ts';
-import { type StrataProcess, startStrata } from '../helpers/server.ts';
+import { startSplitRoles } from '../helpers/server.ts';
 
 test('metadata, data and S3 gateway run as separate processes', async () => {
-  const started: StrataProcess[] = [];
+  const roles = await startSplitRoles();
   try {
-    const metadata = await startStrata({ args: ['--role', 'metadata'], ready: ['metadata'] });
-    started.push(metadata);
-    const data = await startStrata({
-      args: ['--role', 'data', '--metadata-addr', metadata.metadataAddr],
-      ready: [],
-    });
-    started.push(data);
-    const gateway = await startStrata({
-      args: ['--role', 's3', '--metadata-addr', metadata.metadataAddr],
-      ready: ['s3'],
-    });
-    started.push(gateway);
-    const s3 = s3Client(gateway);
+    const s3 = s3Client(roles.gateway);
     await s3.send(new CreateBucketCommand({ Bucket: 'roles' }));
     const body = patternBytes(6 * 1024 * 1024 + 1, 3);
     await s3.send(new PutObjectCommand({ Bucket: 'roles', Key: 'k', Body: body }));
@@ -28,6 +16,6 @@ test('metadata, data and S3 gateway run as separate processes', async () => {
     assert.ok((await bodyBytes(got.Body)).equals(body));
     s3.destroy();
   } finally {
-    for (const p of started.reverse()) await p.stop();
+    await roles.stop();
   }
 });

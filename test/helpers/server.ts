@@ -164,3 +164,31 @@ export function runStrata(
     child.stdin.end(options.input);
   });
 }
+
+export interface SplitRoles {
+  metadata: StrataProcess;
+  data: StrataProcess;
+  gateway: StrataProcess;
+  stop(): Promise<void>; // each process that is still running, gateway first
+}
+
+// The three services as separate processes (--role metadata, data, s3) over the RPC layer.
+export async function startSplitRoles(): Promise<SplitRoles> {
+  const started: StrataProcess[] = [];
+  const stop = async () => {
+    for (const p of started.reverse()) await p.stop();
+  };
+  try {
+    const metadata = await startStrata({ args: ['--role', 'metadata'], ready: ['metadata'] });
+    started.push(metadata);
+    const roleArgs = (role: string) => ['--role', role, '--metadata-addr', metadata.metadataAddr];
+    const data = await startStrata({ args: roleArgs('data'), ready: [] });
+    started.push(data);
+    const gateway = await startStrata({ args: roleArgs('s3'), ready: ['s3'] });
+    started.push(gateway);
+    return { metadata, data, gateway, stop };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
