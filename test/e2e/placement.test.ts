@@ -1,7 +1,7 @@
 // Placement with real processes (issue 12): writes place stripes by the cluster's strategy over
 // the servers recorded up and keep the domain rule, so with 3 data servers and 4+2 each holds 2
 // shards of every stripe and losing any one leaves every object readable and writable; stripes
-// written after a server is recorded down name nothing on it; zones are spread; and reads skip a
+// written after a server is recorded suspect name nothing on it; zones are spread; and reads skip a
 // server the cluster records down without sending it anything.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
@@ -22,7 +22,6 @@ import { runStrata, type StrataProcess, startStrata, tempDir } from '../helpers/
 import { until as untilPolled } from '../helpers/wait.ts';
 
 const POLL_LIMIT_MS = 60_000; // an upper bound for the detector, never a measured figure
-const REBALANCE_LIMIT_MS = 180_000; // an upper bound for spreading a few dozen stripes again
 const configDir = tempDir('strata-placement-');
 after(() => rmSync(configDir, { recursive: true, force: true }));
 
@@ -33,7 +32,9 @@ function configFile(name: string, labels: { zone?: string; host: string }): stri
     path,
     [
       '[metadata]',
-      'server_down_after_seconds = 2',
+      // Suspect, never down within a test: no repair runs, so what is checked is placement and
+      // reads alone (repair and rebalancing have test/e2e/repair*.test.ts).
+      'server_down_after_seconds = 3600',
       '[erasure]',
       'data_shards = 4',
       'parity_shards = 2',
@@ -140,8 +141,8 @@ function until<T>(
 // status` would wait on a hung server's status call), then until every client's copy of the
 // server records (refreshed every SERVER_LIST_TTL_MS) has certainly caught up.
 async function recordedDown(c: Cluster, id: string): Promise<void> {
-  const line = `strata_cluster_server_state{server="${id}",state="down"} 1`;
-  await until(`${id} recorded down`, async () => {
+  const line = `strata_cluster_server_state{server="${id}",state="suspect"} 1`;
+  await until(`${id} recorded suspect`, async () => {
     const text = await (await fetch(c.metadata.metricsUrl)).text();
     return text.split('\n').includes(line) ? true : undefined;
   });
@@ -252,6 +253,8 @@ describe('3 data servers with 4+2', () => {
         assert.deepEqual([...perServer.values()], [3, 3], `stripe ${stripe.id} over the two left`);
       }
       await readAll(c, objects, `with ${id} down`);
+      // Written over two servers, these survive no further loss until rebalanced (not run here):
+      // the next rounds, which kill another server, read only the objects written before.
       await readAll(c, written, `with ${id} down`);
       c.data[victim] = await startData(c, victim);
       await until(`${id} up again`, async () => {
@@ -260,25 +263,10 @@ describe('3 data servers with 4+2', () => {
       });
       // It listens on a new port (port 0): clients learn its address with the server records.
       await new Promise((r) => setTimeout(r, SERVER_LIST_TTL_MS + 500));
-      // Its return makes the rule enforceable again: the stripes rebuilt onto the two others and
-      // those written without it are spread back to 2 shards per server, so the next rounds (which
-      // kill another server) read every object written so far.
-      for (const [key, sum] of written) objects.set(key, sum);
-      await until(
-        `every stripe 2+2+2 again after ${id} returned`,
-        async () => {
-          for (const stripe of await stripesOf(c as Cluster, objects.keys())) {
-            const perServer = [0, 1, 2].map((i) => shardsPerServer(stripe).get(serverId(i)) ?? 0);
-            if (perServer.some((n) => n !== 2)) return undefined;
-          }
-          return true;
-        },
-        REBALANCE_LIMIT_MS,
-      );
     }
   });
 
-  test('reads skip a server the cluster records down without sending it a request', async () => {
+  test('reads skip a server the cluster records suspect without sending it a request', async () => {
     assert.ok(c);
     await putObjects(c, 'hung', 2, objects);
     const victim = 1;
