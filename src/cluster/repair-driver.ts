@@ -28,23 +28,30 @@ import type { MetadataClient } from '../client/metadata-client.ts';
 import { codecFor, shardViews } from '../client/stripe-codec.ts';
 import { readStripeRange } from '../client/stripe-read.ts';
 import { isStrataError } from '../common/errors.ts';
+import { locationKey } from '../metadata/placement/domains.ts';
 import type { PlacementServer, PlacementStrategy } from '../metadata/placement/types.ts';
 import {
   advanceTask,
-  anyLoss,
+  type BalanceBudget,
   ByteRateThrottle,
+  balanceBudget,
   findingKeys,
+  liveDiskLoads,
   missingShards,
   placementView,
   planRepairs,
   type RepairProgress,
   type RepairTask,
   type ScrubFinding,
+  withinTolerance,
+  workHeld,
 } from '../metadata/repair/index.ts';
 import type { ShardLocation, Stripe, StripeSite } from '../metadata/types.ts';
 import type { Logger } from '../observability/logger.ts';
 import {
+  balanceDisksOutside,
   degradedStripes,
+  rebalanceBytes,
   rebalanceMoves,
   repairBytes,
   repairQueueLength,
@@ -59,6 +66,11 @@ const SHARD_DELETE_TIMEOUT_MS = 5_000;
 // plan the same shard again (the walk is not one snapshot).
 const RECENT_COMMIT_MS = 60_000;
 const OCCUPIED_TASKS_MAX = 10_000; // bounds the memory of targets that held a stale file
+// Fair-share moves planned per pass: the walk stops once they are (the rest at the next pass).
+const BALANCE_MOVES_PER_PASS_MAX = 1_000;
+// After a walk for fair share that planned no move (the domain rule leaves none possible), the
+// next walk for it waits this long: the counts alone would ask for it at every pass.
+const BALANCE_IDLE_MS = 60_000;
 
 export interface RepairDriverOptions {
   metadata: MetadataClient; // any member; the driver runs only while this node leads
@@ -107,6 +119,10 @@ export class RepairDriver {
   // none yet under this leadership, so a new leader walks once).
   private walkedEpoch: number | undefined;
   private movesLeft = false; // a move failed or waited in the current walk
+  // Fair share in the current walk: what is still to plan, and how many moves were started.
+  private balance: BalanceBudget | undefined;
+  private balanceStarted = 0;
+  private balanceIdleUntilMs = 0;
 
   constructor(options: RepairDriverOptions) {
     this.options = options;
@@ -145,9 +161,13 @@ export class RepairDriver {
   private async runPass(): Promise<void> {
     const findings = await (this.options.findings?.() ?? Promise.resolve([]));
     const placement = await this.options.metadata.read('placementView');
+    const counts = await this.options.metadata.read('shardCounts');
     let view = placementView(placement.servers);
     const grown = placement.epoch !== this.walkedEpoch;
-    if (!anyLoss(view) && findings.length === 0 && !grown) {
+    const repairs = workHeld(view, counts) || findings.length > 0;
+    if (repairs) this.report.balance = { disksOutside: 0, movesPlanned: 0 };
+    this.balance = repairs ? undefined : this.fairShare(view, counts);
+    if (!repairs && !grown && this.balance === undefined) {
       degradedStripes.reset();
       repairQueueLength.set(this.running.size);
       this.report.degradedStripes = {};
@@ -158,6 +178,7 @@ export class RepairDriver {
     const { strategy } = (await this.options.metadata.config()).placement;
     const byMissing = new Map<number, number>();
     this.movesLeft = false;
+    this.balanceStarted = 0;
     let cursor: string | undefined;
     do {
       const page = await this.options.metadata.read('scanStripes', cursor, SCAN_PAGE_STRIPES);
@@ -168,13 +189,51 @@ export class RepairDriver {
       cursor = page.next;
       await yieldToLoop();
       view = placementView(await this.options.metadata.read('dataServers'));
+      // A walk only for fair share ends once its moves are planned.
+      if (!repairs && !grown && (this.balance?.moves ?? 0) === 0) break;
     } while (cursor !== undefined && this.leading);
+    if (this.balance !== undefined && this.balanceStarted === 0)
+      this.balanceIdleUntilMs = Date.now() + BALANCE_IDLE_MS;
+    this.balance = undefined;
+    if (!repairs && !grown) return; // a fair-share walk: degraded counts are not its business
     if (cursor !== undefined) return; // leadership lost mid-walk: the counts are partial
     if (!this.movesLeft) this.walkedEpoch = placement.epoch;
     degradedStripes.reset();
     for (const [missing, count] of byMissing) degradedStripes.set({ missing }, count);
     this.report.degradedStripes = Object.fromEntries(byMissing);
     this.report.lastPassAtMs = Date.now();
+  }
+
+  // The fair-share budgets when the live disks are out of balance (fair-share.ts), unless a walk
+  // for them found nothing to move a moment ago.
+  private fairShare(
+    view: PlacementServer[],
+    counts: Parameters<typeof workHeld>[1],
+  ): BalanceBudget | undefined {
+    const loads = liveDiskLoads(view, counts);
+    const outside = loads.filter((l) => !withinTolerance(l)).length;
+    balanceDisksOutside.set(outside);
+    const budget = balanceBudget(loads, BALANCE_MOVES_PER_PASS_MAX);
+    this.report.balance = { disksOutside: outside, movesPlanned: budget.moves };
+    if (budget.moves === 0 || Date.now() < this.balanceIdleUntilMs) return undefined;
+    return budget;
+  }
+
+  // Takes a started balance move out of what is left to plan in this walk.
+  private spendBalance(task: RepairTask): void {
+    const budget = this.balance;
+    if (budget === undefined || task.reason !== 'balance') return;
+    for (const [map, at] of [
+      [budget.give, task.from],
+      [budget.take, task.target],
+    ] as const) {
+      const key = locationKey(at);
+      const left = (map.get(key) ?? 0) - 1;
+      if (left > 0) map.set(key, left);
+      else map.delete(key);
+    }
+    budget.moves = Math.max(0, budget.moves - 1);
+    this.balanceStarted++;
   }
 
   // Plans the page and starts its tasks, waiting for a slot while the throttle holds some back.
@@ -196,6 +255,7 @@ export class RepairDriver {
         inFlight: [...this.running.values()].map((r) => r.task),
         occupied: this.occupied,
         strategy,
+        balance: this.balance,
         limits: {
           tasksInFlightMax: this.options.maxConcurrent,
           bytesInFlightMax: Math.max(1, this.options.bandwidthBytesPerSecond),
@@ -214,6 +274,7 @@ export class RepairDriver {
       for (const task of plan.tasks) {
         const site = found.get(task.stripeId);
         if (site === undefined) continue;
+        this.spendBalance(task);
         const ended = this.execute(task, site)
           .catch((error: unknown) => this.ended(task, 'failed', 'repair task failed', error))
           .then((outcome) => {
@@ -261,7 +322,8 @@ export class RepairDriver {
     }
     this.occupied.delete(task.id);
     await this.release(phase as RepairTask);
-    return this.ended(task, 'done', task.reason === 'rebalance' ? 'shard moved' : 'shard rebuilt');
+    const moved = task.reason === 'rebalance' || task.reason === 'balance';
+    return this.ended(task, 'done', moved ? 'shard moved' : 'shard rebuilt');
   }
 
   private noteOccupied(task: RepairTask): void {
@@ -275,7 +337,7 @@ export class RepairDriver {
     message: string,
     error?: unknown,
   ): 'done' | 'failed' | 'refused' {
-    if (task.reason === 'rebalance') {
+    if (task.reason === 'rebalance' || task.reason === 'balance') {
       rebalanceMoves.inc({ outcome });
       this.report.moves[outcome]++;
     } else {
@@ -306,19 +368,26 @@ export class RepairDriver {
       buffers[task.shardIndex],
       { timeoutMs: SHARD_WRITE_TIMEOUT_MS },
     );
-    repairBytes.inc(stripe.shardSizeBytes);
-    this.report.rebuiltBytes += stripe.shardSizeBytes;
+    if (task.reason === 'rebalance' || task.reason === 'balance') {
+      rebalanceBytes.inc(stripe.shardSizeBytes);
+      this.report.movedBytes += stripe.shardSizeBytes;
+    } else {
+      repairBytes.inc(stripe.shardSizeBytes);
+      this.report.rebuiltBytes += stripe.shardSizeBytes;
+    }
   }
 
   // The replaced shard goes only now that the record names its replacement, and only if its
-  // server is up: a down one may never answer (its stale shards are collected when it returns).
+  // server is up or draining (a drained shard's file goes with its move): a down one may never
+  // answer (its stale shards are collected when it returns).
   // Never throws: the move is committed whatever happens to the old file.
   private async release(task: RepairTask): Promise<void> {
     try {
       const servers = await this.options.metadata.read('dataServers');
       const from = servers.find((s) => s.serverId === task.from.serverId);
       const disk = from?.disks.find((d) => d.disk === task.from.disk);
-      if (from?.state !== 'up' || disk?.state === 'failed') return;
+      const answers = from?.state === 'up' || from?.state === 'draining';
+      if (!answers || disk?.state === 'failed') return;
       const client = await this.pool.client(task.from.serverId);
       await client.deleteShards(
         {
@@ -368,6 +437,8 @@ function emptyProgress(): RepairProgress {
     rebuiltBytes: 0,
     tasks: { done: 0, failed: 0, refused: 0 },
     moves: { done: 0, failed: 0, refused: 0 },
+    movedBytes: 0,
+    balance: { disksOutside: 0, movesPlanned: 0 },
   };
 }
 
