@@ -46,7 +46,7 @@ import {
   withinTolerance,
   workHeld,
 } from '../metadata/repair/index.ts';
-import type { ShardLocation, Stripe, StripeSite } from '../metadata/types.ts';
+import type { DiskShardCount, ShardLocation, Stripe, StripeSite } from '../metadata/types.ts';
 import type { Logger } from '../observability/logger.ts';
 import {
   balanceDisksOutside,
@@ -192,7 +192,8 @@ export class RepairDriver {
       // A walk only for fair share ends once its moves are planned.
       if (!repairs && !grown && (this.balance?.moves ?? 0) === 0) break;
     } while (cursor !== undefined && this.leading);
-    if (this.balance !== undefined && this.balanceStarted === 0)
+    // A whole walk that found no shard it could move: not again for a while.
+    if (this.balance !== undefined && this.balanceStarted === 0 && cursor === undefined)
       this.balanceIdleUntilMs = Date.now() + BALANCE_IDLE_MS;
     this.balance = undefined;
     if (!repairs && !grown) return; // a fair-share walk: degraded counts are not its business
@@ -206,11 +207,20 @@ export class RepairDriver {
 
   // The fair-share budgets when the live disks are out of balance (fair-share.ts), unless a walk
   // for them found nothing to move a moment ago.
-  private fairShare(
-    view: PlacementServer[],
-    counts: Parameters<typeof workHeld>[1],
-  ): BalanceBudget | undefined {
-    const loads = liveDiskLoads(view, counts);
+  private fairShare(view: PlacementServer[], counts: DiskShardCount[]): BalanceBudget | undefined {
+    // The counts as they will be once the tasks still running and not yet committed (from an
+    // earlier pass) land, so a move in flight is not planned a second time.
+    const landing = new Map(counts.map((c) => [locationKey(c), { ...c }]));
+    for (const { task } of this.running.values()) {
+      if (this.recent.get(task.id)?.task === task) continue; // committed: in the counts already
+      const from = landing.get(locationKey(task.from));
+      if (from) from.shards = Math.max(0, from.shards - 1);
+      const key = locationKey(task.target);
+      const to = landing.get(key) ?? { ...task.target, shards: 0 };
+      to.shards++;
+      landing.set(key, to);
+    }
+    const loads = liveDiskLoads(view, [...landing.values()]);
     const outside = loads.filter((l) => !withinTolerance(l)).length;
     balanceDisksOutside.set(outside);
     const budget = balanceBudget(loads, BALANCE_MOVES_PER_PASS_MAX);

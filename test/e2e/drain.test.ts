@@ -1,7 +1,8 @@
 // Elasticity with real processes (issue 12): a metadata process, an S3 gateway and six `--role
 // data` processes (4+2, each its own host). A seventh server joins and receives its fair share by
-// rebalancing; one server is drained with the CLI (remove-server refused before), stopped, and
-// every object still reads back with its MD5; it is removed and the cluster is HEALTHY.
+// rebalancing; one server is drained with the CLI (remove-server refused before) and removed (it
+// is told, through its refused heartbeats); stopped, every object still reads back with its MD5,
+// and the cluster is HEALTHY.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -134,6 +135,7 @@ test('a new server receives its fair share; a drained server holds nothing, lose
     assert.match(early.stderr, /drain it first/);
     const drain = await runStrata(['cluster', 'drain', victim, '--metadata-addr', addr]);
     assert.equal(drain.code, 0, drain.stderr);
+    assert.match(drain.stdout.toString(), new RegExp(`^draining ${victim}: \\d+ shards left`, 'm'));
     assert.match(drain.stdout.toString(), new RegExp(`${victim} drained`));
     assert.equal(await shardsOn(metadata, victim), 0);
     t.diagnostic(`drained ${held} shards off ${victim}`);
@@ -142,16 +144,22 @@ test('a new server receives its fair share; a drained server holds nothing, lose
       shardFiles(victimDir) === 0 ? true : undefined,
     );
 
+    // Removed while still running: its heartbeats are refused from then on, and it is told.
+    const removed = await runStrata(['cluster', 'remove-server', victim, '--metadata-addr', addr]);
+    assert.equal(removed.code, 0, removed.stderr);
+    assert.equal((await metadata.read('dataServer', victim))?.state, 'removed');
+    const victimProcess = data.get(victim) as StrataProcess;
+    await until(`${victim} told it was removed`, async () =>
+      victimProcess.output().includes('removed from the cluster') ? true : undefined,
+    );
+    assert.equal((await metadata.read('dataServer', victim))?.state, 'removed');
+
     // Nothing depends on it any more: stopped, every object still reads back.
-    await data.get(victim)?.kill();
+    await victimProcess.kill();
     for (const [key, sum] of written) {
       const reply = await s3.send(new GetObjectCommand({ Bucket: 'elastic', Key: key }));
       assert.equal(md5(await bodyBytes(reply.Body)), sum, `the bytes of ${key}`);
     }
-
-    const removed = await runStrata(['cluster', 'remove-server', victim, '--metadata-addr', addr]);
-    assert.equal(removed.code, 0, removed.stderr);
-    assert.equal((await metadata.read('dataServer', victim))?.state, 'removed');
     const status = await runStrata(['cluster', 'status', '--json', '--metadata-addr', addr]);
     assert.equal(status.code, 0, status.stderr);
     const { health } = JSON.parse(status.stdout.toString()) as { health: ClusterHealth };
