@@ -114,8 +114,8 @@ export async function runCluster(args: string[]): Promise<number> {
           ? `${server.recordedShards} shards left to move`
           : `${server.recordedShards} shards`;
       out.push(
-        `  ${server.serverId}  ${server.addr}  ${state}  ${held}  zone=${zone} rack=${rack} ` +
-          `host=${host}${server.reachable ? '' : '  UNREACHABLE'}`,
+        `  ${server.serverId}  ${server.addr}  ${state}  zone=${zone} rack=${rack} host=${host}` +
+          `  ${held}${server.reachable ? '' : '  UNREACHABLE'}`,
       );
       for (const disk of server.disks) {
         out.push(
