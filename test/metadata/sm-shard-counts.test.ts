@@ -252,7 +252,18 @@ test('counts match a recount after random puts, copies, overwrites, writes, relo
   assert.deepEqual(counts(machine), recount(machine), `seed ${seed}`);
 });
 
-test('a state from before the counts gets them rebuilt when opened', async () => {
+// Takes the counts out, as a state written by an older version would be.
+async function stripCounts(path: string): Promise<void> {
+  const db = open<any, Buffer>({ path, keyEncoding: 'binary', compression: false });
+  await db.transaction(() => {
+    for (const key of db.getKeys(K.shardCountRange())) db.removeSync(key as Buffer);
+    db.removeSync(K.shardCountsReadyKey());
+  });
+  assert.equal([...db.getKeys(K.shardCountRange())].length, 0);
+  await db.close();
+}
+
+test('a state from before the counts gets them rebuilt when opened or installed as a snapshot', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'strata-counts-'));
   const path = join(dir, 'metadata');
   const machine = MetadataStateMachine.open(path);
@@ -270,19 +281,22 @@ test('a state from before the counts gets them rebuilt when opened', async () =>
     const expected = counts(machine);
     assert.equal(held(machine, 't'), 1);
     await machine.close();
-    // Take the counts out, as a state written by an older version would be.
-    const db = open<any, Buffer>({ path, keyEncoding: 'binary', compression: false });
-    await db.transaction(() => {
-      for (const key of db.getKeys(K.shardCountRange())) db.removeSync(key as Buffer);
-      db.removeSync(K.shardCountsReadyKey());
-    });
-    assert.equal([...db.getKeys(K.shardCountRange())].length, 0);
-    await db.close();
+    await stripCounts(path);
     const reopened = MetadataStateMachine.open(path);
     try {
       assert.deepEqual(counts(reopened), expected);
     } finally {
       await reopened.close();
+    }
+    // Installed as a snapshot by a member (replaceWith): rebuilt as well.
+    await stripCounts(path);
+    const index = MetadataStateMachine.appliedIndexAt(path);
+    const member = MetadataStateMachine.open(join(dir, 'member'));
+    try {
+      await member.replaceWith(path, index);
+      assert.deepEqual(counts(member), expected);
+    } finally {
+      await member.close();
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });
