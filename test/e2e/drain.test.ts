@@ -57,8 +57,10 @@ test('a new server receives its fair share; a drained server holds nothing, lose
   const metadataEnv = configFile('metadata', [
     '[erasure]',
     'shard_size_bytes = 65536',
+    // Throttled to a few moves a second (k+1 shards of 64 KiB each), so reads overlap the drain.
     '[repair]',
-    'max_concurrent = 8',
+    'max_concurrent = 4',
+    'bandwidth_bytes_per_second = 1048576',
   ]);
   const metadataProcess = await startStrata({
     args: ['--role', 'metadata'],
@@ -133,6 +135,26 @@ test('a new server receives its fair share; a drained server holds nothing, lose
     const early = await runStrata(['cluster', 'remove-server', victim, '--metadata-addr', addr]);
     assert.equal(early.code, 1, early.stderr);
     assert.match(early.stderr, /drain it first/);
+    const noWait = await runStrata([
+      'cluster',
+      'drain',
+      victim,
+      '--no-wait',
+      '--metadata-addr',
+      addr,
+    ]);
+    assert.equal(noWait.code, 0, noWait.stderr);
+    assert.match(
+      noWait.stdout.toString(),
+      new RegExp(`${victim} is draining: \\d+ shards to move`),
+    );
+    // Its data stays readable while it drains (its shards are the moves' sources too).
+    for (const [key, sum] of written) {
+      const reply = await s3.send(new GetObjectCommand({ Bucket: 'elastic', Key: key }));
+      assert.equal(md5(await bodyBytes(reply.Body)), sum, `the bytes of ${key} while draining`);
+    }
+    t.diagnostic(`${await shardsOn(metadata, victim)} of ${held} shards left after reading all`);
+    // The command again follows the drain to its end.
     const drain = await runStrata(['cluster', 'drain', victim, '--metadata-addr', addr]);
     assert.equal(drain.code, 0, drain.stderr);
     assert.match(drain.stdout.toString(), new RegExp(`^draining ${victim}: \\d+ shards left`, 'm'));
