@@ -3,11 +3,13 @@
 // they ask for, and lives above the client because it moves data the way clients do: it reads k
 // shards with the hedged stripe reader, re-encodes the stripe, writes the missing shard to the
 // planned target, commits the new location through Raft (relocateShard), and only then deletes
-// the old shard, when its server is up (otherwise it is left for stale-shard collection).
+// the old shard, when its server is up or draining (otherwise it is left for stale-shard
+// collection).
 //
-// Finding degraded stripes: when the replicated records show no down or removed server and no
-// failed disk (and no scrub finding came), nothing is lost and nothing is read. Otherwise the
-// referenced stripes are walked a page at a time (scanStripes, SCAN_PAGE_STRIPES per page, the
+// Finding degraded stripes: when, by the state machine's shard counts, no down, removed or
+// draining server and no failed or draining disk holds a shard (and no scrub finding came),
+// nothing is lost or to move, and nothing is read. Otherwise the referenced stripes are walked
+// a page at a time (scanStripes, SCAN_PAGE_STRIPES per page, the
 // event loop free between pages), each page planned and repaired before the next: millions of
 // stripes never sit in memory at once, and the worst stripes of a page go first.
 //
@@ -18,6 +20,11 @@
 // its new place, commit relocateShard, delete the old file); its outcomes are counted apart
 // (strata_rebalance_moves_total). The epoch counts as walked only once a walk ends with no move
 // failed or left waiting, so a failed move is planned again at the next pass.
+//
+// Fair share: when nothing is to repair or drain and the counts show a live disk outside its
+// fair share (src/metadata/repair/fair-share.ts), the pass computes give/take budgets, walks,
+// and the plan adds balance moves after everything else until the budget is planned; the walk
+// then stops. Moves still in flight count as landed when the next pass computes its budgets.
 //
 // Idempotent and resumable: nothing of a task survives the leader but what it committed. A new
 // leader walks again and plans again; a task another leader already committed is refused by
@@ -196,7 +203,10 @@ export class RepairDriver {
     if (this.balance !== undefined && this.balanceStarted === 0 && cursor === undefined)
       this.balanceIdleUntilMs = Date.now() + BALANCE_IDLE_MS;
     this.balance = undefined;
-    if (!repairs && !grown) return; // a fair-share walk: degraded counts are not its business
+    if (!repairs && !grown) {
+      this.report.lastPassAtMs = Date.now(); // a fair-share walk: nothing was degraded
+      return;
+    }
     if (cursor !== undefined) return; // leadership lost mid-walk: the counts are partial
     if (!this.movesLeft) this.walkedEpoch = placement.epoch;
     degradedStripes.reset();
