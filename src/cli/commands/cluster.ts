@@ -1,6 +1,7 @@
 import { MetadataClient } from '../../client/metadata-client.ts';
 import { StrataClient } from '../../client/strata-client.ts';
 import type { ClusterStatus } from '../../client/types.ts';
+import { isStrataError } from '../../common/errors.ts';
 import type { DiskStatus } from '../../data/types.ts';
 import { clusterHealth } from '../../metadata/health/cluster-health.ts';
 import type { RepairProgress } from '../../metadata/repair/types.ts';
@@ -41,7 +42,8 @@ the metadata records on it (a draining server's are those left to move) and disk
 shards recorded, shard files found, capacity used and free), and the leader's repair: degraded
 stripes by missing shards at its last walk, shards queued and running, shards rebuilt and moved
 since it became leader, and live disks outside their fair share.
---json prints the same as one JSON object (recordedShards on each server and disk).`;
+--json prints the same as one JSON object (recordedShards on each server and disk; null from a
+metadata service that keeps no counts).`;
 
 export async function runCluster(args: string[]): Promise<number> {
   const { values, positionals } = parse(args, {
@@ -69,10 +71,12 @@ export async function runCluster(args: string[]): Promise<number> {
   const client = new StrataClient({ metadataAddrs: addrs });
   const metadata = new MetadataClient(addrs);
   try {
-    const status = withRecordedShards(
-      await client.clusterStatus(),
-      await metadata.read('shardCounts'),
-    );
+    // A metadata service of an older version keeps no shard counts: shown as unknown (null).
+    const counts = await metadata.read('shardCounts').catch((error: unknown) => {
+      if (isStrataError(error, 'EINVAL')) return null;
+      throw error;
+    });
+    const status = withRecordedShards(await client.clusterStatus(), counts);
     // Health from the replicated records (the cluster's view, the same from every member).
     const recorded = await metadata.read('dataServers');
     const health = clusterHealth({
@@ -111,8 +115,8 @@ export async function runCluster(args: string[]): Promise<number> {
       const state = server.state === 'up' ? 'up' : `${server.state.toUpperCase()} for ${since} s`;
       const held =
         server.state === 'draining'
-          ? `${server.recordedShards} shards left to move`
-          : `${server.recordedShards} shards`;
+          ? `${server.recordedShards ?? '?'} shards left to move`
+          : `${server.recordedShards ?? '?'} shards`;
       out.push(
         `  ${server.serverId}  ${server.addr}  ${state}  zone=${zone} rack=${rack} host=${host}` +
           `  ${held}${server.reachable ? '' : '  UNREACHABLE'}`,
@@ -120,7 +124,7 @@ export async function runCluster(args: string[]): Promise<number> {
       for (const disk of server.disks) {
         out.push(
           `    disk ${disk.disk}  ${disk.online ? 'online ' : 'OFFLINE'}  ` +
-            `${disk.recordedShards} shards (${disk.shardCount} files)  ` +
+            `${disk.recordedShards ?? '?'} shards (${disk.shardCount} files)  ` +
             `used ${formatBytes(disk.usedBytes)}  free ${formatBytes(disk.freeBytes)} of ` +
             `${formatBytes(disk.totalBytes)}  ${disk.path}`,
         );
@@ -152,19 +156,22 @@ function repairLine(repair: RepairProgress | { error: string }): string {
 }
 
 // Each server and disk with the shards the metadata records there (the state machine's counts).
-function withRecordedShards(status: ClusterStatus, counts: DiskShardCount[]) {
-  const byDisk = new Map(counts.map((c) => [`${c.serverId}\n${c.disk}`, c.shards]));
+function withRecordedShards(status: ClusterStatus, counts: DiskShardCount[] | null) {
+  const byDisk = new Map((counts ?? []).map((c) => [`${c.serverId}\n${c.disk}`, c.shards]));
   return {
     ...status,
     dataServers: status.dataServers.map((server) => {
       const reported: DiskStatus[] = server.disks;
       const disks = reported.map((d) => ({
         ...d,
-        recordedShards: byDisk.get(`${server.serverId}\n${d.disk}`) ?? 0,
+        recordedShards: counts === null ? null : (byDisk.get(`${server.serverId}\n${d.disk}`) ?? 0),
       }));
-      const recordedShards = counts
-        .filter((c) => c.serverId === server.serverId)
-        .reduce((sum, c) => sum + c.shards, 0);
+      const recordedShards =
+        counts === null
+          ? null
+          : counts
+              .filter((c) => c.serverId === server.serverId)
+              .reduce((sum, c) => sum + c.shards, 0);
       return { ...server, recordedShards, disks };
     }),
   };
