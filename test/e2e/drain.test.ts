@@ -1,5 +1,5 @@
-// Elasticity with real processes (issue 12): a metadata process, an S3 gateway and six `--role
-// data` processes (4+2, each its own host). A seventh server joins and receives its fair share by
+// Elasticity with real processes (issue 12): three metadata processes (one Raft cluster), an S3
+// gateway and six `--role data` processes (4+2, each its own host). A seventh server joins and receives its fair share by
 // rebalancing; one server is drained with the CLI (remove-server refused before) and removed (it
 // is told, through its refused heartbeats); stopped, every object still reads back with its MD5,
 // and the cluster is HEALTHY.
@@ -12,6 +12,7 @@ import { CreateBucketCommand, GetObjectCommand, PutObjectCommand } from '@aws-sd
 import { MetadataClient } from '../../src/client/metadata-client.ts';
 import type { ClusterHealth } from '../../src/metadata/health/cluster-health.ts';
 import { liveDiskLoads, placementView, withinTolerance } from '../../src/metadata/repair/index.ts';
+import { MetadataCluster } from '../helpers/metadata-cluster.ts';
 import { bodyBytes, patternBytes, s3Client } from '../helpers/s3.ts';
 import { runStrata, type StrataProcess, startStrata, tempDir } from '../helpers/server.ts';
 import { until as untilPolled } from '../helpers/wait.ts';
@@ -62,17 +63,14 @@ test('a new server receives its fair share; a drained server holds nothing, lose
     'max_concurrent = 4',
     'bandwidth_bytes_per_second = 1048576',
   ]);
-  const metadataProcess = await startStrata({
-    args: ['--role', 'metadata'],
-    ready: ['metadata'],
-    env: metadataEnv,
-  });
-  started.push(metadataProcess);
-  const addr = metadataProcess.metadataAddr;
-  const metadata = new MetadataClient([addr]);
+  const cluster = await MetadataCluster.start(3, ['--config', metadataEnv.STRATA_CONFIG]);
+  const addrs = cluster.addrs;
+  const peers = ['--metadata-addr', addrs[0], '--raft-peers', addrs.slice(1).join(',')];
+  const cli = ['--metadata-addr', addrs.join(',')]; // any member answers (followers forward)
+  const metadata = new MetadataClient(addrs);
   const startData = async (nodeId: number) => {
     const process = await startStrata({
-      args: ['--role', 'data', '--node-id', `${nodeId}`, '--metadata-addr', addr],
+      args: ['--role', 'data', '--node-id', `${nodeId}`, ...peers],
       ready: [],
       env: configFile(`data-${nodeId}`, ['[data]', 'disk_count = 1', `host = "h${nodeId}"`]),
     });
@@ -88,11 +86,11 @@ test('a new server receives its fair share; a drained server holds nothing, lose
   try {
     const data = new Map<string, StrataProcess>();
     for (const [i, p] of (
-      await Promise.all(Array.from({ length: DATA_SERVERS }, (_, i) => startData(i + 2)))
+      await Promise.all(Array.from({ length: DATA_SERVERS }, (_, i) => startData(i + 11)))
     ).entries())
-      data.set(`data-${i + 2}`, p);
+      data.set(`data-${i + 11}`, p);
     const gateway = await startStrata({
-      args: ['--role', 's3', '--metadata-addr', addr],
+      args: ['--role', 's3', ...peers],
       ready: ['s3'],
       env: metadataEnv,
     });
@@ -111,8 +109,8 @@ test('a new server receives its fair share; a drained server holds nothing, lose
     t.diagnostic(`${total} shards over ${DATA_SERVERS} servers`);
 
     // A seventh server joins: rebalancing gives it its share (within the stated tolerance).
-    await startData(DATA_SERVERS + 2);
-    const newcomer = `data-${DATA_SERVERS + 2}`;
+    await startData(DATA_SERVERS + 11);
+    const newcomer = `data-${DATA_SERVERS + 11}`;
     await serversUp(DATA_SERVERS + 1);
     await until(`${newcomer} holds its fair share of shards`, async () => {
       const loads = liveDiskLoads(
@@ -127,22 +125,15 @@ test('a new server receives its fair share; a drained server holds nothing, lose
     t.diagnostic(`${newcomer} holds ${await shardsOn(metadata, newcomer)} shards`);
 
     // Removal is refused before a drain; then the drain moves every shard off.
-    const victim = 'data-3';
+    const victim = 'data-12';
     const held = await shardsOn(metadata, victim);
     assert.ok(held > 0, `${victim} holds shards before its drain`);
     const victimDir = (data.get(victim) as StrataProcess).dataDir;
     assert.ok(shardFiles(victimDir) > 0, `${victim} has shard files before its drain`);
-    const early = await runStrata(['cluster', 'remove-server', victim, '--metadata-addr', addr]);
+    const early = await runStrata(['cluster', 'remove-server', victim, ...cli]);
     assert.equal(early.code, 1, early.stderr);
     assert.match(early.stderr, /drain it first/);
-    const noWait = await runStrata([
-      'cluster',
-      'drain',
-      victim,
-      '--no-wait',
-      '--metadata-addr',
-      addr,
-    ]);
+    const noWait = await runStrata(['cluster', 'drain', victim, '--no-wait', ...cli]);
     assert.equal(noWait.code, 0, noWait.stderr);
     assert.match(
       noWait.stdout.toString(),
@@ -155,7 +146,7 @@ test('a new server receives its fair share; a drained server holds nothing, lose
     }
     t.diagnostic(`${await shardsOn(metadata, victim)} of ${held} shards left after reading all`);
     // The command again follows the drain to its end.
-    const drain = await runStrata(['cluster', 'drain', victim, '--metadata-addr', addr]);
+    const drain = await runStrata(['cluster', 'drain', victim, ...cli]);
     assert.equal(drain.code, 0, drain.stderr);
     assert.match(drain.stdout.toString(), new RegExp(`^draining ${victim}: \\d+ shards left`, 'm'));
     assert.match(drain.stdout.toString(), new RegExp(`${victim} drained`));
@@ -167,7 +158,7 @@ test('a new server receives its fair share; a drained server holds nothing, lose
     );
 
     // Removed while still running: its heartbeats are refused from then on, and it is told.
-    const removed = await runStrata(['cluster', 'remove-server', victim, '--metadata-addr', addr]);
+    const removed = await runStrata(['cluster', 'remove-server', victim, ...cli]);
     assert.equal(removed.code, 0, removed.stderr);
     assert.equal((await metadata.read('dataServer', victim))?.state, 'removed');
     const victimProcess = data.get(victim) as StrataProcess;
@@ -182,7 +173,7 @@ test('a new server receives its fair share; a drained server holds nothing, lose
       const reply = await s3.send(new GetObjectCommand({ Bucket: 'elastic', Key: key }));
       assert.equal(md5(await bodyBytes(reply.Body)), sum, `the bytes of ${key}`);
     }
-    const status = await runStrata(['cluster', 'status', '--json', '--metadata-addr', addr]);
+    const status = await runStrata(['cluster', 'status', '--json', ...cli]);
     assert.equal(status.code, 0, status.stderr);
     const { health } = JSON.parse(status.stdout.toString()) as { health: ClusterHealth };
     assert.deepEqual(health, { status: 'HEALTHY', reasons: [] });
@@ -190,5 +181,6 @@ test('a new server receives its fair share; a drained server holds nothing, lose
   } finally {
     await metadata.close();
     for (const p of started.reverse()) await p.stop();
+    await cluster.stop();
   }
 });
