@@ -35,6 +35,7 @@ import {
   ByteRateThrottle,
   findingKeys,
   missingShards,
+  OccupiedTargets,
   placementView,
   planRepairs,
   type RepairProgress,
@@ -58,7 +59,6 @@ const SHARD_DELETE_TIMEOUT_MS = 5_000;
 // Commits this driver made, remembered this long so that a page read before a commit does not
 // plan the same shard again (the walk is not one snapshot).
 const RECENT_COMMIT_MS = 60_000;
-const OCCUPIED_TASKS_MAX = 10_000; // bounds the memory of targets that held a stale file
 
 export interface RepairDriverOptions {
   metadata: MetadataClient; // any member; the driver runs only while this node leads
@@ -97,8 +97,9 @@ export class RepairDriver {
   // Targets that refused a task's shard because a file of it is there already (EEXIST: a stale
   // copy, left when the shard moved off while its server was down, collected only after the
   // orphan grace). Never overwritten nor reused (the collector may take it before the commit):
-  // the task is planned again with that disk avoided.
-  private readonly occupied = new Map<string, ShardLocation[]>();
+  // the task is planned again with that disk avoided, for a while (OccupiedTargets: the file
+  // goes eventually, and the disk may be the only target the domain rule allows).
+  private readonly occupied = new OccupiedTargets();
   private timer: NodeJS.Timeout | undefined;
   private pass: Promise<void> | undefined;
   private leading = false;
@@ -194,7 +195,7 @@ export class RepairDriver {
         servers,
         findings,
         inFlight: [...this.running.values()].map((r) => r.task),
-        occupied: this.occupied,
+        occupied: this.occupied.current(Date.now()),
         strategy,
         limits: {
           tasksInFlightMax: this.options.maxConcurrent,
@@ -259,14 +260,13 @@ export class RepairDriver {
       const refused = isStrataError(error, 'PRECONDITION_FAILED');
       return this.ended(task, refused ? 'refused' : 'failed', 'repair commit failed', error);
     }
-    this.occupied.delete(task.id);
+    this.occupied.done(task.id);
     await this.release(phase as RepairTask);
     return this.ended(task, 'done', task.reason === 'rebalance' ? 'shard moved' : 'shard rebuilt');
   }
 
   private noteOccupied(task: RepairTask): void {
-    if (this.occupied.size >= OCCUPIED_TASKS_MAX) this.occupied.clear(); // stale files go anyway
-    this.occupied.set(task.id, [...(this.occupied.get(task.id) ?? []), task.target]);
+    this.occupied.note(task.id, task.target, Date.now());
   }
 
   private ended(
