@@ -3,7 +3,8 @@
 //   npm run bench:repair [-- --bytes 2GiB --object-mib 64 --profile]
 // 1. Start 3 metadata members, 6 data servers (2 disks each, one host label each) and a gateway;
 //    4+2 stripes; server_down_after_seconds 5; repair throttle raised (max_concurrent 16,
-//    bandwidth 10 GiB/s) so that the bench measures capability, not the throttle.
+//    bandwidth 10 GiB/s; --max-concurrent, --bandwidth-mib) so that the bench measures
+//    capability, not the throttle.
 // 2. Fill: --bytes of objects of --object-mib MiB, plus 64 small objects (1 MiB) for the
 //    foreground GET loop; GET p99 at rest over 15 s.
 // 3. kill -9 the data server holding the most shards; wait until it is recorded down; measure
@@ -30,13 +31,17 @@ const { values: opts } = parseArgs({
     bytes: { type: 'string', default: '2GiB' },
     'object-mib': { type: 'string', default: '64' },
     profile: { type: 'boolean', default: false },
+    // The repair throttle; the defaults are raised far above the configuration's (4, 100 MiB/s).
+    'max-concurrent': { type: 'string', default: '16' },
+    'bandwidth-mib': { type: 'string', default: '10240' },
   },
 });
 
 const MiB = 1024 * 1024;
 const DOWN_AFTER_SECONDS = 5;
-const MAX_CONCURRENT = 16;
-const BANDWIDTH = 10 * 1024 * MiB;
+const MAX_CONCURRENT = Number(opts['max-concurrent']);
+const BANDWIDTH = Number(opts['bandwidth-mib']) * MiB;
+const COPY_CONCURRENCY = 16;
 const REST_SECONDS = 15;
 const FOREGROUND_LOOPS = 2;
 const FOREGROUND_OBJECTS = 64;
@@ -89,9 +94,10 @@ async function main(): Promise<void> {
   const profileDir = opts.profile ? join(configDir, 'cpu-profiles') : undefined;
   console.log(
     `repair bench: ${fmt(totalBytes / MiB, 0)} MiB in ${fmt(objectBytes / MiB, 0)} MiB objects, ` +
-      `3 metadata + 6 data servers (2 disks each) + gateway, 4+2; repair throttle raised to ` +
-      `max_concurrent ${MAX_CONCURRENT}, ${BANDWIDTH / MiB} MiB/s (capability, not the default ` +
-      `4 and 100 MiB/s); server_down_after_seconds ${DOWN_AFTER_SECONDS}`,
+      `3 metadata + 6 data servers (2 disks each) + gateway, 4+2; repair throttle ` +
+      `max_concurrent ${MAX_CONCURRENT}, ${BANDWIDTH / MiB} MiB/s (configuration defaults 4 and ` +
+      `100 MiB/s; the bench's are raised so that it measures capability); ` +
+      `server_down_after_seconds ${DOWN_AFTER_SECONDS}`,
   );
   const cluster = await startBenchCluster({
     configDir,
@@ -192,7 +198,7 @@ async function main(): Promise<void> {
       'plain-copy',
     );
     mkdirSync(copyDir, { recursive: true });
-    const copy = await plainCopy(files, copyDir, MAX_CONCURRENT);
+    const copy = await plainCopy(files, copyDir, COPY_CONCURRENCY);
     rmSync(copyDir, { recursive: true, force: true });
     const copyRate = mibps(copy.bytes, copy.ms);
     console.log(

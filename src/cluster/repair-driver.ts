@@ -294,16 +294,11 @@ export class RepairDriver {
     const waitMs = this.throttle.reserve(Date.now(), (stripe.k + 1) * stripe.shardSizeBytes);
     if (waitMs > 0) await new Promise((r) => setTimeout(r, waitMs));
     const data = await readStripeRange(this.pool, stripe, 0, stripe.dataLengthBytes, this.log);
-    const buffers = shardViews(stripe.k + stripe.m, stripe.shardSizeBytes);
-    for (let i = 0; i < stripe.k; i++) {
-      const start = i * stripe.shardSizeBytes;
-      if (start < data.length) data.copy(buffers[i], 0, start, start + stripe.shardSizeBytes);
-    }
-    codecFor(stripe.k, stripe.m).encode(buffers);
+    const shard = rebuiltShard(stripe, data, task.shardIndex);
     const client = await this.pool.client(task.target.serverId);
     await client.putShard(
       { stripeId: stripe.id, shardIndex: task.shardIndex, disk: task.target.disk },
-      buffers[task.shardIndex],
+      shard,
       { timeoutMs: SHARD_WRITE_TIMEOUT_MS },
     );
     repairBytes.inc(stripe.shardSizeBytes);
@@ -357,6 +352,28 @@ export class RepairDriver {
     await Promise.all([...this.running.values()].map((r) => r.ended));
     await this.pool.close();
   }
+}
+
+// Shard `index` of the stripe whose data is `data`. A data shard is its slice of the data, zero
+// padded; only a parity shard needs the encoder. Encoding every parity shard and filling k+m
+// buffers for a data shard took about 16% of the leader's CPU in benches/repair (1 MiB shards:
+// 6 ms against 0.6 ms for the slice, measured with a throwaway loop), for two thirds of the
+// rebuilt shards with 4+2.
+function rebuiltShard(stripe: Stripe, data: Buffer, index: number): Buffer {
+  const size = stripe.shardSizeBytes;
+  if (index < stripe.k) {
+    const shard = Buffer.alloc(size);
+    const start = index * size;
+    if (start < data.length) data.copy(shard, 0, start, Math.min(data.length, start + size));
+    return shard;
+  }
+  const buffers = shardViews(stripe.k + stripe.m, size);
+  for (let i = 0; i < stripe.k; i++) {
+    const start = i * size;
+    if (start < data.length) data.copy(buffers[i], 0, start, start + size);
+  }
+  codecFor(stripe.k, stripe.m).encode(buffers);
+  return buffers[index];
 }
 
 function emptyProgress(): RepairProgress {
