@@ -51,6 +51,8 @@ export class SimCluster {
   // The placement epoch: moves when a record gains a live disk (notePlacementChange in
   // src/metadata/stripe-placement.ts), which makes the repair driver walk for rebalancing.
   epoch = 0;
+  // Shards a degraded write committed without writing them: (shard key)@(location).
+  readonly absent = new Set<string>();
   readonly #fail: (message: string) => never;
   readonly #note: (message: string) => void;
 

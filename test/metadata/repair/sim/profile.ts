@@ -31,6 +31,9 @@ export interface Profile {
   // when the domain rule is at the server level; m + 1 exercises stripes unreadable for a while.
   unavailableMax: number;
   serversMax: number; // joins stop here
+  // Commit a stripe with k+1 of its k+m shards written, the rest absent where the record names
+  // them, as the real client does (off by default: see writes.ts; --degraded-writes).
+  degradedWrites: boolean;
 }
 
 export function drawProfile(prng: SeededPrng): Profile {
@@ -72,5 +75,6 @@ export function drawProfile(prng: SeededPrng): Profile {
     writeEveryMs: prng.pick([500, 2_000, 10_000]),
     unavailableMax: prng.chance(0.8) ? m : m + 1,
     serversMax: zones * racksPerZone * serversPerRack + 3,
+    degradedWrites: false,
   };
 }

@@ -2,6 +2,7 @@
 // to replay one (`--verbose` prints its whole trace). A failing seed prints the command that
 // replays it. `--delete-before-commit-bug` plants a bug the simulator must catch.
 import { parseArgs } from 'node:util';
+import type { Profile } from './profile.ts';
 import { replayCommand } from './replay.ts';
 import { type ClusterSimResult, runClusterSimulation } from './simulation.ts';
 
@@ -11,18 +12,24 @@ const { values } = parseArgs({
     seeds: { type: 'string', default: '100' },
     from: { type: 'string', default: '1' },
     'delete-before-commit-bug': { type: 'boolean', default: false },
+    'degraded-writes': { type: 'boolean', default: false },
     verbose: { type: 'boolean', default: false },
   },
 });
 
 const bug = values['delete-before-commit-bug'];
 const testingFaults = bug ? { deleteBeforeCommit: true } : undefined;
+const adjustProfile = values['degraded-writes']
+  ? (profile: Profile) => ({ ...profile, degradedWrites: true })
+  : undefined;
 
 function report(result: ClusterSimResult, trace: boolean): void {
   console.error(`seed ${result.seed} FAILED\n${result.failure}`);
   console.error(`profile: ${JSON.stringify(result.profile)}`);
   if (trace) console.error(`trace (last lines):\n${result.trace.join('\n')}`);
-  console.error(`replay: ${replayCommand(result.seed, { bug })}`);
+  console.error(
+    `replay: ${replayCommand(result.seed, { bug, degradedWrites: values['degraded-writes'] })}`,
+  );
 }
 
 const startedMs = performance.now();
@@ -30,6 +37,7 @@ if (values.seed !== undefined) {
   const result = runClusterSimulation({
     seed: Number(values.seed),
     testingFaults,
+    adjustProfile,
     verbose: values.verbose,
   });
   if (values.verbose) console.log(result.trace.join('\n'));
@@ -46,7 +54,7 @@ if (values.seed !== undefined) {
   const from = Number(values.from);
   const totals = { failures: 0, repaired: 0, moves: 0, stale: 0, ghosts: 0, convergedMsMax: 0 };
   for (let seed = from; seed < from + count; seed++) {
-    const result = runClusterSimulation({ seed, testingFaults });
+    const result = runClusterSimulation({ seed, testingFaults, adjustProfile });
     totals.repaired += result.stats.repair.done;
     totals.moves += result.stats.repair.moves;
     totals.stale += result.stats.collected.stale;

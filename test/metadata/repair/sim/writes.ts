@@ -2,8 +2,10 @@
 // records as src/client/stripe-placement.ts reads them), writing its k+m shards, placing a failed
 // shard once more as a repair would (every other shard kept, the failed server avoided), and
 // committing the stripe only when all k+m shards landed. Degraded writes (k+1 of k+m, which the
-// real client commits) are not modelled: nothing would report the absent shard to repair (see
-// docs/architecture/healing.md, "Simulation"). A failed write leaves its files as orphans.
+// real client commits, the rest absent where the record names them) only with
+// profile.degradedWrites: nothing reports such an absent shard to repair, and the simulator
+// then finds stripes that never converge (docs/architecture/healing.md, "Simulation"). A failed
+// write leaves its files as orphans.
 import assert from 'node:assert/strict';
 import { isStrataError } from '../../../../src/common/errors.ts';
 import {
@@ -67,10 +69,15 @@ export function writeStripe(
     shards[index] = target;
     landed.add(index);
   }
-  if (failed.some((index) => !landed.has(index))) {
+  const missing = failed.filter((index) => !landed.has(index));
+  // The client's write quorum (writeQuorum in src/client/stripe-io.ts): k+1, at most k+m.
+  const quorum = Math.min(k + m, k + 1);
+  if (missing.length > 0 && (!profile.degradedWrites || k + m - missing.length < quorum)) {
     stats.failed++;
     return;
   }
+  for (const index of missing)
+    cluster.absent.add(`${stripeId}/${index}@${shards[index].serverId}/${shards[index].disk}`);
   // The state machine's check at commit (checkNewStripe), against the same records.
   const committed = checkPlacement(stripe, servers);
   if (committed.length > 0) fail(`a written stripe breaks placement: ${committed[0].message}`);
