@@ -17,12 +17,12 @@
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { CreateBucketCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { MetadataClient } from '../../src/client/metadata-client.ts';
 import type { DataServerInfo, Stripe } from '../../src/metadata/types.ts';
 import { patternBytes, s3Client } from '../../test/helpers/s3.ts';
-import { tempDir } from '../../test/helpers/server.ts';
-import { startBenchCluster } from './cluster.ts';
+import { type StrataProcess, tempDir } from '../../test/helpers/server.ts';
+import { type BenchCluster, startBenchCluster } from './cluster.ts';
 import { plainCopy, shardFiles } from './copy.ts';
 import { percentile, startGetLoop, within } from './foreground.ts';
 
@@ -115,27 +115,7 @@ async function main(): Promise<void> {
       return ready.length === 6 ? true : undefined;
     });
     const s3 = s3Client(cluster.gateway);
-    await s3.send(new CreateBucketCommand({ Bucket: 'bench' }));
-    const fillStartedMs = performance.now();
-    const objects = Math.ceil(totalBytes / objectBytes);
-    const body = patternBytes(objectBytes, 7);
-    let nextObject = 0;
-    const putter = async () => {
-      for (let i = nextObject++; i < objects; i = nextObject++)
-        await s3.send(new PutObjectCommand({ Bucket: 'bench', Key: `big/${i}`, Body: body }));
-    };
-    await Promise.all([putter(), putter(), putter(), putter()]);
-    const small = patternBytes(MiB, 9);
-    const smallKeys = Array.from({ length: FOREGROUND_OBJECTS }, (_, i) => `small/${i}`);
-    for (const Key of smallKeys)
-      await s3.send(new PutObjectCommand({ Bucket: 'bench', Key, Body: small }));
-    const fillMs = performance.now() - fillStartedMs;
-    console.log(
-      `fill: ${objects} objects (${fmt((objects * objectBytes) / MiB, 0)} MiB) + ` +
-        `${FOREGROUND_OBJECTS} x 1 MiB in ${fmt(fillMs / 1000)} s ` +
-        `(${fmt(mibps(objects * objectBytes, fillMs))} MiB/s)`,
-    );
-
+    const smallKeys = await fill(s3, totalBytes, objectBytes);
     let resting = true;
     const restRun = startGetLoop(s3, 'bench', smallKeys, FOREGROUND_LOOPS, () => resting);
     const restFromMs = performance.now();
@@ -143,90 +123,128 @@ async function main(): Promise<void> {
     resting = false;
     await restRun.done;
     const atRest = within(restRun, restFromMs, performance.now());
-
-    const stripes = await allStripes(metadata);
-    const serverIds = (await metadata.read('dataServers')).map((s) => s.serverId);
-    const shardsOn = (id: string) =>
-      stripes
-        .flatMap((s) => s.shards.map((l) => ({ l, size: s.shardSizeBytes })))
-        .filter(({ l }) => l.serverId === id);
-    const victimId = [...serverIds].sort((a, b) => shardsOn(b).length - shardsOn(a).length)[0];
-    const lost = shardsOn(victimId);
-    const lostBytes = lost.reduce((sum, s) => sum + s.size, 0);
-    // Data servers are data-<node id>, node ids from 10 in start order (cluster.ts).
-    const victim = cluster.data[Number(victimId.replace('data-', '')) - 10];
-    if (victim === undefined) throw new Error(`bench: no process for ${victimId}`);
-    console.log(
-      `${stripes.length} stripes; victim ${victimId} holds ${lost.length} shards ` +
-        `(${fmt(lostBytes / MiB)} MiB)`,
-    );
-
+    const victim = await chooseVictim(metadata, cluster);
     let repairing = true;
     const during = startGetLoop(s3, 'bench', smallKeys, FOREGROUND_LOOPS, () => repairing);
-    const killedMs = performance.now();
-    await victim.kill();
-    await until(`${victimId} recorded down`, async () => {
-      const servers = await metadata.read('dataServers');
-      return servers.find((s) => s.serverId === victimId)?.state === 'down' ? true : undefined;
-    });
-    const downMs = performance.now();
-    await until('full redundancy', async () => {
-      const servers = await metadata.read('dataServers');
-      return degraded(await allStripes(metadata), servers) === 0 ? true : undefined;
-    });
-    const healthyMs = performance.now();
+    const times = await killAndRepair(metadata, victim);
     repairing = false;
     await during.done;
-    const detecting = within(during, killedMs, downMs);
-    const repairing_ = within(during, downMs, healthyMs);
-    const repairLatencies = repairing_.latenciesMs;
-
-    const repairMs = healthyMs - downMs;
-    const repairRate = mibps(lostBytes, repairMs);
-    console.log(
-      `repair: ${victimId} recorded down ${fmt((downMs - killedMs) / 1000)} s after kill -9; ` +
-        `full redundancy ${fmt((healthyMs - killedMs) / 1000)} s after the kill, ` +
-        `${fmt(repairMs / 1000)} s after the down record; ` +
-        `${fmt(lostBytes / MiB)} MiB rebuilt: ${fmt(repairRate)} MiB/s`,
-    );
-
-    const files = await shardFiles(victim.dataDir);
-    const copyDir = join(
-      cluster.data.find((p) => p !== victim)?.dataDir ?? configDir,
-      'disks',
-      'd0',
-      'plain-copy',
-    );
-    mkdirSync(copyDir, { recursive: true });
-    const copy = await plainCopy(files, copyDir, COPY_CONCURRENCY);
-    rmSync(copyDir, { recursive: true, force: true });
-    const copyRate = mibps(copy.bytes, copy.ms);
-    console.log(
-      `plain copy: ${files.length} files, ${fmt(copy.bytes / MiB)} MiB in ${fmt(copy.ms / 1000)} s: ` +
-        `${fmt(copyRate)} MiB/s; repair / copy = ${fmt(repairRate / copyRate, 2)} (goal >= 0.5)`,
-    );
-    const p99Rest = percentile(atRest.latenciesMs, 99);
-    const p99Repair = percentile(repairLatencies, 99);
-    console.log(
-      `foreground GET (1 MiB, ${FOREGROUND_LOOPS} loops): at rest p50 ` +
-        `${fmt(percentile(atRest.latenciesMs, 50))} ms p99 ${fmt(p99Rest)} ms ` +
-        `(${atRest.latenciesMs.length} GETs, ${atRest.errors} errors); during repair p50 ` +
-        `${fmt(percentile(repairLatencies, 50))} ms p99 ${fmt(p99Repair)} ms ` +
-        `(${repairLatencies.length} GETs, ${repairing_.errors} errors); ` +
-        `ratio ${fmt(p99Repair / p99Rest, 2)} (goal <= 2)`,
-    );
-    console.log(
-      `foreground GET between the kill and the down record: p50 ` +
-        `${fmt(percentile(detecting.latenciesMs, 50))} ms p99 ` +
-        `${fmt(percentile(detecting.latenciesMs, 99))} ms (${detecting.latenciesMs.length} ` +
-        `GETs, ${detecting.errors} errors)`,
-    );
+    const repairRate = mibps(victim.lostBytes, times.healthyMs - times.downMs);
+    const copyRate = await copyBench(cluster, victim, configDir);
+    console.log(`repair / copy = ${fmt(repairRate / copyRate, 2)} (goal >= 0.5)`);
+    const p99Rest = reportForeground(atRest, 'at rest');
+    reportForeground(within(during, times.killedMs, times.downMs), 'from kill to down record');
+    const p99Repair = reportForeground(within(during, times.downMs, times.healthyMs), 'in repair');
+    const p99Ratio = p99Repair / p99Rest;
+    console.log(`GET p99 during repair / at rest = ${fmt(p99Ratio, 2)} (goal <= 2)`);
   } finally {
     await metadata.close();
     await cluster.stop();
     if (profileDir) console.log(`cpu profiles kept in ${profileDir}`);
     else rmSync(configDir, { recursive: true, force: true });
   }
+}
+
+// Writes the big objects (4 PUTs at a time) and the small ones the foreground loop reads.
+async function fill(s3: S3Client, totalBytes: number, objectBytes: number): Promise<string[]> {
+  await s3.send(new CreateBucketCommand({ Bucket: 'bench' }));
+  const startedMs = performance.now();
+  const objects = Math.ceil(totalBytes / objectBytes);
+  const body = patternBytes(objectBytes, 7);
+  let next = 0;
+  const putter = async () => {
+    for (let i = next++; i < objects; i = next++)
+      await s3.send(new PutObjectCommand({ Bucket: 'bench', Key: `big/${i}`, Body: body }));
+  };
+  await Promise.all([putter(), putter(), putter(), putter()]);
+  const small = patternBytes(MiB, 9);
+  const smallKeys = Array.from({ length: FOREGROUND_OBJECTS }, (_, i) => `small/${i}`);
+  for (const Key of smallKeys)
+    await s3.send(new PutObjectCommand({ Bucket: 'bench', Key, Body: small }));
+  const ms = performance.now() - startedMs;
+  console.log(
+    `fill: ${objects} objects (${fmt((objects * objectBytes) / MiB, 0)} MiB) + ` +
+      `${FOREGROUND_OBJECTS} x 1 MiB in ${fmt(ms / 1000)} s ` +
+      `(${fmt(mibps(objects * objectBytes, ms))} MiB/s)`,
+  );
+  return smallKeys;
+}
+
+interface Victim {
+  id: string;
+  process: StrataProcess;
+  lostShards: number;
+  lostBytes: number;
+}
+
+// The data server holding the most shards, and what it holds.
+async function chooseVictim(metadata: MetadataClient, cluster: BenchCluster): Promise<Victim> {
+  const stripes = await allStripes(metadata);
+  const serverIds = (await metadata.read('dataServers')).map((s) => s.serverId);
+  const shardsOn = (id: string) =>
+    stripes.flatMap((s) => s.shards.filter((l) => l.serverId === id).map(() => s.shardSizeBytes));
+  const id = [...serverIds].sort((a, b) => shardsOn(b).length - shardsOn(a).length)[0];
+  const lost = shardsOn(id);
+  // Data servers are data-<node id>, node ids from 10 in start order (cluster.ts).
+  const process = cluster.data[Number(id.replace('data-', '')) - 10];
+  if (process === undefined) throw new Error(`bench: no process for ${id}`);
+  const lostBytes = lost.reduce((sum, size) => sum + size, 0);
+  console.log(
+    `${stripes.length} stripes; victim ${id} holds ${lost.length} shards ` +
+      `(${fmt(lostBytes / MiB)} MiB)`,
+  );
+  return { id, process, lostShards: lost.length, lostBytes };
+}
+
+// kill -9, then the down record, then full redundancy (every stripe on servers recorded up).
+async function killAndRepair(metadata: MetadataClient, victim: Victim) {
+  const killedMs = performance.now();
+  await victim.process.kill();
+  await until(`${victim.id} recorded down`, async () => {
+    const servers = await metadata.read('dataServers');
+    return servers.find((s) => s.serverId === victim.id)?.state === 'down' ? true : undefined;
+  });
+  const downMs = performance.now();
+  await until('full redundancy', async () => {
+    const servers = await metadata.read('dataServers');
+    return degraded(await allStripes(metadata), servers) === 0 ? true : undefined;
+  });
+  const healthyMs = performance.now();
+  const repairMs = healthyMs - downMs;
+  console.log(
+    `repair: ${victim.id} recorded down ${fmt((downMs - killedMs) / 1000)} s after kill -9; ` +
+      `full redundancy ${fmt((healthyMs - killedMs) / 1000)} s after the kill, ` +
+      `${fmt(repairMs / 1000)} s after the down record; ${fmt(victim.lostBytes / MiB)} MiB ` +
+      `rebuilt: ${fmt(mibps(victim.lostBytes, repairMs))} MiB/s`,
+  );
+  return { killedMs, downMs, healthyMs };
+}
+
+// The plain copy of the victim's shard files onto a surviving server's disk; its MiB/s.
+async function copyBench(cluster: BenchCluster, victim: Victim, configDir: string) {
+  const files = await shardFiles(victim.process.dataDir);
+  const survivor = cluster.data.find((p) => p !== victim.process)?.dataDir ?? configDir;
+  const copyDir = join(survivor, 'disks', 'd0', 'plain-copy');
+  mkdirSync(copyDir, { recursive: true });
+  const copy = await plainCopy(files, copyDir, COPY_CONCURRENCY);
+  rmSync(copyDir, { recursive: true, force: true });
+  const rate = mibps(copy.bytes, copy.ms);
+  console.log(
+    `plain copy: ${files.length} files, ${fmt(copy.bytes / MiB)} MiB in ` +
+      `${fmt(copy.ms / 1000)} s (${COPY_CONCURRENCY} at a time, fsynced): ${fmt(rate)} MiB/s`,
+  );
+  return rate;
+}
+
+// Prints the GET latencies of a window; returns its p99.
+function reportForeground(window: { latenciesMs: number[]; errors: number }, name: string) {
+  const p99 = percentile(window.latenciesMs, 99);
+  console.log(
+    `foreground GET (1 MiB, ${FOREGROUND_LOOPS} loops) ${name}: p50 ` +
+      `${fmt(percentile(window.latenciesMs, 50))} ms p99 ${fmt(p99)} ms ` +
+      `(${window.latenciesMs.length} GETs, ${window.errors} errors)`,
+  );
+  return p99;
 }
 
 await main();
