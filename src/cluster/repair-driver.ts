@@ -45,6 +45,7 @@ import {
   findingKeys,
   liveDiskLoads,
   missingShards,
+  OccupiedTargets,
   placementView,
   planRepairs,
   type RepairProgress,
@@ -72,7 +73,6 @@ const SHARD_DELETE_TIMEOUT_MS = 5_000;
 // Commits this driver made, remembered this long so that a page read before a commit does not
 // plan the same shard again (the walk is not one snapshot).
 const RECENT_COMMIT_MS = 60_000;
-const OCCUPIED_TASKS_MAX = 10_000; // bounds the memory of targets that held a stale file
 // Fair-share moves planned per pass: the walk stops once they are (the rest at the next pass).
 const BALANCE_MOVES_PER_PASS_MAX = 1_000;
 // After a walk for fair share that planned no move (the domain rule leaves none possible), the
@@ -116,8 +116,9 @@ export class RepairDriver {
   // Targets that refused a task's shard because a file of it is there already (EEXIST: a stale
   // copy, left when the shard moved off while its server was down, collected only after the
   // orphan grace). Never overwritten nor reused (the collector may take it before the commit):
-  // the task is planned again with that disk avoided.
-  private readonly occupied = new Map<string, ShardLocation[]>();
+  // the task is planned again with that disk avoided, for a while (OccupiedTargets: the file
+  // goes eventually, and the disk may be the only target the domain rule allows).
+  private readonly occupied = new OccupiedTargets();
   private timer: NodeJS.Timeout | undefined;
   private pass: Promise<void> | undefined;
   private leading = false;
@@ -273,7 +274,7 @@ export class RepairDriver {
         servers,
         findings,
         inFlight: [...this.running.values()].map((r) => r.task),
-        occupied: this.occupied,
+        occupied: this.occupied.current(Date.now()),
         strategy,
         balance: this.balance,
         limits: {
@@ -340,15 +341,14 @@ export class RepairDriver {
       const refused = isStrataError(error, 'PRECONDITION_FAILED');
       return this.ended(task, refused ? 'refused' : 'failed', 'repair commit failed', error);
     }
-    this.occupied.delete(task.id);
+    this.occupied.done(task.id);
     await this.release(phase as RepairTask);
     const moved = task.reason === 'rebalance' || task.reason === 'balance';
     return this.ended(task, 'done', moved ? 'shard moved' : 'shard rebuilt');
   }
 
   private noteOccupied(task: RepairTask): void {
-    if (this.occupied.size >= OCCUPIED_TASKS_MAX) this.occupied.clear(); // stale files go anyway
-    this.occupied.set(task.id, [...(this.occupied.get(task.id) ?? []), task.target]);
+    this.occupied.note(task.id, task.target, Date.now());
   }
 
   private ended(
@@ -376,16 +376,11 @@ export class RepairDriver {
     const waitMs = this.throttle.reserve(Date.now(), (stripe.k + 1) * stripe.shardSizeBytes);
     if (waitMs > 0) await new Promise((r) => setTimeout(r, waitMs));
     const data = await readStripeRange(this.pool, stripe, 0, stripe.dataLengthBytes, this.log);
-    const buffers = shardViews(stripe.k + stripe.m, stripe.shardSizeBytes);
-    for (let i = 0; i < stripe.k; i++) {
-      const start = i * stripe.shardSizeBytes;
-      if (start < data.length) data.copy(buffers[i], 0, start, start + stripe.shardSizeBytes);
-    }
-    codecFor(stripe.k, stripe.m).encode(buffers);
+    const shard = rebuiltShard(stripe, data, task.shardIndex);
     const client = await this.pool.client(task.target.serverId);
     await client.putShard(
       { stripeId: stripe.id, shardIndex: task.shardIndex, disk: task.target.disk },
-      buffers[task.shardIndex],
+      shard,
       { timeoutMs: SHARD_WRITE_TIMEOUT_MS },
     );
     if (task.reason === 'rebalance' || task.reason === 'balance') {
@@ -446,6 +441,28 @@ export class RepairDriver {
     await Promise.all([...this.running.values()].map((r) => r.ended));
     await this.pool.close();
   }
+}
+
+// Shard `index` of the stripe whose data is `data`. A data shard is its slice of the data, zero
+// padded; only a parity shard needs the encoder. Encoding every parity shard and filling k+m
+// buffers for a data shard took about 16% of the leader's CPU in benches/repair (1 MiB shards:
+// 6 ms against 0.6 ms for the slice, measured with a throwaway loop), for two thirds of the
+// rebuilt shards with 4+2.
+function rebuiltShard(stripe: Stripe, data: Buffer, index: number): Buffer {
+  const size = stripe.shardSizeBytes;
+  if (index < stripe.k) {
+    const shard = Buffer.alloc(size);
+    const start = index * size;
+    if (start < data.length) data.copy(shard, 0, start, Math.min(data.length, start + size));
+    return shard;
+  }
+  const buffers = shardViews(stripe.k + stripe.m, size);
+  for (let i = 0; i < stripe.k; i++) {
+    const start = i * size;
+    if (start < data.length) data.copy(buffers[i], 0, start, start + size);
+  }
+  codecFor(stripe.k, stripe.m).encode(buffers);
+  return buffers[index];
 }
 
 function emptyProgress(): RepairProgress {

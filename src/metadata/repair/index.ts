@@ -1,5 +1,6 @@
 export * from './cluster-view.ts';
 export * from './fair-share.ts';
+export * from './occupied.ts';
 export * from './phases.ts';
 export * from './scheduler.ts';
 export * from './throttle.ts';

@@ -1,0 +1,250 @@
+// benches/repair (issue 12): repair throughput and time to full redundancy after one of six data
+// servers is lost, beside a plain copy of the same bytes between the same disks.
+//   npm run bench:repair [-- --bytes 2GiB --object-mib 64 --profile]
+// 1. Start 3 metadata members, 6 data servers (2 disks each, one host label each) and a gateway;
+//    4+2 stripes; server_down_after_seconds 5; repair throttle raised (max_concurrent 16,
+//    bandwidth 10 GiB/s; --max-concurrent, --bandwidth-mib) so that the bench measures
+//    capability, not the throttle.
+// 2. Fill: --bytes of objects of --object-mib MiB, plus 64 small objects (1 MiB) for the
+//    foreground GET loop; GET p99 at rest over 15 s.
+// 3. kill -9 the data server holding the most shards; wait until it is recorded down; measure
+//    until every stripe has its k+m shards on servers recorded up (the stripe records, polled
+//    every 0.5 s): time to full redundancy from the kill and from the down record, bytes rebuilt
+//    (the lost shards' sizes), MiB/s. The foreground GET loop runs throughout; its p99 while
+//    repair runs (down record to full redundancy) is compared with the one at rest.
+// 4. Plain copy: the lost server's shard files (still on its disk) read and written, fsynced, to
+//    a surviving server's disk directory, 16 at a time; MiB/s and the ratio repair / copy.
+import { mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { CreateBucketCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { MetadataClient } from '../../src/client/metadata-client.ts';
+import type { DataServerInfo, Stripe } from '../../src/metadata/types.ts';
+import { patternBytes, s3Client } from '../../test/helpers/s3.ts';
+import { type StrataProcess, tempDir } from '../../test/helpers/server.ts';
+import { type BenchCluster, startBenchCluster } from './cluster.ts';
+import { plainCopy, shardFiles } from './copy.ts';
+import { percentile, startGetLoop, within } from './foreground.ts';
+
+const { values: opts } = parseArgs({
+  options: {
+    bytes: { type: 'string', default: '2GiB' },
+    'object-mib': { type: 'string', default: '64' },
+    profile: { type: 'boolean', default: false },
+    // The repair throttle; the defaults are raised far above the configuration's (4, 100 MiB/s).
+    'max-concurrent': { type: 'string', default: '16' },
+    'bandwidth-mib': { type: 'string', default: '10240' },
+  },
+});
+
+const MiB = 1024 * 1024;
+const DOWN_AFTER_SECONDS = 5;
+const MAX_CONCURRENT = Number(opts['max-concurrent']);
+const BANDWIDTH = Number(opts['bandwidth-mib']) * MiB;
+const COPY_CONCURRENCY = 16;
+const REST_SECONDS = 15;
+const FOREGROUND_LOOPS = 2;
+const FOREGROUND_OBJECTS = 64;
+const POLL_MS = 500;
+const LIMIT_MS = 60 * 60_000; // an upper bound on the wait, never a figure
+
+function parseBytes(text: string): number {
+  const match = /^(\d+(?:\.\d+)?)\s*(B|KiB|MiB|GiB)?$/i.exec(text.trim());
+  if (!match) throw new Error(`--bytes: expected e.g. 2GiB or 512MiB, got ${text}`);
+  const unit = { b: 1, kib: 1024, mib: MiB, gib: 1024 * MiB }[
+    (match[2] ?? 'B').toLowerCase() as 'b'
+  ];
+  return Math.round(Number(match[1]) * unit);
+}
+
+async function allStripes(metadata: MetadataClient): Promise<Stripe[]> {
+  const stripes = new Map<string, Stripe>();
+  let cursor: string | undefined;
+  do {
+    const page = await metadata.read('scanStripes', cursor, 1000);
+    for (const { stripe } of page.stripes) stripes.set(stripe.id, stripe);
+    cursor = page.next;
+  } while (cursor !== undefined);
+  return [...stripes.values()];
+}
+
+// Stripes with a shard on a server not recorded up.
+function degraded(stripes: Stripe[], servers: DataServerInfo[]): number {
+  const up = new Set(servers.filter((s) => s.state === 'up').map((s) => s.serverId));
+  return stripes.filter((s) => s.shards.some((l) => !up.has(l.serverId))).length;
+}
+
+async function until<T>(what: string, probe: () => Promise<T | undefined>): Promise<T> {
+  const deadline = Date.now() + LIMIT_MS;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`bench: ${what} not reached`);
+    await new Promise((r) => setTimeout(r, POLL_MS));
+  }
+}
+
+const mibps = (bytes: number, ms: number) => bytes / MiB / (ms / 1000);
+const fmt = (n: number, digits = 1) => n.toFixed(digits);
+
+async function main(): Promise<void> {
+  const totalBytes = parseBytes(opts.bytes);
+  const objectBytes = Number(opts['object-mib']) * MiB;
+  const configDir = tempDir('strata-bench-repair-');
+  const profileDir = opts.profile ? join(configDir, 'cpu-profiles') : undefined;
+  console.log(
+    `repair bench: ${fmt(totalBytes / MiB, 0)} MiB in ${fmt(objectBytes / MiB, 0)} MiB objects, ` +
+      `3 metadata + 6 data servers (2 disks each) + gateway, 4+2; repair throttle ` +
+      `max_concurrent ${MAX_CONCURRENT}, ${BANDWIDTH / MiB} MiB/s (configuration defaults 4 and ` +
+      `100 MiB/s; the bench's are raised so that it measures capability); ` +
+      `server_down_after_seconds ${DOWN_AFTER_SECONDS}`,
+  );
+  const cluster = await startBenchCluster({
+    configDir,
+    dataServers: 6,
+    downAfterSeconds: DOWN_AFTER_SECONDS,
+    repairMaxConcurrent: MAX_CONCURRENT,
+    repairBandwidthBytesPerSecond: BANDWIDTH,
+    cpuProfileDir: profileDir,
+  });
+  const metadata = new MetadataClient(cluster.metadataAddrs);
+  try {
+    await until('six data servers up with their disks reported', async () => {
+      const servers = await metadata.read('dataServers');
+      const ready = servers.filter((s) => s.state === 'up' && s.disks.every((d) => d.freeBytes));
+      return ready.length === 6 ? true : undefined;
+    });
+    const s3 = s3Client(cluster.gateway);
+    const smallKeys = await fill(s3, totalBytes, objectBytes);
+    let resting = true;
+    const restRun = startGetLoop(s3, 'bench', smallKeys, FOREGROUND_LOOPS, () => resting);
+    const restFromMs = performance.now();
+    await new Promise((r) => setTimeout(r, REST_SECONDS * 1000));
+    resting = false;
+    await restRun.done;
+    const atRest = within(restRun, restFromMs, performance.now());
+    const victim = await chooseVictim(metadata, cluster);
+    let repairing = true;
+    const during = startGetLoop(s3, 'bench', smallKeys, FOREGROUND_LOOPS, () => repairing);
+    const times = await killAndRepair(metadata, victim);
+    repairing = false;
+    await during.done;
+    const repairRate = mibps(victim.lostBytes, times.healthyMs - times.downMs);
+    const copyRate = await copyBench(cluster, victim, configDir);
+    console.log(`repair / copy = ${fmt(repairRate / copyRate, 2)} (goal >= 0.5)`);
+    const p99Rest = reportForeground(atRest, 'at rest');
+    reportForeground(within(during, times.killedMs, times.downMs), 'from kill to down record');
+    const p99Repair = reportForeground(within(during, times.downMs, times.healthyMs), 'in repair');
+    const p99Ratio = p99Repair / p99Rest;
+    console.log(`GET p99 during repair / at rest = ${fmt(p99Ratio, 2)} (goal <= 2)`);
+  } finally {
+    await metadata.close();
+    await cluster.stop();
+    if (profileDir) console.log(`cpu profiles kept in ${profileDir}`);
+    else rmSync(configDir, { recursive: true, force: true });
+  }
+}
+
+// Writes the big objects (4 PUTs at a time) and the small ones the foreground loop reads.
+async function fill(s3: S3Client, totalBytes: number, objectBytes: number): Promise<string[]> {
+  await s3.send(new CreateBucketCommand({ Bucket: 'bench' }));
+  const startedMs = performance.now();
+  const objects = Math.ceil(totalBytes / objectBytes);
+  const body = patternBytes(objectBytes, 7);
+  let next = 0;
+  const putter = async () => {
+    for (let i = next++; i < objects; i = next++)
+      await s3.send(new PutObjectCommand({ Bucket: 'bench', Key: `big/${i}`, Body: body }));
+  };
+  await Promise.all([putter(), putter(), putter(), putter()]);
+  const small = patternBytes(MiB, 9);
+  const smallKeys = Array.from({ length: FOREGROUND_OBJECTS }, (_, i) => `small/${i}`);
+  for (const Key of smallKeys)
+    await s3.send(new PutObjectCommand({ Bucket: 'bench', Key, Body: small }));
+  const ms = performance.now() - startedMs;
+  console.log(
+    `fill: ${objects} objects (${fmt((objects * objectBytes) / MiB, 0)} MiB) + ` +
+      `${FOREGROUND_OBJECTS} x 1 MiB in ${fmt(ms / 1000)} s ` +
+      `(${fmt(mibps(objects * objectBytes, ms))} MiB/s)`,
+  );
+  return smallKeys;
+}
+
+interface Victim {
+  id: string;
+  process: StrataProcess;
+  lostShards: number;
+  lostBytes: number;
+}
+
+// The data server holding the most shards, and what it holds.
+async function chooseVictim(metadata: MetadataClient, cluster: BenchCluster): Promise<Victim> {
+  const stripes = await allStripes(metadata);
+  const serverIds = (await metadata.read('dataServers')).map((s) => s.serverId);
+  const shardsOn = (id: string) =>
+    stripes.flatMap((s) => s.shards.filter((l) => l.serverId === id).map(() => s.shardSizeBytes));
+  const id = [...serverIds].sort((a, b) => shardsOn(b).length - shardsOn(a).length)[0];
+  const lost = shardsOn(id);
+  // Data servers are data-<node id>, node ids from 10 in start order (cluster.ts).
+  const process = cluster.data[Number(id.replace('data-', '')) - 10];
+  if (process === undefined) throw new Error(`bench: no process for ${id}`);
+  const lostBytes = lost.reduce((sum, size) => sum + size, 0);
+  console.log(
+    `${stripes.length} stripes; victim ${id} holds ${lost.length} shards ` +
+      `(${fmt(lostBytes / MiB)} MiB)`,
+  );
+  return { id, process, lostShards: lost.length, lostBytes };
+}
+
+// kill -9, then the down record, then full redundancy (every stripe on servers recorded up).
+async function killAndRepair(metadata: MetadataClient, victim: Victim) {
+  const killedMs = performance.now();
+  await victim.process.kill();
+  await until(`${victim.id} recorded down`, async () => {
+    const servers = await metadata.read('dataServers');
+    return servers.find((s) => s.serverId === victim.id)?.state === 'down' ? true : undefined;
+  });
+  const downMs = performance.now();
+  await until('full redundancy', async () => {
+    const servers = await metadata.read('dataServers');
+    return degraded(await allStripes(metadata), servers) === 0 ? true : undefined;
+  });
+  const healthyMs = performance.now();
+  const repairMs = healthyMs - downMs;
+  console.log(
+    `repair: ${victim.id} recorded down ${fmt((downMs - killedMs) / 1000)} s after kill -9; ` +
+      `full redundancy ${fmt((healthyMs - killedMs) / 1000)} s after the kill, ` +
+      `${fmt(repairMs / 1000)} s after the down record; ${fmt(victim.lostBytes / MiB)} MiB ` +
+      `rebuilt: ${fmt(mibps(victim.lostBytes, repairMs))} MiB/s`,
+  );
+  return { killedMs, downMs, healthyMs };
+}
+
+// The plain copy of the victim's shard files onto a surviving server's disk; its MiB/s.
+async function copyBench(cluster: BenchCluster, victim: Victim, configDir: string) {
+  const files = await shardFiles(victim.process.dataDir);
+  const survivor = cluster.data.find((p) => p !== victim.process)?.dataDir ?? configDir;
+  const copyDir = join(survivor, 'disks', 'd0', 'plain-copy');
+  mkdirSync(copyDir, { recursive: true });
+  const copy = await plainCopy(files, copyDir, COPY_CONCURRENCY);
+  rmSync(copyDir, { recursive: true, force: true });
+  const rate = mibps(copy.bytes, copy.ms);
+  console.log(
+    `plain copy: ${files.length} files, ${fmt(copy.bytes / MiB)} MiB in ` +
+      `${fmt(copy.ms / 1000)} s (${COPY_CONCURRENCY} at a time, fsynced): ${fmt(rate)} MiB/s`,
+  );
+  return rate;
+}
+
+// Prints the GET latencies of a window; returns its p99.
+function reportForeground(window: { latenciesMs: number[]; errors: number }, name: string) {
+  const p99 = percentile(window.latenciesMs, 99);
+  console.log(
+    `foreground GET (1 MiB, ${FOREGROUND_LOOPS} loops) ${name}: p50 ` +
+      `${fmt(percentile(window.latenciesMs, 50))} ms p99 ${fmt(p99)} ms ` +
+      `(${window.latenciesMs.length} GETs, ${window.errors} errors)`,
+  );
+  return p99;
+}
+
+await main();

@@ -1,0 +1,9 @@
+// The one command that replays a cluster simulator seed exactly.
+export function replayCommand(
+  seed: number,
+  options: { bug?: boolean; degradedWrites?: boolean } = {},
+): string {
+  const bug = options.bug ? ' --delete-before-commit-bug' : '';
+  const degraded = options.degradedWrites ? ' --degraded-writes' : '';
+  return `npm run sim:cluster -- --seed ${seed}${bug}${degraded} --verbose`;
+}

@@ -1,0 +1,120 @@
+// The write load: a client placing a new stripe with placeShards over the servers recorded up (the
+// records as src/client/stripe-placement.ts reads them), writing its k+m shards, placing a failed
+// shard once more as a repair would (every other shard kept, the failed server avoided), and
+// committing the stripe only when all k+m shards landed. Degraded writes (k+1 of k+m, which the
+// real client commits, the rest absent where the record names them) only with
+// profile.degradedWrites: nothing reports such an absent shard to repair, and the simulator
+// then finds stripes that never converge (docs/architecture/healing.md, "Simulation"). A failed
+// write leaves its files as orphans.
+import assert from 'node:assert/strict';
+import { isStrataError } from '../../../../src/common/errors.ts';
+import {
+  ClusterMap,
+  checkPlacement,
+  locationKey,
+  placementServers,
+  placeShards,
+} from '../../../../src/metadata/placement/index.ts';
+import type { ShardLocation } from '../../../../src/metadata/types.ts';
+import type { SeededPrng } from '../../../../src/raft/index.ts';
+import type { SimCluster } from './cluster.ts';
+import type { Profile } from './profile.ts';
+
+export interface WriteStats {
+  written: number;
+  noTargets: number; // too few live disks: refused before writing anything
+  failed: number; // a shard could not be written anywhere: nothing committed
+  retried: number; // shards placed a second time after a failed write
+}
+
+export function writeStripe(
+  cluster: SimCluster,
+  profile: Profile,
+  prng: SeededPrng,
+  nowMs: number,
+  stats: WriteStats,
+  fail: (message: string) => never,
+): void {
+  const { k, m, strategy } = profile;
+  const stripeId = `w${String(cluster.sizes.size).padStart(5, '0')}`;
+  const servers = ClusterMap.of(placementServers([...cluster.records.values()]));
+  let shards: ShardLocation[];
+  try {
+    shards = placeShards({ strategy, stripeId, width: k + m, m, count: k + m, cluster: servers });
+  } catch (error) {
+    if (!isStrataError(error, 'NOT_ENOUGH_TARGETS')) throw error;
+    stats.noTargets++;
+    return;
+  }
+  const stripe = { id: stripeId, k, m, shards };
+  const placed = checkPlacement(stripe, servers, { requireLive: true });
+  if (placed.length > 0) fail(`placeShards broke its promise: ${placed[0].message}`);
+  cluster.sizes.set(stripeId, 1 + prng.nextInt(profile.shardSizeBytesMax));
+  const failedServers = new Set<string>();
+  const failed: number[] = [];
+  shards.forEach((location, index) => {
+    if (cluster.writeShard(location, stripeId, index, nowMs) === 'ok') return;
+    failedServers.add(location.serverId);
+    failed.push(index);
+  });
+  const landed = new Set<number>();
+  for (const index of failed) {
+    stats.retried++;
+    const target = placeAgain(servers, profile, stripeId, shards, index, failedServers);
+    if (target === undefined) continue;
+    if (cluster.writeShard(target, stripeId, index, nowMs) !== 'ok') {
+      failedServers.add(target.serverId);
+      continue;
+    }
+    shards[index] = target;
+    landed.add(index);
+  }
+  const missing = failed.filter((index) => !landed.has(index));
+  // The client's write quorum (writeQuorum in src/client/stripe-io.ts): k+1, at most k+m.
+  const quorum = Math.min(k + m, k + 1);
+  if (missing.length > 0 && (!profile.degradedWrites || k + m - missing.length < quorum)) {
+    stats.failed++;
+    return;
+  }
+  for (const index of missing)
+    cluster.absent.add(`${stripeId}/${index}@${shards[index].serverId}/${shards[index].disk}`);
+  // The state machine's check at commit (checkNewStripe), against the same records.
+  const committed = checkPlacement(stripe, servers);
+  if (committed.length > 0) fail(`a written stripe breaks placement: ${committed[0].message}`);
+  cluster.stripes.set(stripeId, {
+    id: stripeId,
+    k,
+    m,
+    shardSizeBytes: cluster.sizeOf(stripeId),
+    shards,
+  });
+  stats.written++;
+}
+
+function placeAgain(
+  servers: ClusterMap,
+  profile: Profile,
+  stripeId: string,
+  shards: readonly ShardLocation[],
+  index: number,
+  avoidServers: ReadonlySet<string>,
+): ShardLocation | undefined {
+  try {
+    const [target] = placeShards({
+      strategy: profile.strategy,
+      stripeId,
+      width: profile.k + profile.m,
+      m: profile.m,
+      count: 1,
+      cluster: servers,
+      kept: shards.filter((_, i) => i !== index),
+      avoidServers,
+      avoidDisks: new Set(shards.map(locationKey)),
+    });
+    assert.ok(target);
+    return target;
+  } catch (error) {
+    if (!isStrataError(error, 'NOT_ENOUGH_TARGETS')) throw error;
+    return undefined;
+  }
+}
