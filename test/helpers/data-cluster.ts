@@ -30,6 +30,12 @@ export interface DataServer {
   stopped: boolean; // SIGSTOP sent, no SIGCONT yet
 }
 
+export interface ShardFile {
+  name: string; // <stripe id>.<shard index>
+  serverId: string;
+  disk: number;
+}
+
 // Node ids of data servers start here, clear of the metadata members' 1..3.
 const FIRST_DATA_NODE_ID = 10;
 
@@ -205,21 +211,21 @@ export class DataCluster {
     return [...byId.values()];
   }
 
-  // Shard files on the disks of the given servers, by "<stripe>.<index>", with how many copies.
-  shardFiles(servers: DataServer[] = this.servers): Map<string, number> {
-    const counts = new Map<string, number>();
+  // Shard files on the disks of the given servers: "<stripe>.<index>" where it lies.
+  shardFiles(servers: DataServer[] = this.servers): ShardFile[] {
+    const files: ShardFile[] = [];
     for (const server of servers) {
-      for (let d = 0; d < this.options.disksPerServer; d++) {
-        const root = join(server.dataDir, 'disks', `d${d}`, 'shards');
+      for (let disk = 0; disk < this.options.disksPerServer; disk++) {
+        const root = join(server.dataDir, 'disks', `d${disk}`, 'shards');
         if (!existsSync(root)) continue;
         for (const e of readdirSync(root, { recursive: true, withFileTypes: true })) {
           const name = basename(e.name);
           if (e.isFile() && /^[0-9a-f]+\.\d+$/.test(name))
-            counts.set(name, (counts.get(name) ?? 0) + 1);
+            files.push({ name, serverId: server.id, disk });
         }
       }
     }
-    return counts;
+    return files;
   }
 
   async stop(): Promise<void> {
