@@ -123,6 +123,12 @@ test('6 data servers with 4+2: kill -9 two at once right before a PUT, and it su
     await Promise.all([c.kill(c.servers[0]), c.kill(c.servers[1])]);
     await put(c, 'after', patternBytes(900_001, 4), objects);
     await readAll(c, objects, 'with two servers killed');
+    // The 4 left take the 2 failed shards within the cap of m per server: no wait was needed.
+    const waits = await gatewayMetric(
+      c,
+      'strata_client_write_placement_waits_total{outcome="placed"}',
+    );
+    assert.equal(waits, 0, 'stripe writes that waited for the records');
   } finally {
     await c.stop();
   }
