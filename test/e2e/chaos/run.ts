@@ -23,6 +23,7 @@ const columns: Array<[string, (r: RoundReport) => string]> = [
   ['round', (r) => `${r.round}`],
   ['killed', (r) => r.killedFirst.join('+')],
   ['put_at_kill_ms', (r) => ms(r.putAtKillMs)],
+  ['status_clean_at_kill', (r) => `${r.statusCleanAtKill}`],
   ['full_redundancy_ms', (r) => ms(r.fullRedundancyMs)],
   ['killed_2nd', (r) => r.killedSecond.join('+')],
   ['restarted', (r) => r.restartedDuringRepair],
@@ -59,6 +60,12 @@ try {
   await scenario.stop();
 }
 console.log(`\n${table(reports)}`);
+// The acceptance: GETs go on with less than a second added while a server is stopped.
+const slow = reports.filter((r) => r.getAddedMsMax >= 1_000);
+if (slow.length > 0) {
+  console.error(`rounds ${slow.map((r) => r.round)}: a GET gained 1 s or more under SIGSTOP`);
+  process.exitCode = 1;
+}
 console.log(
   `\n${reports.length} of ${rounds} rounds in ${ms((performance.now() - startedMs) / 1000)} s`,
 );

@@ -39,6 +39,10 @@ export interface RoundReport {
   round: number;
   killedFirst: string[];
   putAtKillMs: number; // a PUT started right after the first kill, until acknowledged
+  // Whether `cluster status` reported no degraded stripe and an empty queue right after the
+  // kill: it counts shards on servers recorded down, so until the detector and the repair delay
+  // have run it reports a cluster with two dead servers as fully redundant.
+  statusCleanAtKill: boolean;
   fullRedundancyMs: number; // from the first kill until every stripe has k+m healthy shards
   killedSecond: string[];
   restartedDuringRepair: string;
@@ -174,6 +178,10 @@ export class ChaosScenario {
       await this.writeObjects(2);
       return performance.now() - firstKillMs;
     })();
+    // What `cluster status` reports as repair now (its `repair` field), before detection.
+    const atKill = await c.metadata.repairProgress();
+    const statusCleanAtKill =
+      Object.keys(atKill.degradedStripes).length === 0 && atKill.queueLength === 0;
     await this.readAll(`with ${names(killedFirst)} killed`);
     const putAtKillMs = await putAtKill;
     // 2. Repair restores full redundancy by itself.
@@ -210,6 +218,7 @@ export class ChaosScenario {
       round,
       killedFirst: names(killedFirst),
       putAtKillMs,
+      statusCleanAtKill,
       fullRedundancyMs,
       killedSecond: names(killedSecond),
       restartedDuringRepair: restarted.id,
