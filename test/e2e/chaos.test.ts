@@ -14,6 +14,7 @@ test('chaos: two servers killed, repaired, two more killed, one restarted during
     const report = await scenario.round(1);
     t.diagnostic(JSON.stringify(report));
     assert.ok(report.getAddedMsMax < 1_000, `a GET gained ${report.getAddedMsMax} ms`);
+    assert.equal(report.stripesNotSpread, 0);
   } finally {
     await scenario.stop();
   }

@@ -29,6 +29,7 @@ const columns: Array<[string, (r: RoundReport) => string]> = [
   ['restarted', (r) => r.restartedDuringRepair],
   ['redundancy_2nd_ms', (r) => ms(r.fullRedundancyAfterRestartMs)],
   ['stopped', (r) => r.stopped],
+  ['hedged', (r) => `${r.hedgedReads}`],
   ['get_base_max_ms', (r) => ms(r.getBaselineMsMax)],
   ['get_added_p50_ms', (r) => ms(r.getAddedMsMedian)],
   ['get_added_max_ms', (r) => ms(r.getAddedMsMax)],

@@ -48,6 +48,7 @@ export interface RoundReport {
   restartedDuringRepair: string;
   fullRedundancyAfterRestartMs: number; // from the second kill, with one of them back
   stopped: string; // the server SIGSTOPped
+  hedgedReads: number; // the gateway's hedged shard reads during the pass with it stopped
   getBaselineMsMax: number; // slowest GET of the pass before the SIGSTOP
   getAddedMsMedian: number; // per object: GET while stopped minus GET before
   getAddedMsMax: number;
@@ -230,6 +231,12 @@ export class ChaosScenario {
     };
   }
 
+  private async gatewayCounter(series: string): Promise<number> {
+    const text = await (await fetch(this.cluster.gateway.metricsUrl)).text();
+    const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+    return line === undefined ? 0 : Number(line.slice(series.length + 1));
+  }
+
   // Every stripe with k+m shards on servers recorded up and running, at most `perServerMax` on
   // one (1: any two more servers can fail; m: the domain rule, any one can), judged by a walk
   // of every stripe: what `cluster status` reports is checked against it separately.
@@ -300,13 +307,17 @@ export class ChaosScenario {
   // GETs every object before and while one server (drawn from the seed) is SIGSTOPped: the
   // added time per object.
   private async sigstopGets(): Promise<
-    Pick<RoundReport, 'stopped' | 'getBaselineMsMax' | 'getAddedMsMedian' | 'getAddedMsMax'>
+    Pick<
+      RoundReport,
+      'stopped' | 'hedgedReads' | 'getBaselineMsMax' | 'getAddedMsMedian' | 'getAddedMsMax'
+    >
   > {
     const c = this.cluster;
     const keys = [...this.objects.keys()];
     const baseline = new Map<string, number>();
     for (const key of keys) baseline.set(key, await this.get(key, 'before the SIGSTOP'));
     const stopped = pick(c.running(), 1, this.random)[0];
+    const hedgedBefore = await this.gatewayCounter('strata_client_hedged_reads_total');
     c.sigstop(stopped);
     const added: number[] = [];
     try {
@@ -319,6 +330,8 @@ export class ChaosScenario {
     }
     const report = {
       stopped: stopped.id,
+      // Shard reads sent elsewhere because one was slow: the stopped server was in the way.
+      hedgedReads: (await this.gatewayCounter('strata_client_hedged_reads_total')) - hedgedBefore,
       getBaselineMsMax: Math.max(...baseline.values()),
       getAddedMsMedian: median(added),
       getAddedMsMax: Math.max(...added),
