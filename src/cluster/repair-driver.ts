@@ -106,7 +106,9 @@ export class RepairDriver {
   // The placement epoch of the last walk that ended with no move failed or waiting (undefined:
   // none yet under this leadership, so a new leader walks once).
   private walkedEpoch: number | undefined;
-  private movesLeft = false; // a move failed or waited in the current walk
+  // A move failed or waited in the current walk, or failed after it ended (its tasks run on
+  // past the walk's end): the next pass walks again even if the epoch is walked.
+  private movesLeft = false;
 
   constructor(options: RepairDriverOptions) {
     this.options = options;
@@ -147,7 +149,7 @@ export class RepairDriver {
     const placement = await this.options.metadata.read('placementView');
     let view = placementView(placement.servers);
     const grown = placement.epoch !== this.walkedEpoch;
-    if (!anyLoss(view) && findings.length === 0 && !grown) {
+    if (!anyLoss(view) && findings.length === 0 && !grown && !this.movesLeft) {
       degradedStripes.reset();
       repairQueueLength.set(this.running.size);
       this.report.degradedStripes = {};

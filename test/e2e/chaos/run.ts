@@ -35,6 +35,8 @@ const columns: Array<[string, (r: RoundReport) => string]> = [
   ['get_added_max_ms', (r) => ms(r.getAddedMsMax)],
   ['stripes', (r) => `${r.stripes}`],
   ['not_spread', (r) => `${r.stripesNotSpread}`],
+  ['moves', (r) => `${r.movesDone}`],
+  ['moves_failed', (r) => `${r.movesFailed}`],
   ['shard_files', (r) => `${r.shardFiles}`],
 ];
 

@@ -57,6 +57,10 @@ export interface RoundReport {
   // Stripes with 2 shards on one server at the end (0: rebalancing spreads those rebuilt
   // while fewer than k+m servers ran, which two more failures could otherwise take 3 of).
   stripesNotSpread: number;
+  // Rebalancing moves in the round (the leader's counts): failed ones are retried at a later
+  // walk (a stale copy of the shard at the target, not yet collected, refuses the write).
+  movesDone: number;
+  movesFailed: number;
 }
 
 // A small seeded generator (mulberry32): the same seed gives the same schedule.
@@ -169,6 +173,7 @@ export class ChaosScenario {
 
   async round(round: number): Promise<RoundReport> {
     const c = this.cluster;
+    const movesBefore = (await c.metadata.repairProgress()).moves;
     // 1. Two servers killed; reads and a write start at once.
     const killedFirst = pick(c.running(), 2, this.random);
     const firstKillMs = performance.now();
@@ -215,6 +220,7 @@ export class ChaosScenario {
     ).length;
     const shardFiles = await this.untilShardFilesMatch();
     await this.readAll(`at the end of round ${round}`);
+    const moves = (await c.metadata.repairProgress()).moves;
     return {
       round,
       killedFirst: names(killedFirst),
@@ -228,6 +234,8 @@ export class ChaosScenario {
       shardFiles,
       stripes: final.length,
       stripesNotSpread,
+      movesDone: moves.done - movesBefore.done,
+      movesFailed: moves.failed + moves.refused - movesBefore.failed - movesBefore.refused,
     };
   }
 
