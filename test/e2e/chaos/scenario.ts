@@ -263,7 +263,14 @@ export class ChaosScenario {
         { limitMs: REPAIR_LIMIT_MS, intervalMs: 500 },
       );
     } catch (error) {
-      throw new Error(`${error}\n${last.length} stripes short, first: ${last.slice(0, 5)}`);
+      const repairLog = [...c.metadataCluster.nodes.values()]
+        .flatMap((n) => n.process.output().split('\n'))
+        .filter((l) => /repair|rebuild|move/i.test(l))
+        .slice(-20);
+      throw new Error(
+        `${error}\n${last.length} stripes short, first: ${last.slice(0, 5)}\n` +
+          `repair log (metadata members, last lines):\n${repairLog.join('\n')}`,
+      );
     }
   }
 
