@@ -7,7 +7,7 @@ export const MAIN_HELP = `Usage: strata <command> [options]
 
 Commands:
   server     start a Strata node (single-node by default)
-  cluster    cluster status (nodes, roles, disks, capacity), members, mounts
+  cluster    cluster status (nodes, roles, disks, capacity), members, mounts, drain, remove-server
   fs         work with files: ls, mkdir, put, get, rm, stat, mv
   version    print the version
   help CMD   help for one command (also: strata CMD --help)

@@ -48,7 +48,12 @@ export function startHeartbeats(options: HeartbeatOptions): HeartbeatSender {
         return;
       } catch (error) {
         lastError = error;
-        if (isStrataError(error, 'ENOENT') || isStrataError(error, 'EINVAL')) break;
+        // The leader's answer, the same from every member: no use asking another.
+        const answered =
+          isStrataError(error, 'ENOENT') ||
+          isStrataError(error, 'EINVAL') ||
+          isStrataError(error, 'SERVER_REMOVED');
+        if (answered) break;
       }
     }
     throw lastError;
@@ -76,7 +81,12 @@ export function startHeartbeats(options: HeartbeatOptions): HeartbeatSender {
           .catch((e) => options.log.warn('registration failed', { error: e }));
         return;
       }
-      if (!failing) options.log.warn('heartbeat failed', { serverId: options.serverId, error });
+      if (!failing && isStrataError(error, 'SERVER_REMOVED'))
+        options.log.error('this data server was removed from the cluster; stop it', {
+          serverId: options.serverId,
+        });
+      else if (!failing)
+        options.log.warn('heartbeat failed', { serverId: options.serverId, error });
       failing = true;
     }
   };

@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { MetadataClient } from '../client/metadata-client.ts';
+import { isStrataError } from '../common/errors.ts';
 import type { DataServerRegistration } from '../metadata/types.ts';
 import type { Logger } from '../observability/logger.ts';
 
@@ -21,7 +22,8 @@ export async function registerDataServer(
         log.info('data server registered', { serverId: server.serverId, metadataAddr });
         return;
       } catch (error) {
-        if (attempt >= REGISTER_ATTEMPTS_MAX) throw error;
+        // A removed server is refused for good: retrying cannot help.
+        if (attempt >= REGISTER_ATTEMPTS_MAX || isStrataError(error, 'SERVER_REMOVED')) throw error;
         log.warn('metadata service not reachable yet; retrying', { metadataAddr, attempt, error });
         await sleep(REGISTER_RETRY_MS);
       }

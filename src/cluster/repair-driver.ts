@@ -3,11 +3,13 @@
 // they ask for, and lives above the client because it moves data the way clients do: it reads k
 // shards with the hedged stripe reader, re-encodes the stripe, writes the missing shard to the
 // planned target, commits the new location through Raft (relocateShard), and only then deletes
-// the old shard, when its server is up (otherwise it is left for stale-shard collection).
+// the old shard, when its server is up or draining (otherwise it is left for stale-shard
+// collection).
 //
-// Finding degraded stripes: when the replicated records show no down or removed server and no
-// failed disk (and no scrub finding came), nothing is lost and nothing is read. Otherwise the
-// referenced stripes are walked a page at a time (scanStripes, SCAN_PAGE_STRIPES per page, the
+// Finding degraded stripes: when, by the state machine's shard counts, no down, removed or
+// draining server and no failed or draining disk holds a shard (and no scrub finding came),
+// nothing is lost or to move, and nothing is read. Otherwise the referenced stripes are walked
+// a page at a time (scanStripes, SCAN_PAGE_STRIPES per page, the
 // event loop free between pages), each page planned and repaired before the next: millions of
 // stripes never sit in memory at once, and the worst stripes of a page go first.
 //
@@ -19,6 +21,11 @@
 // (strata_rebalance_moves_total). The epoch counts as walked only once a walk ends with no move
 // failed or left waiting, so a failed move is planned again at the next pass.
 //
+// Fair share: when nothing is to repair or drain and the counts show a live disk outside its
+// fair share (src/metadata/repair/fair-share.ts), the pass computes give/take budgets, walks,
+// and the plan adds balance moves after everything else until the budget is planned; the walk
+// then stops. Moves still in flight count as landed when the next pass computes its budgets.
+//
 // Idempotent and resumable: nothing of a task survives the leader but what it committed. A new
 // leader walks again and plans again; a task another leader already committed is refused by
 // relocateShard's precondition (its rebuilt shard is then stale, collected later).
@@ -28,23 +35,30 @@ import type { MetadataClient } from '../client/metadata-client.ts';
 import { codecFor, shardViews } from '../client/stripe-codec.ts';
 import { readStripeRange } from '../client/stripe-read.ts';
 import { isStrataError } from '../common/errors.ts';
+import { locationKey } from '../metadata/placement/domains.ts';
 import type { PlacementServer, PlacementStrategy } from '../metadata/placement/types.ts';
 import {
   advanceTask,
-  anyLoss,
+  type BalanceBudget,
   ByteRateThrottle,
+  balanceBudget,
   findingKeys,
+  liveDiskLoads,
   missingShards,
   placementView,
   planRepairs,
   type RepairProgress,
   type RepairTask,
   type ScrubFinding,
+  withinTolerance,
+  workHeld,
 } from '../metadata/repair/index.ts';
-import type { ShardLocation, Stripe, StripeSite } from '../metadata/types.ts';
+import type { DiskShardCount, ShardLocation, Stripe, StripeSite } from '../metadata/types.ts';
 import type { Logger } from '../observability/logger.ts';
 import {
+  balanceDisksOutside,
   degradedStripes,
+  rebalanceBytes,
   rebalanceMoves,
   repairBytes,
   repairQueueLength,
@@ -59,6 +73,11 @@ const SHARD_DELETE_TIMEOUT_MS = 5_000;
 // plan the same shard again (the walk is not one snapshot).
 const RECENT_COMMIT_MS = 60_000;
 const OCCUPIED_TASKS_MAX = 10_000; // bounds the memory of targets that held a stale file
+// Fair-share moves planned per pass: the walk stops once they are (the rest at the next pass).
+const BALANCE_MOVES_PER_PASS_MAX = 1_000;
+// After a walk for fair share that planned no move (the domain rule leaves none possible), the
+// next walk for it waits this long: the counts alone would ask for it at every pass.
+const BALANCE_IDLE_MS = 60_000;
 
 export interface RepairDriverOptions {
   metadata: MetadataClient; // any member; the driver runs only while this node leads
@@ -109,6 +128,10 @@ export class RepairDriver {
   // A move failed or waited in the current walk, or failed after it ended (its tasks run on
   // past the walk's end): the next pass walks again even if the epoch is walked.
   private movesLeft = false;
+  // Fair share in the current walk: what is still to plan, and how many moves were started.
+  private balance: BalanceBudget | undefined;
+  private balanceStarted = 0;
+  private balanceIdleUntilMs = 0;
 
   constructor(options: RepairDriverOptions) {
     this.options = options;
@@ -147,9 +170,13 @@ export class RepairDriver {
   private async runPass(): Promise<void> {
     const findings = await (this.options.findings?.() ?? Promise.resolve([]));
     const placement = await this.options.metadata.read('placementView');
+    const counts = await this.options.metadata.read('shardCounts');
     let view = placementView(placement.servers);
     const grown = placement.epoch !== this.walkedEpoch;
-    if (!anyLoss(view) && findings.length === 0 && !grown && !this.movesLeft) {
+    const repairs = workHeld(view, counts) || findings.length > 0;
+    if (repairs) this.report.balance = { disksOutside: 0, movesPlanned: 0 };
+    this.balance = repairs ? undefined : this.fairShare(view, counts);
+    if (!repairs && !grown && this.balance === undefined && !this.movesLeft) {
       degradedStripes.reset();
       repairQueueLength.set(this.running.size);
       this.report.degradedStripes = {};
@@ -160,6 +187,7 @@ export class RepairDriver {
     const { strategy } = (await this.options.metadata.config()).placement;
     const byMissing = new Map<number, number>();
     this.movesLeft = false;
+    this.balanceStarted = 0;
     let cursor: string | undefined;
     do {
       const page = await this.options.metadata.read('scanStripes', cursor, SCAN_PAGE_STRIPES);
@@ -170,13 +198,64 @@ export class RepairDriver {
       cursor = page.next;
       await yieldToLoop();
       view = placementView(await this.options.metadata.read('dataServers'));
+      // A walk only for fair share ends once its moves are planned.
+      if (!repairs && !grown && (this.balance?.moves ?? 0) === 0) break;
     } while (cursor !== undefined && this.leading);
+    // A whole walk that found no shard it could move: not again for a while.
+    if (this.balance !== undefined && this.balanceStarted === 0 && cursor === undefined)
+      this.balanceIdleUntilMs = Date.now() + BALANCE_IDLE_MS;
+    this.balance = undefined;
+    if (!repairs && !grown) {
+      this.report.lastPassAtMs = Date.now(); // a fair-share walk: nothing was degraded
+      return;
+    }
     if (cursor !== undefined) return; // leadership lost mid-walk: the counts are partial
     if (!this.movesLeft) this.walkedEpoch = placement.epoch;
     degradedStripes.reset();
     for (const [missing, count] of byMissing) degradedStripes.set({ missing }, count);
     this.report.degradedStripes = Object.fromEntries(byMissing);
     this.report.lastPassAtMs = Date.now();
+  }
+
+  // The fair-share budgets when the live disks are out of balance (fair-share.ts), unless a walk
+  // for them found nothing to move a moment ago.
+  private fairShare(view: PlacementServer[], counts: DiskShardCount[]): BalanceBudget | undefined {
+    // The counts as they will be once the tasks still running and not yet committed (from an
+    // earlier pass) land, so a move in flight is not planned a second time.
+    const landing = new Map(counts.map((c) => [locationKey(c), { ...c }]));
+    for (const { task } of this.running.values()) {
+      if (this.recent.get(task.id)?.task === task) continue; // committed: in the counts already
+      const from = landing.get(locationKey(task.from));
+      if (from) from.shards = Math.max(0, from.shards - 1);
+      const key = locationKey(task.target);
+      const to = landing.get(key) ?? { ...task.target, shards: 0 };
+      to.shards++;
+      landing.set(key, to);
+    }
+    const loads = liveDiskLoads(view, [...landing.values()]);
+    const outside = loads.filter((l) => !withinTolerance(l)).length;
+    balanceDisksOutside.set(outside);
+    const budget = balanceBudget(loads, BALANCE_MOVES_PER_PASS_MAX);
+    this.report.balance = { disksOutside: outside, movesPlanned: budget.moves };
+    if (budget.moves === 0 || Date.now() < this.balanceIdleUntilMs) return undefined;
+    return budget;
+  }
+
+  // Takes a started balance move out of what is left to plan in this walk.
+  private spendBalance(task: RepairTask): void {
+    const budget = this.balance;
+    if (budget === undefined || task.reason !== 'balance') return;
+    for (const [map, at] of [
+      [budget.give, task.from],
+      [budget.take, task.target],
+    ] as const) {
+      const key = locationKey(at);
+      const left = (map.get(key) ?? 0) - 1;
+      if (left > 0) map.set(key, left);
+      else map.delete(key);
+    }
+    budget.moves = Math.max(0, budget.moves - 1);
+    this.balanceStarted++;
   }
 
   // Plans the page and starts its tasks, waiting for a slot while the throttle holds some back.
@@ -198,6 +277,7 @@ export class RepairDriver {
         inFlight: [...this.running.values()].map((r) => r.task),
         occupied: this.occupied,
         strategy,
+        balance: this.balance,
         limits: {
           tasksInFlightMax: this.options.maxConcurrent,
           bytesInFlightMax: Math.max(1, this.options.bandwidthBytesPerSecond),
@@ -216,6 +296,7 @@ export class RepairDriver {
       for (const task of plan.tasks) {
         const site = found.get(task.stripeId);
         if (site === undefined) continue;
+        this.spendBalance(task);
         const ended = this.execute(task, site)
           .catch((error: unknown) => this.ended(task, 'failed', 'repair task failed', error))
           .then((outcome) => {
@@ -263,7 +344,8 @@ export class RepairDriver {
     }
     this.occupied.delete(task.id);
     await this.release(phase as RepairTask);
-    return this.ended(task, 'done', task.reason === 'rebalance' ? 'shard moved' : 'shard rebuilt');
+    const moved = task.reason === 'rebalance' || task.reason === 'balance';
+    return this.ended(task, 'done', moved ? 'shard moved' : 'shard rebuilt');
   }
 
   private noteOccupied(task: RepairTask): void {
@@ -277,7 +359,7 @@ export class RepairDriver {
     message: string,
     error?: unknown,
   ): 'done' | 'failed' | 'refused' {
-    if (task.reason === 'rebalance') {
+    if (task.reason === 'rebalance' || task.reason === 'balance') {
       rebalanceMoves.inc({ outcome });
       this.report.moves[outcome]++;
     } else {
@@ -308,19 +390,26 @@ export class RepairDriver {
       buffers[task.shardIndex],
       { timeoutMs: SHARD_WRITE_TIMEOUT_MS },
     );
-    repairBytes.inc(stripe.shardSizeBytes);
-    this.report.rebuiltBytes += stripe.shardSizeBytes;
+    if (task.reason === 'rebalance' || task.reason === 'balance') {
+      rebalanceBytes.inc(stripe.shardSizeBytes);
+      this.report.movedBytes += stripe.shardSizeBytes;
+    } else {
+      repairBytes.inc(stripe.shardSizeBytes);
+      this.report.rebuiltBytes += stripe.shardSizeBytes;
+    }
   }
 
   // The replaced shard goes only now that the record names its replacement, and only if its
-  // server is up: a down one may never answer (its stale shards are collected when it returns).
+  // server is up or draining (a drained shard's file goes with its move): a down one may never
+  // answer (its stale shards are collected when it returns).
   // Never throws: the move is committed whatever happens to the old file.
   private async release(task: RepairTask): Promise<void> {
     try {
       const servers = await this.options.metadata.read('dataServers');
       const from = servers.find((s) => s.serverId === task.from.serverId);
       const disk = from?.disks.find((d) => d.disk === task.from.disk);
-      if (from?.state !== 'up' || disk?.state === 'failed') return;
+      const answers = from?.state === 'up' || from?.state === 'draining';
+      if (!answers || disk?.state === 'failed') return;
       const client = await this.pool.client(task.from.serverId);
       await client.deleteShards(
         {
@@ -370,6 +459,8 @@ function emptyProgress(): RepairProgress {
     rebuiltBytes: 0,
     tasks: { done: 0, failed: 0, refused: 0 },
     moves: { done: 0, failed: 0, refused: 0 },
+    movedBytes: 0,
+    balance: { disksOutside: 0, movesPlanned: 0 },
   };
 }
 

@@ -59,6 +59,10 @@ export type StrataErrorCode =
   // A stripe's locations break the placement invariant (duplicate or unknown disks, a failure
   // domain holding more than m shards): the metadata service refuses to commit it. A writer bug.
   | 'PLACEMENT_VIOLATION'
+  // remove-server asked for a data server that is not draining or still holds shards.
+  | 'SERVER_NOT_DRAINED'
+  // A data server removed from the cluster registered or sent a heartbeat: removal is final.
+  | 'SERVER_REMOVED'
   | 'RPC_TIMEOUT'
   | 'RPC_UNAVAILABLE'
   | 'RPC_CONNECTION_LOST'

@@ -28,6 +28,12 @@ export const TAG = {
   // 'R' + stripe id: the stripe's shard locations after a repair moved one (relocateShard). The
   // extents that point into the stripe keep the locations it was written with; this wins.
   stripeShards: 0x52,
+  // 'H' + server id + 0x00 + disk: how many shards of referenced stripes the disk holds (at the
+  // stripes' current locations; src/metadata/shard-counts.ts).
+  shardCount: 0x48,
+  // 'h': present once the shard counts are maintained (set when the state is created, or after
+  // they were rebuilt from an older state that had none).
+  shardCountsReady: 0x68,
 } as const;
 
 function u64(value: number): Buffer {
@@ -81,6 +87,25 @@ export const orphanKey = (stripeId: string) =>
   Buffer.concat([tag(TAG.orphan), Buffer.from(stripeId, 'latin1')]);
 export const stripeShardsKey = (stripeId: string) =>
   Buffer.concat([tag(TAG.stripeShards), Buffer.from(stripeId, 'latin1')]);
+export const shardCountKey = (serverId: string, disk: number) => {
+  assert(Number.isInteger(disk) && disk >= 0 && disk < 2 ** 32, `disk number ${disk}`);
+  const d = Buffer.allocUnsafe(4);
+  d.writeUInt32BE(disk);
+  return Buffer.concat([tag(TAG.shardCount), Buffer.from(serverId, 'utf8'), Buffer.of(0), d]);
+};
+// Server ids hold no control characters (ops-cluster.ts), so 0x00 ends the id in the key.
+export const shardCountRange = (serverId?: string) =>
+  serverId === undefined
+    ? { start: tag(TAG.shardCount), end: tag(TAG.shardCount + 1) }
+    : {
+        start: Buffer.concat([tag(TAG.shardCount), Buffer.from(serverId, 'utf8'), Buffer.of(0)]),
+        end: Buffer.concat([tag(TAG.shardCount), Buffer.from(serverId, 'utf8'), Buffer.of(1)]),
+      };
+export const shardCountFromKey = (key: Buffer) => ({
+  serverId: key.subarray(1, key.length - 5).toString('utf8'),
+  disk: key.readUInt32BE(key.length - 4),
+});
+export const shardCountsReadyKey = () => tag(TAG.shardCountsReady);
 export const gcPrefix = () => tag(TAG.gc);
 export const gcPrefixEnd = () => tag(TAG.gc + 1);
 

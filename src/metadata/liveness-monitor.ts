@@ -87,6 +87,9 @@ export class LivenessMonitor {
     const server = this.#leader.reader.dataServer(report.serverId);
     if (server === undefined)
       throw new StrataError('ENOENT', `data server ${report.serverId} is not registered`);
+    // Told, not tracked: removal is final, and the process should be stopped.
+    if (server.state === 'removed')
+      throw new StrataError('SERVER_REMOVED', `data server ${report.serverId} was removed`);
     tracker.heartbeat(report.serverId, nowMs, report.intervalMs);
     const updates = diskUpdates(server.disks, report.disks);
     if (updates.length > 0) {

@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import * as K from './keys.ts';
 import { placementStrategies } from './placement/types.ts';
+import { serverShardCount } from './shard-counts.ts';
 import { fail, type Store } from './store.ts';
 import { notePlacementChange } from './stripe-placement.ts';
 import type {
@@ -92,6 +93,8 @@ export function registerDataServer(store: Store, c: Op<'registerDataServer'>) {
   if (!Array.isArray(s.disks) || s.disks.length > DISKS_PER_SERVER_MAX)
     fail('EINVAL', `a data server has at most ${DISKS_PER_SERVER_MAX} disks`);
   const previous = server(store, id);
+  if (previous?.state === 'removed')
+    fail('SERVER_REMOVED', `data server ${id} was removed from the cluster; use a new id`);
   const disks: DataServerDisk[] = s.disks.map((d) => {
     if (!Number.isSafeInteger(d?.disk) || d.disk < 0 || typeof d.path !== 'string')
       fail('EINVAL', `bad disk ${JSON.stringify(d)}`);
@@ -124,11 +127,32 @@ export function setServerState(store: Store, c: Op<'setServerState'>) {
       `data server ${c.serverId} is ${current.state}, not ${String(c.ifState)}`,
     );
   if (current.state === 'removed' && c.state !== 'removed')
-    fail('EINVAL', `data server ${c.serverId} was removed; it cannot become ${c.state}`);
+    fail('SERVER_REMOVED', `data server ${c.serverId} was removed; it cannot become ${c.state}`);
   if (current.state === c.state) return { ok: true as const };
+  checkOperatorTransition(store, current, c.state);
   const next: DataServerInfo = { ...current, state: c.state, stateSinceMs: c.nowMs };
   putServer(store, current, next);
   return { ok: true as const };
+}
+
+// The operator's states: a drain starts from up, suspect or down (a dead server's shards are
+// rebuilt from the others all the same); removal only ends a finished drain, so every path that
+// proposes it (the CLI, a script, a replayed entry) is refused while a shard is left.
+function checkOperatorTransition(store: Store, current: DataServerInfo, next: ServerState) {
+  const id = current.serverId;
+  if (next === 'removed') {
+    if (current.state !== 'draining')
+      fail('SERVER_NOT_DRAINED', `data server ${id} is ${current.state}; drain it first`);
+    const shards = serverShardCount(store, id);
+    if (shards > 0)
+      fail(
+        'SERVER_NOT_DRAINED',
+        `data server ${id} still holds ${shards} shards; wait for its drain to finish`,
+      );
+  }
+  // From draining only back to up (undrain): the detector leaves operator states alone.
+  if (current.state === 'draining' && next !== 'up' && next !== 'removed')
+    fail('PRECONDITION_FAILED', `data server ${id} is draining; undrain it first`);
 }
 
 export function setDiskStatus(store: Store, c: Op<'setDiskStatus'>) {

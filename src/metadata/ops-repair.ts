@@ -5,6 +5,7 @@
 import assert from 'node:assert';
 import { STRIPE_ID } from './extent-ops.ts';
 import * as K from './keys.ts';
+import { moveShardCount } from './shard-counts.ts';
 import { fail, type Store } from './store.ts';
 import type { Command, PartInfo, ShardLocation, Stripe, StripeSite } from './types.ts';
 
@@ -40,6 +41,7 @@ export function relocateShard(store: Store, c: Op<'relocateShard'>) {
   const shards = current.shards.map((s, i) => (i === c.shardIndex ? { ...c.to } : s));
   assert.equal(shards.length, stripe.k + stripe.m, 'a stripe keeps k+m shards');
   store.setStripeShards(c.stripeId, shards);
+  moveShardCount(store, c.from, c.to);
   return { ok: true as const };
 }
 

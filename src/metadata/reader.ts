@@ -3,6 +3,7 @@ import { listObjects } from './list-objects.ts';
 import { clusterConfig, normaliseServer, server } from './ops-cluster.ts';
 import { getLock, readLocks } from './ops-locks.ts';
 import { orphansOf, sessions } from './ops-mounts.ts';
+import { shardCounts } from './shard-counts.ts';
 import type { Store } from './store.ts';
 import { placementEpoch } from './stripe-placement.ts';
 import { scanStripes } from './stripe-scan.ts';
@@ -98,6 +99,8 @@ export function createReader(store: Store): MetadataReader {
       typeof stripeId === 'string'
         ? (store.db.get(K.stripeShardsKey(stripeId)) as ShardLocation[] | undefined)
         : undefined,
+    shardCounts: (serverId) =>
+      shardCounts(store, typeof serverId === 'string' ? serverId : undefined),
     pendingGc: (limit) =>
       [...store.db.getRange({ start: K.gcPrefix(), end: K.gcPrefixEnd(), limit })].map(
         ({ value }) => value as Stripe,

@@ -55,6 +55,7 @@ const READ_FNS = new Set<keyof MetadataReader>([
   'clusterConfig',
   'pendingGc',
   'scanStripes',
+  'shardCounts',
   'relocatedShards',
   'stripeState',
   'getLock',

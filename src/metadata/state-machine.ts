@@ -13,6 +13,7 @@ import { rename } from './ops-rename.ts';
 import { relocateShard } from './ops-repair.ts';
 import { createReader } from './reader.ts';
 import { advanceLogTime, expireSessions, touchSession } from './sessions.ts';
+import { ensureShardCounts, markShardCountsReady } from './shard-counts.ts';
 import { CommandError, fail, Store } from './store.ts';
 import {
   type Command,
@@ -70,8 +71,12 @@ export class MetadataStateMachine {
   }
 
   private initialise(): void {
-    if (this.store.inode(ROOT_INO)) return;
+    if (this.store.inode(ROOT_INO)) {
+      ensureShardCounts(this.store); // a state from before the counts: rebuilt once
+      return;
+    }
     this.db.transactionSync(() => {
+      markShardCountsReady(this.store);
       const root: Inode = {
         ino: ROOT_INO,
         type: 'dir',
@@ -179,6 +184,8 @@ export class MetadataStateMachine {
     const previous = this.db;
     this.db = next;
     this.store.db = next;
+    // A snapshot of a member from before the shard counts has none: rebuilt from its state.
+    ensureShardCounts(this.store);
     return previous.close();
   }
 

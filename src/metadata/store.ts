@@ -1,8 +1,10 @@
 // Typed access to the LMDB tables. Used inside apply()'s write transaction (where reads see the
 // transaction's own writes) and by the reader outside one.
+import assert from 'node:assert/strict';
 import type { Database } from 'lmdb';
 import { StrataError, type StrataErrorCode } from '../common/errors.ts';
 import * as K from './keys.ts';
+import { addShardCounts } from './shard-counts.ts';
 import type {
   BucketInfo,
   DataServerInfo,
@@ -172,15 +174,22 @@ export class Store {
     return (this.db.get(K.refKey(stripeId)) as number | undefined) ?? 0;
   }
 
+  // The first reference counts the stripe's shards on their disks, the last release uncounts
+  // them where they are now (shard-counts.ts).
   setRefCount(stripe: Stripe, count: number): void {
+    const before = this.refCount(stripe.id);
     if (count > 0) {
       this.db.putSync(K.refKey(stripe.id), count);
+      if (before === 0) addShardCounts(this, this.currentStripe(stripe).shards, 1);
       return;
     }
+    assert(before > 0, `stripe ${stripe.id} released while unreferenced`);
     this.db.removeSync(K.refKey(stripe.id));
     // The collector deletes the shards where they are now, and the relocation goes with the
     // stripe (a collected stripe is never referenced again).
-    this.db.putSync(K.gcKey(stripe.id), this.currentStripe(stripe));
+    const current = this.currentStripe(stripe);
+    addShardCounts(this, current.shards, -1);
+    this.db.putSync(K.gcKey(stripe.id), current);
     this.db.removeSync(K.stripeShardsKey(stripe.id));
   }
 

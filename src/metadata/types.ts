@@ -88,6 +88,13 @@ export interface Stripe {
   placementEpoch?: number;
 }
 
+// How many shards of referenced stripes one disk holds (src/metadata/shard-counts.ts).
+export interface DiskShardCount {
+  serverId: string;
+  disk: number;
+  shards: number;
+}
+
 // Where a stripe was found: a file's extent, or an upload's part (relocateShard's precondition).
 export type StripeSite =
   | { ino: number; fileOffset: number }
@@ -491,6 +498,9 @@ export interface MetadataReader {
   clusterConfig(): ClusterConfig | undefined;
   members(): Array<{ nodeId: number; addr: string }>;
   pendingGc(limit: number): Stripe[];
+  // Shards of referenced stripes per disk (every disk holding one, or one server's), at the
+  // stripes' current locations: drain progress and load (src/metadata/shard-counts.ts).
+  shardCounts(serverId?: string): DiskShardCount[];
   // Every referenced stripe, a page at a time (the repair driver's walk); see StripeScanPage.
   scanStripes(cursor: string | undefined, limit: number): StripeScanPage;
   // The stripe's shard locations as a repair recorded them (relocateShard); undefined if no

@@ -304,8 +304,20 @@ export const repairTasks = new Counter({
 
 export const rebalanceMoves = new Counter({
   name: 'strata_rebalance_moves_total',
-  help: 'Shards moved to restore the domain rule after a domain returned, by outcome',
+  help: 'Shards moved to restore the domain rule or even out disks (fair share), by outcome',
   labelNames: ['outcome'] as const,
+  registers: [registry],
+});
+
+export const rebalanceBytes = new Counter({
+  name: 'strata_rebalance_bytes_total',
+  help: 'Bytes of shards written by rebalancing moves (domain rule and fair share)',
+  registers: [registry],
+});
+
+export const balanceDisksOutside = new Gauge({
+  name: 'strata_balance_disks_outside',
+  help: 'Live disks outside the fair-share tolerance at the repair leader last pass',
   registers: [registry],
 });
 

@@ -1,13 +1,28 @@
 import { MetadataClient } from '../../client/metadata-client.ts';
 import { StrataClient } from '../../client/strata-client.ts';
+import type { ClusterStatus } from '../../client/types.ts';
+import { isStrataError } from '../../common/errors.ts';
+import type { DiskStatus } from '../../data/types.ts';
 import { clusterHealth } from '../../metadata/health/cluster-health.ts';
 import type { RepairProgress } from '../../metadata/repair/types.ts';
+import type { DiskShardCount } from '../../metadata/types.ts';
 import { formatBytes, METADATA_ADDR_OPTION, metadataAddrs, parse, UsageError } from '../usage.ts';
+import { isServerCommand, runServerCommand } from './cluster-servers.ts';
 
 export const CLUSTER_HELP = `Usage: strata cluster status [--metadata-addr H:P[,H:P...]] [--config FILE] [--json]
        strata cluster add-node --node-id N H:P [--metadata-addr ...]
        strata cluster remove-node N [--metadata-addr ...]
        strata cluster mounts [--metadata-addr ...] [--json]
+       strata cluster drain SERVER [--no-wait] [--metadata-addr ...]
+       strata cluster undrain SERVER [--metadata-addr ...]
+       strata cluster remove-server SERVER [--metadata-addr ...]
+
+drain marks a data server draining: it takes no new shards, and the leader's repair moves every
+shard it holds to other servers (throttled like repairs; its data stays readable meanwhile).
+The command then shows the shards left, once a second, until none is left (exit 0); --no-wait
+returns at once. undrain stops a drain (the server is up again and keeps what it still holds).
+remove-server takes a drained server out of the cluster for good: refused while the server is
+not draining or still holds shards. A removed server's id cannot register again.
 
 add-node adds the metadata node listening on H:P (started with --raft-join and its own
 --node-id) as a learner, waits until its log has caught up, then makes it a voter. remove-node
@@ -22,16 +37,20 @@ status
 Shows the cluster's health (HEALTHY, DEGRADED or UNAVAILABLE, with the reasons), each member of
 the metadata Raft cluster (role, term, commit and applied index, lag behind the leader's commit,
 and ALARM NOSPACE while its disk is full), the erasure-coding scheme and every data server with
-its state (up, suspect, down, draining, removed), failure domain (zone, rack, host) and disks
-(online, shards, capacity used and free), and the leader's repair: degraded stripes by missing
-shards at its last walk, shards queued and running, shards rebuilt since it became leader.
---json prints the same as one JSON object.`;
+its state (up, suspect, down, draining, removed), failure domain (zone, rack, host), the shards
+the metadata records on it (a draining server's are those left to move) and disks (online,
+shards recorded, shard files found, capacity used and free), and the leader's repair: degraded
+stripes by missing shards at its last walk, shards queued and running, shards rebuilt and moved
+since it became leader, and live disks outside their fair share.
+--json prints the same as one JSON object (recordedShards on each server and disk; null from a
+metadata service that keeps no counts).`;
 
 export async function runCluster(args: string[]): Promise<number> {
   const { values, positionals } = parse(args, {
     ...METADATA_ADDR_OPTION,
     json: { type: 'boolean' },
     'node-id': { type: 'string' },
+    'no-wait': { type: 'boolean' },
   });
   if (values.help || positionals.length === 0) {
     process.stdout.write(`${CLUSTER_HELP}\n`);
@@ -41,13 +60,23 @@ export async function runCluster(args: string[]): Promise<number> {
     return changeMembers(positionals, values, await metadataAddrs(values));
   }
   if (positionals[0] === 'mounts') return listMounts(values, await metadataAddrs(values));
+  if (isServerCommand(positionals[0])) {
+    const addrs = await metadataAddrs(values);
+    const wait = values['no-wait'] !== true;
+    return runServerCommand(positionals[0], positionals[1], { addrs, wait });
+  }
   if (positionals[0] !== 'status')
     throw new UsageError(`unknown cluster command: ${positionals[0]}`);
   const addrs = await metadataAddrs(values);
   const client = new StrataClient({ metadataAddrs: addrs });
   const metadata = new MetadataClient(addrs);
   try {
-    const status = await client.clusterStatus();
+    // A metadata service of an older version keeps no shard counts: shown as unknown (null).
+    const counts = await metadata.read('shardCounts').catch((error: unknown) => {
+      if (isStrataError(error, 'EINVAL')) return null;
+      throw error;
+    });
+    const status = withRecordedShards(await client.clusterStatus(), counts);
     // Health from the replicated records (the cluster's view, the same from every member).
     const recorded = await metadata.read('dataServers');
     const health = clusterHealth({
@@ -84,13 +113,18 @@ export async function runCluster(args: string[]): Promise<number> {
       const { zone, rack, host } = server.domain;
       const since = Math.max(0, Math.round((nowMs - server.stateSinceMs) / 1000));
       const state = server.state === 'up' ? 'up' : `${server.state.toUpperCase()} for ${since} s`;
+      const held =
+        server.state === 'draining'
+          ? `${server.recordedShards ?? '?'} shards left to move`
+          : `${server.recordedShards ?? '?'} shards`;
       out.push(
         `  ${server.serverId}  ${server.addr}  ${state}  zone=${zone} rack=${rack} host=${host}` +
-          (server.reachable ? '' : '  UNREACHABLE'),
+          `  ${held}${server.reachable ? '' : '  UNREACHABLE'}`,
       );
       for (const disk of server.disks) {
         out.push(
-          `    disk ${disk.disk}  ${disk.online ? 'online ' : 'OFFLINE'}  ${disk.shardCount} shards  ` +
+          `    disk ${disk.disk}  ${disk.online ? 'online ' : 'OFFLINE'}  ` +
+            `${disk.recordedShards ?? '?'} shards (${disk.shardCount} files)  ` +
             `used ${formatBytes(disk.usedBytes)}  free ${formatBytes(disk.freeBytes)} of ` +
             `${formatBytes(disk.totalBytes)}  ${disk.path}`,
         );
@@ -110,11 +144,37 @@ function repairLine(repair: RepairProgress | { error: string }): string {
   const stripes = degraded.reduce((sum, [, count]) => sum + count, 0);
   const byMissing = degraded.map(([missing, count]) => `${count} missing ${missing}`).join(', ');
   const { done, failed, refused } = repair.tasks;
+  // Leaders of an older version report no moves' bytes nor balance.
+  const moved = `moved ${repair.moves.done} (${formatBytes(repair.movedBytes ?? 0)})`;
+  const outside = repair.balance?.disksOutside ?? 0;
   return (
     `repair: ${stripes} degraded stripes${stripes > 0 ? ` (${byMissing})` : ''}, ` +
     `${repair.queueLength} shards queued, ${repair.running} running; rebuilt ${done} ` +
-    `(${formatBytes(repair.rebuiltBytes)}), ${failed} failed, ${refused} refused`
+    `(${formatBytes(repair.rebuiltBytes)}), ${failed} failed, ${refused} refused; ${moved}` +
+    (outside > 0 ? `; ${outside} disk(s) outside their fair share` : '')
   );
+}
+
+// Each server and disk with the shards the metadata records there (the state machine's counts).
+function withRecordedShards(status: ClusterStatus, counts: DiskShardCount[] | null) {
+  const byDisk = new Map((counts ?? []).map((c) => [`${c.serverId}\n${c.disk}`, c.shards]));
+  return {
+    ...status,
+    dataServers: status.dataServers.map((server) => {
+      const reported: DiskStatus[] = server.disks;
+      const disks = reported.map((d) => ({
+        ...d,
+        recordedShards: counts === null ? null : (byDisk.get(`${server.serverId}\n${d.disk}`) ?? 0),
+      }));
+      const recordedShards =
+        counts === null
+          ? null
+          : counts
+              .filter((c) => c.serverId === server.serverId)
+              .reduce((sum, c) => sum + c.shards, 0);
+      return { ...server, recordedShards, disks };
+    }),
+  };
 }
 
 async function changeMembers(

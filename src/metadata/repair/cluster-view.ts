@@ -1,7 +1,7 @@
 // The cluster as the repair scheduler sees it, from the replicated data server records, and the
 // count of shards a stripe is missing (for the degraded-stripes gauge).
 import type { PlacementServer } from '../placement/types.ts';
-import type { DataServerInfo } from '../types.ts';
+import type { DataServerInfo, DiskShardCount } from '../types.ts';
 import { conditionOf } from './scheduler.ts';
 import type { RepairStripe, ScrubFinding } from './types.ts';
 
@@ -19,12 +19,23 @@ export function placementView(servers: readonly DataServerInfo[]): PlacementServ
   }));
 }
 
-// Whether anything in the cluster view makes shards lost: a down or removed server, a failed
-// disk. When nothing does (and no scrub finding came), no stripe needs a walk to be found.
-export function anyLoss(view: readonly PlacementServer[]): boolean {
-  return view.some(
-    (s) => s.state === 'down' || s.state === 'removed' || s.disks.some((d) => d.state === 'failed'),
-  );
+// Whether a server or disk whose shards must be rebuilt or moved (down, removed, draining, a
+// failed or draining disk) holds any, by the state machine's shard counts: when none does (and no
+// scrub finding came), no stripe needs a walk to be found. A down server that holds nothing (all
+// rebuilt already) no longer makes every pass walk.
+export function workHeld(
+  view: readonly PlacementServer[],
+  counts: readonly DiskShardCount[],
+): boolean {
+  const servers = new Map(view.map((s) => [s.serverId, s]));
+  return counts.some((c) => {
+    if (c.shards === 0) return false;
+    const server = servers.get(c.serverId);
+    const disk = server?.disks.find((d) => d.disk === c.disk);
+    // Shards on a server or disk the records do not know are lost as far as repair can tell.
+    if (server === undefined || disk === undefined) return true;
+    return server.state !== 'up' && server.state !== 'suspect' ? true : disk.state !== 'up';
+  });
 }
 
 // Shards of the stripe that cannot be read now (lost or on a suspect server).

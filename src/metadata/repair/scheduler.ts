@@ -9,6 +9,7 @@
 // rule against today's live view (written or repaired while a domain was down, which left the rule
 // unenforced) has its excess shards moved, like drained ones, to targets placed with its other
 // shards kept. A stripe within the rule gets no task.
+// Then balance moves (reason 'balance'), when the caller passes fair-share budgets: see planBalance.
 import assert from 'node:assert/strict';
 import { isStrataError } from '../../common/errors.ts';
 import { ClusterMap } from '../placement/cluster-map.ts';
@@ -16,6 +17,7 @@ import { domainSizes, locationKey, minimalCap, serverDomainKey } from '../placem
 import { placeShards } from '../placement/place-shards.ts';
 import type { PlacementServer, PlacementStrategy } from '../placement/types.ts';
 import type { ShardLocation } from '../types.ts';
+import type { BalanceBudget } from './fair-share.ts';
 import type {
   RepairLimits,
   RepairPlan,
@@ -35,6 +37,9 @@ export interface RepairInput {
   occupied?: ReadonlyMap<string, readonly ShardLocation[]>;
   strategy: PlacementStrategy;
   limits: RepairLimits;
+  // Fair share (fair-share.ts): shards each disk still gives and may take. Without it, or with
+  // nothing to give, no balance move is planned.
+  balance?: BalanceBudget;
 }
 
 interface Need {
@@ -54,6 +59,7 @@ export function planRepairs(input: RepairInput): RepairPlan {
   const activeIds = new Set(active.map((t) => t.id));
   const plan: RepairPlan = { tasks: [], waiting: [], unrecoverable: [] };
   const needs: Need[] = [];
+  const balanceable: Array<{ stripe: RepairStripe; spareShards: number }> = [];
   for (const stripe of input.stripes) {
     const conditions = stripe.shards.map((location, i) =>
       conditionOf(location, servers, findings.has(`${stripe.id}/${i}`)),
@@ -69,23 +75,22 @@ export function planRepairs(input: RepairInput): RepairPlan {
     });
     if (conditions.every((c) => c === 'healthy')) {
       const spareShards = readable - stripe.k;
-      for (const shardIndex of misplacedShards(stripe, map, active))
+      const misplaced = misplacedShards(stripe, map, active);
+      for (const shardIndex of misplaced)
         needs.push({ stripe, shardIndex, reason: 'rebalance', spareShards });
+      if (misplaced.length === 0) balanceable.push({ stripe, spareShards });
     }
   }
   needs.sort(byPriority);
-  let tasksInFlight = active.length;
-  let bytesInFlight = active.reduce((sum, t) => sum + t.sizeBytes, 0);
+  const room: Room = {
+    tasksInFlight: active.length,
+    bytesInFlight: active.reduce((sum, t) => sum + t.sizeBytes, 0),
+    throttled: false,
+  };
   const planned = [...active];
-  // Once the budget is spent, nothing of lower priority overtakes (a large shard is not starved).
-  let throttled = false;
   for (const need of needs) {
     const id = `${need.stripe.id}/${need.shardIndex}`;
-    const size = need.stripe.shardSizeBytes;
-    // With nothing in flight a task goes even above the byte budget, or it would never go.
-    const fits = tasksInFlight === 0 || bytesInFlight + size <= limits.bytesInFlightMax;
-    throttled ||= tasksInFlight >= limits.tasksInFlightMax || !fits;
-    if (throttled) {
+    if (!admit(room, need.stripe.shardSizeBytes, limits)) {
       plan.waiting.push({
         stripeId: need.stripe.id,
         shardIndex: need.shardIndex,
@@ -101,10 +106,11 @@ export function planRepairs(input: RepairInput): RepairPlan {
       plan.waiting.push({ stripeId: stripe.id, shardIndex, reason, why: made });
       continue;
     }
-    plan.tasks.push(made);
-    planned.push(made);
-    tasksInFlight++;
-    bytesInFlight += size;
+    take(room, plan, planned, made);
+  }
+  if (input.balance !== undefined && input.balance.moves > 0) {
+    const context = { input, servers, findings, map, planned, plan, room };
+    planBalance(context, input.balance, balanceable);
   }
   assert.ok(
     plan.tasks.every((t) => !activeIds.has(t.id)),
@@ -113,11 +119,92 @@ export function planRepairs(input: RepairInput): RepairPlan {
   return plan;
 }
 
-// Moves after every loss and drain; then fewest spare shards first; losses before drains; then by
-// stripe and shard, so ties are stable.
+// What the throttle has left in this plan. Once it is spent, nothing of lower priority overtakes
+// (a large shard is not starved).
+interface Room {
+  tasksInFlight: number;
+  bytesInFlight: number;
+  throttled: boolean;
+}
+
+function admit(room: Room, sizeBytes: number, limits: RepairLimits): boolean {
+  // With nothing in flight a task goes even above the byte budget, or it would never go.
+  const fits =
+    room.tasksInFlight === 0 || room.bytesInFlight + sizeBytes <= limits.bytesInFlightMax;
+  room.throttled ||= room.tasksInFlight >= limits.tasksInFlightMax || !fits;
+  return !room.throttled;
+}
+
+function take(room: Room, plan: RepairPlan, planned: RepairTask[], task: RepairTask): void {
+  plan.tasks.push(task);
+  planned.push(task);
+  room.tasksInFlight++;
+  room.bytesInFlight += task.sizeBytes;
+}
+
+interface PlanContext {
+  input: RepairInput;
+  servers: ReadonlyMap<string, PlacementServer>;
+  findings: ReadonlySet<string>;
+  map: ClusterMap;
+  planned: RepairTask[];
+  plan: RepairPlan;
+  room: Room;
+}
+
+// Balance moves come last, within the budgets (fair-share.ts): a stripe with nothing else to do
+// gives one shard from a disk still giving, to a disk still taking, placed by the strategy with
+// the stripe's other shards kept (so the domain rule holds). Each of its shards on a giving disk
+// is tried in turn; a stripe whose shards fit nowhere is passed over (an optional move, not
+// reported as waiting). Throttled ones wait, at most as many as the budget still gives.
+function planBalance(
+  context: PlanContext,
+  budget: BalanceBudget,
+  stripes: ReadonlyArray<{ stripe: RepairStripe; spareShards: number }>,
+): void {
+  const { input, plan, room } = context;
+  const give = new Map(budget.give);
+  const takes = new Map(budget.take);
+  let owed = budget.moves;
+  let closed = notTaking(context.map, takes);
+  const busy = new Set(context.planned.map((t) => t.stripeId));
+  for (const { stripe, spareShards } of stripes) {
+    if (owed <= 0 || takes.size === 0) return;
+    if (busy.has(stripe.id)) continue;
+    const giving = stripe.shards.flatMap((at, i) =>
+      (give.get(locationKey(at)) ?? 0) > 0 ? [i] : [],
+    );
+    if (giving.length === 0) continue;
+    if (!admit(room, stripe.shardSizeBytes, input.limits)) {
+      const why = 'throttled';
+      plan.waiting.push({ stripeId: stripe.id, shardIndex: giving[0], reason: 'balance', why });
+      owed--;
+      continue;
+    }
+    for (const shardIndex of giving) {
+      const id = `${stripe.id}/${shardIndex}`;
+      const need: Need = { stripe, shardIndex, reason: 'balance', spareShards };
+      const avoid = [...(input.occupied?.get(id) ?? []), ...closed];
+      const { servers, findings, map, planned } = context;
+      const made = makeTask(need, id, servers, findings, map, planned, input.strategy, avoid);
+      if (typeof made === 'string') continue;
+      setOrDrop(give, locationKey(made.from), (give.get(locationKey(made.from)) ?? 0) - 1);
+      const target = locationKey(made.target);
+      setOrDrop(takes, target, (takes.get(target) ?? 0) - 1);
+      if (!takes.has(target)) closed = notTaking(context.map, takes);
+      take(room, plan, planned, made);
+      owed--;
+      break;
+    }
+  }
+}
+
+// Moves after every loss and drain, and balance moves after the domain rule's; then fewest spare
+// shards first; losses before drains; then by stripe and shard, so ties are stable.
+const RANK: Record<RepairTask['reason'], number> = { lost: 0, drain: 0, rebalance: 1, balance: 2 };
+
 function byPriority(a: Need, b: Need): number {
-  const moveA = a.reason === 'rebalance';
-  if (moveA !== (b.reason === 'rebalance')) return moveA ? 1 : -1;
+  if (RANK[a.reason] !== RANK[b.reason]) return RANK[a.reason] - RANK[b.reason];
   if (a.spareShards !== b.spareShards) return a.spareShards - b.spareShards;
   if (a.reason !== b.reason) return a.reason === 'lost' ? -1 : 1;
   if (a.stripe.id !== b.stripe.id) return a.stripe.id < b.stripe.id ? -1 : 1;
@@ -158,7 +245,7 @@ function makeTask(
   // both count against their domains' caps. A move keeps every other shard where it will be once
   // the stripe's other tasks land (so the moved stripe keeps the rule).
   const kept =
-    need.reason === 'rebalance'
+    need.reason === 'rebalance' || need.reason === 'balance'
       ? withTasks(stripe.shards, pending).filter((_, i) => i !== shardIndex)
       : stripe.shards
           .filter((_, i) => i !== shardIndex)
@@ -179,8 +266,9 @@ function makeTask(
       cluster: map,
       kept: kept.slice(0, width - 1),
       avoidDisks: avoid,
-      // A move goes where it spreads the stripe; a rebuild takes any target within the rule.
-      ...(need.reason === 'rebalance'
+      // A move (for the rule or for balance) goes only where it keeps the stripe spread, or
+      // balance and spread would undo each other; a rebuild takes any target within the rule.
+      ...(need.reason === 'rebalance' || need.reason === 'balance'
         ? { avoidServers: crowdedServers(stripe, map, kept.slice(0, width - 1)) }
         : {}),
     });
@@ -307,4 +395,16 @@ function withTasks(
   const moved = shards.slice();
   for (const t of tasks) moved[t.shardIndex] = t.target;
   return moved;
+}
+
+// Every candidate disk that may take no more balance moves.
+function notTaking(map: ClusterMap, take: ReadonlyMap<string, number>): ShardLocation[] {
+  return map.candidates
+    .filter((c) => (take.get(locationKey(c)) ?? 0) <= 0)
+    .map((c) => ({ serverId: c.serverId, disk: c.disk }));
+}
+
+function setOrDrop(map: Map<string, number>, key: string, value: number): void {
+  if (value > 0) map.set(key, value);
+  else map.delete(key);
 }

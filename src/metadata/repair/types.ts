@@ -35,8 +35,9 @@ export interface RepairTask {
   stripeId: string;
   shardIndex: number;
   // lost: rebuilt; drain: moved off a draining server or disk; rebalance: moved to restore the
-  // domain rule once a domain is live again (the shard is readable, as a drained one).
-  reason: 'lost' | 'drain' | 'rebalance';
+  // domain rule once a domain is live again (the shard is readable, as a drained one); balance:
+  // moved from a disk above its fair share to one below (fair-share.ts).
+  reason: 'lost' | 'drain' | 'rebalance' | 'balance';
   spareShards: number; // readable shards beyond k when planned: the priority (fewest first)
   sources: ReadonlyArray<{ shardIndex: number; location: ShardLocation }>; // exactly k
   from: ShardLocation; // the shard's location in the record when planned
@@ -75,5 +76,9 @@ export interface RepairProgress {
   running: number;
   rebuiltBytes: number; // since this member became leader
   tasks: { done: number; failed: number; refused: number }; // rebuilds and drains
-  moves: { done: number; failed: number; refused: number }; // rebalancing moves
+  moves: { done: number; failed: number; refused: number }; // rebalance and balance moves
+  movedBytes: number; // shard bytes written by moves since this member became leader
+  // Fair share at the last pass: live disks outside the tolerance, and the moves planned for them
+  // (fair-share.ts); 0 and 0 when balanced or while repairs or drains have work.
+  balance: { disksOutside: number; movesPlanned: number };
 }
