@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ChaosScenario } from './chaos/scenario.ts';
 
-test('chaos: two servers killed, repaired, two more killed, one restarted during repair, one stopped, one added: every object reads back and the disks hold exactly the shards the metadata names', async (t) => {
+test('chaos: two servers killed, repaired, two more killed, one restarted during repair, one stopped, one added, one drained and removed: every object reads back and the disks hold exactly the shards the metadata names', async (t) => {
   const scenario = await ChaosScenario.start({
     objects: 8,
     seed: 1,

@@ -63,6 +63,12 @@ try {
   await scenario.stop();
 }
 console.log(`\n${table(reports)}`);
+const drain = reports[0]?.drain;
+if (drain)
+  console.log(
+    `\nround 1: ${drain.added} added; ${drain.drained} drained (${drain.drainedShards} shards) ` +
+      `in ${ms(drain.drainMs)} ms, removed, cluster HEALTHY`,
+  );
 // The acceptance: GETs go on with less than a second added while a server is stopped.
 const slow = reports.filter((r) => r.getAddedMsMax >= 1_000);
 if (slow.length > 0) {

@@ -3,7 +3,8 @@
 // round, with a seeded schedule: kill -9 two data servers (reads and writes go on), wait for
 // repair to restore full redundancy, kill two others (reads go on), restart one of those while
 // its shards are being rebuilt, bring every server back, SIGSTOP one (GETs gain less than a
-// second), and check that the shard files on the disks are exactly what the metadata names.
+// second), in the first round add a server (it receives shards) and drain and remove another,
+// and check that the shard files on the disks are exactly what the metadata names.
 // The short form is test/e2e/chaos.test.ts, the long one `npm run chaos` (run.ts).
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
@@ -61,6 +62,8 @@ export interface RoundReport {
   // walk (a stale copy of the shard at the target, not yet collected, refuses the write).
   movesDone: number;
   movesFailed: number;
+  // The first round: the server added, the one drained (its shards and how long), then removed.
+  drain?: { added: string; drained: string; drainedShards: number; drainMs: number };
 }
 
 // A small seeded generator (mulberry32): the same seed gives the same schedule.
@@ -167,6 +170,12 @@ export class ChaosScenario {
     return elapsedMs;
   }
 
+  // `count` running servers drawn from the seed, none of `except`.
+  pickRunning(count: number, except: string[] = []): DataServer[] {
+    const from = this.cluster.running().filter((s) => !except.includes(s.id));
+    return pick(from, count, this.random);
+  }
+
   async readAll(when: string): Promise<void> {
     for (const key of this.objects.keys()) await this.get(key, when);
   }
@@ -210,8 +219,8 @@ export class ChaosScenario {
     for (const s of [...killedFirst, ...killedSecond.slice(1)]) await c.startServer(s);
     await c.untilAllUp();
     const stop = await this.sigstopGets();
-    // 6. A new server (first round): it receives shards; drain and remove come with `drain`.
-    if (round === 1) await newServerDrainRemove(this);
+    // 6. First round: a new server receives shards; another is drained, removed: HEALTHY.
+    const drain = round === 1 ? await newServerDrainRemove(this) : undefined;
     // 7. Nothing lost, nothing duplicated, nothing left over.
     // Spread one per server again (rebalancing), so that the next round's two kills are safe.
     const final = await this.untilFullRedundancy('with every server back', 1);
@@ -234,6 +243,7 @@ export class ChaosScenario {
       shardFiles,
       stripes: final.length,
       stripesNotSpread,
+      ...(drain ? { drain } : {}),
       movesDone: moves.done - movesBefore.done,
       movesFailed: moves.failed + moves.refused - movesBefore.failed - movesBefore.refused,
     };
@@ -398,11 +408,12 @@ function compareFiles(expected: ShardFile[], found: ShardFile[]): string {
   return `missing ${few(missing)}; not named (orphan or stale) ${few(extra)}; twice ${few(twice)}`;
 }
 
-// STEP TO FILL after the `drain` branch is merged (strata cluster drain / remove-server and
-// per-server shard counts): drain `added` (or another server), check no object is lost and it
-// ends with no shard, remove it, and check `strata cluster status` says HEALTHY.
-// Done now: a new server joins and receives shards, shown by new writes landing on it.
-export async function newServerDrainRemove(scenario: ChaosScenario): Promise<DataServer> {
+// A new server joins and receives shards (new writes land on it); then one server drawn from
+// the seed is drained with the CLI (no object lost, no shard left on it, its files deleted),
+// removed, and stopped; the cluster is then HEALTHY.
+export async function newServerDrainRemove(
+  scenario: ChaosScenario,
+): Promise<{ added: string; drained: string; drainedShards: number; drainMs: number }> {
   const c = scenario.cluster;
   const added = await c.addServer();
   await c.untilAllUp();
@@ -417,6 +428,39 @@ export async function newServerDrainRemove(scenario: ChaosScenario): Promise<Dat
       if (l.serverId === added.id)
         assert.ok(files.has(`${stripe.id}.${i}`), `shard ${i} of ${stripe.id} on ${added.id}`);
     });
-  // TODO(drain): drain a server here, check every object, remove it, check HEALTHY.
-  return added;
+
+  const victim = scenario.pickRunning(1, [added.id])[0];
+  const cli = ['--metadata-addr', c.metadataCluster.addrs.join(',')];
+  const held = await shardsOn(c, victim.id);
+  assert.ok(held > 0, `${victim.id} holds shards before its drain`);
+  const startedMs = performance.now();
+  const drain = await runStrata(['cluster', 'drain', victim.id, ...cli]);
+  assert.equal(drain.code, 0, `drain ${victim.id}: ${drain.stderr}`);
+  const drainMs = performance.now() - startedMs;
+  assert.equal(await shardsOn(c, victim.id), 0, `shards recorded on the drained ${victim.id}`);
+  await scenario.readAll(`after draining ${victim.id}`);
+  await until(
+    `the shard files of the drained ${victim.id} deleted`,
+    async () => (c.shardFiles([victim]).length === 0 ? true : undefined),
+    { limitMs: FILES_LIMIT_MS, intervalMs: 500 },
+  );
+  const removed = await runStrata(['cluster', 'remove-server', victim.id, ...cli]);
+  assert.equal(removed.code, 0, `remove-server ${victim.id}: ${removed.stderr}`);
+  await c.kill(victim);
+  await scenario.readAll(`with the drained ${victim.id} removed and stopped`);
+  await until(
+    'cluster status HEALTHY',
+    async () => {
+      const status = await runStrata(['cluster', 'status', '--json', ...cli]);
+      const { health } = JSON.parse(status.stdout.toString()) as { health: { status: string } };
+      return health.status === 'HEALTHY' ? true : undefined;
+    },
+    { limitMs: 60_000, intervalMs: 1_000 },
+  );
+  return { added: added.id, drained: victim.id, drainedShards: held, drainMs };
+}
+
+async function shardsOn(c: DataCluster, serverId: string): Promise<number> {
+  const counts = await c.metadata.read('shardCounts', serverId);
+  return counts.reduce((sum, count) => sum + count.shards, 0);
 }
