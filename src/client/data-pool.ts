@@ -44,8 +44,10 @@ export class DataPool {
     this.health = options.health ?? new ServerHealth();
   }
 
-  async refresh(force = false): Promise<DataServerInfo[]> {
-    if (!force && Date.now() - this.fetchedAtMs < SERVER_LIST_TTL_MS && this.servers.length > 0) {
+  // `maxAgeMs`: how old a copy may be reused (a writer waiting for a record to change asks for
+  // fresher than the TTL).
+  async refresh(force = false, maxAgeMs = SERVER_LIST_TTL_MS): Promise<DataServerInfo[]> {
+    if (!force && Date.now() - this.fetchedAtMs < maxAgeMs && this.servers.length > 0) {
       return this.servers;
     }
     // One read for the records and the epoch they belong to (src/metadata/stripe-placement.ts).
@@ -70,8 +72,8 @@ export class DataPool {
 
   // The cluster as the replicated records describe it now (refreshed as above), with the
   // recorded placement strategy, for placing new stripes (stripe-placement.ts).
-  async placementView(): Promise<PlacementView> {
-    await this.refresh();
+  async placementView(maxAgeMs = SERVER_LIST_TTL_MS): Promise<PlacementView> {
+    await this.refresh(false, maxAgeMs);
     const { strategy } = (await this.metadata.config()).placement;
     this.map ??= ClusterMap.of(placementServers(this.servers));
     const suspect = this.servers.some((s) => s.state === 'suspect');

@@ -1,12 +1,17 @@
 import assert from 'node:assert';
 import { randomBytes } from 'node:crypto';
 import type { ReedSolomon } from '../erasure/index.ts';
-import type { Stripe } from '../metadata/types.ts';
+import type { ShardLocation, Stripe } from '../metadata/types.ts';
 import type { Logger } from '../observability/logger.ts';
-import { erasureStripes } from '../observability/metrics.ts';
+import { erasureStripes, writePlacementWaits } from '../observability/metrics.ts';
 import type { DataPool } from './data-pool.ts';
 import { codecFor, shardViews } from './stripe-codec.ts';
-import { placeNewStripe, placeRetries } from './stripe-placement.ts';
+import {
+  type PlacementView,
+  placeNewStripe,
+  placeRetries,
+  type StripeShape,
+} from './stripe-placement.ts';
 import { type ShardAssignment, writeShards } from './stripe-write-round.ts';
 
 export interface ErasureParams {
@@ -23,8 +28,9 @@ const SHARD_DELETE_TIMEOUT_MS = 5_000;
 // distinct targets placed by the cluster's strategy on servers recorded up, off those the health
 // view avoids (stripe-placement.ts). Resolves once at least k+1 shards are durable on their data
 // servers (the write quorum: the stripe then survives one more loss). A shard whose write fails
-// is written once more on a target chosen as a repair would choose it (keeping the domain rule,
-// on a server holding no other shard of the stripe), when there is one; one that still
+// is written again on a target chosen as a repair would choose it (keeping the domain rule);
+// while the stripe is below its quorum and no such target is left, the writer waits, bounded,
+// for the cluster to record the failed server suspect (rewriteFailed). A shard that still
 // cannot be written, or whose server is still silent a moment after the quorum, is left absent
 // at the location the stripe records for it, and reads rebuild it, as after a lost disk (a
 // repair finds it there as SHARD_MISSING). Below the quorum the shards already written are
@@ -49,25 +55,15 @@ export async function writeStripe(
   const quorum = writeQuorum(k, m);
   const all = shards.map((target, index) => ({ index, target }));
   const first = await writeShards(pool, stripeId, all, buffers, quorum);
-  const attempted: ShardAssignment[] = [...all];
-  const versions = first.flatMap((o) => (o.state === 'ok' ? [o.version] : []));
-  const failed = first.flatMap((o) => (o.state === 'failed' ? [o] : []));
-  const missing = first.filter((o) => o.state === 'pending').map((o) => o.index);
-  if (failed.length > 0) {
-    const avoid = pool.avoidedForWrites();
-    for (const f of failed) avoid.add(f.target.serverId);
-    const failedIndexes = failed.map((f) => f.index);
-    const moves = placeRetries(view, shape, shards, failedIndexes, avoid);
-    const second = await writeShards(pool, stripeId, moves, buffers, quorum - versions.length);
-    for (const outcome of second) {
-      if (outcome.state !== 'failed') shards[outcome.index] = outcome.target;
-      if (outcome.state === 'ok') versions.push(outcome.version);
-      else missing.push(outcome.index);
-      attempted.push({ index: outcome.index, target: outcome.target });
-    }
-    const moved = new Set(moves.map((move) => move.index));
-    for (const f of failed) if (!moved.has(f.index)) missing.push(f.index);
-  }
+  const round: WriteState = {
+    shards,
+    attempted: [...all],
+    versions: first.flatMap((o) => (o.state === 'ok' ? [o.version] : [])),
+    failed: first.flatMap((o) => (o.state === 'failed' ? [o] : [])),
+    missing: first.filter((o) => o.state === 'pending').map((o) => o.index),
+  };
+  if (round.failed.length > 0) await rewriteFailed(pool, view, shape, buffers, round, log);
+  const { versions, failed, missing } = round;
   const stripe: Stripe = {
     id: stripeId,
     k,
@@ -92,8 +88,89 @@ export async function writeStripe(
     });
     return stripe;
   }
-  await deleteShardsAt(pool, stripeId, attempted).catch(() => {});
-  throw failed[0].error;
+  await deleteShardsAt(pool, stripeId, round.attempted).catch(() => {});
+  throw failed[failed.length - 1].error;
+}
+
+// Where a stripe write stands: `shards` are the locations the stripe will record, `failed` the
+// writes that failed (in order), `missing` the indexes left absent so far.
+interface WriteState {
+  shards: ShardLocation[];
+  attempted: ShardAssignment[];
+  versions: number[];
+  failed: Array<ShardAssignment & { error: unknown }>;
+  missing: number[];
+}
+
+// How long a write below its quorum waits for the server records to offer a target, and how
+// often it reads them meanwhile. The bound is the detection time (a dead server is recorded
+// suspect about 4.6 s after its last heartbeat, plus the leader's 250 ms check and a commit)
+// with room for a loaded machine; a write never waits unbounded.
+const PLACEMENT_WAIT_MS = 20_000;
+const PLACEMENT_POLL_MS = 500;
+const RETRY_ROUNDS_MAX = 64;
+
+// Writes each failed shard again elsewhere (placeRetries: the domain rule, never a server that
+// failed). While the stripe is below its quorum and no target is left, waits for the records to
+// change: with 3 servers and 4+2, the two left already hold the rule's cap of 2 shards each until
+// the cluster records the dead one suspect; then only 2 live domains remain, the rule is not
+// enforced (as the state machine judges it too) and the shards go on the live servers.
+// Shards still without a target once the quorum is reached are left absent (a degraded write).
+async function rewriteFailed(
+  pool: DataPool,
+  firstView: PlacementView,
+  shape: StripeShape,
+  buffers: Buffer[],
+  state: WriteState,
+  log?: Logger,
+): Promise<void> {
+  const quorum = writeQuorum(shape.k, shape.m);
+  const avoid = pool.avoidedForWrites();
+  for (const f of state.failed) avoid.add(f.target.serverId);
+  let toPlace = state.failed.map((f) => f.index);
+  let view = firstView;
+  let waitedSinceMs: number | undefined;
+  for (let round = 0; toPlace.length > 0 && round < RETRY_ROUNDS_MAX; round++) {
+    const moves = placeRetries(view, shape, state.shards, toPlace, avoid);
+    const outcomes = await writeShards(
+      pool,
+      shape.stripeId,
+      moves,
+      buffers,
+      quorum - state.versions.length,
+    );
+    for (const outcome of outcomes) {
+      state.attempted.push({ index: outcome.index, target: outcome.target });
+      if (outcome.state === 'failed') {
+        state.failed.push(outcome);
+        avoid.add(outcome.target.serverId);
+        continue;
+      }
+      state.shards[outcome.index] = outcome.target;
+      toPlace = toPlace.filter((i) => i !== outcome.index);
+      if (outcome.state === 'ok') state.versions.push(outcome.version);
+      else state.missing.push(outcome.index);
+    }
+    if (state.versions.length >= quorum) break;
+    // A failed move put its server in `avoid`: the next round places around it.
+    if (moves.length > 0) continue;
+    // Below the quorum with no target left: wait for the records to change.
+    if (waitedSinceMs === undefined) {
+      waitedSinceMs = Date.now();
+      log?.info('stripe write waits for the server records', { stripeId: shape.stripeId });
+    }
+    if (Date.now() - waitedSinceMs >= PLACEMENT_WAIT_MS) break;
+    await new Promise((resolve) => setTimeout(resolve, PLACEMENT_POLL_MS));
+    view = await pool.placementView(PLACEMENT_POLL_MS);
+    for (const id of pool.avoidedForWrites()) avoid.add(id);
+  }
+  state.missing.push(...toPlace);
+  if (waitedSinceMs === undefined) return;
+  const placed = state.versions.length >= quorum;
+  writePlacementWaits.inc({ outcome: placed ? 'placed' : 'gave_up' });
+  const fields = { stripeId: shape.stripeId, waitedMs: Date.now() - waitedSinceMs };
+  if (placed) log?.info('stripe write placed after waiting for the server records', fields);
+  else log?.warn('stripe write found no target within the wait bound', fields);
 }
 
 // k+1, capped at k+m: with m = 1 every shard must land.

@@ -126,7 +126,9 @@ export class RepairDriver {
   // The placement epoch of the last walk that ended with no move failed or waiting (undefined:
   // none yet under this leadership, so a new leader walks once).
   private walkedEpoch: number | undefined;
-  private movesLeft = false; // a move failed or waited in the current walk
+  // A move failed or waited in the current walk, or failed after it ended (its tasks run on
+  // past the walk's end): the next pass walks again even if the epoch is walked.
+  private movesLeft = false;
   // Fair share in the current walk: what is still to plan, and how many moves were started.
   private balance: BalanceBudget | undefined;
   private balanceStarted = 0;
@@ -175,7 +177,7 @@ export class RepairDriver {
     const repairs = workHeld(view, counts) || findings.length > 0;
     if (repairs) this.report.balance = { disksOutside: 0, movesPlanned: 0 };
     this.balance = repairs ? undefined : this.fairShare(view, counts);
-    if (!repairs && !grown && this.balance === undefined) {
+    if (!repairs && !grown && this.balance === undefined && !this.movesLeft) {
       degradedStripes.reset();
       repairQueueLength.set(this.running.size);
       this.report.degradedStripes = {};
@@ -292,6 +294,11 @@ export class RepairDriver {
           count: plan.unrecoverable.length,
           first: plan.unrecoverable.slice(0, 10),
         });
+      // A stripe with a shard being rebuilt or drained is not judged for the domain rule or the
+      // spread until that lands (the scheduler skips it), so the walk after the rebuilds looks
+      // again: without it a stripe rebuilt 2-per-server while servers were down stays so.
+      if (plan.tasks.some((t) => t.reason !== 'rebalance' && t.reason !== 'balance'))
+        this.movesLeft = true;
       for (const task of plan.tasks) {
         const site = found.get(task.stripeId);
         if (site === undefined) continue;

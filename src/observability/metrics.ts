@@ -169,6 +169,13 @@ export const erasureStripes = new Counter({
   registers: [registry],
 });
 
+export const writePlacementWaits = new Counter({
+  name: 'strata_client_write_placement_waits_total',
+  help: 'Stripe writes below their quorum that waited for the server records to offer a target',
+  labelNames: ['outcome'] as const,
+  registers: [registry],
+});
+
 export const dataDamagedReads = new Counter({
   name: 'strata_data_damaged_reads_total',
   help: 'Reads refused because the data is damaged: a stripe lost beyond parity, or an MD5 mismatch',

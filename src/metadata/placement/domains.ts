@@ -83,7 +83,8 @@ export function domainRule(candidates: readonly Candidate[], width: number, m: n
   return { level: 'server', cap, enforced: false };
 }
 
-function domainSizes(candidates: readonly Candidate[], level: DomainLevel): number[] {
+// Live disks per domain at the level (a domain holds at most one shard of a stripe per disk).
+export function domainSizes(candidates: readonly Candidate[], level: DomainLevel): number[] {
   const sizes = new Map<string, number>();
   for (const c of candidates) {
     const key = serverDomainKey(c, level);

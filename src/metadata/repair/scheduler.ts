@@ -12,9 +12,8 @@
 // Then balance moves (reason 'balance'), when the caller passes fair-share budgets: see planBalance.
 import assert from 'node:assert/strict';
 import { isStrataError } from '../../common/errors.ts';
-import { checkPlacement } from '../placement/check.ts';
 import { ClusterMap } from '../placement/cluster-map.ts';
-import { locationKey, serverDomainKey } from '../placement/domains.ts';
+import { domainSizes, locationKey, minimalCap, serverDomainKey } from '../placement/domains.ts';
 import { placeShards } from '../placement/place-shards.ts';
 import type { PlacementServer, PlacementStrategy } from '../placement/types.ts';
 import type { ShardLocation } from '../types.ts';
@@ -76,7 +75,7 @@ export function planRepairs(input: RepairInput): RepairPlan {
     });
     if (conditions.every((c) => c === 'healthy')) {
       const spareShards = readable - stripe.k;
-      const misplaced = misplacedShards(stripe, map, active);
+      const misplaced = misplacedShards(stripe, map, active, input.strategy);
       for (const shardIndex of misplaced)
         needs.push({ stripe, shardIndex, reason: 'rebalance', spareShards });
       if (misplaced.length === 0) balanceable.push({ stripe, spareShards });
@@ -267,6 +266,11 @@ function makeTask(
       cluster: map,
       kept: kept.slice(0, width - 1),
       avoidDisks: avoid,
+      // A move (for the rule or for balance) goes only where it keeps the stripe spread, or
+      // balance and spread would undo each other; a rebuild takes any target within the rule.
+      ...(need.reason === 'rebalance' || need.reason === 'balance'
+        ? { avoidServers: crowdedServers(stripe, map, kept.slice(0, width - 1), strategy) }
+        : {}),
     });
   } catch (error) {
     if (isStrataError(error, 'NOT_ENOUGH_TARGETS')) return `no target: ${error.message}`;
@@ -317,20 +321,27 @@ function chooseSources(
 }
 
 // The shards of a stripe (all healthy) to move so that it keeps the domain rule of `map`, judged on
-// where its shards will be once its tasks in flight land: in each domain over the cap (m), the
-// excess, highest indices first (parity before data: a data shard read alone is a plain copy).
-// None when the rule is kept or not enforced (too few live domains).
+// where its shards will be once its tasks in flight land: in each domain at the rule's level
+// holding more than the spread cap (below), the excess, highest indices first (parity before
+// data: a data shard read alone is a plain copy). None when the rule is not enforced (too few
+// live domains).
+// The spread cap is the rule's cap m, or less when the live domains allow a wider spread: with
+// 8 servers and 4+2, one shard per server. A stripe rebuilt while fewer than k+m domains were
+// live holds 2 shards in some domain, within the rule but exposed: two more failures could take
+// 3 of its shards. Once the domains are back it is spread again, so that after a repair any
+// two more can fail (issue 12: k+m+2 servers).
 export function misplacedShards(
   stripe: RepairStripe,
   map: ClusterMap,
   inFlight: readonly RepairTask[] = [],
+  strategy: PlacementStrategy = 'spread-domains',
 ): number[] {
   const tasks = inFlight.filter((t) => t.stripeId === stripe.id);
   const shards = withTasks(stripe.shards, tasks);
-  const placed = { id: stripe.id, k: stripe.k, m: stripe.m, shards };
-  if (!checkPlacement(placed, map).some((v) => v.code === 'DOMAIN_OVERLOADED')) return [];
   const rule = map.rule(stripe.k + stripe.m, stripe.m);
-  assert.ok(rule.enforced, 'the domain rule is judged only where it is enforced');
+  if (!rule.enforced) return [];
+  const cap = spreadCap(map, stripe.k + stripe.m, stripe.m, strategy);
+  assert.ok(cap >= 1 && cap <= stripe.m, `a spread cap within the rule, got ${cap}`);
   const moving = new Set(tasks.map((t) => t.shardIndex));
   const byDomain = new Map<string, number[]>();
   shards.forEach((location, i) => {
@@ -341,11 +352,50 @@ export function misplacedShards(
   });
   const excess: number[] = [];
   for (const indices of byDomain.values()) {
-    if (indices.length <= stripe.m) continue;
+    if (indices.length <= cap) continue;
     const movable = indices.filter((i) => !moving.has(i));
-    excess.push(...movable.slice(-(indices.length - stripe.m)));
+    excess.push(...movable.slice(-(indices.length - cap)));
   }
   return excess.sort((a, b) => a - b);
+}
+
+// The most shards of one stripe a domain at the rule's level should hold. Under spread-domains:
+// the fewest that let the live domains hold the stripe (water-filling), at most m, which is what
+// its writes do, so a stripe rebuilt 2-per-server while servers were down is spread again once
+// they are back. Under random and least-loaded, whose writes only keep the rule's cap, the cap
+// itself: spreading further would move shards after every write, undoing their own placement.
+// Only where the rule is enforced.
+function spreadCap(map: ClusterMap, width: number, m: number, strategy: PlacementStrategy): number {
+  const rule = map.rule(width, m);
+  assert.ok(rule.enforced, 'a spread is judged only where the rule is enforced');
+  if (strategy !== 'spread-domains') return rule.cap;
+  return Math.min(rule.cap, minimalCap(domainSizes(map.candidates, rule.level), width));
+}
+
+// Servers a move of this stripe must not target: those in a domain (at the rule's level) that
+// already holds the spread cap of its other shards, so a move never crowds another domain.
+function crowdedServers(
+  stripe: RepairStripe,
+  map: ClusterMap,
+  kept: ShardLocation[],
+  strategy: PlacementStrategy,
+): Set<string> {
+  const width = stripe.k + stripe.m;
+  const rule = map.rule(width, stripe.m);
+  if (!rule.enforced) return new Set();
+  const cap = spreadCap(map, width, stripe.m, strategy);
+  const held = new Map<string, number>();
+  for (const location of kept) {
+    const server = map.server(location.serverId);
+    if (!server) continue;
+    const key = serverDomainKey(server, rule.level);
+    held.set(key, (held.get(key) ?? 0) + 1);
+  }
+  return new Set(
+    map.servers
+      .filter((s) => (held.get(serverDomainKey(s, rule.level)) ?? 0) >= cap)
+      .map((s) => s.serverId),
+  );
 }
 
 // The stripe's shard list with each task's target in place of its shard.

@@ -131,3 +131,42 @@ test('moves are deterministic and idempotent: in flight, none is planned again',
   const moved = applied(crowded, first.tasks);
   assert.deepEqual(planRepairs(input({ stripes: [moved] })).tasks, []);
 });
+
+// 8 hosts of 2 disks, one rack: 4+2 stripes fit one shard per host.
+const eightHosts = cluster({ zones: 1, racksPerZone: 1, hostsPerRack: 8, disksPerHost: 2 });
+const host = (h: number) => `s-0-0-${h}`;
+// Rebuilt while hosts 5 to 7 were down: 2 shards on host 0 (disks 0 and 1), within the rule.
+const doubled: RepairStripe = {
+  ...stripeOn('d', [host(0), host(0), host(1), host(2), host(3), host(4)]),
+  shards: [0, 0, 1, 2, 3, 4].map((h, i) => ({ serverId: host(h), disk: i === 1 ? 1 : 0 })),
+};
+
+test('a stripe with 2 shards on one host, once k+m hosts are live, is spread one per host', () => {
+  assert.deepEqual(misplacedShards(doubled, ClusterMap.of(eightHosts)), [1]);
+  const plan = planRepairs(input({ stripes: [doubled], servers: eightHosts }));
+  assert.equal(plan.tasks.length, 1);
+  const [move] = plan.tasks;
+  assert.equal(move.reason, 'rebalance');
+  assert.ok(
+    [5, 6, 7].map(host).includes(move.target.serverId),
+    `to an empty host, got ${move.target.serverId}`,
+  );
+  const moved = applied(doubled, plan.tasks);
+  assert.equal(new Set(moved.shards.map((s) => s.serverId)).size, 6, 'one shard per host');
+  // Spread: no further move (no churn).
+  assert.deepEqual(planRepairs(input({ stripes: [moved], servers: eightHosts })).tasks, []);
+});
+
+test('while fewer than k+m hosts are live, 2 shards on one host is the best spread: no move', () => {
+  const threeDown = withState(eightHosts, [5, 6, 7].map(host), 'down');
+  assert.deepEqual(misplacedShards(doubled, ClusterMap.of(threeDown)), []);
+  assert.deepEqual(planRepairs(input({ stripes: [doubled], servers: threeDown })).tasks, []);
+});
+
+test('under random and least-loaded, whose writes keep only the cap, 2 shards on one host is not moved', () => {
+  for (const strategy of ['random', 'least-loaded'] as const) {
+    assert.deepEqual(misplacedShards(doubled, ClusterMap.of(eightHosts), [], strategy), []);
+    const plan = planRepairs(input({ stripes: [doubled], servers: eightHosts, strategy }));
+    assert.deepEqual(plan.tasks, [], `${strategy}: no move within the cap`);
+  }
+});

@@ -96,7 +96,8 @@ export class SimRepairDriver {
     this.stats.passes++;
     if (this.#walk !== undefined) return;
     const view = this.#cluster.view();
-    if (!workHeld(view, this.#shardCounts()) && epoch === this.#walkedEpoch) return;
+    const held = workHeld(view, this.#shardCounts());
+    if (!held && epoch === this.#walkedEpoch && !this.#movesLeft) return;
     this.stats.walks++;
     this.#movesLeft = false;
     this.#note(`walk at epoch ${epoch} (last complete walk: ${this.#walkedEpoch})`);
@@ -142,6 +143,9 @@ export class SimRepairDriver {
         `${stuck.length} moves waiting; ${first.stripeId}/${first.shardIndex}: ${first.why}`,
       );
     }
+    // As the real driver: a rebuild makes the next pass walk again, to judge the rebuilt
+    // stripe's spread once it has landed.
+    if (plan.tasks.some((t) => t.reason !== 'rebalance')) this.#movesLeft = true;
     for (const task of plan.tasks) {
       const site = walk.found.get(task.stripeId);
       assert.ok(site, `a task for a stripe the walk did not find: ${task.id}`);

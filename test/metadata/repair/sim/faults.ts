@@ -5,6 +5,7 @@
 // loss (a disk failure, a kill for good) is made only if every stripe keeps at least k recorded
 // shards that still exist somewhere, so that each stripe can always be repaired in the end and
 // any stripe lost is lost by repair.
+import type { RepairTask } from '../../../../src/metadata/repair/index.ts';
 import type { SeededPrng } from '../../../../src/raft/index.ts';
 import type { SimCluster, SimServer } from './cluster.ts';
 import type { Profile } from './profile.ts';
@@ -27,6 +28,8 @@ export interface FaultContext {
   note: (message: string) => void;
   changeLeader: () => void;
   addServer: () => void;
+  // Repair tasks in flight (the leader's and a former leader's): each may still commit its target.
+  pendingTasks: () => RepairTask[];
 }
 
 type FaultKind = 'kill' | 'hang' | 'disk' | 'join' | 'leader';
@@ -88,7 +91,11 @@ function kill(ctx: FaultContext): void {
   ctx.stats.kills++;
   const disksLeft = liveDisks(ctx.cluster) - server.disks.filter((d) => !d.failed).length;
   const forGood = disksLeft >= ctx.profile.k + 2 * ctx.profile.m;
-  if (forGood && ctx.prng.chance(0.25) && keepsEveryStripe(ctx.cluster, server)) {
+  if (
+    forGood &&
+    ctx.prng.chance(0.25) &&
+    keepsEveryStripe(ctx.cluster, ctx.pendingTasks(), server)
+  ) {
     server.permanent = true;
     server.returnAtMs = undefined;
     ctx.stats.killsForGood++;
@@ -119,7 +126,8 @@ function failDisk(ctx: FaultContext): void {
   const { s, d } = ctx.prng.pick(disks);
   // Enough disks left for every stripe to be whole again after the rebuild.
   if (liveDisks(ctx.cluster) - 1 < ctx.profile.k + 2 * ctx.profile.m) return;
-  if (!keepsEveryStripe(ctx.cluster, { serverId: s.serverId, disk: d.disk })) return;
+  if (!keepsEveryStripe(ctx.cluster, ctx.pendingTasks(), { serverId: s.serverId, disk: d.disk }))
+    return;
   d.failed = true;
   d.files.clear();
   d.usedBytes = 0;
@@ -135,17 +143,31 @@ function liveDisks(cluster: SimCluster): number {
 }
 
 // Whether every stripe would still have at least k recorded shards whose files survive
-// somewhere (not on a failed disk nor on a server dead for good) after losing `what`.
-function keepsEveryStripe(cluster: SimCluster, what: { serverId: string; disk?: number }) {
+// somewhere (not on a failed disk nor on a server dead for good) after losing `what`. A task in
+// flight may still commit its target as the shard's location, so a shard counts as lost when
+// either its recorded location or a pending target for it is (a kill just before such a commit
+// would otherwise lose a stripe the schedule judged safe: seed 67 once did).
+function keepsEveryStripe(
+  cluster: SimCluster,
+  pending: readonly RepairTask[],
+  what: { serverId: string; disk?: number },
+) {
+  const isLost = (location: { serverId: string; disk: number }) => {
+    const server = cluster.server(location.serverId);
+    const hit =
+      location.serverId === what.serverId &&
+      (what.disk === undefined || what.disk === location.disk);
+    return hit || server.permanent || server.disks[location.disk].failed;
+  };
+  const targets = new Map<string, RepairTask[]>();
+  for (const task of pending)
+    targets.set(task.stripeId, [...(targets.get(task.stripeId) ?? []), task]);
   for (const stripe of cluster.stripes.values()) {
     let lost = 0;
-    for (const location of stripe.shards) {
-      const server = cluster.server(location.serverId);
-      const hit =
-        location.serverId === what.serverId &&
-        (what.disk === undefined || what.disk === location.disk);
-      if (hit || server.permanent || server.disks[location.disk].failed) lost++;
-    }
+    stripe.shards.forEach((location, index) => {
+      const moving = (targets.get(stripe.id) ?? []).filter((t) => t.shardIndex === index);
+      if (isLost(location) || moving.some((t) => isLost(t.target))) lost++;
+    });
     if (lost > stripe.m) return false;
   }
   return true;

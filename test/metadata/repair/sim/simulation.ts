@@ -345,6 +345,10 @@ class Simulation {
       note: (m: string) => this.note(m),
       changeLeader: () => this.changeLeader(),
       addServer: () => this.addServer(),
+      pendingTasks: () => [
+        ...[...(this.driver?.running.values() ?? [])].map((r) => r.task),
+        ...this.ghosts.map((r) => r.task),
+      ],
     };
   }
 }
