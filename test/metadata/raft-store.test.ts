@@ -138,3 +138,21 @@ test('a snapshot far ahead of a follower log removes only the entries it had, in
   assert.equal(store.storedEntryCount(), 0);
   await store.close();
 });
+
+test('entries read back for the Raft core come in order, within count and bytes', async () => {
+  const path = join(tempDir(), 'raft');
+  const store = RaftStore.open(path);
+  store.persist({
+    entries: [1, 2, 3, 4, 5].map((i) => entry(i, i < 3 ? 1 : 2, 'x'.repeat(i))),
+    hardState: { term: 2, vote: 1, commit: 5 },
+  });
+  const read = store.entries(2, 6, 10, Infinity);
+  assert.deepEqual(
+    read.map((e) => [e.index, e.term, Buffer.from(e.data).toString()]),
+    [2, 3, 4, 5].map((i) => [i, i < 3 ? 1 : 2, 'x'.repeat(i)]),
+  );
+  assert.equal(store.entries(2, 6, 2, Infinity).length, 2, 'count bound');
+  assert.equal(store.entries(2, 6, 10, 5).length, 2, 'byte bound (2 + 3)');
+  assert.equal(store.entries(4, 6, 10, 1).length, 1, 'at least one entry');
+  await store.close();
+});

@@ -210,6 +210,29 @@ export class RaftStore {
     return this.compactedFrom < this.firstIndex;
   }
 
+  // The Raft core's LogStorage: entries [lo, hi) it evicted from memory, read back for a lagging
+  // follower, at most maxCount and maxBytes (at least one). Checked like load() checks them.
+  entries(lo: number, hi: number, maxCount: number, maxBytes: number): Entry[] {
+    assert(lo >= this.firstIndex && hi <= this.lastIndex + 1, `entries [${lo}, ${hi}) not stored`);
+    const out: Entry[] = [];
+    let bytes = 0;
+    for (const { key, value } of this.db.getRange({ start: entryKey(lo), end: entryKey(hi) })) {
+      const index = Number((key as Buffer).readBigUInt64BE(1));
+      const stored = value as StoredEntry;
+      // A copy: lmdb's buffers are reused by the next read.
+      const data = new Uint8Array(stored.data);
+      if (entryChecksum(index, stored.term, stored.type, data) !== stored.crc) {
+        throw new StrataError('EIO', `raft log entry ${index} fails its checksum on read`);
+      }
+      assert(index === lo + out.length, `raft log has a gap at ${lo + out.length}`);
+      bytes += data.byteLength;
+      if (out.length > 0 && bytes > maxBytes) break;
+      out.push({ index, term: stored.term, type: stored.type, data });
+      if (out.length >= maxCount) break;
+    }
+    return out;
+  }
+
   // Entries on disk, the compacted ones not yet removed included (a scan: for tests).
   storedEntryCount(): number {
     return this.db.getKeysCount({ start: entryKey(0), end: Buffer.of(ENTRY_TAG + 1) });

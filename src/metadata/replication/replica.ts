@@ -162,6 +162,8 @@ export class MetadataReplica {
         preVote: true,
         checkQuorum: true,
         maxCommittedEntriesPerReady: APPLIED_ENTRIES_PER_TURN_MAX,
+        // Applied entries beyond the core's in-memory tail are read back from the store.
+        logStorage: store,
         ...(options.snapshotChunkBytes
           ? { maxSnapshotChunkBytes: options.snapshotChunkBytes }
           : {}),
@@ -193,6 +195,13 @@ export class MetadataReplica {
 
   step(message: Message): void {
     if (this.stopped) return;
+    // Received entries are views of the RPC frame they came in: copied, so that the log's tail
+    // does not keep whole frames alive.
+    if (message.type === 'app')
+      message = {
+        ...message,
+        entries: message.entries.map((entry) => ({ ...entry, data: new Uint8Array(entry.data) })),
+      };
     this.raft.step(message);
     this.schedule();
   }
