@@ -39,6 +39,9 @@ const READ_ROUND_TIMEOUT_MS = 5_000;
 // heartbeats and RPCs instead of applying tens of thousands of entries in one turn.
 const APPLIED_ENTRIES_PER_TURN_MAX = 128;
 const PROPOSALS_PENDING_MAX = 16_384;
+// Reads waiting for the next ReadIndex round (one round at a time): refused beyond this, like
+// proposals, so a flood of reads cannot grow the queue without bound.
+const READS_WAITING_MAX = 16_384;
 
 export interface ReplicaOptions {
   nodeId: NodeId;
@@ -255,6 +258,8 @@ export class MetadataReplica {
   // Resolves when a read served from the local state machine is linearizable (ReadIndex).
   readBarrier(): Promise<void> {
     this.checkAlive();
+    if (this.readQueue.length >= READS_WAITING_MAX)
+      return Promise.reject(new StrataError('RPC_UNAVAILABLE', 'too many metadata reads waiting'));
     return new Promise((resolve, reject) => {
       this.readQueue.push({ resolve, reject });
       this.startReadRound();
