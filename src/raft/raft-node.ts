@@ -54,8 +54,11 @@ export interface PersistedState {
    * initial voters and empty data; a node that will join later passes empty voters.
    */
   snapshot: Snapshot;
-  /** Durable entries after the snapshot, contiguous. */
-  entries: Entry[];
+  /**
+   * Durable entries after the snapshot, contiguous. Taken one at a time: a driver may stream them
+   * from disk, and applied ones leave memory as they come (beyond the log's in-memory tail).
+   */
+  entries: Iterable<Entry>;
   /** What the state machine has already applied (defaults to the snapshot's index). */
   appliedIndex?: number;
 }
@@ -135,15 +138,22 @@ export class RaftNode {
     assert.ok(snapshot.meta.index >= 0 && snapshot.meta.term >= 0, 'bad snapshot metadata');
     this.#log.restore(snapshot);
     this.#snapshot = snapshot;
-    this.#log.append(entries);
+    const applied = persisted.appliedIndex ?? snapshot.meta.index;
+    // Entries are durable and those up to `applied` applied: they may leave memory while the rest
+    // are read (checked against the commit index below).
+    this.#log.applied = applied;
+    this.#log.applying = applied;
+    let count = 0;
+    for (const entry of entries) {
+      this.#log.append([entry]);
+      this.#log.unstableFrom = entry.index + 1;
+      if (++count % 1024 === 0) this.#log.evict();
+    }
     this.#log.unstableFrom = this.#log.lastIndex() + 1;
     assert.ok(hardState.term >= this.#log.lastTerm(), 'hard state term behind the log');
     assert.ok(hardState.commit <= this.#log.lastIndex(), 'commit beyond the durable log');
     this.#log.commitTo(hardState.commit);
-    const applied = persisted.appliedIndex ?? snapshot.meta.index;
     assert.ok(applied >= snapshot.meta.index && applied <= this.#log.committed, 'bad applied');
-    this.#log.applied = applied;
-    this.#log.applying = applied;
     this.#log.evict();
     this.#recomputeMembership();
     this.#becomeFollower(hardState.term, NO_NODE);

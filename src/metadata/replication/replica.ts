@@ -142,7 +142,7 @@ export class MetadataReplica {
       });
     } else if (store.isEmpty()) {
       state = options.bootstrapVoters ? bootstrapState(options.bootstrapVoters) : joiningState();
-      store.persist({ entries: state.entries, hardState: state.hardState });
+      store.persist({ entries: [...state.entries], hardState: state.hardState }); // an array
     } else {
       state = store.load();
     }
@@ -171,7 +171,7 @@ export class MetadataReplica {
           ? { maxSnapshotChunkBytes: options.snapshotChunkBytes }
           : {}),
       },
-      { ...state, appliedIndex: Math.min(appliedIndex, lastIndexOf(state)) },
+      { ...state, appliedIndex: Math.min(appliedIndex, store.lastStoredIndex()) },
     );
     this.diskSpace = new DiskSpaceAlarm({
       ...options.diskSpace,
@@ -681,12 +681,6 @@ export class MetadataReplica {
     for (const w of this.readQueue) w.reject(error);
     this.readQueue = [];
   }
-}
-
-function lastIndexOf(state: PersistedState): number {
-  return state.entries.length > 0
-    ? state.entries[state.entries.length - 1].index
-    : state.snapshot.meta.index;
 }
 
 // The existing state stands at its applied index; the snapshot record holds no file (one is
