@@ -1,6 +1,7 @@
 // Configuration of one Raft core, with explicit limits on everything that could grow.
 import assert from 'node:assert/strict';
 import type { RandomSource } from './prng.ts';
+import type { LogStorage } from './raft-log.ts';
 import type { NodeId } from './types.ts';
 
 export interface RaftConfig {
@@ -33,6 +34,16 @@ export interface RaftConfig {
   maxSnapshotBytes: number;
   /** ReadIndex requests waiting for a heartbeat round or for the first commit of the term. */
   maxPendingReads: number;
+  /**
+   * The driver's durable log. With it, applied entries beyond maxLogEntriesInMemory or
+   * maxLogBytesInMemory leave memory and are read back from it (lagging followers); without it
+   * every entry after the snapshot stays in memory (tests of the core alone).
+   */
+  logStorage?: LogStorage;
+  /** Applied entries kept in memory (the tail most followers read from). */
+  maxLogEntriesInMemory: number;
+  /** Bytes of entry data of the applied entries kept in memory. */
+  maxLogBytesInMemory: number;
   /** A learner is promoted only when its log is at most this many entries behind the leader's. */
   maxPromotionLagEntries: number;
   /**
@@ -64,6 +75,8 @@ export const raftDefaults = {
   maxSnapshotBytes: 256 * 1024 * 1024 * 1024,
   maxPendingReads: 4096,
   maxPromotionLagEntries: 16,
+  maxLogEntriesInMemory: 4096,
+  maxLogBytesInMemory: 8 * 1024 * 1024,
 } as const;
 
 export function resolveConfig(options: RaftOptions): RaftConfig {
@@ -88,6 +101,8 @@ export function resolveConfig(options: RaftOptions): RaftConfig {
   for (const name of positive) {
     assert.ok(Number.isSafeInteger(config[name]) && config[name] > 0, `${name} must be > 0`);
   }
+  assert.ok(config.maxLogEntriesInMemory >= 0, 'maxLogEntriesInMemory must be >= 0');
+  assert.ok(config.maxLogBytesInMemory >= 0, 'maxLogBytesInMemory must be >= 0');
   assert.ok(config.maxPromotionLagEntries >= 0, 'maxPromotionLagEntries must be >= 0');
   return config;
 }

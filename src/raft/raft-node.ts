@@ -54,8 +54,11 @@ export interface PersistedState {
    * initial voters and empty data; a node that will join later passes empty voters.
    */
   snapshot: Snapshot;
-  /** Durable entries after the snapshot, contiguous. */
-  entries: Entry[];
+  /**
+   * Durable entries after the snapshot, contiguous. Taken one at a time: a driver may stream them
+   * from disk, and applied ones leave memory as they come (beyond the log's in-memory tail).
+   */
+  entries: Iterable<Entry>;
   /** What the state machine has already applied (defaults to the snapshot's index). */
   appliedIndex?: number;
 }
@@ -72,6 +75,8 @@ export interface RaftStatus {
   lastIndex: number;
   /** Bytes of entry data in the log after the snapshot (compaction would free them). */
   logBytes: number;
+  /** Entries of the log held in memory (the bounded tail plus what is not applied yet). */
+  logEntriesInMemory: number;
   confState: ConfState;
   leadTransferee: NodeId;
 }
@@ -93,7 +98,7 @@ export class RaftNode {
   #vote: NodeId = NO_NODE;
   #role: Role = 'follower';
   #leaderId: NodeId = NO_NODE;
-  readonly #log = new RaftLog();
+  readonly #log: RaftLog;
   /** Membership in effect: the latest configuration in the log, committed or not (§4.1). */
   #conf: ConfState = { voters: [], learners: [] };
   /** Index of the entry (or snapshot) that holds #conf. */
@@ -124,19 +129,32 @@ export class RaftNode {
   constructor(options: RaftOptions, persisted: PersistedState) {
     this.config = resolveConfig(options);
     this.id = this.config.id;
+    this.#log = new RaftLog({
+      storage: this.config.logStorage,
+      maxEntries: this.config.maxLogEntriesInMemory,
+      maxBytes: this.config.maxLogBytesInMemory,
+    });
     const { hardState, snapshot, entries } = persisted;
     assert.ok(snapshot.meta.index >= 0 && snapshot.meta.term >= 0, 'bad snapshot metadata');
     this.#log.restore(snapshot);
     this.#snapshot = snapshot;
-    this.#log.append(entries);
+    const applied = persisted.appliedIndex ?? snapshot.meta.index;
+    // Entries are durable and those up to `applied` applied: they may leave memory while the rest
+    // are read (checked against the commit index below).
+    this.#log.applied = applied;
+    this.#log.applying = applied;
+    let count = 0;
+    for (const entry of entries) {
+      this.#log.append([entry]);
+      this.#log.unstableFrom = entry.index + 1;
+      if (++count % 1024 === 0) this.#log.evict();
+    }
     this.#log.unstableFrom = this.#log.lastIndex() + 1;
     assert.ok(hardState.term >= this.#log.lastTerm(), 'hard state term behind the log');
     assert.ok(hardState.commit <= this.#log.lastIndex(), 'commit beyond the durable log');
     this.#log.commitTo(hardState.commit);
-    const applied = persisted.appliedIndex ?? snapshot.meta.index;
     assert.ok(applied >= snapshot.meta.index && applied <= this.#log.committed, 'bad applied');
-    this.#log.applied = applied;
-    this.#log.applying = applied;
+    this.#log.evict();
     this.#recomputeMembership();
     this.#becomeFollower(hardState.term, NO_NODE);
     this.#vote = hardState.vote;
@@ -299,6 +317,7 @@ export class RaftNode {
     assert.notEqual(this.#readyApplyingTo, undefined, 'advance() without ready()');
     this.#log.applied = Math.max(this.#log.applied, this.#readyApplyingTo as number);
     this.#readyApplyingTo = undefined;
+    this.#log.evict(); // the Ready's entries are durable and applied now
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -316,6 +335,7 @@ export class RaftNode {
       firstIndex: this.#log.firstIndex(),
       lastIndex: this.#log.lastIndex(),
       logBytes: this.#log.bytesAfterSnapshot(),
+      logEntriesInMemory: this.#log.memoryUse().entries,
       confState: cloneConfState(this.#conf),
       leadTransferee: this.#leadTransferee,
     };
@@ -339,9 +359,9 @@ export class RaftNode {
   confStateAt(index: number): ConfState {
     assert.ok(index >= this.#log.snapshotIndex && index <= this.#log.lastIndex());
     let conf = cloneConfState(this.#snapshot.meta.confState);
-    for (const entry of this.#log.entriesAfterSnapshot()) {
+    for (const entry of this.#log.confChangesAfterSnapshot()) {
       if (entry.index > index) break;
-      if (entry.type === 'confChange') conf = applyConfChange(conf, decodeConfChange(entry.data));
+      conf = applyConfChange(conf, decodeConfChange(entry.data));
     }
     return conf;
   }
@@ -980,8 +1000,7 @@ export class RaftNode {
   #recomputeMembership(): void {
     let conf = cloneConfState(this.#snapshot.meta.confState);
     let confIndex = this.#log.snapshotIndex;
-    for (const entry of this.#log.entriesAfterSnapshot()) {
-      if (entry.type !== 'confChange') continue;
+    for (const entry of this.#log.confChangesAfterSnapshot()) {
       conf = applyConfChange(conf, decodeConfChange(entry.data));
       confIndex = entry.index;
     }

@@ -28,7 +28,7 @@ test('entries, hard state and snapshots round-trip; a conflicting suffix is repl
   const state = reopened.load();
   assert.deepEqual(state.hardState, { term: 2, vote: 0, commit: 2 });
   assert.deepEqual(
-    state.entries.map((e) => [e.index, e.term, Buffer.from(e.data).toString()]),
+    [...state.entries].map((e) => [e.index, e.term, Buffer.from(e.data).toString()]),
     [
       [1, 1, 'a'],
       [2, 2, 'B'],
@@ -46,13 +46,13 @@ test('entries, hard state and snapshots round-trip; a conflicting suffix is repl
   assert.equal(compacted.snapshot.sizeBytes, 4096);
   assert.equal(compacted.snapshot.checksum, 1234);
   assert.deepEqual(
-    compacted.entries.map((e) => e.index),
+    [...compacted.entries].map((e) => e.index),
     [2],
   );
   await third.close();
 });
 
-test('a changed entry or snapshot on disk stops the load with EIO', async () => {
+test('a changed entry or snapshot on disk stops the load with EIO (an entry when it is read)', async () => {
   for (const target of ['entry', 'snapshot'] as const) {
     const path = join(tempDir(), 'raft');
     const store = RaftStore.open(path);
@@ -80,8 +80,9 @@ test('a changed entry or snapshot on disk stops the load with EIO', async () => 
     }
     await raw.close();
     const damaged = RaftStore.open(path);
+    // The entries are read (and checked) as the core takes them, before any is handed over.
     assert.throws(
-      () => damaged.load(),
+      () => [...damaged.load().entries],
       (e: { code?: string }) => e.code === 'EIO',
       target,
     );
@@ -109,7 +110,7 @@ test('compaction records the snapshot at once and removes the covered entries in
   const state = reopened.load();
   assert.equal(state.snapshot.meta.index, 40);
   assert.deepEqual(
-    state.entries.map((e) => e.index),
+    [...state.entries].map((e) => e.index),
     [41, 42, 43, 44, 45, 46, 47, 48, 49, 50],
   );
   while (reopened.removeCompacted(16)) {}
@@ -136,5 +137,23 @@ test('a snapshot far ahead of a follower log removes only the entries it had, in
   assert.equal(store.storedEntryCount(), 3);
   assert.equal(store.removeCompacted(1024), false, 'one batch found them all');
   assert.equal(store.storedEntryCount(), 0);
+  await store.close();
+});
+
+test('entries read back for the Raft core come in order, within count and bytes', async () => {
+  const path = join(tempDir(), 'raft');
+  const store = RaftStore.open(path);
+  store.persist({
+    entries: [1, 2, 3, 4, 5].map((i) => entry(i, i < 3 ? 1 : 2, 'x'.repeat(i))),
+    hardState: { term: 2, vote: 1, commit: 5 },
+  });
+  const read = store.entries(2, 6, 10, Infinity);
+  assert.deepEqual(
+    read.map((e) => [e.index, e.term, Buffer.from(e.data).toString()]),
+    [2, 3, 4, 5].map((i) => [i, i < 3 ? 1 : 2, 'x'.repeat(i)]),
+  );
+  assert.equal(store.entries(2, 6, 2, Infinity).length, 2, 'count bound');
+  assert.equal(store.entries(2, 6, 10, 5).length, 2, 'byte bound (2 + 3)');
+  assert.equal(store.entries(4, 6, 10, 1).length, 1, 'at least one entry');
   await store.close();
 });

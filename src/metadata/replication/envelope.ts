@@ -16,8 +16,10 @@ export interface Envelope {
 
 const packr = new Packr({ useRecords: false, moreTypes: true });
 
+// A copy of exactly the entry's bytes: pack() returns a view of the packer's shared buffer, and a
+// log entry held in memory would keep that whole buffer alive.
 export function encodeEnvelope(envelope: Envelope): Uint8Array {
-  return packr.pack(envelope);
+  return Uint8Array.prototype.slice.call(packr.pack(envelope));
 }
 
 export function decodeEnvelope(data: Uint8Array): Envelope {

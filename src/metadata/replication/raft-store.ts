@@ -98,7 +98,10 @@ export class RaftStore {
     return this.db.get(KEY_HARD_STATE) === undefined;
   }
 
-  // Everything Raft needs to restart, every entry's checksum verified.
+  // Everything Raft needs to restart. The entries come lazily, one at a time as the core takes
+  // them, each checksum verified before it is handed over: a long log since the snapshot is never
+  // in memory at once (the core keeps only its tail). The indexes are known at once from the
+  // first and last keys.
   load(): PersistedState {
     const hardState = (this.db.get(KEY_HARD_STATE) as HardState | undefined) ?? {
       term: 0,
@@ -106,12 +109,26 @@ export class RaftStore {
       commit: 0,
     };
     const snapshot = this.readSnapshot();
-    const entries: Entry[] = [];
-    let compactedFrom = snapshot.meta.index + 1;
-    let expected = snapshot.meta.index + 1;
+    const range = { start: entryKey(0), end: Buffer.of(ENTRY_TAG + 1), limit: 1 };
+    const [first] = [...this.db.getKeys(range)] as Buffer[];
+    const [last] = [
+      ...this.db.getKeys({ ...range, reverse: true, start: range.end, end: range.start }),
+    ] as Buffer[];
+    const firstStored = first === undefined ? undefined : Number(first.readBigUInt64BE(1));
+    const lastStored = last === undefined ? undefined : Number(last.readBigUInt64BE(1));
+    this.firstIndex = snapshot.meta.index + 1;
+    this.lastIndex = Math.max(snapshot.meta.index, lastStored ?? 0);
+    // Compacted entries whose removal a crash interrupted are skipped, and removed later.
+    this.compactedFrom = Math.min(this.firstIndex, firstStored ?? this.firstIndex);
+    return { hardState, snapshot, entries: this.storedEntries(this.firstIndex, this.lastIndex) };
+  }
+
+  // Entries [from, to] as stored, checked: a bad checksum or a gap stops the reader with EIO.
+  private *storedEntries(from: number, to: number): Generator<Entry> {
+    let expected = from;
     for (const { key, value } of this.db.getRange({
-      start: entryKey(0),
-      end: Buffer.of(ENTRY_TAG + 1),
+      start: entryKey(from),
+      end: entryKey(to + 1),
     })) {
       const index = Number((key as Buffer).readBigUInt64BE(1));
       const stored = value as StoredEntry;
@@ -123,19 +140,18 @@ export class RaftStore {
             'were written; refusing to start rather than serve possibly wrong state',
         );
       }
-      if (index <= snapshot.meta.index) {
-        compactedFrom = Math.min(compactedFrom, index); // compacted, removal pending
-        continue;
-      }
       if (index !== expected)
         throw new StrataError('EIO', `raft log has a gap: entry ${index} after ${expected - 1}`);
-      entries.push({ index, term: stored.term, type: stored.type, data });
+      yield { index, term: stored.term, type: stored.type, data };
       expected++;
     }
-    this.firstIndex = snapshot.meta.index + 1;
-    this.lastIndex = snapshot.meta.index + entries.length;
-    this.compactedFrom = compactedFrom;
-    return { hardState, snapshot, entries };
+    if (expected !== to + 1)
+      throw new StrataError('EIO', `raft log has a gap: it ends at ${expected - 1}, not ${to}`);
+  }
+
+  // The last index in the log (the snapshot's when no entry follows it).
+  lastStoredIndex(): number {
+    return this.lastIndex;
   }
 
   // Writes a Ready's snapshot, entries and hard state in one durable transaction. The indexes
@@ -208,6 +224,29 @@ export class RaftStore {
     const last = keys.length > 0 ? Number(keys[keys.length - 1].readBigUInt64BE(1)) : 0;
     this.compactedFrom = keys.length < maxEntries ? this.firstIndex : last + 1;
     return this.compactedFrom < this.firstIndex;
+  }
+
+  // The Raft core's LogStorage: entries [lo, hi) it evicted from memory, read back for a lagging
+  // follower, at most maxCount and maxBytes (at least one). Checked like load() checks them.
+  entries(lo: number, hi: number, maxCount: number, maxBytes: number): Entry[] {
+    assert(lo >= this.firstIndex && hi <= this.lastIndex + 1, `entries [${lo}, ${hi}) not stored`);
+    const out: Entry[] = [];
+    let bytes = 0;
+    for (const { key, value } of this.db.getRange({ start: entryKey(lo), end: entryKey(hi) })) {
+      const index = Number((key as Buffer).readBigUInt64BE(1));
+      const stored = value as StoredEntry;
+      // A copy: lmdb's buffers are reused by the next read.
+      const data = new Uint8Array(stored.data);
+      if (entryChecksum(index, stored.term, stored.type, data) !== stored.crc) {
+        throw new StrataError('EIO', `raft log entry ${index} fails its checksum on read`);
+      }
+      assert(index === lo + out.length, `raft log has a gap at ${lo + out.length}`);
+      bytes += data.byteLength;
+      if (out.length > 0 && bytes > maxBytes) break;
+      out.push({ index, term: stored.term, type: stored.type, data });
+      if (out.length >= maxCount) break;
+    }
+    return out;
   }
 
   // Entries on disk, the compacted ones not yet removed included (a scan: for tests).

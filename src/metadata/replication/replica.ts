@@ -39,6 +39,9 @@ const READ_ROUND_TIMEOUT_MS = 5_000;
 // heartbeats and RPCs instead of applying tens of thousands of entries in one turn.
 const APPLIED_ENTRIES_PER_TURN_MAX = 128;
 const PROPOSALS_PENDING_MAX = 16_384;
+// Reads waiting for the next ReadIndex round (one round at a time): refused beyond this, like
+// proposals, so a flood of reads cannot grow the queue without bound.
+const READS_WAITING_MAX = 16_384;
 
 export interface ReplicaOptions {
   nodeId: NodeId;
@@ -139,7 +142,7 @@ export class MetadataReplica {
       });
     } else if (store.isEmpty()) {
       state = options.bootstrapVoters ? bootstrapState(options.bootstrapVoters) : joiningState();
-      store.persist({ entries: state.entries, hardState: state.hardState });
+      store.persist({ entries: [...state.entries], hardState: state.hardState }); // an array
     } else {
       state = store.load();
     }
@@ -162,11 +165,13 @@ export class MetadataReplica {
         preVote: true,
         checkQuorum: true,
         maxCommittedEntriesPerReady: APPLIED_ENTRIES_PER_TURN_MAX,
+        // Applied entries beyond the core's in-memory tail are read back from the store.
+        logStorage: store,
         ...(options.snapshotChunkBytes
           ? { maxSnapshotChunkBytes: options.snapshotChunkBytes }
           : {}),
       },
-      { ...state, appliedIndex: Math.min(appliedIndex, lastIndexOf(state)) },
+      { ...state, appliedIndex: Math.min(appliedIndex, store.lastStoredIndex()) },
     );
     this.diskSpace = new DiskSpaceAlarm({
       ...options.diskSpace,
@@ -193,6 +198,13 @@ export class MetadataReplica {
 
   step(message: Message): void {
     if (this.stopped) return;
+    // Received entries are views of the RPC frame they came in: copied, so that the log's tail
+    // does not keep whole frames alive.
+    if (message.type === 'app')
+      message = {
+        ...message,
+        entries: message.entries.map((entry) => ({ ...entry, data: new Uint8Array(entry.data) })),
+      };
     this.raft.step(message);
     this.schedule();
   }
@@ -246,6 +258,8 @@ export class MetadataReplica {
   // Resolves when a read served from the local state machine is linearizable (ReadIndex).
   readBarrier(): Promise<void> {
     this.checkAlive();
+    if (this.readQueue.length >= READS_WAITING_MAX)
+      return Promise.reject(new StrataError('RPC_UNAVAILABLE', 'too many metadata reads waiting'));
     return new Promise((resolve, reject) => {
       this.readQueue.push({ resolve, reject });
       this.startReadRound();
@@ -667,12 +681,6 @@ export class MetadataReplica {
     for (const w of this.readQueue) w.reject(error);
     this.readQueue = [];
   }
-}
-
-function lastIndexOf(state: PersistedState): number {
-  return state.entries.length > 0
-    ? state.entries[state.entries.length - 1].index
-    : state.snapshot.meta.index;
 }
 
 // The existing state stands at its applied index; the snapshot record holds no file (one is

@@ -95,7 +95,12 @@ export class SimNode {
     const random = new SeededPrng(this.#prng.nextInt(2 ** 31));
     const { hardState, snapshot, entries } = this.durable;
     this.raft = new RaftNode(
-      { ...this.#options, id: this.id, random },
+      {
+        ...this.#options,
+        id: this.id,
+        random,
+        logStorage: { entries: (...range) => this.#read(...range) },
+      },
       {
         hardState,
         snapshot,
@@ -107,6 +112,24 @@ export class SimNode {
     this.startAppliedIndex = index;
     this.#ready = undefined;
     this.alive = true;
+  }
+
+  /** The core's view of the disk: entries it evicted from memory come back from here. */
+  #read(lo: number, hi: number, maxCount: number, maxBytes: number): Entry[] {
+    const base = this.durable.snapshot.meta.index;
+    assert.ok(
+      lo > base && hi <= base + this.durable.entries.length + 1,
+      `[${lo}, ${hi}) not on disk`,
+    );
+    const out: Entry[] = [];
+    let bytes = 0;
+    for (let index = lo; index < hi && out.length < maxCount; index++) {
+      const entry = this.durable.entries[index - base - 1];
+      bytes += entry.data.byteLength;
+      if (out.length > 0 && bytes > maxBytes) break;
+      out.push(entry);
+    }
+    return out;
   }
 
   /** Loses everything not fsynced, and all memory. */

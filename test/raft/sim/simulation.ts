@@ -138,6 +138,9 @@ function drawProfile(prng: SeededPrng, testingFaults: TestingFaults | undefined)
       maxInflightMessages: prng.pick([1, 2, 8]),
       maxSnapshotChunkBytes: prng.pick([16, 64, 100_000]),
       maxPromotionLagEntries: 8,
+      // A tiny in-memory tail makes lagging followers and restarts read entries from the disk.
+      maxLogEntriesInMemory: prng.pick([0, 2, 16, 4096]),
+      maxLogBytesInMemory: prng.pick([0, 64, 1024 * 1024]),
       testingFaults,
     },
   };
