@@ -34,10 +34,10 @@ export interface DataServiceOptions {
   // the deadline (ms since epoch). It needs the client's stripe reader, a layer above this one,
   // so it is handed in (src/cluster/shard-rebuilder.ts); without it the method is not offered
   // and callers get RPC_NO_METHOD.
-  rebuildShard?: ShardRebuilder;
+  rebuildShard?: RebuildShard;
 }
 
-export type ShardRebuilder = (header: RebuildShardHeader, deadlineMs: number) => Promise<Buffer>;
+export type RebuildShard = (header: RebuildShardHeader, deadlineMs: number) => Promise<Buffer>;
 
 export interface DataService {
   server: RpcServer;
