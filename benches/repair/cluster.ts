@@ -21,7 +21,9 @@ export interface BenchClusterOptions {
   downAfterSeconds: number;
   repairMaxConcurrent: number;
   repairBandwidthBytesPerSecond: number;
-  cpuProfileDir?: string; // node --cpu-prof for the metadata members (the leader runs repair)
+  // node --cpu-prof for the metadata members (the leader plans repair) and the data servers (the
+  // targets rebuild: data.rebuildShard); the killed server leaves none.
+  cpuProfileDir?: string;
 }
 
 function configFile(dir: string, name: string, lines: string[]): Record<string, string> {
@@ -67,11 +69,14 @@ export async function startBenchCluster(options: BenchClusterOptions): Promise<B
         startStrata({
           args: ['--role', 'data', '--node-id', String(i + 10), ...clientArgs],
           ready: [],
-          env: configFile(options.configDir, `data-${i + 10}`, [
-            '[data]',
-            'disk_count = 2',
-            `host = "h${i + 10}"`,
-          ]),
+          env: {
+            ...configFile(options.configDir, `data-${i + 10}`, [
+              '[data]',
+              'disk_count = 2',
+              `host = "h${i + 10}"`,
+            ]),
+            ...profileEnv,
+          },
         }),
       ),
     );

@@ -7,6 +7,14 @@ import { erasureStripes, hedgedShardReads, hedgeWins } from '../observability/me
 import type { DataPool } from './data-pool.ts';
 import { codecFor, shardViews } from './stripe-codec.ts';
 
+// What a stripe read needs of its pool: connections by server id, the cluster's view of the
+// servers (refreshed when stale) and this reader's health view. The client's DataPool is one; a
+// data server rebuilding a shard from its peers has its own (src/cluster/shard-rebuilder.ts).
+export type StripeReadPool = Pick<
+  DataPool,
+  'client' | 'clusterAvoids' | 'health' | 'report' | 'reportAbandoned' | 'skipForRead'
+> & { refresh(): Promise<unknown> };
+
 // A shard read that a hedge can replace gives up well before the RPC default (30 s): by then
 // parity has long answered, and the pending call only holds a slot.
 const SHARD_READ_TIMEOUT_MS = 5_000;
@@ -39,7 +47,7 @@ interface ShardRead extends ShardRange {
 // the same window of the data shards. Each shard is read at most twice (its range, then the
 // window), so the extra work is bounded by k+m reads; late answers are ignored.
 export async function readStripeRange(
-  pool: DataPool,
+  pool: StripeReadPool,
   stripe: Stripe,
   offset: number,
   length: number,
@@ -70,7 +78,7 @@ function neededRanges(stripe: Stripe, offset: number, length: number): ShardRang
 }
 
 class HedgedStripeRead {
-  private readonly pool: DataPool;
+  private readonly pool: StripeReadPool;
   private readonly stripe: Stripe;
   private readonly needed: ShardRange[];
   private readonly log: Logger | undefined;
@@ -86,7 +94,7 @@ class HedgedStripeRead {
   private resolve!: (data: Buffer) => void;
   private reject!: (error: unknown) => void;
 
-  constructor(pool: DataPool, stripe: Stripe, needed: ShardRange[], log?: Logger) {
+  constructor(pool: StripeReadPool, stripe: Stripe, needed: ShardRange[], log?: Logger) {
     this.pool = pool;
     this.stripe = stripe;
     this.needed = needed;
@@ -302,7 +310,7 @@ function isShardFault(error: unknown): boolean {
   );
 }
 
-async function readShard(pool: DataPool, stripe: Stripe, range: ShardRange): Promise<Buffer> {
+async function readShard(pool: StripeReadPool, stripe: Stripe, range: ShardRange): Promise<Buffer> {
   const loc = stripe.shards[range.index];
   const client = await pool.client(loc.serverId);
   const length = range.end - range.start;

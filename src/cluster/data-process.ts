@@ -9,6 +9,7 @@ import { createLogger, type LogLevel } from '../observability/logger.ts';
 import { registry } from '../observability/metrics.ts';
 import { startHeartbeats } from './heartbeat.ts';
 import { registerDataServer } from './registration.ts';
+import { ShardRebuilder } from './shard-rebuilder.ts';
 
 export interface DataProcessSettings {
   serverId: string;
@@ -56,7 +57,12 @@ async function start(settings: DataProcessSettings): Promise<void> {
     fields: { node: settings.nodeId, service: 'data' },
   });
   try {
-    const service = await startDataService({ ...settings, log });
+    const rebuilder = new ShardRebuilder(log.child({ component: 'rebuild' }));
+    const service = await startDataService({
+      ...settings,
+      log,
+      rebuildShard: (header) => rebuilder.rebuild(header),
+    });
     const addr = `${service.host}:${service.port}`;
     const registration = {
       serverId: settings.serverId,
@@ -78,6 +84,7 @@ async function start(settings: DataProcessSettings): Promise<void> {
       void heartbeats
         .stop()
         .then(() => service.close())
+        .then(() => rebuilder.close())
         .then(() => process.exit(0));
     });
     send({ type: 'ready', addr });

@@ -16,6 +16,7 @@ import { startHeartbeats } from './heartbeat.ts';
 import { registerDataServer } from './registration.ts';
 import { RepairDriver } from './repair-driver.ts';
 import { ScrubFindingsSource } from './scrub-findings.ts';
+import { ShardRebuilder } from './shard-rebuilder.ts';
 
 export interface RunningNode {
   dataChild?: DataChild;
@@ -194,6 +195,7 @@ async function startData(
     node.dataAddr = child.addr;
     return;
   }
+  const rebuilder = new ShardRebuilder(log.child({ service: 'data', component: 'rebuild' }));
   const service = await startDataService({
     serverId,
     host,
@@ -201,8 +203,9 @@ async function startData(
     disks,
     scrub,
     log: log.child({ service: 'data' }),
+    rebuildShard: (header) => rebuilder.rebuild(header),
   });
-  closers.push(() => service.close());
+  closers.push(() => service.close().then(() => rebuilder.close()));
   node.dataAddr = `${service.host}:${service.port}`;
   const layout = disks.map((path, disk) => ({ disk, path }));
   const registration = { serverId, addr: node.dataAddr, disks: layout, domain };

@@ -29,12 +29,15 @@
 // Idempotent and resumable: nothing of a task survives the leader but what it committed. A new
 // leader walks again and plans again; a task another leader already committed is refused by
 // relocateShard's precondition (its rebuilt shard is then stale, collected later).
+import assert from 'node:assert';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { DataPool } from '../client/data-pool.ts';
 import type { MetadataClient } from '../client/metadata-client.ts';
-import { codecFor, shardViews } from '../client/stripe-codec.ts';
+import { shardFromData } from '../client/stripe-codec.ts';
 import { readStripeRange } from '../client/stripe-read.ts';
 import { isStrataError } from '../common/errors.ts';
+import type { DataClient } from '../data/data-service.ts';
+import type { RebuildShardHeader } from '../data/types.ts';
 import { locationKey } from '../metadata/placement/domains.ts';
 import type { PlacementServer, PlacementStrategy } from '../metadata/placement/types.ts';
 import {
@@ -54,7 +57,13 @@ import {
   withinTolerance,
   workHeld,
 } from '../metadata/repair/index.ts';
-import type { DiskShardCount, ShardLocation, Stripe, StripeSite } from '../metadata/types.ts';
+import type {
+  DataServerInfo,
+  DiskShardCount,
+  ShardLocation,
+  Stripe,
+  StripeSite,
+} from '../metadata/types.ts';
 import type { Logger } from '../observability/logger.ts';
 import {
   balanceDisksOutside,
@@ -67,8 +76,13 @@ import {
 } from '../observability/metrics.ts';
 
 const SCAN_PAGE_STRIPES = 1_000; // one metadata read: a bounded transaction and reply
+// A throttled page is planned again once this fraction of max_concurrent (at least one) ended.
+const REPLAN_BATCHES = 4;
 const PASS_INTERVAL_MS = 2_000;
 const SHARD_WRITE_TIMEOUT_MS = 30_000;
+// data.rebuildShard: this much, plus this much per MiB of the k shards read and the one written.
+const REBUILD_TIMEOUT_BASE_MS = 30_000;
+const REBUILD_TIMEOUT_MS_PER_MIB = 2_000;
 const SHARD_DELETE_TIMEOUT_MS = 5_000;
 // Commits this driver made, remembered this long so that a page read before a commit does not
 // plan the same shard again (the walk is not one snapshot).
@@ -316,8 +330,17 @@ export class RepairDriver {
       // Throttled shards of this page wait for a slot; the rest of the page had its turn.
       const throttled = plan.waiting.some((w) => w.why === 'throttled');
       if (!throttled || this.running.size === 0 || !this.leading) return;
-      await Promise.race([...this.running.values()].map((r) => r.ended));
+      await this.slotsFreed(Math.max(1, Math.floor(this.options.maxConcurrent / REPLAN_BATCHES)));
     }
+  }
+
+  // Waits until `count` of the running tasks have ended (or none runs). Planning a page again
+  // after every ended task took ~20% of the leader's busy time in benches/repair once the bytes
+  // moved to the data servers (max_concurrent 16); a few slots at a time keeps the pipe full.
+  private async slotsFreed(count: number): Promise<void> {
+    const left = Math.max(0, this.running.size - count);
+    while (this.running.size > left)
+      await Promise.race([...this.running.values()].map((r) => r.ended));
   }
 
   // Runs one task through its phases; never throws (the outcome is counted and logged).
@@ -377,19 +400,24 @@ export class RepairDriver {
     return outcome;
   }
 
-  // Decodes the stripe from k readable shards (the hedged reader picks which) and writes the
-  // missing shard, re-encoded, to the target: a format 2 shard file named by (stripe, index).
+  // Has the target server rebuild the missing shard from the stripe's other shards and write it
+  // (data.rebuildShard: the bytes go from the sources to the target, never through this
+  // process), a format 2 shard file named by (stripe, index). A target older than that method
+  // gets the shard from here, read and encoded as before (mixed versions during an upgrade).
   private async rebuild(task: RepairTask, stripe: Stripe): Promise<void> {
     const waitMs = this.throttle.reserve(Date.now(), (stripe.k + 1) * stripe.shardSizeBytes);
     if (waitMs > 0) await new Promise((r) => setTimeout(r, waitMs));
-    const data = await readStripeRange(this.pool, stripe, 0, stripe.dataLengthBytes, this.log);
-    const shard = rebuiltShard(stripe, data, task.shardIndex);
+    const servers = await this.pool.refresh();
     const client = await this.pool.client(task.target.serverId);
-    await client.putShard(
-      { stripeId: stripe.id, shardIndex: task.shardIndex, disk: task.target.disk },
-      shard,
-      { timeoutMs: SHARD_WRITE_TIMEOUT_MS },
-    );
+    try {
+      const written = await client.rebuildShard(rebuildRequest(stripe, task, servers), {
+        timeoutMs: rebuildTimeoutMs(stripe),
+      });
+      assert(written.sizeBytes === stripe.shardSizeBytes, 'the target wrote the whole shard');
+    } catch (error) {
+      if (!isStrataError(error, 'RPC_NO_METHOD')) throw error;
+      await this.rebuildHere(task, stripe, client);
+    }
     if (task.reason === 'rebalance' || task.reason === 'balance') {
       rebalanceBytes.inc(stripe.shardSizeBytes);
       this.report.movedBytes += stripe.shardSizeBytes;
@@ -397,6 +425,17 @@ export class RepairDriver {
       repairBytes.inc(stripe.shardSizeBytes);
       this.report.rebuiltBytes += stripe.shardSizeBytes;
     }
+  }
+
+  // The fallback: decodes the stripe here from k readable shards (the hedged reader picks which)
+  // and writes the missing shard to the target with putShard.
+  private async rebuildHere(task: RepairTask, stripe: Stripe, client: DataClient): Promise<void> {
+    const data = await readStripeRange(this.pool, stripe, 0, stripe.dataLengthBytes, this.log);
+    await client.putShard(
+      { stripeId: stripe.id, shardIndex: task.shardIndex, disk: task.target.disk },
+      shardFromData(stripe, data, task.shardIndex),
+      { timeoutMs: SHARD_WRITE_TIMEOUT_MS },
+    );
   }
 
   // The replaced shard goes only now that the record names its replacement, and only if its
@@ -450,26 +489,41 @@ export class RepairDriver {
   }
 }
 
-// Shard `index` of the stripe whose data is `data`. A data shard is its slice of the data, zero
-// padded; only a parity shard needs the encoder. Encoding every parity shard and filling k+m
-// buffers for a data shard took about 16% of the leader's CPU in benches/repair (1 MiB shards:
-// 6 ms against 0.6 ms for the slice, measured with a throwaway loop), for two thirds of the
-// rebuilt shards with 4+2.
-function rebuiltShard(stripe: Stripe, data: Buffer, index: number): Buffer {
-  const size = stripe.shardSizeBytes;
-  if (index < stripe.k) {
-    const shard = Buffer.alloc(size);
-    const start = index * size;
-    if (start < data.length) data.copy(shard, 0, start, Math.min(data.length, start + size));
-    return shard;
-  }
-  const buffers = shardViews(stripe.k + stripe.m, size);
-  for (let i = 0; i < stripe.k; i++) {
-    const start = i * size;
-    if (start < data.length) data.copy(buffers[i], 0, start, start + size);
-  }
-  codecFor(stripe.k, stripe.m).encode(buffers);
-  return buffers[index];
+// What the target needs to rebuild the task's shard: the stripe and where each shard is, with
+// the addresses and states this driver knows (a server not up is asked only as a last resort).
+function rebuildRequest(
+  stripe: Stripe,
+  task: RepairTask,
+  servers: DataServerInfo[],
+): RebuildShardHeader {
+  const byId = new Map(servers.map((s) => [s.serverId, s]));
+  return {
+    stripeId: stripe.id,
+    shardIndex: task.shardIndex,
+    disk: task.target.disk,
+    k: stripe.k,
+    m: stripe.m,
+    shardSizeBytes: stripe.shardSizeBytes,
+    dataLengthBytes: stripe.dataLengthBytes,
+    ...(stripe.shardVersion === undefined ? {} : { shardVersion: stripe.shardVersion }),
+    sources: stripe.shards.map((at) => {
+      const server = byId.get(at.serverId);
+      const disk = server?.disks.find((d) => d.disk === at.disk);
+      // As a client's read: draining servers and disks still answer; suspect, down or removed
+      // ones are asked last.
+      const gone = server === undefined || ['suspect', 'down', 'removed'].includes(server.state);
+      const avoid = gone || disk?.state === 'failed';
+      return { serverId: at.serverId, addr: server?.addr ?? '', disk: at.disk, avoid };
+    }),
+  };
+}
+
+// The target reads k shards (each read hedged after at most 5 s), decodes, and writes one shard
+// durably: generous, and longer for bigger shards, so a loaded disk is not mistaken for a hung
+// one; a task that times out is planned again at the next pass.
+function rebuildTimeoutMs(stripe: Stripe): number {
+  const mib = ((stripe.k + 1) * stripe.shardSizeBytes) / (1024 * 1024);
+  return REBUILD_TIMEOUT_BASE_MS + Math.ceil(mib * REBUILD_TIMEOUT_MS_PER_MIB);
 }
 
 function emptyProgress(): RepairProgress {

@@ -1,3 +1,4 @@
+import assert from 'node:assert';
 import { StrataError } from '../common/errors.ts';
 import { type Logger, silentLogger } from '../observability/logger.ts';
 import { RpcClient } from '../rpc/client.ts';
@@ -13,6 +14,7 @@ import {
   type ListShardsHeader,
   type ListShardsReply,
   type PutShardHeader,
+  type RebuildShardHeader,
   type ScrubFindingsReply,
 } from './types.ts';
 
@@ -28,7 +30,14 @@ export interface DataServiceOptions {
   // Background verification of every shard (data.scrub_*): bytes read per second, 0 for none,
   // and the least time between the starts of two passes over a disk.
   scrub?: { bytesPerSecond: number; passIntervalMs: number };
+  // Reads and decodes the shard a data.rebuildShard asks for from the stripe's other shards, by
+  // the deadline (ms since epoch). It needs the client's stripe reader, a layer above this one,
+  // so it is handed in (src/cluster/shard-rebuilder.ts); without it the method is not offered
+  // and callers get RPC_NO_METHOD.
+  rebuildShard?: RebuildShard;
 }
+
+export type RebuildShard = (header: RebuildShardHeader, deadlineMs: number) => Promise<Buffer>;
 
 export interface DataService {
   server: RpcServer;
@@ -54,6 +63,30 @@ export async function startDataService(options: DataServiceOptions): Promise<Dat
     if (!body) throw new StrataError('EINVAL', 'putShard without a body');
     return { header: await store.put(h, body) };
   });
+  const rebuild = options.rebuildShard;
+  if (rebuild !== undefined) {
+    server.handle(DATA_RPC.rebuildShard, async ({ header, deadlineMs }) => {
+      const h = rebuildHeader(objectHeader<RebuildShardHeader>(header, DATA_RPC.rebuildShard));
+      const at = { stripeId: h.stripeId, shardIndex: h.shardIndex, disk: h.disk };
+      // Refused before reading k shards for a write that put() would refuse anyway; put()
+      // still refuses atomically (open 'wx') if one appears meanwhile.
+      if (await store.exists(at))
+        throw new StrataError('EEXIST', `shard ${h.stripeId}.${h.shardIndex} is on disk ${h.disk}`);
+      const shard = await rebuild(h, deadlineMs);
+      // The caller has given up: a file written now would only refuse its retry (EEXIST).
+      if (Date.now() > deadlineMs)
+        throw new StrataError('RPC_TIMEOUT', `shard ${h.stripeId}.${h.shardIndex} rebuilt late`);
+      assert(shard.length === h.shardSizeBytes, 'a rebuilt shard has the stripe shard size');
+      const written = await store.put(at, shard);
+      // Read back through the verifying reader: what a later getShard will serve.
+      const back = await store.get(at, undefined, undefined, { dataLength: h.shardSizeBytes });
+      if (!back.equals(shard)) {
+        await store.delete(at);
+        throw new StrataError('EIO', `shard ${h.stripeId}.${h.shardIndex} read back differs`);
+      }
+      return { header: written };
+    });
+  }
   server.handle(DATA_RPC.getShard, async ({ header }) => {
     const h = objectHeader<GetShardHeader>(header, DATA_RPC.getShard);
     const expect = {
@@ -125,6 +158,38 @@ function objectHeader<H>(header: unknown, method: string): H {
   return header as H;
 }
 
+const SHARD_INDEX_MAX = 255; // shard names carry at most three digits (SHARD_NAME)
+
+// A rebuild's description comes from the network: checked whole before any byte is read.
+function rebuildHeader(h: RebuildShardHeader): RebuildShardHeader {
+  const count = (value: unknown, name: string, min: number): number => {
+    if (!Number.isSafeInteger(value) || (value as number) < min)
+      throw new StrataError('EINVAL', `rebuildShard ${name} must be >= ${min}, got ${value}`);
+    return value as number;
+  };
+  const k = count(h.k, 'k', 1);
+  const m = count(h.m, 'm', 0);
+  if (k + m > SHARD_INDEX_MAX + 1) throw new StrataError('EINVAL', `rebuildShard k+m ${k + m}`);
+  const index = count(h.shardIndex, 'shardIndex', 0);
+  if (index >= k + m) throw new StrataError('EINVAL', `rebuildShard index ${index} of ${k}+${m}`);
+  const size = count(h.shardSizeBytes, 'shardSizeBytes', 1);
+  const length = count(h.dataLengthBytes, 'dataLengthBytes', 1);
+  if (length > k * size)
+    throw new StrataError('EINVAL', `rebuildShard ${length} data bytes exceed ${k} x ${size}`);
+  optionalCount(h.shardVersion, 'shardVersion');
+  const sources = h.sources;
+  const valid = (s: (typeof sources)[number]) =>
+    s !== null &&
+    typeof s === 'object' &&
+    typeof s.serverId === 'string' &&
+    typeof s.addr === 'string' &&
+    typeof s.avoid === 'boolean' &&
+    Number.isSafeInteger(s.disk);
+  if (!Array.isArray(sources) || sources.length !== k + m || !sources.every(valid))
+    throw new StrataError('EINVAL', `rebuildShard takes k+m = ${k + m} source locations`);
+  return h;
+}
+
 function optionalCount(value: unknown, name: string): number | undefined {
   if (value === undefined || value === null) return undefined;
   if (!Number.isSafeInteger(value) || (value as number) < 0)
@@ -151,6 +216,21 @@ export class DataClient {
       DATA_RPC.putShard,
       header,
       body,
+      options,
+    );
+    return reply.header;
+  }
+
+  // The target rebuilds the shard from its peers (data.rebuildShard); `options.timeoutMs` must
+  // cover k shard reads, the decode and a durable write.
+  async rebuildShard(
+    header: RebuildShardHeader,
+    options: RpcCallOptions = {},
+  ): Promise<{ sizeBytes: number; version: number }> {
+    const reply = await this.rpc.call<{ sizeBytes: number; version: number }>(
+      DATA_RPC.rebuildShard,
+      header,
+      undefined,
       options,
     );
     return reply.header;

@@ -109,6 +109,20 @@ export class ShardStore {
     }
   }
 
+  // Whether a file of the shard is on its disk (being written counts): a rebuild refuses before
+  // reading k shards from its peers for a write that put() would refuse anyway.
+  async exists(address: ShardAddress): Promise<boolean> {
+    const path = this.pathOf(address);
+    if (this.writing.has(path)) return true;
+    try {
+      await stat(path);
+      return true;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
+      throw diskError(error, `looking for shard ${path}`);
+    }
+  }
+
   async delete(address: ShardAddress): Promise<boolean> {
     try {
       await unlink(this.pathOf(address));

@@ -13,6 +13,29 @@ export interface PutShardHeader extends ShardId {
 // written; absent from servers older than version 2, which wrote 1). Replies only after the shard
 // file and its directory are fsynced.
 
+// data.rebuildShard, sent by the repair driver (on the metadata leader) to the server that is to
+// hold the rebuilt shard: this server reads k shards of the stripe from its peers (hedged, parity
+// where a data shard is lost), takes shard `shardIndex` of the decoded data and writes it to
+// `disk` as putShard does (format 2, fsynced), then reads it back to verify it. So the shard bytes
+// pass through the target and the sources only, never through the leader.
+export interface RebuildShardHeader extends ShardId {
+  disk: number; // the target disk on this server
+  k: number;
+  m: number;
+  shardSizeBytes: number;
+  dataLengthBytes: number;
+  shardVersion?: number; // as the stripe records it (absent: format 1)
+  // k+m entries, shard i on sources[i] (the stripe's current record, the lost shard's old place
+  // included). `avoid`: the cluster records its server suspect, down or removed, so it is asked
+  // only when nothing else is left (as a client's read does). `addr` is empty for a server the
+  // leader does not know.
+  sources: Array<{ serverId: string; addr: string; disk: number; avoid: boolean }>;
+}
+// Reply header: { sizeBytes, version } as putShard. Errors: EEXIST (a file of that shard is on
+// the disk already: never overwritten), NOT_ENOUGH_SHARDS / DATA_DAMAGED (fewer than k sources
+// answered), the sources' and the disk's errors otherwise. RPC_NO_METHOD from servers older than
+// this method (the driver then rebuilds through itself).
+
 export interface GetShardHeader extends ShardId {
   disk: number;
   offset?: number; // byte range inside the shard; default whole shard
@@ -91,6 +114,7 @@ export interface ScrubFindingsReply {
 
 export const DATA_RPC = {
   putShard: 'data.putShard',
+  rebuildShard: 'data.rebuildShard',
   getShard: 'data.getShard',
   deleteShards: 'data.deleteShards',
   status: 'data.status',

@@ -1,0 +1,133 @@
+// data.rebuildShard's byte work, on the data server that is to hold the rebuilt shard: read the
+// stripe from its peers with the client's hedged stripe reader and take the shard asked for, so
+// the repair driver on the metadata leader only plans and commits (as Ceph's OSDs recover among
+// themselves). It lives here, not in src/data, because the stripe reader is in src/client, a
+// layer above the data service; the data process (data-process.ts) hands it to the service.
+//
+// Decoding runs on this process's thread, as a client's degraded read does: the rebuilds of a
+// repair are spread over every surviving server, each its own process.
+import { isTransportFailure } from '../client/data-pool.ts';
+import { ServerHealth } from '../client/server-health.ts';
+import { shardFromData } from '../client/stripe-codec.ts';
+import { readStripeRange, type StripeReadPool } from '../client/stripe-read.ts';
+import { StrataError } from '../common/errors.ts';
+import { DataClient } from '../data/data-service.ts';
+import type { RebuildShardHeader } from '../data/types.ts';
+import type { Stripe } from '../metadata/types.ts';
+import type { Logger } from '../observability/logger.ts';
+
+// A peer that cannot accept a connection this fast is treated as not answering (as DataPool).
+const PEER_CONNECT_TIMEOUT_MS = 2_000;
+// Connections kept to peers, by address; beyond this the oldest is closed (addresses change only
+// when a server moves, so this is a bound, not a working size).
+const PEER_CONNECTIONS_MAX = 1_024;
+
+export class ShardRebuilder {
+  private readonly log: Logger;
+  private readonly peers = new Map<string, DataClient>(); // by address, oldest first
+  // This server's view of its peers' health, fed by every rebuild's reads: a hung peer is
+  // hedged around, then avoided, as a client's reads do.
+  readonly health = new ServerHealth();
+
+  constructor(log: Logger) {
+    this.log = log;
+  }
+
+  // The shard's bytes (shardSizeBytes of them), from the stripe's other shards.
+  async rebuild(header: RebuildShardHeader): Promise<Buffer> {
+    const stripe: Stripe = {
+      id: header.stripeId,
+      k: header.k,
+      m: header.m,
+      shardSizeBytes: header.shardSizeBytes,
+      dataLengthBytes: header.dataLengthBytes,
+      shards: header.sources.map((s) => ({ serverId: s.serverId, disk: s.disk })),
+      ...(header.shardVersion === undefined ? {} : { shardVersion: header.shardVersion }),
+    };
+    const pool = new RebuildSources(this, header.sources);
+    const index = header.shardIndex;
+    const size = stripe.shardSizeBytes;
+    if (index >= stripe.k) {
+      // Parity: encoded from the whole data.
+      const data = await readStripeRange(pool, stripe, 0, stripe.dataLengthBytes, this.log);
+      return shardFromData(stripe, data, index);
+    }
+    // A data shard is its own slice of the data: only its range is asked for (one read when its
+    // old copy still answers, a move; the reader widens to k shards when it does not).
+    const start = index * size;
+    const end = Math.min(stripe.dataLengthBytes, start + size);
+    const shard = Buffer.alloc(size);
+    if (start < end)
+      (await readStripeRange(pool, stripe, start, end - start, this.log)).copy(shard);
+    return shard;
+  }
+
+  peer(addr: string): DataClient {
+    let client = this.peers.get(addr);
+    if (client === undefined) {
+      client = new DataClient(addr, { connectTimeoutMs: PEER_CONNECT_TIMEOUT_MS });
+      this.peers.set(addr, client);
+      if (this.peers.size > PEER_CONNECTIONS_MAX) {
+        const [oldest, old] = this.peers.entries().next().value as [string, DataClient];
+        this.peers.delete(oldest);
+        void old.close();
+      }
+    }
+    return client;
+  }
+
+  report(serverId: string, readLatencyMs: number | undefined, error?: unknown): void {
+    const change =
+      error !== undefined && isTransportFailure(error)
+        ? this.health.recordFailure(serverId, Date.now())
+        : this.health.recordSuccess(serverId, error === undefined ? readLatencyMs : undefined);
+    if (change === 'avoided')
+      this.log.warn('peer data server not answering; rebuilds read around it', { serverId, error });
+    else if (change !== undefined) this.log.warn('peer data server answering again', { serverId });
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.peers.values()].map((c) => c.close()));
+    this.peers.clear();
+  }
+}
+
+// One rebuild's view of the stripe's servers: the addresses and states the leader sent.
+class RebuildSources implements StripeReadPool {
+  private readonly rebuilder: ShardRebuilder;
+  private readonly sources: RebuildShardHeader['sources'];
+  readonly health: ServerHealth;
+
+  constructor(rebuilder: ShardRebuilder, sources: RebuildShardHeader['sources']) {
+    this.rebuilder = rebuilder;
+    this.sources = sources;
+    this.health = rebuilder.health;
+  }
+
+  // The leader's description is the view: nothing to refresh.
+  refresh(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  async client(serverId: string): Promise<DataClient> {
+    const addr = this.sources.find((s) => s.serverId === serverId)?.addr;
+    if (!addr) throw new StrataError('RPC_UNAVAILABLE', `data server ${serverId} has no address`);
+    return this.rebuilder.peer(addr);
+  }
+
+  clusterAvoids(serverId: string): boolean {
+    return this.sources.some((s) => s.serverId === serverId && s.avoid);
+  }
+
+  skipForRead(serverId: string, nowMs: number): boolean {
+    return this.clusterAvoids(serverId) || this.health.shouldAvoid(serverId, nowMs);
+  }
+
+  report(serverId: string, readLatencyMs: number | undefined, error?: unknown): void {
+    this.rebuilder.report(serverId, readLatencyMs, error);
+  }
+
+  reportAbandoned(serverId: string): void {
+    this.rebuilder.report(serverId, undefined, new StrataError('RPC_TIMEOUT', 'overtaken'));
+  }
+}

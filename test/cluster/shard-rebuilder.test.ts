@@ -1,0 +1,207 @@
+// data.rebuildShard end to end over real RPC: six data services on port 0 (in this process, as
+// test/data/data-service.test.ts starts them), a 4+2 stripe written to them with putShard, and
+// the target asked to rebuild a shard from its peers.
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { closeSync, mkdtempSync, openSync, readdirSync, rmSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, test } from 'node:test';
+import { shardFromData } from '../../src/client/stripe-codec.ts';
+import { ShardRebuilder } from '../../src/cluster/shard-rebuilder.ts';
+import { isStrataError } from '../../src/common/errors.ts';
+import {
+  DataClient,
+  type DataService,
+  type RebuildShardHeader,
+  startDataService,
+} from '../../src/data/index.ts';
+import { silentLogger } from '../../src/observability/logger.ts';
+
+const K = 4;
+const M = 2;
+const SHARD_BYTES = 200_000; // not a multiple of the 64 KiB checksum block
+const cleanups: Array<() => unknown> = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+interface Server {
+  serverId: string;
+  addr: string;
+  disk: string;
+  service: DataService;
+  client: DataClient;
+}
+
+async function startServers(count: number, options: { rebuild?: boolean } = {}) {
+  const servers: Server[] = [];
+  for (let i = 0; i < count; i++) {
+    const disk = mkdtempSync(join(tmpdir(), 'strata-rebuild-'));
+    cleanups.push(() => rmSync(disk, { recursive: true, force: true }));
+    const rebuilder = new ShardRebuilder(silentLogger);
+    const service = await startDataService({
+      serverId: `s${i}`,
+      host: '127.0.0.1',
+      port: 0,
+      disks: [disk],
+      ...(options.rebuild === false ? {} : { rebuildShard: (h) => rebuilder.rebuild(h) }),
+    });
+    cleanups.push(() => service.close().then(() => rebuilder.close()));
+    const addr = `127.0.0.1:${service.port}`;
+    const client = new DataClient(addr);
+    cleanups.push(() => client.close());
+    servers.push({ serverId: `s${i}`, addr, disk, service, client });
+  }
+  return servers;
+}
+
+// A stripe of random data (not filling the last data shard), shard i written to server i.
+async function writeStripe(servers: Server[], dataLengthBytes: number) {
+  const stripeId = randomBytes(16).toString('hex');
+  const geometry = { k: K, m: M, shardSizeBytes: SHARD_BYTES };
+  const data = randomBytes(dataLengthBytes);
+  const shards = Array.from({ length: K + M }, (_, i) => shardFromData(geometry, data, i));
+  for (let i = 0; i < K + M; i++)
+    await servers[i].client.putShard({ stripeId, shardIndex: i, disk: 0 }, shards[i]);
+  return { stripeId, shards, dataLengthBytes };
+}
+
+function request(
+  servers: Server[],
+  stripe: { stripeId: string; dataLengthBytes: number },
+  shardIndex: number,
+  avoid: number[] = [],
+): RebuildShardHeader {
+  return {
+    stripeId: stripe.stripeId,
+    shardIndex,
+    disk: 0,
+    k: K,
+    m: M,
+    shardSizeBytes: SHARD_BYTES,
+    dataLengthBytes: stripe.dataLengthBytes,
+    shardVersion: 2,
+    sources: servers.slice(0, K + M).map((s, i) => ({
+      serverId: s.serverId,
+      addr: s.addr,
+      disk: 0,
+      avoid: avoid.includes(i),
+    })),
+  };
+}
+
+function shardPath(server: Server, stripeId: string, index: number): string {
+  const root = join(server.disk, 'shards');
+  const name = readdirSync(root, { recursive: true, encoding: 'utf8' }).find((n) =>
+    n.endsWith(`${stripeId}.${index}`),
+  );
+  assert.ok(name, `shard ${index} is on ${server.serverId}`);
+  return join(root, name);
+}
+
+const codeOf = (p: Promise<unknown>) =>
+  p.then(
+    () => 'ok',
+    (e: unknown) => (isStrataError(e) ? e.code : String(e)),
+  );
+
+describe('data.rebuildShard', () => {
+  test('every shard index rebuilt on a seventh server from the other shards is byte-identical', async () => {
+    const servers = await startServers(7);
+    const stripe = await writeStripe(servers, 3 * SHARD_BYTES + 12_345);
+    const target = servers[6];
+    for (let index = 0; index < K + M; index++) {
+      // The shard's own server is recorded down: the target must decode it from the others.
+      await servers[index].client.deleteShards({
+        shards: [{ stripeId: stripe.stripeId, shardIndex: index, disk: 0 }],
+      });
+      const reply = await target.client.rebuildShard(request(servers, stripe, index, [index]));
+      assert.equal(reply.sizeBytes, SHARD_BYTES);
+      const rebuilt = await target.client.getShard({
+        stripeId: stripe.stripeId,
+        shardIndex: index,
+        disk: 0,
+      });
+      assert.ok(rebuilt.equals(stripe.shards[index]), `shard ${index} rebuilt byte for byte`);
+      await servers[index].client.putShard(
+        { stripeId: stripe.stripeId, shardIndex: index, disk: 0 },
+        stripe.shards[index],
+      );
+    }
+  });
+
+  test('a missing and a corrupt source are replaced by parity', async () => {
+    const servers = await startServers(7);
+    const stripe = await writeStripe(servers, K * SHARD_BYTES);
+    const target = servers[6];
+    // Shard 0 lost (its server answers SHARD_MISSING), shard 1's file damaged on disk: only
+    // shards 2..5 can decode, two of them parity.
+    await servers[0].client.deleteShards({
+      shards: [{ stripeId: stripe.stripeId, shardIndex: 0, disk: 0 }],
+    });
+    const fd = openSync(shardPath(servers[1], stripe.stripeId, 1), 'r+');
+    writeSync(fd, Buffer.from('garbage!'), 0, 8, 100_000);
+    closeSync(fd);
+    await target.client.rebuildShard(request(servers, stripe, 0));
+    const rebuilt = await target.client.getShard({
+      stripeId: stripe.stripeId,
+      shardIndex: 0,
+      disk: 0,
+    });
+    assert.ok(rebuilt.equals(stripe.shards[0]), 'shard 0 decoded from 2, 3 and the parity');
+  });
+
+  test('fewer than k readable sources fail the rebuild and write nothing', async () => {
+    const servers = await startServers(7);
+    const stripe = await writeStripe(servers, K * SHARD_BYTES);
+    const target = servers[6];
+    for (const index of [0, 1, 2])
+      await servers[index].client.deleteShards({
+        shards: [{ stripeId: stripe.stripeId, shardIndex: index, disk: 0 }],
+      });
+    assert.equal(
+      await codeOf(target.client.rebuildShard(request(servers, stripe, 0))),
+      'DATA_DAMAGED',
+    );
+    assert.equal(
+      await codeOf(target.client.getShard({ stripeId: stripe.stripeId, shardIndex: 0, disk: 0 })),
+      'SHARD_MISSING',
+    );
+  });
+
+  test('a target disk that has a file of the shard already refuses with EEXIST, keeping it', async () => {
+    const servers = await startServers(6);
+    const stripe = await writeStripe(servers, K * SHARD_BYTES);
+    const stale = randomBytes(SHARD_BYTES);
+    // Server 5 holds shard 5; a stale copy of shard 2 is on its disk too.
+    await servers[5].client.putShard({ stripeId: stripe.stripeId, shardIndex: 2, disk: 0 }, stale);
+    const code = await codeOf(servers[5].client.rebuildShard(request(servers, stripe, 2)));
+    assert.equal(code, 'EEXIST');
+    const kept = await servers[5].client.getShard({
+      stripeId: stripe.stripeId,
+      shardIndex: 2,
+      disk: 0,
+    });
+    assert.ok(kept.equals(stale), 'the file on the disk is left as it was');
+  });
+
+  test('a server without the method answers RPC_NO_METHOD (the driver then rebuilds itself)', async () => {
+    const servers = await startServers(6, { rebuild: false });
+    const stripe = await writeStripe(servers, K * SHARD_BYTES);
+    const code = await codeOf(servers[0].client.rebuildShard(request(servers, stripe, 1)));
+    assert.equal(code, 'RPC_NO_METHOD');
+  });
+
+  test('a malformed description is refused before anything is read', async () => {
+    const servers = await startServers(6);
+    const stripe = await writeStripe(servers, K * SHARD_BYTES);
+    const bad = {
+      ...request(servers, stripe, 1),
+      sources: request(servers, stripe, 1).sources.slice(1),
+    };
+    assert.equal(await codeOf(servers[0].client.rebuildShard(bad)), 'EINVAL');
+    const tooLong = { ...request(servers, stripe, 1), dataLengthBytes: K * SHARD_BYTES + 1 };
+    assert.equal(await codeOf(servers[0].client.rebuildShard(tooLong)), 'EINVAL');
+  });
+});
