@@ -45,12 +45,14 @@ import {
   type BalanceBudget,
   ByteRateThrottle,
   balanceBudget,
+  etaSeconds,
   findingKeys,
   liveDiskLoads,
   missingShards,
   OccupiedTargets,
   placementView,
   planRepairs,
+  RateWindow,
   type RepairProgress,
   type RepairTask,
   type ScrubFinding,
@@ -137,6 +139,7 @@ export class RepairDriver {
   private pass: Promise<void> | undefined;
   private leading = false;
   private report: RepairProgress = emptyProgress();
+  private pace = new RateWindow(); // bytes written by tasks, for the rate and ETA in status
   // The placement epoch of the last walk that ended with no move failed or waiting (undefined:
   // none yet under this leadership, so a new leader walks once).
   private walkedEpoch: number | undefined;
@@ -160,6 +163,7 @@ export class RepairDriver {
     this.leading = isLeader;
     if (isLeader && this.timer === undefined) {
       this.report = emptyProgress();
+      this.pace = new RateWindow();
       this.walkedEpoch = undefined;
       this.timer = setInterval(() => this.tick(), this.options.passIntervalMs ?? PASS_INTERVAL_MS);
       this.timer.unref();
@@ -170,7 +174,16 @@ export class RepairDriver {
   }
 
   progress(): RepairProgress {
-    return { ...this.report, running: this.running.size };
+    const nowMs = Date.now();
+    const bytesPerSecond = this.pace.bytesPerSecond(nowMs);
+    const queued = Math.max(this.report.queueLength, this.running.size);
+    const eta = etaSeconds(queued, this.pace.meanBytes(), bytesPerSecond);
+    return {
+      ...this.report,
+      running: this.running.size,
+      bytesPerSecond: Math.round(bytesPerSecond),
+      ...(eta === undefined ? {} : { etaSeconds: eta }),
+    };
   }
 
   private tick(): void {
@@ -418,6 +431,7 @@ export class RepairDriver {
       if (!isStrataError(error, 'RPC_NO_METHOD')) throw error;
       await this.rebuildHere(task, stripe, client);
     }
+    this.pace.note(Date.now(), stripe.shardSizeBytes);
     if (task.reason === 'rebalance' || task.reason === 'balance') {
       rebalanceBytes.inc(stripe.shardSizeBytes);
       this.report.movedBytes += stripe.shardSizeBytes;

@@ -176,6 +176,8 @@ test('after two data servers are killed, repair restores k+m shards on live serv
     const { repair } = JSON.parse(status.stdout.toString()) as { repair: RepairProgress };
     assert.equal(repair.tasks.done, lostShards);
     assert.equal(repair.rebuiltBytes > 0, true);
+    assert.equal(repair.etaSeconds, 0, 'nothing left to rebuild');
+    assert.equal(typeof repair.bytesPerSecond, 'number', 'the pace is reported');
     const human = await runStrata(['cluster', 'status', '--metadata-addr', addr]);
     assert.match(human.stdout.toString(), new RegExp(`^repair: .* rebuilt ${lostShards} `, 'm'));
     const metricsUrl = metadataProcess.metricsUrl;

@@ -151,8 +151,25 @@ function repairLine(repair: RepairProgress | { error: string }): string {
     `repair: ${stripes} degraded stripes${stripes > 0 ? ` (${byMissing})` : ''}, ` +
     `${repair.queueLength} shards queued, ${repair.running} running; rebuilt ${done} ` +
     `(${formatBytes(repair.rebuiltBytes)}), ${failed} failed, ${refused} refused; ${moved}` +
-    (outside > 0 ? `; ${outside} disk(s) outside their fair share` : '')
+    (outside > 0 ? `; ${outside} disk(s) outside their fair share` : '') +
+    paceText(repair)
   );
+}
+
+// The pace over the last 30 s and the time left at it, while there is work (ceph -s's recovery).
+function paceText(repair: RepairProgress): string {
+  if (repair.queueLength === 0 && repair.running === 0) return '';
+  const rate = repair.bytesPerSecond ?? 0;
+  if (rate === 0) return '; no shard written in the last 30 s';
+  const eta = repair.etaSeconds;
+  const left = eta === undefined ? '' : `, about ${formatDuration(eta)} left`;
+  return `; ${formatBytes(rate)}/s${left}`;
+}
+
+function formatDuration(seconds: number): string {
+  if (seconds < 90) return `${seconds} s`;
+  if (seconds < 90 * 60) return `${Math.round(seconds / 60)} min`;
+  return `${(seconds / 3600).toFixed(1)} h`;
 }
 
 // Each server and disk with the shards the metadata records there (the state machine's counts).

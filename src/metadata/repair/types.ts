@@ -81,4 +81,8 @@ export interface RepairProgress {
   // Fair share at the last pass: live disks outside the tolerance, and the moves planned for them
   // (fair-share.ts); 0 and 0 when balanced or while repairs or drains have work.
   balance: { disksOutside: number; movesPlanned: number };
+  // Shard bytes written by rebuilds, drains and moves per second over the last 30 s, and the
+  // seconds the queue would take at that pace (undefined: no pace yet to judge by).
+  bytesPerSecond?: number;
+  etaSeconds?: number;
 }
