@@ -429,7 +429,19 @@ export async function newServerDrainRemove(
         assert.ok(files.has(`${stripe.id}.${i}`), `shard ${i} of ${stripe.id} on ${added.id}`);
     });
 
-  const victim = scenario.pickRunning(1, [added.id])[0];
+  // The victim is drawn among the servers holding shards: one killed earlier comes back empty
+  // (its shards were rebuilt elsewhere) and fair share may not have refilled it yet.
+  const holding: DataServer[] = [];
+  for (const server of c.running().filter((s) => s.id !== added.id))
+    if ((await shardsOn(c, server.id)) > 0) holding.push(server);
+  assert.ok(holding.length > 0, 'a running server holds shards');
+  const victim = scenario.pickRunning(1, [
+    added.id,
+    ...c
+      .running()
+      .filter((s) => !holding.includes(s))
+      .map((s) => s.id),
+  ])[0];
   const cli = ['--metadata-addr', c.metadataCluster.addrs.join(',')];
   const held = await shardsOn(c, victim.id);
   assert.ok(held > 0, `${victim.id} holds shards before its drain`);
