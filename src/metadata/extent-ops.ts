@@ -2,6 +2,7 @@
 // reference count of every stripe, so a stripe's shards are queued for deletion exactly when no
 // extent or part points into it any more.
 import assert from 'node:assert';
+import { clearAbsentShards, recordAbsentShards } from './absent-shards.ts';
 import { fail, type Store } from './store.ts';
 import { checkNewStripe } from './stripe-placement.ts';
 import type { Extent, Stripe } from './types.ts';
@@ -48,12 +49,17 @@ export function addRef(store: Store, stripe: Stripe, delta: number): void {
   if (delta > 0 && before === 0 && store.isQueuedForCollection(stripe.id)) {
     fail('EIO', `stripe ${stripe.id} is being collected; write again`);
   }
-  // The first reference commits the stripe: its locations must keep the placement invariant.
-  if (delta > 0 && before === 0) checkNewStripe(store, stripe);
+  // The first reference commits the stripe: its locations must keep the placement invariant,
+  // and the shards its writer left absent are listed for repair.
+  if (delta > 0 && before === 0) {
+    checkNewStripe(store, stripe);
+    recordAbsentShards(store, stripe);
+  }
   if (delta === 0) return;
   const count = before + delta;
   assert(count >= 0, `stripe ${stripe.id} reference count below zero`);
   store.setRefCount(stripe, count);
+  if (count === 0) clearAbsentShards(store, stripe.id);
 }
 
 // Removes [start, end) from the file's extents: extents inside go, extents across an edge are
