@@ -7,7 +7,8 @@
 // collection).
 //
 // Finding degraded stripes: when, by the state machine's shard counts, no down, removed or
-// draining server and no failed or draining disk holds a shard (and no scrub finding came),
+// draining server and no failed or draining disk holds a shard (and no scrub finding came, and
+// the state machine lists no shard a degraded write left absent: absent-shards.ts),
 // nothing is lost or to move, and nothing is read. Otherwise the referenced stripes are walked
 // a page at a time (scanStripes, SCAN_PAGE_STRIPES per page, the
 // event loop free between pages), each page planned and repaired before the next: millions of
@@ -54,9 +55,16 @@ import {
   withinTolerance,
   workHeld,
 } from '../metadata/repair/index.ts';
-import type { DiskShardCount, ShardLocation, Stripe, StripeSite } from '../metadata/types.ts';
+import type {
+  AbsentShard,
+  DiskShardCount,
+  ShardLocation,
+  Stripe,
+  StripeSite,
+} from '../metadata/types.ts';
 import type { Logger } from '../observability/logger.ts';
 import {
+  absentShardsGauge,
   balanceDisksOutside,
   degradedStripes,
   rebalanceBytes,
@@ -78,6 +86,8 @@ const BALANCE_MOVES_PER_PASS_MAX = 1_000;
 // After a walk for fair share that planned no move (the domain rule leaves none possible), the
 // next walk for it waits this long: the counts alone would ask for it at every pass.
 const BALANCE_IDLE_MS = 60_000;
+// Absent shards (degraded writes) taken as findings per pass: the rest once these are rebuilt.
+const ABSENT_SHARDS_PER_PASS = 10_000;
 
 export interface RepairDriverOptions {
   metadata: MetadataClient; // any member; the driver runs only while this node leads
@@ -167,7 +177,11 @@ export class RepairDriver {
 
   // One walk over the referenced stripes, planning and starting repairs page by page.
   private async runPass(): Promise<void> {
-    const findings = await (this.options.findings?.() ?? Promise.resolve([]));
+    const scrubbed = await (this.options.findings?.() ?? Promise.resolve([]));
+    const absent = await this.options.metadata.read('absentShards', ABSENT_SHARDS_PER_PASS);
+    this.report.absentShards = absent.count;
+    absentShardsGauge.set(absent.count);
+    const findings = [...scrubbed, ...absent.shards.map(absentAsFinding)];
     const placement = await this.options.metadata.read('placementView');
     const counts = await this.options.metadata.read('shardCounts');
     let view = placementView(placement.servers);
@@ -487,6 +501,12 @@ function committed(stripe: Stripe, task: RepairTask): Stripe {
     ...stripe,
     shards: stripe.shards.map((s, i) => (i === task.shardIndex ? task.target : s)),
   };
+}
+
+// A shard a degraded write left absent is lost where its stripe records it, like a scrub finding;
+// the entry goes when relocateShard commits the rebuilt shard.
+function absentAsFinding({ stripeId, shardIndex, location }: AbsentShard): LocatedFinding {
+  return { stripeId, shardIndex, problem: 'missing', location };
 }
 
 // The findings about shards the page's stripes still record where the finding was made.

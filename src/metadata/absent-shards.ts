@@ -51,7 +51,10 @@ export function clearAbsentShards(store: Store, stripeId: string): void {
 }
 
 // The first `limit` entries in key order (stripe id, then index), and how many there are.
-export function absentShards(store: Store, limit: number): { shards: AbsentShard[]; count: number } {
+export function absentShards(
+  store: Store,
+  limit: number,
+): { shards: AbsentShard[]; count: number } {
   assert(Number.isInteger(limit) && limit > 0, 'a positive limit');
   const shards = [...store.db.getRange({ ...K.absentShardRange(), limit })].map(
     ({ key, value }) => ({

@@ -151,7 +151,8 @@ function repairLine(repair: RepairProgress | { error: string }): string {
     `repair: ${stripes} degraded stripes${stripes > 0 ? ` (${byMissing})` : ''}, ` +
     `${repair.queueLength} shards queued, ${repair.running} running; rebuilt ${done} ` +
     `(${formatBytes(repair.rebuiltBytes)}), ${failed} failed, ${refused} refused; ${moved}` +
-    (outside > 0 ? `; ${outside} disk(s) outside their fair share` : '')
+    (outside > 0 ? `; ${outside} disk(s) outside their fair share` : '') +
+    ((repair.absentShards ?? 0) > 0 ? `; ${repair.absentShards} shard(s) absent since written` : '')
   );
 }
 

@@ -81,4 +81,7 @@ export interface RepairProgress {
   // Fair share at the last pass: live disks outside the tolerance, and the moves planned for them
   // (fair-share.ts); 0 and 0 when balanced or while repairs or drains have work.
   balance: { disksOutside: number; movesPlanned: number };
+  // Shards degraded writes left absent and not rebuilt yet, at the last pass (the replicated
+  // table, src/metadata/absent-shards.ts); undefined from leaders before it.
+  absentShards?: number;
 }
