@@ -136,7 +136,8 @@ export class RepairDriver {
   // The placement epoch of the last walk that ended with no move failed or waiting (undefined:
   // none yet under this leadership, so a new leader walks once).
   private walkedEpoch: number | undefined;
-  private movesLeft = false; // a move failed or waited in the current walk
+  // A move failed or waited in the current walk, or a stripe was not judged for moves (repair first).
+  private movesLeft = false;
   // Fair share in the current walk: what is still to plan, and how many moves were started.
   private balance: BalanceBudget | undefined;
   private balanceStarted = 0;
@@ -296,9 +297,13 @@ export class RepairDriver {
           bytesInFlightMax: Math.max(1, this.options.bandwidthBytesPerSecond),
         },
       });
-      // A move with no target (or too few sources) now is planned again at the next pass.
+      // A move with no target (or too few sources) now is planned again at the next pass, and a
+      // stripe under repair is judged against the domain rule only once its repair landed (a
+      // degraded write repaired during the walk for the view it grew into would otherwise keep
+      // breaking the rule: the simulator's seed 7 with degraded writes).
       if (plan.waiting.some((w) => w.reason === 'rebalance' && w.why !== 'throttled'))
         this.movesLeft = true;
+      if (plan.unjudged > 0) this.movesLeft = true;
       this.report.queueLength = this.running.size + plan.tasks.length + plan.waiting.length;
       repairQueueLength.set(this.report.queueLength);
       if (plan.unrecoverable.length > 0)

@@ -62,6 +62,9 @@ export interface RepairPlan {
     why: string;
   }>;
   unrecoverable: string[]; // stripes with fewer than k shards readable or coming back
+  // Stripes not judged against the domain rule (a shard lost, suspect or draining: repair goes
+  // first): a walk for a grown view that met any has not judged every stripe yet.
+  unjudged: number;
 }
 
 export type { PlacementStrategy };

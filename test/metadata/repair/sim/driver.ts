@@ -18,6 +18,7 @@ import {
   planRepairs,
   type RepairStripe,
   type RepairTask,
+  type ScrubFinding,
   sameLocation,
   workHeld,
 } from '../../../../src/metadata/repair/index.ts';
@@ -96,7 +97,8 @@ export class SimRepairDriver {
     this.stats.passes++;
     if (this.#walk !== undefined) return;
     const view = this.#cluster.view();
-    if (!workHeld(view, this.#shardCounts()) && epoch === this.#walkedEpoch) return;
+    const absent = this.#cluster.absentTable.size > 0;
+    if (!workHeld(view, this.#shardCounts()) && !absent && epoch === this.#walkedEpoch) return;
     this.stats.walks++;
     this.#movesLeft = false;
     this.#note(`walk at epoch ${epoch} (last complete walk: ${this.#walkedEpoch})`);
@@ -125,7 +127,7 @@ export class SimRepairDriver {
     const plan = planRepairs({
       stripes: [...walk.found.values()].filter((s) => !walk.skipped.has(s.id)),
       servers: walk.view,
-      findings: [],
+      findings: absentFindings(this.#cluster, walk.found),
       inFlight: [...this.running.values()].map((r) => r.task),
       occupied: this.#occupied.current(nowMs),
       strategy: this.#settings.strategy,
@@ -134,6 +136,8 @@ export class SimRepairDriver {
         bytesInFlightMax: this.#settings.repairBytesPerSecond,
       },
     });
+    // A stripe under repair is judged for moves once its repair landed, at a later walk.
+    if (plan.unjudged > 0) this.#movesLeft = true;
     const stuck = plan.waiting.filter((w) => w.reason === 'rebalance' && w.why !== 'throttled');
     if (stuck.length > 0) {
       this.#movesLeft = true;
@@ -264,7 +268,25 @@ function relocate(cluster: SimCluster, task: RepairTask): boolean {
   const next = commitRepair(stripe, task);
   assert.ok(next, 'commitRepair agrees with the preconditions');
   cluster.stripes.set(stripe.id, next);
+  cluster.absentTable.delete(task.id); // the rebuilt shard exists now
   return true;
+}
+
+// The absent-shard table as the driver takes it: a lost shard wherever the stripe, as the walk
+// found it, still records the listed location (repair-driver.ts, currentFindings).
+function absentFindings(
+  cluster: SimCluster,
+  found: ReadonlyMap<string, RepairStripe>,
+): ScrubFinding[] {
+  const findings: ScrubFinding[] = [];
+  for (const [key, location] of cluster.absentTable) {
+    const slash = key.lastIndexOf('/');
+    const stripeId = key.slice(0, slash);
+    const shardIndex = Number(key.slice(slash + 1));
+    if (sameLocation(found.get(stripeId)?.shards[shardIndex], location))
+      findings.push({ stripeId, shardIndex, problem: 'missing' });
+  }
+  return findings;
 }
 
 // The old file goes only after the commit, when its server is recorded up and its disk is not
