@@ -49,7 +49,9 @@ const put = (machine: MetadataStateMachine, key: string, s: Stripe) =>
 const listed = (machine: MetadataStateMachine) => {
   const { shards, count } = machine.reader.absentShards(1000);
   assert.equal(count, shards.length);
-  return shards.map((a) => `${a.stripeId}/${a.shardIndex}@${a.location.serverId}/${a.location.disk}`);
+  return shards.map(
+    (a) => `${a.stripeId}/${a.shardIndex}@${a.location.serverId}/${a.location.disk}`,
+  );
 };
 
 const at = (s: Stripe, i: number) => `${s.id}/${i}@${s.shards[i].serverId}/${s.shards[i].disk}`;

@@ -6,7 +6,7 @@
 // shards that still exist somewhere, so that each stripe can always be repaired in the end and
 // any stripe lost is lost by repair.
 import type { SeededPrng } from '../../../../src/raft/index.ts';
-import type { SimCluster, SimServer } from './cluster.ts';
+import { type SimCluster, type SimServer, show } from './cluster.ts';
 import type { Profile } from './profile.ts';
 
 export interface FaultStats {
@@ -135,16 +135,19 @@ function liveDisks(cluster: SimCluster): number {
 }
 
 // Whether every stripe would still have at least k recorded shards whose files survive
-// somewhere (not on a failed disk nor on a server dead for good) after losing `what`.
+// somewhere (not on a failed disk nor on a server dead for good, nor never written) after
+// losing `what`.
 function keepsEveryStripe(cluster: SimCluster, what: { serverId: string; disk?: number }) {
   for (const stripe of cluster.stripes.values()) {
     let lost = 0;
-    for (const location of stripe.shards) {
+    for (const [index, location] of stripe.shards.entries()) {
       const server = cluster.server(location.serverId);
       const hit =
         location.serverId === what.serverId &&
         (what.disk === undefined || what.disk === location.disk);
-      if (hit || server.permanent || server.disks[location.disk].failed) lost++;
+      // A shard a degraded write left absent has no file anywhere until it is rebuilt.
+      const absent = cluster.absent.has(`${stripe.id}/${index}@${show(location)}`);
+      if (hit || absent || server.permanent || server.disks[location.disk].failed) lost++;
     }
     if (lost > stripe.m) return false;
   }
