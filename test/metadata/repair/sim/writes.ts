@@ -25,6 +25,7 @@ export interface WriteStats {
   noTargets: number; // too few live disks: refused before writing anything
   failed: number; // a shard could not be written anywhere: nothing committed
   retried: number; // shards placed a second time after a failed write
+  degraded: number; // stripes committed with shards absent (profile.degradedWrites)
 }
 
 export function writeStripe(
@@ -76,6 +77,7 @@ export function writeStripe(
     stats.failed++;
     return;
   }
+  if (missing.length > 0) stats.degraded++;
   for (const index of missing) {
     cluster.absent.add(`${stripeId}/${index}@${shards[index].serverId}/${shards[index].disk}`);
     cluster.absentTable.set(`${stripeId}/${index}`, shards[index]);
