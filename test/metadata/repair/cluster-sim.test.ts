@@ -57,7 +57,7 @@ test(`with degraded writes, repair rebuilds every absent shard over ${degradedSe
     .join('\n');
   assert.equal(failures.length, 0, report);
   assert.equal(converged, degradedSeedCount);
-  assert.ok(degraded > degradedSeedCount, `only ${degraded} degraded writes`);
+  assert.ok(degraded > 0, 'no write was degraded: the test would prove nothing');
 });
 
 test('a seed replays exactly', () => {
