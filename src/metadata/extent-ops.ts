@@ -29,11 +29,24 @@ export function checkExtents(extents: Extent[], sizeBytes?: number): void {
       STRIPE_ID.test(s.id) &&
       Number.isSafeInteger(s.dataLengthBytes) &&
       e.stripeOffset + e.length <= s.dataLengthBytes &&
-      Number.isSafeInteger(e.fileOffset + e.length);
+      Number.isSafeInteger(e.fileOffset + e.length) &&
+      validAbsentShards(s.absentShards);
     if (!valid) fail('EINVAL', `bad extent at file offset ${e?.fileOffset}`);
     if (sizeBytes !== undefined && e.fileOffset + e.length > sizeBytes)
       fail('EINVAL', `an extent reaches ${e.fileOffset + e.length}, past the size ${sizeBytes}`);
   }
+}
+
+// The shape only (a list of shard indices), on every extent: the store reads it on stripes
+// already referenced too (Store.currentStripe). The first reference checks it against the stripe
+// (recordAbsentShards).
+function validAbsentShards(absent: unknown): boolean {
+  if (absent === undefined) return true;
+  return (
+    Array.isArray(absent) &&
+    absent.length <= 256 &&
+    absent.every((i) => Number.isInteger(i) && i >= 0 && i < 256)
+  );
 }
 
 export function addRef(store: Store, stripe: Stripe, delta: number): void {

@@ -189,6 +189,13 @@ test('absent shards the writer could not have left are refused and change nothin
   }
   assert.deepEqual(listed(machine), []);
   assert.deepEqual(machine.reader.shardCounts(), []);
+  // Nor a list that is not one, even on a stripe already referenced (only its shape is read
+  // there, but every replica reads it): EINVAL, not a broken replica.
+  const s = stripe(100);
+  assert.equal(put(machine, 'first', s), 'ok');
+  const bogus = { ...s, absentShards: 'x' as unknown as number[] };
+  assert.equal(put(machine, 'again', bogus), 'EINVAL');
+  ok(machine, { op: 'deleteObject', bucket: 'b', key: 'first' });
   // A stripe from a writer before the field lists nothing.
   assert.equal(put(machine, 'a', stripe(100)), 'ok');
   assert.deepEqual(listed(machine), []);
