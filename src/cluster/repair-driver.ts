@@ -320,8 +320,12 @@ export class RepairDriver {
           .then((outcome) => {
             this.running.delete(task.id);
             if (outcome !== 'done') skipped.add(task.stripeId);
-            if (outcome !== 'done' && task.reason === 'rebalance') this.movesLeft = true;
-            else site.stripe = committed(site.stripe, task);
+            if (outcome !== 'done' && task.reason === 'rebalance') {
+              // The walk that planned it may have ended already (counting its epoch walked):
+              // the next pass walks again (the simulator's seed 998).
+              this.movesLeft = true;
+              this.walkedEpoch = undefined;
+            } else site.stripe = committed(site.stripe, task);
           });
         this.running.set(task.id, { task, ended });
       }

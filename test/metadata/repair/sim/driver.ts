@@ -199,7 +199,11 @@ export class SimRepairDriver {
     const walk = this.#walk;
     if (outcome !== 'done') {
       walk?.skipped.add(task.stripeId);
-      if (task.reason === 'rebalance') this.#movesLeft = true;
+      // A move that failed after its walk ended (epoch counted walked) is walked for again.
+      if (task.reason === 'rebalance') {
+        this.#movesLeft = true;
+        this.#walkedEpoch = undefined;
+      }
     } else if (walk !== undefined) {
       const site = walk.found.get(task.stripeId);
       if (site && sameLocation(site.shards[task.shardIndex], task.from))
