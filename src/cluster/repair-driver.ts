@@ -179,10 +179,8 @@ export class RepairDriver {
   // One walk over the referenced stripes, planning and starting repairs page by page.
   private async runPass(): Promise<void> {
     const scrubbed = await (this.options.findings?.() ?? Promise.resolve([]));
-    const absent = await this.options.metadata.read('absentShards', ABSENT_SHARDS_PER_PASS);
-    this.report.absentShards = absent.count;
-    absentShardsGauge.set(absent.count);
-    const findings = [...scrubbed, ...absent.shards.map(absentAsFinding)];
+    const absent = await this.absentShards();
+    const findings = [...scrubbed, ...(absent?.shards ?? []).map(absentAsFinding)];
     const placement = await this.options.metadata.read('placementView');
     const counts = await this.options.metadata.read('shardCounts');
     let view = placementView(placement.servers);
@@ -229,6 +227,25 @@ export class RepairDriver {
     for (const [missing, count] of byMissing) degradedStripes.set({ missing }, count);
     this.report.degradedStripes = Object.fromEntries(byMissing);
     this.report.lastPassAtMs = Date.now();
+  }
+
+  // The shards degraded writes left absent, as the state machine lists them; undefined when the
+  // member asked is of a version without the table (a rolling upgrade): repair goes on without
+  // them, and says so.
+  private async absentShards(): Promise<{ shards: AbsentShard[]; count: number } | undefined> {
+    try {
+      const absent = await this.options.metadata.read('absentShards', ABSENT_SHARDS_PER_PASS);
+      this.report.absentShards = absent.count;
+      absentShardsGauge.set(absent.count);
+      return absent;
+    } catch (error) {
+      if (!isStrataError(error, 'EINVAL')) throw error;
+      this.log.warn('absent shards not readable (an older metadata member?); repairing without', {
+        error,
+      });
+      this.report.absentShards = undefined;
+      return undefined;
+    }
   }
 
   // The fair-share budgets when the live disks are out of balance (fair-share.ts), unless a walk
