@@ -32,8 +32,8 @@ const SHARD_DELETE_TIMEOUT_MS = 5_000;
 // while the stripe is below its quorum and no such target is left, the writer waits, bounded,
 // for the cluster to record the failed server suspect (rewriteFailed). A shard that still
 // cannot be written, or whose server is still silent a moment after the quorum, is left absent
-// at the location the stripe records for it, and reads rebuild it, as after a lost disk (a
-// repair finds it there as SHARD_MISSING). Below the quorum the shards already written are
+// at the location the stripe records for it and named in the stripe's `absentShards`: reads skip
+// it, and the commit lists it for repair, which rebuilds it elsewhere. Below the quorum the shards already written are
 // deleted and the error is thrown.
 export async function writeStripe(
   pool: DataPool,
@@ -75,6 +75,9 @@ export async function writeStripe(
     shardVersion: Math.min(...versions),
     placementEpoch: view.epoch,
   };
+  // The shards left absent are named in the record, so the commit lists them for repair
+  // (src/metadata/absent-shards.ts) and readers skip them.
+  if (missing.length > 0) stripe.absentShards = [...new Set(missing)].sort((a, b) => a - b);
   if (versions.length === k + m) {
     erasureStripes.inc({ operation: 'encode' });
     return stripe;

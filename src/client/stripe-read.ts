@@ -88,6 +88,7 @@ class HedgedStripeRead {
   private readonly reads: ShardRead[] = [];
   private readonly exact = new Map<number, ShardRead>(); // needed data shard -> its range read
   private readonly windowed = new Map<number, ShardRead>(); // shard -> its read of the window
+  private readonly absent: ReadonlySet<number>; // shards its writer left absent: no file there
   private timer: NodeJS.Timeout | undefined;
   private done = false;
   private hedged = false;
@@ -99,6 +100,7 @@ class HedgedStripeRead {
     this.stripe = stripe;
     this.needed = needed;
     this.log = log;
+    this.absent = new Set(stripe.absentShards ?? []);
     this.windowStart = Math.min(...needed.map((r) => r.start));
     this.windowEnd = Math.max(...needed.map((r) => r.end));
     assert(this.windowStart < this.windowEnd, 'a non-empty window');
@@ -110,8 +112,10 @@ class HedgedStripeRead {
       this.reject = reject;
     });
     const nowMs = Date.now();
-    const skipped = this.needed.filter((range) =>
-      this.pool.skipForRead(this.stripe.shards[range.index].serverId, nowMs),
+    const skipped = this.needed.filter(
+      (range) =>
+        this.absent.has(range.index) ||
+        this.pool.skipForRead(this.stripe.shards[range.index].serverId, nowMs),
     );
     if (skipped.length === 0) {
       for (const range of this.needed) this.launch(range, false);
@@ -195,7 +199,8 @@ class HedgedStripeRead {
     const { shards } = this.stripe;
     const asked = new Set(this.reads.map((r) => r.index));
     const score = (index: number): number => {
-      if (this.windowed.has(index)) return Number.POSITIVE_INFINITY;
+      // A shard its writer left absent has no file: never asked.
+      if (this.windowed.has(index) || this.absent.has(index)) return Number.POSITIVE_INFINITY;
       const serverId = shards[index].serverId;
       const exact = this.exact.get(index);
       if (exact && exact.state !== 'ok') return Number.POSITIVE_INFINITY;

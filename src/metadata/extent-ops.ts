@@ -2,6 +2,7 @@
 // reference count of every stripe, so a stripe's shards are queued for deletion exactly when no
 // extent or part points into it any more.
 import assert from 'node:assert';
+import { clearAbsentShards, recordAbsentShards } from './absent-shards.ts';
 import { fail, type Store } from './store.ts';
 import { checkNewStripe } from './stripe-placement.ts';
 import type { Extent, Stripe } from './types.ts';
@@ -28,11 +29,24 @@ export function checkExtents(extents: Extent[], sizeBytes?: number): void {
       STRIPE_ID.test(s.id) &&
       Number.isSafeInteger(s.dataLengthBytes) &&
       e.stripeOffset + e.length <= s.dataLengthBytes &&
-      Number.isSafeInteger(e.fileOffset + e.length);
+      Number.isSafeInteger(e.fileOffset + e.length) &&
+      validAbsentShards(s.absentShards);
     if (!valid) fail('EINVAL', `bad extent at file offset ${e?.fileOffset}`);
     if (sizeBytes !== undefined && e.fileOffset + e.length > sizeBytes)
       fail('EINVAL', `an extent reaches ${e.fileOffset + e.length}, past the size ${sizeBytes}`);
   }
+}
+
+// The shape only (a list of shard indices), on every extent: the store reads it on stripes
+// already referenced too (Store.currentStripe). The first reference checks it against the stripe
+// (recordAbsentShards).
+function validAbsentShards(absent: unknown): boolean {
+  if (absent === undefined) return true;
+  return (
+    Array.isArray(absent) &&
+    absent.length <= 256 &&
+    absent.every((i) => Number.isInteger(i) && i >= 0 && i < 256)
+  );
 }
 
 export function addRef(store: Store, stripe: Stripe, delta: number): void {
@@ -48,12 +62,17 @@ export function addRef(store: Store, stripe: Stripe, delta: number): void {
   if (delta > 0 && before === 0 && store.isQueuedForCollection(stripe.id)) {
     fail('EIO', `stripe ${stripe.id} is being collected; write again`);
   }
-  // The first reference commits the stripe: its locations must keep the placement invariant.
-  if (delta > 0 && before === 0) checkNewStripe(store, stripe);
+  // The first reference commits the stripe: its locations must keep the placement invariant,
+  // and the shards its writer left absent are listed for repair.
+  if (delta > 0 && before === 0) {
+    checkNewStripe(store, stripe);
+    recordAbsentShards(store, stripe);
+  }
   if (delta === 0) return;
   const count = before + delta;
   assert(count >= 0, `stripe ${stripe.id} reference count below zero`);
   store.setRefCount(stripe, count);
+  if (count === 0) clearAbsentShards(store, stripe.id);
 }
 
 // Removes [start, end) from the file's extents: extents inside go, extents across an edge are

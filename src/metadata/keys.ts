@@ -34,6 +34,10 @@ export const TAG = {
   // 'h': present once the shard counts are maintained (set when the state is created, or after
   // they were rebuilt from an older state that had none).
   shardCountsReady: 0x68,
+  // 'A' + stripe id + 0x00 + shard index: a shard its writer left absent (a degraded write), at
+  // the location the stripe records for it, until a repair rebuilds it or the stripe goes
+  // (src/metadata/absent-shards.ts).
+  absentShard: 0x41,
 } as const;
 
 function u64(value: number): Buffer {
@@ -106,6 +110,24 @@ export const shardCountFromKey = (key: Buffer) => ({
   disk: key.readUInt32BE(key.length - 4),
 });
 export const shardCountsReadyKey = () => tag(TAG.shardCountsReady);
+// Stripe ids are hex, so 0x00 ends the id in the key and one stripe's entries are one range.
+export const absentShardKey = (stripeId: string, shardIndex: number) => {
+  assert(Number.isInteger(shardIndex) && shardIndex >= 0 && shardIndex < 256, 'a shard index');
+  return Buffer.concat([absentShardPrefix(stripeId), Buffer.of(shardIndex)]);
+};
+export const absentShardPrefix = (stripeId: string) =>
+  Buffer.concat([tag(TAG.absentShard), Buffer.from(stripeId, 'latin1'), Buffer.of(0)]);
+export const absentShardRange = (stripeId?: string) =>
+  stripeId === undefined
+    ? { start: tag(TAG.absentShard), end: tag(TAG.absentShard + 1) }
+    : {
+        start: absentShardPrefix(stripeId),
+        end: Buffer.concat([tag(TAG.absentShard), Buffer.from(stripeId, 'latin1'), Buffer.of(1)]),
+      };
+export const absentShardFromKey = (key: Buffer) => ({
+  stripeId: key.subarray(1, key.length - 2).toString('latin1'),
+  shardIndex: key[key.length - 1],
+});
 export const gcPrefix = () => tag(TAG.gc);
 export const gcPrefixEnd = () => tag(TAG.gc + 1);
 

@@ -3,6 +3,7 @@
 // pointing into the stripe keep the locations it was written with; the move is recorded once per
 // stripe (Store.currentStripe), so every file, copy and part sharing the stripe sees it.
 import assert from 'node:assert';
+import { clearAbsentShard } from './absent-shards.ts';
 import { STRIPE_ID } from './extent-ops.ts';
 import * as K from './keys.ts';
 import { moveShardCount } from './shard-counts.ts';
@@ -42,6 +43,7 @@ export function relocateShard(store: Store, c: Op<'relocateShard'>) {
   assert.equal(shards.length, stripe.k + stripe.m, 'a stripe keeps k+m shards');
   store.setStripeShards(c.stripeId, shards);
   moveShardCount(store, c.from, c.to);
+  clearAbsentShard(store, c.stripeId, c.shardIndex);
   return { ok: true as const };
 }
 

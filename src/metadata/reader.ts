@@ -1,3 +1,4 @@
+import { absentShards } from './absent-shards.ts';
 import * as K from './keys.ts';
 import { listObjects } from './list-objects.ts';
 import { clusterConfig, normaliseServer, server } from './ops-cluster.ts';
@@ -18,6 +19,8 @@ import {
 } from './types.ts';
 
 const READDIR_LIMIT_MAX = 10_000;
+// Absent shards per read: a bounded transaction and reply (the rest after those are rebuilt).
+const ABSENT_PAGE_MAX = 10_000;
 
 // Reads of the committed state. With Raft, the service answers these after ReadIndex.
 export function createReader(store: Store): MetadataReader {
@@ -99,6 +102,8 @@ export function createReader(store: Store): MetadataReader {
       typeof stripeId === 'string'
         ? (store.db.get(K.stripeShardsKey(stripeId)) as ShardLocation[] | undefined)
         : undefined,
+    absentShards: (limit) =>
+      absentShards(store, Math.min(Math.max(1, Math.trunc(Number(limit)) || 1), ABSENT_PAGE_MAX)),
     shardCounts: (serverId) =>
       shardCounts(store, typeof serverId === 'string' ? serverId : undefined),
     pendingGc: (limit) =>

@@ -56,6 +56,7 @@ const READ_FNS = new Set<keyof MetadataReader>([
   'pendingGc',
   'scanStripes',
   'shardCounts',
+  'absentShards',
   'relocatedShards',
   'stripeState',
   'getLock',

@@ -4,8 +4,9 @@
 // - a stripe's first reference (refcount 0 -> 1) adds one at each of its k+m locations;
 // - its last release (-> 0) subtracts one at each of its current (relocated) locations;
 // - relocateShard moves one from the old location to the new.
-// A shard a degraded write left absent is recorded at its location like any other (the state
-// machine cannot tell): it counts there, and a drain rebuilds it from the others.
+// A shard a degraded write left absent is recorded at its location like any other and counts
+// there (the counts count what the records name; absent-shards.ts lists it for repair), so a
+// relocation's move and the last release need no special case, and a drain rebuilds it.
 // They tell drain progress, let remove-server refuse while a server holds shards, give fair-share
 // rebalancing each disk's load, and let the repair driver skip walks.
 import assert from 'node:assert/strict';

@@ -12,6 +12,7 @@ import type {
   Inode,
   InodeType,
   PartInfo,
+  ShardLocation,
   Stripe,
   UploadInfo,
 } from './types.ts';
@@ -132,10 +133,16 @@ export class Store {
     return { fileOffset, ...stored, stripe: this.currentStripe(stored.stripe) };
   }
 
-  // The stripe with the shard locations a repair recorded (relocateShard), if any.
+  // The stripe with the shard locations a repair recorded (relocateShard), if any. A shard its
+  // writer left absent and a repair has moved since exists now: it is no longer listed absent.
   currentStripe(stripe: Stripe): Stripe {
     const shards = this.db.get(K.stripeShardsKey(stripe.id)) as Stripe['shards'] | undefined;
-    return shards === undefined ? stripe : { ...stripe, shards };
+    if (shards === undefined) return stripe;
+    const { absentShards, ...rest } = stripe;
+    const absent = absentShards?.filter((i) => sameLocation(shards[i], stripe.shards[i]));
+    return absent === undefined || absent.length === 0
+      ? { ...rest, shards }
+      : { ...rest, shards, absentShards: absent };
   }
 
   setStripeShards(stripeId: string, shards: Stripe['shards']): void {
@@ -238,4 +245,8 @@ export class Store {
     this.db.putSync(K.counterKey(name), next);
     return next;
   }
+}
+
+function sameLocation(a: ShardLocation | undefined, b: ShardLocation | undefined): boolean {
+  return a !== undefined && b !== undefined && a.serverId === b.serverId && a.disk === b.disk;
 }

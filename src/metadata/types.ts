@@ -86,6 +86,18 @@ export interface Stripe {
   // The cluster's placement epoch when the writer read the servers it placed the stripe on
   // (src/metadata/stripe-placement.ts): the domain rule is checked at commit when it is current.
   placementEpoch?: number;
+  // Indices of the shards its writer could not write (a degraded write: at least k+1 landed).
+  // Each stays recorded at its planned location, where no file is, until a repair rebuilds it;
+  // the state machine lists them for repair at the stripe's first reference (absent-shards.ts).
+  // Absent on stripes written in full, and on stripes from writers before this field.
+  absentShards?: number[];
+}
+
+// A shard its writer left absent, at the location its stripe records for it (absent-shards.ts).
+export interface AbsentShard {
+  stripeId: string;
+  shardIndex: number;
+  location: ShardLocation;
 }
 
 // How many shards of referenced stripes one disk holds (src/metadata/shard-counts.ts).
@@ -501,6 +513,9 @@ export interface MetadataReader {
   // Shards of referenced stripes per disk (every disk holding one, or one server's), at the
   // stripes' current locations: drain progress and load (src/metadata/shard-counts.ts).
   shardCounts(serverId?: string): DiskShardCount[];
+  // Shards writers left absent and no repair has rebuilt yet: the first `limit` (at most 10,000)
+  // in stripe id order, and how many there are (src/metadata/absent-shards.ts).
+  absentShards(limit: number): { shards: AbsentShard[]; count: number };
   // Every referenced stripe, a page at a time (the repair driver's walk); see StripeScanPage.
   scanStripes(cursor: string | undefined, limit: number): StripeScanPage;
   // The stripe's shard locations as a repair recorded them (relocateShard); undefined if no

@@ -321,6 +321,12 @@ export const balanceDisksOutside = new Gauge({
   registers: [registry],
 });
 
+export const absentShardsGauge = new Gauge({
+  name: 'strata_absent_shards',
+  help: 'Shards degraded writes left absent and repair has not rebuilt yet, at the last pass',
+  registers: [registry],
+});
+
 export const degradedStripes = new Gauge({
   name: 'strata_degraded_stripes',
   help: 'Stripes with shards lost or unavailable at the last complete repair pass, by count',

@@ -152,6 +152,9 @@ function repairLine(repair: RepairProgress | { error: string }): string {
     `${repair.queueLength} shards queued, ${repair.running} running; rebuilt ${done} ` +
     `(${formatBytes(repair.rebuiltBytes)}), ${failed} failed, ${refused} refused; ${moved}` +
     (outside > 0 ? `; ${outside} disk(s) outside their fair share` : '') +
+    ((repair.absentShards ?? 0) > 0
+      ? `; ${repair.absentShards} shard(s) absent since written`
+      : '') +
     paceText(repair)
   );
 }

@@ -57,7 +57,7 @@ export function planRepairs(input: RepairInput): RepairPlan {
   const findings = new Set(input.findings.map((f) => `${f.stripeId}/${f.shardIndex}`));
   const active = input.inFlight.filter((t) => t.phase !== 'done');
   const activeIds = new Set(active.map((t) => t.id));
-  const plan: RepairPlan = { tasks: [], waiting: [], unrecoverable: [] };
+  const plan: RepairPlan = { tasks: [], waiting: [], unrecoverable: [], unjudged: 0 };
   const needs: Need[] = [];
   const balanceable: Array<{ stripe: RepairStripe; spareShards: number }> = [];
   for (const stripe of input.stripes) {
@@ -79,7 +79,7 @@ export function planRepairs(input: RepairInput): RepairPlan {
       for (const shardIndex of misplaced)
         needs.push({ stripe, shardIndex, reason: 'rebalance', spareShards });
       if (misplaced.length === 0) balanceable.push({ stripe, spareShards });
-    }
+    } else plan.unjudged++;
   }
   needs.sort(byPriority);
   const room: Room = {

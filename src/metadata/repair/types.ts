@@ -62,6 +62,9 @@ export interface RepairPlan {
     why: string;
   }>;
   unrecoverable: string[]; // stripes with fewer than k shards readable or coming back
+  // Stripes not judged against the domain rule (a shard lost, suspect or draining: repair goes
+  // first): a walk for a grown view that met any has not judged every stripe yet.
+  unjudged: number;
 }
 
 export type { PlacementStrategy };
@@ -85,4 +88,7 @@ export interface RepairProgress {
   // seconds the queue would take at that pace (undefined: no pace yet to judge by).
   bytesPerSecond?: number;
   etaSeconds?: number;
+  // Shards degraded writes left absent and not rebuilt yet, at the last pass (the replicated
+  // table, src/metadata/absent-shards.ts); undefined from leaders before it.
+  absentShards?: number;
 }

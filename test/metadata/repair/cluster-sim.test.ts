@@ -35,6 +35,31 @@ test(`no recorded shard is deleted, no stripe is lost and repair converges over 
   assert.equal(totals.converged, seedCount);
 });
 
+const degradedSeedCount = Number(process.env.CLUSTER_SIM_DEGRADED_SEEDS ?? 20);
+
+// Degraded writes (k+1 of k+m shards written, the rest named absent and listed by the state
+// machine): every absent shard is rebuilt and the table empties, or the seed does not converge.
+test(`with degraded writes, repair rebuilds every absent shard over ${degradedSeedCount} seeds`, () => {
+  const failures: ClusterSimResult[] = [];
+  let converged = 0;
+  let degraded = 0;
+  for (let seed = 1; seed <= degradedSeedCount; seed++) {
+    const result = runClusterSimulation({
+      seed,
+      adjustProfile: (profile) => ({ ...profile, degradedWrites: true }),
+    });
+    if (!result.ok) failures.push(result);
+    if (result.stats.convergedAfterMs !== undefined) converged++;
+    degraded += result.stats.writes.degraded;
+  }
+  const report = failures
+    .map((f) => `${f.failure}\n  replay: ${replayCommand(f.seed, { degradedWrites: true })}`)
+    .join('\n');
+  assert.equal(failures.length, 0, report);
+  assert.equal(converged, degradedSeedCount);
+  assert.ok(degraded > 0, 'no write was degraded: the test would prove nothing');
+});
+
 test('a seed replays exactly', () => {
   const first = runClusterSimulation({ seed: 4242 });
   const second = runClusterSimulation({ seed: 4242 });

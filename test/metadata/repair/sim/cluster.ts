@@ -53,6 +53,9 @@ export class SimCluster {
   epoch = 0;
   // Shards a degraded write committed without writing them: (shard key)@(location).
   readonly absent = new Set<string>();
+  // The state machine's table of absent shards (src/metadata/absent-shards.ts): shard key ->
+  // the location its stripe records; listed at commit, dropped when relocateShard moves it.
+  readonly absentTable = new Map<string, ShardLocation>();
   readonly #fail: (message: string) => never;
   readonly #note: (message: string) => void;
 

@@ -18,6 +18,7 @@ import {
   planRepairs,
   type RepairStripe,
   type RepairTask,
+  type ScrubFinding,
   sameLocation,
   workHeld,
 } from '../../../../src/metadata/repair/index.ts';
@@ -97,7 +98,8 @@ export class SimRepairDriver {
     if (this.#walk !== undefined) return;
     const view = this.#cluster.view();
     const held = workHeld(view, this.#shardCounts());
-    if (!held && epoch === this.#walkedEpoch && !this.#movesLeft) return;
+    const absent = this.#cluster.absentTable.size > 0;
+    if (!held && !absent && epoch === this.#walkedEpoch && !this.#movesLeft) return;
     this.stats.walks++;
     this.#movesLeft = false;
     this.#note(`walk at epoch ${epoch} (last complete walk: ${this.#walkedEpoch})`);
@@ -126,7 +128,7 @@ export class SimRepairDriver {
     const plan = planRepairs({
       stripes: [...walk.found.values()].filter((s) => !walk.skipped.has(s.id)),
       servers: walk.view,
-      findings: [],
+      findings: absentFindings(this.#cluster, walk.found),
       inFlight: [...this.running.values()].map((r) => r.task),
       occupied: this.#occupied.current(nowMs),
       strategy: this.#settings.strategy,
@@ -135,6 +137,8 @@ export class SimRepairDriver {
         bytesInFlightMax: this.#settings.repairBytesPerSecond,
       },
     });
+    // A stripe under repair is judged for moves once its repair landed, at a later walk.
+    if (plan.unjudged > 0) this.#movesLeft = true;
     const stuck = plan.waiting.filter((w) => w.reason === 'rebalance' && w.why !== 'throttled');
     if (stuck.length > 0) {
       this.#movesLeft = true;
@@ -143,9 +147,6 @@ export class SimRepairDriver {
         `${stuck.length} moves waiting; ${first.stripeId}/${first.shardIndex}: ${first.why}`,
       );
     }
-    // As the real driver: a rebuild makes the next pass walk again, to judge the rebuilt
-    // stripe's spread once it has landed.
-    if (plan.tasks.some((t) => t.reason !== 'rebalance')) this.#movesLeft = true;
     for (const task of plan.tasks) {
       const site = walk.found.get(task.stripeId);
       assert.ok(site, `a task for a stripe the walk did not find: ${task.id}`);
@@ -199,7 +200,11 @@ export class SimRepairDriver {
     const walk = this.#walk;
     if (outcome !== 'done') {
       walk?.skipped.add(task.stripeId);
-      if (task.reason === 'rebalance') this.#movesLeft = true;
+      // A move that failed after its walk ended (epoch counted walked) is walked for again.
+      if (task.reason === 'rebalance') {
+        this.#movesLeft = true;
+        this.#walkedEpoch = undefined;
+      }
     } else if (walk !== undefined) {
       const site = walk.found.get(task.stripeId);
       if (site && sameLocation(site.shards[task.shardIndex], task.from))
@@ -268,7 +273,25 @@ function relocate(cluster: SimCluster, task: RepairTask): boolean {
   const next = commitRepair(stripe, task);
   assert.ok(next, 'commitRepair agrees with the preconditions');
   cluster.stripes.set(stripe.id, next);
+  cluster.absentTable.delete(task.id); // the rebuilt shard exists now
   return true;
+}
+
+// The absent-shard table as the driver takes it: a lost shard wherever the stripe, as the walk
+// found it, still records the listed location (repair-driver.ts, currentFindings).
+function absentFindings(
+  cluster: SimCluster,
+  found: ReadonlyMap<string, RepairStripe>,
+): ScrubFinding[] {
+  const findings: ScrubFinding[] = [];
+  for (const [key, location] of cluster.absentTable) {
+    const slash = key.lastIndexOf('/');
+    const stripeId = key.slice(0, slash);
+    const shardIndex = Number(key.slice(slash + 1));
+    if (sameLocation(found.get(stripeId)?.shards[shardIndex], location))
+      findings.push({ stripeId, shardIndex, problem: 'missing' });
+  }
+  return findings;
 }
 
 // The old file goes only after the commit, when its server is recorded up and its disk is not

@@ -7,7 +7,7 @@
 // any stripe lost is lost by repair.
 import type { RepairTask } from '../../../../src/metadata/repair/index.ts';
 import type { SeededPrng } from '../../../../src/raft/index.ts';
-import type { SimCluster, SimServer } from './cluster.ts';
+import { type SimCluster, type SimServer, show } from './cluster.ts';
 import type { Profile } from './profile.ts';
 
 export interface FaultStats {
@@ -143,10 +143,11 @@ function liveDisks(cluster: SimCluster): number {
 }
 
 // Whether every stripe would still have at least k recorded shards whose files survive
-// somewhere (not on a failed disk nor on a server dead for good) after losing `what`. A task in
-// flight may still commit its target as the shard's location, so a shard counts as lost when
-// either its recorded location or a pending target for it is (a kill just before such a commit
-// would otherwise lose a stripe the schedule judged safe: seed 67 once did).
+// somewhere (not on a failed disk nor on a server dead for good, nor never written) after
+// losing `what`. A task in flight may still commit its target as the shard's location, so a
+// shard counts as lost when either its recorded location or a pending target for it is (a kill
+// just before such a commit would otherwise lose a stripe the schedule judged safe: seed 67 once
+// did).
 function keepsEveryStripe(
   cluster: SimCluster,
   pending: readonly RepairTask[],
@@ -166,7 +167,9 @@ function keepsEveryStripe(
     let lost = 0;
     stripe.shards.forEach((location, index) => {
       const moving = (targets.get(stripe.id) ?? []).filter((t) => t.shardIndex === index);
-      if (isLost(location) || moving.some((t) => isLost(t.target))) lost++;
+      // A shard a degraded write left absent has no file anywhere until it is rebuilt.
+      const absent = cluster.absent.has(`${stripe.id}/${index}@${show(location)}`);
+      if (absent || isLost(location) || moving.some((t) => isLost(t.target))) lost++;
     });
     if (lost > stripe.m) return false;
   }

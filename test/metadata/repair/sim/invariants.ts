@@ -65,6 +65,7 @@ export function convergenceGaps(
       if (!healthy) gaps.push(`shard ${stripe.id}/${index} at ${show(location)} not healthy`);
     });
   }
+  for (const key of cluster.absentTable.keys()) gaps.push(`shard ${key} still listed absent`);
   if (gaps.length > 0) return gaps; // the planner's and the files' turn once these are done
   const view = cluster.view();
   const plan = planRepairs({

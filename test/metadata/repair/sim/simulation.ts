@@ -106,7 +106,7 @@ class Simulation {
       simulatedMs: 0,
       stripes: 0,
       convergedAfterMs: undefined,
-      writes: { written: 0, noTargets: 0, failed: 0, retried: 0 },
+      writes: { written: 0, noTargets: 0, failed: 0, retried: 0, degraded: 0 },
       faults: { kills: 0, killsForGood: 0, hangs: 0, diskFailures: 0, joins: 0, leaderChanges: 0 },
       repair: { passes: 0, walks: 0, done: 0, failed: 0, refused: 0, moves: 0, released: 0 },
       collected: { orphans: 0, stale: 0 },

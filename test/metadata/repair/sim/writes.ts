@@ -3,9 +3,9 @@
 // shard once more as a repair would (every other shard kept, the failed server avoided), and
 // committing the stripe only when all k+m shards landed. Degraded writes (k+1 of k+m, which the
 // real client commits, the rest absent where the record names them) only with
-// profile.degradedWrites: nothing reports such an absent shard to repair, and the simulator
-// then finds stripes that never converge (docs/architecture/healing.md, "Simulation"). A failed
-// write leaves its files as orphans.
+// profile.degradedWrites: the stripe names its absent shards and the commit lists them in the
+// state machine's table (cluster.absentTable, as src/metadata/absent-shards.ts does), which the
+// repair driver takes as lost shards. A failed write leaves its files as orphans.
 import assert from 'node:assert/strict';
 import { isStrataError } from '../../../../src/common/errors.ts';
 import {
@@ -25,6 +25,7 @@ export interface WriteStats {
   noTargets: number; // too few live disks: refused before writing anything
   failed: number; // a shard could not be written anywhere: nothing committed
   retried: number; // shards placed a second time after a failed write
+  degraded: number; // stripes committed with shards absent (profile.degradedWrites)
 }
 
 export function writeStripe(
@@ -76,8 +77,11 @@ export function writeStripe(
     stats.failed++;
     return;
   }
-  for (const index of missing)
+  if (missing.length > 0) stats.degraded++;
+  for (const index of missing) {
     cluster.absent.add(`${stripeId}/${index}@${shards[index].serverId}/${shards[index].disk}`);
+    cluster.absentTable.set(`${stripeId}/${index}`, shards[index]);
+  }
   // The state machine's check at commit (checkNewStripe), against the same records.
   const committed = checkPlacement(stripe, servers);
   if (committed.length > 0) fail(`a written stripe breaks placement: ${committed[0].message}`);
