@@ -9,9 +9,10 @@ import type { ShardLocation, Stripe } from '../../src/metadata/types.ts';
 import {
   closeAll,
   codeOf,
+  EIGHT_DISKS,
   extent,
   ok,
-  openMachine,
+  openMachineWithServers,
   ROOT,
   run,
   seededRandom,
@@ -20,14 +21,8 @@ import {
 
 after(closeAll);
 
-const disks = Array.from({ length: 8 }, (_, disk) => ({ disk, path: `/d${disk}` }));
-
-function withServers(): MetadataStateMachine {
-  const machine = openMachine(); // server 's', disks 0-5: where stripe() puts its six shards
-  ok(machine, { op: 'registerDataServer', server: { serverId: 't', addr: 'h:1', disks } });
-  ok(machine, { op: 'createBucket', name: 'b', owner: 'o', caller: ROOT });
-  return machine;
-}
+const disks = EIGHT_DISKS;
+const withServers = () => openMachineWithServers(['t']);
 
 const degraded = (absentShards: number[], size = 100): Stripe => ({
   ...stripe(size),

@@ -25,6 +25,21 @@ export function openMachine(): MetadataStateMachine {
   return machine;
 }
 
+// openMachine() plus data servers `extra` (eight disks each) and bucket 'b' owned by 'o': room to
+// relocate shards and write objects.
+export const EIGHT_DISKS = Array.from({ length: 8 }, (_, disk) => ({ disk, path: `/d${disk}` }));
+
+export function openMachineWithServers(extra: readonly string[]): MetadataStateMachine {
+  const machine = openMachine();
+  for (const serverId of extra)
+    ok(machine, {
+      op: 'registerDataServer',
+      server: { serverId, addr: 'h:1', disks: EIGHT_DISKS },
+    });
+  ok(machine, { op: 'createBucket', name: 'b', owner: 'o', caller: ROOT });
+  return machine;
+}
+
 // A fresh store with nothing in it, not even a data server.
 export function openEmptyMachine(): MetadataStateMachine {
   const dir = mkdtempSync(join(tmpdir(), 'strata-meta-'));

@@ -15,9 +15,10 @@ import type { Stripe } from '../../src/metadata/types.ts';
 import {
   closeAll,
   codeOf,
+  EIGHT_DISKS,
   extent,
   ok,
-  openMachine,
+  openMachineWithServers,
   ROOT,
   run,
   seededRandom,
@@ -26,15 +27,8 @@ import {
 
 after(closeAll);
 
-const disks = Array.from({ length: 8 }, (_, disk) => ({ disk, path: `/d${disk}` }));
-
-function withServers(): MetadataStateMachine {
-  const machine = openMachine(); // server 's', disks 0-5: where stripe() puts its six shards
-  for (const serverId of ['t', 'u'])
-    ok(machine, { op: 'registerDataServer', server: { serverId, addr: 'h:1', disks } });
-  ok(machine, { op: 'createBucket', name: 'b', owner: 'o', caller: ROOT });
-  return machine;
-}
+const disks = EIGHT_DISKS;
+const withServers = () => openMachineWithServers(['t', 'u']);
 
 const put = (machine: MetadataStateMachine, key: string, s: Stripe, size = s.dataLengthBytes) =>
   ok(machine, {
