@@ -176,8 +176,10 @@ test('after two data servers are killed, repair restores k+m shards on live serv
     const { repair } = JSON.parse(status.stdout.toString()) as { repair: RepairProgress };
     assert.equal(repair.tasks.done, lostShards);
     assert.equal(repair.rebuiltBytes > 0, true);
-    assert.equal(repair.etaSeconds, 0, 'nothing left to rebuild');
+    // The pace and the time left: moves (the spread, fair share) may still follow the rebuilds.
     assert.equal(typeof repair.bytesPerSecond, 'number', 'the pace is reported');
+    if (repair.queueLength === 0 && repair.running === 0) assert.equal(repair.etaSeconds, 0);
+    else assert.ok(repair.etaSeconds === undefined || repair.etaSeconds > 0, 'time left');
     const human = await runStrata(['cluster', 'status', '--metadata-addr', addr]);
     assert.match(human.stdout.toString(), new RegExp(`^repair: .* rebuilt ${lostShards} `, 'm'));
     const metricsUrl = metadataProcess.metricsUrl;
