@@ -8,16 +8,21 @@
 // place the domain rule allows), the table empties, and with two other servers stopped the object
 // still reads back with its MD5.
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { after, test } from 'node:test';
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { MetadataClient } from '../../src/client/metadata-client.ts';
 import type { RepairProgress } from '../../src/metadata/repair/types.ts';
 import type { Stripe } from '../../src/metadata/types.ts';
-import { bodyBytes, patternBytes, s3Client } from '../helpers/s3.ts';
-import { runStrata, type StrataProcess, startStrata, tempDir } from '../helpers/server.ts';
+import { bodyBytes, md5Hex, patternBytes, s3Client } from '../helpers/s3.ts';
+import {
+  configWriter,
+  runStrata,
+  type StrataProcess,
+  startStrata,
+  tempDir,
+} from '../helpers/server.ts';
 import { until as untilPolled } from '../helpers/wait.ts';
 
 const DATA_SERVERS = 6;
@@ -27,13 +32,9 @@ const POLL_LIMIT_MS = 120_000; // generous: only an upper bound, never a measure
 const configDir = tempDir('strata-degraded-');
 after(() => rmSync(configDir, { recursive: true, force: true }));
 
-function configFile(name: string, lines: string[]) {
-  const path = join(configDir, `${name}.toml`);
-  writeFileSync(path, lines.join('\n'));
-  return { STRATA_CONFIG: path };
-}
+const configFile = configWriter(configDir);
 
-const md5 = (b: Buffer) => createHash('md5').update(b).digest('hex');
+const md5 = md5Hex;
 
 function hasShardFile(dataDir: string, disk: number, stripeId: string, index: number): boolean {
   const root = join(dataDir, 'disks', `d${disk}`, 'shards');

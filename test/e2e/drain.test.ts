@@ -4,8 +4,7 @@
 // is told, through its refused heartbeats); stopped, every object still reads back with its MD5,
 // and the cluster is HEALTHY.
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
@@ -13,8 +12,14 @@ import { MetadataClient } from '../../src/client/metadata-client.ts';
 import type { ClusterHealth } from '../../src/metadata/health/cluster-health.ts';
 import { liveDiskLoads, placementView, withinTolerance } from '../../src/metadata/repair/index.ts';
 import { MetadataCluster } from '../helpers/metadata-cluster.ts';
-import { bodyBytes, patternBytes, s3Client } from '../helpers/s3.ts';
-import { runStrata, type StrataProcess, startStrata, tempDir } from '../helpers/server.ts';
+import { bodyBytes, md5Hex, patternBytes, s3Client } from '../helpers/s3.ts';
+import {
+  configWriter,
+  runStrata,
+  type StrataProcess,
+  startStrata,
+  tempDir,
+} from '../helpers/server.ts';
 import { until as untilPolled } from '../helpers/wait.ts';
 
 const DATA_SERVERS = 6;
@@ -24,13 +29,9 @@ const configDir = tempDir('strata-drain-');
 after(() => rmSync(configDir, { recursive: true, force: true }));
 
 // Small shards (64 KiB), so a few MiB of objects make dozens of stripes to move.
-function configFile(name: string, lines: string[]) {
-  const path = join(configDir, `${name}.toml`);
-  writeFileSync(path, lines.join('\n'));
-  return { STRATA_CONFIG: path };
-}
+const configFile = configWriter(configDir);
 
-const md5 = (b: Buffer) => createHash('md5').update(b).digest('hex');
+const md5 = md5Hex;
 
 function until<T>(what: string, probe: () => Promise<T | undefined>): Promise<T> {
   return untilPolled(what, probe, { limitMs: POLL_LIMIT_MS, intervalMs: 500 });

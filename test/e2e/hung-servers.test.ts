@@ -1,7 +1,6 @@
 // Reads and writes that do not wait on a hung or dead data server (issue 12), in a cluster of
 // separate processes: one metadata process, six `--role data` processes and an S3 gateway.
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
 import { existsSync, readdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -12,7 +11,7 @@ import {
   PutObjectCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
-import { bodyBytes, patternBytes, s3Client } from '../helpers/s3.ts';
+import { bodyBytes, md5Hex, patternBytes, s3Client } from '../helpers/s3.ts';
 import { type StrataProcess, startStrata } from '../helpers/server.ts';
 
 const DATA_SERVERS = 6;
@@ -20,7 +19,7 @@ const DATA_SERVERS = 6;
 // GET of these sizes takes even on a loaded machine: a guard against the wait, not a benchmark.
 const GET_WITHOUT_TIMEOUT_WAIT_MS = 10_000;
 
-const md5 = (b: Buffer) => createHash('md5').update(b).digest('hex');
+const md5 = md5Hex;
 
 // Shard files of one data process: "<stripeId>.<index>" names.
 function shardNames(dataDir: string): Set<string> {

@@ -4,7 +4,6 @@
 // written after a server is recorded suspect name nothing on it; zones are spread; and reads skip a
 // server the cluster records down without sending it anything.
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
 import { readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -17,7 +16,7 @@ import {
 import { SERVER_LIST_TTL_MS } from '../../src/client/data-pool.ts';
 import { MetadataClient } from '../../src/client/metadata-client.ts';
 import type { Stripe } from '../../src/metadata/types.ts';
-import { bodyBytes, patternBytes, s3Client } from '../helpers/s3.ts';
+import { bodyBytes, md5Hex, patternBytes, s3Client } from '../helpers/s3.ts';
 import { runStrata, type StrataProcess, startStrata, tempDir } from '../helpers/server.ts';
 import { until as untilPolled } from '../helpers/wait.ts';
 
@@ -149,7 +148,7 @@ async function recordedDown(c: Cluster, id: string): Promise<void> {
   await new Promise((r) => setTimeout(r, SERVER_LIST_TTL_MS + 500));
 }
 
-const md5 = (b: Buffer) => createHash('md5').update(b).digest('hex');
+const md5 = md5Hex;
 
 async function putObjects(c: Cluster, prefix: string, count: number, into: Map<string, string>) {
   for (let n = 0; n < count; n++) {

@@ -4,7 +4,6 @@
 // stripe has k+m shards on k+m distinct live servers again; then two more are killed, and every
 // object still reads back with its MD5.
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { after, test } from 'node:test';
@@ -13,7 +12,7 @@ import { MetadataClient } from '../../src/client/metadata-client.ts';
 import type { RepairProgress } from '../../src/metadata/repair/types.ts';
 import type { DataServerInfo, Stripe } from '../../src/metadata/types.ts';
 import { MetadataCluster } from '../helpers/metadata-cluster.ts';
-import { bodyBytes, patternBytes, s3Client } from '../helpers/s3.ts';
+import { bodyBytes, md5Hex, patternBytes, s3Client } from '../helpers/s3.ts';
 import { runStrata, type StrataProcess, startStrata, tempDir } from '../helpers/server.ts';
 import { until as untilPolled } from '../helpers/wait.ts';
 
@@ -39,7 +38,7 @@ function configFile(
   return { STRATA_CONFIG: path };
 }
 
-const md5 = (b: Buffer) => createHash('md5').update(b).digest('hex');
+const md5 = md5Hex;
 
 function hasShardFile(dataDir: string, disk: number, stripeId: string, index: number): boolean {
   const root = join(dataDir, 'disks', `d${disk}`, 'shards');

@@ -4,16 +4,15 @@
 // (about 5 s); a write in that window waits for the records (src/client/stripe-io.ts) instead of
 // failing. Also: 6 servers with two killed at once right before a PUT.
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { test } from 'node:test';
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { StrataClient } from '../../src/client/strata-client.ts';
 import { DataCluster, redundancyShortfalls } from '../helpers/data-cluster.ts';
-import { bodyBytes, patternBytes } from '../helpers/s3.ts';
+import { bodyBytes, md5Hex, patternBytes } from '../helpers/s3.ts';
 import { until } from '../helpers/wait.ts';
 
-const md5 = (b: Buffer) => createHash('md5').update(b).digest('hex');
+const md5 = md5Hex;
 const BUCKET = 'three';
 
 // 64 KiB shards (a 256 KiB stripe), servers never recorded down within the test: no rebuild

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { S3Client } from '@aws-sdk/client-s3';
 import { runProcess } from './process.ts';
 import type { StrataProcess } from './server.ts';
@@ -46,4 +47,9 @@ export function patternBytes(length: number, seed = 1): Buffer {
   }
   for (; i < length; i++) out[i] = (x >>> (8 * (i % 4))) & 0xff;
   return out;
+}
+
+// The hex MD5 of a body: what the tests record at PUT and compare after GET.
+export function md5Hex(body: Buffer): string {
+  return createHash('md5').update(body).digest('hex');
 }

@@ -1,6 +1,6 @@
 // Starts a real single-node Strata server process for tests, on free ports, in a temp directory.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -32,6 +32,18 @@ export interface StartOptions {
 
 export function tempDir(prefix = 'strata-test-'): string {
   return mkdtempSync(join(tmpdir(), prefix));
+}
+
+// Writes TOML configuration files (one per process) under `dir`; each call gives the environment
+// that points a process at its file.
+export function configWriter(
+  dir: string,
+): (name: string, lines: string[]) => { STRATA_CONFIG: string } {
+  return (name, lines) => {
+    const path = join(dir, `${name}.toml`);
+    writeFileSync(path, lines.join('\n'));
+    return { STRATA_CONFIG: path };
+  };
 }
 
 export async function startStrata(options: StartOptions = {}): Promise<StrataProcess> {

@@ -7,7 +7,6 @@
 // and check that the shard files on the disks are exactly what the metadata names.
 // The short form is test/e2e/chaos.test.ts, the long one `npm run chaos` (run.ts).
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import type { Stripe } from '../../../src/metadata/types.ts';
@@ -17,7 +16,7 @@ import {
   redundancyShortfalls,
   type ShardFile,
 } from '../../helpers/data-cluster.ts';
-import { bodyBytes, patternBytes } from '../../helpers/s3.ts';
+import { bodyBytes, md5Hex, patternBytes } from '../../helpers/s3.ts';
 import { runStrata } from '../../helpers/server.ts';
 import { until } from '../../helpers/wait.ts';
 
@@ -86,7 +85,7 @@ function pick<T>(items: readonly T[], count: number, random: () => number): T[] 
   return chosen;
 }
 
-const md5 = (b: Buffer) => createHash('md5').update(b).digest('hex');
+const md5 = md5Hex;
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
 
 export class ChaosScenario {
