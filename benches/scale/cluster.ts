@@ -141,7 +141,7 @@ function configText(options: ScaleClusterOptions): string {
     '',
     '[s3.auth]',
     'credentials = [',
-    `  { access_key = "${BENCH_ACCESS_KEY}", secret_key = "${BENCH_SECRET_KEY}", user = "${BENCH_USER}", admin = true },`,
+    `  { access_key_id = "${BENCH_ACCESS_KEY}", secret_key = "${BENCH_SECRET_KEY}", user_id = "${BENCH_USER}", admin = true },`,
     ']',
     '',
   );

@@ -13,7 +13,7 @@ Commands:
   help CMD   help for one command (also: strata CMD --help)
 
 Configuration: flags, then STRATA_* environment variables, then the TOML file named by --config
-or STRATA_CONFIG (docs/configuration.md).`;
+or STRATA_CONFIG (docs/guides/configuration.md).`;
 
 // Commands load lazily, so `strata version` or a usage error does not open LMDB or sockets.
 const COMMANDS: Record<

@@ -35,13 +35,16 @@ export const METADATA_ADDR_OPTION = {
 } as const;
 
 // Client commands take --metadata-addr HOST:PORT[,HOST:PORT...], else the config named by
-// --config or STRATA_CONFIG, else the default address.
+// --config or STRATA_CONFIG (metadata.bind_addr and raft_peers), else the default address.
 export async function metadataAddrs(values: Record<string, unknown>): Promise<string[]> {
   const flag = values['metadata-addr'];
   if (typeof flag === 'string' && flag.length > 0) return flag.split(',').map((s) => s.trim());
   const { loadConfig } = await import('../config/load.ts');
-  const { config } = loadConfig({ configPath: values.config as string | undefined });
-  return [config.metadata.addr];
+  const { describeWarning } = await import('../config/errors.ts');
+  const { config, warnings } = loadConfig({ configPath: values.config as string | undefined });
+  for (const w of warnings) process.stderr.write(`strata: warning: ${describeWarning(w)}\n`);
+  // The members the file names: its own listener and its peers, so a leader change is ridden out.
+  return [config.metadata.bind_addr, ...config.metadata.raft_peers];
 }
 
 export function formatBytes(bytes: number): string {

@@ -1,8 +1,8 @@
 import { type ChildProcess, fork } from 'node:child_process';
+import type { Registry } from 'prom-client';
 import { AggregatorRegistry } from 'prom-client';
 import { StrataError } from '../common/errors.ts';
 import type { Logger } from '../observability/logger.ts';
-import { registry } from '../observability/metrics.ts';
 import type { ChildMessage, DataProcessSettings, ParentMessage } from './data-process.ts';
 
 const START_TIMEOUT_MS = 60_000;
@@ -10,6 +10,7 @@ const METRICS_TIMEOUT_MS = 2_000;
 
 export interface DataChild {
   addr: string;
+  advertised: string; // the address it registered
   metrics(): Promise<object[] | undefined>;
   close(): Promise<void>;
 }
@@ -29,11 +30,12 @@ export async function forkDataService(
   child.once('exit', (code) => {
     if (!closing) onExit(code);
   });
-  const addr = await waitReady(child, settings);
-  log.info('data service process started', { pid: child.pid, addr });
+  const { addr, advertised } = await waitReady(child, settings);
+  log.info('data service process started', { pid: child.pid, addr, advertised });
   let nextId = 1;
   return {
     addr,
+    advertised,
     metrics: () => requestMetrics(child, nextId++),
     async close() {
       closing = true;
@@ -43,7 +45,10 @@ export async function forkDataService(
   };
 }
 
-function waitReady(child: ChildProcess, settings: DataProcessSettings): Promise<string> {
+function waitReady(
+  child: ChildProcess,
+  settings: DataProcessSettings,
+): Promise<{ addr: string; advertised: string }> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
@@ -55,7 +60,7 @@ function waitReady(child: ChildProcess, settings: DataProcessSettings): Promise<
       if (message.type !== 'ready' && message.type !== 'failed') return;
       clearTimeout(timer);
       child.off('message', onMessage);
-      if (message.type === 'ready') resolve(message.addr);
+      if (message.type === 'ready') resolve({ addr: message.addr, advertised: message.advertised });
       else reject(new StrataError('INTERNAL', `data service failed to start: ${message.message}`));
     };
     child.on('message', onMessage);
@@ -86,7 +91,10 @@ function requestMetrics(child: ChildProcess, id: number): Promise<object[] | und
 }
 
 // This process's metrics plus the children's, summed by name, as one Prometheus text page.
-export async function aggregatedMetrics(children: DataChild[]): Promise<string> {
+export async function aggregatedMetrics(
+  registry: Registry,
+  children: DataChild[],
+): Promise<string> {
   const own = await registry.getMetricsAsJSON();
   const others = (await Promise.all(children.map((c) => c.metrics()))).filter(
     (m) => m !== undefined,

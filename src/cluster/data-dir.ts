@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { StrataError } from '../common/errors.ts';
 import { ensurePrivateDir, PRIVATE_FILE_MODE } from '../common/private-dir.ts';
 
-export function prepareDataDir(dataDir: string): void {
+// `key` names the setting the directory came from, for the error message.
+export function prepareDataDir(dataDir: string, key: string): void {
   try {
     ensurePrivateDir(dataDir);
     accessSync(dataDir, constants.W_OK | constants.X_OK);
@@ -16,7 +17,7 @@ export function prepareDataDir(dataDir: string): void {
     const code = (error as NodeJS.ErrnoException).code ?? 'unknown';
     throw new StrataError(
       'CONFIG_INVALID',
-      `data directory ${dataDir} (node.data_dir) cannot be used: ${code} ` +
+      `directory ${dataDir} (${key}) cannot be used: ${code} ` +
         `(${(error as Error).message}); it must be a writable directory`,
       { cause: error },
     );

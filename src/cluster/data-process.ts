@@ -3,10 +3,12 @@
 // answers metrics requests, and exits as soon as its parent is gone (a kill -9 of the server
 // must not leave an orphan holding the port and the disks).
 
+import { hostname } from 'node:os';
+import { advertisedAddr, joinAddr } from '../common/advertise.ts';
 import { startDataService } from '../data/data-service.ts';
 import type { FailureDomain } from '../metadata/types.ts';
 import { createLogger, type LogLevel } from '../observability/logger.ts';
-import { registry } from '../observability/metrics.ts';
+import { metricsRegistry, ROLE_METRICS } from '../observability/metrics.ts';
 import { startHeartbeats } from './heartbeat.ts';
 import { registerDataServer } from './registration.ts';
 import { ShardRebuilder } from './shard-rebuilder.ts';
@@ -15,6 +17,7 @@ export interface DataProcessSettings {
   serverId: string;
   host: string;
   port: number;
+  advertiseAddr: string; // data.advertise_addr ("" derives it from the bound address)
   disks: string[];
   scrub: { bytesPerSecond: number; passIntervalMs: number };
   metadataAddr: string;
@@ -28,7 +31,7 @@ export type ParentMessage =
   | { type: 'start'; settings: DataProcessSettings }
   | { type: 'metrics'; id: number };
 export type ChildMessage =
-  | { type: 'ready'; addr: string }
+  | { type: 'ready'; addr: string; advertised: string }
   | { type: 'failed'; message: string }
   | { type: 'metrics'; id: number; metrics: unknown };
 
@@ -40,6 +43,9 @@ process.on('disconnect', () => process.exit(0));
 // Ctrl-C reaches the whole process group; the parent decides when this process stops (SIGTERM,
 // or the IPC channel closing), so it finishes what it is writing in order.
 process.on('SIGINT', () => {});
+
+// The data role's metrics only: the parent adds its own roles'.
+const registry = metricsRegistry(ROLE_METRICS.data);
 
 process.on('message', (message: ParentMessage) => {
   if (message.type === 'metrics') {
@@ -63,10 +69,11 @@ async function start(settings: DataProcessSettings): Promise<void> {
       log,
       rebuildShard: (header) => rebuilder.rebuild(header),
     });
-    const addr = `${service.host}:${service.port}`;
+    const addr = joinAddr(service.host, service.port);
+    const advertised = advertisedAddr(settings.advertiseAddr, service, hostname());
     const registration = {
       serverId: settings.serverId,
-      addr,
+      addr: advertised,
       disks: settings.disks.map((path, disk) => ({ disk, path })),
       domain: settings.domain,
     };
@@ -87,7 +94,7 @@ async function start(settings: DataProcessSettings): Promise<void> {
         .then(() => rebuilder.close())
         .then(() => process.exit(0));
     });
-    send({ type: 'ready', addr });
+    send({ type: 'ready', addr, advertised });
   } catch (error) {
     send({ type: 'failed', message: (error as Error).message });
     process.exit(1);

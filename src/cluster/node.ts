@@ -1,13 +1,16 @@
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
+import type { Registry } from 'prom-client';
 import { MetadataClient } from '../client/metadata-client.ts';
 import { StrataClient } from '../client/strata-client.ts';
+import { advertisedAddr, joinAddr, splitAddr } from '../common/advertise.ts';
 import { ensurePrivateDir } from '../common/private-dir.ts';
 import { credentialsPath, loadOrCreateCredentials } from '../config/credentials.ts';
-import type { StrataConfig } from '../config/schema.ts';
+import type { CredentialConfig, Role, StrataConfig } from '../config/schema.ts';
 import { startDataService } from '../data/index.ts';
 import { startMetadataService } from '../metadata/service.ts';
 import type { Logger } from '../observability/logger.ts';
+import { metricsRegistry, ROLE_METRICS } from '../observability/metrics.ts';
 import { startMetricsServer } from '../observability/metrics-server.ts';
 import { createS3Gateway } from '../s3/index.ts';
 import { aggregatedMetrics, type DataChild, forkDataService } from './data-child.ts';
@@ -21,26 +24,25 @@ import { ShardRebuilder } from './shard-rebuilder.ts';
 export interface RunningNode {
   dataChild?: DataChild;
   metadataAddr?: string;
+  metadataAdvertised?: string; // what the other members and `cluster status` see
   dataAddr?: string;
+  dataAdvertised?: string;
   dataDisks?: string[];
   s3Endpoint?: string;
   metricsUrl?: string;
-  credentials: Array<{ access_key: string; secret_key: string; user: string; admin: boolean }>;
+  credentials: CredentialConfig[];
   generatedCredentials: boolean; // made at this start (the first): the only time it is shown
   credentialsPath?: string; // where the generated pair is kept, when it is in use
   close(): Promise<void>;
 }
 
-export function splitAddr(addr: string): { host: string; port: number } {
-  const at = addr.lastIndexOf(':');
-  return { host: addr.slice(0, at).replace(/^\[|\]$/g, ''), port: Number(addr.slice(at + 1)) };
-}
+export { splitAddr };
 
 // Starts the services of one node for its role; `combined` runs metadata, data and S3 together.
 export async function startNode(config: StrataConfig, log: Logger): Promise<RunningNode> {
   const role = config.node.role;
-  const dataDir = resolve(config.node.data_dir);
-  prepareDataDir(dataDir);
+  const dataDir = resolve(config.storage.data_dir);
+  prepareDataDir(dataDir, 'storage.data_dir');
   const closers: Array<() => Promise<void>> = [];
   const node: RunningNode = {
     credentials: config.s3.auth.credentials,
@@ -51,16 +53,21 @@ export async function startNode(config: StrataConfig, log: Logger): Promise<Runn
     },
   };
   try {
-    let metadataAddr = config.metadata.addr;
+    let metadataAddr = config.metadata.bind_addr;
     if (role === 'combined' || role === 'metadata') {
-      const { host, port } = splitAddr(config.metadata.addr);
+      const { host, port } = splitAddr(config.metadata.bind_addr);
+      const metadataDir = config.storage.metadata_dir
+        ? resolve(config.storage.metadata_dir)
+        : dataDir;
+      if (metadataDir !== dataDir) prepareDataDir(metadataDir, 'storage.metadata_dir');
       // Made once the service listens (it talks to it); leadership may come before that.
       let repair: RepairDriver | undefined;
       let leading = false;
       const service = await startMetadataService({
         host,
         port,
-        dataDir,
+        advertiseAddr: config.metadata.advertise_addr,
+        dataDir: metadataDir,
         raft: {
           nodeId: config.node.id,
           peers: config.metadata.raft_peers,
@@ -72,9 +79,9 @@ export async function startNode(config: StrataConfig, log: Logger): Promise<Runn
         },
         cluster: {
           erasure: {
-            k: config.erasure.data_shards,
-            m: config.erasure.parity_shards,
-            shardSizeBytes: config.erasure.shard_size_bytes,
+            k: config.erasure_coding.data_shards,
+            m: config.erasure_coding.parity_shards,
+            shardSizeBytes: config.erasure_coding.shard_size_bytes,
           },
           placement: { strategy: config.placement.strategy },
         },
@@ -92,8 +99,9 @@ export async function startNode(config: StrataConfig, log: Logger): Promise<Runn
         log: log.child({ service: 'metadata' }),
       });
       closers.push(() => service.close());
-      metadataAddr = `${service.host}:${service.port}`;
+      metadataAddr = joinAddr(service.host, service.port);
       node.metadataAddr = metadataAddr;
+      node.metadataAdvertised = advertisedAddr(config.metadata.advertise_addr, service, hostname());
       repair = startRepair(config, [metadataAddr, ...config.metadata.raft_peers], closers, log);
       repair.leadership(leading);
     }
@@ -107,7 +115,10 @@ export async function startNode(config: StrataConfig, log: Logger): Promise<Runn
     if (config.observability.metrics_addr !== '') {
       const { host, port } = splitAddr(config.observability.metrics_addr);
       const children = node.dataChild ? [node.dataChild] : [];
-      const metrics = await startMetricsServer(host, port, () => aggregatedMetrics(children));
+      const registry = roleRegistry(role);
+      const metrics = await startMetricsServer(host, port, () =>
+        aggregatedMetrics(registry, children),
+      );
       closers.push(() => new Promise((done) => metrics.server.close(() => done())));
       node.metricsUrl = `http://${host}:${metrics.port}/metrics`;
     }
@@ -116,6 +127,12 @@ export async function startNode(config: StrataConfig, log: Logger): Promise<Runn
     await node.close();
     throw error;
   }
+}
+
+// The metrics of the services this process runs; a combined node's data service is its child's.
+function roleRegistry(role: Role): Registry {
+  if (role === 'combined') return metricsRegistry([...ROLE_METRICS.metadata, ...ROLE_METRICS.s3]);
+  return metricsRegistry(ROLE_METRICS[role]);
 }
 
 // The repair driver of this metadata member; it works only while the member leads.
@@ -159,7 +176,7 @@ async function startData(
         );
   if (config.data.disks.length === 0) ensurePrivateDir(resolve(dataDir, 'disks'));
   const serverId = config.data.server_id || `data-${config.node.id}`;
-  const { host, port } = splitAddr(config.data.addr);
+  const { host, port } = splitAddr(config.data.bind_addr);
   node.dataDisks = disks;
   const domain = {
     zone: config.data.zone,
@@ -178,6 +195,7 @@ async function startData(
       serverId,
       host,
       port,
+      advertiseAddr: config.data.advertise_addr,
       disks,
       scrub,
       metadataAddr,
@@ -193,6 +211,7 @@ async function startData(
     closers.push(() => child.close());
     node.dataChild = child;
     node.dataAddr = child.addr;
+    node.dataAdvertised = child.advertised;
     return;
   }
   const rebuilder = new ShardRebuilder(log.child({ service: 'data', component: 'rebuild' }));
@@ -206,9 +225,10 @@ async function startData(
     rebuildShard: (header) => rebuilder.rebuild(header),
   });
   closers.push(() => service.close().then(() => rebuilder.close()));
-  node.dataAddr = `${service.host}:${service.port}`;
+  node.dataAddr = joinAddr(service.host, service.port);
+  node.dataAdvertised = advertisedAddr(config.data.advertise_addr, service, hostname());
   const layout = disks.map((path, disk) => ({ disk, path }));
-  const registration = { serverId, addr: node.dataAddr, disks: layout, domain };
+  const registration = { serverId, addr: node.dataAdvertised, disks: layout, domain };
   const register = () => registerDataServer(metadataAddr, registration, log);
   await register();
   const heartbeats = startHeartbeats({
@@ -257,14 +277,14 @@ async function startS3(
       allowAnonymous: config.s3.auth.allow_anonymous,
       maxClockSkewMs: 15 * 60 * 1000,
       credentials: credentials.map((c) => ({
-        accessKey: c.access_key,
+        accessKey: c.access_key_id,
         secretKey: c.secret_key,
-        user: c.user,
+        user: c.user_id,
         admin: c.admin,
       })),
     },
   });
-  const { host, port } = splitAddr(config.s3.addr);
+  const { host, port } = splitAddr(config.s3.bind_addr);
   const bound = await gateway.listen(host, port);
   closers.push(() => gateway.close());
   node.s3Endpoint = `http://${bound.host.includes(':') ? `[${bound.host}]` : bound.host}:${bound.port}`;

@@ -26,11 +26,19 @@ export function loadOrCreateCredentials(dataDir: string): {
 } {
   const path = credentialsPath(dataDir);
   try {
-    const stored = JSON.parse(readFileSync(path, 'utf8')) as CredentialConfig;
-    if (typeof stored.access_key === 'string' && typeof stored.secret_key === 'string') {
+    // Files written before the design's names (access_key, user) read as well.
+    const stored = JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
+    const accessKeyId = stored.access_key_id ?? stored.access_key;
+    if (typeof accessKeyId === 'string' && typeof stored.secret_key === 'string') {
       // The generated pair is the server's administrator (files from before `admin` existed too).
+      const userId = stored.user_id ?? stored.user;
       return {
-        credential: { ...stored, user: stored.user ?? 'admin', admin: true },
+        credential: {
+          access_key_id: accessKeyId,
+          secret_key: stored.secret_key,
+          user_id: typeof userId === 'string' ? userId : 'admin',
+          admin: true,
+        },
         created: false,
       };
     }
@@ -38,9 +46,9 @@ export function loadOrCreateCredentials(dataDir: string): {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
   }
   const credential: CredentialConfig = {
-    access_key: `SK${randomString(18)}`,
+    access_key_id: `SK${randomString(18)}`,
     secret_key: randomBytes(30).toString('base64').replaceAll('/', 'x').replaceAll('+', 'y'),
-    user: 'admin',
+    user_id: 'admin',
     admin: true,
   };
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });

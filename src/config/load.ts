@@ -1,49 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseToml } from 'smol-toml';
-import { StrataError } from '../common/errors.ts';
-import { CONFIG_KEYS, DEFAULT_CONFIG, type StrataConfig } from './schema.ts';
+import { CREDENTIAL_ALIASES, ENV_ALIASES, KEY_ALIASES } from './aliases.ts';
+import { ConfigError, type ConfigProblem, type ConfigWarning } from './errors.ts';
+import { EXTRA_ENV, envName, KEY_SPECS, KEYS } from './keys.ts';
+import { DEFAULT_CONFIG, type StrataConfig, setValueAt, valueAt } from './schema.ts';
 
-// Where a value came from, for error messages that name the key and the file, variable or flag.
-export type Source =
-  | { kind: 'file'; path: string }
-  | { kind: 'env'; name: string }
-  | { kind: 'flag'; name: string };
-
-export class ConfigError extends StrataError {
-  readonly key: string;
-  readonly source: string;
-  constructor(key: string, source: string, problem: string) {
-    super('CONFIG_INVALID', `invalid configuration: ${key} (${source}): ${problem}`);
-    this.name = 'ConfigError';
-    this.key = key;
-    this.source = source;
-  }
-}
-
-// Command-line flag -> config key. Flags that are not config keys (like --config) are handled
-// by the CLI itself.
-export const FLAG_KEYS: Record<string, string> = {
-  'node-id': 'node.id',
-  role: 'node.role',
-  'data-dir': 'node.data_dir',
-  'metadata-addr': 'metadata.addr',
-  'raft-peers': 'metadata.raft_peers',
-  'raft-join': 'metadata.raft_join',
-  'data-addr': 'data.addr',
-  disks: 'data.disks',
-  's3-addr': 's3.addr',
-  region: 's3.region',
-  'metrics-addr': 'observability.metrics_addr',
-  'log-level': 'observability.log_level',
-};
-
-// STRATA_<FLAG_NAME> for every flag above, e.g. STRATA_DATA_DIR, STRATA_S3_ADDR.
-export const ENV_KEYS: Record<string, string> = Object.fromEntries(
-  Object.entries(FLAG_KEYS).map(([flag, key]) => [
-    `STRATA_${flag.toUpperCase().replaceAll('-', '_')}`,
-    key,
-  ]),
-);
+export { ConfigError, type ConfigProblem, type ConfigWarning } from './errors.ts';
 
 export interface LoadOptions {
   configPath?: string;
@@ -54,134 +16,305 @@ export interface LoadOptions {
 export interface LoadedConfig {
   config: StrataConfig;
   configPath: string | undefined;
+  warnings: ConfigWarning[]; // deprecated names in use, for the caller to log
 }
 
+// One value as one source gave it: `name` as written there (a dotted key, a variable, a flag),
+// `key` the design's key it sets.
+interface Setting {
+  name: string;
+  key: string;
+  value: unknown;
+  fromString: boolean; // a variable or flag: to be converted to the key's type first
+  source: string;
+  deprecated: boolean;
+}
+
+// Command-line flag (without dashes) -> key.
+export const FLAG_KEYS: Readonly<Record<string, string>> = Object.fromEntries(
+  KEYS.filter((k) => k.flag !== undefined).map((k) => [k.flag as string, k.key]),
+);
+
+// Every variable that sets a key -> [key, deprecated].
+const ENV_KEYS: ReadonlyMap<string, [key: string, deprecated: boolean]> = new Map<
+  string,
+  [string, boolean]
+>([
+  ...KEYS.map((k): [string, [string, boolean]] => [envName(k.key), [k.key, false]]),
+  ...Object.entries(EXTRA_ENV).map(([name, key]): [string, [string, boolean]] => [
+    name,
+    [key, false],
+  ]),
+  ...Object.entries(KEY_ALIASES).map(([old, key]): [string, [string, boolean]] => [
+    envName(old),
+    [key, true],
+  ]),
+  ...Object.entries(ENV_ALIASES).map(([name, key]): [string, [string, boolean]] => [
+    name,
+    [key, true],
+  ]),
+]);
+
+// Every section a file may have, old names included.
+const SECTIONS = new Set(
+  [...KEY_SPECS.keys(), ...Object.keys(KEY_ALIASES)].flatMap((key) => {
+    const parts = key.split('.');
+    return parts.slice(1).map((_, i) => parts.slice(0, i + 1).join('.'));
+  }),
+);
+
+const TOP_SECTIONS = [...new Set(KEYS.map((k) => k.key.split('.')[0]))];
+
+// Defaults, then the file, then variables, then flags. Every problem of every source is found
+// before anything is reported, so that one run lists all of them.
 export function loadConfig(options: LoadOptions = {}): LoadedConfig {
   const env = options.env ?? process.env;
-  const configPath = options.configPath ?? env.STRATA_CONFIG;
+  const configPath = options.configPath ?? (env.STRATA_CONFIG || undefined);
+  const problems: ConfigProblem[] = [];
+  const warnings: ConfigWarning[] = [];
+  const layers = [
+    configPath ? fileSettings(configPath, problems) : [],
+    envSettings(env),
+    flagSettings(options.flags ?? {}),
+  ];
   const config = structuredClone(DEFAULT_CONFIG);
-  if (configPath) applyFile(config, configPath);
-  for (const [name, key] of Object.entries(ENV_KEYS)) {
-    const raw = env[name];
-    if (raw !== undefined && raw !== '')
-      setKey(config, key, coerce(key, raw), `environment ${name}`);
+  const origin = new Map<string, string>();
+  for (const layer of layers) {
+    for (const setting of withoutConflicts(layer, problems)) {
+      if (setting.deprecated) warnings.push(deprecation(setting));
+      const value = prepare(setting, problems, warnings);
+      if (value === undefined) continue;
+      const problem = KEY_SPECS.get(setting.key)?.check.test(value);
+      if (problem) {
+        problems.push({ key: setting.name, source: setting.source, problem });
+        continue;
+      }
+      setValueAt(config, setting.key, value);
+      origin.set(setting.key, setting.source);
+    }
   }
-  for (const [flag, raw] of Object.entries(options.flags ?? {})) {
-    const key = FLAG_KEYS[flag];
-    if (key === undefined || raw === undefined) continue;
-    setKey(config, key, coerce(key, raw), `flag --${flag}`);
-  }
-  checkWhole(config, configPath ?? 'defaults');
-  return { config, configPath };
+  problems.push(...wholeProblems(config, origin));
+  if (problems.length > 0) throw new ConfigError(problems);
+  return { config, configPath, warnings };
 }
 
-function applyFile(config: StrataConfig, path: string): void {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (error) {
-    throw new ConfigError('(file)', path, `cannot read: ${(error as Error).message}`);
-  }
+function fileSettings(path: string, problems: ConfigProblem[]): Setting[] {
+  const source = `file ${path}`;
   let table: Record<string, unknown>;
   try {
-    table = parseToml(text) as Record<string, unknown>;
+    table = parseToml(readFileSync(path, 'utf8')) as Record<string, unknown>;
   } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
     const first = (error as Error).message.split('\n')[0];
-    throw new ConfigError('(syntax)', path, `not valid TOML: ${first}`);
+    const problem = code ? `cannot read: ${first}` : `not valid TOML: ${first}`;
+    problems.push({ key: code ? '(file)' : '(syntax)', source: path, problem });
+    return [];
   }
-  for (const [key, value] of flatten(table, '', path)) setKey(config, key, value, `file ${path}`);
+  const settings: Setting[] = [];
+  for (const [name, value] of flatten(table, '', source, problems)) {
+    const alias = KEY_ALIASES[name];
+    if (KEY_SPECS.has(name) || alias) {
+      const key = alias ?? name;
+      settings.push({ name, key, value, fromString: false, source, deprecated: !!alias });
+    } else {
+      problems.push({ key: name, source, problem: unknownKey(name) });
+    }
+  }
+  return settings;
 }
 
-// Tables become dotted keys; arrays and the credentials list stay whole values.
+// Tables become dotted keys; arrays (the credentials list too) stay whole values.
 function* flatten(
   table: Record<string, unknown>,
   prefix: string,
-  path: string,
+  source: string,
+  problems: ConfigProblem[],
 ): Generator<[string, unknown]> {
   for (const [name, value] of Object.entries(table)) {
     const key = prefix + name;
     const isTable = typeof value === 'object' && value !== null && !Array.isArray(value);
-    if (isTable && !(value instanceof Date)) {
-      if (!Object.keys(CONFIG_KEYS).some((k) => k.startsWith(`${key}.`))) {
-        throw new ConfigError(key, `file ${path}`, `unknown section [${key}]`);
-      }
-      yield* flatten(value as Record<string, unknown>, `${key}.`, path);
-    } else {
+    if (!isTable || value instanceof Date) {
       yield [key, value];
+    } else if (SECTIONS.has(key)) {
+      yield* flatten(value as Record<string, unknown>, `${key}.`, source, problems);
+    } else {
+      const sections = TOP_SECTIONS.map((s) => `[${s}]`).join(' ');
+      problems.push({ key, source, problem: `unknown section [${key}]; sections: ${sections}` });
     }
   }
 }
 
-function setKey(config: StrataConfig, key: string, value: unknown, source: string): void {
-  const check = CONFIG_KEYS[key];
-  if (!check)
-    throw new ConfigError(
-      key,
-      source,
-      `unknown key; valid keys: ${Object.keys(CONFIG_KEYS).join(', ')}`,
-    );
-  const problem = check(value);
-  if (problem) throw new ConfigError(key, source, problem);
-  const path = key.split('.');
-  let node = config as unknown as Record<string, unknown>;
-  for (const part of path.slice(0, -1)) node = node[part] as Record<string, unknown>;
-  const leaf = path[path.length - 1];
-  node[leaf] = key === 's3.auth.credentials' ? normaliseCredentials(value as object[]) : value;
+function unknownKey(name: string): string {
+  if (!name.includes('.'))
+    return `unknown key outside any section; sections: ${TOP_SECTIONS.map((s) => `[${s}]`).join(' ')}`;
+  const section = name.slice(0, name.lastIndexOf('.'));
+  const siblings = KEYS.map((k) => k.key).filter((k) => k.slice(0, k.lastIndexOf('.')) === section);
+  if (siblings.length === 0) return 'unknown key';
+  return `unknown key; [${section}] has ${siblings.map((k) => k.slice(section.length + 1)).join(', ')}`;
 }
 
-function normaliseCredentials(list: object[]): unknown {
-  return list.map((c) => {
-    const cred = c as { access_key: string; secret_key: string; user?: string; admin?: boolean };
-    return {
-      access_key: cred.access_key,
-      secret_key: cred.secret_key,
-      user: cred.user ?? cred.access_key,
-      admin: cred.admin ?? false,
-    };
+function envSettings(env: Record<string, string | undefined>): Setting[] {
+  const settings: Setting[] = [];
+  for (const [name, raw] of Object.entries(env)) {
+    const known = ENV_KEYS.get(name);
+    if (known === undefined || raw === undefined || raw === '') continue;
+    const [key, deprecated] = known;
+    const source = `environment ${name}`;
+    settings.push({ name, key, value: raw, fromString: true, source, deprecated });
+  }
+  return settings;
+}
+
+function flagSettings(flags: Record<string, string | undefined>): Setting[] {
+  const settings: Setting[] = [];
+  for (const [flag, raw] of Object.entries(flags)) {
+    const key = FLAG_KEYS[flag];
+    if (key === undefined || raw === undefined) continue;
+    const name = `--${flag}`;
+    settings.push({
+      name,
+      key,
+      value: raw,
+      fromString: true,
+      source: `flag ${name}`,
+      deprecated: false,
+    });
+  }
+  return settings;
+}
+
+// Two names for one key in one source (an old name and its new one, or STRATA_LOG_LEVEL and
+// STRATA_OBSERVABILITY_LOG_LEVEL): neither is used and both are reported.
+function withoutConflicts(layer: Setting[], problems: ConfigProblem[]): Setting[] {
+  const byKey = Map.groupBy(layer, (s) => s.key);
+  const kept: Setting[] = [];
+  for (const [key, settings] of byKey) {
+    if (settings.length === 1) {
+      kept.push(settings[0]);
+      continue;
+    }
+    const names = settings.map((s) => s.name).join(' and ');
+    const where = settings[0].source.startsWith('file') ? settings[0].source : 'the environment';
+    problems.push({ key, source: where, problem: `set twice, as ${names}: keep one (${key})` });
+  }
+  return kept;
+}
+
+// The value to check: converted from a string for variables and flags, credentials with their
+// old names renamed. Undefined when it is already known to be wrong (the problem is recorded).
+function prepare(setting: Setting, problems: ConfigProblem[], warnings: ConfigWarning[]): unknown {
+  const spec = KEY_SPECS.get(setting.key);
+  if (spec === undefined) return undefined;
+  let value = setting.value;
+  if (setting.fromString) {
+    const converted = fromString(spec.check.kind, value as string);
+    if ('problem' in converted) {
+      problems.push({ key: setting.name, source: setting.source, problem: converted.problem });
+      return undefined;
+    }
+    value = converted.value;
+  }
+  if (spec.check.kind === 'credentials' && Array.isArray(value))
+    return renameCredentialKeys(value, setting, problems, warnings);
+  return value;
+}
+
+function fromString(kind: string, raw: string): { value: unknown } | { problem: string } {
+  switch (kind) {
+    case 'int':
+      return { value: /^-?\d+$/.test(raw) ? Number(raw) : raw };
+    case 'bool':
+      return { value: raw === 'true' ? true : raw === 'false' ? false : raw };
+    case 'list':
+      if (!raw.trimStart().startsWith('['))
+        return {
+          value: raw
+            .split(',')
+            .map((s) => s.trim())
+            .filter((s) => s.length > 0),
+        };
+      return tomlValue(raw);
+    case 'credentials':
+      return tomlValue(raw);
+    default:
+      return { value: raw };
+  }
+}
+
+// A list given as a TOML inline array, e.g. [{ access_key_id = "k", secret_key = "..." }].
+function tomlValue(raw: string): { value: unknown } | { problem: string } {
+  try {
+    return { value: (parseToml(`v = ${raw}`) as { v: unknown }).v };
+  } catch (error) {
+    return { problem: `not a TOML value: ${(error as Error).message.split('\n')[0]}` };
+  }
+}
+
+function renameCredentialKeys(
+  list: unknown[],
+  setting: Setting,
+  problems: ConfigProblem[],
+  warnings: ConfigWarning[],
+): unknown {
+  const where = `${setting.name} item`;
+  let ok = true;
+  const renamed = list.map((item, i) => {
+    if (typeof item !== 'object' || item === null || Array.isArray(item)) return item;
+    const entry = { ...(item as Record<string, unknown>) };
+    for (const [old, name] of Object.entries(CREDENTIAL_ALIASES)) {
+      if (!(old in entry)) continue;
+      if (name in entry) {
+        problems.push({
+          key: `${where} ${i}`,
+          source: setting.source,
+          problem: `both ${old} and ${name} set: keep ${name}`,
+        });
+        ok = false;
+      }
+      warnings.push({ name: `${where} ${i}: ${old}`, use: name, source: setting.source });
+      entry[name] = entry[old];
+      delete entry[old];
+    }
+    return entry;
+  });
+  if (!ok) return undefined;
+  return renamed.map((c) => {
+    const cred = c as { access_key_id: string; user_id?: string; admin?: boolean };
+    if (typeof cred !== 'object' || cred === null) return c;
+    return { ...cred, user_id: cred.user_id ?? cred.access_key_id, admin: cred.admin ?? false };
   });
 }
 
-// Flags and variables are strings; turn them into the type the key wants before checking.
-function coerce(key: string, raw: string): unknown {
-  const sample = CONFIG_KEYS[key];
-  if (!sample) return raw;
-  if (
-    key === 'node.id' ||
-    key.endsWith('_count') ||
-    key.endsWith('_bytes') ||
-    key.endsWith('_seconds')
-  ) {
-    return /^\d+$/.test(raw) ? Number(raw) : raw;
-  }
-  if (key.endsWith('raft_peers') || key.endsWith('disks') || key.endsWith('domains')) {
-    return raw
-      .split(',')
-      .map((s) => s.trim())
-      .filter((s) => s.length > 0);
-  }
-  if (key.endsWith('allow_anonymous') || key.endsWith('raft_join'))
-    return raw === 'true' ? true : raw === 'false' ? false : raw;
-  return raw;
+function deprecation(setting: Setting): ConfigWarning {
+  const use =
+    setting.fromString && setting.name.startsWith('STRATA_') ? envName(setting.key) : setting.key;
+  return { name: setting.name, use, source: setting.source };
 }
 
-function checkWhole(config: StrataConfig, source: string): void {
-  const { data_shards, parity_shards } = config.erasure;
+// Rules over several keys, checked once every source is applied.
+function wholeProblems(config: StrataConfig, origin: Map<string, string>): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  const { data_shards, parity_shards } = config.erasure_coding;
   if (data_shards + parity_shards > 256) {
-    throw new ConfigError(
-      'erasure.parity_shards',
-      source,
-      'data_shards + parity_shards must be at most 256',
-    );
+    const key = 'erasure_coding.parity_shards';
+    const source = origin.get(key) ?? origin.get('erasure_coding.data_shards') ?? 'defaults';
+    problems.push({ key, source, problem: 'data_shards + parity_shards must be at most 256' });
   }
-  const keys = new Set<string>();
+  const seen = new Set<string>();
   for (const cred of config.s3.auth.credentials) {
-    if (keys.has(cred.access_key)) {
-      throw new ConfigError(
-        's3.auth.credentials',
-        source,
-        `access_key "${cred.access_key}" appears twice`,
-      );
+    if (seen.has(cred.access_key_id)) {
+      problems.push({
+        key: 's3.auth.credentials',
+        source: origin.get('s3.auth.credentials') ?? 'defaults',
+        problem: `access_key_id "${cred.access_key_id}" appears twice`,
+      });
     }
-    keys.add(cred.access_key);
+    seen.add(cred.access_key_id);
   }
+  return problems;
+}
+
+// For the reference and its test: the default of a key as the docs show it.
+export function defaultOf(key: string): unknown {
+  return valueAt(DEFAULT_CONFIG, key);
 }

@@ -3,7 +3,13 @@ import { chmodSync, closeSync, fsyncSync, mkdirSync, openSync, readdirSync, rmSy
 import { type FileHandle, mkdir, open, readdir, stat, statfs, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { StrataError } from '../common/errors.ts';
-import { diskFreeBytes, shardBytes, shardErrors } from '../observability/metrics.ts';
+import {
+  dataReads,
+  dataWrites,
+  diskFreeBytes,
+  shardBytes,
+  shardErrors,
+} from '../observability/metrics.ts';
 import {
   decodeHeader,
   encodeShard,
@@ -74,6 +80,7 @@ export class ShardStore {
     }
     this.shardCounts[address.disk]++;
     shardBytes.inc({ direction: 'write' }, data.length);
+    dataWrites.inc();
     return { sizeBytes: data.length, version: SHARD_VERSION };
   }
 
@@ -260,6 +267,7 @@ async function readVerified(
   }
   verifyBlocks(name, header, firstBlock, data, crcs);
   shardBytes.inc({ direction: 'read' }, want);
+  dataReads.inc();
   return data.subarray(offset - blocksStart, offset - blocksStart + want);
 }
 

@@ -3,7 +3,8 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
 import { StrataClient } from '../client/strata-client.ts';
-import { createLogger, isLogLevel, type Logger } from '../observability/logger.ts';
+import { createLogger, isLogLevel, LOG_LEVELS, type Logger } from '../observability/logger.ts';
+import { metricsRegistry, ROLE_METRICS } from '../observability/metrics.ts';
 import { startMetricsServer } from '../observability/metrics-server.ts';
 import { type LostWrites, StrataFileSystem } from './file-system.ts';
 import { InvalidationWatcher } from './invalidation.ts';
@@ -46,7 +47,7 @@ Options:
   --cache-size SIZE        bytes of written data held before it is sent (e.g. 256M)   [256M]
   --metrics-addr H:P       where to serve Prometheus /metrics (port 0: any free port,
                            printed at start; "off": none)                 [127.0.0.1:0]
-  --log-level LEVEL        debug | info | warn | error (or STRATA_LOG_LEVEL)  [info]
+  --log-level LEVEL        trace | debug | info | warn | error (or STRATA_LOG_LEVEL) [info]
   --foreground             stay attached (the default; there is no daemon mode)
   -o ro                    mount read-only
   -o allow_other           let other users' processes use the mount, with their permissions
@@ -98,11 +99,11 @@ export async function mountMain(args: string[]): Promise<number> {
     process.stderr.write(`strata-mount: ${(error as Error).message}\n`);
     return 2;
   }
-  // Flag, then environment, then info: as the server does (docs/configuration.md).
+  // Flag, then environment, then info: as the server does (docs/guides/configuration.md).
   const level = values['log-level'] ?? process.env.STRATA_LOG_LEVEL ?? 'info';
   if (!isLogLevel(level)) {
     process.stderr.write(
-      `strata-mount: --log-level: ${level} is not one of debug, info, warn, error\n`,
+      `strata-mount: --log-level: ${level} is not one of ${LOG_LEVELS.join(', ')}\n`,
     );
     return 2;
   }
@@ -166,12 +167,14 @@ export async function mountMain(args: string[]): Promise<number> {
     log.info('kernel read-ahead left at its default (setting it needs root)');
   const connection = await fuseConnectionOf(mountPoint);
   const metricsAddr = String(values['metrics-addr']);
+  const mountMetrics = metricsRegistry(ROLE_METRICS.mount);
   const metrics =
     metricsAddr === 'off'
       ? undefined
       : await startMetricsServer(
           metricsAddr.slice(0, metricsAddr.lastIndexOf(':')),
           Number(metricsAddr.slice(metricsAddr.lastIndexOf(':') + 1)),
+          () => mountMetrics.metrics(),
         ).catch((error: Error) => {
           log.warn('metrics not served', { error: error.message });
           return undefined;

@@ -11,9 +11,13 @@ const CHECK_INTERVAL_MS = 1_000;
 // "key: here X, cluster Y" for each setting that differs.
 export function configDifferences(local: ClusterConfig, cluster: ClusterConfig): string[] {
   const rows: Array<[string, unknown, unknown]> = [
-    ['erasure.data_shards', local.erasure.k, cluster.erasure.k],
-    ['erasure.parity_shards', local.erasure.m, cluster.erasure.m],
-    ['erasure.shard_size_bytes', local.erasure.shardSizeBytes, cluster.erasure.shardSizeBytes],
+    ['erasure_coding.data_shards', local.erasure.k, cluster.erasure.k],
+    ['erasure_coding.parity_shards', local.erasure.m, cluster.erasure.m],
+    [
+      'erasure_coding.shard_size_bytes',
+      local.erasure.shardSizeBytes,
+      cluster.erasure.shardSizeBytes,
+    ],
     ['placement.strategy', local.placement.strategy, cluster.placement.strategy],
   ];
   return rows

@@ -1,4 +1,6 @@
+import { hostname } from 'node:os';
 import { join } from 'node:path';
+import { advertisedAddr } from '../common/advertise.ts';
 import { isStrataError, StrataError } from '../common/errors.ts';
 import { tightenDir } from '../common/private-dir.ts';
 import { DataClient } from '../data/index.ts';
@@ -81,6 +83,7 @@ const GC_BATCH_STRIPES = 256;
 const FORWARD_TIMEOUT_MS = 3_000;
 const LEADER_WAIT_MS = 3_000;
 const HELLO_RETRY_MS = 500;
+const HELLO_RETRY_MAX_MS = 5_000; // backoff cap: a peer that comes up is found within 5 s
 const MEMBER_RECONCILE_MS = 2_000;
 const CATCH_UP_DEADLINE_MS = 120_000;
 const DISK_SPACE_CHECK_MS = 1_000;
@@ -98,7 +101,10 @@ export interface RaftOptions {
 export interface MetadataServiceOptions {
   host: string;
   port: number;
-  dataDir: string;
+  // The address others reach this member at (metadata.advertise_addr; "" derives it from the
+  // bound address, src/cluster/advertise.ts).
+  advertiseAddr?: string;
+  dataDir: string; // the metadata's own directory: storage.metadata_dir, else storage.data_dir
   cluster: ClusterConfig;
   scrub: ScrubOptions;
   raft: RaftOptions;
@@ -158,13 +164,13 @@ export async function startMetadataService(
     header: replica
       ? {
           ...replica.status(),
-          addr: `${options.host}:${bound.port}`,
+          addr: selfAddr,
           alarms: replica.diskSpace.active ? ['NOSPACE'] : [],
         }
       : null,
   }));
   const bound = await server.listen(options.host, options.port);
-  const selfAddr = `${bound.host}:${bound.port}`;
+  const selfAddr = advertisedAddr(options.advertiseAddr ?? '', bound, hostname());
   transport.selfAddr = selfAddr;
   for (const member of stateMachine.reader.members()) {
     if (member.nodeId !== options.raft.nodeId) transport.setPeer(member.nodeId, member.addr);
@@ -416,16 +422,22 @@ async function resolvePeers(
   log: Logger,
 ): Promise<NodeId[] | undefined> {
   const fresh = store.isEmpty();
+  // A peer named by host is resolved at every attempt (by the connection), so a name that does
+  // not resolve yet, or moves, is retried like a peer that is not up yet; each failed attempt is
+  // logged with its reason, so a wrong name or port shows instead of a silent wait.
   const ask = async (addr: string): Promise<NodeId> => {
-    for (;;) {
+    for (let attempt = 1; ; attempt++) {
       try {
         const reply = await transport
           .client(addr)
           .call<{ nodeId: NodeId }>(RAFT_RPC.hello, {}, undefined, { timeoutMs: 2_000 });
         transport.setPeer(reply.header.nodeId, addr);
+        if (attempt > 1) log.info('metadata peer answered', { peer: addr, attempt });
         return reply.header.nodeId;
-      } catch {
-        await new Promise((r) => setTimeout(r, HELLO_RETRY_MS));
+      } catch (error) {
+        const retryMs = Math.min(HELLO_RETRY_MS * 2 ** (attempt - 1), HELLO_RETRY_MAX_MS);
+        log.warn('metadata peer not answering; retrying', { peer: addr, attempt, retryMs, error });
+        await new Promise((r) => setTimeout(r, retryMs));
       }
     }
   };

@@ -1,13 +1,13 @@
 import { createServer, type Server } from 'node:http';
 import { listen } from '../common/listen.ts';
-import { registry } from './metrics.ts';
+import { METRICS_CONTENT_TYPE } from './metrics.ts';
 
-// Serves GET /metrics in the Prometheus text format; anything else is 404. `render` lets a node
-// add its child processes' metrics to its own.
+// Serves GET /metrics in the Prometheus text format; anything else is 404. `render` gives the
+// page: the registry of the process's roles (metricsRegistry), plus its child processes' metrics.
 export async function startMetricsServer(
   host: string,
   port: number,
-  render: () => Promise<string> = () => registry.metrics(),
+  render: () => Promise<string>,
 ): Promise<{ port: number; server: Server }> {
   const server = createServer((request, response) => {
     if (request.method !== 'GET' || request.url?.split('?')[0] !== '/metrics') {
@@ -15,7 +15,7 @@ export async function startMetricsServer(
       return;
     }
     render().then(
-      (text) => response.writeHead(200, { 'content-type': registry.contentType }).end(text),
+      (text) => response.writeHead(200, { 'content-type': METRICS_CONTENT_TYPE }).end(text),
       (error: Error) =>
         response.writeHead(500, { 'content-type': 'text/plain' }).end(`${error.message}\n`),
     );

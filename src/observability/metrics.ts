@@ -1,8 +1,44 @@
-// One Prometheus registry per process; every metric name starts with `strata_`.
+// Prometheus metrics; every name starts with `strata_`. Each metric belongs to the part of Strata
+// that sets it, in that part's registry, and a process serves the registries of the roles it
+// runs (ROLE_METRICS): a gateway shows no `strata_raft_term 0`, a data server no S3 counters.
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 
-export const registry = new Registry();
-collectDefaultMetrics({ register: registry, prefix: 'strata_process_' });
+export type MetricGroup = 'process' | 'rpc' | 'metadata' | 'data' | 'client' | 's3' | 'fuse';
+
+const processMetrics = new Registry();
+const rpcMetrics = new Registry(); // internal RPC servers: metadata members and data servers
+const metadataMetrics = new Registry(); // metadata members: Raft, state machine, leader's jobs
+const dataMetrics = new Registry(); // data servers
+const clientMetrics = new Registry(); // the client library: gateways, mounts, repair, rebuilds
+const s3Metrics = new Registry();
+const fuseMetrics = new Registry();
+collectDefaultMetrics({ register: processMetrics, prefix: 'strata_process_' });
+
+const GROUPS: Record<MetricGroup, Registry> = {
+  process: processMetrics,
+  rpc: rpcMetrics,
+  metadata: metadataMetrics,
+  data: dataMetrics,
+  client: clientMetrics,
+  s3: s3Metrics,
+  fuse: fuseMetrics,
+};
+
+// What each kind of process exports. A combined node serves metadata and s3 from its own
+// process and data from its data process, summed into one page.
+export const ROLE_METRICS = {
+  metadata: ['process', 'rpc', 'metadata', 'client'],
+  data: ['process', 'rpc', 'data', 'client'],
+  s3: ['process', 's3', 'client'],
+  mount: ['process', 'fuse', 'client'],
+} as const satisfies Record<string, readonly MetricGroup[]>;
+
+// One registry over the given groups (each metric once, whichever roles share its group).
+export function metricsRegistry(groups: Iterable<MetricGroup>): Registry {
+  return Registry.merge([...new Set(groups)].map((g) => GROUPS[g]));
+}
+
+export const METRICS_CONTENT_TYPE = Registry.PROMETHEUS_CONTENT_TYPE;
 
 const LATENCY_BUCKETS_S = [
   0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
@@ -12,7 +48,7 @@ export const rpcRequests = new Counter({
   name: 'strata_rpc_requests_total',
   help: 'Internal RPC requests served, by method and outcome code',
   labelNames: ['method', 'code'] as const,
-  registers: [registry],
+  registers: [rpcMetrics],
 });
 
 export const rpcLatency = new Histogram({
@@ -20,62 +56,76 @@ export const rpcLatency = new Histogram({
   help: 'Internal RPC request handling time, by method',
   labelNames: ['method'] as const,
   buckets: LATENCY_BUCKETS_S,
-  registers: [registry],
+  registers: [rpcMetrics],
 });
 
 export const shardBytes = new Counter({
   name: 'strata_data_shard_bytes_total',
   help: 'Shard bytes written and read by this data server',
   labelNames: ['direction'] as const,
-  registers: [registry],
+  registers: [dataMetrics],
+});
+
+// The design's two data-server counters: shard reads and writes this server completed (a read
+// verified, a write durable). Failed reads are in strata_data_shard_errors_total.
+export const dataReads = new Counter({
+  name: 'strata_data_reads_total',
+  help: 'Shard reads completed (checksums verified) by this data server',
+  registers: [dataMetrics],
+});
+
+export const dataWrites = new Counter({
+  name: 'strata_data_writes_total',
+  help: 'Shard writes made durable (file and directory fsynced) by this data server',
+  registers: [dataMetrics],
 });
 
 export const shardErrors = new Counter({
   name: 'strata_data_shard_errors_total',
   help: 'Shard reads that failed verification or found no shard, by code',
   labelNames: ['code'] as const,
-  registers: [registry],
+  registers: [dataMetrics],
 });
 
 export const diskFreeBytes = new Gauge({
   name: 'strata_data_disk_free_bytes',
   help: 'Free bytes on each data disk',
   labelNames: ['disk'] as const,
-  registers: [registry],
+  registers: [dataMetrics],
 });
 
 // The data server's background scrubber (src/data/shard-scrubber.ts).
 export const scrubBytes = new Counter({
   name: 'strata_data_scrub_bytes_total',
   help: 'Shard file bytes read and verified by the background scrubber',
-  registers: [registry],
+  registers: [dataMetrics],
 });
 
 export const scrubCorruptShards = new Counter({
   name: 'strata_data_scrub_corrupt_shards_total',
   help: 'Shards the scrubber found corrupt (each once while it stays corrupt), by reason',
   labelNames: ['reason'] as const,
-  registers: [registry],
+  registers: [dataMetrics],
 });
 
 export const scrubErrors = new Counter({
   name: 'strata_data_scrub_errors_total',
   help: 'Scrub passes of a disk abandoned because its shard directories could not be listed',
-  registers: [registry],
+  registers: [dataMetrics],
 });
 
 export const scrubLastPassCompleted = new Gauge({
   name: 'strata_data_scrub_last_pass_completed_timestamp_seconds',
   help: 'Unix time at which the scrubber last finished verifying every shard of a disk',
   labelNames: ['disk'] as const,
-  registers: [registry],
+  registers: [dataMetrics],
 });
 
 export const metadataCommands = new Counter({
   name: 'strata_metadata_commands_total',
   help: 'Metadata commands applied, by op and result code',
   labelNames: ['op', 'code'] as const,
-  registers: [registry],
+  registers: [metadataMetrics],
 });
 
 export const metadataApplyLatency = new Histogram({
@@ -83,43 +133,43 @@ export const metadataApplyLatency = new Histogram({
   help: 'Time to apply one metadata command durably',
   labelNames: ['op'] as const,
   buckets: LATENCY_BUCKETS_S,
-  registers: [registry],
+  registers: [metadataMetrics],
 });
 
 export const raftTerm = new Gauge({
   name: 'strata_raft_term',
   help: 'Current Raft term of this metadata node',
-  registers: [registry],
+  registers: [metadataMetrics],
 });
 
 export const raftCommit = new Gauge({
   name: 'strata_raft_commit_index',
   help: 'Highest Raft log index known committed on this metadata node',
-  registers: [registry],
+  registers: [metadataMetrics],
 });
 
 export const raftApplied = new Gauge({
   name: 'strata_raft_applied_index',
   help: 'Highest Raft log index applied to the metadata state machine on this node',
-  registers: [registry],
+  registers: [metadataMetrics],
 });
 
 export const raftIsLeader = new Gauge({
   name: 'strata_raft_is_leader',
   help: '1 when this metadata node is the Raft leader',
-  registers: [registry],
+  registers: [metadataMetrics],
 });
 
 export const metadataNoSpaceAlarm = new Gauge({
   name: 'strata_metadata_nospace_alarm',
   help: '1 while the metadata disk is full (NOSPACE alarm: writes refused, reads served)',
-  registers: [registry],
+  registers: [metadataMetrics],
 });
 
 export const raftLeaderChanges = new Counter({
   name: 'strata_raft_leader_changes_total',
   help: 'Times this metadata node saw the leader or its own role change',
-  registers: [registry],
+  registers: [metadataMetrics],
 });
 
 // Snapshots this metadata member took of its own state (compacting its log) or installed from
@@ -128,14 +178,14 @@ export const metadataSnapshots = new Counter({
   name: 'strata_metadata_snapshots_total',
   help: 'Metadata snapshots, by origin: taken (own state copied, log compacted) or installed',
   labelNames: ['origin'] as const,
-  registers: [registry],
+  registers: [metadataMetrics],
 });
 
 export const s3Requests = new Counter({
   name: 'strata_s3_requests_total',
   help: 'S3 requests, by operation and HTTP status',
   labelNames: ['operation', 'status'] as const,
-  registers: [registry],
+  registers: [s3Metrics],
 });
 
 // Requests refused because a header asked for a behaviour Strata does not provide (the rows of
@@ -144,7 +194,7 @@ export const s3RefusedRequests = new Counter({
   name: 'strata_s3_refused_requests_total',
   help: 'S3 requests refused for a header or parameter asking for an unprovided behaviour',
   labelNames: ['header'] as const,
-  registers: [registry],
+  registers: [s3Metrics],
 });
 
 export const s3Latency = new Histogram({
@@ -152,54 +202,54 @@ export const s3Latency = new Histogram({
   help: 'S3 request time until the response ends, by operation',
   labelNames: ['operation'] as const,
   buckets: LATENCY_BUCKETS_S,
-  registers: [registry],
+  registers: [s3Metrics],
 });
 
 export const s3Bytes = new Counter({
   name: 'strata_s3_bytes_total',
   help: 'Object bytes received and sent by the S3 gateway',
   labelNames: ['direction'] as const,
-  registers: [registry],
+  registers: [s3Metrics],
 });
 
 export const erasureStripes = new Counter({
   name: 'strata_erasure_stripes_total',
   help: 'Stripes encoded, decoded and reconstructed by the client library',
   labelNames: ['operation'] as const,
-  registers: [registry],
+  registers: [clientMetrics],
 });
 
 export const writePlacementWaits = new Counter({
   name: 'strata_client_write_placement_waits_total',
   help: 'Stripe writes below their quorum that waited for the server records to offer a target',
   labelNames: ['outcome'] as const,
-  registers: [registry],
+  registers: [clientMetrics],
 });
 
 export const dataDamagedReads = new Counter({
   name: 'strata_data_damaged_reads_total',
   help: 'Reads refused because the data is damaged: a stripe lost beyond parity, or an MD5 mismatch',
   labelNames: ['reason'] as const,
-  registers: [registry],
+  registers: [clientMetrics],
 });
 
 export const orphanShards = new Counter({
   name: 'strata_metadata_orphan_shards_deleted_total',
   help: 'Shard files no stripe referenced (left by crashed writes), deleted by the scrubber',
-  registers: [registry],
+  registers: [metadataMetrics],
 });
 
 export const staleShards = new Counter({
   name: 'strata_metadata_stale_shards_deleted_total',
   help: 'Shards left where a repair moved them from (a server back after its shards were rebuilt)',
-  registers: [registry],
+  registers: [metadataMetrics],
 });
 
 export const fuseRequests = new Counter({
   name: 'strata_fuse_requests_total',
   help: 'FUSE requests answered by this mount, by operation and errno (0: success)',
   labelNames: ['op', 'errno'] as const,
-  registers: [registry],
+  registers: [fuseMetrics],
 });
 
 export const fuseLatency = new Histogram({
@@ -207,51 +257,51 @@ export const fuseLatency = new Histogram({
   help: 'Time from reading a FUSE request to writing its reply, by operation',
   labelNames: ['op'] as const,
   buckets: LATENCY_BUCKETS_S,
-  registers: [registry],
+  registers: [fuseMetrics],
 });
 
 export const fuseBytes = new Counter({
   name: 'strata_fuse_bytes_total',
   help: 'File bytes read and written through the mount',
   labelNames: ['direction'] as const,
-  registers: [registry],
+  registers: [fuseMetrics],
 });
 
 export const fuseDirtyBytes = new Gauge({
   name: 'strata_fuse_dirty_bytes',
   help: 'Bytes written through the mount and not yet committed',
-  registers: [registry],
+  registers: [fuseMetrics],
 });
 
 export const fuseInvalidations = new Counter({
   name: 'strata_fuse_invalidations_total',
   help: 'Files whose kernel-cached pages were dropped because another client changed them',
-  registers: [registry],
+  registers: [fuseMetrics],
 });
 
 export const fuseWriteErrors = new Counter({
   name: 'strata_fuse_write_errors_total',
   help: 'Batches of writes through the mount that could not be stored (their bytes are lost)',
-  registers: [registry],
+  registers: [fuseMetrics],
 });
 
 // The client library's routing around slow and dead data servers (src/client/server-health.ts).
 export const hedgedShardReads = new Counter({
   name: 'strata_client_hedged_reads_total',
   help: 'Extra shard reads issued because a shard read took longer than the hedge delay',
-  registers: [registry],
+  registers: [clientMetrics],
 });
 
 export const hedgeWins = new Counter({
   name: 'strata_client_hedge_wins_total',
   help: 'Stripe reads finished with a hedged shard read while the slow read was still unanswered',
-  registers: [registry],
+  registers: [clientMetrics],
 });
 
 export const serversAvoided = new Gauge({
   name: 'strata_client_servers_avoided',
   help: 'Data servers this client routes around after repeated failures to answer',
-  registers: [registry],
+  registers: [clientMetrics],
 });
 
 // Cluster membership as the replicated state records it, set by every metadata member
@@ -259,77 +309,77 @@ export const serversAvoided = new Gauge({
 export const clusterNodesTotal = new Gauge({
   name: 'strata_cluster_nodes_total',
   help: 'Data servers registered and not removed',
-  registers: [registry],
+  registers: [metadataMetrics],
 });
 
 export const clusterNodesOnline = new Gauge({
   name: 'strata_cluster_nodes_online',
   help: 'Data servers up or draining (their heartbeats arrive)',
-  registers: [registry],
+  registers: [metadataMetrics],
 });
 
 export const clusterServerState = new Gauge({
   name: 'strata_cluster_server_state',
   help: '1 for the state each data server is in (up, suspect, down, draining, removed), else 0',
   labelNames: ['server', 'state'] as const,
-  registers: [registry],
+  registers: [metadataMetrics],
 });
 
 export const dataHeartbeatFailures = new Counter({
   name: 'strata_data_heartbeat_failures_total',
   help: 'Heartbeats of this data server that reached no metadata leader, by error code',
   labelNames: ['code'] as const,
-  registers: [registry],
+  registers: [dataMetrics],
 });
 
 // The metadata leader's repair driver (src/cluster/repair-driver.ts).
 export const repairQueueLength = new Gauge({
   name: 'strata_repair_queue_length',
   help: 'Shards the last repair plan found to rebuild: tasks running plus shards waiting',
-  registers: [registry],
+  registers: [metadataMetrics],
 });
 
 export const repairBytes = new Counter({
   name: 'strata_repair_bytes_total',
   help: 'Bytes of rebuilt shards written by repair',
-  registers: [registry],
+  registers: [metadataMetrics],
 });
 
 export const repairTasks = new Counter({
   name: 'strata_repair_tasks_total',
   help: 'Repair tasks ended, by outcome (done, failed, refused: the record had moved on)',
   labelNames: ['outcome'] as const,
-  registers: [registry],
+  registers: [metadataMetrics],
 });
 
 export const rebalanceMoves = new Counter({
   name: 'strata_rebalance_moves_total',
   help: 'Shards moved to restore the domain rule or even out disks (fair share), by outcome',
   labelNames: ['outcome'] as const,
-  registers: [registry],
+  registers: [metadataMetrics],
 });
 
 export const rebalanceBytes = new Counter({
   name: 'strata_rebalance_bytes_total',
   help: 'Bytes of shards written by rebalancing moves (domain rule and fair share)',
-  registers: [registry],
+  registers: [metadataMetrics],
 });
 
 export const balanceDisksOutside = new Gauge({
   name: 'strata_balance_disks_outside',
   help: 'Live disks outside the fair-share tolerance at the repair leader last pass',
-  registers: [registry],
+  registers: [metadataMetrics],
 });
 
 export const absentShardsGauge = new Gauge({
   name: 'strata_absent_shards',
   help: 'Shards degraded writes left absent and repair has not rebuilt yet, at the last pass',
-  registers: [registry],
+  registers: [metadataMetrics],
 });
 
 export const degradedStripes = new Gauge({
   name: 'strata_degraded_stripes',
   help: 'Stripes with shards lost or unavailable at the last complete repair pass, by count',
   labelNames: ['missing'] as const,
-  registers: [registry],
+  registers: [metadataMetrics],
 });

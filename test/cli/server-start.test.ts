@@ -58,7 +58,7 @@ test('a data directory that cannot be created prints why and exits 1', async () 
   writeFileSync(file, 'not a directory');
   const result = await runStrata(['server', '--data-dir', join(file, 'data'), ...flat(FREE)]);
   assert.equal(result.code, 1, result.stderr);
-  assert.match(result.stderr, /data directory .*a-file\/data \(node\.data_dir\) cannot be used/);
+  assert.match(result.stderr, /directory .*a-file\/data \(storage\.data_dir\) cannot be used/);
   assert.doesNotMatch(result.stderr, /^\s+at /m, 'no stack trace for an operator error');
 });
 
@@ -130,7 +130,7 @@ test('a generated secret key is printed at the first start only', async () => {
   assert.ok(!second.output().includes(stored.secret_key), 'the secret is not printed again');
   assert.match(
     second.output(),
-    new RegExp(`S3 access key +${stored.access_key} +\\(secret key in .*credentials\\.json\\)`),
+    new RegExp(`S3 access key +${stored.access_key_id} +\\(secret key in .*credentials\\.json\\)`),
   );
 });
 
@@ -140,7 +140,7 @@ test('a secret key from the configuration file is never printed', async () => {
   const secret = 'configured-secret-0123456789';
   writeFileSync(
     config,
-    `[s3.auth]\ncredentials = [{ access_key = "CONFIGURED", secret_key = "${secret}" }]\n`,
+    `[s3.auth]\ncredentials = [{ access_key_id = "CONFIGURED", secret_key = "${secret}" }]\n`,
   );
   const server = await startStrata({ args: ['--config', config] });
   await server.stop();

@@ -14,7 +14,7 @@ test('the first leader records the erasure profile; a later different file is wa
   const write = (k: number, strategy: string) =>
     writeFileSync(
       configPath,
-      `[erasure]\ndata_shards = ${k}\n[placement]\nstrategy = "${strategy}"\n`,
+      `[erasure_coding]\ndata_shards = ${k}\n[placement]\nstrategy = "${strategy}"\n`,
     );
   const env = { STRATA_CONFIG: configPath };
   try {
@@ -53,7 +53,7 @@ test('the first leader records the erasure profile; a later different file is wa
         .output()
         .split('\n')
         .find((l) => l.includes('differs from the cluster'));
-      assert.match(warning ?? '', /erasure\.data_shards: 3 here, 4 in the cluster/);
+      assert.match(warning ?? '', /erasure_coding\.data_shards: 3 here, 4 in the cluster/);
       assert.match(warning ?? '', /placement\.strategy: random here, least-loaded in the cluster/);
     } finally {
       await second.stop();

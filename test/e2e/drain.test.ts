@@ -57,7 +57,7 @@ test('a new server receives its fair share; a drained server holds nothing, lose
 }, async (t) => {
   const started: StrataProcess[] = [];
   const metadataEnv = configFile('metadata', [
-    '[erasure]',
+    '[erasure_coding]',
     'shard_size_bytes = 65536',
     // Throttled to a few moves a second (k+1 shards of 64 KiB each), so reads overlap the drain.
     '[repair]',

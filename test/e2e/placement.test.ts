@@ -34,7 +34,7 @@ function configFile(name: string, labels: { zone?: string; host: string }): stri
       // Suspect, never down within a test: no repair runs, so what is checked is placement and
       // reads alone (repair and rebalancing have test/e2e/repair*.test.ts).
       'server_down_after_seconds = 3600',
-      '[erasure]',
+      '[erasure_coding]',
       'data_shards = 4',
       'parity_shards = 2',
       'shard_size_bytes = 65536',

@@ -68,7 +68,7 @@ export class DataCluster {
     const path = join(this.configDir, `${name}.toml`);
     const lines = [
       ...['[metadata]', ...(o.metadata ?? [])],
-      ...['[erasure]', ...(o.erasure ?? [])],
+      ...['[erasure_coding]', ...(o.erasure ?? [])],
       ...['[repair]', ...(o.repair ?? [])],
       ...['[data]', `disk_count = ${o.disksPerServer}`, ...dataLines],
     ];

@@ -28,6 +28,9 @@ export interface StartOptions {
   startTimeoutMs?: number;
   // Which services this process must report (default both; a --role data process reports none).
   ready?: Array<'metadata' | 's3'>;
+  // false: only `server` and `args`, for a process configured by its file as written (the
+  // default adds --data-dir, free ports on 127.0.0.1 and --log-level warn before `args`).
+  defaultFlags?: boolean;
 }
 
 export function tempDir(prefix = 'strata-test-'): string {
@@ -48,9 +51,7 @@ export function configWriter(
 
 export async function startStrata(options: StartOptions = {}): Promise<StrataProcess> {
   const dataDir = options.dataDir ?? tempDir();
-  const args = [
-    STRATA_BIN,
-    'server',
+  const defaults = [
     '--data-dir',
     dataDir,
     '--metadata-addr',
@@ -63,6 +64,11 @@ export async function startStrata(options: StartOptions = {}): Promise<StrataPro
     '127.0.0.1:0',
     '--log-level',
     'warn',
+  ];
+  const args = [
+    STRATA_BIN,
+    'server',
+    ...(options.defaultFlags === false ? [] : defaults),
     ...(options.args ?? []),
   ];
   const child = spawn(process.execPath, args, {

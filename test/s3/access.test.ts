@@ -63,7 +63,7 @@ describe('authorization: owners, bucket policies, canned ACLs', () => {
     const config = join(dir, 'strata.toml');
     const lines = Object.entries(USERS).map(
       ([user, u]) =>
-        `  { access_key = "${u.key}", secret_key = "${u.secret}", user = "${user}", admin = ${u.admin} },`,
+        `  { access_key_id = "${u.key}", secret_key = "${u.secret}", user_id = "${user}", admin = ${u.admin} },`,
     );
     writeFileSync(
       config,

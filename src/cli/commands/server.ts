@@ -1,5 +1,6 @@
 import { type RunningNode, startNode } from '../../cluster/node.ts';
-import { loadConfig } from '../../config/load.ts';
+import { describeWarning } from '../../config/errors.ts';
+import { FLAG_KEYS, loadConfig } from '../../config/load.ts';
 import { createLogger } from '../../observability/logger.ts';
 import { parse, UsageError } from '../usage.ts';
 import { strataVersion } from './version.ts';
@@ -9,39 +10,33 @@ export const SERVER_HELP = `Usage: strata server [options]
 Starts a Strata node. With no options: a single-node server (role combined: metadata, data and
 S3 gateway) on the embedded defaults, data under ./strata-data.
 
-Options (each also a STRATA_* variable, e.g. STRATA_DATA_DIR, and a key of the config file):
-  --config FILE          TOML configuration file (or STRATA_CONFIG); see docs/configuration.md
-  --node-id N            this node's id (node.id)                       [1]
+Options (each also a key of the config file and a STRATA_<SECTION>_<KEY> variable, e.g.
+STRATA_STORAGE_DATA_DIR; see docs/guides/configuration.md):
+  --config FILE          TOML configuration file (or STRATA_CONFIG)
+  --node-id N            this node's id (node.id, STRATA_NODE_ID)       [1]
   --role ROLE            combined | metadata | data | s3 (node.role)    [combined]
-  --data-dir DIR         where metadata, shards and keys live           [./strata-data]
+  --data-dir DIR         where shards, keys and metadata live           [./strata-data]
+  --metadata-dir DIR     the metadata on another disk                   [the data dir]
   --metadata-addr H:P    metadata service listener, or where to find it [127.0.0.1:9000]
   --data-addr H:P        data service listener                          [127.0.0.1:9001]
   --s3-addr H:P          S3 gateway listener                            [127.0.0.1:9002]
+  --metadata-advertise-addr H:P, --data-advertise-addr H:P
+                         the address others reach the service at
+                         [the listener's; a wildcard host becomes the hostname]
   --metrics-addr H:P     Prometheus /metrics listener ("" = off)        [127.0.0.1:9090]
   --disks D1,D2,...      data disk directories  [six under <data-dir>/disks]
-  --raft-peers H:P,...   metadata addresses of the other members of the Raft cluster
+  --raft-peers H:P,...   metadata addresses (names allowed) of the other members
   --raft-join            a new metadata node that waits to be added to a running cluster
                          (then run: strata cluster add-node --node-id N H:P)
   --region NAME          S3 region                                      [us-east-1]
-  --log-level LEVEL      debug | info | warn | error                    [info]
+  --log-level LEVEL      trace | debug | info | warn | error (STRATA_LOG_LEVEL) [info]
   -h, --help             this text
 
 Ports may be 0 to pick a free one; the addresses in use are printed at start.
 Stop with Ctrl-C or SIGTERM.`;
 
-const FLAGS = [
-  'node-id',
-  'role',
-  'data-dir',
-  'metadata-addr',
-  'data-addr',
-  's3-addr',
-  'metrics-addr',
-  'disks',
-  'raft-peers',
-  'region',
-  'log-level',
-] as const;
+// Every flag that sets a key takes a value, but --raft-join, which is a switch.
+const FLAGS = Object.keys(FLAG_KEYS).filter((f) => f !== 'raft-join');
 
 export async function runServer(args: string[]): Promise<number> {
   const options: Record<string, { type: 'string' }> = Object.fromEntries(
@@ -62,7 +57,7 @@ export async function runServer(args: string[]): Promise<number> {
     FLAGS.map((f) => [f, given[f]]),
   );
   if (values['raft-join']) flags['raft-join'] = 'true';
-  const { config, configPath } = loadConfig({
+  const { config, configPath, warnings } = loadConfig({
     configPath: values.config as string | undefined,
     flags,
   });
@@ -70,17 +65,28 @@ export async function runServer(args: string[]): Promise<number> {
     level: config.observability.log_level,
     fields: { node: config.node.id },
   });
+  for (const warning of warnings)
+    log.warn(`deprecated configuration name: ${describeWarning(warning)}`, { ...warning });
   const node = await startNode(config, log);
   const lines = [
     `Strata ${strataVersion()} — node ${config.node.id}, role ${config.node.role}` +
       (configPath ? `, config ${configPath}` : ''),
   ];
-  if (node.metadataAddr) lines.push(`  metadata  ${node.metadataAddr}`);
-  if (node.dataAddr) lines.push(`  data      ${node.dataAddr}  (${node.dataDisks?.length} disks)`);
+  if (node.metadataAddr)
+    lines.push(
+      `  metadata  ${node.metadataAddr}${advertised(node.metadataAddr, node.metadataAdvertised)}`,
+    );
+  if (node.dataAddr)
+    lines.push(
+      `  data      ${node.dataAddr}${advertised(node.dataAddr, node.dataAdvertised)}  ` +
+        `(${node.dataDisks?.length} disks)`,
+    );
   if (node.s3Endpoint) lines.push(`  s3        ${node.s3Endpoint}  (region ${config.s3.region})`);
   if (node.metricsUrl) lines.push(`  metrics   ${node.metricsUrl}`);
   if (node.s3Endpoint) lines.push(...credentialLines(node, configPath));
-  lines.push(`  data dir  ${config.node.data_dir}`, 'Ready.');
+  lines.push(`  data dir  ${config.storage.data_dir}`);
+  if (config.storage.metadata_dir) lines.push(`  metadata dir  ${config.storage.metadata_dir}`);
+  lines.push('Ready.');
   process.stdout.write(`${lines.join('\n')}\n`);
   await waitForSignal();
   log.info('shutting down');
@@ -96,13 +102,17 @@ function credentialLines(node: RunningNode, configPath: string | undefined): str
   if (first === undefined) return [];
   if (node.generatedCredentials) {
     return [
-      `  S3 access key  ${first.access_key}  (generated, kept in ${node.credentialsPath})`,
+      `  S3 access key  ${first.access_key_id}  (generated, kept in ${node.credentialsPath})`,
       `  S3 secret key  ${first.secret_key}  (shown at this first start only)`,
     ];
   }
   const where = node.credentialsPath ?? configPath ?? 'the configuration';
   const more = node.credentials.length > 1 ? ` (and ${node.credentials.length - 1} more)` : '';
-  return [`  S3 access key  ${first.access_key}${more}  (secret key in ${where})`];
+  return [`  S3 access key  ${first.access_key_id}${more}  (secret key in ${where})`];
+}
+
+function advertised(bound: string, advertisedAddr: string | undefined): string {
+  return advertisedAddr && advertisedAddr !== bound ? `  (advertised as ${advertisedAddr})` : '';
 }
 
 function waitForSignal(): Promise<void> {

@@ -1,0 +1,113 @@
+// Value checks for configuration keys. A check returns what is wrong, or undefined when the value
+// is acceptable; its `kind` says how a flag or environment variable (always a string) becomes a
+// value of the right type before the check runs.
+
+export type ValueKind = 'int' | 'string' | 'bool' | 'list' | 'credentials';
+
+export interface Check {
+  kind: ValueKind;
+  test(value: unknown): string | undefined;
+}
+
+const show = (v: unknown) => JSON.stringify(v);
+
+export const isInt = (min: number, max: number): Check => ({
+  kind: 'int',
+  test: (v) =>
+    Number.isSafeInteger(v) && (v as number) >= min && (v as number) <= max
+      ? undefined
+      : `expected an integer from ${min} to ${max}, got ${show(v)}`,
+});
+
+export const isString = (nonEmpty: boolean): Check => ({
+  kind: 'string',
+  test: (v) =>
+    typeof v === 'string' && (!nonEmpty || v.length > 0)
+      ? undefined
+      : `expected a ${nonEmpty ? 'non-empty ' : ''}string, got ${show(v)}`,
+});
+
+export const isBool: Check = {
+  kind: 'bool',
+  test: (v) => (typeof v === 'boolean' ? undefined : `expected true or false, got ${show(v)}`),
+};
+
+export const isOneOf = (choices: readonly string[]): Check => ({
+  kind: 'string',
+  test: (v) =>
+    typeof v === 'string' && choices.includes(v)
+      ? undefined
+      : `expected one of ${choices.join(', ')}, got ${show(v)}`,
+});
+
+// A failure-domain label: 1-128 characters without control characters (empty allowed where it
+// means "the default").
+export const isLabel = (emptyAllowed: boolean): Check => ({
+  kind: 'string',
+  test: (v) =>
+    typeof v === 'string' &&
+    v.length <= 128 &&
+    (v.length > 0 ? /^[^\p{Cc}]+$/u.test(v) : emptyAllowed)
+      ? undefined
+      : `expected a label of ${emptyAllowed ? '0' : '1'}-128 characters without control ` +
+        `characters, got ${show(v)}`,
+});
+
+// host:port, the host an IPv4 address, a bracketed IPv6 address or a DNS name (resolved when
+// used, not here: a peer's name may not resolve until its machine is up).
+export function addressProblem(v: unknown): string | undefined {
+  if (typeof v !== 'string') return `expected "host:port", got ${show(v)}`;
+  const match = /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(v);
+  if (!match || Number(match[2]) > 65535) return `expected "host:port", got ${show(v)}`;
+  return undefined;
+}
+
+export const isAddress: Check = { kind: 'string', test: addressProblem };
+
+// An address, or "" for "not set" (the key's documentation says what "" means).
+export const isOptionalAddress: Check = {
+  kind: 'string',
+  test: (v) => (v === '' ? undefined : addressProblem(v)),
+};
+
+export const isStringList = (each: Check): Check => ({
+  kind: 'list',
+  test: (v) => {
+    if (!Array.isArray(v)) return `expected a list, got ${show(v)}`;
+    for (const [i, item] of v.entries()) {
+      const problem = each.test(item);
+      if (problem) return `item ${i}: ${problem}`;
+    }
+    return undefined;
+  },
+});
+
+const CREDENTIAL_KEYS = ['access_key_id', 'secret_key', 'user_id', 'admin'];
+
+// Runs after the deprecated names (access_key, user) were renamed, so it sees only these.
+export const isCredentialList: Check = {
+  kind: 'credentials',
+  test: (v) => {
+    if (!Array.isArray(v)) return 'expected a list of { access_key_id, secret_key, user_id }';
+    for (const [i, item] of v.entries()) {
+      const problem = credentialProblem(item);
+      if (problem) return `item ${i}: ${problem}`;
+    }
+    return undefined;
+  },
+};
+
+function credentialProblem(item: unknown): string | undefined {
+  if (typeof item !== 'object' || item === null || Array.isArray(item)) return 'expected a table';
+  const unknown = Object.keys(item).find((k) => !CREDENTIAL_KEYS.includes(k));
+  if (unknown) return `unknown key "${unknown}" (valid: ${CREDENTIAL_KEYS.join(', ')})`;
+  const c = item as Record<string, unknown>;
+  if (typeof c.access_key_id !== 'string' || !/^[A-Za-z0-9+/=._-]{3,128}$/.test(c.access_key_id))
+    return 'access_key_id must be 3-128 characters of A-Z a-z 0-9 + / = . _ -';
+  if (typeof c.secret_key !== 'string' || c.secret_key.length < 8)
+    return 'secret_key must be a string of at least 8 characters';
+  if (c.user_id !== undefined && (typeof c.user_id !== 'string' || c.user_id.length === 0))
+    return 'user_id must be a non-empty string';
+  if (c.admin !== undefined && typeof c.admin !== 'boolean') return 'admin must be true or false';
+  return undefined;
+}

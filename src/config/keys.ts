@@ -1,0 +1,260 @@
+// Every configuration key: its check, its command-line flag if it has one, and what it means.
+// This table is the configuration reference: docs/guides/configuration.md's key table is
+// generated from it (npm run docs:config) and a test fails when the two differ.
+
+import { placementStrategies } from '../metadata/placement/types.ts';
+import { LOG_LEVELS } from '../observability/logger.ts';
+import {
+  type Check,
+  isAddress,
+  isBool,
+  isCredentialList,
+  isInt,
+  isLabel,
+  isOneOf,
+  isOptionalAddress,
+  isString,
+  isStringList,
+} from './checks.ts';
+import { ROLES } from './schema.ts';
+
+export interface KeySpec {
+  key: string; // dotted: section(s), then the key
+  check: Check;
+  flag?: string; // without the leading dashes
+  doc: string; // Markdown, one paragraph
+}
+
+// STRATA_<SECTION>_<KEY>: the dotted key in capitals with `_` for `.`, e.g.
+// STRATA_METADATA_BIND_ADDR, STRATA_S3_AUTH_ALLOW_ANONYMOUS.
+export function envName(key: string): string {
+  return `STRATA_${key.replaceAll('.', '_').toUpperCase()}`;
+}
+
+// Short names the design gives besides the rule (STRATA_NODE_ID is the rule's own name).
+export const EXTRA_ENV: Readonly<Record<string, string>> = {
+  STRATA_LOG_LEVEL: 'observability.log_level',
+};
+
+const seeOps = (section: string) => `(docs/guides/operations.md, "${section}")`;
+
+export const KEYS: readonly KeySpec[] = [
+  {
+    key: 'node.id',
+    check: isInt(1, 2 ** 31 - 1),
+    flag: 'node-id',
+    doc: "this node's id, 1 to 2^31-1; the Raft member id of a metadata node (distinct per member, fixed for a data directory)",
+  },
+  {
+    key: 'node.role',
+    check: isOneOf(ROLES),
+    flag: 'role',
+    doc: '`combined` (metadata + data + S3), `metadata`, `data` or `s3`',
+  },
+  {
+    key: 'storage.data_dir',
+    check: isString(true),
+    flag: 'data-dir',
+    doc: "the node's directory: the default disks (`<data_dir>/disks`), generated keys, and the metadata unless `metadata_dir` is set",
+  },
+  {
+    key: 'storage.metadata_dir',
+    check: isString(false),
+    flag: 'metadata-dir',
+    doc: "where a metadata member keeps its Raft log, state machine (LMDB) and snapshots, e.g. on a faster disk than the data's; empty: `data_dir`. Moving it later means moving those files (`metadata*`, `raft/`, `snapshots/`) with the node stopped",
+  },
+  {
+    key: 'metadata.bind_addr',
+    check: isAddress,
+    flag: 'metadata-addr',
+    doc: 'the metadata listener; for roles `data` and `s3`, where the metadata service is (give the other members in `raft_peers`)',
+  },
+  {
+    key: 'metadata.advertise_addr',
+    check: isOptionalAddress,
+    flag: 'metadata-advertise-addr',
+    doc: "the address other members and clients are told to reach this member at (its Raft peer address, shown by `strata cluster status`). Empty: `bind_addr`, with a wildcard host (`0.0.0.0`, `[::]`) replaced by this machine's hostname. Port 0 here means the port actually bound. Set it when the bind address is not what others can reach (a wildcard, NAT, a container's own address)",
+  },
+  {
+    key: 'metadata.raft_peers',
+    check: isStringList(isAddress),
+    flag: 'raft-peers',
+    doc: 'metadata addresses (`host:port`, host names allowed, resolved at each connection attempt) of the other members of a new Raft cluster. Empty: a cluster of one. On first start a node waits until every peer answers, logging each peer that does not yet (with the reason, such as a name that does not resolve) at every retry; it learns their node ids, and all form one cluster; afterwards membership lives in the Raft log. For roles `data` and `s3`, more metadata addresses to fail over to',
+  },
+  {
+    key: 'metadata.raft_join',
+    check: isBool,
+    flag: 'raft-join',
+    doc: 'a new metadata node that waits to be added to a running cluster with `strata cluster add-node`',
+  },
+  {
+    key: 'metadata.raft_tick_ms',
+    check: isInt(10, 10_000),
+    doc: 'Raft clock tick; heartbeats go every tick',
+  },
+  {
+    key: 'metadata.raft_election_ticks',
+    check: isInt(3, 1_000),
+    doc: "election timeout in ticks (randomised in [t, 2t)): with the defaults a leader's loss is noticed after 1–2 s",
+  },
+  {
+    key: 'metadata.raft_snapshot_log_bytes',
+    check: isInt(1024, 64 * 1024 * 1024 * 1024),
+    doc: 'when the Raft log after the last snapshot holds this many bytes of entries (times 1 + a per-member offset of up to 50%, so members do not snapshot together; a busy leader waits up to twice as long), the state machine is copied to a snapshot file off the event loop and the log before it dropped; followers too far behind receive the snapshot',
+  },
+  {
+    key: 'metadata.raft_snapshot_chunk_bytes',
+    check: isInt(1024, 16 * 1024 * 1024),
+    doc: 'InstallSnapshot chunk size: the leader reads one chunk from its snapshot file per round trip and the follower writes it to disk as it arrives (1 KiB to 16 MiB)',
+  },
+  {
+    key: 'metadata.scrub_interval_seconds',
+    check: isInt(1, 7 * 24 * 3600),
+    doc: 'how often the metadata service scans the data servers for orphan shards (left by writes that crashed before committing)',
+  },
+  {
+    key: 'metadata.orphan_grace_seconds',
+    check: isInt(1, 30 * 24 * 3600),
+    doc: 'orphan shards younger than this are left alone: their write may still be in flight',
+  },
+  {
+    key: 'metadata.min_free_bytes',
+    check: isInt(0, 2 ** 50),
+    doc: `below this many free bytes on the metadata disk the node raises the NOSPACE alarm: writes refused (S3 507, ENOSPC), reads served, cleared by itself once this much is free ${seeOps('A full metadata disk')}; 0 turns the free-space check off (then only a write failing with ENOSPC raises it)`,
+  },
+  {
+    key: 'metadata.server_down_after_seconds',
+    check: isInt(1, 7 * 24 * 3600),
+    doc: 'the repair delay: a data server whose heartbeats stopped is `suspect` after about 4.6 s (phi accrual, threshold 8) and `down` once silent this long (its shards are then to be rebuilt; a shorter reboot costs no rebuild). See docs/architecture/healing.md',
+  },
+  {
+    key: 'data.bind_addr',
+    check: isAddress,
+    flag: 'data-addr',
+    doc: 'the data service listener',
+  },
+  {
+    key: 'data.advertise_addr',
+    check: isOptionalAddress,
+    flag: 'data-advertise-addr',
+    doc: 'the address this data server registers, which clients and other servers connect to and `strata cluster status` shows. Empty: `bind_addr`, with a wildcard host replaced by the hostname; port 0 means the port bound',
+  },
+  {
+    key: 'data.disks',
+    check: isStringList(isString(true)),
+    flag: 'disks',
+    doc: 'disk directories (flag and variable: a comma list); empty means `disk_count` directories `<data_dir>/disks/d<i>`',
+  },
+  {
+    key: 'data.disk_count',
+    check: isInt(1, 256),
+    doc: 'how many default disk directories (six, so 4+2 has six independent targets)',
+  },
+  {
+    key: 'data.server_id',
+    check: isString(false),
+    doc: "the data server's id; empty means `data-<node.id>`",
+  },
+  {
+    key: 'data.heartbeat_interval_ms',
+    check: isInt(100, 60_000),
+    doc: "how often the data server sends a heartbeat (its disks' capacity, free bytes and health) to the metadata leader, 100 to 60000",
+  },
+  {
+    key: 'data.zone',
+    check: isLabel(false),
+    doc: 'failure-domain label: the zone (site, data centre) the server is in; registered with the server',
+  },
+  { key: 'data.rack', check: isLabel(false), doc: 'failure-domain label: the rack' },
+  {
+    key: 'data.host',
+    check: isLabel(true),
+    doc: 'failure-domain label: the machine; empty means its hostname. Servers sharing a machine should share this label',
+  },
+  {
+    key: 'data.scrub_bytes_per_second',
+    check: isInt(0, 2 ** 40),
+    doc: `background scrub rate of this data server (all its disks together, one at a time): every shard file is read whole and its header, identity and block checksums verified at no more than this many bytes per second (16 MiB/s reads 10 TB in about a week); \`0\` turns the scrub off. Corrupt shards are listed by the \`data.scrubFindings\` RPC, logged and counted ${seeOps('Scrubbing')}`,
+  },
+  {
+    key: 'data.scrub_pass_interval_seconds',
+    check: isInt(1, 365 * 24 * 3600),
+    doc: "a disk's next scrub pass starts this long after its last one started (one week, as Ceph's deep scrub); a pass that takes longer is followed at once by the next",
+  },
+  { key: 's3.bind_addr', check: isAddress, flag: 's3-addr', doc: 'the S3 gateway listener' },
+  {
+    key: 's3.region',
+    check: isString(true),
+    flag: 'region',
+    doc: 'the region requests must be signed for, returned by GetBucketLocation',
+  },
+  {
+    key: 's3.virtual_host_domains',
+    check: isStringList(isString(true)),
+    doc: '`Host: BUCKET.<domain>` selects virtual-host-style addressing',
+  },
+  {
+    key: 's3.max_object_size_bytes',
+    check: isInt(1, 5 * 1024 ** 4),
+    doc: 'larger PUTs fail with `EntityTooLarge` (default 5 TiB)',
+  },
+  {
+    key: 's3.body_idle_timeout_seconds',
+    check: isInt(1, 3600),
+    doc: 'a request body from which no byte arrives for this long fails with `400 RequestTimeout` and the connection is closed (as AWS does after about 20 s); the request line and headers must arrive within 70 s',
+  },
+  {
+    key: 's3.auth.allow_anonymous',
+    check: isBool,
+    doc: 'accept unsigned requests as the anonymous principal. They are then authorized like any other caller, so they can do only what a bucket policy (`Principal: "*"`) or a canned ACL (`public-read`, ...) allows. `false` refuses every unsigned request before any policy is read, like S3\'s Block Public Access',
+  },
+  {
+    key: 's3.auth.credentials',
+    check: isCredentialList,
+    doc: "list of `{ access_key_id, secret_key, user_id, admin }` (variable: a TOML inline array). `user_id` (default: the access key id) owns the buckets it creates and is the name bucket policies grant to; `admin = true` (default `false`) may do anything to every bucket, like an account's root user. Empty: one administrator pair is generated on first start and kept in `<data_dir>/credentials.json` (mode 0600)",
+  },
+  {
+    key: 'erasure_coding.data_shards',
+    check: isInt(1, 255),
+    doc: 'k: data shards per stripe',
+  },
+  {
+    key: 'erasure_coding.parity_shards',
+    check: isInt(1, 255),
+    doc: 'm: parity shards per stripe (k + m ≤ 256; the cluster needs k + m disks)',
+  },
+  {
+    key: 'erasure_coding.shard_size_bytes',
+    check: isInt(4096, 64 * 1024 * 1024),
+    doc: 'shard size of a full stripe; a stripe holds k × this of file data',
+  },
+  {
+    key: 'placement.strategy',
+    check: isOneOf(placementStrategies),
+    doc: 'how shards are placed: `random`, `spread-domains` (over zones, racks, hosts) or `least-loaded` (by free bytes); see docs/architecture/healing.md. Recorded in the cluster; every writer places new stripes with the recorded one',
+  },
+  {
+    key: 'repair.max_concurrent',
+    check: isInt(1, 1_000),
+    doc: `shards the metadata leader's repair rebuilds at once ${seeOps('Repair')}`,
+  },
+  {
+    key: 'repair.bandwidth_bytes_per_second',
+    check: isInt(1024 * 1024, 2 ** 40),
+    doc: 'shard bytes repair reads and writes per second (k+1 shards per rebuilt shard), so that it leaves room for clients',
+  },
+  {
+    key: 'observability.metrics_addr',
+    check: isOptionalAddress,
+    flag: 'metrics-addr',
+    doc: 'Prometheus `/metrics` listener; `""` turns it off. Each role exports its own metrics (docs/guides/operations.md, "Metrics")',
+  },
+  {
+    key: 'observability.log_level',
+    check: isOneOf(LOG_LEVELS),
+    flag: 'log-level',
+    doc: '`trace`, `debug`, `info`, `warn` or `error`; logs are JSON lines on stderr. Also `STRATA_LOG_LEVEL`',
+  },
+];
+
+export const KEY_SPECS: ReadonlyMap<string, KeySpec> = new Map(KEYS.map((k) => [k.key, k]));
