@@ -253,7 +253,7 @@ export const KEYS: readonly KeySpec[] = [
     key: 'observability.log_level',
     check: isOneOf(LOG_LEVELS),
     flag: 'log-level',
-    doc: '`trace`, `debug`, `info`, `warn` or `error`; logs are JSON lines on stderr. Also `STRATA_LOG_LEVEL`',
+    doc: '`trace`, `debug`, `info`, `warn` or `error`; logs are JSON lines on stderr',
   },
 ];
 

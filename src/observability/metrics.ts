@@ -14,7 +14,8 @@ const s3Metrics = new Registry();
 const fuseMetrics = new Registry();
 collectDefaultMetrics({ register: processMetrics, prefix: 'strata_process_' });
 
-const GROUPS: Record<MetricGroup, Registry> = {
+// A metric defined elsewhere registers in its part's registry: `registers: [METRIC_GROUPS.x]`.
+export const METRIC_GROUPS: Readonly<Record<MetricGroup, Registry>> = {
   process: processMetrics,
   rpc: rpcMetrics,
   metadata: metadataMetrics,
@@ -35,7 +36,7 @@ export const ROLE_METRICS = {
 
 // One registry over the given groups (each metric once, whichever roles share its group).
 export function metricsRegistry(groups: Iterable<MetricGroup>): Registry {
-  return Registry.merge([...new Set(groups)].map((g) => GROUPS[g]));
+  return Registry.merge([...new Set(groups)].map((g) => METRIC_GROUPS[g]));
 }
 
 export const METRICS_CONTENT_TYPE = Registry.PROMETHEUS_CONTENT_TYPE;
