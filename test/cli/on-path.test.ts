@@ -5,7 +5,7 @@
 // from under node_modules: the launchers resolve the real path and use the checkout's Node.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdirSync, readFileSync, symlinkSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { REPO_ROOT, tempDir } from '../helpers/server.ts';
@@ -51,9 +51,13 @@ test('package.json names both commands, each a launcher beside its TypeScript en
   }
 });
 
-test('the linked commands run from another directory with only the system PATH', async () => {
+test('the linked commands run from another directory with only the system PATH', async (t) => {
   const prefix = linkedPrefix();
   const elsewhere = tempDir('strata-cwd-');
+  // rmSync removes the links, never what they point to.
+  t.after(() => {
+    for (const dir of [prefix, elsewhere]) rmSync(dir, { recursive: true, force: true });
+  });
   // No node_modules/.bin on PATH: `node` is the system's, if any.
   const env = { HOME: elsewhere, PATH: `${join(prefix, 'bin')}:/usr/bin:/bin`, STRATA_CONFIG: '' };
   const version = await run('strata', ['version'], env, elsewhere);
