@@ -10,10 +10,12 @@ import { codecFor, shardViews } from './stripe-codec.ts';
 // What a stripe read needs of its pool: connections by server id, the cluster's view of the
 // servers (refreshed when stale) and this reader's health view. The client's DataPool is one; a
 // data server rebuilding a shard from its peers has its own (src/cluster/shard-rebuilder.ts).
+// `background`: the reads are a repair's (a data server's rebuild), queued behind other repair
+// work at each source (src/data/repair-slots.ts); a client's are not.
 export type StripeReadPool = Pick<
   DataPool,
   'client' | 'clusterAvoids' | 'health' | 'report' | 'reportAbandoned' | 'skipForRead'
-> & { refresh(): Promise<unknown> };
+> & { refresh(): Promise<unknown>; readonly background?: boolean };
 
 // A shard read that a hedge can replace gives up well before the RPC default (30 s): by then
 // parity has long answered, and the pending call only holds a slot.
@@ -391,6 +393,7 @@ async function readShard(pool: StripeReadPool, stripe: Stripe, range: ShardRange
       length,
       shardSizeBytes: stripe.shardSizeBytes,
       shardVersion: stripe.shardVersion,
+      ...(pool.background ? { background: true } : {}),
     },
     { timeoutMs: SHARD_READ_TIMEOUT_MS },
   );

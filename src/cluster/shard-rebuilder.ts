@@ -83,6 +83,7 @@ class RebuildSources implements StripeReadPool {
   private readonly rebuilder: ShardRebuilder;
   private readonly sources: RebuildShardHeader['sources'];
   readonly health: ServerHealth;
+  readonly background = true; // the sources serve client reads first
 
   constructor(rebuilder: ShardRebuilder, sources: RebuildShardHeader['sources']) {
     this.rebuilder = rebuilder;
