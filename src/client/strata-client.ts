@@ -1,6 +1,7 @@
 import assert from 'node:assert';
 import { createHash, randomBytes } from 'node:crypto';
 import { isStrataError, StrataError } from '../common/errors.ts';
+import { Slots } from '../common/slots.ts';
 import { isStorableKey } from '../metadata/object-path.ts';
 import { RAFT_RPC } from '../metadata/replication/transport.ts';
 import {
@@ -29,7 +30,6 @@ import * as locks from './locks.ts';
 import { MetadataClient } from './metadata-client.ts';
 import { digestPlan, ObjectDigestMismatch, verifyWholeObject } from './object-digest.ts';
 import { joinPath, parentAndName, splitPath, toBucketKey } from './paths.ts';
-import { Slots } from './slots.ts';
 import { deleteStripeShards, type ErasureParams, writeStripe } from './stripe-io.ts';
 import { readStripeRange } from './stripe-read.ts';
 import { toExtents, writeStream } from './stripe-writer.ts';

@@ -10,10 +10,12 @@ import { codecFor, shardViews } from './stripe-codec.ts';
 // What a stripe read needs of its pool: connections by server id, the cluster's view of the
 // servers (refreshed when stale) and this reader's health view. The client's DataPool is one; a
 // data server rebuilding a shard from its peers has its own (src/cluster/shard-rebuilder.ts).
+// `background`: the reads are a repair's (a data server's rebuild), queued behind other repair
+// work at each source (src/data/repair-slots.ts); a client's are not.
 export type StripeReadPool = Pick<
   DataPool,
   'client' | 'clusterAvoids' | 'health' | 'report' | 'reportAbandoned' | 'skipForRead'
-> & { refresh(): Promise<unknown> };
+> & { refresh(): Promise<unknown>; readonly background?: boolean };
 
 // A shard read that a hedge can replace gives up well before the RPC default (30 s): by then
 // parity has long answered, and the pending call only holds a slot.
@@ -63,6 +65,36 @@ export async function readStripeRange(
   return new HedgedStripeRead(pool, stripe, neededRanges(stripe, offset, length), log).run();
 }
 
+// Shard `index` of the stripe, whole (shardSizeBytes), from its other shards, with the same hedging:
+// a repair's rebuild (src/cluster/shard-rebuilder.ts). A data shard asks for its own bytes first
+// (one read when its old copy answers, a move); a parity shard asks for the k data shards. When
+// those do not all answer, any k shards of the window are coded straight into the shard
+// (ReedSolomon.codeShard): no buffers of the whole stripe, no decode of shards nobody asked for.
+export async function readStripeShard(
+  pool: StripeReadPool,
+  stripe: Stripe,
+  index: number,
+  log?: Logger,
+): Promise<Buffer> {
+  const { k, m, shardSizeBytes: size, dataLengthBytes } = stripe;
+  assert(Number.isInteger(index) && index >= 0 && index < k + m, 'a shard of the stripe');
+  // The bytes of the data shards that hold data: shard files are whole (zero padded), but a
+  // data shard past the stripe's data is all padding.
+  const dataEnd = (i: number) => Math.max(0, Math.min(size, dataLengthBytes - i * size));
+  const needed: ShardRange[] =
+    index < k
+      ? [{ index, start: 0, end: dataEnd(index) }]
+      : Array.from({ length: k }, (_, i) => ({ index: i, start: 0, end: size }));
+  if (needed[0].end === 0) return Buffer.alloc(size); // padding only
+  await pool.refresh();
+  const shard = await new HedgedStripeRead(pool, stripe, needed, log, index).run();
+  assert(shard.length <= size, 'a shard holds at most shardSizeBytes');
+  if (shard.length === size) return shard;
+  const whole = Buffer.alloc(size); // a short last data shard: the rest is padding
+  shard.copy(whole);
+  return whole;
+}
+
 function neededRanges(stripe: Stripe, offset: number, length: number): ShardRange[] {
   const size = stripe.shardSizeBytes;
   const first = Math.floor(offset / size);
@@ -89,14 +121,23 @@ class HedgedStripeRead {
   private readonly exact = new Map<number, ShardRead>(); // needed data shard -> its range read
   private readonly windowed = new Map<number, ShardRead>(); // shard -> its read of the window
   private readonly absent: ReadonlySet<number>; // shards its writer left absent: no file there
+  // Set: the read produces this shard (over the window) rather than the data of `needed`.
+  private readonly target: number | undefined;
   private timer: NodeJS.Timeout | undefined;
   private done = false;
   private hedged = false;
   private resolve!: (data: Buffer) => void;
   private reject!: (error: unknown) => void;
 
-  constructor(pool: StripeReadPool, stripe: Stripe, needed: ShardRange[], log?: Logger) {
+  constructor(
+    pool: StripeReadPool,
+    stripe: Stripe,
+    needed: ShardRange[],
+    log?: Logger,
+    target?: number,
+  ) {
     this.pool = pool;
+    this.target = target;
     this.stripe = stripe;
     this.needed = needed;
     this.log = log;
@@ -220,10 +261,11 @@ class HedgedStripeRead {
     if (this.done) return;
     if (this.needed.every((r) => this.exact.get(r.index)?.state === 'ok')) {
       erasureStripes.inc({ operation: 'read' });
-      this.finish(
-        undefined,
-        Buffer.concat(this.needed.map((r) => this.exact.get(r.index)?.body as Buffer)),
-      );
+      const bodies = this.needed.map((r) => this.exact.get(r.index)?.body as Buffer);
+      if (this.target === undefined) this.finish(undefined, Buffer.concat(bodies));
+      else if (this.target < this.stripe.k)
+        this.finish(undefined, bodies[0]); // its own copy
+      else this.finish(undefined, this.codeTarget(this.target, this.needed, bodies));
       return;
     }
     const answered = [...this.windowed.values()].filter((r) => r.state === 'ok');
@@ -235,26 +277,35 @@ class HedgedStripeRead {
     this.finish(this.notEnoughShards());
   }
 
+  // The target shard from k shards' bytes over the window: the bytes themselves when one of
+  // them is the target (its old copy answered a window read), coded otherwise.
+  private codeTarget(target: number, inputs: ShardRange[], bodies: Buffer[]): Buffer {
+    const own = inputs.findIndex((r) => r.index === target);
+    if (own >= 0) return bodies[own];
+    const output = Buffer.allocUnsafe(this.windowEnd - this.windowStart);
+    const { k, m } = this.stripe;
+    codecFor(k, m).codeShard(
+      target,
+      inputs.map((r) => r.index),
+      bodies,
+      output,
+    );
+    return output;
+  }
+
   private decode(inputs: ShardRead[]): Buffer {
-    const { k, m, id } = this.stripe;
+    const { k, m } = this.stripe;
+    erasureStripes.inc({ operation: 'reconstruct' });
+    this.noteDecoded(inputs);
+    const bodies = inputs.map((r) => r.body as Buffer);
+    if (this.target !== undefined) return this.codeTarget(this.target, inputs, bodies);
     const shards = shardViews(k + m, this.windowEnd - this.windowStart);
     const present = new Array<boolean>(k + m).fill(false);
-    for (const read of inputs) {
-      (read.body as Buffer).copy(shards[read.index]);
+    inputs.forEach((read, i) => {
+      bodies[i].copy(shards[read.index]);
       present[read.index] = true;
-    }
+    });
     codecFor(k, m).reconstruct(shards, present, { dataOnly: true });
-    erasureStripes.inc({ operation: 'reconstruct' });
-    const slowPending = this.reads.some((r) => r.slow && r.state === 'pending');
-    if (this.hedged && slowPending && inputs.some((r) => r.hedge)) hedgeWins.inc();
-    const lost = this.reads.filter((r) => r.state === 'failed' && isLostShard(r.error));
-    if (lost.length > 0) {
-      this.log?.warn('degraded read: stripe rebuilt from parity', {
-        stripeId: id,
-        missingShards: lost.map((r) => r.index),
-        errors: lost.map((r) => r.error),
-      });
-    }
     return Buffer.concat(
       this.needed.map((r) => {
         const own = this.exact.get(r.index);
@@ -262,6 +313,20 @@ class HedgedStripeRead {
         return shards[r.index].subarray(r.start - this.windowStart, r.end - this.windowStart);
       }),
     );
+  }
+
+  // A decode's hedge win and the shards it stood in for (logged: a degraded read).
+  private noteDecoded(inputs: ShardRead[]): void {
+    const slowPending = this.reads.some((r) => r.slow && r.state === 'pending');
+    if (this.hedged && slowPending && inputs.some((r) => r.hedge)) hedgeWins.inc();
+    const lost = this.reads.filter((r) => r.state === 'failed' && isLostShard(r.error));
+    if (lost.length > 0) {
+      this.log?.warn('degraded read: stripe rebuilt from parity', {
+        stripeId: this.stripe.id,
+        missingShards: lost.map((r) => r.index),
+        errors: lost.map((r) => r.error),
+      });
+    }
   }
 
   // Fewer than k shards answered. Lost shards are those their server answered for as absent or
@@ -328,6 +393,7 @@ async function readShard(pool: StripeReadPool, stripe: Stripe, range: ShardRange
       length,
       shardSizeBytes: stripe.shardSizeBytes,
       shardVersion: stripe.shardVersion,
+      ...(pool.background ? { background: true } : {}),
     },
     { timeoutMs: SHARD_READ_TIMEOUT_MS },
   );

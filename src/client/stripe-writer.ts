@@ -1,10 +1,10 @@
 import assert from 'node:assert';
 import { createHash } from 'node:crypto';
 import { StrataError } from '../common/errors.ts';
+import type { Slots } from '../common/slots.ts';
 import type { Extent, Stripe } from '../metadata/types.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { DataPool } from './data-pool.ts';
-import type { Slots } from './slots.ts';
 import { deleteStripeShards, type ErasureParams, writeStripe } from './stripe-io.ts';
 import type { Body } from './types.ts';
 

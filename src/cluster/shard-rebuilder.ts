@@ -5,11 +5,11 @@
 // layer above the data service; the data process (data-process.ts) hands it to the service.
 //
 // Decoding runs on this process's thread, as a client's degraded read does: the rebuilds of a
-// repair are spread over every surviving server, each its own process.
+// repair are spread over every surviving server, each its own process. Only the shard asked for
+// is coded, straight from the k shards read (readStripeShard): no stripe-sized buffers.
 import { isTransportFailure } from '../client/data-pool.ts';
 import { ServerHealth } from '../client/server-health.ts';
-import { shardFromData } from '../client/stripe-codec.ts';
-import { readStripeRange, type StripeReadPool } from '../client/stripe-read.ts';
+import { readStripeShard, type StripeReadPool } from '../client/stripe-read.ts';
 import { StrataError } from '../common/errors.ts';
 import { DataClient } from '../data/data-service.ts';
 import type { RebuildShardHeader } from '../data/types.ts';
@@ -45,21 +45,7 @@ export class ShardRebuilder {
       ...(header.shardVersion === undefined ? {} : { shardVersion: header.shardVersion }),
     };
     const pool = new RebuildSources(this, header.sources);
-    const index = header.shardIndex;
-    const size = stripe.shardSizeBytes;
-    if (index >= stripe.k) {
-      // Parity: encoded from the whole data.
-      const data = await readStripeRange(pool, stripe, 0, stripe.dataLengthBytes, this.log);
-      return shardFromData(stripe, data, index);
-    }
-    // A data shard is its own slice of the data: only its range is asked for (one read when its
-    // old copy still answers, a move; the reader widens to k shards when it does not).
-    const start = index * size;
-    const end = Math.min(stripe.dataLengthBytes, start + size);
-    const shard = Buffer.alloc(size);
-    if (start < end)
-      (await readStripeRange(pool, stripe, start, end - start, this.log)).copy(shard);
-    return shard;
+    return readStripeShard(pool, stripe, header.shardIndex, this.log);
   }
 
   peer(addr: string): DataClient {
@@ -97,6 +83,7 @@ class RebuildSources implements StripeReadPool {
   private readonly rebuilder: ShardRebuilder;
   private readonly sources: RebuildShardHeader['sources'];
   readonly health: ServerHealth;
+  readonly background = true; // the sources serve client reads first
 
   constructor(rebuilder: ShardRebuilder, sources: RebuildShardHeader['sources']) {
     this.rebuilder = rebuilder;

@@ -4,6 +4,7 @@ import { type Logger, silentLogger } from '../observability/logger.ts';
 import { RpcClient } from '../rpc/client.ts';
 import { RpcServer } from '../rpc/server.ts';
 import type { RpcCallOptions } from '../rpc/types.ts';
+import { RepairSlots } from './repair-slots.ts';
 import { ShardScrubber } from './shard-scrubber.ts';
 import { ShardStore } from './shard-store.ts';
 import {
@@ -58,6 +59,7 @@ export async function startDataService(options: DataServiceOptions): Promise<Dat
     log: log.child({ component: 'scrub' }),
   });
   const server = new RpcServer({ name: `data ${options.serverId}`, log });
+  const repairSlots = new RepairSlots(options.disks.length);
   server.handle(DATA_RPC.putShard, async ({ header, body }) => {
     const h = objectHeader<PutShardHeader>(header, DATA_RPC.putShard);
     if (!body) throw new StrataError('EINVAL', 'putShard without a body');
@@ -65,13 +67,11 @@ export async function startDataService(options: DataServiceOptions): Promise<Dat
   });
   const rebuild = options.rebuildShard;
   if (rebuild !== undefined) {
-    server.handle(DATA_RPC.rebuildShard, async ({ header, deadlineMs }) => {
-      const h = rebuildHeader(objectHeader<RebuildShardHeader>(header, DATA_RPC.rebuildShard));
-      const at = { stripeId: h.stripeId, shardIndex: h.shardIndex, disk: h.disk };
-      // Refused before reading k shards for a write that put() would refuse anyway; put()
-      // still refuses atomically (open 'wx') if one appears meanwhile.
-      if (await store.exists(at))
-        throw new StrataError('EEXIST', `shard ${h.stripeId}.${h.shardIndex} is on disk ${h.disk}`);
+    const rebuildAndWrite = async (
+      h: RebuildShardHeader,
+      at: { stripeId: string; shardIndex: number; disk: number },
+      deadlineMs: number,
+    ) => {
       const shard = await rebuild(h, deadlineMs);
       // The caller has given up: a file written now would only refuse its retry (EEXIST).
       if (Date.now() > deadlineMs)
@@ -84,16 +84,31 @@ export async function startDataService(options: DataServiceOptions): Promise<Dat
         await store.delete(at);
         throw new StrataError('EIO', `shard ${h.stripeId}.${h.shardIndex} read back differs`);
       }
-      return { header: written };
+      return written;
+    };
+    server.handle(DATA_RPC.rebuildShard, async ({ header, deadlineMs }) => {
+      const h = rebuildHeader(objectHeader<RebuildShardHeader>(header, DATA_RPC.rebuildShard));
+      const at = { stripeId: h.stripeId, shardIndex: h.shardIndex, disk: h.disk };
+      // Refused before reading k shards for a write that put() would refuse anyway; put()
+      // still refuses atomically (open 'wx') if one appears meanwhile.
+      if (await store.exists(at))
+        throw new StrataError('EEXIST', `shard ${h.stripeId}.${h.shardIndex} is on disk ${h.disk}`);
+      return repairSlots.rebuild(h.disk, deadlineMs, async () => {
+        const written = await rebuildAndWrite(h, at, deadlineMs);
+        return { header: written };
+      });
     });
   }
-  server.handle(DATA_RPC.getShard, async ({ header }) => {
+  server.handle(DATA_RPC.getShard, async ({ header, deadlineMs }) => {
     const h = objectHeader<GetShardHeader>(header, DATA_RPC.getShard);
     const expect = {
       dataLength: optionalCount(h.shardSizeBytes, 'shardSizeBytes'),
       minVersion: optionalCount(h.shardVersion, 'shardVersion'),
     };
-    const body = await store.get(h, h.offset ?? undefined, h.length ?? undefined, expect);
+    const read = () => store.get(h, h.offset ?? undefined, h.length ?? undefined, expect);
+    // A peer's rebuild waits its turn behind other repair reads; a client's read never does.
+    const body =
+      h.background === true ? await repairSlots.read(h.disk, deadlineMs, read) : await read();
     return { header: {}, body };
   });
   server.handle(DATA_RPC.deleteShards, async ({ header }) => {

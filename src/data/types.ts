@@ -44,6 +44,9 @@ export interface GetShardHeader extends ShardId {
   // length (the stripe's shardSizeBytes) and the format version it was written in.
   shardSizeBytes?: number;
   shardVersion?: number;
+  // A read for a peer's rebuild: it waits its turn among the disk's repair reads
+  // (src/data/repair-slots.ts), where a client's read never waits.
+  background?: boolean;
 }
 // Reply body: the bytes. Errors: SHARD_MISSING, SHARD_CORRUPT (CRC mismatch, or the file is not the
 // shard asked for: another stripe's or index's, another length, an older format; never returns

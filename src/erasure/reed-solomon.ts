@@ -132,6 +132,34 @@ export class ReedSolomon {
     }
   }
 
+  // Computes shard `target` alone from k other shards (`inputs[i]` is shard `indices[i]`) into
+  // `output`: one row, the target's encoding row times the inverse of the inputs' rows, so a
+  // repair codes one shard's bytes, not the k data shards and every parity one, and needs no
+  // buffers of the whole stripe. Inputs and output are used where they are (no copies here).
+  codeShard(target: number, indices: readonly number[], inputs: Uint8Array[], output: Uint8Array) {
+    const k = this.dataShards;
+    assert(Number.isInteger(target) && target >= 0 && target < this.totalShards, 'a shard index');
+    assert.equal(indices.length, k, `exactly k = ${k} input shards`);
+    assert.equal(inputs.length, k, 'one buffer per input index');
+    assert(new Set(indices).size === k && !indices.includes(target), 'k distinct other shards');
+    assert(
+      inputs.every((b) => b.length === output.length),
+      'inputs and output have the same length',
+    );
+    this.code([this.shardRow(target, indices)], inputs, [output]);
+  }
+
+  private shardRow(target: number, indices: readonly number[]): Matrix[number] {
+    const key = `${target}<${indices.join(',')}`;
+    let rows = this.decodeCache.get(key);
+    if (!rows) {
+      rows = multiply([this.matrix[target]], this.decodeMatrix([...indices]));
+      if (this.decodeCache.size >= DECODE_CACHE_ENTRIES_MAX) this.decodeCache.clear();
+      this.decodeCache.set(key, rows);
+    }
+    return rows[0];
+  }
+
   // Inverse of the encoding rows of the shards we read: maps them back to the data shards.
   private decodeMatrix(inputs: number[]): Matrix {
     const key = inputs.join(',');

@@ -1,22 +1,63 @@
-// The repair's one command: one shard of a stripe moves from where the repair found it to where
-// it was rebuilt (src/metadata/repair/, the driver in src/cluster/repair-driver.ts). The extents
-// pointing into the stripe keep the locations it was written with; the move is recorded once per
-// stripe (Store.currentStripe), so every file, copy and part sharing the stripe sees it.
+// The repair's commands: one shard of a stripe moves from where the repair found it to where it
+// was rebuilt (src/metadata/repair/, the driver in src/cluster/repair-driver.ts), one at a time
+// (relocateShard) or several per Raft entry (relocateShards). The extents pointing into the
+// stripe keep the locations it was written with; the move is recorded once per stripe
+// (Store.currentStripe), so every file, copy and part sharing the stripe sees it.
 import assert from 'node:assert';
 import { clearAbsentShard } from './absent-shards.ts';
 import { STRIPE_ID } from './extent-ops.ts';
 import * as K from './keys.ts';
 import { moveShardCount } from './shard-counts.ts';
-import { fail, type Store } from './store.ts';
-import type { Command, PartInfo, ShardLocation, Stripe, StripeSite } from './types.ts';
+import { CommandError, fail, type Store } from './store.ts';
+import { checkRelocationDomain } from './stripe-placement.ts';
+import type {
+  Command,
+  PartInfo,
+  Relocation,
+  RelocationOutcome,
+  ShardLocation,
+  Stripe,
+  StripeSite,
+} from './types.ts';
 
 type Op<T extends Command['op']> = Extract<Command, { op: T }>;
+
+// Moves per relocateShards: one Raft entry and one transaction stay small (a move is ~200 bytes
+// and a few key writes), while a repair at hundreds of shards a second pays one commit per batch.
+export const RELOCATIONS_PER_COMMAND_MAX = 256;
+
+export function relocateShard(store: Store, c: Op<'relocateShard'>) {
+  relocate(store, c);
+  return { ok: true as const };
+}
+
+// Each move is judged and applied alone, in order: relocate() checks everything before it writes,
+// so a refused move (a CommandError) has written nothing and the next one goes on.
+export function relocateShards(store: Store, c: Op<'relocateShards'>) {
+  const { moves } = c;
+  if (!Array.isArray(moves) || moves.length === 0 || moves.length > RELOCATIONS_PER_COMMAND_MAX)
+    fail('EINVAL', `relocateShards takes 1 to ${RELOCATIONS_PER_COMMAND_MAX} moves`);
+  const relocations: RelocationOutcome[] = moves.map((move) => {
+    try {
+      relocate(store, move);
+      return { ok: true };
+    } catch (error) {
+      if (!(error instanceof CommandError)) throw error; // a broken invariant: stop the replica
+      return { ok: false, code: error.code, message: error.message };
+    }
+  });
+  assert.equal(relocations.length, moves.length, 'one outcome per move');
+  return { ok: true as const, relocations };
+}
 
 // Refused with PRECONDITION_FAILED, changing nothing, unless the stripe is still referenced, still
 // at `at` (the file extent or upload part where the repair found it), and still records `from`
 // for the shard: a stale, duplicate or replayed commit (an earlier leader's task, a retry after
 // success) is refused the same way on every replica, so a rebuilt shard is committed at most once.
-export function relocateShard(store: Store, c: Op<'relocateShard'>) {
+// With the planner's placement epoch, still current, the move must keep the domain rule too
+// (PLACEMENT_VIOLATION otherwise: a planner bug).
+function relocate(store: Store, c: Relocation): void {
+  if (c === null || typeof c !== 'object') fail('EINVAL', 'a relocation is an object');
   if (typeof c.stripeId !== 'string' || !STRIPE_ID.test(c.stripeId))
     fail('EINVAL', `bad stripe id ${String(c.stripeId)}`);
   checkLocation(c.from, 'from');
@@ -41,10 +82,11 @@ export function relocateShard(store: Store, c: Op<'relocateShard'>) {
     fail('EINVAL', `no registered disk ${show(c.to)}`);
   const shards = current.shards.map((s, i) => (i === c.shardIndex ? { ...c.to } : s));
   assert.equal(shards.length, stripe.k + stripe.m, 'a stripe keeps k+m shards');
+  checkRelocationDomain(store, { ...current, shards }, c.to, c.placementEpoch);
+  // Nothing below refuses: a refusal above has written nothing.
   store.setStripeShards(c.stripeId, shards);
   moveShardCount(store, c.from, c.to);
   clearAbsentShard(store, c.stripeId, c.shardIndex);
-  return { ok: true as const };
 }
 
 // The stripe as the extent or part at `site` names it; PRECONDITION_FAILED when that site no

@@ -10,7 +10,7 @@ import * as mp from './ops-multipart.ts';
 import * as ns from './ops-namespace.ts';
 import * as obj from './ops-objects.ts';
 import { rename } from './ops-rename.ts';
-import { relocateShard } from './ops-repair.ts';
+import { relocateShard, relocateShards } from './ops-repair.ts';
 import { createReader } from './reader.ts';
 import { advanceLogTime, expireSessions, touchSession } from './sessions.ts';
 import { ensureShardCounts, markShardCountsReady } from './shard-counts.ts';
@@ -273,6 +273,8 @@ function dispatch(store: Store, c: Command): CommandResult {
       return data.setMember(store, c);
     case 'relocateShard':
       return relocateShard(store, c);
+    case 'relocateShards':
+      return relocateShards(store, c);
     case 'gcDone':
       return data.gcDone(store, c);
     case 'markOrphans':

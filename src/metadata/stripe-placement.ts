@@ -23,9 +23,10 @@ import {
   liveCandidates,
   locationKey,
   placementServers,
+  serverDomainKey,
 } from './placement/index.ts';
 import { fail, type Store } from './store.ts';
-import type { DataServerInfo, Stripe } from './types.ts';
+import type { DataServerInfo, ShardLocation, Stripe } from './types.ts';
 
 const EPOCH_COUNTER = 'placementEpoch';
 const SHARDS_PER_STRIPE_MAX = 256; // k + m <= 256, as the erasure code allows
@@ -94,5 +95,38 @@ export function checkNewStripe(store: Store, stripe: Stripe): void {
     'PLACEMENT_VIOLATION',
     `stripe ${stripe.id} breaks the placement invariant: ` +
       violations.map((v) => v.message).join('; '),
+  );
+}
+
+// A repair's move (relocateShard) keeps the domain rule: after it, the target's domain at the
+// rule's level holds at most m shards of the stripe. Only the target's domain is judged: a stripe
+// that broke the rule before (written while domains were down) may still be repaired, and the
+// move that spreads it again is the planner's. As for new stripes, the rule is judged only when
+// the planner's epoch is today's (a view that grew since may ask a wider level than it knew) and
+// not at all without one (commands of leaders before this check, replayed from the log).
+export function checkRelocationDomain(
+  store: Store,
+  after: Stripe,
+  to: ShardLocation,
+  epoch: number | undefined,
+): void {
+  if (epoch === undefined) return;
+  if (!Number.isSafeInteger(epoch) || epoch < 0)
+    fail('EINVAL', `bad placement epoch ${String(epoch)}`);
+  if (epoch !== placementEpoch(store)) return;
+  const map = clusterMapOf(store);
+  const rule = map.rule(after.k + after.m, after.m);
+  const target = map.server(to.serverId);
+  if (!rule.enforced || target === undefined) return;
+  const domain = serverDomainKey(target, rule.level);
+  const held = after.shards.filter((s) => {
+    const server = map.server(s.serverId);
+    return server !== undefined && serverDomainKey(server, rule.level) === domain;
+  }).length;
+  if (held <= after.m) return;
+  fail(
+    'PLACEMENT_VIOLATION',
+    `moving a shard of stripe ${after.id} to ${to.serverId}/${to.disk} puts ${held} shards in ` +
+      `${rule.level} ${domain.replaceAll('\n', '/')}, more than m = ${after.m}`,
   );
 }

@@ -112,6 +112,18 @@ export type StripeSite =
   | { ino: number; fileOffset: number }
   | { uploadId: string; partNumber: number };
 
+// One shard of a stripe moves from where the repair found it to where it was rebuilt.
+export interface Relocation {
+  stripeId: string;
+  shardIndex: number;
+  from: ShardLocation;
+  to: ShardLocation;
+  at: StripeSite;
+  placementEpoch?: number;
+}
+
+export type RelocationOutcome = { ok: true } | { ok: false; code: string; message: string };
+
 // A page of the walk over referenced stripes (src/metadata/stripe-scan.ts); `next` is absent on
 // the last page.
 export interface StripeScanPage {
@@ -382,15 +394,15 @@ export type Command =
   // `from` (src/metadata/ops-repair.ts). PRECONDITION_FAILED unless the stripe is still referenced,
   // still at `at`, and still records `from` for that shard: a stale or duplicate commit changes
   // nothing.
-  | {
-      op: 'relocateShard';
-      nowMs: number;
-      stripeId: string;
-      shardIndex: number;
-      from: ShardLocation;
-      to: ShardLocation;
-      at: StripeSite;
-    }
+  // `placementEpoch`: the epoch the planner read with the server records; when it is still the
+  // current one, the move must also keep the domain rule (the target's domain holds at most m
+  // shards of the stripe after it). Commands without it (older leaders) are not judged by it.
+  | ({ op: 'relocateShard'; nowMs: number } & Relocation)
+  // Several relocations in one Raft entry and one transaction (the repair driver's group commit):
+  // each judged as relocateShard judges one, in order, on the state the ones before it left; a
+  // refused one changes nothing and does not stop the others. At most RELOCATIONS_PER_COMMAND_MAX
+  // (ops-repair.ts). Result: `relocations`, one outcome per move, in order.
+  | { op: 'relocateShards'; nowMs: number; moves: Relocation[] }
   // The garbage collector deleted these stripes' shards; forget them.
   | { op: 'gcDone'; nowMs: number; stripeIds: string[] }
   // The scrubber found shard files of these stripes on disk. Each one no extent references and no
@@ -455,6 +467,7 @@ export type CommandResult =
       marked?: string[];
       expired?: string[]; // expireMounts: the sessions it ended
       clusterConfig?: ClusterConfig; // initClusterConfig: the configuration in force
+      relocations?: RelocationOutcome[]; // relocateShards: one per move, in order
     }
   | { ok: false; code: string; message: string };
 

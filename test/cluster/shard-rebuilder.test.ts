@@ -131,6 +131,27 @@ describe('data.rebuildShard', () => {
     }
   });
 
+  test('moves and rebuilds of every index match, on short stripes with padding-only data shards', async () => {
+    const servers = await startServers(7);
+    const target = servers[6];
+    for (const dataLengthBytes of [1, SHARD_BYTES + 7, 2 * SHARD_BYTES]) {
+      const stripe = await writeStripe(servers, dataLengthBytes);
+      for (let index = 0; index < K + M; index++) {
+        // A move (its old copy answers) and a rebuild with a data shard's server down: decoded.
+        for (const avoid of [[], [index], [(index + 1) % K]]) {
+          await target.client.rebuildShard(request(servers, stripe, index, avoid));
+          const at = { stripeId: stripe.stripeId, shardIndex: index, disk: 0 };
+          const rebuilt = await target.client.getShard(at);
+          assert.ok(
+            rebuilt.equals(stripe.shards[index]),
+            `shard ${index} of ${dataLengthBytes} bytes, avoiding ${avoid}`,
+          );
+          await target.client.deleteShards({ shards: [at] });
+        }
+      }
+    }
+  });
+
   test('a missing and a corrupt source are replaced by parity', async () => {
     const servers = await startServers(7);
     const stripe = await writeStripe(servers, K * SHARD_BYTES);

@@ -2,8 +2,9 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import { crc32c } from '../../src/data/crc32c.ts';
+import { crc32cTable } from '../helpers/crc32c-table.ts';
 
-// One bit at a time, straight from the definition: the slicing-by-8 tables must agree with it.
+// One bit at a time, straight from the definition: the JavaScript tables must agree with it.
 function crc32cBitwise(data: Uint8Array, initial = 0): number {
   let crc = ~initial >>> 0;
   for (const byte of data) {
@@ -37,7 +38,7 @@ describe('CRC32C', () => {
     }
   });
 
-  test('agrees with the bitwise definition for any bytes at any alignment', () => {
+  test('the JavaScript table agrees with the bitwise definition at any alignment', () => {
     fc.assert(
       fc.property(
         fc.uint8Array({ minLength: 0, maxLength: 600 }),
@@ -48,10 +49,58 @@ describe('CRC32C', () => {
           const backing = new Uint8Array(bytes.length + 8);
           backing.set(bytes, shift);
           const view = backing.subarray(shift, shift + bytes.length);
-          assert.equal(crc32c(view, initial), crc32cBitwise(bytes, initial));
+          assert.equal(crc32cTable(view, initial), crc32cBitwise(bytes, initial));
         },
       ),
       { numRuns: 500 },
+    );
+  });
+
+  test('native agrees with the JavaScript table: any bytes, alignment and running value', () => {
+    fc.assert(
+      fc.property(
+        // Up to 70 KiB: past a shard block (64 KiB), odd sizes and empty ones included.
+        fc.oneof(
+          fc.uint8Array({ minLength: 0, maxLength: 17 }),
+          fc.uint8Array({ minLength: 0, maxLength: 70 * 1024 }),
+        ),
+        fc.integer({ min: 0, max: 15 }),
+        fc.integer({ min: 0, max: 0xffffffff }),
+        (bytes, shift, initial) => {
+          const backing = new Uint8Array(bytes.length + 16);
+          backing.set(bytes, shift);
+          const view = backing.subarray(shift, shift + bytes.length);
+          assert.equal(crc32c(view, initial), crc32cTable(bytes, initial));
+          assert.equal(crc32c(Buffer.from(bytes), initial), crc32cTable(bytes, initial));
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  test('native chaining over random cuts equals one pass and the table chained alike', () => {
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ minLength: 0, maxLength: 4096 }),
+        fc.array(fc.nat(), { maxLength: 6 }),
+        fc.integer({ min: 0, max: 0xffffffff }),
+        (bytes, rawCuts, initial) => {
+          const cuts = [...new Set(rawCuts.map((c) => c % (bytes.length + 1)))].sort(
+            (a, b) => a - b,
+          );
+          let native = initial;
+          let table = initial;
+          let from = 0;
+          for (const to of [...cuts, bytes.length]) {
+            native = crc32c(bytes.subarray(from, to), native);
+            table = crc32cTable(bytes.subarray(from, to), table);
+            from = to;
+          }
+          assert.equal(native, crc32c(bytes, initial));
+          assert.equal(native, table);
+        },
+      ),
+      { numRuns: 300 },
     );
   });
 });

@@ -77,6 +77,50 @@ describe('Reed-Solomon', () => {
     );
   });
 
+  test('codeShard computes one shard from any k others, with either kernel (property)', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 12 }),
+        fc.integer({ min: 1, max: 5 }),
+        fc.constantFrom(1, 15, 16, 17, 64, 65, 1000),
+        fc.integer(),
+        fc.infiniteStream(fc.integer({ min: 0, max: 1000 })),
+        fc.constantFrom('ts' as const, 'wasm-simd' as const),
+        (k, m, size, seed, picks, kernel) => {
+          const codec = new ReedSolomon(k, m, { kernel });
+          const shards = shardsOf(k, m, size, (s, b) => (seed + s * 13 + b * 5 + (s ^ b)) & 0xff);
+          codec.encode(shards);
+          const iterator = picks[Symbol.iterator]();
+          const target = (iterator.next().value as number) % (k + m);
+          // k distinct others, in a drawn order (the reader takes whichever answered first).
+          const others = Array.from({ length: k + m }, (_, i) => i).filter((i) => i !== target);
+          const indices: number[] = [];
+          while (indices.length < k) {
+            const pick = others.splice((iterator.next().value as number) % others.length, 1);
+            indices.push(pick[0]);
+          }
+          const output = new Uint8Array(size).fill(0x5a);
+          codec.codeShard(
+            target,
+            indices,
+            indices.map((i) => shards[i]),
+            output,
+          );
+          assert.deepEqual(output, shards[target], `shard ${target} from ${indices}`);
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  test('codeShard refuses the target among its inputs, or a wrong count', () => {
+    const codec = new ReedSolomon(4, 2);
+    const shards = shardsOf(4, 2, 8, (s, b) => s + b);
+    const out = new Uint8Array(8);
+    assert.throws(() => codec.codeShard(1, [0, 1, 2, 3], shards.slice(0, 4), out), /distinct/);
+    assert.throws(() => codec.codeShard(5, [0, 1, 2], shards.slice(0, 3), out), /exactly k/);
+  });
+
   test('buffers at odd offsets (byte path) give the same parity as aligned ones (word path)', () => {
     const codec = new ReedSolomon(5, 3);
     for (const size of [3, 64, 1001]) {

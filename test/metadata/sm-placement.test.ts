@@ -213,3 +213,71 @@ test('the check reads only replicated state: two stores given the same commands 
   assert.deepEqual(results[0].slice(0, 2), results[1].slice(0, 2));
   assert.equal(results[0][2], results[1][2]);
 });
+
+// A repair's move (relocateShard, relocateShards) is judged by the same rule: the target's domain
+// may not end with more than m shards of the stripe, when the planner's epoch is today's.
+function moveOf(machine: MetadataStateMachine, key: string, from: string, to: string) {
+  const ino = machine.reader.resolvePath(`/b/${key}`)?.ino as number;
+  const stripe = machine.reader.extents(ino, 0, 4)[0].stripe;
+  const at = (w: string) => ({ serverId: w.split(':')[0], disk: Number(w.split(':')[1]) });
+  const shardIndex = stripe.shards.findIndex((s) => `${s.serverId}:${s.disk}` === from);
+  assert.ok(shardIndex >= 0, `${key} has a shard on ${from}`);
+  return {
+    stripeId: stripe.id,
+    shardIndex,
+    from: at(from),
+    to: at(to),
+    at: { ino, fileOffset: 0 },
+  };
+}
+
+test('a relocation that puts more than m shards in the target domain is refused', () => {
+  const machine = cluster();
+  const epoch = epochOf(machine);
+  assert.equal(put(machine, 'obj', stripeOn(TWO_EACH, epoch)), 'ok');
+  const crowding = { op: 'relocateShard' as const, ...moveOf(machine, 'obj', 's3:0', 's1:2') };
+  const result = run(machine, { ...crowding, placementEpoch: epoch });
+  assert.ok(!result.ok && result.code === 'PLACEMENT_VIOLATION', JSON.stringify(result));
+  assert.match(result.message, /puts 3 shards in host .*h1, more than m = 2/);
+  // Within the cap on the same host: accepted.
+  ok(machine, {
+    op: 'relocateShard',
+    ...moveOf(machine, 'obj', 's3:0', 's3:2'),
+    placementEpoch: epoch,
+  });
+  const ino = machine.reader.resolvePath('/b/obj')?.ino as number;
+  assert.deepEqual(machine.reader.extents(ino, 0, 4)[0].stripe.shards[4], {
+    serverId: 's3',
+    disk: 2,
+  });
+});
+
+test('a relocation planned at an older epoch, or without one, is judged on its record only', () => {
+  const machine = cluster();
+  const epoch = epochOf(machine);
+  assert.equal(put(machine, 'a', stripeOn(TWO_EACH, epoch)), 'ok');
+  assert.equal(put(machine, 'b', stripeOn(TWO_EACH, epoch)), 'ok');
+  // A planner whose view was narrower than today's, and a leader from before the check.
+  ok(machine, {
+    op: 'relocateShard',
+    ...moveOf(machine, 'a', 's3:0', 's1:2'),
+    placementEpoch: epoch - 1,
+  });
+  ok(machine, { op: 'relocateShard', ...moveOf(machine, 'b', 's3:0', 's1:2') });
+});
+
+test('a stripe already over the cap elsewhere may still be repaired into a domain with room', () => {
+  const machine = cluster();
+  ok(machine, { op: 'setServerState', serverId: 's3', state: 'down' });
+  const placedAt = epochOf(machine);
+  // Written 3+3 over the two live hosts while s3 was down; s3 is back.
+  assert.equal(put(machine, 'obj', stripeOn(THREE_THREE, placedAt)), 'ok');
+  ok(machine, { op: 'setServerState', serverId: 's3', state: 'up' });
+  const epoch = epochOf(machine);
+  // s2 loses a shard, rebuilt on s3: s1 still holds 3, but s3 ends with 1.
+  const outcome = ok(machine, {
+    op: 'relocateShards',
+    moves: [{ ...moveOf(machine, 'obj', 's2:0', 's3:0'), placementEpoch: epoch }],
+  });
+  assert.deepEqual(outcome.relocations, [{ ok: true }]);
+});

@@ -1,9 +1,10 @@
 // The repair's relocateShard command: a shard of a stripe moves from where the repair found it to
 // where it was rebuilt, once; stale and duplicate commits are refused without a change.
+// relocateShards: several moves in one command, each judged alone.
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import type { MetadataStateMachine } from '../../src/metadata/state-machine.ts';
-import type { Stripe } from '../../src/metadata/types.ts';
+import type { Relocation, Stripe } from '../../src/metadata/types.ts';
 import { closeAll, codeOf, extent, ok, openMachine, ROOT, stripe } from './sm-helpers.ts';
 
 after(closeAll);
@@ -143,4 +144,66 @@ test('the stripe walk returns every referenced stripe once per extent, page by p
     serverId: 't',
     disk: 0,
   });
+});
+
+const batch = (moves: Array<Relocation & { op?: string }>) => ({
+  op: 'relocateShards' as const,
+  moves: moves.map(({ op: _op, ...m }) => m),
+});
+
+test('relocateShards applies each move alone: a refused one changes nothing, the rest apply', () => {
+  const { machine, s, ino } = withObject();
+  const other = {
+    ...move(s, ino, { serverId: 't', disk: 1 }),
+    shardIndex: 3,
+    from: { serverId: 's', disk: 3 },
+  };
+  const stale = { ...move(s, ino, { serverId: 't', disk: 2 }), from: { serverId: 's', disk: 5 } };
+  const result = ok(machine, batch([move(s, ino), stale, other]));
+  assert.deepEqual(
+    result.relocations?.map((r) => (r.ok ? 'ok' : r.code)),
+    ['ok', 'PRECONDITION_FAILED', 'ok'],
+  );
+  assert.deepEqual(shardsOf(machine, ino), ['s/0', 's/1', 't/0', 't/1', 's/4', 's/5']);
+  // Moves later in a batch see the earlier ones: the first again is stale, a target now taken
+  // by the stripe is refused.
+  const again = ok(
+    machine,
+    batch([move(s, ino), { ...other, shardIndex: 4, from: { serverId: 's', disk: 4 } }]),
+  );
+  assert.deepEqual(
+    again.relocations?.map((r) => (r.ok ? 'ok' : r.code)),
+    ['PRECONDITION_FAILED', 'PRECONDITION_FAILED'],
+  );
+  assert.deepEqual(shardsOf(machine, ino), ['s/0', 's/1', 't/0', 't/1', 's/4', 's/5']);
+});
+
+test('relocateShards counts the moved shards per disk as single moves do', () => {
+  const { machine, s, ino } = withObject();
+  const other = {
+    ...move(s, ino, { serverId: 't', disk: 1 }),
+    shardIndex: 3,
+    from: { serverId: 's', disk: 3 },
+  };
+  ok(machine, batch([move(s, ino), other]));
+  const counts = Object.fromEntries(
+    machine.reader.shardCounts().map((c) => [`${c.serverId}/${c.disk}`, c.shards]),
+  );
+  assert.equal(counts['t/0'], 1);
+  assert.equal(counts['t/1'], 1);
+  assert.equal(counts['s/2'], undefined);
+  assert.equal(counts['s/3'], undefined);
+});
+
+test('relocateShards takes 1 to 256 moves, each an object', () => {
+  const { machine, s, ino } = withObject();
+  assert.equal(codeOf(machine, batch([])), 'EINVAL');
+  assert.equal(codeOf(machine, batch(Array.from({ length: 257 }, () => move(s, ino)))), 'EINVAL');
+  const junk = { op: 'relocateShards', moves: [null] } as unknown as ReturnType<typeof batch>;
+  const result = ok(machine, junk);
+  assert.deepEqual(
+    result.relocations?.map((r) => (r.ok ? 'ok' : r.code)),
+    ['EINVAL'],
+  );
+  assert.deepEqual(shardsOf(machine, ino), ['s/0', 's/1', 's/2', 's/3', 's/4', 's/5']);
 });

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Slots } from '../../src/client/slots.ts';
+import { Slots } from '../../src/common/slots.ts';
 
 test('slots admit at most max holders, and waiters in arrival order', async () => {
   const slots = new Slots(2);

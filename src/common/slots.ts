@@ -1,7 +1,8 @@
 import assert from 'node:assert';
 
 // A counting semaphore: at most `max` holders at once, the rest wait in arrival order. The
-// client library uses one to bound the stripes all its writes have in memory together.
+// client library uses one to bound the stripes all its writes have in memory together; a data
+// server one per disk to bound the repair work it takes on (src/data/repair-slots.ts).
 export class Slots {
   private readonly max: number;
   private held = 0;
