@@ -99,6 +99,9 @@ export class InodeWriter {
   private readonly budget: DirtyBudget;
   private readonly buffers: BatchBuffers;
   private readonly onLost: LostWritesHandler;
+  // Names this writer's save: every change it commits in a versioned bucket belongs to one
+  // version (a file saved through the mount is one version however many batches it took).
+  readonly saveToken: string;
   private batch: Batch | undefined;
   // Batches sent and not yet committed, oldest first; then `batch`.
   private readonly sent: Batch[] = [];
@@ -115,7 +118,9 @@ export class InodeWriter {
     budget: DirtyBudget,
     buffers: BatchBuffers,
     onLost: LostWritesHandler,
+    saveToken: string,
   ) {
+    this.saveToken = saveToken;
     this.ino = ino;
     this.client = client;
     this.budget = budget;
@@ -202,7 +207,7 @@ export class InodeWriter {
     void tracked.then(() => this.stages.delete(tracked));
     this.commits = this.commits
       .then(() => stage)
-      .then((extents) => this.client.commitWrite(this.ino, extents))
+      .then((extents) => this.client.commitWrite(this.ino, extents, this.saveToken))
       .then(
         (inode) => {
           this.lastCommitted = inode;
