@@ -175,6 +175,8 @@ function bucketSubresource(
   if (q.has('versioning')) {
     if (method === 'GET') return { kind: 'GetBucketVersioning', bucket };
     if (method === 'PUT') return { kind: 'PutBucketVersioning', bucket };
+    // Never the bucket itself: DELETE /b?versioning must not delete the bucket.
+    return { kind: 'NotImplemented', operation: `${method} ?versioning` };
   }
   return undefined;
 }
