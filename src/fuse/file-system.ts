@@ -358,6 +358,16 @@ export class StrataFileSystem {
     if (writer) await this.flushWriter(writer);
   }
 
+  // close(2) of a handle (FLUSH): as flush, and a writable handle's close ends the file's save, so
+  // in a versioned bucket what was written through it is one version and later writes another.
+  // (RELEASE comes asynchronously after close returns, too late to tell saves apart.)
+  async close(ino: number, fh: number): Promise<void> {
+    const writer = this.writers.get(ino);
+    if (writer === undefined) return;
+    await this.flushWriter(writer);
+    if (this.files.get(fh)?.writable === true) writer.newSave(this.newSaveToken());
+  }
+
   private async flushWriter(writer: InodeWriter): Promise<void> {
     await writer.flush();
     if (writer.lastCommitted) this.noteOwnChange(writer.lastCommitted);
