@@ -1,7 +1,13 @@
 // The S3 view's object commands: whole-object put, delete, copy and tagging. Keys are paths below
 // the bucket directory (object-path.ts).
 import assert from 'node:assert';
-import { checkExtents, releaseExtents, removeAllExtents, writeExtents } from './extent-ops.ts';
+import {
+  addRef,
+  checkExtents,
+  releaseExtents,
+  removeAllExtents,
+  writeExtents,
+} from './extent-ops.ts';
 import {
   addSubdir,
   bucketDir,
@@ -96,6 +102,9 @@ export function storeObject(store: Store, w: ObjectWrite, refsHeld: boolean) {
   }
   const info = store.bucket(w.bucket) as BucketInfo;
   const versioned = info.versioning !== undefined;
+  // New references first, before anything is released: a stripe the new content shares with what
+  // goes (the version a restore copies, replaced under Suspended) never drops to zero between.
+  if (!refsHeld) for (const extent of w.extents) addRef(store, extent.stripe, 1);
   let file: Inode;
   let replaced: ReturnType<typeof removeAllExtents> = [];
   if (entry) {
@@ -109,8 +118,7 @@ export function storeObject(store: Store, w: ObjectWrite, refsHeld: boolean) {
     const fresh = store.mustInode(parent.ino);
     store.putInode({ ...fresh, mtimeMs: w.nowMs, ctimeMs: w.nowMs });
   }
-  // New references first, then the old ones go: a stripe in both never drops to zero between.
-  writeExtents(store, file.ino, w.extents, refsHeld);
+  writeExtents(store, file.ino, w.extents, true);
   releaseExtents(store, replaced);
   const next: Inode = { ...file, size: w.size, object: w.object, mtimeMs: w.nowMs };
   next.ctimeMs = w.nowMs;

@@ -152,6 +152,27 @@ describe('versioning Suspended', () => {
     assert.deepEqual(versionsOf(machine), ['k:n2:*', 'k:e1:']);
   });
 
+  test('restoring a noncurrent null version replaces it by itself, its stripe never freed', () => {
+    const machine = bucket();
+    const s = extent(0, 4);
+    put(machine, 'k', 'null-data', [s]);
+    ok(machine, { op: 'setBucketAttr', name: 'b', attr: 'versioning', value: 'Enabled' });
+    put(machine, 'k', 'e1');
+    ok(machine, { op: 'setBucketAttr', name: 'b', attr: 'versioning', value: 'Suspended' });
+    const restored = ok(machine, {
+      op: 'copyObject',
+      srcBucket: 'b',
+      srcKey: 'k',
+      srcVersionId: 'null',
+      bucket: 'b',
+      key: 'k',
+      caller: ROOT,
+    });
+    assert.equal(restored.versionId, 'null');
+    assert.deepEqual(versionsOf(machine), ['k:null-data:*', 'k:e1:']);
+    assert.equal(machine.reader.stripeState(s.stripe.id), 'referenced');
+  });
+
   test('a delete replaces the null version by a null delete marker', () => {
     const machine = bucket('Enabled');
     put(machine, 'k', 'e1');
