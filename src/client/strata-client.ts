@@ -5,6 +5,7 @@ import { Slots } from '../common/slots.ts';
 import { isStorableKey } from '../metadata/object-path.ts';
 import { RAFT_RPC } from '../metadata/replication/transport.ts';
 import {
+  type BucketAttr,
   type BucketInfo,
   type Caller,
   type Command,
@@ -14,7 +15,10 @@ import {
   type Inode,
   type ListObjectsQuery,
   type ListObjectsResult,
+  type ListVersionsQuery,
+  type ListVersionsResult,
   type ObjectMeta,
+  type ObjectVersion,
   type PartInfo,
   ROOT_INO,
   type SpecialFormat,
@@ -44,6 +48,7 @@ import type {
   PutObjectOptions,
   PutObjectResult,
   StrataClientApi,
+  VersionChange,
 } from './types.ts';
 
 export interface StrataClientOptions {
@@ -285,8 +290,17 @@ export class StrataClient implements StrataClientApi {
     mode: number,
     caller: Caller,
     exclusive: boolean,
+    saveToken?: string,
   ): Promise<Inode> {
-    const result = await this.apply({ op: 'create', parent, name, mode, caller, exclusive });
+    const result = await this.apply({
+      op: 'create',
+      parent,
+      name,
+      mode,
+      caller,
+      exclusive,
+      saveToken,
+    });
     return result.inode as Inode;
   }
 
@@ -325,6 +339,7 @@ export class StrataClient implements StrataClientApi {
       size?: number;
       atimeMs?: number;
       mtimeMs?: number;
+      saveToken?: string; // a size change's save (versioned buckets: see commitWrite)
     },
   ): Promise<Inode> {
     const result = await this.apply({ op: 'setattr', ino, ...changes });
@@ -341,8 +356,8 @@ export class StrataClient implements StrataClientApi {
     return result.inode as Inode;
   }
 
-  async punchHole(ino: number, offset: number, length: number): Promise<Inode> {
-    const result = await this.apply({ op: 'punch', ino, offset, length });
+  async punchHole(ino: number, offset: number, length: number, saveToken?: string): Promise<Inode> {
+    const result = await this.apply({ op: 'punch', ino, offset, length, saveToken });
     return result.inode as Inode;
   }
 
@@ -452,9 +467,11 @@ export class StrataClient implements StrataClientApi {
     return chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
   }
 
-  async commitWrite(ino: number, extents: Extent[]): Promise<Inode> {
+  // `saveToken`: the save (a mount's open-for-write of the file) these writes belong to; in a
+  // versioned bucket all of one save's commits make one version.
+  async commitWrite(ino: number, extents: Extent[], saveToken?: string): Promise<Inode> {
     try {
-      const result = await this.apply({ op: 'write', ino, extents });
+      const result = await this.apply({ op: 'write', ino, extents, saveToken });
       return result.inode as Inode;
     } catch (error) {
       // After a timeout the command may yet have been applied: leave the stripes to the
@@ -511,7 +528,12 @@ export class StrataClient implements StrataClientApi {
       await this.discardExtents(written.extents);
       throw error;
     });
-    return { etag: written.md5Hex, size: written.sizeBytes, inode: result.inode as Inode };
+    return {
+      etag: written.md5Hex,
+      size: written.sizeBytes,
+      inode: result.inode as Inode,
+      versionId: result.versionId,
+    };
   }
 
   // Shards written for a commit that failed are deleted at once rather than left as garbage.
@@ -532,8 +554,26 @@ export class StrataClient implements StrataClientApi {
     return inode;
   }
 
-  async getObject(bucket: string, key: string, range?: ByteRange): Promise<GetObjectResult> {
-    const inode = await this.headObject(bucket, key);
+  async objectVersion(bucket: string, key: string, versionId?: string): Promise<ObjectVersion> {
+    await this.getBucket(bucket);
+    const version = await this.metadata.read('objectVersion', bucket, key, versionId);
+    if (version) return version;
+    if (versionId === undefined) throw new StrataError('ENOENT', `no such key: ${key}`);
+    throw new StrataError('NO_SUCH_VERSION', `no version ${versionId} of ${key}`);
+  }
+
+  async getObject(
+    bucket: string,
+    key: string,
+    range?: ByteRange,
+    versionId?: string,
+  ): Promise<GetObjectResult> {
+    const inode =
+      versionId === undefined
+        ? await this.headObject(bucket, key)
+        : (await this.objectVersion(bucket, key, versionId)).inode;
+    if (inode === undefined)
+      throw new StrataError('METHOD_NOT_ALLOWED', `version ${versionId} is a delete marker`);
     const { offset, length } = clampRange(inode.size, range);
     let body = readFileRange(this.metadata, this.pool, inode.ino, offset, length, this.log);
     const plan = digestPlan(inode.object, inode.size);
@@ -561,27 +601,33 @@ export class StrataClient implements StrataClientApi {
   }
 
   async copyObject(
-    source: { bucket: string; key: string },
+    source: { bucket: string; key: string; versionId?: string },
     bucket: string,
     key: string,
     options: CopyOptions = {},
-  ): Promise<Inode> {
+  ): Promise<{ inode: Inode; versionId?: string }> {
     const { caller, ...rest } = options;
     const result = await this.apply({
       op: 'copyObject',
       srcBucket: source.bucket,
       srcKey: source.key,
+      srcVersionId: source.versionId,
       bucket,
       key,
       caller: caller ?? this.caller,
       ...rest,
     });
-    return result.inode as Inode;
+    return { inode: result.inode as Inode, versionId: result.versionId };
   }
 
-  async setObjectTags(bucket: string, key: string, tags: Record<string, string>): Promise<Inode> {
-    const result = await this.apply({ op: 'setObjectTags', bucket, key, tags });
-    return result.inode as Inode;
+  async setObjectTags(
+    bucket: string,
+    key: string,
+    tags: Record<string, string>,
+    versionId?: string,
+  ): Promise<{ inode: Inode; versionId?: string }> {
+    const result = await this.apply({ op: 'setObjectTags', bucket, key, tags, versionId });
+    return { inode: result.inode as Inode, versionId: result.versionId };
   }
 
   async setObjectAcl(bucket: string, key: string, acl: string | null): Promise<Inode> {
@@ -591,20 +637,25 @@ export class StrataClient implements StrataClientApi {
 
   async setBucketAttr(
     name: string,
-    attr: 'policy' | 'tags' | 'acl',
+    attr: BucketAttr,
     value: string | Record<string, string> | null,
   ): Promise<BucketInfo> {
     const result = await this.apply({ op: 'setBucketAttr', name, attr, value });
     return result.bucket as BucketInfo;
   }
 
-  async deleteObject(bucket: string, key: string): Promise<void> {
+  async deleteObject(bucket: string, key: string, versionId?: string): Promise<VersionChange> {
     await this.getBucket(bucket);
-    await this.apply({ op: 'deleteObject', bucket, key });
+    const result = await this.apply({ op: 'deleteObject', bucket, key, versionId });
+    return { versionId: result.versionId, deleteMarker: result.deleteMarker };
   }
 
   listObjects(query: ListObjectsQuery): Promise<ListObjectsResult> {
     return this.getBucket(query.bucket).then(() => this.metadata.read('listObjects', query));
+  }
+
+  listObjectVersions(query: ListVersionsQuery): Promise<ListVersionsResult> {
+    return this.getBucket(query.bucket).then(() => this.metadata.read('listObjectVersions', query));
   }
 
   async createMultipartUpload(
@@ -673,7 +724,7 @@ export class StrataClient implements StrataClientApi {
     });
     const inode = result.inode as Inode;
     assert(inode?.type === 'file' && inode.object?.etag === etag, 'completeUpload made the object');
-    return { etag, size: inode.size, inode };
+    return { etag, size: inode.size, inode, versionId: result.versionId };
   }
 
   async abortMultipartUpload(uploadId: string): Promise<void> {

@@ -3,6 +3,7 @@
 
 import type { DiskStatus } from '../data/types.ts';
 import type {
+  BucketAttr,
   BucketInfo,
   Caller,
   DataServerInfo,
@@ -11,7 +12,10 @@ import type {
   Inode,
   ListObjectsQuery,
   ListObjectsResult,
+  ListVersionsQuery,
+  ListVersionsResult,
   ObjectMeta,
+  ObjectVersion,
   PartInfo,
   UploadInfo,
 } from '../metadata/types.ts';
@@ -54,6 +58,14 @@ export interface PutObjectResult {
   etag: string; // hex MD5 of the bytes
   size: number;
   inode: Inode;
+  versionId?: string; // in a versioned bucket, the version made
+}
+
+// What a versioned change answers: the version it made or removed, and whether that is a
+// delete marker (both absent in buckets that never had versioning).
+export interface VersionChange {
+  versionId?: string;
+  deleteMarker?: boolean;
 }
 
 export interface ByteRange {
@@ -141,24 +153,39 @@ export interface StrataClientApi {
     options: PutObjectOptions,
   ): Promise<PutObjectResult>;
   headObject(bucket: string, key: string): Promise<Inode>; // ENOENT when absent, NO_SUCH_BUCKET
-  getObject(bucket: string, key: string, range?: ByteRange): Promise<GetObjectResult>;
-  deleteObject(bucket: string, key: string): Promise<void>;
-  setObjectTags(bucket: string, key: string, tags: Record<string, string>): Promise<Inode>;
+  // The current version, or the named one: NO_SUCH_BUCKET, ENOENT (no object, or a delete
+  // marker is current: the answer is then a delete marker, not an error), NO_SUCH_VERSION.
+  objectVersion(bucket: string, key: string, versionId?: string): Promise<ObjectVersion>;
+  // Reads the version's data (objectVersion first: its inode).
+  getObject(
+    bucket: string,
+    key: string,
+    range?: ByteRange,
+    versionId?: string,
+  ): Promise<GetObjectResult>;
+  deleteObject(bucket: string, key: string, versionId?: string): Promise<VersionChange>;
+  setObjectTags(
+    bucket: string,
+    key: string,
+    tags: Record<string, string>,
+    versionId?: string,
+  ): Promise<{ inode: Inode; versionId?: string }>;
   setObjectAcl(bucket: string, key: string, acl: string | null): Promise<Inode>;
   // One of a bucket's sub-resources: its policy (JSON text), tags, or canned ACL; null removes it.
   setBucketAttr(
     name: string,
-    attr: 'policy' | 'tags' | 'acl',
+    attr: BucketAttr,
     value: string | Record<string, string> | null,
   ): Promise<BucketInfo>;
   // Server-side copy without moving bytes (see the copyObject command).
   copyObject(
-    source: { bucket: string; key: string },
+    source: { bucket: string; key: string; versionId?: string },
     bucket: string,
     key: string,
     options?: CopyOptions,
-  ): Promise<Inode>;
+  ): Promise<{ inode: Inode; versionId?: string }>;
   listObjects(query: ListObjectsQuery): Promise<ListObjectsResult>;
+  listObjectVersions(query: ListVersionsQuery): Promise<ListVersionsResult>;
   createMultipartUpload(
     bucket: string,
     key: string,

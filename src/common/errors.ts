@@ -39,6 +39,10 @@ export type StrataErrorCode =
   | 'BUCKET_EXISTS'
   | 'BUCKET_NOT_EMPTY'
   | 'NO_SUCH_UPLOAD'
+  // A versionId that names no version of the key (S3 NoSuchVersion).
+  | 'NO_SUCH_VERSION'
+  // GET, HEAD or tagging of a version that is a delete marker (S3 405 MethodNotAllowed).
+  | 'METHOD_NOT_ALLOWED'
   | 'INVALID_PART'
   | 'INVALID_PART_ORDER'
   | 'ENTITY_TOO_SMALL'

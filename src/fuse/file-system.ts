@@ -3,6 +3,7 @@
 // into the client library. Errors are StrataError codes, turned into errno values in one place
 // (errno.ts). Permissions are the kernel's (default_permissions); callers' uid and gid own what
 // they create.
+import { randomBytes } from 'node:crypto';
 import type { StrataClient } from '../client/strata-client.ts';
 import { type ErrnoCode, StrataError } from '../common/errors.ts';
 import type { Caller, DirEntry, Inode, SpecialFormat } from '../metadata/types.ts';
@@ -115,6 +116,9 @@ export class StrataFileSystem {
   readonly readAhead: ReadAhead;
   readonly stripeBytes: number;
   private nextHandle = 1;
+  // Saves (a file's time open for writing here) are named <mount>:<n>: unique across mounts.
+  private readonly saveTokenPrefix: string;
+  private nextSave = 1;
   private readonly files = new Map<number, OpenFile>();
   private readonly openCounts = new Map<number, number>();
   private readonly writers = new Map<number, InodeWriter>();
@@ -135,6 +139,11 @@ export class StrataFileSystem {
     this.stripeBytes = options.stripeBytes;
     this.batchBuffers = new BatchBuffers(options.stripeBytes);
     this.readAhead = new ReadAhead(client, options.stripeBytes);
+    this.saveTokenPrefix = options.mountId ?? randomBytes(12).toString('hex');
+  }
+
+  private newSaveToken(): string {
+    return `${this.saveTokenPrefix}:${this.nextSave++}`;
   }
 
   // Attributes as this mount sees them: a file's size includes writes not yet committed.
@@ -163,7 +172,12 @@ export class StrataFileSystem {
     if (s.valid & FATTR.GID) changes.gid = s.gid;
     if (s.valid & FATTR.ATIME) changes.atimeMs = s.valid & FATTR.ATIME_NOW ? now : s.atimeMs;
     if (s.valid & FATTR.MTIME) changes.mtimeMs = s.valid & FATTR.MTIME_NOW ? now : s.mtimeMs;
-    if (s.valid & FATTR.SIZE) changes.size = s.size;
+    if (s.valid & FATTR.SIZE) {
+      changes.size = s.size;
+      // A truncate of a file open for writing here (O_TRUNC, ftruncate) is part of its save.
+      const writer = this.writers.get(ino);
+      if (writer) changes.saveToken = writer.saveToken;
+    }
     // Writes accepted before land before: a truncate cuts them, and a commit after a time set
     // (tar and cp -a set times on the open file) would move mtime to now again.
     await this.writers.get(ino)?.flush();
@@ -266,18 +280,25 @@ export class StrataFileSystem {
     flags: number,
     caller: Caller,
   ): Promise<{ inode: Inode; fh: number }> {
+    // The new file's version and the writes through this handle are one save.
+    const saveToken = this.newSaveToken();
     const inode = await this.client.createAt(
       parent,
       name,
       mode & 0o7777,
       caller,
       (flags & O_EXCL) !== 0,
+      saveToken,
     );
-    const { fh } = this.openInode(inode, flags);
+    const { fh } = this.openInode(inode, flags, saveToken);
     return { inode, fh };
   }
 
-  private openInode(inode: Inode, flags: number): { fh: number; keepCache: boolean } {
+  private openInode(
+    inode: Inode,
+    flags: number,
+    saveToken?: string,
+  ): { fh: number; keepCache: boolean } {
     if (this.files.size >= HANDLES_MAX) throw errorWith('EMFILE', 'too many open files');
     const fh = this.nextHandle++;
     const writable = (flags & O_ACCMODE) !== 0;
@@ -286,7 +307,14 @@ export class StrataFileSystem {
     if (writable && !this.writers.has(inode.ino)) {
       this.writers.set(
         inode.ino,
-        new InodeWriter(inode.ino, this.client, this.budget, this.batchBuffers, this.onLost),
+        new InodeWriter(
+          inode.ino,
+          this.client,
+          this.budget,
+          this.batchBuffers,
+          this.onLost,
+          saveToken ?? this.newSaveToken(),
+        ),
       );
     }
     const version = versionOf(inode);
@@ -328,6 +356,16 @@ export class StrataFileSystem {
   async flush(ino: number): Promise<void> {
     const writer = this.writers.get(ino);
     if (writer) await this.flushWriter(writer);
+  }
+
+  // close(2) of a handle (FLUSH): as flush, and a writable handle's close ends the file's save, so
+  // in a versioned bucket what was written through it is one version and later writes another.
+  // (RELEASE comes asynchronously after close returns, too late to tell saves apart.)
+  async close(ino: number, fh: number): Promise<void> {
+    const writer = this.writers.get(ino);
+    if (writer === undefined) return;
+    await this.flushWriter(writer);
+    if (this.files.get(fh)?.writable === true) writer.newSave(this.newSaveToken());
   }
 
   private async flushWriter(writer: InodeWriter): Promise<void> {
@@ -393,12 +431,15 @@ export class StrataFileSystem {
     if (mode === 0 || mode === KEEP_SIZE) {
       // Space is not reserved ahead in an erasure-coded store; the size is what changes.
       const inode = await this.getattr(ino);
-      if (mode === 0 && offset + length > inode.size)
-        this.noteOwnChange(await this.client.setattr(ino, { size: offset + length }));
+      if (mode === 0 && offset + length > inode.size) {
+        const saveToken = this.writers.get(ino)?.saveToken;
+        this.noteOwnChange(await this.client.setattr(ino, { size: offset + length, saveToken }));
+      }
       return;
     }
     if (mode === (PUNCH_HOLE | KEEP_SIZE)) {
-      this.noteOwnChange(await this.client.punchHole(ino, offset, length));
+      const saveToken = this.writers.get(ino)?.saveToken;
+      this.noteOwnChange(await this.client.punchHole(ino, offset, length, saveToken));
       return;
     }
     throw errorWith('ENOTSUP', `fallocate mode ${mode} is not supported`);

@@ -144,8 +144,8 @@ export class FuseOperations {
         return encodeWriteOut(written);
       }
       case OP.FLUSH: {
-        const { owner } = R.decodeFlush(body);
-        await fs.flush(node);
+        const { fh, owner } = R.decodeFlush(body);
+        await fs.close(node, fh);
         // close(2) drops the closing process's POSIX locks on the file.
         await this.locks?.releaseOwner(node, owner, 'posix');
         return null;

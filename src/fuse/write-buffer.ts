@@ -99,6 +99,9 @@ export class InodeWriter {
   private readonly budget: DirtyBudget;
   private readonly buffers: BatchBuffers;
   private readonly onLost: LostWritesHandler;
+  // Names this writer's save: every change it commits in a versioned bucket belongs to one
+  // version (a file saved through the mount is one version however many batches it took).
+  saveToken: string;
   private batch: Batch | undefined;
   // Batches sent and not yet committed, oldest first; then `batch`.
   private readonly sent: Batch[] = [];
@@ -115,7 +118,9 @@ export class InodeWriter {
     budget: DirtyBudget,
     buffers: BatchBuffers,
     onLost: LostWritesHandler,
+    saveToken: string,
   ) {
+    this.saveToken = saveToken;
     this.ino = ino;
     this.client = client;
     this.budget = budget;
@@ -174,6 +179,12 @@ export class InodeWriter {
     while (this.stages.size >= BATCHES_IN_FLIGHT_MAX) await Promise.race(this.stages);
   }
 
+  // Writes accepted from now on belong to another save (a close ended this one). Batches already
+  // sent keep the token they were sent with.
+  newSave(saveToken: string): void {
+    this.saveToken = saveToken;
+  }
+
   // Everything accepted so far is committed (visible to every client) when this resolves.
   async flush(): Promise<void> {
     if (this.batch) this.send();
@@ -193,6 +204,7 @@ export class InodeWriter {
     if (!batch) return;
     this.batch = undefined;
     this.sent.push(batch);
+    const saveToken = this.saveToken;
     const stage = this.client.stageWrites(batch.writes, batch.packed.subarray(0, batch.filled));
     const tracked = stage.then(
       () => undefined,
@@ -202,7 +214,7 @@ export class InodeWriter {
     void tracked.then(() => this.stages.delete(tracked));
     this.commits = this.commits
       .then(() => stage)
-      .then((extents) => this.client.commitWrite(this.ino, extents))
+      .then((extents) => this.client.commitWrite(this.ino, extents, saveToken))
       .then(
         (inode) => {
           this.lastCommitted = inode;

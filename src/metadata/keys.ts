@@ -38,6 +38,16 @@ export const TAG = {
   // the location the stripe records for it, until a repair rebuilds it or the stripe goes
   // (src/metadata/absent-shards.ts).
   absentShard: 0x41,
+  // 'V' + bucket ino + key + 0x00 + u64 (VERSION_SEQ_MAX - seq): the versions of a key in a
+  // versioned bucket, newest first, keys in UTF-8 binary order (src/metadata/versions.ts).
+  version: 0x56,
+  // 'N' + bucket ino + key: the version key suffix of the key's "null" version, if it has one.
+  nullVersion: 0x4e,
+  // 'P' + child ino + parent ino + name: every directory entry seen from the child, so a file
+  // or directory finds its path (src/metadata/links.ts).
+  link: 0x50,
+  // 'j': present once the link index is maintained (rebuilt once from the entries otherwise).
+  linksReady: 0x6a,
 } as const;
 
 function u64(value: number): Buffer {
@@ -206,3 +216,42 @@ export const mountOrphanRange = (mountId: string) => ({
 });
 // The inode at the end of a per-mount index key.
 export const inoFromMountIndexKey = (key: Buffer) => Number(key.readBigUInt64BE(key.length - 8));
+
+// Versions: keys never contain NUL (object-path.ts), so 0x00 ends the key and one key's versions
+// are one range, newest first (the suffix is the sequence inverted).
+export const versionKeyPrefix = (bucketIno: number, key: string) =>
+  Buffer.concat([tag(TAG.version), u64(bucketIno), Buffer.from(key, 'utf8'), Buffer.of(0)]);
+export const versionKey = (bucketIno: number, key: string, inverted: number) =>
+  Buffer.concat([versionKeyPrefix(bucketIno, key), u64(inverted)]);
+export const versionKeyRange = (bucketIno: number, key: string) => ({
+  start: versionKeyPrefix(bucketIno, key),
+  end: Buffer.concat([tag(TAG.version), u64(bucketIno), Buffer.from(key, 'utf8'), Buffer.of(1)]),
+});
+// Every version key of a bucket whose object key starts with `keyPrefix`.
+export const versionPrefixRange = (bucketIno: number, keyPrefix: string) => ({
+  start: Buffer.concat([tag(TAG.version), u64(bucketIno), Buffer.from(keyPrefix, 'utf8')]),
+  end: Buffer.concat([
+    tag(TAG.version),
+    u64(bucketIno),
+    Buffer.from(keyPrefix, 'utf8'),
+    Buffer.of(0xff),
+  ]),
+});
+export const versionKeyParts = (key: Buffer) => ({
+  key: key.subarray(9, key.length - 9).toString('utf8'),
+  inverted: Number(key.readBigUInt64BE(key.length - 8)),
+});
+export const nullVersionKey = (bucketIno: number, key: string) =>
+  Buffer.concat([tag(TAG.nullVersion), u64(bucketIno), Buffer.from(key, 'utf8')]);
+
+export const linkKey = (child: number, parent: number, name: string) =>
+  Buffer.concat([tag(TAG.link), u64(child), u64(parent), Buffer.from(name, 'utf8')]);
+export const linkRange = (child: number) => ({
+  start: Buffer.concat([tag(TAG.link), u64(child)]),
+  end: Buffer.concat([tag(TAG.link), u64(child + 1)]),
+});
+export const linkFromKey = (key: Buffer) => ({
+  parent: Number(key.readBigUInt64BE(9)),
+  name: key.subarray(17).toString('utf8'),
+});
+export const linksReadyKey = () => tag(TAG.linksReady);

@@ -13,7 +13,7 @@ import type { Inode, ListedObject, ListObjectsQuery, ListObjectsResult } from '.
 const EMPTY_MD5 = 'd41d8cd98f00b204e9800998ecf8427e';
 const MAX_KEYS_LIMIT = 1000;
 
-interface Item {
+export interface Item {
   key: string;
   commonPrefix: boolean;
   inode?: Inode;
@@ -39,21 +39,8 @@ export function listObjects(
   const maxKeys = Math.min(Math.max(0, Math.floor(q.maxKeys)), MAX_KEYS_LIMIT);
   // S3 answers max-keys=0 with nothing, not truncated.
   if (!(maxKeys > 0)) return result;
-  const w: Walk = {
-    store,
-    prefix: q.prefix ?? '',
-    delimiter: q.delimiter || undefined, // S3: an empty delimiter is no delimiter
-    startAfter: q.startAfter,
-  };
-  let lastCommonPrefix: string | undefined;
   let count = 0;
-  for (const item of itemsOf(w, bucketIno)) {
-    const entry = grouped(w, item);
-    if (w.startAfter !== undefined && compareUtf8(entry.key, w.startAfter) <= 0) continue;
-    if (entry.commonPrefix) {
-      if (entry.key === lastCommonPrefix) continue;
-      lastCommonPrefix = entry.key;
-    }
+  for (const entry of listedEntries(store, bucketIno, q)) {
     if (count === maxKeys) {
       result.isTruncated = true;
       break;
@@ -66,6 +53,31 @@ export function listObjects(
   if (!result.isTruncated) result.nextStartAfter = undefined;
   assert(result.objects.length + result.commonPrefixes.length <= maxKeys);
   return result;
+}
+
+// What a listing shows, in order: the live objects (an inode each) and common prefixes (once
+// each) after startAfter. ListObjectVersions merges this with the version records.
+export function* listedEntries(
+  store: Store,
+  bucketIno: number,
+  q: Pick<ListObjectsQuery, 'prefix' | 'delimiter' | 'startAfter'>,
+): Generator<Item> {
+  const w: Walk = {
+    store,
+    prefix: q.prefix ?? '',
+    delimiter: q.delimiter || undefined, // S3: an empty delimiter is no delimiter
+    startAfter: q.startAfter,
+  };
+  let lastCommonPrefix: string | undefined;
+  for (const item of itemsOf(w, bucketIno)) {
+    const entry = grouped(w, item);
+    if (w.startAfter !== undefined && compareUtf8(entry.key, w.startAfter) <= 0) continue;
+    if (entry.commonPrefix) {
+      if (entry.key === lastCommonPrefix) continue;
+      lastCommonPrefix = entry.key;
+    }
+    yield entry;
+  }
 }
 
 // An object whose key holds the delimiter after the prefix counts as its common prefix.
@@ -149,7 +161,7 @@ function hasObjects(store: Store, dir: Inode): boolean {
   return false;
 }
 
-function listed(key: string, inode: Inode): ListedObject {
+export function listed(key: string, inode: Inode): ListedObject {
   const isDirMarker = inode.type === 'dir';
   return {
     key,

@@ -4,7 +4,14 @@ import * as K from './keys.ts';
 import { addSubdir } from './object-path.ts';
 import { newInode, removeDir } from './ops-namespace.ts';
 import { fail, type Store } from './store.ts';
-import { type BucketInfo, type Command, type Inode, ROOT_INO } from './types.ts';
+import {
+  type BucketInfo,
+  type Command,
+  type Inode,
+  ROOT_INO,
+  type VersioningState,
+} from './types.ts';
+import { hasVersions } from './versions.ts';
 
 type Op<T extends Command['op']> = Extract<Command, { op: T }>;
 
@@ -30,6 +37,9 @@ export function createBucket(store: Store, c: Op<'createBucket'>) {
 export function deleteBucket(store: Store, c: Op<'deleteBucket'>) {
   const bucket = store.bucket(c.name) ?? fail('NO_SUCH_BUCKET', `no bucket ${c.name}`);
   if (!store.isEmptyDir(bucket.ino)) fail('BUCKET_NOT_EMPTY', `bucket ${c.name} is not empty`);
+  // Noncurrent versions and delete markers count, as on AWS (their data would be left behind).
+  if (hasVersions(store, bucket.ino))
+    fail('BUCKET_NOT_EMPTY', `bucket ${c.name} still has object versions or delete markers`);
   if (store.uploads(c.name).length > 0)
     fail('BUCKET_NOT_EMPTY', `bucket ${c.name} has multipart uploads in progress`);
   removeDir(store, store.mustInode(ROOT_INO), c.name, c.nowMs);
@@ -53,6 +63,10 @@ export function setBucketAttr(store: Store, c: Op<'setBucketAttr'>) {
       );
     if (c.value === null) delete next[c.attr];
     else next[c.attr] = c.value as string;
+  } else if (c.attr === 'versioning') {
+    if (c.value !== 'Enabled' && c.value !== 'Suspended')
+      fail('EINVAL', 'versioning is Enabled or Suspended (it cannot be turned off once on)');
+    next.versioning = c.value as VersioningState;
   } else if (c.attr === 'tags') {
     if (c.value === null) delete next.tags;
     else next.tags = checkStringRecord(c.value);

@@ -4,6 +4,7 @@ import { checkExtents, punch, STRIPE_ID, writeExtents } from './extent-ops.ts';
 import * as K from './keys.ts';
 import { fail, type Store } from './store.ts';
 import type { Command, Inode } from './types.ts';
+import { beginChange } from './versions.ts';
 
 type Op<T extends Command['op']> = Extract<Command, { op: T }>;
 
@@ -13,6 +14,7 @@ export function write(store: Store, c: Op<'write'>) {
   const inode = store.mustInode(c.ino);
   if (inode.type !== 'file') fail(inode.type === 'dir' ? 'EISDIR' : 'EINVAL', 'writes go to files');
   checkExtents(c.extents);
+  beginChange(store, inode, c.nowMs, c.saveToken);
   const end = writeExtents(store, c.ino, c.extents);
   const next: Inode = { ...inode, size: Math.max(inode.size, end), mtimeMs: c.nowMs };
   next.ctimeMs = c.nowMs;
@@ -29,6 +31,7 @@ export function punchHole(store: Store, c: Op<'punch'>) {
   if (inode.type !== 'file') fail(inode.type === 'dir' ? 'EISDIR' : 'EINVAL', 'holes are in files');
   if (!Number.isSafeInteger(c.offset) || !Number.isSafeInteger(c.length) || c.offset < 0)
     fail('EINVAL', 'bad hole range');
+  beginChange(store, inode, c.nowMs, c.saveToken);
   punch(store, c.ino, c.offset, Math.min(inode.size, c.offset + c.length));
   const next: Inode = { ...inode, mtimeMs: c.nowMs, ctimeMs: c.nowMs };
   if (inode.object) next.object = { ...inode.object, etag: '', partSizes: undefined };

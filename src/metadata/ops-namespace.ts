@@ -4,6 +4,14 @@ import { NAME_BYTES_MAX } from './keys.ts';
 import { freeInode, keepOrphan } from './ops-mounts.ts';
 import { fail, type Store } from './store.ts';
 import { type Caller, type Command, type Inode, type InodeType, ROOT_INO } from './types.ts';
+import {
+  beginChange,
+  checkNotFrozen,
+  recordDeleteMarker,
+  recordVersion,
+  retireCurrent,
+  versionedAt,
+} from './versions.ts';
 
 type Op<T extends Command['op']> = Extract<Command, { op: T }>;
 
@@ -93,7 +101,16 @@ export function create(store: Store, c: Op<'create'>) {
   const file = newInode(store, 'file', c.mode, c.caller, c.nowMs, parent);
   link(store, parent, c.name, file, c.nowMs);
   store.putInode(file);
-  return { ok: true as const, inode: file };
+  // In a versioned bucket the new file is a new version, the first of its save.
+  const at = versionedAt(store, c.parent, c.name);
+  if (at === undefined) return { ok: true as const, inode: file };
+  retireCurrent(store, at.bucket, at.key, undefined);
+  const version = { ino: file.ino, mtimeMs: c.nowMs, saveToken: c.saveToken };
+  return {
+    ok: true as const,
+    inode: file,
+    versionId: recordVersion(store, at.bucket, at.key, version),
+  };
 }
 
 export function symlink(store: Store, c: Op<'symlink'>) {
@@ -131,6 +148,10 @@ export function mknod(store: Store, c: Op<'mknod'>) {
 export function hardLink(store: Store, c: Op<'link'>) {
   const inode = store.mustInode(c.ino);
   if (inode.type === 'dir') fail('EPERM', 'hard links to directories are not allowed');
+  checkNotFrozen(inode);
+  // A versioned key has one file; a second name would be a key whose versions are another's.
+  if (versionedAt(store, c.parent, c.name) !== undefined)
+    fail('EPERM', 'hard links are not supported in a versioned bucket');
   // linkat(2) of an unlinked open file: ENOENT (Linux, without O_TMPFILE).
   if (inode.nlink === 0) fail('ENOENT', `inode ${c.ino} has been unlinked`);
   const parent = directory(store, c.parent);
@@ -157,10 +178,16 @@ export function unlink(store: Store, c: Op<'unlink'>) {
   checkName(c.name);
   const entry = store.dirent(c.parent, c.name) ?? fail('ENOENT', `no entry ${c.name}`);
   if (entry.type === 'dir') fail('EISDIR', `${c.name} is a directory`);
+  const file = store.mustInode(entry.ino);
+  // In a versioned bucket, unlink is S3's DELETE: a delete marker, the data kept as a version.
+  const at = entry.type === 'file' ? versionedAt(store, c.parent, c.name) : undefined;
+  if (at !== undefined) retireCurrent(store, at.bucket, at.key, file);
   store.removeDirent(c.parent, entry.sortName);
   touch(store, parent, c.nowMs);
-  dropLink(store, store.mustInode(entry.ino), c.nowMs, c.keepForMount);
-  return { ok: true as const };
+  dropLink(store, file, c.nowMs, c.keepForMount);
+  if (at === undefined) return { ok: true as const };
+  const versionId = recordDeleteMarker(store, at.bucket, at.key, c.nowMs);
+  return { ok: true as const, versionId, deleteMarker: true };
 }
 
 export function removeDir(store: Store, parent: Inode, name: string, nowMs: number): void {
@@ -182,6 +209,9 @@ export function rmdir(store: Store, c: Op<'rmdir'>) {
 
 export function setattr(store: Store, c: Op<'setattr'>) {
   const inode = store.mustInode(c.ino);
+  checkNotFrozen(inode);
+  if (c.size !== undefined && inode.type === 'file' && c.size !== inode.size)
+    beginChange(store, inode, c.nowMs, c.saveToken);
   const next: Inode = { ...inode, ctimeMs: c.nowMs };
   if (c.mode !== undefined) next.mode = c.mode & 0o7777;
   if (c.uid !== undefined) next.uid = c.uid;
@@ -204,6 +234,7 @@ export function setattr(store: Store, c: Op<'setattr'>) {
 
 export function setxattr(store: Store, c: Op<'setxattr'>) {
   const inode = store.mustInode(c.ino);
+  checkNotFrozen(inode);
   if (c.name.length === 0 || c.name.length > 255 || c.value.length > 64 * 1024)
     fail('EINVAL', 'xattr too large');
   const next = { ...inode, xattrs: { ...inode.xattrs, [c.name]: c.value }, ctimeMs: c.nowMs };
@@ -213,6 +244,7 @@ export function setxattr(store: Store, c: Op<'setxattr'>) {
 
 export function removexattr(store: Store, c: Op<'removexattr'>) {
   const inode = store.mustInode(c.ino);
+  checkNotFrozen(inode);
   if (!(c.name in inode.xattrs)) fail('ENODATA', `no attribute ${c.name}`);
   const xattrs = { ...inode.xattrs };
   delete xattrs[c.name];

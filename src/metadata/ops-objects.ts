@@ -1,7 +1,13 @@
 // The S3 view's object commands: whole-object put, delete, copy and tagging. Keys are paths below
 // the bucket directory (object-path.ts).
 import assert from 'node:assert';
-import { checkExtents, releaseExtents, removeAllExtents, writeExtents } from './extent-ops.ts';
+import {
+  addRef,
+  checkExtents,
+  releaseExtents,
+  removeAllExtents,
+  writeExtents,
+} from './extent-ops.ts';
 import {
   addSubdir,
   bucketDir,
@@ -14,7 +20,19 @@ import {
 } from './object-path.ts';
 import { dropLink, newInode, removeDir } from './ops-namespace.ts';
 import { fail, type Store } from './store.ts';
-import type { Command, Inode, ObjectMeta } from './types.ts';
+import type { BucketInfo, Command, Inode, ObjectMeta } from './types.ts';
+import { objectVersion } from './version-reads.ts';
+import {
+  findVersion,
+  freeFrozen,
+  isVersionId,
+  materialise,
+  newest,
+  recordDeleteMarker,
+  recordVersion,
+  removeRecord,
+  retireCurrent,
+} from './versions.ts';
 
 type Op<T extends Command['op']> = Extract<Command, { op: T }>;
 
@@ -82,24 +100,32 @@ export function storeObject(store: Store, w: ObjectWrite, refsHeld: boolean) {
       `"${path.name}" exists as a ${entry.type === 'dir' ? 'directory' : 'link'}`,
     );
   }
+  const info = store.bucket(w.bucket) as BucketInfo;
+  const versioned = info.versioning !== undefined;
+  // New references first, before anything is released: a stripe the new content shares with what
+  // goes (the version a restore copies, replaced under Suspended) never drops to zero between.
+  if (!refsHeld) for (const extent of w.extents) addRef(store, extent.stripe, 1);
   let file: Inode;
   let replaced: ReturnType<typeof removeAllExtents> = [];
   if (entry) {
     file = store.mustInode(entry.ino);
+    if (versioned) retireCurrent(store, info, w.key, file);
     replaced = removeAllExtents(store, file.ino);
   } else {
+    if (versioned) retireCurrent(store, info, w.key, undefined);
     file = newInode(store, 'file', 0o644, w.caller, w.nowMs, parent);
     store.putDirent(parent.ino, path.name, { ino: file.ino, type: 'file' });
     const fresh = store.mustInode(parent.ino);
     store.putInode({ ...fresh, mtimeMs: w.nowMs, ctimeMs: w.nowMs });
   }
-  // New references first, then the old ones go: a stripe in both never drops to zero between.
-  writeExtents(store, file.ino, w.extents, refsHeld);
+  writeExtents(store, file.ino, w.extents, true);
   releaseExtents(store, replaced);
   const next: Inode = { ...file, size: w.size, object: w.object, mtimeMs: w.nowMs };
   next.ctimeMs = w.nowMs;
   store.putInode(next);
-  return { ok: true as const, inode: next };
+  if (!versioned) return { ok: true as const, inode: next };
+  const versionId = recordVersion(store, info, w.key, { ino: next.ino, mtimeMs: w.nowMs });
+  return { ok: true as const, inode: next, versionId };
 }
 
 function storeDirMarker(store: Store, parent: Inode, name: string, w: ObjectWrite) {
@@ -135,8 +161,22 @@ function objectFile(store: Store, bucket: string, key: string): Inode | undefine
   return inode?.type === 'file' ? inode : undefined;
 }
 
+// The file holding a version's data: the current one's without a version id (ENOENT when there
+// is none), the named one's with it (NO_SUCH_VERSION; a delete marker has none to offer).
+function versionFile(store: Store, bucket: string, key: string, versionId?: string): Inode {
+  bucketDir(store, bucket);
+  if (versionId === undefined)
+    return objectFile(store, bucket, key) ?? fail('ENOENT', `no object ${key}`);
+  if (!isVersionId(versionId)) fail('EINVAL', 'Invalid version id specified');
+  const version =
+    objectVersion(store, bucket, key, versionId) ??
+    fail('NO_SUCH_VERSION', `no version ${versionId} of ${key}`);
+  if (version.deleteMarker) fail('METHOD_NOT_ALLOWED', `version ${versionId} is a delete marker`);
+  return version.inode as Inode;
+}
+
 export function setObjectTags(store: Store, c: Op<'setObjectTags'>) {
-  const file = objectFile(store, c.bucket, c.key) ?? fail('ENOENT', `no object ${c.key}`);
+  const file = versionFile(store, c.bucket, c.key, c.versionId);
   const tags = Object.keys(c.tags).length > 0 ? c.tags : undefined;
   const next = {
     ...file,
@@ -144,7 +184,9 @@ export function setObjectTags(store: Store, c: Op<'setObjectTags'>) {
     ctimeMs: c.nowMs,
   };
   store.putInode(next);
-  return { ok: true as const, inode: next };
+  const version = objectVersion(store, c.bucket, c.key, c.versionId);
+  if (version?.versioned !== true) return { ok: true as const, inode: next };
+  return { ok: true as const, inode: next, versionId: version.versionId };
 }
 
 export function setObjectAcl(store: Store, c: Op<'setObjectAcl'>) {
@@ -159,8 +201,7 @@ export function setObjectAcl(store: Store, c: Op<'setObjectAcl'>) {
 }
 
 export function copyObject(store: Store, c: Op<'copyObject'>) {
-  const src =
-    objectFile(store, c.srcBucket, c.srcKey) ?? fail('ENOENT', `no source object ${c.srcKey}`);
+  const src = versionFile(store, c.srcBucket, c.srcKey, c.srcVersionId);
   const etag = src.object?.etag ?? '';
   if (c.copyIfMatch !== undefined && unquote(c.copyIfMatch) !== etag) {
     fail('PRECONDITION_FAILED', 'the source has another ETag (x-amz-copy-source-if-match)');
@@ -188,7 +229,9 @@ export function copyObject(store: Store, c: Op<'copyObject'>) {
   if (c.acl !== undefined && c.acl !== 'private') object.acl = c.acl;
   else delete object.acl;
   const destination = lookupPath(store, bucketDir(store, c.bucket), namesOf(parseKey(c.key)));
-  if (destination?.ino === src.ino) {
+  // In a versioned bucket a copy onto itself is a new version like any other.
+  const versioned = store.bucket(c.bucket)?.versioning !== undefined;
+  if (destination?.ino === src.ino && !versioned) {
     checkPreconditions(destination, c.ifMatch, c.ifNoneMatch);
     const next = { ...src, object, ctimeMs: c.nowMs, mtimeMs: c.nowMs };
     store.putInode(next);
@@ -200,12 +243,20 @@ export function copyObject(store: Store, c: Op<'copyObject'>) {
 
 export function deleteObject(store: Store, c: Op<'deleteObject'>) {
   const bucket = bucketDir(store, c.bucket);
+  const info = store.bucket(c.bucket) as BucketInfo;
   let path: KeyPath;
   try {
     path = parseKey(c.key);
   } catch {
     return { ok: true as const }; // a key that cannot be stored is already absent
   }
+  if (c.versionId !== undefined) {
+    if (!isVersionId(c.versionId)) fail('EINVAL', 'Invalid version id specified');
+    if (c.versionId !== 'null' || info.versioning !== undefined)
+      return deleteVersion(store, info, c.key, c.versionId, c.nowMs);
+  }
+  if (info.versioning !== undefined && !path.isDirMarker)
+    return markDeleted(store, info, c.key, c.nowMs);
   const parent = lookupPath(store, bucket, path.dirs);
   if (parent?.type !== 'dir') return { ok: true as const };
   const entry = store.dirent(parent.ino, path.name);
@@ -230,11 +281,89 @@ export function deleteObject(store: Store, c: Op<'deleteObject'>) {
   return { ok: true as const };
 }
 
+// DELETE without a version id in a versioned bucket: a delete marker becomes current; the live
+// file's data stays as a noncurrent version (unless it was a suspended bucket's null version).
+function markDeleted(store: Store, info: BucketInfo, key: string, nowMs: number) {
+  const path = parseKey(key);
+  const bucket = store.mustInode(info.ino);
+  const parent = lookupPath(store, bucket, path.dirs);
+  const entry = parent?.type === 'dir' ? store.dirent(parent.ino, path.name) : undefined;
+  if (entry !== undefined && entry.type !== 'file') return { ok: true as const }; // not an object
+  const live = entry === undefined ? undefined : store.mustInode(entry.ino);
+  retireCurrent(store, info, key, live);
+  if (entry !== undefined && live !== undefined)
+    unlinkLive(store, parent as Inode, entry.sortName, live, nowMs);
+  pruneImplicit(store, bucket, path.dirs, nowMs);
+  const versionId = recordDeleteMarker(store, info, key, nowMs);
+  return { ok: true as const, versionId, deleteMarker: true };
+}
+
+function unlinkLive(store: Store, parent: Inode, sortName: string, live: Inode, nowMs: number) {
+  store.removeDirent(parent.ino, sortName);
+  dropLink(store, live, nowMs);
+  const fresh = store.mustInode(parent.ino);
+  store.putInode({ ...fresh, mtimeMs: nowMs, ctimeMs: nowMs });
+}
+
+// DELETE with a version id removes that version for good. When it was the current one, the next
+// newest becomes current: an object's frozen data is linked at the key again.
+function deleteVersion(
+  store: Store,
+  info: BucketInfo,
+  key: string,
+  versionId: string,
+  nowMs: number,
+) {
+  const path = parseKey(key);
+  if (path.isDirMarker) return { ok: true as const }; // directory markers have no versions
+  const bucket = store.mustInode(info.ino);
+  const parent = lookupPath(store, bucket, path.dirs);
+  const entry = parent?.type === 'dir' ? store.dirent(parent.ino, path.name) : undefined;
+  const live = entry?.type === 'file' ? store.mustInode(entry.ino) : undefined;
+  materialise(store, info, key, live);
+  const found = findVersion(store, info.ino, key, versionId);
+  if (found === undefined) return { ok: true as const };
+  const current = newest(store, info.ino, key);
+  removeRecord(store, info.ino, key, found);
+  if (found.inverted !== current?.inverted) {
+    if (found.record.ino !== undefined) freeFrozen(store, found.record.ino);
+  } else {
+    if (found.record.deleteMarker !== true) {
+      assert(live !== undefined && entry !== undefined && live.ino === found.record.ino);
+      unlinkLive(store, parent as Inode, entry.sortName, live, nowMs);
+    }
+    promote(store, info, key, nowMs);
+  }
+  pruneImplicit(store, bucket, path.dirs, nowMs);
+  return { ok: true as const, versionId, deleteMarker: found.record.deleteMarker === true };
+}
+
+// The key's newest version, once its newer one is gone, becomes the live file (a delete marker
+// leaves none). Its parents are made again if a delete pruned them; a directory or link that has
+// taken the key's place since is a KEY_CONFLICT and the delete is not done.
+function promote(store: Store, info: BucketInfo, key: string, nowMs: number): void {
+  const next = newest(store, info.ino, key);
+  if (next === undefined || next.record.deleteMarker === true) return;
+  const frozen = store.mustInode(next.record.ino as number);
+  assert(frozen.frozen === true, `the noncurrent version ${next.record.versionId} is frozen`);
+  const path = parseKey(key);
+  const owner = { uid: frozen.uid, gid: frozen.gid };
+  const parent = parentsOf(store, store.mustInode(info.ino), path.dirs, owner, nowMs);
+  if (store.dirent(parent.ino, path.name) !== undefined)
+    fail('KEY_CONFLICT', `"${path.name}" exists as a directory or link`);
+  const { frozen: _, ...live } = frozen;
+  store.putInode({ ...live, nlink: 1, ctimeMs: nowMs });
+  store.putDirent(parent.ino, path.name, { ino: frozen.ino, type: 'file' });
+  const fresh = store.mustInode(parent.ino);
+  store.putInode({ ...fresh, mtimeMs: nowMs, ctimeMs: nowMs });
+}
+
 // Removes implicit directories that a delete left empty, deepest first, up to the bucket.
 function pruneImplicit(store: Store, bucket: Inode, dirs: string[], nowMs: number): void {
   for (let depth = dirs.length; depth > 0; depth--) {
     const parent = lookupPath(store, bucket, dirs.slice(0, depth - 1));
-    assert(parent?.type === 'dir', 'the parents of a deleted key are directories');
+    // A versioned delete may find no directory at all (a key deleted while absent).
+    if (parent?.type !== 'dir') continue;
     const dir = lookupPath(store, parent, [dirs[depth - 1]]);
     if (dir?.type !== 'dir' || !dir.implicit || !store.isEmptyDir(dir.ino)) return;
     removeDir(store, parent, dirs[depth - 1], nowMs);

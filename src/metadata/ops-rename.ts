@@ -2,6 +2,7 @@
 import { checkName, directory, dropLink, removeDir } from './ops-namespace.ts';
 import { fail, type Store } from './store.ts';
 import { type Command, type Inode, ROOT_INO } from './types.ts';
+import { recordDeleteMarker, recordVersion, retireCurrent, versionedAt } from './versions.ts';
 
 type Rename = Extract<Command, { op: 'rename' }>;
 
@@ -30,6 +31,7 @@ export function rename(store: Store, c: Rename) {
     fail('EINVAL', 'cannot move a directory into itself');
   }
   if (dst?.ino === src.ino) return { ok: true as const };
+  const versioning = versionedSides(store, c, src.type);
   if (c.exchange) return exchange(store, c, src, dst);
   if (dst) {
     if (c.noReplace) fail('EEXIST', `${c.dstName} exists`);
@@ -46,7 +48,42 @@ export function rename(store: Store, c: Rename) {
   store.removeDirent(c.srcParent, src.sortName);
   store.putDirent(c.dstParent, c.dstName, { ino: src.ino, type: src.type });
   moveChild(store, src.ino, src.type === 'dir', srcParent.ino, c.dstParent, c.nowMs);
+  versioning.after(src.ino);
   return { ok: true as const };
+}
+
+// In a versioned bucket a file's rename is S3's copy and delete: the source key gets a delete
+// marker (its data kept as a version), the destination a new version (the one it replaces kept).
+// A directory's rename would change the keys of every version below it: EXDEV, which mv(1)
+// answers by copying. All of it happens in the rename's transaction, which a later check still
+// aborts as a whole.
+function versionedSides(store: Store, c: Rename, srcType: Inode['type']) {
+  const srcAt = versionedAt(store, c.srcParent, c.srcName);
+  const dstAt = versionedAt(store, c.dstParent, c.dstName);
+  const none = { after: (_ino: number) => {} };
+  if (srcAt === undefined && dstAt === undefined) return none;
+  if (srcType === 'dir') fail('EXDEV', 'directories of a versioned bucket cannot be renamed');
+  if (c.exchange) fail('EINVAL', 'RENAME_EXCHANGE is not supported in a versioned bucket');
+  const dst = store.dirent(c.dstParent, c.dstName);
+  const replaced = dst?.type === 'file' ? store.mustInode(dst.ino) : undefined;
+  const moving =
+    srcType === 'file'
+      ? store.mustInode(store.dirent(c.srcParent, c.srcName)?.ino as number)
+      : undefined;
+  if (srcAt !== undefined && moving !== undefined)
+    retireCurrent(store, srcAt.bucket, srcAt.key, moving);
+  const dstChanges = dstAt !== undefined && (moving !== undefined || replaced !== undefined);
+  if (dstChanges) retireCurrent(store, dstAt.bucket, dstAt.key, replaced);
+  return {
+    after(ino: number) {
+      if (srcAt !== undefined && moving !== undefined)
+        recordDeleteMarker(store, srcAt.bucket, srcAt.key, c.nowMs);
+      if (!dstChanges) return;
+      if (moving !== undefined)
+        recordVersion(store, dstAt.bucket, dstAt.key, { ino, mtimeMs: c.nowMs });
+      else recordDeleteMarker(store, dstAt.bucket, dstAt.key, c.nowMs);
+    },
+  };
 }
 
 function exchange(

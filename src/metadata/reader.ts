@@ -17,6 +17,7 @@ import {
   type Stripe,
   type UploadInfo,
 } from './types.ts';
+import { listObjectVersions, objectVersion } from './version-reads.ts';
 
 const READDIR_LIMIT_MAX = 10_000;
 // Absent shards per read: a bounded transaction and reply (the rest after those are rebuilt).
@@ -68,6 +69,13 @@ export function createReader(store: Store): MetadataReader {
       if (!bucket) return { objects: [], commonPrefixes: [], isTruncated: false };
       return listObjects(store, bucket.ino, query);
     },
+    listObjectVersions(query) {
+      const bucket = store.bucket(query.bucket);
+      if (!bucket) return { versions: [], commonPrefixes: [], isTruncated: false };
+      return listObjectVersions(store, bucket, query);
+    },
+    objectVersion: (bucket, key, versionId) =>
+      objectVersion(store, bucket, key, versionId ?? undefined),
     getUpload: (id) => store.upload(id),
     listParts: (id) => store.parts(id),
     listUploads: (bucket) =>

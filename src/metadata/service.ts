@@ -48,6 +48,8 @@ const READ_FNS = new Set<keyof MetadataReader>([
   'getBucket',
   'listBuckets',
   'listObjects',
+  'listObjectVersions',
+  'objectVersion',
   'getUpload',
   'listParts',
   'listUploads',

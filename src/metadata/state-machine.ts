@@ -1,6 +1,7 @@
 import assert from 'node:assert';
 import { type Database, open } from 'lmdb';
 import * as K from './keys.ts';
+import { ensureLinks, markLinksReady } from './links.ts';
 import { createBucket, deleteBucket, setBucketAttr } from './ops-buckets.ts';
 import * as cluster from './ops-cluster.ts';
 import * as data from './ops-data.ts';
@@ -73,10 +74,12 @@ export class MetadataStateMachine {
   private initialise(): void {
     if (this.store.inode(ROOT_INO)) {
       ensureShardCounts(this.store); // a state from before the counts: rebuilt once
+      ensureLinks(this.store); // and from before the link index
       return;
     }
     this.db.transactionSync(() => {
       markShardCountsReady(this.store);
+      markLinksReady(this.store);
       const root: Inode = {
         ino: ROOT_INO,
         type: 'dir',
@@ -186,6 +189,7 @@ export class MetadataStateMachine {
     this.store.db = next;
     // A snapshot of a member from before the shard counts has none: rebuilt from its state.
     ensureShardCounts(this.store);
+    ensureLinks(this.store);
     return previous.close();
   }
 

@@ -76,12 +76,22 @@ export class Store {
     return undefined;
   }
 
+  // Every entry change keeps the link index (child -> parent and name) in step: links.ts.
   putDirent(parent: number, name: string, entry: Dirent): void {
-    this.db.putSync(K.direntKey(parent, K.sortNameOf(name, entry.type === 'dir')), entry);
+    const key = K.direntKey(parent, K.sortNameOf(name, entry.type === 'dir'));
+    const replaced = this.db.get(key) as Dirent | undefined;
+    if (replaced !== undefined) this.db.removeSync(K.linkKey(replaced.ino, parent, name));
+    this.db.putSync(key, entry);
+    this.db.putSync(K.linkKey(entry.ino, parent, name), true);
   }
 
   removeDirent(parent: number, sortName: string): void {
-    this.db.removeSync(K.direntKey(parent, sortName));
+    const key = K.direntKey(parent, sortName);
+    const entry = this.db.get(key) as Dirent | undefined;
+    if (entry === undefined) return;
+    const name = entry.type === 'dir' ? sortName.slice(0, -1) : sortName;
+    this.db.removeSync(K.linkKey(entry.ino, parent, name));
+    this.db.removeSync(key);
   }
 
   *dirents(parent: number, fromSortName = '', limit?: number) {

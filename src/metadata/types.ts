@@ -66,7 +66,22 @@ export interface Inode {
   // as "dir/" objects; explicit ones (mkdir, PUT of "dir/") are.
   implicit?: boolean;
   object?: ObjectMeta; // S3 view of a file (absent for files written only through POSIX)
+  // A noncurrent version's data (src/metadata/versions.ts): no name, nlink 0, never changed.
+  frozen?: boolean;
 }
+
+// One version of a key in a versioned bucket (src/metadata/versions.ts).
+export interface VersionRecord {
+  versionId: string; // "null", or 14 hex digits from the state's version counter
+  ino?: number; // its data: the live file while current, a frozen inode after; none for markers
+  deleteMarker?: boolean;
+  mtimeMs: number; // when it was made (an object's own times are its inode's)
+  // The POSIX save writing this version (a mount's open-for-write of the file): its further
+  // writes change this version instead of making new ones.
+  saveToken?: string;
+}
+
+export type VersioningState = 'Enabled' | 'Suspended';
 
 export interface ShardLocation {
   serverId: string;
@@ -179,6 +194,8 @@ export interface BucketInfo {
   policy?: string; // bucket policy document, JSON text as the owner put it (validated by the gateway)
   tags?: Record<string, string>; // bucket tags
   acl?: string; // canned ACL other than private; absent = private
+  // S3 versioning: absent while it was never enabled; once Enabled it can only be Suspended.
+  versioning?: VersioningState;
 }
 
 export interface UploadInfo {
@@ -215,6 +232,7 @@ export type Command =
       mode: number;
       caller: Caller;
       exclusive: boolean; // O_EXCL: EEXIST if the name exists; otherwise open the existing file
+      saveToken?: string; // in a versioned bucket, the save the new file's version belongs to
     }
   | { op: 'symlink'; nowMs: number; parent: number; name: string; target: string; caller: Caller }
   | {
@@ -254,14 +272,24 @@ export type Command =
       size?: number; // truncate up (sparse) or down (drops extents past the end)
       atimeMs?: number;
       mtimeMs?: number;
+      saveToken?: string; // a size change in a versioned bucket: see write
     }
   | { op: 'setxattr'; nowMs: number; ino: number; name: string; value: Uint8Array }
   | { op: 'removexattr'; nowMs: number; ino: number; name: string }
   // Writes at offsets: each extent replaces whatever covered its range (older extents are split or
   // dropped); size grows to the end of the last extent if that is past it.
-  | { op: 'write'; nowMs: number; ino: number; extents: Extent[] }
+  // In a versioned bucket, the first change of a save (a saveToken the current version was not
+  // made by, or none) makes a new version; later ones of the same save change it in place.
+  | { op: 'write'; nowMs: number; ino: number; extents: Extent[]; saveToken?: string }
   // Deallocates [offset, offset + length) of a file (reads give zeros); the size stays.
-  | { op: 'punch'; nowMs: number; ino: number; offset: number; length: number }
+  | {
+      op: 'punch';
+      nowMs: number;
+      ino: number;
+      offset: number;
+      length: number;
+      saveToken?: string;
+    }
   | { op: 'createBucket'; nowMs: number; name: string; owner: string; caller: Caller }
   | { op: 'deleteBucket'; nowMs: number; name: string }
   // Sets (value) or removes (null) one of a bucket's sub-resources. The gateway validates values
@@ -270,7 +298,7 @@ export type Command =
       op: 'setBucketAttr';
       nowMs: number;
       name: string;
-      attr: 'policy' | 'tags' | 'acl';
+      attr: BucketAttr;
       value: string | Record<string, string> | null;
     }
   // Atomically creates or replaces the file at bucket/key with exactly these extents and size,
@@ -289,8 +317,10 @@ export type Command =
       ifNoneMatch?: string;
     }
   // Deletes the object (file, or explicit empty directory for keys ending in '/'), then removes
-  // implicit parent directories left empty. Deleting a missing key succeeds (S3 semantics).
-  | { op: 'deleteObject'; nowMs: number; bucket: string; key: string }
+  // implicit parent directories left empty. Deleting a missing key succeeds (S3 semantics). In a
+  // versioned bucket it makes a delete marker; with versionId it removes that version for good
+  // (the next one becomes current).
+  | { op: 'deleteObject'; nowMs: number; bucket: string; key: string; versionId?: string }
   // Replaces the object's tag set (empty: removes it). Tags do not change the ETag or mtime.
   | {
       op: 'setObjectTags';
@@ -298,6 +328,7 @@ export type Command =
       bucket: string;
       key: string;
       tags: Record<string, string>;
+      versionId?: string;
     }
   // Sets the object's canned ACL (null: private). Like tags, it changes neither ETag nor mtime.
   | { op: 'setObjectAcl'; nowMs: number; bucket: string; key: string; acl: string | null }
@@ -310,6 +341,7 @@ export type Command =
       nowMs: number;
       srcBucket: string;
       srcKey: string;
+      srcVersionId?: string; // a version of the source (a restore copies one onto its own key)
       bucket: string;
       key: string;
       object?: Omit<ObjectMeta, 'etag' | 'checksums' | 'partSizes'>;
@@ -434,6 +466,8 @@ export type Command =
 
 export type CommandOp = Command['op'];
 
+export type BucketAttr = 'policy' | 'tags' | 'acl' | 'versioning';
+
 export type LockKind = 'posix' | 'flock';
 export type LockType = 'read' | 'write';
 // The end of a lock that runs to the end of the file, however long it grows.
@@ -468,6 +502,8 @@ export type CommandResult =
       expired?: string[]; // expireMounts: the sessions it ended
       clusterConfig?: ClusterConfig; // initClusterConfig: the configuration in force
       relocations?: RelocationOutcome[]; // relocateShards: one per move, in order
+      versionId?: string; // versioned buckets: the version made (or removed, by deleteObject)
+      deleteMarker?: boolean; // deleteObject: the version made or removed is a delete marker
     }
   | { ok: false; code: string; message: string };
 
@@ -493,6 +529,44 @@ export interface ListedObject {
   isDirMarker: boolean; // an explicit directory listed as "dir/"
 }
 
+export interface ListVersionsQuery {
+  bucket: string;
+  prefix: string;
+  delimiter?: string;
+  keyMarker?: string; // versions of keys after this one (or of this one, older than the next)
+  versionIdMarker?: string; // with keyMarker: the versions of keyMarker older than this one
+  maxKeys: number; // 0..1000
+}
+
+export interface ListedVersion {
+  key: string;
+  versionId: string;
+  isLatest: boolean;
+  deleteMarker: boolean;
+  lastModifiedMs: number;
+  size: number;
+  etag: string;
+  isDirMarker: boolean;
+}
+
+export interface ListVersionsResult {
+  versions: ListedVersion[];
+  commonPrefixes: string[];
+  isTruncated: boolean;
+  nextKeyMarker?: string;
+  nextVersionIdMarker?: string; // absent when the page ended on a common prefix
+}
+
+// One version of an object as GET, HEAD and tagging see it.
+export interface ObjectVersion {
+  versionId: string;
+  isLatest: boolean;
+  deleteMarker: boolean;
+  lastModifiedMs: number;
+  inode?: Inode; // its data (absent for a delete marker)
+  versioned: boolean; // the bucket has (or had) versioning: responses name the version
+}
+
 export interface ListObjectsResult {
   objects: ListedObject[];
   commonPrefixes: string[];
@@ -511,6 +585,9 @@ export interface MetadataReader {
   getBucket(name: string): BucketInfo | undefined;
   listBuckets(): BucketInfo[];
   listObjects(query: ListObjectsQuery): ListObjectsResult;
+  listObjectVersions(query: ListVersionsQuery): ListVersionsResult;
+  // The current version (no versionId) or the named one; undefined when there is none.
+  objectVersion(bucket: string, key: string, versionId?: string): ObjectVersion | undefined;
   getUpload(uploadId: string): UploadInfo | undefined;
   listParts(uploadId: string): PartInfo[];
   listUploads(bucket: string): UploadInfo[];

@@ -84,7 +84,30 @@ export interface AccessCheck {
 
 // The permission each endpoint needs (AWS's "Actions, resources, and condition keys for S3").
 // undefined: the handler decides (ListBuckets, CreateBucket), or owner-only (bucket policy).
-export function checksFor(e: Endpoint): AccessCheck[] {
+// The action IAM checks when a request names a version (?versionId=): the object action's
+// Version form, as AWS does.
+const VERSION_ACTIONS: Record<string, string> = {
+  's3:GetObject': 's3:GetObjectVersion',
+  's3:DeleteObject': 's3:DeleteObjectVersion',
+  's3:GetObjectTagging': 's3:GetObjectVersionTagging',
+  's3:PutObjectTagging': 's3:PutObjectVersionTagging',
+  's3:DeleteObjectTagging': 's3:DeleteObjectVersionTagging',
+  's3:GetObjectAcl': 's3:GetObjectVersionAcl',
+  's3:PutObjectAcl': 's3:PutObjectVersionAcl',
+  's3:GetObjectAttributes': 's3:GetObjectVersionAttributes',
+};
+
+export function versionAction(action: string): string {
+  return VERSION_ACTIONS[action] ?? action;
+}
+
+export function checksFor(e: Endpoint, versionId?: string | null): AccessCheck[] {
+  const checks = objectChecksFor(e);
+  if (versionId === undefined || versionId === null) return checks;
+  return checks.map((check) => ({ ...check, action: versionAction(check.action) }));
+}
+
+function objectChecksFor(e: Endpoint): AccessCheck[] {
   const b = 'bucket' in e ? e.bucket : '';
   const k = 'key' in e ? e.key : undefined;
   const on = (action: string, key = k): AccessCheck => ({ action, bucket: b, key });
@@ -114,6 +137,10 @@ export function checksFor(e: Endpoint): AccessCheck[] {
     case 'PutBucketTagging':
     case 'DeleteBucketTagging':
       return [on('s3:PutBucketTagging')];
+    case 'GetBucketVersioning':
+      return [on('s3:GetBucketVersioning')];
+    case 'PutBucketVersioning':
+      return [on('s3:PutBucketVersioning')];
     case 'GetBucketAcl':
       return [on('s3:GetBucketAcl')];
     case 'PutBucketAcl':

@@ -8,12 +8,22 @@ export class S3Error extends Error {
   readonly httpStatus: number;
   // The internal message a generic one replaced: for the gateway's log, never for the client.
   readonly detail: string | undefined;
-  constructor(s3Code: string, httpStatus: number, message: string, detail?: string) {
+  // Response headers the error carries (x-amz-delete-marker and x-amz-version-id on a GET of a
+  // delete marker).
+  readonly headers: Record<string, string>;
+  constructor(
+    s3Code: string,
+    httpStatus: number,
+    message: string,
+    detail?: string,
+    headers: Record<string, string> = {},
+  ) {
     super(message);
     this.name = 'S3Error';
     this.s3Code = s3Code;
     this.httpStatus = httpStatus;
     this.detail = detail;
+    this.headers = headers;
   }
 }
 
@@ -23,6 +33,8 @@ const FROM_STRATA: Record<string, [string, number]> = {
   BUCKET_EXISTS: ['BucketAlreadyOwnedByYou', 409],
   BUCKET_NOT_EMPTY: ['BucketNotEmpty', 409],
   NO_SUCH_UPLOAD: ['NoSuchUpload', 404],
+  NO_SUCH_VERSION: ['NoSuchVersion', 404],
+  METHOD_NOT_ALLOWED: ['MethodNotAllowed', 405],
   INVALID_PART: ['InvalidPart', 400],
   INVALID_PART_ORDER: ['InvalidPartOrder', 400],
   ENTITY_TOO_SMALL: ['EntityTooSmall', 400],
@@ -82,6 +94,10 @@ function messageFor(s3Code: string, httpStatus: number, detail: string): string 
       return 'The specified bucket does not exist';
     case 'NoSuchUpload':
       return 'The specified multipart upload does not exist.';
+    case 'NoSuchVersion':
+      return 'The specified version does not exist.';
+    case 'MethodNotAllowed':
+      return 'The specified method is not allowed against this resource.';
     case 'BucketAlreadyOwnedByYou':
       return 'Your previous request to create the named bucket succeeded and you already own it.';
     case 'BucketNotEmpty':

@@ -18,6 +18,7 @@ import { deleteObject, deleteObjects } from './handlers/object-delete.ts';
 import { getObject } from './handlers/object-get.ts';
 import { putObject } from './handlers/object-put.ts';
 import * as tagging from './handlers/tagging.ts';
+import * as versioning from './handlers/versioning.ts';
 import { refuseUnprovided } from './request-refusals.ts';
 import { type Endpoint, route } from './router.ts';
 import { renderErrorXml } from './xml.ts';
@@ -110,7 +111,8 @@ async function handle(
     if (endpoint.kind === 'ListBuckets' || endpoint.kind === 'CreateBucket') {
       if (auth.principal === undefined) throw denied();
     }
-    for (const check of checksFor(endpoint)) await authorize(ctx, check);
+    for (const check of checksFor(endpoint, url.searchParams.get('versionId')))
+      await authorize(ctx, check);
     await refuseUnprovided(ctx, endpoint);
     await dispatch(ctx, endpoint);
   } catch (error) {
@@ -193,6 +195,10 @@ function dispatch(ctx: RequestContext, e: Endpoint): Promise<void> {
       return tagging.putBucketTagging(ctx, e.bucket);
     case 'DeleteBucketTagging':
       return tagging.deleteBucketTagging(ctx, e.bucket);
+    case 'GetBucketVersioning':
+      return versioning.getBucketVersioning(ctx, e.bucket);
+    case 'PutBucketVersioning':
+      return versioning.putBucketVersioning(ctx, e.bucket);
     case 'GetBucketAcl':
       return acl.getBucketAcl(ctx, e.bucket);
     case 'PutBucketAcl':
@@ -230,6 +236,7 @@ function sendError(
   const drain =
     declaredBodyBytes(req) <= DRAIN_REFUSED_BODY_BYTES_MAX && s3.s3Code !== 'RequestTimeout';
   if (!req.complete && !drain) res.setHeader('connection', 'close');
+  for (const [name, value] of Object.entries(s3.headers)) res.setHeader(name, value);
   if (req.method === 'HEAD' || s3.httpStatus === 304) {
     res.writeHead(s3.httpStatus, { 'content-length': 0, 'x-amz-error-code': s3.s3Code }).end();
   } else {

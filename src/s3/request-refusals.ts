@@ -1,6 +1,8 @@
 // Applies src/s3/request-headers.ts to a request, after authorization and before dispatch, so a
 // request asking for a behaviour Strata does not provide is refused before anything is read,
 // created or stored (the gateway's error path drains or closes the unread body).
+
+import { isVersionId } from '../metadata/version-id.ts';
 import { s3RefusedRequests } from '../observability/metrics.ts';
 import type { RequestContext } from './context.ts';
 import { S3Error } from './errors.ts';
@@ -37,21 +39,32 @@ export async function refuseUnprovided(ctx: RequestContext, endpoint: Endpoint):
   await checkExpectedOwners(ctx, endpoint);
 }
 
-// Buckets are unversioned: every object is its one version "null" (ListObjectVersions), so any
-// other versionId names a version that cannot exist. AWS answers an id it could never have issued
-// with this error.
+// The object operations that take ?versionId= (the others have no such parameter in the API).
+const VERSIONED_OPERATIONS = new Set<EndpointKind>([
+  'GetObject',
+  'HeadObject',
+  'DeleteObject',
+  'GetObjectTagging',
+  'PutObjectTagging',
+  'DeleteObjectTagging',
+  'GetObjectAttributes',
+  'GetObjectAcl',
+  'PutObjectAcl',
+]);
+
+// A versionId Strata could not have issued ("null", or its 14 hex digits) names no version:
+// AWS answers such an id with InvalidArgument. Operations without the parameter refuse it
+// rather than act on the current version.
 export function checkVersionId(query: URLSearchParams, endpoint: Endpoint): void {
   if (!('key' in endpoint)) return;
   const versionId = query.get('versionId');
-  if (versionId === null || versionId === 'null') return;
-  refuse('versionId', {
-    httpStatus: 400,
-    s3Code: 'InvalidArgument',
-    message:
-      versionId === ''
-        ? 'Version id cannot be the empty string'
-        : 'Invalid version id specified (Strata buckets are unversioned: the only version is "null")',
-  });
+  if (versionId === null) return;
+  const invalid = (message: string) =>
+    refuse('versionId', { httpStatus: 400, s3Code: 'InvalidArgument', message });
+  if (versionId === '') invalid('Version id cannot be the empty string');
+  if (!isVersionId(versionId)) invalid('Invalid version id specified');
+  if (!VERSIONED_OPERATIONS.has(endpoint.kind) && versionId !== 'null')
+    invalid(`${endpoint.kind} takes no versionId`);
 }
 
 // x-amz-expected-bucket-owner and x-amz-source-expected-bucket-owner: the request goes ahead only

@@ -34,6 +34,8 @@ export type Endpoint =
   | { kind: 'GetBucketTagging'; bucket: string }
   | { kind: 'PutBucketTagging'; bucket: string }
   | { kind: 'DeleteBucketTagging'; bucket: string }
+  | { kind: 'GetBucketVersioning'; bucket: string }
+  | { kind: 'PutBucketVersioning'; bucket: string }
   | { kind: 'GetBucketAcl'; bucket: string }
   | { kind: 'PutBucketAcl'; bucket: string }
   | { kind: 'GetObjectAcl'; bucket: string; key: string }
@@ -45,7 +47,6 @@ export type EndpointKind = Endpoint['kind'];
 // Sub-resources of the full S3 API that are recognised but not built yet.
 const UNIMPLEMENTED_SUBRESOURCES = [
   'policyStatus',
-  'versioning',
   'lifecycle',
   'cors',
   'encryption',
@@ -151,7 +152,7 @@ export function route(input: RouteInput): Endpoint {
   return objectEndpoint(method, bucket, key, q, input.headers);
 }
 
-// ?policy, ?tagging and ?acl on a bucket.
+// ?policy, ?tagging, ?acl and ?versioning on a bucket.
 function bucketSubresource(
   method: string,
   bucket: string,
@@ -170,6 +171,12 @@ function bucketSubresource(
   if (q.has('acl')) {
     if (method === 'GET') return { kind: 'GetBucketAcl', bucket };
     if (method === 'PUT') return { kind: 'PutBucketAcl', bucket };
+  }
+  if (q.has('versioning')) {
+    if (method === 'GET') return { kind: 'GetBucketVersioning', bucket };
+    if (method === 'PUT') return { kind: 'PutBucketVersioning', bucket };
+    // Never the bucket itself: DELETE /b?versioning must not delete the bucket.
+    return { kind: 'NotImplemented', operation: `${method} ?versioning` };
   }
   return undefined;
 }

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { XMLParser } from 'fast-xml-parser';
-import type { ListObjectsResult } from '../../src/metadata/types.ts';
+import type { ListObjectsResult, ListVersionsResult } from '../../src/metadata/types.ts';
 import { S3Error } from '../../src/s3/errors.ts';
 import {
   decodeContinuationToken,
@@ -137,14 +137,45 @@ test('an empty listing still has its fixed elements', () => {
   assert.equal(doc.NextContinuationToken, undefined);
 });
 
-test('ListObjectVersions shows each object as its only version, "null"', () => {
-  const doc = parser.parse(renderListVersions(paramsOf(''), result, 'o')).ListVersionsResult;
-  assert.deepEqual(
-    doc.Version.map((v: { Key: string; VersionId: string }) => [v.Key, v.VersionId]),
-    [
-      ['a b&<c>', 'null'],
-      ['posix-file', 'null'],
+test('ListObjectVersions puts versions and delete markers in their own elements', () => {
+  const versions: ListVersionsResult = {
+    versions: [
+      {
+        key: 'a b&<c>',
+        versionId: '1ffffffffffffe',
+        isLatest: true,
+        deleteMarker: true,
+        lastModifiedMs: T,
+        size: 0,
+        etag: '',
+        isDirMarker: false,
+      },
+      {
+        key: 'a b&<c>',
+        versionId: 'null',
+        isLatest: false,
+        deleteMarker: false,
+        lastModifiedMs: T,
+        size: 3,
+        etag: '900150983cd24fb0d6963f7d28e17f72',
+        isDirMarker: false,
+      },
     ],
+    commonPrefixes: ['d/'],
+    isTruncated: true,
+    nextKeyMarker: 'd/',
+  };
+  const doc = parser.parse(renderListVersions(paramsOf(''), versions, 'o')).ListVersionsResult;
+  assert.deepEqual(
+    doc.Version.map((v: { Key: string; VersionId: string; IsLatest: string }) => [
+      v.Key,
+      v.VersionId,
+      v.IsLatest,
+    ]),
+    [['a b&<c>', 'null', 'false']],
   );
+  assert.equal(doc.DeleteMarker.VersionId, '1ffffffffffffe');
+  assert.equal(doc.DeleteMarker.IsLatest, 'true');
   assert.equal(doc.NextKeyMarker, 'd/');
+  assert.equal(doc.NextVersionIdMarker, undefined, 'a page ending on a common prefix has none');
 });

@@ -996,6 +996,9 @@ const RESPONSE_HEADERS = new Set([
   'x-amz-bucket-region',
   'x-amz-mp-parts-count',
   'x-amz-tagging-count',
+  'x-amz-version-id',
+  'x-amz-delete-marker',
+  'x-amz-copy-source-version-id',
   'x-amz-trailer-signature', // a trailer line of aws-chunked bodies, not a header
 ]);
 

@@ -116,10 +116,16 @@ test('virtual-host-style requests take the bucket from the Host header', () => {
 });
 
 test('recognised but unbuilt operations are explicit NotImplemented', () => {
-  for (const target of ['/b?versioning', '/b?policyStatus', '/b?lifecycle', '/b?cors']) {
+  for (const target of ['/b?policyStatus', '/b?lifecycle', '/b?cors', '/b?object-lock']) {
     assert.equal(routeOf('GET', target).kind, 'NotImplemented', target);
   }
   assert.equal(routeOf('POST', '/').kind, 'NotImplemented');
+  assert.equal(routeOf('DELETE', '/b?versioning').kind, 'NotImplemented');
+});
+
+test('?versioning on a bucket is Get/PutBucketVersioning', () => {
+  assert.deepEqual(routeOf('GET', '/b?versioning'), { kind: 'GetBucketVersioning', bucket: 'b' });
+  assert.deepEqual(routeOf('PUT', '/b?versioning'), { kind: 'PutBucketVersioning', bucket: 'b' });
 });
 
 test('a part number outside 1..10000 is InvalidArgument', () => {

@@ -9,6 +9,7 @@ import {
 import { type RequestContext, readSmallBody, sendEmpty, sendXml } from '../context.ts';
 import { S3Error } from '../errors.ts';
 import { parseXml, renderXml } from '../xml.ts';
+import { requestedVersion, versionHeaders } from './object-get.ts';
 
 export async function getBucketAcl(ctx: RequestContext, bucket: string) {
   const info = await ctx.client.getBucket(bucket);
@@ -26,13 +27,25 @@ export async function putBucketAcl(ctx: RequestContext, bucket: string) {
 
 export async function getObjectAcl(ctx: RequestContext, bucket: string, key: string) {
   const info = await ctx.client.getBucket(bucket);
-  const inode = await ctx.client.headObject(bucket, key);
-  const acl = (inode.object?.acl ?? 'private') as CannedAcl;
-  sendXml(ctx, 200, renderXml('AccessControlPolicy', aclDocument(acl, info.owner, false)));
+  const version = await requestedVersion(ctx, bucket, key);
+  const acl = (version.inode.object?.acl ?? 'private') as CannedAcl;
+  const xml = renderXml('AccessControlPolicy', aclDocument(acl, info.owner, false));
+  sendXml(ctx, 200, xml, versionHeaders(version));
 }
 
 export async function putObjectAcl(ctx: RequestContext, bucket: string, key: string) {
   const info = await ctx.client.getBucket(bucket);
+  // An ACL goes on the current version; naming another one is not implemented.
+  const versionId = ctx.url.searchParams.get('versionId');
+  if (versionId !== null) {
+    const current = await ctx.client.objectVersion(bucket, key);
+    if (current.versionId !== versionId)
+      throw new S3Error(
+        'NotImplemented',
+        501,
+        'PutObjectAcl of a version other than the current one is not implemented by Strata yet.',
+      );
+  }
   const acl = await requestedAcl(ctx, info.owner);
   await ctx.client.setObjectAcl(bucket, key, acl === 'private' ? null : acl);
   sendEmpty(ctx, 200);

@@ -1,7 +1,14 @@
 // The pure half of the listings: query parameters in, XML out. The handlers in list.ts only add
 // the metadata call between the two.
 import assert from 'node:assert';
-import type { ListObjectsQuery, ListObjectsResult } from '../../metadata/types.ts';
+import type {
+  ListedVersion,
+  ListObjectsQuery,
+  ListObjectsResult,
+  ListVersionsQuery,
+  ListVersionsResult,
+} from '../../metadata/types.ts';
+import { isVersionId } from '../../metadata/version-id.ts';
 import { quoteEtag } from '../context.ts';
 import { S3Error } from '../errors.ts';
 import { isoDate, renderXml } from '../xml.ts';
@@ -93,6 +100,26 @@ export function metadataQueryV1(p: ListParams): ListObjectsQuery {
   };
 }
 
+// version-id-marker goes with key-marker only, and must be an id Strata could have issued.
+export function metadataQueryVersions(p: ListParams): ListVersionsQuery {
+  if (p.versionIdMarker !== '' && p.marker === '')
+    throw new S3Error(
+      'InvalidArgument',
+      400,
+      'A version-id marker cannot be specified without a key marker.',
+    );
+  if (p.versionIdMarker !== '' && !isVersionId(p.versionIdMarker))
+    throw new S3Error('InvalidArgument', 400, 'Invalid version id specified');
+  return {
+    bucket: p.bucket,
+    prefix: p.prefix,
+    delimiter: p.delimiter,
+    keyMarker: p.marker || undefined,
+    versionIdMarker: p.versionIdMarker || undefined,
+    maxKeys: p.maxKeys,
+  };
+}
+
 // encoding-type=url: keys and prefixes URL-encoded, for keys that XML 1.0 cannot carry.
 function encoderOf(p: ListParams): (s: string) => string {
   return p.urlEncoding ? (s) => encodeURIComponent(s).replaceAll('%2F', '/') : (s) => s;
@@ -158,34 +185,50 @@ export function renderListV1(p: ListParams, result: ListObjectsResult, owner: st
   });
 }
 
-// ListObjectVersions for buckets without versioning: every object is its only version, "null".
+// ListObjectVersions: versions and delete markers in key order, each key's newest first. The two
+// kinds go in their own elements (Version, DeleteMarker), which clients read as two lists.
 export function renderListVersions(
   p: ListParams,
-  result: ListObjectsResult,
+  result: ListVersionsResult,
   owner: string,
 ): string {
   const encode = encoderOf(p);
-  const next = nextKeyOf(result);
+  const entry = (v: ListedVersion) => ({
+    Key: encode(v.key),
+    VersionId: v.versionId,
+    IsLatest: v.isLatest,
+    LastModified: isoDate(v.lastModifiedMs),
+  });
+  const next = result.isTruncated
+    ? {
+        NextKeyMarker: encode(result.nextKeyMarker ?? ''),
+        ...(result.nextVersionIdMarker !== undefined
+          ? { NextVersionIdMarker: result.nextVersionIdMarker }
+          : {}),
+      }
+    : {};
   return renderXml('ListVersionsResult', {
     Name: p.bucket,
     Prefix: encode(p.prefix),
     KeyMarker: encode(p.marker),
     VersionIdMarker: p.versionIdMarker,
-    ...(next !== undefined ? { NextKeyMarker: encode(next), NextVersionIdMarker: 'null' } : {}),
+    ...next,
     MaxKeys: p.maxKeys,
     ...(p.delimiter ? { Delimiter: encode(p.delimiter) } : {}),
     IsTruncated: result.isTruncated,
     ...(p.urlEncoding ? { EncodingType: 'url' } : {}),
-    Version: result.objects.map((o) => ({
-      Key: encode(o.key),
-      VersionId: 'null',
-      IsLatest: true,
-      LastModified: isoDate(o.lastModifiedMs),
-      ETag: quoteEtag(listedEtag(o)),
-      Size: o.size,
-      Owner: ownerOf(owner),
-      StorageClass: 'STANDARD',
-    })),
+    Version: result.versions
+      .filter((v) => !v.deleteMarker)
+      .map((v) => ({
+        ...entry(v),
+        ETag: quoteEtag(listedEtag({ ...v, lastModifiedMs: v.lastModifiedMs })),
+        Size: v.size,
+        Owner: ownerOf(owner),
+        StorageClass: 'STANDARD',
+      })),
+    DeleteMarker: result.versions
+      .filter((v) => v.deleteMarker)
+      .map((v) => ({ ...entry(v), Owner: ownerOf(owner) })),
     CommonPrefixes: result.commonPrefixes.map((prefix) => ({ Prefix: encode(prefix) })),
   });
 }

@@ -4,6 +4,7 @@ import {
   listParamsOf,
   metadataQueryV1,
   metadataQueryV2,
+  metadataQueryVersions,
   renderListV1,
   renderListV2,
   renderListVersions,
@@ -23,6 +24,6 @@ export async function listObjectsV1(ctx: RequestContext, bucket: string) {
 
 export async function listObjectVersions(ctx: RequestContext, bucket: string) {
   const params = listParamsOf(bucket, ctx.url.searchParams);
-  const result = await ctx.client.listObjects(metadataQueryV1(params));
+  const result = await ctx.client.listObjectVersions(metadataQueryVersions(params));
   sendXml(ctx, 200, renderListVersions(params, result, ctx.owner));
 }

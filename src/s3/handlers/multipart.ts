@@ -13,7 +13,7 @@ import {
 import { S3Error } from '../errors.ts';
 import { isoDate, parseXml, renderXml } from '../xml.ts';
 import { checksumTap, completionChecksums, uploadChecksumFrom } from './multipart-checksum.ts';
-import { authorizeCopySource, parseCopySource } from './object-copy.ts';
+import { authorizeCopySource, parseCopySource, refuseDeleteMarkerSource } from './object-copy.ts';
 import { objectMetaFrom } from './object-meta.ts';
 import { checkLength, checksumHeaders } from './object-put.ts';
 
@@ -92,7 +92,8 @@ export async function uploadPartCopy(
   const upload = await uploadFor(ctx, bucket, key, uploadId);
   const source = parseCopySource(String(ctx.req.headers['x-amz-copy-source']));
   await authorizeCopySource(ctx, source);
-  const inode = await ctx.client.headObject(source.bucket, source.key);
+  const version = await ctx.client.objectVersion(source.bucket, source.key, source.versionId);
+  const inode = version.inode ?? refuseDeleteMarkerSource();
   const rangeHeader = ctx.req.headers['x-amz-copy-source-range'];
   let range: { offset: number; length: number } | undefined;
   if (typeof rangeHeader === 'string') {
@@ -110,7 +111,8 @@ export async function uploadPartCopy(
   if ((range?.length ?? inode.size) > PART_SIZE_BYTES_MAX) {
     throw new S3Error('EntityTooLarge', 400, 'A copied part may be at most 5 GiB.');
   }
-  const { body } = await ctx.client.getObject(source.bucket, source.key, range);
+  const readVersion = version.versioned ? version.versionId : undefined;
+  const { body } = await ctx.client.getObject(source.bucket, source.key, range, readVersion);
   const algorithm = upload.object.checksumAlgorithm as ChecksumAlgorithm | undefined;
   const tap = algorithm ? checksumTap(algorithm, body) : undefined;
   const part = await ctx.client.uploadPart(uploadId, partNumber, tap?.body ?? body, {
@@ -169,7 +171,7 @@ export async function completeMultipartUpload(
     // Gone: perhaps completed by an earlier try of this request whose answer was lost. The
     // metadata service answers such a retry with the object it made, or NO_SUCH_UPLOAD.
     const result = await ctx.client.completeMultipartUpload(uploadId, parts, { bucket, key });
-    return sendCompleted(ctx, bucket, key, result.inode);
+    return sendCompleted(ctx, bucket, key, result.inode, result.versionId);
   }
   if (upload.bucket !== bucket || upload.key !== key) {
     throw new S3Error('NoSuchUpload', 404, 'The specified multipart upload does not exist.');
@@ -185,11 +187,17 @@ export async function completeMultipartUpload(
     ifNoneMatch: typeof h['if-none-match'] === 'string' ? h['if-none-match'] : undefined,
     ...checksum,
   });
-  sendCompleted(ctx, bucket, key, result.inode);
+  sendCompleted(ctx, bucket, key, result.inode, result.versionId);
 }
 
 // The answer names the object made, so a retry gets the same one as the first try.
-function sendCompleted(ctx: RequestContext, bucket: string, key: string, inode: Inode) {
+function sendCompleted(
+  ctx: RequestContext,
+  bucket: string,
+  key: string,
+  inode: Inode,
+  versionId?: string,
+) {
   const object = inode.object;
   assert(object?.uploadId !== undefined, 'a completed upload made this object');
   const host = ctx.req.headers.host ?? 'localhost';
@@ -206,6 +214,7 @@ function sendCompleted(ctx: RequestContext, bucket: string, key: string, inode: 
       ...Object.fromEntries(Object.entries(checksums).map(([alg, v]) => [`Checksum${alg}`, v])),
       ...(Object.keys(checksums).length > 0 ? { ChecksumType: object.checksumType } : {}),
     }),
+    versionId !== undefined ? { 'x-amz-version-id': versionId } : {},
   );
 }
 

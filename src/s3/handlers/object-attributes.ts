@@ -1,6 +1,7 @@
 import { httpDate, type RequestContext, sendXml } from '../context.ts';
 import { S3Error } from '../errors.ts';
 import { renderXml } from '../xml.ts';
+import { requestedVersion, versionHeaders } from './object-get.ts';
 import { etagOf } from './object-meta.ts';
 
 const ATTRIBUTES = ['ETag', 'Checksum', 'ObjectParts', 'StorageClass', 'ObjectSize'];
@@ -20,7 +21,8 @@ export async function getObjectAttributes(ctx: RequestContext, bucket: string, k
       `x-amz-object-attributes must list some of ${ATTRIBUTES.join(', ')}`,
     );
   }
-  const inode = await ctx.client.headObject(bucket, key);
+  const version = await requestedVersion(ctx, bucket, key);
+  const inode = version.inode;
   const body: Record<string, unknown> = {};
   if (wanted.includes('ETag')) body.ETag = etagOf(inode);
   if (wanted.includes('Checksum') && inode.object?.checksums) {
@@ -64,6 +66,7 @@ export async function getObjectAttributes(ctx: RequestContext, bucket: string, k
   if (wanted.includes('ObjectSize')) body.ObjectSize = inode.size;
   sendXml(ctx, 200, renderXml('GetObjectAttributesResponse', body), {
     'last-modified': httpDate(inode.mtimeMs),
+    ...versionHeaders(version),
   });
 }
 

@@ -1,3 +1,4 @@
+import { isVersionId } from '../../metadata/version-id.ts';
 import { authorize } from '../access.ts';
 import { type RequestContext, sendXml } from '../context.ts';
 import { S3Error } from '../errors.ts';
@@ -10,13 +11,19 @@ function header(ctx: RequestContext, name: string): string | undefined {
   return typeof value === 'string' ? value : undefined;
 }
 
-// "bucket/key" or "/bucket/key", URL-encoded, optionally with "?versionId=null".
-export function parseCopySource(raw: string): { bucket: string; key: string } {
+export interface CopySource {
+  bucket: string;
+  key: string;
+  versionId?: string;
+}
+
+// "bucket/key" or "/bucket/key", URL-encoded, optionally with "?versionId=<id>".
+export function parseCopySource(raw: string): CopySource {
   const [path, query] = raw.split('?', 2);
+  let versionId: string | undefined;
   if (query !== undefined) {
-    const versionId = new URLSearchParams(query).get('versionId');
-    // Buckets are unversioned: "null" is every object's one version (see request-refusals.ts).
-    if (versionId !== null && versionId !== 'null') {
+    versionId = new URLSearchParams(query).get('versionId') ?? undefined;
+    if (versionId !== undefined && !isVersionId(versionId)) {
       throw new S3Error('InvalidArgument', 400, 'Invalid version id specified');
     }
   }
@@ -34,7 +41,17 @@ export function parseCopySource(raw: string): { bucket: string; key: string } {
       'Copy Source must mention the source bucket and key: sourcebucket/sourcekey',
     );
   }
-  return { bucket: decoded.slice(0, slash), key: decoded.slice(slash + 1) };
+  const source: CopySource = { bucket: decoded.slice(0, slash), key: decoded.slice(slash + 1) };
+  if (versionId !== undefined) source.versionId = versionId;
+  return source;
+}
+
+export function refuseDeleteMarkerSource(): never {
+  throw new S3Error(
+    'InvalidRequest',
+    400,
+    'The source of a copy request may not specifically refer to a delete marker by version id.',
+  );
 }
 
 function checkSourceDates(ctx: RequestContext, mtimeMs: number): void {
@@ -81,7 +98,9 @@ export async function copyObject(ctx: RequestContext, bucket: string, key: strin
   if (directive !== 'COPY' && directive !== 'REPLACE') {
     throw new S3Error('InvalidArgument', 400, 'Unknown metadata directive.');
   }
-  if (source.bucket === bucket && source.key === key && directive === 'COPY') {
+  // Copying a version onto its own key is how a version is restored: allowed as it is.
+  const restore = source.versionId !== undefined;
+  if (source.bucket === bucket && source.key === key && directive === 'COPY' && !restore) {
     throw new S3Error(
       'InvalidRequest',
       400,
@@ -92,9 +111,10 @@ export async function copyObject(ctx: RequestContext, bucket: string, key: strin
   }
   await authorizeCopySource(ctx, source);
   await ctx.client.getBucket(bucket);
-  const sourceInode = await ctx.client.headObject(source.bucket, source.key);
+  const sourceVersion = await ctx.client.objectVersion(source.bucket, source.key, source.versionId);
+  const sourceInode = sourceVersion.inode ?? refuseDeleteMarkerSource();
   checkSourceDates(ctx, sourceInode.mtimeMs);
-  const inode = await ctx.client.copyObject(source, bucket, key, {
+  const copied = await ctx.client.copyObject(source, bucket, key, {
     object: directive === 'REPLACE' ? { ...objectMetaFrom(ctx.req), tags: undefined } : undefined,
     tags: replacedTags(ctx),
     acl: cannedAclFrom(ctx.req),
@@ -103,12 +123,16 @@ export async function copyObject(ctx: RequestContext, bucket: string, key: strin
     copyIfMatch: header(ctx, 'x-amz-copy-source-if-match'),
     copyIfNoneMatch: header(ctx, 'x-amz-copy-source-if-none-match'),
   });
+  const headers: Record<string, string> = {};
+  if (sourceVersion.versioned) headers['x-amz-copy-source-version-id'] = sourceVersion.versionId;
+  if (copied.versionId !== undefined) headers['x-amz-version-id'] = copied.versionId;
   sendXml(
     ctx,
     200,
     renderXml('CopyObjectResult', {
-      ETag: `"${etagOf(inode)}"`,
-      LastModified: isoDate(inode.mtimeMs),
+      ETag: `"${etagOf(copied.inode)}"`,
+      LastModified: isoDate(copied.inode.mtimeMs),
     }),
+    headers,
   );
 }

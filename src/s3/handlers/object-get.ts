@@ -1,5 +1,5 @@
 import assert from 'node:assert';
-import type { Inode } from '../../metadata/types.ts';
+import type { Inode, ObjectVersion } from '../../metadata/types.ts';
 import { s3Bytes } from '../../observability/metrics.ts';
 import { httpDate, quoteEtag, type RequestContext } from '../context.ts';
 import { S3Error } from '../errors.ts';
@@ -128,14 +128,42 @@ function storedChecksumHeaders(ctx: RequestContext, inode: Inode, whole: boolean
   return { ...checksumHeaders(object.checksums ?? {}), ...type };
 }
 
+// The version a request names (?versionId=), or the current one. A delete marker has no data:
+// current, the key is NoSuchKey; named, the method is not allowed; both say it is a marker.
+export async function requestedVersion(
+  ctx: RequestContext,
+  bucket: string,
+  key: string,
+): Promise<ObjectVersion & { inode: Inode }> {
+  const versionId = ctx.url.searchParams.get('versionId') ?? undefined;
+  const version = await ctx.client.objectVersion(bucket, key, versionId);
+  if (version.inode !== undefined) return version as ObjectVersion & { inode: Inode };
+  const headers = { 'x-amz-delete-marker': 'true', 'x-amz-version-id': version.versionId };
+  if (versionId === undefined)
+    throw new S3Error('NoSuchKey', 404, 'The specified key does not exist.', undefined, headers);
+  throw new S3Error(
+    'MethodNotAllowed',
+    405,
+    'The specified method is not allowed against this resource.',
+    undefined,
+    { ...headers, 'last-modified': httpDate(version.lastModifiedMs) },
+  );
+}
+
+// x-amz-version-id goes out once a bucket has versioning (as AWS answers).
+export function versionHeaders(version: ObjectVersion): Record<string, string> {
+  return version.versioned ? { 'x-amz-version-id': version.versionId } : {};
+}
+
 export async function getObject(
   ctx: RequestContext,
   bucket: string,
   key: string,
   headOnly: boolean,
 ) {
-  const inode = await ctx.client.headObject(bucket, key);
-  const headers = objectHeaders(ctx, inode);
+  const version = await requestedVersion(ctx, bucket, key);
+  const inode = version.inode;
+  const headers = { ...objectHeaders(ctx, inode), ...versionHeaders(version) };
   if (!checkConditions(ctx, inode, headers)) return;
   let resolved: ReturnType<typeof rangeFor>;
   try {
@@ -160,7 +188,9 @@ export async function getObject(
     ctx.res.writeHead(status, headers).end();
     return;
   }
-  const { body } = await ctx.client.getObject(bucket, key, range);
+  // The data of the version whose headers went out (a newer PUT may have come meanwhile).
+  const readVersion = version.versioned ? version.versionId : undefined;
+  const { body } = await ctx.client.getObject(bucket, key, range, readVersion);
   await streamBody(ctx, status, headers, body, length);
 }
 

@@ -61,5 +61,9 @@ export async function putObject(ctx: RequestContext, bucket: string, key: string
   });
   // A short body never gets here: the socket's early end (or auth's length check) fails the
   // stream, and so the put, before anything is committed.
-  sendEmpty(ctx, 200, { etag: quoteEtag(result.etag), ...checksumHeaders(ctx.auth.checksums) });
+  sendEmpty(ctx, 200, {
+    etag: quoteEtag(result.etag),
+    ...checksumHeaders(ctx.auth.checksums),
+    ...(result.versionId !== undefined ? { 'x-amz-version-id': result.versionId } : {}),
+  });
 }

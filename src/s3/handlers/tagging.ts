@@ -1,6 +1,7 @@
 import { type RequestContext, readSmallBody, sendEmpty, sendXml } from '../context.ts';
 import { S3Error } from '../errors.ts';
 import { parseXml, renderXml } from '../xml.ts';
+import { requestedVersion, versionHeaders } from './object-get.ts';
 
 const TAGS_MAX = 10;
 const TAG_KEY_CHARS_MAX = 128;
@@ -37,9 +38,21 @@ export function tagsFromHeader(
 }
 
 export async function getObjectTagging(ctx: RequestContext, bucket: string, key: string) {
-  const inode = await ctx.client.headObject(bucket, key);
-  const tags = Object.entries(inode.object?.tags ?? {}).map(([Key, Value]) => ({ Key, Value }));
-  sendXml(ctx, 200, renderXml('Tagging', { TagSet: { Tag: tags } }));
+  const version = await requestedVersion(ctx, bucket, key);
+  const tags = Object.entries(version.inode.object?.tags ?? {}).map(([Key, Value]) => ({
+    Key,
+    Value,
+  }));
+  sendXml(ctx, 200, renderXml('Tagging', { TagSet: { Tag: tags } }), versionHeaders(version));
+}
+
+// The version id a tagging request names, and the header that answers it.
+function taggedVersion(ctx: RequestContext): string | undefined {
+  return ctx.url.searchParams.get('versionId') ?? undefined;
+}
+
+function taggedHeaders(change: { versionId?: string }): Record<string, string> {
+  return change.versionId === undefined ? {} : { 'x-amz-version-id': change.versionId };
 }
 
 export async function putObjectTagging(ctx: RequestContext, bucket: string, key: string) {
@@ -47,13 +60,15 @@ export async function putObjectTagging(ctx: RequestContext, bucket: string, key:
   const list: Array<{ Key?: unknown; Value?: unknown }> = parsed?.TagSet?.Tag ?? [];
   if (!parsed) throw new S3Error('MalformedXML', 400, 'The XML you provided was not well-formed.');
   const tags = checkTags(list.map((t) => [String(t.Key ?? ''), String(t.Value ?? '')]));
-  await ctx.client.setObjectTags(bucket, key, tags);
-  sendEmpty(ctx, 200);
+  const versionId = taggedVersion(ctx);
+  const change = await ctx.client.setObjectTags(bucket, key, tags, versionId);
+  sendEmpty(ctx, 200, taggedHeaders(change));
 }
 
 export async function deleteObjectTagging(ctx: RequestContext, bucket: string, key: string) {
-  await ctx.client.setObjectTags(bucket, key, {});
-  sendEmpty(ctx, 204);
+  const versionId = taggedVersion(ctx);
+  const change = await ctx.client.setObjectTags(bucket, key, {}, versionId);
+  sendEmpty(ctx, 204, taggedHeaders(change));
 }
 
 // Bucket tags: up to 50, the same key and value limits as object tags.

@@ -1,0 +1,217 @@
+// Object versions (S3 versioning) as records beside the namespace. The namespace keeps showing
+// the current version: the live file at the key's path is the current version's data. Every
+// other version's data lives in a frozen inode (no name, nlink 0, `frozen`), made by copying the
+// live file's extents (one more reference on each stripe) when it stops being current. A key's
+// records ('V' + bucket + key + inverted sequence) are newest first; a key with no records and a
+// live file has one version, the implicit "null" (written before versioning, or in a bucket that
+// never had it), given a record the first time a versioned change touches the key.
+//
+// Version ids come from a counter in the state (`version`), so they are the same on every replica
+// and sort newest first within a key: the id is the inverted sequence in hex. Under Suspended a
+// new version is "null", and replaces the key's previous null version (AWS's rule).
+import assert from 'node:assert/strict';
+import { addRef } from './extent-ops.ts';
+import * as K from './keys.ts';
+import { locationIn, locationOf, type ObjectLocation } from './links.ts';
+import { freeInode } from './ops-mounts.ts';
+import { fail, type Store } from './store.ts';
+import { type BucketInfo, type Inode, ROOT_INO, type VersionRecord } from './types.ts';
+import { invertedOfId, NULL_VERSION, VERSION_SEQ_MAX, versionIdOf } from './version-id.ts';
+
+export { isVersionId, NULL_VERSION } from './version-id.ts';
+
+export interface FoundVersion {
+  inverted: number; // the record's position: smaller is newer
+  record: VersionRecord;
+}
+
+export function nextInverted(store: Store): number {
+  const seq = store.nextCounter('version', 1);
+  assert(seq < VERSION_SEQ_MAX, 'version sequence exhausted');
+  return VERSION_SEQ_MAX - seq;
+}
+
+export function* versionsOf(store: Store, bucketIno: number, key: string) {
+  for (const { key: k, value } of store.db.getRange(K.versionKeyRange(bucketIno, key))) {
+    yield { inverted: K.versionKeyParts(k as Buffer).inverted, record: value as VersionRecord };
+  }
+}
+
+export function newest(store: Store, bucketIno: number, key: string): FoundVersion | undefined {
+  for (const found of versionsOf(store, bucketIno, key)) return found;
+  return undefined;
+}
+
+export function hasVersions(store: Store, bucketIno: number): boolean {
+  for (const _ of store.db.getKeys({ ...K.versionPrefixRange(bucketIno, ''), limit: 1 }))
+    return true;
+  return false;
+}
+
+export function findVersion(
+  store: Store,
+  bucketIno: number,
+  key: string,
+  versionId: string,
+): FoundVersion | undefined {
+  const inverted =
+    versionId === NULL_VERSION
+      ? (store.db.get(K.nullVersionKey(bucketIno, key)) as number | undefined)
+      : invertedOfId(versionId);
+  if (inverted === undefined) return undefined;
+  const record = store.db.get(K.versionKey(bucketIno, key, inverted)) as VersionRecord | undefined;
+  if (record === undefined || record.versionId !== versionId) return undefined;
+  return { inverted, record };
+}
+
+function putRecord(store: Store, bucketIno: number, key: string, found: FoundVersion): void {
+  store.db.putSync(K.versionKey(bucketIno, key, found.inverted), found.record);
+  if (found.record.versionId === NULL_VERSION)
+    store.db.putSync(K.nullVersionKey(bucketIno, key), found.inverted);
+}
+
+export function removeRecord(store: Store, bucketIno: number, key: string, found: FoundVersion) {
+  store.db.removeSync(K.versionKey(bucketIno, key, found.inverted));
+  if (found.record.versionId === NULL_VERSION)
+    store.db.removeSync(K.nullVersionKey(bucketIno, key));
+}
+
+// A live file with no records is the key's implicit null version: it gets its record.
+export function materialise(store: Store, bucket: BucketInfo, key: string, live?: Inode): void {
+  if (live?.type !== 'file' || newest(store, bucket.ino, key) !== undefined) return;
+  const record: VersionRecord = { versionId: NULL_VERSION, ino: live.ino, mtimeMs: live.mtimeMs };
+  putRecord(store, bucket.ino, key, { inverted: nextInverted(store), record });
+}
+
+// A noncurrent copy of the live file: same attributes and object metadata, its own inode number
+// and its own reference on each stripe, unreachable by name.
+function freezeCopy(store: Store, live: Inode): Inode {
+  assert(live.type === 'file' && live.frozen !== true, 'only a live file is frozen');
+  const frozen: Inode = {
+    ...live,
+    ino: store.nextCounter('ino', ROOT_INO + 1),
+    nlink: 0,
+    frozen: true,
+  };
+  for (const extent of store.allExtents(live.ino)) {
+    addRef(store, extent.stripe, 1);
+    store.putExtent(frozen.ino, extent);
+  }
+  store.putInode(frozen);
+  return frozen;
+}
+
+export function freeFrozen(store: Store, ino: number): void {
+  const inode = store.mustInode(ino);
+  assert(inode.frozen === true, `version data ${ino} is a frozen inode`);
+  freeInode(store, ino);
+}
+
+// The live file at the key is about to stop being the current version: replaced by a new one
+// (PUT, copy, multipart completion, the first change of a POSIX save) or by a delete marker. What
+// versioning keeps is kept: the current version's data moves to a frozen copy, except a null
+// version under Suspended, which the new null version overwrites (the caller replaces or frees
+// the live data). Under Suspended a noncurrent null version goes too.
+export function retireCurrent(store: Store, bucket: BucketInfo, key: string, live?: Inode): void {
+  assert(bucket.versioning !== undefined, 'a versioned bucket');
+  materialise(store, bucket, key, live);
+  const current = newest(store, bucket.ino, key);
+  const suspended = bucket.versioning === 'Suspended';
+  const currentIsObject = current !== undefined && current.record.deleteMarker !== true;
+  assert(live === undefined || currentIsObject, `${key}: a live file is the current version`);
+  if (current !== undefined && current.record.deleteMarker !== true) {
+    assert(
+      live !== undefined && current.record.ino === live.ino,
+      `${key}: the live file is current`,
+    );
+    if (suspended && current.record.versionId === NULL_VERSION) {
+      removeRecord(store, bucket.ino, key, current);
+    } else {
+      const { saveToken: _, ...kept } = current.record;
+      putRecord(store, bucket.ino, key, {
+        inverted: current.inverted,
+        record: { ...kept, ino: freezeCopy(store, live).ino },
+      });
+    }
+  }
+  if (!suspended) return;
+  const previousNull = findVersion(store, bucket.ino, key, NULL_VERSION);
+  if (previousNull === undefined) return;
+  removeRecord(store, bucket.ino, key, previousNull);
+  if (previousNull.record.ino !== undefined) freeFrozen(store, previousNull.record.ino);
+}
+
+// The live file `ino` now holds the new current version (after retireCurrent).
+export function recordVersion(
+  store: Store,
+  bucket: BucketInfo,
+  key: string,
+  version: { ino: number; mtimeMs: number; saveToken?: string },
+): string {
+  const inverted = nextInverted(store);
+  const versionId = bucket.versioning === 'Suspended' ? NULL_VERSION : versionIdOf(inverted);
+  const record: VersionRecord = { versionId, ino: version.ino, mtimeMs: version.mtimeMs };
+  if (version.saveToken !== undefined) record.saveToken = version.saveToken;
+  putRecord(store, bucket.ino, key, { inverted, record });
+  return versionId;
+}
+
+// A delete marker becomes the current version (after retireCurrent).
+export function recordDeleteMarker(
+  store: Store,
+  bucket: BucketInfo,
+  key: string,
+  nowMs: number,
+): string {
+  const inverted = nextInverted(store);
+  const versionId = bucket.versioning === 'Suspended' ? NULL_VERSION : versionIdOf(inverted);
+  putRecord(store, bucket.ino, key, {
+    inverted,
+    record: { versionId, deleteMarker: true, mtimeMs: nowMs },
+  });
+  return versionId;
+}
+
+// A change of the live file through the mount: the first one of a save (a new saveToken, or
+// none) makes a new version; the others of the same save change that version in place. Under
+// Suspended the null version is changed in place, as a PUT would overwrite it.
+export function startSave(
+  store: Store,
+  bucket: BucketInfo,
+  key: string,
+  live: Inode,
+  nowMs: number,
+  saveToken?: string,
+): void {
+  materialise(store, bucket, key, live);
+  const current = newest(store, bucket.ino, key);
+  const own = current !== undefined && current.record.ino === live.ino;
+  if (own && saveToken !== undefined && current.record.saveToken === saveToken) return;
+  if (own && bucket.versioning === 'Suspended' && current.record.versionId === NULL_VERSION) return;
+  retireCurrent(store, bucket, key, live);
+  recordVersion(store, bucket, key, { ino: live.ino, mtimeMs: nowMs, saveToken });
+}
+
+// Before a POSIX change of a file's content (write, truncate, punch): a noncurrent version never
+// changes, and in a versioned bucket the change belongs to a save (startSave).
+export function beginChange(store: Store, inode: Inode, nowMs: number, saveToken?: string): void {
+  checkNotFrozen(inode);
+  if (inode.type !== 'file') return;
+  const at = locationOf(store, inode.ino);
+  if (at?.bucket.versioning === undefined) return;
+  startSave(store, at.bucket, at.key, inode, nowMs, saveToken);
+}
+
+export function checkNotFrozen(inode: Inode): void {
+  if (inode.frozen === true) fail('EROFS', `inode ${inode.ino} is a noncurrent object version`);
+}
+
+// The entry's bucket and key when its bucket has versioning.
+export function versionedAt(
+  store: Store,
+  parent: number,
+  name: string,
+): ObjectLocation | undefined {
+  const at = locationIn(store, parent, name);
+  return at?.bucket.versioning === undefined ? undefined : at;
+}
