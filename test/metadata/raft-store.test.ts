@@ -34,7 +34,7 @@ test('entries, hard state and snapshots round-trip; a conflicting suffix is repl
       [2, 2, 'B'],
     ],
   );
-  await reopened.compact({
+  reopened.compact({
     meta: { index: 1, term: 1, confState: { voters: [1], learners: [] } },
     sizeBytes: 4096,
     checksum: 1234,
@@ -60,7 +60,7 @@ test('a changed entry or snapshot on disk stops the load with EIO (an entry when
       entries: [entry(1, 1, 'x'), entry(2, 1, 'y')],
       hardState: { term: 1, vote: 0, commit: 2 },
     });
-    await store.compact({
+    store.compact({
       meta: { index: 1, term: 1, confState: { voters: [1], learners: [] } },
       sizeBytes: 4096,
       checksum: 1234,
@@ -100,9 +100,9 @@ test('compaction records the snapshot at once and removes the covered entries in
     sizeBytes: 8192,
     checksum: 99,
   };
-  await store.compact(snapshot);
+  store.compact(snapshot);
   assert.equal(store.storedEntryCount(), 50, 'nothing removed inside compact()');
-  assert.equal(await store.removeCompacted(16), true, 'more remain after one batch');
+  assert.equal(store.removeCompacted(16), true, 'more remain after one batch');
   assert.equal(store.storedEntryCount(), 34);
   // A restart in the middle sees only the entries after the snapshot.
   await store.close();
@@ -113,7 +113,7 @@ test('compaction records the snapshot at once and removes the covered entries in
     [...state.entries].map((e) => e.index),
     [41, 42, 43, 44, 45, 46, 47, 48, 49, 50],
   );
-  while (await reopened.removeCompacted(16)) {}
+  while (reopened.removeCompacted(16)) {}
   assert.equal(reopened.storedEntryCount(), 10);
   await reopened.close();
 });
@@ -135,7 +135,7 @@ test('a snapshot far ahead of a follower log removes only the entries it had, in
     hardState: { term: 2, vote: 0, commit: 10_000_000 },
   });
   assert.equal(store.storedEntryCount(), 3);
-  assert.equal(await store.removeCompacted(1024), false, 'one batch found them all');
+  assert.equal(store.removeCompacted(1024), false, 'one batch found them all');
   assert.equal(store.storedEntryCount(), 0);
   await store.close();
 });

@@ -1,9 +1,7 @@
 // The durable half of Raft for one metadata node: log entries, hard state (term, vote, commit) and
 // the snapshot point, in an LMDB environment of their own (<data_dir>/raft). Every write of a
-// Ready is one transaction that has reached the disk when persistAsync()'s promise resolves
-// (overlappingSync off), which is what the core needs before its messages leave
-// (src/raft/ready.ts). The commit and its fsync run on lmdb-js's write thread: the event loop
-// never waits for the disk, which on a busy disk took 50-300 ms (bench:scale's stalls). Each entry carries a
+// Ready is one transaction that has reached the disk when persist() returns (overlappingSync off),
+// which is what the core needs before its messages leave (src/raft/ready.ts). Each entry carries a
 // CRC32C of its index, term, type and data: a mismatch on load stops the node instead of letting
 // it serve state it cannot vouch for.
 import assert from 'node:assert';
@@ -63,36 +61,12 @@ function legacySnapshotChecksum(meta: Snapshot['meta'], data: Uint8Array): numbe
 // removeCompacted(), so dropping a long log never holds the event loop in one transaction.
 export const COMPACTED_REMOVAL_BATCH_ENTRIES = 1024;
 
-// An asynchronous commit that fails rejects with 'Commit failed' and the cause (ENOSPC, EIO,
-// MDB_MAP_FULL) in a `commitError` promise: the cause is what the disk-space alarm and the
-// fail-stop rule judge, so it is what is thrown.
-async function committed(transaction: Promise<unknown>): Promise<void> {
-  try {
-    await transaction;
-  } catch (error) {
-    const cause = (error as { commitError?: Promise<unknown> }).commitError;
-    if (cause !== undefined) await cause; // throws the cause
-    throw error;
-  }
-}
-
-type ReadyWrites = Pick<Ready, 'snapshot' | 'entries' | 'hardState'>;
-
-interface Indexes {
-  firstIndex: number;
-  lastIndex: number;
-  compactedFrom: number;
-}
-
 export class RaftStore {
   private readonly db: Database<any, Buffer>;
   private firstIndex = 1; // first entry after the snapshot
   private lastIndex = 0;
   // Entries in [compactedFrom, firstIndex) are covered by the snapshot but still on disk.
   private compactedFrom = 1;
-  // Writes on the write thread, one after another: each computes from the indexes the previous
-  // one left, so they never interleave.
-  private writes: Promise<unknown> = Promise.resolve();
 
   private constructor(db: Database<any, Buffer>) {
     this.db = db;
@@ -180,115 +154,76 @@ export class RaftStore {
     return this.lastIndex;
   }
 
-  // Writes a Ready's snapshot, entries and hard state in one durable transaction, on the event
-  // loop (start-up and tests). The indexes kept in memory change only once it has committed: a
-  // write that fails (a full disk) leaves the store as it was, to be retried with the same Ready.
-  persist(ready: ReadyWrites): void {
-    const next = this.nextIndexes(ready);
-    this.db.transactionSync(() => this.writeReady(ready));
-    this.setIndexes(next);
-  }
-
-  // The same, committed and synced on lmdb-js's write thread, after the writes before it.
-  persistAsync(ready: ReadyWrites): Promise<void> {
-    return this.enqueue(async () => {
-      const next = this.nextIndexes(ready);
-      await committed(this.db.transaction(() => this.writeReady(ready)));
-      this.setIndexes(next);
-    });
-  }
-
-  private enqueue<T>(write: () => Promise<T>): Promise<T> {
-    const done = this.writes.then(write);
-    this.writes = done.catch(() => undefined); // the caller gets the error; the queue goes on
-    return done;
-  }
-
-  private nextIndexes(ready: ReadyWrites): Indexes {
-    let { firstIndex, lastIndex, compactedFrom } = this;
-    if (ready.snapshot) {
-      compactedFrom = Math.min(compactedFrom, firstIndex);
-      firstIndex = ready.snapshot.meta.index + 1;
-      lastIndex = ready.snapshot.meta.index;
-    }
-    if (ready.entries.length > 0) {
-      const first = ready.entries[0].index;
-      assert(first >= firstIndex && first <= lastIndex + 1, `log gap at ${first}`);
-      lastIndex = ready.entries[ready.entries.length - 1].index;
-    }
-    return { firstIndex, lastIndex, compactedFrom };
-  }
-
-  private setIndexes(next: Indexes): void {
-    this.firstIndex = next.firstIndex;
-    this.lastIndex = next.lastIndex;
-    this.compactedFrom = next.compactedFrom;
-  }
-
-  // Inside a write transaction, with the indexes as they were before it.
-  private writeReady(ready: ReadyWrites): void {
+  // Writes a Ready's snapshot, entries and hard state in one durable transaction. The indexes
+  // kept in memory change only once it has committed: a write that fails (a full disk) leaves the
+  // store as it was, to be retried with the same Ready.
+  persist(ready: Pick<Ready, 'snapshot' | 'entries' | 'hardState'>): void {
     let firstIndex = this.firstIndex;
     let lastIndex = this.lastIndex;
-    if (ready.snapshot) {
-      // The snapshot replaces the whole log: entries past it go now (a follower's conflicting
-      // tail, short), the ones it covers in batches (removeCompacted).
-      const index = ready.snapshot.meta.index;
-      this.writeSnapshot(ready.snapshot);
-      this.removeEntries(Math.max(firstIndex, index + 1), lastIndex);
-      firstIndex = index + 1;
-      lastIndex = index;
-    }
-    if (ready.entries.length > 0) {
-      // An entry replaces whatever was at its index and everything after it.
-      this.removeEntries(ready.entries[0].index, lastIndex);
-      for (const entry of ready.entries) {
-        const stored: StoredEntry = {
-          term: entry.term,
-          type: entry.type,
-          data: entry.data,
-          crc: entryChecksum(entry.index, entry.term, entry.type, entry.data),
-        };
-        this.db.putSync(entryKey(entry.index), stored);
+    let compactedFrom = this.compactedFrom;
+    this.db.transactionSync(() => {
+      if (ready.snapshot) {
+        // The snapshot replaces the whole log: entries past it go now (a follower's conflicting
+        // tail, short), the ones it covers in batches (removeCompacted).
+        const index = ready.snapshot.meta.index;
+        this.writeSnapshot(ready.snapshot);
+        this.removeEntries(Math.max(firstIndex, index + 1), lastIndex);
+        compactedFrom = Math.min(compactedFrom, firstIndex);
+        firstIndex = index + 1;
+        lastIndex = index;
       }
-    }
-    if (ready.hardState) this.db.putSync(KEY_HARD_STATE, ready.hardState);
+      if (ready.entries.length > 0) {
+        const first = ready.entries[0].index;
+        assert(first >= firstIndex && first <= lastIndex + 1, `log gap at ${first}`);
+        // An entry replaces whatever was at its index and everything after it.
+        this.removeEntries(first, lastIndex);
+        for (const entry of ready.entries) {
+          const stored: StoredEntry = {
+            term: entry.term,
+            type: entry.type,
+            data: entry.data,
+            crc: entryChecksum(entry.index, entry.term, entry.type, entry.data),
+          };
+          this.db.putSync(entryKey(entry.index), stored);
+        }
+        lastIndex = ready.entries[ready.entries.length - 1].index;
+      }
+      if (ready.hardState) this.db.putSync(KEY_HARD_STATE, ready.hardState);
+    });
+    this.firstIndex = firstIndex;
+    this.lastIndex = lastIndex;
+    this.compactedFrom = compactedFrom;
   }
 
   // Log compaction: the snapshot (its file is durable already) replaces the entries it covers,
   // so a restart whose state machine lags starts from it. The covered entries are removed later,
   // in bounded batches (removeCompacted); load() skips them meanwhile.
-  compact(snapshot: Snapshot): Promise<void> {
-    return this.enqueue(async () => {
-      const index = snapshot.meta.index;
-      assert(index >= this.firstIndex - 1 && index <= this.lastIndex, `compaction point ${index}`);
-      await committed(this.db.transaction(() => this.writeSnapshot(snapshot)));
-      this.firstIndex = index + 1;
-    });
+  compact(snapshot: Snapshot): void {
+    const index = snapshot.meta.index;
+    assert(index >= this.firstIndex - 1 && index <= this.lastIndex, `compaction point ${index}`);
+    this.db.transactionSync(() => this.writeSnapshot(snapshot));
+    this.firstIndex = index + 1;
   }
 
   // Removes up to maxEntries entries that a snapshot covers; returns whether any remain.
   // The keys are found by a range scan, so a snapshot far ahead of a follower's log (indexes it
   // never held) costs nothing.
-  removeCompacted(maxEntries = COMPACTED_REMOVAL_BATCH_ENTRIES): Promise<boolean> {
-    return this.enqueue(async () => {
-      if (this.compactedFrom >= this.firstIndex) return false;
-      const keys = [
-        ...this.db.getKeys({
-          start: entryKey(this.compactedFrom),
-          end: entryKey(this.firstIndex),
-          limit: maxEntries,
-        }),
-      ] as Buffer[];
-      if (keys.length > 0)
-        await committed(
-          this.db.transaction(() => {
-            for (const key of keys) this.db.removeSync(key);
-          }),
-        );
-      const last = keys.length > 0 ? Number(keys[keys.length - 1].readBigUInt64BE(1)) : 0;
-      this.compactedFrom = keys.length < maxEntries ? this.firstIndex : last + 1;
-      return this.compactedFrom < this.firstIndex;
-    });
+  removeCompacted(maxEntries = COMPACTED_REMOVAL_BATCH_ENTRIES): boolean {
+    if (this.compactedFrom >= this.firstIndex) return false;
+    const keys = [
+      ...this.db.getKeys({
+        start: entryKey(this.compactedFrom),
+        end: entryKey(this.firstIndex),
+        limit: maxEntries,
+      }),
+    ] as Buffer[];
+    if (keys.length > 0)
+      this.db.transactionSync(() => {
+        for (const key of keys) this.db.removeSync(key);
+      });
+    const last = keys.length > 0 ? Number(keys[keys.length - 1].readBigUInt64BE(1)) : 0;
+    this.compactedFrom = keys.length < maxEntries ? this.firstIndex : last + 1;
+    return this.compactedFrom < this.firstIndex;
   }
 
   // The Raft core's LogStorage: entries [lo, hi) it evicted from memory, read back for a lagging
@@ -355,7 +290,6 @@ export class RaftStore {
   }
 
   async close(): Promise<void> {
-    await this.writes;
     await this.db.close();
   }
 }
