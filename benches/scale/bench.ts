@@ -125,8 +125,8 @@ interface Grown {
   growth: ScaleResult['growth'];
 }
 
-// Entries the baseline's bulk load may create at most: two windows at the pace (the warm-up and
-// the baseline) with room to spare; without a pace, as many as an unpaced load makes in that time.
+// Entries the baseline's bulk load may create at most (and no more than the run's own): two
+// windows at the pace (the warm-up and the baseline) are well below it.
 const BASELINE_ENTRIES_MAX = 100_000;
 
 // The bucket and its directories; a warm-up window and a baseline window ("empty") of the same
@@ -164,7 +164,8 @@ async function grow(
   sampler.start();
   mixed.start();
   try {
-    const baselineLoader = new BulkLoader(BASELINE_ENTRIES_MAX, pace);
+    const baselineEntries = Math.min(BASELINE_ENTRIES_MAX, options.entries);
+    const baselineLoader = new BulkLoader(baselineEntries, pace);
     const baselineLoading = baselineLoader.run(clients, baselineIno, options.clients);
     await sleep(windowMs);
     mixed.takeWindow(); // the first seconds warm connections and JIT: not a baseline
