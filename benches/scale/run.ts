@@ -2,7 +2,7 @@
 // nodes grows a namespace of --entries files while a steady S3 + FUSE-like load runs; a table
 // row per window, the end-of-run figures, then one JSON line with everything.
 //   npm run bench:scale [-- --entries 1000000 --window-seconds 10 --clients 64 --mixed-loops 4
-//                         --snapshot-log-bytes N --load-rate 1500 --find-entries 100000
+//                         --snapshot-log-bytes N --load-rate 400 --find-entries 100000
 //                         --skip-mount --keep]
 // --load-rate paces the bulk load (entries/s; 0: as fast as the cluster takes them). The default
 // leaves this 2-core machine headroom (docs/architecture/scaling.md, "Measured"), so the windows
@@ -19,7 +19,7 @@ const { values } = parseArgs({
     clients: { type: 'string', default: '64' },
     'mixed-loops': { type: 'string', default: '4' },
     'snapshot-log-bytes': { type: 'string' },
-    'load-rate': { type: 'string', default: '1500' },
+    'load-rate': { type: 'string', default: '400' },
     'find-entries': { type: 'string', default: '100000' },
     'catch-up-load-seconds': { type: 'string', default: '600' },
     'skip-mount': { type: 'boolean', default: false },
