@@ -11,7 +11,7 @@ import { ROOT_INO } from '../../src/metadata/types.ts';
 import { BENCH_ACCESS_KEY, BENCH_SECRET_KEY, BENCH_USER, ScaleCluster } from './cluster.ts';
 import { type CatchUpResult, catchUpAfterKill, type FindResult, findOverMount } from './finale.ts';
 import { BUCKET, BulkLoader, FILES_PER_DIR, MixedLoad } from './load.ts';
-import { formatRow, TABLE_HEADER, type WindowRow } from './report.ts';
+import { type Flatness, flatness, formatRow, TABLE_HEADER, type WindowRow } from './report.ts';
 import { type ClusterSnapshot, Sampler } from './sampler.ts';
 import { listScan, missingOnMember, type ScanResult } from './verify.ts';
 
@@ -34,6 +34,7 @@ export interface ScaleOptions {
 export interface ScaleResult {
   options: Omit<ScaleOptions, 'print'>;
   windows: WindowRow[];
+  flatness: Flatness; // the growth windows against the baseline, and the lag goal
   load: { acked: number; errors: number; lastError: string; seconds: number; perSecond: number };
   // Raft state over the growth (the baseline window excluded, its first election included).
   growth: {
@@ -87,6 +88,7 @@ export async function runScaleBench(options: ScaleOptions): Promise<ScaleResult>
     return {
       options: printable,
       windows: grown.windows,
+      flatness: flatness(grown.windows),
       load: grown.load,
       growth: grown.growth,
       catchUp: catchUp.result,
@@ -123,8 +125,13 @@ interface Grown {
   growth: ScaleResult['growth'];
 }
 
-// The bucket and its directories, a baseline window of the mixed load alone on the empty
-// namespace, then the bulk load beside it, one row per window.
+// Entries the baseline's bulk load may create at most (and no more than the run's own): two
+// windows at the pace (the warm-up and the baseline) are well below it.
+const BASELINE_ENTRIES_MAX = 100_000;
+
+// The bucket and its directories; a warm-up window and a baseline window ("empty") of the same
+// two loads on the empty namespace (the bulk load into a directory of its own, at the same pace,
+// stopped after the baseline: at most a few thousand entries); then the growth, one row per window.
 async function grow(
   cluster: ScaleCluster,
   clients: StrataClient[],
@@ -133,20 +140,23 @@ async function grow(
   const strata = clients[0];
   await strata.createBucket(BUCKET, BENCH_USER);
   const bucketIno = (await strata.lookup(ROOT_INO, BUCKET)).ino;
-  const bulkIno = (await strata.mkdirAt(bucketIno, 'bulk', 0o755, { uid: 0, gid: 0 })).ino;
-  const fsDirIno = (await strata.mkdirAt(bucketIno, 'mixed-fs', 0o755, { uid: 0, gid: 0 })).ino;
+  const mkdir = async (name: string) =>
+    (await strata.mkdirAt(bucketIno, name, 0o755, { uid: 0, gid: 0 })).ino;
+  const bulkIno = await mkdir('bulk');
+  const baselineIno = await mkdir('baseline');
+  const fsDirIno = await mkdir('mixed-fs');
   const s3 = s3Clients(cluster);
   const mixed = new MixedLoad({ s3, strata: clients[1], fsDirIno, loops: options.mixedLoops });
-  const loader = new BulkLoader(options.entries, {
-    entriesPerSecondMax: options.loadEntriesPerSecondMax,
-  });
+  const pace = { entriesPerSecondMax: options.loadEntriesPerSecondMax };
+  const loader = new BulkLoader(options.entries, pace);
   const sampler = new Sampler(cluster);
   const windowMs = options.windowSeconds * 1000;
   const windows: WindowRow[] = [];
   let previous = await sampler.endWindow();
-  const row = async (label: string, endSeconds: number, entriesBefore: number) => {
+  const row = async (label: string, endSeconds: number, bulk: BulkLoader, before: number) => {
     const snapshot = await sampler.endWindow();
-    windows.push(windowRow(label, endSeconds, mixed, loader, entriesBefore, snapshot, previous));
+    const baseline = windows[0]; // undefined while the baseline itself is measured
+    windows.push(windowRow(label, endSeconds, mixed, bulk, before, snapshot, previous, baseline));
     previous = snapshot;
     options.print(formatRow(windows[windows.length - 1]));
   };
@@ -154,10 +164,17 @@ async function grow(
   sampler.start();
   mixed.start();
   try {
+    const baselineEntries = Math.min(BASELINE_ENTRIES_MAX, options.entries);
+    const baselineLoader = new BulkLoader(baselineEntries, pace);
+    const baselineLoading = baselineLoader.run(clients, baselineIno, options.clients);
     await sleep(windowMs);
     mixed.takeWindow(); // the first seconds warm connections and JIT: not a baseline
+    const baselineBefore = baselineLoader.ackedCount;
     await sleep(windowMs);
-    await row('empty', 0, 0);
+    await row('empty', 0, baselineLoader, baselineBefore);
+    baselineLoader.stop();
+    await baselineLoading;
+    assert.equal(baselineLoader.errors, 0, `baseline creates failed: ${baselineLoader.lastError}`);
     const before = previous;
     const startedMs = performance.now();
     let loaded = false;
@@ -171,7 +188,7 @@ async function grow(
       await Promise.race([loading, sleep(windowEnd - performance.now())]);
       cluster.assertAlive();
       mixedErrors += mixed.window.errors;
-      await row(String(n), (performance.now() - startedMs) / 1000, entriesBefore);
+      await row(String(n), (performance.now() - startedMs) / 1000, loader, entriesBefore);
     }
     await loading;
     const seconds = (performance.now() - startedMs) / 1000;
@@ -209,17 +226,22 @@ function windowRow(
   entriesBefore: number,
   snapshot: ClusterSnapshot,
   previous: ClusterSnapshot,
+  baseline: WindowRow | undefined,
 ): WindowRow {
   const window = mixed.takeWindow();
   const elapsedSeconds = window.elapsedMs() / 1000;
+  const opsPerSecond = window.latenciesMs.length / elapsedSeconds;
+  const p99Ms = window.percentileMs(0.99);
   return {
     label,
     endSeconds,
     entries: loader.ackedCount,
     loadPerSecond: (loader.ackedCount - entriesBefore) / elapsedSeconds,
-    opsPerSecond: window.latenciesMs.length / elapsedSeconds,
+    opsPerSecond,
+    opsRatio: baseline ? opsPerSecond / baseline.opsPerSecond : 1,
     p50Ms: window.percentileMs(0.5),
-    p99Ms: window.percentileMs(0.99),
+    p99Ms,
+    p99Ratio: baseline ? p99Ms / baseline.p99Ms : 1,
     maxMs: window.maxMs(),
     errors: window.errors + loader.takeErrors(),
     term: snapshot.term,

@@ -20,8 +20,10 @@ export interface WindowRow {
   entries: number; // acknowledged bulk entries at the end of the window
   loadPerSecond: number; // bulk entries acknowledged per second in the window
   opsPerSecond: number; // mixed-load operations per second
+  opsRatio: number; // opsPerSecond over the baseline's (1 for the baseline itself)
   p50Ms: number;
   p99Ms: number;
+  p99Ratio: number; // p99Ms over the baseline's
   maxMs: number;
   errors: number; // mixed and bulk errors in the window
   term: number; // highest Raft term among the members at the end of the window
@@ -35,10 +37,10 @@ const fixed = (v: number, digits = 0) => (Number.isFinite(v) ? v.toFixed(digits)
 const perNode = (nodes: NodeFigures[], f: (n: NodeFigures) => string) => nodes.map(f).join('/');
 
 export const TABLE_HEADER = [
-  '| window | t s | entries | load/s | ops/s | p50 ms | p99 ms | max ms | errors | ' +
-    'lag max ms | RSS MB main | anon MB main | RSS MB data | LMDB MB | Raft MB | term | leader changes | ' +
+  '| window | t s | entries | load/s | ops/s | ÷ empty | p50 ms | p99 ms | ÷ empty | max ms | ' +
+    'flat | errors | lag max ms | RSS MB main | anon MB main | RSS MB data | LMDB MB | Raft MB | term | leader changes | ' +
     'snapshot at | snapshots taken |',
-  '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
+  '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
 ];
 
 export function formatRow(row: WindowRow): string {
@@ -50,9 +52,12 @@ export function formatRow(row: WindowRow): string {
     String(row.entries),
     fixed(row.loadPerSecond),
     fixed(row.opsPerSecond),
+    fixed(row.opsRatio, 2),
     fixed(row.p50Ms, 1),
     fixed(row.p99Ms, 1),
+    fixed(row.p99Ratio, 2),
     fixed(row.maxMs, 1),
+    isFlat(row) ? 'yes' : 'NO',
     String(row.errors),
     perNode(nodes, (n) => fixed(n.lagMaxMs)),
     perNode(nodes, (n) => fixed(n.rssMainBytesMax / MB)),
@@ -68,6 +73,51 @@ export function formatRow(row: WindowRow): string {
   ]
     .join(' | ')
     .trim();
+}
+
+// Issue 11's acceptance: ops/s and p99 within ±20% of the empty namespace's, and no event-loop
+// stall over 50 ms on any member.
+export const FLAT_TOLERANCE = 0.2;
+export const LAG_MAX_MS_GOAL = 50;
+
+// A window whose mixed load ran no slower than 20% below the baseline's ops/s and whose p99 was
+// no more than 20% above the baseline's. Faster or quicker than the baseline is flat too.
+export function isFlat(row: WindowRow): boolean {
+  return row.opsRatio >= 1 - FLAT_TOLERANCE && row.p99Ratio <= 1 + FLAT_TOLERANCE;
+}
+
+export interface Flatness {
+  growthWindows: number;
+  notFlat: string[]; // labels of the growth windows outside ±20%
+  lagOverGoal: string[]; // labels of the windows (baseline included) with a member's lag > 50 ms
+  lagMaxMs: number; // the largest over every window and member
+}
+
+export function flatness(windows: WindowRow[]): Flatness {
+  const growth = windows.slice(1);
+  let lagMaxMs = 0;
+  const lagOverGoal: string[] = [];
+  for (const row of windows) {
+    const worst = Math.max(...row.nodes.map((n) => (Number.isFinite(n.lagMaxMs) ? n.lagMaxMs : 0)));
+    lagMaxMs = Math.max(lagMaxMs, worst);
+    if (worst > LAG_MAX_MS_GOAL) lagOverGoal.push(row.label);
+  }
+  return {
+    growthWindows: growth.length,
+    notFlat: growth.filter((row) => !isFlat(row)).map((row) => row.label),
+    lagOverGoal,
+    lagMaxMs,
+  };
+}
+
+export function formatFlatness(f: Flatness): string {
+  const list = (labels: string[]) => (labels.length === 0 ? '' : ` (${labels.join(', ')})`);
+  return (
+    `flat (ops/s and p99 within ±${FLAT_TOLERANCE * 100}% of empty): ` +
+    `${f.growthWindows - f.notFlat.length} of ${f.growthWindows} growth windows` +
+    `${list(f.notFlat)}; event-loop lag over ${LAG_MAX_MS_GOAL} ms in ${f.lagOverGoal.length} ` +
+    `windows${list(f.lagOverGoal)}, max ${f.lagMaxMs.toFixed(0)} ms`
+  );
 }
 
 export function formatSeconds(ms: number): string {

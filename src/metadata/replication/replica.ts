@@ -4,7 +4,7 @@
 // applied, and serves linearizable reads through ReadIndex (coalesced: one round serves every
 // read that arrived while the previous round was in flight).
 import assert from 'node:assert';
-import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, statSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { StrataError } from '../../common/errors.ts';
@@ -495,22 +495,33 @@ export class MetadataReplica {
   }
 
   private async takeSnapshot(): Promise<void> {
-    const { files, store, log } = this.options;
+    const { files, store, log, stateMachine } = this.options;
     const startedMs = performance.now();
     const tmpDir = files.newTmpDir();
+    const stateBytes = statSync(join(files.currentStatePath(), 'data.mdb')).size;
+    const copyDir = files.newCopyDir(tmpDir, stateBytes);
+    // A partial or unwanted copy must not fill the disk (or the memory it was staged in).
+    const removeCopy = async () => {
+      await rm(tmpDir, { recursive: true, force: true });
+      await rm(copyDir, { recursive: true, force: true });
+    };
     try {
-      await this.options.stateMachine.snapshotTo(tmpDir);
+      await stateMachine.snapshotTo(copyDir);
     } catch (error) {
-      await rm(tmpDir, { recursive: true, force: true }); // a partial copy must not fill the disk
+      await removeCopy();
       throw error;
     }
     // The copy is the state at the applied index it records, whatever was applied meanwhile.
-    const index = MetadataStateMachine.appliedIndexAt(tmpDir);
+    const index = MetadataStateMachine.appliedIndexAt(copyDir);
     if (this.stopped || index <= this.lastSnapshotIndex) {
-      await rm(tmpDir, { recursive: true, force: true }); // a received snapshot overtook it
+      await removeCopy(); // a received snapshot overtook it
       return;
     }
-    const local = await files.adoptTaken(tmpDir, index);
+    const copiedMs = performance.now() - startedMs;
+    const local = await files.adoptTaken(copyDir, tmpDir, index).catch(async (error) => {
+      await removeCopy();
+      throw error;
+    });
     // A received snapshot may have replaced the log while the file was being checksummed.
     if (this.stopped || index <= this.lastSnapshotIndex) return;
     const term = this.raft.logTerm(index);
@@ -525,6 +536,8 @@ export class MetadataReplica {
     log.info('metadata snapshot taken and log compacted', {
       index,
       sizeBytes: local.sizeBytes,
+      copiedInMemory: copyDir !== tmpDir,
+      copyMs: Math.round(copiedMs),
       durationMs: Math.round(performance.now() - startedMs),
     });
   }
