@@ -54,6 +54,7 @@ export interface StrataConfig {
   placement: { strategy: PlacementStrategy };
   repair: { max_concurrent: number; bandwidth_bytes_per_second: number };
   observability: { metrics_addr: string; log_level: 'debug' | 'info' | 'warn' | 'error' };
+  console: { addr: string };
 }
 
 export const DEFAULT_CONFIG: StrataConfig = {
@@ -104,6 +105,9 @@ export const DEFAULT_CONFIG: StrataConfig = {
   // reads and writes (k+1 shards per rebuilt shard), so repair leaves room for clients.
   repair: { max_concurrent: 4, bandwidth_bytes_per_second: 100 * 1024 * 1024 },
   observability: { metrics_addr: '127.0.0.1:9090', log_level: 'info' },
+  // Off: the console shows the whole cluster to an administrator's key, so an operator turns it
+  // on where it is wanted (and several members on one host would collide on a default port).
+  console: { addr: '' },
 };
 
 // A check returns an error message, or undefined when the value is acceptable.
@@ -227,4 +231,5 @@ export const CONFIG_KEYS: Record<string, Check> = {
   'repair.bandwidth_bytes_per_second': isInt(1024 * 1024, 2 ** 40),
   'observability.metrics_addr': (v) => (v === '' ? undefined : isAddress(v)),
   'observability.log_level': isOneOf(['debug', 'info', 'warn', 'error']),
+  'console.addr': (v) => (v === '' ? undefined : isAddress(v)),
 };
