@@ -105,14 +105,22 @@ function credentialLines(node: RunningNode, configPath: string | undefined): str
   return [`  S3 access key  ${first.access_key}${more}  (secret key in ${where})`];
 }
 
+// A server started by a supervisor with an IPC channel (`strata dev cluster`) also stops when
+// the channel closes: the supervisor is gone, and nothing else would stop it. The channel is
+// unreferenced so that it never keeps a stopped server alive.
 function waitForSignal(): Promise<void> {
   return new Promise((resolve) => {
     const stop = () => {
       process.off('SIGINT', stop);
       process.off('SIGTERM', stop);
+      process.off('disconnect', stop);
       resolve();
     };
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
+    if (process.channel) {
+      process.on('disconnect', stop);
+      process.channel.unref();
+    }
   });
 }
