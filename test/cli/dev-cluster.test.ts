@@ -2,77 +2,22 @@
 // `cluster status`, and leaves no process behind when stopped by SIGINT or when its supervisor
 // is killed.
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { after, describe, test } from 'node:test';
-import {
-  CreateBucketCommand,
-  GetObjectCommand,
-  PutObjectCommand,
-  S3Client,
-} from '@aws-sdk/client-s3';
+import { CreateBucketCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { checkDevOptions, devPlan, devPortCount } from '../../src/cli/dev-cluster/plan.ts';
+import {
+  alive,
+  type Dev,
+  devS3,
+  metadataAddrsOf,
+  pidsOf,
+  startDev,
+  untilReady,
+} from '../helpers/dev-cluster.ts';
 import { bodyBytes, patternBytes } from '../helpers/s3.ts';
-import { REPO_ROOT, runStrata, STRATA_BIN, tempDir } from '../helpers/server.ts';
+import { runStrata, tempDir } from '../helpers/server.ts';
 import { until } from '../helpers/wait.ts';
-
-interface Dev {
-  child: ChildProcess;
-  output: () => string;
-  exited: Promise<number | null>;
-}
-
-function startDev(dir: string, args: string[]): Dev {
-  const child = spawn(
-    process.execPath,
-    [STRATA_BIN, 'dev', 'cluster', '--base-port', '0', '--dir', dir, ...args],
-    {
-      cwd: REPO_ROOT,
-      env: { ...process.env, STRATA_CONFIG: '' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
-  let output = '';
-  child.stdout?.on('data', (d) => {
-    output += d;
-  });
-  child.stderr?.on('data', (d) => {
-    output += d;
-  });
-  const exited = new Promise<number | null>((done) => child.once('exit', (code) => done(code)));
-  return { child, output: () => output, exited };
-}
-
-async function untilReady(dev: Dev): Promise<string> {
-  return until(
-    'the dev cluster printed Ready.',
-    async () => {
-      if (dev.child.exitCode !== null) throw new Error(`exited early:\n${dev.output()}`);
-      return /^Ready\.$/m.test(dev.output()) ? dev.output() : undefined;
-    },
-    { limitMs: 180_000, intervalMs: 200 },
-  );
-}
-
-function field(output: string, label: string): string {
-  const match = new RegExp(`^${label} +(\\S+)`, 'm').exec(output);
-  assert.ok(match, `the summary lacks "${label}":\n${output}`);
-  return match[1];
-}
-
-function pidsOf(output: string): number[] {
-  return [...output.matchAll(/ pid (\d+) /g)].map((m) => Number(m[1]));
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    assert.equal((error as NodeJS.ErrnoException).code, 'ESRCH');
-    return false;
-  }
-}
 
 describe('strata dev cluster', () => {
   const dirs: string[] = [];
@@ -104,16 +49,7 @@ describe('strata dev cluster', () => {
     const pids = pidsOf(output);
     assert.equal(pids.length, 10, `3 members, 6 data servers, 1 gateway:\n${output}`);
 
-    const s3 = new S3Client({
-      endpoint: field(output, 'S3 endpoint'),
-      region: 'us-east-1',
-      forcePathStyle: true,
-      credentials: {
-        accessKeyId: field(output, 'S3 access key'),
-        secretAccessKey: field(output, 'S3 secret key'),
-      },
-      maxAttempts: 1,
-    });
+    const s3 = devS3(output);
     const body = patternBytes(9 * 1024 * 1024 + 5, 3);
     await s3.send(new CreateBucketCommand({ Bucket: 'devbucket' }));
     await s3.send(new PutObjectCommand({ Bucket: 'devbucket', Key: 'a/b.bin', Body: body }));
@@ -121,7 +57,7 @@ describe('strata dev cluster', () => {
     assert.ok((await bodyBytes(got.Body)).equals(body), 'the object read back differs');
     s3.destroy();
 
-    const addrs = /--metadata-addr (\S+)/.exec(output)?.[1] ?? '';
+    const addrs = metadataAddrsOf(output);
     const status = await runStrata(['cluster', 'status', '--json', '--metadata-addr', addrs]);
     assert.equal(status.code, 0, status.stderr);
     const json = JSON.parse(status.stdout.toString());

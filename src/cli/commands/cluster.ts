@@ -1,11 +1,7 @@
+import { readClusterReport } from '../../client/cluster-report.ts';
 import { MetadataClient } from '../../client/metadata-client.ts';
 import { StrataClient } from '../../client/strata-client.ts';
-import type { ClusterStatus } from '../../client/types.ts';
-import { isStrataError } from '../../common/errors.ts';
-import type { DiskStatus } from '../../data/types.ts';
-import { clusterHealth } from '../../metadata/health/cluster-health.ts';
 import type { RepairProgress } from '../../metadata/repair/types.ts';
-import type { DiskShardCount } from '../../metadata/types.ts';
 import { formatBytes, METADATA_ADDR_OPTION, metadataAddrs, parse, UsageError } from '../usage.ts';
 import { isServerCommand, runServerCommand } from './cluster-servers.ts';
 
@@ -71,23 +67,7 @@ export async function runCluster(args: string[]): Promise<number> {
   const client = new StrataClient({ metadataAddrs: addrs });
   const metadata = new MetadataClient(addrs);
   try {
-    // A metadata service of an older version keeps no shard counts: shown as unknown (null).
-    const counts = await metadata.read('shardCounts').catch((error: unknown) => {
-      if (isStrataError(error, 'EINVAL')) return null;
-      throw error;
-    });
-    const status = withRecordedShards(await client.clusterStatus(), counts);
-    // Health from the replicated records (the cluster's view, the same from every member).
-    const recorded = await metadata.read('dataServers');
-    const health = clusterHealth({
-      servers: recorded,
-      members: status.metadataMembers,
-      erasure: status.erasure,
-    });
-    // The leader's repair progress; an older leader without it is shown as such, not hidden.
-    const repair = await metadata.repairProgress().catch((error: unknown) => ({
-      error: error instanceof Error ? error.message : String(error),
-    }));
+    const { health, repair, ...status } = await readClusterReport(client, metadata);
     if (values.json) {
       process.stdout.write(`${JSON.stringify({ health, ...status, repair }, null, 2)}\n`);
       return 0;
@@ -173,28 +153,6 @@ function formatDuration(seconds: number): string {
   if (seconds < 90) return `${seconds} s`;
   if (seconds < 90 * 60) return `${Math.round(seconds / 60)} min`;
   return `${(seconds / 3600).toFixed(1)} h`;
-}
-
-// Each server and disk with the shards the metadata records there (the state machine's counts).
-function withRecordedShards(status: ClusterStatus, counts: DiskShardCount[] | null) {
-  const byDisk = new Map((counts ?? []).map((c) => [`${c.serverId}\n${c.disk}`, c.shards]));
-  return {
-    ...status,
-    dataServers: status.dataServers.map((server) => {
-      const reported: DiskStatus[] = server.disks;
-      const disks = reported.map((d) => ({
-        ...d,
-        recordedShards: counts === null ? null : (byDisk.get(`${server.serverId}\n${d.disk}`) ?? 0),
-      }));
-      const recordedShards =
-        counts === null
-          ? null
-          : counts
-              .filter((c) => c.serverId === server.serverId)
-              .reduce((sum, c) => sum + c.shards, 0);
-      return { ...server, recordedShards, disks };
-    }),
-  };
 }
 
 async function changeMembers(

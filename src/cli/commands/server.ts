@@ -79,7 +79,8 @@ export async function runServer(args: string[]): Promise<number> {
   if (node.dataAddr) lines.push(`  data      ${node.dataAddr}  (${node.dataDisks?.length} disks)`);
   if (node.s3Endpoint) lines.push(`  s3        ${node.s3Endpoint}  (region ${config.s3.region})`);
   if (node.metricsUrl) lines.push(`  metrics   ${node.metricsUrl}`);
-  if (node.s3Endpoint) lines.push(...credentialLines(node, configPath));
+  if (node.consoleUrl) lines.push(`  console   ${node.consoleUrl}`);
+  if (node.s3Endpoint || node.consoleUrl) lines.push(...credentialLines(node, configPath));
   lines.push(`  data dir  ${config.node.data_dir}`, 'Ready.');
   process.stdout.write(`${lines.join('\n')}\n`);
   await waitForSignal();
