@@ -3,7 +3,13 @@ import { chmodSync, closeSync, fsyncSync, mkdirSync, openSync, readdirSync, rmSy
 import { type FileHandle, mkdir, open, readdir, stat, statfs, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { StrataError } from '../common/errors.ts';
-import { diskFreeBytes, shardBytes, shardErrors } from '../observability/metrics.ts';
+import {
+  diskFreeBytes,
+  diskOnline,
+  diskTotalBytes,
+  shardBytes,
+  shardErrors,
+} from '../observability/metrics.ts';
 import {
   decodeHeader,
   encodeShard,
@@ -167,6 +173,8 @@ export class ShardStore {
           const totalBytes = fs.blocks * fs.bsize;
           const freeBytes = fs.bavail * fs.bsize;
           diskFreeBytes.set({ disk: String(disk) }, freeBytes);
+          diskTotalBytes.set({ disk: String(disk) }, totalBytes);
+          diskOnline.set({ disk: String(disk) }, 1);
           const usedBytes = totalBytes - fs.bfree * fs.bsize;
           return {
             disk,
@@ -178,6 +186,7 @@ export class ShardStore {
             online: true,
           };
         } catch {
+          diskOnline.set({ disk: String(disk) }, 0);
           return {
             disk,
             path,
