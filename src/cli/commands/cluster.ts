@@ -9,14 +9,19 @@ export const CLUSTER_HELP = `Usage: strata cluster status [--metadata-addr H:P[,
        strata cluster add-node --node-id N H:P [--metadata-addr ...]
        strata cluster remove-node N [--metadata-addr ...]
        strata cluster mounts [--metadata-addr ...] [--json]
+       strata cluster repair [--metadata-addr ...]
        strata cluster drain SERVER [--no-wait] [--metadata-addr ...]
        strata cluster undrain SERVER [--metadata-addr ...]
        strata cluster remove-server SERVER [--metadata-addr ...]
 
+repair follows the leader's repair until no stripe is degraded and nothing is queued (exit 0):
+shards rebuilt of those queued, a bar on a terminal and a line every 5 s when piped. It exits 1
+when stripes stay degraded with nothing queued for 30 s (no live server or disk to rebuild on).
+
 drain marks a data server draining: it takes no new shards, and the leader's repair moves every
 shard it holds to other servers (throttled like repairs; its data stays readable meanwhile).
-The command then shows the shards left, once a second, until none is left (exit 0); --no-wait
-returns at once. undrain stops a drain (the server is up again and keeps what it still holds).
+The command then shows the shards left and moved, once a second (a bar on a terminal, a line
+each when piped), until none is left (exit 0); --no-wait returns at once. undrain stops a drain (the server is up again and keeps what it still holds).
 remove-server takes a drained server out of the cluster for good: refused while the server is
 not draining or still holds shards. A removed server's id cannot register again.
 
@@ -56,6 +61,10 @@ export async function runCluster(args: string[]): Promise<number> {
     return changeMembers(positionals, values, await metadataAddrs(values));
   }
   if (positionals[0] === 'mounts') return listMounts(values, await metadataAddrs(values));
+  if (positionals[0] === 'repair') {
+    const { followRepair } = await import('./cluster-repair.ts');
+    return followRepair(await metadataAddrs(values));
+  }
   if (isServerCommand(positionals[0])) {
     const addrs = await metadataAddrs(values);
     const wait = values['no-wait'] !== true;
