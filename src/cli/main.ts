@@ -9,6 +9,7 @@ Commands:
   server     start a Strata node (single-node by default)
   cluster    cluster status (nodes, roles, disks, capacity), members, mounts, drain, remove-server
   fs         work with files: ls, mkdir, put, get, rm, stat, mv
+  dev        dev cluster: a multi-process cluster on this machine, stopped by Ctrl-C
   version    print the version
   help CMD   help for one command (also: strata CMD --help)
 
@@ -31,6 +32,10 @@ const COMMANDS: Record<
   fs: async () => {
     const m = await import('./commands/fs.ts');
     return { run: m.runFs, help: m.FS_HELP };
+  },
+  dev: async () => {
+    const m = await import('./commands/dev.ts');
+    return { run: m.runDev, help: m.DEV_HELP };
   },
   version: async () => {
     const m = await import('./commands/version.ts');

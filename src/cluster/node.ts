@@ -4,6 +4,7 @@ import type { Registry } from 'prom-client';
 import { MetadataClient } from '../client/metadata-client.ts';
 import { StrataClient } from '../client/strata-client.ts';
 import { advertisedAddr, joinAddr, splitAddr } from '../common/advertise.ts';
+import { StrataError } from '../common/errors.ts';
 import { ensurePrivateDir } from '../common/private-dir.ts';
 import { credentialsPath, loadOrCreateCredentials } from '../config/credentials.ts';
 import type { CredentialConfig, Role, StrataConfig } from '../config/schema.ts';
@@ -30,6 +31,7 @@ export interface RunningNode {
   dataDisks?: string[];
   s3Endpoint?: string;
   metricsUrl?: string;
+  consoleUrl?: string;
   credentials: CredentialConfig[];
   generatedCredentials: boolean; // made at this start (the first): the only time it is shown
   credentialsPath?: string; // where the generated pair is kept, when it is in use
@@ -122,6 +124,8 @@ export async function startNode(config: StrataConfig, log: Logger): Promise<Runn
       closers.push(() => new Promise((done) => metrics.server.close(() => done())));
       node.metricsUrl = `http://${host}:${metrics.port}/metrics`;
     }
+    if (config.console.addr !== '' && (role === 'combined' || role === 'metadata'))
+      await startConsoleOf(config, dataDir, metadataAddr, node, closers, log);
     return node;
   } catch (error) {
     await node.close();
@@ -133,6 +137,44 @@ export async function startNode(config: StrataConfig, log: Logger): Promise<Runn
 function roleRegistry(role: Role): Registry {
   if (role === 'combined') return metricsRegistry([...ROLE_METRICS.metadata, ...ROLE_METRICS.s3]);
   return metricsRegistry(ROLE_METRICS[role]);
+}
+
+// The web console of a metadata member. Its logins are the administrators' S3 key pairs: the
+// configured ones, or the pair generated under the data directory (shared with a combined node's
+// gateway; on a metadata-only member made here and printed at the first start, as a gateway's).
+async function startConsoleOf(
+  config: StrataConfig,
+  dataDir: string,
+  metadataAddr: string,
+  node: RunningNode,
+  closers: Array<() => Promise<void>>,
+  log: Logger,
+): Promise<void> {
+  const configured = config.s3.auth.credentials;
+  if (configured.length === 0 && node.credentialsPath === undefined) {
+    const { credential, created } = loadOrCreateCredentials(dataDir);
+    node.credentials = [credential];
+    node.generatedCredentials = created;
+    node.credentialsPath = credentialsPath(dataDir);
+  }
+  const admins = (configured.length > 0 ? configured : node.credentials).filter((c) => c.admin);
+  if (admins.length === 0)
+    throw new StrataError(
+      'CONFIG_INVALID',
+      'console.addr is set but no credential in s3.auth.credentials is an administrator ' +
+        '(admin = true): nobody could log in to the console',
+    );
+  const { host, port } = splitAddr(config.console.addr);
+  const { startConsole } = await import('../console/server.ts');
+  const running = await startConsole({
+    host,
+    port,
+    metadataAddrs: [metadataAddr, ...config.metadata.raft_peers],
+    credentials: admins.map((c) => ({ accessKey: c.access_key_id, secretKey: c.secret_key })),
+    log: log.child({ service: 'console' }),
+  });
+  closers.push(() => running.close());
+  node.consoleUrl = running.url;
 }
 
 // The repair driver of this metadata member; it works only while the member leads.

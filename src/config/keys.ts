@@ -255,6 +255,11 @@ export const KEYS: readonly KeySpec[] = [
     flag: 'log-level',
     doc: '`trace`, `debug`, `info`, `warn` or `error`; logs are JSON lines on stderr',
   },
+  {
+    key: 'console.addr',
+    check: isOptionalAddress,
+    doc: "the web console's listener on a metadata member (`combined` or `metadata` role): a read-only dashboard of the cluster's health, servers, disks, repair, Raft members and buckets, after login with an administrator's S3 key pair (docs/guides/operations.md, \"Web console\"). Empty (the default) turns it off: it shows the whole cluster, so it is turned on where it is wanted",
+  },
 ];
 
 export const KEY_SPECS: ReadonlyMap<string, KeySpec> = new Map(KEYS.map((k) => [k.key, k]));

@@ -58,6 +58,7 @@ export interface StrataConfig {
   placement: { strategy: PlacementStrategy };
   repair: { max_concurrent: number; bandwidth_bytes_per_second: number };
   observability: { metrics_addr: string; log_level: LogLevel };
+  console: { addr: string };
 }
 
 export const DEFAULT_CONFIG: StrataConfig = {
@@ -112,6 +113,9 @@ export const DEFAULT_CONFIG: StrataConfig = {
   // reads and writes (k+1 shards per rebuilt shard), so repair leaves room for clients.
   repair: { max_concurrent: 4, bandwidth_bytes_per_second: 100 * 1024 * 1024 },
   observability: { metrics_addr: '127.0.0.1:9090', log_level: 'info' },
+  // Off: the console shows the whole cluster to an administrator's key, so an operator turns it
+  // on where it is wanted (and several members on one host would collide on a default port).
+  console: { addr: '' },
 };
 
 // The value at a dotted key of a configuration object.

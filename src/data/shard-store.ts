@@ -7,6 +7,8 @@ import {
   dataReads,
   dataWrites,
   diskFreeBytes,
+  diskOnline,
+  diskTotalBytes,
   shardBytes,
   shardErrors,
 } from '../observability/metrics.ts';
@@ -174,6 +176,8 @@ export class ShardStore {
           const totalBytes = fs.blocks * fs.bsize;
           const freeBytes = fs.bavail * fs.bsize;
           diskFreeBytes.set({ disk: String(disk) }, freeBytes);
+          diskTotalBytes.set({ disk: String(disk) }, totalBytes);
+          diskOnline.set({ disk: String(disk) }, 1);
           const usedBytes = totalBytes - fs.bfree * fs.bsize;
           return {
             disk,
@@ -185,6 +189,7 @@ export class ShardStore {
             online: true,
           };
         } catch {
+          diskOnline.set({ disk: String(disk) }, 0);
           return {
             disk,
             path,

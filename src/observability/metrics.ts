@@ -95,6 +95,21 @@ export const diskFreeBytes = new Gauge({
   registers: [dataMetrics],
 });
 
+// With the free bytes, what "nearly full" is measured against (alert rules divide the two).
+export const diskTotalBytes = new Gauge({
+  name: 'strata_data_disk_total_bytes',
+  help: 'Size of each data disk (its file system), in bytes',
+  labelNames: ['disk'] as const,
+  registers: [dataMetrics],
+});
+
+export const diskOnline = new Gauge({
+  name: 'strata_data_disk_online',
+  help: '1 while each data disk answers (statfs succeeds), 0 once it does not',
+  labelNames: ['disk'] as const,
+  registers: [dataMetrics],
+});
+
 // The data server's background scrubber (src/data/shard-scrubber.ts).
 export const scrubBytes = new Counter({
   name: 'strata_data_scrub_bytes_total',

@@ -5,6 +5,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { MetadataClient } from '../../client/metadata-client.ts';
 import type { ServerState } from '../../metadata/types.ts';
+import { progressReporter } from '../progress.ts';
 import { UsageError } from '../usage.ts';
 
 const PROGRESS_INTERVAL_MS = 1_000;
@@ -53,30 +54,33 @@ async function shardsOn(metadata: MetadataClient, serverId: string): Promise<num
   return counts.reduce((sum, c) => sum + c.shards, 0);
 }
 
-// One progress line a second (rewritten in place on a terminal) until the server holds no shard;
-// exits 1 if the drain is stopped meanwhile (undrained, or the server removed by someone else).
+// Progress once a second (a bar rewritten in place on a terminal, a line each when piped) until
+// the server holds no shard; exits 1 if the drain is stopped meanwhile (undrained, or the server
+// removed by someone else).
 async function followDrain(metadata: MetadataClient, serverId: string): Promise<number> {
-  const tty = process.stdout.isTTY === true;
-  const startedMs = Date.now();
   const first = await shardsOn(metadata, serverId);
+  const progress = progressReporter({
+    label: `draining ${serverId}`,
+    unit: 'count',
+    total: first,
+    noun: 'moved',
+    stream: process.stdout,
+    lineIntervalMs: PROGRESS_INTERVAL_MS,
+  });
   let left = first;
   while (left > 0) {
-    const moved = first - left;
-    const seconds = Math.max(1, (Date.now() - startedMs) / 1000);
-    const line =
-      `draining ${serverId}: ${left} shards left, ${moved} of ${first} moved ` +
-      `(${(moved / seconds).toFixed(1)}/s)`;
-    process.stdout.write(tty ? `\r${line}\u001b[K` : `${line}\n`);
+    progress.update(first - left, { note: `${left} shards left` });
     await sleep(PROGRESS_INTERVAL_MS);
     const server = await metadata.read('dataServer', serverId);
     if (server?.state !== 'draining') {
-      if (tty) process.stdout.write('\n');
+      progress.finish();
       process.stderr.write(`${serverId} is ${server?.state ?? 'gone'}: the drain was stopped\n`);
       return 1;
     }
     left = await shardsOn(metadata, serverId);
   }
-  if (tty) process.stdout.write('\n');
+  progress.update(first, { note: '0 shards left' });
+  progress.finish();
   process.stdout.write(
     `${serverId} drained: it holds no shard; remove it with strata cluster remove-server ${serverId}\n`,
   );

@@ -1,11 +1,7 @@
+import { readClusterReport } from '../../client/cluster-report.ts';
 import { MetadataClient } from '../../client/metadata-client.ts';
 import { StrataClient } from '../../client/strata-client.ts';
-import type { ClusterStatus } from '../../client/types.ts';
-import { isStrataError } from '../../common/errors.ts';
-import type { DiskStatus } from '../../data/types.ts';
-import { clusterHealth } from '../../metadata/health/cluster-health.ts';
 import type { RepairProgress } from '../../metadata/repair/types.ts';
-import type { DiskShardCount } from '../../metadata/types.ts';
 import { formatBytes, METADATA_ADDR_OPTION, metadataAddrs, parse, UsageError } from '../usage.ts';
 import { isServerCommand, runServerCommand } from './cluster-servers.ts';
 
@@ -13,14 +9,19 @@ export const CLUSTER_HELP = `Usage: strata cluster status [--metadata-addr H:P[,
        strata cluster add-node --node-id N H:P [--metadata-addr ...]
        strata cluster remove-node N [--metadata-addr ...]
        strata cluster mounts [--metadata-addr ...] [--json]
+       strata cluster repair [--metadata-addr ...]
        strata cluster drain SERVER [--no-wait] [--metadata-addr ...]
        strata cluster undrain SERVER [--metadata-addr ...]
        strata cluster remove-server SERVER [--metadata-addr ...]
 
+repair follows the leader's repair until no stripe is degraded and nothing is queued (exit 0):
+shards rebuilt of those queued, a bar on a terminal and a line every 5 s when piped. It exits 1
+when stripes stay degraded with nothing queued for 30 s (no live server or disk to rebuild on).
+
 drain marks a data server draining: it takes no new shards, and the leader's repair moves every
 shard it holds to other servers (throttled like repairs; its data stays readable meanwhile).
-The command then shows the shards left, once a second, until none is left (exit 0); --no-wait
-returns at once. undrain stops a drain (the server is up again and keeps what it still holds).
+The command then shows the shards left and moved, once a second (a bar on a terminal, a line
+each when piped), until none is left (exit 0); --no-wait returns at once. undrain stops a drain (the server is up again and keeps what it still holds).
 remove-server takes a drained server out of the cluster for good: refused while the server is
 not draining or still holds shards. A removed server's id cannot register again.
 
@@ -60,6 +61,10 @@ export async function runCluster(args: string[]): Promise<number> {
     return changeMembers(positionals, values, await metadataAddrs(values));
   }
   if (positionals[0] === 'mounts') return listMounts(values, await metadataAddrs(values));
+  if (positionals[0] === 'repair') {
+    const { followRepair } = await import('./cluster-repair.ts');
+    return followRepair(await metadataAddrs(values));
+  }
   if (isServerCommand(positionals[0])) {
     const addrs = await metadataAddrs(values);
     const wait = values['no-wait'] !== true;
@@ -71,23 +76,7 @@ export async function runCluster(args: string[]): Promise<number> {
   const client = new StrataClient({ metadataAddrs: addrs });
   const metadata = new MetadataClient(addrs);
   try {
-    // A metadata service of an older version keeps no shard counts: shown as unknown (null).
-    const counts = await metadata.read('shardCounts').catch((error: unknown) => {
-      if (isStrataError(error, 'EINVAL')) return null;
-      throw error;
-    });
-    const status = withRecordedShards(await client.clusterStatus(), counts);
-    // Health from the replicated records (the cluster's view, the same from every member).
-    const recorded = await metadata.read('dataServers');
-    const health = clusterHealth({
-      servers: recorded,
-      members: status.metadataMembers,
-      erasure: status.erasure,
-    });
-    // The leader's repair progress; an older leader without it is shown as such, not hidden.
-    const repair = await metadata.repairProgress().catch((error: unknown) => ({
-      error: error instanceof Error ? error.message : String(error),
-    }));
+    const { health, repair, ...status } = await readClusterReport(client, metadata);
     if (values.json) {
       process.stdout.write(`${JSON.stringify({ health, ...status, repair }, null, 2)}\n`);
       return 0;
@@ -173,28 +162,6 @@ function formatDuration(seconds: number): string {
   if (seconds < 90) return `${seconds} s`;
   if (seconds < 90 * 60) return `${Math.round(seconds / 60)} min`;
   return `${(seconds / 3600).toFixed(1)} h`;
-}
-
-// Each server and disk with the shards the metadata records there (the state machine's counts).
-function withRecordedShards(status: ClusterStatus, counts: DiskShardCount[] | null) {
-  const byDisk = new Map((counts ?? []).map((c) => [`${c.serverId}\n${c.disk}`, c.shards]));
-  return {
-    ...status,
-    dataServers: status.dataServers.map((server) => {
-      const reported: DiskStatus[] = server.disks;
-      const disks = reported.map((d) => ({
-        ...d,
-        recordedShards: counts === null ? null : (byDisk.get(`${server.serverId}\n${d.disk}`) ?? 0),
-      }));
-      const recordedShards =
-        counts === null
-          ? null
-          : counts
-              .filter((c) => c.serverId === server.serverId)
-              .reduce((sum, c) => sum + c.shards, 0);
-      return { ...server, recordedShards, disks };
-    }),
-  };
 }
 
 async function changeMembers(

@@ -3,6 +3,7 @@ import { stat as statLocal } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import { StrataClient } from '../../client/strata-client.ts';
 import type { Inode } from '../../metadata/types.ts';
+import { progressReporter } from '../progress.ts';
 import { formatBytes, METADATA_ADDR_OPTION, metadataAddrs, parse, UsageError } from '../usage.ts';
 
 export const FS_HELP = `Usage: strata fs <command> [options]
@@ -124,30 +125,34 @@ async function put(client: StrataClient, local: string, path: string) {
   const size = local === '-' ? undefined : (await statLocal(local)).size;
   const source =
     local === '-' ? process.stdin : createReadStream(local, { highWaterMark: 1024 * 1024 });
-  const progress = progressReporter('put', size);
+  const progress = progressReporter({ label: `put ${path}`, unit: 'bytes', total: size });
+  let sent = 0;
   const counted = (async function* () {
     for await (const chunk of source) {
-      progress.add((chunk as Buffer).length);
+      sent += (chunk as Buffer).length;
+      progress.update(sent);
       yield chunk as Buffer;
     }
   })();
   const inode = await client.writeFile(path, counted, { caller: callerOfProcess() });
-  progress.done();
+  progress.finish();
   const seconds = Math.max(0.001, (Date.now() - startedMs) / 1000);
   process.stderr.write(`put ${path}: ${formatBytes(inode.size)} in ${seconds.toFixed(2)} s\n`);
 }
 
 async function get(client: StrataClient, path: string, local: string | undefined) {
   const inode = await client.stat(path);
-  const progress = progressReporter('get', inode.size);
+  const progress = progressReporter({ label: `get ${path}`, unit: 'bytes', total: inode.size });
+  let received = 0;
   const body = (async function* () {
     for await (const chunk of client.readFile(path)) {
-      progress.add(chunk.length);
+      received += chunk.length;
+      progress.update(received);
       yield chunk;
     }
   })();
   await pipeline(body, local && local !== '-' ? createWriteStream(local) : process.stdout);
-  progress.done();
+  progress.finish();
 }
 
 async function remove(client: StrataClient, path: string, recursive: boolean) {
@@ -157,24 +162,4 @@ async function remove(client: StrataClient, path: string, recursive: boolean) {
   for (const entry of await client.readdir(path))
     await remove(client, `${path.replace(/\/$/, '')}/${entry.name}`, true);
   await client.rmdir(path);
-}
-
-// Progress on stderr, only for a terminal, at most a few times a second.
-function progressReporter(verb: string, totalBytes: number | undefined) {
-  const enabled = Boolean(process.stderr.isTTY);
-  let done = 0;
-  let lastMs = 0;
-  return {
-    add(bytes: number) {
-      done += bytes;
-      const now = Date.now();
-      if (!enabled || now - lastMs < 250) return;
-      lastMs = now;
-      const pct = totalBytes ? ` (${((100 * done) / Math.max(1, totalBytes)).toFixed(0)}%)` : '';
-      process.stderr.write(`\r${verb} ${formatBytes(done)}${pct}   `);
-    },
-    done() {
-      if (enabled && lastMs > 0) process.stderr.write('\n');
-    },
-  };
 }

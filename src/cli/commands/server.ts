@@ -83,7 +83,8 @@ export async function runServer(args: string[]): Promise<number> {
     );
   if (node.s3Endpoint) lines.push(`  s3        ${node.s3Endpoint}  (region ${config.s3.region})`);
   if (node.metricsUrl) lines.push(`  metrics   ${node.metricsUrl}`);
-  if (node.s3Endpoint) lines.push(...credentialLines(node, configPath));
+  if (node.consoleUrl) lines.push(`  console   ${node.consoleUrl}`);
+  if (node.s3Endpoint || node.consoleUrl) lines.push(...credentialLines(node, configPath));
   lines.push(`  data dir  ${config.storage.data_dir}`);
   if (config.storage.metadata_dir) lines.push(`  metadata dir  ${config.storage.metadata_dir}`);
   lines.push('Ready.');
@@ -115,14 +116,22 @@ function advertised(bound: string, advertisedAddr: string | undefined): string {
   return advertisedAddr && advertisedAddr !== bound ? `  (advertised as ${advertisedAddr})` : '';
 }
 
+// A server started by a supervisor with an IPC channel (`strata dev cluster`) also stops when
+// the channel closes: the supervisor is gone, and nothing else would stop it. The channel is
+// unreferenced so that it never keeps a stopped server alive.
 function waitForSignal(): Promise<void> {
   return new Promise((resolve) => {
     const stop = () => {
       process.off('SIGINT', stop);
       process.off('SIGTERM', stop);
+      process.off('disconnect', stop);
       resolve();
     };
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
+    if (process.channel) {
+      process.on('disconnect', stop);
+      process.channel.unref();
+    }
   });
 }

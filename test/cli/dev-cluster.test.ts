@@ -1,0 +1,91 @@
+// `strata dev cluster`: a real multi-process cluster that serves S3, shows up whole in
+// `cluster status`, and leaves no process behind when stopped by SIGINT or when its supervisor
+// is killed.
+import assert from 'node:assert/strict';
+import { rmSync } from 'node:fs';
+import { after, describe, test } from 'node:test';
+import { CreateBucketCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { checkDevOptions, devPlan, devPortCount } from '../../src/cli/dev-cluster/plan.ts';
+import {
+  alive,
+  type Dev,
+  devS3,
+  metadataAddrsOf,
+  pidsOf,
+  startDev,
+  untilReady,
+} from '../helpers/dev-cluster.ts';
+import { bodyBytes, patternBytes } from '../helpers/s3.ts';
+import { runStrata, tempDir } from '../helpers/server.ts';
+import { until } from '../helpers/wait.ts';
+
+describe('strata dev cluster', () => {
+  const dirs: string[] = [];
+  const devs: Dev[] = [];
+  after(() => {
+    for (const dev of devs) if (dev.child.exitCode === null) dev.child.kill('SIGKILL');
+    for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('the plan gives every process distinct ports and refuses even metadata counts', () => {
+    const options = { metadata: 3, data: 6, gateways: 2, dir: '/d', basePort: 9000 };
+    const plan = devPlan(options);
+    const ports = plan.processes.flatMap((p) =>
+      [p.metadataAddr, p.dataAddr, p.s3Addr, p.consoleAddr, p.metricsAddr].filter(Boolean),
+    );
+    assert.equal(ports.length, devPortCount(options));
+    assert.equal(new Set(ports).size, ports.length, `ports repeat: ${ports}`);
+    assert.equal(plan.metadataAddrs[0], '127.0.0.1:9000');
+    assert.match(checkDevOptions({ ...options, metadata: 2 }) ?? '', /odd/);
+    assert.match(checkDevOptions({ ...options, basePort: 65500 }) ?? '', /base-port/);
+  });
+
+  test('3 metadata + 6 data servers serve S3, show HEALTHY, and SIGINT stops them all', async () => {
+    const dir = tempDir('strata-dev-');
+    dirs.push(dir);
+    const dev = startDev(dir, ['--metadata', '3', '--data', '6']);
+    devs.push(dev);
+    const output = await untilReady(dev);
+    const pids = pidsOf(output);
+    assert.equal(pids.length, 10, `3 members, 6 data servers, 1 gateway:\n${output}`);
+
+    const s3 = devS3(output);
+    const body = patternBytes(9 * 1024 * 1024 + 5, 3);
+    await s3.send(new CreateBucketCommand({ Bucket: 'devbucket' }));
+    await s3.send(new PutObjectCommand({ Bucket: 'devbucket', Key: 'a/b.bin', Body: body }));
+    const got = await s3.send(new GetObjectCommand({ Bucket: 'devbucket', Key: 'a/b.bin' }));
+    assert.ok((await bodyBytes(got.Body)).equals(body), 'the object read back differs');
+    s3.destroy();
+
+    const addrs = metadataAddrsOf(output);
+    const status = await runStrata(['cluster', 'status', '--json', '--metadata-addr', addrs]);
+    assert.equal(status.code, 0, status.stderr);
+    const json = JSON.parse(status.stdout.toString());
+    assert.equal(json.health.status, 'HEALTHY', JSON.stringify(json.health));
+    assert.equal(json.metadataMembers.length, 3);
+    assert.equal(json.dataServers.filter((s: { state: string }) => s.state === 'up').length, 6);
+
+    dev.child.kill('SIGINT');
+    assert.equal(await dev.exited, 0, dev.output());
+    assert.match(dev.output(), /^Stopped\.$/m);
+    const left = pids.filter(alive);
+    assert.deepEqual(left, [], `processes left running after SIGINT: ${left}`);
+  });
+
+  test('a supervisor killed by SIGKILL leaves no server running', async () => {
+    const dir = tempDir('strata-dev-');
+    dirs.push(dir);
+    const dev = startDev(dir, ['--metadata', '1', '--data', '1']);
+    devs.push(dev);
+    const pids = pidsOf(await untilReady(dev));
+    assert.equal(pids.length, 3);
+    dev.child.kill('SIGKILL');
+    await dev.exited;
+    // Each server stops when its IPC channel to the supervisor closes.
+    await until(
+      `servers ${pids} gone after the supervisor's SIGKILL`,
+      async () => (pids.some(alive) ? undefined : true),
+      { limitMs: 30_000, intervalMs: 200 },
+    );
+  });
+});
