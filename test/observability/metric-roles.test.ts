@@ -10,6 +10,8 @@ import {
   ROLE_METRICS,
 } from '../../src/observability/metrics.ts';
 import { REPO_ROOT } from '../helpers/server.ts';
+// The console's metric registers in the metadata group when its module loads, as on a member.
+import '../../src/console/metrics.ts';
 
 async function namesOf(groups: MetricGroup[]): Promise<string[]> {
   const metrics = await metricsRegistry(groups).getMetricsAsJSON();
