@@ -189,10 +189,17 @@ export async function mountMain(args: string[]): Promise<number> {
     // Once: Ctrl-C reaches both this process and, without root, the parent that passes it on.
     if (stopping) return;
     stopping = true;
-    void fs
-      .flushAll()
-      .then(() => unmountFuse(mountPoint))
-      .then(() => session.stop());
+    // Each step runs whatever the one before it did: a failed flush is logged (and counted in
+    // the exit code) but must not leave the mount behind, nor crash the process with it mounted.
+    void (async () => {
+      await fs.flushAll().catch((error: Error) =>
+        log.error('flush before unmount failed', { error: error.message }),
+      );
+      await unmountFuse(mountPoint).catch((error: Error) =>
+        log.error('unmount failed', { error: error.message }),
+      );
+      session.stop();
+    })();
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);

@@ -213,7 +213,11 @@ describe('strata-mount', { skip: canMount ? false : 'needs root and /dev/fuse' }
     const child = mount?.process;
     child?.kill('SIGINT');
     await new Promise<void>((resolve) => child?.once('exit', () => resolve()));
-    assert.equal(mounted(mountPoint), false, 'unmounted after SIGINT');
+    assert.equal(
+      mounted(mountPoint),
+      false,
+      `unmounted after SIGINT (exit ${child?.exitCode}/${child?.signalCode}):\n${mount?.output()}`,
+    );
 
     await startMount();
     await mount?.kill();
