@@ -1,7 +1,8 @@
 // StrataError codes to errno numbers (Linux), in one place.
-import { isStrataError } from '../common/errors.ts';
+import { type ErrnoCode, isStrataError, type StrataErrorCode } from '../common/errors.ts';
 
-const ERRNO: Record<string, number> = {
+// Linux errno numbers of the codes Strata raises by their errno name.
+const ERRNO_NUMBER: Record<ErrnoCode, number> = {
   EPERM: 1,
   ENOENT: 2,
   EINTR: 4,
@@ -27,19 +28,46 @@ const ERRNO: Record<string, number> = {
   ELOOP: 40,
   ENODATA: 61,
   ENOTSUP: 95,
-  ETIMEDOUT: 110,
   ESTALE: 116,
-  ENTITY_TOO_LARGE: 27,
-  NOT_ENOUGH_TARGETS: 28,
-  NO_SUCH_BUCKET: 2,
-  KEY_CONFLICT: 17,
-  INVALID_KEY: 22,
-  RPC_TIMEOUT: 110,
-  RPC_UNAVAILABLE: 5,
-  RPC_CONNECTION_LOST: 5,
-  DATA_DAMAGED: 5,
-  PLACEMENT_VIOLATION: 5,
 };
+const { EIO, ENOENT, EEXIST, ENOTEMPTY, EINVAL, ENOSPC, EBUSY, ENOSYS } = ERRNO_NUMBER;
+const EFBIG = 27;
+const ETIMEDOUT = 110;
+
+// Every other code (the type makes the table exhaustive): what a program on the mount sees.
+const ERRNO_OF_CODE: Record<Exclude<StrataErrorCode, ErrnoCode>, number> = {
+  PRECONDITION_FAILED: EIO, // S3 conditional writes only
+  NO_SUCH_BUCKET: ENOENT,
+  BUCKET_EXISTS: EEXIST,
+  BUCKET_NOT_EMPTY: ENOTEMPTY,
+  NO_SUCH_UPLOAD: ENOENT,
+  NO_SUCH_VERSION: ENOENT,
+  METHOD_NOT_ALLOWED: ENOENT, // a delete marker: the file is gone
+  INVALID_PART: EIO, // multipart uploads are S3 only
+  INVALID_PART_ORDER: EIO,
+  ENTITY_TOO_SMALL: EIO,
+  ENTITY_TOO_LARGE: EFBIG,
+  INVALID_KEY: EINVAL,
+  KEY_CONFLICT: EEXIST,
+  SHARD_CORRUPT: EIO,
+  SHARD_MISSING: EIO,
+  NOT_ENOUGH_SHARDS: EIO,
+  DATA_DAMAGED: EIO,
+  NOT_ENOUGH_TARGETS: ENOSPC,
+  PLACEMENT_VIOLATION: EIO,
+  SERVER_NOT_DRAINED: EBUSY,
+  SERVER_REMOVED: EIO,
+  RPC_TIMEOUT: ETIMEDOUT,
+  RPC_UNAVAILABLE: EIO,
+  RPC_CONNECTION_LOST: EIO,
+  RPC_NO_METHOD: ENOSYS,
+  RPC_BAD_FRAME: EIO,
+  RPC_REMOTE: EIO,
+  CONFIG_INVALID: EINVAL,
+  INTERNAL: EIO,
+};
+
+const ERRNO: Record<string, number> = { ...ERRNO_NUMBER, ...ERRNO_OF_CODE, ETIMEDOUT };
 
 export function errnoOf(error: unknown): number {
   const code = isStrataError(error) ? error.code : (error as { code?: string })?.code;

@@ -1,7 +1,7 @@
 // One S3 error type, and the one place where internal error codes become S3 codes and statuses
 // (as Garage's error.rs). Everything a handler throws goes through toS3Error.
 import { S3AuthError } from '../auth/types.ts';
-import { StrataError } from '../common/errors.ts';
+import { StrataError, type StrataErrorCode } from '../common/errors.ts';
 
 export class S3Error extends Error {
   readonly s3Code: string;
@@ -27,7 +27,11 @@ export class S3Error extends Error {
   }
 }
 
-const FROM_STRATA: Record<string, [string, number]> = {
+// Every internal code has its row (the type makes the table exhaustive): a new code cannot reach
+// a client as an accidental 500. Codes no S3 request can cause, or that are server faults, are
+// InternalError on purpose and say why in a comment.
+const INTERNAL: [string, number] = ['InternalError', 500];
+const FROM_STRATA: Record<StrataErrorCode, [string, number]> = {
   ENOENT: ['NoSuchKey', 404],
   NO_SUCH_BUCKET: ['NoSuchBucket', 404],
   BUCKET_EXISTS: ['BucketAlreadyOwnedByYou', 409],
@@ -49,6 +53,8 @@ const FROM_STRATA: Record<string, [string, number]> = {
   EACCES: ['AccessDenied', 403],
   EPERM: ['AccessDenied', 403],
   ENOTSUP: ['NotImplemented', 501],
+  // Something Strata does not do: the protocol's refusal, never a 500.
+  ENOSYS: ['NotImplemented', 501],
   // Not an AWS code (AWS never runs out of space): the WebDAV status for a full store.
   ENOSPC: ['InsufficientStorage', 507],
   // Too few data servers answer right now: a client may retry later. Corrupt or missing shards
@@ -57,15 +63,42 @@ const FROM_STRATA: Record<string, [string, number]> = {
   NOT_ENOUGH_SHARDS: ['ServiceUnavailable', 503],
   // Lost, not unreachable: AWS has no code for it; the only one clients know that is not "retry
   // later" (503) is InternalError (docs/api/s3.md, "Damaged data").
-  DATA_DAMAGED: ['InternalError', 500],
+  DATA_DAMAGED: INTERNAL,
   NOT_ENOUGH_TARGETS: ['ServiceUnavailable', 503],
   // The metadata service refused the stripe's placement: a writer bug, not worth a retry.
-  PLACEMENT_VIOLATION: ['InternalError', 500],
+  PLACEMENT_VIOLATION: INTERNAL,
   RPC_UNAVAILABLE: ['ServiceUnavailable', 503],
   RPC_TIMEOUT: ['ServiceUnavailable', 503],
   RPC_CONNECTION_LOST: ['ServiceUnavailable', 503],
   EISDIR: ['NoSuchKey', 404],
   ENOTDIR: ['NoSuchKey', 404],
+  // Server faults: the detail goes to the gateway's log, the client gets the generic message.
+  EIO: INTERNAL,
+  EEXIST: INTERNAL, // the S3 paths turn an existing key into KEY_CONFLICT or an overwrite
+  ENOTEMPTY: INTERNAL, // likewise (BUCKET_NOT_EMPTY for buckets)
+  EXDEV: INTERNAL,
+  ENODATA: INTERNAL,
+  EBUSY: INTERNAL,
+  ELOOP: INTERNAL,
+  SHARD_CORRUPT: INTERNAL,
+  SHARD_MISSING: INTERNAL,
+  RPC_NO_METHOD: INTERNAL,
+  RPC_BAD_FRAME: INTERNAL,
+  RPC_REMOTE: INTERNAL,
+  CONFIG_INVALID: INTERNAL,
+  INTERNAL: INTERNAL,
+  // Cluster administration and the FUSE mount only: no S3 request reaches them.
+  SERVER_NOT_DRAINED: INTERNAL,
+  SERVER_REMOVED: INTERNAL,
+  EBADF: INTERNAL,
+  EMFILE: INTERNAL,
+  ENXIO: INTERNAL,
+  EAGAIN: INTERNAL,
+  EINTR: INTERNAL,
+  ESTALE: INTERNAL,
+  ENOLCK: INTERNAL,
+  EROFS: INTERNAL,
+  ERANGE: INTERNAL,
 };
 
 export function toS3Error(error: unknown): S3Error {
@@ -73,12 +106,13 @@ export function toS3Error(error: unknown): S3Error {
   if (error instanceof S3AuthError)
     return new S3Error(error.s3Code, error.httpStatus, error.message);
   if (error instanceof StrataError) {
-    const mapped = FROM_STRATA[error.code];
-    if (mapped) {
-      const message = messageFor(mapped[0], mapped[1], error.message);
-      const detail = message === error.message ? undefined : error.message;
-      return new S3Error(mapped[0], mapped[1], message, detail);
-    }
+    const [s3Code, httpStatus] = FROM_STRATA[error.code];
+    const message =
+      error.code === 'DATA_DAMAGED'
+        ? "The object's stored data is damaged and cannot be read; retrying will not help."
+        : messageFor(s3Code, httpStatus, error.message);
+    const detail = message === error.message ? undefined : error.message;
+    return new S3Error(s3Code, httpStatus, message, detail);
   }
   return new S3Error('InternalError', 500, 'We encountered an internal error. Please try again.');
 }
@@ -102,8 +136,6 @@ function messageFor(s3Code: string, httpStatus: number, detail: string): string 
       return 'Your previous request to create the named bucket succeeded and you already own it.';
     case 'BucketNotEmpty':
       return 'The bucket you tried to delete is not empty';
-    case 'InternalError': // only DATA_DAMAGED is mapped to it; others never reach messageFor
-      return "The object's stored data is damaged and cannot be read; retrying will not help.";
     case 'ServiceUnavailable':
       return 'Too few storage servers answered; please retry.';
     case 'InsufficientStorage':

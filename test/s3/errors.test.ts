@@ -32,12 +32,24 @@ test('every StrataError code the gateway meets maps to the S3 code and status AW
     ['RPC_BAD_FRAME', 'InternalError', 500],
     ['INTERNAL', 'InternalError', 500],
     ['EIO', 'InternalError', 500],
+    ['ENOSYS', 'NotImplemented', 501],
+    ['ENOTSUP', 'NotImplemented', 501],
+    ['DATA_DAMAGED', 'InternalError', 500],
+    ['PLACEMENT_VIOLATION', 'InternalError', 500],
   ];
   for (const [code, s3Code, status] of cases) {
     const mapped = toS3Error(new StrataError(code, `detail of ${code}`));
     assert.equal(mapped.s3Code, s3Code, code);
     assert.equal(mapped.httpStatus, status, code);
   }
+});
+
+test('only lost data is called damaged; other server faults get the generic message', () => {
+  const damaged = toS3Error(new StrataError('DATA_DAMAGED', 'stripe 7: 3 shards corrupt'));
+  assert.match(damaged.message, /damaged/);
+  const placement = toS3Error(new StrataError('PLACEMENT_VIOLATION', 'two shards on d1'));
+  assert.doesNotMatch(placement.message, /damaged|d1/);
+  assert.equal(placement.detail, 'two shards on d1', 'the detail is kept for the log');
 });
 
 test('InvalidArgument for a bad key keeps the message that names the broken rule', () => {
