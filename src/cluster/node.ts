@@ -139,6 +139,25 @@ function roleRegistry(role: Role): Registry {
   return metricsRegistry(ROLE_METRICS[role]);
 }
 
+// The node's S3 key pairs: the configured ones or, when there are none, the pair generated under
+// the data directory at the first start (someone must be able to administer the buckets, even on
+// a server open to anonymous reads). Loaded once and shared by the gateway and the console.
+function credentialsOf(
+  config: StrataConfig,
+  dataDir: string,
+  node: RunningNode,
+): CredentialConfig[] {
+  const configured = config.s3.auth.credentials;
+  if (configured.length > 0) return configured;
+  if (node.credentialsPath === undefined) {
+    const { credential, created } = loadOrCreateCredentials(dataDir);
+    node.credentials = [credential];
+    node.generatedCredentials = created;
+    node.credentialsPath = credentialsPath(dataDir);
+  }
+  return node.credentials;
+}
+
 // The web console of a metadata member. Its logins are the administrators' S3 key pairs: the
 // configured ones, or the pair generated under the data directory (shared with a combined node's
 // gateway; on a metadata-only member made here and printed at the first start, as a gateway's).
@@ -150,14 +169,7 @@ async function startConsoleOf(
   closers: Array<() => Promise<void>>,
   log: Logger,
 ): Promise<void> {
-  const configured = config.s3.auth.credentials;
-  if (configured.length === 0 && node.credentialsPath === undefined) {
-    const { credential, created } = loadOrCreateCredentials(dataDir);
-    node.credentials = [credential];
-    node.generatedCredentials = created;
-    node.credentialsPath = credentialsPath(dataDir);
-  }
-  const admins = (configured.length > 0 ? configured : node.credentials).filter((c) => c.admin);
+  const admins = credentialsOf(config, dataDir, node).filter((c) => c.admin);
   if (admins.length === 0)
     throw new StrataError(
       'CONFIG_INVALID',
@@ -292,15 +304,7 @@ async function startS3(
   closers: Array<() => Promise<void>>,
   log: Logger,
 ): Promise<void> {
-  let credentials = config.s3.auth.credentials;
-  // Someone must be able to administer the buckets, even on a server open to anonymous reads.
-  if (credentials.length === 0) {
-    const { credential, created } = loadOrCreateCredentials(dataDir);
-    credentials = [credential];
-    node.generatedCredentials = created;
-    node.credentialsPath = credentialsPath(dataDir);
-  }
-  node.credentials = credentials;
+  const credentials = credentialsOf(config, dataDir, node);
   const client = new StrataClient({
     metadataAddrs: metadataAddr.split(','),
     log: log.child({ service: 'client' }),

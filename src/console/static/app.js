@@ -14,6 +14,8 @@ function el(tag, props = {}, ...children) {
   return node;
 }
 
+// The same units as the CLI's formatBytes (src/cli/usage.ts): the browser loads this file as it
+// is, and cannot import TypeScript, so the nine lines are written twice on purpose.
 export function formatBytes(bytes) {
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
   let value = bytes;
