@@ -66,6 +66,7 @@ export function startHeartbeats(options: HeartbeatOptions): HeartbeatSender {
         online: d.online,
         capacityBytes: d.totalBytes,
         freeBytes: d.freeBytes,
+        ...(d.diskId === undefined ? {} : { diskId: d.diskId }),
       }));
       await send({ serverId: options.serverId, intervalMs: options.intervalMs, disks });
       if (failing) options.log.info('heartbeats reach the metadata service again');

@@ -1,6 +1,27 @@
 import assert from 'node:assert';
-import { chmodSync, closeSync, fsyncSync, mkdirSync, openSync, readdirSync, rmSync } from 'node:fs';
-import { type FileHandle, mkdir, open, readdir, stat, statfs, unlink } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import {
+  chmodSync,
+  closeSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeSync,
+} from 'node:fs';
+import {
+  type FileHandle,
+  mkdir,
+  open,
+  readdir,
+  readFile,
+  stat,
+  statfs,
+  unlink,
+} from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { StrataError } from '../common/errors.ts';
 import {
@@ -48,10 +69,17 @@ export class ShardStore {
   // call it truncated.
   private readonly writing = new Set<string>();
 
+  // Each disk's identity (DISK_ID_FILE), made when the disk is first used: a disk replaced by an
+  // empty one under the same path gets a new one, which tells the cluster that the shards it
+  // records there are gone (src/metadata/health/disk-report.ts).
+  readonly diskIds: string[];
+
   constructor(disks: string[]) {
     assert(disks.length > 0, 'a data server has at least one disk');
     this.disks = disks;
-    this.shardCounts = disks.map((disk) => prepareDisk(disk));
+    const prepared = disks.map((disk) => prepareDisk(disk));
+    this.shardCounts = prepared.map((p) => p.shardCount);
+    this.diskIds = prepared.map((p) => p.diskId);
   }
 
   // Resolves with the format version written, which the writer records in the stripe's metadata
@@ -172,6 +200,10 @@ export class ShardStore {
     return Promise.all(
       this.disks.map(async (path, disk) => {
         try {
+          // A disk swapped under a running server (its identity gone or another) is not the
+          // disk this server prepared: offline until a restart prepares the new one.
+          if ((await readFile(join(path, DISK_ID_FILE), 'utf8')).trim() !== this.diskIds[disk])
+            throw new Error('another disk');
           const fs = await statfs(path);
           const totalBytes = fs.blocks * fs.bsize;
           const freeBytes = fs.bavail * fs.bsize;
@@ -187,6 +219,7 @@ export class ShardStore {
             usedBytes,
             shardCount: this.shardCounts[disk],
             online: true,
+            diskId: this.diskIds[disk],
           };
         } catch {
           diskOnline.set({ disk: String(disk) }, 0);
@@ -278,7 +311,10 @@ async function readVerified(
 
 // Creates the disk layout (durably), clears what a crash left in the pre-O_EXCL layout's
 // <disk>/tmp, and counts the shards already there. Runs once at open, so synchronous I/O is fine.
-function prepareDisk(disk: string): number {
+export const DISK_ID_FILE = 'disk-id';
+const DISK_ID = /^[0-9a-f]{32}$/;
+
+function prepareDisk(disk: string): { shardCount: number; diskId: string } {
   rmSync(join(disk, 'tmp'), { recursive: true, force: true });
   const root = join(disk, 'shards');
   const created = mkdirSync(root, { recursive: true, mode: 0o700 });
@@ -294,7 +330,34 @@ function prepareDisk(disk: string): number {
     chmodSync(join(root, prefix), 0o700);
     for (const name of readdirSync(join(root, prefix))) if (SHARD_NAME.test(name)) count++;
   }
-  return count;
+  return { shardCount: count, diskId: diskIdentity(disk) };
+}
+
+// The disk's identity, made durably at its first use (written aside, fsynced, renamed, directory
+// fsynced): a crash leaves either no identity or a whole one. A disk that already holds shards
+// but has none (written before identities existed) gets one too; the cluster adopts the first
+// identity it hears for a disk.
+function diskIdentity(disk: string): string {
+  const path = join(disk, DISK_ID_FILE);
+  try {
+    const id = readFileSync(path, 'utf8').trim();
+    if (DISK_ID.test(id)) return id;
+    throw new StrataError('CONFIG_INVALID', `${path} is not a disk identity: remove it`);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  }
+  const id = randomBytes(16).toString('hex');
+  const aside = `${path}.tmp`;
+  const fd = openSync(aside, 'w', 0o600);
+  try {
+    writeSync(fd, `${id}\n`);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(aside, path);
+  syncDirectorySync(disk);
+  return id;
 }
 
 // writev may write less than asked (a disk filling up does exactly that before it says ENOSPC):

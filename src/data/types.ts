@@ -65,6 +65,7 @@ export interface DiskStatus {
   usedBytes: number;
   shardCount: number;
   online: boolean;
+  diskId?: string; // the disk's identity (shard-store.ts), when online
 }
 
 export interface DataServerStatus {

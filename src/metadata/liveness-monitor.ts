@@ -91,7 +91,20 @@ export class LivenessMonitor {
     if (server.state === 'removed')
       throw new StrataError('SERVER_REMOVED', `data server ${report.serverId} was removed`);
     tracker.heartbeat(report.serverId, nowMs, report.intervalMs);
-    const updates = diskUpdates(server.disks, report.disks);
+    const held = new Map(
+      this.#leader.reader.shardCounts(server.serverId).map((d) => [d.disk, d.shards]),
+    );
+    const updates = diskUpdates(server.disks, report.disks, (disk) => held.get(disk) ?? 0);
+    for (const update of updates) {
+      const recorded = server.disks.find((d) => d.disk === update.disk);
+      const reported = report.disks.find((d) => d.disk === update.disk);
+      if (update.state === 'failed' && reported?.online && recorded?.state !== 'failed')
+        this.#log.warn('data server disk replaced: rebuilding the shards it held', {
+          serverId: server.serverId,
+          disk: update.disk,
+          shards: held.get(update.disk) ?? 0,
+        });
+    }
     if (updates.length > 0) {
       const serverId = server.serverId;
       this.#propose(`${serverId} disks`, {
@@ -216,11 +229,14 @@ export function parseHeartbeat(header: unknown): HeartbeatReport {
       !count(disk.freeBytes)
     )
       return bad(`disk ${JSON.stringify(d)}`);
+    if (disk.diskId !== undefined && (typeof disk.diskId !== 'string' || disk.diskId.length > 64))
+      return bad(`disk ${JSON.stringify(d)}: diskId`);
     return {
       disk: disk.disk as number,
       online: disk.online,
       capacityBytes: disk.capacityBytes as number,
       freeBytes: disk.freeBytes as number,
+      ...(disk.diskId === undefined ? {} : { diskId: disk.diskId as string }),
     };
   });
   return { serverId: h.serverId as string, intervalMs: intervalMs as number, disks };

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import * as K from './keys.ts';
 import { placementStrategies } from './placement/types.ts';
-import { serverShardCount } from './shard-counts.ts';
+import { serverShardCount, shardCounts } from './shard-counts.ts';
 import { fail, type Store } from './store.ts';
 import { notePlacementChange } from './stripe-placement.ts';
 import type {
@@ -27,6 +27,7 @@ export const SERVER_STATES: readonly ServerState[] = [
 ];
 const DISK_STATES: readonly DiskState[] = ['up', 'failed', 'draining'];
 const DISKS_PER_SERVER_MAX = 256; // as data.disk_count allows
+const DISK_ID = /^[0-9a-f]{32}$/; // src/data/shard-store.ts makes them
 const LABEL_CHARS_MAX = 128;
 // Labels are joined with '\n' into domain keys (placement/domains.ts): no control characters.
 const LABEL = /^[^\p{Cc}]+$/u;
@@ -169,6 +170,16 @@ export function setDiskStatus(store: Store, c: Op<'setDiskStatus'>) {
       fail('EINVAL', 'disk sizes are integers');
     if (capacityBytes < 0 || freeBytes < 0 || freeBytes > capacityBytes)
       fail('EINVAL', `disk ${update.disk}: need 0 <= freeBytes <= capacityBytes`);
+    if (update.diskId !== undefined && update.diskId !== disk.diskId) {
+      if (typeof update.diskId !== 'string' || !DISK_ID.test(update.diskId))
+        fail('EINVAL', `disk ${update.disk}: bad disk identity`);
+      // The shards recorded on the disk were written to the one it replaced: only an empty
+      // record takes the new identity (the leader's verdict may be overtaken by a write).
+      const held = shardCounts(store, c.serverId).find((d) => d.disk === update.disk)?.shards ?? 0;
+      if (disk.diskId !== undefined && held > 0)
+        fail('PRECONDITION_FAILED', `disk ${update.disk} still records ${held} shards`);
+      disk.diskId = update.diskId;
+    }
     disk.state = update.state;
     disk.capacityBytes = capacityBytes;
     disk.freeBytes = freeBytes;

@@ -162,6 +162,9 @@ export interface DataServerDisk {
   state?: DiskState;
   capacityBytes?: number; // 0 until the first heartbeat reports it
   freeBytes?: number;
+  // The identity of the disk the recorded shards were written to (health/disk-report.ts): a
+  // replaced disk reports another one.
+  diskId?: string;
 }
 
 // A data server as the cluster records it, replicated through Raft, so every gateway and mount
@@ -413,7 +416,13 @@ export type Command =
       op: 'setDiskStatus';
       nowMs: number;
       serverId: string;
-      disks: Array<{ disk: number; state: DiskState; capacityBytes: number; freeBytes: number }>;
+      disks: Array<{
+        disk: number;
+        state: DiskState;
+        capacityBytes: number;
+        freeBytes: number;
+        diskId?: string; // adopt this identity (only while the disk records no shard)
+      }>;
     }
   // The cluster's one configuration (erasure profile, placement strategy), set by the first
   // leader from its own configuration. Only the first one counts: once set, this changes nothing

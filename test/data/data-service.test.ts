@@ -74,7 +74,7 @@ describe('data service', () => {
     writeFileSync(join(disk, 'tmp', '3f2a9c.part'), Buffer.alloc(4096, 1));
     const store = new ShardStore([disk]);
     assert.equal(existsSync(join(disk, 'tmp')), false, 'leftovers gone');
-    assert.deepEqual(readdirSync(disk), ['shards']);
+    assert.deepEqual(readdirSync(disk), ['disk-id', 'shards']);
     assert.equal(store.disks.length, 1);
   });
 

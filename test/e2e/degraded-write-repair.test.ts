@@ -8,8 +8,7 @@
 // place the domain rule allows), the table empties, and with two other servers stopped the object
 // still reads back with its MD5.
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, rmSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { rmSync } from 'node:fs';
 import { after, test } from 'node:test';
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { MetadataClient } from '../../src/client/metadata-client.ts';
@@ -23,6 +22,7 @@ import {
   startStrata,
   tempDir,
 } from '../helpers/server.ts';
+import { hasShardFile } from '../helpers/stripes.ts';
 import { until as untilPolled } from '../helpers/wait.ts';
 
 const DATA_SERVERS = 6;
@@ -35,15 +35,6 @@ after(() => rmSync(configDir, { recursive: true, force: true }));
 const configFile = configWriter(configDir);
 
 const md5 = md5Hex;
-
-function hasShardFile(dataDir: string, disk: number, stripeId: string, index: number): boolean {
-  const root = join(dataDir, 'disks', `d${disk}`, 'shards');
-  if (!existsSync(root)) return false;
-  const name = `${stripeId}.${index}`;
-  return readdirSync(root, { recursive: true, withFileTypes: true }).some(
-    (e) => e.isFile() && basename(e.name) === name,
-  );
-}
 
 function until<T>(what: string, probe: () => Promise<T | undefined>): Promise<T> {
   return untilPolled(what, probe, { limitMs: POLL_LIMIT_MS, intervalMs: 500 });

@@ -5,7 +5,7 @@
 // object still reads back with its MD5.
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { MetadataClient } from '../../src/client/metadata-client.ts';
@@ -14,6 +14,7 @@ import type { DataServerInfo, Stripe } from '../../src/metadata/types.ts';
 import { MetadataCluster } from '../helpers/metadata-cluster.ts';
 import { bodyBytes, md5Hex, patternBytes, s3Client } from '../helpers/s3.ts';
 import { runStrata, type StrataProcess, startStrata, tempDir } from '../helpers/server.ts';
+import { allStripes, hasShardFile } from '../helpers/stripes.ts';
 import { until as untilPolled } from '../helpers/wait.ts';
 
 const DATA_SERVERS = 8;
@@ -39,26 +40,6 @@ function configFile(
 }
 
 const md5 = md5Hex;
-
-function hasShardFile(dataDir: string, disk: number, stripeId: string, index: number): boolean {
-  const root = join(dataDir, 'disks', `d${disk}`, 'shards');
-  if (!existsSync(root)) return false;
-  const name = `${stripeId}.${index}`;
-  return readdirSync(root, { recursive: true, withFileTypes: true }).some(
-    (e) => e.isFile() && basename(e.name) === name,
-  );
-}
-
-async function allStripes(metadata: MetadataClient): Promise<Stripe[]> {
-  const stripes = new Map<string, Stripe>();
-  let cursor: string | undefined;
-  do {
-    const page = await metadata.read('scanStripes', cursor, 100);
-    for (const { stripe } of page.stripes) stripes.set(stripe.id, stripe);
-    cursor = page.next;
-  } while (cursor !== undefined);
-  return [...stripes.values()];
-}
 
 // What keeps a stripe from full redundancy: shards on servers not up (or killed, before the
 // cluster has noticed), or two on one server.

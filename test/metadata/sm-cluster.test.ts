@@ -4,7 +4,18 @@
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import type { ClusterConfig } from '../../src/metadata/types.ts';
-import { type CommandInput, closeAll, codeOf, ok, openEmptyMachine, run } from './sm-helpers.ts';
+import {
+  type CommandInput,
+  closeAll,
+  codeOf,
+  extent,
+  ok,
+  openEmptyMachine,
+  openMachineWithServers,
+  ROOT,
+  run,
+  stripe,
+} from './sm-helpers.ts';
 
 after(closeAll);
 
@@ -158,6 +169,42 @@ test('setDiskStatus records state and space; unknown disks and impossible sizes 
   assert.equal(bad({ state: 'sleepy' }), 'EINVAL');
   assert.equal(codeOf(machine, { op: 'setDiskStatus', serverId: 'nope', disks: [] }), 'ENOENT');
   assert.equal(machine.reader.dataServer('s1')?.disks[1].capacityBytes, 0, 'unchanged');
+});
+
+test('a disk adopts another identity only while it records no shard (a replaced disk)', () => {
+  const machine = openMachineWithServers([]);
+  const OLD = 'a'.repeat(32);
+  const NEW = 'b'.repeat(32);
+  const status = (diskId: string, state: 'up' | 'failed' = 'up'): CommandInput => ({
+    op: 'setDiskStatus',
+    serverId: 's',
+    disks: [{ disk: 0, state, capacityBytes: 10, freeBytes: 5, diskId }],
+  });
+  ok(machine, status(OLD));
+  assert.equal(machine.reader.dataServer('s')?.disks[0].diskId, OLD, 'the first is adopted');
+  const s = stripe(4096);
+  ok(machine, {
+    op: 'putObject',
+    bucket: 'b',
+    key: 'k',
+    size: s.dataLengthBytes,
+    extents: [extent(0, s.dataLengthBytes, s)],
+    object: { etag: 'e', userMeta: {} },
+    caller: ROOT,
+  });
+  assert.equal(codeOf(machine, status(NEW)), 'PRECONDITION_FAILED', 'disk 0 holds a shard');
+  ok(machine, status(OLD, 'failed'));
+  assert.equal(machine.reader.dataServer('s')?.disks[0].state, 'failed');
+  ok(machine, { op: 'deleteObject', bucket: 'b', key: 'k' });
+  ok(machine, status(NEW));
+  assert.deepEqual(
+    [
+      machine.reader.dataServer('s')?.disks[0].diskId,
+      machine.reader.dataServer('s')?.disks[0].state,
+    ],
+    [NEW, 'up'],
+  );
+  assert.equal(codeOf(machine, status('not hex')), 'EINVAL');
 });
 
 const config = (k: number, strategy = 'spread-domains'): ClusterConfig =>

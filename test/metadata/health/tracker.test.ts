@@ -113,6 +113,38 @@ test('disk reports are recorded on a state change or a noticeable change of spac
   assert.deepEqual(diskUpdates(recorded, [{ ...report(1)[0], disk: 9 }]), [], 'unknown disk');
 });
 
+test('a disk reported with another identity is failed while it records shards, then adopted empty', () => {
+  const GiB = 1024 ** 3;
+  const OLD = 'a'.repeat(32);
+  const NEW = 'b'.repeat(32);
+  const sizes = { capacityBytes: 100 * GiB, freeBytes: 50 * GiB };
+  const recorded = [{ disk: 0, state: 'up' as const, diskId: OLD, ...sizes }];
+  const report = (diskId?: string) => [
+    { disk: 0, online: true, ...sizes, ...(diskId ? { diskId } : {}) },
+  ];
+  const holding = (shards: number) => (disk: number) => (disk === 0 ? shards : 0);
+  assert.deepEqual(diskUpdates(recorded, report(OLD), holding(7)), [], 'the same disk');
+  assert.deepEqual(diskUpdates(recorded, report(), holding(7)), [], 'a server without identities');
+  assert.deepEqual(
+    diskUpdates(recorded, report(NEW), holding(7)),
+    [{ disk: 0, state: 'failed', ...sizes }],
+    'the shards recorded there are gone: failed, identity kept',
+  );
+  const failed = [{ ...recorded[0], state: 'failed' as const }];
+  assert.deepEqual(diskUpdates(failed, report(NEW), holding(3)), [], 'failed until emptied');
+  assert.deepEqual(
+    diskUpdates(failed, report(NEW), holding(0)),
+    [{ disk: 0, state: 'up', ...sizes, diskId: NEW }],
+    'emptied by repair: the new disk is adopted and up',
+  );
+  const unknown = [{ disk: 0, state: 'up' as const, ...sizes }];
+  assert.deepEqual(
+    diskUpdates(unknown, report(NEW), holding(7)),
+    [{ disk: 0, state: 'up', ...sizes, diskId: NEW }],
+    'the first identity heard is adopted, shards or not',
+  );
+});
+
 const members = [
   { nodeId: 1, reachable: true, role: 'leader' },
   { nodeId: 2, reachable: true, role: 'follower' },
