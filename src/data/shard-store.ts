@@ -57,7 +57,14 @@ export class ShardStore {
 
   // Resolves with the format version written, which the writer records in the stripe's metadata
   // so that a reader can refuse an older-format (unbound) file found in its place.
-  async put(address: ShardAddress, data: Buffer): Promise<{ sizeBytes: number; version: number }> {
+  // `readBack`: once durable, the file is read back through the verifying reader and compared
+  // with `data` (a rebuilt shard: what a later getShard will serve), through the handle it was
+  // written with; a mismatch deletes the file and is EIO.
+  async put(
+    address: ShardAddress,
+    data: Buffer,
+    options: { readBack?: boolean } = {},
+  ): Promise<{ sizeBytes: number; version: number }> {
     const path = this.pathOf(address);
     const encoded = encodeShard(address, data);
     let created = false;
@@ -65,11 +72,12 @@ export class ShardStore {
     this.writing.add(path);
     try {
       await this.ensureDirectory(dirname(path));
-      const file = await open(path, 'wx', 0o600);
+      const file = await open(path, options.readBack ? 'wx+' : 'wx', 0o600);
       created = true;
       try {
         await writeAll(file, [encoded.head, data, encoded.crcs]);
         await file.sync();
+        if (options.readBack) await readBackEquals(file, path, address, data);
       } finally {
         await file.close();
       }
@@ -280,6 +288,18 @@ async function readVerified(
   shardBytes.inc({ direction: 'read' }, want);
   dataReads.inc();
   return data.subarray(offset - blocksStart, offset - blocksStart + want);
+}
+
+async function readBackEquals(
+  file: FileHandle,
+  path: string,
+  address: ShardAddress,
+  data: Buffer,
+): Promise<void> {
+  const expected = { ...address, dataLength: data.length, minVersion: SHARD_VERSION };
+  const back = await readVerified(file, path, expected);
+  if (!back.equals(data))
+    throw new StrataError('EIO', `shard ${path} read back differs from what was written`);
 }
 
 // A whole shard of known size (a rebuild's source read, its read-back, a GET of a full stripe):
