@@ -21,8 +21,9 @@ export interface BenchClusterOptions {
   downAfterSeconds: number;
   repairMaxConcurrent: number;
   repairBandwidthBytesPerSecond: number;
-  // node --cpu-prof for the metadata members (the leader plans repair) and the data servers (the
-  // targets rebuild: data.rebuildShard); the killed server leaves none.
+  // node --cpu-prof for the metadata members (the leader plans repair), the data servers (the
+  // targets rebuild: data.rebuildShard; the killed server leaves none) and the gateway (the
+  // foreground GETs).
   cpuProfileDir?: string;
 }
 
@@ -84,7 +85,7 @@ export async function startBenchCluster(options: BenchClusterOptions): Promise<B
     const gateway = await startStrata({
       args: ['--role', 's3', ...clientArgs],
       ready: ['s3'],
-      env: metadataEnv,
+      env: { ...metadataEnv, ...profileEnv },
     });
     started.push(gateway);
     return { metadata, metadataAddrs: addrs, data, gateway, stop };

@@ -12,7 +12,9 @@
 //    0.5 s, then every stripe record checked): time to full redundancy from the kill and from
 //    the down record, bytes rebuilt
 //    (the lost shards' sizes), MiB/s. The foreground GET loop runs throughout; its p99 while
-//    repair runs (down record to full redundancy) is compared with the one at rest.
+//    repair runs (down record to full redundancy) is compared with the one at rest. The
+//    cluster's CPU seconds in that window (/proc, Linux) per GiB rebuilt: on a shared machine
+//    the rate moves with the other load, the CPU per GiB much less.
 // 4. Plain copy: the lost server's shard files (still on its disk) read and written, fsynced, to
 //    a surviving server's disk directory, 16 at a time; MiB/s and the ratio repair / copy.
 import { mkdirSync, rmSync } from 'node:fs';
@@ -25,6 +27,7 @@ import { patternBytes, s3Client } from '../../test/helpers/s3.ts';
 import { type StrataProcess, tempDir } from '../../test/helpers/server.ts';
 import { type BenchCluster, startBenchCluster } from './cluster.ts';
 import { plainCopy, shardFiles } from './copy.ts';
+import { cpuBetween, cpuSeconds } from './cpu.ts';
 import { percentile, startGetLoop, within } from './foreground.ts';
 
 const { values: opts } = parseArgs({
@@ -127,10 +130,11 @@ async function main(): Promise<void> {
     const victim = await chooseVictim(metadata, cluster);
     let repairing = true;
     const during = startGetLoop(s3, 'bench', smallKeys, FOREGROUND_LOOPS, () => repairing);
-    const times = await killAndRepair(metadata, victim);
+    const times = await killAndRepair(metadata, victim, survivors(cluster, victim));
     repairing = false;
     await during.done;
     const repairRate = mibps(victim.lostBytes, times.healthyMs - times.downMs);
+    reportCpu(times.cpu, victim.lostBytes, times.healthyMs - times.downMs);
     const copyRate = await copyBench(cluster, victim, configDir);
     console.log(`repair / copy = ${fmt(repairRate / copyRate, 2)} (goal >= 0.5)`);
     const p99Rest = reportForeground(atRest, 'at rest');
@@ -197,8 +201,38 @@ async function chooseVictim(metadata: MetadataClient, cluster: BenchCluster): Pr
   return { id, process, lostShards: lost.length, lostBytes };
 }
 
+// The processes left after the kill, and their roles.
+function survivors(cluster: BenchCluster, victim: Victim) {
+  const processes = [
+    ...cluster.metadata.map((p) => ({ p, role: 'metadata' })),
+    ...cluster.data.filter((p) => p !== victim.process).map((p) => ({ p, role: 'data' })),
+    { p: cluster.gateway, role: 'gateway' },
+  ];
+  return { processes: processes.map((x) => x.p), roles: processes.map((x) => x.role) };
+}
+
+// CPU seconds the cluster spent from the down record to full redundancy, per GiB rebuilt.
+function reportCpu(
+  cpu: Map<string, number> | undefined,
+  lostBytes: number,
+  repairMs: number,
+): void {
+  if (cpu === undefined) return;
+  const total = [...cpu.values()].reduce((sum, s) => sum + s, 0);
+  const gib = lostBytes / (1024 * MiB);
+  const parts = [...cpu].map(([role, s]) => `${role} ${fmt(s)} s`).join(', ');
+  console.log(
+    `cluster CPU in repair: ${fmt(total)} s (${parts}); ${fmt(total / gib)} CPU-s per GiB ` +
+      `rebuilt; ${fmt((100 * total) / (repairMs / 1000), 0)}% of one core on average`,
+  );
+}
+
 // kill -9, then the down record, then full redundancy (every stripe on servers recorded up).
-async function killAndRepair(metadata: MetadataClient, victim: Victim) {
+async function killAndRepair(
+  metadata: MetadataClient,
+  victim: Victim,
+  left: { processes: StrataProcess[]; roles: string[] },
+) {
   const killedMs = performance.now();
   await victim.process.kill();
   await until(`${victim.id} recorded down`, async () => {
@@ -206,6 +240,7 @@ async function killAndRepair(metadata: MetadataClient, victim: Victim) {
     return servers.find((s) => s.serverId === victim.id)?.state === 'down' ? true : undefined;
   });
   const downMs = performance.now();
+  const cpuAtDown = cpuSeconds(left.processes);
   // Polled by the state machine's shard counts (no shard left on a server not recorded up): a
   // walk of every stripe twice a second took CPU from the repair it measures. The walk confirms.
   await until('full redundancy', async () => {
@@ -215,8 +250,10 @@ async function killAndRepair(metadata: MetadataClient, victim: Victim) {
     return counts.every((c) => c.shards === 0 || up.has(c.serverId)) ? true : undefined;
   });
   const healthyMs = performance.now();
-  const left = degraded(await allStripes(metadata), await metadata.read('dataServers'));
-  if (left !== 0) throw new Error(`bench: shard counts say redundant, ${left} stripes are not`);
+  const cpu = cpuBetween(left.roles, cpuAtDown, cpuSeconds(left.processes));
+  const stillDegraded = degraded(await allStripes(metadata), await metadata.read('dataServers'));
+  if (stillDegraded !== 0)
+    throw new Error(`bench: shard counts say redundant, ${stillDegraded} stripes are not`);
   const repairMs = healthyMs - downMs;
   console.log(
     `repair: ${victim.id} recorded down ${fmt((downMs - killedMs) / 1000)} s after kill -9; ` +
@@ -224,7 +261,7 @@ async function killAndRepair(metadata: MetadataClient, victim: Victim) {
       `${fmt(repairMs / 1000)} s after the down record; ${fmt(victim.lostBytes / MiB)} MiB ` +
       `rebuilt: ${fmt(mibps(victim.lostBytes, repairMs))} MiB/s`,
   );
-  return { killedMs, downMs, healthyMs };
+  return { killedMs, downMs, healthyMs, cpu };
 }
 
 // The plain copy of the victim's shard files onto a surviving server's disk; its MiB/s.

@@ -104,6 +104,9 @@ const ABSENT_SHARDS_PER_PASS = 10_000;
 // Relocations per relocateShards command (group commit, relocation-commits.ts); the state
 // machine takes at most RELOCATIONS_PER_COMMAND_MAX.
 const RELOCATIONS_PER_COMMIT = 64;
+// Relocation commands start at most this often (sooner with a full batch): each is a synchronous
+// LMDB commit on every member, which blocks client metadata reads (relocation-commits.ts).
+const RELOCATION_GATHER_MS = 250;
 
 export interface RepairDriverOptions {
   metadata: MetadataClient; // any member; the driver runs only while this node leads
@@ -133,6 +136,11 @@ interface Found {
 interface Running {
   task: RepairTask;
   ended: Promise<void>;
+  // Rebuilt and waiting for its commit (RelocationCommits gathers commits): it holds no data
+  // server work, so it no longer counts against max_concurrent. `freed` resolves then or at
+  // its end, whichever comes first.
+  rebuilt: boolean;
+  freed: Promise<void>;
 }
 
 export class RepairDriver {
@@ -172,15 +180,19 @@ export class RepairDriver {
     this.log = options.log;
     this.pool = new DataPool(options.metadata, { log: options.log });
     this.throttle = new ByteRateThrottle(options.bandwidthBytesPerSecond);
-    this.commits = new RelocationCommits(async (moves) => {
-      const result = await options.metadata.apply({
-        op: 'relocateShards',
-        nowMs: Date.now(),
-        moves,
-      });
-      assert(result.relocations !== undefined, 'relocateShards answers one outcome per move');
-      return result.relocations;
-    }, RELOCATIONS_PER_COMMIT);
+    this.commits = new RelocationCommits(
+      async (moves) => {
+        const result = await options.metadata.apply({
+          op: 'relocateShards',
+          nowMs: Date.now(),
+          moves,
+        });
+        assert(result.relocations !== undefined, 'relocateShards answers one outcome per move');
+        return result.relocations;
+      },
+      RELOCATIONS_PER_COMMIT,
+      { gatherMs: RELOCATION_GATHER_MS },
+    );
   }
 
   // Called on every leadership change of this metadata member.
@@ -362,7 +374,8 @@ export class RepairDriver {
         strategy,
         balance: this.balance,
         limits: {
-          tasksInFlightMax: this.options.maxConcurrent,
+          // Tasks waiting only for their commit hold no slot (Running.rebuilt).
+          tasksInFlightMax: this.options.maxConcurrent + this.committing(),
           bytesInFlightMax: Math.max(1, this.options.bandwidthBytesPerSecond),
         },
       });
@@ -384,7 +397,16 @@ export class RepairDriver {
         const site = found.get(task.stripeId);
         if (site === undefined) continue;
         this.spendBalance(task);
-        const ended = this.execute(task, site)
+        let rebuilt = () => {};
+        const freed = new Promise<void>((resolve) => {
+          rebuilt = resolve;
+        });
+        const onRebuilt = () => {
+          const entry = this.running.get(task.id);
+          if (entry !== undefined) entry.rebuilt = true;
+          rebuilt();
+        };
+        const ended = this.execute(task, site, onRebuilt)
           .catch((error: unknown) => this.ended(task, 'failed', 'repair task failed', error))
           .then((outcome) => {
             this.running.delete(task.id);
@@ -397,8 +419,9 @@ export class RepairDriver {
             } else site.stripe = committed(site.stripe, task);
             if (outcome === 'done' && task.reason === 'lost' && !this.anyRunning(task.stripeId))
               if (missingShards(site.stripe, serverMap, reported) === 0) settled.add(task.stripeId);
-          });
-        this.running.set(task.id, { task, ended });
+          })
+          .finally(rebuilt);
+        this.running.set(task.id, { task, ended, rebuilt: false, freed });
       }
       // Throttled shards of this page wait for a slot; the rest of the page had its turn.
       const throttled = plan.waiting.some((w) => w.why === 'throttled');
@@ -412,21 +435,41 @@ export class RepairDriver {
     return false;
   }
 
-  // Waits until `count` of the running tasks have ended (or none runs). Planning a page again
-  // after every ended task took ~20% of the leader's busy time in benches/repair once the bytes
-  // moved to the data servers (max_concurrent 16); a few slots at a time keeps the pipe full.
+  // Tasks rebuilt and waiting for their commit.
+  private committing(): number {
+    let count = 0;
+    for (const r of this.running.values()) if (r.rebuilt) count++;
+    return count;
+  }
+
+  // Waits until `count` of the tasks holding a slot have freed it (rebuilt or ended), or none
+  // holds one. Planning a page again after every ended task took ~20% of the leader's busy time
+  // in benches/repair once the bytes moved to the data servers (max_concurrent 16); a few slots
+  // at a time keeps the pipe full.
   private async slotsFreed(count: number): Promise<void> {
-    const left = Math.max(0, this.running.size - count);
-    while (this.running.size > left)
+    const holding = () => [...this.running.values()].filter((r) => !r.rebuilt);
+    // Every task waits for its commit, and the plan is still throttled (its byte budget counts
+    // them): one of them must end, or planning again would only spin.
+    if (holding().length === 0) {
       await Promise.race([...this.running.values()].map((r) => r.ended));
+      return;
+    }
+    const left = Math.max(0, holding().length - count);
+    for (let now = holding(); now.length > left; now = holding())
+      await Promise.race(now.map((r) => r.freed));
   }
 
   // Runs one task through its phases; never throws (the outcome is counted and logged).
-  private async execute(task: RepairTask, site: Found): Promise<'done' | 'failed' | 'refused'> {
+  private async execute(
+    task: RepairTask,
+    site: Found,
+    onRebuilt: () => void,
+  ): Promise<'done' | 'failed' | 'refused'> {
     let phase: RepairTask | undefined = task;
     try {
       await this.rebuild(task, site.stripe);
       phase = advanceTask(task, 'rebuilt');
+      onRebuilt();
     } catch (error) {
       if (isStrataError(error, 'EEXIST')) this.noteOccupied(task);
       return this.ended(task, 'failed', 'rebuild failed', error);

@@ -77,14 +77,9 @@ export async function startDataService(options: DataServiceOptions): Promise<Dat
       if (Date.now() > deadlineMs)
         throw new StrataError('RPC_TIMEOUT', `shard ${h.stripeId}.${h.shardIndex} rebuilt late`);
       assert(shard.length === h.shardSizeBytes, 'a rebuilt shard has the stripe shard size');
-      const written = await store.put(at, shard);
-      // Read back through the verifying reader: what a later getShard will serve.
-      const back = await store.get(at, undefined, undefined, { dataLength: h.shardSizeBytes });
-      if (!back.equals(shard)) {
-        await store.delete(at);
-        throw new StrataError('EIO', `shard ${h.stripeId}.${h.shardIndex} read back differs`);
-      }
-      return written;
+      // Read back through the verifying reader before it is called written: what a later
+      // getShard will serve (a mismatch leaves no file and is EIO).
+      return store.put(at, shard, { readBack: true });
     };
     server.handle(DATA_RPC.rebuildShard, async ({ header, deadlineMs }) => {
       const h = rebuildHeader(objectHeader<RebuildShardHeader>(header, DATA_RPC.rebuildShard));

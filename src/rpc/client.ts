@@ -8,10 +8,10 @@ import {
   FRAME_FIXED_BYTES,
   FRAME_PREFIX_BYTES,
   type Frame,
-  FrameDecoder,
   KIND_REQUEST,
   KIND_RESPONSE_OK,
 } from './frame.ts';
+import { FrameReader } from './frame-reader.ts';
 import type { RpcCallOptions, RpcReply } from './types.ts';
 
 const DEFAULT_TIMEOUT_MS = 30_000;
@@ -119,7 +119,21 @@ export class RpcClient {
 
   private open(timeoutMs: number): Promise<Socket> {
     return new Promise((resolve, reject) => {
-      const socket = connect({ host: this.host, port: this.port, noDelay: true });
+      // Replies are read straight into their frames' buffers (frame-reader.ts): a shard's
+      // bytes reach a buffer of their own with no chunk per read and no copy to join them.
+      const reader = new FrameReader();
+      const socket = connect({
+        host: this.host,
+        port: this.port,
+        noDelay: true,
+        onread: {
+          buffer: () => reader.nextBuffer(),
+          callback: (bytesRead: number, buffer: Uint8Array) => {
+            this.received(socket, reader, bytesRead, buffer as Buffer);
+            return true; // never paused: replies are what the calls in flight wait for
+          },
+        },
+      });
       const timer = setTimeout(() => {
         socket.destroy();
         reject(
@@ -151,24 +165,25 @@ export class RpcClient {
     });
   }
 
+  private received(socket: Socket, reader: FrameReader, bytesRead: number, buffer: Buffer): void {
+    if (socket.destroyed) return;
+    let frames: Frame[];
+    try {
+      frames = reader.read(bytesRead, buffer);
+      for (const frame of frames) {
+        if (frame.kind === KIND_REQUEST)
+          throw new StrataError('RPC_BAD_FRAME', 'a server sent a request frame');
+      }
+    } catch (error) {
+      this.log.warn('bad frame from RPC peer; reconnecting', { addr: this.addr, error });
+      socket.destroy();
+      return;
+    }
+    for (const frame of frames) this.settle(frame);
+  }
+
   private attach(socket: Socket): void {
     this.socket = socket;
-    const decoder = new FrameDecoder();
-    socket.on('data', (chunk: Buffer) => {
-      let frames: Frame[];
-      try {
-        frames = decoder.push(chunk);
-        for (const frame of frames) {
-          if (frame.kind === KIND_REQUEST)
-            throw new StrataError('RPC_BAD_FRAME', 'a server sent a request frame');
-        }
-      } catch (error) {
-        this.log.warn('bad frame from RPC peer; reconnecting', { addr: this.addr, error });
-        socket.destroy();
-        return;
-      }
-      for (const frame of frames) this.settle(frame);
-    });
     socket.on('error', (error) =>
       this.log.debug('RPC connection error', { addr: this.addr, error }),
     );

@@ -60,10 +60,7 @@ export class FrameDecoder {
     const frames: Frame[] = [];
     for (;;) {
       if (this.buffered < FRAME_PREFIX_BYTES) break;
-      const frameLength = this.peekLength();
-      if (frameLength < FRAME_FIXED_BYTES || frameLength + FRAME_PREFIX_BYTES > FRAME_BYTES_MAX) {
-        throw new StrataError('RPC_BAD_FRAME', `bad frame length ${frameLength}`);
-      }
+      const frameLength = checkFrameLength(this.peekLength());
       if (this.buffered < FRAME_PREFIX_BYTES + frameLength) break;
       frames.push(decodeFrame(this.take(FRAME_PREFIX_BYTES + frameLength)));
     }
@@ -98,7 +95,16 @@ export class FrameDecoder {
   }
 }
 
-function decodeFrame(bytes: Buffer): Frame {
+// A frame length prefix read from the network, refused when no valid frame has it.
+export function checkFrameLength(frameLength: number): number {
+  if (frameLength < FRAME_FIXED_BYTES || frameLength + FRAME_PREFIX_BYTES > FRAME_BYTES_MAX) {
+    throw new StrataError('RPC_BAD_FRAME', `bad frame length ${frameLength}`);
+  }
+  return frameLength;
+}
+
+// One whole frame, prefix included; the body is a view of `bytes`.
+export function decodeFrame(bytes: Buffer): Frame {
   const kind = bytes.readUInt8(4);
   const requestId = bytes.readUInt32BE(5);
   const headerLength = bytes.readUInt32BE(9);

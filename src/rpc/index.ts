@@ -1,4 +1,5 @@
 export * from './client.ts';
 export * from './frame.ts';
+export * from './frame-reader.ts';
 export * from './server.ts';
 export * from './types.ts';

@@ -107,3 +107,27 @@ test('a command that fails rejects every move it carried, and the next batch sti
     disk: 1,
   });
 });
+
+test('with gatherMs, the next command waits for the interval unless a full batch waits', async () => {
+  const { machine, objects } = withObjects(5);
+  const batches: number[] = [];
+  const commits = new RelocationCommits(
+    async (moves) => {
+      batches.push(moves.length);
+      return ok(machine, { op: 'relocateShards', moves }).relocations as RelocationOutcome[];
+    },
+    4,
+    { gatherMs: 600_000 }, // far longer than the test: only a full batch can end the wait
+  );
+  // The first move after a pause goes at once.
+  await commits.commit(moveOf(objects[0]));
+  assert.deepEqual(batches, [1]);
+  const rest = objects.slice(1, 4).map((o) => commits.commit(moveOf(o)));
+  for (let turn = 0; turn < 5; turn++) await new Promise((r) => setImmediate(r));
+  assert.deepEqual(batches, [1], 'three moves wait for more within the interval');
+  assert.equal(commits.waiting, 3);
+  // The fourth fills the batch: it goes without waiting out the interval.
+  await Promise.all([...rest, commits.commit(moveOf(objects[4]))]);
+  assert.deepEqual(batches, [1, 4]);
+  assert.equal(commits.waiting, 0);
+});

@@ -246,6 +246,39 @@ describe('shard identity', () => {
     await ctx.close();
   });
 
+  test('a whole read at the known shard size (one read of the file) refuses every damage', async () => {
+    const ctx = await withService();
+    const data = patterned(13);
+    const size = data.length; // 200,000: 4 blocks, the last one short
+    const whole = (shardIndex: number) =>
+      ctx.client.getShard({ stripeId: ID, shardIndex, disk: 0, shardSizeBytes: size });
+    // Byte positions in a format 2 file: 64-byte header, data, then 4 CRCs.
+    const damages: Array<[string, (bytes: Buffer) => Buffer]> = [
+      ['a data byte of the last block', (b) => flip(b, 64 + size - 1)],
+      ['a data byte of the first block', (b) => flip(b, 64)],
+      ['the last CRC', (b) => flip(b, b.length - 1)],
+      ['the header', (b) => flip(b, 20)],
+      ['cut inside the checksums', (b) => b.subarray(0, b.length - 2)],
+      ['cut inside the data', (b) => b.subarray(0, 64 + 1000)],
+      ['cut inside the header', (b) => b.subarray(0, 10)],
+    ];
+    for (const [shardIndex, [what, damage]] of damages.entries()) {
+      const address = { stripeId: ID, shardIndex, disk: 0 };
+      await ctx.client.putShard(address, data);
+      assert.ok((await whole(shardIndex)).equals(data), `intact before: ${what}`);
+      const path = ctx.service.store.pathOf(address);
+      writeFileSync(path, damage(readFileSync(path)));
+      assert.equal(await codeOf(whole(shardIndex)), 'SHARD_CORRUPT', what);
+    }
+    const v1 = { stripeId: OTHER_ID, shardIndex: 0, disk: 0 };
+    const v1Path = ctx.service.store.pathOf(v1);
+    mkdirSync(dirname(v1Path), { recursive: true });
+    writeFileSync(v1Path, shardFileV1(data));
+    const read = await ctx.client.getShard({ ...v1, shardSizeBytes: size });
+    assert.ok(read.equals(data), 'a version 1 file (shorter header) reads whole too');
+    await ctx.close();
+  });
+
   test('version 1 shards stay readable, but not where the stripe was written in version 2', async () => {
     const ctx = await withService();
     const address = { stripeId: ID, shardIndex: 5, disk: 1 };
@@ -268,3 +301,9 @@ describe('shard identity', () => {
     await ctx.close();
   });
 });
+
+function flip(bytes: Buffer, position: number): Buffer {
+  const copy = Buffer.from(bytes);
+  copy[position] ^= 0x40;
+  return copy;
+}

@@ -5,7 +5,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { isStrataError, StrataError } from '../../src/common/errors.ts';
 import {
   encodeFrame,
+  FRAME_SCRATCH_BYTES,
   FrameDecoder,
+  FrameReader,
   KIND_REQUEST,
   RpcClient,
   RpcServer,
@@ -218,6 +220,67 @@ describe('internal RPC', () => {
       assert.equal(got[1].body?.toString(), 'body bytes');
       assert.equal(got[2].body?.length, 70_000);
     }
+  });
+
+  test('the frame reader gives the same frames and bytes however the socket reads fall', () => {
+    const pattern = (n: number, seed: number) =>
+      Buffer.from(Array.from({ length: n }, (_, i) => (i * 31 + seed) & 0xff));
+    // Around the scratch size: frames that fit it, that just do not, and far larger ones.
+    const sizes = [0, 10, FRAME_SCRATCH_BYTES - 40, FRAME_SCRATCH_BYTES, 300_000, 5, 70_000, 1];
+    const bodies = sizes.map((n, i) => pattern(n, i));
+    const frames = bodies.map((body, i) =>
+      encodeFrame(KIND_REQUEST, i + 1, { m: 'x', i }, body.length > 0 ? body : undefined),
+    );
+    const stream = Buffer.concat(frames.flat());
+    for (const cut of [1, 3, 4, 13, 1000, 65_536, 100_000, stream.length]) {
+      const reader = new FrameReader();
+      const got = [];
+      for (let at = 0; at < stream.length; ) {
+        const into = reader.nextBuffer();
+        const n = Math.min(cut, into.length, stream.length - at);
+        stream.copy(into, 0, at, at + n);
+        at += n;
+        got.push(...reader.read(n, into));
+      }
+      assert.deepEqual(
+        got.map((f) => f.requestId),
+        sizes.map((_, i) => i + 1),
+        `cut ${cut}`,
+      );
+      // Checked after every read is done: a body parsed from the reused scratch is a copy.
+      got.forEach((frame, i) => {
+        assert.deepEqual(frame.header, { m: 'x', i }, `cut ${cut} frame ${i}`);
+        assert.ok((frame.body ?? Buffer.alloc(0)).equals(bodies[i]), `cut ${cut} body ${i}`);
+      });
+    }
+  });
+
+  test('replies of every size interleave on one connection, each with its own bytes', async () => {
+    const { addr } = await serve((s) =>
+      s.handle('make', async ({ header }) => {
+        const { n, seed } = header as { n: number; seed: number };
+        return { header: { n }, body: Buffer.alloc(n, seed) };
+      }),
+    );
+    const client = rpcClient(addr);
+    const sizes = [1, 70_000, 12, 1024 * 1024, 65_536, 3, 2_000_000, 64_000];
+    const replies = await Promise.all(
+      sizes.map((n, seed) => client.call('make', { n, seed: seed + 1 })),
+    );
+    replies.forEach((reply, i) => {
+      assert.equal(reply.header.n, sizes[i]);
+      assert.ok(reply.body?.equals(Buffer.alloc(sizes[i], i + 1)), `reply ${i} of ${sizes[i]}`);
+    });
+  });
+
+  test('a frame reader refuses a frame length above the limit (RPC_BAD_FRAME)', () => {
+    const reader = new FrameReader();
+    const into = reader.nextBuffer();
+    into.writeUInt32BE(0xfffffff0, 0);
+    assert.throws(
+      () => reader.read(8, into),
+      (e: unknown) => isStrataError(e, 'RPC_BAD_FRAME'),
+    );
   });
 
   test('a frame length above the limit is RPC_BAD_FRAME', () => {
