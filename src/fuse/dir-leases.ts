@@ -32,6 +32,8 @@ interface Listing {
 
 interface Fetch {
   startedSeq: number;
+  // False once this mount changed an inode it could not name: no attributes from this fetch.
+  attrsUsable: boolean;
   // This mount's name changes in the directory while the listing was read, replayed over it
   // (idempotent: the listing may or may not have seen them).
   ops: Array<[string, number | undefined]>;
@@ -82,10 +84,13 @@ export class DirectoryLeases {
     this.nameChanged(parent, name, entry.inode.ino);
   }
 
-  // A name this mount removed; `changedDir`: the directory as the service returned it.
+  // A name this mount removed; `changedDir`: the directory as the service returned it. The inode
+  // it named changed (link count, ctime): without a listing to say which it is, no attributes
+  // held are trusted.
   removed(parent: number, name: string, changedDir: Inode | undefined): void {
     const ino = this.listings.get(parent)?.names.get(name);
-    if (ino !== undefined) this.changed(ino); // its link count and ctime changed
+    if (ino !== undefined) this.changed(ino);
+    else this.forgetAttributes();
     if (changedDir) this.updated(changedDir);
     else this.changed(parent);
     this.nameChanged(parent, name, undefined);
@@ -105,7 +110,32 @@ export class DirectoryLeases {
     this.attrs.delete(ino);
   }
 
-  // What this mount held of the directory proved wrong, or cannot be kept up to date (a rename).
+  // A rename here: the inodes it moved or replaced changed (ctime, nlink) and the service does not
+  // say which they are, so no attributes held are trusted, and both directories are read again.
+  renamed(parent: number, newParent: number): void {
+    this.forgetAttributes();
+    this.drop(parent);
+    this.drop(newParent);
+  }
+
+  // Attributes just read from the service replace those held, unless this mount changed anything
+  // while they were read (`seqBefore`: seq() when the read was sent).
+  refreshed(inode: Inode, seqBefore: number): void {
+    if (seqBefore !== this.seq || !this.attrs.has(inode.ino)) return;
+    this.attrs.set(inode.ino, { inode, untilMs: Date.now() + LEASE_MS });
+  }
+
+  currentSeq(): number {
+    return this.seq;
+  }
+
+  private forgetAttributes(): void {
+    this.seq += 1;
+    this.attrs.clear();
+    for (const fetch of this.fetches.values()) fetch.attrsUsable = false;
+  }
+
+  // What this mount held of the directory proved wrong, or cannot be kept up to date.
   drop(dir: number): void {
     this.listings.delete(dir);
     this.changed(dir);
@@ -146,7 +176,7 @@ export class DirectoryLeases {
   }
 
   private async fetch(dir: number, startedMs: number): Promise<void> {
-    const fetch: Fetch = { startedSeq: this.seq, ops: [] };
+    const fetch: Fetch = { startedSeq: this.seq, attrsUsable: true, ops: [] };
     this.fetches.set(dir, fetch);
     try {
       const entries = await this.readListing(dir);
@@ -171,7 +201,7 @@ export class DirectoryLeases {
       while (this.listings.size > LEASED_DIRECTORIES_MAX)
         this.listings.delete(this.listings.keys().next().value as number);
       for (const inode of inodes) {
-        if (inode === null) continue; // removed between the listing and its attributes
+        if (inode === null || !fetch.attrsUsable) continue; // null: removed meanwhile
         if ((this.changedAt.get(inode.ino) ?? -1) > fetch.startedSeq) continue;
         if ((this.attrs.get(inode.ino)?.untilMs ?? 0) >= untilMs) continue;
         this.attrs.delete(inode.ino);

@@ -124,6 +124,8 @@ export class StrataFileSystem {
   private readonly files = new Map<number, OpenFile>();
   private readonly openCounts = new Map<number, number>();
   private readonly writers = new Map<number, InodeWriter>();
+  // The last commit of each writer whose attributes were noted (flushWriter).
+  private readonly notedCommits = new WeakMap<InodeWriter, Inode>();
   private readonly directories = new Map<number, DirectoryHandle>();
   // Files unlinked while open here: released on their last close.
   private readonly orphanCandidates = new Set<number>();
@@ -170,7 +172,10 @@ export class StrataFileSystem {
       throw errorWith('ENAMETOOLONG', `name longer than ${NAME_BYTES_MAX} bytes`);
     const leased = this.leases.answer(parent, name);
     if (leased && ('absent' in leased || !this.writers.has(leased.inode.ino))) return leased;
-    return { inode: await this.client.lookup(parent, name) };
+    const seq = this.leases.currentSeq();
+    const inode = await this.client.lookup(parent, name);
+    this.leases.refreshed(inode, seq);
+    return { inode };
   }
 
   // GETATTR as the kernel asks it: what this mount's own change returned, while its lease runs
@@ -178,11 +183,15 @@ export class StrataFileSystem {
   // not come here: it always asks the service (close-to-open).
   async getattrEntry(ino: number): Promise<{ inode: Inode; validMs?: number }> {
     const leased = this.writers.has(ino) ? undefined : this.leases.attributes(ino);
-    return leased ?? { inode: await this.client.getattr(ino) };
+    return leased ?? { inode: await this.getattr(ino) };
   }
 
-  getattr(ino: number): Promise<Inode> {
-    return this.client.getattr(ino);
+  // Fresh from the service (open's close-to-open read included): it replaces what a lease held.
+  async getattr(ino: number): Promise<Inode> {
+    const seq = this.leases.currentSeq();
+    const inode = await this.client.getattr(ino);
+    this.leases.refreshed(inode, seq);
+    return inode;
   }
 
   // A namespace change in `parent`: the leases learn its outcome, or drop what it proved wrong.
@@ -213,9 +222,12 @@ export class StrataFileSystem {
     }
     // Writes accepted before land before: a truncate cuts them, and a commit after a time set
     // (tar and cp -a set times on the open file) would move mtime to now again.
-    await this.writers.get(ino)?.flush();
+    const writer = this.writers.get(ino);
+    await writer?.flush();
     if (Object.keys(changes).length === 0) return this.getattr(ino);
     const inode = await this.client.setattr(ino, changes);
+    // The writes' commit is older than this change: it is never noted after it.
+    if (writer?.lastCommitted) this.notedCommits.set(writer, writer.lastCommitted);
     this.noteOwnChange(inode);
     return inode;
   }
@@ -317,11 +329,7 @@ export class StrataFileSystem {
           keepReplacedForMount: replaced ? this.keepIfOpen(replaced.ino) : undefined,
         },
       )
-      .finally(() => {
-        // Which inodes the names hold now is not returned: both directories are asked again.
-        this.leases.drop(parent);
-        this.leases.drop(newParent);
-      });
+      .finally(() => this.leases.renamed(parent, newParent));
   }
 
   // --- open files ---
@@ -424,9 +432,14 @@ export class StrataFileSystem {
     if (this.files.get(fh)?.writable === true) writer.newSave(this.newSaveToken());
   }
 
+  // A commit is noted once: noting it again would put a write's attributes back over a later
+  // change (a utimens or chmod after the writes, as tar does).
   private async flushWriter(writer: InodeWriter): Promise<void> {
     await writer.flush();
-    if (writer.lastCommitted) this.noteOwnChange(writer.lastCommitted);
+    const committed = writer.lastCommitted;
+    if (committed === undefined || this.notedCommits.get(writer) === committed) return;
+    this.notedCommits.set(writer, committed);
+    this.noteOwnChange(committed);
   }
 
   // A batch of writes that could not be stored: its bytes are gone. The writer reports it to the
