@@ -8,7 +8,7 @@
 // Needs root (FUSE mounts, MooseFS, dropping the page cache).
 //   npm run bench:fuse
 //   BENCH_FUSE_SIZE=1G BENCH_FUSE_RUNTIME=30 BENCH_FUSE_FILES=10000
-//   BENCH_FUSE_TARGETS=strata,local,moosefs
+//   BENCH_FUSE_TARGETS=strata,local,moosefs BENCH_SHARED_DIR=../shared
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -37,7 +37,8 @@ for (const t of TARGETS) {
 if (!/^\d+[KMG]?$/i.test(SIZE)) throw new Error(`BENCH_FUSE_SIZE: not a fio size: ${SIZE}`);
 if (!(RUNTIME_S > 0) || !(FILES > 0)) throw new Error('BENCH_FUSE_RUNTIME, BENCH_FUSE_FILES: > 0');
 
-const SHARED = join(REPO_ROOT, '..', 'shared');
+// BENCH_SHARED_DIR: where ../shared is when the checkout is a worktree elsewhere.
+const SHARED = process.env.BENCH_SHARED_DIR || join(REPO_ROOT, '..', 'shared');
 const PEERS = join(SHARED, 'peers');
 const FS_BENCH = join(PEERS, 'fs-bench.sh');
 const MOOSEFS = join(PEERS, 'moosefs.sh');

@@ -141,7 +141,7 @@ async function grow(
   await strata.createBucket(BUCKET, BENCH_USER);
   const bucketIno = (await strata.lookup(ROOT_INO, BUCKET)).ino;
   const mkdir = async (name: string) =>
-    (await strata.mkdirAt(bucketIno, name, 0o755, { uid: 0, gid: 0 })).ino;
+    (await strata.mkdirAt(bucketIno, name, 0o755, { uid: 0, gid: 0 })).inode.ino;
   const bulkIno = await mkdir('bulk');
   const baselineIno = await mkdir('baseline');
   const fsDirIno = await mkdir('mixed-fs');

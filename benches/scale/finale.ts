@@ -48,7 +48,8 @@ export async function catchUpAfterKill(
   await cluster.killNode(followerId);
 
   const bucketIno = (await clients[0].lookup(ROOT_INO, BUCKET)).ino;
-  const dirIno = (await clients[0].mkdirAt(bucketIno, 'catchup', 0o755, { uid: 0, gid: 0 })).ino;
+  const dirIno = (await clients[0].mkdirAt(bucketIno, 'catchup', 0o755, { uid: 0, gid: 0 })).inode
+    .ino;
   const loader = new BulkLoader(CATCH_UP_ENTRIES_MAX);
   const loading = loader.run(clients, dirIno, options.clients);
   const deadline = Date.now() + options.catchUpLoadTimeoutMs;

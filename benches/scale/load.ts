@@ -119,7 +119,7 @@ export class BulkLoader {
       const file = entry % FILES_PER_DIR;
       let dirIno = this.dirs.get(dir);
       if (dirIno === undefined) {
-        dirIno = client.mkdirAt(parentIno, dirName(dir), 0o755, CALLER).then((i) => i.ino);
+        dirIno = client.mkdirAt(parentIno, dirName(dir), 0o755, CALLER).then((e) => e.inode.ino);
         this.dirs.set(dir, dirIno);
       }
       if (file === FILES_PER_DIR - 1 || entry === this.entries - 1) this.dirs.delete(dir);
@@ -221,7 +221,7 @@ export class MixedLoad {
     let dirIno = 0;
     while (!this.stopped && dirIno === 0) {
       await this.timed(async () => {
-        dirIno = (await strata.mkdirAt(fsDirIno, `w${loop}`, 0o755, CALLER)).ino;
+        dirIno = (await strata.mkdirAt(fsDirIno, `w${loop}`, 0o755, CALLER)).inode.ino;
       });
     }
     for (let n = 0; !this.stopped; n++) {

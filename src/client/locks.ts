@@ -4,6 +4,7 @@
 import { StrataError } from '../common/errors.ts';
 import {
   type FileLock,
+  type Inode,
   LOCK_END_MAX,
   type LockKind,
   type LockType,
@@ -77,9 +78,10 @@ export async function unlinkAt(
   parent: number,
   name: string,
   options: { keepForMount?: string } = {},
-): Promise<void> {
+): Promise<Inode | undefined> {
   const { keepForMount } = options;
-  await metadata.apply({ op: 'unlink', nowMs: now(), parent, name, keepForMount });
+  const result = await metadata.apply({ op: 'unlink', nowMs: now(), parent, name, keepForMount });
+  return result.parent;
 }
 
 export interface RenameAtOptions {

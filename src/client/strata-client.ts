@@ -69,6 +69,18 @@ const DIRECTORY_PAGE = 1000;
 
 type CommandBody<C> = C extends Command ? Omit<C, 'nowMs'> : never;
 
+// A name made by an inode-based call: the new (or linked) inode, and its directory as changed
+// (absent for a bucket, made at the top level).
+export interface NewEntry {
+  inode: Inode;
+  parent: Inode | undefined;
+}
+
+function newEntry(result: { inode?: Inode; parent?: Inode }): NewEntry {
+  assert(result.inode !== undefined, 'a namespace command returns its inode');
+  return { inode: result.inode, parent: result.parent };
+}
+
 // The one client library: namespace operations go to the metadata service, bytes go to the data
 // servers as erasure-coded stripes, and a write becomes visible only when its metadata commits.
 export class StrataClient implements StrataClientApi {
@@ -138,20 +150,19 @@ export class StrataClient implements StrataClientApi {
           'ENOENT',
           `no such directory: ${joinPath(parts.slice(0, depth + 1))}`,
         );
-      last = await this.mkdirAt(parentIno, name, options.mode ?? 0o755, caller);
+      last = (await this.mkdirAt(parentIno, name, options.mode ?? 0o755, caller)).inode;
       parentIno = last.ino;
     }
     return last as Inode;
   }
 
   // A directory directly under the root is a bucket: it gets a bucket record too.
-  async mkdirAt(parent: number, name: string, mode: number, caller: Caller): Promise<Inode> {
+  async mkdirAt(parent: number, name: string, mode: number, caller: Caller): Promise<NewEntry> {
     if (parent === ROOT_INO) {
       await this.apply({ op: 'createBucket', name, owner: String(caller.uid), caller });
-      return this.lookup(ROOT_INO, name);
+      return { inode: await this.lookup(ROOT_INO, name), parent: undefined };
     }
-    const result = await this.apply({ op: 'mkdir', parent, name, mode, caller });
-    return result.inode as Inode;
+    return newEntry(await this.apply({ op: 'mkdir', parent, name, mode, caller }));
   }
 
   async readdir(path: string): Promise<DirEntry[]> {
@@ -291,7 +302,7 @@ export class StrataClient implements StrataClientApi {
     caller: Caller,
     exclusive: boolean,
     saveToken?: string,
-  ): Promise<Inode> {
+  ): Promise<NewEntry> {
     const result = await this.apply({
       op: 'create',
       parent,
@@ -301,12 +312,11 @@ export class StrataClient implements StrataClientApi {
       exclusive,
       saveToken,
     });
-    return result.inode as Inode;
+    return newEntry(result);
   }
 
-  async symlinkAt(parent: number, name: string, target: string, caller: Caller): Promise<Inode> {
-    const result = await this.apply({ op: 'symlink', parent, name, target, caller });
-    return result.inode as Inode;
+  async symlinkAt(parent: number, name: string, target: string, caller: Caller): Promise<NewEntry> {
+    return newEntry(await this.apply({ op: 'symlink', parent, name, target, caller }));
   }
 
   async mknodAt(
@@ -315,14 +325,12 @@ export class StrataClient implements StrataClientApi {
     mode: number,
     special: { format: SpecialFormat; rdev: number },
     caller: Caller,
-  ): Promise<Inode> {
-    const result = await this.apply({ op: 'mknod', parent, name, mode, ...special, caller });
-    return result.inode as Inode;
+  ): Promise<NewEntry> {
+    return newEntry(await this.apply({ op: 'mknod', parent, name, mode, ...special, caller }));
   }
 
-  async linkAt(ino: number, parent: number, name: string): Promise<Inode> {
-    const result = await this.apply({ op: 'link', ino, parent, name });
-    return result.inode as Inode;
+  async linkAt(ino: number, parent: number, name: string): Promise<NewEntry> {
+    return newEntry(await this.apply({ op: 'link', ino, parent, name }));
   }
 
   async rmdirAt(parent: number, name: string): Promise<void> {
@@ -846,7 +854,12 @@ export class StrataClient implements StrataClientApi {
   releaseOrphan(mountId: string, ino: number): Promise<void> {
     return locks.releaseOrphan(this.metadata, mountId, ino);
   }
-  unlinkAt(parentIno: number, name: string, options?: { keepForMount?: string }): Promise<void> {
+  // Resolves with the directory as changed.
+  unlinkAt(
+    parentIno: number,
+    name: string,
+    options?: { keepForMount?: string },
+  ): Promise<Inode | undefined> {
     return locks.unlinkAt(this.metadata, parentIno, name, options);
   }
   renameAt(

@@ -223,7 +223,12 @@ export interface StrataClientApi {
   // F_GETLK: the conflicting lock, or undefined.
   getLock(mountId: string, query: LockQuery): Promise<FileLock | undefined>;
   releaseOrphan(mountId: string, ino: number): Promise<void>; // last handle on an unlinked file
-  unlinkAt(parentIno: number, name: string, options?: { keepForMount?: string }): Promise<void>;
+  // Resolves with the directory as changed.
+  unlinkAt(
+    parentIno: number,
+    name: string,
+    options?: { keepForMount?: string },
+  ): Promise<Inode | undefined>;
   renameAt(
     from: { parent: number; name: string },
     to: { parent: number; name: string },

@@ -4,11 +4,12 @@
 // (errno.ts). Permissions are the kernel's (default_permissions); callers' uid and gid own what
 // they create.
 import { randomBytes } from 'node:crypto';
-import type { StrataClient } from '../client/strata-client.ts';
+import type { NewEntry, StrataClient } from '../client/strata-client.ts';
 import { type ErrnoCode, StrataError } from '../common/errors.ts';
 import type { Caller, DirEntry, Inode, SpecialFormat } from '../metadata/types.ts';
 import { type Logger, silentLogger } from '../observability/logger.ts';
 import { fuseWriteErrors } from '../observability/metrics.ts';
+import { DirectoryLeases, type LeaseAnswer } from './dir-leases.ts';
 import { type Attr, DT, FATTR, NAME_BYTES_MAX } from './protocol.ts';
 import { ReadAhead } from './read-ahead.ts';
 import type { SetattrIn } from './requests.ts';
@@ -114,6 +115,7 @@ export class StrataFileSystem {
   private readonly budget: DirtyBudget;
   private readonly batchBuffers: BatchBuffers;
   readonly readAhead: ReadAhead;
+  readonly leases: DirectoryLeases;
   readonly stripeBytes: number;
   private nextHandle = 1;
   // Saves (a file's time open for writing here) are named <mount>:<n>: unique across mounts.
@@ -122,6 +124,8 @@ export class StrataFileSystem {
   private readonly files = new Map<number, OpenFile>();
   private readonly openCounts = new Map<number, number>();
   private readonly writers = new Map<number, InodeWriter>();
+  // The last commit of each writer whose attributes were noted (flushWriter).
+  private readonly notedCommits = new WeakMap<InodeWriter, Inode>();
   private readonly directories = new Map<number, DirectoryHandle>();
   // Files unlinked while open here: released on their last close.
   private readonly orphanCandidates = new Set<number>();
@@ -139,6 +143,7 @@ export class StrataFileSystem {
     this.stripeBytes = options.stripeBytes;
     this.batchBuffers = new BatchBuffers(options.stripeBytes);
     this.readAhead = new ReadAhead(client, options.stripeBytes);
+    this.leases = new DirectoryLeases(client);
     this.saveTokenPrefix = options.mountId ?? randomBytes(12).toString('hex');
   }
 
@@ -160,8 +165,45 @@ export class StrataFileSystem {
     return this.client.lookup(parent, name);
   }
 
-  getattr(ino: number): Promise<Inode> {
-    return this.client.getattr(ino);
+  // LOOKUP as the kernel asks it: from the directory's lease when it has one (dir-leases.ts), with
+  // how long the kernel may keep the answer; undefined validMs: the default.
+  async lookupEntry(parent: number, name: string): Promise<LeaseAnswer | { inode: Inode }> {
+    if (Buffer.byteLength(name) > NAME_BYTES_MAX)
+      throw errorWith('ENAMETOOLONG', `name longer than ${NAME_BYTES_MAX} bytes`);
+    const leased = this.leases.answer(parent, name);
+    if (leased && ('absent' in leased || !this.writers.has(leased.inode.ino))) return leased;
+    const seq = this.leases.currentSeq();
+    const inode = await this.client.lookup(parent, name);
+    this.leases.refreshed(inode, seq);
+    return { inode };
+  }
+
+  // GETATTR as the kernel asks it: what this mount's own change returned, while its lease runs
+  // (the kernel drops a directory's attributes after every create or unlink in it). open() does
+  // not come here: it always asks the service (close-to-open).
+  async getattrEntry(ino: number): Promise<{ inode: Inode; validMs?: number }> {
+    const leased = this.writers.has(ino) ? undefined : this.leases.attributes(ino);
+    return leased ?? { inode: await this.getattr(ino) };
+  }
+
+  // Fresh from the service (open's close-to-open read included): it replaces what a lease held.
+  async getattr(ino: number): Promise<Inode> {
+    const seq = this.leases.currentSeq();
+    const inode = await this.client.getattr(ino);
+    this.leases.refreshed(inode, seq);
+    return inode;
+  }
+
+  // A namespace change in `parent`: the leases learn its outcome, or drop what it proved wrong.
+  private async named(parent: number, name: string, change: Promise<NewEntry>): Promise<Inode> {
+    try {
+      const entry = await change;
+      this.leases.added(parent, name, entry);
+      return entry.inode;
+    } catch (error) {
+      this.leases.drop(parent);
+      throw error;
+    }
   }
 
   async setattr(ino: number, s: SetattrIn): Promise<Inode> {
@@ -180,9 +222,12 @@ export class StrataFileSystem {
     }
     // Writes accepted before land before: a truncate cuts them, and a commit after a time set
     // (tar and cp -a set times on the open file) would move mtime to now again.
-    await this.writers.get(ino)?.flush();
+    const writer = this.writers.get(ino);
+    await writer?.flush();
     if (Object.keys(changes).length === 0) return this.getattr(ino);
     const inode = await this.client.setattr(ino, changes);
+    // The writes' commit is older than this change: it is never noted after it.
+    if (writer?.lastCommitted) this.notedCommits.set(writer, writer.lastCommitted);
     this.noteOwnChange(inode);
     return inode;
   }
@@ -196,18 +241,26 @@ export class StrataFileSystem {
   ): Promise<Inode> {
     const bits = mode & S_IFMT;
     if (bits === S_IFREG || bits === 0)
-      return this.client.createAt(parent, name, mode & 0o7777, caller, true);
+      return this.named(
+        parent,
+        name,
+        this.client.createAt(parent, name, mode & 0o7777, caller, true),
+      );
     const format = SPECIAL_FORMAT.get(bits);
     if (!format) throw errorWith('EINVAL', `mknod of file type ${bits.toString(8)}`);
-    return this.client.mknodAt(parent, name, mode & 0o7777, { format, rdev }, caller);
+    return this.named(
+      parent,
+      name,
+      this.client.mknodAt(parent, name, mode & 0o7777, { format, rdev }, caller),
+    );
   }
 
   mkdir(parent: number, name: string, mode: number, caller: Caller): Promise<Inode> {
-    return this.client.mkdirAt(parent, name, mode & 0o7777, caller);
+    return this.named(parent, name, this.client.mkdirAt(parent, name, mode & 0o7777, caller));
   }
 
   symlink(parent: number, name: string, target: string, caller: Caller): Promise<Inode> {
-    return this.client.symlinkAt(parent, name, target, caller);
+    return this.named(parent, name, this.client.symlinkAt(parent, name, target, caller));
   }
 
   async readlink(ino: number): Promise<Buffer> {
@@ -217,7 +270,7 @@ export class StrataFileSystem {
   }
 
   link(ino: number, parent: number, name: string): Promise<Inode> {
-    return this.client.linkAt(ino, parent, name);
+    return this.named(parent, name, this.client.linkAt(ino, parent, name));
   }
 
   // The last name of a file this mount still has open goes, the file stays (an orphan of this
@@ -226,7 +279,13 @@ export class StrataFileSystem {
     // Which file the name is matters only when this mount has files open.
     const child = this.openCounts.size > 0 ? await this.client.lookup(parent, name) : undefined;
     const keep = child ? this.keepIfOpen(child.ino) : undefined;
-    await this.client.unlinkAt(parent, name, { keepForMount: keep });
+    try {
+      const changedDir = await this.client.unlinkAt(parent, name, { keepForMount: keep });
+      this.leases.removed(parent, name, changedDir);
+    } catch (error) {
+      this.leases.drop(parent);
+      throw error;
+    }
   }
 
   private keepIfOpen(ino: number): string | undefined {
@@ -235,8 +294,14 @@ export class StrataFileSystem {
     return this.options.mountId;
   }
 
-  rmdir(parent: number, name: string): Promise<void> {
-    return this.client.rmdirAt(parent, name);
+  async rmdir(parent: number, name: string): Promise<void> {
+    try {
+      await this.client.rmdirAt(parent, name);
+      this.leases.removed(parent, name, undefined);
+    } catch (error) {
+      this.leases.drop(parent);
+      throw error;
+    }
   }
 
   async rename(
@@ -254,15 +319,17 @@ export class StrataFileSystem {
       this.openCounts.size > 0
         ? await this.client.lookup(newParent, newName).catch(() => undefined)
         : undefined;
-    await this.client.renameAt(
-      { parent, name },
-      { parent: newParent, name: newName },
-      {
-        noReplace: (flags & RENAME_NOREPLACE) !== 0 || undefined,
-        exchange: (flags & RENAME_EXCHANGE) !== 0 || undefined,
-        keepReplacedForMount: replaced ? this.keepIfOpen(replaced.ino) : undefined,
-      },
-    );
+    await this.client
+      .renameAt(
+        { parent, name },
+        { parent: newParent, name: newName },
+        {
+          noReplace: (flags & RENAME_NOREPLACE) !== 0 || undefined,
+          exchange: (flags & RENAME_EXCHANGE) !== 0 || undefined,
+          keepReplacedForMount: replaced ? this.keepIfOpen(replaced.ino) : undefined,
+        },
+      )
+      .finally(() => this.leases.renamed(parent, newParent));
   }
 
   // --- open files ---
@@ -282,13 +349,10 @@ export class StrataFileSystem {
   ): Promise<{ inode: Inode; fh: number }> {
     // The new file's version and the writes through this handle are one save.
     const saveToken = this.newSaveToken();
-    const inode = await this.client.createAt(
+    const inode = await this.named(
       parent,
       name,
-      mode & 0o7777,
-      caller,
-      (flags & O_EXCL) !== 0,
-      saveToken,
+      this.client.createAt(parent, name, mode & 0o7777, caller, (flags & O_EXCL) !== 0, saveToken),
     );
     const { fh } = this.openInode(inode, flags, saveToken);
     return { inode, fh };
@@ -368,9 +432,14 @@ export class StrataFileSystem {
     if (this.files.get(fh)?.writable === true) writer.newSave(this.newSaveToken());
   }
 
+  // A commit is noted once: noting it again would put a write's attributes back over a later
+  // change (a utimens or chmod after the writes, as tar does).
   private async flushWriter(writer: InodeWriter): Promise<void> {
     await writer.flush();
-    if (writer.lastCommitted) this.noteOwnChange(writer.lastCommitted);
+    const committed = writer.lastCommitted;
+    if (committed === undefined || this.notedCommits.get(writer) === committed) return;
+    this.notedCommits.set(writer, committed);
+    this.noteOwnChange(committed);
   }
 
   // A batch of writes that could not be stored: its bytes are gone. The writer reports it to the
@@ -384,6 +453,7 @@ export class StrataFileSystem {
 
   // Our own change must not look like another client's to the invalidation watcher.
   private noteOwnChange(inode: Inode): void {
+    this.leases.updated(inode);
     this.readAhead.drop(inode.ino);
     if (this.cachedVersions.has(inode.ino)) this.cachedVersions.set(inode.ino, versionOf(inode));
   }
@@ -411,8 +481,10 @@ export class StrataFileSystem {
       });
       if (!this.openCounts.has(file.ino)) this.writers.delete(file.ino);
     }
-    if (this.orphanCandidates.delete(file.ino) && this.options.mountId !== undefined)
+    if (this.orphanCandidates.delete(file.ino) && this.options.mountId !== undefined) {
       await this.client.releaseOrphan(this.options.mountId, file.ino);
+      this.leases.changed(file.ino);
+    }
     return file.ino;
   }
 
@@ -539,10 +611,12 @@ export class StrataFileSystem {
       if (flags & XATTR_REPLACE && !exists) throw errorWith('ENODATA', `no attribute ${name}`);
     }
     await this.client.setxattr(ino, name, value);
+    this.leases.changed(ino);
   }
 
   async removexattr(ino: number, name: string): Promise<void> {
     await this.client.removexattr(ino, name);
+    this.leases.changed(ino);
   }
 
   // The cluster's real capacity: the data disks' bytes scaled by k / (k + m), since parity takes

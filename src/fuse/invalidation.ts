@@ -54,6 +54,7 @@ export class InvalidationWatcher {
         const seen = versions.get(ino);
         if (seen === undefined || seen === version || this.fs.isDirty(ino)) continue;
         versions.set(ino, version);
+        this.fs.leases.changed(ino); // another client's change: no lease answers with the old
         this.fs.readAhead.drop(ino);
         fuseInvalidations.inc();
         await this.notify(NOTIFY.INVAL_INODE, encodeInvalInode(ino, 0, -1));

@@ -15,6 +15,7 @@ import {
   encodeInitOut,
   encodeInvalInode,
   encodeLkOut,
+  encodeNegativeEntryOut,
   encodeOpenOut,
   encodeStatfsOut,
   encodeU64,
@@ -64,8 +65,20 @@ export class FuseOperations {
     this.log = log;
   }
 
-  private entry(inode: Inode): Buffer {
-    return encodeEntryOut(this.fs.attr(inode), CACHE_VALID_MS);
+  private entry(inode: Inode, validMs = CACHE_VALID_MS): Buffer {
+    return encodeEntryOut(this.fs.attr(inode), Math.min(validMs, CACHE_VALID_MS));
+  }
+
+  // From a directory's lease (dir-leases.ts) the kernel keeps the answer no longer than the lease.
+  private async lookup(parent: number, name: string): Promise<Buffer> {
+    const answer = await this.fs.lookupEntry(parent, name);
+    if ('absent' in answer) return encodeNegativeEntryOut(answer.validMs);
+    return this.entry(answer.inode, 'validMs' in answer ? answer.validMs : CACHE_VALID_MS);
+  }
+
+  private async getattr(ino: number): Promise<Buffer> {
+    const { inode, validMs } = await this.fs.getattrEntry(ino);
+    return encodeAttrOut(this.fs.attr(inode), Math.min(validMs ?? CACHE_VALID_MS, CACHE_VALID_MS));
   }
 
   async dispatch(h: InHeader, body: Buffer): Promise<Buffer | null | undefined> {
@@ -76,12 +89,12 @@ export class FuseOperations {
       case OP.INIT:
         return this.init(body);
       case OP.LOOKUP:
-        return this.entry(await fs.lookup(node, R.cString(body).value));
+        return this.lookup(node, R.cString(body).value);
       case OP.FORGET:
       case OP.BATCH_FORGET:
         return undefined; // node ids are inode numbers: nothing to forget
       case OP.GETATTR:
-        return encodeAttrOut(fs.attr(await fs.getattr(node)), CACHE_VALID_MS);
+        return this.getattr(node);
       case OP.SETATTR:
         return encodeAttrOut(
           fs.attr(await fs.setattr(node, R.decodeSetattr(body))),

@@ -165,6 +165,14 @@ export function encodeEntryOut(attr: Attr, validMs: number): Buffer {
   return buf;
 }
 
+// A fuse_entry_out with node id 0: "no such name", which the kernel keeps as a negative entry for
+// entry_valid (linux/fuse.h: "a zero nodeid is the same as -ENOENT, but with a valid timeout").
+export function encodeNegativeEntryOut(validMs: number): Buffer {
+  const buf = Buffer.alloc(40 + ATTR_BYTES);
+  writeValid(buf, 16, 32, validMs);
+  return buf;
+}
+
 // fuse_attr_out: attr_valid, attr_valid_nsec, dummy, attr.
 export function encodeAttrOut(attr: Attr, validMs: number): Buffer {
   const buf = Buffer.alloc(16 + ATTR_BYTES);
@@ -173,7 +181,8 @@ export function encodeAttrOut(attr: Attr, validMs: number): Buffer {
   return buf;
 }
 
-function writeValid(buf: Buffer, secondsAt: number, nsecAt: number, ms: number): void {
+function writeValid(buf: Buffer, secondsAt: number, nsecAt: number, msAny: number): void {
+  const ms = Math.max(0, Math.floor(msAny));
   buf.writeBigUInt64LE(BigInt(Math.floor(ms / 1000)), secondsAt);
   buf.writeUInt32LE((ms % 1000) * 1e6, nsecAt);
 }

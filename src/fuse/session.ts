@@ -1,7 +1,8 @@
 // Reads requests from /dev/fuse and answers them: several reads outstanding at once (each parks a
-// libuv pool thread, so bin/strata-mount.ts sizes UV_THREADPOOL_SIZE), one writev per reply.
+// libuv pool thread, so bin/strata-mount.ts sizes UV_THREADPOOL_SIZE), one writev per reply
+// (synchronous; notifications asynchronous).
 // Requests are served concurrently; the kernel matches replies by `unique`.
-import { read as fsRead, writev } from 'node:fs';
+import { read as fsRead, writev, writevSync } from 'node:fs';
 import type { Logger } from '../observability/logger.ts';
 import { fuseLatency, fuseRequests } from '../observability/metrics.ts';
 import { errnoOf } from './errno.ts';
@@ -96,6 +97,20 @@ export class FuseSession {
     });
   }
 
+  // A reply is written at once, without a trip through the libuv pool: the kernel takes it
+  // without blocking (it copies the reply into the waiting request, as libfuse's loop does).
+  // Notifications keep the asynchronous path: one may wait on the kernel's locks.
+  private reply(parts: Buffer[]): void {
+    if (this.stopped) return;
+    try {
+      writevSync(this.fd, parts);
+    } catch (error) {
+      // ENOENT: the request was interrupted and the kernel no longer waits for this answer.
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT')
+        this.log.warn('writing to /dev/fuse failed', { error });
+    }
+  }
+
   private async handle(request: Buffer): Promise<void> {
     const header = decodeInHeader(request);
     const body = request.subarray(IN_HEADER_BYTES, header.len);
@@ -105,11 +120,11 @@ export class FuseSession {
     try {
       const result = await this.ops.dispatch(header, body);
       if (result !== undefined)
-        await this.send(encodeReply(header.unique, 0, result === null ? undefined : result));
+        this.reply(encodeReply(header.unique, 0, result === null ? undefined : result));
     } catch (error) {
       errno = errnoOf(error);
       if (errno === 5) this.log.warn('FUSE request failed', { op, error });
-      await this.send(encodeReply(header.unique, errno));
+      this.reply(encodeReply(header.unique, errno));
     }
     stopTimer();
     fuseRequests.inc({ op, errno: String(errno) });

@@ -85,7 +85,7 @@ export function mkdir(store: Store, c: Op<'mkdir'>) {
   const dir = { ...newInode(store, 'dir', c.mode, c.caller, c.nowMs, parent), parent: parent.ino };
   link(store, parent, c.name, dir, c.nowMs);
   store.putInode(dir);
-  return { ok: true as const, inode: dir };
+  return { ok: true as const, inode: dir, parent: store.mustInode(c.parent) };
 }
 
 export function create(store: Store, c: Op<'create'>) {
@@ -101,14 +101,17 @@ export function create(store: Store, c: Op<'create'>) {
   const file = newInode(store, 'file', c.mode, c.caller, c.nowMs, parent);
   link(store, parent, c.name, file, c.nowMs);
   store.putInode(file);
+  // The directory as changed: the mount answers the GETATTR that follows without asking.
+  const touched = store.mustInode(c.parent);
   // In a versioned bucket the new file is a new version, the first of its save.
   const at = versionedAt(store, c.parent, c.name);
-  if (at === undefined) return { ok: true as const, inode: file };
+  if (at === undefined) return { ok: true as const, inode: file, parent: touched };
   retireCurrent(store, at.bucket, at.key, undefined);
   const version = { ino: file.ino, mtimeMs: c.nowMs, saveToken: c.saveToken };
   return {
     ok: true as const,
     inode: file,
+    parent: touched,
     versionId: recordVersion(store, at.bucket, at.key, version),
   };
 }
@@ -125,7 +128,7 @@ export function symlink(store: Store, c: Op<'symlink'>) {
   inode.size = Buffer.byteLength(c.target);
   link(store, parent, c.name, inode, c.nowMs);
   store.putInode(inode);
-  return { ok: true as const, inode };
+  return { ok: true as const, inode, parent: store.mustInode(c.parent) };
 }
 
 const SPECIAL_FORMATS = new Set(['fifo', 'socket', 'char', 'block']);
@@ -142,7 +145,7 @@ export function mknod(store: Store, c: Op<'mknod'>) {
   };
   link(store, parent, c.name, inode, c.nowMs);
   store.putInode(inode);
-  return { ok: true as const, inode };
+  return { ok: true as const, inode, parent: store.mustInode(c.parent) };
 }
 
 export function hardLink(store: Store, c: Op<'link'>) {
@@ -159,7 +162,7 @@ export function hardLink(store: Store, c: Op<'link'>) {
   link(store, parent, c.name, inode, c.nowMs);
   const linked = { ...inode, nlink: inode.nlink + 1, ctimeMs: c.nowMs };
   store.putInode(linked);
-  return { ok: true as const, inode: linked };
+  return { ok: true as const, inode: linked, parent: store.mustInode(c.parent) };
 }
 
 // Drops one link of a non-directory; the last link frees the inode and its extents, unless a
@@ -185,9 +188,9 @@ export function unlink(store: Store, c: Op<'unlink'>) {
   store.removeDirent(c.parent, entry.sortName);
   touch(store, parent, c.nowMs);
   dropLink(store, file, c.nowMs, c.keepForMount);
-  if (at === undefined) return { ok: true as const };
+  if (at === undefined) return { ok: true as const, parent: store.mustInode(c.parent) };
   const versionId = recordDeleteMarker(store, at.bucket, at.key, c.nowMs);
-  return { ok: true as const, versionId, deleteMarker: true };
+  return { ok: true as const, versionId, deleteMarker: true, parent: store.mustInode(c.parent) };
 }
 
 export function removeDir(store: Store, parent: Inode, name: string, nowMs: number): void {

@@ -505,6 +505,8 @@ export type CommandResult =
   | {
       ok: true;
       inode?: Inode;
+      // Namespace changes (create, mkdir, mknod, symlink, link, unlink): the directory as changed.
+      parent?: Inode;
       bucket?: BucketInfo;
       replacedInode?: Inode;
       marked?: string[];

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { canMount, type StrataMount, startMount } from '../helpers/mount.ts';
@@ -107,6 +107,49 @@ describe('two mounts of one cluster', {
         return false;
       }
     });
+  });
+
+  test("a leased directory answers misses on the mount, and still shows the other mount's new names within the lease", async () => {
+    mkdirSync(join(a.mountPoint, 'shared/leased'));
+    const dir = join(b.mountPoint, 'shared/leased');
+    const url = /^metrics at (\S+)$/m.exec(b.output())?.[1] as string;
+    const missesAsked = async () => {
+      const text = await (await fetch(url)).text();
+      return Number(
+        /^strata_fuse_requests_total\{op="lookup",errno="2"\} (\d+)/m.exec(text)?.[1] ?? 0,
+      );
+    };
+    // Misses go to the metadata service until the directory is hot and its listing leased; then
+    // a batch of misses costs the service nothing (negative entries from the lease).
+    let probe = 0;
+    const miss = () => assert.equal(existsSync(join(dir, `absent-${probe++}`)), false);
+    let answeredHere = false;
+    for (let batch = 0; batch < 25 && !answeredHere; batch++) {
+      const before = await missesAsked();
+      for (let i = 0; i < 20; i++) miss();
+      answeredHere = (await missesAsked()) === before;
+    }
+    assert.ok(answeredHere, 'misses in a hot directory are answered from its lease');
+    // A name made on mount a while b holds the lease: b sees it once the lease ends, although b
+    // keeps the directory hot (so the lease is renewed by reading the listing again).
+    writeFileSync(join(a.mountPoint, 'shared/leased/late'), 'x');
+    await until("the other mount's new name on mount b", () => {
+      miss();
+      return existsSync(join(dir, 'late'));
+    });
+    // O_EXCL is the service's: a name the lease says absent but mount a made is EEXIST.
+    for (let i = 0; i < 20; i++) miss();
+    writeFileSync(join(a.mountPoint, 'shared/leased/race'), 'a');
+    assert.throws(() => writeFileSync(join(dir, 'race'), 'b', { flag: 'wx' }), { code: 'EEXIST' });
+    assert.equal(readFileSync(join(a.mountPoint, 'shared/leased/race'), 'utf8'), 'a');
+    // This mount's own changes show at once.
+    writeFileSync(join(dir, 'own'), 'b');
+    assert.equal(readFileSync(join(dir, 'own'), 'utf8'), 'b');
+    unlinkSync(join(dir, 'own'));
+    assert.equal(existsSync(join(dir, 'own')), false);
+    // And on mount a once b's change is committed (a never held a lease on the directory).
+    writeFileSync(join(dir, 'from-b'), 'b');
+    assert.equal(readFileSync(join(a.mountPoint, 'shared/leased/from-b'), 'utf8'), 'b');
   });
 
   test('pages cached by a reader holding the file open are invalidated when the other mount writes', async () => {

@@ -103,6 +103,43 @@ describe('metadata namespace', () => {
     );
   });
 
+  test('namespace changes return the directory as changed, exactly as a later getattr reads it', () => {
+    const { machine, bucket } = bucketWith('d/');
+    const d = machine.reader.lookup(bucket, 'd')!.ino;
+    const made = [
+      ok(machine, {
+        op: 'create',
+        parent: d,
+        name: 'f',
+        mode: 0o644,
+        caller: ROOT,
+        exclusive: true,
+      }),
+      ok(machine, { op: 'mkdir', parent: d, name: 's', mode: 0o755, caller: ROOT }),
+      ok(machine, { op: 'symlink', parent: d, name: 'l', target: 'f', caller: ROOT }),
+      ok(machine, {
+        op: 'mknod',
+        parent: d,
+        name: 'p',
+        mode: 0o644,
+        format: 'fifo',
+        rdev: 0,
+        caller: ROOT,
+      }),
+    ];
+    const f = machine.reader.lookup(d, 'f')!.ino;
+    made.push(ok(machine, { op: 'link', ino: f, parent: d, name: 'g' }));
+    for (const result of made) assert.equal(result.parent?.ino, d);
+    assert.deepEqual(
+      made.at(-1)?.parent,
+      machine.reader.getattr(d),
+      'the latest is the stored one',
+    );
+    const unlinked = ok(machine, { op: 'unlink', parent: d, name: 'g' });
+    assert.deepEqual(unlinked.parent, machine.reader.getattr(d));
+    assert.equal(unlinked.parent?.nlink, 3, 'a subdirectory counted, the removed file not');
+  });
+
   test('unlink and rmdir: EISDIR, ENOTDIR, ENOTEMPTY, then success', () => {
     const { machine, bucket, inos } = bucketWith('d/', 'f');
     ok(machine, {

@@ -67,6 +67,8 @@ export class RaftStore {
   private lastIndex = 0;
   // Entries in [compactedFrom, firstIndex) are covered by the snapshot but still on disk.
   private compactedFrom = 1;
+  // The newest hard state of a commit-only Ready, not yet on disk (persist()).
+  private unsyncedHardState: HardState | undefined;
 
   private constructor(db: Database<any, Buffer>) {
     this.db = db;
@@ -157,7 +159,18 @@ export class RaftStore {
   // Writes a Ready's snapshot, entries and hard state in one durable transaction. The indexes
   // kept in memory change only once it has committed: a write that fails (a full disk) leaves the
   // store as it was, to be retried with the same Ready.
-  persist(ready: Pick<Ready, 'snapshot' | 'entries' | 'hardState'>): void {
+  // A Ready that only moves the commit index (mustSync false) is not written at all: the commit
+  // index is volatile in Raft (§5.3, Figure 2) and every member learns it again from its leader,
+  // so its hard state waits in memory for the next durable write (or close). Writing it would cost
+  // a second fsync per command on a leader (one for the entry, one for the commit), as etcd's
+  // MustSync notes. A restart may then find a commit index behind what the state machine applied;
+  // the replica starts from the higher of the two (entries are applied only once committed).
+  persist(ready: Pick<Ready, 'snapshot' | 'entries' | 'hardState'> & { mustSync?: boolean }): void {
+    if (ready.mustSync === false && !ready.snapshot && ready.entries.length === 0) {
+      if (ready.hardState) this.unsyncedHardState = ready.hardState;
+      return;
+    }
+    const hardState = ready.hardState ?? this.unsyncedHardState;
     let firstIndex = this.firstIndex;
     let lastIndex = this.lastIndex;
     let compactedFrom = this.compactedFrom;
@@ -188,8 +201,9 @@ export class RaftStore {
         }
         lastIndex = ready.entries[ready.entries.length - 1].index;
       }
-      if (ready.hardState) this.db.putSync(KEY_HARD_STATE, ready.hardState);
+      if (hardState) this.db.putSync(KEY_HARD_STATE, hardState);
     });
+    this.unsyncedHardState = undefined;
     this.firstIndex = firstIndex;
     this.lastIndex = lastIndex;
     this.compactedFrom = compactedFrom;
@@ -290,6 +304,10 @@ export class RaftStore {
   }
 
   async close(): Promise<void> {
+    // A clean stop keeps the commit index it reached.
+    const hardState = this.unsyncedHardState;
+    if (hardState) this.db.transactionSync(() => this.db.putSync(KEY_HARD_STATE, hardState));
+    this.unsyncedHardState = undefined;
     await this.db.close();
   }
 }

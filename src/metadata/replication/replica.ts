@@ -156,6 +156,11 @@ export class MetadataReplica {
     // The state machine keeps its own applied index in the transaction of each change; entries up
     // to it are not delivered again.
     const appliedIndex = Math.max(stateMachine.appliedIndex(), state.snapshot.meta.index);
+    // The stored commit index may be behind (RaftStore.persist writes commit-only hard states
+    // lazily); what the state machine applied was committed, and its entries are durable.
+    const committedAtLeast = Math.min(appliedIndex, store.lastStoredIndex());
+    if (state.hardState.commit < committedAtLeast)
+      state = { ...state, hardState: { ...state.hardState, commit: committedAtLeast } };
     this.raft = new RaftNode(
       {
         id: options.nodeId,
