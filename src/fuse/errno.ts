@@ -37,6 +37,9 @@ const ERRNO: Record<string, number> = {
   RPC_TIMEOUT: 110,
   RPC_UNAVAILABLE: 5,
   RPC_CONNECTION_LOST: 5,
+  // The mount's certificate or role was refused (docs/guides/security.md).
+  RPC_UNAUTHENTICATED: 13,
+  RPC_FORBIDDEN: 13,
   DATA_DAMAGED: 5,
   PLACEMENT_VIOLATION: 5,
 };

@@ -3,9 +3,12 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
 import { StrataClient } from '../client/strata-client.ts';
+import { loadConfig } from '../config/load.ts';
 import { createLogger, isLogLevel, LOG_LEVELS, type Logger } from '../observability/logger.ts';
 import { metricsRegistry, ROLE_METRICS } from '../observability/metrics.ts';
 import { startMetricsServer } from '../observability/metrics-server.ts';
+import { setProcessRpcSecurity } from '../rpc/security.ts';
+import { rpcSecurityFromConfig } from '../rpc/security-config.ts';
 import { type LostWrites, StrataFileSystem } from './file-system.ts';
 import { InvalidationWatcher } from './invalidation.ts';
 import { MountSession } from './locks.ts';
@@ -128,6 +131,12 @@ export async function mountMain(args: string[]): Promise<number> {
     }
   }
   const log = createLogger({ level, fields: { service: 'fuse' } });
+  try {
+    useMountCredentials();
+  } catch (error) {
+    process.stderr.write(`strata-mount: ${(error as Error).message}\n`);
+    return 2;
+  }
   // The client logs what it rides out (degraded reads, stripes written without some shards).
   const client = new StrataClient({
     metadataAddrs: String(values['metadata-addr']).split(','),
@@ -192,9 +201,11 @@ export async function mountMain(args: string[]): Promise<number> {
     // Each step runs whatever the one before it did: a failed flush is logged (and counted in
     // the exit code) but must not leave the mount behind, nor crash the process with it mounted.
     void (async () => {
-      await fs.flushAll().catch((error: Error) =>
-        log.error('flush before unmount failed', { error: error.message }),
-      );
+      await fs
+        .flushAll()
+        .catch((error: Error) =>
+          log.error('flush before unmount failed', { error: error.message }),
+        );
       await unmountFuse(mountPoint).catch((error: Error) =>
         log.error('unmount failed', { error: error.message }),
       );
@@ -224,4 +235,11 @@ function exitCode(lost: LostWrites, log: Logger): number {
     bytes: lost.bytes,
   });
   return 1;
+}
+
+// The mount's cluster credentials, from STRATA_CONFIG and STRATA_TLS_* as a server reads them:
+// a certificate with the mount role, or (on the server's machine) the cluster token.
+function useMountCredentials(): void {
+  const { config } = loadConfig();
+  setProcessRpcSecurity(rpcSecurityFromConfig(config, { role: 'mount', createToken: false }));
 }

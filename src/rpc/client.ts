@@ -1,5 +1,6 @@
 import assert from 'node:assert';
 import { connect, type Socket } from 'node:net';
+import { connect as connectTls, type PeerCertificate } from 'node:tls';
 import { StrataError, type StrataErrorCode } from '../common/errors.ts';
 import { type Logger, silentLogger } from '../observability/logger.ts';
 import {
@@ -12,6 +13,13 @@ import {
   KIND_REQUEST,
   KIND_RESPONSE_OK,
 } from './frame.ts';
+import {
+  CONNECTION_REQUEST_ID,
+  certificateRole,
+  isTlsRefusal,
+  tokenPreamble,
+} from './handshake.ts';
+import { isLoopback, processRpcSecurity, type RpcSecurity, SERVER_ROLES } from './security.ts';
 import type { RpcCallOptions, RpcReply } from './types.ts';
 
 const DEFAULT_TIMEOUT_MS = 30_000;
@@ -36,6 +44,7 @@ export class RpcClient {
   private readonly log: Logger;
   private readonly connectTimeoutMs: number;
   private readonly defaultTimeoutMs: number;
+  private readonly security: RpcSecurity;
   private readonly pending = new Map<number, Pending>();
   private socket: Socket | undefined;
   private connecting: Promise<Socket> | undefined;
@@ -44,7 +53,13 @@ export class RpcClient {
 
   constructor(
     addr: string,
-    options: { log?: Logger; connectTimeoutMs?: number; defaultTimeoutMs?: number } = {},
+    options: {
+      log?: Logger;
+      connectTimeoutMs?: number;
+      defaultTimeoutMs?: number;
+      // Default: the process's (src/rpc/security.ts).
+      security?: RpcSecurity;
+    } = {},
   ) {
     const at = addr.lastIndexOf(':');
     assert(at > 0, `address "${addr}" is host:port`);
@@ -54,6 +69,7 @@ export class RpcClient {
     this.log = options.log ?? silentLogger;
     this.connectTimeoutMs = options.connectTimeoutMs ?? CONNECT_TIMEOUT_MS;
     this.defaultTimeoutMs = options.defaultTimeoutMs ?? DEFAULT_TIMEOUT_MS;
+    this.security = options.security ?? processRpcSecurity();
   }
 
   async call<H = any>(
@@ -119,7 +135,23 @@ export class RpcClient {
 
   private open(timeoutMs: number): Promise<Socket> {
     return new Promise((resolve, reject) => {
-      const socket = connect({ host: this.host, port: this.port, noDelay: true });
+      const security = this.security;
+      const socket =
+        security.mode === 'tls'
+          ? connectTls({
+              host: this.host,
+              port: this.port,
+              ca: security.ca,
+              cert: security.cert,
+              key: security.key,
+              minVersion: 'TLSv1.3',
+              // The cluster CA vouches for membership; the role says the peer is a server. Names
+              // are not checked: members are dialled by whatever address they advertise.
+              checkServerIdentity: (_host: string, certificate: PeerCertificate) =>
+                serverRole(certificate),
+            })
+          : connect({ host: this.host, port: this.port });
+      socket.setNoDelay(true);
       const timer = setTimeout(() => {
         socket.destroy();
         reject(
@@ -129,7 +161,7 @@ export class RpcClient {
           ),
         );
       }, timeoutMs);
-      socket.once('connect', () => {
+      socket.once(security.mode === 'tls' ? 'secureConnect' : 'connect', () => {
         clearTimeout(timer);
         socket.setKeepAlive(true, 10_000);
         socket.off('error', onConnectError);
@@ -138,13 +170,30 @@ export class RpcClient {
           reject(new StrataError('RPC_UNAVAILABLE', `RPC client to ${this.addr} is closed`));
           return;
         }
+        if (security.mode === 'token') {
+          // The token is a secret shared by one machine's processes: it never goes on a wire.
+          if (!isLoopback(socket.remoteAddress ?? '')) {
+            socket.destroy();
+            reject(notLoopback(this.addr, socket.remoteAddress));
+            return;
+          }
+          socket.write(tokenPreamble(security.token, security.role));
+        }
         this.attach(socket);
         resolve(socket);
       });
       const onConnectError = (error: Error) => {
         clearTimeout(timer);
         reject(
-          new StrataError('RPC_UNAVAILABLE', `cannot connect to ${this.addr}: ${error.message}`),
+          isTlsRefusal(error)
+            ? new StrataError(
+                'RPC_UNAUTHENTICATED',
+                `${this.addr} refused or is not a cluster member: ${error.message}`,
+              )
+            : new StrataError(
+                'RPC_UNAVAILABLE',
+                `cannot connect to ${this.addr}: ${error.message}`,
+              ),
         );
       };
       socket.once('error', onConnectError);
@@ -154,6 +203,8 @@ export class RpcClient {
   private attach(socket: Socket): void {
     this.socket = socket;
     const decoder = new FrameDecoder();
+    // Why the server closed the connection, when it said (a refusal) or TLS did (an alert).
+    let refusal: StrataError | undefined;
     socket.on('data', (chunk: Buffer) => {
       let frames: Frame[];
       try {
@@ -167,14 +218,24 @@ export class RpcClient {
         socket.destroy();
         return;
       }
-      for (const frame of frames) this.settle(frame);
+      for (const frame of frames) {
+        if (frame.requestId === CONNECTION_REQUEST_ID) refusal = connectionError(frame, this.addr);
+        else this.settle(frame);
+      }
     });
-    socket.on('error', (error) =>
-      this.log.debug('RPC connection error', { addr: this.addr, error }),
-    );
+    socket.on('error', (error) => {
+      // TLS 1.3 checks the client's certificate after the client's handshake is done: a
+      // refusal arrives as an alert on the first read.
+      if (isTlsRefusal(error))
+        refusal ??= new StrataError(
+          'RPC_UNAUTHENTICATED',
+          `${this.addr} refused: ${error.message}`,
+        );
+      this.log.debug('RPC connection error', { addr: this.addr, error });
+    });
     socket.on('close', () => {
       if (this.socket === socket) this.socket = undefined;
-      this.failAll(socket, `connection to ${this.addr} lost`);
+      this.failAll(socket, `connection to ${this.addr} lost`, refusal);
     });
   }
 
@@ -194,13 +255,44 @@ export class RpcClient {
     );
   }
 
-  // Fails the calls sent on `socket` (every call when undefined) with RPC_CONNECTION_LOST.
-  private failAll(socket: Socket | undefined, why: string): void {
+  // Fails the calls sent on `socket` (every call when undefined) with RPC_CONNECTION_LOST, or
+  // with the server's refusal when it gave one.
+  private failAll(socket: Socket | undefined, why: string, refusal?: StrataError): void {
     for (const [id, pending] of this.pending) {
       if (socket !== undefined && pending.socket !== socket) continue;
       clearTimeout(pending.timer);
-      pending.reject(new StrataError('RPC_CONNECTION_LOST', `${pending.method}: ${why}`));
+      pending.reject(
+        refusal
+          ? new StrataError(refusal.code, `${pending.method}: ${refusal.message}`)
+          : new StrataError('RPC_CONNECTION_LOST', `${pending.method}: ${why}`),
+      );
       this.pending.delete(id);
     }
   }
+}
+
+// checkServerIdentity: the end a client dialled must hold a server's role.
+function serverRole(certificate: PeerCertificate): Error | undefined {
+  const role = certificateRole(certificate);
+  if (role !== undefined && SERVER_ROLES.includes(role)) return undefined;
+  return new StrataError(
+    'RPC_UNAUTHENTICATED',
+    `the server's certificate has role ${role ?? '(none)'}, not one of ${SERVER_ROLES.join(', ')}`,
+  );
+}
+
+function notLoopback(addr: string, remote: string | undefined): StrataError {
+  return new StrataError(
+    'RPC_UNAUTHENTICATED',
+    `${addr} (${remote}) is not on this machine: without TLS the cluster token is only sent ` +
+      'over loopback ([tls] ca, cert and key; docs/guides/security.md)',
+  );
+}
+
+// The connection-level error frame a server sends before it closes a connection it refuses.
+function connectionError(frame: Frame, addr: string): StrataError {
+  const remote = (frame.header ?? {}) as { code?: unknown; message?: unknown };
+  const code = remote.code === 'RPC_FORBIDDEN' ? 'RPC_FORBIDDEN' : 'RPC_UNAUTHENTICATED';
+  const message = typeof remote.message === 'string' ? remote.message : 'refused';
+  return new StrataError(code, `${addr} refused the connection: ${message}`);
 }

@@ -1,4 +1,6 @@
 export * from './client.ts';
 export * from './frame.ts';
+export * from './permissions.ts';
+export * from './security.ts';
 export * from './server.ts';
 export * from './types.ts';
