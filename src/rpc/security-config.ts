@@ -37,16 +37,17 @@ function tlsSecurity(caPath: string, certPath: string, keyPath: string): RpcSecu
   const cert = readConfigured(certPath, 'tls.cert');
   const key = readConfigured(keyPath, 'tls.key', true);
   let certificate: X509Certificate;
-  let authority: X509Certificate;
+  let authorities: X509Certificate[];
   try {
     certificate = new X509Certificate(cert);
-    authority = new X509Certificate(ca);
+    // A bundle of CAs is how the CA is rotated (docs/guides/security.md, "Rotation").
+    authorities = pemBlocks(ca).map((block) => new X509Certificate(block));
   } catch (error) {
     throw new StrataError('CONFIG_INVALID', `tls: not a PEM certificate: ${error}`);
   }
   // Said at start-up rather than as refused connections later.
-  if (!certificate.verify(authority.publicKey))
-    throw new StrataError('CONFIG_INVALID', `${certPath} is not signed by the CA in ${caPath}`);
+  if (!authorities.some((authority) => certificate.verify(authority.publicKey)))
+    throw new StrataError('CONFIG_INVALID', `${certPath} is not signed by a CA in ${caPath}`);
   const ou = certificate.subject.split('\n').find((line) => line.startsWith('OU='));
   const role = ou?.slice(3);
   if (!isPeerRole(role))
@@ -54,6 +55,14 @@ function tlsSecurity(caPath: string, certPath: string, keyPath: string): RpcSecu
   if (Date.parse(certificate.validTo) < Date.now())
     throw new StrataError('CONFIG_INVALID', `${certPath} expired on ${certificate.validTo}`);
   return { mode: 'tls', ca, cert, key, role };
+}
+
+function pemBlocks(pem: Buffer): string[] {
+  const blocks = pem
+    .toString()
+    .match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g);
+  if (!blocks) throw new StrataError('CONFIG_INVALID', 'tls.ca holds no PEM certificate');
+  return blocks;
 }
 
 function readConfigured(path: string, key: string, secret = false): Buffer {
