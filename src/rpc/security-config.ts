@@ -83,8 +83,9 @@ function readConfigured(path: string, key: string, secret = false): Buffer {
 function readToken(path: string, create: boolean): Buffer {
   let text: string;
   try {
-    if ((statSync(path).mode & 0o077) !== 0)
-      throw new StrataError('CONFIG_INVALID', `${path} is readable by other users; chmod 600 it`);
+    // Made 0600; an administrator may share it with a group (non-root mounts), never with all.
+    if ((statSync(path).mode & 0o007) !== 0)
+      throw new StrataError('CONFIG_INVALID', `${path} is readable by all users; chmod 600 it`);
     text = readFileSync(path, 'utf8').trim();
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
