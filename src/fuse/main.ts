@@ -45,6 +45,10 @@ mount, and a mount that dies loses its locks after 10 s. A write that cannot be 
 close and fsync with EIO (ENOSPC when the cluster is full), is logged at error and counted in
 strata_fuse_write_errors_total, and makes strata-mount exit 1 when it stops.
 
+Credentials (docs/guides/security.md): a mount-role certificate through STRATA_TLS_CA,
+STRATA_TLS_CERT and STRATA_TLS_KEY (or [tls] of the file in STRATA_CONFIG); on the server's own
+machine without TLS, the cluster token: ./strata-data/cluster.token or STRATA_TLS_TOKEN_FILE.
+
 Options:
   --metadata-addr H:P,...  metadata members to use                    [127.0.0.1:9000]
   --cache-size SIZE        bytes of written data held before it is sent (e.g. 256M)   [256M]
