@@ -111,9 +111,15 @@ export class RpcServer {
         refuse(socket, 'RPC_UNAUTHENTICATED', 'the certificate carries no Strata role');
       },
     );
-    // A stranger's handshake failing is expected traffic, not an error of this server.
-    server.on('tlsClientError', (error) =>
-      this.log.debug('TLS handshake refused', { server: this.name, error }),
+    // Said at warn, as a wrong token is: a member without TLS, or with another CA's
+    // certificate, only ever sees its connections dropped (RPC_CONNECTION_LOST), so this line is
+    // where an operator finds why.
+    server.on('tlsClientError', (error, socket) =>
+      this.log.warn('refused an RPC connection: TLS handshake failed', {
+        server: this.name,
+        peer: socket.remoteAddress,
+        reason: error.message,
+      }),
     );
     return server;
   }
