@@ -121,7 +121,18 @@ export class RpcServer {
         reason: error.message,
       }),
     );
-    return server;
+    // In front: a client without TLS (a process left on the cluster token) would otherwise see
+    // only a dropped connection and retry until its deadline; it is told at once instead.
+    return createServer({ noDelay: true }, (socket) => {
+      socket.once('readable', () => {
+        const first: Buffer | null = socket.read(1);
+        if (first === null) return void socket.destroy();
+        socket.unshift(first);
+        if (first[0] === TLS_HANDSHAKE_RECORD) server.emit('connection', socket);
+        else refuse(socket, 'RPC_UNAUTHENTICATED', 'this server speaks TLS only ([tls])');
+      });
+      socket.on('error', () => {});
+    });
   }
 
   // Plain TCP, authenticated by the cluster token: only where nothing leaves the machine.
@@ -296,6 +307,9 @@ export class RpcServer {
     return reply;
   }
 }
+
+// The first byte of a TLS connection: a handshake record (RFC 8446, 5.1: ContentType 22).
+const TLS_HANDSHAKE_RECORD = 22;
 
 // Tells the peer why (a frame with request id 0) and closes the connection.
 function refuse(socket: Socket, code: 'RPC_UNAUTHENTICATED', message: string): void {

@@ -168,5 +168,11 @@ describe('a cluster with TLS between its members', () => {
     });
     assert.equal(without.status, 1, without.stderr);
     assert.match(without.stderr, /no cluster credentials.*RPC_UNAUTHENTICATED/s);
+    // The cluster token of a single machine is no credential for a TLS cluster.
+    const withToken = await runProcess(process.execPath, args, {
+      env: { ...process.env, STRATA_CONFIG: '' },
+    });
+    assert.equal(withToken.status, 1, withToken.stderr);
+    assert.match(withToken.stderr, /speaks TLS only.*RPC_UNAUTHENTICATED/s);
   });
 });

@@ -133,6 +133,18 @@ describe('internal RPC over TLS', () => {
     assert.deepEqual(server.ran, []);
   });
 
+  test('a client without TLS (the cluster token) is told at once, not left to retry', async () => {
+    const server = await dataServer(cluster.security('data'));
+    const tokenClient: RpcSecurity = { mode: 'token', token: CLUSTER_TOKEN, role: 'admin' };
+    const call = client(server.addr, tokenClient).call(DATA_RPC.getShard, {});
+    await assert.rejects(call, (error) => {
+      assert.ok(isStrataError(error, 'RPC_UNAUTHENTICATED'), String(error));
+      assert.match(error.message, /speaks TLS only/);
+      return true;
+    });
+    assert.deepEqual(server.ran, []);
+  });
+
   test("a gateway's certificate cannot pose as a server", async () => {
     const server = await dataServer(cluster.security('gateway'));
     const member = client(server.addr, cluster.security('admin'));
