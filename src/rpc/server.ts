@@ -124,7 +124,12 @@ export class RpcServer {
     // In front: a client without TLS (a process left on the cluster token) would otherwise see
     // only a dropped connection and retry until its deadline; it is told at once instead.
     return createServer({ noDelay: true }, (socket) => {
+      // Tracked from here, so close() drops connections still in their handshake too.
+      this.sockets.add(socket);
+      socket.once('close', () => this.sockets.delete(socket));
+      const timer = setTimeout(() => socket.destroy(), HANDSHAKE_TIMEOUT_MS).unref();
       socket.once('readable', () => {
+        clearTimeout(timer);
         const first: Buffer | null = socket.read(1);
         if (first === null) return void socket.destroy();
         socket.unshift(first);
