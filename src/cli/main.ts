@@ -7,7 +7,8 @@ export const MAIN_HELP = `Usage: strata <command> [options]
 
 Commands:
   server     start a Strata node (single-node by default)
-  cluster    cluster status (nodes, roles, disks, capacity), members, mounts, drain, remove-server
+  cluster    cluster status (nodes, roles, disks, capacity), members, mounts, drain, remove-server,
+             certs (the CA and certificates for TLS between members)
   fs         work with files: ls, mkdir, put, get, rm, stat, mv
   dev        dev cluster: a multi-process cluster on this machine, stopped by Ctrl-C
   version    print the version

@@ -1,5 +1,11 @@
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { StrataError } from '../common/errors.ts';
+import type { StrataConfig } from '../config/schema.ts';
+
+// Where `strata dev cluster` keeps its processes by default (src/cli/commands/dev.ts).
+export const DEV_CLUSTER_DIR = './strata-dev';
 
 // Exit codes: 0 success, 1 the operation failed, 2 the command line or configuration is wrong.
 export const EXIT_FAILURE = 1;
@@ -36,15 +42,38 @@ export const METADATA_ADDR_OPTION = {
 
 // Client commands take --metadata-addr HOST:PORT[,HOST:PORT...], else the config named by
 // --config or STRATA_CONFIG (metadata.bind_addr and raft_peers), else the default address.
+// The same configuration gives this process its cluster credentials ([tls], or the cluster
+// token; src/rpc/security-config.ts): the CLI is an administrator.
 export async function metadataAddrs(values: Record<string, unknown>): Promise<string[]> {
-  const flag = values['metadata-addr'];
-  if (typeof flag === 'string' && flag.length > 0) return flag.split(',').map((s) => s.trim());
   const { loadConfig } = await import('../config/load.ts');
   const { describeWarning } = await import('../config/errors.ts');
   const { config, warnings } = loadConfig({ configPath: values.config as string | undefined });
   for (const w of warnings) process.stderr.write(`strata: warning: ${describeWarning(w)}\n`);
+  await useClusterCredentials(config);
+  const flag = values['metadata-addr'];
+  if (typeof flag === 'string' && flag.length > 0) return flag.split(',').map((s) => s.trim());
   // The members the file names: its own listener and its peers, so a leader change is ridden out.
   return [config.metadata.bind_addr, ...config.metadata.raft_peers];
+}
+
+// Without TLS, the token of the server started in this directory (its data_dir), else of the dev
+// cluster started here (`strata dev cluster`'s default --dir), so both quick starts need no flag.
+async function useClusterCredentials(config: StrataConfig): Promise<void> {
+  const { setProcessRpcSecurity } = await import('../rpc/security.ts');
+  const { rpcSecurityFromConfig } = await import('../rpc/security-config.ts');
+  const use = (c: StrataConfig) =>
+    setProcessRpcSecurity(rpcSecurityFromConfig(c, { role: 'admin', createToken: false }));
+  const { tls } = config;
+  const devToken = resolve(DEV_CLUSTER_DIR, 'cluster.token');
+  if (
+    tls.ca === '' &&
+    tls.token_file === '' &&
+    !existsSync(resolve(config.storage.data_dir, 'cluster.token')) &&
+    existsSync(devToken)
+  ) {
+    return use({ ...config, tls: { ...tls, token_file: devToken } });
+  }
+  use(config);
 }
 
 export function formatBytes(bytes: number): string {

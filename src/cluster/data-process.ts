@@ -9,6 +9,11 @@ import { startDataService } from '../data/data-service.ts';
 import type { FailureDomain } from '../metadata/types.ts';
 import { createLogger, type LogLevel } from '../observability/logger.ts';
 import { metricsRegistry, ROLE_METRICS } from '../observability/metrics.ts';
+import {
+  deserializeSecurity,
+  type SerializedSecurity,
+  setProcessRpcSecurity,
+} from '../rpc/security.ts';
 import { startHeartbeats } from './heartbeat.ts';
 import { registerDataServer } from './registration.ts';
 import { ShardRebuilder } from './shard-rebuilder.ts';
@@ -25,6 +30,7 @@ export interface DataProcessSettings {
   nodeId: number;
   domain: FailureDomain;
   heartbeatIntervalMs: number;
+  security: SerializedSecurity; // the node's RPC identity (src/rpc/security.ts)
 }
 
 export type ParentMessage =
@@ -63,6 +69,7 @@ async function start(settings: DataProcessSettings): Promise<void> {
     fields: { node: settings.nodeId, service: 'data' },
   });
   try {
+    setProcessRpcSecurity(deserializeSecurity(settings.security));
     const rebuilder = new ShardRebuilder(log.child({ component: 'rebuild' }));
     const service = await startDataService({
       ...settings,

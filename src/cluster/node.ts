@@ -13,6 +13,14 @@ import { startMetadataService } from '../metadata/service.ts';
 import type { Logger } from '../observability/logger.ts';
 import { metricsRegistry, ROLE_METRICS } from '../observability/metrics.ts';
 import { startMetricsServer } from '../observability/metrics-server.ts';
+import {
+  type PeerRole,
+  processRpcSecurity,
+  type RpcSecurity,
+  serializeSecurity,
+  setProcessRpcSecurity,
+} from '../rpc/security.ts';
+import { rpcSecurityFromConfig } from '../rpc/security-config.ts';
 import { createS3Gateway } from '../s3/index.ts';
 import { aggregatedMetrics, type DataChild, forkDataService } from './data-child.ts';
 import { prepareDataDir } from './data-dir.ts';
@@ -40,11 +48,23 @@ export interface RunningNode {
 
 export { splitAddr };
 
+// The role a node claims on internal RPC without TLS (with TLS its certificate says).
+const PEER_ROLE: Record<Role, PeerRole> = {
+  combined: 'metadata',
+  metadata: 'metadata',
+  data: 'data',
+  s3: 'gateway',
+};
+
 // Starts the services of one node for its role; `combined` runs metadata, data and S3 together.
 export async function startNode(config: StrataConfig, log: Logger): Promise<RunningNode> {
   const role = config.node.role;
   const dataDir = resolve(config.storage.data_dir);
   prepareDataDir(dataDir, 'storage.data_dir');
+  // Before any listener or client: internal RPC never runs without it (docs/guides/security.md).
+  setProcessRpcSecurity(
+    rpcSecurityFromConfig(config, { role: PEER_ROLE[role], createToken: true }),
+  );
   const closers: Array<() => Promise<void>> = [];
   const node: RunningNode = {
     credentials: config.s3.auth.credentials,
@@ -257,6 +277,7 @@ async function startData(
       nodeId: config.node.id,
       domain,
       heartbeatIntervalMs,
+      security: serializeSecurity(dataChildSecurity(processRpcSecurity())),
     };
     const child = await forkDataService(settings, log, (code) => {
       log.error('the data service process exited; stopping this node', { code });
@@ -334,4 +355,10 @@ async function startS3(
   const bound = await gateway.listen(host, port);
   closers.push(() => gateway.close());
   node.s3Endpoint = `http://${bound.host.includes(':') ? `[${bound.host}]` : bound.host}:${bound.port}`;
+}
+
+// A combined node's data process is a data server: with the token it claims that role; with TLS
+// it presents the node's certificate.
+function dataChildSecurity(security: RpcSecurity): RpcSecurity {
+  return security.mode === 'token' ? { ...security, role: 'data' } : security;
 }

@@ -73,6 +73,11 @@ export type StrataErrorCode =
   | 'RPC_NO_METHOD'
   | 'RPC_BAD_FRAME'
   | 'RPC_REMOTE'
+  // The peer could not prove it belongs to the cluster (no or a foreign certificate, a wrong
+  // cluster token): the connection is closed before any call reaches a handler.
+  | 'RPC_UNAUTHENTICATED'
+  // The caller is a cluster member, but its role may not call this method (src/rpc/permissions.ts).
+  | 'RPC_FORBIDDEN'
   | 'CONFIG_INVALID'
   | 'INTERNAL';
 

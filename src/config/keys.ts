@@ -260,6 +260,26 @@ export const KEYS: readonly KeySpec[] = [
     check: isOptionalAddress,
     doc: "the web console's listener on a metadata member (`combined` or `metadata` role): a read-only dashboard of the cluster's health, servers, disks, repair, Raft members and buckets, after login with an administrator's S3 key pair (docs/guides/operations.md, \"Web console\"). Empty (the default) turns it off: it shows the whole cluster, so it is turned on where it is wanted",
   },
+  {
+    key: 'tls.ca',
+    check: isString(false),
+    doc: "the cluster CA certificate (PEM) that signed every member's certificate (`strata cluster certs init`). With `cert` and `key`, every internal connection is TLS 1.3, both ends authenticated (docs/guides/security.md). Empty: no TLS, and internal RPC binds to loopback only, authenticated by the cluster token",
+  },
+  {
+    key: 'tls.cert',
+    check: isString(false),
+    doc: "this process's certificate (PEM), issued by `strata cluster certs issue NAME --role ROLE`; its role (`metadata`, `data`, `gateway`, `mount`, `admin`) decides which internal calls it may make",
+  },
+  {
+    key: 'tls.key',
+    check: isString(false),
+    doc: "the certificate's private key (PEM, mode 0600)",
+  },
+  {
+    key: 'tls.token_file',
+    check: isString(false),
+    doc: 'without TLS: the cluster token, a secret every process on this machine presents on each internal connection. Empty: `<data_dir>/cluster.token`, created (0600) by the first server that starts. Processes with different data directories (a cluster on one machine) share one file through this key',
+  },
 ];
 
 export const KEY_SPECS: ReadonlyMap<string, KeySpec> = new Map(KEYS.map((k) => [k.key, k]));

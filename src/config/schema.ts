@@ -59,6 +59,7 @@ export interface StrataConfig {
   repair: { max_concurrent: number; bandwidth_bytes_per_second: number };
   observability: { metrics_addr: string; log_level: LogLevel };
   console: { addr: string };
+  tls: { ca: string; cert: string; key: string; token_file: string };
 }
 
 export const DEFAULT_CONFIG: StrataConfig = {
@@ -116,6 +117,8 @@ export const DEFAULT_CONFIG: StrataConfig = {
   // Off: the console shows the whole cluster to an administrator's key, so an operator turns it
   // on where it is wanted (and several members on one host would collide on a default port).
   console: { addr: '' },
+  // Empty: no TLS; internal RPC stays on loopback with the cluster token (docs/guides/security.md).
+  tls: { ca: '', cert: '', key: '', token_file: '' },
 };
 
 // The value at a dotted key of a configuration object.

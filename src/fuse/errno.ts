@@ -30,7 +30,7 @@ const ERRNO_NUMBER: Record<ErrnoCode, number> = {
   ENOTSUP: 95,
   ESTALE: 116,
 };
-const { EIO, ENOENT, EEXIST, ENOTEMPTY, EINVAL, ENOSPC, EBUSY, ENOSYS } = ERRNO_NUMBER;
+const { EIO, ENOENT, EEXIST, ENOTEMPTY, EINVAL, ENOSPC, EBUSY, ENOSYS, EACCES } = ERRNO_NUMBER;
 const EFBIG = 27;
 const ETIMEDOUT = 110;
 
@@ -62,6 +62,9 @@ const ERRNO_OF_CODE: Record<Exclude<StrataErrorCode, ErrnoCode>, number> = {
   RPC_CONNECTION_LOST: EIO,
   RPC_NO_METHOD: ENOSYS,
   RPC_BAD_FRAME: EIO,
+  // The mount's certificate or role was refused (docs/guides/security.md).
+  RPC_UNAUTHENTICATED: EACCES,
+  RPC_FORBIDDEN: EACCES,
   RPC_REMOTE: EIO,
   CONFIG_INVALID: EINVAL,
   INTERNAL: EIO,

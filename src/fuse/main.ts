@@ -3,9 +3,12 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
 import { StrataClient } from '../client/strata-client.ts';
+import { loadConfig } from '../config/load.ts';
 import { createLogger, isLogLevel, LOG_LEVELS, type Logger } from '../observability/logger.ts';
 import { metricsRegistry, ROLE_METRICS } from '../observability/metrics.ts';
 import { startMetricsServer } from '../observability/metrics-server.ts';
+import { setProcessRpcSecurity } from '../rpc/security.ts';
+import { rpcSecurityFromConfig } from '../rpc/security-config.ts';
 import { type LostWrites, StrataFileSystem } from './file-system.ts';
 import { InvalidationWatcher } from './invalidation.ts';
 import { MountSession } from './locks.ts';
@@ -41,6 +44,10 @@ writes durable. POSIX locks (fcntl) and flock() are cluster-wide: they exclude h
 mount, and a mount that dies loses its locks after 10 s. A write that cannot be stored fails
 close and fsync with EIO (ENOSPC when the cluster is full), is logged at error and counted in
 strata_fuse_write_errors_total, and makes strata-mount exit 1 when it stops.
+
+Credentials (docs/guides/security.md): a mount-role certificate through STRATA_TLS_CA,
+STRATA_TLS_CERT and STRATA_TLS_KEY (or [tls] of the file in STRATA_CONFIG); on the server's own
+machine without TLS, the cluster token: ./strata-data/cluster.token or STRATA_TLS_TOKEN_FILE.
 
 Options:
   --metadata-addr H:P,...  metadata members to use                    [127.0.0.1:9000]
@@ -128,6 +135,12 @@ export async function mountMain(args: string[]): Promise<number> {
     }
   }
   const log = createLogger({ level, fields: { service: 'fuse' } });
+  try {
+    useMountCredentials();
+  } catch (error) {
+    process.stderr.write(`strata-mount: ${(error as Error).message}\n`);
+    return 2;
+  }
   // The client logs what it rides out (degraded reads, stripes written without some shards).
   const client = new StrataClient({
     metadataAddrs: String(values['metadata-addr']).split(','),
@@ -226,4 +239,11 @@ function exitCode(lost: LostWrites, log: Logger): number {
     bytes: lost.bytes,
   });
   return 1;
+}
+
+// The mount's cluster credentials, from STRATA_CONFIG and STRATA_TLS_* as a server reads them:
+// a certificate with the mount role, or (on the server's machine) the cluster token.
+function useMountCredentials(): void {
+  const { config } = loadConfig();
+  setProcessRpcSecurity(rpcSecurityFromConfig(config, { role: 'mount', createToken: false }));
 }

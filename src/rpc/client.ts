@@ -1,5 +1,6 @@
 import assert from 'node:assert';
-import { connect, type Socket } from 'node:net';
+import { connect, type OnReadOpts, type Socket } from 'node:net';
+import { type ConnectionOptions, connect as connectTls, type PeerCertificate } from 'node:tls';
 import { StrataError, type StrataErrorCode } from '../common/errors.ts';
 import { type Logger, silentLogger } from '../observability/logger.ts';
 import {
@@ -12,11 +13,25 @@ import {
   KIND_RESPONSE_OK,
 } from './frame.ts';
 import { FrameReader } from './frame-reader.ts';
+import {
+  CONNECTION_REQUEST_ID,
+  certificateRole,
+  isTlsRefusal,
+  tokenPreamble,
+} from './handshake.ts';
+import { isLoopback, processRpcSecurity, type RpcSecurity, SERVER_ROLES } from './security.ts';
 import type { RpcCallOptions, RpcReply } from './types.ts';
 
 const DEFAULT_TIMEOUT_MS = 30_000;
 const CONNECT_TIMEOUT_MS = 5_000;
 const IN_FLIGHT_MAX = 4096;
+
+// One connection's reading state: its frame reader, and why the server closed it when it said
+// (a refusal) or TLS did (an alert).
+interface Connection {
+  reader: FrameReader;
+  refusal: StrataError | undefined;
+}
 
 interface Pending {
   resolve(reply: RpcReply<any>): void;
@@ -36,6 +51,7 @@ export class RpcClient {
   private readonly log: Logger;
   private readonly connectTimeoutMs: number;
   private readonly defaultTimeoutMs: number;
+  private readonly security: RpcSecurity;
   private readonly pending = new Map<number, Pending>();
   private socket: Socket | undefined;
   private connecting: Promise<Socket> | undefined;
@@ -44,7 +60,13 @@ export class RpcClient {
 
   constructor(
     addr: string,
-    options: { log?: Logger; connectTimeoutMs?: number; defaultTimeoutMs?: number } = {},
+    options: {
+      log?: Logger;
+      connectTimeoutMs?: number;
+      defaultTimeoutMs?: number;
+      // Default: the process's (src/rpc/security.ts).
+      security?: RpcSecurity;
+    } = {},
   ) {
     const at = addr.lastIndexOf(':');
     assert(at > 0, `address "${addr}" is host:port`);
@@ -54,6 +76,7 @@ export class RpcClient {
     this.log = options.log ?? silentLogger;
     this.connectTimeoutMs = options.connectTimeoutMs ?? CONNECT_TIMEOUT_MS;
     this.defaultTimeoutMs = options.defaultTimeoutMs ?? DEFAULT_TIMEOUT_MS;
+    this.security = options.security ?? processRpcSecurity();
   }
 
   async call<H = any>(
@@ -119,21 +142,22 @@ export class RpcClient {
 
   private open(timeoutMs: number): Promise<Socket> {
     return new Promise((resolve, reject) => {
+      const security = this.security;
       // Replies are read straight into their frames' buffers (frame-reader.ts): a shard's
       // bytes reach a buffer of their own with no chunk per read and no copy to join them.
-      const reader = new FrameReader();
-      const socket = connect({
-        host: this.host,
-        port: this.port,
-        noDelay: true,
-        onread: {
-          buffer: () => reader.nextBuffer(),
-          callback: (bytesRead: number, buffer: Uint8Array) => {
-            this.received(socket, reader, bytesRead, buffer as Buffer);
-            return true; // never paused: replies are what the calls in flight wait for
-          },
+      const connection: Connection = { reader: new FrameReader(), refusal: undefined };
+      const onread: OnReadOpts = {
+        buffer: () => connection.reader.nextBuffer(),
+        callback: (bytesRead: number, buffer: Uint8Array) => {
+          this.received(socket, connection, bytesRead, buffer as Buffer);
+          return true; // never paused: replies are what the calls in flight wait for
         },
-      });
+      };
+      const socket: Socket =
+        security.mode === 'tls'
+          ? connectTls(tlsOptions(this.host, this.port, security, onread))
+          : connect({ host: this.host, port: this.port, onread });
+      socket.setNoDelay(true);
       const timer = setTimeout(() => {
         socket.destroy();
         reject(
@@ -143,7 +167,7 @@ export class RpcClient {
           ),
         );
       }, timeoutMs);
-      socket.once('connect', () => {
+      socket.once(security.mode === 'tls' ? 'secureConnect' : 'connect', () => {
         clearTimeout(timer);
         socket.setKeepAlive(true, 10_000);
         socket.off('error', onConnectError);
@@ -152,24 +176,46 @@ export class RpcClient {
           reject(new StrataError('RPC_UNAVAILABLE', `RPC client to ${this.addr} is closed`));
           return;
         }
-        this.attach(socket);
+        if (security.mode === 'token') {
+          // The token is a secret shared by one machine's processes: it never goes on a wire.
+          if (!isLoopback(socket.remoteAddress ?? '')) {
+            socket.destroy();
+            reject(notLoopback(this.addr, socket.remoteAddress));
+            return;
+          }
+          socket.write(tokenPreamble(security.token, security.role));
+        }
+        this.attach(socket, connection);
         resolve(socket);
       });
       const onConnectError = (error: Error) => {
         clearTimeout(timer);
         reject(
-          new StrataError('RPC_UNAVAILABLE', `cannot connect to ${this.addr}: ${error.message}`),
+          isTlsRefusal(error)
+            ? new StrataError(
+                'RPC_UNAUTHENTICATED',
+                `${this.addr} refused or is not a cluster member: ${error.message}`,
+              )
+            : new StrataError(
+                'RPC_UNAVAILABLE',
+                `cannot connect to ${this.addr}: ${error.message}`,
+              ),
         );
       };
       socket.once('error', onConnectError);
     });
   }
 
-  private received(socket: Socket, reader: FrameReader, bytesRead: number, buffer: Buffer): void {
+  private received(
+    socket: Socket,
+    connection: Connection,
+    bytesRead: number,
+    buffer: Buffer,
+  ): void {
     if (socket.destroyed) return;
     let frames: Frame[];
     try {
-      frames = reader.read(bytesRead, buffer);
+      frames = connection.reader.read(bytesRead, buffer);
       for (const frame of frames) {
         if (frame.kind === KIND_REQUEST)
           throw new StrataError('RPC_BAD_FRAME', 'a server sent a request frame');
@@ -179,17 +225,28 @@ export class RpcClient {
       socket.destroy();
       return;
     }
-    for (const frame of frames) this.settle(frame);
+    for (const frame of frames) {
+      if (frame.requestId === CONNECTION_REQUEST_ID)
+        connection.refusal = connectionError(frame, this.addr);
+      else this.settle(frame);
+    }
   }
 
-  private attach(socket: Socket): void {
+  private attach(socket: Socket, connection: Connection): void {
     this.socket = socket;
-    socket.on('error', (error) =>
-      this.log.debug('RPC connection error', { addr: this.addr, error }),
-    );
+    socket.on('error', (error) => {
+      // TLS 1.3 checks the client's certificate after the client's handshake is done: a
+      // refusal arrives as an alert on the first read.
+      if (isTlsRefusal(error))
+        connection.refusal ??= new StrataError(
+          'RPC_UNAUTHENTICATED',
+          `${this.addr} refused: ${error.message}`,
+        );
+      this.log.debug('RPC connection error', { addr: this.addr, error });
+    });
     socket.on('close', () => {
       if (this.socket === socket) this.socket = undefined;
-      this.failAll(socket, `connection to ${this.addr} lost`);
+      this.failAll(socket, `connection to ${this.addr} lost`, connection.refusal);
     });
   }
 
@@ -209,13 +266,67 @@ export class RpcClient {
     );
   }
 
-  // Fails the calls sent on `socket` (every call when undefined) with RPC_CONNECTION_LOST.
-  private failAll(socket: Socket | undefined, why: string): void {
+  // Fails the calls sent on `socket` (every call when undefined) with RPC_CONNECTION_LOST, or
+  // with the server's refusal when it gave one.
+  private failAll(socket: Socket | undefined, why: string, refusal?: StrataError): void {
     for (const [id, pending] of this.pending) {
       if (socket !== undefined && pending.socket !== socket) continue;
       clearTimeout(pending.timer);
-      pending.reject(new StrataError('RPC_CONNECTION_LOST', `${pending.method}: ${why}`));
+      pending.reject(
+        refusal
+          ? new StrataError(refusal.code, `${pending.method}: ${refusal.message}`)
+          : new StrataError('RPC_CONNECTION_LOST', `${pending.method}: ${why}`),
+      );
       this.pending.delete(id);
     }
   }
+}
+
+// checkServerIdentity: the end a client dialled must hold a server's role.
+function serverRole(certificate: PeerCertificate): Error | undefined {
+  const role = certificateRole(certificate);
+  if (role !== undefined && SERVER_ROLES.includes(role)) return undefined;
+  return new StrataError(
+    'RPC_UNAUTHENTICATED',
+    `the server's certificate has role ${role ?? '(none)'}, not one of ${SERVER_ROLES.join(', ')}`,
+  );
+}
+
+function notLoopback(addr: string, remote: string | undefined): StrataError {
+  return new StrataError(
+    'RPC_UNAUTHENTICATED',
+    `${addr} (${remote}) is not on this machine: without TLS the cluster token is only sent ` +
+      'over loopback ([tls] ca, cert and key; docs/guides/security.md)',
+  );
+}
+
+// The connection-level error frame a server sends before it closes a connection it refuses.
+function connectionError(frame: Frame, addr: string): StrataError {
+  const remote = (frame.header ?? {}) as { code?: unknown; message?: unknown };
+  const code = remote.code === 'RPC_FORBIDDEN' ? 'RPC_FORBIDDEN' : 'RPC_UNAUTHENTICATED';
+  const message = typeof remote.message === 'string' ? remote.message : 'refused';
+  return new StrataError(code, `${addr} refused the connection: ${message}`);
+}
+
+// tls.connect takes `onread` as net.connect does (Node passes it to the TLSSocket); its type
+// declarations omit it, hence the intersection.
+function tlsOptions(
+  host: string,
+  port: number,
+  security: Extract<RpcSecurity, { mode: 'tls' }>,
+  onread: OnReadOpts,
+): ConnectionOptions {
+  const options: ConnectionOptions & { onread: OnReadOpts } = {
+    host,
+    port,
+    ca: security.ca,
+    cert: security.cert,
+    key: security.key,
+    minVersion: 'TLSv1.3',
+    onread,
+    // The cluster CA vouches for membership; the role says the peer is a server. Names are not
+    // checked: members are dialled by whatever address they advertise.
+    checkServerIdentity: (_host: string, certificate: PeerCertificate) => serverRole(certificate),
+  };
+  return options;
 }

@@ -1,5 +1,6 @@
 import assert from 'node:assert';
 import { createServer, type Server, type Socket } from 'node:net';
+import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
 import { isStrataError, StrataError } from '../common/errors.ts';
 import { listen } from '../common/listen.ts';
 import { type Logger, silentLogger } from '../observability/logger.ts';
@@ -12,6 +13,15 @@ import {
   KIND_RESPONSE_ERROR,
   KIND_RESPONSE_OK,
 } from './frame.ts';
+import {
+  certificateRole,
+  checkPreamble,
+  HANDSHAKE_TIMEOUT_MS,
+  PREAMBLE_BYTES,
+  refusalFrame,
+} from './handshake.ts';
+import { isRpcMethod, type PermissionCheck, strataPermissions } from './permissions.ts';
+import { isLoopback, type PeerRole, processRpcSecurity, type RpcSecurity } from './security.ts';
 import type { RpcHandler, RpcReply } from './types.ts';
 
 // Requests one connection may have in a handler at once. Beyond it, decoded requests wait in the
@@ -26,10 +36,20 @@ export interface RpcServerOptions {
   name: string;
   log?: Logger;
   inFlightPerConnectionMax?: number;
+  // Default: the process's (src/rpc/security.ts). There is no unauthenticated server.
+  security?: RpcSecurity;
+  // Default: Strata's table (src/rpc/permissions.ts); a test's own methods need their own.
+  permissions?: PermissionCheck;
 }
 
 interface Connection {
   socket: Socket;
+  // Set once the peer has proved membership: its certificate's role, or the role its token
+  // preamble claims. No frame is read before.
+  role: PeerRole | undefined;
+  preamble: Buffer | undefined; // token mode: the preamble's bytes so far
+  refused: boolean; // closing after a refusal: nothing more is read
+  handshakeTimer: NodeJS.Timeout | undefined; // token mode: drops a peer that never proves itself
   inFlight: number;
   queue: Array<{ frame: Frame; deadlineMs: number }>;
 }
@@ -38,6 +58,8 @@ export class RpcServer {
   private readonly name: string;
   private readonly log: Logger;
   private readonly inFlightMax: number;
+  private readonly security: RpcSecurity;
+  private readonly permissions: PermissionCheck;
   private readonly handlers = new Map<string, RpcHandler>();
   private readonly sockets = new Set<Socket>();
   private server: Server | undefined;
@@ -47,19 +69,87 @@ export class RpcServer {
     this.log = options.log ?? silentLogger;
     this.inFlightMax = options.inFlightPerConnectionMax ?? IN_FLIGHT_PER_CONNECTION_MAX;
     assert(Number.isInteger(this.inFlightMax) && this.inFlightMax >= 1);
+    this.security = options.security ?? processRpcSecurity();
+    this.permissions = options.permissions ?? strataPermissions;
   }
 
   handle(method: string, handler: RpcHandler): void {
     if (this.handlers.has(method))
       throw new StrataError('EINVAL', `RPC method ${method} registered twice`);
+    if (this.permissions === strataPermissions && !isRpcMethod(method))
+      throw new StrataError(
+        'INTERNAL',
+        `RPC method ${method} has no row in src/rpc/permissions.ts`,
+      );
     this.handlers.set(method, handler);
   }
 
   async listen(host: string, port: number): Promise<{ host: string; port: number }> {
     assert(this.server === undefined, 'an RpcServer listens once');
-    const server = createServer({ noDelay: true }, (socket) => this.accept(socket));
+    const server = this.security.mode === 'tls' ? this.tlsServer() : this.tokenServer(host);
     this.server = server;
     return listen(server, host, port);
+  }
+
+  private tlsServer(): Server {
+    const security = this.security;
+    assert(security.mode === 'tls');
+    const server = createTlsServer(
+      {
+        ca: security.ca,
+        cert: security.cert,
+        key: security.key,
+        minVersion: 'TLSv1.3',
+        requestCert: true,
+        rejectUnauthorized: true,
+        handshakeTimeout: HANDSHAKE_TIMEOUT_MS,
+      },
+      (socket: TLSSocket) => {
+        socket.setNoDelay(true);
+        const role = certificateRole(socket.getPeerCertificate());
+        if (socket.authorized && role !== undefined) return this.accept(socket, role);
+        refuse(socket, 'RPC_UNAUTHENTICATED', 'the certificate carries no Strata role');
+      },
+    );
+    // Said at warn, as a wrong token is: a member without TLS, or with another CA's
+    // certificate, only ever sees its connections dropped (RPC_CONNECTION_LOST), so this line is
+    // where an operator finds why.
+    server.on('tlsClientError', (error, socket) =>
+      this.log.warn('refused an RPC connection: TLS handshake failed', {
+        server: this.name,
+        peer: socket.remoteAddress,
+        reason: error.message,
+      }),
+    );
+    // In front: a client without TLS (a process left on the cluster token) would otherwise see
+    // only a dropped connection and retry until its deadline; it is told at once instead.
+    return createServer({ noDelay: true }, (socket) => {
+      // Tracked from here, so close() drops connections still in their handshake too.
+      this.sockets.add(socket);
+      socket.once('close', () => this.sockets.delete(socket));
+      const timer = setTimeout(() => socket.destroy(), HANDSHAKE_TIMEOUT_MS).unref();
+      socket.once('readable', () => {
+        clearTimeout(timer);
+        const first: Buffer | null = socket.read(1);
+        if (first === null) return void socket.destroy();
+        socket.unshift(first);
+        if (first[0] === TLS_HANDSHAKE_RECORD) server.emit('connection', socket);
+        else refuse(socket, 'RPC_UNAUTHENTICATED', 'this server speaks TLS only ([tls])');
+      });
+      socket.on('error', () => {});
+    });
+  }
+
+  // Plain TCP, authenticated by the cluster token: only where nothing leaves the machine.
+  private tokenServer(host: string): Server {
+    if (!isLoopback(host)) {
+      throw new StrataError(
+        'CONFIG_INVALID',
+        `${this.name}: listening on ${host} needs TLS ([tls] ca, cert and key; ` +
+          'docs/guides/security.md): without it internal RPC binds to loopback only',
+      );
+    }
+    return createServer({ noDelay: true }, (socket) => this.accept(socket, undefined));
   }
 
   // Stops accepting and drops every connection; calls in flight fail at their callers with
@@ -71,12 +161,31 @@ export class RpcServer {
     if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
   }
 
-  private accept(socket: Socket): void {
+  // `role` is known for a TLS peer; a token peer states it in its preamble.
+  private accept(socket: Socket, role: PeerRole | undefined): void {
     this.sockets.add(socket);
     socket.setKeepAlive(true, 10_000);
-    const connection: Connection = { socket, inFlight: 0, queue: [] };
+    const handshakeTimer =
+      role === undefined
+        ? setTimeout(() => socket.destroy(), HANDSHAKE_TIMEOUT_MS).unref()
+        : undefined;
+    const connection: Connection = {
+      socket,
+      role,
+      preamble: undefined,
+      refused: false,
+      handshakeTimer,
+      inFlight: 0,
+      queue: [],
+    };
     const decoder = new FrameDecoder();
-    socket.on('data', (chunk: Buffer) => {
+    socket.on('data', (received: Buffer) => {
+      if (connection.refused) return;
+      let chunk: Buffer | undefined = received;
+      if (connection.role === undefined) {
+        chunk = this.readPreamble(connection, received);
+        if (chunk === undefined || chunk.length === 0) return;
+      }
       let frames: Frame[];
       try {
         frames = decoder.push(chunk);
@@ -93,9 +202,35 @@ export class RpcServer {
     });
     socket.on('error', (error) => this.log.debug('RPC connection error', { error }));
     socket.on('close', () => {
+      clearTimeout(connection.handshakeTimer);
       this.sockets.delete(socket);
       connection.queue.length = 0;
     });
+  }
+
+  // Token mode: gathers the preamble; returns the bytes after it once it holds the cluster's
+  // token (possibly empty), undefined while incomplete or when refused.
+  private readPreamble(connection: Connection, chunk: Buffer): Buffer | undefined {
+    assert(this.security.mode === 'token', 'a TLS peer has its role from its certificate');
+    const sofar = connection.preamble ? Buffer.concat([connection.preamble, chunk]) : chunk;
+    if (sofar.length < PREAMBLE_BYTES) {
+      connection.preamble = sofar;
+      return undefined;
+    }
+    connection.preamble = undefined;
+    const role = checkPreamble(sofar.subarray(0, PREAMBLE_BYTES), this.security.token);
+    if (role === undefined) {
+      this.log.warn('refused an RPC connection without the cluster token', {
+        server: this.name,
+        peer: connection.socket.remoteAddress,
+      });
+      connection.refused = true;
+      refuse(connection.socket, 'RPC_UNAUTHENTICATED', 'not a cluster member (wrong token)');
+      return undefined;
+    }
+    connection.role = role;
+    clearTimeout(connection.handshakeTimer);
+    return sofar.subarray(PREAMBLE_BYTES);
   }
 
   // The deadline starts when the request is read, so time spent queued counts against it.
@@ -112,7 +247,7 @@ export class RpcServer {
     while (connection.inFlight < this.inFlightMax && connection.queue.length > 0) {
       const { frame, deadlineMs } = connection.queue.shift()!;
       connection.inFlight++;
-      void this.serve(connection.socket, frame, deadlineMs).finally(() => {
+      void this.serve(connection, frame, deadlineMs).finally(() => {
         connection.inFlight--;
         assert(connection.inFlight >= 0);
         this.drain(connection);
@@ -123,7 +258,10 @@ export class RpcServer {
     if (!full && connection.socket.isPaused()) connection.socket.resume();
   }
 
-  private async serve(socket: Socket, frame: Frame, deadlineMs: number): Promise<void> {
+  private async serve(connection: Connection, frame: Frame, deadlineMs: number): Promise<void> {
+    const socket = connection.socket;
+    const role = connection.role;
+    assert(role !== undefined, 'no frame is served before its connection authenticated');
     const request = frame.header as { m?: unknown; h?: unknown } | null;
     const method = typeof request?.m === 'string' ? request.m : '';
     // Method names come from the network: only registered ones become metric labels.
@@ -131,6 +269,13 @@ export class RpcServer {
     const stopTimer = rpcLatency.startTimer({ method: label });
     let code = 'ok';
     try {
+      // An unknown method stays RPC_NO_METHOD (version skew), for members only.
+      if (this.handlers.has(method) && !this.permissions(role, method)) {
+        throw new StrataError(
+          'RPC_FORBIDDEN',
+          `${this.name}: the ${role} role may not call ${method || '(no method)'}`,
+        );
+      }
       const reply = await this.run(method, request?.h, frame.body, deadlineMs);
       // The caller has given up already: skip sending a body nobody will read.
       if (Date.now() > deadlineMs)
@@ -166,6 +311,16 @@ export class RpcServer {
     assert(reply !== null && typeof reply === 'object', `${method} handler returned no reply`);
     return reply;
   }
+}
+
+// The first byte of a TLS connection: a handshake record (RFC 8446, 5.1: ContentType 22).
+const TLS_HANDSHAKE_RECORD = 22;
+
+// Tells the peer why (a frame with request id 0) and closes the connection.
+function refuse(socket: Socket, code: 'RPC_UNAUTHENTICATED', message: string): void {
+  write(socket, refusalFrame(code, message));
+  socket.end();
+  setTimeout(() => socket.destroy(), 1_000).unref();
 }
 
 function write(socket: Socket, buffers: Buffer[]): void {

@@ -85,6 +85,9 @@ const FROM_STRATA: Record<StrataErrorCode, [string, number]> = {
   RPC_NO_METHOD: INTERNAL,
   RPC_BAD_FRAME: INTERNAL,
   RPC_REMOTE: INTERNAL,
+  // A gateway refused by its own cluster is misconfigured, not the S3 caller's fault.
+  RPC_UNAUTHENTICATED: INTERNAL,
+  RPC_FORBIDDEN: INTERNAL,
   CONFIG_INVALID: INTERNAL,
   INTERNAL: INTERNAL,
   // Cluster administration and the FUSE mount only: no S3 request reaches them.

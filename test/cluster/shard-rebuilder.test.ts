@@ -17,6 +17,7 @@ import {
   startDataService,
 } from '../../src/data/index.ts';
 import { silentLogger } from '../../src/observability/logger.ts';
+import '../helpers/cluster-token.ts';
 
 const K = 4;
 const M = 2;

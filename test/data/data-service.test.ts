@@ -7,6 +7,7 @@ import { afterEach, describe, test } from 'node:test';
 import { isStrataError } from '../../src/common/errors.ts';
 import { DataClient, ShardStore, startDataService } from '../../src/data/index.ts';
 import { RpcClient } from '../../src/rpc/index.ts';
+import '../helpers/cluster-token.ts';
 
 const cleanups: Array<() => unknown> = [];
 afterEach(async () => {

@@ -10,6 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { DataClient, startDataService } from '../../src/data/data-service.ts';
 import { ShardScrubber } from '../../src/data/shard-scrubber.ts';
 import { ShardStore } from '../../src/data/shard-store.ts';
+import '../helpers/cluster-token.ts';
 
 const MIB = 1024 * 1024;
 const WEEK_MS = 7 * 24 * 3600 * 1000;

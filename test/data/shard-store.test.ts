@@ -6,6 +6,7 @@ import { afterEach, describe, test } from 'node:test';
 import { isStrataError } from '../../src/common/errors.ts';
 import { DataClient, startDataService } from '../../src/data/index.ts';
 import { shardFileV1 } from '../helpers/shards.ts';
+import '../helpers/cluster-token.ts';
 
 const ID = 'ab'.repeat(16);
 const OTHER_ID = 'cd'.repeat(16);

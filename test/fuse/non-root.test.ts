@@ -14,11 +14,12 @@ import {
   readFileSync,
   statSync,
 } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { StrataClient } from '../../src/client/strata-client.ts';
 import { FUSE_HELPER_PATH } from '../../src/fuse/mount.ts';
 import { ROOT_INO } from '../../src/metadata/types.ts';
+import { CLUSTER_TOKEN_FILE } from '../helpers/cluster-token.ts';
 import { MOUNT_BIN, mounted } from '../helpers/mount.ts';
 import { type StrataProcess, startStrata, tempDir } from '../helpers/server.ts';
 
@@ -66,6 +67,12 @@ describe('strata-mount without root', { skip: skipReason() }, () => {
     const admin = new StrataClient({ metadataAddrs: [server.metadataAddr] });
     await admin.setattr(ROOT_INO, { uid: USER_UID, gid: USER_GID });
     await admin.close();
+    // The user's mount presents the cluster token: shared with the user's group, as an
+    // administrator would (docs/guides/security.md, "Two modes, never none").
+    chownSync(dirname(CLUSTER_TOKEN_FILE), 0, USER_GID);
+    chmodSync(dirname(CLUSTER_TOKEN_FILE), 0o750);
+    chownSync(CLUSTER_TOKEN_FILE, 0, USER_GID);
+    chmodSync(CLUSTER_TOKEN_FILE, 0o640);
     home = tempDir('strata-nonroot-');
     chmodSync(home, 0o755);
     chownSync(home, USER_UID, USER_GID);

@@ -12,6 +12,10 @@ import {
   RpcClient,
   RpcServer,
 } from '../../src/rpc/index.ts';
+import '../helpers/cluster-token.ts';
+
+// These tests' methods are their own: any member may call them.
+const anyMethod = () => true;
 
 // Everything a test opens is closed after it, pass or fail, so a failing test cannot keep the
 // process alive.
@@ -27,7 +31,7 @@ function rpcClient(addr: string): RpcClient {
 }
 
 async function serve(setup: (server: RpcServer) => void, port = 0) {
-  const server = new RpcServer({ name: 'test' });
+  const server = new RpcServer({ name: 'test', permissions: anyMethod });
   setup(server);
   cleanups.push(() => server.close());
   const bound = await server.listen('127.0.0.1', port);

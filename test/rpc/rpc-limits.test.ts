@@ -6,7 +6,14 @@ import { afterEach, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isStrataError } from '../../src/common/errors.ts';
 import { rpcRequests } from '../../src/observability/metrics.ts';
+import { tokenPreamble } from '../../src/rpc/handshake.ts';
 import { FRAME_BYTES_MAX, RpcClient, RpcServer } from '../../src/rpc/index.ts';
+import { CLUSTER_TOKEN } from '../helpers/cluster-token.ts';
+
+// These tests' methods are their own: any member may call them.
+const anyMethod = () => true;
+// What a hand-built client sends before its frames (src/rpc/handshake.ts).
+const PREAMBLE = tokenPreamble(CLUSTER_TOKEN, 'admin');
 
 const codeOf = (promise: Promise<unknown>) =>
   promise.then(
@@ -28,7 +35,7 @@ function rpcClient(addr: string): RpcClient {
 }
 
 async function serve(setup: (server: RpcServer) => void, inFlightPerConnectionMax?: number) {
-  const server = new RpcServer({ name: 'test', inFlightPerConnectionMax });
+  const server = new RpcServer({ name: 'test', inFlightPerConnectionMax, permissions: anyMethod });
   setup(server);
   cleanups.push(() => server.close());
   const bound = await server.listen('127.0.0.1', 0);
@@ -41,7 +48,9 @@ const RPC_URL = new URL('../../src/rpc/index.ts', import.meta.url).href;
 async function serverProcess() {
   const script = `
     const { RpcServer } = await import(${JSON.stringify(RPC_URL)});
-    const server = new RpcServer({ name: 'child' });
+    const token = Buffer.from(${JSON.stringify(CLUSTER_TOKEN.toString('hex'))}, 'hex');
+    const security = { mode: 'token', token, role: 'metadata' };
+    const server = new RpcServer({ name: 'child', security, permissions: () => true });
     server.handle('hang', () => new Promise(() => {}));
     const { port } = await server.listen('127.0.0.1', 0);
     process.stdout.write(port + '\\n');
@@ -86,6 +95,7 @@ describe('internal RPC limits and failures', () => {
     prefix.writeUInt32BE(FRAME_BYTES_MAX, 0); // + 4 prefix bytes = one over the limit
     const received: Buffer[] = [];
     socket.on('data', (chunk: Buffer) => received.push(chunk));
+    socket.write(PREAMBLE);
     socket.write(prefix);
     await once(socket, 'close');
     assert.equal(Buffer.concat(received).length, 0, 'no answer, just a closed connection');

@@ -13,6 +13,7 @@ export const CLUSTER_HELP = `Usage: strata cluster status [--metadata-addr H:P[,
        strata cluster drain SERVER [--no-wait] [--metadata-addr ...]
        strata cluster undrain SERVER [--metadata-addr ...]
        strata cluster remove-server SERVER [--metadata-addr ...]
+       strata cluster certs init|issue ...   (strata cluster certs --help)
 
 repair follows the leader's repair until no stripe is degraded and nothing is queued (exit 0):
 shards rebuilt of those queued, a bar on a terminal and a line every 5 s when piped. It exits 1
@@ -47,6 +48,11 @@ since it became leader, and live disks outside their fair share.
 metadata service that keeps no counts).`;
 
 export async function runCluster(args: string[]): Promise<number> {
+  // Its own options (--dir, --role, --host), and no cluster to reach.
+  if (args[0] === 'certs') {
+    const { runCerts } = await import('./cluster-certs.ts');
+    return runCerts(args.slice(1));
+  }
   const { values, positionals } = parse(args, {
     ...METADATA_ADDR_OPTION,
     json: { type: 'boolean' },

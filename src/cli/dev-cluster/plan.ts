@@ -37,6 +37,7 @@ export interface DevPlan {
   processes: DevProcess[];
   metadataAddrs: string[];
   credentialsPath: string; // the one key pair every gateway and console accepts
+  tokenPath: string; // the cluster token every process presents (no TLS: all on loopback)
 }
 
 // Node ids: metadata members 1..7, data servers from 11, gateways from 51, as in the tests.
@@ -79,7 +80,10 @@ export function devPlan(o: DevClusterOptions, freePorts: number[] = []): DevPlan
     o.basePort === 0 ? (free.shift() as number) : o.basePort + offset;
   const addr = (offset: number) => `127.0.0.1:${port(offset)}`;
   const processes: DevProcess[] = [];
+  const tokenPath = join(o.dir, 'cluster.token');
   const add = (role: DevRole, nodeId: number, name: string, extra: Partial<DevProcess>) => {
+    // One token for all: each process has its own data directory, where it would make its own.
+    const tls = ['[tls]', `token_file = ${JSON.stringify(tokenPath)}`];
     processes.push({
       name,
       role,
@@ -90,7 +94,7 @@ export function devPlan(o: DevClusterOptions, freePorts: number[] = []): DevPlan
       pidPath: join(o.dir, `${name}.pid`),
       metricsAddr: addr(OFFSET.metrics + processes.length),
       ...extra,
-      configLines: extra.configLines ?? [],
+      configLines: [...(extra.configLines ?? []), ...tls],
     });
   };
   const metadataAddrs = Array.from({ length: o.metadata }, (_, i) => addr(OFFSET.metadata + i));
@@ -119,6 +123,7 @@ export function devPlan(o: DevClusterOptions, freePorts: number[] = []): DevPlan
     processes,
     metadataAddrs,
     credentialsPath: join(o.dir, 'credentials.json'),
+    tokenPath,
   };
 }
 

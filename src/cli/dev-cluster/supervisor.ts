@@ -18,7 +18,10 @@ import { fileURLToPath } from 'node:url';
 import { MetadataClient } from '../../client/metadata-client.ts';
 import { ensurePrivateDir } from '../../common/private-dir.ts';
 import { credentialsPath, loadOrCreateCredentials } from '../../config/credentials.ts';
+import { loadConfig } from '../../config/load.ts';
 import type { CredentialConfig } from '../../config/schema.ts';
+import { setProcessRpcSecurity } from '../../rpc/security.ts';
+import { rpcSecurityFromConfig } from '../../rpc/security-config.ts';
 import type { DevClusterOptions, DevPlan, DevProcess } from './plan.ts';
 import { serverArgs } from './plan.ts';
 
@@ -91,6 +94,10 @@ function prepareDir(options: DevClusterOptions, plan: DevPlan): CredentialConfig
       copyFileSync(plan.credentialsPath, credentialsPath(p.dataDir));
     writeFileSync(p.configPath, `${p.configLines.join('\n')}\n`);
   }
+  // This process's own client (waiting for the data servers) presents the processes' token,
+  // made here first; read through a process's file, so STRATA_TLS_* apply as they do there.
+  const { config } = loadConfig({ configPath: plan.processes[0].configPath });
+  setProcessRpcSecurity(rpcSecurityFromConfig(config, { role: 'admin', createToken: true }));
   return credential;
 }
 
