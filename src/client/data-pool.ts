@@ -7,6 +7,7 @@ import { type Logger, silentLogger } from '../observability/logger.ts';
 import { serversAvoided } from '../observability/metrics.ts';
 import type { MetadataClient } from './metadata-client.ts';
 import { type HealthTransition, ServerHealth } from './server-health.ts';
+import type { AtRest } from './stripe-crypt.ts';
 import type { PlacementView } from './stripe-placement.ts';
 
 // How stale the client's copy of the server records may get: a server recorded down is skipped
@@ -37,9 +38,15 @@ export class DataPool {
   private fetchedAtMs = 0;
   readonly health: ServerHealth;
   private readonly log: Logger;
+  // The client's master keys (encryption at rest), for the stripes it writes and reads.
+  readonly atRest: AtRest | undefined;
 
-  constructor(metadata: MetadataClient, options: { log?: Logger; health?: ServerHealth } = {}) {
+  constructor(
+    metadata: MetadataClient,
+    options: { log?: Logger; health?: ServerHealth; atRest?: AtRest } = {},
+  ) {
     this.metadata = metadata;
+    this.atRest = options.atRest;
     this.log = options.log ?? silentLogger;
     this.health = options.health ?? new ServerHealth();
   }

@@ -6,6 +6,7 @@ import type { Logger } from '../observability/logger.ts';
 import { erasureStripes, writePlacementWaits } from '../observability/metrics.ts';
 import type { DataPool } from './data-pool.ts';
 import { codecFor, shardViews } from './stripe-codec.ts';
+import { sealForWrite } from './stripe-crypt.ts';
 import {
   type PlacementView,
   placeNewStripe,
@@ -46,12 +47,15 @@ export async function writeStripe(
     data.length > 0 && data.length <= k * params.shardSizeBytes,
     'stripe data within capacity',
   );
-  const shardSizeBytes = Math.ceil(data.length / k);
   const stripeId = randomBytes(16).toString('hex');
+  // Encryption at rest seals the data shards first; the code and the servers see sealed bytes.
+  const sealed = pool.atRest?.sealNew ? sealForWrite(pool.atRest, stripeId, k, data) : undefined;
+  const stored = sealed?.sealed ?? data;
+  const shardSizeBytes = Math.ceil(stored.length / k);
   const view = await pool.placementView();
   const shape = { stripeId, k, m };
   const shards = placeNewStripe(view, shape, pool.avoidedForWrites());
-  const buffers = encodeStripe(codecFor(k, m), data, shardSizeBytes);
+  const buffers = encodeStripe(codecFor(k, m), stored, shardSizeBytes);
   const quorum = writeQuorum(k, m);
   const all = shards.map((target, index) => ({ index, target }));
   const first = await writeShards(pool, stripeId, all, buffers, quorum);
@@ -69,12 +73,13 @@ export async function writeStripe(
     k,
     m,
     shardSizeBytes,
-    dataLengthBytes: data.length,
+    dataLengthBytes: stored.length,
     shards,
     // The oldest format any server wrote: a reader may then refuse anything older as stale.
     shardVersion: Math.min(...versions),
     placementEpoch: view.epoch,
   };
+  if (sealed) stripe.encryption = sealed.encryption;
   // The shards left absent are named in the record, so the commit lists them for repair
   // (src/metadata/absent-shards.ts) and readers skip them.
   if (missing.length > 0) stripe.absentShards = [...new Set(missing)].sort((a, b) => a - b);

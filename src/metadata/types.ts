@@ -106,6 +106,20 @@ export interface Stripe {
   // the state machine lists them for repair at the stripe's first reference (absent-shards.ts).
   // Absent on stripes written in full, and on stripes from writers before this field.
   absentShards?: number[];
+  // Set on a stripe written with encryption at rest (src/crypto/, docs/guides/security.md):
+  // its k data shards are sealed, and shardSizeBytes and dataLengthBytes describe the sealed
+  // bytes, which is all the erasure layer, the data servers and the repair see. Extents address
+  // the plaintext (plainLengthBytes of it). Absent: the shards hold the data as it is.
+  encryption?: StripeEncryption;
+}
+
+export type StripeCipher = 'aes-256-gcm' | 'chacha20-poly1305';
+
+export interface StripeEncryption {
+  cipher: StripeCipher;
+  keyId: string; // the master key that wrapped the data key
+  wrappedKey: string; // the stripe's data key, AES-KW wrapped, base64
+  plainLengthBytes: number;
 }
 
 // A shard its writer left absent, at the location its stripe records for it (absent-shards.ts).

@@ -1,0 +1,110 @@
+// Encryption at rest in the client: a writer seals a stripe's data before erasure coding it, a
+// reader opens the chunks of the range it asked for. Only gateways, mounts and the CLI (the
+// clients) hold master keys; data servers, the scrubber and the repair handle sealed shards
+// only (docs/guides/security.md, "Encryption at rest", says why the seal sits there).
+import assert from 'node:assert';
+import { isStrataError, StrataError } from '../common/errors.ts';
+import {
+  type DataCipher,
+  type Keyring,
+  newDataKey,
+  openWindow,
+  type StripeKey,
+  sealedLayout,
+  sealedWindow,
+  sealStripe,
+  unwrapDataKey,
+  wrapDataKey,
+} from '../crypto/index.ts';
+import type { Stripe, StripeEncryption } from '../metadata/types.ts';
+import type { Logger } from '../observability/logger.ts';
+import { encryptedStripes, encryptionAuthFailures } from '../observability/metrics.ts';
+import { readStripeRange, type StripeReadPool } from './stripe-read.ts';
+
+// What a client needs to seal and open stripes: its master keys, and whether (and how) it
+// seals new stripes. With `sealNew` off it still reads stripes sealed before.
+export interface AtRest {
+  ring: Keyring;
+  cipher: DataCipher;
+  sealNew: boolean;
+}
+
+export interface SealedStripeData {
+  sealed: Buffer; // the sealed data shards end to end: what the erasure code gets
+  encryption: StripeEncryption;
+}
+
+export function sealForWrite(atRest: AtRest, stripeId: string, k: number, plain: Buffer) {
+  const key = newDataKey();
+  const layout = sealedLayout(k, plain.length);
+  const sealed = sealStripe({ stripeId, key, cipher: atRest.cipher }, layout, plain);
+  const wrapped = wrapDataKey(atRest.ring.active, key);
+  key.fill(0);
+  assert.equal(sealed.length, k * layout.sealedShardBytes, 'k sealed shards');
+  encryptedStripes.inc({ operation: 'seal' });
+  const encryption = { cipher: atRest.cipher, ...wrapped, plainLengthBytes: plain.length };
+  return { sealed, encryption } satisfies SealedStripeData;
+}
+
+// The stripe's length as its extents see it: the plaintext's.
+export function plainLengthOf(stripe: Stripe): number {
+  return stripe.encryption?.plainLengthBytes ?? stripe.dataLengthBytes;
+}
+
+// [offset, offset + length) of the stripe's plaintext: read as it is from an unencrypted stripe,
+// opened chunk by chunk from an encrypted one. A chunk that does not authenticate fails the read
+// with ENCRYPTION_AUTH_FAILED: its bytes are never returned.
+export async function readStripeData(
+  pool: StripeReadPool,
+  atRest: AtRest | undefined,
+  stripe: Stripe,
+  at: { offset: number; length: number },
+  log?: Logger,
+): Promise<Buffer> {
+  const { offset, length } = at;
+  const enc = stripe.encryption;
+  if (enc === undefined) return readStripeRange(pool, stripe, offset, length, log);
+  if (length === 0) return Buffer.alloc(0);
+  const sk = stripeKey(atRest, stripe, enc, log);
+  const window = sealedWindow(sealedLayout(stripe.k, enc.plainLengthBytes), offset, length);
+  const sealed = await readStripeRange(pool, stripe, window.start, window.end - window.start, log);
+  try {
+    const plain = openWindow(sk, window, sealed);
+    encryptedStripes.inc({ operation: 'open' });
+    return plain;
+  } catch (error) {
+    if (isStrataError(error, 'ENCRYPTION_AUTH_FAILED')) {
+      encryptionAuthFailures.inc({ what: 'chunk' });
+      log?.error('an encrypted stripe failed authentication: not served', {
+        stripeId: stripe.id,
+        error,
+      });
+    }
+    throw error;
+  } finally {
+    sk.key.fill(0);
+  }
+}
+
+function stripeKey(
+  atRest: AtRest | undefined,
+  stripe: Stripe,
+  enc: StripeEncryption,
+  log?: Logger,
+): StripeKey {
+  if (atRest === undefined) {
+    throw new StrataError(
+      'ENCRYPTION_KEY_UNAVAILABLE',
+      `stripe ${stripe.id} is encrypted and this process has no key file ([encryption] key_file)`,
+    );
+  }
+  try {
+    return { stripeId: stripe.id, cipher: enc.cipher, key: unwrapDataKey(atRest.ring, enc) };
+  } catch (error) {
+    if (isStrataError(error, 'ENCRYPTION_AUTH_FAILED')) {
+      encryptionAuthFailures.inc({ what: 'data_key' });
+      log?.error('an encrypted stripe key failed authentication', { stripeId: stripe.id, error });
+    }
+    throw error;
+  }
+}

@@ -1,0 +1,4 @@
+export * from './data-key.ts';
+export * from './master-key.ts';
+export * from './shard-seal.ts';
+export * from './stripe-seal.ts';
