@@ -1,5 +1,6 @@
 import assert from 'node:assert';
 import { isStrataError, StrataError } from '../common/errors.ts';
+import type { AtRest } from '../crypto/index.ts';
 import { DataClient } from '../data/index.ts';
 import { ClusterMap, placementServers } from '../metadata/placement/index.ts';
 import type { DataServerInfo } from '../metadata/types.ts';
@@ -7,7 +8,6 @@ import { type Logger, silentLogger } from '../observability/logger.ts';
 import { serversAvoided } from '../observability/metrics.ts';
 import type { MetadataClient } from './metadata-client.ts';
 import { type HealthTransition, ServerHealth } from './server-health.ts';
-import type { AtRest } from './stripe-crypt.ts';
 import type { PlacementView } from './stripe-placement.ts';
 
 // How stale the client's copy of the server records may get: a server recorded down is skipped

@@ -2,6 +2,7 @@ import assert from 'node:assert';
 import { createHash, randomBytes } from 'node:crypto';
 import { isStrataError, StrataError } from '../common/errors.ts';
 import { Slots } from '../common/slots.ts';
+import type { AtRest } from '../crypto/index.ts';
 import { isStorableKey } from '../metadata/object-path.ts';
 import { RAFT_RPC } from '../metadata/replication/transport.ts';
 import {
@@ -34,7 +35,7 @@ import * as locks from './locks.ts';
 import { MetadataClient } from './metadata-client.ts';
 import { digestPlan, ObjectDigestMismatch, verifyWholeObject } from './object-digest.ts';
 import { joinPath, parentAndName, splitPath, toBucketKey } from './paths.ts';
-import { type AtRest, readStripeData } from './stripe-crypt.ts';
+import { readStripeData } from './stripe-crypt.ts';
 import { deleteStripeShards, type ErasureParams, writeStripe } from './stripe-io.ts';
 import { toExtents, writeStream } from './stripe-writer.ts';
 import type {

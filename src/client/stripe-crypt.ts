@@ -5,8 +5,7 @@
 import assert from 'node:assert';
 import { isStrataError, StrataError } from '../common/errors.ts';
 import {
-  type DataCipher,
-  type Keyring,
+  type AtRest,
   newDataKey,
   openWindow,
   type StripeKey,
@@ -20,14 +19,6 @@ import type { Stripe, StripeEncryption } from '../metadata/types.ts';
 import type { Logger } from '../observability/logger.ts';
 import { encryptedStripes, encryptionAuthFailures } from '../observability/metrics.ts';
 import { readStripeRange, type StripeReadPool } from './stripe-read.ts';
-
-// What a client needs to seal and open stripes: its master keys, and whether (and how) it
-// seals new stripes. With `sealNew` off it still reads stripes sealed before.
-export interface AtRest {
-  ring: Keyring;
-  cipher: DataCipher;
-  sealNew: boolean;
-}
 
 export interface SealedStripeData {
   sealed: Buffer; // the sealed data shards end to end: what the erasure code gets

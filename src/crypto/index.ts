@@ -1,3 +1,4 @@
+export * from './at-rest.ts';
 export * from './data-key.ts';
 export * from './master-key.ts';
 export * from './shard-seal.ts';
