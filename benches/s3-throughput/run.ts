@@ -3,7 +3,9 @@
 //   multipart uploads of 256 MiB objects in 8 MiB parts, 10 parts in flight (awscli's defaults).
 // Uses the shared load generator (../shared/peers/s3-load.mjs) against both endpoints and prints
 // both figures and the ratio Strata / Swift.
-//   npm run bench:s3 [-- --big-count 32 --small-count 2000 --runs 1 --skip-swift]
+//   npm run bench:s3 [-- --big-count 32 --small-count 2000 --runs 1 --skip-swift --encryption]
+// --encryption also runs Strata with encryption at rest on (a second server, same load, right
+// after the first) and prints it beside the unencrypted run: the cost of sealing and opening.
 import { spawn } from 'node:child_process';
 import { copyFileSync, existsSync, readFileSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
@@ -26,6 +28,7 @@ const { values: opts } = parseArgs({
     runs: { type: 'string', default: '1' },
     'skip-swift': { type: 'boolean', default: false },
     'multipart-count': { type: 'string', default: '3' },
+    encryption: { type: 'boolean', default: false },
   },
 });
 
@@ -162,7 +165,11 @@ function medianOf(runs: LoadResult[]): LoadResult {
   };
 }
 
-function table(strata: LoadResult, swift: LoadResult | undefined) {
+function table(
+  strata: LoadResult,
+  swift: LoadResult | undefined,
+  names = ['Strata', 'Swift+s3api'],
+) {
   const rows: Array<[string, number, number | undefined, string]> = [
     ['16 MiB PUT, c=8', strata.bigPutMBs, swift?.bigPutMBs, 'MiB/s'],
     ['16 MiB GET, c=8', strata.bigGetMBs, swift?.bigGetMBs, 'MiB/s'],
@@ -182,7 +189,7 @@ function table(strata: LoadResult, swift: LoadResult | undefined) {
     ]);
   }
   console.log(`\nmedians over ${opts.runs} run(s) each`);
-  console.log('\n| workload | Strata | Swift+s3api | Strata / Swift |');
+  console.log(`\n| workload | ${names[0]} | ${names[1]} | ${names[0]} / ${names[1]} |`);
   console.log('|---|---|---|---|');
   for (const [name, ours, theirs, unit] of rows) {
     const ratio = theirs ? (ours / theirs).toFixed(2) : '-';
@@ -200,6 +207,17 @@ try {
   const ours = await load(dir, 'strata', strata.s3Endpoint, strata.accessKey, strata.secretKey);
   ours.multipartMBs = await multipart(strata.s3Endpoint, strata.accessKey, strata.secretKey);
   await strata.stop();
+  let sealed: LoadResult | undefined;
+  if (opts.encryption) {
+    const env = { STRATA_ENCRYPTION_ENABLED: 'true' };
+    const node = await startStrata({ dataDir: join(dir, 'strata-encrypted'), env });
+    try {
+      sealed = await load(dir, 'strata-encrypted', node.s3Endpoint, node.accessKey, node.secretKey);
+      sealed.multipartMBs = await multipart(node.s3Endpoint, node.accessKey, node.secretKey);
+    } finally {
+      await node.stop();
+    }
+  }
   if (!opts['skip-swift'] && existsSync(join(PEERS, 'swift-s3.sh'))) {
     await run('bash', [join(PEERS, 'swift-s3.sh'), 'start', swiftDir]);
     try {
@@ -210,6 +228,7 @@ try {
     }
   }
   table(ours, swift);
+  if (sealed) table(sealed, ours, ['encrypted', 'unencrypted']);
 } finally {
   await strata.stop();
 }
