@@ -20,7 +20,11 @@ import {
 import { patternBytes } from '../../test/helpers/s3.ts';
 import { REPO_ROOT, startStrata, tempDir } from '../../test/helpers/server.ts';
 
-const PEERS = join(REPO_ROOT, '..', 'shared', 'peers');
+// Beside the checkout (/work/main), or two levels up from a git worktree (/work/wt/NAME).
+const PEERS =
+  [join(REPO_ROOT, '..', 'shared', 'peers'), join(REPO_ROOT, '..', '..', 'shared', 'peers')].find(
+    (dir) => existsSync(dir),
+  ) ?? join(REPO_ROOT, '..', 'shared', 'peers');
 const { values: opts } = parseArgs({
   options: {
     'big-count': { type: 'string', default: '32' },
