@@ -8,10 +8,11 @@ import {
   type AtRest,
   newDataKey,
   openWindow,
+  type SealedLayout,
   type StripeKey,
   sealedLayout,
   sealedWindow,
-  sealStripe,
+  sealShard,
   unwrapDataKey,
   wrapDataKey,
 } from '../crypto/index.ts';
@@ -20,21 +21,23 @@ import type { Logger } from '../observability/logger.ts';
 import { encryptedStripes, encryptionAuthFailures } from '../observability/metrics.ts';
 import { readStripeRange, type StripeReadPool } from './stripe-read.ts';
 
-export interface SealedStripeData {
-  sealed: Buffer; // the sealed data shards end to end: what the erasure code gets
-  encryption: StripeEncryption;
-}
-
-export function sealForWrite(atRest: AtRest, stripeId: string, k: number, plain: Buffer) {
+// Seals `plain` into the k data shard buffers of a new stripe (zeroed, `layout.sealedShardBytes`
+// each; the caller then computes parity over them) and returns what the stripe records.
+export function sealForWrite(
+  atRest: AtRest,
+  stripeId: string,
+  layout: SealedLayout,
+  plain: Buffer,
+  shards: Buffer[],
+): StripeEncryption {
+  assert(shards.length >= layout.k, 'a buffer per data shard');
   const key = newDataKey();
-  const layout = sealedLayout(k, plain.length);
-  const sealed = sealStripe({ stripeId, key, cipher: atRest.cipher }, layout, plain);
+  const sk = { stripeId, key, cipher: atRest.cipher };
+  for (let i = 0; i < layout.k; i++) sealShard(sk, layout, plain, i, shards[i]);
   const wrapped = wrapDataKey(atRest.ring.active, key);
   key.fill(0);
-  assert.equal(sealed.length, k * layout.sealedShardBytes, 'k sealed shards');
   encryptedStripes.inc({ operation: 'seal' });
-  const encryption = { cipher: atRest.cipher, ...wrapped, plainLengthBytes: plain.length };
-  return { sealed, encryption } satisfies SealedStripeData;
+  return { cipher: atRest.cipher, ...wrapped, plainLengthBytes: plain.length };
 }
 
 // The stripe's length as its extents see it: the plaintext's.

@@ -43,21 +43,35 @@ export interface StripeKey {
 
 // The sealed data of the stripe (k × sealedShardBytes, padding zero), ready to erasure code.
 export function sealStripe(sk: StripeKey, layout: SealedLayout, plain: Buffer): Buffer {
-  assert.equal(plain.length, layout.plainLengthBytes, 'the plaintext the layout was made for');
-  const out = Buffer.alloc(layout.k * layout.sealedShardBytes);
+  const size = layout.sealedShardBytes;
+  const out = Buffer.alloc(layout.k * size);
   for (let i = 0; i < layout.k; i++) {
-    const shardPlain = plainBytesOfShard(layout, i);
-    const plainStart = i * layout.plainShardBytes;
-    let at = i * layout.sealedShardBytes;
-    for (let c = 0; c * PLAIN_CHUNK_BYTES < shardPlain; c++) {
-      const from = plainStart + c * PLAIN_CHUNK_BYTES;
-      const to = plainStart + Math.min(shardPlain, (c + 1) * PLAIN_CHUNK_BYTES);
-      const place = { stripeId: sk.stripeId, shardIndex: i, chunkIndex: c };
-      at += sealChunk(sk.key, sk.cipher, place, plain.subarray(from, to), out, at);
-    }
-    assert(at <= (i + 1) * layout.sealedShardBytes, 'a sealed shard fits its size');
+    sealShard(sk, layout, plain, i, out.subarray(i * size, (i + 1) * size));
   }
   return out;
+}
+
+// Data shard `i` of the stripe, sealed into `out` (sealedShardBytes, zeroed: the padding), so a
+// writer seals straight into the buffers the erasure code works on.
+export function sealShard(
+  sk: StripeKey,
+  layout: SealedLayout,
+  plain: Buffer,
+  i: number,
+  out: Buffer,
+): void {
+  assert.equal(plain.length, layout.plainLengthBytes, 'the plaintext the layout was made for');
+  assert(i >= 0 && i < layout.k && out.length === layout.sealedShardBytes, 'a data shard buffer');
+  const shardPlain = plainBytesOfShard(layout, i);
+  const plainStart = i * layout.plainShardBytes;
+  let at = 0;
+  for (let c = 0; c * PLAIN_CHUNK_BYTES < shardPlain; c++) {
+    const from = plainStart + c * PLAIN_CHUNK_BYTES;
+    const to = plainStart + Math.min(shardPlain, (c + 1) * PLAIN_CHUNK_BYTES);
+    const place = { stripeId: sk.stripeId, shardIndex: i, chunkIndex: c };
+    at += sealChunk(sk.key, sk.cipher, place, plain.subarray(from, to), out, at);
+  }
+  assert(at <= out.length, 'a sealed shard fits its size');
 }
 
 // One chunk a read needs: where it is in the sealed window, and its plaintext length.
