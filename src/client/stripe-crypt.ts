@@ -6,6 +6,7 @@ import assert from 'node:assert';
 import { isStrataError, StrataError } from '../common/errors.ts';
 import {
   type AtRest,
+  ChunkAuthError,
   newDataKey,
   openWindow,
   type SealedLayout,
@@ -46,8 +47,9 @@ export function plainLengthOf(stripe: Stripe): number {
 }
 
 // [offset, offset + length) of the stripe's plaintext: read as it is from an unencrypted stripe,
-// opened chunk by chunk from an encrypted one. A chunk that does not authenticate fails the read
-// with ENCRYPTION_AUTH_FAILED: its bytes are never returned.
+// opened chunk by chunk from an encrypted one. A chunk that does not authenticate is never
+// returned: its shard is set aside as if absent and the window decoded from the others, as for a
+// corrupt shard, at most m times; beyond that the read fails with ENCRYPTION_AUTH_FAILED.
 export async function readStripeData(
   pool: StripeReadPool,
   atRest: AtRest | undefined,
@@ -61,20 +63,37 @@ export async function readStripeData(
   if (length === 0) return Buffer.alloc(0);
   const sk = stripeKey(atRest, stripe, enc, log);
   const window = sealedWindow(sealedLayout(stripe.k, enc.plainLengthBytes), offset, length);
-  const sealed = await readStripeRange(pool, stripe, window.start, window.end - window.start, log);
+  const setAside = new Set(stripe.absentShards ?? []);
+  let view = stripe;
   try {
-    const plain = openWindow(sk, window, sealed);
-    encryptedStripes.inc({ operation: 'open' });
-    return plain;
-  } catch (error) {
-    if (isStrataError(error, 'ENCRYPTION_AUTH_FAILED')) {
-      encryptionAuthFailures.inc({ what: 'chunk' });
-      log?.error('an encrypted stripe failed authentication: not served', {
-        stripeId: stripe.id,
-        error,
-      });
+    for (;;) {
+      const sealed = await readStripeRange(
+        pool,
+        view,
+        window.start,
+        window.end - window.start,
+        log,
+      );
+      try {
+        const plain = openWindow(sk, window, sealed);
+        encryptedStripes.inc({ operation: 'open' });
+        return plain;
+      } catch (error) {
+        if (!(error instanceof ChunkAuthError)) throw error;
+        encryptionAuthFailures.inc({ what: 'chunk' });
+        const shard = error.place.shardIndex;
+        const retry = !setAside.has(shard) && setAside.size < stripe.m;
+        log?.error('an encrypted shard failed authentication: not served', {
+          stripeId: stripe.id,
+          shard,
+          decodingFromOthers: retry,
+          error,
+        });
+        if (!retry) throw error;
+        setAside.add(shard);
+        view = { ...stripe, absentShards: [...setAside].sort((a, b) => a - b) };
+      }
     }
-    throw error;
   } finally {
     sk.key.fill(0);
   }

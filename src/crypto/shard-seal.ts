@@ -118,10 +118,19 @@ function aeadDecipher(cipher: DataCipher, key: Buffer, nonce: Buffer) {
     : createDecipheriv(cipher, key, nonce, options);
 }
 
+// ENCRYPTION_AUTH_FAILED naming the chunk, so a reader can set that shard aside and decode it.
+export class ChunkAuthError extends StrataError {
+  readonly place: ChunkPlace;
+  constructor(place: ChunkPlace, why: string) {
+    const { stripeId, shardIndex, chunkIndex } = place;
+    super(
+      'ENCRYPTION_AUTH_FAILED',
+      `stripe ${stripeId} shard ${shardIndex} chunk ${chunkIndex} failed authentication: ${why}`,
+    );
+    this.place = { ...place };
+  }
+}
+
 function authFailed(place: ChunkPlace, why: string): StrataError {
-  const { stripeId, shardIndex, chunkIndex } = place;
-  return new StrataError(
-    'ENCRYPTION_AUTH_FAILED',
-    `stripe ${stripeId} shard ${shardIndex} chunk ${chunkIndex} failed authentication: ${why}`,
-  );
+  return new ChunkAuthError(place, why);
 }
