@@ -106,3 +106,25 @@ test('an unencrypted stripe has no key to re-wrap', () => {
   const result = ok(machine, rewrap(s, ino));
   assert.equal(refusal(result), 'EINVAL');
 });
+
+test('a sealed stripe record of the wrong shape, or an extent past its plaintext, is refused', () => {
+  const machine = openMachine();
+  ok(machine, { op: 'registerDataServer', server: { serverId: 's', addr: 'h:1', disks } });
+  ok(machine, { op: 'createBucket', name: 'b', owner: 'o', caller: ROOT });
+  const put = (encryption: Stripe['encryption'], length = 90) => ({
+    op: 'putObject' as const,
+    bucket: 'b',
+    key: 'k',
+    size: length,
+    extents: [extent(0, length, { ...stripe(100), encryption })],
+    object: { etag: 'e', userMeta: {} },
+    caller: ROOT,
+  });
+  const good = { cipher: 'aes-256-gcm' as const, keyId: OLD, wrappedKey: wrapped('a') };
+  assert.equal(codeOf(machine, put({ ...good, plainLengthBytes: 90 }, 95)), 'EINVAL');
+  assert.equal(codeOf(machine, put({ ...good, plainLengthBytes: 200 })), 'EINVAL');
+  const rot13 = { ...good, cipher: 'rot13' } as unknown as typeof good;
+  assert.equal(codeOf(machine, put({ ...rot13, plainLengthBytes: 90 })), 'EINVAL');
+  assert.equal(codeOf(machine, put({ ...good, keyId: 'x', plainLengthBytes: 90 })), 'EINVAL');
+  assert.equal(codeOf(machine, put({ ...good, plainLengthBytes: 90 })), 'ok');
+});
