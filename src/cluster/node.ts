@@ -303,7 +303,8 @@ async function startS3(
   }
   node.credentials = credentials;
   const keyFile = resolve(config.encryption.key_file || join(dataDir, 'master.key'));
-  const { atRest, createdKeyFile } = loadAtRest({ ...config.encryption, keyFile });
+  const createKeyFile = config.node.role === 'combined';
+  const { atRest, createdKeyFile } = loadAtRest({ ...config.encryption, keyFile, createKeyFile });
   if (createdKeyFile)
     log.warn('created the master key file: back it up apart from the data', { keyFile });
   const client = new StrataClient({

@@ -257,7 +257,7 @@ export const KEYS: readonly KeySpec[] = [
   {
     key: 'encryption.key_file',
     check: isString(false),
-    doc: 'the master key file (mode 0600, refused otherwise): base64 keys, one per line, the first wraps new data keys. Empty: `<data_dir>/master.key`, created at the first start with encryption on. Back it up apart from the data: without it the data cannot be read. `strata encryption rotate-master-key` replaces the key',
+    doc: 'the master key file (mode 0600, refused otherwise): base64 keys, one per line, the first wraps new data keys. Empty: `<data_dir>/master.key`. A `combined` node creates it at the first start with encryption on; an `s3` gateway refuses to start without it (every gateway needs a copy of the same file). Back it up apart from the data: without it the data cannot be read. `strata encryption rotate-master-key` replaces the key',
   },
   {
     key: 'observability.metrics_addr',

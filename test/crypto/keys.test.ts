@@ -6,6 +6,7 @@ import { describe, test } from 'node:test';
 import { isStrataError } from '../../src/common/errors.ts';
 import {
   keyring,
+  loadAtRest,
   loadOrCreateKeyFile,
   newDataKey,
   newMasterKey,
@@ -67,5 +68,25 @@ describe('master keys and data keys', () => {
     const ring = readKeyFile(join(dir, 'two.key'));
     assert.equal(ring.byId.size, 2);
     assert.equal(ring.active.id, keyring([keys[0]]).active.id);
+  });
+
+  test('a gateway never makes its own key file; a single node does; off, an existing one still unwraps', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'strata-at-rest-'));
+    const keyFile = join(dir, 'master.key');
+    const settings = { cipher: 'aes-256-gcm' as const, keyFile };
+    assert.deepEqual(loadAtRest({ ...settings, enabled: false, createKeyFile: true }), {
+      atRest: undefined,
+      createdKeyFile: false,
+    });
+    assert.throws(
+      () => loadAtRest({ ...settings, enabled: true, createKeyFile: false }),
+      (e) => isStrataError(e, 'CONFIG_INVALID'),
+    );
+    const made = loadAtRest({ ...settings, enabled: true, createKeyFile: true });
+    assert.equal(made.createdKeyFile, true);
+    assert.equal(made.atRest?.sealNew, true);
+    const off = loadAtRest({ ...settings, enabled: false, createKeyFile: false });
+    assert.equal(off.atRest?.sealNew, false, 'reads sealed stripes, seals nothing new');
+    assert.equal(off.atRest?.ring.active.id, made.atRest?.ring.active.id);
   });
 });
