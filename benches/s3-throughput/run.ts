@@ -3,7 +3,9 @@
 //   multipart uploads of 256 MiB objects in 8 MiB parts, 10 parts in flight (awscli's defaults).
 // Uses the shared load generator (../shared/peers/s3-load.mjs) against both endpoints and prints
 // both figures and the ratio Strata / Swift.
-//   npm run bench:s3 [-- --big-count 32 --small-count 2000 --runs 1 --skip-swift]
+//   npm run bench:s3 [-- --big-count 32 --small-count 2000 --runs 1 --skip-swift --encryption]
+// --encryption runs Strata twice, without and with encryption at rest (two servers, the same
+// load in turn, run by run) and prints them side by side: the cost of sealing and opening.
 import { spawn } from 'node:child_process';
 import { copyFileSync, existsSync, readFileSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
@@ -18,7 +20,11 @@ import {
 import { patternBytes } from '../../test/helpers/s3.ts';
 import { REPO_ROOT, startStrata, tempDir } from '../../test/helpers/server.ts';
 
-const PEERS = join(REPO_ROOT, '..', 'shared', 'peers');
+// Beside the checkout (/work/main), or two levels up from a git worktree (/work/wt/NAME).
+const PEERS =
+  [join(REPO_ROOT, '..', 'shared', 'peers'), join(REPO_ROOT, '..', '..', 'shared', 'peers')].find(
+    (dir) => existsSync(dir),
+  ) ?? join(REPO_ROOT, '..', 'shared', 'peers');
 const { values: opts } = parseArgs({
   options: {
     'big-count': { type: 'string', default: '32' },
@@ -26,6 +32,7 @@ const { values: opts } = parseArgs({
     runs: { type: 'string', default: '1' },
     'skip-swift': { type: 'boolean', default: false },
     'multipart-count': { type: 'string', default: '3' },
+    encryption: { type: 'boolean', default: false },
   },
 });
 
@@ -118,7 +125,23 @@ function stageLoadGenerator(): string {
   return dir;
 }
 
-async function load(dir: string, label: string, endpoint: string, access: string, secret: string) {
+async function load(
+  dir: string,
+  label: string,
+  endpoint: string,
+  access: string,
+  secret: string,
+  runs = opts.runs,
+): Promise<LoadResult> {
+  return medianOf(await loadRuns(dir, label, [endpoint, access, secret], runs));
+}
+
+async function loadRuns(
+  dir: string,
+  label: string,
+  [endpoint, access, secret]: string[],
+  runs: string,
+): Promise<LoadResult[]> {
   const out = join(dir, `${label}.json`);
   console.log(`\n=== ${label}: ${endpoint}`);
   await run(process.execPath, [
@@ -133,19 +156,19 @@ async function load(dir: string, label: string, endpoint: string, access: string
       '8',
     ],
     ...['--small-count', opts['small-count'], '--small-size', '4096', '--small-conc', '32'],
-    ...['--runs', opts.runs, '--json', out],
+    ...['--runs', runs, '--json', out],
   ]);
-  const runs = JSON.parse(readFileSync(out, 'utf8')).runs as LoadResult[];
-  return medianOf(runs);
+  return JSON.parse(readFileSync(out, 'utf8')).runs as LoadResult[];
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
 // Each figure is the median over the runs, metric by metric.
 function medianOf(runs: LoadResult[]): LoadResult {
-  const median = (values: number[]) => {
-    const sorted = [...values].sort((a, b) => a - b);
-    const mid = sorted.length >> 1;
-    return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-  };
   const phase = (key: 'smallPut' | 'smallHead' | 'smallGet' | 'smallDelete'): Phase => ({
     ops: median(runs.map((r) => r[key].ops)),
     p50: median(runs.map((r) => r[key].p50)),
@@ -162,7 +185,11 @@ function medianOf(runs: LoadResult[]): LoadResult {
   };
 }
 
-function table(strata: LoadResult, swift: LoadResult | undefined) {
+function table(
+  strata: LoadResult,
+  swift: LoadResult | undefined,
+  names = ['Strata', 'Swift+s3api'],
+) {
   const rows: Array<[string, number, number | undefined, string]> = [
     ['16 MiB PUT, c=8', strata.bigPutMBs, swift?.bigPutMBs, 'MiB/s'],
     ['16 MiB GET, c=8', strata.bigGetMBs, swift?.bigGetMBs, 'MiB/s'],
@@ -182,7 +209,7 @@ function table(strata: LoadResult, swift: LoadResult | undefined) {
     ]);
   }
   console.log(`\nmedians over ${opts.runs} run(s) each`);
-  console.log('\n| workload | Strata | Swift+s3api | Strata / Swift |');
+  console.log(`\n| workload | ${names[0]} | ${names[1]} | ${names[0]} / ${names[1]} |`);
   console.log('|---|---|---|---|');
   for (const [name, ours, theirs, unit] of rows) {
     const ratio = theirs ? (ours / theirs).toFixed(2) : '-';
@@ -192,24 +219,57 @@ function table(strata: LoadResult, swift: LoadResult | undefined) {
   }
 }
 
+// The same load on a server without and one with encryption at rest, run by run in turn, so
+// that whatever else the machine does weighs on both alike: medians of each.
+async function encryptionPair(dir: string): Promise<[LoadResult, LoadResult]> {
+  const plain = await startStrata({ dataDir: join(dir, 'strata-plain') });
+  const env = { STRATA_ENCRYPTION_ENABLED: 'true' };
+  const sealed = await startStrata({ dataDir: join(dir, 'strata-encrypted'), env });
+  const nodes = [plain, sealed];
+  const results: [LoadResult[], LoadResult[]] = [[], []];
+  const mp: [number[], number[]] = [[], []];
+  try {
+    for (let r = 0; r < Number(opts.runs); r++) {
+      for (const [i, node] of nodes.entries()) {
+        const label = i === 0 ? 'strata' : 'strata-encrypted';
+        const keys = [node.s3Endpoint, node.accessKey, node.secretKey];
+        results[i].push(...(await loadRuns(dir, `${label}-${r}`, keys, '1')));
+        mp[i].push(await multipart(node.s3Endpoint, node.accessKey, node.secretKey));
+      }
+    }
+  } finally {
+    await Promise.all(nodes.map((n) => n.stop()));
+  }
+  const [a, b] = [medianOf(results[0]), medianOf(results[1])];
+  a.multipartMBs = median(mp[0]);
+  b.multipartMBs = median(mp[1]);
+  return [a, b];
+}
+
 const dir = stageLoadGenerator();
-const strata = await startStrata({ dataDir: join(dir, 'strata') });
 const swiftDir = join(dir, 'swift');
 let swift: LoadResult | undefined;
-try {
-  const ours = await load(dir, 'strata', strata.s3Endpoint, strata.accessKey, strata.secretKey);
-  ours.multipartMBs = await multipart(strata.s3Endpoint, strata.accessKey, strata.secretKey);
-  await strata.stop();
-  if (!opts['skip-swift'] && existsSync(join(PEERS, 'swift-s3.sh'))) {
-    await run('bash', [join(PEERS, 'swift-s3.sh'), 'start', swiftDir]);
-    try {
-      swift = await load(dir, 'swift', 'http://127.0.0.1:18080', 'test:tester', 'testing');
-      swift.multipartMBs = await multipart('http://127.0.0.1:18080', 'test:tester', 'testing');
-    } finally {
-      await run('bash', [join(PEERS, 'swift-s3.sh'), 'stop', swiftDir]).catch(() => {});
-    }
+let ours: LoadResult;
+let sealed: LoadResult | undefined;
+if (opts.encryption) {
+  [ours, sealed] = await encryptionPair(dir);
+} else {
+  const strata = await startStrata({ dataDir: join(dir, 'strata') });
+  try {
+    ours = await load(dir, 'strata', strata.s3Endpoint, strata.accessKey, strata.secretKey);
+    ours.multipartMBs = await multipart(strata.s3Endpoint, strata.accessKey, strata.secretKey);
+  } finally {
+    await strata.stop();
   }
-  table(ours, swift);
-} finally {
-  await strata.stop();
 }
+if (!opts['skip-swift'] && existsSync(join(PEERS, 'swift-s3.sh'))) {
+  await run('bash', [join(PEERS, 'swift-s3.sh'), 'start', swiftDir]);
+  try {
+    swift = await load(dir, 'swift', 'http://127.0.0.1:18080', 'test:tester', 'testing');
+    swift.multipartMBs = await multipart('http://127.0.0.1:18080', 'test:tester', 'testing');
+  } finally {
+    await run('bash', [join(PEERS, 'swift-s3.sh'), 'stop', swiftDir]).catch(() => {});
+  }
+}
+table(ours, swift);
+if (sealed) table(sealed, ours, ['encrypted', 'unencrypted']);

@@ -10,6 +10,7 @@ Commands:
   cluster    cluster status (nodes, roles, disks, capacity), members, mounts, drain, remove-server,
              certs (the CA and certificates for TLS between members)
   fs         work with files: ls, mkdir, put, get, rm, stat, mv
+  encryption rotate-master-key: re-wrap every data key under a new master key
   dev        dev cluster: a multi-process cluster on this machine, stopped by Ctrl-C
   version    print the version
   help CMD   help for one command (also: strata CMD --help)
@@ -33,6 +34,10 @@ const COMMANDS: Record<
   fs: async () => {
     const m = await import('./commands/fs.ts');
     return { run: m.runFs, help: m.FS_HELP };
+  },
+  encryption: async () => {
+    const m = await import('./commands/encryption.ts');
+    return { run: m.runEncryption, help: m.ENCRYPTION_HELP };
   },
   dev: async () => {
     const m = await import('./commands/dev.ts');

@@ -1,5 +1,6 @@
 import assert from 'node:assert';
 import { isStrataError, StrataError } from '../common/errors.ts';
+import type { AtRest } from '../crypto/index.ts';
 import { DataClient } from '../data/index.ts';
 import { ClusterMap, placementServers } from '../metadata/placement/index.ts';
 import type { DataServerInfo } from '../metadata/types.ts';
@@ -37,9 +38,15 @@ export class DataPool {
   private fetchedAtMs = 0;
   readonly health: ServerHealth;
   private readonly log: Logger;
+  // The client's master keys (encryption at rest), for the stripes it writes and reads.
+  readonly atRest: AtRest | undefined;
 
-  constructor(metadata: MetadataClient, options: { log?: Logger; health?: ServerHealth } = {}) {
+  constructor(
+    metadata: MetadataClient,
+    options: { log?: Logger; health?: ServerHealth; atRest?: AtRest } = {},
+  ) {
     this.metadata = metadata;
+    this.atRest = options.atRest;
     this.log = options.log ?? silentLogger;
     this.health = options.health ?? new ServerHealth();
   }

@@ -3,7 +3,7 @@ import type { Extent } from '../metadata/types.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { DataPool } from './data-pool.ts';
 import type { MetadataClient } from './metadata-client.ts';
-import { readStripeRange } from './stripe-read.ts';
+import { readStripeData } from './stripe-crypt.ts';
 
 // Extents are fetched from the metadata service a window at a time, so a huge file never needs
 // its whole layout in memory.
@@ -69,5 +69,11 @@ async function fetchPiece(pool: DataPool, piece: Piece, log?: Logger): Promise<B
   const { extent } = piece;
   if (!extent) return Buffer.alloc(piece.length);
   const inStripe = extent.stripeOffset + (piece.offset - extent.fileOffset);
-  return readStripeRange(pool, extent.stripe, inStripe, piece.length, log);
+  return readStripeData(
+    pool,
+    pool.atRest,
+    extent.stripe,
+    { offset: inStripe, length: piece.length },
+    log,
+  );
 }

@@ -2,6 +2,7 @@ import assert from 'node:assert';
 import { createHash, randomBytes } from 'node:crypto';
 import { isStrataError, StrataError } from '../common/errors.ts';
 import { Slots } from '../common/slots.ts';
+import type { AtRest } from '../crypto/index.ts';
 import { isStorableKey } from '../metadata/object-path.ts';
 import { RAFT_RPC } from '../metadata/replication/transport.ts';
 import {
@@ -34,8 +35,8 @@ import * as locks from './locks.ts';
 import { MetadataClient } from './metadata-client.ts';
 import { digestPlan, ObjectDigestMismatch, verifyWholeObject } from './object-digest.ts';
 import { joinPath, parentAndName, splitPath, toBucketKey } from './paths.ts';
+import { readStripeData } from './stripe-crypt.ts';
 import { deleteStripeShards, type ErasureParams, writeStripe } from './stripe-io.ts';
-import { readStripeRange } from './stripe-read.ts';
 import { toExtents, writeStream } from './stripe-writer.ts';
 import type {
   Body,
@@ -56,6 +57,8 @@ export interface StrataClientOptions {
   caller?: Caller;
   log?: Logger;
   maxObjectSizeBytes?: number;
+  // Encryption at rest: the master keys, and whether new stripes are sealed (stripe-crypt.ts).
+  atRest?: AtRest;
 }
 
 const ROOT_CALLER: Caller = { uid: 0, gid: 0 };
@@ -95,7 +98,7 @@ export class StrataClient implements StrataClientApi {
     this.metadata = new MetadataClient(options.metadataAddrs);
     this.caller = options.caller ?? ROOT_CALLER;
     this.log = options.log ?? silentLogger;
-    this.pool = new DataPool(this.metadata, { log: this.log });
+    this.pool = new DataPool(this.metadata, { log: this.log, atRest: options.atRest });
     this.maxObjectSizeBytes = options.maxObjectSizeBytes ?? 5 * 1024 ** 4;
   }
 
@@ -450,7 +453,13 @@ export class StrataClient implements StrataClientApi {
       const to = Math.min(end, e.fileOffset + e.length);
       const inStripe = e.stripeOffset + (from - e.fileOffset);
       reads.push(
-        readStripeRange(this.pool, e.stripe, inStripe, to - from, this.log).then((data) => {
+        readStripeData(
+          this.pool,
+          this.pool.atRest,
+          e.stripe,
+          { offset: inStripe, length: to - from },
+          this.log,
+        ).then((data) => {
           data.copy(out, from - offset);
         }),
       );

@@ -1,11 +1,13 @@
 import assert from 'node:assert';
 import { randomBytes } from 'node:crypto';
+import { type AtRest, sealedLayout } from '../crypto/index.ts';
 import type { ReedSolomon } from '../erasure/index.ts';
-import type { ShardLocation, Stripe } from '../metadata/types.ts';
+import type { ShardLocation, Stripe, StripeEncryption } from '../metadata/types.ts';
 import type { Logger } from '../observability/logger.ts';
 import { erasureStripes, writePlacementWaits } from '../observability/metrics.ts';
 import type { DataPool } from './data-pool.ts';
 import { codecFor, shardViews } from './stripe-codec.ts';
+import { sealForWrite } from './stripe-crypt.ts';
 import {
   type PlacementView,
   placeNewStripe,
@@ -46,12 +48,13 @@ export async function writeStripe(
     data.length > 0 && data.length <= k * params.shardSizeBytes,
     'stripe data within capacity',
   );
-  const shardSizeBytes = Math.ceil(data.length / k);
   const stripeId = randomBytes(16).toString('hex');
+  // Encryption at rest seals the data shards first; the code and the servers see sealed bytes.
+  const { buffers, encryption } = encodeData(pool.atRest, stripeId, codecFor(k, m), data);
+  const shardSizeBytes = buffers[0].length;
   const view = await pool.placementView();
   const shape = { stripeId, k, m };
   const shards = placeNewStripe(view, shape, pool.avoidedForWrites());
-  const buffers = encodeStripe(codecFor(k, m), data, shardSizeBytes);
   const quorum = writeQuorum(k, m);
   const all = shards.map((target, index) => ({ index, target }));
   const first = await writeShards(pool, stripeId, all, buffers, quorum);
@@ -69,12 +72,14 @@ export async function writeStripe(
     k,
     m,
     shardSizeBytes,
-    dataLengthBytes: data.length,
+    // Sealed: the sealed data shards end to end (the extents address the plaintext).
+    dataLengthBytes: encryption ? k * shardSizeBytes : data.length,
     shards,
     // The oldest format any server wrote: a reader may then refuse anything older as stale.
     shardVersion: Math.min(...versions),
     placementEpoch: view.epoch,
   };
+  if (encryption) stripe.encryption = encryption;
   // The shards left absent are named in the record, so the commit lists them for repair
   // (src/metadata/absent-shards.ts) and readers skip them.
   if (missing.length > 0) stripe.absentShards = [...new Set(missing)].sort((a, b) => a - b);
@@ -179,6 +184,22 @@ async function rewriteFailed(
 // k+1, capped at k+m: with m = 1 every shard must land.
 export function writeQuorum(k: number, m: number): number {
   return Math.min(k + m, k + 1);
+}
+
+// The k+m shards of a new stripe holding `data`: as it is, or sealed (stripe-crypt.ts).
+function encodeData(
+  atRest: AtRest | undefined,
+  stripeId: string,
+  codec: ReedSolomon,
+  data: Buffer,
+): { buffers: Buffer[]; encryption?: StripeEncryption } {
+  const k = codec.dataShards;
+  if (!atRest?.sealNew) return { buffers: encodeStripe(codec, data, Math.ceil(data.length / k)) };
+  const layout = sealedLayout(k, data.length);
+  const buffers = shardViews(codec.totalShards, layout.sealedShardBytes);
+  const encryption = sealForWrite(atRest, stripeId, layout, data, buffers);
+  codec.encode(buffers);
+  return { buffers, encryption };
 }
 
 function encodeStripe(codec: ReedSolomon, data: Buffer, shardSizeBytes: number): Buffer[] {

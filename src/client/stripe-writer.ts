@@ -5,6 +5,7 @@ import type { Slots } from '../common/slots.ts';
 import type { Extent, Stripe } from '../metadata/types.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { DataPool } from './data-pool.ts';
+import { plainLengthOf } from './stripe-crypt.ts';
 import { deleteStripeShards, type ErasureParams, writeStripe } from './stripe-io.ts';
 import type { Body } from './types.ts';
 
@@ -91,8 +92,9 @@ async function discard(pool: DataPool, stripes: Array<Promise<Stripe>>): Promise
 export function toExtents(stripes: Stripe[], startOffset = 0): Extent[] {
   let fileOffset = startOffset;
   return stripes.map((stripe) => {
-    const extent = { fileOffset, length: stripe.dataLengthBytes, stripe, stripeOffset: 0 };
-    fileOffset += stripe.dataLengthBytes;
+    const length = plainLengthOf(stripe);
+    const extent = { fileOffset, length, stripe, stripeOffset: 0 };
+    fileOffset += length;
     return extent;
   });
 }

@@ -1,5 +1,5 @@
 import { hostname } from 'node:os';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { Registry } from 'prom-client';
 import { MetadataClient } from '../client/metadata-client.ts';
 import { StrataClient } from '../client/strata-client.ts';
@@ -8,6 +8,7 @@ import { StrataError } from '../common/errors.ts';
 import { ensurePrivateDir } from '../common/private-dir.ts';
 import { credentialsPath, loadOrCreateCredentials } from '../config/credentials.ts';
 import type { CredentialConfig, Role, StrataConfig } from '../config/schema.ts';
+import { loadAtRest } from '../crypto/index.ts';
 import { startDataService } from '../data/index.ts';
 import { startMetadataService } from '../metadata/service.ts';
 import type { Logger } from '../observability/logger.ts';
@@ -326,10 +327,16 @@ async function startS3(
   log: Logger,
 ): Promise<void> {
   const credentials = credentialsOf(config, dataDir, node);
+  const keyFile = resolve(config.encryption.key_file || join(dataDir, 'master.key'));
+  const createKeyFile = config.node.role === 'combined';
+  const { atRest, createdKeyFile } = loadAtRest({ ...config.encryption, keyFile, createKeyFile });
+  if (createdKeyFile)
+    log.warn('created the master key file: back it up apart from the data', { keyFile });
   const client = new StrataClient({
     metadataAddrs: metadataAddr.split(','),
     log: log.child({ service: 'client' }),
     maxObjectSizeBytes: config.s3.max_object_size_bytes,
+    atRest,
   });
   closers.push(() => client.close());
   const gateway = createS3Gateway({

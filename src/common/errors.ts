@@ -59,6 +59,11 @@ export type StrataErrorCode =
   // (answered as such by their servers) than parity can rebuild, or a whole-object read does not
   // match the object's MD5. Retrying cannot help.
   | 'DATA_DAMAGED'
+  // An encrypted stripe's chunk or wrapped data key failed authentication (altered, or moved to
+  // another stripe, shard or offset): never served, never retried.
+  | 'ENCRYPTION_AUTH_FAILED'
+  // An encrypted stripe whose master key is not in this process's key file.
+  | 'ENCRYPTION_KEY_UNAVAILABLE'
   | 'NOT_ENOUGH_TARGETS'
   // A stripe's locations break the placement invariant (duplicate or unknown disks, a failure
   // domain holding more than m shards): the metadata service refuses to commit it. A writer bug.

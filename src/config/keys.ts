@@ -2,6 +2,7 @@
 // This table is the configuration reference: docs/guides/configuration.md's key table is
 // generated from it (npm run docs:config) and a test fails when the two differ.
 
+import { DATA_CIPHERS } from '../crypto/shard-seal.ts';
 import { placementStrategies } from '../metadata/placement/types.ts';
 import { LOG_LEVELS } from '../observability/logger.ts';
 import {
@@ -242,6 +243,21 @@ export const KEYS: readonly KeySpec[] = [
     key: 'repair.bandwidth_bytes_per_second',
     check: isInt(1024 * 1024, 2 ** 40),
     doc: 'shard bytes repair reads and writes per second (k+1 shards per rebuilt shard), so that it leaves room for clients',
+  },
+  {
+    key: 'encryption.enabled',
+    check: isBool,
+    doc: 'encryption at rest: every new stripe gets its own data key, wrapped by the master key of `encryption.key_file`, and its data shards are sealed before erasure coding, so the data directories hold no plaintext (docs/guides/security.md, "Encryption at rest"). Read by the S3 gateway (`combined` and `s3` roles). Stripes written before stay readable, and so do encrypted stripes after it is turned off, while the key file is there',
+  },
+  {
+    key: 'encryption.cipher',
+    check: isOneOf(DATA_CIPHERS),
+    doc: '`aes-256-gcm` (uses AES-NI) or `chacha20-poly1305` (faster without it), for new stripes; each stripe records its own',
+  },
+  {
+    key: 'encryption.key_file',
+    check: isString(false),
+    doc: 'the master key file (mode 0600, refused otherwise): base64 keys, one per line, the first wraps new data keys. Empty: `<data_dir>/master.key`. A `combined` node creates it at the first start with encryption on; an `s3` gateway refuses to start without it (every gateway needs a copy of the same file). Back it up apart from the data: without it the data cannot be read. `strata encryption rotate-master-key` replaces the key',
   },
   {
     key: 'observability.metrics_addr',

@@ -3,6 +3,7 @@
 // in KEYS (src/config/keys.ts) with its check, flag and documentation: that list is the set of
 // valid keys and the source of docs/guides/configuration.md (npm run docs:config).
 
+import type { DataCipher } from '../crypto/shard-seal.ts';
 import type { PlacementStrategy } from '../metadata/placement/types.ts';
 import type { LogLevel } from '../observability/logger.ts';
 
@@ -57,6 +58,7 @@ export interface StrataConfig {
   erasure_coding: { data_shards: number; parity_shards: number; shard_size_bytes: number };
   placement: { strategy: PlacementStrategy };
   repair: { max_concurrent: number; bandwidth_bytes_per_second: number };
+  encryption: { enabled: boolean; cipher: DataCipher; key_file: string };
   observability: { metrics_addr: string; log_level: LogLevel };
   console: { addr: string };
   tls: { ca: string; cert: string; key: string; token_file: string };
@@ -113,6 +115,9 @@ export const DEFAULT_CONFIG: StrataConfig = {
   // The metadata leader's repair driver: shards rebuilt at once, and the rate of shard bytes it
   // reads and writes (k+1 shards per rebuilt shard), so repair leaves room for clients.
   repair: { max_concurrent: 4, bandwidth_bytes_per_second: 100 * 1024 * 1024 },
+  // Off: encryption at rest costs CPU on every read and write, and a lost key file loses the
+  // data. Empty key_file: <data_dir>/master.key, created at the first start with it on.
+  encryption: { enabled: false, cipher: 'aes-256-gcm', key_file: '' },
   observability: { metrics_addr: '127.0.0.1:9090', log_level: 'info' },
   // Off: the console shows the whole cluster to an administrator's key, so an operator turns it
   // on where it is wanted (and several members on one host would collide on a default port).

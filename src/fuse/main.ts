@@ -4,6 +4,7 @@ import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
 import { StrataClient } from '../client/strata-client.ts';
 import { loadConfig } from '../config/load.ts';
+import { type AtRest, DATA_CIPHERS, type DataCipher, readKeyFile } from '../crypto/index.ts';
 import { createLogger, isLogLevel, LOG_LEVELS, type Logger } from '../observability/logger.ts';
 import { metricsRegistry, ROLE_METRICS } from '../observability/metrics.ts';
 import { startMetricsServer } from '../observability/metrics-server.ts';
@@ -27,7 +28,7 @@ import { FuseOperations } from './operations.ts';
 import { FuseSession } from './session.ts';
 
 const HELP = `Usage: strata-mount MOUNTPOINT [--metadata-addr H:P[,H:P...]] [-o OPTIONS] [--cache-size SIZE]
-                    [--log-level LEVEL]
+                    [--log-level LEVEL] [--key-file FILE [--cipher CIPHER]]
 
 Mounts the Strata namespace at MOUNTPOINT through FUSE: buckets are its top-level directories
 (mkdir there creates a bucket), objects its files; a file written here is an S3 object and an
@@ -55,6 +56,11 @@ Options:
   --metrics-addr H:P       where to serve Prometheus /metrics (port 0: any free port,
                            printed at start; "off": none)                 [127.0.0.1:0]
   --log-level LEVEL        trace | debug | info | warn | error (or STRATA_LOG_LEVEL) [info]
+  --key-file FILE          encryption at rest: the cluster's master key file (mode 0600); files
+                           written here are sealed, sealed ones are read (docs/guides/security.md).
+                           Without it, an encrypted object cannot be read here (EIO)
+  --cipher CIPHER          aes-256-gcm | chacha20-poly1305, for what this mount writes
+                                                                          [aes-256-gcm]
   --foreground             stay attached (the default; there is no daemon mode)
   -o ro                    mount read-only
   -o allow_other           let other users' processes use the mount, with their permissions
@@ -74,6 +80,14 @@ function parseSize(text: string): number {
   return Number(match[1]) * unit;
 }
 
+// A key file makes the mount seal what it writes, as a gateway with encryption on does.
+function mountAtRest(keyFile: string | undefined, cipher: string): AtRest | undefined {
+  if (!DATA_CIPHERS.includes(cipher as DataCipher))
+    throw new Error(`--cipher: ${cipher} is not one of ${DATA_CIPHERS.join(', ')}`);
+  if (keyFile === undefined) return undefined;
+  return { ring: readKeyFile(keyFile), cipher: cipher as DataCipher, sealNew: true };
+}
+
 export async function mountMain(args: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args,
@@ -83,6 +97,8 @@ export async function mountMain(args: string[]): Promise<number> {
       'cache-size': { type: 'string', default: '256M' },
       'metrics-addr': { type: 'string', default: '127.0.0.1:0' },
       'log-level': { type: 'string' },
+      'key-file': { type: 'string' },
+      cipher: { type: 'string', default: 'aes-256-gcm' },
       foreground: { type: 'boolean' },
       o: { type: 'string', short: 'o', multiple: true },
       help: { type: 'boolean', short: 'h' },
@@ -112,6 +128,13 @@ export async function mountMain(args: string[]): Promise<number> {
     process.stderr.write(
       `strata-mount: --log-level: ${level} is not one of ${LOG_LEVELS.join(', ')}\n`,
     );
+    return 2;
+  }
+  let atRest: AtRest | undefined;
+  try {
+    atRest = mountAtRest(values['key-file'], String(values.cipher));
+  } catch (error) {
+    process.stderr.write(`strata-mount: ${(error as Error).message}\n`);
     return 2;
   }
   let fuseOptions: MountOptions;
@@ -145,6 +168,7 @@ export async function mountMain(args: string[]): Promise<number> {
   const client = new StrataClient({
     metadataAddrs: String(values['metadata-addr']).split(','),
     log,
+    atRest,
   });
   let fd: number;
   let fs: StrataFileSystem;

@@ -30,7 +30,8 @@ export function checkExtents(extents: Extent[], sizeBytes?: number): void {
       Number.isSafeInteger(s.dataLengthBytes) &&
       e.stripeOffset + e.length <= s.dataLengthBytes &&
       Number.isSafeInteger(e.fileOffset + e.length) &&
-      validAbsentShards(s.absentShards);
+      validAbsentShards(s.absentShards) &&
+      validEncryption(s, e.stripeOffset + e.length);
     if (!valid) fail('EINVAL', `bad extent at file offset ${e?.fileOffset}`);
     if (sizeBytes !== undefined && e.fileOffset + e.length > sizeBytes)
       fail('EINVAL', `an extent reaches ${e.fileOffset + e.length}, past the size ${sizeBytes}`);
@@ -46,6 +47,28 @@ function validAbsentShards(absent: unknown): boolean {
     Array.isArray(absent) &&
     absent.length <= 256 &&
     absent.every((i) => Number.isInteger(i) && i >= 0 && i < 256)
+  );
+}
+
+// A sealed stripe's record (src/crypto/, docs/guides/security.md): a known cipher, a master key
+// id and a wrapped key of the right shapes, and extents within its plaintext, which fits in the
+// sealed bytes.
+const CIPHERS: readonly string[] = ['aes-256-gcm', 'chacha20-poly1305'];
+function validEncryption(s: Stripe, extentEnd: number): boolean {
+  const enc = s.encryption;
+  if (enc === undefined) return true;
+  return (
+    enc !== null &&
+    typeof enc === 'object' &&
+    CIPHERS.includes(enc.cipher) &&
+    typeof enc.keyId === 'string' &&
+    /^[0-9a-f]{16}$/.test(enc.keyId) &&
+    typeof enc.wrappedKey === 'string' &&
+    /^[A-Za-z0-9+/]{54}==$/.test(enc.wrappedKey) &&
+    Number.isSafeInteger(enc.plainLengthBytes) &&
+    enc.plainLengthBytes > 0 &&
+    enc.plainLengthBytes <= s.dataLengthBytes &&
+    extentEnd <= enc.plainLengthBytes
   );
 }
 

@@ -28,6 +28,9 @@ export const TAG = {
   // 'R' + stripe id: the stripe's shard locations after a repair moved one (relocateShard). The
   // extents that point into the stripe keep the locations it was written with; this wins.
   stripeShards: 0x52,
+  // 'W' + stripe id: the stripe's data key as a master key rotation re-wrapped it
+  // (rewrapStripeKeys, src/metadata/ops-encryption.ts); wins over the one its extents carry.
+  stripeKey: 0x57,
   // 'H' + server id + 0x00 + disk: how many shards of referenced stripes the disk holds (at the
   // stripes' current locations; src/metadata/shard-counts.ts).
   shardCount: 0x48,
@@ -101,6 +104,8 @@ export const orphanKey = (stripeId: string) =>
   Buffer.concat([tag(TAG.orphan), Buffer.from(stripeId, 'latin1')]);
 export const stripeShardsKey = (stripeId: string) =>
   Buffer.concat([tag(TAG.stripeShards), Buffer.from(stripeId, 'latin1')]);
+export const stripeKeyKey = (stripeId: string) =>
+  Buffer.concat([tag(TAG.stripeKey), Buffer.from(stripeId, 'latin1')]);
 export const shardCountKey = (serverId: string, disk: number) => {
   assert(Number.isInteger(disk) && disk >= 0 && disk < 2 ** 32, `disk number ${disk}`);
   const d = Buffer.allocUnsafe(4);

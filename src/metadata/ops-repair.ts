@@ -91,7 +91,7 @@ function relocate(store: Store, c: Relocation): void {
 
 // The stripe as the extent or part at `site` names it; PRECONDITION_FAILED when that site no
 // longer points into it (the object was overwritten or deleted since the repair found it).
-function stripeAt(store: Store, stripeId: string, site: StripeSite): Stripe {
+export function stripeAt(store: Store, stripeId: string, site: StripeSite): Stripe {
   let found: Stripe | undefined;
   if (site !== null && typeof site === 'object' && 'ino' in site) {
     const { ino, fileOffset } = site;

@@ -5,6 +5,7 @@ import { ensureLinks, markLinksReady } from './links.ts';
 import { createBucket, deleteBucket, setBucketAttr } from './ops-buckets.ts';
 import * as cluster from './ops-cluster.ts';
 import * as data from './ops-data.ts';
+import { rewrapStripeKeys } from './ops-encryption.ts';
 import { setLock } from './ops-locks.ts';
 import * as mounts from './ops-mounts.ts';
 import * as mp from './ops-multipart.ts';
@@ -279,6 +280,8 @@ function dispatch(store: Store, c: Command): CommandResult {
       return relocateShard(store, c);
     case 'relocateShards':
       return relocateShards(store, c);
+    case 'rewrapStripeKeys':
+      return rewrapStripeKeys(store, c);
     case 'gcDone':
       return data.gcDone(store, c);
     case 'markOrphans':

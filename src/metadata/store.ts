@@ -14,6 +14,7 @@ import type {
   PartInfo,
   ShardLocation,
   Stripe,
+  StripeKeyRecord,
   UploadInfo,
 } from './types.ts';
 
@@ -145,7 +146,9 @@ export class Store {
 
   // The stripe with the shard locations a repair recorded (relocateShard), if any. A shard its
   // writer left absent and a repair has moved since exists now: it is no longer listed absent.
-  currentStripe(stripe: Stripe): Stripe {
+  // A stripe whose data key a master key rotation re-wrapped carries the new wrapping.
+  currentStripe(written: Stripe): Stripe {
+    const stripe = this.withCurrentKey(written);
     const shards = this.db.get(K.stripeShardsKey(stripe.id)) as Stripe['shards'] | undefined;
     if (shards === undefined) return stripe;
     const { absentShards, ...rest } = stripe;
@@ -153,6 +156,17 @@ export class Store {
     return absent === undefined || absent.length === 0
       ? { ...rest, shards }
       : { ...rest, shards, absentShards: absent };
+  }
+
+  private withCurrentKey(stripe: Stripe): Stripe {
+    if (stripe.encryption === undefined) return stripe;
+    const key = this.db.get(K.stripeKeyKey(stripe.id)) as StripeKeyRecord | undefined;
+    if (key === undefined) return stripe;
+    return { ...stripe, encryption: { ...stripe.encryption, ...key } };
+  }
+
+  setStripeKey(stripeId: string, key: StripeKeyRecord): void {
+    this.db.putSync(K.stripeKeyKey(stripeId), key);
   }
 
   setStripeShards(stripeId: string, shards: Stripe['shards']): void {
@@ -208,6 +222,7 @@ export class Store {
     addShardCounts(this, current.shards, -1);
     this.db.putSync(K.gcKey(stripe.id), current);
     this.db.removeSync(K.stripeShardsKey(stripe.id));
+    this.db.removeSync(K.stripeKeyKey(stripe.id));
   }
 
   bucket(name: string): BucketInfo | undefined {

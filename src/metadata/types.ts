@@ -106,6 +106,20 @@ export interface Stripe {
   // the state machine lists them for repair at the stripe's first reference (absent-shards.ts).
   // Absent on stripes written in full, and on stripes from writers before this field.
   absentShards?: number[];
+  // Set on a stripe written with encryption at rest (src/crypto/, docs/guides/security.md):
+  // its k data shards are sealed, and shardSizeBytes and dataLengthBytes describe the sealed
+  // bytes, which is all the erasure layer, the data servers and the repair see. Extents address
+  // the plaintext (plainLengthBytes of it). Absent: the shards hold the data as it is.
+  encryption?: StripeEncryption;
+}
+
+export type StripeCipher = 'aes-256-gcm' | 'chacha20-poly1305';
+
+export interface StripeEncryption {
+  cipher: StripeCipher;
+  keyId: string; // the master key that wrapped the data key
+  wrappedKey: string; // the stripe's data key, AES-KW wrapped, base64
+  plainLengthBytes: number;
 }
 
 // A shard its writer left absent, at the location its stripe records for it (absent-shards.ts).
@@ -138,6 +152,20 @@ export interface Relocation {
 }
 
 export type RelocationOutcome = { ok: true } | { ok: false; code: string; message: string };
+
+// A stripe's data key wrapped by another master key (src/metadata/ops-encryption.ts).
+export interface StripeKeyRecord {
+  keyId: string;
+  wrappedKey: string;
+}
+
+// One stripe's data key re-wrapped by a master key rotation: where the rotation found the
+// stripe, the master key it found wrapping it, and the new wrapping.
+export interface StripeKeyRewrap extends StripeKeyRecord {
+  stripeId: string;
+  at: StripeSite;
+  fromKeyId: string;
+}
 
 // A page of the walk over referenced stripes (src/metadata/stripe-scan.ts); `next` is absent on
 // the last page.
@@ -444,6 +472,10 @@ export type Command =
   // refused one changes nothing and does not stop the others. At most RELOCATIONS_PER_COMMAND_MAX
   // (ops-repair.ts). Result: `relocations`, one outcome per move, in order.
   | { op: 'relocateShards'; nowMs: number; moves: Relocation[] }
+  // A master key rotation re-wrapped these stripes' data keys (src/metadata/ops-encryption.ts):
+  // each is refused alone (PRECONDITION_FAILED) unless the stripe is still referenced, at `at`,
+  // and wrapped by `fromKeyId` (or already by `keyId`: a retry). The data is not touched.
+  | { op: 'rewrapStripeKeys'; nowMs: number; keys: StripeKeyRewrap[] }
   // The garbage collector deleted these stripes' shards; forget them.
   | { op: 'gcDone'; nowMs: number; stripeIds: string[] }
   // The scrubber found shard files of these stripes on disk. Each one no extent references and no
@@ -513,6 +545,7 @@ export type CommandResult =
       expired?: string[]; // expireMounts: the sessions it ended
       clusterConfig?: ClusterConfig; // initClusterConfig: the configuration in force
       relocations?: RelocationOutcome[]; // relocateShards: one per move, in order
+      rewrapped?: RelocationOutcome[]; // rewrapStripeKeys: one per key, in order
       versionId?: string; // versioned buckets: the version made (or removed, by deleteObject)
       deleteMarker?: boolean; // deleteObject: the version made or removed is a delete marker
     }

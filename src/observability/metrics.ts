@@ -249,6 +249,20 @@ export const dataDamagedReads = new Counter({
   registers: [clientMetrics],
 });
 
+export const encryptionAuthFailures = new Counter({
+  name: 'strata_client_encryption_auth_failures_total',
+  help: 'Reads of encrypted stripes refused because a chunk or a wrapped data key failed authentication',
+  labelNames: ['what'] as const,
+  registers: [clientMetrics],
+});
+
+export const encryptedStripes = new Counter({
+  name: 'strata_client_encrypted_stripes_total',
+  help: 'Stripes this client sealed (write) and opened (read) with encryption at rest',
+  labelNames: ['operation'] as const,
+  registers: [clientMetrics],
+});
+
 export const orphanShards = new Counter({
   name: 'strata_metadata_orphan_shards_deleted_total',
   help: 'Shard files no stripe referenced (left by crashed writes), deleted by the scrubber',

@@ -64,6 +64,9 @@ const FROM_STRATA: Record<StrataErrorCode, [string, number]> = {
   // Lost, not unreachable: AWS has no code for it; the only one clients know that is not "retry
   // later" (503) is InternalError (docs/api/s3.md, "Damaged data").
   DATA_DAMAGED: INTERNAL,
+  // Altered ciphertext or a missing master key: not transient, nothing is served.
+  ENCRYPTION_AUTH_FAILED: INTERNAL,
+  ENCRYPTION_KEY_UNAVAILABLE: INTERNAL,
   NOT_ENOUGH_TARGETS: ['ServiceUnavailable', 503],
   // The metadata service refused the stripe's placement: a writer bug, not worth a retry.
   PLACEMENT_VIOLATION: INTERNAL,

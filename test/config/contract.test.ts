@@ -323,6 +323,7 @@ function stringSample(key: string): { raw: string; value: unknown } {
     'node.role': 'data',
     'placement.strategy': 'random',
     'observability.log_level': 'trace',
+    'encryption.cipher': 'chacha20-poly1305',
   };
   if (choices[key]) return { raw: choices[key], value: choices[key] };
   if (key.endsWith('addr')) return { raw: 'host.example:1234', value: 'host.example:1234' };

@@ -2,6 +2,7 @@ import { createReadStream, createWriteStream } from 'node:fs';
 import { stat as statLocal } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import { StrataClient } from '../../client/strata-client.ts';
+import { readKeyFile } from '../../crypto/index.ts';
 import type { Inode } from '../../metadata/types.ts';
 import { progressReporter } from '../progress.ts';
 import { formatBytes, METADATA_ADDR_OPTION, metadataAddrs, parse, UsageError } from '../usage.ts';
@@ -22,6 +23,8 @@ Commands:
 Options:
   --metadata-addr H:P[,H:P...]   where the metadata service is (else STRATA_CONFIG or 127.0.0.1:9000)
   --config FILE                  read the metadata address from this config file
+  --key-file FILE                encryption at rest: the master key file; put seals what it
+                                 writes, get opens sealed objects (docs/guides/security.md)
   -h, --help                     this text`;
 
 type Handler = (
@@ -48,6 +51,7 @@ export async function runFs(args: string[]): Promise<number> {
     ...METADATA_ADDR_OPTION,
     p: { type: 'boolean', short: 'p' },
     r: { type: 'boolean', short: 'r' },
+    'key-file': { type: 'string' },
   });
   const [name, ...rest] = positionals;
   if (values.help || name === undefined) {
@@ -59,9 +63,13 @@ export async function runFs(args: string[]): Promise<number> {
   const [min, max] = command.arity;
   if (rest.length < min || rest.length > max)
     throw new UsageError(`fs ${name}: wrong number of arguments`);
+  const keyFile = values['key-file'];
   const client = new StrataClient({
     metadataAddrs: await metadataAddrs(values),
     caller: callerOfProcess(),
+    ...(keyFile
+      ? { atRest: { ring: readKeyFile(keyFile), cipher: 'aes-256-gcm', sealNew: true } }
+      : {}),
   });
   try {
     await command.run(client, rest, values);

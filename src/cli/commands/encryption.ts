@@ -1,0 +1,163 @@
+// `strata encryption rotate-master-key --new-key-file F`: makes F's key the active master key in
+// the key file (the old ones stay, retired: they only unwrap), then walks every stripe the
+// namespace references and re-wraps each data key still under another master key, in batches of
+// commands; the sealed shards are not touched. With --drop-retired it then checks that no stripe
+// is left under a retired key and removes those keys from the file.
+import { join, resolve } from 'node:path';
+import { MetadataClient } from '../../client/metadata-client.ts';
+import {
+  type Keyring,
+  type MasterKey,
+  readKeyFile,
+  unwrapDataKey,
+  wrapDataKey,
+  writeKeyFile,
+} from '../../crypto/index.ts';
+import type { StripeKeyRewrap } from '../../metadata/types.ts';
+import { progressReporter } from '../progress.ts';
+import { METADATA_ADDR_OPTION, metadataAddrs, parse, UsageError } from '../usage.ts';
+
+export const ENCRYPTION_HELP = `Usage: strata encryption rotate-master-key --new-key-file FILE [--key-file FILE]
+         [--drop-retired] [--metadata-addr H:P[,H:P...]] [--config FILE]
+
+rotate-master-key makes the key in --new-key-file (base64, 32 bytes, mode 0600; its first key)
+the active master key of the key file (--key-file, else [encryption] key_file of the config, else
+<data_dir>/master.key), keeping the old keys there as retired (they only unwrap), then re-wraps
+every stripe's data key under it. The data is not rewritten. Progress goes to stderr. Processes
+running with the old file keep wrapping new stripes with the old key until they restart with the
+new file: restart them (and copy the file to every gateway), run the command again (it re-wraps
+what they wrote meanwhile), then once more with --drop-retired, which removes the retired keys
+from the file only when no stripe is left under them.`;
+
+// Keys per rewrapStripeKeys command (REWRAPS_PER_COMMAND_MAX) and stripes per scan page.
+const BATCH_KEYS = 256;
+const SCAN_PAGE_STRIPES = 1_000;
+
+export async function runEncryption(args: string[]): Promise<number> {
+  const { values, positionals } = parse(args, {
+    ...METADATA_ADDR_OPTION,
+    'new-key-file': { type: 'string' },
+    'key-file': { type: 'string' },
+    'drop-retired': { type: 'boolean' },
+  });
+  if (values.help || positionals.length === 0) {
+    process.stdout.write(`${ENCRYPTION_HELP}\n`);
+    return values.help ? 0 : 2;
+  }
+  if (positionals[0] !== 'rotate-master-key' || positionals.length !== 1)
+    throw new UsageError(`unknown encryption command: ${positionals.join(' ')}`);
+  const newKeyFile = values['new-key-file'];
+  if (!newKeyFile) throw new UsageError('rotate-master-key needs --new-key-file FILE');
+  const keyFile = values['key-file'] ?? (await configuredKeyFile(values.config));
+  const addrs = await metadataAddrs(values);
+  const ring = installNewKey(keyFile, readKeyFile(newKeyFile).active);
+  const metadata = new MetadataClient(addrs);
+  try {
+    const result = await rewrapAll(metadata, ring);
+    process.stdout.write(
+      `rotate-master-key: ${result.rewrapped} data keys re-wrapped under ${ring.active.id}, ` +
+        `${result.scanned} stripe references scanned\n`,
+    );
+    if (result.unreadable > 0) {
+      process.stderr.write(
+        `rotate-master-key: ${result.unreadable} stripes are wrapped by a master key not in ` +
+          `${keyFile}; they stay as they are\n`,
+      );
+      return 1;
+    }
+    if (values['drop-retired']) return await dropRetired(metadata, keyFile, ring);
+    return 0;
+  } finally {
+    await metadata.close();
+  }
+}
+
+async function configuredKeyFile(configPath: unknown): Promise<string> {
+  const { loadConfig } = await import('../../config/load.ts');
+  const { config } = loadConfig({ configPath: configPath as string | undefined });
+  return resolve(config.encryption.key_file || join(config.storage.data_dir, 'master.key'));
+}
+
+// The key file with `key` first (active), the others after it (retired); unchanged when `key`
+// is already active.
+function installNewKey(keyFile: string, key: MasterKey): Keyring {
+  const ring = readKeyFile(keyFile);
+  if (ring.active.id === key.id) return ring;
+  const retired = [...ring.byId.values()].filter((k) => k.id !== key.id).map((k) => k.key);
+  writeKeyFile(keyFile, [key.key, ...retired]);
+  return readKeyFile(keyFile);
+}
+
+interface RewrapResult {
+  scanned: number;
+  rewrapped: number;
+  unreadable: number;
+  underRetired: number;
+}
+
+// Every referenced stripe not yet under the active key gets its data key re-wrapped. A stripe
+// shared by several extents is scanned at each; after its first re-wrap commits the scan shows
+// it under the active key, so it is re-wrapped once.
+async function rewrapAll(metadata: MetadataClient, ring: Keyring): Promise<RewrapResult> {
+  const result: RewrapResult = { scanned: 0, rewrapped: 0, unreadable: 0, underRetired: 0 };
+  const progress = progressReporter({
+    label: 'rotate-master-key',
+    unit: 'count',
+    noun: 'data keys re-wrapped',
+  });
+  let batch: StripeKeyRewrap[] = [];
+  const flush = async () => {
+    if (batch.length === 0) return;
+    const reply = await metadata.apply({ op: 'rewrapStripeKeys', nowMs: Date.now(), keys: batch });
+    result.rewrapped += (reply.rewrapped ?? []).filter((o) => o.ok).length;
+    batch = [];
+  };
+  let cursor: string | undefined;
+  do {
+    const page = await metadata.read('scanStripes', cursor, SCAN_PAGE_STRIPES);
+    for (const { stripe, at } of page.stripes) {
+      result.scanned++;
+      const enc = stripe.encryption;
+      if (enc === undefined || enc.keyId === ring.active.id) continue;
+      if (batch.some((b) => b.stripeId === stripe.id)) continue;
+      if (!ring.byId.has(enc.keyId)) {
+        result.unreadable++;
+        continue;
+      }
+      const dataKey = unwrapDataKey(ring, enc);
+      const wrapped = wrapDataKey(ring.active, dataKey);
+      dataKey.fill(0);
+      batch.push({ stripeId: stripe.id, at, fromKeyId: enc.keyId, ...wrapped });
+      if (batch.length === BATCH_KEYS) await flush();
+    }
+    progress.update(result.rewrapped, { note: `${result.scanned} stripe references scanned` });
+    cursor = page.next;
+  } while (cursor !== undefined);
+  await flush();
+  progress.update(result.rewrapped, { note: `${result.scanned} stripe references scanned` });
+  progress.finish();
+  return result;
+}
+
+// Removes the retired keys once a scan finds no stripe left under one of them.
+async function dropRetired(metadata: MetadataClient, keyFile: string, ring: Keyring) {
+  let cursor: string | undefined;
+  let left = 0;
+  do {
+    const page = await metadata.read('scanStripes', cursor, SCAN_PAGE_STRIPES);
+    for (const { stripe } of page.stripes) {
+      if (stripe.encryption && stripe.encryption.keyId !== ring.active.id) left++;
+    }
+    cursor = page.next;
+  } while (cursor !== undefined);
+  if (left > 0) {
+    process.stderr.write(
+      `rotate-master-key: ${left} stripe references are still under a retired key ` +
+        '(written by a process that has not restarted with the new key file?): keys kept\n',
+    );
+    return 1;
+  }
+  writeKeyFile(keyFile, [ring.active.key]);
+  process.stdout.write(`rotate-master-key: retired keys removed from ${keyFile}\n`);
+  return 0;
+}

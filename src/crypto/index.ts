@@ -1,0 +1,5 @@
+export * from './at-rest.ts';
+export * from './data-key.ts';
+export * from './master-key.ts';
+export * from './shard-seal.ts';
+export * from './stripe-seal.ts';

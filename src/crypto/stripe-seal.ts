@@ -1,0 +1,139 @@
+// The layout of an encrypted stripe. The plaintext is split over the k data shards as an
+// unencrypted stripe's data is (ceil(length / k) bytes each, the last ones shorter or empty);
+// each data shard's plaintext is sealed chunk by chunk (shard-seal.ts), and the sealed shards are
+// what the erasure code sees: parity is computed over ciphertext, so the data servers, the
+// scrubber and the repair never need a key. In the erasure layer's coordinates the stripe's data
+// is the k sealed shards end to end, each `sealedShardBytes` long (zero padded).
+import assert from 'node:assert';
+import {
+  type DataCipher,
+  openChunk,
+  PLAIN_CHUNK_BYTES,
+  SEALED_CHUNK_BYTES,
+  sealChunk,
+  sealedBytesOf,
+  TAG_BYTES,
+} from './shard-seal.ts';
+
+export interface SealedLayout {
+  k: number;
+  plainLengthBytes: number;
+  plainShardBytes: number; // plaintext per data shard (the last ones hold less)
+  sealedShardBytes: number; // every shard of the stripe, as stored
+}
+
+export function sealedLayout(k: number, plainLengthBytes: number): SealedLayout {
+  assert(Number.isInteger(k) && k >= 1, 'k data shards');
+  assert(Number.isSafeInteger(plainLengthBytes) && plainLengthBytes > 0, 'a non-empty stripe');
+  const plainShardBytes = Math.ceil(plainLengthBytes / k);
+  return { k, plainLengthBytes, plainShardBytes, sealedShardBytes: sealedBytesOf(plainShardBytes) };
+}
+
+// Plaintext bytes data shard `i` holds.
+function plainBytesOfShard(layout: SealedLayout, i: number): number {
+  const left = layout.plainLengthBytes - i * layout.plainShardBytes;
+  return Math.max(0, Math.min(layout.plainShardBytes, left));
+}
+
+export interface StripeKey {
+  stripeId: string;
+  key: Buffer;
+  cipher: DataCipher;
+}
+
+// The sealed data of the stripe (k × sealedShardBytes, padding zero), ready to erasure code.
+export function sealStripe(sk: StripeKey, layout: SealedLayout, plain: Buffer): Buffer {
+  const size = layout.sealedShardBytes;
+  const out = Buffer.alloc(layout.k * size);
+  for (let i = 0; i < layout.k; i++) {
+    sealShard(sk, layout, plain, i, out.subarray(i * size, (i + 1) * size));
+  }
+  return out;
+}
+
+// Data shard `i` of the stripe, sealed into `out` (sealedShardBytes, zeroed: the padding), so a
+// writer seals straight into the buffers the erasure code works on.
+export function sealShard(
+  sk: StripeKey,
+  layout: SealedLayout,
+  plain: Buffer,
+  i: number,
+  out: Buffer,
+): void {
+  assert.equal(plain.length, layout.plainLengthBytes, 'the plaintext the layout was made for');
+  assert(i >= 0 && i < layout.k && out.length === layout.sealedShardBytes, 'a data shard buffer');
+  const shardPlain = plainBytesOfShard(layout, i);
+  const plainStart = i * layout.plainShardBytes;
+  let at = 0;
+  for (let c = 0; c * PLAIN_CHUNK_BYTES < shardPlain; c++) {
+    const from = plainStart + c * PLAIN_CHUNK_BYTES;
+    const to = plainStart + Math.min(shardPlain, (c + 1) * PLAIN_CHUNK_BYTES);
+    const place = { stripeId: sk.stripeId, shardIndex: i, chunkIndex: c };
+    at += sealChunk(sk.key, sk.cipher, place, plain.subarray(from, to), out, at);
+  }
+  assert(at <= out.length, 'a sealed shard fits its size');
+}
+
+// One chunk a read needs: where it is in the sealed window, and its plaintext length.
+interface WindowChunk {
+  shardIndex: number;
+  chunkIndex: number;
+  sealedOffset: number; // from the window's start
+  plainBytes: number;
+}
+
+// The sealed bytes to read for the plaintext [offset, offset + length) of the stripe: one
+// contiguous range of the sealed stripe data (whole chunks), and where the plaintext begins in
+// what those chunks open to.
+export interface SealedWindow {
+  start: number;
+  end: number;
+  chunks: WindowChunk[];
+  skipBytes: number; // plaintext before `offset` in the first chunk
+  lengthBytes: number;
+}
+
+export function sealedWindow(layout: SealedLayout, offset: number, length: number): SealedWindow {
+  assert(offset >= 0 && length > 0 && offset + length <= layout.plainLengthBytes, 'a range');
+  const { plainShardBytes: ps, sealedShardBytes: ss } = layout;
+  const chunks: WindowChunk[] = [];
+  const firstShard = Math.floor(offset / ps);
+  const lastShard = Math.floor((offset + length - 1) / ps);
+  let start = -1;
+  let skipBytes = 0;
+  for (let i = firstShard; i <= lastShard; i++) {
+    const from = i === firstShard ? offset - i * ps : 0;
+    const to = i === lastShard ? offset + length - i * ps : plainBytesOfShard(layout, i);
+    const shardPlain = plainBytesOfShard(layout, i);
+    for (let c = Math.floor(from / PLAIN_CHUNK_BYTES); c * PLAIN_CHUNK_BYTES < to; c++) {
+      const at = i * ss + c * SEALED_CHUNK_BYTES;
+      if (start < 0) {
+        start = at;
+        skipBytes = from - c * PLAIN_CHUNK_BYTES;
+      }
+      const plainBytes = Math.min(PLAIN_CHUNK_BYTES, shardPlain - c * PLAIN_CHUNK_BYTES);
+      chunks.push({ shardIndex: i, chunkIndex: c, sealedOffset: at - start, plainBytes });
+    }
+  }
+  const last = chunks[chunks.length - 1];
+  const end = start + last.sealedOffset + last.plainBytes + TAG_BYTES;
+  assert(end <= layout.k * ss, 'the window lies in the sealed data shards');
+  return { start, end, chunks, skipBytes, lengthBytes: length };
+}
+
+// The plaintext of the window's range from its sealed bytes (exactly end - start of them).
+export function openWindow(sk: StripeKey, window: SealedWindow, sealed: Buffer): Buffer {
+  assert.equal(sealed.length, window.end - window.start, 'the sealed window');
+  const parts = window.chunks.map((chunk) => {
+    const place = { stripeId: sk.stripeId, ...chunk };
+    const bytes = sealed.subarray(
+      chunk.sealedOffset,
+      chunk.sealedOffset + chunk.plainBytes + TAG_BYTES,
+    );
+    return openChunk(sk.key, sk.cipher, place, bytes);
+  });
+  const plain = Buffer.concat(parts);
+  const out = plain.subarray(window.skipBytes, window.skipBytes + window.lengthBytes);
+  assert.equal(out.length, window.lengthBytes, 'the window opens to the range asked');
+  return out;
+}

@@ -1,0 +1,131 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { describe, test } from 'node:test';
+import fc from 'fast-check';
+import { isStrataError } from '../../src/common/errors.ts';
+import {
+  chunkNonce,
+  DATA_CIPHERS,
+  type DataCipher,
+  openWindow,
+  PLAIN_CHUNK_BYTES,
+  SEALED_CHUNK_BYTES,
+  type SealedLayout,
+  sealedLayout,
+  sealedWindow,
+  sealStripe,
+  TAG_BYTES,
+} from '../../src/crypto/index.ts';
+
+const STRIPE = '0123456789abcdef0123456789abcdef';
+
+function sealed(cipher: DataCipher, k: number, plain: Buffer) {
+  const sk = { stripeId: STRIPE, key: randomBytes(32), cipher };
+  const layout = sealedLayout(k, plain.length);
+  return { sk, layout, data: sealStripe(sk, layout, plain) };
+}
+
+function read(
+  sk: Parameters<typeof openWindow>[0],
+  layout: SealedLayout,
+  data: Buffer,
+  o: number,
+  n: number,
+) {
+  const w = sealedWindow(layout, o, n);
+  return openWindow(sk, w, data.subarray(w.start, w.end));
+}
+
+const isAuthFailure = (error: unknown) => isStrataError(error, 'ENCRYPTION_AUTH_FAILED');
+
+describe('sealed stripes', () => {
+  for (const cipher of DATA_CIPHERS) {
+    test(`${cipher}: any range of any stripe opens to the plaintext`, () => {
+      fc.assert(
+        fc.property(
+          fc.integer({ min: 1, max: 6 }),
+          fc.integer({ min: 1, max: 3 * PLAIN_CHUNK_BYTES * 4 }),
+          fc.double({ min: 0, max: 1, noNaN: true }),
+          fc.double({ min: 0, max: 1, noNaN: true }),
+          (k, length, a, b) => {
+            const plain = randomBytes(length);
+            const { sk, layout, data } = sealed(cipher, k, plain);
+            const offset = Math.min(length - 1, Math.floor(a * length));
+            const n = Math.max(1, Math.floor(b * (length - offset)));
+            assert.deepEqual(read(sk, layout, data, offset, n), plain.subarray(offset, offset + n));
+          },
+        ),
+        { numRuns: 40 },
+      );
+    });
+  }
+
+  test('the sealed stripe holds none of the plaintext and its chunks are CRC blocks', () => {
+    const marker = Buffer.from('STRATA-PLAINTEXT-MARKER-0xC0FFEE');
+    const plain = Buffer.concat(Array.from({ length: 20_000 }, () => marker));
+    const { layout, data } = sealed('aes-256-gcm', 4, plain);
+    assert.equal(data.indexOf(marker), -1, 'no copy of the marker in the sealed bytes');
+    assert.equal(data.length, 4 * layout.sealedShardBytes);
+    // A full chunk seals to exactly one 64 KiB CRC block of the shard file.
+    assert.equal(PLAIN_CHUNK_BYTES + TAG_BYTES, SEALED_CHUNK_BYTES);
+  });
+
+  test('a shard moved to another index, stripe or key fails to open', () => {
+    const plain = randomBytes(4 * 100_000);
+    const { sk, layout, data } = sealed('aes-256-gcm', 4, plain);
+    const size = layout.sealedShardBytes;
+    // Shard 0's bytes where shard 1 belongs.
+    const moved = Buffer.from(data);
+    data.copy(moved, size, 0, size);
+    assert.throws(() => read(sk, layout, moved, layout.plainShardBytes, 10), isAuthFailure);
+    assert.deepEqual(read(sk, layout, moved, 0, 10), plain.subarray(0, 10), 'shard 0 still opens');
+    // Another stripe's id, or another key.
+    assert.throws(
+      () => read({ ...sk, stripeId: 'ff'.repeat(16) }, layout, data, 0, 10),
+      isAuthFailure,
+    );
+    assert.throws(() => read({ ...sk, key: randomBytes(32) }, layout, data, 0, 10), isAuthFailure);
+    // Two chunks of one shard swapped.
+    const swapped = Buffer.from(data);
+    data.copy(swapped, 0, SEALED_CHUNK_BYTES, 2 * SEALED_CHUNK_BYTES);
+    assert.throws(() => read(sk, layout, swapped, 0, 10), isAuthFailure);
+  });
+
+  test('any flipped byte of a chunk fails its read', () => {
+    const plain = randomBytes(3 * 70_000);
+    const { sk, layout, data } = sealed('chacha20-poly1305', 3, plain);
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: data.length - 1 }), (at) => {
+        const w = sealedWindow(layout, 0, plain.length);
+        const bad = Buffer.from(data);
+        bad[at] ^= 0x01;
+        const inChunk = w.chunks.some((c) => {
+          const s = w.start + c.sealedOffset;
+          return at >= s && at < s + c.plainBytes + TAG_BYTES;
+        });
+        if (inChunk)
+          assert.throws(() => openWindow(sk, w, bad.subarray(w.start, w.end)), isAuthFailure);
+      }),
+      { numRuns: 50 },
+    );
+  });
+
+  test('no two chunks of a stripe share a nonce', () => {
+    const seen = new Set<string>();
+    for (let shard = 0; shard < 256; shard++) {
+      for (let chunk = 0; chunk < 128; chunk++) seen.add(chunkNonce(shard, chunk).toString('hex'));
+    }
+    assert.equal(seen.size, 256 * 128);
+  });
+
+  test('a short stripe stays short: sealing adds one tag per chunk', () => {
+    const layout = sealedLayout(4, 10);
+    assert.equal(layout.plainShardBytes, 3);
+    assert.equal(layout.sealedShardBytes, 3 + TAG_BYTES);
+    const full = sealedLayout(4, 4 * 1024 * 1024);
+    assert.equal(
+      full.sealedShardBytes,
+      1024 * 1024 + Math.ceil((1024 * 1024) / PLAIN_CHUNK_BYTES) * TAG_BYTES,
+    );
+  });
+});
