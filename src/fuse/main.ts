@@ -192,9 +192,11 @@ export async function mountMain(args: string[]): Promise<number> {
     // Each step runs whatever the one before it did: a failed flush is logged (and counted in
     // the exit code) but must not leave the mount behind, nor crash the process with it mounted.
     void (async () => {
-      await fs.flushAll().catch((error: Error) =>
-        log.error('flush before unmount failed', { error: error.message }),
-      );
+      await fs
+        .flushAll()
+        .catch((error: Error) =>
+          log.error('flush before unmount failed', { error: error.message }),
+        );
       await unmountFuse(mountPoint).catch((error: Error) =>
         log.error('unmount failed', { error: error.message }),
       );

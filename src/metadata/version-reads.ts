@@ -57,12 +57,15 @@ export function objectVersion(
   }
   const inode = store.inode(found.record.ino as number);
   assert(inode !== undefined, `version ${found.record.versionId} of ${key} has its data`);
+  const { retention, legalHold } = found.record;
   return {
     versionId: found.record.versionId,
     isLatest,
     deleteMarker: false,
     ...of(inode),
     versioned,
+    ...(retention === undefined ? {} : { retention }),
+    ...(legalHold === true ? { legalHold } : {}),
   };
 }
 
