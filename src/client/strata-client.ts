@@ -12,6 +12,7 @@ import {
   type DirEntry,
   type Extent,
   type FileLock,
+  type FileObjectLock,
   type Inode,
   type ListObjectsQuery,
   type ListObjectsResult,
@@ -115,6 +116,11 @@ export class StrataClient implements StrataClientApi {
     const inode = await this.metadata.read('getattr', ino);
     if (!inode) throw new StrataError('ENOENT', `no inode ${ino}`);
     return inode;
+  }
+
+  // The Object Lock of the version the live file holds (undefined: none to enforce).
+  fileLock(ino: number): Promise<FileObjectLock | undefined> {
+    return this.metadata.read('fileLock', ino);
   }
 
   async mkdir(path: string, options: { mode?: number; recursive?: boolean; caller?: Caller } = {}) {

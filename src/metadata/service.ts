@@ -50,6 +50,7 @@ const READ_FNS = new Set<keyof MetadataReader>([
   'listObjects',
   'listObjectVersions',
   'objectVersion',
+  'fileLock',
   'getUpload',
   'listParts',
   'listUploads',

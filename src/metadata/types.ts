@@ -542,6 +542,12 @@ export type LockType = 'read' | 'write';
 // The end of a lock that runs to the end of the file, however long it grows.
 export const LOCK_END_MAX = Number.MAX_SAFE_INTEGER;
 
+export interface FileObjectLock {
+  retention?: Retention;
+  legalHold?: boolean;
+  saveToken?: string; // the save that made the version (still writable by it while unsealed)
+}
+
 export interface FileLock {
   mountId: string;
   owner: string;
@@ -659,6 +665,9 @@ export interface MetadataReader {
   listObjectVersions(query: ListVersionsQuery): ListVersionsResult;
   // The current version (no versionId) or the named one; undefined when there is none.
   objectVersion(bucket: string, key: string, versionId?: string): ObjectVersion | undefined;
+  // The Object Lock of the version a live file holds (its key's current version), when its
+  // bucket has Object Lock: what the mount checks at open for writing, to refuse early.
+  fileLock(ino: number): FileObjectLock | undefined;
   getUpload(uploadId: string): UploadInfo | undefined;
   listParts(uploadId: string): PartInfo[];
   listUploads(bucket: string): UploadInfo[];
