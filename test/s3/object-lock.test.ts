@@ -27,6 +27,8 @@ import {
   S3Client,
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
+import { MetadataClient } from '../../src/client/metadata-client.ts';
+import { isStrataError } from '../../src/common/errors.ts';
 import { bodyBytes } from '../helpers/s3.ts';
 import { type StrataProcess, startStrata, tempDir } from '../helpers/server.ts';
 
@@ -253,6 +255,24 @@ describe('S3 Object Lock (SDK)', () => {
         Bucket: 'worm',
         ObjectLockConfiguration: { ObjectLockEnabled: 'Enabled' },
       }),
+    );
+  });
+
+  test("retention is judged on the leader's clock, not on a proposer's clock ahead of it", async () => {
+    const versionId = await putLocked('clock.txt', 'COMPLIANCE');
+    const metadata = new MetadataClient([server.metadataAddr]);
+    try {
+      const command = { op: 'deleteObject' as const, bucket: 'worm', key: 'clock.txt', versionId };
+      await assert.rejects(
+        metadata.apply({ ...command, nowMs: Date.now() + 30 * DAY_MS }),
+        (e) => isStrataError(e, 'OBJECT_LOCKED'),
+        'a command stamped a month ahead deleted a version retained for a day',
+      );
+    } finally {
+      await metadata.close();
+    }
+    await alice.send(
+      new HeadObjectCommand({ Bucket: 'worm', Key: 'clock.txt', VersionId: versionId }),
     );
   });
 
