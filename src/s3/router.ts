@@ -60,6 +60,11 @@ const UNIMPLEMENTED_SUBRESOURCES = [
   'logging',
   'notification',
   'replication',
+  // Routed where they exist (a bucket's object-lock, an object's retention and legal-hold, by
+  // GET and PUT); anywhere else they must not fall through to the bucket or object itself.
+  'object-lock',
+  'retention',
+  'legal-hold',
   'restore',
   'select',
   'accelerate',

@@ -124,6 +124,11 @@ test('recognised but unbuilt operations are explicit NotImplemented', () => {
   // Never the bucket or the object itself.
   for (const target of ['/b?object-lock', '/b/k?retention', '/b/k?legal-hold'])
     assert.equal(routeOf('DELETE', target).kind, 'NotImplemented', target);
+  // Nor on the other kind of resource: never ListObjects or PutObject.
+  for (const target of ['/b?retention', '/b?legal-hold', '/b/k?object-lock']) {
+    assert.equal(routeOf('GET', target).kind, 'NotImplemented', target);
+    assert.equal(routeOf('PUT', target).kind, 'NotImplemented', target);
+  }
 });
 
 test('Object Lock sub-resources route to their operations', () => {
