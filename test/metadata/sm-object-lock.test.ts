@@ -6,7 +6,16 @@ import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import type { MetadataStateMachine } from '../../src/metadata/state-machine.ts';
 import type { ObjectLockRequest } from '../../src/metadata/types.ts';
-import { closeAll, codeOf, extent, ok, openMachineWithServers, ROOT, run } from './sm-helpers.ts';
+import {
+  closeAll,
+  codeOf,
+  extent,
+  ok,
+  openMachineWithServers,
+  ROOT,
+  run,
+  seededRandom,
+} from './sm-helpers.ts';
 
 after(closeAll);
 
@@ -264,4 +273,76 @@ describe('the POSIX view: a locked file is WORM', () => {
     const same = { ...later, saveToken: 'm:1' };
     assert.equal(codeOf(machine, same), 'OBJECT_LOCKED', 'a lock request seals the version');
   });
+});
+
+// Seeded random commands over a few keys, with time moving forward: a version is removed exactly
+// when the rules allow (no legal hold; retention past, or GOVERNANCE with the bypass), and a live
+// COMPLIANCE retention is never shortened or changed, whatever is asked. Replays from its seed.
+describe('invariants under random commands', () => {
+  for (const seed of [1, 2, 3]) {
+    test(`seed ${seed}: no version leaves early, no COMPLIANCE retention weakens`, () => {
+      const random = seededRandom(seed);
+      const machine = lockedBucket();
+      const keys = ['a', 'b', 'c'];
+      let now = NOW;
+      const pickMode = () => (random(2) === 0 ? 'GOVERNANCE' : 'COMPLIANCE');
+      const versionsOf = () =>
+        machine.reader
+          .listObjectVersions({ bucket: 'w', prefix: '', maxKeys: 1000 })
+          .versions.filter((v) => !v.deleteMarker);
+      for (let step = 0; step < 300; step++) {
+        now += random(3) * 1_000;
+        const key = keys[random(keys.length)];
+        const action = random(5);
+        const existing = versionsOf();
+        const target = existing[random(Math.max(1, existing.length))];
+        if (action === 0 || existing.length === 0) {
+          const lock: ObjectLockRequest = {};
+          if (random(2) === 0) lock.retention = retention(pickMode(), now + 1_000 + random(5_000));
+          if (random(4) === 0) lock.legalHold = true;
+          put(machine, key, lock, now);
+        } else if (action === 1) {
+          const bypass = random(2) === 0;
+          const before = machine.reader.objectVersion('w', target.key, target.versionId);
+          const r = before?.retention;
+          const lockedNow =
+            before?.legalHold === true ||
+            (r !== undefined && r.untilMs > now && !(r.mode === 'GOVERNANCE' && bypass));
+          const code = deleteVersion(machine, target.key, target.versionId, {
+            nowMs: now,
+            bypassGovernance: bypass,
+          });
+          assert.equal(code, lockedNow ? 'OBJECT_LOCKED' : 'ok', `step ${step}: ${code}`);
+        } else if (action === 2) {
+          const before = machine.reader.objectVersion('w', target.key, target.versionId)?.retention;
+          const next = random(4) === 0 ? null : retention(pickMode(), now + 1 + random(6_000));
+          run(machine, {
+            op: 'setObjectRetention',
+            bucket: 'w',
+            key: target.key,
+            versionId: target.versionId,
+            retention: next,
+            bypassGovernance: random(2) === 0,
+            nowMs: now,
+          });
+          const after = machine.reader.objectVersion('w', target.key, target.versionId)?.retention;
+          if (before?.mode === 'COMPLIANCE' && before.untilMs > now) {
+            assert.equal(after?.mode, 'COMPLIANCE', `step ${step}: the mode changed`);
+            assert.ok((after?.untilMs ?? 0) >= before.untilMs, `step ${step}: shortened`);
+          }
+        } else if (action === 3) {
+          run(machine, {
+            op: 'setObjectLegalHold',
+            bucket: 'w',
+            key: target.key,
+            versionId: target.versionId,
+            on: random(2) === 0,
+            nowMs: now,
+          });
+        } else {
+          run(machine, { op: 'deleteObject', bucket: 'w', key, nowMs: now });
+        }
+      }
+    });
+  }
 });
