@@ -13,14 +13,18 @@ import {
   type DirEntry,
   type Extent,
   type FileLock,
+  type FileObjectLock,
   type Inode,
   type ListObjectsQuery,
   type ListObjectsResult,
   type ListVersionsQuery,
   type ListVersionsResult,
+  type ObjectLockRequest,
+  type ObjectLockRule,
   type ObjectMeta,
   type ObjectVersion,
   type PartInfo,
+  type Retention,
   ROOT_INO,
   type SpecialFormat,
   type UploadInfo,
@@ -127,6 +131,11 @@ export class StrataClient implements StrataClientApi {
     const inode = await this.metadata.read('getattr', ino);
     if (!inode) throw new StrataError('ENOENT', `no inode ${ino}`);
     return inode;
+  }
+
+  // The Object Lock of the version the live file holds (undefined: none to enforce).
+  fileLock(ino: number): Promise<FileObjectLock | undefined> {
+    return this.metadata.read('fileLock', ino);
   }
 
   async mkdir(path: string, options: { mode?: number; recursive?: boolean; caller?: Caller } = {}) {
@@ -499,8 +508,13 @@ export class StrataClient implements StrataClientApi {
     }
   }
 
-  async createBucket(name: string, owner: string): Promise<BucketInfo> {
-    const result = await this.apply({ op: 'createBucket', name, owner, caller: this.caller });
+  async createBucket(
+    name: string,
+    owner: string,
+    options: { objectLock?: boolean } = {},
+  ): Promise<BucketInfo> {
+    const command = { op: 'createBucket' as const, name, owner, caller: this.caller };
+    const result = await this.apply({ ...command, objectLock: options.objectLock });
     return result.bucket as BucketInfo;
   }
 
@@ -541,6 +555,7 @@ export class StrataClient implements StrataClientApi {
       caller: options.caller ?? this.caller,
       ifMatch: options.ifMatch,
       ifNoneMatch: options.ifNoneMatch,
+      lock: options.lock,
     }).catch(async (error) => {
       await this.discardExtents(written.extents);
       throw error;
@@ -661,10 +676,50 @@ export class StrataClient implements StrataClientApi {
     return result.bucket as BucketInfo;
   }
 
-  async deleteObject(bucket: string, key: string, versionId?: string): Promise<VersionChange> {
+  async deleteObject(
+    bucket: string,
+    key: string,
+    versionId?: string,
+    options: { bypassGovernance?: boolean } = {},
+  ): Promise<VersionChange> {
     await this.getBucket(bucket);
-    const result = await this.apply({ op: 'deleteObject', bucket, key, versionId });
+    const { bypassGovernance } = options;
+    const command = { op: 'deleteObject' as const, bucket, key, versionId, bypassGovernance };
+    const result = await this.apply(command);
     return { versionId: result.versionId, deleteMarker: result.deleteMarker };
+  }
+
+  async setObjectLockConfig(bucket: string, rule: ObjectLockRule | null): Promise<BucketInfo> {
+    const result = await this.apply({ op: 'setObjectLockConfig', name: bucket, rule });
+    return result.bucket as BucketInfo;
+  }
+
+  async setObjectRetention(
+    bucket: string,
+    key: string,
+    retention: Retention | null,
+    options: { versionId?: string; bypassGovernance?: boolean } = {},
+  ): Promise<{ versionId?: string }> {
+    await this.getBucket(bucket);
+    const result = await this.apply({
+      op: 'setObjectRetention',
+      bucket,
+      key,
+      retention,
+      ...options,
+    });
+    return { versionId: result.versionId };
+  }
+
+  async setObjectLegalHold(
+    bucket: string,
+    key: string,
+    on: boolean,
+    versionId?: string,
+  ): Promise<{ versionId?: string }> {
+    await this.getBucket(bucket);
+    const result = await this.apply({ op: 'setObjectLegalHold', bucket, key, on, versionId });
+    return { versionId: result.versionId };
   }
 
   listObjects(query: ListObjectsQuery): Promise<ListObjectsResult> {
@@ -680,10 +735,11 @@ export class StrataClient implements StrataClientApi {
     key: string,
     object: Omit<ObjectMeta, 'etag'>,
     owner: string,
+    lock?: ObjectLockRequest,
   ) {
     await this.getBucket(bucket);
     const uploadId = randomBytes(24).toString('base64url');
-    await this.apply({ op: 'createUpload', uploadId, bucket, key, object, owner });
+    await this.apply({ op: 'createUpload', uploadId, bucket, key, object, owner, lock });
     return this.getUpload(uploadId);
   }
 

@@ -14,9 +14,12 @@ import type {
   ListObjectsResult,
   ListVersionsQuery,
   ListVersionsResult,
+  ObjectLockRequest,
+  ObjectLockRule,
   ObjectMeta,
   ObjectVersion,
   PartInfo,
+  Retention,
   UploadInfo,
 } from '../metadata/types.ts';
 import type { LockQuery, LockSpec, RenameAtOptions } from './locks.ts';
@@ -28,6 +31,7 @@ export interface PutObjectOptions {
   caller?: Caller;
   ifMatch?: string;
   ifNoneMatch?: string;
+  lock?: ObjectLockRequest; // Object Lock for the new version (absent: the bucket's default)
   // Optional integrity checks computed while streaming; the put fails with INVALID_DIGEST-like
   // errors raised by the caller's own hashing, so the client only reports what it computed.
 }
@@ -41,6 +45,7 @@ export interface CopyOptions {
   copyIfMatch?: string;
   copyIfNoneMatch?: string;
   caller?: Caller;
+  lock?: ObjectLockRequest; // the copy's own Object Lock (a copy never takes the source's)
 }
 
 export interface CompleteOptions {
@@ -142,7 +147,11 @@ export interface StrataClientApi {
   truncate(ino: number, size: number): Promise<Inode>;
 
   // S3-shaped.
-  createBucket(name: string, owner: string): Promise<BucketInfo>;
+  createBucket(
+    name: string,
+    owner: string,
+    options?: { objectLock?: boolean },
+  ): Promise<BucketInfo>;
   deleteBucket(name: string): Promise<void>;
   getBucket(name: string): Promise<BucketInfo>; // NO_SUCH_BUCKET
   listBuckets(): Promise<BucketInfo[]>;
@@ -163,7 +172,29 @@ export interface StrataClientApi {
     range?: ByteRange,
     versionId?: string,
   ): Promise<GetObjectResult>;
-  deleteObject(bucket: string, key: string, versionId?: string): Promise<VersionChange>;
+  // bypassGovernance: the caller sent x-amz-bypass-governance-retention and holds
+  // s3:BypassGovernanceRetention (the gateway checks both); it lifts GOVERNANCE retention only.
+  deleteObject(
+    bucket: string,
+    key: string,
+    versionId?: string,
+    options?: { bypassGovernance?: boolean },
+  ): Promise<VersionChange>;
+  // Object Lock (src/metadata/object-lock.ts): the bucket's configuration (enables it; null
+  // clears the default rule), a version's retention (null removes it) and legal hold.
+  setObjectLockConfig(bucket: string, rule: ObjectLockRule | null): Promise<BucketInfo>;
+  setObjectRetention(
+    bucket: string,
+    key: string,
+    retention: Retention | null,
+    options?: { versionId?: string; bypassGovernance?: boolean },
+  ): Promise<{ versionId?: string }>;
+  setObjectLegalHold(
+    bucket: string,
+    key: string,
+    on: boolean,
+    versionId?: string,
+  ): Promise<{ versionId?: string }>;
   setObjectTags(
     bucket: string,
     key: string,
@@ -191,6 +222,7 @@ export interface StrataClientApi {
     key: string,
     object: Omit<ObjectMeta, 'etag'>,
     owner: string,
+    lock?: ObjectLockRequest,
   ): Promise<UploadInfo>;
   // `checksum` is read once the body has been consumed: the part's checksum in the upload's
   // algorithm, computed by the caller while streaming.

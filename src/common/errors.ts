@@ -43,6 +43,14 @@ export type StrataErrorCode =
   | 'NO_SUCH_VERSION'
   // GET, HEAD or tagging of a version that is a delete marker (S3 405 MethodNotAllowed).
   | 'METHOD_NOT_ALLOWED'
+  // Object Lock: the version is under retention or legal hold, so it cannot be removed or
+  // changed (S3 403 AccessDenied, EPERM on the mount).
+  | 'OBJECT_LOCKED'
+  // Object Lock needs versioning Enabled, and a bucket with it cannot suspend versioning
+  // (S3 409 InvalidBucketState).
+  | 'INVALID_BUCKET_STATE'
+  // A retention or legal hold asked of a bucket without Object Lock (S3 400 InvalidRequest).
+  | 'OBJECT_LOCK_MISSING'
   | 'INVALID_PART'
   | 'INVALID_PART_ORDER'
   | 'ENTITY_TOO_SMALL'

@@ -43,6 +43,9 @@ const ERRNO_OF_CODE: Record<Exclude<StrataErrorCode, ErrnoCode>, number> = {
   NO_SUCH_UPLOAD: ENOENT,
   NO_SUCH_VERSION: ENOENT,
   METHOD_NOT_ALLOWED: ENOENT, // a delete marker: the file is gone
+  OBJECT_LOCKED: ERRNO_NUMBER.EPERM, // a WORM file: write, truncate, unlink, rename
+  INVALID_BUCKET_STATE: EINVAL, // S3 bucket configuration only
+  OBJECT_LOCK_MISSING: EINVAL,
   INVALID_PART: EIO, // multipart uploads are S3 only
   INVALID_PART_ORDER: EIO,
   ENTITY_TOO_SMALL: EIO,

@@ -337,7 +337,21 @@ export class StrataFileSystem {
   async open(ino: number, flags: number): Promise<{ fh: number; keepCache: boolean }> {
     const inode = await this.getattr(ino); // close-to-open: the newest committed attributes
     if (inode.type === 'dir') throw errorWith('EISDIR', 'is a directory');
+    if ((flags & O_ACCMODE) !== 0) await this.refuseLocked(inode.ino);
     return this.openInode(inode, flags);
+  }
+
+  // A file under Object Lock refuses an open for writing with EPERM at once, rather than
+  // taking writes that its first commit (or close) would refuse: programs check open(2), few
+  // check close(2). An early answer only: the state machine refuses the change itself, with
+  // its own clock, whatever this mount's clock says.
+  private async refuseLocked(ino: number, saveToken?: string): Promise<void> {
+    const lock = await this.client.fileLock(ino);
+    if (lock === undefined) return;
+    if (saveToken !== undefined && lock.saveToken === saveToken) return; // its own new file
+    const retained = lock.retention !== undefined && lock.retention.untilMs > Date.now();
+    if (lock.legalHold === true || retained)
+      throw new StrataError('OBJECT_LOCKED', `inode ${ino} is under Object Lock`);
   }
 
   async create(
@@ -354,6 +368,8 @@ export class StrataFileSystem {
       name,
       this.client.createAt(parent, name, mode & 0o7777, caller, (flags & O_EXCL) !== 0, saveToken),
     );
+    // O_CREAT of an existing file opens it: a locked one is refused as open() refuses it.
+    await this.refuseLocked(inode.ino, saveToken);
     const { fh } = this.openInode(inode, flags, saveToken);
     return { inode, fh };
   }

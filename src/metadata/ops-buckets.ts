@@ -30,6 +30,11 @@ export function createBucket(store: Store, c: Op<'createBucket'>) {
   const dir: Inode = { ...newInode(store, 'dir', 0o755, c.caller, c.nowMs), parent: ROOT_INO };
   addSubdir(store, ROOT_INO, c.name, dir, c.nowMs);
   const bucket: BucketInfo = { name: c.name, ino: dir.ino, createdAtMs: c.nowMs, owner: c.owner };
+  // Object Lock at creation turns versioning on (AWS), and both stay on for good.
+  if (c.objectLock === true) {
+    bucket.versioning = 'Enabled';
+    bucket.objectLock = {};
+  }
   store.db.putSync(K.bucketKey(c.name), bucket);
   return { ok: true as const, bucket, inode: dir };
 }
@@ -66,6 +71,11 @@ export function setBucketAttr(store: Store, c: Op<'setBucketAttr'>) {
   } else if (c.attr === 'versioning') {
     if (c.value !== 'Enabled' && c.value !== 'Suspended')
       fail('EINVAL', 'versioning is Enabled or Suspended (it cannot be turned off once on)');
+    if (c.value === 'Suspended' && bucket.objectLock !== undefined)
+      fail(
+        'INVALID_BUCKET_STATE',
+        'An Object Lock configuration is present on this bucket, so the versioning state cannot be changed.',
+      );
     next.versioning = c.value as VersioningState;
   } else if (c.attr === 'tags') {
     if (c.value === null) delete next.tags;

@@ -3,10 +3,11 @@
 
 import { addRef, checkExtents, releaseExtents } from './extent-ops.ts';
 import * as K from './keys.ts';
+import { checkLockRequest } from './object-lock.ts';
 import { bucketDir, lookupPath, namesOf, parseKey } from './object-path.ts';
 import { storeObject } from './ops-objects.ts';
 import { fail, type Store } from './store.ts';
-import type { Command, Extent, ObjectMeta, PartInfo, UploadInfo } from './types.ts';
+import type { BucketInfo, Command, Extent, ObjectMeta, PartInfo, UploadInfo } from './types.ts';
 
 type Op<T extends Command['op']> = Extract<Command, { op: T }>;
 
@@ -22,6 +23,8 @@ export function createUpload(store: Store, c: Op<'createUpload'>) {
   if (Buffer.byteLength(c.uploadId) > UPLOAD_ID_BYTES_MAX || c.uploadId.includes('\0'))
     fail('EINVAL', 'bad upload id');
   if (store.upload(c.uploadId)) fail('EEXIST', `upload id ${c.uploadId} in use`);
+  // Checked at once (the upload would only fail at completion); the lock is applied then.
+  if (c.lock !== undefined) checkLockRequest(store.bucket(c.bucket) as BucketInfo, c.lock, c.nowMs);
   const upload: UploadInfo = {
     uploadId: c.uploadId,
     bucket: c.bucket,
@@ -30,6 +33,7 @@ export function createUpload(store: Store, c: Op<'createUpload'>) {
     object: c.object,
     owner: c.owner,
   };
+  if (c.lock !== undefined) upload.lock = c.lock;
   store.db.putSync(K.uploadKey(c.uploadId), upload);
   return { ok: true as const };
 }
@@ -115,6 +119,7 @@ export function completeUpload(store: Store, c: Op<'completeUpload'>) {
       nowMs: c.nowMs,
       ifMatch: c.ifMatch,
       ifNoneMatch: c.ifNoneMatch,
+      lock: upload.lock,
     },
     true,
   );

@@ -1,6 +1,7 @@
 // POSIX namespace commands: mkdir, create, symlink, link, unlink, rmdir, rename, setattr, xattrs.
 import { punch } from './extent-ops.ts';
 import { NAME_BYTES_MAX } from './keys.ts';
+import { checkPosixChange } from './object-lock.ts';
 import { freeInode, keepOrphan } from './ops-mounts.ts';
 import { fail, type Store } from './store.ts';
 import { type Caller, type Command, type Inode, type InodeType, ROOT_INO } from './types.ts';
@@ -184,6 +185,9 @@ export function unlink(store: Store, c: Op<'unlink'>) {
   const file = store.mustInode(entry.ino);
   // In a versioned bucket, unlink is S3's DELETE: a delete marker, the data kept as a version.
   const at = entry.type === 'file' ? versionedAt(store, c.parent, c.name) : undefined;
+  // A locked file is WORM on the mount (and for `strata fs rm`): EPERM, though S3's DELETE
+  // without a versionId may still hide it behind a delete marker.
+  if (at !== undefined) checkPosixChange(store, at.bucket, at.key, c.nowMs);
   if (at !== undefined) retireCurrent(store, at.bucket, at.key, file);
   store.removeDirent(c.parent, entry.sortName);
   touch(store, parent, c.nowMs);

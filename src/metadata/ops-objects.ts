@@ -8,6 +8,7 @@ import {
   removeAllExtents,
   writeExtents,
 } from './extent-ops.ts';
+import { checkLockRequest, checkRemovable } from './object-lock.ts';
 import {
   addSubdir,
   bucketDir,
@@ -85,6 +86,13 @@ export function storeObject(store: Store, w: ObjectWrite, refsHeld: boolean) {
   if (path.isDirMarker && (w.size > 0 || w.extents.length > 0))
     fail('INVALID_KEY', 'a key ending in "/" names a directory and must be empty');
   checkExtents(w.extents, w.size);
+  const info = store.bucket(w.bucket) as BucketInfo;
+  // Refused before anything changes: a lock asked of a bucket without Object Lock, or of a
+  // directory marker (not versioned, so nothing to retain).
+  if (w.lock !== undefined) {
+    checkLockRequest(info, w.lock, w.nowMs);
+    if (path.isDirMarker) fail('INVALID_KEY', 'a directory marker has no versions to lock');
+  }
   const existing = lookupPath(store, bucket, namesOf(path));
   // The object the key names now: a file, or for "dir/" an explicit directory.
   const isObject = path.isDirMarker
@@ -100,7 +108,6 @@ export function storeObject(store: Store, w: ObjectWrite, refsHeld: boolean) {
       `"${path.name}" exists as a ${entry.type === 'dir' ? 'directory' : 'link'}`,
     );
   }
-  const info = store.bucket(w.bucket) as BucketInfo;
   const versioned = info.versioning !== undefined;
   // New references first, before anything is released: a stripe the new content shares with what
   // goes (the version a restore copies, replaced under Suspended) never drops to zero between.
@@ -124,7 +131,8 @@ export function storeObject(store: Store, w: ObjectWrite, refsHeld: boolean) {
   next.ctimeMs = w.nowMs;
   store.putInode(next);
   if (!versioned) return { ok: true as const, inode: next };
-  const versionId = recordVersion(store, info, w.key, { ino: next.ino, mtimeMs: w.nowMs });
+  const version = { ino: next.ino, mtimeMs: w.nowMs, lock: w.lock };
+  const versionId = recordVersion(store, info, w.key, version);
   return { ok: true as const, inode: next, versionId };
 }
 
@@ -229,6 +237,7 @@ export function copyObject(store: Store, c: Op<'copyObject'>) {
   if (c.acl !== undefined && c.acl !== 'private') object.acl = c.acl;
   else delete object.acl;
   const destination = lookupPath(store, bucketDir(store, c.bucket), namesOf(parseKey(c.key)));
+  if (c.lock !== undefined) checkLockRequest(store.bucket(c.bucket) as BucketInfo, c.lock, c.nowMs);
   // In a versioned bucket a copy onto itself is a new version like any other.
   const versioned = store.bucket(c.bucket)?.versioning !== undefined;
   if (destination?.ino === src.ino && !versioned) {
@@ -253,7 +262,7 @@ export function deleteObject(store: Store, c: Op<'deleteObject'>) {
   if (c.versionId !== undefined) {
     if (!isVersionId(c.versionId)) fail('EINVAL', 'Invalid version id specified');
     if (c.versionId !== 'null' || info.versioning !== undefined)
-      return deleteVersion(store, info, c.key, c.versionId, c.nowMs);
+      return deleteVersion(store, info, c.key, c.versionId, c);
   }
   if (info.versioning !== undefined && !path.isDirMarker)
     return markDeleted(store, info, c.key, c.nowMs);
@@ -312,8 +321,9 @@ function deleteVersion(
   info: BucketInfo,
   key: string,
   versionId: string,
-  nowMs: number,
+  c: Op<'deleteObject'>,
 ) {
+  const nowMs = c.nowMs;
   const path = parseKey(key);
   if (path.isDirMarker) return { ok: true as const }; // directory markers have no versions
   const bucket = store.mustInode(info.ino);
@@ -323,6 +333,7 @@ function deleteVersion(
   materialise(store, info, key, live);
   const found = findVersion(store, info.ino, key, versionId);
   if (found === undefined) return { ok: true as const };
+  checkRemovable(key, found.record, nowMs, c.bypassGovernance === true);
   const current = newest(store, info.ino, key);
   removeRecord(store, info.ino, key, found);
   if (found.inverted !== current?.inverted) {

@@ -1,4 +1,5 @@
 // rename(2) with RENAME_NOREPLACE and RENAME_EXCHANGE semantics, as Linux answers them.
+import { checkPosixChange } from './object-lock.ts';
 import { checkName, directory, dropLink, removeDir } from './ops-namespace.ts';
 import { fail, type Store } from './store.ts';
 import { type Command, type Inode, ROOT_INO } from './types.ts';
@@ -70,6 +71,11 @@ function versionedSides(store: Store, c: Rename, srcType: Inode['type']) {
     srcType === 'file'
       ? store.mustInode(store.dirent(c.srcParent, c.srcName)?.ino as number)
       : undefined;
+  // Renaming a locked file, or over one, changes a WORM file: EPERM.
+  if (srcAt !== undefined && moving !== undefined)
+    checkPosixChange(store, srcAt.bucket, srcAt.key, c.nowMs);
+  if (dstAt !== undefined && replaced !== undefined)
+    checkPosixChange(store, dstAt.bucket, dstAt.key, c.nowMs);
   if (srcAt !== undefined && moving !== undefined)
     retireCurrent(store, srcAt.bucket, srcAt.key, moving);
   const dstChanges = dstAt !== undefined && (moving !== undefined || replaced !== undefined);

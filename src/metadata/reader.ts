@@ -17,7 +17,7 @@ import {
   type Stripe,
   type UploadInfo,
 } from './types.ts';
-import { listObjectVersions, objectVersion } from './version-reads.ts';
+import { fileLock, listObjectVersions, objectVersion } from './version-reads.ts';
 
 const READDIR_LIMIT_MAX = 10_000;
 // Absent shards per read: a bounded transaction and reply (the rest after those are rebuilt).
@@ -74,6 +74,7 @@ export function createReader(store: Store): MetadataReader {
       if (!bucket) return { versions: [], commonPrefixes: [], isTruncated: false };
       return listObjectVersions(store, bucket, query);
     },
+    fileLock: (ino) => fileLock(store, ino),
     objectVersion: (bucket, key, versionId) =>
       objectVersion(store, bucket, key, versionId ?? undefined),
     getUpload: (id) => store.upload(id),

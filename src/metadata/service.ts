@@ -50,6 +50,7 @@ const READ_FNS = new Set<keyof MetadataReader>([
   'listObjects',
   'listObjectVersions',
   'objectVersion',
+  'fileLock',
   'getUpload',
   'listParts',
   'listUploads',
@@ -70,13 +71,30 @@ const READ_FNS = new Set<keyof MetadataReader>([
 ]);
 
 // Commands whose nowMs the leader stamps again, so that session expiry compares times of one
-// clock (the mounts' clocks may be skewed against the leader's).
+// clock (the mounts' clocks may be skewed against the leader's). Object Lock likewise: whether a
+// retention has passed, and when a default retention starts, are judged on the leader's clock,
+// so a gateway or mount with a clock ahead cannot remove a COMPLIANCE-locked version early (or
+// start its retention in the past): every command that removes, changes or makes a version.
 const LEADER_STAMPED_OPS = new Set<Command['op']>([
   'mountOpen',
   'mountHeartbeat',
   'mountClose',
   'setLock',
   'releaseOrphan',
+  'deleteObject',
+  'setObjectRetention',
+  'setObjectLegalHold',
+  'setObjectLockConfig',
+  'putObject',
+  'copyObject',
+  'createUpload',
+  'completeUpload',
+  'create',
+  'write',
+  'punch',
+  'setattr',
+  'unlink',
+  'rename',
 ]);
 const MOUNT_EXPIRY_INTERVAL_MS = 1_000;
 

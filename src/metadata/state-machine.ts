@@ -2,6 +2,7 @@ import assert from 'node:assert';
 import { type Database, open } from 'lmdb';
 import * as K from './keys.ts';
 import { ensureLinks, markLinksReady } from './links.ts';
+import * as lock from './object-lock.ts';
 import { createBucket, deleteBucket, setBucketAttr } from './ops-buckets.ts';
 import * as cluster from './ops-cluster.ts';
 import * as data from './ops-data.ts';
@@ -258,6 +259,12 @@ function dispatch(store: Store, c: Command): CommandResult {
       return obj.setObjectAcl(store, c);
     case 'setBucketAttr':
       return setBucketAttr(store, c);
+    case 'setObjectLockConfig':
+      return lock.setObjectLockConfig(store, c);
+    case 'setObjectRetention':
+      return lock.setObjectRetention(store, c);
+    case 'setObjectLegalHold':
+      return lock.setObjectLegalHold(store, c);
     case 'createUpload':
       return mp.createUpload(store, c);
     case 'putPart':

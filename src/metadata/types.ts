@@ -79,6 +79,29 @@ export interface VersionRecord {
   // The POSIX save writing this version (a mount's open-for-write of the file): its further
   // writes change this version instead of making new ones.
   saveToken?: string;
+  // Object Lock (src/metadata/object-lock.ts): the version cannot be removed while either holds.
+  retention?: Retention;
+  legalHold?: boolean;
+}
+
+// S3 Object Lock. GOVERNANCE: lifted early only with the bypass (header and permission, checked
+// by the gateway); COMPLIANCE: never shortened, changed or removed before untilMs, by anyone.
+export type RetentionMode = 'GOVERNANCE' | 'COMPLIANCE';
+export interface Retention {
+  mode: RetentionMode;
+  untilMs: number; // the retain-until date, compared with the command's proposer-stamped nowMs
+}
+// A bucket's default retention for new versions: a mode and exactly one of days or years.
+export interface ObjectLockRule {
+  mode: RetentionMode;
+  days?: number;
+  years?: number;
+}
+// What a write asks for its new version (x-amz-object-lock-* headers); absent parts of the
+// retention come from the bucket's default rule.
+export interface ObjectLockRequest {
+  retention?: Retention;
+  legalHold?: boolean;
 }
 
 export type VersioningState = 'Enabled' | 'Suspended';
@@ -227,6 +250,9 @@ export interface BucketInfo {
   acl?: string; // canned ACL other than private; absent = private
   // S3 versioning: absent while it was never enabled; once Enabled it can only be Suspended.
   versioning?: VersioningState;
+  // Object Lock: present once enabled (never disabled; versioning then stays Enabled), with the
+  // default retention rule if one is set.
+  objectLock?: { rule?: ObjectLockRule };
 }
 
 export interface UploadInfo {
@@ -236,6 +262,7 @@ export interface UploadInfo {
   initiatedAtMs: number;
   object: Omit<ObjectMeta, 'etag'>;
   owner: string;
+  lock?: ObjectLockRequest; // for the version its completion makes
 }
 
 export interface PartInfo {
@@ -321,7 +348,15 @@ export type Command =
       length: number;
       saveToken?: string;
     }
-  | { op: 'createBucket'; nowMs: number; name: string; owner: string; caller: Caller }
+  // objectLock: the bucket is made with Object Lock enabled, and so with versioning Enabled.
+  | {
+      op: 'createBucket';
+      nowMs: number;
+      name: string;
+      owner: string;
+      caller: Caller;
+      objectLock?: boolean;
+    }
   | { op: 'deleteBucket'; nowMs: number; name: string }
   // Sets (value) or removes (null) one of a bucket's sub-resources. The gateway validates values
   // (policy grammar, tag limits, ACL names); here only their types are checked.
@@ -346,12 +381,44 @@ export type Command =
       caller: Caller;
       ifMatch?: string;
       ifNoneMatch?: string;
+      lock?: ObjectLockRequest;
     }
   // Deletes the object (file, or explicit empty directory for keys ending in '/'), then removes
   // implicit parent directories left empty. Deleting a missing key succeeds (S3 semantics). In a
   // versioned bucket it makes a delete marker; with versionId it removes that version for good
   // (the next one becomes current).
-  | { op: 'deleteObject'; nowMs: number; bucket: string; key: string; versionId?: string }
+  // A version under retention or legal hold is not removed (OBJECT_LOCKED); bypassGovernance
+  // (the gateway checked header and permission) lifts GOVERNANCE retention only.
+  | {
+      op: 'deleteObject';
+      nowMs: number;
+      bucket: string;
+      key: string;
+      versionId?: string;
+      bypassGovernance?: boolean;
+    }
+  // Object Lock (src/metadata/object-lock.ts). setObjectLockConfig enables it on a bucket with
+  // versioning Enabled and sets (or, with null, clears) the default retention rule.
+  | { op: 'setObjectLockConfig'; nowMs: number; name: string; rule: ObjectLockRule | null }
+  // A version's retention (null: removed); weakening GOVERNANCE needs bypassGovernance,
+  // weakening COMPLIANCE is refused to everyone.
+  | {
+      op: 'setObjectRetention';
+      nowMs: number;
+      bucket: string;
+      key: string;
+      versionId?: string;
+      retention: Retention | null;
+      bypassGovernance?: boolean;
+    }
+  | {
+      op: 'setObjectLegalHold';
+      nowMs: number;
+      bucket: string;
+      key: string;
+      versionId?: string;
+      on: boolean;
+    }
   // Replaces the object's tag set (empty: removes it). Tags do not change the ETag or mtime.
   | {
       op: 'setObjectTags';
@@ -383,6 +450,7 @@ export type Command =
       ifNoneMatch?: string;
       copyIfMatch?: string;
       copyIfNoneMatch?: string;
+      lock?: ObjectLockRequest; // the copy's own (a copy never takes the source's)
     }
   | {
       op: 'createUpload';
@@ -392,6 +460,7 @@ export type Command =
       key: string;
       object: Omit<ObjectMeta, 'etag'>;
       owner: string;
+      lock?: ObjectLockRequest;
     }
   | {
       op: 'putPart';
@@ -514,6 +583,12 @@ export type LockType = 'read' | 'write';
 // The end of a lock that runs to the end of the file, however long it grows.
 export const LOCK_END_MAX = Number.MAX_SAFE_INTEGER;
 
+export interface FileObjectLock {
+  retention?: Retention;
+  legalHold?: boolean;
+  saveToken?: string; // the save that made the version (still writable by it while unsealed)
+}
+
 export interface FileLock {
   mountId: string;
   owner: string;
@@ -609,6 +684,8 @@ export interface ObjectVersion {
   lastModifiedMs: number;
   inode?: Inode; // its data (absent for a delete marker)
   versioned: boolean; // the bucket has (or had) versioning: responses name the version
+  retention?: Retention; // Object Lock, as recorded (a retention may have passed its date)
+  legalHold?: boolean;
 }
 
 export interface ListObjectsResult {
@@ -632,6 +709,9 @@ export interface MetadataReader {
   listObjectVersions(query: ListVersionsQuery): ListVersionsResult;
   // The current version (no versionId) or the named one; undefined when there is none.
   objectVersion(bucket: string, key: string, versionId?: string): ObjectVersion | undefined;
+  // The Object Lock of the version a live file holds (its key's current version), when its
+  // bucket has Object Lock: what the mount checks at open for writing, to refuse early.
+  fileLock(ino: number): FileObjectLock | undefined;
   getUpload(uploadId: string): UploadInfo | undefined;
   listParts(uploadId: string): PartInfo[];
   listUploads(bucket: string): UploadInfo[];

@@ -4,11 +4,13 @@
 // table, both in UTF-8 binary key order.
 import assert from 'node:assert/strict';
 import * as K from './keys.ts';
+import { locationOf } from './links.ts';
 import { compareUtf8, type Item, listed, listedEntries } from './list-objects.ts';
 import { isStorableKey, lookupPath, namesOf, parseKey } from './object-path.ts';
 import type { Store } from './store.ts';
 import type {
   BucketInfo,
+  FileObjectLock,
   Inode,
   ListedVersion,
   ListVersionsQuery,
@@ -57,16 +59,29 @@ export function objectVersion(
   }
   const inode = store.inode(found.record.ino as number);
   assert(inode !== undefined, `version ${found.record.versionId} of ${key} has its data`);
+  const { retention, legalHold } = found.record;
   return {
     versionId: found.record.versionId,
     isLatest,
     deleteMarker: false,
     ...of(inode),
     versioned,
+    ...(retention === undefined ? {} : { retention }),
+    ...(legalHold === true ? { legalHold } : {}),
   };
 }
 
 const of = (inode: Inode) => ({ inode, lastModifiedMs: inode.mtimeMs });
+
+// The lock of the version a live file holds, in a bucket with Object Lock.
+export function fileLock(store: Store, ino: number): FileObjectLock | undefined {
+  const at = locationOf(store, ino);
+  if (at?.bucket.objectLock === undefined) return undefined;
+  const current = newest(store, at.bucket.ino, at.key);
+  if (current === undefined || current.record.ino !== ino) return undefined;
+  const { retention, legalHold, saveToken } = current.record;
+  return { retention, legalHold, saveToken };
+}
 
 interface VersionItem {
   key: string;

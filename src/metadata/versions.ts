@@ -13,9 +13,16 @@ import assert from 'node:assert/strict';
 import { addRef } from './extent-ops.ts';
 import * as K from './keys.ts';
 import { locationIn, locationOf, type ObjectLocation } from './links.ts';
+import { checkPosixChange, newVersionLock } from './object-lock.ts';
 import { freeInode } from './ops-mounts.ts';
 import { fail, type Store } from './store.ts';
-import { type BucketInfo, type Inode, ROOT_INO, type VersionRecord } from './types.ts';
+import {
+  type BucketInfo,
+  type Inode,
+  type ObjectLockRequest,
+  ROOT_INO,
+  type VersionRecord,
+} from './types.ts';
 import { invertedOfId, NULL_VERSION, VERSION_SEQ_MAX, versionIdOf } from './version-id.ts';
 
 export { isVersionId, NULL_VERSION } from './version-id.ts';
@@ -64,7 +71,7 @@ export function findVersion(
   return { inverted, record };
 }
 
-function putRecord(store: Store, bucketIno: number, key: string, found: FoundVersion): void {
+export function putRecord(store: Store, bucketIno: number, key: string, found: FoundVersion): void {
   store.db.putSync(K.versionKey(bucketIno, key, found.inverted), found.record);
   if (found.record.versionId === NULL_VERSION)
     store.db.putSync(K.nullVersionKey(bucketIno, key), found.inverted);
@@ -114,6 +121,9 @@ export function freeFrozen(store: Store, ino: number): void {
 // the live data). Under Suspended a noncurrent null version goes too.
 export function retireCurrent(store: Store, bucket: BucketInfo, key: string, live?: Inode): void {
   assert(bucket.versioning !== undefined, 'a versioned bucket');
+  // Suspended versioning replaces null versions, which Object Lock would have to keep: a bucket
+  // with Object Lock never suspends (setBucketAttr refuses it).
+  assert(bucket.versioning === 'Enabled' || bucket.objectLock === undefined, 'lock suspended');
   materialise(store, bucket, key, live);
   const current = newest(store, bucket.ino, key);
   const suspended = bucket.versioning === 'Suspended';
@@ -141,17 +151,21 @@ export function retireCurrent(store: Store, bucket: BucketInfo, key: string, liv
   if (previousNull.record.ino !== undefined) freeFrozen(store, previousNull.record.ino);
 }
 
-// The live file `ino` now holds the new current version (after retireCurrent).
+// The live file `ino` now holds the new current version (after retireCurrent). It gets the lock
+// the write asked for, or the bucket's default retention (mtimeMs is the command's nowMs).
 export function recordVersion(
   store: Store,
   bucket: BucketInfo,
   key: string,
-  version: { ino: number; mtimeMs: number; saveToken?: string },
+  version: { ino: number; mtimeMs: number; saveToken?: string; lock?: ObjectLockRequest },
 ): string {
+  const lock = newVersionLock(bucket, version.mtimeMs, version.lock);
   const inverted = nextInverted(store);
   const versionId = bucket.versioning === 'Suspended' ? NULL_VERSION : versionIdOf(inverted);
   const record: VersionRecord = { versionId, ino: version.ino, mtimeMs: version.mtimeMs };
   if (version.saveToken !== undefined) record.saveToken = version.saveToken;
+  if (lock.retention !== undefined) record.retention = lock.retention;
+  if (lock.legalHold === true) record.legalHold = true;
   putRecord(store, bucket.ino, key, { inverted, record });
   return versionId;
 }
@@ -199,6 +213,7 @@ export function beginChange(store: Store, inode: Inode, nowMs: number, saveToken
   if (inode.type !== 'file') return;
   const at = locationOf(store, inode.ino);
   if (at?.bucket.versioning === undefined) return;
+  checkPosixChange(store, at.bucket, at.key, nowMs, saveToken);
   startSave(store, at.bucket, at.key, inode, nowMs, saveToken);
 }
 

@@ -173,6 +173,18 @@ function objectChecksFor(e: Endpoint): AccessCheck[] {
       return [on('s3:GetObjectAcl')];
     case 'PutObjectAcl':
       return [on('s3:PutObjectAcl')];
+    case 'GetObjectLockConfiguration':
+      return [on('s3:GetBucketObjectLockConfiguration')];
+    case 'PutObjectLockConfiguration':
+      return [on('s3:PutBucketObjectLockConfiguration')];
+    case 'GetObjectRetention':
+      return [on('s3:GetObjectRetention')];
+    case 'PutObjectRetention':
+      return [on('s3:PutObjectRetention')];
+    case 'GetObjectLegalHold':
+      return [on('s3:GetObjectLegalHold')];
+    case 'PutObjectLegalHold':
+      return [on('s3:PutObjectLegalHold')];
   }
 }
 

@@ -39,6 +39,9 @@ const FROM_STRATA: Record<StrataErrorCode, [string, number]> = {
   NO_SUCH_UPLOAD: ['NoSuchUpload', 404],
   NO_SUCH_VERSION: ['NoSuchVersion', 404],
   METHOD_NOT_ALLOWED: ['MethodNotAllowed', 405],
+  OBJECT_LOCKED: ['AccessDenied', 403],
+  INVALID_BUCKET_STATE: ['InvalidBucketState', 409],
+  OBJECT_LOCK_MISSING: ['InvalidRequest', 400],
   INVALID_PART: ['InvalidPart', 400],
   INVALID_PART_ORDER: ['InvalidPartOrder', 400],
   ENTITY_TOO_SMALL: ['EntityTooSmall', 400],
@@ -116,7 +119,9 @@ export function toS3Error(error: unknown): S3Error {
     const message =
       error.code === 'DATA_DAMAGED'
         ? "The object's stored data is damaged and cannot be read; retrying will not help."
-        : messageFor(s3Code, httpStatus, error.message);
+        : error.code === 'OBJECT_LOCKED'
+          ? 'Access Denied because object protected by object lock.'
+          : messageFor(s3Code, httpStatus, error.message);
     const detail = message === error.message ? undefined : error.message;
     return new S3Error(s3Code, httpStatus, message, detail);
   }

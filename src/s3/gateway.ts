@@ -16,6 +16,7 @@ import { getObjectAttributes } from './handlers/object-attributes.ts';
 import { copyObject } from './handlers/object-copy.ts';
 import { deleteObject, deleteObjects } from './handlers/object-delete.ts';
 import { getObject } from './handlers/object-get.ts';
+import * as lock from './handlers/object-lock.ts';
 import { putObject } from './handlers/object-put.ts';
 import * as tagging from './handlers/tagging.ts';
 import * as versioning from './handlers/versioning.ts';
@@ -199,6 +200,18 @@ function dispatch(ctx: RequestContext, e: Endpoint): Promise<void> {
       return versioning.getBucketVersioning(ctx, e.bucket);
     case 'PutBucketVersioning':
       return versioning.putBucketVersioning(ctx, e.bucket);
+    case 'GetObjectLockConfiguration':
+      return lock.getObjectLockConfiguration(ctx, e.bucket);
+    case 'PutObjectLockConfiguration':
+      return lock.putObjectLockConfiguration(ctx, e.bucket);
+    case 'GetObjectRetention':
+      return lock.getObjectRetention(ctx, e.bucket, e.key);
+    case 'PutObjectRetention':
+      return lock.putObjectRetention(ctx, e.bucket, e.key);
+    case 'GetObjectLegalHold':
+      return lock.getObjectLegalHold(ctx, e.bucket, e.key);
+    case 'PutObjectLegalHold':
+      return lock.putObjectLegalHold(ctx, e.bucket, e.key);
     case 'GetBucketAcl':
       return acl.getBucketAcl(ctx, e.bucket);
     case 'PutBucketAcl':

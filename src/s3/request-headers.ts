@@ -86,15 +86,6 @@ function customerAlgorithm(value: string): Refusal | undefined {
   };
 }
 
-// AWS answers object-lock headers on a bucket without Object Lock this way, and no Strata bucket
-// has it.
-const NO_OBJECT_LOCK: Refusal = {
-  httpStatus: 400,
-  s3Code: 'InvalidRequest',
-  message:
-    'Bucket is missing Object Lock Configuration (Strata does not implement Object Lock yet).',
-};
-
 const OBJECT_OWNERSHIP = ['BucketOwnerPreferred', 'ObjectWriter', 'BucketOwnerEnforced'];
 
 function oneOf(values: readonly string[], header: string) {
@@ -281,35 +272,44 @@ export const REQUEST_HEADERS = {
     refusal: notImplemented(SSE_C),
     note: 'SSE-C',
   },
-  // Object lock.
+  // Object Lock (src/s3/handlers/object-lock.ts; the rules are the state machine's).
   'x-amz-bucket-object-lock-enabled': {
     kind: 'checked',
     by: ['CreateBucket'],
-    note: 'false: a bucket without Object Lock, as asked; true: 501 NotImplemented',
-    check: (value) => {
-      if (value.toLowerCase() === 'false') return undefined;
-      if (value.toLowerCase() === 'true') return notImplemented('Object Lock');
-      return invalidArgument('x-amz-bucket-object-lock-enabled must be true or false');
-    },
+    note: 'true: the bucket has Object Lock, and versioning Enabled; false: without',
+    check: (value) =>
+      ['true', 'false'].includes(value.toLowerCase())
+        ? undefined
+        : invalidArgument('x-amz-bucket-object-lock-enabled must be true or false'),
   },
-  'x-amz-object-lock-mode': { kind: 'refused', refusal: NO_OBJECT_LOCK, note: 'retention' },
+  'x-amz-object-lock-mode': {
+    kind: 'checked',
+    by: OBJECT_WRITES,
+    note: 'GOVERNANCE or COMPLIANCE, with the date; a bucket without Object Lock: 400 InvalidRequest',
+    check: oneOf(['GOVERNANCE', 'COMPLIANCE'], 'x-amz-object-lock-mode'),
+  },
   'x-amz-object-lock-retain-until-date': {
-    kind: 'refused',
-    refusal: NO_OBJECT_LOCK,
-    note: 'retention',
+    kind: 'honoured',
+    by: OBJECT_WRITES,
+    note: 'ISO 8601, in the future, with the mode',
   },
-  'x-amz-object-lock-legal-hold': { kind: 'refused', refusal: NO_OBJECT_LOCK, note: 'legal hold' },
+  'x-amz-object-lock-legal-hold': {
+    kind: 'checked',
+    by: OBJECT_WRITES,
+    note: 'ON or OFF; a bucket without Object Lock: 400 InvalidRequest',
+    check: oneOf(['ON', 'OFF'], 'x-amz-object-lock-legal-hold'),
+  },
   'x-amz-object-lock-token': {
     kind: 'refused',
-    refusal: notImplemented('Object Lock'),
-    note: 'PutObjectLockConfiguration',
+    refusal: notImplemented('Object Lock tokens (bucket replication)'),
+    note: 'PutObjectLockConfiguration on a bucket with replication, which Strata does not have',
   },
   'x-amz-bypass-governance-retention': {
     kind: 'honoured',
-    by: ['DeleteObject', 'DeleteObjects'],
+    by: ['DeleteObject', 'DeleteObjects', 'PutObjectRetention'],
     note:
-      'it lifts a protection no Strata object has (no retention exists), so the delete proceeds as asked; ' +
-      'the Object Lock issue must revisit this row',
+      'true lifts GOVERNANCE retention when the caller also holds s3:BypassGovernanceRetention; ' +
+      'never COMPLIANCE or a legal hold',
   },
   'x-amz-mfa': {
     kind: 'refused',

@@ -50,6 +50,10 @@ const VERSIONED_OPERATIONS = new Set<EndpointKind>([
   'GetObjectAttributes',
   'GetObjectAcl',
   'PutObjectAcl',
+  'GetObjectRetention',
+  'PutObjectRetention',
+  'GetObjectLegalHold',
+  'PutObjectLegalHold',
 ]);
 
 // A versionId Strata could not have issued ("null", or its 14 hex digits) names no version:

@@ -40,6 +40,12 @@ export type Endpoint =
   | { kind: 'PutBucketAcl'; bucket: string }
   | { kind: 'GetObjectAcl'; bucket: string; key: string }
   | { kind: 'PutObjectAcl'; bucket: string; key: string }
+  | { kind: 'GetObjectLockConfiguration'; bucket: string }
+  | { kind: 'PutObjectLockConfiguration'; bucket: string }
+  | { kind: 'GetObjectRetention'; bucket: string; key: string }
+  | { kind: 'PutObjectRetention'; bucket: string; key: string }
+  | { kind: 'GetObjectLegalHold'; bucket: string; key: string }
+  | { kind: 'PutObjectLegalHold'; bucket: string; key: string }
   | { kind: 'NotImplemented'; operation: string };
 
 export type EndpointKind = Endpoint['kind'];
@@ -54,6 +60,8 @@ const UNIMPLEMENTED_SUBRESOURCES = [
   'logging',
   'notification',
   'replication',
+  // Routed where they exist (a bucket's object-lock, an object's retention and legal-hold, by
+  // GET and PUT); anywhere else they must not fall through to the bucket or object itself.
   'object-lock',
   'retention',
   'legal-hold',
@@ -134,6 +142,10 @@ export function route(input: RouteInput): Endpoint {
     if (method === 'PUT') return { kind: 'PutObjectTagging', bucket, key };
     if (method === 'DELETE') return { kind: 'DeleteObjectTagging', bucket, key };
   }
+  if (key !== undefined && bucket !== undefined) {
+    const lock = objectLockSubresource(method, bucket, key, q);
+    if (lock !== undefined) return lock;
+  }
   if (key !== undefined && bucket !== undefined && q.has('acl')) {
     if (method === 'GET') return { kind: 'GetObjectAcl', bucket, key };
     if (method === 'PUT') return { kind: 'PutObjectAcl', bucket, key };
@@ -152,7 +164,28 @@ export function route(input: RouteInput): Endpoint {
   return objectEndpoint(method, bucket, key, q, input.headers);
 }
 
-// ?policy, ?tagging, ?acl and ?versioning on a bucket.
+// ?retention and ?legal-hold on an object (GET and PUT; another method is not routed to the
+// object itself).
+function objectLockSubresource(
+  method: string,
+  bucket: string,
+  key: string,
+  q: URLSearchParams,
+): Endpoint | undefined {
+  if (q.has('retention')) {
+    if (method === 'GET') return { kind: 'GetObjectRetention', bucket, key };
+    if (method === 'PUT') return { kind: 'PutObjectRetention', bucket, key };
+    return { kind: 'NotImplemented', operation: `${method} ?retention` };
+  }
+  if (q.has('legal-hold')) {
+    if (method === 'GET') return { kind: 'GetObjectLegalHold', bucket, key };
+    if (method === 'PUT') return { kind: 'PutObjectLegalHold', bucket, key };
+    return { kind: 'NotImplemented', operation: `${method} ?legal-hold` };
+  }
+  return undefined;
+}
+
+// ?policy, ?tagging, ?acl, ?versioning and ?object-lock on a bucket.
 function bucketSubresource(
   method: string,
   bucket: string,
@@ -177,6 +210,11 @@ function bucketSubresource(
     if (method === 'PUT') return { kind: 'PutBucketVersioning', bucket };
     // Never the bucket itself: DELETE /b?versioning must not delete the bucket.
     return { kind: 'NotImplemented', operation: `${method} ?versioning` };
+  }
+  if (q.has('object-lock')) {
+    if (method === 'GET') return { kind: 'GetObjectLockConfiguration', bucket };
+    if (method === 'PUT') return { kind: 'PutObjectLockConfiguration', bucket };
+    return { kind: 'NotImplemented', operation: `${method} ?object-lock` };
   }
   return undefined;
 }

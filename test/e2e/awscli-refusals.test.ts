@@ -1,5 +1,6 @@
-// The three user stories of "silent acceptance must end", with awscli: encryption, Object Lock and
-// storage classes Strata does not provide fail loudly and leave nothing behind.
+// The three user stories of "silent acceptance must end", with awscli: encryption, Object Lock on
+// a bucket made without it, and storage classes Strata does not provide fail loudly and leave
+// nothing behind (Object Lock itself: awscli-object-lock.test.ts).
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -49,22 +50,7 @@ describe('awscli: what Strata does not provide is refused', () => {
     assert.doesNotMatch(await listing(), /f\.txt/);
   });
 
-  test('create-bucket --object-lock-enabled-for-bucket fails and creates no bucket', async () => {
-    const made = await aws(server, [
-      's3api',
-      'create-bucket',
-      '--bucket',
-      'locked',
-      '--object-lock-enabled-for-bucket',
-    ]);
-    assert.notEqual(made.code, 0, 'the bucket was created');
-    assert.match(made.stderr, /NotImplemented/);
-    const head = await aws(server, ['s3api', 'head-bucket', '--bucket', 'locked']);
-    assert.notEqual(head.code, 0, 'the bucket exists');
-    assert.match(head.stderr, /404|Not Found/);
-  });
-
-  test('put-object with COMPLIANCE retention until 2030 fails and stores nothing', async () => {
+  test('put-object with COMPLIANCE retention into a bucket without Object Lock fails and stores nothing', async () => {
     const put = await aws(server, [
       's3api',
       'put-object',

@@ -71,6 +71,31 @@ async function createUpload(key: string, headers: Record<string, string> = {}): 
   return result.UploadId;
 }
 
+// Object Lock rows: a bucket made with Object Lock, once; retention headers until LOCK_UNTIL.
+const LOCK_UNTIL = '2100-01-01T00:00:00.000Z';
+let locked: Promise<string> | undefined;
+function lockedBucket(): Promise<string> {
+  locked ??= (async () => {
+    const headers = { 'x-amz-bucket-object-lock-enabled': 'true' };
+    const made = await send({ method: 'PUT', target: '/hdr-locked', headers });
+    assert.equal(made.status, 200, made.body.toString());
+    return 'hdr-locked';
+  })();
+  return locked;
+}
+const retainHeaders = (mode: string) => ({
+  'x-amz-object-lock-mode': mode,
+  'x-amz-object-lock-retain-until-date': LOCK_UNTIL,
+});
+async function lockedPut(key: string, headers: Record<string, string>): Promise<RawRequest> {
+  return { method: 'PUT', target: `/${await lockedBucket()}/${key}`, headers, body: BODY };
+}
+const lockedGet = (key: string, method = 'GET'): RawRequest => ({
+  method,
+  target: `/hdr-locked/${key}`,
+  headers: {},
+});
+
 // A PUT carrying the header is refused and stores nothing.
 function refusedPut(header: string, value: string, status: number, code: string): Case {
   let key = '';
@@ -131,24 +156,6 @@ function refusedCreateBucket(header: string, value: string, status: number, code
       const head = await send({ method: 'HEAD', target: `/${bucket}` });
       assert.equal(head.status, 404, 'a refused CreateBucket made the bucket');
     },
-  };
-}
-
-// Deleting with x-amz-bypass-governance-retention deletes: no object is under retention.
-function bypassGovernance(): Case {
-  let key = '';
-  return {
-    title: 'DeleteObject proceeds: no object has retention to bypass',
-    request: async () => {
-      key = await newObject('bypass');
-      return {
-        method: 'DELETE',
-        target: `/${BUCKET}/${key}`,
-        headers: { 'x-amz-bypass-governance-retention': 'true' },
-      };
-    },
-    status: 204,
-    check: async () => assert.equal(await exists(key), false, 'the object is still there'),
   };
 }
 
@@ -512,7 +519,23 @@ const CASES: Record<RequestHeaderName, Case[]> = {
     ),
   ],
   'x-amz-bucket-object-lock-enabled': [
-    refusedCreateBucket('x-amz-bucket-object-lock-enabled', 'true', 501, 'NotImplemented'),
+    {
+      title: 'true makes a bucket with Object Lock and versioning Enabled',
+      request: () => ({
+        method: 'PUT',
+        target: `/${fresh('locked')}`,
+        headers: { 'x-amz-bucket-object-lock-enabled': 'true' },
+      }),
+      status: 200,
+      check: async () => {
+        const bucket = `locked-${sequence}`;
+        const config = await send({ method: 'GET', target: `/${bucket}?object-lock` });
+        assert.equal(config.status, 200, config.body.toString());
+        assert.match(config.body.toString(), /<ObjectLockEnabled>Enabled</);
+        const versioning = await send({ method: 'GET', target: `/${bucket}?versioning` });
+        assert.match(versioning.body.toString(), /<Status>Enabled</);
+      },
+    },
     refusedCreateBucket('x-amz-bucket-object-lock-enabled', 'maybe', 400, 'InvalidArgument'),
     {
       title: 'false makes a bucket without Object Lock',
@@ -522,27 +545,83 @@ const CASES: Record<RequestHeaderName, Case[]> = {
         headers: { 'x-amz-bucket-object-lock-enabled': 'false' },
       }),
       status: 200,
+      check: async () => {
+        const config = await send({ method: 'GET', target: `/unlocked-${sequence}?object-lock` });
+        assert.equal(config.code, 'ObjectLockConfigurationNotFoundError');
+      },
     },
   ],
   'x-amz-object-lock-mode': [
-    refusedPut('x-amz-object-lock-mode', 'COMPLIANCE', 400, 'InvalidRequest'),
-    refusedCopy('x-amz-object-lock-mode', 'GOVERNANCE', 400, 'InvalidRequest'),
+    {
+      title: 'a retention on a bucket without Object Lock is InvalidRequest, and stores nothing',
+      request: () => put(fresh('no-lock'), { ...retainHeaders('COMPLIANCE') }),
+      status: 400,
+      code: 'InvalidRequest',
+      check: async () => assert.equal(await exists(`no-lock-${sequence}`), false),
+    },
+    refusedPut('x-amz-object-lock-mode', 'FOREVER', 400, 'InvalidArgument'),
+    {
+      title: 'GOVERNANCE with a date is the new version’s retention (HEAD shows it)',
+      request: async () => lockedPut(fresh('retained'), retainHeaders('GOVERNANCE')),
+      status: 200,
+      check: async () => {
+        const head = await send(lockedGet(`retained-${sequence}`, 'HEAD'));
+        assert.equal(head.headers['x-amz-object-lock-mode'], 'GOVERNANCE');
+        assert.equal(head.headers['x-amz-object-lock-retain-until-date'], LOCK_UNTIL);
+      },
+    },
   ],
   'x-amz-object-lock-retain-until-date': [
-    refusedPut(
-      'x-amz-object-lock-retain-until-date',
-      '2030-01-01T00:00:00Z',
-      400,
-      'InvalidRequest',
-    ),
+    {
+      title: 'a date in the past is InvalidArgument, and stores nothing',
+      request: async () =>
+        lockedPut(fresh('past'), {
+          'x-amz-object-lock-mode': 'COMPLIANCE',
+          'x-amz-object-lock-retain-until-date': '2001-01-01T00:00:00Z',
+        }),
+      status: 400,
+      code: 'InvalidArgument',
+      check: async () =>
+        assert.equal((await send(lockedGet(`past-${sequence}`, 'HEAD'))).status, 404),
+    },
+    refusedPut('x-amz-object-lock-retain-until-date', LOCK_UNTIL, 400, 'InvalidArgument'),
   ],
   'x-amz-object-lock-legal-hold': [
     refusedPut('x-amz-object-lock-legal-hold', 'ON', 400, 'InvalidRequest'),
+    refusedPut('x-amz-object-lock-legal-hold', 'MAYBE', 400, 'InvalidArgument'),
+    {
+      title: 'ON puts the new version under a legal hold',
+      request: async () => lockedPut(fresh('held'), { 'x-amz-object-lock-legal-hold': 'ON' }),
+      status: 200,
+      check: async () => {
+        const head = await send(lockedGet(`held-${sequence}`, 'HEAD'));
+        assert.equal(head.headers['x-amz-object-lock-legal-hold'], 'ON');
+      },
+    },
   ],
   'x-amz-object-lock-token': [
     refusedPut('x-amz-object-lock-token', 'token', 501, 'NotImplemented'),
   ],
-  'x-amz-bypass-governance-retention': [bypassGovernance()],
+  'x-amz-bypass-governance-retention': [
+    {
+      title:
+        'a GOVERNANCE-retained version is deleted only with it (the admin holds the permission)',
+      request: async () => {
+        const key = fresh('bypass');
+        const stored = await send(await lockedPut(key, retainHeaders('GOVERNANCE')));
+        const versionId = String(stored.headers['x-amz-version-id']);
+        const target = `/${await lockedBucket()}/${key}?versionId=${versionId}`;
+        const refused = await send({ method: 'DELETE', target });
+        assert.equal(refused.status, 403, 'deleted without the bypass');
+        assert.equal(refused.code, 'AccessDenied');
+        const headers = { 'x-amz-bypass-governance-retention': 'true' };
+        return { method: 'DELETE', target, headers };
+      },
+      status: 204,
+      check: async () =>
+        assert.equal((await send(lockedGet(`bypass-${sequence}`, 'HEAD'))).status, 404),
+    },
+  ],
   'x-amz-mfa': [refusedDelete('x-amz-mfa', 'arn:aws:iam::1:mfa/u 123456')],
   'x-amz-meta-*': [
     {

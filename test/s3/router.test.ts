@@ -116,11 +116,36 @@ test('virtual-host-style requests take the bucket from the Host header', () => {
 });
 
 test('recognised but unbuilt operations are explicit NotImplemented', () => {
-  for (const target of ['/b?policyStatus', '/b?lifecycle', '/b?cors', '/b?object-lock']) {
+  for (const target of ['/b?policyStatus', '/b?lifecycle', '/b?cors', '/b?restore']) {
     assert.equal(routeOf('GET', target).kind, 'NotImplemented', target);
   }
   assert.equal(routeOf('POST', '/').kind, 'NotImplemented');
   assert.equal(routeOf('DELETE', '/b?versioning').kind, 'NotImplemented');
+  // Never the bucket or the object itself.
+  for (const target of ['/b?object-lock', '/b/k?retention', '/b/k?legal-hold'])
+    assert.equal(routeOf('DELETE', target).kind, 'NotImplemented', target);
+  // Nor on the other kind of resource: never ListObjects or PutObject.
+  for (const target of ['/b?retention', '/b?legal-hold', '/b/k?object-lock']) {
+    assert.equal(routeOf('GET', target).kind, 'NotImplemented', target);
+    assert.equal(routeOf('PUT', target).kind, 'NotImplemented', target);
+  }
+});
+
+test('Object Lock sub-resources route to their operations', () => {
+  const b = 'b';
+  assert.deepEqual(routeOf('GET', '/b?object-lock'), {
+    kind: 'GetObjectLockConfiguration',
+    bucket: b,
+  });
+  assert.deepEqual(routeOf('PUT', '/b?object-lock'), {
+    kind: 'PutObjectLockConfiguration',
+    bucket: b,
+  });
+  const object = { bucket: b, key: 'k' };
+  assert.deepEqual(routeOf('GET', '/b/k?retention'), { kind: 'GetObjectRetention', ...object });
+  assert.deepEqual(routeOf('PUT', '/b/k?retention'), { kind: 'PutObjectRetention', ...object });
+  assert.deepEqual(routeOf('GET', '/b/k?legal-hold'), { kind: 'GetObjectLegalHold', ...object });
+  assert.deepEqual(routeOf('PUT', '/b/k?legal-hold'), { kind: 'PutObjectLegalHold', ...object });
 });
 
 test('?versioning on a bucket is Get/PutBucketVersioning', () => {

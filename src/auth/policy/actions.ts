@@ -56,6 +56,7 @@ export const OBJECT_ACTIONS = [
   's3:PutObjectRetention',
   's3:GetObjectLegalHold',
   's3:PutObjectLegalHold',
+  's3:BypassGovernanceRetention',
   's3:RestoreObject',
 ] as const;
 

@@ -100,7 +100,9 @@ export async function createBucket(ctx: RequestContext, bucket: string) {
   }
   const acl = parseCannedAcl(headerOf(ctx, 'x-amz-acl'));
   try {
-    await ctx.client.createBucket(bucket, ctx.owner);
+    // x-amz-bucket-object-lock-enabled: true makes it with Object Lock (and versioning) on.
+    const objectLock = headerOf(ctx, 'x-amz-bucket-object-lock-enabled')?.toLowerCase() === 'true';
+    await ctx.client.createBucket(bucket, ctx.owner, { objectLock });
   } catch (error) {
     if (!isStrataError(error, 'BUCKET_EXISTS')) throw error;
     const existing = await ctx.client.getBucket(bucket);

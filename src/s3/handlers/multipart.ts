@@ -14,6 +14,7 @@ import { S3Error } from '../errors.ts';
 import { isoDate, parseXml, renderXml } from '../xml.ts';
 import { checksumTap, completionChecksums, uploadChecksumFrom } from './multipart-checksum.ts';
 import { authorizeCopySource, parseCopySource, refuseDeleteMarkerSource } from './object-copy.ts';
+import { lockFromHeaders } from './object-lock.ts';
 import { objectMetaFrom } from './object-meta.ts';
 import { checkLength, checksumHeaders } from './object-put.ts';
 
@@ -42,6 +43,7 @@ export async function createMultipartUpload(ctx: RequestContext, bucket: string,
     key,
     { ...objectMetaFrom(ctx.req), ...checksum },
     ctx.owner,
+    lockFromHeaders(ctx),
   );
   const headers: Record<string, string> = checksum
     ? {

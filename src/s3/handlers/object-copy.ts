@@ -3,6 +3,7 @@ import { authorize } from '../access.ts';
 import { type RequestContext, sendXml } from '../context.ts';
 import { S3Error } from '../errors.ts';
 import { isoDate, renderXml } from '../xml.ts';
+import { lockFromHeaders } from './object-lock.ts';
 import { cannedAclFrom, etagOf, objectMetaFrom } from './object-meta.ts';
 import { tagsFromHeader } from './tagging.ts';
 
@@ -122,6 +123,7 @@ export async function copyObject(ctx: RequestContext, bucket: string, key: strin
     ifNoneMatch: header(ctx, 'if-none-match'),
     copyIfMatch: header(ctx, 'x-amz-copy-source-if-match'),
     copyIfNoneMatch: header(ctx, 'x-amz-copy-source-if-none-match'),
+    lock: lockFromHeaders(ctx),
   });
   const headers: Record<string, string> = {};
   if (sourceVersion.versioned) headers['x-amz-copy-source-version-id'] = sourceVersion.versionId;

@@ -5,12 +5,16 @@ import { authorize } from '../access.ts';
 import { type RequestContext, readSmallBody, sendEmpty, sendXml } from '../context.ts';
 import { isInternal, S3Error, toS3Error } from '../errors.ts';
 import { parseXml, renderXml } from '../xml.ts';
+import { bypassGovernance } from './object-lock.ts';
 
 const DELETE_OBJECTS_MAX = 1000;
 
 export async function deleteObject(ctx: RequestContext, bucket: string, key: string) {
   const versionId = ctx.url.searchParams.get('versionId') ?? undefined;
-  const change = await ctx.client.deleteObject(bucket, key, versionId);
+  const bypass = await bypassGovernance(ctx, bucket, key);
+  const change = await ctx.client.deleteObject(bucket, key, versionId, {
+    bypassGovernance: bypass,
+  });
   sendEmpty(ctx, 204, changeHeaders(change));
 }
 
@@ -44,9 +48,9 @@ export async function deleteObjects(ctx: RequestContext, bucket: string) {
       const versionId = typeof object.VersionId === 'string' ? object.VersionId : undefined;
       const action = versionId === undefined ? 's3:DeleteObject' : 's3:DeleteObjectVersion';
       await authorize(ctx, { action, bucket, key });
-      deleted.push(
-        deletedEntry(key, versionId, await ctx.client.deleteObject(bucket, key, versionId)),
-      );
+      const bypass = { bypassGovernance: await bypassGovernance(ctx, bucket, key) };
+      const change = await ctx.client.deleteObject(bucket, key, versionId, bypass);
+      deleted.push(deletedEntry(key, versionId, change));
     } catch (error) {
       if (isStrataError(error, 'NO_SUCH_BUCKET')) throw error;
       const s3 = toS3Error(error);

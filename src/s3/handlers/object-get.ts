@@ -3,6 +3,7 @@ import type { Inode, ObjectVersion } from '../../metadata/types.ts';
 import { s3Bytes } from '../../observability/metrics.ts';
 import { httpDate, quoteEtag, type RequestContext } from '../context.ts';
 import { S3Error } from '../errors.ts';
+import { lockHeaders } from './object-lock.ts';
 import { etagOf } from './object-meta.ts';
 import { checksumHeaders } from './object-put.ts';
 import { parseRange, type ResolvedRange } from './range.ts';
@@ -163,7 +164,11 @@ export async function getObject(
 ) {
   const version = await requestedVersion(ctx, bucket, key);
   const inode = version.inode;
-  const headers = { ...objectHeaders(ctx, inode), ...versionHeaders(version) };
+  const headers = {
+    ...objectHeaders(ctx, inode),
+    ...versionHeaders(version),
+    ...lockHeaders(version),
+  };
   if (!checkConditions(ctx, inode, headers)) return;
   let resolved: ReturnType<typeof rangeFor>;
   try {

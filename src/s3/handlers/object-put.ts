@@ -1,5 +1,6 @@
 import { objectBody, quoteEtag, type RequestContext, sendEmpty } from '../context.ts';
 import { S3Error } from '../errors.ts';
+import { lockFromHeaders } from './object-lock.ts';
 import { objectMetaFrom } from './object-meta.ts';
 
 const CHECKSUM_HEADERS: Record<string, string> = {
@@ -58,6 +59,7 @@ export async function putObject(ctx: RequestContext, bucket: string, key: string
     object,
     ifMatch: conditional(ctx, 'if-match'),
     ifNoneMatch,
+    lock: lockFromHeaders(ctx),
   });
   // A short body never gets here: the socket's early end (or auth's length check) fails the
   // stream, and so the put, before anything is committed.
