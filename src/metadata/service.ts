@@ -17,10 +17,12 @@ import {
 } from '../observability/metrics.ts';
 import type { Message, NodeId } from '../raft/index.ts';
 import { RpcServer } from '../rpc/index.ts';
+import { handleBackups } from './backup-handlers.ts';
 import { ClusterConfigKeeper } from './cluster-config.ts';
 import { setClusterGauges } from './cluster-gauges.ts';
 import { type LeaderAccess, LivenessMonitor, parseHeartbeat } from './liveness-monitor.ts';
 import type { RepairProgress } from './repair/types.ts';
+import { BackupSource } from './replication/backup-source.ts';
 import type { Envelope } from './replication/envelope.ts';
 import { RaftStore } from './replication/raft-store.ts';
 import { MetadataReplica, notLeader } from './replication/replica.ts';
@@ -257,6 +259,15 @@ export async function startMetadataService(
     options.onLeadership?.(true);
   }
   const clusterConfig = new ClusterConfigKeeper(leaderAccess, options.cluster, log);
+  const backups = new BackupSource({
+    files,
+    stateMachine,
+    termAt: (index) => live.raft.logTerm(index),
+    nodeId: options.raft.nodeId,
+    addr: () => selfAddr,
+    log: log.child({ service: 'backup' }),
+  });
+  handleBackups(server, backups, live);
 
   server.handle(METADATA_RPC.apply, async ({ header }) => {
     const request = header as Envelope & { forwarded?: boolean };
@@ -397,6 +408,7 @@ export async function startMetadataService(
       live.close();
       // A snapshot being copied reads the state machine's environment: it ends first.
       await live.drained();
+      await backups.closeAll();
       await scrubber.stop();
       await gc.stop();
       await server.close();

@@ -770,4 +770,10 @@ export const METADATA_RPC = {
   heartbeat: 'meta.heartbeat',
   // The leader's repair progress: {} -> RepairProgress (src/metadata/repair/types.ts).
   repair: 'meta.repair',
+  // `strata cluster backup` (src/metadata/backup-handlers.ts), answered by the leader only:
+  // backupOpen {} -> BackupInfo & { id }; backupRead { id, offsetBytes, lengthBytes } -> body;
+  // backupClose { id } -> {} (the member removes its copy).
+  backupOpen: 'meta.backupOpen',
+  backupRead: 'meta.backupRead',
+  backupClose: 'meta.backupClose',
 } as const;

@@ -13,7 +13,19 @@ export const CLUSTER_HELP = `Usage: strata cluster status [--metadata-addr H:P[,
        strata cluster drain SERVER [--no-wait] [--metadata-addr ...]
        strata cluster undrain SERVER [--metadata-addr ...]
        strata cluster remove-server SERVER [--metadata-addr ...]
+       strata cluster backup FILE [--metadata-addr ...]
+       strata cluster restore FILE --data-dir DIR --node-id N [--metadata-addr H:P]
        strata cluster certs init|issue ...   (strata cluster certs --help)
+
+backup asks the metadata leader for a fresh consistent snapshot of the metadata (namespace, object
+records, stripe locations, data servers, cluster configuration; no shard bytes), streams it into
+FILE.tmp with progress, checks its CRC32C, syncs it and renames it to FILE, then prints its index
+and size. The leader removes its temporary copy afterwards.
+restore builds a NEW data directory DIR (refused unless empty) from FILE, after checking its
+CRC32C: \`strata server\` started on it (node.id N) is a new single-member metadata cluster
+holding exactly the backed-up state; add members with add-node. --metadata-addr here is the
+address the restored member will listen on (optional). Both exit 1 on failure (a damaged FILE,
+a non-empty DIR), 2 on a wrong command line.
 
 repair follows the leader's repair until no stripe is degraded and nothing is queued (exit 0):
 shards rebuilt of those queued, a bar on a terminal and a line every 5 s when piped. It exits 1
@@ -58,6 +70,7 @@ export async function runCluster(args: string[]): Promise<number> {
     json: { type: 'boolean' },
     'node-id': { type: 'string' },
     'no-wait': { type: 'boolean' },
+    'data-dir': { type: 'string' },
   });
   if (values.help || positionals.length === 0) {
     process.stdout.write(`${CLUSTER_HELP}\n`);
@@ -65,6 +78,11 @@ export async function runCluster(args: string[]): Promise<number> {
   }
   if (positionals[0] === 'add-node' || positionals[0] === 'remove-node') {
     return changeMembers(positionals, values, await metadataAddrs(values));
+  }
+  if (positionals[0] === 'backup' || positionals[0] === 'restore') {
+    const { backupMetadata, restoreMetadata } = await import('./cluster-backup.ts');
+    if (positionals[0] === 'restore') return restoreMetadata(positionals[1], values);
+    return backupMetadata(positionals[1], await metadataAddrs(values));
   }
   if (positionals[0] === 'mounts') return listMounts(values, await metadataAddrs(values));
   if (positionals[0] === 'repair') {

@@ -702,8 +702,8 @@ export class MetadataReplica {
 }
 
 // The existing state stands at its applied index; the snapshot record holds no file (one is
-// taken when a follower first needs it).
-function adoptStateMachine(
+// taken when a follower first needs it). Also how a restored backup starts (restore.ts).
+export function adoptStateMachine(
   stateMachine: MetadataStateMachine,
   nodeId: NodeId,
   voters: NodeId[] | undefined,

@@ -1,0 +1,176 @@
+// `strata cluster backup` and `strata cluster restore` (docs/guides/operations.md, "Backing up
+// the metadata"): a server restored from a backup into a new data directory, with the data
+// servers' shard directories kept, serves every object acknowledged before the backup with its
+// bytes, and none written after it. A damaged backup and a non-empty directory are refused.
+import assert from 'node:assert/strict';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import {
+  CompleteMultipartUploadCommand,
+  CreateBucketCommand,
+  CreateMultipartUploadCommand,
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  type S3Client,
+  UploadPartCommand,
+} from '@aws-sdk/client-s3';
+import { MetadataClient } from '../../src/client/metadata-client.ts';
+import { runProcess } from '../helpers/process.ts';
+import { bodyBytes, md5Hex, patternBytes, s3Client } from '../helpers/s3.ts';
+import { STRATA_BIN, startStrata, tempDir } from '../helpers/server.ts';
+
+const BUCKET = 'keep';
+const strata = (...args: string[]) =>
+  runProcess(process.execPath, [STRATA_BIN, ...args], {
+    env: { ...process.env, STRATA_CONFIG: '' },
+  });
+
+async function putMultipart(s3: S3Client, key: string, parts: Buffer[]): Promise<void> {
+  const { UploadId } = await s3.send(
+    new CreateMultipartUploadCommand({ Bucket: BUCKET, Key: key }),
+  );
+  const done = [];
+  for (const [i, body] of parts.entries()) {
+    const part = await s3.send(
+      new UploadPartCommand({ Bucket: BUCKET, Key: key, UploadId, PartNumber: i + 1, Body: body }),
+    );
+    done.push({ PartNumber: i + 1, ETag: part.ETag });
+  }
+  await s3.send(
+    new CompleteMultipartUploadCommand({
+      Bucket: BUCKET,
+      Key: key,
+      UploadId,
+      MultipartUpload: { Parts: done },
+    }),
+  );
+}
+
+// One byte of `file` at `offsetBytes` inverted, in a copy.
+function damagedCopy(file: string, copy: string, offsetBytes: number): void {
+  const bytes = readFileSync(file);
+  bytes[offsetBytes] ^= 0xff;
+  writeFileSync(copy, bytes);
+}
+
+test('a restored backup holds every object acknowledged before it, and none after', async () => {
+  const root = tempDir('strata-backup-');
+  const firstDir = join(root, 'first');
+  const backup = join(root, 'metadata.backup');
+  const first = await startStrata({ dataDir: firstDir });
+  const s3 = s3Client(first);
+  const before = new Map<string, string>(); // key -> MD5
+  try {
+    await s3.send(new CreateBucketCommand({ Bucket: BUCKET }));
+    for (const [i, size] of [1, 70_000, 1_048_577, 3 * 1024 * 1024 + 3].entries()) {
+      const body = patternBytes(size, i + 1);
+      await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: `before/${i}`, Body: body }));
+      before.set(`before/${i}`, md5Hex(body));
+    }
+    const parts = [patternBytes(5 * 1024 * 1024, 11), patternBytes(1024 + 1, 12)];
+    await putMultipart(s3, 'before/multipart', parts);
+    before.set('before/multipart', md5Hex(Buffer.concat(parts)));
+
+    const saved = await strata('cluster', 'backup', backup, '--metadata-addr', first.metadataAddr);
+    assert.equal(saved.status, 0, `backup failed:\n${saved.stdout}${saved.stderr}`);
+    assert.match(saved.stdout, /metadata at index \d+ \(term \d+\) from node 1 .* \d+ bytes/);
+    assert.ok(!existsSync(`${backup}.tmp`), 'the temporary file was renamed');
+    const leftovers = readdirSync(join(firstDir, 'snapshots')).filter((n) => n.startsWith('tmp-'));
+    assert.deepEqual(leftovers, [], 'the member removed its copy once the backup was read');
+
+    await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'after/kept', Body: 'new' }));
+    await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'after/gone', Body: 'brief' }));
+    await s3.send(new DeleteObjectCommand({ Bucket: BUCKET, Key: 'after/gone' }));
+    await putMultipart(s3, 'after/multipart', [patternBytes(5 * 1024 * 1024, 13)]);
+  } finally {
+    s3.destroy();
+    await first.stop();
+  }
+
+  const secondDir = join(root, 'second');
+  const restored = await strata(
+    'cluster',
+    'restore',
+    backup,
+    '--data-dir',
+    secondDir,
+    '--node-id',
+    '1',
+  );
+  assert.equal(restored.status, 0, `restore failed:\n${restored.stdout}${restored.stderr}`);
+  assert.match(restored.stdout, /node 1 starts there as the only member/);
+  // The shards stay where the data server keeps them; the credentials and the master key that
+  // wraps the stripes' keys are not in the metadata, and come along with them.
+  cpSync(join(firstDir, 'disks'), join(secondDir, 'disks'), { recursive: true });
+  for (const name of ['credentials.json', 'master.key'])
+    if (existsSync(join(firstDir, name))) cpSync(join(firstDir, name), join(secondDir, name));
+  const second = await startStrata({ dataDir: secondDir });
+  const s3After = s3Client(second);
+  const metadata = new MetadataClient([second.metadataAddr]);
+  try {
+    for (const [key, md5] of before) {
+      const reply = await s3After.send(new GetObjectCommand({ Bucket: BUCKET, Key: key }));
+      assert.equal(md5Hex(await bodyBytes(reply.Body)), md5, `${key} has its bytes back`);
+    }
+    for (const key of ['after/kept', 'after/gone', 'after/multipart']) {
+      const head = await s3After
+        .send(new HeadObjectCommand({ Bucket: BUCKET, Key: key }))
+        .catch((error: Error) => error);
+      assert.ok(head instanceof Error && head.name === 'NotFound', `${key} written after: absent`);
+    }
+    const listed = await s3After.send(new ListObjectsV2Command({ Bucket: BUCKET }));
+    const keys = (listed.Contents ?? []).map((o) => o.Key).sort();
+    assert.deepEqual(keys, [...before.keys()].sort(), 'the listing is the backed-up one');
+    const { members } = await metadata.members();
+    assert.deepEqual(
+      members.map((m) => m.nodeId),
+      [1],
+      'the restored member is the only one',
+    );
+  } finally {
+    s3After.destroy();
+    await metadata.close();
+    await second.stop();
+  }
+});
+
+test('restore refuses a damaged backup and a non-empty directory, leaving nothing', async () => {
+  const root = tempDir('strata-backup-bad-');
+  const server = await startStrata({ dataDir: join(root, 'server') });
+  const backup = join(root, 'metadata.backup');
+  try {
+    const saved = await strata('cluster', 'backup', backup, '--metadata-addr', server.metadataAddr);
+    assert.equal(saved.status, 0, `backup failed:\n${saved.stdout}${saved.stderr}`);
+  } finally {
+    await server.stop();
+  }
+  const size = readFileSync(backup).byteLength;
+  const cases = [
+    { name: 'state', offset: size - 4096 - 7, error: /is damaged: its state has CRC32C/ },
+    { name: 'header', offset: 20, error: /damaged backup header/ },
+    { name: 'magic', offset: 0, error: /not a Strata metadata backup/ },
+  ];
+  for (const { name, offset, error } of cases) {
+    const copy = join(root, `damaged-${name}`);
+    damagedCopy(backup, copy, offset);
+    const target = join(root, `restore-${name}`);
+    const result = await strata('cluster', 'restore', copy, '--data-dir', target, '--node-id', '1');
+    assert.equal(result.status, 1, `${name}: exit 1\n${result.stderr}`);
+    assert.match(result.stderr, error, `${name}: says why`);
+    assert.match(result.stderr, /\(EIO\)/, `${name}: the code`);
+    assert.ok(!existsSync(target), `${name}: no half-built directory is left`);
+  }
+  const busy = join(root, 'busy');
+  mkdirSync(busy);
+  writeFileSync(join(busy, 'keep-me'), 'x');
+  const result = await strata('cluster', 'restore', backup, '--data-dir', busy, '--node-id', '1');
+  assert.equal(result.status, 1, result.stderr);
+  assert.match(result.stderr, /is not empty: restore builds a new data directory .*\(EEXIST\)/);
+  assert.deepEqual(readdirSync(busy), ['keep-me'], 'the directory is untouched');
+  const usage = await strata('cluster', 'restore', backup, '--data-dir', join(root, 'x'));
+  assert.equal(usage.status, 2, 'no --node-id: a usage error');
+});
