@@ -8,7 +8,7 @@ export const MAIN_HELP = `Usage: strata <command> [options]
 Commands:
   server     start a Strata node (single-node by default)
   cluster    cluster status (nodes, roles, disks, capacity), members, mounts, drain, remove-server,
-             certs (the CA and certificates for TLS between members)
+             backup and restore of the metadata, certs (the CA and certificates for TLS)
   fs         work with files: ls, mkdir, put, get, rm, stat, mv
   encryption rotate-master-key: re-wrap every data key under a new master key
   dev        dev cluster: a multi-process cluster on this machine, stopped by Ctrl-C
