@@ -19,9 +19,11 @@ import {
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
 import { MetadataClient } from '../../src/client/metadata-client.ts';
+import { StrataClient } from '../../src/client/strata-client.ts';
+import { freePort, MetadataCluster, raftStatusOf } from '../helpers/metadata-cluster.ts';
 import { runProcess } from '../helpers/process.ts';
 import { bodyBytes, md5Hex, patternBytes, s3Client } from '../helpers/s3.ts';
-import { STRATA_BIN, startStrata, tempDir } from '../helpers/server.ts';
+import { STRATA_BIN, type StrataProcess, startStrata, tempDir } from '../helpers/server.ts';
 
 const BUCKET = 'keep';
 const strata = (...args: string[]) =>
@@ -173,4 +175,62 @@ test('restore refuses a damaged backup and a non-empty directory, leaving nothin
   assert.deepEqual(readdirSync(busy), ['keep-me'], 'the directory is untouched');
   const usage = await strata('cluster', 'restore', backup, '--data-dir', join(root, 'x'));
   assert.equal(usage.status, 2, 'no --node-id: a usage error');
+});
+
+test('a 3-member cluster restored on one member takes the other two back with add-node', async () => {
+  const root = tempDir('strata-backup-raft-');
+  const backup = join(root, 'metadata.backup');
+  const old = await MetadataCluster.start(3);
+  const client = new StrataClient({ metadataAddrs: old.addrs });
+  try {
+    for (const path of ['/kept', '/kept/a', '/kept/b']) await client.mkdir(path);
+    // Any member's address will do: the command takes the backup from the leader.
+    const follower = (await old.leader()).id === 3 ? old.addrs[0] : old.addrs[2];
+    const saved = await strata('cluster', 'backup', backup, '--metadata-addr', follower);
+    assert.equal(saved.status, 0, `backup failed:\n${saved.stdout}${saved.stderr}`);
+    await client.mkdir('/kept/after');
+  } finally {
+    await client.close();
+    await old.stop();
+  }
+
+  const addrs = await Promise.all([1, 2, 3].map(async () => `127.0.0.1:${await freePort()}`));
+  const restoredDir = join(root, 'node1');
+  const restored = await strata(
+    ...['cluster', 'restore', backup, '--data-dir', restoredDir],
+    ...['--node-id', '1', '--metadata-addr', addrs[0]],
+  );
+  assert.equal(restored.status, 0, `restore failed:\n${restored.stdout}${restored.stderr}`);
+  const started: StrataProcess[] = [];
+  const after = new StrataClient({ metadataAddrs: addrs });
+  try {
+    for (const [i, addr] of addrs.entries()) {
+      const peers = addrs.filter((a) => a !== addr).join(',');
+      const args = ['--role', 'metadata', '--node-id', String(i + 1), '--metadata-addr', addr];
+      // The restored member keeps its peers in its configuration and does not wait for them.
+      args.push('--raft-peers', peers, ...(i === 0 ? [] : ['--raft-join']));
+      const dataDir = i === 0 ? restoredDir : join(root, `node${i + 1}`);
+      started.push(await startStrata({ dataDir, args, ready: ['metadata'] }));
+    }
+    const alone = await raftStatusOf(addrs[0]);
+    assert.deepEqual(alone?.confState.voters, [1], 'the restored member is a cluster of one');
+    for (const id of [2, 3]) {
+      const added = await strata(
+        ...['cluster', 'add-node', '--node-id', String(id), addrs[id - 1]],
+        ...['--metadata-addr', addrs[0]],
+      );
+      assert.equal(added.status, 0, `add-node ${id}: ${added.stderr}`);
+    }
+    const three = await raftStatusOf(addrs[0]);
+    assert.deepEqual([...(three?.confState.voters ?? [])].sort(), [1, 2, 3]);
+    // The restored member stops: the two added members hold the state on their own, so they
+    // received it as a snapshot.
+    await started[0].stop();
+    const names = (await after.readdir('/kept')).map((e) => e.name).sort();
+    assert.deepEqual(names, ['a', 'b'], 'the backed-up namespace, without what came after');
+    await after.mkdir('/kept/new');
+  } finally {
+    await after.close();
+    for (const process of started) await process.stop();
+  }
 });
