@@ -17,7 +17,9 @@ export async function backupMetadata(file: string | undefined, addrs: string[]):
   if (file === undefined) throw new UsageError('backup needs the FILE to write');
   const target = resolve(file);
   const tmp = `${target}.tmp`;
-  const out = await open(tmp, 'w', PRIVATE_FILE_MODE);
+  const out = await open(tmp, 'w', PRIVATE_FILE_MODE).catch((error: NodeJS.ErrnoException) => {
+    throw new StrataError('EIO', `cannot write ${tmp}: ${error.code ?? error.message}`);
+  });
   const startedMs = Date.now();
   const progress = progressReporter({ label: `backup ${file}`, unit: 'bytes' });
   let written = 0;
