@@ -20,6 +20,8 @@ import {
 } from '@aws-sdk/client-s3';
 import { MetadataClient } from '../../src/client/metadata-client.ts';
 import { StrataClient } from '../../src/client/strata-client.ts';
+import { METADATA_RPC } from '../../src/metadata/types.ts';
+import { RpcClient } from '../../src/rpc/index.ts';
 import { freePort, MetadataCluster, raftStatusOf } from '../helpers/metadata-cluster.ts';
 import { runProcess } from '../helpers/process.ts';
 import { bodyBytes, md5Hex, patternBytes, s3Client } from '../helpers/s3.ts';
@@ -232,5 +234,37 @@ test('a 3-member cluster restored on one member takes the other two back with ad
   } finally {
     await after.close();
     for (const process of started) await process.stop();
+  }
+});
+
+test('one backup at a time per member; its copy lives until it is closed', async () => {
+  const server = await startStrata({ ready: ['metadata'] });
+  const rpc = new RpcClient(server.metadataAddr);
+  const copies = () =>
+    readdirSync(join(server.dataDir, 'snapshots')).filter((n) => n.startsWith('tmp-'));
+  const refusal = (promise: Promise<unknown>) =>
+    promise.then(
+      () => 'accepted',
+      (error: { code?: string }) => error.code,
+    );
+  try {
+    const opened = await rpc.call(METADATA_RPC.backupOpen, {});
+    const { id, sizeBytes } = opened.header as { id: string; sizeBytes: number };
+    assert.ok(sizeBytes > 0);
+    assert.equal(copies().length, 1, 'the copy lies under snapshots/tmp-*');
+    assert.equal(await refusal(rpc.call(METADATA_RPC.backupOpen, {})), 'EBUSY');
+    const read = (offsetBytes: number, lengthBytes: number) =>
+      rpc.call(METADATA_RPC.backupRead, { id, offsetBytes, lengthBytes });
+    assert.equal(await refusal(read(sizeBytes - 10, 11)), 'EINVAL', 'past the end');
+    assert.equal(await refusal(read(0, 64 * 1024 * 1024)), 'EINVAL', 'over the chunk limit');
+    assert.equal((await read(0, 4096)).body?.byteLength, 4096);
+    await rpc.call(METADATA_RPC.backupClose, { id });
+    assert.deepEqual(copies(), [], 'closing removes the copy');
+    assert.equal(await refusal(read(0, 4096)), 'ENOENT', 'a closed backup cannot be read');
+    const again = await rpc.call(METADATA_RPC.backupOpen, {});
+    await rpc.call(METADATA_RPC.backupClose, { id: (again.header as { id: string }).id });
+  } finally {
+    await rpc.close();
+    await server.stop();
   }
 });
