@@ -68,14 +68,25 @@ export async function readMetadataBackup(addrs: string[], sink: BackupSink): Pro
   }
 }
 
+// An election takes 1-2 s (a cluster just started, or a leader lost): waited for this long.
+const LEADER_WAIT_MS = 10_000;
+const LEADER_POLL_MS = 200;
+
 async function findLeader(addrs: string[]): Promise<string> {
   const metadata = new MetadataClient(addrs);
+  const deadline = Date.now() + LEADER_WAIT_MS;
   try {
-    const { leaderId, members } = await metadata.members();
-    const leader = members.find((m) => m.nodeId === leaderId);
-    if (leader === undefined || leaderId === 0 || !leader.addr)
-      throw new StrataError('RPC_UNAVAILABLE', 'the metadata cluster has no leader now');
-    return leader.addr;
+    for (;;) {
+      const { leaderId, members } = await metadata.members();
+      const leader = members.find((m) => m.nodeId === leaderId);
+      if (leaderId !== 0 && leader?.addr) return leader.addr;
+      if (Date.now() > deadline)
+        throw new StrataError(
+          'RPC_UNAVAILABLE',
+          `the metadata cluster has had no leader for ${LEADER_WAIT_MS / 1000} s`,
+        );
+      await new Promise((resolve) => setTimeout(resolve, LEADER_POLL_MS));
+    }
   } finally {
     await metadata.close();
   }

@@ -265,6 +265,7 @@ export async function startMetadataService(
     termAt: (index) => live.raft.logTerm(index),
     nodeId: options.raft.nodeId,
     addr: () => selfAddr,
+    minFreeBytes: options.minFreeBytes,
     log: log.child({ service: 'backup' }),
   });
   handleBackups(server, backups, live);

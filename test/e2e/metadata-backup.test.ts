@@ -268,3 +268,32 @@ test('one backup at a time per member; its copy lives until it is closed', async
     await server.stop();
   }
 });
+
+test('a backup that would eat into the NOSPACE reserve is refused with ENOSPC', async () => {
+  // A reserve larger than any disk: the member's own alarm is raised too, which stops writes,
+  // not backups; the backup's own check is what refuses here.
+  const server = await startStrata({
+    args: ['--role', 'metadata'],
+    ready: ['metadata'],
+    env: { STRATA_METADATA_MIN_FREE_BYTES: String(2 ** 50) },
+  });
+  const backup = join(server.dataDir, 'refused.backup');
+  try {
+    const result = await strata(
+      'cluster',
+      'backup',
+      backup,
+      '--metadata-addr',
+      server.metadataAddr,
+    );
+    assert.equal(result.status, 1, result.stderr);
+    assert.match(result.stderr, /metadata\.min_free_bytes.*\(ENOSPC\)/);
+    assert.ok(!existsSync(backup) && !existsSync(`${backup}.tmp`), 'no file is left');
+    const copies = readdirSync(join(server.dataDir, 'snapshots')).filter((n) =>
+      n.startsWith('tmp-'),
+    );
+    assert.deepEqual(copies, []);
+  } finally {
+    await server.stop();
+  }
+});

@@ -5,7 +5,7 @@
 // (it lies under snapshots/tmp-*, which SnapshotFiles.cleanUp removes).
 import assert from 'node:assert';
 import { randomBytes } from 'node:crypto';
-import { chmodSync } from 'node:fs';
+import { chmodSync, statfsSync, statSync } from 'node:fs';
 import { type FileHandle, open, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { StrataError } from '../../common/errors.ts';
@@ -28,6 +28,9 @@ export interface BackupSourceOptions {
   termAt(index: number): number | undefined;
   nodeId: number;
   addr(): string;
+  // The NOSPACE alarm's reserve (metadata.min_free_bytes): a copy that would eat into it is
+  // refused, so a backup never stops the member's writes.
+  minFreeBytes: number;
   log: Logger;
 }
 
@@ -70,6 +73,16 @@ export class BackupSource {
 
   async #take(): Promise<BackupInfo & { id: string }> {
     const { files, stateMachine, log } = this.#options;
+    // The live file bounds the compacted copy from above.
+    const stateBytes = statSync(join(files.currentStatePath(), 'data.mdb')).size;
+    const { bavail, bsize } = statfsSync(files.snapshotsDir);
+    if (bavail * bsize < stateBytes + this.#options.minFreeBytes)
+      throw new StrataError(
+        'ENOSPC',
+        `a backup needs up to ${stateBytes} bytes on the metadata disk beside the ` +
+          `${this.#options.minFreeBytes} kept free (metadata.min_free_bytes); ` +
+          `${bavail * bsize} are free`,
+      );
     const dir = files.newTmpDir();
     try {
       const startedMs = performance.now();
