@@ -32,6 +32,7 @@ export interface BackupSourceOptions {
   // refused, so a backup never stops the member's writes.
   minFreeBytes: number;
   log: Logger;
+  idleMs?: number; // default BACKUP_IDLE_MS
 }
 
 interface Session {
@@ -94,7 +95,11 @@ export class BackupSource {
       const { sizeBytes, checksum } = await checksumFile(file);
       const handle = await open(file, 'r');
       const id = randomBytes(12).toString('hex');
-      const idleTimer = setTimeout(() => void this.close(id), BACKUP_IDLE_MS);
+      const idleMs = this.#options.idleMs ?? BACKUP_IDLE_MS;
+      const idleTimer = setTimeout(() => {
+        log.warn('metadata backup abandoned: nobody read it; its copy is removed', { idleMs });
+        void this.close(id);
+      }, idleMs);
       idleTimer.unref();
       this.#sessions.set(id, { dir, handle, sizeBytes, idleTimer });
       const info: BackupInfo = {
