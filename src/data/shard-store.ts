@@ -24,6 +24,7 @@ import {
 } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { StrataError } from '../common/errors.ts';
+import { syncDir, syncDirSync } from '../common/sync-dir.ts';
 import {
   dataReads,
   dataWrites,
@@ -109,7 +110,7 @@ export class ShardStore {
       } finally {
         await file.close();
       }
-      await syncDirectory(dirname(path));
+      await syncDir(dirname(path));
     } catch (error) {
       // A partial file must not stay behind (disk full: give the space back).
       if (created) await unlink(path).catch(() => {});
@@ -269,7 +270,7 @@ export class ShardStore {
     if (!ready) {
       ready = mkdir(path, { recursive: true, mode: 0o700 }).then(async (created) => {
         // A new directory's own entry must reach the disk too, or the shard inside could vanish.
-        if (created !== undefined) await syncDirectory(dirname(path));
+        if (created !== undefined) await syncDir(dirname(path));
       });
       // A failed attempt (disk full, EIO) is retried by the next put, not remembered.
       ready.catch(() => this.directories.delete(path));
@@ -378,8 +379,7 @@ function prepareDisk(disk: string): { shardCount: number; diskId: string } {
   // Shard data is for the server's user only (dirs 0700, files 0600); older disks are tightened.
   for (const dir of [disk, root]) chmodSync(dir, 0o700);
   if (created !== undefined) {
-    for (let dir = root; dir !== dirname(created); dir = dirname(dir))
-      syncDirectorySync(dirname(dir));
+    for (let dir = root; dir !== dirname(created); dir = dirname(dir)) syncDirSync(dirname(dir));
   }
   let count = 0;
   for (const prefix of readdirSync(root)) {
@@ -413,7 +413,7 @@ function diskIdentity(disk: string): string {
     closeSync(fd);
   }
   renameSync(aside, path);
-  syncDirectorySync(disk);
+  syncDirSync(disk);
   return id;
 }
 
@@ -439,24 +439,6 @@ function skipBytes(buffers: Buffer[], count: number): Buffer[] {
   const rest = buffers.slice(i);
   if (rest.length > 0 && skip > 0) rest[0] = rest[0].subarray(skip);
   return rest;
-}
-
-function syncDirectorySync(path: string): void {
-  const fd = openSync(path, 'r');
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-}
-
-async function syncDirectory(path: string): Promise<void> {
-  const dir = await open(path, 'r');
-  try {
-    await dir.sync();
-  } finally {
-    await dir.close();
-  }
 }
 
 function diskError(error: unknown, what: string): StrataError {

@@ -32,7 +32,18 @@ let s3: S3Client;
 let mount: StrataMount | undefined;
 
 async function alarmMetric(): Promise<number> {
-  const text = await (await fetch((server as StrataProcess).metricsUrl)).text();
+  const running = server as StrataProcess;
+  // A refused or reset connection is most likely the node gone: say so, with what it printed.
+  const text = await fetch(running.metricsUrl)
+    .then((response) => response.text())
+    .catch(async (error: Error) => {
+      await new Promise((r) => setTimeout(r, 500));
+      throw new Error(
+        `metrics fetch failed (${error.cause ?? error.message}); server exit code ` +
+          `${running.process.exitCode}, signal ${running.process.signalCode}:\n${running.output()}`,
+        { cause: error },
+      );
+    });
   const match = /^strata_metadata_nospace_alarm (\d+)$/m.exec(text);
   return match ? Number(match[1]) : Number.NaN; // NaN: no such metric
 }

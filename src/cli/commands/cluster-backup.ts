@@ -1,11 +1,12 @@
 // `strata cluster backup FILE` and `strata cluster restore FILE --data-dir DIR --node-id N`
 // (docs/guides/operations.md, "Backing up the metadata").
-import { closeSync, fsyncSync, openSync, renameSync } from 'node:fs';
+import { renameSync } from 'node:fs';
 import { open, rm } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { readMetadataBackup } from '../../client/metadata-backup.ts';
 import { StrataError } from '../../common/errors.ts';
 import { PRIVATE_FILE_MODE } from '../../common/private-dir.ts';
+import { syncDirSync } from '../../common/sync-dir.ts';
 import { crc32c } from '../../data/crc32c.ts';
 import { encodeBackupHeader } from '../../metadata/replication/backup-file.ts';
 import { progressReporter } from '../progress.ts';
@@ -52,7 +53,7 @@ export async function backupMetadata(file: string | undefined, addrs: string[]):
     await out.sync();
     await out.close();
     renameSync(tmp, target);
-    fsyncDir(dirname(target));
+    syncDirSync(dirname(target));
     const seconds = ((Date.now() - startedMs) / 1000).toFixed(1);
     process.stdout.write(
       `backup ${file}: metadata at index ${info.index} (term ${info.term}) from node ` +
@@ -100,13 +101,4 @@ export async function restoreMetadata(
       ' then add members with `strata cluster add-node`.\n',
   );
   return 0;
-}
-
-function fsyncDir(path: string): void {
-  const fd = openSync(path, 'r');
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
 }

@@ -68,8 +68,12 @@ async function followDrain(metadata: MetadataClient, serverId: string): Promise<
     lineIntervalMs: PROGRESS_INTERVAL_MS,
   });
   let left = first;
+  // Shards may still arrive after the drain began (a write or a repair placed before it was
+  // applied): the total grows with them, so progress never goes backwards.
+  let total = first;
   while (left > 0) {
-    progress.update(first - left, { note: `${left} shards left` });
+    total = Math.max(total, left);
+    progress.update(total - left, { total, note: `${left} shards left` });
     await sleep(PROGRESS_INTERVAL_MS);
     const server = await metadata.read('dataServer', serverId);
     if (server?.state !== 'draining') {
@@ -79,7 +83,7 @@ async function followDrain(metadata: MetadataClient, serverId: string): Promise<
     }
     left = await shardsOn(metadata, serverId);
   }
-  progress.update(first, { note: '0 shards left' });
+  progress.update(total, { note: '0 shards left' });
   progress.finish();
   process.stdout.write(
     `${serverId} drained: it holds no shard; remove it with strata cluster remove-server ${serverId}\n`,

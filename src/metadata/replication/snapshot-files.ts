@@ -33,6 +33,7 @@ import { freemem } from 'node:os';
 import { join } from 'node:path';
 import { StrataError } from '../../common/errors.ts';
 import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from '../../common/private-dir.ts';
+import { syncDirSync } from '../../common/sync-dir.ts';
 import { crc32c } from '../../data/crc32c.ts';
 import type { SnapshotChunkWrite, SnapshotMeta } from '../../raft/index.ts';
 import { copyFilePaced } from './paced-copy.ts';
@@ -155,7 +156,7 @@ export class SnapshotFiles {
     const target = join(this.snapshotsDir, `snap-${index}`);
     rmSync(target, { recursive: true, force: true });
     renameSync(tmpDir, target);
-    fsyncDir(this.snapshotsDir);
+    syncDirSync(this.snapshotsDir);
     await this.#setOutgoing({ index, sizeBytes, checksum });
     return { index, sizeBytes, checksum };
   }
@@ -266,8 +267,8 @@ export class SnapshotFiles {
     const target = this.installedStatePath(meta.index);
     rmSync(target, { recursive: true, force: true });
     renameSync(join(this.snapshotsDir, 'incoming'), target);
-    fsyncDir(this.dataDir);
-    fsyncDir(this.snapshotsDir);
+    syncDirSync(this.dataDir);
+    syncDirSync(this.snapshotsDir);
     return target;
   }
 
@@ -281,7 +282,7 @@ export class SnapshotFiles {
     fsyncSync(fd);
     closeSync(fd);
     renameSync(tmp, join(this.dataDir, CURRENT_FILE));
-    fsyncDir(this.dataDir);
+    syncDirSync(this.dataDir);
   }
 
   /**
@@ -336,14 +337,5 @@ export async function checksumFile(path: string): Promise<{ sizeBytes: number; c
     return { sizeBytes, checksum };
   } finally {
     await handle.close();
-  }
-}
-
-function fsyncDir(path: string): void {
-  const fd = openSync(path, 'r');
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
   }
 }
