@@ -532,6 +532,11 @@ export class StrataClient implements StrataClientApi {
     return this.metadata.read('listBuckets');
   }
 
+  // The regular files below each directory (a bucket's ino: its objects) and their bytes.
+  directoryUsage(inos: number[]): Promise<Array<{ files: number; bytes: number }>> {
+    return this.metadata.read('directoryUsage', inos);
+  }
+
   async putObject(
     bucket: string,
     key: string,

@@ -192,11 +192,12 @@ function cachedReport(client: StrataClient, metadata: MetadataClient): () => Pro
     const nowMs = Date.now();
     if (last && nowMs - last.atMs < REPORT_CACHE_MS) return last.value;
     const value = (async () => {
-      const [cluster, buckets] = await Promise.all([
+      const [cluster, usage] = await Promise.all([
         readClusterReport(client, metadata),
         bucketUsage(client),
       ]);
-      return { generatedAtMs: Date.now(), ...cluster, buckets };
+      const { buckets, bucketsNotShown } = usage;
+      return { generatedAtMs: Date.now(), ...cluster, buckets, bucketsNotShown };
     })();
     last = { atMs: nowMs, value };
     // A failed read is not kept: the next page asks again.

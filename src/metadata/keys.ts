@@ -51,6 +51,11 @@ export const TAG = {
   link: 0x50,
   // 'j': present once the link index is maintained (rebuilt once from the entries otherwise).
   linksReady: 0x6a,
+  // 'U' + directory ino: the files below the directory, at any depth, and their bytes
+  // (src/metadata/dir-usage.ts); absent while both are zero.
+  dirUsage: 0x55,
+  // 'n': present once the directory usage is maintained (rebuilt once from the entries otherwise).
+  dirUsageReady: 0x6e,
 } as const;
 
 function u64(value: number): Buffer {
@@ -260,3 +265,6 @@ export const linkFromKey = (key: Buffer) => ({
   name: key.subarray(17).toString('utf8'),
 });
 export const linksReadyKey = () => tag(TAG.linksReady);
+export const dirUsageKey = (ino: number) => Buffer.concat([tag(TAG.dirUsage), u64(ino)]);
+export const dirUsageRange = () => ({ start: tag(TAG.dirUsage), end: tag(TAG.dirUsage + 1) });
+export const dirUsageReadyKey = () => tag(TAG.dirUsageReady);

@@ -1,4 +1,5 @@
 import { absentShards } from './absent-shards.ts';
+import { directoryUsage } from './dir-usage.ts';
 import * as K from './keys.ts';
 import { listObjects } from './list-objects.ts';
 import { clusterConfig, normaliseServer, server } from './ops-cluster.ts';
@@ -64,6 +65,7 @@ export function createReader(store: Store): MetadataReader {
       [...store.db.getRange({ start: K.bucketPrefix(), end: K.bucketPrefixEnd() })].map(
         ({ value }) => value,
       ),
+    directoryUsage: (inos) => inos.slice(0, 1000).map((ino) => directoryUsage(store, ino)),
     listObjects(query) {
       const bucket = store.bucket(query.bucket);
       if (!bucket) return { objects: [], commonPrefixes: [], isTruncated: false };

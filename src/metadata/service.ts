@@ -49,6 +49,7 @@ const READ_FNS = new Set<keyof MetadataReader>([
   'extents',
   'getBucket',
   'listBuckets',
+  'directoryUsage',
   'listObjects',
   'listObjectVersions',
   'objectVersion',

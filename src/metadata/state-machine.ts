@@ -1,5 +1,6 @@
 import assert from 'node:assert';
 import { type Database, open } from 'lmdb';
+import { ensureDirectoryUsage, markDirectoryUsageReady } from './dir-usage.ts';
 import * as K from './keys.ts';
 import { ensureLinks, markLinksReady } from './links.ts';
 import * as lock from './object-lock.ts';
@@ -77,11 +78,13 @@ export class MetadataStateMachine {
     if (this.store.inode(ROOT_INO)) {
       ensureShardCounts(this.store); // a state from before the counts: rebuilt once
       ensureLinks(this.store); // and from before the link index
+      ensureDirectoryUsage(this.store); // and the directories' usage (after the links it walks)
       return;
     }
     this.db.transactionSync(() => {
       markShardCountsReady(this.store);
       markLinksReady(this.store);
+      markDirectoryUsageReady(this.store);
       const root: Inode = {
         ino: ROOT_INO,
         type: 'dir',
@@ -192,6 +195,7 @@ export class MetadataStateMachine {
     // A snapshot of a member from before the shard counts has none: rebuilt from its state.
     ensureShardCounts(this.store);
     ensureLinks(this.store);
+    ensureDirectoryUsage(this.store);
     return previous.close();
   }
 

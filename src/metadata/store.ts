@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import type { Database } from 'lmdb';
 import { StrataError, type StrataErrorCode } from '../common/errors.ts';
+import { entryAdded, entryRemoved, fileResized } from './dir-usage.ts';
 import * as K from './keys.ts';
 import { addShardCounts } from './shard-counts.ts';
 import type {
@@ -59,11 +60,16 @@ export class Store {
     return this.inode(ino) ?? fail('ENOENT', `no inode ${ino}`);
   }
 
+  // A file's size change reaches the usage of the directories above each of its names.
   putInode(inode: Inode): void {
+    if (inode.type === 'file')
+      fileResized(this, inode.ino, this.inode(inode.ino)?.size ?? 0, inode.size);
     this.db.putSync(K.inodeKey(inode.ino), inode);
   }
 
   removeInode(ino: number): void {
+    const inode = this.inode(ino);
+    if (inode?.type === 'file') fileResized(this, ino, inode.size, 0);
     this.db.removeSync(K.inodeKey(ino));
   }
 
@@ -81,9 +87,13 @@ export class Store {
   putDirent(parent: number, name: string, entry: Dirent): void {
     const key = K.direntKey(parent, K.sortNameOf(name, entry.type === 'dir'));
     const replaced = this.db.get(key) as Dirent | undefined;
-    if (replaced !== undefined) this.db.removeSync(K.linkKey(replaced.ino, parent, name));
+    if (replaced !== undefined) {
+      entryRemoved(this, parent, replaced);
+      this.db.removeSync(K.linkKey(replaced.ino, parent, name));
+    }
     this.db.putSync(key, entry);
     this.db.putSync(K.linkKey(entry.ino, parent, name), true);
+    entryAdded(this, parent, entry);
   }
 
   removeDirent(parent: number, sortName: string): void {
@@ -91,6 +101,7 @@ export class Store {
     const entry = this.db.get(key) as Dirent | undefined;
     if (entry === undefined) return;
     const name = entry.type === 'dir' ? sortName.slice(0, -1) : sortName;
+    entryRemoved(this, parent, entry);
     this.db.removeSync(K.linkKey(entry.ino, parent, name));
     this.db.removeSync(key);
   }

@@ -705,6 +705,9 @@ export interface MetadataReader {
   extents(ino: number, offset: number, length: number): Extent[]; // overlapping, in file order
   getBucket(name: string): BucketInfo | undefined;
   listBuckets(): BucketInfo[];
+  // The regular files below each directory, at any depth, and their bytes (at most 1,000
+  // directories; src/metadata/dir-usage.ts): a bucket's object count and size without a listing.
+  directoryUsage(inos: number[]): Array<{ files: number; bytes: number }>;
   listObjects(query: ListObjectsQuery): ListObjectsResult;
   listObjectVersions(query: ListVersionsQuery): ListVersionsResult;
   // The current version (no versionId) or the named one; undefined when there is none.

@@ -140,17 +140,19 @@ function showServers(servers, erasure, nowMs) {
   );
 }
 
-function showBuckets(buckets) {
+function showBuckets(buckets, bucketsNotShown) {
   const rows = buckets.map((b) =>
     el(
       'tr',
       {},
       cell(b.name),
-      cell(`${b.complete ? '' : '≥ '}${b.objects}`, 'num'),
-      cell(`${b.complete ? '' : '≥ '}${formatBytes(b.bytes)}`, 'num'),
+      cell(String(b.objects), 'num'),
+      cell(formatBytes(b.bytes), 'num'),
       cell(new Date(b.createdAtMs).toISOString().slice(0, 19).replace('T', ' ')),
     ),
   );
+  if (bucketsNotShown > 0)
+    rows.push(el('tr', {}, cell(`and ${bucketsNotShown} more buckets, not shown`)));
   table('buckets', ['bucket', 'objects', 'bytes', 'created (UTC)'], rows);
 }
 
@@ -160,7 +162,7 @@ function render(report) {
   $('repair').textContent = repairText(report.repair);
   showMembers(report.metadataMembers);
   showServers(report.dataServers, report.erasure, report.generatedAtMs);
-  showBuckets(report.buckets);
+  showBuckets(report.buckets, report.bucketsNotShown);
   $('updated').textContent =
     `As of ${new Date(report.generatedAtMs).toLocaleTimeString()}, logged in as ${report.accessKey}; refreshed every ${REFRESH_MS / 1000} s.`;
 }
