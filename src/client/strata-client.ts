@@ -538,13 +538,18 @@ export class StrataClient implements StrataClientApi {
     body: Body,
     options: PutObjectOptions,
   ): Promise<PutObjectResult> {
-    await this.getBucket(bucket);
+    const info = await this.getBucket(bucket);
+    // SSE-S3, asked for or the bucket's default: sealed whatever encryption at rest says (the
+    // state machine refuses the commit otherwise, object-encryption.ts).
+    const sse = options.object.sse ?? info.encryption;
     const written = await writeStream(this.pool, await this.erasure(), body, {
       maxSizeBytes: this.maxObjectSizeBytes,
       log: this.log,
       slots: this.stripeSlots,
+      seal: sse !== undefined,
     });
     const object: ObjectMeta = { ...options.object, etag: written.md5Hex };
+    if (sse !== undefined) object.sse = sse;
     const result = await this.apply({
       op: 'putObject',
       bucket,
@@ -571,6 +576,10 @@ export class StrataClient implements StrataClientApi {
   // Shards written for a commit that failed are deleted at once rather than left as garbage.
   private async discardExtents(extents: Extent[]) {
     await Promise.allSettled(extents.map((e) => deleteStripeShards(this.pool, e.stripe)));
+  }
+
+  sealsOnRequest(): boolean {
+    return this.pool.atRest !== undefined;
   }
 
   async headObject(bucket: string, key: string): Promise<Inode> {
@@ -737,9 +746,12 @@ export class StrataClient implements StrataClientApi {
     owner: string,
     lock?: ObjectLockRequest,
   ) {
-    await this.getBucket(bucket);
+    const info = await this.getBucket(bucket);
     const uploadId = randomBytes(24).toString('base64url');
-    await this.apply({ op: 'createUpload', uploadId, bucket, key, object, owner, lock });
+    // The bucket's default encryption at creation decides how the parts are written.
+    const sse = object.sse ?? info.encryption;
+    const meta = sse === undefined ? object : { ...object, sse };
+    await this.apply({ op: 'createUpload', uploadId, bucket, key, object: meta, owner, lock });
     return this.getUpload(uploadId);
   }
 
@@ -752,11 +764,12 @@ export class StrataClient implements StrataClientApi {
     if (!Number.isInteger(partNumber) || partNumber < 1 || partNumber > 10_000) {
       throw new StrataError('EINVAL', `part number must be 1..10000, got ${partNumber}`);
     }
-    await this.getUpload(uploadId);
+    const upload = await this.getUpload(uploadId);
     const written = await writeStream(this.pool, await this.erasure(), body, {
       maxSizeBytes: PART_SIZE_BYTES_MAX,
       log: this.log,
       slots: this.stripeSlots,
+      seal: upload.object.sse !== undefined,
     });
     const part = {
       uploadId,

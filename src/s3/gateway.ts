@@ -16,6 +16,7 @@ import type { RequestContext, S3GatewayOptions } from './context.ts';
 import { isInternal, S3Error, toS3Error } from './errors.ts';
 import * as acl from './handlers/acl.ts';
 import * as bucketOps from './handlers/bucket.ts';
+import * as encryption from './handlers/bucket-encryption.ts';
 import * as policy from './handlers/bucket-policy.ts';
 import { listObjectsV1, listObjectsV2, listObjectVersions } from './handlers/list.ts';
 import * as multipart from './handlers/multipart.ts';
@@ -224,6 +225,12 @@ function dispatch(ctx: RequestContext, e: Endpoint): Promise<void> {
       return versioning.getBucketVersioning(ctx, e.bucket);
     case 'PutBucketVersioning':
       return versioning.putBucketVersioning(ctx, e.bucket);
+    case 'GetBucketEncryption':
+      return encryption.getBucketEncryption(ctx, e.bucket);
+    case 'PutBucketEncryption':
+      return encryption.putBucketEncryption(ctx, e.bucket);
+    case 'DeleteBucketEncryption':
+      return encryption.deleteBucketEncryption(ctx, e.bucket);
     case 'GetObjectLockConfiguration':
       return lock.getObjectLockConfiguration(ctx, e.bucket);
     case 'PutObjectLockConfiguration':
