@@ -27,6 +27,7 @@ import {
   type Retention,
   ROOT_INO,
   type SpecialFormat,
+  type SseAlgorithm,
   type UploadInfo,
 } from '../metadata/types.ts';
 import { type Logger, silentLogger } from '../observability/logger.ts';
@@ -39,6 +40,7 @@ import * as locks from './locks.ts';
 import { MetadataClient } from './metadata-client.ts';
 import { digestPlan, ObjectDigestMismatch, verifyWholeObject } from './object-digest.ts';
 import { joinPath, parentAndName, splitPath, toBucketKey } from './paths.ts';
+import { type RewrittenSource, rewriteSealed } from './sealed-copy.ts';
 import { readStripeData } from './stripe-crypt.ts';
 import { deleteStripeShards, type ErasureParams, writeStripe } from './stripe-io.ts';
 import { toExtents, writeStream } from './stripe-writer.ts';
@@ -648,6 +650,7 @@ export class StrataClient implements StrataClientApi {
     options: CopyOptions = {},
   ): Promise<{ inode: Inode; versionId?: string }> {
     const { caller, ...rest } = options;
+    const rewritten = await this.sealedCopySource(source, bucket, options.sse);
     const result = await this.apply({
       op: 'copyObject',
       srcBucket: source.bucket,
@@ -657,8 +660,32 @@ export class StrataClient implements StrataClientApi {
       key,
       caller: caller ?? this.caller,
       ...rest,
+      rewritten,
+    }).catch(async (error) => {
+      if (rewritten) await this.discardExtents(rewritten.extents);
+      throw error;
     });
     return { inode: result.inode as Inode, versionId: result.versionId };
+  }
+
+  // A copy that must be SSE-S3 of a source with plaintext stripes: the bytes written again,
+  // sealed (sealed-copy.ts); undefined for every other copy (metadata only, no bytes move).
+  private async sealedCopySource(
+    source: { bucket: string; key: string; versionId?: string },
+    bucket: string,
+    sse: SseAlgorithm | undefined,
+  ): Promise<RewrittenSource | undefined> {
+    if ((sse ?? (await this.getBucket(bucket)).encryption) === undefined) return undefined;
+    const version = await this.objectVersion(source.bucket, source.key, source.versionId);
+    if (version.inode === undefined) return undefined; // a delete marker: the command refuses it
+    const deps = {
+      metadata: this.metadata,
+      pool: this.pool,
+      erasure: await this.erasure(),
+      slots: this.stripeSlots,
+      log: this.log,
+    };
+    return rewriteSealed(deps, version.inode);
   }
 
   async setObjectTags(

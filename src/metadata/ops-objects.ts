@@ -22,7 +22,7 @@ import {
 } from './object-path.ts';
 import { dropLink, newInode, removeDir } from './ops-namespace.ts';
 import { fail, type Store } from './store.ts';
-import type { BucketInfo, Command, Inode, ObjectMeta } from './types.ts';
+import type { BucketInfo, Command, Extent, Inode, ObjectMeta } from './types.ts';
 import { objectVersion } from './version-reads.ts';
 import {
   findVersion,
@@ -247,7 +247,7 @@ export function copyObject(store: Store, c: Op<'copyObject'>) {
   if (c.lock !== undefined) checkLockRequest(store.bucket(c.bucket) as BucketInfo, c.lock, c.nowMs);
   // In a versioned bucket a copy onto itself is a new version like any other.
   const versioned = store.bucket(c.bucket)?.versioning !== undefined;
-  if (destination?.ino === src.ino && !versioned) {
+  if (destination?.ino === src.ino && !versioned && c.rewritten === undefined) {
     checkPreconditions(destination, c.ifMatch, c.ifNoneMatch);
     const info = store.bucket(c.bucket) as BucketInfo;
     const stored = withEncryption(info, object, store.allExtents(src.ino));
@@ -255,8 +255,17 @@ export function copyObject(store: Store, c: Op<'copyObject'>) {
     store.putInode(next);
     return { ok: true as const, inode: next };
   }
-  const extents = store.allExtents(src.ino);
+  const extents = c.rewritten === undefined ? store.allExtents(src.ino) : rewrittenFrom(src, c);
   return storeObject(store, { ...c, object, size: src.size, extents }, false);
+}
+
+// The sealed copy of the source's bytes, if the source is still what the writer read.
+function rewrittenFrom(src: Inode, c: Op<'copyObject'>): Extent[] {
+  const r = c.rewritten;
+  assert(r !== undefined, 'a rewritten copy');
+  if (r.srcIno !== src.ino || r.srcCtimeMs !== src.ctimeMs || r.size !== src.size)
+    fail('PRECONDITION_FAILED', 'the copy source changed while its bytes were being encrypted');
+  return r.extents;
 }
 
 export function deleteObject(store: Store, c: Op<'deleteObject'>) {

@@ -460,6 +460,10 @@ export type Command =
       copyIfNoneMatch?: string;
       lock?: ObjectLockRequest; // the copy's own (a copy never takes the source's)
       sse?: SseAlgorithm; // the copy's own encryption (a copy never takes the source's)
+      // The source's bytes written again, sealed (src/client/sealed-copy.ts), for an SSE-S3 copy
+      // of plaintext: committed instead of the source's stripes if the source is still the
+      // file that was read (same inode and ctime), PRECONDITION_FAILED otherwise.
+      rewritten?: { srcIno: number; srcCtimeMs: number; size: number; extents: Extent[] };
     }
   | {
       op: 'createUpload';

@@ -118,6 +118,37 @@ describe('SSE-S3 records follow the bytes', () => {
     assert.equal(objectOf(machine, 'enc-plain')?.sse, 'AES256');
   });
 
+  test('a copy with its source rewritten sealed commits the new stripes, if the source is unchanged', () => {
+    const machine = machineWithBucket();
+    ok(machine, putCommand('clear', stripe(10), { userMeta: {} }));
+    const src = machine.reader.resolvePath('/b/clear') as Inode;
+    const rewrite = (key: string, srcCtimeMs: number) =>
+      run(machine, {
+        op: 'copyObject',
+        srcBucket: 'b',
+        srcKey: 'clear',
+        bucket: 'b',
+        key,
+        caller: ROOT,
+        sse: 'AES256',
+        rewritten: { srcIno: src.ino, srcCtimeMs, size: 10, extents: [extent(0, 10, sealed(10))] },
+      });
+    const stale = rewrite('copy', src.ctimeMs - 1);
+    assert.equal(stale.ok ? 'ok' : stale.code, 'PRECONDITION_FAILED');
+    assert.equal(rewrite('copy', src.ctimeMs).ok, true);
+    assert.equal(objectOf(machine, 'copy')?.sse, 'AES256');
+    // Onto itself: the file keeps its inode and takes the sealed stripes.
+    assert.equal(rewrite('clear', src.ctimeMs).ok, true);
+    const after = machine.reader.resolvePath('/b/clear') as Inode;
+    assert.equal(after.ino, src.ino);
+    assert.equal(after.object?.sse, 'AES256');
+    const extents = machine.reader.extents(src.ino, 0, 10);
+    assert.ok(
+      extents.every((e) => e.stripe.encryption !== undefined),
+      'the stripes are sealed',
+    );
+  });
+
   test('a part of an SSE-S3 upload must be sealed', () => {
     const machine = machineWithBucket();
     ok(machine, {

@@ -166,20 +166,42 @@ describe('SSE-S3 with encryption at rest off and a key file: each object sealed 
     assert.equal(unsaid.ServerSideEncryption, undefined);
   });
 
-  test('CopyObject with AES256 of an unencrypted source is refused: its shared bytes are plaintext', async () => {
-    const error = await refusal(
-      s3.send(
-        new CopyObjectCommand({
-          Bucket: 'plain',
-          Key: 'not-sealed',
-          CopySource: 'plain/clear',
-          ServerSideEncryption: 'AES256',
-        }),
-      ),
+  test('CopyObject with AES256 of an unencrypted source writes its bytes again, sealed', async () => {
+    const marker = 'COPY-REWRITE-MARKER-2d6b';
+    const body = markerBytes(marker, 5 * MiB + 11);
+    await s3.send(new PutObjectCommand({ Bucket: 'plain', Key: 'clear-src', Body: body }));
+    const before = filesContaining(disks, marker);
+    assert.notDeepEqual(before, [], 'the source is plaintext on disk');
+    const copied = await s3.send(
+      new CopyObjectCommand({
+        Bucket: 'plain',
+        Key: 'rewritten',
+        CopySource: 'plain/clear-src',
+        ServerSideEncryption: 'AES256',
+      }),
     );
-    assert.equal(error.$metadata?.httpStatusCode, 400);
-    assert.match(error.message, /not encrypted at rest/);
-    await assert.rejects(s3.send(new HeadObjectCommand({ Bucket: 'plain', Key: 'not-sealed' })));
+    assert.equal(copied.ServerSideEncryption, 'AES256');
+    const got = await s3.send(new GetObjectCommand({ Bucket: 'plain', Key: 'rewritten' }));
+    assert.equal(got.ServerSideEncryption, 'AES256');
+    assert.ok((await bodyBytes(got.Body)).equals(body), 'the copy reads back');
+    assert.deepEqual(filesContaining(disks, marker), before, 'the copy added no plaintext');
+    // Onto itself: how an existing object is encrypted in place.
+    const inPlace = await s3.send(
+      new CopyObjectCommand({
+        Bucket: 'plain',
+        Key: 'clear-src',
+        CopySource: 'plain/clear-src',
+        ServerSideEncryption: 'AES256',
+      }),
+    );
+    assert.equal(inPlace.ServerSideEncryption, 'AES256');
+    const head = await s3.send(new HeadObjectCommand({ Bucket: 'plain', Key: 'clear-src' }));
+    assert.equal(head.ServerSideEncryption, 'AES256');
+    const after = filesContaining(disks, marker);
+    assert.ok(
+      after.every((path) => before.includes(path)),
+      'no new plaintext (the old stripes wait for collection)',
+    );
   });
 
   test('bucket default encryption: set, read, applied to new objects, removed', async () => {
@@ -205,11 +227,11 @@ describe('SSE-S3 with encryption at rest off and a key file: each object sealed 
     );
     assert.equal(copied.ServerSideEncryption, 'AES256', 'and to a copy');
     assert.deepEqual(filesContaining(disks, 'SSE-DEFAULT-MARKER-5be1'), [], 'no plaintext');
-    // A copy of plaintext into the bucket cannot honour the default: refused, nothing stored.
-    const refused = await refusal(
-      s3.send(new CopyObjectCommand({ Bucket: 'sealed', Key: 'c', CopySource: 'plain/clear' })),
+    // A copy of plaintext into the bucket is encrypted too (its bytes written again).
+    const fromClear = await s3.send(
+      new CopyObjectCommand({ Bucket: 'sealed', Key: 'c', CopySource: 'plain/clear' }),
     );
-    assert.equal(refused.$metadata?.httpStatusCode, 400);
+    assert.equal(fromClear.ServerSideEncryption, 'AES256');
 
     await s3.send(new DeleteBucketEncryptionCommand({ Bucket: 'sealed' }));
     await refusal(s3.send(new GetBucketEncryptionCommand({ Bucket: 'sealed' })));
