@@ -7,7 +7,7 @@ import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { Agent } from 'node:https';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { connect } from 'node:tls';
+import { connect, type TLSSocket } from 'node:tls';
 import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { issueCertificate } from '../../src/rpc/certificates.ts';
@@ -43,6 +43,26 @@ function servedFingerprint(server: StrataProcess): Promise<string> {
       else resolve(fingerprint);
     });
     socket.once('error', reject);
+  });
+}
+
+// A TLS connection to the gateway, left open (keep-alive) for the test to use later.
+function openConnection(server: StrataProcess): Promise<TLSSocket> {
+  const url = new URL(server.s3Endpoint);
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host: url.hostname, port: Number(url.port), ca: caPem }, () =>
+      resolve(socket),
+    );
+    socket.once('error', reject);
+  });
+}
+
+// Sends one request on the connection and resolves with the status line of the answer.
+function statusLine(socket: TLSSocket): Promise<string> {
+  return new Promise((resolve, reject) => {
+    socket.once('data', (data: Buffer) => resolve(data.toString('latin1').split('\r\n')[0]));
+    socket.once('error', reject);
+    socket.write('GET / HTTP/1.1\r\nhost: 127.0.0.1\r\n\r\n');
   });
 }
 
@@ -147,7 +167,8 @@ describe('S3 over HTTPS', () => {
     }
   });
 
-  test('SIGHUP serves the renewed certificate to new connections', async () => {
+  test('SIGHUP serves the renewed certificate to new connections, and keeps open ones', async () => {
+    const open = await openConnection(server);
     install('s3-renewed');
     server.process.kill('SIGHUP');
     await until(
@@ -163,6 +184,10 @@ describe('S3 over HTTPS', () => {
     } finally {
       client.destroy();
     }
+    // The connection opened before the reload still answers, on the certificate it negotiated.
+    assert.equal(open.getPeerX509Certificate()?.fingerprint256, fingerprintOf('s3-first'));
+    assert.match(await statusLine(open), /^HTTP\/1\.1 \d{3} /);
+    open.destroy();
   });
 
   test('a bad certificate file at SIGHUP is counted and the previous one stays', async () => {
