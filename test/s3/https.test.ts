@@ -8,7 +8,13 @@ import { Agent } from 'node:https';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { connect, type TLSSocket } from 'node:tls';
-import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import {
+  DeleteBucketPolicyCommand,
+  GetObjectCommand,
+  PutBucketPolicyCommand,
+  PutObjectCommand,
+  S3Client,
+} from '@aws-sdk/client-s3';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { issueCertificate } from '../../src/rpc/certificates.ts';
 import { testCa } from '../helpers/certs.ts';
@@ -162,6 +168,32 @@ describe('S3 over HTTPS', () => {
       await client.send(new PutObjectCommand({ Bucket: 'tls-sdk', Key: 'k', Body: body }));
       const got = await client.send(new GetObjectCommand({ Bucket: 'tls-sdk', Key: 'k' }));
       assert.ok((await bodyBytes(got.Body)).equals(body));
+    } finally {
+      client.destroy();
+    }
+  });
+
+  test('aws:SecureTransport is true over HTTPS: a policy denying plain HTTP lets the GET through', async () => {
+    const client = sdk(server);
+    try {
+      const policy = {
+        Version: '2012-10-17',
+        Statement: [
+          {
+            Effect: 'Deny',
+            Principal: '*',
+            Action: 's3:GetObject',
+            Resource: 'arn:aws:s3:::tls-sdk/*',
+            Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+          },
+        ],
+      };
+      await client.send(
+        new PutBucketPolicyCommand({ Bucket: 'tls-sdk', Policy: JSON.stringify(policy) }),
+      );
+      const got = await client.send(new GetObjectCommand({ Bucket: 'tls-sdk', Key: 'k' }));
+      assert.equal((await bodyBytes(got.Body)).length, 100_000);
+      await client.send(new DeleteBucketPolicyCommand({ Bucket: 'tls-sdk' }));
     } finally {
       client.destroy();
     }
