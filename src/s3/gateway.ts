@@ -107,7 +107,11 @@ async function handle(
   res.setHeader('x-amz-request-id', requestId);
   res.setHeader('x-amz-id-2', requestId);
   res.setHeader('server', 'Strata');
-  const url = new URL(req.url ?? '/', 'http://localhost');
+  // The scheme the client used (CompleteMultipartUpload's Location names it).
+  const url = new URL(
+    req.url ?? '/',
+    'encrypted' in req.socket ? 'https://localhost' : 'http://localhost',
+  );
   let endpoint: Endpoint = { kind: 'NotImplemented', operation: 'unparsed' };
   const stopTimer = s3Latency.startTimer();
   try {

@@ -9,11 +9,15 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { connect, type TLSSocket } from 'node:tls';
 import {
+  CompleteMultipartUploadCommand,
+  CreateBucketCommand,
+  CreateMultipartUploadCommand,
   DeleteBucketPolicyCommand,
   GetObjectCommand,
   PutBucketPolicyCommand,
   PutObjectCommand,
   S3Client,
+  UploadPartCommand,
 } from '@aws-sdk/client-s3';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { issueCertificate } from '../../src/rpc/certificates.ts';
@@ -158,6 +162,36 @@ describe('S3 over HTTPS', () => {
     );
     assert.notEqual(status, 0);
     assert.match(stderr, /SSL|certificate/i);
+  });
+
+  test('a multipart upload over HTTPS is answered with an https Location', async () => {
+    const client = sdk(server);
+    try {
+      await client.send(new CreateBucketCommand({ Bucket: 'tls-mp' }));
+      const created = await client.send(
+        new CreateMultipartUploadCommand({ Bucket: 'tls-mp', Key: 'm' }),
+      );
+      const part = await client.send(
+        new UploadPartCommand({
+          Bucket: 'tls-mp',
+          Key: 'm',
+          UploadId: created.UploadId,
+          PartNumber: 1,
+          Body: patternBytes(1000, 5),
+        }),
+      );
+      const done = await client.send(
+        new CompleteMultipartUploadCommand({
+          Bucket: 'tls-mp',
+          Key: 'm',
+          UploadId: created.UploadId,
+          MultipartUpload: { Parts: [{ ETag: part.ETag, PartNumber: 1 }] },
+        }),
+      );
+      assert.match(done.Location ?? '', /^https:\/\/127\.0\.0\.1:\d+\/tls-mp\/m$/);
+    } finally {
+      client.destroy();
+    }
   });
 
   test('the AWS SDK puts and gets an object over HTTPS', async () => {
