@@ -388,6 +388,9 @@ describe('SSE-S3 on a gateway without a master key', () => {
     assert.equal(error.$metadata?.httpStatusCode, 501);
     assert.match(error.message, /key_file/);
     await assert.rejects(s3.send(new HeadObjectCommand({ Bucket: 'bkt', Key: 'k' })));
+    const metrics = await (await fetch(server.metricsUrl)).text();
+    const series = 'strata_s3_refused_requests_total{header="x-amz-server-side-encryption"}';
+    assert.ok(metrics.includes(`${series} 1`), 'the refusal is counted');
   });
 
   test('PutBucketEncryption is refused rather than make every later PUT fail', async () => {

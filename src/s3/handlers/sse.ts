@@ -3,6 +3,7 @@
 // response header, which echoes only what the object's record says. The record is the state
 // machine's to set (src/metadata/object-encryption.ts): it holds only while every stripe is sealed.
 import type { ObjectMeta, SseAlgorithm } from '../../metadata/types.ts';
+import { s3RefusedRequests } from '../../observability/metrics.ts';
 import type { RequestContext } from '../context.ts';
 import { S3Error } from '../errors.ts';
 
@@ -14,7 +15,10 @@ export function requestedSse(ctx: RequestContext): SseAlgorithm | undefined {
   return value === 'AES256' ? value : undefined;
 }
 
+// Counted with the header refusals (strata_s3_refused_requests_total): a client asked for
+// encryption this gateway cannot provide as configured.
 export function sseKeyMissing(): S3Error {
+  s3RefusedRequests.inc({ header: SSE_HEADER });
   return new S3Error(
     'NotImplemented',
     501,
