@@ -27,6 +27,7 @@ import {
   type Retention,
   ROOT_INO,
   type SpecialFormat,
+  type SseAlgorithm,
   type UploadInfo,
 } from '../metadata/types.ts';
 import { type Logger, silentLogger } from '../observability/logger.ts';
@@ -39,6 +40,7 @@ import * as locks from './locks.ts';
 import { MetadataClient } from './metadata-client.ts';
 import { digestPlan, ObjectDigestMismatch, verifyWholeObject } from './object-digest.ts';
 import { joinPath, parentAndName, splitPath, toBucketKey } from './paths.ts';
+import { type RewrittenSource, rewriteSealed } from './sealed-copy.ts';
 import { readStripeData } from './stripe-crypt.ts';
 import { deleteStripeShards, type ErasureParams, writeStripe } from './stripe-io.ts';
 import { toExtents, writeStream } from './stripe-writer.ts';
@@ -543,13 +545,18 @@ export class StrataClient implements StrataClientApi {
     body: Body,
     options: PutObjectOptions,
   ): Promise<PutObjectResult> {
-    await this.getBucket(bucket);
+    const info = await this.getBucket(bucket);
+    // SSE-S3, asked for or the bucket's default: sealed whatever encryption at rest says (the
+    // state machine refuses the commit otherwise, object-encryption.ts).
+    const sse = options.object.sse ?? info.encryption;
     const written = await writeStream(this.pool, await this.erasure(), body, {
       maxSizeBytes: this.maxObjectSizeBytes,
       log: this.log,
       slots: this.stripeSlots,
+      seal: sse !== undefined,
     });
     const object: ObjectMeta = { ...options.object, etag: written.md5Hex };
+    if (sse !== undefined) object.sse = sse;
     const result = await this.apply({
       op: 'putObject',
       bucket,
@@ -576,6 +583,10 @@ export class StrataClient implements StrataClientApi {
   // Shards written for a commit that failed are deleted at once rather than left as garbage.
   private async discardExtents(extents: Extent[]) {
     await Promise.allSettled(extents.map((e) => deleteStripeShards(this.pool, e.stripe)));
+  }
+
+  sealsOnRequest(): boolean {
+    return this.pool.atRest !== undefined;
   }
 
   async headObject(bucket: string, key: string): Promise<Inode> {
@@ -644,6 +655,7 @@ export class StrataClient implements StrataClientApi {
     options: CopyOptions = {},
   ): Promise<{ inode: Inode; versionId?: string }> {
     const { caller, ...rest } = options;
+    const rewritten = await this.sealedCopySource(source, bucket, options.sse);
     const result = await this.apply({
       op: 'copyObject',
       srcBucket: source.bucket,
@@ -653,8 +665,32 @@ export class StrataClient implements StrataClientApi {
       key,
       caller: caller ?? this.caller,
       ...rest,
+      rewritten,
+    }).catch(async (error) => {
+      if (rewritten) await this.discardExtents(rewritten.extents);
+      throw error;
     });
     return { inode: result.inode as Inode, versionId: result.versionId };
+  }
+
+  // A copy that must be SSE-S3 of a source with plaintext stripes: the bytes written again,
+  // sealed (sealed-copy.ts); undefined for every other copy (metadata only, no bytes move).
+  private async sealedCopySource(
+    source: { bucket: string; key: string; versionId?: string },
+    bucket: string,
+    sse: SseAlgorithm | undefined,
+  ): Promise<RewrittenSource | undefined> {
+    if ((sse ?? (await this.getBucket(bucket)).encryption) === undefined) return undefined;
+    const version = await this.objectVersion(source.bucket, source.key, source.versionId);
+    if (version.inode === undefined) return undefined; // a delete marker: the command refuses it
+    const deps = {
+      metadata: this.metadata,
+      pool: this.pool,
+      erasure: await this.erasure(),
+      slots: this.stripeSlots,
+      log: this.log,
+    };
+    return rewriteSealed(deps, version.inode);
   }
 
   async setObjectTags(
@@ -742,9 +778,12 @@ export class StrataClient implements StrataClientApi {
     owner: string,
     lock?: ObjectLockRequest,
   ) {
-    await this.getBucket(bucket);
+    const info = await this.getBucket(bucket);
     const uploadId = randomBytes(24).toString('base64url');
-    await this.apply({ op: 'createUpload', uploadId, bucket, key, object, owner, lock });
+    // The bucket's default encryption at creation decides how the parts are written.
+    const sse = object.sse ?? info.encryption;
+    const meta = sse === undefined ? object : { ...object, sse };
+    await this.apply({ op: 'createUpload', uploadId, bucket, key, object: meta, owner, lock });
     return this.getUpload(uploadId);
   }
 
@@ -757,11 +796,12 @@ export class StrataClient implements StrataClientApi {
     if (!Number.isInteger(partNumber) || partNumber < 1 || partNumber > 10_000) {
       throw new StrataError('EINVAL', `part number must be 1..10000, got ${partNumber}`);
     }
-    await this.getUpload(uploadId);
+    const upload = await this.getUpload(uploadId);
     const written = await writeStream(this.pool, await this.erasure(), body, {
       maxSizeBytes: PART_SIZE_BYTES_MAX,
       log: this.log,
       slots: this.stripeSlots,
+      seal: upload.object.sse !== undefined,
     });
     const part = {
       uploadId,

@@ -1,5 +1,6 @@
 import assert from 'node:assert';
 import { randomBytes } from 'node:crypto';
+import { StrataError } from '../common/errors.ts';
 import { type AtRest, sealedLayout } from '../crypto/index.ts';
 import type { ReedSolomon } from '../erasure/index.ts';
 import type { ShardLocation, Stripe, StripeEncryption } from '../metadata/types.ts';
@@ -42,6 +43,7 @@ export async function writeStripe(
   params: ErasureParams,
   data: Buffer,
   log?: Logger,
+  options: { seal?: boolean } = {},
 ): Promise<Stripe> {
   const { k, m } = params;
   assert(
@@ -50,7 +52,10 @@ export async function writeStripe(
   );
   const stripeId = randomBytes(16).toString('hex');
   // Encryption at rest seals the data shards first; the code and the servers see sealed bytes.
-  const { buffers, encryption } = encodeData(pool.atRest, stripeId, codecFor(k, m), data);
+  // An object asking for SSE-S3 is sealed even while encryption at rest is off for the rest.
+  const seal = options.seal === true || pool.atRest?.sealNew === true;
+  const { buffers, encryption } = encodeData(pool.atRest, seal, stripeId, codecFor(k, m), data);
+  assert(!seal || encryption !== undefined, 'a stripe asked to be sealed is sealed');
   const shardSizeBytes = buffers[0].length;
   const view = await pool.placementView();
   const shape = { stripeId, k, m };
@@ -189,12 +194,19 @@ export function writeQuorum(k: number, m: number): number {
 // The k+m shards of a new stripe holding `data`: as it is, or sealed (stripe-crypt.ts).
 function encodeData(
   atRest: AtRest | undefined,
+  seal: boolean,
   stripeId: string,
   codec: ReedSolomon,
   data: Buffer,
 ): { buffers: Buffer[]; encryption?: StripeEncryption } {
   const k = codec.dataShards;
-  if (!atRest?.sealNew) return { buffers: encodeStripe(codec, data, Math.ceil(data.length / k)) };
+  if (!seal) return { buffers: encodeStripe(codec, data, Math.ceil(data.length / k)) };
+  if (atRest === undefined) {
+    throw new StrataError(
+      'ENCRYPTION_KEY_UNAVAILABLE',
+      'this write must be encrypted and this process has no key file ([encryption] key_file)',
+    );
+  }
   const layout = sealedLayout(k, data.length);
   const buffers = shardViews(codec.totalShards, layout.sealedShardBytes);
   const encryption = sealForWrite(atRest, stripeId, layout, data, buffers);

@@ -28,6 +28,7 @@ export interface WriteStreamOptions {
   // Shared by all the writes of one client, so many concurrent uploads cannot exhaust memory:
   // each stripe in flight holds a slot (about k+m shards of buffers).
   slots?: Slots;
+  seal?: boolean; // every stripe sealed, whatever encryption at rest says (SSE-S3)
 }
 
 export async function writeStream(
@@ -36,7 +37,7 @@ export async function writeStream(
   body: Body,
   options: WriteStreamOptions = {},
 ): Promise<WrittenData> {
-  const { maxSizeBytes = Number.MAX_SAFE_INTEGER, log, slots } = options;
+  const { maxSizeBytes = Number.MAX_SAFE_INTEGER, log, slots, seal } = options;
   const stripeCapacity = params.k * params.shardSizeBytes;
   const md5 = createHash('md5');
   const stripes: Array<Promise<Stripe>> = [];
@@ -49,7 +50,7 @@ export async function writeStream(
     buffer = Buffer.allocUnsafe(stripeCapacity);
     filled = 0;
     const release = slots ? await slots.acquire() : () => {};
-    const write = writeStripe(pool, params, data, log);
+    const write = writeStripe(pool, params, data, log, { seal });
     write.then(release, release);
     stripes.push(write);
     inFlight.add(write);

@@ -20,6 +20,7 @@ import type {
   ObjectVersion,
   PartInfo,
   Retention,
+  SseAlgorithm,
   UploadInfo,
 } from '../metadata/types.ts';
 import type { LockQuery, LockSpec, RenameAtOptions } from './locks.ts';
@@ -46,6 +47,7 @@ export interface CopyOptions {
   copyIfNoneMatch?: string;
   caller?: Caller;
   lock?: ObjectLockRequest; // the copy's own Object Lock (a copy never takes the source's)
+  sse?: SseAlgorithm; // the copy's own SSE-S3 (absent: the destination bucket's default)
 }
 
 export interface CompleteOptions {
@@ -161,6 +163,9 @@ export interface StrataClientApi {
     body: Body,
     options: PutObjectOptions,
   ): Promise<PutObjectResult>;
+  // Whether this process holds a master key, so that writes asking for SSE-S3 can be sealed
+  // even while encryption at rest is off ([encryption] key_file).
+  sealsOnRequest(): boolean;
   headObject(bucket: string, key: string): Promise<Inode>; // ENOENT when absent, NO_SUCH_BUCKET
   // The current version, or the named one: NO_SUCH_BUCKET, ENOENT (no object, or a delete
   // marker is current: the answer is then a delete marker, not an error), NO_SUCH_VERSION.

@@ -23,6 +23,7 @@ import {
 } from '../rpc/security.ts';
 import { rpcSecurityFromConfig } from '../rpc/security-config.ts';
 import { createS3Gateway } from '../s3/index.ts';
+import type { S3TlsFiles } from '../s3/tls.ts';
 import { aggregatedMetrics, type DataChild, forkDataService } from './data-child.ts';
 import { prepareDataDir } from './data-dir.ts';
 import { startHeartbeats } from './heartbeat.ts';
@@ -345,6 +346,7 @@ async function startS3(
     virtualHostDomains: config.s3.virtual_host_domains,
     maxObjectSizeBytes: config.s3.max_object_size_bytes,
     bodyIdleTimeoutMs: config.s3.body_idle_timeout_seconds * 1000,
+    tls: s3TlsFiles(config),
     log: log.child({ service: 's3' }),
     auth: {
       region: config.s3.region,
@@ -361,7 +363,22 @@ async function startS3(
   const { host, port } = splitAddr(config.s3.bind_addr);
   const bound = await gateway.listen(host, port);
   closers.push(() => gateway.close());
-  node.s3Endpoint = `http://${bound.host.includes(':') ? `[${bound.host}]` : bound.host}:${bound.port}`;
+  if (gateway.scheme === 'https') {
+    // SIGHUP re-reads the certificate (a renewal); without HTTPS it keeps Node's default.
+    const reload = () => gateway.reloadTls();
+    process.on('SIGHUP', reload);
+    closers.push(async () => {
+      process.off('SIGHUP', reload);
+    });
+  }
+  const hostText = bound.host.includes(':') ? `[${bound.host}]` : bound.host;
+  node.s3Endpoint = `${gateway.scheme}://${hostText}:${bound.port}`;
+}
+
+function s3TlsFiles(config: StrataConfig): S3TlsFiles | undefined {
+  const { tls_cert, tls_key } = config.s3;
+  if (tls_cert === '') return undefined;
+  return { certPath: resolve(tls_cert), keyPath: resolve(tls_key) };
 }
 
 // A combined node's data process is a data server: with the token it claims that role; with TLS

@@ -205,6 +205,16 @@ export const KEYS: readonly KeySpec[] = [
     doc: 'a request body from which no byte arrives for this long fails with `400 RequestTimeout` and the connection is closed (as AWS does after about 20 s); the request line and headers must arrive within 70 s',
   },
   {
+    key: 's3.tls_cert',
+    check: isString(false),
+    doc: 'the S3 listener\'s certificate (PEM, the full chain): with `tls_key` the gateway serves HTTPS only. Read at start (a bad file stops the start) and again on SIGHUP, which replaces the certificate for new connections without closing the listener; a bad file at a reload is logged, counted in `strata_s3_tls_reloads_total{outcome="failed"}` and the previous certificate stays (docs/guides/security.md, "HTTPS for S3"). Empty: plain HTTP',
+  },
+  {
+    key: 's3.tls_key',
+    check: isString(false),
+    doc: 'the private key of `tls_cert` (PEM; refused when readable by all users)',
+  },
+  {
     key: 's3.auth.allow_anonymous',
     check: isBool,
     doc: 'accept unsigned requests as the anonymous principal. They are then authorized like any other caller, so they can do only what a bucket policy (`Principal: "*"`) or a canned ACL (`public-read`, ...) allows. `false` refuses every unsigned request before any policy is read, like S3\'s Block Public Access',

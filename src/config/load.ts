@@ -300,6 +300,13 @@ function wholeProblems(config: StrataConfig, origin: Map<string, string>): Confi
     const source = origin.get(key) ?? origin.get('erasure_coding.data_shards') ?? 'defaults';
     problems.push({ key, source, problem: 'data_shards + parity_shards must be at most 256' });
   }
+  // HTTPS needs both files; one alone is a half-made setting, not plain HTTP.
+  if ((config.s3.tls_cert === '') !== (config.s3.tls_key === '')) {
+    const key = config.s3.tls_cert === '' ? 's3.tls_cert' : 's3.tls_key';
+    const other = key === 's3.tls_cert' ? 's3.tls_key' : 's3.tls_cert';
+    const source = origin.get(other) ?? 'defaults';
+    problems.push({ key, source, problem: 's3.tls_cert and s3.tls_key are set together' });
+  }
   const seen = new Set<string>();
   for (const cred of config.s3.auth.credentials) {
     if (seen.has(cred.access_key_id)) {

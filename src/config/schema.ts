@@ -53,6 +53,8 @@ export interface StrataConfig {
     virtual_host_domains: string[];
     max_object_size_bytes: number;
     body_idle_timeout_seconds: number;
+    tls_cert: string;
+    tls_key: string;
     auth: { allow_anonymous: boolean; credentials: CredentialConfig[] };
   };
   erasure_coding: { data_shards: number; parity_shards: number; shard_size_bytes: number };
@@ -108,6 +110,9 @@ export const DEFAULT_CONFIG: StrataConfig = {
     virtual_host_domains: ['localhost'],
     max_object_size_bytes: 5 * 1024 ** 4,
     body_idle_timeout_seconds: 20,
+    // Empty: plain HTTP (a proxy in front terminates TLS, or the gateway stays on loopback).
+    tls_cert: '',
+    tls_key: '',
     auth: { allow_anonymous: false, credentials: [] },
   },
   erasure_coding: { data_shards: 4, parity_shards: 2, shard_size_bytes: 1024 * 1024 },

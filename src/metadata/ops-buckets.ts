@@ -1,6 +1,7 @@
 // Buckets: directories directly under the root, each with a 'b' record. S3's naming rules are
 // the gateway's to check; here a name only has to be a valid directory name.
 import * as K from './keys.ts';
+import { isSseAlgorithm } from './object-encryption.ts';
 import { addSubdir } from './object-path.ts';
 import { newInode, removeDir } from './ops-namespace.ts';
 import { fail, type Store } from './store.ts';
@@ -77,6 +78,10 @@ export function setBucketAttr(store: Store, c: Op<'setBucketAttr'>) {
         'An Object Lock configuration is present on this bucket, so the versioning state cannot be changed.',
       );
     next.versioning = c.value as VersioningState;
+  } else if (c.attr === 'encryption') {
+    if (c.value === null) delete next.encryption;
+    else if (isSseAlgorithm(c.value)) next.encryption = c.value;
+    else fail('EINVAL', 'default encryption is AES256 (SSE-S3), or null to remove it');
   } else if (c.attr === 'tags') {
     if (c.value === null) delete next.tags;
     else next.tags = checkStringRecord(c.value);

@@ -2,6 +2,7 @@
 // bookkeeping of stripe collection (gcDone) and orphan shards (markOrphans).
 import { checkExtents, punch, STRIPE_ID, writeExtents } from './extent-ops.ts';
 import * as K from './keys.ts';
+import { afterWrite } from './object-encryption.ts';
 import { fail, type Store } from './store.ts';
 import type { Command, Inode } from './types.ts';
 import { beginChange } from './versions.ts';
@@ -20,6 +21,7 @@ export function write(store: Store, c: Op<'write'>) {
   next.ctimeMs = c.nowMs;
   // The S3 view's ETag described the old bytes; '' tells the gateway it has none.
   if (inode.object) next.object = { ...inode.object, etag: '', partSizes: undefined };
+  next.object = afterWrite(next.object, c.extents);
   store.putInode(next);
   return { ok: true as const, inode: next };
 }

@@ -3,6 +3,7 @@
 
 import { addRef, checkExtents, releaseExtents } from './extent-ops.ts';
 import * as K from './keys.ts';
+import { checkPartEncryption } from './object-encryption.ts';
 import { checkLockRequest } from './object-lock.ts';
 import { bucketDir, lookupPath, namesOf, parseKey } from './object-path.ts';
 import { storeObject } from './ops-objects.ts';
@@ -39,11 +40,12 @@ export function createUpload(store: Store, c: Op<'createUpload'>) {
 }
 
 export function putPart(store: Store, c: Op<'putPart'>) {
-  if (!store.upload(c.uploadId)) fail('NO_SUCH_UPLOAD', `no upload ${c.uploadId}`);
+  const upload = store.upload(c.uploadId) ?? fail('NO_SUCH_UPLOAD', `no upload ${c.uploadId}`);
   if (!Number.isInteger(c.partNumber) || c.partNumber < 1 || c.partNumber > PART_NUMBER_MAX)
     fail('EINVAL', `part numbers are 1..${PART_NUMBER_MAX}`);
   if (!Number.isSafeInteger(c.size) || c.size < 0) fail('EINVAL', `bad part size ${c.size}`);
   checkExtents(c.extents, c.size);
+  checkPartEncryption(upload, c.extents);
   const key = K.partKey(c.uploadId, c.partNumber);
   const previous = store.db.get(key) as PartInfo | undefined;
   // New references first: a retried part may reuse a stripe of the one it replaces.

@@ -8,6 +8,7 @@ import {
   removeAllExtents,
   writeExtents,
 } from './extent-ops.ts';
+import { withEncryption } from './object-encryption.ts';
 import { checkLockRequest, checkRemovable } from './object-lock.ts';
 import {
   addSubdir,
@@ -21,7 +22,7 @@ import {
 } from './object-path.ts';
 import { dropLink, newInode, removeDir } from './ops-namespace.ts';
 import { fail, type Store } from './store.ts';
-import type { BucketInfo, Command, Inode, ObjectMeta } from './types.ts';
+import type { BucketInfo, Command, Extent, Inode, ObjectMeta } from './types.ts';
 import { objectVersion } from './version-reads.ts';
 import {
   findVersion,
@@ -87,6 +88,8 @@ export function storeObject(store: Store, w: ObjectWrite, refsHeld: boolean) {
     fail('INVALID_KEY', 'a key ending in "/" names a directory and must be empty');
   checkExtents(w.extents, w.size);
   const info = store.bucket(w.bucket) as BucketInfo;
+  // SSE-S3 and the bucket's default encryption, refused before anything changes.
+  const object = withEncryption(info, w.object, w.extents);
   // Refused before anything changes: a lock asked of a bucket without Object Lock, or of a
   // directory marker (not versioned, so nothing to retain).
   if (w.lock !== undefined) {
@@ -100,7 +103,7 @@ export function storeObject(store: Store, w: ObjectWrite, refsHeld: boolean) {
     : existing?.type === 'file';
   checkPreconditions(isObject ? existing : undefined, w.ifMatch, w.ifNoneMatch);
   const parent = parentsOf(store, bucket, path.dirs, w.caller, w.nowMs);
-  if (path.isDirMarker) return storeDirMarker(store, parent, path.name, w);
+  if (path.isDirMarker) return storeDirMarker(store, parent, path.name, { ...w, object });
   const entry = store.dirent(parent.ino, path.name);
   if (entry && entry.type !== 'file') {
     fail(
@@ -127,7 +130,7 @@ export function storeObject(store: Store, w: ObjectWrite, refsHeld: boolean) {
   }
   writeExtents(store, file.ino, w.extents, true);
   releaseExtents(store, replaced);
-  const next: Inode = { ...file, size: w.size, object: w.object, mtimeMs: w.nowMs };
+  const next: Inode = { ...file, size: w.size, object, mtimeMs: w.nowMs };
   next.ctimeMs = w.nowMs;
   store.putInode(next);
   if (!versioned) return { ok: true as const, inode: next };
@@ -232,6 +235,10 @@ export function copyObject(store: Store, c: Op<'copyObject'>) {
     : { userMeta: {}, ...src.object, etag };
   // A copy is not the result of the source's multipart upload (ops-multipart.ts, retries).
   delete object.uploadId;
+  // Its encryption is its own request's or its bucket's default, never the source's (as on AWS);
+  // storeObject checks the shared stripes are sealed.
+  if (c.sse === undefined) delete object.sse;
+  else object.sse = c.sse;
   object.tags = tags && Object.keys(tags).length > 0 ? tags : undefined;
   // A copy starts private, as on AWS, unless the request names its own ACL.
   if (c.acl !== undefined && c.acl !== 'private') object.acl = c.acl;
@@ -240,14 +247,25 @@ export function copyObject(store: Store, c: Op<'copyObject'>) {
   if (c.lock !== undefined) checkLockRequest(store.bucket(c.bucket) as BucketInfo, c.lock, c.nowMs);
   // In a versioned bucket a copy onto itself is a new version like any other.
   const versioned = store.bucket(c.bucket)?.versioning !== undefined;
-  if (destination?.ino === src.ino && !versioned) {
+  if (destination?.ino === src.ino && !versioned && c.rewritten === undefined) {
     checkPreconditions(destination, c.ifMatch, c.ifNoneMatch);
-    const next = { ...src, object, ctimeMs: c.nowMs, mtimeMs: c.nowMs };
+    const info = store.bucket(c.bucket) as BucketInfo;
+    const stored = withEncryption(info, object, store.allExtents(src.ino));
+    const next = { ...src, object: stored, ctimeMs: c.nowMs, mtimeMs: c.nowMs };
     store.putInode(next);
     return { ok: true as const, inode: next };
   }
-  const extents = store.allExtents(src.ino);
+  const extents = c.rewritten === undefined ? store.allExtents(src.ino) : rewrittenFrom(src, c);
   return storeObject(store, { ...c, object, size: src.size, extents }, false);
+}
+
+// The sealed copy of the source's bytes, if the source is still what the writer read.
+function rewrittenFrom(src: Inode, c: Op<'copyObject'>): Extent[] {
+  const r = c.rewritten;
+  assert(r !== undefined, 'a rewritten copy');
+  if (r.srcIno !== src.ino || r.srcCtimeMs !== src.ctimeMs || r.size !== src.size)
+    fail('PRECONDITION_FAILED', 'the copy source changed while its bytes were being encrypted');
+  return r.extents;
 }
 
 export function deleteObject(store: Store, c: Op<'deleteObject'>) {

@@ -42,7 +42,13 @@ export interface ObjectMeta {
   // The multipart upload this object was completed from: a retried CompleteMultipartUpload of
   // that upload is answered from the object while it stays (ops-multipart.ts).
   uploadId?: string;
+  // SSE-S3: recorded only while every stripe of the object is sealed (object-encryption.ts), so
+  // the header S3 echoes never claims encryption the bytes on disk do not have.
+  sse?: SseAlgorithm;
 }
+
+// The one server-side encryption Strata provides (S3's SSE-S3 name for it).
+export type SseAlgorithm = 'AES256';
 
 export interface Inode {
   ino: number;
@@ -253,6 +259,8 @@ export interface BucketInfo {
   // Object Lock: present once enabled (never disabled; versioning then stays Enabled), with the
   // default retention rule if one is set.
   objectLock?: { rule?: ObjectLockRule };
+  // Default encryption (PutBucketEncryption): new objects are SSE-S3 whatever their request says.
+  encryption?: SseAlgorithm;
 }
 
 export interface UploadInfo {
@@ -451,6 +459,11 @@ export type Command =
       copyIfMatch?: string;
       copyIfNoneMatch?: string;
       lock?: ObjectLockRequest; // the copy's own (a copy never takes the source's)
+      sse?: SseAlgorithm; // the copy's own encryption (a copy never takes the source's)
+      // The source's bytes written again, sealed (src/client/sealed-copy.ts), for an SSE-S3 copy
+      // of plaintext: committed instead of the source's stripes if the source is still the
+      // file that was read (same inode and ctime), PRECONDITION_FAILED otherwise.
+      rewritten?: { srcIno: number; srcCtimeMs: number; size: number; extents: Extent[] };
     }
   | {
       op: 'createUpload';
@@ -576,7 +589,7 @@ export type Command =
 
 export type CommandOp = Command['op'];
 
-export type BucketAttr = 'policy' | 'tags' | 'acl' | 'versioning';
+export type BucketAttr = 'policy' | 'tags' | 'acl' | 'versioning' | 'encryption';
 
 export type LockKind = 'posix' | 'flock';
 export type LockType = 'read' | 'write';

@@ -213,6 +213,15 @@ export const s3RefusedRequests = new Counter({
   registers: [s3Metrics],
 });
 
+// SIGHUP reloads of the S3 gateway's certificate and key (src/s3/tls.ts): a failed one leaves
+// the old certificate serving until it expires, so it wants an alert.
+export const s3TlsReloads = new Counter({
+  name: 'strata_s3_tls_reloads_total',
+  help: 'Reloads of the S3 HTTPS certificate on SIGHUP, by outcome (reloaded or failed)',
+  labelNames: ['outcome'] as const,
+  registers: [s3Metrics],
+});
+
 export const s3Latency = new Histogram({
   name: 'strata_s3_request_duration_seconds',
   help: 'S3 request time until the response ends, by operation',

@@ -141,6 +141,12 @@ function objectChecksFor(e: Endpoint): AccessCheck[] {
       return [on('s3:GetBucketVersioning')];
     case 'PutBucketVersioning':
       return [on('s3:PutBucketVersioning')];
+    case 'GetBucketEncryption':
+      return [on('s3:GetEncryptionConfiguration')];
+    // AWS has no separate action for the delete.
+    case 'PutBucketEncryption':
+    case 'DeleteBucketEncryption':
+      return [on('s3:PutEncryptionConfiguration')];
     case 'GetBucketAcl':
       return [on('s3:GetBucketAcl')];
     case 'PutBucketAcl':

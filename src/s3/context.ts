@@ -6,6 +6,7 @@ import { s3Bytes } from '../observability/metrics.ts';
 import type { BucketAccessCache } from './access.ts';
 import { BODY_IDLE_TIMEOUT_MS_DEFAULT, idleLimitedBody } from './body-timeout.ts';
 import { S3Error } from './errors.ts';
+import type { S3TlsFiles } from './tls.ts';
 
 export interface S3GatewayOptions {
   client: StrataClientApi;
@@ -15,6 +16,7 @@ export interface S3GatewayOptions {
   log?: Logger;
   maxObjectSizeBytes?: number;
   bodyIdleTimeoutMs?: number; // a body silent this long fails with RequestTimeout
+  tls?: S3TlsFiles; // HTTPS with these files; absent: plain HTTP
 }
 
 export interface RequestContext {

@@ -1,5 +1,12 @@
+import assert from 'node:assert';
 import { randomBytes } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import {
+  createServer as createHttpServer,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import { authenticate } from '../auth/index.ts';
 import { listen } from '../common/listen.ts';
 import { type Logger, silentLogger } from '../observability/logger.ts';
@@ -9,6 +16,7 @@ import type { RequestContext, S3GatewayOptions } from './context.ts';
 import { isInternal, S3Error, toS3Error } from './errors.ts';
 import * as acl from './handlers/acl.ts';
 import * as bucketOps from './handlers/bucket.ts';
+import * as encryption from './handlers/bucket-encryption.ts';
 import * as policy from './handlers/bucket-policy.ts';
 import { listObjectsV1, listObjectsV2, listObjectVersions } from './handlers/list.ts';
 import * as multipart from './handlers/multipart.ts';
@@ -22,10 +30,15 @@ import * as tagging from './handlers/tagging.ts';
 import * as versioning from './handlers/versioning.ts';
 import { refuseUnprovided } from './request-refusals.ts';
 import { type Endpoint, route } from './router.ts';
+import { readS3Tls, reloadS3Tls } from './tls.ts';
 import { renderErrorXml } from './xml.ts';
 
 export interface S3Gateway {
   server: Server;
+  scheme: 'http' | 'https';
+  // HTTPS only: reads the certificate and key files again (SIGHUP); false when they were bad
+  // and the previous ones stay in use.
+  reloadTls(): boolean;
   listen(host: string, port: number): Promise<{ host: string; port: number }>;
   close(): Promise<void>;
 }
@@ -33,9 +46,16 @@ export interface S3Gateway {
 export function createS3Gateway(options: S3GatewayOptions): S3Gateway {
   const log = options.log ?? silentLogger;
   const access = new BucketAccessCache(new Set(options.auth.credentials.map((c) => c.user)));
-  const server = createServer((req, res) => {
+  const onRequest = (req: IncomingMessage, res: ServerResponse) => {
     void handle(options, access, log, req, res);
-  });
+  };
+  const tls = options.tls;
+  // A bad certificate or key at start stops the start (readS3Tls throws CONFIG_INVALID).
+  const material = tls === undefined ? undefined : readS3Tls(tls);
+  const server: Server =
+    material === undefined
+      ? createHttpServer(onRequest)
+      : createHttpsServer({ cert: material.cert, key: material.key }, onRequest);
   // Requests Node's HTTP parser refuses (oversize headers, broken framing) still get an S3 error.
   server.on('clientError', (error: NodeJS.ErrnoException, socket) => {
     if (!socket.writable) return socket.destroy();
@@ -60,6 +80,11 @@ export function createS3Gateway(options: S3GatewayOptions): S3Gateway {
   server.headersTimeout = 70_000;
   return {
     server,
+    scheme: tls === undefined ? 'http' : 'https',
+    reloadTls() {
+      assert(tls !== undefined, 'reloadTls on a gateway serving plain HTTP');
+      return reloadS3Tls(server as HttpsServer, tls, log);
+    },
     async listen(host, port) {
       return listen(server, host, port);
     },
@@ -82,7 +107,11 @@ async function handle(
   res.setHeader('x-amz-request-id', requestId);
   res.setHeader('x-amz-id-2', requestId);
   res.setHeader('server', 'Strata');
-  const url = new URL(req.url ?? '/', 'http://localhost');
+  // The scheme the client used (CompleteMultipartUpload's Location names it).
+  const url = new URL(
+    req.url ?? '/',
+    'encrypted' in req.socket ? 'https://localhost' : 'http://localhost',
+  );
   let endpoint: Endpoint = { kind: 'NotImplemented', operation: 'unparsed' };
   const stopTimer = s3Latency.startTimer();
   try {
@@ -200,6 +229,12 @@ function dispatch(ctx: RequestContext, e: Endpoint): Promise<void> {
       return versioning.getBucketVersioning(ctx, e.bucket);
     case 'PutBucketVersioning':
       return versioning.putBucketVersioning(ctx, e.bucket);
+    case 'GetBucketEncryption':
+      return encryption.getBucketEncryption(ctx, e.bucket);
+    case 'PutBucketEncryption':
+      return encryption.putBucketEncryption(ctx, e.bucket);
+    case 'DeleteBucketEncryption':
+      return encryption.deleteBucketEncryption(ctx, e.bucket);
     case 'GetObjectLockConfiguration':
       return lock.getObjectLockConfiguration(ctx, e.bucket);
     case 'PutObjectLockConfiguration':

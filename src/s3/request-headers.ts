@@ -67,12 +67,14 @@ function storageClass(value: string): Refusal | undefined {
 }
 const INVALID_STORAGE_CLASS = 'The storage class you specified is not valid';
 
-const SSE_ALGORITHMS = ['AES256', 'aws:kms', 'aws:kms:dsse'];
-const SSE = 'Server-side encryption (objects are stored unencrypted)';
+const KMS_ALGORITHMS = ['aws:kms', 'aws:kms:dsse'];
+const SSE_KMS = 'Server-side encryption with KMS keys (SSE-KMS; Strata provides SSE-S3, AES256)';
 const SSE_C = 'Server-side encryption with customer-provided keys (SSE-C)';
 
+// AES256 (SSE-S3) is honoured: the object's stripes are sealed (src/s3/handlers/sse.ts).
 function serverSideEncryption(value: string): Refusal | undefined {
-  if (SSE_ALGORITHMS.includes(value)) return notImplemented(SSE);
+  if (value === 'AES256') return undefined;
+  if (KMS_ALGORITHMS.includes(value)) return notImplemented(SSE_KMS);
   // AWS's answer to an unknown algorithm.
   return invalidArgument('The encryption method specified is not supported');
 }
@@ -221,23 +223,26 @@ export const REQUEST_HEADERS = {
   // Server-side encryption.
   'x-amz-server-side-encryption': {
     kind: 'checked',
-    by: [],
-    note: 'AES256, aws:kms, aws:kms:dsse: 501 NotImplemented; other values 400 InvalidArgument',
+    by: OBJECT_WRITES,
+    note:
+      'AES256 (SSE-S3): the object is sealed under the master key, echoed on writes and reads; ' +
+      'a gateway without a master key: 501 NotImplemented. aws:kms, aws:kms:dsse: 501 ' +
+      'NotImplemented; other values 400 InvalidArgument',
     check: serverSideEncryption,
   },
   'x-amz-server-side-encryption-aws-kms-key-id': {
     kind: 'refused',
-    refusal: notImplemented(SSE),
+    refusal: notImplemented(SSE_KMS),
     note: 'SSE-KMS',
   },
   'x-amz-server-side-encryption-context': {
     kind: 'refused',
-    refusal: notImplemented(SSE),
+    refusal: notImplemented(SSE_KMS),
     note: 'SSE-KMS',
   },
   'x-amz-server-side-encryption-bucket-key-enabled': {
     kind: 'refused',
-    refusal: notImplemented(SSE),
+    refusal: notImplemented(SSE_KMS),
     note: 'SSE-KMS',
   },
   'x-amz-server-side-encryption-customer-algorithm': {

@@ -36,6 +36,9 @@ export type Endpoint =
   | { kind: 'DeleteBucketTagging'; bucket: string }
   | { kind: 'GetBucketVersioning'; bucket: string }
   | { kind: 'PutBucketVersioning'; bucket: string }
+  | { kind: 'GetBucketEncryption'; bucket: string }
+  | { kind: 'PutBucketEncryption'; bucket: string }
+  | { kind: 'DeleteBucketEncryption'; bucket: string }
   | { kind: 'GetBucketAcl'; bucket: string }
   | { kind: 'PutBucketAcl'; bucket: string }
   | { kind: 'GetObjectAcl'; bucket: string; key: string }
@@ -55,6 +58,7 @@ const UNIMPLEMENTED_SUBRESOURCES = [
   'policyStatus',
   'lifecycle',
   'cors',
+  // Routed on a bucket (GET, PUT, DELETE); on an object it must not reach the object itself.
   'encryption',
   'website',
   'logging',
@@ -185,7 +189,7 @@ function objectLockSubresource(
   return undefined;
 }
 
-// ?policy, ?tagging, ?acl, ?versioning and ?object-lock on a bucket.
+// ?policy, ?tagging, ?acl, ?versioning, ?object-lock and ?encryption on a bucket.
 function bucketSubresource(
   method: string,
   bucket: string,
@@ -215,6 +219,12 @@ function bucketSubresource(
     if (method === 'GET') return { kind: 'GetObjectLockConfiguration', bucket };
     if (method === 'PUT') return { kind: 'PutObjectLockConfiguration', bucket };
     return { kind: 'NotImplemented', operation: `${method} ?object-lock` };
+  }
+  if (q.has('encryption')) {
+    if (method === 'GET') return { kind: 'GetBucketEncryption', bucket };
+    if (method === 'PUT') return { kind: 'PutBucketEncryption', bucket };
+    if (method === 'DELETE') return { kind: 'DeleteBucketEncryption', bucket };
+    return { kind: 'NotImplemented', operation: `${method} ?encryption` };
   }
   return undefined;
 }

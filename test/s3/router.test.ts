@@ -153,6 +153,20 @@ test('?versioning on a bucket is Get/PutBucketVersioning', () => {
   assert.deepEqual(routeOf('PUT', '/b?versioning'), { kind: 'PutBucketVersioning', bucket: 'b' });
 });
 
+test('?encryption on a bucket is Get/Put/DeleteBucketEncryption, and nothing else', () => {
+  const bucket = { bucket: 'b' };
+  assert.deepEqual(routeOf('GET', '/b?encryption'), { kind: 'GetBucketEncryption', ...bucket });
+  assert.deepEqual(routeOf('PUT', '/b?encryption'), { kind: 'PutBucketEncryption', ...bucket });
+  assert.deepEqual(routeOf('DELETE', '/b?encryption'), {
+    kind: 'DeleteBucketEncryption',
+    ...bucket,
+  });
+  // Never the bucket or an object itself: no CreateBucket, PutObject or DeleteObject.
+  assert.equal(routeOf('POST', '/b?encryption').kind, 'NotImplemented');
+  for (const method of ['GET', 'PUT', 'DELETE'])
+    assert.equal(routeOf(method, '/b/k?encryption').kind, 'NotImplemented', method);
+});
+
 test('a part number outside 1..10000 is InvalidArgument', () => {
   assert.throws(
     () => routeOf('PUT', '/b/k?partNumber=0&uploadId=u'),

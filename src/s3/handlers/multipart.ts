@@ -17,6 +17,7 @@ import { authorizeCopySource, parseCopySource, refuseDeleteMarkerSource } from '
 import { lockFromHeaders } from './object-lock.ts';
 import { objectMetaFrom } from './object-meta.ts';
 import { checkLength, checksumHeaders } from './object-put.ts';
+import { checkCanSeal, requestedSse, sseHeaders, sseKeyMissing } from './sse.ts';
 
 const PART_SIZE_BYTES_MAX = 5 * 1024 ** 3;
 const LIST_LIMIT = 1000;
@@ -38,10 +39,12 @@ async function uploadFor(
 
 export async function createMultipartUpload(ctx: RequestContext, bucket: string, key: string) {
   const checksum = uploadChecksumFrom(ctx);
+  const sse = requestedSse(ctx);
+  await checkCanSeal(ctx, bucket, sse);
   const upload = await ctx.client.createMultipartUpload(
     bucket,
     key,
-    { ...objectMetaFrom(ctx.req), ...checksum },
+    { ...objectMetaFrom(ctx.req), ...checksum, ...(sse === undefined ? {} : { sse }) },
     ctx.owner,
     lockFromHeaders(ctx),
   );
@@ -51,6 +54,7 @@ export async function createMultipartUpload(ctx: RequestContext, bucket: string,
         'x-amz-checksum-type': checksum.checksumType,
       }
     : {};
+  Object.assign(headers, sseHeaders(upload.object));
   sendXml(
     ctx,
     200,
@@ -72,6 +76,7 @@ export async function uploadPart(
 ) {
   checkLength(ctx, PART_SIZE_BYTES_MAX);
   const upload = await uploadFor(ctx, bucket, key, uploadId);
+  if (upload.object.sse !== undefined && !ctx.client.sealsOnRequest()) throw sseKeyMissing();
   const algorithm = upload.object.checksumAlgorithm as ChecksumAlgorithm | undefined;
   const tap = algorithm ? checksumTap(algorithm, objectBody(ctx)) : undefined;
   const part = await ctx.client.uploadPart(uploadId, partNumber, tap?.body ?? objectBody(ctx), {
@@ -79,7 +84,11 @@ export async function uploadPart(
   });
   const checksums = { ...ctx.auth.checksums };
   if (algorithm && part.checksum) checksums[algorithm] = part.checksum;
-  sendEmpty(ctx, 200, { etag: quoteEtag(part.etag), ...checksumHeaders(checksums) });
+  sendEmpty(ctx, 200, {
+    etag: quoteEtag(part.etag),
+    ...checksumHeaders(checksums),
+    ...sseHeaders(upload.object),
+  });
 }
 
 // UploadPartCopy: the part's bytes are read from the source object (optionally a range of it) and
@@ -92,6 +101,7 @@ export async function uploadPartCopy(
   partNumber: number,
 ) {
   const upload = await uploadFor(ctx, bucket, key, uploadId);
+  if (upload.object.sse !== undefined && !ctx.client.sealsOnRequest()) throw sseKeyMissing();
   const source = parseCopySource(String(ctx.req.headers['x-amz-copy-source']));
   await authorizeCopySource(ctx, source);
   const version = await ctx.client.objectVersion(source.bucket, source.key, source.versionId);
@@ -128,6 +138,7 @@ export async function uploadPartCopy(
       LastModified: isoDate(part.lastModifiedMs),
       ...(algorithm && part.checksum ? { [`Checksum${algorithm}`]: part.checksum } : {}),
     }),
+    sseHeaders(upload.object),
   );
 }
 
@@ -216,7 +227,10 @@ function sendCompleted(
       ...Object.fromEntries(Object.entries(checksums).map(([alg, v]) => [`Checksum${alg}`, v])),
       ...(Object.keys(checksums).length > 0 ? { ChecksumType: object.checksumType } : {}),
     }),
-    versionId !== undefined ? { 'x-amz-version-id': versionId } : {},
+    {
+      ...sseHeaders(object),
+      ...(versionId !== undefined ? { 'x-amz-version-id': versionId } : {}),
+    },
   );
 }
 

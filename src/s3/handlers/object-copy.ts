@@ -5,6 +5,7 @@ import { S3Error } from '../errors.ts';
 import { isoDate, renderXml } from '../xml.ts';
 import { lockFromHeaders } from './object-lock.ts';
 import { cannedAclFrom, etagOf, objectMetaFrom } from './object-meta.ts';
+import { checkCanSeal, requestedSse, sseHeaders } from './sse.ts';
 import { tagsFromHeader } from './tagging.ts';
 
 function header(ctx: RequestContext, name: string): string | undefined {
@@ -101,7 +102,10 @@ export async function copyObject(ctx: RequestContext, bucket: string, key: strin
   }
   // Copying a version onto its own key is how a version is restored: allowed as it is.
   const restore = source.versionId !== undefined;
-  if (source.bucket === bucket && source.key === key && directive === 'COPY' && !restore) {
+  // Asking for encryption is a change too: a copy onto itself is how an object is encrypted.
+  const sse = requestedSse(ctx);
+  const unchanged = directive === 'COPY' && !restore && sse === undefined;
+  if (source.bucket === bucket && source.key === key && unchanged) {
     throw new S3Error(
       'InvalidRequest',
       400,
@@ -111,6 +115,7 @@ export async function copyObject(ctx: RequestContext, bucket: string, key: strin
     );
   }
   await authorizeCopySource(ctx, source);
+  await checkCanSeal(ctx, bucket, sse);
   await ctx.client.getBucket(bucket);
   const sourceVersion = await ctx.client.objectVersion(source.bucket, source.key, source.versionId);
   const sourceInode = sourceVersion.inode ?? refuseDeleteMarkerSource();
@@ -124,8 +129,9 @@ export async function copyObject(ctx: RequestContext, bucket: string, key: strin
     copyIfMatch: header(ctx, 'x-amz-copy-source-if-match'),
     copyIfNoneMatch: header(ctx, 'x-amz-copy-source-if-none-match'),
     lock: lockFromHeaders(ctx),
+    sse,
   });
-  const headers: Record<string, string> = {};
+  const headers: Record<string, string> = sseHeaders(copied.inode.object);
   if (sourceVersion.versioned) headers['x-amz-copy-source-version-id'] = sourceVersion.versionId;
   if (copied.versionId !== undefined) headers['x-amz-version-id'] = copied.versionId;
   sendXml(

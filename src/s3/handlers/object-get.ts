@@ -7,6 +7,7 @@ import { lockHeaders } from './object-lock.ts';
 import { etagOf } from './object-meta.ts';
 import { checksumHeaders } from './object-put.ts';
 import { parseRange, type ResolvedRange } from './range.ts';
+import { sseHeaders } from './sse.ts';
 
 const RESPONSE_OVERRIDES: Record<string, string> = {
   'response-content-type': 'content-type',
@@ -35,6 +36,7 @@ function objectHeaders(ctx: RequestContext, inode: Inode): Record<string, string
     headers[`x-amz-meta-${name}`] = value;
   if (o?.partSizes) headers['x-amz-mp-parts-count'] = o.partSizes.length;
   if (o?.tags) headers['x-amz-tagging-count'] = Object.keys(o.tags).length;
+  Object.assign(headers, sseHeaders(o));
   for (const [param, name] of Object.entries(RESPONSE_OVERRIDES)) {
     const value = ctx.url.searchParams.get(param);
     if (value !== null) headers[name] = value;

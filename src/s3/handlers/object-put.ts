@@ -2,6 +2,7 @@ import { objectBody, quoteEtag, type RequestContext, sendEmpty } from '../contex
 import { S3Error } from '../errors.ts';
 import { lockFromHeaders } from './object-lock.ts';
 import { objectMetaFrom } from './object-meta.ts';
+import { checkCanSeal, requestedSse, sseHeaders } from './sse.ts';
 
 const CHECKSUM_HEADERS: Record<string, string> = {
   CRC32: 'x-amz-checksum-crc32',
@@ -55,6 +56,9 @@ export async function putObject(ctx: RequestContext, bucket: string, key: string
   const ifNoneMatch = conditional(ctx, 'if-none-match');
   // The same object as auth.checksums: trailing checksums land in it before the commit reads it.
   const object = { ...objectMetaFrom(ctx.req), checksums: ctx.auth.checksums };
+  const sse = requestedSse(ctx);
+  await checkCanSeal(ctx, bucket, sse);
+  if (sse !== undefined) Object.assign(object, { sse });
   const result = await ctx.client.putObject(bucket, key, objectBody(ctx), {
     object,
     ifMatch: conditional(ctx, 'if-match'),
@@ -66,6 +70,7 @@ export async function putObject(ctx: RequestContext, bucket: string, key: string
   sendEmpty(ctx, 200, {
     etag: quoteEtag(result.etag),
     ...checksumHeaders(ctx.auth.checksums),
+    ...sseHeaders(result.inode.object),
     ...(result.versionId !== undefined ? { 'x-amz-version-id': result.versionId } : {}),
   });
 }

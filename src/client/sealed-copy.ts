@@ -1,0 +1,74 @@
+// A copy that must be SSE-S3 (asked for, or the destination bucket's default) of a source whose
+// bytes are not all sealed: a metadata-only copy would share plaintext stripes, which the state
+// machine refuses (src/metadata/object-encryption.ts). The source's bytes are read and written
+// again sealed, and the copy commits those stripes instead (copyObject's `rewritten`), checked by
+// the state machine against the source as it was read. Bounded by AWS's own limit for CopyObject.
+import assert from 'node:assert';
+import { StrataError } from '../common/errors.ts';
+import type { Slots } from '../common/slots.ts';
+import type { Extent, Inode } from '../metadata/types.ts';
+import type { Logger } from '../observability/logger.ts';
+import type { DataPool } from './data-pool.ts';
+import { readFileRange } from './file-reader.ts';
+import type { MetadataClient } from './metadata-client.ts';
+import type { ErasureParams } from './stripe-io.ts';
+import { writeStream } from './stripe-writer.ts';
+
+// AWS copies at most 5 GiB in one CopyObject (larger: UploadPartCopy); a rewrite holds one
+// request for as long as the bytes take, so the same bound applies.
+export const COPY_REWRITE_BYTES_MAX = 5 * 1024 ** 3;
+// Extents are checked a window at a time, as readers fetch them (file-reader.ts).
+const SEALED_CHECK_WINDOW_BYTES = 256 * 1024 * 1024;
+
+export interface CopyRewriteDeps {
+  metadata: MetadataClient;
+  pool: DataPool;
+  erasure: ErasureParams;
+  slots: Slots;
+  log: Logger;
+}
+
+export interface RewrittenSource {
+  srcIno: number;
+  srcCtimeMs: number;
+  size: number;
+  extents: Extent[];
+}
+
+export async function fileIsSealed(metadata: MetadataClient, inode: Inode): Promise<boolean> {
+  for (let at = 0; at < inode.size; at += SEALED_CHECK_WINDOW_BYTES) {
+    const length = Math.min(SEALED_CHECK_WINDOW_BYTES, inode.size - at);
+    const extents = await metadata.read('extents', inode.ino, at, length);
+    if (extents.some((extent) => extent.stripe.encryption === undefined)) return false;
+  }
+  return true;
+}
+
+// The source's bytes written again, sealed; undefined when they already are (a plain copy).
+export async function rewriteSealed(
+  deps: CopyRewriteDeps,
+  source: Inode,
+): Promise<RewrittenSource | undefined> {
+  if (await fileIsSealed(deps.metadata, source)) return undefined;
+  if (source.size > COPY_REWRITE_BYTES_MAX) {
+    throw new StrataError(
+      'EINVAL',
+      'The specified copy source is larger than the maximum allowable size for a copy source: ' +
+        `${COPY_REWRITE_BYTES_MAX} (its bytes must be encrypted, which a copy does by rewriting them)`,
+    );
+  }
+  const body = readFileRange(deps.metadata, deps.pool, source.ino, 0, source.size, deps.log);
+  const written = await writeStream(deps.pool, deps.erasure, body, {
+    maxSizeBytes: COPY_REWRITE_BYTES_MAX,
+    log: deps.log,
+    slots: deps.slots,
+    seal: true,
+  });
+  assert.equal(written.sizeBytes, source.size, 'the rewrite read the whole source');
+  return {
+    srcIno: source.ino,
+    srcCtimeMs: source.ctimeMs,
+    size: written.sizeBytes,
+    extents: written.extents,
+  };
+}
