@@ -2,7 +2,6 @@
 // limit, not the object's). CSV goes through csv-parse; JSON is split into top-level values here
 // (LINES: one per line; DOCUMENT: one after another) and each is parsed with JSON.parse.
 import assert from 'node:assert';
-import { Readable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import { CsvError, parse } from 'csv-parse';
 import { SelectError } from './errors.ts';
@@ -11,8 +10,13 @@ import type { CsvInputOptions } from './request.ts';
 
 // AWS's limit on one record of input or output.
 export const RECORD_BYTES_MAX = 1024 * 1024;
+// Input is parsed this much at a time, so one batch of records stays small whatever the size of
+// the chunks a read hands over.
+const PARSE_SLICE_BYTES = 256 * 1024;
 
-function csvParser(options: CsvInputOptions) {
+// Records are taken from on_record as each input chunk is parsed, in one batch per chunk: one await
+// per chunk instead of one per record through the stream's object-mode buffer.
+function csvParser(options: CsvInputOptions, batch: string[][]) {
   return parse({
     delimiter: options.fieldDelimiter,
     record_delimiter: [options.recordDelimiter],
@@ -24,6 +28,10 @@ function csvParser(options: CsvInputOptions) {
     skip_empty_lines: true,
     bom: true,
     max_record_size: RECORD_BYTES_MAX,
+    on_record: (record: string[]) => {
+      batch.push(record);
+      return null; // taken here, not passed on through the stream
+    },
   });
 }
 
@@ -40,19 +48,42 @@ export async function* csvRecords(
   bytes: AsyncIterable<Buffer>,
   options: CsvInputOptions,
   headerFromElsewhere?: CsvHeader,
-): AsyncGenerator<CsvRecord> {
-  const parser = Readable.from(bytes, { objectMode: false }).pipe(csvParser(options));
+): AsyncGenerator<CsvRecord[]> {
+  const rows: string[][] = [];
+  const parser = csvParser(options, rows);
+  parser.resume(); // nothing comes out of the readable side (on_record keeps every record)
   let header = headerFromElsewhere;
   let first = headerFromElsewhere === undefined && options.fileHeaderInfo !== 'NONE';
-  try {
-    for await (const fields of parser as AsyncIterable<string[]>) {
+  const take = (): CsvRecord[] => {
+    const records: CsvRecord[] = [];
+    for (const fields of rows) {
       if (first) {
         first = false;
         if (options.fileHeaderInfo === 'USE') header = new CsvHeader(fields);
         continue;
       }
-      yield new CsvRecord(fields, header);
+      records.push(new CsvRecord(fields, header));
     }
+    rows.length = 0;
+    return records;
+  };
+  try {
+    for await (const chunk of bytes) {
+      for (let at = 0; at < chunk.length; at += PARSE_SLICE_BYTES) {
+        const slice = chunk.subarray(at, at + PARSE_SLICE_BYTES);
+        await new Promise<void>((resolve, reject) =>
+          parser.write(slice, (error) => (error ? reject(error) : resolve())),
+        );
+        const records = take();
+        if (records.length > 0) yield records;
+      }
+    }
+    await new Promise<void>((resolve, reject) => {
+      parser.once('error', reject);
+      parser.end(() => resolve());
+    });
+    const records = take();
+    if (records.length > 0) yield records;
   } catch (error) {
     throw csvFailure(error);
   } finally {
@@ -65,8 +96,8 @@ export async function csvHeader(
   bytes: AsyncIterable<Buffer>,
   options: CsvInputOptions,
 ): Promise<CsvHeader | undefined> {
-  for await (const record of csvRecords(bytes, { ...options, fileHeaderInfo: 'NONE' }))
-    return new CsvHeader(record.fields);
+  for await (const records of csvRecords(bytes, { ...options, fileHeaderInfo: 'NONE' }))
+    return new CsvHeader(records[0].fields);
   return undefined;
 }
 
@@ -81,35 +112,38 @@ function jsonValue(text: string): JsonRecord {
   }
 }
 
-export async function* jsonLines(bytes: AsyncIterable<Buffer>): AsyncGenerator<JsonRecord> {
+export async function* jsonLines(bytes: AsyncIterable<Buffer>): AsyncGenerator<JsonRecord[]> {
   const decoder = new StringDecoder('utf8');
   let pending = '';
   for await (const chunk of bytes) {
     pending += decoder.write(chunk);
     let start = 0;
+    const records: JsonRecord[] = [];
     for (let nl = pending.indexOf('\n'); nl >= 0; nl = pending.indexOf('\n', start)) {
       const line = pending.slice(start, nl).trim();
       start = nl + 1;
-      if (line !== '') yield jsonValue(line);
+      if (line !== '') records.push(jsonValue(line));
     }
+    if (records.length > 0) yield records;
     pending = pending.slice(start);
     if (pending.length > RECORD_BYTES_MAX)
       throw new SelectError('OverMaxRecordSize', 'A record is longer than 1 MiB.');
   }
   const last = (pending + decoder.end()).trim();
-  if (last !== '') yield jsonValue(last);
+  if (last !== '') yield [jsonValue(last)];
 }
 
 // DOCUMENT: top-level JSON values one after another (whitespace between, or none); each is a
 // record. Objects and arrays end where their brackets balance, strings at their closing quote,
 // other values at whitespace or the next value's opening character.
-export async function* jsonDocument(bytes: AsyncIterable<Buffer>): AsyncGenerator<JsonRecord> {
+export async function* jsonDocument(bytes: AsyncIterable<Buffer>): AsyncGenerator<JsonRecord[]> {
   const decoder = new StringDecoder('utf8');
   const scanner = new JsonScanner();
   for await (const chunk of bytes) {
-    for (const value of scanner.feed(decoder.write(chunk))) yield jsonValue(value);
+    const values = scanner.feed(decoder.write(chunk));
+    if (values.length > 0) yield values.map(jsonValue);
   }
-  for (const value of scanner.feed(`${decoder.end()} `)) yield jsonValue(value);
+  yield scanner.feed(`${decoder.end()} `).map(jsonValue);
   if (scanner.inValue) throw new SelectError('JSONParsingError', 'The JSON input ends mid-value.');
 }
 

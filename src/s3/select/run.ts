@@ -104,7 +104,7 @@ export async function* selectMessages(
   const execution = new SelectExecution(query, writerFor(request), input.nowMs);
   const scanned = counted(input.body, counts, 'scannedBytes');
   const plain = request.compression === 'GZIP' ? gunzip(scanned) : scanned;
-  const records: AsyncGenerator<InputRecord> = recordsOf(
+  const batches: AsyncGenerator<InputRecord[]> = recordsOf(
     request,
     counted(plain, counts, 'processedBytes'),
     input,
@@ -131,9 +131,12 @@ export async function* selectMessages(
   };
   if (!execution.done) {
     try {
-      for await (const record of records) {
-        pending += execution.push(record);
-        if (pending.length >= RECORDS_PAYLOAD_BYTES_MAX) yield* flush(false);
+      for await (const batch of batches) {
+        for (const record of batch) {
+          pending += execution.push(record);
+          if (pending.length >= RECORDS_PAYLOAD_BYTES_MAX) yield* flush(false);
+          if (execution.done) break;
+        }
         if (request.progress && counts.scannedBytes >= progressAt) {
           progressAt = counts.scannedBytes + PROGRESS_INTERVAL_BYTES;
           yield progressMessage(counts);
@@ -145,7 +148,7 @@ export async function* selectMessages(
         if (execution.done) break;
       }
     } finally {
-      await records.return(undefined);
+      await batches.return(undefined);
     }
   }
   pending += execution.finish();
