@@ -4,6 +4,7 @@
 // whatever the object's size. Reading stops as soon as LIMIT is reached.
 import assert from 'node:assert';
 import { createGunzip } from 'node:zlib';
+import { s3SelectBytes } from '../../observability/metrics.ts';
 import type { Query } from './ast.ts';
 import { SelectError } from './errors.ts';
 import {
@@ -155,6 +156,9 @@ export async function* selectMessages(
   yield* flush(true);
   assert(pending === '', 'every record went out');
   if (request.progress) yield progressMessage(counts);
+  s3SelectBytes.inc({ stage: 'scanned' }, counts.scannedBytes);
+  s3SelectBytes.inc({ stage: 'processed' }, counts.processedBytes);
+  s3SelectBytes.inc({ stage: 'returned' }, counts.returnedBytes);
   yield statsMessage(counts);
   yield endMessage();
 }

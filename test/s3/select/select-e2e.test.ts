@@ -175,10 +175,19 @@ describe('SelectObjectContent', () => {
     assert.ok(Math.abs(avg - avg2) < 1e-9 * avg2, `AVG ${avg} against ${avg2}`);
   });
 
-  test('a large result comes in many bounded Records messages, in order', async () => {
-    const result = await run('rows.csv', 'SELECT * FROM S3Object');
+  test('a large result comes in many bounded Records messages, in order; Progress on request', async () => {
+    const result = await run('rows.csv', 'SELECT * FROM S3Object', {
+      RequestProgress: { Enabled: true },
+    });
     assert.equal(result.text, CSV.slice(CSV.indexOf('\n') + 1));
     assert.ok(result.recordMessages >= 2, `${result.recordMessages} Records messages`);
+    assert.deepEqual(result.events, ['Records', 'Progress', 'Stats', 'End']);
+    const metrics = await (await fetch(server.metricsUrl)).text();
+    const scanned = /^strata_s3_select_bytes_total\{stage="scanned"\} (\d+)/m.exec(metrics);
+    assert.ok(
+      scanned !== null && Number(scanned[1]) >= Buffer.byteLength(CSV),
+      'scanned bytes metric',
+    );
   });
 
   test('LIMIT stops early; JSON output names the columns', async () => {
