@@ -50,7 +50,12 @@ export async function selectObjectContent(ctx: RequestContext, bucket: string, k
     body = scanRangeBytes(await read({ offset, length: sizeBytes - offset }), scan, delimiter);
     header = await headerBefore(request, scan, read, sizeBytes);
   }
-  const messages = selectMessages(request, query, { body, header, nowMs: Date.now() });
+  const messages = selectMessages(request, query, {
+    body,
+    header,
+    startsAtObjectStart: scan === undefined || scan.start === 0,
+    nowMs: Date.now(),
+  });
   await sendMessages(ctx, messages);
 }
 

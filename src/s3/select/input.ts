@@ -42,18 +42,19 @@ function csvFailure(error: unknown): unknown {
   return new SelectError('CSVParsingError', `The CSV input could not be parsed: ${error.message}`);
 }
 
-// headerFromElsewhere: the header when the scan range starts past it (read from the object's
-// start by the caller); otherwise the first record is the header (USE) or skipped (IGNORE).
+// firstIsHeader: the bytes start at the object's start, so with FileHeaderInfo USE or IGNORE their
+// first record is the header (used or skipped); header: one read from the object's start, for a
+// scan range that begins after it.
 export async function* csvRecords(
   bytes: AsyncIterable<Buffer>,
   options: CsvInputOptions,
-  headerFromElsewhere?: CsvHeader,
+  where: { header?: CsvHeader; firstIsHeader: boolean },
 ): AsyncGenerator<CsvRecord[]> {
   const rows: string[][] = [];
   const parser = csvParser(options, rows);
   parser.resume(); // nothing comes out of the readable side (on_record keeps every record)
-  let header = headerFromElsewhere;
-  let first = headerFromElsewhere === undefined && options.fileHeaderInfo !== 'NONE';
+  let header = where.header;
+  let first = where.firstIsHeader && options.fileHeaderInfo !== 'NONE';
   const take = (): CsvRecord[] => {
     const records: CsvRecord[] = [];
     for (const fields of rows) {
@@ -96,7 +97,7 @@ export async function csvHeader(
   bytes: AsyncIterable<Buffer>,
   options: CsvInputOptions,
 ): Promise<CsvHeader | undefined> {
-  for await (const records of csvRecords(bytes, { ...options, fileHeaderInfo: 'NONE' }))
+  for await (const records of csvRecords(bytes, options, { firstIsHeader: false }))
     return new CsvHeader(records[0].fields);
   return undefined;
 }

@@ -164,10 +164,8 @@ function inputFormat(xml: Element): InputFormat {
         'QuoteEscapeCharacter',
         1,
       ),
-      comments:
-        text(csv, 'Comments') === undefined
-          ? ''
-          : delimiter(text(csv, 'Comments'), '', 'Comments', 1),
+      // Absent or empty: no comment lines.
+      comments: delimiter(text(csv, 'Comments') || undefined, '', 'Comments', 1),
       allowQuotedRecordDelimiter: flag(
         text(csv, 'AllowQuotedRecordDelimiter'),
         'AllowQuotedRecordDelimiter',

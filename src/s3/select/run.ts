@@ -34,6 +34,8 @@ export interface SelectInput {
   body: AsyncIterable<Buffer>;
   // A CSV header read from the object's start, when a scan range begins after it.
   header?: CsvHeader;
+  // False when a scan range begins past the object's start: its first record is no header.
+  startsAtObjectStart: boolean;
   nowMs: number;
 }
 
@@ -52,7 +54,10 @@ async function* gunzip(source: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
   const inflate = createGunzip();
   const feeding = (async () => {
     try {
-      for await (const chunk of source) if (!inflate.write(chunk)) await drainOf(inflate);
+      for await (const chunk of source) {
+        if (inflate.destroyed) return; // the reader stopped (LIMIT): read no further
+        if (!inflate.write(chunk)) await drainOf(inflate);
+      }
       inflate.end();
     } catch (error) {
       inflate.destroy(error as Error);
@@ -92,7 +97,11 @@ function writerFor(request: SelectRequest): RowWriter {
 
 function recordsOf(request: SelectRequest, bytes: AsyncIterable<Buffer>, input: SelectInput) {
   const i = request.input;
-  if (i.kind === 'CSV') return csvRecords(bytes, i.csv, input.header);
+  if (i.kind === 'CSV')
+    return csvRecords(bytes, i.csv, {
+      header: input.header,
+      firstIsHeader: input.startsAtObjectStart,
+    });
   return i.type === 'LINES' ? jsonLines(bytes) : jsonDocument(bytes);
 }
 

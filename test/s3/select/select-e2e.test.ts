@@ -279,6 +279,41 @@ describe('SelectObjectContent', () => {
     assert.equal(ids[ids.length - 1], ROWS.length);
   });
 
+  test('CSV options: IGNORE, delimiters, comments, quoting; IGNORE inside a range skips nothing', async () => {
+    const text = '# a comment\r\nh1;h2\r\n1;"x;y"\r\n#2;skipped\r\n3;z\r\n';
+    await client.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'semi.csv', Body: text }));
+    const input = {
+      CSV: {
+        FileHeaderInfo: 'IGNORE' as const,
+        FieldDelimiter: ';',
+        RecordDelimiter: '\r\n',
+        Comments: '#',
+      },
+    };
+    const result = await run('semi.csv', 'SELECT s._2, s._1 FROM S3Object s', {
+      InputSerialization: input,
+      OutputSerialization: {
+        CSV: { QuoteFields: 'ALWAYS', FieldDelimiter: '|', RecordDelimiter: '\n' },
+      },
+    });
+    assert.equal(result.text, '"x;y"|"1"\n"z"|"3"\n');
+    const ranged = await run('semi.csv', 'SELECT s._1 FROM S3Object s', {
+      InputSerialization: input,
+      ScanRange: { Start: text.indexOf('1;') },
+    });
+    assert.equal(ranged.text, '1\n3\n', 'the first record in the range is no header');
+  });
+
+  test('LIMIT stops reading the object', async () => {
+    const big = toCsv(generateRows(200_000, 3));
+    await client.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'big.csv', Body: big }));
+    const result = await run('big.csv', 'SELECT s.id FROM S3Object s LIMIT 3');
+    assert.equal(result.text, '1\n2\n3\n');
+    const scanned = result.stats?.BytesScanned ?? 0;
+    // Reads come in stripes of a few MiB: the first one holds the three rows.
+    assert.ok(scanned < big.length, `${scanned} of ${big.length} bytes scanned`);
+  });
+
   test('request errors are 400 with AWS codes; Parquet and BZIP2 are 501', async () => {
     const cases: [() => Promise<unknown>, string, number][] = [
       [() => run('rows.csv', 'SELECT FROM S3Object'), 'ParseUnexpectedToken', 400],
