@@ -11,6 +11,7 @@ import {
   PutObjectCommand,
   type S3Client,
   S3ServiceException,
+  SelectObjectContentCommand,
 } from '@aws-sdk/client-s3';
 import { parse as parseCsv } from 'csv-parse/sync';
 import { aws, s3Client } from '../../helpers/s3.ts';
@@ -29,6 +30,8 @@ import {
 const BUCKET = 'select';
 const ROWS = generateRows(3000);
 const CSV = toCsv(ROWS);
+// Several read stripes long.
+const BIG = toCsv(generateRows(200_000, 3));
 
 async function failure(promise: Promise<unknown>): Promise<{ code: string; status?: number }> {
   try {
@@ -59,6 +62,7 @@ describe('SelectObjectContent', () => {
     const put = (Key: string, Body: string | Buffer) =>
       client.send(new PutObjectCommand({ Bucket: BUCKET, Key, Body }));
     await put('rows.csv', CSV);
+    await put('big.csv', BIG);
     await put('rows.csv.gz', gzipSync(CSV));
     await put('rows.jsonl', toJsonLines(ROWS));
     await put('doc.json', '{"a":1,"b":{"c":"x"}} {"a":2,"b":{"c":"y"}}\n[1,2] "s" 3');
@@ -305,13 +309,36 @@ describe('SelectObjectContent', () => {
   });
 
   test('LIMIT stops reading the object', async () => {
-    const big = toCsv(generateRows(200_000, 3));
-    await client.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'big.csv', Body: big }));
     const result = await run('big.csv', 'SELECT s.id FROM S3Object s LIMIT 3');
     assert.equal(result.text, '1\n2\n3\n');
     const scanned = result.stats?.BytesScanned ?? 0;
     // Reads come in stripes of a few MiB: the first one holds the three rows.
-    assert.ok(scanned < big.length, `${scanned} of ${big.length} bytes scanned`);
+    assert.ok(scanned < BIG.length, `${scanned} of ${BIG.length} bytes scanned`);
+  });
+
+  test('a client that hangs up mid-stream does not disturb the gateway', async () => {
+    const abort = new AbortController();
+    const out = await client.send(
+      new SelectObjectContentCommand({
+        Bucket: BUCKET,
+        Key: 'big.csv',
+        Expression: 'SELECT * FROM S3Object',
+        ExpressionType: 'SQL',
+        InputSerialization: csvWithHeader,
+        OutputSerialization: csvOut,
+      }),
+      { abortSignal: abort.signal },
+    );
+    let records = 0;
+    await assert.rejects(async () => {
+      for await (const event of out.Payload ?? []) {
+        if (event.Records && ++records === 2) abort.abort();
+      }
+    });
+    assert.equal(records, 2);
+    const after = await run('rows.csv', "SELECT COUNT(*) FROM S3Object WHERE category = 'a'");
+    const expected = ROWS.filter((r) => r.category === 'a').length;
+    assert.equal(after.text, `${expected}\n`, 'the next query is answered in full');
   });
 
   test('request errors are 400 with AWS codes; Parquet and BZIP2 are 501', async () => {
