@@ -369,6 +369,32 @@ describe('SelectObjectContent', () => {
         501,
       ],
       [() => run('rows.csv', 'SELECT CAST(name AS INT) FROM S3Object'), 'CastFailed', 400],
+      [
+        () =>
+          run('rows.csv.gz', 'SELECT * FROM S3Object', {
+            InputSerialization: { ...csvWithHeader, CompressionType: 'GZIP' },
+            ScanRange: { Start: 10 },
+          }),
+        'InvalidRequestParameter',
+        400,
+      ],
+      [
+        () =>
+          run('doc.json', 'SELECT * FROM S3Object', {
+            InputSerialization: { JSON: { Type: 'DOCUMENT' } },
+            ScanRange: { Start: 10 },
+          }),
+        'InvalidRequestParameter',
+        400,
+      ],
+      [
+        () =>
+          run('rows.csv', 'SELECT * FROM S3Object', {
+            InputSerialization: { CSV: { FileHeaderInfo: 'FIRST' } },
+          }),
+        'InvalidFileHeaderInfo',
+        400,
+      ],
       [() => run('absent.csv', 'SELECT * FROM S3Object'), 'NoSuchKey', 404],
     ];
     for (const [request, code, status] of cases) {
