@@ -237,6 +237,15 @@ export const s3Bytes = new Counter({
   registers: [s3Metrics],
 });
 
+// S3 Select: bytes read from objects (scanned), after decompression (processed) and sent back as
+// records (returned), the Stats figures of each finished query.
+export const s3SelectBytes = new Counter({
+  name: 'strata_s3_select_bytes_total',
+  help: 'S3 Select bytes scanned, processed (decompressed) and returned, by stage',
+  labelNames: ['stage'] as const,
+  registers: [s3Metrics],
+});
+
 export const erasureStripes = new Counter({
   name: 'strata_erasure_stripes_total',
   help: 'Stripes encoded, decoded and reconstructed by the client library',

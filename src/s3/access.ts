@@ -153,6 +153,7 @@ function objectChecksFor(e: Endpoint): AccessCheck[] {
       return [on('s3:PutBucketAcl')];
     case 'GetObject':
     case 'HeadObject':
+    case 'SelectObjectContent':
       return [on('s3:GetObject')];
     case 'GetObjectAttributes':
       return [on('s3:GetObjectAttributes')];

@@ -2,6 +2,7 @@
 // (as Garage's error.rs). Everything a handler throws goes through toS3Error.
 import { S3AuthError } from '../auth/types.ts';
 import { StrataError, type StrataErrorCode } from '../common/errors.ts';
+import { SelectError } from './select/errors.ts';
 
 export class S3Error extends Error {
   readonly s3Code: string;
@@ -114,6 +115,9 @@ export function toS3Error(error: unknown): S3Error {
   if (error instanceof S3Error) return error;
   if (error instanceof S3AuthError)
     return new S3Error(error.s3Code, error.httpStatus, error.message);
+  // S3 Select's codes are AWS's own (ParseUnexpectedToken, CastFailed, ...): 400, or 501 for
+  // what Strata's engine does not do.
+  if (error instanceof SelectError) return new S3Error(error.code, error.httpStatus, error.message);
   if (error instanceof StrataError) {
     const [s3Code, httpStatus] = FROM_STRATA[error.code];
     const message =

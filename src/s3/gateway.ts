@@ -26,6 +26,7 @@ import { deleteObject, deleteObjects } from './handlers/object-delete.ts';
 import { getObject } from './handlers/object-get.ts';
 import * as lock from './handlers/object-lock.ts';
 import { putObject } from './handlers/object-put.ts';
+import { selectObjectContent } from './handlers/object-select.ts';
 import * as tagging from './handlers/tagging.ts';
 import * as versioning from './handlers/versioning.ts';
 import { refuseUnprovided } from './request-refusals.ts';
@@ -191,6 +192,8 @@ function dispatch(ctx: RequestContext, e: Endpoint): Promise<void> {
       return getObject(ctx, e.bucket, e.key, false);
     case 'HeadObject':
       return getObject(ctx, e.bucket, e.key, true);
+    case 'SelectObjectContent':
+      return selectObjectContent(ctx, e.bucket, e.key);
     case 'DeleteObject':
       return deleteObject(ctx, e.bucket, e.key);
     case 'CopyObject':

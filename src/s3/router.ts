@@ -49,6 +49,7 @@ export type Endpoint =
   | { kind: 'PutObjectRetention'; bucket: string; key: string }
   | { kind: 'GetObjectLegalHold'; bucket: string; key: string }
   | { kind: 'PutObjectLegalHold'; bucket: string; key: string }
+  | { kind: 'SelectObjectContent'; bucket: string; key: string }
   | { kind: 'NotImplemented'; operation: string };
 
 export type EndpointKind = Endpoint['kind'];
@@ -70,6 +71,7 @@ const UNIMPLEMENTED_SUBRESOURCES = [
   'retention',
   'legal-hold',
   'restore',
+  // Routed on an object by POST (SelectObjectContent); a bucket has no ?select.
   'select',
   'accelerate',
   'requestPayment',
@@ -150,6 +152,9 @@ export function route(input: RouteInput): Endpoint {
     const lock = objectLockSubresource(method, bucket, key, q);
     if (lock !== undefined) return lock;
   }
+  if (key !== undefined && bucket !== undefined && q.has('select')) {
+    return selectEndpoint(method, bucket, key, q);
+  }
   if (key !== undefined && bucket !== undefined && q.has('acl')) {
     if (method === 'GET') return { kind: 'GetObjectAcl', bucket, key };
     if (method === 'PUT') return { kind: 'PutObjectAcl', bucket, key };
@@ -166,6 +171,14 @@ export function route(input: RouteInput): Endpoint {
   }
   if (key === undefined) return bucketEndpoint(method, bucket, q);
   return objectEndpoint(method, bucket, key, q, input.headers);
+}
+
+// POST ?select&select-type=2 on an object; ?select anywhere else is not routed (below).
+function selectEndpoint(method: string, bucket: string, key: string, q: URLSearchParams): Endpoint {
+  if (method !== 'POST') return { kind: 'NotImplemented', operation: `${method} ?select` };
+  if (q.get('select-type') !== '2')
+    throw new S3Error('InvalidArgument', 400, 'SelectObjectContent needs select-type=2.');
+  return { kind: 'SelectObjectContent', bucket, key };
 }
 
 // ?retention and ?legal-hold on an object (GET and PUT; another method is not routed to the

@@ -228,5 +228,12 @@ test('attributes, versions and the remaining query forms', () => {
   assert.equal(routeOf('PATCH', '/b/k').kind, 'NotImplemented');
   assert.equal(routeOf('PUT', '/').kind, 'NotImplemented');
   assert.equal(routeOf('GET', '/b/k?select&select-type=2').kind, 'NotImplemented');
+  assert.deepEqual(routeOf('POST', '/b/k?select&select-type=2'), {
+    kind: 'SelectObjectContent',
+    bucket: 'b',
+    key: 'k',
+  });
+  assert.throws(() => routeOf('POST', '/b/k?select'), /select-type=2/);
+  assert.equal(routeOf('POST', '/b?select&select-type=2').kind, 'NotImplemented');
   assert.equal(routeOf('PUT', '/b?cors').kind, 'NotImplemented');
 });
