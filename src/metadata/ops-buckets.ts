@@ -1,5 +1,6 @@
 // Buckets: directories directly under the root, each with a 'b' record. S3's naming rules are
 // the gateway's to check; here a name only has to be a valid directory name.
+import { checkCorsRules } from './cors-rules.ts';
 import * as K from './keys.ts';
 import { addSubdir } from './object-path.ts';
 import { newInode, removeDir } from './ops-namespace.ts';
@@ -77,6 +78,9 @@ export function setBucketAttr(store: Store, c: Op<'setBucketAttr'>) {
         'An Object Lock configuration is present on this bucket, so the versioning state cannot be changed.',
       );
     next.versioning = c.value as VersioningState;
+  } else if (c.attr === 'cors') {
+    if (c.value === null) delete next.cors;
+    else next.cors = checkCorsRules(c.value);
   } else if (c.attr === 'tags') {
     if (c.value === null) delete next.tags;
     else next.tags = checkStringRecord(c.value);

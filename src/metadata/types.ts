@@ -6,6 +6,7 @@
 // a deterministic state machine; the proposer stamps time (nowMs) and any identifiers into the
 // command so that apply() uses no clock and no randomness (this is what Raft will replicate).
 
+import type { CorsRule } from './cors-rules.ts';
 import type {
   DiskState,
   FailureDomain,
@@ -253,6 +254,9 @@ export interface BucketInfo {
   // Object Lock: present once enabled (never disabled; versioning then stays Enabled), with the
   // default retention rule if one is set.
   objectLock?: { rule?: ObjectLockRule };
+  // CORS rules (src/metadata/cors-rules.ts), in the order the owner put them: the first rule that
+  // matches a request answers it.
+  cors?: CorsRule[];
 }
 
 export interface UploadInfo {
@@ -365,7 +369,7 @@ export type Command =
       nowMs: number;
       name: string;
       attr: BucketAttr;
-      value: string | Record<string, string> | null;
+      value: BucketAttrValue;
     }
   // Atomically creates or replaces the file at bucket/key with exactly these extents and size,
   // creating missing parent directories (implicit). Preconditions on the current object: ifMatch
@@ -576,7 +580,8 @@ export type Command =
 
 export type CommandOp = Command['op'];
 
-export type BucketAttr = 'policy' | 'tags' | 'acl' | 'versioning';
+export type BucketAttr = 'policy' | 'tags' | 'acl' | 'versioning' | 'cors';
+export type BucketAttrValue = string | Record<string, string> | CorsRule[] | null;
 
 export type LockKind = 'posix' | 'flock';
 export type LockType = 'read' | 'write';
