@@ -11,13 +11,15 @@ export interface PolicyOptions {
   conditions: unknown[]; // besides the credential, algorithm and date, which are added
   expiresAtMs?: number; // default: an hour from now
   nowMs?: number;
+  accessKey?: string; // default: the server's
   secretKey?: string; // default: the server's
   region?: string;
+  rawPolicy?: string; // signed instead of the document built from the conditions (malformed ones)
 }
 
 // The form fields that authenticate an upload: policy, x-amz-* and the signature.
 export function signedPostFields(
-  server: StrataProcess,
+  server: Pick<StrataProcess, 'accessKey' | 'secretKey'>,
   options: PolicyOptions,
 ): Record<string, string> {
   const nowMs = options.nowMs ?? Date.now();
@@ -27,7 +29,7 @@ export function signedPostFields(
     .replace(/\.\d{3}/, '');
   const date = amzDate.slice(0, 8);
   const region = options.region ?? 'us-east-1';
-  const credential = `${server.accessKey}/${date}/${region}/s3/aws4_request`;
+  const credential = `${options.accessKey ?? server.accessKey}/${date}/${region}/s3/aws4_request`;
   const document = {
     expiration: new Date(options.expiresAtMs ?? nowMs + 3_600_000).toISOString(),
     conditions: [
@@ -37,7 +39,7 @@ export function signedPostFields(
       { 'x-amz-date': amzDate },
     ],
   };
-  const policy = Buffer.from(JSON.stringify(document)).toString('base64');
+  const policy = Buffer.from(options.rawPolicy ?? JSON.stringify(document)).toString('base64');
   const secret = options.secretKey ?? server.secretKey;
   const key = hmac(hmac(hmac(hmac(`AWS4${secret}`, date), region), 's3'), 'aws4_request');
   return {
