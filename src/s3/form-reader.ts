@@ -76,6 +76,10 @@ export function readUploadForm(
       fields.set(lower, value);
     });
     parser.on('file', (name, file, info) => {
+      // A form cut off inside the file fails its stream too: whoever reads the file sees that
+      // error, and the same failure settles `done`, so the stream's own event is not needed here
+      // (and must not go unhandled once the handler has stopped reading).
+      file.on('error', () => undefined);
       if (settled) return void file.resume();
       if (name.toLowerCase() !== 'file') {
         file.resume();

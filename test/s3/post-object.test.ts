@@ -5,6 +5,7 @@
 // anonymous where the bucket allows it).
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import {
@@ -309,6 +310,39 @@ describe('POST Object (browser form uploads)', () => {
     const got = await alice.send(new GetObjectCommand({ Bucket: BUCKET, Key: 'big' }));
     assert.equal(md5Hex(await bodyBytes(got.Body)), md5Hex(body));
     assert.equal(got.ContentType, 'binary/octet-stream', 'no Content-Type field: the default');
+  });
+
+  test('a signed form cut off inside its file: 400, nothing stored, the gateway serves on', async () => {
+    const boundary = 'cut-boundary';
+    const fields = { key: 'cut/x', ...signed([{ bucket: BUCKET }, { key: 'cut/x' }]) };
+    const head = Object.entries(fields)
+      .map(
+        ([n, v]) => `--${boundary}\r\nContent-Disposition: form-data; name="${n}"\r\n\r\n${v}\r\n`,
+      )
+      .join('');
+    const filePart = `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="x"\r\n\r\n`;
+    // The file's bytes, and then the body ends without a closing boundary.
+    const body = Buffer.concat([Buffer.from(head + filePart), patternBytes(256 * 1024)]);
+    const url = new URL(server.s3Endpoint);
+    const answer = await new Promise<string>((resolve, reject) => {
+      const socket = connect(Number(url.port), url.hostname);
+      let text = '';
+      socket.on('data', (d) => {
+        text += d;
+      });
+      socket.on('error', reject);
+      socket.on('close', () => resolve(text));
+      socket.write(
+        `POST /${BUCKET} HTTP/1.1\r\nhost: ${url.host}\r\nconnection: close\r\n` +
+          `content-type: multipart/form-data; boundary=${boundary}\r\n` +
+          `content-length: ${body.length}\r\n\r\n`,
+      );
+      // Not half-closed: Node's server ends a connection its client has ended before answering.
+      socket.write(body);
+    });
+    assert.match(answer, /^HTTP\/1\.1 400 /);
+    assert.match(answer, /<Code>MalformedPOSTRequest<\/Code>/);
+    assert.equal(await exists('cut/x'), false);
   });
 
   test('malformed forms and fields Strata does not provide are refused', async () => {

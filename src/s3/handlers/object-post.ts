@@ -146,7 +146,7 @@ async function* boundedFile(
 ): AsyncIterable<Buffer> {
   let total = 0;
   // Not destroyed when the write stops early: the handler drains it instead (see postObject).
-  for await (const chunk of file.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>) {
+  for await (const chunk of formPart(file.iterator({ destroyOnReturn: false }))) {
     total += chunk.length;
     if (total > maxBytes)
       throw new S3Error(
@@ -163,6 +163,22 @@ async function* boundedFile(
       400,
       'Your proposed upload is smaller than the minimum allowed size',
     );
+}
+
+// The file part's chunks; a form that ends inside the file (busboy's "Unexpected end of form")
+// is the client's fault, not a server error. A stalled body keeps its own RequestTimeout.
+async function* formPart(chunks: AsyncIterable<Buffer>): AsyncIterable<Buffer> {
+  try {
+    yield* chunks;
+  } catch (error) {
+    if (error instanceof S3Error) throw error;
+    throw new S3Error(
+      'MalformedPOSTRequest',
+      400,
+      'The body of your POST request is not well-formed multipart/form-data.',
+      String(error),
+    );
+  }
 }
 
 function respond(
