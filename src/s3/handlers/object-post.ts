@@ -92,6 +92,8 @@ async function authorizeForm(ctx: RequestContext, bucket: string, form: UploadFo
   ctx.auth = { ...unauthenticated(), principal };
   ctx.owner = principal?.user ?? 'anonymous';
   ctx.conditions = conditionContext(ctx.req, ctx.url, ctx.auth, Date.now());
+  // IAM's s3:authType of a form upload (AWS: REST-HEADER, REST-QUERY-STRING or POST).
+  if (principal !== undefined) ctx.conditions['s3:authtype'] = ['POST'];
   await authorize(ctx, { action: 's3:PutObject', bucket, key });
   return key;
 }
