@@ -402,3 +402,66 @@ describe('POST Object (browser form uploads)', () => {
     assert.equal(anonymousPublic.status, 204, await anonymousPublic.text());
   });
 });
+
+// curl stops sending once it has an early error answer, and hangs up. A request already answered
+// is not told by Node that its client left: the gateway must not keep reading a body that will
+// never come (with a long body idle timeout it would keep even a stopping server alive).
+describe('POST Object: a client that hangs up after an early refusal', () => {
+  test('leaves nothing waiting: the server still stops on SIGTERM', async () => {
+    const dir = tempDir('strata-post-hangup-');
+    const config = join(dir, 'strata.toml');
+    writeFileSync(config, '[s3]\nbody_idle_timeout_seconds = 3600\n');
+    const server = await startStrata({ args: ['--config', config] });
+    try {
+      const s3 = new S3Client({
+        endpoint: server.s3Endpoint,
+        region: 'us-east-1',
+        forcePathStyle: true,
+        credentials: { accessKeyId: server.accessKey, secretAccessKey: server.secretKey },
+        maxAttempts: 1,
+      });
+      await s3.send(new CreateBucketCommand({ Bucket: 'hangup' }));
+      s3.destroy();
+      const boundary = 'hangup-boundary';
+      const fields = {
+        key: 'x',
+        ...signedPostFields(server, {
+          conditions: [{ bucket: 'hangup' }, { key: 'x' }, ['content-length-range', 0, 1024]],
+        }),
+      };
+      const head = Object.entries(fields)
+        .map(
+          ([n, v]) =>
+            `--${boundary}\r\nContent-Disposition: form-data; name="${n}"\r\n\r\n${v}\r\n`,
+        )
+        .join('');
+      const filePart = `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="x"\r\n\r\n`;
+      const sent = Buffer.concat([Buffer.from(head + filePart), patternBytes(MiB)]);
+      const url = new URL(server.s3Endpoint);
+      // 64 MiB declared, 1 MiB sent: the answer (EntityTooLarge) comes, then the client leaves.
+      const answer = await new Promise<string>((resolve, reject) => {
+        const socket = connect(Number(url.port), url.hostname);
+        let text = '';
+        socket.on('data', (d) => {
+          text += d;
+          if (text.includes('</Error>')) {
+            socket.destroy();
+            resolve(text);
+          }
+        });
+        socket.on('error', reject);
+        socket.write(
+          `POST /hangup HTTP/1.1\r\nhost: ${url.host}\r\n` +
+            `content-type: multipart/form-data; boundary=${boundary}\r\n` +
+            `content-length: ${64 * MiB}\r\n\r\n`,
+        );
+        socket.write(sent);
+      });
+      assert.match(answer, /<Code>EntityTooLarge<\/Code>/);
+    } finally {
+      await server.stop();
+    }
+    assert.equal(server.process.signalCode, null, 'the server had to be killed');
+    assert.equal(server.process.exitCode, 0);
+  });
+});
