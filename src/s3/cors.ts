@@ -59,6 +59,8 @@ export function corsHeaders(
   request: CorsRequest,
   preflight: boolean,
 ): Record<string, string> {
+  assert(rule.allowedMethods.length > 0, 'a stored CORS rule allows some method');
+  assert(matchingRule([rule], request) === rule, 'headers come only from a rule that matched');
   const anyOrigin = rule.allowedOrigins.includes('*');
   const headers: Record<string, string> = {
     'access-control-allow-origin': anyOrigin ? '*' : request.origin,

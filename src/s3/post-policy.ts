@@ -96,6 +96,7 @@ export function checkPostPolicy(
   bucket: string,
   nowMs: number,
 ): void {
+  assert(Number.isFinite(policy.expirationMs), 'a parsed policy has an expiration');
   if (nowMs > policy.expirationMs) throw refused('Policy expired.');
   const named = new Set<string>();
   for (const condition of policy.conditions) {

@@ -50,15 +50,20 @@ test('the first rule that allows origin, method and every requested header answe
 
 test('a named origin gets itself back and credentials; "*" gets "*" and none', () => {
   const request = { origin: 'https://app.example.com', method: 'GET', headers: ['x-a'] };
-  const named = corsHeaders(rule({ exposeHeaders: ['ETag'], maxAgeSeconds: 0 }), request, true);
+  const named = corsHeaders(
+    rule({ allowedHeaders: ['x-*'], exposeHeaders: ['ETag'], maxAgeSeconds: 0 }),
+    request,
+    true,
+  );
   assert.equal(named['access-control-allow-origin'], 'https://app.example.com');
   assert.equal(named['access-control-allow-credentials'], 'true');
   assert.equal(named['access-control-allow-headers'], 'x-a');
   assert.equal(named['access-control-expose-headers'], 'ETag');
   assert.equal(named['access-control-max-age'], '0');
-  const any = corsHeaders(rule({ allowedOrigins: ['*'] }), request, false);
+  const any = corsHeaders(rule({ allowedOrigins: ['*'] }), { ...request, headers: [] }, false);
   assert.equal(any['access-control-allow-origin'], '*');
   assert.equal(any['access-control-allow-credentials'], undefined);
   assert.equal(any['access-control-allow-headers'], undefined, 'only a preflight gets them');
   assert.equal(any['access-control-max-age'], undefined);
+  assert.throws(() => corsHeaders(rule({}), request, true), /only from a rule that matched/);
 });

@@ -2,6 +2,7 @@
 // its own credentials and a signed policy (src/auth/post-signature.ts, src/s3/post-policy.ts);
 // the file part streams into the same object write path as PutObject, bounded by the policy's
 // content-length-range, so a file outside it is refused and nothing is stored.
+import assert from 'node:assert';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
 import { unauthenticated } from '../../auth/index.ts';
@@ -146,6 +147,7 @@ async function* boundedFile(
   minBytes: number,
   maxBytes: number,
 ): AsyncIterable<Buffer> {
+  assert(0 <= minBytes && minBytes <= maxBytes, `length range ${minBytes}..${maxBytes}`);
   let total = 0;
   // Not destroyed when the write stops early: the handler drains it instead (see postObject).
   for await (const chunk of formPart(file.iterator({ destroyOnReturn: false }))) {
@@ -159,6 +161,7 @@ async function* boundedFile(
     s3Bytes.inc({ direction: 'in' }, chunk.length);
     yield chunk;
   }
+  assert(total <= maxBytes, 'nothing past the maximum was handed to the write');
   if (total < minBytes)
     throw new S3Error(
       'EntityTooSmall',
