@@ -2,6 +2,7 @@
 // the SDK would refuse to send), AWS's validation codes, preflights answered unauthenticated from
 // the rules, and the rule's headers on actual requests, errors included.
 import assert from 'node:assert/strict';
+import { rmSync, writeFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import {
   CreateBucketCommand,
@@ -12,9 +13,10 @@ import {
   type S3Client,
   S3ServiceException,
 } from '@aws-sdk/client-s3';
-import { s3Client } from '../helpers/s3.ts';
-import { type StrataProcess, startStrata } from '../helpers/server.ts';
+import { aws, s3Client } from '../helpers/s3.ts';
+import { type StrataProcess, startStrata, tempDir } from '../helpers/server.ts';
 import { sendSigned } from '../helpers/signed-http.ts';
+import { has } from '../helpers/tools.ts';
 
 const APP = 'https://app.example.com';
 const BUCKET = 'cors-rules';
@@ -243,6 +245,30 @@ describe('bucket CORS', () => {
     });
     assert.equal(noRules.status, 200);
     assert.equal(noRules.headers['access-control-allow-origin'], undefined);
+  });
+
+  test('awscli: put-, get- and delete-bucket-cors as the browser guide shows them', {
+    skip: has('aws') ? false : 'awscli is not installed (.ci/run installs it)',
+  }, async () => {
+    const dir = tempDir('strata-cors-cli-');
+    const file = `${dir}/cors.json`;
+    writeFileSync(file, JSON.stringify({ CORSRules: [RULES[0]] }));
+    const put = await aws(server, [
+      's3api',
+      'put-bucket-cors',
+      '--bucket',
+      'cors-none',
+      '--cors-configuration',
+      `file://${file}`,
+    ]);
+    assert.equal(put.code, 0, put.stderr);
+    const got = await aws(server, ['s3api', 'get-bucket-cors', '--bucket', 'cors-none']);
+    assert.deepEqual(JSON.parse(got.stdout).CORSRules, [RULES[0]]);
+    const deleted = await aws(server, ['s3api', 'delete-bucket-cors', '--bucket', 'cors-none']);
+    assert.equal(deleted.code, 0, deleted.stderr);
+    const none = await aws(server, ['s3api', 'get-bucket-cors', '--bucket', 'cors-none']);
+    assert.match(none.stderr, /NoSuchCORSConfiguration/);
+    rmSync(dir, { recursive: true, force: true });
   });
 
   test('?cors on an object, or by POST, is NotImplemented rather than the object or bucket', async () => {
