@@ -92,15 +92,7 @@ export function readUploadForm(
     parser.on('fieldsLimit', () => fail(tooLarge()));
     parser.on('partsLimit', () => fail(tooLarge()));
     const done = feed(body, parser);
-    // A client may hang up once it has its answer (curl stops sending on an early error). Node
-    // does not tell a request it has already answered, so the rest of the body would be awaited
-    // until the idle timeout (keeping a stopping server alive): the request is ended here.
-    const socket = req.socket;
-    const hungUp = () => {
-      if (!req.complete) req.destroy();
-    };
-    socket.once('close', hungUp);
-    done.finally(() => socket.off('close', hungUp)).catch(() => undefined);
+    endOnHangUp(req, done);
     done.then(
       () =>
         fail(
@@ -109,6 +101,18 @@ export function readUploadForm(
       (error: unknown) => fail(error instanceof S3Error ? error : malformed()),
     );
   });
+}
+
+// A client may hang up once it has its answer (curl stops sending on an early error). Node does
+// not tell a request it has already answered, so the rest of the body would be awaited until the
+// idle timeout (keeping a stopping server alive): the request is ended when its socket closes.
+function endOnHangUp(req: IncomingMessage, done: Promise<void>): void {
+  const socket = req.socket;
+  const hungUp = () => {
+    if (!req.complete) req.destroy();
+  };
+  socket.once('close', hungUp);
+  done.finally(() => socket.off('close', hungUp)).catch(() => undefined);
 }
 
 // Writes the body into the parser with back-pressure. Once the parser fails, the rest of the body
