@@ -73,3 +73,14 @@ export function authenticate(request: IncomingMessage, url: URL, options: AuthOp
     checksums: plan.checksums,
   };
 }
+
+// The result of a request that carries no credentials in its headers or query: a CORS preflight,
+// or a POST form upload, whose credentials are fields of its body (the S3 handler checks them).
+export function unauthenticated(): AuthResult {
+  return {
+    principal: undefined,
+    body: (raw) => raw,
+    decodedContentLength: undefined,
+    checksums: {},
+  };
+}

@@ -1,4 +1,4 @@
-export { authenticate } from './authenticate.ts';
+export { authenticate, unauthenticated } from './authenticate.ts';
 export {
   AwsChunkedDecoder,
   maxChunkLineBytes,

@@ -1,5 +1,6 @@
 // Buckets: directories directly under the root, each with a 'b' record. S3's naming rules are
 // the gateway's to check; here a name only has to be a valid directory name.
+import { checkCorsRules } from './cors-rules.ts';
 import * as K from './keys.ts';
 import { isSseAlgorithm } from './object-encryption.ts';
 import { addSubdir } from './object-path.ts';
@@ -82,6 +83,9 @@ export function setBucketAttr(store: Store, c: Op<'setBucketAttr'>) {
     if (c.value === null) delete next.encryption;
     else if (isSseAlgorithm(c.value)) next.encryption = c.value;
     else fail('EINVAL', 'default encryption is AES256 (SSE-S3), or null to remove it');
+  } else if (c.attr === 'cors') {
+    if (c.value === null) delete next.cors;
+    else next.cors = checkCorsRules(c.value);
   } else if (c.attr === 'tags') {
     if (c.value === null) delete next.tags;
     else next.tags = checkStringRecord(c.value);

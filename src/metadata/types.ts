@@ -6,6 +6,7 @@
 // a deterministic state machine; the proposer stamps time (nowMs) and any identifiers into the
 // command so that apply() uses no clock and no randomness (this is what Raft will replicate).
 
+import type { CorsRule } from './cors-rules.ts';
 import type {
   DiskState,
   FailureDomain,
@@ -261,6 +262,9 @@ export interface BucketInfo {
   objectLock?: { rule?: ObjectLockRule };
   // Default encryption (PutBucketEncryption): new objects are SSE-S3 whatever their request says.
   encryption?: SseAlgorithm;
+  // CORS rules (src/metadata/cors-rules.ts), in the order the owner put them: the first rule that
+  // matches a request answers it.
+  cors?: CorsRule[];
 }
 
 export interface UploadInfo {
@@ -373,7 +377,7 @@ export type Command =
       nowMs: number;
       name: string;
       attr: BucketAttr;
-      value: string | Record<string, string> | null;
+      value: BucketAttrValue;
     }
   // Atomically creates or replaces the file at bucket/key with exactly these extents and size,
   // creating missing parent directories (implicit). Preconditions on the current object: ifMatch
@@ -589,7 +593,8 @@ export type Command =
 
 export type CommandOp = Command['op'];
 
-export type BucketAttr = 'policy' | 'tags' | 'acl' | 'versioning' | 'encryption';
+export type BucketAttr = 'policy' | 'tags' | 'acl' | 'versioning' | 'encryption' | 'cors';
+export type BucketAttrValue = string | Record<string, string> | CorsRule[] | null;
 
 export type LockKind = 'posix' | 'flock';
 export type LockType = 'read' | 'write';

@@ -38,7 +38,10 @@ export class BucketAccessCache {
     this.knownUsers = knownUsers;
   }
 
-  async get(ctx: RequestContext, bucket: string): Promise<BucketAccess | undefined> {
+  async get(
+    ctx: Pick<RequestContext, 'client'>,
+    bucket: string,
+  ): Promise<BucketAccess | undefined> {
     const now = Date.now();
     const hit = this.entries.get(bucket);
     if (hit && hit.expiresAtMs > now) return hit.access;
@@ -119,6 +122,8 @@ function objectChecksFor(e: Endpoint): AccessCheck[] {
     case 'PutBucketPolicy':
     case 'DeleteBucketPolicy':
     case 'DeleteObjects': // per key, in the handler
+    case 'CorsPreflight': // unauthenticated: the bucket's CORS rules decide (handlers/cors.ts)
+    case 'PostObject': // authenticated by its form, then authorized in the handler
       return [];
     case 'HeadBucket':
     case 'ListObjects':
@@ -151,6 +156,11 @@ function objectChecksFor(e: Endpoint): AccessCheck[] {
       return [on('s3:GetBucketAcl')];
     case 'PutBucketAcl':
       return [on('s3:PutBucketAcl')];
+    case 'GetBucketCors':
+      return [on('s3:GetBucketCORS')];
+    case 'PutBucketCors':
+    case 'DeleteBucketCors':
+      return [on('s3:PutBucketCORS')];
     case 'GetObject':
     case 'HeadObject':
     case 'SelectObjectContent':

@@ -7,7 +7,7 @@ import {
   type ServerResponse,
 } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
-import { authenticate } from '../auth/index.ts';
+import { authenticate, unauthenticated } from '../auth/index.ts';
 import { listen } from '../common/listen.ts';
 import { type Logger, silentLogger } from '../observability/logger.ts';
 import { s3Latency, s3Requests } from '../observability/metrics.ts';
@@ -18,6 +18,7 @@ import * as acl from './handlers/acl.ts';
 import * as bucketOps from './handlers/bucket.ts';
 import * as encryption from './handlers/bucket-encryption.ts';
 import * as policy from './handlers/bucket-policy.ts';
+import * as cors from './handlers/cors.ts';
 import { listObjectsV1, listObjectsV2, listObjectVersions } from './handlers/list.ts';
 import * as multipart from './handlers/multipart.ts';
 import { getObjectAttributes } from './handlers/object-attributes.ts';
@@ -25,6 +26,7 @@ import { copyObject } from './handlers/object-copy.ts';
 import { deleteObject, deleteObjects } from './handlers/object-delete.ts';
 import { getObject } from './handlers/object-get.ts';
 import * as lock from './handlers/object-lock.ts';
+import { postObject } from './handlers/object-post.ts';
 import { putObject } from './handlers/object-put.ts';
 import { selectObjectContent } from './handlers/object-select.ts';
 import * as tagging from './handlers/tagging.ts';
@@ -124,7 +126,11 @@ async function handle(
       virtualHostDomains: options.virtualHostDomains,
       headers: req.headers,
     });
-    const auth = authenticate(req, url, options.auth);
+    await cors.applyCors(options.client, access, req, res, endpoint);
+    // A preflight carries no credentials, and a form upload carries them in its body (checked by
+    // its handler): both start anonymous.
+    const formOrPreflight = endpoint.kind === 'CorsPreflight' || endpoint.kind === 'PostObject';
+    const auth = formOrPreflight ? unauthenticated() : authenticate(req, url, options.auth);
     const owner = auth.principal?.user ?? 'anonymous';
     const ctx: RequestContext = {
       req,
@@ -144,7 +150,7 @@ async function handle(
     }
     for (const check of checksFor(endpoint, url.searchParams.get('versionId')))
       await authorize(ctx, check);
-    await refuseUnprovided(ctx, endpoint);
+    if (endpoint.kind !== 'CorsPreflight') await refuseUnprovided(ctx, endpoint);
     await dispatch(ctx, endpoint);
   } catch (error) {
     sendError(log, req, res, url, requestId, error);
@@ -258,6 +264,16 @@ function dispatch(ctx: RequestContext, e: Endpoint): Promise<void> {
       return acl.getObjectAcl(ctx, e.bucket, e.key);
     case 'PutObjectAcl':
       return acl.putObjectAcl(ctx, e.bucket, e.key);
+    case 'GetBucketCors':
+      return cors.getBucketCors(ctx, e.bucket);
+    case 'PutBucketCors':
+      return cors.putBucketCors(ctx, e.bucket);
+    case 'DeleteBucketCors':
+      return cors.deleteBucketCors(ctx, e.bucket);
+    case 'CorsPreflight':
+      return cors.preflight(ctx, e.bucket);
+    case 'PostObject':
+      return postObject(ctx, e.bucket);
     case 'NotImplemented':
       throw new S3Error('NotImplemented', 501, `${e.operation} is not implemented by Strata yet`);
   }

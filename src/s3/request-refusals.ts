@@ -89,3 +89,12 @@ async function checkOwner(ctx: RequestContext, bucket: string, expected: string)
   if (access === undefined || access.info.owner === expected.trim()) return;
   throw new S3Error('AccessDenied', 403, 'Access Denied');
 }
+
+// A form upload's field that stands for the request header of the same name (POST Object's
+// x-amz-* fields) is held to that header's rule.
+export function refuseField(name: string, value: string, operation: EndpointKind): void {
+  const rule = headerRule(name);
+  if (rule === undefined) return;
+  const refusal = refusalOf(rule, value.trim(), operation);
+  if (refusal !== undefined) refuse(`form field ${name}`, refusal);
+}

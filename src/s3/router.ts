@@ -50,6 +50,13 @@ export type Endpoint =
   | { kind: 'GetObjectLegalHold'; bucket: string; key: string }
   | { kind: 'PutObjectLegalHold'; bucket: string; key: string }
   | { kind: 'SelectObjectContent'; bucket: string; key: string }
+  | { kind: 'GetBucketCors'; bucket: string }
+  | { kind: 'PutBucketCors'; bucket: string }
+  | { kind: 'DeleteBucketCors'; bucket: string }
+  // OPTIONS on a bucket or object URL, whatever its query: the browser's CORS preflight.
+  | { kind: 'CorsPreflight'; bucket: string; key: string | undefined }
+  // POST to the bucket URL with a multipart/form-data body: a browser form upload.
+  | { kind: 'PostObject'; bucket: string }
   | { kind: 'NotImplemented'; operation: string };
 
 export type EndpointKind = Endpoint['kind'];
@@ -58,6 +65,8 @@ export type EndpointKind = Endpoint['kind'];
 const UNIMPLEMENTED_SUBRESOURCES = [
   'policyStatus',
   'lifecycle',
+  // Routed on a bucket (GET, PUT, DELETE); on an object, or by another method, it is refused here
+  // rather than fall through to the object or the bucket itself.
   'cors',
   // Routed on a bucket (GET, PUT, DELETE); on an object it must not reach the object itself.
   'encryption',
@@ -143,6 +152,7 @@ export function route(input: RouteInput): Endpoint {
   const { bucket, key } = bucketAndKey(input);
   const q = input.url.searchParams;
   const method = input.method.toUpperCase();
+  if (method === 'OPTIONS' && bucket !== undefined) return { kind: 'CorsPreflight', bucket, key };
   if (key !== undefined && bucket !== undefined && q.has('tagging')) {
     if (method === 'GET') return { kind: 'GetObjectTagging', bucket, key };
     if (method === 'PUT') return { kind: 'PutObjectTagging', bucket, key };
@@ -202,7 +212,7 @@ function objectLockSubresource(
   return undefined;
 }
 
-// ?policy, ?tagging, ?acl, ?versioning, ?object-lock and ?encryption on a bucket.
+// ?policy, ?tagging, ?acl, ?versioning, ?object-lock, ?encryption and ?cors on a bucket.
 function bucketSubresource(
   method: string,
   bucket: string,
@@ -239,6 +249,12 @@ function bucketSubresource(
     if (method === 'DELETE') return { kind: 'DeleteBucketEncryption', bucket };
     return { kind: 'NotImplemented', operation: `${method} ?encryption` };
   }
+  if (q.has('cors')) {
+    if (method === 'GET') return { kind: 'GetBucketCors', bucket };
+    if (method === 'PUT') return { kind: 'PutBucketCors', bucket };
+    if (method === 'DELETE') return { kind: 'DeleteBucketCors', bucket };
+    return { kind: 'NotImplemented', operation: `${method} ?cors` };
+  }
   return undefined;
 }
 
@@ -252,6 +268,8 @@ function bucketEndpoint(method: string, bucket: string, q: URLSearchParams): End
       return { kind: 'DeleteBucket', bucket };
     case 'POST':
       if (q.has('delete')) return { kind: 'DeleteObjects', bucket };
+      // A form upload carries everything in its body; a query would name some other operation.
+      if (q.size === 0) return { kind: 'PostObject', bucket };
       break;
     case 'GET':
       if (q.has('location')) return { kind: 'GetBucketLocation', bucket };

@@ -10,13 +10,25 @@ const builder = new XMLBuilder({
   suppressEmptyNode: false,
 });
 
+// Elements that may repeat, read as arrays even when there is one.
+const ARRAY_ELEMENTS = [
+  'Part',
+  'Object',
+  'Tag',
+  'CORSRule',
+  'AllowedOrigin',
+  'AllowedMethod',
+  'AllowedHeader',
+  'ExposeHeader',
+];
+
 const parser = new XMLParser({
   ignoreAttributes: true,
   parseTagValue: false,
   // Values are taken byte for byte: keys " " and "_ " are objects of their own, and so are tags
   // with spaces. Whitespace between elements comes out as '#text', which nothing reads.
   trimValues: false,
-  isArray: (name) => ['Part', 'Object', 'Tag'].includes(name),
+  isArray: (name) => ARRAY_ELEMENTS.includes(name),
   processEntities: true,
   // Numeric character references (&#34;) too: Go's encoder writes every quote in an ETag that
   // way, so rclone's and minio-go's CompleteMultipartUpload bodies depend on it.

@@ -212,6 +212,7 @@ describe(`fuzz: malformed requests (seed ${SEED}, ${CASES} cases)`, () => {
       ['PUT', '/fuzz?tagging'],
       ['PUT', '/fuzz?acl'],
       ['POST', '/fuzz/x?uploadId=nope'],
+      ['PUT', '/fuzz?cors'],
     ] as const;
     const badXml = () =>
       pick([
@@ -224,8 +225,38 @@ describe(`fuzz: malformed requests (seed ${SEED}, ${CASES} cases)`, () => {
           ),
         () => Buffer.from('<CompleteMultipartUpload><Part><PartNumber>x</PartNumber></Part>'),
         () => Buffer.from('<?xml version="1.0"?>'),
+        () => Buffer.from('<CORSConfiguration><CORSRule><AllowedOrigin>*</AllowedOrigin>'),
       ])();
+    // A browser form upload (POST Object) whose multipart body is broken.
+    const badForm = (): RawRequest => {
+      const boundary = 'fuzzboundary';
+      const part = (name: string, value: string, file = '') =>
+        `--${boundary}\r\nContent-Disposition: form-data; name="${name}"${file}\r\n\r\n${value}\r\n`;
+      const body = pick([
+        () => junk(1 + int(3000)),
+        () => Buffer.from(part('key', 'x') + part('policy', 'not base64!')),
+        () =>
+          Buffer.from(`${part('key', 'x')}${part('file', 'data', '; filename="a"')}`.slice(0, -2)),
+        () => Buffer.from(`${part('key', 'x')}${part('file', 'no file name')}--${boundary}--\r\n`),
+        () => Buffer.from(`${part('key', 'x'.repeat(30_000))}--${boundary}--\r\n`),
+      ])();
+      const type = pick([
+        `multipart/form-data; boundary=${boundary}`,
+        'multipart/form-data',
+        'multipart/form-data; boundary=',
+        'application/x-www-form-urlencoded',
+      ]);
+      return {
+        name: `broken form upload (${type})`,
+        method: 'POST',
+        target: '/fuzz',
+        headers: [['content-type', type]],
+        body,
+        sign: false,
+      };
+    };
     const generators: Array<() => RawRequest> = [
+      badForm,
       () => {
         const [method, target] = pick(xmlTargets);
         const body = badXml();

@@ -1079,6 +1079,11 @@ const RESPONSE_HEADERS = new Set([
   'x-amz-delete-marker',
   'x-amz-copy-source-version-id',
   'x-amz-trailer-signature', // a trailer line of aws-chunked bodies, not a header
+  // Form fields of POST Object (browser uploads) that authenticate the form, not headers:
+  // src/auth/post-signature.ts.
+  'x-amz-algorithm',
+  'x-amz-credential',
+  'x-amz-signature',
 ]);
 
 function sourceFiles(dir: string): string[] {

@@ -116,7 +116,7 @@ test('virtual-host-style requests take the bucket from the Host header', () => {
 });
 
 test('recognised but unbuilt operations are explicit NotImplemented', () => {
-  for (const target of ['/b?policyStatus', '/b?lifecycle', '/b?cors', '/b?restore']) {
+  for (const target of ['/b?policyStatus', '/b?lifecycle', '/b/k?cors', '/b?restore']) {
     assert.equal(routeOf('GET', target).kind, 'NotImplemented', target);
   }
   assert.equal(routeOf('POST', '/').kind, 'NotImplemented');
@@ -223,8 +223,8 @@ test('attributes, versions and the remaining query forms', () => {
   });
   assert.deepEqual(routeOf('GET', '/b?versions'), { kind: 'ListObjectVersions', bucket: 'b' });
   assert.deepEqual(routeOf('GET', '/b?list-type=1'), { kind: 'ListObjects', bucket: 'b' });
-  assert.equal(routeOf('POST', '/b').kind, 'NotImplemented', 'POST object upload forms');
   assert.equal(routeOf('POST', '/b/k').kind, 'NotImplemented');
+  assert.equal(routeOf('POST', '/b?unknown').kind, 'NotImplemented', 'a query names no upload');
   assert.equal(routeOf('PATCH', '/b/k').kind, 'NotImplemented');
   assert.equal(routeOf('PUT', '/').kind, 'NotImplemented');
   assert.equal(routeOf('GET', '/b/k?select&select-type=2').kind, 'NotImplemented');
@@ -235,5 +235,26 @@ test('attributes, versions and the remaining query forms', () => {
   });
   assert.throws(() => routeOf('POST', '/b/k?select'), /select-type=2/);
   assert.equal(routeOf('POST', '/b?select&select-type=2').kind, 'NotImplemented');
-  assert.equal(routeOf('PUT', '/b?cors').kind, 'NotImplemented');
+});
+
+test('CORS configuration, preflights and form uploads', () => {
+  assert.deepEqual(routeOf('PUT', '/b?cors'), { kind: 'PutBucketCors', bucket: 'b' });
+  assert.deepEqual(routeOf('GET', '/b?cors'), { kind: 'GetBucketCors', bucket: 'b' });
+  assert.deepEqual(routeOf('DELETE', '/b?cors'), { kind: 'DeleteBucketCors', bucket: 'b' });
+  // Never the bucket itself, nor the object.
+  assert.equal(routeOf('POST', '/b?cors').kind, 'NotImplemented');
+  assert.equal(routeOf('GET', '/b/k?cors').kind, 'NotImplemented');
+  assert.deepEqual(routeOf('OPTIONS', '/b'), {
+    kind: 'CorsPreflight',
+    bucket: 'b',
+    key: undefined,
+  });
+  // A preflight for any request on the URL, whatever its query.
+  assert.deepEqual(routeOf('OPTIONS', '/b/k?uploads'), {
+    kind: 'CorsPreflight',
+    bucket: 'b',
+    key: 'k',
+  });
+  assert.equal(routeOf('OPTIONS', '/').kind, 'NotImplemented');
+  assert.deepEqual(routeOf('POST', '/b'), { kind: 'PostObject', bucket: 'b' });
 });

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { IncomingMessage } from 'node:http';
+import type { IncomingHttpHeaders } from 'node:http';
 import { parseCannedAcl } from '../../auth/policy/index.ts';
 import type { Inode, ListedObject, ObjectMeta } from '../../metadata/types.ts';
 import { S3Error } from '../errors.ts';
@@ -8,13 +8,16 @@ import { tagsFromHeader } from './tagging.ts';
 const USER_META_BYTES_MAX = 2048;
 export const EMPTY_MD5 = 'd41d8cd98f00b204e9800998ecf8427e';
 
-function header(req: IncomingMessage, name: string): string | undefined {
+function header(req: HeaderSource, name: string): string | undefined {
   const value = req.headers[name];
   return Array.isArray(value) ? value.join(',') : value;
 }
 
+// The request, or the fields of a form upload standing for its headers.
+type HeaderSource = { headers: IncomingHttpHeaders };
+
 // System and user metadata of an object, from the request headers of a PUT or multipart create.
-export function objectMetaFrom(req: IncomingMessage): Omit<ObjectMeta, 'etag'> {
+export function objectMetaFrom(req: HeaderSource): Omit<ObjectMeta, 'etag'> {
   const userMeta: Record<string, string> = {};
   let userBytes = 0;
   for (const [name, value] of Object.entries(req.headers)) {
@@ -50,7 +53,7 @@ export function objectMetaFrom(req: IncomingMessage): Omit<ObjectMeta, 'etag'> {
 }
 
 // x-amz-acl of a PUT, multipart create or copy; private is stored as no ACL at all.
-export function cannedAclFrom(req: IncomingMessage): string | undefined {
+export function cannedAclFrom(req: HeaderSource): string | undefined {
   const acl = parseCannedAcl(header(req, 'x-amz-acl'));
   return acl === 'private' ? undefined : acl;
 }
