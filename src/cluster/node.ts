@@ -10,7 +10,9 @@ import { credentialsPath, loadOrCreateCredentials } from '../config/credentials.
 import type { CredentialConfig, Role, StrataConfig } from '../config/schema.ts';
 import { loadAtRest } from '../crypto/index.ts';
 import { startDataService } from '../data/index.ts';
+import { AWS_TIMING } from '../metadata/lifecycle/decide.ts';
 import { startMetadataService } from '../metadata/service.ts';
+import type { LifecycleTiming } from '../metadata/types.ts';
 import type { Logger } from '../observability/logger.ts';
 import { metricsRegistry, ROLE_METRICS } from '../observability/metrics.ts';
 import { startMetricsServer } from '../observability/metrics-server.ts';
@@ -56,6 +58,12 @@ const PEER_ROLE: Record<Role, PeerRole> = {
   data: 'data',
   s3: 'gateway',
 };
+
+// A lifecycle day: AWS's (24 h, due times rounded to midnight UTC), or a test's seconds.
+function lifecycleTiming(config: StrataConfig): LifecycleTiming {
+  const seconds = config.lifecycle.debug_day_seconds;
+  return seconds === 0 ? AWS_TIMING : { dayMs: seconds * 1000, roundToMidnight: false };
+}
 
 // Starts the services of one node for its role; `combined` runs metadata, data and S3 together.
 export async function startNode(config: StrataConfig, log: Logger): Promise<RunningNode> {
@@ -114,6 +122,7 @@ export async function startNode(config: StrataConfig, log: Logger): Promise<Runn
         },
         minFreeBytes: config.metadata.min_free_bytes,
         serverDownAfterMs: config.metadata.server_down_after_seconds * 1000,
+        lifecycleTiming: lifecycleTiming(config),
         onLeadership: (isLeader) => {
           leading = isLeader;
           repair?.leadership(isLeader);
@@ -345,6 +354,7 @@ async function startS3(
     virtualHostDomains: config.s3.virtual_host_domains,
     maxObjectSizeBytes: config.s3.max_object_size_bytes,
     bodyIdleTimeoutMs: config.s3.body_idle_timeout_seconds * 1000,
+    lifecycleTiming: lifecycleTiming(config),
     log: log.child({ service: 's3' }),
     auth: {
       region: config.s3.region,

@@ -10,6 +10,7 @@ import { isInternal, S3Error, toS3Error } from './errors.ts';
 import * as acl from './handlers/acl.ts';
 import * as bucketOps from './handlers/bucket.ts';
 import * as policy from './handlers/bucket-policy.ts';
+import * as lifecycle from './handlers/lifecycle.ts';
 import { listObjectsV1, listObjectsV2, listObjectVersions } from './handlers/list.ts';
 import * as multipart from './handlers/multipart.ts';
 import { getObjectAttributes } from './handlers/object-attributes.ts';
@@ -200,6 +201,12 @@ function dispatch(ctx: RequestContext, e: Endpoint): Promise<void> {
       return versioning.getBucketVersioning(ctx, e.bucket);
     case 'PutBucketVersioning':
       return versioning.putBucketVersioning(ctx, e.bucket);
+    case 'GetBucketLifecycleConfiguration':
+      return lifecycle.getBucketLifecycle(ctx, e.bucket);
+    case 'PutBucketLifecycleConfiguration':
+      return lifecycle.putBucketLifecycle(ctx, e.bucket);
+    case 'DeleteBucketLifecycle':
+      return lifecycle.deleteBucketLifecycle(ctx, e.bucket);
     case 'GetObjectLockConfiguration':
       return lock.getObjectLockConfiguration(ctx, e.bucket);
     case 'PutObjectLockConfiguration':

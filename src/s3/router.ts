@@ -40,6 +40,9 @@ export type Endpoint =
   | { kind: 'PutBucketAcl'; bucket: string }
   | { kind: 'GetObjectAcl'; bucket: string; key: string }
   | { kind: 'PutObjectAcl'; bucket: string; key: string }
+  | { kind: 'GetBucketLifecycleConfiguration'; bucket: string }
+  | { kind: 'PutBucketLifecycleConfiguration'; bucket: string }
+  | { kind: 'DeleteBucketLifecycle'; bucket: string }
   | { kind: 'GetObjectLockConfiguration'; bucket: string }
   | { kind: 'PutObjectLockConfiguration'; bucket: string }
   | { kind: 'GetObjectRetention'; bucket: string; key: string }
@@ -53,15 +56,15 @@ export type EndpointKind = Endpoint['kind'];
 // Sub-resources of the full S3 API that are recognised but not built yet.
 const UNIMPLEMENTED_SUBRESOURCES = [
   'policyStatus',
-  'lifecycle',
   'cors',
   'encryption',
   'website',
   'logging',
   'notification',
   'replication',
-  // Routed where they exist (a bucket's object-lock, an object's retention and legal-hold, by
-  // GET and PUT); anywhere else they must not fall through to the bucket or object itself.
+  // Routed where they exist (a bucket's object-lock and lifecycle, an object's retention and
+  // legal-hold); anywhere else they must not fall through to the bucket or object itself.
+  'lifecycle',
   'object-lock',
   'retention',
   'legal-hold',
@@ -185,7 +188,7 @@ function objectLockSubresource(
   return undefined;
 }
 
-// ?policy, ?tagging, ?acl, ?versioning and ?object-lock on a bucket.
+// ?policy, ?tagging, ?acl, ?versioning, ?object-lock and ?lifecycle on a bucket.
 function bucketSubresource(
   method: string,
   bucket: string,
@@ -215,6 +218,12 @@ function bucketSubresource(
     if (method === 'GET') return { kind: 'GetObjectLockConfiguration', bucket };
     if (method === 'PUT') return { kind: 'PutObjectLockConfiguration', bucket };
     return { kind: 'NotImplemented', operation: `${method} ?object-lock` };
+  }
+  if (q.has('lifecycle')) {
+    if (method === 'GET') return { kind: 'GetBucketLifecycleConfiguration', bucket };
+    if (method === 'PUT') return { kind: 'PutBucketLifecycleConfiguration', bucket };
+    if (method === 'DELETE') return { kind: 'DeleteBucketLifecycle', bucket };
+    return { kind: 'NotImplemented', operation: `${method} ?lifecycle` };
   }
   return undefined;
 }
