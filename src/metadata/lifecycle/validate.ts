@@ -79,11 +79,13 @@ function checkActions(rule: LifecycleRule): void {
     if (f.sizeGreaterThanBytes !== undefined || f.sizeLessThanBytes !== undefined)
       fail('EINVAL', 'AbortIncompleteMultipartUpload cannot be specified with an object size');
   }
-  if (e(rule) === undefined && n === undefined && rule.abortIncompleteUploadDays === undefined)
+  if (
+    rule.expiration === undefined &&
+    n === undefined &&
+    rule.abortIncompleteUploadDays === undefined
+  )
     fail('EINVAL', 'At least one action needs to be specified in a rule');
 }
-
-const e = (rule: LifecycleRule) => rule.expiration;
 
 function checkRule(value: unknown): LifecycleRule {
   if (!isObject(value)) return fail('EINVAL', 'a lifecycle rule is an object');
@@ -91,9 +93,38 @@ function checkRule(value: unknown): LifecycleRule {
   if (typeof rule.id !== 'string' || rule.id.length === 0 || rule.id.length > RULE_ID_CHARS_MAX)
     fail('EINVAL', `The ID of a rule is 1 to ${RULE_ID_CHARS_MAX} characters`);
   if (typeof rule.enabled !== 'boolean') fail('EINVAL', `rule ${rule.id}: Status is required`);
+  if (rule.legacyPrefix !== undefined && typeof rule.legacyPrefix !== 'boolean')
+    fail('EINVAL', `rule ${rule.id}: legacyPrefix is true or false`);
   checkFilter(rule.filter, rule.id);
   checkActions(rule);
-  return rule;
+  return copyRule(rule);
+}
+
+// What is stored: the rule's known fields only (a command from another client than the gateway
+// cannot leave fields the decision does not read).
+function copyRule(rule: LifecycleRule): LifecycleRule {
+  const f = rule.filter;
+  const filter: LifecycleFilter = {};
+  if (f.prefix !== undefined) filter.prefix = f.prefix;
+  if (f.tags !== undefined) filter.tags = { ...f.tags };
+  if (f.sizeGreaterThanBytes !== undefined) filter.sizeGreaterThanBytes = f.sizeGreaterThanBytes;
+  if (f.sizeLessThanBytes !== undefined) filter.sizeLessThanBytes = f.sizeLessThanBytes;
+  const copy: LifecycleRule = { id: rule.id, enabled: rule.enabled, filter };
+  if (rule.legacyPrefix === true) copy.legacyPrefix = true;
+  const e = rule.expiration;
+  if (e?.days !== undefined) copy.expiration = { days: e.days };
+  else if (e?.dateMs !== undefined) copy.expiration = { dateMs: e.dateMs };
+  else if (e?.expiredObjectDeleteMarker !== undefined)
+    copy.expiration = { expiredObjectDeleteMarker: e.expiredObjectDeleteMarker };
+  const n = rule.noncurrentExpiration;
+  if (n !== undefined) {
+    copy.noncurrentExpiration = { noncurrentDays: n.noncurrentDays };
+    if (n.newerNoncurrentVersions !== undefined)
+      copy.noncurrentExpiration.newerNoncurrentVersions = n.newerNoncurrentVersions;
+  }
+  if (rule.abortIncompleteUploadDays !== undefined)
+    copy.abortIncompleteUploadDays = rule.abortIncompleteUploadDays;
+  return copy;
 }
 
 export function checkLifecycleConfig(config: unknown): LifecycleConfig {
@@ -103,11 +134,13 @@ export function checkLifecycleConfig(config: unknown): LifecycleConfig {
   if (rules.length === 0 || rules.length > LIFECYCLE_RULES_MAX)
     fail('EINVAL', `a lifecycle configuration has 1 to ${LIFECYCLE_RULES_MAX} rules`);
   const ids = new Set<string>();
+  const checked: LifecycleRule[] = [];
   for (const value of rules) {
     const rule = checkRule(value);
     if (ids.has(rule.id))
       fail('EINVAL', 'Rule ID must be unique. Found same ID for more than one rule');
     ids.add(rule.id);
+    checked.push(rule);
   }
-  return config as unknown as LifecycleConfig;
+  return { rules: checked };
 }
