@@ -124,6 +124,11 @@ export class LifecycleRunner {
     cursor: Cursor,
     budget: { keys: number; commands: number },
   ): Promise<void> {
+    const rules = bucket.lifecycle?.rules ?? [];
+    if (!rules.some((r) => r.expiration !== undefined || r.noncurrentExpiration !== undefined)) {
+      cursor.phase = 'uploads'; // only upload rules: no key to judge
+      return;
+    }
     const page = this.metadata.reader.listObjectVersions({
       bucket: bucket.name,
       prefix: '',
