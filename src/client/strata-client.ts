@@ -16,6 +16,7 @@ import {
   type FileLock,
   type FileObjectLock,
   type Inode,
+  type LifecycleConfig,
   type ListObjectsQuery,
   type ListObjectsResult,
   type ListVersionsQuery,
@@ -729,6 +730,11 @@ export class StrataClient implements StrataClientApi {
 
   async setObjectLockConfig(bucket: string, rule: ObjectLockRule | null): Promise<BucketInfo> {
     const result = await this.apply({ op: 'setObjectLockConfig', name: bucket, rule });
+    return result.bucket as BucketInfo;
+  }
+
+  async setBucketLifecycle(bucket: string, config: LifecycleConfig | null): Promise<BucketInfo> {
+    const result = await this.apply({ op: 'setBucketLifecycle', name: bucket, config });
     return result.bucket as BucketInfo;
   }
 

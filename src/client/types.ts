@@ -11,6 +11,7 @@ import type {
   DirEntry,
   FileLock,
   Inode,
+  LifecycleConfig,
   ListObjectsQuery,
   ListObjectsResult,
   ListVersionsQuery,
@@ -189,6 +190,8 @@ export interface StrataClientApi {
   // Object Lock (src/metadata/object-lock.ts): the bucket's configuration (enables it; null
   // clears the default rule), a version's retention (null removes it) and legal hold.
   setObjectLockConfig(bucket: string, rule: ObjectLockRule | null): Promise<BucketInfo>;
+  // The bucket's lifecycle rules (null removes them), checked by the state machine.
+  setBucketLifecycle(bucket: string, config: LifecycleConfig | null): Promise<BucketInfo>;
   setObjectRetention(
     bucket: string,
     key: string,

@@ -10,7 +10,9 @@ import { credentialsPath, loadOrCreateCredentials } from '../config/credentials.
 import type { CredentialConfig, Role, StrataConfig } from '../config/schema.ts';
 import { loadAtRest } from '../crypto/index.ts';
 import { startDataService } from '../data/index.ts';
+import { AWS_TIMING } from '../metadata/lifecycle/decide.ts';
 import { startMetadataService } from '../metadata/service.ts';
+import type { LifecycleTiming } from '../metadata/types.ts';
 import type { Logger } from '../observability/logger.ts';
 import { metricsRegistry, ROLE_METRICS } from '../observability/metrics.ts';
 import { startMetricsServer } from '../observability/metrics-server.ts';
@@ -57,6 +59,12 @@ const PEER_ROLE: Record<Role, PeerRole> = {
   data: 'data',
   s3: 'gateway',
 };
+
+// A lifecycle day: AWS's (24 h, due times rounded to midnight UTC), or a test's seconds.
+function lifecycleTiming(config: StrataConfig): LifecycleTiming {
+  const seconds = config.lifecycle.debug_day_seconds;
+  return seconds === 0 ? AWS_TIMING : { dayMs: seconds * 1000, roundToMidnight: false };
+}
 
 // Starts the services of one node for its role; `combined` runs metadata, data and S3 together.
 export async function startNode(config: StrataConfig, log: Logger): Promise<RunningNode> {
@@ -115,6 +123,7 @@ export async function startNode(config: StrataConfig, log: Logger): Promise<Runn
         },
         minFreeBytes: config.metadata.min_free_bytes,
         serverDownAfterMs: config.metadata.server_down_after_seconds * 1000,
+        lifecycleTiming: lifecycleTiming(config),
         onLeadership: (isLeader) => {
           leading = isLeader;
           repair?.leadership(isLeader);
@@ -347,6 +356,7 @@ async function startS3(
     maxObjectSizeBytes: config.s3.max_object_size_bytes,
     bodyIdleTimeoutMs: config.s3.body_idle_timeout_seconds * 1000,
     tls: s3TlsFiles(config),
+    lifecycleTiming: lifecycleTiming(config),
     log: log.child({ service: 's3' }),
     auth: {
       region: config.s3.region,

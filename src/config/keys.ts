@@ -255,6 +255,11 @@ export const KEYS: readonly KeySpec[] = [
     doc: 'shard bytes repair reads and writes per second (k+1 shards per rebuilt shard), so that it leaves room for clients',
   },
   {
+    key: 'lifecycle.debug_day_seconds',
+    check: isInt(0, 86_400),
+    doc: 'for tests only (as Ceph\'s `rgw_lc_debug_interval`): a lifecycle "day" lasts this many seconds, and due times are not rounded to midnight UTC, so rules with `Days` act within seconds (docs/guides/data-protection.md, "Lifecycle"). Read by the metadata leader\'s lifecycle runner and by the S3 gateway (`x-amz-expiration`); give every node the same value. `0` (the default): a day is 24 hours',
+  },
+  {
     key: 'encryption.enabled',
     check: isBool,
     doc: 'encryption at rest: every new stripe gets its own data key, wrapped by the master key of `encryption.key_file`, and its data shards are sealed before erasure coding, so the data directories hold no plaintext (docs/guides/security.md, "Encryption at rest"). Read by the S3 gateway (`combined` and `s3` roles). Stripes written before stay readable, and so do encrypted stripes after it is turned off, while the key file is there',

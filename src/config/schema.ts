@@ -60,6 +60,7 @@ export interface StrataConfig {
   erasure_coding: { data_shards: number; parity_shards: number; shard_size_bytes: number };
   placement: { strategy: PlacementStrategy };
   repair: { max_concurrent: number; bandwidth_bytes_per_second: number };
+  lifecycle: { debug_day_seconds: number };
   encryption: { enabled: boolean; cipher: DataCipher; key_file: string };
   observability: { metrics_addr: string; log_level: LogLevel };
   console: { addr: string };
@@ -120,6 +121,8 @@ export const DEFAULT_CONFIG: StrataConfig = {
   // The metadata leader's repair driver: shards rebuilt at once, and the rate of shard bytes it
   // reads and writes (k+1 shards per rebuilt shard), so repair leaves room for clients.
   repair: { max_concurrent: 4, bandwidth_bytes_per_second: 100 * 1024 * 1024 },
+  // 0: a lifecycle day is a day, rounded to midnight UTC as AWS does; tests make it seconds.
+  lifecycle: { debug_day_seconds: 0 },
   // Off: encryption at rest costs CPU on every read and write, and a lost key file loses the
   // data. Empty key_file: <data_dir>/master.key, created at the first start with it on.
   encryption: { enabled: false, cipher: 'aes-256-gcm', key_file: '' },

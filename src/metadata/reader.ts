@@ -1,6 +1,7 @@
 import { absentShards } from './absent-shards.ts';
 import { directoryUsage } from './dir-usage.ts';
 import * as K from './keys.ts';
+import { keyFacts } from './lifecycle/facts.ts';
 import { listObjects } from './list-objects.ts';
 import { clusterConfig, normaliseServer, server } from './ops-cluster.ts';
 import { getLock, readLocks } from './ops-locks.ts';
@@ -77,6 +78,10 @@ export function createReader(store: Store): MetadataReader {
       return listObjectVersions(store, bucket, query);
     },
     fileLock: (ino) => fileLock(store, ino),
+    lifecycleFacts(bucketName, key) {
+      const bucket = store.bucket(bucketName);
+      return bucket === undefined ? undefined : keyFacts(store, bucket, key);
+    },
     objectVersion: (bucket, key, versionId) =>
       objectVersion(store, bucket, key, versionId ?? undefined),
     getUpload: (id) => store.upload(id),

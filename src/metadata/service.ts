@@ -20,6 +20,8 @@ import { RpcServer } from '../rpc/index.ts';
 import { handleBackups } from './backup-handlers.ts';
 import { ClusterConfigKeeper } from './cluster-config.ts';
 import { setClusterGauges } from './cluster-gauges.ts';
+import { AWS_TIMING } from './lifecycle/decide.ts';
+import { LifecycleRunner, runnerOptions } from './lifecycle/runner.ts';
 import { type LeaderAccess, LivenessMonitor, parseHeartbeat } from './liveness-monitor.ts';
 import type { RepairProgress } from './repair/types.ts';
 import { BackupSource } from './replication/backup-source.ts';
@@ -34,6 +36,7 @@ import {
   type ClusterConfig,
   type Command,
   type CommandResult,
+  type LifecycleTiming,
   METADATA_RPC,
   type MetadataReader,
   type Stripe,
@@ -88,6 +91,7 @@ const LEADER_STAMPED_OPS = new Set<Command['op']>([
   'setObjectRetention',
   'setObjectLegalHold',
   'setObjectLockConfig',
+  'applyLifecycle',
   'putObject',
   'copyObject',
   'createUpload',
@@ -138,6 +142,8 @@ export interface MetadataServiceOptions {
   // Told of every change of this member's leadership (and at start if it leads): the jobs that
   // run on the leader from higher layers, such as the repair driver (src/cluster/), start here.
   onLeadership?: (isLeader: boolean) => void;
+  // How long a lifecycle day lasts (lifecycle.debug_day_seconds); absent: AWS's day.
+  lifecycleTiming?: LifecycleTiming;
   // The repair driver's progress on this member, answered to meta.repair while it leads.
   repairProgress?: () => RepairProgress | undefined;
   log?: Logger;
@@ -393,6 +399,11 @@ export async function startMetadataService(
   const expiry = startMountExpiry(committer, log);
   const gc = new ShardCollector(committer, log);
   const scrubber = new OrphanScrubber(committer, log, options.scrub);
+  const lifecycle = new LifecycleRunner(
+    committer,
+    log.child({ service: 'lifecycle' }),
+    runnerOptions(options.lifecycleTiming ?? AWS_TIMING),
+  );
   log.info('metadata service listening', { addr: selfAddr, nodeId: options.raft.nodeId });
   return {
     host: bound.host,
@@ -412,6 +423,7 @@ export async function startMetadataService(
       await live.drained();
       await backups.closeAll();
       await scrubber.stop();
+      await lifecycle.stop();
       await gc.stop();
       await server.close();
       await transport.close();

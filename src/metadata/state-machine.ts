@@ -8,6 +8,7 @@ import { createBucket, deleteBucket, setBucketAttr } from './ops-buckets.ts';
 import * as cluster from './ops-cluster.ts';
 import * as data from './ops-data.ts';
 import { rewrapStripeKeys } from './ops-encryption.ts';
+import { applyLifecycle, setBucketLifecycle } from './ops-lifecycle.ts';
 import { setLock } from './ops-locks.ts';
 import * as mounts from './ops-mounts.ts';
 import * as mp from './ops-multipart.ts';
@@ -265,6 +266,10 @@ function dispatch(store: Store, c: Command): CommandResult {
       return setBucketAttr(store, c);
     case 'setObjectLockConfig':
       return lock.setObjectLockConfig(store, c);
+    case 'setBucketLifecycle':
+      return setBucketLifecycle(store, c);
+    case 'applyLifecycle':
+      return applyLifecycle(store, c);
     case 'setObjectRetention':
       return lock.setObjectRetention(store, c);
     case 'setObjectLegalHold':

@@ -265,6 +265,67 @@ export interface BucketInfo {
   // CORS rules (src/metadata/cors-rules.ts), in the order the owner put them: the first rule that
   // matches a request answers it.
   cors?: CorsRule[];
+  // S3 lifecycle rules (src/metadata/lifecycle/), carried out by the leader's lifecycle runner.
+  lifecycle?: LifecycleConfig;
+}
+
+// A rule's filter: every condition given must hold (an empty filter matches every key). Sizes
+// are strict bounds, as AWS's ObjectSizeGreaterThan and ObjectSizeLessThan.
+export interface LifecycleFilter {
+  prefix?: string;
+  tags?: Record<string, string>;
+  sizeGreaterThanBytes?: number;
+  sizeLessThanBytes?: number;
+}
+
+// One rule, in the terms of AWS's LifecycleConfiguration (Transition actions need storage
+// classes Strata does not have: the gateway refuses them with 501, so they never get here).
+export interface LifecycleRule {
+  id: string;
+  enabled: boolean;
+  filter: LifecycleFilter;
+  legacyPrefix?: boolean; // put as a top-level <Prefix> (the old form), answered the same way
+  expiration?: { days?: number; dateMs?: number; expiredObjectDeleteMarker?: boolean };
+  noncurrentExpiration?: { noncurrentDays: number; newerNoncurrentVersions?: number };
+  abortIncompleteUploadDays?: number;
+}
+
+export interface LifecycleConfig {
+  rules: LifecycleRule[];
+}
+
+// How long a lifecycle day lasts, stamped into each applyLifecycle command by the runner:
+// 86,400,000 ms and rounded to the next midnight UTC (AWS), or shorter and unrounded for tests
+// (lifecycle.debug_day_seconds).
+export interface LifecycleTiming {
+  dayMs: number;
+  roundToMidnight: boolean;
+}
+
+// A key's versions as lifecycle rules judge them, newest first (src/metadata/lifecycle/facts.ts).
+// A key in a bucket that never had versioning has one version, its object.
+export interface LifecycleVersionFacts {
+  versionId: string;
+  deleteMarker: boolean;
+  lastModifiedMs: number;
+  sizeBytes: number;
+  tags?: Record<string, string>;
+  retention?: Retention;
+  legalHold?: boolean;
+}
+
+export interface LifecycleKeyFacts {
+  key: string;
+  versioned: boolean; // the bucket has (or had) versioning
+  versions: LifecycleVersionFacts[];
+}
+
+// What one applyLifecycle command did.
+export interface LifecycleOutcome {
+  objectsExpired: number; // current versions expired (removed, or hidden by a delete marker)
+  versionsExpired: number; // noncurrent versions and expired delete markers removed for good
+  uploadsAborted: number;
+  skippedLocked: number; // versions due to go that Object Lock keeps
 }
 
 export interface UploadInfo {
@@ -412,6 +473,22 @@ export type Command =
   // Object Lock (src/metadata/object-lock.ts). setObjectLockConfig enables it on a bucket with
   // versioning Enabled and sets (or, with null, clears) the default retention rule.
   | { op: 'setObjectLockConfig'; nowMs: number; name: string; rule: ObjectLockRule | null }
+  // A bucket's lifecycle rules (null removes them), checked as AWS checks them
+  // (src/metadata/lifecycle/validate.ts).
+  | { op: 'setBucketLifecycle'; nowMs: number; name: string; config: LifecycleConfig | null }
+  // Carries out what the bucket's lifecycle rules decide at nowMs for one key (its current
+  // version, noncurrent versions, expired delete marker) or one multipart upload. The decision
+  // is taken again here on the state as it is (src/metadata/lifecycle/decide.ts), so a runner's
+  // stale view never removes what the rules keep, and a locked version is skipped and counted.
+  // Result: `lifecycle`.
+  | {
+      op: 'applyLifecycle';
+      nowMs: number;
+      bucket: string;
+      key?: string;
+      uploadId?: string;
+      timing: LifecycleTiming;
+    }
   // A version's retention (null: removed); weakening GOVERNANCE needs bypassGovernance,
   // weakening COMPLIANCE is refused to everyone.
   | {
@@ -641,6 +718,7 @@ export type CommandResult =
       rewrapped?: RelocationOutcome[]; // rewrapStripeKeys: one per key, in order
       versionId?: string; // versioned buckets: the version made (or removed, by deleteObject)
       deleteMarker?: boolean; // deleteObject: the version made or removed is a delete marker
+      lifecycle?: LifecycleOutcome; // applyLifecycle: what it did
     }
   | { ok: false; code: string; message: string };
 
@@ -771,6 +849,9 @@ export interface MetadataReader {
   locks(ino: number): FileLock[];
   mounts(): MountSession[];
   orphans(mountId: string): number[]; // inodes kept alive for the mount (unlinked while open)
+  // A key's versions as the lifecycle rules see them (undefined: no bucket, or no version).
+  // Read locally by the leader's lifecycle runner; not served over RPC.
+  lifecycleFacts(bucket: string, key: string): LifecycleKeyFacts | undefined;
 }
 
 // Cluster-wide settings the metadata service hands to every client, so that all writers agree.

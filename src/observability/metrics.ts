@@ -431,3 +431,34 @@ export const degradedStripes = new Gauge({
   labelNames: ['missing'] as const,
   registers: [metadataMetrics],
 });
+
+// The metadata leader's lifecycle runner (src/metadata/lifecycle/runner.ts).
+export const lifecycleObjectsExpired = new Counter({
+  name: 'strata_lifecycle_objects_expired_total',
+  help: 'Current object versions expired by lifecycle rules (removed, or hidden by a delete marker)',
+  registers: [metadataMetrics],
+});
+
+export const lifecycleVersionsExpired = new Counter({
+  name: 'strata_lifecycle_versions_expired_total',
+  help: 'Noncurrent versions and expired delete markers removed for good by lifecycle rules',
+  registers: [metadataMetrics],
+});
+
+export const lifecycleUploadsAborted = new Counter({
+  name: 'strata_lifecycle_uploads_aborted_total',
+  help: 'Incomplete multipart uploads aborted by lifecycle rules',
+  registers: [metadataMetrics],
+});
+
+export const lifecycleSkippedLocked = new Counter({
+  name: 'strata_lifecycle_skipped_locked_total',
+  help: 'Times a version due to expire was kept because Object Lock holds it (once per pass)',
+  registers: [metadataMetrics],
+});
+
+export const lifecycleErrors = new Counter({
+  name: 'strata_lifecycle_errors_total',
+  help: 'Lifecycle commands that failed, and runner passes that stopped on an error',
+  registers: [metadataMetrics],
+});

@@ -190,6 +190,12 @@ function objectChecksFor(e: Endpoint): AccessCheck[] {
       return [on('s3:GetObjectAcl')];
     case 'PutObjectAcl':
       return [on('s3:PutObjectAcl')];
+    case 'GetBucketLifecycleConfiguration':
+      return [on('s3:GetLifecycleConfiguration')];
+    // AWS has no action of its own for removing the configuration.
+    case 'PutBucketLifecycleConfiguration':
+    case 'DeleteBucketLifecycle':
+      return [on('s3:PutLifecycleConfiguration')];
     case 'GetObjectLockConfiguration':
       return [on('s3:GetBucketObjectLockConfiguration')];
     case 'PutObjectLockConfiguration':

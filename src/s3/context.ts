@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AuthOptions, AuthResult } from '../auth/types.ts';
 import type { StrataClientApi } from '../client/types.ts';
+import type { LifecycleTiming } from '../metadata/types.ts';
 import type { Logger } from '../observability/logger.ts';
 import { s3Bytes } from '../observability/metrics.ts';
 import type { BucketAccessCache } from './access.ts';
@@ -17,6 +18,7 @@ export interface S3GatewayOptions {
   maxObjectSizeBytes?: number;
   bodyIdleTimeoutMs?: number; // a body silent this long fails with RequestTimeout
   tls?: S3TlsFiles; // HTTPS with these files; absent: plain HTTP
+  lifecycleTiming?: LifecycleTiming; // for x-amz-expiration (absent: AWS's day)
 }
 
 export interface RequestContext {

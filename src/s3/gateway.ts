@@ -19,6 +19,7 @@ import * as bucketOps from './handlers/bucket.ts';
 import * as encryption from './handlers/bucket-encryption.ts';
 import * as policy from './handlers/bucket-policy.ts';
 import * as cors from './handlers/cors.ts';
+import * as lifecycle from './handlers/lifecycle.ts';
 import { listObjectsV1, listObjectsV2, listObjectVersions } from './handlers/list.ts';
 import * as multipart from './handlers/multipart.ts';
 import { getObjectAttributes } from './handlers/object-attributes.ts';
@@ -244,6 +245,12 @@ function dispatch(ctx: RequestContext, e: Endpoint): Promise<void> {
       return encryption.putBucketEncryption(ctx, e.bucket);
     case 'DeleteBucketEncryption':
       return encryption.deleteBucketEncryption(ctx, e.bucket);
+    case 'GetBucketLifecycleConfiguration':
+      return lifecycle.getBucketLifecycle(ctx, e.bucket);
+    case 'PutBucketLifecycleConfiguration':
+      return lifecycle.putBucketLifecycle(ctx, e.bucket);
+    case 'DeleteBucketLifecycle':
+      return lifecycle.deleteBucketLifecycle(ctx, e.bucket);
     case 'GetObjectLockConfiguration':
       return lock.getObjectLockConfiguration(ctx, e.bucket);
     case 'PutObjectLockConfiguration':

@@ -43,6 +43,9 @@ export type Endpoint =
   | { kind: 'PutBucketAcl'; bucket: string }
   | { kind: 'GetObjectAcl'; bucket: string; key: string }
   | { kind: 'PutObjectAcl'; bucket: string; key: string }
+  | { kind: 'GetBucketLifecycleConfiguration'; bucket: string }
+  | { kind: 'PutBucketLifecycleConfiguration'; bucket: string }
+  | { kind: 'DeleteBucketLifecycle'; bucket: string }
   | { kind: 'GetObjectLockConfiguration'; bucket: string }
   | { kind: 'PutObjectLockConfiguration'; bucket: string }
   | { kind: 'GetObjectRetention'; bucket: string; key: string }
@@ -64,7 +67,6 @@ export type EndpointKind = Endpoint['kind'];
 // Sub-resources of the full S3 API that are recognised but not built yet.
 const UNIMPLEMENTED_SUBRESOURCES = [
   'policyStatus',
-  'lifecycle',
   // Routed on a bucket (GET, PUT, DELETE); on an object, or by another method, it is refused here
   // rather than fall through to the object or the bucket itself.
   'cors',
@@ -74,8 +76,9 @@ const UNIMPLEMENTED_SUBRESOURCES = [
   'logging',
   'notification',
   'replication',
-  // Routed where they exist (a bucket's object-lock, an object's retention and legal-hold, by
-  // GET and PUT); anywhere else they must not fall through to the bucket or object itself.
+  // Routed where they exist (a bucket's object-lock and lifecycle, an object's retention and
+  // legal-hold); anywhere else they must not fall through to the bucket or object itself.
+  'lifecycle',
   'object-lock',
   'retention',
   'legal-hold',
@@ -212,7 +215,8 @@ function objectLockSubresource(
   return undefined;
 }
 
-// ?policy, ?tagging, ?acl, ?versioning, ?object-lock, ?encryption and ?cors on a bucket.
+// ?policy, ?tagging, ?acl, ?versioning, ?object-lock, ?encryption, ?cors and ?lifecycle on a
+// bucket.
 function bucketSubresource(
   method: string,
   bucket: string,
@@ -254,6 +258,12 @@ function bucketSubresource(
     if (method === 'PUT') return { kind: 'PutBucketCors', bucket };
     if (method === 'DELETE') return { kind: 'DeleteBucketCors', bucket };
     return { kind: 'NotImplemented', operation: `${method} ?cors` };
+  }
+  if (q.has('lifecycle')) {
+    if (method === 'GET') return { kind: 'GetBucketLifecycleConfiguration', bucket };
+    if (method === 'PUT') return { kind: 'PutBucketLifecycleConfiguration', bucket };
+    if (method === 'DELETE') return { kind: 'DeleteBucketLifecycle', bucket };
+    return { kind: 'NotImplemented', operation: `${method} ?lifecycle` };
   }
   return undefined;
 }

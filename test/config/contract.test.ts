@@ -301,7 +301,9 @@ describe('every problem in one pass', () => {
 function sampleText(key: string, kind: string, current: unknown): { raw: string; value: unknown } {
   switch (kind) {
     case 'int': {
-      const value = (current as number) === 1 ? 2 : (current as number) - 1 || 1;
+      // Off by one from the default, within the key's range (a default of 0 or 1 goes up).
+      const n = current as number;
+      const value = n <= 1 ? n + 1 : n - 1;
       return { raw: String(value), value };
     }
     case 'bool':

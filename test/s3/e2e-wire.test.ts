@@ -93,7 +93,7 @@ describe('the S3 wire protocol', () => {
   });
 
   test('a recognised but unbuilt operation is 501 NotImplemented', async () => {
-    const response = await send('GET', '/wire?lifecycle');
+    const response = await send('GET', '/wire?website');
     assert.equal(response.status, 501);
     assert.equal(errorOf(response).Code, 'NotImplemented');
   });

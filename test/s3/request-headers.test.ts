@@ -1078,6 +1078,7 @@ const RESPONSE_HEADERS = new Set([
   'x-amz-version-id',
   'x-amz-delete-marker',
   'x-amz-copy-source-version-id',
+  'x-amz-expiration', // lifecycle: when the current version expires, and by which rule
   'x-amz-trailer-signature', // a trailer line of aws-chunked bodies, not a header
   // Form fields of POST Object (browser uploads) that authenticate the form, not headers:
   // src/auth/post-signature.ts.

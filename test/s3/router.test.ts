@@ -116,7 +116,7 @@ test('virtual-host-style requests take the bucket from the Host header', () => {
 });
 
 test('recognised but unbuilt operations are explicit NotImplemented', () => {
-  for (const target of ['/b?policyStatus', '/b?lifecycle', '/b/k?cors', '/b?restore']) {
+  for (const target of ['/b?policyStatus', '/b/k?cors', '/b?restore', '/b/k?lifecycle']) {
     assert.equal(routeOf('GET', target).kind, 'NotImplemented', target);
   }
   assert.equal(routeOf('POST', '/').kind, 'NotImplemented');
@@ -124,11 +124,27 @@ test('recognised but unbuilt operations are explicit NotImplemented', () => {
   // Never the bucket or the object itself.
   for (const target of ['/b?object-lock', '/b/k?retention', '/b/k?legal-hold'])
     assert.equal(routeOf('DELETE', target).kind, 'NotImplemented', target);
+  assert.equal(routeOf('POST', '/b?lifecycle').kind, 'NotImplemented');
   // Nor on the other kind of resource: never ListObjects or PutObject.
   for (const target of ['/b?retention', '/b?legal-hold', '/b/k?object-lock']) {
     assert.equal(routeOf('GET', target).kind, 'NotImplemented', target);
     assert.equal(routeOf('PUT', target).kind, 'NotImplemented', target);
   }
+});
+
+test('?lifecycle on a bucket routes to its three operations', () => {
+  assert.deepEqual(routeOf('GET', '/b?lifecycle'), {
+    kind: 'GetBucketLifecycleConfiguration',
+    bucket: 'b',
+  });
+  assert.deepEqual(routeOf('PUT', '/b?lifecycle'), {
+    kind: 'PutBucketLifecycleConfiguration',
+    bucket: 'b',
+  });
+  assert.deepEqual(routeOf('DELETE', '/b?lifecycle'), {
+    kind: 'DeleteBucketLifecycle',
+    bucket: 'b',
+  });
 });
 
 test('Object Lock sub-resources route to their operations', () => {

@@ -3,6 +3,7 @@ import type { Inode, ObjectVersion } from '../../metadata/types.ts';
 import { s3Bytes } from '../../observability/metrics.ts';
 import { httpDate, quoteEtag, type RequestContext } from '../context.ts';
 import { S3Error } from '../errors.ts';
+import { expirationHeader } from './lifecycle.ts';
 import { lockHeaders } from './object-lock.ts';
 import { etagOf } from './object-meta.ts';
 import { checksumHeaders } from './object-put.ts';
@@ -170,6 +171,7 @@ export async function getObject(
     ...objectHeaders(ctx, inode),
     ...versionHeaders(version),
     ...lockHeaders(version),
+    ...(version.isLatest ? await expirationHeader(ctx, bucket, key, inode) : {}),
   };
   if (!checkConditions(ctx, inode, headers)) return;
   let resolved: ReturnType<typeof rangeFor>;

@@ -1,5 +1,6 @@
 import { objectBody, quoteEtag, type RequestContext, sendEmpty } from '../context.ts';
 import { S3Error } from '../errors.ts';
+import { expirationHeader } from './lifecycle.ts';
 import { lockFromHeaders } from './object-lock.ts';
 import { objectMetaFrom } from './object-meta.ts';
 import { checkCanSeal, requestedSse, sseHeaders } from './sse.ts';
@@ -72,5 +73,6 @@ export async function putObject(ctx: RequestContext, bucket: string, key: string
     ...checksumHeaders(ctx.auth.checksums),
     ...sseHeaders(result.inode.object),
     ...(result.versionId !== undefined ? { 'x-amz-version-id': result.versionId } : {}),
+    ...(await expirationHeader(ctx, bucket, key, result.inode)),
   });
 }

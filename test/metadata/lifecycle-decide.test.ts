@@ -1,0 +1,214 @@
+// The lifecycle decision as a pure function (src/metadata/lifecycle/decide.ts): AWS's day
+// arithmetic by table, and properties over random rules and version histories by fast-check —
+// the current version is never removed for good, the newest NewerNoncurrentVersions noncurrent
+// versions are never expired, nothing is decided twice, a disabled rule does nothing, and a
+// decision once due stays due.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import fc from 'fast-check';
+import {
+  AWS_TIMING,
+  currentExpiry,
+  DAY_MS,
+  decideKey,
+  decideUpload,
+  dueAtMs,
+  filterMatches,
+  type LifecycleAction,
+} from '../../src/metadata/lifecycle/decide.ts';
+import type {
+  LifecycleKeyFacts,
+  LifecycleRule,
+  LifecycleTiming,
+  LifecycleVersionFacts,
+} from '../../src/metadata/types.ts';
+
+const TEST_TIMING: LifecycleTiming = { dayMs: 1000, roundToMidnight: false };
+const at = (iso: string) => Date.parse(iso);
+
+test('Days count from the object, rounded up to the next midnight UTC (AWS)', () => {
+  const rows: Array<[string, number, string]> = [
+    ['2026-01-01T00:00:00Z', 1, '2026-01-02T00:00:00Z'], // already midnight: stays
+    ['2026-01-01T00:00:01Z', 1, '2026-01-03T00:00:00Z'],
+    ['2026-01-01T23:59:59Z', 1, '2026-01-03T00:00:00Z'],
+    ['2026-01-31T12:00:00Z', 30, '2026-03-03T00:00:00Z'],
+  ];
+  for (const [made, days, due] of rows)
+    assert.equal(
+      new Date(dueAtMs(at(made), days, AWS_TIMING)).toISOString(),
+      new Date(at(due)).toISOString(),
+      `${made} + ${days}`,
+    );
+});
+
+test('a test day is exact: no rounding', () => {
+  assert.equal(dueAtMs(1_234, 3, TEST_TIMING), 4_234);
+});
+
+test('filters: prefix, every tag, strict size bounds; markers only by prefix', () => {
+  const object = { deleteMarker: false, sizeBytes: 100, tags: { a: '1', b: '2' } };
+  const marker = { deleteMarker: true, sizeBytes: 0 };
+  const rows: Array<[object, string, typeof object | typeof marker, boolean]> = [
+    [{}, 'x', object, true],
+    [{ prefix: 'lo' }, 'logs/a', object, true],
+    [{ prefix: 'lo' }, 'alogs', object, false],
+    [{ tags: { a: '1' } }, 'k', object, true],
+    [{ tags: { a: '1', c: '3' } }, 'k', object, false],
+    [{ tags: { a: '2' } }, 'k', object, false],
+    [{ sizeGreaterThanBytes: 99 }, 'k', object, true],
+    [{ sizeGreaterThanBytes: 100 }, 'k', object, false],
+    [{ sizeLessThanBytes: 100 }, 'k', object, false],
+    [{ sizeLessThanBytes: 101 }, 'k', object, true],
+    [{ prefix: 'k' }, 'k', marker, true],
+    [{ tags: { a: '1' } }, 'k', marker, false],
+    [{ sizeLessThanBytes: 10 }, 'k', marker, false],
+  ];
+  for (const [filter, key, version, expected] of rows)
+    assert.equal(filterMatches(filter, key, version), expected, `${JSON.stringify(filter)} ${key}`);
+});
+
+test('x-amz-expiration names the earliest due date among matching enabled rules', () => {
+  const rules: LifecycleRule[] = [
+    { id: 'late', enabled: true, filter: {}, expiration: { days: 10 } },
+    { id: 'early', enabled: true, filter: { prefix: 'a' }, expiration: { days: 2 } },
+    { id: 'off', enabled: false, filter: {}, expiration: { days: 1 } },
+    { id: 'date', enabled: true, filter: { prefix: 'b' }, expiration: { dateMs: 5 * DAY_MS } },
+  ];
+  const v = { versionId: 'null', deleteMarker: false, lastModifiedMs: 0, sizeBytes: 1 };
+  assert.deepEqual(currentExpiry(rules, 'a1', v, AWS_TIMING), {
+    dueMs: 2 * DAY_MS,
+    ruleId: 'early',
+  });
+  assert.deepEqual(currentExpiry(rules, 'b1', v, AWS_TIMING), {
+    dueMs: 5 * DAY_MS,
+    ruleId: 'date',
+  });
+  assert.deepEqual(currentExpiry(rules, 'c1', v, AWS_TIMING), {
+    dueMs: 10 * DAY_MS,
+    ruleId: 'late',
+  });
+});
+
+test('an upload is aborted DaysAfterInitiation after it began, by prefix', () => {
+  const rules: LifecycleRule[] = [
+    { id: 'u', enabled: true, filter: { prefix: 'tmp/' }, abortIncompleteUploadDays: 2 },
+  ];
+  const upload = { key: 'tmp/x', initiatedAtMs: 500 };
+  assert.equal(decideUpload(rules, upload, 2_499, TEST_TIMING), undefined);
+  assert.equal(decideUpload(rules, upload, 2_500, TEST_TIMING), 'u');
+  assert.equal(decideUpload(rules, { ...upload, key: 'keep/x' }, 1e9, TEST_TIMING), undefined);
+});
+
+// Random histories: versions newest first, times strictly decreasing.
+const versionArb: fc.Arbitrary<Omit<LifecycleVersionFacts, 'lastModifiedMs' | 'versionId'>> =
+  fc.record({
+    deleteMarker: fc.boolean(),
+    sizeBytes: fc.integer({ min: 0, max: 200 }),
+    tags: fc.option(fc.constant({ t: 'x' }), { nil: undefined }),
+  });
+const factsArb: fc.Arbitrary<LifecycleKeyFacts> = fc
+  .record({
+    key: fc.constantFrom('a', 'ab', 'b'),
+    versioned: fc.boolean(),
+    versions: fc.array(versionArb, { minLength: 1, maxLength: 8 }),
+    gaps: fc.array(fc.integer({ min: 1, max: 5_000 }), { minLength: 8, maxLength: 8 }),
+  })
+  .map(({ key, versioned, versions, gaps }) => {
+    const list = versioned ? versions : [{ ...versions[0], deleteMarker: false }];
+    let t = 100_000;
+    return {
+      key,
+      versioned,
+      versions: list.map((v, i) => {
+        t -= gaps[i];
+        return {
+          ...v,
+          versionId: `v${i}`,
+          lastModifiedMs: t,
+          sizeBytes: v.deleteMarker ? 0 : v.sizeBytes,
+        };
+      }),
+    };
+  });
+const ruleArb: fc.Arbitrary<LifecycleRule> = fc.record({
+  id: fc.constantFrom('r1', 'r2', 'r3'),
+  enabled: fc.boolean(),
+  filter: fc.record(
+    {
+      prefix: fc.constantFrom('a', 'b', ''),
+      tags: fc.constant({ t: 'x' }),
+      sizeGreaterThanBytes: fc.integer({ min: 0, max: 100 }),
+    },
+    { requiredKeys: [] },
+  ),
+  expiration: fc.option(
+    fc.oneof(
+      fc.record({ days: fc.integer({ min: 1, max: 5 }) }),
+      fc.record({ expiredObjectDeleteMarker: fc.boolean() }),
+    ),
+    { nil: undefined },
+  ),
+  noncurrentExpiration: fc.option(
+    fc.record(
+      {
+        noncurrentDays: fc.integer({ min: 1, max: 5 }),
+        newerNoncurrentVersions: fc.integer({ min: 1, max: 4 }),
+      },
+      { requiredKeys: ['noncurrentDays'] },
+    ),
+    { nil: undefined },
+  ),
+});
+const nowArb = fc.integer({ min: 90_000, max: 120_000 });
+
+test('decisions keep what the rules keep, once each, and stay due (fast-check)', () => {
+  fc.assert(
+    fc.property(
+      fc.uniqueArray(ruleArb, { maxLength: 3, selector: (r) => r.id }),
+      factsArb,
+      nowArb,
+      (rules, facts, nowMs) => {
+        const actions = decideKey(rules, facts, nowMs, TEST_TIMING);
+        const current = facts.versions[0];
+        const ids = actions.filter((a) => a.kind !== 'expireCurrent').map((a) => a.versionId);
+        assert.equal(new Set(ids).size, ids.length, 'a version is decided on once');
+        assert.ok(actions.filter((a) => a.kind === 'expireCurrent').length <= 1);
+        for (const a of actions) {
+          if (a.kind === 'expireNoncurrent') {
+            const index = facts.versions.findIndex((v) => v.versionId === a.versionId);
+            assert.ok(index >= 1, 'the current version is never expired as noncurrent');
+            const rule = rules.find((r) => r.id === a.ruleId && r.noncurrentExpiration);
+            assert.ok(rule?.enabled, 'an enabled rule with a noncurrent action decided it');
+          }
+          if (a.kind === 'removeExpiredMarker') {
+            assert.ok(current.deleteMarker && facts.versions.length === 1, 'only a lone marker');
+          }
+          if (a.kind === 'expireCurrent')
+            assert.ok(!current.deleteMarker, 'a marker is not expired');
+        }
+        // The newest N noncurrent versions are kept by every rule that keeps N.
+        for (const rule of rules) {
+          const keep = rule.noncurrentExpiration?.newerNoncurrentVersions;
+          if (keep === undefined || rules.some((r) => r !== rule && r.noncurrentExpiration))
+            continue;
+          for (const a of actions)
+            if (a.kind === 'expireNoncurrent')
+              assert.ok(
+                Number(a.versionId.slice(1)) > keep,
+                `${a.versionId} is among the newest ${keep}`,
+              );
+        }
+        // Later, with the same facts, everything decided is still decided (perhaps by another
+        // rule that has come due meanwhile).
+        const what = (a: LifecycleAction) =>
+          `${a.kind} ${a.kind === 'expireCurrent' ? '' : a.versionId}`;
+        const later = decideKey(rules, facts, nowMs + 10_000, TEST_TIMING).map(what);
+        for (const a of actions) assert.ok(later.includes(what(a)), `${what(a)} stays due`);
+        // Disabled, the same rules do nothing.
+        const disabled = rules.map((r) => ({ ...r, enabled: false }));
+        assert.deepEqual(decideKey(disabled, facts, nowMs, TEST_TIMING), []);
+      },
+    ),
+    { numRuns: 2000 },
+  );
+});
