@@ -7,6 +7,7 @@ import { isStorableKey } from '../metadata/object-path.ts';
 import { RAFT_RPC } from '../metadata/replication/transport.ts';
 import {
   type BucketAttr,
+  type BucketAttrValue,
   type BucketInfo,
   type Caller,
   type Command,
@@ -672,11 +673,7 @@ export class StrataClient implements StrataClientApi {
     return result.inode as Inode;
   }
 
-  async setBucketAttr(
-    name: string,
-    attr: BucketAttr,
-    value: string | Record<string, string> | null,
-  ): Promise<BucketInfo> {
+  async setBucketAttr(name: string, attr: BucketAttr, value: BucketAttrValue): Promise<BucketInfo> {
     const result = await this.apply({ op: 'setBucketAttr', name, attr, value });
     return result.bucket as BucketInfo;
   }

@@ -4,6 +4,7 @@
 import type { DiskStatus } from '../data/types.ts';
 import type {
   BucketAttr,
+  BucketAttrValue,
   BucketInfo,
   Caller,
   DataServerInfo,
@@ -203,11 +204,7 @@ export interface StrataClientApi {
   ): Promise<{ inode: Inode; versionId?: string }>;
   setObjectAcl(bucket: string, key: string, acl: string | null): Promise<Inode>;
   // One of a bucket's sub-resources: its policy (JSON text), tags, or canned ACL; null removes it.
-  setBucketAttr(
-    name: string,
-    attr: BucketAttr,
-    value: string | Record<string, string> | null,
-  ): Promise<BucketInfo>;
+  setBucketAttr(name: string, attr: BucketAttr, value: BucketAttrValue): Promise<BucketInfo>;
   // Server-side copy without moving bytes (see the copyObject command).
   copyObject(
     source: { bucket: string; key: string; versionId?: string },

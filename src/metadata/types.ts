@@ -33,7 +33,7 @@ export interface ObjectMeta {
   checksums?: Record<string, string>; // e.g. { CRC32: base64 }
   tags?: Record<string, string>; // object tags (at most 10)
   partSizes?: number[]; // multipart objects: size of each part, in order
-  acl?: string; // canned ACL other than private (src/auth/policy/acl.ts); absent = private
+  acl?: string; // canned ACL other than private, or a JSON grant list (src/auth/policy/acl.ts)
   // Multipart uploads created with x-amz-checksum-algorithm: the algorithm, how the object's
   // checksum was formed, and each part's checksum (base64) in order.
   checksumAlgorithm?: string;
@@ -247,7 +247,13 @@ export interface BucketInfo {
   owner: string;
   policy?: string; // bucket policy document, JSON text as the owner put it (validated by the gateway)
   tags?: Record<string, string>; // bucket tags
-  acl?: string; // canned ACL other than private; absent = private
+  // Canned ACL name other than private, or a JSON grant list (src/auth/policy/acl.ts); absent =
+  // private (only the owner).
+  acl?: string;
+  // Block Public Access (S3 PublicAccessBlockConfiguration); absent: nothing is blocked.
+  publicAccessBlock?: PublicAccessBlock;
+  // S3 Object Ownership; absent: ACLs enabled and every object belongs to the bucket's owner.
+  ownership?: ObjectOwnership;
   // S3 versioning: absent while it was never enabled; once Enabled it can only be Suspended.
   versioning?: VersioningState;
   // Object Lock: present once enabled (never disabled; versioning then stays Enabled), with the
@@ -365,7 +371,7 @@ export type Command =
       nowMs: number;
       name: string;
       attr: BucketAttr;
-      value: string | Record<string, string> | null;
+      value: BucketAttrValue;
     }
   // Atomically creates or replaces the file at bucket/key with exactly these extents and size,
   // creating missing parent directories (implicit). Preconditions on the current object: ifMatch
@@ -576,7 +582,34 @@ export type Command =
 
 export type CommandOp = Command['op'];
 
-export type BucketAttr = 'policy' | 'tags' | 'acl' | 'versioning';
+export type BucketAttr =
+  | 'policy'
+  | 'tags'
+  | 'acl'
+  | 'versioning'
+  | 'publicAccessBlock'
+  | 'ownership';
+
+export type BucketAttrValue = string | Record<string, string> | PublicAccessBlock | null;
+
+// The four Block Public Access switches, as AWS names them.
+export interface PublicAccessBlock {
+  blockPublicAcls: boolean;
+  ignorePublicAcls: boolean;
+  blockPublicPolicy: boolean;
+  restrictPublicBuckets: boolean;
+}
+export const PUBLIC_ACCESS_BLOCK_FIELDS = [
+  'blockPublicAcls',
+  'ignorePublicAcls',
+  'blockPublicPolicy',
+  'restrictPublicBuckets',
+] as const;
+
+// ObjectWriter is not among them: Strata records no object owner other than the bucket's owner
+// (the gateway refuses it with 501).
+export const OBJECT_OWNERSHIPS = ['BucketOwnerEnforced', 'BucketOwnerPreferred'] as const;
+export type ObjectOwnership = (typeof OBJECT_OWNERSHIPS)[number];
 
 export type LockKind = 'posix' | 'flock';
 export type LockType = 'read' | 'write';

@@ -46,13 +46,19 @@ export type Endpoint =
   | { kind: 'PutObjectRetention'; bucket: string; key: string }
   | { kind: 'GetObjectLegalHold'; bucket: string; key: string }
   | { kind: 'PutObjectLegalHold'; bucket: string; key: string }
+  | { kind: 'GetBucketPolicyStatus'; bucket: string }
+  | { kind: 'GetPublicAccessBlock'; bucket: string }
+  | { kind: 'PutPublicAccessBlock'; bucket: string }
+  | { kind: 'DeletePublicAccessBlock'; bucket: string }
+  | { kind: 'GetBucketOwnershipControls'; bucket: string }
+  | { kind: 'PutBucketOwnershipControls'; bucket: string }
+  | { kind: 'DeleteBucketOwnershipControls'; bucket: string }
   | { kind: 'NotImplemented'; operation: string };
 
 export type EndpointKind = Endpoint['kind'];
 
 // Sub-resources of the full S3 API that are recognised but not built yet.
 const UNIMPLEMENTED_SUBRESOURCES = [
-  'policyStatus',
   'lifecycle',
   'cors',
   'encryption',
@@ -69,6 +75,8 @@ const UNIMPLEMENTED_SUBRESOURCES = [
   'select',
   'accelerate',
   'requestPayment',
+  // Routed on a bucket (bucketControl); on an object they must not reach the object itself.
+  'policyStatus',
   'ownershipControls',
   'publicAccessBlock',
   'analytics',
@@ -151,7 +159,7 @@ export function route(input: RouteInput): Endpoint {
     if (method === 'PUT') return { kind: 'PutObjectAcl', bucket, key };
   }
   if (key === undefined && bucket !== undefined) {
-    const sub = bucketSubresource(method, bucket, q);
+    const sub = bucketSubresource(method, bucket, q) ?? bucketControl(method, bucket, q);
     if (sub !== undefined) return sub;
   }
   const unimplemented = UNIMPLEMENTED_SUBRESOURCES.find((name) => q.has(name));
@@ -215,6 +223,28 @@ function bucketSubresource(
     if (method === 'GET') return { kind: 'GetObjectLockConfiguration', bucket };
     if (method === 'PUT') return { kind: 'PutObjectLockConfiguration', bucket };
     return { kind: 'NotImplemented', operation: `${method} ?object-lock` };
+  }
+  return undefined;
+}
+
+// ?publicAccessBlock, ?ownershipControls and ?policyStatus on a bucket; another method is never
+// the bucket itself (DELETE /b?policyStatus must not delete the bucket).
+function bucketControl(method: string, bucket: string, q: URLSearchParams): Endpoint | undefined {
+  if (q.has('publicAccessBlock')) {
+    if (method === 'GET') return { kind: 'GetPublicAccessBlock', bucket };
+    if (method === 'PUT') return { kind: 'PutPublicAccessBlock', bucket };
+    if (method === 'DELETE') return { kind: 'DeletePublicAccessBlock', bucket };
+    return { kind: 'NotImplemented', operation: `${method} ?publicAccessBlock` };
+  }
+  if (q.has('ownershipControls')) {
+    if (method === 'GET') return { kind: 'GetBucketOwnershipControls', bucket };
+    if (method === 'PUT') return { kind: 'PutBucketOwnershipControls', bucket };
+    if (method === 'DELETE') return { kind: 'DeleteBucketOwnershipControls', bucket };
+    return { kind: 'NotImplemented', operation: `${method} ?ownershipControls` };
+  }
+  if (q.has('policyStatus')) {
+    if (method === 'GET') return { kind: 'GetBucketPolicyStatus', bucket };
+    return { kind: 'NotImplemented', operation: `${method} ?policyStatus` };
   }
   return undefined;
 }

@@ -2,6 +2,7 @@ import assert from 'node:assert';
 import type { ChecksumAlgorithm } from '../../auth/checksums.ts';
 import { isStrataError } from '../../common/errors.ts';
 import type { Inode, UploadInfo } from '../../metadata/types.ts';
+import { objectWriteAcl } from '../acl-request.ts';
 import {
   objectBody,
   quoteEtag,
@@ -38,10 +39,11 @@ async function uploadFor(
 
 export async function createMultipartUpload(ctx: RequestContext, bucket: string, key: string) {
   const checksum = uploadChecksumFrom(ctx);
+  const acl = await objectWriteAcl(ctx, bucket);
   const upload = await ctx.client.createMultipartUpload(
     bucket,
     key,
-    { ...objectMetaFrom(ctx.req), ...checksum },
+    { ...objectMetaFrom(ctx.req, acl), ...checksum },
     ctx.owner,
     lockFromHeaders(ctx),
   );

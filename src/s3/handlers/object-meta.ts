@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import { parseCannedAcl } from '../../auth/policy/index.ts';
 import type { Inode, ListedObject, ObjectMeta } from '../../metadata/types.ts';
 import { S3Error } from '../errors.ts';
 import { tagsFromHeader } from './tagging.ts';
@@ -13,8 +12,12 @@ function header(req: IncomingMessage, name: string): string | undefined {
   return Array.isArray(value) ? value.join(',') : value;
 }
 
-// System and user metadata of an object, from the request headers of a PUT or multipart create.
-export function objectMetaFrom(req: IncomingMessage): Omit<ObjectMeta, 'etag'> {
+// System and user metadata of an object, from the request headers of a PUT or multipart create;
+// the ACL comes checked against the bucket's controls (objectWriteAcl in src/s3/acl-request.ts).
+export function objectMetaFrom(
+  req: IncomingMessage,
+  acl: string | undefined,
+): Omit<ObjectMeta, 'etag'> {
   const userMeta: Record<string, string> = {};
   let userBytes = 0;
   for (const [name, value] of Object.entries(req.headers)) {
@@ -37,7 +40,7 @@ export function objectMetaFrom(req: IncomingMessage): Omit<ObjectMeta, 'etag'> {
     .filter((s) => s.length > 0 && s !== 'aws-chunked')
     .join(',');
   return {
-    acl: cannedAclFrom(req),
+    acl,
     tags: tagsFromHeader(req.headers['x-amz-tagging']),
     contentType: header(req, 'content-type') ?? 'binary/octet-stream',
     contentEncoding: encoding || undefined,
@@ -47,12 +50,6 @@ export function objectMetaFrom(req: IncomingMessage): Omit<ObjectMeta, 'etag'> {
     expires: header(req, 'expires'),
     userMeta,
   };
-}
-
-// x-amz-acl of a PUT, multipart create or copy; private is stored as no ACL at all.
-export function cannedAclFrom(req: IncomingMessage): string | undefined {
-  const acl = parseCannedAcl(header(req, 'x-amz-acl'));
-  return acl === 'private' ? undefined : acl;
 }
 
 // The ETag of an object. Files written only through POSIX have no MD5 on record; they get a

@@ -1,0 +1,75 @@
+// The ACL a request asks to set (x-amz-acl, the x-amz-grant-* headers, or an AccessControlPolicy
+// body), and the bucket controls that may refuse it: Object Ownership BucketOwnerEnforced (ACLs
+// disabled: 400 AccessControlListNotSupported) and Block Public Access BlockPublicAcls (a public
+// ACL: 403 AccessDenied), as AWS answers. One place for every operation that sets an ACL.
+import {
+  type AclGrant,
+  grantsFromHeaders,
+  grantsOfCanned,
+  isOwnerOnlyCannedAcl,
+  isPublicAcl,
+  normalizeGrants,
+  parseCannedAcl,
+  storedAcl,
+} from '../auth/policy/index.ts';
+import type { BucketInfo } from '../metadata/types.ts';
+import type { RequestContext } from './context.ts';
+import { S3Error } from './errors.ts';
+
+export interface RequestedAcl {
+  grants: AclGrant[];
+  // Only the owner keeps access (private, bucket-owner-full-control, or grants to the owner).
+  ownerOnly: boolean;
+}
+
+// From the headers; undefined when the request names no ACL. x-amz-acl and grant headers
+// together are refused, as AWS does.
+export function aclFromHeaders(
+  headers: Record<string, string | string[] | undefined>,
+  knownUsers: ReadonlySet<string>,
+  owner: string,
+): RequestedAcl | undefined {
+  const header = headers['x-amz-acl'];
+  const canned = Array.isArray(header) ? header.join(',') : header;
+  const granted = grantsFromHeaders(headers, knownUsers);
+  if (canned !== undefined && granted !== undefined)
+    throw new S3Error(
+      'InvalidRequest',
+      400,
+      'Specifying both Canned ACLs and Header Grants is not allowed',
+    );
+  if (canned !== undefined) {
+    const grants = grantsOfCanned(parseCannedAcl(canned) ?? 'private');
+    return { grants, ownerOnly: isOwnerOnlyCannedAcl(canned) };
+  }
+  if (granted === undefined) return undefined;
+  const grants = normalizeGrants(granted, owner);
+  return { grants, ownerOnly: grants.length === 0 };
+}
+
+export function aclsDisabled(): S3Error {
+  return new S3Error('AccessControlListNotSupported', 400, 'The bucket does not allow ACLs');
+}
+
+// Refuses an ACL the bucket's controls forbid; returns the grants to store otherwise.
+export function checkRequestedAcl(info: BucketInfo, acl: RequestedAcl): AclGrant[] {
+  if (info.ownership === 'BucketOwnerEnforced' && !acl.ownerOnly) throw aclsDisabled();
+  if (info.publicAccessBlock?.blockPublicAcls === true && isPublicAcl(acl.grants))
+    throw new S3Error('AccessDenied', 403, 'Access Denied');
+  return acl.grants;
+}
+
+// The stored form of the ACL an object write (PutObject, CopyObject, CreateMultipartUpload) asks
+// for in its headers, checked against the bucket's controls before anything is read or stored;
+// undefined: private. A missing bucket is left to the handler (NoSuchBucket).
+export async function objectWriteAcl(
+  ctx: RequestContext,
+  bucket: string,
+): Promise<string | undefined> {
+  const access = await ctx.access.get(ctx, bucket);
+  const owner = access?.info.owner ?? ctx.owner;
+  const acl = aclFromHeaders(ctx.req.headers, ctx.access.knownUsers, owner);
+  if (acl === undefined) return undefined;
+  const grants = access === undefined ? acl.grants : checkRequestedAcl(access.info, acl);
+  return storedAcl(grants, owner) ?? undefined;
+}
