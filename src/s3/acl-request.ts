@@ -22,16 +22,24 @@ export interface RequestedAcl {
   ownerOnly: boolean;
 }
 
+export interface AclTarget {
+  owner: string; // the bucket's owner: its full control is implicit
+  knownUsers: ReadonlySet<string>; // the users a grant may name
+  forObject: boolean; // objects take no x-amz-grant-write (WRITE means nothing on them)
+}
+
 // From the headers; undefined when the request names no ACL. x-amz-acl and grant headers
 // together are refused, as AWS does.
 export function aclFromHeaders(
   headers: Record<string, string | string[] | undefined>,
-  knownUsers: ReadonlySet<string>,
-  owner: string,
+  target: AclTarget,
 ): RequestedAcl | undefined {
   const header = headers['x-amz-acl'];
   const canned = Array.isArray(header) ? header.join(',') : header;
-  const granted = grantsFromHeaders(headers, knownUsers);
+  const granted = grantsFromHeaders(
+    target.forObject ? { ...headers, 'x-amz-grant-write': undefined } : headers,
+    target.knownUsers,
+  );
   if (canned !== undefined && granted !== undefined)
     throw new S3Error(
       'InvalidRequest',
@@ -43,7 +51,7 @@ export function aclFromHeaders(
     return { grants, ownerOnly: isOwnerOnlyCannedAcl(canned) };
   }
   if (granted === undefined) return undefined;
-  const grants = normalizeGrants(granted, owner);
+  const grants = normalizeGrants(granted, target.owner);
   return { grants, ownerOnly: grants.length === 0 };
 }
 
@@ -68,7 +76,8 @@ export async function objectWriteAcl(
 ): Promise<string | undefined> {
   const access = await ctx.access.get(ctx, bucket);
   const owner = access?.info.owner ?? ctx.owner;
-  const acl = aclFromHeaders(ctx.req.headers, ctx.access.knownUsers, owner);
+  const knownUsers = ctx.access.knownUsers;
+  const acl = aclFromHeaders(ctx.req.headers, { owner, knownUsers, forObject: true });
   if (acl === undefined) return undefined;
   const grants = access === undefined ? acl.grants : checkRequestedAcl(access.info, acl);
   return storedAcl(grants, owner) ?? undefined;

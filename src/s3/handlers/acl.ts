@@ -32,7 +32,7 @@ export async function getBucketAcl(ctx: RequestContext, bucket: string) {
 
 export async function putBucketAcl(ctx: RequestContext, bucket: string) {
   const info = await ctx.client.getBucket(bucket);
-  const grants = checkRequestedAcl(info, await requestedAcl(ctx, info.owner));
+  const grants = checkRequestedAcl(info, await requestedAcl(ctx, info.owner, BUCKET));
   await ctx.client.setBucketAttr(bucket, 'acl', storedAcl(grants, info.owner));
   ctx.access.forget(bucket);
   sendEmpty(ctx, 200);
@@ -58,7 +58,7 @@ export async function putObjectAcl(ctx: RequestContext, bucket: string, key: str
         'PutObjectAcl of a version other than the current one is not implemented by Strata yet.',
       );
   }
-  const grants = checkRequestedAcl(info, await requestedAcl(ctx, info.owner));
+  const grants = checkRequestedAcl(info, await requestedAcl(ctx, info.owner, OBJECT));
   await ctx.client.setObjectAcl(bucket, key, storedAcl(grants, info.owner));
   sendEmpty(ctx, 200);
 }
@@ -72,8 +72,16 @@ const malformed = () =>
 
 // x-amz-acl or grant headers, or the grants of an AccessControlPolicy body; not both (AWS:
 // UnexpectedContent).
-async function requestedAcl(ctx: RequestContext, owner: string): Promise<RequestedAcl> {
-  const fromHeaders = aclFromHeaders(ctx.req.headers, ctx.access.knownUsers, owner);
+const BUCKET = { forObject: false };
+const OBJECT = { forObject: true };
+
+async function requestedAcl(
+  ctx: RequestContext,
+  owner: string,
+  kind: { forObject: boolean },
+): Promise<RequestedAcl> {
+  const knownUsers = ctx.access.knownUsers;
+  const fromHeaders = aclFromHeaders(ctx.req.headers, { owner, knownUsers, ...kind });
   const body = await readSmallBody(ctx);
   if (fromHeaders !== undefined) {
     if (body.length > 0)

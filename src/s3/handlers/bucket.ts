@@ -131,7 +131,9 @@ function requestedControls(ctx: RequestContext): {
   acl: string | null;
   ownership: ObjectOwnership | undefined;
 } {
-  const requested = aclFromHeaders(ctx.req.headers, ctx.access.knownUsers, ctx.owner);
+  const knownUsers = ctx.access.knownUsers;
+  const target = { owner: ctx.owner, knownUsers, forObject: false };
+  const requested = aclFromHeaders(ctx.req.headers, target);
   const header = headerOf(ctx, 'x-amz-object-ownership');
   const ownership =
     header === undefined ? undefined : parseObjectOwnership(header.trim(), 'InvalidArgument');
