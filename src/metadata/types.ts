@@ -434,7 +434,8 @@ export type Command =
       tags: Record<string, string>;
       versionId?: string;
     }
-  // Sets the object's canned ACL (null: private). Like tags, it changes neither ETag nor mtime.
+  // Sets the object's ACL (a canned name or a JSON grant list; null: private). Like tags, it
+  // changes neither ETag nor mtime. Refused while the bucket is BucketOwnerEnforced.
   | { op: 'setObjectAcl'; nowMs: number; bucket: string; key: string; acl: string | null }
   // Copies an object without copying its bytes: the destination gets the source's extents (one
   // more reference on each stripe), the source's ETag and checksums, and either the source's
@@ -449,7 +450,7 @@ export type Command =
       bucket: string;
       key: string;
       object?: Omit<ObjectMeta, 'etag' | 'checksums' | 'partSizes'>;
-      acl?: string; // canned ACL of the copy (absent: private)
+      acl?: string; // ACL of the copy, stored form (absent: private)
       tags?: Record<string, string>; // replaces the tags (absent: the source's)
       caller: Caller;
       ifMatch?: string;
