@@ -2,7 +2,7 @@
 // bucket record (through the state machine) and enforced where access is decided
 // (src/s3/access.ts: IgnorePublicAcls, RestrictPublicBuckets) and where ACLs and policies are set
 // (src/s3/acl-request.ts: BlockPublicAcls; bucket-policy.ts: BlockPublicPolicy).
-import { isPublicPolicy, type parsePolicy } from '../../auth/policy/index.ts';
+import { isPublicPolicy, type PolicyDocument } from '../../auth/policy/index.ts';
 import type { PublicAccessBlock } from '../../metadata/types.ts';
 import { type RequestContext, readSmallBody, sendEmpty, sendXml } from '../context.ts';
 import { S3Error } from '../errors.ts';
@@ -76,7 +76,7 @@ export async function getBucketPolicyStatus(ctx: RequestContext, bucket: string)
 // BlockPublicPolicy: a public policy is refused when it is put (existing ones stay, as on AWS).
 export function checkPolicyAllowed(
   block: PublicAccessBlock | undefined,
-  policy: ReturnType<typeof parsePolicy>,
+  policy: PolicyDocument,
 ): void {
   if (block?.blockPublicPolicy === true && isPublicPolicy(policy))
     throw new S3Error('AccessDenied', 403, 'Access Denied');
