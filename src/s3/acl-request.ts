@@ -4,6 +4,7 @@
 // ACL: 403 AccessDenied), as AWS answers. One place for every operation that sets an ACL.
 import {
   type AclGrant,
+  GRANT_HEADERS,
   grantsFromHeaders,
   grantsOfCanned,
   isOwnerOnlyCannedAcl,
@@ -12,6 +13,7 @@ import {
   parseCannedAcl,
   storedAcl,
 } from '../auth/policy/index.ts';
+import { isStrataError } from '../common/errors.ts';
 import type { BucketInfo } from '../metadata/types.ts';
 import type { RequestContext } from './context.ts';
 import { S3Error } from './errors.ts';
@@ -67,6 +69,8 @@ export function checkRequestedAcl(info: BucketInfo, acl: RequestedAcl): AclGrant
   return acl.grants;
 }
 
+const ACL_HEADERS = ['x-amz-acl', ...Object.keys(GRANT_HEADERS)];
+
 // The stored form of the ACL an object write (PutObject, CopyObject, CreateMultipartUpload) asks
 // for in its headers, checked against the bucket's controls before anything is read or stored;
 // undefined: private. A missing bucket is left to the handler (NoSuchBucket).
@@ -74,11 +78,18 @@ export async function objectWriteAcl(
   ctx: RequestContext,
   bucket: string,
 ): Promise<string | undefined> {
-  const access = await ctx.access.get(ctx, bucket);
-  const owner = access?.info.owner ?? ctx.owner;
-  const knownUsers = ctx.access.knownUsers;
-  const acl = aclFromHeaders(ctx.req.headers, { owner, knownUsers, forObject: true });
+  if (!ACL_HEADERS.some((name) => ctx.req.headers[name] !== undefined)) return undefined;
+  // The record itself, not the gateway's cached copy: a control set through another gateway a
+  // moment ago holds here too.
+  let info: BucketInfo;
+  try {
+    info = await ctx.client.getBucket(bucket);
+  } catch (error) {
+    if (isStrataError(error, 'NO_SUCH_BUCKET')) return undefined;
+    throw error;
+  }
+  const target = { owner: info.owner, knownUsers: ctx.access.knownUsers, forObject: true };
+  const acl = aclFromHeaders(ctx.req.headers, target);
   if (acl === undefined) return undefined;
-  const grants = access === undefined ? acl.grants : checkRequestedAcl(access.info, acl);
-  return storedAcl(grants, owner) ?? undefined;
+  return storedAcl(checkRequestedAcl(info, acl), info.owner) ?? undefined;
 }

@@ -16,11 +16,13 @@ export async function getBucketPolicy(ctx: RequestContext, bucket: string) {
 }
 
 export async function putBucketPolicy(ctx: RequestContext, bucket: string) {
-  const access = await requireOwner(ctx, bucket);
+  await requireOwner(ctx, bucket);
   const text = (await readSmallBody(ctx)).toString('utf8');
   const knownUsers = new Set(ctx.options.auth.credentials.map((c) => c.user));
   const policy = parsePolicy(text, { bucket, knownUsers }); // MalformedPolicy when it does not validate
-  checkPolicyAllowed(access.info.publicAccessBlock, policy);
+  // The record itself, not the gateway's cached copy: a block set through another gateway a
+  // moment ago holds here too.
+  checkPolicyAllowed((await ctx.client.getBucket(bucket)).publicAccessBlock, policy);
   await ctx.client.setBucketAttr(bucket, 'policy', text);
   ctx.access.forget(bucket);
   sendEmpty(ctx, 204);
