@@ -7,7 +7,9 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import {
+  CopyObjectCommand,
   CreateBucketCommand,
+  CreateMultipartUploadCommand,
   DeleteBucketOwnershipControlsCommand,
   DeleteBucketPolicyCommand,
   DeletePublicAccessBlockCommand,
@@ -398,6 +400,83 @@ describe('bucket controls: public access, ownership, policy status, ACL grants',
       }),
     );
     await rejectsWith(read(), 'AccessDenied', 'after the grant is removed');
+  });
+
+  test('READ_ACP and WRITE_ACP let a grantee read and set the ACL, and nothing more', async () => {
+    const b = 'acp-grants';
+    await alice.send(new CreateBucketCommand({ Bucket: b }));
+    await put(b, 'k');
+    await rejectsWith(
+      bob.send(new GetObjectAclCommand({ Bucket: b, Key: 'k' })),
+      'AccessDenied',
+      'before',
+    );
+    await alice.send(
+      new PutObjectAclCommand({
+        Bucket: b,
+        Key: 'k',
+        GrantReadACP: 'id="bob"',
+        GrantWriteACP: 'id="bob"',
+      }),
+    );
+    const shown = await bob.send(new GetObjectAclCommand({ Bucket: b, Key: 'k' }));
+    assert.equal(shown.Owner?.ID, 'alice');
+    await rejectsWith(
+      bob.send(new GetObjectCommand({ Bucket: b, Key: 'k' })),
+      'AccessDenied',
+      'READ_ACP is not READ',
+    );
+    // With WRITE_ACP bob may give himself READ (as on AWS: WRITE_ACP is as strong as the ACL).
+    await bob.send(
+      new PutObjectAclCommand({
+        Bucket: b,
+        Key: 'k',
+        GrantRead: 'id="bob"',
+        GrantWriteACP: 'id="bob"',
+      }),
+    );
+    const read = await bob.send(new GetObjectCommand({ Bucket: b, Key: 'k' }));
+    assert.equal(await read.Body?.transformToString(), 'k');
+  });
+
+  test('every object write refuses an ACL the bucket controls forbid, before storing anything', async () => {
+    const b = 'write-paths';
+    await alice.send(new CreateBucketCommand({ Bucket: b }));
+    await put(b, 'src');
+    const block = { ...NO_BLOCK, BlockPublicAcls: true };
+    await alice.send(
+      new PutPublicAccessBlockCommand({ Bucket: b, PublicAccessBlockConfiguration: block }),
+    );
+    const copy = (acl: 'public-read' | 'authenticated-read') =>
+      alice.send(
+        new CopyObjectCommand({ Bucket: b, Key: 'copy', CopySource: `${b}/src`, ACL: acl }),
+      );
+    await rejectsWith(copy('public-read'), 'AccessDenied', 'CopyObject');
+    const upload = (extra: object) =>
+      alice.send(new CreateMultipartUploadCommand({ Bucket: b, Key: 'mp', ...extra }));
+    await rejectsWith(upload({ GrantRead: `uri="${ALL_USERS}"` }), 'AccessDenied', 'multipart');
+    await alice.send(new DeletePublicAccessBlockCommand({ Bucket: b }));
+    await alice.send(
+      new PutBucketOwnershipControlsCommand({
+        Bucket: b,
+        OwnershipControls: { Rules: [{ ObjectOwnership: 'BucketOwnerEnforced' }] },
+      }),
+    );
+    await rejectsWith(
+      copy('authenticated-read'),
+      'AccessControlListNotSupported',
+      'copy, enforced',
+    );
+    await rejectsWith(
+      upload({ GrantRead: 'id="bob"' }),
+      'AccessControlListNotSupported',
+      'multipart, enforced',
+    );
+    await rejectsWith(
+      alice.send(new GetObjectCommand({ Bucket: b, Key: 'copy' })),
+      'NoSuchKey',
+      'no refused copy was stored',
+    );
   });
 
   test('bucket grants by awscli and by body: READ lists, WRITE writes; e-mail grantees are 400', async () => {
