@@ -41,7 +41,7 @@ export interface PutObjectOptions {
 
 export interface CopyOptions {
   object?: Omit<ObjectMeta, 'etag' | 'checksums' | 'partSizes'>; // REPLACE; absent: COPY
-  acl?: string; // canned ACL of the copy; absent: private
+  acl?: string; // ACL of the copy, stored form (src/auth/policy/acl.ts); absent: private
   tags?: Record<string, string>; // the copy's tags (x-amz-tagging-directive REPLACE); absent: the source's
   ifMatch?: string;
   ifNoneMatch?: string;
@@ -211,8 +211,8 @@ export interface StrataClientApi {
     versionId?: string,
   ): Promise<{ inode: Inode; versionId?: string }>;
   setObjectAcl(bucket: string, key: string, acl: string | null): Promise<Inode>;
-  // One of a bucket's sub-resources: its policy (JSON text), tags, canned ACL, versioning or CORS
-  // rules; null removes it.
+  // One of a bucket's sub-resources: its policy (JSON text), tags, ACL (stored form), versioning,
+  // default encryption, CORS rules, Block Public Access or Object Ownership; null removes it.
   setBucketAttr(name: string, attr: BucketAttr, value: BucketAttrValue): Promise<BucketInfo>;
   // Server-side copy without moving bytes (see the copyObject command).
   copyObject(

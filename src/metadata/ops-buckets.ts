@@ -10,6 +10,10 @@ import {
   type BucketInfo,
   type Command,
   type Inode,
+  OBJECT_OWNERSHIPS,
+  type ObjectOwnership,
+  PUBLIC_ACCESS_BLOCK_FIELDS,
+  type PublicAccessBlock,
   ROOT_INO,
   type VersioningState,
 } from './types.ts';
@@ -70,6 +74,20 @@ export function setBucketAttr(store: Store, c: Op<'setBucketAttr'>) {
       );
     if (c.value === null) delete next[c.attr];
     else next[c.attr] = c.value as string;
+    // Under BucketOwnerEnforced ACLs are inert and none may be set (AWS: the gateway answers
+    // AccessControlListNotSupported first; this holds for every path).
+    if (c.attr === 'acl' && c.value !== null && bucket.ownership === 'BucketOwnerEnforced')
+      fail('EINVAL', `bucket ${c.name} has ACLs disabled (BucketOwnerEnforced)`);
+  } else if (c.attr === 'publicAccessBlock') {
+    if (c.value === null) delete next.publicAccessBlock;
+    else next.publicAccessBlock = checkPublicAccessBlock(c.value);
+  } else if (c.attr === 'ownership') {
+    if (c.value === null) delete next.ownership;
+    else next.ownership = checkOwnership(c.value);
+    // AWS refuses to disable ACLs while the bucket's ACL grants anything beyond its owner
+    // (InvalidBucketAclWithObjectOwnership, checked first by the gateway).
+    if (next.ownership === 'BucketOwnerEnforced' && bucket.acl !== undefined)
+      fail('EINVAL', `bucket ${c.name} has an ACL: reset it to private before disabling ACLs`);
   } else if (c.attr === 'versioning') {
     if (c.value !== 'Enabled' && c.value !== 'Suspended')
       fail('EINVAL', 'versioning is Enabled or Suspended (it cannot be turned off once on)');
@@ -103,4 +121,23 @@ function checkStringRecord(value: unknown): Record<string, string> {
   if (entries.length > 50 || !entries.every(([, v]) => typeof v === 'string'))
     fail('EINVAL', 'tags must be at most 50 string values');
   return Object.fromEntries(entries) as Record<string, string>;
+}
+
+function checkPublicAccessBlock(value: unknown): PublicAccessBlock {
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    fail('EINVAL', 'a public access block is an object of four booleans');
+  const record = value as Record<string, unknown>;
+  const keys = Object.keys(record).sort();
+  if (
+    keys.join() !== [...PUBLIC_ACCESS_BLOCK_FIELDS].sort().join() ||
+    !keys.every((k) => typeof record[k] === 'boolean')
+  )
+    fail('EINVAL', `a public access block has exactly ${PUBLIC_ACCESS_BLOCK_FIELDS.join(', ')}`);
+  return { ...(record as unknown as PublicAccessBlock) };
+}
+
+function checkOwnership(value: unknown): ObjectOwnership {
+  if (!(OBJECT_OWNERSHIPS as readonly unknown[]).includes(value))
+    fail('EINVAL', `object ownership is one of ${OBJECT_OWNERSHIPS.join(', ')}`);
+  return value as ObjectOwnership;
 }

@@ -203,6 +203,12 @@ export function setObjectTags(store: Store, c: Op<'setObjectTags'>) {
 export function setObjectAcl(store: Store, c: Op<'setObjectAcl'>) {
   if (c.acl !== null && typeof c.acl !== 'string') fail('EINVAL', 'an ACL is a string or null');
   const file = objectFile(store, c.bucket, c.key) ?? fail('ENOENT', `no object ${c.key}`);
+  if (
+    c.acl !== null &&
+    c.acl !== 'private' &&
+    store.bucket(c.bucket)?.ownership === 'BucketOwnerEnforced'
+  )
+    fail('EINVAL', `bucket ${c.bucket} has ACLs disabled (BucketOwnerEnforced)`);
   const object = { userMeta: {}, etag: '', ...file.object };
   if (c.acl === null || c.acl === 'private') delete object.acl;
   else object.acl = c.acl;

@@ -34,7 +34,7 @@ export interface ObjectMeta {
   checksums?: Record<string, string>; // e.g. { CRC32: base64 }
   tags?: Record<string, string>; // object tags (at most 10)
   partSizes?: number[]; // multipart objects: size of each part, in order
-  acl?: string; // canned ACL other than private (src/auth/policy/acl.ts); absent = private
+  acl?: string; // canned ACL other than private, or a JSON grant list (src/auth/policy/acl.ts)
   // Multipart uploads created with x-amz-checksum-algorithm: the algorithm, how the object's
   // checksum was formed, and each part's checksum (base64) in order.
   checksumAlgorithm?: string;
@@ -254,7 +254,13 @@ export interface BucketInfo {
   owner: string;
   policy?: string; // bucket policy document, JSON text as the owner put it (validated by the gateway)
   tags?: Record<string, string>; // bucket tags
-  acl?: string; // canned ACL other than private; absent = private
+  // Canned ACL name other than private, or a JSON grant list (src/auth/policy/acl.ts); absent =
+  // private (only the owner).
+  acl?: string;
+  // Block Public Access (S3 PublicAccessBlockConfiguration); absent: nothing is blocked.
+  publicAccessBlock?: PublicAccessBlock;
+  // S3 Object Ownership; absent: ACLs enabled and every object belongs to the bucket's owner.
+  ownership?: ObjectOwnership;
   // S3 versioning: absent while it was never enabled; once Enabled it can only be Suspended.
   versioning?: VersioningState;
   // Object Lock: present once enabled (never disabled; versioning then stays Enabled), with the
@@ -517,7 +523,8 @@ export type Command =
       tags: Record<string, string>;
       versionId?: string;
     }
-  // Sets the object's canned ACL (null: private). Like tags, it changes neither ETag nor mtime.
+  // Sets the object's ACL (a canned name or a JSON grant list; null: private). Like tags, it
+  // changes neither ETag nor mtime. Refused while the bucket is BucketOwnerEnforced.
   | { op: 'setObjectAcl'; nowMs: number; bucket: string; key: string; acl: string | null }
   // Copies an object without copying its bytes: the destination gets the source's extents (one
   // more reference on each stripe), the source's ETag and checksums, and either the source's
@@ -532,7 +539,7 @@ export type Command =
       bucket: string;
       key: string;
       object?: Omit<ObjectMeta, 'etag' | 'checksums' | 'partSizes'>;
-      acl?: string; // canned ACL of the copy (absent: private)
+      acl?: string; // ACL of the copy, stored form (absent: private)
       tags?: Record<string, string>; // replaces the tags (absent: the source's)
       caller: Caller;
       ifMatch?: string;
@@ -670,8 +677,41 @@ export type Command =
 
 export type CommandOp = Command['op'];
 
-export type BucketAttr = 'policy' | 'tags' | 'acl' | 'versioning' | 'encryption' | 'cors';
-export type BucketAttrValue = string | Record<string, string> | CorsRule[] | null;
+export type BucketAttr =
+  | 'policy'
+  | 'tags'
+  | 'acl'
+  | 'versioning'
+  | 'encryption'
+  | 'cors'
+  | 'publicAccessBlock'
+  | 'ownership';
+
+export type BucketAttrValue =
+  | string
+  | Record<string, string>
+  | CorsRule[]
+  | PublicAccessBlock
+  | null;
+
+// The four Block Public Access switches, as AWS names them.
+export interface PublicAccessBlock {
+  blockPublicAcls: boolean;
+  ignorePublicAcls: boolean;
+  blockPublicPolicy: boolean;
+  restrictPublicBuckets: boolean;
+}
+export const PUBLIC_ACCESS_BLOCK_FIELDS = [
+  'blockPublicAcls',
+  'ignorePublicAcls',
+  'blockPublicPolicy',
+  'restrictPublicBuckets',
+] as const;
+
+// ObjectWriter is not among them: Strata records no object owner other than the bucket's owner
+// (the gateway refuses it with 501).
+export const OBJECT_OWNERSHIPS = ['BucketOwnerEnforced', 'BucketOwnerPreferred'] as const;
+export type ObjectOwnership = (typeof OBJECT_OWNERSHIPS)[number];
 
 export type LockKind = 'posix' | 'flock';
 export type LockType = 'read' | 'write';

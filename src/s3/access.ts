@@ -1,12 +1,19 @@
 // Authorization: who may do what to which bucket and object. Decided once per request, before
-// the handler runs, from the bucket's owner, its policy and canned ACLs (AWS's evaluation order
-// for one account): an explicit Deny in the policy wins; then the owner (and administrators)
-// may do anything; then a policy Allow; then an ACL grant; otherwise AccessDenied.
+// the handler runs, from the bucket's owner, its policy and ACLs (AWS's evaluation order for one
+// account): an explicit Deny in the policy wins; then the owner (and administrators) may do
+// anything; then a policy Allow; then an ACL grant; otherwise AccessDenied.
+// The bucket's controls narrow that: Block Public Access (IgnorePublicAcls drops grants to the
+// AllUsers and AuthenticatedUsers groups; RestrictPublicBuckets drops the Allows of a public
+// policy for anonymous callers) and Object Ownership (BucketOwnerEnforced drops every ACL).
 import type { IncomingMessage } from 'node:http';
 import {
+  type AclGrant,
   bucketAclAllows,
-  type CannedAcl,
   evaluatePolicy,
+  grantsOfStored,
+  isPublicAcl,
+  isPublicGrant,
+  isPublicPolicy,
   objectAclAllows,
   objectAclApplies,
   type PolicyDocument,
@@ -26,6 +33,8 @@ const BUCKET_CACHE_ENTRIES_MAX = 10_000;
 export interface BucketAccess {
   info: BucketInfo;
   policy: PolicyDocument | undefined;
+  policyIsPublic: boolean; // as AWS defines it (src/auth/policy/public.ts)
+  grants: AclGrant[]; // the bucket ACL's grants that count for access (see effectiveGrants)
 }
 
 // Bucket records are read on every request; a gateway keeps them for a second (changes made
@@ -33,7 +42,7 @@ export interface BucketAccess {
 // for its own policy propagation).
 export class BucketAccessCache {
   private readonly entries = new Map<string, { access: BucketAccess; expiresAtMs: number }>();
-  private readonly knownUsers: ReadonlySet<string>;
+  readonly knownUsers: ReadonlySet<string>; // the configured users (grantees, principals)
   constructor(knownUsers: ReadonlySet<string>) {
     this.knownUsers = knownUsers;
   }
@@ -69,7 +78,8 @@ export class BucketAccessCache {
         policy = parsePolicy(info.policy, { bucket: info.name, knownUsers: ANY_USER });
       }
     }
-    return { info, policy };
+    const policyIsPublic = policy !== undefined && isPublicPolicy(policy);
+    return { info, policy, policyIsPublic, grants: effectiveGrants(info, info.acl) };
   }
 
   forget(bucket: string): void {
@@ -78,6 +88,16 @@ export class BucketAccessCache {
 }
 
 const ANY_USER: ReadonlySet<string> = { has: () => true } as unknown as ReadonlySet<string>;
+
+// The grants of a stored ACL (the bucket's or an object's) that take part in access decisions:
+// none when the bucket disables ACLs, none to the public groups under IgnorePublicAcls.
+export function effectiveGrants(info: BucketInfo, stored: string | undefined): AclGrant[] {
+  if (info.ownership === 'BucketOwnerEnforced') return [];
+  const grants = grantsOfStored(stored);
+  if (info.publicAccessBlock?.ignorePublicAcls === true && isPublicAcl(grants))
+    return grants.filter((g) => !isPublicGrant(g));
+  return grants;
+}
 
 export interface AccessCheck {
   action: string;
@@ -125,6 +145,18 @@ function objectChecksFor(e: Endpoint): AccessCheck[] {
     case 'CorsPreflight': // unauthenticated: the bucket's CORS rules decide (handlers/cors.ts)
     case 'PostObject': // authenticated by its form, then authorized in the handler
       return [];
+    case 'GetBucketPolicyStatus':
+      return [on('s3:GetBucketPolicyStatus')];
+    case 'GetPublicAccessBlock':
+      return [on('s3:GetBucketPublicAccessBlock')];
+    case 'PutPublicAccessBlock':
+    case 'DeletePublicAccessBlock':
+      return [on('s3:PutBucketPublicAccessBlock')];
+    case 'GetBucketOwnershipControls':
+      return [on('s3:GetBucketOwnershipControls')];
+    case 'PutBucketOwnershipControls':
+    case 'DeleteBucketOwnershipControls':
+      return [on('s3:PutBucketOwnershipControls')];
     case 'HeadBucket':
     case 'ListObjects':
     case 'ListObjectsV2':
@@ -288,11 +320,21 @@ export function decide(
     : 'NoMatch';
   if (policy === 'Deny') return 'deny';
   if (principal !== undefined && principal.user === access.info.owner) return 'allow';
-  if (policy === 'Allow') return 'allow';
-  const bucketAcl = (access.info.acl ?? 'private') as CannedAcl;
-  if (bucketAclAllows(bucketAcl, check.action, principal !== undefined)) return 'allow';
+  if (policy === 'Allow' && !publicPolicyRestricted(access, principal?.user)) return 'allow';
+  if (bucketAclAllows(access.grants, check.action, principal?.user)) return 'allow';
   if (check.key !== undefined && objectAclApplies(check.action)) return 'acl-object';
   return 'deny';
+}
+
+// RestrictPublicBuckets: a bucket whose policy is public serves only its own users; the policy's
+// Allows do not reach anonymous callers (Strata's users are one account, so there is no
+// cross-account access to cut off as on AWS).
+function publicPolicyRestricted(access: BucketAccess, user: string | undefined): boolean {
+  return (
+    user === undefined &&
+    access.policyIsPublic &&
+    access.info.publicAccessBlock?.restrictPublicBuckets === true
+  );
 }
 
 export async function authorize(ctx: RequestContext, check: AccessCheck): Promise<void> {
@@ -303,9 +345,9 @@ export async function authorize(ctx: RequestContext, check: AccessCheck): Promis
   const verdict = decide(access, ctx.auth, check, ctx.conditions);
   if (verdict === 'allow') return;
   if (verdict === 'acl-object' && check.key !== undefined) {
-    const acl = await objectAcl(ctx, check.bucket, check.key);
-    if (acl !== undefined && objectAclAllows(acl, check.action, ctx.auth.principal !== undefined))
-      return;
+    const stored = await objectAcl(ctx, check.bucket, check.key);
+    const grants = effectiveGrants(access.info, stored);
+    if (objectAclAllows(grants, check.action, ctx.auth.principal?.user)) return;
   }
   throw denied();
 }
@@ -314,10 +356,10 @@ async function objectAcl(
   ctx: RequestContext,
   bucket: string,
   key: string,
-): Promise<CannedAcl | undefined> {
+): Promise<string | undefined> {
   try {
     const inode = await ctx.client.headObject(bucket, key);
-    return inode.object?.acl as CannedAcl | undefined;
+    return inode.object?.acl;
   } catch (error) {
     if (isStrataError(error)) return undefined;
     throw error;

@@ -30,6 +30,8 @@ import * as lock from './handlers/object-lock.ts';
 import { postObject } from './handlers/object-post.ts';
 import { putObject } from './handlers/object-put.ts';
 import { selectObjectContent } from './handlers/object-select.ts';
+import * as ownership from './handlers/ownership-controls.ts';
+import * as publicAccess from './handlers/public-access.ts';
 import * as tagging from './handlers/tagging.ts';
 import * as versioning from './handlers/versioning.ts';
 import { refuseUnprovided } from './request-refusals.ts';
@@ -281,6 +283,20 @@ function dispatch(ctx: RequestContext, e: Endpoint): Promise<void> {
       return cors.preflight(ctx, e.bucket);
     case 'PostObject':
       return postObject(ctx, e.bucket);
+    case 'GetBucketPolicyStatus':
+      return publicAccess.getBucketPolicyStatus(ctx, e.bucket);
+    case 'GetPublicAccessBlock':
+      return publicAccess.getPublicAccessBlock(ctx, e.bucket);
+    case 'PutPublicAccessBlock':
+      return publicAccess.putPublicAccessBlock(ctx, e.bucket);
+    case 'DeletePublicAccessBlock':
+      return publicAccess.deletePublicAccessBlock(ctx, e.bucket);
+    case 'GetBucketOwnershipControls':
+      return ownership.getBucketOwnershipControls(ctx, e.bucket);
+    case 'PutBucketOwnershipControls':
+      return ownership.putBucketOwnershipControls(ctx, e.bucket);
+    case 'DeleteBucketOwnershipControls':
+      return ownership.deleteBucketOwnershipControls(ctx, e.bucket);
     case 'NotImplemented':
       throw new S3Error('NotImplemented', 501, `${e.operation} is not implemented by Strata yet`);
   }

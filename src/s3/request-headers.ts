@@ -43,6 +43,7 @@ const invalidArgument = (message: string): Refusal => ({
 
 const OBJECT_WRITES = ['PutObject', 'CopyObject', 'CreateMultipartUpload'] as const;
 const OBJECT_READS = ['GetObject', 'HeadObject'] as const;
+const ACL_SETTERS = [...OBJECT_WRITES, 'CreateBucket', 'PutBucketAcl', 'PutObjectAcl'] as const;
 
 // AWS's storage classes (PutObject, "x-amz-storage-class"). STANDARD is what Strata stores.
 export const STORAGE_CLASSES = [
@@ -87,8 +88,6 @@ function customerAlgorithm(value: string): Refusal | undefined {
     message: 'The encryption request you specified is not valid. The valid value is AES256.',
   };
 }
-
-const OBJECT_OWNERSHIP = ['BucketOwnerPreferred', 'ObjectWriter', 'BucketOwnerEnforced'];
 
 function oneOf(values: readonly string[], header: string) {
   return (value: string): Refusal | undefined =>
@@ -173,45 +172,50 @@ export const REQUEST_HEADERS = {
     note: 'requester: the caller agrees to pay; Strata charges no one, so the consent is kept',
     check: oneOf(['requester'], 'x-amz-request-payer'),
   },
-  // ACLs (src/s3/handlers/acl.ts: canned ACLs only).
+  // ACLs (src/s3/acl-request.ts, src/s3/handlers/acl.ts), refused by the bucket's controls
+  // (BucketOwnerEnforced: 400 AccessControlListNotSupported; BlockPublicAcls: 403 AccessDenied).
   'x-amz-acl': {
     kind: 'honoured',
-    by: [...OBJECT_WRITES, 'CreateBucket', 'PutBucketAcl', 'PutObjectAcl'],
+    by: ACL_SETTERS,
     note: 'canned ACLs',
   },
   'x-amz-grant-full-control': {
-    kind: 'refused',
-    refusal: notImplemented('ACL grant headers (use x-amz-acl or a bucket policy)'),
-    note: 'grants to named users',
+    kind: 'honoured',
+    by: ACL_SETTERS,
+    note: 'grants to users by id (user name) and to the AllUsers/AuthenticatedUsers groups; emailAddress: 400',
   },
   'x-amz-grant-read': {
-    kind: 'refused',
-    refusal: notImplemented('ACL grant headers (use x-amz-acl or a bucket policy)'),
-    note: 'grants to named users',
+    kind: 'honoured',
+    by: ACL_SETTERS,
+    note: 'grants to users by id (user name) and to the AllUsers/AuthenticatedUsers groups; emailAddress: 400',
   },
   'x-amz-grant-read-acp': {
-    kind: 'refused',
-    refusal: notImplemented('ACL grant headers (use x-amz-acl or a bucket policy)'),
-    note: 'grants to named users',
+    kind: 'honoured',
+    by: ACL_SETTERS,
+    note: 'grants to users by id (user name) and to the AllUsers/AuthenticatedUsers groups; emailAddress: 400',
   },
   'x-amz-grant-write': {
-    kind: 'refused',
-    refusal: notImplemented('ACL grant headers (use x-amz-acl or a bucket policy)'),
-    note: 'grants to named users',
+    kind: 'honoured',
+    by: ['CreateBucket', 'PutBucketAcl'], // WRITE means nothing on an object
+    note: 'grants to users by id (user name) and to the AllUsers/AuthenticatedUsers groups; emailAddress: 400',
   },
   'x-amz-grant-write-acp': {
-    kind: 'refused',
-    refusal: notImplemented('ACL grant headers (use x-amz-acl or a bucket policy)'),
-    note: 'grants to named users',
+    kind: 'honoured',
+    by: ACL_SETTERS,
+    note: 'grants to users by id (user name) and to the AllUsers/AuthenticatedUsers groups; emailAddress: 400',
   },
   'x-amz-object-ownership': {
     kind: 'checked',
-    by: [],
-    note: 'objects always belong to the bucket owner while ACLs stay enabled, which is none of the three settings',
-    check: (value) =>
-      OBJECT_OWNERSHIP.includes(value)
-        ? notImplemented('Object Ownership settings')
-        : invalidArgument('Invalid x-amz-object-ownership header'),
+    by: ['CreateBucket'],
+    note: 'BucketOwnerEnforced, BucketOwnerPreferred; ObjectWriter: 501 NotImplemented (Strata records no object owner but the bucket owner)',
+    check: (value, operation) =>
+      operation !== 'CreateBucket' ||
+      value === 'BucketOwnerEnforced' ||
+      value === 'BucketOwnerPreferred'
+        ? undefined
+        : value === 'ObjectWriter'
+          ? notImplemented('ObjectWriter object ownership')
+          : invalidArgument('Invalid x-amz-object-ownership header'),
   },
   // Storage class.
   'x-amz-storage-class': {

@@ -60,13 +60,19 @@ export type Endpoint =
   | { kind: 'CorsPreflight'; bucket: string; key: string | undefined }
   // POST to the bucket URL with a multipart/form-data body: a browser form upload.
   | { kind: 'PostObject'; bucket: string }
+  | { kind: 'GetBucketPolicyStatus'; bucket: string }
+  | { kind: 'GetPublicAccessBlock'; bucket: string }
+  | { kind: 'PutPublicAccessBlock'; bucket: string }
+  | { kind: 'DeletePublicAccessBlock'; bucket: string }
+  | { kind: 'GetBucketOwnershipControls'; bucket: string }
+  | { kind: 'PutBucketOwnershipControls'; bucket: string }
+  | { kind: 'DeleteBucketOwnershipControls'; bucket: string }
   | { kind: 'NotImplemented'; operation: string };
 
 export type EndpointKind = Endpoint['kind'];
 
 // Sub-resources of the full S3 API that are recognised but not built yet.
 const UNIMPLEMENTED_SUBRESOURCES = [
-  'policyStatus',
   // Routed on a bucket (GET, PUT, DELETE); on an object, or by another method, it is refused here
   // rather than fall through to the object or the bucket itself.
   'cors',
@@ -87,6 +93,8 @@ const UNIMPLEMENTED_SUBRESOURCES = [
   'select',
   'accelerate',
   'requestPayment',
+  // Routed on a bucket (bucketControl); on an object they must not reach the object itself.
+  'policyStatus',
   'ownershipControls',
   'publicAccessBlock',
   'analytics',
@@ -173,7 +181,7 @@ export function route(input: RouteInput): Endpoint {
     if (method === 'PUT') return { kind: 'PutObjectAcl', bucket, key };
   }
   if (key === undefined && bucket !== undefined) {
-    const sub = bucketSubresource(method, bucket, q);
+    const sub = bucketSubresource(method, bucket, q) ?? bucketControl(method, bucket, q);
     if (sub !== undefined) return sub;
   }
   const unimplemented = UNIMPLEMENTED_SUBRESOURCES.find((name) => q.has(name));
@@ -264,6 +272,28 @@ function bucketSubresource(
     if (method === 'PUT') return { kind: 'PutBucketLifecycleConfiguration', bucket };
     if (method === 'DELETE') return { kind: 'DeleteBucketLifecycle', bucket };
     return { kind: 'NotImplemented', operation: `${method} ?lifecycle` };
+  }
+  return undefined;
+}
+
+// ?publicAccessBlock, ?ownershipControls and ?policyStatus on a bucket; another method is never
+// the bucket itself (DELETE /b?policyStatus must not delete the bucket).
+function bucketControl(method: string, bucket: string, q: URLSearchParams): Endpoint | undefined {
+  if (q.has('publicAccessBlock')) {
+    if (method === 'GET') return { kind: 'GetPublicAccessBlock', bucket };
+    if (method === 'PUT') return { kind: 'PutPublicAccessBlock', bucket };
+    if (method === 'DELETE') return { kind: 'DeletePublicAccessBlock', bucket };
+    return { kind: 'NotImplemented', operation: `${method} ?publicAccessBlock` };
+  }
+  if (q.has('ownershipControls')) {
+    if (method === 'GET') return { kind: 'GetBucketOwnershipControls', bucket };
+    if (method === 'PUT') return { kind: 'PutBucketOwnershipControls', bucket };
+    if (method === 'DELETE') return { kind: 'DeleteBucketOwnershipControls', bucket };
+    return { kind: 'NotImplemented', operation: `${method} ?ownershipControls` };
+  }
+  if (q.has('policyStatus')) {
+    if (method === 'GET') return { kind: 'GetBucketPolicyStatus', bucket };
+    return { kind: 'NotImplemented', operation: `${method} ?policyStatus` };
   }
   return undefined;
 }

@@ -4,9 +4,14 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import {
   type AccessRequest,
-  cannedFromGrants,
+  bucketAclAllows,
   evaluatePolicy,
+  grantsFromHeaders,
+  grantsOfStored,
+  isPublicPolicy,
+  objectAclAllows,
   parsePolicy,
+  storedAcl,
 } from '../../src/auth/policy/index.ts';
 import { wildcardMatch } from '../../src/auth/policy/wildcard.ts';
 
@@ -281,24 +286,77 @@ describe('grammar', () => {
 
 describe('ACL grants', () => {
   const ALL = 'http://acs.amazonaws.com/groups/global/AllUsers';
-  test('grant lists reduce to the canned ACL they equal, or are NotImplemented', () => {
-    assert.equal(
-      cannedFromGrants([{ id: 'alice', permission: 'FULL_CONTROL' }], 'alice'),
-      'private',
-    );
-    assert.equal(
-      cannedFromGrants(
-        [
-          { id: 'alice', permission: 'FULL_CONTROL' },
-          { uri: ALL, permission: 'READ' },
-        ],
-        'alice',
-      ),
-      'public-read',
+  const code = (c: string) => (e: { s3Code?: string }) => e.s3Code === c;
+  test('grant headers parse to grants; the stored form is a canned name when one equals them', () => {
+    const publicRead = grantsFromHeaders({ 'x-amz-grant-read': `uri="${ALL}"` }, USERS);
+    assert.deepEqual(publicRead, [{ grantee: { group: 'AllUsers' }, permission: 'READ' }]);
+    assert.equal(storedAcl(publicRead ?? [], 'alice'), 'public-read');
+    const owner = grantsFromHeaders({ 'x-amz-grant-full-control': 'id="alice"' }, USERS);
+    assert.equal(storedAcl(owner ?? [], 'alice'), null, "the owner's grant is implicit");
+    const named = grantsFromHeaders({ 'x-amz-grant-read': 'id="bob", id=alice' }, USERS) ?? [];
+    const stored = storedAcl(named, 'alice');
+    assert.ok(stored?.startsWith('['), `a grant to bob has no canned form: ${stored}`);
+    assert.deepEqual(grantsOfStored(stored ?? undefined), [
+      { grantee: { user: 'bob' }, permission: 'READ' },
+    ]);
+    assert.equal(grantsFromHeaders({}, USERS), undefined, 'no grant headers, no grants');
+  });
+
+  test('unknown ids, unknown groups and e-mail grantees are refused', () => {
+    assert.throws(
+      () => grantsFromHeaders({ 'x-amz-grant-read': 'id="carol"' }, USERS),
+      code('InvalidArgument'),
     );
     assert.throws(
-      () => cannedFromGrants([{ id: 'bob', permission: 'READ' }], 'alice'),
-      (e: { s3Code?: string }) => e.s3Code === 'NotImplemented',
+      () => grantsFromHeaders({ 'x-amz-grant-read': 'uri="http://example.com/g"' }, USERS),
+      code('InvalidArgument'),
     );
+    assert.throws(
+      () => grantsFromHeaders({ 'x-amz-grant-read': 'emailAddress="a@b.c"' }, USERS),
+      code('UnresolvableGrantByEmailAddress'),
+    );
+  });
+
+  test('each permission allows its actions, for its grantee only', () => {
+    const read = [{ grantee: { user: 'bob' }, permission: 'READ' as const }];
+    assert.ok(bucketAclAllows(read, 's3:ListBucket', 'bob'));
+    assert.ok(!bucketAclAllows(read, 's3:ListBucket', 'alice'));
+    assert.ok(!bucketAclAllows(read, 's3:ListBucket', undefined));
+    assert.ok(!bucketAclAllows(read, 's3:PutObject', 'bob'));
+    assert.ok(objectAclAllows(read, 's3:GetObject', 'bob'));
+    assert.ok(!objectAclAllows(read, 's3:GetObjectAcl', 'bob'));
+    const full = [
+      { grantee: { group: 'AuthenticatedUsers' as const }, permission: 'FULL_CONTROL' as const },
+    ];
+    assert.ok(bucketAclAllows(full, 's3:PutObject', 'bob'));
+    assert.ok(bucketAclAllows(full, 's3:PutBucketAcl', 'bob'));
+    assert.ok(!bucketAclAllows(full, 's3:PutObject', undefined), 'anonymous is not authenticated');
+    assert.ok(!bucketAclAllows(full, 's3:DeleteBucket', 'bob'), 'no ACL grants DeleteBucket');
+    assert.ok(objectAclAllows(full, 's3:PutObjectAcl', 'bob'));
+  });
+});
+
+describe('public policies (AWS "The meaning of public")', () => {
+  test('Principal "*" without a limiting condition is public; named users are not', () => {
+    assert.equal(isPublicPolicy(policyOf(allow())), true);
+    assert.equal(isPublicPolicy(policyOf(allow({ Principal: { AWS: 'bob' } }))), false);
+    assert.equal(
+      isPublicPolicy(policyOf(allow({ Effect: 'Deny' }))),
+      false,
+      'a Deny opens nothing',
+    );
+  });
+
+  test('a source-IP block or a fixed aws:userid limits it; wildcards and /0 do not', () => {
+    const ip = (cidr: string) => allow({ Condition: { IpAddress: { 'aws:SourceIp': cidr } } });
+    assert.equal(isPublicPolicy(policyOf(ip('10.0.0.0/8'))), false);
+    assert.equal(isPublicPolicy(policyOf(ip('0.0.0.0/0'))), true);
+    const userid = (op: string) => allow({ Condition: { [op]: { 'aws:userid': 'bob' } } });
+    assert.equal(isPublicPolicy(policyOf(userid('StringEquals'))), false);
+    assert.equal(isPublicPolicy(policyOf(userid('StringLike'))), false);
+    const like = allow({ Condition: { StringLike: { 'aws:userid': 'b*' } } });
+    assert.equal(isPublicPolicy(policyOf(like)), true);
+    const agent = allow({ Condition: { StringEquals: { 'aws:UserAgent': 'curl' } } });
+    assert.equal(isPublicPolicy(policyOf(agent)), true, 'a user agent names nobody');
   });
 });

@@ -116,7 +116,7 @@ test('virtual-host-style requests take the bucket from the Host header', () => {
 });
 
 test('recognised but unbuilt operations are explicit NotImplemented', () => {
-  for (const target of ['/b?policyStatus', '/b/k?cors', '/b?restore', '/b/k?lifecycle']) {
+  for (const target of ['/b/k?cors', '/b?restore', '/b/k?lifecycle']) {
     assert.equal(routeOf('GET', target).kind, 'NotImplemented', target);
   }
   assert.equal(routeOf('POST', '/').kind, 'NotImplemented');
@@ -145,6 +145,27 @@ test('?lifecycle on a bucket routes to its three operations', () => {
     kind: 'DeleteBucketLifecycle',
     bucket: 'b',
   });
+});
+
+test('bucket controls route to their operations, and nowhere else', () => {
+  const b = { bucket: 'b' };
+  assert.deepEqual(routeOf('GET', '/b?policyStatus'), { kind: 'GetBucketPolicyStatus', ...b });
+  for (const [name, suffix] of [
+    ['publicAccessBlock', 'PublicAccessBlock'],
+    ['ownershipControls', 'BucketOwnershipControls'],
+  ]) {
+    for (const method of ['GET', 'PUT', 'DELETE'])
+      assert.deepEqual(routeOf(method, `/b?${name}`), {
+        kind: `${method[0]}${method.slice(1).toLowerCase()}${suffix}`,
+        ...b,
+      });
+  }
+  // Never the bucket or an object itself.
+  for (const target of ['/b?policyStatus', '/b/k?publicAccessBlock', '/b/k?ownershipControls']) {
+    assert.equal(routeOf('DELETE', target).kind, 'NotImplemented', target);
+    assert.equal(routeOf('PUT', target).kind, 'NotImplemented', target);
+  }
+  assert.equal(routeOf('POST', '/b?publicAccessBlock').kind, 'NotImplemented');
 });
 
 test('Object Lock sub-resources route to their operations', () => {

@@ -3,6 +3,7 @@ import { parsePolicy } from '../../auth/policy/index.ts';
 import { requireOwner } from '../access.ts';
 import { type RequestContext, readSmallBody, sendEmpty } from '../context.ts';
 import { S3Error } from '../errors.ts';
+import { checkPolicyAllowed } from './public-access.ts';
 
 export async function getBucketPolicy(ctx: RequestContext, bucket: string) {
   const access = await requireOwner(ctx, bucket);
@@ -18,7 +19,10 @@ export async function putBucketPolicy(ctx: RequestContext, bucket: string) {
   await requireOwner(ctx, bucket);
   const text = (await readSmallBody(ctx)).toString('utf8');
   const knownUsers = new Set(ctx.options.auth.credentials.map((c) => c.user));
-  parsePolicy(text, { bucket, knownUsers }); // MalformedPolicy when it does not validate
+  const policy = parsePolicy(text, { bucket, knownUsers }); // MalformedPolicy when it does not validate
+  // The record itself, not the gateway's cached copy: a block set through another gateway a
+  // moment ago holds here too.
+  checkPolicyAllowed((await ctx.client.getBucket(bucket)).publicAccessBlock, policy);
   await ctx.client.setBucketAttr(bucket, 'policy', text);
   ctx.access.forget(bucket);
   sendEmpty(ctx, 204);

@@ -1,8 +1,11 @@
-import { parseCannedAcl } from '../../auth/policy/index.ts';
+import { storedAcl } from '../../auth/policy/index.ts';
 import { isStrataError } from '../../common/errors.ts';
+import type { ObjectOwnership } from '../../metadata/types.ts';
+import { aclFromHeaders } from '../acl-request.ts';
 import { type RequestContext, readSmallBody, sendEmpty, sendXml } from '../context.ts';
 import { S3Error } from '../errors.ts';
 import { isoDate, parseXml, renderXml } from '../xml.ts';
+import { parseObjectOwnership } from './ownership-controls.ts';
 
 function headerOf(ctx: RequestContext, name: string): string | undefined {
   const value = ctx.req.headers[name];
@@ -98,7 +101,7 @@ export async function createBucket(ctx: RequestContext, bucket: string) {
       );
     }
   }
-  const acl = parseCannedAcl(headerOf(ctx, 'x-amz-acl'));
+  const { acl, ownership } = requestedControls(ctx);
   try {
     // x-amz-bucket-object-lock-enabled: true makes it with Object Lock (and versioning) on.
     const objectLock = headerOf(ctx, 'x-amz-bucket-object-lock-enabled')?.toLowerCase() === 'true';
@@ -116,9 +119,32 @@ export async function createBucket(ctx: RequestContext, bucket: string) {
     }
     throw error;
   }
-  if (acl !== undefined && acl !== 'private') await ctx.client.setBucketAttr(bucket, 'acl', acl);
+  if (ownership !== undefined) await ctx.client.setBucketAttr(bucket, 'ownership', ownership);
+  if (acl !== null) await ctx.client.setBucketAttr(bucket, 'acl', acl);
   ctx.access.forget(bucket);
   sendEmpty(ctx, 200, { location: `/${bucket}` });
+}
+
+// The ACL (x-amz-acl or x-amz-grant-*, stored form) and Object Ownership (x-amz-object-ownership)
+// a new bucket asks for; an ACL beyond the owner with BucketOwnerEnforced is refused, as on AWS.
+function requestedControls(ctx: RequestContext): {
+  acl: string | null;
+  ownership: ObjectOwnership | undefined;
+} {
+  const knownUsers = ctx.access.knownUsers;
+  const target = { owner: ctx.owner, knownUsers, forObject: false };
+  const requested = aclFromHeaders(ctx.req.headers, target);
+  const header = headerOf(ctx, 'x-amz-object-ownership');
+  const ownership =
+    header === undefined ? undefined : parseObjectOwnership(header.trim(), 'InvalidArgument');
+  if (ownership === 'BucketOwnerEnforced' && requested !== undefined && !requested.ownerOnly)
+    throw new S3Error(
+      'InvalidBucketAclWithObjectOwnership',
+      400,
+      "Bucket cannot have ACLs set with ObjectOwnership's BucketOwnerEnforced setting",
+    );
+  const acl = requested === undefined ? null : storedAcl(requested.grants, ctx.owner);
+  return { acl, ownership };
 }
 
 export async function headBucket(ctx: RequestContext, bucket: string) {

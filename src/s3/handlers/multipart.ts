@@ -2,6 +2,7 @@ import assert from 'node:assert';
 import type { ChecksumAlgorithm } from '../../auth/checksums.ts';
 import { isStrataError } from '../../common/errors.ts';
 import type { Inode, UploadInfo } from '../../metadata/types.ts';
+import { objectWriteAcl } from '../acl-request.ts';
 import {
   objectBody,
   quoteEtag,
@@ -41,10 +42,11 @@ export async function createMultipartUpload(ctx: RequestContext, bucket: string,
   const checksum = uploadChecksumFrom(ctx);
   const sse = requestedSse(ctx);
   await checkCanSeal(ctx, bucket, sse);
+  const acl = await objectWriteAcl(ctx, bucket);
   const upload = await ctx.client.createMultipartUpload(
     bucket,
     key,
-    { ...objectMetaFrom(ctx.req), ...checksum, ...(sse === undefined ? {} : { sse }) },
+    { ...objectMetaFrom(ctx.req, acl), ...checksum, ...(sse === undefined ? {} : { sse }) },
     ctx.owner,
     lockFromHeaders(ctx),
   );

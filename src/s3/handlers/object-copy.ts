@@ -1,10 +1,11 @@
 import { isVersionId } from '../../metadata/version-id.ts';
 import { authorize } from '../access.ts';
+import { objectWriteAcl } from '../acl-request.ts';
 import { type RequestContext, sendXml } from '../context.ts';
 import { S3Error } from '../errors.ts';
 import { isoDate, renderXml } from '../xml.ts';
 import { lockFromHeaders } from './object-lock.ts';
-import { cannedAclFrom, etagOf, objectMetaFrom } from './object-meta.ts';
+import { etagOf, objectMetaFrom } from './object-meta.ts';
 import { checkCanSeal, requestedSse, sseHeaders } from './sse.ts';
 import { tagsFromHeader } from './tagging.ts';
 
@@ -117,13 +118,15 @@ export async function copyObject(ctx: RequestContext, bucket: string, key: strin
   await authorizeCopySource(ctx, source);
   await checkCanSeal(ctx, bucket, sse);
   await ctx.client.getBucket(bucket);
+  const acl = await objectWriteAcl(ctx, bucket);
   const sourceVersion = await ctx.client.objectVersion(source.bucket, source.key, source.versionId);
   const sourceInode = sourceVersion.inode ?? refuseDeleteMarkerSource();
   checkSourceDates(ctx, sourceInode.mtimeMs);
   const copied = await ctx.client.copyObject(source, bucket, key, {
-    object: directive === 'REPLACE' ? { ...objectMetaFrom(ctx.req), tags: undefined } : undefined,
+    object:
+      directive === 'REPLACE' ? { ...objectMetaFrom(ctx.req, acl), tags: undefined } : undefined,
     tags: replacedTags(ctx),
-    acl: cannedAclFrom(ctx.req),
+    acl,
     ifMatch: header(ctx, 'if-match'),
     ifNoneMatch: header(ctx, 'if-none-match'),
     copyIfMatch: header(ctx, 'x-amz-copy-source-if-match'),

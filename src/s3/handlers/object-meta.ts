@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
-import { parseCannedAcl } from '../../auth/policy/index.ts';
 import type { Inode, ListedObject, ObjectMeta } from '../../metadata/types.ts';
 import { S3Error } from '../errors.ts';
 import { tagsFromHeader } from './tagging.ts';
@@ -16,8 +15,13 @@ function header(req: HeaderSource, name: string): string | undefined {
 // The request, or the fields of a form upload standing for its headers.
 type HeaderSource = { headers: IncomingHttpHeaders };
 
-// System and user metadata of an object, from the request headers of a PUT or multipart create.
-export function objectMetaFrom(req: HeaderSource): Omit<ObjectMeta, 'etag'> {
+// System and user metadata of an object, from the request headers of a PUT or multipart create
+// (or a form upload's fields); the ACL comes checked against the bucket's controls
+// (objectWriteAcl in src/s3/acl-request.ts).
+export function objectMetaFrom(
+  req: HeaderSource,
+  acl: string | undefined,
+): Omit<ObjectMeta, 'etag'> {
   const userMeta: Record<string, string> = {};
   let userBytes = 0;
   for (const [name, value] of Object.entries(req.headers)) {
@@ -40,7 +44,7 @@ export function objectMetaFrom(req: HeaderSource): Omit<ObjectMeta, 'etag'> {
     .filter((s) => s.length > 0 && s !== 'aws-chunked')
     .join(',');
   return {
-    acl: cannedAclFrom(req),
+    acl,
     tags: tagsFromHeader(req.headers['x-amz-tagging']),
     contentType: header(req, 'content-type') ?? 'binary/octet-stream',
     contentEncoding: encoding || undefined,
@@ -50,12 +54,6 @@ export function objectMetaFrom(req: HeaderSource): Omit<ObjectMeta, 'etag'> {
     expires: header(req, 'expires'),
     userMeta,
   };
-}
-
-// x-amz-acl of a PUT, multipart create or copy; private is stored as no ACL at all.
-export function cannedAclFrom(req: HeaderSource): string | undefined {
-  const acl = parseCannedAcl(header(req, 'x-amz-acl'));
-  return acl === 'private' ? undefined : acl;
 }
 
 // The ETag of an object. Files written only through POSIX have no MD5 on record; they get a

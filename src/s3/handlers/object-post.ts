@@ -9,6 +9,7 @@ import { unauthenticated } from '../../auth/index.ts';
 import { verifyPostSignature } from '../../auth/post-signature.ts';
 import { s3Bytes } from '../../observability/metrics.ts';
 import { authorize, conditionContext } from '../access.ts';
+import { objectWriteAcl } from '../acl-request.ts';
 import { BODY_IDLE_TIMEOUT_MS_DEFAULT, idleLimitedBody } from '../body-timeout.ts';
 import { quoteEtag, type RequestContext, sendEmpty, sendXml } from '../context.ts';
 import { S3Error } from '../errors.ts';
@@ -119,7 +120,8 @@ async function store(ctx: RequestContext, bucket: string, key: string, form: Upl
   }
   if (fields.has('acl')) headers['x-amz-acl'] = fields.get('acl');
   delete headers.acl;
-  const object = { ...objectMetaFrom({ headers }), tags: tagsFrom(fields.get('tagging')) };
+  const acl = await objectWriteAcl(ctx, bucket, headers);
+  const object = { ...objectMetaFrom({ headers }, acl), tags: tagsFrom(fields.get('tagging')) };
   const policy = fields.has('policy') ? parsePostPolicy(fields.get('policy') as string) : undefined;
   const range = lengthRange(policy) ?? { minBytes: 0, maxBytes: Number.MAX_SAFE_INTEGER };
   const maxBytes = Math.min(

@@ -1,3 +1,4 @@
+import { objectWriteAcl } from '../acl-request.ts';
 import { objectBody, quoteEtag, type RequestContext, sendEmpty } from '../context.ts';
 import { S3Error } from '../errors.ts';
 import { expirationHeader } from './lifecycle.ts';
@@ -55,8 +56,9 @@ export async function putObject(ctx: RequestContext, bucket: string, key: string
   // Conditional writes: decided by the metadata service atomically with the commit (If-None-Match
   // "*": the key must not exist; ETags: it must not have one of them; If-Match: it must).
   const ifNoneMatch = conditional(ctx, 'if-none-match');
+  const acl = await objectWriteAcl(ctx, bucket);
   // The same object as auth.checksums: trailing checksums land in it before the commit reads it.
-  const object = { ...objectMetaFrom(ctx.req), checksums: ctx.auth.checksums };
+  const object = { ...objectMetaFrom(ctx.req, acl), checksums: ctx.auth.checksums };
   const sse = requestedSse(ctx);
   await checkCanSeal(ctx, bucket, sse);
   if (sse !== undefined) Object.assign(object, { sse });
