@@ -2,6 +2,7 @@
 // Every method fails with a StrataError (src/common/errors.ts); callers map codes to their protocol.
 
 import type { DiskStatus } from '../data/types.ts';
+import type { ReplicationConfig } from '../metadata/bucket-replication-types.ts';
 import type {
   BucketAttr,
   BucketInfo,
@@ -208,6 +209,8 @@ export interface StrataClientApi {
     attr: BucketAttr,
     value: string | Record<string, string> | null,
   ): Promise<BucketInfo>;
+  // Bucket replication's configuration (null removes it); versioning must be Enabled.
+  setBucketReplication(name: string, config: ReplicationConfig | null): Promise<BucketInfo>;
   // Server-side copy without moving bytes (see the copyObject command).
   copyObject(
     source: { bucket: string; key: string; versionId?: string },

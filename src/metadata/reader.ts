@@ -1,4 +1,9 @@
 import { absentShards } from './absent-shards.ts';
+import {
+  replicationBacklog,
+  replicationQueue,
+  withReplicationStatus,
+} from './bucket-replication.ts';
 import { directoryUsage } from './dir-usage.ts';
 import * as K from './keys.ts';
 import { listObjects } from './list-objects.ts';
@@ -78,7 +83,12 @@ export function createReader(store: Store): MetadataReader {
     },
     fileLock: (ino) => fileLock(store, ino),
     objectVersion: (bucket, key, versionId) =>
-      objectVersion(store, bucket, key, versionId ?? undefined),
+      withReplicationStatus(
+        store,
+        bucket,
+        key,
+        objectVersion(store, bucket, key, versionId ?? undefined),
+      ),
     getUpload: (id) => store.upload(id),
     listParts: (id) => store.parts(id),
     listUploads: (bucket) =>
@@ -113,6 +123,8 @@ export function createReader(store: Store): MetadataReader {
       typeof stripeId === 'string'
         ? (store.db.get(K.stripeShardsKey(stripeId)) as ShardLocation[] | undefined)
         : undefined,
+    replicationQueue: (limit) => replicationQueue(store, limit),
+    replicationBacklog: () => replicationBacklog(store),
     absentShards: (limit) =>
       absentShards(store, Math.min(Math.max(1, Math.trunc(Number(limit)) || 1), ABSENT_PAGE_MAX)),
     shardCounts: (serverId) =>

@@ -7,6 +7,12 @@
 // command so that apply() uses no clock and no randomness (this is what Raft will replicate).
 
 import type {
+  ReplicationBacklog,
+  ReplicationConfig,
+  ReplicationEntry,
+  ReplicationStatus,
+} from './bucket-replication-types.ts';
+import type {
   DiskState,
   FailureDomain,
   PlacementStrategy,
@@ -253,6 +259,8 @@ export interface BucketInfo {
   // Object Lock: present once enabled (never disabled; versioning then stays Enabled), with the
   // default retention rule if one is set.
   objectLock?: { rule?: ObjectLockRule };
+  // Bucket replication (src/metadata/bucket-replication.ts): present while configured.
+  replication?: ReplicationConfig;
 }
 
 export interface UploadInfo {
@@ -495,6 +503,17 @@ export type Command =
       ifNoneMatch?: string;
     }
   | { op: 'abortUpload'; nowMs: number; uploadId: string }
+  // Bucket replication (src/metadata/bucket-replication.ts): the configuration (null removes
+  // it; versioning must be Enabled), and the leader's runner's outcome for a queued version.
+  | { op: 'setBucketReplication'; nowMs: number; name: string; config: ReplicationConfig | null }
+  | {
+      op: 'settleReplication';
+      nowMs: number;
+      seq: number;
+      versionId: string; // the entry's, checked: a stale proposal changes nothing
+      outcome: 'completed' | 'gone' | 'failed';
+      retryAtMs?: number; // failed: when to send again
+    }
   // Creates or updates a data server's record. A server registering again (a restart) keeps its
   // state: only its heartbeats make the leader's detector bring it back up.
   | { op: 'registerDataServer'; nowMs: number; server: DataServerRegistration }
@@ -686,6 +705,7 @@ export interface ObjectVersion {
   versioned: boolean; // the bucket has (or had) versioning: responses name the version
   retention?: Retention; // Object Lock, as recorded (a retention may have passed its date)
   legalHold?: boolean;
+  replicationStatus?: ReplicationStatus; // bucket replication took the version
 }
 
 export interface ListObjectsResult {
@@ -753,6 +773,10 @@ export interface MetadataReader {
   locks(ino: number): FileLock[];
   mounts(): MountSession[];
   orphans(mountId: string): number[]; // inodes kept alive for the mount (unlinked while open)
+  // Bucket replication's queue: its first `limit` entries (at most 1,000) in the order the
+  // writes were applied, and its size (src/metadata/bucket-replication.ts).
+  replicationQueue(limit: number): ReplicationEntry[];
+  replicationBacklog(): ReplicationBacklog;
 }
 
 // Cluster-wide settings the metadata service hands to every client, so that all writers agree.

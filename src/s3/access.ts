@@ -141,6 +141,12 @@ function objectChecksFor(e: Endpoint): AccessCheck[] {
       return [on('s3:GetBucketVersioning')];
     case 'PutBucketVersioning':
       return [on('s3:PutBucketVersioning')];
+    case 'GetBucketReplication':
+      return [on('s3:GetReplicationConfiguration')];
+    // AWS: deleting the configuration needs the permission to put one.
+    case 'PutBucketReplication':
+    case 'DeleteBucketReplication':
+      return [on('s3:PutReplicationConfiguration')];
     case 'GetBucketAcl':
       return [on('s3:GetBucketAcl')];
     case 'PutBucketAcl':

@@ -15,6 +15,8 @@ export interface S3GatewayOptions {
   log?: Logger;
   maxObjectSizeBytes?: number;
   bodyIdleTimeoutMs?: number; // a body silent this long fails with RequestTimeout
+  // The destination buckets bucket replication can send to (replication.targets' buckets).
+  replicationBuckets?: readonly string[];
 }
 
 export interface RequestContext {

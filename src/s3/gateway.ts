@@ -18,6 +18,7 @@ import { deleteObject, deleteObjects } from './handlers/object-delete.ts';
 import { getObject } from './handlers/object-get.ts';
 import * as lock from './handlers/object-lock.ts';
 import { putObject } from './handlers/object-put.ts';
+import * as replication from './handlers/replication.ts';
 import * as tagging from './handlers/tagging.ts';
 import * as versioning from './handlers/versioning.ts';
 import { refuseUnprovided } from './request-refusals.ts';
@@ -200,6 +201,12 @@ function dispatch(ctx: RequestContext, e: Endpoint): Promise<void> {
       return versioning.getBucketVersioning(ctx, e.bucket);
     case 'PutBucketVersioning':
       return versioning.putBucketVersioning(ctx, e.bucket);
+    case 'GetBucketReplication':
+      return replication.getBucketReplication(ctx, e.bucket);
+    case 'PutBucketReplication':
+      return replication.putBucketReplication(ctx, e.bucket);
+    case 'DeleteBucketReplication':
+      return replication.deleteBucketReplication(ctx, e.bucket);
     case 'GetObjectLockConfiguration':
       return lock.getObjectLockConfiguration(ctx, e.bucket);
     case 'PutObjectLockConfiguration':

@@ -46,6 +46,9 @@ export type Endpoint =
   | { kind: 'PutObjectRetention'; bucket: string; key: string }
   | { kind: 'GetObjectLegalHold'; bucket: string; key: string }
   | { kind: 'PutObjectLegalHold'; bucket: string; key: string }
+  | { kind: 'GetBucketReplication'; bucket: string }
+  | { kind: 'PutBucketReplication'; bucket: string }
+  | { kind: 'DeleteBucketReplication'; bucket: string }
   | { kind: 'NotImplemented'; operation: string };
 
 export type EndpointKind = Endpoint['kind'];
@@ -59,6 +62,7 @@ const UNIMPLEMENTED_SUBRESOURCES = [
   'website',
   'logging',
   'notification',
+  // Routed on a bucket (GET, PUT, DELETE); never through to an object.
   'replication',
   // Routed where they exist (a bucket's object-lock, an object's retention and legal-hold, by
   // GET and PUT); anywhere else they must not fall through to the bucket or object itself.
@@ -185,7 +189,7 @@ function objectLockSubresource(
   return undefined;
 }
 
-// ?policy, ?tagging, ?acl, ?versioning and ?object-lock on a bucket.
+// ?policy, ?tagging, ?acl, ?versioning, ?replication and ?object-lock on a bucket.
 function bucketSubresource(
   method: string,
   bucket: string,
@@ -210,6 +214,12 @@ function bucketSubresource(
     if (method === 'PUT') return { kind: 'PutBucketVersioning', bucket };
     // Never the bucket itself: DELETE /b?versioning must not delete the bucket.
     return { kind: 'NotImplemented', operation: `${method} ?versioning` };
+  }
+  if (q.has('replication')) {
+    if (method === 'GET') return { kind: 'GetBucketReplication', bucket };
+    if (method === 'PUT') return { kind: 'PutBucketReplication', bucket };
+    if (method === 'DELETE') return { kind: 'DeleteBucketReplication', bucket };
+    return { kind: 'NotImplemented', operation: `${method} ?replication` };
   }
   if (q.has('object-lock')) {
     if (method === 'GET') return { kind: 'GetObjectLockConfiguration', bucket };

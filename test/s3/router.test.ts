@@ -216,3 +216,14 @@ test('attributes, versions and the remaining query forms', () => {
   assert.equal(routeOf('GET', '/b/k?select&select-type=2').kind, 'NotImplemented');
   assert.equal(routeOf('PUT', '/b?cors').kind, 'NotImplemented');
 });
+
+test('?replication on a bucket is Get/Put/DeleteBucketReplication, never the bucket or an object', () => {
+  assert.deepEqual(routeOf('GET', '/b?replication'), { kind: 'GetBucketReplication', bucket: 'b' });
+  assert.deepEqual(routeOf('PUT', '/b?replication'), { kind: 'PutBucketReplication', bucket: 'b' });
+  assert.deepEqual(routeOf('DELETE', '/b?replication'), {
+    kind: 'DeleteBucketReplication',
+    bucket: 'b',
+  });
+  assert.equal(routeOf('POST', '/b?replication').kind, 'NotImplemented');
+  assert.equal(routeOf('DELETE', '/b/k?replication').kind, 'NotImplemented');
+});

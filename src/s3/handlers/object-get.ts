@@ -7,6 +7,7 @@ import { lockHeaders } from './object-lock.ts';
 import { etagOf } from './object-meta.ts';
 import { checksumHeaders } from './object-put.ts';
 import { parseRange, type ResolvedRange } from './range.ts';
+import { replicationHeaders } from './replication-status.ts';
 
 const RESPONSE_OVERRIDES: Record<string, string> = {
   'response-content-type': 'content-type',
@@ -168,6 +169,7 @@ export async function getObject(
     ...objectHeaders(ctx, inode),
     ...versionHeaders(version),
     ...lockHeaders(version),
+    ...replicationHeaders(version),
   };
   if (!checkConditions(ctx, inode, headers)) return;
   let resolved: ReturnType<typeof rangeFor>;
