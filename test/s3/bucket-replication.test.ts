@@ -280,6 +280,22 @@ describe('bucket replication between two servers', () => {
     for (const Key of keys) assert.equal(await destText(Key), `body of ${Key}`);
     const after = await runStrata(['cluster', 'status', '--metadata-addr', source.metadataAddr]);
     assert.match(after.stdout.toString(), /^replication: nothing queued$/m);
+    // The leader's metrics: failures while it was down, bytes sent, and the backlog drained.
+    const metric = (text: string, name: string) =>
+      Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? Number.NaN);
+    const text = await until(
+      'strata_replication_pending 0 and lag 0',
+      async () => {
+        const page = await (await fetch(source.metricsUrl)).text();
+        const drained =
+          metric(page, 'strata_replication_pending') === 0 &&
+          metric(page, 'strata_replication_lag_seconds') === 0;
+        return drained ? page : undefined;
+      },
+      { limitMs: ARRIVAL_LIMIT_MS },
+    );
+    assert.ok(metric(text, 'strata_replication_failures_total') >= keys.length, text);
+    assert.ok(metric(text, 'strata_replication_bytes_total') > 0, text);
   });
 
   test('a source killed with a backlog loses nothing after its restart', async () => {
