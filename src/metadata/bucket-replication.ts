@@ -131,6 +131,8 @@ export function queueIfReplicated(
 // A new write of a key sends its FAILED versions again now: they go first (one key's versions
 // reach the destination in the order they were made), so the new one waits for them.
 function retryFailedOfKey(store: Store, bucketIno: number, key: string, nowMs: number): void {
+  // The key's statuses are walked only while some version is FAILED: a write stays one read.
+  if (((store.db.get(K.counterKey(FAILED_COUNTER)) as number | undefined) ?? 0) === 0) return;
   for (const { value } of store.db.getRange(K.replicationStatusRange(bucketIno, key))) {
     const record = value as ReplicationStatusRecord;
     if (record.status !== 'FAILED' || record.seq === undefined) continue;
