@@ -3,6 +3,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { isStrataError, StrataError } from '../common/errors.ts';
 import { Slots } from '../common/slots.ts';
 import type { AtRest } from '../crypto/index.ts';
+import type { ReplicationConfig } from '../metadata/bucket-replication-types.ts';
 import { isStorableKey } from '../metadata/object-path.ts';
 import { RAFT_RPC } from '../metadata/replication/transport.ts';
 import {
@@ -712,6 +713,11 @@ export class StrataClient implements StrataClientApi {
 
   async setBucketAttr(name: string, attr: BucketAttr, value: BucketAttrValue): Promise<BucketInfo> {
     const result = await this.apply({ op: 'setBucketAttr', name, attr, value });
+    return result.bucket as BucketInfo;
+  }
+
+  async setBucketReplication(name: string, config: ReplicationConfig | null): Promise<BucketInfo> {
+    const result = await this.apply({ op: 'setBucketReplication', name, config });
     return result.bucket as BucketInfo;
   }
 

@@ -2,6 +2,7 @@
 // Every method fails with a StrataError (src/common/errors.ts); callers map codes to their protocol.
 
 import type { DiskStatus } from '../data/types.ts';
+import type { ReplicationConfig } from '../metadata/bucket-replication-types.ts';
 import type {
   BucketAttr,
   BucketAttrValue,
@@ -214,6 +215,8 @@ export interface StrataClientApi {
   // One of a bucket's sub-resources: its policy (JSON text), tags, ACL (stored form), versioning,
   // default encryption, CORS rules, Block Public Access or Object Ownership; null removes it.
   setBucketAttr(name: string, attr: BucketAttr, value: BucketAttrValue): Promise<BucketInfo>;
+  // Bucket replication's configuration (null removes it); versioning must be Enabled.
+  setBucketReplication(name: string, config: ReplicationConfig | null): Promise<BucketInfo>;
   // Server-side copy without moving bytes (see the copyObject command).
   copyObject(
     source: { bucket: string; key: string; versionId?: string },

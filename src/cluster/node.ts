@@ -26,6 +26,7 @@ import {
 import { rpcSecurityFromConfig } from '../rpc/security-config.ts';
 import { createS3Gateway } from '../s3/index.ts';
 import type { S3TlsFiles } from '../s3/tls.ts';
+import { BucketReplicationRunner } from './bucket-replication-runner.ts';
 import { aggregatedMetrics, type DataChild, forkDataService } from './data-child.ts';
 import { prepareDataDir } from './data-dir.ts';
 import { startHeartbeats } from './heartbeat.ts';
@@ -94,6 +95,7 @@ export async function startNode(config: StrataConfig, log: Logger): Promise<Runn
       if (metadataDir !== dataDir) prepareDataDir(metadataDir, 'storage.metadata_dir');
       // Made once the service listens (it talks to it); leadership may come before that.
       let repair: RepairDriver | undefined;
+      let replication: BucketReplicationRunner | undefined;
       let leading = false;
       const service = await startMetadataService({
         host,
@@ -127,6 +129,7 @@ export async function startNode(config: StrataConfig, log: Logger): Promise<Runn
         onLeadership: (isLeader) => {
           leading = isLeader;
           repair?.leadership(isLeader);
+          replication?.leadership(isLeader);
         },
         repairProgress: () => repair?.progress(),
         log: log.child({ service: 'metadata' }),
@@ -137,6 +140,14 @@ export async function startNode(config: StrataConfig, log: Logger): Promise<Runn
       node.metadataAdvertised = advertisedAddr(config.metadata.advertise_addr, service, hostname());
       repair = startRepair(config, [metadataAddr, ...config.metadata.raft_peers], closers, log);
       repair.leadership(leading);
+      replication = startReplication(
+        config,
+        dataDir,
+        [metadataAddr, ...config.metadata.raft_peers],
+        closers,
+        log,
+      );
+      replication?.leadership(leading);
     }
     // The data service and the gateway may talk to any member of the metadata cluster: its own
     // address first, then the other members, so they fail over when one stops.
@@ -243,6 +254,43 @@ function startRepair(
     await metadata.close();
   });
   return driver;
+}
+
+// Bucket replication's sender on this metadata member, when targets are configured; it works
+// only while the member leads. It reads objects as a gateway does (the same key file).
+function startReplication(
+  config: StrataConfig,
+  dataDir: string,
+  metadataAddrs: string[],
+  closers: Array<() => Promise<void>>,
+  log: Logger,
+): BucketReplicationRunner | undefined {
+  if (config.replication.targets.length === 0) return undefined;
+  const keyFile = resolve(config.encryption.key_file || join(dataDir, 'master.key'));
+  const createKeyFile = config.node.role === 'combined';
+  const { atRest } = loadAtRest({ ...config.encryption, keyFile, createKeyFile });
+  const replicationLog = log.child({ service: 'replication' });
+  const metadata = new MetadataClient(metadataAddrs);
+  const client = new StrataClient({ metadataAddrs, log: replicationLog, atRest });
+  const runner = new BucketReplicationRunner({
+    metadata,
+    client,
+    log: replicationLog,
+    targets: config.replication.targets.map((t) => ({
+      name: t.name,
+      endpoint: t.endpoint,
+      region: t.region,
+      accessKeyId: t.access_key_id,
+      secretKey: t.secret_key,
+      buckets: t.buckets,
+    })),
+  });
+  closers.push(async () => {
+    await runner.stop();
+    await client.close();
+    await metadata.close();
+  });
+  return runner;
 }
 
 async function startData(
@@ -357,6 +405,7 @@ async function startS3(
     bodyIdleTimeoutMs: config.s3.body_idle_timeout_seconds * 1000,
     tls: s3TlsFiles(config),
     lifecycleTiming: lifecycleTiming(config),
+    replicationBuckets: config.replication.targets.flatMap((t) => t.buckets),
     log: log.child({ service: 's3' }),
     auth: {
       region: config.s3.region,

@@ -2,7 +2,7 @@
 // is acceptable; its `kind` says how a flag or environment variable (always a string) becomes a
 // value of the right type before the check runs.
 
-export type ValueKind = 'int' | 'string' | 'bool' | 'list' | 'credentials';
+export type ValueKind = 'int' | 'string' | 'bool' | 'list' | 'credentials' | 'tables';
 
 export interface Check {
   kind: ValueKind;
@@ -109,5 +109,51 @@ function credentialProblem(item: unknown): string | undefined {
   if (c.user_id !== undefined && (typeof c.user_id !== 'string' || c.user_id.length === 0))
     return 'user_id must be a non-empty string';
   if (c.admin !== undefined && typeof c.admin !== 'boolean') return 'admin must be true or false';
+  return undefined;
+}
+
+const TARGET_KEYS = ['name', 'endpoint', 'region', 'access_key_id', 'secret_key', 'buckets'];
+
+// Bucket replication's targets ([[replication.targets]]). Problems never show the secret key.
+export const isReplicationTargetList: Check = {
+  kind: 'tables',
+  test: (v) => {
+    if (!Array.isArray(v)) return `expected a list of { ${TARGET_KEYS.join(', ')} }`;
+    const names = new Set<string>();
+    const buckets = new Set<string>();
+    for (const [i, item] of v.entries()) {
+      const problem = targetProblem(item);
+      if (problem) return `item ${i}: ${problem}`;
+      const target = item as { name: string; buckets: string[] };
+      if (names.has(target.name)) return `item ${i}: the name "${target.name}" appears twice`;
+      names.add(target.name);
+      for (const bucket of target.buckets) {
+        if (buckets.has(bucket)) return `item ${i}: bucket "${bucket}" is served by two targets`;
+        buckets.add(bucket);
+      }
+    }
+    return undefined;
+  },
+};
+
+function targetProblem(item: unknown): string | undefined {
+  if (typeof item !== 'object' || item === null || Array.isArray(item)) return 'expected a table';
+  const unknown = Object.keys(item).find((k) => !TARGET_KEYS.includes(k));
+  if (unknown) return `unknown key "${unknown}" (valid: ${TARGET_KEYS.join(', ')})`;
+  const t = item as Record<string, unknown>;
+  if (typeof t.name !== 'string' || !/^[A-Za-z0-9._-]{1,64}$/.test(t.name))
+    return 'name must be 1-64 characters of A-Z a-z 0-9 . _ -';
+  if (typeof t.endpoint !== 'string' || !/^https?:\/\/[^\s/]+\/?$/.test(t.endpoint))
+    return `endpoint must be an http:// or https:// URL without a path, got ${show(t.endpoint)}`;
+  if (typeof t.region !== 'string' || t.region.length === 0) return 'region must be a string';
+  if (typeof t.access_key_id !== 'string' || t.access_key_id.length === 0)
+    return 'access_key_id must be a non-empty string';
+  if (typeof t.secret_key !== 'string' || t.secret_key.length === 0)
+    return 'secret_key must be a non-empty string';
+  const buckets = t.buckets;
+  if (!Array.isArray(buckets) || buckets.length === 0)
+    return 'buckets must list the destination buckets the target serves';
+  if (!buckets.every((b) => typeof b === 'string' && /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(b)))
+    return 'buckets must be S3 bucket names';
   return undefined;
 }

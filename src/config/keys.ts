@@ -14,6 +14,7 @@ import {
   isLabel,
   isOneOf,
   isOptionalAddress,
+  isReplicationTargetList,
   isString,
   isStringList,
 } from './checks.ts';
@@ -310,6 +311,11 @@ export const KEYS: readonly KeySpec[] = [
     key: 'tls.token_file',
     check: isString(false),
     doc: 'without TLS: the cluster token, a secret every process on this machine presents on each internal connection. Empty: `<data_dir>/cluster.token`, created (0600) by the first server that starts. Processes with different data directories (a cluster on one machine) share one file through this key',
+  },
+  {
+    key: 'replication.targets',
+    check: isReplicationTargetList,
+    doc: "bucket replication's remote S3 endpoints, `[[replication.targets]]` tables of `{ name, endpoint, region, access_key_id, secret_key, buckets }` (variable: a TOML inline array). `buckets` lists the destination buckets reached through the target; a replication rule names one as `arn:aws:s3:::BUCKET`. The metadata leader sends with these keys; the secret is never logged (docs/guides/replication.md). Every node of a cluster needs the same list",
   },
 ];
 

@@ -216,6 +216,9 @@ function prepare(setting: Setting, problems: ConfigProblem[], warnings: ConfigWa
   }
   if (spec.check.kind === 'credentials' && Array.isArray(value))
     return renameCredentialKeys(value, setting, problems, warnings);
+  // TOML tables come with a null prototype: plain objects, as every other source gives.
+  if (spec.check.kind === 'tables' && Array.isArray(value))
+    return value.map((item) => (typeof item === 'object' && item !== null ? { ...item } : item));
   return value;
 }
 
@@ -235,6 +238,7 @@ function fromString(kind: string, raw: string): { value: unknown } | { problem: 
         };
       return tomlValue(raw);
     case 'credentials':
+    case 'tables':
       return tomlValue(raw);
     default:
       return { value: raw };

@@ -17,6 +17,17 @@ export interface CredentialConfig {
   admin: boolean; // bypasses bucket ownership and policies, like an account's root user
 }
 
+// A remote S3 endpoint bucket replication sends to (src/cluster/bucket-replication-runner.ts).
+// `buckets`: the destination buckets reached through it, which rules name by ARN.
+export interface ReplicationTargetConfig {
+  name: string;
+  endpoint: string;
+  region: string;
+  access_key_id: string;
+  secret_key: string;
+  buckets: string[];
+}
+
 export interface StrataConfig {
   node: { id: number; role: Role };
   storage: { data_dir: string; metadata_dir: string };
@@ -65,6 +76,7 @@ export interface StrataConfig {
   observability: { metrics_addr: string; log_level: LogLevel };
   console: { addr: string };
   tls: { ca: string; cert: string; key: string; token_file: string };
+  replication: { targets: ReplicationTargetConfig[] };
 }
 
 export const DEFAULT_CONFIG: StrataConfig = {
@@ -132,6 +144,8 @@ export const DEFAULT_CONFIG: StrataConfig = {
   console: { addr: '' },
   // Empty: no TLS; internal RPC stays on loopback with the cluster token (docs/guides/security.md).
   tls: { ca: '', cert: '', key: '', token_file: '' },
+  // None: buckets can be given a replication configuration only once a target serves them.
+  replication: { targets: [] },
 };
 
 // The value at a dotted key of a configuration object.

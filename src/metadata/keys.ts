@@ -56,6 +56,11 @@ export const TAG = {
   dirUsage: 0x55,
   // 'n': present once the directory usage is maintained (rebuilt once from the entries otherwise).
   dirUsageReady: 0x6e,
+  // 'Y' + u64 seq: a version waiting to be sent to its bucket's replication destination
+  // (src/metadata/bucket-replication.ts), in the order the writes were applied.
+  replicationQueue: 0x59,
+  // 'y' + bucket ino + key + 0x00 + version id: the version's replication status.
+  replicationStatus: 0x79,
 } as const;
 
 function u64(value: number): Buffer {
@@ -268,3 +273,30 @@ export const linksReadyKey = () => tag(TAG.linksReady);
 export const dirUsageKey = (ino: number) => Buffer.concat([tag(TAG.dirUsage), u64(ino)]);
 export const dirUsageRange = () => ({ start: tag(TAG.dirUsage), end: tag(TAG.dirUsage + 1) });
 export const dirUsageReadyKey = () => tag(TAG.dirUsageReady);
+
+export const replicationQueueKey = (seq: number) =>
+  Buffer.concat([tag(TAG.replicationQueue), u64(seq)]);
+export const replicationQueueRange = () => ({
+  start: tag(TAG.replicationQueue),
+  end: tag(TAG.replicationQueue + 1),
+});
+// Keys never contain NUL (object-path.ts), so 0x00 ends the key and one key's statuses are one
+// range; version ids are "null" or hex.
+const replicationStatusPrefix = (bucketIno: number, key: string) =>
+  Buffer.concat([
+    tag(TAG.replicationStatus),
+    u64(bucketIno),
+    Buffer.from(key, 'utf8'),
+    Buffer.of(0),
+  ]);
+export const replicationStatusKey = (bucketIno: number, key: string, versionId: string) =>
+  Buffer.concat([replicationStatusPrefix(bucketIno, key), Buffer.from(versionId, 'latin1')]);
+export const replicationStatusRange = (bucketIno: number, key: string) => ({
+  start: replicationStatusPrefix(bucketIno, key),
+  end: Buffer.concat([
+    tag(TAG.replicationStatus),
+    u64(bucketIno),
+    Buffer.from(key, 'utf8'),
+    Buffer.of(1),
+  ]),
+});

@@ -96,6 +96,12 @@ export function setBucketAttr(store: Store, c: Op<'setBucketAttr'>) {
         'INVALID_BUCKET_STATE',
         'An Object Lock configuration is present on this bucket, so the versioning state cannot be changed.',
       );
+    // AWS: a bucket with a replication configuration keeps versioning Enabled.
+    if (c.value === 'Suspended' && bucket.replication !== undefined)
+      fail(
+        'INVALID_BUCKET_STATE',
+        'A replication configuration is present on this bucket, so the versioning state cannot be changed.',
+      );
     next.versioning = c.value as VersioningState;
   } else if (c.attr === 'encryption') {
     if (c.value === null) delete next.encryption;

@@ -1,4 +1,9 @@
 import { absentShards } from './absent-shards.ts';
+import {
+  replicationBacklog,
+  replicationQueue,
+  withReplicationStatus,
+} from './bucket-replication.ts';
 import { directoryUsage } from './dir-usage.ts';
 import * as K from './keys.ts';
 import { keyFacts } from './lifecycle/facts.ts';
@@ -83,7 +88,12 @@ export function createReader(store: Store): MetadataReader {
       return bucket === undefined ? undefined : keyFacts(store, bucket, key);
     },
     objectVersion: (bucket, key, versionId) =>
-      objectVersion(store, bucket, key, versionId ?? undefined),
+      withReplicationStatus(
+        store,
+        bucket,
+        key,
+        objectVersion(store, bucket, key, versionId ?? undefined),
+      ),
     getUpload: (id) => store.upload(id),
     listParts: (id) => store.parts(id),
     listUploads: (bucket) =>
@@ -118,6 +128,8 @@ export function createReader(store: Store): MetadataReader {
       typeof stripeId === 'string'
         ? (store.db.get(K.stripeShardsKey(stripeId)) as ShardLocation[] | undefined)
         : undefined,
+    replicationQueue: (limit) => replicationQueue(store, limit),
+    replicationBacklog: () => replicationBacklog(store),
     absentShards: (limit) =>
       absentShards(store, Math.min(Math.max(1, Math.trunc(Number(limit)) || 1), ABSENT_PAGE_MAX)),
     shardCounts: (serverId) =>

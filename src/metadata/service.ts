@@ -74,6 +74,8 @@ const READ_FNS = new Set<keyof MetadataReader>([
   'locks',
   'mounts',
   'orphans',
+  'replicationQueue',
+  'replicationBacklog',
 ]);
 
 // Commands whose nowMs the leader stamps again, so that session expiry compares times of one

@@ -1,5 +1,11 @@
 import assert from 'node:assert';
 import { type Database, open } from 'lmdb';
+import {
+  forgetRemovedVersion,
+  queueIfReplicated,
+  setBucketReplication,
+  settleReplication,
+} from './bucket-replication.ts';
 import { ensureDirectoryUsage, markDirectoryUsageReady } from './dir-usage.ts';
 import * as K from './keys.ts';
 import { ensureLinks, markLinksReady } from './links.ts';
@@ -253,11 +259,11 @@ function dispatch(store: Store, c: Command): CommandResult {
     case 'deleteBucket':
       return deleteBucket(store, c);
     case 'putObject':
-      return obj.putObject(store, c);
+      return replicated(store, c, obj.putObject(store, c));
     case 'deleteObject':
-      return obj.deleteObject(store, c);
+      return deleted(store, c, obj.deleteObject(store, c));
     case 'copyObject':
-      return obj.copyObject(store, c);
+      return replicated(store, c, obj.copyObject(store, c));
     case 'setObjectTags':
       return obj.setObjectTags(store, c);
     case 'setObjectAcl':
@@ -278,8 +284,13 @@ function dispatch(store: Store, c: Command): CommandResult {
       return mp.createUpload(store, c);
     case 'putPart':
       return mp.putPart(store, c);
-    case 'completeUpload':
-      return mp.completeUpload(store, c);
+    case 'completeUpload': {
+      // The upload names the object (it is gone once completed; a retry makes no new version).
+      const upload = store.upload(c.uploadId);
+      const result = mp.completeUpload(store, c);
+      if (upload === undefined) return result;
+      return replicated(store, { ...upload, nowMs: c.nowMs }, result);
+    }
     case 'abortUpload':
       return mp.abortUpload(store, c);
     case 'registerDataServer':
@@ -314,9 +325,35 @@ function dispatch(store: Store, c: Command): CommandResult {
       return mounts.releaseOrphan(store, c);
     case 'setLock':
       return setLock(store, c);
+    case 'setBucketReplication':
+      return setBucketReplication(store, c);
+    case 'settleReplication':
+      return settleReplication(store, c);
     default:
       return fail('EINVAL', `unknown command ${(c as { op: string }).op}`);
   }
+}
+
+// A version a write made joins the bucket's replication queue in the write's transaction.
+function replicated(
+  store: Store,
+  write: { bucket: string; key: string; nowMs: number },
+  result: CommandResult,
+): CommandResult {
+  queueIfReplicated(store, write, result);
+  return result;
+}
+
+// A delete without a version id made a delete marker (queued like a write); one with a version
+// id removed that version for good.
+function deleted(
+  store: Store,
+  c: Extract<Command, { op: 'deleteObject' }>,
+  result: CommandResult,
+): CommandResult {
+  if (c.versionId === undefined) return replicated(store, c, result);
+  forgetRemovedVersion(store, c, result);
+  return result;
 }
 
 function openEnv(path: string, durable: boolean): Database<any, Buffer> {

@@ -6,6 +6,12 @@
 // a deterministic state machine; the proposer stamps time (nowMs) and any identifiers into the
 // command so that apply() uses no clock and no randomness (this is what Raft will replicate).
 
+import type {
+  ReplicationBacklog,
+  ReplicationConfig,
+  ReplicationEntry,
+  ReplicationStatus,
+} from './bucket-replication-types.ts';
 import type { CorsRule } from './cors-rules.ts';
 import type {
   DiskState,
@@ -273,6 +279,8 @@ export interface BucketInfo {
   cors?: CorsRule[];
   // S3 lifecycle rules (src/metadata/lifecycle/), carried out by the leader's lifecycle runner.
   lifecycle?: LifecycleConfig;
+  // Bucket replication (src/metadata/bucket-replication.ts): present while configured.
+  replication?: ReplicationConfig;
 }
 
 // A rule's filter: every condition given must hold (an empty filter matches every key). Sizes
@@ -596,6 +604,17 @@ export type Command =
       ifNoneMatch?: string;
     }
   | { op: 'abortUpload'; nowMs: number; uploadId: string }
+  // Bucket replication (src/metadata/bucket-replication.ts): the configuration (null removes
+  // it; versioning must be Enabled), and the leader's runner's outcome for a queued version.
+  | { op: 'setBucketReplication'; nowMs: number; name: string; config: ReplicationConfig | null }
+  | {
+      op: 'settleReplication';
+      nowMs: number;
+      seq: number;
+      versionId: string; // the entry's, checked: a stale proposal changes nothing
+      outcome: 'completed' | 'gone' | 'failed';
+      retryAtMs?: number; // failed: when to send again
+    }
   // Creates or updates a data server's record. A server registering again (a restart) keeps its
   // state: only its heartbeats make the leader's detector bring it back up.
   | { op: 'registerDataServer'; nowMs: number; server: DataServerRegistration }
@@ -822,6 +841,7 @@ export interface ObjectVersion {
   versioned: boolean; // the bucket has (or had) versioning: responses name the version
   retention?: Retention; // Object Lock, as recorded (a retention may have passed its date)
   legalHold?: boolean;
+  replicationStatus?: ReplicationStatus; // bucket replication took the version
 }
 
 export interface ListObjectsResult {
@@ -892,6 +912,10 @@ export interface MetadataReader {
   // A key's versions as the lifecycle rules see them (undefined: no bucket, or no version).
   // Read locally by the leader's lifecycle runner; not served over RPC.
   lifecycleFacts(bucket: string, key: string): LifecycleKeyFacts | undefined;
+  // Bucket replication's queue: its first `limit` entries (at most 1,000) in the order the
+  // writes were applied, and its size (src/metadata/bucket-replication.ts).
+  replicationQueue(limit: number): ReplicationEntry[];
+  replicationBacklog(): ReplicationBacklog;
 }
 
 // Cluster-wide settings the metadata service hands to every client, so that all writers agree.

@@ -380,6 +380,31 @@ export const dataHeartbeatFailures = new Counter({
   registers: [dataMetrics],
 });
 
+// The metadata leader's bucket replication runner (src/cluster/bucket-replication-runner.ts).
+export const replicationPending = new Gauge({
+  name: 'strata_replication_pending',
+  help: 'Object versions queued for bucket replication (FAILED ones, still retried, included)',
+  registers: [metadataMetrics],
+});
+
+export const replicationBytes = new Counter({
+  name: 'strata_replication_bytes_total',
+  help: 'Object bytes bucket replication sent to destinations',
+  registers: [metadataMetrics],
+});
+
+export const replicationFailures = new Counter({
+  name: 'strata_replication_failures_total',
+  help: 'Failed sends of bucket replication (each one is retried with backoff)',
+  registers: [metadataMetrics],
+});
+
+export const replicationLag = new Gauge({
+  name: 'strata_replication_lag_seconds',
+  help: 'Age of the oldest version still queued for bucket replication (0 when none is)',
+  registers: [metadataMetrics],
+});
+
 // The metadata leader's repair driver (src/cluster/repair-driver.ts).
 export const repairQueueLength = new Gauge({
   name: 'strata_repair_queue_length',

@@ -184,6 +184,12 @@ function objectChecksFor(e: Endpoint): AccessCheck[] {
     case 'PutBucketEncryption':
     case 'DeleteBucketEncryption':
       return [on('s3:PutEncryptionConfiguration')];
+    case 'GetBucketReplication':
+      return [on('s3:GetReplicationConfiguration')];
+    // AWS: deleting the configuration needs the permission to put one.
+    case 'PutBucketReplication':
+    case 'DeleteBucketReplication':
+      return [on('s3:PutReplicationConfiguration')];
     case 'GetBucketAcl':
       return [on('s3:GetBucketAcl')];
     case 'PutBucketAcl':

@@ -19,6 +19,8 @@ export interface S3GatewayOptions {
   bodyIdleTimeoutMs?: number; // a body silent this long fails with RequestTimeout
   tls?: S3TlsFiles; // HTTPS with these files; absent: plain HTTP
   lifecycleTiming?: LifecycleTiming; // for x-amz-expiration (absent: AWS's day)
+  // The destination buckets bucket replication can send to (replication.targets' buckets).
+  replicationBuckets?: readonly string[];
 }
 
 export interface RequestContext {

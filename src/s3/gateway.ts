@@ -32,6 +32,7 @@ import { putObject } from './handlers/object-put.ts';
 import { selectObjectContent } from './handlers/object-select.ts';
 import * as ownership from './handlers/ownership-controls.ts';
 import * as publicAccess from './handlers/public-access.ts';
+import * as replication from './handlers/replication.ts';
 import * as tagging from './handlers/tagging.ts';
 import * as versioning from './handlers/versioning.ts';
 import { refuseUnprovided } from './request-refusals.ts';
@@ -253,6 +254,12 @@ function dispatch(ctx: RequestContext, e: Endpoint): Promise<void> {
       return lifecycle.putBucketLifecycle(ctx, e.bucket);
     case 'DeleteBucketLifecycle':
       return lifecycle.deleteBucketLifecycle(ctx, e.bucket);
+    case 'GetBucketReplication':
+      return replication.getBucketReplication(ctx, e.bucket);
+    case 'PutBucketReplication':
+      return replication.putBucketReplication(ctx, e.bucket);
+    case 'DeleteBucketReplication':
+      return replication.deleteBucketReplication(ctx, e.bucket);
     case 'GetObjectLockConfiguration':
       return lock.getObjectLockConfiguration(ctx, e.bucket);
     case 'PutObjectLockConfiguration':

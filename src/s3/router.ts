@@ -67,6 +67,9 @@ export type Endpoint =
   | { kind: 'GetBucketOwnershipControls'; bucket: string }
   | { kind: 'PutBucketOwnershipControls'; bucket: string }
   | { kind: 'DeleteBucketOwnershipControls'; bucket: string }
+  | { kind: 'GetBucketReplication'; bucket: string }
+  | { kind: 'PutBucketReplication'; bucket: string }
+  | { kind: 'DeleteBucketReplication'; bucket: string }
   | { kind: 'NotImplemented'; operation: string };
 
 export type EndpointKind = Endpoint['kind'];
@@ -81,6 +84,7 @@ const UNIMPLEMENTED_SUBRESOURCES = [
   'website',
   'logging',
   'notification',
+  // Routed on a bucket (GET, PUT, DELETE); never through to an object.
   'replication',
   // Routed where they exist (a bucket's object-lock and lifecycle, an object's retention and
   // legal-hold); anywhere else they must not fall through to the bucket or object itself.
@@ -223,8 +227,8 @@ function objectLockSubresource(
   return undefined;
 }
 
-// ?policy, ?tagging, ?acl, ?versioning, ?object-lock, ?encryption, ?cors and ?lifecycle on a
-// bucket.
+// ?policy, ?tagging, ?acl, ?versioning, ?object-lock, ?encryption, ?cors, ?lifecycle and
+// ?replication on a bucket.
 function bucketSubresource(
   method: string,
   bucket: string,
@@ -249,6 +253,12 @@ function bucketSubresource(
     if (method === 'PUT') return { kind: 'PutBucketVersioning', bucket };
     // Never the bucket itself: DELETE /b?versioning must not delete the bucket.
     return { kind: 'NotImplemented', operation: `${method} ?versioning` };
+  }
+  if (q.has('replication')) {
+    if (method === 'GET') return { kind: 'GetBucketReplication', bucket };
+    if (method === 'PUT') return { kind: 'PutBucketReplication', bucket };
+    if (method === 'DELETE') return { kind: 'DeleteBucketReplication', bucket };
+    return { kind: 'NotImplemented', operation: `${method} ?replication` };
   }
   if (q.has('object-lock')) {
     if (method === 'GET') return { kind: 'GetObjectLockConfiguration', bucket };

@@ -315,6 +315,20 @@ function sampleText(key: string, kind: string, current: unknown): { raw: string;
         raw: '[{ access_key_id = "AKID9", secret_key = "secret-9", admin = true }]',
         value: [{ access_key_id: 'AKID9', secret_key: 'secret-9', user_id: 'AKID9', admin: true }],
       };
+    case 'tables': {
+      const target = {
+        name: 'dr',
+        endpoint: 'https://s3.example',
+        region: 'eu-west-1',
+        access_key_id: 'AKID9',
+        secret_key: 'secret-9',
+        buckets: ['copies'],
+      };
+      const raw =
+        '[{ name = "dr", endpoint = "https://s3.example", region = "eu-west-1", ' +
+        'access_key_id = "AKID9", secret_key = "secret-9", buckets = ["copies"] }]';
+      return { raw, value: [target] };
+    }
     default:
       return stringSample(key);
   }

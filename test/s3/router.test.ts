@@ -295,3 +295,14 @@ test('CORS configuration, preflights and form uploads', () => {
   assert.equal(routeOf('OPTIONS', '/').kind, 'NotImplemented');
   assert.deepEqual(routeOf('POST', '/b'), { kind: 'PostObject', bucket: 'b' });
 });
+
+test('?replication on a bucket is Get/Put/DeleteBucketReplication, never the bucket or an object', () => {
+  assert.deepEqual(routeOf('GET', '/b?replication'), { kind: 'GetBucketReplication', bucket: 'b' });
+  assert.deepEqual(routeOf('PUT', '/b?replication'), { kind: 'PutBucketReplication', bucket: 'b' });
+  assert.deepEqual(routeOf('DELETE', '/b?replication'), {
+    kind: 'DeleteBucketReplication',
+    bucket: 'b',
+  });
+  assert.equal(routeOf('POST', '/b?replication').kind, 'NotImplemented');
+  assert.equal(routeOf('DELETE', '/b/k?replication').kind, 'NotImplemented');
+});

@@ -17,6 +17,8 @@ export const BUCKET_ACTIONS = [
   's3:PutBucketAcl',
   's3:GetBucketVersioning',
   's3:PutBucketVersioning',
+  's3:GetReplicationConfiguration',
+  's3:PutReplicationConfiguration',
   's3:GetBucketCORS',
   's3:PutBucketCORS',
   's3:GetLifecycleConfiguration',

@@ -1,6 +1,7 @@
 import { readClusterReport } from '../../client/cluster-report.ts';
 import { MetadataClient } from '../../client/metadata-client.ts';
 import { StrataClient } from '../../client/strata-client.ts';
+import type { ReplicationBacklog } from '../../metadata/bucket-replication-types.ts';
 import type { RepairProgress } from '../../metadata/repair/types.ts';
 import { formatBytes, METADATA_ADDR_OPTION, metadataAddrs, parse, UsageError } from '../usage.ts';
 import { isServerCommand, runServerCommand } from './cluster-servers.ts';
@@ -102,12 +103,17 @@ export async function runCluster(args: string[]): Promise<number> {
   const metadata = new MetadataClient(addrs);
   try {
     const { health, repair, ...status } = await readClusterReport(client, metadata);
+    const replication = await metadata
+      .read('replicationBacklog')
+      .catch((error: Error) => ({ error: error.message }));
     if (values.json) {
-      process.stdout.write(`${JSON.stringify({ health, ...status, repair }, null, 2)}\n`);
+      const report = { health, ...status, repair, replication };
+      process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
       return 0;
     }
     const out = [`health: ${health.status}`, ...health.reasons.map((r) => `  ${r}`)];
     out.push(repairLine(repair));
+    out.push(replicationLine(replication));
     out.push(`metadata cluster: ${status.metadataMembers.length} member(s)`);
     for (const m of status.metadataMembers) {
       out.push(
@@ -170,6 +176,18 @@ function repairLine(repair: RepairProgress | { error: string }): string {
       ? `; ${repair.absentShards} shard(s) absent since written`
       : '') +
     paceText(repair)
+  );
+}
+
+// Bucket replication's backlog: versions queued, FAILED ones, and the oldest one's age.
+function replicationLine(backlog: ReplicationBacklog | { error: string }): string {
+  if ('error' in backlog) return `replication: unknown (${backlog.error})`;
+  if (backlog.pending === 0) return 'replication: nothing queued';
+  const oldest = backlog.oldestEnqueuedAtMs ?? Date.now();
+  const ageSeconds = Math.max(0, Math.round((Date.now() - oldest) / 1000));
+  return (
+    `replication: ${backlog.pending} version(s) queued, ${backlog.failed} FAILED (retried ` +
+    `slowly); oldest queued ${formatDuration(ageSeconds)} ago`
   );
 }
 

@@ -8,6 +8,7 @@ import { lockHeaders } from './object-lock.ts';
 import { etagOf } from './object-meta.ts';
 import { checksumHeaders } from './object-put.ts';
 import { parseRange, type ResolvedRange } from './range.ts';
+import { replicationHeaders } from './replication-status.ts';
 import { sseHeaders } from './sse.ts';
 
 const RESPONSE_OVERRIDES: Record<string, string> = {
@@ -172,6 +173,7 @@ export async function getObject(
     ...versionHeaders(version),
     ...lockHeaders(version),
     ...(version.isLatest ? await expirationHeader(ctx, bucket, key, inode) : {}),
+    ...replicationHeaders(version),
   };
   if (!checkConditions(ctx, inode, headers)) return;
   let resolved: ReturnType<typeof rangeFor>;

@@ -1,0 +1,202 @@
+// Bucket replication in the state machine: the configuration needs versioning Enabled; a write a
+// rule takes is queued and PENDING in its own transaction; outcomes settle it (COMPLETED, gone,
+// failed with backoff until FAILED); a stale outcome changes nothing; a new write of the key
+// sends its FAILED versions again at once. Time is the commands' nowMs.
+import assert from 'node:assert/strict';
+import { after, describe, test } from 'node:test';
+import { REPLICATION_ATTEMPTS_BEFORE_FAILED } from '../../src/metadata/bucket-replication.ts';
+import type { ReplicationRule } from '../../src/metadata/bucket-replication-types.ts';
+import type { MetadataStateMachine } from '../../src/metadata/state-machine.ts';
+import { closeAll, codeOf, extent, ok, openMachineWithServers, ROOT, run } from './sm-helpers.ts';
+
+after(closeAll);
+
+const rule = (over: Partial<ReplicationRule> = {}): ReplicationRule => ({
+  id: 'r',
+  priority: 1,
+  enabled: true,
+  shape: 'Prefix',
+  prefix: 'p/',
+  tags: [],
+  deleteMarkers: false,
+  destinationBucket: 'copies',
+  ...over,
+});
+
+function replicatedBucket(rules: ReplicationRule[] = [rule()]): MetadataStateMachine {
+  const machine = openMachineWithServers([]);
+  ok(machine, { op: 'setBucketAttr', name: 'b', attr: 'versioning', value: 'Enabled' });
+  ok(machine, { op: 'setBucketReplication', name: 'b', config: { role: '', rules } });
+  return machine;
+}
+
+function put(machine: MetadataStateMachine, key: string, tags?: Record<string, string>) {
+  const object = { etag: 'e', userMeta: {}, tags };
+  const command = { op: 'putObject' as const, bucket: 'b', key, size: 4, caller: ROOT, object };
+  return ok(machine, { ...command, extents: [extent(0, 4)] }).versionId as string;
+}
+
+const statusOf = (machine: MetadataStateMachine, key: string, versionId?: string) =>
+  machine.reader.objectVersion('b', key, versionId)?.replicationStatus;
+
+describe('bucket replication in the state machine', () => {
+  test('a configuration needs versioning Enabled, and then keeps it Enabled', () => {
+    const machine = openMachineWithServers([]);
+    const set = {
+      op: 'setBucketReplication' as const,
+      name: 'b',
+      config: { role: '', rules: [rule()] },
+    };
+    assert.equal(codeOf(machine, set), 'INVALID_BUCKET_STATE');
+    ok(machine, { op: 'setBucketAttr', name: 'b', attr: 'versioning', value: 'Enabled' });
+    ok(machine, set);
+    const suspend = { op: 'setBucketAttr' as const, name: 'b', attr: 'versioning' as const };
+    assert.equal(codeOf(machine, { ...suspend, value: 'Suspended' }), 'INVALID_BUCKET_STATE');
+    ok(machine, { op: 'setBucketReplication', name: 'b', config: null });
+    ok(machine, { ...suspend, value: 'Suspended' });
+  });
+
+  test('a matching write is queued PENDING; others are not', () => {
+    const machine = replicatedBucket([
+      rule(),
+      rule({ id: 't', priority: 2, prefix: '', tags: [{ key: 'k', value: 'v' }], shape: 'Tag' }),
+    ]);
+    const v1 = put(machine, 'p/a');
+    put(machine, 'q/a');
+    const v3 = put(machine, 'q/tagged', { k: 'v' });
+    assert.equal(statusOf(machine, 'p/a'), 'PENDING');
+    assert.equal(statusOf(machine, 'q/a'), undefined);
+    assert.equal(statusOf(machine, 'q/tagged'), 'PENDING');
+    const queue = machine.reader.replicationQueue(10);
+    assert.deepEqual(
+      queue.map((e) => [e.key, e.versionId, e.ruleId]),
+      [
+        ['p/a', v1, 'r'],
+        ['q/tagged', v3, 't'],
+      ],
+    );
+    assert.deepEqual(machine.reader.replicationBacklog(), {
+      pending: 2,
+      failed: 0,
+      oldestEnqueuedAtMs: 1_000,
+    });
+  });
+
+  test('delete markers are queued only when the rule replicates them', () => {
+    const without = replicatedBucket();
+    put(without, 'p/a');
+    ok(without, { op: 'deleteObject', bucket: 'b', key: 'p/a' });
+    assert.equal(without.reader.replicationQueue(10).length, 1);
+    const withMarkers = replicatedBucket([rule({ deleteMarkers: true })]);
+    put(withMarkers, 'p/a');
+    ok(withMarkers, { op: 'deleteObject', bucket: 'b', key: 'p/a' });
+    const queue = withMarkers.reader.replicationQueue(10);
+    assert.deepEqual(
+      queue.map((e) => e.deleteMarker),
+      [false, true],
+    );
+  });
+
+  test('outcomes: completed, stale, failed until FAILED, retried at once by a new write', () => {
+    const machine = replicatedBucket();
+    const v1 = put(machine, 'p/a');
+    const [entry] = machine.reader.replicationQueue(1);
+    const settle = { op: 'settleReplication' as const, seq: entry.seq };
+    assert.equal(
+      codeOf(machine, { ...settle, versionId: 'other', outcome: 'completed' }),
+      'PRECONDITION_FAILED',
+    );
+    for (let i = 0; i < REPLICATION_ATTEMPTS_BEFORE_FAILED; i++) {
+      assert.equal(statusOf(machine, 'p/a', v1), 'PENDING');
+      ok(machine, { ...settle, versionId: v1, outcome: 'failed', retryAtMs: 900_000 });
+    }
+    assert.equal(statusOf(machine, 'p/a', v1), 'FAILED');
+    assert.deepEqual(machine.reader.replicationBacklog(), {
+      pending: 1,
+      failed: 1,
+      oldestEnqueuedAtMs: 1_000,
+    });
+    // A new write of the key: the FAILED version is due again now, ahead of the new one.
+    const second = run(machine, {
+      op: 'putObject',
+      bucket: 'b',
+      key: 'p/a',
+      size: 0,
+      extents: [],
+      object: { etag: 'e', userMeta: {} },
+      caller: ROOT,
+      nowMs: 5_000,
+    });
+    assert.ok(second.ok && second.versionId !== undefined, 'the second write made a version');
+    const v2 = second.versionId;
+    const queue = machine.reader.replicationQueue(10);
+    assert.deepEqual(
+      queue.map((e) => [e.versionId, e.nextAttemptAtMs]),
+      [
+        [v1, 5_000],
+        [v2, 5_000],
+      ],
+    );
+    ok(machine, { ...settle, versionId: v1, outcome: 'completed' });
+    assert.equal(statusOf(machine, 'p/a', v1), 'COMPLETED');
+    assert.equal(statusOf(machine, 'p/a'), 'PENDING');
+    assert.deepEqual(machine.reader.replicationBacklog(), {
+      pending: 1,
+      failed: 0,
+      oldestEnqueuedAtMs: 5_000,
+    });
+    // Settled twice (a new leader re-sent it): the second changes nothing.
+    assert.equal(
+      codeOf(machine, { ...settle, versionId: v1, outcome: 'completed' }),
+      'PRECONDITION_FAILED',
+    );
+    ok(machine, { op: 'settleReplication', seq: queue[1].seq, versionId: v2, outcome: 'gone' });
+    assert.equal(statusOf(machine, 'p/a'), undefined);
+    assert.deepEqual(machine.reader.replicationBacklog(), { pending: 0, failed: 0 });
+  });
+
+  test('a multipart completion and a copy are queued like a put', () => {
+    const machine = replicatedBucket();
+    put(machine, 'src');
+    ok(machine, {
+      op: 'copyObject',
+      srcBucket: 'b',
+      srcKey: 'src',
+      bucket: 'b',
+      key: 'p/copy',
+      caller: ROOT,
+    });
+    ok(machine, {
+      op: 'createUpload',
+      uploadId: 'u1',
+      bucket: 'b',
+      key: 'p/mp',
+      object: { userMeta: {} },
+      owner: 'o',
+    });
+    ok(machine, {
+      op: 'putPart',
+      uploadId: 'u1',
+      partNumber: 1,
+      size: 4,
+      etag: 'pe',
+      extents: [extent(0, 4)],
+    });
+    const complete = {
+      op: 'completeUpload' as const,
+      bucket: 'b',
+      key: 'p/mp',
+      uploadId: 'u1',
+      parts: [{ partNumber: 1, etag: 'pe' }],
+      etag: 'x-1',
+      minPartSizeBytes: 0,
+      caller: ROOT,
+    };
+    ok(machine, complete);
+    ok(machine, complete); // a retry makes no second entry
+    assert.deepEqual(
+      machine.reader.replicationQueue(10).map((e) => e.key),
+      ['p/copy', 'p/mp'],
+    );
+  });
+});
