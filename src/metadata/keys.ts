@@ -56,6 +56,11 @@ export const TAG = {
   dirUsage: 0x55,
   // 'n': present once the directory usage is maintained (rebuilt once from the entries otherwise).
   dirUsageReady: 0x6e,
+  // 'I' + user name: an S3 user, its admin flag, where it comes from and its access keys with
+  // their secrets (src/metadata/ops-users.ts).
+  user: 0x49,
+  // 'k' + access key id: the name of the user the key belongs to (unique across users).
+  accessKey: 0x6b,
 } as const;
 
 function u64(value: number): Buffer {
@@ -268,3 +273,10 @@ export const linksReadyKey = () => tag(TAG.linksReady);
 export const dirUsageKey = (ino: number) => Buffer.concat([tag(TAG.dirUsage), u64(ino)]);
 export const dirUsageRange = () => ({ start: tag(TAG.dirUsage), end: tag(TAG.dirUsage + 1) });
 export const dirUsageReadyKey = () => tag(TAG.dirUsageReady);
+
+export const userKey = (name: string) => Buffer.concat([tag(TAG.user), Buffer.from(name, 'utf8')]);
+export const userRange = () => ({ start: tag(TAG.user), end: tag(TAG.user + 1) });
+export const accessKeyKey = (accessKeyId: string) =>
+  Buffer.concat([tag(TAG.accessKey), Buffer.from(accessKeyId, 'utf8')]);
+// Counts every change of the users table: gateways refresh their copy when it moves.
+export const USERS_VERSION_COUNTER = 'users';
