@@ -51,8 +51,9 @@ export function deleteUser(store: Store, c: Op<'deleteUser'>) {
   if (user.source === 'config')
     fail(
       'USER_FROM_CONFIG',
-      `user ${c.name} comes from s3.auth.credentials in the configuration: remove it there (on ` +
-        'every metadata member) and restart the leader; it then becomes a CLI user to delete',
+      `user ${c.name} comes from the configuration (s3.auth.credentials, or a server's ` +
+        'generated credentials.json): remove it there on every metadata member and restart ' +
+        'the leader; it then becomes a CLI user to delete',
     );
   for (const key of user.keys) store.db.removeSync(K.accessKeyKey(key.accessKeyId));
   store.db.removeSync(K.userKey(c.name));

@@ -34,10 +34,12 @@ import {
   type ClusterConfig,
   type Command,
   type CommandResult,
+  type ConfigUser,
   METADATA_RPC,
   type MetadataReader,
   type Stripe,
 } from './types.ts';
+import { handleUsers, syncLeaderUsers, USER_OPS } from './user-handlers.ts';
 
 // Reader functions callable over RPC (an allow-list: the method name comes from the network).
 const READ_FNS = new Set<keyof MetadataReader>([
@@ -140,6 +142,9 @@ export interface MetadataServiceOptions {
   onLeadership?: (isLeader: boolean) => void;
   // The repair driver's progress on this member, answered to meta.repair while it leads.
   repairProgress?: () => RepairProgress | undefined;
+  // The users of this member's configuration (s3.auth.credentials, or its generated pair),
+  // applied to the users table each time it starts to lead (src/metadata/user-handlers.ts).
+  configUsers?: ConfigUser[];
   log?: Logger;
 }
 
@@ -226,6 +231,7 @@ export async function startMetadataService(
       raftLeaderChanges.inc();
       monitor?.leadership(isLeader);
       options.onLeadership?.(isLeader);
+      if (isLeader) syncUsers();
     },
     onMember: (nodeId, addr) => {
       if (nodeId === options.raft.nodeId) return;
@@ -234,6 +240,12 @@ export async function startMetadataService(
     },
   });
   const live = replica;
+  const usersLog = log.child({ service: 'users' });
+  const syncUsers = () => {
+    const users = options.configUsers;
+    if (users !== undefined && users.length > 0)
+      void syncLeaderUsers(live, users, usersLog).catch(() => undefined);
+  };
   const metricsTimer = setInterval(() => {
     const s = live.status();
     raftTerm.set(s.term);
@@ -258,6 +270,7 @@ export async function startMetadataService(
   if (live.isLeader) {
     liveness.leadership(true);
     options.onLeadership?.(true);
+    syncUsers();
   }
   const clusterConfig = new ClusterConfigKeeper(leaderAccess, options.cluster, log);
   const backups = new BackupSource({
@@ -270,10 +283,13 @@ export async function startMetadataService(
     log: log.child({ service: 'backup' }),
   });
   handleBackups(server, backups, live);
+  handleUsers(server, live, stateMachine, forward);
 
   server.handle(METADATA_RPC.apply, async ({ header }) => {
     const request = header as Envelope & { forwarded?: boolean };
     const envelope: Envelope = 'command' in request ? request : { command: header as Command };
+    if (USER_OPS.has(envelope.command?.op))
+      throw new StrataError('RPC_FORBIDDEN', 'user commands go through meta.userApply (admin)');
     if (!live.isLeader) {
       if (request.forwarded) throw notLeader(live.leaderId);
       return { header: await forward(METADATA_RPC.apply, { ...envelope, forwarded: true }) };

@@ -12,7 +12,7 @@ import {
   type PolicyDocument,
   parsePolicy,
 } from '../auth/policy/index.ts';
-import type { AuthResult } from '../auth/types.ts';
+import type { AuthOptions, AuthResult } from '../auth/types.ts';
 import { isStrataError } from '../common/errors.ts';
 import type { BucketInfo } from '../metadata/types.ts';
 import type { RequestContext } from './context.ts';
@@ -33,8 +33,8 @@ export interface BucketAccess {
 // for its own policy propagation).
 export class BucketAccessCache {
   private readonly entries = new Map<string, { access: BucketAccess; expiresAtMs: number }>();
-  private readonly knownUsers: ReadonlySet<string>;
-  constructor(knownUsers: ReadonlySet<string>) {
+  private readonly knownUsers: () => ReadonlySet<string>;
+  constructor(knownUsers: () => ReadonlySet<string>) {
     this.knownUsers = knownUsers;
   }
 
@@ -61,7 +61,7 @@ export class BucketAccessCache {
     let policy: PolicyDocument | undefined;
     if (info.policy !== undefined) {
       try {
-        policy = parsePolicy(info.policy, { bucket: info.name, knownUsers: this.knownUsers });
+        policy = parsePolicy(info.policy, { bucket: info.name, knownUsers: this.knownUsers() });
       } catch {
         policy = parsePolicy(info.policy, { bucket: info.name, knownUsers: ANY_USER });
       }
@@ -96,6 +96,13 @@ const VERSION_ACTIONS: Record<string, string> = {
   's3:PutObjectAcl': 's3:PutObjectVersionAcl',
   's3:GetObjectAttributes': 's3:GetObjectVersionAttributes',
 };
+
+// The users bucket policies may name: the cluster's users when the gateway resolves keys through
+// them, else the fixed list's.
+export function knownUsersOf(auth: AuthOptions): ReadonlySet<string> {
+  if (auth.resolver !== undefined) return auth.resolver.userNames();
+  return new Set(auth.credentials.map((c) => c.user));
+}
 
 export function versionAction(action: string): string {
   return VERSION_ACTIONS[action] ?? action;

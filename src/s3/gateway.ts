@@ -4,7 +4,14 @@ import { authenticate } from '../auth/index.ts';
 import { listen } from '../common/listen.ts';
 import { type Logger, silentLogger } from '../observability/logger.ts';
 import { s3Latency, s3Requests } from '../observability/metrics.ts';
-import { authorize, BucketAccessCache, checksFor, conditionContext, denied } from './access.ts';
+import {
+  authorize,
+  BucketAccessCache,
+  checksFor,
+  conditionContext,
+  denied,
+  knownUsersOf,
+} from './access.ts';
 import type { RequestContext, S3GatewayOptions } from './context.ts';
 import { isInternal, S3Error, toS3Error } from './errors.ts';
 import * as acl from './handlers/acl.ts';
@@ -32,7 +39,7 @@ export interface S3Gateway {
 
 export function createS3Gateway(options: S3GatewayOptions): S3Gateway {
   const log = options.log ?? silentLogger;
-  const access = new BucketAccessCache(new Set(options.auth.credentials.map((c) => c.user)));
+  const access = new BucketAccessCache(() => knownUsersOf(options.auth));
   const server = createServer((req, res) => {
     void handle(options, access, log, req, res);
   });
