@@ -176,6 +176,8 @@ export async function startMetadataService(
   const server = new RpcServer({ name: 'metadata', log });
   let replica: MetadataReplica | undefined;
   let monitor: LivenessMonitor | undefined;
+  // Set once the replica exists (a leadership change may be reported while it is made).
+  let syncUsers: () => void = () => undefined;
   server.handle(RAFT_RPC.hello, async () => ({ header: { nodeId: options.raft.nodeId } }));
   server.handle(RAFT_RPC.step, async ({ header }) => {
     const { message, fromAddr } = header as { message: Message; fromAddr?: string };
@@ -240,11 +242,10 @@ export async function startMetadataService(
     },
   });
   const live = replica;
-  const usersLog = log.child({ service: 'users' });
-  const syncUsers = () => {
+  syncUsers = () => {
     const users = options.configUsers;
     if (users !== undefined && users.length > 0)
-      void syncLeaderUsers(live, users, usersLog).catch(() => undefined);
+      void syncLeaderUsers(live, users, log.child({ service: 'users' })).catch(() => undefined);
   };
   const metricsTimer = setInterval(() => {
     const s = live.status();

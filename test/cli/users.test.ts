@@ -8,6 +8,10 @@ import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { isStrataError } from '../../src/common/errors.ts';
+import { METADATA_RPC } from '../../src/metadata/types.ts';
+import { RpcClient } from '../../src/rpc/index.ts';
+import { CLUSTER_TOKEN } from '../helpers/cluster-token.ts';
 import { runProcess } from '../helpers/process.ts';
 import { STRATA_BIN, type StrataProcess, startStrata, tempDir } from '../helpers/server.ts';
 import { has } from '../helpers/tools.ts';
@@ -185,6 +189,51 @@ describe('strata user: users and access keys in replicated state', { skip: !has(
     const again = await strataUser(server, 'delete', 'alice');
     assert.equal(again.status, 1);
     assert.match(again.stderr, /NO_SUCH_USER/);
+  });
+
+  test('only the operator manages users, and only gateways and members read the secrets', async () => {
+    const as = (role: 'gateway' | 'mount' | 'data' | 'admin') =>
+      new RpcClient(server.metadataAddr, {
+        security: { mode: 'token', token: CLUSTER_TOKEN, role },
+        connectTimeoutMs: 5_000,
+      });
+    const forbidden = (e: unknown) => isStrataError(e, 'RPC_FORBIDDEN');
+    const command = {
+      op: 'createUser',
+      nowMs: Date.now(),
+      name: 'mallory',
+      admin: true,
+      accessKeyId: 'AKMALLORY',
+      secretKey: 'mallory-secret-1',
+    };
+    for (const role of ['gateway', 'mount', 'data', 'admin'] as const) {
+      const rpc = as(role);
+      try {
+        // meta.apply, open to every role for the namespace, refuses user commands.
+        await assert.rejects(rpc.call(METADATA_RPC.apply, { command }), forbidden, role);
+        if (role !== 'admin')
+          await assert.rejects(rpc.call(METADATA_RPC.userApply, { command }), forbidden, role);
+        if (role !== 'gateway')
+          await assert.rejects(rpc.call(METADATA_RPC.userKeys, {}), forbidden, role);
+      } finally {
+        await rpc.close();
+      }
+    }
+    const gateway = as('gateway');
+    try {
+      const reply = await gateway.call<{ keys: Array<{ user: string }> }>(
+        METADATA_RPC.userKeys,
+        {},
+      );
+      assert.ok(
+        reply.header.keys.some((k) => k.user === 'root'),
+        'a gateway reads the keys',
+      );
+    } finally {
+      await gateway.close();
+    }
+    const listed = await strataUser(server, 'list');
+    assert.doesNotMatch(listed.stdout, /mallory/, 'no user was made');
   });
 
   test('no secret appears in the server log', () => {
