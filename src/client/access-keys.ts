@@ -37,11 +37,17 @@ export class AccessKeyDirectory {
   private timer: NodeJS.Timeout | undefined;
   private refreshing: Promise<void> | undefined;
   private failing = false;
+  private readonly onRefresh: (ok: boolean) => void;
 
-  constructor(source: AccessKeySource, options: { log?: Logger; nowMs?: () => number } = {}) {
+  // onRefresh: told each refresh's outcome (a gateway counts them in a metric).
+  constructor(
+    source: AccessKeySource,
+    options: { log?: Logger; nowMs?: () => number; onRefresh?: (ok: boolean) => void } = {},
+  ) {
     this.source = source;
     this.log = options.log ?? silentLogger;
     this.nowMs = options.nowMs ?? Date.now;
+    this.onRefresh = options.onRefresh ?? (() => undefined);
   }
 
   // The first copy (awaited, so a gateway that starts with its cluster answers at once), then a
@@ -86,7 +92,9 @@ export class AccessKeyDirectory {
       this.trustedFromMs = startedMs;
       if (this.failing) this.log.info('access keys refreshed again');
       this.failing = false;
+      this.onRefresh(true);
     } catch (error) {
+      this.onRefresh(false);
       // Once per outage: the message, never the keys.
       if (!this.failing) this.log.warn('cannot refresh the access keys', { error });
       this.failing = true;

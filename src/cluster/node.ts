@@ -13,7 +13,7 @@ import { loadAtRest } from '../crypto/index.ts';
 import { startDataService } from '../data/index.ts';
 import { startMetadataService } from '../metadata/service.ts';
 import type { Logger } from '../observability/logger.ts';
-import { metricsRegistry, ROLE_METRICS } from '../observability/metrics.ts';
+import { metricsRegistry, ROLE_METRICS, s3AccessKeyRefreshes } from '../observability/metrics.ts';
 import { startMetricsServer } from '../observability/metrics-server.ts';
 import {
   type PeerRole,
@@ -376,7 +376,9 @@ async function startS3(
     s3Log,
     () => stopped,
   );
-  const keys = await startAccessKeys(addrs, closers, s3Log);
+  const keys = await startAccessKeys(addrs, closers, s3Log, (ok) =>
+    s3AccessKeyRefreshes.inc({ result: ok ? 'ok' : 'failed' }),
+  );
   const gateway = createS3Gateway({
     client,
     region: config.s3.region,
@@ -404,9 +406,10 @@ async function startAccessKeys(
   metadataAddrs: string[],
   closers: Array<() => Promise<void>>,
   log: Logger,
+  onRefresh?: (ok: boolean) => void,
 ): Promise<AccessKeyDirectory> {
   const metadata = new MetadataClient(metadataAddrs, { timeoutMs: 1_500 });
-  const keys = new AccessKeyDirectory(metadata, { log });
+  const keys = new AccessKeyDirectory(metadata, { log, onRefresh });
   closers.push(async () => {
     keys.close();
     await metadata.close();

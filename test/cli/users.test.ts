@@ -1,8 +1,8 @@
 // Users in the cluster's replicated state, end to end: `strata user` against a real server, and
-// awscli signing with the keys it prints. A created user works at once and owns what it creates,
-// a rotated-away or deleted key is refused (InvalidAccessKeyId) once the gateways' copy is
-// refreshed, a configured user keeps working and cannot be deleted from the CLI, and no secret
-// reaches the server's log, even at debug level.
+// awscli signing with the keys it prints. A created user works once the gateways' copy is
+// refreshed and owns what it creates, a rotated-away or deleted key is refused
+// (InvalidAccessKeyId) once refreshed, a configured user keeps working and cannot be deleted
+// from the CLI, and no secret reaches the server's log or metrics, even at debug level.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -67,6 +67,15 @@ async function strataUser(server: StrataProcess, ...args: string[]) {
   ]);
 }
 
+// A new key reaches the gateways' copy at its next refresh (within the same bound).
+async function accepted(server: StrataProcess, pair: Pair): Promise<void> {
+  await until(
+    `key ${pair.key} is accepted`,
+    async () => (aws(server, pair, 's3', 'ls').status === 0 ? true : undefined),
+    { limitMs: KEY_CHANGE_LIMIT_MS },
+  );
+}
+
 function printedPair(stdout: string): Pair {
   const key = /^access key id +(\S+)$/m.exec(stdout)?.[1];
   const secret = /^secret key +(\S+)$/m.exec(stdout)?.[1];
@@ -96,11 +105,12 @@ describe('strata user: users and access keys in replicated state', { skip: !has(
 
   let alice: Pair;
 
-  test('a created user signs requests at once and owns its bucket', async () => {
+  test('a created user signs requests and owns its bucket', async () => {
     const created = await strataUser(server, 'create', 'alice');
     assert.equal(created.status, 0, created.stderr);
     alice = printedPair(created.stdout);
     secrets.push(alice.secret);
+    await accepted(server, alice);
     awsOk(server, alice, 's3', 'mb', 's3://alice-bucket');
     awsOk(server, alice, 's3', 'cp', join(work, 'file.txt'), 's3://alice-bucket/file.txt');
     const listed = awsOk(server, alice, 's3', 'ls', 's3://alice-bucket');
@@ -163,6 +173,7 @@ describe('strata user: users and access keys in replicated state', { skip: !has(
     assert.equal(kept.status, 0, kept.stderr);
     const second = printedPair(kept.stdout);
     secrets.push(second.secret);
+    await accepted(server, second);
     awsOk(server, second, 's3', 'ls', 's3://alice-bucket');
     awsOk(server, alice, 's3', 'ls', 's3://alice-bucket');
     const third = await strataUser(server, 'rotate-key', 'alice', '--keep-old');
@@ -234,6 +245,13 @@ describe('strata user: users and access keys in replicated state', { skip: !has(
     }
     const listed = await strataUser(server, 'list');
     assert.doesNotMatch(listed.stdout, /mallory/, 'no user was made');
+  });
+
+  test('the gateway counts its key refreshes; no secret appears in its metrics', async () => {
+    const text = await (await fetch(server.metricsUrl)).text();
+    const ok = /^strata_s3_access_key_refreshes_total\{result="ok"\} (\d+)$/m.exec(text);
+    assert.ok(ok && Number(ok[1]) > 0, 'refreshes counted');
+    for (const secret of secrets) assert.ok(!text.includes(secret), 'no secret in metrics');
   });
 
   test('no secret appears in the server log', () => {
