@@ -12,6 +12,9 @@ export interface Credential {
 export interface CredentialResolver {
   find(accessKey: string): Credential | undefined;
   userNames(): ReadonlySet<string>;
+  // A fresher copy, asked for when a key is unknown (a user created a moment ago): resolves at
+  // once when the copy was refreshed very recently, so unknown keys cannot flood the metadata.
+  refreshForUnknownKey(): Promise<void>;
 }
 
 export interface AuthOptions {

@@ -11,6 +11,9 @@ import { type Logger, silentLogger } from '../observability/logger.ts';
 
 export const REFRESH_INTERVAL_MS = 1_000;
 export const TRUST_MS = 2_000;
+// An unknown key makes a refresh at most this often (a key created a moment ago works at once;
+// requests with made-up keys cost the metadata at most a version check per interval).
+export const UNKNOWN_KEY_REFRESH_MS = 250;
 // A refresh that takes longer than this is given up (the next one starts at the next tick).
 const REFRESH_TIMEOUT_MS = 1_500;
 
@@ -34,6 +37,7 @@ export class AccessKeyDirectory {
   private users: ReadonlySet<string> = new Set();
   private version: number | undefined;
   private trustedFromMs = Number.NEGATIVE_INFINITY; // when the refresh behind the copy started
+  private lastStartedMs = Number.NEGATIVE_INFINITY; // when the last refresh started
   private timer: NodeJS.Timeout | undefined;
   private refreshing: Promise<void> | undefined;
   private failing = false;
@@ -75,6 +79,12 @@ export class AccessKeyDirectory {
     return this.users;
   }
 
+  refreshForUnknownKey(): Promise<void> {
+    if (this.refreshing !== undefined) return this.refreshing;
+    if (this.nowMs() - this.lastStartedMs < UNKNOWN_KEY_REFRESH_MS) return Promise.resolve();
+    return this.refresh();
+  }
+
   refresh(): Promise<void> {
     this.refreshing ??= this.fetch().finally(() => {
       this.refreshing = undefined;
@@ -84,6 +94,7 @@ export class AccessKeyDirectory {
 
   private async fetch(): Promise<void> {
     const startedMs = this.nowMs();
+    this.lastStartedMs = startedMs;
     try {
       const answer = await withTimeout(this.source.accessKeys(this.version), REFRESH_TIMEOUT_MS);
       if (answer.keys !== undefined) this.replace(answer.keys);

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { authenticate } from '../auth/index.ts';
+import { type AuthOptions, type AuthResult, S3AuthError } from '../auth/types.ts';
 import { listen } from '../common/listen.ts';
 import { type Logger, silentLogger } from '../observability/logger.ts';
 import { s3Latency, s3Requests } from '../observability/metrics.ts';
@@ -101,7 +102,7 @@ async function handle(
       virtualHostDomains: options.virtualHostDomains,
       headers: req.headers,
     });
-    const auth = authenticate(req, url, options.auth);
+    const auth = await authenticateFresh(req, url, options.auth);
     const owner = auth.principal?.user ?? 'anonymous';
     const ctx: RequestContext = {
       req,
@@ -136,6 +137,23 @@ async function handle(
       status: res.statusCode,
       durationMs: Math.round(seconds * 1000),
     });
+  }
+}
+
+// An access key the gateway's copy does not know may belong to a user created since its last
+// refresh: the copy is refreshed (rate-limited by the resolver) and the request judged again.
+async function authenticateFresh(
+  req: IncomingMessage,
+  url: URL,
+  auth: AuthOptions,
+): Promise<AuthResult> {
+  try {
+    return authenticate(req, url, auth);
+  } catch (error) {
+    const unknownKey = error instanceof S3AuthError && error.s3Code === 'InvalidAccessKeyId';
+    if (!unknownKey || auth.resolver === undefined) throw error;
+    await auth.resolver.refreshForUnknownKey();
+    return authenticate(req, url, auth);
   }
 }
 

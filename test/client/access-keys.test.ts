@@ -4,7 +4,11 @@
 // key cannot outlive the bound while the metadata is unreachable. Time is the test's clock.
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
-import { AccessKeyDirectory, TRUST_MS } from '../../src/client/access-keys.ts';
+import {
+  AccessKeyDirectory,
+  TRUST_MS,
+  UNKNOWN_KEY_REFRESH_MS,
+} from '../../src/client/access-keys.ts';
 import { isStrataError } from '../../src/common/errors.ts';
 import type { MetadataStateMachine } from '../../src/metadata/state-machine.ts';
 import { closeAll, ok, openEmptyMachine } from '../metadata/sm-helpers.ts';
@@ -94,4 +98,24 @@ test('a copy older than TRUST_MS answers nothing, and answers again once refresh
   source.down = false;
   await keys.refresh();
   assert.equal(keys.find('AKBOB001')?.user, 'bob');
+});
+
+test('an unknown key refreshes the copy, at most once per UNKNOWN_KEY_REFRESH_MS', async () => {
+  const machine = openEmptyMachine();
+  const source = sourceOf(machine);
+  let nowMs = 0;
+  const keys = new AccessKeyDirectory(source, { nowMs: () => nowMs });
+  await keys.refresh();
+  ok(machine, {
+    op: 'createUser',
+    name: 'carol',
+    admin: false,
+    accessKeyId: 'AKCAROL1',
+    secretKey: 'carol-secret-1',
+  });
+  await keys.refreshForUnknownKey(); // right after a refresh: no new one
+  assert.equal(keys.find('AKCAROL1'), undefined);
+  nowMs += UNKNOWN_KEY_REFRESH_MS;
+  await keys.refreshForUnknownKey();
+  assert.equal(keys.find('AKCAROL1')?.user, 'carol', 'a user created a moment ago');
 });

@@ -12,8 +12,8 @@ export const USER_HELP = `Usage: strata user create NAME [--admin] [--metadata-a
        strata user rotate-key NAME [--keep-old] [--metadata-addr ...]
 
 The S3 users of the cluster, kept in its replicated metadata: every gateway and console accepts
-their keys. A change reaches them within 2 seconds: a new key starts working, a key deleted or
-rotated away stops.
+their keys: a new key works at once, a key deleted or rotated away stops working within 2
+seconds.
 create makes the user with a new key pair and prints the access key id and the secret key: the
 secret is shown this once. --admin: the user may do anything to every bucket (and log in to the
 console). A user owns the buckets it creates; bucket policies name users.
@@ -77,7 +77,7 @@ export async function runUser(args: string[]): Promise<number> {
     }
     process.stdout.write(
       `access key id  ${pair.accessKeyId}\nsecret key     ${pair.secretKey}\n` +
-        '(the secret is shown this once; gateways accept the key within 2 s)\n',
+        '(the secret is shown this once)\n',
     );
     return 0;
   } finally {
