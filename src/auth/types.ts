@@ -8,9 +8,20 @@ export interface Credential {
   admin: boolean; // may do anything to any bucket (the generated credential, or admin = true)
 }
 
+// Looks keys up in the cluster's users (src/client/access-keys.ts); throws when it cannot say.
+export interface CredentialResolver {
+  find(accessKey: string): Credential | undefined;
+  userNames(): ReadonlySet<string>;
+  // A fresher copy, asked for when a key is unknown (a user created a moment ago): resolves at
+  // once when the copy was refreshed very recently, so unknown keys cannot flood the metadata.
+  refreshForUnknownKey(): Promise<void>;
+}
+
 export interface AuthOptions {
   region: string;
+  // A fixed list (tests, tools), unless `resolver` is given: then only the resolver answers.
   credentials: Credential[];
+  resolver?: CredentialResolver;
   allowAnonymous: boolean;
   maxClockSkewMs: number; // 15 minutes, as AWS
   nowMs?: () => number; // injectable for tests of expiry and skew

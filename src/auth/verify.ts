@@ -53,7 +53,10 @@ export function parseSignedHeaders(value: string, errorCode: string): string[] {
 }
 
 export function findCredential(options: AuthOptions, accessKey: string): Credential {
-  const credential = options.credentials.find((c) => c.accessKey === accessKey);
+  const credential =
+    options.resolver !== undefined
+      ? options.resolver.find(accessKey)
+      : options.credentials.find((c) => c.accessKey === accessKey);
   if (credential === undefined) {
     throw new S3AuthError(
       'InvalidAccessKeyId',

@@ -11,6 +11,7 @@ Commands:
              backup and restore of the metadata, certs (the CA and certificates for TLS)
   fs         work with files: ls, mkdir, put, get, rm, stat, mv
   encryption rotate-master-key: re-wrap every data key under a new master key
+  user       S3 users and their access keys: create, list, delete, rotate-key
   dev        dev cluster: a multi-process cluster on this machine, stopped by Ctrl-C
   version    print the version
   help CMD   help for one command (also: strata CMD --help)
@@ -38,6 +39,10 @@ const COMMANDS: Record<
   encryption: async () => {
     const m = await import('./commands/encryption.ts');
     return { run: m.runEncryption, help: m.ENCRYPTION_HELP };
+  },
+  user: async () => {
+    const m = await import('./commands/user.ts');
+    return { run: m.runUser, help: m.USER_HELP };
   },
   dev: async () => {
     const m = await import('./commands/dev.ts');

@@ -6,8 +6,11 @@ import {
   type ClusterConfig,
   type Command,
   type CommandResult,
+  type ConfigUser,
   METADATA_RPC,
   type MetadataReader,
+  type ResolvedAccessKey,
+  type UserSummary,
 } from '../metadata/types.ts';
 import { RpcClient } from '../rpc/index.ts';
 
@@ -63,6 +66,37 @@ export class MetadataClient {
     } finally {
       this.inFlight.delete(seq);
     }
+  }
+
+  // A user command of `strata user` (createUser, deleteUser, rotateAccessKey), exactly once.
+  async applyUserCommand(command: Command): Promise<OkResult> {
+    const seq = this.nextSeq++;
+    this.inFlight.add(seq);
+    try {
+      const session = { id: this.sessionId, seq, ackBelow: Math.min(...this.inFlight) };
+      const result = await this.call<CommandResult>(METADATA_RPC.userApply, { command, session });
+      if (!result.ok) throw new StrataError(result.code as StrataErrorCode, result.message);
+      return result;
+    } finally {
+      this.inFlight.delete(seq);
+    }
+  }
+
+  async listUsers(): Promise<UserSummary[]> {
+    return this.call(METADATA_RPC.userList, {});
+  }
+
+  // Every access key with its secret, unless the users version is still `sinceVersion`.
+  async accessKeys(
+    sinceVersion?: number,
+  ): Promise<{ version: number; keys?: ResolvedAccessKey[] }> {
+    return this.call(METADATA_RPC.userKeys, sinceVersion === undefined ? {} : { sinceVersion });
+  }
+
+  // A gateway's own credentials into the users table (added or brought in step, no one removed).
+  async syncUsers(users: ConfigUser[]): Promise<void> {
+    const result = await this.call<CommandResult>(METADATA_RPC.userSync, { users });
+    if (!result.ok) throw new StrataError(result.code as StrataErrorCode, result.message);
   }
 
   async read<F extends ReaderFn>(

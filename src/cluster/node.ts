@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Registry } from 'prom-client';
+import { AccessKeyDirectory } from '../client/access-keys.ts';
 import { MetadataClient } from '../client/metadata-client.ts';
 import { StrataClient } from '../client/strata-client.ts';
 import { advertisedAddr, joinAddr, splitAddr } from '../common/advertise.ts';
@@ -14,7 +15,7 @@ import { AWS_TIMING } from '../metadata/lifecycle/decide.ts';
 import { startMetadataService } from '../metadata/service.ts';
 import type { LifecycleTiming } from '../metadata/types.ts';
 import type { Logger } from '../observability/logger.ts';
-import { metricsRegistry, ROLE_METRICS } from '../observability/metrics.ts';
+import { metricsRegistry, ROLE_METRICS, s3AccessKeyRefreshes } from '../observability/metrics.ts';
 import { startMetricsServer } from '../observability/metrics-server.ts';
 import {
   type PeerRole,
@@ -27,6 +28,7 @@ import { rpcSecurityFromConfig } from '../rpc/security-config.ts';
 import { createS3Gateway } from '../s3/index.ts';
 import type { S3TlsFiles } from '../s3/tls.ts';
 import { BucketReplicationRunner } from './bucket-replication-runner.ts';
+import { configUsersOf, syncGatewayUsers } from './config-users.ts';
 import { aggregatedMetrics, type DataChild, forkDataService } from './data-child.ts';
 import { prepareDataDir } from './data-dir.ts';
 import { startHeartbeats } from './heartbeat.ts';
@@ -132,6 +134,7 @@ export async function startNode(config: StrataConfig, log: Logger): Promise<Runn
           replication?.leadership(isLeader);
         },
         repairProgress: () => repair?.progress(),
+        configUsers: configUsersOf(leaderCredentials(config, dataDir, node)),
         log: log.child({ service: 'metadata' }),
       });
       closers.push(() => service.close());
@@ -200,6 +203,19 @@ function credentialsOf(
   return node.credentials;
 }
 
+// The credentials a metadata member applies to the users table when it leads: its configured
+// ones, or the pair generated under its data directory when it serves S3 or a console (a
+// metadata-only member without a console has none to add).
+function leaderCredentials(
+  config: StrataConfig,
+  dataDir: string,
+  node: RunningNode,
+): CredentialConfig[] {
+  if (config.node.role === 'combined' || config.console.addr !== '')
+    return credentialsOf(config, dataDir, node);
+  return config.s3.auth.credentials;
+}
+
 // The web console of a metadata member. Its logins are the administrators' S3 key pairs: the
 // configured ones, or the pair generated under the data directory (shared with a combined node's
 // gateway; on a metadata-only member made here and printed at the first start, as a gateway's).
@@ -220,11 +236,17 @@ async function startConsoleOf(
     );
   const { host, port } = splitAddr(config.console.addr);
   const { startConsole } = await import('../console/server.ts');
+  const metadataAddrs = [metadataAddr, ...config.metadata.raft_peers];
+  const keys = await startAccessKeys(metadataAddrs, closers, log.child({ service: 'console' }));
   const running = await startConsole({
     host,
     port,
-    metadataAddrs: [metadataAddr, ...config.metadata.raft_peers],
-    credentials: admins.map((c) => ({ accessKey: c.access_key_id, secretKey: c.secret_key })),
+    metadataAddrs,
+    // Administrators of the users table log in; a deleted key's sessions end with it.
+    credentials: (accessKey) => {
+      const known = keys.find(accessKey);
+      return known?.admin ? known : undefined;
+    },
     log: log.child({ service: 'console' }),
   });
   closers.push(() => running.close());
@@ -397,6 +419,24 @@ async function startS3(
     atRest,
   });
   closers.push(() => client.close());
+  const addrs = metadataAddr.split(',');
+  const users = configUsersOf(credentials);
+  const syncClient = new MetadataClient(addrs);
+  let stopped = false;
+  closers.push(() => {
+    stopped = true;
+    return syncClient.close();
+  });
+  const s3Log = log.child({ service: 's3' });
+  await syncGatewayUsers(
+    (u) => syncClient.syncUsers(u),
+    users,
+    s3Log,
+    () => stopped,
+  );
+  const keys = await startAccessKeys(addrs, closers, s3Log, (ok) =>
+    s3AccessKeyRefreshes.inc({ result: ok ? 'ok' : 'failed' }),
+  );
   const gateway = createS3Gateway({
     client,
     region: config.s3.region,
@@ -411,12 +451,9 @@ async function startS3(
       region: config.s3.region,
       allowAnonymous: config.s3.auth.allow_anonymous,
       maxClockSkewMs: 15 * 60 * 1000,
-      credentials: credentials.map((c) => ({
-        accessKey: c.access_key_id,
-        secretKey: c.secret_key,
-        user: c.user_id,
-        admin: c.admin,
-      })),
+      // Keys resolve through the cluster's users only (the configured ones are among them).
+      credentials: [],
+      resolver: keys,
     },
   });
   const { host, port } = splitAddr(config.s3.bind_addr);
@@ -438,6 +475,23 @@ function s3TlsFiles(config: StrataConfig): S3TlsFiles | undefined {
   const { tls_cert, tls_key } = config.s3;
   if (tls_cert === '') return undefined;
   return { certPath: resolve(tls_cert), keyPath: resolve(tls_key) };
+}
+
+// The users' access keys, refreshed from the metadata cluster (src/client/access-keys.ts).
+async function startAccessKeys(
+  metadataAddrs: string[],
+  closers: Array<() => Promise<void>>,
+  log: Logger,
+  onRefresh?: (ok: boolean) => void,
+): Promise<AccessKeyDirectory> {
+  const metadata = new MetadataClient(metadataAddrs, { timeoutMs: 1_500 });
+  const keys = new AccessKeyDirectory(metadata, { log, onRefresh });
+  closers.push(async () => {
+    keys.close();
+    await metadata.close();
+  });
+  await keys.start();
+  return keys;
 }
 
 // A combined node's data process is a data server: with the token it claims that role; with TLS

@@ -80,6 +80,14 @@ export type StrataErrorCode =
   | 'SERVER_NOT_DRAINED'
   // A data server removed from the cluster registered or sent a heartbeat: removal is final.
   | 'SERVER_REMOVED'
+  // Users (src/metadata/ops-users.ts): no user of that name; one of that name exists already;
+  // the access key id belongs to a user already; a user holds at most two keys (AWS IAM); the
+  // user comes from the configuration's credentials and is removed there.
+  | 'NO_SUCH_USER'
+  | 'USER_EXISTS'
+  | 'ACCESS_KEY_IN_USE'
+  | 'ACCESS_KEY_LIMIT'
+  | 'USER_FROM_CONFIG'
   | 'RPC_TIMEOUT'
   | 'RPC_UNAVAILABLE'
   | 'RPC_CONNECTION_LOST'

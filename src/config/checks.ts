@@ -93,9 +93,27 @@ export const isCredentialList: Check = {
       const problem = credentialProblem(item);
       if (problem) return `item ${i}: ${problem}`;
     }
-    return undefined;
+    return usersProblem(v as Array<{ access_key_id: string; user_id?: string }>);
   },
 };
+
+// The rules of the cluster's users table (src/metadata/ops-users.ts), checked at load so that a
+// configuration the leader would refuse stops the server with the reason instead.
+const KEYS_PER_USER_MAX = 2;
+function usersProblem(list: Array<{ access_key_id: string; user_id?: string }>) {
+  const keys = new Set<string>();
+  const perUser = new Map<string, number>();
+  for (const c of list) {
+    if (keys.has(c.access_key_id)) return `access_key_id ${c.access_key_id} is listed twice`;
+    keys.add(c.access_key_id);
+    const user = c.user_id ?? c.access_key_id;
+    const count = (perUser.get(user) ?? 0) + 1;
+    if (count > KEYS_PER_USER_MAX)
+      return `user_id ${user} has more than ${KEYS_PER_USER_MAX} access keys (AWS IAM's limit)`;
+    perUser.set(user, count);
+  }
+  return undefined;
+}
 
 function credentialProblem(item: unknown): string | undefined {
   if (typeof item !== 'object' || item === null || Array.isArray(item)) return 'expected a table';
@@ -104,10 +122,13 @@ function credentialProblem(item: unknown): string | undefined {
   const c = item as Record<string, unknown>;
   if (typeof c.access_key_id !== 'string' || !/^[A-Za-z0-9+/=._-]{3,128}$/.test(c.access_key_id))
     return 'access_key_id must be 3-128 characters of A-Z a-z 0-9 + / = . _ -';
-  if (typeof c.secret_key !== 'string' || c.secret_key.length < 8)
-    return 'secret_key must be a string of at least 8 characters';
-  if (c.user_id !== undefined && (typeof c.user_id !== 'string' || c.user_id.length === 0))
-    return 'user_id must be a non-empty string';
+  if (typeof c.secret_key !== 'string' || !/^[\x20-\x7e]{8,256}$/.test(c.secret_key))
+    return 'secret_key must be 8-256 printable ASCII characters';
+  if (
+    c.user_id !== undefined &&
+    (typeof c.user_id !== 'string' || !/^[A-Za-z0-9+/=,.@_:-]{1,128}$/.test(c.user_id))
+  )
+    return 'user_id must be 1-128 characters of A-Z a-z 0-9 + / = , . @ _ : -';
   if (c.admin !== undefined && typeof c.admin !== 'boolean') return 'admin must be true or false';
   return undefined;
 }

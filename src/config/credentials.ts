@@ -45,9 +45,10 @@ export function loadOrCreateCredentials(dataDir: string): {
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
   }
+  const pair = newKeyPair();
   const credential: CredentialConfig = {
-    access_key_id: `SK${randomString(18)}`,
-    secret_key: randomBytes(30).toString('base64').replaceAll('/', 'x').replaceAll('+', 'y'),
+    access_key_id: pair.accessKeyId,
+    secret_key: pair.secretKey,
     user_id: 'admin',
     admin: true,
   };
@@ -59,6 +60,15 @@ export function loadOrCreateCredentials(dataDir: string): {
   closeSync(fd);
   renameSync(temp, path);
   return { credential, created: true };
+}
+
+// A new S3 key pair: an AWS-shaped access key id (20 characters) and a 40-character secret, both
+// safe in shells and config files. Also `strata user create` and `rotate-key`'s.
+export function newKeyPair(): { accessKeyId: string; secretKey: string } {
+  return {
+    accessKeyId: `SK${randomString(18)}`,
+    secretKey: randomBytes(30).toString('base64').replaceAll('/', 'x').replaceAll('+', 'y'),
+  };
 }
 
 function randomString(length: number): string {

@@ -223,7 +223,7 @@ export const KEYS: readonly KeySpec[] = [
   {
     key: 's3.auth.credentials',
     check: isCredentialList,
-    doc: "list of `{ access_key_id, secret_key, user_id, admin }` (variable: a TOML inline array). `user_id` (default: the access key id) owns the buckets it creates and is the name bucket policies grant to; `admin = true` (default `false`) may do anything to every bucket, like an account's root user. Empty: one administrator pair is generated on first start and kept in `<data_dir>/credentials.json` (mode 0600)",
+    doc: 'list of `{ access_key_id, secret_key, user_id, admin }` (variable: a TOML inline array). `user_id` (default: the access key id) owns the buckets it creates and is the name bucket policies grant to; `admin = true` (default `false`) may do anything to every bucket, like an account\'s root user. Empty: one administrator pair is generated on first start and kept in `<data_dir>/credentials.json` (mode 0600). Entries sharing a `user_id` are one user with up to two keys; an access key id appears once. These users are applied to the cluster\'s replicated users table when a metadata member starts to lead (keep them the same on every member); more users with `strata user create` (docs/guides/security.md, "Users")',
   },
   {
     key: 'erasure_coding.data_shards',

@@ -12,6 +12,7 @@ import { bucketUsage } from './bucket-usage.ts';
 import { consoleRequests } from './metrics.ts';
 import {
   type ConsoleCredential,
+  type ConsoleCredentials,
   clearedCookie,
   SessionStore,
   sessionCookie,
@@ -42,7 +43,7 @@ export interface ConsoleOptions {
   host: string;
   port: number;
   metadataAddrs: string[]; // this member first
-  credentials: ConsoleCredential[]; // administrators' pairs
+  credentials: ConsoleCredential[] | ConsoleCredentials; // administrators' pairs
   log: Logger;
 }
 

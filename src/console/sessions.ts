@@ -17,19 +17,26 @@ interface Session {
   expiresMs: number;
 }
 
+// An administrator's pair by its access key (undefined: not an administrator's key).
+export type ConsoleCredentials = (accessKey: string) => ConsoleCredential | undefined;
+
 export class SessionStore {
-  private readonly credentials: ConsoleCredential[];
+  private readonly find: ConsoleCredentials;
   // Insertion order is creation order, so the first entry is the oldest.
   private readonly sessions = new Map<string, Session>();
 
-  constructor(credentials: ConsoleCredential[]) {
-    assert.ok(credentials.length > 0, 'the console needs at least one administrator key pair');
-    this.credentials = credentials;
+  // A fixed list, or a lookup in the cluster's users (src/client/access-keys.ts).
+  constructor(credentials: ConsoleCredential[] | ConsoleCredentials) {
+    if (Array.isArray(credentials)) {
+      assert.ok(credentials.length > 0, 'the console needs at least one administrator key pair');
+      const list = credentials;
+      this.find = (accessKey) => list.find((c) => c.accessKey === accessKey);
+    } else this.find = credentials;
   }
 
   // A new session's token when the pair is an administrator's; undefined otherwise.
   login(accessKey: string, secretKey: string, nowMs: number): string | undefined {
-    const match = this.credentials.find((c) => c.accessKey === accessKey);
+    const match = this.find(accessKey);
     // Compared in constant time (as digests, so the lengths match), and a secret is compared
     // even for an unknown key so that timing does not tell which keys exist.
     const expected = match?.secretKey ?? randomBytes(32).toString('hex');
@@ -46,12 +53,13 @@ export class SessionStore {
     return token;
   }
 
-  // The access key of a live session, or undefined.
+  // The access key of a live session, or undefined. A session ends with its key (deleted,
+  // rotated away, or no longer an administrator's).
   check(token: string | undefined, nowMs: number): string | undefined {
     if (token === undefined) return undefined;
     const session = this.sessions.get(token);
     if (!session) return undefined;
-    if (session.expiresMs <= nowMs) {
+    if (session.expiresMs <= nowMs || this.find(session.accessKey) === undefined) {
       this.sessions.delete(token);
       return undefined;
     }

@@ -61,6 +61,11 @@ export const TAG = {
   replicationQueue: 0x59,
   // 'y' + bucket ino + key + 0x00 + version id: the version's replication status.
   replicationStatus: 0x79,
+  // 'I' + user name: an S3 user, its admin flag, where it comes from and its access keys with
+  // their secrets (src/metadata/ops-users.ts).
+  user: 0x49,
+  // 'k' + access key id: the name of the user the key belongs to (unique across users).
+  accessKey: 0x6b,
 } as const;
 
 function u64(value: number): Buffer {
@@ -300,3 +305,9 @@ export const replicationStatusRange = (bucketIno: number, key: string) => ({
     Buffer.of(1),
   ]),
 });
+export const userKey = (name: string) => Buffer.concat([tag(TAG.user), Buffer.from(name, 'utf8')]);
+export const userRange = () => ({ start: tag(TAG.user), end: tag(TAG.user + 1) });
+export const accessKeyKey = (accessKeyId: string) =>
+  Buffer.concat([tag(TAG.accessKey), Buffer.from(accessKeyId, 'utf8')]);
+// Counts every change of the users table: gateways refresh their copy when it moves.
+export const USERS_VERSION_COUNTER = 'users';

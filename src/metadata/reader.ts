@@ -11,6 +11,7 @@ import { listObjects } from './list-objects.ts';
 import { clusterConfig, normaliseServer, server } from './ops-cluster.ts';
 import { getLock, readLocks } from './ops-locks.ts';
 import { orphansOf, sessions } from './ops-mounts.ts';
+import * as users from './ops-users.ts';
 import { shardCounts } from './shard-counts.ts';
 import type { Store } from './store.ts';
 import { placementEpoch } from './stripe-placement.ts';
@@ -123,6 +124,10 @@ export function createReader(store: Store): MetadataReader {
     locks: (ino) => readLocks(store, ino),
     mounts: () => sessions(store),
     orphans: (mountId) => orphansOf(store, mountId),
+    listUsers: () => users.listUsers(store),
+    accessKeys: () => users.accessKeys(store),
+    accessKey: (accessKeyId) => users.accessKey(store, accessKeyId),
+    usersVersion: () => users.usersVersion(store),
     scanStripes: (cursor, limit) => scanStripes(store, cursor ?? undefined, limit),
     relocatedShards: (stripeId) =>
       typeof stripeId === 'string'

@@ -36,11 +36,13 @@ import {
   type ClusterConfig,
   type Command,
   type CommandResult,
+  type ConfigUser,
   type LifecycleTiming,
   METADATA_RPC,
   type MetadataReader,
   type Stripe,
 } from './types.ts';
+import { handleUsers, syncLeaderUsers, USER_OPS } from './user-handlers.ts';
 
 // Reader functions callable over RPC (an allow-list: the method name comes from the network).
 const READ_FNS = new Set<keyof MetadataReader>([
@@ -148,6 +150,9 @@ export interface MetadataServiceOptions {
   lifecycleTiming?: LifecycleTiming;
   // The repair driver's progress on this member, answered to meta.repair while it leads.
   repairProgress?: () => RepairProgress | undefined;
+  // The users of this member's configuration (s3.auth.credentials, or its generated pair),
+  // applied to the users table each time it starts to lead (src/metadata/user-handlers.ts).
+  configUsers?: ConfigUser[];
   log?: Logger;
 }
 
@@ -179,6 +184,8 @@ export async function startMetadataService(
   const server = new RpcServer({ name: 'metadata', log });
   let replica: MetadataReplica | undefined;
   let monitor: LivenessMonitor | undefined;
+  // Set once the replica exists (a leadership change may be reported while it is made).
+  let syncUsers: () => void = () => undefined;
   server.handle(RAFT_RPC.hello, async () => ({ header: { nodeId: options.raft.nodeId } }));
   server.handle(RAFT_RPC.step, async ({ header }) => {
     const { message, fromAddr } = header as { message: Message; fromAddr?: string };
@@ -234,6 +241,7 @@ export async function startMetadataService(
       raftLeaderChanges.inc();
       monitor?.leadership(isLeader);
       options.onLeadership?.(isLeader);
+      if (isLeader) syncUsers();
     },
     onMember: (nodeId, addr) => {
       if (nodeId === options.raft.nodeId) return;
@@ -242,6 +250,11 @@ export async function startMetadataService(
     },
   });
   const live = replica;
+  syncUsers = () => {
+    const users = options.configUsers;
+    if (users !== undefined && users.length > 0)
+      void syncLeaderUsers(live, users, log.child({ service: 'users' })).catch(() => undefined);
+  };
   const metricsTimer = setInterval(() => {
     const s = live.status();
     raftTerm.set(s.term);
@@ -266,6 +279,7 @@ export async function startMetadataService(
   if (live.isLeader) {
     liveness.leadership(true);
     options.onLeadership?.(true);
+    syncUsers();
   }
   const clusterConfig = new ClusterConfigKeeper(leaderAccess, options.cluster, log);
   const backups = new BackupSource({
@@ -278,10 +292,13 @@ export async function startMetadataService(
     log: log.child({ service: 'backup' }),
   });
   handleBackups(server, backups, live);
+  handleUsers(server, live, stateMachine, forward);
 
   server.handle(METADATA_RPC.apply, async ({ header }) => {
     const request = header as Envelope & { forwarded?: boolean };
     const envelope: Envelope = 'command' in request ? request : { command: header as Command };
+    if (USER_OPS.has(envelope.command?.op))
+      throw new StrataError('RPC_FORBIDDEN', 'user commands go through meta.userApply (admin)');
     if (!live.isLeader) {
       if (request.forwarded) throw notLeader(live.leaderId);
       return { header: await forward(METADATA_RPC.apply, { ...envelope, forwarded: true }) };

@@ -22,6 +22,7 @@ import * as ns from './ops-namespace.ts';
 import * as obj from './ops-objects.ts';
 import { rename } from './ops-rename.ts';
 import { relocateShard, relocateShards } from './ops-repair.ts';
+import * as users from './ops-users.ts';
 import { createReader } from './reader.ts';
 import { advanceLogTime, expireSessions, touchSession } from './sessions.ts';
 import { ensureShardCounts, markShardCountsReady } from './shard-counts.ts';
@@ -329,6 +330,14 @@ function dispatch(store: Store, c: Command): CommandResult {
       return setBucketReplication(store, c);
     case 'settleReplication':
       return settleReplication(store, c);
+    case 'createUser':
+      return users.createUser(store, c);
+    case 'deleteUser':
+      return users.deleteUser(store, c);
+    case 'rotateAccessKey':
+      return users.rotateAccessKey(store, c);
+    case 'syncConfigUsers':
+      return users.syncConfigUsers(store, c);
     default:
       return fail('EINVAL', `unknown command ${(c as { op: string }).op}`);
   }

@@ -681,6 +681,32 @@ export type Command =
   | { op: 'releaseOrphan'; nowMs: number; mountId: string; ino: number }
   // A POSIX byte-range lock (fcntl F_SETLK) or a flock, cluster-wide (src/metadata/ops-locks.ts).
   // EAGAIN on conflict, changing nothing.
+  // Users and their S3 access keys (src/metadata/ops-users.ts). Key material is made by the
+  // proposer (the CLI) and carried here: apply never generates it.
+  | {
+      op: 'createUser';
+      nowMs: number;
+      name: string;
+      admin: boolean;
+      accessKeyId: string;
+      secretKey: string;
+    }
+  // USER_FROM_CONFIG for a user the configuration declares: it is removed there.
+  | { op: 'deleteUser'; nowMs: number; name: string }
+  // Adds a key to the user; without keepOld every other key of the user goes.
+  | {
+      op: 'rotateAccessKey';
+      nowMs: number;
+      name: string;
+      accessKeyId: string;
+      secretKey: string;
+      keepOld: boolean;
+    }
+  // The configuration's credentials (s3.auth.credentials, or the generated pair): each user is
+  // created or brought in step (admin flag, exactly these keys, changed secrets). complete: the
+  // list is a leader's whole configuration, so config users missing from it become CLI users
+  // (deletable with `strata user delete`; their keys keep working until then).
+  | { op: 'syncConfigUsers'; nowMs: number; users: ConfigUser[]; complete: boolean }
   | {
       op: 'setLock';
       nowMs: number;
@@ -695,6 +721,47 @@ export type Command =
     };
 
 export type CommandOp = Command['op'];
+
+export type UserSource = 'config' | 'cli';
+
+export interface UserAccessKey {
+  accessKeyId: string;
+  secretKey: string; // recoverable: SigV4 signs with it (docs/guides/security.md, "Users")
+  createdAtMs: number;
+}
+
+// A user as the state records it ('I' + name).
+export interface UserRecord {
+  name: string;
+  admin: boolean;
+  source: UserSource;
+  createdAtMs: number;
+  keys: UserAccessKey[]; // 1 or 2, as AWS IAM allows
+}
+
+// One user of the configuration, as syncConfigUsers carries it.
+export interface ConfigUser {
+  name: string;
+  admin: boolean;
+  keys: Array<{ accessKeyId: string; secretKey: string }>;
+}
+
+// A user as `strata user list` shows it: never a secret.
+export interface UserSummary {
+  name: string;
+  admin: boolean;
+  source: UserSource;
+  createdAtMs: number;
+  accessKeyIds: string[];
+}
+
+// What a gateway resolves a request's access key with (meta.userKeys only).
+export interface ResolvedAccessKey {
+  accessKeyId: string;
+  secretKey: string;
+  user: string;
+  admin: boolean;
+}
 
 export type BucketAttr =
   | 'policy'
@@ -778,6 +845,8 @@ export type CommandResult =
       versionId?: string; // versioned buckets: the version made (or removed, by deleteObject)
       deleteMarker?: boolean; // deleteObject: the version made or removed is a delete marker
       lifecycle?: LifecycleOutcome; // applyLifecycle: what it did
+      user?: UserSummary; // createUser, rotateAccessKey: the user as it is now
+      changed?: boolean; // syncConfigUsers: whether the table changed
     }
   | { ok: false; code: string; message: string };
 
@@ -916,6 +985,13 @@ export interface MetadataReader {
   // writes were applied, and its size (src/metadata/bucket-replication.ts).
   replicationQueue(limit: number): ReplicationEntry[];
   replicationBacklog(): ReplicationBacklog;
+  // Users (never their secrets), by name; at most USERS_MAX.
+  listUsers(): UserSummary[];
+  // Every access key with its secret and the version of the users table it was read at: only
+  // served to gateways and consoles (meta.userKeys), never through meta.read.
+  accessKeys(): { version: number; keys: ResolvedAccessKey[] };
+  accessKey(accessKeyId: string): ResolvedAccessKey | undefined;
+  usersVersion(): number; // moves on every change of the users table
 }
 
 // Cluster-wide settings the metadata service hands to every client, so that all writers agree.
@@ -942,4 +1018,12 @@ export const METADATA_RPC = {
   backupOpen: 'meta.backupOpen',
   backupRead: 'meta.backupRead',
   backupClose: 'meta.backupClose',
+  // Users (src/metadata/user-handlers.ts). userApply (admin): a createUser, deleteUser or
+  // rotateAccessKey command -> CommandResult; userList (admin): {} -> UserSummary[];
+  // userKeys (gateways, consoles): { sinceVersion? } -> { version, keys? } (keys only when the
+  // version moved); userSync (gateways): { users: ConfigUser[] } -> CommandResult.
+  userApply: 'meta.userApply',
+  userList: 'meta.userList',
+  userKeys: 'meta.userKeys',
+  userSync: 'meta.userSync',
 } as const;

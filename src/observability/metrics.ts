@@ -197,6 +197,15 @@ export const metadataSnapshots = new Counter({
   registers: [metadataMetrics],
 });
 
+// A gateway's refreshes of its copy of the users' access keys (src/client/access-keys.ts): while
+// they fail for more than 2 s, signed requests get 503.
+export const s3AccessKeyRefreshes = new Counter({
+  name: 'strata_s3_access_key_refreshes_total',
+  help: "Refreshes of the gateway's copy of the users' access keys, by result (ok, failed)",
+  labelNames: ['result'] as const,
+  registers: [s3Metrics],
+});
+
 export const s3Requests = new Counter({
   name: 'strata_s3_requests_total',
   help: 'S3 requests, by operation and HTTP status',

@@ -28,6 +28,10 @@ export const RPC_METHODS = [
   'meta.backupOpen',
   'meta.backupRead',
   'meta.backupClose',
+  'meta.userApply',
+  'meta.userList',
+  'meta.userKeys',
+  'meta.userSync',
   'data.putShard',
   'data.rebuildShard',
   'data.getShard',
@@ -61,6 +65,13 @@ export const PERMISSIONS: Readonly<Record<RpcMethod, readonly PeerRole[]>> = {
   'meta.backupOpen': ['admin'],
   'meta.backupRead': ['admin'],
   'meta.backupClose': ['admin'],
+  // Users (src/metadata/user-handlers.ts): managed by the operator (members forward to the
+  // leader); the secrets go to what verifies signatures: gateways, and consoles, which run in a
+  // metadata member. A gateway adds its own configured or generated pair.
+  'meta.userApply': ['metadata', 'admin'],
+  'meta.userList': ['metadata', 'admin'],
+  'meta.userKeys': ['metadata', 'gateway'],
+  'meta.userSync': ['metadata', 'gateway'],
   'data.putShard': ['metadata', 'gateway', 'mount', 'admin'],
   'data.rebuildShard': ['metadata', 'admin'],
   'data.getShard': ['metadata', 'data', 'gateway', 'mount', 'admin'],

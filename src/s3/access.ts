@@ -19,7 +19,7 @@ import {
   type PolicyDocument,
   parsePolicy,
 } from '../auth/policy/index.ts';
-import type { AuthResult } from '../auth/types.ts';
+import type { AuthOptions, AuthResult } from '../auth/types.ts';
 import { isStrataError } from '../common/errors.ts';
 import type { BucketInfo } from '../metadata/types.ts';
 import type { RequestContext } from './context.ts';
@@ -42,9 +42,14 @@ export interface BucketAccess {
 // for its own policy propagation).
 export class BucketAccessCache {
   private readonly entries = new Map<string, { access: BucketAccess; expiresAtMs: number }>();
-  readonly knownUsers: ReadonlySet<string>; // the configured users (grantees, principals)
-  constructor(knownUsers: ReadonlySet<string>) {
-    this.knownUsers = knownUsers;
+  private readonly usersOf: () => ReadonlySet<string>;
+  constructor(knownUsers: () => ReadonlySet<string>) {
+    this.usersOf = knownUsers;
+  }
+
+  // The users a grant or a policy principal may name: configured and replicated ones, now.
+  get knownUsers(): ReadonlySet<string> {
+    return this.usersOf();
   }
 
   async get(
@@ -119,6 +124,13 @@ const VERSION_ACTIONS: Record<string, string> = {
   's3:PutObjectAcl': 's3:PutObjectVersionAcl',
   's3:GetObjectAttributes': 's3:GetObjectVersionAttributes',
 };
+
+// The users bucket policies may name: the cluster's users when the gateway resolves keys through
+// them, else the fixed list's.
+export function knownUsersOf(auth: AuthOptions): ReadonlySet<string> {
+  if (auth.resolver !== undefined) return auth.resolver.userNames();
+  return new Set(auth.credentials.map((c) => c.user));
+}
 
 export function versionAction(action: string): string {
   return VERSION_ACTIONS[action] ?? action;

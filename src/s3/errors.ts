@@ -100,6 +100,11 @@ const FROM_STRATA: Record<StrataErrorCode, [string, number]> = {
   // Cluster administration and the FUSE mount only: no S3 request reaches them.
   SERVER_NOT_DRAINED: INTERNAL,
   SERVER_REMOVED: INTERNAL,
+  NO_SUCH_USER: INTERNAL,
+  USER_EXISTS: INTERNAL,
+  ACCESS_KEY_IN_USE: INTERNAL,
+  ACCESS_KEY_LIMIT: INTERNAL,
+  USER_FROM_CONFIG: INTERNAL,
   EBADF: INTERNAL,
   EMFILE: INTERNAL,
   ENXIO: INTERNAL,

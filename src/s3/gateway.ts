@@ -8,10 +8,18 @@ import {
 } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import { authenticate, unauthenticated } from '../auth/index.ts';
+import { type AuthOptions, type AuthResult, S3AuthError } from '../auth/types.ts';
 import { listen } from '../common/listen.ts';
 import { type Logger, silentLogger } from '../observability/logger.ts';
 import { s3Latency, s3Requests } from '../observability/metrics.ts';
-import { authorize, BucketAccessCache, checksFor, conditionContext, denied } from './access.ts';
+import {
+  authorize,
+  BucketAccessCache,
+  checksFor,
+  conditionContext,
+  denied,
+  knownUsersOf,
+} from './access.ts';
 import type { RequestContext, S3GatewayOptions } from './context.ts';
 import { isInternal, S3Error, toS3Error } from './errors.ts';
 import * as acl from './handlers/acl.ts';
@@ -52,7 +60,7 @@ export interface S3Gateway {
 
 export function createS3Gateway(options: S3GatewayOptions): S3Gateway {
   const log = options.log ?? silentLogger;
-  const access = new BucketAccessCache(new Set(options.auth.credentials.map((c) => c.user)));
+  const access = new BucketAccessCache(() => knownUsersOf(options.auth));
   const onRequest = (req: IncomingMessage, res: ServerResponse) => {
     void handle(options, access, log, req, res);
   };
@@ -134,7 +142,9 @@ async function handle(
     // A preflight carries no credentials, and a form upload carries them in its body (checked by
     // its handler): both start anonymous.
     const formOrPreflight = endpoint.kind === 'CorsPreflight' || endpoint.kind === 'PostObject';
-    const auth = formOrPreflight ? unauthenticated() : authenticate(req, url, options.auth);
+    const auth = formOrPreflight
+      ? unauthenticated()
+      : await authenticateFresh(req, url, options.auth);
     const owner = auth.principal?.user ?? 'anonymous';
     const ctx: RequestContext = {
       req,
@@ -169,6 +179,23 @@ async function handle(
       status: res.statusCode,
       durationMs: Math.round(seconds * 1000),
     });
+  }
+}
+
+// An access key the gateway's copy does not know may belong to a user created since its last
+// refresh: the copy is refreshed (rate-limited by the resolver) and the request judged again.
+async function authenticateFresh(
+  req: IncomingMessage,
+  url: URL,
+  auth: AuthOptions,
+): Promise<AuthResult> {
+  try {
+    return authenticate(req, url, auth);
+  } catch (error) {
+    const unknownKey = error instanceof S3AuthError && error.s3Code === 'InvalidAccessKeyId';
+    if (!unknownKey || auth.resolver === undefined) throw error;
+    await auth.resolver.refreshForUnknownKey();
+    return authenticate(req, url, auth);
   }
 }
 

@@ -134,4 +134,31 @@ describe('configuration', () => {
     assert.equal(result.code, 2, result.stderr);
     assert.match(result.stderr, /not valid TOML/);
   });
+
+  test('credentials that the users table would refuse stop the load, with the reason', () => {
+    const creds = (entries: string[]) =>
+      `[s3.auth]\ncredentials = [\n${entries.map((e) => `  ${e},`).join('\n')}\n]\n`;
+    const entry = (key: string, user?: string) =>
+      `{ access_key_id = "${key}", secret_key = "secret-${key}"${user ? `, user_id = "${user}"` : ''} }`;
+    const refused = (text: string, reason: RegExp) =>
+      assert.throws(
+        () => loadConfig({ configPath: writeToml(text), env: {} }),
+        (e: unknown) =>
+          e instanceof ConfigError && e.key === 's3.auth.credentials' && reason.test(e.message),
+      );
+    refused(
+      creds([entry('AK1', 'ann'), entry('AK2', 'ann'), entry('AK3', 'ann')]),
+      /ann has more than 2/,
+    );
+    refused(creds([entry('AK1', 'ann'), entry('AK1', 'bob')]), /AK1 is listed twice/);
+    refused(creds([entry('AK1', 'a b')]), /user_id must be/);
+    const { config } = loadConfig({
+      configPath: writeToml(creds([entry('AK1', 'ann'), entry('AK2', 'ann'), entry('AK3')])),
+      env: {},
+    });
+    assert.deepEqual(
+      config.s3.auth.credentials.map((c) => c.user_id),
+      ['ann', 'ann', 'AK3'],
+    );
+  });
 });

@@ -42,3 +42,14 @@ test('the cookie is HttpOnly and SameSite=Strict, and its token reads back', () 
   assert.equal(tokenFromCookie(`x=1; ${cookie.split(';')[0]}; y=2`), 'abc_-1');
   assert.equal(tokenFromCookie('x=1'), undefined);
 });
+
+test("with a lookup in the cluster's users, a session ends with its key", () => {
+  const keys = new Map([[admin.accessKey, admin]]);
+  const store = new SessionStore((accessKey) => keys.get(accessKey));
+  const token = store.login(admin.accessKey, admin.secretKey, 0);
+  assert.ok(token);
+  assert.equal(store.check(token, 1), admin.accessKey);
+  keys.delete(admin.accessKey); // deleted or rotated away in the users table
+  assert.equal(store.check(token, 2), undefined);
+  assert.equal(store.login(admin.accessKey, admin.secretKey, 3), undefined);
+});

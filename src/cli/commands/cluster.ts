@@ -21,7 +21,8 @@ export const CLUSTER_HELP = `Usage: strata cluster status [--metadata-addr H:P[,
 backup asks the metadata leader for a fresh consistent snapshot of the metadata (namespace, object
 records, stripe locations, data servers, cluster configuration; no shard bytes), streams it into
 FILE.tmp with progress, checks its CRC32C, syncs it and renames it to FILE, then prints its index
-and size. The leader removes its temporary copy afterwards. Not in FILE: the shards, the master
+and size. The leader removes its temporary copy afterwards. FILE holds the S3 users with their
+secret keys (strata user): keep it private. Not in FILE: the shards, the master
 key of encryption at rest, credentials.json, TLS files (back them up apart).
 restore builds a NEW data directory DIR (refused unless empty) from FILE, after checking its
 CRC32C: \`strata server\` started on it (node.id N) is a new single-member metadata cluster

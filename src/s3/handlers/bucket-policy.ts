@@ -1,6 +1,6 @@
 // Put/Get/DeleteBucketPolicy. Only the bucket's owner (or an administrator) may call them.
 import { parsePolicy } from '../../auth/policy/index.ts';
-import { requireOwner } from '../access.ts';
+import { knownUsersOf, requireOwner } from '../access.ts';
 import { type RequestContext, readSmallBody, sendEmpty } from '../context.ts';
 import { S3Error } from '../errors.ts';
 import { checkPolicyAllowed } from './public-access.ts';
@@ -18,7 +18,7 @@ export async function getBucketPolicy(ctx: RequestContext, bucket: string) {
 export async function putBucketPolicy(ctx: RequestContext, bucket: string) {
   await requireOwner(ctx, bucket);
   const text = (await readSmallBody(ctx)).toString('utf8');
-  const knownUsers = new Set(ctx.options.auth.credentials.map((c) => c.user));
+  const knownUsers = knownUsersOf(ctx.options.auth);
   const policy = parsePolicy(text, { bucket, knownUsers }); // MalformedPolicy when it does not validate
   // The record itself, not the gateway's cached copy: a block set through another gateway a
   // moment ago holds here too.

@@ -1,0 +1,121 @@
+// A gateway's copy of the access keys (src/client/access-keys.ts), fed by a real state machine's
+// reader: it follows every change of the users table, fetches keys only when the users version
+// moved, and refuses to answer (RPC_UNAVAILABLE) from a copy older than TRUST_MS, so a deleted
+// key cannot outlive the bound while the metadata is unreachable. Time is the test's clock.
+import assert from 'node:assert/strict';
+import { after, test } from 'node:test';
+import {
+  AccessKeyDirectory,
+  TRUST_MS,
+  UNKNOWN_KEY_REFRESH_MS,
+} from '../../src/client/access-keys.ts';
+import { isStrataError } from '../../src/common/errors.ts';
+import type { MetadataStateMachine } from '../../src/metadata/state-machine.ts';
+import { closeAll, ok, openEmptyMachine } from '../metadata/sm-helpers.ts';
+
+after(closeAll);
+
+// The leader's answer to meta.userKeys, from the machine's reader; `down` makes it fail as an
+// unreachable cluster does.
+function sourceOf(machine: MetadataStateMachine) {
+  const source = {
+    down: false,
+    fetches: 0,
+    async accessKeys(sinceVersion?: number) {
+      if (source.down) throw new Error('connect ECONNREFUSED');
+      const version = machine.reader.usersVersion();
+      if (version === sinceVersion) return { version };
+      source.fetches++;
+      return machine.reader.accessKeys();
+    },
+  };
+  return source;
+}
+
+test('the copy follows creation, rotation and deletion, fetching only on a new version', async () => {
+  const machine = openEmptyMachine();
+  const source = sourceOf(machine);
+  let nowMs = 0;
+  const keys = new AccessKeyDirectory(source, { nowMs: () => nowMs });
+  await keys.refresh();
+  assert.equal(keys.find('AKALICE1'), undefined);
+  ok(machine, {
+    op: 'createUser',
+    name: 'alice',
+    admin: false,
+    accessKeyId: 'AKALICE1',
+    secretKey: 'alice-secret-1',
+  });
+  await keys.refresh();
+  assert.deepEqual(keys.find('AKALICE1'), {
+    accessKey: 'AKALICE1',
+    secretKey: 'alice-secret-1',
+    user: 'alice',
+    admin: false,
+  });
+  assert.deepEqual([...keys.userNames()], ['alice']);
+  const fetches = source.fetches;
+  await keys.refresh();
+  assert.equal(source.fetches, fetches, 'an unchanged version fetches no keys');
+  ok(machine, {
+    op: 'rotateAccessKey',
+    name: 'alice',
+    accessKeyId: 'AKALICE2',
+    secretKey: 'alice-secret-2',
+    keepOld: false,
+  });
+  nowMs += 1_000;
+  await keys.refresh();
+  assert.equal(keys.find('AKALICE1'), undefined, 'rotated away');
+  assert.equal(keys.find('AKALICE2')?.user, 'alice');
+  ok(machine, { op: 'deleteUser', name: 'alice' });
+  await keys.refresh();
+  assert.equal(keys.find('AKALICE2'), undefined, 'deleted');
+});
+
+test('a copy older than TRUST_MS answers nothing, and answers again once refreshed', async () => {
+  const machine = openEmptyMachine();
+  ok(machine, {
+    op: 'createUser',
+    name: 'bob',
+    admin: true,
+    accessKeyId: 'AKBOB001',
+    secretKey: 'bob-secret-01',
+  });
+  const source = sourceOf(machine);
+  let nowMs = 10_000;
+  const keys = new AccessKeyDirectory(source, { nowMs: () => nowMs });
+  const unavailable = (e: unknown) => isStrataError(e, 'RPC_UNAVAILABLE');
+  assert.throws(() => keys.find('AKBOB001'), unavailable, 'no copy yet');
+  await keys.refresh();
+  assert.equal(keys.find('AKBOB001')?.admin, true);
+  source.down = true;
+  nowMs += TRUST_MS;
+  await keys.refresh(); // fails: the copy keeps its age
+  assert.equal(keys.find('AKBOB001')?.user, 'bob', 'still within the bound');
+  nowMs += 1;
+  assert.throws(() => keys.find('AKBOB001'), unavailable, 'past the bound');
+  source.down = false;
+  await keys.refresh();
+  assert.equal(keys.find('AKBOB001')?.user, 'bob');
+});
+
+test('an unknown key refreshes the copy, at most once per UNKNOWN_KEY_REFRESH_MS', async () => {
+  const machine = openEmptyMachine();
+  const source = sourceOf(machine);
+  let nowMs = 0;
+  const keys = new AccessKeyDirectory(source, { nowMs: () => nowMs });
+  await keys.refresh();
+  ok(machine, {
+    op: 'createUser',
+    name: 'carol',
+    admin: false,
+    accessKeyId: 'AKCAROL1',
+    secretKey: 'carol-secret-1',
+  });
+  await keys.refreshForUnknownKey(); // right after a refresh: no new one
+  assert.equal(keys.find('AKCAROL1'), undefined);
+  nowMs += UNKNOWN_KEY_REFRESH_MS;
+  await keys.refreshForUnknownKey();
+  assert.equal(keys.find('AKCAROL1')?.user, 'carol', 'a user created a moment ago');
+});
