@@ -96,3 +96,21 @@ export function quoteEtag(etag: string): string {
 export function httpDate(ms: number): string {
   return new Date(ms).toUTCString();
 }
+
+// Resolves when a response that refused a write (backpressure) can take more; rejects when the
+// client closes the connection first. A streamed body (GetObject, SelectObjectContent) awaits it
+// so a slow reader holds the read of the object, not the gateway's memory.
+export function responseDrained(ctx: Pick<RequestContext, 'res'>): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onDrain = () => {
+      ctx.res.off('close', onClose);
+      resolve();
+    };
+    const onClose = () => {
+      ctx.res.off('drain', onDrain);
+      reject(new Error('the client closed the connection'));
+    };
+    ctx.res.once('drain', onDrain);
+    ctx.res.once('close', onClose);
+  });
+}

@@ -1,7 +1,7 @@
 import assert from 'node:assert';
 import type { Inode, ObjectVersion } from '../../metadata/types.ts';
 import { s3Bytes } from '../../observability/metrics.ts';
-import { httpDate, quoteEtag, type RequestContext } from '../context.ts';
+import { httpDate, quoteEtag, type RequestContext, responseDrained } from '../context.ts';
 import { S3Error } from '../errors.ts';
 import { expirationHeader } from './lifecycle.ts';
 import { lockHeaders } from './object-lock.ts';
@@ -225,7 +225,7 @@ async function streamBody(
       sentBytes += step.value.length;
       if (sentBytes > lengthBytes) break;
       s3Bytes.inc({ direction: 'out' }, step.value.length);
-      if (!ctx.res.write(step.value)) await drained(ctx);
+      if (!ctx.res.write(step.value)) await responseDrained(ctx);
     }
     if (sentBytes !== lengthBytes) {
       throw new Error(`the object read gave ${sentBytes} bytes where ${lengthBytes} were due`);
@@ -240,20 +240,4 @@ async function streamBody(
     iterator.return?.().catch(() => undefined);
     ctx.res.destroy(error as Error);
   }
-}
-
-// Waits for the socket to take more, or fails if the client went away meanwhile.
-function drained(ctx: RequestContext): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const onDrain = () => {
-      ctx.res.off('close', onClose);
-      resolve();
-    };
-    const onClose = () => {
-      ctx.res.off('drain', onDrain);
-      reject(new Error('the client closed the connection'));
-    };
-    ctx.res.once('drain', onDrain);
-    ctx.res.once('close', onClose);
-  });
 }

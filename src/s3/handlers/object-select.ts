@@ -5,7 +5,7 @@
 // last message, as AWS sends it.
 import type { ByteRange } from '../../client/types.ts';
 import { s3Bytes } from '../../observability/metrics.ts';
-import { type RequestContext, readSmallBody } from '../context.ts';
+import { type RequestContext, readSmallBody, responseDrained } from '../context.ts';
 import { toS3Error } from '../errors.ts';
 import { SelectError } from '../select/errors.ts';
 import { errorMessage } from '../select/event-stream.ts';
@@ -99,7 +99,7 @@ async function sendMessages(ctx: RequestContext, messages: AsyncGenerator<Buffer
         started = true;
       }
       s3Bytes.inc({ direction: 'out' }, message.length);
-      if (!ctx.res.write(message)) await drained(ctx);
+      if (!ctx.res.write(message)) await responseDrained(ctx);
     }
     ctx.res.end();
   } catch (error) {
@@ -117,19 +117,4 @@ async function sendMessages(ctx: RequestContext, messages: AsyncGenerator<Buffer
   } finally {
     await messages.return(undefined);
   }
-}
-
-function drained(ctx: RequestContext): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const onDrain = () => {
-      ctx.res.off('close', onClose);
-      resolve();
-    };
-    const onClose = () => {
-      ctx.res.off('drain', onDrain);
-      reject(new Error('the client closed the connection'));
-    };
-    ctx.res.once('drain', onDrain);
-    ctx.res.once('close', onClose);
-  });
 }
