@@ -15,6 +15,10 @@ export interface CredentialResolver {
   // A fresher copy, asked for when a key is unknown (a user created a moment ago): resolves at
   // once when the copy was refreshed very recently, so unknown keys cannot flood the metadata.
   refreshForUnknownKey(): Promise<void>;
+  // A copy past its trust bound is refreshed now, and the request waits for it (bounded by the
+  // refresh's timeout) rather than failing: a late timer (a busy event loop, a slow leader) is
+  // not an outage. Resolves at once while the copy is fresh.
+  refreshIfStale(): Promise<void>;
 }
 
 export interface AuthOptions {

@@ -2,8 +2,10 @@
 // signature needs no metadata read. It asks the metadata leader every REFRESH_INTERVAL_MS whether
 // the users version moved, and fetches the keys when it did. A copy is trusted for TRUST_MS after
 // the refresh that made it started: a key deleted or rotated away stops working within that
-// bound (docs/guides/security.md, "Users"), and while the metadata cannot be reached for longer,
-// requests get RPC_UNAVAILABLE (S3 503) rather than an answer from an old copy.
+// bound (docs/guides/security.md, "Users"). A request that finds the copy past the bound waits
+// for a refresh (refreshIfStale: a late timer on a busy gateway is not an outage); only while the
+// metadata cannot be reached do requests get RPC_UNAVAILABLE (S3 503) rather than an answer from
+// an old copy.
 import assert from 'node:assert';
 import { StrataError } from '../common/errors.ts';
 import type { ResolvedAccessKey } from '../metadata/types.ts';
@@ -77,6 +79,11 @@ export class AccessKeyDirectory {
   // Every user name (bucket policies may name only these).
   userNames(): ReadonlySet<string> {
     return this.users;
+  }
+
+  refreshIfStale(): Promise<void> {
+    if (this.nowMs() - this.trustedFromMs <= TRUST_MS) return Promise.resolve();
+    return this.refresh();
   }
 
   refreshForUnknownKey(): Promise<void> {

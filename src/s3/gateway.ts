@@ -141,6 +141,8 @@ async function handle(
     await cors.applyCors(options.client, access, req, res, endpoint);
     // A preflight carries no credentials, and a form upload carries them in its body (checked by
     // its handler): both start anonymous.
+    // The copy of the access keys, refreshed first if it is past its trust bound.
+    await options.auth.resolver?.refreshIfStale();
     const formOrPreflight = endpoint.kind === 'CorsPreflight' || endpoint.kind === 'PostObject';
     const auth = formOrPreflight
       ? unauthenticated()

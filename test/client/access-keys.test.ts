@@ -119,3 +119,32 @@ test('an unknown key refreshes the copy, at most once per UNKNOWN_KEY_REFRESH_MS
   await keys.refreshForUnknownKey();
   assert.equal(keys.find('AKCAROL1')?.user, 'carol', 'a user created a moment ago');
 });
+
+test('a request finding the copy past its bound waits for a refresh instead of failing', async () => {
+  const machine = openEmptyMachine();
+  ok(machine, {
+    op: 'createUser',
+    name: 'dan',
+    admin: false,
+    accessKeyId: 'AKDAN001',
+    secretKey: 'dan-secret-01',
+  });
+  const source = sourceOf(machine);
+  let nowMs = 0;
+  const keys = new AccessKeyDirectory(source, { nowMs: () => nowMs });
+  await keys.refresh();
+  const fetches = source.fetches;
+  await keys.refreshIfStale(); // fresh: nothing asked
+  assert.equal(source.fetches, fetches);
+  // The timer ran late (a busy gateway): the copy is past its bound, the metadata is fine.
+  nowMs += TRUST_MS + 500;
+  const unavailable = (e: unknown) => isStrataError(e, 'RPC_UNAVAILABLE');
+  assert.throws(() => keys.find('AKDAN001'), unavailable);
+  await keys.refreshIfStale();
+  assert.equal(keys.find('AKDAN001')?.user, 'dan', 'refreshed on demand');
+  // A real outage still refuses: the refresh fails and the copy stays past its bound.
+  source.down = true;
+  nowMs += TRUST_MS + 1;
+  await keys.refreshIfStale();
+  assert.throws(() => keys.find('AKDAN001'), unavailable);
+});

@@ -174,6 +174,10 @@ describe('a cluster of separate processes routes around hung and dead data serve
     try {
       await putRetrying('after-kill-one-stripe', patternBytes(2 * 1024 * 1024 + 1, 7));
       await putRetrying('after-kill-twenty-mb', patternBytes(20 * 1024 * 1024 + 9, 8));
+    } catch (error) {
+      // The gateway's log says which refusal it was (a placement, a shard write, its keys).
+      const tail = gateway.output().slice(-6000);
+      throw new Error(`${(error as Error).message}\ngateway output:\n${tail}`, { cause: error });
     } finally {
       retrying.destroy();
     }
