@@ -17,7 +17,9 @@ export const TRUST_MS = 2_000;
 // requests with made-up keys cost the metadata at most a version check per interval).
 export const UNKNOWN_KEY_REFRESH_MS = 250;
 // A refresh that takes longer than this is given up (the next one starts at the next tick).
-const REFRESH_TIMEOUT_MS = 1_500;
+// Requests that found the copy past its bound wait for it: a leader slowed by a repair or a
+// loaded machine costs them latency, and only a cluster this slow or unreachable costs a 503.
+const REFRESH_TIMEOUT_MS = 5_000;
 
 // What request authentication (src/auth/) looks a key up as: the shape of its Credential.
 export interface KnownAccessKey {
