@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { S3Client } from '@aws-sdk/client-s3';
 import { runProcess } from './process.ts';
@@ -12,6 +13,25 @@ export function s3Client(server: StrataProcess, secretKey = server.secretKey): S
     forcePathStyle: true,
     credentials: { accessKeyId: server.accessKey, secretAccessKey: secretKey },
     maxAttempts: 1,
+  });
+}
+
+// An SDK client signing as one of the config's users (tests with several credentials).
+export function userClient(server: StrataProcess, user: { key: string; secret: string }): S3Client {
+  return new S3Client({
+    endpoint: server.s3Endpoint,
+    region: 'us-east-1',
+    forcePathStyle: true,
+    credentials: { accessKeyId: user.key, secretAccessKey: user.secret },
+    maxAttempts: 1,
+  });
+}
+
+// The SDK call fails with this S3 error code.
+export async function rejectsWith(promise: Promise<unknown>, code: string, what: string) {
+  await assert.rejects(promise, (e: { name?: string; Code?: string }) => {
+    assert.equal(e.name ?? e.Code, code, what);
+    return true;
   });
 }
 

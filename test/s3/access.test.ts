@@ -23,8 +23,9 @@ import {
   PutBucketTaggingCommand,
   PutObjectAclCommand,
   PutObjectCommand,
-  S3Client,
+  type S3Client,
 } from '@aws-sdk/client-s3';
+import { rejectsWith, userClient } from '../helpers/s3.ts';
 import { type StrataProcess, startStrata, tempDir } from '../helpers/server.ts';
 
 const USERS = {
@@ -33,22 +34,8 @@ const USERS = {
   bob: { key: 'bob-key', secret: 'bob-secret-12', admin: false },
 };
 
-function clientFor(server: StrataProcess, user: keyof typeof USERS): S3Client {
-  return new S3Client({
-    endpoint: server.s3Endpoint,
-    region: 'us-east-1',
-    forcePathStyle: true,
-    credentials: { accessKeyId: USERS[user].key, secretAccessKey: USERS[user].secret },
-    maxAttempts: 1,
-  });
-}
-
-async function rejectsWith(promise: Promise<unknown>, code: string, what: string) {
-  await assert.rejects(promise, (e: { name?: string; Code?: string }) => {
-    assert.equal(e.name ?? e.Code, code, what);
-    return true;
-  });
-}
+const clientFor = (server: StrataProcess, user: keyof typeof USERS) =>
+  userClient(server, USERS[user]);
 
 describe('authorization: owners, bucket policies, canned ACLs', () => {
   let server: StrataProcess;

@@ -26,9 +26,10 @@ import {
   PutObjectAclCommand,
   PutObjectCommand,
   PutPublicAccessBlockCommand,
-  S3Client,
+  type S3Client,
 } from '@aws-sdk/client-s3';
 import { runProcess } from '../helpers/process.ts';
+import { rejectsWith, userClient } from '../helpers/s3.ts';
 import { type StrataProcess, startStrata, tempDir } from '../helpers/server.ts';
 import { awsEnv } from '../helpers/tools.ts';
 
@@ -45,22 +46,8 @@ const NO_BLOCK = {
   RestrictPublicBuckets: false,
 };
 
-function clientFor(server: StrataProcess, user: keyof typeof USERS): S3Client {
-  return new S3Client({
-    endpoint: server.s3Endpoint,
-    region: 'us-east-1',
-    forcePathStyle: true,
-    credentials: { accessKeyId: USERS[user].key, secretAccessKey: USERS[user].secret },
-    maxAttempts: 1,
-  });
-}
-
-async function rejectsWith(promise: Promise<unknown>, code: string, what: string) {
-  await assert.rejects(promise, (e: { name?: string; Code?: string }) => {
-    assert.equal(e.name ?? e.Code, code, what);
-    return true;
-  });
-}
+const clientFor = (server: StrataProcess, user: keyof typeof USERS) =>
+  userClient(server, USERS[user]);
 
 function readPolicy(bucket: string, principal: unknown, extra: object = {}) {
   return JSON.stringify({

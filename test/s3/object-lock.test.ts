@@ -24,12 +24,12 @@ import {
   PutObjectLegalHoldCommand,
   PutObjectLockConfigurationCommand,
   PutObjectRetentionCommand,
-  S3Client,
+  type S3Client,
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
 import { MetadataClient } from '../../src/client/metadata-client.ts';
 import { isStrataError } from '../../src/common/errors.ts';
-import { bodyBytes } from '../helpers/s3.ts';
+import { bodyBytes, rejectsWith, userClient } from '../helpers/s3.ts';
 import { type StrataProcess, startStrata, tempDir } from '../helpers/server.ts';
 
 const USERS = {
@@ -39,22 +39,8 @@ const USERS = {
 };
 const DAY_MS = 86_400_000;
 
-function clientFor(server: StrataProcess, user: keyof typeof USERS): S3Client {
-  return new S3Client({
-    endpoint: server.s3Endpoint,
-    region: 'us-east-1',
-    forcePathStyle: true,
-    credentials: { accessKeyId: USERS[user].key, secretAccessKey: USERS[user].secret },
-    maxAttempts: 1,
-  });
-}
-
-async function rejectsWith(promise: Promise<unknown>, code: string, what: string) {
-  await assert.rejects(promise, (e: { name?: string; Code?: string }) => {
-    assert.equal(e.name ?? e.Code, code, what);
-    return true;
-  });
-}
+const clientFor = (server: StrataProcess, user: keyof typeof USERS) =>
+  userClient(server, USERS[user]);
 
 describe('S3 Object Lock (SDK)', () => {
   let server: StrataProcess;
