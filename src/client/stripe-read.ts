@@ -273,7 +273,15 @@ class HedgedStripeRead {
       this.finish(undefined, this.decode(answered.slice(0, this.stripe.k)));
       return;
     }
-    if (this.reads.some((r) => r.state === 'pending') || this.candidates().length > 0) return;
+    // Neither the exact ranges nor k window reads are in: ask more shards whenever no read that
+    // may still answer in good time is left. A failure widens at once (launch), but a shard may
+    // become a candidate only later, when its exact range answers (candidates() skips a shard
+    // whose exact read is pending): without this, the last answer could leave the read waiting
+    // on a candidate nobody asks (the degraded-read test hung once in a full run: shard 0 and one
+    // parity lost, shard 1's short exact read answered last).
+    const live = this.reads.filter((r) => r.state === 'pending' && !r.slow);
+    if (live.length === 0) this.widen(this.reads.some((r) => r.state === 'pending'));
+    if (this.reads.some((r) => r.state === 'pending')) return;
     this.finish(this.notEnoughShards());
   }
 
