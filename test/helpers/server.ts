@@ -3,11 +3,40 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { after } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import './cluster-token.ts';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const STRATA_BIN = join(REPO_ROOT, 'bin', 'strata.ts');
+
+// Every server process this helper started and that has not exited. A test that fails before it
+// records the processes it started (a Promise.all of starts where one times out) would leave the
+// others running, and their pipes keep the test file's process alive until the runner's timeout
+// (disk-replaced.test.ts once hung for 15 minutes that way on a loaded machine). So the test
+// file's last hook kills whatever is left, and so does the process's exit (benches import this
+// helper outside the test runner, where no hook is registered).
+const running = new Set<ChildProcess>();
+function killLeft(): void {
+  for (const child of running) child.kill('SIGKILL');
+}
+if (process.env.NODE_TEST_CONTEXT !== undefined) {
+  after(async () => {
+    const left = [...running];
+    if (left.length > 0) {
+      process.stderr.write(`killing ${left.length} server process(es) the tests left running\n`);
+    }
+    killLeft();
+    await Promise.all(
+      left.map((child) =>
+        child.exitCode === null && child.signalCode === null
+          ? new Promise((resolve) => child.once('exit', resolve))
+          : undefined,
+      ),
+    );
+  });
+}
+process.once('exit', killLeft);
 
 export interface StrataProcess {
   s3Endpoint: string;
@@ -77,6 +106,8 @@ export async function startStrata(options: StartOptions = {}): Promise<StrataPro
     env: { ...process.env, STRATA_CONFIG: '', ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  running.add(child);
+  child.once('exit', () => running.delete(child));
   let output = '';
   child.stdout.on('data', (d) => {
     output += d;
