@@ -156,6 +156,7 @@ export async function startDataService(options: DataServiceOptions): Promise<Dat
     async close() {
       await scrubber.close();
       await server.close();
+      await store.close();
     },
   };
 }

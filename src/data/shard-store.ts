@@ -34,6 +34,7 @@ import {
   shardBytes,
   shardErrors,
 } from '../observability/metrics.ts';
+import { ReadHandles } from './read-handles.ts';
 import {
   decodeHeader,
   encodeShard,
@@ -70,6 +71,8 @@ export class ShardStore {
   // Paths of shards being written: a file there is not yet whole, and the scrubber must not
   // call it truncated.
   private readonly writing = new Set<string>();
+  // Shard files kept open between reads (read-handles.ts): dropped before a delete or a create.
+  private readonly readHandles = new ReadHandles();
 
   // Each disk's identity (DISK_ID_FILE), made when the disk is first used: a disk replaced by an
   // empty one under the same path gets a new one, which tells the cluster that the shards it
@@ -99,6 +102,7 @@ export class ShardStore {
     let created = false;
     // Marked before the file exists, so a scrubber that sees the file sees the mark too.
     this.writing.add(path);
+    this.readHandles.drop(path);
     try {
       await this.ensureDirectory(dirname(path));
       const file = await open(path, options.readBack ? 'wx+' : 'wx', 0o600);
@@ -134,25 +138,24 @@ export class ShardStore {
     expect: Pick<ShardExpectation, 'dataLength' | 'minVersion'> = {},
   ): Promise<Buffer> {
     const path = this.pathOf(address);
-    let file: FileHandle;
+    const expected = { stripeId: address.stripeId, shardIndex: address.shardIndex, ...expect };
     try {
-      file = await open(path, 'r');
+      return await this.readHandles.use(path, (file) =>
+        readVerified(file, path, expected, offset, length),
+      );
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
+      // Opened afresh next time: a disk error may be the handle's, a corrupt file may be replaced.
+      this.readHandles.drop(path);
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') {
         shardErrors.inc({ code: 'SHARD_MISSING' });
         throw new StrataError('SHARD_MISSING', `no shard ${path}`);
       }
-      throw diskError(error, `opening shard ${path}`);
-    }
-    try {
-      const expected = { stripeId: address.stripeId, shardIndex: address.shardIndex, ...expect };
-      return await readVerified(file, path, expected, offset, length);
-    } catch (error) {
-      if (error instanceof StrataError && error.code === 'SHARD_CORRUPT')
-        shardErrors.inc({ code: error.code });
-      throw error;
-    } finally {
-      await file.close();
+      if (error instanceof StrataError) {
+        if (error.code === 'SHARD_CORRUPT') shardErrors.inc({ code: error.code });
+        throw error;
+      }
+      throw diskError(error, `reading shard ${path}`);
     }
   }
 
@@ -171,8 +174,10 @@ export class ShardStore {
   }
 
   async delete(address: ShardAddress): Promise<boolean> {
+    const path = this.pathOf(address);
+    this.readHandles.drop(path);
     try {
-      await unlink(this.pathOf(address));
+      await unlink(path);
       this.shardCounts[address.disk] = Math.max(0, this.shardCounts[address.disk] - 1);
       return true;
     } catch (error) {
@@ -245,6 +250,11 @@ export class ShardStore {
         }
       }),
     );
+  }
+
+  // Closes the shard files kept open for reads.
+  close(): Promise<void> {
+    return this.readHandles.close();
   }
 
   isBeingWritten(path: string): boolean {

@@ -75,6 +75,14 @@ export const dataReads = new Counter({
   registers: [dataMetrics],
 });
 
+// Shard reads by whether their file was open already (src/data/read-handles.ts).
+export const shardReadHandles = new Counter({
+  name: 'strata_data_read_handles_total',
+  help: 'Shard reads by whether the shard file was opened for them or its open handle reused',
+  labelNames: ['outcome'] as const,
+  registers: [dataMetrics],
+});
+
 export const dataWrites = new Counter({
   name: 'strata_data_writes_total',
   help: 'Shard writes made durable (file and directory fsynced) by this data server',

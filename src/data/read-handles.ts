@@ -1,0 +1,109 @@
+// Shard files kept open between reads (issue 13, "reads without reopening"). Every ranged read
+// used to open, verify and close its shard file: in benches/repair's CPU profile of the data
+// servers, open and close were the largest items after garbage collection, and each is a
+// thread-pool round trip on a random 4 KiB read's path.
+//
+// Bounded: at most `max` idle handles (an LRU); a handle in use is never closed under its reader,
+// so the count exceeds `max` only by the reads in flight. A shard file is created once and never
+// rewritten (shard-store.ts), so a cached handle reads what the path holds, with two exceptions the
+// store handles by dropping the path's handle first: its own delete(), and a put() that creates
+// the path again (a shard rebuilt where an earlier copy had been removed by hand). A file changed
+// in place under a handle (a byte flipped, another shard copied over it) is the same inode, and
+// every read still checks the header's identity and the blocks' checksums. A file unlinked by
+// hand keeps serving its (verified) bytes through a cached handle until the handle is evicted or
+// the data server restarts.
+import assert from 'node:assert';
+import { type FileHandle, open } from 'node:fs/promises';
+import { shardReadHandles } from '../observability/metrics.ts';
+
+interface Entry {
+  file: Promise<FileHandle>;
+  users: number;
+  dropped: boolean; // out of the map: closed when its last reader is done
+}
+
+export const SHARD_READ_HANDLES_MAX = 512;
+
+export class ReadHandles {
+  private readonly max: number;
+  private readonly entries = new Map<string, Entry>(); // least recently used first
+
+  constructor(max = SHARD_READ_HANDLES_MAX) {
+    assert(Number.isInteger(max) && max >= 1, 'at least one handle');
+    this.max = max;
+  }
+
+  // Runs `read` with an open handle of `path`; a failed open (ENOENT: no such shard) rejects
+  // and leaves nothing cached.
+  async use<T>(path: string, read: (file: FileHandle) => Promise<T>): Promise<T> {
+    let entry = this.entries.get(path);
+    if (entry === undefined) {
+      entry = { file: open(path, 'r'), users: 0, dropped: false };
+      const opened = entry;
+      this.entries.set(path, opened);
+      opened.file.catch(() => this.forget(path, opened));
+      shardReadHandles.inc({ outcome: 'opened' });
+    } else {
+      this.entries.delete(path); // most recently used: to the end
+      this.entries.set(path, entry);
+      shardReadHandles.inc({ outcome: 'reused' });
+    }
+    entry.users++; // before evict(): a handle in use is never chosen
+    this.evict();
+    try {
+      return await read(await entry.file);
+    } finally {
+      entry.users--;
+      if (entry.dropped && entry.users === 0) closeEntry(entry);
+      else this.evict(); // idle again: the bound may have waited for this handle
+    }
+  }
+
+  // The path's file is about to be removed or created: its handle is not to be used again.
+  drop(path: string): void {
+    const entry = this.entries.get(path);
+    if (entry === undefined) return;
+    this.forget(path, entry);
+    if (entry.users === 0) closeEntry(entry);
+  }
+
+  async close(): Promise<void> {
+    const all = [...this.entries.values()];
+    this.entries.clear();
+    await Promise.all(
+      all.map((entry) => {
+        entry.dropped = true;
+        return entry.users === 0 ? closeEntry(entry) : undefined;
+      }),
+    );
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  private forget(path: string, entry: Entry): void {
+    entry.dropped = true;
+    if (this.entries.get(path) === entry) this.entries.delete(path);
+  }
+
+  private evict(): void {
+    if (this.entries.size <= this.max) return;
+    for (const [path, entry] of this.entries) {
+      if (this.entries.size <= this.max) return;
+      if (entry.users > 0) continue;
+      this.forget(path, entry);
+      closeEntry(entry);
+    }
+  }
+}
+
+function closeEntry(entry: Entry): Promise<void> {
+  // A failed open has nothing to close; a failed close loses nothing (the file was only read).
+  return entry.file
+    .then(
+      (file) => file.close(),
+      () => undefined,
+    )
+    .catch(() => undefined);
+}
