@@ -11,6 +11,7 @@ import { after, before, describe, test } from 'node:test';
 import {
   CreateBucketCommand,
   DeleteObjectCommand,
+  DeleteObjectsCommand,
   ListObjectVersionsCommand,
   type ListObjectVersionsCommandOutput,
   PutBucketVersioningCommand,
@@ -107,6 +108,20 @@ describe('ListObjectVersions paging under concurrent writers', () => {
       if (previous >= 0) versions.splice(previous, 1);
     }
     versions.unshift({ id: id as string, deleteMarker });
+  }
+
+  // A delete marker on each key in one DeleteObjects (versioning Enabled: each has its own id).
+  async function markAll(bucket: string, keys: string[]) {
+    const Objects = keys.map((Key) => ({ Key }));
+    const out = await s3.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects } }));
+    assert.deepEqual(out.Errors ?? [], [], 'DeleteObjects: no key failed');
+    assert.equal(out.Deleted?.length, keys.length);
+    for (const deleted of out.Deleted ?? []) {
+      assert.equal(deleted.DeleteMarker, true, `${deleted.Key}: a delete marker`);
+      const id = deleted.DeleteMarkerVersionId ?? '';
+      assert.match(id, HEX_ID, `${deleted.Key}: the marker's id`);
+      (model.get(deleted.Key as string) as ModelVersion[]).unshift({ id, deleteMarker: true });
+    }
   }
 
   before(async () => {
@@ -341,20 +356,26 @@ describe('ListObjectVersions paging under concurrent writers', () => {
     });
     const random = randomOf(15);
     const writable = KEYS.filter((k) => !NULL_ONLY.includes(k));
-    // Per key, writes are sequential (the model's order is theirs); keys go in parallel.
-    const rounds = async (count: number, key: string) => {
-      for (let i = 0; i < count; i++) await write(bucket, key, random(8) === 0, model);
+    const total = () => [...model.values()].reduce((n, v) => n + v.length, 0);
+    // Rounds over the keys, a barrier between them (so each key's order is the model's): a PUT
+    // to most keys in parallel, and every other round a delete marker on every key in one
+    // DeleteObjects (several times cheaper per version than a DELETE each).
+    const buildUntil = async (versions: number) => {
+      for (let round = 0; total() < versions; round++) {
+        const keys = writable.filter(() => random(6) !== 0);
+        await pool(keys, 24, (key) => write(bucket, key, false, model));
+        if (round % 2 === 1) await markAll(bucket, writable);
+      }
     };
     await versioning(bucket, 'Enabled');
-    const total = () => [...model.values()].reduce((n, v) => n + v.length, 0);
-    await pool(writable, 24, (key) =>
-      rounds(Math.ceil((VERSIONS_TARGET * 0.4) / writable.length), key),
-    );
+    await buildUntil(VERSIONS_TARGET * 0.4);
+    // Suspended: null versions (and null delete markers), each replacing the key's previous one.
     await versioning(bucket, 'Suspended');
-    await pool(SUSPENDED_NULL, 24, (key) => rounds(1 + random(2), key));
+    await pool(SUSPENDED_NULL, 24, async (key) => {
+      for (let i = 1 + random(2); i > 0; i--) await write(bucket, key, random(4) === 0, model);
+    });
     await versioning(bucket, 'Enabled');
-    const perKey = Math.ceil((VERSIONS_TARGET - total()) / writable.length);
-    await pool(writable, 24, (key) => rounds(perKey, key));
+    await buildUntil(VERSIONS_TARGET);
     assert.ok(total() >= VERSIONS_TARGET, `${total()} versions made`);
 
     const variants = [
