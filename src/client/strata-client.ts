@@ -571,6 +571,7 @@ export class StrataClient implements StrataClientApi {
       ifMatch: options.ifMatch,
       ifNoneMatch: options.ifNoneMatch,
       lock: options.lock,
+      replicaVersionId: options.replicaVersionId,
     }).catch(async (error) => {
       await this.discardExtents(written.extents);
       throw error;
@@ -725,11 +726,18 @@ export class StrataClient implements StrataClientApi {
     bucket: string,
     key: string,
     versionId?: string,
-    options: { bypassGovernance?: boolean } = {},
+    options: { bypassGovernance?: boolean; replicaVersionId?: string } = {},
   ): Promise<VersionChange> {
     await this.getBucket(bucket);
-    const { bypassGovernance } = options;
-    const command = { op: 'deleteObject' as const, bucket, key, versionId, bypassGovernance };
+    const { bypassGovernance, replicaVersionId } = options;
+    const command = {
+      op: 'deleteObject' as const,
+      bucket,
+      key,
+      versionId,
+      bypassGovernance,
+      replicaVersionId,
+    };
     const result = await this.apply(command);
     return { versionId: result.versionId, deleteMarker: result.deleteMarker };
   }

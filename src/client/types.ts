@@ -36,6 +36,7 @@ export interface PutObjectOptions {
   ifMatch?: string;
   ifNoneMatch?: string;
   lock?: ObjectLockRequest; // Object Lock for the new version (absent: the bucket's default)
+  replicaVersionId?: string; // bucket replication from another Strata: the source's version id
   // Optional integrity checks computed while streaming; the put fails with INVALID_DIGEST-like
   // errors raised by the caller's own hashing, so the client only reports what it computed.
 }
@@ -186,7 +187,7 @@ export interface StrataClientApi {
     bucket: string,
     key: string,
     versionId?: string,
-    options?: { bypassGovernance?: boolean },
+    options?: { bypassGovernance?: boolean; replicaVersionId?: string },
   ): Promise<VersionChange>;
   // Object Lock (src/metadata/object-lock.ts): the bucket's configuration (enables it; null
   // clears the default rule), a version's retention (null removes it) and legal hold.

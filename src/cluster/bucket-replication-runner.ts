@@ -6,15 +6,17 @@
 //
 // One key's versions go in the order they were made (a newer one is not sent while an older one
 // waits), so the destination's current object is the source's; different keys go in parallel.
+// To another Strata cluster each version goes with its id, and keeps it there (a delete marker
+// too); elsewhere each arrives as a new version with the destination's own id.
 import assert from 'node:assert';
 import { Readable } from 'node:stream';
-import type { S3Client } from '@aws-sdk/client-s3';
+import type { DeleteObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import type { MetadataClient } from '../client/metadata-client.ts';
 import type { StrataClient } from '../client/strata-client.ts';
 import { isStrataError } from '../common/errors.ts';
 import { REPLICATION_ATTEMPTS_BEFORE_FAILED } from '../metadata/bucket-replication.ts';
 import type { ReplicationEntry } from '../metadata/bucket-replication-types.ts';
-import type { Inode } from '../metadata/types.ts';
+import type { Inode, ObjectVersion } from '../metadata/types.ts';
 import type { Logger } from '../observability/logger.ts';
 import {
   replicationBytes,
@@ -30,7 +32,13 @@ export interface ReplicationTarget {
   accessKeyId: string;
   secretKey: string; // never logged
   buckets: readonly string[];
+  // Another Strata cluster: each version is sent with its id (x-strata-replica-version-id), so
+  // the replica keeps it. Any other S3 endpoint makes its own id for each version it receives.
+  strata: boolean;
 }
+
+// The header a Strata destination reads the source's version id from (src/s3/handlers/replica.ts).
+const REPLICA_VERSION_HEADER = 'x-strata-replica-version-id';
 
 export interface BucketReplicationRunnerOptions {
   metadata: MetadataClient; // the queue and the outcomes
@@ -166,11 +174,11 @@ export class BucketReplicationRunner {
   // Sends the version (or its delete marker). 'gone': the source no longer has it.
   private async deliver(entry: ReplicationEntry): Promise<Outcome> {
     const { client } = this.options;
-    let inode: Inode | undefined;
+    let version: ObjectVersion;
     try {
-      const version = await client.objectVersion(entry.bucket, entry.key, entry.versionId);
+      version = await client.objectVersion(entry.bucket, entry.key, entry.versionId);
       assert(version.deleteMarker === entry.deleteMarker, 'a version keeps its kind');
-      inode = version.inode;
+      assert(version.versionId === entry.versionId, 'the version asked for');
     } catch (error) {
       if (isStrataError(error, 'NO_SUCH_VERSION') || isStrataError(error, 'NO_SUCH_BUCKET'))
         return 'gone';
@@ -180,45 +188,44 @@ export class BucketReplicationRunner {
     const sdk = await import('@aws-sdk/client-s3');
     const signal = AbortSignal.timeout(SEND_TIMEOUT_MS);
     const target = { Bucket: entry.destinationBucket, Key: entry.key };
+    const keepId = this.targetOf(entry.destinationBucket).strata;
     if (entry.deleteMarker) {
-      await s3.send(new sdk.DeleteObjectCommand(target), { abortSignal: signal });
+      const command = new sdk.DeleteObjectCommand(target);
+      if (keepId) withReplicaVersion(command, entry.versionId);
+      await s3.send(command, { abortSignal: signal });
       return 'completed';
     }
+    const inode = version.inode;
     assert(inode !== undefined, 'an object version has its data');
-    const meta = inode.object;
     const body =
       inode.size === 0
         ? Buffer.alloc(0)
         : Readable.from(
             (await client.getObject(entry.bucket, entry.key, undefined, entry.versionId)).body,
           );
-    const tags = meta?.tags === undefined ? undefined : new URLSearchParams(meta.tags).toString();
-    const expires = meta?.expires === undefined ? undefined : new Date(meta.expires);
-    await s3.send(
-      new sdk.PutObjectCommand({
-        ...target,
-        Body: body,
-        ContentLength: inode.size,
-        ContentType: meta?.contentType,
-        ContentEncoding: meta?.contentEncoding,
-        ContentDisposition: meta?.contentDisposition,
-        ContentLanguage: meta?.contentLanguage,
-        CacheControl: meta?.cacheControl,
-        Expires: expires !== undefined && !Number.isNaN(expires.getTime()) ? expires : undefined,
-        Metadata: meta?.userMeta,
-        Tagging: tags === '' ? undefined : tags,
-      }),
-      { abortSignal: signal },
-    );
+    const command = new sdk.PutObjectCommand({
+      ...target,
+      Body: body,
+      ContentLength: inode.size,
+      ...objectHeaders(inode),
+      ...lockHeaders(version, Date.now()),
+    });
+    if (keepId) withReplicaVersion(command, entry.versionId);
+    await s3.send(command, { abortSignal: signal });
     replicationBytes.inc(inode.size);
     return 'completed';
   }
 
-  // The SDK is loaded when the first version is sent: a node without replication never pays.
-  private s3For(bucket: string): Promise<S3Client> {
+  private targetOf(bucket: string): ReplicationTarget {
     const target = this.options.targets.find((t) => t.buckets.includes(bucket));
     if (target === undefined)
       throw new Error(`no replication target serves bucket ${bucket} (replication.targets)`);
+    return target;
+  }
+
+  // The SDK is loaded when the first version is sent: a node without replication never pays.
+  private s3For(bucket: string): Promise<S3Client> {
+    const target = this.targetOf(bucket);
     let client = this.clients.get(target.name);
     if (client === undefined) {
       client = import('@aws-sdk/client-s3').then(
@@ -245,4 +252,48 @@ export function retryDelayMs(attemptsBefore: number): number {
   assert(Number.isSafeInteger(attemptsBefore) && attemptsBefore >= 0, 'attempts counted');
   if (attemptsBefore + 1 >= REPLICATION_ATTEMPTS_BEFORE_FAILED) return FAILED_RETRY_MS;
   return Math.min(RETRY_CAP_MS, RETRY_BASE_MS * 2 ** attemptsBefore);
+}
+
+// What a PUT carries of the version's object metadata: content headers, user metadata, tags.
+function objectHeaders(inode: Inode) {
+  const meta = inode.object;
+  const tags = meta?.tags === undefined ? undefined : new URLSearchParams(meta.tags).toString();
+  const expires = meta?.expires === undefined ? undefined : new Date(meta.expires);
+  return {
+    ContentType: meta?.contentType,
+    ContentEncoding: meta?.contentEncoding,
+    ContentDisposition: meta?.contentDisposition,
+    ContentLanguage: meta?.contentLanguage,
+    CacheControl: meta?.cacheControl,
+    Expires: expires !== undefined && !Number.isNaN(expires.getTime()) ? expires : undefined,
+    Metadata: meta?.userMeta,
+    Tagging: tags === '' ? undefined : tags,
+  };
+}
+
+// The version's Object Lock, as the headers of its PUT (the destination needs Object Lock, as on
+// AWS). A retention already past is not sent: it protects nothing any more, and S3 refuses a
+// retain-until date in the past.
+function lockHeaders(version: ObjectVersion, nowMs: number) {
+  const retention = version.retention;
+  const retained = retention !== undefined && retention.untilMs > nowMs;
+  return {
+    ...(retained
+      ? { ObjectLockMode: retention.mode, ObjectLockRetainUntilDate: new Date(retention.untilMs) }
+      : {}),
+    ...(version.legalHold === true ? { ObjectLockLegalHoldStatus: 'ON' as const } : {}),
+  };
+}
+
+// The source's version id in the request's own header, added before signing (build step).
+function withReplicaVersion(command: PutObjectCommand | DeleteObjectCommand, versionId: string) {
+  const stack = command.middlewareStack as DeleteObjectCommand['middlewareStack'];
+  stack.add(
+    (next) => (args) => {
+      const request = args.request as { headers: Record<string, string> };
+      request.headers[REPLICA_VERSION_HEADER] = versionId;
+      return next(args);
+    },
+    { step: 'build', name: 'strataReplicaVersionId' },
+  );
 }

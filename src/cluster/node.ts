@@ -305,6 +305,7 @@ function startReplication(
       accessKeyId: t.access_key_id,
       secretKey: t.secret_key,
       buckets: t.buckets,
+      strata: t.strata ?? false,
     })),
   });
   closers.push(async () => {

@@ -133,7 +133,15 @@ function credentialProblem(item: unknown): string | undefined {
   return undefined;
 }
 
-const TARGET_KEYS = ['name', 'endpoint', 'region', 'access_key_id', 'secret_key', 'buckets'];
+const TARGET_KEYS = [
+  'name',
+  'endpoint',
+  'region',
+  'access_key_id',
+  'secret_key',
+  'buckets',
+  'strata',
+];
 
 // Bucket replication's targets ([[replication.targets]]). Problems never show the secret key.
 export const isReplicationTargetList: Check = {
@@ -176,5 +184,7 @@ function targetProblem(item: unknown): string | undefined {
     return 'buckets must list the destination buckets the target serves';
   if (!buckets.every((b) => typeof b === 'string' && /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(b)))
     return 'buckets must be S3 bucket names';
+  if (t.strata !== undefined && typeof t.strata !== 'boolean')
+    return 'strata must be true or false';
   return undefined;
 }

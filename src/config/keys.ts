@@ -315,7 +315,7 @@ export const KEYS: readonly KeySpec[] = [
   {
     key: 'replication.targets',
     check: isReplicationTargetList,
-    doc: "bucket replication's remote S3 endpoints, `[[replication.targets]]` tables of `{ name, endpoint, region, access_key_id, secret_key, buckets }` (variable: a TOML inline array). `buckets` lists the destination buckets reached through the target; a replication rule names one as `arn:aws:s3:::BUCKET`. The metadata leader sends with these keys; the secret is never logged (docs/guides/replication.md). Every node of a cluster needs the same list",
+    doc: "bucket replication's remote S3 endpoints, `[[replication.targets]]` tables of `{ name, endpoint, region, access_key_id, secret_key, buckets, strata }` (variable: a TOML inline array). `buckets` lists the destination buckets reached through the target; a replication rule names one as `arn:aws:s3:::BUCKET`. `strata = true` (default `false`): the target is another Strata cluster, and each version keeps its id there (`x-strata-replica-version-id`; the keys need `s3:ReplicateObject` and `s3:ReplicateDelete`). The metadata leader sends with these keys; the secret is never logged (docs/guides/replication.md). Every node of a cluster needs the same list",
   },
 ];
 

@@ -26,6 +26,7 @@ export interface ReplicationTargetConfig {
   access_key_id: string;
   secret_key: string;
   buckets: string[];
+  strata?: boolean; // another Strata cluster: versions keep their ids there (default false)
 }
 
 export interface StrataConfig {

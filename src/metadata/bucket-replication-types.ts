@@ -4,8 +4,9 @@
 // src/cluster/bucket-replication-runner.ts. (src/metadata/replication/ is Raft's log
 // replication, unrelated.)
 
-// What x-amz-replication-status says of a source version.
-export type ReplicationStatus = 'PENDING' | 'COMPLETED' | 'FAILED';
+// What x-amz-replication-status says of a source version (PENDING, COMPLETED, FAILED), or of a
+// version another Strata cluster replicated here (REPLICA).
+export type ReplicationStatus = 'PENDING' | 'COMPLETED' | 'FAILED' | 'REPLICA';
 
 // How a rule's filter was written, so GetBucketReplication answers the shape it was given:
 // V1 is the rule-level <Prefix> of the first schema (no <Filter>), the others name <Filter>'s one

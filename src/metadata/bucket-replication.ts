@@ -95,14 +95,22 @@ export function matchingRule(
 
 // After a command that made a version (put, copy, multipart completion, or a delete marker), in
 // its transaction: the version is queued and PENDING when a rule takes it.
+// A replica (a version another Strata cluster sent with its id) is marked REPLICA instead, and
+// is not sent on: as on AWS, a replica is not replicated again.
 export function queueIfReplicated(
   store: Store,
-  write: { bucket: string; key: string; nowMs: number },
+  write: { bucket: string; key: string; nowMs: number; replicaVersionId?: string },
   result: CommandResult,
 ): void {
   if (!result.ok || result.versionId === undefined) return;
   const info = store.bucket(write.bucket);
-  if (info?.replication === undefined) return;
+  if (info === undefined) return;
+  if (write.replicaVersionId !== undefined) {
+    assert(result.versionId === write.replicaVersionId, 'a replica keeps its source version id');
+    putStatus(store, info.ino, write.key, result.versionId, { status: 'REPLICA' });
+    return;
+  }
+  if (info.replication === undefined) return;
   const deleteMarker = result.deleteMarker === true;
   const tags = deleteMarker ? undefined : result.inode?.object?.tags;
   const rule = matchingRule(info.replication, write.key, tags);

@@ -30,9 +30,11 @@ import {
   isVersionId,
   materialise,
   newest,
+  type ReplicaPlace,
   recordDeleteMarker,
   recordVersion,
   removeRecord,
+  replicaPlace,
   retireCurrent,
 } from './versions.ts';
 
@@ -102,6 +104,13 @@ export function storeObject(store: Store, w: ObjectWrite, refsHeld: boolean) {
     ? existing?.type === 'dir' && !existing.implicit
     : existing?.type === 'file';
   checkPreconditions(isObject ? existing : undefined, w.ifMatch, w.ifNoneMatch);
+  let replica: ReplicaPlace | undefined;
+  if (w.replicaVersionId !== undefined) {
+    if (path.isDirMarker) fail('INVALID_KEY', 'a directory marker has no versions to replicate');
+    const live = isObject ? existing : undefined;
+    replica = replicaPlace(store, info, { key: w.key, live }, w.replicaVersionId);
+    if (!replica.current) return storeNoncurrentReplica(store, info, { ...w, object }, replica);
+  }
   const parent = parentsOf(store, bucket, path.dirs, w.caller, w.nowMs);
   if (path.isDirMarker) return storeDirMarker(store, parent, path.name, { ...w, object });
   const entry = store.dirent(parent.ino, path.name);
@@ -135,8 +144,34 @@ export function storeObject(store: Store, w: ObjectWrite, refsHeld: boolean) {
   store.putInode(next);
   if (!versioned) return { ok: true as const, inode: next };
   const version = { ino: next.ino, mtimeMs: w.nowMs, lock: w.lock };
-  const versionId = recordVersion(store, info, w.key, version);
+  const versionId = recordVersion(store, info, w.key, version, replica);
   return { ok: true as const, inode: next, versionId };
+}
+
+// A replica older than the key's newest version here: its data goes straight into a frozen
+// inode (no name, as every noncurrent version's), the live file and the namespace stay as they
+// are.
+function storeNoncurrentReplica(
+  store: Store,
+  info: BucketInfo,
+  w: ObjectWrite,
+  replica: ReplicaPlace,
+) {
+  assert(!replica.current, 'a noncurrent replica');
+  for (const extent of w.extents) addRef(store, extent.stripe, 1);
+  const frozen: Inode = {
+    ...newInode(store, 'file', 0o644, w.caller, w.nowMs),
+    nlink: 0,
+    frozen: true,
+    size: w.size,
+    object: w.object,
+  };
+  writeExtents(store, frozen.ino, w.extents, true);
+  store.putInode(frozen);
+  const version = { ino: frozen.ino, mtimeMs: w.nowMs, lock: w.lock };
+  const versionId = recordVersion(store, info, w.key, version, replica);
+  assert(versionId === replica.versionId, 'a replica keeps its source version id');
+  return { ok: true as const, inode: frozen, versionId };
 }
 
 function storeDirMarker(store: Store, parent: Inode, name: string, w: ObjectWrite) {
@@ -283,13 +318,16 @@ export function deleteObject(store: Store, c: Op<'deleteObject'>) {
   } catch {
     return { ok: true as const }; // a key that cannot be stored is already absent
   }
+  if (c.replicaVersionId !== undefined && (c.versionId !== undefined || path.isDirMarker))
+    fail('EINVAL', 'a replicated delete makes a delete marker: no version id, not a directory');
   if (c.versionId !== undefined) {
     if (!isVersionId(c.versionId)) fail('EINVAL', 'Invalid version id specified');
     if (c.versionId !== 'null' || info.versioning !== undefined)
       return deleteVersion(store, info, c.key, c.versionId, c);
   }
-  if (info.versioning !== undefined && !path.isDirMarker)
-    return markDeleted(store, info, c.key, c.nowMs);
+  if (info.versioning !== undefined && !path.isDirMarker) return markDeleted(store, info, c.key, c);
+  if (c.replicaVersionId !== undefined)
+    fail('INVALID_BUCKET_STATE', `a replica needs versioning Enabled on bucket ${c.bucket}`);
   const parent = lookupPath(store, bucket, path.dirs);
   if (parent?.type !== 'dir') return { ok: true as const };
   const entry = store.dirent(parent.ino, path.name);
@@ -316,18 +354,33 @@ export function deleteObject(store: Store, c: Op<'deleteObject'>) {
 
 // DELETE without a version id in a versioned bucket: a delete marker becomes current; the live
 // file's data stays as a noncurrent version (unless it was a suspended bucket's null version).
-function markDeleted(store: Store, info: BucketInfo, key: string, nowMs: number) {
+function markDeleted(
+  store: Store,
+  info: BucketInfo,
+  key: string,
+  c: { nowMs: number; replicaVersionId?: string },
+) {
+  const nowMs = c.nowMs;
   const path = parseKey(key);
   const bucket = store.mustInode(info.ino);
   const parent = lookupPath(store, bucket, path.dirs);
   const entry = parent?.type === 'dir' ? store.dirent(parent.ino, path.name) : undefined;
   if (entry !== undefined && entry.type !== 'file') return { ok: true as const }; // not an object
   const live = entry === undefined ? undefined : store.mustInode(entry.ino);
+  let replica: ReplicaPlace | undefined;
+  if (c.replicaVersionId !== undefined) {
+    replica = replicaPlace(store, info, { key, live }, c.replicaVersionId);
+    // Older than the key's newest version here: a noncurrent delete marker, nothing else moves.
+    if (!replica.current) {
+      const versionId = recordDeleteMarker(store, info, key, nowMs, replica);
+      return { ok: true as const, versionId, deleteMarker: true };
+    }
+  }
   retireCurrent(store, info, key, live);
   if (entry !== undefined && live !== undefined)
     unlinkLive(store, parent as Inode, entry.sortName, live, nowMs);
   pruneImplicit(store, bucket, path.dirs, nowMs);
-  const versionId = recordDeleteMarker(store, info, key, nowMs);
+  const versionId = recordDeleteMarker(store, info, key, nowMs, replica);
   return { ok: true as const, versionId, deleteMarker: true };
 }
 

@@ -469,6 +469,9 @@ export type Command =
       ifMatch?: string;
       ifNoneMatch?: string;
       lock?: ObjectLockRequest;
+      // Bucket replication from another Strata cluster: the version keeps its source's id, at
+      // the place that id names (versions.ts, replicaPlace), and is marked REPLICA.
+      replicaVersionId?: string;
     }
   // Deletes the object (file, or explicit empty directory for keys ending in '/'), then removes
   // implicit parent directories left empty. Deleting a missing key succeeds (S3 semantics). In a
@@ -483,6 +486,8 @@ export type Command =
       key: string;
       versionId?: string;
       bypassGovernance?: boolean;
+      // A replicated delete marker (without versionId): it keeps its source's id (REPLICA).
+      replicaVersionId?: string;
     }
   // Object Lock (src/metadata/object-lock.ts). setObjectLockConfig enables it on a bucket with
   // versioning Enabled and sets (or, with null, clears) the default retention rule.

@@ -18,6 +18,7 @@ import type {
   ObjectVersion,
   VersionRecord,
 } from './types.ts';
+import { invertedOfId, VERSION_SEQ_MAX, versionIdOf } from './version-id.ts';
 import { findVersion, isVersionId, NULL_VERSION, newest, versionsOf } from './versions.ts';
 
 const MAX_KEYS_LIMIT = 1000;
@@ -87,6 +88,7 @@ interface VersionItem {
   key: string;
   commonPrefix: boolean;
   version?: ListedVersion;
+  inverted?: number; // a recorded version's place among its key's (smaller is newer)
 }
 
 export function listObjectVersions(
@@ -109,9 +111,20 @@ export function listObjectVersions(
   }
   if (result.isTruncated && last !== undefined) {
     result.nextKeyMarker = last.key;
-    if (last.version !== undefined) result.nextVersionIdMarker = last.version.versionId;
+    if (last.version !== undefined) result.nextVersionIdMarker = versionMarkerOf(last);
   }
   return result;
+}
+
+// Where the next page resumes: after this version. A version id names its place among its key's
+// versions, whether or not the version still exists when the next page comes (it may be deleted
+// by id meanwhile). The null version's id does not: a PUT under Suspended replaces it by a new,
+// newest null, and resuming after that one would list the key's versions again. So a recorded
+// null version's marker is the id of its place, which no other version of the key can have.
+function versionMarkerOf(item: VersionItem): string {
+  const version = item.version as ListedVersion;
+  if (version.versionId !== NULL_VERSION || item.inverted === undefined) return version.versionId;
+  return versionIdOf(item.inverted);
 }
 
 // The live objects without records (each its implicit null version) and the records, merged by
@@ -181,7 +194,7 @@ function* recordItems(
   for (;;) {
     let reseek: Buffer | undefined;
     for (const { key: raw, value } of store.db.getRange({ start, end: range.end })) {
-      const { key } = K.versionKeyParts(raw as Buffer);
+      const { key, inverted } = K.versionKeyParts(raw as Buffer);
       const at = delimiter === undefined ? -1 : key.indexOf(delimiter, prefix.length);
       if (at >= 0) {
         const commonPrefix = key.slice(0, at + (delimiter as string).length);
@@ -194,15 +207,17 @@ function* recordItems(
       const record = value as VersionRecord;
       const isLatest = key !== currentKey;
       currentKey = key;
-      yield { key, commonPrefix: false, version: listedVersion(store, key, record, isLatest) };
+      const version = listedVersion(store, key, record, isLatest);
+      yield { key, commonPrefix: false, version, inverted };
     }
     if (reseek === undefined) return;
     start = reseek;
   }
 }
 
-// Where the record scan starts: after the key marker's versions, or after the version-id
-// marker's record within them.
+// Where the record scan starts: after the key marker's versions, or after the place the
+// version-id marker names within them (see versionMarkerOf): a hex id names its place even when
+// its version was deleted since, "null" names the key's null version where it is now.
 function startAfterMarkers(
   store: Store,
   bucket: BucketInfo,
@@ -212,10 +227,15 @@ function startAfterMarkers(
   if (!q.keyMarker) return { start: prefixStart, withinMarkerKey: false };
   let from = K.versionKeyRange(bucket.ino, q.keyMarker).end;
   let withinMarkerKey = false;
-  if (q.versionIdMarker && isVersionId(q.versionIdMarker)) {
-    const found = findVersion(store, bucket.ino, q.keyMarker, q.versionIdMarker);
-    if (found !== undefined) {
-      from = K.versionKey(bucket.ino, q.keyMarker, found.inverted + 1);
+  const marker = q.versionIdMarker;
+  if (marker !== undefined && isVersionId(marker)) {
+    const inverted =
+      marker === NULL_VERSION
+        ? findVersion(store, bucket.ino, q.keyMarker, NULL_VERSION)?.inverted
+        : invertedOfId(marker);
+    // A hex id past any Strata issues (above VERSION_SEQ_MAX) is after all the key's versions.
+    if (inverted !== undefined && inverted < VERSION_SEQ_MAX) {
+      from = K.versionKey(bucket.ino, q.keyMarker, inverted + 1);
       withinMarkerKey = true;
     }
   }

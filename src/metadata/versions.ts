@@ -23,7 +23,13 @@ import {
   ROOT_INO,
   type VersionRecord,
 } from './types.ts';
-import { invertedOfId, NULL_VERSION, VERSION_SEQ_MAX, versionIdOf } from './version-id.ts';
+import {
+  invertedOfId,
+  isVersionId,
+  NULL_VERSION,
+  VERSION_SEQ_MAX,
+  versionIdOf,
+} from './version-id.ts';
 
 export { isVersionId, NULL_VERSION } from './version-id.ts';
 
@@ -152,16 +158,17 @@ export function retireCurrent(store: Store, bucket: BucketInfo, key: string, liv
 }
 
 // The live file `ino` now holds the new current version (after retireCurrent). It gets the lock
-// the write asked for, or the bucket's default retention (mtimeMs is the command's nowMs).
+// the write asked for, or the bucket's default retention (mtimeMs is the command's nowMs). A
+// replica takes the place its source's id names (replicaPlace) instead of a new one.
 export function recordVersion(
   store: Store,
   bucket: BucketInfo,
   key: string,
   version: { ino: number; mtimeMs: number; saveToken?: string; lock?: ObjectLockRequest },
+  replica?: ReplicaPlace,
 ): string {
   const lock = newVersionLock(bucket, version.mtimeMs, version.lock);
-  const inverted = nextInverted(store);
-  const versionId = bucket.versioning === 'Suspended' ? NULL_VERSION : versionIdOf(inverted);
+  const { inverted, versionId } = replica ?? newPlace(store, bucket);
   const record: VersionRecord = { versionId, ino: version.ino, mtimeMs: version.mtimeMs };
   if (version.saveToken !== undefined) record.saveToken = version.saveToken;
   if (lock.retention !== undefined) record.retention = lock.retention;
@@ -170,20 +177,72 @@ export function recordVersion(
   return versionId;
 }
 
-// A delete marker becomes the current version (after retireCurrent).
+// A delete marker becomes the current version (after retireCurrent), or for a replica older
+// than the key's newest version, a noncurrent one.
 export function recordDeleteMarker(
   store: Store,
   bucket: BucketInfo,
   key: string,
   nowMs: number,
+  replica?: ReplicaPlace,
 ): string {
-  const inverted = nextInverted(store);
-  const versionId = bucket.versioning === 'Suspended' ? NULL_VERSION : versionIdOf(inverted);
+  const { inverted, versionId } = replica ?? newPlace(store, bucket);
   putRecord(store, bucket.ino, key, {
     inverted,
     record: { versionId, deleteMarker: true, mtimeMs: nowMs },
   });
   return versionId;
+}
+
+function newPlace(store: Store, bucket: BucketInfo): { inverted: number; versionId: string } {
+  const inverted = nextInverted(store);
+  const versionId = bucket.versioning === 'Suspended' ? NULL_VERSION : versionIdOf(inverted);
+  return { inverted, versionId };
+}
+
+// Where a replica goes (bucket replication from another Strata cluster, which sends each version
+// with its own id): at the place the source's id names, so a key's replicas sort as their
+// sources do. `current`: it is newer than every version the key has here, so it becomes the
+// current version; otherwise it joins as a noncurrent one (a version the destination wrote
+// itself meanwhile stays current). The version counter moves past the replica's sequence, so a
+// version made here later is newer than every replica. A version id the key has already is
+// EEXIST: the sender's retry after a lost answer, which the gateway answers as done.
+const REPLICA_INVERTED_MIN = Math.floor(VERSION_SEQ_MAX / 2);
+
+export interface ReplicaPlace {
+  inverted: number;
+  versionId: string;
+  current: boolean;
+}
+
+export function replicaPlace(
+  store: Store,
+  bucket: BucketInfo,
+  at: { key: string; live?: Inode },
+  sourceId: unknown,
+): ReplicaPlace {
+  const key = at.key;
+  if (bucket.versioning !== 'Enabled')
+    fail('INVALID_BUCKET_STATE', `a replica needs versioning Enabled on bucket ${bucket.name}`);
+  const versionId =
+    isVersionId(sourceId) && sourceId !== NULL_VERSION
+      ? sourceId
+      : fail('EINVAL', `a replica's version id is a source version id, got ${String(sourceId)}`);
+  const inverted = invertedOfId(versionId);
+  // The counter moves up to the replica's sequence: one from the upper half of the space (an id
+  // no cluster reaches in 2^52 versions) would leave the destination few versions to make.
+  if (!(inverted > REPLICA_INVERTED_MIN && inverted < VERSION_SEQ_MAX))
+    fail('EINVAL', `version id ${versionId} is not one a source cluster issues`);
+  if (store.db.get(K.versionKey(bucket.ino, key, inverted)) !== undefined)
+    fail('EEXIST', `${key} has version ${versionId} already`);
+  // A live file without records (written before versioning) is placed first, as the null version.
+  materialise(store, bucket, key, at.live);
+  const newestNow = newest(store, bucket.ino, key);
+  const seq = VERSION_SEQ_MAX - inverted;
+  const counter = (store.db.get(K.counterKey('version')) as number | undefined) ?? 0;
+  if (counter < seq) store.db.putSync(K.counterKey('version'), seq);
+  const current = newestNow === undefined || inverted < newestNow.inverted;
+  return { inverted, versionId, current };
 }
 
 // A change of the live file through the mount: the first one of a save (a new saveToken, or

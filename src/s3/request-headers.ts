@@ -6,6 +6,7 @@
 // (src/s3/request-refusals.ts); docs/api/s3.md lists the same table and a test keeps them equal.
 // Later issues turn a refusal into the feature by changing its row.
 import assert from 'node:assert';
+import { isVersionId, NULL_VERSION } from '../metadata/version-id.ts';
 import type { EndpointKind } from './router.ts';
 
 export interface Refusal {
@@ -100,6 +101,11 @@ function oneOf(values: readonly string[], header: string) {
 function refusedOn(operations: readonly EndpointKind[], refusal: Refusal) {
   return (_value: string, operation: EndpointKind): Refusal | undefined =>
     operations.includes(operation) ? refusal : undefined;
+}
+
+function replicaVersionRefusal(value: string): Refusal | undefined {
+  if (isVersionId(value) && value !== NULL_VERSION) return undefined;
+  return invalidArgument('x-strata-replica-version-id must be a Strata version id (14 hex digits)');
 }
 
 const CHECKSUM_VERIFIED =
@@ -312,6 +318,20 @@ export const REQUEST_HEADERS = {
     kind: 'refused',
     refusal: notImplemented('Object Lock tokens (bucket replication)'),
     note: 'PutObjectLockConfiguration on a bucket with replication, which Strata does not have',
+  },
+  // Bucket replication from another Strata cluster (src/s3/handlers/replica.ts): not an AWS
+  // header, so anything else than the two writes it means something for refuses it.
+  'x-strata-replica-version-id': {
+    kind: 'checked',
+    by: ['PutObject', 'DeleteObject'],
+    note:
+      "the source's version id (14 hex digits), kept by the replica, which is marked REPLICA; " +
+      'needs s3:ReplicateObject (PutObject) or s3:ReplicateDelete (DeleteObject, no versionId) ' +
+      'and versioning Enabled',
+    check: (value, operation) =>
+      operation === 'PutObject' || operation === 'DeleteObject'
+        ? replicaVersionRefusal(value)
+        : notImplemented(`x-strata-replica-version-id on ${operation}`),
   },
   'x-amz-bypass-governance-retention': {
     kind: 'honoured',

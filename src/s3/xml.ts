@@ -10,6 +10,14 @@ const builder = new XMLBuilder({
   suppressEmptyNode: false,
 });
 
+// The same output, for documents whose children must keep an order across element names.
+const orderedBuilder = new XMLBuilder({
+  preserveOrder: true,
+  ignoreAttributes: false,
+  attributeNamePrefix: '@_',
+  suppressEmptyNode: false,
+});
+
 // Elements that may repeat, read as arrays even when there is one.
 const ARRAY_ELEMENTS = [
   'Part',
@@ -45,6 +53,28 @@ export function renderXml(root: string, body: Record<string, unknown>): string {
 export function renderPlainXml(root: string, body: Record<string, unknown>): string {
   const xml = builder.build({ [root]: body }) as string;
   return `<?xml version="1.0" encoding="UTF-8"?>\n${xml.replaceAll('\r', '&#13;')}`;
+}
+
+// A document whose children are given in order as [name, value] pairs, for repeated elements of
+// different names that interleave: ListObjectVersions sends Version and DeleteMarker in key
+// order, mixed, as AWS does (the Java SDK v1 and raw-XML readers keep them as one list). Values
+// as renderXml takes them: scalars, objects (children in insertion order), arrays (repeated).
+export function renderXmlInOrder(root: string, children: Array<[string, unknown]>): string {
+  const document = [
+    { [root]: children.flatMap(([name, value]) => ordered(name, value)), ':@': xmlns },
+  ];
+  const xml = orderedBuilder.build(document) as string;
+  return `<?xml version="1.0" encoding="UTF-8"?>\n${xml.replaceAll('\r', '&#13;')}`;
+}
+
+const xmlns = { '@_xmlns': S3_XMLNS };
+
+function ordered(name: string, value: unknown): Array<Record<string, unknown>> {
+  if (value === undefined) return [];
+  if (Array.isArray(value)) return value.flatMap((item) => ordered(name, item));
+  if (typeof value === 'object' && value !== null)
+    return [{ [name]: Object.entries(value).flatMap(([child, v]) => ordered(child, v)) }];
+  return [{ [name]: [{ '#text': value }] }];
 }
 
 // The S3 error body. AWS sends it without a namespace; HEAD and 304 responses carry none at all.

@@ -41,11 +41,19 @@ test('replication targets are read from [[replication.targets]] tables', () => {
   );
 });
 
+test('strata = true marks a target that is another Strata cluster (versions keep their ids)', () => {
+  const { config } = load([...target('a', 'http://h:1', 'copies'), 'strata = true']);
+  assert.equal(config.replication.targets[0].strata, true);
+  const plain = load(target('a', 'http://h:1', 'copies')).config.replication.targets[0];
+  assert.equal(plain.strata ?? false, false);
+});
+
 test('a bad target is refused, and the problem never shows its secret key', () => {
   for (const lines of [
     [...target('a', 'ftp://host', 'copies')],
     [...target('a', 'http://h:1', 'copies'), ...target('b', 'http://h:2', 'copies')],
     [...target('a', 'http://h:1', 'copies'), ...target('a', 'http://h:2', 'other')],
+    [...target('a', 'http://h:1', 'copies'), 'strata = "yes"'],
   ]) {
     assert.throws(
       () => load(lines),

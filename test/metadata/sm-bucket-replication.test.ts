@@ -200,3 +200,87 @@ describe('bucket replication in the state machine', () => {
     );
   });
 });
+
+// Replicas (x-strata-replica-version-id at a Strata destination): placed by their source id.
+describe('replicas in the state machine', () => {
+  const SOURCE = 0x1fffffffff0000; // a source's 65,536th version: its id sorts before newer ones
+  const idOf = (older: number) => (SOURCE + older).toString(16).padStart(14, '0');
+  function destination(): MetadataStateMachine {
+    const machine = openMachineWithServers([]);
+    ok(machine, { op: 'setBucketAttr', name: 'b', attr: 'versioning', value: 'Enabled' });
+    return machine;
+  }
+  const replica = (key: string, id: string, size = 4) => ({
+    op: 'putObject' as const,
+    bucket: 'b',
+    key,
+    size,
+    caller: ROOT,
+    object: { etag: `e${id}`, userMeta: {} },
+    extents: [extent(0, size)],
+    replicaVersionId: id,
+  });
+  const ids = (machine: MetadataStateMachine, key: string) =>
+    machine.reader
+      .listObjectVersions({ bucket: 'b', prefix: key, maxKeys: 1000 })
+      .versions.map((v) => `${v.versionId}${v.isLatest ? '*' : ''}${v.deleteMarker ? '!' : ''}`);
+
+  test('a replica keeps its id, is REPLICA, and is not queued again', () => {
+    const machine = destination();
+    ok(machine, { op: 'setBucketReplication', name: 'b', config: { role: '', rules: [rule()] } });
+    assert.equal(ok(machine, replica('p/a', idOf(2))).versionId, idOf(2));
+    assert.equal(statusOf(machine, 'p/a', idOf(2)), 'REPLICA');
+    assert.equal(machine.reader.replicationQueue(10).length, 0, 'a replica is not sent on');
+    assert.equal(machine.reader.objectVersion('b', 'p/a')?.versionId, idOf(2), 'it is current');
+  });
+
+  test('replicas sort by their source ids; an older one joins as noncurrent', () => {
+    const machine = destination();
+    ok(machine, replica('k', idOf(2)));
+    ok(machine, replica('k', idOf(0))); // newer at the source: current
+    ok(machine, replica('k', idOf(1))); // arrives late: between the two, noncurrent
+    assert.deepEqual(ids(machine, 'k'), [`${idOf(0)}*`, idOf(1), idOf(2)]);
+    const current = machine.reader.objectVersion('b', 'k');
+    assert.equal(current?.versionId, idOf(0));
+    assert.equal(current?.inode?.object?.etag, `e${idOf(0)}`, 'the live file is the newest');
+    const late = machine.reader.objectVersion('b', 'k', idOf(1));
+    assert.equal(late?.inode?.frozen, true, 'a noncurrent replica is frozen data');
+  });
+
+  test('a version made here after replicas is newer than all of them', () => {
+    const machine = destination();
+    ok(machine, replica('k', idOf(0)));
+    const local = put(machine, 'k');
+    assert.ok(local < idOf(0), `${local} sorts before ${idOf(0)}`);
+    assert.deepEqual(ids(machine, 'k'), [`${local}*`, idOf(0)]);
+  });
+
+  test('a replicated delete marker keeps its id; an older one leaves the current object', () => {
+    const machine = destination();
+    ok(machine, replica('k', idOf(1)));
+    const marker = { op: 'deleteObject' as const, bucket: 'b', key: 'k' };
+    const made = ok(machine, { ...marker, replicaVersionId: idOf(0) });
+    assert.equal(made.versionId, idOf(0));
+    assert.equal(made.deleteMarker, true);
+    assert.deepEqual(ids(machine, 'k'), [`${idOf(0)}*!`, idOf(1)]);
+    assert.equal(machine.reader.objectVersion('b', 'k')?.deleteMarker, true);
+    ok(machine, replica('j', idOf(0)));
+    ok(machine, { ...marker, key: 'j', replicaVersionId: idOf(1) });
+    assert.deepEqual(ids(machine, 'j'), [`${idOf(0)}*`, `${idOf(1)}!`]);
+    assert.equal(machine.reader.objectVersion('b', 'j')?.deleteMarker, false);
+  });
+
+  test('refused: a held id (EEXIST), null and far ids, a bucket without versioning Enabled', () => {
+    const machine = destination();
+    ok(machine, replica('k', idOf(0)));
+    assert.equal(codeOf(machine, replica('k', idOf(0))), 'EEXIST');
+    assert.equal(codeOf(machine, replica('k', 'null')), 'EINVAL');
+    assert.equal(codeOf(machine, replica('k', '00000000000001')), 'EINVAL');
+    const dm = { op: 'deleteObject' as const, bucket: 'b', key: 'k', replicaVersionId: idOf(5) };
+    assert.equal(codeOf(machine, { ...dm, versionId: idOf(0) }), 'EINVAL');
+    ok(machine, { op: 'setBucketAttr', name: 'b', attr: 'versioning', value: 'Suspended' });
+    assert.equal(codeOf(machine, replica('k', idOf(9))), 'INVALID_BUCKET_STATE');
+    assert.equal(codeOf(machine, dm), 'INVALID_BUCKET_STATE');
+    assert.deepEqual(ids(machine, 'k'), [`${idOf(0)}*`], 'nothing changed');
+  });
+});

@@ -137,7 +137,7 @@ test('an empty listing still has its fixed elements', () => {
   assert.equal(doc.NextContinuationToken, undefined);
 });
 
-test('ListObjectVersions puts versions and delete markers in their own elements', () => {
+test('ListObjectVersions puts versions and delete markers in elements of their own', () => {
   const versions: ListVersionsResult = {
     versions: [
       {
@@ -178,4 +178,36 @@ test('ListObjectVersions puts versions and delete markers in their own elements'
   assert.equal(doc.DeleteMarker.IsLatest, 'true');
   assert.equal(doc.NextKeyMarker, 'd/');
   assert.equal(doc.NextVersionIdMarker, undefined, 'a page ending on a common prefix has none');
+});
+
+// AWS sends one sequence of Version and DeleteMarker elements in listing order; readers that keep
+// them as one list (the Java SDK v1, raw XML) depend on it.
+test('ListObjectVersions keeps versions and delete markers in listing order, mixed', () => {
+  const version = (versionId: string, deleteMarker: boolean, isLatest: boolean) => ({
+    key: 'k',
+    versionId,
+    isLatest,
+    deleteMarker,
+    lastModifiedMs: T,
+    size: deleteMarker ? 0 : 1,
+    etag: deleteMarker ? '' : '0cc175b9c0f1b6a831c399e269772661',
+    isDirMarker: false,
+  });
+  const ids = ['1ffffffffffff1', '1ffffffffffff2', '1ffffffffffff3', '1ffffffffffff4'];
+  const result: ListVersionsResult = {
+    versions: [
+      version(ids[0], false, true),
+      version(ids[1], true, false),
+      version(ids[2], false, false),
+      version(ids[3], true, false),
+    ],
+    commonPrefixes: ['z/'],
+    isTruncated: false,
+  };
+  const xml = renderListVersions(paramsOf(''), result, 'o');
+  const order = [...xml.matchAll(/<(Version|DeleteMarker|CommonPrefixes)>/g)].map((m) => m[1]);
+  assert.deepEqual(order, ['Version', 'DeleteMarker', 'Version', 'DeleteMarker', 'CommonPrefixes']);
+  const listed = [...xml.matchAll(/<VersionId>([^<]*)<\/VersionId>/g)].map((m) => m[1]);
+  assert.deepEqual(listed, ids);
+  assert.match(xml, /^<\?xml version="1.0" encoding="UTF-8"\?>\n<ListVersionsResult xmlns="/);
 });

@@ -73,6 +73,8 @@ async function createUpload(key: string, headers: Record<string, string> = {}): 
 
 // Object Lock rows: a bucket made with Object Lock, once; retention headers until LOCK_UNTIL.
 const LOCK_UNTIL = '2100-01-01T00:00:00.000Z';
+// A version id a source cluster issues (its 65,536th version).
+const REPLICA_ID = '1fffffffff0000';
 let locked: Promise<string> | undefined;
 function lockedBucket(): Promise<string> {
   locked ??= (async () => {
@@ -645,6 +647,30 @@ const CASES: Record<RequestHeaderName, Case[]> = {
   ],
   'x-amz-object-lock-token': [
     refusedPut('x-amz-object-lock-token', 'token', 501, 'NotImplemented'),
+  ],
+  'x-strata-replica-version-id': [
+    refusedPut('x-strata-replica-version-id', 'null', 400, 'InvalidArgument'),
+    refusedCopy('x-strata-replica-version-id', '1fffffffff0001', 501, 'NotImplemented'),
+    // The header bucket has no versioning: a replica needs it Enabled.
+    refusedPut('x-strata-replica-version-id', '1fffffffff0002', 409, 'InvalidBucketState'),
+    {
+      title: 'a replica keeps the id it names, is REPLICA on HEAD, and a resend is answered alike',
+      request: async () =>
+        lockedPut(fresh('replica'), { 'x-strata-replica-version-id': REPLICA_ID }),
+      status: 200,
+      check: async (r) => {
+        assert.equal(r.headers['x-amz-version-id'], REPLICA_ID);
+        const head = await send(lockedGet(`replica-${sequence}`, 'HEAD'));
+        assert.equal(head.headers['x-amz-version-id'], REPLICA_ID);
+        assert.equal(head.headers['x-amz-replication-status'], 'REPLICA');
+        const again = await send(
+          await lockedPut(`replica-${sequence}`, { 'x-strata-replica-version-id': REPLICA_ID }),
+        );
+        assert.equal(again.status, 200, 'the same replica again is done already');
+        assert.equal(again.headers['x-amz-version-id'], REPLICA_ID);
+        assert.equal(again.headers.etag, r.headers.etag);
+      },
+    },
   ],
   'x-amz-bypass-governance-retention': [
     {

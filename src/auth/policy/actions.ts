@@ -60,6 +60,9 @@ export const OBJECT_ACTIONS = [
   's3:PutObjectLegalHold',
   's3:BypassGovernanceRetention',
   's3:RestoreObject',
+  // Writes of replicas (x-strata-replica-version-id), as AWS names a destination's permissions.
+  's3:ReplicateObject',
+  's3:ReplicateDelete',
 ] as const;
 
 export const ACCOUNT_ACTIONS = ['s3:ListAllMyBuckets'] as const;

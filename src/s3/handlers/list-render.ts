@@ -11,7 +11,7 @@ import type {
 import { isVersionId } from '../../metadata/version-id.ts';
 import { quoteEtag } from '../context.ts';
 import { S3Error } from '../errors.ts';
-import { isoDate, renderXml } from '../xml.ts';
+import { isoDate, renderXml, renderXmlInOrder } from '../xml.ts';
 import { listedEtag } from './object-meta.ts';
 
 export const MAX_KEYS_LIMIT = 1000;
@@ -185,8 +185,9 @@ export function renderListV1(p: ListParams, result: ListObjectsResult, owner: st
   });
 }
 
-// ListObjectVersions: versions and delete markers in key order, each key's newest first. The two
-// kinds go in their own elements (Version, DeleteMarker), which clients read as two lists.
+// ListObjectVersions: versions and delete markers in key order, each key's newest first, in
+// one sequence of Version and DeleteMarker elements as AWS sends them (clients that read two
+// lists, as the AWS SDK v3 does, lose nothing; those that read one keep the order).
 export function renderListVersions(
   p: ListParams,
   result: ListVersionsResult,
@@ -207,7 +208,7 @@ export function renderListVersions(
           : {}),
       }
     : {};
-  return renderXml('ListVersionsResult', {
+  const head = {
     Name: p.bucket,
     Prefix: encode(p.prefix),
     KeyMarker: encode(p.marker),
@@ -217,18 +218,25 @@ export function renderListVersions(
     ...(p.delimiter ? { Delimiter: encode(p.delimiter) } : {}),
     IsTruncated: result.isTruncated,
     ...(p.urlEncoding ? { EncodingType: 'url' } : {}),
-    Version: result.versions
-      .filter((v) => !v.deleteMarker)
-      .map((v) => ({
-        ...entry(v),
-        ETag: quoteEtag(listedEtag({ ...v, lastModifiedMs: v.lastModifiedMs })),
-        Size: v.size,
-        Owner: ownerOf(owner),
-        StorageClass: 'STANDARD',
-      })),
-    DeleteMarker: result.versions
-      .filter((v) => v.deleteMarker)
-      .map((v) => ({ ...entry(v), Owner: ownerOf(owner) })),
-    CommonPrefixes: result.commonPrefixes.map((prefix) => ({ Prefix: encode(prefix) })),
-  });
+  };
+  const versions = result.versions.map((v): [string, unknown] =>
+    v.deleteMarker
+      ? ['DeleteMarker', { ...entry(v), Owner: ownerOf(owner) }]
+      : [
+          'Version',
+          {
+            ...entry(v),
+            ETag: quoteEtag(listedEtag({ ...v, lastModifiedMs: v.lastModifiedMs })),
+            Size: v.size,
+            Owner: ownerOf(owner),
+            StorageClass: 'STANDARD',
+          },
+        ],
+  );
+  const prefixes = result.commonPrefixes.map((prefix) => ({ Prefix: encode(prefix) }));
+  return renderXmlInOrder('ListVersionsResult', [
+    ...Object.entries(head),
+    ...versions,
+    ['CommonPrefixes', prefixes],
+  ]);
 }

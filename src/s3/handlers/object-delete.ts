@@ -6,15 +6,25 @@ import { type RequestContext, readSmallBody, sendEmpty, sendXml } from '../conte
 import { isInternal, S3Error, toS3Error } from '../errors.ts';
 import { parseXml, renderXml } from '../xml.ts';
 import { bypassGovernance } from './object-lock.ts';
+import { isReplicaHeld, replicaVersionOf } from './replica.ts';
 
 const DELETE_OBJECTS_MAX = 1000;
 
 export async function deleteObject(ctx: RequestContext, bucket: string, key: string) {
   const versionId = ctx.url.searchParams.get('versionId') ?? undefined;
   const bypass = await bypassGovernance(ctx, bucket, key);
-  const change = await ctx.client.deleteObject(bucket, key, versionId, {
-    bypassGovernance: bypass,
+  const replicaVersionId = await replicaVersionOf(ctx, {
+    bucket,
+    key,
+    action: 's3:ReplicateDelete',
   });
+  const options = { bypassGovernance: bypass, replicaVersionId };
+  const change = await ctx.client
+    .deleteObject(bucket, key, versionId, options)
+    .catch((error): VersionChange => {
+      if (!isReplicaHeld(error, replicaVersionId)) throw error;
+      return { versionId: replicaVersionId, deleteMarker: true };
+    });
   sendEmpty(ctx, 204, changeHeaders(change));
 }
 

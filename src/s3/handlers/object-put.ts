@@ -1,9 +1,11 @@
+import type { PutObjectResult } from '../../client/types.ts';
 import { objectWriteAcl } from '../acl-request.ts';
 import { objectBody, quoteEtag, type RequestContext, sendEmpty } from '../context.ts';
 import { S3Error } from '../errors.ts';
 import { expirationHeader } from './lifecycle.ts';
 import { lockFromHeaders } from './object-lock.ts';
 import { objectMetaFrom } from './object-meta.ts';
+import { isReplicaHeld, replicaVersionOf } from './replica.ts';
 import { checkCanSeal, requestedSse, sseHeaders } from './sse.ts';
 
 const CHECKSUM_HEADERS: Record<string, string> = {
@@ -62,11 +64,21 @@ export async function putObject(ctx: RequestContext, bucket: string, key: string
   const sse = requestedSse(ctx);
   await checkCanSeal(ctx, bucket, sse);
   if (sse !== undefined) Object.assign(object, { sse });
-  const result = await ctx.client.putObject(bucket, key, objectBody(ctx), {
+  const replicaVersionId = await replicaVersionOf(ctx, {
+    bucket,
+    key,
+    action: 's3:ReplicateObject',
+  });
+  const put = ctx.client.putObject(bucket, key, objectBody(ctx), {
     object,
     ifMatch: conditional(ctx, 'if-match'),
     ifNoneMatch,
     lock: lockFromHeaders(ctx),
+    replicaVersionId,
+  });
+  const result = await put.catch(async (error) => {
+    if (!isReplicaHeld(error, replicaVersionId)) throw error;
+    return heldReplica(ctx, bucket, key, replicaVersionId as string);
   });
   // A short body never gets here: the socket's early end (or auth's length check) fails the
   // stream, and so the put, before anything is committed.
@@ -77,4 +89,18 @@ export async function putObject(ctx: RequestContext, bucket: string, key: string
     ...(result.versionId !== undefined ? { 'x-amz-version-id': result.versionId } : {}),
     ...(await expirationHeader(ctx, bucket, key, result.inode)),
   });
+}
+
+// The replica the destination had already, answered as the PUT that made it was.
+async function heldReplica(
+  ctx: RequestContext,
+  bucket: string,
+  key: string,
+  versionId: string,
+): Promise<PutObjectResult> {
+  const version = await ctx.client.objectVersion(bucket, key, versionId);
+  const inode = version.inode;
+  if (inode === undefined)
+    throw new S3Error('InvalidRequest', 400, `${versionId} is a delete marker`);
+  return { etag: inode.object?.etag ?? '', size: inode.size, inode, versionId };
 }
