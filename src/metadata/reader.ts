@@ -7,6 +7,7 @@ import {
 import { directoryUsage } from './dir-usage.ts';
 import * as K from './keys.ts';
 import { keyFacts } from './lifecycle/facts.ts';
+import { bucketsOfInode } from './links.ts';
 import { listObjects } from './list-objects.ts';
 import { clusterConfig, normaliseServer, server } from './ops-cluster.ts';
 import { getLock, readLocks } from './ops-locks.ts';
@@ -128,6 +129,8 @@ export function createReader(store: Store): MetadataReader {
     accessKeys: () => users.accessKeys(store),
     accessKey: (accessKeyId) => users.accessKey(store, accessKeyId),
     usersVersion: () => users.usersVersion(store),
+    user: (name) => users.userSummary(store, name),
+    bucketsOfInode: (ino, limit) => bucketsOfInode(store, ino, limit),
     scanStripes: (cursor, limit) => scanStripes(store, cursor ?? undefined, limit),
     relocatedShards: (stripeId) =>
       typeof stripeId === 'string'

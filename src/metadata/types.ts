@@ -992,6 +992,12 @@ export interface MetadataReader {
   accessKeys(): { version: number; keys: ResolvedAccessKey[] };
   accessKey(accessKeyId: string): ResolvedAccessKey | undefined;
   usersVersion(): number; // moves on every change of the users table
+  user(name: string): UserSummary | undefined;
+  // The buckets an inode is in, through its names (a file hard-linked across buckets is in
+  // each; the root and an inode with no name are in none); at most `limit` links are followed
+  // and `complete` says whether there were more. Read locally by the metadata service to
+  // authorize a user's calls (src/metadata/namespace-access.ts); not served over RPC.
+  bucketsOfInode(ino: number, limit: number): { buckets: string[]; complete: boolean };
 }
 
 // Cluster-wide settings the metadata service hands to every client, so that all writers agree.
@@ -1026,4 +1032,7 @@ export const METADATA_RPC = {
   userList: 'meta.userList',
   userKeys: 'meta.userKeys',
   userSync: 'meta.userSync',
+  // A connection logs in as a user (src/metadata/user-login.ts): { step: 'challenge' } ->
+  // { nonce }, then { step: 'prove', accessKeyId, proof, clientNonce? } -> { user, admin }.
+  login: 'meta.login',
 } as const;
