@@ -236,14 +236,13 @@ const READ_CHECKS: Partial<Record<keyof MetadataReader, ReadCheck>> = {
   listObjectVersions: byQuery,
   getUpload: byUpload,
   listParts: byUpload,
-  // What a writer needs to place stripes, a mount's statfs and its lock bookkeeping.
+  // What a writer needs to place stripes, and a mount's statfs.
   listBuckets: anyone, // filtered (filterRead)
   dataServers: anyone,
   placementView: anyone,
   dataServer: anyone,
   clusterConfig: anyone,
   shardCounts: anyone,
-  mounts: anyone,
 };
 
 // Throws EACCES unless `actor` may make this read.
