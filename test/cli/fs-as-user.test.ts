@@ -204,6 +204,21 @@ describe('strata fs and strata-mount as a user', () => {
       await mount?.stop();
     });
 
+    test('with a wrong secret it does not start, and names the key, not the secret', async () => {
+      const wrong = 'a-wrong-secret-for-the-mount';
+      await assert.rejects(
+        startMount(server.metadataAddr, {
+          args: ['--access-key-id', alice.key, '--secret-access-key', wrong],
+        }),
+        (error: Error) => {
+          assert.match(error.message, new RegExp(`access key ${alice.key} is unknown`));
+          assert.ok(!error.message.includes(wrong), 'the secret is not printed');
+          return true;
+        },
+      );
+      assert.ok(!server.output().includes(wrong), 'nor logged by the server');
+    });
+
     test('sees her buckets and those granted to her, no other', () => {
       assert.deepEqual(readdirSync(mount.mountPoint).sort(), ['alice-b', 'ops-shared']);
       assert.ok(!mount.output().includes(alice.secret), 'the mount prints no secret');
