@@ -9,6 +9,8 @@
 //   (BucketOwnerEnforced drops every ACL, IgnorePublicAcls the group grants), as the gateway;
 // - only the owner changes a bucket's settings or deletes it; anyone may create a bucket, which
 //   the leader records as the user's;
+// - a mount session opened by a user is that user's: its calls, and the files it keeps open
+//   after their last name is gone, are the user's only;
 // - the cluster's own commands (servers, members, repair, collection) are refused.
 // Bucket policies are not evaluated here: they are the gateway's (src/auth/policy sits above this
 // layer), so a policy's Allow does not open a bucket to a mount, nor its Deny close one.
@@ -98,14 +100,16 @@ function checkBucket(reader: MetadataReader, actor: Actor, name: unknown, need: 
 }
 
 // An inode by number: reading needs one of its buckets readable, writing needs every one of them
-// writable. The root passes (what it lists is filtered); an inode in no bucket (a file unlinked
-// while open, a noncurrent version's data) is an administrator's only.
+// writable. The root passes (what it lists is filtered). An inode in no bucket is a file unlinked
+// while open, which the user's own mount session keeps, or else an administrator's only (another
+// mount's open file, a noncurrent version's data).
 function checkInode(reader: MetadataReader, actor: Actor, ino: unknown, need: Need): void {
   if (actor.admin || ino === ROOT_INO) return;
   if (typeof ino !== 'number' || !Number.isSafeInteger(ino)) return; // the call refuses it
   if (reader.getattr(ino) === undefined) return; // ENOENT from the call itself
   const { buckets, complete } = reader.bucketsOfInode(ino, LINKS_CHECKED_MAX);
   const what = `inode ${ino}`;
+  if (complete && buckets.length === 0 && keptForUser(reader, actor, ino)) return;
   if (!complete || buckets.length === 0) throw denied(actor, what, need);
   const allowed = buckets.map((name) => {
     const bucket = reader.getBucket(name);
@@ -113,6 +117,19 @@ function checkInode(reader: MetadataReader, actor: Actor, ino: unknown, need: Ne
   });
   const ok = need === 'read' ? allowed.some(Boolean) : allowed.every(Boolean);
   if (!ok) throw denied(actor, `${what} (in bucket ${buckets.join(', ')})`, need);
+}
+
+function keptForUser(reader: MetadataReader, actor: Actor, ino: number): boolean {
+  return reader.mounts().some((s) => s.user === actor.user && reader.keepsOrphan(s.mountId, ino));
+}
+
+// A mount session named by a call: a user's connection uses its own sessions only (an absent one
+// passes: the command itself says ESTALE).
+function checkSession(reader: MetadataReader, actor: Actor, mountId: unknown): void {
+  if (typeof mountId !== 'string') return;
+  const session = reader.mountSession(mountId);
+  if (session !== undefined && session.user !== actor.user)
+    throw new StrataError('EACCES', `mount session ${mountId} is not user ${actor.user}'s`);
 }
 
 // An entry named in a directory: in the root, the name is a bucket's.
@@ -146,6 +163,9 @@ export function authorizeCommand(reader: MetadataReader, actor: Actor, c: Comman
       checkInode(reader, actor, c.parent, 'write');
       return c;
     case 'unlink':
+      checkEntry(reader, actor, c.parent, c.name, 'write');
+      checkSession(reader, actor, c.keepForMount);
+      return c;
     case 'rmdir':
       checkEntry(reader, actor, c.parent, c.name, 'write');
       return c;
@@ -156,6 +176,7 @@ export function authorizeCommand(reader: MetadataReader, actor: Actor, c: Comman
     case 'rename':
       checkEntry(reader, actor, c.srcParent, c.srcName, 'write');
       checkEntry(reader, actor, c.dstParent, c.dstName, 'write');
+      checkSession(reader, actor, c.keepReplacedForMount);
       return c;
     case 'setattr':
     case 'setxattr':
@@ -165,6 +186,7 @@ export function authorizeCommand(reader: MetadataReader, actor: Actor, c: Comman
       checkInode(reader, actor, c.ino, 'write');
       return c;
     case 'setLock':
+      checkSession(reader, actor, c.mountId);
       checkInode(reader, actor, c.ino, 'read');
       return c;
     case 'createBucket':
@@ -195,9 +217,11 @@ export function authorizeCommand(reader: MetadataReader, actor: Actor, c: Comman
       checkUpload(reader, actor, c.uploadId, 'write');
       return c;
     case 'mountOpen':
+      return { ...c, user: actor.user };
     case 'mountHeartbeat':
     case 'mountClose':
     case 'releaseOrphan':
+      checkSession(reader, actor, c.mountId);
       return c;
     default:
       throw new StrataError('EACCES', `user ${actor.user} may not apply ${c.op} (an operator's)`);

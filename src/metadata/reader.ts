@@ -10,8 +10,8 @@ import { keyFacts } from './lifecycle/facts.ts';
 import { bucketsOfInode } from './links.ts';
 import { listObjects } from './list-objects.ts';
 import { clusterConfig, normaliseServer, server } from './ops-cluster.ts';
-import { getLock, readLocks } from './ops-locks.ts';
-import { orphansOf, sessions } from './ops-mounts.ts';
+import { getLock, mountSession, readLocks } from './ops-locks.ts';
+import { keepsOrphan, orphansOf, sessions } from './ops-mounts.ts';
 import * as users from './ops-users.ts';
 import { shardCounts } from './shard-counts.ts';
 import type { Store } from './store.ts';
@@ -131,6 +131,8 @@ export function createReader(store: Store): MetadataReader {
     usersVersion: () => users.usersVersion(store),
     user: (name) => users.userSummary(store, name),
     bucketsOfInode: (ino, limit) => bucketsOfInode(store, ino, limit),
+    mountSession: (mountId) => mountSession(store, mountId),
+    keepsOrphan: (mountId, ino) => keepsOrphan(store, mountId, ino),
     scanStripes: (cursor, limit) => scanStripes(store, cursor ?? undefined, limit),
     relocatedShards: (stripeId) =>
       typeof stripeId === 'string'

@@ -5,7 +5,17 @@
 // is refused naming the key id, and no secret reaches the server's log (at debug level). A key
 // rotated away stops working for new connections and for an open one at its next call.
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  fsyncSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readSync,
+  unlinkSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import {
@@ -231,6 +241,21 @@ describe('strata fs and strata-mount as a user', () => {
       assert.equal(sh(`mkdir ${join(at, 'alice-m')}`).status, 0);
       const acl = await s3.send(new GetBucketAclCommand({ Bucket: 'alice-m' }));
       assert.equal(acl.Owner?.ID, 'alice');
+    });
+
+    test('a file she unlinks while it is open stays hers to write and read', () => {
+      const path = join(mount.mountPoint, 'alice-b', 'tmp-open.bin');
+      const fd = openSync(path, 'w+');
+      try {
+        unlinkSync(path);
+        writeSync(fd, 'still here\n');
+        fsyncSync(fd);
+        const back = Buffer.alloc(11);
+        assert.equal(readSync(fd, back, 0, 11, 0), 11);
+        assert.equal(back.toString(), 'still here\n');
+      } finally {
+        closeSync(fd);
+      }
     });
 
     test("is refused (EACCES) in the administrator's bucket; READ reads, not writes", () => {

@@ -163,6 +163,43 @@ describe('namespace access of a user', () => {
     authorizeRead(reader, boss, 'getattr', [ino]);
   });
 
+  test("a user's mount session is hers: its calls, and the files it keeps open unlinked", () => {
+    const machine = openMachine();
+    const mine = bucketWith(machine, 'mine', 'alice');
+    const reader = machine.reader;
+    const open: Command = { op: 'mountOpen', nowMs: 1, mountId: 'am', ttlMs: 10_000 };
+    const stamped = authorizeCommand(reader, alice, open);
+    assert.deepEqual(stamped, { ...open, user: 'alice' }, "the leader records the mount's user");
+    assert.equal(machine.apply(stamped).ok, true);
+    ok(machine, { op: 'mountOpen', mountId: 'ops', ttlMs: 10_000 });
+    const created = ok(machine, {
+      op: 'create',
+      parent: mine,
+      name: 'f',
+      mode: 0o644,
+      caller: ROOT,
+      exclusive: true,
+    });
+    const ino = (created as { inode?: { ino: number } }).inode?.ino;
+    assert.ok(ino);
+    const unlink: Command = { op: 'unlink', nowMs: 1, parent: mine, name: 'f', keepForMount: 'am' };
+    refused(
+      () => authorizeCommand(reader, alice, { ...unlink, keepForMount: 'ops' }),
+      /mount session ops is not user alice's/,
+    );
+    assert.equal(machine.apply(authorizeCommand(reader, alice, unlink)).ok, true);
+    authorizeCommand(reader, alice, { op: 'write', nowMs: 1, ino, extents: [] });
+    authorizeRead(reader, alice, 'extents', [ino, 0, 10]);
+    refused(
+      () => authorizeCommand(reader, alice, { op: 'mountClose', nowMs: 1, mountId: 'ops' }),
+      /not user alice's/,
+    );
+    authorizeCommand(reader, alice, { op: 'mountHeartbeat', nowMs: 1, mountId: 'am' });
+    // Nobody else takes over a live session by its id.
+    const takeover = machine.apply({ op: 'mountOpen', nowMs: 2, mountId: 'am', ttlMs: 10_000 });
+    assert.equal(takeover.ok ? 'ok' : takeover.code, 'EACCES');
+  });
+
   test('the root lists only readable buckets, a full page unless it ends', () => {
     const machine = openMachine();
     for (let i = 0; i < 30; i++) bucketWith(machine, `b${String(i).padStart(2, '0')}`, 'bob');
