@@ -43,7 +43,8 @@ export const METADATA_ADDR_OPTION = {
 // Client commands take --metadata-addr HOST:PORT[,HOST:PORT...], else the config named by
 // --config or STRATA_CONFIG (metadata.bind_addr and raft_peers), else the default address.
 // The same configuration gives this process its cluster credentials ([tls], or the cluster
-// token; src/rpc/security-config.ts): the CLI is an administrator.
+// token; src/rpc/security-config.ts): the CLI is an administrator, unless `strata fs` is given a
+// user's access key (src/client/user-login.ts), which limits it to that user's buckets.
 export async function metadataAddrs(values: Record<string, unknown>): Promise<string[]> {
   const { loadConfig } = await import('../config/load.ts');
   const { describeWarning } = await import('../config/errors.ts');

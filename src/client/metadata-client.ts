@@ -13,6 +13,7 @@ import {
   type UserSummary,
 } from '../metadata/types.ts';
 import { RpcClient } from '../rpc/index.ts';
+import { type UserCredentials, userLogin } from './user-login.ts';
 
 type OkResult = Extract<CommandResult, { ok: true }>;
 type ReaderFn = keyof MetadataReader;
@@ -41,15 +42,19 @@ export class MetadataClient {
   private readonly inFlight = new Set<number>();
   private configCache: ClusterConfig | undefined;
 
-  constructor(addrs: string[], options: { timeoutMs?: number } = {}) {
+  // `user`: every connection logs in as this user (src/client/user-login.ts), which limits the
+  // namespace to the user's buckets; without it the process's role alone decides.
+  constructor(addrs: string[], options: { timeoutMs?: number; user?: UserCredentials } = {}) {
     if (addrs.length === 0) throw new StrataError('EINVAL', 'no metadata address given');
     this.addrs = addrs;
     this.deadlineMs = options.timeoutMs ?? 30_000;
+    const onConnect = options.user === undefined ? undefined : userLogin(options.user);
     this.rpcs = addrs.map(
       (addr) =>
         new RpcClient(addr, {
           defaultTimeoutMs: Math.min(ATTEMPT_TIMEOUT_MS, this.deadlineMs),
           connectTimeoutMs: 1_000,
+          onConnect,
         }),
     );
   }

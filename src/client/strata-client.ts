@@ -60,6 +60,7 @@ import type {
   StrataClientApi,
   VersionChange,
 } from './types.ts';
+import type { UserCredentials } from './user-login.ts';
 
 export interface StrataClientOptions {
   metadataAddrs: string[];
@@ -68,6 +69,8 @@ export interface StrataClientOptions {
   maxObjectSizeBytes?: number;
   // Encryption at rest: the master keys, and whether new stripes are sealed (stripe-crypt.ts).
   atRest?: AtRest;
+  // Act as this user (its access key): the namespace is then limited to its buckets.
+  user?: UserCredentials;
 }
 
 const ROOT_CALLER: Caller = { uid: 0, gid: 0 };
@@ -104,7 +107,7 @@ export class StrataClient implements StrataClientApi {
   private readonly stripeSlots = new Slots(STRIPES_IN_FLIGHT_PER_CLIENT_MAX);
 
   constructor(options: StrataClientOptions) {
-    this.metadata = new MetadataClient(options.metadataAddrs);
+    this.metadata = new MetadataClient(options.metadataAddrs, { user: options.user });
     this.caller = options.caller ?? ROOT_CALLER;
     this.log = options.log ?? silentLogger;
     this.pool = new DataPool(this.metadata, { log: this.log, atRest: options.atRest });

@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
 import { StrataClient } from '../client/strata-client.ts';
+import { type UserCredentials, userCredentialsFrom } from '../client/user-login.ts';
 import { loadConfig } from '../config/load.ts';
 import { type AtRest, DATA_CIPHERS, type DataCipher, readKeyFile } from '../crypto/index.ts';
 import { createLogger, isLogLevel, LOG_LEVELS, type Logger } from '../observability/logger.ts';
@@ -29,6 +30,7 @@ import { FuseSession } from './session.ts';
 
 const HELP = `Usage: strata-mount MOUNTPOINT [--metadata-addr H:P[,H:P...]] [-o OPTIONS] [--cache-size SIZE]
                     [--log-level LEVEL] [--key-file FILE [--cipher CIPHER]]
+                    [--access-key-id ID --secret-access-key SECRET]
 
 Mounts the Strata namespace at MOUNTPOINT through FUSE: buckets are its top-level directories
 (mkdir there creates a bucket), objects its files; a file written here is an S3 object and an
@@ -49,6 +51,11 @@ strata_fuse_write_errors_total, and makes strata-mount exit 1 when it stops.
 Credentials (docs/guides/security.md): a mount-role certificate through STRATA_TLS_CA,
 STRATA_TLS_CERT and STRATA_TLS_KEY (or [tls] of the file in STRATA_CONFIG); on the server's own
 machine without TLS, the cluster token: ./strata-data/cluster.token or STRATA_TLS_TOKEN_FILE.
+A mount runs as a user when given one of the user's access keys (--access-key-id and
+--secret-access-key, or STRATA_ACCESS_KEY_ID and STRATA_SECRET_ACCESS_KEY): it then sees and
+changes only the user's own buckets and those whose ACL grants the user READ or WRITE (EACCES
+elsewhere), and a bucket it makes is the user's. A mount certificate without a user reaches no
+bucket; the cluster token without a user is the operator's and reaches every bucket.
 
 Options:
   --metadata-addr H:P,...  metadata members to use                    [127.0.0.1:9000]
@@ -61,6 +68,9 @@ Options:
                            Without it, an encrypted object cannot be read here (EIO)
   --cipher CIPHER          aes-256-gcm | chacha20-poly1305, for what this mount writes
                                                                           [aes-256-gcm]
+  --access-key-id ID       act as the user of this access key     [STRATA_ACCESS_KEY_ID]
+  --secret-access-key SECRET  its secret (prefer the environment: ps shows arguments)
+                                                          [STRATA_SECRET_ACCESS_KEY]
   --foreground             stay attached (the default; there is no daemon mode)
   -o ro                    mount read-only
   -o allow_other           let other users' processes use the mount, with their permissions
@@ -99,6 +109,8 @@ export async function mountMain(args: string[]): Promise<number> {
       'log-level': { type: 'string' },
       'key-file': { type: 'string' },
       cipher: { type: 'string', default: 'aes-256-gcm' },
+      'access-key-id': { type: 'string' },
+      'secret-access-key': { type: 'string' },
       foreground: { type: 'boolean' },
       o: { type: 'string', short: 'o', multiple: true },
       help: { type: 'boolean', short: 'h' },
@@ -137,6 +149,13 @@ export async function mountMain(args: string[]): Promise<number> {
     process.stderr.write(`strata-mount: ${(error as Error).message}\n`);
     return 2;
   }
+  let user: UserCredentials | undefined;
+  try {
+    user = userCredentialsFrom(values, process.env);
+  } catch (error) {
+    process.stderr.write(`strata-mount: ${(error as Error).message}\n`);
+    return 2;
+  }
   let fuseOptions: MountOptions;
   try {
     fuseOptions = parseMountOptions(values.o ?? [], isRoot());
@@ -169,6 +188,7 @@ export async function mountMain(args: string[]): Promise<number> {
     metadataAddrs: String(values['metadata-addr']).split(','),
     log,
     atRest,
+    user,
   });
   let fd: number;
   let fs: StrataFileSystem;

@@ -77,3 +77,24 @@ export function locationOf(store: Store, ino: number): ObjectLocation | undefine
   if (links.length !== 1) return undefined;
   return locationIn(store, links[0].parent, links[0].name);
 }
+
+// The buckets of every name of `ino` (its first `limit` links): a directory has one name, a file
+// one per hard link. The root is in no bucket; a bucket's own directory is in that bucket.
+export function bucketsOfInode(
+  store: Store,
+  ino: number,
+  limit: number,
+): { buckets: string[]; complete: boolean } {
+  assert(Number.isSafeInteger(limit) && limit > 0, 'a positive link limit');
+  if (!Number.isSafeInteger(ino) || ino === ROOT_INO) return { buckets: [], complete: true };
+  const links = linksOf(store, ino, limit + 1);
+  const buckets = new Set<string>();
+  for (const link of links.slice(0, limit)) {
+    if (link.parent === ROOT_INO) buckets.add(link.name);
+    else {
+      const at = locationIn(store, link.parent, link.name);
+      if (at !== undefined) buckets.add(at.bucket.name);
+    }
+  }
+  return { buckets: [...buckets], complete: links.length <= limit };
+}

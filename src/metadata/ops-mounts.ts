@@ -43,6 +43,11 @@ export function keepOrphan(store: Store, inode: Inode, mountId: string, nowMs: n
   return true;
 }
 
+export function keepsOrphan(store: Store, mountId: string, ino: number): boolean {
+  if (typeof mountId !== 'string' || !Number.isSafeInteger(ino)) return false;
+  return store.db.get(K.mountOrphanKey(mountId, ino)) !== undefined;
+}
+
 export function orphansOf(store: Store, mountId: string): number[] {
   return [...store.db.getKeys(K.mountOrphanRange(mountId))].map((key) =>
     K.inoFromMountIndexKey(key as Buffer),
@@ -77,12 +82,18 @@ export function mountOpen(store: Store, c: Op<'mountOpen'>) {
     (typeof c.description !== 'string' || c.description.length > DESCRIPTION_CHARS_MAX)
   )
     fail('EINVAL', `a mount description is at most ${DESCRIPTION_CHARS_MAX} characters`);
+  if (c.user !== undefined && (typeof c.user !== 'string' || c.user.length === 0))
+    fail('EINVAL', 'a mount session user is a user name');
   let existing = mountSession(store, c.mountId);
   // A session that expired before it was reaped has lost its locks: it starts again empty.
   if (existing && isExpired(existing, c.nowMs)) {
     endSession(store, c.mountId);
     existing = undefined;
   }
+  // A live session is its mount's: another user (or the operator) cannot take it over, with its
+  // locks and the files it keeps open.
+  if (existing && existing.user !== c.user)
+    fail('EACCES', `mount session ${c.mountId} belongs to another user`);
   if (
     !existing &&
     store.db.getKeysCount({ start: K.mountPrefix(), end: K.mountPrefixEnd() }) >= MOUNTS_MAX
@@ -95,6 +106,7 @@ export function mountOpen(store: Store, c: Op<'mountOpen'>) {
     openedAtMs: existing?.openedAtMs ?? c.nowMs,
   };
   if (c.description !== undefined) session.description = c.description;
+  if (c.user !== undefined) session.user = c.user;
   store.db.putSync(K.mountKey(c.mountId), session);
   return { ok: true as const };
 }

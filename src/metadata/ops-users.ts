@@ -215,6 +215,12 @@ function countUsers(store: Store): number {
   return store.db.getKeysCount({ start, end });
 }
 
+export function userSummary(store: Store, name: string): UserSummary | undefined {
+  if (typeof name !== 'string') return undefined;
+  const user = userOf(store, name);
+  return user === undefined ? undefined : summaryOf(user);
+}
+
 export function summaryOf(user: UserRecord): UserSummary {
   return {
     name: user.name,

@@ -7,10 +7,11 @@ import {
 import { directoryUsage } from './dir-usage.ts';
 import * as K from './keys.ts';
 import { keyFacts } from './lifecycle/facts.ts';
+import { bucketsOfInode } from './links.ts';
 import { listObjects } from './list-objects.ts';
 import { clusterConfig, normaliseServer, server } from './ops-cluster.ts';
-import { getLock, readLocks } from './ops-locks.ts';
-import { orphansOf, sessions } from './ops-mounts.ts';
+import { getLock, mountSession, readLocks } from './ops-locks.ts';
+import { keepsOrphan, orphansOf, sessions } from './ops-mounts.ts';
 import * as users from './ops-users.ts';
 import { shardCounts } from './shard-counts.ts';
 import type { Store } from './store.ts';
@@ -128,6 +129,10 @@ export function createReader(store: Store): MetadataReader {
     accessKeys: () => users.accessKeys(store),
     accessKey: (accessKeyId) => users.accessKey(store, accessKeyId),
     usersVersion: () => users.usersVersion(store),
+    user: (name) => users.userSummary(store, name),
+    bucketsOfInode: (ino, limit) => bucketsOfInode(store, ino, limit),
+    mountSession: (mountId) => mountSession(store, mountId),
+    keepsOrphan: (mountId, ino) => keepsOrphan(store, mountId, ino),
     scanStripes: (cursor, limit) => scanStripes(store, cursor ?? undefined, limit),
     relocatedShards: (stripeId) =>
       typeof stripeId === 'string'

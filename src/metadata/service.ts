@@ -23,6 +23,7 @@ import { setClusterGauges } from './cluster-gauges.ts';
 import { AWS_TIMING } from './lifecycle/decide.ts';
 import { LifecycleRunner, runnerOptions } from './lifecycle/runner.ts';
 import { type LeaderAccess, LivenessMonitor, parseHeartbeat } from './liveness-monitor.ts';
+import { authorizeCommand, authorizeRead, filterRead } from './namespace-access.ts';
 import type { RepairProgress } from './repair/types.ts';
 import { BackupSource } from './replication/backup-source.ts';
 import type { Envelope } from './replication/envelope.ts';
@@ -43,6 +44,7 @@ import {
   type Stripe,
 } from './types.ts';
 import { handleUsers, syncLeaderUsers, USER_OPS } from './user-handlers.ts';
+import { actorOf, handleLogin } from './user-login.ts';
 
 // Reader functions callable over RPC (an allow-list: the method name comes from the network).
 const READ_FNS = new Set<keyof MetadataReader>([
@@ -293,40 +295,62 @@ export async function startMetadataService(
   });
   handleBackups(server, backups, live);
   handleUsers(server, live, stateMachine, forward);
+  handleLogin(server, {
+    replica: live,
+    reader: stateMachine.reader,
+    forward,
+    log: log.child({ service: 'users' }),
+  });
 
-  server.handle(METADATA_RPC.apply, async ({ header }) => {
-    const request = header as Envelope & { forwarded?: boolean };
+  // A call of a user's connection is decided by the leader, on its state, for the user the
+  // connection logged in as (a follower forwards the user's name with the call): see
+  // src/metadata/namespace-access.ts. Before the proposal, as the gateway decides before it.
+  server.handle(METADATA_RPC.apply, async ({ header, peer }) => {
+    const request = header as Envelope & { forwarded?: boolean; asUser?: unknown };
     const envelope: Envelope = 'command' in request ? request : { command: header as Command };
     if (USER_OPS.has(envelope.command?.op))
       throw new StrataError('RPC_FORBIDDEN', 'user commands go through meta.userApply (admin)');
+    const actor = actorOf(stateMachine.reader, peer, request.asUser);
     if (!live.isLeader) {
       if (request.forwarded) throw notLeader(live.leaderId);
-      return { header: await forward(METADATA_RPC.apply, { ...envelope, forwarded: true }) };
+      const asUser = actor?.user;
+      const forwarded = { command: envelope.command, session: envelope.session, forwarded: true };
+      return { header: await forward(METADATA_RPC.apply, { ...forwarded, asUser }) };
     }
+    const authorized =
+      actor === undefined
+        ? envelope.command
+        : authorizeCommand(stateMachine.reader, actor, envelope.command);
     const stop = metadataApplyLatency.startTimer({ op: envelope.command.op });
-    const command = LEADER_STAMPED_OPS.has(envelope.command.op)
-      ? { ...envelope.command, nowMs: Date.now() }
-      : envelope.command;
+    const command = LEADER_STAMPED_OPS.has(authorized.op)
+      ? { ...authorized, nowMs: Date.now() }
+      : authorized;
     const result = await live.propose({ command, session: envelope.session });
     stop();
     metadataCommands.inc({ op: envelope.command.op, code: result.ok ? 'ok' : result.code });
     return { header: result };
   });
-  server.handle(METADATA_RPC.read, async ({ header }) => {
-    const { fn, args, forwarded } = header as {
+  server.handle(METADATA_RPC.read, async ({ header, peer }) => {
+    const { fn, args, forwarded, asUser } = header as {
       fn: keyof MetadataReader;
       args: unknown[];
       forwarded?: boolean;
+      asUser?: unknown;
     };
     if (!READ_FNS.has(fn) || !Array.isArray(args))
       throw new StrataError('EINVAL', `no reader function ${fn}`);
+    const actor = actorOf(stateMachine.reader, peer, asUser);
     if (!live.isLeader) {
       if (forwarded) throw notLeader(live.leaderId);
-      return { header: await forward(METADATA_RPC.read, { fn, args, forwarded: true }) };
+      const request = { fn, args, forwarded: true, asUser: actor?.user };
+      return { header: await forward(METADATA_RPC.read, request) };
     }
     await live.readBarrier();
     const reader = stateMachine.reader as unknown as Record<string, (...a: unknown[]) => unknown>;
-    return { header: { value: reader[fn](...args) ?? null } };
+    if (actor === undefined) return { header: { value: reader[fn](...args) ?? null } };
+    authorizeRead(stateMachine.reader, actor, fn, args);
+    const value = filterRead(stateMachine.reader, actor, fn, args, reader[fn](...args));
+    return { header: { value: value ?? null } };
   });
   // The recorded cluster configuration; before the first leader has recorded one, the leader
   // records its own and answers that (followers ask the leader).

@@ -679,7 +679,16 @@ export type Command =
   // Mount sessions (src/metadata/ops-mounts.ts): a FUSE mount's locks and open-but-unlinked
   // files live as long as its session, renewed by heartbeats and ended by mountClose or by
   // expireMounts once lastSeenMs + ttlMs < nowMs.
-  | { op: 'mountOpen'; nowMs: number; mountId: string; ttlMs: number; description?: string }
+  // user: the user whose mount it is, stamped by the leader for a user's connection
+  // (src/metadata/namespace-access.ts); absent: an operator's mount.
+  | {
+      op: 'mountOpen';
+      nowMs: number;
+      mountId: string;
+      ttlMs: number;
+      description?: string;
+      user?: string;
+    }
   | { op: 'mountHeartbeat'; nowMs: number; mountId: string }
   | { op: 'mountClose'; nowMs: number; mountId: string }
   | { op: 'expireMounts'; nowMs: number }
@@ -831,6 +840,7 @@ export interface MountSession {
   lastSeenMs: number;
   openedAtMs: number;
   description?: string;
+  user?: string; // a user's mount: only that user's connections use the session
 }
 
 // What apply() returns. Errors are values: { ok: false, code, message } with a StrataErrorCode.
@@ -997,6 +1007,16 @@ export interface MetadataReader {
   accessKeys(): { version: number; keys: ResolvedAccessKey[] };
   accessKey(accessKeyId: string): ResolvedAccessKey | undefined;
   usersVersion(): number; // moves on every change of the users table
+  user(name: string): UserSummary | undefined;
+  // The buckets an inode is in, through its names (a file hard-linked across buckets is in
+  // each; the root and an inode with no name are in none); at most `limit` links are followed
+  // and `complete` says whether there were more. Read locally by the metadata service to
+  // authorize a user's calls (src/metadata/namespace-access.ts); not served over RPC.
+  bucketsOfInode(ino: number, limit: number): { buckets: string[]; complete: boolean };
+  // A mount session, and whether it keeps `ino` as an orphan (unlinked while open): read locally
+  // to authorize a user's calls on its own mount's files; not served over RPC.
+  mountSession(mountId: string): MountSession | undefined;
+  keepsOrphan(mountId: string, ino: number): boolean;
 }
 
 // Cluster-wide settings the metadata service hands to every client, so that all writers agree.
@@ -1031,4 +1051,7 @@ export const METADATA_RPC = {
   userList: 'meta.userList',
   userKeys: 'meta.userKeys',
   userSync: 'meta.userSync',
+  // A connection logs in as a user (src/metadata/user-login.ts): { step: 'challenge' } ->
+  // { nonce }, then { step: 'prove', accessKeyId, proof, clientNonce? } -> { user, admin }.
+  login: 'meta.login',
 } as const;

@@ -1,6 +1,11 @@
 import assert from 'node:assert';
 import { connect, type OnReadOpts, type Socket } from 'node:net';
-import { type ConnectionOptions, connect as connectTls, type PeerCertificate } from 'node:tls';
+import {
+  type ConnectionOptions,
+  connect as connectTls,
+  type PeerCertificate,
+  type TLSSocket,
+} from 'node:tls';
 import { StrataError, type StrataErrorCode } from '../common/errors.ts';
 import { type Logger, silentLogger } from '../observability/logger.ts';
 import {
@@ -17,10 +22,20 @@ import {
   CONNECTION_REQUEST_ID,
   certificateRole,
   isTlsRefusal,
+  tlsChannelBinding,
   tokenPreamble,
 } from './handshake.ts';
 import { isLoopback, processRpcSecurity, type RpcSecurity, SERVER_ROLES } from './security.ts';
-import type { RpcCallOptions, RpcReply } from './types.ts';
+import type { RpcCallOptions, RpcConnectionCall, RpcReply } from './types.ts';
+
+// Runs on each new connection before any other call uses it (a user's login, meta.login): its
+// calls go on that connection; when it throws, the connection is closed and the calls waiting
+// for it fail with its error. `channelBinding`: the TLS exporter value, undefined on a token
+// connection (src/rpc/handshake.ts).
+export type RpcOnConnect = (
+  call: RpcConnectionCall,
+  channelBinding: Buffer | undefined,
+) => Promise<void>;
 
 const DEFAULT_TIMEOUT_MS = 30_000;
 const CONNECT_TIMEOUT_MS = 5_000;
@@ -52,6 +67,7 @@ export class RpcClient {
   private readonly connectTimeoutMs: number;
   private readonly defaultTimeoutMs: number;
   private readonly security: RpcSecurity;
+  private readonly onConnect: RpcOnConnect | undefined;
   private readonly pending = new Map<number, Pending>();
   private socket: Socket | undefined;
   private connecting: Promise<Socket> | undefined;
@@ -66,6 +82,7 @@ export class RpcClient {
       defaultTimeoutMs?: number;
       // Default: the process's (src/rpc/security.ts).
       security?: RpcSecurity;
+      onConnect?: RpcOnConnect;
     } = {},
   ) {
     const at = addr.lastIndexOf(':');
@@ -77,6 +94,7 @@ export class RpcClient {
     this.connectTimeoutMs = options.connectTimeoutMs ?? CONNECT_TIMEOUT_MS;
     this.defaultTimeoutMs = options.defaultTimeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.security = options.security ?? processRpcSecurity();
+    this.onConnect = options.onConnect;
   }
 
   async call<H = any>(
@@ -103,10 +121,23 @@ export class RpcClient {
       );
     }
     const socket = await this.connection(timeoutMs);
-    if (socket.destroyed || this.closed) {
-      throw new StrataError('RPC_CONNECTION_LOST', `${method}: connection to ${this.addr} lost`);
-    }
     const remainingMs = Math.max(1, timeoutMs - (Date.now() - startedMs));
+    return this.send(socket, method, header, body, remainingMs);
+  }
+
+  // One request on one connection, answered within `remainingMs`.
+  private send<H>(
+    socket: Socket,
+    method: string,
+    header: unknown,
+    body: Buffer | undefined,
+    remainingMs: number,
+  ): Promise<RpcReply<H>> {
+    if (socket.destroyed || this.closed) {
+      const lost = `${method}: connection to ${this.addr} lost`;
+      return Promise.reject(new StrataError('RPC_CONNECTION_LOST', lost));
+    }
+    const timeoutMs = remainingMs;
     const requestId = this.nextId;
     this.nextId = this.nextId >= 0xffffffff ? 1 : this.nextId + 1;
     assert(!this.pending.has(requestId), 'request ids do not wrap onto a call in flight');
@@ -132,12 +163,33 @@ export class RpcClient {
     this.socket = undefined;
   }
 
+  // A connection still in its onConnect hook is not handed out: calls wait for it.
   private connection(timeoutMs: number): Promise<Socket> {
+    if (this.connecting) return this.connecting;
     if (this.socket && !this.socket.destroyed) return Promise.resolve(this.socket);
-    this.connecting ??= this.open(Math.min(timeoutMs, this.connectTimeoutMs)).finally(() => {
-      this.connecting = undefined;
-    });
+    this.connecting = this.open(Math.min(timeoutMs, this.connectTimeoutMs))
+      .then((socket) => this.prepare(socket, timeoutMs))
+      .finally(() => {
+        this.connecting = undefined;
+      });
     return this.connecting;
+  }
+
+  private async prepare(socket: Socket, timeoutMs: number): Promise<Socket> {
+    const onConnect = this.onConnect;
+    if (onConnect === undefined) return socket;
+    const binding =
+      this.security.mode === 'tls' ? tlsChannelBinding(socket as TLSSocket) : undefined;
+    try {
+      await onConnect(
+        (method, header) => this.send(socket, method, header, undefined, timeoutMs),
+        binding,
+      );
+    } catch (error) {
+      socket.destroy();
+      throw error;
+    }
+    return socket;
   }
 
   private open(timeoutMs: number): Promise<Socket> {

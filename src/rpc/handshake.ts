@@ -5,7 +5,7 @@
 // preamble, [4 bytes "STK1"][u8 role index][32-byte cluster token], compared in constant time.
 import assert from 'node:assert';
 import { timingSafeEqual } from 'node:crypto';
-import type { PeerCertificate } from 'node:tls';
+import type { PeerCertificate, TLSSocket } from 'node:tls';
 import { StrataError } from '../common/errors.ts';
 import { encodeFrame, KIND_RESPONSE_ERROR } from './frame.ts';
 import { isPeerRole, PEER_ROLES, type PeerRole, TOKEN_BYTES } from './security.ts';
@@ -33,6 +33,21 @@ export function checkPreamble(preamble: Buffer, token: Buffer): PeerRole | undef
   const offered = preamble.subarray(MAGIC.length + 1);
   if (!timingSafeEqual(offered, token)) return undefined;
   return role;
+}
+
+// TLS keying material both ends of one connection derive alike (RFC 5705 / RFC 8446, 7.5): a
+// user's login proof covers it, so a proof seen on one connection is no use on another.
+const CHANNEL_BINDING_LABEL = 'EXPORTER-strata-user-login';
+export const CHANNEL_BINDING_BYTES = 32;
+
+export function tlsChannelBinding(socket: TLSSocket): Buffer {
+  const binding = socket.exportKeyingMaterial(
+    CHANNEL_BINDING_BYTES,
+    CHANNEL_BINDING_LABEL,
+    Buffer.alloc(0),
+  );
+  assert(binding.length === CHANNEL_BINDING_BYTES);
+  return binding;
 }
 
 // The role a verified certificate carries (subject OU), or undefined when it carries none.

@@ -32,6 +32,7 @@ export const RPC_METHODS = [
   'meta.userList',
   'meta.userKeys',
   'meta.userSync',
+  'meta.login',
   'data.putShard',
   'data.rebuildShard',
   'data.getShard',
@@ -53,8 +54,9 @@ export const PERMISSIONS: Readonly<Record<RpcMethod, readonly PeerRole[]>> = {
   'raft.status': ['metadata', 'gateway', 'mount', 'admin'],
   'raft.addMember': ['metadata', 'admin'],
   'raft.removeMember': ['metadata', 'admin'],
-  // The namespace. A data server applies its own registration; the finer question of which
-  // command each role may apply belongs to the users' permissions (issue 14, second part).
+  // The namespace. A data server applies its own registration. A connection logged in as a user
+  // (meta.login) is limited further to that user's buckets (src/metadata/namespace-access.ts),
+  // and a mount's certificate reaches nothing without a user (src/metadata/user-login.ts).
   'meta.apply': NAMESPACE,
   'meta.read': NAMESPACE,
   'meta.config': ALL,
@@ -72,6 +74,10 @@ export const PERMISSIONS: Readonly<Record<RpcMethod, readonly PeerRole[]>> = {
   'meta.userList': ['metadata', 'admin'],
   'meta.userKeys': ['metadata', 'gateway'],
   'meta.userSync': ['metadata', 'gateway'],
+  // A mount or a CLI command logs in as a user on its connection (src/metadata/user-login.ts),
+  // which then limits its namespace calls to that user's buckets; a follower has the leader
+  // verify the proof. Gateways authorize their users themselves (src/s3/access.ts).
+  'meta.login': ['metadata', 'mount', 'admin'],
   'data.putShard': ['metadata', 'gateway', 'mount', 'admin'],
   'data.rebuildShard': ['metadata', 'admin'],
   'data.getShard': ['metadata', 'data', 'gateway', 'mount', 'admin'],

@@ -19,10 +19,11 @@ import {
   HANDSHAKE_TIMEOUT_MS,
   PREAMBLE_BYTES,
   refusalFrame,
+  tlsChannelBinding,
 } from './handshake.ts';
 import { isRpcMethod, type PermissionCheck, strataPermissions } from './permissions.ts';
 import { isLoopback, type PeerRole, processRpcSecurity, type RpcSecurity } from './security.ts';
-import type { RpcHandler, RpcReply } from './types.ts';
+import type { RpcHandler, RpcPeer, RpcReply } from './types.ts';
 
 // Requests one connection may have in a handler at once. Beyond it, decoded requests wait in the
 // connection's queue and the socket stops reading (TCP backpressure), so the queue holds at most
@@ -47,6 +48,8 @@ interface Connection {
   // Set once the peer has proved membership: its certificate's role, or the role its token
   // preamble claims. No frame is read before.
   role: PeerRole | undefined;
+  peer: RpcPeer | undefined; // made when the role is known
+  peerOf: (role: PeerRole) => RpcPeer;
   preamble: Buffer | undefined; // token mode: the preamble's bytes so far
   refused: boolean; // closing after a refusal: nothing more is read
   handshakeTimer: NodeJS.Timeout | undefined; // token mode: drops a peer that never proves itself
@@ -107,7 +110,8 @@ export class RpcServer {
       (socket: TLSSocket) => {
         socket.setNoDelay(true);
         const role = certificateRole(socket.getPeerCertificate());
-        if (socket.authorized && role !== undefined) return this.accept(socket, role);
+        if (socket.authorized && role !== undefined)
+          return this.accept(socket, role, () => tlsChannelBinding(socket));
         refuse(socket, 'RPC_UNAUTHENTICATED', 'the certificate carries no Strata role');
       },
     );
@@ -149,7 +153,9 @@ export class RpcServer {
           'docs/guides/security.md): without it internal RPC binds to loopback only',
       );
     }
-    return createServer({ noDelay: true }, (socket) => this.accept(socket, undefined));
+    return createServer({ noDelay: true }, (socket) =>
+      this.accept(socket, undefined, () => undefined),
+    );
   }
 
   // Stops accepting and drops every connection; calls in flight fail at their callers with
@@ -162,16 +168,30 @@ export class RpcServer {
   }
 
   // `role` is known for a TLS peer; a token peer states it in its preamble.
-  private accept(socket: Socket, role: PeerRole | undefined): void {
+  private accept(
+    socket: Socket,
+    role: PeerRole | undefined,
+    channelBinding: () => Buffer | undefined,
+  ): void {
     this.sockets.add(socket);
     socket.setKeepAlive(true, 10_000);
     const handshakeTimer =
       role === undefined
         ? setTimeout(() => socket.destroy(), HANDSHAKE_TIMEOUT_MS).unref()
         : undefined;
+    const via = this.security.mode;
+    const peerOf = (known: PeerRole): RpcPeer => ({
+      role: known,
+      via,
+      principal: undefined,
+      loginNonce: undefined,
+      channelBinding,
+    });
     const connection: Connection = {
       socket,
       role,
+      peer: role === undefined ? undefined : peerOf(role),
+      peerOf,
       preamble: undefined,
       refused: false,
       handshakeTimer,
@@ -229,6 +249,7 @@ export class RpcServer {
       return undefined;
     }
     connection.role = role;
+    connection.peer = connection.peerOf(role);
     clearTimeout(connection.handshakeTimer);
     return sofar.subarray(PREAMBLE_BYTES);
   }
@@ -261,7 +282,8 @@ export class RpcServer {
   private async serve(connection: Connection, frame: Frame, deadlineMs: number): Promise<void> {
     const socket = connection.socket;
     const role = connection.role;
-    assert(role !== undefined, 'no frame is served before its connection authenticated');
+    const peer = connection.peer;
+    assert(role !== undefined && peer !== undefined, 'no frame is served before authentication');
     const request = frame.header as { m?: unknown; h?: unknown } | null;
     const method = typeof request?.m === 'string' ? request.m : '';
     // Method names come from the network: only registered ones become metric labels.
@@ -276,7 +298,7 @@ export class RpcServer {
           `${this.name}: the ${role} role may not call ${method || '(no method)'}`,
         );
       }
-      const reply = await this.run(method, request?.h, frame.body, deadlineMs);
+      const reply = await this.run(method, request?.h, frame.body, deadlineMs, peer);
       // The caller has given up already: skip sending a body nobody will read.
       if (Date.now() > deadlineMs)
         throw new StrataError('RPC_TIMEOUT', `${method} finished after its deadline`);
@@ -301,13 +323,14 @@ export class RpcServer {
     header: unknown,
     body: Buffer | undefined,
     deadlineMs: number,
+    peer: RpcPeer,
   ): Promise<RpcReply> {
     const handler = this.handlers.get(method);
     if (!handler)
       throw new StrataError('RPC_NO_METHOD', `${this.name} has no RPC method "${method}"`);
     if (Date.now() > deadlineMs)
       throw new StrataError('RPC_TIMEOUT', `${method} waited past its deadline before it ran`);
-    const reply = await handler({ method, header, body, deadlineMs });
+    const reply = await handler({ method, header, body, deadlineMs, peer });
     assert(reply !== null && typeof reply === 'object', `${method} handler returned no reply`);
     return reply;
   }

@@ -5,6 +5,31 @@
 // one persistent TCP connection per peer, carry a deadline, and fail with a StrataError whose
 // code is RPC_TIMEOUT / RPC_UNAVAILABLE / RPC_CONNECTION_LOST / RPC_NO_METHOD / RPC_BAD_FRAME,
 // or, when the remote handler threw a StrataError, the remote error's own code and message.
+import type { PeerRole } from './security.ts';
+
+// The user a connection acts for once it has logged in (meta.login, src/metadata/user-login.ts):
+// the RPC layer only keeps it with the connection; what it may do is the metadata service's to
+// decide (src/metadata/namespace-access.ts).
+export interface RpcPrincipal {
+  user: string;
+  accessKeyId: string;
+  // The users table's version the key was last checked at: a later change re-checks it.
+  usersVersion: number;
+}
+
+// Who is at the other end of one connection: its role, how it proved it, and the user it logged
+// in as. One object per connection, handed to every handler of its calls.
+export interface RpcPeer {
+  readonly role: PeerRole;
+  readonly via: 'tls' | 'token';
+  principal: RpcPrincipal | undefined;
+  // The nonce a login challenge gave this connection (used once).
+  loginNonce: Buffer | undefined;
+  // TLS: keying material exported from this connection's session (RFC 8446, 7.5), the same at
+  // both ends and at no other connection's, so a login proof made for it is worthless elsewhere.
+  // Token connections have none.
+  channelBinding(): Buffer | undefined;
+}
 
 export interface RpcRequest<H = any> {
   method: string;
@@ -12,6 +37,7 @@ export interface RpcRequest<H = any> {
   body: Buffer | undefined;
   // Absolute deadline on the server's clock (ms since epoch), derived from the caller's timeout.
   deadlineMs: number;
+  peer: RpcPeer;
 }
 
 export interface RpcReply<H = any> {
@@ -20,6 +46,10 @@ export interface RpcReply<H = any> {
 }
 
 export type RpcHandler = (request: RpcRequest) => Promise<RpcReply>;
+
+// A call on one given connection (before it is handed to other callers): what a client's
+// onConnect hook logs in with.
+export type RpcConnectionCall = <H = any>(method: string, header: unknown) => Promise<RpcReply<H>>;
 
 export interface RpcCallOptions {
   timeoutMs?: number;

@@ -8,6 +8,7 @@ import { connect as connectTcp, type Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { connect as connectTls } from 'node:tls';
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { userLogin } from '../../src/client/user-login.ts';
 import { isStrataError } from '../../src/common/errors.ts';
 import { DATA_RPC } from '../../src/data/types.ts';
 import type { Stripe } from '../../src/metadata/types.ts';
@@ -174,5 +175,69 @@ describe('a cluster with TLS between its members', () => {
     });
     assert.equal(withToken.status, 1, withToken.stderr);
     assert.match(withToken.stderr, /speaks TLS only.*RPC_UNAUTHENTICATED/s);
+  });
+});
+
+// A mount's certificate is no operator's: it reaches the namespace only as a user, logged in on
+// its connection with a proof bound to that TLS connection (src/metadata/user-login.ts).
+describe('mounts as users over TLS', () => {
+  const bob = { accessKeyId: 'BOBKEY0000000001', secretKey: 'bob-secret-000001' };
+  const readBuckets = (rpc: RpcClient) =>
+    rpc.call<{ value: Array<{ name: string }> }>(METADATA_RPC.read, {
+      fn: 'listBuckets',
+      args: [],
+    });
+
+  before(async () => {
+    const admin = client(metadata.metadataAddr, ca.security('admin'));
+    const command = { op: 'createUser', nowMs: 0, name: 'bob', admin: false, ...bob };
+    const created = await admin.call<{ ok: boolean }>(METADATA_RPC.userApply, { command });
+    assert.equal(created.header.ok, true);
+    await admin.call(METADATA_RPC.apply, {
+      command: {
+        op: 'createBucket',
+        nowMs: Date.now(),
+        name: 'bobs',
+        owner: 'bob',
+        caller: { uid: 0, gid: 0 },
+      },
+    });
+  });
+
+  test("a mount's certificate without a user is refused the namespace", async () => {
+    const mount = client(metadata.metadataAddr, ca.security('mount'));
+    assert.equal(await codeOf(readBuckets(mount)), 'RPC_FORBIDDEN');
+    // What is not the namespace still answers it.
+    assert.equal(await codeOf(mount.call(METADATA_RPC.config, {})), 'ok');
+  });
+
+  test("logged in as bob, it sees bob's bucket only; a wrong secret is refused", async () => {
+    const asBob = new RpcClient(metadata.metadataAddr, {
+      security: ca.security('mount'),
+      onConnect: userLogin(bob),
+    });
+    clients.push(asBob);
+    const { header } = await readBuckets(asBob);
+    assert.deepEqual(
+      header.value.map((b) => b.name),
+      ['bobs'],
+    );
+    const wrong = new RpcClient(metadata.metadataAddr, {
+      security: ca.security('mount'),
+      onConnect: userLogin({ ...bob, secretKey: 'not-bobs-secret' }),
+    });
+    clients.push(wrong);
+    assert.equal(await codeOf(readBuckets(wrong)), 'RPC_UNAUTHENTICATED');
+  });
+
+  test("a proof not bound to this connection's TLS session is refused", async () => {
+    const login = userLogin(bob);
+    const replayed = new RpcClient(metadata.metadataAddr, {
+      security: ca.security('mount'),
+      // Right secret, but bound to other keying material than this connection's.
+      onConnect: (call) => login(call, Buffer.alloc(32, 7)),
+    });
+    clients.push(replayed);
+    assert.equal(await codeOf(readBuckets(replayed)), 'RPC_UNAUTHENTICATED');
   });
 });

@@ -2,6 +2,7 @@ import { createReadStream, createWriteStream } from 'node:fs';
 import { stat as statLocal } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import { StrataClient } from '../../client/strata-client.ts';
+import { userCredentialsFrom } from '../../client/user-login.ts';
 import { readKeyFile } from '../../crypto/index.ts';
 import type { Inode } from '../../metadata/types.ts';
 import { progressReporter } from '../progress.ts';
@@ -25,6 +26,13 @@ Options:
   --config FILE                  read the metadata address from this config file
   --key-file FILE                encryption at rest: the master key file; put seals what it
                                  writes, get opens sealed objects (docs/guides/security.md)
+  --access-key-id ID             act as the user of this access key (else STRATA_ACCESS_KEY_ID):
+                                 only its own buckets and those its ACL grants reach; a bucket
+                                 made here is its (docs/guides/security.md, "Mounts and the CLI
+                                 as users"). Without a user, the cluster credentials decide:
+                                 the cluster token or an admin certificate reach everything
+  --secret-access-key SECRET     the access key's secret (else STRATA_SECRET_ACCESS_KEY, which
+                                 other users' ps cannot show); it is never sent: a proof is
   -h, --help                     this text`;
 
 type Handler = (
@@ -52,6 +60,8 @@ export async function runFs(args: string[]): Promise<number> {
     p: { type: 'boolean', short: 'p' },
     r: { type: 'boolean', short: 'r' },
     'key-file': { type: 'string' },
+    'access-key-id': { type: 'string' },
+    'secret-access-key': { type: 'string' },
   });
   const [name, ...rest] = positionals;
   if (values.help || name === undefined) {
@@ -64,8 +74,10 @@ export async function runFs(args: string[]): Promise<number> {
   if (rest.length < min || rest.length > max)
     throw new UsageError(`fs ${name}: wrong number of arguments`);
   const keyFile = values['key-file'];
+  const user = userCredentialsOrUsage(values);
   const client = new StrataClient({
     metadataAddrs: await metadataAddrs(values),
+    user,
     caller: callerOfProcess(),
     ...(keyFile
       ? { atRest: { ring: readKeyFile(keyFile), cipher: 'aes-256-gcm', sealNew: true } }
@@ -76,6 +88,14 @@ export async function runFs(args: string[]): Promise<number> {
     return 0;
   } finally {
     await client.close();
+  }
+}
+
+function userCredentialsOrUsage(values: Record<string, unknown>) {
+  try {
+    return userCredentialsFrom(values, process.env);
+  } catch (error) {
+    throw new UsageError((error as Error).message);
   }
 }
 
