@@ -52,7 +52,7 @@ export class WalIndex {
     const { index } = record.entry;
     this.maxEntryIndexBySeq.set(seq, Math.max(this.maxEntryIndexBySeq.get(seq) ?? 0, index));
     if (index <= this.snapshot.meta.index) return;
-    if (index > this.lastIndex + 1) {
+    if (index > this.lastIndex + 1 || index < this.firstIndex) {
       // A gap: what lay below was in unlinked segments; a later snapshot must cover it (check).
       this.positions = [];
       this.firstIndex = index;
