@@ -213,3 +213,33 @@ test('compaction unlinks only segments the snapshot covers; the hard state survi
   );
   await reopened.close();
 });
+
+test('a segment whose first write was torn by a crash is removed at start: the hard state stays', async () => {
+  const path = join(tempDir(), 'raft-log');
+  const store = open(path);
+  await store.persist({ entries: range(1, 10, 1), hardState: { term: 5, vote: 2, commit: 10 } });
+  await store.close();
+  // The crash came while a new segment was being cut: its file exists, its first batch is torn.
+  const names = segmentFiles(path);
+  const seq = Number.parseInt(names.at(-1)?.slice(0, 16) ?? '', 16) + 1;
+  const name = `${seq.toString(16).padStart(16, '0')}-${(11).toString(16).padStart(16, '0')}.wal`;
+  writeFileSync(join(path, name), Buffer.concat([Buffer.from('RWAL'), Buffer.alloc(100, 7)]));
+  const reopened = open(path);
+  assert.deepEqual(segmentFiles(path), names, 'the torn segment is gone');
+  // Later segments start with the state again, so compaction cannot lose the hard state.
+  for (let i = 11; i <= 60; i += 10) await reopened.persist({ entries: range(i, i + 9, 5) });
+  await reopened.compact({
+    meta: { index: 55, term: 5, confState: { voters: [1], learners: [] } },
+    sizeBytes: 1,
+    checksum: 1,
+  });
+  await reopened.removeCompacted();
+  await reopened.close();
+  const third = open(path);
+  assert.deepEqual(third.load().hardState, { term: 5, vote: 2, commit: 10 });
+  assert.deepEqual(
+    [...third.load().entries].map((e) => e.index),
+    [56, 57, 58, 59, 60],
+  );
+  await third.close();
+});

@@ -490,6 +490,16 @@ export class RaftStore {
         this.recoverSegment(seq, firstIndex, join(this.path, name), i === names.length - 1),
       );
     }
+    // A segment whose first write was torn by a crash holds nothing, not even the state that
+    // starts every segment: appending to it would let the segments before it (which hold the
+    // hard state) be unlinked later. It goes; the next write cuts a new one.
+    const last = this.segments.at(-1);
+    if (last && last.writtenBytes === 0) {
+      this.segments.pop();
+      closeSync(last.fd);
+      rmSync(last.path);
+      syncDirSync(this.path);
+    }
     this.index.check();
   }
 
