@@ -411,7 +411,7 @@ export class MetadataReplica {
 
   // Ready step 1: received snapshot chunks go to their file; a completed snapshot is checked and
   // made durable before the Raft store records it; then entries and hard state, appended and
-  // fdatasynced on the threadpool (work.persisted once durable). Meanwhile the event loop serves:
+  // synced on the threadpool (work.persisted once durable). Meanwhile the event loop serves:
   // ticks, heartbeats, reads, and proposals, which the core batches into the next Ready (group
   // commit). Each part is done once: a step stopped by a full disk resumes after what it had done.
   private persistReady(work: ReadyInProgress): void {
