@@ -344,7 +344,10 @@ export class MetadataReplica {
         this.releaseAppliedWaiters(); // for the entries applied before the one that failed
         return;
       }
-      if (!done) return; // its Raft store write is committing
+      if (!done) return; // its Raft store write is on its way to the disk
+      // advance() only after the whole Ready: durable, sent, applied (src/raft/ready.ts).
+      assert(work.persisted && !work.persisting && work.sent, 'a Ready advanced unfinished');
+      assert(work.entriesApplied === work.ready.committedEntries.length, 'all entries applied');
       this.inProgress = undefined;
       this.raft.advance();
     }
