@@ -67,7 +67,8 @@ export function metadataSizes(dataDir: string): { lmdbBytes: number; raftBytes: 
   }
   return {
     lmdbBytes: diskUsageBytes(join(dataDir, stateName)),
-    raftBytes: diskUsageBytes(join(dataDir, 'raft')) + diskUsageBytes(join(dataDir, 'snapshots')),
+    raftBytes:
+      diskUsageBytes(join(dataDir, 'raft-log')) + diskUsageBytes(join(dataDir, 'snapshots')),
   };
 }
 

@@ -63,7 +63,7 @@ export const KEYS: readonly KeySpec[] = [
     key: 'storage.metadata_dir',
     check: isString(false),
     flag: 'metadata-dir',
-    doc: "where a metadata member keeps its Raft log, state machine (LMDB) and snapshots, e.g. on a faster disk than the data's; empty: `data_dir`. Moving it later means moving those files (`metadata*`, `raft/`, `snapshots/`) with the node stopped",
+    doc: "where a metadata member keeps its Raft log, state machine (LMDB) and snapshots, e.g. on a faster disk than the data's; empty: `data_dir`. Moving it later means moving those files (`metadata*`, `raft-log/`, `snapshots/`) with the node stopped",
   },
   {
     key: 'metadata.bind_addr',

@@ -27,7 +27,8 @@ import { authorizeCommand, authorizeRead, filterRead } from './namespace-access.
 import type { RepairProgress } from './repair/types.ts';
 import { BackupSource } from './replication/backup-source.ts';
 import type { Envelope } from './replication/envelope.ts';
-import { RaftStore } from './replication/raft-store.ts';
+import { RAFT_LOG_DIR, RaftStore } from './replication/raft-store.ts';
+import { migrateLegacyRaftStore } from './replication/raft-store-migration.ts';
 import { MetadataReplica, notLeader } from './replication/replica.ts';
 import { SnapshotFiles } from './replication/snapshot-files.ts';
 import { RAFT_RPC, RaftTransport } from './replication/transport.ts';
@@ -178,9 +179,12 @@ export async function startMetadataService(
   // brought forward again from the log on restart.
   const files = new SnapshotFiles(options.dataDir);
   const stateMachine = MetadataStateMachine.open(files.currentStatePath(), { durable: false });
-  const store = RaftStore.open(join(options.dataDir, 'raft'));
+  const raftLogPath = join(options.dataDir, RAFT_LOG_DIR);
+  // A member upgraded from the LMDB Raft store keeps its log (moved once into segment files).
+  await migrateLegacyRaftStore({ from: join(options.dataDir, 'raft'), to: raftLogPath, log });
+  const store = RaftStore.open(raftLogPath);
   // lmdb-js makes its directory 0755 and files 0664: bucket and key names are the user's alone.
-  for (const dir of [files.currentStatePath(), join(options.dataDir, 'raft')]) tightenDir(dir);
+  for (const dir of [files.currentStatePath(), raftLogPath]) tightenDir(dir);
   tightenDir(files.snapshotsDir);
   const transport = new RaftTransport(log.child({ service: 'raft' }));
   const server = new RpcServer({ name: 'metadata', log });
@@ -233,7 +237,7 @@ export async function startMetadataService(
     diskSpace: {
       // The state machine's directory changes as snapshots are installed; all of them, the
       // snapshots and the Raft log live under the data directory.
-      paths: [join(options.dataDir, 'raft'), options.dataDir],
+      paths: [raftLogPath, options.dataDir],
       minFreeBytes: options.minFreeBytes,
       checkIntervalMs: DISK_SPACE_CHECK_MS,
     },

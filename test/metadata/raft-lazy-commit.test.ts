@@ -5,7 +5,6 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { open } from 'lmdb';
 import { RaftStore } from '../../src/metadata/replication/raft-store.ts';
 import { MetadataReplica } from '../../src/metadata/replication/replica.ts';
 import { SnapshotFiles } from '../../src/metadata/replication/snapshot-files.ts';
@@ -24,15 +23,15 @@ const entry = (index: number, term: number): Entry => ({
 });
 
 test('a commit-only hard state is written with the next durable write, or at a clean close', async () => {
-  const path = join(tempDir(), 'raft');
+  const path = join(tempDir(), 'raft-log');
   const store = RaftStore.open(path);
-  store.persist({ entries: [entry(1, 1)], hardState: { term: 1, vote: 1, commit: 0 } });
-  store.persist({ entries: [], hardState: { term: 1, vote: 1, commit: 1 }, mustSync: false });
+  await store.persist({ entries: [entry(1, 1)], hardState: { term: 1, vote: 1, commit: 0 } });
+  await store.persist({ entries: [], hardState: { term: 1, vote: 1, commit: 1 }, mustSync: false });
   // What a crash now would find: another reader of the same files.
   assert.equal(RaftStore.open(path).load().hardState.commit, 0, 'not written by itself');
-  store.persist({ entries: [entry(2, 1)], mustSync: true });
+  await store.persist({ entries: [entry(2, 1)], mustSync: true });
   assert.equal(RaftStore.open(path).load().hardState.commit, 1, 'written with the next entries');
-  store.persist({ entries: [], hardState: { term: 1, vote: 1, commit: 2 }, mustSync: false });
+  await store.persist({ entries: [], hardState: { term: 1, vote: 1, commit: 2 }, mustSync: false });
   await store.close();
   const reopened = RaftStore.open(path);
   assert.deepEqual(reopened.load().hardState, { term: 1, vote: 1, commit: 2 }, 'kept at close');
@@ -75,7 +74,7 @@ async function proposeAsLeader(
 
 test('after a crash with the commit index behind the state machine, the replica starts and keeps every applied command', async () => {
   const dataDir = tempDir('strata-lazy-commit-');
-  const first = startReplica(dataDir, RaftStore.open(join(dataDir, 'raft')));
+  const first = startReplica(dataDir, RaftStore.open(join(dataDir, 'raft-log')));
   const bucket = await proposeAsLeader(first.replica, {
     op: 'createBucket',
     nowMs: 1,
@@ -106,12 +105,13 @@ test('after a crash with the commit index behind the state machine, the replica 
   // A single member commits in the Ready that writes the entry, so its own commit index is always
   // durable; on a leader of three the commit-only Ready comes after the followers' answers. Its
   // loss is made here: the stored hard state is put back to commit 1.
-  const raw = open<any, Buffer>({ path: join(dataDir, 'raft'), keyEncoding: 'binary' });
-  const stored = raw.get(Buffer.from('h'));
+  // (A later hard state record, as another writer of the same log.)
+  const raw = RaftStore.open(join(dataDir, 'raft-log'));
+  const stored = raw.load().hardState;
   assert.ok(stored.commit >= applied, 'a single member wrote its commit index with the entry');
-  await raw.put(Buffer.from('h'), { ...stored, commit: 1 });
+  raw.persistSync({ entries: [], hardState: { ...stored, commit: 1 } });
   await raw.close();
-  const second = startReplica(dataDir, RaftStore.open(join(dataDir, 'raft')));
+  const second = startReplica(dataDir, RaftStore.open(join(dataDir, 'raft-log')));
   try {
     assert.equal(second.stateMachine.appliedIndex(), applied);
     const dir = second.stateMachine.reader.resolvePath('/b');

@@ -49,8 +49,8 @@ async function crashedDataDir(place: (dataDir: string, file: string, index: numb
   const snap = await snapshotOfSomeState();
   const dataDir = tempDir('strata-snaprec-');
   place(dataDir, snap.file, snap.index);
-  const store = RaftStore.open(join(dataDir, 'raft'));
-  store.persist({
+  const store = RaftStore.open(join(dataDir, 'raft-log'));
+  store.persistSync({
     snapshot: {
       meta: { index: snap.index, term: 1, confState: { voters: [1], learners: [] } },
       sizeBytes: snap.sizeBytes,

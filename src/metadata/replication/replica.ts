@@ -75,6 +75,11 @@ export interface ReplicaOptions {
 interface ReadyInProgress {
   ready: Ready;
   persisted: boolean;
+  // The Raft store's write of this Ready is on its way to the disk (the threadpool): nothing of
+  // it is sent or applied until it is durable.
+  persisting: boolean;
+  // A write of it failed for lack of space: it waits for the NOSPACE alarm to clear.
+  stoppedBySpace: boolean;
   sent: boolean;
   snapshotApplied: boolean;
   entriesApplied: number;
@@ -136,13 +141,13 @@ export class MetadataReplica {
     if (store.isEmpty() && stateMachine.appliedIndex() > 0) {
       // Metadata written before it ran on Raft: it becomes the snapshot the log starts from.
       state = adoptStateMachine(stateMachine, options.nodeId, options.bootstrapVoters);
-      store.persist({ snapshot: state.snapshot, entries: [], hardState: state.hardState });
+      store.persistSync({ snapshot: state.snapshot, entries: [], hardState: state.hardState });
       options.log.info('adopted an existing metadata store as the first raft snapshot', {
         index: state.snapshot.meta.index,
       });
     } else if (store.isEmpty()) {
       state = options.bootstrapVoters ? bootstrapState(options.bootstrapVoters) : joiningState();
-      store.persist({ entries: [...state.entries], hardState: state.hardState }); // an array
+      store.persistSync({ entries: [...state.entries], hardState: state.hardState }); // an array
     } else {
       state = store.load();
     }
@@ -322,16 +327,27 @@ export class MetadataReplica {
     let appliedThisTurn = 0;
     for (let rounds = 0; rounds < 64 && !this.stopped; rounds++) {
       // A Ready stopped by a full disk waits for the alarm to clear (the check resumes it).
-      if (this.inProgress && this.diskSpace.active) return;
+      if (this.inProgress?.stoppedBySpace) {
+        if (this.diskSpace.active) return;
+        this.inProgress.stoppedBySpace = false;
+      }
+      // A Ready being made durable: its write's completion schedules the next turn.
+      if (this.inProgress?.persisting) return;
       if (!this.inProgress && !this.raft.hasReady()) break;
       if (appliedThisTurn >= APPLIED_ENTRIES_PER_TURN_MAX) break;
       const work = this.inProgress ?? this.beginReady();
       this.inProgress = work;
       appliedThisTurn += work.ready.committedEntries.length - work.entriesApplied;
-      if (!this.unlessDiskFull('metadata write', () => this.continueReady(work))) {
+      let done = false;
+      if (!this.unlessDiskFull('metadata write', () => (done = this.continueReady(work)))) {
+        work.stoppedBySpace = true;
         this.releaseAppliedWaiters(); // for the entries applied before the one that failed
         return;
       }
+      if (!done) return; // its Raft store write is on its way to the disk
+      // advance() only after the whole Ready: durable, sent, applied (src/raft/ready.ts).
+      assert(work.persisted && !work.persisting && work.sent, 'a Ready advanced unfinished');
+      assert(work.entriesApplied === work.ready.committedEntries.length, 'all entries applied');
       this.inProgress = undefined;
       this.raft.advance();
     }
@@ -347,6 +363,8 @@ export class MetadataReplica {
     return {
       ready,
       persisted: false,
+      persisting: false,
+      stoppedBySpace: false,
       sent: false,
       snapshotApplied: false,
       entriesApplied: 0,
@@ -367,12 +385,14 @@ export class MetadataReplica {
     }
   }
 
-  private continueReady(work: ReadyInProgress): void {
+  // Works through a Ready; false while its Raft store write is committing (the write's completion
+  // schedules the next turn, which continues it).
+  private continueReady(work: ReadyInProgress): boolean {
     const { ready } = work;
     // 1. durable before anything that depends on it leaves (src/raft/ready.ts)
     if (!work.persisted) {
       this.persistReady(work);
-      work.persisted = true;
+      if (!work.persisted) return false;
     }
     // 2. messages
     if (!work.sent) {
@@ -389,11 +409,14 @@ export class MetadataReplica {
       this.applyEntry(ready.committedEntries[work.entriesApplied]);
     this.releaseAppliedWaiters();
     for (const readState of ready.readStates) this.onReadState(readState.index, readState.context);
+    return true;
   }
 
   // Ready step 1: received snapshot chunks go to their file; a completed snapshot is checked and
-  // made durable before the Raft store records it; then entries and hard state. Each part is done
-  // once: a step stopped by a full disk resumes after what it had done.
+  // made durable before the Raft store records it; then entries and hard state, appended and
+  // synced on the threadpool (work.persisted once durable). Meanwhile the event loop serves:
+  // ticks, heartbeats, reads, and proposals, which the core batches into the next Ready (group
+  // commit). Each part is done once: a step stopped by a full disk resumes after what it had done.
   private persistReady(work: ReadyInProgress): void {
     const { files, store } = this.options;
     const { ready } = work;
@@ -403,8 +426,27 @@ export class MetadataReplica {
       const { meta, sizeBytes, checksum } = ready.snapshot;
       work.installPath = files.finishIncoming(meta, sizeBytes, checksum);
     }
-    if (ready.snapshot || ready.entries.length > 0 || ready.hardState) store.persist(ready);
-    if (ready.snapshot) this.removeCompactedSoon();
+    if (!store.writeNeeded(ready)) {
+      void store.persist(ready); // a commit-only hard state, kept in memory at once
+      work.persisted = true;
+      return;
+    }
+    work.persisting = true;
+    store.persist(ready).then(
+      () => {
+        work.persisting = false;
+        work.persisted = true;
+        if (ready.snapshot) this.removeCompactedSoon();
+        this.schedule();
+      },
+      (error) => {
+        work.persisting = false;
+        if (this.stopped) return;
+        // A full disk raises the alarm; the Ready is retried from here once it clears.
+        if (this.diskSpace.absorb(error, 'metadata write')) work.stoppedBySpace = true;
+        else this.stop(error as Error);
+      },
+    );
   }
 
   // A snapshot chunk leaves with bytes from this member's snapshot file (src/raft/ready.ts). When
@@ -533,7 +575,9 @@ export class MetadataReplica {
     assert(term !== undefined, `no term for applied index ${index}`);
     const meta = { index, term, confState: this.raft.confStateAt(index) };
     const snapshot: Snapshot = { meta, sizeBytes: local.sizeBytes, checksum: local.checksum };
-    store.compact(snapshot);
+    await store.compact(snapshot);
+    // A received snapshot may have replaced the log while the record was being written.
+    if (this.stopped || index <= this.lastSnapshotIndex) return;
     this.raft.compact(snapshot);
     this.lastSnapshotIndex = index;
     this.removeCompactedSoon();
@@ -547,24 +591,21 @@ export class MetadataReplica {
     });
   }
 
-  // Entries a snapshot covers leave the Raft store in bounded batches, one per event-loop turn.
+  // Segments a snapshot covers are unlinked (after the write that recorded the snapshot).
   private removeCompactedSoon(): void {
     if (this.removingCompacted || this.stopped) return;
     this.removingCompacted = true;
-    setImmediate(() => {
-      this.removingCompacted = false;
-      if (this.stopped) return;
-      try {
-        let more = false;
-        // Deleting needs new LMDB pages too: on a full disk it waits for the alarm to clear.
-        if (
-          this.unlessDiskFull('log compaction', () => (more = this.options.store.removeCompacted()))
-        )
-          if (more) this.removeCompactedSoon();
-      } catch (error) {
+    void this.options.store.removeCompacted().then(
+      (more) => {
+        this.removingCompacted = false;
+        if (more) this.removeCompactedSoon();
+      },
+      (error) => {
+        this.removingCompacted = false;
+        if (this.stopped) return;
         this.stop(error as Error);
-      }
-    });
+      },
+    );
   }
 
   private applyEntry(entry: Entry): void {

@@ -15,7 +15,7 @@ import { ensurePrivateDir, PRIVATE_FILE_MODE } from '../../common/private-dir.ts
 import { crc32c } from '../../data/crc32c.ts';
 import { MetadataStateMachine } from '../state-machine.ts';
 import { type BackupHeader, readBackupHeader } from './backup-file.ts';
-import { RaftStore } from './raft-store.ts';
+import { RAFT_LOG_DIR, RaftStore } from './raft-store.ts';
 import { adoptStateMachine } from './replica.ts';
 import { SnapshotFiles } from './snapshot-files.ts';
 
@@ -94,11 +94,11 @@ async function buildDataDir(
       );
     forgetOldMembers(machine, options);
     index = machine.appliedIndex();
-    const store = RaftStore.open(join(options.dataDir, 'raft'));
+    const store = RaftStore.open(join(options.dataDir, RAFT_LOG_DIR));
     try {
       store.claimNodeId(options.nodeId);
       const state = adoptStateMachine(machine, options.nodeId, [options.nodeId]);
-      store.persist({ snapshot: state.snapshot, entries: [], hardState: state.hardState });
+      await store.persist({ snapshot: state.snapshot, entries: [], hardState: state.hardState });
       assert(!store.isEmpty(), 'the restored raft store starts from its snapshot');
     } finally {
       await store.close();
