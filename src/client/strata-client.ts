@@ -93,6 +93,15 @@ export interface NewEntry {
   parent: Inode | undefined;
 }
 
+// An archived version (GLACIER, DEEP_ARCHIVE) is read only while restored (storage-class.ts).
+function refuseArchived(inode: Inode): void {
+  if (dataReadable(inode.object, Date.now())) return;
+  throw new StrataError(
+    'INVALID_OBJECT_STATE',
+    `The operation is not valid for the object's storage class (${inode.object?.storageClass})`,
+  );
+}
+
 function newEntry(result: { inode?: Inode; parent?: Inode }): NewEntry {
   assert(result.inode !== undefined, 'a namespace command returns its inode');
   return { inode: result.inode, parent: result.parent };
@@ -260,6 +269,7 @@ export class StrataClient implements StrataClientApi {
     return (async function* () {
       const inode = await self.stat(path);
       if (inode.type !== 'file') throw new StrataError('EISDIR', `not a file: ${path}`);
+      refuseArchived(inode);
       const { offset, length } = clampRange(inode.size, range);
       yield* self.reportingDamage(
         readFileRange(self.metadata, self.pool, inode.ino, offset, length, self.log),

@@ -106,8 +106,8 @@ describe('storage classes and restore', { skip: !has('aws') && 'awscli is not in
         STRATA_DATA_DISK_COUNT: String(DISKS),
         STRATA_LIFECYCLE_DEBUG_DAY_SECONDS: String(DAY_SECONDS),
         STRATA_LIFECYCLE_RESTORE_DELAY_SECONDS_EXPEDITED: '1',
-        STRATA_LIFECYCLE_RESTORE_DELAY_SECONDS_STANDARD: '8',
-        STRATA_LIFECYCLE_RESTORE_DELAY_SECONDS_BULK: '20',
+        STRATA_LIFECYCLE_RESTORE_DELAY_SECONDS_STANDARD: '5',
+        STRATA_LIFECYCLE_RESTORE_DELAY_SECONDS_BULK: '3600',
         // Orphans of an interrupted transition are collected quickly in a test.
         STRATA_METADATA_ORPHAN_GRACE_SECONDS: '60',
       },
@@ -140,22 +140,28 @@ describe('storage classes and restore', { skip: !has('aws') && 'awscli is not in
       /InvalidObjectState/,
     );
 
-    // Ten days (20 s) of restore: room for the checks below before it is extended.
-    restore('cold', 'a', 10, 'Standard');
-    assert.equal(head('cold', 'a').Restore, 'ongoing-request="true"', 'the restore is ongoing');
+    // A Bulk restore stays in progress for the whole test (its delay is long): HEAD shows it,
+    // a second restore is refused, and GET still is.
+    await s3.send(
+      new PutObjectCommand({ Bucket: 'cold', Key: 'b', Body: 'bulk', StorageClass: 'GLACIER' }),
+    );
+    restore('cold', 'b', 1, 'Bulk');
+    assert.equal(head('cold', 'b').Restore, 'ongoing-request="true"', 'the restore is ongoing');
     assert.match(
       refused(
         'restore-object',
         '--bucket',
         'cold',
         '--key',
-        'a',
+        'b',
         '--restore-request',
         '{"Days":1}',
       ),
       /RestoreAlreadyInProgress/,
     );
-    await rejectsWith(getBytes('cold', 'a'), 'InvalidObjectState', 'GET while ongoing');
+    await rejectsWith(getBytes('cold', 'b'), 'InvalidObjectState', 'GET while ongoing');
+    // An Expedited one completes in a second; thirty days (60 s) leave room for the checks below.
+    restore('cold', 'a', 30, 'Expedited');
     const done = await until(
       'the restore completes',
       async () => {
@@ -298,7 +304,7 @@ describe('storage classes and restore', { skip: !has('aws') && 'awscli is not in
       )) >= 1,
     );
     await rejectsWith(getBytes('aging', 'logs/old'), 'InvalidObjectState', 'archived now');
-    restore('aging', 'logs/old', 1, 'Expedited');
+    restore('aging', 'logs/old', 30, 'Expedited');
     const bytes = await until('the restore completes', async () => getBytes('aging', 'logs/old'), {
       limitMs: LIMIT_MS,
     });
@@ -345,7 +351,7 @@ describe('storage classes and restore', { skip: !has('aws') && 'awscli is not in
       'InvalidObjectState',
       'the old version is archived',
     );
-    restore('history', 'doc', 1, 'Expedited', '--version-id', first.VersionId as string);
+    restore('history', 'doc', 30, 'Expedited', '--version-id', first.VersionId as string);
     const bytes = await until(
       'the version restore completes',
       async () => getBytes('history', 'doc', first.VersionId),
@@ -394,7 +400,7 @@ describe('storage classes and restore', { skip: !has('aws') && 'awscli is not in
       ),
       /AccessDenied/,
     );
-    restore('vault', 'record', 1, 'Expedited');
+    restore('vault', 'record', 30, 'Expedited');
     const bytes = await until('the restore completes', async () => getBytes('vault', 'record'), {
       limitMs: LIMIT_MS,
     });
