@@ -86,7 +86,11 @@ describe('storage classes through the mount', {
       errnoOf(() => readFileSync(cold)),
       'EACCES',
     );
-    assert.match(mount.output(), /read of an archived file refused/);
+    await until(
+      'the mount logs the refusal',
+      async () => (/read of an archived file refused/.test(mount.output()) ? true : undefined),
+      { limitMs: 10_000 },
+    );
     assert.equal(readFileSync(join(dir, 'warm.txt'), 'utf8'), 'warm');
     const ls = await runStrata(['fs', 'ls', '/archive', '--metadata-addr', server.metadataAddr]);
     assert.equal(ls.code, 0, ls.stderr);
