@@ -1131,6 +1131,7 @@ const RESPONSE_HEADERS = new Set([
   'x-amz-copy-source-version-id',
   'x-amz-expiration', // lifecycle: when the current version expires, and by which rule
   'x-amz-replication-status', // bucket replication: PENDING, COMPLETED or FAILED on a source
+  'x-amz-restore', // RestoreObject: ongoing-request, and expiry-date once complete
   'x-amz-trailer-signature', // a trailer line of aws-chunked bodies, not a header
   // Form fields of POST Object (browser uploads) that authenticate the form, not headers:
   // src/auth/post-signature.ts.
