@@ -21,7 +21,6 @@ const S_IFDIR = 0o040000;
 const S_IFREG = 0o100000;
 const S_IFLNK = 0o120000;
 const O_ACCMODE = 3;
-const O_WRONLY = 1;
 const O_EXCL = 0o200;
 const HANDLES_MAX = 65_536;
 const STATFS_CACHE_MS = 5_000;
@@ -356,18 +355,18 @@ export class StrataFileSystem {
   async open(ino: number, flags: number): Promise<{ fh: number; keepCache: boolean }> {
     const inode = await this.getattr(ino); // close-to-open: the newest committed attributes
     if (inode.type === 'dir') throw errorWith('EISDIR', 'is a directory');
-    if ((flags & O_ACCMODE) !== O_WRONLY) this.refuseArchived(inode);
+    this.refuseArchived(inode);
     if ((flags & O_ACCMODE) !== 0) await this.refuseLocked(inode.ino);
     return this.openInode(inode, flags);
   }
 
-  // An archived file (GLACIER, DEEP_ARCHIVE) is read only while a RestoreObject has made it
-  // readable, as S3's GET: open for reading is EACCES until then (the data is there, but not to
-  // be read), said once in the log with the way out.
+  // An archived file (GLACIER, DEEP_ARCHIVE) is opened only while a RestoreObject has made it
+  // readable, as S3's GET: open is EACCES until then (the data is there, but not to be read, and
+  // the state machine refuses writes into it too), said in the log with the way out.
   private refuseArchived(inode: Inode): void {
     if (dataReadable(inode.object, Date.now())) return;
     const storageClass = inode.object?.storageClass;
-    this.log.warn('read of an archived file refused (EACCES): restore it with RestoreObject', {
+    this.log.warn('open of an archived file refused (EACCES): restore it with RestoreObject', {
       ino: inode.ino,
       storageClass,
     });

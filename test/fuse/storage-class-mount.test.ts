@@ -1,10 +1,10 @@
 // Storage classes seen from the mount and the CLI: an object PUT as GLACIER shows its class in
 // the read-only attribute user.strata.storage_class and in `strata fs ls`; opening it for reading
 // fails with EACCES (logged by the mount) until a RestoreObject has completed, and then reads
-// the bytes that were PUT. A STANDARD file reads as ever and says STANDARD.
+// the bytes that were PUT (an open for writing is EACCES too). A STANDARD file reads as ever and says STANDARD.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readFileSync, statSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import {
@@ -88,7 +88,7 @@ describe('storage classes through the mount', {
     );
     await until(
       'the mount logs the refusal',
-      async () => (/read of an archived file refused/.test(mount.output()) ? true : undefined),
+      async () => (/open of an archived file refused/.test(mount.output()) ? true : undefined),
       { limitMs: 10_000 },
     );
     assert.equal(readFileSync(join(dir, 'warm.txt'), 'utf8'), 'warm');

@@ -107,6 +107,21 @@ describe('restoreObject', () => {
     assert.equal(again.ok && again.restore, 'started');
   });
 
+  test('an archived file is not written in place until restored', () => {
+    const machine = openMachineWithServers(['t']);
+    put(machine, 'k', { storageClass: 'GLACIER' });
+    const ino = machine.reader.resolvePath('/b/k')?.ino as number;
+    const write = { op: 'write' as const, ino, extents: [extent(0, 4)] };
+    assert.equal(codeOf(machine, write), 'INVALID_OBJECT_STATE');
+    assert.equal(codeOf(machine, { op: 'setattr', ino, size: 1 }), 'INVALID_OBJECT_STATE');
+    assert.equal(
+      codeOf(machine, { op: 'punch', ino, offset: 0, length: 2 }),
+      'INVALID_OBJECT_STATE',
+    );
+    must(machine, restore(1, 0, 2_000));
+    must(machine, { ...write, nowMs: 2_100 });
+  });
+
   test('a version that is not archived is INVALID_OBJECT_STATE', () => {
     const machine = openMachineWithServers(['t']);
     put(machine, 'k');
