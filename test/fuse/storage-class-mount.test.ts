@@ -1,7 +1,8 @@
 // Storage classes seen from the mount and the CLI: an object PUT as GLACIER shows its class in
 // the read-only attribute user.strata.storage_class and in `strata fs ls`; opening it for reading
 // fails with EACCES (logged by the mount) until a RestoreObject has completed, and then reads
-// the bytes that were PUT (an open for writing is EACCES too). A STANDARD file reads as ever and says STANDARD.
+// the bytes that were PUT (an open for writing is EACCES too). A STANDARD file reads as ever and
+// says STANDARD.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { closeSync, openSync, readFileSync, statSync } from 'node:fs';
@@ -85,6 +86,11 @@ describe('storage classes through the mount', {
     assert.equal(
       errnoOf(() => readFileSync(cold)),
       'EACCES',
+    );
+    assert.equal(
+      errnoOf(() => closeSync(openSync(cold, 'r+'))),
+      'EACCES',
+      'nor written in place',
     );
     await until(
       'the mount logs the refusal',
