@@ -642,11 +642,14 @@ export class StrataClient implements StrataClientApi {
     throw new StrataError('NO_SUCH_VERSION', `no version ${versionId} of ${key}`);
   }
 
+  // `options.archived`: read an archived version without a restore, for the cluster's own
+  // copies of it (bucket replication), never for a client's read.
   async getObject(
     bucket: string,
     key: string,
     range?: ByteRange,
     versionId?: string,
+    options: { archived?: boolean } = {},
   ): Promise<GetObjectResult> {
     const inode =
       versionId === undefined
@@ -654,11 +657,7 @@ export class StrataClient implements StrataClientApi {
         : (await this.objectVersion(bucket, key, versionId)).inode;
     if (inode === undefined)
       throw new StrataError('METHOD_NOT_ALLOWED', `version ${versionId} is a delete marker`);
-    if (!dataReadable(inode.object, Date.now()))
-      throw new StrataError(
-        'INVALID_OBJECT_STATE',
-        "The operation is not valid for the object's storage class",
-      );
+    if (options.archived !== true) refuseArchived(inode);
     const { offset, length } = clampRange(inode.size, range);
     let body = readFileRange(this.metadata, this.pool, inode.ino, offset, length, this.log);
     const plan = digestPlan(inode.object, inode.size);

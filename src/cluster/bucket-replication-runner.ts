@@ -190,7 +190,12 @@ export class BucketReplicationRunner {
       inode.size === 0
         ? Buffer.alloc(0)
         : Readable.from(
-            (await client.getObject(entry.bucket, entry.key, undefined, entry.versionId)).body,
+            // An archived version is replicated as it was written (its replica is STANDARD).
+            (
+              await client.getObject(entry.bucket, entry.key, undefined, entry.versionId, {
+                archived: true,
+              })
+            ).body,
           );
     const tags = meta?.tags === undefined ? undefined : new URLSearchParams(meta.tags).toString();
     const expires = meta?.expires === undefined ? undefined : new Date(meta.expires);
