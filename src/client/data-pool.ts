@@ -25,6 +25,9 @@ export function isTransportFailure(error: unknown): boolean {
   return isStrataError(error) && TRANSPORT_FAILURES.has(error.code);
 }
 
+const suspectAsUp = (servers: DataServerInfo[]) =>
+  servers.map((s) => (s.state === 'suspect' ? { ...s, state: 'up' as const } : s));
+
 // Connections to the data servers the metadata service knows, refreshed every few seconds so that
 // newly registered servers become targets without a restart, and this client's view of their
 // health (server-health.ts), fed by every shard read and write.
@@ -36,6 +39,11 @@ export class DataPool {
   private map: ClusterMap | undefined; // built from `servers` when first needed
   private mapWithSuspect: ClusterMap | undefined; // the same, servers recorded suspect as up
   private fetchedAtMs = 0;
+  // Per pool: the maps of its servers, built from the records fetched at epochFetchedAtMs.
+  private readonly poolMaps = new Map<
+    string,
+    { epochFetchedAtMs: number; map: ClusterMap; mapWithSuspect?: ClusterMap }
+  >();
   readonly health: ServerHealth;
   private readonly log: Logger;
   // The client's master keys (encryption at rest), for the stripes it writes and reads.
@@ -79,22 +87,50 @@ export class DataPool {
 
   // The cluster as the replicated records describe it now (refreshed as above), with the
   // recorded placement strategy, for placing new stripes (stripe-placement.ts).
-  async placementView(maxAgeMs = SERVER_LIST_TTL_MS): Promise<PlacementView> {
+  async placementView(maxAgeMs = SERVER_LIST_TTL_MS, pool?: string): Promise<PlacementView> {
     await this.refresh(false, maxAgeMs);
     const { strategy } = (await this.metadata.config()).placement;
+    // A pool's stripes go on its servers only, or on every server when none carries its label
+    // (src/metadata/storage-class.ts); the state machine judges them against the same set.
+    const inPool = pool === undefined ? [] : this.servers.filter((s) => s.domain?.pool === pool);
+    if (inPool.length > 0) return this.poolView(inPool, strategy, pool as string);
     this.map ??= ClusterMap.of(placementServers(this.servers));
     const suspect = this.servers.some((s) => s.state === 'suspect');
     if (suspect && this.mapWithSuspect === undefined) {
-      const asUp = this.servers.map((s) =>
-        s.state === 'suspect' ? { ...s, state: 'up' as const } : s,
-      );
-      this.mapWithSuspect = ClusterMap.of(placementServers(asUp));
+      this.mapWithSuspect = ClusterMap.of(placementServers(suspectAsUp(this.servers)));
     }
     return {
       epoch: this.epoch,
       map: this.map,
       strategy,
       ...(suspect ? { mapWithSuspect: this.mapWithSuspect } : {}),
+    };
+  }
+
+  private poolView(
+    servers: DataServerInfo[],
+    strategy: PlacementView['strategy'],
+    pool: string,
+  ): PlacementView {
+    let maps = this.poolMaps.get(pool);
+    if (maps === undefined || maps.epochFetchedAtMs !== this.fetchedAtMs) {
+      const suspect = servers.some((s) => s.state === 'suspect');
+      maps = {
+        epochFetchedAtMs: this.fetchedAtMs,
+        map: ClusterMap.of(placementServers(servers)),
+        ...(suspect
+          ? { mapWithSuspect: ClusterMap.of(placementServers(suspectAsUp(servers))) }
+          : {}),
+      };
+      this.poolMaps.set(pool, maps);
+    }
+    const { map, mapWithSuspect } = maps;
+    return {
+      epoch: this.epoch,
+      map,
+      strategy,
+      pool,
+      ...(mapWithSuspect ? { mapWithSuspect } : {}),
     };
   }
 

@@ -6,6 +6,7 @@ import type { AtRest } from '../crypto/index.ts';
 import type { ReplicationConfig } from '../metadata/bucket-replication-types.ts';
 import { isStorableKey } from '../metadata/object-path.ts';
 import { RAFT_RPC } from '../metadata/replication/transport.ts';
+import { dataReadable, storagePolicy } from '../metadata/storage-class.ts';
 import {
   type BucketAttr,
   type BucketAttrValue,
@@ -18,6 +19,7 @@ import {
   type FileObjectLock,
   type Inode,
   type LifecycleConfig,
+  type LifecycleTiming,
   type ListObjectsQuery,
   type ListObjectsResult,
   type ListVersionsQuery,
@@ -27,10 +29,12 @@ import {
   type ObjectMeta,
   type ObjectVersion,
   type PartInfo,
+  type RestoreTier,
   type Retention,
   ROOT_INO,
   type SpecialFormat,
   type SseAlgorithm,
+  type StorageClass,
   type UploadInfo,
 } from '../metadata/types.ts';
 import { type Logger, silentLogger } from '../observability/logger.ts';
@@ -43,6 +47,7 @@ import * as locks from './locks.ts';
 import { MetadataClient } from './metadata-client.ts';
 import { digestPlan, ObjectDigestMismatch, verifyWholeObject } from './object-digest.ts';
 import { joinPath, parentAndName, splitPath, toBucketKey } from './paths.ts';
+import { type Reencoded, reencode } from './reencode.ts';
 import { type RewrittenSource, rewriteSealed } from './sealed-copy.ts';
 import { readStripeData } from './stripe-crypt.ts';
 import { deleteStripeShards, type ErasureParams, writeStripe } from './stripe-io.ts';
@@ -91,6 +96,15 @@ export interface NewEntry {
   parent: Inode | undefined;
 }
 
+// An archived version (GLACIER, DEEP_ARCHIVE) is read only while restored (storage-class.ts).
+function refuseArchived(inode: Inode): void {
+  if (dataReadable(inode.object, Date.now())) return;
+  throw new StrataError(
+    'INVALID_OBJECT_STATE',
+    `The operation is not valid for the object's storage class (${inode.object?.storageClass})`,
+  );
+}
+
 function newEntry(result: { inode?: Inode; parent?: Inode }): NewEntry {
   assert(result.inode !== undefined, 'a namespace command returns its inode');
   return { inode: result.inode, parent: result.parent };
@@ -121,6 +135,19 @@ export class StrataClient implements StrataClientApi {
 
   private async erasure(): Promise<ErasureParams> {
     return (await this.metadata.config()).erasure;
+  }
+
+  // How a storage class's stripes are written: its code and pool (src/metadata/storage-class.ts).
+  private async classParams(storageClass?: StorageClass): Promise<ErasureParams> {
+    const config = await this.metadata.config();
+    const policy = storagePolicy(config, storageClass);
+    const params: ErasureParams = {
+      k: policy.k,
+      m: policy.m,
+      shardSizeBytes: config.erasure.shardSizeBytes,
+    };
+    if (policy.pool !== undefined) params.pool = policy.pool;
+    return params;
   }
 
   async stat(path: string): Promise<Inode> {
@@ -245,6 +272,7 @@ export class StrataClient implements StrataClientApi {
     return (async function* () {
       const inode = await self.stat(path);
       if (inode.type !== 'file') throw new StrataError('EISDIR', `not a file: ${path}`);
+      refuseArchived(inode);
       const { offset, length } = clampRange(inode.size, range);
       yield* self.reportingDamage(
         readFileRange(self.metadata, self.pool, inode.ino, offset, length, self.log),
@@ -555,7 +583,8 @@ export class StrataClient implements StrataClientApi {
     // SSE-S3, asked for or the bucket's default: sealed whatever encryption at rest says (the
     // state machine refuses the commit otherwise, object-encryption.ts).
     const sse = options.object.sse ?? info.encryption;
-    const written = await writeStream(this.pool, await this.erasure(), body, {
+    const params = await this.classParams(options.object.storageClass);
+    const written = await writeStream(this.pool, params, body, {
       maxSizeBytes: this.maxObjectSizeBytes,
       log: this.log,
       slots: this.stripeSlots,
@@ -617,11 +646,14 @@ export class StrataClient implements StrataClientApi {
     throw new StrataError('NO_SUCH_VERSION', `no version ${versionId} of ${key}`);
   }
 
+  // `options.archived`: read an archived version without a restore, for the cluster's own
+  // copies of it (bucket replication), never for a client's read.
   async getObject(
     bucket: string,
     key: string,
     range?: ByteRange,
     versionId?: string,
+    options: { archived?: boolean } = {},
   ): Promise<GetObjectResult> {
     const inode =
       versionId === undefined
@@ -629,6 +661,7 @@ export class StrataClient implements StrataClientApi {
         : (await this.objectVersion(bucket, key, versionId)).inode;
     if (inode === undefined)
       throw new StrataError('METHOD_NOT_ALLOWED', `version ${versionId} is a delete marker`);
+    if (options.archived !== true) refuseArchived(inode);
     const { offset, length } = clampRange(inode.size, range);
     let body = readFileRange(this.metadata, this.pool, inode.ino, offset, length, this.log);
     const plan = digestPlan(inode.object, inode.size);
@@ -698,6 +731,61 @@ export class StrataClient implements StrataClientApi {
       log: this.log,
     };
     return rewriteSealed(deps, version.inode);
+  }
+
+  // RestoreObject (src/metadata/ops-storage-class.ts): `delayMs` is the tier's delay, `timing`
+  // the length of a day for `days`. Resolves with whether the restore started or extended one.
+  async restoreObject(
+    bucket: string,
+    key: string,
+    request: {
+      versionId?: string;
+      days: number;
+      tier: RestoreTier;
+      delayMs: number;
+      timing: LifecycleTiming;
+    },
+  ): Promise<{ inode: Inode; restore: 'started' | 'extended' }> {
+    const result = await this.apply({ op: 'restoreObject', bucket, key, ...request });
+    assert(result.restore !== undefined, 'restoreObject answers what it did');
+    return { inode: result.inode as Inode, restore: result.restore };
+  }
+
+  // A lifecycle transition of one version (the leader's runner): its data re-encoded under the
+  // class's policy, then committed by transitionObject; the new stripes are deleted when the
+  // commit is refused (the version changed, or the rules no longer move it).
+  async transitionObject(
+    target: { bucket: string; key: string; versionId: string },
+    storageClass: StorageClass,
+    timing: LifecycleTiming,
+  ): Promise<Reencoded & { inode: Inode }> {
+    const version = await this.objectVersion(target.bucket, target.key, target.versionId);
+    const file = version.inode;
+    if (file === undefined)
+      throw new StrataError('METHOD_NOT_ALLOWED', `${target.versionId} is a delete marker`);
+    const extents: Extent[] = await this.metadata.read('extents', file.ino, 0, file.size);
+    const deps = {
+      pool: this.pool,
+      slots: this.stripeSlots,
+      log: this.log,
+      readFromExtents: (e: Extent[], at: number, n: number) => this.readFromExtents(e, at, n),
+    };
+    const done = await reencode(deps, file, extents, await this.classParams(storageClass));
+    const result = await this.apply({
+      op: 'transitionObject',
+      ...target,
+      ino: file.ino,
+      fromStripeIds: done.fromStripeIds,
+      storageClass,
+      extents: done.extents,
+      timing,
+    }).catch(async (error) => {
+      // After a timeout the command may yet have been applied: leave the stripes to the scrubber.
+      if (!String((error as { code?: string }).code).startsWith('RPC_'))
+        await this.discardExtents(done.extents);
+      throw error;
+    });
+    return { ...done, inode: result.inode as Inode };
   }
 
   async setObjectTags(
@@ -817,7 +905,9 @@ export class StrataClient implements StrataClientApi {
       throw new StrataError('EINVAL', `part number must be 1..10000, got ${partNumber}`);
     }
     const upload = await this.getUpload(uploadId);
-    const written = await writeStream(this.pool, await this.erasure(), body, {
+    // Parts are written with the upload's class's policy: its object is made of them.
+    const params = await this.classParams(upload.object.storageClass);
+    const written = await writeStream(this.pool, params, body, {
       maxSizeBytes: PART_SIZE_BYTES_MAX,
       log: this.log,
       slots: this.stripeSlots,

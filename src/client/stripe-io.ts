@@ -21,6 +21,7 @@ export interface ErasureParams {
   k: number;
   m: number;
   shardSizeBytes: number; // of a full stripe; a short last stripe uses smaller shards
+  pool?: string; // place on this pool's servers (data.pool), or every server when none has it
 }
 
 // Deleting the shards of a failed or discarded write is best effort (the scrubber collects what
@@ -57,8 +58,8 @@ export async function writeStripe(
   const { buffers, encryption } = encodeData(pool.atRest, seal, stripeId, codecFor(k, m), data);
   assert(!seal || encryption !== undefined, 'a stripe asked to be sealed is sealed');
   const shardSizeBytes = buffers[0].length;
-  const view = await pool.placementView();
-  const shape = { stripeId, k, m };
+  const view = await pool.placementView(undefined, params.pool);
+  const shape = { stripeId, k, m, pool: params.pool };
   const shards = placeNewStripe(view, shape, pool.avoidedForWrites());
   const quorum = writeQuorum(k, m);
   const all = shards.map((target, index) => ({ index, target }));
@@ -85,6 +86,7 @@ export async function writeStripe(
     placementEpoch: view.epoch,
   };
   if (encryption) stripe.encryption = encryption;
+  if (view.pool !== undefined) stripe.pool = view.pool;
   // The shards left absent are named in the record, so the commit lists them for repair
   // (src/metadata/absent-shards.ts) and readers skip them.
   if (missing.length > 0) stripe.absentShards = [...new Set(missing)].sort((a, b) => a - b);
@@ -174,7 +176,7 @@ async function rewriteFailed(
     }
     if (Date.now() - waitedSinceMs >= PLACEMENT_WAIT_MS) break;
     await new Promise((resolve) => setTimeout(resolve, PLACEMENT_POLL_MS));
-    view = await pool.placementView(PLACEMENT_POLL_MS);
+    view = await pool.placementView(PLACEMENT_POLL_MS, shape.pool);
     for (const id of pool.avoidedForWrites()) avoid.add(id);
   }
   state.missing.push(...toPlace);

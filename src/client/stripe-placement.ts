@@ -14,12 +14,14 @@ export interface PlacementView {
   // of a write that does not fit on the servers recorded up.
   mapWithSuspect?: ClusterMap;
   strategy: PlacementStrategy;
+  pool?: string; // the map holds this pool's servers only (the stripe records it)
 }
 
 export interface StripeShape {
   stripeId: string;
   k: number;
   m: number;
+  pool?: string;
 }
 
 // k+m targets on servers the cluster records up, keeping off those this client avoids when the

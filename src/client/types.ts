@@ -13,6 +13,7 @@ import type {
   FileLock,
   Inode,
   LifecycleConfig,
+  LifecycleTiming,
   ListObjectsQuery,
   ListObjectsResult,
   ListVersionsQuery,
@@ -22,8 +23,10 @@ import type {
   ObjectMeta,
   ObjectVersion,
   PartInfo,
+  RestoreTier,
   Retention,
   SseAlgorithm,
+  StorageClass,
   UploadInfo,
 } from '../metadata/types.ts';
 import type { LockQuery, LockSpec, RenameAtOptions } from './locks.ts';
@@ -52,6 +55,7 @@ export interface CopyOptions {
   caller?: Caller;
   lock?: ObjectLockRequest; // the copy's own Object Lock (a copy never takes the source's)
   sse?: SseAlgorithm; // the copy's own SSE-S3 (absent: the destination bucket's default)
+  storageClass?: StorageClass; // the copy's own class (absent: STANDARD)
 }
 
 export interface CompleteOptions {
@@ -206,6 +210,18 @@ export interface StrataClientApi {
     on: boolean,
     versionId?: string,
   ): Promise<{ versionId?: string }>;
+  // RestoreObject of an archived version (src/metadata/ops-storage-class.ts).
+  restoreObject(
+    bucket: string,
+    key: string,
+    request: {
+      versionId?: string;
+      days: number;
+      tier: RestoreTier;
+      delayMs: number;
+      timing: LifecycleTiming;
+    },
+  ): Promise<{ inode: Inode; restore: 'started' | 'extended' }>;
   setObjectTags(
     bucket: string,
     key: string,

@@ -201,7 +201,12 @@ export class BucketReplicationRunner {
       inode.size === 0
         ? Buffer.alloc(0)
         : Readable.from(
-            (await client.getObject(entry.bucket, entry.key, undefined, entry.versionId)).body,
+            // An archived version is replicated as it was written (its replica is STANDARD).
+            (
+              await client.getObject(entry.bucket, entry.key, undefined, entry.versionId, {
+                archived: true,
+              })
+            ).body,
           );
     const command = new sdk.PutObjectCommand({
       ...target,

@@ -13,7 +13,7 @@ import { loadAtRest } from '../crypto/index.ts';
 import { startDataService } from '../data/index.ts';
 import { AWS_TIMING } from '../metadata/lifecycle/decide.ts';
 import { startMetadataService } from '../metadata/service.ts';
-import type { LifecycleTiming } from '../metadata/types.ts';
+import type { ClusterConfig, LifecycleTiming } from '../metadata/types.ts';
 import type { Logger } from '../observability/logger.ts';
 import { metricsRegistry, ROLE_METRICS, s3AccessKeyRefreshes } from '../observability/metrics.ts';
 import { startMetricsServer } from '../observability/metrics-server.ts';
@@ -36,6 +36,7 @@ import { registerDataServer } from './registration.ts';
 import { RepairDriver } from './repair-driver.ts';
 import { ScrubFindingsSource } from './scrub-findings.ts';
 import { ShardRebuilder } from './shard-rebuilder.ts';
+import { TransitionRunner } from './transition-runner.ts';
 
 export interface RunningNode {
   dataChild?: DataChild;
@@ -69,6 +70,16 @@ function lifecycleTiming(config: StrataConfig): LifecycleTiming {
   return seconds === 0 ? AWS_TIMING : { dayMs: seconds * 1000, roundToMidnight: false };
 }
 
+// The archive classes' policies this member records if it is the first leader.
+function storageClassPolicies(config: StrataConfig): ClusterConfig['storageClasses'] {
+  const c = config.storage_classes;
+  const pool = c.cold_pool;
+  return {
+    GLACIER: { k: c.glacier_data_shards, m: c.glacier_parity_shards, pool },
+    DEEP_ARCHIVE: { k: c.deep_archive_data_shards, m: c.deep_archive_parity_shards, pool },
+  };
+}
+
 // Starts the services of one node for its role; `combined` runs metadata, data and S3 together.
 export async function startNode(config: StrataConfig, log: Logger): Promise<RunningNode> {
   const role = config.node.role;
@@ -98,6 +109,7 @@ export async function startNode(config: StrataConfig, log: Logger): Promise<Runn
       // Made once the service listens (it talks to it); leadership may come before that.
       let repair: RepairDriver | undefined;
       let replication: BucketReplicationRunner | undefined;
+      let transitions: TransitionRunner | undefined;
       let leading = false;
       const service = await startMetadataService({
         host,
@@ -120,6 +132,7 @@ export async function startNode(config: StrataConfig, log: Logger): Promise<Runn
             shardSizeBytes: config.erasure_coding.shard_size_bytes,
           },
           placement: { strategy: config.placement.strategy },
+          storageClasses: storageClassPolicies(config),
         },
         scrub: {
           intervalMs: config.metadata.scrub_interval_seconds * 1000,
@@ -132,6 +145,7 @@ export async function startNode(config: StrataConfig, log: Logger): Promise<Runn
           leading = isLeader;
           repair?.leadership(isLeader);
           replication?.leadership(isLeader);
+          transitions?.leadership(isLeader);
         },
         repairProgress: () => repair?.progress(),
         configUsers: configUsersOf(leaderCredentials(config, dataDir, node)),
@@ -151,6 +165,9 @@ export async function startNode(config: StrataConfig, log: Logger): Promise<Runn
         log,
       );
       replication?.leadership(leading);
+      const peers = [metadataAddr, ...config.metadata.raft_peers];
+      transitions = startTransitions(config, dataDir, peers, closers, log);
+      transitions.leadership(leading);
     }
     // The data service and the gateway may talk to any member of the metadata cluster: its own
     // address first, then the other members, so they fail over when one stops.
@@ -316,6 +333,35 @@ function startReplication(
   return runner;
 }
 
+// The lifecycle transition runner of this metadata member; it works only while the member leads.
+// It reads and writes objects as a gateway does (the same key file, for sealed stripes).
+function startTransitions(
+  config: StrataConfig,
+  dataDir: string,
+  metadataAddrs: string[],
+  closers: Array<() => Promise<void>>,
+  log: Logger,
+): TransitionRunner {
+  const keyFile = resolve(config.encryption.key_file || join(dataDir, 'master.key'));
+  const createKeyFile = config.node.role === 'combined';
+  const { atRest } = loadAtRest({ ...config.encryption, keyFile, createKeyFile });
+  const transitionLog = log.child({ service: 'lifecycle', component: 'transitions' });
+  const metadata = new MetadataClient(metadataAddrs);
+  const client = new StrataClient({ metadataAddrs, log: transitionLog, atRest });
+  const runner = new TransitionRunner({
+    metadata,
+    client,
+    timing: lifecycleTiming(config),
+    log: transitionLog,
+  });
+  closers.push(async () => {
+    await runner.stop();
+    await client.close();
+    await metadata.close();
+  });
+  return runner;
+}
+
 async function startData(
   config: StrataConfig,
   dataDir: string,
@@ -338,6 +384,7 @@ async function startData(
     zone: config.data.zone,
     rack: config.data.rack,
     host: config.data.host || hostname(),
+    ...(config.data.pool !== '' ? { pool: config.data.pool } : {}),
   };
   const heartbeatIntervalMs = config.data.heartbeat_interval_ms;
   const scrub = {
@@ -446,6 +493,11 @@ async function startS3(
     bodyIdleTimeoutMs: config.s3.body_idle_timeout_seconds * 1000,
     tls: s3TlsFiles(config),
     lifecycleTiming: lifecycleTiming(config),
+    restoreDelayMs: {
+      Expedited: config.lifecycle.restore_delay_seconds_expedited * 1000,
+      Standard: config.lifecycle.restore_delay_seconds_standard * 1000,
+      Bulk: config.lifecycle.restore_delay_seconds_bulk * 1000,
+    },
     replicationBuckets: config.replication.targets.flatMap((t) => t.buckets),
     log: log.child({ service: 's3' }),
     auth: {

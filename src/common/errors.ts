@@ -46,6 +46,12 @@ export type StrataErrorCode =
   // Object Lock: the version is under retention or legal hold, so it cannot be removed or
   // changed (S3 403 AccessDenied, EPERM on the mount).
   | 'OBJECT_LOCKED'
+  // A read (or copy) of an archived version (GLACIER, DEEP_ARCHIVE) that is not restored, or a
+  // restore of a version that is not archived (S3 403 InvalidObjectState, EACCES on the mount).
+  | 'INVALID_OBJECT_STATE'
+  // A restore asked while the version's previous one is still in progress (S3 409
+  // RestoreAlreadyInProgress).
+  | 'RESTORE_IN_PROGRESS'
   // Object Lock needs versioning Enabled, and a bucket with it cannot suspend versioning
   // (S3 409 InvalidBucketState).
   | 'INVALID_BUCKET_STATE'

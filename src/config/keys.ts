@@ -174,6 +174,11 @@ export const KEYS: readonly KeySpec[] = [
     doc: 'failure-domain label: the machine; empty means its hostname. Servers sharing a machine should share this label',
   },
   {
+    key: 'data.pool',
+    check: isLabel(true),
+    doc: 'storage pool label of this server, registered with it: archive storage classes (GLACIER, DEEP_ARCHIVE) place their stripes on the servers labelled `storage_classes.cold_pool`, and on every server when none is (docs/guides/data-protection.md, "Storage classes"). Empty: no pool',
+  },
+  {
     key: 'data.scrub_bytes_per_second',
     check: isInt(0, 2 ** 40),
     doc: `background scrub rate of this data server (all its disks together, one at a time): every shard file is read whole and its header, identity and block checksums verified at no more than this many bytes per second (16 MiB/s reads 10 TB in about a week); \`0\` turns the scrub off. Corrupt shards are listed by the \`data.scrubFindings\` RPC, logged and counted ${seeOps('Scrubbing')}`,
@@ -259,6 +264,46 @@ export const KEYS: readonly KeySpec[] = [
     key: 'lifecycle.debug_day_seconds',
     check: isInt(0, 86_400),
     doc: 'for tests only (as Ceph\'s `rgw_lc_debug_interval`): a lifecycle "day" lasts this many seconds, and due times are not rounded to midnight UTC, so rules with `Days` act within seconds (docs/guides/data-protection.md, "Lifecycle"). Read by the metadata leader\'s lifecycle runner and by the S3 gateway (`x-amz-expiration`); give every node the same value. `0` (the default): a day is 24 hours',
+  },
+  {
+    key: 'lifecycle.restore_delay_seconds_expedited',
+    check: isInt(0, 7 * 86_400),
+    doc: 'how long a RestoreObject of tier `Expedited` stays in progress (`x-amz-restore: ongoing-request="true"`) before the archived object is readable. Read by the S3 gateway',
+  },
+  {
+    key: 'lifecycle.restore_delay_seconds_standard',
+    check: isInt(0, 7 * 86_400),
+    doc: 'the same for tier `Standard` (the default tier)',
+  },
+  {
+    key: 'lifecycle.restore_delay_seconds_bulk',
+    check: isInt(0, 7 * 86_400),
+    doc: 'the same for tier `Bulk`',
+  },
+  {
+    key: 'storage_classes.glacier_data_shards',
+    check: isInt(1, 255),
+    doc: 'k of the GLACIER storage class\'s erasure code. Recorded in the cluster with the erasure profile by the first leader (later changes are reported, not used); docs/guides/data-protection.md, "Storage classes"',
+  },
+  {
+    key: 'storage_classes.glacier_parity_shards',
+    check: isInt(1, 255),
+    doc: 'm of the GLACIER code (k + m ≤ 256 and the cold pool needs k + m disks)',
+  },
+  {
+    key: 'storage_classes.deep_archive_data_shards',
+    check: isInt(1, 255),
+    doc: "k of the DEEP_ARCHIVE storage class's code (recorded as the GLACIER one)",
+  },
+  {
+    key: 'storage_classes.deep_archive_parity_shards',
+    check: isInt(1, 255),
+    doc: 'm of the DEEP_ARCHIVE code',
+  },
+  {
+    key: 'storage_classes.cold_pool',
+    check: isLabel(false),
+    doc: 'the `data.pool` label whose servers hold GLACIER and DEEP_ARCHIVE stripes (recorded in the cluster); when no registered server carries it, those stripes go on every server',
   },
   {
     key: 'encryption.enabled',

@@ -56,6 +56,7 @@ export interface StrataConfig {
     zone: string;
     rack: string;
     host: string;
+    pool: string;
     scrub_bytes_per_second: number;
     scrub_pass_interval_seconds: number;
   };
@@ -72,7 +73,19 @@ export interface StrataConfig {
   erasure_coding: { data_shards: number; parity_shards: number; shard_size_bytes: number };
   placement: { strategy: PlacementStrategy };
   repair: { max_concurrent: number; bandwidth_bytes_per_second: number };
-  lifecycle: { debug_day_seconds: number };
+  lifecycle: {
+    debug_day_seconds: number;
+    restore_delay_seconds_expedited: number;
+    restore_delay_seconds_standard: number;
+    restore_delay_seconds_bulk: number;
+  };
+  storage_classes: {
+    glacier_data_shards: number;
+    glacier_parity_shards: number;
+    deep_archive_data_shards: number;
+    deep_archive_parity_shards: number;
+    cold_pool: string;
+  };
   encryption: { enabled: boolean; cipher: DataCipher; key_file: string };
   observability: { metrics_addr: string; log_level: LogLevel };
   console: { addr: string };
@@ -115,6 +128,9 @@ export const DEFAULT_CONFIG: StrataConfig = {
     zone: 'default',
     rack: 'default',
     host: '',
+    // Empty: in no pool (the STANDARD class's servers; archive classes use them too when no
+    // server is in their pool).
+    pool: '',
     scrub_bytes_per_second: 16 * 1024 * 1024,
     scrub_pass_interval_seconds: 7 * 24 * 3600,
   },
@@ -135,7 +151,24 @@ export const DEFAULT_CONFIG: StrataConfig = {
   // reads and writes (k+1 shards per rebuilt shard), so repair leaves room for clients.
   repair: { max_concurrent: 4, bandwidth_bytes_per_second: 100 * 1024 * 1024 },
   // 0: a lifecycle day is a day, rounded to midnight UTC as AWS does; tests make it seconds.
-  lifecycle: { debug_day_seconds: 0 },
+  // Restore delays: AWS quotes 1-5 minutes (Expedited), 3-5 hours (Standard) and 5-12 hours
+  // (Bulk) for GLACIER; Strata's restore has no tape to wait for, so the delay is only the promise
+  // the tier makes, kept short by default and seconds in tests.
+  lifecycle: {
+    debug_day_seconds: 0,
+    restore_delay_seconds_expedited: 60,
+    restore_delay_seconds_standard: 3 * 3600,
+    restore_delay_seconds_bulk: 5 * 3600,
+  },
+  // Archive classes: wider codes (less overhead: 8+3 stores 1.375 bytes per byte, 10+4 1.4,
+  // against 1.5 for 4+2) on servers labelled `data.pool = "cold"`, or on every server when none is.
+  storage_classes: {
+    glacier_data_shards: 8,
+    glacier_parity_shards: 3,
+    deep_archive_data_shards: 10,
+    deep_archive_parity_shards: 4,
+    cold_pool: 'cold',
+  },
   // Off: encryption at rest costs CPU on every read and write, and a lost key file loses the
   // data. Empty key_file: <data_dir>/master.key, created at the first start with it on.
   encryption: { enabled: false, cipher: 'aes-256-gcm', key_file: '' },

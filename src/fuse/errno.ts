@@ -45,6 +45,10 @@ const ERRNO_OF_CODE: Record<Exclude<StrataErrorCode, ErrnoCode>, number> = {
   NO_SUCH_VERSION: ENOENT,
   METHOD_NOT_ALLOWED: ENOENT, // a delete marker: the file is gone
   OBJECT_LOCKED: ERRNO_NUMBER.EPERM, // a WORM file: write, truncate, unlink, rename
+  // A read of an archived file (GLACIER, DEEP_ARCHIVE) not restored: its bytes may not be read
+  // until a RestoreObject completes, a permission of the data rather than a missing attribute.
+  INVALID_OBJECT_STATE: EACCES,
+  RESTORE_IN_PROGRESS: EBUSY, // S3 RestoreObject only
   INVALID_BUCKET_STATE: EINVAL, // S3 bucket configuration only
   OBJECT_LOCK_MISSING: EINVAL,
   INVALID_PART: EIO, // multipart uploads are S3 only

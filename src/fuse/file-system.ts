@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import type { NewEntry, StrataClient } from '../client/strata-client.ts';
 import { type ErrnoCode, StrataError } from '../common/errors.ts';
+import { dataReadable, restoreHeader } from '../metadata/storage-class.ts';
 import type { Caller, DirEntry, Inode, SpecialFormat } from '../metadata/types.ts';
 import { type Logger, silentLogger } from '../observability/logger.ts';
 import { fuseWriteErrors } from '../observability/metrics.ts';
@@ -26,6 +27,11 @@ const STATFS_CACHE_MS = 5_000;
 const XATTR_CREATE = 1;
 const XATTR_REPLACE = 2;
 const XATTR_NAMESPACES = ['user.', 'trusted.', 'security.'];
+// Read-only attributes the mount derives from a file's object metadata: its storage class, and
+// its restore as S3's x-amz-restore says it (src/metadata/storage-class.ts).
+const STORAGE_CLASS_XATTR = 'user.strata.storage_class';
+const RESTORE_XATTR = 'user.strata.restore';
+const DERIVED_XATTRS = [STORAGE_CLASS_XATTR, RESTORE_XATTR];
 
 // File type bits (S_IFMT) of special files, and back.
 const SPECIAL_TYPE: Record<SpecialFormat, number> = {
@@ -78,6 +84,18 @@ export function direntType(entry: { type: Inode['type']; format?: SpecialFormat 
 // are still good.
 function versionOf(inode: Inode): string {
   return `${inode.mtimeMs}:${inode.size}`;
+}
+
+// The derived attributes of a regular file: its class (STANDARD when none is recorded) and, while
+// it has one, its restore.
+function derivedXattrs(inode: Inode): Record<string, string> {
+  if (inode.type !== 'file') return {};
+  const out: Record<string, string> = {
+    [STORAGE_CLASS_XATTR]: inode.object?.storageClass ?? 'STANDARD',
+  };
+  const restore = restoreHeader(inode.object, Date.now());
+  if (restore !== undefined) out[RESTORE_XATTR] = restore;
+  return out;
 }
 
 function errorWith(code: ErrnoCode, message: string): StrataError {
@@ -337,8 +355,25 @@ export class StrataFileSystem {
   async open(ino: number, flags: number): Promise<{ fh: number; keepCache: boolean }> {
     const inode = await this.getattr(ino); // close-to-open: the newest committed attributes
     if (inode.type === 'dir') throw errorWith('EISDIR', 'is a directory');
+    this.refuseArchived(inode);
     if ((flags & O_ACCMODE) !== 0) await this.refuseLocked(inode.ino);
     return this.openInode(inode, flags);
+  }
+
+  // An archived file (GLACIER, DEEP_ARCHIVE) is opened only while a RestoreObject has made it
+  // readable, as S3's GET: open is EACCES until then (the data is there, but not to be read, and
+  // the state machine refuses writes into it too), said in the log with the way out.
+  private refuseArchived(inode: Inode): void {
+    if (dataReadable(inode.object, Date.now())) return;
+    const storageClass = inode.object?.storageClass;
+    this.log.warn('open of an archived file refused (EACCES): restore it with RestoreObject', {
+      ino: inode.ino,
+      storageClass,
+    });
+    throw new StrataError(
+      'INVALID_OBJECT_STATE',
+      `inode ${inode.ino} is archived (${storageClass})`,
+    );
   }
 
   // A file under Object Lock refuses an open for writing with EPERM at once, rather than
@@ -604,6 +639,8 @@ export class StrataFileSystem {
 
   async getxattr(ino: number, name: string): Promise<Buffer> {
     const inode = await this.getattr(ino);
+    const derived = derivedXattrs(inode)[name];
+    if (derived !== undefined) return Buffer.from(derived);
     const value = inode.xattrs[name];
     if (value === undefined) throw errorWith('ENODATA', `no attribute ${name}`);
     return Buffer.from(value);
@@ -612,13 +649,15 @@ export class StrataFileSystem {
   async listxattr(ino: number): Promise<Buffer> {
     const inode = await this.getattr(ino);
     return Buffer.from(
-      Object.keys(inode.xattrs)
+      [...Object.keys(derivedXattrs(inode)), ...Object.keys(inode.xattrs)]
         .map((name) => `${name}\0`)
         .join(''),
     );
   }
 
   async setxattr(ino: number, name: string, value: Buffer, flags: number): Promise<void> {
+    if (DERIVED_XATTRS.includes(name))
+      throw errorWith('EPERM', `${name} is read-only (S3 storage class and restore)`);
     if (!XATTR_NAMESPACES.some((prefix) => name.startsWith(prefix)))
       throw errorWith('ENOTSUP', `attribute namespace of ${name} is not supported`);
     if (flags & (XATTR_CREATE | XATTR_REPLACE)) {
@@ -631,6 +670,8 @@ export class StrataFileSystem {
   }
 
   async removexattr(ino: number, name: string): Promise<void> {
+    if (DERIVED_XATTRS.includes(name))
+      throw errorWith('EPERM', `${name} is read-only (S3 storage class and restore)`);
     await this.client.removexattr(ino, name);
     this.leases.changed(ino);
   }

@@ -20,6 +20,12 @@ export function configDifferences(local: ClusterConfig, cluster: ClusterConfig):
     ],
     ['placement.strategy', local.placement.strategy, cluster.placement.strategy],
   ];
+  const policy = (c: ClusterConfig, name: 'GLACIER' | 'DEEP_ARCHIVE') => {
+    const p = c.storageClasses?.[name];
+    return p === undefined ? 'none' : `${p.k}+${p.m} pool ${p.pool ?? '(all)'}`;
+  };
+  for (const name of ['GLACIER', 'DEEP_ARCHIVE'] as const)
+    rows.push([`storage_classes (${name})`, policy(local, name), policy(cluster, name)]);
   return rows
     .filter(([, here, there]) => here !== there)
     .map(([key, here, there]) => `${key}: ${String(here)} here, ${String(there)} in the cluster`);

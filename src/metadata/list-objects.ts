@@ -169,5 +169,8 @@ export function listed(key: string, inode: Inode): ListedObject {
     etag: isDirMarker ? EMPTY_MD5 : (inode.object?.etag ?? ''),
     lastModifiedMs: inode.mtimeMs,
     isDirMarker,
+    ...(inode.object?.storageClass !== undefined
+      ? { storageClass: inode.object.storageClass }
+      : {}),
   };
 }

@@ -14,6 +14,7 @@ import type {
   DiskState,
   FailureDomain,
   ServerState,
+  StoragePolicy,
 } from './types.ts';
 
 type Op<T extends Command['op']> = Extract<Command, { op: T }>;
@@ -79,7 +80,18 @@ function checkDomain(domain: unknown): FailureDomain {
         `bad ${level} label ${JSON.stringify(label)}: 1-${LABEL_CHARS_MAX} characters`,
       );
   }
-  return { zone: d.zone as string, rack: d.rack as string, host: d.host as string };
+  const checked: FailureDomain = {
+    zone: d.zone as string,
+    rack: d.rack as string,
+    host: d.host as string,
+  };
+  if (d.pool !== undefined && d.pool !== '') {
+    const pool = d.pool as string;
+    if (typeof pool !== 'string' || pool.length > LABEL_CHARS_MAX || !LABEL.test(pool))
+      fail('EINVAL', `bad pool label ${JSON.stringify(pool)}: 1-${LABEL_CHARS_MAX} characters`);
+    checked.pool = pool;
+  }
+  return checked;
 }
 
 // A server registering again (a restart, new address or disks) keeps its state: a server marked
@@ -223,5 +235,19 @@ function checkClusterConfig(config: unknown): ClusterConfig {
     placement: { strategy },
   };
   assert.ok(checked.erasure.k + checked.erasure.m <= 256);
+  if (c?.storageClasses !== undefined) {
+    const policy = (p: StoragePolicy | undefined, name: string): StoragePolicy => {
+      if (!p || !int(p.k, 1, 255) || !int(p.m, 1, 255) || p.k + p.m > 256)
+        return fail('EINVAL', `storage class ${name}: k and m are integers >= 1, k + m <= 256`);
+      if (p.pool !== undefined && (typeof p.pool !== 'string' || !LABEL.test(p.pool)))
+        return fail('EINVAL', `storage class ${name}: a pool is a label`);
+      return { k: p.k, m: p.m, ...(p.pool !== undefined ? { pool: p.pool } : {}) };
+    };
+    const classes = c.storageClasses;
+    checked.storageClasses = {
+      GLACIER: policy(classes.GLACIER, 'GLACIER'),
+      DEEP_ARCHIVE: policy(classes.DEEP_ARCHIVE, 'DEEP_ARCHIVE'),
+    };
+  }
   return checked;
 }

@@ -3,6 +3,7 @@
 import { checkExtents, punch, STRIPE_ID, writeExtents } from './extent-ops.ts';
 import * as K from './keys.ts';
 import { afterWrite } from './object-encryption.ts';
+import { dataReadable } from './storage-class.ts';
 import { fail, type Store } from './store.ts';
 import type { Command, Inode } from './types.ts';
 import { beginChange } from './versions.ts';
@@ -11,9 +12,17 @@ type Op<T extends Command['op']> = Extract<Command, { op: T }>;
 
 const STRIPE_IDS_PER_COMMAND_MAX = 10_000;
 
+// An archived file's bytes are not changed in place while it is not restored: a write would mix
+// stripes of another policy into it, and a partial write would read around the restore.
+export function refuseArchived(inode: Inode, nowMs: number): void {
+  if (!dataReadable(inode.object, nowMs))
+    fail('INVALID_OBJECT_STATE', `inode ${inode.ino} is archived (${inode.object?.storageClass})`);
+}
+
 export function write(store: Store, c: Op<'write'>) {
   const inode = store.mustInode(c.ino);
   if (inode.type !== 'file') fail(inode.type === 'dir' ? 'EISDIR' : 'EINVAL', 'writes go to files');
+  refuseArchived(inode, c.nowMs);
   checkExtents(c.extents);
   beginChange(store, inode, c.nowMs, c.saveToken);
   const end = writeExtents(store, c.ino, c.extents);
@@ -31,6 +40,7 @@ export function write(store: Store, c: Op<'write'>) {
 export function punchHole(store: Store, c: Op<'punch'>) {
   const inode = store.mustInode(c.ino);
   if (inode.type !== 'file') fail(inode.type === 'dir' ? 'EISDIR' : 'EINVAL', 'holes are in files');
+  refuseArchived(inode, c.nowMs);
   if (!Number.isSafeInteger(c.offset) || !Number.isSafeInteger(c.length) || c.offset < 0)
     fail('EINVAL', 'bad hole range');
   beginChange(store, inode, c.nowMs, c.saveToken);

@@ -29,7 +29,7 @@ export function setBucketLifecycle(store: Store, c: Op<'setBucketLifecycle'>) {
   return { ok: true as const, bucket: next };
 }
 
-function checkTiming(timing: LifecycleTiming): void {
+export function checkTiming(timing: LifecycleTiming): void {
   if (
     typeof timing !== 'object' ||
     timing === null ||

@@ -2,6 +2,7 @@
 import { punch } from './extent-ops.ts';
 import { NAME_BYTES_MAX } from './keys.ts';
 import { checkPosixChange } from './object-lock.ts';
+import { refuseArchived } from './ops-data.ts';
 import { freeInode, keepOrphan } from './ops-mounts.ts';
 import { fail, type Store } from './store.ts';
 import { type Caller, type Command, type Inode, type InodeType, ROOT_INO } from './types.ts';
@@ -229,6 +230,7 @@ export function setattr(store: Store, c: Op<'setattr'>) {
     if (inode.type !== 'file')
       fail(inode.type === 'dir' ? 'EISDIR' : 'EINVAL', 'only files have a size to set');
     if (!Number.isSafeInteger(c.size) || c.size < 0) fail('EINVAL', `bad size ${c.size}`);
+    if (c.size !== inode.size) refuseArchived(inode, c.nowMs);
     if (c.size < inode.size) punch(store, inode.ino, c.size, inode.size);
     next.size = c.size;
     if (c.mtimeMs === undefined) next.mtimeMs = c.nowMs;

@@ -21,6 +21,7 @@ import {
   parseKey,
 } from './object-path.ts';
 import { dropLink, newInode, removeDir } from './ops-namespace.ts';
+import { dataReadable } from './storage-class.ts';
 import { fail, type Store } from './store.ts';
 import type { BucketInfo, Command, Extent, Inode, ObjectMeta } from './types.ts';
 import { objectVersion } from './version-reads.ts';
@@ -209,7 +210,7 @@ function objectFile(store: Store, bucket: string, key: string): Inode | undefine
 
 // The file holding a version's data: the current one's without a version id (ENOENT when there
 // is none), the named one's with it (NO_SUCH_VERSION; a delete marker has none to offer).
-function versionFile(store: Store, bucket: string, key: string, versionId?: string): Inode {
+export function versionFile(store: Store, bucket: string, key: string, versionId?: string): Inode {
   bucketDir(store, bucket);
   if (versionId === undefined)
     return objectFile(store, bucket, key) ?? fail('ENOENT', `no object ${key}`);
@@ -254,6 +255,10 @@ export function setObjectAcl(store: Store, c: Op<'setObjectAcl'>) {
 
 export function copyObject(store: Store, c: Op<'copyObject'>) {
   const src = versionFile(store, c.srcBucket, c.srcKey, c.srcVersionId);
+  // An archived source is copied only while restored (AWS: 403 InvalidObjectState): a copy
+  // would otherwise read around the restore.
+  if (!dataReadable(src.object, c.nowMs))
+    fail('INVALID_OBJECT_STATE', 'The source object of the COPY action is not in the active tier');
   const etag = src.object?.etag ?? '';
   if (c.copyIfMatch !== undefined && unquote(c.copyIfMatch) !== etag) {
     fail('PRECONDITION_FAILED', 'the source has another ETag (x-amz-copy-source-if-match)');
@@ -276,6 +281,11 @@ export function copyObject(store: Store, c: Op<'copyObject'>) {
     : { userMeta: {}, ...src.object, etag };
   // A copy is not the result of the source's multipart upload (ops-multipart.ts, retries).
   delete object.uploadId;
+  // Its class is its request's (STANDARD unless named, as on AWS) and it has no restore; it
+  // shares the source's stripes whatever code they have (a stripe records its own).
+  delete object.restore;
+  if (c.storageClass === undefined || c.storageClass === 'STANDARD') delete object.storageClass;
+  else object.storageClass = c.storageClass;
   // Its encryption is its own request's or its bucket's default, never the source's (as on AWS);
   // storeObject checks the shared stripes are sealed.
   if (c.sse === undefined) delete object.sse;

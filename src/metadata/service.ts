@@ -61,6 +61,8 @@ const READ_FNS = new Set<keyof MetadataReader>([
   'listObjects',
   'listObjectVersions',
   'objectVersion',
+  // The leader's transition runner (src/cluster/transition-runner.ts) reads through the client.
+  'lifecycleFacts',
   'fileLock',
   'getUpload',
   'listParts',
@@ -99,6 +101,8 @@ const LEADER_STAMPED_OPS = new Set<Command['op']>([
   'setObjectLegalHold',
   'setObjectLockConfig',
   'applyLifecycle',
+  'restoreObject',
+  'transitionObject',
   'putObject',
   'copyObject',
   'createUpload',

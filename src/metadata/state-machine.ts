@@ -22,6 +22,7 @@ import * as ns from './ops-namespace.ts';
 import * as obj from './ops-objects.ts';
 import { rename } from './ops-rename.ts';
 import { relocateShard, relocateShards } from './ops-repair.ts';
+import { restoreObject, transitionObject } from './ops-storage-class.ts';
 import * as users from './ops-users.ts';
 import { createReader } from './reader.ts';
 import { advanceLogTime, expireSessions, touchSession } from './sessions.ts';
@@ -277,6 +278,10 @@ function dispatch(store: Store, c: Command): CommandResult {
       return setBucketLifecycle(store, c);
     case 'applyLifecycle':
       return applyLifecycle(store, c);
+    case 'restoreObject':
+      return restoreObject(store, c);
+    case 'transitionObject':
+      return transitionObject(store, c);
     case 'setObjectRetention':
       return lock.setObjectRetention(store, c);
     case 'setObjectLegalHold':

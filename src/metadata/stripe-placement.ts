@@ -59,12 +59,17 @@ export function notePlacementChange(
 // Only a cache: a member without it (restarted, or given a snapshot) builds the same map.
 const maps = new WeakMap<Store, { appliedIndex: unknown; map: ClusterMap }>();
 
-function clusterMapOf(store: Store): ClusterMap {
+function clusterMapOf(store: Store, pool?: string): ClusterMap {
   const appliedIndex = store.db.get(K.appliedKey());
   const cached = maps.get(store);
-  if (cached !== undefined && cached.appliedIndex === appliedIndex) return cached.map;
-  const map = ClusterMap.of(placementServers(store.servers().map(normaliseServer)));
-  maps.set(store, { appliedIndex, map });
+  if (pool === undefined && cached !== undefined && cached.appliedIndex === appliedIndex)
+    return cached.map;
+  const servers = store.servers().map(normaliseServer);
+  // A stripe placed in a pool is judged against that pool's servers only: the domain rule of the
+  // whole cluster may be wider than the pool can keep.
+  const inPool = pool === undefined ? servers : servers.filter((s) => s.domain.pool === pool);
+  const map = ClusterMap.of(placementServers(inPool));
+  if (pool === undefined) maps.set(store, { appliedIndex, map });
   return map;
 }
 
@@ -87,7 +92,9 @@ export function checkNewStripe(store: Store, stripe: Stripe): void {
   if (epoch !== undefined && (!Number.isSafeInteger(epoch) || epoch < 0))
     fail('EINVAL', `stripe ${stripe.id}: bad placement epoch ${String(epoch)}`);
   const judgeRule = epoch === placementEpoch(store);
-  const violations = checkPlacement(stripe, clusterMapOf(store)).filter(
+  if (stripe.pool !== undefined && typeof stripe.pool !== 'string')
+    fail('EINVAL', `stripe ${stripe.id}: a pool is a label`);
+  const violations = checkPlacement(stripe, clusterMapOf(store, stripe.pool)).filter(
     (v) => judgeRule || v.code !== 'DOMAIN_OVERLOADED',
   );
   if (violations.length === 0) return;
@@ -114,7 +121,7 @@ export function checkRelocationDomain(
   if (!Number.isSafeInteger(epoch) || epoch < 0)
     fail('EINVAL', `bad placement epoch ${String(epoch)}`);
   if (epoch !== placementEpoch(store)) return;
-  const map = clusterMapOf(store);
+  const map = clusterMapOf(store, after.pool);
   const rule = map.rule(after.k + after.m, after.m);
   const target = map.server(to.serverId);
   if (!rule.enforced || target === undefined) return;

@@ -52,6 +52,24 @@ export interface ObjectMeta {
   // SSE-S3: recorded only while every stripe of the object is sealed (object-encryption.ts), so
   // the header S3 echoes never claims encryption the bytes on disk do not have.
   sse?: SseAlgorithm;
+  // The version's storage class (src/metadata/storage-class.ts); absent: STANDARD. Its stripes
+  // are written with the class's policy (PUT) or re-encoded to it (a lifecycle transition).
+  storageClass?: StorageClass;
+  // An archived version's restore (RestoreObject): readable from readyAtMs until expiresAtMs.
+  restore?: RestoreState;
+}
+
+// AWS's storage classes that Strata stores (others are refused): STANDARD and STANDARD_IA on the
+// cluster's erasure profile, GLACIER and DEEP_ARCHIVE archived (a wider code on the cold pool,
+// readable only while restored).
+export type StorageClass = 'STANDARD' | 'STANDARD_IA' | 'GLACIER' | 'DEEP_ARCHIVE';
+export type RestoreTier = 'Expedited' | 'Standard' | 'Bulk';
+
+export interface RestoreState {
+  tier: RestoreTier;
+  requestedAtMs: number;
+  readyAtMs: number; // ongoing-request="true" before this
+  expiresAtMs: number; // readable until this (x-amz-restore's expiry-date)
 }
 
 // The one server-side encryption Strata provides (S3's SSE-S3 name for it).
@@ -147,6 +165,9 @@ export interface Stripe {
   // bytes, which is all the erasure layer, the data servers and the repair see. Extents address
   // the plaintext (plainLengthBytes of it). Absent: the shards hold the data as it is.
   encryption?: StripeEncryption;
+  // The storage pool (data.pool label) its shards were placed in, when it was placed on that
+  // pool's servers only (an archive class's stripe): placement is judged against that pool.
+  pool?: string;
 }
 
 export type StripeCipher = 'aes-256-gcm' | 'chacha20-poly1305';
@@ -302,6 +323,16 @@ export interface LifecycleRule {
   expiration?: { days?: number; dateMs?: number; expiredObjectDeleteMarker?: boolean };
   noncurrentExpiration?: { noncurrentDays: number; newerNoncurrentVersions?: number };
   abortIncompleteUploadDays?: number;
+  // Transition and NoncurrentVersionTransition: to an archive class (the leader's transition
+  // runner re-encodes the version's data, src/cluster/transition-runner.ts).
+  transitions?: LifecycleTransition[];
+  noncurrentTransitions?: Array<{ noncurrentDays: number; storageClass: StorageClass }>;
+}
+
+export interface LifecycleTransition {
+  days?: number;
+  dateMs?: number;
+  storageClass: StorageClass;
 }
 
 export interface LifecycleConfig {
@@ -326,6 +357,8 @@ export interface LifecycleVersionFacts {
   tags?: Record<string, string>;
   retention?: Retention;
   legalHold?: boolean;
+  storageClass?: StorageClass; // absent: STANDARD
+  objectMeta?: boolean; // the version has S3 object metadata (files written only by POSIX do not)
 }
 
 export interface LifecycleKeyFacts {
@@ -508,6 +541,39 @@ export type Command =
       uploadId?: string;
       timing: LifecycleTiming;
     }
+  // RestoreObject on an archived version (src/metadata/ops-storage-class.ts): readable from
+  // nowMs + delayMs (the tier's delay, stamped by the gateway) for `days` lifecycle days.
+  // INVALID_OBJECT_STATE unless archived; RESTORE_IN_PROGRESS while one is ongoing; a completed
+  // one not yet expired is extended (result restore: 'extended'; otherwise 'started').
+  | {
+      op: 'restoreObject';
+      nowMs: number;
+      bucket: string;
+      key: string;
+      versionId?: string;
+      days: number;
+      tier: RestoreTier;
+      delayMs: number;
+      timing: LifecycleTiming;
+    }
+  // A lifecycle transition's commit (src/metadata/ops-storage-class.ts): the version's data,
+  // re-encoded into `extents` under the class's policy by the leader's transition runner,
+  // replaces its extents, if the version is still the file `ino` with exactly the extents the
+  // runner read (`fromStripeIds`, in order) and the rules still move it to that class at nowMs
+  // (PRECONDITION_FAILED otherwise: the runner deletes the new stripes). The old stripes lose
+  // this reference only here, so their shards are collected only after the commit.
+  | {
+      op: 'transitionObject';
+      nowMs: number;
+      bucket: string;
+      key: string;
+      versionId: string;
+      ino: number;
+      fromStripeIds: string[];
+      storageClass: StorageClass;
+      extents: Extent[];
+      timing: LifecycleTiming;
+    }
   // A version's retention (null: removed); weakening GOVERNANCE needs bypassGovernance,
   // weakening COMPLIANCE is refused to everyone.
   | {
@@ -561,6 +627,7 @@ export type Command =
       copyIfNoneMatch?: string;
       lock?: ObjectLockRequest; // the copy's own (a copy never takes the source's)
       sse?: SseAlgorithm; // the copy's own encryption (a copy never takes the source's)
+      storageClass?: StorageClass; // the copy's own class (absent: STANDARD)
       // The source's bytes written again, sealed (src/client/sealed-copy.ts), for an SSE-S3 copy
       // of plaintext: committed instead of the source's stripes if the source is still the
       // file that was read (same inode and ctime), PRECONDITION_FAILED otherwise.
@@ -860,6 +927,7 @@ export type CommandResult =
       versionId?: string; // versioned buckets: the version made (or removed, by deleteObject)
       deleteMarker?: boolean; // deleteObject: the version made or removed is a delete marker
       lifecycle?: LifecycleOutcome; // applyLifecycle: what it did
+      restore?: 'started' | 'extended'; // restoreObject
       user?: UserSummary; // createUser, rotateAccessKey: the user as it is now
       changed?: boolean; // syncConfigUsers: whether the table changed
     }
@@ -885,6 +953,7 @@ export interface ListedObject {
   etag: string;
   lastModifiedMs: number;
   isDirMarker: boolean; // an explicit directory listed as "dir/"
+  storageClass?: StorageClass; // absent: STANDARD
 }
 
 export interface ListVersionsQuery {
@@ -905,6 +974,7 @@ export interface ListedVersion {
   size: number;
   etag: string;
   isDirMarker: boolean;
+  storageClass?: StorageClass; // absent: STANDARD
 }
 
 export interface ListVersionsResult {
@@ -994,7 +1064,7 @@ export interface MetadataReader {
   mounts(): MountSession[];
   orphans(mountId: string): number[]; // inodes kept alive for the mount (unlinked while open)
   // A key's versions as the lifecycle rules see them (undefined: no bucket, or no version).
-  // Read locally by the leader's lifecycle runner; not served over RPC.
+  // Read locally by the leader's lifecycle runner, over RPC by its transition runner.
   lifecycleFacts(bucket: string, key: string): LifecycleKeyFacts | undefined;
   // Bucket replication's queue: its first `limit` entries (at most 1,000) in the order the
   // writes were applied, and its size (src/metadata/bucket-replication.ts).
@@ -1025,6 +1095,20 @@ export interface MetadataReader {
 export interface ClusterConfig {
   erasure: { k: number; m: number; shardSizeBytes: number };
   placement: { strategy: PlacementStrategy };
+  // The archive classes' policies (src/metadata/storage-class.ts); absent in configurations
+  // recorded before storage classes: those classes then use the erasure profile on every server.
+  storageClasses?: {
+    GLACIER: StoragePolicy;
+    DEEP_ARCHIVE: StoragePolicy;
+  };
+}
+
+// How a storage class stores its stripes: a code, and the pool of servers (data.pool label)
+// they go on (absent: every server).
+export interface StoragePolicy {
+  k: number;
+  m: number;
+  pool?: string;
 }
 
 export const METADATA_RPC = {

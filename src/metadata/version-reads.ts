@@ -12,6 +12,7 @@ import type {
   BucketInfo,
   FileObjectLock,
   Inode,
+  ListedObject,
   ListedVersion,
   ListVersionsQuery,
   ListVersionsResult,
@@ -175,6 +176,7 @@ function implicitNull(item: Item): VersionItem {
       size: object.size,
       etag: object.etag,
       isDirMarker: object.isDirMarker,
+      ...(object.storageClass !== undefined ? { storageClass: object.storageClass } : {}),
     },
   };
 }
@@ -258,10 +260,11 @@ function listedVersion(
   return { ...base, deleteMarker: false, ...pick(object) };
 }
 
-const pick = (o: { lastModifiedMs: number; size: number; etag: string }) => ({
+const pick = (o: ListedObject) => ({
   lastModifiedMs: o.lastModifiedMs,
   size: o.size,
   etag: o.etag,
+  ...(o.storageClass !== undefined ? { storageClass: o.storageClass } : {}),
 });
 
 // Exported for the tests' model: every version of one key, newest first.

@@ -504,3 +504,36 @@ export const lifecycleErrors = new Counter({
   help: 'Lifecycle commands that failed, and runner passes that stopped on an error',
   registers: [metadataMetrics],
 });
+
+// Lifecycle transitions (src/cluster/transition-runner.ts, on the metadata leader): versions
+// re-encoded under an archive class's policy, and the shard bytes on disk before and after.
+export const lifecycleTransitions = new Counter({
+  name: 'strata_lifecycle_transitions_total',
+  help: 'Versions a lifecycle transition re-encoded, by storage class and outcome (committed, refused: the version changed or the rules no longer move it, failed)',
+  labelNames: ['storage_class', 'outcome'],
+  registers: [metadataMetrics],
+});
+
+export const lifecycleTransitionShardBytes = new Counter({
+  name: 'strata_lifecycle_transition_shard_bytes_total',
+  help: 'Shard bytes on disk of the versions transitions committed, before (side="before") and after (side="after") the re-encode',
+  labelNames: ['side'],
+  registers: [metadataMetrics],
+});
+
+// RestoreObject on the S3 gateway, by tier and outcome (started, extended, in_progress: 409,
+// invalid_state: 403 on a version that is not archived).
+export const restoreRequests = new Counter({
+  name: 'strata_restore_requests_total',
+  help: 'RestoreObject requests by tier and outcome (started, extended, in_progress, invalid_state)',
+  labelNames: ['tier', 'outcome'],
+  registers: [s3Metrics],
+});
+
+// GETs of archived versions refused because no restore is complete (InvalidObjectState; the
+// mount counts its EACCES in strata_fuse_requests_total).
+export const restoreReadsRefused = new Counter({
+  name: 'strata_restore_reads_refused_total',
+  help: 'GETs of archived (GLACIER, DEEP_ARCHIVE) versions refused because they are not restored',
+  registers: [s3Metrics],
+});

@@ -250,6 +250,8 @@ function objectChecksFor(e: Endpoint): AccessCheck[] {
       return [on('s3:GetBucketObjectLockConfiguration')];
     case 'PutObjectLockConfiguration':
       return [on('s3:PutBucketObjectLockConfiguration')];
+    case 'RestoreObject':
+      return [on('s3:RestoreObject')];
     case 'GetObjectRetention':
       return [on('s3:GetObjectRetention')];
     case 'PutObjectRetention':

@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AuthOptions, AuthResult } from '../auth/types.ts';
 import type { StrataClientApi } from '../client/types.ts';
-import type { LifecycleTiming } from '../metadata/types.ts';
+import type { LifecycleTiming, RestoreTier } from '../metadata/types.ts';
 import type { Logger } from '../observability/logger.ts';
 import { s3Bytes } from '../observability/metrics.ts';
 import type { BucketAccessCache } from './access.ts';
@@ -19,6 +19,9 @@ export interface S3GatewayOptions {
   bodyIdleTimeoutMs?: number; // a body silent this long fails with RequestTimeout
   tls?: S3TlsFiles; // HTTPS with these files; absent: plain HTTP
   lifecycleTiming?: LifecycleTiming; // for x-amz-expiration (absent: AWS's day)
+  // How long a RestoreObject of each tier stays in progress (lifecycle.restore_delay_seconds_*);
+  // absent: the configuration's defaults.
+  restoreDelayMs?: Record<RestoreTier, number>;
   // The destination buckets bucket replication can send to (replication.targets' buckets).
   replicationBuckets?: readonly string[];
 }

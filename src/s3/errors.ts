@@ -41,6 +41,8 @@ const FROM_STRATA: Record<StrataErrorCode, [string, number]> = {
   NO_SUCH_VERSION: ['NoSuchVersion', 404],
   METHOD_NOT_ALLOWED: ['MethodNotAllowed', 405],
   OBJECT_LOCKED: ['AccessDenied', 403],
+  INVALID_OBJECT_STATE: ['InvalidObjectState', 403],
+  RESTORE_IN_PROGRESS: ['RestoreAlreadyInProgress', 409],
   INVALID_BUCKET_STATE: ['InvalidBucketState', 409],
   OBJECT_LOCK_MISSING: ['InvalidRequest', 400],
   INVALID_PART: ['InvalidPart', 400],

@@ -41,6 +41,7 @@ import { selectObjectContent } from './handlers/object-select.ts';
 import * as ownership from './handlers/ownership-controls.ts';
 import * as publicAccess from './handlers/public-access.ts';
 import * as replication from './handlers/replication.ts';
+import { restoreObject } from './handlers/restore.ts';
 import * as tagging from './handlers/tagging.ts';
 import * as versioning from './handlers/versioning.ts';
 import { refuseUnprovided } from './request-refusals.ts';
@@ -293,6 +294,8 @@ function dispatch(ctx: RequestContext, e: Endpoint): Promise<void> {
       return lock.getObjectLockConfiguration(ctx, e.bucket);
     case 'PutObjectLockConfiguration':
       return lock.putObjectLockConfiguration(ctx, e.bucket);
+    case 'RestoreObject':
+      return restoreObject(ctx, e.bucket, e.key);
     case 'GetObjectRetention':
       return lock.getObjectRetention(ctx, e.bucket, e.key);
     case 'PutObjectRetention':

@@ -6,6 +6,7 @@
 // (src/s3/request-refusals.ts); docs/api/s3.md lists the same table and a test keeps them equal.
 // Later issues turn a refusal into the feature by changing its row.
 import assert from 'node:assert';
+import { isStorageClass } from '../metadata/storage-class.ts';
 import { isVersionId, NULL_VERSION } from '../metadata/version-id.ts';
 import type { EndpointKind } from './router.ts';
 
@@ -46,7 +47,9 @@ const OBJECT_WRITES = ['PutObject', 'CopyObject', 'CreateMultipartUpload'] as co
 const OBJECT_READS = ['GetObject', 'HeadObject'] as const;
 const ACL_SETTERS = [...OBJECT_WRITES, 'CreateBucket', 'PutBucketAcl', 'PutObjectAcl'] as const;
 
-// AWS's storage classes (PutObject, "x-amz-storage-class"). STANDARD is what Strata stores.
+// AWS's storage classes (PutObject, "x-amz-storage-class"). Strata stores STANDARD and
+// STANDARD_IA on the cluster's erasure profile, GLACIER and DEEP_ARCHIVE archived on the cold
+// pool (src/metadata/storage-class.ts); the others are refused.
 export const STORAGE_CLASSES = [
   'STANDARD',
   'REDUCED_REDUNDANCY',
@@ -62,9 +65,11 @@ export const STORAGE_CLASSES = [
 ] as const;
 
 function storageClass(value: string): Refusal | undefined {
-  if (value === 'STANDARD') return undefined;
+  if (isStorageClass(value)) return undefined;
   if ((STORAGE_CLASSES as readonly string[]).includes(value))
-    return notImplemented(`Storage class ${value} (Strata stores every object as STANDARD)`);
+    return notImplemented(
+      `Storage class ${value} (Strata stores STANDARD, STANDARD_IA, GLACIER and DEEP_ARCHIVE)`,
+    );
   return { httpStatus: 400, s3Code: 'InvalidStorageClass', message: INVALID_STORAGE_CLASS };
 }
 const INVALID_STORAGE_CLASS = 'The storage class you specified is not valid';
@@ -227,7 +232,7 @@ export const REQUEST_HEADERS = {
   'x-amz-storage-class': {
     kind: 'checked',
     by: OBJECT_WRITES,
-    note: 'STANDARD; other AWS classes 501 NotImplemented; anything else 400 InvalidStorageClass',
+    note: 'STANDARD, STANDARD_IA (the erasure profile), GLACIER, DEEP_ARCHIVE (archived: a wider code on the cold pool, read after RestoreObject); other AWS classes 501 NotImplemented; anything else 400 InvalidStorageClass',
     check: storageClass,
   },
   // Server-side encryption.

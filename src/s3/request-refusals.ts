@@ -52,6 +52,7 @@ const VERSIONED_OPERATIONS = new Set<EndpointKind>([
   'PutObjectAcl',
   'GetObjectRetention',
   'PutObjectRetention',
+  'RestoreObject',
   'GetObjectLegalHold',
   'PutObjectLegalHold',
 ]);

@@ -53,6 +53,7 @@ export type Endpoint =
   | { kind: 'GetObjectLegalHold'; bucket: string; key: string }
   | { kind: 'PutObjectLegalHold'; bucket: string; key: string }
   | { kind: 'SelectObjectContent'; bucket: string; key: string }
+  | { kind: 'RestoreObject'; bucket: string; key: string }
   | { kind: 'GetBucketCors'; bucket: string }
   | { kind: 'PutBucketCors'; bucket: string }
   | { kind: 'DeleteBucketCors'; bucket: string }
@@ -92,6 +93,7 @@ const UNIMPLEMENTED_SUBRESOURCES = [
   'object-lock',
   'retention',
   'legal-hold',
+  // Routed on an object by POST (RestoreObject); anywhere else it must not fall through.
   'restore',
   // Routed on an object by POST (SelectObjectContent); a bucket has no ?select.
   'select',
@@ -180,6 +182,8 @@ export function route(input: RouteInput): Endpoint {
   if (key !== undefined && bucket !== undefined && q.has('select')) {
     return selectEndpoint(method, bucket, key, q);
   }
+  if (key !== undefined && bucket !== undefined && q.has('restore') && method === 'POST')
+    return { kind: 'RestoreObject', bucket, key };
   if (key !== undefined && bucket !== undefined && q.has('acl')) {
     if (method === 'GET') return { kind: 'GetObjectAcl', bucket, key };
     if (method === 'PUT') return { kind: 'PutObjectAcl', bucket, key };

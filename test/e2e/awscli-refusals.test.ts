@@ -72,16 +72,16 @@ describe('awscli: what Strata does not provide is refused', () => {
     assert.doesNotMatch(await listing(), /kept/);
   });
 
-  test('--storage-class GLACIER is NotImplemented, NOPE is InvalidStorageClass', async () => {
+  test('--storage-class ONEZONE_IA is NotImplemented, NOPE is InvalidStorageClass', async () => {
     const glacier = await aws(server, [
       's3',
       'cp',
       file,
       's3://stories/g.txt',
       '--storage-class',
-      'GLACIER',
+      'ONEZONE_IA',
     ]);
-    assert.notEqual(glacier.code, 0, 'GLACIER was accepted');
+    assert.notEqual(glacier.code, 0, 'ONEZONE_IA was accepted');
     assert.match(glacier.stderr, /NotImplemented/);
     // s3api passes any value through (aws s3 cp checks the name itself).
     const nope = await aws(server, [

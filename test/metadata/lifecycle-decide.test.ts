@@ -11,6 +11,7 @@ import {
   currentExpiry,
   DAY_MS,
   decideKey,
+  decideTransitions,
   decideUpload,
   dueAtMs,
   filterMatches,
@@ -211,4 +212,66 @@ test('decisions keep what the rules keep, once each, and stay due (fast-check)',
     ),
     { numRuns: 2000 },
   );
+});
+
+test('transitions: the coldest due class, never back, noncurrent ones from their successor', () => {
+  const version = (id: string, madeMs: number, extra: Partial<LifecycleVersionFacts> = {}) => ({
+    versionId: id,
+    deleteMarker: false,
+    lastModifiedMs: madeMs,
+    sizeBytes: 10,
+    objectMeta: true,
+    ...extra,
+  });
+  const rules: LifecycleRule[] = [
+    {
+      id: 'g',
+      enabled: true,
+      filter: {},
+      transitions: [
+        { days: 1, storageClass: 'GLACIER' },
+        { days: 3, storageClass: 'DEEP_ARCHIVE' },
+      ],
+      noncurrentTransitions: [{ noncurrentDays: 2, storageClass: 'GLACIER' }],
+    },
+  ];
+  const facts: LifecycleKeyFacts = {
+    key: 'k',
+    versioned: true,
+    versions: [version('v2', 5_000), version('v1', 0)],
+  };
+  const decide = (nowMs: number, f = facts) => decideTransitions(rules, f, nowMs, TEST_TIMING);
+  assert.deepEqual(decide(5_999), []);
+  assert.deepEqual(decide(6_000), [{ versionId: 'v2', storageClass: 'GLACIER', ruleId: 'g' }]);
+  // v1 became noncurrent at 5,000 (v2's time): due two days later.
+  assert.deepEqual(
+    decide(7_000).map((a) => [a.versionId, a.storageClass]),
+    [
+      ['v2', 'GLACIER'],
+      ['v1', 'GLACIER'],
+    ],
+  );
+  assert.deepEqual(
+    decide(8_000).map((a) => [a.versionId, a.storageClass]),
+    [
+      ['v2', 'DEEP_ARCHIVE'],
+      ['v1', 'GLACIER'],
+    ],
+    'the coldest due class wins',
+  );
+  const archived: LifecycleKeyFacts = {
+    ...facts,
+    versions: [
+      version('v2', 5_000, { storageClass: 'DEEP_ARCHIVE' }),
+      version('v1', 0, { storageClass: 'GLACIER' }),
+    ],
+  };
+  assert.deepEqual(decide(100_000, archived), [], 'never to the same or a warmer class');
+  const posixOnly: LifecycleKeyFacts = {
+    ...facts,
+    versions: [version('v2', 5_000, { objectMeta: undefined })],
+  };
+  assert.deepEqual(decide(100_000, posixOnly), [], 'files without S3 metadata stay');
+  const disabled = rules.map((r) => ({ ...r, enabled: false }));
+  assert.deepEqual(decideTransitions(disabled, facts, 100_000, TEST_TIMING), []);
 });

@@ -63,20 +63,52 @@ test('the grammar AWS refuses is refused', () => {
   );
   refusedWith(
     config(
-      rule('<Filter/><Transition><Days>1</Days><StorageClass>GLACIER</StorageClass></Transition>'),
+      rule(
+        '<Filter/><Transition><Days>1</Days><StorageClass>STANDARD_IA</StorageClass></Transition>',
+      ),
     ),
     'NotImplemented',
     501,
   );
   refusedWith(
     config(
+      rule('<Filter/><Transition><Days>1</Days><StorageClass>NOPE</StorageClass></Transition>'),
+    ),
+    'InvalidStorageClass',
+    400,
+  );
+  refusedWith(
+    config(
       rule(
-        `<Filter/>${expire}<NoncurrentVersionTransition><NoncurrentDays>1</NoncurrentDays><StorageClass>GLACIER</StorageClass></NoncurrentVersionTransition>`,
+        `<Filter/>${expire}<NoncurrentVersionTransition><NoncurrentDays>1</NoncurrentDays><StorageClass>ONEZONE_IA</StorageClass></NoncurrentVersionTransition>`,
       ),
     ),
     'NotImplemented',
     501,
   );
+});
+
+test('transitions to GLACIER and DEEP_ARCHIVE are parsed and rendered back', () => {
+  const parsed = parseLifecycleXml(
+    config(
+      rule(
+        '<Filter/><Transition><Days>3</Days><StorageClass>GLACIER</StorageClass></Transition>' +
+          '<Transition><Date>2030-01-01T00:00:00Z</Date><StorageClass>DEEP_ARCHIVE</StorageClass></Transition>' +
+          '<NoncurrentVersionTransition><NoncurrentDays>2</NoncurrentDays><StorageClass>DEEP_ARCHIVE</StorageClass></NoncurrentVersionTransition>',
+      ),
+    ),
+  );
+  const [r] = parsed.rules;
+  assert.deepEqual(r.transitions, [
+    { days: 3, storageClass: 'GLACIER' },
+    { dateMs: Date.parse('2030-01-01T00:00:00Z'), storageClass: 'DEEP_ARCHIVE' },
+  ]);
+  assert.deepEqual(r.noncurrentTransitions, [{ noncurrentDays: 2, storageClass: 'DEEP_ARCHIVE' }]);
+  const rendered = renderRule(r);
+  assert.deepEqual(rendered.Transition, [
+    { Days: 3, StorageClass: 'GLACIER' },
+    { Date: '2030-01-01T00:00:00.000Z', StorageClass: 'DEEP_ARCHIVE' },
+  ]);
 });
 
 test('a rule without an ID is given one; whitespace between elements is not an element', () => {

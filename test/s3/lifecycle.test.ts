@@ -228,14 +228,15 @@ describe('S3 lifecycle (awscli)', { skip: !has('aws') && 'awscli is not installe
         })),
         /InvalidArgument/,
       ],
-      // No storage classes: a Transition is refused, never stored and ignored.
+      // A transition to a class Strata does not archive to is refused, never stored and ignored
+      // (GLACIER and DEEP_ARCHIVE: test/s3/storage-class.test.ts).
       [
         [
           {
             ID: 'cold',
             Status: 'Enabled',
             Filter: {},
-            Transitions: [{ Days: 30, StorageClass: 'GLACIER' }],
+            Transitions: [{ Days: 30, StorageClass: 'STANDARD_IA' }],
           },
         ],
         /NotImplemented/,
@@ -247,7 +248,7 @@ describe('S3 lifecycle (awscli)', { skip: !has('aws') && 'awscli is not installe
             Status: 'Enabled',
             Filter: {},
             ...expire,
-            NoncurrentVersionTransitions: [{ NoncurrentDays: 30, StorageClass: 'GLACIER' }],
+            NoncurrentVersionTransitions: [{ NoncurrentDays: 30, StorageClass: 'GLACIER_IR' }],
           },
         ],
         /NotImplemented/,

@@ -362,7 +362,7 @@ describe('POST Object (browser form uploads)', () => {
     assert.deepEqual([noKey.status, noKey.code], [400, 'InvalidArgument']);
     for (const [name, value] of [
       ['x-amz-server-side-encryption', 'AES256'],
-      ['x-amz-storage-class', 'GLACIER'],
+      ['x-amz-storage-class', 'ONEZONE_IA'],
       ['x-amz-object-lock-mode', 'GOVERNANCE'],
     ]) {
       const refused = await errorOf(

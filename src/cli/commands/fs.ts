@@ -4,6 +4,7 @@ import { pipeline } from 'node:stream/promises';
 import { StrataClient } from '../../client/strata-client.ts';
 import { userCredentialsFrom } from '../../client/user-login.ts';
 import { readKeyFile } from '../../crypto/index.ts';
+import { restoreHeader } from '../../metadata/storage-class.ts';
 import type { Inode } from '../../metadata/types.ts';
 import { progressReporter } from '../progress.ts';
 import { formatBytes, METADATA_ADDR_OPTION, metadataAddrs, parse, UsageError } from '../usage.ts';
@@ -13,7 +14,8 @@ export const FS_HELP = `Usage: strata fs <command> [options]
 Works on the namespace directly (paths are /bucket/dir/file; a top-level directory is a bucket).
 
 Commands:
-  ls PATH                 list a directory (or show one file)
+  ls PATH                 list a directory (or show one file): type and mode, size, time,
+                          storage class, name
   mkdir [-p] PATH         make a directory (-p: with parents, no error if it exists)
   put LOCAL PATH          upload a local file (- for standard input)
   get PATH [LOCAL]        download to a local file (default: standard output)
@@ -128,7 +130,10 @@ function formatLine(name: string, inode: Inode): string {
           : '-';
   const when = new Date(inode.mtimeMs).toISOString().replace('T', ' ').slice(0, 19);
   const suffix = inode.type === 'dir' ? '/' : '';
-  return `${kind}${(inode.mode & 0o7777).toString(8).padStart(4, '0')}  ${String(inode.size).padStart(12)}  ${when}  ${name}${suffix}`;
+  // A file's storage class (S3's; STANDARD when none is recorded), '-' for everything else.
+  const storageClass = inode.type === 'file' ? (inode.object?.storageClass ?? 'STANDARD') : '-';
+  const mode = (inode.mode & 0o7777).toString(8).padStart(4, '0');
+  return `${kind}${mode}  ${String(inode.size).padStart(12)}  ${when}  ${storageClass.padEnd(12)}  ${name}${suffix}`;
 }
 
 function formatStat(path: string, inode: Inode): string {
@@ -145,6 +150,9 @@ function formatStat(path: string, inode: Inode): string {
   ];
   if (inode.object?.etag) rows.push(['etag', inode.object.etag]);
   if (inode.object?.contentType) rows.push(['content-type', inode.object.contentType]);
+  if (inode.type === 'file') rows.push(['class', inode.object?.storageClass ?? 'STANDARD']);
+  const restore = restoreHeader(inode.object, Date.now());
+  if (restore !== undefined) rows.push(['restore', restore]);
   return rows.map(([k, v]) => `${k.padEnd(13)}${v}`).join('\n');
 }
 

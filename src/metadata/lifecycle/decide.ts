@@ -14,12 +14,14 @@
 // - AbortIncompleteMultipartUpload: an upload goes `days` after it was initiated.
 // Disabled rules do nothing. A version is judged by the first rule that expires it.
 import assert from 'node:assert/strict';
+import { classRank } from '../storage-class.ts';
 import type {
   LifecycleFilter,
   LifecycleKeyFacts,
   LifecycleRule,
   LifecycleTiming,
   LifecycleVersionFacts,
+  StorageClass,
 } from '../types.ts';
 
 export const DAY_MS = 86_400_000;
@@ -173,4 +175,52 @@ export function decideUpload(
     if (dueAtMs(upload.initiatedAtMs, days, timing) <= nowMs) return rule.id;
   }
   return undefined;
+}
+
+// A version the rules move to a colder storage class now: the coldest class a due Transition
+// (current version) or NoncurrentVersionTransition (noncurrent one) names, when it is colder than
+// the version's own. Delete markers and files without S3 metadata (written only through the
+// mount) are not moved. Object Lock does not stop a transition: it forbids removal, not a change
+// of class (AWS transitions locked versions too), and the re-encoded data is committed before the
+// old is let go.
+export interface LifecycleTransitionAction {
+  versionId: string;
+  storageClass: StorageClass;
+  ruleId: string;
+}
+
+export function decideTransitions(
+  rules: readonly LifecycleRule[],
+  facts: LifecycleKeyFacts,
+  nowMs: number,
+  timing: LifecycleTiming,
+): LifecycleTransitionAction[] {
+  const actions: LifecycleTransitionAction[] = [];
+  facts.versions.forEach((version, index) => {
+    if (version.deleteMarker || version.objectMeta !== true) return;
+    let best: LifecycleTransitionAction | undefined;
+    const consider = (storageClass: StorageClass, ruleId: string) => {
+      if (classRank(storageClass) <= classRank(version.storageClass)) return;
+      if (best === undefined || classRank(storageClass) > classRank(best.storageClass))
+        best = { versionId: version.versionId, storageClass, ruleId };
+    };
+    for (const rule of rules) {
+      if (!rule.enabled || !filterMatches(rule.filter, facts.key, version)) continue;
+      if (index === 0) {
+        for (const t of rule.transitions ?? []) {
+          const dueMs =
+            t.days !== undefined ? dueAtMs(version.lastModifiedMs, t.days, timing) : t.dateMs;
+          if (dueMs !== undefined && dueMs <= nowMs) consider(t.storageClass, rule.id);
+        }
+        continue;
+      }
+      // It became noncurrent when the version after it was made.
+      const noncurrentSinceMs = facts.versions[index - 1].lastModifiedMs;
+      for (const t of rule.noncurrentTransitions ?? [])
+        if (dueAtMs(noncurrentSinceMs, t.noncurrentDays, timing) <= nowMs)
+          consider(t.storageClass, rule.id);
+    }
+    if (best !== undefined) actions.push(best);
+  });
+  return actions;
 }

@@ -25,6 +25,8 @@ function ofInode(versionId: string, inode: Inode): LifecycleVersionFacts {
     sizeBytes: inode.size,
   };
   if (inode.object?.tags !== undefined) facts.tags = inode.object.tags;
+  if (inode.object !== undefined) facts.objectMeta = true;
+  if (inode.object?.storageClass !== undefined) facts.storageClass = inode.object.storageClass;
   return facts;
 }
 

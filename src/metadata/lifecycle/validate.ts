@@ -2,6 +2,7 @@
 // state machine so that every path is held to it. The gateway parses the XML and refuses what
 // Strata does not do (Transition: 501); everything about the rules' values is judged here, and a
 // refusal is EINVAL with AWS's message (InvalidArgument at the S3 edge).
+import { isArchiveClass } from '../storage-class.ts';
 import { fail } from '../store.ts';
 import type { LifecycleConfig, LifecycleFilter, LifecycleRule } from '../types.ts';
 import { DAY_MS } from './decide.ts';
@@ -79,12 +80,39 @@ function checkActions(rule: LifecycleRule): void {
     if (f.sizeGreaterThanBytes !== undefined || f.sizeLessThanBytes !== undefined)
       fail('EINVAL', 'AbortIncompleteMultipartUpload cannot be specified with an object size');
   }
+  checkTransitions(rule);
   if (
     rule.expiration === undefined &&
     n === undefined &&
-    rule.abortIncompleteUploadDays === undefined
+    rule.abortIncompleteUploadDays === undefined &&
+    rule.transitions === undefined &&
+    rule.noncurrentTransitions === undefined
   )
     fail('EINVAL', 'At least one action needs to be specified in a rule');
+}
+
+const TRANSITIONS_MAX = 10; // per rule and kind: more would only repeat a class
+
+// Transitions go to an archive class only (GLACIER, DEEP_ARCHIVE; src/metadata/storage-class.ts).
+function checkTransitions(rule: LifecycleRule): void {
+  const lists = [rule.transitions, rule.noncurrentTransitions];
+  for (const list of lists) {
+    if (list === undefined) continue;
+    if (!Array.isArray(list) || list.length === 0 || list.length > TRANSITIONS_MAX)
+      fail('EINVAL', `rule ${rule.id}: 1 to ${TRANSITIONS_MAX} transitions of a kind`);
+    for (const t of list)
+      if (!isArchiveClass(t?.storageClass))
+        fail('EINVAL', `rule ${rule.id}: a transition goes to GLACIER or DEEP_ARCHIVE`);
+  }
+  for (const t of rule.transitions ?? []) {
+    if ((t.days === undefined) === (t.dateMs === undefined))
+      fail('EINVAL', 'Transition takes exactly one of Days and Date');
+    if (t.days !== undefined) positiveDays(t.days, 'Days');
+    if (t.dateMs !== undefined && (!Number.isSafeInteger(t.dateMs) || t.dateMs % DAY_MS !== 0))
+      fail('EINVAL', "'Date' must be at midnight GMT");
+  }
+  for (const t of rule.noncurrentTransitions ?? [])
+    positiveDays(t.noncurrentDays, 'NoncurrentDays');
 }
 
 function checkRule(value: unknown): LifecycleRule {
@@ -124,6 +152,17 @@ function copyRule(rule: LifecycleRule): LifecycleRule {
   }
   if (rule.abortIncompleteUploadDays !== undefined)
     copy.abortIncompleteUploadDays = rule.abortIncompleteUploadDays;
+  if (rule.transitions !== undefined)
+    copy.transitions = rule.transitions.map((t) =>
+      t.days !== undefined
+        ? { days: t.days, storageClass: t.storageClass }
+        : { dateMs: t.dateMs as number, storageClass: t.storageClass },
+    );
+  if (rule.noncurrentTransitions !== undefined)
+    copy.noncurrentTransitions = rule.noncurrentTransitions.map((t) => ({
+      noncurrentDays: t.noncurrentDays,
+      storageClass: t.storageClass,
+    }));
   return copy;
 }
 

@@ -14,6 +14,9 @@ export interface FailureDomain {
   zone: string;
   rack: string;
   host: string;
+  // Not a failure domain: the storage pool the server belongs to (data.pool), which archive
+  // storage classes place their stripes in (src/metadata/storage-class.ts).
+  pool?: string;
 }
 
 export interface PlacementDisk {

@@ -1,11 +1,18 @@
 // LifecycleConfiguration XML to rules and back. The element grammar is checked here (unknown or
 // repeated elements are MalformedXML, never ignored); Transition and NoncurrentVersionTransition
-// need storage classes Strata does not have and are refused with 501, so a configuration is
-// never stored with part of it left out. The rules' values are the state machine's to judge
-// (src/metadata/lifecycle/validate.ts).
+// to GLACIER or DEEP_ARCHIVE are taken (the leader's transition runner re-encodes the data), to
+// any other AWS class refused with 501, so a configuration is never stored with part of it left
+// out. The rules' values are the state machine's to judge (src/metadata/lifecycle/validate.ts).
 import { randomBytes } from 'node:crypto';
-import type { LifecycleConfig, LifecycleFilter, LifecycleRule } from '../../metadata/types.ts';
+import type {
+  LifecycleConfig,
+  LifecycleFilter,
+  LifecycleRule,
+  LifecycleTransition,
+  StorageClass,
+} from '../../metadata/types.ts';
 import { S3Error } from '../errors.ts';
+import { STORAGE_CLASSES } from '../request-headers.ts';
 import { isoDate, parseXml } from '../xml.ts';
 
 const malformed = (why: string) =>
@@ -24,8 +31,12 @@ const RULE_ELEMENTS = new Set([
   'Expiration',
   'NoncurrentVersionExpiration',
   'AbortIncompleteMultipartUpload',
+  'Transition',
+  'NoncurrentVersionTransition',
 ]);
-const UNSUPPORTED = ['Transition', 'NoncurrentVersionTransition'];
+// The classes a transition can move data to: the archived ones (STANDARD_IA shares STANDARD's
+// policy, so a transition there would only rename the class).
+const TRANSITION_CLASSES: readonly string[] = ['GLACIER', 'DEEP_ARCHIVE'];
 
 type Element = Record<string, unknown>;
 
@@ -123,15 +134,52 @@ function parseExpiration(value: unknown): NonNullable<LifecycleRule['expiration'
   return out;
 }
 
-function parseRule(value: unknown): LifecycleRule {
-  const r = children(value, 'Rule');
-  const unsupported = UNSUPPORTED.find((name) => r[name] !== undefined);
-  if (unsupported !== undefined)
+function transitionClass(value: unknown): StorageClass {
+  const name = text(value, 'StorageClass').trim();
+  if (TRANSITION_CLASSES.includes(name)) return name as StorageClass;
+  if ((STORAGE_CLASSES as readonly string[]).includes(name))
     throw new S3Error(
       'NotImplemented',
       501,
-      `${unsupported} is not implemented by Strata: there are no storage classes to move objects to`,
+      `A transition to ${name} is not implemented by Strata (GLACIER and DEEP_ARCHIVE are)`,
     );
+  throw new S3Error('InvalidStorageClass', 400, 'The storage class you specified is not valid');
+}
+
+const listOf = (value: unknown): unknown[] => (Array.isArray(value) ? value : [value]);
+
+function parseTransitions(r: Element, rule: LifecycleRule): void {
+  if (r.Transition !== undefined)
+    rule.transitions = listOf(r.Transition).map((value) => {
+      const t = children(value, 'Transition');
+      only(t, ['Days', 'Date', 'StorageClass'], 'Transition');
+      if (t.StorageClass === undefined) throw malformed('a Transition names its StorageClass');
+      const out: LifecycleTransition = { storageClass: transitionClass(t.StorageClass) };
+      if (t.Days !== undefined) out.days = integer(t.Days, 'Days');
+      if (t.Date !== undefined) out.dateMs = parseDate(t.Date);
+      return out;
+    });
+  if (r.NoncurrentVersionTransition !== undefined)
+    rule.noncurrentTransitions = listOf(r.NoncurrentVersionTransition).map((value) => {
+      const t = children(value, 'NoncurrentVersionTransition');
+      if (t.NewerNoncurrentVersions !== undefined)
+        throw new S3Error(
+          'NotImplemented',
+          501,
+          'NewerNoncurrentVersions in a NoncurrentVersionTransition is not implemented by Strata yet',
+        );
+      only(t, ['NoncurrentDays', 'StorageClass'], 'NoncurrentVersionTransition');
+      if (t.StorageClass === undefined || t.NoncurrentDays === undefined)
+        throw malformed('a NoncurrentVersionTransition has NoncurrentDays and StorageClass');
+      return {
+        noncurrentDays: integer(t.NoncurrentDays, 'NoncurrentDays'),
+        storageClass: transitionClass(t.StorageClass),
+      };
+    });
+}
+
+function parseRule(value: unknown): LifecycleRule {
+  const r = children(value, 'Rule');
   for (const k of Object.keys(r))
     if (!RULE_ELEMENTS.has(k)) throw malformed(`Rule does not take ${k}`);
   if (r.Filter !== undefined && r.Prefix !== undefined)
@@ -163,6 +211,7 @@ function parseRule(value: unknown): LifecycleRule {
     only(a, ['DaysAfterInitiation'], 'AbortIncompleteMultipartUpload');
     rule.abortIncompleteUploadDays = integer(a.DaysAfterInitiation, 'DaysAfterInitiation');
   }
+  parseTransitions(r, rule);
   return rule;
 }
 
@@ -210,5 +259,15 @@ export function renderRule(rule: LifecycleRule): Element {
   }
   if (rule.abortIncompleteUploadDays !== undefined)
     out.AbortIncompleteMultipartUpload = { DaysAfterInitiation: rule.abortIncompleteUploadDays };
+  if (rule.transitions !== undefined)
+    out.Transition = rule.transitions.map((t) => ({
+      ...(t.days !== undefined ? { Days: t.days } : { Date: isoDate(t.dateMs as number) }),
+      StorageClass: t.storageClass,
+    }));
+  if (rule.noncurrentTransitions !== undefined)
+    out.NoncurrentVersionTransition = rule.noncurrentTransitions.map((t) => ({
+      NoncurrentDays: t.noncurrentDays,
+      StorageClass: t.storageClass,
+    }));
   return out;
 }

@@ -136,7 +136,7 @@ function contents(result: ListObjectsResult, encode: (s: string) => string, owne
     ETag: quoteEtag(listedEtag(o)),
     Size: o.size,
     ...(owner !== undefined ? { Owner: ownerOf(owner) } : {}),
-    StorageClass: 'STANDARD',
+    StorageClass: o.storageClass ?? 'STANDARD',
   }));
 }
 
@@ -229,7 +229,7 @@ export function renderListVersions(
             ETag: quoteEtag(listedEtag({ ...v, lastModifiedMs: v.lastModifiedMs })),
             Size: v.size,
             Owner: ownerOf(owner),
-            StorageClass: 'STANDARD',
+            StorageClass: v.storageClass ?? 'STANDARD',
           },
         ],
   );

@@ -289,7 +289,7 @@ export async function listParts(
       UploadId: uploadId,
       Initiator: { ID: ctx.owner, DisplayName: ctx.owner },
       Owner: { ID: ctx.owner, DisplayName: ctx.owner },
-      StorageClass: 'STANDARD',
+      StorageClass: upload.object.storageClass ?? 'STANDARD',
       ...(upload.object.checksumAlgorithm
         ? {
             ChecksumAlgorithm: upload.object.checksumAlgorithm,
@@ -383,7 +383,7 @@ export async function listMultipartUploads(ctx: RequestContext, bucket: string) 
         UploadId: u.uploadId,
         Initiator: { ID: u.owner, DisplayName: u.owner },
         Owner: { ID: u.owner, DisplayName: u.owner },
-        StorageClass: 'STANDARD',
+        StorageClass: u.object.storageClass ?? 'STANDARD',
         Initiated: isoDate(u.initiatedAtMs),
         ...(u.object.checksumAlgorithm
           ? { ChecksumAlgorithm: u.object.checksumAlgorithm, ChecksumType: u.object.checksumType }

@@ -62,7 +62,7 @@ export async function getObjectAttributes(ctx: RequestContext, bucket: string, k
       Part: page,
     };
   }
-  if (wanted.includes('StorageClass')) body.StorageClass = 'STANDARD';
+  if (wanted.includes('StorageClass')) body.StorageClass = inode.object?.storageClass ?? 'STANDARD';
   if (wanted.includes('ObjectSize')) body.ObjectSize = inode.size;
   sendXml(ctx, 200, renderXml('GetObjectAttributesResponse', body), {
     'last-modified': httpDate(inode.mtimeMs),

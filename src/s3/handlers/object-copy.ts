@@ -1,3 +1,5 @@
+import { isArchiveClass, isStorageClass } from '../../metadata/storage-class.ts';
+import type { StorageClass } from '../../metadata/types.ts';
 import { isVersionId } from '../../metadata/version-id.ts';
 import { authorize } from '../access.ts';
 import { objectWriteAcl } from '../acl-request.ts';
@@ -95,6 +97,21 @@ export async function authorizeCopySource(
 }
 
 // CopyObject: a metadata-only copy (the destination shares the source's stripes).
+// The copy's class (absent: STANDARD). A copy shares the source's stripes: it can be labelled
+// with a class of the same policy (STANDARD_IA), but an archive class needs its data re-encoded
+// on the cold pool, which only a lifecycle transition does so far.
+function copyStorageClass(ctx: RequestContext): StorageClass | undefined {
+  const value = header(ctx, 'x-amz-storage-class');
+  if (value === undefined || value === 'STANDARD' || !isStorageClass(value)) return undefined;
+  if (isArchiveClass(value))
+    throw new S3Error(
+      'NotImplemented',
+      501,
+      `CopyObject to storage class ${value} is not implemented by Strata yet (use a PUT, or a lifecycle Transition).`,
+    );
+  return value;
+}
+
 export async function copyObject(ctx: RequestContext, bucket: string, key: string) {
   const source = parseCopySource(header(ctx, 'x-amz-copy-source') as string);
   const directive = (header(ctx, 'x-amz-metadata-directive') ?? 'COPY').toUpperCase();
@@ -105,7 +122,9 @@ export async function copyObject(ctx: RequestContext, bucket: string, key: strin
   const restore = source.versionId !== undefined;
   // Asking for encryption is a change too: a copy onto itself is how an object is encrypted.
   const sse = requestedSse(ctx);
-  const unchanged = directive === 'COPY' && !restore && sse === undefined;
+  const storageClass = copyStorageClass(ctx);
+  const unchanged =
+    directive === 'COPY' && !restore && sse === undefined && storageClass === undefined;
   if (source.bucket === bucket && source.key === key && unchanged) {
     throw new S3Error(
       'InvalidRequest',
@@ -133,6 +152,7 @@ export async function copyObject(ctx: RequestContext, bucket: string, key: strin
     copyIfNoneMatch: header(ctx, 'x-amz-copy-source-if-none-match'),
     lock: lockFromHeaders(ctx),
     sse,
+    storageClass,
   });
   const headers: Record<string, string> = sseHeaders(copied.inode.object);
   if (sourceVersion.versioned) headers['x-amz-copy-source-version-id'] = sourceVersion.versionId;

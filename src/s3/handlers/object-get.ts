@@ -1,11 +1,12 @@
 import assert from 'node:assert';
+import { dataReadable } from '../../metadata/storage-class.ts';
 import type { Inode, ObjectVersion } from '../../metadata/types.ts';
-import { s3Bytes } from '../../observability/metrics.ts';
+import { restoreReadsRefused, s3Bytes } from '../../observability/metrics.ts';
 import { httpDate, quoteEtag, type RequestContext, responseDrained } from '../context.ts';
 import { S3Error } from '../errors.ts';
 import { expirationHeader } from './lifecycle.ts';
 import { lockHeaders } from './object-lock.ts';
-import { etagOf } from './object-meta.ts';
+import { etagOf, storageClassHeaders } from './object-meta.ts';
 import { checksumHeaders } from './object-put.ts';
 import { parseRange, type ResolvedRange } from './range.ts';
 import { replicationHeaders } from './replication-status.ts';
@@ -174,7 +175,17 @@ export async function getObject(
     ...lockHeaders(version),
     ...(version.isLatest ? await expirationHeader(ctx, bucket, key, inode) : {}),
     ...replicationHeaders(version),
+    ...storageClassHeaders(inode, Date.now()),
   };
+  // An archived version is read only while restored; HEAD tells its class and restore (AWS).
+  if (!headOnly && !dataReadable(inode.object, Date.now())) {
+    restoreReadsRefused.inc();
+    throw new S3Error(
+      'InvalidObjectState',
+      403,
+      "The operation is not valid for the object's storage class",
+    );
+  }
   if (!checkConditions(ctx, inode, headers)) return;
   let resolved: ReturnType<typeof rangeFor>;
   try {

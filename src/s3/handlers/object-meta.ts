@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
+import { isStorageClass, restoreHeader } from '../../metadata/storage-class.ts';
 import type { Inode, ListedObject, ObjectMeta } from '../../metadata/types.ts';
 import { S3Error } from '../errors.ts';
 import { tagsFromHeader } from './tagging.ts';
@@ -43,7 +44,12 @@ export function objectMetaFrom(
     .map((s) => s.trim())
     .filter((s) => s.length > 0 && s !== 'aws-chunked')
     .join(',');
+  // Checked by the request-header rules (x-amz-storage-class) before any handler runs.
+  const storageClass = header(req, 'x-amz-storage-class');
   return {
+    ...(storageClass !== undefined && storageClass !== 'STANDARD' && isStorageClass(storageClass)
+      ? { storageClass }
+      : {}),
     acl,
     tags: tagsFromHeader(req.headers['x-amz-tagging']),
     contentType: header(req, 'content-type') ?? 'binary/octet-stream',
@@ -75,4 +81,15 @@ export function listedEtag(object: ListedObject): string {
   if (object.isDirMarker) return EMPTY_MD5;
   const basis = `${object.key}:${object.size}:${object.lastModifiedMs}`;
   return `${createHash('md5').update(basis).digest('hex')}-0`;
+}
+
+// x-amz-storage-class (omitted for STANDARD, as AWS does) and x-amz-restore of a version.
+export function storageClassHeaders(inode: Inode, nowMs: number): Record<string, string> {
+  const headers: Record<string, string> = {};
+  const storageClass = inode.object?.storageClass;
+  if (storageClass !== undefined && storageClass !== 'STANDARD')
+    headers['x-amz-storage-class'] = storageClass;
+  const restore = restoreHeader(inode.object, nowMs);
+  if (restore !== undefined) headers['x-amz-restore'] = restore;
+  return headers;
 }

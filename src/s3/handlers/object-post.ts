@@ -30,7 +30,7 @@ const HONOURED_FIELDS = new Set([
   'x-amz-credential',
   'x-amz-date',
   'x-amz-signature',
-  'x-amz-storage-class', // STANDARD only, by the request-header rules
+  'x-amz-storage-class', // the classes the request-header rules honour
   'acl',
   'tagging',
   'success_action_redirect',
