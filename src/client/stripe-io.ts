@@ -21,6 +21,7 @@ export interface ErasureParams {
   k: number;
   m: number;
   shardSizeBytes: number; // of a full stripe; a short last stripe uses smaller shards
+  inlineMaxBytes?: number; // files up to this size may be inline (ClusterConfig); not stripes
 }
 
 // Deleting the shards of a failed or discarded write is best effort (the scrubber collects what
