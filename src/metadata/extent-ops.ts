@@ -7,7 +7,7 @@ import { clearAbsentShards, recordAbsentShards } from './absent-shards.ts';
 import { clusterConfig } from './ops-cluster.ts';
 import { fail, type Store } from './store.ts';
 import { checkNewStripe } from './stripe-placement.ts';
-import type { Extent, FileExtent, Inode, Stripe } from './types.ts';
+import type { FileExtent, Inode, Stripe } from './types.ts';
 
 // Stripe ids are hex (32 chars from the writer); ASCII keeps their latin1 table keys unique.
 export const STRIPE_ID = /^[0-9a-f]{1,64}$/;
@@ -218,9 +218,4 @@ export function releaseAll(store: Store, ino: number): void {
 
 export function releaseExtents(store: Store, extents: FileExtent[]): void {
   for (const extent of extents) if (extent.stripe !== undefined) addRef(store, extent.stripe, -1);
-}
-
-// The stripe extents of a list (what references stripes); inline ones hold their bytes.
-export function stripeExtents(extents: readonly FileExtent[]): Extent[] {
-  return extents.filter((e): e is Extent => e.stripe !== undefined);
 }

@@ -24,7 +24,7 @@ import {
 } from './object-path.ts';
 import { dropLink, newInode, removeDir } from './ops-namespace.ts';
 import { fail, type Store } from './store.ts';
-import type { BucketInfo, Command, Extent, FileExtent, Inode, ObjectMeta } from './types.ts';
+import type { BucketInfo, Command, Extent, Inode, ObjectMeta } from './types.ts';
 import { objectVersion } from './version-reads.ts';
 import {
   findVersion,
