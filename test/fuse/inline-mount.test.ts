@@ -28,6 +28,7 @@ import {
 import { canMount, mounted, type StrataMount, startMount } from '../helpers/mount.ts';
 import { bodyBytes, patternBytes, s3Client } from '../helpers/s3.ts';
 import { type StrataProcess, startStrata, tempDir } from '../helpers/server.ts';
+import { runFsx } from './fsx/checker.ts';
 
 const KiB = 1024;
 const THRESHOLD = 64 * KiB; // erasure_coding.inline_max_bytes's default
@@ -164,6 +165,14 @@ describe('small files inline through the mount', { skip: canMount ? false : 'nee
     expected.write('xyz', 4);
     await same('cut2', expected);
   });
+
+  // fsx with files of at most twice the threshold: its writes, truncates and appends cross it
+  // both ways again and again, each step checked against the model.
+  for (const seed of [31, 32]) {
+    test(`fsx seed ${seed}: 1500 operations on a file around the threshold`, async () => {
+      await runFsx({ path: join(dir, `fsx${seed}`), seed, ops: 1500, maxFileSize: 2 * THRESHOLD });
+    });
+  }
 
   test('the mount counted inline writes, reads and spills (so the paths above ran)', async () => {
     const url = /^metrics at (\S+)$/m.exec(mount.output())?.[1];
