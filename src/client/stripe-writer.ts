@@ -60,17 +60,17 @@ export async function writeStreamOrInline(
       'ENTITY_TOO_LARGE',
       `the body is larger than ${options.maxSizeBytes} bytes`,
     );
-  const md5Hex = createHash('md5');
+  const md5 = createHash('md5');
   const inline = new Uint8Array(headBytes);
   let at = 0;
   for (const chunk of head) {
-    md5Hex.update(chunk);
+    md5.update(chunk);
     inline.set(chunk, at);
     at += chunk.length;
   }
   const extents: FileExtent[] =
     headBytes === 0 ? [] : [{ fileOffset: 0, length: headBytes, inline }];
-  return { extents, sizeBytes: headBytes, md5Hex: md5Hex.digest('hex') };
+  return { extents, sizeBytes: headBytes, md5Hex: md5.digest('hex') };
 }
 
 async function* concatStreams(head: Buffer[], rest: AsyncIterable<Buffer>): AsyncIterable<Buffer> {
