@@ -198,7 +198,9 @@ export function writeExtents(
     // The new reference first: a rewrite from the stripe being replaced keeps it alive.
     if (!refsHeld && extent.stripe !== undefined) addRef(store, extent.stripe, 1);
     punch(store, ino, extent.fileOffset, extent.fileOffset + extent.length);
-    store.putExtent(ino, extent);
+    // Inline extents are stored as exactly their three fields, whatever else a client sent.
+    const { fileOffset, length, inline } = extent;
+    store.putExtent(ino, inline === undefined ? extent : { fileOffset, length, inline });
     end = Math.max(end, extent.fileOffset + extent.length);
   }
   return end;
