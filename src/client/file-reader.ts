@@ -1,6 +1,7 @@
 import assert from 'node:assert';
-import type { Extent } from '../metadata/types.ts';
+import type { FileExtent } from '../metadata/types.ts';
 import type { Logger } from '../observability/logger.ts';
+import { inlineReads } from '../observability/metrics.ts';
 import type { DataPool } from './data-pool.ts';
 import type { MetadataClient } from './metadata-client.ts';
 import { readStripeData } from './stripe-crypt.ts';
@@ -15,7 +16,7 @@ const READ_AHEAD_PIECES = 2;
 interface Piece {
   offset: number;
   length: number;
-  extent: Extent | undefined; // undefined: a hole, read as zeros
+  extent: FileExtent | undefined; // undefined: a hole, read as zeros
 }
 
 // Yields the bytes [offset, offset+length) of a file: extents through their stripes, holes as
@@ -59,7 +60,7 @@ async function* pieces(metadata: MetadataClient, ino: number, offset: number, le
   }
 }
 
-function* split(start: number, end: number, extent: Extent | undefined): Generator<Piece> {
+function* split(start: number, end: number, extent: FileExtent | undefined): Generator<Piece> {
   for (let at = start; at < end; at += READ_PIECE_BYTES_MAX) {
     yield { offset: at, length: Math.min(READ_PIECE_BYTES_MAX, end - at), extent };
   }
@@ -68,6 +69,7 @@ function* split(start: number, end: number, extent: Extent | undefined): Generat
 async function fetchPiece(pool: DataPool, piece: Piece, log?: Logger): Promise<Buffer> {
   const { extent } = piece;
   if (!extent) return Buffer.alloc(piece.length);
+  if (extent.inline !== undefined) return inlineBytes(extent, piece.offset, piece.length);
   const inStripe = extent.stripeOffset + (piece.offset - extent.fileOffset);
   return readStripeData(
     pool,
@@ -76,4 +78,15 @@ async function fetchPiece(pool: DataPool, piece: Piece, log?: Logger): Promise<B
     { offset: inStripe, length: piece.length },
     log,
   );
+}
+
+// [offset, offset + length) of a file, out of an inline extent that covers it (the bytes came
+// with the extent from the metadata service: no data server is asked).
+export function inlineBytes(extent: FileExtent, offset: number, length: number): Buffer {
+  assert(extent.inline !== undefined, 'an inline extent');
+  const from = offset - extent.fileOffset;
+  assert(from >= 0 && from + length <= extent.length, 'the range lies within the extent');
+  inlineReads.inc();
+  const { buffer, byteOffset } = extent.inline;
+  return Buffer.from(buffer, byteOffset + from, length);
 }

@@ -39,7 +39,7 @@ export async function fileIsSealed(metadata: MetadataClient, inode: Inode): Prom
   for (let at = 0; at < inode.size; at += SEALED_CHECK_WINDOW_BYTES) {
     const length = Math.min(SEALED_CHECK_WINDOW_BYTES, inode.size - at);
     const extents = await metadata.read('extents', inode.ino, at, length);
-    if (extents.some((extent) => extent.stripe.encryption === undefined)) return false;
+    if (extents.some((extent) => extent.stripe?.encryption === undefined)) return false;
   }
   return true;
 }

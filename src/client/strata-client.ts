@@ -6,7 +6,7 @@ import type { AtRest } from '../crypto/index.ts';
 import type { ReplicationConfig } from '../metadata/bucket-replication-types.ts';
 import { isStorableKey } from '../metadata/object-path.ts';
 import { RAFT_RPC } from '../metadata/replication/transport.ts';
-import { dataReadable, storagePolicy } from '../metadata/storage-class.ts';
+import { dataReadable, isArchiveClass, storagePolicy } from '../metadata/storage-class.ts';
 import {
   type BucketAttr,
   type BucketAttrValue,
@@ -15,6 +15,7 @@ import {
   type Command,
   type DirEntry,
   type Extent,
+  type FileExtent,
   type FileLock,
   type FileObjectLock,
   type Inode,
@@ -38,11 +39,12 @@ import {
   type UploadInfo,
 } from '../metadata/types.ts';
 import { type Logger, silentLogger } from '../observability/logger.ts';
-import { dataDamagedReads } from '../observability/metrics.ts';
+import { dataDamagedReads, inlineSpills, inlineWrites } from '../observability/metrics.ts';
 import type { RaftStatus } from '../raft/index.ts';
 import { RpcClient } from '../rpc/index.ts';
 import { DataPool } from './data-pool.ts';
-import { readFileRange } from './file-reader.ts';
+import { inlineBytes, readFileRange } from './file-reader.ts';
+import { fitsInline, hasInline, inlineExtentsOf, writesOfInline } from './inline-data.ts';
 import * as locks from './locks.ts';
 import { MetadataClient } from './metadata-client.ts';
 import { digestPlan, ObjectDigestMismatch, verifyWholeObject } from './object-digest.ts';
@@ -51,7 +53,7 @@ import { type Reencoded, reencode } from './reencode.ts';
 import { type RewrittenSource, rewriteSealed } from './sealed-copy.ts';
 import { readStripeData } from './stripe-crypt.ts';
 import { deleteStripeShards, type ErasureParams, writeStripe } from './stripe-io.ts';
-import { toExtents, writeStream } from './stripe-writer.ts';
+import { toExtents, writeStream, writeStreamOrInline } from './stripe-writer.ts';
 import type {
   Body,
   ByteRange,
@@ -86,6 +88,9 @@ const PART_SIZE_BYTES_MAX = 5 * 1024 ** 3;
 // stop being read, which pushes back on the senders.
 const STRIPES_IN_FLIGHT_PER_CLIENT_MAX = 48;
 const DIRECTORY_PAGE = 1000;
+// Commits made again after an INLINE_LIMIT or a spill's lost race: each retry follows a change
+// by another client to the same small file, so a few suffice; more means a livelock to report.
+const INLINE_RETRIES_MAX = 5;
 
 type CommandBody<C> = C extends Command ? Omit<C, 'nowMs'> : never;
 
@@ -328,17 +333,15 @@ export class StrataClient implements StrataClientApi {
         ),
       );
     }
-    const result = await this.apply({ op: 'write', ino, extents: toExtents(stripes, offset) });
-    return result.inode as Inode;
+    return this.commitWrite(ino, toExtents(stripes, offset));
   }
 
   async read(ino: number, offset: number, length: number): Promise<Buffer> {
     return this.readAt(ino, offset, length, (await this.getattr(ino)).size);
   }
 
-  async truncate(ino: number, size: number): Promise<Inode> {
-    const result = await this.apply({ op: 'setattr', ino, size });
-    return result.inode as Inode;
+  truncate(ino: number, size: number): Promise<Inode> {
+    return this.setattr(ino, { size });
   }
 
   // Inode-based namespace calls (the FUSE mount names things by parent inode and name), beside
@@ -398,8 +401,16 @@ export class StrataClient implements StrataClientApi {
       saveToken?: string; // a size change's save (versioned buckets: see commitWrite)
     },
   ): Promise<Inode> {
-    const result = await this.apply({ op: 'setattr', ino, ...changes });
-    return result.inode as Inode;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const result = await this.apply({ op: 'setattr', ino, ...changes });
+        return result.inode as Inode;
+      } catch (error) {
+        // Growing an inline file past the threshold: its bytes go into stripes first.
+        if (!isStrataError(error, 'INLINE_LIMIT') || attempt >= INLINE_RETRIES_MAX) throw error;
+        await this.spillInline(ino, changes.saveToken);
+      }
+    }
   }
 
   async setxattr(ino: number, name: string, value: Uint8Array): Promise<Inode> {
@@ -421,7 +432,7 @@ export class StrataClient implements StrataClientApi {
     return this.metadata.read('getattrMany', inos);
   }
 
-  extents(ino: number, offset: number, length: number): Promise<Extent[]> {
+  extents(ino: number, offset: number, length: number): Promise<FileExtent[]> {
     return this.metadata.read('extents', ino, offset, length);
   }
 
@@ -480,7 +491,7 @@ export class StrataClient implements StrataClientApi {
   // Reads [offset, offset + length) given the file's extents (in file order, as `extents`
   // returns them), so a reader that keeps a file's layout pays one data round trip per read.
   // Bytes no extent covers are zeros; the caller clamps the range to the size.
-  async readFromExtents(extents: Extent[], offset: number, length: number): Promise<Buffer> {
+  async readFromExtents(extents: FileExtent[], offset: number, length: number): Promise<Buffer> {
     const out = Buffer.alloc(length);
     const end = offset + length;
     let lo = 0;
@@ -496,6 +507,10 @@ export class StrataClient implements StrataClientApi {
       const e = extents[i];
       const from = Math.max(offset, e.fileOffset);
       const to = Math.min(end, e.fileOffset + e.length);
+      if (e.inline !== undefined) {
+        inlineBytes(e, from, to - from).copy(out, from - offset);
+        continue;
+      }
       const inStripe = e.stripeOffset + (from - e.fileOffset);
       reads.push(
         readStripeData(
@@ -529,18 +544,63 @@ export class StrataClient implements StrataClientApi {
     return chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
   }
 
+  // stageWrites, or for a batch that leaves the file within the inline threshold (the file
+  // believed `sizeBytes` long), the writes as inline extents: nothing to store before the commit.
+  async stageFileWrites(
+    writes: Array<{ offset: number; data: Buffer }>,
+    packed: Buffer | undefined,
+    sizeBytes: number,
+  ): Promise<FileExtent[]> {
+    const end = Math.max(0, ...writes.map((w) => w.offset + w.data.length));
+    if (fitsInline(this.inlineMaxBytes(await this.erasure()), sizeBytes, end))
+      return inlineExtentsOf(writes);
+    return this.stageWrites(writes, packed);
+  }
+
   // `saveToken`: the save (a mount's open-for-write of the file) these writes belong to; in a
   // versioned bucket all of one save's commits make one version.
-  async commitWrite(ino: number, extents: Extent[], saveToken?: string): Promise<Inode> {
-    try {
-      const result = await this.apply({ op: 'write', ino, extents, saveToken });
-      return result.inode as Inode;
-    } catch (error) {
-      // After a timeout the command may yet have been applied: leave the stripes to the
-      // scrubber rather than delete bytes a file may reference.
-      if (!String((error as { code?: string }).code).startsWith('RPC_'))
-        await this.discardExtents(extents);
-      throw error;
+  // A commit the state machine refuses for the inline threshold (INLINE_LIMIT) is made again:
+  // inline extents of a file that is larger than this writer knew are stored as stripes, and a
+  // file growing past the threshold has its inline bytes spilled first.
+  async commitWrite(ino: number, extents: FileExtent[], saveToken?: string): Promise<Inode> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const result = await this.apply({ op: 'write', ino, extents, saveToken });
+        if (hasInline(extents)) inlineWrites.inc({ view: 'posix' });
+        return result.inode as Inode;
+      } catch (error) {
+        const retry = isStrataError(error, 'INLINE_LIMIT') && attempt < INLINE_RETRIES_MAX;
+        // After a timeout the command may yet have been applied: leave the stripes to the
+        // scrubber rather than delete bytes a file may reference.
+        if (!retry && !String((error as { code?: string }).code).startsWith('RPC_'))
+          await this.discardExtents(extents);
+        if (!retry) throw error;
+        if (hasInline(extents)) extents = await this.stageWrites(writesOfInline(extents));
+        else await this.spillInline(ino, saveToken);
+      }
+    }
+  }
+
+  // Moves a file's inline bytes into stripes, so it can grow past the threshold. The bytes are
+  // read with the file's ctime before them, and the command applies only if the ctime is still
+  // that one: a write of another client in between is never overwritten by the old bytes.
+  private async spillInline(ino: number, saveToken?: string): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      const inode = await this.getattr(ino);
+      const limit = Math.max(1, (await this.erasure()).inlineMaxBytes ?? 0);
+      const inline = (await this.extents(ino, 0, limit)).filter((e) => e.inline !== undefined);
+      if (inline.length === 0) return;
+      const extents = await this.stageWrites(writesOfInline(inline));
+      try {
+        await this.apply({ op: 'write', ino, extents, saveToken, ifCtimeMs: inode.ctimeMs });
+        inlineSpills.inc();
+        return;
+      } catch (error) {
+        if (!String((error as { code?: string }).code).startsWith('RPC_'))
+          await this.discardExtents(extents);
+        if (!isStrataError(error, 'PRECONDITION_FAILED') || attempt >= INLINE_RETRIES_MAX)
+          throw error;
+      }
     }
   }
 
@@ -584,12 +644,20 @@ export class StrataClient implements StrataClientApi {
     // state machine refuses the commit otherwise, object-encryption.ts).
     const sse = options.object.sse ?? info.encryption;
     const params = await this.classParams(options.object.storageClass);
-    const written = await writeStream(this.pool, params, body, {
+    const streamOptions = {
       maxSizeBytes: this.maxObjectSizeBytes,
       log: this.log,
       slots: this.stripeSlots,
       seal: sse !== undefined,
-    });
+    };
+    // An archived class is stripes of its own code on its pool, never inline.
+    const inlineMaxBytes = isArchiveClass(options.object.storageClass)
+      ? 0
+      : this.inlineMaxBytes(await this.erasure(), sse);
+    const written =
+      inlineMaxBytes > 0
+        ? await writeStreamOrInline(this.pool, { ...params, inlineMaxBytes }, body, streamOptions)
+        : await writeStream(this.pool, params, body, streamOptions);
     const object: ObjectMeta = { ...options.object, etag: written.md5Hex };
     if (sse !== undefined) object.sse = sse;
     const result = await this.apply({
@@ -608,6 +676,7 @@ export class StrataClient implements StrataClientApi {
       await this.discardExtents(written.extents);
       throw error;
     });
+    if (written.extents.some((e) => e.inline !== undefined)) inlineWrites.inc({ view: 's3' });
     return {
       etag: written.md5Hex,
       size: written.sizeBytes,
@@ -617,8 +686,17 @@ export class StrataClient implements StrataClientApi {
   }
 
   // Shards written for a commit that failed are deleted at once rather than left as garbage.
-  private async discardExtents(extents: Extent[]) {
-    await Promise.allSettled(extents.map((e) => deleteStripeShards(this.pool, e.stripe)));
+  private async discardExtents(extents: FileExtent[]) {
+    const stripes = extents.flatMap((e) => (e.stripe === undefined ? [] : [e.stripe]));
+    await Promise.allSettled(stripes.map((stripe) => deleteStripeShards(this.pool, stripe)));
+  }
+
+  // The largest file this client writes inline (0: none). Never sealed data: inline bytes sit in
+  // plaintext in the metadata, its Raft log and snapshots (docs/guides/security.md), so neither
+  // an SSE-S3 object nor any write while encryption at rest seals new stripes is inline.
+  private inlineMaxBytes(erasure: ErasureParams, sse?: SseAlgorithm): number {
+    if (sse !== undefined || this.pool.atRest?.sealNew === true) return 0;
+    return erasure.inlineMaxBytes ?? 0;
   }
 
   sealsOnRequest(): boolean {
@@ -763,7 +841,11 @@ export class StrataClient implements StrataClientApi {
     const file = version.inode;
     if (file === undefined)
       throw new StrataError('METHOD_NOT_ALLOWED', `${target.versionId} is a delete marker`);
-    const extents: Extent[] = await this.metadata.read('extents', file.ino, 0, file.size);
+    const read: FileExtent[] = await this.metadata.read('extents', file.ino, 0, file.size);
+    const extents = read.filter((e): e is Extent => e.stripe !== undefined);
+    // The rules never move a version kept inline (lifecycle/decide.ts): nothing to re-encode.
+    if (extents.length !== read.length)
+      throw new StrataError('EINVAL', `${target.key} ${target.versionId} is kept inline`);
     const deps = {
       pool: this.pool,
       slots: this.stripeSlots,

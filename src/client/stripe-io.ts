@@ -22,6 +22,7 @@ export interface ErasureParams {
   m: number;
   shardSizeBytes: number; // of a full stripe; a short last stripe uses smaller shards
   pool?: string; // place on this pool's servers (data.pool), or every server when none has it
+  inlineMaxBytes?: number; // files up to this size may be inline (ClusterConfig); not stripes
 }
 
 // Deleting the shards of a failed or discarded write is best effort (the scrubber collects what

@@ -2,7 +2,7 @@ import assert from 'node:assert';
 import { createHash } from 'node:crypto';
 import { StrataError } from '../common/errors.ts';
 import type { Slots } from '../common/slots.ts';
-import type { Extent, Stripe } from '../metadata/types.ts';
+import type { Extent, FileExtent, Stripe } from '../metadata/types.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { DataPool } from './data-pool.ts';
 import { plainLengthOf } from './stripe-crypt.ts';
@@ -13,8 +13,8 @@ import type { Body } from './types.ts';
 // the network busy while the next stripe is read, few enough to bound memory (each ~k+m shards).
 const STRIPES_IN_FLIGHT_MAX = 3;
 
-export interface WrittenData {
-  extents: Extent[]; // fileOffset from 0, contiguous
+export interface WrittenData<E extends FileExtent = Extent> {
+  extents: E[]; // fileOffset from 0, contiguous
   sizeBytes: number;
   md5Hex: string;
 }
@@ -29,6 +29,53 @@ export interface WriteStreamOptions {
   // each stripe in flight holds a slot (about k+m shards of buffers).
   slots?: Slots;
   seal?: boolean; // every stripe sealed, whatever encryption at rest says (SSE-S3)
+}
+
+// A body of at most `inlineMaxBytes` (> 0) is returned as one inline extent and nothing is
+// written to the data servers; a larger one is written as writeStream writes it. The caller
+// decides whether the object may be inline at all (not sealed, docs/architecture/overview.md).
+export async function writeStreamOrInline(
+  pool: DataPool,
+  params: ErasureParams & { inlineMaxBytes: number },
+  body: Body,
+  options: WriteStreamOptions = {},
+): Promise<WrittenData<FileExtent>> {
+  assert(params.inlineMaxBytes > 0 && options.seal !== true, 'inline only where allowed');
+  const head: Buffer[] = [];
+  let headBytes = 0;
+  const chunks = toChunks(body)[Symbol.asyncIterator]();
+  for (;;) {
+    const next = await chunks.next();
+    if (next.done) break;
+    head.push(next.value);
+    headBytes += next.value.length;
+    if (headBytes > params.inlineMaxBytes) {
+      // Too large after all: the bytes read so far, then the rest, as stripes.
+      const rest = { [Symbol.asyncIterator]: () => chunks };
+      return writeStream(pool, params, concatStreams(head, rest), options);
+    }
+  }
+  if (headBytes > (options.maxSizeBytes ?? Number.MAX_SAFE_INTEGER))
+    throw new StrataError(
+      'ENTITY_TOO_LARGE',
+      `the body is larger than ${options.maxSizeBytes} bytes`,
+    );
+  const md5 = createHash('md5');
+  const inline = new Uint8Array(headBytes);
+  let at = 0;
+  for (const chunk of head) {
+    md5.update(chunk);
+    inline.set(chunk, at);
+    at += chunk.length;
+  }
+  const extents: FileExtent[] =
+    headBytes === 0 ? [] : [{ fileOffset: 0, length: headBytes, inline }];
+  return { extents, sizeBytes: headBytes, md5Hex: md5.digest('hex') };
+}
+
+async function* concatStreams(head: Buffer[], rest: AsyncIterable<Buffer>): AsyncIterable<Buffer> {
+  yield* head;
+  yield* rest;
 }
 
 export async function writeStream(

@@ -130,6 +130,7 @@ export async function startNode(config: StrataConfig, log: Logger): Promise<Runn
             k: config.erasure_coding.data_shards,
             m: config.erasure_coding.parity_shards,
             shardSizeBytes: config.erasure_coding.shard_size_bytes,
+            inlineMaxBytes: config.erasure_coding.inline_max_bytes,
           },
           placement: { strategy: config.placement.strategy },
           storageClasses: storageClassPolicies(config),

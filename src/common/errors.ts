@@ -63,6 +63,9 @@ export type StrataErrorCode =
   | 'ENTITY_TOO_LARGE'
   // A key that cannot be represented as a path (see docs/architecture/overview.md, "Keys and paths").
   | 'INVALID_KEY'
+  // A write would leave inline bytes (metadata/types.ts, InlineExtent) in a file larger than the
+  // cluster's erasure.inlineMaxBytes, or past it: the client writes stripes instead.
+  | 'INLINE_LIMIT'
   | 'KEY_CONFLICT'
   | 'SHARD_CORRUPT'
   | 'SHARD_MISSING'

@@ -4,6 +4,7 @@
 
 import { DATA_CIPHERS } from '../crypto/shard-seal.ts';
 import { placementStrategies } from '../metadata/placement/types.ts';
+import { INLINE_MAX_BYTES_LIMIT } from '../metadata/types.ts';
 import { LOG_LEVELS } from '../observability/logger.ts';
 import {
   type Check,
@@ -244,6 +245,11 @@ export const KEYS: readonly KeySpec[] = [
     key: 'erasure_coding.shard_size_bytes',
     check: isInt(4096, 64 * 1024 * 1024),
     doc: 'shard size of a full stripe; a stripe holds k × this of file data',
+  },
+  {
+    key: 'erasure_coding.inline_max_bytes',
+    check: isInt(0, INLINE_MAX_BYTES_LIMIT),
+    doc: 'objects and files up to this size keep their bytes in the replicated metadata instead of in stripes: one Raft commit and no shard files (docs/architecture/overview.md, "Small files inline"). At most 262144 (256 KiB, which bounds Raft entries); `0` turns it off. Never used for SSE-S3 objects or while `encryption.enabled` is on (the bytes would sit in plaintext in the metadata), nor for multipart uploads. Recorded in the cluster like the erasure profile: the first leader\'s value holds',
   },
   {
     key: 'placement.strategy',

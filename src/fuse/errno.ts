@@ -56,6 +56,7 @@ const ERRNO_OF_CODE: Record<Exclude<StrataErrorCode, ErrnoCode>, number> = {
   ENTITY_TOO_SMALL: EIO,
   ENTITY_TOO_LARGE: EFBIG,
   INVALID_KEY: EINVAL,
+  INLINE_LIMIT: EIO, // the client retries with stripes; only a repeated race surfaces
   KEY_CONFLICT: EEXIST,
   SHARD_CORRUPT: EIO,
   SHARD_MISSING: EIO,

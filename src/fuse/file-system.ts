@@ -244,6 +244,7 @@ export class StrataFileSystem {
     await writer?.flush();
     if (Object.keys(changes).length === 0) return this.getattr(ino);
     const inode = await this.client.setattr(ino, changes);
+    if (writer) writer.knownSizeBytes = inode.size;
     // The writes' commit is older than this change: it is never noted after it.
     if (writer?.lastCommitted) this.notedCommits.set(writer, writer.lastCommitted);
     this.noteOwnChange(inode);
@@ -420,17 +421,16 @@ export class StrataFileSystem {
     this.files.set(fh, { ino: inode.ino, writable });
     this.openCounts.set(inode.ino, (this.openCounts.get(inode.ino) ?? 0) + 1);
     if (writable && !this.writers.has(inode.ino)) {
-      this.writers.set(
+      const writer = new InodeWriter(
         inode.ino,
-        new InodeWriter(
-          inode.ino,
-          this.client,
-          this.budget,
-          this.batchBuffers,
-          this.onLost,
-          saveToken ?? this.newSaveToken(),
-        ),
+        this.client,
+        this.budget,
+        this.batchBuffers,
+        this.onLost,
+        saveToken ?? this.newSaveToken(),
       );
+      writer.knownSizeBytes = inode.size;
+      this.writers.set(inode.ino, writer);
     }
     const version = versionOf(inode);
     const keepCache = this.cachedVersions.get(inode.ino) === version;

@@ -6,7 +6,7 @@
 // here, an open after another client's change, an invalidation); a read that fails on a kept
 // layout (its stripes collected after another client rewrote the file) is retried without it.
 import type { StrataClient } from '../client/strata-client.ts';
-import type { Extent } from '../metadata/types.ts';
+import type { FileExtent } from '../metadata/types.ts';
 
 const STREAMS_MAX = 32;
 const BLOCKS_PER_STREAM_MAX = 4;
@@ -18,7 +18,7 @@ const LAYOUT_EXTENTS_MAX = 16_384;
 
 interface Layout {
   sizeBytes: number;
-  extents: Extent[] | undefined; // undefined: too fragmented to keep
+  extents: FileExtent[] | undefined; // undefined: too fragmented to keep
 }
 
 interface Stream {

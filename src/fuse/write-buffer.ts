@@ -111,6 +111,9 @@ export class InodeWriter {
   // End of the furthest byte accepted and not yet committed: the file is at least this long.
   private pendingEnd = 0;
   lastCommitted: Inode | undefined;
+  // The file's committed size as this mount last saw it (at open, a truncate, this writer's own
+  // commits): what decides whether a batch may be inline (client/inline-data.ts). Unknown: never.
+  knownSizeBytes = Number.MAX_SAFE_INTEGER;
 
   constructor(
     ino: number,
@@ -205,7 +208,11 @@ export class InodeWriter {
     this.batch = undefined;
     this.sent.push(batch);
     const saveToken = this.saveToken;
-    const stage = this.client.stageWrites(batch.writes, batch.packed.subarray(0, batch.filled));
+    // A guess (the state machine decides, and the client falls back to stripes if it was wrong):
+    // the file at least as long as this writer last saw it and as its accepted writes reach.
+    const sizeBytes = Math.max(this.knownSizeBytes, this.pendingEnd);
+    const packed = batch.packed.subarray(0, batch.filled);
+    const stage = this.client.stageFileWrites(batch.writes, packed, sizeBytes);
     const tracked = stage.then(
       () => undefined,
       () => undefined,
@@ -218,6 +225,7 @@ export class InodeWriter {
       .then(
         (inode) => {
           this.lastCommitted = inode;
+          this.knownSizeBytes = inode.size;
         },
         (error) => {
           assert(batch.filled > 0, 'only batches with bytes are sent');

@@ -18,6 +18,11 @@ export function configDifferences(local: ClusterConfig, cluster: ClusterConfig):
       local.erasure.shardSizeBytes,
       cluster.erasure.shardSizeBytes,
     ],
+    [
+      'erasure_coding.inline_max_bytes',
+      local.erasure.inlineMaxBytes ?? 0,
+      cluster.erasure.inlineMaxBytes ?? 0,
+    ],
     ['placement.strategy', local.placement.strategy, cluster.placement.strategy],
   ];
   const policy = (c: ClusterConfig, name: 'GLACIER' | 'DEEP_ARCHIVE') => {

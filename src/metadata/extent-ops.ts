@@ -1,22 +1,42 @@
 // Extent bookkeeping inside a write transaction: replacing byte ranges of a file and keeping the
 // reference count of every stripe, so a stripe's shards are queued for deletion exactly when no
-// extent or part points into it any more.
+// extent or part points into it any more. Inline extents (types.ts, InlineExtent) hold their
+// bytes and reference nothing.
 import assert from 'node:assert';
 import { clearAbsentShards, recordAbsentShards } from './absent-shards.ts';
+import { clusterConfig } from './ops-cluster.ts';
 import { fail, type Store } from './store.ts';
 import { checkNewStripe } from './stripe-placement.ts';
-import type { Extent, Stripe } from './types.ts';
+import type { FileExtent, Inode, Stripe } from './types.ts';
 
 // Stripe ids are hex (32 chars from the writer); ASCII keeps their latin1 table keys unique.
 export const STRIPE_ID = /^[0-9a-f]{1,64}$/;
 const EXTENTS_PER_COMMAND_MAX = 100_000;
 
+// The cluster's inline threshold, from replicated state (so every member judges alike): a file
+// may hold inline bytes only within its first this many bytes and while no larger.
+export function inlineLimit(store: Store): number {
+  return clusterConfig(store)?.erasure.inlineMaxBytes ?? 0;
+}
+
 // Extents come from clients: a malformed one is the command's error, not a broken invariant.
-// `sizeBytes`: when given, every extent must end within it.
-export function checkExtents(extents: Extent[], sizeBytes?: number): void {
+// `sizeBytes`: when given, every extent must end within it. `inlineMaxBytes`: inline extents
+// end within it, and carry at most that many bytes together (Raft entries stay bounded); 0
+// (stripe extents only, as multipart parts are) refuses them.
+export function checkExtents(extents: FileExtent[], sizeBytes?: number, inlineMaxBytes = 0): void {
   if (!Array.isArray(extents) || extents.length > EXTENTS_PER_COMMAND_MAX)
     fail('EINVAL', `at most ${EXTENTS_PER_COMMAND_MAX} extents per command`);
+  let inlineBytes = 0;
   for (const e of extents) {
+    if (e?.inline !== undefined) {
+      checkInlineExtent(e, inlineMaxBytes);
+      inlineBytes += e.length;
+      if (inlineBytes > inlineMaxBytes)
+        fail('INLINE_LIMIT', `more than ${inlineMaxBytes} inline bytes in one command`);
+      if (sizeBytes !== undefined && e.fileOffset + e.length > sizeBytes)
+        fail('EINVAL', `an extent reaches ${e.fileOffset + e.length}, past the size ${sizeBytes}`);
+      continue;
+    }
     const s = e?.stripe;
     const valid =
       Number.isSafeInteger(e.fileOffset) &&
@@ -35,6 +55,33 @@ export function checkExtents(extents: Extent[], sizeBytes?: number): void {
     if (!valid) fail('EINVAL', `bad extent at file offset ${e?.fileOffset}`);
     if (sizeBytes !== undefined && e.fileOffset + e.length > sizeBytes)
       fail('EINVAL', `an extent reaches ${e.fileOffset + e.length}, past the size ${sizeBytes}`);
+  }
+}
+
+function checkInlineExtent(e: FileExtent, inlineMaxBytes: number): void {
+  const valid =
+    e.inline instanceof Uint8Array &&
+    Number.isSafeInteger(e.fileOffset) &&
+    e.fileOffset >= 0 &&
+    Number.isSafeInteger(e.length) &&
+    e.length > 0 &&
+    e.inline.length === e.length &&
+    e.stripe === undefined;
+  if (!valid) fail('EINVAL', `bad inline extent at file offset ${e?.fileOffset}`);
+  if (e.fileOffset + e.length > inlineMaxBytes)
+    fail('INLINE_LIMIT', `inline bytes reach ${e.fileOffset + e.length}, past ${inlineMaxBytes}`);
+}
+
+// The rule that keeps inline bytes small, checked after every command that changes a file's
+// size or extents: a file larger than the threshold holds no inline extent (its writer moved
+// them into stripes first). Inline extents lie within [0, threshold) (checkExtents), so only
+// that range is looked at.
+export function checkInlineRule(store: Store, inode: Inode): void {
+  const limit = inlineLimit(store);
+  if (inode.type !== 'file' || inode.size <= limit) return;
+  for (const e of store.extents(inode.ino, 0, Math.max(limit, 1))) {
+    if (e.inline !== undefined)
+      fail('INLINE_LIMIT', `file ${inode.ino} of ${inode.size} bytes would keep inline bytes`);
   }
 }
 
@@ -108,20 +155,31 @@ export function punch(store: Store, ino: number, start: number, end: number): vo
     const keepLeft = extent.fileOffset < start;
     const keepRight = extentEnd > end;
     if (keepLeft) {
-      store.putExtent(ino, { ...extent, length: start - extent.fileOffset });
+      store.putExtent(ino, slice(extent, extent.fileOffset, start));
     } else {
       store.removeExtent(ino, extent.fileOffset);
     }
-    if (keepRight) {
-      store.putExtent(ino, {
-        fileOffset: end,
-        length: extentEnd - end,
-        stripe: extent.stripe,
-        stripeOffset: extent.stripeOffset + (end - extent.fileOffset),
-      });
-    }
-    addRef(store, extent.stripe, (keepLeft ? 1 : 0) + (keepRight ? 1 : 0) - 1);
+    if (keepRight) store.putExtent(ino, slice(extent, end, extentEnd));
+    if (extent.stripe !== undefined)
+      addRef(store, extent.stripe, (keepLeft ? 1 : 0) + (keepRight ? 1 : 0) - 1);
   }
+}
+
+// The part [from, to) of an extent (file offsets within it): the same stripe further in, or a
+// copy of those inline bytes.
+function slice(extent: FileExtent, from: number, to: number): FileExtent {
+  assert(from >= extent.fileOffset && to <= extent.fileOffset + extent.length && from < to);
+  const skip = from - extent.fileOffset;
+  if (extent.inline !== undefined) {
+    const inline = new Uint8Array(extent.inline.subarray(skip, skip + (to - from)));
+    return { fileOffset: from, length: to - from, inline };
+  }
+  return {
+    fileOffset: from,
+    length: to - from,
+    stripe: extent.stripe,
+    stripeOffset: extent.stripeOffset + skip,
+  };
 }
 
 // Writes extents (checked by checkExtents) over whatever covered their ranges; returns the end of
@@ -130,16 +188,19 @@ export function punch(store: Store, ino: number, start: number, end: number): vo
 export function writeExtents(
   store: Store,
   ino: number,
-  extents: Extent[],
+  extents: FileExtent[],
   refsHeld = false,
 ): number {
   let end = 0;
   for (const extent of extents) {
     assert(extent.length > 0 && extent.fileOffset >= 0, 'extent has a positive length');
+    assert(extent.inline === undefined || extent.inline.length === extent.length);
     // The new reference first: a rewrite from the stripe being replaced keeps it alive.
-    if (!refsHeld) addRef(store, extent.stripe, 1);
+    if (!refsHeld && extent.stripe !== undefined) addRef(store, extent.stripe, 1);
     punch(store, ino, extent.fileOffset, extent.fileOffset + extent.length);
-    store.putExtent(ino, extent);
+    // Inline extents are stored as exactly their three fields, whatever else a client sent.
+    const { fileOffset, length, inline } = extent;
+    store.putExtent(ino, inline === undefined ? extent : { fileOffset, length, inline });
     end = Math.max(end, extent.fileOffset + extent.length);
   }
   return end;
@@ -147,7 +208,7 @@ export function writeExtents(
 
 // Takes every extent off the file without releasing its references (the caller releases them,
 // after it has added whatever replaces them).
-export function removeAllExtents(store: Store, ino: number): Extent[] {
+export function removeAllExtents(store: Store, ino: number): FileExtent[] {
   const removed = store.allExtents(ino);
   for (const extent of removed) store.removeExtent(ino, extent.fileOffset);
   return removed;
@@ -157,6 +218,6 @@ export function releaseAll(store: Store, ino: number): void {
   releaseExtents(store, removeAllExtents(store, ino));
 }
 
-export function releaseExtents(store: Store, extents: Extent[]): void {
-  for (const extent of extents) addRef(store, extent.stripe, -1);
+export function releaseExtents(store: Store, extents: FileExtent[]): void {
+  for (const extent of extents) if (extent.stripe !== undefined) addRef(store, extent.stripe, -1);
 }

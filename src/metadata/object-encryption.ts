@@ -5,14 +5,15 @@
 // S3 object of the bucket SSE-S3; a writer that did not seal is refused, not recorded unencrypted.
 import assert from 'node:assert';
 import { fail } from './store.ts';
-import type { BucketInfo, Extent, ObjectMeta, SseAlgorithm } from './types.ts';
+import type { BucketInfo, FileExtent, ObjectMeta, SseAlgorithm } from './types.ts';
 
 export function isSseAlgorithm(value: unknown): value is SseAlgorithm {
   return value === 'AES256';
 }
 
-export function allSealed(extents: readonly Extent[]): boolean {
-  return extents.every((extent) => extent.stripe.encryption !== undefined);
+// Inline bytes (types.ts, InlineExtent) are never sealed: an SSE-S3 object is never inline.
+export function allSealed(extents: readonly FileExtent[]): boolean {
+  return extents.every((extent) => extent.stripe?.encryption !== undefined);
 }
 
 // The object as it is stored: with the bucket's default applied, and refused (EINVAL) when it
@@ -20,7 +21,7 @@ export function allSealed(extents: readonly Extent[]): boolean {
 export function withEncryption(
   bucket: BucketInfo,
   object: ObjectMeta,
-  extents: readonly Extent[],
+  extents: readonly FileExtent[],
 ): ObjectMeta {
   const sse = object.sse ?? bucket.encryption;
   if (sse === undefined) return object;
@@ -40,7 +41,10 @@ export function withEncryption(
 }
 
 // A part of an SSE-S3 upload must be sealed like the object it will become.
-export function checkPartEncryption(upload: { object: { sse?: SseAlgorithm } }, extents: Extent[]) {
+export function checkPartEncryption(
+  upload: { object: { sse?: SseAlgorithm } },
+  extents: FileExtent[],
+) {
   if (upload.object.sse !== undefined && !allSealed(extents))
     fail('EINVAL', 'a part of an encrypted multipart upload must be encrypted at rest');
 }
@@ -50,7 +54,7 @@ export function checkPartEncryption(upload: { object: { sse?: SseAlgorithm } }, 
 // claim what is no longer true).
 export function afterWrite(
   object: ObjectMeta | undefined,
-  extents: readonly Extent[],
+  extents: readonly FileExtent[],
 ): ObjectMeta | undefined {
   if (object?.sse === undefined || allSealed(extents)) return object;
   const { sse: _dropped, ...rest } = object;

@@ -6,15 +6,16 @@ import { placementStrategies } from './placement/types.ts';
 import { serverShardCount, shardCounts } from './shard-counts.ts';
 import { fail, type Store } from './store.ts';
 import { notePlacementChange } from './stripe-placement.ts';
-import type {
-  ClusterConfig,
-  Command,
-  DataServerDisk,
-  DataServerInfo,
-  DiskState,
-  FailureDomain,
-  ServerState,
-  StoragePolicy,
+import {
+  type ClusterConfig,
+  type Command,
+  type DataServerDisk,
+  type DataServerInfo,
+  type DiskState,
+  type FailureDomain,
+  INLINE_MAX_BYTES_LIMIT,
+  type ServerState,
+  type StoragePolicy,
 } from './types.ts';
 
 type Op<T extends Command['op']> = Extract<Command, { op: T }>;
@@ -227,6 +228,9 @@ function checkClusterConfig(config: unknown): ClusterConfig {
   if (!e || !int(e.k, 1, 255) || !int(e.m, 1, 255) || e.k + e.m > 256)
     return fail('EINVAL', 'erasure: k and m are integers >= 1 with k + m <= 256');
   if (!int(e.shardSizeBytes, 1, 2 ** 30)) fail('EINVAL', 'erasure: bad shardSizeBytes');
+  const inline = e.inlineMaxBytes ?? 0;
+  if (!int(inline, 0, INLINE_MAX_BYTES_LIMIT))
+    fail('EINVAL', `erasure: inlineMaxBytes is 0..${INLINE_MAX_BYTES_LIMIT}`);
   const strategy = c?.placement?.strategy;
   if (strategy === undefined || !placementStrategies.includes(strategy))
     return fail('EINVAL', `placement: strategy is one of ${placementStrategies.join(', ')}`);
@@ -234,6 +238,8 @@ function checkClusterConfig(config: unknown): ClusterConfig {
     erasure: { k: e.k, m: e.m, shardSizeBytes: e.shardSizeBytes },
     placement: { strategy },
   };
+  // Absent stays absent (0): a configuration recorded by an older leader compares equal.
+  if (e.inlineMaxBytes !== undefined) checked.erasure.inlineMaxBytes = inline;
   assert.ok(checked.erasure.k + checked.erasure.m <= 256);
   if (c?.storageClasses !== undefined) {
     const policy = (p: StoragePolicy | undefined, name: string): StoragePolicy => {

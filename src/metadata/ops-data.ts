@@ -1,6 +1,13 @@
 // Commands about data rather than names: POSIX writes, metadata members, and the
 // bookkeeping of stripe collection (gcDone) and orphan shards (markOrphans).
-import { checkExtents, punch, STRIPE_ID, writeExtents } from './extent-ops.ts';
+import {
+  checkExtents,
+  checkInlineRule,
+  inlineLimit,
+  punch,
+  STRIPE_ID,
+  writeExtents,
+} from './extent-ops.ts';
 import * as K from './keys.ts';
 import { afterWrite } from './object-encryption.ts';
 import { dataReadable } from './storage-class.ts';
@@ -23,11 +30,14 @@ export function write(store: Store, c: Op<'write'>) {
   const inode = store.mustInode(c.ino);
   if (inode.type !== 'file') fail(inode.type === 'dir' ? 'EISDIR' : 'EINVAL', 'writes go to files');
   refuseArchived(inode, c.nowMs);
-  checkExtents(c.extents);
+  checkExtents(c.extents, undefined, inlineLimit(store));
+  if (c.ifCtimeMs !== undefined && c.ifCtimeMs !== inode.ctimeMs)
+    fail('PRECONDITION_FAILED', `file ${c.ino} changed since its inline bytes were read`);
   beginChange(store, inode, c.nowMs, c.saveToken);
   const end = writeExtents(store, c.ino, c.extents);
   const next: Inode = { ...inode, size: Math.max(inode.size, end), mtimeMs: c.nowMs };
   next.ctimeMs = c.nowMs;
+  checkInlineRule(store, next);
   // The S3 view's ETag described the old bytes; '' tells the gateway it has none.
   if (inode.object) next.object = { ...inode.object, etag: '', partSizes: undefined };
   next.object = afterWrite(next.object, c.extents);

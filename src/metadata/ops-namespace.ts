@@ -1,5 +1,5 @@
 // POSIX namespace commands: mkdir, create, symlink, link, unlink, rmdir, rename, setattr, xattrs.
-import { punch } from './extent-ops.ts';
+import { checkInlineRule, punch } from './extent-ops.ts';
 import { NAME_BYTES_MAX } from './keys.ts';
 import { checkPosixChange } from './object-lock.ts';
 import { refuseArchived } from './ops-data.ts';
@@ -233,6 +233,8 @@ export function setattr(store: Store, c: Op<'setattr'>) {
     if (c.size !== inode.size) refuseArchived(inode, c.nowMs);
     if (c.size < inode.size) punch(store, inode.ino, c.size, inode.size);
     next.size = c.size;
+    // Growing past the inline threshold: the writer moves the inline bytes into stripes first.
+    checkInlineRule(store, next);
     if (c.mtimeMs === undefined) next.mtimeMs = c.nowMs;
     // The S3 view's etag described the old bytes.
     if (next.object && c.size !== inode.size) next.object = { ...next.object, etag: '' };

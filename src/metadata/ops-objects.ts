@@ -4,6 +4,8 @@ import assert from 'node:assert';
 import {
   addRef,
   checkExtents,
+  checkInlineRule,
+  inlineLimit,
   releaseExtents,
   removeAllExtents,
   writeExtents,
@@ -89,7 +91,7 @@ export function storeObject(store: Store, w: ObjectWrite, refsHeld: boolean) {
   if (!Number.isSafeInteger(w.size) || w.size < 0) fail('EINVAL', `bad object size ${w.size}`);
   if (path.isDirMarker && (w.size > 0 || w.extents.length > 0))
     fail('INVALID_KEY', 'a key ending in "/" names a directory and must be empty');
-  checkExtents(w.extents, w.size);
+  checkExtents(w.extents, w.size, inlineLimit(store));
   const info = store.bucket(w.bucket) as BucketInfo;
   // SSE-S3 and the bucket's default encryption, refused before anything changes.
   const object = withEncryption(info, w.object, w.extents);
@@ -124,7 +126,7 @@ export function storeObject(store: Store, w: ObjectWrite, refsHeld: boolean) {
   const versioned = info.versioning !== undefined;
   // New references first, before anything is released: a stripe the new content shares with what
   // goes (the version a restore copies, replaced under Suspended) never drops to zero between.
-  if (!refsHeld) for (const extent of w.extents) addRef(store, extent.stripe, 1);
+  if (!refsHeld) for (const extent of w.extents) if (extent.stripe) addRef(store, extent.stripe, 1);
   let file: Inode;
   let replaced: ReturnType<typeof removeAllExtents> = [];
   if (entry) {
@@ -142,6 +144,7 @@ export function storeObject(store: Store, w: ObjectWrite, refsHeld: boolean) {
   releaseExtents(store, replaced);
   const next: Inode = { ...file, size: w.size, object, mtimeMs: w.nowMs };
   next.ctimeMs = w.nowMs;
+  checkInlineRule(store, next);
   store.putInode(next);
   if (!versioned) return { ok: true as const, inode: next };
   const version = { ino: next.ino, mtimeMs: w.nowMs, lock: w.lock };
@@ -159,7 +162,7 @@ function storeNoncurrentReplica(
   replica: ReplicaPlace,
 ) {
   assert(!replica.current, 'a noncurrent replica');
-  for (const extent of w.extents) addRef(store, extent.stripe, 1);
+  for (const extent of w.extents) if (extent.stripe) addRef(store, extent.stripe, 1);
   const frozen: Inode = {
     ...newInode(store, 'file', 0o644, w.caller, w.nowMs),
     nlink: 0,

@@ -102,7 +102,7 @@ export function stripeAt(store: Store, stripeId: string, site: StripeSite): Stri
       fileOffset < 0
     )
       fail('EINVAL', 'bad file extent site');
-    const stored = store.db.get(K.extentKey(ino, fileOffset)) as { stripe: Stripe } | undefined;
+    const stored = store.db.get(K.extentKey(ino, fileOffset)) as { stripe?: Stripe } | undefined;
     found = stored?.stripe;
   } else if (site !== null && typeof site === 'object' && 'uploadId' in site) {
     if (typeof site.uploadId !== 'string' || !Number.isInteger(site.partNumber))

@@ -53,7 +53,7 @@ export function transitionObject(store: Store, c: Op<'transitionObject'>) {
     file.ino === c.ino &&
     Array.isArray(c.fromStripeIds) &&
     old.length === c.fromStripeIds.length &&
-    old.every((e, i) => e.stripe.id === c.fromStripeIds[i]);
+    old.every((e, i) => e.stripe?.id === c.fromStripeIds[i]); // inline bytes are never moved
   if (!unchanged)
     fail('PRECONDITION_FAILED', `${c.key} ${c.versionId} changed while it was re-encoded`);
   const bucket = store.bucket(c.bucket);

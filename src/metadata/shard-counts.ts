@@ -62,7 +62,10 @@ export function ensureShardCounts(store: Store): boolean {
       addShardCounts(store, store.currentStripe(stripe).shards, 1);
     };
     const extents = { start: Buffer.of(K.TAG.extent), end: Buffer.of(K.TAG.extent + 1) };
-    for (const { value } of store.db.getRange(extents)) count((value as StoredExtent).stripe);
+    for (const { value } of store.db.getRange(extents)) {
+      const stripe = (value as StoredExtent).stripe; // none: inline bytes
+      if (stripe !== undefined) count(stripe);
+    }
     const parts = { start: Buffer.of(K.TAG.part), end: Buffer.of(K.TAG.part + 1) };
     for (const { value } of store.db.getRange(parts))
       for (const e of (value as PartInfo).extents) count(e.stripe);

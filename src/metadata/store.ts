@@ -9,7 +9,7 @@ import { addShardCounts } from './shard-counts.ts';
 import type {
   BucketInfo,
   DataServerInfo,
-  Extent,
+  FileExtent,
   Inode,
   InodeType,
   PartInfo,
@@ -24,11 +24,10 @@ export interface Dirent {
   type: InodeType;
 }
 
-export interface StoredExtent {
-  length: number;
-  stripe: Stripe;
-  stripeOffset: number;
-}
+// An extent table entry (keyed by file offset): a stripe range, or inline bytes.
+export type StoredExtent =
+  | { length: number; stripe: Stripe; stripeOffset: number; inline?: undefined }
+  | { length: number; inline: Uint8Array; stripe?: undefined };
 
 // Thrown inside apply() to abort the transaction; becomes { ok: false, code, message }.
 export class CommandError extends StrataError {
@@ -126,8 +125,8 @@ export class Store {
   }
 
   // Extents overlapping [offset, offset + length), in file order.
-  extents(ino: number, offset: number, length: number): Extent[] {
-    const out: Extent[] = [];
+  extents(ino: number, offset: number, length: number): FileExtent[] {
+    const out: FileExtent[] = [];
     const end = offset + length;
     const before = this.db.getRange({
       start: K.extentKey(ino, offset),
@@ -151,7 +150,11 @@ export class Store {
   }
 
   // A stored extent with its stripe's current shard locations (a repair may have moved some).
-  extentAt(fileOffset: number, stored: StoredExtent): Extent {
+  extentAt(fileOffset: number, stored: StoredExtent): FileExtent {
+    if (stored.inline !== undefined) {
+      assert(stored.inline.length === stored.length, 'inline bytes fill their extent');
+      return { fileOffset, length: stored.length, inline: stored.inline };
+    }
     return { fileOffset, ...stored, stripe: this.currentStripe(stored.stripe) };
   }
 
@@ -184,8 +187,8 @@ export class Store {
     this.db.putSync(K.stripeShardsKey(stripeId), shards);
   }
 
-  allExtents(ino: number): Extent[] {
-    const out: Extent[] = [];
+  allExtents(ino: number): FileExtent[] {
+    const out: FileExtent[] = [];
     for (const { key, value } of this.db.getRange({
       start: K.extentKey(ino, 0),
       end: K.extentPrefixEnd(ino),
@@ -195,7 +198,7 @@ export class Store {
     return out;
   }
 
-  putExtent(ino: number, extent: Extent): void {
+  putExtent(ino: number, extent: FileExtent): void {
     const { fileOffset, ...stored } = extent;
     this.db.putSync(K.extentKey(ino, fileOffset), stored);
   }

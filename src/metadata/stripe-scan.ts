@@ -36,7 +36,10 @@ export function scanStripes(
           ino: Number(k.readBigUInt64BE(1)),
           fileOffset: Number(k.readBigUInt64BE(9)),
         };
-        stripes.push({ stripe: store.currentStripe((value as StoredExtent).stripe), at: site });
+        const stored = value as StoredExtent;
+        // Inline extents hold their bytes: no stripe to repair.
+        if (stored.stripe !== undefined)
+          stripes.push({ stripe: store.currentStripe(stored.stripe), at: site });
       } else {
         const part = value as PartInfo;
         const uploadId = k.subarray(1, k.length - 5).toString('utf8');

@@ -236,7 +236,22 @@ export interface Extent {
   length: number;
   stripe: Stripe;
   stripeOffset: number; // where this extent's bytes start inside the stripe's data
+  inline?: undefined;
 }
+
+// Bytes of a small file kept in the replicated metadata itself instead of in stripes
+// (docs/architecture/overview.md, "Small files inline"): no shard file, no data server round
+// trip. Only within the first `erasure.inlineMaxBytes` of a file, and only while the file is no
+// larger than that (the state machine checks both: extent-ops.ts, checkInlineRule).
+export interface InlineExtent {
+  fileOffset: number;
+  length: number;
+  inline: Uint8Array; // exactly `length` bytes
+  stripe?: undefined;
+}
+
+// What a file's extent table holds: stripe extents and, for small files, inline ones.
+export type FileExtent = Extent | InlineExtent;
 
 // A data server's disk as the cluster records it. state, capacityBytes and freeBytes come from
 // the server's heartbeats (absent only in records written before heartbeats existed; the reader
@@ -354,6 +369,8 @@ export interface LifecycleVersionFacts {
   deleteMarker: boolean;
   lastModifiedMs: number;
   sizeBytes: number;
+  // Its bytes are kept in the metadata (small files inline): it stays STANDARD, never transitioned.
+  inline?: boolean;
   tags?: Record<string, string>;
   retention?: Retention;
   legalHold?: boolean;
@@ -458,7 +475,16 @@ export type Command =
   // dropped); size grows to the end of the last extent if that is past it.
   // In a versioned bucket, the first change of a save (a saveToken the current version was not
   // made by, or none) makes a new version; later ones of the same save change it in place.
-  | { op: 'write'; nowMs: number; ino: number; extents: Extent[]; saveToken?: string }
+  // ifCtimeMs: applied only while the inode's ctime is still this one (PRECONDITION_FAILED
+  // otherwise): a writer moving a file's inline bytes into stripes read them at that ctime.
+  | {
+      op: 'write';
+      nowMs: number;
+      ino: number;
+      extents: FileExtent[];
+      saveToken?: string;
+      ifCtimeMs?: number;
+    }
   // Deallocates [offset, offset + length) of a file (reads give zeros); the size stays.
   | {
       op: 'punch';
@@ -496,7 +522,7 @@ export type Command =
       bucket: string;
       key: string;
       size: number;
-      extents: Extent[];
+      extents: FileExtent[];
       object: ObjectMeta;
       caller: Caller;
       ifMatch?: string;
@@ -1012,7 +1038,7 @@ export interface MetadataReader {
   lookup(parent: number, name: string): Inode | undefined;
   resolvePath(path: string): Inode | undefined; // "/bucket/a/b"
   readdir(ino: number, afterName: string | undefined, limit: number): DirEntry[];
-  extents(ino: number, offset: number, length: number): Extent[]; // overlapping, in file order
+  extents(ino: number, offset: number, length: number): FileExtent[]; // overlapping, in order
   getBucket(name: string): BucketInfo | undefined;
   listBuckets(): BucketInfo[];
   // The regular files below each directory, at any depth, and their bytes (at most 1,000
@@ -1092,8 +1118,14 @@ export interface MetadataReader {
 // Cluster-wide settings the metadata service hands to every client, so that all writers agree.
 // Kept in replicated state (initClusterConfig): every member answers the same. Each stripe
 // records its own k, m and shard size, so a stripe stays readable whatever this says later.
+// The hard maximum of erasure.inlineMaxBytes: one command carries at most this many inline bytes,
+// which keeps Raft entries (and a file's share of snapshots) bounded.
+export const INLINE_MAX_BYTES_LIMIT = 256 * 1024;
+
 export interface ClusterConfig {
-  erasure: { k: number; m: number; shardSizeBytes: number };
+  // inlineMaxBytes: files up to this size may keep their bytes inline (InlineExtent); absent in
+  // configurations recorded before it existed, which means 0 (never).
+  erasure: { k: number; m: number; shardSizeBytes: number; inlineMaxBytes?: number };
   placement: { strategy: PlacementStrategy };
   // The archive classes' policies (src/metadata/storage-class.ts); absent in configurations
   // recorded before storage classes: those classes then use the erasure profile on every server.

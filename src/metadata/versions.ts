@@ -107,7 +107,7 @@ function freezeCopy(store: Store, live: Inode): Inode {
     frozen: true,
   };
   for (const extent of store.allExtents(live.ino)) {
-    addRef(store, extent.stripe, 1);
+    if (extent.stripe !== undefined) addRef(store, extent.stripe, 1); // inline bytes are copied
     store.putExtent(frozen.ino, extent);
   }
   store.putInode(frozen);

@@ -298,6 +298,26 @@ export const encryptedStripes = new Counter({
   registers: [clientMetrics],
 });
 
+// Small files kept in the metadata (docs/architecture/overview.md, "Small files inline").
+export const inlineWrites = new Counter({
+  name: 'strata_inline_writes_total',
+  help: 'Writes committed with their bytes inline in the metadata (no stripe), by view',
+  labelNames: ['view'] as const,
+  registers: [clientMetrics],
+});
+
+export const inlineReads = new Counter({
+  name: 'strata_inline_reads_total',
+  help: 'Reads served from inline bytes that came with the extents (no data server asked)',
+  registers: [clientMetrics],
+});
+
+export const inlineSpills = new Counter({
+  name: 'strata_inline_spills_total',
+  help: 'Files whose inline bytes were moved into stripes as they grew past the threshold',
+  registers: [clientMetrics],
+});
+
 export const orphanShards = new Counter({
   name: 'strata_metadata_orphan_shards_deleted_total',
   help: 'Shard files no stripe referenced (left by crashed writes), deleted by the scrubber',

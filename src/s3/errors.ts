@@ -51,6 +51,7 @@ const FROM_STRATA: Record<StrataErrorCode, [string, number]> = {
   ENTITY_TOO_LARGE: ['EntityTooLarge', 400],
   PRECONDITION_FAILED: ['PreconditionFailed', 412],
   INVALID_KEY: ['InvalidArgument', 400],
+  INLINE_LIMIT: ['InternalError', 500],
   // Not an AWS code: the key, or one of its parents, exists as the other kind (a file where a
   // directory is needed, or the reverse). See docs/architecture/overview.md, "Keys and paths".
   KEY_CONFLICT: ['KeyConflict', 409],

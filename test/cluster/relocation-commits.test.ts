@@ -64,7 +64,7 @@ test('moves that come while a command is in flight share the next one, at most b
   // The first goes alone at once; the other nine queued behind it, in batches of at most 4.
   assert.deepEqual(batches, [1, 4, 4, 1]);
   for (const { ino } of objects)
-    assert.deepEqual(machine.reader.extents(ino, 0, 100)[0].stripe.shards[1], {
+    assert.deepEqual(machine.reader.extents(ino, 0, 100)[0].stripe!.shards[1], {
       serverId: 't',
       disk: 1,
     });
@@ -102,7 +102,7 @@ test('a command that fails rejects every move it carried, and the next batch sti
   await assert.rejects(first, /leader lost/);
   await second;
   await commits.commit(moveOf(objects[2]));
-  assert.deepEqual(machine.reader.extents(objects[0].ino, 0, 100)[0].stripe.shards[1], {
+  assert.deepEqual(machine.reader.extents(objects[0].ino, 0, 100)[0].stripe!.shards[1], {
     serverId: 's',
     disk: 1,
   });

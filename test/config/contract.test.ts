@@ -65,6 +65,7 @@ describe('the design configuration', () => {
       data_shards: 6,
       parity_shards: 3,
       shard_size_bytes: 1024 * 1024,
+      inline_max_bytes: 64 * 1024,
     });
     assert.equal(config.observability.log_level, 'trace');
   });

@@ -66,6 +66,26 @@ describe('configuration', () => {
       );
   });
 
+  test('the inline threshold defaults to 64 KiB, 0 turns it off, and 256 KiB is its maximum', () => {
+    assert.equal(loadConfig({ env: {} }).config.erasure_coding.inline_max_bytes, 64 * 1024);
+    for (const value of [0, 262_144]) {
+      const path = writeToml(`[erasure_coding]\ninline_max_bytes = ${value}\n`);
+      assert.equal(
+        loadConfig({ configPath: path, env: {} }).config.erasure_coding.inline_max_bytes,
+        value,
+      );
+    }
+    for (const value of [262_145, -1])
+      assert.throws(
+        () =>
+          loadConfig({
+            configPath: writeToml(`[erasure_coding]\ninline_max_bytes = ${value}\n`),
+            env: {},
+          }),
+        (e: unknown) => e instanceof ConfigError && e.key === 'erasure_coding.inline_max_bytes',
+      );
+  });
+
   test('flags beat environment variables, which beat the file', () => {
     const path = writeToml(
       '[storage]\ndata_dir = "/from/file"\n[s3]\nbind_addr = "127.0.0.1:7000"\n',

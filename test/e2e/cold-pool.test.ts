@@ -62,7 +62,7 @@ test('GLACIER stripes go on the cold pool only; STANDARD ones anywhere', async (
   const stripeIds = async (key: string) => {
     const inode = await client.headObject('pool', key);
     const extents = await client.metadata.read('extents', inode.ino, 0, inode.size);
-    return new Set(extents.map((e) => e.stripe.id));
+    return new Set(extents.map((e) => e.stripe?.id));
   };
   const archived = await stripeIds('archived');
   const hot = await stripeIds('hot');

@@ -44,7 +44,7 @@ async function stripesOf(metadata: MetadataClient, path: string): Promise<Stripe
   const inode = await metadata.read('resolvePath', path);
   assert.ok(inode, `${path} exists`);
   const extents = await metadata.read('extents', inode.ino, 0, Number.MAX_SAFE_INTEGER);
-  return extents.map((e) => e.stripe);
+  return extents.map((e) => e.stripe!);
 }
 
 async function metricValue(url: string, series: string): Promise<number> {

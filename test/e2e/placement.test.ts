@@ -183,7 +183,7 @@ async function stripesOf(c: Cluster, keys: Iterable<string>): Promise<Stripe[]> 
     const inode = await c.meta.read('resolvePath', `/place/${key}`);
     assert.ok(inode, `${key} exists`);
     const extents = await c.meta.read('extents', inode.ino, 0, inode.size);
-    stripes.push(...extents.map((e) => e.stripe));
+    stripes.push(...extents.map((e) => e.stripe!));
   }
   assert.ok(stripes.length > 0);
   return stripes;

@@ -272,6 +272,11 @@ test('transitions: the coldest due class, never back, noncurrent ones from their
     versions: [version('v2', 5_000, { objectMeta: undefined })],
   };
   assert.deepEqual(decide(100_000, posixOnly), [], 'files without S3 metadata stay');
+  const inline: LifecycleKeyFacts = {
+    ...facts,
+    versions: [version('v2', 5_000, { inline: true }), version('v1', 0, { inline: true })],
+  };
+  assert.deepEqual(decide(100_000, inline), [], 'small objects kept inline stay STANDARD');
   const disabled = rules.map((r) => ({ ...r, enabled: false }));
   assert.deepEqual(decideTransitions(disabled, facts, 100_000, TEST_TIMING), []);
 });

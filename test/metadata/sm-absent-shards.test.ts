@@ -86,7 +86,7 @@ test('a degraded write lists its absent shards at the first reference; copies li
     machine.reader.shardCounts('s').reduce((sum, c) => sum + c.shards, 0),
     6,
   );
-  assert.deepEqual(firstExtent(machine, 'a').extent.stripe.absentShards, [4]);
+  assert.deepEqual(firstExtent(machine, 'a').extent.stripe!.absentShards, [4]);
   ok(machine, {
     op: 'copyObject',
     srcBucket: 'b',
@@ -111,7 +111,7 @@ test('relocateShard drops the shard it rebuilds, and readers no longer see it ab
   // Moving a shard that was written leaves the absent one listed.
   assert.equal(relocate(machine, s, { ino, fileOffset: 0 }, 0, { serverId: 't', disk: 0 }), 'ok');
   assert.deepEqual(listed(machine), [at(s, 2)]);
-  assert.deepEqual(firstExtent(machine, 'a').extent.stripe.absentShards, [2]);
+  assert.deepEqual(firstExtent(machine, 'a').extent.stripe!.absentShards, [2]);
   // A stale relocation (the shard is not at `from`) is refused and changes nothing.
   assert.equal(
     codeOf(machine, {
@@ -127,7 +127,7 @@ test('relocateShard drops the shard it rebuilds, and readers no longer see it ab
   assert.deepEqual(listed(machine), [at(s, 2)]);
   assert.equal(relocate(machine, s, { ino, fileOffset: 0 }, 2, { serverId: 't', disk: 2 }), 'ok');
   assert.deepEqual(listed(machine), []);
-  assert.equal(firstExtent(machine, 'a').extent.stripe.absentShards, undefined);
+  assert.equal(firstExtent(machine, 'a').extent.stripe!.absentShards, undefined);
   // The counts moved with the relocations: 4 shards left on s.
   assert.equal(
     machine.reader.shardCounts('s').reduce((sum, c) => sum + c.shards, 0),
@@ -243,7 +243,7 @@ test('the table matches its stripes after random puts, copies, writes, relocatio
       run(machine, { op: 'write', ino, extents: [extent(random(Math.max(1, size)), 10, s)] });
     } else {
       const { ino, extent: first } = firstExtent(machine, key);
-      if (first)
+      if (first?.stripe)
         relocate(
           machine,
           first.stripe,

@@ -23,7 +23,7 @@ function withFile() {
 const layout = (machine: MetadataStateMachine, ino: number) =>
   machine.reader
     .extents(ino, 0, 1e12)
-    .map((e) => [e.fileOffset, e.length, e.stripeOffset, e.stripe.id.slice(-2)]);
+    .map((e) => [e.fileOffset, e.length, e.stripe && e.stripeOffset, e.stripe?.id.slice(-2)]);
 
 const pendingIds = (machine: MetadataStateMachine) =>
   machine.reader

@@ -61,7 +61,7 @@ const refusal = (result: { rewrapped?: unknown[] }) =>
   (result.rewrapped?.[0] as { code?: string } | undefined)?.code;
 
 const keyOf = (machine: MetadataStateMachine, ino: number) => {
-  const enc = machine.reader.extents(ino, 0, 90)[0].stripe.encryption;
+  const enc = machine.reader.extents(ino, 0, 90)[0].stripe!.encryption;
   return `${enc?.keyId}:${enc?.wrappedKey}`;
 };
 
@@ -71,7 +71,7 @@ test('a re-wrapped key is seen by every extent of the stripe; a retry changes no
   assert.deepEqual(result.rewrapped, [{ ok: true }]);
   assert.equal(keyOf(machine, ino), `${NEW}:${wrapped('b')}`);
   assert.equal(keyOf(machine, copy), `${NEW}:${wrapped('b')}`, 'the copy shares the stripe');
-  assert.equal(machine.reader.extents(ino, 0, 90)[0].stripe.encryption?.plainLengthBytes, 90);
+  assert.equal(machine.reader.extents(ino, 0, 90)[0].stripe!.encryption?.plainLengthBytes, 90);
   assert.deepEqual(ok(machine, rewrap(s, copy)).rewrapped, [{ ok: true }], 'a retry');
   assert.equal(keyOf(machine, ino), `${NEW}:${wrapped('b')}`);
 });

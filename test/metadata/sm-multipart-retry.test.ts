@@ -50,7 +50,7 @@ describe('a retried CompleteMultipartUpload', () => {
     const machine = withCompletedUpload();
     const made = machine.reader.resolvePath('/b/k');
     assert.equal(made?.object?.uploadId, 'u1');
-    const stripeId = machine.reader.extents(made!.ino, 0, 10)[0].stripe.id;
+    const stripeId = machine.reader.extents(made!.ino, 0, 10)[0].stripe!.id;
     const retried = ok(machine, { ...completion(), ifNoneMatch: '*' });
     assert.deepEqual(retried.inode, made);
     assert.deepEqual(machine.reader.resolvePath('/b/k'), made, 'nothing was written');

@@ -286,7 +286,7 @@ describe('server-side copy', () => {
       [],
       'the stripe is still referenced by the copy',
     );
-    assert.equal(machine.reader.extents(copy.ino, 0, 8)[0].stripe.id, data.id);
+    assert.equal(machine.reader.extents(copy.ino, 0, 8)[0].stripe!.id, data.id);
     ok(machine, { op: 'deleteObject', bucket: 'b', key: 'dir/copy' });
     assert.deepEqual(
       machine.reader.pendingGc(10).map((s) => s.id),

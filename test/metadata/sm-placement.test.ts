@@ -218,7 +218,7 @@ test('the check reads only replicated state: two stores given the same commands 
 // may not end with more than m shards of the stripe, when the planner's epoch is today's.
 function moveOf(machine: MetadataStateMachine, key: string, from: string, to: string) {
   const ino = machine.reader.resolvePath(`/b/${key}`)?.ino as number;
-  const stripe = machine.reader.extents(ino, 0, 4)[0].stripe;
+  const stripe = machine.reader.extents(ino, 0, 4)[0].stripe!;
   const at = (w: string) => ({ serverId: w.split(':')[0], disk: Number(w.split(':')[1]) });
   const shardIndex = stripe.shards.findIndex((s) => `${s.serverId}:${s.disk}` === from);
   assert.ok(shardIndex >= 0, `${key} has a shard on ${from}`);
@@ -246,7 +246,7 @@ test('a relocation that puts more than m shards in the target domain is refused'
     placementEpoch: epoch,
   });
   const ino = machine.reader.resolvePath('/b/obj')?.ino as number;
-  assert.deepEqual(machine.reader.extents(ino, 0, 4)[0].stripe.shards[4], {
+  assert.deepEqual(machine.reader.extents(ino, 0, 4)[0].stripe!.shards[4], {
     serverId: 's3',
     disk: 2,
   });

@@ -41,7 +41,7 @@ const move = (s: Stripe, ino: number, to = { serverId: 't', disk: 0 }) =>
   }) as const;
 
 const shardsOf = (machine: MetadataStateMachine, ino: number) =>
-  machine.reader.extents(ino, 0, 100)[0].stripe.shards.map((l) => `${l.serverId}/${l.disk}`);
+  machine.reader.extents(ino, 0, 100)[0].stripe!.shards.map((l) => `${l.serverId}/${l.disk}`);
 
 test('a relocated shard is read at its new location, the others where they were', () => {
   const { machine, s, ino } = withObject();

@@ -234,7 +234,7 @@ test('counts match a recount after random puts (some degraded), copies, overwrit
     } else {
       const ino = inoOf(machine, key);
       const [first] = machine.reader.extents(ino, 0, 1);
-      if (first)
+      if (first?.stripe)
         relocate(
           machine,
           first.stripe,

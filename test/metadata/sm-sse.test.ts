@@ -144,7 +144,7 @@ describe('SSE-S3 records follow the bytes', () => {
     assert.equal(after.object?.sse, 'AES256');
     const extents = machine.reader.extents(src.ino, 0, 10);
     assert.ok(
-      extents.every((e) => e.stripe.encryption !== undefined),
+      extents.every((e) => e.stripe?.encryption !== undefined),
       'the stripes are sealed',
     );
   });

@@ -186,7 +186,7 @@ describe('transitionObject', () => {
     const file = machine.reader.resolvePath('/b/k');
     assert.equal(file?.object?.storageClass, 'GLACIER');
     assert.deepEqual(
-      machine.reader.extents(ino, 0, 4).map((e) => [e.stripe.id, e.stripe.k, e.stripe.m]),
+      machine.reader.extents(ino, 0, 4).map((e) => [e.stripe?.id, e.stripe?.k, e.stripe?.m]),
       [['a'.repeat(32), 8, 3]],
     );
     assert.equal(machine.reader.stripeState(old.stripe.id), 'collecting', 'old shards go now');

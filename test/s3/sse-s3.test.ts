@@ -95,6 +95,29 @@ describe('SSE-S3 with encryption at rest off and a key file: each object sealed 
     assert.deepEqual(filesContaining(disks, 'SSE-PUT-MARKER-91c2'), [], 'no plaintext on disk');
   });
 
+  test('a small object with AES256 is sealed in stripes, never inline in the metadata', async () => {
+    const body = markerBytes('SSE-SMALL-MARKER-5e1f', 2000);
+    await s3.send(
+      new PutObjectCommand({
+        Bucket: 'plain',
+        Key: 'small-sse',
+        Body: body,
+        ServerSideEncryption: 'AES256',
+      }),
+    );
+    const got = await s3.send(new GetObjectCommand({ Bucket: 'plain', Key: 'small-sse' }));
+    assert.equal(got.ServerSideEncryption, 'AES256');
+    assert.ok((await bodyBytes(got.Body)).equals(body));
+    // The whole data directory: the disks, and the metadata's LMDB and Raft log.
+    assert.deepEqual(filesContaining(dataDir, 'SSE-SMALL-MARKER-5e1f'), [], 'no plaintext');
+    // The same small object without it is inline: in the metadata, not on the disks (so the
+    // grep above does look where inline bytes would be).
+    const plain = markerBytes('PLAIN-SMALL-MARKER-7a20', 2000);
+    await s3.send(new PutObjectCommand({ Bucket: 'plain', Key: 'small-plain', Body: plain }));
+    assert.deepEqual(filesContaining(disks, 'PLAIN-SMALL-MARKER-7a20'), []);
+    assert.notDeepEqual(filesContaining(dataDir, 'PLAIN-SMALL-MARKER-7a20'), []);
+  });
+
   test('an object written without it is stored as it is, and says nothing', async () => {
     const body = markerBytes('PLAIN-PUT-MARKER-44d0', 2 * MiB);
     const put = await s3.send(new PutObjectCommand({ Bucket: 'plain', Key: 'clear', Body: body }));
@@ -347,6 +370,10 @@ describe('SSE-S3 with encryption at rest on', () => {
       'AES256',
     );
     const plain = await s3.send(new PutObjectCommand({ Bucket: 'bkt', Key: 'other', Body: 'y' }));
+    // Small objects are not inline while new stripes are sealed: no plaintext in the metadata.
+    const small = markerBytes('AT-REST-SMALL-MARKER-2b9c', 3000);
+    await s3.send(new PutObjectCommand({ Bucket: 'bkt', Key: 'small', Body: small }));
+    assert.deepEqual(filesContaining(server.dataDir, 'AT-REST-SMALL-MARKER-2b9c'), []);
     assert.equal(plain.ServerSideEncryption, undefined);
     // With every stripe sealed, a copy of any object may take SSE-S3.
     const copied = await s3.send(

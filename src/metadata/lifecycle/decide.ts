@@ -197,7 +197,9 @@ export function decideTransitions(
 ): LifecycleTransitionAction[] {
   const actions: LifecycleTransitionAction[] = [];
   facts.versions.forEach((version, index) => {
-    if (version.deleteMarker || version.objectMeta !== true) return;
+    // A small object kept inline stays STANDARD: a wider code on a cold pool saves nothing on a
+    // few KiB (AWS's lifecycle skips objects under 128 KiB by default for the same reason).
+    if (version.deleteMarker || version.objectMeta !== true || version.inline === true) return;
     let best: LifecycleTransitionAction | undefined;
     const consider = (storageClass: StorageClass, ruleId: string) => {
       if (classRank(storageClass) <= classRank(version.storageClass)) return;

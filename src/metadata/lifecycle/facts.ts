@@ -2,6 +2,7 @@
 // tags and lock. The same function feeds the runner's decision (through the reader) and the
 // state machine's own, repeated when the command applies (ops-lifecycle.ts).
 import assert from 'node:assert/strict';
+import { inlineLimit } from '../extent-ops.ts';
 import { isStorableKey, lookupPath, namesOf, parseKey } from '../object-path.ts';
 import type { Store } from '../store.ts';
 import type { BucketInfo, Inode, LifecycleKeyFacts, LifecycleVersionFacts } from '../types.ts';
@@ -17,7 +18,7 @@ export function liveFile(store: Store, bucket: BucketInfo, key: string): Inode |
   return inode?.type === 'file' ? inode : undefined;
 }
 
-function ofInode(versionId: string, inode: Inode): LifecycleVersionFacts {
+function ofInode(store: Store, versionId: string, inode: Inode): LifecycleVersionFacts {
   const facts: LifecycleVersionFacts = {
     versionId,
     deleteMarker: false,
@@ -27,6 +28,9 @@ function ofInode(versionId: string, inode: Inode): LifecycleVersionFacts {
   if (inode.object?.tags !== undefined) facts.tags = inode.object.tags;
   if (inode.object !== undefined) facts.objectMeta = true;
   if (inode.object?.storageClass !== undefined) facts.storageClass = inode.object.storageClass;
+  // Inline bytes lie within the threshold, so only a file that small is looked at.
+  if (inode.size <= inlineLimit(store) && store.allExtents(inode.ino).some((e) => e.inline))
+    facts.inline = true;
   return facts;
 }
 
@@ -49,7 +53,7 @@ export function keyFacts(
     }
     const inode = store.inode(record.ino as number);
     assert(inode !== undefined, `version ${record.versionId} of ${key} has its data`);
-    const facts = ofInode(record.versionId, inode);
+    const facts = ofInode(store, record.versionId, inode);
     if (record.retention !== undefined) facts.retention = record.retention;
     if (record.legalHold === true) facts.legalHold = true;
     versions.push(facts);
@@ -59,7 +63,7 @@ export function keyFacts(
     // No records: the live file, if any, is the key's one version (null).
     const live = liveFile(store, bucket, key);
     if (live === undefined) return undefined;
-    versions.push(ofInode(NULL_VERSION, live));
+    versions.push(ofInode(store, NULL_VERSION, live));
   }
   return { key, versioned, versions };
 }
