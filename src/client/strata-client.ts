@@ -18,6 +18,7 @@ import {
   type FileExtent,
   type FileLock,
   type FileObjectLock,
+  type InlineExtent,
   type Inode,
   type LifecycleConfig,
   type LifecycleTiming,
@@ -592,7 +593,14 @@ export class StrataClient implements StrataClientApi {
       if (inline.length === 0) return;
       const extents = await this.stageWrites(writesOfInline(inline));
       try {
-        await this.apply({ op: 'write', ino, extents, saveToken, ifCtimeMs: inode.ctimeMs });
+        await this.apply({
+          op: 'write',
+          ino,
+          extents,
+          saveToken,
+          ifCtimeMs: inode.ctimeMs,
+          ifInline: inline as InlineExtent[],
+        });
         inlineSpills.inc();
         return;
       } catch (error) {

@@ -12,7 +12,7 @@ import * as K from './keys.ts';
 import { afterWrite } from './object-encryption.ts';
 import { dataReadable } from './storage-class.ts';
 import { fail, type Store } from './store.ts';
-import type { Command, Inode } from './types.ts';
+import type { Command, InlineExtent, Inode } from './types.ts';
 import { beginChange } from './versions.ts';
 
 type Op<T extends Command['op']> = Extract<Command, { op: T }>;
@@ -26,12 +26,35 @@ export function refuseArchived(inode: Inode, nowMs: number): void {
     fail('INVALID_OBJECT_STATE', `inode ${inode.ino} is archived (${inode.object?.storageClass})`);
 }
 
+// Whether the file's inline extents are exactly `expected` (offsets, lengths and bytes).
+function sameInline(store: Store, ino: number, expected: unknown): boolean {
+  if (!Array.isArray(expected)) return fail('EINVAL', 'ifInline is a list of inline extents');
+  const list: unknown[] = expected;
+  const current = store.allExtents(ino).filter((e) => e.inline !== undefined);
+  return (
+    current.length === list.length &&
+    current.every((e, i) => {
+      const x = list[i] as Partial<InlineExtent> | undefined;
+      return (
+        x !== undefined &&
+        x.fileOffset === e.fileOffset &&
+        x.length === e.length &&
+        x.inline instanceof Uint8Array &&
+        Buffer.from(x.inline).equals(Buffer.from(e.inline as Uint8Array))
+      );
+    })
+  );
+}
+
 export function write(store: Store, c: Op<'write'>) {
   const inode = store.mustInode(c.ino);
   if (inode.type !== 'file') fail(inode.type === 'dir' ? 'EISDIR' : 'EINVAL', 'writes go to files');
   refuseArchived(inode, c.nowMs);
   checkExtents(c.extents, undefined, inlineLimit(store));
-  if (c.ifCtimeMs !== undefined && c.ifCtimeMs !== inode.ctimeMs)
+  if (
+    (c.ifCtimeMs !== undefined && c.ifCtimeMs !== inode.ctimeMs) ||
+    (c.ifInline !== undefined && !sameInline(store, c.ino, c.ifInline))
+  )
     fail('PRECONDITION_FAILED', `file ${c.ino} changed since its inline bytes were read`);
   beginChange(store, inode, c.nowMs, c.saveToken);
   const end = writeExtents(store, c.ino, c.extents);

@@ -475,8 +475,10 @@ export type Command =
   // dropped); size grows to the end of the last extent if that is past it.
   // In a versioned bucket, the first change of a save (a saveToken the current version was not
   // made by, or none) makes a new version; later ones of the same save change it in place.
-  // ifCtimeMs: applied only while the inode's ctime is still this one (PRECONDITION_FAILED
-  // otherwise): a writer moving a file's inline bytes into stripes read them at that ctime.
+  // ifCtimeMs, ifInline: applied only while the inode's ctime is still this one and its inline
+  // extents are still exactly these (PRECONDITION_FAILED otherwise): a writer moving a file's
+  // inline bytes into stripes read them so. The bytes are compared too because two changes can
+  // share a millisecond of ctime.
   | {
       op: 'write';
       nowMs: number;
@@ -484,6 +486,7 @@ export type Command =
       extents: FileExtent[];
       saveToken?: string;
       ifCtimeMs?: number;
+      ifInline?: InlineExtent[];
     }
   // Deallocates [offset, offset + length) of a file (reads give zeros); the size stays.
   | {

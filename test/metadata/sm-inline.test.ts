@@ -113,7 +113,17 @@ describe('inline data in the state machine', () => {
     const ctime = machine.reader.resolvePath('/b/f')?.ctimeMs as number;
     const spill = { op: 'write' as const, ino, extents: [extent(0, 10)] };
     assert.equal(codeOf(machine, { ...spill, ifCtimeMs: ctime - 1 }), 'PRECONDITION_FAILED');
-    assert.equal(codeOf(machine, { ...spill, ifCtimeMs: ctime }), 'ok');
+    // Another change in the same millisecond keeps the ctime: the bytes read tell it apart.
+    const asRead = machine.reader
+      .extents(ino, 0, LIMIT)
+      .filter((e): e is InlineExtent => e.inline !== undefined);
+    const last = asRead[asRead.length - 1];
+    const changed = [...asRead.slice(0, -1), { ...last, inline: last.inline.map((b) => b ^ 1) }];
+    assert.equal(
+      codeOf(machine, { ...spill, ifCtimeMs: ctime, ifInline: changed }),
+      'PRECONDITION_FAILED',
+    );
+    assert.equal(codeOf(machine, { ...spill, ifCtimeMs: ctime, ifInline: asRead }), 'ok');
     assert.equal(codeOf(machine, grow), 'ok');
     assert.equal(contentOf(machine, 'f'), '#'.repeat(LIMIT + 10));
   });
