@@ -30,6 +30,7 @@ const PENDING_DAYS_MIN = 7;
 const PENDING_DAYS_MAX = 30;
 export const KMS_KEY_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const ALIAS = /^alias\/[A-Za-z0-9/_-]{1,250}$/;
+const ALIAS_BYTES_MAX = 256;
 const MASTER_KEY_ID = /^[0-9a-f]{16}$/;
 const WRAPPED = /^[A-Za-z0-9+/]{54}==$/; // 40 bytes: 32 under AES-KW, base64
 const DESCRIPTION_MAX = 8192; // AWS's limit
@@ -198,7 +199,8 @@ function putKey(store: Store, record: KmsKeyRecord): void {
 
 // A key by id or alias ("alias/NAME"); undefined when there is none.
 export function keyByRef(store: Store, ref: string): KmsKeyRecord | undefined {
-  if (typeof ref !== 'string') return undefined;
+  // No alias is longer (ALIAS), and a longer LMDB key would not even be looked up.
+  if (typeof ref !== 'string' || ref.length > ALIAS_BYTES_MAX) return undefined;
   const id = ref.startsWith('alias/')
     ? (store.db.get(K.kmsAliasKey(ref)) as string | undefined)
     : ref;

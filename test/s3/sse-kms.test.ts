@@ -23,6 +23,7 @@ import {
   type S3Client,
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
+import { canMount, startMount } from '../helpers/mount.ts';
 import { runProcess } from '../helpers/process.ts';
 import { aws, bodyBytes, rejectsWith, s3Client } from '../helpers/s3.ts';
 import { STRATA_BIN, type StrataProcess, startStrata, tempDir } from '../helpers/server.ts';
@@ -524,6 +525,31 @@ describe('SSE-KMS with the built-in KMS', { skip: !has('aws') }, () => {
     assert.notEqual((await kms('enable-key', doomed)).status, 0, 'pending: enable is refused');
     await kmsOk('cancel-key-deletion', doomed);
     assert.equal((await describeKey(doomed)).state, 'Disabled');
+  });
+
+  test('a mount with the key file reads SSE-KMS objects as files, and not under a disabled key', {
+    skip: !canMount && 'needs root and /dev/fuse',
+  }, async () => {
+    const mount = await startMount(server.metadataAddr, {
+      args: ['--key-file', keyFile, '--log-level', 'warn'],
+    });
+    try {
+      const file = join(mount.mountPoint, 'kms-objects', 'by-alias');
+      assert.ok(readFileSync(file).equals(markerBytes('KMS-NAMED-by-alias-77c0', MiB + 3)));
+      await kmsOk('disable-key', 'alias/app');
+      try {
+        assert.throws(
+          () => readFileSync(join(mount.mountPoint, 'kms-objects', 'mp')),
+          (e: NodeJS.ErrnoException) => e.code === 'EACCES',
+          'a file under a disabled key is refused, not served',
+        );
+      } finally {
+        await kmsOk('enable-key', 'alias/app');
+      }
+      assert.equal(readFileSync(join(mount.mountPoint, 'kms-objects', 'mp')).length, 5 * MiB + 99);
+    } finally {
+      await mount.stop();
+    }
   });
 
   test('a master key rotation re-wraps the KMS keys, and after a restart every object reads', async () => {
