@@ -707,6 +707,8 @@ export class StrataClient implements StrataClientApi {
   ): Promise<RewrittenSource | undefined> {
     const version = await this.objectVersion(source.bucket, source.key, source.versionId);
     if (version.inode === undefined) return undefined; // a delete marker: the command refuses it
+    // An unencrypted copy shares the stripes of any source but an SSE-KMS one: no extent scan.
+    if (!target.seal && version.inode.object?.sse !== 'aws:kms') return undefined;
     const deps = {
       metadata: this.metadata,
       pool: this.pool,
