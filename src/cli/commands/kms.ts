@@ -87,7 +87,7 @@ export async function runKms(args: string[]): Promise<number> {
               op: 'createKmsKey',
               nowMs: Date.now(),
               id: randomUUID(),
-              alias: values.alias === undefined ? undefined : `alias/${values.alias}`,
+              alias: aliasOf(values.alias),
               description: values.description ?? '',
               ...wrapped,
             })
@@ -111,6 +111,12 @@ export async function runKms(args: string[]): Promise<number> {
   } finally {
     await metadata.close();
   }
+}
+
+// --alias NAME or --alias alias/NAME: the same alias.
+function aliasOf(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  return value.startsWith('alias/') ? value : `alias/${value}`;
 }
 
 function printKey(key: KmsKeySummary | undefined, what: string): number {
