@@ -164,12 +164,13 @@ describe('SSE-KMS with the built-in KMS', { skip: !has('aws') }, () => {
     assert.deepEqual(filesContaining(disks, 'KMS-DEFAULT-MARKER-5e1a'), [], 'no plaintext');
   });
 
-  test('a named key by id, ARN and alias is the same key, echoed as its ARN', async () => {
+  test('a named key by id, ARN, alias and alias ARN is the same key, echoed as its ARN', async () => {
     const arn = `arn:aws:kms:us-east-1:111122223333:key/${appKey}`;
     for (const [name, ref] of [
       ['by-id', appKey],
       ['by-arn', arn],
       ['by-alias', 'alias/app'],
+      ['by-alias-arn', 'arn:aws:kms:us-east-1:111122223333:alias/app'],
     ]) {
       const body = markerBytes(`KMS-NAMED-${name}-77c0`, MiB + 3);
       const put = await s3.send(
