@@ -1,8 +1,10 @@
-// A copy that must be SSE-S3 (asked for, or the destination bucket's default) of a source whose
-// bytes are not all sealed: a metadata-only copy would share plaintext stripes, which the state
+// A copy whose encryption (asked for, or the destination bucket's default) the source's stripes
+// do not have: SSE-S3 of plaintext, SSE-KMS under another key or context, or no encryption of
+// stripes under a KMS key. A metadata-only copy would share those stripes, which the state
 // machine refuses (src/metadata/object-encryption.ts). The source's bytes are read and written
-// again sealed, and the copy commits those stripes instead (copyObject's `rewritten`), checked by
-// the state machine against the source as it was read. Bounded by AWS's own limit for CopyObject.
+// again sealed as the copy says, and the copy commits those stripes instead (copyObject's
+// `rewritten`), checked by the state machine against the source as it was read. Bounded by AWS's
+// own limit for CopyObject.
 import assert from 'node:assert';
 import { StrataError } from '../common/errors.ts';
 import type { Slots } from '../common/slots.ts';
@@ -11,6 +13,7 @@ import type { Logger } from '../observability/logger.ts';
 import type { DataPool } from './data-pool.ts';
 import { readFileRange } from './file-reader.ts';
 import type { MetadataClient } from './metadata-client.ts';
+import type { SseTarget } from './object-sse.ts';
 import type { ErasureParams } from './stripe-io.ts';
 import { writeStream } from './stripe-writer.ts';
 
@@ -35,21 +38,27 @@ export interface RewrittenSource {
   extents: Extent[];
 }
 
-export async function fileIsSealed(metadata: MetadataClient, inode: Inode): Promise<boolean> {
+export async function fileMatches(
+  metadata: MetadataClient,
+  inode: Inode,
+  target: SseTarget,
+): Promise<boolean> {
   for (let at = 0; at < inode.size; at += SEALED_CHECK_WINDOW_BYTES) {
     const length = Math.min(SEALED_CHECK_WINDOW_BYTES, inode.size - at);
     const extents = await metadata.read('extents', inode.ino, at, length);
-    if (extents.some((extent) => extent.stripe.encryption === undefined)) return false;
+    if (!extents.every((extent) => target.matches(extent.stripe.encryption))) return false;
   }
   return true;
 }
 
-// The source's bytes written again, sealed; undefined when they already are (a plain copy).
+// The source's bytes written again, sealed as `target` says; undefined when they already are (a
+// metadata-only copy).
 export async function rewriteSealed(
   deps: CopyRewriteDeps,
   source: Inode,
+  target: SseTarget,
 ): Promise<RewrittenSource | undefined> {
-  if (await fileIsSealed(deps.metadata, source)) return undefined;
+  if (await fileMatches(deps.metadata, source, target)) return undefined;
   if (source.size > COPY_REWRITE_BYTES_MAX) {
     throw new StrataError(
       'EINVAL',
@@ -62,7 +71,8 @@ export async function rewriteSealed(
     maxSizeBytes: COPY_REWRITE_BYTES_MAX,
     log: deps.log,
     slots: deps.slots,
-    seal: true,
+    seal: target.seal,
+    kms: target.kms,
   });
   assert.equal(written.sizeBytes, source.size, 'the rewrite read the whole source');
   return {

@@ -30,7 +30,6 @@ import {
   type Retention,
   ROOT_INO,
   type SpecialFormat,
-  type SseAlgorithm,
   type UploadInfo,
 } from '../metadata/types.ts';
 import { type Logger, silentLogger } from '../observability/logger.ts';
@@ -39,9 +38,11 @@ import type { RaftStatus } from '../raft/index.ts';
 import { RpcClient } from '../rpc/index.ts';
 import { DataPool } from './data-pool.ts';
 import { readFileRange } from './file-reader.ts';
+import { KmsKeys } from './kms-keys.ts';
 import * as locks from './locks.ts';
 import { MetadataClient } from './metadata-client.ts';
 import { digestPlan, ObjectDigestMismatch, verifyWholeObject } from './object-digest.ts';
+import { forgetKey, type SseFields, type SseTarget, sseTarget, withSse } from './object-sse.ts';
 import { joinPath, parentAndName, splitPath, toBucketKey } from './paths.ts';
 import { type RewrittenSource, rewriteSealed } from './sealed-copy.ts';
 import { readStripeData } from './stripe-crypt.ts';
@@ -102,12 +103,17 @@ export class StrataClient implements StrataClientApi {
   private readonly log: Logger;
   private readonly maxObjectSizeBytes: number;
   private readonly stripeSlots = new Slots(STRIPES_IN_FLIGHT_PER_CLIENT_MAX);
+  // The built-in KMS's keys (SSE-KMS), usable by a process that holds the master keys.
+  readonly kms: KmsKeys | undefined;
 
   constructor(options: StrataClientOptions) {
     this.metadata = new MetadataClient(options.metadataAddrs);
     this.caller = options.caller ?? ROOT_CALLER;
     this.log = options.log ?? silentLogger;
-    this.pool = new DataPool(this.metadata, { log: this.log, atRest: options.atRest });
+    const ring = options.atRest?.ring;
+    this.kms = ring === undefined ? undefined : new KmsKeys(this.metadata, ring);
+    const atRest = options.atRest && { ...options.atRest, kms: this.kms };
+    this.pool = new DataPool(this.metadata, { log: this.log, atRest });
     this.maxObjectSizeBytes = options.maxObjectSizeBytes ?? 5 * 1024 ** 4;
   }
 
@@ -549,17 +555,17 @@ export class StrataClient implements StrataClientApi {
     options: PutObjectOptions,
   ): Promise<PutObjectResult> {
     const info = await this.getBucket(bucket);
-    // SSE-S3, asked for or the bucket's default: sealed whatever encryption at rest says (the
-    // state machine refuses the commit otherwise, object-encryption.ts).
-    const sse = options.object.sse ?? info.encryption;
+    // SSE-S3 or SSE-KMS, asked for or the bucket's default: sealed whatever encryption at rest
+    // says (the state machine refuses the commit otherwise, object-encryption.ts).
+    const target = await sseTarget(this.kms, info, options.object);
     const written = await writeStream(this.pool, await this.erasure(), body, {
       maxSizeBytes: this.maxObjectSizeBytes,
       log: this.log,
       slots: this.stripeSlots,
-      seal: sse !== undefined,
-    });
-    const object: ObjectMeta = { ...options.object, etag: written.md5Hex };
-    if (sse !== undefined) object.sse = sse;
+      seal: target.seal,
+      kms: target.kms,
+    }).finally(() => forgetKey(target));
+    const object: ObjectMeta = withSse({ ...options.object, etag: written.md5Hex }, target);
     const result = await this.apply({
       op: 'putObject',
       bucket,
@@ -586,6 +592,14 @@ export class StrataClient implements StrataClientApi {
   // Shards written for a commit that failed are deleted at once rather than left as garbage.
   private async discardExtents(extents: Extent[]) {
     await Promise.allSettled(extents.map((e) => deleteStripeShards(this.pool, e.stripe)));
+  }
+
+  // An SSE-KMS upload's parts are sealed under the key it recorded, if it is still enabled.
+  private async partKmsKey(object: SseFields) {
+    if (object.sse !== 'aws:kms') return undefined;
+    if (this.kms === undefined)
+      throw new StrataError('ENCRYPTION_KEY_UNAVAILABLE', 'SSE-KMS needs the master key file');
+    return this.kms.sealKey(object.kmsKeyId, object.sseContext);
   }
 
   sealsOnRequest(): boolean {
@@ -657,8 +671,16 @@ export class StrataClient implements StrataClientApi {
     key: string,
     options: CopyOptions = {},
   ): Promise<{ inode: Inode; versionId?: string }> {
-    const { caller, ...rest } = options;
-    const rewritten = await this.sealedCopySource(source, bucket, options.sse);
+    const {
+      caller,
+      sse: _s,
+      kmsKeyId: _k,
+      sseContext: _c,
+      bucketKeyEnabled: _b,
+      ...rest
+    } = options;
+    const target = await sseTarget(this.kms, await this.getBucket(bucket), options);
+    const rewritten = await this.sealedCopySource(source, target).finally(() => forgetKey(target));
     const result = await this.apply({
       op: 'copyObject',
       srcBucket: source.bucket,
@@ -668,6 +690,7 @@ export class StrataClient implements StrataClientApi {
       key,
       caller: caller ?? this.caller,
       ...rest,
+      ...copySse(target),
       rewritten,
     }).catch(async (error) => {
       if (rewritten) await this.discardExtents(rewritten.extents);
@@ -676,16 +699,16 @@ export class StrataClient implements StrataClientApi {
     return { inode: result.inode as Inode, versionId: result.versionId };
   }
 
-  // A copy that must be SSE-S3 of a source with plaintext stripes: the bytes written again,
-  // sealed (sealed-copy.ts); undefined for every other copy (metadata only, no bytes move).
+  // A copy whose encryption the source's stripes do not have: the bytes written again, sealed as
+  // the copy says (sealed-copy.ts); undefined for every other copy (metadata only).
   private async sealedCopySource(
     source: { bucket: string; key: string; versionId?: string },
-    bucket: string,
-    sse: SseAlgorithm | undefined,
+    target: SseTarget,
   ): Promise<RewrittenSource | undefined> {
-    if ((sse ?? (await this.getBucket(bucket)).encryption) === undefined) return undefined;
     const version = await this.objectVersion(source.bucket, source.key, source.versionId);
     if (version.inode === undefined) return undefined; // a delete marker: the command refuses it
+    // An unencrypted copy shares the stripes of any source but an SSE-KMS one: no extent scan.
+    if (!target.seal && version.inode.object?.sse !== 'aws:kms') return undefined;
     const deps = {
       metadata: this.metadata,
       pool: this.pool,
@@ -693,7 +716,7 @@ export class StrataClient implements StrataClientApi {
       slots: this.stripeSlots,
       log: this.log,
     };
-    return rewriteSealed(deps, version.inode);
+    return rewriteSealed(deps, version.inode, target);
   }
 
   async setObjectTags(
@@ -789,9 +812,11 @@ export class StrataClient implements StrataClientApi {
   ) {
     const info = await this.getBucket(bucket);
     const uploadId = randomBytes(24).toString('base64url');
-    // The bucket's default encryption at creation decides how the parts are written.
-    const sse = object.sse ?? info.encryption;
-    const meta = sse === undefined ? object : { ...object, sse };
+    // The bucket's default encryption at creation decides how the parts are written; a KMS key
+    // is resolved (and the default key made) now, so every part is sealed under the same one.
+    const target = await sseTarget(this.kms, info, object);
+    forgetKey(target);
+    const meta = withSse(object, target);
     await this.apply({ op: 'createUpload', uploadId, bucket, key, object: meta, owner, lock });
     return this.getUpload(uploadId);
   }
@@ -806,12 +831,14 @@ export class StrataClient implements StrataClientApi {
       throw new StrataError('EINVAL', `part number must be 1..10000, got ${partNumber}`);
     }
     const upload = await this.getUpload(uploadId);
+    const kms = await this.partKmsKey(upload.object);
     const written = await writeStream(this.pool, await this.erasure(), body, {
       maxSizeBytes: PART_SIZE_BYTES_MAX,
       log: this.log,
       slots: this.stripeSlots,
       seal: upload.object.sse !== undefined,
-    });
+      kms,
+    }).finally(() => kms?.wrapping.key.fill(0));
     const part = {
       uploadId,
       partNumber,
@@ -1001,4 +1028,9 @@ function clampRange(size: number, range: ByteRange | undefined): ByteRange {
   if (!range) return { offset: 0, length: size };
   const offset = Math.min(Math.max(0, range.offset), size);
   return { offset, length: Math.max(0, Math.min(range.length, size - offset)) };
+}
+
+// A copy command's encryption fields: exactly the target's (the bucket default resolved).
+function copySse(target: SseTarget): SseFields {
+  return { ...target.fields };
 }

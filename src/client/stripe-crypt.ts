@@ -7,6 +7,7 @@ import { isStrataError, StrataError } from '../common/errors.ts';
 import {
   type AtRest,
   ChunkAuthError,
+  type KmsSealKey,
   newDataKey,
   openWindow,
   type SealedLayout,
@@ -15,6 +16,7 @@ import {
   sealedWindow,
   sealShard,
   unwrapDataKey,
+  unwrapDataKeyKms,
   wrapDataKey,
 } from '../crypto/index.ts';
 import type { Stripe, StripeEncryption } from '../metadata/types.ts';
@@ -23,22 +25,34 @@ import { encryptedStripes, encryptionAuthFailures } from '../observability/metri
 import { readStripeRange, type StripeReadPool } from './stripe-read.ts';
 
 // Seals `plain` into the k data shard buffers of a new stripe (zeroed, `layout.sealedShardBytes`
-// each; the caller then computes parity over them) and returns what the stripe records.
+// each; the caller then computes parity over them) and returns what the stripe records. The data
+// key is wrapped by the active master key, or for SSE-KMS by the KMS key's wrapping key.
 export function sealForWrite(
   atRest: AtRest,
   stripeId: string,
   layout: SealedLayout,
   plain: Buffer,
   shards: Buffer[],
+  kms?: KmsSealKey,
 ): StripeEncryption {
   assert(shards.length >= layout.k, 'a buffer per data shard');
   const key = newDataKey();
   const sk = { stripeId, key, cipher: atRest.cipher };
   for (let i = 0; i < layout.k; i++) sealShard(sk, layout, plain, i, shards[i]);
-  const wrapped = wrapDataKey(atRest.ring.active, key);
+  const wrapped = wrapDataKey(kms?.wrapping ?? atRest.ring.active, key);
   key.fill(0);
   encryptedStripes.inc({ operation: 'seal' });
-  return { cipher: atRest.cipher, ...wrapped, plainLengthBytes: plain.length };
+  const encryption = { cipher: atRest.cipher, ...wrapped, plainLengthBytes: plain.length };
+  if (kms === undefined) return encryption;
+  assert.equal(wrapped.keyId, kms.keyId, 'a KMS wrapping key is named by its KMS key');
+  const stripeKms =
+    kms.context === undefined
+      ? { version: kms.version }
+      : {
+          version: kms.version,
+          context: kms.context,
+        };
+  return { ...encryption, kms: stripeKms };
 }
 
 // The stripe's length as its extents see it: the plaintext's.
@@ -61,7 +75,7 @@ export async function readStripeData(
   const enc = stripe.encryption;
   if (enc === undefined) return readStripeRange(pool, stripe, offset, length, log);
   if (length === 0) return Buffer.alloc(0);
-  const sk = stripeKey(atRest, stripe, enc, log);
+  const sk = await stripeKey(atRest, stripe, enc, log);
   const window = sealedWindow(sealedLayout(stripe.k, enc.plainLengthBytes), offset, length);
   const setAside = new Set(stripe.absentShards ?? []);
   let view = stripe;
@@ -99,12 +113,12 @@ export async function readStripeData(
   }
 }
 
-function stripeKey(
+async function stripeKey(
   atRest: AtRest | undefined,
   stripe: Stripe,
   enc: StripeEncryption,
   log?: Logger,
-): StripeKey {
+): Promise<StripeKey> {
   if (atRest === undefined) {
     throw new StrataError(
       'ENCRYPTION_KEY_UNAVAILABLE',
@@ -112,7 +126,18 @@ function stripeKey(
     );
   }
   try {
-    return { stripeId: stripe.id, cipher: enc.cipher, key: unwrapDataKey(atRest.ring, enc) };
+    if (enc.kms === undefined)
+      return { stripeId: stripe.id, cipher: enc.cipher, key: unwrapDataKey(atRest.ring, enc) };
+    assert(atRest.kms !== undefined, 'a client with master keys reads KMS keys');
+    // A disabled key or one pending deletion throws here: nothing is read or served.
+    const place = { keyId: enc.keyId, ...enc.kms };
+    const wrapping = await atRest.kms.wrappingKey(place);
+    try {
+      const key = unwrapDataKeyKms(wrapping, enc.wrappedKey);
+      return { stripeId: stripe.id, cipher: enc.cipher, key };
+    } finally {
+      wrapping.key.fill(0);
+    }
   } catch (error) {
     if (isStrataError(error, 'ENCRYPTION_AUTH_FAILED')) {
       encryptionAuthFailures.inc({ what: 'data_key' });

@@ -1,7 +1,7 @@
 import assert from 'node:assert';
 import { randomBytes } from 'node:crypto';
 import { StrataError } from '../common/errors.ts';
-import { type AtRest, sealedLayout } from '../crypto/index.ts';
+import { type AtRest, type KmsSealKey, sealedLayout } from '../crypto/index.ts';
 import type { ReedSolomon } from '../erasure/index.ts';
 import type { ShardLocation, Stripe, StripeEncryption } from '../metadata/types.ts';
 import type { Logger } from '../observability/logger.ts';
@@ -43,7 +43,7 @@ export async function writeStripe(
   params: ErasureParams,
   data: Buffer,
   log?: Logger,
-  options: { seal?: boolean } = {},
+  options: { seal?: boolean; kms?: KmsSealKey } = {},
 ): Promise<Stripe> {
   const { k, m } = params;
   assert(
@@ -53,9 +53,12 @@ export async function writeStripe(
   const stripeId = randomBytes(16).toString('hex');
   // Encryption at rest seals the data shards first; the code and the servers see sealed bytes.
   // An object asking for SSE-S3 is sealed even while encryption at rest is off for the rest.
-  const seal = options.seal === true || pool.atRest?.sealNew === true;
-  const { buffers, encryption } = encodeData(pool.atRest, seal, stripeId, codecFor(k, m), data);
+  // SSE-KMS seals under the KMS key whatever the rest says.
+  const seal = options.seal === true || options.kms !== undefined || pool.atRest?.sealNew === true;
+  const codec = codecFor(k, m);
+  const { buffers, encryption } = encodeData(pool.atRest, seal, stripeId, codec, data, options.kms);
   assert(!seal || encryption !== undefined, 'a stripe asked to be sealed is sealed');
+  assert(options.kms === undefined || encryption?.kms !== undefined, 'sealed under the KMS key');
   const shardSizeBytes = buffers[0].length;
   const view = await pool.placementView();
   const shape = { stripeId, k, m };
@@ -198,6 +201,7 @@ function encodeData(
   stripeId: string,
   codec: ReedSolomon,
   data: Buffer,
+  kms?: KmsSealKey,
 ): { buffers: Buffer[]; encryption?: StripeEncryption } {
   const k = codec.dataShards;
   if (!seal) return { buffers: encodeStripe(codec, data, Math.ceil(data.length / k)) };
@@ -209,7 +213,7 @@ function encodeData(
   }
   const layout = sealedLayout(k, data.length);
   const buffers = shardViews(codec.totalShards, layout.sealedShardBytes);
-  const encryption = sealForWrite(atRest, stripeId, layout, data, buffers);
+  const encryption = sealForWrite(atRest, stripeId, layout, data, buffers, kms);
   codec.encode(buffers);
   return { buffers, encryption };
 }

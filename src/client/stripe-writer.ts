@@ -2,6 +2,7 @@ import assert from 'node:assert';
 import { createHash } from 'node:crypto';
 import { StrataError } from '../common/errors.ts';
 import type { Slots } from '../common/slots.ts';
+import type { KmsSealKey } from '../crypto/index.ts';
 import type { Extent, Stripe } from '../metadata/types.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { DataPool } from './data-pool.ts';
@@ -29,6 +30,7 @@ export interface WriteStreamOptions {
   // each stripe in flight holds a slot (about k+m shards of buffers).
   slots?: Slots;
   seal?: boolean; // every stripe sealed, whatever encryption at rest says (SSE-S3)
+  kms?: KmsSealKey; // every stripe sealed with its data key wrapped under this KMS key (SSE-KMS)
 }
 
 export async function writeStream(
@@ -37,7 +39,7 @@ export async function writeStream(
   body: Body,
   options: WriteStreamOptions = {},
 ): Promise<WrittenData> {
-  const { maxSizeBytes = Number.MAX_SAFE_INTEGER, log, slots, seal } = options;
+  const { maxSizeBytes = Number.MAX_SAFE_INTEGER, log, slots, seal, kms } = options;
   const stripeCapacity = params.k * params.shardSizeBytes;
   const md5 = createHash('md5');
   const stripes: Array<Promise<Stripe>> = [];
@@ -50,7 +52,7 @@ export async function writeStream(
     buffer = Buffer.allocUnsafe(stripeCapacity);
     filled = 0;
     const release = slots ? await slots.acquire() : () => {};
-    const write = writeStripe(pool, params, data, log, { seal });
+    const write = writeStripe(pool, params, data, log, { seal, kms });
     write.then(release, release);
     stripes.push(write);
     inFlight.add(write);

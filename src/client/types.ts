@@ -50,7 +50,10 @@ export interface CopyOptions {
   copyIfNoneMatch?: string;
   caller?: Caller;
   lock?: ObjectLockRequest; // the copy's own Object Lock (a copy never takes the source's)
-  sse?: SseAlgorithm; // the copy's own SSE-S3 (absent: the destination bucket's default)
+  sse?: SseAlgorithm; // the copy's own SSE-S3 or SSE-KMS (absent: the destination bucket's default)
+  kmsKeyId?: string; // SSE-KMS: the key's id, ARN or alias (absent: the default key)
+  sseContext?: string; // SSE-KMS: the encryption context, canonical base64 JSON
+  bucketKeyEnabled?: boolean;
 }
 
 export interface CompleteOptions {

@@ -88,6 +88,11 @@ export type StrataErrorCode =
   | 'ACCESS_KEY_IN_USE'
   | 'ACCESS_KEY_LIMIT'
   | 'USER_FROM_CONFIG'
+  // The built-in KMS (src/metadata/ops-kms.ts): no key of that id, alias or ARN; the key is
+  // disabled; the key is pending deletion (AWS's KMSInvalidStateException).
+  | 'KMS_KEY_NOT_FOUND'
+  | 'KMS_KEY_DISABLED'
+  | 'KMS_KEY_INVALID_STATE'
   | 'RPC_TIMEOUT'
   | 'RPC_UNAVAILABLE'
   | 'RPC_CONNECTION_LOST'

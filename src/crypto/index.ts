@@ -1,5 +1,6 @@
 export * from './at-rest.ts';
 export * from './data-key.ts';
+export * from './kms-key.ts';
 export * from './master-key.ts';
 export * from './shard-seal.ts';
 export * from './stripe-seal.ts';

@@ -3,9 +3,10 @@
 // extent or part points into it any more.
 import assert from 'node:assert';
 import { clearAbsentShards, recordAbsentShards } from './absent-shards.ts';
+import { KMS_CONTEXT_BYTES_MAX, KMS_KEY_ID } from './ops-kms.ts';
 import { fail, type Store } from './store.ts';
 import { checkNewStripe } from './stripe-placement.ts';
-import type { Extent, Stripe } from './types.ts';
+import type { Extent, Stripe, StripeKms } from './types.ts';
 
 // Stripe ids are hex (32 chars from the writer); ASCII keeps their latin1 table keys unique.
 export const STRIPE_ID = /^[0-9a-f]{1,64}$/;
@@ -51,8 +52,8 @@ function validAbsentShards(absent: unknown): boolean {
 }
 
 // A sealed stripe's record (src/crypto/, docs/guides/security.md): a known cipher, a master key
-// id and a wrapped key of the right shapes, and extents within its plaintext, which fits in the
-// sealed bytes.
+// id (or a KMS key id, version and context) and a wrapped key of the right shapes, and extents
+// within its plaintext, which fits in the sealed bytes.
 const CIPHERS: readonly string[] = ['aes-256-gcm', 'chacha20-poly1305'];
 function validEncryption(s: Stripe, extentEnd: number): boolean {
   const enc = s.encryption;
@@ -62,13 +63,25 @@ function validEncryption(s: Stripe, extentEnd: number): boolean {
     typeof enc === 'object' &&
     CIPHERS.includes(enc.cipher) &&
     typeof enc.keyId === 'string' &&
-    /^[0-9a-f]{16}$/.test(enc.keyId) &&
+    (enc.kms === undefined ? /^[0-9a-f]{16}$/.test(enc.keyId) : validKms(enc.keyId, enc.kms)) &&
     typeof enc.wrappedKey === 'string' &&
     /^[A-Za-z0-9+/]{54}==$/.test(enc.wrappedKey) &&
     Number.isSafeInteger(enc.plainLengthBytes) &&
     enc.plainLengthBytes > 0 &&
     enc.plainLengthBytes <= s.dataLengthBytes &&
     extentEnd <= enc.plainLengthBytes
+  );
+}
+
+function validKms(keyId: string, kms: StripeKms): boolean {
+  return (
+    kms !== null &&
+    typeof kms === 'object' &&
+    KMS_KEY_ID.test(keyId) &&
+    Number.isSafeInteger(kms.version) &&
+    kms.version >= 1 &&
+    (kms.context === undefined ||
+      (typeof kms.context === 'string' && kms.context.length <= KMS_CONTEXT_BYTES_MAX))
   );
 }
 

@@ -45,7 +45,7 @@ export function putPart(store: Store, c: Op<'putPart'>) {
     fail('EINVAL', `part numbers are 1..${PART_NUMBER_MAX}`);
   if (!Number.isSafeInteger(c.size) || c.size < 0) fail('EINVAL', `bad part size ${c.size}`);
   checkExtents(c.extents, c.size);
-  checkPartEncryption(upload, c.extents);
+  checkPartEncryption(store, upload, c.extents);
   const key = K.partKey(c.uploadId, c.partNumber);
   const previous = store.db.get(key) as PartInfo | undefined;
   // New references first: a retried part may reuse a stripe of the one it replaces.

@@ -89,7 +89,7 @@ export function storeObject(store: Store, w: ObjectWrite, refsHeld: boolean) {
   checkExtents(w.extents, w.size);
   const info = store.bucket(w.bucket) as BucketInfo;
   // SSE-S3 and the bucket's default encryption, refused before anything changes.
-  const object = withEncryption(info, w.object, w.extents);
+  const object = withEncryption(store, info, w.object, w.extents);
   // Refused before anything changes: a lock asked of a bucket without Object Lock, or of a
   // directory marker (not versioned, so nothing to retain).
   if (w.lock !== undefined) {
@@ -243,8 +243,16 @@ export function copyObject(store: Store, c: Op<'copyObject'>) {
   delete object.uploadId;
   // Its encryption is its own request's or its bucket's default, never the source's (as on AWS);
   // storeObject checks the shared stripes are sealed.
+  delete object.kmsKeyId;
+  delete object.sseContext;
+  delete object.bucketKeyEnabled;
   if (c.sse === undefined) delete object.sse;
   else object.sse = c.sse;
+  if (c.sse === 'aws:kms') {
+    if (c.kmsKeyId !== undefined) object.kmsKeyId = c.kmsKeyId;
+    if (c.sseContext !== undefined) object.sseContext = c.sseContext;
+    if (c.bucketKeyEnabled === true) object.bucketKeyEnabled = true;
+  }
   object.tags = tags && Object.keys(tags).length > 0 ? tags : undefined;
   // A copy starts private, as on AWS, unless the request names its own ACL.
   if (c.acl !== undefined && c.acl !== 'private') object.acl = c.acl;
@@ -256,7 +264,7 @@ export function copyObject(store: Store, c: Op<'copyObject'>) {
   if (destination?.ino === src.ino && !versioned && c.rewritten === undefined) {
     checkPreconditions(destination, c.ifMatch, c.ifNoneMatch);
     const info = store.bucket(c.bucket) as BucketInfo;
-    const stored = withEncryption(info, object, store.allExtents(src.ino));
+    const stored = withEncryption(store, info, object, store.allExtents(src.ino));
     const next = { ...src, object: stored, ctimeMs: c.nowMs, mtimeMs: c.nowMs };
     store.putInode(next);
     return { ok: true as const, inode: next };

@@ -9,6 +9,7 @@ import * as K from './keys.ts';
 import { keyFacts } from './lifecycle/facts.ts';
 import { listObjects } from './list-objects.ts';
 import { clusterConfig, normaliseServer, server } from './ops-cluster.ts';
+import { keyByRef, listKmsKeys } from './ops-kms.ts';
 import { getLock, readLocks } from './ops-locks.ts';
 import { orphansOf, sessions } from './ops-mounts.ts';
 import * as users from './ops-users.ts';
@@ -128,6 +129,8 @@ export function createReader(store: Store): MetadataReader {
     accessKeys: () => users.accessKeys(store),
     accessKey: (accessKeyId) => users.accessKey(store, accessKeyId),
     usersVersion: () => users.usersVersion(store),
+    kmsKey: (ref) => keyByRef(store, ref),
+    listKmsKeys: () => listKmsKeys(store),
     scanStripes: (cursor, limit) => scanStripes(store, cursor ?? undefined, limit),
     relocatedShards: (stripeId) =>
       typeof stripeId === 'string'

@@ -78,6 +78,10 @@ const READ_FNS = new Set<keyof MetadataReader>([
   'orphans',
   'replicationQueue',
   'replicationBacklog',
+  // KMS keys with their material wrapped by the master key (as stripe records carry wrapped
+  // data keys): only a process holding the master key file can use them.
+  'kmsKey',
+  'listKmsKeys',
 ]);
 
 // Commands whose nowMs the leader stamps again, so that session expiry compares times of one
@@ -298,7 +302,10 @@ export async function startMetadataService(
     const request = header as Envelope & { forwarded?: boolean };
     const envelope: Envelope = 'command' in request ? request : { command: header as Command };
     if (USER_OPS.has(envelope.command?.op))
-      throw new StrataError('RPC_FORBIDDEN', 'user commands go through meta.userApply (admin)');
+      throw new StrataError(
+        'RPC_FORBIDDEN',
+        'user and KMS key commands go through meta.userApply (admin)',
+      );
     if (!live.isLeader) {
       if (request.forwarded) throw notLeader(live.leaderId);
       return { header: await forward(METADATA_RPC.apply, { ...envelope, forwarded: true }) };

@@ -50,12 +50,17 @@ export interface ObjectMeta {
   // that upload is answered from the object while it stays (ops-multipart.ts).
   uploadId?: string;
   // SSE-S3: recorded only while every stripe of the object is sealed (object-encryption.ts), so
-  // the header S3 echoes never claims encryption the bytes on disk do not have.
+  // the header S3 echoes never claims encryption the bytes on disk do not have. SSE-KMS
+  // ('aws:kms'): every stripe's data key is wrapped by the KMS key `kmsKeyId` (a key id, never an
+  // alias), under the encryption context `sseContext` when there is one.
   sse?: SseAlgorithm;
+  kmsKeyId?: string;
+  sseContext?: string; // canonical base64 JSON (src/crypto/kms-key.ts, canonicalContext)
+  bucketKeyEnabled?: boolean; // echoed only (docs/guides/security.md, "SSE-KMS")
 }
 
-// The one server-side encryption Strata provides (S3's SSE-S3 name for it).
-export type SseAlgorithm = 'AES256';
+// The server-side encryptions Strata provides, by S3's names: SSE-S3 and SSE-KMS.
+export type SseAlgorithm = 'AES256' | 'aws:kms';
 
 export interface Inode {
   ino: number;
@@ -153,9 +158,62 @@ export type StripeCipher = 'aes-256-gcm' | 'chacha20-poly1305';
 
 export interface StripeEncryption {
   cipher: StripeCipher;
-  keyId: string; // the master key that wrapped the data key
+  // The master key that wrapped the data key; with `kms`, the KMS key's id (a UUID) instead.
+  keyId: string;
   wrappedKey: string; // the stripe's data key, AES-KW wrapped, base64
   plainLengthBytes: number;
+  // SSE-KMS: the data key is wrapped by a key derived from version `version` of KMS key `keyId`
+  // and the encryption context (src/crypto/kms-key.ts), not by a master key.
+  kms?: StripeKms;
+}
+
+export interface StripeKms {
+  version: number;
+  context?: string; // canonical base64 JSON, bound into the wrapping key
+}
+
+// A KMS key of the built-in KMS (src/metadata/ops-kms.ts): its material is never in the clear
+// here, only wrapped by a master key, one wrapping per version. The last version wraps new data
+// keys; the others stay to unwrap what they wrapped.
+export type KmsKeyState = 'Enabled' | 'Disabled' | 'PendingDeletion';
+
+export interface KmsKeyVersion {
+  version: number;
+  masterKeyId: string;
+  wrappedMaterial: string; // 32 bytes AES-KW wrapped by the master key, base64
+  createdAtMs: number;
+}
+
+export interface KmsKeyRecord {
+  id: string; // a UUID
+  alias?: string; // 'alias/NAME'
+  description: string;
+  state: KmsKeyState;
+  createdAtMs: number;
+  deletionDateMs?: number; // PendingDeletion: when the waiting period ends
+  versions: KmsKeyVersion[];
+}
+
+// A version's material re-wrapped under another master key (strata encryption rotate-master-key).
+export type KmsKeyAction = 'enable' | 'disable' | 'schedule-deletion' | 'cancel-deletion';
+
+// What `strata kms` shows of a key: everything but the wrapped material.
+export interface KmsKeySummary {
+  id: string;
+  alias?: string;
+  description: string;
+  state: KmsKeyState;
+  createdAtMs: number;
+  deletionDateMs?: number;
+  versions: number;
+}
+
+export interface KmsMaterialRewrap {
+  keyId: string;
+  version: number;
+  fromMasterKeyId: string;
+  masterKeyId: string;
+  wrappedMaterial: string;
 }
 
 // A shard its writer left absent, at the location its stripe records for it (absent-shards.ts).
@@ -272,8 +330,11 @@ export interface BucketInfo {
   // Object Lock: present once enabled (never disabled; versioning then stays Enabled), with the
   // default retention rule if one is set.
   objectLock?: { rule?: ObjectLockRule };
-  // Default encryption (PutBucketEncryption): new objects are SSE-S3 whatever their request says.
+  // Default encryption (PutBucketEncryption): new objects are SSE-S3 (or SSE-KMS under
+  // encryptionKmsKeyId, the default KMS key when absent) whatever their request says.
   encryption?: SseAlgorithm;
+  encryptionKmsKeyId?: string;
+  encryptionBucketKeyEnabled?: boolean; // echoed only, as on objects
   // CORS rules (src/metadata/cors-rules.ts), in the order the owner put them: the first rule that
   // matches a request answers it.
   cors?: CorsRule[];
@@ -556,6 +617,9 @@ export type Command =
       copyIfNoneMatch?: string;
       lock?: ObjectLockRequest; // the copy's own (a copy never takes the source's)
       sse?: SseAlgorithm; // the copy's own encryption (a copy never takes the source's)
+      kmsKeyId?: string; // with sse aws:kms: the copy's KMS key and context
+      sseContext?: string;
+      bucketKeyEnabled?: boolean;
       // The source's bytes written again, sealed (src/client/sealed-copy.ts), for an SSE-S3 copy
       // of plaintext: committed instead of the source's stripes if the source is still the
       // file that was read (same inode and ctime), PRECONDITION_FAILED otherwise.
@@ -707,6 +771,41 @@ export type Command =
   // list is a leader's whole configuration, so config users missing from it become CLI users
   // (deletable with `strata user delete`; their keys keep working until then).
   | { op: 'syncConfigUsers'; nowMs: number; users: ConfigUser[]; complete: boolean }
+  // The built-in KMS (src/metadata/ops-kms.ts). Key material is made and wrapped by the proposer
+  // (the CLI, or a gateway for the default key), which holds the master key: apply never sees it.
+  | {
+      op: 'createKmsKey';
+      nowMs: number;
+      id: string;
+      alias?: string;
+      description: string;
+      masterKeyId: string;
+      wrappedMaterial: string;
+    }
+  // The cluster's default key (alias/aws/s3), made on first use: answered with the key that has
+  // the alias when there is one already (two gateways racing make one key).
+  | {
+      op: 'createDefaultKmsKey';
+      nowMs: number;
+      id: string;
+      masterKeyId: string;
+      wrappedMaterial: string;
+    }
+  | {
+      op: 'setKmsKeyState';
+      nowMs: number;
+      key: string; // id or alias
+      action: KmsKeyAction;
+      pendingWindowDays?: number; // schedule-deletion: 7 to 30 (AWS), default 30
+    }
+  | {
+      op: 'rotateKmsKey';
+      nowMs: number;
+      key: string;
+      masterKeyId: string;
+      wrappedMaterial: string;
+    }
+  | { op: 'rewrapKmsKeys'; nowMs: number; keys: KmsMaterialRewrap[] }
   | {
       op: 'setLock';
       nowMs: number;
@@ -846,6 +945,7 @@ export type CommandResult =
       deleteMarker?: boolean; // deleteObject: the version made or removed is a delete marker
       lifecycle?: LifecycleOutcome; // applyLifecycle: what it did
       user?: UserSummary; // createUser, rotateAccessKey: the user as it is now
+      kmsKey?: KmsKeySummary; // the KMS key commands: the key as it is now
       changed?: boolean; // syncConfigUsers: whether the table changed
     }
   | { ok: false; code: string; message: string };
@@ -992,6 +1092,10 @@ export interface MetadataReader {
   accessKeys(): { version: number; keys: ResolvedAccessKey[] };
   accessKey(accessKeyId: string): ResolvedAccessKey | undefined;
   usersVersion(): number; // moves on every change of the users table
+  // The built-in KMS: a key by id or alias (its material wrapped), and every key (at most
+  // KMS_KEYS_MAX).
+  kmsKey(ref: string): KmsKeyRecord | undefined;
+  listKmsKeys(): KmsKeyRecord[];
 }
 
 // Cluster-wide settings the metadata service hands to every client, so that all writers agree.

@@ -68,14 +68,14 @@ function storageClass(value: string): Refusal | undefined {
 }
 const INVALID_STORAGE_CLASS = 'The storage class you specified is not valid';
 
-const KMS_ALGORITHMS = ['aws:kms', 'aws:kms:dsse'];
-const SSE_KMS = 'Server-side encryption with KMS keys (SSE-KMS; Strata provides SSE-S3, AES256)';
+const DSSE_KMS = 'Dual-layer server-side encryption with KMS keys (DSSE-KMS, aws:kms:dsse)';
 const SSE_C = 'Server-side encryption with customer-provided keys (SSE-C)';
 
-// AES256 (SSE-S3) is honoured: the object's stripes are sealed (src/s3/handlers/sse.ts).
+// AES256 (SSE-S3) and aws:kms (SSE-KMS) are honoured: the object's stripes are sealed
+// (src/s3/handlers/sse.ts).
 function serverSideEncryption(value: string): Refusal | undefined {
-  if (value === 'AES256') return undefined;
-  if (KMS_ALGORITHMS.includes(value)) return notImplemented(SSE_KMS);
+  if (value === 'AES256' || value === 'aws:kms') return undefined;
+  if (value === 'aws:kms:dsse') return notImplemented(DSSE_KMS);
   // AWS's answer to an unknown algorithm.
   return invalidArgument('The encryption method specified is not supported');
 }
@@ -229,25 +229,29 @@ export const REQUEST_HEADERS = {
     kind: 'checked',
     by: OBJECT_WRITES,
     note:
-      'AES256 (SSE-S3): the object is sealed under the master key, echoed on writes and reads; ' +
-      'a gateway without a master key: 501 NotImplemented. aws:kms, aws:kms:dsse: 501 ' +
-      'NotImplemented; other values 400 InvalidArgument',
+      'AES256 (SSE-S3): sealed under the master key; aws:kms (SSE-KMS): sealed under a key of ' +
+      'the built-in KMS; echoed on writes and reads; a gateway without a master key: 501 ' +
+      'NotImplemented. aws:kms:dsse: 501 NotImplemented; other values 400 InvalidArgument',
     check: serverSideEncryption,
   },
+  // SSE-KMS's companions: without x-amz-server-side-encryption: aws:kms they are refused with
+  // 400 InvalidArgument by the handlers (src/s3/handlers/sse.ts), as AWS does.
   'x-amz-server-side-encryption-aws-kms-key-id': {
-    kind: 'refused',
-    refusal: notImplemented(SSE_KMS),
-    note: 'SSE-KMS',
+    kind: 'honoured',
+    by: OBJECT_WRITES,
+    note:
+      'the KMS key (id, ARN or alias/NAME); unknown: 400 KMS.NotFoundException, disabled: 400 ' +
+      'KMS.DisabledException; without aws:kms: 400 InvalidArgument',
   },
   'x-amz-server-side-encryption-context': {
-    kind: 'refused',
-    refusal: notImplemented(SSE_KMS),
-    note: 'SSE-KMS',
+    kind: 'honoured',
+    by: OBJECT_WRITES,
+    note: "base64 JSON of strings, bound into the data keys' wrapping; without aws:kms: 400",
   },
   'x-amz-server-side-encryption-bucket-key-enabled': {
-    kind: 'refused',
-    refusal: notImplemented(SSE_KMS),
-    note: 'SSE-KMS',
+    kind: 'honoured',
+    by: OBJECT_WRITES,
+    note: 'true or false, recorded and echoed (Strata has no per-request KMS calls to save)',
   },
   'x-amz-server-side-encryption-customer-algorithm': {
     kind: 'checked',

@@ -292,14 +292,15 @@ describe('SSE-S3 with encryption at rest off and a key file: each object sealed 
     assert.deepEqual(filesContaining(disks, 'SSE-CLI-MARKER-e3f9'), [], 'no plaintext');
   });
 
-  test('SSE-KMS stays NotImplemented, on objects and as a bucket default', async () => {
+  // SSE-KMS is implemented (test/s3/sse-kms.test.ts); its dual-layer variant is not.
+  test('DSSE-KMS stays NotImplemented, on objects and as a bucket default', async () => {
     const put = await refusal(
       s3.send(
         new PutObjectCommand({
           Bucket: 'plain',
           Key: 'kms',
           Body: 'x',
-          ServerSideEncryption: 'aws:kms',
+          ServerSideEncryption: 'aws:kms:dsse',
         }),
       ),
     );
@@ -309,7 +310,7 @@ describe('SSE-S3 with encryption at rest off and a key file: each object sealed 
         new PutBucketEncryptionCommand({
           Bucket: 'plain',
           ServerSideEncryptionConfiguration: {
-            Rules: [{ ApplyServerSideEncryptionByDefault: { SSEAlgorithm: 'aws:kms' } }],
+            Rules: [{ ApplyServerSideEncryptionByDefault: { SSEAlgorithm: 'aws:kms:dsse' } }],
           },
         }),
       ),

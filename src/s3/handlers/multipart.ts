@@ -46,7 +46,7 @@ export async function createMultipartUpload(ctx: RequestContext, bucket: string,
   const upload = await ctx.client.createMultipartUpload(
     bucket,
     key,
-    { ...objectMetaFrom(ctx.req, acl), ...checksum, ...(sse === undefined ? {} : { sse }) },
+    { ...objectMetaFrom(ctx.req, acl), ...checksum, ...sse },
     ctx.owner,
     lockFromHeaders(ctx),
   );
@@ -56,7 +56,7 @@ export async function createMultipartUpload(ctx: RequestContext, bucket: string,
         'x-amz-checksum-type': checksum.checksumType,
       }
     : {};
-  Object.assign(headers, sseHeaders(upload.object));
+  Object.assign(headers, sseHeaders(ctx, upload.object, { context: true }));
   sendXml(
     ctx,
     200,
@@ -89,7 +89,7 @@ export async function uploadPart(
   sendEmpty(ctx, 200, {
     etag: quoteEtag(part.etag),
     ...checksumHeaders(checksums),
-    ...sseHeaders(upload.object),
+    ...sseHeaders(ctx, upload.object),
   });
 }
 
@@ -140,7 +140,7 @@ export async function uploadPartCopy(
       LastModified: isoDate(part.lastModifiedMs),
       ...(algorithm && part.checksum ? { [`Checksum${algorithm}`]: part.checksum } : {}),
     }),
-    sseHeaders(upload.object),
+    sseHeaders(ctx, upload.object),
   );
 }
 
@@ -230,7 +230,7 @@ function sendCompleted(
       ...(Object.keys(checksums).length > 0 ? { ChecksumType: object.checksumType } : {}),
     }),
     {
-      ...sseHeaders(object),
+      ...sseHeaders(ctx, object),
       ...(versionId !== undefined ? { 'x-amz-version-id': versionId } : {}),
     },
   );

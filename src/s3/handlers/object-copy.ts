@@ -132,9 +132,9 @@ export async function copyObject(ctx: RequestContext, bucket: string, key: strin
     copyIfMatch: header(ctx, 'x-amz-copy-source-if-match'),
     copyIfNoneMatch: header(ctx, 'x-amz-copy-source-if-none-match'),
     lock: lockFromHeaders(ctx),
-    sse,
+    ...sse,
   });
-  const headers: Record<string, string> = sseHeaders(copied.inode.object);
+  const headers: Record<string, string> = sseHeaders(ctx, copied.inode.object, { context: true });
   if (sourceVersion.versioned) headers['x-amz-copy-source-version-id'] = sourceVersion.versionId;
   if (copied.versionId !== undefined) headers['x-amz-version-id'] = copied.versionId;
   sendXml(

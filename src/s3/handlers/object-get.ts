@@ -38,7 +38,7 @@ function objectHeaders(ctx: RequestContext, inode: Inode): Record<string, string
     headers[`x-amz-meta-${name}`] = value;
   if (o?.partSizes) headers['x-amz-mp-parts-count'] = o.partSizes.length;
   if (o?.tags) headers['x-amz-tagging-count'] = Object.keys(o.tags).length;
-  Object.assign(headers, sseHeaders(o));
+  Object.assign(headers, sseHeaders(ctx, o));
   for (const [param, name] of Object.entries(RESPONSE_OVERRIDES)) {
     const value = ctx.url.searchParams.get(param);
     if (value !== null) headers[name] = value;

@@ -61,7 +61,7 @@ export async function putObject(ctx: RequestContext, bucket: string, key: string
   const object = { ...objectMetaFrom(ctx.req, acl), checksums: ctx.auth.checksums };
   const sse = requestedSse(ctx);
   await checkCanSeal(ctx, bucket, sse);
-  if (sse !== undefined) Object.assign(object, { sse });
+  if (sse !== undefined) Object.assign(object, sse);
   const result = await ctx.client.putObject(bucket, key, objectBody(ctx), {
     object,
     ifMatch: conditional(ctx, 'if-match'),
@@ -73,7 +73,7 @@ export async function putObject(ctx: RequestContext, bucket: string, key: string
   sendEmpty(ctx, 200, {
     etag: quoteEtag(result.etag),
     ...checksumHeaders(ctx.auth.checksums),
-    ...sseHeaders(result.inode.object),
+    ...sseHeaders(ctx, result.inode.object, { context: true }),
     ...(result.versionId !== undefined ? { 'x-amz-version-id': result.versionId } : {}),
     ...(await expirationHeader(ctx, bucket, key, result.inode)),
   });
