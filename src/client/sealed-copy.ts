@@ -1,8 +1,11 @@
-// A copy that must be SSE-S3 (asked for, or the destination bucket's default) of a source whose
-// bytes are not all sealed: a metadata-only copy would share plaintext stripes, which the state
-// machine refuses (src/metadata/object-encryption.ts). The source's bytes are read and written
-// again sealed, and the copy commits those stripes instead (copyObject's `rewritten`), checked by
-// the state machine against the source as it was read. Bounded by AWS's own limit for CopyObject.
+// Copies that cannot share the source's stripes: an SSE-S3 copy (asked for, or the destination
+// bucket's default) of a source whose bytes are not all sealed, and a copy into or out of SSE-C
+// unless both sides use one customer key. Sharing would give the copy stripes it cannot claim
+// (plaintext under SSE-S3) or cannot read (sealed under another key), which the state machine
+// refuses (src/metadata/object-encryption.ts). The source's bytes are read and written again as
+// the copy must be stored, and the copy commits those stripes instead (copyObject's
+// `rewritten`), checked by the state machine against the source as it was read. Bounded by
+// AWS's own limit for CopyObject.
 import assert from 'node:assert';
 import { StrataError } from '../common/errors.ts';
 import type { Slots } from '../common/slots.ts';
@@ -11,6 +14,7 @@ import type { Logger } from '../observability/logger.ts';
 import type { DataPool } from './data-pool.ts';
 import { readFileRange } from './file-reader.ts';
 import type { MetadataClient } from './metadata-client.ts';
+import type { CustomerKey } from './stripe-crypt.ts';
 import type { ErasureParams } from './stripe-io.ts';
 import { writeStream } from './stripe-writer.ts';
 
@@ -50,19 +54,40 @@ export async function rewriteSealed(
   source: Inode,
 ): Promise<RewrittenSource | undefined> {
   if (await fileIsSealed(deps.metadata, source)) return undefined;
+  return rewriteCopy(deps, source, { seal: true });
+}
+
+// How a rewriting copy reads and writes: the source's SSE-C key (if it has one), and the seal
+// of the copy (SSE-S3, or the copy's own SSE-C key, or neither).
+export interface RewriteKeys {
+  sourceKey?: Buffer;
+  seal: boolean;
+  customer?: CustomerKey;
+}
+
+// The source's bytes read (opened with its key) and written again as the copy must be stored:
+// a copy between SSE-C keys, or between SSE-C and anything else, cannot share stripes.
+export async function rewriteCopy(
+  deps: CopyRewriteDeps,
+  source: Inode,
+  keys: RewriteKeys,
+): Promise<RewrittenSource> {
   if (source.size > COPY_REWRITE_BYTES_MAX) {
     throw new StrataError(
       'EINVAL',
       'The specified copy source is larger than the maximum allowable size for a copy source: ' +
-        `${COPY_REWRITE_BYTES_MAX} (its bytes must be encrypted, which a copy does by rewriting them)`,
+        `${COPY_REWRITE_BYTES_MAX} (its bytes must be encrypted anew, which a copy does by ` +
+        'rewriting them)',
     );
   }
-  const body = readFileRange(deps.metadata, deps.pool, source.ino, 0, source.size, deps.log);
+  const { metadata, pool, log } = deps;
+  const body = readFileRange(metadata, pool, source.ino, 0, source.size, log, keys.sourceKey);
   const written = await writeStream(deps.pool, deps.erasure, body, {
     maxSizeBytes: COPY_REWRITE_BYTES_MAX,
     log: deps.log,
     slots: deps.slots,
-    seal: true,
+    seal: keys.seal,
+    customer: keys.customer,
   });
   assert.equal(written.sizeBytes, source.size, 'the rewrite read the whole source');
   return {

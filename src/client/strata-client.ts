@@ -31,19 +31,21 @@ import {
   ROOT_INO,
   type SpecialFormat,
   type SseAlgorithm,
+  type SseCustomer,
   type UploadInfo,
 } from '../metadata/types.ts';
 import { type Logger, silentLogger } from '../observability/logger.ts';
 import { dataDamagedReads } from '../observability/metrics.ts';
 import type { RaftStatus } from '../raft/index.ts';
 import { RpcClient } from '../rpc/index.ts';
+import { checkCustomerKey, newCustomerRecord, sameCustomerKey } from './customer-key.ts';
 import { DataPool } from './data-pool.ts';
 import { readFileRange } from './file-reader.ts';
 import * as locks from './locks.ts';
 import { MetadataClient } from './metadata-client.ts';
 import { digestPlan, ObjectDigestMismatch, verifyWholeObject } from './object-digest.ts';
 import { joinPath, parentAndName, splitPath, toBucketKey } from './paths.ts';
-import { type RewrittenSource, rewriteSealed } from './sealed-copy.ts';
+import { type RewrittenSource, rewriteCopy, rewriteSealed } from './sealed-copy.ts';
 import { readStripeData } from './stripe-crypt.ts';
 import { deleteStripeShards, type ErasureParams, writeStripe } from './stripe-io.ts';
 import { toExtents, writeStream } from './stripe-writer.ts';
@@ -242,6 +244,14 @@ export class StrataClient implements StrataClientApi {
     return (async function* () {
       const inode = await self.stat(path);
       if (inode.type !== 'file') throw new StrataError('EISDIR', `not a file: ${path}`);
+      // Not a stripe-level failure but the file's own: the message names it and says why.
+      if (inode.object?.sseCustomer !== undefined) {
+        throw new StrataError(
+          'CUSTOMER_KEY_REQUIRED',
+          `${path} is an S3 object encrypted with a customer-provided key (SSE-C): only an S3 ` +
+            'request carrying that key can read it',
+        );
+      }
       const { offset, length } = clampRange(inode.size, range);
       yield* self.reportingDamage(
         readFileRange(self.metadata, self.pool, inode.ino, offset, length, self.log),
@@ -469,7 +479,7 @@ export class StrataClient implements StrataClientApi {
       reads.push(
         readStripeData(
           this.pool,
-          this.pool.atRest,
+          { atRest: this.pool.atRest },
           e.stripe,
           { offset: inStripe, length: to - from },
           this.log,
@@ -549,17 +559,21 @@ export class StrataClient implements StrataClientApi {
     options: PutObjectOptions,
   ): Promise<PutObjectResult> {
     const info = await this.getBucket(bucket);
+    // SSE-C: sealed under the request's key, which wins over the bucket's default (as on AWS).
+    const customer = options.customerKey && newCustomerRecord(options.customerKey);
     // SSE-S3, asked for or the bucket's default: sealed whatever encryption at rest says (the
     // state machine refuses the commit otherwise, object-encryption.ts).
-    const sse = options.object.sse ?? info.encryption;
+    const sse = customer ? undefined : (options.object.sse ?? info.encryption);
     const written = await writeStream(this.pool, await this.erasure(), body, {
       maxSizeBytes: this.maxObjectSizeBytes,
       log: this.log,
       slots: this.stripeSlots,
       seal: sse !== undefined,
+      customer: customer?.seal,
     });
     const object: ObjectMeta = { ...options.object, etag: written.md5Hex };
     if (sse !== undefined) object.sse = sse;
+    if (customer) object.sseCustomer = customer.record;
     const result = await this.apply({
       op: 'putObject',
       bucket,
@@ -618,6 +632,7 @@ export class StrataClient implements StrataClientApi {
     key: string,
     range?: ByteRange,
     versionId?: string,
+    options: { customerKey?: Buffer } = {},
   ): Promise<GetObjectResult> {
     const inode =
       versionId === undefined
@@ -625,8 +640,17 @@ export class StrataClient implements StrataClientApi {
         : (await this.objectVersion(bucket, key, versionId)).inode;
     if (inode === undefined)
       throw new StrataError('METHOD_NOT_ALLOWED', `version ${versionId} is a delete marker`);
+    const customer = checkCustomerKey(inode.object?.sseCustomer, options.customerKey, 'the object');
     const { offset, length } = clampRange(inode.size, range);
-    let body = readFileRange(this.metadata, this.pool, inode.ino, offset, length, this.log);
+    let body = readFileRange(
+      this.metadata,
+      this.pool,
+      inode.ino,
+      offset,
+      length,
+      this.log,
+      customer?.key,
+    );
     const plan = digestPlan(inode.object, inode.size);
     if (plan && offset === 0 && length === inode.size) body = verifyWholeObject(body, plan);
     return { inode, body: this.reportingDamage(body, { bucket, key }) };
@@ -657,8 +681,9 @@ export class StrataClient implements StrataClientApi {
     key: string,
     options: CopyOptions = {},
   ): Promise<{ inode: Inode; versionId?: string }> {
-    const { caller, ...rest } = options;
-    const rewritten = await this.sealedCopySource(source, bucket, options.sse);
+    // The keys stay here: the command (and so the Raft log) gets the key id only.
+    const { caller, customerKey, sourceCustomerKey, ...rest } = options;
+    const { rewritten, sseCustomer } = await this.copyRewrite(source, bucket, options);
     const result = await this.apply({
       op: 'copyObject',
       srcBucket: source.bucket,
@@ -668,12 +693,43 @@ export class StrataClient implements StrataClientApi {
       key,
       caller: caller ?? this.caller,
       ...rest,
+      sseCustomer,
       rewritten,
     }).catch(async (error) => {
       if (rewritten) await this.discardExtents(rewritten.extents);
       throw error;
     });
     return { inode: result.inode as Inode, versionId: result.versionId };
+  }
+
+  // How a copy stores its bytes (sealed-copy.ts). SSE-C on either side: the source opened with
+  // its key, and the bytes written again under the copy's own encryption, unless the copy uses
+  // the source's key (then the stripes are shared and the copy keeps the source's key id).
+  private async copyRewrite(
+    source: { bucket: string; key: string; versionId?: string },
+    bucket: string,
+    options: CopyOptions,
+  ): Promise<{ rewritten?: RewrittenSource; sseCustomer?: SseCustomer }> {
+    const version = await this.objectVersion(source.bucket, source.key, source.versionId);
+    const record = version.inode?.object?.sseCustomer;
+    const { customerKey, sourceCustomerKey } = options;
+    if (record === undefined && customerKey === undefined)
+      return { rewritten: await this.sealedCopySource(source, bucket, options.sse) };
+    if (version.inode === undefined) return {}; // a delete marker: the command refuses it
+    const sourceKey = checkCustomerKey(record, sourceCustomerKey, 'the copy source')?.key;
+    if (sameCustomerKey(record, customerKey)) return { sseCustomer: record };
+    const customer = customerKey && newCustomerRecord(customerKey);
+    const sse = customer ? undefined : (options.sse ?? (await this.getBucket(bucket)).encryption);
+    const deps = {
+      metadata: this.metadata,
+      pool: this.pool,
+      erasure: await this.erasure(),
+      slots: this.stripeSlots,
+      log: this.log,
+    };
+    const keys = { sourceKey, seal: sse !== undefined, customer: customer?.seal };
+    const rewritten = await rewriteCopy(deps, version.inode, keys);
+    return { rewritten, sseCustomer: customer?.record };
   }
 
   // A copy that must be SSE-S3 of a source with plaintext stripes: the bytes written again,
@@ -786,12 +842,16 @@ export class StrataClient implements StrataClientApi {
     object: Omit<ObjectMeta, 'etag'>,
     owner: string,
     lock?: ObjectLockRequest,
+    options: { customerKey?: Buffer } = {},
   ) {
     const info = await this.getBucket(bucket);
     const uploadId = randomBytes(24).toString('base64url');
-    // The bucket's default encryption at creation decides how the parts are written.
-    const sse = object.sse ?? info.encryption;
-    const meta = sse === undefined ? object : { ...object, sse };
+    // SSE-C: the upload records the key's id, and each part must carry the same key.
+    const customer = options.customerKey && newCustomerRecord(options.customerKey);
+    // Otherwise the bucket's default encryption at creation decides how the parts are written.
+    const sse = customer ? undefined : (object.sse ?? info.encryption);
+    const meta: Omit<ObjectMeta, 'etag'> = sse === undefined ? object : { ...object, sse };
+    if (customer) meta.sseCustomer = customer.record;
     await this.apply({ op: 'createUpload', uploadId, bucket, key, object: meta, owner, lock });
     return this.getUpload(uploadId);
   }
@@ -800,17 +860,20 @@ export class StrataClient implements StrataClientApi {
     uploadId: string,
     partNumber: number,
     body: Body,
-    options: { checksum?: () => string | undefined } = {},
+    options: { checksum?: () => string | undefined; customerKey?: Buffer } = {},
   ): Promise<PartInfo> {
     if (!Number.isInteger(partNumber) || partNumber < 1 || partNumber > 10_000) {
       throw new StrataError('EINVAL', `part number must be 1..10000, got ${partNumber}`);
     }
     const upload = await this.getUpload(uploadId);
+    const record = upload.object.sseCustomer;
+    const customer = checkCustomerKey(record, options.customerKey, 'the multipart upload');
     const written = await writeStream(this.pool, await this.erasure(), body, {
       maxSizeBytes: PART_SIZE_BYTES_MAX,
       log: this.log,
       slots: this.stripeSlots,
       seal: upload.object.sse !== undefined,
+      customer,
     });
     const part = {
       uploadId,

@@ -7,6 +7,8 @@ import { isStrataError, StrataError } from '../common/errors.ts';
 import {
   type AtRest,
   ChunkAuthError,
+  type DataCipher,
+  isCustomerKeyId,
   newDataKey,
   openWindow,
   type SealedLayout,
@@ -15,17 +17,45 @@ import {
   sealedWindow,
   sealShard,
   unwrapDataKey,
+  unwrapWithCustomerKey,
+  type WrappedKey,
   wrapDataKey,
+  wrapWithCustomerKey,
 } from '../crypto/index.ts';
 import type { Stripe, StripeEncryption } from '../metadata/types.ts';
 import type { Logger } from '../observability/logger.ts';
 import { encryptedStripes, encryptionAuthFailures } from '../observability/metrics.ts';
 import { readStripeRange, type StripeReadPool } from './stripe-read.ts';
 
+// SSE-C: the customer's key for one object (never stored, never logged) and the object's key id
+// (src/crypto/customer-key.ts), which every stripe sealed for it records.
+export interface CustomerKey {
+  key: Buffer;
+  keyId: string;
+}
+
+// How a new stripe's data key is kept: wrapped by the active master key, or by a customer's key.
+export interface DataKeyWrapper {
+  cipher: DataCipher;
+  wrap(dataKey: Buffer): WrappedKey;
+}
+
+export function masterKeyWrapper(atRest: AtRest): DataKeyWrapper {
+  return { cipher: atRest.cipher, wrap: (dataKey) => wrapDataKey(atRest.ring.active, dataKey) };
+}
+
+// The cipher is the cluster's choice when this process has one ([encryption] cipher), else GCM.
+export function customerKeyWrapper(customer: CustomerKey, atRest?: AtRest): DataKeyWrapper {
+  return {
+    cipher: atRest?.cipher ?? 'aes-256-gcm',
+    wrap: (dataKey) => wrapWithCustomerKey(customer.key, customer.keyId, dataKey),
+  };
+}
+
 // Seals `plain` into the k data shard buffers of a new stripe (zeroed, `layout.sealedShardBytes`
 // each; the caller then computes parity over them) and returns what the stripe records.
 export function sealForWrite(
-  atRest: AtRest,
+  wrapper: DataKeyWrapper,
   stripeId: string,
   layout: SealedLayout,
   plain: Buffer,
@@ -33,12 +63,19 @@ export function sealForWrite(
 ): StripeEncryption {
   assert(shards.length >= layout.k, 'a buffer per data shard');
   const key = newDataKey();
-  const sk = { stripeId, key, cipher: atRest.cipher };
+  const sk = { stripeId, key, cipher: wrapper.cipher };
   for (let i = 0; i < layout.k; i++) sealShard(sk, layout, plain, i, shards[i]);
-  const wrapped = wrapDataKey(atRest.ring.active, key);
+  const wrapped = wrapper.wrap(key);
   key.fill(0);
   encryptedStripes.inc({ operation: 'seal' });
-  return { cipher: atRest.cipher, ...wrapped, plainLengthBytes: plain.length };
+  return { cipher: wrapper.cipher, ...wrapped, plainLengthBytes: plain.length };
+}
+
+// The keys a reader holds: the master keys of its key file, and for an SSE-C object the key its
+// request carried.
+export interface ReadKeys {
+  atRest: AtRest | undefined;
+  customerKey?: Buffer;
 }
 
 // The stripe's length as its extents see it: the plaintext's.
@@ -52,7 +89,7 @@ export function plainLengthOf(stripe: Stripe): number {
 // corrupt shard, at most m times; beyond that the read fails with ENCRYPTION_AUTH_FAILED.
 export async function readStripeData(
   pool: StripeReadPool,
-  atRest: AtRest | undefined,
+  keys: ReadKeys,
   stripe: Stripe,
   at: { offset: number; length: number },
   log?: Logger,
@@ -61,7 +98,7 @@ export async function readStripeData(
   const enc = stripe.encryption;
   if (enc === undefined) return readStripeRange(pool, stripe, offset, length, log);
   if (length === 0) return Buffer.alloc(0);
-  const sk = stripeKey(atRest, stripe, enc, log);
+  const sk = stripeKey(keys, stripe, enc, log);
   const window = sealedWindow(sealedLayout(stripe.k, enc.plainLengthBytes), offset, length);
   const setAside = new Set(stripe.absentShards ?? []);
   let view = stripe;
@@ -99,12 +136,9 @@ export async function readStripeData(
   }
 }
 
-function stripeKey(
-  atRest: AtRest | undefined,
-  stripe: Stripe,
-  enc: StripeEncryption,
-  log?: Logger,
-): StripeKey {
+function stripeKey(keys: ReadKeys, stripe: Stripe, enc: StripeEncryption, log?: Logger): StripeKey {
+  if (isCustomerKeyId(enc.keyId)) return customerStripeKey(keys, stripe, enc);
+  const { atRest } = keys;
   if (atRest === undefined) {
     throw new StrataError(
       'ENCRYPTION_KEY_UNAVAILABLE',
@@ -120,4 +154,17 @@ function stripeKey(
     }
     throw error;
   }
+}
+
+// An SSE-C stripe opens only with the customer's key; a mount or the CLI never has it.
+function customerStripeKey(keys: ReadKeys, stripe: Stripe, enc: StripeEncryption): StripeKey {
+  if (keys.customerKey === undefined) {
+    throw new StrataError(
+      'CUSTOMER_KEY_REQUIRED',
+      `stripe ${stripe.id} is sealed under a customer-provided key (SSE-C): only an S3 request ` +
+        'carrying that key can read it',
+    );
+  }
+  const key = unwrapWithCustomerKey(keys.customerKey, enc);
+  return { stripeId: stripe.id, cipher: enc.cipher, key };
 }

@@ -5,7 +5,7 @@ import type { Slots } from '../common/slots.ts';
 import type { Extent, Stripe } from '../metadata/types.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { DataPool } from './data-pool.ts';
-import { plainLengthOf } from './stripe-crypt.ts';
+import { type CustomerKey, plainLengthOf } from './stripe-crypt.ts';
 import { deleteStripeShards, type ErasureParams, writeStripe } from './stripe-io.ts';
 import type { Body } from './types.ts';
 
@@ -29,6 +29,7 @@ export interface WriteStreamOptions {
   // each stripe in flight holds a slot (about k+m shards of buffers).
   slots?: Slots;
   seal?: boolean; // every stripe sealed, whatever encryption at rest says (SSE-S3)
+  customer?: CustomerKey; // every stripe sealed under this customer's key (SSE-C)
 }
 
 export async function writeStream(
@@ -37,7 +38,7 @@ export async function writeStream(
   body: Body,
   options: WriteStreamOptions = {},
 ): Promise<WrittenData> {
-  const { maxSizeBytes = Number.MAX_SAFE_INTEGER, log, slots, seal } = options;
+  const { maxSizeBytes = Number.MAX_SAFE_INTEGER, log, slots, seal, customer } = options;
   const stripeCapacity = params.k * params.shardSizeBytes;
   const md5 = createHash('md5');
   const stripes: Array<Promise<Stripe>> = [];
@@ -50,7 +51,7 @@ export async function writeStream(
     buffer = Buffer.allocUnsafe(stripeCapacity);
     filled = 0;
     const release = slots ? await slots.acquire() : () => {};
-    const write = writeStripe(pool, params, data, log, { seal });
+    const write = writeStripe(pool, params, data, log, { seal, customer });
     write.then(release, release);
     stripes.push(write);
     inFlight.add(write);

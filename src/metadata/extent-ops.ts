@@ -3,6 +3,7 @@
 // extent or part points into it any more.
 import assert from 'node:assert';
 import { clearAbsentShards, recordAbsentShards } from './absent-shards.ts';
+import { SSE_C_KEY_ID } from './object-encryption.ts';
 import { fail, type Store } from './store.ts';
 import { checkNewStripe } from './stripe-placement.ts';
 import type { Extent, Stripe } from './types.ts';
@@ -51,7 +52,7 @@ function validAbsentShards(absent: unknown): boolean {
 }
 
 // A sealed stripe's record (src/crypto/, docs/guides/security.md): a known cipher, a master key
-// id and a wrapped key of the right shapes, and extents within its plaintext, which fits in the
+// id (or an SSE-C key id) and a wrapped key of the right shapes, and extents within its plaintext, which fits in the
 // sealed bytes.
 const CIPHERS: readonly string[] = ['aes-256-gcm', 'chacha20-poly1305'];
 function validEncryption(s: Stripe, extentEnd: number): boolean {
@@ -62,7 +63,7 @@ function validEncryption(s: Stripe, extentEnd: number): boolean {
     typeof enc === 'object' &&
     CIPHERS.includes(enc.cipher) &&
     typeof enc.keyId === 'string' &&
-    /^[0-9a-f]{16}$/.test(enc.keyId) &&
+    (/^[0-9a-f]{16}$/.test(enc.keyId) || SSE_C_KEY_ID.test(enc.keyId)) &&
     typeof enc.wrappedKey === 'string' &&
     /^[A-Za-z0-9+/]{54}==$/.test(enc.wrappedKey) &&
     Number.isSafeInteger(enc.plainLengthBytes) &&

@@ -245,6 +245,8 @@ export function copyObject(store: Store, c: Op<'copyObject'>) {
   // storeObject checks the shared stripes are sealed.
   if (c.sse === undefined) delete object.sse;
   else object.sse = c.sse;
+  if (c.sseCustomer === undefined) delete object.sseCustomer;
+  else object.sseCustomer = c.sseCustomer;
   object.tags = tags && Object.keys(tags).length > 0 ? tags : undefined;
   // A copy starts private, as on AWS, unless the request names its own ACL.
   if (c.acl !== undefined && c.acl !== 'private') object.acl = c.acl;

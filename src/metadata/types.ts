@@ -52,10 +52,19 @@ export interface ObjectMeta {
   // SSE-S3: recorded only while every stripe of the object is sealed (object-encryption.ts), so
   // the header S3 echoes never claims encryption the bytes on disk do not have.
   sse?: SseAlgorithm;
+  // SSE-C: every stripe's data key is wrapped under the customer's key, which is never stored;
+  // keyId (`sse-c:<salt>:<check>`, src/crypto/customer-key.ts) tells a later key right from
+  // wrong. Recorded only while every stripe carries this key id (object-encryption.ts).
+  sseCustomer?: SseCustomer;
 }
 
 // The one server-side encryption Strata provides (S3's SSE-S3 name for it).
 export type SseAlgorithm = 'AES256';
+
+export interface SseCustomer {
+  algorithm: 'AES256'; // the only one S3 defines for SSE-C
+  keyId: string;
+}
 
 export interface Inode {
   ino: number;
@@ -153,7 +162,9 @@ export type StripeCipher = 'aes-256-gcm' | 'chacha20-poly1305';
 
 export interface StripeEncryption {
   cipher: StripeCipher;
-  keyId: string; // the master key that wrapped the data key
+  // The master key that wrapped the data key, or for SSE-C `sse-c:<salt>:<check>`: the data key
+  // is then wrapped under the customer's key (src/crypto/customer-key.ts), no master key.
+  keyId: string;
   wrappedKey: string; // the stripe's data key, AES-KW wrapped, base64
   plainLengthBytes: number;
 }
@@ -556,6 +567,9 @@ export type Command =
       copyIfNoneMatch?: string;
       lock?: ObjectLockRequest; // the copy's own (a copy never takes the source's)
       sse?: SseAlgorithm; // the copy's own encryption (a copy never takes the source's)
+      // SSE-C: the copy's own customer key id (the source's when both use the same key, so the
+      // stripes are shared; else the rewritten stripes' own).
+      sseCustomer?: SseCustomer;
       // The source's bytes written again, sealed (src/client/sealed-copy.ts), for an SSE-S3 copy
       // of plaintext: committed instead of the source's stripes if the source is still the
       // file that was read (same inode and ctime), PRECONDITION_FAILED otherwise.

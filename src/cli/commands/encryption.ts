@@ -6,6 +6,7 @@
 import { join, resolve } from 'node:path';
 import { MetadataClient } from '../../client/metadata-client.ts';
 import {
+  isCustomerKeyId,
   type Keyring,
   type MasterKey,
   readKeyFile,
@@ -118,7 +119,8 @@ async function rewrapAll(metadata: MetadataClient, ring: Keyring): Promise<Rewra
     for (const { stripe, at } of page.stripes) {
       result.scanned++;
       const enc = stripe.encryption;
-      if (enc === undefined || enc.keyId === ring.active.id) continue;
+      // SSE-C stripes are wrapped under their customer's key, which no master key replaces.
+      if (enc === undefined || enc.keyId === ring.active.id || isCustomerKeyId(enc.keyId)) continue;
       if (batch.some((b) => b.stripeId === stripe.id)) continue;
       if (!ring.byId.has(enc.keyId)) {
         result.unreadable++;
@@ -146,7 +148,8 @@ async function dropRetired(metadata: MetadataClient, keyFile: string, ring: Keyr
   do {
     const page = await metadata.read('scanStripes', cursor, SCAN_PAGE_STRIPES);
     for (const { stripe } of page.stripes) {
-      if (stripe.encryption && stripe.encryption.keyId !== ring.active.id) left++;
+      const keyId = stripe.encryption?.keyId;
+      if (keyId !== undefined && keyId !== ring.active.id && !isCustomerKeyId(keyId)) left++;
     }
     cursor = page.next;
   } while (cursor !== undefined);

@@ -1,4 +1,5 @@
 import assert from 'node:assert';
+import { checkCustomerKey } from '../../client/customer-key.ts';
 import type { Inode, ObjectVersion } from '../../metadata/types.ts';
 import { s3Bytes } from '../../observability/metrics.ts';
 import { httpDate, quoteEtag, type RequestContext, responseDrained } from '../context.ts';
@@ -10,6 +11,7 @@ import { checksumHeaders } from './object-put.ts';
 import { parseRange, type ResolvedRange } from './range.ts';
 import { replicationHeaders } from './replication-status.ts';
 import { sseHeaders } from './sse.ts';
+import { checkReadKey, customerKeyFrom, sseCHeaders } from './sse-c.ts';
 
 const RESPONSE_OVERRIDES: Record<string, string> = {
   'response-content-type': 'content-type',
@@ -168,8 +170,15 @@ export async function getObject(
 ) {
   const version = await requestedVersion(ctx, bucket, key);
   const inode = version.inode;
+  // SSE-C: the key is checked before anything about the object goes out (HEAD reads no data,
+  // so the check is here for both).
+  const customer = customerKeyFrom(ctx, 'object');
+  const record = inode.object?.sseCustomer;
+  checkReadKey(record, customer);
+  checkCustomerKey(record, customer?.key, 'the object');
   const headers = {
     ...objectHeaders(ctx, inode),
+    ...sseCHeaders(record, customer),
     ...versionHeaders(version),
     ...lockHeaders(version),
     ...(version.isLatest ? await expirationHeader(ctx, bucket, key, inode) : {}),
@@ -201,7 +210,9 @@ export async function getObject(
   }
   // The data of the version whose headers went out (a newer PUT may have come meanwhile).
   const readVersion = version.versioned ? version.versionId : undefined;
-  const { body } = await ctx.client.getObject(bucket, key, range, readVersion);
+  const { body } = await ctx.client.getObject(bucket, key, range, readVersion, {
+    customerKey: customer?.key,
+  });
   await streamBody(ctx, status, headers, body, length);
 }
 
