@@ -10,6 +10,7 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { Agent } from 'node:https';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import {
@@ -20,9 +21,14 @@ import {
   HeadObjectCommand,
   PutObjectCommand,
   type S3Client,
+  S3Client as SdkClient,
+  SelectObjectContentCommand,
   UploadPartCommand,
   UploadPartCopyCommand,
 } from '@aws-sdk/client-s3';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { issueCertificate } from '../../src/rpc/certificates.ts';
+import { testCa } from '../helpers/certs.ts';
 import { runProcess } from '../helpers/process.ts';
 import { aws, bodyBytes, rejectsWith, s3Client } from '../helpers/s3.ts';
 import {
@@ -149,6 +155,21 @@ describe('SSE-C on a gateway that allows it over loopback HTTP', () => {
       headers: keyHeaders(keyB),
     });
     assert.equal(wrongHead.status, 403, 'HEAD with another key');
+    // Select does not take the key yet: refused as not implemented, never read without it.
+    await rejectsWith(
+      s3.send(
+        new SelectObjectContentCommand({
+          Bucket: 'vault',
+          Key: 'secret',
+          Expression: 'SELECT * FROM S3Object',
+          ExpressionType: 'SQL',
+          InputSerialization: { CSV: {} },
+          OutputSerialization: { CSV: {} },
+        }),
+      ),
+      'NotImplemented',
+      'SelectObjectContent of an SSE-C object',
+    );
     // A key sent for an object that has none is refused too, as AWS does.
     await s3.send(new PutObjectCommand({ Bucket: 'vault', Key: 'open', Body: 'hello' }));
     await rejectsWith(
@@ -381,6 +402,31 @@ describe('SSE-C on a gateway that allows it over loopback HTTP', () => {
       }),
     );
     assert.ok((await readAs('same-key', keyA)).equals(expected), 'a copy under the same key');
+    // Onto itself under a new key: how an object's key is changed.
+    await s3.send(
+      new CopyObjectCommand({
+        CopySource: 'vault/same-key',
+        CopySourceSSECustomerAlgorithm: ALGORITHM,
+        CopySourceSSECustomerKey: b64(keyA),
+        Bucket: 'vault',
+        Key: 'same-key',
+        SSECustomerAlgorithm: ALGORITHM,
+        SSECustomerKey: b64(keyB),
+      }),
+    );
+    assert.ok((await readAs('same-key', keyB)).equals(expected), 'rekeyed in place');
+    await rejectsWith(
+      s3.send(
+        new HeadObjectCommand({
+          Bucket: 'vault',
+          Key: 'same-key',
+          SSECustomerAlgorithm: ALGORITHM,
+          SSECustomerKey: b64(keyA),
+        }),
+      ),
+      'Forbidden',
+      'the old key no longer opens it',
+    );
   });
 
   test('multipart: parts must carry the upload key; UploadPartCopy reads an SSE-C source', async () => {
@@ -469,8 +515,9 @@ describe('SSE-C on a gateway that allows it over loopback HTTP', () => {
     assert.notDeepEqual(filesContaining(disks, 'SSEC-TO-PLAIN-MARKER-0d2b'), [], 'the plain copy');
   });
 
-  test('the keys appear nowhere in the debug log nor on disk', () => {
-    const log = server.output();
+  test('the keys appear nowhere in the debug log, the metrics nor on disk', async () => {
+    const metrics = await (await fetch(server.metricsUrl)).text();
+    const log = `${server.output()}\n${metrics}`;
     assert.match(log, /"level":"debug"|debug/i, 'the log is at debug level');
     for (const key of keysSent) {
       for (const form of [key.toString('base64'), key.toString('hex'), key.toString('base64url')])
@@ -489,3 +536,49 @@ function withoutMd5(headers: Record<string, string>): Record<string, string> {
   const { 'x-amz-server-side-encryption-customer-key-md5': _md5, ...rest } = headers;
   return rest;
 }
+
+// Without sse_c_over_http: HTTPS is the way SSE-C is meant to travel, and needs no setting.
+describe('SSE-C over HTTPS', () => {
+  let server: StrataProcess;
+  let s3: SdkClient;
+  const ca = testCa('strata-ssec-tls-');
+  const key = randomBytes(32);
+
+  before(async () => {
+    issueCertificate(ca.dir, 's3-ssec', 'gateway', ['127.0.0.1']);
+    const cert = join(ca.dir, 's3-ssec.crt');
+    server = await startStrata({
+      env: { STRATA_S3_TLS_CERT: cert, STRATA_S3_TLS_KEY: join(ca.dir, 's3-ssec.key') },
+    });
+    s3 = new SdkClient({
+      endpoint: server.s3Endpoint,
+      region: 'us-east-1',
+      forcePathStyle: true,
+      credentials: { accessKeyId: server.accessKey, secretAccessKey: server.secretKey },
+      maxAttempts: 1,
+      requestHandler: new NodeHttpHandler({
+        httpsAgent: new Agent({ ca: readFileSync(join(ca.dir, 'ca.crt')), keepAlive: false }),
+      }),
+    });
+    await s3.send(new CreateBucketCommand({ Bucket: 'tls' }));
+  });
+  after(async () => {
+    s3?.destroy();
+    await server?.stop();
+  });
+
+  test('PUT and GET with the key over HTTPS; without it, 400', async () => {
+    assert.match(server.s3Endpoint, /^https:/);
+    const body = randomBytes(300_000);
+    const sse = { SSECustomerAlgorithm: ALGORITHM, SSECustomerKey: b64(key) };
+    await s3.send(new PutObjectCommand({ Bucket: 'tls', Key: 'k', Body: body, ...sse }));
+    const got = await s3.send(new GetObjectCommand({ Bucket: 'tls', Key: 'k', ...sse }));
+    assert.equal(got.SSECustomerKeyMD5, md5Base64(key));
+    assert.ok((await bodyBytes(got.Body)).equals(body));
+    await rejectsWith(
+      s3.send(new GetObjectCommand({ Bucket: 'tls', Key: 'k' })),
+      'InvalidRequest',
+      'GET without the key',
+    );
+  });
+});
