@@ -8,6 +8,7 @@ import assert from 'node:assert';
 import { createHash } from 'node:crypto';
 import { isIP } from 'node:net';
 import type { SseCustomer } from '../../metadata/types.ts';
+import { s3RefusedRequests } from '../../observability/metrics.ts';
 import type { RequestContext } from '../context.ts';
 import { S3Error } from '../errors.ts';
 
@@ -54,7 +55,7 @@ export function customerKeyFrom(
   const encodedKey = header(ctx, keyHeader);
   const keyMd5 = header(ctx, md5Header);
   if (algorithm === undefined && encodedKey === undefined && keyMd5 === undefined) return undefined;
-  checkSecure(ctx);
+  checkSecure(ctx, algorithmHeader);
   const what =
     'Requests specifying Server Side Encryption with Customer provided keys must provide';
   if (algorithm !== 'AES256') throw invalidArgument(`${what} a valid encryption algorithm.`);
@@ -78,9 +79,11 @@ export function customerKeyFrom(
 
 // AWS refuses SSE-C over plain HTTP: the key would cross the network in clear. A loopback peer
 // may send it in clear when [s3] sse_c_over_http says so (a TLS-terminating proxy on this host).
-function checkSecure(ctx: RequestContext): void {
+// Counted with the header table's refusals (strata_s3_refused_requests_total).
+function checkSecure(ctx: RequestContext, label: string): void {
   if ('encrypted' in ctx.req.socket) return;
   if (ctx.options.sseCustomerOverHttp === true && isLoopback(ctx.req.socket.remoteAddress)) return;
+  s3RefusedRequests.inc({ header: label });
   throw new S3Error(
     'InvalidRequest',
     400,
