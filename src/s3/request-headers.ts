@@ -92,6 +92,7 @@ const SSE_C_OPERATIONS = [
   'PutObject',
   'GetObject',
   'HeadObject',
+  'GetObjectAttributes',
   'CopyObject',
   'CreateMultipartUpload',
   'UploadPart',

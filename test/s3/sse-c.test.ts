@@ -155,6 +155,16 @@ describe('SSE-C on a gateway that allows it over loopback HTTP', () => {
       headers: keyHeaders(keyB),
     });
     assert.equal(wrongHead.status, 403, 'HEAD with another key');
+    // GetObjectAttributes holds to the same rule as HEAD.
+    const attributes = (headers: Record<string, string>) =>
+      sendSigned(server, {
+        method: 'GET',
+        target: '/vault/secret?attributes',
+        headers: { 'x-amz-object-attributes': 'ObjectSize', ...headers },
+      });
+    assert.equal((await attributes({})).status, 400, 'attributes without the key');
+    assert.equal((await attributes(keyHeaders(keyB))).status, 403, 'attributes, another key');
+    assert.equal((await attributes(keyHeaders(keyA))).status, 200, 'attributes with the key');
     // Select does not take the key yet: refused as not implemented, never read without it.
     await rejectsWith(
       s3.send(

@@ -1,5 +1,4 @@
 import assert from 'node:assert';
-import { checkCustomerKey } from '../../client/customer-key.ts';
 import type { Inode, ObjectVersion } from '../../metadata/types.ts';
 import { s3Bytes } from '../../observability/metrics.ts';
 import { httpDate, quoteEtag, type RequestContext, responseDrained } from '../context.ts';
@@ -11,7 +10,7 @@ import { checksumHeaders } from './object-put.ts';
 import { parseRange, type ResolvedRange } from './range.ts';
 import { replicationHeaders } from './replication-status.ts';
 import { sseHeaders } from './sse.ts';
-import { checkReadKey, customerKeyFrom, sseCHeaders } from './sse-c.ts';
+import { objectReadKey, sseCHeaders } from './sse-c.ts';
 
 const RESPONSE_OVERRIDES: Record<string, string> = {
   'response-content-type': 'content-type',
@@ -172,10 +171,8 @@ export async function getObject(
   const inode = version.inode;
   // SSE-C: the key is checked before anything about the object goes out (HEAD reads no data,
   // so the check is here for both).
-  const customer = customerKeyFrom(ctx, 'object');
   const record = inode.object?.sseCustomer;
-  checkReadKey(record, customer);
-  checkCustomerKey(record, customer?.key, 'the object');
+  const customer = objectReadKey(ctx, record);
   const headers = {
     ...objectHeaders(ctx, inode),
     ...sseCHeaders(record, customer),

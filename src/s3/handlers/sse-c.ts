@@ -7,6 +7,7 @@
 import assert from 'node:assert';
 import { createHash } from 'node:crypto';
 import { isIP } from 'node:net';
+import { checkCustomerKey } from '../../client/customer-key.ts';
 import type { SseCustomer } from '../../metadata/types.ts';
 import { s3RefusedRequests } from '../../observability/metrics.ts';
 import type { RequestContext } from '../context.ts';
@@ -130,6 +131,19 @@ export function checkReadKey(
       'The encryption parameters are not applicable to this object.',
     );
   }
+}
+
+// The request's key for reading an object recorded with `record` (GET, HEAD,
+// GetObjectAttributes): required and right (403 otherwise) for an SSE-C object, absent for any
+// other. Checked before anything about the object goes out.
+export function objectReadKey(
+  ctx: RequestContext,
+  record: SseCustomer | undefined,
+): CustomerKeyRequest | undefined {
+  const request = customerKeyFrom(ctx, 'object');
+  checkReadKey(record, request);
+  checkCustomerKey(record, request?.key, 'the object');
+  return request;
 }
 
 // UploadPart (and UploadPartCopy's destination) against the upload's record: AWS's answers when
