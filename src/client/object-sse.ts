@@ -1,29 +1,55 @@
 // What a new object's (or upload's, or copy's) encryption is, decided once per write: the
-// request's SSE-S3 or SSE-KMS, else the bucket's default, else none; and for SSE-KMS the KMS key
+// request's SSE-C (which wins over a bucket default, as on AWS), else the request's SSE-S3 or
+// SSE-KMS, else the bucket's default, else none; and for SSE-KMS the KMS key
 // resolved to its id (an ARN or alias becomes the id; none named: the bucket default's key, else
 // the cluster's default key) with its newest version's wrapping key. The state machine checks
 // the result against the stripes (src/metadata/object-encryption.ts).
 import { StrataError } from '../common/errors.ts';
-import type { KmsSealKey } from '../crypto/index.ts';
-import type { BucketInfo, ObjectMeta, StripeEncryption } from '../metadata/types.ts';
+import { isCustomerKeyId, type KmsSealKey } from '../crypto/index.ts';
+import type { BucketInfo, ObjectMeta, SseCustomer, StripeEncryption } from '../metadata/types.ts';
 import type { KmsKeys } from './kms-keys.ts';
+import type { CustomerKey } from './stripe-crypt.ts';
 
-export type SseFields = Pick<ObjectMeta, 'sse' | 'kmsKeyId' | 'sseContext' | 'bucketKeyEnabled'>;
+export type SseFields = Pick<
+  ObjectMeta,
+  'sse' | 'kmsKeyId' | 'sseContext' | 'bucketKeyEnabled' | 'sseCustomer'
+>;
 
+// One of the three ways a stripe's data key is wrapped (stripe-crypt.ts, DataKeyWrapper), or none.
 export interface SseTarget {
   fields: SseFields; // exactly what the object records
   seal: boolean;
-  kms?: KmsSealKey;
+  kms?: KmsSealKey; // SSE-KMS
+  customer?: CustomerKey; // SSE-C
   // Whether a stripe sealed this way may be shared as it is by a copy (otherwise rewritten).
   matches(enc: StripeEncryption | undefined): boolean;
 }
 
-const PLAIN: SseTarget = { fields: {}, seal: false, matches: (enc) => enc?.kms === undefined };
+// Sealed under a master key: neither a KMS key's stripe nor a customer's.
+function underMasterKey(enc: StripeEncryption): boolean {
+  return enc.kms === undefined && !isCustomerKeyId(enc.keyId);
+}
+
+const PLAIN: SseTarget = {
+  fields: {},
+  seal: false,
+  matches: (enc) => enc === undefined || underMasterKey(enc),
+};
 const SSE_S3: SseTarget = {
   fields: { sse: 'AES256' },
   seal: true,
-  matches: (enc) => enc !== undefined && enc.kms === undefined,
+  matches: (enc) => enc !== undefined && underMasterKey(enc),
 };
+
+// SSE-C under `record` (a new one, src/client/customer-key.ts): only that key id's stripes match.
+export function customerTarget(record: SseCustomer, seal: CustomerKey): SseTarget {
+  return {
+    fields: { sseCustomer: record },
+    seal: true,
+    customer: seal,
+    matches: (enc) => enc !== undefined && enc.keyId === record.keyId,
+  };
+}
 
 export async function sseTarget(
   kms: KmsKeys | undefined,
@@ -57,7 +83,14 @@ export async function sseTarget(
 
 // The object's metadata with the target's encryption fields and none other.
 export function withSse<T extends SseFields>(object: T, target: SseTarget): T {
-  const { sse: _s, kmsKeyId: _k, sseContext: _c, bucketKeyEnabled: _b, ...rest } = object;
+  const {
+    sse: _s,
+    kmsKeyId: _k,
+    sseContext: _c,
+    bucketKeyEnabled: _b,
+    sseCustomer: _sc,
+    ...rest
+  } = object;
   return { ...rest, ...target.fields } as T;
 }
 

@@ -1,10 +1,12 @@
-// A copy whose encryption (asked for, or the destination bucket's default) the source's stripes
-// do not have: SSE-S3 of plaintext, SSE-KMS under another key or context, or no encryption of
-// stripes under a KMS key. A metadata-only copy would share those stripes, which the state
-// machine refuses (src/metadata/object-encryption.ts). The source's bytes are read and written
-// again sealed as the copy says, and the copy commits those stripes instead (copyObject's
-// `rewritten`), checked by the state machine against the source as it was read. Bounded by AWS's
-// own limit for CopyObject.
+// Copies that cannot share the source's stripes: a copy whose encryption (asked for, or the
+// destination bucket's default) the source's stripes do not have: SSE-S3 of plaintext, SSE-KMS
+// under another key or context, no encryption of stripes under a KMS key, and a copy into or out
+// of SSE-C unless both sides use one customer key. Sharing would give the copy stripes it cannot
+// claim or cannot read, which the state machine refuses (src/metadata/object-encryption.ts). The
+// source's bytes are read (an SSE-C source opened with its key) and written again as the copy
+// must be stored, and the copy commits those stripes instead (copyObject's `rewritten`), checked
+// by the state machine against the source as it was read. Bounded by AWS's own limit for
+// CopyObject.
 import assert from 'node:assert';
 import { StrataError } from '../common/errors.ts';
 import type { Slots } from '../common/slots.ts';
@@ -51,28 +53,47 @@ export async function fileMatches(
   return true;
 }
 
-// The source's bytes written again, sealed as `target` says; undefined when they already are (a
-// metadata-only copy).
+// The source's bytes written again, sealed as `target` says; undefined when its stripes already
+// are (a metadata-only copy).
 export async function rewriteSealed(
   deps: CopyRewriteDeps,
   source: Inode,
   target: SseTarget,
 ): Promise<RewrittenSource | undefined> {
   if (await fileMatches(deps.metadata, source, target)) return undefined;
+  return rewriteCopy(deps, source, { target });
+}
+
+// How a rewriting copy reads and writes: the source's SSE-C key (if it has one), and how the
+// copy is stored (plain, SSE-S3, SSE-KMS or its own SSE-C key: object-sse.ts).
+export interface RewriteKeys {
+  sourceKey?: Buffer;
+  target: SseTarget;
+}
+
+// The source's bytes read (opened with its key) and written again as the copy must be stored.
+export async function rewriteCopy(
+  deps: CopyRewriteDeps,
+  source: Inode,
+  keys: RewriteKeys,
+): Promise<RewrittenSource> {
   if (source.size > COPY_REWRITE_BYTES_MAX) {
     throw new StrataError(
       'EINVAL',
       'The specified copy source is larger than the maximum allowable size for a copy source: ' +
-        `${COPY_REWRITE_BYTES_MAX} (its bytes must be encrypted, which a copy does by rewriting them)`,
+        `${COPY_REWRITE_BYTES_MAX} (its bytes must be encrypted anew, which a copy does by ` +
+        'rewriting them)',
     );
   }
-  const body = readFileRange(deps.metadata, deps.pool, source.ino, 0, source.size, deps.log);
+  const { metadata, pool, log } = deps;
+  const body = readFileRange(metadata, pool, source.ino, 0, source.size, log, keys.sourceKey);
   const written = await writeStream(deps.pool, deps.erasure, body, {
     maxSizeBytes: COPY_REWRITE_BYTES_MAX,
     log: deps.log,
     slots: deps.slots,
-    seal: target.seal,
-    kms: target.kms,
+    seal: keys.target.seal,
+    kms: keys.target.kms,
+    customer: keys.target.customer,
   });
   assert.equal(written.sizeBytes, source.size, 'the rewrite read the whole source');
   return {

@@ -36,15 +36,23 @@ import { type Logger, silentLogger } from '../observability/logger.ts';
 import { dataDamagedReads } from '../observability/metrics.ts';
 import type { RaftStatus } from '../raft/index.ts';
 import { RpcClient } from '../rpc/index.ts';
+import { checkCustomerKey, newCustomerRecord, sameCustomerKey } from './customer-key.ts';
 import { DataPool } from './data-pool.ts';
 import { readFileRange } from './file-reader.ts';
 import { KmsKeys } from './kms-keys.ts';
 import * as locks from './locks.ts';
 import { MetadataClient } from './metadata-client.ts';
 import { digestPlan, ObjectDigestMismatch, verifyWholeObject } from './object-digest.ts';
-import { forgetKey, type SseFields, type SseTarget, sseTarget, withSse } from './object-sse.ts';
+import {
+  customerTarget,
+  forgetKey,
+  type SseFields,
+  type SseTarget,
+  sseTarget,
+  withSse,
+} from './object-sse.ts';
 import { joinPath, parentAndName, splitPath, toBucketKey } from './paths.ts';
-import { type RewrittenSource, rewriteSealed } from './sealed-copy.ts';
+import { type RewrittenSource, rewriteCopy, rewriteSealed } from './sealed-copy.ts';
 import { readStripeData } from './stripe-crypt.ts';
 import { deleteStripeShards, type ErasureParams, writeStripe } from './stripe-io.ts';
 import { toExtents, writeStream } from './stripe-writer.ts';
@@ -248,6 +256,14 @@ export class StrataClient implements StrataClientApi {
     return (async function* () {
       const inode = await self.stat(path);
       if (inode.type !== 'file') throw new StrataError('EISDIR', `not a file: ${path}`);
+      // Not a stripe-level failure but the file's own: the message names it and says why.
+      if (inode.object?.sseCustomer !== undefined) {
+        throw new StrataError(
+          'CUSTOMER_KEY_REQUIRED',
+          `${path} is an S3 object encrypted with a customer-provided key (SSE-C): only an S3 ` +
+            'request carrying that key can read it',
+        );
+      }
       const { offset, length } = clampRange(inode.size, range);
       yield* self.reportingDamage(
         readFileRange(self.metadata, self.pool, inode.ino, offset, length, self.log),
@@ -475,7 +491,7 @@ export class StrataClient implements StrataClientApi {
       reads.push(
         readStripeData(
           this.pool,
-          this.pool.atRest,
+          { atRest: this.pool.atRest },
           e.stripe,
           { offset: inStripe, length: to - from },
           this.log,
@@ -555,15 +571,16 @@ export class StrataClient implements StrataClientApi {
     options: PutObjectOptions,
   ): Promise<PutObjectResult> {
     const info = await this.getBucket(bucket);
-    // SSE-S3 or SSE-KMS, asked for or the bucket's default: sealed whatever encryption at rest
-    // says (the state machine refuses the commit otherwise, object-encryption.ts).
-    const target = await sseTarget(this.kms, info, options.object);
+    // SSE-C, SSE-S3 or SSE-KMS, asked for or the bucket's default: sealed whatever encryption at
+    // rest says (the state machine refuses the commit otherwise, object-encryption.ts).
+    const target = await this.objectTarget(info, options.object, options.customerKey);
     const written = await writeStream(this.pool, await this.erasure(), body, {
       maxSizeBytes: this.maxObjectSizeBytes,
       log: this.log,
       slots: this.stripeSlots,
       seal: target.seal,
       kms: target.kms,
+      customer: target.customer,
     }).finally(() => forgetKey(target));
     const object: ObjectMeta = withSse({ ...options.object, etag: written.md5Hex }, target);
     const result = await this.apply({
@@ -632,6 +649,7 @@ export class StrataClient implements StrataClientApi {
     key: string,
     range?: ByteRange,
     versionId?: string,
+    options: { customerKey?: Buffer } = {},
   ): Promise<GetObjectResult> {
     const inode =
       versionId === undefined
@@ -639,8 +657,17 @@ export class StrataClient implements StrataClientApi {
         : (await this.objectVersion(bucket, key, versionId)).inode;
     if (inode === undefined)
       throw new StrataError('METHOD_NOT_ALLOWED', `version ${versionId} is a delete marker`);
+    const customer = checkCustomerKey(inode.object?.sseCustomer, options.customerKey, 'the object');
     const { offset, length } = clampRange(inode.size, range);
-    let body = readFileRange(this.metadata, this.pool, inode.ino, offset, length, this.log);
+    let body = readFileRange(
+      this.metadata,
+      this.pool,
+      inode.ino,
+      offset,
+      length,
+      this.log,
+      customer?.key,
+    );
     const plan = digestPlan(inode.object, inode.size);
     if (plan && offset === 0 && length === inode.size) body = verifyWholeObject(body, plan);
     return { inode, body: this.reportingDamage(body, { bucket, key }) };
@@ -671,16 +698,18 @@ export class StrataClient implements StrataClientApi {
     key: string,
     options: CopyOptions = {},
   ): Promise<{ inode: Inode; versionId?: string }> {
+    // The SSE-C keys stay here: the command (and so the Raft log) gets the key id only.
     const {
       caller,
       sse: _s,
       kmsKeyId: _k,
       sseContext: _c,
       bucketKeyEnabled: _b,
+      customerKey: _ck,
+      sourceCustomerKey: _sk,
       ...rest
     } = options;
-    const target = await sseTarget(this.kms, await this.getBucket(bucket), options);
-    const rewritten = await this.sealedCopySource(source, target).finally(() => forgetKey(target));
+    const { rewritten, fields } = await this.copyRewrite(source, bucket, options);
     const result = await this.apply({
       op: 'copyObject',
       srcBucket: source.bucket,
@@ -690,7 +719,7 @@ export class StrataClient implements StrataClientApi {
       key,
       caller: caller ?? this.caller,
       ...rest,
-      ...copySse(target),
+      ...fields,
       rewritten,
     }).catch(async (error) => {
       if (rewritten) await this.discardExtents(rewritten.extents);
@@ -699,24 +728,73 @@ export class StrataClient implements StrataClientApi {
     return { inode: result.inode as Inode, versionId: result.versionId };
   }
 
+  // How a copy stores its bytes (sealed-copy.ts) and the encryption fields of its command
+  // (exactly the target's: the bucket default resolved, a KMS key named by its id). SSE-C on
+  // either side: the source opened with its key, and the bytes written again under the copy's
+  // own encryption, unless the copy uses the source's key (then the stripes are shared and the
+  // copy keeps the source's key id).
+  private async copyRewrite(
+    source: { bucket: string; key: string; versionId?: string },
+    bucket: string,
+    options: CopyOptions,
+  ): Promise<{ rewritten?: RewrittenSource; fields: SseFields }> {
+    const version = await this.objectVersion(source.bucket, source.key, source.versionId);
+    const record = version.inode?.object?.sseCustomer;
+    const { customerKey, sourceCustomerKey } = options;
+    if (record !== undefined && sameCustomerKey(record, customerKey)) {
+      checkCustomerKey(record, sourceCustomerKey, 'the copy source');
+      return { fields: { sseCustomer: record } };
+    }
+    const target = await this.objectTarget(await this.getBucket(bucket), options, customerKey);
+    try {
+      const fields = { ...target.fields };
+      if (version.inode === undefined) return { fields }; // a delete marker: the command refuses it
+      if (record === undefined && customerKey === undefined)
+        return { rewritten: await this.sealedCopySource(version.inode, target), fields };
+      const sourceKey = checkCustomerKey(record, sourceCustomerKey, 'the copy source')?.key;
+      const rewritten = await rewriteCopy(await this.rewriteDeps(), version.inode, {
+        sourceKey,
+        target,
+      });
+      return { rewritten, fields };
+    } finally {
+      forgetKey(target);
+    }
+  }
+
   // A copy whose encryption the source's stripes do not have: the bytes written again, sealed as
   // the copy says (sealed-copy.ts); undefined for every other copy (metadata only).
   private async sealedCopySource(
-    source: { bucket: string; key: string; versionId?: string },
+    source: Inode,
     target: SseTarget,
   ): Promise<RewrittenSource | undefined> {
-    const version = await this.objectVersion(source.bucket, source.key, source.versionId);
-    if (version.inode === undefined) return undefined; // a delete marker: the command refuses it
     // An unencrypted copy shares the stripes of any source but an SSE-KMS one: no extent scan.
-    if (!target.seal && version.inode.object?.sse !== 'aws:kms') return undefined;
-    const deps = {
+    if (!target.seal && source.object?.sse !== 'aws:kms') return undefined;
+    return rewriteSealed(await this.rewriteDeps(), source, target);
+  }
+
+  private async rewriteDeps() {
+    return {
       metadata: this.metadata,
       pool: this.pool,
       erasure: await this.erasure(),
       slots: this.stripeSlots,
       log: this.log,
     };
-    return rewriteSealed(deps, version.inode, target);
+  }
+
+  // A new object's, upload's or copy's encryption (object-sse.ts): SSE-C with the request's key
+  // (a new key id, fresh salt) wins over the bucket's default, as on AWS; else SSE-S3 or SSE-KMS
+  // as asked, else the bucket's default.
+  private async objectTarget(
+    info: BucketInfo,
+    requested: SseFields,
+    customerKey: Buffer | undefined,
+  ): Promise<SseTarget> {
+    if (customerKey === undefined) return sseTarget(this.kms, info, requested);
+    assert(requested.sse === undefined, 'SSE-C never with SSE-S3 or SSE-KMS (the gateway refuses)');
+    const { record, seal } = newCustomerRecord(customerKey);
+    return customerTarget(record, seal);
   }
 
   async setObjectTags(
@@ -809,12 +887,14 @@ export class StrataClient implements StrataClientApi {
     object: Omit<ObjectMeta, 'etag'>,
     owner: string,
     lock?: ObjectLockRequest,
+    options: { customerKey?: Buffer } = {},
   ) {
     const info = await this.getBucket(bucket);
     const uploadId = randomBytes(24).toString('base64url');
-    // The bucket's default encryption at creation decides how the parts are written; a KMS key
+    // SSE-C: the upload records the key's id, and each part must carry the same key. Otherwise
+    // the bucket's default encryption at creation decides how the parts are written; a KMS key
     // is resolved (and the default key made) now, so every part is sealed under the same one.
-    const target = await sseTarget(this.kms, info, object);
+    const target = await this.objectTarget(info, object, options.customerKey);
     forgetKey(target);
     const meta = withSse(object, target);
     await this.apply({ op: 'createUpload', uploadId, bucket, key, object: meta, owner, lock });
@@ -825,12 +905,14 @@ export class StrataClient implements StrataClientApi {
     uploadId: string,
     partNumber: number,
     body: Body,
-    options: { checksum?: () => string | undefined } = {},
+    options: { checksum?: () => string | undefined; customerKey?: Buffer } = {},
   ): Promise<PartInfo> {
     if (!Number.isInteger(partNumber) || partNumber < 1 || partNumber > 10_000) {
       throw new StrataError('EINVAL', `part number must be 1..10000, got ${partNumber}`);
     }
     const upload = await this.getUpload(uploadId);
+    const record = upload.object.sseCustomer;
+    const customer = checkCustomerKey(record, options.customerKey, 'the multipart upload');
     const kms = await this.partKmsKey(upload.object);
     const written = await writeStream(this.pool, await this.erasure(), body, {
       maxSizeBytes: PART_SIZE_BYTES_MAX,
@@ -838,6 +920,7 @@ export class StrataClient implements StrataClientApi {
       slots: this.stripeSlots,
       seal: upload.object.sse !== undefined,
       kms,
+      customer,
     }).finally(() => kms?.wrapping.key.fill(0));
     const part = {
       uploadId,
@@ -1028,9 +1111,4 @@ function clampRange(size: number, range: ByteRange | undefined): ByteRange {
   if (!range) return { offset: 0, length: size };
   const offset = Math.min(Math.max(0, range.offset), size);
   return { offset, length: Math.max(0, Math.min(range.length, size - offset)) };
-}
-
-// A copy command's encryption fields: exactly the target's (the bucket default resolved).
-function copySse(target: SseTarget): SseFields {
-  return { ...target.fields };
 }

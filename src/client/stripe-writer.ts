@@ -6,7 +6,7 @@ import type { KmsSealKey } from '../crypto/index.ts';
 import type { Extent, Stripe } from '../metadata/types.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { DataPool } from './data-pool.ts';
-import { plainLengthOf } from './stripe-crypt.ts';
+import { type CustomerKey, plainLengthOf } from './stripe-crypt.ts';
 import { deleteStripeShards, type ErasureParams, writeStripe } from './stripe-io.ts';
 import type { Body } from './types.ts';
 
@@ -31,6 +31,7 @@ export interface WriteStreamOptions {
   slots?: Slots;
   seal?: boolean; // every stripe sealed, whatever encryption at rest says (SSE-S3)
   kms?: KmsSealKey; // every stripe sealed with its data key wrapped under this KMS key (SSE-KMS)
+  customer?: CustomerKey; // every stripe sealed under this customer's key (SSE-C)
 }
 
 export async function writeStream(
@@ -39,7 +40,7 @@ export async function writeStream(
   body: Body,
   options: WriteStreamOptions = {},
 ): Promise<WrittenData> {
-  const { maxSizeBytes = Number.MAX_SAFE_INTEGER, log, slots, seal, kms } = options;
+  const { maxSizeBytes = Number.MAX_SAFE_INTEGER, log, slots, seal, kms, customer } = options;
   const stripeCapacity = params.k * params.shardSizeBytes;
   const md5 = createHash('md5');
   const stripes: Array<Promise<Stripe>> = [];
@@ -52,7 +53,7 @@ export async function writeStream(
     buffer = Buffer.allocUnsafe(stripeCapacity);
     filled = 0;
     const release = slots ? await slots.acquire() : () => {};
-    const write = writeStripe(pool, params, data, log, { seal, kms });
+    const write = writeStripe(pool, params, data, log, { seal, kms, customer });
     write.then(release, release);
     stripes.push(write);
     inFlight.add(write);

@@ -72,6 +72,12 @@ export type StrataErrorCode =
   | 'ENCRYPTION_AUTH_FAILED'
   // An encrypted stripe whose master key is not in this process's key file.
   | 'ENCRYPTION_KEY_UNAVAILABLE'
+  // An object sealed under a customer-provided key (SSE-C) read without that key: only an S3
+  // request carrying it can read the object (S3 400 InvalidRequest, EACCES on the mount).
+  | 'CUSTOMER_KEY_REQUIRED'
+  // A customer-provided key (SSE-C) that is not the one the object was written with (S3 403
+  // AccessDenied).
+  | 'CUSTOMER_KEY_MISMATCH'
   | 'NOT_ENOUGH_TARGETS'
   // A stripe's locations break the placement invariant (duplicate or unknown disks, a failure
   // domain holding more than m shards): the metadata service refuses to commit it. A writer bug.

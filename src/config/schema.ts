@@ -66,6 +66,7 @@ export interface StrataConfig {
     body_idle_timeout_seconds: number;
     tls_cert: string;
     tls_key: string;
+    sse_c_over_http: boolean;
     auth: { allow_anonymous: boolean; credentials: CredentialConfig[] };
   };
   erasure_coding: { data_shards: number; parity_shards: number; shard_size_bytes: number };
@@ -126,6 +127,8 @@ export const DEFAULT_CONFIG: StrataConfig = {
     // Empty: plain HTTP (a proxy in front terminates TLS, or the gateway stays on loopback).
     tls_cert: '',
     tls_key: '',
+    // SSE-C keys travel only over HTTPS, as on AWS; true lets loopback peers send them in clear.
+    sse_c_over_http: false,
     auth: { allow_anonymous: false, credentials: [] },
   },
   erasure_coding: { data_shards: 4, parity_shards: 2, shard_size_bytes: 1024 * 1024 },

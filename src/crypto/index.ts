@@ -1,4 +1,5 @@
 export * from './at-rest.ts';
+export * from './customer-key.ts';
 export * from './data-key.ts';
 export * from './kms-key.ts';
 export * from './master-key.ts';

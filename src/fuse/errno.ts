@@ -63,6 +63,9 @@ const ERRNO_OF_CODE: Record<Exclude<StrataErrorCode, ErrnoCode>, number> = {
   KMS_KEY_NOT_FOUND: EACCES,
   KMS_KEY_DISABLED: EACCES,
   KMS_KEY_INVALID_STATE: EACCES,
+  // SSE-C: the key comes with each S3 request and the mount never has it (file-system.ts open).
+  CUSTOMER_KEY_REQUIRED: EACCES,
+  CUSTOMER_KEY_MISMATCH: EACCES,
   NOT_ENOUGH_TARGETS: ENOSPC,
   PLACEMENT_VIOLATION: EIO,
   SERVER_NOT_DRAINED: EBUSY,

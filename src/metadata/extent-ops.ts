@@ -3,6 +3,7 @@
 // extent or part points into it any more.
 import assert from 'node:assert';
 import { clearAbsentShards, recordAbsentShards } from './absent-shards.ts';
+import { SSE_C_KEY_ID } from './object-encryption.ts';
 import { KMS_CONTEXT_BYTES_MAX, KMS_KEY_ID } from './ops-kms.ts';
 import { fail, type Store } from './store.ts';
 import { checkNewStripe } from './stripe-placement.ts';
@@ -52,8 +53,9 @@ function validAbsentShards(absent: unknown): boolean {
 }
 
 // A sealed stripe's record (src/crypto/, docs/guides/security.md): a known cipher, a master key
-// id (or a KMS key id, version and context) and a wrapped key of the right shapes, and extents
-// within its plaintext, which fits in the sealed bytes.
+// id, a KMS key id with version and context, or an SSE-C key id (the three ways a data key is
+// wrapped), a wrapped key of the right shapes, and extents within its plaintext, which fits in
+// the sealed bytes.
 const CIPHERS: readonly string[] = ['aes-256-gcm', 'chacha20-poly1305'];
 function validEncryption(s: Stripe, extentEnd: number): boolean {
   const enc = s.encryption;
@@ -63,7 +65,9 @@ function validEncryption(s: Stripe, extentEnd: number): boolean {
     typeof enc === 'object' &&
     CIPHERS.includes(enc.cipher) &&
     typeof enc.keyId === 'string' &&
-    (enc.kms === undefined ? /^[0-9a-f]{16}$/.test(enc.keyId) : validKms(enc.keyId, enc.kms)) &&
+    (enc.kms === undefined
+      ? /^[0-9a-f]{16}$/.test(enc.keyId) || SSE_C_KEY_ID.test(enc.keyId)
+      : validKms(enc.keyId, enc.kms)) &&
     typeof enc.wrappedKey === 'string' &&
     /^[A-Za-z0-9+/]{54}==$/.test(enc.wrappedKey) &&
     Number.isSafeInteger(enc.plainLengthBytes) &&

@@ -1,30 +1,55 @@
-// SSE-S3 and SSE-KMS, decided here so that every path obeys them (S3 PUT, multipart, copies,
-// POSIX writes through a mount): an object carries `sse` only while every stripe it reads from is
-// sealed as it says (Stripe.encryption, docs/guides/security.md "Encryption at rest"). Strata
-// never acknowledges encryption that the bytes on disk do not have.
+// SSE-S3, SSE-KMS and SSE-C, decided here so that every path obeys them (S3 PUT, multipart,
+// copies, POSIX writes through a mount): an object carries `sse` or `sseCustomer` only while every
+// stripe it reads from is sealed as it says (Stripe.encryption, docs/guides/security.md
+// "Encryption at rest"). Strata never acknowledges encryption that the bytes on disk do not have.
+// A stripe's data key is wrapped one of three ways (src/client/stripe-crypt.ts, DataKeyWrapper),
+// told apart by its record: a master key id, a KMS key id with `kms`, or an SSE-C key id.
 // - AES256 (SSE-S3): every stripe sealed, its data key wrapped by a master key.
 // - aws:kms (SSE-KMS): every stripe's data key wrapped under the object's KMS key and context,
 //   and the key usable (enabled) when the object is committed.
-// - no sse: no stripe under a KMS key (an object that does not say aws:kms does not stop being
-//   readable when a KMS key is disabled).
-// A bucket's default encryption makes every new S3 object of the bucket SSE-S3 or SSE-KMS; a
-// writer that did not seal as it says is refused, not recorded otherwise.
+// - sseCustomer (SSE-C): every stripe's data key wrapped under the object's customer key id;
+//   never with `sse` (neither SSE-S3 nor SSE-KMS) nor KMS fields. As on AWS, the request's SSE-C
+//   wins over the bucket's default encryption, whatever that default is.
+// - no sse, no sseCustomer: no stripe under a KMS key (an object that does not say aws:kms does
+//   not stop being readable when a KMS key is disabled) and none under a customer key (nobody
+//   could read it).
+// A bucket's default encryption makes every other new S3 object of the bucket SSE-S3 or
+// SSE-KMS; a writer that did not seal as it says is refused, not recorded otherwise.
 import assert from 'node:assert';
 import { DEFAULT_KMS_ALIAS, KMS_KEY_ID, keyByRef, usableKey } from './ops-kms.ts';
 import { fail, type Store } from './store.ts';
-import type { BucketInfo, Extent, ObjectMeta, SseAlgorithm, StripeEncryption } from './types.ts';
+import type {
+  BucketInfo,
+  Extent,
+  Inode,
+  ObjectMeta,
+  SseAlgorithm,
+  SseCustomer,
+  Stripe,
+  StripeEncryption,
+} from './types.ts';
+
+// SSE-C key ids (src/crypto/customer-key.ts makes them): a salt and a salted check of the key.
+export const SSE_C_KEY_ID = /^sse-c:[0-9a-f]{32}:[0-9a-f]{32}$/;
 
 export function isSseAlgorithm(value: unknown): value is SseAlgorithm {
   return value === 'AES256' || value === 'aws:kms';
+}
+
+export function isCustomerSealed(stripe: Stripe): boolean {
+  return stripe.encryption !== undefined && SSE_C_KEY_ID.test(stripe.encryption.keyId);
 }
 
 export function allSealed(extents: readonly Extent[]): boolean {
   return extents.every((extent) => extent.stripe.encryption !== undefined);
 }
 
-// Sealed under a master key (SSE-S3), not a KMS key.
+// Sealed under a master key (SSE-S3): neither a KMS key nor a customer's key.
 function allUnderMaster(extents: readonly Extent[]): boolean {
-  return extents.every((e) => e.stripe.encryption !== undefined && !e.stripe.encryption.kms);
+  return extents.every((e) => {
+    const enc = e.stripe.encryption;
+    return enc !== undefined && enc.kms === undefined && !SSE_C_KEY_ID.test(enc.keyId);
+  });
 }
 
 // Every data key wrapped under KMS key `keyId` (any version) and exactly this context.
@@ -44,14 +69,54 @@ function anyUnderKms(extents: readonly Extent[]): boolean {
   return extents.some((e) => e.stripe.encryption?.kms !== undefined);
 }
 
+function isSseCustomer(value: unknown): value is SseCustomer {
+  const v = value as SseCustomer;
+  return (
+    v !== null &&
+    typeof v === 'object' &&
+    v.algorithm === 'AES256' &&
+    typeof v.keyId === 'string' &&
+    SSE_C_KEY_ID.test(v.keyId)
+  );
+}
+
+// SSE-C: an object (or an upload) records a customer key only while every stripe is sealed
+// under that very key, and an object that records none has no stripe sealed under one (nobody
+// could read it). Both are refused with EINVAL before anything changes.
+export function checkCustomerKey(
+  object: Pick<ObjectMeta, 'sse' | 'sseCustomer' | 'kmsKeyId' | 'sseContext'>,
+  extents: readonly Extent[],
+): void {
+  const customer = object.sseCustomer;
+  if (customer === undefined) {
+    if (extents.some((extent) => isCustomerSealed(extent.stripe)))
+      fail(
+        'EINVAL',
+        'stripes sealed under a customer-provided key (SSE-C) in an object without one',
+      );
+    return;
+  }
+  if (!isSseCustomer(customer)) fail('EINVAL', 'a malformed SSE-C record');
+  if (object.sse !== undefined || object.kmsKeyId !== undefined || object.sseContext !== undefined)
+    fail('EINVAL', 'an object is SSE-C or SSE-S3 or SSE-KMS, never two of them');
+  if (!extents.every((extent) => extent.stripe.encryption?.keyId === customer.keyId))
+    fail('EINVAL', "an SSE-C object's stripes must all be sealed under its customer key");
+}
+
 // The object as it is stored: with the bucket's default applied, and refused (EINVAL, or the KMS
-// key's code) when it asks for encryption its stripes do not have.
+// key's code) when it asks for encryption its stripes do not have. An SSE-C object is what it
+// asked for: as on AWS, the request's own encryption wins over the bucket's default.
 export function withEncryption(
   store: Store,
   bucket: BucketInfo,
   object: ObjectMeta,
   extents: readonly Extent[],
 ): ObjectMeta {
+  checkCustomerKey(object, extents);
+  if (object.sseCustomer !== undefined) {
+    const { bucketKeyEnabled: _b, ...rest } = object; // a KMS setting: nothing for SSE-C
+    return rest;
+  }
   const sse = object.sse ?? bucket.encryption;
   if (sse === undefined) return withoutKms(object, extents);
   if (!isSseAlgorithm(sse)) fail('EINVAL', `unknown server-side encryption ${String(sse)}`);
@@ -106,12 +171,15 @@ function withKms(
   return stored;
 }
 
-// A part of an encrypted multipart upload must be sealed like the object it will become.
+// A part of an encrypted multipart upload (SSE-S3, SSE-KMS or SSE-C) must be sealed like the
+// object it will become; a part of an unencrypted one under neither a KMS nor a customer key.
 export function checkPartEncryption(
   store: Store,
   upload: { object: Omit<ObjectMeta, 'etag'> },
   extents: Extent[],
 ) {
+  checkCustomerKey(upload.object, extents);
+  if (upload.object.sseCustomer !== undefined) return;
   const { sse, kmsKeyId, sseContext } = upload.object;
   if (sse === undefined) {
     if (anyUnderKms(extents))
@@ -150,4 +218,13 @@ export function afterWrite(
 export function checkBucketKmsKey(store: Store, ref: string): string {
   const key = keyByRef(store, ref) ?? fail('KMS_KEY_NOT_FOUND', `no KMS key ${ref}`);
   return key.id;
+}
+
+// A POSIX write (a mount, `strata fs put` of a range): never into an SSE-C object, whose key no
+// mount has (its new bytes would be sealed under no key the object records), and never stripes
+// sealed under a customer key, which only S3 writes with the key.
+export function checkPosixWrite(inode: Inode, extents: readonly Extent[]): void {
+  if (inode.object?.sseCustomer !== undefined)
+    fail('EACCES', 'an SSE-C object is written only through S3, with its customer-provided key');
+  checkCustomerKey({}, extents);
 }

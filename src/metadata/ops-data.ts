@@ -2,7 +2,7 @@
 // bookkeeping of stripe collection (gcDone) and orphan shards (markOrphans).
 import { checkExtents, punch, STRIPE_ID, writeExtents } from './extent-ops.ts';
 import * as K from './keys.ts';
-import { afterWrite } from './object-encryption.ts';
+import { afterWrite, checkPosixWrite } from './object-encryption.ts';
 import { fail, type Store } from './store.ts';
 import type { Command, Inode } from './types.ts';
 import { beginChange } from './versions.ts';
@@ -15,6 +15,7 @@ export function write(store: Store, c: Op<'write'>) {
   const inode = store.mustInode(c.ino);
   if (inode.type !== 'file') fail(inode.type === 'dir' ? 'EISDIR' : 'EINVAL', 'writes go to files');
   checkExtents(c.extents);
+  checkPosixWrite(inode, c.extents);
   beginChange(store, inode, c.nowMs, c.saveToken);
   const end = writeExtents(store, c.ino, c.extents);
   const next: Inode = { ...inode, size: Math.max(inode.size, end), mtimeMs: c.nowMs };

@@ -253,6 +253,8 @@ export function copyObject(store: Store, c: Op<'copyObject'>) {
     if (c.sseContext !== undefined) object.sseContext = c.sseContext;
     if (c.bucketKeyEnabled === true) object.bucketKeyEnabled = true;
   }
+  if (c.sseCustomer === undefined) delete object.sseCustomer;
+  else object.sseCustomer = c.sseCustomer;
   object.tags = tags && Object.keys(tags).length > 0 ? tags : undefined;
   // A copy starts private, as on AWS, unless the request names its own ACL.
   if (c.acl !== undefined && c.acl !== 'private') object.acl = c.acl;

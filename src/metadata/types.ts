@@ -57,10 +57,19 @@ export interface ObjectMeta {
   kmsKeyId?: string;
   sseContext?: string; // canonical base64 JSON (src/crypto/kms-key.ts, canonicalContext)
   bucketKeyEnabled?: boolean; // echoed only (docs/guides/security.md, "SSE-KMS")
+  // SSE-C (never with `sse`): every stripe's data key is wrapped under the customer's key, which is never stored;
+  // keyId (`sse-c:<salt>:<check>`, src/crypto/customer-key.ts) tells a later key right from
+  // wrong. Recorded only while every stripe carries this key id (object-encryption.ts).
+  sseCustomer?: SseCustomer;
 }
 
 // The server-side encryptions Strata provides, by S3's names: SSE-S3 and SSE-KMS.
 export type SseAlgorithm = 'AES256' | 'aws:kms';
+
+export interface SseCustomer {
+  algorithm: 'AES256'; // the only one S3 defines for SSE-C
+  keyId: string;
+}
 
 export interface Inode {
   ino: number;
@@ -158,7 +167,9 @@ export type StripeCipher = 'aes-256-gcm' | 'chacha20-poly1305';
 
 export interface StripeEncryption {
   cipher: StripeCipher;
-  // The master key that wrapped the data key; with `kms`, the KMS key's id (a UUID) instead.
+  // Who wrapped the data key, one of three (src/client/stripe-crypt.ts, DataKeyWrapper): the
+  // master key of this id; with `kms`, the KMS key of this id (a UUID); or for SSE-C
+  // `sse-c:<salt>:<check>`: the customer's key (src/crypto/customer-key.ts), no master key.
   keyId: string;
   wrappedKey: string; // the stripe's data key, AES-KW wrapped, base64
   plainLengthBytes: number;
@@ -620,6 +631,9 @@ export type Command =
       kmsKeyId?: string; // with sse aws:kms: the copy's KMS key and context
       sseContext?: string;
       bucketKeyEnabled?: boolean;
+      // SSE-C (never with `sse`): the copy's own customer key id (the source's when both use the same key, so the
+      // stripes are shared; else the rewritten stripes' own).
+      sseCustomer?: SseCustomer;
       // The source's bytes written again, sealed (src/client/sealed-copy.ts), for an SSE-S3 copy
       // of plaintext: committed instead of the source's stripes if the source is still the
       // file that was read (same inode and ctime), PRECONDITION_FAILED otherwise.

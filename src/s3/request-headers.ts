@@ -69,7 +69,6 @@ function storageClass(value: string): Refusal | undefined {
 const INVALID_STORAGE_CLASS = 'The storage class you specified is not valid';
 
 const DSSE_KMS = 'Dual-layer server-side encryption with KMS keys (DSSE-KMS, aws:kms:dsse)';
-const SSE_C = 'Server-side encryption with customer-provided keys (SSE-C)';
 
 // AES256 (SSE-S3) and aws:kms (SSE-KMS) are honoured: the object's stripes are sealed
 // (src/s3/handlers/sse.ts).
@@ -80,14 +79,30 @@ function serverSideEncryption(value: string): Refusal | undefined {
   return invalidArgument('The encryption method specified is not supported');
 }
 
+// SSE-C's one algorithm; anything else is AWS's 400 InvalidArgument.
 function customerAlgorithm(value: string): Refusal | undefined {
-  if (value === 'AES256') return notImplemented(SSE_C);
-  return {
-    httpStatus: 400,
-    s3Code: 'InvalidEncryptionAlgorithmError',
-    message: 'The encryption request you specified is not valid. The valid value is AES256.',
-  };
+  if (value === 'AES256') return undefined;
+  return invalidArgument(
+    'Requests specifying Server Side Encryption with Customer provided keys must provide a ' +
+      'valid encryption algorithm.',
+  );
 }
+
+const SSE_C_OPERATIONS = [
+  'PutObject',
+  'GetObject',
+  'HeadObject',
+  'GetObjectAttributes',
+  'CopyObject',
+  'CreateMultipartUpload',
+  'UploadPart',
+  'UploadPartCopy',
+  'CompleteMultipartUpload',
+] as const;
+const SSE_C_NOTE =
+  'AES256 (SSE-C): with the key and its MD5, over HTTPS (plain HTTP: 400 InvalidRequest); the ' +
+  'object is sealed under the key, which is never stored; reads need it (missing: 400 ' +
+  'InvalidRequest, another key: 403 AccessDenied); other values 400 InvalidArgument';
 
 function oneOf(values: readonly string[], header: string) {
   return (value: string): Refusal | undefined =>
@@ -253,37 +268,39 @@ export const REQUEST_HEADERS = {
     by: OBJECT_WRITES,
     note: 'true or false, recorded and echoed (Strata has no per-request KMS calls to save)',
   },
+  // SSE-C (src/s3/handlers/sse-c.ts): the three headers together, over HTTPS (or from a loopback
+  // peer with [s3] sse_c_over_http); the key is never stored (docs/guides/security.md, "SSE-C").
   'x-amz-server-side-encryption-customer-algorithm': {
     kind: 'checked',
-    by: [],
-    note: 'AES256: 501 NotImplemented; other values 400 InvalidEncryptionAlgorithmError',
+    by: SSE_C_OPERATIONS,
+    note: SSE_C_NOTE,
     check: customerAlgorithm,
   },
   'x-amz-server-side-encryption-customer-key': {
-    kind: 'refused',
-    refusal: notImplemented(SSE_C),
-    note: 'SSE-C',
+    kind: 'honoured',
+    by: SSE_C_OPERATIONS,
+    note: 'base64 of a 256-bit key; another length: 400 InvalidArgument',
   },
   'x-amz-server-side-encryption-customer-key-md5': {
-    kind: 'refused',
-    refusal: notImplemented(SSE_C),
-    note: 'SSE-C',
+    kind: 'honoured',
+    by: SSE_C_OPERATIONS,
+    note: 'base64 MD5 of the key, verified: 400 InvalidArgument when it differs',
   },
   'x-amz-copy-source-server-side-encryption-customer-algorithm': {
     kind: 'checked',
-    by: [],
-    note: 'AES256: 501 NotImplemented; other values 400 InvalidEncryptionAlgorithmError',
+    by: ['CopyObject', 'UploadPartCopy'],
+    note: `the copy source's SSE-C key, as above. ${SSE_C_NOTE}`,
     check: customerAlgorithm,
   },
   'x-amz-copy-source-server-side-encryption-customer-key': {
-    kind: 'refused',
-    refusal: notImplemented(SSE_C),
-    note: 'SSE-C',
+    kind: 'honoured',
+    by: ['CopyObject', 'UploadPartCopy'],
+    note: "the copy source's key (base64, 256 bits)",
   },
   'x-amz-copy-source-server-side-encryption-customer-key-md5': {
-    kind: 'refused',
-    refusal: notImplemented(SSE_C),
-    note: 'SSE-C',
+    kind: 'honoured',
+    by: ['CopyObject', 'UploadPartCopy'],
+    note: "the copy source's key's MD5, verified",
   },
   // Object Lock (src/s3/handlers/object-lock.ts; the rules are the state machine's).
   'x-amz-bucket-object-lock-enabled': {

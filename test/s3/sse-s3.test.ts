@@ -32,11 +32,24 @@ function markerBytes(marker: string, length: number): Buffer {
   return Buffer.alloc(length, Buffer.from(`${marker}|`));
 }
 
+function readIfThere(path: string): Buffer | undefined {
+  try {
+    return readFileSync(path);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
+}
+
 function filesContaining(dir: string, needle: string): string[] {
   const found: string[] = [];
   for (const name of readdirSync(dir, { recursive: true, encoding: 'utf8' })) {
     const path = join(dir, name);
-    if (statSync(path).isFile() && readFileSync(path).includes(needle)) found.push(path);
+    // A shard file may go between the listing and the read (a replaced object's collected).
+    const bytes = statSync(path, { throwIfNoEntry: false })?.isFile()
+      ? readIfThere(path)
+      : undefined;
+    if (bytes?.includes(needle)) found.push(path);
   }
   return found;
 }

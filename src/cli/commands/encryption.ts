@@ -6,6 +6,7 @@
 import { join, resolve } from 'node:path';
 import { MetadataClient } from '../../client/metadata-client.ts';
 import {
+  isCustomerKeyId,
   type Keyring,
   type MasterKey,
   readKeyFile,
@@ -125,8 +126,11 @@ async function rewrapAll(metadata: MetadataClient, ring: Keyring): Promise<Rewra
     for (const { stripe, at } of page.stripes) {
       result.scanned++;
       const enc = stripe.encryption;
-      // An SSE-KMS stripe's data key is under its KMS key: rewrapKmsMaterial re-wraps that.
-      if (enc === undefined || enc.kms !== undefined || enc.keyId === ring.active.id) continue;
+      // Only stripes whose data key a master key wraps are re-wrapped here. An SSE-KMS stripe's
+      // data key is under its KMS key (rewrapKmsMaterial re-wraps the KMS key's material); an
+      // SSE-C stripe's under its customer's key, which no master key replaces.
+      if (enc === undefined || enc.keyId === ring.active.id) continue;
+      if (enc.kms !== undefined || isCustomerKeyId(enc.keyId)) continue;
       if (batch.some((b) => b.stripeId === stripe.id)) continue;
       if (!ring.byId.has(enc.keyId)) {
         result.unreadable++;
@@ -195,7 +199,8 @@ async function dropRetired(metadata: MetadataClient, keyFile: string, ring: Keyr
     const page = await metadata.read('scanStripes', cursor, SCAN_PAGE_STRIPES);
     for (const { stripe } of page.stripes) {
       const enc = stripe.encryption;
-      if (enc && enc.kms === undefined && enc.keyId !== ring.active.id) left++;
+      const underMaster = enc && enc.kms === undefined && !isCustomerKeyId(enc.keyId);
+      if (underMaster && enc.keyId !== ring.active.id) left++;
     }
     cursor = page.next;
   } while (cursor !== undefined);

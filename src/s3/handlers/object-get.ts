@@ -10,6 +10,7 @@ import { checksumHeaders } from './object-put.ts';
 import { parseRange, type ResolvedRange } from './range.ts';
 import { replicationHeaders } from './replication-status.ts';
 import { sseHeaders } from './sse.ts';
+import { objectReadKey, sseCHeaders } from './sse-c.ts';
 
 const RESPONSE_OVERRIDES: Record<string, string> = {
   'response-content-type': 'content-type',
@@ -168,8 +169,13 @@ export async function getObject(
 ) {
   const version = await requestedVersion(ctx, bucket, key);
   const inode = version.inode;
+  // SSE-C: the key is checked before anything about the object goes out (HEAD reads no data,
+  // so the check is here for both).
+  const record = inode.object?.sseCustomer;
+  const customer = objectReadKey(ctx, record);
   const headers = {
     ...objectHeaders(ctx, inode),
+    ...sseCHeaders(record, customer),
     ...versionHeaders(version),
     ...lockHeaders(version),
     ...(version.isLatest ? await expirationHeader(ctx, bucket, key, inode) : {}),
@@ -201,7 +207,9 @@ export async function getObject(
   }
   // The data of the version whose headers went out (a newer PUT may have come meanwhile).
   const readVersion = version.versioned ? version.versionId : undefined;
-  const { body } = await ctx.client.getObject(bucket, key, range, readVersion);
+  const { body } = await ctx.client.getObject(bucket, key, range, readVersion, {
+    customerKey: customer?.key,
+  });
   await streamBody(ctx, status, headers, body, length);
 }
 

@@ -5,6 +5,7 @@ import { expirationHeader } from './lifecycle.ts';
 import { lockFromHeaders } from './object-lock.ts';
 import { objectMetaFrom } from './object-meta.ts';
 import { checkCanSeal, requestedSse, sseHeaders } from './sse.ts';
+import { customerKeyFrom, refuseBothEncryptions, sseCHeaders } from './sse-c.ts';
 
 const CHECKSUM_HEADERS: Record<string, string> = {
   CRC32: 'x-amz-checksum-crc32',
@@ -59,14 +60,18 @@ export async function putObject(ctx: RequestContext, bucket: string, key: string
   const acl = await objectWriteAcl(ctx, bucket);
   // The same object as auth.checksums: trailing checksums land in it before the commit reads it.
   const object = { ...objectMetaFrom(ctx.req, acl), checksums: ctx.auth.checksums };
+  refuseBothEncryptions(ctx);
+  const customer = customerKeyFrom(ctx, 'object');
   const sse = requestedSse(ctx);
-  await checkCanSeal(ctx, bucket, sse);
+  // SSE-C needs no master key: the request brings its own (and wins over a bucket default).
+  if (customer === undefined) await checkCanSeal(ctx, bucket, sse);
   if (sse !== undefined) Object.assign(object, sse);
   const result = await ctx.client.putObject(bucket, key, objectBody(ctx), {
     object,
     ifMatch: conditional(ctx, 'if-match'),
     ifNoneMatch,
     lock: lockFromHeaders(ctx),
+    customerKey: customer?.key,
   });
   // A short body never gets here: the socket's early end (or auth's length check) fails the
   // stream, and so the put, before anything is committed.
@@ -74,6 +79,7 @@ export async function putObject(ctx: RequestContext, bucket: string, key: string
     etag: quoteEtag(result.etag),
     ...checksumHeaders(ctx.auth.checksums),
     ...sseHeaders(ctx, result.inode.object, { context: true }),
+    ...sseCHeaders(result.inode.object?.sseCustomer, customer),
     ...(result.versionId !== undefined ? { 'x-amz-version-id': result.versionId } : {}),
     ...(await expirationHeader(ctx, bucket, key, result.inode)),
   });
