@@ -213,3 +213,82 @@ describe('KMS keys', () => {
     assert.equal(machine.reader.kmsKey(KEY_B)?.versions[0].masterKeyId, MASTER);
   });
 });
+
+// SSE-KMS beside SSE-C (object-encryption.ts): the two never mix, in records or in stripes.
+describe('SSE-KMS and SSE-C exclude each other', () => {
+  const CUSTOMER_KEY_ID = `sse-c:${'1'.repeat(32)}:${'a'.repeat(32)}`;
+  const underCustomer = (length: number): Stripe => ({
+    ...stripe(length),
+    encryption: {
+      cipher: 'aes-256-gcm',
+      keyId: CUSTOMER_KEY_ID,
+      wrappedKey: WRAPPED,
+      plainLengthBytes: length,
+    },
+  });
+  const SSE_C: Omit<ObjectMeta, 'etag'> = {
+    userMeta: {},
+    sseCustomer: { algorithm: 'AES256', keyId: CUSTOMER_KEY_ID },
+  };
+
+  test('an object is SSE-C or SSE-KMS, never both, and holds only its own stripes', () => {
+    const machine = machineWithKeys();
+    assert.equal(codeOfPut(machine, 'c', underCustomer(10), SSE_C), 'ok');
+    assert.equal(objectOf(machine, 'c')?.sse, undefined);
+    for (const [what, object] of [
+      ['aws:kms with a customer key', { ...SSE_C, sse: 'aws:kms' as const, kmsKeyId: KEY_A }],
+      ['a KMS key id with a customer key', { ...SSE_C, kmsKeyId: KEY_A }],
+      ['a KMS context with a customer key', { ...SSE_C, sseContext: 'e30=' }],
+    ] as const) {
+      assert.equal(codeOfPut(machine, 'x', underCustomer(10), object), 'EINVAL', what);
+      assert.equal(codeOfPut(machine, 'x', underKms(10, KEY_A), object), 'EINVAL', what);
+    }
+    assert.equal(codeOfPut(machine, 'y', underCustomer(10)), 'EINVAL', 'SSE-KMS, SSE-C stripe');
+    assert.equal(
+      codeOfPut(machine, 'z', underKms(10, KEY_A), SSE_C),
+      'EINVAL',
+      'SSE-C, KMS stripe',
+    );
+    assert.equal(
+      codeOfPut(machine, 'p', underCustomer(10), { userMeta: {} }),
+      'EINVAL',
+      'a plain object, SSE-C stripe',
+    );
+  });
+
+  test('SSE-C wins over a bucket default aws:kms; without it the default holds', () => {
+    const machine = machineWithKeys();
+    const value = { sseAlgorithm: 'aws:kms', kmsKeyId: 'alias/a' };
+    ok(machine, { op: 'setBucketAttr', name: 'b', attr: 'encryption', value });
+    assert.equal(codeOfPut(machine, 'c', underCustomer(10), SSE_C), 'ok');
+    assert.equal(objectOf(machine, 'c')?.sse, undefined, 'no aws:kms recorded');
+    assert.equal(objectOf(machine, 'c')?.kmsKeyId, undefined);
+    assert.deepEqual(objectOf(machine, 'c')?.sseCustomer, SSE_C.sseCustomer);
+    assert.equal(codeOfPut(machine, 'd', underCustomer(10), { userMeta: {} }), 'EINVAL');
+    assert.equal(codeOfPut(machine, 'k', underKms(10, KEY_A), { userMeta: {} }), 'ok');
+    assert.equal(objectOf(machine, 'k')?.sse, 'aws:kms');
+  });
+
+  test('a part of an SSE-KMS upload is never under a customer key, nor the reverse', () => {
+    const machine = machineWithKeys();
+    const upload = (uploadId: string, object: Omit<ObjectMeta, 'etag'>) =>
+      ok(machine, { op: 'createUpload', uploadId, bucket: 'b', key: uploadId, object, owner: 'o' });
+    const part = (uploadId: string, s: Stripe) => {
+      const result = run(machine, {
+        op: 'putPart',
+        uploadId,
+        partNumber: 1,
+        size: 10,
+        etag: 'e',
+        extents: [extent(0, 10, s)],
+      });
+      return result.ok ? 'ok' : result.code;
+    };
+    upload('kms', KMS_A);
+    upload('customer', SSE_C);
+    assert.equal(part('kms', underCustomer(10)), 'EINVAL');
+    assert.equal(part('customer', underKms(10, KEY_A)), 'EINVAL');
+    assert.equal(part('kms', underKms(10, KEY_A)), 'ok');
+    assert.equal(part('customer', underCustomer(10)), 'ok');
+  });
+});
