@@ -3,6 +3,8 @@
 // still readable, and once the retired key is dropped, only the new key is needed. An SSE-C
 // object's data keys are wrapped under its customer's key, not a master key: the rotation leaves
 // them alone, does not count them as left under a retired key, and the object stays readable.
+// An SSE-KMS object's data keys are under its KMS key: the rotation re-wraps the KMS key's
+// material instead (once), and the object reads back with the new master key alone.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -98,6 +100,17 @@ test('rotating the master key re-wraps every data key, leaves the shards alone, 
     await s3.send(
       new PutObjectCommand({ Bucket: 'keys', Key: 'ssec', Body: SSE_C_BODY, ...SSE_C }),
     );
+    // Under the default KMS key (alias/aws/s3, made now): one KMS key version to re-wrap.
+    const kmsBody = patternBytes(90_000, 13);
+    await s3.send(
+      new PutObjectCommand({
+        Bucket: 'keys',
+        Key: 'kms',
+        Body: kmsBody,
+        ServerSideEncryption: 'aws:kms',
+      }),
+    );
+    objects.set('kms', kmsBody);
     const oldKeyId = masterKeyId(Buffer.from(keysIn(keyFile)[0], 'base64'));
     const before = shardBytes(dataDir);
 
@@ -105,6 +118,7 @@ test('rotating the master key re-wraps every data key, leaves the shards alone, 
     assert.equal(first.status, 0, `rotate failed:\n${first.stdout}\n${first.stderr}`);
     const rewrapped = Number(/(\d+) data keys re-wrapped/.exec(first.stdout)?.[1]);
     assert.equal(rewrapped, 4, `one re-wrap per stripe (1 + 1 + 2 stripes):\n${first.stdout}`);
+    assert.match(first.stdout, / 1 KMS key versions re-wrapped/, 'the default KMS key, once');
     assert.match(first.stderr, /rotate-master-key/, 'progress on stderr');
     assert.deepEqual(
       keysIn(keyFile).map((k) => masterKeyId(Buffer.from(k, 'base64'))),
