@@ -7,7 +7,7 @@
 // by [s3] sse_c_over_http (as in test/s3/sse-c.test.ts).
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import {
@@ -33,6 +33,30 @@ const md5Base64 = (key: Buffer) => createHash('md5').update(key).digest('base64'
 
 type Mode = 'plain' | 'sse-s3' | 'sse-kms' | 'sse-c';
 const MODES: readonly Mode[] = ['plain', 'sse-s3', 'sse-kms', 'sse-c'];
+
+// `length` bytes of one marker string over and over: any plaintext fragment of 64 bytes or more
+// holds it whole.
+const markerBytes = (marker: string, length: number) =>
+  Buffer.alloc(length, Buffer.from(`${marker}|`));
+
+// The files under `dir` (the disks' shards, the metadata's LMDB and Raft log) holding `needle`.
+function filesContaining(dir: string, needle: string): string[] {
+  const found: string[] = [];
+  for (const name of readdirSync(dir, { recursive: true, encoding: 'utf8' })) {
+    const path = join(dir, name);
+    if (statSync(path, { throwIfNoEntry: false })?.isFile() !== true) continue;
+    let bytes: Buffer;
+    try {
+      bytes = readFileSync(path);
+    } catch (error) {
+      // A shard file may go between the listing and the read (a replaced object's collected).
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') continue;
+      throw error;
+    }
+    if (bytes.includes(needle)) found.push(path);
+  }
+  return found;
+}
 
 describe('SSE-S3, SSE-KMS and SSE-C together', () => {
   let server: StrataProcess;
@@ -157,6 +181,56 @@ describe('SSE-S3, SSE-KMS and SSE-C together', () => {
         }
       }
     }
+  });
+
+  // Small objects (under erasure_coding.inline_max_bytes, 64 KiB by default) are kept inline in
+  // the metadata, in plaintext, unless encrypted: an object of any encrypted mode, and a copy of
+  // an inline object into any encrypted mode, is sealed in stripes instead.
+  test('small SSE-S3, SSE-KMS and SSE-C objects and copies are sealed in stripes, never inline', async () => {
+    const disks = join(dataDir, 'disks');
+    const plainMarker = 'INLINE-PLAIN-MARKER-3b7d';
+    const plain = markerBytes(plainMarker, 3000);
+    await s3.send(new PutObjectCommand({ Bucket: 'modes', Key: 'small-plain', Body: plain }));
+    // The grep looks where inline bytes are: the plain one is in the metadata, on no disk.
+    assert.deepEqual(filesContaining(disks, plainMarker), [], 'the plain object is inline');
+    assert.notDeepEqual(filesContaining(dataDir, plainMarker), [], 'found in the metadata');
+    for (const mode of MODES.filter((m) => m !== 'plain')) {
+      const marker = `INLINE-${mode.toUpperCase()}-MARKER-8e21`;
+      const body = markerBytes(marker, 3000);
+      const key = `small-${mode}`;
+      await s3.send(
+        new PutObjectCommand({
+          Bucket: 'modes',
+          Key: key,
+          Body: body,
+          ...writeFields(mode, copyKey),
+        }),
+      );
+      assert.equal(await modeOf('modes', key, mode === 'sse-c' ? copyKey : undefined), mode);
+      const got = await s3.send(
+        new GetObjectCommand({ Bucket: 'modes', Key: key, ...readFields(mode, copyKey) }),
+      );
+      assert.ok((await bodyBytes(got.Body)).equals(body), `${key} reads back`);
+      assert.deepEqual(filesContaining(dataDir, marker), [], `${key}: no plaintext anywhere`);
+      // A copy of the inline plain object into this mode: rewritten into sealed stripes.
+      const copy = `small-plain-to-${mode}`;
+      await s3.send(
+        new CopyObjectCommand({
+          Bucket: 'modes',
+          Key: copy,
+          CopySource: 'modes/small-plain',
+          ...writeFields(mode, copyKey),
+        }),
+      );
+      assert.equal(await modeOf('modes', copy, mode === 'sse-c' ? copyKey : undefined), mode);
+      const copied = await s3.send(
+        new GetObjectCommand({ Bucket: 'modes', Key: copy, ...readFields(mode, copyKey) }),
+      );
+      assert.ok((await bodyBytes(copied.Body)).equals(plain), `${copy} reads back`);
+    }
+    // Every copy's bytes are sealed: the plaintext is still only where the plain object keeps
+    // it, in the metadata (no shard holds it).
+    assert.deepEqual(filesContaining(disks, plainMarker), [], 'no plaintext copy on a disk');
   });
 
   test('an SSE-C copy under the source key keeps working after the source is overwritten', async () => {
