@@ -12,6 +12,8 @@ Commands:
   fs         work with files: ls, mkdir, put, get, rm, stat, mv
   encryption rotate-master-key: re-wrap every data key under a new master key
   user       S3 users and their access keys: create, list, delete, rotate-key
+  kms        the built-in KMS's keys (SSE-KMS): create-key, list-keys, describe-key,
+             enable-key, disable-key, schedule-key-deletion, rotate-key
   dev        dev cluster: a multi-process cluster on this machine, stopped by Ctrl-C
   version    print the version
   help CMD   help for one command (also: strata CMD --help)
@@ -43,6 +45,10 @@ const COMMANDS: Record<
   user: async () => {
     const m = await import('./commands/user.ts');
     return { run: m.runUser, help: m.USER_HELP };
+  },
+  kms: async () => {
+    const m = await import('./commands/kms.ts');
+    return { run: m.runKms, help: m.KMS_HELP };
   },
   dev: async () => {
     const m = await import('./commands/dev.ts');

@@ -4,7 +4,7 @@ import type { Logger } from '../observability/logger.ts';
 import { inlineReads } from '../observability/metrics.ts';
 import type { DataPool } from './data-pool.ts';
 import type { MetadataClient } from './metadata-client.ts';
-import { readStripeData } from './stripe-crypt.ts';
+import { type ReadKeys, readStripeData } from './stripe-crypt.ts';
 
 // Extents are fetched from the metadata service a window at a time, so a huge file never needs
 // its whole layout in memory.
@@ -28,11 +28,12 @@ export async function* readFileRange(
   offset: number,
   length: number,
   log?: Logger,
+  customerKey?: Buffer, // an SSE-C object's key, from the request that reads it
 ): AsyncIterable<Buffer> {
   assert(offset >= 0 && length >= 0);
   const pending: Array<Promise<Buffer>> = [];
   for await (const piece of pieces(metadata, ino, offset, length)) {
-    pending.push(fetchPiece(pool, piece, log));
+    pending.push(fetchPiece(pool, piece, { atRest: pool.atRest, customerKey }, log));
     // Attach a handler now so a failed read-ahead is not an unhandled rejection.
     pending[pending.length - 1].catch(() => {});
     if (pending.length > READ_AHEAD_PIECES) yield await (pending.shift() as Promise<Buffer>);
@@ -66,18 +67,17 @@ function* split(start: number, end: number, extent: FileExtent | undefined): Gen
   }
 }
 
-async function fetchPiece(pool: DataPool, piece: Piece, log?: Logger): Promise<Buffer> {
+async function fetchPiece(
+  pool: DataPool,
+  piece: Piece,
+  keys: ReadKeys,
+  log?: Logger,
+): Promise<Buffer> {
   const { extent } = piece;
   if (!extent) return Buffer.alloc(piece.length);
   if (extent.inline !== undefined) return inlineBytes(extent, piece.offset, piece.length);
   const inStripe = extent.stripeOffset + (piece.offset - extent.fileOffset);
-  return readStripeData(
-    pool,
-    pool.atRest,
-    extent.stripe,
-    { offset: inStripe, length: piece.length },
-    log,
-  );
+  return readStripeData(pool, keys, extent.stripe, { offset: inStripe, length: piece.length }, log);
 }
 
 // [offset, offset + length) of a file, out of an inline extent that covers it (the bytes came

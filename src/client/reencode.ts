@@ -6,6 +6,7 @@
 import assert from 'node:assert';
 import { StrataError } from '../common/errors.ts';
 import type { Slots } from '../common/slots.ts';
+import type { KmsSealKey } from '../crypto/index.ts';
 import type { Extent, Inode, Stripe } from '../metadata/types.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { DataPool } from './data-pool.ts';
@@ -44,18 +45,28 @@ async function* bytesOf(deps: ReencodeDeps, extents: Extent[], sizeBytes: number
 
 // `extents`: the version's whole layout as read from the metadata (in file order). The bytes
 // written are checked against the object's MD5 when its ETag is one (single-part uploads).
+// `kms`: an SSE-KMS object's key (the object's own key and context): its new stripes are sealed
+// under it, as the state machine checks (object-encryption.ts, checkKeptEncryption); any other
+// sealed version is sealed again under the master key. SSE-C versions are never re-encoded.
 export async function reencode(
   deps: ReencodeDeps,
   file: Inode,
   extents: Extent[],
   params: ErasureParams,
+  kms?: KmsSealKey,
 ): Promise<Reencoded> {
   assert(file.type === 'file', 'only a file is re-encoded');
-  const sealed = extents.some((e) => e.stripe.encryption !== undefined);
+  assert(file.object?.sseCustomer === undefined, 'an SSE-C version is never re-encoded');
+  assert(
+    (file.object?.sse === 'aws:kms') === (kms !== undefined),
+    'SSE-KMS re-sealed under its key',
+  );
+  const sealed = extents.some((e) => e.stripe.encryption !== undefined) || kms !== undefined;
   const written = await writeStream(deps.pool, params, bytesOf(deps, extents, file.size), {
     log: deps.log,
     slots: deps.slots,
     seal: sealed,
+    kms,
   });
   assert.equal(written.sizeBytes, file.size, 'the re-encode read the whole version');
   const etag = file.object?.etag ?? '';

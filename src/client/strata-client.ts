@@ -35,7 +35,6 @@ import {
   type Retention,
   ROOT_INO,
   type SpecialFormat,
-  type SseAlgorithm,
   type StorageClass,
   type UploadInfo,
 } from '../metadata/types.ts';
@@ -43,15 +42,25 @@ import { type Logger, silentLogger } from '../observability/logger.ts';
 import { dataDamagedReads, inlineSpills, inlineWrites } from '../observability/metrics.ts';
 import type { RaftStatus } from '../raft/index.ts';
 import { RpcClient } from '../rpc/index.ts';
+import { checkCustomerKey, newCustomerRecord, sameCustomerKey } from './customer-key.ts';
 import { DataPool } from './data-pool.ts';
 import { inlineBytes, readFileRange } from './file-reader.ts';
 import { fitsInline, hasInline, inlineExtentsOf, writesOfInline } from './inline-data.ts';
+import { KmsKeys } from './kms-keys.ts';
 import * as locks from './locks.ts';
 import { MetadataClient } from './metadata-client.ts';
 import { digestPlan, ObjectDigestMismatch, verifyWholeObject } from './object-digest.ts';
+import {
+  customerTarget,
+  forgetKey,
+  type SseFields,
+  type SseTarget,
+  sseTarget,
+  withSse,
+} from './object-sse.ts';
 import { joinPath, parentAndName, splitPath, toBucketKey } from './paths.ts';
 import { type Reencoded, reencode } from './reencode.ts';
-import { type RewrittenSource, rewriteSealed } from './sealed-copy.ts';
+import { type RewrittenSource, rewriteCopy, rewriteSealed } from './sealed-copy.ts';
 import { readStripeData } from './stripe-crypt.ts';
 import { deleteStripeShards, type ErasureParams, writeStripe } from './stripe-io.ts';
 import { toExtents, writeStream, writeStreamOrInline } from './stripe-writer.ts';
@@ -125,12 +134,17 @@ export class StrataClient implements StrataClientApi {
   private readonly log: Logger;
   private readonly maxObjectSizeBytes: number;
   private readonly stripeSlots = new Slots(STRIPES_IN_FLIGHT_PER_CLIENT_MAX);
+  // The built-in KMS's keys (SSE-KMS), usable by a process that holds the master keys.
+  readonly kms: KmsKeys | undefined;
 
   constructor(options: StrataClientOptions) {
     this.metadata = new MetadataClient(options.metadataAddrs, { user: options.user });
     this.caller = options.caller ?? ROOT_CALLER;
     this.log = options.log ?? silentLogger;
-    this.pool = new DataPool(this.metadata, { log: this.log, atRest: options.atRest });
+    const ring = options.atRest?.ring;
+    this.kms = ring === undefined ? undefined : new KmsKeys(this.metadata, ring);
+    const atRest = options.atRest && { ...options.atRest, kms: this.kms };
+    this.pool = new DataPool(this.metadata, { log: this.log, atRest });
     this.maxObjectSizeBytes = options.maxObjectSizeBytes ?? 5 * 1024 ** 4;
   }
 
@@ -279,6 +293,14 @@ export class StrataClient implements StrataClientApi {
       const inode = await self.stat(path);
       if (inode.type !== 'file') throw new StrataError('EISDIR', `not a file: ${path}`);
       refuseArchived(inode);
+      // Not a stripe-level failure but the file's own: the message names it and says why.
+      if (inode.object?.sseCustomer !== undefined) {
+        throw new StrataError(
+          'CUSTOMER_KEY_REQUIRED',
+          `${path} is an S3 object encrypted with a customer-provided key (SSE-C): only an S3 ` +
+            'request carrying that key can read it',
+        );
+      }
       const { offset, length } = clampRange(inode.size, range);
       yield* self.reportingDamage(
         readFileRange(self.metadata, self.pool, inode.ino, offset, length, self.log),
@@ -516,7 +538,7 @@ export class StrataClient implements StrataClientApi {
       reads.push(
         readStripeData(
           this.pool,
-          this.pool.atRest,
+          { atRest: this.pool.atRest },
           e.stripe,
           { offset: inStripe, length: to - from },
           this.log,
@@ -648,26 +670,28 @@ export class StrataClient implements StrataClientApi {
     options: PutObjectOptions,
   ): Promise<PutObjectResult> {
     const info = await this.getBucket(bucket);
-    // SSE-S3, asked for or the bucket's default: sealed whatever encryption at rest says (the
-    // state machine refuses the commit otherwise, object-encryption.ts).
-    const sse = options.object.sse ?? info.encryption;
     const params = await this.classParams(options.object.storageClass);
+    // SSE-C, SSE-S3 or SSE-KMS, asked for or the bucket's default: sealed whatever encryption at
+    // rest says (the state machine refuses the commit otherwise, object-encryption.ts).
+    const target = await this.objectTarget(info, options.object, options.customerKey);
     const streamOptions = {
       maxSizeBytes: this.maxObjectSizeBytes,
       log: this.log,
       slots: this.stripeSlots,
-      seal: sse !== undefined,
+      seal: target.seal,
+      kms: target.kms,
+      customer: target.customer,
     };
-    // An archived class is stripes of its own code on its pool, never inline.
+    // An archived class is stripes of its own code on its pool, never inline; an encrypted
+    // object (any of the three modes) is never inline either (inlineMaxBytes).
     const inlineMaxBytes = isArchiveClass(options.object.storageClass)
       ? 0
-      : this.inlineMaxBytes(await this.erasure(), sse);
-    const written =
-      inlineMaxBytes > 0
-        ? await writeStreamOrInline(this.pool, { ...params, inlineMaxBytes }, body, streamOptions)
-        : await writeStream(this.pool, params, body, streamOptions);
-    const object: ObjectMeta = { ...options.object, etag: written.md5Hex };
-    if (sse !== undefined) object.sse = sse;
+      : this.inlineMaxBytes(await this.erasure(), target.seal);
+    const written = await (inlineMaxBytes > 0
+      ? writeStreamOrInline(this.pool, { ...params, inlineMaxBytes }, body, streamOptions)
+      : writeStream(this.pool, params, body, streamOptions)
+    ).finally(() => forgetKey(target));
+    const object: ObjectMeta = withSse({ ...options.object, etag: written.md5Hex }, target);
     const result = await this.apply({
       op: 'putObject',
       bucket,
@@ -701,10 +725,19 @@ export class StrataClient implements StrataClientApi {
 
   // The largest file this client writes inline (0: none). Never sealed data: inline bytes sit in
   // plaintext in the metadata, its Raft log and snapshots (docs/guides/security.md), so neither
-  // an SSE-S3 object nor any write while encryption at rest seals new stripes is inline.
-  private inlineMaxBytes(erasure: ErasureParams, sse?: SseAlgorithm): number {
-    if (sse !== undefined || this.pool.atRest?.sealNew === true) return 0;
+  // an encrypted object (SSE-S3, SSE-KMS or SSE-C: `sealed`) nor any write while encryption at
+  // rest seals new stripes is inline.
+  private inlineMaxBytes(erasure: ErasureParams, sealed = false): number {
+    if (sealed || this.pool.atRest?.sealNew === true) return 0;
     return erasure.inlineMaxBytes ?? 0;
+  }
+
+  // An SSE-KMS upload's parts are sealed under the key it recorded, if it is still enabled.
+  private async partKmsKey(object: SseFields) {
+    if (object.sse !== 'aws:kms') return undefined;
+    if (this.kms === undefined)
+      throw new StrataError('ENCRYPTION_KEY_UNAVAILABLE', 'SSE-KMS needs the master key file');
+    return this.kms.sealKey(object.kmsKeyId, object.sseContext);
   }
 
   sealsOnRequest(): boolean {
@@ -739,7 +772,7 @@ export class StrataClient implements StrataClientApi {
     key: string,
     range?: ByteRange,
     versionId?: string,
-    options: { archived?: boolean } = {},
+    options: { archived?: boolean; customerKey?: Buffer } = {},
   ): Promise<GetObjectResult> {
     const inode =
       versionId === undefined
@@ -748,8 +781,17 @@ export class StrataClient implements StrataClientApi {
     if (inode === undefined)
       throw new StrataError('METHOD_NOT_ALLOWED', `version ${versionId} is a delete marker`);
     if (options.archived !== true) refuseArchived(inode);
+    const customer = checkCustomerKey(inode.object?.sseCustomer, options.customerKey, 'the object');
     const { offset, length } = clampRange(inode.size, range);
-    let body = readFileRange(this.metadata, this.pool, inode.ino, offset, length, this.log);
+    let body = readFileRange(
+      this.metadata,
+      this.pool,
+      inode.ino,
+      offset,
+      length,
+      this.log,
+      customer?.key,
+    );
     const plan = digestPlan(inode.object, inode.size);
     if (plan && offset === 0 && length === inode.size) body = verifyWholeObject(body, plan);
     return { inode, body: this.reportingDamage(body, { bucket, key }) };
@@ -780,8 +822,18 @@ export class StrataClient implements StrataClientApi {
     key: string,
     options: CopyOptions = {},
   ): Promise<{ inode: Inode; versionId?: string }> {
-    const { caller, ...rest } = options;
-    const rewritten = await this.sealedCopySource(source, bucket, options.sse);
+    // The SSE-C keys stay here: the command (and so the Raft log) gets the key id only.
+    const {
+      caller,
+      sse: _s,
+      kmsKeyId: _k,
+      sseContext: _c,
+      bucketKeyEnabled: _b,
+      customerKey: _ck,
+      sourceCustomerKey: _sk,
+      ...rest
+    } = options;
+    const { rewritten, fields } = await this.copyRewrite(source, bucket, options);
     const result = await this.apply({
       op: 'copyObject',
       srcBucket: source.bucket,
@@ -791,6 +843,7 @@ export class StrataClient implements StrataClientApi {
       key,
       caller: caller ?? this.caller,
       ...rest,
+      ...fields,
       rewritten,
     }).catch(async (error) => {
       if (rewritten) await this.discardExtents(rewritten.extents);
@@ -799,24 +852,73 @@ export class StrataClient implements StrataClientApi {
     return { inode: result.inode as Inode, versionId: result.versionId };
   }
 
-  // A copy that must be SSE-S3 of a source with plaintext stripes: the bytes written again,
-  // sealed (sealed-copy.ts); undefined for every other copy (metadata only, no bytes move).
-  private async sealedCopySource(
+  // How a copy stores its bytes (sealed-copy.ts) and the encryption fields of its command
+  // (exactly the target's: the bucket default resolved, a KMS key named by its id). SSE-C on
+  // either side: the source opened with its key, and the bytes written again under the copy's
+  // own encryption, unless the copy uses the source's key (then the stripes are shared and the
+  // copy keeps the source's key id).
+  private async copyRewrite(
     source: { bucket: string; key: string; versionId?: string },
     bucket: string,
-    sse: SseAlgorithm | undefined,
-  ): Promise<RewrittenSource | undefined> {
-    if ((sse ?? (await this.getBucket(bucket)).encryption) === undefined) return undefined;
+    options: CopyOptions,
+  ): Promise<{ rewritten?: RewrittenSource; fields: SseFields }> {
     const version = await this.objectVersion(source.bucket, source.key, source.versionId);
-    if (version.inode === undefined) return undefined; // a delete marker: the command refuses it
-    const deps = {
+    const record = version.inode?.object?.sseCustomer;
+    const { customerKey, sourceCustomerKey } = options;
+    if (record !== undefined && sameCustomerKey(record, customerKey)) {
+      checkCustomerKey(record, sourceCustomerKey, 'the copy source');
+      return { fields: { sseCustomer: record } };
+    }
+    const target = await this.objectTarget(await this.getBucket(bucket), options, customerKey);
+    try {
+      const fields = { ...target.fields };
+      if (version.inode === undefined) return { fields }; // a delete marker: the command refuses it
+      if (record === undefined && customerKey === undefined)
+        return { rewritten: await this.sealedCopySource(version.inode, target), fields };
+      const sourceKey = checkCustomerKey(record, sourceCustomerKey, 'the copy source')?.key;
+      const rewritten = await rewriteCopy(await this.rewriteDeps(), version.inode, {
+        sourceKey,
+        target,
+      });
+      return { rewritten, fields };
+    } finally {
+      forgetKey(target);
+    }
+  }
+
+  // A copy whose encryption the source's stripes do not have: the bytes written again, sealed as
+  // the copy says (sealed-copy.ts); undefined for every other copy (metadata only).
+  private async sealedCopySource(
+    source: Inode,
+    target: SseTarget,
+  ): Promise<RewrittenSource | undefined> {
+    // An unencrypted copy shares the stripes of any source but an SSE-KMS one: no extent scan.
+    if (!target.seal && source.object?.sse !== 'aws:kms') return undefined;
+    return rewriteSealed(await this.rewriteDeps(), source, target);
+  }
+
+  private async rewriteDeps() {
+    return {
       metadata: this.metadata,
       pool: this.pool,
       erasure: await this.erasure(),
       slots: this.stripeSlots,
       log: this.log,
     };
-    return rewriteSealed(deps, version.inode);
+  }
+
+  // A new object's, upload's or copy's encryption (object-sse.ts): SSE-C with the request's key
+  // (a new key id, fresh salt) wins over the bucket's default, as on AWS; else SSE-S3 or SSE-KMS
+  // as asked, else the bucket's default.
+  private async objectTarget(
+    info: BucketInfo,
+    requested: SseFields,
+    customerKey: Buffer | undefined,
+  ): Promise<SseTarget> {
+    if (customerKey === undefined) return sseTarget(this.kms, info, requested);
+    assert(requested.sse === undefined, 'SSE-C never with SSE-S3 or SSE-KMS (the gateway refuses)');
+    const { record, seal } = newCustomerRecord(customerKey);
+    return customerTarget(record, seal);
   }
 
   // RestoreObject (src/metadata/ops-storage-class.ts): `delayMs` is the tier's delay, `timing`
@@ -860,7 +962,15 @@ export class StrataClient implements StrataClientApi {
       log: this.log,
       readFromExtents: (e: Extent[], at: number, n: number) => this.readFromExtents(e, at, n),
     };
-    const done = await reencode(deps, file, extents, await this.classParams(storageClass));
+    // Its bytes keep their encryption (the state machine checks it): SSE-C needs the customer's
+    // key, which the cluster never has (the rules never move such a version, lifecycle/decide.ts).
+    if (file.object?.sseCustomer !== undefined)
+      throw new StrataError('CUSTOMER_KEY_REQUIRED', `${target.key} is SSE-C: not re-encoded`);
+    const params = await this.classParams(storageClass);
+    const kms = await this.partKmsKey(file.object ?? {});
+    const done = await reencode(deps, file, extents, params, kms).finally(() =>
+      kms?.wrapping.key.fill(0),
+    );
     const result = await this.apply({
       op: 'transitionObject',
       ...target,
@@ -975,12 +1085,16 @@ export class StrataClient implements StrataClientApi {
     object: Omit<ObjectMeta, 'etag'>,
     owner: string,
     lock?: ObjectLockRequest,
+    options: { customerKey?: Buffer } = {},
   ) {
     const info = await this.getBucket(bucket);
     const uploadId = randomBytes(24).toString('base64url');
-    // The bucket's default encryption at creation decides how the parts are written.
-    const sse = object.sse ?? info.encryption;
-    const meta = sse === undefined ? object : { ...object, sse };
+    // SSE-C: the upload records the key's id, and each part must carry the same key. Otherwise
+    // the bucket's default encryption at creation decides how the parts are written; a KMS key
+    // is resolved (and the default key made) now, so every part is sealed under the same one.
+    const target = await this.objectTarget(info, object, options.customerKey);
+    forgetKey(target);
+    const meta = withSse(object, target);
     await this.apply({ op: 'createUpload', uploadId, bucket, key, object: meta, owner, lock });
     return this.getUpload(uploadId);
   }
@@ -989,7 +1103,7 @@ export class StrataClient implements StrataClientApi {
     uploadId: string,
     partNumber: number,
     body: Body,
-    options: { checksum?: () => string | undefined } = {},
+    options: { checksum?: () => string | undefined; customerKey?: Buffer } = {},
   ): Promise<PartInfo> {
     if (!Number.isInteger(partNumber) || partNumber < 1 || partNumber > 10_000) {
       throw new StrataError('EINVAL', `part number must be 1..10000, got ${partNumber}`);
@@ -997,12 +1111,17 @@ export class StrataClient implements StrataClientApi {
     const upload = await this.getUpload(uploadId);
     // Parts are written with the upload's class's policy: its object is made of them.
     const params = await this.classParams(upload.object.storageClass);
+    const record = upload.object.sseCustomer;
+    const customer = checkCustomerKey(record, options.customerKey, 'the multipart upload');
+    const kms = await this.partKmsKey(upload.object);
     const written = await writeStream(this.pool, params, body, {
       maxSizeBytes: PART_SIZE_BYTES_MAX,
       log: this.log,
       slots: this.stripeSlots,
       seal: upload.object.sse !== undefined,
-    });
+      kms,
+      customer,
+    }).finally(() => kms?.wrapping.key.fill(0));
     const part = {
       uploadId,
       partNumber,

@@ -7,6 +7,9 @@ import { isStrataError, StrataError } from '../common/errors.ts';
 import {
   type AtRest,
   ChunkAuthError,
+  type DataCipher,
+  isCustomerKeyId,
+  type KmsSealKey,
   newDataKey,
   openWindow,
   type SealedLayout,
@@ -15,17 +18,78 @@ import {
   sealedWindow,
   sealShard,
   unwrapDataKey,
+  unwrapDataKeyKms,
+  unwrapWithCustomerKey,
   wrapDataKey,
+  wrapDataKeyKms,
+  wrapWithCustomerKey,
 } from '../crypto/index.ts';
 import type { Stripe, StripeEncryption } from '../metadata/types.ts';
 import type { Logger } from '../observability/logger.ts';
 import { encryptedStripes, encryptionAuthFailures } from '../observability/metrics.ts';
 import { readStripeRange, type StripeReadPool } from './stripe-read.ts';
 
+// SSE-C: the customer's key for one object (never stored, never logged) and the object's key id
+// (src/crypto/customer-key.ts), which every stripe sealed for it records.
+export interface CustomerKey {
+  key: Buffer;
+  keyId: string;
+}
+
+// How a new stripe's data key is kept, one of three ways (docs/guides/security.md): wrapped by
+// the cluster's active master key (SSE-S3, and the unrequested seal of [encryption]); by a key
+// derived from a KMS key version, its id and the encryption context (SSE-KMS: the stripe records
+// the version and the context, the state machine checks them against the object); or by a key
+// derived from the customer's key (SSE-C: the stripe records only the salted key id). The key id
+// a stripe records tells a reader which of the three opens it (stripeKey below).
+export type DataKeyWrapKind = 'master' | 'kms' | 'customer';
+
+export interface DataKeyWrapper {
+  kind: DataKeyWrapKind;
+  cipher: DataCipher;
+  // The stripe record's key fields for `dataKey` wrapped this way (the data key is not kept).
+  wrap(dataKey: Buffer): Pick<StripeEncryption, 'keyId' | 'wrappedKey' | 'kms'>;
+}
+
+export function masterKeyWrapper(atRest: AtRest): DataKeyWrapper {
+  return {
+    kind: 'master',
+    cipher: atRest.cipher,
+    wrap: (dataKey) => wrapDataKey(atRest.ring.active, dataKey),
+  };
+}
+
+// The KMS key's wrapping key is derived once per write (src/client/object-sse.ts) and zeroed by
+// its owner after the write (forgetKey).
+export function kmsKeyWrapper(atRest: AtRest, kms: KmsSealKey): DataKeyWrapper {
+  const place =
+    kms.context === undefined
+      ? { version: kms.version }
+      : { version: kms.version, context: kms.context };
+  return {
+    kind: 'kms',
+    cipher: atRest.cipher,
+    wrap: (dataKey) => {
+      const wrapped = wrapDataKeyKms(kms.wrapping, dataKey);
+      assert.equal(wrapped.keyId, kms.keyId, 'a KMS wrapping key is named by its KMS key');
+      return { ...wrapped, kms: place };
+    },
+  };
+}
+
+// The cipher is the cluster's choice when this process has one ([encryption] cipher), else GCM.
+export function customerKeyWrapper(customer: CustomerKey, atRest?: AtRest): DataKeyWrapper {
+  return {
+    kind: 'customer',
+    cipher: atRest?.cipher ?? 'aes-256-gcm',
+    wrap: (dataKey) => wrapWithCustomerKey(customer.key, customer.keyId, dataKey),
+  };
+}
+
 // Seals `plain` into the k data shard buffers of a new stripe (zeroed, `layout.sealedShardBytes`
 // each; the caller then computes parity over them) and returns what the stripe records.
 export function sealForWrite(
-  atRest: AtRest,
+  wrapper: DataKeyWrapper,
   stripeId: string,
   layout: SealedLayout,
   plain: Buffer,
@@ -33,12 +97,25 @@ export function sealForWrite(
 ): StripeEncryption {
   assert(shards.length >= layout.k, 'a buffer per data shard');
   const key = newDataKey();
-  const sk = { stripeId, key, cipher: atRest.cipher };
+  const sk = { stripeId, key, cipher: wrapper.cipher };
   for (let i = 0; i < layout.k; i++) sealShard(sk, layout, plain, i, shards[i]);
-  const wrapped = wrapDataKey(atRest.ring.active, key);
-  key.fill(0);
+  let wrapped: ReturnType<DataKeyWrapper['wrap']>;
+  try {
+    wrapped = wrapper.wrap(key);
+  } finally {
+    key.fill(0);
+  }
+  assert.equal(wrapped.kms !== undefined, wrapper.kind === 'kms', 'KMS fields on KMS stripes only');
+  assert.equal(isCustomerKeyId(wrapped.keyId), wrapper.kind === 'customer', 'SSE-C key ids');
   encryptedStripes.inc({ operation: 'seal' });
-  return { cipher: atRest.cipher, ...wrapped, plainLengthBytes: plain.length };
+  return { cipher: wrapper.cipher, ...wrapped, plainLengthBytes: plain.length };
+}
+
+// The keys a reader holds: the master keys of its key file (and through them the KMS keys'
+// material, atRest.kms), and for an SSE-C object the key its request carried.
+export interface ReadKeys {
+  atRest: AtRest | undefined;
+  customerKey?: Buffer;
 }
 
 // The stripe's length as its extents see it: the plaintext's.
@@ -52,7 +129,7 @@ export function plainLengthOf(stripe: Stripe): number {
 // corrupt shard, at most m times; beyond that the read fails with ENCRYPTION_AUTH_FAILED.
 export async function readStripeData(
   pool: StripeReadPool,
-  atRest: AtRest | undefined,
+  keys: ReadKeys,
   stripe: Stripe,
   at: { offset: number; length: number },
   log?: Logger,
@@ -61,7 +138,7 @@ export async function readStripeData(
   const enc = stripe.encryption;
   if (enc === undefined) return readStripeRange(pool, stripe, offset, length, log);
   if (length === 0) return Buffer.alloc(0);
-  const sk = stripeKey(atRest, stripe, enc, log);
+  const sk = await stripeKey(keys, stripe, enc, log);
   const window = sealedWindow(sealedLayout(stripe.k, enc.plainLengthBytes), offset, length);
   const setAside = new Set(stripe.absentShards ?? []);
   let view = stripe;
@@ -99,12 +176,14 @@ export async function readStripeData(
   }
 }
 
-function stripeKey(
-  atRest: AtRest | undefined,
+async function stripeKey(
+  keys: ReadKeys,
   stripe: Stripe,
   enc: StripeEncryption,
   log?: Logger,
-): StripeKey {
+): Promise<StripeKey> {
+  if (isCustomerKeyId(enc.keyId)) return customerStripeKey(keys, stripe, enc);
+  const { atRest } = keys;
   if (atRest === undefined) {
     throw new StrataError(
       'ENCRYPTION_KEY_UNAVAILABLE',
@@ -112,7 +191,18 @@ function stripeKey(
     );
   }
   try {
-    return { stripeId: stripe.id, cipher: enc.cipher, key: unwrapDataKey(atRest.ring, enc) };
+    if (enc.kms === undefined)
+      return { stripeId: stripe.id, cipher: enc.cipher, key: unwrapDataKey(atRest.ring, enc) };
+    assert(atRest.kms !== undefined, 'a client with master keys reads KMS keys');
+    // A disabled key or one pending deletion throws here: nothing is read or served.
+    const place = { keyId: enc.keyId, ...enc.kms };
+    const wrapping = await atRest.kms.wrappingKey(place);
+    try {
+      const key = unwrapDataKeyKms(wrapping, enc.wrappedKey);
+      return { stripeId: stripe.id, cipher: enc.cipher, key };
+    } finally {
+      wrapping.key.fill(0);
+    }
   } catch (error) {
     if (isStrataError(error, 'ENCRYPTION_AUTH_FAILED')) {
       encryptionAuthFailures.inc({ what: 'data_key' });
@@ -120,4 +210,17 @@ function stripeKey(
     }
     throw error;
   }
+}
+
+// An SSE-C stripe opens only with the customer's key; a mount or the CLI never has it.
+function customerStripeKey(keys: ReadKeys, stripe: Stripe, enc: StripeEncryption): StripeKey {
+  if (keys.customerKey === undefined) {
+    throw new StrataError(
+      'CUSTOMER_KEY_REQUIRED',
+      `stripe ${stripe.id} is sealed under a customer-provided key (SSE-C): only an S3 request ` +
+        'carrying that key can read it',
+    );
+  }
+  const key = unwrapWithCustomerKey(keys.customerKey, enc);
+  return { stripeId: stripe.id, cipher: enc.cipher, key };
 }

@@ -1,14 +1,21 @@
 import assert from 'node:assert';
 import { randomBytes } from 'node:crypto';
 import { StrataError } from '../common/errors.ts';
-import { type AtRest, sealedLayout } from '../crypto/index.ts';
+import { type AtRest, type KmsSealKey, sealedLayout } from '../crypto/index.ts';
 import type { ReedSolomon } from '../erasure/index.ts';
 import type { ShardLocation, Stripe, StripeEncryption } from '../metadata/types.ts';
 import type { Logger } from '../observability/logger.ts';
 import { erasureStripes, writePlacementWaits } from '../observability/metrics.ts';
 import type { DataPool } from './data-pool.ts';
 import { codecFor, shardViews } from './stripe-codec.ts';
-import { sealForWrite } from './stripe-crypt.ts';
+import {
+  type CustomerKey,
+  customerKeyWrapper,
+  type DataKeyWrapper,
+  kmsKeyWrapper,
+  masterKeyWrapper,
+  sealForWrite,
+} from './stripe-crypt.ts';
 import {
   type PlacementView,
   placeNewStripe,
@@ -45,7 +52,7 @@ export async function writeStripe(
   params: ErasureParams,
   data: Buffer,
   log?: Logger,
-  options: { seal?: boolean } = {},
+  options: { seal?: boolean; kms?: KmsSealKey; customer?: CustomerKey } = {},
 ): Promise<Stripe> {
   const { k, m } = params;
   assert(
@@ -55,9 +62,21 @@ export async function writeStripe(
   const stripeId = randomBytes(16).toString('hex');
   // Encryption at rest seals the data shards first; the code and the servers see sealed bytes.
   // An object asking for SSE-S3 is sealed even while encryption at rest is off for the rest.
-  const seal = options.seal === true || pool.atRest?.sealNew === true;
-  const { buffers, encryption } = encodeData(pool.atRest, seal, stripeId, codecFor(k, m), data);
+  // SSE-KMS seals under the KMS key and SSE-C under the request's key whatever else holds.
+  assert(options.kms === undefined || options.customer === undefined, 'SSE-KMS or SSE-C, not both');
+  const seal =
+    options.customer !== undefined ||
+    options.kms !== undefined ||
+    options.seal === true ||
+    pool.atRest?.sealNew === true;
+  const wrapper = seal ? dataKeyWrapper(pool.atRest, options) : undefined;
+  const { buffers, encryption } = encodeData(wrapper, stripeId, codecFor(k, m), data);
   assert(!seal || encryption !== undefined, 'a stripe asked to be sealed is sealed');
+  assert(options.kms === undefined || encryption?.kms !== undefined, 'sealed under the KMS key');
+  assert(
+    options.customer === undefined || encryption?.keyId === options.customer.keyId,
+    'an SSE-C stripe records its customer key id',
+  );
   const shardSizeBytes = buffers[0].length;
   const view = await pool.placementView(undefined, params.pool);
   const shape = { stripeId, k, m, pool: params.pool };
@@ -194,25 +213,36 @@ export function writeQuorum(k: number, m: number): number {
   return Math.min(k + m, k + 1);
 }
 
-// The k+m shards of a new stripe holding `data`: as it is, or sealed (stripe-crypt.ts).
-function encodeData(
+// Who wraps a sealed stripe's data key: the customer's key (SSE-C, which needs no key file), the
+// KMS key (SSE-KMS), else the active master key.
+function dataKeyWrapper(
   atRest: AtRest | undefined,
-  seal: boolean,
-  stripeId: string,
-  codec: ReedSolomon,
-  data: Buffer,
-): { buffers: Buffer[]; encryption?: StripeEncryption } {
-  const k = codec.dataShards;
-  if (!seal) return { buffers: encodeStripe(codec, data, Math.ceil(data.length / k)) };
+  by: { kms?: KmsSealKey; customer?: CustomerKey },
+): DataKeyWrapper {
+  if (by.customer !== undefined) return customerKeyWrapper(by.customer, atRest);
   if (atRest === undefined) {
     throw new StrataError(
       'ENCRYPTION_KEY_UNAVAILABLE',
       'this write must be encrypted and this process has no key file ([encryption] key_file)',
     );
   }
+  if (by.kms !== undefined) return kmsKeyWrapper(atRest, by.kms);
+  return masterKeyWrapper(atRest);
+}
+
+// The k+m shards of a new stripe holding `data`: as it is, or sealed (stripe-crypt.ts).
+function encodeData(
+  wrapper: DataKeyWrapper | undefined,
+  stripeId: string,
+  codec: ReedSolomon,
+  data: Buffer,
+): { buffers: Buffer[]; encryption?: StripeEncryption } {
+  const k = codec.dataShards;
+  if (wrapper === undefined)
+    return { buffers: encodeStripe(codec, data, Math.ceil(data.length / k)) };
   const layout = sealedLayout(k, data.length);
   const buffers = shardViews(codec.totalShards, layout.sealedShardBytes);
-  const encryption = sealForWrite(atRest, stripeId, layout, data, buffers);
+  const encryption = sealForWrite(wrapper, stripeId, layout, data, buffers);
   codec.encode(buffers);
   return { buffers, encryption };
 }

@@ -2,10 +2,11 @@ import assert from 'node:assert';
 import { createHash } from 'node:crypto';
 import { StrataError } from '../common/errors.ts';
 import type { Slots } from '../common/slots.ts';
+import type { KmsSealKey } from '../crypto/index.ts';
 import type { Extent, FileExtent, Stripe } from '../metadata/types.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { DataPool } from './data-pool.ts';
-import { plainLengthOf } from './stripe-crypt.ts';
+import { type CustomerKey, plainLengthOf } from './stripe-crypt.ts';
 import { deleteStripeShards, type ErasureParams, writeStripe } from './stripe-io.ts';
 import type { Body } from './types.ts';
 
@@ -29,6 +30,8 @@ export interface WriteStreamOptions {
   // each stripe in flight holds a slot (about k+m shards of buffers).
   slots?: Slots;
   seal?: boolean; // every stripe sealed, whatever encryption at rest says (SSE-S3)
+  kms?: KmsSealKey; // every stripe sealed with its data key wrapped under this KMS key (SSE-KMS)
+  customer?: CustomerKey; // every stripe sealed under this customer's key (SSE-C)
 }
 
 // A body of at most `inlineMaxBytes` (> 0) is returned as one inline extent and nothing is
@@ -40,7 +43,13 @@ export async function writeStreamOrInline(
   body: Body,
   options: WriteStreamOptions = {},
 ): Promise<WrittenData<FileExtent>> {
-  assert(params.inlineMaxBytes > 0 && options.seal !== true, 'inline only where allowed');
+  assert(
+    params.inlineMaxBytes > 0 &&
+      options.seal !== true &&
+      options.kms === undefined &&
+      options.customer === undefined,
+    'inline only where allowed: never for an encrypted object',
+  );
   const head: Buffer[] = [];
   let headBytes = 0;
   const chunks = toChunks(body)[Symbol.asyncIterator]();
@@ -84,7 +93,7 @@ export async function writeStream(
   body: Body,
   options: WriteStreamOptions = {},
 ): Promise<WrittenData> {
-  const { maxSizeBytes = Number.MAX_SAFE_INTEGER, log, slots, seal } = options;
+  const { maxSizeBytes = Number.MAX_SAFE_INTEGER, log, slots, seal, kms, customer } = options;
   const stripeCapacity = params.k * params.shardSizeBytes;
   const md5 = createHash('md5');
   const stripes: Array<Promise<Stripe>> = [];
@@ -97,7 +106,7 @@ export async function writeStream(
     buffer = Buffer.allocUnsafe(stripeCapacity);
     filled = 0;
     const release = slots ? await slots.acquire() : () => {};
-    const write = writeStripe(pool, params, data, log, { seal });
+    const write = writeStripe(pool, params, data, log, { seal, kms, customer });
     write.then(release, release);
     stripes.push(write);
     inFlight.add(write);

@@ -40,6 +40,8 @@ export interface PutObjectOptions {
   ifNoneMatch?: string;
   lock?: ObjectLockRequest; // Object Lock for the new version (absent: the bucket's default)
   replicaVersionId?: string; // bucket replication from another Strata: the source's version id
+  // SSE-C: the customer's 256-bit key; the object is sealed under it and the key is not kept.
+  customerKey?: Buffer;
   // Optional integrity checks computed while streaming; the put fails with INVALID_DIGEST-like
   // errors raised by the caller's own hashing, so the client only reports what it computed.
 }
@@ -54,7 +56,12 @@ export interface CopyOptions {
   copyIfNoneMatch?: string;
   caller?: Caller;
   lock?: ObjectLockRequest; // the copy's own Object Lock (a copy never takes the source's)
-  sse?: SseAlgorithm; // the copy's own SSE-S3 (absent: the destination bucket's default)
+  sse?: SseAlgorithm; // the copy's own SSE-S3 or SSE-KMS (absent: the destination bucket's default)
+  kmsKeyId?: string; // SSE-KMS: the key's id, ARN or alias (absent: the default key)
+  sseContext?: string; // SSE-KMS: the encryption context, canonical base64 JSON
+  bucketKeyEnabled?: boolean;
+  customerKey?: Buffer; // SSE-C: the copy's own key (never part of the command)
+  sourceCustomerKey?: Buffer; // SSE-C: the source's key, to read it
   storageClass?: StorageClass; // the copy's own class (absent: STANDARD)
 }
 
@@ -184,6 +191,7 @@ export interface StrataClientApi {
     key: string,
     range?: ByteRange,
     versionId?: string,
+    options?: { customerKey?: Buffer }, // an SSE-C object's key (CUSTOMER_KEY_*)
   ): Promise<GetObjectResult>;
   // bypassGovernance: the caller sent x-amz-bypass-governance-retention and holds
   // s3:BypassGovernanceRetention (the gateway checks both); it lifts GOVERNANCE retention only.
@@ -249,6 +257,7 @@ export interface StrataClientApi {
     object: Omit<ObjectMeta, 'etag'>,
     owner: string,
     lock?: ObjectLockRequest,
+    options?: { customerKey?: Buffer }, // SSE-C: every part must then carry this key
   ): Promise<UploadInfo>;
   // `checksum` is read once the body has been consumed: the part's checksum in the upload's
   // algorithm, computed by the caller while streaming.
@@ -256,7 +265,7 @@ export interface StrataClientApi {
     uploadId: string,
     partNumber: number,
     body: Body,
-    options?: { checksum?: () => string | undefined },
+    options?: { checksum?: () => string | undefined; customerKey?: Buffer },
   ): Promise<PartInfo>;
   completeMultipartUpload(
     uploadId: string,

@@ -493,6 +493,7 @@ async function startS3(
     maxObjectSizeBytes: config.s3.max_object_size_bytes,
     bodyIdleTimeoutMs: config.s3.body_idle_timeout_seconds * 1000,
     tls: s3TlsFiles(config),
+    sseCustomerOverHttp: config.s3.sse_c_over_http,
     lifecycleTiming: lifecycleTiming(config),
     restoreDelayMs: {
       Expedited: config.lifecycle.restore_delay_seconds_expedited * 1000,

@@ -81,6 +81,12 @@ export type StrataErrorCode =
   | 'ENCRYPTION_AUTH_FAILED'
   // An encrypted stripe whose master key is not in this process's key file.
   | 'ENCRYPTION_KEY_UNAVAILABLE'
+  // An object sealed under a customer-provided key (SSE-C) read without that key: only an S3
+  // request carrying it can read the object (S3 400 InvalidRequest, EACCES on the mount).
+  | 'CUSTOMER_KEY_REQUIRED'
+  // A customer-provided key (SSE-C) that is not the one the object was written with (S3 403
+  // AccessDenied).
+  | 'CUSTOMER_KEY_MISMATCH'
   | 'NOT_ENOUGH_TARGETS'
   // A stripe's locations break the placement invariant (duplicate or unknown disks, a failure
   // domain holding more than m shards): the metadata service refuses to commit it. A writer bug.
@@ -97,6 +103,11 @@ export type StrataErrorCode =
   | 'ACCESS_KEY_IN_USE'
   | 'ACCESS_KEY_LIMIT'
   | 'USER_FROM_CONFIG'
+  // The built-in KMS (src/metadata/ops-kms.ts): no key of that id, alias or ARN; the key is
+  // disabled; the key is pending deletion (AWS's KMSInvalidStateException).
+  | 'KMS_KEY_NOT_FOUND'
+  | 'KMS_KEY_DISABLED'
+  | 'KMS_KEY_INVALID_STATE'
   | 'RPC_TIMEOUT'
   | 'RPC_UNAVAILABLE'
   | 'RPC_CONNECTION_LOST'

@@ -222,6 +222,11 @@ export const KEYS: readonly KeySpec[] = [
     doc: 'the private key of `tls_cert` (PEM; refused when readable by all users)',
   },
   {
+    key: 's3.sse_c_over_http',
+    check: isBool,
+    doc: 'accept SSE-C requests (`x-amz-server-side-encryption-customer-key`, which carries the encryption key itself) over plain HTTP from loopback peers (127.0.0.0/8, ::1): a TLS-terminating proxy on the same host, or tests. Off, and from any other peer, SSE-C over plain HTTP is refused with `400 InvalidRequest`, as AWS refuses it (docs/guides/security.md, "SSE-C")',
+  },
+  {
     key: 's3.auth.allow_anonymous',
     check: isBool,
     doc: 'accept unsigned requests as the anonymous principal. They are then authorized like any other caller, so they can do only what a bucket policy (`Principal: "*"`) or a canned ACL (`public-read`, ...) allows. `false` refuses every unsigned request before any policy is read, like S3\'s Block Public Access',

@@ -68,6 +68,7 @@ export interface StrataConfig {
     body_idle_timeout_seconds: number;
     tls_cert: string;
     tls_key: string;
+    sse_c_over_http: boolean;
     auth: { allow_anonymous: boolean; credentials: CredentialConfig[] };
   };
   erasure_coding: {
@@ -148,6 +149,8 @@ export const DEFAULT_CONFIG: StrataConfig = {
     // Empty: plain HTTP (a proxy in front terminates TLS, or the gateway stays on loopback).
     tls_cert: '',
     tls_key: '',
+    // SSE-C keys travel only over HTTPS, as on AWS; true lets loopback peers send them in clear.
+    sse_c_over_http: false,
     auth: { allow_anonymous: false, credentials: [] },
   },
   // 64 KiB inline: a small object costs one Raft commit instead of k + m shard fsyncs (MinIO

@@ -2,13 +2,28 @@
 // whether (and with which cipher) it seals new stripes.
 import { existsSync } from 'node:fs';
 import { StrataError } from '../common/errors.ts';
-import { type Keyring, loadOrCreateKeyFile, readKeyFile } from './master-key.ts';
+import type { KmsWrapPlace } from './kms-key.ts';
+import { type Keyring, loadOrCreateKeyFile, type MasterKey, readKeyFile } from './master-key.ts';
 import type { DataCipher } from './shard-seal.ts';
 
 export interface AtRest {
   ring: Keyring;
   cipher: DataCipher;
   sealNew: boolean; // off: stripes sealed before stay readable, new ones are written as they are
+  // The built-in KMS's keys, for stripes sealed under one (SSE-KMS): set by the client, which
+  // reads the keys' wrapped material from the metadata (src/client/kms-keys.ts).
+  kms?: KmsKeySource;
+}
+
+// Where a reader gets the key that unwraps an SSE-KMS stripe's data key: the key's state is
+// checked at each call (a disabled key answers KMS_KEY_DISABLED, never a key).
+export interface KmsKeySource {
+  wrappingKey(place: KmsWrapPlace): Promise<MasterKey>;
+}
+
+// What a writer seals new stripes of an SSE-KMS object under: the KMS key's newest version.
+export interface KmsSealKey extends KmsWrapPlace {
+  wrapping: MasterKey;
 }
 
 export interface AtRestSettings {

@@ -64,6 +64,13 @@ const ERRNO_OF_CODE: Record<Exclude<StrataErrorCode, ErrnoCode>, number> = {
   DATA_DAMAGED: EIO,
   ENCRYPTION_AUTH_FAILED: EIO,
   ENCRYPTION_KEY_UNAVAILABLE: EIO,
+  // A file sealed under a KMS key that is missing, disabled or pending deletion: not readable.
+  KMS_KEY_NOT_FOUND: EACCES,
+  KMS_KEY_DISABLED: EACCES,
+  KMS_KEY_INVALID_STATE: EACCES,
+  // SSE-C: the key comes with each S3 request and the mount never has it (file-system.ts open).
+  CUSTOMER_KEY_REQUIRED: EACCES,
+  CUSTOMER_KEY_MISMATCH: EACCES,
   NOT_ENOUGH_TARGETS: ENOSPC,
   PLACEMENT_VIOLATION: EIO,
   SERVER_NOT_DRAINED: EBUSY,

@@ -357,6 +357,7 @@ export class StrataFileSystem {
     const inode = await this.getattr(ino); // close-to-open: the newest committed attributes
     if (inode.type === 'dir') throw errorWith('EISDIR', 'is a directory');
     this.refuseArchived(inode);
+    if (inode.object?.sseCustomer !== undefined) this.refuseCustomerKeyed(inode.ino);
     if ((flags & O_ACCMODE) !== 0) await this.refuseLocked(inode.ino);
     return this.openInode(inode, flags);
   }
@@ -375,6 +376,18 @@ export class StrataFileSystem {
       'INVALID_OBJECT_STATE',
       `inode ${inode.ino} is archived (${storageClass})`,
     );
+  }
+
+  // An SSE-C object's key comes only with the S3 requests that read or write it; a mount never
+  // has it, so the file cannot be opened (EACCES), for reading or writing. A read that still
+  // meets such a stripe (the object replaced under an open handle) fails the same way.
+  private refuseCustomerKeyed(ino: number): never {
+    this.log.warn(
+      'open refused: the file is an S3 object encrypted with a customer-provided key (SSE-C), ' +
+        'readable only through S3 with that key',
+      { ino },
+    );
+    throw new StrataError('CUSTOMER_KEY_REQUIRED', `inode ${ino} is encrypted with SSE-C`);
   }
 
   // A file under Object Lock refuses an open for writing with EPERM at once, rather than

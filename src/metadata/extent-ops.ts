@@ -4,10 +4,12 @@
 // bytes and reference nothing.
 import assert from 'node:assert';
 import { clearAbsentShards, recordAbsentShards } from './absent-shards.ts';
+import { SSE_C_KEY_ID } from './object-encryption.ts';
 import { clusterConfig } from './ops-cluster.ts';
+import { KMS_CONTEXT_BYTES_MAX, KMS_KEY_ID } from './ops-kms.ts';
 import { fail, type Store } from './store.ts';
 import { checkNewStripe } from './stripe-placement.ts';
-import type { FileExtent, Inode, Stripe } from './types.ts';
+import type { FileExtent, Inode, Stripe, StripeKms } from './types.ts';
 
 // Stripe ids are hex (32 chars from the writer); ASCII keeps their latin1 table keys unique.
 export const STRIPE_ID = /^[0-9a-f]{1,64}$/;
@@ -98,8 +100,9 @@ function validAbsentShards(absent: unknown): boolean {
 }
 
 // A sealed stripe's record (src/crypto/, docs/guides/security.md): a known cipher, a master key
-// id and a wrapped key of the right shapes, and extents within its plaintext, which fits in the
-// sealed bytes.
+// id, a KMS key id with version and context, or an SSE-C key id (the three ways a data key is
+// wrapped), a wrapped key of the right shapes, and extents within its plaintext, which fits in
+// the sealed bytes.
 const CIPHERS: readonly string[] = ['aes-256-gcm', 'chacha20-poly1305'];
 function validEncryption(s: Stripe, extentEnd: number): boolean {
   const enc = s.encryption;
@@ -109,13 +112,27 @@ function validEncryption(s: Stripe, extentEnd: number): boolean {
     typeof enc === 'object' &&
     CIPHERS.includes(enc.cipher) &&
     typeof enc.keyId === 'string' &&
-    /^[0-9a-f]{16}$/.test(enc.keyId) &&
+    (enc.kms === undefined
+      ? /^[0-9a-f]{16}$/.test(enc.keyId) || SSE_C_KEY_ID.test(enc.keyId)
+      : validKms(enc.keyId, enc.kms)) &&
     typeof enc.wrappedKey === 'string' &&
     /^[A-Za-z0-9+/]{54}==$/.test(enc.wrappedKey) &&
     Number.isSafeInteger(enc.plainLengthBytes) &&
     enc.plainLengthBytes > 0 &&
     enc.plainLengthBytes <= s.dataLengthBytes &&
     extentEnd <= enc.plainLengthBytes
+  );
+}
+
+function validKms(keyId: string, kms: StripeKms): boolean {
+  return (
+    kms !== null &&
+    typeof kms === 'object' &&
+    KMS_KEY_ID.test(keyId) &&
+    Number.isSafeInteger(kms.version) &&
+    kms.version >= 1 &&
+    (kms.context === undefined ||
+      (typeof kms.context === 'string' && kms.context.length <= KMS_CONTEXT_BYTES_MAX))
   );
 }
 

@@ -66,6 +66,11 @@ export const TAG = {
   user: 0x49,
   // 'k' + access key id: the name of the user the key belongs to (unique across users).
   accessKey: 0x6b,
+  // 'E' + KMS key id: a key of the built-in KMS, its material wrapped by a master key, one
+  // wrapping per version (src/metadata/ops-kms.ts).
+  kmsKey: 0x45,
+  // 'e' + alias ("alias/NAME"): the id of the KMS key the alias names (unique).
+  kmsAlias: 0x65,
 } as const;
 
 function u64(value: number): Buffer {
@@ -311,3 +316,7 @@ export const accessKeyKey = (accessKeyId: string) =>
   Buffer.concat([tag(TAG.accessKey), Buffer.from(accessKeyId, 'utf8')]);
 // Counts every change of the users table: gateways refresh their copy when it moves.
 export const USERS_VERSION_COUNTER = 'users';
+export const kmsKeyKey = (id: string) => Buffer.concat([tag(TAG.kmsKey), Buffer.from(id, 'utf8')]);
+export const kmsKeyRange = () => ({ start: tag(TAG.kmsKey), end: tag(TAG.kmsKey + 1) });
+export const kmsAliasKey = (alias: string) =>
+  Buffer.concat([tag(TAG.kmsAlias), Buffer.from(alias, 'utf8')]);

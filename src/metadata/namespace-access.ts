@@ -267,6 +267,10 @@ const READ_CHECKS: Partial<Record<keyof MetadataReader, ReadCheck>> = {
   dataServer: anyone,
   clusterConfig: anyone,
   shardCounts: anyone,
+  // A mount reading an SSE-KMS file unwraps each stripe's data key with the KMS key's material,
+  // which the record holds wrapped by the master key only (useless without the key file); the
+  // key's state is read on every stripe read. Not listKmsKeys: listing keys is an operator's.
+  kmsKey: anyone,
 };
 
 // Throws EACCES unless `actor` may make this read.

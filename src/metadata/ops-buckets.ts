@@ -2,7 +2,7 @@
 // the gateway's to check; here a name only has to be a valid directory name.
 import { checkCorsRules } from './cors-rules.ts';
 import * as K from './keys.ts';
-import { isSseAlgorithm } from './object-encryption.ts';
+import { checkBucketKmsKey } from './object-encryption.ts';
 import { addSubdir } from './object-path.ts';
 import { newInode, removeDir } from './ops-namespace.ts';
 import { fail, type Store } from './store.ts';
@@ -104,9 +104,21 @@ export function setBucketAttr(store: Store, c: Op<'setBucketAttr'>) {
       );
     next.versioning = c.value as VersioningState;
   } else if (c.attr === 'encryption') {
+    delete next.encryptionKmsKeyId;
+    delete next.encryptionBucketKeyEnabled;
     if (c.value === null) delete next.encryption;
-    else if (isSseAlgorithm(c.value)) next.encryption = c.value;
-    else fail('EINVAL', 'default encryption is AES256 (SSE-S3), or null to remove it');
+    else if (c.value === 'AES256') next.encryption = c.value;
+    else if (isKmsDefault(c.value)) {
+      next.encryption = 'aws:kms';
+      // Named by id, ARN-free (the gateway parses ARNs); absent: the cluster's default key.
+      if (c.value.kmsKeyId !== undefined)
+        next.encryptionKmsKeyId = checkBucketKmsKey(store, c.value.kmsKeyId);
+      if (c.value.bucketKeyEnabled === 'true') next.encryptionBucketKeyEnabled = true;
+    } else
+      fail(
+        'EINVAL',
+        'default encryption is AES256 (SSE-S3), { sseAlgorithm: aws:kms, kmsKeyId? }, or null',
+      );
   } else if (c.attr === 'cors') {
     if (c.value === null) delete next.cors;
     else next.cors = checkCorsRules(c.value);
@@ -146,4 +158,19 @@ function checkOwnership(value: unknown): ObjectOwnership {
   if (!(OBJECT_OWNERSHIPS as readonly unknown[]).includes(value))
     fail('EINVAL', `object ownership is one of ${OBJECT_OWNERSHIPS.join(', ')}`);
   return value as ObjectOwnership;
+}
+
+// SSE-KMS as a bucket default: { sseAlgorithm: 'aws:kms', kmsKeyId?, bucketKeyEnabled?: 'true' }.
+function isKmsDefault(
+  value: unknown,
+): value is { sseAlgorithm: 'aws:kms'; kmsKeyId?: string; bucketKeyEnabled?: string } {
+  if (value === null || typeof value !== 'object') return false;
+  const v = value as Record<string, unknown>;
+  const fields = ['sseAlgorithm', 'kmsKeyId', 'bucketKeyEnabled'];
+  return (
+    v.sseAlgorithm === 'aws:kms' &&
+    (v.kmsKeyId === undefined || typeof v.kmsKeyId === 'string') &&
+    (v.bucketKeyEnabled === undefined || v.bucketKeyEnabled === 'true') &&
+    Object.keys(v).every((k) => fields.includes(k))
+  );
 }

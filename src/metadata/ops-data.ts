@@ -9,7 +9,7 @@ import {
   writeExtents,
 } from './extent-ops.ts';
 import * as K from './keys.ts';
-import { afterWrite } from './object-encryption.ts';
+import { afterWrite, checkPosixWrite } from './object-encryption.ts';
 import { dataReadable } from './storage-class.ts';
 import { fail, type Store } from './store.ts';
 import type { Command, InlineExtent, Inode } from './types.ts';
@@ -51,6 +51,7 @@ export function write(store: Store, c: Op<'write'>) {
   if (inode.type !== 'file') fail(inode.type === 'dir' ? 'EISDIR' : 'EINVAL', 'writes go to files');
   refuseArchived(inode, c.nowMs);
   checkExtents(c.extents, undefined, inlineLimit(store));
+  checkPosixWrite(inode, c.extents);
   if (
     (c.ifCtimeMs !== undefined && c.ifCtimeMs !== inode.ctimeMs) ||
     (c.ifInline !== undefined && !sameInline(store, c.ino, c.ifInline))

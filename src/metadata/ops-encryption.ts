@@ -48,6 +48,8 @@ function rewrap(store: Store, r: StripeKeyRewrap): void {
     fail('PRECONDITION_FAILED', `stripe ${r.stripeId} is no longer referenced`);
   const current = store.currentStripe(stripe).encryption;
   if (current === undefined) fail('EINVAL', `stripe ${r.stripeId} is not encrypted`);
+  // SSE-KMS: the data key is under a KMS key, whose material a rotation re-wraps instead.
+  if (current?.kms !== undefined) fail('EINVAL', `stripe ${r.stripeId} is under a KMS key`);
   const now = current?.keyId;
   if (now === r.keyId) return; // a retry of a rewrap that committed
   if (now !== r.fromKeyId)

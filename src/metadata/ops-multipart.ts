@@ -3,7 +3,7 @@
 
 import { addRef, checkExtents, releaseExtents } from './extent-ops.ts';
 import * as K from './keys.ts';
-import { checkPartEncryption } from './object-encryption.ts';
+import { checkCustomerKey, checkPartEncryption } from './object-encryption.ts';
 import { checkLockRequest } from './object-lock.ts';
 import { bucketDir, lookupPath, namesOf, parseKey } from './object-path.ts';
 import { storeObject } from './ops-objects.ts';
@@ -26,6 +26,7 @@ export function createUpload(store: Store, c: Op<'createUpload'>) {
   if (store.upload(c.uploadId)) fail('EEXIST', `upload id ${c.uploadId} in use`);
   // Checked at once (the upload would only fail at completion); the lock is applied then.
   if (c.lock !== undefined) checkLockRequest(store.bucket(c.bucket) as BucketInfo, c.lock, c.nowMs);
+  checkCustomerKey(c.object, []); // an SSE-C upload's record has the shape its parts are held to
   const upload: UploadInfo = {
     uploadId: c.uploadId,
     bucket: c.bucket,
@@ -45,7 +46,7 @@ export function putPart(store: Store, c: Op<'putPart'>) {
     fail('EINVAL', `part numbers are 1..${PART_NUMBER_MAX}`);
   if (!Number.isSafeInteger(c.size) || c.size < 0) fail('EINVAL', `bad part size ${c.size}`);
   checkExtents(c.extents, c.size);
-  checkPartEncryption(upload, c.extents);
+  checkPartEncryption(store, upload, c.extents);
   const key = K.partKey(c.uploadId, c.partNumber);
   const previous = store.db.get(key) as PartInfo | undefined;
   // New references first: a retried part may reuse a stripe of the one it replaces.

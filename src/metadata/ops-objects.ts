@@ -94,7 +94,7 @@ export function storeObject(store: Store, w: ObjectWrite, refsHeld: boolean) {
   checkExtents(w.extents, w.size, inlineLimit(store));
   const info = store.bucket(w.bucket) as BucketInfo;
   // SSE-S3 and the bucket's default encryption, refused before anything changes.
-  const object = withEncryption(info, w.object, w.extents);
+  const object = withEncryption(store, info, w.object, w.extents);
   // Refused before anything changes: a lock asked of a bucket without Object Lock, or of a
   // directory marker (not versioned, so nothing to retain).
   if (w.lock !== undefined) {
@@ -291,8 +291,18 @@ export function copyObject(store: Store, c: Op<'copyObject'>) {
   else object.storageClass = c.storageClass;
   // Its encryption is its own request's or its bucket's default, never the source's (as on AWS);
   // storeObject checks the shared stripes are sealed.
+  delete object.kmsKeyId;
+  delete object.sseContext;
+  delete object.bucketKeyEnabled;
   if (c.sse === undefined) delete object.sse;
   else object.sse = c.sse;
+  if (c.sse === 'aws:kms') {
+    if (c.kmsKeyId !== undefined) object.kmsKeyId = c.kmsKeyId;
+    if (c.sseContext !== undefined) object.sseContext = c.sseContext;
+    if (c.bucketKeyEnabled === true) object.bucketKeyEnabled = true;
+  }
+  if (c.sseCustomer === undefined) delete object.sseCustomer;
+  else object.sseCustomer = c.sseCustomer;
   object.tags = tags && Object.keys(tags).length > 0 ? tags : undefined;
   // A copy starts private, as on AWS, unless the request names its own ACL.
   if (c.acl !== undefined && c.acl !== 'private') object.acl = c.acl;
@@ -304,7 +314,7 @@ export function copyObject(store: Store, c: Op<'copyObject'>) {
   if (destination?.ino === src.ino && !versioned && c.rewritten === undefined) {
     checkPreconditions(destination, c.ifMatch, c.ifNoneMatch);
     const info = store.bucket(c.bucket) as BucketInfo;
-    const stored = withEncryption(info, object, store.allExtents(src.ino));
+    const stored = withEncryption(store, info, object, store.allExtents(src.ino));
     const next = { ...src, object: stored, ctimeMs: c.nowMs, mtimeMs: c.nowMs };
     store.putInode(next);
     return { ok: true as const, inode: next };

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { addRef, checkExtents, releaseExtents, removeAllExtents } from './extent-ops.ts';
 import { decideTransitions } from './lifecycle/decide.ts';
 import { keyFacts } from './lifecycle/facts.ts';
+import { checkKeptEncryption } from './object-encryption.ts';
 import { checkTiming } from './ops-lifecycle.ts';
 import { versionFile } from './ops-objects.ts';
 import {
@@ -67,6 +68,7 @@ export function transitionObject(store: Store, c: Op<'transitionObject'>) {
       `the rules no longer move ${c.key} ${c.versionId} to ${c.storageClass}`,
     );
   checkCovers(c.extents, file.size);
+  checkKeptEncryption(file.object, c.extents);
   // The new references first: the old stripes lose theirs only after, in the same command, so
   // their shards are queued for collection only once the new ones are committed.
   for (const extent of c.extents) addRef(store, extent.stripe, 1);

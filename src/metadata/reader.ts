@@ -10,6 +10,7 @@ import { keyFacts } from './lifecycle/facts.ts';
 import { bucketsOfInode } from './links.ts';
 import { listObjects } from './list-objects.ts';
 import { clusterConfig, normaliseServer, server } from './ops-cluster.ts';
+import { keyByRef, listKmsKeys } from './ops-kms.ts';
 import { getLock, mountSession, readLocks } from './ops-locks.ts';
 import { keepsOrphan, orphansOf, sessions } from './ops-mounts.ts';
 import * as users from './ops-users.ts';
@@ -133,6 +134,8 @@ export function createReader(store: Store): MetadataReader {
     bucketsOfInode: (ino, limit) => bucketsOfInode(store, ino, limit),
     mountSession: (mountId) => mountSession(store, mountId),
     keepsOrphan: (mountId, ino) => keepsOrphan(store, mountId, ino),
+    kmsKey: (ref) => keyByRef(store, ref),
+    listKmsKeys: () => listKmsKeys(store),
     scanStripes: (cursor, limit) => scanStripes(store, cursor ?? undefined, limit),
     relocatedShards: (stripeId) =>
       typeof stripeId === 'string'

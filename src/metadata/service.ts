@@ -83,6 +83,10 @@ const READ_FNS = new Set<keyof MetadataReader>([
   'orphans',
   'replicationQueue',
   'replicationBacklog',
+  // KMS keys with their material wrapped by the master key (as stripe records carry wrapped
+  // data keys): only a process holding the master key file can use them.
+  'kmsKey',
+  'listKmsKeys',
 ]);
 
 // Commands whose nowMs the leader stamps again, so that session expiry compares times of one
@@ -317,7 +321,10 @@ export async function startMetadataService(
     const request = header as Envelope & { forwarded?: boolean; asUser?: unknown };
     const envelope: Envelope = 'command' in request ? request : { command: header as Command };
     if (USER_OPS.has(envelope.command?.op))
-      throw new StrataError('RPC_FORBIDDEN', 'user commands go through meta.userApply (admin)');
+      throw new StrataError(
+        'RPC_FORBIDDEN',
+        'user and KMS key commands go through meta.userApply (admin)',
+      );
     const actor = actorOf(stateMachine.reader, peer, request.asUser);
     if (!live.isLeader) {
       if (request.forwarded) throw notLeader(live.leaderId);

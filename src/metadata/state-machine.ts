@@ -14,6 +14,7 @@ import { createBucket, deleteBucket, setBucketAttr } from './ops-buckets.ts';
 import * as cluster from './ops-cluster.ts';
 import * as data from './ops-data.ts';
 import { rewrapStripeKeys } from './ops-encryption.ts';
+import * as kms from './ops-kms.ts';
 import { applyLifecycle, setBucketLifecycle } from './ops-lifecycle.ts';
 import { setLock } from './ops-locks.ts';
 import * as mounts from './ops-mounts.ts';
@@ -343,6 +344,16 @@ function dispatch(store: Store, c: Command): CommandResult {
       return users.rotateAccessKey(store, c);
     case 'syncConfigUsers':
       return users.syncConfigUsers(store, c);
+    case 'createKmsKey':
+      return kms.createKmsKey(store, c);
+    case 'createDefaultKmsKey':
+      return kms.createDefaultKmsKey(store, c);
+    case 'setKmsKeyState':
+      return kms.setKmsKeyState(store, c);
+    case 'rotateKmsKey':
+      return kms.rotateKmsKey(store, c);
+    case 'rewrapKmsKeys':
+      return kms.rewrapKmsKeys(store, c);
     default:
       return fail('EINVAL', `unknown command ${(c as { op: string }).op}`);
   }

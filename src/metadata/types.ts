@@ -50,8 +50,17 @@ export interface ObjectMeta {
   // that upload is answered from the object while it stays (ops-multipart.ts).
   uploadId?: string;
   // SSE-S3: recorded only while every stripe of the object is sealed (object-encryption.ts), so
-  // the header S3 echoes never claims encryption the bytes on disk do not have.
+  // the header S3 echoes never claims encryption the bytes on disk do not have. SSE-KMS
+  // ('aws:kms'): every stripe's data key is wrapped by the KMS key `kmsKeyId` (a key id, never an
+  // alias), under the encryption context `sseContext` when there is one.
   sse?: SseAlgorithm;
+  kmsKeyId?: string;
+  sseContext?: string; // canonical base64 JSON (src/crypto/kms-key.ts, canonicalContext)
+  bucketKeyEnabled?: boolean; // echoed only (docs/guides/security.md, "SSE-KMS")
+  // SSE-C (never with `sse`): every stripe's data key is wrapped under the customer's key, which is never stored;
+  // keyId (`sse-c:<salt>:<check>`, src/crypto/customer-key.ts) tells a later key right from
+  // wrong. Recorded only while every stripe carries this key id (object-encryption.ts).
+  sseCustomer?: SseCustomer;
   // The version's storage class (src/metadata/storage-class.ts); absent: STANDARD. Its stripes
   // are written with the class's policy (PUT) or re-encoded to it (a lifecycle transition).
   storageClass?: StorageClass;
@@ -72,8 +81,13 @@ export interface RestoreState {
   expiresAtMs: number; // readable until this (x-amz-restore's expiry-date)
 }
 
-// The one server-side encryption Strata provides (S3's SSE-S3 name for it).
-export type SseAlgorithm = 'AES256';
+// The server-side encryptions Strata provides, by S3's names: SSE-S3 and SSE-KMS.
+export type SseAlgorithm = 'AES256' | 'aws:kms';
+
+export interface SseCustomer {
+  algorithm: 'AES256'; // the only one S3 defines for SSE-C
+  keyId: string;
+}
 
 export interface Inode {
   ino: number;
@@ -174,9 +188,64 @@ export type StripeCipher = 'aes-256-gcm' | 'chacha20-poly1305';
 
 export interface StripeEncryption {
   cipher: StripeCipher;
-  keyId: string; // the master key that wrapped the data key
+  // Who wrapped the data key, one of three (src/client/stripe-crypt.ts, DataKeyWrapper): the
+  // master key of this id; with `kms`, the KMS key of this id (a UUID); or for SSE-C
+  // `sse-c:<salt>:<check>`: the customer's key (src/crypto/customer-key.ts), no master key.
+  keyId: string;
   wrappedKey: string; // the stripe's data key, AES-KW wrapped, base64
   plainLengthBytes: number;
+  // SSE-KMS: the data key is wrapped by a key derived from version `version` of KMS key `keyId`
+  // and the encryption context (src/crypto/kms-key.ts), not by a master key.
+  kms?: StripeKms;
+}
+
+export interface StripeKms {
+  version: number;
+  context?: string; // canonical base64 JSON, bound into the wrapping key
+}
+
+// A KMS key of the built-in KMS (src/metadata/ops-kms.ts): its material is never in the clear
+// here, only wrapped by a master key, one wrapping per version. The last version wraps new data
+// keys; the others stay to unwrap what they wrapped.
+export type KmsKeyState = 'Enabled' | 'Disabled' | 'PendingDeletion';
+
+export interface KmsKeyVersion {
+  version: number;
+  masterKeyId: string;
+  wrappedMaterial: string; // 32 bytes AES-KW wrapped by the master key, base64
+  createdAtMs: number;
+}
+
+export interface KmsKeyRecord {
+  id: string; // a UUID
+  alias?: string; // 'alias/NAME'
+  description: string;
+  state: KmsKeyState;
+  createdAtMs: number;
+  deletionDateMs?: number; // PendingDeletion: when the waiting period ends
+  versions: KmsKeyVersion[];
+}
+
+// A version's material re-wrapped under another master key (strata encryption rotate-master-key).
+export type KmsKeyAction = 'enable' | 'disable' | 'schedule-deletion' | 'cancel-deletion';
+
+// What `strata kms` shows of a key: everything but the wrapped material.
+export interface KmsKeySummary {
+  id: string;
+  alias?: string;
+  description: string;
+  state: KmsKeyState;
+  createdAtMs: number;
+  deletionDateMs?: number;
+  versions: number;
+}
+
+export interface KmsMaterialRewrap {
+  keyId: string;
+  version: number;
+  fromMasterKeyId: string;
+  masterKeyId: string;
+  wrappedMaterial: string;
 }
 
 // A shard its writer left absent, at the location its stripe records for it (absent-shards.ts).
@@ -308,8 +377,11 @@ export interface BucketInfo {
   // Object Lock: present once enabled (never disabled; versioning then stays Enabled), with the
   // default retention rule if one is set.
   objectLock?: { rule?: ObjectLockRule };
-  // Default encryption (PutBucketEncryption): new objects are SSE-S3 whatever their request says.
+  // Default encryption (PutBucketEncryption): new objects are SSE-S3 (or SSE-KMS under
+  // encryptionKmsKeyId, the default KMS key when absent) whatever their request says.
   encryption?: SseAlgorithm;
+  encryptionKmsKeyId?: string;
+  encryptionBucketKeyEnabled?: boolean; // echoed only, as on objects
   // CORS rules (src/metadata/cors-rules.ts), in the order the owner put them: the first rule that
   // matches a request answers it.
   cors?: CorsRule[];
@@ -371,6 +443,9 @@ export interface LifecycleVersionFacts {
   sizeBytes: number;
   // Its bytes are kept in the metadata (small files inline): it stays STANDARD, never transitioned.
   inline?: boolean;
+  // SSE-C: its bytes are readable only with the customer's key, which no transition has (a
+  // re-encode reads and seals them again): it stays in its class, never transitioned.
+  customerKeyed?: boolean;
   tags?: Record<string, string>;
   retention?: Retention;
   legalHold?: boolean;
@@ -657,6 +732,12 @@ export type Command =
       lock?: ObjectLockRequest; // the copy's own (a copy never takes the source's)
       sse?: SseAlgorithm; // the copy's own encryption (a copy never takes the source's)
       storageClass?: StorageClass; // the copy's own class (absent: STANDARD)
+      kmsKeyId?: string; // with sse aws:kms: the copy's KMS key and context
+      sseContext?: string;
+      bucketKeyEnabled?: boolean;
+      // SSE-C (never with `sse`): the copy's own customer key id (the source's when both use the same key, so the
+      // stripes are shared; else the rewritten stripes' own).
+      sseCustomer?: SseCustomer;
       // The source's bytes written again, sealed (src/client/sealed-copy.ts), for an SSE-S3 copy
       // of plaintext: committed instead of the source's stripes if the source is still the
       // file that was read (same inode and ctime), PRECONDITION_FAILED otherwise.
@@ -817,6 +898,41 @@ export type Command =
   // list is a leader's whole configuration, so config users missing from it become CLI users
   // (deletable with `strata user delete`; their keys keep working until then).
   | { op: 'syncConfigUsers'; nowMs: number; users: ConfigUser[]; complete: boolean }
+  // The built-in KMS (src/metadata/ops-kms.ts). Key material is made and wrapped by the proposer
+  // (the CLI, or a gateway for the default key), which holds the master key: apply never sees it.
+  | {
+      op: 'createKmsKey';
+      nowMs: number;
+      id: string;
+      alias?: string;
+      description: string;
+      masterKeyId: string;
+      wrappedMaterial: string;
+    }
+  // The cluster's default key (alias/aws/s3), made on first use: answered with the key that has
+  // the alias when there is one already (two gateways racing make one key).
+  | {
+      op: 'createDefaultKmsKey';
+      nowMs: number;
+      id: string;
+      masterKeyId: string;
+      wrappedMaterial: string;
+    }
+  | {
+      op: 'setKmsKeyState';
+      nowMs: number;
+      key: string; // id or alias
+      action: KmsKeyAction;
+      pendingWindowDays?: number; // schedule-deletion: 7 to 30 (AWS), default 30
+    }
+  | {
+      op: 'rotateKmsKey';
+      nowMs: number;
+      key: string;
+      masterKeyId: string;
+      wrappedMaterial: string;
+    }
+  | { op: 'rewrapKmsKeys'; nowMs: number; keys: KmsMaterialRewrap[] }
   | {
       op: 'setLock';
       nowMs: number;
@@ -958,6 +1074,7 @@ export type CommandResult =
       lifecycle?: LifecycleOutcome; // applyLifecycle: what it did
       restore?: 'started' | 'extended'; // restoreObject
       user?: UserSummary; // createUser, rotateAccessKey: the user as it is now
+      kmsKey?: KmsKeySummary; // the KMS key commands: the key as it is now
       changed?: boolean; // syncConfigUsers: whether the table changed
     }
   | { ok: false; code: string; message: string };
@@ -1116,6 +1233,10 @@ export interface MetadataReader {
   // to authorize a user's calls on its own mount's files; not served over RPC.
   mountSession(mountId: string): MountSession | undefined;
   keepsOrphan(mountId: string, ino: number): boolean;
+  // The built-in KMS: a key by id or alias (its material wrapped), and every key (at most
+  // KMS_KEYS_MAX).
+  kmsKey(ref: string): KmsKeyRecord | undefined;
+  listKmsKeys(): KmsKeyRecord[];
 }
 
 // Cluster-wide settings the metadata service hands to every client, so that all writers agree.

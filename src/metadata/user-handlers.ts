@@ -10,17 +10,29 @@ import { type MetadataReplica, notLeader } from './replication/replica.ts';
 import type { MetadataStateMachine } from './state-machine.ts';
 import { type Command, type ConfigUser, METADATA_RPC } from './types.ts';
 
+// The KMS commands of `strata kms` and of a master key rotation (src/metadata/ops-kms.ts): the
+// operator's, like the users. (createDefaultKmsKey goes through meta.apply: a gateway makes the
+// default key on first use.)
+const KMS_ADMIN_OPS: readonly Command['op'][] = [
+  'createKmsKey',
+  'setKmsKeyState',
+  'rotateKmsKey',
+  'rewrapKmsKeys',
+];
 export const USER_OPS: ReadonlySet<Command['op']> = new Set([
   'createUser',
   'deleteUser',
   'rotateAccessKey',
   'syncConfigUsers',
+  ...KMS_ADMIN_OPS,
 ]);
-// The commands `strata user` proposes (syncConfigUsers comes from the servers' configurations).
+// The commands `strata user` and `strata kms` propose (syncConfigUsers comes from the servers'
+// configurations).
 const CLI_USER_OPS: ReadonlySet<Command['op']> = new Set([
   'createUser',
   'deleteUser',
   'rotateAccessKey',
+  ...KMS_ADMIN_OPS,
 ]);
 const SYNC_ATTEMPTS_MAX = 10;
 const SYNC_RETRY_MS = 1_000;
@@ -48,10 +60,7 @@ export function handleUsers(
     const envelope = (header ?? {}) as Partial<Envelope>;
     const command = envelope.command;
     if (command === null || typeof command !== 'object' || !CLI_USER_OPS.has(command.op))
-      throw new StrataError(
-        'EINVAL',
-        'userApply takes a createUser, deleteUser or rotateAccessKey',
-      );
+      throw new StrataError('EINVAL', `userApply takes one of ${[...CLI_USER_OPS].join(', ')}`);
     return onLeader(METADATA_RPC.userApply, header, () =>
       // The leader's clock stamps the user's creation time.
       replica.propose({ command: { ...command, nowMs: Date.now() }, session: envelope.session }),

@@ -298,6 +298,7 @@ export function conditionContext(
     'x-amz-copy-source',
     'x-amz-metadata-directive',
     'x-amz-server-side-encryption',
+    'x-amz-server-side-encryption-aws-kms-key-id', // as sent: an id, ARN or alias
     'x-amz-storage-class',
   ]) {
     const value = req.headers[header];

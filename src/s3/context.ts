@@ -18,6 +18,8 @@ export interface S3GatewayOptions {
   maxObjectSizeBytes?: number;
   bodyIdleTimeoutMs?: number; // a body silent this long fails with RequestTimeout
   tls?: S3TlsFiles; // HTTPS with these files; absent: plain HTTP
+  // SSE-C over plain HTTP from loopback peers ([s3] sse_c_over_http; src/s3/handlers/sse-c.ts).
+  sseCustomerOverHttp?: boolean;
   lifecycleTiming?: LifecycleTiming; // for x-amz-expiration (absent: AWS's day)
   // How long a RestoreObject of each tier stays in progress (lifecycle.restore_delay_seconds_*);
   // absent: the configuration's defaults.

@@ -74,6 +74,14 @@ const FROM_STRATA: Record<StrataErrorCode, [string, number]> = {
   // Altered ciphertext or a missing master key: not transient, nothing is served.
   ENCRYPTION_AUTH_FAILED: INTERNAL,
   ENCRYPTION_KEY_UNAVAILABLE: INTERNAL,
+  // SSE-KMS with a key that cannot be used: AWS answers with the KMS exception's name, 400.
+  KMS_KEY_NOT_FOUND: ['KMS.NotFoundException', 400],
+  KMS_KEY_DISABLED: ['KMS.DisabledException', 400],
+  KMS_KEY_INVALID_STATE: ['KMS.KMSInvalidStateException', 400],
+  // SSE-C, as AWS answers: an object read without its key is a bad request, with another key
+  // access is denied.
+  CUSTOMER_KEY_REQUIRED: ['InvalidRequest', 400],
+  CUSTOMER_KEY_MISMATCH: ['AccessDenied', 403],
   NOT_ENOUGH_TARGETS: ['ServiceUnavailable', 503],
   // The metadata service refused the stripe's placement: a writer bug, not worth a retry.
   PLACEMENT_VIOLATION: INTERNAL,

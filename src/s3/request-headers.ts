@@ -74,26 +74,41 @@ function storageClass(value: string): Refusal | undefined {
 }
 const INVALID_STORAGE_CLASS = 'The storage class you specified is not valid';
 
-const KMS_ALGORITHMS = ['aws:kms', 'aws:kms:dsse'];
-const SSE_KMS = 'Server-side encryption with KMS keys (SSE-KMS; Strata provides SSE-S3, AES256)';
-const SSE_C = 'Server-side encryption with customer-provided keys (SSE-C)';
+const DSSE_KMS = 'Dual-layer server-side encryption with KMS keys (DSSE-KMS, aws:kms:dsse)';
 
-// AES256 (SSE-S3) is honoured: the object's stripes are sealed (src/s3/handlers/sse.ts).
+// AES256 (SSE-S3) and aws:kms (SSE-KMS) are honoured: the object's stripes are sealed
+// (src/s3/handlers/sse.ts).
 function serverSideEncryption(value: string): Refusal | undefined {
-  if (value === 'AES256') return undefined;
-  if (KMS_ALGORITHMS.includes(value)) return notImplemented(SSE_KMS);
+  if (value === 'AES256' || value === 'aws:kms') return undefined;
+  if (value === 'aws:kms:dsse') return notImplemented(DSSE_KMS);
   // AWS's answer to an unknown algorithm.
   return invalidArgument('The encryption method specified is not supported');
 }
 
+// SSE-C's one algorithm; anything else is AWS's 400 InvalidArgument.
 function customerAlgorithm(value: string): Refusal | undefined {
-  if (value === 'AES256') return notImplemented(SSE_C);
-  return {
-    httpStatus: 400,
-    s3Code: 'InvalidEncryptionAlgorithmError',
-    message: 'The encryption request you specified is not valid. The valid value is AES256.',
-  };
+  if (value === 'AES256') return undefined;
+  return invalidArgument(
+    'Requests specifying Server Side Encryption with Customer provided keys must provide a ' +
+      'valid encryption algorithm.',
+  );
 }
+
+const SSE_C_OPERATIONS = [
+  'PutObject',
+  'GetObject',
+  'HeadObject',
+  'GetObjectAttributes',
+  'CopyObject',
+  'CreateMultipartUpload',
+  'UploadPart',
+  'UploadPartCopy',
+  'CompleteMultipartUpload',
+] as const;
+const SSE_C_NOTE =
+  'AES256 (SSE-C): with the key and its MD5, over HTTPS (plain HTTP: 400 InvalidRequest); the ' +
+  'object is sealed under the key, which is never stored; reads need it (missing: 400 ' +
+  'InvalidRequest, another key: 403 AccessDenied); other values 400 InvalidArgument';
 
 function oneOf(values: readonly string[], header: string) {
   return (value: string): Refusal | undefined =>
@@ -240,57 +255,63 @@ export const REQUEST_HEADERS = {
     kind: 'checked',
     by: OBJECT_WRITES,
     note:
-      'AES256 (SSE-S3): the object is sealed under the master key, echoed on writes and reads; ' +
-      'a gateway without a master key: 501 NotImplemented. aws:kms, aws:kms:dsse: 501 ' +
-      'NotImplemented; other values 400 InvalidArgument',
+      'AES256 (SSE-S3): sealed under the master key; aws:kms (SSE-KMS): sealed under a key of ' +
+      'the built-in KMS; echoed on writes and reads; a gateway without a master key: 501 ' +
+      'NotImplemented. aws:kms:dsse: 501 NotImplemented; other values 400 InvalidArgument',
     check: serverSideEncryption,
   },
+  // SSE-KMS's companions: without x-amz-server-side-encryption: aws:kms they are refused with
+  // 400 InvalidArgument by the handlers (src/s3/handlers/sse.ts), as AWS does.
   'x-amz-server-side-encryption-aws-kms-key-id': {
-    kind: 'refused',
-    refusal: notImplemented(SSE_KMS),
-    note: 'SSE-KMS',
+    kind: 'honoured',
+    by: OBJECT_WRITES,
+    note:
+      'the KMS key (id, ARN or alias/NAME); unknown: 400 KMS.NotFoundException, disabled: 400 ' +
+      'KMS.DisabledException; without aws:kms: 400 InvalidArgument',
   },
   'x-amz-server-side-encryption-context': {
-    kind: 'refused',
-    refusal: notImplemented(SSE_KMS),
-    note: 'SSE-KMS',
+    kind: 'honoured',
+    by: OBJECT_WRITES,
+    note: "base64 JSON of strings, bound into the data keys' wrapping; without aws:kms: 400",
   },
   'x-amz-server-side-encryption-bucket-key-enabled': {
-    kind: 'refused',
-    refusal: notImplemented(SSE_KMS),
-    note: 'SSE-KMS',
+    kind: 'honoured',
+    by: OBJECT_WRITES,
+    note: 'true or false, recorded and echoed (Strata has no per-request KMS calls to save)',
   },
+  // SSE-C (src/s3/handlers/sse-c.ts): the three headers together, over HTTPS (or from a loopback
+  // peer with [s3] sse_c_over_http); the key is never stored (docs/guides/security.md, "SSE-C").
   'x-amz-server-side-encryption-customer-algorithm': {
     kind: 'checked',
-    by: [],
-    note: 'AES256: 501 NotImplemented; other values 400 InvalidEncryptionAlgorithmError',
+    by: SSE_C_OPERATIONS,
+    note: SSE_C_NOTE,
     check: customerAlgorithm,
   },
   'x-amz-server-side-encryption-customer-key': {
-    kind: 'refused',
-    refusal: notImplemented(SSE_C),
-    note: 'SSE-C',
+    kind: 'honoured',
+    by: SSE_C_OPERATIONS,
+    note: 'base64 of a 256-bit key; another length: 400 InvalidArgument',
   },
   'x-amz-server-side-encryption-customer-key-md5': {
-    kind: 'refused',
-    refusal: notImplemented(SSE_C),
-    note: 'SSE-C',
+    kind: 'honoured',
+    by: SSE_C_OPERATIONS,
+    note: 'base64 MD5 of the key, verified: 400 InvalidArgument when it differs',
   },
   'x-amz-copy-source-server-side-encryption-customer-algorithm': {
     kind: 'checked',
-    by: [],
-    note: 'AES256: 501 NotImplemented; other values 400 InvalidEncryptionAlgorithmError',
+    by: ['CopyObject', 'UploadPartCopy'],
+    note: `the copy source's SSE-C key, as above. ${SSE_C_NOTE}`,
     check: customerAlgorithm,
   },
   'x-amz-copy-source-server-side-encryption-customer-key': {
-    kind: 'refused',
-    refusal: notImplemented(SSE_C),
-    note: 'SSE-C',
+    kind: 'honoured',
+    by: ['CopyObject', 'UploadPartCopy'],
+    note: "the copy source's key (base64, 256 bits)",
   },
   'x-amz-copy-source-server-side-encryption-customer-key-md5': {
-    kind: 'refused',
-    refusal: notImplemented(SSE_C),
-    note: 'SSE-C',
+    kind: 'honoured',
+    by: ['CopyObject', 'UploadPartCopy'],
+    note: "the copy source's key's MD5, verified",
   },
   // Object Lock (src/s3/handlers/object-lock.ts; the rules are the state machine's).
   'x-amz-bucket-object-lock-enabled': {

@@ -38,7 +38,17 @@ function filesContaining(dir: string, needle: string): string[] {
   const found: string[] = [];
   for (const name of readdirSync(dir, { recursive: true, encoding: 'utf8' })) {
     const path = join(dir, name);
-    if (statSync(path).isFile() && readFileSync(path).includes(needle)) found.push(path);
+    // A file may go between the listing and the read: the rotten shard's old copy, dropped once
+    // the repair has rebuilt it elsewhere.
+    if (statSync(path, { throwIfNoEntry: false })?.isFile() !== true) continue;
+    let bytes: Buffer;
+    try {
+      bytes = readFileSync(path);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') continue;
+      throw error;
+    }
+    if (bytes.includes(needle)) found.push(path);
   }
   return found;
 }

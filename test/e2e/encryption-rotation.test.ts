@@ -1,6 +1,10 @@
 // Master key rotation (issue 14): `strata encryption rotate-master-key` re-wraps every stripe's
 // data key under the new master key without rewriting the data; after a restart every object is
-// still readable, and once the retired key is dropped, only the new key is needed.
+// still readable, and once the retired key is dropped, only the new key is needed. An SSE-C
+// object's data keys are wrapped under its customer's key, not a master key: the rotation leaves
+// them alone, does not count them as left under a retired key, and the object stays readable.
+// An SSE-KMS object's data keys are under its KMS key: the rotation re-wraps the KMS key's
+// material instead (once), and the object reads back with the new master key alone.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -19,7 +23,16 @@ import { bodyBytes, patternBytes, s3Client } from '../helpers/s3.ts';
 import { STRATA_BIN, type StrataProcess, startStrata, tempDir } from '../helpers/server.ts';
 import { shardsByStripe } from '../helpers/shards.ts';
 
-const ENCRYPTED = { STRATA_ENCRYPTION_ENABLED: 'true' };
+// SSE-C over the test's plain HTTP, from loopback ([s3] sse_c_over_http).
+const ENCRYPTED = { STRATA_ENCRYPTION_ENABLED: 'true', STRATA_S3_SSE_C_OVER_HTTP: 'true' };
+const CUSTOMER_KEY = randomBytes(32);
+const SSE_C = { SSECustomerAlgorithm: 'AES256', SSECustomerKey: CUSTOMER_KEY.toString('base64') };
+const SSE_C_BODY = patternBytes(70_000, 9);
+
+async function readSseC(s3: S3Client): Promise<void> {
+  const reply = await s3.send(new GetObjectCommand({ Bucket: 'keys', Key: 'ssec', ...SSE_C }));
+  assert.ok((await bodyBytes(reply.Body)).equals(SSE_C_BODY), 'the SSE-C object reads back');
+}
 
 // Every shard file's bytes, by path: the rotation must leave them all as they were.
 function shardBytes(dataDir: string): Map<string, Buffer> {
@@ -84,6 +97,20 @@ test('rotating the master key re-wraps every data key, leaves the shards alone, 
     // A copy shares the source's stripes: one stripe, two extents, re-wrapped once.
     await s3.send(new CopyObjectCommand({ Bucket: 'keys', Key: 'copy', CopySource: 'keys/c' }));
     objects.set('copy', objects.get('c') as Buffer);
+    await s3.send(
+      new PutObjectCommand({ Bucket: 'keys', Key: 'ssec', Body: SSE_C_BODY, ...SSE_C }),
+    );
+    // Under the default KMS key (alias/aws/s3, made now): one KMS key version to re-wrap.
+    const kmsBody = patternBytes(90_000, 13);
+    await s3.send(
+      new PutObjectCommand({
+        Bucket: 'keys',
+        Key: 'kms',
+        Body: kmsBody,
+        ServerSideEncryption: 'aws:kms',
+      }),
+    );
+    objects.set('kms', kmsBody);
     const oldKeyId = masterKeyId(Buffer.from(keysIn(keyFile)[0], 'base64'));
     const before = shardBytes(dataDir);
 
@@ -91,6 +118,7 @@ test('rotating the master key re-wraps every data key, leaves the shards alone, 
     assert.equal(first.status, 0, `rotate failed:\n${first.stdout}\n${first.stderr}`);
     const rewrapped = Number(/(\d+) data keys re-wrapped/.exec(first.stdout)?.[1]);
     assert.equal(rewrapped, 4, `one re-wrap per stripe (1 + 1 + 2 stripes):\n${first.stdout}`);
+    assert.match(first.stdout, / 1 KMS key versions re-wrapped/, 'the default KMS key, once');
     assert.match(first.stderr, /rotate-master-key/, 'progress on stderr');
     assert.deepEqual(
       keysIn(keyFile).map((k) => masterKeyId(Buffer.from(k, 'base64'))),
@@ -106,6 +134,7 @@ test('rotating the master key re-wraps every data key, leaves the shards alone, 
 
     await restart();
     await readAll(s3, objects);
+    await readSseC(s3);
     await s3.send(
       new PutObjectCommand({ Bucket: 'keys', Key: 'after', Body: patternBytes(5000, 5) }),
     );
@@ -116,6 +145,7 @@ test('rotating the master key re-wraps every data key, leaves the shards alone, 
     assert.deepEqual(keysIn(keyFile), [newKey.toString('base64')], 'only the new key is left');
     await restart();
     await readAll(s3, objects);
+    await readSseC(s3);
   } finally {
     s3.destroy();
     await server.stop();

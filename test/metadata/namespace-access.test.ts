@@ -132,6 +132,22 @@ describe('namespace access of a user', () => {
     );
   });
 
+  test("a user's mount reads a KMS key (to read SSE-KMS files), never lists or changes keys", () => {
+    const machine = openMachine();
+    authorizeRead(machine.reader, alice, 'kmsKey', ['alias/aws/s3']);
+    refused(() => authorizeRead(machine.reader, alice, 'listKmsKeys', []), /listKmsKeys/);
+    authorizeRead(machine.reader, boss, 'listKmsKeys', []);
+    const create: Command = {
+      op: 'createKmsKey',
+      nowMs: 1,
+      id: '11111111-1111-4111-8111-111111111111',
+      description: '',
+      masterKeyId: '0123456789abcdef',
+      wrappedMaterial: Buffer.alloc(40, 'w').toString('base64'),
+    };
+    refused(() => authorizeCommand(machine.reader, alice, create), /may not apply createKmsKey/);
+  });
+
   test('a file linked into two buckets: read through either, changed only with both', () => {
     const machine = openMachine();
     const mine = bucketWith(machine, 'mine', 'alice');

@@ -201,6 +201,64 @@ describe('inline data in the state machine', () => {
     assert.equal(codeOf(machine, { ...part, extents: [extent(0, 2, stripe(2))] }), 'ok');
   });
 
+  test('SSE-KMS and SSE-C objects are never inline, nor copies of inline objects into them', () => {
+    const machine = withLimit();
+    const kmsKey = '11111111-1111-4111-8111-111111111111';
+    ok(machine, {
+      op: 'createKmsKey',
+      id: kmsKey,
+      alias: 'alias/k',
+      description: '',
+      masterKeyId: '0123456789abcdef',
+      wrappedMaterial: Buffer.alloc(40, 'w').toString('base64'),
+    });
+    const kms: ObjectMeta = { ...META, sse: 'aws:kms', kmsKeyId: kmsKey };
+    const customer: ObjectMeta = {
+      ...META,
+      sseCustomer: { algorithm: 'AES256', keyId: `sse-c:${'1'.repeat(32)}:${'a'.repeat(32)}` },
+    };
+    const putAs = (key: string, object: ObjectMeta) =>
+      codeOf(machine, {
+        op: 'putObject',
+        bucket: 'b',
+        key,
+        size: 2,
+        extents: [inline(0, 'ab')],
+        object,
+        caller: ROOT,
+      });
+    assert.equal(putAs('kms', kms), 'EINVAL', 'SSE-KMS inline');
+    assert.equal(putAs('c', customer), 'EINVAL', 'SSE-C inline');
+    assert.equal(machine.reader.resolvePath('/b/kms'), undefined, 'nothing was stored');
+    assert.equal(machine.reader.resolvePath('/b/c'), undefined);
+    // The same bytes unencrypted are inline: the refusals above are the encryption's.
+    assert.equal(putAs('plain', META), 'ok');
+    assert.equal(contentOf(machine, 'plain'), 'ab');
+    // A metadata-only copy of that inline object into any encrypted mode would keep plaintext
+    // in the metadata: refused (the client rewrites it into sealed stripes instead).
+    const copy = {
+      op: 'copyObject' as const,
+      srcBucket: 'b',
+      srcKey: 'plain',
+      bucket: 'b',
+      caller: ROOT,
+    };
+    assert.equal(codeOf(machine, { ...copy, key: 'c1', sse: 'AES256' }), 'EINVAL');
+    assert.equal(
+      codeOf(machine, { ...copy, key: 'c2', sse: 'aws:kms', kmsKeyId: kmsKey }),
+      'EINVAL',
+    );
+    const sseCustomer = customer.sseCustomer;
+    assert.equal(codeOf(machine, { ...copy, key: 'c3', sseCustomer }), 'EINVAL');
+    assert.equal(codeOf(machine, { ...copy, key: 'c4' }), 'ok', 'a plain copy stays inline');
+    assert.equal(contentOf(machine, 'c4'), 'ab');
+    // A bucket default of SSE-KMS refuses inline bytes of an object that names nothing.
+    const value = { sseAlgorithm: 'aws:kms', kmsKeyId: kmsKey };
+    ok(machine, { op: 'setBucketAttr', name: 'b', attr: 'encryption', value });
+    assert.equal(putAs('by-default', META), 'EINVAL');
+    assert.equal(machine.reader.resolvePath('/b/by-default'), undefined);
+  });
+
   test('a threshold above the hard maximum is refused when the cluster records it', () => {
     const machine = openMachine();
     const config = {

@@ -64,7 +64,7 @@ describe('SSE-S3 records follow the bytes', () => {
 
   test('an unknown algorithm is refused', () => {
     const machine = machineWithBucket();
-    const object = { userMeta: {}, sse: 'aws:kms' } as unknown as Omit<ObjectMeta, 'etag'>;
+    const object = { userMeta: {}, sse: 'aws:kms:dsse' } as unknown as Omit<ObjectMeta, 'etag'>;
     const result = put(machine, 'k', sealed(10), object);
     assert.equal(result.ok ? 'ok' : result.code, 'EINVAL');
   });

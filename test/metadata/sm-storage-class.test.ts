@@ -198,6 +198,71 @@ describe('transitionObject', () => {
     );
   });
 
+  test("a transition keeps the object's encryption; an SSE-C version is never due", () => {
+    const machine = openMachineWithServers(['t']);
+    const kmsKey = '11111111-1111-4111-8111-111111111111';
+    const wrappedKey = Buffer.alloc(40, 'w').toString('base64');
+    ok(machine, {
+      op: 'createKmsKey',
+      id: kmsKey,
+      alias: 'alias/k',
+      description: '',
+      masterKeyId: '0123456789abcdef',
+      wrappedMaterial: wrappedKey,
+    });
+    const sealed = (s: Stripe, keyId: string, kms?: { version: number }): Stripe => ({
+      ...s,
+      encryption: { cipher: 'aes-256-gcm', keyId, wrappedKey, plainLengthBytes: 4, kms },
+    });
+    const old = { ...extent(0, 4), stripe: sealed(extent(0, 4).stripe, kmsKey, { version: 1 }) };
+    must(machine, {
+      op: 'putObject',
+      bucket: 'b',
+      key: 'k',
+      size: 4,
+      extents: [old],
+      object: { etag: 'e', userMeta: {}, sse: 'aws:kms', kmsKeyId: kmsKey },
+      caller: ROOT,
+      nowMs: 1_000,
+    });
+    ok(machine, { op: 'setBucketLifecycle', name: 'b', config: { rules: [TRANSITION] } });
+    const ino = machine.reader.resolvePath('/b/k')?.ino as number;
+    const wide = (id: string, enc: (s: Stripe) => Stripe) => ({
+      fileOffset: 0,
+      length: 4,
+      stripe: enc(wideStripe(id, 4)),
+      stripeOffset: 0,
+    });
+    const plain = wide('1'.repeat(32), (s) => s);
+    const master = wide('2'.repeat(32), (s) => sealed(s, '0123456789abcdef'));
+    const underKms = wide('3'.repeat(32), (s) => sealed(s, kmsKey, { version: 1 }));
+    for (const re of [plain, master])
+      assert.equal(codeOf(machine, commit(ino, [old.stripe.id], [re], 5_000)), 'EINVAL');
+    assert.equal(machine.reader.resolvePath('/b/k')?.object?.storageClass, undefined);
+    must(machine, commit(ino, [old.stripe.id], [underKms], 5_000));
+    const file = machine.reader.resolvePath('/b/k');
+    assert.equal(file?.object?.storageClass, 'GLACIER');
+    assert.equal(file?.object?.sse, 'aws:kms');
+    // SSE-C: nobody but the customer can read it to re-encode it, so the rules leave it.
+    const keyId = `sse-c:${'1'.repeat(32)}:${'a'.repeat(32)}`;
+    const mine = { ...extent(0, 4), stripe: sealed(extent(0, 4).stripe, keyId) };
+    must(machine, {
+      op: 'putObject',
+      bucket: 'b',
+      key: 'c',
+      size: 4,
+      extents: [mine],
+      object: { etag: 'e', userMeta: {}, sseCustomer: { algorithm: 'AES256', keyId } },
+      caller: ROOT,
+      nowMs: 1_000,
+    });
+    const theirs = wide('4'.repeat(32), (s) => sealed(s, keyId));
+    const commitC = { ...commit(0, [mine.stripe.id], [theirs], 5_000), key: 'c' };
+    commitC.ino = machine.reader.resolvePath('/b/c')?.ino as number;
+    assert.equal(codeOf(machine, commitC), 'PRECONDITION_FAILED', 'the rules do not move it');
+    assert.equal(machine.reader.resolvePath('/b/c')?.object?.storageClass, undefined);
+  });
+
   test('re-encoded data must cover the file exactly', () => {
     const { machine, old, ino } = setUp();
     const short = {

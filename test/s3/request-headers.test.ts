@@ -506,69 +506,68 @@ const CASES: Record<RequestHeaderName, Case[]> = {
   ],
   'x-amz-server-side-encryption': [
     refusedPut('x-amz-server-side-encryption', 'AES256', 501, 'NotImplemented'),
+    // This server has no master key: SSE-KMS is refused as SSE-S3 is (test/s3/sse-kms.test.ts).
     refusedPut('x-amz-server-side-encryption', 'aws:kms', 501, 'NotImplemented'),
     refusedPut('x-amz-server-side-encryption', 'aws:kms:dsse', 501, 'NotImplemented'),
     refusedPut('x-amz-server-side-encryption', 'rot13', 400, 'InvalidArgument'),
     refusedCopy('x-amz-server-side-encryption', 'AES256', 501, 'NotImplemented'),
   ],
   'x-amz-server-side-encryption-aws-kms-key-id': [
-    refusedPut('x-amz-server-side-encryption-aws-kms-key-id', 'key', 501, 'NotImplemented'),
+    // Without x-amz-server-side-encryption: aws:kms, as AWS answers.
+    refusedPut('x-amz-server-side-encryption-aws-kms-key-id', 'key', 400, 'InvalidArgument'),
   ],
   'x-amz-server-side-encryption-context': [
-    refusedPut('x-amz-server-side-encryption-context', 'e30=', 501, 'NotImplemented'),
+    refusedPut('x-amz-server-side-encryption-context', 'e30=', 400, 'InvalidArgument'),
   ],
   'x-amz-server-side-encryption-bucket-key-enabled': [
-    refusedPut('x-amz-server-side-encryption-bucket-key-enabled', 'true', 501, 'NotImplemented'),
+    refusedPut('x-amz-server-side-encryption-bucket-key-enabled', 'true', 400, 'InvalidArgument'),
   ],
+  // This server speaks plain HTTP without [s3] sse_c_over_http: every SSE-C request is refused
+  // before anything is stored (test/s3/sse-c.test.ts covers SSE-C itself).
   'x-amz-server-side-encryption-customer-algorithm': [
-    refusedPut('x-amz-server-side-encryption-customer-algorithm', 'AES256', 501, 'NotImplemented'),
-    refusedPut(
-      'x-amz-server-side-encryption-customer-algorithm',
-      'DES',
-      400,
-      'InvalidEncryptionAlgorithmError',
-    ),
+    refusedPut('x-amz-server-side-encryption-customer-algorithm', 'AES256', 400, 'InvalidRequest'),
+    refusedPut('x-amz-server-side-encryption-customer-algorithm', 'DES', 400, 'InvalidArgument'),
     {
-      title: 'GetObject with an SSE-C key is refused (it would download without the key)',
+      title: 'GetObject with an SSE-C header over plain HTTP is refused',
       request: () => get('obj', { 'x-amz-server-side-encryption-customer-algorithm': 'AES256' }),
-      status: 501,
-      code: 'NotImplemented',
+      status: 400,
+      code: 'InvalidRequest',
     },
   ],
   'x-amz-server-side-encryption-customer-key': [
-    refusedPut('x-amz-server-side-encryption-customer-key', SSE_C_KEY, 501, 'NotImplemented'),
+    refusedPut('x-amz-server-side-encryption-customer-key', SSE_C_KEY, 400, 'InvalidRequest'),
   ],
   'x-amz-server-side-encryption-customer-key-md5': [
-    refusedPut('x-amz-server-side-encryption-customer-key-md5', 'x', 501, 'NotImplemented'),
+    refusedPut('x-amz-server-side-encryption-customer-key-md5', 'x', 400, 'InvalidRequest'),
   ],
   'x-amz-copy-source-server-side-encryption-customer-algorithm': [
     refusedCopy(
       'x-amz-copy-source-server-side-encryption-customer-algorithm',
       'AES256',
-      501,
-      'NotImplemented',
+      400,
+      'InvalidRequest',
     ),
     refusedCopy(
       'x-amz-copy-source-server-side-encryption-customer-algorithm',
       'DES',
       400,
-      'InvalidEncryptionAlgorithmError',
+      'InvalidArgument',
     ),
   ],
   'x-amz-copy-source-server-side-encryption-customer-key': [
     refusedCopy(
       'x-amz-copy-source-server-side-encryption-customer-key',
       SSE_C_KEY,
-      501,
-      'NotImplemented',
+      400,
+      'InvalidRequest',
     ),
   ],
   'x-amz-copy-source-server-side-encryption-customer-key-md5': [
     refusedCopy(
       'x-amz-copy-source-server-side-encryption-customer-key-md5',
       'x',
-      501,
-      'NotImplemented',
+      400,
+      'InvalidRequest',
     ),
   ],
   'x-amz-bucket-object-lock-enabled': [

@@ -6,14 +6,17 @@
 import { join, resolve } from 'node:path';
 import { MetadataClient } from '../../client/metadata-client.ts';
 import {
+  isCustomerKeyId,
   type Keyring,
   type MasterKey,
   readKeyFile,
   unwrapDataKey,
+  unwrapKmsMaterial,
   wrapDataKey,
+  wrapKmsMaterial,
   writeKeyFile,
 } from '../../crypto/index.ts';
-import type { StripeKeyRewrap } from '../../metadata/types.ts';
+import type { KmsMaterialRewrap, StripeKeyRewrap } from '../../metadata/types.ts';
 import { progressReporter } from '../progress.ts';
 import { METADATA_ADDR_OPTION, metadataAddrs, parse, UsageError } from '../usage.ts';
 
@@ -23,7 +26,8 @@ export const ENCRYPTION_HELP = `Usage: strata encryption rotate-master-key --new
 rotate-master-key makes the key in --new-key-file (base64, 32 bytes, mode 0600; its first key)
 the active master key of the key file (--key-file, else [encryption] key_file of the config, else
 <data_dir>/master.key), keeping the old keys there as retired (they only unwrap), then re-wraps
-every stripe's data key under it. The data is not rewritten. Progress goes to stderr. Processes
+every stripe's data key under it, and the material of every key of the built-in KMS (SSE-KMS;
+the data keys under KMS keys stay as they are). The data is not rewritten. Progress goes to stderr. Processes
 running with the old file keep wrapping new stripes with the old key until they restart with the
 new file: restart them (and copy the file to every gateway), run the command again (it re-wraps
 what they wrote meanwhile), then once more with --drop-retired, which removes the retired keys
@@ -53,15 +57,19 @@ export async function runEncryption(args: string[]): Promise<number> {
   const ring = installNewKey(keyFile, readKeyFile(newKeyFile).active);
   const metadata = new MetadataClient(addrs);
   try {
+    const kms = await rewrapKmsMaterial(metadata, ring);
+    process.stdout.write(
+      `rotate-master-key: ${kms.rewrapped} KMS key versions re-wrapped under ${ring.active.id}\n`,
+    );
     const result = await rewrapAll(metadata, ring);
     process.stdout.write(
       `rotate-master-key: ${result.rewrapped} data keys re-wrapped under ${ring.active.id}, ` +
         `${result.scanned} stripe references scanned\n`,
     );
-    if (result.unreadable > 0) {
+    if (result.unreadable > 0 || kms.unreadable > 0) {
       process.stderr.write(
-        `rotate-master-key: ${result.unreadable} stripes are wrapped by a master key not in ` +
-          `${keyFile}; they stay as they are\n`,
+        `rotate-master-key: ${result.unreadable} stripes and ${kms.unreadable} KMS key versions ` +
+          `are wrapped by a master key not in ${keyFile}; they stay as they are\n`,
       );
       return 1;
     }
@@ -72,7 +80,7 @@ export async function runEncryption(args: string[]): Promise<number> {
   }
 }
 
-async function configuredKeyFile(configPath: unknown): Promise<string> {
+export async function configuredKeyFile(configPath: unknown): Promise<string> {
   const { loadConfig } = await import('../../config/load.ts');
   const { config } = loadConfig({ configPath: configPath as string | undefined });
   return resolve(config.encryption.key_file || join(config.storage.data_dir, 'master.key'));
@@ -118,7 +126,11 @@ async function rewrapAll(metadata: MetadataClient, ring: Keyring): Promise<Rewra
     for (const { stripe, at } of page.stripes) {
       result.scanned++;
       const enc = stripe.encryption;
+      // Only stripes whose data key a master key wraps are re-wrapped here. An SSE-KMS stripe's
+      // data key is under its KMS key (rewrapKmsMaterial re-wraps the KMS key's material); an
+      // SSE-C stripe's under its customer's key, which no master key replaces.
       if (enc === undefined || enc.keyId === ring.active.id) continue;
+      if (enc.kms !== undefined || isCustomerKeyId(enc.keyId)) continue;
       if (batch.some((b) => b.stripeId === stripe.id)) continue;
       if (!ring.byId.has(enc.keyId)) {
         result.unreadable++;
@@ -139,14 +151,56 @@ async function rewrapAll(metadata: MetadataClient, ring: Keyring): Promise<Rewra
   return result;
 }
 
-// Removes the retired keys once a scan finds no stripe left under one of them.
+// Every version of every KMS key of the built-in KMS whose material is under another master key
+// is re-wrapped under the active one (a few records: the SSE-KMS stripes' data keys, wrapped by
+// the KMS keys, are not touched). Admin only (meta.userApply), like `strata kms`.
+async function rewrapKmsMaterial(metadata: MetadataClient, ring: Keyring) {
+  const keys = await metadata.read('listKmsKeys');
+  const rewraps: KmsMaterialRewrap[] = [];
+  let unreadable = 0;
+  for (const key of keys) {
+    for (const v of key.versions) {
+      if (v.masterKeyId === ring.active.id) continue;
+      if (!ring.byId.has(v.masterKeyId)) {
+        unreadable++;
+        continue;
+      }
+      const material = unwrapKmsMaterial(ring, v);
+      const wrapped = wrapKmsMaterial(ring.active, material);
+      material.fill(0);
+      rewraps.push({
+        keyId: key.id,
+        version: v.version,
+        fromMasterKeyId: v.masterKeyId,
+        ...wrapped,
+      });
+    }
+  }
+  let rewrapped = 0;
+  for (let i = 0; i < rewraps.length; i += BATCH_KEYS) {
+    const batch = rewraps.slice(i, i + BATCH_KEYS);
+    const reply = await metadata.applyUserCommand({
+      op: 'rewrapKmsKeys',
+      nowMs: Date.now(),
+      keys: batch,
+    });
+    rewrapped += (reply.rewrapped ?? []).filter((o) => o.ok).length;
+  }
+  return { rewrapped, unreadable };
+}
+
+// Removes the retired keys once a scan finds no stripe and no KMS key version left under one.
 async function dropRetired(metadata: MetadataClient, keyFile: string, ring: Keyring) {
   let cursor: string | undefined;
   let left = 0;
+  for (const key of await metadata.read('listKmsKeys'))
+    left += key.versions.filter((v) => v.masterKeyId !== ring.active.id).length;
   do {
     const page = await metadata.read('scanStripes', cursor, SCAN_PAGE_STRIPES);
     for (const { stripe } of page.stripes) {
-      if (stripe.encryption && stripe.encryption.keyId !== ring.active.id) left++;
+      const enc = stripe.encryption;
+      const underMaster = enc && enc.kms === undefined && !isCustomerKeyId(enc.keyId);
+      if (underMaster && enc.keyId !== ring.active.id) left++;
     }
     cursor = page.next;
   } while (cursor !== undefined);

@@ -199,7 +199,10 @@ export function decideTransitions(
   facts.versions.forEach((version, index) => {
     // A small object kept inline stays STANDARD: a wider code on a cold pool saves nothing on a
     // few KiB (AWS's lifecycle skips objects under 128 KiB by default for the same reason).
+    // An SSE-C version stays too: re-encoding needs its bytes, readable only with the customer's
+    // key, which the cluster never keeps.
     if (version.deleteMarker || version.objectMeta !== true || version.inline === true) return;
+    if (version.customerKeyed === true) return;
     let best: LifecycleTransitionAction | undefined;
     const consider = (storageClass: StorageClass, ruleId: string) => {
       if (classRank(storageClass) <= classRank(version.storageClass)) return;

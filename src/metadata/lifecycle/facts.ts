@@ -28,6 +28,7 @@ function ofInode(store: Store, versionId: string, inode: Inode): LifecycleVersio
   if (inode.object?.tags !== undefined) facts.tags = inode.object.tags;
   if (inode.object !== undefined) facts.objectMeta = true;
   if (inode.object?.storageClass !== undefined) facts.storageClass = inode.object.storageClass;
+  if (inode.object?.sseCustomer !== undefined) facts.customerKeyed = true;
   // Inline bytes lie within the threshold, so only a file that small is looked at.
   if (inode.size <= inlineLimit(store) && store.allExtents(inode.ino).some((e) => e.inline))
     facts.inline = true;

@@ -1,5 +1,6 @@
 import assert from 'node:assert';
 import type { ChecksumAlgorithm } from '../../auth/checksums.ts';
+import { checkCustomerKey } from '../../client/customer-key.ts';
 import { isStrataError } from '../../common/errors.ts';
 import type { Inode, UploadInfo } from '../../metadata/types.ts';
 import { objectWriteAcl } from '../acl-request.ts';
@@ -19,6 +20,15 @@ import { lockFromHeaders } from './object-lock.ts';
 import { objectMetaFrom } from './object-meta.ts';
 import { checkLength, checksumHeaders } from './object-put.ts';
 import { checkCanSeal, requestedSse, sseHeaders, sseKeyMissing } from './sse.ts';
+import {
+  type CustomerKeyRequest,
+  checkPartKey,
+  checkReadKey,
+  customerKeyFrom,
+  partKeyMismatch,
+  refuseBothEncryptions,
+  sseCHeaders,
+} from './sse-c.ts';
 
 const PART_SIZE_BYTES_MAX = 5 * 1024 ** 3;
 const LIST_LIMIT = 1000;
@@ -40,15 +50,18 @@ async function uploadFor(
 
 export async function createMultipartUpload(ctx: RequestContext, bucket: string, key: string) {
   const checksum = uploadChecksumFrom(ctx);
+  refuseBothEncryptions(ctx);
+  const customer = customerKeyFrom(ctx, 'object');
   const sse = requestedSse(ctx);
-  await checkCanSeal(ctx, bucket, sse);
+  if (customer === undefined) await checkCanSeal(ctx, bucket, sse);
   const acl = await objectWriteAcl(ctx, bucket);
   const upload = await ctx.client.createMultipartUpload(
     bucket,
     key,
-    { ...objectMetaFrom(ctx.req, acl), ...checksum, ...(sse === undefined ? {} : { sse }) },
+    { ...objectMetaFrom(ctx.req, acl), ...checksum, ...sse },
     ctx.owner,
     lockFromHeaders(ctx),
+    { customerKey: customer?.key },
   );
   const headers: Record<string, string> = checksum
     ? {
@@ -56,7 +69,11 @@ export async function createMultipartUpload(ctx: RequestContext, bucket: string,
         'x-amz-checksum-type': checksum.checksumType,
       }
     : {};
-  Object.assign(headers, sseHeaders(upload.object));
+  Object.assign(
+    headers,
+    sseHeaders(ctx, upload.object, { context: true }),
+    sseCHeaders(upload.object.sseCustomer, customer),
+  );
   sendXml(
     ctx,
     200,
@@ -79,18 +96,35 @@ export async function uploadPart(
   checkLength(ctx, PART_SIZE_BYTES_MAX);
   const upload = await uploadFor(ctx, bucket, key, uploadId);
   if (upload.object.sse !== undefined && !ctx.client.sealsOnRequest()) throw sseKeyMissing();
+  const customer = partCustomerKey(ctx, upload);
   const algorithm = upload.object.checksumAlgorithm as ChecksumAlgorithm | undefined;
   const tap = algorithm ? checksumTap(algorithm, objectBody(ctx)) : undefined;
   const part = await ctx.client.uploadPart(uploadId, partNumber, tap?.body ?? objectBody(ctx), {
     checksum: tap?.value,
+    customerKey: customer?.key,
   });
   const checksums = { ...ctx.auth.checksums };
   if (algorithm && part.checksum) checksums[algorithm] = part.checksum;
   sendEmpty(ctx, 200, {
     etag: quoteEtag(part.etag),
     ...checksumHeaders(checksums),
-    ...sseHeaders(upload.object),
+    ...sseHeaders(ctx, upload.object),
+    ...sseCHeaders(upload.object.sseCustomer, customer),
   });
+}
+
+// A part's SSE-C key, checked against the upload's before its body is read.
+function partCustomerKey(ctx: RequestContext, upload: UploadInfo): CustomerKeyRequest | undefined {
+  const customer = customerKeyFrom(ctx, 'object');
+  const record = upload.object.sseCustomer;
+  checkPartKey(record, customer);
+  try {
+    checkCustomerKey(record, customer?.key, 'the multipart upload');
+  } catch (error) {
+    if (isStrataError(error, 'CUSTOMER_KEY_MISMATCH')) throw partKeyMismatch();
+    throw error;
+  }
+  return customer;
 }
 
 // UploadPartCopy: the part's bytes are read from the source object (optionally a range of it) and
@@ -104,10 +138,13 @@ export async function uploadPartCopy(
 ) {
   const upload = await uploadFor(ctx, bucket, key, uploadId);
   if (upload.object.sse !== undefined && !ctx.client.sealsOnRequest()) throw sseKeyMissing();
+  const customer = partCustomerKey(ctx, upload);
+  const sourceCustomer = customerKeyFrom(ctx, 'copy-source');
   const source = parseCopySource(String(ctx.req.headers['x-amz-copy-source']));
   await authorizeCopySource(ctx, source);
   const version = await ctx.client.objectVersion(source.bucket, source.key, source.versionId);
   const inode = version.inode ?? refuseDeleteMarkerSource();
+  checkReadKey(inode.object?.sseCustomer, sourceCustomer);
   const rangeHeader = ctx.req.headers['x-amz-copy-source-range'];
   let range: { offset: number; length: number } | undefined;
   if (typeof rangeHeader === 'string') {
@@ -126,11 +163,14 @@ export async function uploadPartCopy(
     throw new S3Error('EntityTooLarge', 400, 'A copied part may be at most 5 GiB.');
   }
   const readVersion = version.versioned ? version.versionId : undefined;
-  const { body } = await ctx.client.getObject(source.bucket, source.key, range, readVersion);
+  const { body } = await ctx.client.getObject(source.bucket, source.key, range, readVersion, {
+    customerKey: sourceCustomer?.key,
+  });
   const algorithm = upload.object.checksumAlgorithm as ChecksumAlgorithm | undefined;
   const tap = algorithm ? checksumTap(algorithm, body) : undefined;
   const part = await ctx.client.uploadPart(uploadId, partNumber, tap?.body ?? body, {
     checksum: tap?.value,
+    customerKey: customer?.key,
   });
   sendXml(
     ctx,
@@ -140,7 +180,7 @@ export async function uploadPartCopy(
       LastModified: isoDate(part.lastModifiedMs),
       ...(algorithm && part.checksum ? { [`Checksum${algorithm}`]: part.checksum } : {}),
     }),
-    sseHeaders(upload.object),
+    { ...sseHeaders(ctx, upload.object), ...sseCHeaders(upload.object.sseCustomer, customer) },
   );
 }
 
@@ -191,6 +231,9 @@ export async function completeMultipartUpload(
   if (upload.bucket !== bucket || upload.key !== key) {
     throw new S3Error('NoSuchUpload', 404, 'The specified multipart upload does not exist.');
   }
+  // SSE-C: the key is optional here (AWS's too); one sent must be the upload's, and is echoed.
+  const customer = customerKeyFrom(ctx, 'object');
+  if (customer !== undefined) partCustomerKey(ctx, upload);
   const stored = new Map((await ctx.client.listParts(uploadId)).map((p) => [p.partNumber, p]));
   const checksum = completionChecksums(upload.object, list, stored);
   checkDeclaredObjectChecksum(ctx, upload.object.checksumAlgorithm, checksum?.checksums);
@@ -202,7 +245,7 @@ export async function completeMultipartUpload(
     ifNoneMatch: typeof h['if-none-match'] === 'string' ? h['if-none-match'] : undefined,
     ...checksum,
   });
-  sendCompleted(ctx, bucket, key, result.inode, result.versionId);
+  sendCompleted(ctx, bucket, key, result.inode, result.versionId, customer);
 }
 
 // The answer names the object made, so a retry gets the same one as the first try.
@@ -212,6 +255,7 @@ function sendCompleted(
   key: string,
   inode: Inode,
   versionId?: string,
+  customer?: CustomerKeyRequest,
 ) {
   const object = inode.object;
   assert(object?.uploadId !== undefined, 'a completed upload made this object');
@@ -230,7 +274,8 @@ function sendCompleted(
       ...(Object.keys(checksums).length > 0 ? { ChecksumType: object.checksumType } : {}),
     }),
     {
-      ...sseHeaders(object),
+      ...sseHeaders(ctx, object),
+      ...sseCHeaders(object.sseCustomer, customer),
       ...(versionId !== undefined ? { 'x-amz-version-id': versionId } : {}),
     },
   );

@@ -3,6 +3,7 @@ import { S3Error } from '../errors.ts';
 import { renderXml } from '../xml.ts';
 import { requestedVersion, versionHeaders } from './object-get.ts';
 import { etagOf } from './object-meta.ts';
+import { objectReadKey } from './sse-c.ts';
 
 const ATTRIBUTES = ['ETag', 'Checksum', 'ObjectParts', 'StorageClass', 'ObjectSize'];
 const PARTS_LIMIT = 1000;
@@ -23,6 +24,8 @@ export async function getObjectAttributes(ctx: RequestContext, bucket: string, k
   }
   const version = await requestedVersion(ctx, bucket, key);
   const inode = version.inode;
+  // SSE-C: as AWS, the attributes of an SSE-C object are the key holder's to read.
+  objectReadKey(ctx, inode.object?.sseCustomer);
   const body: Record<string, unknown> = {};
   if (wanted.includes('ETag')) body.ETag = etagOf(inode);
   if (wanted.includes('Checksum') && inode.object?.checksums) {

@@ -9,6 +9,7 @@ import { isoDate, renderXml } from '../xml.ts';
 import { lockFromHeaders } from './object-lock.ts';
 import { etagOf, objectMetaFrom } from './object-meta.ts';
 import { checkCanSeal, requestedSse, sseHeaders } from './sse.ts';
+import { checkReadKey, customerKeyFrom, refuseBothEncryptions, sseCHeaders } from './sse-c.ts';
 import { tagsFromHeader } from './tagging.ts';
 
 function header(ctx: RequestContext, name: string): string | undefined {
@@ -96,7 +97,6 @@ export async function authorizeCopySource(
   await authorize(ctx, { action: 's3:GetObject', bucket: source.bucket, key: source.key });
 }
 
-// CopyObject: a metadata-only copy (the destination shares the source's stripes).
 // The copy's class (absent: STANDARD). A copy shares the source's stripes: it can be labelled
 // with a class of the same policy (STANDARD_IA), but an archive class needs its data re-encoded
 // on the cold pool, which only a lifecycle transition does so far.
@@ -112,6 +112,9 @@ function copyStorageClass(ctx: RequestContext): StorageClass | undefined {
   return value;
 }
 
+// CopyObject: a metadata-only copy (the destination shares the source's stripes), unless its
+// encryption differs from the source's in a way shared stripes cannot honour: then the bytes are
+// rewritten (src/client/sealed-copy.ts).
 export async function copyObject(ctx: RequestContext, bucket: string, key: string) {
   const source = parseCopySource(header(ctx, 'x-amz-copy-source') as string);
   const directive = (header(ctx, 'x-amz-metadata-directive') ?? 'COPY').toUpperCase();
@@ -120,11 +123,19 @@ export async function copyObject(ctx: RequestContext, bucket: string, key: strin
   }
   // Copying a version onto its own key is how a version is restored: allowed as it is.
   const restore = source.versionId !== undefined;
-  // Asking for encryption is a change too: a copy onto itself is how an object is encrypted.
+  // Asking for encryption is a change too: a copy onto itself is how an object is encrypted
+  // (or, with SSE-C, how its customer key is changed).
+  refuseBothEncryptions(ctx);
   const sse = requestedSse(ctx);
   const storageClass = copyStorageClass(ctx);
+  const customer = customerKeyFrom(ctx, 'object');
+  const sourceCustomer = customerKeyFrom(ctx, 'copy-source');
   const unchanged =
-    directive === 'COPY' && !restore && sse === undefined && storageClass === undefined;
+    directive === 'COPY' &&
+    !restore &&
+    sse === undefined &&
+    customer === undefined &&
+    storageClass === undefined;
   if (source.bucket === bucket && source.key === key && unchanged) {
     throw new S3Error(
       'InvalidRequest',
@@ -135,11 +146,12 @@ export async function copyObject(ctx: RequestContext, bucket: string, key: strin
     );
   }
   await authorizeCopySource(ctx, source);
-  await checkCanSeal(ctx, bucket, sse);
+  if (customer === undefined) await checkCanSeal(ctx, bucket, sse);
   await ctx.client.getBucket(bucket);
   const acl = await objectWriteAcl(ctx, bucket);
   const sourceVersion = await ctx.client.objectVersion(source.bucket, source.key, source.versionId);
   const sourceInode = sourceVersion.inode ?? refuseDeleteMarkerSource();
+  checkReadKey(sourceInode.object?.sseCustomer, sourceCustomer);
   checkSourceDates(ctx, sourceInode.mtimeMs);
   const copied = await ctx.client.copyObject(source, bucket, key, {
     object:
@@ -151,10 +163,15 @@ export async function copyObject(ctx: RequestContext, bucket: string, key: strin
     copyIfMatch: header(ctx, 'x-amz-copy-source-if-match'),
     copyIfNoneMatch: header(ctx, 'x-amz-copy-source-if-none-match'),
     lock: lockFromHeaders(ctx),
-    sse,
+    ...sse,
+    customerKey: customer?.key,
+    sourceCustomerKey: sourceCustomer?.key,
     storageClass,
   });
-  const headers: Record<string, string> = sseHeaders(copied.inode.object);
+  const headers: Record<string, string> = {
+    ...sseHeaders(ctx, copied.inode.object, { context: true }),
+    ...sseCHeaders(copied.inode.object?.sseCustomer, customer),
+  };
   if (sourceVersion.versioned) headers['x-amz-copy-source-version-id'] = sourceVersion.versionId;
   if (copied.versionId !== undefined) headers['x-amz-version-id'] = copied.versionId;
   sendXml(

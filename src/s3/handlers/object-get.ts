@@ -11,6 +11,7 @@ import { checksumHeaders } from './object-put.ts';
 import { parseRange, type ResolvedRange } from './range.ts';
 import { replicationHeaders } from './replication-status.ts';
 import { sseHeaders } from './sse.ts';
+import { objectReadKey, sseCHeaders } from './sse-c.ts';
 
 const RESPONSE_OVERRIDES: Record<string, string> = {
   'response-content-type': 'content-type',
@@ -39,7 +40,7 @@ function objectHeaders(ctx: RequestContext, inode: Inode): Record<string, string
     headers[`x-amz-meta-${name}`] = value;
   if (o?.partSizes) headers['x-amz-mp-parts-count'] = o.partSizes.length;
   if (o?.tags) headers['x-amz-tagging-count'] = Object.keys(o.tags).length;
-  Object.assign(headers, sseHeaders(o));
+  Object.assign(headers, sseHeaders(ctx, o));
   for (const [param, name] of Object.entries(RESPONSE_OVERRIDES)) {
     const value = ctx.url.searchParams.get(param);
     if (value !== null) headers[name] = value;
@@ -169,8 +170,13 @@ export async function getObject(
 ) {
   const version = await requestedVersion(ctx, bucket, key);
   const inode = version.inode;
+  // SSE-C: the key is checked before anything about the object goes out (HEAD reads no data,
+  // so the check is here for both).
+  const record = inode.object?.sseCustomer;
+  const customer = objectReadKey(ctx, record);
   const headers = {
     ...objectHeaders(ctx, inode),
+    ...sseCHeaders(record, customer),
     ...versionHeaders(version),
     ...lockHeaders(version),
     ...(version.isLatest ? await expirationHeader(ctx, bucket, key, inode) : {}),
@@ -212,7 +218,9 @@ export async function getObject(
   }
   // The data of the version whose headers went out (a newer PUT may have come meanwhile).
   const readVersion = version.versioned ? version.versionId : undefined;
-  const { body } = await ctx.client.getObject(bucket, key, range, readVersion);
+  const { body } = await ctx.client.getObject(bucket, key, range, readVersion, {
+    customerKey: customer?.key,
+  });
   await streamBody(ctx, status, headers, body, length);
 }
 

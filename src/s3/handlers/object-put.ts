@@ -7,6 +7,7 @@ import { lockFromHeaders } from './object-lock.ts';
 import { objectMetaFrom } from './object-meta.ts';
 import { isReplicaHeld, replicaVersionOf } from './replica.ts';
 import { checkCanSeal, requestedSse, sseHeaders } from './sse.ts';
+import { customerKeyFrom, refuseBothEncryptions, sseCHeaders } from './sse-c.ts';
 
 const CHECKSUM_HEADERS: Record<string, string> = {
   CRC32: 'x-amz-checksum-crc32',
@@ -61,9 +62,12 @@ export async function putObject(ctx: RequestContext, bucket: string, key: string
   const acl = await objectWriteAcl(ctx, bucket);
   // The same object as auth.checksums: trailing checksums land in it before the commit reads it.
   const object = { ...objectMetaFrom(ctx.req, acl), checksums: ctx.auth.checksums };
+  refuseBothEncryptions(ctx);
+  const customer = customerKeyFrom(ctx, 'object');
   const sse = requestedSse(ctx);
-  await checkCanSeal(ctx, bucket, sse);
-  if (sse !== undefined) Object.assign(object, { sse });
+  // SSE-C needs no master key: the request brings its own (and wins over a bucket default).
+  if (customer === undefined) await checkCanSeal(ctx, bucket, sse);
+  if (sse !== undefined) Object.assign(object, sse);
   const replicaVersionId = await replicaVersionOf(ctx, {
     bucket,
     key,
@@ -75,6 +79,7 @@ export async function putObject(ctx: RequestContext, bucket: string, key: string
     ifNoneMatch,
     lock: lockFromHeaders(ctx),
     replicaVersionId,
+    customerKey: customer?.key,
   });
   const result = await put.catch(async (error) => {
     if (!isReplicaHeld(error, replicaVersionId)) throw error;
@@ -85,7 +90,8 @@ export async function putObject(ctx: RequestContext, bucket: string, key: string
   sendEmpty(ctx, 200, {
     etag: quoteEtag(result.etag),
     ...checksumHeaders(ctx.auth.checksums),
-    ...sseHeaders(result.inode.object),
+    ...sseHeaders(ctx, result.inode.object, { context: true }),
+    ...sseCHeaders(result.inode.object?.sseCustomer, customer),
     ...(result.versionId !== undefined ? { 'x-amz-version-id': result.versionId } : {}),
     ...(await expirationHeader(ctx, bucket, key, result.inode)),
   });
