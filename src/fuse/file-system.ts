@@ -659,10 +659,13 @@ export class StrataFileSystem {
     return Buffer.from(value);
   }
 
+  // The derived attributes are not listed, only read by name (as CephFS's ceph.* attributes):
+  // listed, every file would carry two attributes ext4 does not show, and `cp -a` or `rsync -X`
+  // onto another mount would try to set them there and fail on read-only names.
   async listxattr(ino: number): Promise<Buffer> {
     const inode = await this.getattr(ino);
     return Buffer.from(
-      [...Object.keys(derivedXattrs(inode)), ...Object.keys(inode.xattrs)]
+      Object.keys(inode.xattrs)
         .map((name) => `${name}\0`)
         .join(''),
     );
