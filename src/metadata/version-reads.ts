@@ -137,6 +137,22 @@ function* merged(store: Store, bucket: BucketInfo, q: ListVersionsQuery): Genera
     startAfter: q.keyMarker || undefined,
   });
   const recorded = recordItems(store, bucket, q);
+  // Both are closed however this ends: each holds an LMDB range iterator, whose read transaction
+  // stays open until its generator finishes. A page that stopped early (MaxKeys) used to leave
+  // them to the garbage collector, and under paging load the environment ran out of reader slots
+  // (MDB_READERS_FULL), which stopped the metadata member (versions-paging.test.ts in CI).
+  try {
+    yield* mergedOf(live, recorded);
+  } finally {
+    live.return(undefined);
+    recorded.return(undefined);
+  }
+}
+
+function* mergedOf(
+  live: Generator<Item>,
+  recorded: Generator<VersionItem>,
+): Generator<VersionItem> {
   let a = live.next();
   let b = recorded.next();
   while (!a.done || !b.done) {
