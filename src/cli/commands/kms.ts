@@ -5,6 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { kmsKeyRef } from '../../client/kms-keys.ts';
 import { MetadataClient } from '../../client/metadata-client.ts';
+import { StrataError } from '../../common/errors.ts';
 import { newKmsMaterial, readKeyFile, wrapKmsMaterial } from '../../crypto/index.ts';
 import type { KmsKeyAction, KmsKeyRecord, KmsKeySummary } from '../../metadata/types.ts';
 import { METADATA_ADDR_OPTION, metadataAddrs, parse, UsageError } from '../usage.ts';
@@ -79,7 +80,7 @@ export async function runKms(args: string[]): Promise<number> {
     if (action === 'create-key' || action === 'rotate-key') {
       const keyFile = values['key-file'] ?? (await configuredKeyFile(values.config));
       const material = newKmsMaterial();
-      const wrapped = wrapKmsMaterial(readKeyFile(keyFile).active, material);
+      const wrapped = wrapKmsMaterial(masterKeyIn(keyFile), material);
       material.fill(0);
       const reply =
         action === 'create-key'
@@ -189,4 +190,21 @@ async function listKeys(metadata: MetadataClient, json: boolean): Promise<number
 
 function isoDate(ms: number): string {
   return new Date(ms).toISOString().replace(/\.\d+Z$/, 'Z');
+}
+
+// The master key that wraps KMS key material: encryption at rest's key file. A node that runs
+// without encryption at rest has none, which deserves a sentence, not a stack trace.
+function masterKeyIn(keyFile: string) {
+  try {
+    return readKeyFile(keyFile).active;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    throw new StrataError(
+      'ENCRYPTION_KEY_UNAVAILABLE',
+      `no master key file at ${keyFile}: KMS key material is wrapped by the master key of ` +
+        'encryption at rest. Turn it on ([encryption] enabled = true; a single node creates ' +
+        'its key file at its next start) or name the key file with --key-file ' +
+        '(docs/guides/security.md)',
+    );
+  }
 }
