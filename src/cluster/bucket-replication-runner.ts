@@ -273,6 +273,10 @@ function objectHeaders(inode: Inode) {
     Expires: expires !== undefined && !Number.isNaN(expires.getTime()) ? expires : undefined,
     Metadata: meta?.userMeta,
     Tagging: tags === '' ? undefined : tags,
+    // An encrypted source stays encrypted at the destination: SSE-S3 as AES256, SSE-KMS under
+    // the destination's default KMS key (the source's key id means nothing there). A destination
+    // that cannot encrypt refuses the PUT, and the version ends FAILED, never stored in plaintext.
+    ServerSideEncryption: meta?.sse,
   };
 }
 

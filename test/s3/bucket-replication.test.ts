@@ -4,6 +4,9 @@
 // that is down (PENDING, then everything arrives and turns COMPLETED), and a source killed with
 // a backlog (kill -9, restart: nothing lost).
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import {
   CompleteMultipartUploadCommand,
@@ -117,6 +120,11 @@ describe('bucket replication between two servers', () => {
   };
 
   before(async () => {
+    // Master keys with encryption at rest off: SSE-S3 seals the objects that ask for it.
+    for (const dataDir of [sourceDir, destDir])
+      writeFileSync(join(dataDir, 'master.key'), `${randomBytes(32).toString('base64')}\n`, {
+        mode: 0o600,
+      });
     destPort = await freePort();
     await startDest();
     await startSource();
@@ -249,6 +257,21 @@ describe('bucket replication between two servers', () => {
       (await dst.send(new GetObjectCommand({ Bucket: 'copies', Key: 'r/big' }))).Body,
     );
     assert.ok(big.equals(body), 'the multipart object arrives byte for byte');
+  });
+
+  test('an SSE-S3 object stays encrypted at the destination', async () => {
+    const put = await src.send(
+      new PutObjectCommand({
+        Bucket: 'orig',
+        Key: 'r/sealed',
+        Body: 'secret replicated',
+        ServerSideEncryption: 'AES256',
+      }),
+    );
+    await completed('r/sealed', put.VersionId);
+    const head = await dst.send(new HeadObjectCommand({ Bucket: 'copies', Key: 'r/sealed' }));
+    assert.equal(head.ServerSideEncryption, 'AES256', 'the replica is sealed, not plaintext');
+    assert.equal(await destText('r/sealed'), 'secret replicated');
   });
 
   test('a delete marker is replicated when DeleteMarkerReplication is Enabled', async () => {
