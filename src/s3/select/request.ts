@@ -1,5 +1,5 @@
 // The SelectObjectContentRequest body, checked and turned into typed options. Every element the
-// API defines is either honoured or refused: Parquet input and BZIP2 compression with 501, a
+// API defines is either honoured or refused: Parquet input with 501, a
 // value outside the API's set with AWS's 400 code for it.
 import { parseXml } from '../xml.ts';
 import { notImplemented, SelectError } from './errors.ts';
@@ -25,7 +25,7 @@ export type OutputFormat =
 export interface SelectRequest {
   expression: string;
   input: InputFormat;
-  compression: 'NONE' | 'GZIP';
+  compression: 'NONE' | 'GZIP' | 'BZIP2';
   output: OutputFormat;
   progress: boolean;
   // Start and End as sent (End inclusive); resolved against the object's size later.
@@ -111,8 +111,6 @@ export function parseSelectRequest(body: Buffer): SelectRequest {
     'InvalidCompressionFormat',
     'CompressionType',
   );
-  // No well-kept streaming bzip2 decoder exists for Node (the packages are unmaintained).
-  if (compression === 'BZIP2') throw notImplemented('CompressionType BZIP2');
   const progress = flag(
     text(element(root, 'RequestProgress'), 'Enabled'),
     'RequestProgress Enabled',

@@ -3,7 +3,9 @@
 // (BytesReturned); Records payloads are cut at RECORDS_PAYLOAD_BYTES_MAX, so memory stays bounded
 // whatever the object's size. Reading stops as soon as LIMIT is reached.
 import assert from 'node:assert';
+import { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
+import unbzip2 from 'unbzip2-stream';
 import { s3SelectBytes } from '../../observability/metrics.ts';
 import type { Query } from './ast.ts';
 import { SelectError } from './errors.ts';
@@ -78,6 +80,54 @@ async function* gunzip(source: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
   }
 }
 
+// BZIP2 through unbzip2-stream (pure JavaScript, no install script; Node has no bzip2). Its
+// decoder is a classic stream: written here with backpressure (paused while the reader is
+// behind, its write answers false), read through a Readable fed by its 'data' events (not
+// Readable.wrap, which destroys the reader at the decoder's 'close', before what is buffered has
+// been read). Memory stays within a few of bzip2's blocks (at most 900 kB each). Only the
+// decoder's own errors are the input's format; a failed read of the object goes to the caller as
+// it is.
+async function* bunzip2(source: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+  const decoder = unbzip2();
+  let badInput = false;
+  const output = new Readable({ read: () => decoder.resume() });
+  decoder.on('data', (chunk: Buffer) => {
+    if (!output.push(chunk)) decoder.pause();
+  });
+  decoder.once('end', () => output.push(null));
+  decoder.once('error', (error: Error) => {
+    badInput = true;
+    output.destroy(error);
+  });
+  let stopped = false;
+  const feeding = (async () => {
+    try {
+      for await (const chunk of source) {
+        if (stopped) return; // the reader stopped (LIMIT, or a bad block): read no further
+        if (!decoder.write(chunk)) await drainOf(decoder);
+      }
+      if (!stopped) decoder.end();
+    } catch (error) {
+      output.destroy(error as Error);
+    }
+  })();
+  try {
+    for await (const chunk of output) yield chunk as Buffer;
+  } catch (error) {
+    if (badInput)
+      throw new SelectError(
+        'InvalidCompressionFormat',
+        'The BZIP2 input could not be decompressed.',
+      );
+    throw error;
+  } finally {
+    stopped = true;
+    output.destroy();
+    decoder.destroy(); // emits close: a writer waiting for drain goes on, and stops
+    await feeding;
+  }
+}
+
 function drainOf(stream: NodeJS.WritableStream): Promise<void> {
   return new Promise((resolve) => {
     const done = () => {
@@ -113,7 +163,12 @@ export async function* selectMessages(
   const counts: ByteCounts = { scannedBytes: 0, processedBytes: 0, returnedBytes: 0 };
   const execution = new SelectExecution(query, writerFor(request), input.nowMs);
   const scanned = counted(input.body, counts, 'scannedBytes');
-  const plain = request.compression === 'GZIP' ? gunzip(scanned) : scanned;
+  const plain =
+    request.compression === 'GZIP'
+      ? gunzip(scanned)
+      : request.compression === 'BZIP2'
+        ? bunzip2(scanned)
+        : scanned;
   const batches: AsyncGenerator<InputRecord[]> = recordsOf(
     request,
     counted(plain, counts, 'processedBytes'),
