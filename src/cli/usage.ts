@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { StrataError } from '../common/errors.ts';
@@ -57,8 +57,10 @@ export async function metadataAddrs(values: Record<string, unknown>): Promise<st
   return [config.metadata.bind_addr, ...config.metadata.raft_peers];
 }
 
-// Without TLS, the token of the server started in this directory (its data_dir), else of the dev
-// cluster started here (`strata dev cluster`'s default --dir), so both quick starts need no flag.
+// Without TLS, the token of the dev cluster running from this directory (`strata dev cluster`'s
+// default --dir), else of the server started here (its data_dir), else of a dev cluster that
+// ran here: both quick starts need no flag, in either order (both listen on 127.0.0.1:9000, and
+// one directory may hold both data directories).
 async function useClusterCredentials(config: StrataConfig): Promise<void> {
   const { setProcessRpcSecurity } = await import('../rpc/security.ts');
   const { rpcSecurityFromConfig } = await import('../rpc/security-config.ts');
@@ -66,15 +68,35 @@ async function useClusterCredentials(config: StrataConfig): Promise<void> {
     setProcessRpcSecurity(rpcSecurityFromConfig(c, { role: 'admin', createToken: false }));
   const { tls } = config;
   const devToken = resolve(DEV_CLUSTER_DIR, 'cluster.token');
-  if (
-    tls.ca === '' &&
-    tls.token_file === '' &&
-    !existsSync(resolve(config.storage.data_dir, 'cluster.token')) &&
-    existsSync(devToken)
-  ) {
-    return use({ ...config, tls: { ...tls, token_file: devToken } });
+  if (tls.ca === '' && tls.token_file === '' && existsSync(devToken)) {
+    const serverToken = existsSync(resolve(config.storage.data_dir, 'cluster.token'));
+    if (!serverToken || devClusterRunning())
+      return use({ ...config, tls: { ...tls, token_file: devToken } });
   }
   use(config);
+}
+
+// Whether a metadata member of the dev cluster in DEV_CLUSTER_DIR is alive: its supervisor keeps
+// a pid file per process while it runs (src/cli/dev-cluster/supervisor.ts) and removes it at exit.
+function devClusterRunning(): boolean {
+  let names: string[];
+  try {
+    names = readdirSync(DEV_CLUSTER_DIR);
+  } catch {
+    return false;
+  }
+  return names.some((name) => {
+    if (!/^meta-\d+\.pid$/.test(name)) return false;
+    try {
+      const pid = Number(readFileSync(resolve(DEV_CLUSTER_DIR, name), 'utf8').trim());
+      if (!Number.isSafeInteger(pid) || pid <= 0) return false;
+      process.kill(pid, 0); // signal 0: only asks whether the process exists
+      return true;
+    } catch (error) {
+      // Alive as another user's; ENOENT: the file went with its process.
+      return (error as NodeJS.ErrnoException).code === 'EPERM';
+    }
+  });
 }
 
 export function formatBytes(bytes: number): string {

@@ -2,7 +2,10 @@
 // `cluster status`, and leaves no process behind when stopped by SIGINT or when its supervisor
 // is killed.
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { checkDevOptions, devPlan, devPortCount } from '../../src/cli/dev-cluster/plan.ts';
@@ -16,7 +19,7 @@ import {
   untilReady,
 } from '../helpers/dev-cluster.ts';
 import { bodyBytes, patternBytes } from '../helpers/s3.ts';
-import { runStrata, tempDir } from '../helpers/server.ts';
+import { runStrata, STRATA_BIN, tempDir } from '../helpers/server.ts';
 import { until } from '../helpers/wait.ts';
 
 describe('strata dev cluster', () => {
@@ -72,13 +75,30 @@ describe('strata dev cluster', () => {
     assert.deepEqual(left, [], `processes left running after SIGINT: ${left}`);
   });
 
-  test('a supervisor killed by SIGKILL leaves no server running', async () => {
-    const dir = tempDir('strata-dev-');
-    dirs.push(dir);
-    const dev = startDev(dir, ['--metadata', '1', '--data', '1']);
+  test('started where a single server ran, the CLI finds its token; a supervisor killed by SIGKILL leaves no server running', async () => {
+    // The README's order: `strata server` first (its ./strata-data/cluster.token stays), then
+    // `strata dev cluster` in the same directory, then `strata cluster status` with no flag for
+    // the token. No inherited STRATA_TLS_TOKEN_FILE: the tokens are the ones the commands make.
+    const cwd = tempDir('strata-dev-cwd-');
+    dirs.push(cwd);
+    mkdirSync(join(cwd, 'strata-data'));
+    writeFileSync(join(cwd, 'strata-data', 'cluster.token'), randomBytes(32).toString('hex'), {
+      mode: 0o600,
+    });
+    const env: NodeJS.ProcessEnv = { ...process.env, STRATA_CONFIG: '' };
+    delete env.STRATA_TLS_TOKEN_FILE;
+    const dev = startDev(join(cwd, 'strata-dev'), ['--metadata', '1', '--data', '1'], { cwd, env });
     devs.push(dev);
-    const pids = pidsOf(await untilReady(dev));
+    const output = await untilReady(dev);
+    const pids = pidsOf(output);
     assert.equal(pids.length, 3);
+    const status = spawnSync(
+      process.execPath,
+      [STRATA_BIN, 'cluster', 'status', '--json', '--metadata-addr', metadataAddrsOf(output)],
+      { cwd, env, encoding: 'utf8' },
+    );
+    assert.equal(status.status, 0, status.stderr);
+    assert.equal(JSON.parse(status.stdout).metadataMembers.length, 1);
     dev.child.kill('SIGKILL');
     await dev.exited;
     // Each server stops when its IPC channel to the supervisor closes.

@@ -13,13 +13,19 @@ export interface Dev {
   exited: Promise<number | null>;
 }
 
-export function startDev(dir: string, args: string[]): Dev {
+// `inCwd`: started from that directory with the default --dir (./strata-dev) and `env` as the
+// whole environment, as a user types it.
+export function startDev(
+  dir: string,
+  args: string[],
+  inCwd?: { cwd: string; env: NodeJS.ProcessEnv },
+): Dev {
   const child = spawn(
     process.execPath,
-    [STRATA_BIN, 'dev', 'cluster', '--base-port', '0', '--dir', dir, ...args],
+    [STRATA_BIN, 'dev', 'cluster', '--base-port', '0', ...(inCwd ? [] : ['--dir', dir]), ...args],
     {
-      cwd: REPO_ROOT,
-      env: { ...process.env, STRATA_CONFIG: '' },
+      cwd: inCwd?.cwd ?? REPO_ROOT,
+      env: inCwd?.env ?? { ...process.env, STRATA_CONFIG: '' },
       stdio: ['ignore', 'pipe', 'pipe'],
     },
   );
