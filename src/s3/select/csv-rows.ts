@@ -129,6 +129,9 @@ export async function* csvParseRows(
     },
   });
   parser.resume(); // nothing comes out of the readable side (on_record keeps every record)
+  // A parse error also comes as the stream's 'error' event, which with no listener would be an
+  // uncaught exception (the gateway's end); the write's callback carries it to the caller.
+  parser.on('error', () => {});
   const take = () => {
     const taken = rows;
     rows = [];
