@@ -24,6 +24,7 @@ import {
   replicationLag,
   replicationPending,
 } from '../observability/metrics.ts';
+import { NONCURRENT_REFUSED, sendMetadata } from './bucket-replication-metadata.ts';
 
 export interface ReplicationTarget {
   name: string;
@@ -60,7 +61,7 @@ const FAILED_RETRY_MS = 5 * 60_000;
 // A send that hangs (a destination that accepts the connection and stalls) fails after this.
 const SEND_TIMEOUT_MS = 5 * 60_000;
 
-type Outcome = 'completed' | 'gone';
+type Outcome = 'completed' | 'gone' | 'refused';
 
 export class BucketReplicationRunner {
   private readonly options: BucketReplicationRunnerOptions;
@@ -171,7 +172,8 @@ export class BucketReplicationRunner {
     }
   }
 
-  // Sends the version (or its delete marker). 'gone': the source no longer has it.
+  // Sends the version (or its delete marker, or its changed metadata). 'gone': the source no
+  // longer has it.
   private async deliver(entry: ReplicationEntry): Promise<Outcome> {
     const { client } = this.options;
     let version: ObjectVersion;
@@ -185,6 +187,21 @@ export class BucketReplicationRunner {
       throw error;
     }
     const s3 = await this.s3For(entry.destinationBucket);
+    if (entry.metadata !== undefined) {
+      const keepId = this.targetOf(entry.destinationBucket).strata;
+      const outcome = await sendMetadata(s3, entry, version, keepId);
+      if (outcome === 'refused') {
+        replicationFailures.inc();
+        this.log.warn('replication of a metadata change refused', {
+          bucket: entry.bucket,
+          key: entry.key,
+          versionId: entry.versionId,
+          destination: entry.destinationBucket,
+          reason: NONCURRENT_REFUSED,
+        });
+      }
+      return outcome;
+    }
     const sdk = await import('@aws-sdk/client-s3');
     const signal = AbortSignal.timeout(SEND_TIMEOUT_MS);
     const target = { Bucket: entry.destinationBucket, Key: entry.key };

@@ -44,7 +44,23 @@ export interface ReplicationEntry {
   attempts: number; // failed sends so far
   nextAttemptAtMs: number; // not sent before this (leader's clock, stamped in commands)
   status: 'PENDING' | 'FAILED';
+  // A metadata-only entry (src/metadata/bucket-replication-changes.ts): the version was sent
+  // already and these of its properties changed since; the runner sends their current values
+  // with PutObjectTagging / DeleteObjectTagging, PutObjectRetention, PutObjectLegalHold.
+  // Absent: the version itself (or its delete marker) is sent.
+  metadata?: ReplicationMetadataChange[];
+  // Metadata entries: the version was the key's current one when it changed. A destination that
+  // makes its own version ids can be reached only through its current version, which is this
+  // version's replica exactly when this holds (one key's entries are sent in order).
+  current?: boolean;
+  // Metadata entries: the change lifted a GOVERNANCE retention (x-amz-bypass-governance-retention),
+  // and the destination is asked to do the same.
+  bypassGovernance?: boolean;
 }
+
+// The properties of a version whose later change is replicated on its own (AWS replicates tag,
+// retention and legal hold changes of replicated versions).
+export type ReplicationMetadataChange = 'tags' | 'retention' | 'legalHold';
 
 // The queue's size, for metrics and `strata cluster status`.
 export interface ReplicationBacklog {
@@ -56,5 +72,5 @@ export interface ReplicationBacklog {
 // Per version: its status, and its queue entry while it has one.
 export interface ReplicationStatusRecord {
   status: ReplicationStatus;
-  seq?: number;
+  seq?: number; // the newest entry queued for the version (a metadata entry may follow its own)
 }

@@ -115,9 +115,8 @@ export function queueIfReplicated(
   const tags = deleteMarker ? undefined : result.inode?.object?.tags;
   const rule = matchingRule(info.replication, write.key, tags);
   if (rule === undefined || (deleteMarker && !rule.deleteMarkers)) return;
-  const seq = nextSeq(store);
-  const entry: ReplicationEntry = {
-    seq,
+  retryFailedOfKey(store, info.ino, write.key, write.nowMs);
+  enqueue(store, {
     bucket: write.bucket,
     bucketIno: info.ino,
     key: write.key,
@@ -129,11 +128,20 @@ export function queueIfReplicated(
     attempts: 0,
     nextAttemptAtMs: write.nowMs,
     status: 'PENDING',
-  };
-  retryFailedOfKey(store, info.ino, write.key, write.nowMs);
-  store.db.putSync(K.replicationQueueKey(seq), entry);
+  });
+}
+
+// Adds an entry at the queue's end and makes its version PENDING with it as the newest entry.
+export function enqueue(store: Store, fields: Omit<ReplicationEntry, 'seq'>): ReplicationEntry {
+  assert(fields.attempts === 0 && fields.status === 'PENDING', 'a new entry is unsent');
+  const entry: ReplicationEntry = { seq: nextSeq(store), ...fields };
+  store.db.putSync(K.replicationQueueKey(entry.seq), entry);
   addToCounter(store, QUEUED_COUNTER, 1);
-  putStatus(store, info.ino, write.key, result.versionId, { status: 'PENDING', seq });
+  putStatus(store, entry.bucketIno, entry.key, entry.versionId, {
+    status: 'PENDING',
+    seq: entry.seq,
+  });
+  return entry;
 }
 
 // A new write of a key sends its FAILED versions again now: they go first (one key's versions
@@ -176,23 +184,38 @@ export function settleReplication(store: Store, c: Op<'settleReplication'>) {
     fail('PRECONDITION_FAILED', `replication entry ${c.seq} is not queued for ${c.versionId}`);
   const entry = (store.db.get(queueKey) as ReplicationEntry | undefined) ?? stale();
   if (entry.versionId !== c.versionId) stale();
+  const statusKey = K.replicationStatusKey(entry.bucketIno, entry.key, entry.versionId);
+  const record = store.db.get(statusKey) as ReplicationStatusRecord | undefined;
+  // A newer entry of the same version (a metadata change after this one) owns the status: it
+  // stays PENDING until that one settles, except that a FAILED entry shows.
+  const newer = record?.seq !== undefined && record.seq !== entry.seq;
   if (c.outcome === 'failed') {
     if (!Number.isSafeInteger(c.retryAtMs)) fail('EINVAL', 'a failed send has its retryAtMs');
     const attempts = entry.attempts + 1;
     const status = attempts >= REPLICATION_ATTEMPTS_BEFORE_FAILED ? 'FAILED' : 'PENDING';
     if (status === 'FAILED' && entry.status !== 'FAILED') addToCounter(store, FAILED_COUNTER, 1);
     store.db.putSync(queueKey, { ...entry, attempts, status, nextAttemptAtMs: c.retryAtMs });
-    putStatus(store, entry.bucketIno, entry.key, entry.versionId, { status, seq: c.seq });
+    const seq = newer ? record.seq : c.seq;
+    if (!newer || status === 'FAILED')
+      putStatus(store, entry.bucketIno, entry.key, entry.versionId, { status, seq });
     return { ok: true as const };
   }
-  if (c.outcome !== 'completed' && c.outcome !== 'gone')
+  if (c.outcome !== 'completed' && c.outcome !== 'gone' && c.outcome !== 'refused')
     fail('EINVAL', `unknown replication outcome ${String(c.outcome)}`);
+  if (c.outcome === 'refused' && entry.metadata === undefined)
+    fail('EINVAL', 'only a metadata change is refused: a version is sent or fails');
   store.db.removeSync(queueKey);
   addToCounter(store, QUEUED_COUNTER, -1);
   if (entry.status === 'FAILED') addToCounter(store, FAILED_COUNTER, -1);
-  const statusKey = K.replicationStatusKey(entry.bucketIno, entry.key, entry.versionId);
-  if (c.outcome === 'completed') store.db.putSync(statusKey, { status: 'COMPLETED' });
-  else store.db.removeSync(statusKey);
+  if (c.outcome === 'gone') {
+    if (!newer) store.db.removeSync(statusKey);
+  } else if (c.outcome === 'refused') {
+    // The replica is out of date for good: the version says so (a newer entry still settles).
+    const seq = newer ? record.seq : undefined;
+    putStatus(store, entry.bucketIno, entry.key, entry.versionId, { status: 'FAILED', seq });
+  } else if (!newer) {
+    store.db.putSync(statusKey, { status: 'COMPLETED' });
+  }
   return { ok: true as const };
 }
 

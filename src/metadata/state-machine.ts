@@ -6,6 +6,7 @@ import {
   setBucketReplication,
   settleReplication,
 } from './bucket-replication.ts';
+import { type MetadataChange, queueMetadataChange } from './bucket-replication-changes.ts';
 import { ensureDirectoryUsage, markDirectoryUsageReady } from './dir-usage.ts';
 import * as K from './keys.ts';
 import { ensureLinks, markLinksReady } from './links.ts';
@@ -268,7 +269,7 @@ function dispatch(store: Store, c: Command): CommandResult {
     case 'copyObject':
       return replicated(store, c, obj.copyObject(store, c));
     case 'setObjectTags':
-      return obj.setObjectTags(store, c);
+      return metadataChanged(store, { ...c, what: 'tags' }, obj.setObjectTags(store, c));
     case 'setObjectAcl':
       return obj.setObjectAcl(store, c);
     case 'setBucketAttr':
@@ -283,10 +284,14 @@ function dispatch(store: Store, c: Command): CommandResult {
       return restoreObject(store, c);
     case 'transitionObject':
       return transitionObject(store, c);
-    case 'setObjectRetention':
-      return lock.setObjectRetention(store, c);
-    case 'setObjectLegalHold':
-      return lock.setObjectLegalHold(store, c);
+    case 'setObjectRetention': {
+      const change = { ...c, what: 'retention' as const };
+      return metadataChanged(store, change, lock.setObjectRetention(store, c));
+    }
+    case 'setObjectLegalHold': {
+      const change = { ...c, what: 'legalHold' as const };
+      return metadataChanged(store, change, lock.setObjectLegalHold(store, c));
+    }
     case 'createUpload':
       return mp.createUpload(store, c);
     case 'putPart':
@@ -366,6 +371,17 @@ function replicated(
   result: CommandResult,
 ): CommandResult {
   queueIfReplicated(store, write, result);
+  return result;
+}
+
+// A replicated version's tags, retention or legal hold changed: the change joins the queue in
+// the same transaction (src/metadata/bucket-replication-changes.ts).
+function metadataChanged(
+  store: Store,
+  change: MetadataChange,
+  result: CommandResult,
+): CommandResult {
+  queueMetadataChange(store, change, result);
   return result;
 }
 

@@ -794,7 +794,9 @@ export type Command =
       nowMs: number;
       seq: number;
       versionId: string; // the entry's, checked: a stale proposal changes nothing
-      outcome: 'completed' | 'gone' | 'failed';
+      // refused: the destination cannot take this metadata change (its version ids are its
+      // own and the version is not its current one): the entry goes, the version is FAILED.
+      outcome: 'completed' | 'gone' | 'failed' | 'refused';
       retryAtMs?: number; // failed: when to send again
     }
   // Creates or updates a data server's record. A server registering again (a restart) keeps its

@@ -284,3 +284,110 @@ describe('replicas in the state machine', () => {
     assert.deepEqual(ids(machine, 'k'), [`${idOf(0)}*`], 'nothing changed');
   });
 });
+
+// Metadata changes of replicated versions (tags, retention, legal hold): a metadata-only entry
+// joins the queue in the change's own command, after the version's own entry.
+describe('metadata changes in the state machine', () => {
+  const LATER_MS = 10_000_000_000_000;
+  function lockedReplicatedBucket(rules: ReplicationRule[] = [rule()]) {
+    const machine = replicatedBucket(rules);
+    ok(machine, { op: 'setObjectLockConfig', name: 'b', rule: null });
+    return machine;
+  }
+  const settle = (machine: MetadataStateMachine, seq: number, versionId: string, outcome: string) =>
+    run(machine, { op: 'settleReplication', seq, versionId, outcome } as never);
+  const shape = (machine: MetadataStateMachine) =>
+    machine.reader
+      .replicationQueue(10)
+      .map((e) => [e.versionId, e.metadata?.join(',') ?? 'version', e.current]);
+
+  test('a tag, retention or legal hold change of a replicated version is queued by its command', () => {
+    const machine = lockedReplicatedBucket();
+    const v1 = put(machine, 'p/a');
+    const v2 = put(machine, 'p/a');
+    const [first] = machine.reader.replicationQueue(1);
+    ok(machine, { op: 'settleReplication', seq: first.seq, versionId: v1, outcome: 'completed' });
+    assert.equal(statusOf(machine, 'p/a', v1), 'COMPLETED');
+    const tags = ok(machine, {
+      op: 'setObjectTags',
+      bucket: 'b',
+      key: 'p/a',
+      versionId: v1,
+      tags: { t: '1' },
+    });
+    assert.equal(tags.versionId, v1);
+    assert.equal(statusOf(machine, 'p/a', v1), 'PENDING', 'the change is pending with its entry');
+    const retention = { mode: 'GOVERNANCE' as const, untilMs: LATER_MS };
+    ok(machine, { op: 'setObjectRetention', bucket: 'b', key: 'p/a', retention });
+    ok(machine, { op: 'setObjectLegalHold', bucket: 'b', key: 'p/a', versionId: v1, on: true });
+    assert.deepEqual(shape(machine), [
+      [v2, 'version', undefined],
+      [v1, 'tags', false],
+      [v2, 'retention', true],
+      [v1, 'legalHold', false],
+    ]);
+    // A refused change (weakening a GOVERNANCE retention without the bypass) queues nothing:
+    // the entry is in the command's transaction.
+    const weaker = { op: 'setObjectRetention' as const, bucket: 'b', key: 'p/a', retention: null };
+    assert.equal(codeOf(machine, weaker), 'OBJECT_LOCKED');
+    assert.equal(machine.reader.replicationQueue(10).length, 4);
+    ok(machine, { ...weaker, bypassGovernance: true });
+    const removal = machine.reader.replicationQueue(10)[4];
+    assert.deepEqual([removal.metadata, removal.bypassGovernance], [['retention'], true]);
+    assert.deepEqual(machine.reader.replicationBacklog(), {
+      pending: 5,
+      failed: 0,
+      oldestEnqueuedAtMs: 1_000,
+    });
+  });
+
+  test('versions never sent, replicas and unreplicated buckets queue no change', () => {
+    const machine = lockedReplicatedBucket();
+    put(machine, 'q/outside'); // no rule takes q/
+    ok(machine, { op: 'setObjectTags', bucket: 'b', key: 'q/outside', tags: { t: '1' } });
+    ok(machine, { op: 'setObjectLegalHold', bucket: 'b', key: 'q/outside', on: true });
+    ok(machine, {
+      op: 'putObject',
+      bucket: 'b',
+      key: 'p/replica',
+      size: 0,
+      extents: [],
+      caller: ROOT,
+      object: { etag: 'e', userMeta: {} },
+      replicaVersionId: '1fffffffff0000',
+    });
+    ok(machine, { op: 'setObjectTags', bucket: 'b', key: 'p/replica', tags: { t: '1' } });
+    assert.deepEqual(machine.reader.replicationQueue(10), []);
+  });
+
+  test('a tag change that leaves the tag filter is still sent; one that enters it is not', () => {
+    const tagged = rule({ id: 't', prefix: '', tags: [{ key: 'k', value: 'v' }], shape: 'Tag' });
+    const machine = lockedReplicatedBucket([tagged]);
+    const sent = put(machine, 'x', { k: 'v' });
+    const never = put(machine, 'y');
+    ok(machine, { op: 'setObjectTags', bucket: 'b', key: 'x', tags: { k: 'other' } });
+    ok(machine, { op: 'setObjectTags', bucket: 'b', key: 'y', tags: { k: 'v' } });
+    assert.deepEqual(shape(machine), [
+      [sent, 'version', undefined],
+      [sent, 'tags', true],
+    ]);
+    assert.equal(statusOf(machine, 'y', never), undefined, 'y was never replicated');
+  });
+
+  test('outcomes: the newest entry owns the status; refused makes the version FAILED', () => {
+    const machine = lockedReplicatedBucket();
+    const v1 = put(machine, 'p/a');
+    ok(machine, { op: 'setObjectTags', bucket: 'b', key: 'p/a', tags: { t: '1' } });
+    const [version, change] = machine.reader.replicationQueue(10);
+    assert.equal(settle(machine, version.seq, v1, 'refused').ok, false, 'a version is not refused');
+    assert.equal(settle(machine, version.seq, v1, 'completed').ok, true);
+    assert.equal(statusOf(machine, 'p/a', v1), 'PENDING', 'its tag change is still queued');
+    assert.equal(settle(machine, change.seq, v1, 'completed').ok, true);
+    assert.equal(statusOf(machine, 'p/a', v1), 'COMPLETED');
+    ok(machine, { op: 'setObjectLegalHold', bucket: 'b', key: 'p/a', on: true });
+    const [hold] = machine.reader.replicationQueue(10);
+    assert.equal(settle(machine, hold.seq, v1, 'refused').ok, true);
+    assert.equal(statusOf(machine, 'p/a', v1), 'FAILED', 'the replica is out of date');
+    assert.deepEqual(machine.reader.replicationBacklog(), { pending: 0, failed: 0 });
+  });
+});

@@ -11,7 +11,10 @@ import { after, before, describe, test } from 'node:test';
 import {
   CreateBucketCommand,
   DeleteObjectCommand,
+  DeleteObjectTaggingCommand,
   GetObjectCommand,
+  GetObjectLegalHoldCommand,
+  GetObjectRetentionCommand,
   GetObjectTaggingCommand,
   HeadObjectCommand,
   ListObjectVersionsCommand,
@@ -19,6 +22,9 @@ import {
   PutBucketReplicationCommand,
   PutObjectCommand,
   type PutObjectCommandInput,
+  PutObjectLegalHoldCommand,
+  PutObjectRetentionCommand,
+  PutObjectTaggingCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { freePort } from '../helpers/metadata-cluster.ts';
@@ -111,6 +117,31 @@ describe('bucket replication of versions to another Strata cluster', () => {
       { limitMs: ARRIVAL_LIMIT_MS },
     );
 
+  // A version's tags, retention and legal hold at the destination, as one comparable value.
+  const destMetadata = async (Key: string, VersionId: string) => {
+    const at = { Bucket: 'copies', Key, VersionId };
+    const tagging = await dst.send(new GetObjectTaggingCommand(at));
+    const head = await dst.send(new HeadObjectCommand(at));
+    return {
+      tags: Object.fromEntries((tagging.TagSet ?? []).map((t) => [t.Key, t.Value])),
+      retention: head.ObjectLockMode
+        ? `${head.ObjectLockMode} ${head.ObjectLockRetainUntilDate?.toISOString()}`
+        : 'none',
+      legalHold: head.ObjectLockLegalHoldStatus ?? 'OFF',
+    };
+  };
+  const metadataArrived = (Key: string, VersionId: string, expected: object) =>
+    until(
+      `${Key}@${VersionId}: ${JSON.stringify(expected)} at the destination`,
+      async () => {
+        const got = await destMetadata(Key, VersionId);
+        return JSON.stringify(got) === JSON.stringify(expected) ? got : undefined;
+      },
+      { limitMs: ARRIVAL_LIMIT_MS },
+    );
+  const tagSet = (tags: Record<string, string>) =>
+    Object.entries(tags).map(([Key, Value]) => ({ Key, Value }));
+
   before(async () => {
     destPort = await freePort();
     await startDest();
@@ -134,6 +165,10 @@ describe('bucket replication of versions to another Strata cluster', () => {
       's3:PutObjectTagging',
       's3:PutObjectRetention',
       's3:PutObjectLegalHold',
+      // Metadata changes of a version after it was sent name the replica's version id.
+      's3:PutObjectVersionTagging',
+      's3:DeleteObjectVersionTagging',
+      's3:BypassGovernanceRetention',
       's3:DeleteObject',
       's3:ReplicateObject',
       's3:ReplicateDelete',
@@ -292,5 +327,110 @@ describe('bucket replication of versions to another Strata cluster', () => {
     assert.deepEqual(await arrived(key, expected), shown(expected));
     const latest = await dst.send(new ListObjectVersionsCommand({ Bucket: 'copies', Prefix: key }));
     assert.equal(latest.DeleteMarkers?.[0]?.IsLatest, true, 'the key reads as deleted there too');
+  });
+
+  test('later changes of tags, retention and legal hold reach the replica of the same version', async () => {
+    const key = 'm/meta';
+    const v1 = await put(key, { Tagging: 'a=1' });
+    const v2 = await put(key);
+    await completed(key, v1);
+    await completed(key, v2);
+    assert.deepEqual(await destMetadata(key, v1), {
+      tags: { a: '1' },
+      retention: 'none',
+      legalHold: 'OFF',
+    });
+
+    // v1 is noncurrent: its replica is named by the id it kept.
+    await src.send(
+      new PutObjectTaggingCommand({
+        Bucket: 'orig',
+        Key: key,
+        VersionId: v1,
+        Tagging: { TagSet: tagSet({ a: '2', b: 'x' }) },
+      }),
+    );
+    await src.send(
+      new PutObjectLegalHoldCommand({
+        Bucket: 'orig',
+        Key: key,
+        VersionId: v1,
+        LegalHold: { Status: 'ON' },
+      }),
+    );
+    await src.send(
+      new PutObjectRetentionCommand({
+        Bucket: 'orig',
+        Key: key,
+        VersionId: v2,
+        Retention: { Mode: 'GOVERNANCE', RetainUntilDate: RETAIN_UNTIL },
+      }),
+    );
+    const retained = `GOVERNANCE ${RETAIN_UNTIL.toISOString()}`;
+    await metadataArrived(key, v1, {
+      tags: { a: '2', b: 'x' },
+      retention: 'none',
+      legalHold: 'ON',
+    });
+    await metadataArrived(key, v2, { tags: {}, retention: retained, legalHold: 'OFF' });
+    await completed(key, v1);
+
+    // Removals: the tags (DeleteObjectTagging), the legal hold, and a GOVERNANCE retention lifted
+    // with the bypass (the destination is asked to bypass too).
+    await src.send(new DeleteObjectTaggingCommand({ Bucket: 'orig', Key: key, VersionId: v1 }));
+    await src.send(
+      new PutObjectLegalHoldCommand({
+        Bucket: 'orig',
+        Key: key,
+        VersionId: v1,
+        LegalHold: { Status: 'OFF' },
+      }),
+    );
+    await src.send(
+      new PutObjectRetentionCommand({
+        Bucket: 'orig',
+        Key: key,
+        VersionId: v2,
+        Retention: {},
+        BypassGovernanceRetention: true,
+      }),
+    );
+    await metadataArrived(key, v1, { tags: {}, retention: 'none', legalHold: 'OFF' });
+    await metadataArrived(key, v2, { tags: {}, retention: 'none', legalHold: 'OFF' });
+    await completed(key, v2);
+    const retention = await dst
+      .send(new GetObjectRetentionCommand({ Bucket: 'copies', Key: key, VersionId: v2 }))
+      .catch((error: { name?: string }) => error.name);
+    assert.equal(retention, 'NoSuchObjectLockConfiguration', 'the replica has no retention left');
+    assert.deepEqual(await destVersions(key), [v2, v1], 'no version was added by the changes');
+  });
+
+  test('a metadata change made while the destination is down arrives once it is back', async () => {
+    const key = 'm/meta-down';
+    const v1 = await put(key);
+    await completed(key, v1);
+    await dest.stop();
+    await src.send(
+      new PutObjectTaggingCommand({
+        Bucket: 'orig',
+        Key: key,
+        Tagging: { TagSet: tagSet({ state: 'changed-while-down' }) },
+      }),
+    );
+    await src.send(
+      new PutObjectLegalHoldCommand({ Bucket: 'orig', Key: key, LegalHold: { Status: 'ON' } }),
+    );
+    assert.equal(await sourceStatus(key, v1), 'PENDING', 'the change waits for the destination');
+    await startDest();
+    await completed(key, v1);
+    assert.deepEqual(await destMetadata(key, v1), {
+      tags: { state: 'changed-while-down' },
+      retention: 'none',
+      legalHold: 'ON',
+    });
+    const hold = await dst.send(
+      new GetObjectLegalHoldCommand({ Bucket: 'copies', Key: key, VersionId: v1 }),
+    );
+    assert.equal(hold.LegalHold?.Status, 'ON');
   });
 });

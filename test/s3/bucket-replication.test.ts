@@ -15,6 +15,7 @@ import {
   CreateMultipartUploadCommand,
   DeleteBucketReplicationCommand,
   DeleteObjectCommand,
+  DeleteObjectTaggingCommand,
   GetBucketReplicationCommand,
   GetObjectCommand,
   GetObjectTaggingCommand,
@@ -23,6 +24,7 @@ import {
   type PutBucketReplicationCommandInput,
   PutBucketVersioningCommand,
   PutObjectCommand,
+  PutObjectTaggingCommand,
   type S3Client,
   S3ServiceException,
   UploadPartCommand,
@@ -288,6 +290,55 @@ describe('bucket replication between two servers', () => {
       },
       { limitMs: ARRIVAL_LIMIT_MS },
     );
+  });
+
+  // This destination is not marked strata: its version ids are its own, so a metadata change
+  // reaches it only through its current version (docs/guides/replication.md).
+  test('a tag change goes to the current version; a noncurrent one is refused, FAILED', async () => {
+    const Key = 'r/retagged';
+    const first = await src.send(new PutObjectCommand({ Bucket: 'orig', Key, Body: 'one' }));
+    await src.send(new PutObjectCommand({ Bucket: 'orig', Key, Body: 'two', Tagging: 'a=1' }));
+    await completed(Key);
+    await completed(Key, first.VersionId);
+    const destTags = async () =>
+      Object.fromEntries(
+        ((await dst.send(new GetObjectTaggingCommand({ Bucket: 'copies', Key }))).TagSet ?? []).map(
+          (t) => [t.Key, t.Value],
+        ),
+      );
+    assert.deepEqual(await destTags(), { a: '1' });
+    const retag = (tags: Record<string, string>, VersionId?: string) =>
+      src.send(
+        new PutObjectTaggingCommand({
+          Bucket: 'orig',
+          Key,
+          VersionId,
+          Tagging: { TagSet: Object.entries(tags).map(([K, V]) => ({ Key: K, Value: V })) },
+        }),
+      );
+    await retag({ a: '2', b: 'new' });
+    await until(
+      'the current version has the new tags at the destination',
+      async () => ((await destTags()).b === 'new' ? true : undefined),
+      { limitMs: ARRIVAL_LIMIT_MS },
+    );
+    assert.deepEqual(await destTags(), { a: '2', b: 'new' });
+    await completed(Key);
+    await src.send(new DeleteObjectTaggingCommand({ Bucket: 'orig', Key }));
+    await until(
+      'the tags are removed at the destination',
+      async () => (Object.keys(await destTags()).length === 0 ? true : undefined),
+      { limitMs: ARRIVAL_LIMIT_MS },
+    );
+    // The first version is noncurrent: its replica cannot be named there.
+    await retag({ old: 'x' }, first.VersionId);
+    await until(
+      'the noncurrent change is refused: FAILED',
+      async () => ((await status(Key, first.VersionId)) === 'FAILED' ? true : undefined),
+      { limitMs: ARRIVAL_LIMIT_MS },
+    );
+    assert.deepEqual(await destTags(), {}, 'the current replica is untouched');
+    await completed(Key);
   });
 
   test('with the destination down, 20 writes stay PENDING, then all arrive and complete', async () => {

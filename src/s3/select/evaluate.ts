@@ -95,22 +95,25 @@ function dateOrString(expr: Expr, ctx: EvalContext): unknown {
   }
 }
 
-function unary(op: '-' | 'NOT', v: unknown): unknown {
+export function unary(op: '-' | 'NOT', v: unknown): unknown {
   if (isAbsent(v)) return null;
   if (op === 'NOT') return !truth(v, 'NOT');
   if (typeof v !== 'number') throw cannotEvaluate(`cannot negate ${typeName(v)}`);
   return -v;
 }
 
-function truth(v: unknown, where: string): boolean {
+export function truth(v: unknown, where: string): boolean {
   if (typeof v !== 'boolean') throw cannotEvaluate(`${where} needs a boolean, got ${typeName(v)}`);
   return v;
 }
 
 function binary(op: BinaryOp, leftExpr: Expr, rightExpr: Expr, ctx: EvalContext): unknown {
   if (op === 'AND' || op === 'OR') return logical(op, leftExpr, rightExpr, ctx);
-  const left = evaluate(leftExpr, ctx);
-  const right = evaluate(rightExpr, ctx);
+  return binaryValues(op, evaluate(leftExpr, ctx), evaluate(rightExpr, ctx));
+}
+
+// A comparison, || or arithmetic on two evaluated operands (not AND, OR: they short-circuit).
+export function binaryValues(op: BinaryOp, left: unknown, right: unknown): unknown {
   if (isAbsent(left) || isAbsent(right)) return null;
   switch (op) {
     case '=':
@@ -167,7 +170,7 @@ function logical(op: 'AND' | 'OR', leftExpr: Expr, rightExpr: Expr, ctx: EvalCon
   return !decisive;
 }
 
-function is(what: 'NULL' | 'MISSING' | 'TRUE' | 'FALSE', v: unknown): boolean {
+export function is(what: 'NULL' | 'MISSING' | 'TRUE' | 'FALSE', v: unknown): boolean {
   switch (what) {
     case 'NULL':
       return isAbsent(v); // MISSING IS NULL too

@@ -3,12 +3,16 @@
 // records in, output text out; the reading and the sending are the handler's.
 import assert from 'node:assert';
 import type { Expr, PathStep, Query } from './ast.ts';
+import { type Compiled, compile } from './compile.ts';
 import { SelectError } from './errors.ts';
-import { evaluate, isTrue } from './evaluate.ts';
+import { type EvalContext, isTrue } from './evaluate.ts';
 import type { OutputRow, RowWriter } from './output.ts';
 import { children } from './parser.ts';
-import { CsvRecord, type InputRecord } from './records.ts';
+import { type CsvHeader, CsvRecord, type InputRecord } from './records.ts';
 import { compareValues, isAbsent, typeName } from './values.ts';
+
+// The record of an aggregate query's one output row, and of the context before any record.
+const EMPTY_RECORD = new CsvRecord([], undefined);
 
 interface Accumulator {
   count: number;
@@ -22,7 +26,14 @@ export class SelectExecution {
   private readonly nowMs: number;
   private readonly names: string[];
   private readonly accumulators: Accumulator[];
+  // The query's expressions compiled once (compile.ts): WHERE, the SELECT list, aggregate args.
+  private readonly where: Compiled | undefined;
+  private readonly items: Compiled[] | undefined;
+  private readonly aggregateArgs: Array<Compiled | 'star'>;
+  // One context, its record replaced for each record: no allocation per record.
+  private readonly ctx: EvalContext;
   private rowsOut = 0;
+  private starNames: { header: CsvHeader | undefined; names: string[] } | undefined;
 
   constructor(query: Query, writer: RowWriter, nowMs: number) {
     this.query = query;
@@ -31,6 +42,10 @@ export class SelectExecution {
     stripAlias(query);
     this.names = (query.items ?? []).map((item, i) => item.alias ?? itemName(item.expr, i));
     this.accumulators = query.aggregates.map(() => ({ count: 0, sum: 0, best: undefined }));
+    this.where = query.where === undefined ? undefined : compile(query.where);
+    this.items = query.items?.map((item) => compile(item.expr));
+    this.aggregateArgs = query.aggregates.map((a) => (a.arg === 'star' ? 'star' : compile(a.arg)));
+    this.ctx = { record: EMPTY_RECORD, nowMs };
   }
 
   get isAggregate(): boolean {
@@ -45,8 +60,9 @@ export class SelectExecution {
   // The record's output text ('' when it is filtered out or only accumulated).
   push(record: InputRecord): string {
     assert(!this.done, 'no record is pushed after LIMIT is reached');
-    const ctx = { record, nowMs: this.nowMs };
-    if (this.query.where !== undefined && !isTrue(evaluate(this.query.where, ctx))) return '';
+    const ctx = this.ctx;
+    ctx.record = record;
+    if (this.where !== undefined && !isTrue(this.where(ctx))) return '';
     if (this.isAggregate) {
       this.accumulate(ctx);
       return '';
@@ -60,28 +76,44 @@ export class SelectExecution {
     if (!this.isAggregate || this.done) return '';
     const results = this.query.aggregates.map((a, i) => result(a.name, this.accumulators[i]));
     this.rowsOut++;
-    const empty = new CsvRecord([], undefined);
-    return this.writer.write(this.row(empty, results));
+    return this.writer.write(this.row(EMPTY_RECORD, results));
   }
 
   private row(record: InputRecord, aggregates: unknown[] | undefined): OutputRow {
-    const items = this.query.items;
+    const items = this.items;
     if (items === undefined) {
-      if (record instanceof CsvRecord) return { names: record.names(), values: record.fields };
+      if (record instanceof CsvRecord)
+        return { names: this.csvNames(record), values: record.fields };
       return { whole: record.value };
     }
-    const ctx = { record, nowMs: this.nowMs, aggregates };
-    return { names: this.names, values: items.map((item) => evaluate(item.expr, ctx)) };
+    const ctx = aggregates === undefined ? this.ctx : { record, nowMs: this.nowMs, aggregates };
+    const values = new Array<unknown>(items.length);
+    for (let i = 0; i < items.length; i++) values[i] = items[i](ctx);
+    return { names: this.names, values };
   }
 
-  private accumulate(ctx: { record: InputRecord; nowMs: number }): void {
+  // SELECT * on CSV: the names (JSON output's keys) of a record's fields, made again only when
+  // the header or the field count changes, not for every record.
+  private csvNames(record: CsvRecord): string[] {
+    const cached = this.starNames;
+    const same =
+      cached !== undefined &&
+      cached.header === record.header &&
+      cached.names.length === record.fields.length;
+    if (same) return cached.names;
+    this.starNames = { header: record.header, names: record.names() };
+    return this.starNames.names;
+  }
+
+  private accumulate(ctx: EvalContext): void {
     this.query.aggregates.forEach((a, i) => {
       const acc = this.accumulators[i];
-      if (a.arg === 'star') {
+      const arg = this.aggregateArgs[i];
+      if (arg === 'star') {
         acc.count++;
         return;
       }
-      const v = evaluate(a.arg, ctx);
+      const v = arg(ctx);
       if (isAbsent(v)) return; // aggregates skip NULL and MISSING
       acc.count++;
       if (a.name === 'SUM' || a.name === 'AVG') {

@@ -1,46 +1,14 @@
 // Input readers: object bytes in, records out, streaming (memory bounded by the record size
-// limit, not the object's). CSV goes through csv-parse; JSON is split into top-level values here
+// limit, not the object's). CSV rows come from csv-rows.ts; JSON is split into top-level values here
 // (LINES: one per line; DOCUMENT: one after another) and each is parsed with JSON.parse.
 import assert from 'node:assert';
 import { StringDecoder } from 'node:string_decoder';
-import { CsvError, parse } from 'csv-parse';
+import { csvRows, RECORD_BYTES_MAX } from './csv-rows.ts';
 import { SelectError } from './errors.ts';
 import { CsvHeader, CsvRecord, JsonRecord } from './records.ts';
 import type { CsvInputOptions } from './request.ts';
 
-// AWS's limit on one record of input or output.
-export const RECORD_BYTES_MAX = 1024 * 1024;
-// Input is parsed this much at a time, so one batch of records stays small whatever the size of
-// the chunks a read hands over.
-const PARSE_SLICE_BYTES = 256 * 1024;
-
-// Records are taken from on_record as each input chunk is parsed, in one batch per chunk: one await
-// per chunk instead of one per record through the stream's object-mode buffer.
-function csvParser(options: CsvInputOptions, batch: string[][]) {
-  return parse({
-    delimiter: options.fieldDelimiter,
-    record_delimiter: [options.recordDelimiter],
-    quote: options.quoteCharacter === '' ? false : options.quoteCharacter,
-    escape: options.quoteEscapeCharacter,
-    comment: options.comments === '' ? undefined : options.comments,
-    comment_no_infix: true, // a comment is a whole line starting with the character
-    relax_column_count: true,
-    skip_empty_lines: true,
-    bom: true,
-    max_record_size: RECORD_BYTES_MAX,
-    on_record: (record: string[]) => {
-      batch.push(record);
-      return null; // taken here, not passed on through the stream
-    },
-  });
-}
-
-function csvFailure(error: unknown): unknown {
-  if (!(error instanceof CsvError)) return error;
-  if (error.code === 'CSV_MAX_RECORD_SIZE')
-    return new SelectError('OverMaxRecordSize', 'A record is longer than 1 MiB.');
-  return new SelectError('CSVParsingError', `The CSV input could not be parsed: ${error.message}`);
-}
+export { RECORD_BYTES_MAX } from './csv-rows.ts';
 
 // firstIsHeader: the bytes start at the object's start, so with FileHeaderInfo USE or IGNORE their
 // first record is the header (used or skipped); header: one read from the object's start, for a
@@ -50,12 +18,9 @@ export async function* csvRecords(
   options: CsvInputOptions,
   where: { header?: CsvHeader; firstIsHeader: boolean },
 ): AsyncGenerator<CsvRecord[]> {
-  const rows: string[][] = [];
-  const parser = csvParser(options, rows);
-  parser.resume(); // nothing comes out of the readable side (on_record keeps every record)
   let header = where.header;
   let first = where.firstIsHeader && options.fileHeaderInfo !== 'NONE';
-  const take = (): CsvRecord[] => {
+  for await (const rows of csvRows(bytes, options)) {
     const records: CsvRecord[] = [];
     for (const fields of rows) {
       if (first) {
@@ -65,30 +30,7 @@ export async function* csvRecords(
       }
       records.push(new CsvRecord(fields, header));
     }
-    rows.length = 0;
-    return records;
-  };
-  try {
-    for await (const chunk of bytes) {
-      for (let at = 0; at < chunk.length; at += PARSE_SLICE_BYTES) {
-        const slice = chunk.subarray(at, at + PARSE_SLICE_BYTES);
-        await new Promise<void>((resolve, reject) =>
-          parser.write(slice, (error) => (error ? reject(error) : resolve())),
-        );
-        const records = take();
-        if (records.length > 0) yield records;
-      }
-    }
-    await new Promise<void>((resolve, reject) => {
-      parser.once('error', reject);
-      parser.end(() => resolve());
-    });
-    const records = take();
     if (records.length > 0) yield records;
-  } catch (error) {
-    throw csvFailure(error);
-  } finally {
-    parser.destroy();
   }
 }
 

@@ -18,11 +18,18 @@ export interface RowWriter {
   write(row: OutputRow): string;
 }
 
+const regExpSource = (text: string) => text.replace(/[\\^$.*+?()[\]{}|/-]/g, '\\$&');
+
 export class CsvRowWriter implements RowWriter {
   private readonly options: CsvOutputOptions;
+  // ASNEEDED: a field holding any of these is quoted. One test per field, not one per character.
+  private readonly special: RegExp;
   constructor(options: CsvOutputOptions) {
     assert(options.fieldDelimiter.length > 0 && options.recordDelimiter.length > 0);
     this.options = options;
+    const specials = [options.fieldDelimiter, options.recordDelimiter, '\n', '\r'];
+    if (options.quoteCharacter !== '') specials.push(options.quoteCharacter);
+    this.special = new RegExp(specials.map(regExpSource).join('|'));
   }
   write(row: OutputRow): string {
     const values = 'whole' in row ? wholeValues(row.whole) : row.values;
@@ -36,13 +43,7 @@ export class CsvRowWriter implements RowWriter {
   }
   private field(text: string): string {
     const o = this.options;
-    const needed =
-      o.quoteFields === 'ALWAYS' ||
-      text.includes(o.fieldDelimiter) ||
-      text.includes(o.recordDelimiter) ||
-      (o.quoteCharacter !== '' && text.includes(o.quoteCharacter)) ||
-      text.includes('\n') ||
-      text.includes('\r');
+    const needed = o.quoteFields === 'ALWAYS' || this.special.test(text);
     if (!needed || o.quoteCharacter === '') return text;
     const q = o.quoteCharacter;
     return q + text.replaceAll(q, o.quoteEscapeCharacter + q) + q;

@@ -24,21 +24,28 @@ export class CsvHeader {
 
 const POSITIONAL = /^_([1-9]\d*)$/;
 
+// The field a (non-empty) column path names in records under this header: _N by position,
+// else the header's name; undefined for none (MISSING). The same for every record under one
+// header, so a compiled query looks it up once (compile.ts).
+export function csvFieldIndex(path: PathStep[], header: CsvHeader | undefined): number | undefined {
+  if (path.length !== 1) return undefined; // CSV fields have no inner paths
+  const step = path[0];
+  if (!('name' in step)) return undefined;
+  const positional = POSITIONAL.exec(step.name);
+  if (positional !== null) return Number(positional[1]) - 1;
+  return header?.indexOf(step.name, step.quoted);
+}
+
 export class CsvRecord implements RecordView {
   readonly fields: string[];
-  private readonly header: CsvHeader | undefined;
+  readonly header: CsvHeader | undefined;
   constructor(fields: string[], header: CsvHeader | undefined) {
     this.fields = fields;
     this.header = header;
   }
   resolve(path: PathStep[]): unknown {
     if (path.length === 0) return this.fields;
-    if (path.length > 1) return undefined; // CSV fields have no inner paths
-    const step = path[0];
-    if (!('name' in step)) return undefined;
-    const positional = POSITIONAL.exec(step.name);
-    if (positional !== null) return this.fields[Number(positional[1]) - 1];
-    const index = this.header?.indexOf(step.name, step.quoted);
+    const index = csvFieldIndex(path, this.header);
     return index === undefined ? undefined : this.fields[index];
   }
   // Names for JSON output of SELECT *: the header's, or _1, _2, ... without one.

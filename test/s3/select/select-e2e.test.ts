@@ -465,6 +465,26 @@ describe('SelectObjectContent', () => {
     assert.equal(`${before.code} ${before.status}`, 'CastFailed 400', 'before any message: a 400');
   });
 
+  test('a malformed CSV is CSVParsingError, in either parser, and the gateway goes on', async () => {
+    const bad = 'h1,h2\nok,1\na,"b"c\n';
+    await client.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'bad.csv', Body: bad }));
+    const f = await failure(run('bad.csv', 'SELECT * FROM S3Object s'));
+    assert.equal(`${f.code} ${f.status}`, 'CSVParsingError 400', 'papaparse (\\n records)');
+    // A RecordDelimiter papaparse does not take goes to csv-parse, whose refusal once ended the
+    // gateway's process (an unhandled stream 'error' event).
+    await client.send(
+      new PutObjectCommand({ Bucket: BUCKET, Key: 'bad-pipe.csv', Body: 'a"b,c|' }),
+    );
+    const g = await failure(
+      run('bad-pipe.csv', 'SELECT * FROM S3Object s', {
+        InputSerialization: { CSV: { FileHeaderInfo: 'NONE', RecordDelimiter: '|' } },
+      }),
+    );
+    assert.equal(`${g.code} ${g.status}`, 'CSVParsingError 400', 'csv-parse (| records)');
+    const after = await run('rows.csv', 'SELECT COUNT(*) FROM S3Object');
+    assert.equal(after.text, `${ROWS.length}\n`, 'the gateway still answers');
+  });
+
   test('SELECT over an empty object answers Stats and End only', async () => {
     await client.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'empty.csv', Body: '' }));
     const result = await run('empty.csv', 'SELECT COUNT(*) FROM S3Object');
