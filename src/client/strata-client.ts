@@ -951,11 +951,52 @@ export class StrataClient implements StrataClientApi {
     const file = version.inode;
     if (file === undefined)
       throw new StrataError('METHOD_NOT_ALLOWED', `${target.versionId} is a delete marker`);
-    const read: FileExtent[] = await this.metadata.read('extents', file.ino, 0, file.size);
+    const done = await this.reencodeFile(file, storageClass);
+    return this.commitReencoded(done, {
+      op: 'transitionObject',
+      ...target,
+      ino: file.ino,
+      fromStripeIds: done.fromStripeIds,
+      storageClass,
+      extents: done.extents,
+      timing,
+    });
+  }
+
+  // A restore's temporary copy (the leader's restore runner): the archived file's bytes
+  // re-encoded as STANDARD stripes on the default pool, committed by commitRestoredCopy if the
+  // file still has the stripes read and still waits for the copy; deleted otherwise.
+  async copyForRestore(
+    file: Inode,
+    timing: LifecycleTiming,
+  ): Promise<Reencoded & { inode: Inode }> {
+    const restore = file.object?.restore;
+    assert(restore !== undefined, 'a copy is made for a recorded restore');
+    const done = await this.reencodeFile(file, 'STANDARD');
+    return this.commitReencoded(done, {
+      op: 'commitRestoredCopy',
+      ino: file.ino,
+      requestedAtMs: restore.requestedAtMs,
+      fromStripeIds: done.fromStripeIds,
+      extents: done.extents,
+      timing,
+    });
+  }
+
+  // The end of an expired restore: its copy's stripes are collected once this has committed.
+  async expireRestoredCopy(ino: number): Promise<Inode> {
+    const result = await this.apply({ op: 'expireRestoredCopy', ino });
+    return result.inode as Inode;
+  }
+
+  // A file's own stripes (an archived file's archive, never its restored copy) read from any k
+  // healthy shards each and written again under the class's policy; nothing is committed.
+  private async reencodeFile(file: Inode, storageClass: StorageClass): Promise<Reencoded> {
+    const read: FileExtent[] = await this.metadata.read('extents', file.ino, 0, file.size, true);
     const extents = read.filter((e): e is Extent => e.stripe !== undefined);
     // The rules never move a version kept inline (lifecycle/decide.ts): nothing to re-encode.
     if (extents.length !== read.length)
-      throw new StrataError('EINVAL', `${target.key} ${target.versionId} is kept inline`);
+      throw new StrataError('EINVAL', `inode ${file.ino} is kept inline`);
     const deps = {
       pool: this.pool,
       slots: this.stripeSlots,
@@ -965,21 +1006,17 @@ export class StrataClient implements StrataClientApi {
     // Its bytes keep their encryption (the state machine checks it): SSE-C needs the customer's
     // key, which the cluster never has (the rules never move such a version, lifecycle/decide.ts).
     if (file.object?.sseCustomer !== undefined)
-      throw new StrataError('CUSTOMER_KEY_REQUIRED', `${target.key} is SSE-C: not re-encoded`);
+      throw new StrataError('CUSTOMER_KEY_REQUIRED', `inode ${file.ino} is SSE-C: not re-encoded`);
     const params = await this.classParams(storageClass);
     const kms = await this.partKmsKey(file.object ?? {});
-    const done = await reencode(deps, file, extents, params, kms).finally(() =>
-      kms?.wrapping.key.fill(0),
-    );
-    const result = await this.apply({
-      op: 'transitionObject',
-      ...target,
-      ino: file.ino,
-      fromStripeIds: done.fromStripeIds,
-      storageClass,
-      extents: done.extents,
-      timing,
-    }).catch(async (error) => {
+    return reencode(deps, file, extents, params, kms).finally(() => kms?.wrapping.key.fill(0));
+  }
+
+  private async commitReencoded(
+    done: Reencoded,
+    command: CommandBody<Extract<Command, { op: 'transitionObject' | 'commitRestoredCopy' }>>,
+  ): Promise<Reencoded & { inode: Inode }> {
+    const result = await this.apply(command).catch(async (error) => {
       // After a timeout the command may yet have been applied: leave the stripes to the scrubber.
       if (!String((error as { code?: string }).code).startsWith('RPC_'))
         await this.discardExtents(done.extents);

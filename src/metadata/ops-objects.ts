@@ -23,7 +23,8 @@ import {
   parseKey,
 } from './object-path.ts';
 import { dropLink, newInode, removeDir } from './ops-namespace.ts';
-import { dataReadable } from './storage-class.ts';
+import { freeRestoredCopy } from './restored-copy.ts';
+import { dataIno, dataReadable } from './storage-class.ts';
 import { fail, type Store } from './store.ts';
 import type { BucketInfo, Command, Extent, Inode, ObjectMeta } from './types.ts';
 import { objectVersion } from './version-reads.ts';
@@ -132,6 +133,8 @@ export function storeObject(store: Store, w: ObjectWrite, refsHeld: boolean) {
   if (entry) {
     file = store.mustInode(entry.ino);
     if (versioned) retireCurrent(store, info, w.key, file);
+    // Its restored copy goes with its data (a noncurrent version made above has taken it over).
+    freeRestoredCopy(store, file);
     replaced = removeAllExtents(store, file.ino);
   } else {
     if (versioned) retireCurrent(store, info, w.key, undefined);
@@ -285,7 +288,8 @@ export function copyObject(store: Store, c: Op<'copyObject'>) {
   // A copy is not the result of the source's multipart upload (ops-multipart.ts, retries).
   delete object.uploadId;
   // Its class is its request's (STANDARD unless named, as on AWS) and it has no restore; it
-  // shares the source's stripes whatever code they have (a stripe records its own).
+  // shares the source's stripes whatever code they have (a stripe records its own): a restored
+  // source's copy (STANDARD stripes), else its own.
   delete object.restore;
   if (c.storageClass === undefined || c.storageClass === 'STANDARD') delete object.storageClass;
   else object.storageClass = c.storageClass;
@@ -314,12 +318,15 @@ export function copyObject(store: Store, c: Op<'copyObject'>) {
   if (destination?.ino === src.ino && !versioned && c.rewritten === undefined) {
     checkPreconditions(destination, c.ifMatch, c.ifNoneMatch);
     const info = store.bucket(c.bucket) as BucketInfo;
+    // In place, the file keeps its own extents: a restore's copy goes with the restore.
+    freeRestoredCopy(store, src);
     const stored = withEncryption(store, info, object, store.allExtents(src.ino));
     const next = { ...src, object: stored, ctimeMs: c.nowMs, mtimeMs: c.nowMs };
     store.putInode(next);
     return { ok: true as const, inode: next };
   }
-  const extents = c.rewritten === undefined ? store.allExtents(src.ino) : rewrittenFrom(src, c);
+  const extents =
+    c.rewritten === undefined ? store.allExtents(dataIno(src)) : rewrittenFrom(src, c);
   return storeObject(store, { ...c, object, size: src.size, extents }, false);
 }
 
