@@ -865,6 +865,11 @@ export class StrataClient implements StrataClientApi {
     const version = await this.objectVersion(source.bucket, source.key, source.versionId);
     const record = version.inode?.object?.sseCustomer;
     const { customerKey, sourceCustomerKey } = options;
+    // Not a byte of an archived source is read before its restore (the state machine refuses
+    // the copy too, on its own clock).
+    if (version.inode !== undefined) refuseArchived(version.inode);
+    if (isArchiveClass(options.storageClass))
+      return this.archiveCopySource(version.inode, await this.getBucket(bucket), options);
     if (record !== undefined && sameCustomerKey(record, customerKey)) {
       checkCustomerKey(record, sourceCustomerKey, 'the copy source');
       return { fields: { sseCustomer: record } };
@@ -881,6 +886,33 @@ export class StrataClient implements StrataClientApi {
         target,
       });
       return { rewritten, fields };
+    } finally {
+      forgetKey(target);
+    }
+  }
+
+  // A copy into an archive class: the source's bytes (its restored copy's, if archived) written
+  // again with the class's code and pool, sealed as the copy's own encryption says. SSE-C on
+  // either side is not done yet (the customer's key would have to reach this rewrite).
+  private async archiveCopySource(
+    source: Inode | undefined,
+    info: BucketInfo,
+    options: CopyOptions,
+  ): Promise<{ rewritten?: RewrittenSource; fields: SseFields }> {
+    if (options.customerKey !== undefined || source?.object?.sseCustomer !== undefined)
+      throw new StrataError(
+        'ENOTSUP',
+        `CopyObject into ${options.storageClass} with SSE-C is not implemented by Strata yet`,
+      );
+    const target = await this.objectTarget(info, options, undefined);
+    try {
+      const fields = { ...target.fields };
+      if (source === undefined) return { fields }; // a delete marker: the command refuses it
+      const deps = {
+        ...(await this.rewriteDeps()),
+        erasure: await this.classParams(options.storageClass),
+      };
+      return { rewritten: await rewriteCopy(deps, source, { target }), fields };
     } finally {
       forgetKey(target);
     }

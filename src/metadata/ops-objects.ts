@@ -22,11 +22,20 @@ import {
   parentsOf,
   parseKey,
 } from './object-path.ts';
+import { clusterConfig } from './ops-cluster.ts';
 import { dropLink, newInode, removeDir } from './ops-namespace.ts';
-import { freeRestoredCopy } from './restored-copy.ts';
-import { dataIno, dataReadable } from './storage-class.ts';
+import { adoptRestoredCopy, freeRestoredCopy } from './restored-copy.ts';
+import { dataIno, dataReadable, isArchiveClass, storagePolicy } from './storage-class.ts';
 import { fail, type Store } from './store.ts';
-import type { BucketInfo, Command, Extent, Inode, ObjectMeta } from './types.ts';
+import type {
+  BucketInfo,
+  Command,
+  Extent,
+  FileExtent,
+  Inode,
+  ObjectMeta,
+  StorageClass,
+} from './types.ts';
 import { objectVersion } from './version-reads.ts';
 import {
   findVersion,
@@ -318,8 +327,10 @@ export function copyObject(store: Store, c: Op<'copyObject'>) {
   if (destination?.ino === src.ino && !versioned && c.rewritten === undefined) {
     checkPreconditions(destination, c.ifMatch, c.ifNoneMatch);
     const info = store.bucket(c.bucket) as BucketInfo;
-    // In place, the file keeps its own extents: a restore's copy goes with the restore.
-    freeRestoredCopy(store, src);
+    // In place, a restore's copy goes with the restore: into a class that is not archived its
+    // stripes become the file's (the archive's are released), else the file keeps its own.
+    if (isArchiveClass(c.storageClass)) freeRestoredCopy(store, src);
+    else adoptRestoredCopy(store, src);
     const stored = withEncryption(store, info, object, store.allExtents(src.ino));
     const next = { ...src, object: stored, ctimeMs: c.nowMs, mtimeMs: c.nowMs };
     store.putInode(next);
@@ -327,7 +338,27 @@ export function copyObject(store: Store, c: Op<'copyObject'>) {
   }
   const extents =
     c.rewritten === undefined ? store.allExtents(dataIno(src)) : rewrittenFrom(src, c);
+  checkClassStripes(store, c.storageClass, extents);
   return storeObject(store, { ...c, object, size: src.size, extents }, false);
+}
+
+// A copy into an archive class holds stripes of that class's code only (its writer re-encoded
+// the source): shared stripes of another code would be an archive in name only.
+function checkClassStripes(
+  store: Store,
+  storageClass: StorageClass | undefined,
+  extents: FileExtent[],
+) {
+  if (!isArchiveClass(storageClass)) return;
+  const config = clusterConfig(store);
+  if (config === undefined) return; // no policy recorded yet: nothing to judge the code by
+  const policy = storagePolicy(config, storageClass);
+  for (const e of extents)
+    if (e.stripe === undefined || e.stripe.k !== policy.k || e.stripe.m !== policy.m)
+      fail(
+        'EINVAL',
+        `a copy into ${storageClass} is written with its ${policy.k}+${policy.m} code`,
+      );
 }
 
 // The sealed copy of the source's bytes, if the source is still what the writer read.

@@ -4,7 +4,7 @@
 // holding it, releases the copy here, in the same command, so its stripes are queued for
 // collection only once that command has committed.
 import assert from 'node:assert/strict';
-import { releaseAll } from './extent-ops.ts';
+import { addRef, releaseAll, releaseExtents, removeAllExtents } from './extent-ops.ts';
 import type { Store } from './store.ts';
 import type { Inode } from './types.ts';
 
@@ -28,4 +28,18 @@ export function moveRestoredCopy(store: Store, from: Inode, to: Inode): void {
   const copy = store.inode(copyIno);
   if (copy?.restoredCopyOf !== from.ino) return;
   store.putInode({ ...copy, restoredCopyOf: to.ino });
+}
+
+// The copy's stripes become the file's own and the archive's are released (a copy of a restored
+// archived object onto itself into a class that is not archived: AWS's way to keep it restored).
+// The copy inode goes; the caller drops the restore record and sets the class.
+export function adoptRestoredCopy(store: Store, owner: Inode): void {
+  const copyIno = owner.object?.restore?.copyIno;
+  if (copyIno === undefined || store.inode(copyIno)?.restoredCopyOf !== owner.ino) return;
+  const adopted = store.allExtents(copyIno);
+  for (const e of adopted) if (e.stripe !== undefined) addRef(store, e.stripe, 1);
+  const archive = removeAllExtents(store, owner.ino);
+  for (const e of adopted) store.putExtent(owner.ino, e);
+  releaseExtents(store, archive);
+  freeRestoredCopy(store, owner);
 }

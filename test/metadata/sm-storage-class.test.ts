@@ -10,7 +10,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import type { MetadataStateMachine } from '../../src/metadata/state-machine.ts';
-import type { Extent, LifecycleRule, Stripe } from '../../src/metadata/types.ts';
+import type { Extent, Inode, LifecycleRule, Stripe } from '../../src/metadata/types.ts';
 import {
   closeAll,
   codeOf,
@@ -255,6 +255,69 @@ describe('restoreObject', () => {
       [copy.stripe.id],
       'the STANDARD stripes of the restored copy',
     );
+  });
+});
+
+describe('copyObject into and out of archive classes', () => {
+  test('a copy into GLACIER holds stripes of its code only', () => {
+    const machine = openMachineWithServers(['t']);
+    ok(machine, {
+      op: 'initClusterConfig',
+      config: {
+        erasure: { k: 4, m: 2, shardSizeBytes: 1 << 20 },
+        placement: { strategy: 'spread-domains' },
+        storageClasses: { GLACIER: { k: 8, m: 3 }, DEEP_ARCHIVE: { k: 10, m: 4 } },
+      },
+    });
+    put(machine, 'k');
+    const src = machine.reader.resolvePath('/b/k') as Inode;
+    const copy = {
+      op: 'copyObject',
+      srcBucket: 'b',
+      srcKey: 'k',
+      bucket: 'b',
+      key: 'g',
+      storageClass: 'GLACIER',
+      caller: ROOT,
+    } as const;
+    const shared = run(machine, copy);
+    assert.ok(!shared.ok && /written with its 8\+3 code/.test(shared.message), 'not 4+2 shared');
+    const wide = {
+      fileOffset: 0,
+      length: 4,
+      stripe: wideStripe('c'.repeat(32), 4),
+      stripeOffset: 0,
+    };
+    const rewritten = { srcIno: src.ino, srcCtimeMs: src.ctimeMs, size: 4 };
+    must(machine, { ...copy, rewritten: { ...rewritten, extents: [wide] } });
+    const copied = machine.reader.resolvePath('/b/g') as Inode;
+    assert.equal(copied.object?.storageClass, 'GLACIER');
+    assert.deepEqual(
+      machine.reader.extents(copied.ino, 0, 4).map((e) => e.stripe?.id),
+      [wide.stripe.id],
+    );
+  });
+
+  test('a restored object copied onto itself as STANDARD keeps the copy and drops the archive', () => {
+    const { machine, archive, ino } = archivedAndRestoring();
+    const copy = extent(0, 4);
+    must(machine, { ...commitCopy(ino, [archive.stripe.id], [copy], 10_000), nowMs: 11_000 });
+    const copyIno = machine.reader.resolvePath('/b/k')?.object?.restore?.copyIno as number;
+    const self = { op: 'copyObject', srcBucket: 'b', srcKey: 'k', bucket: 'b', key: 'k' } as const;
+    must(machine, { ...self, storageClass: 'STANDARD', caller: ROOT, nowMs: 11_100 });
+    const file = machine.reader.resolvePath('/b/k') as Inode;
+    assert.equal(file.ino, ino, 'in place (unversioned)');
+    assert.equal(file.object?.storageClass, undefined, 'STANDARD now');
+    assert.equal(file.object?.restore, undefined);
+    assert.deepEqual(
+      machine.reader.extents(ino, 0, 4, true).map((e) => e.stripe?.id),
+      [copy.stripe.id],
+      "the copy's stripes are the file's own",
+    );
+    assert.equal(machine.reader.stripeState(archive.stripe.id), 'collecting', 'the archive goes');
+    assert.equal(machine.reader.stripeState(copy.stripe.id), 'referenced');
+    assert.equal(machine.reader.getattr(copyIno), undefined, 'the copy inode is gone');
+    assert.deepEqual(machine.reader.pendingRestores(0, 10), []);
   });
 });
 

@@ -226,6 +226,44 @@ describe('storage classes and restore', { skip: !has('aws') && 'awscli is not in
     await rejectsWith(getBytes('cold', 'a'), 'InvalidObjectState', 'GET after the expiry');
   });
 
+  test('CopyObject into GLACIER and DEEP_ARCHIVE re-encodes; an archived source once restored', async () => {
+    aws('create-bucket', '--bucket', 'copies');
+    const body = patternBytes(2 * 1024 * 1024 + 5, 11);
+    await s3.send(new PutObjectCommand({ Bucket: 'copies', Key: 'src', Body: body }));
+    const copy = (key: string, from: string, ...extra: string[]) =>
+      aws('copy-object', '--bucket', 'copies', '--key', key, '--copy-source', from, ...extra);
+    const known = stripeIds();
+    copy('g', 'copies/src', '--storage-class', 'GLACIER');
+    const glacier = newStripes(known);
+    assert.ok(glacier.length > 0, 'the copy wrote stripes of its own');
+    for (const [id, files] of glacier) assert.equal(shardCount(files), 11, `${id} is 8+3`);
+    assert.equal(head('copies', 'g').StorageClass, 'GLACIER');
+    await rejectsWith(getBytes('copies', 'g'), 'InvalidObjectState', 'GET of the new archive');
+    assert.match(
+      refused('copy-object', '--bucket', 'copies', '--key', 'x', '--copy-source', 'copies/g'),
+      /InvalidObjectState/,
+      'a copy from an archived object before its restore',
+    );
+    restore('copies', 'g', 30, 'Expedited');
+    const restored = await until(
+      'the restore of the copy completes',
+      async () => getBytes('copies', 'g').catch(() => undefined),
+      { limitMs: LIMIT_MS },
+    );
+    assert.equal(md5Hex(restored), md5Hex(body), 'the GLACIER copy holds the bytes');
+    const beforeCopies = stripeIds();
+    copy('deep', 'copies/g', '--storage-class', 'DEEP_ARCHIVE');
+    const deep = newStripes(beforeCopies);
+    assert.ok(deep.length > 0);
+    for (const [id, files] of deep) assert.equal(shardCount(files), 14, `${id} is 10+4`);
+    assert.equal(head('copies', 'deep').StorageClass, 'DEEP_ARCHIVE');
+    // Into STANDARD the copy shares the restored copy's 4+2 stripes: no new stripe.
+    copy('std', 'copies/g');
+    assert.equal(newStripes(beforeCopies).length, deep.length, 'a STANDARD copy moves no bytes');
+    assert.equal(md5Hex(await getBytes('copies', 'std')), md5Hex(body));
+    assert.equal(head('copies', 'std').StorageClass, undefined);
+  });
+
   test('RestoreObject of a STANDARD object is InvalidObjectState', async () => {
     aws('create-bucket', '--bucket', 'warm');
     await s3.send(new PutObjectCommand({ Bucket: 'warm', Key: 'w', Body: 'hot' }));
