@@ -59,7 +59,7 @@ import {
   withSse,
 } from './object-sse.ts';
 import { joinPath, parentAndName, splitPath, toBucketKey } from './paths.ts';
-import { type Reencoded, reencode } from './reencode.ts';
+import { type Reencoded, reencode, shardBytesOf } from './reencode.ts';
 import { type RewrittenSource, rewriteCopy, rewriteSealed } from './sealed-copy.ts';
 import { readStripeData } from './stripe-crypt.ts';
 import { deleteStripeShards, type ErasureParams, writeStripe } from './stripe-io.ts';
@@ -983,6 +983,9 @@ export class StrataClient implements StrataClientApi {
     const file = version.inode;
     if (file === undefined)
       throw new StrataError('METHOD_NOT_ALLOWED', `${target.versionId} is a delete marker`);
+    // Between classes of one policy (STANDARD to STANDARD_IA) no byte moves: only the class.
+    if (!isArchiveClass(file.object?.storageClass) && !isArchiveClass(storageClass))
+      return this.relabelVersion(target, file, storageClass, timing);
     const done = await this.reencodeFile(file, storageClass);
     return this.commitReencoded(done, {
       op: 'transitionObject',
@@ -993,6 +996,35 @@ export class StrataClient implements StrataClientApi {
       extents: done.extents,
       timing,
     });
+  }
+
+  private async relabelVersion(
+    target: { bucket: string; key: string; versionId: string },
+    file: Inode,
+    storageClass: StorageClass,
+    timing: LifecycleTiming,
+  ): Promise<Reencoded & { inode: Inode }> {
+    const read: FileExtent[] = await this.metadata.read('extents', file.ino, 0, file.size, true);
+    const extents = read.filter((e): e is Extent => e.stripe !== undefined);
+    const fromStripeIds = extents.map((e) => e.stripe.id);
+    const result = await this.apply({
+      op: 'transitionObject',
+      ...target,
+      ino: file.ino,
+      fromStripeIds,
+      storageClass,
+      extents: [],
+      timing,
+      relabel: true,
+    });
+    const shardBytes = shardBytesOf(extents);
+    return {
+      fromStripeIds,
+      extents,
+      shardBytesBefore: shardBytes,
+      shardBytesAfter: shardBytes,
+      inode: result.inode as Inode,
+    };
   }
 
   // A restore's temporary copy (the leader's restore runner): the archived file's bytes

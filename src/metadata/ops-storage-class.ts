@@ -9,9 +9,9 @@ import { checkKeptEncryption } from './object-encryption.ts';
 import { checkTiming } from './ops-lifecycle.ts';
 import { versionFile } from './ops-objects.ts';
 import { freeRestoredCopy } from './restored-copy.ts';
-import { isStorageClass } from './storage-class.ts';
+import { isArchiveClass, isStorageClass } from './storage-class.ts';
 import { fail, type Store } from './store.ts';
-import type { Command, Extent, Inode } from './types.ts';
+import type { Command, Extent, Inode, StorageClass } from './types.ts';
 import { objectVersion } from './version-reads.ts';
 
 type Op<T extends Command['op']> = Extract<Command, { op: T }>;
@@ -38,6 +38,7 @@ export function transitionObject(store: Store, c: Op<'transitionObject'>) {
       'PRECONDITION_FAILED',
       `the rules no longer move ${c.key} ${c.versionId} to ${c.storageClass}`,
     );
+  if (c.relabel === true) return relabel(store, file, c.storageClass);
   checkCovers(c.extents, file.size);
   checkKeptEncryption(file.object, c.extents);
   // The new references first: the old stripes lose theirs only after, in the same command, so
@@ -54,6 +55,19 @@ export function transitionObject(store: Store, c: Op<'transitionObject'>) {
   store.putInode(changed);
   const version = objectVersion(store, c.bucket, c.key, c.versionId);
   assert(version?.inode?.ino === file.ino, 'the version holds the transitioned file');
+  return { ok: true as const, inode: changed };
+}
+
+// A transition between classes of one policy (STANDARD to STANDARD_IA, storage-class.ts): the
+// version keeps its stripes, only its class changes. Never to or from an archive class, whose
+// stripes are of another policy and which read only while restored.
+function relabel(store: Store, file: Inode, storageClass: StorageClass) {
+  if (isArchiveClass(file.object?.storageClass) || isArchiveClass(storageClass))
+    fail('EINVAL', `a transition to ${storageClass} re-encodes the data`);
+  const object = { userMeta: {}, etag: '', ...file.object, storageClass };
+  assert(object.restore === undefined, 'only an archived version has a restore');
+  const changed: Inode = { ...file, object };
+  store.putInode(changed);
   return { ok: true as const, inode: changed };
 }
 

@@ -412,8 +412,8 @@ export interface LifecycleFilter {
   sizeLessThanBytes?: number;
 }
 
-// One rule, in the terms of AWS's LifecycleConfiguration (Transition actions need storage
-// classes Strata does not have: the gateway refuses them with 501, so they never get here).
+// One rule, in the terms of AWS's LifecycleConfiguration (transitions to classes Strata does not
+// store are refused by the gateway with 501, so they never get here).
 export interface LifecycleRule {
   id: string;
   enabled: boolean;
@@ -423,9 +423,18 @@ export interface LifecycleRule {
   noncurrentExpiration?: { noncurrentDays: number; newerNoncurrentVersions?: number };
   abortIncompleteUploadDays?: number;
   // Transition and NoncurrentVersionTransition: to an archive class (the leader's transition
-  // runner re-encodes the version's data, src/cluster/transition-runner.ts).
+  // runner re-encodes the version's data, src/cluster/transition-runner.ts) or to STANDARD_IA
+  // (the same policy as STANDARD: only the class is recorded).
   transitions?: LifecycleTransition[];
-  noncurrentTransitions?: Array<{ noncurrentDays: number; storageClass: StorageClass }>;
+  noncurrentTransitions?: LifecycleNoncurrentTransition[];
+}
+
+// NoncurrentVersionTransition: a noncurrent version moves `noncurrentDays` after it became
+// noncurrent, except the `newerNoncurrentVersions` newest noncurrent ones (as AWS).
+export interface LifecycleNoncurrentTransition {
+  noncurrentDays: number;
+  storageClass: StorageClass;
+  newerNoncurrentVersions?: number;
 }
 
 export interface LifecycleTransition {
@@ -689,6 +698,9 @@ export type Command =
       storageClass: StorageClass;
       extents: Extent[];
       timing: LifecycleTiming;
+      // A class of the version's own policy (STANDARD to STANDARD_IA): only the class changes,
+      // `extents` is empty and the version keeps its stripes.
+      relabel?: boolean;
     }
   // The restore runner's commit of a restored copy (src/metadata/ops-restore.ts): `extents`,
   // the version's bytes re-encoded as STANDARD stripes, become the copy reads use, if the

@@ -344,6 +344,68 @@ describe('transitionObject', () => {
       nowMs,
     }) as const;
 
+  test('a transition to STANDARD_IA only records the class; to GLACIER it must re-encode', () => {
+    const machine = openMachineWithServers(['t']);
+    const old = extent(0, 4);
+    put(machine, 'k', { extents: [old] });
+    const rule: LifecycleRule = {
+      id: 'ia',
+      enabled: true,
+      filter: {},
+      transitions: [
+        { days: 30, storageClass: 'STANDARD_IA' },
+        { days: 60, storageClass: 'GLACIER' },
+      ],
+    };
+    ok(machine, { op: 'setBucketLifecycle', name: 'b', config: { rules: [rule] } });
+    const ino = machine.reader.resolvePath('/b/k')?.ino as number;
+    const ia = {
+      ...commit(ino, [old.stripe.id], [], 0),
+      storageClass: 'STANDARD_IA',
+      relabel: true,
+    } as const;
+    assert.equal(codeAt(machine, ia, 1_000 + 29 * DAY), 'PRECONDITION_FAILED', 'not due yet');
+    assert.equal(codeAt(machine, ia, 1_000 + 30 * DAY), 'ok');
+    const file = machine.reader.resolvePath('/b/k');
+    assert.equal(file?.object?.storageClass, 'STANDARD_IA');
+    assert.deepEqual(
+      machine.reader.extents(ino, 0, 4).map((e) => e.stripe?.id),
+      [old.stripe.id],
+      'the same stripes',
+    );
+    assert.equal(machine.reader.stripeState(old.stripe.id), 'referenced');
+    const glacier = { ...ia, storageClass: 'GLACIER' } as const;
+    assert.equal(codeAt(machine, glacier, 1_000 + 60 * DAY), 'EINVAL', 'an archive re-encodes');
+  });
+
+  test('the rules: STANDARD_IA after 30 days at least, NewerNoncurrentVersions 1 and up', () => {
+    const machine = openMachineWithServers(['t']);
+    const set = (rule: Omit<LifecycleRule, 'id' | 'enabled' | 'filter'>) =>
+      codeOf(machine, {
+        op: 'setBucketLifecycle',
+        name: 'b',
+        config: { rules: [{ id: 'r', enabled: true, filter: {}, ...rule }] },
+      });
+    assert.equal(set({ transitions: [{ days: 29, storageClass: 'STANDARD_IA' }] }), 'EINVAL');
+    assert.equal(set({ transitions: [{ days: 30, storageClass: 'STANDARD_IA' }] }), 'ok');
+    const nc = (noncurrentDays: number, newerNoncurrentVersions?: number) =>
+      set({
+        noncurrentTransitions: [
+          { noncurrentDays, storageClass: 'STANDARD_IA', newerNoncurrentVersions },
+        ],
+      });
+    assert.equal(nc(29), 'EINVAL');
+    assert.equal(nc(30, 0), 'EINVAL');
+    assert.equal(nc(30, 2), 'ok');
+    assert.equal(
+      machine.reader.getBucket('b')?.lifecycle?.rules[0].noncurrentTransitions?.[0]
+        .newerNoncurrentVersions,
+      2,
+      'kept with the rule',
+    );
+    assert.equal(set({ transitions: [{ days: 1, storageClass: 'STANDARD' }] }), 'EINVAL');
+  });
+
   test('swaps the extents once due, releases the old stripe, and is refused when repeated', () => {
     const { machine, old, ino } = setUp();
     const wide = {

@@ -283,7 +283,7 @@ describe('storage classes and restore', { skip: !has('aws') && 'awscli is not in
     assert.equal(h.StorageClass, undefined, 'STANDARD is not named, as on AWS');
   });
 
-  test('a transition to a class Strata does not archive to is 501, GLACIER round-trips', () => {
+  test('a transition to a class Strata does not store is 501; IA, GLACIER, NewerNoncurrentVersions round-trip', () => {
     aws('create-bucket', '--bucket', 'rules');
     const path = join(work, 'ia.json');
     writeFileSync(
@@ -294,7 +294,7 @@ describe('storage classes and restore', { skip: !has('aws') && 'awscli is not in
             ID: 'ia',
             Status: 'Enabled',
             Filter: {},
-            Transitions: [{ Days: 30, StorageClass: 'STANDARD_IA' }],
+            Transitions: [{ Days: 30, StorageClass: 'GLACIER_IR' }],
           },
         ],
       }),
@@ -314,15 +314,48 @@ describe('storage classes and restore', { skip: !has('aws') && 'awscli is not in
         ID: 'cold',
         Status: 'Enabled',
         Filter: { Prefix: 'x/' },
-        Transitions: [{ Days: 30, StorageClass: 'GLACIER' }],
-        NoncurrentVersionTransitions: [{ NoncurrentDays: 7, StorageClass: 'DEEP_ARCHIVE' }],
+        Transitions: [
+          { Days: 30, StorageClass: 'STANDARD_IA' },
+          { Days: 60, StorageClass: 'GLACIER' },
+        ],
+        NoncurrentVersionTransitions: [
+          { NoncurrentDays: 7, StorageClass: 'DEEP_ARCHIVE', NewerNoncurrentVersions: 2 },
+        ],
       },
     ]);
     const got = json('get-bucket-lifecycle-configuration', '--bucket', 'rules');
-    assert.deepEqual(got.Rules[0].Transitions, [{ Days: 30, StorageClass: 'GLACIER' }]);
-    assert.deepEqual(got.Rules[0].NoncurrentVersionTransitions, [
-      { NoncurrentDays: 7, StorageClass: 'DEEP_ARCHIVE' },
+    assert.deepEqual(got.Rules[0].Transitions, [
+      { Days: 30, StorageClass: 'STANDARD_IA' },
+      { Days: 60, StorageClass: 'GLACIER' },
     ]);
+    assert.deepEqual(got.Rules[0].NoncurrentVersionTransitions, [
+      { NoncurrentDays: 7, StorageClass: 'DEEP_ARCHIVE', NewerNoncurrentVersions: 2 },
+    ]);
+    // AWS's minimum age for STANDARD_IA.
+    const early = join(work, 'ia-early.json');
+    writeFileSync(
+      early,
+      JSON.stringify({
+        Rules: [
+          {
+            ID: 'ia',
+            Status: 'Enabled',
+            Filter: {},
+            Transitions: [{ Days: 29, StorageClass: 'STANDARD_IA' }],
+          },
+        ],
+      }),
+    );
+    assert.match(
+      refused(
+        'put-bucket-lifecycle-configuration',
+        '--bucket',
+        'rules',
+        '--lifecycle-configuration',
+        `file://${early}`,
+      ),
+      /InvalidArgument/,
+    );
   });
 
   test('a lifecycle transition re-encodes 4+2 stripes as 8+3 and collects the old shards', async () => {
