@@ -29,6 +29,12 @@ export interface RestoreRunnerOptions {
 // Files read per RPC; the copies themselves go one at a time (all of a version's bytes are read
 // and written: background work that should leave the disks to clients).
 const FILES_PER_PAGE = 100;
+// A copy that failed (a pool unreachable, a KMS key disabled) is tried again after a delay that
+// doubles up to a minute, so a broken one does not re-read the archive every second. At most
+// this many files are remembered (a new leader forgets them all).
+const RETRY_DELAY_MS_FIRST = 1_000;
+const RETRY_DELAY_MS_MAX = 60_000;
+const RETRIES_REMEMBERED_MAX = 10_000;
 
 export class RestoreRunner {
   private readonly options: RestoreRunnerOptions;
@@ -36,6 +42,7 @@ export class RestoreRunner {
   private timer: NodeJS.Timeout | undefined;
   private pass: Promise<void> | undefined;
   private leading = false;
+  private readonly retryAt = new Map<number, { atMs: number; delayMs: number }>();
 
   constructor(options: RestoreRunnerOptions) {
     this.options = options;
@@ -47,6 +54,7 @@ export class RestoreRunner {
 
   leadership(isLeader: boolean): void {
     this.leading = isLeader;
+    if (!isLeader) this.retryAt.clear();
     if (isLeader && this.timer === undefined) {
       this.timer = setInterval(() => this.tick(), RestoreRunner.PASS_INTERVAL_MS);
       this.timer.unref();
@@ -91,13 +99,16 @@ export class RestoreRunner {
     const nowMs = Date.now();
     if (restoreStatus(restore, nowMs) === 'expired') return this.expire(file);
     const waiting = restore.days !== undefined && restore.copyIno === undefined;
-    if (waiting && restore.readyAtMs <= nowMs) return this.copy(file);
+    const retry = this.retryAt.get(file.ino);
+    if (waiting && restore.readyAtMs <= nowMs && (retry === undefined || retry.atMs <= nowMs))
+      return this.copy(file);
   }
 
   private async copy(file: Inode): Promise<void> {
     const target = { ino: file.ino, storageClass: file.object?.storageClass };
     try {
       const done = await this.options.client.copyForRestore(file, this.options.timing);
+      this.retryAt.delete(file.ino);
       restoreCopies.inc({ outcome: 'committed' });
       this.log.info('restored copy committed', {
         ...target,
@@ -109,8 +120,20 @@ export class RestoreRunner {
       restoreCopies.inc({ outcome: refused ? 'refused' : 'failed' });
       if (refused)
         this.log.info('restored copy refused: the version changed', { ...target, error });
-      else this.log.warn('restored copy failed; retried at the next pass', { ...target, error });
+      else {
+        const delayMs = this.postpone(file.ino);
+        this.log.warn('restored copy failed; retried later', { ...target, delayMs, error });
+      }
     }
+  }
+
+  private postpone(ino: number): number {
+    const before = this.retryAt.get(ino)?.delayMs;
+    const delayMs =
+      before === undefined ? RETRY_DELAY_MS_FIRST : Math.min(before * 2, RETRY_DELAY_MS_MAX);
+    if (!this.retryAt.has(ino) && this.retryAt.size >= RETRIES_REMEMBERED_MAX) return 0;
+    this.retryAt.set(ino, { atMs: Date.now() + delayMs, delayMs });
+    return delayMs;
   }
 
   private async expire(file: Inode): Promise<void> {
