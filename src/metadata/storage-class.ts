@@ -107,7 +107,9 @@ export function nextRestore(
   if (status === 'ongoing') return null;
   if (status === 'restored') {
     const expiresAtMs = dueAtMs(nowMs, days, timing);
-    const state = { ...(current as RestoreState), expiresAtMs, days };
+    const state = { ...(current as RestoreState), expiresAtMs };
+    // A record from before copies (no `days`) stays one: it has no copy to wait for.
+    if (state.days !== undefined) state.days = days;
     return { state, extended: true };
   }
   // A new restore (an expired copy not yet released is released by the command).
