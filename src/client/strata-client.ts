@@ -59,7 +59,7 @@ import {
   withSse,
 } from './object-sse.ts';
 import { joinPath, parentAndName, splitPath, toBucketKey } from './paths.ts';
-import { type Reencoded, reencode } from './reencode.ts';
+import { type Reencoded, reencode, shardBytesOf } from './reencode.ts';
 import { type RewrittenSource, rewriteCopy, rewriteSealed } from './sealed-copy.ts';
 import { readStripeData } from './stripe-crypt.ts';
 import { deleteStripeShards, type ErasureParams, writeStripe } from './stripe-io.ts';
@@ -865,6 +865,11 @@ export class StrataClient implements StrataClientApi {
     const version = await this.objectVersion(source.bucket, source.key, source.versionId);
     const record = version.inode?.object?.sseCustomer;
     const { customerKey, sourceCustomerKey } = options;
+    // Not a byte of an archived source is read before its restore (the state machine refuses
+    // the copy too, on its own clock).
+    if (version.inode !== undefined) refuseArchived(version.inode);
+    if (isArchiveClass(options.storageClass))
+      return this.archiveCopySource(version.inode, await this.getBucket(bucket), options);
     if (record !== undefined && sameCustomerKey(record, customerKey)) {
       checkCustomerKey(record, sourceCustomerKey, 'the copy source');
       return { fields: { sseCustomer: record } };
@@ -881,6 +886,33 @@ export class StrataClient implements StrataClientApi {
         target,
       });
       return { rewritten, fields };
+    } finally {
+      forgetKey(target);
+    }
+  }
+
+  // A copy into an archive class: the source's bytes (its restored copy's, if archived) written
+  // again with the class's code and pool, sealed as the copy's own encryption says. SSE-C on
+  // either side is not done yet (the customer's key would have to reach this rewrite).
+  private async archiveCopySource(
+    source: Inode | undefined,
+    info: BucketInfo,
+    options: CopyOptions,
+  ): Promise<{ rewritten?: RewrittenSource; fields: SseFields }> {
+    if (options.customerKey !== undefined || source?.object?.sseCustomer !== undefined)
+      throw new StrataError(
+        'ENOTSUP',
+        `CopyObject into ${options.storageClass} with SSE-C is not implemented by Strata yet`,
+      );
+    const target = await this.objectTarget(info, options, undefined);
+    try {
+      const fields = { ...target.fields };
+      if (source === undefined) return { fields }; // a delete marker: the command refuses it
+      const deps = {
+        ...(await this.rewriteDeps()),
+        erasure: await this.classParams(options.storageClass),
+      };
+      return { rewritten: await rewriteCopy(deps, source, { target }), fields };
     } finally {
       forgetKey(target);
     }
@@ -951,11 +983,84 @@ export class StrataClient implements StrataClientApi {
     const file = version.inode;
     if (file === undefined)
       throw new StrataError('METHOD_NOT_ALLOWED', `${target.versionId} is a delete marker`);
-    const read: FileExtent[] = await this.metadata.read('extents', file.ino, 0, file.size);
+    // Between classes of one policy (STANDARD to STANDARD_IA) no byte moves: only the class.
+    if (!isArchiveClass(file.object?.storageClass) && !isArchiveClass(storageClass))
+      return this.relabelVersion(target, file, storageClass, timing);
+    const done = await this.reencodeFile(file, storageClass);
+    return this.commitReencoded(done, {
+      op: 'transitionObject',
+      ...target,
+      ino: file.ino,
+      fromStripeIds: done.fromStripeIds,
+      storageClass,
+      extents: done.extents,
+      timing,
+    });
+  }
+
+  private async relabelVersion(
+    target: { bucket: string; key: string; versionId: string },
+    file: Inode,
+    storageClass: StorageClass,
+    timing: LifecycleTiming,
+  ): Promise<Reencoded & { inode: Inode }> {
+    const read: FileExtent[] = await this.metadata.read('extents', file.ino, 0, file.size, true);
+    const extents = read.filter((e): e is Extent => e.stripe !== undefined);
+    const fromStripeIds = extents.map((e) => e.stripe.id);
+    const result = await this.apply({
+      op: 'transitionObject',
+      ...target,
+      ino: file.ino,
+      fromStripeIds,
+      storageClass,
+      extents: [],
+      timing,
+      relabel: true,
+    });
+    const shardBytes = shardBytesOf(extents);
+    return {
+      fromStripeIds,
+      extents,
+      shardBytesBefore: shardBytes,
+      shardBytesAfter: shardBytes,
+      inode: result.inode as Inode,
+    };
+  }
+
+  // A restore's temporary copy (the leader's restore runner): the archived file's bytes
+  // re-encoded as STANDARD stripes on the default pool, committed by commitRestoredCopy if the
+  // file still has the stripes read and still waits for the copy; deleted otherwise.
+  async copyForRestore(
+    file: Inode,
+    timing: LifecycleTiming,
+  ): Promise<Reencoded & { inode: Inode }> {
+    const restore = file.object?.restore;
+    assert(restore !== undefined, 'a copy is made for a recorded restore');
+    const done = await this.reencodeFile(file, 'STANDARD');
+    return this.commitReencoded(done, {
+      op: 'commitRestoredCopy',
+      ino: file.ino,
+      requestedAtMs: restore.requestedAtMs,
+      fromStripeIds: done.fromStripeIds,
+      extents: done.extents,
+      timing,
+    });
+  }
+
+  // The end of an expired restore: its copy's stripes are collected once this has committed.
+  async expireRestoredCopy(ino: number): Promise<Inode> {
+    const result = await this.apply({ op: 'expireRestoredCopy', ino });
+    return result.inode as Inode;
+  }
+
+  // A file's own stripes (an archived file's archive, never its restored copy) read from any k
+  // healthy shards each and written again under the class's policy; nothing is committed.
+  private async reencodeFile(file: Inode, storageClass: StorageClass): Promise<Reencoded> {
+    const read: FileExtent[] = await this.metadata.read('extents', file.ino, 0, file.size, true);
     const extents = read.filter((e): e is Extent => e.stripe !== undefined);
     // The rules never move a version kept inline (lifecycle/decide.ts): nothing to re-encode.
     if (extents.length !== read.length)
-      throw new StrataError('EINVAL', `${target.key} ${target.versionId} is kept inline`);
+      throw new StrataError('EINVAL', `inode ${file.ino} is kept inline`);
     const deps = {
       pool: this.pool,
       slots: this.stripeSlots,
@@ -965,21 +1070,17 @@ export class StrataClient implements StrataClientApi {
     // Its bytes keep their encryption (the state machine checks it): SSE-C needs the customer's
     // key, which the cluster never has (the rules never move such a version, lifecycle/decide.ts).
     if (file.object?.sseCustomer !== undefined)
-      throw new StrataError('CUSTOMER_KEY_REQUIRED', `${target.key} is SSE-C: not re-encoded`);
+      throw new StrataError('CUSTOMER_KEY_REQUIRED', `inode ${file.ino} is SSE-C: not re-encoded`);
     const params = await this.classParams(storageClass);
     const kms = await this.partKmsKey(file.object ?? {});
-    const done = await reencode(deps, file, extents, params, kms).finally(() =>
-      kms?.wrapping.key.fill(0),
-    );
-    const result = await this.apply({
-      op: 'transitionObject',
-      ...target,
-      ino: file.ino,
-      fromStripeIds: done.fromStripeIds,
-      storageClass,
-      extents: done.extents,
-      timing,
-    }).catch(async (error) => {
+    return reencode(deps, file, extents, params, kms).finally(() => kms?.wrapping.key.fill(0));
+  }
+
+  private async commitReencoded(
+    done: Reencoded,
+    command: CommandBody<Extract<Command, { op: 'transitionObject' | 'commitRestoredCopy' }>>,
+  ): Promise<Reencoded & { inode: Inode }> {
+    const result = await this.apply(command).catch(async (error) => {
       // After a timeout the command may yet have been applied: leave the stripes to the scrubber.
       if (!String((error as { code?: string }).code).startsWith('RPC_'))
         await this.discardExtents(done.extents);

@@ -34,6 +34,7 @@ import { prepareDataDir } from './data-dir.ts';
 import { startHeartbeats } from './heartbeat.ts';
 import { registerDataServer } from './registration.ts';
 import { RepairDriver } from './repair-driver.ts';
+import { RestoreRunner } from './restore-runner.ts';
 import { ScrubFindingsSource } from './scrub-findings.ts';
 import { ShardRebuilder } from './shard-rebuilder.ts';
 import { TransitionRunner } from './transition-runner.ts';
@@ -109,7 +110,7 @@ export async function startNode(config: StrataConfig, log: Logger): Promise<Runn
       // Made once the service listens (it talks to it); leadership may come before that.
       let repair: RepairDriver | undefined;
       let replication: BucketReplicationRunner | undefined;
-      let transitions: TransitionRunner | undefined;
+      let transitions: ArchiveRunners | undefined;
       let leading = false;
       const service = await startMetadataService({
         host,
@@ -334,15 +335,20 @@ function startReplication(
   return runner;
 }
 
-// The lifecycle transition runner of this metadata member; it works only while the member leads.
-// It reads and writes objects as a gateway does (the same key file, for sealed stripes).
+interface ArchiveRunners {
+  leadership(isLeader: boolean): void;
+}
+
+// The lifecycle transition runner and the restore runner of this metadata member; they work only
+// while the member leads. They read and write objects as a gateway does (the same key file, for
+// sealed stripes).
 function startTransitions(
   config: StrataConfig,
   dataDir: string,
   metadataAddrs: string[],
   closers: Array<() => Promise<void>>,
   log: Logger,
-): TransitionRunner {
+): ArchiveRunners {
   const keyFile = resolve(config.encryption.key_file || join(dataDir, 'master.key'));
   const createKeyFile = config.node.role === 'combined';
   const { atRest } = loadAtRest({ ...config.encryption, keyFile, createKeyFile });
@@ -355,12 +361,23 @@ function startTransitions(
     timing: lifecycleTiming(config),
     log: transitionLog,
   });
+  const restores = new RestoreRunner({
+    metadata,
+    client,
+    timing: lifecycleTiming(config),
+    log: log.child({ service: 'lifecycle', component: 'restores' }),
+  });
   closers.push(async () => {
-    await runner.stop();
+    await Promise.all([runner.stop(), restores.stop()]);
     await client.close();
     await metadata.close();
   });
-  return runner;
+  return {
+    leadership(isLeader: boolean) {
+      runner.leadership(isLeader);
+      restores.leadership(isLeader);
+    },
+  };
 }
 
 async function startData(

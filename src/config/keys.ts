@@ -279,7 +279,7 @@ export const KEYS: readonly KeySpec[] = [
   {
     key: 'lifecycle.restore_delay_seconds_expedited',
     check: isInt(0, 7 * 86_400),
-    doc: 'how long a RestoreObject of tier `Expedited` stays in progress (`x-amz-restore: ongoing-request="true"`) before the archived object is readable. Read by the S3 gateway',
+    doc: 'how long a RestoreObject of tier `Expedited` waits (`x-amz-restore: ongoing-request="true"`) before the metadata leader starts its temporary copy; the object is readable once the copy is committed. Read by the S3 gateway',
   },
   {
     key: 'lifecycle.restore_delay_seconds_standard',

@@ -71,6 +71,9 @@ export const TAG = {
   kmsKey: 0x45,
   // 'e' + alias ("alias/NAME"): the id of the KMS key the alias names (unique).
   kmsAlias: 0x65,
+  // 'Z' + ino: a file with a restore recorded (RestoreState), kept by Store.putInode and
+  // removeInode: the restore runner's work list (src/metadata/ops-restore.ts).
+  restore: 0x5a,
 } as const;
 
 function u64(value: number): Buffer {
@@ -109,6 +112,10 @@ export const direntPrefix = (parent: number) => Buffer.concat([tag(TAG.dirent), 
 export const direntPrefixEnd = (parent: number) =>
   Buffer.concat([tag(TAG.dirent), u64(parent + 1)]);
 export const sortNameFromKey = (key: Buffer) => key.subarray(9).toString('utf8');
+
+export const restoreKey = (ino: number) => Buffer.concat([tag(TAG.restore), u64(ino)]);
+export const restorePrefixEnd = () => tag(TAG.restore + 1);
+export const inoFromRestoreKey = (key: Buffer) => Number(key.readBigUInt64BE(1));
 
 export const extentKey = (ino: number, offset: number) =>
   Buffer.concat([tag(TAG.extent), u64(ino), u64(offset)]);

@@ -19,10 +19,12 @@ type Op<T extends Command['op']> = Extract<Command, { op: T }>;
 
 const STRIPE_IDS_PER_COMMAND_MAX = 10_000;
 
-// An archived file's bytes are not changed in place while it is not restored: a write would mix
-// stripes of another policy into it, and a partial write would read around the restore.
+// An archived file's bytes are not changed in place: a write would mix stripes of another policy
+// into it, a partial write would read around the restore, and once restored its reads come from
+// the restored copy, which a write would leave behind (copy the object to another class
+// instead). Only a restore recorded before restores made copies still lets writes through.
 export function refuseArchived(inode: Inode, nowMs: number): void {
-  if (!dataReadable(inode.object, nowMs))
+  if (!dataReadable(inode.object, nowMs) || inode.object?.restore?.copyIno !== undefined)
     fail('INVALID_OBJECT_STATE', `inode ${inode.ino} is archived (${inode.object?.storageClass})`);
 }
 

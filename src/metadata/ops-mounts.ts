@@ -14,6 +14,7 @@ import {
   mountSession,
   renewSession,
 } from './ops-locks.ts';
+import { freeRestoredCopy } from './restored-copy.ts';
 import { fail, type Store } from './store.ts';
 import type { Command, CommandResult, Inode, MountSession } from './types.ts';
 
@@ -26,6 +27,8 @@ const DESCRIPTION_CHARS_MAX = 256;
 
 // The last link of a file is gone (and no mount keeps it): its data and locks go too.
 export function freeInode(store: Store, ino: number): void {
+  const inode = store.inode(ino);
+  if (inode !== undefined) freeRestoredCopy(store, inode);
   releaseAll(store, ino);
   dropInodeLocks(store, ino);
   store.removeInode(ino);

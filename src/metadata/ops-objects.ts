@@ -22,10 +22,20 @@ import {
   parentsOf,
   parseKey,
 } from './object-path.ts';
+import { clusterConfig } from './ops-cluster.ts';
 import { dropLink, newInode, removeDir } from './ops-namespace.ts';
-import { dataReadable } from './storage-class.ts';
+import { adoptRestoredCopy, freeRestoredCopy } from './restored-copy.ts';
+import { dataIno, dataReadable, isArchiveClass, storagePolicy } from './storage-class.ts';
 import { fail, type Store } from './store.ts';
-import type { BucketInfo, Command, Extent, Inode, ObjectMeta } from './types.ts';
+import type {
+  BucketInfo,
+  Command,
+  Extent,
+  FileExtent,
+  Inode,
+  ObjectMeta,
+  StorageClass,
+} from './types.ts';
 import { objectVersion } from './version-reads.ts';
 import {
   findVersion,
@@ -132,6 +142,8 @@ export function storeObject(store: Store, w: ObjectWrite, refsHeld: boolean) {
   if (entry) {
     file = store.mustInode(entry.ino);
     if (versioned) retireCurrent(store, info, w.key, file);
+    // Its restored copy goes with its data (a noncurrent version made above has taken it over).
+    freeRestoredCopy(store, file);
     replaced = removeAllExtents(store, file.ino);
   } else {
     if (versioned) retireCurrent(store, info, w.key, undefined);
@@ -285,7 +297,8 @@ export function copyObject(store: Store, c: Op<'copyObject'>) {
   // A copy is not the result of the source's multipart upload (ops-multipart.ts, retries).
   delete object.uploadId;
   // Its class is its request's (STANDARD unless named, as on AWS) and it has no restore; it
-  // shares the source's stripes whatever code they have (a stripe records its own).
+  // shares the source's stripes whatever code they have (a stripe records its own): a restored
+  // source's copy (STANDARD stripes), else its own.
   delete object.restore;
   if (c.storageClass === undefined || c.storageClass === 'STANDARD') delete object.storageClass;
   else object.storageClass = c.storageClass;
@@ -314,13 +327,38 @@ export function copyObject(store: Store, c: Op<'copyObject'>) {
   if (destination?.ino === src.ino && !versioned && c.rewritten === undefined) {
     checkPreconditions(destination, c.ifMatch, c.ifNoneMatch);
     const info = store.bucket(c.bucket) as BucketInfo;
+    // In place, a restore's copy goes with the restore: into a class that is not archived its
+    // stripes become the file's (the archive's are released), else the file keeps its own.
+    if (isArchiveClass(c.storageClass)) freeRestoredCopy(store, src);
+    else adoptRestoredCopy(store, src);
     const stored = withEncryption(store, info, object, store.allExtents(src.ino));
     const next = { ...src, object: stored, ctimeMs: c.nowMs, mtimeMs: c.nowMs };
     store.putInode(next);
     return { ok: true as const, inode: next };
   }
-  const extents = c.rewritten === undefined ? store.allExtents(src.ino) : rewrittenFrom(src, c);
+  const extents =
+    c.rewritten === undefined ? store.allExtents(dataIno(src)) : rewrittenFrom(src, c);
+  checkClassStripes(store, c.storageClass, extents);
   return storeObject(store, { ...c, object, size: src.size, extents }, false);
+}
+
+// A copy into an archive class holds stripes of that class's code only (its writer re-encoded
+// the source): shared stripes of another code would be an archive in name only.
+function checkClassStripes(
+  store: Store,
+  storageClass: StorageClass | undefined,
+  extents: FileExtent[],
+) {
+  if (!isArchiveClass(storageClass)) return;
+  const config = clusterConfig(store);
+  if (config === undefined) return; // no policy recorded yet: nothing to judge the code by
+  const policy = storagePolicy(config, storageClass);
+  for (const e of extents)
+    if (e.stripe === undefined || e.stripe.k !== policy.k || e.stripe.m !== policy.m)
+      fail(
+        'EINVAL',
+        `a copy into ${storageClass} is written with its ${policy.k}+${policy.m} code`,
+      );
 }
 
 // The sealed copy of the source's bytes, if the source is still what the writer read.

@@ -1,7 +1,6 @@
-// Storage-class commands: the restore of an archived version (RestoreObject) and the commit of a
-// lifecycle transition (the leader's runner re-encoded the version's data under the class's
-// policy; this swaps the extents). Both judge the version as it is when they apply, on the
-// proposer-stamped nowMs.
+// The commit of a lifecycle transition (the leader's runner re-encoded the version's data under
+// the class's policy; this swaps the extents), judged on the version as it is when it applies,
+// on the proposer-stamped nowMs. Restores are in ops-restore.ts.
 import assert from 'node:assert/strict';
 import { addRef, checkExtents, releaseExtents, removeAllExtents } from './extent-ops.ts';
 import { decideTransitions } from './lifecycle/decide.ts';
@@ -9,41 +8,13 @@ import { keyFacts } from './lifecycle/facts.ts';
 import { checkKeptEncryption } from './object-encryption.ts';
 import { checkTiming } from './ops-lifecycle.ts';
 import { versionFile } from './ops-objects.ts';
-import {
-  isArchiveClass,
-  isStorageClass,
-  nextRestore,
-  RESTORE_DAYS_MAX,
-  RESTORE_TIERS,
-} from './storage-class.ts';
+import { freeRestoredCopy } from './restored-copy.ts';
+import { isArchiveClass, isStorageClass } from './storage-class.ts';
 import { fail, type Store } from './store.ts';
-import type { Command, Inode } from './types.ts';
+import type { Command, Extent, Inode, StorageClass } from './types.ts';
 import { objectVersion } from './version-reads.ts';
 
 type Op<T extends Command['op']> = Extract<Command, { op: T }>;
-
-const RESTORE_DELAY_MS_MAX = 7 * 86_400_000; // as lifecycle.restore_delay_seconds_* allow
-
-export function restoreObject(store: Store, c: Op<'restoreObject'>) {
-  checkTiming(c.timing);
-  if (!Number.isSafeInteger(c.days) || c.days < 1 || c.days > RESTORE_DAYS_MAX)
-    fail('EINVAL', 'Days of a restore is a positive integer');
-  if (!RESTORE_TIERS.includes(c.tier)) fail('EINVAL', `unknown restore tier ${String(c.tier)}`);
-  if (!Number.isSafeInteger(c.delayMs) || c.delayMs < 0 || c.delayMs > RESTORE_DELAY_MS_MAX)
-    fail('EINVAL', `a restore delay is 0 to ${RESTORE_DELAY_MS_MAX} ms`);
-  const file = versionFile(store, c.bucket, c.key, c.versionId);
-  if (!isArchiveClass(file.object?.storageClass))
-    fail('INVALID_OBJECT_STATE', "Restore is not allowed for the object's current storage class");
-  const next =
-    nextRestore(file.object?.restore, c, c.timing) ??
-    fail('RESTORE_IN_PROGRESS', 'Object restore is already in progress');
-  const object = { userMeta: {}, etag: '', ...file.object, restore: next.state };
-  // A restore changes neither the data nor the ETag, as tags do not: mtime and ctime stay.
-  const changed: Inode = { ...file, object };
-  store.putInode(changed);
-  const restore: 'started' | 'extended' = next.extended ? 'extended' : 'started';
-  return { ok: true as const, inode: changed, restore };
-}
 
 export function transitionObject(store: Store, c: Op<'transitionObject'>) {
   checkTiming(c.timing);
@@ -67,6 +38,7 @@ export function transitionObject(store: Store, c: Op<'transitionObject'>) {
       'PRECONDITION_FAILED',
       `the rules no longer move ${c.key} ${c.versionId} to ${c.storageClass}`,
     );
+  if (c.relabel === true) return relabel(store, file, c.storageClass);
   checkCovers(c.extents, file.size);
   checkKeptEncryption(file.object, c.extents);
   // The new references first: the old stripes lose theirs only after, in the same command, so
@@ -75,8 +47,9 @@ export function transitionObject(store: Store, c: Op<'transitionObject'>) {
   const replaced = removeAllExtents(store, file.ino);
   for (const extent of c.extents) store.putExtent(file.ino, extent);
   releaseExtents(store, replaced);
+  // A restore of the old class does not carry over to the new one, nor does its copy.
+  freeRestoredCopy(store, file);
   const object = { userMeta: {}, etag: '', ...file.object, storageClass: c.storageClass };
-  // A restore of the old class does not carry over to the new one.
   delete object.restore;
   const changed: Inode = { ...file, object };
   store.putInode(changed);
@@ -85,9 +58,22 @@ export function transitionObject(store: Store, c: Op<'transitionObject'>) {
   return { ok: true as const, inode: changed };
 }
 
+// A transition between classes of one policy (STANDARD to STANDARD_IA, storage-class.ts): the
+// version keeps its stripes, only its class changes. Never to or from an archive class, whose
+// stripes are of another policy and which read only while restored.
+function relabel(store: Store, file: Inode, storageClass: StorageClass) {
+  if (isArchiveClass(file.object?.storageClass) || isArchiveClass(storageClass))
+    fail('EINVAL', `a transition to ${storageClass} re-encodes the data`);
+  const object = { userMeta: {}, etag: '', ...file.object, storageClass };
+  assert(object.restore === undefined, 'only an archived version has a restore');
+  const changed: Inode = { ...file, object };
+  store.putInode(changed);
+  return { ok: true as const, inode: changed };
+}
+
 // The re-encoded data covers the file exactly, contiguous from 0: a transition moves bytes,
 // never changes them.
-function checkCovers(extents: Op<'transitionObject'>['extents'], sizeBytes: number): void {
+export function checkCovers(extents: Extent[], sizeBytes: number): void {
   checkExtents(extents, sizeBytes);
   let at = 0;
   for (const e of extents) {

@@ -15,6 +15,7 @@ import { getLock, mountSession, readLocks } from './ops-locks.ts';
 import { keepsOrphan, orphansOf, sessions } from './ops-mounts.ts';
 import * as users from './ops-users.ts';
 import { shardCounts } from './shard-counts.ts';
+import { dataIno } from './storage-class.ts';
 import type { Store } from './store.ts';
 import { placementEpoch } from './stripe-placement.ts';
 import { scanStripes } from './stripe-scan.ts';
@@ -32,6 +33,7 @@ import { fileLock, listObjectVersions, objectVersion } from './version-reads.ts'
 const READDIR_LIMIT_MAX = 10_000;
 // Absent shards per read: a bounded transaction and reply (the rest after those are rebuilt).
 const ABSENT_PAGE_MAX = 10_000;
+const RESTORES_PAGE_MAX = 1000;
 
 // Reads of the committed state. With Raft, the service answers these after ReadIndex.
 export function createReader(store: Store): MetadataReader {
@@ -68,7 +70,15 @@ export function createReader(store: Store): MetadataReader {
       }
       return out;
     },
-    extents: (ino, offset, length) => store.extents(ino, offset, length),
+    extents(ino, offset, length, archived) {
+      const inode = archived === true ? undefined : store.inode(ino);
+      return store.extents(inode === undefined ? ino : dataIno(inode), offset, length);
+    },
+    pendingRestores: (afterIno, limit) =>
+      store.restoringInodes(
+        Number.isSafeInteger(afterIno) ? afterIno : 0,
+        Math.min(Math.max(1, Math.trunc(Number(limit)) || 1), RESTORES_PAGE_MAX),
+      ),
     getBucket: (name) => store.bucket(name),
     listBuckets: () =>
       [...store.db.getRange({ start: K.bucketPrefix(), end: K.bucketPrefixEnd() })].map(

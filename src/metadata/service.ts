@@ -63,6 +63,8 @@ const READ_FNS = new Set<keyof MetadataReader>([
   'objectVersion',
   // The leader's transition runner (src/cluster/transition-runner.ts) reads through the client.
   'lifecycleFacts',
+  // ... and its restore runner (src/cluster/restore-runner.ts).
+  'pendingRestores',
   'fileLock',
   'getUpload',
   'listParts',
@@ -107,6 +109,8 @@ const LEADER_STAMPED_OPS = new Set<Command['op']>([
   'applyLifecycle',
   'restoreObject',
   'transitionObject',
+  'commitRestoredCopy',
+  'expireRestoredCopy',
   'putObject',
   'copyObject',
   'createUpload',

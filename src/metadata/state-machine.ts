@@ -24,7 +24,8 @@ import * as ns from './ops-namespace.ts';
 import * as obj from './ops-objects.ts';
 import { rename } from './ops-rename.ts';
 import { relocateShard, relocateShards } from './ops-repair.ts';
-import { restoreObject, transitionObject } from './ops-storage-class.ts';
+import { commitRestoredCopy, expireRestoredCopy, restoreObject } from './ops-restore.ts';
+import { transitionObject } from './ops-storage-class.ts';
 import * as users from './ops-users.ts';
 import { createReader } from './reader.ts';
 import { advanceLogTime, expireSessions, touchSession } from './sessions.ts';
@@ -284,6 +285,10 @@ function dispatch(store: Store, c: Command): CommandResult {
       return restoreObject(store, c);
     case 'transitionObject':
       return transitionObject(store, c);
+    case 'commitRestoredCopy':
+      return commitRestoredCopy(store, c);
+    case 'expireRestoredCopy':
+      return expireRestoredCopy(store, c);
     case 'setObjectRetention': {
       const change = { ...c, what: 'retention' as const };
       return metadataChanged(store, change, lock.setObjectRetention(store, c));

@@ -6,12 +6,15 @@
 // GLACIER and DEEP_ARCHIVE are archived: a wider code (fewer parity bytes per data byte) on the
 // servers labelled with the cold pool (data.pool), or on every server when none is, and their
 // data is readable only while a restore (RestoreObject) is complete and not expired, as on AWS.
-// A restore copies nothing: once its tier's delay has passed, reads decode the archive stripes
-// themselves until the restore expires.
+// A restore makes a temporary copy: once its tier's delay has passed, the leader's restore runner
+// re-encodes the version as STANDARD stripes on the default pool and commits them as the
+// version's restored copy (src/metadata/ops-restore.ts); reads use the copy until it expires,
+// `days` lifecycle days after the commit, when the runner's command releases its stripes.
 import assert from 'node:assert/strict';
 import { dueAtMs } from './lifecycle/decide.ts';
 import type {
   ClusterConfig,
+  Inode,
   LifecycleTiming,
   ObjectMeta,
   RestoreState,
@@ -66,11 +69,21 @@ export function storagePolicy(config: ClusterConfig, storageClass?: StorageClass
 
 export type RestoreStatus = 'none' | 'ongoing' | 'restored' | 'expired';
 
+// Ongoing until the copy is committed; restored while the copy has not expired. A record written
+// before restores made copies (no `days`) is judged by its times alone, as it was then, and its
+// reads decode the archive.
 export function restoreStatus(restore: RestoreState | undefined, nowMs: number): RestoreStatus {
   if (restore === undefined) return 'none';
+  if (restore.copyIno === undefined && restore.days !== undefined) return 'ongoing';
   assert(restore.readyAtMs <= restore.expiresAtMs, 'a restore is ready before it expires');
   if (nowMs < restore.readyAtMs) return 'ongoing';
   return nowMs < restore.expiresAtMs ? 'restored' : 'expired';
+}
+
+// The inode whose extents hold the bytes a read of this file gets: its restored copy's, if it has
+// one (readable or not: whether it may be read is dataReadable's to say).
+export function dataIno(inode: Inode): number {
+  return inode.object?.restore?.copyIno ?? inode.ino;
 }
 
 // Whether the version's bytes may be read now: always for the classes that are not archived,
@@ -93,11 +106,15 @@ export function nextRestore(
   const status = restoreStatus(current, nowMs);
   if (status === 'ongoing') return null;
   if (status === 'restored') {
-    const state = { ...(current as RestoreState), expiresAtMs: dueAtMs(nowMs, days, timing) };
+    const expiresAtMs = dueAtMs(nowMs, days, timing);
+    const state = { ...(current as RestoreState), expiresAtMs };
+    // A record from before copies (no `days`) stays one: it has no copy to wait for.
+    if (state.days !== undefined) state.days = days;
     return { state, extended: true };
   }
+  // A new restore (an expired copy not yet released is released by the command).
   const readyAtMs = nowMs + delayMs;
-  const state = { tier, requestedAtMs: nowMs, readyAtMs, expiresAtMs: 0 };
+  const state = { tier, requestedAtMs: nowMs, readyAtMs, expiresAtMs: 0, days };
   state.expiresAtMs = dueAtMs(readyAtMs, days, timing);
   return { state, extended: false };
 }

@@ -60,16 +60,36 @@ export class Store {
   }
 
   // A file's size change reaches the usage of the directories above each of its names.
+  // The restore index (K.restoreKey) follows the record here, so no command can forget it.
   putInode(inode: Inode): void {
-    if (inode.type === 'file')
-      fileResized(this, inode.ino, this.inode(inode.ino)?.size ?? 0, inode.size);
+    if (inode.type === 'file') {
+      const before = this.inode(inode.ino);
+      fileResized(this, inode.ino, before?.size ?? 0, inode.size);
+      const had = before?.object?.restore !== undefined;
+      const has = inode.object?.restore !== undefined;
+      if (has && !had) this.db.putSync(K.restoreKey(inode.ino), true);
+      if (had && !has) this.db.removeSync(K.restoreKey(inode.ino));
+    }
     this.db.putSync(K.inodeKey(inode.ino), inode);
   }
 
   removeInode(ino: number): void {
     const inode = this.inode(ino);
     if (inode?.type === 'file') fileResized(this, ino, inode.size, 0);
+    if (inode?.object?.restore !== undefined) this.db.removeSync(K.restoreKey(ino));
     this.db.removeSync(K.inodeKey(ino));
+  }
+
+  // Files with a restore recorded, by inode number after `afterIno`.
+  restoringInodes(afterIno: number, limit: number): Inode[] {
+    const start = K.restoreKey(Math.max(0, afterIno) + 1);
+    const out: Inode[] = [];
+    for (const key of this.db.getKeys({ start, end: K.restorePrefixEnd(), limit })) {
+      const inode = this.inode(K.inoFromRestoreKey(key as Buffer));
+      assert(inode?.object?.restore !== undefined, 'the restore index names restoring files');
+      out.push(inode);
+    }
+    return out;
   }
 
   // Looks a name up under both of its possible sort names (file "a", directory "a/").

@@ -77,8 +77,17 @@ export type RestoreTier = 'Expedited' | 'Standard' | 'Bulk';
 export interface RestoreState {
   tier: RestoreTier;
   requestedAtMs: number;
-  readyAtMs: number; // ongoing-request="true" before this
-  expiresAtMs: number; // readable until this (x-amz-restore's expiry-date)
+  // The leader's restore runner starts the copy from this time on (the tier's delay); the
+  // restore stays ongoing (ongoing-request="true") until the copy is committed.
+  readyAtMs: number;
+  // Once the copy is committed: readable until this (x-amz-restore's expiry-date), `days`
+  // lifecycle days after the commit (or after the request that extended it). Before: a
+  // provisional value (readyAtMs + days), only kept for records written before copies.
+  expiresAtMs: number;
+  days?: number; // the Days asked (absent in records written before copies)
+  // The restored copy: an inode with no name (Inode.restoredCopyOf says whose) holding the
+  // version's bytes as STANDARD stripes on the default pool (src/metadata/ops-restore.ts).
+  copyIno?: number;
 }
 
 // The server-side encryptions Strata provides, by S3's names: SSE-S3 and SSE-KMS.
@@ -113,6 +122,9 @@ export interface Inode {
   object?: ObjectMeta; // S3 view of a file (absent for files written only through POSIX)
   // A noncurrent version's data (src/metadata/versions.ts): no name, nlink 0, never changed.
   frozen?: boolean;
+  // A restored copy of an archived version (RestoreState.copyIno): the version's inode number.
+  // It has no name and is freed with its version's restore (src/metadata/restored-copy.ts).
+  restoredCopyOf?: number;
 }
 
 // One version of a key in a versioned bucket (src/metadata/versions.ts).
@@ -400,8 +412,8 @@ export interface LifecycleFilter {
   sizeLessThanBytes?: number;
 }
 
-// One rule, in the terms of AWS's LifecycleConfiguration (Transition actions need storage
-// classes Strata does not have: the gateway refuses them with 501, so they never get here).
+// One rule, in the terms of AWS's LifecycleConfiguration (transitions to classes Strata does not
+// store are refused by the gateway with 501, so they never get here).
 export interface LifecycleRule {
   id: string;
   enabled: boolean;
@@ -411,9 +423,18 @@ export interface LifecycleRule {
   noncurrentExpiration?: { noncurrentDays: number; newerNoncurrentVersions?: number };
   abortIncompleteUploadDays?: number;
   // Transition and NoncurrentVersionTransition: to an archive class (the leader's transition
-  // runner re-encodes the version's data, src/cluster/transition-runner.ts).
+  // runner re-encodes the version's data, src/cluster/transition-runner.ts) or to STANDARD_IA
+  // (the same policy as STANDARD: only the class is recorded).
   transitions?: LifecycleTransition[];
-  noncurrentTransitions?: Array<{ noncurrentDays: number; storageClass: StorageClass }>;
+  noncurrentTransitions?: LifecycleNoncurrentTransition[];
+}
+
+// NoncurrentVersionTransition: a noncurrent version moves `noncurrentDays` after it became
+// noncurrent, except the `newerNoncurrentVersions` newest noncurrent ones (as AWS).
+export interface LifecycleNoncurrentTransition {
+  noncurrentDays: number;
+  storageClass: StorageClass;
+  newerNoncurrentVersions?: number;
 }
 
 export interface LifecycleTransition {
@@ -677,6 +698,32 @@ export type Command =
       storageClass: StorageClass;
       extents: Extent[];
       timing: LifecycleTiming;
+      // A class of the version's own policy (STANDARD to STANDARD_IA): only the class changes,
+      // `extents` is empty and the version keeps its stripes.
+      relabel?: boolean;
+    }
+  // The restore runner's commit of a restored copy (src/metadata/ops-restore.ts): `extents`,
+  // the version's bytes re-encoded as STANDARD stripes, become the copy reads use, if the
+  // version is still the file `ino` with exactly the archived stripes read (`fromStripeIds`)
+  // and still wants that restore (requested at `requestedAtMs`, no copy yet); its expiry is
+  // `days` lifecycle days from nowMs. PRECONDITION_FAILED otherwise (the runner deletes the
+  // new stripes).
+  | {
+      op: 'commitRestoredCopy';
+      nowMs: number;
+      ino: number;
+      requestedAtMs: number;
+      fromStripeIds: string[];
+      extents: Extent[];
+      timing: LifecycleTiming;
+    }
+  // The end of a restore whose copy has expired at nowMs: the copy's stripes lose their
+  // references (queued for collection after this commit) and the restore record goes.
+  // PRECONDITION_FAILED when the file `ino` has no such expired copy.
+  | {
+      op: 'expireRestoredCopy';
+      nowMs: number;
+      ino: number;
     }
   // A version's retention (null: removed); weakening GOVERNANCE needs bypassGovernance,
   // weakening COMPLIANCE is refused to everyone.
@@ -1160,7 +1207,12 @@ export interface MetadataReader {
   lookup(parent: number, name: string): Inode | undefined;
   resolvePath(path: string): Inode | undefined; // "/bucket/a/b"
   readdir(ino: number, afterName: string | undefined, limit: number): DirEntry[];
-  extents(ino: number, offset: number, length: number): FileExtent[]; // overlapping, in order
+  // Overlapping, in order. An archived version with a restored copy reads the copy's extents,
+  // unless `archived` asks for the archive's own (the runners that re-encode it).
+  extents(ino: number, offset: number, length: number, archived?: boolean): FileExtent[];
+  // Files with a restore recorded (src/metadata/ops-restore.ts), by inode number from `afterIno`:
+  // the restore runner's work list. At most `limit` (1,000) per call.
+  pendingRestores(afterIno: number, limit: number): Inode[];
   getBucket(name: string): BucketInfo | undefined;
   listBuckets(): BucketInfo[];
   // The regular files below each directory, at any depth, and their bytes (at most 1,000

@@ -15,6 +15,7 @@ import * as K from './keys.ts';
 import { locationIn, locationOf, type ObjectLocation } from './links.ts';
 import { checkPosixChange, newVersionLock } from './object-lock.ts';
 import { freeInode } from './ops-mounts.ts';
+import { moveRestoredCopy } from './restored-copy.ts';
 import { fail, type Store } from './store.ts';
 import {
   type BucketInfo,
@@ -111,6 +112,7 @@ function freezeCopy(store: Store, live: Inode): Inode {
     store.putExtent(frozen.ino, extent);
   }
   store.putInode(frozen);
+  moveRestoredCopy(store, live, frozen);
   return frozen;
 }
 

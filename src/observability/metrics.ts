@@ -541,6 +541,21 @@ export const lifecycleTransitionShardBytes = new Counter({
   registers: [metadataMetrics],
 });
 
+// The leader's restore runner (src/cluster/restore-runner.ts): temporary copies of archived
+// versions made, and expired ones released.
+export const restoreCopies = new Counter({
+  name: 'strata_restore_copies_total',
+  help: 'Restored copies of archived versions the restore runner made, by outcome (committed, refused: the version changed or no longer waits for it, failed)',
+  labelNames: ['outcome'],
+  registers: [metadataMetrics],
+});
+
+export const restoreCopiesExpired = new Counter({
+  name: 'strata_restore_copies_expired_total',
+  help: 'Restored copies released after their Days (their stripes queued for collection)',
+  registers: [metadataMetrics],
+});
+
 // RestoreObject on the S3 gateway, by tier and outcome (started, extended, in_progress: 409,
 // invalid_state: 403 on a version that is not archived).
 export const restoreRequests = new Counter({

@@ -247,7 +247,7 @@ export const REQUEST_HEADERS = {
   'x-amz-storage-class': {
     kind: 'checked',
     by: OBJECT_WRITES,
-    note: 'STANDARD, STANDARD_IA (the erasure profile), GLACIER, DEEP_ARCHIVE (archived: a wider code on the cold pool, read after RestoreObject); other AWS classes 501 NotImplemented; anything else 400 InvalidStorageClass',
+    note: 'STANDARD, STANDARD_IA (the erasure profile), GLACIER, DEEP_ARCHIVE (archived: a wider code on the cold pool, read after RestoreObject; CopyObject re-encodes into them); other AWS classes 501 NotImplemented; anything else 400 InvalidStorageClass',
     check: storageClass,
   },
   // Server-side encryption.

@@ -280,3 +280,127 @@ test('transitions: the coldest due class, never back, noncurrent ones from their
   const disabled = rules.map((r) => ({ ...r, enabled: false }));
   assert.deepEqual(decideTransitions(disabled, facts, 100_000, TEST_TIMING), []);
 });
+
+test('NoncurrentVersionTransition keeps the newest NewerNoncurrentVersions; STANDARD_IA first', () => {
+  const version = (id: string, madeMs: number) => ({
+    versionId: id,
+    deleteMarker: false,
+    lastModifiedMs: madeMs,
+    sizeBytes: 10,
+    objectMeta: true,
+  });
+  const rules: LifecycleRule[] = [
+    {
+      id: 'nc',
+      enabled: true,
+      filter: {},
+      transitions: [{ days: 30, storageClass: 'STANDARD_IA' }],
+      noncurrentTransitions: [
+        { noncurrentDays: 1, storageClass: 'GLACIER', newerNoncurrentVersions: 2 },
+      ],
+    },
+  ];
+  const facts: LifecycleKeyFacts = {
+    key: 'k',
+    versioned: true,
+    versions: [version('v3', 3_000), version('v2', 2_000), version('v1', 1_000), version('v0', 0)],
+  };
+  const moved = (nowMs: number) =>
+    decideTransitions(rules, facts, nowMs, TEST_TIMING).map((a) => [a.versionId, a.storageClass]);
+  // v2 and v1 are the two newest noncurrent versions: they stay whatever their age.
+  assert.deepEqual(moved(10_000), [['v0', 'GLACIER']]);
+  assert.deepEqual(moved(33_000), [
+    ['v3', 'STANDARD_IA'],
+    ['v0', 'GLACIER'],
+  ]);
+});
+
+// Random transition rules over random histories: a version is moved at most once per decision,
+// only to a colder class than its own, never among a rule's newest NewerNoncurrentVersions
+// noncurrent versions (when that rule is the only one with noncurrent transitions), and once
+// due it stays due.
+const classArb = fc.constantFrom(
+  'STANDARD_IA' as const,
+  'GLACIER' as const,
+  'DEEP_ARCHIVE' as const,
+);
+const transitionRuleArb: fc.Arbitrary<LifecycleRule> = fc.record(
+  {
+    id: fc.constantFrom('t1', 't2', 't3'),
+    enabled: fc.boolean(),
+    filter: fc.record({ prefix: fc.constantFrom('a', 'b', '') }, { requiredKeys: [] }),
+    transitions: fc.array(
+      fc.record({ days: fc.integer({ min: 1, max: 40 }), storageClass: classArb }),
+      { minLength: 1, maxLength: 3 },
+    ),
+    noncurrentTransitions: fc.array(
+      fc.record(
+        {
+          noncurrentDays: fc.integer({ min: 1, max: 5 }),
+          storageClass: classArb,
+          newerNoncurrentVersions: fc.integer({ min: 1, max: 4 }),
+        },
+        { requiredKeys: ['noncurrentDays', 'storageClass'] },
+      ),
+      { minLength: 1, maxLength: 3 },
+    ),
+  },
+  { requiredKeys: ['id', 'enabled', 'filter'] },
+);
+const transitionFactsArb = fc
+  .tuple(
+    factsArb,
+    fc.array(fc.constantFrom(undefined, 'STANDARD_IA' as const, 'GLACIER' as const), {
+      minLength: 8,
+      maxLength: 8,
+    }),
+  )
+  .map(([facts, classes]) => ({
+    ...facts,
+    versions: facts.versions.map((v, i) => ({ ...v, objectMeta: true, storageClass: classes[i] })),
+  }));
+
+test('transitions move versions colder only, keep the newest noncurrent, stay due (fast-check)', () => {
+  const rank = { STANDARD: 0, STANDARD_IA: 1, GLACIER: 2, DEEP_ARCHIVE: 3 };
+  fc.assert(
+    fc.property(
+      fc.uniqueArray(transitionRuleArb, { maxLength: 3, selector: (r) => r.id }),
+      transitionFactsArb,
+      nowArb,
+      (rules, facts, nowMs) => {
+        const actions = decideTransitions(rules, facts, nowMs, TEST_TIMING);
+        const ids = actions.map((a) => a.versionId);
+        assert.equal(new Set(ids).size, ids.length, 'a version is moved once');
+        for (const a of actions) {
+          const index = facts.versions.findIndex((v) => v.versionId === a.versionId);
+          const v = facts.versions[index];
+          assert.ok(!v.deleteMarker, 'a delete marker has no data to move');
+          assert.ok(rank[a.storageClass] > rank[v.storageClass ?? 'STANDARD'], 'only colder');
+          const rule = rules.find((r) => r.id === a.ruleId);
+          assert.ok(rule?.enabled, 'an enabled rule decided it');
+          const onlyNoncurrent = rules.filter((r) => r.noncurrentTransitions !== undefined);
+          if (index >= 1 && onlyNoncurrent.length === 1) {
+            const keeps = (rule?.noncurrentTransitions ?? []).filter(
+              (t) => t.storageClass === a.storageClass,
+            );
+            assert.ok(
+              keeps.some((t) => index - 1 >= (t.newerNoncurrentVersions ?? 0)),
+              `${a.versionId} is not among the newest noncurrent versions its rule keeps`,
+            );
+          }
+        }
+        const later = decideTransitions(rules, facts, nowMs + 100_000, TEST_TIMING);
+        for (const a of actions)
+          assert.ok(
+            later.some(
+              (b) => b.versionId === a.versionId && rank[b.storageClass] >= rank[a.storageClass],
+            ),
+            `${a.versionId} stays due (to ${a.storageClass} or colder)`,
+          );
+        const disabled = rules.map((r) => ({ ...r, enabled: false }));
+        assert.deepEqual(decideTransitions(disabled, facts, nowMs, TEST_TIMING), []);
+      },
+    ),
+    { numRuns: 2000 },
+  );
+});

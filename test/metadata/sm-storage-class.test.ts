@@ -1,6 +1,8 @@
 // Storage classes in the state machine, judged on the command's nowMs only: a restore of an
-// archived version is ongoing, then complete, extended, expired; one of a version that is not
-// archived is refused; a transition commit swaps the version's extents only when the version
+// archived version is ongoing until the restore runner commits its copy (only a copy of the
+// stripes the version has, for the restore it was made for), then readable for Days, extended,
+// expired and its copy released; the copy lives and dies with its version; one of a version that
+// is not archived is refused; a transition commit swaps the version's extents only when the version
 // still has the stripes its runner read and the rules still move it, releases the old stripes in
 // the same command (so they are collected after it), and works on a locked version; a copy of
 // an archived version is refused until it is restored; a stripe placed in a pool is judged
@@ -8,7 +10,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import type { MetadataStateMachine } from '../../src/metadata/state-machine.ts';
-import type { Extent, LifecycleRule, Stripe } from '../../src/metadata/types.ts';
+import type { Extent, Inode, LifecycleRule, Stripe } from '../../src/metadata/types.ts';
 import {
   closeAll,
   codeOf,
@@ -86,31 +88,132 @@ const TRANSITION: LifecycleRule = {
   transitions: [{ days: 1, storageClass: 'GLACIER' }],
 };
 
+function codeAt(machine: MetadataStateMachine, command: Parameters<typeof run>[1], nowMs: number) {
+  const result = run(machine, { ...command, nowMs });
+  return result.ok ? 'ok' : result.code;
+}
+
+// The restore runner's commands, as it proposes them.
+const commitCopy = (ino: number, from: string[], extents: Extent[], requestedAtMs: number) =>
+  ({
+    op: 'commitRestoredCopy',
+    ino,
+    requestedAtMs,
+    fromStripeIds: from,
+    extents,
+    timing: TIMING,
+  }) as const;
+const expireCopy = (ino: number, nowMs: number) =>
+  ({ op: 'expireRestoredCopy', ino, nowMs }) as const;
+
+// A GLACIER object 'k' with a restore requested at 10,000 for `days` (delay 500) and its
+// archive's stripe.
+function archivedAndRestoring(days = 2) {
+  const machine = openMachineWithServers(['t']);
+  const archive = extent(0, 4);
+  put(machine, 'k', { storageClass: 'GLACIER', extents: [archive] });
+  const first = must(machine, restore(days, 500, 10_000));
+  assert.equal(first.ok && first.restore, 'started');
+  const ino = machine.reader.resolvePath('/b/k')?.ino as number;
+  return { machine, archive, ino };
+}
+
 describe('restoreObject', () => {
-  test('ongoing, complete, extended, expired: all on the command clock', () => {
-    const machine = openMachineWithServers(['t']);
-    put(machine, 'k', { storageClass: 'GLACIER' });
-    const first = must(machine, restore(2, 500, 10_000));
-    assert.equal(first.ok && first.restore, 'started');
-    assert.equal(codeOf(machine, restore(1, 0, 10_499)), 'RESTORE_IN_PROGRESS');
-    const extended = must(machine, restore(5, 500, 10_600));
+  test('ongoing until the copy commits, then readable for Days from the commit, extended, expired', () => {
+    const { machine, archive, ino } = archivedAndRestoring(2);
+    const copy = extent(0, 4);
+    const inProgress = (nowMs: number) => codeOf(machine, restore(1, 0, nowMs));
+    assert.equal(inProgress(10_499), 'RESTORE_IN_PROGRESS');
+    assert.equal(inProgress(10_600), 'RESTORE_IN_PROGRESS', 'past the delay, still no copy');
+    const at = (nowMs: number, c: ReturnType<typeof commitCopy>) => ({ ...c, nowMs });
+    const good = commitCopy(ino, [archive.stripe.id], [copy], 10_000);
+    assert.equal(codeOf(machine, at(10_400, good)), 'PRECONDITION_FAILED', 'before the delay');
+    assert.equal(
+      codeOf(machine, at(11_000, { ...good, fromStripeIds: [copy.stripe.id] })),
+      'PRECONDITION_FAILED',
+      'the copy was made from other stripes than the version has',
+    );
+    assert.equal(
+      codeOf(machine, at(11_000, { ...good, requestedAtMs: 9_000 })),
+      'PRECONDITION_FAILED',
+      'the copy was made for another restore',
+    );
+    assert.equal(machine.reader.stripeState(copy.stripe.id), 'unknown', 'refused: no reference');
+    must(machine, at(11_000, good));
+    const restored = machine.reader.resolvePath('/b/k')?.object?.restore;
+    const copyIno = restored?.copyIno as number;
+    assert.equal(restored?.expiresAtMs, 11_000 + 2 * DAY, 'Days count from the commit');
+    assert.equal(machine.reader.getattr(copyIno)?.restoredCopyOf, ino);
+    assert.deepEqual(
+      machine.reader.extents(ino, 0, 4).map((e) => e.stripe?.id),
+      [copy.stripe.id],
+      'reads use the copy',
+    );
+    assert.deepEqual(
+      machine.reader.extents(ino, 0, 4, true).map((e) => e.stripe?.id),
+      [archive.stripe.id],
+      'the archive stays',
+    );
+    assert.equal(codeOf(machine, at(11_100, good)), 'PRECONDITION_FAILED', 'a second copy');
+    const extended = must(machine, restore(5, 500, 11_500));
     assert.equal(extended.ok && extended.restore, 'extended');
-    const file = machine.reader.resolvePath('/b/k');
-    assert.deepEqual(file?.object?.restore, {
-      tier: 'Standard',
-      requestedAtMs: 10_000,
-      readyAtMs: 10_500,
-      expiresAtMs: 10_600 + 5 * DAY,
-    });
-    // Expired: a new restore starts over.
-    const again = must(machine, restore(1, 500, 10_600 + 5 * DAY));
+    const after = machine.reader.resolvePath('/b/k')?.object?.restore;
+    assert.equal(after?.copyIno, copyIno, 'extending copies nothing');
+    assert.equal(after?.expiresAtMs, 11_500 + 5 * DAY);
+    assert.equal(codeOf(machine, expireCopy(ino, 11_000 + 2 * DAY)), 'PRECONDITION_FAILED');
+    assert.equal(machine.reader.stripeState(copy.stripe.id), 'referenced');
+    must(machine, expireCopy(ino, 11_500 + 5 * DAY));
+    assert.equal(machine.reader.stripeState(copy.stripe.id), 'collecting', 'the copy goes');
+    assert.equal(machine.reader.stripeState(archive.stripe.id), 'referenced', 'not the archive');
+    assert.equal(machine.reader.getattr(copyIno), undefined);
+    assert.equal(machine.reader.resolvePath('/b/k')?.object?.restore, undefined);
+    assert.deepEqual(machine.reader.pendingRestores(0, 10), [], 'no restore left to run');
+    const again = must(machine, restore(1, 500, 11_500 + 5 * DAY));
     assert.equal(again.ok && again.restore, 'started');
   });
 
-  test('an archived file is not written in place until restored', () => {
-    const machine = openMachineWithServers(['t']);
-    put(machine, 'k', { storageClass: 'GLACIER' });
-    const ino = machine.reader.resolvePath('/b/k')?.ino as number;
+  test('the restore index lists exactly the files with a restore', () => {
+    const { machine, ino } = archivedAndRestoring();
+    put(machine, 'other', { storageClass: 'GLACIER' });
+    assert.deepEqual(
+      machine.reader.pendingRestores(0, 10).map((f) => f.ino),
+      [ino],
+    );
+    assert.deepEqual(machine.reader.pendingRestores(ino, 10), [], 'paged by inode number');
+    ok(machine, { op: 'deleteObject', bucket: 'b', key: 'k' });
+    assert.deepEqual(machine.reader.pendingRestores(0, 10), []);
+  });
+
+  test('a copy goes with its version: deleted, overwritten, or kept as a noncurrent version', () => {
+    const { machine, archive, ino } = archivedAndRestoring();
+    const copy = extent(0, 4);
+    must(machine, { ...commitCopy(ino, [archive.stripe.id], [copy], 10_000), nowMs: 11_000 });
+    put(machine, 'k', { nowMs: 12_000 }); // unversioned: the version and its copy go
+    assert.equal(machine.reader.stripeState(copy.stripe.id), 'collecting', 'overwritten');
+
+    const versioned = archivedAndRestoring();
+    const m = versioned.machine;
+    ok(m, { op: 'setBucketAttr', name: 'b', attr: 'versioning', value: 'Enabled' });
+    const copy2 = extent(0, 4);
+    const c2 = commitCopy(versioned.ino, [versioned.archive.stripe.id], [copy2], 10_000);
+    must(m, { ...c2, nowMs: 11_000 });
+    put(m, 'k', { nowMs: 12_000 }); // the restored version becomes noncurrent, copy and all
+    assert.equal(m.reader.stripeState(copy2.stripe.id), 'referenced', 'kept by the old version');
+    const [old] = m.reader.pendingRestores(0, 10);
+    assert.notEqual(old.ino, versioned.ino, 'the noncurrent version is a frozen inode');
+    assert.equal(m.reader.getattr(old.object?.restore?.copyIno as number)?.restoredCopyOf, old.ino);
+    assert.deepEqual(
+      m.reader.extents(old.ino, 0, 4).map((e) => e.stripe?.id),
+      [copy2.stripe.id],
+    );
+    const versions = m.reader.listObjectVersions({ bucket: 'b', prefix: '', maxKeys: 10 });
+    const oldId = versions.versions.find((v) => !v.isLatest)?.versionId as string;
+    ok(m, { op: 'deleteObject', bucket: 'b', key: 'k', versionId: oldId });
+    assert.equal(m.reader.stripeState(copy2.stripe.id), 'collecting', 'the version is gone');
+  });
+
+  test('an archived file is not written in place, restored or not', () => {
+    const { machine, archive, ino } = archivedAndRestoring();
     const write = { op: 'write' as const, ino, extents: [extent(0, 4)] };
     assert.equal(codeOf(machine, write), 'INVALID_OBJECT_STATE');
     assert.equal(codeOf(machine, { op: 'setattr', ino, size: 1 }), 'INVALID_OBJECT_STATE');
@@ -118,8 +221,11 @@ describe('restoreObject', () => {
       codeOf(machine, { op: 'punch', ino, offset: 0, length: 2 }),
       'INVALID_OBJECT_STATE',
     );
-    must(machine, restore(1, 0, 2_000));
-    must(machine, { ...write, nowMs: 2_100 });
+    must(machine, {
+      ...commitCopy(ino, [archive.stripe.id], [extent(0, 4)], 10_000),
+      nowMs: 11_000,
+    });
+    assert.equal(codeAt(machine, write, 11_100), 'INVALID_OBJECT_STATE');
   });
 
   test('a version that is not archived is INVALID_OBJECT_STATE', () => {
@@ -128,16 +234,90 @@ describe('restoreObject', () => {
     assert.equal(codeOf(machine, restore(1, 0, 2_000)), 'INVALID_OBJECT_STATE');
   });
 
-  test('a copy of an archived version waits for its restore', () => {
-    const machine = openMachineWithServers(['t']);
-    put(machine, 'k', { storageClass: 'GLACIER' });
-    const copy = { op: 'copyObject', srcBucket: 'b', srcKey: 'k', bucket: 'b', key: 'c' } as const;
-    assert.equal(codeOf(machine, { ...copy, caller: ROOT }), 'INVALID_OBJECT_STATE');
-    must(machine, restore(1, 0, 2_000));
-    must(machine, { ...copy, caller: ROOT, nowMs: 2_100 });
+  test("a copy of an archived version waits for its restore and shares the copy's stripes", () => {
+    const { machine, archive, ino } = archivedAndRestoring();
+    const copyOf = {
+      op: 'copyObject',
+      srcBucket: 'b',
+      srcKey: 'k',
+      bucket: 'b',
+      key: 'c',
+    } as const;
+    assert.equal(codeAt(machine, { ...copyOf, caller: ROOT }, 10_600), 'INVALID_OBJECT_STATE');
+    const copy = extent(0, 4);
+    must(machine, { ...commitCopy(ino, [archive.stripe.id], [copy], 10_000), nowMs: 11_000 });
+    must(machine, { ...copyOf, caller: ROOT, nowMs: 11_100 });
     const copied = machine.reader.resolvePath('/b/c');
     assert.equal(copied?.object?.storageClass, undefined, 'a copy is STANDARD unless named');
     assert.equal(copied?.object?.restore, undefined, 'and has no restore of its own');
+    assert.deepEqual(
+      machine.reader.extents(copied?.ino as number, 0, 4, true).map((e) => e.stripe?.id),
+      [copy.stripe.id],
+      'the STANDARD stripes of the restored copy',
+    );
+  });
+});
+
+describe('copyObject into and out of archive classes', () => {
+  test('a copy into GLACIER holds stripes of its code only', () => {
+    const machine = openMachineWithServers(['t']);
+    ok(machine, {
+      op: 'initClusterConfig',
+      config: {
+        erasure: { k: 4, m: 2, shardSizeBytes: 1 << 20 },
+        placement: { strategy: 'spread-domains' },
+        storageClasses: { GLACIER: { k: 8, m: 3 }, DEEP_ARCHIVE: { k: 10, m: 4 } },
+      },
+    });
+    put(machine, 'k');
+    const src = machine.reader.resolvePath('/b/k') as Inode;
+    const copy = {
+      op: 'copyObject',
+      srcBucket: 'b',
+      srcKey: 'k',
+      bucket: 'b',
+      key: 'g',
+      storageClass: 'GLACIER',
+      caller: ROOT,
+    } as const;
+    const shared = run(machine, copy);
+    assert.ok(!shared.ok && /written with its 8\+3 code/.test(shared.message), 'not 4+2 shared');
+    const wide = {
+      fileOffset: 0,
+      length: 4,
+      stripe: wideStripe('c'.repeat(32), 4),
+      stripeOffset: 0,
+    };
+    const rewritten = { srcIno: src.ino, srcCtimeMs: src.ctimeMs, size: 4 };
+    must(machine, { ...copy, rewritten: { ...rewritten, extents: [wide] } });
+    const copied = machine.reader.resolvePath('/b/g') as Inode;
+    assert.equal(copied.object?.storageClass, 'GLACIER');
+    assert.deepEqual(
+      machine.reader.extents(copied.ino, 0, 4).map((e) => e.stripe?.id),
+      [wide.stripe.id],
+    );
+  });
+
+  test('a restored object copied onto itself as STANDARD keeps the copy and drops the archive', () => {
+    const { machine, archive, ino } = archivedAndRestoring();
+    const copy = extent(0, 4);
+    must(machine, { ...commitCopy(ino, [archive.stripe.id], [copy], 10_000), nowMs: 11_000 });
+    const copyIno = machine.reader.resolvePath('/b/k')?.object?.restore?.copyIno as number;
+    const self = { op: 'copyObject', srcBucket: 'b', srcKey: 'k', bucket: 'b', key: 'k' } as const;
+    must(machine, { ...self, storageClass: 'STANDARD', caller: ROOT, nowMs: 11_100 });
+    const file = machine.reader.resolvePath('/b/k') as Inode;
+    assert.equal(file.ino, ino, 'in place (unversioned)');
+    assert.equal(file.object?.storageClass, undefined, 'STANDARD now');
+    assert.equal(file.object?.restore, undefined);
+    assert.deepEqual(
+      machine.reader.extents(ino, 0, 4, true).map((e) => e.stripe?.id),
+      [copy.stripe.id],
+      "the copy's stripes are the file's own",
+    );
+    assert.equal(machine.reader.stripeState(archive.stripe.id), 'collecting', 'the archive goes');
+    assert.equal(machine.reader.stripeState(copy.stripe.id), 'referenced');
+    assert.equal(machine.reader.getattr(copyIno), undefined, 'the copy inode is gone');
+    assert.deepEqual(machine.reader.pendingRestores(0, 10), []);
   });
 });
 
@@ -163,6 +343,68 @@ describe('transitionObject', () => {
       timing: TIMING,
       nowMs,
     }) as const;
+
+  test('a transition to STANDARD_IA only records the class; to GLACIER it must re-encode', () => {
+    const machine = openMachineWithServers(['t']);
+    const old = extent(0, 4);
+    put(machine, 'k', { extents: [old] });
+    const rule: LifecycleRule = {
+      id: 'ia',
+      enabled: true,
+      filter: {},
+      transitions: [
+        { days: 30, storageClass: 'STANDARD_IA' },
+        { days: 60, storageClass: 'GLACIER' },
+      ],
+    };
+    ok(machine, { op: 'setBucketLifecycle', name: 'b', config: { rules: [rule] } });
+    const ino = machine.reader.resolvePath('/b/k')?.ino as number;
+    const ia = {
+      ...commit(ino, [old.stripe.id], [], 0),
+      storageClass: 'STANDARD_IA',
+      relabel: true,
+    } as const;
+    assert.equal(codeAt(machine, ia, 1_000 + 29 * DAY), 'PRECONDITION_FAILED', 'not due yet');
+    assert.equal(codeAt(machine, ia, 1_000 + 30 * DAY), 'ok');
+    const file = machine.reader.resolvePath('/b/k');
+    assert.equal(file?.object?.storageClass, 'STANDARD_IA');
+    assert.deepEqual(
+      machine.reader.extents(ino, 0, 4).map((e) => e.stripe?.id),
+      [old.stripe.id],
+      'the same stripes',
+    );
+    assert.equal(machine.reader.stripeState(old.stripe.id), 'referenced');
+    const glacier = { ...ia, storageClass: 'GLACIER' } as const;
+    assert.equal(codeAt(machine, glacier, 1_000 + 60 * DAY), 'EINVAL', 'an archive re-encodes');
+  });
+
+  test('the rules: STANDARD_IA after 30 days at least, NewerNoncurrentVersions 1 and up', () => {
+    const machine = openMachineWithServers(['t']);
+    const set = (rule: Omit<LifecycleRule, 'id' | 'enabled' | 'filter'>) =>
+      codeOf(machine, {
+        op: 'setBucketLifecycle',
+        name: 'b',
+        config: { rules: [{ id: 'r', enabled: true, filter: {}, ...rule }] },
+      });
+    assert.equal(set({ transitions: [{ days: 29, storageClass: 'STANDARD_IA' }] }), 'EINVAL');
+    assert.equal(set({ transitions: [{ days: 30, storageClass: 'STANDARD_IA' }] }), 'ok');
+    const nc = (noncurrentDays: number, newerNoncurrentVersions?: number) =>
+      set({
+        noncurrentTransitions: [
+          { noncurrentDays, storageClass: 'STANDARD_IA', newerNoncurrentVersions },
+        ],
+      });
+    assert.equal(nc(29), 'EINVAL');
+    assert.equal(nc(30, 0), 'EINVAL');
+    assert.equal(nc(30, 2), 'ok');
+    assert.equal(
+      machine.reader.getBucket('b')?.lifecycle?.rules[0].noncurrentTransitions?.[0]
+        .newerNoncurrentVersions,
+      2,
+      'kept with the rule',
+    );
+    assert.equal(set({ transitions: [{ days: 1, storageClass: 'STANDARD' }] }), 'EINVAL');
+  });
 
   test('swaps the extents once due, releases the old stripe, and is refused when repeated', () => {
     const { machine, old, ino } = setUp();

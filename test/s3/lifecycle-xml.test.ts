@@ -1,5 +1,6 @@
 // LifecycleConfiguration XML: the grammar refused as AWS refuses it (MalformedXML for what its
-// schema does not allow, 501 for Transition), and the rules rendered back parse to themselves.
+// schema does not allow, 501 for a transition to a class Strata does not store), and the rules
+// rendered back parse to themselves.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { LifecycleRule } from '../../src/metadata/types.ts';
@@ -64,7 +65,7 @@ test('the grammar AWS refuses is refused', () => {
   refusedWith(
     config(
       rule(
-        '<Filter/><Transition><Days>1</Days><StorageClass>STANDARD_IA</StorageClass></Transition>',
+        '<Filter/><Transition><Days>1</Days><StorageClass>ONEZONE_IA</StorageClass></Transition>',
       ),
     ),
     'NotImplemented',
@@ -154,6 +155,16 @@ test('rendered rules parse back to themselves', () => {
     },
     { id: 'e', enabled: true, filter: { sizeLessThanBytes: 10 }, abortIncompleteUploadDays: 2 },
     { id: 'f', enabled: true, filter: {}, abortIncompleteUploadDays: 1 },
+    {
+      id: 'g',
+      enabled: true,
+      filter: {},
+      transitions: [{ days: 30, storageClass: 'STANDARD_IA' }],
+      noncurrentTransitions: [
+        { noncurrentDays: 30, storageClass: 'STANDARD_IA' },
+        { noncurrentDays: 60, storageClass: 'GLACIER', newerNoncurrentVersions: 3 },
+      ],
+    },
   ];
   const xml = renderXml('LifecycleConfiguration', { Rule: rules.map(renderRule) });
   assert.deepEqual(parseLifecycleXml(xml).rules, rules);

@@ -236,7 +236,7 @@ describe('S3 lifecycle (awscli)', { skip: !has('aws') && 'awscli is not installe
             ID: 'cold',
             Status: 'Enabled',
             Filter: {},
-            Transitions: [{ Days: 30, StorageClass: 'STANDARD_IA' }],
+            Transitions: [{ Days: 30, StorageClass: 'ONEZONE_IA' }],
           },
         ],
         /NotImplemented/,

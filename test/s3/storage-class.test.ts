@@ -1,8 +1,10 @@
 // Storage classes against a real server with 16 disks, a lifecycle "day" of 2 s and restore
 // delays of seconds: a GLACIER PUT is written with the GLACIER code (8+3 shards per stripe on
-// disk) and refused to GET (403 InvalidObjectState) until RestoreObject's delay has passed; the
-// restore is shown by HEAD (x-amz-restore), refused while ongoing (409), extended once complete
-// (200) and expires after its Days. Lifecycle transitions re-encode a STANDARD object (4+2) as
+// disk) and refused to GET (403 InvalidObjectState) until RestoreObject's delay has passed and the
+// restore runner has written a temporary STANDARD copy (4+2 shards per stripe on disk, GET and
+// range reads from it); the restore is shown by HEAD (x-amz-restore), refused while ongoing
+// (409), extended once complete (200, no second copy) and expires after its Days, when the
+// copy's shard files are collected and GET is refused again. Lifecycle transitions re-encode a STANDARD object (4+2) as
 // GLACIER (8+3) with its old shards collected after the commit, noncurrent versions move to
 // DEEP_ARCHIVE (10+4), and a COMPLIANCE-locked version transitions without losing a byte.
 import assert from 'node:assert/strict';
@@ -161,6 +163,7 @@ describe('storage classes and restore', { skip: !has('aws') && 'awscli is not in
     );
     await rejectsWith(getBytes('cold', 'b'), 'InvalidObjectState', 'GET while ongoing');
     // An Expedited one completes in a second; thirty days (60 s) leave room for the checks below.
+    const beforeCopy = stripeIds();
     restore('cold', 'a', 30, 'Expedited');
     const done = await until(
       'the restore completes',
@@ -173,6 +176,18 @@ describe('storage classes and restore', { skip: !has('aws') && 'awscli is not in
     assert.match(done, /expiry-date="[A-Z][a-z]{2}, \d{2} [A-Z][a-z]{2} \d{4} [\d:]{8} GMT"/);
     assert.equal(md5Hex(await getBytes('cold', 'a')), md5Hex(body), 'the restored bytes');
     assert.equal(head('cold', 'a').StorageClass, 'GLACIER', 'a restore keeps the class');
+    // The restore made a real copy: new stripes of the STANDARD code (4+2), the archive's 8+3
+    // stripes untouched beside them.
+    const copies = newStripes(beforeCopy);
+    assert.ok(copies.length > 0, 'the restore wrote a temporary copy');
+    for (const [id, files] of copies)
+      assert.equal(shardCount(files), 6, `copy stripe ${id} is 4+2 (STANDARD)`);
+    for (const [id, files] of written)
+      assert.equal(shardCount(files), 11, `archive stripe ${id} is still 8+3`);
+    const rangeRead = await s3.send(
+      new GetObjectCommand({ Bucket: 'cold', Key: 'a', Range: 'bytes=1000000-1000099' }),
+    );
+    assert.ok((await bodyBytes(rangeRead.Body)).equals(body.subarray(1_000_000, 1_000_100)));
     // Extending a completed restore answers 200 (awscli prints nothing either way); its Days
     // count again from now, so one day leaves it 2 s.
     restore('cold', 'a', 1, 'Expedited');
@@ -181,6 +196,8 @@ describe('storage classes and restore', { skip: !has('aws') && 'awscli is not in
         /^strata_restore_requests_total\{tier="Expedited",outcome="extended"\} (\d+)/m,
       )) >= 1,
     );
+    const copyIds = (stripes: Array<[string, string[]]>) => stripes.map(([id]) => id).sort();
+    assert.deepEqual(copyIds(newStripes(beforeCopy)), copyIds(copies), 'no second copy');
     // The copy expires after its day: GET is refused again.
     await until(
       'the restored copy expires',
@@ -195,6 +212,56 @@ describe('storage classes and restore', { skip: !has('aws') && 'awscli is not in
       { limitMs: LIMIT_MS },
     );
     assert.equal(head('cold', 'a').Restore, undefined, 'an expired restore is not shown');
+    // The runner's command released the copy: its shard files are collected, the archive stays.
+    await until(
+      "the copy's shards are collected",
+      async () => {
+        const left = shardsByStripe(server.dataDir, DISKS);
+        return copies.every(([id]) => !left.has(id)) ? true : undefined;
+      },
+      { limitMs: LIMIT_MS },
+    );
+    const left = shardsByStripe(server.dataDir, DISKS);
+    for (const [id] of written) assert.equal(shardCount(left.get(id) ?? []), 11, `${id} stays`);
+    await rejectsWith(getBytes('cold', 'a'), 'InvalidObjectState', 'GET after the expiry');
+  });
+
+  test('CopyObject into GLACIER and DEEP_ARCHIVE re-encodes; an archived source once restored', async () => {
+    aws('create-bucket', '--bucket', 'copies');
+    const body = patternBytes(2 * 1024 * 1024 + 5, 11);
+    await s3.send(new PutObjectCommand({ Bucket: 'copies', Key: 'src', Body: body }));
+    const copy = (key: string, from: string, ...extra: string[]) =>
+      aws('copy-object', '--bucket', 'copies', '--key', key, '--copy-source', from, ...extra);
+    const known = stripeIds();
+    copy('g', 'copies/src', '--storage-class', 'GLACIER');
+    const glacier = newStripes(known);
+    assert.ok(glacier.length > 0, 'the copy wrote stripes of its own');
+    for (const [id, files] of glacier) assert.equal(shardCount(files), 11, `${id} is 8+3`);
+    assert.equal(head('copies', 'g').StorageClass, 'GLACIER');
+    await rejectsWith(getBytes('copies', 'g'), 'InvalidObjectState', 'GET of the new archive');
+    assert.match(
+      refused('copy-object', '--bucket', 'copies', '--key', 'x', '--copy-source', 'copies/g'),
+      /InvalidObjectState/,
+      'a copy from an archived object before its restore',
+    );
+    restore('copies', 'g', 30, 'Expedited');
+    const restored = await until(
+      'the restore of the copy completes',
+      async () => getBytes('copies', 'g').catch(() => undefined),
+      { limitMs: LIMIT_MS },
+    );
+    assert.equal(md5Hex(restored), md5Hex(body), 'the GLACIER copy holds the bytes');
+    const beforeCopies = stripeIds();
+    copy('deep', 'copies/g', '--storage-class', 'DEEP_ARCHIVE');
+    const deep = newStripes(beforeCopies);
+    assert.ok(deep.length > 0);
+    for (const [id, files] of deep) assert.equal(shardCount(files), 14, `${id} is 10+4`);
+    assert.equal(head('copies', 'deep').StorageClass, 'DEEP_ARCHIVE');
+    // Into STANDARD the copy shares the restored copy's 4+2 stripes: no new stripe.
+    copy('std', 'copies/g');
+    assert.equal(newStripes(beforeCopies).length, deep.length, 'a STANDARD copy moves no bytes');
+    assert.equal(md5Hex(await getBytes('copies', 'std')), md5Hex(body));
+    assert.equal(head('copies', 'std').StorageClass, undefined);
   });
 
   test('RestoreObject of a STANDARD object is InvalidObjectState', async () => {
@@ -216,7 +283,7 @@ describe('storage classes and restore', { skip: !has('aws') && 'awscli is not in
     assert.equal(h.StorageClass, undefined, 'STANDARD is not named, as on AWS');
   });
 
-  test('a transition to a class Strata does not archive to is 501, GLACIER round-trips', () => {
+  test('a transition to a class Strata does not store is 501; IA, GLACIER, NewerNoncurrentVersions round-trip', () => {
     aws('create-bucket', '--bucket', 'rules');
     const path = join(work, 'ia.json');
     writeFileSync(
@@ -227,7 +294,7 @@ describe('storage classes and restore', { skip: !has('aws') && 'awscli is not in
             ID: 'ia',
             Status: 'Enabled',
             Filter: {},
-            Transitions: [{ Days: 30, StorageClass: 'STANDARD_IA' }],
+            Transitions: [{ Days: 30, StorageClass: 'GLACIER_IR' }],
           },
         ],
       }),
@@ -247,15 +314,48 @@ describe('storage classes and restore', { skip: !has('aws') && 'awscli is not in
         ID: 'cold',
         Status: 'Enabled',
         Filter: { Prefix: 'x/' },
-        Transitions: [{ Days: 30, StorageClass: 'GLACIER' }],
-        NoncurrentVersionTransitions: [{ NoncurrentDays: 7, StorageClass: 'DEEP_ARCHIVE' }],
+        Transitions: [
+          { Days: 30, StorageClass: 'STANDARD_IA' },
+          { Days: 60, StorageClass: 'GLACIER' },
+        ],
+        NoncurrentVersionTransitions: [
+          { NoncurrentDays: 7, StorageClass: 'DEEP_ARCHIVE', NewerNoncurrentVersions: 2 },
+        ],
       },
     ]);
     const got = json('get-bucket-lifecycle-configuration', '--bucket', 'rules');
-    assert.deepEqual(got.Rules[0].Transitions, [{ Days: 30, StorageClass: 'GLACIER' }]);
-    assert.deepEqual(got.Rules[0].NoncurrentVersionTransitions, [
-      { NoncurrentDays: 7, StorageClass: 'DEEP_ARCHIVE' },
+    assert.deepEqual(got.Rules[0].Transitions, [
+      { Days: 30, StorageClass: 'STANDARD_IA' },
+      { Days: 60, StorageClass: 'GLACIER' },
     ]);
+    assert.deepEqual(got.Rules[0].NoncurrentVersionTransitions, [
+      { NoncurrentDays: 7, StorageClass: 'DEEP_ARCHIVE', NewerNoncurrentVersions: 2 },
+    ]);
+    // AWS's minimum age for STANDARD_IA.
+    const early = join(work, 'ia-early.json');
+    writeFileSync(
+      early,
+      JSON.stringify({
+        Rules: [
+          {
+            ID: 'ia',
+            Status: 'Enabled',
+            Filter: {},
+            Transitions: [{ Days: 29, StorageClass: 'STANDARD_IA' }],
+          },
+        ],
+      }),
+    );
+    assert.match(
+      refused(
+        'put-bucket-lifecycle-configuration',
+        '--bucket',
+        'rules',
+        '--lifecycle-configuration',
+        `file://${early}`,
+      ),
+      /InvalidArgument/,
+    );
   });
 
   test('a lifecycle transition re-encodes 4+2 stripes as 8+3 and collects the old shards', async () => {

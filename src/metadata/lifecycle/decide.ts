@@ -178,8 +178,9 @@ export function decideUpload(
 }
 
 // A version the rules move to a colder storage class now: the coldest class a due Transition
-// (current version) or NoncurrentVersionTransition (noncurrent one) names, when it is colder than
-// the version's own. Delete markers and files without S3 metadata (written only through the
+// (current version) or NoncurrentVersionTransition (noncurrent one, unless it is one of the
+// rule's NewerNoncurrentVersions newest noncurrent ones) names, when it is colder than the
+// version's own. Delete markers and files without S3 metadata (written only through the
 // mount) are not moved. Object Lock does not stop a transition: it forbids removal, not a change
 // of class (AWS transitions locked versions too), and the re-encoded data is committed before the
 // old is let go.
@@ -221,9 +222,13 @@ export function decideTransitions(
       }
       // It became noncurrent when the version after it was made.
       const noncurrentSinceMs = facts.versions[index - 1].lastModifiedMs;
-      for (const t of rule.noncurrentTransitions ?? [])
+      // The newest NewerNoncurrentVersions noncurrent versions stay whatever their age.
+      const newerNoncurrent = index - 1;
+      for (const t of rule.noncurrentTransitions ?? []) {
+        if (newerNoncurrent < (t.newerNoncurrentVersions ?? 0)) continue;
         if (dueAtMs(noncurrentSinceMs, t.noncurrentDays, timing) <= nowMs)
           consider(t.storageClass, rule.id);
+      }
     }
     if (best !== undefined) actions.push(best);
   });

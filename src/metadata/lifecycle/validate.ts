@@ -65,12 +65,7 @@ function checkActions(rule: LifecycleRule): void {
   const n = rule.noncurrentExpiration;
   if (n !== undefined) {
     positiveDays(n.noncurrentDays, 'NoncurrentDays');
-    const newer = n.newerNoncurrentVersions;
-    if (
-      newer !== undefined &&
-      (!Number.isSafeInteger(newer) || newer < 1 || newer > NEWER_NONCURRENT_MAX)
-    )
-      fail('EINVAL', `'NewerNoncurrentVersions' must be from 1 to ${NEWER_NONCURRENT_MAX}`);
+    checkNewer(n.newerNoncurrentVersions);
   }
   if (rule.abortIncompleteUploadDays !== undefined) {
     positiveDays(rule.abortIncompleteUploadDays, 'DaysAfterInitiation');
@@ -93,7 +88,11 @@ function checkActions(rule: LifecycleRule): void {
 
 const TRANSITIONS_MAX = 10; // per rule and kind: more would only repeat a class
 
-// Transitions go to an archive class only (GLACIER, DEEP_ARCHIVE; src/metadata/storage-class.ts).
+// AWS: an object moves to STANDARD_IA only once 30 days old (or noncurrent for 30 days).
+const STANDARD_IA_DAYS_MIN = 30;
+
+// Transitions go to a colder class: STANDARD_IA (a label of the same policy) or an archive class
+// (GLACIER, DEEP_ARCHIVE; src/metadata/storage-class.ts).
 function checkTransitions(rule: LifecycleRule): void {
   const lists = [rule.transitions, rule.noncurrentTransitions];
   for (const list of lists) {
@@ -101,8 +100,11 @@ function checkTransitions(rule: LifecycleRule): void {
     if (!Array.isArray(list) || list.length === 0 || list.length > TRANSITIONS_MAX)
       fail('EINVAL', `rule ${rule.id}: 1 to ${TRANSITIONS_MAX} transitions of a kind`);
     for (const t of list)
-      if (!isArchiveClass(t?.storageClass))
-        fail('EINVAL', `rule ${rule.id}: a transition goes to GLACIER or DEEP_ARCHIVE`);
+      if (!isArchiveClass(t?.storageClass) && t?.storageClass !== 'STANDARD_IA')
+        fail(
+          'EINVAL',
+          `rule ${rule.id}: a transition goes to STANDARD_IA, GLACIER or DEEP_ARCHIVE`,
+        );
   }
   for (const t of rule.transitions ?? []) {
     if ((t.days === undefined) === (t.dateMs === undefined))
@@ -110,9 +112,29 @@ function checkTransitions(rule: LifecycleRule): void {
     if (t.days !== undefined) positiveDays(t.days, 'Days');
     if (t.dateMs !== undefined && (!Number.isSafeInteger(t.dateMs) || t.dateMs % DAY_MS !== 0))
       fail('EINVAL', "'Date' must be at midnight GMT");
+    if (t.storageClass === 'STANDARD_IA' && t.days !== undefined && t.days < STANDARD_IA_DAYS_MIN)
+      fail(
+        'EINVAL',
+        `'Days' in Transition action must be greater than or equal to ${STANDARD_IA_DAYS_MIN} for storageClass 'STANDARD_IA'`,
+      );
   }
-  for (const t of rule.noncurrentTransitions ?? [])
+  for (const t of rule.noncurrentTransitions ?? []) {
     positiveDays(t.noncurrentDays, 'NoncurrentDays');
+    checkNewer(t.newerNoncurrentVersions);
+    if (t.storageClass === 'STANDARD_IA' && t.noncurrentDays < STANDARD_IA_DAYS_MIN)
+      fail(
+        'EINVAL',
+        `'NoncurrentDays' in NoncurrentVersionTransition action must be greater than or equal to ${STANDARD_IA_DAYS_MIN} for storageClass 'STANDARD_IA'`,
+      );
+  }
+}
+
+function checkNewer(newer: number | undefined): void {
+  if (
+    newer !== undefined &&
+    (!Number.isSafeInteger(newer) || newer < 1 || newer > NEWER_NONCURRENT_MAX)
+  )
+    fail('EINVAL', `'NewerNoncurrentVersions' must be from 1 to ${NEWER_NONCURRENT_MAX}`);
 }
 
 function checkRule(value: unknown): LifecycleRule {
@@ -162,6 +184,9 @@ function copyRule(rule: LifecycleRule): LifecycleRule {
     copy.noncurrentTransitions = rule.noncurrentTransitions.map((t) => ({
       noncurrentDays: t.noncurrentDays,
       storageClass: t.storageClass,
+      ...(t.newerNoncurrentVersions !== undefined
+        ? { newerNoncurrentVersions: t.newerNoncurrentVersions }
+        : {}),
     }));
   return copy;
 }

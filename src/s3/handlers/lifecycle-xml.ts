@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import type {
   LifecycleConfig,
   LifecycleFilter,
+  LifecycleNoncurrentTransition,
   LifecycleRule,
   LifecycleTransition,
   StorageClass,
@@ -34,9 +35,9 @@ const RULE_ELEMENTS = new Set([
   'Transition',
   'NoncurrentVersionTransition',
 ]);
-// The classes a transition can move data to: the archived ones (STANDARD_IA shares STANDARD's
-// policy, so a transition there would only rename the class).
-const TRANSITION_CLASSES: readonly string[] = ['GLACIER', 'DEEP_ARCHIVE'];
+// The classes a transition can move data to: the archived ones, and STANDARD_IA (which shares
+// STANDARD's policy: the transition only records the class).
+const TRANSITION_CLASSES: readonly string[] = ['STANDARD_IA', 'GLACIER', 'DEEP_ARCHIVE'];
 
 type Element = Record<string, unknown>;
 
@@ -141,7 +142,7 @@ function transitionClass(value: unknown): StorageClass {
     throw new S3Error(
       'NotImplemented',
       501,
-      `A transition to ${name} is not implemented by Strata (GLACIER and DEEP_ARCHIVE are)`,
+      `A transition to ${name} is not implemented by Strata (STANDARD_IA, GLACIER and DEEP_ARCHIVE are)`,
     );
   throw new S3Error('InvalidStorageClass', 400, 'The storage class you specified is not valid');
 }
@@ -162,19 +163,20 @@ function parseTransitions(r: Element, rule: LifecycleRule): void {
   if (r.NoncurrentVersionTransition !== undefined)
     rule.noncurrentTransitions = listOf(r.NoncurrentVersionTransition).map((value) => {
       const t = children(value, 'NoncurrentVersionTransition');
-      if (t.NewerNoncurrentVersions !== undefined)
-        throw new S3Error(
-          'NotImplemented',
-          501,
-          'NewerNoncurrentVersions in a NoncurrentVersionTransition is not implemented by Strata yet',
-        );
-      only(t, ['NoncurrentDays', 'StorageClass'], 'NoncurrentVersionTransition');
+      only(
+        t,
+        ['NoncurrentDays', 'StorageClass', 'NewerNoncurrentVersions'],
+        'NoncurrentVersionTransition',
+      );
       if (t.StorageClass === undefined || t.NoncurrentDays === undefined)
         throw malformed('a NoncurrentVersionTransition has NoncurrentDays and StorageClass');
-      return {
+      const out: LifecycleNoncurrentTransition = {
         noncurrentDays: integer(t.NoncurrentDays, 'NoncurrentDays'),
         storageClass: transitionClass(t.StorageClass),
       };
+      if (t.NewerNoncurrentVersions !== undefined)
+        out.newerNoncurrentVersions = integer(t.NewerNoncurrentVersions, 'NewerNoncurrentVersions');
+      return out;
     });
 }
 
@@ -268,6 +270,9 @@ export function renderRule(rule: LifecycleRule): Element {
     out.NoncurrentVersionTransition = rule.noncurrentTransitions.map((t) => ({
       NoncurrentDays: t.noncurrentDays,
       StorageClass: t.storageClass,
+      ...(t.newerNoncurrentVersions === undefined
+        ? {}
+        : { NewerNoncurrentVersions: t.newerNoncurrentVersions }),
     }));
   return out;
 }

@@ -1,4 +1,4 @@
-import { isArchiveClass, isStorageClass } from '../../metadata/storage-class.ts';
+import { isStorageClass } from '../../metadata/storage-class.ts';
 import type { StorageClass } from '../../metadata/types.ts';
 import { isVersionId } from '../../metadata/version-id.ts';
 import { authorize } from '../access.ts';
@@ -97,24 +97,20 @@ export async function authorizeCopySource(
   await authorize(ctx, { action: 's3:GetObject', bucket: source.bucket, key: source.key });
 }
 
-// The copy's class (absent: STANDARD). A copy shares the source's stripes: it can be labelled
-// with a class of the same policy (STANDARD_IA), but an archive class needs its data re-encoded
-// on the cold pool, which only a lifecycle transition does so far.
+// The copy's class (absent: STANDARD). A copy shares the source's stripes when it can be
+// labelled with a class of the same policy (STANDARD_IA); a copy into an archive class
+// (GLACIER, DEEP_ARCHIVE) has its bytes written again with that class's code and pool
+// (StrataClient.copyObject).
 function copyStorageClass(ctx: RequestContext): StorageClass | undefined {
   const value = header(ctx, 'x-amz-storage-class');
   if (value === undefined || value === 'STANDARD' || !isStorageClass(value)) return undefined;
-  if (isArchiveClass(value))
-    throw new S3Error(
-      'NotImplemented',
-      501,
-      `CopyObject to storage class ${value} is not implemented by Strata yet (use a PUT, or a lifecycle Transition).`,
-    );
   return value;
 }
 
 // CopyObject: a metadata-only copy (the destination shares the source's stripes), unless its
-// encryption differs from the source's in a way shared stripes cannot honour: then the bytes are
-// rewritten (src/client/sealed-copy.ts).
+// encryption differs from the source's in a way shared stripes cannot honour, or it goes into an
+// archive class: then the bytes are rewritten (src/client/sealed-copy.ts). An archived source is
+// copied only while restored (from its restored copy), as on AWS.
 export async function copyObject(ctx: RequestContext, bucket: string, key: string) {
   const source = parseCopySource(header(ctx, 'x-amz-copy-source') as string);
   const directive = (header(ctx, 'x-amz-metadata-directive') ?? 'COPY').toUpperCase();
