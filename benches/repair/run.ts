@@ -14,7 +14,8 @@
 //    (the lost shards' sizes), MiB/s. The foreground GET loop runs throughout; its p99 while
 //    repair runs (down record to full redundancy) is compared with the one at rest. The
 //    cluster's CPU seconds in that window (/proc, Linux) per GiB rebuilt: on a shared machine
-//    the rate moves with the other load, the CPU per GiB much less.
+//    the rate moves with the other load, the CPU per GiB much less. The data servers' repair
+//    yield levels (src/data/repair-yield.ts) are sampled from their /metrics meanwhile.
 // 4. Plain copy: the lost server's shard files (still on its disk) read and written, fsynced, to
 //    a surviving server's disk directory, 16 at a time; MiB/s and the ratio repair / copy.
 import { mkdirSync, rmSync } from 'node:fs';
@@ -29,6 +30,7 @@ import { type BenchCluster, startBenchCluster } from './cluster.ts';
 import { plainCopy, shardFiles } from './copy.ts';
 import { cpuBetween, cpuSeconds } from './cpu.ts';
 import { percentile, startGetLoop, within } from './foreground.ts';
+import { sampleYieldLevels } from './yield-levels.ts';
 
 const { values: opts } = parseArgs({
   options: {
@@ -130,8 +132,14 @@ async function main(): Promise<void> {
     const victim = await chooseVictim(metadata, cluster);
     let repairing = true;
     const during = startGetLoop(s3, 'bench', smallKeys, FOREGROUND_LOOPS, () => repairing);
+    const yieldLevels = sampleYieldLevels(cluster.data.filter((p) => p !== victim.process));
     const times = await killAndRepair(metadata, victim, survivors(cluster, victim));
     repairing = false;
+    const levels = await yieldLevels.stop();
+    console.log(
+      `repair yield level (data servers, 1 to 4): mean ${fmt(levels.mean, 2)}, at 1 in ` +
+        `${fmt(100 * levels.atFloor, 0)}% of ${levels.samples} samples from the kill to full redundancy`,
+    );
     await during.done;
     const repairRate = mibps(victim.lostBytes, times.healthyMs - times.downMs);
     reportCpu(times.cpu, victim.lostBytes, times.healthyMs - times.downMs);

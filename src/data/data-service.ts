@@ -5,6 +5,7 @@ import { RpcClient } from '../rpc/client.ts';
 import { RpcServer } from '../rpc/server.ts';
 import type { RpcCallOptions } from '../rpc/types.ts';
 import { RepairSlots } from './repair-slots.ts';
+import { startRepairYield } from './repair-yield-loop.ts';
 import { ShardScrubber } from './shard-scrubber.ts';
 import { ShardStore } from './shard-store.ts';
 import {
@@ -60,6 +61,9 @@ export async function startDataService(options: DataServiceOptions): Promise<Dat
   });
   const server = new RpcServer({ name: `data ${options.serverId}`, log });
   const repairSlots = new RepairSlots(options.disks.length);
+  // Repair yields to this server's clients (repair-yield.ts): its server-wide bounds shrink while
+  // client reads here wait on a lagging event loop.
+  const repairYield = startRepairYield(repairSlots, log.child({ component: 'repair-yield' }));
   server.handle(DATA_RPC.putShard, async ({ header, body }) => {
     const h = objectHeader<PutShardHeader>(header, DATA_RPC.putShard);
     if (!body) throw new StrataError('EINVAL', 'putShard without a body');
@@ -102,6 +106,7 @@ export async function startDataService(options: DataServiceOptions): Promise<Dat
     };
     const read = () => store.get(h, h.offset ?? undefined, h.length ?? undefined, expect);
     // A peer's rebuild waits its turn behind other repair reads; a client's read never does.
+    if (h.background !== true) repairYield.noteClientRead();
     const body =
       h.background === true ? await repairSlots.read(h.disk, deadlineMs, read) : await read();
     return { header: {}, body };
@@ -154,6 +159,7 @@ export async function startDataService(options: DataServiceOptions): Promise<Dat
     store,
     scrubber,
     async close() {
+      repairYield.close();
       await scrubber.close();
       await server.close();
       await store.close();

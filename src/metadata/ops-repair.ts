@@ -12,6 +12,7 @@ import { CommandError, fail, type Store } from './store.ts';
 import { checkRelocationDomain } from './stripe-placement.ts';
 import type {
   Command,
+  DataServerInfo,
   PartInfo,
   Relocation,
   RelocationOutcome,
@@ -55,7 +56,8 @@ export function relocateShards(store: Store, c: Op<'relocateShards'>) {
 // for the shard: a stale, duplicate or replayed commit (an earlier leader's task, a retry after
 // success) is refused the same way on every replica, so a rebuilt shard is committed at most once.
 // With the planner's placement epoch, still current, the move must keep the domain rule too
-// (PLACEMENT_VIOLATION otherwise: a planner bug).
+// (PLACEMENT_VIOLATION otherwise: a planner bug). A stripe placed in a pool stays in it, whatever
+// the epoch (checkRelocationPool).
 function relocate(store: Store, c: Relocation): void {
   if (c === null || typeof c !== 'object') fail('EINVAL', 'a relocation is an object');
   if (typeof c.stripeId !== 'string' || !STRIPE_ID.test(c.stripeId))
@@ -77,9 +79,12 @@ function relocate(store: Store, c: Relocation): void {
   }
   if (current.shards.some((s) => sameLocation(s, c.to)))
     fail('PRECONDITION_FAILED', `${show(c.to)} already holds a shard of stripe ${c.stripeId}`);
-  const server = store.servers().find((s) => s.serverId === c.to.serverId);
-  if (!server?.disks.some((d) => d.disk === c.to.disk))
+  const server =
+    store.servers().find((s) => s.serverId === c.to.serverId) ??
     fail('EINVAL', `no registered disk ${show(c.to)}`);
+  if (!server.disks.some((d) => d.disk === c.to.disk))
+    fail('EINVAL', `no registered disk ${show(c.to)}`);
+  checkRelocationPool(current, server);
   const shards = current.shards.map((s, i) => (i === c.shardIndex ? { ...c.to } : s));
   assert.equal(shards.length, stripe.k + stripe.m, 'a stripe keeps k+m shards');
   checkRelocationDomain(store, { ...current, shards }, c.to, c.placementEpoch);
@@ -87,6 +92,23 @@ function relocate(store: Store, c: Relocation): void {
   store.setStripeShards(c.stripeId, shards);
   moveShardCount(store, c.from, c.to);
   clearAbsentShard(store, c.stripeId, c.shardIndex);
+}
+
+// A stripe placed in a pool (an archive class's, on the servers labelled data.pool) keeps every
+// shard on that pool's servers: a repair, drain or rebalance that moved one to another server
+// would leave a cold stripe on hot disks, outside what its storage class promises, and judged
+// against the wrong servers' domain rule ever after. Unlike the domain rule this holds at any
+// placement epoch: a server's pool is its label, not its liveness. A stripe with no pool (its
+// class's, or placed on every server because no server carried the pool's label) may go anywhere.
+function checkRelocationPool(stripe: Stripe, target: DataServerInfo): void {
+  if (stripe.pool === undefined) return;
+  if (target.domain?.pool === stripe.pool) return;
+  const label = target.domain?.pool === undefined ? 'no pool' : `pool ${target.domain.pool}`;
+  fail(
+    'PLACEMENT_VIOLATION',
+    `moving a shard of stripe ${stripe.id} to ${target.serverId} (${label}) takes it out of ` +
+      `its pool ${stripe.pool}`,
+  );
 }
 
 // The stripe as the extent or part at `site` names it; PRECONDITION_FAILED when that site no

@@ -69,6 +69,14 @@ export const shardBytes = new Counter({
 
 // The design's two data-server counters: shard reads and writes this server completed (a read
 // verified, a write durable). Failed reads are in strata_data_shard_errors_total.
+// The data server's repair yield level (src/data/repair-yield.ts): rebuilds it runs at once, 1
+// while its clients' reads wait on a lagging event loop, up to 2 per disk when they do not.
+export const repairYieldLevel = new Gauge({
+  name: 'strata_data_repair_yield_level',
+  help: 'Repair rebuilds this data server admits at once, as its clients allow (1 to 2 per disk)',
+  registers: [dataMetrics],
+});
+
 export const dataReads = new Counter({
   name: 'strata_data_reads_total',
   help: 'Shard reads completed (checksums verified) by this data server',

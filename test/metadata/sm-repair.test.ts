@@ -207,3 +207,68 @@ test('relocateShards takes 1 to 256 moves, each an object', () => {
   );
   assert.deepEqual(shardsOf(machine, ino), ['s/0', 's/1', 's/2', 's/3', 's/4', 's/5']);
 });
+
+// A cold stripe (placed on the servers labelled pool "cold") on 's'; 'c' is cold too, 't' hot.
+function withColdObject() {
+  const machine = openMachine();
+  const domain = (host: string, pool?: string) => ({
+    zone: 'z',
+    rack: 'r',
+    host,
+    ...(pool === undefined ? {} : { pool }),
+  });
+  for (const [serverId, pool] of [
+    ['s', 'cold'],
+    ['c', 'cold'],
+    ['t', undefined],
+  ] as const)
+    ok(machine, {
+      op: 'registerDataServer',
+      server: { serverId, addr: 'h:1', disks, domain: domain(serverId, pool) },
+    });
+  ok(machine, { op: 'createBucket', name: 'b', owner: 'o', caller: ROOT });
+  const s: Stripe = { ...stripe(100), pool: 'cold' };
+  ok(machine, {
+    op: 'putObject',
+    bucket: 'b',
+    key: 'k',
+    size: 100,
+    extents: [extent(0, 100, s)],
+    object: { etag: 'e', userMeta: {} },
+    caller: ROOT,
+  });
+  const ino = machine.reader.resolvePath('/b/k')!.ino;
+  return { machine, s, ino };
+}
+
+test("a relocation out of the stripe's pool is refused on every path, one move or a batch", () => {
+  const { machine, s, ino } = withColdObject();
+  const hot = move(s, ino, { serverId: 't', disk: 0 });
+  assert.equal(codeOf(machine, hot), 'PLACEMENT_VIOLATION');
+  // In a batch the move out of the pool is refused alone; the one within it applies.
+  const cold = { ...move(s, ino, { serverId: 'c', disk: 1 }), shardIndex: 3 };
+  const result = ok(machine, batch([hot, { ...cold, from: { serverId: 's', disk: 3 } }]));
+  assert.deepEqual(
+    result.relocations?.map((r) => (r.ok ? 'ok' : r.code)),
+    ['PLACEMENT_VIOLATION', 'ok'],
+  );
+  assert.deepEqual(shardsOf(machine, ino), ['s/0', 's/1', 's/2', 'c/1', 's/4', 's/5']);
+  // Within the pool a single move goes too.
+  ok(machine, move(s, ino, { serverId: 'c', disk: 0 }));
+  assert.deepEqual(shardsOf(machine, ino), ['s/0', 's/1', 'c/0', 'c/1', 's/4', 's/5']);
+});
+
+test('a stripe with no pool may move to any server, labelled or not', () => {
+  const { machine, s, ino } = withObject();
+  ok(machine, {
+    op: 'registerDataServer',
+    server: {
+      serverId: 'c',
+      addr: 'h:1',
+      disks,
+      domain: { zone: 'z', rack: 'r', host: 'c', pool: 'cold' },
+    },
+  });
+  ok(machine, move(s, ino, { serverId: 'c', disk: 0 }));
+  assert.deepEqual(shardsOf(machine, ino), ['s/0', 's/1', 'c/0', 's/3', 's/4', 's/5']);
+});

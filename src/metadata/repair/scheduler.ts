@@ -10,14 +10,18 @@
 // unenforced) has its excess shards moved, like drained ones, to targets placed with its other
 // shards kept. A stripe within the rule gets no task.
 // Then balance moves (reason 'balance'), when the caller passes fair-share budgets: see planBalance.
+// A stripe placed in a pool (Stripe.pool: an archive class's) is planned within that pool's
+// servers only, for every reason: targets, the domain rule and the spread cap are the pool's
+// (pool-maps.ts), and a shard found outside its pool is moved back into it (reason 'rebalance').
 import assert from 'node:assert/strict';
 import { isStrataError } from '../../common/errors.ts';
-import { ClusterMap } from '../placement/cluster-map.ts';
+import type { ClusterMap } from '../placement/cluster-map.ts';
 import { domainSizes, locationKey, minimalCap, serverDomainKey } from '../placement/domains.ts';
 import { placeShards } from '../placement/place-shards.ts';
 import type { PlacementServer, PlacementStrategy } from '../placement/types.ts';
 import type { ShardLocation } from '../types.ts';
 import type { BalanceBudget } from './fair-share.ts';
+import { PoolMaps } from './pool-maps.ts';
 import type {
   RepairLimits,
   RepairPlan,
@@ -53,7 +57,7 @@ export function planRepairs(input: RepairInput): RepairPlan {
   const { limits } = input;
   assert.ok(limits.tasksInFlightMax >= 1 && limits.bytesInFlightMax >= 1, 'limits are positive');
   const servers = new Map(input.servers.map((s) => [s.serverId, s]));
-  const map = ClusterMap.of(input.servers);
+  const maps = new PoolMaps(input.servers);
   const findings = new Set(input.findings.map((f) => `${f.stripeId}/${f.shardIndex}`));
   const active = input.inFlight.filter((t) => t.phase !== 'done');
   const activeIds = new Set(active.map((t) => t.id));
@@ -75,6 +79,7 @@ export function planRepairs(input: RepairInput): RepairPlan {
     });
     if (conditions.every((c) => c === 'healthy')) {
       const spareShards = readable - stripe.k;
+      const map = maps.of(stripe.pool);
       const misplaced = misplacedShards(stripe, map, active, input.strategy);
       for (const shardIndex of misplaced)
         needs.push({ stripe, shardIndex, reason: 'rebalance', spareShards });
@@ -100,6 +105,7 @@ export function planRepairs(input: RepairInput): RepairPlan {
       continue;
     }
     const occupied = input.occupied?.get(id) ?? [];
+    const map = maps.of(need.stripe.pool);
     const made = makeTask(need, id, servers, findings, map, planned, input.strategy, occupied);
     if (typeof made === 'string') {
       const { stripe, shardIndex, reason } = need;
@@ -109,7 +115,7 @@ export function planRepairs(input: RepairInput): RepairPlan {
     take(room, plan, planned, made);
   }
   if (input.balance !== undefined && input.balance.moves > 0) {
-    const context = { input, servers, findings, map, planned, plan, room };
+    const context = { input, servers, findings, maps, planned, plan, room };
     planBalance(context, input.balance, balanceable);
   }
   assert.ok(
@@ -146,7 +152,7 @@ interface PlanContext {
   input: RepairInput;
   servers: ReadonlyMap<string, PlacementServer>;
   findings: ReadonlySet<string>;
-  map: ClusterMap;
+  maps: PoolMaps;
   planned: RepairTask[];
   plan: RepairPlan;
   room: Room;
@@ -166,7 +172,7 @@ function planBalance(
   const give = new Map(budget.give);
   const takes = new Map(budget.take);
   let owed = budget.moves;
-  let closed = notTaking(context.map, takes);
+  let closed = notTaking(context.maps.all, takes);
   const busy = new Set(context.planned.map((t) => t.stripeId));
   for (const { stripe, spareShards } of stripes) {
     if (owed <= 0 || takes.size === 0) return;
@@ -185,13 +191,14 @@ function planBalance(
       const id = `${stripe.id}/${shardIndex}`;
       const need: Need = { stripe, shardIndex, reason: 'balance', spareShards };
       const avoid = [...(input.occupied?.get(id) ?? []), ...closed];
-      const { servers, findings, map, planned } = context;
+      const { servers, findings, maps, planned } = context;
+      const map = maps.of(stripe.pool); // a pool's stripe takes only its pool's disks
       const made = makeTask(need, id, servers, findings, map, planned, input.strategy, avoid);
       if (typeof made === 'string') continue;
       setOrDrop(give, locationKey(made.from), (give.get(locationKey(made.from)) ?? 0) - 1);
       const target = locationKey(made.target);
       setOrDrop(takes, target, (takes.get(target) ?? 0) - 1);
-      if (!takes.has(target)) closed = notTaking(context.map, takes);
+      if (!takes.has(target)) closed = notTaking(context.maps.all, takes);
       take(room, plan, planned, made);
       owed--;
       break;
@@ -243,14 +250,22 @@ function makeTask(
   const pending = planned.filter((t) => t.stripeId === stripe.id);
   // Targets of this stripe's other tasks count as held: two rebuilds must not pick one disk, and
   // both count against their domains' caps. A move keeps every other shard where it will be once
-  // the stripe's other tasks land (so the moved stripe keeps the rule).
+  // the stripe's other tasks land (so the moved stripe keeps the rule). A rebuild or drain counts
+  // the other shards that stay readable, each where it will be once its task lands: a shard
+  // being drained counts at its target only. Counted at both (two drains of one stripe off one
+  // server), the second target was judged without the first and could put m+1 shards in one
+  // domain, which the state machine then refused (the pool property test found it).
+  const replaced = new Set(pending.map((t) => t.shardIndex));
   const kept =
     need.reason === 'rebalance' || need.reason === 'balance'
       ? withTasks(stripe.shards, pending).filter((_, i) => i !== shardIndex)
       : stripe.shards
-          .filter((_, i) => i !== shardIndex)
-          .filter((s, i) => conditionOf(s, servers, findings.has(`${stripe.id}/${i}`)) !== 'lost')
+          .filter((s, i) => {
+            if (i === shardIndex || replaced.has(i)) return false;
+            return conditionOf(s, servers, findings.has(`${stripe.id}/${i}`)) !== 'lost';
+          })
           .concat(pending.map((t) => t.target));
+  assert.ok(kept.length <= stripe.k + stripe.m - 1, 'kept shards leave room for the one placed');
   const avoid = new Set(
     [...stripe.shards, ...pending.map((t) => t.target), ...occupied].map(locationKey),
   );
@@ -277,6 +292,10 @@ function makeTask(
     throw error;
   }
   assert.ok(!avoid.has(locationKey(target)), 'a target disk never holds a shard of its stripe');
+  assert.ok(
+    stripe.pool === undefined || map.server(target.serverId)?.domain.pool === stripe.pool,
+    `a target of stripe ${stripe.id} is in its pool ${stripe.pool}`,
+  );
   return {
     id,
     stripeId: stripe.id,
@@ -330,6 +349,7 @@ function chooseSources(
 // live holds 2 shards in some domain, within the rule but exposed: two more failures could take
 // 3 of its shards. Once the domains are back it is spread again, so that after a repair any
 // two more can fail (issue 12: k+m+2 servers).
+// For a pool's stripe `map` is its pool's, and shards outside the pool come first (outsidePool).
 export function misplacedShards(
   stripe: RepairStripe,
   map: ClusterMap,
@@ -338,6 +358,8 @@ export function misplacedShards(
 ): number[] {
   const tasks = inFlight.filter((t) => t.stripeId === stripe.id);
   const shards = withTasks(stripe.shards, tasks);
+  const outside = outsidePool(stripe, shards, map, tasks);
+  if (outside.length > 0) return outside; // back into the pool first; the rule after
   const rule = map.rule(stripe.k + stripe.m, stripe.m);
   if (!rule.enforced) return [];
   const cap = spreadCap(map, stripe.k + stripe.m, stripe.m, strategy);
@@ -357,6 +379,22 @@ export function misplacedShards(
     excess.push(...movable.slice(-(indices.length - cap)));
   }
   return excess.sort((a, b) => a - b);
+}
+
+// Shards of a pool's stripe on servers outside its pool (`map` is the pool's: pool-maps.ts), not
+// already moving: left by a repair before repair kept to the pool. Each is moved back, as a
+// misplaced shard is; the state machine refuses any move out of a pool, so none arises now.
+function outsidePool(
+  stripe: RepairStripe,
+  shards: readonly ShardLocation[],
+  map: ClusterMap,
+  tasks: readonly RepairTask[],
+): number[] {
+  if (stripe.pool === undefined) return [];
+  const moving = new Set(tasks.map((t) => t.shardIndex));
+  return shards.flatMap((location, i) =>
+    moving.has(i) || map.server(location.serverId)?.domain.pool === stripe.pool ? [] : [i],
+  );
 }
 
 // The most shards of one stripe a domain at the rule's level should hold. Under spread-domains:

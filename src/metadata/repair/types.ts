@@ -8,6 +8,9 @@ export interface RepairStripe {
   m: number;
   shardSizeBytes: number;
   shards: readonly ShardLocation[]; // the committed record: shard i on shards[i]
+  // The pool its shards stay in (Stripe.pool): every target is on a server of that pool
+  // (pool-maps.ts). None: any server.
+  pool?: string;
 }
 
 // What a data server's scrubber (or a reader) found wrong with one shard.

@@ -4,6 +4,7 @@
 // `npm run sim:cluster -- --seed N --verbose`.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { withPools } from './sim/profile.ts';
 import { replayCommand } from './sim/replay.ts';
 import { type ClusterSimResult, runClusterSimulation } from './sim/simulation.ts';
 
@@ -58,6 +59,29 @@ test(`with degraded writes, repair rebuilds every absent shard over ${degradedSe
   assert.equal(failures.length, 0, report);
   assert.equal(converged, degradedSeedCount);
   assert.ok(degraded > 0, 'no write was degraded: the test would prove nothing');
+});
+
+const poolSeedCount = Number(process.env.CLUSTER_SIM_POOL_SEEDS ?? 20);
+
+// A cold pool beside the other servers, half the stripes placed in it: every rebuild, drain and
+// move of a pool's stripe lands on its pool's servers (the simulated relocateShard fails the run
+// otherwise, as the state machine refuses it), and every seed converges within the pools.
+test(`with a cold pool, repair keeps every pool stripe in its pool over ${poolSeedCount} seeds`, () => {
+  const failures: ClusterSimResult[] = [];
+  let converged = 0;
+  let rebuilt = 0;
+  for (let seed = 1; seed <= poolSeedCount; seed++) {
+    const result = runClusterSimulation({ seed, adjustProfile: withPools });
+    if (!result.ok) failures.push(result);
+    if (result.stats.convergedAfterMs !== undefined) converged++;
+    rebuilt += result.stats.repair.done;
+  }
+  const report = failures
+    .map((f) => `${f.failure}\n  replay: ${replayCommand(f.seed, { pools: true })}`)
+    .join('\n');
+  assert.equal(failures.length, 0, report);
+  assert.equal(converged, poolSeedCount);
+  assert.ok(rebuilt > poolSeedCount * 10, `only ${rebuilt} shards rebuilt`);
 });
 
 test('a seed replays exactly', () => {

@@ -11,7 +11,7 @@ import {
   type RepairStripe,
   sameLocation,
 } from '../../../src/metadata/repair/index.ts';
-import { cluster } from '../placement/topology.ts';
+import { cluster, serverOf } from '../placement/topology.ts';
 
 // 9 hosts of 2 disks in 3 racks; 4+2 stripes: the rule is at most 2 shards per rack.
 const shape = { zones: 1, racksPerZone: 3, hostsPerRack: 3, disksPerHost: 2 };
@@ -177,6 +177,38 @@ test('two rebuilds of one stripe never pick the same disk, and keep the domain r
   let repaired = input().stripes[1];
   for (const task of b) repaired = commitRepair(repaired, { ...task, phase: 'commit' })!;
   assert.deepEqual(checkPlacement(repaired, list, {}), []);
+});
+
+test('two drains of one stripe off one server keep the domain rule together', () => {
+  // 4 servers of 3 disks, 3+2 (at most 2 shards per server): the draining one holds 2 shards of
+  // the stripe and the first move takes the last slot the rule leaves 's-0-0-3'. The second must not
+  // count the first shard at its old place and put a third there (the state machine refuses it).
+  const list = withState(
+    Array.from({ length: 4 }, (_, i) => serverOf(0, 0, i, 3)),
+    's-0-0-2',
+    'draining',
+  );
+  const at = (serverId: string, disk: number) => ({ serverId, disk });
+  const stripe: RepairStripe = {
+    id: 'd10', // one whose two targets rank 's-0-0-3' first
+    k: 3,
+    m: 2,
+    shardSizeBytes,
+    shards: [
+      at('s-0-0-2', 2),
+      at('s-0-0-3', 0),
+      at('s-0-0-0', 2),
+      at('s-0-0-1', 2),
+      at('s-0-0-2', 0),
+    ],
+  };
+  const plan = planRepairs(input({ stripes: [stripe], servers: list }));
+  assert.equal(plan.tasks.length, 2);
+  let moved = stripe;
+  for (const task of plan.tasks) moved = commitRepair(moved, { ...task, phase: 'commit' })!;
+  const live = list.filter((s) => s.serverId !== 's-0-0-2');
+  assert.deepEqual(checkPlacement(moved, [...live, list[2]], {}), []);
+  assert.ok(moved.shards.every((s) => s.serverId !== 's-0-0-2'));
 });
 
 test('repair is throttled by tasks and by bytes in flight, in priority order', () => {

@@ -264,12 +264,19 @@ function canRead(cluster: SimCluster, run: TaskRun): boolean {
 }
 
 // relocateShard as the state machine applies it: refused unless the stripe is still recorded
-// with the shard at `from` and `to` holds no shard of it.
+// with the shard at `from` and `to` holds no shard of it. A move out of the stripe's pool, which
+// the state machine refuses (PLACEMENT_VIOLATION), is a planner bug: the run fails.
 function relocate(cluster: SimCluster, task: RepairTask): boolean {
   const stripe = cluster.stripes.get(task.stripeId);
   if (stripe === undefined) return false;
   if (!sameLocation(stripe.shards[task.shardIndex], task.from)) return false;
   if (stripe.shards.some((s) => sameLocation(s, task.target))) return false;
+  const pool = cluster.records.get(task.target.serverId)?.domain.pool;
+  assert.ok(
+    stripe.pool === undefined || pool === stripe.pool,
+    `task ${task.id} (${task.reason}) moves a shard of pool ${stripe.pool} to ` +
+      `${show(task.target)}, in ${pool === undefined ? 'no pool' : `pool ${pool}`}`,
+  );
   const next = commitRepair(stripe, task);
   assert.ok(next, 'commitRepair agrees with the preconditions');
   cluster.stripes.set(stripe.id, next);

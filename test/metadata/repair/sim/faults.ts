@@ -2,9 +2,9 @@
 // its files, now stale where repair replaced them), hangs (no heartbeats, no answers, then it
 // resumes), disk failures (the disk's files gone for good), joins (a new empty server) and leader
 // changes. Temporary faults are bounded (profile.unavailableMax servers out at once); a permanent
-// loss (a disk failure, a kill for good) is made only if every stripe keeps at least k recorded
-// shards that still exist somewhere, so that each stripe can always be repaired in the end and
-// any stripe lost is lost by repair.
+// loss (a disk failure, a kill for good) is made only if its pool keeps k+2m live disks and every
+// stripe keeps at least k recorded shards that still exist somewhere, so that each stripe can
+// always be repaired in the end and any stripe lost is lost by repair.
 import type { RepairTask } from '../../../../src/metadata/repair/index.ts';
 import type { SeededPrng } from '../../../../src/raft/index.ts';
 import { type SimCluster, type SimServer, show } from './cluster.ts';
@@ -89,7 +89,8 @@ function kill(ctx: FaultContext): void {
   const server = ctx.prng.pick(pool);
   server.process = 'dead';
   ctx.stats.kills++;
-  const disksLeft = liveDisks(ctx.cluster) - server.disks.filter((d) => !d.failed).length;
+  const disksLeft =
+    liveDisks(ctx.cluster, server.domain.pool) - server.disks.filter((d) => !d.failed).length;
   const forGood = disksLeft >= ctx.profile.k + 2 * ctx.profile.m;
   if (
     forGood &&
@@ -125,7 +126,7 @@ function failDisk(ctx: FaultContext): void {
   if (disks.length === 0) return;
   const { s, d } = ctx.prng.pick(disks);
   // Enough disks left for every stripe to be whole again after the rebuild.
-  if (liveDisks(ctx.cluster) - 1 < ctx.profile.k + 2 * ctx.profile.m) return;
+  if (liveDisks(ctx.cluster, s.domain.pool) - 1 < ctx.profile.k + 2 * ctx.profile.m) return;
   if (!keepsEveryStripe(ctx.cluster, ctx.pendingTasks(), { serverId: s.serverId, disk: d.disk }))
     return;
   d.failed = true;
@@ -135,10 +136,13 @@ function failDisk(ctx: FaultContext): void {
   ctx.note(`fault: disk ${s.serverId}/${d.disk} failed`);
 }
 
-// Disks that exist and may serve again (not failed, not on a server dead for good).
-function liveDisks(cluster: SimCluster): number {
+// Disks that exist and may serve again (not failed, not on a server dead for good), in the pool
+// given (undefined: the servers in no pool, every server without --pools): a pool's stripes are
+// rebuilt only within it, so each pool keeps room for them (seed 154 with --pools lost 9 of 13
+// one-disk cold servers for good, and its stripes waited for targets forever).
+function liveDisks(cluster: SimCluster, pool: string | undefined): number {
   return [...cluster.servers.values()]
-    .filter((s) => !s.permanent)
+    .filter((s) => !s.permanent && s.domain.pool === pool)
     .reduce((n, s) => n + s.disks.filter((d) => !d.failed).length, 0);
 }
 

@@ -5,21 +5,24 @@
 //   record names is never deleted, and no commit names a location where nothing was written;
 // - no stripe has more than m recorded shards whose files are gone for good (failed disk, server
 //   dead for good). The fault schedule never takes a stripe there by itself (faults.ts), so a
-//   stripe that gets there, having had k, was lost by repair.
+//   stripe that gets there, having had k, was lost by repair;
+// - a stripe placed in a pool records every shard on a server of that pool (profile.pools).
 // Convergence, once the faults stopped: every stripe has its k+m shards readable on servers and
 // disks recorded up, no task is in flight, the planner (the real planRepairs, over today's view)
-// plans nothing and leaves nothing waiting, and no stale or orphan file is left on a live disk.
+// plans nothing and leaves nothing waiting, every stripe keeps the placement rule against its
+// pool's servers (as the state machine judges it), and no stale or orphan file is left on a live
+// disk.
 import {
-  ClusterMap,
+  type ClusterMap,
   checkPlacement,
   locationKey,
-  placementServers,
 } from '../../../../src/metadata/placement/index.ts';
 import { planRepairs } from '../../../../src/metadata/repair/index.ts';
 import type { SimCluster } from './cluster.ts';
 import { shardKey, show } from './cluster.ts';
 import type { SimRepairDriver, TaskRun } from './driver.ts';
 import type { Profile } from './profile.ts';
+import { poolMap } from './writes.ts';
 
 export function checkSafety(cluster: SimCluster, fail: (message: string) => never): void {
   for (const stripe of cluster.stripes.values()) {
@@ -36,6 +39,10 @@ export function checkSafety(cluster: SimCluster, fail: (message: string) => neve
       if (!disk.failed && !disk.files.has(key) && !absent)
         fail(`stripe ${stripe.id} records shard ${index} at ${show(location)}, where no file is`);
       if (disk.failed || server.permanent) gone++;
+      if (stripe.pool !== undefined && server.domain.pool !== stripe.pool)
+        fail(
+          `stripe ${stripe.id} of pool ${stripe.pool} records shard ${index} at ${show(location)}`,
+        );
     });
     if (gone > stripe.m)
       fail(
@@ -79,9 +86,12 @@ export function convergenceGaps(
   for (const task of plan.tasks) gaps.push(`planner still plans ${task.reason} ${task.id}`);
   for (const w of plan.waiting)
     gaps.push(`planner has ${w.stripeId}/${w.shardIndex} waiting: ${w.why}`);
-  const servers = ClusterMap.of(placementServers([...cluster.records.values()]));
-  for (const stripe of cluster.stripes.values())
-    for (const v of checkPlacement(stripe, servers)) gaps.push(v.message);
+  const maps = new Map<string | undefined, ClusterMap>();
+  for (const stripe of cluster.stripes.values()) {
+    const map = maps.get(stripe.pool) ?? poolMap(cluster, stripe.pool);
+    maps.set(stripe.pool, map);
+    for (const v of checkPlacement(stripe, map)) gaps.push(v.message);
+  }
   gaps.push(...leftoverFiles(cluster));
   return gaps;
 }

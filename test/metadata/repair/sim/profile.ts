@@ -34,6 +34,17 @@ export interface Profile {
   // Commit a stripe with k+1 of its k+m shards written, the rest absent where the record names
   // them, as the real client does (off by default: see writes.ts; --degraded-writes).
   degradedWrites: boolean;
+  // A second set of servers like the first, labelled pool "cold" (data.pool), and half the
+  // writes placed there as an archive class's stripes are (Stripe.pool): repair, drain and
+  // rebalance must keep them there (off by default: the seeds' draws stay as they were; --pools).
+  pools: boolean;
+}
+
+export const SIM_POOL = 'cold';
+
+// The profile with a cold pool: twice the servers, so joins still have room.
+export function withPools(profile: Profile): Profile {
+  return { ...profile, pools: true, serversMax: 2 * (profile.serversMax - 3) + 3 };
 }
 
 export function drawProfile(prng: SeededPrng): Profile {
@@ -76,5 +87,6 @@ export function drawProfile(prng: SeededPrng): Profile {
     unavailableMax: prng.chance(0.8) ? m : m + 1,
     serversMax: zones * racksPerZone * serversPerRack + 3,
     degradedWrites: false,
+    pools: false,
   };
 }

@@ -1,8 +1,9 @@
 // Runs cluster simulator seeds: `npm run sim:cluster -- --seeds 1000 [--from N]`, or `--seed N`
 // to replay one (`--verbose` prints its whole trace). A failing seed prints the command that
-// replays it. `--delete-before-commit-bug` plants a bug the simulator must catch.
+// replays it. `--delete-before-commit-bug` plants a bug the simulator must catch; `--pools` adds a
+// cold pool that half the stripes are placed in; `--degraded-writes` commits k+1 of k+m.
 import { parseArgs } from 'node:util';
-import type { Profile } from './profile.ts';
+import { type Profile, withPools } from './profile.ts';
 import { replayCommand } from './replay.ts';
 import { type ClusterSimResult, runClusterSimulation } from './simulation.ts';
 
@@ -13,23 +14,28 @@ const { values } = parseArgs({
     from: { type: 'string', default: '1' },
     'delete-before-commit-bug': { type: 'boolean', default: false },
     'degraded-writes': { type: 'boolean', default: false },
+    pools: { type: 'boolean', default: false },
     verbose: { type: 'boolean', default: false },
   },
 });
 
 const bug = values['delete-before-commit-bug'];
 const testingFaults = bug ? { deleteBeforeCommit: true } : undefined;
-const adjustProfile = values['degraded-writes']
-  ? (profile: Profile) => ({ ...profile, degradedWrites: true })
-  : undefined;
+const adjustProfile = (profile: Profile): Profile => {
+  const degraded = values['degraded-writes'] ? { ...profile, degradedWrites: true } : profile;
+  return values.pools ? withPools(degraded) : degraded;
+};
+const replayOptions = {
+  bug,
+  degradedWrites: values['degraded-writes'],
+  pools: values.pools,
+};
 
 function report(result: ClusterSimResult, trace: boolean): void {
   console.error(`seed ${result.seed} FAILED\n${result.failure}`);
   console.error(`profile: ${JSON.stringify(result.profile)}`);
   if (trace) console.error(`trace (last lines):\n${result.trace.join('\n')}`);
-  console.error(
-    `replay: ${replayCommand(result.seed, { bug, degradedWrites: values['degraded-writes'] })}`,
-  );
+  console.error(`replay: ${replayCommand(result.seed, replayOptions)}`);
 }
 
 const startedMs = performance.now();

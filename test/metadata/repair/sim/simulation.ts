@@ -19,7 +19,7 @@ import {
 } from './driver.ts';
 import { type FaultStats, injectFault } from './faults.ts';
 import { checkSafety, convergenceGaps, deadlineMs } from './invariants.ts';
-import { drawProfile, type Profile } from './profile.ts';
+import { drawProfile, type Profile, SIM_POOL } from './profile.ts';
 import { type WriteStats, writeStripe } from './writes.ts';
 
 const TICK_MS = 250; // the leader's liveness check period (src/metadata/liveness-monitor.ts)
@@ -54,6 +54,8 @@ export interface ClusterSimResult {
 }
 
 class SimulationFailure extends Error {}
+
+const poolLabel = (pool: string | undefined) => (pool === undefined ? {} : { pool });
 
 const TRACE_TAIL = 60;
 
@@ -163,15 +165,18 @@ class Simulation {
   // stripes written before any fault.
   build(): void {
     const p = this.profile;
-    for (let z = 0; z < p.zones; z++)
-      for (let r = 0; r < p.racksPerZone; r++)
-        for (let s = 0; s < p.serversPerRack; s++)
-          this.cluster.addServer(
-            `d${z}${r}${s}`,
-            { zone: `z${z}`, rack: `r${r}`, host: `h${z}${r}${s}` },
-            p.disksPerServer,
-            0,
-          );
+    for (const pool of p.pools ? [undefined, SIM_POOL] : [undefined]) {
+      const prefix = pool === undefined ? 'd' : 'c';
+      for (let z = 0; z < p.zones; z++)
+        for (let r = 0; r < p.racksPerZone; r++)
+          for (let s = 0; s < p.serversPerRack; s++)
+            this.cluster.addServer(
+              `${prefix}${z}${r}${s}`,
+              { zone: `z${z}`, rack: `r${r}`, host: `h${prefix}${z}${r}${s}`, ...poolLabel(pool) },
+              p.disksPerServer,
+              0,
+            );
+    }
     for (const server of this.cluster.servers.values()) this.report(server.serverId);
     this.elect(0);
     for (let i = 0; i < p.initialStripes; i++)
@@ -326,13 +331,14 @@ class Simulation {
     const zone = this.prng.nextInt(p.zones);
     const rack = this.prng.nextInt(p.racksPerZone);
     const id = `j${String(n).padStart(3, '0')}`;
+    const pool = p.pools && this.prng.chance(0.5) ? SIM_POOL : undefined;
     this.cluster.addServer(
       id,
-      { zone: `z${zone}`, rack: `r${rack}`, host: `h${id}` },
+      { zone: `z${zone}`, rack: `r${rack}`, host: `h${id}`, ...poolLabel(pool) },
       p.disksPerServer,
       this.nowMs,
     );
-    this.note(`fault: join ${id} in z${zone}/r${rack}`);
+    this.note(`fault: join ${id} in z${zone}/r${rack}${pool ? ` pool ${pool}` : ''}`);
   }
 
   faultContext() {

@@ -18,7 +18,7 @@ import {
 import type { ShardLocation } from '../../../../src/metadata/types.ts';
 import type { SeededPrng } from '../../../../src/raft/index.ts';
 import type { SimCluster } from './cluster.ts';
-import type { Profile } from './profile.ts';
+import { type Profile, SIM_POOL } from './profile.ts';
 
 export interface WriteStats {
   written: number;
@@ -38,7 +38,10 @@ export function writeStripe(
 ): void {
   const { k, m, strategy } = profile;
   const stripeId = `w${String(cluster.sizes.size).padStart(5, '0')}`;
-  const servers = ClusterMap.of(placementServers([...cluster.records.values()]));
+  // With pools, half the stripes are an archive class's: placed on the pool's servers only and
+  // judged against them (src/client/data-pool.ts, src/metadata/stripe-placement.ts).
+  const pool = profile.pools && prng.chance(0.5) ? SIM_POOL : undefined;
+  const servers = poolMap(cluster, pool);
   let shards: ShardLocation[];
   try {
     shards = placeShards({ strategy, stripeId, width: k + m, m, count: k + m, cluster: servers });
@@ -47,7 +50,7 @@ export function writeStripe(
     stats.noTargets++;
     return;
   }
-  const stripe = { id: stripeId, k, m, shards };
+  const stripe = { id: stripeId, k, m, shards, ...(pool === undefined ? {} : { pool }) };
   const placed = checkPlacement(stripe, servers, { requireLive: true });
   if (placed.length > 0) fail(`placeShards broke its promise: ${placed[0].message}`);
   cluster.sizes.set(stripeId, 1 + prng.nextInt(profile.shardSizeBytesMax));
@@ -85,14 +88,15 @@ export function writeStripe(
   // The state machine's check at commit (checkNewStripe), against the same records.
   const committed = checkPlacement(stripe, servers);
   if (committed.length > 0) fail(`a written stripe breaks placement: ${committed[0].message}`);
-  cluster.stripes.set(stripeId, {
-    id: stripeId,
-    k,
-    m,
-    shardSizeBytes: cluster.sizeOf(stripeId),
-    shards,
-  });
+  cluster.stripes.set(stripeId, { ...stripe, shardSizeBytes: cluster.sizeOf(stripeId) });
   stats.written++;
+}
+
+// The servers a stripe of `pool` is placed on and judged against: the pool's, or every server.
+export function poolMap(cluster: SimCluster, pool: string | undefined): ClusterMap {
+  const records = [...cluster.records.values()];
+  const inPool = pool === undefined ? records : records.filter((r) => r.domain.pool === pool);
+  return ClusterMap.of(placementServers(inPool));
 }
 
 function placeAgain(

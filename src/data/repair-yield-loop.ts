@@ -1,0 +1,59 @@
+// The I/O around RepairYield (repair-yield.ts) on a data server: every YIELD_WINDOW_MS it reads
+// the event loop's delay over the window (perf_hooks' histogram, its p99) and the client reads
+// served, and sets the server-wide repair bounds (RepairSlots.setYieldLevel) to the level that
+// comes out. The gauge strata_data_repair_yield_level shows it.
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import type { Logger } from '../observability/logger.ts';
+import { repairYieldLevel } from '../observability/metrics.ts';
+import type { RepairSlots } from './repair-slots.ts';
+import { RepairYield } from './repair-yield.ts';
+
+// Short enough to back off within a few of a client's reads; long enough for a percentile.
+export const YIELD_WINDOW_MS = 250;
+const LAG_RESOLUTION_MS = 5;
+const LAG_PERCENTILE = 99;
+
+export interface RepairYieldLoop {
+  noteClientRead(): void; // a client (not repair) read was served
+  close(): void;
+}
+
+export function startRepairYield(slots: RepairSlots, log: Logger): RepairYieldLoop {
+  const control = new RepairYield(slots.levelMax);
+  const lag = monitorEventLoopDelay({ resolution: LAG_RESOLUTION_MS });
+  lag.enable();
+  let clientReads = 0;
+  let repairBusy = false;
+  repairYieldLevel.set(control.level);
+  // Busy at any sample counts the window as busy (repair work is short and bursty).
+  const sample = setInterval(() => {
+    repairBusy ||= slots.busy;
+  }, YIELD_WINDOW_MS / 5);
+  const window = setInterval(() => {
+    repairBusy ||= slots.busy;
+    const lagMs = lag.count > 0 ? lag.percentile(LAG_PERCENTILE) / 1e6 : 0;
+    const before = control.level;
+    const level = control.observe({ lagMs, clientReads, repairBusy });
+    if (level !== before) {
+      slots.setYieldLevel(level);
+      repairYieldLevel.set(level);
+      if (level === 1 && before > 1)
+        log.debug('repair yields to client reads', { lagMs, targetLagMs: control.targetLagMs });
+    }
+    lag.reset();
+    clientReads = 0;
+    repairBusy = false;
+  }, YIELD_WINDOW_MS);
+  sample.unref();
+  window.unref();
+  return {
+    noteClientRead() {
+      clientReads++;
+    },
+    close() {
+      clearInterval(sample);
+      clearInterval(window);
+      lag.disable();
+    },
+  };
+}
