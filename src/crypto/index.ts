@@ -5,3 +5,4 @@ export * from './kms-key.ts';
 export * from './master-key.ts';
 export * from './shard-seal.ts';
 export * from './stripe-seal.ts';
+export * from './user-secret.ts';
