@@ -11,7 +11,7 @@ import {
   isCustomerKeyId,
   type KmsSealKey,
   newDataKey,
-  openWindow,
+  openWindowAsync,
   type SealedLayout,
   type StripeKey,
   sealedLayout,
@@ -152,7 +152,7 @@ export async function readStripeData(
         log,
       );
       try {
-        const plain = openWindow(sk, window, sealed);
+        const plain = await openWindowAsync(sk, window, sealed);
         encryptedStripes.inc({ operation: 'open' });
         return plain;
       } catch (error) {
