@@ -5,11 +5,7 @@
 // scrubber and the repair never need a key. In the erasure layer's coordinates the stripe's data
 // is the k sealed shards end to end, each `sealedShardBytes` long (zero padded).
 import assert from 'node:assert';
-import { webcrypto } from 'node:crypto';
 import {
-  ChunkAuthError,
-  chunkAad,
-  chunkNonce,
   type DataCipher,
   openChunk,
   PLAIN_CHUNK_BYTES,
@@ -140,74 +136,4 @@ export function openWindow(sk: StripeKey, window: SealedWindow, sealed: Buffer):
   const out = plain.subarray(window.skipBytes, window.skipBytes + window.lengthBytes);
   assert.equal(out.length, window.lengthBytes, 'the window opens to the range asked');
   return out;
-}
-
-// Chunks of one window decrypted at once in the thread pool: enough to keep libuv's threads busy
-// (4 by default), few enough that the copies WebCrypto makes of its inputs stay small (1 MiB).
-const OPEN_CHUNKS_IN_FLIGHT_MAX = 16;
-
-// openWindow, with AES-256-GCM off the event loop: WebCrypto's AES-GCM runs in libuv's thread
-// pool, so a gateway's main thread keeps serving sockets (and the reads of the next pieces)
-// while the chunks open, several at a time. Each chunk opens straight into its place in the
-// result: no buffer of the whole opened window, no Buffer.concat. ChaCha20-Poly1305 has no
-// WebCrypto form in Node 24 but an experimental one, and opens with openWindow. The same
-// ENCRYPTION_AUTH_FAILED (ChunkAuthError naming the chunk) when a chunk does not authenticate.
-// The key bytes are copied into a CryptoKey, which cannot be zeroed: it lives until collected.
-export async function openWindowAsync(
-  sk: StripeKey,
-  window: SealedWindow,
-  sealed: Buffer,
-): Promise<Buffer> {
-  assert.equal(sealed.length, window.end - window.start, 'the sealed window');
-  if (sk.cipher !== 'aes-256-gcm') return openWindow(sk, window, sealed);
-  const key = await webcrypto.subtle.importKey('raw', sk.key, 'AES-GCM', false, ['decrypt']);
-  const out = Buffer.allocUnsafe(window.lengthBytes);
-  let plainAt = -window.skipBytes; // where the next chunk's plaintext lands in `out`
-  const jobs = window.chunks.map((chunk) => {
-    const job = { chunk, plainAt };
-    plainAt += chunk.plainBytes;
-    return job;
-  });
-  assert(plainAt >= window.lengthBytes, 'the chunks cover the range');
-  let next = 0;
-  const worker = async () => {
-    for (let j = next++; j < jobs.length; j = next++) {
-      const { chunk, plainAt: at } = jobs[j];
-      const place = { stripeId: sk.stripeId, ...chunk };
-      const bytes = sealed.subarray(
-        chunk.sealedOffset,
-        chunk.sealedOffset + chunk.plainBytes + TAG_BYTES,
-      );
-      const plain = await openChunkInPool(key, place, bytes);
-      assert.equal(plain.length, chunk.plainBytes, 'a chunk opens to its plaintext length');
-      // Only the part of the chunk inside the range asked for.
-      const from = Math.max(0, -at);
-      const to = Math.min(plain.length, window.lengthBytes - at);
-      if (to > from) plain.copy(out, at + from, from, to);
-    }
-  };
-  const workers = Math.min(OPEN_CHUNKS_IN_FLIGHT_MAX, jobs.length);
-  await Promise.all(Array.from({ length: workers }, worker));
-  return out;
-}
-
-async function openChunkInPool(
-  key: webcrypto.CryptoKey,
-  place: { stripeId: string; shardIndex: number; chunkIndex: number },
-  sealed: Buffer,
-): Promise<Buffer> {
-  if (sealed.length <= TAG_BYTES)
-    throw new ChunkAuthError(place, `${sealed.length} bytes is no sealed chunk`);
-  const algorithm = {
-    name: 'AES-GCM',
-    iv: chunkNonce(place.shardIndex, place.chunkIndex),
-    additionalData: chunkAad(place),
-    tagLength: TAG_BYTES * 8,
-  };
-  try {
-    // WebCrypto takes the ciphertext with its tag appended: the chunk as stored.
-    return Buffer.from(await webcrypto.subtle.decrypt(algorithm, key, sealed));
-  } catch {
-    throw new ChunkAuthError(place, 'the tag does not match');
-  }
 }

@@ -124,12 +124,20 @@ export async function syncLeaderUsers(
   log: Logger,
 ): Promise<void> {
   if (users.length === 0) return;
+  let sealed: ConfigUser[];
+  try {
+    sealed = secrets.sealUsers(users);
+  } catch (error) {
+    // A secret that breaks the rules is refused before it is proposed (never in the log).
+    log.error('the configured users (s3.auth.credentials) were refused', { error });
+    return;
+  }
   for (let attempt = 1; attempt <= SYNC_ATTEMPTS_MAX && replica.isLeader; attempt++) {
     try {
       const command: Command = {
         op: 'syncConfigUsers',
         nowMs: Date.now(),
-        users: secrets.sealUsers(users),
+        users: sealed,
         complete: true,
       };
       const result = await replica.propose({ command });

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { describe, test } from 'node:test';
+import { after, describe, test } from 'node:test';
 import fc from 'fast-check';
 import { isStrataError } from '../../src/common/errors.ts';
 import {
@@ -8,8 +8,8 @@ import {
   chunkNonce,
   DATA_CIPHERS,
   type DataCipher,
+  OpenPool,
   openWindow,
-  openWindowAsync,
   PLAIN_CHUNK_BYTES,
   SEALED_CHUNK_BYTES,
   type SealedLayout,
@@ -132,9 +132,12 @@ describe('sealed stripes', () => {
   });
 });
 
-// The gateway's read path opens AES-256-GCM windows in the thread pool (openWindowAsync): it
-// must give the same bytes as openWindow for any range, and refuse a changed chunk the same way.
-describe('openWindowAsync', () => {
+// The gateway's read path opens large windows in worker threads (OpenPool): it must give the
+// same bytes as openWindow for any range, and refuse a changed chunk the same way.
+describe('OpenPool', () => {
+  const pool = new OpenPool({ workers: 2 });
+  after(() => pool.close());
+
   test('opens any range to the same bytes as openWindow, for both ciphers', async () => {
     await fc.assert(
       fc.asyncProperty(
@@ -149,7 +152,7 @@ describe('openWindowAsync', () => {
           const o = Math.min(size - 1, Math.floor(a * size));
           const n = Math.max(1, Math.floor(b * (size - o)));
           const w = sealedWindow(layout, o, n);
-          const got = await openWindowAsync(sk, w, data.subarray(w.start, w.end));
+          const got = await pool.open(sk, w, data.subarray(w.start, w.end));
           assert.ok(got.equals(plain.subarray(o, o + n)), `[${o}, ${o + n}) of ${size}, k=${k}`);
         },
       ),
@@ -163,7 +166,7 @@ describe('openWindowAsync', () => {
     const w = sealedWindow(layout, 0, plain.length);
     const bytes = Buffer.from(data.subarray(w.start, w.end));
     bytes[2 * SEALED_CHUNK_BYTES + 7] ^= 1;
-    await assert.rejects(openWindowAsync(sk, w, bytes), (error: unknown) => {
+    await assert.rejects(pool.open(sk, w, bytes), (error: unknown) => {
       assert.ok(isAuthFailure(error), String(error));
       assert.equal((error as ChunkAuthError).place.chunkIndex, 2, 'the changed chunk is named');
       return true;
