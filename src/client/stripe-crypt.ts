@@ -184,9 +184,11 @@ export async function readStripeData(
 const INLINE_OPEN_CHUNKS_MAX = 4;
 
 function openOffLoop(sk: StripeKey, window: SealedWindow, sealed: Buffer): Promise<Buffer> {
-  if (window.chunks.length <= INLINE_OPEN_CHUNKS_MAX)
+  const pool = openPool();
+  // A saturated pool: slower inline than refused.
+  if (window.chunks.length <= INLINE_OPEN_CHUNKS_MAX || pool.saturated)
     return Promise.resolve(openWindow(sk, window, sealed));
-  return openPool().open(sk, window, sealed);
+  return pool.open(sk, window, sealed);
 }
 
 async function stripeKey(

@@ -45,6 +45,11 @@ export class OpenPool {
     this.load = this.workers.map(() => 0);
   }
 
+  // Whether open() would refuse a task now (the caller then opens on its own thread).
+  get saturated(): boolean {
+    return this.waiting.size >= TASKS_IN_FLIGHT_MAX;
+  }
+
   // openWindow's result, computed in a worker; the same errors (ChunkAuthError naming the chunk).
   async open(sk: StripeKey, window: SealedWindow, sealed: Buffer): Promise<Buffer> {
     assert.equal(sealed.length, window.end - window.start, 'the sealed window');
