@@ -74,8 +74,8 @@ export class UserSecrets {
     };
   }
 
-  // A plaintext secret sealed under the active master key; anything else as it came (the state
-  // machine refuses what is malformed, without quoting it).
+  // A plaintext secret sealed under the active master key, a sealed one as it came; EINVAL for a
+  // secret the state machine would refuse (never quoted).
   private sealed(accessKeyId: unknown, secret: SecretOf): SecretOf {
     const ring = this.ring;
     assert(ring !== undefined);
