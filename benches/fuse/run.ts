@@ -9,6 +9,8 @@
 //   npm run bench:fuse
 //   BENCH_FUSE_SIZE=1G BENCH_FUSE_RUNTIME=30 BENCH_FUSE_FILES=10000
 //   BENCH_FUSE_TARGETS=strata,local,moosefs BENCH_SHARED_DIR=../shared
+//   BENCH_FUSE_ENCRYPTION=1: Strata with encryption at rest, the mount given the key file
+//   (--key-file), so it seals what it writes and opens what it reads: compare with a run without.
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -25,6 +27,7 @@ const TARGET_NAMES: Record<Target, string> = {
 const SIZE = process.env.BENCH_FUSE_SIZE || '1G';
 const RUNTIME_S = Number(process.env.BENCH_FUSE_RUNTIME || '30');
 const FILES = Number(process.env.BENCH_FUSE_FILES || '10000');
+const ENCRYPTION = process.env.BENCH_FUSE_ENCRYPTION === '1';
 const TARGETS = (process.env.BENCH_FUSE_TARGETS || TARGETS_KNOWN.join(','))
   .split(',')
   .map((t) => t.trim())
@@ -202,8 +205,14 @@ function run(command: string, args: string[]): void {
   }
 }
 
-async function startMount(mountPoint: string, metadataAddr: string): Promise<ChildProcess> {
-  const mount = spawn(process.execPath, [MOUNT_BIN, mountPoint, '--metadata-addr', metadataAddr], {
+async function startMount(
+  mountPoint: string,
+  metadataAddr: string,
+  keyFile: string | undefined,
+): Promise<ChildProcess> {
+  const keyArgs = keyFile === undefined ? [] : ['--key-file', keyFile];
+  const args = [MOUNT_BIN, mountPoint, '--metadata-addr', metadataAddr, ...keyArgs];
+  const mount = spawn(process.execPath, args, {
     cwd: REPO_ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -255,10 +264,13 @@ async function benchStrata(): Promise<{ figures: Figures; line: string }> {
   };
   cleanups.push(stop);
   try {
-    progress('strata', 'starting a single-node server');
-    server = await startStrata({ dataDir: join(work, 'strata-data') });
+    const dataDir = join(work, 'strata-data');
+    progress('strata', `starting a single-node server${ENCRYPTION ? ', encryption at rest' : ''}`);
+    const env: Record<string, string> = ENCRYPTION ? { STRATA_ENCRYPTION_ENABLED: 'true' } : {};
+    server = await startStrata({ dataDir, env });
     progress('strata', `mounting ${mountPoint} (metadata ${server.metadataAddr})`);
-    mount = await startMount(mountPoint, server.metadataAddr);
+    const keyFile = ENCRYPTION ? join(dataDir, 'master.key') : undefined;
+    mount = await startMount(mountPoint, server.metadataAddr, keyFile);
     progress('strata', 'mkdir bench (a bucket)');
     mkdirSync(join(mountPoint, 'bench'));
     return await fsBench('strata', join(mountPoint, 'bench'));

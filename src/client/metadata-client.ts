@@ -10,6 +10,7 @@ import {
   METADATA_RPC,
   type MetadataReader,
   type ResolvedAccessKey,
+  type SealedSecret,
   type UserSummary,
 } from '../metadata/types.ts';
 import { RpcClient } from '../rpc/index.ts';
@@ -89,6 +90,15 @@ export class MetadataClient {
 
   async listUsers(): Promise<UserSummary[]> {
     return this.call(METADATA_RPC.userList, {});
+  }
+
+  // The users' secrets sealed by a master key (never one in the clear), with the users version
+  // they were read at: what a master key rotation re-seals (admin).
+  async sealedUserSecrets(): Promise<{
+    usersVersion: number;
+    secrets: Array<{ accessKeyId: string; sealedSecret: SealedSecret }>;
+  }> {
+    return this.call(METADATA_RPC.userList, { sealedSecrets: true });
   }
 
   // Every access key with its secret, unless the users version is still `sinceVersion`.

@@ -262,7 +262,9 @@ class HedgedStripeRead {
     if (this.needed.every((r) => this.exact.get(r.index)?.state === 'ok')) {
       erasureStripes.inc({ operation: 'read' });
       const bodies = this.needed.map((r) => this.exact.get(r.index)?.body as Buffer);
-      if (this.target === undefined) this.finish(undefined, Buffer.concat(bodies));
+      // One shard's range is the data as it is: no copy.
+      if (this.target === undefined)
+        this.finish(undefined, bodies.length === 1 ? bodies[0] : Buffer.concat(bodies));
       else if (this.target < this.stripe.k)
         this.finish(undefined, bodies[0]); // its own copy
       else this.finish(undefined, this.codeTarget(this.target, this.needed, bodies));

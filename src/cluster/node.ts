@@ -151,6 +151,7 @@ export async function startNode(config: StrataConfig, log: Logger): Promise<Runn
         },
         repairProgress: () => repair?.progress(),
         configUsers: configUsersOf(leaderCredentials(config, dataDir, node)),
+        masterKeys: metadataMasterKeys(config, dataDir, log),
         log: log.child({ service: 'metadata' }),
       });
       closers.push(() => service.close());
@@ -570,4 +571,18 @@ async function startAccessKeys(
 // it presents the node's certificate.
 function dataChildSecurity(security: RpcSecurity): RpcSecurity {
   return security.mode === 'token' ? { ...security, role: 'data' } : security;
+}
+
+// A metadata member's master keys, for the users' secrets (docs/guides/security.md, "Users"):
+// with encryption at rest on it needs the key file (a combined node makes it at the first start,
+// a metadata member of a cluster refuses to start without it: any member may lead, and the
+// leader seals and unseals the secrets); with it off, the file if there is one, to unseal what
+// was sealed while it was on.
+function metadataMasterKeys(config: StrataConfig, dataDir: string, log: Logger) {
+  const keyFile = resolve(config.encryption.key_file || join(dataDir, 'master.key'));
+  const createKeyFile = config.node.role === 'combined';
+  const { atRest, createdKeyFile } = loadAtRest({ ...config.encryption, keyFile, createKeyFile });
+  if (createdKeyFile)
+    log.warn('created the master key file: back it up apart from the data', { keyFile });
+  return { ring: atRest?.ring, keyFile, sealNew: atRest?.sealNew ?? false };
 }

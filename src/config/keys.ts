@@ -319,7 +319,7 @@ export const KEYS: readonly KeySpec[] = [
   {
     key: 'encryption.enabled',
     check: isBool,
-    doc: 'encryption at rest: every new stripe gets its own data key, wrapped by the master key of `encryption.key_file`, and its data shards are sealed before erasure coding, so the data directories hold no plaintext (docs/guides/security.md, "Encryption at rest"). Read by the S3 gateway (`combined` and `s3` roles). Stripes written before stay readable, and so do encrypted stripes after it is turned off, while the key file is there',
+    doc: 'encryption at rest: every new stripe gets its own data key, wrapped by the master key of `encryption.key_file`, and its data shards are sealed before erasure coding, so the data directories hold no plaintext (docs/guides/security.md, "Encryption at rest"). Read by the S3 gateway (`combined` and `s3` roles), and by metadata members (`combined` and `metadata` roles), which then store the secret keys of S3 users sealed by the master key (docs/guides/security.md, "Users"). Stripes written before stay readable, and so do encrypted stripes after it is turned off, while the key file is there',
   },
   {
     key: 'encryption.cipher',
@@ -329,7 +329,7 @@ export const KEYS: readonly KeySpec[] = [
   {
     key: 'encryption.key_file',
     check: isString(false),
-    doc: 'the master key file (mode 0600, refused otherwise): base64 keys, one per line, the first wraps new data keys. Empty: `<data_dir>/master.key`. A `combined` node creates it at the first start with encryption on; an `s3` gateway refuses to start without it (every gateway needs a copy of the same file). Back it up apart from the data: without it the data cannot be read. `strata encryption rotate-master-key` replaces the key',
+    doc: 'the master key file (mode 0600, refused otherwise): base64 keys, one per line, the first wraps new data keys. Empty: `<data_dir>/master.key`. A `combined` node creates it at the first start with encryption on; an `s3` gateway or a `metadata` member refuses to start without it (every gateway and metadata member needs a copy of the same file). Back it up apart from the data: without it the data cannot be read. `strata encryption rotate-master-key` replaces the key',
   },
   {
     key: 'observability.metrics_addr',

@@ -45,8 +45,9 @@ export function loadAtRest(settings: AtRestSettings): {
   if (enabled && !settings.createKeyFile && !existsSync(keyFile)) {
     throw new StrataError(
       'CONFIG_INVALID',
-      `encryption is on and the key file ${keyFile} does not exist: every gateway of a cluster ` +
-        'needs a copy of the same key file ([encryption] key_file; docs/guides/security.md)',
+      `encryption is on and the key file ${keyFile} does not exist: every gateway and metadata ` +
+        'member of a cluster needs a copy of the same key file ([encryption] key_file; ' +
+        'docs/guides/security.md)',
     );
   }
   if (enabled) {

@@ -2,16 +2,20 @@
 // record ('I' + name) holds its keys with their secrets; an index ('k' + access key id) names the
 // key's user, so an access key id belongs to one user only. Every change moves the users
 // version, which gateways poll to refresh their copy. Key material comes inside the command
-// (made by the CLI or read from a configuration): apply never generates it.
+// (made by the CLI or read from a configuration): apply never generates it. A secret is stored
+// as the command carries it: sealed by the master key when the leader that proposed it has one
+// (src/metadata/user-secrets.ts), else as it is; apply never sees a master key.
 import assert from 'node:assert';
 import * as K from './keys.ts';
 import { fail, type Store } from './store.ts';
 import type {
   Command,
   ConfigUser,
-  ResolvedAccessKey,
+  SealedSecret,
+  StoredAccessKey,
   UserAccessKey,
   UserRecord,
+  UserSecretSeal,
   UserSummary,
 } from './types.ts';
 
@@ -26,11 +30,20 @@ export const USERS_MAX = 1_000;
 const USER_NAME = /^[A-Za-z0-9+/=,.@_:-]{1,128}$/;
 const ACCESS_KEY_ID = /^[A-Za-z0-9+/=._-]{3,128}$/; // as s3.auth.credentials accepts
 const SECRET_KEY = /^[\x20-\x7e]{8,256}$/; // printable ASCII: it is typed into clients
+const MASTER_KEY_ID = /^[0-9a-f]{16}$/;
+// A 256-byte secret under AES-KWP: 264 bytes, 352 characters of base64.
+const WRAPPED_SECRET = /^[A-Za-z0-9+/]{22,352}={0,2}$/;
+export const SECRET_SEALS_PER_COMMAND_MAX = 2 * USERS_MAX;
 
+type SecretOf = { secretKey?: string; sealedSecret?: SealedSecret };
+
+export function isSecretKey(secretKey: unknown): secretKey is string {
+  return typeof secretKey === 'string' && SECRET_KEY.test(secretKey);
+}
 export function createUser(store: Store, c: Op<'createUser'>) {
   checkName(c.name);
   if (typeof c.admin !== 'boolean') fail('EINVAL', 'admin is true or false');
-  checkKey(c.accessKeyId, c.secretKey);
+  checkKey(c.accessKeyId, c);
   if (userOf(store, c.name) !== undefined) fail('USER_EXISTS', `user ${c.name} exists`);
   if (countUsers(store) >= USERS_MAX) fail('ENOSPC', `at most ${USERS_MAX} users`);
   refuseKeyOfAnother(store, c.accessKeyId, c.name);
@@ -39,7 +52,7 @@ export function createUser(store: Store, c: Op<'createUser'>) {
     admin: c.admin,
     source: 'cli',
     createdAtMs: c.nowMs,
-    keys: [{ accessKeyId: c.accessKeyId, secretKey: c.secretKey, createdAtMs: c.nowMs }],
+    keys: [{ accessKeyId: c.accessKeyId, ...secretOf(c), createdAtMs: c.nowMs }],
   };
   putUser(store, user, undefined);
   return { ok: true as const, user: summaryOf(user) };
@@ -63,7 +76,7 @@ export function deleteUser(store: Store, c: Op<'deleteUser'>) {
 
 export function rotateAccessKey(store: Store, c: Op<'rotateAccessKey'>) {
   checkName(c.name);
-  checkKey(c.accessKeyId, c.secretKey);
+  checkKey(c.accessKeyId, c);
   if (typeof c.keepOld !== 'boolean') fail('EINVAL', 'keepOld is true or false');
   const user = userOf(store, c.name) ?? fail('NO_SUCH_USER', `no user ${c.name}`);
   if (user.source === 'config')
@@ -81,7 +94,7 @@ export function rotateAccessKey(store: Store, c: Op<'rotateAccessKey'>) {
       `user ${c.name} has ${KEYS_PER_USER_MAX} access keys, the most a user may hold: rotate ` +
         'without keeping the old key',
     );
-  const fresh = { accessKeyId: c.accessKeyId, secretKey: c.secretKey, createdAtMs: c.nowMs };
+  const fresh = { accessKeyId: c.accessKeyId, ...secretOf(c), createdAtMs: c.nowMs };
   const next: UserRecord = { ...user, keys: [...kept, fresh] };
   putUser(store, next, user);
   return { ok: true as const, user: summaryOf(next) };
@@ -121,7 +134,7 @@ function checkConfigUser(store: Store, u: ConfigUser, owners: Map<string, string
         `configuration; a user holds 1 to ${KEYS_PER_USER_MAX}`,
     );
   for (const key of u.keys) {
-    checkKey(key.accessKeyId, key.secretKey);
+    checkKey(key.accessKeyId, key);
     const other = owners.get(key.accessKeyId);
     if (other !== undefined)
       fail('ACCESS_KEY_IN_USE', `access key ${key.accessKeyId} is listed for ${other} already`);
@@ -136,7 +149,7 @@ function syncOne(store: Store, u: ConfigUser, nowMs: number): boolean {
   const before = userOf(store, u.name);
   const keys: UserAccessKey[] = u.keys.map((k) => ({
     accessKeyId: k.accessKeyId,
-    secretKey: k.secretKey,
+    ...secretOf(k),
     createdAtMs:
       before?.keys.find((old) => old.accessKeyId === k.accessKeyId)?.createdAtMs ?? nowMs,
   }));
@@ -157,10 +170,79 @@ function sameUser(a: UserRecord, b: UserRecord): boolean {
     a.admin === b.admin &&
     a.source === b.source &&
     a.keys.length === b.keys.length &&
-    a.keys.every(
-      (k, i) => k.accessKeyId === b.keys[i].accessKeyId && k.secretKey === b.keys[i].secretKey,
-    )
+    a.keys.every((k, i) => k.accessKeyId === b.keys[i].accessKeyId && sameSecret(k, b.keys[i]))
   );
+}
+
+// Sealing is deterministic (src/crypto/user-secret.ts), so a secret sealed again under the same
+// master key compares equal; under another master key it does not, and is stored again.
+function sameSecret(a: SecretOf, b: SecretOf): boolean {
+  if (a.secretKey !== undefined || b.secretKey !== undefined) return a.secretKey === b.secretKey;
+  return (
+    a.sealedSecret?.masterKeyId === b.sealedSecret?.masterKeyId &&
+    a.sealedSecret?.wrappedSecret === b.sealedSecret?.wrappedSecret
+  );
+}
+
+// The plaintext secrets sealed, or sealed ones re-sealed under another master key. Everything is
+// checked before anything is written: a refusal has changed nothing.
+export function sealUserSecrets(store: Store, c: Op<'sealUserSecrets'>) {
+  const { keys } = c;
+  if (!Array.isArray(keys) || keys.length === 0 || keys.length > SECRET_SEALS_PER_COMMAND_MAX)
+    fail('EINVAL', `sealUserSecrets takes 1 to ${SECRET_SEALS_PER_COMMAND_MAX} secrets`);
+  if (c.usersVersion !== usersVersion(store))
+    fail('PRECONDITION_FAILED', 'the users changed since their secrets were read: read again');
+  const next = new Map<string, UserRecord>(); // user name -> record with its secrets sealed
+  let sealed = 0;
+  for (const seal of keys) {
+    const changed = sealOne(store, next, seal);
+    if (changed) sealed++;
+  }
+  for (const user of next.values()) store.db.putSync(K.userKey(user.name), user);
+  return { ok: true as const, sealed };
+}
+
+function sealOne(store: Store, next: Map<string, UserRecord>, seal: UserSecretSeal): boolean {
+  if (seal === null || typeof seal !== 'object') fail('EINVAL', 'a sealed secret is an object');
+  checkKey(seal.accessKeyId, { sealedSecret: seal.sealedSecret });
+  const from = seal.fromMasterKeyId;
+  if (from !== null && (typeof from !== 'string' || !MASTER_KEY_ID.test(from)))
+    fail('EINVAL', 'fromMasterKeyId is a master key id or null');
+  const name =
+    (store.db.get(K.accessKeyKey(seal.accessKeyId)) as string | undefined) ??
+    fail('NO_SUCH_USER', `no access key ${seal.accessKeyId}`);
+  const user = next.get(name) ?? userOf(store, name);
+  assert(user !== undefined, `access key ${seal.accessKeyId} has its user`);
+  const at = user.keys.findIndex((k) => k.accessKeyId === seal.accessKeyId);
+  assert(at >= 0, `user ${name} holds access key ${seal.accessKeyId}`);
+  const now = user.keys[at];
+  if (sameSecret(now, seal)) return false; // a retry of a seal that committed
+  const nowFrom = now.sealedSecret?.masterKeyId ?? null;
+  if (nowFrom !== from)
+    fail(
+      'PRECONDITION_FAILED',
+      `the secret of access key ${seal.accessKeyId} is ${nowFrom === null ? 'not sealed' : `sealed by ${nowFrom}`}`,
+    );
+  const key: UserAccessKey = {
+    accessKeyId: now.accessKeyId,
+    sealedSecret: seal.sealedSecret,
+    createdAtMs: now.createdAtMs,
+  };
+  next.set(name, { ...user, keys: user.keys.map((k, i) => (i === at ? key : k)) });
+  return true;
+}
+
+// The secret fields a command carries, exactly one of them (checked by checkKey).
+function secretOf(c: SecretOf): SecretOf {
+  if (c.sealedSecret !== undefined)
+    return {
+      sealedSecret: {
+        masterKeyId: c.sealedSecret.masterKeyId,
+        wrappedSecret: c.sealedSecret.wrappedSecret,
+      },
+    };
+  assert(typeof c.secretKey === 'string', 'a secret, sealed or not');
+  return { secretKey: c.secretKey };
 }
 
 // Writes the record and its key index (dropping the keys `before` had and `next` has not), and
@@ -192,9 +274,24 @@ function checkName(name: unknown): asserts name is string {
 }
 
 // The secret is never quoted in the message: errors reach logs and terminals.
-function checkKey(accessKeyId: unknown, secretKey: unknown): void {
+function checkKey(accessKeyId: unknown, secret: SecretOf): void {
   if (typeof accessKeyId !== 'string' || !ACCESS_KEY_ID.test(accessKeyId))
     fail('EINVAL', 'an access key id is 3-128 characters of A-Z a-z 0-9 + / = . _ -');
+  const { secretKey, sealedSecret } = secret;
+  if ((secretKey === undefined) === (sealedSecret === undefined))
+    fail('EINVAL', 'an access key has one secret, sealed or not');
+  if (sealedSecret !== undefined) {
+    if (
+      sealedSecret === null ||
+      typeof sealedSecret !== 'object' ||
+      typeof sealedSecret.masterKeyId !== 'string' ||
+      !MASTER_KEY_ID.test(sealedSecret.masterKeyId) ||
+      typeof sealedSecret.wrappedSecret !== 'string' ||
+      !WRAPPED_SECRET.test(sealedSecret.wrappedSecret)
+    )
+      fail('EINVAL', 'a sealed secret is a master key id and a wrapped secret in base64');
+    return;
+  }
   if (typeof secretKey !== 'string' || !SECRET_KEY.test(secretKey))
     fail('EINVAL', 'a secret key is 8-256 printable ASCII characters');
 }
@@ -240,14 +337,14 @@ export function usersVersion(store: Store): number {
   return (store.db.get(K.counterKey(K.USERS_VERSION_COUNTER)) as number | undefined) ?? 0;
 }
 
-export function accessKeys(store: Store): { version: number; keys: ResolvedAccessKey[] } {
+export function accessKeys(store: Store): { version: number; keys: StoredAccessKey[] } {
   // Synchronous reads between two applies (on this one thread) see one state, so the version
   // names exactly these keys.
   const keys = allUsers(store).flatMap((u) => u.keys.map((k) => resolved(u, k)));
   return { version: usersVersion(store), keys };
 }
 
-export function accessKey(store: Store, accessKeyId: string): ResolvedAccessKey | undefined {
+export function accessKey(store: Store, accessKeyId: string): StoredAccessKey | undefined {
   const name = store.db.get(K.accessKeyKey(accessKeyId)) as string | undefined;
   if (name === undefined) return undefined;
   const user = userOf(store, name);
@@ -256,11 +353,6 @@ export function accessKey(store: Store, accessKeyId: string): ResolvedAccessKey 
   return resolved(user, key);
 }
 
-function resolved(user: UserRecord, key: UserAccessKey): ResolvedAccessKey {
-  return {
-    accessKeyId: key.accessKeyId,
-    secretKey: key.secretKey,
-    user: user.name,
-    admin: user.admin,
-  };
+function resolved(user: UserRecord, key: UserAccessKey): StoredAccessKey {
+  return { accessKeyId: key.accessKeyId, ...secretOf(key), user: user.name, admin: user.admin };
 }

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { advertisedAddr } from '../common/advertise.ts';
 import { isStrataError, StrataError } from '../common/errors.ts';
 import { tightenDir } from '../common/private-dir.ts';
+import type { Keyring } from '../crypto/index.ts';
 import { DataClient } from '../data/index.ts';
 import { type Logger, silentLogger } from '../observability/logger.ts';
 import {
@@ -44,8 +45,9 @@ import {
   type MetadataReader,
   type Stripe,
 } from './types.ts';
-import { handleUsers, syncLeaderUsers, USER_OPS } from './user-handlers.ts';
+import { handleUsers, sealLeaderSecrets, syncLeaderUsers, USER_OPS } from './user-handlers.ts';
 import { actorOf, handleLogin } from './user-login.ts';
+import { UserSecrets } from './user-secrets.ts';
 
 // Reader functions callable over RPC (an allow-list: the method name comes from the network).
 const READ_FNS = new Set<keyof MetadataReader>([
@@ -168,6 +170,9 @@ export interface MetadataServiceOptions {
   // The users of this member's configuration (s3.auth.credentials, or its generated pair),
   // applied to the users table each time it starts to lead (src/metadata/user-handlers.ts).
   configUsers?: ConfigUser[];
+  // The master keys this member seals and unseals the users' secrets with (encryption at rest:
+  // docs/guides/security.md, "Users"); absent: none, secrets are stored as they come.
+  masterKeys?: { ring: Keyring | undefined; keyFile: string; sealNew: boolean };
   log?: Logger;
 }
 
@@ -204,6 +209,12 @@ export async function startMetadataService(
   let monitor: LivenessMonitor | undefined;
   // Set once the replica exists (a leadership change may be reported while it is made).
   let syncUsers: () => void = () => undefined;
+  const secrets = new UserSecrets({
+    ring: options.masterKeys?.ring,
+    keyFile: options.masterKeys?.keyFile,
+    sealNew: options.masterKeys?.sealNew ?? false,
+    log: log.child({ service: 'users' }),
+  });
   server.handle(RAFT_RPC.hello, async () => ({ header: { nodeId: options.raft.nodeId } }));
   server.handle(RAFT_RPC.step, async ({ header }) => {
     const { message, fromAddr } = header as { message: Message; fromAddr?: string };
@@ -269,9 +280,12 @@ export async function startMetadataService(
   });
   const live = replica;
   syncUsers = () => {
-    const users = options.configUsers;
-    if (users !== undefined && users.length > 0)
-      void syncLeaderUsers(live, users, log.child({ service: 'users' })).catch(() => undefined);
+    const users = options.configUsers ?? [];
+    const usersLog = log.child({ service: 'users' });
+    void (async () => {
+      await syncLeaderUsers(live, users, secrets, usersLog);
+      await sealLeaderSecrets(live, stateMachine, secrets, usersLog);
+    })().catch(() => undefined);
   };
   const metricsTimer = setInterval(() => {
     const s = live.status();
@@ -310,12 +324,13 @@ export async function startMetadataService(
     log: log.child({ service: 'backup' }),
   });
   handleBackups(server, backups, live);
-  handleUsers(server, live, stateMachine, forward);
+  handleUsers(server, live, stateMachine, forward, secrets);
   handleLogin(server, {
     replica: live,
     reader: stateMachine.reader,
     forward,
     log: log.child({ service: 'users' }),
+    unseal: (key) => secrets.unseal(key),
   });
 
   // A call of a user's connection is decided by the leader, on its state, for the user the

@@ -354,6 +354,8 @@ function dispatch(store: Store, c: Command): CommandResult {
       return users.rotateAccessKey(store, c);
     case 'syncConfigUsers':
       return users.syncConfigUsers(store, c);
+    case 'sealUserSecrets':
+      return users.sealUserSecrets(store, c);
     case 'createKmsKey':
       return kms.createKmsKey(store, c);
     case 'createDefaultKmsKey':

@@ -6,6 +6,7 @@
 // a deterministic state machine; the proposer stamps time (nowMs) and any identifiers into the
 // command so that apply() uses no clock and no randomness (this is what Raft will replicate).
 
+import type { SealedSecret } from '../crypto/user-secret.ts';
 import type {
   ReplicationBacklog,
   ReplicationConfig,
@@ -20,7 +21,7 @@ import type {
   ServerState,
 } from './placement/types.ts';
 
-export type { DiskState, FailureDomain, PlacementStrategy, ServerState };
+export type { DiskState, FailureDomain, PlacementStrategy, SealedSecret, ServerState };
 
 export const ROOT_INO = 1;
 
@@ -929,7 +930,10 @@ export type Command =
       name: string;
       admin: boolean;
       accessKeyId: string;
-      secretKey: string;
+      // One of the two: sealed by the leader when it has a master key (never in the Raft log in
+      // the clear then), as it came otherwise (docs/guides/security.md, "Users").
+      secretKey?: string;
+      sealedSecret?: SealedSecret;
     }
   // USER_FROM_CONFIG for a user the configuration declares: it is removed there.
   | { op: 'deleteUser'; nowMs: number; name: string }
@@ -939,7 +943,8 @@ export type Command =
       nowMs: number;
       name: string;
       accessKeyId: string;
-      secretKey: string;
+      secretKey?: string; // or sealedSecret, as createUser
+      sealedSecret?: SealedSecret;
       keepOld: boolean;
     }
   // The configuration's credentials (s3.auth.credentials, or the generated pair): each user is
@@ -947,6 +952,11 @@ export type Command =
   // list is a leader's whole configuration, so config users missing from it become CLI users
   // (deletable with `strata user delete`; their keys keep working until then).
   | { op: 'syncConfigUsers'; nowMs: number; users: ConfigUser[]; complete: boolean }
+  // Secrets sealed (a leader with a master key sealing the plaintext ones, once) or re-sealed
+  // under another master key (`strata encryption rotate-master-key`). Refused whole when the
+  // users version moved since the proposer read the secrets (a change may have replaced one);
+  // it does not move the version itself: no secret changes.
+  | { op: 'sealUserSecrets'; nowMs: number; usersVersion: number; keys: UserSecretSeal[] }
   // The built-in KMS (src/metadata/ops-kms.ts). Key material is made and wrapped by the proposer
   // (the CLI, or a gateway for the default key), which holds the master key: apply never sees it.
   | {
@@ -999,10 +1009,21 @@ export type CommandOp = Command['op'];
 
 export type UserSource = 'config' | 'cli';
 
+// The secret is recoverable, since SigV4 signs with it (docs/guides/security.md, "Users"):
+// sealed by the master key when the cluster has one, else as it is. Exactly one of the two.
 export interface UserAccessKey {
   accessKeyId: string;
-  secretKey: string; // recoverable: SigV4 signs with it (docs/guides/security.md, "Users")
+  secretKey?: string;
+  sealedSecret?: SealedSecret;
   createdAtMs: number;
+}
+
+// One secret of sealUserSecrets: from plaintext (fromMasterKeyId null) or from the secret sealed
+// by fromMasterKeyId, to `sealedSecret`.
+export interface UserSecretSeal {
+  accessKeyId: string;
+  fromMasterKeyId: string | null;
+  sealedSecret: SealedSecret;
 }
 
 // A user as the state records it ('I' + name).
@@ -1018,7 +1039,7 @@ export interface UserRecord {
 export interface ConfigUser {
   name: string;
   admin: boolean;
-  keys: Array<{ accessKeyId: string; secretKey: string }>;
+  keys: Array<{ accessKeyId: string; secretKey?: string; sealedSecret?: SealedSecret }>;
 }
 
 // A user as `strata user list` shows it: never a secret.
@@ -1030,10 +1051,20 @@ export interface UserSummary {
   accessKeyIds: string[];
 }
 
-// What a gateway resolves a request's access key with (meta.userKeys only).
+// What a gateway resolves a request's access key with (meta.userKeys only): the leader unseals
+// the secret before it answers.
 export interface ResolvedAccessKey {
   accessKeyId: string;
   secretKey: string;
+  user: string;
+  admin: boolean;
+}
+
+// An access key as the state holds it: its secret possibly sealed (read on the leader only).
+export interface StoredAccessKey {
+  accessKeyId: string;
+  secretKey?: string;
+  sealedSecret?: SealedSecret;
   user: string;
   admin: boolean;
 }
@@ -1274,8 +1305,8 @@ export interface MetadataReader {
   listUsers(): UserSummary[];
   // Every access key with its secret and the version of the users table it was read at: only
   // served to gateways and consoles (meta.userKeys), never through meta.read.
-  accessKeys(): { version: number; keys: ResolvedAccessKey[] };
-  accessKey(accessKeyId: string): ResolvedAccessKey | undefined;
+  accessKeys(): { version: number; keys: StoredAccessKey[] };
+  accessKey(accessKeyId: string): StoredAccessKey | undefined;
   usersVersion(): number; // moves on every change of the users table
   user(name: string): UserSummary | undefined;
   // The buckets an inode is in, through its names (a file hard-linked across buckets is in

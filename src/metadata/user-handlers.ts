@@ -9,6 +9,7 @@ import type { Envelope } from './replication/envelope.ts';
 import { type MetadataReplica, notLeader } from './replication/replica.ts';
 import type { MetadataStateMachine } from './state-machine.ts';
 import { type Command, type ConfigUser, METADATA_RPC } from './types.ts';
+import type { UserSecrets } from './user-secrets.ts';
 
 // The KMS commands of `strata kms` and of a master key rotation (src/metadata/ops-kms.ts): the
 // operator's, like the users. (createDefaultKmsKey goes through meta.apply: a gateway makes the
@@ -18,6 +19,8 @@ const KMS_ADMIN_OPS: readonly Command['op'][] = [
   'setKmsKeyState',
   'rotateKmsKey',
   'rewrapKmsKeys',
+  // A master key rotation re-seals the users' secrets too (strata encryption rotate-master-key).
+  'sealUserSecrets',
 ];
 export const USER_OPS: ReadonlySet<Command['op']> = new Set([
   'createUser',
@@ -44,6 +47,7 @@ export function handleUsers(
   replica: MetadataReplica,
   stateMachine: MetadataStateMachine,
   forward: Forward,
+  secrets: UserSecrets,
 ): void {
   // A follower passes the request to the leader once; the leader proposes or reads after a
   // ReadIndex round, so a key removed by an answered command is absent from every later answer.
@@ -62,13 +66,21 @@ export function handleUsers(
     if (command === null || typeof command !== 'object' || !CLI_USER_OPS.has(command.op))
       throw new StrataError('EINVAL', `userApply takes one of ${[...CLI_USER_OPS].join(', ')}`);
     return onLeader(METADATA_RPC.userApply, header, () =>
-      // The leader's clock stamps the user's creation time.
-      replica.propose({ command: { ...command, nowMs: Date.now() }, session: envelope.session }),
+      // The leader's clock stamps the user's creation time; the leader seals the secret, so the
+      // Raft log never holds it in the clear (a follower forwards it over the member's RPC).
+      replica.propose({
+        command: secrets.sealCommand({ ...command, nowMs: Date.now() }),
+        session: envelope.session,
+      }),
     );
   });
+  // { sealedSecrets: true }: the sealed secrets with the users version (a master key rotation
+  // re-seals them); never a secret in the clear.
   server.handle(METADATA_RPC.userList, async ({ header }) =>
     onLeader(METADATA_RPC.userList, header ?? {}, async () => {
       await replica.readBarrier();
+      if ((header as { sealedSecrets?: unknown } | null)?.sealedSecrets === true)
+        return sealedSecretsOf(stateMachine);
       return stateMachine.reader.listUsers();
     }),
   );
@@ -80,7 +92,8 @@ export function handleUsers(
       await replica.readBarrier();
       const version = stateMachine.reader.usersVersion();
       if (version === sinceVersion) return { version };
-      return stateMachine.reader.accessKeys();
+      const stored = stateMachine.reader.accessKeys();
+      return { version: stored.version, keys: secrets.resolve(stored.keys) };
     });
   });
   // A gateway's own credentials (configured, or generated at its first start): added, never
@@ -90,12 +103,12 @@ export function handleUsers(
     if (!Array.isArray(users)) throw new StrataError('EINVAL', 'userSync takes { users }');
     return onLeader(METADATA_RPC.userSync, header, () =>
       replica.propose({
-        command: {
+        command: secrets.sealCommand({
           op: 'syncConfigUsers',
           nowMs: Date.now(),
           users: users as ConfigUser[],
           complete: false,
-        },
+        }),
       }),
     );
   });
@@ -107,11 +120,26 @@ export function handleUsers(
 export async function syncLeaderUsers(
   replica: MetadataReplica,
   users: ConfigUser[],
+  secrets: UserSecrets,
   log: Logger,
 ): Promise<void> {
+  if (users.length === 0) return;
+  let sealed: ConfigUser[];
+  try {
+    sealed = secrets.sealUsers(users);
+  } catch (error) {
+    // A secret that breaks the rules is refused before it is proposed (never in the log).
+    log.error('the configured users (s3.auth.credentials) were refused', { error });
+    return;
+  }
   for (let attempt = 1; attempt <= SYNC_ATTEMPTS_MAX && replica.isLeader; attempt++) {
     try {
-      const command: Command = { op: 'syncConfigUsers', nowMs: Date.now(), users, complete: true };
+      const command: Command = {
+        op: 'syncConfigUsers',
+        nowMs: Date.now(),
+        users: sealed,
+        complete: true,
+      };
       const result = await replica.propose({ command });
       if (result.ok) {
         if (result.changed)
@@ -126,6 +154,52 @@ export async function syncLeaderUsers(
       return;
     } catch (error) {
       log.warn('applying the configured users failed; retrying', { attempt, error });
+      await new Promise((r) => setTimeout(r, SYNC_RETRY_MS));
+    }
+  }
+}
+
+function sealedSecretsOf(stateMachine: MetadataStateMachine) {
+  const { version, keys } = stateMachine.reader.accessKeys();
+  const sealed = keys.flatMap((k) =>
+    k.sealedSecret === undefined
+      ? []
+      : [{ accessKeyId: k.accessKeyId, sealedSecret: k.sealedSecret }],
+  );
+  return { usersVersion: version, secrets: sealed };
+}
+
+// When this member starts to lead with encryption at rest on: the secrets still in the clear
+// (stored before it was on) and those under a retired master key of its key file are sealed
+// under the active key, once. Retried when a change of the users came between the read and the
+// commit (the command is refused whole then). Logs counts only.
+export async function sealLeaderSecrets(
+  replica: MetadataReplica,
+  stateMachine: MetadataStateMachine,
+  secrets: UserSecrets,
+  log: Logger,
+): Promise<void> {
+  if (!secrets.sealsNew) return;
+  for (let attempt = 1; attempt <= SYNC_ATTEMPTS_MAX && replica.isLeader; attempt++) {
+    try {
+      await replica.readBarrier();
+      const { usersVersion, keys } = secrets.pendingSeals(stateMachine.reader);
+      if (keys.length === 0) return;
+      const command: Command = { op: 'sealUserSecrets', nowMs: Date.now(), usersVersion, keys };
+      const result = await replica.propose({ command });
+      if (result.ok) {
+        log.info('user secrets sealed by the master key', { sealed: keys.length });
+        return;
+      }
+      if (result.code !== 'PRECONDITION_FAILED') {
+        log.error('sealing the user secrets was refused', {
+          code: result.code,
+          reason: result.message,
+        });
+        return;
+      }
+    } catch (error) {
+      log.warn('sealing the user secrets failed; retrying', { attempt, error });
       await new Promise((r) => setTimeout(r, SYNC_RETRY_MS));
     }
   }

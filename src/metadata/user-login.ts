@@ -17,7 +17,7 @@ import type { Logger } from '../observability/logger.ts';
 import type { RpcPeer, RpcServer } from '../rpc/index.ts';
 import type { Actor } from './namespace-access.ts';
 import { type MetadataReplica, notLeader } from './replication/replica.ts';
-import { METADATA_RPC, type MetadataReader } from './types.ts';
+import { METADATA_RPC, type MetadataReader, type StoredAccessKey } from './types.ts';
 
 export const LOGIN_NONCE_BYTES = 32;
 const PROOF_CONTEXT = 'strata-user-login-v1';
@@ -40,10 +40,11 @@ export function verifyLoginProof(
   nonce: Buffer,
   binding: Buffer,
   proof: Buffer,
+  unseal: (key: StoredAccessKey) => string,
 ): { user: string; admin: boolean; usersVersion: number } | undefined {
   const key = reader.accessKey(accessKeyId);
   if (key === undefined || proof.length !== PROOF_BYTES) return undefined;
-  const expected = loginProof(key.secretKey, nonce, binding);
+  const expected = loginProof(unseal(key), nonce, binding);
   if (!timingSafeEqual(expected, proof)) return undefined;
   return { user: key.user, admin: key.admin, usersVersion: reader.usersVersion() };
 }
@@ -55,6 +56,8 @@ interface LoginContext {
   reader: MetadataReader;
   forward: Forward;
   log: Logger;
+  // The key's secret in the clear (src/metadata/user-secrets.ts): the leader unseals it.
+  unseal: (key: StoredAccessKey) => string;
 }
 
 export function handleLogin(server: RpcServer, context: LoginContext): void {
@@ -115,7 +118,7 @@ async function verify(
 ): Promise<{ user: string; admin: boolean; usersVersion: number } | undefined> {
   if (context.replica.isLeader) {
     await context.replica.readBarrier();
-    return verifyLoginProof(context.reader, accessKeyId, nonce, binding, proof);
+    return verifyLoginProof(context.reader, accessKeyId, nonce, binding, proof, context.unseal);
   }
   const hex = (b: Buffer) => b.toString('hex');
   const answer = (await context.forward(METADATA_RPC.login, {
@@ -139,7 +142,8 @@ async function verifyOnLeader(context: LoginContext, request: Record<string, unk
     throw new StrataError('EINVAL', 'meta.login verify takes accessKeyId, nonce, binding, proof');
   if (binding.length === 0) return null;
   await context.replica.readBarrier();
-  return verifyLoginProof(context.reader, request.accessKeyId, nonce, binding, proof) ?? null;
+  const { reader, unseal } = context;
+  return verifyLoginProof(reader, request.accessKeyId, nonce, binding, proof, unseal) ?? null;
 }
 
 function bytesOf(value: unknown, length: number): Buffer | undefined {

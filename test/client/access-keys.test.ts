@@ -11,6 +11,8 @@ import {
 } from '../../src/client/access-keys.ts';
 import { isStrataError } from '../../src/common/errors.ts';
 import type { MetadataStateMachine } from '../../src/metadata/state-machine.ts';
+import { UserSecrets } from '../../src/metadata/user-secrets.ts';
+import { silentLogger } from '../../src/observability/logger.ts';
 import { closeAll, ok, openEmptyMachine } from '../metadata/sm-helpers.ts';
 
 after(closeAll);
@@ -18,6 +20,13 @@ after(closeAll);
 // The leader's answer to meta.userKeys, from the machine's reader; `down` makes it fail as an
 // unreachable cluster does.
 function sourceOf(machine: MetadataStateMachine) {
+  // No master key: the secrets are stored as they are, as the leader resolves them then.
+  const secrets = new UserSecrets({
+    ring: undefined,
+    keyFile: undefined,
+    sealNew: false,
+    log: silentLogger,
+  });
   const source = {
     down: false,
     fetches: 0,
@@ -26,7 +35,8 @@ function sourceOf(machine: MetadataStateMachine) {
       const version = machine.reader.usersVersion();
       if (version === sinceVersion) return { version };
       source.fetches++;
-      return machine.reader.accessKeys();
+      const stored = machine.reader.accessKeys();
+      return { version: stored.version, keys: secrets.resolve(stored.keys) };
     },
   };
   return source;

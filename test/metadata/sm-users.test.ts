@@ -207,3 +207,86 @@ test('a configuration that breaks a rule changes nothing', () => {
   );
   assert.equal(machine.reader.accessKey('AKALICE1')?.secretKey, SECRET_A, 'nothing changed');
 });
+
+const SEALED_1 = {
+  masterKeyId: '0123456789abcdef',
+  wrappedSecret: Buffer.alloc(32, 1).toString('base64'),
+};
+const SEALED_2 = {
+  masterKeyId: 'fedcba9876543210',
+  wrappedSecret: Buffer.alloc(32, 2).toString('base64'),
+};
+
+test('sealUserSecrets seals a secret in the clear, re-seals from the named master key only, and refuses a stale read', () => {
+  const machine = withAlice();
+  const version = machine.reader.usersVersion();
+  const seal = (fromMasterKeyId: string | null, sealedSecret: typeof SEALED_1) => ({
+    accessKeyId: 'AKALICE1',
+    fromMasterKeyId,
+    sealedSecret,
+  });
+  // From a master key although the secret is in the clear: refused, nothing written.
+  const wrongFrom = {
+    op: 'sealUserSecrets' as const,
+    usersVersion: version,
+    keys: [seal(SEALED_2.masterKeyId, SEALED_1)],
+  };
+  assert.equal(codeOf(machine, wrongFrom), 'PRECONDITION_FAILED');
+  assert.equal(machine.reader.accessKey('AKALICE1')?.secretKey, SECRET_A);
+  ok(machine, { op: 'sealUserSecrets', usersVersion: version, keys: [seal(null, SEALED_1)] });
+  const key = machine.reader.accessKey('AKALICE1');
+  assert.equal(key?.secretKey, undefined, 'no secret in the clear once sealed');
+  assert.deepEqual(key?.sealedSecret, SEALED_1);
+  assert.equal(machine.reader.usersVersion(), version, 'sealing changes no secret: same version');
+  // A retry of the same seal is a no-op; a re-seal names the key it comes from.
+  ok(machine, { op: 'sealUserSecrets', usersVersion: version, keys: [seal(null, SEALED_1)] });
+  assert.equal(
+    codeOf(machine, { op: 'sealUserSecrets', usersVersion: version, keys: [seal(null, SEALED_2)] }),
+    'PRECONDITION_FAILED',
+  );
+  ok(machine, {
+    op: 'sealUserSecrets',
+    usersVersion: version,
+    keys: [seal(SEALED_1.masterKeyId, SEALED_2)],
+  });
+  assert.deepEqual(machine.reader.accessKey('AKALICE1')?.sealedSecret, SEALED_2);
+  // A change of the users since the read refuses the whole command (a secret may have changed).
+  ok(machine, {
+    op: 'rotateAccessKey',
+    name: 'alice',
+    accessKeyId: 'AKALICE2',
+    secretKey: SECRET_B,
+    keepOld: true,
+  });
+  const stale = {
+    op: 'sealUserSecrets' as const,
+    usersVersion: version,
+    keys: [seal(SEALED_2.masterKeyId, SEALED_1)],
+  };
+  assert.equal(codeOf(machine, stale), 'PRECONDITION_FAILED');
+  assert.deepEqual(machine.reader.accessKey('AKALICE1')?.sealedSecret, SEALED_2);
+});
+
+test('a user is created with a sealed secret, and a key has exactly one secret', () => {
+  const machine = openEmptyMachine();
+  const base = { op: 'createUser' as const, name: 'carol', admin: false, accessKeyId: 'AKCAROL1' };
+  assert.equal(codeOf(machine, { ...base }), 'EINVAL', 'no secret');
+  assert.equal(codeOf(machine, { ...base, secretKey: SECRET_C, sealedSecret: SEALED_1 }), 'EINVAL');
+  const badSealed = { masterKeyId: 'not-hex', wrappedSecret: SEALED_1.wrappedSecret };
+  assert.equal(codeOf(machine, { ...base, sealedSecret: badSealed }), 'EINVAL');
+  ok(machine, { ...base, sealedSecret: SEALED_1 });
+  assert.deepEqual(machine.reader.accessKey('AKCAROL1'), {
+    accessKeyId: 'AKCAROL1',
+    sealedSecret: SEALED_1,
+    user: 'carol',
+    admin: false,
+  });
+  // The configuration's user with the same sealed secret is unchanged (sealing is deterministic).
+  const users = [
+    { name: 'dave', admin: false, keys: [{ accessKeyId: 'AKDAVE1', sealedSecret: SEALED_2 }] },
+  ];
+  ok(machine, { op: 'syncConfigUsers', users, complete: false });
+  const version = machine.reader.usersVersion();
+  ok(machine, { op: 'syncConfigUsers', users, complete: false });
+  assert.equal(machine.reader.usersVersion(), version, 'the same sealed secret: no change');
+});

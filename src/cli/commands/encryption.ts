@@ -5,18 +5,21 @@
 // is left under a retired key and removes those keys from the file.
 import { join, resolve } from 'node:path';
 import { MetadataClient } from '../../client/metadata-client.ts';
+import { isStrataError } from '../../common/errors.ts';
 import {
   isCustomerKeyId,
   type Keyring,
   type MasterKey,
   readKeyFile,
+  sealUserSecret,
+  unsealUserSecret,
   unwrapDataKey,
   unwrapKmsMaterial,
   wrapDataKey,
   wrapKmsMaterial,
   writeKeyFile,
 } from '../../crypto/index.ts';
-import type { KmsMaterialRewrap, StripeKeyRewrap } from '../../metadata/types.ts';
+import type { KmsMaterialRewrap, StripeKeyRewrap, UserSecretSeal } from '../../metadata/types.ts';
 import { progressReporter } from '../progress.ts';
 import { METADATA_ADDR_OPTION, metadataAddrs, parse, UsageError } from '../usage.ts';
 
@@ -26,8 +29,8 @@ export const ENCRYPTION_HELP = `Usage: strata encryption rotate-master-key --new
 rotate-master-key makes the key in --new-key-file (base64, 32 bytes, mode 0600; its first key)
 the active master key of the key file (--key-file, else [encryption] key_file of the config, else
 <data_dir>/master.key), keeping the old keys there as retired (they only unwrap), then re-wraps
-every stripe's data key under it, and the material of every key of the built-in KMS (SSE-KMS;
-the data keys under KMS keys stay as they are). The data is not rewritten. Progress goes to stderr. Processes
+every stripe's data key under it, the material of every key of the built-in KMS (SSE-KMS;
+the data keys under KMS keys stay as they are) and the S3 users' secret keys. The data is not rewritten. Progress goes to stderr. Processes
 running with the old file keep wrapping new stripes with the old key until they restart with the
 new file: restart them (and copy the file to every gateway), run the command again (it re-wraps
 what they wrote meanwhile), then once more with --drop-retired, which removes the retired keys
@@ -61,15 +64,20 @@ export async function runEncryption(args: string[]): Promise<number> {
     process.stdout.write(
       `rotate-master-key: ${kms.rewrapped} KMS key versions re-wrapped under ${ring.active.id}\n`,
     );
+    const users = await resealUserSecrets(metadata, ring);
+    process.stdout.write(
+      `rotate-master-key: ${users.resealed} user secrets re-wrapped under ${ring.active.id}\n`,
+    );
     const result = await rewrapAll(metadata, ring);
     process.stdout.write(
       `rotate-master-key: ${result.rewrapped} data keys re-wrapped under ${ring.active.id}, ` +
         `${result.scanned} stripe references scanned\n`,
     );
-    if (result.unreadable > 0 || kms.unreadable > 0) {
+    if (result.unreadable > 0 || kms.unreadable > 0 || users.unreadable > 0) {
       process.stderr.write(
-        `rotate-master-key: ${result.unreadable} stripes and ${kms.unreadable} KMS key versions ` +
-          `are wrapped by a master key not in ${keyFile}; they stay as they are\n`,
+        `rotate-master-key: ${result.unreadable} stripes, ${kms.unreadable} KMS key versions ` +
+          `and ${users.unreadable} user secrets are wrapped by a master key not in ${keyFile}; ` +
+          'they stay as they are\n',
       );
       return 1;
     }
@@ -189,12 +197,52 @@ async function rewrapKmsMaterial(metadata: MetadataClient, ring: Keyring) {
   return { rewrapped, unreadable };
 }
 
-// Removes the retired keys once a scan finds no stripe and no KMS key version left under one.
+// Every user secret sealed by another master key is re-sealed under the active one, in one
+// command (at most 2,000 keys: SECRET_SEALS_PER_COMMAND_MAX). The command is refused whole when a
+// user changed since the read (a changed secret must not be replaced by the one read): read again.
+// Secrets still in the clear are the leader's to seal (it does at start, with encryption on).
+const RESEAL_ATTEMPTS_MAX = 5;
+
+async function resealUserSecrets(metadata: MetadataClient, ring: Keyring) {
+  for (let attempt = 1; ; attempt++) {
+    const { usersVersion, secrets } = await metadata.sealedUserSecrets();
+    const seals: UserSecretSeal[] = [];
+    let unreadable = 0;
+    for (const { accessKeyId, sealedSecret } of secrets) {
+      if (sealedSecret.masterKeyId === ring.active.id) continue;
+      if (!ring.byId.has(sealedSecret.masterKeyId)) {
+        unreadable++;
+        continue;
+      }
+      const secret = unsealUserSecret(ring, accessKeyId, sealedSecret);
+      const fromMasterKeyId = sealedSecret.masterKeyId;
+      seals.push({
+        accessKeyId,
+        fromMasterKeyId,
+        sealedSecret: sealUserSecret(ring.active, accessKeyId, secret),
+      });
+    }
+    if (seals.length === 0) return { resealed: 0, unreadable };
+    try {
+      const command = { op: 'sealUserSecrets' as const, nowMs: Date.now(), usersVersion };
+      await metadata.applyUserCommand({ ...command, keys: seals });
+      return { resealed: seals.length, unreadable };
+    } catch (error) {
+      const raced = isStrataError(error) && error.code === 'PRECONDITION_FAILED';
+      if (!raced || attempt >= RESEAL_ATTEMPTS_MAX) throw error;
+    }
+  }
+}
+
+// Removes the retired keys once a scan finds no stripe, no KMS key version and no user secret
+// left under one.
 async function dropRetired(metadata: MetadataClient, keyFile: string, ring: Keyring) {
   let cursor: string | undefined;
   let left = 0;
   for (const key of await metadata.read('listKmsKeys'))
     left += key.versions.filter((v) => v.masterKeyId !== ring.active.id).length;
+  const { secrets } = await metadata.sealedUserSecrets();
+  left += secrets.filter((s) => s.sealedSecret.masterKeyId !== ring.active.id).length;
   do {
     const page = await metadata.read('scanStripes', cursor, SCAN_PAGE_STRIPES);
     for (const { stripe } of page.stripes) {
