@@ -11,10 +11,8 @@ import {
   isCustomerKeyId,
   type KmsSealKey,
   newDataKey,
-  openPool,
   openWindow,
   type SealedLayout,
-  type SealedWindow,
   type StripeKey,
   sealedLayout,
   sealedWindow,
@@ -154,7 +152,7 @@ export async function readStripeData(
         log,
       );
       try {
-        const plain = await openOffLoop(sk, window, sealed);
+        const plain = openWindow(sk, window, sealed);
         encryptedStripes.inc({ operation: 'open' });
         return plain;
       } catch (error) {
@@ -176,19 +174,6 @@ export async function readStripeData(
   } finally {
     sk.key.fill(0);
   }
-}
-
-// Windows of up to this many chunks (a FUSE read, a small object) open on the calling thread: a
-// worker's round trip would cost more than they do. Larger ones open in the pool
-// (src/crypto/open-pool.ts), so the event loop serves other requests meanwhile.
-const INLINE_OPEN_CHUNKS_MAX = 4;
-
-function openOffLoop(sk: StripeKey, window: SealedWindow, sealed: Buffer): Promise<Buffer> {
-  const pool = openPool();
-  // A saturated pool: slower inline than refused.
-  if (window.chunks.length <= INLINE_OPEN_CHUNKS_MAX || pool.saturated)
-    return Promise.resolve(openWindow(sk, window, sealed));
-  return pool.open(sk, window, sealed);
 }
 
 async function stripeKey(

@@ -1,14 +1,12 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { after, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import { isStrataError } from '../../src/common/errors.ts';
 import {
-  type ChunkAuthError,
   chunkNonce,
   DATA_CIPHERS,
   type DataCipher,
-  OpenPool,
   openWindow,
   PLAIN_CHUNK_BYTES,
   SEALED_CHUNK_BYTES,
@@ -129,47 +127,5 @@ describe('sealed stripes', () => {
       full.sealedShardBytes,
       1024 * 1024 + Math.ceil((1024 * 1024) / PLAIN_CHUNK_BYTES) * TAG_BYTES,
     );
-  });
-});
-
-// The gateway's read path opens large windows in worker threads (OpenPool): it must give the
-// same bytes as openWindow for any range, and refuse a changed chunk the same way.
-describe('OpenPool', () => {
-  const pool = new OpenPool({ workers: 2 });
-  after(() => pool.close());
-
-  test('opens any range to the same bytes as openWindow, for both ciphers', async () => {
-    await fc.assert(
-      fc.asyncProperty(
-        fc.constantFrom(...DATA_CIPHERS),
-        fc.integer({ min: 1, max: 6 }),
-        fc.integer({ min: 1, max: 5 * PLAIN_CHUNK_BYTES }),
-        fc.double({ min: 0, max: 1, noNaN: true }),
-        fc.double({ min: 0, max: 1, noNaN: true }),
-        async (cipher, k, size, a, b) => {
-          const plain = randomBytes(size);
-          const { sk, layout, data } = sealed(cipher, k, plain);
-          const o = Math.min(size - 1, Math.floor(a * size));
-          const n = Math.max(1, Math.floor(b * (size - o)));
-          const w = sealedWindow(layout, o, n);
-          const got = await pool.open(sk, w, data.subarray(w.start, w.end));
-          assert.ok(got.equals(plain.subarray(o, o + n)), `[${o}, ${o + n}) of ${size}, k=${k}`);
-        },
-      ),
-      { numRuns: 40 },
-    );
-  });
-
-  test('a changed byte fails authentication naming its chunk', async () => {
-    const plain = randomBytes(3 * PLAIN_CHUNK_BYTES + 100);
-    const { sk, layout, data } = sealed('aes-256-gcm', 1, plain);
-    const w = sealedWindow(layout, 0, plain.length);
-    const bytes = Buffer.from(data.subarray(w.start, w.end));
-    bytes[2 * SEALED_CHUNK_BYTES + 7] ^= 1;
-    await assert.rejects(pool.open(sk, w, bytes), (error: unknown) => {
-      assert.ok(isAuthFailure(error), String(error));
-      assert.equal((error as ChunkAuthError).place.chunkIndex, 2, 'the changed chunk is named');
-      return true;
-    });
   });
 });
