@@ -30,10 +30,14 @@ export type BinaryOp =
 export type PathStep = { name: string; quoted: boolean } | { index: number };
 
 export type Expr =
-  | { type: 'literal'; value: unknown }
+  // float: a numeric literal written with a point or an exponent (7.0, 1e3), a FLOAT or DECIMAL
+  // for the division rule below, though it is held as a JavaScript number like an INT.
+  | { type: 'literal'; value: unknown; float?: boolean }
   | { type: 'column'; path: PathStep[] }
   | { type: 'unary'; op: '-' | 'NOT'; operand: Expr }
-  | { type: 'binary'; op: BinaryOp; left: Expr; right: Expr }
+  // float (arithmetic only): an operand is a FLOAT or DECIMAL by its form (parser.ts, isFloat),
+  // so / divides exactly; INT / INT truncates, as in SQL.
+  | { type: 'binary'; op: BinaryOp; left: Expr; right: Expr; float?: boolean }
   | { type: 'like'; value: Expr; pattern: Expr; escape?: Expr; negated: boolean }
   | { type: 'between'; value: Expr; low: Expr; high: Expr; negated: boolean }
   | { type: 'in'; value: Expr; list: Expr[]; negated: boolean }

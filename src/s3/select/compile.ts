@@ -40,7 +40,8 @@ export function compile(expr: Expr): Compiled {
       const right = compile(expr.right);
       const op = expr.op;
       if (op === 'AND' || op === 'OR') return logical(op, left, right);
-      return (ctx) => binaryValues(op, left(ctx), right(ctx));
+      const float = expr.float === true;
+      return (ctx) => binaryValues(op, left(ctx), right(ctx), float);
     }
     default:
       return (ctx) => evaluate(expr, ctx);

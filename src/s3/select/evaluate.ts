@@ -29,7 +29,7 @@ export function evaluate(expr: Expr, ctx: EvalContext): unknown {
     case 'unary':
       return unary(expr.op, evaluate(expr.operand, ctx));
     case 'binary':
-      return binary(expr.op, expr.left, expr.right, ctx);
+      return binary(expr.op, expr.left, expr.right, ctx, expr.float === true);
     case 'like':
       return like(expr, ctx);
     case 'between': {
@@ -107,13 +107,20 @@ export function truth(v: unknown, where: string): boolean {
   return v;
 }
 
-function binary(op: BinaryOp, leftExpr: Expr, rightExpr: Expr, ctx: EvalContext): unknown {
+function binary(
+  op: BinaryOp,
+  leftExpr: Expr,
+  rightExpr: Expr,
+  ctx: EvalContext,
+  float: boolean,
+): unknown {
   if (op === 'AND' || op === 'OR') return logical(op, leftExpr, rightExpr, ctx);
-  return binaryValues(op, evaluate(leftExpr, ctx), evaluate(rightExpr, ctx));
+  return binaryValues(op, evaluate(leftExpr, ctx), evaluate(rightExpr, ctx), float);
 }
 
 // A comparison, || or arithmetic on two evaluated operands (not AND, OR: they short-circuit).
-export function binaryValues(op: BinaryOp, left: unknown, right: unknown): unknown {
+// float: an operand is a FLOAT or DECIMAL by its form (the binary node's flag).
+export function binaryValues(op: BinaryOp, left: unknown, right: unknown, float = false): unknown {
   if (isAbsent(left) || isAbsent(right)) return null;
   switch (op) {
     case '=':
@@ -133,11 +140,11 @@ export function binaryValues(op: BinaryOp, left: unknown, right: unknown): unkno
         throw cannotEvaluate(`|| joins strings, not ${typeName(left)} and ${typeName(right)}`);
       return left + right;
     default:
-      return arithmetic(op, left, right);
+      return arithmetic(op, left, right, float);
   }
 }
 
-function arithmetic(op: BinaryOp, left: unknown, right: unknown): number {
+function arithmetic(op: BinaryOp, left: unknown, right: unknown, float: boolean): number {
   if (typeof left !== 'number' || typeof right !== 'number')
     throw cannotEvaluate(`${typeName(left)} ${op} ${typeName(right)}`);
   switch (op) {
@@ -150,10 +157,10 @@ function arithmetic(op: BinaryOp, left: unknown, right: unknown): number {
     case '/':
     case '%': {
       if (right === 0) throw new SelectError('DivideByZero', 'Division by zero.');
-      // INT / INT stays an INT (truncated), as in SQL.
+      // INT / INT stays an INT (truncated), as in SQL; a FLOAT or DECIMAL operand divides exactly.
       if (op === '%') return left % right;
       const q = left / right;
-      return Number.isInteger(left) && Number.isInteger(right) ? Math.trunc(q) : q;
+      return !float && Number.isInteger(left) && Number.isInteger(right) ? Math.trunc(q) : q;
     }
     default:
       assert.fail(`not arithmetic: ${op}`);

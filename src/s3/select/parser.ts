@@ -240,7 +240,9 @@ class Parser {
     const t = this.next();
     switch (t.kind) {
       case 'number':
-        return { type: 'literal', value: Number(t.text) };
+        return /[.eE]/.test(t.text)
+          ? { type: 'literal', value: Number(t.text), float: true }
+          : { type: 'literal', value: Number(t.text) };
       case 'string':
         return { type: 'literal', value: t.text };
       case 'timestamp':
@@ -492,8 +494,39 @@ function isOp(t: Token | undefined, op: string): boolean {
   return t !== undefined && t.kind === 'op' && t.text === op;
 }
 
+const ARITHMETIC: ReadonlySet<BinaryOp> = new Set(['+', '-', '*', '/', '%']);
+
 function binary(op: BinaryOp, left: Expr, right: Expr): Expr {
+  if (ARITHMETIC.has(op) && (isFloat(left) || isFloat(right)))
+    return { type: 'binary', op, left, right, float: true };
   return { type: 'binary', op, left, right };
+}
+
+// Whether an expression is a FLOAT or DECIMAL by its form: S3 Select's values are typed, ours are
+// JavaScript numbers, so 7.0 and 7 would otherwise both divide as INTs (7.0 / 2 is 3.5, 7 / 2 is
+// 3). A column's value has no static type: an integral one divides as an INT.
+function isFloat(expr: Expr): boolean {
+  switch (expr.type) {
+    case 'literal':
+      return expr.float === true;
+    case 'cast':
+      return expr.to === 'FLOAT' || expr.to === 'DECIMAL';
+    case 'unary':
+      return expr.op === '-' && isFloat(expr.operand);
+    case 'binary':
+      return expr.float === true;
+    case 'aggregate':
+      return (
+        expr.name === 'AVG' || (expr.arg !== 'star' && expr.name !== 'COUNT' && isFloat(expr.arg))
+      );
+    case 'case':
+      return (
+        expr.whens.some((w) => isFloat(w.result)) ||
+        (expr.otherwise !== undefined && isFloat(expr.otherwise))
+      );
+    default:
+      return false;
+  }
 }
 
 // With aggregates, every item must be one value for all records: a column outside an aggregate

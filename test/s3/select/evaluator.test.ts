@@ -107,6 +107,16 @@ describe('S3 Select SQL', () => {
   test('arithmetic and CAST', () => {
     assert.equal(value('7 / 2'), '3', 'INT / INT truncates');
     assert.equal(value('7.5 / 2'), '3.75');
+    // A FLOAT or DECIMAL operand divides exactly, though it holds an integral value.
+    assert.equal(value('7.0 / 2'), '3.5', 'a literal with a point is a FLOAT');
+    assert.equal(value('7 / 2e0'), '3.5', 'an exponent too');
+    assert.equal(value("CAST('7' AS FLOAT) / 2"), '3.5');
+    assert.equal(value("CAST('7' AS DECIMAL) / 2"), '3.5');
+    assert.equal(value("CAST('7' AS INT) / 2"), '3');
+    assert.equal(value('-7.0 / 2'), '-3.5');
+    assert.equal(value('(7.0 + 1) / 3 * 3'), '8', 'FLOAT through arithmetic');
+    assert.equal(value('(7 + 1) / 3'), '2');
+    assert.equal(value('CASE WHEN 1 = 1 THEN 7.0 ELSE 1 END / 2'), '3.5');
     assert.equal(value('7 % 3 + -1 * 2'), '-1');
     assert.equal(
       code(() => value('1 / 0')),
