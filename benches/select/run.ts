@@ -1,8 +1,9 @@
 // S3 Select throughput and gateway memory: a generated CSV (1 GiB by default) is uploaded, then
 // scanned by a filtering query through @aws-sdk/client-s3 (event stream decoded by the SDK) while
 // the server process's RSS is sampled. The reference is a plain GET of the same object: the rate
-// at which the gateway can read it at all.
-//   npm run bench:select [-- --mib 1024]
+// at which the gateway can read it at all. With --awscli the same query runs through awscli's
+// select-object-content too, and its output must equal the SDK's byte for byte.
+//   npm run bench:select [-- --mib 1024 --awscli]
 
 import { once } from 'node:events';
 import { createReadStream, createWriteStream, readFileSync, rmSync, statSync } from 'node:fs';
@@ -11,9 +12,15 @@ import { parseArgs } from 'node:util';
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { s3Client } from '../../test/helpers/s3.ts';
 import { startStrata, tempDir } from '../../test/helpers/server.ts';
+import { awsCli } from '../../test/helpers/tools.ts';
 import { generateRows, sdkSelect, toCsv } from '../../test/s3/select/fixtures.ts';
 
-const { values: opts } = parseArgs({ options: { mib: { type: 'string', default: '1024' } } });
+const { values: opts } = parseArgs({
+  options: {
+    mib: { type: 'string', default: '1024' },
+    awscli: { type: 'boolean', default: false },
+  },
+});
 const MiB = 1024 * 1024;
 const targetBytes = Math.round(Number(opts.mib) * MiB);
 const QUERY = 'SELECT s.id, s.name, s.price FROM S3Object s WHERE CAST(s.price AS FLOAT) > 190';
@@ -99,6 +106,24 @@ try {
   console.log(
     `gateway RSS during the query: idle ${idleMiB.toFixed(0)} MiB, sampled peak ${peakMiB.toFixed(0)} MiB`,
   );
+  if (opts.awscli) {
+    const out = join(dir, 'awscli-out.csv');
+    started = performance.now();
+    awsCli(
+      server,
+      ...['s3api', 'select-object-content', '--bucket', 'bench', '--key', 'rows.csv'],
+      ...['--expression', QUERY, '--expression-type', 'SQL'],
+      ...['--input-serialization', '{"CSV": {"FileHeaderInfo": "USE"}, "CompressionType": "NONE"}'],
+      ...['--output-serialization', '{"CSV": {}}', out],
+    );
+    const cliSeconds = (performance.now() - started) / 1000;
+    const same = readFileSync(out).equals(Buffer.from(result.text));
+    console.log(
+      `awscli select-object-content: ${rate(cliSeconds)} MiB/s, ${cliSeconds.toFixed(1)} s; ` +
+        `output ${same ? 'equals' : 'DIFFERS FROM'} the SDK's`,
+    );
+    if (!same) process.exitCode = 1;
+  }
 } finally {
   s3.destroy();
   await server.stop();
