@@ -214,10 +214,18 @@ export class StrataFileSystem {
 
   // A namespace change in `parent`: the leases learn its outcome, or drop what it proved wrong.
   private async named(parent: number, name: string, change: Promise<NewEntry>): Promise<Inode> {
+    return (await this.namedEntry(parent, name, change)).inode;
+  }
+
+  private async namedEntry(
+    parent: number,
+    name: string,
+    change: Promise<NewEntry>,
+  ): Promise<NewEntry> {
     try {
       const entry = await change;
       this.leases.added(parent, name, entry);
-      return entry.inode;
+      return entry;
     } catch (error) {
       this.leases.drop(parent);
       throw error;
@@ -412,13 +420,17 @@ export class StrataFileSystem {
   ): Promise<{ inode: Inode; fh: number }> {
     // The new file's version and the writes through this handle are one save.
     const saveToken = this.newSaveToken();
-    const inode = await this.named(
+    const entry = await this.namedEntry(
       parent,
       name,
       this.client.createAt(parent, name, mode & 0o7777, caller, (flags & O_EXCL) !== 0, saveToken),
     );
-    // O_CREAT of an existing file opens it: a locked one is refused as open() refuses it.
-    await this.refuseLocked(inode.ino, saveToken);
+    const inode = entry.inode;
+    // O_CREAT of an existing file opens it: a locked one is refused as open() refuses it. A file
+    // this call made (the state machine returns the changed parent only then) carries at most the
+    // bucket's default retention under this save's token, which refuseLocked lets through: the
+    // round trip to read its lock is skipped (one of three per create).
+    if (entry.parent === undefined) await this.refuseLocked(inode.ino, saveToken);
     const { fh } = this.openInode(inode, flags, saveToken);
     return { inode, fh };
   }
