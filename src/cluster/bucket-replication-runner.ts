@@ -25,6 +25,7 @@ import {
   replicationPending,
 } from '../observability/metrics.ts';
 import { NONCURRENT_REFUSED, sendMetadata } from './bucket-replication-metadata.ts';
+import { LeaderPasses } from './leader-passes.ts';
 
 export interface ReplicationTarget {
   name: string;
@@ -67,42 +68,33 @@ export class BucketReplicationRunner {
   private readonly options: BucketReplicationRunnerOptions;
   private readonly log: Logger;
   private readonly clients = new Map<string, Promise<S3Client>>();
-  private timer: NodeJS.Timeout | undefined;
-  private pass: Promise<void> | undefined;
-  private leading = false;
+  private readonly passes: LeaderPasses;
 
   constructor(options: BucketReplicationRunnerOptions) {
     this.options = options;
     this.log = options.log;
+    this.passes = new LeaderPasses({
+      task: 'replication',
+      intervalMs: options.passIntervalMs ?? PASS_INTERVAL_MS,
+      runPass: () => this.runPass(),
+      log: options.log,
+      onLeadership: (isLeader) => {
+        if (isLeader) return;
+        replicationPending.set(0);
+        replicationLag.set(0);
+      },
+    });
   }
 
   // Called on every leadership change of this metadata member.
   leadership(isLeader: boolean): void {
-    this.leading = isLeader;
-    if (isLeader && this.timer === undefined) {
-      this.timer = setInterval(() => this.tick(), this.options.passIntervalMs ?? PASS_INTERVAL_MS);
-      this.timer.unref();
-    } else if (!isLeader && this.timer !== undefined) {
-      clearInterval(this.timer);
-      this.timer = undefined;
-      replicationPending.set(0);
-      replicationLag.set(0);
-    }
+    this.passes.leadership(isLeader);
   }
 
   async stop(): Promise<void> {
-    this.leadership(false);
-    await this.pass;
+    await this.passes.stop();
     for (const client of this.clients.values()) (await client).destroy();
     this.clients.clear();
-  }
-
-  private tick(): void {
-    this.pass ??= this.runPass()
-      .catch((error) => this.log.warn('replication pass failed', { error }))
-      .finally(() => {
-        this.pass = undefined;
-      });
   }
 
   private async runPass(): Promise<void> {
@@ -130,7 +122,7 @@ export class BucketReplicationRunner {
   // One key's entries, oldest first, until one is not due yet or fails.
   private async sendInOrder(entries: ReplicationEntry[]): Promise<void> {
     for (const entry of entries) {
-      if (!this.leading || entry.nextAttemptAtMs > Date.now()) return;
+      if (!this.passes.leading || entry.nextAttemptAtMs > Date.now()) return;
       if (!(await this.sendOne(entry))) return;
     }
   }

@@ -18,6 +18,7 @@ import { restoreStatus } from '../metadata/storage-class.ts';
 import type { Inode, LifecycleTiming } from '../metadata/types.ts';
 import type { Logger } from '../observability/logger.ts';
 import { restoreCopies, restoreCopiesExpired } from '../observability/metrics.ts';
+import { LeaderPasses } from './leader-passes.ts';
 
 export interface RestoreRunnerOptions {
   metadata: MetadataClient;
@@ -39,51 +40,39 @@ const RETRIES_REMEMBERED_MAX = 10_000;
 export class RestoreRunner {
   private readonly options: RestoreRunnerOptions;
   private readonly log: Logger;
-  private timer: NodeJS.Timeout | undefined;
-  private pass: Promise<void> | undefined;
-  private leading = false;
+  private readonly passes: LeaderPasses;
   private readonly retryAt = new Map<number, { atMs: number; delayMs: number }>();
 
   constructor(options: RestoreRunnerOptions) {
     this.options = options;
     this.log = options.log;
+    this.passes = new LeaderPasses({
+      task: 'restore',
+      // A pass every second: the shortest tier delay is a minute in production, seconds in tests.
+      intervalMs: 1000,
+      runPass: () => this.runPass(),
+      log: options.log,
+      onLeadership: (isLeader) => {
+        if (!isLeader) this.retryAt.clear();
+      },
+    });
   }
-
-  // A pass every second: the shortest tier delay is a minute in production, seconds in tests.
-  private static readonly PASS_INTERVAL_MS = 1000;
 
   leadership(isLeader: boolean): void {
-    this.leading = isLeader;
-    if (!isLeader) this.retryAt.clear();
-    if (isLeader && this.timer === undefined) {
-      this.timer = setInterval(() => this.tick(), RestoreRunner.PASS_INTERVAL_MS);
-      this.timer.unref();
-    } else if (!isLeader && this.timer !== undefined) {
-      clearInterval(this.timer);
-      this.timer = undefined;
-    }
+    this.passes.leadership(isLeader);
   }
 
-  async stop(): Promise<void> {
-    this.leadership(false);
-    await this.pass;
-  }
-
-  private tick(): void {
-    this.pass ??= this.runPass()
-      .catch((error) => this.log.warn('restore pass failed', { error }))
-      .finally(() => {
-        this.pass = undefined;
-      });
+  stop(): Promise<void> {
+    return this.passes.stop();
   }
 
   private async runPass(): Promise<void> {
     let afterIno = 0;
     for (;;) {
-      if (!this.leading) return;
+      if (!this.passes.leading) return;
       const page = await this.options.metadata.read('pendingRestores', afterIno, FILES_PER_PAGE);
       for (const file of page) {
-        if (!this.leading) return;
+        if (!this.passes.leading) return;
         await this.judge(file);
       }
       if (page.length < FILES_PER_PAGE) return;

@@ -19,6 +19,7 @@ import { decideTransitions } from '../metadata/lifecycle/decide.ts';
 import type { BucketInfo, LifecycleTiming } from '../metadata/types.ts';
 import type { Logger } from '../observability/logger.ts';
 import { lifecycleTransitionShardBytes, lifecycleTransitions } from '../observability/metrics.ts';
+import { LeaderPasses } from './leader-passes.ts';
 
 export interface TransitionRunnerOptions {
   metadata: MetadataClient;
@@ -40,42 +41,26 @@ const hasTransitions = (b: BucketInfo) =>
 export class TransitionRunner {
   private readonly options: TransitionRunnerOptions;
   private readonly log: Logger;
-  private timer: NodeJS.Timeout | undefined;
-  private pass: Promise<void> | undefined;
-  private leading = false;
+  private readonly passes: LeaderPasses;
 
   constructor(options: TransitionRunnerOptions) {
     this.options = options;
     this.log = options.log;
-  }
-
-  // A pass every quarter of a lifecycle day, at most every 10 minutes (every 250 ms at least).
-  private passIntervalMs(): number {
-    return Math.max(250, Math.min(Math.floor(this.options.timing.dayMs / 4), 600_000));
+    this.passes = new LeaderPasses({
+      task: 'transition',
+      // A pass every quarter of a lifecycle day, at most every 10 minutes (every 250 ms at least).
+      intervalMs: Math.max(250, Math.min(Math.floor(options.timing.dayMs / 4), 600_000)),
+      runPass: () => this.runPass(),
+      log: options.log,
+    });
   }
 
   leadership(isLeader: boolean): void {
-    this.leading = isLeader;
-    if (isLeader && this.timer === undefined) {
-      this.timer = setInterval(() => this.tick(), this.passIntervalMs());
-      this.timer.unref();
-    } else if (!isLeader && this.timer !== undefined) {
-      clearInterval(this.timer);
-      this.timer = undefined;
-    }
+    this.passes.leadership(isLeader);
   }
 
-  async stop(): Promise<void> {
-    this.leadership(false);
-    await this.pass;
-  }
-
-  private tick(): void {
-    this.pass ??= this.runPass()
-      .catch((error) => this.log.warn('transition pass failed', { error }))
-      .finally(() => {
-        this.pass = undefined;
-      });
+  stop(): Promise<void> {
+    return this.passes.stop();
   }
 
   private async runPass(): Promise<void> {
@@ -83,7 +68,7 @@ export class TransitionRunner {
     for (const bucket of buckets) {
       let keyMarker: string | undefined;
       for (;;) {
-        if (!this.leading) return;
+        if (!this.passes.leading) return;
         const page = await this.options.metadata.read('listObjectVersions', {
           bucket: bucket.name,
           prefix: '',
@@ -99,12 +84,12 @@ export class TransitionRunner {
   }
 
   private async judgeKey(bucket: BucketInfo, key: string): Promise<void> {
-    if (!this.leading) return;
+    if (!this.passes.leading) return;
     const facts = await this.options.metadata.read('lifecycleFacts', bucket.name, key);
     if (facts === undefined) return;
     const rules = bucket.lifecycle?.rules ?? [];
     for (const action of decideTransitions(rules, facts, Date.now(), this.options.timing)) {
-      if (!this.leading) return;
+      if (!this.passes.leading) return;
       await this.transition(bucket.name, key, action.versionId, action.storageClass);
     }
   }

@@ -580,3 +580,12 @@ export const restoreReadsRefused = new Counter({
   help: 'GETs of archived (GLACIER, DEEP_ARCHIVE) versions refused because they are not restored',
   registers: [s3Metrics],
 });
+
+// The metadata leader's background passes (src/cluster/leader-passes.ts): restores, lifecycle
+// transitions and bucket replication. A failed pass is retried at the next tick.
+export const leaderPassFailures = new Counter({
+  name: 'strata_leader_pass_failures_total',
+  help: 'Passes of a leader-only background task that failed (retried at its next tick), by task',
+  labelNames: ['task'] as const,
+  registers: [metadataMetrics],
+});
