@@ -1,8 +1,8 @@
 // The leader-only pass loop shared by the restore, transition and replication runners: passes
 // only while leading, never two at once, a failure counted and retried, stop() waits for the pass.
 import assert from 'node:assert/strict';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { LeaderPasses } from '../../src/cluster/leader-passes.ts';
 import { silentLogger } from '../../src/observability/logger.ts';
 import { leaderPassFailures } from '../../src/observability/metrics.ts';
