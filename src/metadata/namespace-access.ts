@@ -23,8 +23,9 @@
 // (lookup, readdir: the directory's prefix as s3:prefix, "/" as s3:delimiter), as Mountpoint for
 // Amazon S3 does; attributes of a named file are what a listing shows of it (s3:ListBucket on
 // its directory), its contents and a stat of it by number are s3:GetObject (HeadObject). A rename
-// is s3:GetObject and s3:DeleteObject of the source and s3:PutObject of the destination, checked
-// on the keys of the two names only (a renamed directory's own "dir/", not every key below it).
+// is s3:GetObject and s3:DeleteObject of the source and s3:PutObject of the destination; in a
+// bucket with a policy a directory's rename checks every key below it too (at most
+// RENAME_TREE_CHECKED_MAX entries; a larger tree is an administrator's to move).
 // A name deeper than PATH_DEPTH_CHECKED_MAX directories, or a file with more than
 // LINKS_CHECKED_MAX names, is refused to anyone but an administrator: its keys are not all known.
 import assert from 'node:assert';
@@ -442,31 +443,104 @@ const SETTING_ACTIONS: Record<BucketAttr, string> = {
 };
 
 // A rename: s3:GetObject and s3:DeleteObject of the source, s3:PutObject of the destination
-// (both ways for an exchange). The source's type says whether the keys end in "/".
+// (both ways for an exchange). A directory's keys end in "/"; in a bucket with a policy, a
+// directory moves every key below it too, each checked as S3 would check its copy and delete
+// (a policy may deny a deeper prefix than the directory's own).
 function renameRequirements(
   reader: MetadataReader,
   actor: Actor,
   c: Extract<Command, { op: 'rename' }>,
 ): Requirement[] {
-  const srcName = c.srcName;
-  const dstName = c.dstName;
-  const srcInode =
-    c.srcParent === ROOT_INO || typeof srcName !== 'string'
-      ? undefined
-      : reader.lookup(c.srcParent, srcName);
-  const dir = isDir(srcInode);
-  const moved = (parent: number, name: string) => [
-    ...entryIn(reader, actor, parent, name, 's3:GetObject', dir),
-    ...entryIn(reader, actor, parent, name, 's3:DeleteObject', dir),
-  ];
-  const made = (parent: number, name: string) =>
-    entryIn(reader, actor, parent, name, 's3:PutObject', dir);
-  const requirements = [...moved(c.srcParent, srcName), ...made(c.dstParent, dstName)];
-  if (c.exchange) requirements.push(...moved(c.dstParent, dstName), ...made(c.srcParent, srcName));
+  const requirements = moveOf(reader, actor, c.srcParent, c.srcName, c.dstParent, c.dstName);
+  if (c.exchange)
+    requirements.push(...moveOf(reader, actor, c.dstParent, c.dstName, c.srcParent, c.srcName));
   // In the root the names are buckets: renaming one is its owner's (and refused by the call).
-  if (c.dstParent === ROOT_INO && typeof dstName === 'string')
-    requirements.push(...onBucket(dstName, 's3:DeleteBucket', 'owner'));
+  if (c.dstParent === ROOT_INO && typeof c.dstName === 'string')
+    requirements.push(...onBucket(c.dstName, 's3:DeleteBucket', 'owner'));
   return requirements;
+}
+
+// Entries below a directory a rename checks one by one; a larger tree in a bucket with a policy
+// is an administrator's to move (its keys are not all checked).
+export const RENAME_TREE_CHECKED_MAX = 1_000;
+// Entries read at once while walking that tree.
+const TREE_PAGE_ENTRIES = 1_000;
+
+function moveOf(
+  reader: MetadataReader,
+  actor: Actor,
+  fromParent: number,
+  fromName: string,
+  toParent: number,
+  toName: string,
+): Requirement[] {
+  const inode =
+    fromParent === ROOT_INO || typeof fromName !== 'string'
+      ? undefined
+      : reader.lookup(fromParent, fromName);
+  const dir = isDir(inode);
+  const from = [
+    ...entryIn(reader, actor, fromParent, fromName, 's3:GetObject', dir),
+    ...entryIn(reader, actor, fromParent, fromName, 's3:DeleteObject', dir),
+  ];
+  const to = entryIn(reader, actor, toParent, toName, 's3:PutObject', dir);
+  const requirements = [...from, ...to];
+  if (inode === undefined || !dir) return requirements;
+  const underPolicy = requirements.some(({ anyOf }) =>
+    anyOf.some((check) => check.key !== undefined && hasPolicy(reader, check.bucket)),
+  );
+  if (!underPolicy) return requirements; // owner and ACL rules are the bucket's: one check holds
+  const below = keysBelow(reader, inode.ino, RENAME_TREE_CHECKED_MAX);
+  if (!below.complete)
+    throw new AccessRefused(
+      `user ${actor.user} may not rename directory ${fromName}: it holds more than ` +
+        `${RENAME_TREE_CHECKED_MAX} entries in a bucket with a policy (each key moved is checked)`,
+      'grant',
+    );
+  // The same checks on each key below, its path appended to the directory's key.
+  const ofDirectory = [...requirements];
+  for (const relative of below.keys) {
+    for (const { what, anyOf } of ofDirectory)
+      requirements.push({
+        what,
+        anyOf: anyOf.map((check) =>
+          check.key === undefined ? check : { ...check, key: check.key + relative },
+        ),
+      });
+  }
+  return requirements;
+}
+
+function hasPolicy(reader: MetadataReader, bucket: string): boolean {
+  return reader.getBucket(bucket)?.policy !== undefined;
+}
+
+// The keys below directory `ino`, relative to it ("a", "sub/", "sub/b"), at most `limit` of them:
+// `complete` is false when there were more.
+function keysBelow(
+  reader: MetadataReader,
+  ino: number,
+  limit: number,
+): { keys: string[]; complete: boolean } {
+  const keys: string[] = [];
+  const pending = [{ ino, prefix: '' }];
+  for (let dir = pending.pop(); dir !== undefined; dir = pending.pop()) {
+    let after: string | undefined;
+    for (;;) {
+      const page = reader.readdir(dir.ino, after, TREE_PAGE_ENTRIES);
+      for (const entry of page) {
+        if (keys.length >= limit) return { keys, complete: false };
+        if (entry.type === 'dir') {
+          const prefix = `${dir.prefix}${entry.name}/`;
+          keys.push(prefix);
+          pending.push({ ino: entry.ino, prefix });
+        } else keys.push(`${dir.prefix}${entry.name}`);
+      }
+      if (page.length < TREE_PAGE_ENTRIES) break;
+      after = page[page.length - 1].name;
+    }
+  }
+  return { keys, complete: true };
 }
 
 // What each command amounts to. Commands that name a mount session are checked apart

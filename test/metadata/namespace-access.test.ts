@@ -539,6 +539,45 @@ describe('namespace access under bucket policies', () => {
     refused(() => authorizeRead(reader, alice, 'getattr', [file]), /nothing grants/);
   });
 
+  test('a directory renamed in a bucket with a policy: every key below is checked', () => {
+    const { machine, reader, bucket, dir, create } = tree();
+    const renameDir: Command = {
+      op: 'rename',
+      nowMs: 1,
+      srcParent: bucket,
+      srcName: 'd',
+      dstParent: bucket,
+      dstName: 'd2',
+    };
+    setPolicy(machine, [
+      { Effect: 'Allow', Principal: '*', Action: 's3:ListBucket', Resource: 'arn:aws:s3:::b' },
+    ]);
+    assert.deepEqual(said(access.requirementsOfCommand(reader, bob, renameDir)), [
+      's3:GetObject arn:aws:s3:::b/d/',
+      's3:DeleteObject arn:aws:s3:::b/d/',
+      's3:PutObject arn:aws:s3:::b/d2/',
+      's3:GetObject arn:aws:s3:::b/d/f',
+      's3:DeleteObject arn:aws:s3:::b/d/f',
+      's3:PutObject arn:aws:s3:::b/d2/f',
+    ]);
+    access.authorizeCommand(reader, bob, renameDir, policies);
+    // A Deny deeper than the directory still holds when the directory moves.
+    setPolicy(machine, [
+      { Effect: 'Deny', Principal: '*', Action: 's3:DeleteObject', Resource: 'arn:aws:s3:::b/d/f' },
+    ]);
+    refused(
+      () => access.authorizeCommand(reader, bob, renameDir, policies),
+      /policy denies s3:DeleteObject on arn:aws:s3:::b\/d\/f/,
+    );
+    // A tree larger than the walk is bounded to is an administrator's to move.
+    for (let i = 0; i < access.RENAME_TREE_CHECKED_MAX; i++) ok(machine, create(dir, `n${i}`));
+    refused(
+      () => access.authorizeCommand(reader, bob, renameDir, policies),
+      /more than 1000 entries in a bucket with a policy/,
+    );
+    access.authorizeCommand(reader, boss, renameDir, policies);
+  });
+
   test('a name deeper than the walk is bounded to is refused, but to an administrator', () => {
     const machine = openMachine();
     let at = bucketWith(machine, 'deep', 'alice');
