@@ -424,13 +424,8 @@ export async function startMetadataService(
     refusalsSaid(actor, 'read', fn, () =>
       authorizeRead(stateMachine.reader, actor, fn, args, options.bucketPolicy),
     );
-    const value = filterRead(
-      stateMachine.reader,
-      actor,
-      fn,
-      args,
-      reader[fn](...args),
-      options.bucketPolicy,
+    const value = refusalsSaid(actor, 'read', fn, () =>
+      filterRead(stateMachine.reader, actor, fn, args, reader[fn](...args), options.bucketPolicy),
     );
     return { header: { value: value ?? null } };
   });
