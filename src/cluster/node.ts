@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Registry } from 'prom-client';
+import { storedPolicyEvaluator } from '../auth/policy/stored.ts';
 import { AccessKeyDirectory } from '../client/access-keys.ts';
 import { MetadataClient } from '../client/metadata-client.ts';
 import { StrataClient } from '../client/strata-client.ts';
@@ -143,6 +144,8 @@ export async function startNode(config: StrataConfig, log: Logger): Promise<Runn
         minFreeBytes: config.metadata.min_free_bytes,
         serverDownAfterMs: config.metadata.server_down_after_seconds * 1000,
         lifecycleTiming: lifecycleTiming(config),
+        // The gateway's policy evaluator, for the calls of users' mounts and CLI sessions.
+        bucketPolicy: storedPolicyEvaluator(),
         onLeadership: (isLeader) => {
           leading = isLeader;
           repair?.leadership(isLeader);

@@ -78,23 +78,41 @@ export function locationOf(store: Store, ino: number): ObjectLocation | undefine
   return locationIn(store, links[0].parent, links[0].name);
 }
 
-// The buckets of every name of `ino` (its first `limit` links): a directory has one name, a file
-// one per hard link. The root is in no bucket; a bucket's own directory is in that bucket.
-export function bucketsOfInode(
+export interface InodeName {
+  bucket: string;
+  // The path of the name below its bucket ("a/b/c"; "" for the bucket's own directory), without
+  // the "/" a directory's key ends in (the caller knows the inode's type).
+  path: string;
+}
+
+// Where each name of `ino` is (its first `linkLimit` links): a directory has one name, a file one
+// per hard link; a name in a directory no longer linked (an unlinked tree) is in no bucket and
+// left out. The walk up to the bucket is bounded: `complete` is false when there were more links
+// than `linkLimit` or a name is deeper than `depthMax` directories, so a caller that must know
+// every name refuses rather than guesses (a mount can nest directories past any key's length).
+export function namesOfInode(
   store: Store,
   ino: number,
-  limit: number,
-): { buckets: string[]; complete: boolean } {
-  assert(Number.isSafeInteger(limit) && limit > 0, 'a positive link limit');
-  if (!Number.isSafeInteger(ino) || ino === ROOT_INO) return { buckets: [], complete: true };
-  const links = linksOf(store, ino, limit + 1);
-  const buckets = new Set<string>();
-  for (const link of links.slice(0, limit)) {
-    if (link.parent === ROOT_INO) buckets.add(link.name);
-    else {
-      const at = locationIn(store, link.parent, link.name);
-      if (at !== undefined) buckets.add(at.bucket.name);
+  linkLimit: number,
+  depthMax: number,
+): { names: InodeName[]; complete: boolean } {
+  assert(Number.isSafeInteger(linkLimit) && linkLimit > 0, 'a positive link limit');
+  assert(Number.isSafeInteger(depthMax) && depthMax > 0, 'a positive depth limit');
+  if (!Number.isSafeInteger(ino) || ino === ROOT_INO) return { names: [], complete: true };
+  const links = linksOf(store, ino, linkLimit + 1);
+  const names: InodeName[] = [];
+  for (const link of links.slice(0, linkLimit)) {
+    const segments = [link.name];
+    let at = link.parent;
+    let depth = 0;
+    while (at !== ROOT_INO) {
+      if (depth++ >= depthMax) return { names, complete: false };
+      const [up] = linksOf(store, at, 1);
+      if (up === undefined) break; // an unlinked tree: in no bucket
+      segments.unshift(up.name);
+      at = up.parent;
     }
+    if (at === ROOT_INO) names.push({ bucket: segments[0], path: segments.slice(1).join('/') });
   }
-  return { buckets: [...buckets], complete: links.length <= limit };
+  return { names, complete: links.length <= linkLimit };
 }

@@ -7,7 +7,7 @@ import {
 import { directoryUsage } from './dir-usage.ts';
 import * as K from './keys.ts';
 import { keyFacts } from './lifecycle/facts.ts';
-import { bucketsOfInode } from './links.ts';
+import { namesOfInode } from './links.ts';
 import { listObjects } from './list-objects.ts';
 import { clusterConfig, normaliseServer, server } from './ops-cluster.ts';
 import { keyByRef, listKmsKeys } from './ops-kms.ts';
@@ -141,7 +141,7 @@ export function createReader(store: Store): MetadataReader {
     accessKey: (accessKeyId) => users.accessKey(store, accessKeyId),
     usersVersion: () => users.usersVersion(store),
     user: (name) => users.userSummary(store, name),
-    bucketsOfInode: (ino, limit) => bucketsOfInode(store, ino, limit),
+    namesOfInode: (ino, linkLimit, depthMax) => namesOfInode(store, ino, linkLimit, depthMax),
     mountSession: (mountId) => mountSession(store, mountId),
     keepsOrphan: (mountId, ino) => keepsOrphan(store, mountId, ino),
     kmsKey: (ref) => keyByRef(store, ref),

@@ -15,16 +15,24 @@ import {
   raftIsLeader,
   raftLeaderChanges,
   raftTerm,
+  userAccessRefusals,
 } from '../observability/metrics.ts';
 import type { Message, NodeId } from '../raft/index.ts';
 import { RpcServer } from '../rpc/index.ts';
+import type { BucketPolicyEvaluator } from './access-decision.ts';
 import { handleBackups } from './backup-handlers.ts';
 import { ClusterConfigKeeper } from './cluster-config.ts';
 import { setClusterGauges } from './cluster-gauges.ts';
 import { AWS_TIMING } from './lifecycle/decide.ts';
 import { LifecycleRunner, runnerOptions } from './lifecycle/runner.ts';
 import { type LeaderAccess, LivenessMonitor, parseHeartbeat } from './liveness-monitor.ts';
-import { authorizeCommand, authorizeRead, filterRead } from './namespace-access.ts';
+import {
+  AccessRefused,
+  type Actor,
+  authorizeCommand,
+  authorizeRead,
+  filterRead,
+} from './namespace-access.ts';
 import type { RepairProgress } from './repair/types.ts';
 import { BackupSource } from './replication/backup-source.ts';
 import type { Envelope } from './replication/envelope.ts';
@@ -173,6 +181,11 @@ export interface MetadataServiceOptions {
   // The master keys this member seals and unseals the users' secrets with (encryption at rest:
   // docs/guides/security.md, "Users"); absent: none, secrets are stored as they come.
   masterKeys?: { ring: Keyring | undefined; keyFile: string; sealNew: boolean };
+  // Evaluates a bucket's policy for the calls of users' mounts and CLI sessions
+  // (src/metadata/namespace-access.ts): the gateway's evaluator (src/auth/policy/stored.ts),
+  // handed in because src/auth sits above this layer. Required, so no member decides a user's
+  // call without the bucket's policy.
+  bucketPolicy: BucketPolicyEvaluator;
   log?: Logger;
 }
 
@@ -333,6 +346,30 @@ export async function startMetadataService(
     unseal: (key) => secrets.unseal(key),
   });
 
+  // A user's call refused is said in the log and counted (the caller gets the EACCES itself).
+  const accessLog = log.child({ service: 'access' });
+  const refusalsSaid = <T>(
+    actor: Actor,
+    kind: 'command' | 'read',
+    call: unknown,
+    decide: () => T,
+  ) => {
+    try {
+      return decide();
+    } catch (error) {
+      if (error instanceof AccessRefused) {
+        userAccessRefusals.inc({ kind, by: error.by });
+        accessLog.info('refused a user call (EACCES)', {
+          user: actor.user,
+          call,
+          by: error.by,
+          reason: error.message,
+        });
+      }
+      throw error;
+    }
+  };
+
   // A call of a user's connection is decided by the leader, on its state, for the user the
   // connection logged in as (a follower forwards the user's name with the call): see
   // src/metadata/namespace-access.ts. Before the proposal, as the gateway decides before it.
@@ -354,7 +391,9 @@ export async function startMetadataService(
     const authorized =
       actor === undefined
         ? envelope.command
-        : authorizeCommand(stateMachine.reader, actor, envelope.command);
+        : refusalsSaid(actor, 'command', envelope.command?.op, () =>
+            authorizeCommand(stateMachine.reader, actor, envelope.command, options.bucketPolicy),
+          );
     const stop = metadataApplyLatency.startTimer({ op: envelope.command.op });
     const command = LEADER_STAMPED_OPS.has(authorized.op)
       ? { ...authorized, nowMs: Date.now() }
@@ -382,8 +421,12 @@ export async function startMetadataService(
     await live.readBarrier();
     const reader = stateMachine.reader as unknown as Record<string, (...a: unknown[]) => unknown>;
     if (actor === undefined) return { header: { value: reader[fn](...args) ?? null } };
-    authorizeRead(stateMachine.reader, actor, fn, args);
-    const value = filterRead(stateMachine.reader, actor, fn, args, reader[fn](...args));
+    refusalsSaid(actor, 'read', fn, () =>
+      authorizeRead(stateMachine.reader, actor, fn, args, options.bucketPolicy),
+    );
+    const value = refusalsSaid(actor, 'read', fn, () =>
+      filterRead(stateMachine.reader, actor, fn, args, reader[fn](...args), options.bucketPolicy),
+    );
     return { header: { value: value ?? null } };
   });
   // The recorded cluster configuration; before the first leader has recorded one, the leader

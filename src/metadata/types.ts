@@ -1309,11 +1309,16 @@ export interface MetadataReader {
   accessKey(accessKeyId: string): StoredAccessKey | undefined;
   usersVersion(): number; // moves on every change of the users table
   user(name: string): UserSummary | undefined;
-  // The buckets an inode is in, through its names (a file hard-linked across buckets is in
-  // each; the root and an inode with no name are in none); at most `limit` links are followed
-  // and `complete` says whether there were more. Read locally by the metadata service to
-  // authorize a user's calls (src/metadata/namespace-access.ts); not served over RPC.
-  bucketsOfInode(ino: number, limit: number): { buckets: string[]; complete: boolean };
+  // Where an inode's names are: bucket and path below it (a file hard-linked across buckets is
+  // in each; the root and an inode with no name are in none); at most `linkLimit` links are
+  // followed, each at most `depthMax` directories up, and `complete` says whether that was all
+  // (src/metadata/links.ts). Read locally by the metadata service to authorize a user's calls
+  // (src/metadata/namespace-access.ts); not served over RPC.
+  namesOfInode(
+    ino: number,
+    linkLimit: number,
+    depthMax: number,
+  ): { names: Array<{ bucket: string; path: string }>; complete: boolean };
   // A mount session, and whether it keeps `ino` as an orphan (unlinked while open): read locally
   // to authorize a user's calls on its own mount's files; not served over RPC.
   mountSession(mountId: string): MountSession | undefined;

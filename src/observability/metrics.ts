@@ -160,6 +160,16 @@ export const metadataCommands = new Counter({
   registers: [metadataMetrics],
 });
 
+// Calls of mounts and `strata fs` sessions logged in as users that the leader refused
+// (src/metadata/namespace-access.ts), by kind (command, read) and by what refused them: an
+// explicit Deny of a bucket policy, or no grant (not the owner, no policy Allow, no ACL grant).
+export const userAccessRefusals = new Counter({
+  name: 'strata_user_access_refusals_total',
+  help: 'Calls of mounts and CLI sessions logged in as users refused (EACCES), by kind and by (policy: a bucket policy Deny; grant: nothing grants it)',
+  labelNames: ['kind', 'by'] as const,
+  registers: [metadataMetrics],
+});
+
 export const metadataApplyLatency = new Histogram({
   name: 'strata_metadata_apply_duration_seconds',
   help: 'Time to apply one metadata command durably',

@@ -21,6 +21,7 @@ import {
 } from '../auth/policy/index.ts';
 import type { AuthOptions, AuthResult } from '../auth/types.ts';
 import { isStrataError } from '../common/errors.ts';
+import { combineAccess } from '../metadata/access-decision.ts';
 import type { BucketInfo } from '../metadata/types.ts';
 import type { RequestContext } from './context.ts';
 import { S3Error } from './errors.ts';
@@ -339,10 +340,15 @@ export function decide(
         context,
       })
     : 'NoMatch';
-  if (policy === 'Deny') return 'deny';
-  if (principal !== undefined && principal.user === access.info.owner) return 'allow';
-  if (policy === 'Allow' && !publicPolicyRestricted(access, principal?.user)) return 'allow';
-  if (bucketAclAllows(access.grants, check.action, principal?.user)) return 'allow';
+  // The order is shared with the mounts' checks (src/metadata/access-decision.ts).
+  const verdict = combineAccess({
+    admin: false,
+    owner: principal !== undefined && principal.user === access.info.owner,
+    policy,
+    policyAllowCounts: !publicPolicyRestricted(access, principal?.user),
+    bucketAclAllows: () => bucketAclAllows(access.grants, check.action, principal?.user),
+  });
+  if (verdict !== 'no-grant') return verdict;
   if (check.key !== undefined && objectAclApplies(check.action)) return 'acl-object';
   return 'deny';
 }

@@ -4,16 +4,36 @@
 // bucket made is the user's, files by all their names, and the root listed a page at a time.
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
+import { storedPolicyEvaluator } from '../../src/auth/policy/stored.ts';
 import { isStrataError } from '../../src/common/errors.ts';
-import {
-  type Actor,
-  authorizeCommand,
-  authorizeRead,
-  filterRead,
-} from '../../src/metadata/namespace-access.ts';
+import type { Actor } from '../../src/metadata/namespace-access.ts';
+import * as access from '../../src/metadata/namespace-access.ts';
 import type { MetadataStateMachine } from '../../src/metadata/state-machine.ts';
-import { type Command, type DirEntry, ROOT_INO } from '../../src/metadata/types.ts';
+import {
+  type Command,
+  type DirEntry,
+  type MetadataReader,
+  ROOT_INO,
+} from '../../src/metadata/types.ts';
 import { closeAll, ok, openMachine, ROOT } from './sm-helpers.ts';
+
+// The evaluator the composition root hands the metadata service (src/cluster/node.ts).
+const policies = storedPolicyEvaluator();
+const authorizeCommand = (reader: MetadataReader, actor: Actor, c: Command) =>
+  access.authorizeCommand(reader, actor, c, policies);
+const authorizeRead = (
+  reader: MetadataReader,
+  actor: Actor,
+  fn: keyof MetadataReader,
+  args: unknown[],
+) => access.authorizeRead(reader, actor, fn, args, policies);
+const filterRead = (
+  reader: MetadataReader,
+  actor: Actor,
+  fn: keyof MetadataReader,
+  args: unknown[],
+  value: unknown,
+) => access.filterRead(reader, actor, fn, args, value, policies);
 
 const alice: Actor = { user: 'alice', admin: false };
 const boss: Actor = { user: 'boss', admin: true };
@@ -243,5 +263,330 @@ describe('namespace access of a user', () => {
       (listed as Array<{ name: string }>).map((b) => b.name),
       ['z1', 'z2', 'z3'],
     );
+  });
+});
+
+// A user's calls as the S3 requests AWS would require for the same effect (issue 14), and the
+// bucket policy deciding them as the gateway does: a Deny holds even for the owner, an Allow
+// opens what owner and ACL rules would not, an administrator passes whatever it says.
+describe('namespace access under bucket policies', () => {
+  const bob: Actor = { user: 'bob', admin: false };
+
+  // Bucket b (bob's) with directory d, file d/f and file top.
+  function tree() {
+    const machine = openMachine();
+    const bucket = bucketWith(machine, 'b', 'bob');
+    const made = (command: Command) => {
+      const result = machine.apply(command);
+      assert.ok(result.ok, JSON.stringify(result));
+      const ino = (result as { inode?: { ino: number } }).inode?.ino;
+      assert.ok(ino);
+      return ino;
+    };
+    const dir = made(mkdir(bucket, 'd'));
+    const create = (parent: number, name: string): Command => ({
+      op: 'create',
+      nowMs: 1,
+      parent,
+      name,
+      mode: 0o644,
+      caller: ROOT,
+      exclusive: true,
+    });
+    const file = made(create(dir, 'f'));
+    const top = made(create(bucket, 'top'));
+    return { machine, reader: machine.reader, bucket, dir, file, top, create };
+  }
+
+  // Each requirement as "action resource [prefix]", its alternatives joined by " | ".
+  const said = (requirements: Array<{ anyOf: access.AccessCheck[] }> | undefined) =>
+    (requirements ?? []).map(({ anyOf }) =>
+      anyOf
+        .map((c) => {
+          const prefix = c.prefix === undefined ? '' : ` prefix=${JSON.stringify(c.prefix)}`;
+          return `${c.action} ${access.resourceOf(c)}${prefix}`;
+        })
+        .join(' | '),
+    );
+  const ofRead = (reader: MetadataReader, fn: keyof MetadataReader, args: unknown[]) =>
+    said(access.requirementsOfRead(reader, alice, fn, args));
+  const ofCommand = (reader: MetadataReader, c: Command) =>
+    said(access.requirementsOfCommand(reader, alice, c));
+
+  function setPolicy(machine: MetadataStateMachine, statements: object[]) {
+    const value = JSON.stringify({ Version: '2012-10-17', Statement: statements });
+    ok(machine, { op: 'setBucketAttr', name: 'b', attr: 'policy', value });
+  }
+
+  test('each read maps to the S3 action and resource AWS would require', () => {
+    const { reader, bucket, dir, file } = tree();
+    const list = (prefix: string) =>
+      `s3:ListBucket arn:aws:s3:::b prefix=${JSON.stringify(prefix)}`;
+    assert.deepEqual(ofRead(reader, 'readdir', [bucket, undefined, 10]), [list('')]);
+    assert.deepEqual(ofRead(reader, 'readdir', [dir, undefined, 10]), [list('d/')]);
+    assert.deepEqual(ofRead(reader, 'lookup', [dir, 'f']), [list('d/')]);
+    assert.deepEqual(ofRead(reader, 'lookup', [ROOT_INO, 'b']), [list('')]);
+    assert.deepEqual(ofRead(reader, 'getattr', [file]), ['s3:GetObject arn:aws:s3:::b/d/f']);
+    assert.deepEqual(ofRead(reader, 'getattr', [dir]), [list('d/')]);
+    assert.deepEqual(ofRead(reader, 'extents', [file, 0, 10]), ['s3:GetObject arn:aws:s3:::b/d/f']);
+    assert.deepEqual(ofRead(reader, 'fileLock', [file]), ['s3:GetObject arn:aws:s3:::b/d/f']);
+    assert.deepEqual(ofRead(reader, 'getattrMany', [[file, dir]]), [list('d/'), list('')]);
+    assert.deepEqual(ofRead(reader, 'resolvePath', ['/b/d/f']), [
+      's3:GetObject arn:aws:s3:::b/d/f',
+    ]);
+    assert.deepEqual(ofRead(reader, 'resolvePath', ['/b/d']), [list('d/')]);
+    assert.deepEqual(ofRead(reader, 'resolvePath', ['/b/nope']), [list('nope')]);
+    assert.deepEqual(ofRead(reader, 'listObjects', [{ bucket: 'b', prefix: 'x/', maxKeys: 9 }]), [
+      list('x/'),
+    ]);
+    assert.deepEqual(ofRead(reader, 'objectVersion', ['b', 'd/f', '00000000000001']), [
+      's3:GetObjectVersion arn:aws:s3:::b/d/f',
+    ]);
+    assert.deepEqual(ofRead(reader, 'clusterConfig', []), []);
+    assert.equal(access.requirementsOfRead(reader, alice, 'scanStripes', []), undefined);
+  });
+
+  test('each command maps to the S3 actions and resources AWS would require', () => {
+    const { reader, bucket, dir, file, create } = tree();
+    assert.deepEqual(ofCommand(reader, create(dir, 'g')), ['s3:PutObject arn:aws:s3:::b/d/g']);
+    assert.deepEqual(ofCommand(reader, mkdir(dir, 'e')), ['s3:PutObject arn:aws:s3:::b/d/e/']);
+    assert.deepEqual(ofCommand(reader, { op: 'unlink', nowMs: 1, parent: dir, name: 'f' }), [
+      's3:DeleteObject arn:aws:s3:::b/d/f',
+    ]);
+    assert.deepEqual(ofCommand(reader, { op: 'rmdir', nowMs: 1, parent: bucket, name: 'd' }), [
+      's3:DeleteObject arn:aws:s3:::b/d/',
+    ]);
+    assert.deepEqual(ofCommand(reader, { op: 'rmdir', nowMs: 1, parent: ROOT_INO, name: 'b' }), [
+      's3:DeleteBucket arn:aws:s3:::b',
+    ]);
+    const rename: Command = {
+      op: 'rename',
+      nowMs: 1,
+      srcParent: dir,
+      srcName: 'f',
+      dstParent: bucket,
+      dstName: 'g',
+    };
+    assert.deepEqual(ofCommand(reader, rename), [
+      's3:GetObject arn:aws:s3:::b/d/f',
+      's3:DeleteObject arn:aws:s3:::b/d/f',
+      's3:PutObject arn:aws:s3:::b/g',
+    ]);
+    const renameDir: Command = { ...rename, srcParent: bucket, srcName: 'd', dstName: 'd2' };
+    assert.deepEqual(ofCommand(reader, renameDir), [
+      's3:GetObject arn:aws:s3:::b/d/',
+      's3:DeleteObject arn:aws:s3:::b/d/',
+      's3:PutObject arn:aws:s3:::b/d2/',
+    ]);
+    for (const c of [
+      { op: 'write', nowMs: 1, ino: file, extents: [] },
+      { op: 'setattr', nowMs: 1, ino: file, changes: { mode: 0o600 } },
+    ] as Command[])
+      assert.deepEqual(ofCommand(reader, c), ['s3:PutObject arn:aws:s3:::b/d/f']);
+    assert.deepEqual(
+      ofCommand(reader, { op: 'link', nowMs: 1, ino: file, parent: bucket, name: 'h' }),
+      ['s3:GetObject arn:aws:s3:::b/d/f', 's3:PutObject arn:aws:s3:::b/h'],
+    );
+    assert.deepEqual(
+      ofCommand(reader, { op: 'deleteObject', nowMs: 1, bucket: 'b', key: 'k', versionId: 'v' }),
+      ['s3:DeleteObjectVersion arn:aws:s3:::b/k'],
+    );
+    const copy = {
+      op: 'copyObject',
+      nowMs: 1,
+      srcBucket: 'b',
+      srcKey: 'd/f',
+      bucket: 'b',
+      key: 'c',
+    };
+    assert.deepEqual(ofCommand(reader, copy as Command), [
+      's3:GetObject arn:aws:s3:::b/d/f',
+      's3:PutObject arn:aws:s3:::b/c',
+    ]);
+    assert.deepEqual(
+      ofCommand(reader, { op: 'setBucketAttr', nowMs: 1, name: 'b', attr: 'tags', value: {} }),
+      ['s3:PutBucketTagging arn:aws:s3:::b'],
+    );
+  });
+
+  test("a Deny holds for the bucket's owner; listing still works; an administrator passes", () => {
+    const { machine, reader, bucket, dir, file, top, create } = tree();
+    setPolicy(machine, [
+      {
+        Effect: 'Deny',
+        Principal: { AWS: ['bob'] },
+        Action: 's3:GetObject',
+        Resource: 'arn:aws:s3:::b/d/*',
+      },
+      { Effect: 'Deny', Principal: '*', Action: 's3:PutObject', Resource: 'arn:aws:s3:::b/ro/*' },
+    ]);
+    const read = (fn: keyof MetadataReader, args: unknown[], actor = bob) =>
+      access.authorizeRead(reader, actor, fn, args, policies);
+    for (const [fn, args] of [
+      ['getattr', [file]],
+      ['extents', [file, 0, 1]],
+      ['resolvePath', ['/b/d/f']],
+    ] as const)
+      refused(
+        () => read(fn, [...args]),
+        /bob may not read .*policy denies s3:GetObject on arn:aws:s3:::b\/d\/f/,
+      );
+    read('readdir', [dir, undefined, 10]);
+    read('lookup', [dir, 'f']);
+    read('getattrMany', [[file]]);
+    read('getattr', [top]);
+    read('getattr', [file], boss);
+    // Writes elsewhere pass; under ro/ a Deny of s3:PutObject refuses creating.
+    const ro = (machine.apply(mkdir(bucket, 'ro')) as { inode?: { ino: number } }).inode?.ino;
+    assert.ok(ro);
+    access.authorizeCommand(reader, bob, create(bucket, 'new'), policies);
+    refused(
+      () => access.authorizeCommand(reader, bob, create(ro, 'x'), policies),
+      /bob may not change .*policy denies s3:PutObject on arn:aws:s3:::b\/ro\/x/,
+    );
+    refused(() => access.authorizeCommand(reader, bob, mkdir(ro, 'x'), policies), /ro\/x\//);
+    access.authorizeCommand(reader, boss, create(ro, 'x'), policies);
+    // Without the policy, bob reads it again.
+    ok(machine, { op: 'setBucketAttr', name: 'b', attr: 'policy', value: null });
+    read('getattr', [file]);
+  });
+
+  test("an Allow opens another's bucket to what it names, no more; the root then lists it", () => {
+    const { machine, reader, bucket, dir, file, create } = tree();
+    const readFile = () => authorizeRead(reader, alice, 'extents', [file, 0, 1]);
+    refused(readFile, /alice may not read .*nothing grants s3:GetObject/);
+    setPolicy(machine, [
+      {
+        Effect: 'Allow',
+        Principal: { AWS: 'arn:aws:iam:::user/alice' },
+        Action: ['s3:GetObject', 's3:ListBucket'],
+        Resource: ['arn:aws:s3:::b', 'arn:aws:s3:::b/*'],
+      },
+    ]);
+    readFile();
+    authorizeRead(reader, alice, 'readdir', [dir, undefined, 10]);
+    refused(() => authorizeCommand(reader, alice, create(dir, 'g')), /nothing grants s3:PutObject/);
+    refused(
+      () => authorizeCommand(reader, alice, { op: 'deleteBucket', nowMs: 1, name: 'b' }),
+      /manage bucket b/,
+    );
+    const root = authorizeRootListing(reader, bucket);
+    assert.deepEqual(root, ['b']);
+  });
+
+  function authorizeRootListing(reader: MetadataReader, _bucket: number): string[] {
+    const args = [ROOT_INO, undefined, 10];
+    authorizeRead(reader, alice, 'readdir', args);
+    const all = reader.readdir(ROOT_INO, undefined, 10);
+    return (filterRead(reader, alice, 'readdir', args, all) as DirEntry[]).map((e) => e.name);
+  }
+
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: an IAM policy variable, not a template
+  test('conditions: s3:prefix on listings, ${aws:username} in resources', () => {
+    const { machine, reader, bucket, dir, create } = tree();
+    const home = (machine.apply(mkdir(bucket, 'home')) as { inode?: { ino: number } }).inode?.ino;
+    assert.ok(home);
+    const mine = (machine.apply(mkdir(home, 'alice')) as { inode?: { ino: number } }).inode?.ino;
+    const theirs = (machine.apply(mkdir(home, 'carol')) as { inode?: { ino: number } }).inode?.ino;
+    assert.ok(mine && theirs);
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: an IAM policy variable, not a template
+    const own = 'home/${aws:username}/*';
+    setPolicy(machine, [
+      {
+        Effect: 'Allow',
+        Principal: '*',
+        Action: 's3:ListBucket',
+        Resource: 'arn:aws:s3:::b',
+        Condition: { StringLike: { 's3:prefix': ['', 'home/', own] } },
+      },
+      {
+        Effect: 'Allow',
+        Principal: '*',
+        Action: ['s3:GetObject', 's3:PutObject'],
+        Resource: `arn:aws:s3:::b/${own}`,
+      },
+    ]);
+    authorizeRead(reader, alice, 'readdir', [bucket, undefined, 10]);
+    authorizeRead(reader, alice, 'readdir', [home, undefined, 10]);
+    authorizeRead(reader, alice, 'readdir', [mine, undefined, 10]);
+    refused(
+      () => authorizeRead(reader, alice, 'readdir', [theirs, undefined, 10]),
+      /prefix|ListBucket/,
+    );
+    refused(() => authorizeRead(reader, alice, 'readdir', [dir, undefined, 10]), /ListBucket/);
+    authorizeCommand(reader, alice, create(mine, 'notes'));
+    refused(() => authorizeCommand(reader, alice, create(theirs, 'notes')), /s3:PutObject/);
+  });
+
+  test("a file's own ACL grants reading it (s3:GetObject), as through the gateway", () => {
+    const { machine, reader, file } = tree();
+    refused(() => authorizeRead(reader, alice, 'getattr', [file]), /nothing grants/);
+    const acl = JSON.stringify([{ grantee: { user: 'alice' }, permission: 'READ' }]);
+    ok(machine, { op: 'setObjectAcl', bucket: 'b', key: 'd/f', acl });
+    authorizeRead(reader, alice, 'getattr', [file]);
+    authorizeRead(reader, alice, 'extents', [file, 0, 1]);
+    refused(
+      () => authorizeCommand(reader, alice, { op: 'write', nowMs: 1, ino: file, extents: [] }),
+      /change/,
+    );
+    // BucketOwnerEnforced drops every ACL, the object's too.
+    ok(machine, {
+      op: 'setBucketAttr',
+      name: 'b',
+      attr: 'ownership',
+      value: 'BucketOwnerEnforced',
+    });
+    refused(() => authorizeRead(reader, alice, 'getattr', [file]), /nothing grants/);
+  });
+
+  test('a directory renamed in a bucket with a policy: every key below is checked', () => {
+    const { machine, reader, bucket, dir, create } = tree();
+    const renameDir: Command = {
+      op: 'rename',
+      nowMs: 1,
+      srcParent: bucket,
+      srcName: 'd',
+      dstParent: bucket,
+      dstName: 'd2',
+    };
+    setPolicy(machine, [
+      { Effect: 'Allow', Principal: '*', Action: 's3:ListBucket', Resource: 'arn:aws:s3:::b' },
+    ]);
+    assert.deepEqual(said(access.requirementsOfCommand(reader, bob, renameDir)), [
+      's3:GetObject arn:aws:s3:::b/d/',
+      's3:DeleteObject arn:aws:s3:::b/d/',
+      's3:PutObject arn:aws:s3:::b/d2/',
+      's3:GetObject arn:aws:s3:::b/d/f',
+      's3:DeleteObject arn:aws:s3:::b/d/f',
+      's3:PutObject arn:aws:s3:::b/d2/f',
+    ]);
+    access.authorizeCommand(reader, bob, renameDir, policies);
+    // A Deny deeper than the directory still holds when the directory moves.
+    setPolicy(machine, [
+      { Effect: 'Deny', Principal: '*', Action: 's3:DeleteObject', Resource: 'arn:aws:s3:::b/d/f' },
+    ]);
+    refused(
+      () => access.authorizeCommand(reader, bob, renameDir, policies),
+      /policy denies s3:DeleteObject on arn:aws:s3:::b\/d\/f/,
+    );
+    // A tree larger than the walk is bounded to is an administrator's to move.
+    for (let i = 0; i < access.RENAME_TREE_CHECKED_MAX; i++) ok(machine, create(dir, `n${i}`));
+    refused(
+      () => access.authorizeCommand(reader, bob, renameDir, policies),
+      /more than 1000 entries in a bucket with a policy/,
+    );
+    access.authorizeCommand(reader, boss, renameDir, policies);
+  });
+
+  test('a name deeper than the walk is bounded to is refused, but to an administrator', () => {
+    const machine = openMachine();
+    let at = bucketWith(machine, 'deep', 'alice');
+    for (let depth = 0; depth <= access.PATH_DEPTH_CHECKED_MAX; depth++) {
+      const result = machine.apply(mkdir(at, 'x'));
+      assert.ok(result.ok);
+      at = (result as { inode?: { ino: number } }).inode?.ino as number;
+    }
+    refused(() => authorizeRead(machine.reader, alice, 'getattr', [at]), /deeper than 1024/);
+    authorizeRead(machine.reader, boss, 'getattr', [at]);
   });
 });
