@@ -13,6 +13,7 @@ import {
   newDataKey,
   openWindow,
   type SealedLayout,
+  StripeChunks,
   type StripeKey,
   sealedLayout,
   sealedWindow,
@@ -98,7 +99,8 @@ export function sealForWrite(
   assert(shards.length >= layout.k, 'a buffer per data shard');
   const key = newDataKey();
   const sk = { stripeId, key, cipher: wrapper.cipher };
-  for (let i = 0; i < layout.k; i++) sealShard(sk, layout, plain, i, shards[i]);
+  const chunks = new StripeChunks(key, wrapper.cipher, stripeId);
+  for (let i = 0; i < layout.k; i++) sealShard(sk, layout, plain, i, shards[i], chunks);
   let wrapped: ReturnType<DataKeyWrapper['wrap']>;
   try {
     wrapped = wrapper.wrap(key);
