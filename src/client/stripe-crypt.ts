@@ -28,7 +28,7 @@ import {
 import type { Stripe, StripeEncryption } from '../metadata/types.ts';
 import type { Logger } from '../observability/logger.ts';
 import { encryptedStripes, encryptionAuthFailures } from '../observability/metrics.ts';
-import { readStripeRange, type StripeReadPool } from './stripe-read.ts';
+import { readStripeRange, readStripeRangeParts, type StripeReadPool } from './stripe-read.ts';
 
 // SSE-C: the customer's key for one object (never stored, never logged) and the object's key id
 // (src/crypto/customer-key.ts), which every stripe sealed for it records.
@@ -146,7 +146,9 @@ export async function readStripeData(
   let view = stripe;
   try {
     for (;;) {
-      const sealed = await readStripeRange(
+      // In parts, one per shard: openWindow copies each chunk's plaintext out once, so the
+      // parts need no joining first.
+      const sealed = await readStripeRangeParts(
         pool,
         view,
         window.start,

@@ -122,22 +122,35 @@ export function sealedWindow(layout: SealedLayout, offset: number, length: numbe
   return { start, end, chunks, skipBytes, lengthBytes: length };
 }
 
-// The plaintext of the window's range from its sealed bytes (exactly end - start of them), in
-// one buffer of the range's length: each chunk's plaintext is copied there once, only the part
-// the range asked for (the first and last chunks are opened whole: a tag covers its chunk).
-export function openWindow(sk: StripeKey, window: SealedWindow, sealed: Buffer): Buffer {
-  assert.equal(sealed.length, window.end - window.start, 'the sealed window');
+// The plaintext of the window's range from its sealed bytes (exactly end - start of them, in one
+// buffer or in consecutive parts as the shards' reads gave them: src/client/stripe-read.ts,
+// readStripeRangeParts), in one buffer of the range's length: each chunk's plaintext is copied
+// there once, only the part the range asked for (the first and last chunks are opened whole: a
+// tag covers its chunk). A chunk lies in one shard, so in one part when the parts are shards.
+export function openWindow(
+  sk: StripeKey,
+  window: SealedWindow,
+  sealed: Buffer | readonly Buffer[],
+): Buffer {
+  const parts = Buffer.isBuffer(sealed) ? [sealed] : sealed;
+  let sealedBytes = 0;
+  for (const part of parts) sealedBytes += part.length;
+  assert.equal(sealedBytes, window.end - window.start, 'the sealed window');
   const chunks = new StripeChunks(sk.key, sk.cipher, sk.stripeId);
   const out = Buffer.allocUnsafe(window.lengthBytes);
+  let part = 0;
+  let partStart = 0; // of parts[part], in the window
   let skip = window.skipBytes;
   let at = 0;
   for (const chunk of window.chunks) {
     const from = chunk.sealedOffset;
-    const plain = chunks.open(
-      chunk.shardIndex,
-      chunk.chunkIndex,
-      sealed.subarray(from, from + chunk.plainBytes + TAG_BYTES),
-    );
+    const to = from + chunk.plainBytes + TAG_BYTES;
+    while (from >= partStart + parts[part].length) partStart += parts[part++].length;
+    const bytes =
+      to <= partStart + parts[part].length
+        ? parts[part].subarray(from - partStart, to - partStart)
+        : Buffer.concat(parts).subarray(from, to); // parts cut elsewhere than at shards
+    const plain = chunks.open(chunk.shardIndex, chunk.chunkIndex, bytes);
     at += plain.copy(out, at, skip);
     skip = 0;
   }

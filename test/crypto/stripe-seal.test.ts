@@ -60,6 +60,40 @@ describe('sealed stripes', () => {
     });
   }
 
+  test('a window opens the same from parts: one per shard, as the shards are read, or cut anywhere', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 5 }),
+        fc.integer({ min: 1, max: 2 * PLAIN_CHUNK_BYTES * 5 }),
+        fc.double({ min: 0, max: 1, noNaN: true }),
+        fc.double({ min: 0, max: 1, noNaN: true }),
+        fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { maxLength: 4 }),
+        (k, length, a, b, cuts) => {
+          const plain = randomBytes(length);
+          const { sk, layout, data } = sealed('aes-256-gcm', k, plain);
+          const offset = Math.min(length - 1, Math.floor(a * length));
+          const n = Math.max(1, Math.floor(b * (length - offset)));
+          const w = sealedWindow(layout, offset, n);
+          const bytes = data.subarray(w.start, w.end);
+          const expected = plain.subarray(offset, offset + n);
+          const size = layout.sealedShardBytes;
+          const byShard: Buffer[] = [];
+          for (let at = w.start; at < w.end; at = (Math.floor(at / size) + 1) * size)
+            byShard.push(data.subarray(at, Math.min(w.end, (Math.floor(at / size) + 1) * size)));
+          assert.deepEqual(openWindow(sk, w, byShard), expected);
+          const points = [...new Set(cuts.map((c) => Math.floor(c * bytes.length)))].sort(
+            (x, y) => x - y,
+          );
+          const anywhere = [0, ...points, bytes.length]
+            .slice(1)
+            .map((end, i, ends) => bytes.subarray(i === 0 ? 0 : ends[i - 1], end));
+          assert.deepEqual(openWindow(sk, w, anywhere), expected);
+        },
+      ),
+      { numRuns: 40 },
+    );
+  });
+
   test('the sealed stripe holds none of the plaintext and its chunks are CRC blocks', () => {
     const marker = Buffer.from('STRATA-PLAINTEXT-MARKER-0xC0FFEE');
     const plain = Buffer.concat(Array.from({ length: 20_000 }, () => marker));
