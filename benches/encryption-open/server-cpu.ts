@@ -61,11 +61,15 @@ function cpuMs(server: StrataProcess): { gateway: number; data: number } {
 }
 
 const body = patternBytes(16 * MiB, 7);
-for (const [, server] of servers) {
+// The PUTs that store the objects, one at a time: gateway CPU per 16 MiB PUT (seal, MD5, encode).
+const perPut = new Map<string, number>();
+for (const [name, server] of servers) {
   const s3 = s3Client(server);
   await s3.send(new CreateBucketCommand({ Bucket: 'cpu' }));
+  const before = cpuMs(server);
   for (let i = 0; i < OBJECTS; i++)
     await s3.send(new PutObjectCommand({ Bucket: 'cpu', Key: `o${i}`, Body: body }));
+  perPut.set(name, (cpuMs(server).gateway - before.gateway) / OBJECTS);
   s3.destroy();
 }
 const perGet = new Map<string, Array<{ gateway: number; data: number }>>(
@@ -95,13 +99,14 @@ for (let r = 0; r < Number(values.rounds); r++) {
 await Promise.all(servers.map(([, s]) => s.stop()));
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
 console.log(
-  `| server | gateway CPU ms per 16 MiB GET | data service CPU ms | gateway, each round |`,
+  '| server | gateway CPU ms per 16 MiB GET | data service CPU ms | gateway, each round | gateway CPU ms per 16 MiB PUT (c=1, one pass) |',
 );
-console.log('|---|---|---|---|');
+console.log('|---|---|---|---|---|');
 for (const [name, list] of perGet) {
   const gateway = list.map((x) => x.gateway);
   const data = median(list.map((x) => x.data)).toFixed(1);
   const each = gateway.map((x) => x.toFixed(0)).join(' ');
-  console.log(`| ${name} | ${median(gateway).toFixed(1)} | ${data} | ${each} |`);
+  const put = perPut.get(name)?.toFixed(1);
+  console.log(`| ${name} | ${median(gateway).toFixed(1)} | ${data} | ${each} | ${put} |`);
 }
 console.log(`c=${OBJECTS}, medians of ${values.rounds} rounds, servers in turn`);
