@@ -13,6 +13,7 @@ import {
   newDataKey,
   openWindow,
   type SealedLayout,
+  StripeChunks,
   type StripeKey,
   sealedLayout,
   sealedWindow,
@@ -27,7 +28,7 @@ import {
 import type { Stripe, StripeEncryption } from '../metadata/types.ts';
 import type { Logger } from '../observability/logger.ts';
 import { encryptedStripes, encryptionAuthFailures } from '../observability/metrics.ts';
-import { readStripeRange, type StripeReadPool } from './stripe-read.ts';
+import { readStripeRange, readStripeRangeParts, type StripeReadPool } from './stripe-read.ts';
 
 // SSE-C: the customer's key for one object (never stored, never logged) and the object's key id
 // (src/crypto/customer-key.ts), which every stripe sealed for it records.
@@ -98,7 +99,8 @@ export function sealForWrite(
   assert(shards.length >= layout.k, 'a buffer per data shard');
   const key = newDataKey();
   const sk = { stripeId, key, cipher: wrapper.cipher };
-  for (let i = 0; i < layout.k; i++) sealShard(sk, layout, plain, i, shards[i]);
+  const chunks = new StripeChunks(key, wrapper.cipher, stripeId);
+  for (let i = 0; i < layout.k; i++) sealShard(sk, layout, plain, i, shards[i], chunks);
   let wrapped: ReturnType<DataKeyWrapper['wrap']>;
   try {
     wrapped = wrapper.wrap(key);
@@ -144,7 +146,9 @@ export async function readStripeData(
   let view = stripe;
   try {
     for (;;) {
-      const sealed = await readStripeRange(
+      // In parts, one per shard: openWindow copies each chunk's plaintext out once, so the
+      // parts need no joining first.
+      const sealed = await readStripeRangeParts(
         pool,
         view,
         window.start,

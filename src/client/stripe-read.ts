@@ -59,7 +59,25 @@ export async function readStripeRange(
     offset >= 0 && length >= 0 && offset + length <= stripe.dataLengthBytes,
     'range in stripe',
   );
-  if (length === 0) return Buffer.alloc(0);
+  const parts = await readStripeRangeParts(pool, stripe, offset, length, log);
+  return parts.length === 1 ? parts[0] : Buffer.concat(parts);
+}
+
+// The same bytes as readStripeRange, as they came: consecutive parts, one per data shard the
+// range touches (their concatenation is the range), so a reader that copies them anyway (an
+// encrypted stripe's window, opened chunk by chunk: no chunk spans two shards) skips a copy.
+export async function readStripeRangeParts(
+  pool: StripeReadPool,
+  stripe: Stripe,
+  offset: number,
+  length: number,
+  log?: Logger,
+): Promise<Buffer[]> {
+  assert(
+    offset >= 0 && length >= 0 && offset + length <= stripe.dataLengthBytes,
+    'range in stripe',
+  );
+  if (length === 0) return [];
   // The server records as of at most a few seconds ago (a metadata read only when older).
   await pool.refresh();
   return new HedgedStripeRead(pool, stripe, neededRanges(stripe, offset, length), log).run();
@@ -87,7 +105,9 @@ export async function readStripeShard(
       : Array.from({ length: k }, (_, i) => ({ index: i, start: 0, end: size }));
   if (needed[0].end === 0) return Buffer.alloc(size); // padding only
   await pool.refresh();
-  const shard = await new HedgedStripeRead(pool, stripe, needed, log, index).run();
+  const parts = await new HedgedStripeRead(pool, stripe, needed, log, index).run();
+  assert.equal(parts.length, 1, 'a shard read gives the shard in one part');
+  const shard = parts[0];
   assert(shard.length <= size, 'a shard holds at most shardSizeBytes');
   if (shard.length === size) return shard;
   const whole = Buffer.alloc(size); // a short last data shard: the rest is padding
@@ -126,7 +146,8 @@ class HedgedStripeRead {
   private timer: NodeJS.Timeout | undefined;
   private done = false;
   private hedged = false;
-  private resolve!: (data: Buffer) => void;
+  // The data in parts: one per needed range, or the one target shard.
+  private resolve!: (parts: Buffer[]) => void;
   private reject!: (error: unknown) => void;
 
   constructor(
@@ -147,8 +168,8 @@ class HedgedStripeRead {
     assert(this.windowStart < this.windowEnd, 'a non-empty window');
   }
 
-  run(): Promise<Buffer> {
-    const promise = new Promise<Buffer>((resolve, reject) => {
+  run(): Promise<Buffer[]> {
+    const promise = new Promise<Buffer[]>((resolve, reject) => {
       this.resolve = resolve;
       this.reject = reject;
     });
@@ -262,12 +283,11 @@ class HedgedStripeRead {
     if (this.needed.every((r) => this.exact.get(r.index)?.state === 'ok')) {
       erasureStripes.inc({ operation: 'read' });
       const bodies = this.needed.map((r) => this.exact.get(r.index)?.body as Buffer);
-      // One shard's range is the data as it is: no copy.
-      if (this.target === undefined)
-        this.finish(undefined, bodies.length === 1 ? bodies[0] : Buffer.concat(bodies));
+      // Each shard's range is the data as it is: no copy.
+      if (this.target === undefined) this.finish(undefined, bodies);
       else if (this.target < this.stripe.k)
-        this.finish(undefined, bodies[0]); // its own copy
-      else this.finish(undefined, this.codeTarget(this.target, this.needed, bodies));
+        this.finish(undefined, [bodies[0]]); // its own copy
+      else this.finish(undefined, [this.codeTarget(this.target, this.needed, bodies)]);
       return;
     }
     const answered = [...this.windowed.values()].filter((r) => r.state === 'ok');
@@ -303,12 +323,12 @@ class HedgedStripeRead {
     return output;
   }
 
-  private decode(inputs: ShardRead[]): Buffer {
+  private decode(inputs: ShardRead[]): Buffer[] {
     const { k, m } = this.stripe;
     erasureStripes.inc({ operation: 'reconstruct' });
     this.noteDecoded(inputs);
     const bodies = inputs.map((r) => r.body as Buffer);
-    if (this.target !== undefined) return this.codeTarget(this.target, inputs, bodies);
+    if (this.target !== undefined) return [this.codeTarget(this.target, inputs, bodies)];
     const shards = shardViews(k + m, this.windowEnd - this.windowStart);
     const present = new Array<boolean>(k + m).fill(false);
     inputs.forEach((read, i) => {
@@ -316,13 +336,11 @@ class HedgedStripeRead {
       present[read.index] = true;
     });
     codecFor(k, m).reconstruct(shards, present, { dataOnly: true });
-    return Buffer.concat(
-      this.needed.map((r) => {
-        const own = this.exact.get(r.index);
-        if (own?.state === 'ok') return own.body as Buffer;
-        return shards[r.index].subarray(r.start - this.windowStart, r.end - this.windowStart);
-      }),
-    );
+    return this.needed.map((r) => {
+      const own = this.exact.get(r.index);
+      if (own?.state === 'ok') return own.body as Buffer;
+      return shards[r.index].subarray(r.start - this.windowStart, r.end - this.windowStart);
+    });
   }
 
   // A decode's hedge win and the shards it stood in for (logged: a degraded read).
@@ -356,7 +374,7 @@ class HedgedStripeRead {
     return new StrataError('NOT_ENOUGH_SHARDS', `stripe ${id}: ${counts}`);
   }
 
-  private finish(error: unknown, data?: Buffer): void {
+  private finish(error: unknown, parts?: Buffer[]): void {
     assert(!this.done, 'a stripe read finishes once');
     this.done = true;
     clearTimeout(this.timer);
@@ -367,7 +385,7 @@ class HedgedStripeRead {
     );
     for (const serverId of abandoned) this.pool.reportAbandoned(serverId);
     if (error !== undefined) this.reject(error);
-    else this.resolve(data as Buffer);
+    else this.resolve(parts as Buffer[]);
   }
 }
 

@@ -9,7 +9,7 @@
 // says why no nonce is ever reused). The AAD binds the stripe id, the shard index and the chunk
 // index: a chunk, or a whole shard, moved to another place fails to open.
 import assert from 'node:assert';
-import { createCipheriv, createDecipheriv } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createSecretKey, type KeyObject } from 'node:crypto';
 import { StrataError } from '../common/errors.ts';
 
 export type DataCipher = 'aes-256-gcm' | 'chacha20-poly1305';
@@ -66,16 +66,13 @@ export function sealChunk(
   out: Buffer,
   at: number,
 ): number {
-  assert(key.length === DATA_KEY_BYTES, 'a 256-bit data key');
-  assert(plain.length > 0 && plain.length <= PLAIN_CHUNK_BYTES, 'a chunk of plaintext');
-  const c = aeadCipher(cipher, key, chunkNonce(place.shardIndex, place.chunkIndex));
-  c.setAAD(chunkAad(place), { plaintextLength: plain.length });
-  const body = c.update(plain);
-  const final = c.final();
-  assert(final.length === 0 && body.length === plain.length, 'a stream cipher keeps the length');
-  body.copy(out, at);
-  c.getAuthTag().copy(out, at + body.length);
-  return body.length + TAG_BYTES;
+  return new StripeChunks(key, cipher, place.stripeId).seal(
+    place.shardIndex,
+    place.chunkIndex,
+    plain,
+    out,
+    at,
+  );
 }
 
 // Opens one sealed chunk (ciphertext then tag); ENCRYPTION_AUTH_FAILED when it does not
@@ -86,32 +83,100 @@ export function openChunk(
   place: ChunkPlace,
   sealed: Buffer,
 ): Buffer {
-  assert(key.length === DATA_KEY_BYTES, 'a 256-bit data key');
-  if (sealed.length <= TAG_BYTES) {
-    throw authFailed(place, `${sealed.length} bytes is no sealed chunk`);
+  return new StripeChunks(key, cipher, place.stripeId).open(
+    place.shardIndex,
+    place.chunkIndex,
+    sealed,
+  );
+}
+
+// Sealing or opening the chunks of one stripe, many in a row (a shard, a read's window), with
+// what every chunk shares made once.
+//
+// The data key is held as a KeyObject: given a Buffer, Node 24's createCipheriv and
+// createDecipheriv find out it is no KeyObject and no CryptoKey by throwing and catching an
+// error each time (internal/crypto/keys.js, isKeyObject and isCryptoKey), which cost the
+// gateway as much CPU as decrypting the 64 KiB chunk itself (a CPU profile of 16 MiB GETs).
+// The KeyObject's copy of the key lives in native memory, cleansed (OPENSSL_clear_free) when
+// the object is collected; the caller still zeroes its Buffer after use.
+//
+// The nonce and the AAD are rewritten in place for each chunk (the cipher takes both in at once:
+// the IV at creation, the AAD at setAAD), with exactly the bytes chunkNonce and chunkAad give.
+export class StripeChunks {
+  private readonly key: KeyObject;
+  private readonly cipher: DataCipher;
+  private readonly stripeId: string;
+  private readonly nonce = Buffer.alloc(NONCE_BYTES);
+  private readonly aad: Buffer;
+
+  constructor(key: Buffer, cipher: DataCipher, stripeId: string) {
+    assert(key.length === DATA_KEY_BYTES, 'a 256-bit data key');
+    this.key = createSecretKey(key);
+    this.cipher = cipher;
+    this.stripeId = stripeId;
+    this.aad = chunkAad({ stripeId, shardIndex: 0, chunkIndex: 0 });
   }
-  const textBytes = sealed.length - TAG_BYTES;
-  const d = aeadDecipher(cipher, key, chunkNonce(place.shardIndex, place.chunkIndex));
-  d.setAAD(chunkAad(place), { plaintextLength: textBytes });
-  d.setAuthTag(sealed.subarray(textBytes));
-  const body = d.update(sealed.subarray(0, textBytes));
-  try {
-    d.final();
-  } catch {
-    throw authFailed(place, 'the tag does not match');
+
+  // Seals one chunk (at most PLAIN_CHUNK_BYTES) into `out` at `at`: ciphertext, then the tag.
+  seal(shardIndex: number, chunkIndex: number, plain: Buffer, out: Buffer, at: number): number {
+    assert(plain.length > 0 && plain.length <= PLAIN_CHUNK_BYTES, 'a chunk of plaintext');
+    this.place(shardIndex, chunkIndex);
+    const c = aeadCipher(this.cipher, this.key, this.nonce);
+    c.setAAD(this.aad);
+    const body = c.update(plain);
+    const final = c.final();
+    assert(final.length === 0 && body.length === plain.length, 'a stream cipher keeps the length');
+    body.copy(out, at);
+    c.getAuthTag().copy(out, at + body.length);
+    return body.length + TAG_BYTES;
   }
-  return body;
+
+  // The plaintext of one sealed chunk (ciphertext then tag), returned only once its tag
+  // authenticates; ChunkAuthError (ENCRYPTION_AUTH_FAILED) otherwise.
+  open(shardIndex: number, chunkIndex: number, sealed: Buffer): Buffer {
+    if (sealed.length <= TAG_BYTES) {
+      throw this.authFailed(shardIndex, chunkIndex, `${sealed.length} bytes is no sealed chunk`);
+    }
+    const textBytes = sealed.length - TAG_BYTES;
+    this.place(shardIndex, chunkIndex);
+    const d = aeadDecipher(this.cipher, this.key, this.nonce);
+    d.setAAD(this.aad);
+    d.setAuthTag(sealed.subarray(textBytes));
+    const body = d.update(sealed.subarray(0, textBytes));
+    try {
+      d.final();
+    } catch {
+      throw this.authFailed(shardIndex, chunkIndex, 'the tag does not match');
+    }
+    return body;
+  }
+
+  // The nonce and the AAD of the chunk at (shardIndex, chunkIndex): the AAD's last 8 bytes are
+  // the two indices (chunkAad).
+  private place(shardIndex: number, chunkIndex: number): void {
+    assert(shardIndex >= 0 && shardIndex < 2 ** 32 && Number.isInteger(shardIndex), 'shard index');
+    assert(chunkIndex >= 0 && chunkIndex < 2 ** 32 && Number.isInteger(chunkIndex), 'chunk index');
+    this.nonce.writeUInt32BE(shardIndex, 0);
+    this.nonce.writeUInt32BE(chunkIndex, 4);
+    const tail = this.aad.length - 8;
+    this.aad.writeUInt32BE(shardIndex, tail);
+    this.aad.writeUInt32BE(chunkIndex, tail + 4);
+  }
+
+  private authFailed(shardIndex: number, chunkIndex: number, why: string): ChunkAuthError {
+    return new ChunkAuthError({ stripeId: this.stripeId, shardIndex, chunkIndex }, why);
+  }
 }
 
 // Node types the two AEADs' options apart; the calls are the same.
-function aeadCipher(cipher: DataCipher, key: Buffer, nonce: Buffer) {
+function aeadCipher(cipher: DataCipher, key: KeyObject, nonce: Buffer) {
   const options = { authTagLength: TAG_BYTES };
   return cipher === 'aes-256-gcm'
     ? createCipheriv(cipher, key, nonce, options)
     : createCipheriv(cipher, key, nonce, options);
 }
 
-function aeadDecipher(cipher: DataCipher, key: Buffer, nonce: Buffer) {
+function aeadDecipher(cipher: DataCipher, key: KeyObject, nonce: Buffer) {
   const options = { authTagLength: TAG_BYTES };
   return cipher === 'aes-256-gcm'
     ? createDecipheriv(cipher, key, nonce, options)
@@ -129,8 +194,4 @@ export class ChunkAuthError extends StrataError {
     );
     this.place = { ...place };
   }
-}
-
-function authFailed(place: ChunkPlace, why: string): StrataError {
-  return new ChunkAuthError(place, why);
 }

@@ -7,10 +7,9 @@
 import assert from 'node:assert';
 import {
   type DataCipher,
-  openChunk,
   PLAIN_CHUNK_BYTES,
   SEALED_CHUNK_BYTES,
-  sealChunk,
+  StripeChunks,
   sealedBytesOf,
   TAG_BYTES,
 } from './shard-seal.ts';
@@ -45,20 +44,23 @@ export interface StripeKey {
 export function sealStripe(sk: StripeKey, layout: SealedLayout, plain: Buffer): Buffer {
   const size = layout.sealedShardBytes;
   const out = Buffer.alloc(layout.k * size);
+  const chunks = new StripeChunks(sk.key, sk.cipher, sk.stripeId);
   for (let i = 0; i < layout.k; i++) {
-    sealShard(sk, layout, plain, i, out.subarray(i * size, (i + 1) * size));
+    sealShard(sk, layout, plain, i, out.subarray(i * size, (i + 1) * size), chunks);
   }
   return out;
 }
 
 // Data shard `i` of the stripe, sealed into `out` (sealedShardBytes, zeroed: the padding), so a
-// writer seals straight into the buffers the erasure code works on.
+// writer seals straight into the buffers the erasure code works on. `chunks`: the stripe's
+// sealing state when the caller seals several shards (made from `sk` otherwise).
 export function sealShard(
   sk: StripeKey,
   layout: SealedLayout,
   plain: Buffer,
   i: number,
   out: Buffer,
+  chunks = new StripeChunks(sk.key, sk.cipher, sk.stripeId),
 ): void {
   assert.equal(plain.length, layout.plainLengthBytes, 'the plaintext the layout was made for');
   assert(i >= 0 && i < layout.k && out.length === layout.sealedShardBytes, 'a data shard buffer');
@@ -68,8 +70,7 @@ export function sealShard(
   for (let c = 0; c * PLAIN_CHUNK_BYTES < shardPlain; c++) {
     const from = plainStart + c * PLAIN_CHUNK_BYTES;
     const to = plainStart + Math.min(shardPlain, (c + 1) * PLAIN_CHUNK_BYTES);
-    const place = { stripeId: sk.stripeId, shardIndex: i, chunkIndex: c };
-    at += sealChunk(sk.key, sk.cipher, place, plain.subarray(from, to), out, at);
+    at += chunks.seal(i, c, plain.subarray(from, to), out, at);
   }
   assert(at <= out.length, 'a sealed shard fits its size');
 }
@@ -121,19 +122,38 @@ export function sealedWindow(layout: SealedLayout, offset: number, length: numbe
   return { start, end, chunks, skipBytes, lengthBytes: length };
 }
 
-// The plaintext of the window's range from its sealed bytes (exactly end - start of them).
-export function openWindow(sk: StripeKey, window: SealedWindow, sealed: Buffer): Buffer {
-  assert.equal(sealed.length, window.end - window.start, 'the sealed window');
-  const parts = window.chunks.map((chunk) => {
-    const place = { stripeId: sk.stripeId, ...chunk };
-    const bytes = sealed.subarray(
-      chunk.sealedOffset,
-      chunk.sealedOffset + chunk.plainBytes + TAG_BYTES,
-    );
-    return openChunk(sk.key, sk.cipher, place, bytes);
-  });
-  const plain = Buffer.concat(parts);
-  const out = plain.subarray(window.skipBytes, window.skipBytes + window.lengthBytes);
-  assert.equal(out.length, window.lengthBytes, 'the window opens to the range asked');
+// The plaintext of the window's range from its sealed bytes (exactly end - start of them, in one
+// buffer or in consecutive parts as the shards' reads gave them: src/client/stripe-read.ts,
+// readStripeRangeParts), in one buffer of the range's length: each chunk's plaintext is copied
+// there once, only the part the range asked for (the first and last chunks are opened whole: a
+// tag covers its chunk). A chunk lies in one shard, so in one part when the parts are shards.
+export function openWindow(
+  sk: StripeKey,
+  window: SealedWindow,
+  sealed: Buffer | readonly Buffer[],
+): Buffer {
+  const parts = Buffer.isBuffer(sealed) ? [sealed] : sealed;
+  let sealedBytes = 0;
+  for (const part of parts) sealedBytes += part.length;
+  assert.equal(sealedBytes, window.end - window.start, 'the sealed window');
+  const chunks = new StripeChunks(sk.key, sk.cipher, sk.stripeId);
+  const out = Buffer.allocUnsafe(window.lengthBytes);
+  let part = 0;
+  let partStart = 0; // of parts[part], in the window
+  let skip = window.skipBytes;
+  let at = 0;
+  for (const chunk of window.chunks) {
+    const from = chunk.sealedOffset;
+    const to = from + chunk.plainBytes + TAG_BYTES;
+    while (from >= partStart + parts[part].length) partStart += parts[part++].length;
+    const bytes =
+      to <= partStart + parts[part].length
+        ? parts[part].subarray(from - partStart, to - partStart)
+        : Buffer.concat(parts).subarray(from, to); // parts cut elsewhere than at shards
+    const plain = chunks.open(chunk.shardIndex, chunk.chunkIndex, bytes);
+    at += plain.copy(out, at, skip);
+    skip = 0;
+  }
+  assert.equal(at, window.lengthBytes, 'the window opens to the range asked');
   return out;
 }

@@ -8,6 +8,7 @@ import assert from 'node:assert';
 import { StrataError } from '../common/errors.ts';
 import { type Keyring, readKeyFile, sealUserSecret, unsealUserSecret } from '../crypto/index.ts';
 import type { Logger } from '../observability/logger.ts';
+import { userSecretUnsealFailures } from '../observability/metrics.ts';
 import { isSecretKey } from './ops-users.ts';
 import type {
   Command,
@@ -106,7 +107,8 @@ export class UserSecrets {
   }
 
   // The keys as gateways and consoles get them. A key this member cannot unseal is left out
-  // (requests with it get InvalidAccessKeyId) and logged: the others keep working.
+  // (requests with it get InvalidAccessKeyId), logged and counted
+  // (strata_user_secret_unseal_failures_total): the others keep working.
   resolve(keys: StoredAccessKey[]): ResolvedAccessKey[] {
     const resolved: ResolvedAccessKey[] = [];
     for (const key of keys) {
@@ -119,6 +121,7 @@ export class UserSecrets {
           admin: key.admin,
         });
       } catch (error) {
+        userSecretUnsealFailures.inc();
         this.options.log.error(
           'cannot unseal a user secret: give this metadata member the key file',
           {

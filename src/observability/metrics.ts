@@ -214,6 +214,16 @@ export const raftLeaderChanges = new Counter({
   registers: [metadataMetrics],
 });
 
+// Users' sealed secrets this metadata member could not unseal when it resolved the access keys
+// for gateways and consoles (it lacks the key file, or the master key that sealed them): each
+// such key is left out, so its requests get InvalidAccessKeyId. Counted per key each time the
+// leader resolves the keys (a gateway's first fetch, and its fetches after the users changed).
+export const userSecretUnsealFailures = new Counter({
+  name: 'strata_user_secret_unseal_failures_total',
+  help: "Users' sealed secrets this metadata member could not unseal (no key file, or not the key that sealed them)",
+  registers: [metadataMetrics],
+});
+
 // Snapshots this metadata member took of its own state (compacting its log) or installed from
 // its leader: how often the state machine is copied, and whether a follower fell behind one.
 export const metadataSnapshots = new Counter({

@@ -8,7 +8,7 @@
 // and after the retired key is dropped and the server restarts with the new key alone.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
@@ -213,6 +213,53 @@ test('with encryption on no file holds a secret; rotation re-seals it and the us
     await signsAndLogsIn(server, bob, 'bob-bucket', 'new-key-alone');
     for (const secret of [bob.secret, bob2.secret])
       assert.deepEqual(filesHolding(dataDir, secret), [], 'still no file holds a secret');
+  } finally {
+    await server.stop();
+  }
+});
+
+async function metricValue(server: StrataProcess, series: string): Promise<number> {
+  const metrics = await (await fetch(server.metricsUrl)).text();
+  const line = metrics.split('\n').find((l) => l.startsWith(`${series} `));
+  return Number(line?.split(' ')[1] ?? 0);
+}
+
+// A member without the key file that sealed the secrets (started with encryption off, its key
+// file moved away) cannot unseal them: the user is refused, logged and counted, so an operator
+// can alert on it; once the key file is back, the same user signs again.
+test('a secret the leader cannot unseal is refused, logged and counted', async () => {
+  const dataDir = tempDir('strata-secrets-nokey-');
+  const keyFile = join(dataDir, 'master.key');
+  let server = await startStrata({ dataDir, env: ENCRYPTED });
+  try {
+    const carol = await createUser(server, 'carol');
+    const s3 = userClient(server, carol);
+    await s3.send(new CreateBucketCommand({ Bucket: 'carol-bucket' }));
+    s3.destroy();
+    assert.ok((await sealedKeyIds(server)).has(carol.key), "carol's secret is sealed");
+    await server.stop();
+
+    renameSync(keyFile, `${keyFile}.away`);
+    server = await startStrata({ dataDir });
+    const series = 'strata_user_secret_unseal_failures_total';
+    const refused = userClient(server, carol);
+    try {
+      const error = (await refused
+        .send(new PutObjectCommand({ Bucket: 'carol-bucket', Key: 'k', Body: 'x' }))
+        .catch((e) => e)) as Error & { name: string };
+      assert.ok(error instanceof Error, 'a request signed by carol is refused');
+      assert.equal(error.name, 'InvalidAccessKeyId');
+    } finally {
+      refused.destroy();
+    }
+    assert.ok((await metricValue(server, series)) >= 1, 'the failure to unseal is counted');
+    assert.match(server.output(), /cannot unseal a user secret/);
+    await server.stop();
+
+    renameSync(`${keyFile}.away`, keyFile);
+    server = await startStrata({ dataDir, env: ENCRYPTED });
+    await signsAndLogsIn(server, carol, 'carol-bucket', 'key-back');
+    assert.equal(await metricValue(server, series), 0, 'nothing to count with the key file');
   } finally {
     await server.stop();
   }

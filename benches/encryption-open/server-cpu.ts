@@ -1,0 +1,112 @@
+// CPU time of a single-node server per 16 MiB GET: the gateway's process (gateway and metadata,
+// where a GET opens its windows) and its data service process apart, from utime + stime in
+// /proc/PID/stat, so the figure does not depend on the machine's other load (unlike MiB/s).
+// Servers: encrypted at rest from this checkout and, with --before, from another checkout (the
+// code before a change), and a plain one, loaded in turn round by round.
+//   node benches/encryption-open/server-cpu.ts [--before CHECKOUT] [--rounds 7] [--objects 8]
+//     [--prof DIR]   (the servers run with --cpu-prof, profiles written to DIR at their stop)
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { CreateBucketCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { bodyBytes, patternBytes, s3Client } from '../../test/helpers/s3.ts';
+import { type StrataProcess, startStrata } from '../../test/helpers/server.ts';
+
+const { values } = parseArgs({
+  options: {
+    before: { type: 'string' },
+    rounds: { type: 'string', default: '7' },
+    objects: { type: 'string', default: '8' },
+    prof: { type: 'string' },
+    only: { type: 'string' }, // one server by name: 'encrypted', 'plain' or 'before, encrypted'
+  },
+});
+const startBefore =
+  values.before === undefined
+    ? undefined
+    : (
+        (await import(join(values.before, 'test/helpers/server.ts'))) as {
+          startStrata: typeof startStrata;
+        }
+      ).startStrata;
+const MiB = 1024 * 1024;
+const OBJECTS = Number(values.objects);
+const prof: Record<string, string> = values.prof
+  ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${values.prof}` }
+  : {};
+const encrypted: Record<string, string> = { STRATA_ENCRYPTION_ENABLED: 'true', ...prof };
+const kinds: Array<[string, () => Promise<StrataProcess>]> = [];
+if (startBefore) kinds.push(['before, encrypted', () => startBefore({ env: encrypted })]);
+kinds.push(['encrypted', () => startStrata({ env: encrypted })]);
+kinds.push(['plain', () => startStrata({ env: prof })]);
+const servers: Array<[string, StrataProcess]> = [];
+for (const [name, start] of kinds) {
+  if (values.only === undefined || values.only === name) servers.push([name, await start()]);
+}
+
+const TICKS_PER_SECOND = 100; // USER_HZ on Linux
+function cpuMsOf(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / TICKS_PER_SECOND;
+}
+function childrenOf(pid: number): number[] {
+  const list = readFileSync(`/proc/${pid}/task/${pid}/children`, 'latin1').trim();
+  return list === '' ? [] : list.split(' ').map(Number);
+}
+function cpuMs(server: StrataProcess): { gateway: number; data: number } {
+  const pid = server.process.pid as number;
+  const data = childrenOf(pid).reduce((sum, child) => sum + cpuMsOf(child), 0);
+  return { gateway: cpuMsOf(pid), data };
+}
+
+const body = patternBytes(16 * MiB, 7);
+// The PUTs that store the objects, one at a time: gateway CPU per 16 MiB PUT (seal, MD5, encode).
+const perPut = new Map<string, number>();
+for (const [name, server] of servers) {
+  const s3 = s3Client(server);
+  await s3.send(new CreateBucketCommand({ Bucket: 'cpu' }));
+  const before = cpuMs(server);
+  for (let i = 0; i < OBJECTS; i++)
+    await s3.send(new PutObjectCommand({ Bucket: 'cpu', Key: `o${i}`, Body: body }));
+  perPut.set(name, (cpuMs(server).gateway - before.gateway) / OBJECTS);
+  s3.destroy();
+}
+const perGet = new Map<string, Array<{ gateway: number; data: number }>>(
+  servers.map(([name]) => [name, []]),
+);
+for (let r = 0; r < Number(values.rounds); r++) {
+  for (const [name, server] of servers) {
+    const s3 = s3Client(server);
+    const before = cpuMs(server);
+    await Promise.all(
+      Array.from({ length: OBJECTS }, async (_, i) => {
+        const got = await s3.send(new GetObjectCommand({ Bucket: 'cpu', Key: `o${i}` }));
+        const bytes = await bodyBytes(got.Body);
+        if (bytes.length !== body.length) throw new Error('short read');
+      }),
+    ).catch((error) => {
+      throw new Error(`${name}: ${error}\n${server.output().slice(-3000)}`);
+    });
+    const after = cpuMs(server);
+    perGet.get(name)?.push({
+      gateway: (after.gateway - before.gateway) / OBJECTS,
+      data: (after.data - before.data) / OBJECTS,
+    });
+    s3.destroy();
+  }
+}
+await Promise.all(servers.map(([, s]) => s.stop()));
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
+console.log(
+  '| server | gateway CPU ms per 16 MiB GET | data service CPU ms | gateway, each round | gateway CPU ms per 16 MiB PUT (c=1, one pass) |',
+);
+console.log('|---|---|---|---|---|');
+for (const [name, list] of perGet) {
+  const gateway = list.map((x) => x.gateway);
+  const data = median(list.map((x) => x.data)).toFixed(1);
+  const each = gateway.map((x) => x.toFixed(0)).join(' ');
+  const put = perPut.get(name)?.toFixed(1);
+  console.log(`| ${name} | ${median(gateway).toFixed(1)} | ${data} | ${each} | ${put} |`);
+}
+console.log(`c=${OBJECTS}, medians of ${values.rounds} rounds, servers in turn`);
