@@ -1,5 +1,6 @@
 import assert from 'node:assert';
 import { performance } from 'node:perf_hooks';
+import { type Leased, releaseOnce, shardBuffers } from '../common/buffer-pool.ts';
 import { isStrataError, StrataError } from '../common/errors.ts';
 import type { Stripe } from '../metadata/types.ts';
 import type { Logger } from '../observability/logger.ts';
@@ -32,6 +33,8 @@ interface ShardRead extends ShardRange {
   serverId: string;
   state: 'pending' | 'ok' | 'failed';
   body?: Buffer;
+  // Gives the body's pooled buffer back (a leased read); cleared once handed on as the result.
+  release?: () => void;
   error?: unknown;
   hedge: boolean; // issued because another read was slower than the hedge delay
   slow: boolean; // still pending when a hedge delay ran out
@@ -62,7 +65,8 @@ export async function readStripeRange(
   if (length === 0) return Buffer.alloc(0);
   // The server records as of at most a few seconds ago (a metadata read only when older).
   await pool.refresh();
-  return new HedgedStripeRead(pool, stripe, neededRanges(stripe, offset, length), log).run();
+  const read = new HedgedStripeRead(pool, stripe, neededRanges(stripe, offset, length), log);
+  return (await read.run()).data;
 }
 
 // Shard `index` of the stripe, whole (shardSizeBytes), from its other shards, with the same hedging:
@@ -75,7 +79,7 @@ export async function readStripeShard(
   stripe: Stripe,
   index: number,
   log?: Logger,
-): Promise<Buffer> {
+): Promise<Leased> {
   const { k, m, shardSizeBytes: size, dataLengthBytes } = stripe;
   assert(Number.isInteger(index) && index >= 0 && index < k + m, 'a shard of the stripe');
   // The bytes of the data shards that hold data: shard files are whole (zero padded), but a
@@ -85,15 +89,20 @@ export async function readStripeShard(
     index < k
       ? [{ index, start: 0, end: dataEnd(index) }]
       : Array.from({ length: k }, (_, i) => ({ index: i, start: 0, end: size }));
-  if (needed[0].end === 0) return Buffer.alloc(size); // padding only
+  if (needed[0].end === 0) return { data: Buffer.alloc(size), release: noRelease }; // padding only
   await pool.refresh();
-  const shard = await new HedgedStripeRead(pool, stripe, needed, log, index).run();
-  assert(shard.length <= size, 'a shard holds at most shardSizeBytes');
-  if (shard.length === size) return shard;
+  // The shard reads and the coded shard are in pooled buffers (shardBuffers): a rebuild knows
+  // when it is done with them, and fresh ones per shard were most of a data server's garbage.
+  const shard = await new HedgedStripeRead(pool, stripe, needed, log, index, true).run();
+  assert(shard.data.length <= size, 'a shard holds at most shardSizeBytes');
+  if (shard.data.length === size) return shard;
   const whole = Buffer.alloc(size); // a short last data shard: the rest is padding
-  shard.copy(whole);
-  return whole;
+  shard.data.copy(whole);
+  shard.release();
+  return { data: whole, release: noRelease };
 }
+
+function noRelease(): void {}
 
 function neededRanges(stripe: Stripe, offset: number, length: number): ShardRange[] {
   const size = stripe.shardSizeBytes;
@@ -123,10 +132,13 @@ class HedgedStripeRead {
   private readonly absent: ReadonlySet<number>; // shards its writer left absent: no file there
   // Set: the read produces this shard (over the window) rather than the data of `needed`.
   private readonly target: number | undefined;
+  // The reads and the coded shard are in pooled buffers: every body not handed on as the
+  // result is given back when the read finishes (or when it arrives, after that).
+  private readonly leased: boolean;
   private timer: NodeJS.Timeout | undefined;
   private done = false;
   private hedged = false;
-  private resolve!: (data: Buffer) => void;
+  private resolve!: (result: Leased) => void;
   private reject!: (error: unknown) => void;
 
   constructor(
@@ -135,9 +147,11 @@ class HedgedStripeRead {
     needed: ShardRange[],
     log?: Logger,
     target?: number,
+    leased = false,
   ) {
     this.pool = pool;
     this.target = target;
+    this.leased = leased;
     this.stripe = stripe;
     this.needed = needed;
     this.log = log;
@@ -147,8 +161,8 @@ class HedgedStripeRead {
     assert(this.windowStart < this.windowEnd, 'a non-empty window');
   }
 
-  run(): Promise<Buffer> {
-    const promise = new Promise<Buffer>((resolve, reject) => {
+  run(): Promise<Leased> {
+    const promise = new Promise<Leased>((resolve, reject) => {
       this.resolve = resolve;
       this.reject = reject;
     });
@@ -184,11 +198,17 @@ class HedgedStripeRead {
     if (!hedge && this.needed.includes(range)) this.exact.set(range.index, read);
     if (hedge) hedgedShardReads.inc();
     const startedMs = performance.now();
-    readShard(pool, stripe, range).then(
+    readShard(pool, stripe, range, this.leased).then(
       (body) => {
         pool.report(serverId, performance.now() - startedMs);
         read.state = 'ok';
-        read.body = body;
+        // Late (the read is done without it): nobody will read it.
+        if (this.done) {
+          body.release();
+          return;
+        }
+        read.body = body.data;
+        read.release = body.release;
         this.check();
       },
       (error) => {
@@ -261,13 +281,17 @@ class HedgedStripeRead {
     if (this.done) return;
     if (this.needed.every((r) => this.exact.get(r.index)?.state === 'ok')) {
       erasureStripes.inc({ operation: 'read' });
-      const bodies = this.needed.map((r) => this.exact.get(r.index)?.body as Buffer);
+      const reads = this.needed.map((r) => this.exact.get(r.index) as ShardRead);
+      const bodies = reads.map((r) => r.body as Buffer);
       // One shard's range is the data as it is: no copy.
       if (this.target === undefined)
-        this.finish(undefined, bodies.length === 1 ? bodies[0] : Buffer.concat(bodies));
+        this.finish(
+          undefined,
+          bodies.length === 1 ? handOn(reads[0]) : unleased(Buffer.concat(bodies)),
+        );
       else if (this.target < this.stripe.k)
-        this.finish(undefined, bodies[0]); // its own copy
-      else this.finish(undefined, this.codeTarget(this.target, this.needed, bodies));
+        this.finish(undefined, handOn(reads[0])); // its own copy
+      else this.finish(undefined, this.codeTarget(this.target, reads));
       return;
     }
     const answered = [...this.windowed.values()].filter((r) => r.state === 'ok');
@@ -289,26 +313,32 @@ class HedgedStripeRead {
 
   // The target shard from k shards' bytes over the window: the bytes themselves when one of
   // them is the target (its old copy answered a window read), coded otherwise.
-  private codeTarget(target: number, inputs: ShardRange[], bodies: Buffer[]): Buffer {
-    const own = inputs.findIndex((r) => r.index === target);
-    if (own >= 0) return bodies[own];
-    const output = Buffer.allocUnsafe(this.windowEnd - this.windowStart);
+  private codeTarget(target: number, inputs: ShardRead[]): Leased {
+    const own = inputs.find((r) => r.index === target);
+    if (own !== undefined) return handOn(own);
+    const bytes = this.windowEnd - this.windowStart;
+    const output = this.leased ? shardBuffers.acquire(bytes) : Buffer.allocUnsafe(bytes);
     const { k, m } = this.stripe;
-    codecFor(k, m).codeShard(
-      target,
-      inputs.map((r) => r.index),
-      bodies,
-      output,
-    );
-    return output;
+    try {
+      codecFor(k, m).codeShard(
+        target,
+        inputs.map((r) => r.index),
+        inputs.map((r) => r.body as Buffer),
+        output,
+      );
+    } catch (error) {
+      if (this.leased) shardBuffers.release(output);
+      throw error;
+    }
+    return { data: output, release: this.leased ? releaseOnce(shardBuffers, output) : noRelease };
   }
 
-  private decode(inputs: ShardRead[]): Buffer {
+  private decode(inputs: ShardRead[]): Leased {
     const { k, m } = this.stripe;
     erasureStripes.inc({ operation: 'reconstruct' });
     this.noteDecoded(inputs);
+    if (this.target !== undefined) return this.codeTarget(this.target, inputs);
     const bodies = inputs.map((r) => r.body as Buffer);
-    if (this.target !== undefined) return this.codeTarget(this.target, inputs, bodies);
     const shards = shardViews(k + m, this.windowEnd - this.windowStart);
     const present = new Array<boolean>(k + m).fill(false);
     inputs.forEach((read, i) => {
@@ -316,12 +346,14 @@ class HedgedStripeRead {
       present[read.index] = true;
     });
     codecFor(k, m).reconstruct(shards, present, { dataOnly: true });
-    return Buffer.concat(
-      this.needed.map((r) => {
-        const own = this.exact.get(r.index);
-        if (own?.state === 'ok') return own.body as Buffer;
-        return shards[r.index].subarray(r.start - this.windowStart, r.end - this.windowStart);
-      }),
+    return unleased(
+      Buffer.concat(
+        this.needed.map((r) => {
+          const own = this.exact.get(r.index);
+          if (own?.state === 'ok') return own.body as Buffer;
+          return shards[r.index].subarray(r.start - this.windowStart, r.end - this.windowStart);
+        }),
+      ),
     );
   }
 
@@ -356,10 +388,17 @@ class HedgedStripeRead {
     return new StrataError('NOT_ENOUGH_SHARDS', `stripe ${id}: ${counts}`);
   }
 
-  private finish(error: unknown, data?: Buffer): void {
+  private finish(error: unknown, result?: Leased): void {
     assert(!this.done, 'a stripe read finishes once');
     this.done = true;
     clearTimeout(this.timer);
+    // The bodies not handed on as the result: nobody reads them any more.
+    for (const read of this.reads) {
+      if (read.release === undefined) continue;
+      read.release();
+      read.release = undefined;
+      read.body = undefined;
+    }
     // A server whose read was overtaken by a hedge did not answer in time: that counts against
     // its health now, so a hung server is avoided after a few stripes, not after a timeout each.
     const abandoned = new Set(
@@ -367,8 +406,19 @@ class HedgedStripeRead {
     );
     for (const serverId of abandoned) this.pool.reportAbandoned(serverId);
     if (error !== undefined) this.reject(error);
-    else this.resolve(data as Buffer);
+    else this.resolve(result as Leased);
   }
+}
+
+// The read's body as the result: its release goes with it (finish() must not give it back).
+function handOn(read: ShardRead): Leased {
+  const release = read.release ?? noRelease;
+  read.release = undefined;
+  return { data: read.body as Buffer, release };
+}
+
+function unleased(data: Buffer): Leased {
+  return { data, release: noRelease };
 }
 
 function isLostShard(error: unknown): boolean {
@@ -390,27 +440,34 @@ function isShardFault(error: unknown): boolean {
   );
 }
 
-async function readShard(pool: StripeReadPool, stripe: Stripe, range: ShardRange): Promise<Buffer> {
+async function readShard(
+  pool: StripeReadPool,
+  stripe: Stripe,
+  range: ShardRange,
+  leased: boolean,
+): Promise<Leased> {
   const loc = stripe.shards[range.index];
   const client = await pool.client(loc.serverId);
   const length = range.end - range.start;
-  const body = await client.getShard(
-    {
-      stripeId: stripe.id,
-      shardIndex: range.index,
-      disk: loc.disk,
-      offset: range.start,
-      length,
-      shardSizeBytes: stripe.shardSizeBytes,
-      shardVersion: stripe.shardVersion,
-      ...(pool.background ? { background: true } : {}),
-    },
-    { timeoutMs: SHARD_READ_TIMEOUT_MS },
-  );
-  if (body.length !== length) {
+  const header = {
+    stripeId: stripe.id,
+    shardIndex: range.index,
+    disk: loc.disk,
+    offset: range.start,
+    length,
+    shardSizeBytes: stripe.shardSizeBytes,
+    shardVersion: stripe.shardVersion,
+    ...(pool.background ? { background: true } : {}),
+  };
+  const options = { timeoutMs: SHARD_READ_TIMEOUT_MS };
+  const body = leased
+    ? await client.getShardLeased(header, options)
+    : unleased(await client.getShard(header, options));
+  if (body.data.length !== length) {
+    body.release();
     throw new StrataError(
       'SHARD_CORRUPT',
-      `shard ${stripe.id}.${range.index} returned ${body.length} of ${length} bytes`,
+      `shard ${stripe.id}.${range.index} returned ${body.data.length} of ${length} bytes`,
     );
   }
   return body;
