@@ -1,5 +1,6 @@
 import assert from 'node:assert';
 import { performance } from 'node:perf_hooks';
+import { type Leased, releaseOnce, shardBuffers } from '../common/buffer-pool.ts';
 import { isStrataError, StrataError } from '../common/errors.ts';
 import type { Stripe } from '../metadata/types.ts';
 import type { Logger } from '../observability/logger.ts';
@@ -32,6 +33,8 @@ interface ShardRead extends ShardRange {
   serverId: string;
   state: 'pending' | 'ok' | 'failed';
   body?: Buffer;
+  // Gives the body's pooled buffer back (a leased read); cleared once handed on as the result.
+  release?: () => void;
   error?: unknown;
   hedge: boolean; // issued because another read was slower than the hedge delay
   slow: boolean; // still pending when a hedge delay ran out
@@ -80,7 +83,8 @@ export async function readStripeRangeParts(
   if (length === 0) return [];
   // The server records as of at most a few seconds ago (a metadata read only when older).
   await pool.refresh();
-  return new HedgedStripeRead(pool, stripe, neededRanges(stripe, offset, length), log).run();
+  const read = new HedgedStripeRead(pool, stripe, neededRanges(stripe, offset, length), log);
+  return (await read.run()).parts;
 }
 
 // Shard `index` of the stripe, whole (shardSizeBytes), from its other shards, with the same hedging:
@@ -93,7 +97,7 @@ export async function readStripeShard(
   stripe: Stripe,
   index: number,
   log?: Logger,
-): Promise<Buffer> {
+): Promise<Leased> {
   const { k, m, shardSizeBytes: size, dataLengthBytes } = stripe;
   assert(Number.isInteger(index) && index >= 0 && index < k + m, 'a shard of the stripe');
   // The bytes of the data shards that hold data: shard files are whole (zero padded), but a
@@ -103,17 +107,22 @@ export async function readStripeShard(
     index < k
       ? [{ index, start: 0, end: dataEnd(index) }]
       : Array.from({ length: k }, (_, i) => ({ index: i, start: 0, end: size }));
-  if (needed[0].end === 0) return Buffer.alloc(size); // padding only
+  if (needed[0].end === 0) return { data: Buffer.alloc(size), release: noRelease }; // padding only
   await pool.refresh();
-  const parts = await new HedgedStripeRead(pool, stripe, needed, log, index).run();
-  assert.equal(parts.length, 1, 'a shard read gives the shard in one part');
-  const shard = parts[0];
-  assert(shard.length <= size, 'a shard holds at most shardSizeBytes');
-  if (shard.length === size) return shard;
+  // The shard reads and the coded shard are in pooled buffers (shardBuffers): a rebuild knows
+  // when it is done with them, and fresh ones per shard were most of a data server's garbage.
+  const read = await new HedgedStripeRead(pool, stripe, needed, log, index, true).run();
+  assert.equal(read.parts.length, 1, 'a shard read gives the shard in one part');
+  const shard = { data: read.parts[0], release: read.release };
+  assert(shard.data.length <= size, 'a shard holds at most shardSizeBytes');
+  if (shard.data.length === size) return shard;
   const whole = Buffer.alloc(size); // a short last data shard: the rest is padding
-  shard.copy(whole);
-  return whole;
+  shard.data.copy(whole);
+  shard.release();
+  return { data: whole, release: noRelease };
 }
+
+function noRelease(): void {}
 
 function neededRanges(stripe: Stripe, offset: number, length: number): ShardRange[] {
   const size = stripe.shardSizeBytes;
@@ -143,11 +152,15 @@ class HedgedStripeRead {
   private readonly absent: ReadonlySet<number>; // shards its writer left absent: no file there
   // Set: the read produces this shard (over the window) rather than the data of `needed`.
   private readonly target: number | undefined;
+  // The reads and the coded shard are in pooled buffers: every body not handed on as the
+  // result is given back when the read finishes (or when it arrives, after that).
+  private readonly leased: boolean;
   private timer: NodeJS.Timeout | undefined;
   private done = false;
   private hedged = false;
-  // The data in parts: one per needed range, or the one target shard.
-  private resolve!: (parts: Buffer[]) => void;
+  // The data in parts (one per needed range, or the one target shard) and how to give back the
+  // pooled buffers they are in (a no-op unless the read is leased).
+  private resolve!: (result: PartsRead) => void;
   private reject!: (error: unknown) => void;
 
   constructor(
@@ -156,9 +169,11 @@ class HedgedStripeRead {
     needed: ShardRange[],
     log?: Logger,
     target?: number,
+    leased = false,
   ) {
     this.pool = pool;
     this.target = target;
+    this.leased = leased;
     this.stripe = stripe;
     this.needed = needed;
     this.log = log;
@@ -168,8 +183,8 @@ class HedgedStripeRead {
     assert(this.windowStart < this.windowEnd, 'a non-empty window');
   }
 
-  run(): Promise<Buffer[]> {
-    const promise = new Promise<Buffer[]>((resolve, reject) => {
+  run(): Promise<PartsRead> {
+    const promise = new Promise<PartsRead>((resolve, reject) => {
       this.resolve = resolve;
       this.reject = reject;
     });
@@ -205,11 +220,17 @@ class HedgedStripeRead {
     if (!hedge && this.needed.includes(range)) this.exact.set(range.index, read);
     if (hedge) hedgedShardReads.inc();
     const startedMs = performance.now();
-    readShard(pool, stripe, range).then(
+    readShard(pool, stripe, range, this.leased).then(
       (body) => {
         pool.report(serverId, performance.now() - startedMs);
         read.state = 'ok';
-        read.body = body;
+        // Late (the read is done without it): nobody will read it.
+        if (this.done) {
+          body.release();
+          return;
+        }
+        read.body = body.data;
+        read.release = body.release;
         this.check();
       },
       (error) => {
@@ -282,12 +303,14 @@ class HedgedStripeRead {
     if (this.done) return;
     if (this.needed.every((r) => this.exact.get(r.index)?.state === 'ok')) {
       erasureStripes.inc({ operation: 'read' });
-      const bodies = this.needed.map((r) => this.exact.get(r.index)?.body as Buffer);
+      const reads = this.needed.map((r) => this.exact.get(r.index) as ShardRead);
       // Each shard's range is the data as it is: no copy.
-      if (this.target === undefined) this.finish(undefined, bodies);
-      else if (this.target < this.stripe.k)
-        this.finish(undefined, [bodies[0]]); // its own copy
-      else this.finish(undefined, [this.codeTarget(this.target, this.needed, bodies)]);
+      if (this.target === undefined) {
+        assert(!this.leased, 'a range read is not leased');
+        this.finish(undefined, { parts: reads.map((r) => r.body as Buffer), release: noRelease });
+      } else if (this.target < this.stripe.k)
+        this.finish(undefined, asParts(handOn(reads[0]))); // its own copy
+      else this.finish(undefined, asParts(this.codeTarget(this.target, reads)));
       return;
     }
     const answered = [...this.windowed.values()].filter((r) => r.state === 'ok');
@@ -309,26 +332,32 @@ class HedgedStripeRead {
 
   // The target shard from k shards' bytes over the window: the bytes themselves when one of
   // them is the target (its old copy answered a window read), coded otherwise.
-  private codeTarget(target: number, inputs: ShardRange[], bodies: Buffer[]): Buffer {
-    const own = inputs.findIndex((r) => r.index === target);
-    if (own >= 0) return bodies[own];
-    const output = Buffer.allocUnsafe(this.windowEnd - this.windowStart);
+  private codeTarget(target: number, inputs: ShardRead[]): Leased {
+    const own = inputs.find((r) => r.index === target);
+    if (own !== undefined) return handOn(own);
+    const bytes = this.windowEnd - this.windowStart;
+    const output = this.leased ? shardBuffers.acquire(bytes) : Buffer.allocUnsafe(bytes);
     const { k, m } = this.stripe;
-    codecFor(k, m).codeShard(
-      target,
-      inputs.map((r) => r.index),
-      bodies,
-      output,
-    );
-    return output;
+    try {
+      codecFor(k, m).codeShard(
+        target,
+        inputs.map((r) => r.index),
+        inputs.map((r) => r.body as Buffer),
+        output,
+      );
+    } catch (error) {
+      if (this.leased) shardBuffers.release(output);
+      throw error;
+    }
+    return { data: output, release: this.leased ? releaseOnce(shardBuffers, output) : noRelease };
   }
 
-  private decode(inputs: ShardRead[]): Buffer[] {
+  private decode(inputs: ShardRead[]): PartsRead {
     const { k, m } = this.stripe;
     erasureStripes.inc({ operation: 'reconstruct' });
     this.noteDecoded(inputs);
+    if (this.target !== undefined) return asParts(this.codeTarget(this.target, inputs));
     const bodies = inputs.map((r) => r.body as Buffer);
-    if (this.target !== undefined) return [this.codeTarget(this.target, inputs, bodies)];
     const shards = shardViews(k + m, this.windowEnd - this.windowStart);
     const present = new Array<boolean>(k + m).fill(false);
     inputs.forEach((read, i) => {
@@ -336,11 +365,14 @@ class HedgedStripeRead {
       present[read.index] = true;
     });
     codecFor(k, m).reconstruct(shards, present, { dataOnly: true });
-    return this.needed.map((r) => {
-      const own = this.exact.get(r.index);
-      if (own?.state === 'ok') return own.body as Buffer;
-      return shards[r.index].subarray(r.start - this.windowStart, r.end - this.windowStart);
-    });
+    return {
+      parts: this.needed.map((r) => {
+        const own = this.exact.get(r.index);
+        if (own?.state === 'ok') return own.body as Buffer;
+        return shards[r.index].subarray(r.start - this.windowStart, r.end - this.windowStart);
+      }),
+      release: noRelease,
+    };
   }
 
   // A decode's hedge win and the shards it stood in for (logged: a degraded read).
@@ -374,10 +406,17 @@ class HedgedStripeRead {
     return new StrataError('NOT_ENOUGH_SHARDS', `stripe ${id}: ${counts}`);
   }
 
-  private finish(error: unknown, parts?: Buffer[]): void {
+  private finish(error: unknown, result?: PartsRead): void {
     assert(!this.done, 'a stripe read finishes once');
     this.done = true;
     clearTimeout(this.timer);
+    // The bodies not handed on as the result: nobody reads them any more.
+    for (const read of this.reads) {
+      if (read.release === undefined) continue;
+      read.release();
+      read.release = undefined;
+      read.body = undefined;
+    }
     // A server whose read was overtaken by a hedge did not answer in time: that counts against
     // its health now, so a hung server is avoided after a few stripes, not after a timeout each.
     const abandoned = new Set(
@@ -385,8 +424,30 @@ class HedgedStripeRead {
     );
     for (const serverId of abandoned) this.pool.reportAbandoned(serverId);
     if (error !== undefined) this.reject(error);
-    else this.resolve(parts as Buffer[]);
+    else this.resolve(result as PartsRead);
   }
+}
+
+// The read's body as the result: its release goes with it (finish() must not give it back).
+// What a stripe read gives: the bytes in consecutive parts, and the release of the pooled buffers
+// they sit in (noRelease unless the read was leased).
+interface PartsRead {
+  parts: Buffer[];
+  release: () => void;
+}
+
+function asParts(leased: Leased): PartsRead {
+  return { parts: [leased.data], release: leased.release };
+}
+
+function handOn(read: ShardRead): Leased {
+  const release = read.release ?? noRelease;
+  read.release = undefined;
+  return { data: read.body as Buffer, release };
+}
+
+function unleased(data: Buffer): Leased {
+  return { data, release: noRelease };
 }
 
 function isLostShard(error: unknown): boolean {
@@ -408,27 +469,34 @@ function isShardFault(error: unknown): boolean {
   );
 }
 
-async function readShard(pool: StripeReadPool, stripe: Stripe, range: ShardRange): Promise<Buffer> {
+async function readShard(
+  pool: StripeReadPool,
+  stripe: Stripe,
+  range: ShardRange,
+  leased: boolean,
+): Promise<Leased> {
   const loc = stripe.shards[range.index];
   const client = await pool.client(loc.serverId);
   const length = range.end - range.start;
-  const body = await client.getShard(
-    {
-      stripeId: stripe.id,
-      shardIndex: range.index,
-      disk: loc.disk,
-      offset: range.start,
-      length,
-      shardSizeBytes: stripe.shardSizeBytes,
-      shardVersion: stripe.shardVersion,
-      ...(pool.background ? { background: true } : {}),
-    },
-    { timeoutMs: SHARD_READ_TIMEOUT_MS },
-  );
-  if (body.length !== length) {
+  const header = {
+    stripeId: stripe.id,
+    shardIndex: range.index,
+    disk: loc.disk,
+    offset: range.start,
+    length,
+    shardSizeBytes: stripe.shardSizeBytes,
+    shardVersion: stripe.shardVersion,
+    ...(pool.background ? { background: true } : {}),
+  };
+  const options = { timeoutMs: SHARD_READ_TIMEOUT_MS };
+  const body = leased
+    ? await client.getShardLeased(header, options)
+    : unleased(await client.getShard(header, options));
+  if (body.data.length !== length) {
+    body.release();
     throw new StrataError(
       'SHARD_CORRUPT',
-      `shard ${stripe.id}.${range.index} returned ${body.length} of ${length} bytes`,
+      `shard ${stripe.id}.${range.index} returned ${body.data.length} of ${length} bytes`,
     );
   }
   return body;

@@ -6,10 +6,12 @@
 //
 // Decoding runs on this process's thread, as a client's degraded read does: the rebuilds of a
 // repair are spread over every surviving server, each its own process. Only the shard asked for
-// is coded, straight from the k shards read (readStripeShard): no stripe-sized buffers.
+// is coded, straight from the k shards read (readStripeShard): no stripe-sized buffers, and the
+// reads and the coded shard in pooled buffers, given back once the shard is written.
 import { isTransportFailure } from '../client/data-pool.ts';
 import { ServerHealth } from '../client/server-health.ts';
 import { readStripeShard, type StripeReadPool } from '../client/stripe-read.ts';
+import type { Leased } from '../common/buffer-pool.ts';
 import { StrataError } from '../common/errors.ts';
 import { DataClient } from '../data/data-service.ts';
 import type { RebuildShardHeader } from '../data/types.ts';
@@ -33,8 +35,9 @@ export class ShardRebuilder {
     this.log = log;
   }
 
-  // The shard's bytes (shardSizeBytes of them), from the stripe's other shards.
-  async rebuild(header: RebuildShardHeader): Promise<Buffer> {
+  // The shard's bytes (shardSizeBytes of them), from the stripe's other shards, in a buffer the
+  // caller releases once written (a pooled one: src/common/buffer-pool.ts).
+  async rebuild(header: RebuildShardHeader): Promise<Leased> {
     const stripe: Stripe = {
       id: header.stripeId,
       k: header.k,

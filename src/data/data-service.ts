@@ -1,4 +1,5 @@
 import assert from 'node:assert';
+import { type Leased, shardBuffers } from '../common/buffer-pool.ts';
 import { StrataError } from '../common/errors.ts';
 import { type Logger, silentLogger } from '../observability/logger.ts';
 import { RpcClient } from '../rpc/client.ts';
@@ -39,7 +40,8 @@ export interface DataServiceOptions {
   rebuildShard?: RebuildShard;
 }
 
-export type RebuildShard = (header: RebuildShardHeader, deadlineMs: number) => Promise<Buffer>;
+// The shard in a buffer the service releases once it is written (or refused).
+export type RebuildShard = (header: RebuildShardHeader, deadlineMs: number) => Promise<Leased>;
 
 export interface DataService {
   server: RpcServer;
@@ -77,13 +79,17 @@ export async function startDataService(options: DataServiceOptions): Promise<Dat
       deadlineMs: number,
     ) => {
       const shard = await rebuild(h, deadlineMs);
-      // The caller has given up: a file written now would only refuse its retry (EEXIST).
-      if (Date.now() > deadlineMs)
-        throw new StrataError('RPC_TIMEOUT', `shard ${h.stripeId}.${h.shardIndex} rebuilt late`);
-      assert(shard.length === h.shardSizeBytes, 'a rebuilt shard has the stripe shard size');
-      // Read back through the verifying reader before it is called written: what a later
-      // getShard will serve (a mismatch leaves no file and is EIO).
-      return store.put(at, shard, { readBack: true });
+      try {
+        // The caller has given up: a file written now would only refuse its retry (EEXIST).
+        if (Date.now() > deadlineMs)
+          throw new StrataError('RPC_TIMEOUT', `shard ${h.stripeId}.${h.shardIndex} rebuilt late`);
+        assert(shard.data.length === h.shardSizeBytes, 'a rebuilt shard has the stripe shard size');
+        // Read back through the verifying reader before it is called written: what a later
+        // getShard will serve (a mismatch leaves no file and is EIO).
+        return await store.put(at, shard.data, { readBack: true, pool: shardBuffers });
+      } finally {
+        shard.release();
+      }
     };
     server.handle(DATA_RPC.rebuildShard, async ({ header, deadlineMs }) => {
       const h = rebuildHeader(objectHeader<RebuildShardHeader>(header, DATA_RPC.rebuildShard));
@@ -104,12 +110,14 @@ export async function startDataService(options: DataServiceOptions): Promise<Dat
       dataLength: optionalCount(h.shardSizeBytes, 'shardSizeBytes'),
       minVersion: optionalCount(h.shardVersion, 'shardVersion'),
     };
-    const read = () => store.get(h, h.offset ?? undefined, h.length ?? undefined, expect);
+    // A whole shard is read into a pooled buffer, given back once the reply is written.
+    const read = () =>
+      store.getLeased(h, h.offset ?? undefined, h.length ?? undefined, expect, shardBuffers);
     // A peer's rebuild waits its turn behind other repair reads; a client's read never does.
     if (h.background !== true) repairYield.noteClientRead();
-    const body =
+    const { data, release } =
       h.background === true ? await repairSlots.read(h.disk, deadlineMs, read) : await read();
-    return { header: {}, body };
+    return { header: {}, body: data, release };
   });
   server.handle(DATA_RPC.deleteShards, async ({ header }) => {
     const { shards } = objectHeader<DeleteShardsHeader>(header, DATA_RPC.deleteShards);
@@ -207,6 +215,8 @@ function rebuildHeader(h: RebuildShardHeader): RebuildShardHeader {
   return h;
 }
 
+function noRelease(): void {}
+
 function optionalCount(value: unknown, name: string): number | undefined {
   if (value === undefined || value === null) return undefined;
   if (!Number.isSafeInteger(value) || (value as number) < 0)
@@ -256,6 +266,16 @@ export class DataClient {
   async getShard(header: GetShardHeader, options: RpcCallOptions = {}): Promise<Buffer> {
     const reply = await this.rpc.call(DATA_RPC.getShard, header, undefined, options);
     return reply.body ?? Buffer.alloc(0);
+  }
+
+  // As getShard, a large body read into a buffer of the process's pool (shardBuffers): the
+  // caller releases it once it no longer reads it.
+  async getShardLeased(header: GetShardHeader, options: RpcCallOptions = {}): Promise<Leased> {
+    const reply = await this.rpc.call(DATA_RPC.getShard, header, undefined, {
+      ...options,
+      leaseReply: true,
+    });
+    return { data: reply.body ?? Buffer.alloc(0), release: reply.release ?? noRelease };
   }
 
   async deleteShards(

@@ -23,6 +23,7 @@ import {
   unlink,
 } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { type BufferPool, type Leased, releaseOnce } from '../common/buffer-pool.ts';
 import { StrataError } from '../common/errors.ts';
 import { syncDir, syncDirSync } from '../common/sync-dir.ts';
 import {
@@ -92,10 +93,11 @@ export class ShardStore {
   // `readBack`: once durable, the file is read back through the verifying reader and compared
   // with `data` (a rebuilt shard: what a later getShard will serve), through the handle it was
   // written with; a mismatch deletes the file and is EIO.
+  // `pool`: where the read-back's buffer comes from (given back before put() resolves).
   async put(
     address: ShardAddress,
     data: Buffer,
-    options: { readBack?: boolean } = {},
+    options: { readBack?: boolean; pool?: BufferPool } = {},
   ): Promise<{ sizeBytes: number; version: number }> {
     const path = this.pathOf(address);
     const encoded = encodeShard(address, data);
@@ -110,7 +112,7 @@ export class ShardStore {
       try {
         await writeAll(file, [encoded.head, data, encoded.crcs]);
         await file.sync();
-        if (options.readBack) await readBackEquals(file, path, address, data);
+        if (options.readBack) await readBackEquals(file, path, address, data, options.pool);
       } finally {
         await file.close();
       }
@@ -137,11 +139,34 @@ export class ShardStore {
     length?: number,
     expect: Pick<ShardExpectation, 'dataLength' | 'minVersion'> = {},
   ): Promise<Buffer> {
+    return (await this.read(address, offset, length, expect, undefined)).data;
+  }
+
+  // As get(), the bytes in a buffer of `pool` when the whole shard is read (its size known): the
+  // caller releases it once nothing reads it any more (a reply written to its socket). Ranged
+  // reads come in a plain buffer, whose release does nothing.
+  getLeased(
+    address: ShardAddress,
+    offset: number | undefined,
+    length: number | undefined,
+    expect: Pick<ShardExpectation, 'dataLength' | 'minVersion'>,
+    pool: BufferPool,
+  ): Promise<Leased> {
+    return this.read(address, offset, length, expect, pool);
+  }
+
+  private async read(
+    address: ShardAddress,
+    offset: number | undefined,
+    length: number | undefined,
+    expect: Pick<ShardExpectation, 'dataLength' | 'minVersion'>,
+    pool: BufferPool | undefined,
+  ): Promise<Leased> {
     const path = this.pathOf(address);
     const expected = { stripeId: address.stripeId, shardIndex: address.shardIndex, ...expect };
     try {
       return await this.readHandles.use(path, (file) =>
-        readVerified(file, path, expected, offset, length),
+        readVerified(file, path, expected, offset, length, pool),
       );
     } catch (error) {
       // Opened afresh next time: a disk error may be the handle's, a corrupt file may be replaced.
@@ -290,18 +315,37 @@ export class ShardStore {
   }
 }
 
+// The range's bytes, verified. `pool`: a whole shard of known size is read into one of its
+// buffers (see readWholeVerified); otherwise, and for ranges, a plain buffer with a release that
+// does nothing.
 async function readVerified(
   file: FileHandle,
   name: string,
   expected: ShardExpectation,
   offset = 0,
-  length?: number,
-): Promise<Buffer> {
+  length: number | undefined = undefined,
+  pool: BufferPool | undefined = undefined,
+): Promise<Leased> {
   const size = expected.dataLength;
   if (size !== undefined && size > 0 && offset === 0 && (length ?? size) === size) {
-    const whole = await readWholeVerified(file, name, { ...expected, dataLength: size });
+    const whole = await readWholeVerified(file, name, { ...expected, dataLength: size }, pool);
     if (whole !== undefined) return whole;
   }
+  return {
+    data: await readRangeVerified(file, name, expected, offset, length),
+    release: noRelease,
+  };
+}
+
+function noRelease(): void {}
+
+async function readRangeVerified(
+  file: FileHandle,
+  name: string,
+  expected: ShardExpectation,
+  offset: number,
+  length: number | undefined,
+): Promise<Buffer> {
   const head = Buffer.alloc(SHARD_HEADER_BYTES_MAX);
   const { bytesRead } = await file.read(head, 0, SHARD_HEADER_BYTES_MAX, 0);
   const header = decodeHeader(head.subarray(0, bytesRead), name, expected);
@@ -339,11 +383,16 @@ async function readBackEquals(
   path: string,
   address: ShardAddress,
   data: Buffer,
+  pool: BufferPool | undefined,
 ): Promise<void> {
   const expected = { ...address, dataLength: data.length, minVersion: SHARD_VERSION };
-  const back = await readVerified(file, path, expected);
-  if (!back.equals(data))
-    throw new StrataError('EIO', `shard ${path} read back differs from what was written`);
+  const back = await readVerified(file, path, expected, 0, undefined, pool);
+  try {
+    if (!back.data.equals(data))
+      throw new StrataError('EIO', `shard ${path} read back differs from what was written`);
+  } finally {
+    back.release();
+  }
 }
 
 // A whole shard of known size (a rebuild's source read, its read-back, a GET of a full stripe):
@@ -352,29 +401,42 @@ async function readBackEquals(
 // data server's busy time in benches/repair. The read asks for a version 2 file's length, which
 // covers a version 1 file's too (its header is shorter); undefined for a file whose blocks are
 // of another size than this version writes (its checksums may lie past what was read).
+// With `pool`, the file is read into one of its buffers, given back here on every failure and
+// otherwise by the caller (release).
 async function readWholeVerified(
   file: FileHandle,
   name: string,
   expected: ShardExpectation & { dataLength: number },
-): Promise<Buffer | undefined> {
+  pool: BufferPool | undefined,
+): Promise<Leased | undefined> {
   const blocks = Math.ceil(expected.dataLength / SHARD_BLOCK_BYTES);
-  const bytes = Buffer.allocUnsafe(SHARD_HEADER_BYTES_MAX + expected.dataLength + blocks * 4);
-  const { bytesRead } = await file.read(bytes, 0, bytes.length, 0);
-  const header = decodeHeader(
-    bytes.subarray(0, Math.min(bytesRead, SHARD_HEADER_BYTES_MAX)),
-    name,
-    expected,
-  );
-  assert.equal(header.dataLength, expected.dataLength, 'decodeHeader checked the length');
-  const dataEnd = header.headerBytes + header.dataLength;
-  const crcsEnd = dataEnd + header.blockCount * 4;
-  if (crcsEnd > bytes.length) return undefined;
-  if (bytesRead < crcsEnd) throw new StrataError('SHARD_CORRUPT', `shard ${name}: truncated`);
-  const data = bytes.subarray(header.headerBytes, dataEnd);
-  verifyBlocks(name, header, 0, data, bytes.subarray(dataEnd, crcsEnd));
-  shardBytes.inc({ direction: 'read' }, data.length);
-  dataReads.inc();
-  return data;
+  const total = SHARD_HEADER_BYTES_MAX + expected.dataLength + blocks * 4;
+  const bytes = pool === undefined ? Buffer.allocUnsafe(total) : pool.acquire(total);
+  const release = pool === undefined ? noRelease : releaseOnce(pool, bytes);
+  try {
+    const { bytesRead } = await file.read(bytes, 0, bytes.length, 0);
+    const header = decodeHeader(
+      bytes.subarray(0, Math.min(bytesRead, SHARD_HEADER_BYTES_MAX)),
+      name,
+      expected,
+    );
+    assert.equal(header.dataLength, expected.dataLength, 'decodeHeader checked the length');
+    const dataEnd = header.headerBytes + header.dataLength;
+    const crcsEnd = dataEnd + header.blockCount * 4;
+    if (crcsEnd > bytes.length) {
+      release();
+      return undefined;
+    }
+    if (bytesRead < crcsEnd) throw new StrataError('SHARD_CORRUPT', `shard ${name}: truncated`);
+    const data = bytes.subarray(header.headerBytes, dataEnd);
+    verifyBlocks(name, header, 0, data, bytes.subarray(dataEnd, crcsEnd));
+    shardBytes.inc({ direction: 'read' }, data.length);
+    dataReads.inc();
+    return { data, release };
+  } catch (error) {
+    release();
+    throw error;
+  }
 }
 
 // Creates the disk layout (durably), clears what a crash left in the pre-O_EXCL layout's

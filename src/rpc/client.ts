@@ -6,6 +6,7 @@ import {
   type PeerCertificate,
   type TLSSocket,
 } from 'node:tls';
+import { releaseOnce, shardBuffers } from '../common/buffer-pool.ts';
 import { StrataError, type StrataErrorCode } from '../common/errors.ts';
 import { type Logger, silentLogger } from '../observability/logger.ts';
 import {
@@ -50,6 +51,7 @@ interface Connection {
 
 interface Pending {
   resolve(reply: RpcReply<any>): void;
+  leaseReply: boolean; // a large reply goes into a buffer of shardBuffers
   reject(error: Error): void;
   timer: NodeJS.Timeout;
   method: string;
@@ -122,7 +124,7 @@ export class RpcClient {
     }
     const socket = await this.connection(timeoutMs);
     const remainingMs = Math.max(1, timeoutMs - (Date.now() - startedMs));
-    return this.send(socket, method, header, body, remainingMs);
+    return this.send(socket, method, header, body, remainingMs, options.leaseReply === true);
   }
 
   // One request on one connection, answered within `remainingMs`.
@@ -132,6 +134,7 @@ export class RpcClient {
     header: unknown,
     body: Buffer | undefined,
     remainingMs: number,
+    leaseReply = false,
   ): Promise<RpcReply<H>> {
     if (socket.destroyed || this.closed) {
       const lost = `${method}: connection to ${this.addr} lost`;
@@ -149,7 +152,7 @@ export class RpcClient {
         const message = `${method} to ${this.addr} timed out after ${timeoutMs} ms`;
         reject(new StrataError('RPC_TIMEOUT', message));
       }, remainingMs);
-      this.pending.set(requestId, { resolve, reject, timer, method, socket });
+      this.pending.set(requestId, { resolve, reject, timer, method, socket, leaseReply });
       socket.cork();
       for (const buffer of buffers) socket.write(buffer);
       socket.uncork();
@@ -197,7 +200,12 @@ export class RpcClient {
       const security = this.security;
       // Replies are read straight into their frames' buffers (frame-reader.ts): a shard's
       // bytes reach a buffer of their own with no chunk per read and no copy to join them.
-      const connection: Connection = { reader: new FrameReader(), refusal: undefined };
+      // A call that gives its reply's buffer back has it from the pool.
+      const lease = (requestId: number, frameBytes: number) =>
+        this.pending.get(requestId)?.leaseReply === true
+          ? shardBuffers.acquire(frameBytes)
+          : undefined;
+      const connection: Connection = { reader: new FrameReader(lease), refusal: undefined };
       const onread: OnReadOpts = {
         buffer: () => connection.reader.nextBuffer(),
         callback: (bytesRead: number, buffer: Uint8Array) => {
@@ -304,13 +312,23 @@ export class RpcClient {
 
   private settle(frame: Frame): void {
     const pending = this.pending.get(frame.requestId);
-    if (!pending) return; // timed out already
+    const leased = frame.leased;
+    if (!pending) {
+      if (leased !== undefined) shardBuffers.release(leased); // timed out already: nobody reads it
+      return;
+    }
     this.pending.delete(frame.requestId);
     clearTimeout(pending.timer);
     if (frame.kind === KIND_RESPONSE_OK) {
-      pending.resolve({ header: frame.header, body: frame.body });
+      const release = leased === undefined ? noRelease : releaseOnce(shardBuffers, leased);
+      pending.resolve({
+        header: frame.header,
+        body: frame.body,
+        ...(pending.leaseReply ? { release } : {}),
+      });
       return;
     }
+    if (leased !== undefined) shardBuffers.release(leased);
     const remote = (frame.header ?? {}) as { code?: string; message?: string };
     const code = (typeof remote.code === 'string' ? remote.code : 'RPC_REMOTE') as StrataErrorCode;
     pending.reject(
@@ -333,6 +351,8 @@ export class RpcClient {
     }
   }
 }
+
+function noRelease(): void {}
 
 // checkServerIdentity: the end a client dialled must hold a server's role.
 function serverRole(certificate: PeerCertificate): Error | undefined {

@@ -6,12 +6,27 @@
 // 5-7% of a data server's busy time in benches/repair, and most of what its collector freed.
 // Small frames are parsed from the scratch buffer and copied out, since the scratch is reused
 // (and msgpack binary fields decode as views of their source).
+// `largeBuffer`, when given, may supply a large frame's buffer (the RPC client leases one from a
+// pool for a call that will give it back); the frame then carries it as `leased`, and whoever
+// takes the frame owns it. Until the frame is whole, the reader alone writes to it.
 import assert from 'node:assert';
-import { checkFrameLength, decodeFrame, FRAME_PREFIX_BYTES, type Frame } from './frame.ts';
+import {
+  checkFrameLength,
+  decodeFrame,
+  FRAME_FIXED_BYTES,
+  FRAME_PREFIX_BYTES,
+  type Frame,
+} from './frame.ts';
 
 export const FRAME_SCRATCH_BYTES = 64 * 1024;
+// A large frame's buffer is chosen once its request id is in (prefix, kind, request id).
+const REQUEST_ID_END = FRAME_PREFIX_BYTES + 5;
+
+export type LargeFrameBuffer = (requestId: number, frameBytes: number) => Buffer | undefined;
 
 export class FrameReader {
+  private readonly largeBuffer: LargeFrameBuffer | undefined;
+  private largeLeased = false;
   private readonly scratch = Buffer.allocUnsafe(FRAME_SCRATCH_BYTES);
   // Bytes read into the scratch and not yet parsed: [start, end).
   private start = 0;
@@ -19,6 +34,10 @@ export class FrameReader {
   // A frame too large for the scratch, prefix included, being filled by the socket.
   private large: Buffer | undefined;
   private largeFilled = 0;
+
+  constructor(largeBuffer?: LargeFrameBuffer) {
+    this.largeBuffer = largeBuffer;
+  }
 
   // Where the next socket read goes: the rest of the large frame, else the scratch's free tail.
   nextBuffer(): Buffer {
@@ -40,9 +59,11 @@ export class FrameReader {
       assert(buffer.buffer === this.large.buffer, 'the read went into the large frame');
       this.largeFilled += bytesRead;
       if (this.largeFilled < this.large.length) return frames;
-      frames.push(decodeFrame(this.large));
+      const frame = decodeLarge(this.large, this.largeLeased);
       this.large = undefined;
+      this.largeLeased = false;
       this.largeFilled = 0;
+      frames.push(frame);
       return frames;
     }
     assert(buffer.buffer === this.scratch.buffer, 'the read went into the scratch');
@@ -61,7 +82,13 @@ export class FrameReader {
         FRAME_PREFIX_BYTES + checkFrameLength(this.scratch.readUInt32BE(this.start));
       if (frameBytes > FRAME_SCRATCH_BYTES) {
         assert(available < frameBytes, 'a read never passes the end of the frame it began');
-        this.large = Buffer.allocUnsafe(frameBytes);
+        assert(FRAME_FIXED_BYTES >= REQUEST_ID_END - FRAME_PREFIX_BYTES);
+        if (available < REQUEST_ID_END) return; // a frame has them: wait for them
+        const requestId = this.scratch.readUInt32BE(this.start + 5);
+        const leased = this.largeBuffer?.(requestId, frameBytes);
+        assert(leased === undefined || leased.length === frameBytes, 'a buffer of the frame');
+        this.large = leased ?? Buffer.allocUnsafe(frameBytes);
+        this.largeLeased = leased !== undefined;
         this.largeFilled = this.scratch.copy(this.large, 0, this.start, this.end);
         this.start = this.end = 0;
         return;
@@ -72,4 +99,11 @@ export class FrameReader {
       frames.push(decodeFrame(bytes));
     }
   }
+}
+
+// A whole large frame; a leased buffer rides along with it. (One that does not decode closes the
+// connection, and the collector takes its buffer.)
+function decodeLarge(bytes: Buffer, leased: boolean): Frame {
+  if (!leased) return decodeFrame(bytes);
+  return { ...decodeFrame(bytes), leased: bytes };
 }

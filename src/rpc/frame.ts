@@ -22,6 +22,8 @@ export interface Frame {
   requestId: number;
   header: unknown;
   body: Buffer | undefined;
+  // The whole frame's buffer, when the reader leased it (frame-reader.ts): its taker gives it back.
+  leased?: Buffer;
 }
 
 // Returns the buffers to write (prefix+fixed+header, then the body untouched).

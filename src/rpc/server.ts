@@ -299,13 +299,22 @@ export class RpcServer {
         );
       }
       const reply = await this.run(method, request?.h, frame.body, deadlineMs, peer);
-      // The caller has given up already: skip sending a body nobody will read.
-      if (Date.now() > deadlineMs)
-        throw new StrataError('RPC_TIMEOUT', `${method} finished after its deadline`);
-      write(
-        socket,
-        encodeFrame(KIND_RESPONSE_OK, frame.requestId, reply.header ?? null, reply.body),
-      );
+      // The body's buffer goes back to its owner once the socket has taken it, or at once when
+      // it is not sent.
+      const release = once(reply.release ?? noRelease);
+      try {
+        // The caller has given up already: skip sending a body nobody will read.
+        if (Date.now() > deadlineMs)
+          throw new StrataError('RPC_TIMEOUT', `${method} finished after its deadline`);
+        write(
+          socket,
+          encodeFrame(KIND_RESPONSE_OK, frame.requestId, reply.header ?? null, reply.body),
+          release,
+        );
+      } catch (error) {
+        release();
+        throw error;
+      }
     } catch (error) {
       code = isStrataError(error) ? error.code : 'INTERNAL';
       if (!isStrataError(error))
@@ -346,9 +355,28 @@ function refuse(socket: Socket, code: 'RPC_UNAUTHENTICATED', message: string): v
   setTimeout(() => socket.destroy(), 1_000).unref();
 }
 
-function write(socket: Socket, buffers: Buffer[]): void {
-  if (socket.destroyed) return;
+// `written`: called once the socket is done with the buffers (written, or failed with the
+// connection), or at once when the socket is gone.
+function write(socket: Socket, buffers: Buffer[], written?: () => void): void {
+  if (socket.destroyed) {
+    written?.();
+    return;
+  }
   socket.cork();
-  for (const buffer of buffers) socket.write(buffer);
+  for (let i = 0; i < buffers.length; i++)
+    if (i === buffers.length - 1 && written !== undefined)
+      socket.write(buffers[i], () => written());
+    else socket.write(buffers[i]);
   socket.uncork();
+}
+
+function noRelease(): void {}
+
+function once(f: () => void): () => void {
+  let called = false;
+  return () => {
+    if (called) return;
+    called = true;
+    f();
+  };
 }

@@ -43,6 +43,11 @@ export interface RpcRequest<H = any> {
 export interface RpcReply<H = any> {
   header: H;
   body?: Buffer | undefined;
+  // Server: called once the body is written to the socket (or will never be), so a handler can
+  // give a pooled buffer back (src/common/buffer-pool.ts). Client, for a call made with
+  // `leaseReply`: gives back the buffer the reply was read into; the caller calls it once it no
+  // longer reads the body.
+  release?: () => void;
 }
 
 export type RpcHandler = (request: RpcRequest) => Promise<RpcReply>;
@@ -53,4 +58,8 @@ export type RpcConnectionCall = <H = any>(method: string, header: unknown) => Pr
 
 export interface RpcCallOptions {
   timeoutMs?: number;
+  // A large reply is read into a buffer of the process's pool (shardBuffers,
+  // src/common/buffer-pool.ts), and the reply's `release` gives it back: for callers that know
+  // when they are done with the body (a rebuild's shard reads). Without it, `release` is absent.
+  leaseReply?: boolean;
 }

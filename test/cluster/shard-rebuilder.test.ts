@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { afterEach, describe, test } from 'node:test';
 import { shardFromData } from '../../src/client/stripe-codec.ts';
 import { ShardRebuilder } from '../../src/cluster/shard-rebuilder.ts';
+import { shardBuffers } from '../../src/common/buffer-pool.ts';
 import { isStrataError } from '../../src/common/errors.ts';
 import {
   DataClient,
@@ -23,9 +24,25 @@ const K = 4;
 const M = 2;
 const SHARD_BYTES = 200_000; // not a multiple of the 64 KiB checksum block
 const cleanups: Array<() => unknown> = [];
+// Rebuilds read into pooled buffers (src/common/buffer-pool.ts) at the sources, at the target's
+// RPC client, for the coded shard and its read-back; the servers here share this process's pool.
+// Every buffer is overwritten when given back, so one read after its release corrupts a rebuilt
+// shard (and the byte-for-byte checks fail); and every one must be given back by the end of a
+// test (late replies of reads a rebuild no longer needed included).
+shardBuffers.poisonOnRelease = true;
 afterEach(async () => {
+  const outAtEnd = await settledOut();
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  assert.equal(outAtEnd, 0, 'every pooled buffer was given back');
 });
+
+// The pooled buffers still out once the replies in flight have landed (polled: a late reply of
+// a read the rebuild no longer needed may still be on its way when the rebuild answers).
+async function settledOut(): Promise<number> {
+  for (let i = 0; i < 100 && shardBuffers.counts.out > 0; i++)
+    await new Promise((r) => setTimeout(r, 50));
+  return shardBuffers.counts.out;
+}
 
 interface Server {
   serverId: string;
@@ -151,6 +168,28 @@ describe('data.rebuildShard', () => {
         }
       }
     }
+  });
+
+  test('rebuilds reuse the pooled buffers of the rebuilds before them', async () => {
+    const servers = await startServers(7);
+    const stripe = await writeStripe(servers, K * SHARD_BYTES);
+    const target = servers[6];
+    const rebuildAll = async () => {
+      for (let index = 0; index < K + M; index++) {
+        await target.client.rebuildShard(request(servers, stripe, index, [index]));
+        await target.client.deleteShards({
+          shards: [{ stripeId: stripe.stripeId, shardIndex: index, disk: 0 }],
+        });
+      }
+    };
+    await rebuildAll();
+    assert.equal(await settledOut(), 0);
+    const before = shardBuffers.counts;
+    await rebuildAll();
+    const after = shardBuffers.counts;
+    assert.equal(after.allocated, before.allocated, 'no new buffers: the idle ones served');
+    // Each rebuild: k source reads, k replies at the target, the coded shard, its read-back.
+    assert.ok(after.reused - before.reused >= (K + M) * (2 * K + 2), `${after.reused} reused`);
   });
 
   test('a missing and a corrupt source are replaced by parity', async () => {

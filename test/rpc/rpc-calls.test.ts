@@ -2,13 +2,16 @@ import assert from 'node:assert/strict';
 import { connect, createServer, type Socket } from 'node:net';
 import { afterEach, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { shardBuffers } from '../../src/common/buffer-pool.ts';
 import { isStrataError, StrataError } from '../../src/common/errors.ts';
+import { PREAMBLE_BYTES } from '../../src/rpc/handshake.ts';
 import {
   encodeFrame,
   FRAME_SCRATCH_BYTES,
   FrameDecoder,
   FrameReader,
   KIND_REQUEST,
+  KIND_RESPONSE_OK,
   RpcClient,
   RpcServer,
 } from '../../src/rpc/index.ts';
@@ -275,6 +278,118 @@ describe('internal RPC', () => {
       assert.equal(reply.header.n, sizes[i]);
       assert.ok(reply.body?.equals(Buffer.alloc(sizes[i], i + 1)), `reply ${i} of ${sizes[i]}`);
     });
+  });
+
+  test('a frame reader reads a large frame into the buffer its caller supplies for that request', () => {
+    const body = Buffer.alloc(200_000, 7);
+    const stream = Buffer.concat([
+      ...encodeFrame(KIND_REQUEST, 41, { m: 'x' }, body),
+      ...encodeFrame(KIND_REQUEST, 42, { m: 'y' }, body),
+    ]);
+    for (const cut of [1, 5, 9, 13, 65_536, stream.length]) {
+      const supplied: Buffer[] = [];
+      // Request 41's frame goes into a supplied buffer; 42's into the reader's own.
+      const reader = new FrameReader((requestId, frameBytes) => {
+        if (requestId !== 41) return undefined;
+        supplied.push(Buffer.alloc(frameBytes));
+        return supplied.at(-1);
+      });
+      const got = [];
+      for (let at = 0; at < stream.length; ) {
+        const into = reader.nextBuffer();
+        const n = Math.min(cut, into.length, stream.length - at);
+        stream.copy(into, 0, at, at + n);
+        at += n;
+        got.push(...reader.read(n, into));
+      }
+      assert.equal(supplied.length, 1, `cut ${cut}: asked once, for request 41`);
+      assert.equal(got[0].leased, supplied[0], `cut ${cut}`);
+      assert.equal(got[0].body?.buffer, supplied[0].buffer, 'the body is a view of it');
+      assert.equal(got[1].leased, undefined);
+      for (const frame of got) assert.ok(frame.body?.equals(body), `cut ${cut}`);
+    }
+  });
+
+  test('a leased reply is read into a pooled buffer that release gives back, late ones too', async () => {
+    let releasedAtServer = 0;
+    const { addr } = await serve((s) =>
+      s.handle('make', async ({ header }) => {
+        const { n, delayMs } = header as { n: number; delayMs: number };
+        await sleep(delayMs);
+        return {
+          header: {},
+          body: Buffer.alloc(n, 3),
+          release: () => {
+            releasedAtServer++;
+          },
+        };
+      }),
+    );
+    const client = rpcClient(addr);
+    const outBefore = shardBuffers.counts.out;
+    const reply = await client.call('make', { n: 300_000, delayMs: 0 }, undefined, {
+      leaseReply: true,
+    });
+    assert.ok(reply.body?.equals(Buffer.alloc(300_000, 3)));
+    assert.equal(shardBuffers.counts.out, outBefore + 1, 'the reply holds a pooled buffer');
+    reply.release?.();
+    reply.release?.(); // once only
+    assert.equal(shardBuffers.counts.out, outBefore);
+    // The server does not send a reply past its deadline, and releases its body all the same.
+    await assert.rejects(
+      client.call('make', { n: 300_000, delayMs: 300 }, undefined, {
+        leaseReply: true,
+        timeoutMs: 100,
+      }),
+      (e: unknown) => isStrataError(e, 'RPC_TIMEOUT'),
+    );
+    for (let i = 0; i < 100 && releasedAtServer < 2; i++) await sleep(20);
+    assert.equal(releasedAtServer, 2, 'the server released both bodies, sent or not');
+    // A small reply is not pooled, and its release does nothing.
+    const small = await client.call('make', { n: 100, delayMs: 0 }, undefined, {
+      leaseReply: true,
+    });
+    small.release?.();
+    assert.equal(shardBuffers.counts.out, outBefore);
+  });
+
+  test('a leased reply that lands after its call timed out is given back to the pool', async () => {
+    // A server that starts its answer at once and ends it 300 ms later, deadline or not: the
+    // reply's buffer is leased while the call waits, and whole only after it timed out.
+    let answered = 0;
+    const late = createServer((socket) => {
+      let preamble = Buffer.alloc(0);
+      const decoder = new FrameDecoder();
+      socket.on('error', () => {});
+      socket.on('data', (chunk: Buffer) => {
+        let rest = chunk;
+        if (preamble.length < PREAMBLE_BYTES) {
+          preamble = Buffer.concat([preamble, chunk]);
+          if (preamble.length < PREAMBLE_BYTES) return;
+          rest = preamble.subarray(PREAMBLE_BYTES);
+        }
+        for (const frame of decoder.push(rest)) {
+          const reply = Buffer.concat(
+            encodeFrame(KIND_RESPONSE_OK, frame.requestId, {}, Buffer.alloc(300_000)),
+          );
+          socket.write(reply.subarray(0, 100));
+          setTimeout(() => socket.write(reply.subarray(100), () => answered++), 300);
+        }
+      });
+    });
+    await new Promise<void>((resolve) => late.listen(0, '127.0.0.1', resolve));
+    cleanups.push(() => new Promise((resolve) => late.close(resolve)));
+    const client = rpcClient(`127.0.0.1:${(late.address() as { port: number }).port}`);
+    const before = shardBuffers.counts;
+    await assert.rejects(
+      client.call('make', {}, undefined, { leaseReply: true, timeoutMs: 100 }),
+      (e: unknown) => isStrataError(e, 'RPC_TIMEOUT'),
+    );
+    assert.equal(shardBuffers.counts.out, before.out + 1, 'the reply is being read into it');
+    for (let i = 0; i < 100 && answered === 0; i++) await sleep(20);
+    assert.equal(answered, 1);
+    for (let i = 0; i < 100 && shardBuffers.counts.out !== before.out; i++) await sleep(20);
+    assert.equal(shardBuffers.counts.out, before.out, 'nobody took it: given back');
   });
 
   test('a frame reader refuses a frame length above the limit (RPC_BAD_FRAME)', () => {
