@@ -52,7 +52,15 @@ export async function writeStripe(
   params: ErasureParams,
   data: Buffer,
   log?: Logger,
-  options: { seal?: boolean; kms?: KmsSealKey; customer?: CustomerKey } = {},
+  options: {
+    seal?: boolean;
+    kms?: KmsSealKey;
+    customer?: CustomerKey;
+    // The caller hands `data` over: nothing writes to it from now on, not even once this
+    // resolves (a straggling shard write may still be sending it). The data shards are then
+    // views of it instead of copies.
+    dataOwned?: boolean;
+  } = {},
 ): Promise<Stripe> {
   const { k, m } = params;
   assert(
@@ -70,7 +78,13 @@ export async function writeStripe(
     options.seal === true ||
     pool.atRest?.sealNew === true;
   const wrapper = seal ? dataKeyWrapper(pool.atRest, options) : undefined;
-  const { buffers, encryption } = encodeData(wrapper, stripeId, codecFor(k, m), data);
+  const { buffers, encryption } = encodeData(
+    wrapper,
+    stripeId,
+    codecFor(k, m),
+    data,
+    options.dataOwned === true,
+  );
   assert(!seal || encryption !== undefined, 'a stripe asked to be sealed is sealed');
   assert(options.kms === undefined || encryption?.kms !== undefined, 'sealed under the KMS key');
   assert(
@@ -236,15 +250,44 @@ function encodeData(
   stripeId: string,
   codec: ReedSolomon,
   data: Buffer,
+  dataOwned: boolean,
 ): { buffers: Buffer[]; encryption?: StripeEncryption } {
   const k = codec.dataShards;
-  if (wrapper === undefined)
-    return { buffers: encodeStripe(codec, data, Math.ceil(data.length / k)) };
+  if (wrapper === undefined) {
+    const shardSizeBytes = Math.ceil(data.length / k);
+    const full = data.length === k * shardSizeBytes;
+    const buffers =
+      dataOwned && full
+        ? encodeOwnedStripe(codec, data, shardSizeBytes)
+        : encodeStripe(codec, data, shardSizeBytes);
+    return { buffers };
+  }
   const layout = sealedLayout(k, data.length);
   const buffers = shardViews(codec.totalShards, layout.sealedShardBytes);
   const encryption = sealForWrite(wrapper, stripeId, layout, data, buffers);
   codec.encode(buffers);
   return { buffers, encryption };
+}
+
+// A full stripe whose bytes the writer owns: the data shards are its k slices as they are, and
+// only the parity shards are new (not zeroed: the kernels assign every byte of their outputs).
+// Against encodeStripe this spares, per 4 MiB of a 4+2 stripe, a zero-filled 6 MiB allocation
+// and a 4 MiB copy.
+function encodeOwnedStripe(codec: ReedSolomon, data: Buffer, shardSizeBytes: number): Buffer[] {
+  const { dataShards: k, parityShards: m } = codec;
+  assert.equal(data.length, k * shardSizeBytes, 'a full stripe');
+  const stride = Math.ceil(shardSizeBytes / 8) * 8;
+  const parity = Buffer.allocUnsafe(m * stride);
+  const buffers = [
+    ...Array.from({ length: k }, (_, i) =>
+      data.subarray(i * shardSizeBytes, (i + 1) * shardSizeBytes),
+    ),
+    ...Array.from({ length: m }, (_, r) =>
+      parity.subarray(r * stride, r * stride + shardSizeBytes),
+    ),
+  ];
+  codec.encode(buffers);
+  return buffers;
 }
 
 function encodeStripe(codec: ReedSolomon, data: Buffer, shardSizeBytes: number): Buffer[] {

@@ -106,7 +106,8 @@ export async function writeStream(
     buffer = Buffer.allocUnsafe(stripeCapacity);
     filled = 0;
     const release = slots ? await slots.acquire() : () => {};
-    const write = writeStripe(pool, params, data, log, { seal, kms, customer });
+    // `buffer` is replaced above, so this stripe's bytes are the write's alone.
+    const write = writeStripe(pool, params, data, log, { seal, kms, customer, dataOwned: true });
     write.then(release, release);
     stripes.push(write);
     inFlight.add(write);

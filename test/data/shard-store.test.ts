@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterEach, describe, test } from 'node:test';
@@ -172,6 +172,21 @@ describe('shard storage', () => {
     await ctx.client.putShard(address, Buffer.from('first'));
     assert.equal(await codeOf(ctx.client.putShard(address, Buffer.from('second'))), 'EEXIST');
     assert.equal((await ctx.client.getShard(address)).toString(), 'first');
+    await ctx.close();
+  });
+
+  test('all 256 prefix directories exist from the start; one removed since is made again by a put', async () => {
+    const ctx = await withService();
+    for (const disk of ctx.disks) {
+      const prefixes = readdirSync(join(disk, 'shards')).sort();
+      assert.equal(prefixes.length, 256);
+      assert.equal(prefixes[0], '00');
+      assert.equal(prefixes[255], 'ff');
+    }
+    rmSync(join(ctx.disks[0], 'shards', ID.slice(0, 2)), { recursive: true });
+    const address = { stripeId: ID, shardIndex: 0, disk: 0 };
+    await ctx.client.putShard(address, Buffer.from('again'));
+    assert.equal((await ctx.client.getShard(address)).toString(), 'again');
     await ctx.close();
   });
 });
