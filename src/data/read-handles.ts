@@ -27,6 +27,9 @@ export const SHARD_READ_HANDLES_MAX = 512;
 export class ReadHandles {
   private readonly max: number;
   private readonly entries = new Map<string, Entry>(); // least recently used first
+  // Closes started for dropped or evicted handles: close() waits for them too, so no file is
+  // left open once it resolves (a busy thread pool could otherwise still be closing one).
+  private readonly closing = new Set<Promise<void>>();
 
   constructor(max = SHARD_READ_HANDLES_MAX) {
     assert(Number.isInteger(max) && max >= 1, 'at least one handle');
@@ -54,7 +57,7 @@ export class ReadHandles {
       return await read(await entry.file);
     } finally {
       entry.users--;
-      if (entry.dropped && entry.users === 0) closeEntry(entry);
+      if (entry.dropped && entry.users === 0) this.closeLater(entry);
       else this.evict(); // idle again: the bound may have waited for this handle
     }
   }
@@ -64,18 +67,25 @@ export class ReadHandles {
     const entry = this.entries.get(path);
     if (entry === undefined) return;
     this.forget(path, entry);
-    if (entry.users === 0) closeEntry(entry);
+    if (entry.users === 0) this.closeLater(entry);
   }
 
   async close(): Promise<void> {
     const all = [...this.entries.values()];
     this.entries.clear();
-    await Promise.all(
-      all.map((entry) => {
+    await Promise.all([
+      ...all.map((entry) => {
         entry.dropped = true;
         return entry.users === 0 ? closeEntry(entry) : undefined;
       }),
-    );
+      ...this.closing,
+    ]);
+  }
+
+  private closeLater(entry: Entry): void {
+    const closed = closeEntry(entry);
+    this.closing.add(closed);
+    closed.then(() => this.closing.delete(closed));
   }
 
   get size(): number {
@@ -93,7 +103,7 @@ export class ReadHandles {
       if (this.entries.size <= this.max) return;
       if (entry.users > 0) continue;
       this.forget(path, entry);
-      closeEntry(entry);
+      this.closeLater(entry);
     }
   }
 }
