@@ -77,6 +77,9 @@ export interface MetricsSample {
   // histogram on every collection): a combined node reports the larger of its main process and
   // its data child.
   eventLoopLagMaxSeconds: number;
+  // The longest of those turns counted in the loop thread's CPU time (src/observability/
+  // loop-stall.ts): what the process itself stalled, without the host's descheduling.
+  eventLoopStallBusyMaxSeconds: number;
   leaderChangesTotal: number;
   raftTerm: number;
   // Since the process started (strata_metadata_snapshots_total by origin).
@@ -85,6 +88,7 @@ export interface MetricsSample {
 }
 
 const LAG_MAX = 'strata_process_nodejs_eventloop_lag_max_seconds';
+const STALL_BUSY_MAX = 'strata_process_eventloop_stall_busy_max_seconds';
 const LEADER_CHANGES = 'strata_raft_leader_changes_total';
 const TERM = 'strata_raft_term';
 const SNAPSHOTS = 'strata_metadata_snapshots_total';
@@ -112,6 +116,7 @@ export async function scrapeMetrics(url: string): Promise<MetricsSample | undefi
     const page = await response.text();
     return {
       eventLoopLagMaxSeconds: metricValue(page, LAG_MAX),
+      eventLoopStallBusyMaxSeconds: metricValue(page, STALL_BUSY_MAX),
       leaderChangesTotal: metricValue(page, LEADER_CHANGES) || 0,
       raftTerm: metricValue(page, TERM),
       // A labelled counter has no series before its first increment.

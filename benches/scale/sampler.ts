@@ -8,6 +8,7 @@ const SAMPLE_INTERVAL_MS = 1_000;
 
 interface NodeAccumulator {
   lagMaxSeconds: number;
+  stallBusyMaxSeconds: number;
   rssMainBytesMax: number;
   rssMainAnonBytesMax: number;
   rssDataBytesMax: number;
@@ -55,6 +56,10 @@ export class Sampler {
         const metrics = await scrapeMetrics(node.process?.metricsUrl ?? '');
         if (metrics) {
           acc.lagMaxSeconds = Math.max(acc.lagMaxSeconds, metrics.eventLoopLagMaxSeconds);
+          acc.stallBusyMaxSeconds = Math.max(
+            acc.stallBusyMaxSeconds,
+            metrics.eventLoopStallBusyMaxSeconds,
+          );
           acc.leaderChangesTotal = metrics.leaderChangesTotal;
           acc.snapshotsTakenTotal = metrics.snapshotsTakenTotal;
           acc.snapshotsInstalledTotal = metrics.snapshotsInstalledTotal;
@@ -93,6 +98,7 @@ export class Sampler {
       nodes.push({
         id: node.id,
         lagMaxMs: node.process ? acc.lagMaxSeconds * 1000 : Number.NaN,
+        stallBusyMaxMs: node.process ? acc.stallBusyMaxSeconds * 1000 : Number.NaN,
         rssMainBytesMax: node.process ? acc.rssMainBytesMax : Number.NaN,
         rssMainAnonBytesMax: node.process ? acc.rssMainAnonBytesMax : Number.NaN,
         rssDataBytesMax: node.process ? acc.rssDataBytesMax : Number.NaN,
@@ -110,6 +116,7 @@ export class Sampler {
 function freshAccumulator(previous?: NodeAccumulator): NodeAccumulator {
   return {
     lagMaxSeconds: 0,
+    stallBusyMaxSeconds: 0,
     rssMainBytesMax: 0,
     rssMainAnonBytesMax: 0,
     rssDataBytesMax: 0,

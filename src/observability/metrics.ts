@@ -2,6 +2,7 @@
 // that sets it, in that part's registry, and a process serves the registries of the roles it
 // runs (ROLE_METRICS): a gateway shows no `strata_raft_term 0`, a data server no S3 counters.
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { startStallMonitor } from './loop-stall.ts';
 
 export type MetricGroup = 'process' | 'rpc' | 'metadata' | 'data' | 'client' | 's3' | 'fuse';
 
@@ -13,6 +14,30 @@ const clientMetrics = new Registry(); // the client library: gateways, mounts, r
 const s3Metrics = new Registry();
 const fuseMetrics = new Registry();
 collectDefaultMetrics({ register: processMetrics, prefix: 'strata_process_' });
+
+// Stalls this process caused (loop-stall.ts): unlike the lag above, descheduling by a loaded host
+// does not count. Each scrape reads and restarts the maximum, like prom-client's lag histogram.
+const stallMonitor = startStallMonitor();
+new Gauge({
+  name: 'strata_process_eventloop_stall_busy_max_seconds',
+  help: 'Longest event-loop turn since the last scrape in which the loop thread was on the CPU (its CPU time between two 10 ms ticks)',
+  registers: [processMetrics],
+  aggregator: 'max',
+  collect() {
+    this.set(stallMonitor.fold.takeBusyMaxMs() / 1000);
+  },
+});
+let stallsReported = 0;
+new Counter({
+  name: 'strata_process_eventloop_stalls_total',
+  help: 'Event-loop turns in which the loop thread spent more than 50 ms on the CPU',
+  registers: [processMetrics],
+  collect() {
+    const total = stallMonitor.fold.stallsTotal;
+    this.inc(total - stallsReported);
+    stallsReported = total;
+  },
+});
 
 // A metric defined elsewhere registers in its part's registry: `registers: [METRIC_GROUPS.x]`.
 export const METRIC_GROUPS: Readonly<Record<MetricGroup, Registry>> = {
