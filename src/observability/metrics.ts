@@ -15,22 +15,26 @@ const s3Metrics = new Registry();
 const fuseMetrics = new Registry();
 collectDefaultMetrics({ register: processMetrics, prefix: 'strata_process_' });
 
-// Stalls this process caused (loop-stall.ts): unlike the lag above, descheduling by a loaded host
-// does not count. Each scrape reads and restarts the maximum, like prom-client's lag histogram.
+// Stalls this process caused (loop-stall.ts): unlike the lag above, the time a loaded host kept
+// the loop thread waiting for a CPU does not count. Each scrape reads and restarts the maxima,
+// like prom-client's lag histogram.
 const stallMonitor = startStallMonitor();
 new Gauge({
-  name: 'strata_process_eventloop_stall_busy_max_seconds',
-  help: 'Longest event-loop turn since the last scrape in which the loop thread was on the CPU (its CPU time between two 10 ms ticks)',
+  name: 'strata_process_eventloop_stall_max_seconds',
+  help: 'Longest event-loop delay since the last scrape that the process caused (delay minus the time the loop thread waited for a CPU; by="own"), and the most CPU time the loop thread spent between two 10 ms ticks (by="cpu")',
+  labelNames: ['by'] as const,
   registers: [processMetrics],
   aggregator: 'max',
   collect() {
-    this.set(stallMonitor.fold.takeBusyMaxMs() / 1000);
+    const { ownMaxMs, busyMaxMs } = stallMonitor.fold.take();
+    this.set({ by: 'own' }, ownMaxMs / 1000);
+    this.set({ by: 'cpu' }, busyMaxMs / 1000);
   },
 });
 let stallsReported = 0;
 new Counter({
   name: 'strata_process_eventloop_stalls_total',
-  help: 'Event-loop turns in which the loop thread spent more than 50 ms on the CPU',
+  help: 'Event-loop delays of more than 50 ms that the process caused (by="own" above)',
   registers: [processMetrics],
   collect() {
     const total = stallMonitor.fold.stallsTotal;
