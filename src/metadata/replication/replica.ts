@@ -338,7 +338,13 @@ export class MetadataReplica {
 
   private processReadies(): void {
     let appliedThisTurn = 0;
-    const deadlineMs = performance.now() + (this.options.applyTurnBudgetMs ?? APPLY_TURN_BUDGET_MS);
+    // While a snapshot is being taken a Ready is applied whole, as before the budget: the copy is
+    // the state at whatever index it reads, and the core compacts its log to that index, which
+    // must be one it was told is applied (a Ready is advanced only once all of it is applied).
+    const budgetMs = this.snapshotting
+      ? Number.POSITIVE_INFINITY
+      : (this.options.applyTurnBudgetMs ?? APPLY_TURN_BUDGET_MS);
+    const deadlineMs = performance.now() + budgetMs;
     for (let rounds = 0; rounds < 64 && !this.stopped; rounds++) {
       // A Ready stopped by a full disk waits for the alarm to clear (the check resumes it).
       if (this.inProgress?.stoppedBySpace) {
@@ -372,7 +378,8 @@ export class MetadataReplica {
     }
     if (this.raft.hasReady() || this.inProgress) this.schedule();
     // Taking a snapshot writes a copy of the state: it waits while the disk is full.
-    if (!this.diskSpace.active) this.maybeSnapshot();
+    // And a snapshot starts only between Readies, never with one part applied.
+    if (!this.diskSpace.active && this.inProgress === undefined) this.maybeSnapshot();
   }
 
   private beginReady(): ReadyInProgress {
