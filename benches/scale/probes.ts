@@ -77,6 +77,11 @@ export interface MetricsSample {
   // histogram on every collection): a combined node reports the larger of its main process and
   // its data child.
   eventLoopLagMaxSeconds: number;
+  // The part of that delay the process caused (src/observability/loop-stall.ts: the delay minus
+  // the time its loop thread waited for a CPU), and the most CPU time that thread spent between
+  // two 10 ms ticks; the larger of main and data child, like the lag.
+  eventLoopStallOwnMaxSeconds: number;
+  eventLoopStallCpuMaxSeconds: number;
   leaderChangesTotal: number;
   raftTerm: number;
   // Since the process started (strata_metadata_snapshots_total by origin).
@@ -85,6 +90,7 @@ export interface MetricsSample {
 }
 
 const LAG_MAX = 'strata_process_nodejs_eventloop_lag_max_seconds';
+const STALL_MAX = 'strata_process_eventloop_stall_max_seconds';
 const LEADER_CHANGES = 'strata_raft_leader_changes_total';
 const TERM = 'strata_raft_term';
 const SNAPSHOTS = 'strata_metadata_snapshots_total';
@@ -112,6 +118,8 @@ export async function scrapeMetrics(url: string): Promise<MetricsSample | undefi
     const page = await response.text();
     return {
       eventLoopLagMaxSeconds: metricValue(page, LAG_MAX),
+      eventLoopStallOwnMaxSeconds: metricValue(page, STALL_MAX, 'by="own"'),
+      eventLoopStallCpuMaxSeconds: metricValue(page, STALL_MAX, 'by="cpu"'),
       leaderChangesTotal: metricValue(page, LEADER_CHANGES) || 0,
       raftTerm: metricValue(page, TERM),
       // A labelled counter has no series before its first increment.

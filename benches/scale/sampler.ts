@@ -8,6 +8,8 @@ const SAMPLE_INTERVAL_MS = 1_000;
 
 interface NodeAccumulator {
   lagMaxSeconds: number;
+  stallOwnMaxSeconds: number;
+  stallCpuMaxSeconds: number;
   rssMainBytesMax: number;
   rssMainAnonBytesMax: number;
   rssDataBytesMax: number;
@@ -55,6 +57,14 @@ export class Sampler {
         const metrics = await scrapeMetrics(node.process?.metricsUrl ?? '');
         if (metrics) {
           acc.lagMaxSeconds = Math.max(acc.lagMaxSeconds, metrics.eventLoopLagMaxSeconds);
+          acc.stallOwnMaxSeconds = Math.max(
+            acc.stallOwnMaxSeconds,
+            metrics.eventLoopStallOwnMaxSeconds,
+          );
+          acc.stallCpuMaxSeconds = Math.max(
+            acc.stallCpuMaxSeconds,
+            metrics.eventLoopStallCpuMaxSeconds,
+          );
           acc.leaderChangesTotal = metrics.leaderChangesTotal;
           acc.snapshotsTakenTotal = metrics.snapshotsTakenTotal;
           acc.snapshotsInstalledTotal = metrics.snapshotsInstalledTotal;
@@ -93,6 +103,8 @@ export class Sampler {
       nodes.push({
         id: node.id,
         lagMaxMs: node.process ? acc.lagMaxSeconds * 1000 : Number.NaN,
+        stallOwnMaxMs: node.process ? acc.stallOwnMaxSeconds * 1000 : Number.NaN,
+        stallCpuMaxMs: node.process ? acc.stallCpuMaxSeconds * 1000 : Number.NaN,
         rssMainBytesMax: node.process ? acc.rssMainBytesMax : Number.NaN,
         rssMainAnonBytesMax: node.process ? acc.rssMainAnonBytesMax : Number.NaN,
         rssDataBytesMax: node.process ? acc.rssDataBytesMax : Number.NaN,
@@ -110,6 +122,8 @@ export class Sampler {
 function freshAccumulator(previous?: NodeAccumulator): NodeAccumulator {
   return {
     lagMaxSeconds: 0,
+    stallOwnMaxSeconds: 0,
+    stallCpuMaxSeconds: 0,
     rssMainBytesMax: 0,
     rssMainAnonBytesMax: 0,
     rssDataBytesMax: 0,

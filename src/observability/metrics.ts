@@ -2,6 +2,7 @@
 // that sets it, in that part's registry, and a process serves the registries of the roles it
 // runs (ROLE_METRICS): a gateway shows no `strata_raft_term 0`, a data server no S3 counters.
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { startStallMonitor } from './loop-stall.ts';
 
 export type MetricGroup = 'process' | 'rpc' | 'metadata' | 'data' | 'client' | 's3' | 'fuse';
 
@@ -13,6 +14,34 @@ const clientMetrics = new Registry(); // the client library: gateways, mounts, r
 const s3Metrics = new Registry();
 const fuseMetrics = new Registry();
 collectDefaultMetrics({ register: processMetrics, prefix: 'strata_process_' });
+
+// Stalls this process caused (loop-stall.ts): unlike the lag above, the time a loaded host kept
+// the loop thread waiting for a CPU does not count. Each scrape reads and restarts the maxima,
+// like prom-client's lag histogram.
+const stallMonitor = startStallMonitor();
+new Gauge({
+  name: 'strata_process_eventloop_stall_max_seconds',
+  help: 'Longest event-loop delay since the last scrape that the process caused (delay minus the time the loop thread waited for a CPU; by="own"), and the most CPU time the loop thread spent between two 10 ms ticks (by="cpu")',
+  labelNames: ['by'] as const,
+  registers: [processMetrics],
+  aggregator: 'max',
+  collect() {
+    const { ownMaxMs, busyMaxMs } = stallMonitor.fold.take();
+    this.set({ by: 'own' }, ownMaxMs / 1000);
+    this.set({ by: 'cpu' }, busyMaxMs / 1000);
+  },
+});
+let stallsReported = 0;
+new Counter({
+  name: 'strata_process_eventloop_stalls_total',
+  help: 'Event-loop delays of more than 50 ms that the process caused (by="own" above)',
+  registers: [processMetrics],
+  collect() {
+    const total = stallMonitor.fold.stallsTotal;
+    this.inc(total - stallsReported);
+    stallsReported = total;
+  },
+});
 
 // A metric defined elsewhere registers in its part's registry: `registers: [METRIC_GROUPS.x]`.
 export const METRIC_GROUPS: Readonly<Record<MetricGroup, Registry>> = {

@@ -38,6 +38,12 @@ const READ_ROUND_TIMEOUT_MS = 5_000;
 // 0.1-0.2 ms): a follower catching up on a long log yields between batches, so it keeps answering
 // heartbeats and RPCs instead of applying tens of thousands of entries in one turn.
 const APPLIED_ENTRIES_PER_TURN_MAX = 128;
+// And wall time spent applying per turn at most: 128 creates are 15-25 ms on a warm process but
+// 50-130 ms while the code is still cold (the first seconds after a start) or the machine is
+// loaded, which stalled the loop past issue 11's 50 ms (docs/architecture/scaling.md, "Event-loop
+// stalls"). A turn applies at least one entry, so it always progresses; where a turn ends does not
+// change what is applied or in which order, so the state machines stay identical.
+const APPLY_TURN_BUDGET_MS = 8;
 const PROPOSALS_PENDING_MAX = 16_384;
 // Reads waiting for the next ReadIndex round (one round at a time): refused beyond this, like
 // proposals, so a flood of reads cannot grow the queue without bound.
@@ -62,6 +68,9 @@ export interface ReplicaOptions {
   snapshotLogBytes: number;
   // InstallSnapshot chunk size: one chunk is read, sent and written per round trip.
   snapshotChunkBytes?: number;
+  // Wall time spent applying committed entries per event-loop turn (APPLY_TURN_BUDGET_MS when
+  // absent; 0 applies one entry a turn, which tests use to see the yields).
+  applyTurnBudgetMs?: number;
   files: SnapshotFiles;
   // The NOSPACE alarm: the LMDB directories to watch and the free space below which it is raised.
   diskSpace: { paths: string[]; minFreeBytes: number; checkIntervalMs: number };
@@ -329,6 +338,13 @@ export class MetadataReplica {
 
   private processReadies(): void {
     let appliedThisTurn = 0;
+    // While a snapshot is being taken a Ready is applied whole, as before the budget: the copy is
+    // the state at whatever index it reads, and the core compacts its log to that index, which
+    // must be one it was told is applied (a Ready is advanced only once all of it is applied).
+    const budgetMs = this.snapshotting
+      ? Number.POSITIVE_INFINITY
+      : (this.options.applyTurnBudgetMs ?? APPLY_TURN_BUDGET_MS);
+    const deadlineMs = performance.now() + budgetMs;
     for (let rounds = 0; rounds < 64 && !this.stopped; rounds++) {
       // A Ready stopped by a full disk waits for the alarm to clear (the check resumes it).
       if (this.inProgress?.stoppedBySpace) {
@@ -339,16 +355,21 @@ export class MetadataReplica {
       if (this.inProgress?.persisting) return;
       if (!this.inProgress && !this.raft.hasReady()) break;
       if (appliedThisTurn >= APPLIED_ENTRIES_PER_TURN_MAX) break;
+      if (rounds > 0 && performance.now() >= deadlineMs) break;
       const work = this.inProgress ?? this.beginReady();
       this.inProgress = work;
       appliedThisTurn += work.ready.committedEntries.length - work.entriesApplied;
       let done = false;
-      if (!this.unlessDiskFull('metadata write', () => (done = this.continueReady(work)))) {
+      const step = () => (done = this.continueReady(work, deadlineMs));
+      if (!this.unlessDiskFull('metadata write', step)) {
         work.stoppedBySpace = true;
         this.releaseAppliedWaiters(); // for the entries applied before the one that failed
         return;
       }
-      if (!done) return; // its Raft store write is on its way to the disk
+      if (!done) {
+        if (work.persisting) return; // its Raft store write is on its way to the disk
+        break; // out of time with entries left to apply: the next turn continues it
+      }
       // advance() only after the whole Ready: durable, sent, applied (src/raft/ready.ts).
       assert(work.persisted && !work.persisting && work.sent, 'a Ready advanced unfinished');
       assert(work.entriesApplied === work.ready.committedEntries.length, 'all entries applied');
@@ -357,7 +378,8 @@ export class MetadataReplica {
     }
     if (this.raft.hasReady() || this.inProgress) this.schedule();
     // Taking a snapshot writes a copy of the state: it waits while the disk is full.
-    if (!this.diskSpace.active) this.maybeSnapshot();
+    // And a snapshot starts only between Readies, never with one part applied.
+    if (!this.diskSpace.active && this.inProgress === undefined) this.maybeSnapshot();
   }
 
   private beginReady(): ReadyInProgress {
@@ -390,8 +412,9 @@ export class MetadataReplica {
   }
 
   // Works through a Ready; false while its Raft store write is committing (the write's completion
-  // schedules the next turn, which continues it).
-  private continueReady(work: ReadyInProgress): boolean {
+  // schedules the next turn, which continues it), or when the turn's time ran out with entries
+  // left to apply (after one at least; the caller schedules the next turn).
+  private continueReady(work: ReadyInProgress, deadlineMs: number): boolean {
     const { ready } = work;
     // 1. durable before anything that depends on it leaves (src/raft/ready.ts)
     if (!work.persisted) {
@@ -409,8 +432,14 @@ export class MetadataReplica {
       this.installSnapshot(ready.snapshot, work.installPath);
       work.snapshotApplied = true;
     }
-    for (; work.entriesApplied < ready.committedEntries.length; work.entriesApplied++)
+    const firstThisTurn = work.entriesApplied;
+    for (; work.entriesApplied < ready.committedEntries.length; work.entriesApplied++) {
+      if (work.entriesApplied > firstThisTurn && performance.now() >= deadlineMs) {
+        this.releaseAppliedWaiters();
+        return false;
+      }
       this.applyEntry(ready.committedEntries[work.entriesApplied]);
+    }
     this.releaseAppliedWaiters();
     for (const readState of ready.readStates) this.onReadState(readState.index, readState.context);
     return true;
