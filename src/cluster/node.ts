@@ -16,7 +16,12 @@ import { AWS_TIMING } from '../metadata/lifecycle/decide.ts';
 import { startMetadataService } from '../metadata/service.ts';
 import type { ClusterConfig, LifecycleTiming } from '../metadata/types.ts';
 import type { Logger } from '../observability/logger.ts';
-import { metricsRegistry, ROLE_METRICS, s3AccessKeyRefreshes } from '../observability/metrics.ts';
+import {
+  metricsRegistry,
+  monitorEventLoopStalls,
+  ROLE_METRICS,
+  s3AccessKeyRefreshes,
+} from '../observability/metrics.ts';
 import { startMetricsServer } from '../observability/metrics-server.ts';
 import {
   type PeerRole,
@@ -203,6 +208,7 @@ export async function startNode(config: StrataConfig, log: Logger): Promise<Runn
 
 // The metrics of the services this process runs; a combined node's data service is its child's.
 function roleRegistry(role: Role): Registry {
+  if (role === 'combined' || role === 'metadata') monitorEventLoopStalls();
   if (role === 'combined') return metricsRegistry([...ROLE_METRICS.metadata, ...ROLE_METRICS.s3]);
   return metricsRegistry(ROLE_METRICS[role]);
 }

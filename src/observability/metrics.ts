@@ -17,8 +17,13 @@ collectDefaultMetrics({ register: processMetrics, prefix: 'strata_process_' });
 
 // Stalls this process caused (loop-stall.ts): unlike the lag above, the time a loaded host kept
 // the loop thread waiting for a CPU does not count. Each scrape reads and restarts the maxima,
-// like prom-client's lag histogram.
-const stallMonitor = startStallMonitor();
+// like prom-client's lag histogram. Only metadata members run the monitor (issue 11's stall goal
+// is theirs): its 10 ms ticks cost 1-3% of a core per process, measured on an idle one, which a
+// gateway, data server or mount should not pay. Elsewhere the two metrics have no samples.
+let stallMonitor: ReturnType<typeof startStallMonitor> | undefined;
+export function monitorEventLoopStalls(): void {
+  stallMonitor ??= startStallMonitor();
+}
 new Gauge({
   name: 'strata_process_eventloop_stall_max_seconds',
   help: 'Longest event-loop delay since the last scrape that the process caused (delay minus the time the loop thread waited for a CPU; by="own"), and the most CPU time the loop thread spent between two 10 ms ticks (by="cpu")',
@@ -26,6 +31,7 @@ new Gauge({
   registers: [processMetrics],
   aggregator: 'max',
   collect() {
+    if (stallMonitor === undefined) return;
     const { ownMaxMs, busyMaxMs } = stallMonitor.fold.take();
     this.set({ by: 'own' }, ownMaxMs / 1000);
     this.set({ by: 'cpu' }, busyMaxMs / 1000);
@@ -37,6 +43,7 @@ new Counter({
   help: 'Event-loop delays of more than 50 ms that the process caused (by="own" above)',
   registers: [processMetrics],
   collect() {
+    if (stallMonitor === undefined) return;
     const total = stallMonitor.fold.stallsTotal;
     this.inc(total - stallsReported);
     stallsReported = total;
