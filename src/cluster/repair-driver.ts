@@ -433,6 +433,8 @@ export class RepairDriver {
           const entry = this.running.get(task.id);
           if (entry !== undefined) entry.rebuilt = true;
           rebuilt();
+          // Nothing else is rebuilding: no move will join the waiting ones soon.
+          if (this.committing() === this.running.size) this.commits.flushNow();
         };
         const ended = this.execute(task, site, onRebuilt)
           .catch((error: unknown) => this.ended(task, 'failed', 'repair task failed', error))
