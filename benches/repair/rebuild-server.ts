@@ -23,7 +23,8 @@ const service = await startDataService({
   host: '127.0.0.1',
   port: 0,
   disks: positionals,
-  rebuildShard: (header: unknown) => rebuilder.rebuild(header),
+  rebuildShard: (header: unknown, _deadlineMs: unknown, local: unknown) =>
+    rebuilder.rebuild(header, local),
 });
 process.send?.({ port: service.port });
 process.on('disconnect', async () => {

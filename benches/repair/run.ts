@@ -248,6 +248,7 @@ async function killAndRepair(
     return servers.find((s) => s.serverId === victim.id)?.state === 'down' ? true : undefined;
   });
   const downMs = performance.now();
+  const downUs = process.hrtime.bigint() / 1000n;
   const cpuAtDown = cpuSeconds(left.processes);
   // Polled by the state machine's shard counts (no shard left on a server not recorded up): a
   // walk of every stripe twice a second took CPU from the repair it measures. The walk confirms.
@@ -258,6 +259,7 @@ async function killAndRepair(
     return counts.every((c) => c.shards === 0 || up.has(c.serverId)) ? true : undefined;
   });
   const healthyMs = performance.now();
+  const healthyUs = process.hrtime.bigint() / 1000n;
   const cpu = cpuBetween(left.roles, cpuAtDown, cpuSeconds(left.processes));
   const stillDegraded = degraded(await allStripes(metadata), await metadata.read('dataServers'));
   if (stillDegraded !== 0)
@@ -269,6 +271,9 @@ async function killAndRepair(
       `${fmt(repairMs / 1000)} s after the down record; ${fmt(victim.lostBytes / MiB)} MiB ` +
       `rebuilt: ${fmt(mibps(victim.lostBytes, repairMs))} MiB/s`,
   );
+  // The repair window on the monotonic clock the CPU profiles' timestamps use (microseconds),
+  // to read a profile of the repair alone (--profile).
+  if (opts.profile) console.log(`repair window (monotonic us): ${downUs} ${healthyUs}`);
   return { killedMs, downMs, healthyMs, cpu };
 }
 

@@ -2,6 +2,7 @@ import assert from 'node:assert';
 import { performance } from 'node:perf_hooks';
 import { type Leased, releaseOnce, shardBuffers } from '../common/buffer-pool.ts';
 import { isStrataError, StrataError } from '../common/errors.ts';
+import type { DataClient } from '../data/index.ts';
 import type { Stripe } from '../metadata/types.ts';
 import type { Logger } from '../observability/logger.ts';
 import { erasureStripes, hedgedShardReads, hedgeWins } from '../observability/metrics.ts';
@@ -13,10 +14,20 @@ import { codecFor, shardViews } from './stripe-codec.ts';
 // data server rebuilding a shard from its peers has its own (src/cluster/shard-rebuilder.ts).
 // `background`: the reads are a repair's (a data server's rebuild), queued behind other repair
 // work at each source (src/data/repair-slots.ts); a client's are not.
+// `client`: where a server's shards are read (a DataClient, or a data server's own store for a
+// rebuild's local source). `prefers`: servers asked first when any k shards will do (a
+// rebuild's own server: its shards cost no network transfer).
 export type StripeReadPool = Pick<
   DataPool,
-  'client' | 'clusterAvoids' | 'health' | 'report' | 'reportAbandoned' | 'skipForRead'
-> & { refresh(): Promise<unknown>; readonly background?: boolean };
+  'clusterAvoids' | 'health' | 'report' | 'reportAbandoned' | 'skipForRead'
+> & {
+  client(serverId: string): Promise<ShardSource>;
+  refresh(): Promise<unknown>;
+  readonly background?: boolean;
+  prefers?(serverId: string): boolean;
+};
+
+export type ShardSource = Pick<DataClient, 'getShard' | 'getShardLeased'>;
 
 // A shard read that a hedge can replace gives up well before the RPC default (30 s): by then
 // parity has long answered, and the pending call only holds a slot.
@@ -289,6 +300,7 @@ class HedgedStripeRead {
       if (exact && exact.state !== 'ok') return Number.POSITIVE_INFINITY;
       if (this.pool.clusterAvoids(serverId)) return forHedge ? Number.POSITIVE_INFINITY : 3e9;
       if (this.pool.health.isAvoiding(serverId, nowMs)) return 3e9;
+      if (!asked.has(index) && this.pool.prefers?.(serverId) === true) return -1;
       const p95 = this.pool.health.serverP95Ms(serverId) ?? 0;
       return (asked.has(index) ? 1e9 : 0) + p95;
     };

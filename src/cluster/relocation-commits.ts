@@ -31,6 +31,7 @@ export class RelocationCommits {
   private flushing = false;
   private lastStartMs = Number.NEGATIVE_INFINITY;
   private wake: (() => void) | undefined; // ends a gathering wait once batchMax moves wait
+  private hurry = false; // flushNow() since the last command started
 
   constructor(apply: ApplyRelocations, batchMax: number, options: { gatherMs?: number } = {}) {
     assert(Number.isInteger(batchMax) && batchMax >= 1, 'a batch holds at least one move');
@@ -54,6 +55,16 @@ export class RelocationCommits {
     return done;
   }
 
+  // No more moves will come soon (the driver has no rebuild in flight): the moves waiting go in
+  // the next command without waiting out gatherMs. Without this the last moves of a repair
+  // waited up to gatherMs for company that was not coming (at the end of every benches/repair
+  // run, and whenever the pipe drains between pages).
+  flushNow(): void {
+    if (this.queue.length === 0) return;
+    this.hurry = true;
+    this.wake?.();
+  }
+
   // Moves waiting for the command in flight to end.
   get waiting(): number {
     return this.queue.length;
@@ -67,6 +78,7 @@ export class RelocationCommits {
         // join the first command, which goes at once.
         if (this.gatherWaitMs() > 0) await this.gathered();
         this.lastStartMs = Date.now();
+        this.hurry = false;
         const batch = this.queue.splice(0, this.batchMax);
         await this.send(batch);
       }
@@ -78,7 +90,7 @@ export class RelocationCommits {
   // Resolves when the next command may start: gatherMs after the last one started, or at once
   // when a full batch waits.
   private gatherWaitMs(): number {
-    if (this.queue.length >= this.batchMax) return 0;
+    if (this.queue.length >= this.batchMax || this.hurry) return 0;
     return Math.max(0, this.lastStartMs + this.gatherMs - Date.now());
   }
 

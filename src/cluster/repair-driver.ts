@@ -109,9 +109,15 @@ const ABSENT_SHARDS_PER_PASS = 10_000;
 // Relocations per relocateShards command (group commit, relocation-commits.ts); the state
 // machine takes at most RELOCATIONS_PER_COMMAND_MAX.
 const RELOCATIONS_PER_COMMIT = 64;
-// Relocation commands start at most this often (sooner with a full batch): each is a synchronous
-// LMDB commit on every member, which blocks client metadata reads (relocation-commits.ts).
-const RELOCATION_GATHER_MS = 250;
+// Relocation commands start at most this often (sooner with a full batch, and at once when no
+// rebuild is in flight: RelocationCommits.flushNow). Each is a Raft entry, fsynced on every
+// member, and a member answers no read barrier while a Ready is being made durable
+// (replica.ts: read states come after the persist): during benches/repair, with the data
+// servers' shard fsyncs queued on the same disk, that fsync took ~80 ms and every metadata read
+// (about ten per client GET) waited 30-45 ms instead of 3. At 250 ms a command went about 4
+// times a second; at 1 s, once. A task waiting for its commit holds no max_concurrent slot, so
+// the longer gather costs the data servers nothing; the moves of a batch wait up to 1 s more.
+const RELOCATION_GATHER_MS = 1_000;
 
 export interface RepairDriverOptions {
   metadata: MetadataClient; // any member; the driver runs only while this node leads
@@ -433,6 +439,8 @@ export class RepairDriver {
           const entry = this.running.get(task.id);
           if (entry !== undefined) entry.rebuilt = true;
           rebuilt();
+          // Nothing else is rebuilding: no move will join the waiting ones soon.
+          if (this.committing() === this.running.size) this.commits.flushNow();
         };
         const ended = this.execute(task, site, onRebuilt)
           .catch((error: unknown) => this.ended(task, 'failed', 'repair task failed', error))

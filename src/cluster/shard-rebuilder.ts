@@ -10,10 +10,10 @@
 // reads and the coded shard in pooled buffers, given back once the shard is written.
 import { isTransportFailure } from '../client/data-pool.ts';
 import { ServerHealth } from '../client/server-health.ts';
-import { readStripeShard, type StripeReadPool } from '../client/stripe-read.ts';
+import { readStripeShard, type ShardSource, type StripeReadPool } from '../client/stripe-read.ts';
 import type { Leased } from '../common/buffer-pool.ts';
 import { StrataError } from '../common/errors.ts';
-import { DataClient } from '../data/data-service.ts';
+import { DataClient, type LocalShards } from '../data/data-service.ts';
 import type { RebuildShardHeader } from '../data/types.ts';
 import type { Stripe } from '../metadata/types.ts';
 import type { Logger } from '../observability/logger.ts';
@@ -36,8 +36,9 @@ export class ShardRebuilder {
   }
 
   // The shard's bytes (shardSizeBytes of them), from the stripe's other shards, in a buffer the
-  // caller releases once written (a pooled one: src/common/buffer-pool.ts).
-  async rebuild(header: RebuildShardHeader): Promise<Leased> {
+  // caller releases once written (a pooled one: src/common/buffer-pool.ts). `local`: this
+  // server's own shards, read from its disk rather than over the network, and asked first.
+  async rebuild(header: RebuildShardHeader, local?: LocalShards): Promise<Leased> {
     const stripe: Stripe = {
       id: header.stripeId,
       k: header.k,
@@ -47,7 +48,7 @@ export class ShardRebuilder {
       shards: header.sources.map((s) => ({ serverId: s.serverId, disk: s.disk })),
       ...(header.shardVersion === undefined ? {} : { shardVersion: header.shardVersion }),
     };
-    const pool = new RebuildSources(this, header.sources);
+    const pool = new RebuildSources(this, header.sources, local);
     return readStripeShard(pool, stripe, header.shardIndex, this.log);
   }
 
@@ -85,12 +86,18 @@ export class ShardRebuilder {
 class RebuildSources implements StripeReadPool {
   private readonly rebuilder: ShardRebuilder;
   private readonly sources: RebuildShardHeader['sources'];
+  private readonly local: LocalShards | undefined;
   readonly health: ServerHealth;
   readonly background = true; // the sources serve client reads first
 
-  constructor(rebuilder: ShardRebuilder, sources: RebuildShardHeader['sources']) {
+  constructor(
+    rebuilder: ShardRebuilder,
+    sources: RebuildShardHeader['sources'],
+    local: LocalShards | undefined,
+  ) {
     this.rebuilder = rebuilder;
     this.sources = sources;
+    this.local = local;
     this.health = rebuilder.health;
   }
 
@@ -99,7 +106,11 @@ class RebuildSources implements StripeReadPool {
     return Promise.resolve();
   }
 
-  async client(serverId: string): Promise<DataClient> {
+  // A shard on this server is read from its disk: no socket write at a source, no reply frame
+  // here (a quarter of a rebuild's network bytes with 4+2 when the target holds a shard of the
+  // stripe, as every target does on six servers).
+  async client(serverId: string): Promise<ShardSource> {
+    if (this.local !== undefined && serverId === this.local.serverId) return this.local;
     const addr = this.sources.find((s) => s.serverId === serverId)?.addr;
     if (!addr) throw new StrataError('RPC_UNAVAILABLE', `data server ${serverId} has no address`);
     return this.rebuilder.peer(addr);
@@ -107,6 +118,10 @@ class RebuildSources implements StripeReadPool {
 
   clusterAvoids(serverId: string): boolean {
     return this.sources.some((s) => s.serverId === serverId && s.avoid);
+  }
+
+  prefers(serverId: string): boolean {
+    return serverId === this.local?.serverId;
   }
 
   skipForRead(serverId: string, nowMs: number): boolean {

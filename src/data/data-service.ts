@@ -23,6 +23,9 @@ import {
 
 const DELETE_BATCH_MAX = 4096;
 const LIST_LIMIT_MAX = 10_000;
+// A local shard read asked for with no timeout waits at most this long for a repair slot (an
+// RPC's default deadline).
+const LOCAL_READ_TIMEOUT_MS = 30_000;
 
 export interface DataServiceOptions {
   serverId: string;
@@ -40,8 +43,22 @@ export interface DataServiceOptions {
   rebuildShard?: RebuildShard;
 }
 
-// The shard in a buffer the service releases once it is written (or refused).
-export type RebuildShard = (header: RebuildShardHeader, deadlineMs: number) => Promise<Leased>;
+// The shard in a buffer the service releases once it is written (or refused). `local` reads
+// shards of this server itself: a source here is read from its disk, not over a loopback RPC.
+export type RebuildShard = (
+  header: RebuildShardHeader,
+  deadlineMs: number,
+  local: LocalShards,
+) => Promise<Leased>;
+
+// This server's own shards, as a peer's getShard would serve them (the same verifying read, the
+// same repair slots for a `background` read), without the socket: a rebuild target that holds
+// another shard of the stripe (with six servers and 4+2, every target does) reads it here.
+export interface LocalShards {
+  serverId: string;
+  getShardLeased(header: GetShardHeader, options: RpcCallOptions): Promise<Leased>;
+  getShard(header: GetShardHeader, options: RpcCallOptions): Promise<Buffer>;
+}
 
 export interface DataService {
   server: RpcServer;
@@ -71,6 +88,36 @@ export async function startDataService(options: DataServiceOptions): Promise<Dat
     if (!body) throw new StrataError('EINVAL', 'putShard without a body');
     return { header: await store.put(h, body) };
   });
+  // A getShard as the handler serves it; `deadlineMs` bounds a background read's wait.
+  const readShard = (h: GetShardHeader, deadlineMs: number): Promise<Leased> => {
+    const expect = {
+      dataLength: optionalCount(h.shardSizeBytes, 'shardSizeBytes'),
+      minVersion: optionalCount(h.shardVersion, 'shardVersion'),
+    };
+    // A whole shard is read into a pooled buffer, given back once the reply is written.
+    const read = () =>
+      store.getLeased(h, h.offset ?? undefined, h.length ?? undefined, expect, shardBuffers);
+    // A peer's rebuild waits its turn behind other repair reads; a client's read never does.
+    if (h.background !== true) {
+      repairYield.noteClientRead();
+      return read();
+    }
+    return repairSlots.read(h.disk, deadlineMs, read);
+  };
+  const local: LocalShards = {
+    serverId: options.serverId,
+    getShardLeased: (h, callOptions) =>
+      readShard(h, Date.now() + (callOptions.timeoutMs ?? LOCAL_READ_TIMEOUT_MS)),
+    getShard: async (h, callOptions) => {
+      const leased = await local.getShardLeased(h, callOptions);
+      // A caller that does not release: the bytes are copied out of the pooled buffer.
+      try {
+        return Buffer.from(leased.data);
+      } finally {
+        leased.release();
+      }
+    },
+  };
   const rebuild = options.rebuildShard;
   if (rebuild !== undefined) {
     const rebuildAndWrite = async (
@@ -78,15 +125,20 @@ export async function startDataService(options: DataServiceOptions): Promise<Dat
       at: { stripeId: string; shardIndex: number; disk: number },
       deadlineMs: number,
     ) => {
-      const shard = await rebuild(h, deadlineMs);
+      const shard = await rebuild(h, deadlineMs, local);
       try {
         // The caller has given up: a file written now would only refuse its retry (EEXIST).
         if (Date.now() > deadlineMs)
           throw new StrataError('RPC_TIMEOUT', `shard ${h.stripeId}.${h.shardIndex} rebuilt late`);
         assert(shard.data.length === h.shardSizeBytes, 'a rebuilt shard has the stripe shard size');
-        // Read back through the verifying reader before it is called written: what a later
-        // getShard will serve (a mismatch leaves no file and is EIO).
-        return await store.put(at, shard.data, { readBack: true, pool: shardBuffers });
+        // Written as putShard writes a client's shard: block CRCs computed from this buffer, the
+        // file and its directory fsynced before the answer. No read-back: it read the page cache
+        // just written from this same buffer (never the disk), and compared it with that buffer,
+        // so it could not catch a wrong decode or a bad sector, only a kernel copy gone wrong,
+        // which the block CRCs catch at every later read (getShard, the scrubber) as they do for
+        // any client shard. It cost a sixth of the rebuild's shard reads and CRC32C
+        // (docs/architecture/healing.md, "Repair performance").
+        return await store.put(at, shard.data);
       } finally {
         shard.release();
       }
@@ -106,17 +158,7 @@ export async function startDataService(options: DataServiceOptions): Promise<Dat
   }
   server.handle(DATA_RPC.getShard, async ({ header, deadlineMs }) => {
     const h = objectHeader<GetShardHeader>(header, DATA_RPC.getShard);
-    const expect = {
-      dataLength: optionalCount(h.shardSizeBytes, 'shardSizeBytes'),
-      minVersion: optionalCount(h.shardVersion, 'shardVersion'),
-    };
-    // A whole shard is read into a pooled buffer, given back once the reply is written.
-    const read = () =>
-      store.getLeased(h, h.offset ?? undefined, h.length ?? undefined, expect, shardBuffers);
-    // A peer's rebuild waits its turn behind other repair reads; a client's read never does.
-    if (h.background !== true) repairYield.noteClientRead();
-    const { data, release } =
-      h.background === true ? await repairSlots.read(h.disk, deadlineMs, read) : await read();
+    const { data, release } = await readShard(h, deadlineMs);
     return { header: {}, body: data, release };
   });
   server.handle(DATA_RPC.deleteShards, async ({ header }) => {

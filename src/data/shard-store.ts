@@ -98,15 +98,7 @@ export class ShardStore {
 
   // Resolves with the format version written, which the writer records in the stripe's metadata
   // so that a reader can refuse an older-format (unbound) file found in its place.
-  // `readBack`: once durable, the file is read back through the verifying reader and compared
-  // with `data` (a rebuilt shard: what a later getShard will serve), through the handle it was
-  // written with; a mismatch deletes the file and is EIO.
-  // `pool`: where the read-back's buffer comes from (given back before put() resolves).
-  async put(
-    address: ShardAddress,
-    data: Buffer,
-    options: { readBack?: boolean; pool?: BufferPool } = {},
-  ): Promise<{ sizeBytes: number; version: number }> {
+  async put(address: ShardAddress, data: Buffer): Promise<{ sizeBytes: number; version: number }> {
     const path = this.pathOf(address);
     const encoded = encodeShard(address, data);
     let created = false;
@@ -114,12 +106,11 @@ export class ShardStore {
     this.writing.add(path);
     this.readHandles.drop(path);
     try {
-      const file = await this.create(path, options.readBack ? 'wx+' : 'wx');
+      const file = await this.create(path, 'wx');
       created = true;
       try {
         await writeAll(file, [encoded.head, data, encoded.crcs]);
         await file.sync();
-        if (options.readBack) await readBackEquals(file, path, address, data, options.pool);
       } finally {
         await file.close();
       }
@@ -401,24 +392,7 @@ async function readRangeVerified(
   return data.subarray(offset - blocksStart, offset - blocksStart + want);
 }
 
-async function readBackEquals(
-  file: FileHandle,
-  path: string,
-  address: ShardAddress,
-  data: Buffer,
-  pool: BufferPool | undefined,
-): Promise<void> {
-  const expected = { ...address, dataLength: data.length, minVersion: SHARD_VERSION };
-  const back = await readVerified(file, path, expected, 0, undefined, pool);
-  try {
-    if (!back.data.equals(data))
-      throw new StrataError('EIO', `shard ${path} read back differs from what was written`);
-  } finally {
-    back.release();
-  }
-}
-
-// A whole shard of known size (a rebuild's source read, its read-back, a GET of a full stripe):
+// A whole shard of known size (a rebuild's source read, a GET of a full stripe):
 // header, data and checksums in one read of the file, the data a view of that buffer. Three reads
 // (header, data, checksums) were three thread-pool round trips per shard, a visible share of a
 // data server's busy time in benches/repair. The read asks for a version 2 file's length, which

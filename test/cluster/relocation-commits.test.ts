@@ -131,3 +131,25 @@ test('with gatherMs, the next command waits for the interval unless a full batch
   assert.deepEqual(batches, [1, 4]);
   assert.equal(commits.waiting, 0);
 });
+
+test('flushNow sends the moves waiting out gatherMs at once (no more are coming)', async () => {
+  const { machine, objects } = withObjects(3);
+  const batches: number[] = [];
+  const commits = new RelocationCommits(
+    async (moves) => {
+      batches.push(moves.length);
+      return ok(machine, { op: 'relocateShards', moves }).relocations as RelocationOutcome[];
+    },
+    4,
+    { gatherMs: 600_000 }, // far longer than the test: only flushNow can end the wait
+  );
+  await commits.commit(moveOf(objects[0]));
+  const rest = objects.slice(1).map((o) => commits.commit(moveOf(o)));
+  for (let turn = 0; turn < 5; turn++) await new Promise((r) => setImmediate(r));
+  assert.deepEqual(batches, [1], 'two moves wait for more within the interval');
+  commits.flushNow();
+  await Promise.all(rest);
+  assert.deepEqual(batches, [1, 2]);
+  commits.flushNow(); // nothing waiting: nothing sent
+  assert.deepEqual(batches, [1, 2]);
+});

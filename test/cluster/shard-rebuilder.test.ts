@@ -25,7 +25,7 @@ const M = 2;
 const SHARD_BYTES = 200_000; // not a multiple of the 64 KiB checksum block
 const cleanups: Array<() => unknown> = [];
 // Rebuilds read into pooled buffers (src/common/buffer-pool.ts) at the sources, at the target's
-// RPC client, for the coded shard and its read-back; the servers here share this process's pool.
+// RPC client and for the coded shard; the servers here share this process's pool.
 // Every buffer is overwritten when given back, so one read after its release corrupts a rebuilt
 // shard (and the byte-for-byte checks fail); and every one must be given back by the end of a
 // test (late replies of reads a rebuild no longer needed included).
@@ -63,7 +63,9 @@ async function startServers(count: number, options: { rebuild?: boolean } = {}) 
       host: '127.0.0.1',
       port: 0,
       disks: [disk],
-      ...(options.rebuild === false ? {} : { rebuildShard: (h) => rebuilder.rebuild(h) }),
+      ...(options.rebuild === false
+        ? {}
+        : { rebuildShard: (h, _deadlineMs, local) => rebuilder.rebuild(h, local) }),
     });
     cleanups.push(() => service.close().then(() => rebuilder.close()));
     const addr = `127.0.0.1:${service.port}`;
@@ -188,8 +190,31 @@ describe('data.rebuildShard', () => {
     await rebuildAll();
     const after = shardBuffers.counts;
     assert.equal(after.allocated, before.allocated, 'no new buffers: the idle ones served');
-    // Each rebuild: k source reads, k replies at the target, the coded shard, its read-back.
-    assert.ok(after.reused - before.reused >= (K + M) * (2 * K + 2), `${after.reused} reused`);
+    // Each rebuild: k source reads, k replies at the target (the target holds no shard of the
+    // stripe: all its sources are remote), the coded shard.
+    assert.ok(after.reused - before.reused >= (K + M) * (2 * K + 1), `${after.reused} reused`);
+  });
+
+  test("a target's own shard of the stripe is read from its disk, not over the network", async () => {
+    const servers = await startServers(6);
+    const stripe = await writeStripe(servers, K * SHARD_BYTES);
+    // Server 5 (holding parity shard 5) rebuilds shard 0, lost with its server. Shard 1 is gone
+    // too, and the address the leader gives for server 5 itself answers nothing: shards 2, 3, 4
+    // and 5 are the only k that decode, and shard 5 can only come from the target's own disk.
+    const target = servers[5];
+    for (const index of [0, 1])
+      await servers[index].client.deleteShards({
+        shards: [{ stripeId: stripe.stripeId, shardIndex: index, disk: 0 }],
+      });
+    const header = request(servers, stripe, 0, [0]);
+    header.sources[5] = { ...header.sources[5], addr: '127.0.0.1:1' };
+    await target.client.rebuildShard(header);
+    const rebuilt = await target.client.getShard({
+      stripeId: stripe.stripeId,
+      shardIndex: 0,
+      disk: 0,
+    });
+    assert.ok(rebuilt.equals(stripe.shards[0]), 'shard 0 decoded with the local shard 5');
   });
 
   test('a missing and a corrupt source are replaced by parity', async () => {
