@@ -4,6 +4,7 @@
 // Strata's operation is a file create (one Raft command, ~200 bytes); etcd's a 256-byte put.
 //   npm run bench:metadata [-- --seconds 10 --skip-etcd]
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { MetadataClient } from '../../src/client/metadata-client.ts';
@@ -25,6 +26,16 @@ interface Figures {
   p50Ms: number;
   p99Ms: number;
   errors: number;
+  // Strata only: each member's CPU (all its threads, /proc/PID/stat) per operation, leader first.
+  cpuUsPerOp?: Record<string, number>;
+}
+
+const CLOCK_TICKS_PER_S = 100; // getconf CLK_TCK on Linux
+
+function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_S; // utime + stime
 }
 
 function percentile(sorted: number[], p: number): number {
@@ -96,9 +107,24 @@ async function benchStrata(): Promise<{ load: Map<number, Figures>; failoverMs: 
           exclusive: true,
         })
         .then(() => undefined);
+    const { id: leaderId } = await cluster.leader();
+    const members = [...cluster.nodes.entries()]
+      .sort(([a], [b]) => (a === leaderId ? -1 : b === leaderId ? 1 : a - b))
+      .map(([id, node]) => ({
+        name: id === leaderId ? `leader(${id})` : `follower(${id})`,
+        pid: node.process.process.pid as number,
+      }));
     for (const concurrency of CONCURRENCIES) {
-      const figures = await load(concurrency, (w, n) =>
+      const cpuBefore = members.map((m) => cpuSeconds(m.pid));
+      const figures: Figures = await load(concurrency, (w, n) =>
         create(clients[w % clients.length], `c${concurrency}-w${w}-${n}`),
+      );
+      const ops = figures.opsPerSecond * SECONDS;
+      figures.cpuUsPerOp = Object.fromEntries(
+        members.map((m, i) => [
+          m.name,
+          Math.round(((cpuSeconds(m.pid) - cpuBefore[i]) * 1e6) / ops),
+        ]),
       );
       results.set(concurrency, figures);
       console.log(`strata  c=${concurrency}: ${JSON.stringify(figures)}`);

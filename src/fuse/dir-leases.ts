@@ -1,7 +1,10 @@
 // Names and attributes the mount answers without asking the metadata service, each for a lease of
 // LEASE_MS from the moment it was read (docs/architecture/overview.md, "FUSE mount", leases).
-// A directory looked up often (HOT_LOOKUPS in a lease period) has its listing and its entries'
-// attributes fetched; while that lease runs, a LOOKUP of a name it lacks is answered "absent"
+// A directory looked up often (HOT_LOOKUPS in a lease period) has its listing fetched, with its
+// entries' attributes when lookups in it found names (a directory being filled by creates only
+// misses: its listing alone is read, which is most of the cost saved; attributes are fetched at
+// once when HOT_LOOKUPS lookups find names in a listing read without them). While that lease
+// runs, a LOOKUP of a name it lacks is answered "absent"
 // (a negative entry the kernel keeps for the rest of the lease, so the LOOKUP before a CREATE
 // costs no round trip) and one it has from the attributes fetched with it. This mount's own
 // changes update what it holds (a create adds the name, the new inode and the changed directory,
@@ -11,6 +14,8 @@
 import assert from 'node:assert';
 import type { NewEntry, StrataClient } from '../client/strata-client.ts';
 import type { Inode } from '../metadata/types.ts';
+import { type Logger, silentLogger } from '../observability/logger.ts';
+import { fuseLeaseListings } from '../observability/metrics.ts';
 
 export const LEASE_MS = 1000;
 // Lookups of one directory within a lease period before its listing is worth fetching.
@@ -28,6 +33,7 @@ export type LeaseAnswer = { inode: Inode; validMs: number } | { absent: true; va
 interface Listing {
   names: Map<string, number>; // name → inode number
   untilMs: number;
+  withAttrs: boolean; // the entries' attributes were read with it
 }
 
 interface Fetch {
@@ -44,24 +50,30 @@ export class DirectoryLeases {
   private readonly listings = new Map<number, Listing>(); // oldest first
   private readonly fetches = new Map<number, Fetch>();
   private readonly attrs = new Map<number, { inode: Inode; untilMs: number }>();
-  private readonly lookups = new Map<number, { count: number; sinceMs: number }>();
+  // Lookups per directory in the current lease period, and how many of them found a name.
+  private readonly lookups = new Map<number, { count: number; found: number; sinceMs: number }>();
   private readonly tooBig = new Map<number, number>(); // directory → retry after (ms)
   // Own changes, numbered, so a fetch does not install attributes older than one of them.
   private seq = 0;
   private readonly changedAt = new Map<number, number>(); // ino → seq, while fetches run
+  private readonly log: Logger;
 
-  constructor(client: StrataClient) {
+  constructor(client: StrataClient, log: Logger = silentLogger) {
     this.client = client;
+    this.log = log;
   }
 
   // LOOKUP from the lease, or undefined: ask the service.
   answer(parent: number, name: string): LeaseAnswer | undefined {
     const now = Date.now();
-    this.noteLookup(parent, now);
     const listing = this.listings.get(parent);
-    if (listing === undefined || listing.untilMs <= now) return undefined;
+    if (listing === undefined || listing.untilMs <= now) {
+      this.noteLookup(parent, now, false);
+      return undefined;
+    }
     const validMs = listing.untilMs - now;
     const ino = listing.names.get(name);
+    this.noteLookup(parent, now, ino !== undefined);
     if (ino === undefined) return { absent: true, validMs };
     const attr = this.attrs.get(ino);
     if (attr === undefined || attr.untilMs <= now) return undefined;
@@ -118,6 +130,13 @@ export class DirectoryLeases {
     this.drop(newParent);
   }
 
+  // A LOOKUP the service answered with a name found (no lease answered it): the directory's
+  // next listing is worth reading with its attributes.
+  found(parent: number): void {
+    const count = this.lookups.get(parent);
+    if (count !== undefined) count.found += 1;
+  }
+
   // Attributes just read from the service replace those held, unless this mount changed anything
   // while they were read (`seqBefore`: seq() when the read was sent).
   refreshed(inode: Inode, seqBefore: number): void {
@@ -160,35 +179,42 @@ export class DirectoryLeases {
 
   // Counts lookups per lease period; a hot directory's listing is (re)fetched before its lease
   // runs out, so lookups keep being answered here.
-  private noteLookup(dir: number, now: number): void {
+  // `found`: the lookup found a name in the listing. A listing read without attributes is read
+  // again with them, at once, when lookups keep finding names in it.
+  private noteLookup(dir: number, now: number, found: boolean): void {
     let count = this.lookups.get(dir);
     if (count === undefined || now - count.sinceMs >= LEASE_MS) {
       if (this.lookups.size >= LEASED_DIRECTORIES_MAX * 4) this.lookups.clear();
-      count = { count: 0, sinceMs: now };
+      count = { count: 0, found: 0, sinceMs: now };
       this.lookups.set(dir, count);
     }
     count.count += 1;
+    if (found) count.found += 1;
     if (count.count < HOT_LOOKUPS || this.fetches.has(dir)) return;
     const listing = this.listings.get(dir);
-    if (listing !== undefined && listing.untilMs - now > LEASE_MS / 2) return;
+    const attrsWanted = listing !== undefined && !listing.withAttrs && count.found >= HOT_LOOKUPS;
+    if (listing !== undefined && listing.untilMs - now > LEASE_MS / 2 && !attrsWanted) return;
     if ((this.tooBig.get(dir) ?? 0) > now) return;
-    void this.fetch(dir, now);
+    void this.fetch(dir, now, count.found > 0);
   }
 
-  private async fetch(dir: number, startedMs: number): Promise<void> {
-    const fetch: Fetch = { startedSeq: this.seq, attrsUsable: true, ops: [] };
+  private async fetch(dir: number, startedMs: number, withAttrs: boolean): Promise<void> {
+    const fetch: Fetch = { startedSeq: this.seq, attrsUsable: withAttrs, ops: [] };
     this.fetches.set(dir, fetch);
+    const attributes = withAttrs ? 'with' : 'without';
     try {
       const entries = await this.readListing(dir);
       if (entries === undefined) {
         this.tooBig.set(dir, Date.now() + TOO_BIG_RETRY_MS);
+        fuseLeaseListings.inc({ attributes, outcome: 'too_big' });
         return;
       }
       const inodes: Array<Inode | null> = [];
-      for (let i = 0; i < entries.length; i += GETATTR_MANY_MAX) {
+      for (let i = 0; withAttrs && i < entries.length; i += GETATTR_MANY_MAX) {
         const inos = entries.slice(i, i + GETATTR_MANY_MAX).map((e) => e.ino);
         inodes.push(...(await this.client.getattrMany(inos)));
       }
+      fuseLeaseListings.inc({ attributes, outcome: 'ok' });
       if (fetch.startedSeq === Number.POSITIVE_INFINITY) return; // dropped meanwhile
       const names = new Map(entries.map((e) => [e.name, e.ino]));
       for (const [name, ino] of fetch.ops) {
@@ -197,7 +223,7 @@ export class DirectoryLeases {
       }
       const untilMs = startedMs + LEASE_MS;
       this.listings.delete(dir);
-      this.listings.set(dir, { names, untilMs });
+      this.listings.set(dir, { names, untilMs, withAttrs });
       while (this.listings.size > LEASED_DIRECTORIES_MAX)
         this.listings.delete(this.listings.keys().next().value as number);
       for (const inode of inodes) {
@@ -209,8 +235,10 @@ export class DirectoryLeases {
       }
       while (this.attrs.size > ATTRS_MAX)
         this.attrs.delete(this.attrs.keys().next().value as number);
-    } catch {
+    } catch (error) {
       // Lookups keep asking the service; the next hot period tries again.
+      fuseLeaseListings.inc({ attributes, outcome: 'error' });
+      this.log.warn('reading a directory listing for its lease failed', { dir, error });
     } finally {
       this.fetches.delete(dir);
       if (this.fetches.size === 0) this.changedAt.clear();

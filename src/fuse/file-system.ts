@@ -161,7 +161,7 @@ export class StrataFileSystem {
     this.stripeBytes = options.stripeBytes;
     this.batchBuffers = new BatchBuffers(options.stripeBytes);
     this.readAhead = new ReadAhead(client, options.stripeBytes);
-    this.leases = new DirectoryLeases(client);
+    this.leases = new DirectoryLeases(client, this.log);
     this.saveTokenPrefix = options.mountId ?? randomBytes(12).toString('hex');
   }
 
@@ -192,6 +192,7 @@ export class StrataFileSystem {
     if (leased && ('absent' in leased || !this.writers.has(leased.inode.ino))) return leased;
     const seq = this.leases.currentSeq();
     const inode = await this.client.lookup(parent, name);
+    this.leases.found(parent);
     this.leases.refreshed(inode, seq);
     return { inode };
   }

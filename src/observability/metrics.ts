@@ -422,6 +422,16 @@ export const fuseDirtyBytes = new Gauge({
   registers: [fuseMetrics],
 });
 
+// Directory listings a mount read for its leases (src/fuse/dir-leases.ts): with the entries'
+// attributes or without (a directory whose lookups only missed, as one being filled by creates),
+// and how the read ended (ok; too_big: over the lease's entry limit; error: logged at warn).
+export const fuseLeaseListings = new Counter({
+  name: 'strata_fuse_lease_listings_total',
+  help: 'Directory listings read for leases, by whether attributes were read and outcome',
+  labelNames: ['attributes', 'outcome'] as const,
+  registers: [fuseMetrics],
+});
+
 export const fuseInvalidations = new Counter({
   name: 'strata_fuse_invalidations_total',
   help: 'Files whose kernel-cached pages were dropped because another client changed them',

@@ -17,7 +17,9 @@ import type {
  *      the durable snapshot and replaces the whole log), then `entries` (each replaces any
  *      persisted entry at its index and everything after it), then `hardState`, and fsync them
  *      when `mustSync`. Nothing in `messages` may leave the node before this is durable: votes,
- *      acknowledgements and the leader's own replica count all assume it (Raft §5.2, §5.3).
+ *      acknowledgements and the leader's own replica count all assume it (Raft §5.2, §5.3);
+ *      except a leader's `app` messages in a Ready that keeps the term and vote, which may
+ *      leave first, as long as Readies stay one after another (docs/architecture/raft.md).
  *   2. send `messages` (any order, any may be lost; the core retries). A `snap` message leaves
  *      with empty `data`: the driver fills it with `lengthBytes` bytes at `offsetBytes` of its
  *      snapshot at `meta.index`, or drops the message when it no longer has that snapshot (the

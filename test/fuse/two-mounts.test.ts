@@ -5,7 +5,16 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  statSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { canMount, type StrataMount, startMount } from '../helpers/mount.ts';
@@ -150,6 +159,37 @@ describe('two mounts of one cluster', {
     // And on mount a once b's change is committed (a never held a lease on the directory).
     writeFileSync(join(dir, 'from-b'), 'b');
     assert.equal(readFileSync(join(a.mountPoint, 'shared/leased/from-b'), 'utf8'), 'b');
+  });
+
+  test('a directory filled by creates is leased without attributes; stats then lease them', async () => {
+    mkdirSync(join(a.mountPoint, 'shared/filled'));
+    const dir = join(a.mountPoint, 'shared/filled');
+    const url = /^metrics at (\S+)$/m.exec(a.output())?.[1] as string;
+    const listings = async (attributes: 'with' | 'without') => {
+      const text = await (await fetch(url)).text();
+      const pattern = new RegExp(
+        `^strata_fuse_lease_listings_total\\{attributes="${attributes}",outcome="ok"\\} (\\d+)`,
+        'm',
+      );
+      return Number(pattern.exec(text)?.[1] ?? 0);
+    };
+    const withBefore = await listings('with');
+    const withoutBefore = await listings('without');
+    // Creates only miss: the listing that answers their LOOKUPs is read without attributes,
+    // which would cost the service and the mount a getattr per entry at every renewal.
+    let files = 0;
+    for (; files < 5000 && (await listings('without')) === withoutBefore; ) {
+      for (let i = 0; i < 50; i++, files++) closeSync(openSync(join(dir, `f${files}`), 'wx'));
+    }
+    assert.ok((await listings('without')) > withoutBefore, 'a listing read without attributes');
+    assert.equal(await listings('with'), withBefore, 'no attributes read while only creating');
+    // Lookups that find names want attributes: the listing is read again with them, and stats
+    // are right whichever way they were answered.
+    const deadline = Date.now() + 20_000;
+    while ((await listings('with')) === withBefore && Date.now() < deadline) {
+      for (let i = 0; i < files; i++) assert.equal(statSync(join(dir, `f${i}`)).size, 0);
+    }
+    assert.ok((await listings('with')) > withBefore, 'a listing read with attributes');
   });
 
   test('pages cached by a reader holding the file open are invalidated when the other mount writes', async () => {

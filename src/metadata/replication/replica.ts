@@ -78,11 +78,16 @@ export interface ReplicaOptions {
 }
 
 // A Ready being worked through. A write that fails for lack of space stops it where it is; once
-// space is back it continues from there: nothing is sent before it is durable (so a follower never
-// acknowledges, and a leader never counts itself for, an entry it could not write), and committed
+// space is back it continues from there: nothing but a leader's appends is sent before it is
+// durable (so a follower never acknowledges, and a candidate never asks for votes with, what it
+// could not write; leadingAppends says why a leader's appends may go first), and committed
 // entries are applied in order, none skipped.
 interface ReadyInProgress {
   ready: Ready;
+  // The messages not sent yet: all of them, or those left once a leader's appends went first
+  // (decided once, before the Ready's write starts).
+  unsent: Message[];
+  appendsDecided: boolean;
   persisted: boolean;
   // The Raft store's write of this Ready is on its way to the disk (the threadpool): nothing of
   // it is sent or applied until it is durable.
@@ -140,6 +145,10 @@ export class MetadataReplica {
   // A follower asked for chunks of a snapshot this member has no file of: take one now.
   private snapshotWanted = false;
   private removingCompacted = false;
+  // The term and vote on disk (the last Ready's hard state once durable): a leader's appends may
+  // leave before the write of a Ready that does not change them.
+  private durableTerm: number;
+  private durableVote: NodeId;
 
   constructor(options: ReplicaOptions) {
     this.options = options;
@@ -175,6 +184,8 @@ export class MetadataReplica {
     const committedAtLeast = Math.min(appliedIndex, store.lastStoredIndex());
     if (state.hardState.commit < committedAtLeast)
       state = { ...state, hardState: { ...state.hardState, commit: committedAtLeast } };
+    this.durableTerm = state.hardState.term;
+    this.durableVote = state.hardState.vote;
     this.raft = new RaftNode(
       {
         id: options.nodeId,
@@ -388,6 +399,8 @@ export class MetadataReplica {
       this.onSoftState(ready.softState.leaderId, ready.softState.role === 'leader');
     return {
       ready,
+      unsent: ready.messages,
+      appendsDecided: false,
       persisted: false,
       persisting: false,
       stoppedBySpace: false,
@@ -416,14 +429,19 @@ export class MetadataReplica {
   // left to apply (after one at least; the caller schedules the next turn).
   private continueReady(work: ReadyInProgress, deadlineMs: number): boolean {
     const { ready } = work;
-    // 1. durable before anything that depends on it leaves (src/raft/ready.ts)
+    // 1. durable before anything that depends on it leaves (src/raft/ready.ts), but for a
+    // leader's appends, which go first so that the followers write while the leader does
     if (!work.persisted) {
+      if (!work.appendsDecided) {
+        work.appendsDecided = true;
+        work.unsent = this.leadingAppends(work);
+      }
       this.persistReady(work);
       if (!work.persisted) return false;
     }
     // 2. messages
     if (!work.sent) {
-      this.sendMessages(ready);
+      this.sendMessages(work.unsent);
       work.sent = true;
     }
     // 3. apply
@@ -469,6 +487,10 @@ export class MetadataReplica {
       () => {
         work.persisting = false;
         work.persisted = true;
+        if (ready.hardState) {
+          this.durableTerm = ready.hardState.term;
+          this.durableVote = ready.hardState.vote;
+        }
         if (ready.snapshot) this.removeCompactedSoon();
         this.schedule();
       },
@@ -482,11 +504,35 @@ export class MetadataReplica {
     );
   }
 
+  // A leader's appends leave before its own write of the same entries is durable (Raft
+  // dissertation §10.2.1: the leader writes its log in parallel with replicating it), so a
+  // commit waits for one write on the critical path instead of two in turn. The core counts the
+  // leader's own log at once (raft-node.ts, #appendEntry), so an acknowledgement arriving
+  // meanwhile may commit entries only the leader's unfinished write and one follower hold; that
+  // is safe because nothing acts on such a commit before the write is durable: Readies are
+  // handled one at a time, so the commit index reaches followers (in a later Ready's messages),
+  // the state machine and the client only after this Ready's write. If the leader dies first,
+  // nothing was applied or acknowledged anywhere, and the entries are uncommitted as Raft has it.
+  // Only in a Ready that keeps the durable term and vote (a new term or vote is on disk before
+  // any message of that term leaves) and no role change; every other message waits for the
+  // write: acknowledgements, votes, heartbeats, snapshots. Returns the messages left to send.
+  private leadingAppends(work: ReadyInProgress): Message[] {
+    const { ready } = work;
+    if (!this.isLeader || ready.softState !== undefined) return ready.messages;
+    const hard = ready.hardState;
+    if (hard && (hard.term !== this.durableTerm || hard.vote !== this.durableVote))
+      return ready.messages;
+    const appends = ready.messages.filter((m) => m.type === 'app');
+    if (appends.length === 0) return ready.messages;
+    this.sendMessages(appends);
+    return ready.messages.filter((m) => m.type !== 'app');
+  }
+
   // A snapshot chunk leaves with bytes from this member's snapshot file (src/raft/ready.ts). When
   // the file is not here (this member installed the snapshot it would send, so its file became
   // the live state), the chunk is dropped and a snapshot is taken: the core sends that one.
-  private sendMessages(ready: Ready): void {
-    for (const message of ready.messages) {
+  private sendMessages(messages: Message[]): void {
+    for (const message of messages) {
       if (message.type === 'snap') {
         const { meta, offsetBytes, lengthBytes } = message;
         const data = this.options.files.readChunk(meta.index, offsetBytes, lengthBytes);
