@@ -1,8 +1,8 @@
 // CPU time of a single-node server per 16 MiB GET: the gateway's process (gateway and metadata,
 // where a GET opens its windows) and its data service process apart, from utime + stime in
 // /proc/PID/stat, so the figure does not depend on the machine's other load (unlike MiB/s).
-// Servers: encrypted at rest from this checkout and, with --before, from another checkout (the
-// code before a change), and a plain one, loaded in turn round by round.
+// Servers: encrypted at rest and plain, from this checkout and, with --before, from another
+// checkout too (the code before a change), loaded in turn round by round.
 //   node benches/encryption-open/server-cpu.ts [--before CHECKOUT] [--rounds 7] [--objects 8]
 //     [--prof DIR]   (the servers run with --cpu-prof, profiles written to DIR at their stop)
 import { readFileSync } from 'node:fs';
@@ -18,7 +18,7 @@ const { values } = parseArgs({
     rounds: { type: 'string', default: '7' },
     objects: { type: 'string', default: '8' },
     prof: { type: 'string' },
-    only: { type: 'string' }, // one server by name: 'encrypted', 'plain' or 'before, encrypted'
+    only: { type: 'string' }, // one server by name: 'encrypted', 'plain', 'before, encrypted'..
   },
 });
 const startBefore =
@@ -36,7 +36,10 @@ const prof: Record<string, string> = values.prof
   : {};
 const encrypted: Record<string, string> = { STRATA_ENCRYPTION_ENABLED: 'true', ...prof };
 const kinds: Array<[string, () => Promise<StrataProcess>]> = [];
-if (startBefore) kinds.push(['before, encrypted', () => startBefore({ env: encrypted })]);
+if (startBefore) {
+  kinds.push(['before, encrypted', () => startBefore({ env: encrypted })]);
+  kinds.push(['before, plain', () => startBefore({ env: prof })]);
+}
 kinds.push(['encrypted', () => startStrata({ env: encrypted })]);
 kinds.push(['plain', () => startStrata({ env: prof })]);
 const servers: Array<[string, StrataProcess]> = [];

@@ -67,8 +67,9 @@ export async function readStripeRange(
 }
 
 // The same bytes as readStripeRange, as they came: consecutive parts, one per data shard the
-// range touches (their concatenation is the range), so a reader that copies them anyway (an
-// encrypted stripe's window, opened chunk by chunk: no chunk spans two shards) skips a copy.
+// range touches (their concatenation is the range), so a reader that streams them (a GET) or
+// copies them anyway (an encrypted stripe's window, opened chunk by chunk: no chunk spans two
+// shards) skips joining them.
 export async function readStripeRangeParts(
   pool: StripeReadPool,
   stripe: Stripe,
