@@ -28,7 +28,11 @@ import {
 import type { Stripe, StripeEncryption } from '../metadata/types.ts';
 import type { Logger } from '../observability/logger.ts';
 import { encryptedStripes, encryptionAuthFailures } from '../observability/metrics.ts';
-import { readStripeRangeParts, type StripeReadPool } from './stripe-read.ts';
+import {
+  readStripeRangeParts,
+  readStripeRangePartsLeased,
+  type StripeReadPool,
+} from './stripe-read.ts';
 
 // SSE-C: the customer's key for one object (never stored, never logged) and the object's key id
 // (src/crypto/customer-key.ts), which every stripe sealed for it records.
@@ -150,7 +154,9 @@ export async function readStripeDataParts(
   try {
     for (;;) {
       // In parts, one per shard: no chunk spans two shards, so none is joined before opening.
-      const sealed = await readStripeRangeParts(
+      // The sealed bytes sit in pooled buffers, given back once opened: the plaintext is in the
+      // decipher's own buffers, nothing refers to them after.
+      const sealed = await readStripeRangePartsLeased(
         pool,
         view,
         window.start,
@@ -158,7 +164,7 @@ export async function readStripeDataParts(
         log,
       );
       try {
-        const plain = openWindowParts(sk, window, sealed);
+        const plain = openWindowParts(sk, window, sealed.parts);
         encryptedStripes.inc({ operation: 'open' });
         return plain;
       } catch (error) {
@@ -175,6 +181,8 @@ export async function readStripeDataParts(
         if (!retry) throw error;
         setAside.add(shard);
         view = { ...stripe, absentShards: [...setAside].sort((a, b) => a - b) };
+      } finally {
+        sealed.release();
       }
     }
   } finally {
