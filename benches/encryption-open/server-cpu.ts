@@ -5,7 +5,9 @@
 // checkout too (the code before a change), loaded in turn round by round.
 //   node benches/encryption-open/server-cpu.ts [--before CHECKOUT] [--rounds 7] [--objects 8]
 //     [--prof DIR]   (the servers run with --cpu-prof, profiles written to DIR at their stop)
-import { readFileSync } from 'node:fs';
+//     [--threads]    (also the gateway's CPU per GET by thread name, round by round: V8's
+//                    collector threads do work a main-thread profile does not show)
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
@@ -18,6 +20,7 @@ const { values } = parseArgs({
     rounds: { type: 'string', default: '7' },
     objects: { type: 'string', default: '8' },
     prof: { type: 'string' },
+    threads: { type: 'boolean', default: false },
     only: { type: 'string' }, // one server by name: 'encrypted', 'plain', 'before, encrypted'..
   },
 });
@@ -57,6 +60,20 @@ function childrenOf(pid: number): number[] {
   const list = readFileSync(`/proc/${pid}/task/${pid}/children`, 'latin1').trim();
   return list === '' ? [] : list.split(' ').map(Number);
 }
+// CPU ms of each of a process's threads, summed by thread name (digits dropped: V8Worker, ...).
+function threadCpuMs(pid: number): Map<string, number> {
+  const byName = new Map<string, number>();
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'latin1');
+    const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')).replace(/\d+$/, '');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const ms = ((Number(fields[11]) + Number(fields[12])) * 1000) / TICKS_PER_SECOND;
+    byName.set(name, (byName.get(name) ?? 0) + ms);
+  }
+  return byName;
+}
+const threadLines: string[] = [];
+
 function cpuMs(server: StrataProcess): { gateway: number; data: number } {
   const pid = server.process.pid as number;
   const data = childrenOf(pid).reduce((sum, child) => sum + cpuMsOf(child), 0);
@@ -82,6 +99,7 @@ for (let r = 0; r < Number(values.rounds); r++) {
   for (const [name, server] of servers) {
     const s3 = s3Client(server);
     const before = cpuMs(server);
+    const threadsBefore = values.threads ? threadCpuMs(server.process.pid as number) : undefined;
     await Promise.all(
       Array.from({ length: OBJECTS }, async (_, i) => {
         const got = await s3.send(new GetObjectCommand({ Bucket: 'cpu', Key: `o${i}` }));
@@ -92,6 +110,13 @@ for (let r = 0; r < Number(values.rounds); r++) {
       throw new Error(`${name}: ${error}\n${server.output().slice(-3000)}`);
     });
     const after = cpuMs(server);
+    if (threadsBefore !== undefined) {
+      const perThread = [...threadCpuMs(server.process.pid as number)]
+        .map(([thread, ms]) => [thread, (ms - (threadsBefore.get(thread) ?? 0)) / OBJECTS] as const)
+        .filter(([, ms]) => ms > 0)
+        .map(([thread, ms]) => `${thread} ${ms.toFixed(1)}`);
+      threadLines.push(`round ${r}, ${name}: ${perThread.join(', ')}`);
+    }
     perGet.get(name)?.push({
       gateway: (after.gateway - before.gateway) / OBJECTS,
       data: (after.data - before.data) / OBJECTS,
@@ -113,3 +138,7 @@ for (const [name, list] of perGet) {
   console.log(`| ${name} | ${median(gateway).toFixed(1)} | ${data} | ${each} | ${put} |`);
 }
 console.log(`c=${OBJECTS}, medians of ${values.rounds} rounds, servers in turn`);
+if (values.threads) {
+  console.log('gateway CPU ms per 16 MiB GET by thread:');
+  for (const line of threadLines) console.log(line);
+}
