@@ -73,6 +73,8 @@ function bareOpen(): void {
 
 const runs: Record<string, () => void> = {
   'openWindow, this checkout': () => after.openWindow(sk, window, sealedBytes),
+  // As a GET reads: each chunk's plaintext handed on, no window buffer (in shard parts).
+  'openWindowParts, this checkout': () => after.openWindowParts(sk, window, sealedBytes),
   'sealStripe, this checkout': () => after.sealStripe(sk, layout, plain),
   'bare open': bareOpen,
   'bare seal': bareSeal,

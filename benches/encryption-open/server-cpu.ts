@@ -1,11 +1,13 @@
 // CPU time of a single-node server per 16 MiB GET: the gateway's process (gateway and metadata,
 // where a GET opens its windows) and its data service process apart, from utime + stime in
 // /proc/PID/stat, so the figure does not depend on the machine's other load (unlike MiB/s).
-// Servers: encrypted at rest from this checkout and, with --before, from another checkout (the
-// code before a change), and a plain one, loaded in turn round by round.
+// Servers: encrypted at rest and plain, from this checkout and, with --before, from another
+// checkout too (the code before a change), loaded in turn round by round.
 //   node benches/encryption-open/server-cpu.ts [--before CHECKOUT] [--rounds 7] [--objects 8]
 //     [--prof DIR]   (the servers run with --cpu-prof, profiles written to DIR at their stop)
-import { readFileSync } from 'node:fs';
+//     [--threads]    (also the gateway's CPU per GET by thread name, round by round: V8's
+//                    collector threads do work a main-thread profile does not show)
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
@@ -18,7 +20,8 @@ const { values } = parseArgs({
     rounds: { type: 'string', default: '7' },
     objects: { type: 'string', default: '8' },
     prof: { type: 'string' },
-    only: { type: 'string' }, // one server by name: 'encrypted', 'plain' or 'before, encrypted'
+    threads: { type: 'boolean', default: false },
+    only: { type: 'string' }, // one server by name: 'encrypted', 'plain', 'before, encrypted'..
   },
 });
 const startBefore =
@@ -36,7 +39,10 @@ const prof: Record<string, string> = values.prof
   : {};
 const encrypted: Record<string, string> = { STRATA_ENCRYPTION_ENABLED: 'true', ...prof };
 const kinds: Array<[string, () => Promise<StrataProcess>]> = [];
-if (startBefore) kinds.push(['before, encrypted', () => startBefore({ env: encrypted })]);
+if (startBefore) {
+  kinds.push(['before, encrypted', () => startBefore({ env: encrypted })]);
+  kinds.push(['before, plain', () => startBefore({ env: prof })]);
+}
 kinds.push(['encrypted', () => startStrata({ env: encrypted })]);
 kinds.push(['plain', () => startStrata({ env: prof })]);
 const servers: Array<[string, StrataProcess]> = [];
@@ -54,6 +60,20 @@ function childrenOf(pid: number): number[] {
   const list = readFileSync(`/proc/${pid}/task/${pid}/children`, 'latin1').trim();
   return list === '' ? [] : list.split(' ').map(Number);
 }
+// CPU ms of each of a process's threads, summed by thread name (digits dropped: V8Worker, ...).
+function threadCpuMs(pid: number): Map<string, number> {
+  const byName = new Map<string, number>();
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'latin1');
+    const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')).replace(/\d+$/, '');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const ms = ((Number(fields[11]) + Number(fields[12])) * 1000) / TICKS_PER_SECOND;
+    byName.set(name, (byName.get(name) ?? 0) + ms);
+  }
+  return byName;
+}
+const threadLines: string[] = [];
+
 function cpuMs(server: StrataProcess): { gateway: number; data: number } {
   const pid = server.process.pid as number;
   const data = childrenOf(pid).reduce((sum, child) => sum + cpuMsOf(child), 0);
@@ -79,6 +99,7 @@ for (let r = 0; r < Number(values.rounds); r++) {
   for (const [name, server] of servers) {
     const s3 = s3Client(server);
     const before = cpuMs(server);
+    const threadsBefore = values.threads ? threadCpuMs(server.process.pid as number) : undefined;
     await Promise.all(
       Array.from({ length: OBJECTS }, async (_, i) => {
         const got = await s3.send(new GetObjectCommand({ Bucket: 'cpu', Key: `o${i}` }));
@@ -89,6 +110,13 @@ for (let r = 0; r < Number(values.rounds); r++) {
       throw new Error(`${name}: ${error}\n${server.output().slice(-3000)}`);
     });
     const after = cpuMs(server);
+    if (threadsBefore !== undefined) {
+      const perThread = [...threadCpuMs(server.process.pid as number)]
+        .map(([thread, ms]) => [thread, (ms - (threadsBefore.get(thread) ?? 0)) / OBJECTS] as const)
+        .filter(([, ms]) => ms > 0)
+        .map(([thread, ms]) => `${thread} ${ms.toFixed(1)}`);
+      threadLines.push(`round ${r}, ${name}: ${perThread.join(', ')}`);
+    }
     perGet.get(name)?.push({
       gateway: (after.gateway - before.gateway) / OBJECTS,
       data: (after.data - before.data) / OBJECTS,
@@ -110,3 +138,7 @@ for (const [name, list] of perGet) {
   console.log(`| ${name} | ${median(gateway).toFixed(1)} | ${data} | ${each} | ${put} |`);
 }
 console.log(`c=${OBJECTS}, medians of ${values.rounds} rounds, servers in turn`);
+if (values.threads) {
+  console.log('gateway CPU ms per 16 MiB GET by thread:');
+  for (const line of threadLines) console.log(line);
+}

@@ -4,13 +4,13 @@ import type { Logger } from '../observability/logger.ts';
 import { inlineReads } from '../observability/metrics.ts';
 import type { DataPool } from './data-pool.ts';
 import type { MetadataClient } from './metadata-client.ts';
-import { type ReadKeys, readStripeData } from './stripe-crypt.ts';
+import { type ReadKeys, readStripeDataParts } from './stripe-crypt.ts';
 
 // Extents are fetched from the metadata service a window at a time, so a huge file never needs
 // its whole layout in memory.
 const EXTENT_WINDOW_BYTES = 256 * 1024 * 1024;
 // Bytes handed out per yielded chunk at most, and how many chunks are fetched ahead.
-const READ_PIECE_BYTES_MAX = 4 * 1024 * 1024;
+export const READ_PIECE_BYTES_MAX = 4 * 1024 * 1024;
 const READ_AHEAD_PIECES = 2;
 
 interface Piece {
@@ -21,6 +21,8 @@ interface Piece {
 
 // Yields the bytes [offset, offset+length) of a file: extents through their stripes, holes as
 // zeros; a few pieces are fetched ahead so that disks and network overlap with the consumer.
+// A piece is yielded in the parts its stripe read gave (a shard's range, or an encrypted chunk's
+// plaintext: readStripeDataParts), never joined: a consumer sees buffers of any size.
 export async function* readFileRange(
   metadata: MetadataClient,
   pool: DataPool,
@@ -31,14 +33,14 @@ export async function* readFileRange(
   customerKey?: Buffer, // an SSE-C object's key, from the request that reads it
 ): AsyncIterable<Buffer> {
   assert(offset >= 0 && length >= 0);
-  const pending: Array<Promise<Buffer>> = [];
+  const pending: Array<Promise<Buffer[]>> = [];
   for await (const piece of pieces(metadata, ino, offset, length)) {
     pending.push(fetchPiece(pool, piece, { atRest: pool.atRest, customerKey }, log));
     // Attach a handler now so a failed read-ahead is not an unhandled rejection.
     pending[pending.length - 1].catch(() => {});
-    if (pending.length > READ_AHEAD_PIECES) yield await (pending.shift() as Promise<Buffer>);
+    if (pending.length > READ_AHEAD_PIECES) yield* await (pending.shift() as Promise<Buffer[]>);
   }
-  while (pending.length > 0) yield await (pending.shift() as Promise<Buffer>);
+  while (pending.length > 0) yield* await (pending.shift() as Promise<Buffer[]>);
 }
 
 async function* pieces(metadata: MetadataClient, ino: number, offset: number, length: number) {
@@ -72,12 +74,13 @@ async function fetchPiece(
   piece: Piece,
   keys: ReadKeys,
   log?: Logger,
-): Promise<Buffer> {
+): Promise<Buffer[]> {
   const { extent } = piece;
-  if (!extent) return Buffer.alloc(piece.length);
-  if (extent.inline !== undefined) return inlineBytes(extent, piece.offset, piece.length);
+  if (!extent) return [Buffer.alloc(piece.length)];
+  if (extent.inline !== undefined) return [inlineBytes(extent, piece.offset, piece.length)];
   const inStripe = extent.stripeOffset + (piece.offset - extent.fileOffset);
-  return readStripeData(pool, keys, extent.stripe, { offset: inStripe, length: piece.length }, log);
+  const at = { offset: inStripe, length: piece.length };
+  return readStripeDataParts(pool, keys, extent.stripe, at, log);
 }
 
 // [offset, offset + length) of a file, out of an inline extent that covers it (the bytes came

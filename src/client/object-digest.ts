@@ -11,6 +11,7 @@ import assert from 'node:assert';
 import { createHash, type Hash } from 'node:crypto';
 import { StrataError } from '../common/errors.ts';
 import type { ObjectMeta } from '../metadata/types.ts';
+import { READ_PIECE_BYTES_MAX } from './file-reader.ts';
 
 const MD5_HEX = /^[0-9a-f]{32}$/;
 const MULTIPART_ETAG = /^([0-9a-f]{32})-(\d+)$/;
@@ -34,6 +35,10 @@ export function digestPlan(
 // Passes the chunks of a whole-object read through, hashing them, and checks the digest before it
 // yields the chunk that completes the object: a mismatch throws DATA_DAMAGED while the last bytes
 // are still held back, so an HTTP response is cut short instead of completed as if all were fine.
+// Chunks are held back up to one read piece (READ_PIECE_BYTES_MAX) before they are passed on: a
+// read yields a piece in many parts (a shard's range, an encrypted chunk), and an object of one
+// piece must still be checked whole before its first byte goes out, so that a mismatch is a
+// clean error response rather than a connection cut after the headers.
 export async function* verifyWholeObject(
   body: AsyncIterable<Buffer>,
   plan: { etag: string; partSizes: number[] },
@@ -44,6 +49,8 @@ export async function* verifyWholeObject(
   let partLeftBytes = plan.partSizes[0];
   let hash: Hash = createHash('md5');
   let seenBytes = 0;
+  const held: Buffer[] = [];
+  let heldBytes = 0;
   const closeEmptyParts = () => {
     while (partLeftBytes === 0 && part < plan.partSizes.length) {
       digests.push(hash.digest());
@@ -64,7 +71,12 @@ export async function* verifyWholeObject(
     }
     seenBytes += chunk.length;
     if (seenBytes === totalBytes) check(plan, digests);
-    yield chunk;
+    held.push(chunk);
+    heldBytes += chunk.length;
+    if (heldBytes < READ_PIECE_BYTES_MAX && seenBytes < totalBytes) continue;
+    for (const heldChunk of held) yield heldChunk;
+    held.length = 0;
+    heldBytes = 0;
   }
   if (seenBytes !== totalBytes) {
     throw new StrataError('EIO', `the object read gave ${seenBytes} of ${totalBytes} bytes`);

@@ -11,7 +11,7 @@ import {
   isCustomerKeyId,
   type KmsSealKey,
   newDataKey,
-  openWindow,
+  openWindowParts,
   type SealedLayout,
   StripeChunks,
   type StripeKey,
@@ -28,7 +28,11 @@ import {
 import type { Stripe, StripeEncryption } from '../metadata/types.ts';
 import type { Logger } from '../observability/logger.ts';
 import { encryptedStripes, encryptionAuthFailures } from '../observability/metrics.ts';
-import { readStripeRange, readStripeRangeParts, type StripeReadPool } from './stripe-read.ts';
+import {
+  readStripeRangeParts,
+  readStripeRangePartsLeased,
+  type StripeReadPool,
+} from './stripe-read.ts';
 
 // SSE-C: the customer's key for one object (never stored, never logged) and the object's key id
 // (src/crypto/customer-key.ts), which every stripe sealed for it records.
@@ -125,30 +129,34 @@ export function plainLengthOf(stripe: Stripe): number {
   return stripe.encryption?.plainLengthBytes ?? stripe.dataLengthBytes;
 }
 
-// [offset, offset + length) of the stripe's plaintext: read as it is from an unencrypted stripe,
-// opened chunk by chunk from an encrypted one. A chunk that does not authenticate is never
-// returned: its shard is set aside as if absent and the window decoded from the others, as for a
-// corrupt shard, at most m times; beyond that the read fails with ENCRYPTION_AUTH_FAILED.
-export async function readStripeData(
+// [offset, offset + length) of the stripe's plaintext, in consecutive parts as they came: read as
+// it is from an unencrypted stripe (a part per data shard the range touches), opened chunk by
+// chunk from an encrypted one (a part per 64 KiB chunk). A streaming reader (a GET) hands the
+// parts on as they are: no range-sized buffer to allocate and copy into.
+// A chunk that does not authenticate is never returned: its shard is set aside as if absent and
+// the window decoded from the others, as for a corrupt shard, at most m times; beyond that the
+// read fails with ENCRYPTION_AUTH_FAILED.
+export async function readStripeDataParts(
   pool: StripeReadPool,
   keys: ReadKeys,
   stripe: Stripe,
   at: { offset: number; length: number },
   log?: Logger,
-): Promise<Buffer> {
+): Promise<Buffer[]> {
   const { offset, length } = at;
   const enc = stripe.encryption;
-  if (enc === undefined) return readStripeRange(pool, stripe, offset, length, log);
-  if (length === 0) return Buffer.alloc(0);
+  if (enc === undefined) return readStripeRangeParts(pool, stripe, offset, length, log);
+  if (length === 0) return [];
   const sk = await stripeKey(keys, stripe, enc, log);
   const window = sealedWindow(sealedLayout(stripe.k, enc.plainLengthBytes), offset, length);
   const setAside = new Set(stripe.absentShards ?? []);
   let view = stripe;
   try {
     for (;;) {
-      // In parts, one per shard: openWindow copies each chunk's plaintext out once, so the
-      // parts need no joining first.
-      const sealed = await readStripeRangeParts(
+      // In parts, one per shard: no chunk spans two shards, so none is joined before opening.
+      // The sealed bytes sit in pooled buffers, given back once opened: the plaintext is in the
+      // decipher's own buffers, nothing refers to them after.
+      const sealed = await readStripeRangePartsLeased(
         pool,
         view,
         window.start,
@@ -156,7 +164,7 @@ export async function readStripeData(
         log,
       );
       try {
-        const plain = openWindow(sk, window, sealed);
+        const plain = openWindowParts(sk, window, sealed.parts);
         encryptedStripes.inc({ operation: 'open' });
         return plain;
       } catch (error) {
@@ -173,6 +181,8 @@ export async function readStripeData(
         if (!retry) throw error;
         setAside.add(shard);
         view = { ...stripe, absentShards: [...setAside].sort((a, b) => a - b) };
+      } finally {
+        sealed.release();
       }
     }
   } finally {

@@ -7,7 +7,12 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { ServerHealth } from '../../src/client/server-health.ts';
 import { shardFromData } from '../../src/client/stripe-codec.ts';
-import { readStripeRange, type StripeReadPool } from '../../src/client/stripe-read.ts';
+import {
+  readStripeRange,
+  readStripeRangePartsLeased,
+  type StripeReadPool,
+} from '../../src/client/stripe-read.ts';
+import { shardBuffers } from '../../src/common/buffer-pool.ts';
 import { DataClient, type DataService, startDataService } from '../../src/data/index.ts';
 import type { Stripe } from '../../src/metadata/types.ts';
 import '../helpers/cluster-token.ts';
@@ -136,4 +141,38 @@ test('with no shard lost, a short range is one read of its shard', async () => {
   const got = await readStripeRange(pool, stripe, 10, 100);
   assert.ok(got.equals(data.subarray(10, 110)));
   assert.deepEqual(reads, [{ shard: 0, length: 100 }]);
+});
+
+// An encrypted GET reads its sealed window this way and gives the buffers back once opened.
+test('a leased range read hands on pooled bodies and gives every one back, read straight or decoded', async () => {
+  shardBuffers.poisonOnRelease = true; // a part read after its release would not match
+  try {
+    const data = Buffer.alloc(K * SHARD_BYTES);
+    for (let i = 0; i < data.length; i++) data[i] = (i * 13 + (i >> 8)) & 0xff;
+    for (const lost of [[], [1]]) {
+      const stripe = await writeStripe(
+        lost.length === 0 ? 'c'.repeat(32) : 'd'.repeat(32),
+        data,
+        lost,
+      );
+      const { pool, release } = poolHolding(-1);
+      release();
+      const outBefore = shardBuffers.counts.out;
+      const read = await readStripeRangePartsLeased(pool, stripe, 5, data.length - 10);
+      assert.ok(
+        Buffer.concat(read.parts).equals(data.subarray(5, data.length - 5)),
+        `lost ${lost}`,
+      );
+      if (lost.length === 0)
+        assert.ok(shardBuffers.counts.out > outBefore, 'the bodies are pooled');
+      read.release();
+      // Reads the decode did not need are given back as they arrive, after the result.
+      for (let waited = 0; shardBuffers.counts.out !== outBefore; waited++) {
+        assert.ok(waited < 500, `pooled buffers still out: ${shardBuffers.counts.out - outBefore}`);
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+    }
+  } finally {
+    shardBuffers.poisonOnRelease = false;
+  }
 });

@@ -8,6 +8,7 @@ import {
   DATA_CIPHERS,
   type DataCipher,
   openWindow,
+  openWindowParts,
   PLAIN_CHUNK_BYTES,
   SEALED_CHUNK_BYTES,
   type SealedLayout,
@@ -81,6 +82,11 @@ describe('sealed stripes', () => {
           for (let at = w.start; at < w.end; at = (Math.floor(at / size) + 1) * size)
             byShard.push(data.subarray(at, Math.min(w.end, (Math.floor(at / size) + 1) * size)));
           assert.deepEqual(openWindow(sk, w, byShard), expected);
+          // As a GET streams them: a part per chunk, none empty, none copied out of its chunk.
+          const parts = openWindowParts(sk, w, byShard);
+          assert.equal(parts.length, w.chunks.length, 'a part per chunk');
+          for (const part of parts) assert(part.length > 0 && part.length <= PLAIN_CHUNK_BYTES);
+          assert.deepEqual(Buffer.concat(parts), expected);
           const points = [...new Set(cuts.map((c) => Math.floor(c * bytes.length)))].sort(
             (x, y) => x - y,
           );
@@ -137,8 +143,10 @@ describe('sealed stripes', () => {
           const s = w.start + c.sealedOffset;
           return at >= s && at < s + c.plainBytes + TAG_BYTES;
         });
-        if (inChunk)
-          assert.throws(() => openWindow(sk, w, bad.subarray(w.start, w.end)), isAuthFailure);
+        if (!inChunk) return;
+        assert.throws(() => openWindow(sk, w, bad.subarray(w.start, w.end)), isAuthFailure);
+        // No part of the window is handed out when any of its chunks fails.
+        assert.throws(() => openWindowParts(sk, w, bad.subarray(w.start, w.end)), isAuthFailure);
       }),
       { numRuns: 50 },
     );

@@ -224,6 +224,12 @@ export async function getObject(
   await streamBody(ctx, status, headers, body, length);
 }
 
+// How much of a body the response may hold unsent before the read waits for it to drain: about
+// one read piece (src/client/file-reader.ts), which a read yields in many parts (an encrypted
+// stripe's in 64 KiB chunks). Waiting for 'drain' whenever write() says the socket's small mark
+// is passed meant an event-loop turn per part.
+const RESPONSE_UNSENT_BYTES_MAX = 4 * 1024 * 1024;
+
 // Headers go out with the first bytes, so a read that fails before them is still a clean S3
 // error; after them, the only honest signal is to cut the connection short. A body that ends
 // with more or fewer bytes than Content-Length promised is cut the same way, never sent as is.
@@ -244,7 +250,8 @@ async function streamBody(
       sentBytes += step.value.length;
       if (sentBytes > lengthBytes) break;
       s3Bytes.inc({ direction: 'out' }, step.value.length);
-      if (!ctx.res.write(step.value)) await responseDrained(ctx);
+      const below = ctx.res.write(step.value);
+      if (!below && ctx.res.writableLength >= RESPONSE_UNSENT_BYTES_MAX) await responseDrained(ctx);
     }
     if (sentBytes !== lengthBytes) {
       throw new Error(`the object read gave ${sentBytes} bytes where ${lengthBytes} were due`);
