@@ -24,16 +24,21 @@ export interface ScaleNode {
 export interface ScaleClusterOptions {
   size: number;
   snapshotLogBytes?: number; // metadata.raft_snapshot_log_bytes; the server's default when absent
+  // NODE_OPTIONS for the nodes' processes (V8 flags to compare, --cpu-prof); the data children
+  // inherit it.
+  nodeOptions?: string;
 }
 
 export class ScaleCluster {
   readonly nodes: ScaleNode[] = [];
   readonly root: string;
   private readonly configPath: string;
+  private readonly nodeOptions: string | undefined;
 
-  private constructor(root: string, configPath: string) {
+  private constructor(root: string, configPath: string, nodeOptions: string | undefined) {
     this.root = root;
     this.configPath = configPath;
+    this.nodeOptions = nodeOptions;
   }
 
   static async start(options: ScaleClusterOptions): Promise<ScaleCluster> {
@@ -41,7 +46,7 @@ export class ScaleCluster {
     const root = tempDir('strata-scale-');
     const configPath = join(root, 'strata.toml');
     writeFileSync(configPath, configText(options), { mode: 0o600 });
-    const cluster = new ScaleCluster(root, configPath);
+    const cluster = new ScaleCluster(root, configPath, options.nodeOptions);
     const ports = await Promise.all(Array.from({ length: options.size }, freePort));
     for (const [i, port] of ports.entries()) {
       const dataDir = join(root, `node${i + 1}`);
@@ -77,6 +82,7 @@ export class ScaleCluster {
         ...['--metadata-addr', node.addr, '--raft-peers', peers],
       ],
       ready: ['metadata', 's3'],
+      env: this.nodeOptions === undefined ? undefined : { NODE_OPTIONS: this.nodeOptions },
       startTimeoutMs: NODE_START_TIMEOUT_MS,
     });
   }
