@@ -22,6 +22,7 @@ export interface ScaleOptions {
   mixedLoops: number; // closed loops of the steady load
   snapshotLogBytes?: number; // metadata.raft_snapshot_log_bytes for the run
   nodeOptions?: string; // NODE_OPTIONS for the nodes (and their data children)
+  nodeArgs?: string[]; // Node.js options on the nodes' command lines
   // Paces the bulk load (entries acknowledged or not, per second) so that it does not take all
   // the CPU: growth windows then compare with the empty one. Undefined: as fast as it goes.
   loadEntriesPerSecondMax?: number;
@@ -61,6 +62,7 @@ export async function runScaleBench(options: ScaleOptions): Promise<ScaleResult>
     size: 3,
     snapshotLogBytes: options.snapshotLogBytes,
     nodeOptions: options.nodeOptions,
+    nodeArgs: options.nodeArgs,
   });
   const clients = Array.from(
     { length: BULK_CLIENTS },
