@@ -21,6 +21,8 @@ export interface ScaleOptions {
   clients: number; // bulk creates in flight
   mixedLoops: number; // closed loops of the steady load
   snapshotLogBytes?: number; // metadata.raft_snapshot_log_bytes for the run
+  nodeOptions?: string; // NODE_OPTIONS for the nodes (and their data children)
+  nodeArgs?: string[]; // Node.js options on the nodes' command lines
   // Paces the bulk load (entries acknowledged or not, per second) so that it does not take all
   // the CPU: growth windows then compare with the empty one. Undefined: as fast as it goes.
   loadEntriesPerSecondMax?: number;
@@ -59,6 +61,8 @@ export async function runScaleBench(options: ScaleOptions): Promise<ScaleResult>
   const cluster = await ScaleCluster.start({
     size: 3,
     snapshotLogBytes: options.snapshotLogBytes,
+    nodeOptions: options.nodeOptions,
+    nodeArgs: options.nodeArgs,
   });
   const clients = Array.from(
     { length: BULK_CLIENTS },
@@ -248,6 +252,8 @@ function windowRow(
     leaderChanges: snapshot.leaderChangesTotal - previous.leaderChangesTotal,
     snapshotIndex: snapshot.snapshotIndex,
     nodes: snapshot.nodes,
+    cpuBenchCores: snapshot.cpuBenchCores,
+    cpuHostCores: snapshot.cpuHostCores,
   };
 }
 

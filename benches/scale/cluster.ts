@@ -24,16 +24,22 @@ export interface ScaleNode {
 export interface ScaleClusterOptions {
   size: number;
   snapshotLogBytes?: number; // metadata.raft_snapshot_log_bytes; the server's default when absent
+  // NODE_OPTIONS for the nodes' processes (--cpu-prof); the data children inherit it.
+  nodeOptions?: string;
+  // Node.js options on the nodes' command lines (V8 flags, some of which NODE_OPTIONS refuses).
+  nodeArgs?: string[];
 }
 
 export class ScaleCluster {
   readonly nodes: ScaleNode[] = [];
   readonly root: string;
   private readonly configPath: string;
+  private readonly options: ScaleClusterOptions;
 
-  private constructor(root: string, configPath: string) {
+  private constructor(root: string, configPath: string, options: ScaleClusterOptions) {
     this.root = root;
     this.configPath = configPath;
+    this.options = options;
   }
 
   static async start(options: ScaleClusterOptions): Promise<ScaleCluster> {
@@ -41,7 +47,7 @@ export class ScaleCluster {
     const root = tempDir('strata-scale-');
     const configPath = join(root, 'strata.toml');
     writeFileSync(configPath, configText(options), { mode: 0o600 });
-    const cluster = new ScaleCluster(root, configPath);
+    const cluster = new ScaleCluster(root, configPath, options);
     const ports = await Promise.all(Array.from({ length: options.size }, freePort));
     for (const [i, port] of ports.entries()) {
       const dataDir = join(root, `node${i + 1}`);
@@ -77,6 +83,11 @@ export class ScaleCluster {
         ...['--metadata-addr', node.addr, '--raft-peers', peers],
       ],
       ready: ['metadata', 's3'],
+      env:
+        this.options.nodeOptions === undefined
+          ? undefined
+          : { NODE_OPTIONS: this.options.nodeOptions },
+      nodeArgs: this.options.nodeArgs,
       startTimeoutMs: NODE_START_TIMEOUT_MS,
     });
   }

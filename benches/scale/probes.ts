@@ -32,6 +32,30 @@ export function childPids(pid: number): number[] {
   }
 }
 
+// CPU time a process has used (user + system, its exited children not included), in seconds,
+// from /proc/PID/stat (undefined once it has exited). The kernel counts in clock ticks, 100 a
+// second on Linux, so a figure is good to 10 ms.
+const CLOCK_TICKS_PER_SECOND = 100;
+export function cpuSeconds(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name (field 2) may hold spaces and parentheses: count fields after its ')'.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const ticks = Number(fields[11]) + Number(fields[12]); // utime and stime, fields 14 and 15
+    return ticks / CLOCK_TICKS_PER_SECOND;
+  } catch {
+    return undefined;
+  }
+}
+
+// The whole host's busy CPU time (every CPU, everything but idle and iowait), in seconds, from
+// /proc/stat: with the benchmark's own processes subtracted, what the rest of the machine took.
+export function hostBusyCpuSeconds(): number {
+  const line = readFileSync('/proc/stat', 'utf8').split('\n')[0];
+  const [, user, nice, system, , , irq, softirq, steal] = line.trim().split(/\s+/).map(Number);
+  return (user + nice + system + irq + softirq + steal) / CLOCK_TICKS_PER_SECOND;
+}
+
 // Bytes allocated on disk under a path (du's figure, not the apparent size: LMDB files are sparse).
 export function diskUsageBytes(path: string): number {
   let total = 0;

@@ -3,11 +3,14 @@
 // row per window, the end-of-run figures, then one JSON line with everything.
 //   npm run bench:scale [-- --entries 1000000 --window-seconds 10 --clients 64 --mixed-loops 4
 //                         --snapshot-log-bytes N --load-rate 400 --find-entries 100000
+//                         --node-options=--cpu-prof --node-args=--single-threaded-gc
 //                         --skip-mount --keep]
 // --load-rate paces the bulk load (entries/s; 0: as fast as the cluster takes them). The default
 // leaves this 2-core machine headroom (docs/architecture/scaling.md, "Measured"), so the windows
 // compare with the baseline ("empty": the same two loads on the empty namespace) rather than
-// measure CPU queueing.
+// measure CPU queueing. --node-options is the nodes' NODE_OPTIONS (--cpu-prof; their data
+// children inherit it); --node-args, space-separated Node.js options on their command lines
+// (V8 flags NODE_OPTIONS refuses, such as --single-threaded-gc).
 import { parseArgs } from 'node:util';
 import { runScaleBench } from './bench.ts';
 import { formatFlatness } from './report.ts';
@@ -22,6 +25,8 @@ const { values } = parseArgs({
     'load-rate': { type: 'string', default: '400' },
     'find-entries': { type: 'string', default: '100000' },
     'catch-up-load-seconds': { type: 'string', default: '600' },
+    'node-options': { type: 'string' },
+    'node-args': { type: 'string' },
     'skip-mount': { type: 'boolean', default: false },
     keep: { type: 'boolean', default: false },
   },
@@ -44,6 +49,8 @@ const result = await runScaleBench({
     values['snapshot-log-bytes'] === undefined
       ? undefined
       : positiveInt('snapshot-log-bytes', values['snapshot-log-bytes']),
+  nodeOptions: values['node-options'],
+  nodeArgs: values['node-args']?.split(' ').filter((arg) => arg !== ''),
   loadEntriesPerSecondMax:
     values['load-rate'] === '0' ? undefined : positiveInt('load-rate', values['load-rate']),
   skipMount: values['skip-mount'],

@@ -1,7 +1,14 @@
 // Polls every member once a second while a load runs (event-loop lag, resident memory, Raft
 // term and leader changes) and folds the samples into per-window figures.
 import type { ScaleCluster } from './cluster.ts';
-import { childPids, metadataSizes, rssBytes, scrapeMetrics } from './probes.ts';
+import {
+  childPids,
+  cpuSeconds,
+  hostBusyCpuSeconds,
+  metadataSizes,
+  rssBytes,
+  scrapeMetrics,
+} from './probes.ts';
 import type { NodeFigures } from './report.ts';
 
 const SAMPLE_INTERVAL_MS = 1_000;
@@ -24,6 +31,18 @@ export interface ClusterSnapshot {
   leaderChangesTotal: number;
   snapshotIndex: number;
   nodes: NodeFigures[];
+  // CPU used over the window, in cores (CPU seconds a wall second): the benchmark's own process
+  // (both loads' clients, the sampler) and the whole host (every process, ours included).
+  cpuBenchCores: number;
+  cpuHostCores: number;
+}
+
+// Cumulative CPU seconds at the start of a window, and when that was.
+interface CpuMark {
+  atMs: number;
+  bench: number;
+  host: number;
+  nodes: Map<number, { pid: number; main: number; data: number }>;
 }
 
 export class Sampler {
@@ -31,10 +50,12 @@ export class Sampler {
   private readonly acc = new Map<number, NodeAccumulator>();
   private timer: NodeJS.Timeout | undefined;
   private sampling: Promise<void> = Promise.resolve();
+  private cpuMark: CpuMark = cpuMark(undefined);
 
   constructor(cluster: ScaleCluster) {
     this.cluster = cluster;
     for (const node of cluster.nodes) this.acc.set(node.id, freshAccumulator());
+    this.cpuMark = cpuMark(cluster);
   }
 
   start(): void {
@@ -88,6 +109,18 @@ export class Sampler {
     let leaderId = 0;
     let leaderChangesTotal = 0;
     let snapshotIndex = 0;
+    const mark = cpuMark(this.cluster);
+    const previousMark = this.cpuMark;
+    this.cpuMark = mark;
+    const windowSeconds = (mark.atMs - previousMark.atMs) / 1000;
+    // A member restarted within the window (a new pid) counts from zero.
+    const cores = (id: number, part: 'main' | 'data') => {
+      const now = mark.nodes.get(id);
+      const before = previousMark.nodes.get(id);
+      if (now === undefined) return Number.NaN;
+      const start = before?.pid === now.pid ? before[part] : 0;
+      return (now[part] - start) / windowSeconds;
+    };
     for (const node of this.cluster.nodes) {
       const acc = this.acc.get(node.id) as NodeAccumulator;
       const status = node.process ? await this.cluster.status(node.id) : undefined;
@@ -110,12 +143,44 @@ export class Sampler {
         rssDataBytesMax: node.process ? acc.rssDataBytesMax : Number.NaN,
         snapshotsTakenTotal: acc.snapshotsTakenTotal,
         snapshotsInstalledTotal: acc.snapshotsInstalledTotal,
+        cpuMainCores: cores(node.id, 'main'),
+        cpuDataCores: cores(node.id, 'data'),
         ...sizes,
       });
       this.acc.set(node.id, freshAccumulator(acc));
     }
-    return { term, leaderId, leaderChangesTotal, snapshotIndex, nodes };
+    return {
+      term,
+      leaderId,
+      leaderChangesTotal,
+      snapshotIndex,
+      nodes,
+      cpuBenchCores: (mark.bench - previousMark.bench) / windowSeconds,
+      cpuHostCores: (mark.host - previousMark.host) / windowSeconds,
+    };
   }
+}
+
+// The CPU seconds used so far by the benchmark, the host and each live member (its main process
+// and its data child, by their current pids; a pid that changed since the previous mark is a
+// restart, which the window then counts from zero).
+function cpuMark(cluster: ScaleCluster | undefined): CpuMark {
+  const bench = process.cpuUsage();
+  const nodes = new Map<number, { pid: number; main: number; data: number }>();
+  for (const node of cluster?.live() ?? []) {
+    const pid = node.process?.process.pid;
+    if (pid === undefined) continue;
+    const main = cpuSeconds(pid);
+    if (main === undefined) continue;
+    const data = childPids(pid).reduce((sum, child) => sum + (cpuSeconds(child) ?? 0), 0);
+    nodes.set(node.id, { pid, main, data });
+  }
+  return {
+    atMs: performance.now(),
+    bench: (bench.user + bench.system) / 1e6,
+    host: hostBusyCpuSeconds(),
+    nodes,
+  };
 }
 
 // A new window's accumulator: the peaks start again, the counters' last values carry over.

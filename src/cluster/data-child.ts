@@ -4,6 +4,7 @@ import { AggregatorRegistry } from 'prom-client';
 import { StrataError } from '../common/errors.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { ChildMessage, DataProcessSettings, ParentMessage } from './data-process.ts';
+import { withoutMetadataMemberArgs } from './metadata-member-flags.ts';
 
 const START_TIMEOUT_MS = 60_000;
 const METRICS_TIMEOUT_MS = 2_000;
@@ -23,6 +24,8 @@ export async function forkDataService(
   onExit: (code: number | null) => void,
 ): Promise<DataChild> {
   const child = fork(new URL('./data-process.ts', import.meta.url), [], {
+    // The parent's Node.js options but a metadata member's own (the child is a data server).
+    execArgv: withoutMetadataMemberArgs(process.execArgv),
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   let closing = false;

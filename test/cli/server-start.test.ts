@@ -101,6 +101,30 @@ test('everything under the data directory is 0700 (directories) or 0600 (files)'
   }
 });
 
+// --single-threaded-gc is for the metadata member's process (src/cluster/metadata-member-flags.ts);
+// a combined node's data child is forked with the parent's other Node.js options, not with it.
+test("a combined node's data child runs without the metadata member's Node.js options", {
+  skip: process.platform !== 'linux' && 'reads /proc',
+}, async () => {
+  const server = await startStrata({ nodeArgs: ['--single-threaded-gc', '--no-warnings'] });
+  try {
+    const pid = server.process.pid as number;
+    const argsOf = (p: number) => readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0');
+    assert.ok(argsOf(pid).includes('--single-threaded-gc'), 'the main process has the flag');
+    const children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(' ');
+    assert.equal(children.length, 1, `one data child, got ${children}`);
+    const childArgs = argsOf(Number(children[0]));
+    assert.ok(
+      childArgs.some((a) => a.endsWith('data-process.ts')),
+      `the data child: ${childArgs}`,
+    );
+    assert.ok(!childArgs.includes('--single-threaded-gc'), `not in the data child: ${childArgs}`);
+    assert.ok(childArgs.includes('--no-warnings'), `other options still are: ${childArgs}`);
+  } finally {
+    await server.stop();
+  }
+});
+
 test('a data directory of an older version is tightened at start', async () => {
   const dataDir = tempDir('strata-loose-');
   const first = await startStrata({ dataDir });

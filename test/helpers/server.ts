@@ -55,6 +55,9 @@ export interface StartOptions {
   dataDir?: string;
   args?: string[];
   env?: Record<string, string>;
+  // Node.js options before the script (V8 flags that NODE_OPTIONS refuses, such as
+  // --single-threaded-gc).
+  nodeArgs?: string[];
   startTimeoutMs?: number;
   // Which services this process must report (default both; a --role data process reports none).
   ready?: Array<'metadata' | 's3'>;
@@ -113,6 +116,7 @@ export async function startStrata(options: StartOptions = {}): Promise<StrataPro
     'warn',
   ];
   const args = [
+    ...(options.nodeArgs ?? []),
     STRATA_BIN,
     'server',
     ...(options.defaultFlags === false ? [] : defaults),
