@@ -72,6 +72,7 @@ import type {
   CopyOptions,
   FileHandle,
   GetObjectResult,
+  ObjectReadFound,
   PutObjectOptions,
   PutObjectResult,
   StrataClientApi,
@@ -758,9 +759,22 @@ export class StrataClient implements StrataClientApi {
   }
 
   async objectVersion(bucket: string, key: string, versionId?: string): Promise<ObjectVersion> {
-    await this.getBucket(bucket);
-    const version = await this.metadata.read('objectVersion', bucket, key, versionId);
-    if (version) return version;
+    return (await this.readObject(bucket, key, { versionId })).version;
+  }
+
+  // The bucket and the version in one metadata read (each read waits for the leader's read
+  // barrier: a GET made six to ten before, doc/guides/s3.md), with the version's first extents
+  // from `dataFrom` when asked, for getObject's `from`.
+  async readObject(
+    bucket: string,
+    key: string,
+    options: { versionId?: string; dataFrom?: number } = {},
+  ): Promise<ObjectReadFound> {
+    const { versionId, dataFrom } = options;
+    const read = await this.metadata.read('objectRead', bucket, key, versionId, dataFrom ?? null);
+    if (read === undefined) throw new StrataError('NO_SUCH_BUCKET', `no such bucket: ${bucket}`);
+    const { version } = read;
+    if (version !== undefined) return { ...read, version };
     if (versionId === undefined) throw new StrataError('ENOENT', `no such key: ${key}`);
     throw new StrataError('NO_SUCH_VERSION', `no version ${versionId} of ${key}`);
   }
@@ -772,12 +786,15 @@ export class StrataClient implements StrataClientApi {
     key: string,
     range?: ByteRange,
     versionId?: string,
-    options: { archived?: boolean; customerKey?: Buffer } = {},
+    options: { archived?: boolean; customerKey?: Buffer; from?: ObjectReadFound } = {},
   ): Promise<GetObjectResult> {
+    const { from } = options;
     const inode =
-      versionId === undefined
-        ? await this.headObject(bucket, key)
-        : (await this.objectVersion(bucket, key, versionId)).inode;
+      from !== undefined
+        ? from.version.inode
+        : versionId === undefined
+          ? await this.headObject(bucket, key)
+          : (await this.objectVersion(bucket, key, versionId)).inode;
     if (inode === undefined)
       throw new StrataError('METHOD_NOT_ALLOWED', `version ${versionId} is a delete marker`);
     if (options.archived !== true) refuseArchived(inode);
@@ -791,6 +808,7 @@ export class StrataClient implements StrataClientApi {
       length,
       this.log,
       customer?.key,
+      from?.extents,
     );
     const plan = digestPlan(inode.object, inode.size);
     if (plan && offset === 0 && length === inode.size) body = verifyWholeObject(body, plan);

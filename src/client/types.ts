@@ -21,6 +21,7 @@ import type {
   ObjectLockRequest,
   ObjectLockRule,
   ObjectMeta,
+  ObjectRead,
   ObjectVersion,
   PartInfo,
   RestoreTier,
@@ -30,6 +31,9 @@ import type {
   UploadInfo,
 } from '../metadata/types.ts';
 import type { LockQuery, LockSpec, RenameAtOptions } from './locks.ts';
+
+// An objectRead that found the version.
+export type ObjectReadFound = ObjectRead & { version: ObjectVersion };
 
 export type Body = Buffer | AsyncIterable<Buffer | Uint8Array>;
 
@@ -185,13 +189,21 @@ export interface StrataClientApi {
   // The current version, or the named one: NO_SUCH_BUCKET, ENOENT (no object, or a delete
   // marker is current: the answer is then a delete marker, not an error), NO_SUCH_VERSION.
   objectVersion(bucket: string, key: string, versionId?: string): Promise<ObjectVersion>;
-  // Reads the version's data (objectVersion first: its inode).
+  // objectVersion with the bucket's record, and with the version's first extents from byte
+  // `dataFrom` when asked: one metadata read for a GET or HEAD (same errors).
+  readObject(
+    bucket: string,
+    key: string,
+    options?: { versionId?: string; dataFrom?: number },
+  ): Promise<ObjectReadFound>;
+  // Reads the version's data (objectVersion first: its inode; `from`: that read's version and
+  // extents, without reading them again).
   getObject(
     bucket: string,
     key: string,
     range?: ByteRange,
     versionId?: string,
-    options?: { customerKey?: Buffer }, // an SSE-C object's key (CUSTOMER_KEY_*)
+    options?: { customerKey?: Buffer; from?: ObjectReadFound }, // customerKey: SSE-C's (CUSTOMER_KEY_*)
   ): Promise<GetObjectResult>;
   // bypassGovernance: the caller sent x-amz-bypass-governance-retention and holds
   // s3:BypassGovernanceRetention (the gateway checks both); it lifts GOVERNANCE retention only.

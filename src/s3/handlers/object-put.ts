@@ -93,7 +93,7 @@ export async function putObject(ctx: RequestContext, bucket: string, key: string
     ...sseHeaders(ctx, result.inode.object, { context: true }),
     ...sseCHeaders(result.inode.object?.sseCustomer, customer),
     ...(result.versionId !== undefined ? { 'x-amz-version-id': result.versionId } : {}),
-    ...(await expirationHeader(ctx, bucket, key, result.inode)),
+    ...expirationHeader(ctx, key, result.inode, (await ctx.access.get(ctx, bucket))?.info),
   });
 }
 
