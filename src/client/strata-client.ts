@@ -673,7 +673,8 @@ export class StrataClient implements StrataClientApi {
     body: Body,
     options: PutObjectOptions,
   ): Promise<PutObjectResult> {
-    const info = await this.getBucket(bucket);
+    const info = options.bucketInfo ?? (await this.getBucket(bucket));
+    assert(info.name === bucket, 'the bucket record given is of the bucket written');
     const params = await this.classParams(options.object.storageClass);
     // SSE-C, SSE-S3 or SSE-KMS, asked for or the bucket's default: sealed whatever encryption at
     // rest says (the state machine refuses the commit otherwise, object-encryption.ts).

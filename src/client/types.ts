@@ -46,6 +46,8 @@ export interface PutObjectOptions {
   replicaVersionId?: string; // bucket replication from another Strata: the source's version id
   // SSE-C: the customer's 256-bit key; the object is sealed under it and the key is not kept.
   customerKey?: Buffer;
+  // The bucket's record as the caller read it for this request (absent: read here).
+  bucketInfo?: BucketInfo;
   // Optional integrity checks computed while streaming; the put fails with INVALID_DIGEST-like
   // errors raised by the caller's own hashing, so the client only reports what it computed.
 }
