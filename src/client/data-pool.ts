@@ -65,6 +65,18 @@ export class DataPool {
     if (!force && Date.now() - this.fetchedAtMs < maxAgeMs && this.servers.length > 0) {
       return this.servers;
     }
+    // Reads that find the copy stale at once (a GET's stripes, fetched ahead in parallel) share
+    // one metadata read; a forced refresh asks for its own, started after its caller's cause.
+    if (force) return this.fetchView();
+    this.refreshing ??= this.fetchView().finally(() => {
+      this.refreshing = undefined;
+    });
+    return this.refreshing;
+  }
+
+  private refreshing: Promise<DataServerInfo[]> | undefined;
+
+  private async fetchView(): Promise<DataServerInfo[]> {
     // One read for the records and the epoch they belong to (src/metadata/stripe-placement.ts).
     const view = await this.metadata.read('placementView');
     assert(Number.isSafeInteger(view.epoch) && Array.isArray(view.servers), 'a placement view');

@@ -1,5 +1,5 @@
 import assert from 'node:assert';
-import type { FileExtent } from '../metadata/types.ts';
+import type { ExtentWindow, FileExtent } from '../metadata/types.ts';
 import type { Logger } from '../observability/logger.ts';
 import { inlineReads } from '../observability/metrics.ts';
 import type { DataPool } from './data-pool.ts';
@@ -31,10 +31,13 @@ export async function* readFileRange(
   length: number,
   log?: Logger,
   customerKey?: Buffer, // an SSE-C object's key, from the request that reads it
+  // Extents already read with the file's record (objectRead): the window they cover is not
+  // asked for again.
+  first?: ExtentWindow,
 ): AsyncIterable<Buffer> {
   assert(offset >= 0 && length >= 0);
   const pending: Array<Promise<Buffer[]>> = [];
-  for await (const piece of pieces(metadata, ino, offset, length)) {
+  for await (const piece of pieces(metadata, ino, offset, length, first)) {
     pending.push(fetchPiece(pool, piece, { atRest: pool.atRest, customerKey }, log));
     // Attach a handler now so a failed read-ahead is not an unhandled rejection.
     pending[pending.length - 1].catch(() => {});
@@ -43,12 +46,25 @@ export async function* readFileRange(
   while (pending.length > 0) yield* await (pending.shift() as Promise<Buffer[]>);
 }
 
-async function* pieces(metadata: MetadataClient, ino: number, offset: number, length: number) {
+async function* pieces(
+  metadata: MetadataClient,
+  ino: number,
+  offset: number,
+  length: number,
+  first: ExtentWindow | undefined,
+) {
   const end = offset + length;
   let cursor = offset;
   while (cursor < end) {
-    const windowEnd = Math.min(end, cursor + EXTENT_WINDOW_BYTES);
-    const extents = await metadata.read('extents', ino, cursor, windowEnd - cursor);
+    // The extents overlapping a window are all there is in it, whatever else they cover.
+    const known =
+      first !== undefined && first.offset <= cursor && cursor < first.offset + first.length;
+    const windowEnd = known
+      ? Math.min(end, first.offset + first.length)
+      : Math.min(end, cursor + EXTENT_WINDOW_BYTES);
+    const extents = known
+      ? first.extents
+      : await metadata.read('extents', ino, cursor, windowEnd - cursor);
     for (const extent of extents) {
       const extentEnd = extent.fileOffset + extent.length;
       if (extentEnd <= cursor) continue;

@@ -29,6 +29,7 @@ import {
   type ObjectLockRequest,
   type ObjectLockRule,
   type ObjectMeta,
+  type ObjectRead,
   type ObjectVersion,
   type PartInfo,
   type RestoreTier,
@@ -72,6 +73,7 @@ import type {
   CopyOptions,
   FileHandle,
   GetObjectResult,
+  ObjectReadFound,
   PutObjectOptions,
   PutObjectResult,
   StrataClientApi,
@@ -101,6 +103,8 @@ const DIRECTORY_PAGE = 1000;
 // Commits made again after an INLINE_LIMIT or a spill's lost race: each retry follows a change
 // by another client to the same small file, so a few suffice; more means a livelock to report.
 const INLINE_RETRIES_MAX = 5;
+// How long a client reads objects the older way after a leader lacked objectRead.
+const OBJECT_READ_RETRY_MS = 60_000;
 
 type CommandBody<C> = C extends Command ? Omit<C, 'nowMs'> : never;
 
@@ -672,7 +676,8 @@ export class StrataClient implements StrataClientApi {
     body: Body,
     options: PutObjectOptions,
   ): Promise<PutObjectResult> {
-    const info = await this.getBucket(bucket);
+    const info = options.bucketInfo ?? (await this.getBucket(bucket));
+    assert(info.name === bucket, 'the bucket record given is of the bucket written');
     const params = await this.classParams(options.object.storageClass);
     // SSE-C, SSE-S3 or SSE-KMS, asked for or the bucket's default: sealed whatever encryption at
     // rest says (the state machine refuses the commit otherwise, object-encryption.ts).
@@ -761,11 +766,52 @@ export class StrataClient implements StrataClientApi {
   }
 
   async objectVersion(bucket: string, key: string, versionId?: string): Promise<ObjectVersion> {
-    await this.getBucket(bucket);
-    const version = await this.metadata.read('objectVersion', bucket, key, versionId);
-    if (version) return version;
+    return (await this.readObject(bucket, key, { versionId })).version;
+  }
+
+  // The bucket and the version in one metadata read (each read waits for the leader's read
+  // barrier: a GET made six before, docs/architecture/overview.md "Data path"), with the
+  // version's first extents from `dataFrom` when asked, for getObject's `from`.
+  async readObject(
+    bucket: string,
+    key: string,
+    options: { versionId?: string; dataFrom?: number } = {},
+  ): Promise<ObjectReadFound> {
+    const { versionId, dataFrom } = options;
+    const read = await this.objectRead(bucket, key, versionId, dataFrom ?? null);
+    if (read === undefined) throw new StrataError('NO_SUCH_BUCKET', `no such bucket: ${bucket}`);
+    const { version } = read;
+    if (version !== undefined) return { ...read, version };
     if (versionId === undefined) throw new StrataError('ENOENT', `no such key: ${key}`);
     throw new StrataError('NO_SUCH_VERSION', `no version ${versionId} of ${key}`);
+  }
+
+  // A leader of a version without objectRead (a rolling upgrade that has not reached the
+  // metadata members yet) answers EINVAL: the two reads it replaces then, said once a minute.
+  private objectReadMissingUntilMs = 0;
+  private async objectRead(
+    bucket: string,
+    key: string,
+    versionId: string | undefined,
+    dataFrom: number | null,
+  ): Promise<ObjectRead | undefined> {
+    if (Date.now() >= this.objectReadMissingUntilMs) {
+      try {
+        return await this.metadata.read('objectRead', bucket, key, versionId, dataFrom);
+      } catch (error) {
+        if (!isStrataError(error, 'EINVAL') || !error.message.includes('objectRead')) throw error;
+        this.log.warn('metadata leader lacks objectRead (older version?): two reads per GET', {
+          error,
+        });
+        this.objectReadMissingUntilMs = Date.now() + OBJECT_READ_RETRY_MS;
+      }
+    }
+    const info = await this.metadata.read('getBucket', bucket);
+    if (info === undefined) return undefined;
+    return {
+      bucket: info,
+      version: await this.metadata.read('objectVersion', bucket, key, versionId),
+    };
   }
 
   // `options.archived`: read an archived version without a restore, for the cluster's own
@@ -775,12 +821,15 @@ export class StrataClient implements StrataClientApi {
     key: string,
     range?: ByteRange,
     versionId?: string,
-    options: { archived?: boolean; customerKey?: Buffer } = {},
+    options: { archived?: boolean; customerKey?: Buffer; from?: ObjectReadFound } = {},
   ): Promise<GetObjectResult> {
+    const { from } = options;
     const inode =
-      versionId === undefined
-        ? await this.headObject(bucket, key)
-        : (await this.objectVersion(bucket, key, versionId)).inode;
+      from !== undefined
+        ? from.version.inode
+        : versionId === undefined
+          ? await this.headObject(bucket, key)
+          : (await this.objectVersion(bucket, key, versionId)).inode;
     if (inode === undefined)
       throw new StrataError('METHOD_NOT_ALLOWED', `version ${versionId} is a delete marker`);
     if (options.archived !== true) refuseArchived(inode);
@@ -794,6 +843,7 @@ export class StrataClient implements StrataClientApi {
       length,
       this.log,
       customer?.key,
+      from?.extents,
     );
     const plan = digestPlan(inode.object, inode.size);
     if (plan && offset === 0 && length === inode.size) body = verifyWholeObject(body, plan);

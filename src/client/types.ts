@@ -21,6 +21,7 @@ import type {
   ObjectLockRequest,
   ObjectLockRule,
   ObjectMeta,
+  ObjectRead,
   ObjectVersion,
   PartInfo,
   RestoreTier,
@@ -30,6 +31,9 @@ import type {
   UploadInfo,
 } from '../metadata/types.ts';
 import type { LockQuery, LockSpec, RenameAtOptions } from './locks.ts';
+
+// An objectRead that found the version.
+export type ObjectReadFound = ObjectRead & { version: ObjectVersion };
 
 export type Body = Buffer | AsyncIterable<Buffer | Uint8Array>;
 
@@ -42,6 +46,8 @@ export interface PutObjectOptions {
   replicaVersionId?: string; // bucket replication from another Strata: the source's version id
   // SSE-C: the customer's 256-bit key; the object is sealed under it and the key is not kept.
   customerKey?: Buffer;
+  // The bucket's record as the caller read it for this request (absent: read here).
+  bucketInfo?: BucketInfo;
   // Optional integrity checks computed while streaming; the put fails with INVALID_DIGEST-like
   // errors raised by the caller's own hashing, so the client only reports what it computed.
 }
@@ -185,13 +191,21 @@ export interface StrataClientApi {
   // The current version, or the named one: NO_SUCH_BUCKET, ENOENT (no object, or a delete
   // marker is current: the answer is then a delete marker, not an error), NO_SUCH_VERSION.
   objectVersion(bucket: string, key: string, versionId?: string): Promise<ObjectVersion>;
-  // Reads the version's data (objectVersion first: its inode).
+  // objectVersion with the bucket's record, and with the version's first extents from byte
+  // `dataFrom` when asked: one metadata read for a GET or HEAD (same errors).
+  readObject(
+    bucket: string,
+    key: string,
+    options?: { versionId?: string; dataFrom?: number },
+  ): Promise<ObjectReadFound>;
+  // Reads the version's data (objectVersion first: its inode; `from`: that read's version and
+  // extents, without reading them again).
   getObject(
     bucket: string,
     key: string,
     range?: ByteRange,
     versionId?: string,
-    options?: { customerKey?: Buffer }, // an SSE-C object's key (CUSTOMER_KEY_*)
+    options?: { customerKey?: Buffer; from?: ObjectReadFound }, // customerKey: SSE-C's (CUSTOMER_KEY_*)
   ): Promise<GetObjectResult>;
   // bypassGovernance: the caller sent x-amz-bypass-governance-retention and holds
   // s3:BypassGovernanceRetention (the gateway checks both); it lifts GOVERNANCE retention only.

@@ -749,6 +749,8 @@ const READ_CHECKS: Partial<Record<keyof MetadataReader, ReadCheck>> = {
   resolvePath: byPath,
   getBucket: byBucket,
   objectVersion: byVersion,
+  // The bucket's record and the version: what getBucket and objectVersion each need.
+  objectRead: (r, a, args) => [...byBucket(r, a, args), ...byVersion(r, a, args)],
   listUploads: (_r, _a, [name]) => onBucket(name, 's3:ListBucketMultipartUploads', 'read'),
   listObjects: byQuery('s3:ListBucket'),
   listObjectVersions: byQuery('s3:ListBucketVersions'),

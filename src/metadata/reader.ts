@@ -34,6 +34,9 @@ const READDIR_LIMIT_MAX = 10_000;
 // Absent shards per read: a bounded transaction and reply (the rest after those are rebuilt).
 const ABSENT_PAGE_MAX = 10_000;
 const RESTORES_PAGE_MAX = 1000;
+// The extents objectRead returns with a version: the window the object reader asks for at a
+// time (src/client/file-reader.ts), so the reply is bounded as an extents read is.
+export const OBJECT_READ_WINDOW_BYTES = 256 * 1024 * 1024;
 
 // Reads of the committed state. With Raft, the service answers these after ReadIndex.
 export function createReader(store: Store): MetadataReader {
@@ -107,6 +110,24 @@ export function createReader(store: Store): MetadataReader {
         key,
         objectVersion(store, bucket, key, versionId ?? undefined),
       ),
+    objectRead(bucketName, key, versionId, dataFrom) {
+      const bucket = store.bucket(bucketName);
+      if (bucket === undefined) return undefined;
+      const version = withReplicationStatus(
+        store,
+        bucketName,
+        key,
+        objectVersion(store, bucketName, key, versionId ?? undefined),
+      );
+      const inode = version?.inode;
+      if (inode === undefined || typeof dataFrom !== 'number' || !(dataFrom >= 0))
+        return { bucket, version };
+      // The same extents `extents` gives (an archived version: its restored copy's).
+      const offset = Math.min(Math.trunc(dataFrom), inode.size);
+      const length = Math.min(OBJECT_READ_WINDOW_BYTES, inode.size - offset);
+      const extents = length > 0 ? store.extents(dataIno(inode), offset, length) : [];
+      return { bucket, version, extents: { offset, length, extents } };
+    },
     getUpload: (id) => store.upload(id),
     listParts: (id) => store.parts(id),
     listUploads: (bucket) =>

@@ -10,6 +10,7 @@ import {
   metadataApplyLatency,
   metadataCommands,
   metadataNoSpaceAlarm,
+  metadataReads,
   raftApplied,
   raftCommit,
   raftIsLeader,
@@ -71,6 +72,7 @@ const READ_FNS = new Set<keyof MetadataReader>([
   'listObjects',
   'listObjectVersions',
   'objectVersion',
+  'objectRead',
   // The leader's transition runner (src/cluster/transition-runner.ts) reads through the client.
   'lifecycleFacts',
   // ... and its restore runner (src/cluster/restore-runner.ts).
@@ -419,6 +421,7 @@ export async function startMetadataService(
       return { header: await forward(METADATA_RPC.read, request) };
     }
     await live.readBarrier();
+    metadataReads.inc({ fn });
     const reader = stateMachine.reader as unknown as Record<string, (...a: unknown[]) => unknown>;
     if (actor === undefined) return { header: { value: reader[fn](...args) ?? null } };
     refusalsSaid(actor, 'read', fn, () =>

@@ -1224,6 +1224,23 @@ export interface ObjectVersion {
   replicationStatus?: ReplicationStatus; // bucket replication took the version
 }
 
+// Extents of a file overlapping [offset, offset + length), in order: one read window of it.
+export interface ExtentWindow {
+  offset: number;
+  length: number;
+  extents: FileExtent[];
+}
+
+// What a GET or HEAD needs, from one read of one state: the bucket (its lifecycle rules, for
+// x-amz-expiration), the version the request names (undefined: no such key or version) and,
+// when asked, the version's first extents from `dataFrom`, so a small object is served without
+// another metadata read (a GET made ten reads before; each waits for the read barrier).
+export interface ObjectRead {
+  bucket: BucketInfo;
+  version?: ObjectVersion;
+  extents?: ExtentWindow;
+}
+
 export interface ListObjectsResult {
   objects: ListedObject[];
   commonPrefixes: string[];
@@ -1253,6 +1270,14 @@ export interface MetadataReader {
   listObjectVersions(query: ListVersionsQuery): ListVersionsResult;
   // The current version (no versionId) or the named one; undefined when there is none.
   objectVersion(bucket: string, key: string, versionId?: string): ObjectVersion | undefined;
+  // The bucket, objectVersion's answer and (dataFrom: a byte offset; null: none) the version's
+  // extents in one window from there; undefined when there is no such bucket.
+  objectRead(
+    bucket: string,
+    key: string,
+    versionId: string | undefined,
+    dataFrom: number | null,
+  ): ObjectRead | undefined;
   // The Object Lock of the version a live file holds (its key's current version), when its
   // bucket has Object Lock: what the mount checks at open for writing, to refuse early.
   fileLock(ino: number): FileObjectLock | undefined;

@@ -196,6 +196,15 @@ export const metadataCommands = new Counter({
   registers: [metadataMetrics],
 });
 
+// Reads the leader answered, by reader function (an allow-list of about forty): what a client
+// operation costs in read barriers (a GET or HEAD is one objectRead).
+export const metadataReads = new Counter({
+  name: 'strata_metadata_reads_total',
+  help: 'Metadata reads answered by the leader, by reader function',
+  labelNames: ['fn'] as const,
+  registers: [metadataMetrics],
+});
+
 // Calls of mounts and `strata fs` sessions logged in as users that the leader refused
 // (src/metadata/namespace-access.ts), by kind (command, read) and by what refused them: an
 // explicit Deny of a bucket policy, or no grant (not the owner, no policy Allow, no ACL grant).

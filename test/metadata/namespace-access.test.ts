@@ -342,6 +342,11 @@ describe('namespace access under bucket policies', () => {
     assert.deepEqual(ofRead(reader, 'objectVersion', ['b', 'd/f', '00000000000001']), [
       's3:GetObjectVersion arn:aws:s3:::b/d/f',
     ]);
+    // A GET's one read needs what its two reads needed: the bucket's record and the object.
+    assert.deepEqual(ofRead(reader, 'objectRead', ['b', 'd/f', null, 0]), [
+      list(''),
+      's3:GetObject arn:aws:s3:::b/d/f',
+    ]);
     assert.deepEqual(ofRead(reader, 'clusterConfig', []), []);
     assert.equal(access.requirementsOfRead(reader, alice, 'scanStripes', []), undefined);
   });

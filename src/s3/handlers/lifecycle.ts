@@ -1,7 +1,7 @@
 // Get/Put/DeleteBucketLifecycleConfiguration, and x-amz-expiration on GET, HEAD and PUT. The
 // rules are carried out by the metadata leader's lifecycle runner (src/metadata/lifecycle/).
 import { AWS_TIMING, currentExpiry } from '../../metadata/lifecycle/decide.ts';
-import type { Inode } from '../../metadata/types.ts';
+import type { BucketInfo, Inode } from '../../metadata/types.ts';
 import { httpDate, type RequestContext, readSmallBody, sendEmpty, sendXml } from '../context.ts';
 import { S3Error } from '../errors.ts';
 import { renderXml } from '../xml.ts';
@@ -33,13 +33,15 @@ export async function deleteBucketLifecycle(ctx: RequestContext, bucket: string)
 
 // x-amz-expiration for the current version in `inode`: the earliest expiration its bucket's
 // rules give it, and the rule's id (URL-encoded, as AWS sends it). Noncurrent versions get none.
-export async function expirationHeader(
+// `info`: the bucket's record as read with the object (GET, HEAD), or as the gateway keeps it
+// for access decisions (PUT).
+export function expirationHeader(
   ctx: RequestContext,
-  bucket: string,
   key: string,
   inode: Inode,
-): Promise<Record<string, string>> {
-  const rules = (await ctx.access.get(ctx, bucket))?.info.lifecycle?.rules;
+  info: BucketInfo | undefined,
+): Record<string, string> {
+  const rules = info?.lifecycle?.rules;
   if (rules === undefined) return {};
   const current = {
     versionId: '',

@@ -1,4 +1,5 @@
 import assert from 'node:assert';
+import type { ObjectReadFound } from '../../client/types.ts';
 import { dataReadable } from '../../metadata/storage-class.ts';
 import type { Inode, ObjectVersion } from '../../metadata/types.ts';
 import { restoreReadsRefused, s3Bytes } from '../../observability/metrics.ts';
@@ -142,9 +143,21 @@ export async function requestedVersion(
   bucket: string,
   key: string,
 ): Promise<ObjectVersion & { inode: Inode }> {
+  return (await requestedRead(ctx, bucket, key)).version;
+}
+
+// requestedVersion with its bucket's record and (dataFrom) the version's first extents: all a
+// GET or HEAD needs of the metadata, in one read.
+async function requestedRead(
+  ctx: RequestContext,
+  bucket: string,
+  key: string,
+  dataFrom?: number,
+): Promise<ObjectReadFound & { version: { inode: Inode } }> {
   const versionId = ctx.url.searchParams.get('versionId') ?? undefined;
-  const version = await ctx.client.objectVersion(bucket, key, versionId);
-  if (version.inode !== undefined) return version as ObjectVersion & { inode: Inode };
+  const read = await ctx.client.readObject(bucket, key, { versionId, dataFrom });
+  const { version } = read;
+  if (version.inode !== undefined) return read as ObjectReadFound & { version: { inode: Inode } };
   const headers = { 'x-amz-delete-marker': 'true', 'x-amz-version-id': version.versionId };
   if (versionId === undefined)
     throw new S3Error('NoSuchKey', 404, 'The specified key does not exist.', undefined, headers);
@@ -168,7 +181,8 @@ export async function getObject(
   key: string,
   headOnly: boolean,
 ) {
-  const version = await requestedVersion(ctx, bucket, key);
+  const read = await requestedRead(ctx, bucket, key, headOnly ? undefined : dataFromHint(ctx));
+  const { version } = read;
   const inode = version.inode;
   // SSE-C: the key is checked before anything about the object goes out (HEAD reads no data,
   // so the check is here for both).
@@ -179,7 +193,7 @@ export async function getObject(
     ...sseCHeaders(record, customer),
     ...versionHeaders(version),
     ...lockHeaders(version),
-    ...(version.isLatest ? await expirationHeader(ctx, bucket, key, inode) : {}),
+    ...(version.isLatest ? expirationHeader(ctx, key, inode, read.bucket) : {}),
     ...replicationHeaders(version),
     ...storageClassHeaders(inode, Date.now()),
   };
@@ -220,6 +234,7 @@ export async function getObject(
   const readVersion = version.versioned ? version.versionId : undefined;
   const { body } = await ctx.client.getObject(bucket, key, range, readVersion, {
     customerKey: customer?.key,
+    from: read,
   });
   await streamBody(ctx, status, headers, body, length);
 }
@@ -229,6 +244,13 @@ export async function getObject(
 // stripe's in 64 KiB chunks). Waiting for 'drain' whenever write() says the socket's small mark
 // is passed meant an event-loop turn per part.
 const RESPONSE_UNSENT_BYTES_MAX = 4 * 1024 * 1024;
+
+// Where the body will start, as far as the request says without the object's size (a suffix
+// range or a part starts elsewhere: the reader then asks for the extents it lacks).
+function dataFromHint(ctx: RequestContext): number {
+  const start = /^bytes=(\d+)-/.exec(ctx.req.headers.range ?? '');
+  return start === null ? 0 : Number(start[1]);
+}
 
 // Headers go out with the first bytes, so a read that fails before them is still a clean S3
 // error; after them, the only honest signal is to cut the connection short. A body that ends

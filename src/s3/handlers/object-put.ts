@@ -66,7 +66,7 @@ export async function putObject(ctx: RequestContext, bucket: string, key: string
   const customer = customerKeyFrom(ctx, 'object');
   const sse = requestedSse(ctx);
   // SSE-C needs no master key: the request brings its own (and wins over a bucket default).
-  if (customer === undefined) await checkCanSeal(ctx, bucket, sse);
+  const bucketInfo = customer === undefined ? await checkCanSeal(ctx, bucket, sse) : undefined;
   if (sse !== undefined) Object.assign(object, sse);
   const replicaVersionId = await replicaVersionOf(ctx, {
     bucket,
@@ -80,6 +80,7 @@ export async function putObject(ctx: RequestContext, bucket: string, key: string
     lock: lockFromHeaders(ctx),
     replicaVersionId,
     customerKey: customer?.key,
+    bucketInfo,
   });
   const result = await put.catch(async (error) => {
     if (!isReplicaHeld(error, replicaVersionId)) throw error;
@@ -93,7 +94,7 @@ export async function putObject(ctx: RequestContext, bucket: string, key: string
     ...sseHeaders(ctx, result.inode.object, { context: true }),
     ...sseCHeaders(result.inode.object?.sseCustomer, customer),
     ...(result.versionId !== undefined ? { 'x-amz-version-id': result.versionId } : {}),
-    ...(await expirationHeader(ctx, bucket, key, result.inode)),
+    ...expirationHeader(ctx, key, result.inode, (await ctx.access.get(ctx, bucket))?.info),
   });
 }
 

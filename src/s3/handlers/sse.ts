@@ -8,7 +8,7 @@
 import { kmsKeyArn } from '../../client/kms-keys.ts';
 import { isStrataError } from '../../common/errors.ts';
 import { canonicalContext } from '../../crypto/index.ts';
-import type { ObjectMeta } from '../../metadata/types.ts';
+import type { BucketInfo, ObjectMeta } from '../../metadata/types.ts';
 import { s3RefusedRequests } from '../../observability/metrics.ts';
 import type { RequestContext } from '../context.ts';
 import { S3Error } from '../errors.ts';
@@ -87,15 +87,18 @@ export function sseKeyMissing(): S3Error {
 }
 
 // A write that must be sealed (asked for, or the bucket's default) on a gateway without a master
-// key is refused before its body is read. Only such a gateway pays the bucket read.
+// key is refused before its body is read. Only such a gateway pays the bucket read, and hands
+// the record on (the write needs it too: one read, and one record for both decisions).
 export async function checkCanSeal(
   ctx: RequestContext,
   bucket: string,
   requested: SseRequest | undefined,
-): Promise<void> {
-  if (ctx.client.sealsOnRequest()) return;
+): Promise<BucketInfo | undefined> {
+  if (ctx.client.sealsOnRequest()) return undefined;
   if (requested !== undefined) throw sseKeyMissing();
-  if ((await ctx.client.getBucket(bucket)).encryption !== undefined) throw sseKeyMissing();
+  const info = await ctx.client.getBucket(bucket);
+  if (info.encryption !== undefined) throw sseKeyMissing();
+  return info;
 }
 
 // What AWS answers about an object's encryption: the algorithm, and for SSE-KMS the key's ARN
