@@ -251,10 +251,18 @@ test('a rotten encrypted shard is rebuilt by the scrub and repair, byte for byte
     rotten[64 + 100] ^= 0xff;
     writeFileSync(before[1], rotten);
     let after: string[] = before;
-    for (let attempt = 0; attempt < 600 && after[1] === before[1]; attempt++) {
+    // A scan walks the disks one after another, not at one instant: a scan that reads the new
+    // file's disk before the rebuild writes it and the old file's disk after the repair removes
+    // it sees neither (it failed once so under load). So wait for a shard 1 that is elsewhere.
+    for (
+      let attempt = 0;
+      attempt < 600 && (after[1] === undefined || after[1] === before[1]);
+      attempt++
+    ) {
       await sleep(100);
       after = shardsByStripe(dataDir, disks).get(stripeId) ?? [];
     }
+    assert.ok(after[1] !== undefined, `no shard 1 left after 60 s:\n${server.output()}`);
     assert.notEqual(after[1], before[1], `shard 1 not rebuilt within 60 s:\n${server.output()}`);
     assert.ok(readFileSync(after[1]).equals(original), 'the rebuilt shard is the sealed original');
     assert.deepEqual(filesContaining(dataDir, MARKER), []);

@@ -39,10 +39,18 @@ test('a shard the scrub finds corrupt is rebuilt on another disk and the rotten 
     writeFileSync(rotten, bytes);
 
     let after: string[] = before;
-    for (let attempt = 0; attempt < 600 && after[1] === rotten; attempt++) {
+    // A scan walks the disks one after another, not at one instant: one that reads the new
+    // file's disk before the rebuild writes it and the old file's disk after the repair removes
+    // it sees neither. So wait for a shard 1 that is elsewhere.
+    for (
+      let attempt = 0;
+      attempt < 600 && (after[1] === undefined || after[1] === rotten);
+      attempt++
+    ) {
       await sleep(100);
       after = shardsByStripe(dataDir, DISKS).get(stripeId) ?? [];
     }
+    assert.ok(after[1] !== undefined, `no shard 1 left after 60 s:\n${server.output()}`);
     assert.notEqual(
       after[1],
       rotten,
