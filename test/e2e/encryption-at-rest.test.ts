@@ -3,7 +3,7 @@
 // forged into another shard's place is refused and counted rather than served, and stripes
 // written before encryption was turned on (or after it was turned off) stay readable.
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -253,10 +253,12 @@ test('a rotten encrypted shard is rebuilt by the scrub and repair, byte for byte
     let after: string[] = before;
     // A scan walks the disks one after another, not at one instant: a scan that reads the new
     // file's disk before the rebuild writes it and the old file's disk after the repair removes
-    // it sees neither (it failed once so under load). So wait for a shard 1 that is elsewhere.
+    // it sees neither (it failed once so under load), and one may see the new file while it is
+    // being written. So wait for a shard 1 that is elsewhere and for the rotten file's removal,
+    // which follows the commit of its replacement, itself written whole and fsynced before.
     for (
       let attempt = 0;
-      attempt < 600 && (after[1] === undefined || after[1] === before[1]);
+      attempt < 600 && (after[1] === undefined || after[1] === before[1] || existsSync(before[1]));
       attempt++
     ) {
       await sleep(100);

@@ -4,7 +4,7 @@
 // the move and deletes the rotten file. One combined node with eight disks, so a 4+2 stripe leaves
 // two free disks to rebuild onto.
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -41,10 +41,12 @@ test('a shard the scrub finds corrupt is rebuilt on another disk and the rotten 
     let after: string[] = before;
     // A scan walks the disks one after another, not at one instant: one that reads the new
     // file's disk before the rebuild writes it and the old file's disk after the repair removes
-    // it sees neither. So wait for a shard 1 that is elsewhere.
+    // it sees neither; and one may see the new file while it is being written. So wait for a
+    // shard 1 that is elsewhere and for the rotten file's removal, which follows the commit of
+    // its replacement, itself written whole and fsynced before.
     for (
       let attempt = 0;
-      attempt < 600 && (after[1] === undefined || after[1] === rotten);
+      attempt < 600 && (after[1] === undefined || after[1] === rotten || existsSync(rotten));
       attempt++
     ) {
       await sleep(100);
