@@ -13,7 +13,10 @@ export function shardsByStripe(dataDir: string, disks = 6): Map<string, string[]
     const root = join(dataDir, 'disks', `d${d}`, 'shards');
     for (const name of readdirSync(root, { recursive: true, encoding: 'utf8' })) {
       const path = join(root, name);
-      if (!statSync(path).isFile()) continue;
+      // A file listed and removed before its stat (a repair releasing a replaced shard while
+      // the scan runs: two tests failed so under load) is not there.
+      const stat = statSync(path, { throwIfNoEntry: false });
+      if (stat === undefined || !stat.isFile()) continue;
       const [stripeId, index] = basename(path).split('.');
       const files = byStripe.get(stripeId) ?? [];
       files[Number(index)] = path;
