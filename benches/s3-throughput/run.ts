@@ -5,7 +5,8 @@
 // both figures and the ratio Strata / Swift.
 //   npm run bench:s3 [-- --big-count 32 --small-count 2000 --runs 1 --skip-swift --encryption]
 // --encryption runs Strata twice, without and with encryption at rest (two servers, the same
-// load in turn, run by run) and prints them side by side: the cost of sealing and opening.
+// load in turn, run by run, the order swapped each run) and prints the ratio of each pair of
+// runs, the median of those ratios, and the two sides' medians: the cost of sealing and opening.
 import { spawn } from 'node:child_process';
 import { copyFileSync, existsSync, readFileSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
@@ -219,31 +220,71 @@ function table(
   }
 }
 
-// The same load on a server without and one with encryption at rest, run by run in turn, so
-// that whatever else the machine does weighs on both alike: medians of each.
+// The same load on a server without and one with encryption at rest, pair by pair, the order
+// swapped each pair (plain first, then encrypted first, ...): whatever else the machine does, and
+// whatever one run leaves behind (a multipart upload's dirty pages still being written back),
+// weighs on both alike, and neither always runs first. Each pair gives a ratio per workload;
+// the medians of those ratios are printed beside the medians of each side.
 async function encryptionPair(dir: string): Promise<[LoadResult, LoadResult]> {
   const plain = await startStrata({ dataDir: join(dir, 'strata-plain') });
   const env = { STRATA_ENCRYPTION_ENABLED: 'true' };
   const sealed = await startStrata({ dataDir: join(dir, 'strata-encrypted'), env });
   const nodes = [plain, sealed];
   const results: [LoadResult[], LoadResult[]] = [[], []];
-  const mp: [number[], number[]] = [[], []];
   try {
     for (let r = 0; r < Number(opts.runs); r++) {
-      for (const [i, node] of nodes.entries()) {
+      const order = r % 2 === 0 ? [0, 1] : [1, 0];
+      for (const i of order) {
+        const node = nodes[i];
         const label = i === 0 ? 'strata' : 'strata-encrypted';
         const keys = [node.s3Endpoint, node.accessKey, node.secretKey];
-        results[i].push(...(await loadRuns(dir, `${label}-${r}`, keys, '1')));
-        mp[i].push(await multipart(node.s3Endpoint, node.accessKey, node.secretKey));
+        const [result] = await loadRuns(dir, `${label}-${r}`, keys, '1');
+        result.multipartMBs = await multipart(node.s3Endpoint, node.accessKey, node.secretKey);
+        results[i].push(result);
       }
     }
   } finally {
     await Promise.all(nodes.map((n) => n.stop()));
   }
+  pairTable(results[1], results[0]);
   const [a, b] = [medianOf(results[0]), medianOf(results[1])];
-  a.multipartMBs = median(mp[0]);
-  b.multipartMBs = median(mp[1]);
+  a.multipartMBs = median(results[0].map((x) => x.multipartMBs ?? 0));
+  b.multipartMBs = median(results[1].map((x) => x.multipartMBs ?? 0));
   return [a, b];
+}
+
+// encrypted / unencrypted pair by pair (each pair ran back to back), and the median of those
+// ratios: a burst of other load lowers one pair's figures on both sides, so the ratio of a pair
+// moves less than either side's figures, and the median of the ratios sets aside a pair a burst
+// hit on one side only. The median of each side (the table after) can pair a fast run of one
+// side with a slow run of the other.
+function pairTable(sealed: LoadResult[], plain: LoadResult[]): void {
+  const rows: Array<[string, (x: LoadResult) => number]> = [
+    ['16 MiB PUT, c=8', (x) => x.bigPutMBs],
+    ['16 MiB GET, c=8', (x) => x.bigGetMBs],
+    ['multipart 256 MiB, 8 MiB parts, c=10', (x) => x.multipartMBs ?? 0],
+    ['4 KiB PUT, c=32', (x) => x.smallPut.ops],
+    ['4 KiB HEAD, c=32', (x) => x.smallHead.ops],
+    ['4 KiB GET, c=32', (x) => x.smallGet.ops],
+    ['4 KiB DELETE, c=32', (x) => x.smallDelete.ops],
+  ];
+  const pairs = sealed.map((_, r) => r);
+  const order = (r: number) => (r % 2 === 0 ? 'plain first' : 'encrypted first');
+  console.log(
+    '\nencrypted / unencrypted, pair by pair (encrypted and unencrypted figures in brackets)',
+  );
+  console.log(
+    `\n| workload | ${pairs.map((r) => `pair ${r + 1} (${order(r)})`).join(' | ')} | median of the ratios |`,
+  );
+  console.log(`|---|${pairs.map(() => '---|').join('')}---|`);
+  for (const [name, figure] of rows) {
+    const ratios = pairs.map((r) => figure(sealed[r]) / figure(plain[r]));
+    const cells = pairs.map(
+      (r) =>
+        `${ratios[r].toFixed(2)} (${figure(sealed[r]).toFixed(1)} / ${figure(plain[r]).toFixed(1)})`,
+    );
+    console.log(`| ${name} | ${cells.join(' | ')} | ${median(ratios).toFixed(2)} |`);
+  }
 }
 
 const dir = stageLoadGenerator();

@@ -95,8 +95,16 @@ export async function startDataService(options: DataServiceOptions): Promise<Dat
       minVersion: optionalCount(h.shardVersion, 'shardVersion'),
     };
     // A whole shard is read into a pooled buffer, given back once the reply is written.
+    const blockChecks = h.readerAuthenticates !== true;
     const read = () =>
-      store.getLeased(h, h.offset ?? undefined, h.length ?? undefined, expect, shardBuffers);
+      store.getLeased(
+        h,
+        h.offset ?? undefined,
+        h.length ?? undefined,
+        expect,
+        shardBuffers,
+        blockChecks,
+      );
     // A peer's rebuild waits its turn behind other repair reads; a client's read never does.
     if (h.background !== true) {
       repairYield.noteClientRead();

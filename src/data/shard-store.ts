@@ -34,6 +34,7 @@ import {
   diskTotalBytes,
   shardBytes,
   shardErrors,
+  shardReadsUnchecked,
 } from '../observability/metrics.ts';
 import { ReadHandles } from './read-handles.ts';
 import {
@@ -143,14 +144,18 @@ export class ShardStore {
   // As get(), the bytes in a buffer of `pool` when the whole shard is read (its size known): the
   // caller releases it once nothing reads it any more (a reply written to its socket). Ranged
   // reads come in a plain buffer, whose release does nothing.
+  // `blockChecks` false: the blocks' CRCs are not checked (the header, the shard's identity, its
+  // length and version still are), for a reader that authenticates every byte it uses itself
+  // (GetShardHeader.readerAuthenticates).
   getLeased(
     address: ShardAddress,
     offset: number | undefined,
     length: number | undefined,
     expect: Pick<ShardExpectation, 'dataLength' | 'minVersion'>,
     pool: BufferPool,
+    blockChecks = true,
   ): Promise<Leased> {
-    return this.read(address, offset, length, expect, pool);
+    return this.read(address, offset, length, expect, pool, blockChecks);
   }
 
   private async read(
@@ -159,12 +164,14 @@ export class ShardStore {
     length: number | undefined,
     expect: Pick<ShardExpectation, 'dataLength' | 'minVersion'>,
     pool: BufferPool | undefined,
+    blockChecks = true,
   ): Promise<Leased> {
     const path = this.pathOf(address);
     const expected = { stripeId: address.stripeId, shardIndex: address.shardIndex, ...expect };
+    if (!blockChecks) shardReadsUnchecked.inc();
     try {
       return await this.readHandles.use(path, (file) =>
-        readVerified(file, path, expected, offset, length, pool),
+        readVerified(file, path, expected, { offset, length, pool, blockChecks }),
       );
     } catch (error) {
       // Opened afresh next time: a disk error may be the handle's, a corrupt file may be replaced.
@@ -336,17 +343,22 @@ async function readVerified(
   file: FileHandle,
   name: string,
   expected: ShardExpectation,
-  offset = 0,
-  length: number | undefined = undefined,
-  pool: BufferPool | undefined = undefined,
+  options: {
+    offset: number | undefined;
+    length: number | undefined;
+    pool: BufferPool | undefined;
+    blockChecks: boolean;
+  },
 ): Promise<Leased> {
+  const { offset = 0, length, pool, blockChecks } = options;
   const size = expected.dataLength;
   if (size !== undefined && size > 0 && offset === 0 && (length ?? size) === size) {
-    const whole = await readWholeVerified(file, name, { ...expected, dataLength: size }, pool);
+    const known = { ...expected, dataLength: size };
+    const whole = await readWholeVerified(file, name, known, pool, blockChecks);
     if (whole !== undefined) return whole;
   }
   return {
-    data: await readRangeVerified(file, name, expected, offset, length),
+    data: await readRangeVerified(file, name, expected, offset, length, blockChecks),
     release: noRelease,
   };
 }
@@ -359,6 +371,7 @@ async function readRangeVerified(
   expected: ShardExpectation,
   offset: number,
   length: number | undefined,
+  blockChecks: boolean,
 ): Promise<Buffer> {
   const head = Buffer.alloc(SHARD_HEADER_BYTES_MAX);
   const { bytesRead } = await file.read(head, 0, SHARD_HEADER_BYTES_MAX, 0);
@@ -377,16 +390,16 @@ async function readRangeVerified(
   const blocksStart = firstBlock * header.blockSize;
   const blocksEnd = Math.min(header.dataLength, (lastBlock + 1) * header.blockSize);
   const data = Buffer.allocUnsafe(blocksEnd - blocksStart);
-  const crcs = Buffer.allocUnsafe((lastBlock - firstBlock + 1) * 4);
+  const crcs = Buffer.allocUnsafe(blockChecks ? (lastBlock - firstBlock + 1) * 4 : 0);
   const crcAt = header.headerBytes + header.dataLength + firstBlock * 4;
   const [dataRead, crcRead] = await Promise.all([
     file.read(data, 0, data.length, header.headerBytes + blocksStart),
-    file.read(crcs, 0, crcs.length, crcAt),
+    blockChecks ? file.read(crcs, 0, crcs.length, crcAt) : { bytesRead: 0 },
   ]);
   if (dataRead.bytesRead !== data.length || crcRead.bytesRead !== crcs.length) {
     throw new StrataError('SHARD_CORRUPT', `shard ${name}: truncated`);
   }
-  verifyBlocks(name, header, firstBlock, data, crcs);
+  if (blockChecks) verifyBlocks(name, header, firstBlock, data, crcs);
   shardBytes.inc({ direction: 'read' }, want);
   dataReads.inc();
   return data.subarray(offset - blocksStart, offset - blocksStart + want);
@@ -405,6 +418,7 @@ async function readWholeVerified(
   name: string,
   expected: ShardExpectation & { dataLength: number },
   pool: BufferPool | undefined,
+  blockChecks: boolean,
 ): Promise<Leased | undefined> {
   const blocks = Math.ceil(expected.dataLength / SHARD_BLOCK_BYTES);
   const total = SHARD_HEADER_BYTES_MAX + expected.dataLength + blocks * 4;
@@ -426,7 +440,7 @@ async function readWholeVerified(
     }
     if (bytesRead < crcsEnd) throw new StrataError('SHARD_CORRUPT', `shard ${name}: truncated`);
     const data = bytes.subarray(header.headerBytes, dataEnd);
-    verifyBlocks(name, header, 0, data, bytes.subarray(dataEnd, crcsEnd));
+    if (blockChecks) verifyBlocks(name, header, 0, data, bytes.subarray(dataEnd, crcsEnd));
     shardBytes.inc({ direction: 'read' }, data.length);
     dataReads.inc();
     return { data, release };

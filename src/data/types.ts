@@ -47,6 +47,14 @@ export interface GetShardHeader extends ShardId {
   // A read for a peer's rebuild: it waits its turn among the disk's repair reads
   // (src/data/repair-slots.ts), where a client's read never waits.
   background?: boolean;
+  // The reader authenticates every byte it uses (an encrypted stripe's sealed chunks, each with
+  // its AEAD tag bound to the stripe, shard and chunk: src/crypto/shard-seal.ts), so the blocks'
+  // CRCs are not checked on this read: checking both cost a CRC32C pass over every byte of an
+  // encrypted GET. The header (identity, length, version) still is. A reader whose bytes do not
+  // authenticate reads again without it (src/client/stripe-crypt.ts), so a corrupt block is then
+  // answered SHARD_CORRUPT and decoded around as for any stripe. Servers that predate the field
+  // ignore it and check the CRCs.
+  readerAuthenticates?: boolean;
 }
 // Reply body: the bytes. Errors: SHARD_MISSING, SHARD_CORRUPT (CRC mismatch, or the file is not the
 // shard asked for: another stripe's or index's, another length, an older format; never returns

@@ -133,6 +133,14 @@ export const dataWrites = new Counter({
   registers: [dataMetrics],
 });
 
+// Shard reads whose blocks' CRCs were left to the reader: it authenticates every byte itself
+// (an encrypted stripe's sealed chunks, GetShardHeader.readerAuthenticates in src/data/types.ts).
+export const shardReadsUnchecked = new Counter({
+  name: 'strata_data_reads_reader_authenticated_total',
+  help: 'Shard reads served without checking block CRCs, the reader authenticating every byte (encrypted stripes)',
+  registers: [dataMetrics],
+});
+
 export const shardErrors = new Counter({
   name: 'strata_data_shard_errors_total',
   help: 'Shard reads that failed verification or found no shard, by code',

@@ -295,6 +295,48 @@ describe('shard identity', () => {
     await ctx.close();
   });
 
+  test('a read for a reader that authenticates every byte skips the block CRCs, and only them', async () => {
+    const ctx = await withService();
+    const data = patterned(17);
+    const size = data.length;
+    const bad = Buffer.from(data);
+    bad[size - 1] ^= 0x40; // as flip() damages it
+    // Whole at the known size (one read of the file), and a range of the damaged block.
+    const reads = (shardIndex: number, readerAuthenticates?: boolean) => {
+      const at = {
+        stripeId: ID,
+        shardIndex,
+        disk: 0,
+        ...(readerAuthenticates ? { readerAuthenticates } : {}),
+      };
+      return [
+        ctx.client.getShard({ ...at, shardSizeBytes: size }),
+        ctx.client.getShard({ ...at, offset: size - 10, length: 10 }),
+      ];
+    };
+    const damages: Array<[string, (bytes: Buffer) => Buffer, 'ok' | 'SHARD_CORRUPT']> = [
+      ['a data byte of the last block', (b) => flip(b, 64 + size - 1), 'ok'],
+      ['the last CRC', (b) => flip(b, b.length - 1), 'ok'],
+      ['the header', (b) => flip(b, 20), 'SHARD_CORRUPT'],
+      ['cut inside the data', (b) => b.subarray(0, 64 + size - 5), 'SHARD_CORRUPT'],
+    ];
+    for (const [shardIndex, [what, damage, unchecked]] of damages.entries()) {
+      const address = { stripeId: ID, shardIndex, disk: 0 };
+      await ctx.client.putShard(address, data);
+      const path = ctx.service.store.pathOf(address);
+      writeFileSync(path, damage(readFileSync(path)));
+      for (const read of reads(shardIndex))
+        assert.equal(await codeOf(read), 'SHARD_CORRUPT', `checked: ${what}`);
+      for (const read of reads(shardIndex, true))
+        assert.equal(await codeOf(read), unchecked, `unchecked: ${what}`);
+    }
+    // What an unchecked read gives is the bytes on disk as they are: the reader's to refuse.
+    const [whole, range] = reads(0, true);
+    assert.ok((await whole).equals(bad));
+    assert.ok((await range).equals(bad.subarray(size - 10)));
+    await ctx.close();
+  });
+
   test('version 1 shards stay readable, but not where the stripe was written in version 2', async () => {
     const ctx = await withService();
     const address = { stripeId: ID, shardIndex: 5, disk: 1 };

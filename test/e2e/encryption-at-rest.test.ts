@@ -161,6 +161,33 @@ describe('encryption at rest', () => {
     assert.ok((await getBytes(s3, 'degraded')).equals(body));
   });
 
+  test('a block gone bad in a sealed shard: read without block checks, refused by its tag, read again with them, decoded around', async () => {
+    const body = markerBytes(2 * 1024 * 1024, 'rotten');
+    const before = new Set(shardsByStripe(dataDir).keys());
+    await put('rotten', body);
+    const [[, files]] = [...shardsByStripe(dataDir)].filter(([id]) => !before.has(id));
+    // A data byte of shard 1 flipped, its block's CRC left as it was: a disk's rot.
+    const bytes = readFileSync(files[1]);
+    bytes[64 + 1000] ^= 0x20;
+    writeFileSync(files[1], bytes);
+    const corrupt = 'strata_data_shard_errors_total{code="SHARD_CORRUPT"}';
+    const unchecked = 'strata_data_reads_reader_authenticated_total';
+    const authFailures = 'strata_client_encryption_auth_failures_total{what="chunk"}';
+    const [corruptBefore, uncheckedBefore, failuresBefore] = [
+      await metricValue(server, corrupt),
+      await metricValue(server, unchecked),
+      await metricValue(server, authFailures),
+    ];
+    assert.ok((await getBytes(s3, 'rotten')).equals(body), 'the whole object, right');
+    // The first read left the CRCs to the gateway (whose tag check refused the chunk); the
+    // second had them checked, so the data server named the rotten shard and it was decoded
+    // around, as for an unencrypted stripe: a rotten block is no authentication failure.
+    assert.ok((await metricValue(server, unchecked)) > uncheckedBefore, 'reads left unchecked');
+    assert.match(server.output(), /read again with block checks/);
+    assert.ok((await metricValue(server, corrupt)) > corruptBefore, 'the rot counted as such');
+    assert.equal(await metricValue(server, authFailures), failuresBefore, 'not as a forgery');
+  });
+
   test('a shard forged into another index of its stripe fails authentication: counted, never served, decoded from the others', async () => {
     const body = markerBytes(2 * 1024 * 1024, 'moved');
     const before = new Set(shardsByStripe(dataDir).keys());
