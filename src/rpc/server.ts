@@ -284,8 +284,11 @@ export class RpcServer {
     const role = connection.role;
     const peer = connection.peer;
     assert(role !== undefined && peer !== undefined, 'no frame is served before authentication');
-    const request = frame.header as { m?: unknown; h?: unknown } | null;
+    const request = frame.header as { m?: unknown; h?: unknown; n?: unknown } | null;
     const method = typeof request?.m === 'string' ? request.m : '';
+    // A one-way request (RpcClient.notify): nothing is written back, failures included, so they
+    // are logged and counted here, the only place that sees them.
+    const oneWay = request?.n === true;
     // Method names come from the network: only registered ones become metric labels.
     const label = this.handlers.has(method) ? method : '(unknown)';
     const stopTimer = rpcLatency.startTimer({ method: label });
@@ -299,6 +302,10 @@ export class RpcServer {
         );
       }
       const reply = await this.run(method, request?.h, frame.body, deadlineMs, peer);
+      if (oneWay) {
+        reply.release?.();
+        return;
+      }
       // The body's buffer goes back to its owner once the socket has taken it, or at once when
       // it is not sent.
       const release = once(reply.release ?? noRelease);
@@ -320,6 +327,10 @@ export class RpcServer {
       if (!isStrataError(error))
         this.log.error('RPC handler failed', { server: this.name, method, error });
       const message = error instanceof Error ? error.message : String(error);
+      if (oneWay) {
+        this.log.warn('one-way RPC failed', { server: this.name, method, code, message });
+        return;
+      }
       write(socket, encodeFrame(KIND_RESPONSE_ERROR, frame.requestId, { code, message }));
     } finally {
       stopTimer();
