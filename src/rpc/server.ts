@@ -366,12 +366,28 @@ function refuse(socket: Socket, code: 'RPC_UNAUTHENTICATED', message: string): v
   setTimeout(() => socket.destroy(), 1_000).unref();
 }
 
+// Sockets corked until the current burst of answers is written (see write).
+const corkedUntilTick = new Set<Socket>();
+
 // `written`: called once the socket is done with the buffers (written, or failed with the
-// connection), or at once when the socket is gone.
+// connection), or at once when the socket is gone. Answers written in one burst (a metadata
+// leader resolves up to 128 proposals in one Ready, and their handlers answer in the microtasks
+// that follow) leave in one system call per connection: the socket stays corked until the
+// process's next tick, which runs once those microtasks are done. A loopback write costs tens of
+// µs and can hand the CPU to the woken reader, so 128 of them held the leader's event loop for
+// milliseconds; a lone answer leaves at the same point as before (nothing runs in between).
 function write(socket: Socket, buffers: Buffer[], written?: () => void): void {
   if (socket.destroyed) {
     written?.();
     return;
+  }
+  if (!corkedUntilTick.has(socket)) {
+    corkedUntilTick.add(socket);
+    socket.cork();
+    process.nextTick(() => {
+      corkedUntilTick.delete(socket);
+      socket.uncork();
+    });
   }
   socket.cork();
   for (let i = 0; i < buffers.length; i++)
