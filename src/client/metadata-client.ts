@@ -7,6 +7,7 @@ import {
   type Command,
   type CommandResult,
   type ConfigUser,
+  LEADER_HINT_FIELD,
   METADATA_RPC,
   type MetadataReader,
   type ResolvedAccessKey,
@@ -164,7 +165,7 @@ export class MetadataClient {
           timeoutMs: Math.min(attemptTimeoutMs, remaining),
         });
         this.preferred = index;
-        return reply.header;
+        return this.takeLeaderHint(reply.header);
       } catch (error) {
         if (!isStrataError(error) || !RETRYABLE.has(error.code) || Date.now() >= deadline)
           throw error;
@@ -175,6 +176,17 @@ export class MetadataClient {
         }
       }
     }
+  }
+
+  // A follower forwarded the call and named the leader: the next calls go there when it is one of
+  // this client's addresses (a hint only: a stale one costs a forward, as before).
+  private takeLeaderHint<H>(header: H): H {
+    if (header === null || typeof header !== 'object' || !(LEADER_HINT_FIELD in header))
+      return header;
+    const { [LEADER_HINT_FIELD]: leaderAddr, ...rest } = header as Record<string, unknown>;
+    const at = typeof leaderAddr === 'string' ? this.addrs.indexOf(leaderAddr) : -1;
+    if (at >= 0) this.preferred = at;
+    return rest as H;
   }
 
   async close(): Promise<void> {

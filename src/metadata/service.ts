@@ -49,6 +49,7 @@ import {
   type Command,
   type CommandResult,
   type ConfigUser,
+  LEADER_HINT_FIELD,
   type LifecycleTiming,
   METADATA_RPC,
   type MetadataReader,
@@ -313,6 +314,14 @@ export async function startMetadataService(
 
   const forward = (method: string, header: unknown, timeoutMs = FORWARD_TIMEOUT_MS) =>
     forwardToLeader(live, transport, method, header, timeoutMs);
+  // A forwarded command's or read's answer names the leader (LEADER_HINT_FIELD), so a client
+  // that was given that address sends its next calls there and saves the two hops through this
+  // member: at one client, the forwarding was a third of a create's latency.
+  const withLeaderHint = (answer: unknown): unknown => {
+    const addr = transport.addrOf(live.leaderId);
+    if (addr === undefined || answer === null || typeof answer !== 'object') return answer;
+    return { ...answer, [LEADER_HINT_FIELD]: addr };
+  };
   const committer: MetadataCommitter = {
     reader: stateMachine.reader,
     apply: (command) => live.propose({ command }),
@@ -388,7 +397,8 @@ export async function startMetadataService(
       if (request.forwarded) throw notLeader(live.leaderId);
       const asUser = actor?.user;
       const forwarded = { command: envelope.command, session: envelope.session, forwarded: true };
-      return { header: await forward(METADATA_RPC.apply, { ...forwarded, asUser }) };
+      const answer = await forward(METADATA_RPC.apply, { ...forwarded, asUser });
+      return { header: withLeaderHint(answer) };
     }
     const authorized =
       actor === undefined
@@ -418,7 +428,7 @@ export async function startMetadataService(
     if (!live.isLeader) {
       if (forwarded) throw notLeader(live.leaderId);
       const request = { fn, args, forwarded: true, asUser: actor?.user };
-      return { header: await forward(METADATA_RPC.read, request) };
+      return { header: withLeaderHint(await forward(METADATA_RPC.read, request)) };
     }
     await live.readBarrier();
     metadataReads.inc({ fn });

@@ -1382,6 +1382,11 @@ export interface StoragePolicy {
   pool?: string;
 }
 
+// A follower that forwarded meta.apply or meta.read adds the leader's address to the answer under
+// this name; MetadataClient takes it off and sends its next calls to that member when it is one of
+// its addresses (older clients see one extra field and ignore it).
+export const LEADER_HINT_FIELD = 'leaderAddr';
+
 export const METADATA_RPC = {
   apply: 'meta.apply', // header: Command -> CommandResult
   read: 'meta.read', // header: { fn: keyof MetadataReader, args: unknown[] } -> { value }

@@ -127,6 +127,50 @@ export class RpcClient {
     return this.send(socket, method, header, body, remainingMs, options.leaseReply === true);
   }
 
+  // A one-way request: the server runs its handler and sends nothing back (the `n` flag of the
+  // request header), so neither end spends a frame, a timer or a pending entry on a reply nobody
+  // waits for. For messages whose sender copes with loss by itself (Raft's: the core retries);
+  // resolves once the frame is handed to the socket, rejects when there is no connection. A
+  // server from before the flag answers anyway; the reply finds no pending call and is dropped.
+  // On an open connection the frame is written before this returns (no await in between), so
+  // frames leave in the order of the calls and at the moment of the call, which a caller ordering
+  // its writes relies on (a Raft leader's appends before its client answers).
+  notify(method: string, header: unknown, timeoutMs = this.defaultTimeoutMs): Promise<void> {
+    if (this.closed)
+      return Promise.reject(
+        new StrataError('RPC_UNAVAILABLE', `RPC client to ${this.addr} is closed`),
+      );
+    assert(timeoutMs > 0, `timeoutMs must be positive, got ${timeoutMs}`);
+    const open = this.connecting === undefined ? this.socket : undefined;
+    if (open !== undefined && !open.destroyed) {
+      try {
+        this.writeOneWay(open, method, header, timeoutMs);
+      } catch (error) {
+        return Promise.reject(error); // a header too large for a frame
+      }
+      return Promise.resolve();
+    }
+    return this.connection(timeoutMs).then((socket) => {
+      if (socket.destroyed || this.closed)
+        throw new StrataError('RPC_CONNECTION_LOST', `${method}: connection to ${this.addr} lost`);
+      this.writeOneWay(socket, method, header, timeoutMs);
+    });
+  }
+
+  private writeOneWay(socket: Socket, method: string, header: unknown, timeoutMs: number): void {
+    const requestId = this.nextId;
+    this.nextId = this.nextId >= 0xffffffff ? 1 : this.nextId + 1;
+    const buffers = encodeFrame(KIND_REQUEST, requestId, {
+      m: method,
+      t: timeoutMs,
+      h: header,
+      n: true,
+    });
+    socket.cork();
+    for (const buffer of buffers) socket.write(buffer);
+    socket.uncork();
+  }
+
   // One request on one connection, answered within `remainingMs`.
   private send<H>(
     socket: Socket,

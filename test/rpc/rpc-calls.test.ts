@@ -8,6 +8,7 @@ import { PREAMBLE_BYTES } from '../../src/rpc/handshake.ts';
 import {
   encodeFrame,
   FRAME_SCRATCH_BYTES,
+  type Frame,
   FrameDecoder,
   FrameReader,
   KIND_REQUEST,
@@ -45,10 +46,13 @@ async function serve(setup: (server: RpcServer) => void, port = 0) {
 async function startProxy(target: string) {
   const [host, port] = [target.slice(0, target.lastIndexOf(':')), Number(target.split(':')[1])];
   const pairs = new Set<[Socket, Socket]>();
+  const replies: Frame[] = [];
   let accepted = 0;
   const relay = createServer((inbound) => {
     accepted++;
     const outbound = connect({ host, port });
+    const decoder = new FrameDecoder();
+    outbound.on('data', (chunk: Buffer) => replies.push(...decoder.push(chunk)));
     const pair: [Socket, Socket] = [inbound, outbound];
     pairs.add(pair);
     inbound.pipe(outbound).pipe(inbound);
@@ -65,6 +69,8 @@ async function startProxy(target: string) {
   const { port: relayPort } = relay.address() as { port: number };
   return {
     addr: `127.0.0.1:${relayPort}`,
+    // The frames the server sent back through the relay so far.
+    replies: () => replies,
     accepted: () => accepted,
     dropAll: () => {
       for (const pair of pairs) for (const end of pair) end.destroy();
@@ -205,6 +211,34 @@ describe('internal RPC', () => {
     await client.close();
     await proxy.close();
     await server.close();
+  });
+
+  test('a one-way request runs its handler and nothing comes back, failures included', async () => {
+    const seen: unknown[] = [];
+    const { addr } = await serve((s) => {
+      s.handle('note', async ({ header }) => {
+        seen.push(header);
+        return { header: 'unwanted' };
+      });
+      s.handle('broken', async () => {
+        throw new StrataError('EINVAL', 'no');
+      });
+      s.handle('echo', async ({ header }) => ({ header }));
+    });
+    const proxy = await startProxy(addr);
+    const client = rpcClient(proxy.addr);
+    await client.notify('note', { n: 1 }); // opens the connection
+    await client.notify('broken', {});
+    await client.notify('nowhere', {}); // RPC_NO_METHOD, said only in the server's log
+    await client.notify('note', { n: 2 });
+    // Handlers run in the order their frames arrive, and each reply is written when its handler
+    // is done: the echo's answer is the first frame back unless a one-way request got one.
+    const reply = await client.call('echo', 'after');
+    assert.equal(reply.header, 'after');
+    assert.deepEqual(seen, [{ n: 1 }, { n: 2 }]);
+    assert.equal(proxy.replies().length, 1, 'only the call was answered');
+    assert.equal(proxy.replies()[0].kind, KIND_RESPONSE_OK);
+    assert.equal(proxy.replies()[0].header, 'after');
   });
 
   test('the frame decoder gives the same frames however the stream is cut', () => {

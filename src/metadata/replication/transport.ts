@@ -1,7 +1,8 @@
 // Raft messages between metadata nodes, over the internal RPC layer: one persistent connection
-// per peer, method raft.step, the message as the msgpack header. Sends are fire-and-forget: the
-// core retries whatever is lost, so a failed send is only logged (at debug, since a down peer
-// fails every heartbeat).
+// per peer, method raft.step, the message as the msgpack header. Sends are one-way
+// (RpcClient.notify: no reply frame, timer or pending call per message; the answer to a Raft
+// message is another Raft message): the core retries whatever is lost, so a failed send is only
+// logged (at debug, since a down peer fails every heartbeat); the receiver logs a failed step.
 
 import type { Logger } from '../../observability/logger.ts';
 import type { Message, NodeId } from '../../raft/index.ts';
@@ -59,7 +60,7 @@ export class RaftTransport {
       return;
     }
     this.client(addr)
-      .call(RAFT_RPC.step, { message, fromAddr: this.selfAddr })
+      .notify(RAFT_RPC.step, { message, fromAddr: this.selfAddr }, SEND_TIMEOUT_MS)
       .catch((error) => this.log.debug('raft send failed', { to: message.to, error }));
   }
 
