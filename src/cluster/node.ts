@@ -454,7 +454,10 @@ async function startData(
     disks,
     scrub,
     log: log.child({ service: 'data' }),
-    rebuildShard: (header) => rebuilder.rebuild(header),
+    // `local`: the target's own shards are read from its disk, not over a loopback RPC to itself
+    // (this role dropped it, so a standalone data server sent itself a quarter of a rebuild's
+    // shard bytes through its own socket; benches/repair runs data servers so).
+    rebuildShard: (header, _deadlineMs, local) => rebuilder.rebuild(header, local),
   });
   closers.push(() => service.close().then(() => rebuilder.close()));
   node.dataAddr = joinAddr(service.host, service.port);

@@ -1,5 +1,10 @@
 import assert from 'node:assert';
-import { type Leased, shardBuffers } from '../common/buffer-pool.ts';
+import {
+  type BufferPool,
+  type Leased,
+  repairBuffers,
+  shardBuffers,
+} from '../common/buffer-pool.ts';
 import { StrataError } from '../common/errors.ts';
 import { type Logger, silentLogger } from '../observability/logger.ts';
 import { RpcClient } from '../rpc/client.ts';
@@ -7,6 +12,7 @@ import { RpcServer } from '../rpc/server.ts';
 import type { RpcCallOptions } from '../rpc/types.ts';
 import { RepairSlots } from './repair-slots.ts';
 import { startRepairYield } from './repair-yield-loop.ts';
+import type { EncodedShard } from './shard-file.ts';
 import { ShardScrubber } from './shard-scrubber.ts';
 import { ShardStore } from './shard-store.ts';
 import {
@@ -49,11 +55,16 @@ export type RebuildShard = (
   header: RebuildShardHeader,
   deadlineMs: number,
   local: LocalShards,
-) => Promise<Leased>;
+) => Promise<RebuiltShard>;
+
+// `encoded`: the file's header and block checksums over `data`, when the rebuild computed them
+// (shard-file.ts encodeShard); otherwise the write does.
+export type RebuiltShard = Leased & { encoded?: EncodedShard };
 
 // This server's own shards, as a peer's getShard would serve them (the same verifying read, the
 // same repair slots for a `background` read), without the socket: a rebuild target that holds
-// another shard of the stripe (with six servers and 4+2, every target does) reads it here.
+// another shard of the stripe (with six servers and 4+2, every target does) reads it here, into
+// a buffer of repairBuffers (shared memory: the rebuild's repair thread codes from it).
 export interface LocalShards {
   serverId: string;
   getShardLeased(header: GetShardHeader, options: RpcCallOptions): Promise<Leased>;
@@ -89,14 +100,18 @@ export async function startDataService(options: DataServiceOptions): Promise<Dat
     return { header: await store.put(h, body) };
   });
   // A getShard as the handler serves it; `deadlineMs` bounds a background read's wait.
-  const readShard = (h: GetShardHeader, deadlineMs: number): Promise<Leased> => {
+  const readShard = (
+    h: GetShardHeader,
+    deadlineMs: number,
+    pool: BufferPool = shardBuffers,
+  ): Promise<Leased> => {
     const expect = {
       dataLength: optionalCount(h.shardSizeBytes, 'shardSizeBytes'),
       minVersion: optionalCount(h.shardVersion, 'shardVersion'),
     };
     // A whole shard is read into a pooled buffer, given back once the reply is written.
     const read = () =>
-      store.getLeased(h, h.offset ?? undefined, h.length ?? undefined, expect, shardBuffers);
+      store.getLeased(h, h.offset ?? undefined, h.length ?? undefined, expect, pool);
     // A peer's rebuild waits its turn behind other repair reads; a client's read never does.
     if (h.background !== true) {
       repairYield.noteClientRead();
@@ -107,7 +122,7 @@ export async function startDataService(options: DataServiceOptions): Promise<Dat
   const local: LocalShards = {
     serverId: options.serverId,
     getShardLeased: (h, callOptions) =>
-      readShard(h, Date.now() + (callOptions.timeoutMs ?? LOCAL_READ_TIMEOUT_MS)),
+      readShard(h, Date.now() + (callOptions.timeoutMs ?? LOCAL_READ_TIMEOUT_MS), repairBuffers),
     getShard: async (h, callOptions) => {
       const leased = await local.getShardLeased(h, callOptions);
       // A caller that does not release: the bytes are copied out of the pooled buffer.
@@ -138,7 +153,7 @@ export async function startDataService(options: DataServiceOptions): Promise<Dat
         // which the block CRCs catch at every later read (getShard, the scrubber) as they do for
         // any client shard. It cost a sixth of the rebuild's shard reads and CRC32C
         // (docs/architecture/healing.md, "Repair performance").
-        return await store.put(at, shard.data);
+        return await store.put(at, shard.data, shard.encoded);
       } finally {
         shard.release();
       }

@@ -38,6 +38,7 @@ import {
 import { ReadHandles } from './read-handles.ts';
 import {
   decodeHeader,
+  type EncodedShard,
   encodeShard,
   SHARD_BLOCK_BYTES,
   SHARD_HEADER_BYTES_MAX,
@@ -98,9 +99,18 @@ export class ShardStore {
 
   // Resolves with the format version written, which the writer records in the stripe's metadata
   // so that a reader can refuse an older-format (unbound) file found in its place.
-  async put(address: ShardAddress, data: Buffer): Promise<{ sizeBytes: number; version: number }> {
+  // `encoded`: the file's header and block checksums, encodeShard(address, data) computed already
+  // over these same bytes (a rebuild's repair thread does, at a low CPU priority); its header is
+  // checked to name this shard and length, the checksums are taken as they are.
+  async put(
+    address: ShardAddress,
+    data: Buffer,
+    encoded: EncodedShard = encodeShard(address, data),
+  ): Promise<{ sizeBytes: number; version: number }> {
     const path = this.pathOf(address);
-    const encoded = encodeShard(address, data);
+    const blocks = Math.ceil(data.length / SHARD_BLOCK_BYTES);
+    decodeHeader(encoded.head, path, { ...address, dataLength: data.length });
+    assert.equal(encoded.crcs.length, blocks * 4, 'one checksum per block');
     let created = false;
     // Marked before the file exists, so a scrubber that sees the file sees the mark too.
     this.writing.add(path);
