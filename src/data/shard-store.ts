@@ -105,12 +105,15 @@ export class ShardStore {
   async put(
     address: ShardAddress,
     data: Buffer,
-    encoded: EncodedShard = encodeShard(address, data),
+    given?: EncodedShard,
   ): Promise<{ sizeBytes: number; version: number }> {
-    const path = this.pathOf(address);
-    const blocks = Math.ceil(data.length / SHARD_BLOCK_BYTES);
-    decodeHeader(encoded.head, path, { ...address, dataLength: data.length });
-    assert.equal(encoded.crcs.length, blocks * 4, 'one checksum per block');
+    const path = this.pathOf(address); // EINVAL for a bad address, before anything else
+    const encoded = given ?? encodeShard(address, data);
+    if (given !== undefined) {
+      decodeHeader(given.head, path, { ...address, dataLength: data.length });
+      const blocks = Math.ceil(data.length / SHARD_BLOCK_BYTES);
+      assert.equal(given.crcs.length, blocks * 4, 'one checksum per block');
+    }
     let created = false;
     // Marked before the file exists, so a scrubber that sees the file sees the mark too.
     this.writing.add(path);
