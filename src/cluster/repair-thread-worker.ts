@@ -1,14 +1,19 @@
 // The repair thread of a data server (repair-thread.ts): codes a rebuilt shard from the k shards
-// read and checksums its blocks, in shared memory (nothing copied between threads), at a lower
-// CPU priority than the server's other threads, so that on a busy machine the kernel runs client
-// work first and repair takes what is left.
+// read and checksums its blocks, and verifies the blocks of peers' repair reads, in shared memory
+// (nothing copied between threads), at a lower CPU priority than the server's other threads, so
+// that on a busy machine the kernel runs client work first and repair takes what is left.
 import { readlinkSync } from 'node:fs';
 import { getPriority, setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import { codecFor } from '../client/stripe-codec.ts';
-import { encodeShard } from '../data/shard-file.ts';
+import { isStrataError } from '../common/errors.ts';
+import { encodeShard, type ShardHeader, verifyBlocks } from '../data/shard-file.ts';
 
-export interface RepairThreadTask {
+export type RepairThreadTask = CodeTask | VerifyTask;
+
+// Shard `target` coded from k others into `output`, and its file's header and block checksums.
+export interface CodeTask {
+  op: 'code';
   id: number;
   k: number;
   m: number;
@@ -19,11 +24,22 @@ export interface RepairThreadTask {
   output: Uint8Array;
 }
 
+// A repair read's blocks checked against their checksums (verifyBlocks, from block 0).
+export interface VerifyTask {
+  op: 'verify';
+  id: number;
+  name: string;
+  header: ShardHeader;
+  data: Uint8Array; // views of SharedArrayBuffers, as above
+  crcs: Uint8Array;
+}
+
 export type RepairThreadMessage =
   | { type: 'priority'; nice: number; tid: number }
   | { type: 'priority-failed'; message: string }
-  | { type: 'done'; id: number; head: Uint8Array; crcs: Uint8Array }
-  | { type: 'failed'; id: number; message: string };
+  | { type: 'coded'; id: number; head: Uint8Array; crcs: Uint8Array }
+  | { type: 'verified'; id: number }
+  | { type: 'failed'; id: number; code: string | undefined; message: string };
 
 // Linux sets a nice value per thread (setpriority on a thread id), and /proc/thread-self names
 // this thread's id. Elsewhere the thread keeps the process's priority, and the parent says so.
@@ -39,26 +55,31 @@ function lowerPriority(nice: number): RepairThreadMessage {
   }
 }
 
+const view = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+
+function run(task: RepairThreadTask): RepairThreadMessage {
+  if (task.op === 'verify') {
+    verifyBlocks(task.name, task.header, 0, view(task.data), view(task.crcs));
+    return { type: 'verified', id: task.id };
+  }
+  const output = view(task.output);
+  codecFor(task.k, task.m).codeShard(task.target, task.indices, task.inputs.map(view), output);
+  const { head, crcs } = encodeShard({ stripeId: task.stripeId, shardIndex: task.target }, output);
+  return { type: 'coded', id: task.id, head, crcs };
+}
+
 const port = parentPort;
 if (port !== null) {
   port.postMessage(lowerPriority((workerData as { nice: number }).nice));
   port.on('message', (task: RepairThreadTask) => {
+    let reply: RepairThreadMessage;
     try {
-      const inputs = task.inputs.map((b) => Buffer.from(b.buffer, b.byteOffset, b.byteLength));
-      const output = Buffer.from(
-        task.output.buffer,
-        task.output.byteOffset,
-        task.output.byteLength,
-      );
-      codecFor(task.k, task.m).codeShard(task.target, task.indices, inputs, output);
-      const { head, crcs } = encodeShard(
-        { stripeId: task.stripeId, shardIndex: task.target },
-        output,
-      );
-      port.postMessage({ type: 'done', id: task.id, head, crcs } satisfies RepairThreadMessage);
+      reply = run(task);
     } catch (error) {
-      const message = (error as Error).message;
-      port.postMessage({ type: 'failed', id: task.id, message } satisfies RepairThreadMessage);
+      // The code crosses the thread (a checksum mismatch stays SHARD_CORRUPT for the reader).
+      const code = isStrataError(error) ? error.code : undefined;
+      reply = { type: 'failed', id: task.id, code, message: (error as Error).message };
     }
+    port.postMessage(reply);
   });
 }

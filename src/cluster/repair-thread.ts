@@ -1,5 +1,6 @@
-// A data server's repair thread: the CPU-heavy part of its rebuilds (coding the shard from the k
-// read, checksumming its blocks for the file) runs on one worker thread whose nice value is
+// A data server's repair thread: the CPU-heavy part of its repair work (coding a rebuilt shard
+// from the k read, checksumming its blocks for the file, and verifying the blocks its peers'
+// rebuilds read from it) runs on one worker thread whose nice value is
 // REPAIR_THREAD_NICE, so that the kernel gives the CPU to client work first (this server's own
 // event loop serving client reads, and the gateways and metadata members on the same machine)
 // and repair the rest; on an idle machine nothing competes and repair runs at full speed.
@@ -7,13 +8,14 @@
 //
 // In benches/repair on two cores, repair is CPU-bound and the foreground GET p99 rose 3.7 times
 // while it ran. A lower priority for the whole data server would slow its client reads too; the
-// thread is the part that is repair's alone. (The sockets and disk reads a rebuild makes still
-// run at the process's priority.)
+// thread is the part that is repair's alone. (Repair's sockets and disk I/O still run at the
+// process's priority.)
 import assert from 'node:assert';
 import { Worker } from 'node:worker_threads';
 import { type Leased, releaseOnce, repairBuffers } from '../common/buffer-pool.ts';
-import { StrataError } from '../common/errors.ts';
+import { StrataError, type StrataErrorCode } from '../common/errors.ts';
 import type { RebuiltShard } from '../data/data-service.ts';
+import type { ShardHeader } from '../data/shard-file.ts';
 import type { Stripe } from '../metadata/types.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { RepairThreadMessage, RepairThreadTask } from './repair-thread-worker.ts';
@@ -23,9 +25,9 @@ import type { RepairThreadMessage, RepairThreadTask } from './repair-thread-work
 export const REPAIR_THREAD_NICE = 10;
 
 interface Waiting {
-  resolve(shard: RebuiltShard): void;
+  resolve(shard: RebuiltShard | undefined): void;
   reject(error: Error): void;
-  output: Buffer;
+  output: Buffer | undefined; // a coding task's, given back if the task fails
 }
 
 export class RepairThread {
@@ -44,13 +46,17 @@ export class RepairThread {
 
   // Shard `target` of the stripe, coded from k others (inputs[i] is shard indices[i]), in a
   // buffer of repairBuffers, with its file's header and checksums (store.put takes them).
-  code(stripe: Stripe, target: number, indices: number[], inputs: Buffer[]): Promise<RebuiltShard> {
-    const bytes = inputs[0].length;
-    const output = repairBuffers.acquire(bytes);
+  async code(
+    stripe: Stripe,
+    target: number,
+    indices: number[],
+    inputs: Buffer[],
+  ): Promise<RebuiltShard> {
+    const output = repairBuffers.acquire(inputs[0].length);
     assert(output.buffer instanceof SharedArrayBuffer, 'the coded shard is in shared memory');
-    const id = this.nextId++;
     const task: RepairThreadTask = {
-      id,
+      op: 'code',
+      id: this.nextId++,
       k: stripe.k,
       m: stripe.m,
       stripeId: stripe.id,
@@ -61,13 +67,27 @@ export class RepairThread {
       inputs,
       output,
     };
-    return new Promise<RebuiltShard>((resolve, reject) => {
-      this.waiting.set(id, { resolve, reject, output });
+    const shard = await this.submit(task, output);
+    assert(shard !== undefined, 'a coding task gives its shard');
+    return shard;
+  }
+
+  // Checks a whole shard's blocks as verifyBlocks(name, header, 0, data, crcs) does (the same
+  // SHARD_CORRUPT), for a peer's repair read (data-service.ts, verifyRepairRead). `data` and
+  // `crcs` are views of repairBuffers (others are copied); the caller keeps them until this
+  // settles.
+  async verify(name: string, header: ShardHeader, data: Buffer, crcs: Buffer): Promise<void> {
+    await this.submit({ op: 'verify', id: this.nextId++, name, header, data, crcs }, undefined);
+  }
+
+  private submit(task: RepairThreadTask, output: Buffer | undefined) {
+    return new Promise<RebuiltShard | undefined>((resolve, reject) => {
+      this.waiting.set(task.id, { resolve, reject, output });
       try {
         this.thread().postMessage(task);
       } catch (error) {
-        this.waiting.delete(id);
-        repairBuffers.release(output);
+        this.waiting.delete(task.id);
+        if (output !== undefined) repairBuffers.release(output);
         reject(error as Error);
       }
     });
@@ -113,10 +133,16 @@ export class RepairThread {
     this.waiting.delete(message.id);
     const { output } = waiting;
     if (message.type === 'failed') {
-      repairBuffers.release(output);
-      waiting.reject(new StrataError('INTERNAL', `repair thread: ${message.message}`));
+      if (output !== undefined) repairBuffers.release(output);
+      const code = (message.code ?? 'INTERNAL') as StrataErrorCode;
+      waiting.reject(new StrataError(code, message.message));
       return;
     }
+    if (message.type === 'verified') {
+      waiting.resolve(undefined);
+      return;
+    }
+    assert(output !== undefined, 'a coding task has its output');
     const shard: Leased = { data: output, release: releaseOnce(repairBuffers, output) };
     const encoded = { head: Buffer.from(message.head), crcs: Buffer.from(message.crcs) };
     waiting.resolve({ ...shard, encoded });
@@ -125,7 +151,8 @@ export class RepairThread {
   private failAll(error: Error): void {
     for (const [id, waiting] of this.waiting) {
       this.waiting.delete(id);
-      repairBuffers.release(waiting.output); // the thread is gone: nothing writes it any more
+      // The thread is gone: nothing writes it any more.
+      if (waiting.output !== undefined) repairBuffers.release(waiting.output);
       waiting.reject(error);
     }
   }

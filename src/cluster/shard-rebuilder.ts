@@ -14,7 +14,12 @@ import { ServerHealth } from '../client/server-health.ts';
 import { readStripeShard, type ShardSource, type StripeReadPool } from '../client/stripe-read.ts';
 import { repairBuffers } from '../common/buffer-pool.ts';
 import { StrataError } from '../common/errors.ts';
-import { DataClient, type LocalShards, type RebuiltShard } from '../data/data-service.ts';
+import {
+  DataClient,
+  type DataServiceOptions,
+  type LocalShards,
+  type RebuiltShard,
+} from '../data/data-service.ts';
 import type { RebuildShardHeader } from '../data/types.ts';
 import type { Stripe } from '../metadata/types.ts';
 import type { Logger } from '../observability/logger.ts';
@@ -58,6 +63,16 @@ export class ShardRebuilder {
     return readStripeShard(pool, stripe, header.shardIndex, this.log, (...task) =>
       this.thread.code(...task),
     );
+  }
+
+  // What a data service needs of its rebuilder (DataServiceOptions): the rebuild itself, and
+  // the check of its peers' repair reads on the repair thread. One place, so that every data
+  // service is wired alike (a standalone one once lost its `local` on the way).
+  serviceHooks(): Pick<DataServiceOptions, 'rebuildShard' | 'verifyRepairRead'> {
+    return {
+      rebuildShard: (header, _deadlineMs, local) => this.rebuild(header, local),
+      verifyRepairRead: (name, header, data, crcs) => this.thread.verify(name, header, data, crcs),
+    };
   }
 
   peer(addr: string): DataClient {

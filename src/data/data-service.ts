@@ -14,6 +14,7 @@ import { RepairSlots } from './repair-slots.ts';
 import { startRepairYield } from './repair-yield-loop.ts';
 import type { EncodedShard } from './shard-file.ts';
 import { ShardScrubber } from './shard-scrubber.ts';
+import type { BlockVerifier } from './shard-store.ts';
 import { ShardStore } from './shard-store.ts';
 import {
   DATA_RPC,
@@ -47,6 +48,10 @@ export interface DataServiceOptions {
   // so it is handed in (src/cluster/shard-rebuilder.ts); without it the method is not offered
   // and callers get RPC_NO_METHOD.
   rebuildShard?: RebuildShard;
+  // Verifies the blocks of a peer's repair read (getShard `background`, whole shard) in place of
+  // the store's own check: on the repair thread, at a lower CPU priority than client reads'
+  // (src/cluster/repair-thread.ts). Such reads then go into repairBuffers (shared memory).
+  verifyRepairRead?: BlockVerifier;
 }
 
 // The shard in a buffer the service releases once it is written (or refused). `local` reads
@@ -117,7 +122,13 @@ export async function startDataService(options: DataServiceOptions): Promise<Dat
       repairYield.noteClientRead();
       return read();
     }
-    return repairSlots.read(h.disk, deadlineMs, read);
+    const verify = options.verifyRepairRead;
+    if (verify === undefined) return repairSlots.read(h.disk, deadlineMs, read);
+    const offset = h.offset ?? undefined;
+    const length = h.length ?? undefined;
+    return repairSlots.read(h.disk, deadlineMs, () =>
+      store.getLeased(h, offset, length, expect, repairBuffers, verify),
+    );
   };
   const local: LocalShards = {
     serverId: options.serverId,

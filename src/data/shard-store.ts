@@ -44,9 +44,19 @@ import {
   SHARD_HEADER_BYTES_MAX,
   SHARD_VERSION,
   type ShardExpectation,
+  type ShardHeader,
   verifyBlocks,
 } from './shard-file.ts';
 import type { DiskStatus } from './types.ts';
+
+// Checks a whole shard's blocks against their checksums, as verifyBlocks(name, header, 0, data,
+// crcs) does (SHARD_CORRUPT on a mismatch), possibly elsewhere.
+export type BlockVerifier = (
+  name: string,
+  header: ShardHeader,
+  data: Buffer,
+  crcs: Buffer,
+) => Promise<void>;
 
 const STRIPE_ID = /^[0-9a-f]{32}$/;
 const SHARD_INDEX_MAX = 255;
@@ -156,14 +166,18 @@ export class ShardStore {
   // As get(), the bytes in a buffer of `pool` when the whole shard is read (its size known): the
   // caller releases it once nothing reads it any more (a reply written to its socket). Ranged
   // reads come in a plain buffer, whose release does nothing.
+  // `verify`: checks a whole shard's blocks in place of verifyBlocks here (a repair read's are
+  // checked on the repair thread, at a lower CPU priority: src/cluster/repair-thread.ts); it
+  // must throw what verifyBlocks throws. Ranged reads are verified here.
   getLeased(
     address: ShardAddress,
     offset: number | undefined,
     length: number | undefined,
     expect: Pick<ShardExpectation, 'dataLength' | 'minVersion'>,
     pool: BufferPool,
+    verify?: BlockVerifier,
   ): Promise<Leased> {
-    return this.read(address, offset, length, expect, pool);
+    return this.read(address, offset, length, expect, pool, verify);
   }
 
   private async read(
@@ -172,12 +186,13 @@ export class ShardStore {
     length: number | undefined,
     expect: Pick<ShardExpectation, 'dataLength' | 'minVersion'>,
     pool: BufferPool | undefined,
+    verify?: BlockVerifier,
   ): Promise<Leased> {
     const path = this.pathOf(address);
     const expected = { stripeId: address.stripeId, shardIndex: address.shardIndex, ...expect };
     try {
       return await this.readHandles.use(path, (file) =>
-        readVerified(file, path, expected, offset, length, pool),
+        readVerified(file, path, expected, offset, length, pool, verify),
       );
     } catch (error) {
       // Opened afresh next time: a disk error may be the handle's, a corrupt file may be replaced.
@@ -352,10 +367,17 @@ async function readVerified(
   offset = 0,
   length: number | undefined = undefined,
   pool: BufferPool | undefined = undefined,
+  verify: BlockVerifier | undefined = undefined,
 ): Promise<Leased> {
   const size = expected.dataLength;
   if (size !== undefined && size > 0 && offset === 0 && (length ?? size) === size) {
-    const whole = await readWholeVerified(file, name, { ...expected, dataLength: size }, pool);
+    const whole = await readWholeVerified(
+      file,
+      name,
+      { ...expected, dataLength: size },
+      pool,
+      verify,
+    );
     if (whole !== undefined) return whole;
   }
   return {
@@ -418,6 +440,7 @@ async function readWholeVerified(
   name: string,
   expected: ShardExpectation & { dataLength: number },
   pool: BufferPool | undefined,
+  verify: BlockVerifier | undefined,
 ): Promise<Leased | undefined> {
   const blocks = Math.ceil(expected.dataLength / SHARD_BLOCK_BYTES);
   const total = SHARD_HEADER_BYTES_MAX + expected.dataLength + blocks * 4;
@@ -439,7 +462,9 @@ async function readWholeVerified(
     }
     if (bytesRead < crcsEnd) throw new StrataError('SHARD_CORRUPT', `shard ${name}: truncated`);
     const data = bytes.subarray(header.headerBytes, dataEnd);
-    verifyBlocks(name, header, 0, data, bytes.subarray(dataEnd, crcsEnd));
+    const crcs = bytes.subarray(dataEnd, crcsEnd);
+    if (verify === undefined) verifyBlocks(name, header, 0, data, crcs);
+    else await verify(name, header, data, crcs);
     shardBytes.inc({ direction: 'read' }, data.length);
     dataReads.inc();
     return { data, release };

@@ -80,9 +80,7 @@ async function startServers(count: number, options: { rebuild?: boolean } = {}) 
       host: '127.0.0.1',
       port: 0,
       disks: [disk],
-      ...(options.rebuild === false
-        ? {}
-        : { rebuildShard: (h, _deadlineMs, local) => rebuilder.rebuild(h, local) }),
+      ...(options.rebuild === false ? {} : rebuilder.serviceHooks()),
     });
     cleanups.push(() => service.close().then(() => rebuilder.close()));
     const addr = `127.0.0.1:${service.port}`;
