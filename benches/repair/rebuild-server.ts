@@ -23,8 +23,11 @@ const service = await startDataService({
   host: '127.0.0.1',
   port: 0,
   disks: positionals,
-  rebuildShard: (header: unknown, _deadlineMs: unknown, local: unknown) =>
-    rebuilder.rebuild(header, local),
+  // As the data processes wire it (serviceHooks, where the checkout has it: --repo may be older).
+  ...(rebuilder.serviceHooks?.() ?? {
+    rebuildShard: (header: unknown, _deadlineMs: unknown, local: unknown) =>
+      rebuilder.rebuild(header, local),
+  }),
 });
 process.send?.({ port: service.port });
 process.on('disconnect', async () => {

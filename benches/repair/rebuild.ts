@@ -142,6 +142,7 @@ try {
   for (let round = 0; round < rounds; round++) {
     const cpuBefore = survivors.map((s) => cpuOf(s.child.pid as number));
     const startedMs = performance.now();
+    const startedUs = process.hrtime.bigint() / 1000n;
     let next = 0;
     await Promise.all(
       Array.from({ length: concurrency }, async () => {
@@ -154,6 +155,9 @@ try {
       }),
     );
     const ms = performance.now() - startedMs;
+    // The round on the monotonic clock the CPU profiles' timestamps use (microseconds).
+    if (values['cpu-prof-dir'])
+      console.log(`round window (monotonic us): ${startedUs} ${process.hrtime.bigint() / 1000n}`);
     const after = survivors.map((s) => cpuOf(s.child.pid as number));
     const user = after.reduce((sum, a, i) => sum + a.user - cpuBefore[i].user, 0);
     const system = after.reduce((sum, a, i) => sum + a.system - cpuBefore[i].system, 0);

@@ -125,7 +125,13 @@ async function main(): Promise<void> {
     let resting = true;
     const restRun = startGetLoop(s3, 'bench', smallKeys, FOREGROUND_LOOPS, () => resting);
     const restFromMs = performance.now();
+    const everyone = allProcesses(cluster);
+    const cpuAtRestStart = cpuSeconds(everyone.processes);
     await new Promise((r) => setTimeout(r, REST_SECONDS * 1000));
+    const restRate = cpuRate(
+      cpuBetween(everyone.roles, cpuAtRestStart, cpuSeconds(everyone.processes)),
+      performance.now() - restFromMs,
+    );
     resting = false;
     await restRun.done;
     const atRest = within(restRun, restFromMs, performance.now());
@@ -142,7 +148,13 @@ async function main(): Promise<void> {
     );
     await during.done;
     const repairRate = mibps(victim.lostBytes, times.healthyMs - times.downMs);
-    reportCpu(times.cpu, victim.lostBytes, times.healthyMs - times.downMs);
+    const restGets = atRest.latenciesMs.length;
+    const repairGets = within(during, times.downMs, times.healthyMs).latenciesMs.length;
+    reportCpu(times.cpu, victim.lostBytes, times.healthyMs - times.downMs, restRate, {
+      restSeconds: REST_SECONDS,
+      restGets,
+      repairGets,
+    });
     const copyRate = await copyBench(cluster, victim, configDir);
     console.log(`repair / copy = ${fmt(repairRate / copyRate, 2)} (goal >= 0.5)`);
     const p99Rest = reportForeground(atRest, 'at rest');
@@ -219,11 +231,31 @@ function survivors(cluster: BenchCluster, victim: Victim) {
   return { processes: processes.map((x) => x.p), roles: processes.map((x) => x.role) };
 }
 
-// CPU seconds the cluster spent from the down record to full redundancy, per GiB rebuilt.
+// Every process of the cluster (the victim too: it is alive at rest), and their roles.
+function allProcesses(cluster: BenchCluster) {
+  const processes = [
+    ...cluster.metadata.map((p) => ({ p, role: 'metadata' })),
+    ...cluster.data.map((p) => ({ p, role: 'data' })),
+    { p: cluster.gateway, role: 'gateway' },
+  ];
+  return { processes: processes.map((x) => x.p), roles: processes.map((x) => x.role) };
+}
+
+// CPU seconds per second of a window, by role.
+function cpuRate(cpu: Map<string, number> | undefined, ms: number) {
+  if (cpu === undefined) return undefined;
+  return new Map([...cpu].map(([role, s]) => [role, s / (ms / 1000)]));
+}
+
+// CPU seconds the cluster spent from the down record to full redundancy, per GiB rebuilt; and
+// beside it the rate at rest (the foreground GETs, heartbeats, the bench's polls: work that
+// costs per second, not per byte rebuilt), and what the repair window spent beyond that rate.
 function reportCpu(
   cpu: Map<string, number> | undefined,
   lostBytes: number,
   repairMs: number,
+  restRate: Map<string, number> | undefined,
+  gets: { restSeconds: number; restGets: number; repairGets: number },
 ): void {
   if (cpu === undefined) return;
   const total = [...cpu.values()].reduce((sum, s) => sum + s, 0);
@@ -232,6 +264,19 @@ function reportCpu(
   console.log(
     `cluster CPU in repair: ${fmt(total)} s (${parts}); ${fmt(total / gib)} CPU-s per GiB ` +
       `rebuilt; ${fmt((100 * total) / (repairMs / 1000), 0)}% of one core on average`,
+  );
+  if (restRate === undefined) return;
+  const restTotal = [...restRate.values()].reduce((sum, r) => sum + r, 0);
+  const restParts = [...restRate].map(([role, r]) => `${role} ${fmt(100 * r, 0)}%`).join(', ');
+  // The foreground GETs slow down in repair, so they cost less per second then: what the rest
+  // window spent per GET, times the GETs in repair, is their share (heartbeats and polls are in
+  // it too, a few per cent of a core).
+  const perGet = (restTotal * gets.restSeconds) / Math.max(1, gets.restGets);
+  const repairOnly = total - perGet * gets.repairGets;
+  console.log(
+    `cluster CPU at rest (foreground GETs, no repair): ${fmt(100 * restTotal, 0)}% of one core ` +
+      `(${restParts}), ${fmt(1000 * perGet)} ms per GET; in repair less ${gets.repairGets} GETs' ` +
+      `worth: ${fmt(repairOnly)} s = ${fmt(repairOnly / gib)} CPU-s per GiB rebuilt`,
   );
 }
 

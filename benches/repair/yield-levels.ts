@@ -3,7 +3,11 @@
 // foreground GETs (1: yielding fully; 2 per disk: not at all).
 import type { StrataProcess } from '../../test/helpers/server.ts';
 
-const SAMPLE_MS = 500;
+// Each sample renders every data server's whole /metrics page (prom-client's default process
+// metrics list /proc/self/fd, histograms are summed): at every 0.5 s that was about a tenth of a
+// data server's CPU profile in the repair window, counted in the cluster's CPU per GiB. A
+// Prometheus server scrapes every 15 to 60 s; the mean level needs no finer samples than this.
+const SAMPLE_MS = 2_000;
 const SERIES = 'strata_data_repair_yield_level';
 
 export interface YieldSampler {

@@ -131,12 +131,16 @@ export async function readStripeRangePartsLeased(
 // (one read when its old copy answers, a move); a parity shard asks for the k data shards. When
 // those do not all answer, any k shards of the window are coded straight into the shard
 // (ReedSolomon.codeShard): no buffers of the whole stripe, no decode of shards nobody asked for.
-export async function readStripeShard(
+// `coder`: codes the shard from the k shards read when it must be coded (a data server's rebuild
+// codes on its repair thread, src/cluster/repair-thread.ts); by default it is coded here, on this
+// thread. The inputs are given back once the coder resolves.
+export async function readStripeShard<R extends Leased = Leased>(
   pool: StripeReadPool,
   stripe: Stripe,
   index: number,
   log?: Logger,
-): Promise<Leased> {
+  coder?: ShardCoder<R>,
+): Promise<R | Leased> {
   const { k, m, shardSizeBytes: size, dataLengthBytes } = stripe;
   assert(Number.isInteger(index) && index >= 0 && index < k + m, 'a shard of the stripe');
   // The bytes of the data shards that hold data: shard files are whole (zero padded), but a
@@ -150,9 +154,19 @@ export async function readStripeShard(
   await pool.refresh();
   // The shard reads and the coded shard are in pooled buffers (shardBuffers): a rebuild knows
   // when it is done with them, and fresh ones per shard were most of a data server's garbage.
-  const read = await new HedgedStripeRead(pool, stripe, needed, log, index, true).run();
-  assert.equal(read.parts.length, 1, 'a shard read gives the shard in one part');
-  const shard = { data: read.parts[0], release: read.release };
+  const read = await new HedgedStripeRead(pool, stripe, needed, log, index, true, coder).run();
+  let shard: R | Leased;
+  if (read.codeFrom === undefined) {
+    assert.equal(read.parts.length, 1, 'a shard read gives the shard in one part');
+    shard = { data: read.parts[0], release: read.release };
+  } else {
+    assert(coder !== undefined && read.parts.length === k, 'k shards to code the shard from');
+    try {
+      shard = await coder(stripe, index, read.codeFrom, read.parts);
+    } finally {
+      read.release();
+    }
+  }
   assert(shard.data.length <= size, 'a shard holds at most shardSizeBytes');
   if (shard.data.length === size) return shard;
   const whole = Buffer.alloc(size); // a short last data shard: the rest is padding
@@ -162,6 +176,15 @@ export async function readStripeShard(
 }
 
 function noRelease(): void {}
+
+// Codes shard `target` of the stripe from k others (inputs[i] holds shard indices[i], all of one
+// length) into a buffer of that length, which the caller releases.
+export type ShardCoder<R extends Leased> = (
+  stripe: Stripe,
+  target: number,
+  indices: number[],
+  inputs: Buffer[],
+) => Promise<R>;
 
 function neededRanges(stripe: Stripe, offset: number, length: number): ShardRange[] {
   const size = stripe.shardSizeBytes;
@@ -196,6 +219,9 @@ class HedgedStripeRead {
   private readonly leased: boolean;
   // Every shard read asks the data server to leave the block CRCs to this reader.
   readerAuthenticates = false;
+  // Set: the target is coded by the caller's coder (readStripeShard), so a read that must code
+  // it hands on the k inputs instead (PartsRead.codeFrom).
+  private readonly coder: ShardCoder<Leased> | undefined;
   private timer: NodeJS.Timeout | undefined;
   private done = false;
   private hedged = false;
@@ -211,10 +237,12 @@ class HedgedStripeRead {
     log?: Logger,
     target?: number,
     leased = false,
+    coder?: ShardCoder<Leased>,
   ) {
     this.pool = pool;
     this.target = target;
     this.leased = leased;
+    this.coder = coder;
     this.stripe = stripe;
     this.needed = needed;
     this.log = log;
@@ -350,7 +378,7 @@ class HedgedStripeRead {
       if (this.target === undefined) this.finish(undefined, handOnAll(reads));
       else if (this.target < this.stripe.k)
         this.finish(undefined, asParts(handOn(reads[0]))); // its own copy
-      else this.finish(undefined, asParts(this.codeTarget(this.target, reads)));
+      else this.finish(undefined, this.codeTarget(this.target, reads));
       return;
     }
     const answered = [...this.windowed.values()].filter((r) => r.state === 'ok');
@@ -371,10 +399,17 @@ class HedgedStripeRead {
   }
 
   // The target shard from k shards' bytes over the window: the bytes themselves when one of
-  // them is the target (its old copy answered a window read), coded otherwise.
-  private codeTarget(target: number, inputs: ShardRead[]): Leased {
+  // them is the target (its old copy answered a window read), coded otherwise (here, or by the
+  // caller's coder: then the k inputs are the result, to code from).
+  private codeTarget(target: number, inputs: ShardRead[]): PartsRead {
     const own = inputs.find((r) => r.index === target);
-    if (own !== undefined) return handOn(own);
+    if (own !== undefined) return asParts(handOn(own));
+    if (this.coder !== undefined)
+      return { ...handOnAll(inputs), codeFrom: inputs.map((r) => r.index) };
+    return asParts(this.codeOutput(target, inputs));
+  }
+
+  private codeOutput(target: number, inputs: ShardRead[]): Leased {
     const bytes = this.windowEnd - this.windowStart;
     const output = this.leased ? shardBuffers.acquire(bytes) : Buffer.allocUnsafe(bytes);
     const { k, m } = this.stripe;
@@ -396,7 +431,7 @@ class HedgedStripeRead {
     const { k, m } = this.stripe;
     erasureStripes.inc({ operation: 'reconstruct' });
     this.noteDecoded(inputs);
-    if (this.target !== undefined) return asParts(this.codeTarget(this.target, inputs));
+    if (this.target !== undefined) return this.codeTarget(this.target, inputs);
     const bodies = inputs.map((r) => r.body as Buffer);
     const shards = shardViews(k + m, this.windowEnd - this.windowStart);
     const present = new Array<boolean>(k + m).fill(false);
@@ -477,6 +512,8 @@ class HedgedStripeRead {
 export interface PartsRead {
   parts: Buffer[];
   release: () => void;
+  // A target read with a coder: the parts are these k shards' bytes, to code the target from.
+  codeFrom?: number[];
 }
 
 // The reads' bodies as the result, in order, their releases with them.

@@ -74,7 +74,7 @@ async function start(settings: DataProcessSettings): Promise<void> {
     const service = await startDataService({
       ...settings,
       log,
-      rebuildShard: (header, _deadlineMs, local) => rebuilder.rebuild(header, local),
+      ...rebuilder.serviceHooks(),
     });
     const addr = joinAddr(service.host, service.port);
     const advertised = advertisedAddr(settings.advertiseAddr, service, hostname());

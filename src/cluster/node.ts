@@ -454,7 +454,10 @@ async function startData(
     disks,
     scrub,
     log: log.child({ service: 'data' }),
-    rebuildShard: (header) => rebuilder.rebuild(header),
+    // As a combined node's data process: this role once dropped the rebuild's `local`, so a
+    // standalone data server sent itself a quarter of a rebuild's shard bytes through its own
+    // socket (benches/repair runs data servers so).
+    ...rebuilder.serviceHooks(),
   });
   closers.push(() => service.close().then(() => rebuilder.close()));
   node.dataAddr = joinAddr(service.host, service.port);

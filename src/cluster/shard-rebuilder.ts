@@ -4,19 +4,26 @@
 // themselves). It lives here, not in src/data, because the stripe reader is in src/client, a
 // layer above the data service; the data process (data-process.ts) hands it to the service.
 //
-// Decoding runs on this process's thread, as a client's degraded read does: the rebuilds of a
-// repair are spread over every surviving server, each its own process. Only the shard asked for
-// is coded, straight from the k shards read (readStripeShard): no stripe-sized buffers, and the
-// reads and the coded shard in pooled buffers, given back once the shard is written.
+// The rebuilds of a repair are spread over every surviving server, each its own process. Only
+// the shard asked for is coded, straight from the k shards read (readStripeShard): no
+// stripe-sized buffers, and the reads and the coded shard in pooled shared memory
+// (repairBuffers), given back once the shard is written. The coding and the new file's block
+// checksums run on the server's repair thread, at a lower CPU priority (repair-thread.ts).
 import { isTransportFailure } from '../client/data-pool.ts';
 import { ServerHealth } from '../client/server-health.ts';
 import { readStripeShard, type ShardSource, type StripeReadPool } from '../client/stripe-read.ts';
-import type { Leased } from '../common/buffer-pool.ts';
+import { repairBuffers } from '../common/buffer-pool.ts';
 import { StrataError } from '../common/errors.ts';
-import { DataClient, type LocalShards } from '../data/data-service.ts';
+import {
+  DataClient,
+  type DataServiceOptions,
+  type LocalShards,
+  type RebuiltShard,
+} from '../data/data-service.ts';
 import type { RebuildShardHeader } from '../data/types.ts';
 import type { Stripe } from '../metadata/types.ts';
 import type { Logger } from '../observability/logger.ts';
+import { RepairThread } from './repair-thread.ts';
 
 // A peer that cannot accept a connection this fast is treated as not answering (as DataPool).
 const PEER_CONNECT_TIMEOUT_MS = 2_000;
@@ -30,15 +37,19 @@ export class ShardRebuilder {
   // This server's view of its peers' health, fed by every rebuild's reads: a hung peer is
   // hedged around, then avoided, as a client's reads do.
   readonly health = new ServerHealth();
+  readonly thread: RepairThread;
 
   constructor(log: Logger) {
     this.log = log;
+    this.thread = new RepairThread(log);
   }
 
   // The shard's bytes (shardSizeBytes of them), from the stripe's other shards, in a buffer the
   // caller releases once written (a pooled one: src/common/buffer-pool.ts). `local`: this
-  // server's own shards, read from its disk rather than over the network, and asked first.
-  async rebuild(header: RebuildShardHeader, local?: LocalShards): Promise<Leased> {
+  // server's own shards, read from its disk rather than over the network, and asked first
+  // (required, so that a data service wired without it fails to compile rather than sending
+  // itself its own shards over loopback).
+  async rebuild(header: RebuildShardHeader, local: LocalShards | undefined): Promise<RebuiltShard> {
     const stripe: Stripe = {
       id: header.stripeId,
       k: header.k,
@@ -49,13 +60,29 @@ export class ShardRebuilder {
       ...(header.shardVersion === undefined ? {} : { shardVersion: header.shardVersion }),
     };
     const pool = new RebuildSources(this, header.sources, local);
-    return readStripeShard(pool, stripe, header.shardIndex, this.log);
+    return readStripeShard(pool, stripe, header.shardIndex, this.log, (...task) =>
+      this.thread.code(...task),
+    );
+  }
+
+  // What a data service needs of its rebuilder (DataServiceOptions): the rebuild itself, and
+  // the check of its peers' repair reads on the repair thread. One place, so that every data
+  // service is wired alike (a standalone one once lost its `local` on the way).
+  serviceHooks(): Pick<DataServiceOptions, 'rebuildShard' | 'verifyRepairRead'> {
+    return {
+      rebuildShard: (header, _deadlineMs, local) => this.rebuild(header, local),
+      verifyRepairRead: (name, header, data, crcs) => this.thread.verify(name, header, data, crcs),
+    };
   }
 
   peer(addr: string): DataClient {
     let client = this.peers.get(addr);
     if (client === undefined) {
-      client = new DataClient(addr, { connectTimeoutMs: PEER_CONNECT_TIMEOUT_MS });
+      // Replies in shared memory: the repair thread codes from them where they are.
+      client = new DataClient(addr, {
+        connectTimeoutMs: PEER_CONNECT_TIMEOUT_MS,
+        replyPool: repairBuffers,
+      });
       this.peers.set(addr, client);
       if (this.peers.size > PEER_CONNECTIONS_MAX) {
         const [oldest, old] = this.peers.entries().next().value as [string, DataClient];
@@ -79,6 +106,7 @@ export class ShardRebuilder {
   async close(): Promise<void> {
     await Promise.all([...this.peers.values()].map((c) => c.close()));
     this.peers.clear();
+    await this.thread.close();
   }
 }
 

@@ -38,9 +38,19 @@ export class BufferPool {
   // release reads garbage (a rebuilt shard would not match) instead of, usually, its old bytes.
   poisonOnRelease = false;
 
-  constructor(options: { idleBytesMax: number; pooledBytesMin?: number; pooledBytesMax?: number }) {
+  // Buffers over SharedArrayBuffers: a view posted to a worker thread is the same memory there,
+  // not a copy (a data server's repair thread codes and checksums rebuilds in place).
+  readonly shared: boolean;
+
+  constructor(options: {
+    idleBytesMax: number;
+    pooledBytesMin?: number;
+    pooledBytesMax?: number;
+    shared?: boolean;
+  }) {
     assert(Number.isSafeInteger(options.idleBytesMax) && options.idleBytesMax >= 0);
     this.idleBytesMax = options.idleBytesMax;
+    this.shared = options.shared ?? false;
     this.pooledBytesMin = options.pooledBytesMin ?? CAPACITY_STEP_BYTES;
     this.pooledBytesMax = options.pooledBytesMax ?? 64 * 1024 * 1024;
   }
@@ -50,7 +60,7 @@ export class BufferPool {
   acquire(bytes: number): Buffer {
     assert(Number.isSafeInteger(bytes) && bytes >= 0, `a byte count, got ${bytes}`);
     if (bytes < this.pooledBytesMin || bytes > this.pooledBytesMax)
-      return Buffer.allocUnsafe(bytes);
+      return this.shared ? Buffer.from(new SharedArrayBuffer(bytes)) : Buffer.allocUnsafe(bytes);
     const capacity = capacityOf(bytes);
     const list = this.idle.get(capacity);
     let whole = list?.pop();
@@ -59,7 +69,9 @@ export class BufferPool {
       this.reusedCount++;
     } else {
       // Its own ArrayBuffer (never a slice of Node's shared 8 KiB pool), so `buffer` is whole.
-      whole = Buffer.allocUnsafeSlow(capacity);
+      whole = this.shared
+        ? Buffer.from(new SharedArrayBuffer(capacity))
+        : Buffer.allocUnsafeSlow(capacity);
       this.made.add(whole.buffer as ArrayBuffer);
       this.allocatedCount++;
     }
@@ -117,6 +129,13 @@ function capacityOf(bytes: number): number {
 // 64 MiB idle at most: a data server runs a few rebuilds and a few peers' reads per disk at once
 // (repair-slots.ts), each holding about k+2 shards of (by default) 1 MiB.
 export const shardBuffers = new BufferPool({ idleBytesMax: 64 * 1024 * 1024 });
+
+// A rebuilding data server's pool (src/cluster/shard-rebuilder.ts): the k shards its rebuild
+// reads (its peers' replies and its own disk's) and the shard it codes, in shared memory, so
+// that its repair thread (src/cluster/repair-thread.ts) codes and checksums them where they are.
+// Apart from shardBuffers because shared memory is refused by some APIs (TextDecoder) that a
+// client's reads may meet; these buffers only go to sockets, files and the repair thread.
+export const repairBuffers = new BufferPool({ idleBytesMax: 64 * 1024 * 1024, shared: true });
 
 // A buffer with the duty to give it back: `release` once nothing reads it any more.
 export interface Leased {

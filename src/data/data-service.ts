@@ -1,5 +1,10 @@
 import assert from 'node:assert';
-import { type Leased, shardBuffers } from '../common/buffer-pool.ts';
+import {
+  type BufferPool,
+  type Leased,
+  repairBuffers,
+  shardBuffers,
+} from '../common/buffer-pool.ts';
 import { StrataError } from '../common/errors.ts';
 import { type Logger, silentLogger } from '../observability/logger.ts';
 import { RpcClient } from '../rpc/client.ts';
@@ -7,7 +12,9 @@ import { RpcServer } from '../rpc/server.ts';
 import type { RpcCallOptions } from '../rpc/types.ts';
 import { RepairSlots } from './repair-slots.ts';
 import { startRepairYield } from './repair-yield-loop.ts';
+import type { EncodedShard } from './shard-file.ts';
 import { ShardScrubber } from './shard-scrubber.ts';
+import type { BlockVerifier } from './shard-store.ts';
 import { ShardStore } from './shard-store.ts';
 import {
   DATA_RPC,
@@ -41,6 +48,10 @@ export interface DataServiceOptions {
   // so it is handed in (src/cluster/shard-rebuilder.ts); without it the method is not offered
   // and callers get RPC_NO_METHOD.
   rebuildShard?: RebuildShard;
+  // Verifies the blocks of a peer's repair read (getShard `background`, whole shard) in place of
+  // the store's own check: on the repair thread, at a lower CPU priority than client reads'
+  // (src/cluster/repair-thread.ts). Such reads then go into repairBuffers (shared memory).
+  verifyRepairRead?: BlockVerifier;
 }
 
 // The shard in a buffer the service releases once it is written (or refused). `local` reads
@@ -49,11 +60,16 @@ export type RebuildShard = (
   header: RebuildShardHeader,
   deadlineMs: number,
   local: LocalShards,
-) => Promise<Leased>;
+) => Promise<RebuiltShard>;
+
+// `encoded`: the file's header and block checksums over `data`, when the rebuild computed them
+// (shard-file.ts encodeShard); otherwise the write does.
+export type RebuiltShard = Leased & { encoded?: EncodedShard };
 
 // This server's own shards, as a peer's getShard would serve them (the same verifying read, the
 // same repair slots for a `background` read), without the socket: a rebuild target that holds
-// another shard of the stripe (with six servers and 4+2, every target does) reads it here.
+// another shard of the stripe (with six servers and 4+2, every target does) reads it here, into
+// a buffer of repairBuffers (shared memory: the rebuild's repair thread codes from it).
 export interface LocalShards {
   serverId: string;
   getShardLeased(header: GetShardHeader, options: RpcCallOptions): Promise<Leased>;
@@ -89,7 +105,11 @@ export async function startDataService(options: DataServiceOptions): Promise<Dat
     return { header: await store.put(h, body) };
   });
   // A getShard as the handler serves it; `deadlineMs` bounds a background read's wait.
-  const readShard = (h: GetShardHeader, deadlineMs: number): Promise<Leased> => {
+  const readShard = (
+    h: GetShardHeader,
+    deadlineMs: number,
+    pool: BufferPool = shardBuffers,
+  ): Promise<Leased> => {
     const expect = {
       dataLength: optionalCount(h.shardSizeBytes, 'shardSizeBytes'),
       minVersion: optionalCount(h.shardVersion, 'shardVersion'),
@@ -97,25 +117,26 @@ export async function startDataService(options: DataServiceOptions): Promise<Dat
     // A whole shard is read into a pooled buffer, given back once the reply is written.
     const blockChecks = h.readerAuthenticates !== true;
     const read = () =>
-      store.getLeased(
-        h,
-        h.offset ?? undefined,
-        h.length ?? undefined,
-        expect,
-        shardBuffers,
+      store.getLeased(h, h.offset ?? undefined, h.length ?? undefined, expect, pool, {
         blockChecks,
-      );
+      });
     // A peer's rebuild waits its turn behind other repair reads; a client's read never does.
     if (h.background !== true) {
       repairYield.noteClientRead();
       return read();
     }
-    return repairSlots.read(h.disk, deadlineMs, read);
+    const verify = options.verifyRepairRead;
+    if (verify === undefined) return repairSlots.read(h.disk, deadlineMs, read);
+    const offset = h.offset ?? undefined;
+    const length = h.length ?? undefined;
+    return repairSlots.read(h.disk, deadlineMs, () =>
+      store.getLeased(h, offset, length, expect, repairBuffers, { blockChecks, verify }),
+    );
   };
   const local: LocalShards = {
     serverId: options.serverId,
     getShardLeased: (h, callOptions) =>
-      readShard(h, Date.now() + (callOptions.timeoutMs ?? LOCAL_READ_TIMEOUT_MS)),
+      readShard(h, Date.now() + (callOptions.timeoutMs ?? LOCAL_READ_TIMEOUT_MS), repairBuffers),
     getShard: async (h, callOptions) => {
       const leased = await local.getShardLeased(h, callOptions);
       // A caller that does not release: the bytes are copied out of the pooled buffer.
@@ -146,7 +167,7 @@ export async function startDataService(options: DataServiceOptions): Promise<Dat
         // which the block CRCs catch at every later read (getShard, the scrubber) as they do for
         // any client shard. It cost a sixth of the rebuild's shard reads and CRC32C
         // (docs/architecture/healing.md, "Repair performance").
-        return await store.put(at, shard.data);
+        return await store.put(at, shard.data, shard.encoded);
       } finally {
         shard.release();
       }

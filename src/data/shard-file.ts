@@ -53,10 +53,13 @@ export interface ShardExpectation extends ShardIdentity {
   minVersion?: number; // the version the shard was written in (a version 1 file there is stale)
 }
 
-export function encodeShard(
-  identity: ShardIdentity,
-  data: Uint8Array,
-): { head: Buffer; crcs: Buffer } {
+// A shard file's header and its blocks' checksums, written around the data.
+export interface EncodedShard {
+  head: Buffer;
+  crcs: Buffer;
+}
+
+export function encodeShard(identity: ShardIdentity, data: Uint8Array): EncodedShard {
   assert(STRIPE_ID.test(identity.stripeId), 'stripe id is 32 lowercase hex characters');
   assert(Number.isInteger(identity.shardIndex) && identity.shardIndex >= 0);
   const blockCount = Math.ceil(data.length / SHARD_BLOCK_BYTES);

@@ -39,14 +39,32 @@ import {
 import { ReadHandles } from './read-handles.ts';
 import {
   decodeHeader,
+  type EncodedShard,
   encodeShard,
   SHARD_BLOCK_BYTES,
   SHARD_HEADER_BYTES_MAX,
   SHARD_VERSION,
   type ShardExpectation,
+  type ShardHeader,
   verifyBlocks,
 } from './shard-file.ts';
 import type { DiskStatus } from './types.ts';
+
+// Checks a whole shard's blocks against their checksums, as verifyBlocks(name, header, 0, data,
+// crcs) does (SHARD_CORRUPT on a mismatch), possibly elsewhere.
+export type BlockVerifier = (
+  name: string,
+  header: ShardHeader,
+  data: Buffer,
+  crcs: Buffer,
+) => Promise<void>;
+
+// How a read checks a shard's blocks: here (the default), by `verify`, or not at all
+// (`blockChecks: false`, for a reader that authenticates every byte itself).
+export interface BlockChecks {
+  blockChecks?: boolean;
+  verify?: BlockVerifier;
+}
 
 const STRIPE_ID = /^[0-9a-f]{32}$/;
 const SHARD_INDEX_MAX = 255;
@@ -99,9 +117,21 @@ export class ShardStore {
 
   // Resolves with the format version written, which the writer records in the stripe's metadata
   // so that a reader can refuse an older-format (unbound) file found in its place.
-  async put(address: ShardAddress, data: Buffer): Promise<{ sizeBytes: number; version: number }> {
-    const path = this.pathOf(address);
-    const encoded = encodeShard(address, data);
+  // `encoded`: the file's header and block checksums, encodeShard(address, data) computed already
+  // over these same bytes (a rebuild's repair thread does, at a low CPU priority); its header is
+  // checked to name this shard and length, the checksums are taken as they are.
+  async put(
+    address: ShardAddress,
+    data: Buffer,
+    given?: EncodedShard,
+  ): Promise<{ sizeBytes: number; version: number }> {
+    const path = this.pathOf(address); // EINVAL for a bad address, before anything else
+    const encoded = given ?? encodeShard(address, data);
+    if (given !== undefined) {
+      decodeHeader(given.head, path, { ...address, dataLength: data.length });
+      const blocks = Math.ceil(data.length / SHARD_BLOCK_BYTES);
+      assert.equal(given.crcs.length, blocks * 4, 'one checksum per block');
+    }
     let created = false;
     // Marked before the file exists, so a scrubber that sees the file sees the mark too.
     this.writing.add(path);
@@ -144,18 +174,21 @@ export class ShardStore {
   // As get(), the bytes in a buffer of `pool` when the whole shard is read (its size known): the
   // caller releases it once nothing reads it any more (a reply written to its socket). Ranged
   // reads come in a plain buffer, whose release does nothing.
-  // `blockChecks` false: the blocks' CRCs are not checked (the header, the shard's identity, its
-  // length and version still are), for a reader that authenticates every byte it uses itself
-  // (GetShardHeader.readerAuthenticates).
+  // `checks.blockChecks` false: the blocks' CRCs are not checked (the header, the shard's
+  // identity, its length and version still are), for a reader that authenticates every byte it
+  // uses itself (GetShardHeader.readerAuthenticates).
+  // `checks.verify`: checks a whole shard's blocks in place of verifyBlocks here (a repair read's
+  // are checked on the repair thread, at a lower CPU priority: src/cluster/repair-thread.ts); it
+  // must throw what verifyBlocks throws. Ranged reads are verified here.
   getLeased(
     address: ShardAddress,
     offset: number | undefined,
     length: number | undefined,
     expect: Pick<ShardExpectation, 'dataLength' | 'minVersion'>,
     pool: BufferPool,
-    blockChecks = true,
+    checks: BlockChecks = {},
   ): Promise<Leased> {
-    return this.read(address, offset, length, expect, pool, blockChecks);
+    return this.read(address, offset, length, expect, pool, checks);
   }
 
   private async read(
@@ -164,14 +197,21 @@ export class ShardStore {
     length: number | undefined,
     expect: Pick<ShardExpectation, 'dataLength' | 'minVersion'>,
     pool: BufferPool | undefined,
-    blockChecks = true,
+    checks: BlockChecks = {},
   ): Promise<Leased> {
     const path = this.pathOf(address);
     const expected = { stripeId: address.stripeId, shardIndex: address.shardIndex, ...expect };
+    const blockChecks = checks.blockChecks !== false;
     if (!blockChecks) shardReadsUnchecked.inc();
     try {
       return await this.readHandles.use(path, (file) =>
-        readVerified(file, path, expected, { offset, length, pool, blockChecks }),
+        readVerified(file, path, expected, {
+          offset,
+          length,
+          pool,
+          blockChecks,
+          verify: checks.verify,
+        }),
       );
     } catch (error) {
       // Opened afresh next time: a disk error may be the handle's, a corrupt file may be replaced.
@@ -348,13 +388,14 @@ async function readVerified(
     length: number | undefined;
     pool: BufferPool | undefined;
     blockChecks: boolean;
+    verify: BlockVerifier | undefined;
   },
 ): Promise<Leased> {
-  const { offset = 0, length, pool, blockChecks } = options;
+  const { offset = 0, length, pool, blockChecks, verify } = options;
   const size = expected.dataLength;
   if (size !== undefined && size > 0 && offset === 0 && (length ?? size) === size) {
     const known = { ...expected, dataLength: size };
-    const whole = await readWholeVerified(file, name, known, pool, blockChecks);
+    const whole = await readWholeVerified(file, name, known, pool, blockChecks, verify);
     if (whole !== undefined) return whole;
   }
   return {
@@ -419,6 +460,7 @@ async function readWholeVerified(
   expected: ShardExpectation & { dataLength: number },
   pool: BufferPool | undefined,
   blockChecks: boolean,
+  verify: BlockVerifier | undefined,
 ): Promise<Leased | undefined> {
   const blocks = Math.ceil(expected.dataLength / SHARD_BLOCK_BYTES);
   const total = SHARD_HEADER_BYTES_MAX + expected.dataLength + blocks * 4;
@@ -440,7 +482,9 @@ async function readWholeVerified(
     }
     if (bytesRead < crcsEnd) throw new StrataError('SHARD_CORRUPT', `shard ${name}: truncated`);
     const data = bytes.subarray(header.headerBytes, dataEnd);
-    if (blockChecks) verifyBlocks(name, header, 0, data, bytes.subarray(dataEnd, crcsEnd));
+    const crcs = bytes.subarray(dataEnd, crcsEnd);
+    if (blockChecks && verify === undefined) verifyBlocks(name, header, 0, data, crcs);
+    else if (blockChecks && verify !== undefined) await verify(name, header, data, crcs);
     shardBytes.inc({ direction: 'read' }, data.length);
     dataReads.inc();
     return { data, release };

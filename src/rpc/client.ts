@@ -6,7 +6,7 @@ import {
   type PeerCertificate,
   type TLSSocket,
 } from 'node:tls';
-import { releaseOnce, shardBuffers } from '../common/buffer-pool.ts';
+import { type BufferPool, releaseOnce, shardBuffers } from '../common/buffer-pool.ts';
 import { StrataError, type StrataErrorCode } from '../common/errors.ts';
 import { type Logger, silentLogger } from '../observability/logger.ts';
 import {
@@ -70,6 +70,8 @@ export class RpcClient {
   private readonly defaultTimeoutMs: number;
   private readonly security: RpcSecurity;
   private readonly onConnect: RpcOnConnect | undefined;
+  // Where a call's leased reply goes (leaseReply): shardBuffers unless the caller's are others.
+  private readonly replyPool: BufferPool;
   private readonly pending = new Map<number, Pending>();
   private socket: Socket | undefined;
   private connecting: Promise<Socket> | undefined;
@@ -85,6 +87,7 @@ export class RpcClient {
       // Default: the process's (src/rpc/security.ts).
       security?: RpcSecurity;
       onConnect?: RpcOnConnect;
+      replyPool?: BufferPool;
     } = {},
   ) {
     const at = addr.lastIndexOf(':');
@@ -97,6 +100,7 @@ export class RpcClient {
     this.defaultTimeoutMs = options.defaultTimeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.security = options.security ?? processRpcSecurity();
     this.onConnect = options.onConnect;
+    this.replyPool = options.replyPool ?? shardBuffers;
   }
 
   async call<H = any>(
@@ -247,7 +251,7 @@ export class RpcClient {
       // A call that gives its reply's buffer back has it from the pool.
       const lease = (requestId: number, frameBytes: number) =>
         this.pending.get(requestId)?.leaseReply === true
-          ? shardBuffers.acquire(frameBytes)
+          ? this.replyPool.acquire(frameBytes)
           : undefined;
       const connection: Connection = { reader: new FrameReader(lease), refusal: undefined };
       const onread: OnReadOpts = {
@@ -358,13 +362,13 @@ export class RpcClient {
     const pending = this.pending.get(frame.requestId);
     const leased = frame.leased;
     if (!pending) {
-      if (leased !== undefined) shardBuffers.release(leased); // timed out already: nobody reads it
+      if (leased !== undefined) this.replyPool.release(leased); // timed out: nobody reads it
       return;
     }
     this.pending.delete(frame.requestId);
     clearTimeout(pending.timer);
     if (frame.kind === KIND_RESPONSE_OK) {
-      const release = leased === undefined ? noRelease : releaseOnce(shardBuffers, leased);
+      const release = leased === undefined ? noRelease : releaseOnce(this.replyPool, leased);
       pending.resolve({
         header: frame.header,
         body: frame.body,
@@ -372,7 +376,7 @@ export class RpcClient {
       });
       return;
     }
-    if (leased !== undefined) shardBuffers.release(leased);
+    if (leased !== undefined) this.replyPool.release(leased);
     const remote = (frame.header ?? {}) as { code?: string; message?: string };
     const code = (typeof remote.code === 'string' ? remote.code : 'RPC_REMOTE') as StrataErrorCode;
     pending.reject(

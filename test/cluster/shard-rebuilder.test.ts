@@ -3,13 +3,23 @@
 // the target asked to rebuild a shard from its peers.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { closeSync, mkdtempSync, openSync, readdirSync, rmSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  writeSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, test } from 'node:test';
 import { shardFromData } from '../../src/client/stripe-codec.ts';
+import { REPAIR_THREAD_NICE } from '../../src/cluster/repair-thread.ts';
 import { ShardRebuilder } from '../../src/cluster/shard-rebuilder.ts';
-import { shardBuffers } from '../../src/common/buffer-pool.ts';
+import { repairBuffers, shardBuffers } from '../../src/common/buffer-pool.ts';
 import { isStrataError } from '../../src/common/errors.ts';
 import {
   DataClient,
@@ -29,7 +39,14 @@ const cleanups: Array<() => unknown> = [];
 // Every buffer is overwritten when given back, so one read after its release corrupts a rebuilt
 // shard (and the byte-for-byte checks fail); and every one must be given back by the end of a
 // test (late replies of reads a rebuild no longer needed included).
+// The target's reads and coded shard are in repairBuffers (shared memory, for its repair
+// thread), the sources' reads in shardBuffers: both are checked.
 shardBuffers.poisonOnRelease = true;
+repairBuffers.poisonOnRelease = true;
+const poolCounts = () => {
+  const [a, b] = [shardBuffers.counts, repairBuffers.counts];
+  return { reused: a.reused + b.reused, allocated: a.allocated + b.allocated, out: a.out + b.out };
+};
 afterEach(async () => {
   const outAtEnd = await settledOut();
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
@@ -39,9 +56,8 @@ afterEach(async () => {
 // The pooled buffers still out once the replies in flight have landed (polled: a late reply of
 // a read the rebuild no longer needed may still be on its way when the rebuild answers).
 async function settledOut(): Promise<number> {
-  for (let i = 0; i < 100 && shardBuffers.counts.out > 0; i++)
-    await new Promise((r) => setTimeout(r, 50));
-  return shardBuffers.counts.out;
+  for (let i = 0; i < 100 && poolCounts().out > 0; i++) await new Promise((r) => setTimeout(r, 50));
+  return poolCounts().out;
 }
 
 interface Server {
@@ -50,6 +66,7 @@ interface Server {
   disk: string;
   service: DataService;
   client: DataClient;
+  rebuilder: ShardRebuilder;
 }
 
 async function startServers(count: number, options: { rebuild?: boolean } = {}) {
@@ -63,15 +80,13 @@ async function startServers(count: number, options: { rebuild?: boolean } = {}) 
       host: '127.0.0.1',
       port: 0,
       disks: [disk],
-      ...(options.rebuild === false
-        ? {}
-        : { rebuildShard: (h, _deadlineMs, local) => rebuilder.rebuild(h, local) }),
+      ...(options.rebuild === false ? {} : rebuilder.serviceHooks()),
     });
     cleanups.push(() => service.close().then(() => rebuilder.close()));
     const addr = `127.0.0.1:${service.port}`;
     const client = new DataClient(addr);
     cleanups.push(() => client.close());
-    servers.push({ serverId: `s${i}`, addr, disk, service, client });
+    servers.push({ serverId: `s${i}`, addr, disk, service, client, rebuilder });
   }
   return servers;
 }
@@ -186,9 +201,9 @@ describe('data.rebuildShard', () => {
     };
     await rebuildAll();
     assert.equal(await settledOut(), 0);
-    const before = shardBuffers.counts;
+    const before = poolCounts();
     await rebuildAll();
-    const after = shardBuffers.counts;
+    const after = poolCounts();
     assert.equal(after.allocated, before.allocated, 'no new buffers: the idle ones served');
     // Each rebuild: k source reads, k replies at the target (the target holds no shard of the
     // stripe: all its sources are remote), the coded shard.
@@ -215,6 +230,34 @@ describe('data.rebuildShard', () => {
       disk: 0,
     });
     assert.ok(rebuilt.equals(stripe.shards[0]), 'shard 0 decoded with the local shard 5');
+  });
+
+  test('the coding runs on a repair thread of lower CPU priority, the server thread keeps its own', {
+    skip: process.platform !== 'linux' && 'per-thread nice values are a Linux feature',
+  }, async () => {
+    const servers = await startServers(7);
+    const stripe = await writeStripe(servers, K * SHARD_BYTES);
+    const target = servers[6];
+    await target.client.rebuildShard(request(servers, stripe, 4, [4]));
+    const rebuilt = await target.client.getShard({
+      stripeId: stripe.stripeId,
+      shardIndex: 4,
+      disk: 0,
+    });
+    assert.ok(rebuilt.equals(stripe.shards[4]), 'coded on the thread, checksums verified on read');
+    const priority = target.rebuilder.thread.priority;
+    assert.ok(
+      priority !== undefined && 'tid' in priority,
+      `the thread said ${JSON.stringify(priority)}`,
+    );
+    assert.equal(priority.nice, REPAIR_THREAD_NICE);
+    // The kernel's view (field 19 of the thread's stat: its nice value), and this thread's.
+    const niceOf = (tid: number | string) => {
+      const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+      return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
+    };
+    assert.equal(niceOf(priority.tid), REPAIR_THREAD_NICE);
+    assert.equal(niceOf(readlinkSync('/proc/thread-self').split('/').pop() as string), 0);
   });
 
   test('a missing and a corrupt source are replaced by parity', async () => {

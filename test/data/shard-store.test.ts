@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterEach, describe, test } from 'node:test';
 import { isStrataError } from '../../src/common/errors.ts';
-import { DataClient, startDataService } from '../../src/data/index.ts';
+import { DataClient, encodeShard, startDataService } from '../../src/data/index.ts';
 import { shardFileV1 } from '../helpers/shards.ts';
 import '../helpers/cluster-token.ts';
 
@@ -121,6 +121,20 @@ describe('shard storage', () => {
       'SHARD_CORRUPT',
     );
     await ctx.close();
+  });
+
+  test("a put with its encoding computed elsewhere writes it, and refuses one of another shard's", async () => {
+    const { service } = await withService();
+    const data = Buffer.alloc(200_000, 3);
+    const address = { disk: 0, stripeId: ID, shardIndex: 1 };
+    // A repair thread's header and checksums, as encodeShard makes them (repair-thread.ts).
+    await service.store.put(address, data, encodeShard(address, data));
+    assert.ok((await service.store.get(address)).equals(data), 'read back, every block verified');
+    const other = { disk: 0, stripeId: OTHER_ID, shardIndex: 1 };
+    await assert.rejects(service.store.put(other, data, encodeShard(address, data)), (error) =>
+      isStrataError(error, 'SHARD_CORRUPT'),
+    );
+    assert.equal(await service.store.exists(other), false, 'nothing written');
   });
 
   test('bad stripe ids, shard indexes and disks are EINVAL', async () => {

@@ -1,0 +1,166 @@
+// A data server's repair thread: the CPU-heavy part of its repair work (coding a rebuilt shard
+// from the k read, checksumming its blocks for the file, and verifying the blocks its peers'
+// rebuilds read from it) runs on one worker thread whose nice value is
+// REPAIR_THREAD_NICE, so that the kernel gives the CPU to client work first (this server's own
+// event loop serving client reads, and the gateways and metadata members on the same machine)
+// and repair the rest; on an idle machine nothing competes and repair runs at full speed.
+// The shards are in shared memory (repairBuffers): a task is a small message each way.
+//
+// In benches/repair on two cores, repair is CPU-bound and the foreground GET p99 rose 3.7 times
+// while it ran. A lower priority for the whole data server would slow its client reads too; the
+// thread is the part that is repair's alone. (Repair's sockets and disk I/O still run at the
+// process's priority.)
+import assert from 'node:assert';
+import { Worker } from 'node:worker_threads';
+import { type Leased, releaseOnce, repairBuffers } from '../common/buffer-pool.ts';
+import { StrataError, type StrataErrorCode } from '../common/errors.ts';
+import type { RebuiltShard } from '../data/data-service.ts';
+import type { ShardHeader } from '../data/shard-file.ts';
+import type { Stripe } from '../metadata/types.ts';
+import type { Logger } from '../observability/logger.ts';
+import type { RepairThreadMessage, RepairThreadTask } from './repair-thread-worker.ts';
+
+// Nice values run from -20 to 19; each step is about 1.25 times less CPU share under contention
+// (Linux CFS weights): at 10, about a tenth of a nice-0 thread's share.
+export const REPAIR_THREAD_NICE = 10;
+
+interface Waiting {
+  resolve(shard: RebuiltShard | undefined): void;
+  reject(error: Error): void;
+  output: Buffer | undefined; // a coding task's, given back if the task fails
+}
+
+export class RepairThread {
+  private readonly log: Logger;
+  private readonly nice: number;
+  private worker: Worker | undefined;
+  private readonly waiting = new Map<number, Waiting>();
+  private nextId = 1;
+  // The thread's priority as it reported it (tests and the log read it).
+  priority: { nice: number; tid: number } | { failed: string } | undefined;
+
+  constructor(log: Logger, nice = REPAIR_THREAD_NICE) {
+    this.log = log;
+    this.nice = nice;
+  }
+
+  // Shard `target` of the stripe, coded from k others (inputs[i] is shard indices[i]), in a
+  // buffer of repairBuffers, with its file's header and checksums (store.put takes them).
+  async code(
+    stripe: Stripe,
+    target: number,
+    indices: number[],
+    inputs: Buffer[],
+  ): Promise<RebuiltShard> {
+    const output = repairBuffers.acquire(inputs[0].length);
+    assert(output.buffer instanceof SharedArrayBuffer, 'the coded shard is in shared memory');
+    const task: RepairThreadTask = {
+      op: 'code',
+      id: this.nextId++,
+      k: stripe.k,
+      m: stripe.m,
+      stripeId: stripe.id,
+      target,
+      indices,
+      // An input outside shared memory (a short range read) is copied by postMessage: correct,
+      // only slower.
+      inputs,
+      output,
+    };
+    const shard = await this.submit(task, output);
+    assert(shard !== undefined, 'a coding task gives its shard');
+    return shard;
+  }
+
+  // Checks a whole shard's blocks as verifyBlocks(name, header, 0, data, crcs) does (the same
+  // SHARD_CORRUPT), for a peer's repair read (data-service.ts, verifyRepairRead). `data` and
+  // `crcs` are views of repairBuffers (others are copied); the caller keeps them until this
+  // settles.
+  async verify(name: string, header: ShardHeader, data: Buffer, crcs: Buffer): Promise<void> {
+    await this.submit({ op: 'verify', id: this.nextId++, name, header, data, crcs }, undefined);
+  }
+
+  private submit(task: RepairThreadTask, output: Buffer | undefined) {
+    return new Promise<RebuiltShard | undefined>((resolve, reject) => {
+      this.waiting.set(task.id, { resolve, reject, output });
+      try {
+        this.thread().postMessage(task);
+      } catch (error) {
+        this.waiting.delete(task.id);
+        if (output !== undefined) repairBuffers.release(output);
+        reject(error as Error);
+      }
+    });
+  }
+
+  private thread(): Worker {
+    if (this.worker !== undefined) return this.worker;
+    const worker = new Worker(new URL('./repair-thread-worker.ts', import.meta.url), {
+      workerData: { nice: this.nice },
+    });
+    worker.on('message', (message: RepairThreadMessage) => this.received(message));
+    // A thread that dies fails what it held; the next rebuild starts another.
+    const lost = (why: string) => {
+      if (this.worker !== worker) return;
+      this.worker = undefined;
+      this.failAll(new StrataError('INTERNAL', `repair thread ${why}`));
+    };
+    worker.on('error', (error) => {
+      this.log.error('repair thread failed', { error });
+      lost(`failed: ${error.message}`);
+    });
+    worker.on('exit', (code) => lost(`exited (${code})`));
+    worker.unref();
+    this.worker = worker;
+    return worker;
+  }
+
+  private received(message: RepairThreadMessage): void {
+    if (message.type === 'priority') {
+      this.priority = { nice: message.nice, tid: message.tid };
+      this.log.info('repair thread started at a lower CPU priority', this.priority);
+      return;
+    }
+    if (message.type === 'priority-failed') {
+      this.priority = { failed: message.message };
+      this.log.warn('repair thread runs at the process priority (no per-thread nice here)', {
+        error: message.message,
+      });
+      return;
+    }
+    const waiting = this.waiting.get(message.id);
+    if (waiting === undefined) return;
+    this.waiting.delete(message.id);
+    const { output } = waiting;
+    if (message.type === 'failed') {
+      if (output !== undefined) repairBuffers.release(output);
+      const code = (message.code ?? 'INTERNAL') as StrataErrorCode;
+      waiting.reject(new StrataError(code, message.message));
+      return;
+    }
+    if (message.type === 'verified') {
+      waiting.resolve(undefined);
+      return;
+    }
+    assert(output !== undefined, 'a coding task has its output');
+    const shard: Leased = { data: output, release: releaseOnce(repairBuffers, output) };
+    const encoded = { head: Buffer.from(message.head), crcs: Buffer.from(message.crcs) };
+    waiting.resolve({ ...shard, encoded });
+  }
+
+  private failAll(error: Error): void {
+    for (const [id, waiting] of this.waiting) {
+      this.waiting.delete(id);
+      // The thread is gone: nothing writes it any more.
+      if (waiting.output !== undefined) repairBuffers.release(waiting.output);
+      waiting.reject(error);
+    }
+  }
+
+  async close(): Promise<void> {
+    const worker = this.worker;
+    this.worker = undefined;
+    await worker?.terminate();
+    this.failAll(new StrataError('RPC_UNAVAILABLE', 'repair thread closed'));
+  }
+}
