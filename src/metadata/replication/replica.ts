@@ -639,8 +639,8 @@ export class MetadataReplica {
     }
     // The copy is the state at the applied index it records, whatever was applied meanwhile.
     const index = MetadataStateMachine.appliedIndexAt(copyDir);
-    if (this.stopped || index <= this.lastSnapshotIndex) {
-      await removeCopy(); // a received snapshot overtook it
+    if (this.stopped || this.overtakenByReceived(index, 'copied')) {
+      await removeCopy();
       return;
     }
     const copiedMs = performance.now() - startedMs;
@@ -649,14 +649,16 @@ export class MetadataReplica {
       throw error;
     });
     // A received snapshot may have replaced the log while the file was being checksummed.
-    if (this.stopped || index <= this.lastSnapshotIndex) return;
+    if (this.stopped || this.overtakenByReceived(index, 'adopted')) return;
+    // Not overtaken: the core's log holds every index from its snapshot on, the applied ones
+    // included (the copy's index is one this member applied from that log).
     const term = this.raft.logTerm(index);
     assert(term !== undefined, `no term for applied index ${index}`);
     const meta = { index, term, confState: this.raft.confStateAt(index) };
     const snapshot: Snapshot = { meta, sizeBytes: local.sizeBytes, checksum: local.checksum };
     await store.compact(snapshot);
     // A received snapshot may have replaced the log while the record was being written.
-    if (this.stopped || index <= this.lastSnapshotIndex) return;
+    if (this.stopped || this.overtakenByReceived(index, 'recorded')) return;
     this.raft.compact(snapshot);
     this.lastSnapshotIndex = index;
     this.removeCompactedSoon();
@@ -668,6 +670,31 @@ export class MetadataReplica {
       copyMs: Math.round(copiedMs),
       durationMs: Math.round(performance.now() - startedMs),
     });
+  }
+
+  // Whether a snapshot being taken at `index` was passed by one received from the leader, which
+  // then stands instead (the copy is given up, counted and logged). The core takes a received
+  // snapshot, its log restarting after it, the moment the last chunk is stepped (#restore in
+  // raft-node.ts), while this member installs it, and moves lastSnapshotIndex, only once the
+  // Ready carrying it is durable, a Ready or more later: in between, the core's log no longer
+  // holds `index` (issue 11's 'no term for applied index': the scale short form's follower,
+  // restarted behind the leader's compaction, copied its state while the leader's snapshot
+  // arrived; raft-snapshot-overtaken.test.ts). Nothing else moves the core's snapshot past
+  // lastSnapshotIndex: this member's own compactions are one at a time and move both together.
+  private overtakenByReceived(index: number, stage: 'copied' | 'adopted' | 'recorded'): boolean {
+    const receivedIndex = Math.max(this.lastSnapshotIndex, this.raft.status().firstIndex - 1);
+    if (index > receivedIndex) return false;
+    metadataSnapshots.inc({ origin: 'overtaken' });
+    this.options.log.info(
+      'metadata snapshot given up: a snapshot received from the leader passed it',
+      {
+        index,
+        receivedIndex,
+        installed: receivedIndex === this.lastSnapshotIndex,
+        stage,
+      },
+    );
+    return true;
   }
 
   // Segments a snapshot covers are unlinked (after the write that recorded the snapshot).
