@@ -131,6 +131,9 @@ export class MetadataReplica {
   private readonly readRounds = new Map<string, { waiters: ReadWaiter[]; timer: NodeJS.Timeout }>();
   private readSeq = 0;
   private readonly appliedWaiters: Array<{ index: number; resolve(): void }> = [];
+  // Waiting for the core to be told an index is applied (advance(), after a whole Ready): what a
+  // snapshot's index must be before the core may compact to it.
+  private coreAppliedWaiters: Array<{ index: number; resolve(): void }> = [];
   private readonly ticker: NodeJS.Timeout;
   private scheduled = false;
   private stopped = false;
@@ -349,12 +352,9 @@ export class MetadataReplica {
 
   private processReadies(): void {
     let appliedThisTurn = 0;
-    // While a snapshot is being taken a Ready is applied whole, as before the budget: the copy is
-    // the state at whatever index it reads, and the core compacts its log to that index, which
-    // must be one it was told is applied (a Ready is advanced only once all of it is applied).
-    const budgetMs = this.snapshotting
-      ? Number.POSITIVE_INFINITY
-      : (this.options.applyTurnBudgetMs ?? APPLY_TURN_BUDGET_MS);
+    // The budget holds while a snapshot is taken too: the copy may hold part of a Ready, and
+    // takeSnapshot waits for the core to be told the rest is applied before it compacts.
+    const budgetMs = this.options.applyTurnBudgetMs ?? APPLY_TURN_BUDGET_MS;
     const deadlineMs = performance.now() + budgetMs;
     for (let rounds = 0; rounds < 64 && !this.stopped; rounds++) {
       // A Ready stopped by a full disk waits for the alarm to clear (the check resumes it).
@@ -386,6 +386,7 @@ export class MetadataReplica {
       assert(work.entriesApplied === work.ready.committedEntries.length, 'all entries applied');
       this.inProgress = undefined;
       this.raft.advance();
+      this.releaseCoreAppliedWaiters();
     }
     if (this.raft.hasReady() || this.inProgress) this.schedule();
     // Taking a snapshot writes a copy of the state: it waits while the disk is full.
@@ -639,6 +640,11 @@ export class MetadataReplica {
     }
     // The copy is the state at the applied index it records, whatever was applied meanwhile.
     const index = MetadataStateMachine.appliedIndexAt(copyDir);
+    // It may have been read in the middle of a Ready (applies keep their per-turn budget while
+    // the copy runs); the core compacts only to an index it was told is applied, which it is
+    // once the rest of that Ready is, a few turns later. A received snapshot taken by the core
+    // meanwhile counts as applied there too: the check below gives the copy up then.
+    await this.coreApplied(index);
     if (this.stopped || this.overtakenByReceived(index, 'copied')) {
       await removeCopy();
       return;
@@ -695,6 +701,21 @@ export class MetadataReplica {
       },
     );
     return true;
+  }
+
+  // Resolves once the core's applied index (advanced a whole Ready at a time) reaches `index`,
+  // or the replica stops (the caller checks).
+  private coreApplied(index: number): Promise<void> {
+    if (this.stopped || this.raft.status().appliedIndex >= index) return Promise.resolve();
+    return new Promise((resolve) => this.coreAppliedWaiters.push({ index, resolve }));
+  }
+
+  private releaseCoreAppliedWaiters(): void {
+    if (this.coreAppliedWaiters.length === 0) return;
+    const applied = this.raft.status().appliedIndex;
+    const waiting = this.coreAppliedWaiters;
+    this.coreAppliedWaiters = waiting.filter((w) => w.index > applied);
+    for (const w of waiting) if (w.index <= applied) w.resolve();
   }
 
   // Segments a snapshot covers are unlinked (after the write that recorded the snapshot).
@@ -845,6 +866,8 @@ export class MetadataReplica {
     for (const context of [...this.readRounds.keys()]) this.failReadRound(context, 'stopped');
     for (const w of this.readQueue) w.reject(error);
     this.readQueue = [];
+    for (const w of this.coreAppliedWaiters) w.resolve(); // a snapshot in progress sees `stopped`
+    this.coreAppliedWaiters = [];
   }
 }
 
