@@ -281,7 +281,9 @@ export const userSecretUnsealFailures = new Counter({
 // its leader: how often the state machine is copied, and whether a follower fell behind one.
 export const metadataSnapshots = new Counter({
   name: 'strata_metadata_snapshots_total',
-  help: 'Metadata snapshots, by origin: taken (own state copied, log compacted) or installed',
+  help:
+    'Metadata snapshots, by origin: taken (own state copied, log compacted), installed (received ' +
+    'from the leader), or overtaken (a copy given up: a received snapshot passed it)',
   labelNames: ['origin'] as const,
   registers: [metadataMetrics],
 });

@@ -133,6 +133,9 @@ export class MetadataReplica {
   private readonly readRounds = new Map<string, { waiters: ReadWaiter[]; timer: NodeJS.Timeout }>();
   private readSeq = 0;
   private readonly appliedWaiters: Array<{ index: number; resolve(): void }> = [];
+  // Waiting for the core to be told an index is applied (advance(), after a whole Ready): what a
+  // snapshot's index must be before the core may compact to it.
+  private coreAppliedWaiters: Array<{ index: number; resolve(): void }> = [];
   private readonly ticker: NodeJS.Timeout;
   private scheduled = false;
   private stopped = false;
@@ -351,12 +354,9 @@ export class MetadataReplica {
 
   private processReadies(): void {
     let appliedThisTurn = 0;
-    // While a snapshot is being taken a Ready is applied whole, as before the budget: the copy is
-    // the state at whatever index it reads, and the core compacts its log to that index, which
-    // must be one it was told is applied (a Ready is advanced only once all of it is applied).
-    const budgetMs = this.snapshotting
-      ? Number.POSITIVE_INFINITY
-      : (this.options.applyTurnBudgetMs ?? APPLY_TURN_BUDGET_MS);
+    // The budget holds while a snapshot is taken too: the copy may hold part of a Ready, and
+    // takeSnapshot waits for the core to be told the rest is applied before it compacts.
+    const budgetMs = this.options.applyTurnBudgetMs ?? APPLY_TURN_BUDGET_MS;
     const deadlineMs = performance.now() + budgetMs;
     for (let rounds = 0; rounds < 64 && !this.stopped; rounds++) {
       // A Ready stopped by a full disk waits for the alarm to clear (the check resumes it).
@@ -388,6 +388,7 @@ export class MetadataReplica {
       assert(work.entriesApplied === work.ready.committedEntries.length, 'all entries applied');
       this.inProgress = undefined;
       this.raft.advance();
+      this.releaseCoreAppliedWaiters();
     }
     if (this.raft.hasReady() || this.inProgress) this.schedule();
     // Taking a snapshot writes a copy of the state: it waits while the disk is full.
@@ -671,8 +672,13 @@ export class MetadataReplica {
     }
     // The copy is the state at the applied index it records, whatever was applied meanwhile.
     const index = MetadataStateMachine.appliedIndexAt(copyDir);
-    if (this.stopped || index <= this.lastSnapshotIndex) {
-      await removeCopy(); // a received snapshot overtook it
+    // It may have been read in the middle of a Ready (applies keep their per-turn budget while
+    // the copy runs); the core compacts only to an index it was told is applied, which it is
+    // once the rest of that Ready is, a few turns later. A received snapshot taken by the core
+    // meanwhile counts as applied there too: the check below gives the copy up then.
+    await this.coreApplied(index);
+    if (this.stopped || this.overtakenByReceived(index, 'copied')) {
+      await removeCopy();
       return;
     }
     const copiedMs = performance.now() - startedMs;
@@ -681,14 +687,16 @@ export class MetadataReplica {
       throw error;
     });
     // A received snapshot may have replaced the log while the file was being checksummed.
-    if (this.stopped || index <= this.lastSnapshotIndex) return;
+    if (this.stopped || this.overtakenByReceived(index, 'adopted')) return;
+    // Not overtaken: the core's log holds every index from its snapshot on, the applied ones
+    // included (the copy's index is one this member applied from that log).
     const term = this.raft.logTerm(index);
     assert(term !== undefined, `no term for applied index ${index}`);
     const meta = { index, term, confState: this.raft.confStateAt(index) };
     const snapshot: Snapshot = { meta, sizeBytes: local.sizeBytes, checksum: local.checksum };
     await store.compact(snapshot);
     // A received snapshot may have replaced the log while the record was being written.
-    if (this.stopped || index <= this.lastSnapshotIndex) return;
+    if (this.stopped || this.overtakenByReceived(index, 'recorded')) return;
     this.raft.compact(snapshot);
     this.lastSnapshotIndex = index;
     this.removeCompactedSoon();
@@ -700,6 +708,46 @@ export class MetadataReplica {
       copyMs: Math.round(copiedMs),
       durationMs: Math.round(performance.now() - startedMs),
     });
+  }
+
+  // Whether a snapshot being taken at `index` was passed by one received from the leader, which
+  // then stands instead (the copy is given up, counted and logged). The core takes a received
+  // snapshot, its log restarting after it, the moment the last chunk is stepped (#restore in
+  // raft-node.ts), while this member installs it, and moves lastSnapshotIndex, only once the
+  // Ready carrying it is durable, a Ready or more later: in between, the core's log no longer
+  // holds `index` (issue 11's 'no term for applied index': the scale short form's follower,
+  // restarted behind the leader's compaction, copied its state while the leader's snapshot
+  // arrived; raft-snapshot-overtaken.test.ts). Nothing else moves the core's snapshot past
+  // lastSnapshotIndex: this member's own compactions are one at a time and move both together.
+  private overtakenByReceived(index: number, stage: 'copied' | 'adopted' | 'recorded'): boolean {
+    const receivedIndex = Math.max(this.lastSnapshotIndex, this.raft.status().firstIndex - 1);
+    if (index > receivedIndex) return false;
+    metadataSnapshots.inc({ origin: 'overtaken' });
+    this.options.log.info(
+      'metadata snapshot given up: a snapshot received from the leader passed it',
+      {
+        index,
+        receivedIndex,
+        installed: receivedIndex === this.lastSnapshotIndex,
+        stage,
+      },
+    );
+    return true;
+  }
+
+  // Resolves once the core's applied index (advanced a whole Ready at a time) reaches `index`,
+  // or the replica stops (the caller checks).
+  private coreApplied(index: number): Promise<void> {
+    if (this.stopped || this.raft.status().appliedIndex >= index) return Promise.resolve();
+    return new Promise((resolve) => this.coreAppliedWaiters.push({ index, resolve }));
+  }
+
+  private releaseCoreAppliedWaiters(): void {
+    if (this.coreAppliedWaiters.length === 0) return;
+    const applied = this.raft.status().appliedIndex;
+    const waiting = this.coreAppliedWaiters;
+    this.coreAppliedWaiters = waiting.filter((w) => w.index > applied);
+    for (const w of waiting) if (w.index <= applied) w.resolve();
   }
 
   // Segments a snapshot covers are unlinked (after the write that recorded the snapshot).
@@ -850,6 +898,8 @@ export class MetadataReplica {
     for (const context of [...this.readRounds.keys()]) this.failReadRound(context, 'stopped');
     for (const w of this.readQueue) w.reject(error);
     this.readQueue = [];
+    for (const w of this.coreAppliedWaiters) w.resolve(); // a snapshot in progress sees `stopped`
+    this.coreAppliedWaiters = [];
   }
 }
 
