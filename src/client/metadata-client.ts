@@ -43,6 +43,7 @@ export class MetadataClient {
   private nextSeq = 1;
   private readonly inFlight = new Set<number>();
   private configCache: ClusterConfig | undefined;
+  private closed = false;
 
   // `user`: every connection logs in as this user (src/client/user-login.ts), which limits the
   // namespace to the user's buckets; without it the process's role alone decides.
@@ -167,7 +168,15 @@ export class MetadataClient {
         this.preferred = index;
         return this.takeLeaderHint(reply.header);
       } catch (error) {
-        if (!isStrataError(error) || !RETRYABLE.has(error.code) || Date.now() >= deadline)
+        // A closed client's calls fail at once ("RPC client ... is closed"): retrying them until
+        // the deadline would keep a stopping process alive on its backoff timers for up to 30 s
+        // (a metadata member stopped after its peers missed the 20 s stop bound that way).
+        if (
+          this.closed ||
+          !isStrataError(error) ||
+          !RETRYABLE.has(error.code) ||
+          Date.now() >= deadline
+        )
           throw error;
         // Each member once without waiting, then back off.
         if (attempt % this.rpcs.length === this.rpcs.length - 1) {
@@ -189,7 +198,9 @@ export class MetadataClient {
     return rest as H;
   }
 
+  // Calls in flight fail, and those waiting to retry give up (at their next attempt).
   async close(): Promise<void> {
+    this.closed = true;
     await Promise.all(this.rpcs.map((rpc) => rpc.close()));
   }
 }

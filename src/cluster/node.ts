@@ -299,12 +299,25 @@ function startRepair(
     bandwidthBytesPerSecond: config.repair.bandwidth_bytes_per_second,
     findings: () => findings.collect(),
   });
-  closers.push(async () => {
-    await driver.stop();
-    await findings.close();
-    await metadata.close();
-  });
+  // The driver's stop waits for its pass in flight, whose metadata calls retry for up to 30 s
+  // while no member leads (this one stopping after its peers): closing the clients at once fails
+  // them, so a stop never waits on members that are gone (see closeAfterStop).
+  closers.push(() => closeAfterStop(driver.stop(), [findings, metadata]));
   return driver;
+}
+
+// Stops a leader-only background task whose stop waits for its pass in flight: the stop has
+// begun (no new pass starts), then its clients close, which fails the calls that pass is making
+// instead of letting them retry until their deadline. A stopped member's pass ends the way a
+// crash would end it (every pass is safe to repeat); a pass that is not stuck has finished its
+// call by then or fails it and logs the failure. Without this a metadata member stopped after its
+// peers sometimes did not exit within 20 s of SIGTERM (its repair pass retried a read for 30 s).
+async function closeAfterStop(
+  stopping: Promise<unknown>,
+  clients: Array<{ close(): Promise<void> }>,
+): Promise<void> {
+  // One Promise.all: a stop that fails while the clients close is still handled.
+  await Promise.all([stopping, ...clients.map((c) => c.close())]);
 }
 
 // Bucket replication's sender on this metadata member, when targets are configured; it works
@@ -337,11 +350,7 @@ function startReplication(
       strata: t.strata ?? false,
     })),
   });
-  closers.push(async () => {
-    await runner.stop();
-    await client.close();
-    await metadata.close();
-  });
+  closers.push(() => closeAfterStop(runner.stop(), [client, metadata]));
   return runner;
 }
 
@@ -377,11 +386,9 @@ function startTransitions(
     timing: lifecycleTiming(config),
     log: log.child({ service: 'lifecycle', component: 'restores' }),
   });
-  closers.push(async () => {
-    await Promise.all([runner.stop(), restores.stop()]);
-    await client.close();
-    await metadata.close();
-  });
+  closers.push(() =>
+    closeAfterStop(Promise.all([runner.stop(), restores.stop()]), [client, metadata]),
+  );
   return {
     leadership(isLeader: boolean) {
       runner.leadership(isLeader);

@@ -614,6 +614,9 @@ async function resolvePeers(
         if (attempt > 1) log.info('metadata peer answered', { peer: addr, attempt });
         return reply.header.nodeId;
       } catch (error) {
+        // A stopped service asks no more: a restarted member whose peers stay down retried
+        // forever after its stop, and the retry timer kept the process from exiting.
+        if (transport.closed) throw new StrataError('RPC_UNAVAILABLE', 'metadata service stopped');
         const retryMs = Math.min(HELLO_RETRY_MS * 2 ** (attempt - 1), HELLO_RETRY_MAX_MS);
         log.warn('metadata peer not answering; retrying', { peer: addr, attempt, retryMs, error });
         await new Promise((r) => setTimeout(r, retryMs));
@@ -621,7 +624,9 @@ async function resolvePeers(
     }
   };
   if (!fresh || raft.join) {
-    for (const addr of raft.peers) void ask(addr);
+    // In the background: the lookup ends with an id, or with the stop (nothing else throws).
+    for (const addr of raft.peers)
+      ask(addr).catch((error) => log.info('metadata peer lookup ended', { peer: addr, error }));
     return undefined;
   }
   if (raft.peers.length > 0)

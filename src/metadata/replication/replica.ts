@@ -306,7 +306,9 @@ export class MetadataReplica {
   }
 
   private startReadRound(): void {
-    if (this.readRounds.size > 0 || this.readQueue.length === 0) return;
+    // A closed replica starts none: close() fails the rounds in flight, and a new one would wait
+    // for peers' answers that are never processed, its 5 s timer keeping a stopping process alive.
+    if (this.stopped || this.readRounds.size > 0 || this.readQueue.length === 0) return;
     const context = `${this.nodeId}:${++this.readSeq}`;
     const waiters = this.readQueue;
     this.readQueue = [];
@@ -895,11 +897,11 @@ export class MetadataReplica {
     const error = new StrataError('RPC_UNAVAILABLE', 'metadata replica stopped');
     for (const p of this.pending.values()) p.reject(error);
     this.pending.clear();
-    for (const context of [...this.readRounds.keys()]) this.failReadRound(context, 'stopped');
     for (const w of this.readQueue) w.reject(error);
     this.readQueue = [];
     for (const w of this.coreAppliedWaiters) w.resolve(); // a snapshot in progress sees `stopped`
     this.coreAppliedWaiters = [];
+    for (const context of [...this.readRounds.keys()]) this.failReadRound(context, 'stopped');
   }
 }
 

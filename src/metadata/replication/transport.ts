@@ -21,6 +21,7 @@ const SEND_TIMEOUT_MS = 2_000;
 export class RaftTransport {
   private readonly peers = new Map<NodeId, string>(); // id -> metadata address
   private readonly clients = new Map<string, RpcClient>();
+  private isClosed = false;
   private readonly log: Logger;
   selfAddr = ''; // sent with every message, so a node learns the address of whoever talks to it
 
@@ -64,7 +65,13 @@ export class RaftTransport {
       .catch((error) => this.log.debug('raft send failed', { to: message.to, error }));
   }
 
+  // Whether close() was called: loops that ask peers (the start's raft.hello) end there.
+  get closed(): boolean {
+    return this.isClosed;
+  }
+
   async close(): Promise<void> {
+    this.isClosed = true;
     await Promise.all([...this.clients.values()].map((c) => c.close()));
   }
 }
