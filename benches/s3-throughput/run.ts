@@ -6,8 +6,12 @@
 //   npm run bench:s3 [-- --big-count 32 --small-count 2000 --runs 1 --skip-swift --encryption]
 // --encryption runs Strata twice, without and with encryption at rest (two servers, the same
 // load in turn, run by run, the order swapped each run) and prints the ratio of each pair of
-// runs, the median of those ratios, and the two sides' medians: the cost of sealing and opening.
+// runs, the median of those ratios, and the two sides' medians: the cost of sealing and opening;
+// then 16 MiB GETs on both servers interleaved batch by batch (--steady-rounds 16), the figure to
+// quote for a GET's cost (docs/guides/security.md, "Cost of encryption").
+import assert from 'node:assert';
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { copyFileSync, existsSync, readFileSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -15,11 +19,13 @@ import {
   CompleteMultipartUploadCommand,
   CreateBucketCommand,
   CreateMultipartUploadCommand,
+  GetObjectCommand,
+  PutObjectCommand,
   S3Client,
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
 import { patternBytes } from '../../test/helpers/s3.ts';
-import { REPO_ROOT, startStrata, tempDir } from '../../test/helpers/server.ts';
+import { REPO_ROOT, type StrataProcess, startStrata, tempDir } from '../../test/helpers/server.ts';
 
 // Beside the checkout (/work/main), or two levels up from a git worktree (/work/wt/NAME).
 const PEERS =
@@ -34,6 +40,7 @@ const { values: opts } = parseArgs({
     'skip-swift': { type: 'boolean', default: false },
     'multipart-count': { type: 'string', default: '3' },
     encryption: { type: 'boolean', default: false },
+    'steady-rounds': { type: 'string', default: '16' },
   },
 });
 
@@ -220,6 +227,8 @@ function table(
   }
 }
 
+// Then, with both servers still up, 16 MiB GETs in the steady state (steadyGets below): the row
+// to quote for the cost of opening.
 // The same load on a server without and one with encryption at rest, pair by pair, the order
 // swapped each pair (plain first, then encrypted first, ...): whatever else the machine does, and
 // whatever one run leaves behind (a multipart upload's dirty pages still being written back),
@@ -243,6 +252,7 @@ async function encryptionPair(dir: string): Promise<[LoadResult, LoadResult]> {
         results[i].push(result);
       }
     }
+    await steadyGets(nodes[1], nodes[0], Number(opts['steady-rounds']));
   } finally {
     await Promise.all(nodes.map((n) => n.stop()));
   }
@@ -251,6 +261,114 @@ async function encryptionPair(dir: string): Promise<[LoadResult, LoadResult]> {
   a.multipartMBs = median(results[0].map((x) => x.multipartMBs ?? 0));
   b.multipartMBs = median(results[1].map((x) => x.multipartMBs ?? 0));
   return [a, b];
+}
+
+// CPU time of a server (its process and its data service's), from utime + stime in /proc.
+function serverCpuMs(node: StrataProcess): number {
+  const pid = node.process.pid;
+  assert(pid !== undefined, 'a running server');
+  const cpuMsOf = (id: number) => {
+    const stat = readFileSync(`/proc/${id}/stat`, 'latin1');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // USER_HZ ticks
+  };
+  const children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'latin1').trim();
+  const ids = [pid, ...(children === '' ? [] : children.split(' ').map(Number))];
+  return ids.reduce((sum, id) => sum + cpuMsOf(id), 0);
+}
+
+// 16 MiB GETs in the steady state, the two servers interleaved batch by batch. The pairs above
+// time each server's GET phase as one window of a few seconds, right after that server's own PUT
+// phase and half a minute from the other server's window: on a shared machine another user's
+// burst lands in one window and not the other, which moves a pair's ratio far more than the
+// cipher does (the 4 KiB HEAD row, which decrypts nothing, swings with it). Here each server holds
+// `--big-count` objects of random bytes written beforehand, and batches of 8 concurrent GETs
+// (s3-load's concurrency) alternate between them, the order swapped each round, so both sides
+// of a round see the same minute of load. Prints the median of the rounds' ratios, and each
+// server's CPU per GET over all its batches (which the machine's load moves far less).
+async function steadyGets(
+  sealed: StrataProcess,
+  plain: StrataProcess,
+  rounds: number,
+): Promise<void> {
+  const BATCH = 8;
+  const count = Math.max(BATCH, Number(opts['big-count']));
+  const size = 16 * MiB;
+  const bodies = Array.from({ length: 4 }, () => randomBytes(size)); // as s3-load's
+  const sides = [sealed, plain].map((node) => ({
+    node,
+    s3: new S3Client({
+      endpoint: node.s3Endpoint,
+      region: 'us-east-1',
+      forcePathStyle: true,
+      credentials: { accessKeyId: node.accessKey, secretAccessKey: node.secretKey },
+      maxAttempts: 1,
+    }),
+    ms: [] as number[],
+    cpuMs: 0,
+  }));
+  try {
+    for (const { s3 } of sides) {
+      await s3.send(new CreateBucketCommand({ Bucket: 'steady' }));
+      let next = 0;
+      const put = async () => {
+        for (let i = next++; i < count; i = next++) {
+          const Body = bodies[i % bodies.length];
+          await s3.send(new PutObjectCommand({ Bucket: 'steady', Key: `big/${i}`, Body }));
+        }
+      };
+      await Promise.all(Array.from({ length: BATCH }, put));
+    }
+    for (let r = 0; r < rounds; r++) {
+      for (const side of r % 2 === 0 ? sides : [sides[1], sides[0]]) {
+        const cpuBefore = serverCpuMs(side.node);
+        const started = performance.now();
+        await Promise.all(
+          Array.from({ length: BATCH }, async (_, j) => {
+            const Key = `big/${(r * BATCH + j) % count}`;
+            const got = await side.s3.send(new GetObjectCommand({ Bucket: 'steady', Key }));
+            let bytes = 0;
+            for await (const chunk of got.Body as AsyncIterable<Uint8Array>) bytes += chunk.length;
+            if (bytes !== size) throw new Error(`${Key}: ${bytes} bytes of ${size}`);
+          }),
+        );
+        side.ms.push(performance.now() - started);
+        side.cpuMs += serverCpuMs(side.node) - cpuBefore;
+      }
+    }
+  } finally {
+    for (const { s3 } of sides) s3.destroy();
+  }
+  const [e, p] = sides;
+  const mibs = (ms: number) => (BATCH * size) / MiB / (ms / 1000);
+  const ratios = e.ms.map((ms, r) => p.ms[r] / ms);
+  const perGet = (side: (typeof sides)[number]) => side.cpuMs / (rounds * BATCH);
+  console.log(
+    `\n16 MiB GET, c=${BATCH}, steady state: ${rounds} rounds of ${BATCH} GETs per server over ` +
+      `${count} objects, alternated (load ${loadAverage()})`,
+  );
+  console.log('\n| measure | encrypted | unencrypted | encrypted / unencrypted |');
+  console.log('|---|---|---|---|');
+  console.log(
+    `| MiB/s, medians of the rounds; median of the rounds' ratios | ${mibs(median(e.ms)).toFixed(1)} | ` +
+      `${mibs(median(p.ms)).toFixed(1)} | ${median(ratios).toFixed(2)} |`,
+  );
+  console.log(
+    `| server CPU ms per GET (process and data service) | ${perGet(e).toFixed(1)} | ` +
+      `${perGet(p).toFixed(1)} | ${(perGet(e) / perGet(p)).toFixed(2)} |`,
+  );
+  // The second batch of a round tends to be the faster (the first follows the same server's
+  // batch of the round before, and shares the machine with what that batch left running): with
+  // the order swapped each round, the geometric mean weighs both orders alike.
+  const geometric = Math.exp(ratios.reduce((sum, x) => sum + Math.log(x), 0) / ratios.length);
+  console.log(`| geometric mean of the rounds' ratios | | | ${geometric.toFixed(2)} |`);
+  console.log(
+    `rounds' ratios (odd rounds encrypted first): ${ratios.map((x) => x.toFixed(2)).join(' ')}`,
+  );
+}
+
+function loadAverage(): string {
+  return readFileSync('/proc/loadavg', 'latin1').split(' ').slice(0, 3).join(' ');
 }
 
 // encrypted / unencrypted pair by pair (each pair ran back to back), and the median of those
