@@ -3,39 +3,17 @@
 // RPCs are served meanwhile, and every entry is still applied, once, in log order. With a budget
 // of 0 a turn applies one entry, which makes the yields countable without measuring time.
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { test } from 'node:test';
-import { RaftStore } from '../../src/metadata/replication/raft-store.ts';
-import { MetadataReplica } from '../../src/metadata/replication/replica.ts';
-import { SnapshotFiles } from '../../src/metadata/replication/snapshot-files.ts';
-import { RaftTransport } from '../../src/metadata/replication/transport.ts';
-import { MetadataStateMachine } from '../../src/metadata/state-machine.ts';
-import { silentLogger } from '../../src/observability/logger.ts';
+import type { MetadataReplica } from '../../src/metadata/replication/replica.ts';
 import { tempDir } from '../helpers/server.ts';
+import { startSingleReplica } from '../helpers/single-replica.ts';
 
 const caller = { uid: 0, gid: 0 };
 const FILES = 64;
 
 function startReplica(snapshotLogBytes: number) {
   const dataDir = tempDir('strata-apply-yield-');
-  const files = new SnapshotFiles(dataDir);
-  const stateMachine = MetadataStateMachine.open(files.currentStatePath(), { durable: false });
-  const replica = new MetadataReplica({
-    nodeId: 1,
-    store: RaftStore.open(join(dataDir, 'raft-log')),
-    stateMachine,
-    transport: new RaftTransport(silentLogger),
-    bootstrapVoters: [1],
-    log: silentLogger,
-    tickMs: 10,
-    electionTimeoutTicks: 5,
-    seed: 1,
-    snapshotLogBytes,
-    applyTurnBudgetMs: 0,
-    diskSpace: { paths: [dataDir], minFreeBytes: 0, checkIntervalMs: 60_000 },
-    files,
-  });
-  return { replica, stateMachine };
+  return startSingleReplica(dataDir, { snapshotLogBytes, applyTurnBudgetMs: 0 });
 }
 
 async function createBucket(replica: MetadataReplica): Promise<number> {

@@ -6,13 +6,10 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { RaftStore } from '../../src/metadata/replication/raft-store.ts';
-import { MetadataReplica } from '../../src/metadata/replication/replica.ts';
-import { SnapshotFiles } from '../../src/metadata/replication/snapshot-files.ts';
-import { RaftTransport } from '../../src/metadata/replication/transport.ts';
-import { MetadataStateMachine } from '../../src/metadata/state-machine.ts';
-import { silentLogger } from '../../src/observability/logger.ts';
+import type { MetadataReplica } from '../../src/metadata/replication/replica.ts';
 import type { Entry } from '../../src/raft/index.ts';
 import { tempDir } from '../helpers/server.ts';
+import { startSingleReplica } from '../helpers/single-replica.ts';
 
 const caller = { uid: 0, gid: 0 };
 const entry = (index: number, term: number): Entry => ({
@@ -39,23 +36,7 @@ test('a commit-only hard state is written with the next durable write, or at a c
 });
 
 function startReplica(dataDir: string, store: RaftStore) {
-  const files = new SnapshotFiles(dataDir);
-  const stateMachine = MetadataStateMachine.open(files.currentStatePath(), { durable: false });
-  const replica = new MetadataReplica({
-    nodeId: 1,
-    store,
-    stateMachine,
-    transport: new RaftTransport(silentLogger),
-    bootstrapVoters: [1],
-    log: silentLogger,
-    tickMs: 10,
-    electionTimeoutTicks: 5,
-    seed: 1,
-    snapshotLogBytes: 64 * 1024 * 1024,
-    diskSpace: { paths: [dataDir], minFreeBytes: 0, checkIntervalMs: 60_000 },
-    files,
-  });
-  return { replica, stateMachine };
+  return startSingleReplica(dataDir, { store });
 }
 
 async function proposeAsLeader(

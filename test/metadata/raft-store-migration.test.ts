@@ -8,14 +8,12 @@ import { test } from 'node:test';
 import { open } from 'lmdb';
 import { RaftStore } from '../../src/metadata/replication/raft-store.ts';
 import { migrateLegacyRaftStore } from '../../src/metadata/replication/raft-store-migration.ts';
-import { MetadataReplica } from '../../src/metadata/replication/replica.ts';
-import { SnapshotFiles } from '../../src/metadata/replication/snapshot-files.ts';
-import { RaftTransport } from '../../src/metadata/replication/transport.ts';
+import type { MetadataReplica } from '../../src/metadata/replication/replica.ts';
 import { entryChecksum, snapshotChecksum } from '../../src/metadata/replication/wal-format.ts';
-import { MetadataStateMachine } from '../../src/metadata/state-machine.ts';
 import { silentLogger } from '../../src/observability/logger.ts';
 import type { Entry, HardState, Snapshot } from '../../src/raft/index.ts';
 import { tempDir } from '../helpers/server.ts';
+import { startSingleReplica } from '../helpers/single-replica.ts';
 
 const caller = { uid: 0, gid: 0 };
 
@@ -127,30 +125,7 @@ test('a damaged LMDB log is not moved: EIO, and the old store stays', async () =
 });
 
 function startReplica(dataDir: string) {
-  const files = new SnapshotFiles(dataDir);
-  const stateMachine = MetadataStateMachine.open(files.currentStatePath(), { durable: false });
-  const store = RaftStore.open(join(dataDir, 'raft-log'));
-  const replica = new MetadataReplica({
-    nodeId: 1,
-    store,
-    stateMachine,
-    transport: new RaftTransport(silentLogger),
-    bootstrapVoters: [1],
-    log: silentLogger,
-    tickMs: 10,
-    electionTimeoutTicks: 5,
-    seed: 1,
-    snapshotLogBytes: 64 * 1024 * 1024,
-    diskSpace: { paths: [dataDir], minFreeBytes: 0, checkIntervalMs: 60_000 },
-    files,
-  });
-  const close = async () => {
-    replica.close();
-    await replica.drained();
-    await store.close();
-    await stateMachine.close();
-  };
-  return { replica, stateMachine, store, close };
+  return startSingleReplica(dataDir);
 }
 
 async function proposeAsLeader(
