@@ -168,15 +168,15 @@ export class MetadataClient {
         this.preferred = index;
         return this.takeLeaderHint(reply.header);
       } catch (error) {
-        // A closed client's calls fail at once ("RPC client ... is closed"): retrying them until
-        // the deadline would keep a stopping process alive on its backoff timers for up to 30 s
-        // (a metadata member stopped after its peers missed the 20 s stop bound that way).
-        if (
-          this.closed ||
-          !isStrataError(error) ||
-          !RETRYABLE.has(error.code) ||
-          Date.now() >= deadline
-        )
+        // A closed client's calls fail at once, whatever the attempt in flight met: retrying
+        // them until the deadline would keep a stopping process alive on its backoff timers for
+        // up to 30 s (a metadata member stopped after its peers missed the 20 s stop bound that
+        // way).
+        if (this.closed)
+          throw new StrataError('RPC_UNAVAILABLE', `${method}: metadata client closed`, {
+            cause: error,
+          });
+        if (!isStrataError(error) || !RETRYABLE.has(error.code) || Date.now() >= deadline)
           throw error;
         // Each member once without waiting, then back off.
         if (attempt % this.rpcs.length === this.rpcs.length - 1) {
