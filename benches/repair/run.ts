@@ -6,7 +6,10 @@
 //    bandwidth 10 GiB/s; --max-concurrent, --bandwidth-mib) so that the bench measures
 //    capability, not the throttle.
 // 2. Fill: --bytes of objects of --object-mib MiB, plus 64 small objects (1 MiB) for the
-//    foreground GET loop; GET p99 at rest over 15 s.
+//    foreground GETs; GET p99 at rest over 15 s. The foreground (foreground.ts, --foreground):
+//    `paced` (the default) starts --get-rate GETs a second, open loop, each latency from its
+//    scheduled start; `closed` (the bench's first definition) runs 2 GET loops with no think
+//    time, which on two cores take up to a core and compete with repair directly.
 // 3. kill -9 the data server holding the most shards; wait until it is recorded down; measure
 //    until every stripe has its k+m shards on servers recorded up (the shard counts polled every
 //    0.5 s, then every stripe record checked): time to full redundancy from the kill and from
@@ -17,8 +20,12 @@
 //    the rate moves with the other load, the CPU per GiB much less. The data servers' repair
 //    yield levels (src/data/repair-yield.ts) are sampled from their /metrics meanwhile.
 // 4. Plain copy: the lost server's shard files (still on its disk) read and written, fsynced, to
-//    a surviving server's disk directory, 16 at a time; MiB/s and the ratio repair / copy.
-import { mkdirSync, rmSync } from 'node:fs';
+//    a surviving server's disk directory, 16 at a time; MiB/s and the ratio repair / copy. With
+//    --copy-under foreground (the default) the copy runs beside the same foreground load as the
+//    repair did, so that the two rates are taken under the same conditions; --copy-under idle
+//    (the bench's first definition) copies on an idle cluster.
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { CreateBucketCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
@@ -28,8 +35,14 @@ import { patternBytes, s3Client } from '../../test/helpers/s3.ts';
 import { type StrataProcess, tempDir } from '../../test/helpers/server.ts';
 import { type BenchCluster, startBenchCluster } from './cluster.ts';
 import { plainCopy, shardFiles } from './copy.ts';
-import { cpuBetween, cpuSeconds } from './cpu.ts';
-import { percentile, startGetLoop, within } from './foreground.ts';
+import { cpuBetween, cpuSeconds, type ThreadCpu, threadSeconds, threadsBetween } from './cpu.ts';
+import {
+  type ForegroundRun,
+  percentile,
+  startGetLoop,
+  startPacedGets,
+  within,
+} from './foreground.ts';
 import { sampleYieldLevels } from './yield-levels.ts';
 
 const { values: opts } = parseArgs({
@@ -40,8 +53,19 @@ const { values: opts } = parseArgs({
     // The repair throttle; the defaults are raised far above the configuration's (4, 100 MiB/s).
     'max-concurrent': { type: 'string', default: '16' },
     'bandwidth-mib': { type: 'string', default: '10240' },
+    // The foreground's definition (foreground.ts): paced (open loop, --get-rate GETs a second)
+    // or closed (FOREGROUND_LOOPS loops, no think time: the bench's first definition).
+    foreground: { type: 'string', default: 'paced' },
+    'get-rate': { type: 'string', default: '10' },
+    // The plain copy beside the same foreground as the repair, or on an idle cluster (the
+    // bench's first definition).
+    'copy-under': { type: 'string', default: 'foreground' },
   },
 });
+if (!['paced', 'closed'].includes(opts.foreground))
+  throw new Error(`--foreground: paced or closed, got ${opts.foreground}`);
+if (!['foreground', 'idle'].includes(opts['copy-under']))
+  throw new Error(`--copy-under: foreground or idle, got ${opts['copy-under']}`);
 
 const MiB = 1024 * 1024;
 const DOWN_AFTER_SECONDS = 5;
@@ -50,6 +74,11 @@ const BANDWIDTH = Number(opts['bandwidth-mib']) * MiB;
 const COPY_CONCURRENCY = 16;
 const REST_SECONDS = 15;
 const FOREGROUND_LOOPS = 2;
+const GETS_PER_SECOND = Number(opts['get-rate']);
+const FOREGROUND =
+  opts.foreground === 'paced'
+    ? `paced, ${GETS_PER_SECOND} GETs/s open loop, latency from the scheduled start`
+    : `closed, ${FOREGROUND_LOOPS} loops with no think time`;
 const FOREGROUND_OBJECTS = 64;
 const POLL_MS = 500;
 const LIMIT_MS = 60 * 60_000; // an upper bound on the wait, never a figure
@@ -97,13 +126,16 @@ async function main(): Promise<void> {
   const totalBytes = parseBytes(opts.bytes);
   const objectBytes = Number(opts['object-mib']) * MiB;
   const configDir = tempDir('strata-bench-repair-');
-  const profileDir = opts.profile ? join(configDir, 'cpu-profiles') : undefined;
+  // Outside configDir: tempDir's directories are removed at exit (test/helpers/server.ts), and
+  // the profiles were removed with them.
+  const profileDir = opts.profile ? mkdtempSync(join(tmpdir(), 'strata-repair-prof-')) : undefined;
   console.log(
     `repair bench: ${fmt(totalBytes / MiB, 0)} MiB in ${fmt(objectBytes / MiB, 0)} MiB objects, ` +
       `3 metadata + 6 data servers (2 disks each) + gateway, 4+2; repair throttle ` +
       `max_concurrent ${MAX_CONCURRENT}, ${BANDWIDTH / MiB} MiB/s (configuration defaults 4 and ` +
       `100 MiB/s; the bench's are raised so that it measures capability); ` +
-      `server_down_after_seconds ${DOWN_AFTER_SECONDS}`,
+      `server_down_after_seconds ${DOWN_AFTER_SECONDS}; foreground 1 MiB GETs ${FOREGROUND}; ` +
+      `plain copy ${opts['copy-under'] === 'idle' ? 'on an idle cluster' : 'beside the same foreground'}`,
   );
   const cluster = await startBenchCluster({
     configDir,
@@ -123,7 +155,11 @@ async function main(): Promise<void> {
     const s3 = s3Client(cluster.gateway);
     const smallKeys = await fill(s3, totalBytes, objectBytes);
     let resting = true;
-    const restRun = startGetLoop(s3, 'bench', smallKeys, FOREGROUND_LOOPS, () => resting);
+    const startForeground = (running: () => boolean): ForegroundRun =>
+      opts.foreground === 'paced'
+        ? startPacedGets(s3, 'bench', smallKeys, GETS_PER_SECOND, running)
+        : startGetLoop(s3, 'bench', smallKeys, FOREGROUND_LOOPS, running);
+    const restRun = startForeground(() => resting);
     const restFromMs = performance.now();
     const everyone = allProcesses(cluster);
     const cpuAtRestStart = cpuSeconds(everyone.processes);
@@ -137,7 +173,7 @@ async function main(): Promise<void> {
     const atRest = within(restRun, restFromMs, performance.now());
     const victim = await chooseVictim(metadata, cluster);
     let repairing = true;
-    const during = startGetLoop(s3, 'bench', smallKeys, FOREGROUND_LOOPS, () => repairing);
+    const during = startForeground(() => repairing);
     const yieldLevels = sampleYieldLevels(cluster.data.filter((p) => p !== victim.process));
     const times = await killAndRepair(metadata, victim, survivors(cluster, victim));
     repairing = false;
@@ -155,18 +191,25 @@ async function main(): Promise<void> {
       restGets,
       repairGets,
     });
+    let copying = opts['copy-under'] === 'foreground';
+    const beside = copying ? startForeground(() => copying) : undefined;
+    const copyFromMs = performance.now();
     const copyRate = await copyBench(cluster, victim, configDir);
+    const copyToMs = performance.now();
+    copying = false;
+    await beside?.done;
     console.log(`repair / copy = ${fmt(repairRate / copyRate, 2)} (goal >= 0.5)`);
     const p99Rest = reportForeground(atRest, 'at rest');
     reportForeground(within(during, times.killedMs, times.downMs), 'from kill to down record');
     const p99Repair = reportForeground(within(during, times.downMs, times.healthyMs), 'in repair');
+    if (beside) reportForeground(within(beside, copyFromMs, copyToMs), 'beside the plain copy');
     const p99Ratio = p99Repair / p99Rest;
     console.log(`GET p99 during repair / at rest = ${fmt(p99Ratio, 2)} (goal <= 2)`);
   } finally {
     await metadata.close();
     await cluster.stop();
     if (profileDir) console.log(`cpu profiles kept in ${profileDir}`);
-    else rmSync(configDir, { recursive: true, force: true });
+    rmSync(configDir, { recursive: true, force: true });
   }
 }
 
@@ -280,6 +323,25 @@ function reportCpu(
   );
 }
 
+// The repair window's CPU by role and thread group (cpu.ts threadSeconds), user and system
+// (kernel: page cache copies, sockets, fsyncs) apart, per GiB rebuilt: where the CPU goes,
+// from the kernel's counters rather than a profile's samples (which on a loaded machine count
+// the time a thread waited to run as time spent where it stopped).
+function reportThreads(threads: Map<string, ThreadCpu>, lostBytes: number): void {
+  const gib = lostBytes / (1024 * MiB);
+  for (const [role, groups] of threads) {
+    const parts = [...groups]
+      .map(([group, t]) => ({ group, ...t, total: t.user + t.system }))
+      .filter((t) => t.total > 0)
+      .sort((a, b) => b.total - a.total)
+      .map(
+        (t) =>
+          `${t.group} ${fmt(t.total / gib)} (user ${fmt(t.user / gib)}, system ${fmt(t.system / gib)})`,
+      );
+    console.log(`  ${role} CPU-s per GiB rebuilt by thread: ${parts.join('; ')}`);
+  }
+}
+
 // kill -9, then the down record, then full redundancy (every stripe on servers recorded up).
 async function killAndRepair(
   metadata: MetadataClient,
@@ -295,6 +357,7 @@ async function killAndRepair(
   const downMs = performance.now();
   const downUs = process.hrtime.bigint() / 1000n;
   const cpuAtDown = cpuSeconds(left.processes);
+  const threadsAtDown = threadSeconds(left.processes);
   // Polled by the state machine's shard counts (no shard left on a server not recorded up): a
   // walk of every stripe twice a second took CPU from the repair it measures. The walk confirms.
   await until('full redundancy', async () => {
@@ -306,6 +369,7 @@ async function killAndRepair(
   const healthyMs = performance.now();
   const healthyUs = process.hrtime.bigint() / 1000n;
   const cpu = cpuBetween(left.roles, cpuAtDown, cpuSeconds(left.processes));
+  const threads = threadsBetween(left.roles, threadsAtDown, threadSeconds(left.processes));
   const stillDegraded = degraded(await allStripes(metadata), await metadata.read('dataServers'));
   if (stillDegraded !== 0)
     throw new Error(`bench: shard counts say redundant, ${stillDegraded} stripes are not`);
@@ -319,6 +383,7 @@ async function killAndRepair(
   // The repair window on the monotonic clock the CPU profiles' timestamps use (microseconds),
   // to read a profile of the repair alone (--profile).
   if (opts.profile) console.log(`repair window (monotonic us): ${downUs} ${healthyUs}`);
+  reportThreads(threads, victim.lostBytes);
   return { killedMs, downMs, healthyMs, cpu };
 }
 
@@ -342,7 +407,7 @@ async function copyBench(cluster: BenchCluster, victim: Victim, configDir: strin
 function reportForeground(window: { latenciesMs: number[]; errors: number }, name: string) {
   const p99 = percentile(window.latenciesMs, 99);
   console.log(
-    `foreground GET (1 MiB, ${FOREGROUND_LOOPS} loops) ${name}: p50 ` +
+    `foreground GET (1 MiB, ${opts.foreground}) ${name}: p50 ` +
       `${fmt(percentile(window.latenciesMs, 50))} ms p99 ${fmt(p99)} ms ` +
       `(${window.latenciesMs.length} GETs, ${window.errors} errors)`,
   );
