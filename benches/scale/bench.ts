@@ -10,7 +10,7 @@ import { StrataClient } from '../../src/client/strata-client.ts';
 import { ROOT_INO } from '../../src/metadata/types.ts';
 import { BENCH_ACCESS_KEY, BENCH_SECRET_KEY, BENCH_USER, ScaleCluster } from './cluster.ts';
 import { type CatchUpResult, catchUpAfterKill, type FindResult, findOverMount } from './finale.ts';
-import { BUCKET, BulkLoader, FILES_PER_DIR, MixedLoad } from './load.ts';
+import { BUCKET, BulkLoader, FILES_PER_DIR, MixedLoad, type Window } from './load.ts';
 import { type Flatness, flatness, formatRow, TABLE_HEADER, type WindowRow } from './report.ts';
 import { type ClusterSnapshot, Sampler } from './sampler.ts';
 import { listScan, missingOnMember, type ScanResult } from './verify.ts';
@@ -19,7 +19,11 @@ export interface ScaleOptions {
   entries: number;
   windowSeconds: number;
   clients: number; // bulk creates in flight
-  mixedLoops: number; // closed loops of the steady load
+  mixedLoops: number; // loops of the steady load
+  // The steady load's pace, operations per second over all its loops (undefined: closed loops,
+  // as fast as they go: their ops/s is then the capacity the rest leaves, see load.ts).
+  mixedOpsPerSecond?: number;
+  baselineWindows: number; // the baseline ("empty") spans this many windows
   snapshotLogBytes?: number; // metadata.raft_snapshot_log_bytes for the run
   nodeOptions?: string; // NODE_OPTIONS for the nodes (and their data children)
   nodeArgs?: string[]; // Node.js options on the nodes' command lines
@@ -92,7 +96,7 @@ export async function runScaleBench(options: ScaleOptions): Promise<ScaleResult>
     return {
       options: printable,
       windows: grown.windows,
-      flatness: flatness(grown.windows),
+      flatness: flatness(grown.windows, grown.latenciesMs, options.entries),
       load: grown.load,
       growth: grown.growth,
       catchUp: catchUp.result,
@@ -125,6 +129,7 @@ export function s3Clients(cluster: ScaleCluster): S3Client[] {
 interface Grown {
   loader: BulkLoader;
   windows: WindowRow[];
+  latenciesMs: number[][]; // the mixed load's, one array per growth window
   load: ScaleResult['load'];
   growth: ScaleResult['growth'];
 }
@@ -150,17 +155,26 @@ async function grow(
   const baselineIno = await mkdir('baseline');
   const fsDirIno = await mkdir('mixed-fs');
   const s3 = s3Clients(cluster);
-  const mixed = new MixedLoad({ s3, strata: clients[1], fsDirIno, loops: options.mixedLoops });
+  const mixed = new MixedLoad({
+    s3,
+    strata: clients[1],
+    fsDirIno,
+    loops: options.mixedLoops,
+    opsPerSecond: options.mixedOpsPerSecond,
+  });
   const pace = { entriesPerSecondMax: options.loadEntriesPerSecondMax };
   const loader = new BulkLoader(options.entries, pace);
   const sampler = new Sampler(cluster);
   const windowMs = options.windowSeconds * 1000;
   const windows: WindowRow[] = [];
+  const latenciesMs: number[][] = [];
   let previous = await sampler.endWindow();
   const row = async (label: string, endSeconds: number, bulk: BulkLoader, before: number) => {
     const snapshot = await sampler.endWindow();
     const baseline = windows[0]; // undefined while the baseline itself is measured
-    windows.push(windowRow(label, endSeconds, mixed, bulk, before, snapshot, previous, baseline));
+    const window = mixed.takeWindow();
+    if (baseline !== undefined) latenciesMs.push(window.latenciesMs);
+    windows.push(windowRow(label, endSeconds, window, bulk, before, snapshot, previous, baseline));
     previous = snapshot;
     options.print(formatRow(windows[windows.length - 1]));
   };
@@ -174,7 +188,7 @@ async function grow(
     await sleep(windowMs);
     mixed.takeWindow(); // the first seconds warm connections and JIT: not a baseline
     const baselineBefore = baselineLoader.ackedCount;
-    await sleep(windowMs);
+    await sleep(windowMs * options.baselineWindows);
     await row('empty', 0, baselineLoader, baselineBefore);
     baselineLoader.stop();
     await baselineLoading;
@@ -199,6 +213,7 @@ async function grow(
     return {
       loader,
       windows,
+      latenciesMs,
       load: {
         acked: loader.ackedCount,
         errors: loader.errors,
@@ -225,20 +240,20 @@ async function grow(
 function windowRow(
   label: string,
   endSeconds: number,
-  mixed: MixedLoad,
+  window: Window,
   loader: BulkLoader,
   entriesBefore: number,
   snapshot: ClusterSnapshot,
   previous: ClusterSnapshot,
   baseline: WindowRow | undefined,
 ): WindowRow {
-  const window = mixed.takeWindow();
   const elapsedSeconds = window.elapsedMs() / 1000;
   const opsPerSecond = window.latenciesMs.length / elapsedSeconds;
   const p99Ms = window.percentileMs(0.99);
   return {
     label,
     endSeconds,
+    elapsedSeconds,
     entries: loader.ackedCount,
     loadPerSecond: (loader.ackedCount - entriesBefore) / elapsedSeconds,
     opsPerSecond,

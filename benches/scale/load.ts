@@ -146,25 +146,35 @@ export interface MixedLoadOptions {
   strata: StrataClient;
   fsDirIno: number; // a directory of its own for the FUSE-like loops
   loops: number; // half S3, half FUSE-like (at least one of each)
+  // Operations per second over all loops (undefined: closed loops, each as fast as it goes).
+  opsPerSecond?: number;
 }
 
-// The steady load: closed loops, each a fixed cycle of operations, every operation timed into
-// whatever window is current.
+// The steady load: loops, each a fixed cycle of operations, every operation timed into whatever
+// window is current. Paced (opsPerSecond), the loops together offer a fixed rate below what the
+// cluster takes: ops/s then stays at the pace unless the cluster cannot keep it (fewer ops/s is
+// the sign), and the latencies are each operation's own, from its start. Closed (no pace), the
+// loops take whatever capacity the rest of the machine leaves: their ops/s is that capacity,
+// which moves with every other process on the host.
 export class MixedLoad {
   window = new Window();
   private stopped = false;
   private running: Promise<void> | undefined;
   private readonly options: MixedLoadOptions;
+  private startedMs = 0;
 
   constructor(options: MixedLoadOptions) {
     assert.ok(options.loops >= 2, `mixed load loops >= 2, got ${options.loops}`);
     assert.ok(options.s3.length > 0, 'at least one gateway');
+    const rate = options.opsPerSecond;
+    assert.ok(rate === undefined || rate > 0, `a positive mixed rate, got ${rate}`);
     this.options = options;
   }
 
   start(): void {
     const { loops } = this.options;
     const s3Loops = Math.ceil(loops / 2);
+    this.startedMs = performance.now();
     this.running = Promise.all(
       Array.from({ length: loops }, (_, i) => (i < s3Loops ? this.s3Loop(i) : this.fsLoop(i))),
     ).then(() => undefined);
@@ -182,8 +192,29 @@ export class MixedLoad {
     await this.running;
   }
 
-  private async timed(op: () => Promise<unknown>): Promise<boolean> {
-    const started = performance.now();
+  // When each loop's next operation may start (paced load only).
+  private readonly nextDueMs: number[] = [];
+
+  // Paced, waits until the loop's next operation is due: `loops / opsPerSecond` seconds after the
+  // previous one was due, the loops offset from each other so that their operations interleave.
+  // A loop that fell behind (an operation longer than its interval) starts the next one at once
+  // but does not run a backlog: one slow stretch does not inflate the latencies after it. Returns
+  // when the operation started.
+  private async due(loop: number): Promise<number> {
+    const rate = this.options.opsPerSecond;
+    if (rate === undefined) return performance.now();
+    const intervalMs = (1000 * this.options.loops) / rate;
+    const dueMs = this.nextDueMs[loop] ?? this.startedMs + (loop / this.options.loops) * intervalMs;
+    const waitMs = dueMs - performance.now();
+    if (waitMs > 0) await new Promise((resolve) => setTimeout(resolve, waitMs));
+    const startedMs = performance.now();
+    this.nextDueMs[loop] = Math.max(dueMs + intervalMs, startedMs);
+    return startedMs;
+  }
+
+  private async timed(loop: number, op: () => Promise<unknown>): Promise<boolean> {
+    const started = await this.due(loop);
+    if (this.stopped) return false;
     try {
       await op();
       this.window.record(started);
@@ -200,19 +231,21 @@ export class MixedLoad {
       const client = s3[(loop + n) % s3.length];
       const Key = `mixed/s3-${loop}/o${n % 64}`;
       const Bucket = BUCKET;
-      await this.timed(() => client.send(new PutObjectCommand({ Bucket, Key, Body: MIXED_BODY })));
-      await this.timed(async () => {
+      await this.timed(loop, () =>
+        client.send(new PutObjectCommand({ Bucket, Key, Body: MIXED_BODY })),
+      );
+      await this.timed(loop, async () => {
         const got = await client.send(new GetObjectCommand({ Bucket, Key }));
         const body = await got.Body?.transformToByteArray();
         assert.equal(body?.length, MIXED_BODY.length, `GET ${Key}: the bytes PUT`);
       });
-      await this.timed(() => client.send(new HeadObjectCommand({ Bucket, Key })));
+      await this.timed(loop, () => client.send(new HeadObjectCommand({ Bucket, Key })));
       const Prefix = `mixed/s3-${loop}/`;
-      await this.timed(() =>
+      await this.timed(loop, () =>
         client.send(new ListObjectsV2Command({ Bucket, Prefix, MaxKeys: 100 })),
       );
       if (n % 4 === 3)
-        await this.timed(() => client.send(new DeleteObjectCommand({ Bucket, Key })));
+        await this.timed(loop, () => client.send(new DeleteObjectCommand({ Bucket, Key })));
     }
   }
 
@@ -220,20 +253,22 @@ export class MixedLoad {
     const { strata, fsDirIno } = this.options;
     let dirIno = 0;
     while (!this.stopped && dirIno === 0) {
-      await this.timed(async () => {
+      await this.timed(loop, async () => {
         dirIno = (await strata.mkdirAt(fsDirIno, `w${loop}`, 0o755, CALLER)).inode.ino;
       });
     }
     for (let n = 0; !this.stopped; n++) {
       const name = `f${n % 64}`;
-      const created = await this.timed(() => strata.createAt(dirIno, name, 0o644, CALLER, false));
-      await this.timed(() => strata.lookup(dirIno, name));
-      await this.timed(() => strata.readdirIno(dirIno));
+      const created = await this.timed(loop, () =>
+        strata.createAt(dirIno, name, 0o644, CALLER, false),
+      );
+      await this.timed(loop, () => strata.lookup(dirIno, name));
+      await this.timed(loop, () => strata.readdirIno(dirIno));
       if (!created) continue;
-      await this.timed(() =>
+      await this.timed(loop, () =>
         strata.renameAt({ parent: dirIno, name }, { parent: dirIno, name: `${name}.renamed` }),
       );
-      await this.timed(() => strata.unlinkAt(dirIno, `${name}.renamed`));
+      await this.timed(loop, () => strata.unlinkAt(dirIno, `${name}.renamed`));
     }
   }
 }

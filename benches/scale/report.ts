@@ -1,5 +1,6 @@
 // The scale benchmark's figures: one row per window, printed as a Markdown table as the run goes,
 // and the closing summary. Pure formatting; the measuring is elsewhere.
+import assert from 'node:assert/strict';
 
 export interface NodeFigures {
   id: number;
@@ -26,6 +27,7 @@ export interface NodeFigures {
 export interface WindowRow {
   label: string; // "empty" for the baseline, else the window's number
   endSeconds: number; // since the bulk load started (0 for the baseline)
+  elapsedSeconds: number; // the window's length (the baseline's spans --baseline-windows)
   entries: number; // acknowledged bulk entries at the end of the window
   loadPerSecond: number; // bulk entries acknowledged per second in the window
   opsPerSecond: number; // mixed-load operations per second
@@ -134,6 +136,24 @@ export interface Flatness {
   // with a few stalls over the goal in a run, the count alone is too coarse to compare runs.
   stallOwn: StallDistribution;
   stallCpu: StallDistribution;
+  // The growth by tenths of the namespace: each tenth's mixed operations together against the
+  // baseline's. A 10-second window holds a few thousand operations, whose p99 is a few dozen of
+  // them and moves by more than 20% from one window to the next on the empty namespace already
+  // (a GC pause or a slow fsync is enough); a tenth holds minutes of them and says how the
+  // figures move with the namespace's size.
+  tenths: TenthFigures[];
+}
+
+export interface TenthFigures {
+  tenth: number; // 1..10
+  entriesFrom: number; // acknowledged entries at the end of its first window
+  entriesTo: number; // and of its last
+  windows: number;
+  opsPerSecond: number;
+  opsRatio: number;
+  p99Ms: number;
+  p99Ratio: number;
+  flat: boolean;
 }
 
 export interface StallDistribution {
@@ -159,7 +179,57 @@ export function stallDistribution(valuesMs: number[]): StallDistribution {
   };
 }
 
-export function flatness(windows: WindowRow[]): Flatness {
+// Percentile p of a sample (NaN if empty), the same rule as a window's.
+export function percentileOf(valuesMs: readonly number[], p: number): number {
+  const sorted = valuesMs.toSorted((a, b) => a - b);
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))];
+}
+
+// The growth windows by tenth of `entries`, a window in the tenth its last entry falls in; each
+// tenth's ops/s and p99 over all its operations, against the baseline window's.
+// latenciesMs[i]: the mixed-load latencies of windows[i + 1] (windows[0] is the baseline).
+export function tenths(
+  windows: WindowRow[],
+  latenciesMs: readonly (readonly number[])[],
+  entries: number,
+): TenthFigures[] {
+  const [baseline, ...growth] = windows;
+  assert.equal(latenciesMs.length, growth.length, 'one latency sample per growth window');
+  const result: TenthFigures[] = [];
+  for (let tenth = 1; tenth <= 10; tenth++) {
+    const members = growth
+      .map((row, i) => ({ row, latencies: latenciesMs[i] }))
+      .filter(
+        ({ row }) => Math.min(10, Math.max(1, Math.ceil((row.entries * 10) / entries))) === tenth,
+      );
+    if (members.length === 0) continue;
+    const seconds = members.reduce((sum, m) => sum + m.row.elapsedSeconds, 0);
+    const all = members.flatMap((m) => m.latencies);
+    const opsPerSecond = all.length / seconds;
+    const p99Ms = percentileOf(all, 0.99);
+    const opsRatio = opsPerSecond / baseline.opsPerSecond;
+    const p99Ratio = p99Ms / baseline.p99Ms;
+    result.push({
+      tenth,
+      entriesFrom: members[0].row.entries,
+      entriesTo: members[members.length - 1].row.entries,
+      windows: members.length,
+      opsPerSecond,
+      opsRatio,
+      p99Ms,
+      p99Ratio,
+      flat: opsRatio >= 1 - FLAT_TOLERANCE && p99Ratio <= 1 + FLAT_TOLERANCE,
+    });
+  }
+  return result;
+}
+
+export function flatness(
+  windows: WindowRow[],
+  latenciesMs: readonly (readonly number[])[],
+  entries: number,
+): Flatness {
   const growth = windows.slice(1);
   const worstOf = (row: WindowRow, f: (n: NodeFigures) => number) =>
     Math.max(...row.nodes.map((n) => (Number.isFinite(f(n)) ? f(n) : 0)));
@@ -185,6 +255,7 @@ export function flatness(windows: WindowRow[]): Flatness {
     stallOwnMaxMs,
     stallOwn: stallDistribution(windows.flatMap((row) => row.nodes.map((n) => n.stallOwnMaxMs))),
     stallCpu: stallDistribution(windows.flatMap((row) => row.nodes.map((n) => n.stallCpuMaxMs))),
+    tenths: tenths(windows, latenciesMs, entries),
   };
 }
 
@@ -201,7 +272,18 @@ export function formatFlatness(f: Flatness): string {
     `caused (own stall) over ${LAG_MAX_MS_GOAL} ms in ${f.stallOverGoal.length} ` +
     `windows${list(f.stallOverGoal)}, max ${f.stallOwnMaxMs.toFixed(0)} ms\n` +
     `per member-window: own stall ${formatDistribution(f.stallOwn)}; ` +
-    `CPU stall ${formatDistribution(f.stallCpu)}`
+    `CPU stall ${formatDistribution(f.stallCpu)}\n` +
+    `by tenth of the namespace (all of a tenth's operations against the baseline's): ` +
+    `${f.tenths.filter((t) => t.flat).length} of ${f.tenths.length} within ±${FLAT_TOLERANCE * 100}%\n` +
+    [
+      '| tenth | entries | windows | ops/s | ÷ empty | p99 ms | ÷ empty | flat |',
+      '|---|---|---|---|---|---|---|---|',
+      ...f.tenths.map(
+        (t) =>
+          `| ${t.tenth} | ${t.entriesFrom}–${t.entriesTo} | ${t.windows} | ${fixed(t.opsPerSecond)} | ` +
+          `${fixed(t.opsRatio, 2)} | ${fixed(t.p99Ms, 1)} | ${fixed(t.p99Ratio, 2)} | ${t.flat ? 'yes' : 'NO'} |`,
+      ),
+    ].join('\n')
   );
 }
 

@@ -2,6 +2,7 @@
 // nodes grows a namespace of --entries files while a steady S3 + FUSE-like load runs; a table
 // row per window, the end-of-run figures, then one JSON line with everything.
 //   npm run bench:scale [-- --entries 1000000 --window-seconds 10 --clients 64 --mixed-loops 4
+//                         --mixed-rate 200 --baseline-windows 3
 //                         --snapshot-log-bytes N --load-rate 400 --find-entries 100000
 //                         --node-options=--cpu-prof --node-args=--single-threaded-gc
 //                         --skip-mount --keep]
@@ -11,6 +12,10 @@
 // measure CPU queueing. --node-options is the nodes' NODE_OPTIONS (--cpu-prof; their data
 // children inherit it); --node-args, space-separated Node.js options on their command lines
 // (V8 flags NODE_OPTIONS refuses, such as --single-threaded-gc).
+// --mixed-rate paces the steady load (operations/s over its loops, each timed from when it was
+// due; 0: closed loops, whose ops/s is the CPU the rest of the machine leaves them). The
+// baseline spans --baseline-windows windows; the summary compares each tenth of the growth
+// with it as well as each window (report.ts, `tenths`).
 import { parseArgs } from 'node:util';
 import { runScaleBench } from './bench.ts';
 import { formatFlatness } from './report.ts';
@@ -21,6 +26,8 @@ const { values } = parseArgs({
     'window-seconds': { type: 'string', default: '10' },
     clients: { type: 'string', default: '64' },
     'mixed-loops': { type: 'string', default: '4' },
+    'mixed-rate': { type: 'string', default: '200' },
+    'baseline-windows': { type: 'string', default: '3' },
     'snapshot-log-bytes': { type: 'string' },
     'load-rate': { type: 'string', default: '400' },
     'find-entries': { type: 'string', default: '100000' },
@@ -45,6 +52,9 @@ const result = await runScaleBench({
   windowSeconds: positiveInt('window-seconds', values['window-seconds']),
   clients: positiveInt('clients', values.clients),
   mixedLoops: Math.max(2, positiveInt('mixed-loops', values['mixed-loops'])),
+  mixedOpsPerSecond:
+    values['mixed-rate'] === '0' ? undefined : positiveInt('mixed-rate', values['mixed-rate']),
+  baselineWindows: positiveInt('baseline-windows', values['baseline-windows']),
   snapshotLogBytes:
     values['snapshot-log-bytes'] === undefined
       ? undefined

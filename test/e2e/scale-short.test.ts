@@ -22,6 +22,8 @@ test('a namespace grown under steady load keeps its leader, its entries and its 
     windowSeconds: 3,
     clients: 64,
     mixedLoops: 4,
+    mixedOpsPerSecond: 100,
+    baselineWindows: 1,
     snapshotLogBytes: SNAPSHOT_LOG_BYTES,
     skipMount: !canMount,
     findEntries: 2000,
