@@ -38,9 +38,15 @@ export function linksOf(
   ino: number,
   limit = 2,
 ): Array<{ parent: number; name: string }> {
+  const memo = limit === 1 ? store.linkMemo : undefined;
+  if (memo?.has(ino)) {
+    const link = memo.get(ino);
+    return link === undefined ? [] : [link];
+  }
   const out: Array<{ parent: number; name: string }> = [];
   for (const key of store.db.getKeys({ ...K.linkRange(ino), limit }))
     out.push(K.linkFromKey(key as Buffer));
+  memo?.set(ino, out[0]);
   return out;
 }
 

@@ -146,9 +146,14 @@ export class MetadataStateMachine {
     let result: CommandResult;
     try {
       result = this.db.transactionSync(() => {
-        const outcome = dispatch(this.store, command);
-        this.afterCommand(next, leaderTimeMs, session, outcome);
-        return outcome;
+        this.store.linkMemo = new Map();
+        try {
+          const outcome = dispatch(this.store, command);
+          this.afterCommand(next, leaderTimeMs, session, outcome);
+          return outcome;
+        } finally {
+          this.store.linkMemo = undefined;
+        }
       });
     } catch (error) {
       // Anything else is a broken invariant: it aborted the transaction and must stop the caller.

@@ -44,6 +44,11 @@ export const fail = (code: StrataErrorCode, message: string): never => {
 export class Store {
   // Not readonly: installing a snapshot switches the state machine to another environment.
   db: Database<any, Buffer>;
+  // Directories' first links (links.ts, linksOf with a limit of 1), kept for one command's
+  // transaction only (the state machine sets and drops it around dispatch): a create walks its
+  // directory's link twice, for the usage above it and for its bucket (versioning), and each
+  // step of a walk is a cursor over the link index. Every entry change clears it.
+  linkMemo: Map<number, { parent: number; name: string } | undefined> | undefined;
 
   constructor(db: Database<any, Buffer>) {
     this.db = db;
@@ -104,6 +109,7 @@ export class Store {
 
   // Every entry change keeps the link index (child -> parent and name) in step: links.ts.
   putDirent(parent: number, name: string, entry: Dirent): void {
+    this.linkMemo?.clear();
     const key = K.direntKey(parent, K.sortNameOf(name, entry.type === 'dir'));
     const replaced = this.db.get(key) as Dirent | undefined;
     if (replaced !== undefined) {
@@ -116,6 +122,7 @@ export class Store {
   }
 
   removeDirent(parent: number, sortName: string): void {
+    this.linkMemo?.clear();
     const key = K.direntKey(parent, sortName);
     const entry = this.db.get(key) as Dirent | undefined;
     if (entry === undefined) return;
