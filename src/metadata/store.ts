@@ -47,7 +47,8 @@ export class Store {
   // Directories' first links (links.ts, linksOf with a limit of 1), kept for one command's
   // transaction only (the state machine sets and drops it around dispatch): a create walks its
   // directory's link twice, for the usage above it and for its bucket (versioning), and each
-  // step of a walk is a cursor over the link index. Every entry change clears it.
+  // step of a walk is a cursor over the link index. An entry change forgets its child's links
+  // (the only ones it changes).
   linkMemo: Map<number, { parent: number; name: string } | undefined> | undefined;
 
   constructor(db: Database<any, Buffer>) {
@@ -109,10 +110,11 @@ export class Store {
 
   // Every entry change keeps the link index (child -> parent and name) in step: links.ts.
   putDirent(parent: number, name: string, entry: Dirent): void {
-    this.linkMemo?.clear();
     const key = K.direntKey(parent, K.sortNameOf(name, entry.type === 'dir'));
     const replaced = this.db.get(key) as Dirent | undefined;
+    this.linkMemo?.delete(entry.ino);
     if (replaced !== undefined) {
+      this.linkMemo?.delete(replaced.ino);
       entryRemoved(this, parent, replaced);
       this.db.removeSync(K.linkKey(replaced.ino, parent, name));
     }
@@ -122,10 +124,10 @@ export class Store {
   }
 
   removeDirent(parent: number, sortName: string): void {
-    this.linkMemo?.clear();
     const key = K.direntKey(parent, sortName);
     const entry = this.db.get(key) as Dirent | undefined;
     if (entry === undefined) return;
+    this.linkMemo?.delete(entry.ino);
     const name = entry.type === 'dir' ? sortName.slice(0, -1) : sortName;
     entryRemoved(this, parent, entry);
     this.db.removeSync(K.linkKey(entry.ino, parent, name));
