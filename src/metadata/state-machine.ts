@@ -64,9 +64,10 @@ export class MetadataStateMachine {
 
   // durable: every apply() has reached the disk when it returns (overlappingSync, lmdb-js's
   // default on Linux, would return before the fsync). Under Raft the log is the durable record
-  // and the state machine is opened without syncs: after a power loss it may lag the log, and the
-  // entries after its applied index are applied again from the log (never twice: the applied
-  // index is written in the transaction of each change).
+  // and the state machine is opened without syncs: after a process crash the entries after its
+  // applied index are applied again from the log (never twice: the applied index is written in
+  // the transaction of each change). A power loss may leave more than a lag (LMDB's NOSYNC lets
+  // the kernel write the meta page before the pages it names): docs/architecture/raft.md.
   static open(
     path: string,
     options: { durable: boolean } = { durable: true },
