@@ -93,7 +93,7 @@ export function ensureDirectoryUsage(store: Store): boolean {
     for (const { key, value } of store.db.getRange(entries)) {
       const entry = value as Dirent;
       if (entry.type !== 'file') continue;
-      addUsageUpFrom(store, Number((key as Buffer).readBigUInt64BE(1)), entryUsage(store, entry));
+      addUsageUpFrom(store, K.readU64(key as Buffer, 1), entryUsage(store, entry));
     }
     store.db.putSync(K.dirUsageReadyKey(), true);
   });

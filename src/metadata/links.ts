@@ -17,7 +17,7 @@ export function ensureLinks(store: Store): boolean {
   store.db.transactionSync(() => {
     const entries = { start: Buffer.of(K.TAG.dirent), end: Buffer.of(K.TAG.dirent + 1) };
     for (const { key, value } of store.db.getRange(entries)) {
-      const parent = Number((key as Buffer).readBigUInt64BE(1));
+      const parent = K.readU64(key as Buffer, 1);
       const sortName = K.sortNameFromKey(key as Buffer);
       const entry = value as Dirent;
       const name = entry.type === 'dir' ? sortName.slice(0, -1) : sortName;
@@ -38,9 +38,16 @@ export function linksOf(
   ino: number,
   limit = 2,
 ): Array<{ parent: number; name: string }> {
-  return [...store.db.getKeys({ ...K.linkRange(ino), limit })].map((key) =>
-    K.linkFromKey(key as Buffer),
-  );
+  const memo = limit === 1 ? store.linkMemo : undefined;
+  if (memo?.has(ino)) {
+    const link = memo.get(ino);
+    return link === undefined ? [] : [link];
+  }
+  const out: Array<{ parent: number; name: string }> = [];
+  for (const key of store.db.getKeys({ ...K.linkRange(ino), limit }))
+    out.push(K.linkFromKey(key as Buffer));
+  memo?.set(ino, out[0]);
+  return out;
 }
 
 export interface ObjectLocation {

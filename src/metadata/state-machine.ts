@@ -64,9 +64,10 @@ export class MetadataStateMachine {
 
   // durable: every apply() has reached the disk when it returns (overlappingSync, lmdb-js's
   // default on Linux, would return before the fsync). Under Raft the log is the durable record
-  // and the state machine is opened without syncs: after a power loss it may lag the log, and the
-  // entries after its applied index are applied again from the log (never twice: the applied
-  // index is written in the transaction of each change).
+  // and the state machine is opened without syncs: after a process crash the entries after its
+  // applied index are applied again from the log (never twice: the applied index is written in
+  // the transaction of each change). A power loss may leave more than a lag (LMDB's NOSYNC lets
+  // the kernel write the meta page before the pages it names): docs/architecture/raft.md.
   static open(
     path: string,
     options: { durable: boolean } = { durable: true },
@@ -146,9 +147,14 @@ export class MetadataStateMachine {
     let result: CommandResult;
     try {
       result = this.db.transactionSync(() => {
-        const outcome = dispatch(this.store, command);
-        this.afterCommand(next, leaderTimeMs, session, outcome);
-        return outcome;
+        this.store.linkMemo = new Map();
+        try {
+          const outcome = dispatch(this.store, command);
+          this.afterCommand(next, leaderTimeMs, session, outcome);
+          return outcome;
+        } finally {
+          this.store.linkMemo = undefined;
+        }
       });
     } catch (error) {
       // Anything else is a broken invariant: it aborted the transaction and must stop the caller.

@@ -44,6 +44,12 @@ export const fail = (code: StrataErrorCode, message: string): never => {
 export class Store {
   // Not readonly: installing a snapshot switches the state machine to another environment.
   db: Database<any, Buffer>;
+  // Directories' first links (links.ts, linksOf with a limit of 1), kept for one command's
+  // transaction only (the state machine sets and drops it around dispatch): a create walks its
+  // directory's link twice, for the usage above it and for its bucket (versioning), and each
+  // step of a walk is a cursor over the link index. An entry change forgets its child's links
+  // (the only ones it changes).
+  linkMemo: Map<number, { parent: number; name: string } | undefined> | undefined;
 
   constructor(db: Database<any, Buffer>) {
     this.db = db;
@@ -106,7 +112,9 @@ export class Store {
   putDirent(parent: number, name: string, entry: Dirent): void {
     const key = K.direntKey(parent, K.sortNameOf(name, entry.type === 'dir'));
     const replaced = this.db.get(key) as Dirent | undefined;
+    this.linkMemo?.delete(entry.ino);
     if (replaced !== undefined) {
+      this.linkMemo?.delete(replaced.ino);
       entryRemoved(this, parent, replaced);
       this.db.removeSync(K.linkKey(replaced.ino, parent, name));
     }
@@ -119,6 +127,7 @@ export class Store {
     const key = K.direntKey(parent, sortName);
     const entry = this.db.get(key) as Dirent | undefined;
     if (entry === undefined) return;
+    this.linkMemo?.delete(entry.ino);
     const name = entry.type === 'dir' ? sortName.slice(0, -1) : sortName;
     entryRemoved(this, parent, entry);
     this.db.removeSync(K.linkKey(entry.ino, parent, name));
