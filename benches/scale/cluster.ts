@@ -83,10 +83,14 @@ export class ScaleCluster {
         ...['--metadata-addr', node.addr, '--raft-peers', peers],
       ],
       ready: ['metadata', 's3'],
-      env:
-        this.options.nodeOptions === undefined
-          ? undefined
-          : { NODE_OPTIONS: this.options.nodeOptions },
+      env: {
+        // What bin/strata, the launcher deployments run, sets (a bench process starts
+        // bin/strata.ts directly); the bench's own environment wins, for A/B runs.
+        MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? '2',
+        ...(this.options.nodeOptions === undefined
+          ? {}
+          : { NODE_OPTIONS: this.options.nodeOptions }),
+      },
       nodeArgs: this.options.nodeArgs,
       startTimeoutMs: NODE_START_TIMEOUT_MS,
     });
