@@ -269,6 +269,7 @@ function windowRow(
     nodes: snapshot.nodes,
     cpuBenchCores: snapshot.cpuBenchCores,
     cpuHostCores: snapshot.cpuHostCores,
+    cpuStealCores: snapshot.cpuStealCores,
   };
 }
 

@@ -50,10 +50,15 @@ export function cpuSeconds(pid: number): number | undefined {
 
 // The whole host's busy CPU time (every CPU, everything but idle and iowait), in seconds, from
 // /proc/stat: with the benchmark's own processes subtracted, what the rest of the machine took.
-export function hostBusyCpuSeconds(): number {
+// `steal` apart: the time a virtual machine's hypervisor ran something else on its CPUs (other
+// guests), which no process here can cause or avoid.
+export function hostBusyCpuSeconds(): { busy: number; steal: number } {
   const line = readFileSync('/proc/stat', 'utf8').split('\n')[0];
   const [, user, nice, system, , , irq, softirq, steal] = line.trim().split(/\s+/).map(Number);
-  return (user + nice + system + irq + softirq + steal) / CLOCK_TICKS_PER_SECOND;
+  return {
+    busy: (user + nice + system + irq + softirq + steal) / CLOCK_TICKS_PER_SECOND,
+    steal: steal / CLOCK_TICKS_PER_SECOND,
+  };
 }
 
 // Bytes allocated on disk under a path (du's figure, not the apparent size: LMDB files are sparse).

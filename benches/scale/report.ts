@@ -45,6 +45,8 @@ export interface WindowRow {
   // the whole host; what the host used beyond the members and the benchmark is someone else's.
   cpuBenchCores: number;
   cpuHostCores: number;
+  // Of the host's: the hypervisor's steal (probes.ts), part of what CPU other counts.
+  cpuStealCores: number;
 }
 
 const MB = 1024 * 1024;
@@ -53,9 +55,9 @@ const perNode = (nodes: NodeFigures[], f: (n: NodeFigures) => string) => nodes.m
 
 export const TABLE_HEADER = [
   '| window | t s | entries | load/s | ops/s | ÷ empty | p50 ms | p99 ms | ÷ empty | max ms | ' +
-    'flat | errors | lag max ms | own stall ms | CPU stall ms | CPU main | CPU data | CPU bench | CPU host | CPU other | RSS MB main | anon MB main | RSS MB data | LMDB MB | Raft MB | term | leader changes | ' +
+    'flat | errors | lag max ms | own stall ms | CPU stall ms | CPU main | CPU data | CPU bench | CPU host | CPU other | CPU steal | RSS MB main | anon MB main | RSS MB data | LMDB MB | Raft MB | term | leader changes | ' +
     'snapshot at | snapshots taken |',
-  '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
+  '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
 ];
 
 export function formatRow(row: WindowRow): string {
@@ -82,6 +84,7 @@ export function formatRow(row: WindowRow): string {
     fixed(row.cpuBenchCores, 2),
     fixed(row.cpuHostCores, 2),
     fixed(otherCores(row), 2),
+    fixed(row.cpuStealCores, 2),
     perNode(nodes, (n) => fixed(n.rssMainBytesMax / MB)),
     perNode(nodes, (n) => fixed(n.rssMainAnonBytesMax / MB)),
     perNode(nodes, (n) => fixed(n.rssDataBytesMax / MB)),
@@ -96,6 +99,8 @@ export function formatRow(row: WindowRow): string {
     .join(' | ')
     .trim();
 }
+
+const meanOf = (values: number[]) => values.reduce((sum, v) => sum + v, 0) / values.length;
 
 // The host's CPU beyond the members' processes and the benchmark's: other work on the machine.
 export function otherCores(row: WindowRow): number {
@@ -127,6 +132,8 @@ export interface Flatness {
   // Windows (baseline included) in which the rest of the machine used over HOST_BUSY_OTHER_CORES:
   // their ops/s, p99 and stalls measure the host; a busy baseline makes every ratio meaningless.
   hostBusy: string[];
+  // The hypervisor's steal in those windows, mean cores (NaN without any).
+  hostBusyStealCores: number;
   lagOverGoal: string[]; // labels of the windows (baseline included) with a member's lag > 50 ms
   lagMaxMs: number; // the largest over every window and member
   // The same with the stalls the node caused (NodeFigures.stallOwnMaxMs).
@@ -249,6 +256,9 @@ export function flatness(
     growthWindows: growth.length,
     notFlat: growth.filter((row) => !isFlat(row)).map((row) => row.label),
     hostBusy: windows.filter((row) => otherCores(row) > HOST_BUSY_OTHER_CORES).map((r) => r.label),
+    hostBusyStealCores: meanOf(
+      windows.filter((row) => otherCores(row) > HOST_BUSY_OTHER_CORES).map((r) => r.cpuStealCores),
+    ),
     lagOverGoal,
     lagMaxMs,
     stallOverGoal,
@@ -266,6 +276,7 @@ export function formatFlatness(f: Flatness): string {
     `${f.growthWindows - f.notFlat.length} of ${f.growthWindows} growth windows` +
     `${list(f.notFlat)}; the rest of the machine used over ${HOST_BUSY_OTHER_CORES} cores in ` +
     `${f.hostBusy.length} of ${f.growthWindows + 1} windows${list(f.hostBusy)}` +
+    `${f.hostBusy.length > 0 ? `, of it the hypervisor's steal ${f.hostBusyStealCores.toFixed(2)} cores on average` : ''}` +
     `${f.hostBusy.includes('empty') ? ' (the baseline among them: the ratios are not comparable)' : ''}` +
     `; event-loop lag over ${LAG_MAX_MS_GOAL} ms in ${f.lagOverGoal.length} ` +
     `windows${list(f.lagOverGoal)}, max ${f.lagMaxMs.toFixed(0)} ms; the part the members ` +

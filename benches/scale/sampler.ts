@@ -35,13 +35,14 @@ export interface ClusterSnapshot {
   // (both loads' clients, the sampler) and the whole host (every process, ours included).
   cpuBenchCores: number;
   cpuHostCores: number;
+  cpuStealCores: number;
 }
 
 // Cumulative CPU seconds at the start of a window, and when that was.
 interface CpuMark {
   atMs: number;
   bench: number;
-  host: number;
+  host: { busy: number; steal: number };
   nodes: Map<number, { pid: number; main: number; data: number }>;
 }
 
@@ -156,7 +157,8 @@ export class Sampler {
       snapshotIndex,
       nodes,
       cpuBenchCores: (mark.bench - previousMark.bench) / windowSeconds,
-      cpuHostCores: (mark.host - previousMark.host) / windowSeconds,
+      cpuHostCores: (mark.host.busy - previousMark.host.busy) / windowSeconds,
+      cpuStealCores: (mark.host.steal - previousMark.host.steal) / windowSeconds,
     };
   }
 }
