@@ -3,73 +3,28 @@
 // sends it by itself only when no append follows. Three members in this process over real RPC;
 // each follower's received messages are counted.
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { test } from 'node:test';
-import { RaftStore } from '../../src/metadata/replication/raft-store.ts';
-import { MetadataReplica } from '../../src/metadata/replication/replica.ts';
-import { SnapshotFiles } from '../../src/metadata/replication/snapshot-files.ts';
-import { RAFT_RPC, RaftTransport } from '../../src/metadata/replication/transport.ts';
-import { MetadataStateMachine } from '../../src/metadata/state-machine.ts';
-import { silentLogger } from '../../src/observability/logger.ts';
-import type { Message } from '../../src/raft/index.ts';
-import { RpcServer } from '../../src/rpc/index.ts';
-import { setProcessRpcSecurity } from '../../src/rpc/security.ts';
-import { CLUSTER_TOKEN } from '../helpers/cluster-token.ts';
-import { tempDir } from '../helpers/server.ts';
-
-setProcessRpcSecurity({ mode: 'token', token: CLUSTER_TOKEN, role: 'metadata' });
+import { startReplicaTrio } from '../helpers/replica-trio.ts';
+import { until as waitUntil } from '../helpers/wait.ts';
 
 const caller = { uid: 0, gid: 0 };
-const IDS = [1, 2, 3];
 const CREATES = 60;
 
-async function until(what: string, check: () => boolean, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
+const until = (what: string, check: () => boolean) =>
+  waitUntil(what, async () => (check() ? true : undefined), { limitMs: 20_000, intervalMs: 5 });
 
 test('commits reach the followers on the next append, not one empty append each; the last one too', async () => {
-  const members = await Promise.all(
-    IDS.map(async (nodeId) => {
-      const dataDir = tempDir(`strata-commit-news-${nodeId}-`);
-      const files = new SnapshotFiles(dataDir);
-      const stateMachine = MetadataStateMachine.open(files.currentStatePath(), { durable: false });
-      const store = RaftStore.open(join(dataDir, 'raft-log'));
-      const transport = new RaftTransport(silentLogger);
-      const server = new RpcServer({ name: `member ${nodeId}` });
-      const received = { commitOnly: 0, withEntries: 0 };
-      let replica: MetadataReplica | undefined;
-      server.handle(RAFT_RPC.step, async ({ header }) => {
-        const message = (header as { message: Message }).message;
-        if (message.type === 'app' && message.entries.length === 0) received.commitOnly++;
-        if (message.type === 'app' && message.entries.length > 0) received.withEntries++;
-        replica?.step(message);
-        return { header: null };
-      });
-      const { port } = await server.listen('127.0.0.1', 0);
-      replica = new MetadataReplica({
-        nodeId,
-        store,
-        stateMachine,
-        transport,
-        bootstrapVoters: IDS,
-        log: silentLogger,
-        tickMs: 50,
-        electionTimeoutTicks: nodeId === 1 ? 10 : 400,
-        seed: nodeId,
-        snapshotLogBytes: 64 * 1024 * 1024,
-        diskSpace: { paths: [dataDir], minFreeBytes: 0, checkIntervalMs: 60_000 },
-        files,
-      });
-      const member = { nodeId, replica, stateMachine, store, transport, server, received };
-      return { ...member, addr: `127.0.0.1:${port}` };
-    }),
-  );
-  for (const m of members)
-    for (const peer of members) if (peer !== m) m.transport.setPeer(peer.nodeId, peer.addr);
+  const received = new Map([1, 2, 3].map((id) => [id, { commitOnly: 0, withEntries: 0 }]));
+  const trio = await startReplicaTrio('strata-commit-news', (nodeId, message) => {
+    const counts = received.get(nodeId);
+    if (counts === undefined || message.type !== 'app') return;
+    if (message.entries.length === 0) counts.commitOnly++;
+    else counts.withEntries++;
+  });
+  const members = trio.members.map((m) => ({
+    ...m,
+    received: received.get(m.nodeId) ?? assert.fail(),
+  }));
   try {
     await until('a leader', () => members.some((m) => m.replica.isLeader));
     const leader = members.find((m) => m.replica.isLeader);
@@ -114,13 +69,6 @@ test('commits reach the followers on the next append, not one empty append each;
       );
     }
   } finally {
-    for (const m of members) {
-      m.replica.close();
-      await m.replica.drained();
-      await m.transport.close();
-      await m.server.close();
-      await m.store.close();
-      await m.stateMachine.close();
-    }
+    await trio.close();
   }
 });

@@ -8,67 +8,19 @@ import { execFileSync } from 'node:child_process';
 import { closeSync, open, openSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { RaftStore } from '../../src/metadata/replication/raft-store.ts';
-import { MetadataReplica } from '../../src/metadata/replication/replica.ts';
-import { SnapshotFiles } from '../../src/metadata/replication/snapshot-files.ts';
-import { RAFT_RPC, RaftTransport } from '../../src/metadata/replication/transport.ts';
-import { MetadataStateMachine } from '../../src/metadata/state-machine.ts';
-import { silentLogger } from '../../src/observability/logger.ts';
-import type { Message } from '../../src/raft/index.ts';
-import { RpcServer } from '../../src/rpc/index.ts';
-import { setProcessRpcSecurity } from '../../src/rpc/security.ts';
-import { CLUSTER_TOKEN } from '../helpers/cluster-token.ts';
+import { startReplicaTrio } from '../helpers/replica-trio.ts';
 import { tempDir } from '../helpers/server.ts';
-
-// The members talk as metadata members do (raft.step is theirs alone).
-setProcessRpcSecurity({ mode: 'token', token: CLUSTER_TOKEN, role: 'metadata' });
+import { until as waitUntil } from '../helpers/wait.ts';
 
 const caller = { uid: 0, gid: 0 };
-const IDS = [1, 2, 3];
 
-async function until(what: string, check: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
+const until = (what: string, check: () => boolean) =>
+  waitUntil(what, async () => (check() ? true : undefined), { limitMs: 10_000, intervalMs: 5 });
 
 test("a leader's appends reach the followers while its own write is still on its way to the disk", async () => {
-  const members = await Promise.all(
-    IDS.map(async (nodeId) => {
-      const dataDir = tempDir(`strata-leading-${nodeId}-`);
-      const files = new SnapshotFiles(dataDir);
-      const stateMachine = MetadataStateMachine.open(files.currentStatePath(), { durable: false });
-      const store = RaftStore.open(join(dataDir, 'raft-log'));
-      const transport = new RaftTransport(silentLogger);
-      const server = new RpcServer({ name: `member ${nodeId}` });
-      let replica: MetadataReplica | undefined;
-      server.handle(RAFT_RPC.step, async ({ header }) => {
-        replica?.step((header as { message: Message }).message);
-        return { header: null };
-      });
-      const { port } = await server.listen('127.0.0.1', 0);
-      replica = new MetadataReplica({
-        nodeId,
-        store,
-        stateMachine,
-        transport,
-        bootstrapVoters: IDS,
-        log: silentLogger,
-        // Elections far apart: a leader whose Readies wait on its write sends no heartbeats.
-        tickMs: 50,
-        electionTimeoutTicks: nodeId === 1 ? 10 : 400,
-        seed: nodeId,
-        snapshotLogBytes: 64 * 1024 * 1024,
-        diskSpace: { paths: [dataDir], minFreeBytes: 0, checkIntervalMs: 60_000 },
-        files,
-      });
-      return { nodeId, addr: `127.0.0.1:${port}`, replica, stateMachine, store, transport, server };
-    }),
-  );
-  for (const m of members)
-    for (const peer of members) if (peer !== m) m.transport.setPeer(peer.nodeId, peer.addr);
+  // Elections far apart (the trio's): a leader whose Readies wait on its write sends no heartbeats.
+  const trio = await startReplicaTrio('strata-leading');
+  const { members } = trio;
   const blockers: string[] = [];
   try {
     await until('a leader', () => members.some((m) => m.replica.isLeader));
@@ -126,13 +78,6 @@ test("a leader's appends reach the followers while its own write is still on its
     );
   } finally {
     for (const fifo of blockers) closeSync(openSync(fifo, 'w'));
-    for (const m of members) {
-      m.replica.close();
-      await m.replica.drained();
-      await m.transport.close();
-      await m.server.close();
-      await m.store.close();
-      await m.stateMachine.close();
-    }
+    await trio.close();
   }
 });
