@@ -131,6 +131,7 @@ export async function startNode(config: StrataConfig, log: Logger): Promise<Runn
           snapshotChunkBytes: config.metadata.raft_snapshot_chunk_bytes,
           tickMs: config.metadata.raft_tick_ms,
           electionTimeoutTicks: config.metadata.raft_election_ticks,
+          bootIdFile: config.metadata.boot_id_file,
         },
         cluster: {
           erasure: {

@@ -111,6 +111,11 @@ export const KEYS: readonly KeySpec[] = [
     doc: 'InstallSnapshot chunk size: the leader reads one chunk from its snapshot file per round trip and the follower writes it to disk as it arrives (1 KiB to 16 MiB)',
   },
   {
+    key: 'metadata.boot_id_file',
+    check: isString(false),
+    doc: 'the kernel\'s boot id, new at every boot: a member whose state (written without syncs, the Raft log being the durable record) was last written in an earlier boot and not closed cleanly rebuilds it from its last snapshot file and the log, as a power loss or kernel crash may have corrupted it (docs/architecture/raft.md, "Power loss"); empty turns the check off',
+  },
+  {
     key: 'metadata.scrub_interval_seconds',
     check: isInt(1, 7 * 24 * 3600),
     doc: 'how often the metadata service scans the data servers for orphan shards (left by writes that crashed before committing)',

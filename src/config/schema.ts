@@ -40,6 +40,7 @@ export interface StrataConfig {
     raft_join: boolean;
     raft_snapshot_log_bytes: number;
     raft_snapshot_chunk_bytes: number;
+    boot_id_file: string;
     raft_election_ticks: number;
     scrub_interval_seconds: number;
     orphan_grace_seconds: number;
@@ -111,6 +112,7 @@ export const DEFAULT_CONFIG: StrataConfig = {
     raft_join: false,
     raft_snapshot_log_bytes: 64 * 1024 * 1024,
     raft_snapshot_chunk_bytes: 1024 * 1024,
+    boot_id_file: '/proc/sys/kernel/random/boot_id',
     raft_election_ticks: 10,
     scrub_interval_seconds: 600,
     orphan_grace_seconds: 3600,

@@ -1,3 +1,4 @@
+import { closeSync, existsSync, fsyncSync, openSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { advertisedAddr } from '../common/advertise.ts';
@@ -11,6 +12,7 @@ import {
   metadataCommands,
   metadataNoSpaceAlarm,
   metadataReads,
+  metadataStateRebuilds,
   raftApplied,
   raftCommit,
   raftIsLeader,
@@ -41,6 +43,13 @@ import { RAFT_LOG_DIR, RaftStore } from './replication/raft-store.ts';
 import { migrateLegacyRaftStore } from './replication/raft-store-migration.ts';
 import { MetadataReplica, notLeader } from './replication/replica.ts';
 import { SnapshotFiles } from './replication/snapshot-files.ts';
+import {
+  KERNEL_BOOT_ID_FILE,
+  readBootId,
+  readStateBootMarker,
+  stateVerdict,
+  writeStateBootMarker,
+} from './replication/state-boot.ts';
 import { RAFT_RPC, RaftTransport } from './replication/transport.ts';
 import { type MetadataCommitter, OrphanScrubber, type ScrubOptions } from './scrubber.ts';
 import { MetadataStateMachine } from './state-machine.ts';
@@ -155,6 +164,9 @@ export interface RaftOptions {
   join: boolean; // a new node that waits to be added to a running cluster (cluster add-node)
   tickMs: number;
   electionTimeoutTicks: number;
+  // metadata.boot_id_file: the kernel's boot id, to tell a power loss from a process crash
+  // (replication/state-boot.ts); "" turns the check off. Absent: the kernel's own file.
+  bootIdFile?: string;
 }
 
 export interface MetadataServiceOptions {
@@ -208,14 +220,20 @@ export async function startMetadataService(
   options: MetadataServiceOptions,
 ): Promise<MetadataService> {
   const log = options.log ?? silentLogger;
-  // The Raft log is the durable record; the state machine may lag it after a power loss and is
-  // brought forward again from the log on restart.
+  // The Raft log is the durable record; the state machine is written without syncs, lags it
+  // after a crash and is brought forward again from the log on restart.
   const files = new SnapshotFiles(options.dataDir);
-  const stateMachine = MetadataStateMachine.open(files.currentStatePath(), { durable: false });
   const raftLogPath = join(options.dataDir, RAFT_LOG_DIR);
   // A member upgraded from the LMDB Raft store keeps its log (moved once into segment files).
   await migrateLegacyRaftStore({ from: join(options.dataDir, 'raft'), to: raftLogPath, log });
   const store = RaftStore.open(raftLogPath);
+  const bootId = guardStateAfterBoot(
+    files,
+    store,
+    options.raft.bootIdFile ?? KERNEL_BOOT_ID_FILE,
+    log,
+  );
+  const stateMachine = MetadataStateMachine.open(files.currentStatePath(), { durable: false });
   // lmdb-js makes its directory 0755 and files 0664: bucket and key names are the user's alone.
   for (const dir of [files.currentStatePath(), raftLogPath]) tightenDir(dir);
   tightenDir(files.snapshotsDir);
@@ -562,8 +580,56 @@ export async function startMetadataService(
       await transport.close();
       await store.close();
       await stateMachine.close();
+      // Synced and closed: whatever boot comes next finds the state whole.
+      syncStateFile(files.currentStatePath());
+      if (bootId !== undefined) writeStateBootMarker(options.dataDir, { bootId, clean: true });
     },
   };
+}
+
+// Before the state machine is opened: a state written without syncs in an earlier boot and not
+// closed cleanly may be corrupt (state-boot.ts), and is rebuilt from the Raft store's snapshot
+// file, the log then bringing it forward. Then this boot is recorded, unclean until close.
+// Returns the boot id (undefined: the check is off).
+function guardStateAfterBoot(
+  files: SnapshotFiles,
+  store: RaftStore,
+  bootIdFile: string,
+  log: Logger,
+): string | undefined {
+  let bootId: string | undefined;
+  try {
+    bootId = readBootId(bootIdFile);
+  } catch (error) {
+    log.warn('no boot id: a state corrupted by a power loss would not be noticed', {
+      file: bootIdFile,
+      error,
+    });
+  }
+  const marker = readStateBootMarker(files.dataDir);
+  if (stateVerdict(marker, bootId) === 'rebuild') {
+    const index = store.snapshotIndex();
+    log.warn('the metadata state was written without syncs before a reboot; rebuilding it', {
+      fromSnapshotIndex: index,
+      markerBootId: marker?.bootId,
+      bootId,
+    });
+    files.rebuildLiveState(index);
+    metadataStateRebuilds.inc();
+  }
+  if (bootId !== undefined) writeStateBootMarker(files.dataDir, { bootId, clean: false });
+  return bootId;
+}
+
+function syncStateFile(statePath: string): void {
+  const file = join(statePath, 'data.mdb');
+  if (!existsSync(file)) return;
+  const fd = openSync(file, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 // Ends the sessions of mounts that stopped renewing them (releasing their locks, freeing their

@@ -288,6 +288,17 @@ export const metadataSnapshots = new Counter({
   registers: [metadataMetrics],
 });
 
+// Starts at which a metadata member found its state written without syncs before a reboot and
+// not closed cleanly (a power loss or kernel crash may have corrupted it) and rebuilt it from
+// its last snapshot file and the Raft log (src/metadata/replication/state-boot.ts).
+export const metadataStateRebuilds = new Counter({
+  name: 'strata_metadata_state_rebuilds_total',
+  help:
+    'Starts at which this metadata member rebuilt its state from its last snapshot and the Raft ' +
+    'log: the state was written without syncs before a reboot and not closed cleanly',
+  registers: [metadataMetrics],
+});
+
 // A gateway's refreshes of its copy of the users' access keys (src/client/access-keys.ts): while
 // they fail for more than 2 s, signed requests get 503.
 export const s3AccessKeyRefreshes = new Counter({

@@ -34,6 +34,7 @@ export interface MetadataNode {
   addr: string;
   dataDir: string;
   args: string[];
+  env?: Record<string, string>; // added to the process's environment at each start
 }
 
 export class MetadataCluster {
@@ -41,7 +42,11 @@ export class MetadataCluster {
   addrs: string[] = [];
 
   // Three (or `size`) metadata nodes, started together (a new cluster waits for all members).
-  static async start(size = 3, extraArgs: string[] = []): Promise<MetadataCluster> {
+  static async start(
+    size = 3,
+    extraArgs: string[] = [],
+    envOf: (id: number) => Record<string, string> = () => ({}),
+  ): Promise<MetadataCluster> {
     const cluster = new MetadataCluster();
     const ports = await Promise.all(Array.from({ length: size }, freePort));
     cluster.addrs = ports.map((p) => `127.0.0.1:${p}`);
@@ -56,6 +61,7 @@ export class MetadataCluster {
         addr,
         dataDir: tempDir(),
         args,
+        env: envOf(i + 1),
       });
     }
     await Promise.all([...cluster.nodes.keys()].map((id) => cluster.startNode(id)));
@@ -68,6 +74,7 @@ export class MetadataCluster {
     node.process = await startStrata({
       dataDir: node.dataDir,
       args: node.args,
+      env: node.env,
       ready: ['metadata'],
     });
   }

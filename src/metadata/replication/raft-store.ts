@@ -162,6 +162,11 @@ export class RaftStore {
     };
   }
 
+  // The index of the snapshot the log starts after (0: none yet).
+  snapshotIndex(): number {
+    return this.index.snapshot.meta.index;
+  }
+
   // The last index in the log (the snapshot's when no entry follows it).
   lastStoredIndex(): number {
     return this.index.lastIndex;

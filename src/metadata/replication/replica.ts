@@ -184,8 +184,13 @@ export class MetadataReplica {
     // and switching to it, or a power loss after compaction) starts from the snapshot's file.
     if (stateMachine.appliedIndex() < state.snapshot.meta.index) this.recoverState(state.snapshot);
     options.files.cleanUp(state.snapshot.meta.index);
-    if (state.snapshot.sizeBytes > 0)
+    const hasFile =
+      state.snapshot.sizeBytes > 0 &&
       options.files.openOutgoing(state.snapshot.meta.index, state.snapshot);
+    // A snapshot without a file (a restored backup's, or a state adopted from before Raft): one
+    // of this member's own is taken at the first apply, for lagging followers and for a rebuild
+    // after a power loss (state-boot.ts), which has nothing to start from until then.
+    if (state.snapshot.meta.index > 0 && !hasFile) this.snapshotWanted = true;
     this.lastSnapshotIndex = state.snapshot.meta.index;
     // The state machine keeps its own applied index in the transaction of each change; entries up
     // to it are not delivered again.
@@ -625,6 +630,12 @@ export class MetadataReplica {
     const { index } = snapshot.meta;
     this.swapState(path, index);
     this.lastSnapshotIndex = index;
+    // Its pristine twin, recorded by the store now, is what this member sends and rebuilds from.
+    const { files, log } = this.options;
+    files.keepReceived({ index, sizeBytes: snapshot.sizeBytes, checksum: snapshot.checksum });
+    void files
+      .removeSnapshotsBefore(index)
+      .catch((error) => log.warn('could not remove older metadata snapshots', { error }));
     metadataSnapshots.inc({ origin: 'installed' });
     this.options.log.info('installed a metadata snapshot', {
       index,
@@ -740,6 +751,7 @@ export class MetadataReplica {
     this.raft.compact(snapshot);
     this.lastSnapshotIndex = index;
     this.removeCompactedSoon();
+    await files.removeSnapshotsBefore(index);
     metadataSnapshots.inc({ origin: 'taken' });
     log.info('metadata snapshot taken and log compacted', {
       index,

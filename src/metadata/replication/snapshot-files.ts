@@ -3,17 +3,24 @@
 // B-tree as the state, so the two cannot disagree. Layout under the data directory:
 //   metadata/ or metadata-<index>/   the live state machine environment (data.mdb, lock.mdb)
 //   metadata.current                 which of them is live (absent: metadata/), replaced by rename
-//   snapshots/snap-<index>/data.mdb  this member's latest snapshot, sent to lagging followers
+//   snapshots/snap-<index>/data.mdb  this member's latest snapshot, taken or received: sent to
+//                                    lagging followers, and what the state is rebuilt from when a
+//                                    power loss may have corrupted it (state-boot.ts)
 //   snapshots/tmp-*/                 a snapshot being taken (removed at start)
-//   snapshots/incoming/data.mdb      a snapshot being received, written chunk by chunk
+//   snapshots/incoming/data.mdb      a snapshot being received, written chunk by chunk, twice:
+//   snapshots/incoming-kept/data.mdb the live state is opened without syncs, so the received
+//                                    file's pristine twin becomes snap-<index>
 //   /dev/shm/strata-snap-<hash>/     LMDB's copy while a snapshot is taken, when memory has room
 // Installing a received snapshot renames snapshots/incoming to metadata-<index> and then points
 // metadata.current at it: each step is one rename, so a crash leaves either the old state or the
-// new one, never a mixture.
+// new one, never a mixture. A snapshot file is removed only once the Raft store records a newer
+// one (removeSnapshotsBefore), so the store's snapshot always has its file.
 import assert from 'node:assert';
 import {
   chmodSync,
   closeSync,
+  constants,
+  copyFileSync,
   existsSync,
   fdatasync,
   fstatSync,
@@ -41,6 +48,8 @@ import { copyFilePaced } from './paced-copy.ts';
 const CURRENT_FILE = 'metadata.current';
 const INITIAL_STATE_DIR = 'metadata';
 const DATA_FILE = 'data.mdb';
+const INCOMING_DIR = 'incoming';
+const INCOMING_KEPT_DIR = 'incoming-kept';
 // Checksumming a snapshot reads it in slices of this size, yielding between them.
 const CHECKSUM_SLICE_BYTES = 1024 * 1024;
 // While receiving, dirty pages are flushed in the background every this many bytes, so the
@@ -69,6 +78,7 @@ export interface LocalSnapshot {
 interface Incoming {
   meta: SnapshotMeta;
   fd: number;
+  keptFd: number; // the pristine twin (snapshots/incoming-kept/data.mdb)
   sizeBytes: number;
   checksum: number;
   unflushedBytes: number;
@@ -157,7 +167,9 @@ export class SnapshotFiles {
     rmSync(target, { recursive: true, force: true });
     renameSync(tmpDir, target);
     syncDirSync(this.snapshotsDir);
-    await this.#setOutgoing({ index, sizeBytes, checksum });
+    // A received snapshot installed while this one was copied is newer: it stays the one sent.
+    if (this.#outgoing === undefined || this.#outgoing.index < index)
+      this.#setOutgoing({ index, sizeBytes, checksum });
     return { index, sizeBytes, checksum };
   }
 
@@ -176,15 +188,27 @@ export class SnapshotFiles {
     return true;
   }
 
-  // The new snapshot is the one sent from now on; the previous one's file is removed.
-  async #setOutgoing(snapshot: LocalSnapshot): Promise<void> {
+  // The new snapshot is the one sent from now on. The previous one's file stays until the Raft
+  // store records the new one (removeSnapshotsBefore): a crash in between restarts from it.
+  #setOutgoing(snapshot: LocalSnapshot): void {
     const fd = openSync(this.outgoingPath(snapshot.index), 'r');
     const previous = this.#outgoing;
     this.#outgoing = { ...snapshot, fd };
-    if (previous === undefined) return;
-    closeSync(previous.fd);
-    if (previous.index === snapshot.index) return;
-    await rm(join(this.snapshotsDir, `snap-${previous.index}`), { recursive: true, force: true });
+    if (previous !== undefined) closeSync(previous.fd);
+  }
+
+  /** A received snapshot, now recorded by the Raft store, is the one sent from now on. */
+  keepReceived(snapshot: LocalSnapshot): void {
+    this.#setOutgoing(snapshot);
+  }
+
+  /** Once the Raft store records the snapshot at `index`: the files of older ones go. */
+  async removeSnapshotsBefore(index: number): Promise<void> {
+    for (const name of readdirSync(this.snapshotsDir)) {
+      const older = /^snap-(\d+)$/.exec(name);
+      if (older && Number(older[1]) < index)
+        await rm(join(this.snapshotsDir, name), { recursive: true, force: true });
+    }
   }
 
   /** Bytes [offset, offset + length) of the snapshot at `index`; undefined when it is gone. */
@@ -209,30 +233,31 @@ export class SnapshotFiles {
     assert(incoming !== undefined, 'a snapshot chunk after offset 0 with no file started');
     assert.equal(incoming.meta.index, chunk.meta.index, 'chunk of another snapshot');
     assert.equal(chunk.offsetBytes, incoming.sizeBytes, 'snapshot chunks arrive in order');
-    let done = 0;
-    while (done < chunk.data.byteLength) {
-      const data = chunk.data.subarray(done);
-      done += writeSync(incoming.fd, data, 0, data.byteLength, chunk.offsetBytes + done);
-    }
+    for (const fd of [incoming.fd, incoming.keptFd]) writeAll(fd, chunk.data, chunk.offsetBytes);
     incoming.sizeBytes += chunk.data.byteLength;
     incoming.checksum = crc32c(chunk.data, incoming.checksum);
     incoming.unflushedBytes += chunk.data.byteLength;
     if (incoming.unflushedBytes >= INCOMING_FLUSH_EVERY_BYTES) {
       incoming.unflushedBytes = 0;
-      fdatasync(incoming.fd, (error) => {
-        if (error) incoming.flushError ??= error;
-      });
+      for (const fd of [incoming.fd, incoming.keptFd]) {
+        fdatasync(fd, (error) => {
+          if (error) incoming.flushError ??= error;
+        });
+      }
     }
   }
 
   #startIncoming(meta: SnapshotMeta): void {
     this.#closeIncoming();
-    const dir = join(this.snapshotsDir, 'incoming');
-    mkdirSync(dir, { recursive: true, mode: PRIVATE_DIR_MODE });
-    const fd = openSync(join(dir, DATA_FILE), 'w', PRIVATE_FILE_MODE);
+    const [fd, keptFd] = [INCOMING_DIR, INCOMING_KEPT_DIR].map((name) => {
+      const dir = join(this.snapshotsDir, name);
+      mkdirSync(dir, { recursive: true, mode: PRIVATE_DIR_MODE });
+      return openSync(join(dir, DATA_FILE), 'w', PRIVATE_FILE_MODE);
+    });
     this.#incoming = {
       meta,
       fd,
+      keptFd,
       sizeBytes: 0,
       checksum: 0,
       unflushedBytes: 0,
@@ -243,13 +268,15 @@ export class SnapshotFiles {
   #closeIncoming(): void {
     if (this.#incoming === undefined) return;
     closeSync(this.#incoming.fd);
+    closeSync(this.#incoming.keptFd);
     this.#incoming = undefined;
   }
 
   /**
    * The received snapshot is complete: checked against the leader's size and checksum, made
-   * durable, and moved to where it will become the live state (metadata-<index>). Returns that
-   * directory. Called before the Raft store records the snapshot (Ready step 1).
+   * durable, and moved to where it will become the live state (metadata-<index>), its twin to
+   * snapshots/snap-<index>. Returns the live one's directory. Called before the Raft store
+   * records the snapshot (Ready step 1).
    */
   finishIncoming(meta: SnapshotMeta, sizeBytes: number, checksum: number): string {
     const incoming = this.#incoming;
@@ -262,14 +289,57 @@ export class SnapshotFiles {
       );
     }
     fsyncSync(incoming.fd);
+    fsyncSync(incoming.keptFd);
     if (incoming.flushError !== undefined) throw incoming.flushError;
     this.#closeIncoming();
+    const kept = join(this.snapshotsDir, `snap-${meta.index}`);
+    if (this.#outgoing?.index === meta.index) {
+      closeSync(this.#outgoing.fd);
+      this.#outgoing = undefined;
+    }
+    rmSync(kept, { recursive: true, force: true });
+    renameSync(join(this.snapshotsDir, INCOMING_KEPT_DIR), kept);
     const target = this.installedStatePath(meta.index);
     rmSync(target, { recursive: true, force: true });
-    renameSync(join(this.snapshotsDir, 'incoming'), target);
+    renameSync(join(this.snapshotsDir, INCOMING_DIR), target);
     syncDirSync(this.dataDir);
     syncDirSync(this.snapshotsDir);
     return target;
+  }
+
+  /**
+   * Replaces a live state that may be corrupt (a power loss, state-boot.ts) by a copy of the
+   * snapshot at `index` (an empty state when 0): the Raft log's entries after `index` bring it
+   * forward again. At start, before the state is opened; a crash midway leaves the marker as it
+   * was, so the next start does it again.
+   */
+  rebuildLiveState(index: number): void {
+    const live = this.currentStatePath();
+    const target = this.installedStatePath(index);
+    const tmpDir = this.newTmpDir();
+    if (index > 0) {
+      const file = this.outgoingPath(index);
+      if (!existsSync(file)) {
+        throw new StrataError(
+          'EIO',
+          `the metadata state may be corrupt (written without syncs before a power loss or ` +
+            `kernel crash) and ${file}, the snapshot to rebuild it from, is missing; refusing ` +
+            'to start rather than serve it',
+        );
+      }
+      const copy = join(tmpDir, DATA_FILE);
+      copyFileSync(file, copy, constants.COPYFILE_FICLONE);
+      const fd = openSync(copy, 'r');
+      try {
+        fsyncSync(fd);
+      } finally {
+        closeSync(fd);
+      }
+    }
+    rmSync(target, { recursive: true, force: true });
+    renameSync(tmpDir, target);
+    this.setCurrent(target); // syncs the data directory: the rename above is durable with it
+    if (live !== target) rmSync(live, { recursive: true, force: true });
   }
 
   /** Points metadata.current at `statePath` (one rename: the swap is atomic). */
@@ -297,7 +367,10 @@ export class SnapshotFiles {
       rmSync(join(this.dataDir, name), { recursive: true, force: true });
     }
     for (const name of readdirSync(this.snapshotsDir)) {
-      if (name.startsWith('tmp-') || name === 'incoming')
+      const snap = /^snap-(\d+)$/.exec(name);
+      // A snapshot file the store does not record: taken or received before a crash.
+      const unrecorded = snap !== null && Number(snap[1]) !== keepIndex;
+      if (name.startsWith('tmp-') || name.startsWith(INCOMING_DIR) || unrecorded)
         rmSync(join(this.snapshotsDir, name), { recursive: true, force: true });
     }
     if (this.stagingDir !== undefined) rmSync(this.stagingDir, { recursive: true, force: true });
@@ -307,6 +380,13 @@ export class SnapshotFiles {
     this.#closeIncoming();
     if (this.#outgoing !== undefined) closeSync(this.#outgoing.fd);
     this.#outgoing = undefined;
+  }
+}
+
+function writeAll(fd: number, data: Uint8Array, offsetBytes: number): void {
+  let done = 0;
+  while (done < data.byteLength) {
+    done += writeSync(fd, data, done, data.byteLength - done, offsetBytes + done);
   }
 }
 

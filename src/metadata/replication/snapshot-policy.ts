@@ -18,7 +18,7 @@ export interface SnapshotPolicyInput {
   thresholdBytes: number;
   isLeader: boolean;
   pendingProposals: number;
-  /** A follower needs a snapshot this member has no file of. */
+  /** A follower needs a snapshot this member has no file of, or the store's snapshot has none. */
   wanted: boolean;
 }
 
