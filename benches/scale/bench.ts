@@ -270,6 +270,8 @@ function windowRow(
     cpuBenchCores: snapshot.cpuBenchCores,
     cpuHostCores: snapshot.cpuHostCores,
     cpuStealCores: snapshot.cpuStealCores,
+    canaryMicros: snapshot.canaryMicros,
+    canaryRatio: baseline ? snapshot.canaryMicros / baseline.canaryMicros : 1,
   };
 }
 

@@ -61,6 +61,27 @@ export function hostBusyCpuSeconds(): { busy: number; steal: number } {
   };
 }
 
+// The CPU canary: how long a fixed piece of work (a multiplicative hash over a buffer that fits
+// in L2) takes, in microseconds, the quickest of a few runs in a row, so that a run the
+// scheduler preempted does not count (thread CPU time would not do: Linux accounts it in ticks).
+// The same work takes longer when the machine's cores run slower for everyone (a busy
+// hyperthread sibling or host, cache and memory-bandwidth contention, frequency): what neither
+// the members' CPU seconds nor the steal count shows.
+const CANARY_BUFFER = Buffer.alloc(64 * 1024, 0x5a);
+const CANARY_RUNS = 5;
+export function cpuCanaryMicros(): number {
+  let quickest = Number.POSITIVE_INFINITY;
+  let hash = 0x811c9dc5;
+  for (let run = 0; run < CANARY_RUNS; run++) {
+    const startedMs = performance.now();
+    for (let i = 0; i < CANARY_BUFFER.length; i++)
+      hash = Math.imul(hash ^ CANARY_BUFFER[i], 16777619);
+    quickest = Math.min(quickest, performance.now() - startedMs);
+  }
+  // The hash is used, so the loop is not optimised away.
+  return quickest * 1000 + (hash === 0.5 ? 1 : 0);
+}
+
 // Bytes allocated on disk under a path (du's figure, not the apparent size: LMDB files are sparse).
 export function diskUsageBytes(path: string): number {
   let total = 0;

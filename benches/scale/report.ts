@@ -47,6 +47,10 @@ export interface WindowRow {
   cpuHostCores: number;
   // Of the host's: the hypervisor's steal (probes.ts), part of what CPU other counts.
   cpuStealCores: number;
+  // The CPU canary's median time (probes.ts, cpuCanaryMicros), and over the baseline's: above
+  // 1, the same work cost the cores more in this window than in the baseline.
+  canaryMicros: number;
+  canaryRatio: number;
 }
 
 const MB = 1024 * 1024;
@@ -55,9 +59,9 @@ const perNode = (nodes: NodeFigures[], f: (n: NodeFigures) => string) => nodes.m
 
 export const TABLE_HEADER = [
   '| window | t s | entries | load/s | ops/s | ÷ empty | p50 ms | p99 ms | ÷ empty | max ms | ' +
-    'flat | errors | lag max ms | own stall ms | CPU stall ms | CPU main | CPU data | CPU bench | CPU host | CPU other | CPU steal | RSS MB main | anon MB main | RSS MB data | LMDB MB | Raft MB | term | leader changes | ' +
+    'flat | errors | lag max ms | own stall ms | CPU stall ms | CPU main | CPU data | CPU bench | CPU host | CPU other | CPU steal | canary ÷ empty | RSS MB main | anon MB main | RSS MB data | LMDB MB | Raft MB | term | leader changes | ' +
     'snapshot at | snapshots taken |',
-  '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
+  '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
 ];
 
 export function formatRow(row: WindowRow): string {
@@ -85,6 +89,7 @@ export function formatRow(row: WindowRow): string {
     fixed(row.cpuHostCores, 2),
     fixed(otherCores(row), 2),
     fixed(row.cpuStealCores, 2),
+    fixed(row.canaryRatio, 2),
     perNode(nodes, (n) => fixed(n.rssMainBytesMax / MB)),
     perNode(nodes, (n) => fixed(n.rssMainAnonBytesMax / MB)),
     perNode(nodes, (n) => fixed(n.rssDataBytesMax / MB)),
@@ -134,6 +139,9 @@ export interface Flatness {
   hostBusy: string[];
   // The hypervisor's steal in those windows, mean cores (NaN without any).
   hostBusyStealCores: number;
+  // The CPU canary over the baseline's, mean of the growth windows outside ±20% and of the rest.
+  canaryRatioNotFlat: number;
+  canaryRatioFlat: number;
   lagOverGoal: string[]; // labels of the windows (baseline included) with a member's lag > 50 ms
   lagMaxMs: number; // the largest over every window and member
   // The same with the stalls the node caused (NodeFigures.stallOwnMaxMs).
@@ -259,6 +267,8 @@ export function flatness(
     hostBusyStealCores: meanOf(
       windows.filter((row) => otherCores(row) > HOST_BUSY_OTHER_CORES).map((r) => r.cpuStealCores),
     ),
+    canaryRatioNotFlat: meanOf(growth.filter((row) => !isFlat(row)).map((r) => r.canaryRatio)),
+    canaryRatioFlat: meanOf(growth.filter(isFlat).map((r) => r.canaryRatio)),
     lagOverGoal,
     lagMaxMs,
     stallOverGoal,
@@ -282,6 +292,8 @@ export function formatFlatness(f: Flatness): string {
     `windows${list(f.lagOverGoal)}, max ${f.lagMaxMs.toFixed(0)} ms; the part the members ` +
     `caused (own stall) over ${LAG_MAX_MS_GOAL} ms in ${f.stallOverGoal.length} ` +
     `windows${list(f.stallOverGoal)}, max ${f.stallOwnMaxMs.toFixed(0)} ms\n` +
+    `CPU canary ÷ empty (the same work's CPU time): ${fixed(f.canaryRatioNotFlat, 2)} on ` +
+    `average in the windows outside ±${FLAT_TOLERANCE * 100}%, ${fixed(f.canaryRatioFlat, 2)} in the others\n` +
     `per member-window: own stall ${formatDistribution(f.stallOwn)}; ` +
     `CPU stall ${formatDistribution(f.stallCpu)}\n` +
     `by tenth of the namespace (all of a tenth's operations against the baseline's): ` +

@@ -3,6 +3,7 @@
 import type { ScaleCluster } from './cluster.ts';
 import {
   childPids,
+  cpuCanaryMicros,
   cpuSeconds,
   hostBusyCpuSeconds,
   metadataSizes,
@@ -36,6 +37,8 @@ export interface ClusterSnapshot {
   cpuBenchCores: number;
   cpuHostCores: number;
   cpuStealCores: number;
+  // The median of the window's CPU canary runs, one a second (probes.ts, cpuCanaryMicros).
+  canaryMicros: number;
 }
 
 // Cumulative CPU seconds at the start of a window, and when that was.
@@ -52,6 +55,7 @@ export class Sampler {
   private timer: NodeJS.Timeout | undefined;
   private sampling: Promise<void> = Promise.resolve();
   private cpuMark: CpuMark = cpuMark(undefined);
+  private canaryMicros: number[] = [];
 
   constructor(cluster: ScaleCluster) {
     this.cluster = cluster;
@@ -71,6 +75,7 @@ export class Sampler {
   }
 
   private async sample(): Promise<void> {
+    this.canaryMicros.push(cpuCanaryMicros());
     await Promise.all(
       this.cluster.live().map(async (node) => {
         const acc = this.acc.get(node.id) as NodeAccumulator;
@@ -159,6 +164,7 @@ export class Sampler {
       cpuBenchCores: (mark.bench - previousMark.bench) / windowSeconds,
       cpuHostCores: (mark.host.busy - previousMark.host.busy) / windowSeconds,
       cpuStealCores: (mark.host.steal - previousMark.host.steal) / windowSeconds,
+      canaryMicros: median(this.canaryMicros.splice(0)),
     };
   }
 }
@@ -183,6 +189,12 @@ function cpuMark(cluster: ScaleCluster | undefined): CpuMark {
     host: hostBusyCpuSeconds(),
     nodes,
   };
+}
+
+function median(values: number[]): number {
+  if (values.length === 0) return Number.NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)];
 }
 
 // A new window's accumulator: the peaks start again, the counters' last values carry over.
