@@ -608,13 +608,14 @@ function guardStateAfterBoot(
   }
   const marker = readStateBootMarker(files.dataDir);
   if (stateVerdict(marker, bootId) === 'rebuild') {
-    const index = store.snapshotIndex();
+    const snapshot = store.snapshot();
     log.warn('the metadata state was written without syncs before a reboot; rebuilding it', {
-      fromSnapshotIndex: index,
+      fromSnapshotIndex: snapshot.meta.index,
       markerBootId: marker?.bootId,
       bootId,
     });
-    files.rebuildLiveState(index);
+    const { sizeBytes, checksum } = snapshot;
+    files.rebuildLiveState({ index: snapshot.meta.index, sizeBytes, checksum });
     metadataStateRebuilds.inc();
   }
   if (bootId !== undefined) writeStateBootMarker(files.dataDir, { bootId, clean: false });

@@ -162,9 +162,9 @@ export class RaftStore {
     };
   }
 
-  // The index of the snapshot the log starts after (0: none yet).
-  snapshotIndex(): number {
-    return this.index.snapshot.meta.index;
+  // The snapshot the log starts after (index 0: none yet).
+  snapshot(): Snapshot {
+    return this.index.snapshot;
   }
 
   // The last index in the log (the snapshot's when no entry follows it).

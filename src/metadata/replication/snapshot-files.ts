@@ -309,29 +309,38 @@ export class SnapshotFiles {
 
   /**
    * Replaces a live state that may be corrupt (a power loss, state-boot.ts) by a copy of the
-   * snapshot at `index` (an empty state when 0): the Raft log's entries after `index` bring it
-   * forward again. At start, before the state is opened; a crash midway leaves the marker as it
-   * was, so the next start does it again.
+   * Raft store's snapshot (an empty state when its index is 0), checked against the size and
+   * CRC32C the store records: the log's entries after it bring the state forward again. At
+   * start, before the state is opened; a crash midway leaves the marker as it was, so the next
+   * start does it again.
    */
-  rebuildLiveState(index: number): void {
+  rebuildLiveState(snapshot: LocalSnapshot): void {
+    const { index } = snapshot;
     const live = this.currentStatePath();
     const target = this.installedStatePath(index);
     const tmpDir = this.newTmpDir();
     if (index > 0) {
       const file = this.outgoingPath(index);
-      if (!existsSync(file)) {
-        throw new StrataError(
+      const refuse = (why: string) =>
+        new StrataError(
           'EIO',
-          `the metadata state may be corrupt (written without syncs before a power loss or ` +
-            `kernel crash) and ${file}, the snapshot to rebuild it from, is missing; refusing ` +
-            'to start rather than serve it',
+          'the metadata state may be corrupt (written without syncs before a power loss or ' +
+            `kernel crash) and ${file}, the snapshot to rebuild it from, ${why}; refusing to ` +
+            'start rather than serve it',
         );
-      }
+      if (!existsSync(file)) throw refuse('is missing');
       const copy = join(tmpDir, DATA_FILE);
       copyFileSync(file, copy, constants.COPYFILE_FICLONE);
       const fd = openSync(copy, 'r');
       try {
         fsyncSync(fd);
+        const { sizeBytes, checksum } = checksumFd(fd);
+        if (sizeBytes !== snapshot.sizeBytes || checksum !== snapshot.checksum) {
+          throw refuse(
+            `has ${sizeBytes} bytes, CRC32C ${checksum}, not the ${snapshot.sizeBytes} bytes, ` +
+              `CRC32C ${snapshot.checksum} the Raft store records`,
+          );
+        }
       } finally {
         closeSync(fd);
       }
@@ -380,6 +389,19 @@ export class SnapshotFiles {
     this.#closeIncoming();
     if (this.#outgoing !== undefined) closeSync(this.#outgoing.fd);
     this.#outgoing = undefined;
+  }
+}
+
+// Size and CRC32C of an open file, read in slices (at start, before the member serves).
+function checksumFd(fd: number): { sizeBytes: number; checksum: number } {
+  const slice = Buffer.allocUnsafe(CHECKSUM_SLICE_BYTES);
+  let checksum = 0;
+  let sizeBytes = 0;
+  for (;;) {
+    const bytesRead = readSync(fd, slice, 0, slice.byteLength, sizeBytes);
+    if (bytesRead === 0) return { sizeBytes, checksum };
+    checksum = crc32c(slice.subarray(0, bytesRead), checksum);
+    sizeBytes += bytesRead;
   }
 }
 
