@@ -48,6 +48,18 @@ export function cpuSeconds(pid: number): number | undefined {
   }
 }
 
+// Seconds the process's main thread (a member's event loop) has waited on the run queue, ready
+// to run but with no CPU of this machine free (/proc/<pid>/schedstat's second field, in ns).
+// Time the hypervisor took away is not in it: the guest thought the thread was running.
+export function runQueueSeconds(pid: number): number | undefined {
+  try {
+    const [, waitNs] = readFileSync(`/proc/${pid}/schedstat`, 'utf8').trim().split(' ');
+    return Number(waitNs) / 1e9;
+  } catch {
+    return undefined;
+  }
+}
+
 // The whole host's busy CPU time (every CPU, everything but idle and iowait), in seconds, from
 // /proc/stat: with the benchmark's own processes subtracted, what the rest of the machine took.
 // `steal` apart: the time a virtual machine's hypervisor ran something else on its CPUs (other

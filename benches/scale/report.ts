@@ -22,6 +22,9 @@ export interface NodeFigures {
   // gateway) and its data child (NaN: the node was down at the end of the window).
   cpuMainCores: number;
   cpuDataCores: number;
+  // Milliseconds a wall second the main process's event-loop thread waited on this machine's
+  // run queue (probes.ts, runQueueSeconds): CPU contention inside the machine, not steal.
+  runQueueMsPerSecond: number;
 }
 
 export interface WindowRow {
@@ -59,9 +62,9 @@ const perNode = (nodes: NodeFigures[], f: (n: NodeFigures) => string) => nodes.m
 
 export const TABLE_HEADER = [
   '| window | t s | entries | load/s | ops/s | ÷ empty | p50 ms | p99 ms | ÷ empty | max ms | ' +
-    'flat | errors | lag max ms | own stall ms | CPU stall ms | CPU main | CPU data | CPU bench | CPU host | CPU other | CPU steal | canary ÷ empty | RSS MB main | anon MB main | RSS MB data | LMDB MB | Raft MB | term | leader changes | ' +
+    'flat | errors | lag max ms | own stall ms | CPU stall ms | CPU main | CPU data | run queue ms/s | CPU bench | CPU host | CPU other | CPU steal | canary ÷ empty | RSS MB main | anon MB main | RSS MB data | LMDB MB | Raft MB | term | leader changes | ' +
     'snapshot at | snapshots taken |',
-  '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
+  '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
 ];
 
 export function formatRow(row: WindowRow): string {
@@ -85,6 +88,7 @@ export function formatRow(row: WindowRow): string {
     perNode(nodes, (n) => fixed(n.stallCpuMaxMs)),
     perNode(nodes, (n) => fixed(n.cpuMainCores, 2)),
     perNode(nodes, (n) => fixed(n.cpuDataCores, 2)),
+    perNode(nodes, (n) => fixed(n.runQueueMsPerSecond)),
     fixed(row.cpuBenchCores, 2),
     fixed(row.cpuHostCores, 2),
     fixed(otherCores(row), 2),

@@ -8,6 +8,7 @@ import {
   hostBusyCpuSeconds,
   metadataSizes,
   rssBytes,
+  runQueueSeconds,
   scrapeMetrics,
 } from './probes.ts';
 import type { NodeFigures } from './report.ts';
@@ -46,7 +47,7 @@ interface CpuMark {
   atMs: number;
   bench: number;
   host: { busy: number; steal: number };
-  nodes: Map<number, { pid: number; main: number; data: number }>;
+  nodes: Map<number, { pid: number; main: number; data: number; runQueue: number }>;
 }
 
 export class Sampler {
@@ -120,7 +121,7 @@ export class Sampler {
     this.cpuMark = mark;
     const windowSeconds = (mark.atMs - previousMark.atMs) / 1000;
     // A member restarted within the window (a new pid) counts from zero.
-    const cores = (id: number, part: 'main' | 'data') => {
+    const cores = (id: number, part: 'main' | 'data' | 'runQueue') => {
       const now = mark.nodes.get(id);
       const before = previousMark.nodes.get(id);
       if (now === undefined) return Number.NaN;
@@ -151,6 +152,7 @@ export class Sampler {
         snapshotsInstalledTotal: acc.snapshotsInstalledTotal,
         cpuMainCores: cores(node.id, 'main'),
         cpuDataCores: cores(node.id, 'data'),
+        runQueueMsPerSecond: cores(node.id, 'runQueue') * 1000,
         ...sizes,
       });
       this.acc.set(node.id, freshAccumulator(acc));
@@ -174,14 +176,14 @@ export class Sampler {
 // restart, which the window then counts from zero).
 function cpuMark(cluster: ScaleCluster | undefined): CpuMark {
   const bench = process.cpuUsage();
-  const nodes = new Map<number, { pid: number; main: number; data: number }>();
+  const nodes = new Map<number, { pid: number; main: number; data: number; runQueue: number }>();
   for (const node of cluster?.live() ?? []) {
     const pid = node.process?.process.pid;
     if (pid === undefined) continue;
     const main = cpuSeconds(pid);
     if (main === undefined) continue;
     const data = childPids(pid).reduce((sum, child) => sum + (cpuSeconds(child) ?? 0), 0);
-    nodes.set(node.id, { pid, main, data });
+    nodes.set(node.id, { pid, main, data, runQueue: runQueueSeconds(pid) ?? Number.NaN });
   }
   return {
     atMs: performance.now(),
