@@ -113,7 +113,7 @@ export const KEYS: readonly KeySpec[] = [
   {
     key: 'metadata.boot_id_file',
     check: isString(false),
-    doc: 'the kernel\'s boot id, new at every boot: a member whose state (written without syncs, the Raft log being the durable record) was last written in an earlier boot and not closed cleanly rebuilds it from its last snapshot file and the log, as a power loss or kernel crash may have corrupted it (docs/architecture/raft.md, "Power loss"); empty turns the check off',
+    doc: 'the kernel\'s boot id, new at every boot: a member whose state (written without syncs, the Raft log being the durable record) was last written in an earlier boot and not closed cleanly rebuilds it from its last snapshot file and the log, as a power loss or kernel crash may have corrupted it (docs/architecture/raft.md, "Power loss"); empty turns the check off, and a file that cannot be read refuses the start',
   },
   {
     key: 'metadata.scrub_interval_seconds',

@@ -47,6 +47,7 @@ import {
   KERNEL_BOOT_ID_FILE,
   readBootId,
   readStateBootMarker,
+  removeStateBootMarker,
   stateVerdict,
   writeStateBootMarker,
 } from './replication/state-boot.ts';
@@ -227,7 +228,7 @@ export async function startMetadataService(
   // A member upgraded from the LMDB Raft store keeps its log (moved once into segment files).
   await migrateLegacyRaftStore({ from: join(options.dataDir, 'raft'), to: raftLogPath, log });
   const store = RaftStore.open(raftLogPath);
-  const bootId = guardStateAfterBoot(
+  const bootId = await guardStateAfterBoot(
     files,
     store,
     options.raft.bootIdFile ?? KERNEL_BOOT_ID_FILE,
@@ -591,20 +592,17 @@ export async function startMetadataService(
 // closed cleanly may be corrupt (state-boot.ts), and is rebuilt from the Raft store's snapshot
 // file, the log then bringing it forward. Then this boot is recorded, unclean until close.
 // Returns the boot id (undefined: the check is off).
-function guardStateAfterBoot(
+async function guardStateAfterBoot(
   files: SnapshotFiles,
   store: RaftStore,
   bootIdFile: string,
   log: Logger,
-): string | undefined {
-  let bootId: string | undefined;
-  try {
-    bootId = readBootId(bootIdFile);
-  } catch (error) {
-    log.warn('no boot id: a state corrupted by a power loss would not be noticed', {
-      file: bootIdFile,
-      error,
-    });
+): Promise<string | undefined> {
+  const bootId = readBootId(bootIdFile);
+  if (bootId === undefined) {
+    log.warn('metadata.boot_id_file is empty: a state corrupted by a power loss is not noticed');
+    removeStateBootMarker(files.dataDir);
+    return undefined;
   }
   const marker = readStateBootMarker(files.dataDir);
   if (stateVerdict(marker, bootId) === 'rebuild') {
@@ -615,10 +613,10 @@ function guardStateAfterBoot(
       bootId,
     });
     const { sizeBytes, checksum } = snapshot;
-    files.rebuildLiveState({ index: snapshot.meta.index, sizeBytes, checksum });
+    await files.rebuildLiveState({ index: snapshot.meta.index, sizeBytes, checksum });
     metadataStateRebuilds.inc();
   }
-  if (bootId !== undefined) writeStateBootMarker(files.dataDir, { bootId, clean: false });
+  writeStateBootMarker(files.dataDir, { bootId, clean: false });
   return bootId;
 }
 

@@ -751,7 +751,9 @@ export class MetadataReplica {
     this.raft.compact(snapshot);
     this.lastSnapshotIndex = index;
     this.removeCompactedSoon();
-    await files.removeSnapshotsBefore(index);
+    void files
+      .removeSnapshotsBefore(index)
+      .catch((error) => log.warn('could not remove older metadata snapshots', { error }));
     metadataSnapshots.inc({ origin: 'taken' });
     log.info('metadata snapshot taken and log compacted', {
       index,

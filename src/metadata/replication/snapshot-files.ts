@@ -314,7 +314,7 @@ export class SnapshotFiles {
    * start, before the state is opened; a crash midway leaves the marker as it was, so the next
    * start does it again.
    */
-  rebuildLiveState(snapshot: LocalSnapshot): void {
+  async rebuildLiveState(snapshot: LocalSnapshot): Promise<void> {
     const { index } = snapshot;
     const live = this.currentStatePath();
     const target = this.installedStatePath(index);
@@ -331,18 +331,12 @@ export class SnapshotFiles {
       if (!existsSync(file)) throw refuse('is missing');
       const copy = join(tmpDir, DATA_FILE);
       copyFileSync(file, copy, constants.COPYFILE_FICLONE);
-      const fd = openSync(copy, 'r');
-      try {
-        fsyncSync(fd);
-        const { sizeBytes, checksum } = checksumFd(fd);
-        if (sizeBytes !== snapshot.sizeBytes || checksum !== snapshot.checksum) {
-          throw refuse(
-            `has ${sizeBytes} bytes, CRC32C ${checksum}, not the ${snapshot.sizeBytes} bytes, ` +
-              `CRC32C ${snapshot.checksum} the Raft store records`,
-          );
-        }
-      } finally {
-        closeSync(fd);
+      const { sizeBytes, checksum } = await checksumFile(copy); // synced first
+      if (sizeBytes !== snapshot.sizeBytes || checksum !== snapshot.checksum) {
+        throw refuse(
+          `has ${sizeBytes} bytes, CRC32C ${checksum}, not the ${snapshot.sizeBytes} bytes, ` +
+            `CRC32C ${snapshot.checksum} the Raft store records`,
+        );
       }
     }
     rmSync(target, { recursive: true, force: true });
@@ -389,19 +383,6 @@ export class SnapshotFiles {
     this.#closeIncoming();
     if (this.#outgoing !== undefined) closeSync(this.#outgoing.fd);
     this.#outgoing = undefined;
-  }
-}
-
-// Size and CRC32C of an open file, read in slices (at start, before the member serves).
-function checksumFd(fd: number): { sizeBytes: number; checksum: number } {
-  const slice = Buffer.allocUnsafe(CHECKSUM_SLICE_BYTES);
-  let checksum = 0;
-  let sizeBytes = 0;
-  for (;;) {
-    const bytesRead = readSync(fd, slice, 0, slice.byteLength, sizeBytes);
-    if (bytesRead === 0) return { sizeBytes, checksum };
-    checksum = crc32c(slice.subarray(0, bytesRead), checksum);
-    sizeBytes += bytesRead;
   }
 }
 

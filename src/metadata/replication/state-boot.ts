@@ -14,6 +14,7 @@ import {
   openSync,
   readFileSync,
   renameSync,
+  rmSync,
   writeSync,
 } from 'node:fs';
 import { join } from 'node:path';
@@ -48,21 +49,45 @@ export function stateVerdict(
   return 'rebuild';
 }
 
-/** The kernel's boot id from `file`; undefined when the check is off (`file` empty). */
+/**
+ * The kernel's boot id from `file`; undefined when the check is off (`file` empty). A file that
+ * cannot be read is a configuration error: starting without the check would trust a state a
+ * power loss may have corrupted, so the start is refused, naming the way to turn it off.
+ */
 export function readBootId(file: string): string | undefined {
   if (file === '') return undefined;
-  const id = readFileSync(file, 'utf8').trim();
-  if (id === '') throw new StrataError('EINVAL', `${file} is empty: no boot id to compare with`);
+  let id: string;
+  try {
+    id = readFileSync(file, 'utf8').trim();
+  } catch (error) {
+    throw new StrataError(
+      'EINVAL',
+      `metadata.boot_id_file: cannot read ${file} (${(error as Error).message}); set it to "" ` +
+        'to start without the power-loss check',
+    );
+  }
+  if (id === '')
+    throw new StrataError('EINVAL', `metadata.boot_id_file: ${file} is empty, no boot id`);
   return id;
 }
 
 export function readStateBootMarker(dir: string): StateBootMarker | undefined {
   const file = join(dir, MARKER_FILE);
   if (!existsSync(file)) return undefined;
-  const parsed = JSON.parse(readFileSync(file, 'utf8')) as Partial<StateBootMarker>;
-  if (typeof parsed.bootId !== 'string' || typeof parsed.clean !== 'boolean')
+  let parsed: Partial<StateBootMarker>;
+  try {
+    parsed = JSON.parse(readFileSync(file, 'utf8')) as Partial<StateBootMarker>;
+  } catch (error) {
+    throw new StrataError('EIO', `${file} is not a state boot marker: ${(error as Error).message}`);
+  }
+  if (typeof parsed?.bootId !== 'string' || typeof parsed.clean !== 'boolean')
     throw new StrataError('EIO', `${file} is not a state boot marker: ${JSON.stringify(parsed)}`);
   return { bootId: parsed.bootId, clean: parsed.clean };
+}
+
+/** With the check off, no marker: one left from before would vouch for a state it never saw. */
+export function removeStateBootMarker(dir: string): void {
+  rmSync(join(dir, MARKER_FILE), { force: true });
 }
 
 /** Records the marker durably (a synced file renamed into place, then the directory synced). */
