@@ -36,9 +36,11 @@ export function childPids(pid: number): number[] {
 // from /proc/PID/stat (undefined once it has exited). The kernel counts in clock ticks, 100 a
 // second on Linux, so a figure is good to 10 ms.
 const CLOCK_TICKS_PER_SECOND = 100;
-export function cpuSeconds(pid: number): number | undefined {
+// With `thread`, only that thread of it (the main thread's id is the pid: a member's event loop).
+export function cpuSeconds(pid: number, thread?: number): number | undefined {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const path = thread === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${thread}/stat`;
+    const stat = readFileSync(path, 'utf8');
     // The command name (field 2) may hold spaces and parentheses: count fields after its ')'.
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     const ticks = Number(fields[11]) + Number(fields[12]); // utime and stime, fields 14 and 15

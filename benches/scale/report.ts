@@ -22,6 +22,9 @@ export interface NodeFigures {
   // gateway) and its data child (NaN: the node was down at the end of the window).
   cpuMainCores: number;
   cpuDataCores: number;
+  // Of cpuMainCores, the event-loop thread's; the rest is the process's other threads (libuv's
+  // pool: log writes and fsyncs, snapshot copies; V8's garbage-collector helpers).
+  cpuLoopCores: number;
   // Milliseconds a wall second the main process's event-loop thread waited on this machine's
   // run queue (probes.ts, runQueueSeconds): CPU contention inside the machine, not steal.
   runQueueMsPerSecond: number;
@@ -62,9 +65,9 @@ const perNode = (nodes: NodeFigures[], f: (n: NodeFigures) => string) => nodes.m
 
 export const TABLE_HEADER = [
   '| window | t s | entries | load/s | ops/s | ÷ empty | p50 ms | p99 ms | ÷ empty | max ms | ' +
-    'flat | errors | lag max ms | own stall ms | CPU stall ms | CPU main | CPU data | run queue ms/s | CPU bench | CPU host | CPU other | CPU steal | canary ÷ empty | RSS MB main | anon MB main | RSS MB data | LMDB MB | Raft MB | term | leader changes | ' +
+    'flat | errors | lag max ms | own stall ms | CPU stall ms | CPU main | CPU loop | CPU data | run queue ms/s | CPU bench | CPU host | CPU other | CPU steal | canary ÷ empty | RSS MB main | anon MB main | RSS MB data | LMDB MB | Raft MB | term | leader changes | ' +
     'snapshot at | snapshots taken |',
-  '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
+  '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
 ];
 
 export function formatRow(row: WindowRow): string {
@@ -87,6 +90,7 @@ export function formatRow(row: WindowRow): string {
     perNode(nodes, (n) => fixed(n.stallOwnMaxMs)),
     perNode(nodes, (n) => fixed(n.stallCpuMaxMs)),
     perNode(nodes, (n) => fixed(n.cpuMainCores, 2)),
+    perNode(nodes, (n) => fixed(n.cpuLoopCores, 2)),
     perNode(nodes, (n) => fixed(n.cpuDataCores, 2)),
     perNode(nodes, (n) => fixed(n.runQueueMsPerSecond)),
     fixed(row.cpuBenchCores, 2),

@@ -47,7 +47,15 @@ interface CpuMark {
   atMs: number;
   bench: number;
   host: { busy: number; steal: number };
-  nodes: Map<number, { pid: number; main: number; data: number; runQueue: number }>;
+  nodes: Map<number, CpuMarkOfNode>;
+}
+
+interface CpuMarkOfNode {
+  pid: number;
+  main: number;
+  loop: number; // the main process's event-loop thread alone
+  data: number;
+  runQueue: number;
 }
 
 export class Sampler {
@@ -121,7 +129,7 @@ export class Sampler {
     this.cpuMark = mark;
     const windowSeconds = (mark.atMs - previousMark.atMs) / 1000;
     // A member restarted within the window (a new pid) counts from zero.
-    const cores = (id: number, part: 'main' | 'data' | 'runQueue') => {
+    const cores = (id: number, part: 'main' | 'loop' | 'data' | 'runQueue') => {
       const now = mark.nodes.get(id);
       const before = previousMark.nodes.get(id);
       if (now === undefined) return Number.NaN;
@@ -151,6 +159,7 @@ export class Sampler {
         snapshotsTakenTotal: acc.snapshotsTakenTotal,
         snapshotsInstalledTotal: acc.snapshotsInstalledTotal,
         cpuMainCores: cores(node.id, 'main'),
+        cpuLoopCores: cores(node.id, 'loop'),
         cpuDataCores: cores(node.id, 'data'),
         runQueueMsPerSecond: cores(node.id, 'runQueue') * 1000,
         ...sizes,
@@ -176,14 +185,20 @@ export class Sampler {
 // restart, which the window then counts from zero).
 function cpuMark(cluster: ScaleCluster | undefined): CpuMark {
   const bench = process.cpuUsage();
-  const nodes = new Map<number, { pid: number; main: number; data: number; runQueue: number }>();
+  const nodes = new Map<number, CpuMarkOfNode>();
   for (const node of cluster?.live() ?? []) {
     const pid = node.process?.process.pid;
     if (pid === undefined) continue;
     const main = cpuSeconds(pid);
     if (main === undefined) continue;
     const data = childPids(pid).reduce((sum, child) => sum + (cpuSeconds(child) ?? 0), 0);
-    nodes.set(node.id, { pid, main, data, runQueue: runQueueSeconds(pid) ?? Number.NaN });
+    nodes.set(node.id, {
+      pid,
+      main,
+      loop: cpuSeconds(pid, pid) ?? Number.NaN,
+      data,
+      runQueue: runQueueSeconds(pid) ?? Number.NaN,
+    });
   }
   return {
     atMs: performance.now(),
