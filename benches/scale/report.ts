@@ -114,12 +114,34 @@ export function formatRow(row: WindowRow): string {
 }
 
 const meanOf = (values: number[]) => values.reduce((sum, v) => sum + v, 0) / values.length;
+const rangeOf = (values: number[]) => ({ min: Math.min(...values), max: Math.max(...values) });
+
+// The members' CPU in a window: main processes and data children, summed.
+export function membersCores(row: WindowRow): number {
+  let cores = 0;
+  for (const n of row.nodes) cores += (n.cpuMainCores || 0) + (n.cpuDataCores || 0);
+  return cores;
+}
 
 // The host's CPU beyond the members' processes and the benchmark's: other work on the machine.
 export function otherCores(row: WindowRow): number {
-  let ours = row.cpuBenchCores;
-  for (const n of row.nodes) ours += (n.cpuMainCores || 0) + (n.cpuDataCores || 0);
-  return row.cpuHostCores - ours;
+  return row.cpuHostCores - row.cpuBenchCores - membersCores(row);
+}
+
+// Pearson's correlation of two equally long samples (NaN when either does not vary).
+export function correlation(a: readonly number[], b: readonly number[]): number {
+  assert.equal(a.length, b.length, 'paired samples');
+  const meanA = meanOf([...a]);
+  const meanB = meanOf([...b]);
+  let ab = 0;
+  let aa = 0;
+  let bb = 0;
+  for (let i = 0; i < a.length; i++) {
+    ab += (a[i] - meanA) * (b[i] - meanB);
+    aa += (a[i] - meanA) ** 2;
+    bb += (b[i] - meanB) ** 2;
+  }
+  return ab / Math.sqrt(aa * bb);
 }
 
 // Issue 11's acceptance: ops/s and p99 within ±20% of the empty namespace's, and no event-loop
@@ -150,6 +172,11 @@ export interface Flatness {
   // The CPU canary over the baseline's, mean of the growth windows outside ±20% and of the rest.
   canaryRatioNotFlat: number;
   canaryRatioFlat: number;
+  // Over the growth windows: how the benchmark's own CPU (the same paced work in every window, a
+  // control) moved with the members' (Pearson's r), and the range of each.
+  benchMembersCpuCorrelation: number;
+  benchCpuCores: { min: number; max: number };
+  membersCpuCores: { min: number; max: number };
   lagOverGoal: string[]; // labels of the windows (baseline included) with a member's lag > 50 ms
   lagMaxMs: number; // the largest over every window and member
   // The same with the stalls the node caused (NodeFigures.stallOwnMaxMs).
@@ -177,6 +204,12 @@ export interface TenthFigures {
   p99Ms: number;
   p99Ratio: number;
   flat: boolean;
+  // Mean CPU of the tenth's windows over the baseline's: the members' (main processes and data
+  // children, summed) and the benchmark's own process. The benchmark does the same paced work
+  // in every window, so its CPU is a control: when it moves with the members', the machine's
+  // speed changed, not the cost of the namespace.
+  membersCpuRatio: number;
+  benchCpuRatio: number;
 }
 
 export interface StallDistribution {
@@ -233,6 +266,7 @@ export function tenths(
     const p99Ms = percentileOf(all, 0.99);
     const opsRatio = opsPerSecond / baseline.opsPerSecond;
     const p99Ratio = p99Ms / baseline.p99Ms;
+    const rows = members.map((m) => m.row);
     result.push({
       tenth,
       entriesFrom: members[0].row.entries,
@@ -243,6 +277,8 @@ export function tenths(
       p99Ms,
       p99Ratio,
       flat: opsRatio >= 1 - FLAT_TOLERANCE && p99Ratio <= 1 + FLAT_TOLERANCE,
+      membersCpuRatio: meanOf(rows.map(membersCores)) / membersCores(baseline),
+      benchCpuRatio: meanOf(rows.map((row) => row.cpuBenchCores)) / baseline.cpuBenchCores,
     });
   }
   return result;
@@ -277,6 +313,12 @@ export function flatness(
     ),
     canaryRatioNotFlat: meanOf(growth.filter((row) => !isFlat(row)).map((r) => r.canaryRatio)),
     canaryRatioFlat: meanOf(growth.filter(isFlat).map((r) => r.canaryRatio)),
+    benchMembersCpuCorrelation: correlation(
+      growth.map((r) => r.cpuBenchCores),
+      growth.map(membersCores),
+    ),
+    benchCpuCores: rangeOf(growth.map((r) => r.cpuBenchCores)),
+    membersCpuCores: rangeOf(growth.map(membersCores)),
     lagOverGoal,
     lagMaxMs,
     stallOverGoal,
@@ -302,17 +344,23 @@ export function formatFlatness(f: Flatness): string {
     `windows${list(f.stallOverGoal)}, max ${f.stallOwnMaxMs.toFixed(0)} ms\n` +
     `CPU canary ÷ empty (the same work's CPU time): ${fixed(f.canaryRatioNotFlat, 2)} on ` +
     `average in the windows outside ±${FLAT_TOLERANCE * 100}%, ${fixed(f.canaryRatioFlat, 2)} in the others\n` +
+    `the benchmark's own CPU (the same paced work every window, a control) against the members': ` +
+    `r = ${fixed(f.benchMembersCpuCorrelation, 2)} over the growth windows (benchmark ` +
+    `${fixed(f.benchCpuCores.min, 2)}-${fixed(f.benchCpuCores.max, 2)} cores, members ` +
+    `${fixed(f.membersCpuCores.min, 2)}-${fixed(f.membersCpuCores.max, 2)}): near 1, the members' ` +
+    `CPU swings are the machine's speed, not the namespace's cost\n` +
     `per member-window: own stall ${formatDistribution(f.stallOwn)}; ` +
     `CPU stall ${formatDistribution(f.stallCpu)}\n` +
     `by tenth of the namespace (all of a tenth's operations against the baseline's): ` +
     `${f.tenths.filter((t) => t.flat).length} of ${f.tenths.length} within ±${FLAT_TOLERANCE * 100}%\n` +
     [
-      '| tenth | entries | windows | ops/s | ÷ empty | p99 ms | ÷ empty | flat |',
-      '|---|---|---|---|---|---|---|---|',
+      '| tenth | entries | windows | ops/s | ÷ empty | p99 ms | ÷ empty | flat | members CPU ÷ empty | bench CPU ÷ empty |',
+      '|---|---|---|---|---|---|---|---|---|---|',
       ...f.tenths.map(
         (t) =>
           `| ${t.tenth} | ${t.entriesFrom}–${t.entriesTo} | ${t.windows} | ${fixed(t.opsPerSecond)} | ` +
-          `${fixed(t.opsRatio, 2)} | ${fixed(t.p99Ms, 1)} | ${fixed(t.p99Ratio, 2)} | ${t.flat ? 'yes' : 'NO'} |`,
+          `${fixed(t.opsRatio, 2)} | ${fixed(t.p99Ms, 1)} | ${fixed(t.p99Ratio, 2)} | ${t.flat ? 'yes' : 'NO'} | ` +
+          `${fixed(t.membersCpuRatio, 2)} | ${fixed(t.benchCpuRatio, 2)} |`,
       ),
     ].join('\n')
   );

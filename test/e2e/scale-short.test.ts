@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { runScaleBench } from '../../benches/scale/bench.ts';
+import { formatFlatness } from '../../benches/scale/report.ts';
 import { canMount } from '../helpers/mount.ts';
 
 const ENTRIES = 3000;
@@ -31,6 +32,8 @@ test('a namespace grown under steady load keeps its leader, its entries and its 
     keep: false,
     print: (line) => printed.push(line),
   });
+  // The summary as `npm run bench:scale` prints it (formatted here so that its code runs too).
+  printed.push(formatFlatness(result.flatness));
   const figures = `\n${printed.join('\n')}`;
   t.diagnostic(`figures (informative, not asserted):${figures}`);
 
