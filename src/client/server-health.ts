@@ -39,12 +39,15 @@ const OVERALL_SAMPLES_MAX = 256;
 // Below this many samples a quantile says little: the default hedge delay applies.
 const SAMPLES_FOR_QUANTILE_MIN = 16;
 
-// A fixed-size window of latencies whose p95 is recomputed lazily (sorting at most 256 numbers).
+// A fixed-size window of latencies, kept both in arrival order (to know which sample leaves) and
+// sorted (so the p95 is an index). A sample is a binary search and a shift of at most 256
+// numbers; sorting a copy of the window for each p95 asked after a new sample, as this did
+// before, was 19% of a mount's CPU under 4 KiB random reads (every read arms a hedge, which asks).
 class LatencyWindow {
-  private readonly samples: number[] = [];
+  private readonly samples: number[] = []; // ring buffer, the oldest at `next` once full
+  private readonly sorted: number[] = []; // the same samples, ascending
   private readonly capacity: number;
   private next = 0;
-  private p95Cached: number | undefined;
 
   constructor(capacity: number) {
     assert(capacity >= SAMPLES_FOR_QUANTILE_MIN);
@@ -52,10 +55,17 @@ class LatencyWindow {
   }
 
   add(latencyMs: number): void {
-    if (this.samples.length < this.capacity) this.samples.push(latencyMs);
-    else this.samples[this.next] = latencyMs;
+    if (this.samples.length < this.capacity) {
+      this.samples.push(latencyMs);
+    } else {
+      const oldest = this.samples[this.next];
+      const at = lowerBound(this.sorted, oldest);
+      assert(this.sorted[at] === oldest, 'the sorted window holds every sample');
+      this.sorted.splice(at, 1);
+      this.samples[this.next] = latencyMs;
+    }
+    this.sorted.splice(lowerBound(this.sorted, latencyMs), 0, latencyMs);
     this.next = (this.next + 1) % this.capacity;
-    this.p95Cached = undefined;
   }
 
   get count(): number {
@@ -63,13 +73,22 @@ class LatencyWindow {
   }
 
   p95Ms(): number | undefined {
-    if (this.samples.length < SAMPLES_FOR_QUANTILE_MIN) return undefined;
-    if (this.p95Cached === undefined) {
-      const sorted = [...this.samples].sort((a, b) => a - b);
-      this.p95Cached = sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * 0.95))];
-    }
-    return this.p95Cached;
+    const n = this.sorted.length;
+    if (n < SAMPLES_FOR_QUANTILE_MIN) return undefined;
+    return this.sorted[Math.min(n - 1, Math.floor(n * 0.95))];
   }
+}
+
+// The first index of an ascending array whose value is not below `value`.
+function lowerBound(sorted: readonly number[], value: number): number {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (sorted[mid] < value) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
 
 interface ServerState {

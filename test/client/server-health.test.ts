@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { DEFAULT_SERVER_HEALTH, ServerHealth } from '../../src/client/server-health.ts';
+import { SeededPrng } from '../../src/raft/prng.ts';
 
 const { failuresToAvoid, avoidMsInitial, avoidMsMax } = DEFAULT_SERVER_HEALTH;
 
@@ -71,4 +72,32 @@ test('writes report success without a latency: they do not move the hedge delay'
   for (let i = 0; i < 100; i++) health.recordSuccess('a');
   assert.equal(health.hedgeDelayMs(), 100);
   assert.equal(health.serverP95Ms('a'), undefined);
+});
+
+// The p95 kept incrementally (a sorted copy of the window) against the rule it replaced: sort the
+// window's newest samples and take the same index. Duplicates and ties included; a failing seed
+// replays with SERVER_HEALTH_SEED=<seed>.
+test('the p95 of the sliding windows equals a sort of their newest samples', () => {
+  const only = process.env.SERVER_HEALTH_SEED;
+  const seeds = only === undefined ? Array.from({ length: 40 }, (_, i) => i + 1) : [Number(only)];
+  const p95Of = (window: number[]) => {
+    if (window.length < 16) return undefined;
+    const sorted = window.toSorted((a, b) => a - b);
+    return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * 0.95))];
+  };
+  const wide = { hedgeDelayMsMin: 1e-9, hedgeDelayMsMax: 1e9, latencyFactor: 1 };
+  for (const seed of seeds) {
+    const random = new SeededPrng(seed);
+    const health = new ServerHealth({ ...wide, hedgeDelayMsDefault: 1 });
+    const seen: number[] = [];
+    for (let i = 0; i < 700; i++) {
+      // Small integers (many ties) and fractions alike.
+      const latency = random.chance(0.5) ? random.nextInt(20) : random.next() * 100;
+      seen.push(latency);
+      health.recordSuccess('a', latency);
+      const context = `seed ${seed}, sample ${i}`;
+      assert.equal(health.serverP95Ms('a'), p95Of(seen.slice(-64)), `server window, ${context}`);
+      assert.equal(health.hedgeDelayMs(), p95Of(seen.slice(-256)) ?? 1, `overall, ${context}`);
+    }
+  }
 });

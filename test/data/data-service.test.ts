@@ -4,6 +4,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, test } from 'node:test';
+import { shardBuffers } from '../../src/common/buffer-pool.ts';
 import { isStrataError } from '../../src/common/errors.ts';
 import { DataClient, ShardStore, startDataService } from '../../src/data/index.ts';
 import { RpcClient } from '../../src/rpc/index.ts';
@@ -66,6 +67,37 @@ describe('data service', () => {
     });
     assert.deepEqual(deleted, { deleted: 1 }, 'the absent shard is not an error');
     assert.equal((await client.status()).disks[0].shardCount, 1);
+  });
+
+  test('ranged reads in pooled buffers: each reply carries its own bytes, many in flight', async () => {
+    // A range is read into a pooled buffer, given back once the socket has taken the reply; a
+    // buffer given back early and reused by another read would send that read's bytes. Every
+    // release overwrites the buffer here, so an early one shows as wrong bytes.
+    shardBuffers.poisonOnRelease = true;
+    cleanups.push(() => {
+      shardBuffers.poisonOnRelease = false;
+    });
+    const { client } = await start([join(tempRoot(), 'd0')]);
+    const shardBytes = 3 * 64 * 1024 + 1000; // blocks of 64 KiB, the last one short
+    const shards = [1, 2, 3].map((n) => {
+      const data = Buffer.alloc(shardBytes);
+      for (let i = 0; i < data.length; i++) data[i] = (i * 31 + n * 7) & 0xff;
+      return { address: { stripeId: stripe(100 + n), shardIndex: 0, disk: 0 }, data };
+    });
+    for (const { address, data } of shards) await client.putShard(address, data);
+    const reads = [];
+    for (let i = 0; i < 300; i++) {
+      const { address, data } = shards[i % shards.length];
+      const offset = (i * 7919) % (shardBytes - 1);
+      const length = Math.min(1 + ((i * 4099) % 70_000), shardBytes - offset);
+      reads.push(
+        client
+          .getShard({ ...address, offset, length, shardSizeBytes: shardBytes })
+          .then((got) => assert.ok(got.equals(data.subarray(offset, offset + length)), `read ${i}`)),
+      );
+    }
+    await Promise.all(reads);
+    assert.equal(shardBuffers.counts.out, 0, 'every pooled buffer given back');
   });
 
   test('opening a disk removes what a crashed write left in <disk>/tmp', () => {
