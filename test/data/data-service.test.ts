@@ -93,7 +93,9 @@ describe('data service', () => {
       reads.push(
         client
           .getShard({ ...address, offset, length, shardSizeBytes: shardBytes })
-          .then((got) => assert.ok(got.equals(data.subarray(offset, offset + length)), `read ${i}`)),
+          .then((got) =>
+            assert.ok(got.equals(data.subarray(offset, offset + length)), `read ${i}`),
+          ),
       );
     }
     await Promise.all(reads);
