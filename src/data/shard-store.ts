@@ -403,6 +403,10 @@ async function readVerified(
 
 function noRelease(): void {}
 
+// A range: the shard's header, the blocks the range touches and their CRCs. When the caller
+// names the shard's size (every client read does), the three are read at once where a file of
+// this version's layout has them (readRangeAtOnce): one thread-pool round trip instead of two in
+// a row, the header first. Otherwise, and for a file of another layout, the header is read first.
 async function readRangeVerified(
   file: FileHandle,
   name: string,
@@ -412,48 +416,165 @@ async function readRangeVerified(
   blockChecks: boolean,
   pool: BufferPool | undefined,
 ): Promise<Leased> {
+  const size = expected.dataLength;
+  if (size !== undefined) {
+    const known = { ...expected, dataLength: size };
+    const atOnce = await readRangeAtOnce(file, name, known, offset, length, blockChecks, pool);
+    if (atOnce !== undefined) return atOnce;
+  }
   const head = Buffer.alloc(SHARD_HEADER_BYTES_MAX);
   const { bytesRead } = await file.read(head, 0, SHARD_HEADER_BYTES_MAX, 0);
   const header = decodeHeader(head.subarray(0, bytesRead), name, expected);
-  const want = length ?? header.dataLength - offset;
-  const whole = (n: number) => Number.isSafeInteger(n) && n >= 0;
-  if (!whole(offset) || !whole(want) || offset + want > header.dataLength) {
+  const span = blockSpan(header, offset, length);
+  if (span === undefined) {
+    const want = length ?? header.dataLength - offset;
     throw new StrataError(
       'EINVAL',
       `range ${offset}+${want} outside shard of ${header.dataLength} bytes`,
     );
   }
-  if (want === 0) return { data: Buffer.alloc(0), release: noRelease };
-  const firstBlock = Math.floor(offset / header.blockSize);
-  const lastBlock = Math.floor((offset + want - 1) / header.blockSize);
-  const blocksStart = firstBlock * header.blockSize;
-  const blocksEnd = Math.min(header.dataLength, (lastBlock + 1) * header.blockSize);
-  // With `pool`, the blocks go into one of its buffers (a 4 KiB random read reads a whole 64 KiB
-  // block to check its CRC: a fresh allocation each made garbage collection 28% of a data
-  // server's CPU under random reads), given back here on a failure, else by the caller.
-  const data =
-    pool === undefined
-      ? Buffer.allocUnsafe(blocksEnd - blocksStart)
-      : pool.acquire(blocksEnd - blocksStart);
-  const release = pool === undefined ? noRelease : releaseOnce(pool, data);
+  if (span.want === 0) return { data: Buffer.alloc(0), release: noRelease };
+  const blocks = blockBuffers(span, blockChecks, pool);
   try {
-    const crcs = Buffer.allocUnsafe(blockChecks ? (lastBlock - firstBlock + 1) * 4 : 0);
-    const crcAt = header.headerBytes + header.dataLength + firstBlock * 4;
-    const [dataRead, crcRead] = await Promise.all([
-      file.read(data, 0, data.length, header.headerBytes + blocksStart),
-      blockChecks ? file.read(crcs, 0, crcs.length, crcAt) : { bytesRead: 0 },
+    // Both settle before a failure gives the pooled buffer back (see readRangeAtOnce).
+    const [dataRead, crcRead] = await Promise.allSettled([
+      file.read(blocks.data, 0, blocks.data.length, header.headerBytes + span.blocksStart),
+      readCrcs(file, blocks, crcsAt(header, span)),
     ]);
-    if (dataRead.bytesRead !== data.length || crcRead.bytesRead !== crcs.length) {
+    if (dataRead.status === 'rejected') throw dataRead.reason;
+    if (crcRead.status === 'rejected') throw crcRead.reason;
+    const dataBytes = dataRead.value.bytesRead;
+    if (dataBytes !== blocks.data.length || crcRead.value.bytesRead !== blocks.crcs.length)
       throw new StrataError('SHARD_CORRUPT', `shard ${name}: truncated`);
-    }
-    if (blockChecks) verifyBlocks(name, header, firstBlock, data, crcs);
+    if (blockChecks) verifyBlocks(name, header, span.firstBlock, blocks.data, blocks.crcs);
   } catch (error) {
-    release();
+    blocks.release();
     throw error;
   }
-  shardBytes.inc({ direction: 'read' }, want);
+  return rangeRead(span, blocks);
+}
+
+// readRangeVerified with the header, blocks and CRCs read together at the places a version 2
+// file of `expected.dataLength` bytes in SHARD_BLOCK_BYTES blocks has them; undefined (nothing
+// held) for a file whose header says another layout, and for a range outside that size, which
+// the caller then reads, or refuses, from the header as before.
+async function readRangeAtOnce(
+  file: FileHandle,
+  name: string,
+  expected: ShardExpectation & { dataLength: number },
+  offset: number,
+  length: number | undefined,
+  blockChecks: boolean,
+  pool: BufferPool | undefined,
+): Promise<Leased | undefined> {
+  const layout = {
+    headerBytes: SHARD_HEADER_BYTES_MAX,
+    blockSize: SHARD_BLOCK_BYTES,
+    dataLength: expected.dataLength,
+  };
+  const span = blockSpan(layout, offset, length);
+  if (span === undefined || span.want === 0) return undefined;
+  const head = Buffer.allocUnsafe(SHARD_HEADER_BYTES_MAX);
+  const blocks = blockBuffers(span, blockChecks, pool);
+  // Every read settles before anything is decided: a pooled buffer is never given back while a
+  // read into it is in flight (another request would get it, and this read's bytes).
+  const [headRead, dataRead, crcRead] = await Promise.allSettled([
+    file.read(head, 0, head.length, 0),
+    file.read(blocks.data, 0, blocks.data.length, layout.headerBytes + span.blocksStart),
+    readCrcs(file, blocks, crcsAt(layout, span)),
+  ]);
+  try {
+    for (const read of [headRead, dataRead, crcRead])
+      if (read.status === 'rejected') throw read.reason;
+    assert(headRead.status === 'fulfilled' && dataRead.status === 'fulfilled');
+    assert(crcRead.status === 'fulfilled');
+    const header = decodeHeader(head.subarray(0, headRead.value.bytesRead), name, expected);
+    assert.equal(header.dataLength, layout.dataLength, 'decodeHeader checked the length');
+    if (header.headerBytes !== layout.headerBytes || header.blockSize !== layout.blockSize) {
+      blocks.release();
+      return undefined;
+    }
+    const dataBytes = dataRead.value.bytesRead;
+    if (dataBytes !== blocks.data.length || crcRead.value.bytesRead !== blocks.crcs.length)
+      throw new StrataError('SHARD_CORRUPT', `shard ${name}: truncated`);
+    if (blockChecks) verifyBlocks(name, header, span.firstBlock, blocks.data, blocks.crcs);
+  } catch (error) {
+    blocks.release();
+    throw error;
+  }
+  return rangeRead(span, blocks);
+}
+
+interface BlockSpan {
+  offset: number;
+  want: number; // bytes of the range
+  firstBlock: number;
+  blockCount: number;
+  blocksStart: number; // the blocks' bytes within the shard's data
+  blocksEnd: number;
+}
+
+// The blocks a range touches in a shard of this layout; undefined for a range outside the shard.
+function blockSpan(
+  layout: { blockSize: number; dataLength: number },
+  offset: number,
+  length: number | undefined,
+): BlockSpan | undefined {
+  const want = length ?? layout.dataLength - offset;
+  const whole = (n: number) => Number.isSafeInteger(n) && n >= 0;
+  if (!whole(offset) || !whole(want) || offset + want > layout.dataLength) return undefined;
+  const firstBlock = Math.floor(offset / layout.blockSize);
+  const lastBlock = want === 0 ? firstBlock : Math.floor((offset + want - 1) / layout.blockSize);
+  const blocksStart = firstBlock * layout.blockSize;
+  const blocksEnd = Math.min(layout.dataLength, (lastBlock + 1) * layout.blockSize);
+  return {
+    offset,
+    want,
+    firstBlock,
+    blockCount: lastBlock - firstBlock + 1,
+    blocksStart,
+    blocksEnd,
+  };
+}
+
+// Where a span's CRCs are: after the header and the data, four bytes a block.
+function crcsAt(layout: { headerBytes: number; dataLength: number }, span: BlockSpan): number {
+  return layout.headerBytes + layout.dataLength + span.firstBlock * 4;
+}
+
+// The blocks' CRCs into their buffer; none read without block checks.
+function readCrcs(
+  file: FileHandle,
+  blocks: BlockBuffers,
+  at: number,
+): Promise<{ bytesRead: number }> {
+  if (blocks.crcs.length === 0) return Promise.resolve({ bytesRead: 0 });
+  return file.read(blocks.crcs, 0, blocks.crcs.length, at);
+}
+
+interface BlockBuffers {
+  data: Buffer;
+  crcs: Buffer; // empty without block checks
+  release: () => void;
+}
+
+// With `pool`, the blocks go into one of its buffers (a 4 KiB random read reads a whole 64 KiB
+// block to check its CRC: a fresh allocation each made garbage collection 28% of a data
+// server's CPU under random reads), given back by the reader on a failure, else by the caller.
+function blockBuffers(span: BlockSpan, blockChecks: boolean, pool: BufferPool | undefined) {
+  const bytes = span.blocksEnd - span.blocksStart;
+  const data = pool === undefined ? Buffer.allocUnsafe(bytes) : pool.acquire(bytes);
+  const release = pool === undefined ? noRelease : releaseOnce(pool, data);
+  const crcs = Buffer.allocUnsafe(blockChecks ? span.blockCount * 4 : 0);
+  return { data, crcs, release } satisfies BlockBuffers;
+}
+
+// The verified blocks as the range's bytes, counted.
+function rangeRead(span: BlockSpan, blocks: BlockBuffers): Leased {
+  shardBytes.inc({ direction: 'read' }, span.want);
   dataReads.inc();
-  return { data: data.subarray(offset - blocksStart, offset - blocksStart + want), release };
+  const from = span.offset - span.blocksStart;
+  return { data: blocks.data.subarray(from, from + span.want), release: blocks.release };
 }
 
 // A whole shard of known size (a rebuild's source read, a GET of a full stripe):

@@ -299,6 +299,15 @@ describe('shard identity', () => {
       const path = ctx.service.store.pathOf(address);
       writeFileSync(path, damage(readFileSync(path)));
       assert.equal(await codeOf(whole(shardIndex)), 'SHARD_CORRUPT', what);
+      // A range at the known size (header, blocks and CRCs read at once) refuses it too, at
+      // whichever end it lies.
+      const first = { ...address, offset: 0, length: 1000, shardSizeBytes: size };
+      const last = { ...address, offset: size - 1000, length: 1000, shardSizeBytes: size };
+      const codes = [
+        await codeOf(ctx.client.getShard(first)),
+        await codeOf(ctx.client.getShard(last)),
+      ];
+      assert.ok(codes.includes('SHARD_CORRUPT'), `ranged: ${what}: ${codes.join(', ')}`);
     }
     const v1 = { stripeId: OTHER_ID, shardIndex: 0, disk: 0 };
     const v1Path = ctx.service.store.pathOf(v1);
@@ -364,6 +373,13 @@ describe('shard identity', () => {
         data.subarray(65_000, 66_000),
       ),
       'ranged',
+    );
+    // Its size named, a range is first read where a version 2 file has it, then again from
+    // this file's own header.
+    const sized = { ...address, offset: 65_000, length: 1000, shardSizeBytes: data.length };
+    assert.ok(
+      (await ctx.client.getShard(sized)).equals(data.subarray(65_000, 66_000)),
+      'ranged, its size named',
     );
     assert.equal(
       await codeOf(ctx.client.getShard({ ...address, shardVersion: 2 })),
