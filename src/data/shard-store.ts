@@ -441,12 +441,7 @@ async function readRangeVerified(
       file.read(blocks.data, 0, blocks.data.length, header.headerBytes + span.blocksStart),
       readCrcs(file, blocks, crcsAt(header, span)),
     ]);
-    if (dataRead.status === 'rejected') throw dataRead.reason;
-    if (crcRead.status === 'rejected') throw crcRead.reason;
-    const dataBytes = dataRead.value.bytesRead;
-    if (dataBytes !== blocks.data.length || crcRead.value.bytesRead !== blocks.crcs.length)
-      throw new StrataError('SHARD_CORRUPT', `shard ${name}: truncated`);
-    if (blockChecks) verifyBlocks(name, header, span.firstBlock, blocks.data, blocks.crcs);
+    checkBlockReads(name, header, span, blocks, dataRead, crcRead, blockChecks);
   } catch (error) {
     blocks.release();
     throw error;
@@ -484,25 +479,40 @@ async function readRangeAtOnce(
     readCrcs(file, blocks, crcsAt(layout, span)),
   ]);
   try {
-    for (const read of [headRead, dataRead, crcRead])
-      if (read.status === 'rejected') throw read.reason;
-    assert(headRead.status === 'fulfilled' && dataRead.status === 'fulfilled');
-    assert(crcRead.status === 'fulfilled');
+    if (headRead.status === 'rejected') throw headRead.reason;
     const header = decodeHeader(head.subarray(0, headRead.value.bytesRead), name, expected);
     assert.equal(header.dataLength, layout.dataLength, 'decodeHeader checked the length');
     if (header.headerBytes !== layout.headerBytes || header.blockSize !== layout.blockSize) {
       blocks.release();
-      return undefined;
+      return undefined; // read where this file has them
     }
-    const dataBytes = dataRead.value.bytesRead;
-    if (dataBytes !== blocks.data.length || crcRead.value.bytesRead !== blocks.crcs.length)
-      throw new StrataError('SHARD_CORRUPT', `shard ${name}: truncated`);
-    if (blockChecks) verifyBlocks(name, header, span.firstBlock, blocks.data, blocks.crcs);
+    checkBlockReads(name, header, span, blocks, dataRead, crcRead, blockChecks);
   } catch (error) {
     blocks.release();
     throw error;
   }
   return rangeRead(span, blocks);
+}
+
+type SettledRead = PromiseSettledResult<{ bytesRead: number }>;
+
+// A range's two reads, settled: a failed one's error, a short one a truncated shard, else (with
+// block checks) the blocks checked against their CRCs. Throws; the caller releases the buffers.
+function checkBlockReads(
+  name: string,
+  header: ShardHeader,
+  span: BlockSpan,
+  blocks: BlockBuffers,
+  dataRead: SettledRead,
+  crcRead: SettledRead,
+  blockChecks: boolean,
+): void {
+  if (dataRead.status === 'rejected') throw dataRead.reason;
+  if (crcRead.status === 'rejected') throw crcRead.reason;
+  const dataBytes = dataRead.value.bytesRead;
+  if (dataBytes !== blocks.data.length || crcRead.value.bytesRead !== blocks.crcs.length)
+    throw new StrataError('SHARD_CORRUPT', `shard ${name}: truncated`);
+  if (blockChecks) verifyBlocks(name, header, span.firstBlock, blocks.data, blocks.crcs);
 }
 
 interface BlockSpan {
