@@ -50,6 +50,9 @@ export interface ScaleResult {
     mixedErrors: number;
     leaderId: number; // at the end of the growth (0: none answered as leader)
     snapshotsTaken: Array<{ id: number; taken: number; installed: number }>;
+    // The members' "event loop stalled" log lines (own stalls over 50 ms, with the garbage
+    // collections that ran in them: src/observability/loop-stall.ts), read after the growth.
+    stallsLogged: Array<{ id: number; line: string }>;
   };
   catchUp: CatchUpResult;
   find: FindResult | undefined;
@@ -74,6 +77,7 @@ export async function runScaleBench(options: ScaleOptions): Promise<ScaleResult>
   );
   try {
     const grown = await grow(cluster, clients, options);
+    const growth = { ...grown.growth, stallsLogged: loggedStalls(cluster) };
     const catchUp = await catchUpAfterKill(cluster, clients, options);
     const ackedInDirs = (dirs: number) => countAcked(grown.loader, dirs * FILES_PER_DIR);
     const find = options.skipMount ? undefined : await findOverMount(cluster, options, ackedInDirs);
@@ -98,7 +102,7 @@ export async function runScaleBench(options: ScaleOptions): Promise<ScaleResult>
       windows: grown.windows,
       flatness: flatness(grown.windows, grown.latenciesMs, options.entries),
       load: grown.load,
-      growth: grown.growth,
+      growth,
       catchUp: catchUp.result,
       find,
       restart,
@@ -131,7 +135,7 @@ interface Grown {
   windows: WindowRow[];
   latenciesMs: number[][]; // the mixed load's, one array per growth window
   load: ScaleResult['load'];
-  growth: ScaleResult['growth'];
+  growth: Omit<ScaleResult['growth'], 'stallsLogged'>;
 }
 
 // Entries the baseline's bulk load may create at most (and no more than the run's own): two
@@ -235,6 +239,15 @@ async function grow(
     await sampler.stop();
     for (const client of s3) client.destroy();
   }
+}
+
+function loggedStalls(cluster: ScaleCluster): Array<{ id: number; line: string }> {
+  return cluster.nodes.flatMap((node) =>
+    (node.process?.output() ?? '')
+      .split('\n')
+      .filter((line) => line.includes('event loop stalled'))
+      .map((line) => ({ id: node.id, line })),
+  );
 }
 
 function windowRow(

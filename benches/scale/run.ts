@@ -89,6 +89,11 @@ console.log(
     `${growth.leaderChanges} leader changes, ${growth.mixedErrors} mixed-load errors`,
 );
 console.log(
+  `stalls the members logged during the growth (own > 50 ms, with their GC pauses): ` +
+    `${growth.stallsLogged.length}` +
+    growth.stallsLogged.map((s) => `\n  member ${s.id}: ${s.line}`).join(''),
+);
+console.log(
   `acknowledged entries missing: ${result.listScan.missing} in the ListObjectsV2 scan; ` +
     result.membersMissing.map((m) => `${m.missing} on member ${m.id}`).join(', '),
 );

@@ -191,7 +191,7 @@ export async function startNode(config: StrataConfig, log: Logger): Promise<Runn
     if (config.observability.metrics_addr !== '') {
       const { host, port } = splitAddr(config.observability.metrics_addr);
       const children = node.dataChild ? [node.dataChild] : [];
-      const registry = roleRegistry(role);
+      const registry = roleRegistry(role, log);
       const metrics = await startMetricsServer(host, port, () =>
         aggregatedMetrics(registry, children),
       );
@@ -208,8 +208,19 @@ export async function startNode(config: StrataConfig, log: Logger): Promise<Runn
 }
 
 // The metrics of the services this process runs; a combined node's data service is its child's.
-function roleRegistry(role: Role): Registry {
-  if (role === 'combined' || role === 'metadata') monitorEventLoopStalls();
+// A stall over the goal is logged with the collections that ran in it (loop-stall.ts), so a
+// benchmark's or an operator's report of one can be told a GC pause or a handler.
+function roleRegistry(role: Role, log: Logger): Registry {
+  if (role === 'combined' || role === 'metadata')
+    monitorEventLoopStalls((report) =>
+      log.warn('event loop stalled', {
+        ownMs: Math.round(report.ownMs),
+        cpuMs: Math.round(report.cpuMs),
+        runQueueWaitMs:
+          report.runQueueWaitMs === undefined ? undefined : Math.round(report.runQueueWaitMs),
+        gcPauses: report.gcPauses,
+      }),
+    );
   if (role === 'combined') return metricsRegistry([...ROLE_METRICS.metadata, ...ROLE_METRICS.s3]);
   return metricsRegistry(ROLE_METRICS[role]);
 }

@@ -11,7 +11,7 @@
 // a synchronous call (an fsync, a sync read): that is the "own" stall. Without schedstat the own
 // stall falls back to the CPU figure, which misses the blocking calls.
 import { closeSync, openSync, readSync } from 'node:fs';
-import { performance } from 'node:perf_hooks';
+import { constants, PerformanceObserver, performance } from 'node:perf_hooks';
 
 // The resolution of prom-client's lag histogram. The cost, measured on an idle process: ~13 ms of
 // CPU a second (the timer's wake-ups ~8, the clock reads the rest), 1.3% of a core per process.
@@ -32,7 +32,8 @@ export class StallFold {
   // Own stalls over STALL_COUNT_THRESHOLD_MS since the process started (a counter: never reset).
   stallsTotal = 0;
 
-  observe(sample: StallSample): void {
+  // Returns the sample's own stall (ms).
+  observe(sample: StallSample): number {
     // The CPU time can exceed the gap by the clocks' granularity; never count more than the gap.
     const busyMs = Math.min(sample.cpuMs, sample.gapMs);
     const ownMs =
@@ -42,6 +43,7 @@ export class StallFold {
     this.busyMaxMs = Math.max(this.busyMaxMs, busyMs);
     this.ownMaxMs = Math.max(this.ownMaxMs, ownMs);
     if (ownMs > STALL_COUNT_THRESHOLD_MS) this.stallsTotal++;
+    return ownMs;
   }
 
   // The longest own stall and the longest CPU time between two ticks since the previous take;
@@ -92,10 +94,64 @@ class RunQueueClock {
   }
 }
 
+// What a counted stall is reported with (to the log): which garbage collections ran in it,
+// since a GC pause is the one cause of a long loop turn that no handler's code shows.
+export interface StallReport extends StallSample {
+  ownMs: number;
+  gcPauses: Array<{ kind: string; ms: number }>; // collections that started within the gap
+}
+
+const GC_KINDS: ReadonlyMap<number, string> = new Map([
+  [constants.NODE_PERFORMANCE_GC_MINOR, 'minor'],
+  [constants.NODE_PERFORMANCE_GC_MAJOR, 'major'],
+  [constants.NODE_PERFORMANCE_GC_INCREMENTAL, 'incremental'],
+  [constants.NODE_PERFORMANCE_GC_WEAKCB, 'weak-callbacks'],
+]);
+// Collections remembered for a report: more than fit in one stall's gap at any real rate.
+const GC_ENTRIES_KEPT = 64;
+
+// The last GC_ENTRIES_KEPT collections' start and duration (perf_hooks' gc entries).
+class RecentCollections {
+  private readonly entries: Array<{ startMs: number; ms: number; kind: string }> = [];
+  private readonly observer = new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) {
+      const { detail } = entry as { detail?: { kind?: number } };
+      const kind = detail?.kind ?? 0;
+      this.entries.push({
+        startMs: entry.startTime,
+        ms: entry.duration,
+        kind: GC_KINDS.get(kind) ?? String(kind),
+      });
+    }
+    if (this.entries.length > GC_ENTRIES_KEPT)
+      this.entries.splice(0, this.entries.length - GC_ENTRIES_KEPT);
+  });
+
+  constructor() {
+    this.observer.observe({ entryTypes: ['gc'] });
+  }
+
+  within(fromMs: number, toMs: number): Array<{ kind: string; ms: number }> {
+    return this.entries
+      .filter((e) => e.startMs >= fromMs && e.startMs <= toMs)
+      .map((e) => ({ kind: e.kind, ms: Math.round(e.ms * 10) / 10 }));
+  }
+
+  stop(): void {
+    this.observer.disconnect();
+  }
+}
+
 // The I/O edge: a ticking timer (unref'd: it keeps no process alive) feeding a StallFold.
-export function startStallMonitor(): { fold: StallFold; stop(): void } {
+// `onStall` hears of every own stall over STALL_COUNT_THRESHOLD_MS. A collection's gc entry is
+// delivered after the turn it paused, so the report waits one tick for it.
+export function startStallMonitor(options: { onStall?: (report: StallReport) => void } = {}): {
+  fold: StallFold;
+  stop(): void;
+} {
   const fold = new StallFold();
   const runQueue = RunQueueClock.open();
+  const collections = options.onStall ? new RecentCollections() : undefined;
   let lastWallMs = performance.now();
   let lastCpuMs = threadCpuMs();
   let lastWaitMs = runQueue?.waitMs();
@@ -103,12 +159,20 @@ export function startStallMonitor(): { fold: StallFold; stop(): void } {
     const wallMs = performance.now();
     const cpuMs = threadCpuMs();
     const waitMs = runQueue?.waitMs();
-    fold.observe({
+    const sample = {
       gapMs: wallMs - lastWallMs,
       cpuMs: cpuMs - lastCpuMs,
       runQueueWaitMs:
         waitMs === undefined || lastWaitMs === undefined ? undefined : waitMs - lastWaitMs,
-    });
+    };
+    const ownMs = fold.observe(sample);
+    if (ownMs > STALL_COUNT_THRESHOLD_MS && options.onStall && collections) {
+      const [fromMs, toMs, onStall] = [lastWallMs, wallMs, options.onStall];
+      setTimeout(
+        () => onStall({ ...sample, ownMs, gcPauses: collections.within(fromMs, toMs) }),
+        STALL_TICK_MS,
+      ).unref();
+    }
     lastWallMs = wallMs;
     lastCpuMs = cpuMs;
     lastWaitMs = waitMs;
@@ -119,6 +183,7 @@ export function startStallMonitor(): { fold: StallFold; stop(): void } {
     stop: () => {
       clearInterval(timer);
       runQueue?.close();
+      collections?.stop();
     },
   };
 }

@@ -2,7 +2,7 @@
 // that sets it, in that part's registry, and a process serves the registries of the roles it
 // runs (ROLE_METRICS): a gateway shows no `strata_raft_term 0`, a data server no S3 counters.
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
-import { startStallMonitor } from './loop-stall.ts';
+import { type StallReport, startStallMonitor } from './loop-stall.ts';
 
 export type MetricGroup = 'process' | 'rpc' | 'metadata' | 'data' | 'client' | 's3' | 'fuse';
 
@@ -20,9 +20,10 @@ collectDefaultMetrics({ register: processMetrics, prefix: 'strata_process_' });
 // like prom-client's lag histogram. Only metadata members run the monitor (issue 11's stall goal
 // is theirs): its 10 ms ticks cost 1-3% of a core per process, measured on an idle one, which a
 // gateway, data server or mount should not pay. Elsewhere the two metrics have no samples.
+// `onStall` hears of each counted stall (the first caller's; one monitor per process).
 let stallMonitor: ReturnType<typeof startStallMonitor> | undefined;
-export function monitorEventLoopStalls(): void {
-  stallMonitor ??= startStallMonitor();
+export function monitorEventLoopStalls(onStall?: (report: StallReport) => void): void {
+  stallMonitor ??= startStallMonitor({ onStall });
 }
 new Gauge({
   name: 'strata_process_eventloop_stall_max_seconds',

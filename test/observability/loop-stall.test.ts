@@ -7,6 +7,7 @@ import {
   STALL_COUNT_THRESHOLD_MS,
   STALL_TICK_MS,
   StallFold,
+  type StallReport,
   startStallMonitor,
 } from '../../src/observability/loop-stall.ts';
 
@@ -59,6 +60,41 @@ test('a blocking call and a busy loop are own stalls; only the busy loop is CPU'
     assert.ok(busy.busyMaxMs >= busyCpuMs, `busy: ${busy.busyMaxMs} ms CPU of ${busyCpuMs}`);
     // The tick before the loop may have come up to one interval earlier.
     assert.ok(busy.ownMaxMs >= busyCpuMs - STALL_TICK_MS, `busy: own ${busy.ownMaxMs}`);
+  } finally {
+    monitor.stop();
+  }
+});
+
+test('a counted stall is reported, with the garbage collections that ran in it', async () => {
+  const reports: StallReport[] = [];
+  const monitor = startStallMonitor({ onStall: (report) => reports.push(report) });
+  try {
+    await tick();
+    // A loop turn that allocates and drops enough to run collections, then spins past the
+    // threshold on the CPU.
+    const until = threadCpuMs() + 2 * STALL_COUNT_THRESHOLD_MS;
+    let kept: number[][] = [];
+    while (threadCpuMs() < until) {
+      kept.push(Array.from({ length: 1000 }, (_, i) => i));
+      if (kept.length > 1000) kept = [];
+    }
+    await tick();
+    await tick();
+    assert.equal(reports.length, 1, `one stall reported: ${JSON.stringify(reports)}`);
+    const [report] = reports;
+    assert.ok(report.ownMs > STALL_COUNT_THRESHOLD_MS, `own ${report.ownMs} ms`);
+    assert.ok(report.cpuMs >= 2 * STALL_COUNT_THRESHOLD_MS - 1, `cpu ${report.cpuMs} ms`);
+    assert.ok(report.gcPauses.length > 0, 'the collections of the turn are named');
+    for (const pause of report.gcPauses) {
+      assert.ok(
+        ['minor', 'major', 'incremental', 'weak-callbacks'].includes(pause.kind),
+        pause.kind,
+      );
+      assert.ok(pause.ms >= 0 && pause.ms <= report.gapMs, `pause ${pause.ms} ms`);
+    }
+    // Short turns are not reported.
+    await tick();
+    assert.equal(reports.length, 1);
   } finally {
     monitor.stop();
   }
