@@ -88,8 +88,11 @@ export async function runServer(args: string[]): Promise<number> {
   lines.push(`  data dir  ${config.storage.data_dir}`);
   if (config.storage.metadata_dir) lines.push(`  metadata dir  ${config.storage.metadata_dir}`);
   lines.push('Ready.');
+  // The handlers go in before "Ready." is written: a supervisor may send SIGTERM as soon as it
+  // reads it, and a signal that came before them would kill the process without its stop.
+  const signalled = waitForSignal();
   process.stdout.write(`${lines.join('\n')}\n`);
-  await waitForSignal();
+  await signalled;
   log.info('shutting down');
   await node.close();
   return 0;
