@@ -10,6 +10,11 @@ import { tokenPreamble } from '../../src/rpc/handshake.ts';
 import { FRAME_BYTES_MAX, RpcClient, RpcServer } from '../../src/rpc/index.ts';
 import { CLUSTER_TOKEN } from '../helpers/cluster-token.ts';
 
+// How long after the client's own timeout the queued-call test waits for the server's copy of
+// the deadline to pass too, and how long it waits for the server's answer to that call.
+const SERVER_DEADLINE_MARGIN_MS = 250;
+const ANSWER_WAIT_MS = 10_000;
+
 // These tests' methods are their own: any member may call them.
 const anyMethod = () => true;
 // What a hand-built client sends before its frames (src/rpc/handshake.ts).
@@ -130,18 +135,23 @@ describe('internal RPC limits and failures', () => {
     const blocking = client.call('block', {});
     const queued = codeOf(client.call('quick', {}, undefined, { timeoutMs: 30 }));
     assert.equal(await queued, 'RPC_TIMEOUT', 'the caller gives up while the call queues');
-    await sleep(20); // the server's copy of the deadline (set on receipt) passes too
+    // The server's copy of the deadline runs from its receipt of the call, which on a loaded
+    // machine may come well after the client sent it: wait long enough for that copy to pass.
+    await sleep(SERVER_DEADLINE_MARGIN_MS);
     const before = (await rpcRequests.get()).values.find(
       (v) => v.labels.method === 'quick' && v.labels.code === 'RPC_TIMEOUT',
     );
     gate.resolve();
     assert.equal((await blocking).header, 'done');
     // The server answers the queued call itself once the slot frees; wait for that answer.
+    // (Bounded: a call that ran after all never brings that answer, and must fail, not hang.)
+    const waitUntilMs = Date.now() + ANSWER_WAIT_MS;
     for (;;) {
       const after = (await rpcRequests.get()).values.find(
         (v) => v.labels.method === 'quick' && v.labels.code === 'RPC_TIMEOUT',
       );
       if ((after?.value ?? 0) > (before?.value ?? 0)) break;
+      assert.ok(Date.now() < waitUntilMs, `no RPC_TIMEOUT answer; handlers run: ${ran.join(', ')}`);
       await sleep(5);
     }
     assert.deepEqual(ran, ['block'], 'the expired request never reached its handler');
