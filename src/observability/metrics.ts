@@ -164,6 +164,13 @@ export const diskTotalBytes = new Gauge({
   registers: [dataMetrics],
 });
 
+export const diskDirectWrites = new Gauge({
+  name: 'strata_data_disk_direct_writes',
+  help: '1 when shard writes to each data disk go direct (O_DIRECT, past the page cache), 0 when through it',
+  labelNames: ['disk'] as const,
+  registers: [dataMetrics],
+});
+
 export const diskOnline = new Gauge({
   name: 'strata_data_disk_online',
   help: '1 while each data disk answers (statfs succeeds), 0 once it does not',

@@ -1,0 +1,117 @@
+import assert from 'node:assert';
+
+// Page-aligned buffers for direct (O_DIRECT) shard writes. A direct write takes its bytes from
+// the caller's memory to the disk without the kernel's copy into the page cache, but only from
+// memory aligned to the device's block size. Node gives no aligned allocation: a Buffer's
+// address is wherever malloc put it. A WebAssembly.Memory's is not: V8 maps it (mmap), so it
+// starts on a page, and any offset in it that is a multiple of 4 KiB is 4 KiB-aligned too.
+// One memory of SLAB_BYTES is cut into runs of 64 KiB granules (the wasm page), first fit; a
+// write that finds no room (a burst of many, or one very large shard) writes through the page
+// cache as before. The memory is made at the first lease and kept: its pages are touched once,
+// where a fresh allocation per shard paid the first touch of every page again.
+// (Each WebAssembly.Memory reserves about 8 GiB of address space for its guard region, so one
+// slab, not one memory per buffer.)
+export const DIRECT_ALIGN_BYTES = 4096; // a multiple of every common logical block size
+export const GRANULE_BYTES = 64 * 1024; // the WebAssembly page
+// 32 MiB: 30 shards of the default 1 MiB in flight at once, more than a data server's RPC
+// connections run together (rpc/server.ts's in-flight limit per connection).
+export const SLAB_BYTES = 32 * 1024 * 1024;
+
+// The pure core: which granules of a slab are handed out.
+export class GranuleMap {
+  private readonly used: Uint8Array;
+  private freeCount: number;
+
+  constructor(granules: number) {
+    assert(Number.isInteger(granules) && granules > 0);
+    this.used = new Uint8Array(granules);
+    this.freeCount = granules;
+  }
+
+  // The first run of `count` free granules, marked used: its first granule's index.
+  take(count: number): number | undefined {
+    assert(Number.isInteger(count) && count > 0, 'a positive granule count');
+    if (count > this.freeCount) return undefined;
+    let runStart = 0;
+    for (let i = 0; i < this.used.length; i++) {
+      if (this.used[i] === 1) {
+        runStart = i + 1;
+        continue;
+      }
+      if (i + 1 - runStart === count) {
+        this.used.fill(1, runStart, i + 1);
+        this.freeCount -= count;
+        return runStart;
+      }
+    }
+    return undefined;
+  }
+
+  give(first: number, count: number): void {
+    assert(first >= 0 && count > 0 && first + count <= this.used.length, 'a run of the map');
+    for (let i = first; i < first + count; i++) {
+      assert(this.used[i] === 1, 'a granule given back twice');
+      this.used[i] = 0;
+    }
+    this.freeCount += count;
+  }
+
+  get free(): number {
+    return this.freeCount;
+  }
+}
+
+export interface StagingLease {
+  // `bytes` rounded up to DIRECT_ALIGN_BYTES, at an aligned address. Contents undefined.
+  buffer: Buffer;
+  release(): void;
+}
+
+export class DirectStaging {
+  private readonly slabBytes: number;
+  private memory: Buffer | undefined;
+  private map: GranuleMap | undefined;
+
+  constructor(slabBytes = SLAB_BYTES) {
+    assert(slabBytes > 0 && slabBytes % GRANULE_BYTES === 0, 'whole granules');
+    this.slabBytes = slabBytes;
+  }
+
+  // An aligned buffer of at least `bytes` (rounded up to the alignment), or undefined when the
+  // slab has no run that large free now.
+  lease(bytes: number): StagingLease | undefined {
+    assert(Number.isSafeInteger(bytes) && bytes > 0, `a byte count, got ${bytes}`);
+    const alignedBytes = alignUp(bytes);
+    const count = Math.ceil(alignedBytes / GRANULE_BYTES);
+    const memory = this.slab();
+    const first = this.map?.take(count);
+    if (first === undefined) return undefined;
+    const buffer = memory.subarray(first * GRANULE_BYTES, first * GRANULE_BYTES + alignedBytes);
+    let released = false;
+    return {
+      buffer,
+      release: () => {
+        assert(!released, 'a staging buffer released twice');
+        released = true;
+        this.map?.give(first, count);
+      },
+    };
+  }
+
+  private slab(): Buffer {
+    if (this.memory === undefined) {
+      const pages = this.slabBytes / GRANULE_BYTES;
+      const wasm = new WebAssembly.Memory({ initial: pages, maximum: pages });
+      this.memory = Buffer.from(wasm.buffer);
+      this.map = new GranuleMap(pages);
+    }
+    return this.memory;
+  }
+}
+
+export function alignUp(bytes: number): number {
+  return Math.ceil(bytes / DIRECT_ALIGN_BYTES) * DIRECT_ALIGN_BYTES;
+}
+
+// The process's staging slab, for every disk's shard writes.
+export const directStaging = new DirectStaging();
