@@ -94,7 +94,12 @@ export async function startDataService(options: DataServiceOptions): Promise<Dat
     passIntervalMs: options.scrub?.passIntervalMs ?? 7 * 24 * 3600 * 1000,
     log: log.child({ component: 'scrub' }),
   });
-  const server = new RpcServer({ name: `data ${options.serverId}`, log });
+  // putShard, the one handler given a body, has written or copied it before it answers.
+  const server = new RpcServer({
+    name: `data ${options.serverId}`,
+    log,
+    requestBodyPool: shardBuffers,
+  });
   const repairSlots = new RepairSlots(options.disks.length);
   // Repair yields to this server's clients (repair-yield.ts): its server-wide bounds shrink while
   // client reads here wait on a lagging event loop.

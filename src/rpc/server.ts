@@ -1,6 +1,7 @@
 import assert from 'node:assert';
 import { createServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
+import type { BufferPool } from '../common/buffer-pool.ts';
 import { isStrataError, StrataError } from '../common/errors.ts';
 import { listen } from '../common/listen.ts';
 import { type Logger, silentLogger } from '../observability/logger.ts';
@@ -41,6 +42,11 @@ export interface RpcServerOptions {
   security?: RpcSecurity;
   // Default: Strata's table (src/rpc/permissions.ts); a test's own methods need their own.
   permissions?: PermissionCheck;
+  // Large requests (frame.ts, LARGE_FRAME_BYTES) are read into buffers of this pool, given back
+  // once their handler has answered. Only for a server none of whose handlers keeps a view of a
+  // request's body after it answers (a data server: putShard has written or copied its shard by
+  // then). Without it, each large request is a fresh allocation the collector frees.
+  requestBodyPool?: BufferPool;
 }
 
 interface Connection {
@@ -66,6 +72,7 @@ export class RpcServer {
   private readonly handlers = new Map<string, RpcHandler>();
   private readonly sockets = new Set<Socket>();
   private server: Server | undefined;
+  private readonly requestBodyPool: BufferPool | undefined;
 
   constructor(options: RpcServerOptions) {
     this.name = options.name;
@@ -74,6 +81,7 @@ export class RpcServer {
     assert(Number.isInteger(this.inFlightMax) && this.inFlightMax >= 1);
     this.security = options.security ?? processRpcSecurity();
     this.permissions = options.permissions ?? strataPermissions;
+    this.requestBodyPool = options.requestBodyPool;
   }
 
   handle(method: string, handler: RpcHandler): void {
@@ -198,7 +206,8 @@ export class RpcServer {
       inFlight: 0,
       queue: [],
     };
-    const decoder = new FrameDecoder();
+    const pool = this.requestBodyPool;
+    const decoder = new FrameDecoder(pool && ((frameBytes) => pool.acquire(frameBytes)));
     socket.on('data', (received: Buffer) => {
       if (connection.refused) return;
       let chunk: Buffer | undefined = received;
@@ -333,6 +342,8 @@ export class RpcServer {
       }
       write(socket, encodeFrame(KIND_RESPONSE_ERROR, frame.requestId, { code, message }));
     } finally {
+      // The handler has answered (or never ran): nothing reads the request's body any more.
+      if (frame.leased !== undefined) this.requestBodyPool?.release(frame.leased);
       stopTimer();
       rpcRequests.inc({ method: label, code });
     }

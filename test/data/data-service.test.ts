@@ -102,6 +102,33 @@ describe('data service', () => {
     assert.equal(shardBuffers.counts.out, 0, 'every pooled buffer given back');
   });
 
+  test('shards arrive in pooled buffers: each is written with its own bytes, every buffer given back', async () => {
+    // A large putShard's frame is read into a buffer of the pool (frame.ts), given back once the
+    // handler has answered; one given back before the shard was written or copied, and reused by
+    // the next frame, would store that frame's bytes. Every release overwrites the buffer here.
+    shardBuffers.poisonOnRelease = true;
+    cleanups.push(() => {
+      shardBuffers.poisonOnRelease = false;
+    });
+    const { client } = await start([join(tempRoot(), 'd0'), join(tempRoot(), 'd1')]);
+    const sizes = [1024 * 1024, 70_000, 64 * 1024 + 1, 300_000, 1024 * 1024 - 3];
+    const shards = Array.from({ length: 24 }, (_, n) => {
+      const data = Buffer.alloc(sizes[n % sizes.length]);
+      for (let i = 0; i < data.length; i++) data[i] = (i * 13 + n * 101) & 0xff;
+      return { address: { stripeId: stripe(200 + n), shardIndex: n % 6, disk: n % 2 }, data };
+    });
+    const before = shardBuffers.counts;
+    await Promise.all(shards.map(({ address, data }) => client.putShard(address, data)));
+    const after = shardBuffers.counts;
+    assert.ok(
+      after.allocated + after.reused - (before.allocated + before.reused) >= shards.length,
+      'every shard came in a pooled buffer',
+    );
+    assert.equal(after.out, 0, 'every request buffer given back');
+    for (const { address, data } of shards)
+      assert.ok((await client.getShard(address)).equals(data), `shard ${address.stripeId}`);
+  });
+
   test('opening a disk removes what a crashed write left in <disk>/tmp', () => {
     const root = tempRoot();
     const disk = join(root, 'd0');

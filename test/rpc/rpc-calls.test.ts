@@ -13,6 +13,7 @@ import {
   FrameReader,
   KIND_REQUEST,
   KIND_RESPONSE_OK,
+  LARGE_FRAME_BYTES,
   RpcClient,
   RpcServer,
 } from '../../src/rpc/index.ts';
@@ -260,6 +261,45 @@ describe('internal RPC', () => {
       );
       assert.equal(got[1].body?.toString(), 'body bytes');
       assert.equal(got[2].body?.length, 70_000);
+    }
+  });
+
+  test('the frame decoder fills large frames into supplied buffers however the stream is cut', () => {
+    const pattern = (n: number, seed: number) =>
+      Buffer.from(Array.from({ length: n }, (_, i) => (i * 29 + seed) & 0xff));
+    // Around the large-frame size: frames that stay in the chunks and frames that move out.
+    const sizes = [10, LARGE_FRAME_BYTES - 40, LARGE_FRAME_BYTES, 300_000, 5, 70_000, 1];
+    const bodies = sizes.map((n, i) => pattern(n, i));
+    const frames = bodies.map((body, i) => encodeFrame(KIND_REQUEST, i + 1, { i }, body));
+    const stream = Buffer.concat(frames.flat());
+    for (const cut of [1, 3, 4, 13, 1000, 65_536, 100_000, stream.length]) {
+      const supplied: Buffer[] = [];
+      const decoder = new FrameDecoder((frameBytes) => {
+        const buffer = Buffer.alloc(frameBytes, 0xee);
+        supplied.push(buffer);
+        return buffer;
+      });
+      const got = [];
+      for (let at = 0; at < stream.length; at += cut)
+        got.push(...decoder.push(stream.subarray(at, at + cut)));
+      assert.deepEqual(
+        got.map((f) => f.requestId),
+        sizes.map((_, i) => i + 1),
+        `cut ${cut}`,
+      );
+      got.forEach((frame, i) => {
+        assert.deepEqual(frame.header, { i }, `cut ${cut} frame ${i}`);
+        assert.ok((frame.body ?? Buffer.alloc(0)).equals(bodies[i]), `cut ${cut} body ${i}`);
+        // A large frame that did not come in one chunk is in a supplied buffer, and only then.
+        if (frame.leased !== undefined) {
+          assert.ok(supplied.includes(frame.leased), `cut ${cut} frame ${i}: supplied`);
+          assert.equal(frame.body?.buffer, frame.leased.buffer, 'the body is a view of it');
+        }
+      });
+      const leased = got.filter((f) => f.leased !== undefined).length;
+      assert.equal(leased, supplied.length, `cut ${cut}: every supplied buffer is a frame's`);
+      const large = frames.filter((f) => Buffer.concat(f).length > LARGE_FRAME_BYTES).length;
+      assert.equal(leased, cut >= stream.length ? 0 : large, `cut ${cut}: large frames leased`);
     }
   });
 
