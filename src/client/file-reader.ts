@@ -5,6 +5,7 @@ import { inlineReads } from '../observability/metrics.ts';
 import type { DataPool } from './data-pool.ts';
 import type { MetadataClient } from './metadata-client.ts';
 import { type ReadKeys, readStripeDataParts } from './stripe-crypt.ts';
+import { readStripeRangePartsLeased } from './stripe-read.ts';
 
 // Extents are fetched from the metadata service a window at a time, so a huge file never needs
 // its whole layout in memory.
@@ -34,11 +35,17 @@ export async function* readFileRange(
   // Extents already read with the file's record (objectRead): the window they cover is not
   // asked for again.
   first?: ExtentWindow,
+  // Given: the bytes of plain (unencrypted) stripes come in pooled buffers (shardBuffers), and
+  // each such read's release is added here once it has its bytes, for the caller to call once
+  // nothing reads them (nor any view of them) any more. A read fetched ahead and never yielded
+  // (the consumer stopped) may add its release after the consumer is done: never called, its
+  // buffers are collected as any others.
+  leases?: Array<() => void>,
 ): AsyncIterable<Buffer> {
   assert(offset >= 0 && length >= 0);
   const pending: Array<Promise<Buffer[]>> = [];
   for await (const piece of pieces(metadata, ino, offset, length, first)) {
-    pending.push(fetchPiece(pool, piece, { atRest: pool.atRest, customerKey }, log));
+    pending.push(fetchPiece(pool, piece, { atRest: pool.atRest, customerKey }, log, leases));
     // Attach a handler now so a failed read-ahead is not an unhandled rejection.
     pending[pending.length - 1].catch(() => {});
     if (pending.length > READ_AHEAD_PIECES) yield* await (pending.shift() as Promise<Buffer[]>);
@@ -90,12 +97,18 @@ async function fetchPiece(
   piece: Piece,
   keys: ReadKeys,
   log?: Logger,
+  leases?: Array<() => void>,
 ): Promise<Buffer[]> {
   const { extent } = piece;
   if (!extent) return [Buffer.alloc(piece.length)];
   if (extent.inline !== undefined) return [inlineBytes(extent, piece.offset, piece.length)];
   const inStripe = extent.stripeOffset + (piece.offset - extent.fileOffset);
   const at = { offset: inStripe, length: piece.length };
+  if (leases !== undefined && extent.stripe.encryption === undefined && piece.length > 0) {
+    const read = await readStripeRangePartsLeased(pool, extent.stripe, inStripe, piece.length, log);
+    leases.push(read.release);
+    return read.parts;
+  }
   return readStripeDataParts(pool, keys, extent.stripe, at, log);
 }
 

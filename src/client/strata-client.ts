@@ -367,6 +367,46 @@ export class StrataClient implements StrataClientApi {
     return this.readAt(ino, offset, length, (await this.getattr(ino)).size);
   }
 
+  async readParts(ino: number, offset: number, length: number): Promise<Buffer[]> {
+    return this.readAtParts(ino, offset, length, (await this.getattr(ino)).size);
+  }
+
+  // As readParts, plain stripes' bytes in pooled buffers: `release` gives them back once nothing
+  // reads the parts (nor any view of them) any more. Fresh buffers for every byte read made a
+  // sequential reader's mount spend 40% of its busy time collecting them (external memory
+  // counts towards V8's limit: a full collection every few tens of MiB read).
+  async readPartsLeased(
+    ino: number,
+    offset: number,
+    length: number,
+  ): Promise<{ parts: Buffer[]; release: () => void }> {
+    const clamped = clampRange((await this.getattr(ino)).size, { offset, length });
+    const leases: Array<() => void> = [];
+    const release = () => {
+      for (const lease of leases.splice(0)) lease();
+    };
+    const parts: Buffer[] = [];
+    const body = readFileRange(
+      this.metadata,
+      this.pool,
+      ino,
+      clamped.offset,
+      clamped.length,
+      this.log,
+      undefined,
+      undefined,
+      leases,
+    );
+    try {
+      for await (const chunk of this.reportingDamage(body, { ino }))
+        if (chunk.length > 0) parts.push(chunk);
+    } catch (error) {
+      release();
+      throw error;
+    }
+    return { parts, release };
+  }
+
   truncate(ino: number, size: number): Promise<Inode> {
     return this.setattr(ino, { size });
   }
@@ -560,8 +600,21 @@ export class StrataClient implements StrataClientApi {
 
   // Reads [offset, offset + length) of a file whose size the caller just read (no getattr).
   async readAt(ino: number, offset: number, length: number, sizeBytes: number): Promise<Buffer> {
+    const parts = await this.readAtParts(ino, offset, length, sizeBytes);
+    return parts.length === 1 ? parts[0] : Buffer.concat(parts);
+  }
+
+  // As readAt, the bytes in the parts the stripe reads gave (in order, none empty), not joined:
+  // a reader that writes them out with one writev (the mount's replies) spares a copy of every
+  // byte and an allocation the size of the range.
+  async readAtParts(
+    ino: number,
+    offset: number,
+    length: number,
+    sizeBytes: number,
+  ): Promise<Buffer[]> {
     const clamped = clampRange(sizeBytes, { offset, length });
-    const chunks: Buffer[] = [];
+    const parts: Buffer[] = [];
     const body = readFileRange(
       this.metadata,
       this.pool,
@@ -570,8 +623,9 @@ export class StrataClient implements StrataClientApi {
       clamped.length,
       this.log,
     );
-    for await (const chunk of this.reportingDamage(body, { ino })) chunks.push(chunk);
-    return chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
+    for await (const chunk of this.reportingDamage(body, { ino }))
+      if (chunk.length > 0) parts.push(chunk);
+    return parts;
   }
 
   // stageWrites, or for a batch that leaves the file within the inline threshold (the file

@@ -12,7 +12,7 @@ import { type Logger, silentLogger } from '../observability/logger.ts';
 import { fuseWriteErrors } from '../observability/metrics.ts';
 import { DirectoryLeases, type LeaseAnswer } from './dir-leases.ts';
 import { type Attr, DT, FATTR, NAME_BYTES_MAX } from './protocol.ts';
-import { ReadAhead } from './read-ahead.ts';
+import { ReadAhead, type ReadResult } from './read-ahead.ts';
 import type { SetattrIn } from './requests.ts';
 import { applyOverlay, BatchBuffers, DirtyBudget, InodeWriter } from './write-buffer.ts';
 
@@ -473,13 +473,15 @@ export class StrataFileSystem {
   }
 
   // Reads see this mount's writes not yet committed, laid over the committed bytes.
-  async read(ino: number, offset: number, length: number): Promise<Buffer> {
+  // In parts to be written out together; `done` once they are (read-ahead.ts, ReadResult).
+  async read(ino: number, offset: number, length: number): Promise<ReadResult> {
     const writer = this.writers.get(ino);
     if (!writer?.dirty) return this.readAhead.read(ino, offset, length);
     const pending = writer.overlay(offset, length);
     const inode = await this.client.getattr(ino);
     const base = await this.client.readAt(ino, offset, length, inode.size);
-    return applyOverlay(base, offset, length, writer.sizeOver(inode.size), pending);
+    const data = applyOverlay(base, offset, length, writer.sizeOver(inode.size), pending);
+    return { parts: data.length === 0 ? [] : [data], done: () => {} };
   }
 
   async write(fh: number, offset: number, data: Buffer): Promise<number> {

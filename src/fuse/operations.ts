@@ -31,6 +31,7 @@ import {
   writeDirent,
   writeDirentPlus,
 } from './protocol.ts';
+import type { ReadResult } from './read-ahead.ts';
 import * as R from './requests.ts';
 
 // How long the kernel may trust a name or attributes without asking again: the staleness another
@@ -81,7 +82,9 @@ export class FuseOperations {
     return encodeAttrOut(this.fs.attr(inode), Math.min(validMs ?? CACHE_VALID_MS, CACHE_VALID_MS));
   }
 
-  async dispatch(h: InHeader, body: Buffer): Promise<Buffer | null | undefined> {
+  // A reply's body, in parts written out together with `done` called after (a read's), null
+  // for none, or undefined for no reply at all.
+  async dispatch(h: InHeader, body: Buffer): Promise<Buffer | ReadResult | null | undefined> {
     const node = Number(h.nodeid);
     const caller: Caller = { uid: h.uid, gid: h.gid };
     const fs = this.fs;
@@ -145,9 +148,14 @@ export class FuseOperations {
       }
       case OP.READ: {
         const { offset, size } = R.decodeIo(body);
-        const data = await fs.read(node, offset, size);
-        fuseBytes.inc({ direction: 'read' }, data.length);
-        return data.length === 0 ? null : data;
+        const read = await fs.read(node, offset, size);
+        fuseBytes.inc(
+          { direction: 'read' },
+          read.parts.reduce((sum, part) => sum + part.length, 0),
+        );
+        if (read.parts.length > 0) return read; // written, then done (session.ts)
+        read.done();
+        return null;
       }
       case OP.WRITE: {
         const { fh, offset, size } = R.decodeIo(body);

@@ -109,13 +109,22 @@ export function decodeInHeader(buf: Buffer): InHeader {
 }
 
 // A reply: header (with the total length and a negative errno, 0 for success) and body.
-export function encodeReply(unique: bigint, errno: number, body?: Buffer): Buffer[] {
+// A reply goes to /dev/fuse in one write, which must carry all of it: libuv cuts a writev to
+// IOV_MAX (1024) buffers, so a body of more parts than this (a read across many tiny extents)
+// is joined first.
+export const REPLY_PARTS_MAX = 64;
+
+// The reply's buffers for one writev: its header, then the body as it came (parts kept apart).
+export function encodeReply(unique: bigint, errno: number, body?: Buffer | Buffer[]): Buffer[] {
+  let parts = body === undefined ? [] : Array.isArray(body) ? body : [body];
+  if (parts.length > REPLY_PARTS_MAX) parts = [Buffer.concat(parts)];
   const header = Buffer.alloc(OUT_HEADER_BYTES);
-  const len = OUT_HEADER_BYTES + (body?.length ?? 0);
+  let len = OUT_HEADER_BYTES;
+  for (const part of parts) len += part.length;
   header.writeUInt32LE(len, 0);
   header.writeInt32LE(errno === 0 ? 0 : -Math.abs(errno), 4);
   header.writeBigUInt64LE(unique, 8);
-  return body && body.length > 0 ? [header, body] : [header];
+  return [header, ...parts.filter((part) => part.length > 0)];
 }
 
 export interface Attr {

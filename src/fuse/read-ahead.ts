@@ -5,6 +5,7 @@
 // trip. Blocks and layouts are dropped whenever the file may have changed (a write or truncate
 // here, an open after another client's change, an invalidation); a read that fails on a kept
 // layout (its stripes collected after another client rewrote the file) is retried without it.
+import assert from 'node:assert';
 import type { StrataClient } from '../client/strata-client.ts';
 import type { FileExtent } from '../metadata/types.ts';
 
@@ -21,11 +22,64 @@ interface Layout {
   extents: FileExtent[] | undefined; // undefined: too fragmented to keep
 }
 
+// A block's bytes as the stripe reads gave them (readPartsLeased), never joined: a read answers
+// with views of them, written out together (one writev), so no byte is copied on its way to the
+// kernel but by the kernel. They sit in pooled buffers, given back once no one holds the block:
+// the stream's map holds it until it is evicted, and each read that answers from it holds it
+// until its reply is written (ReadResult.done). A hold is taken at once on the entry got from the
+// map, never after an await, so a block is never given back under a reader.
+class BlockEntry {
+  private refs = 1; // the stream's map
+  private leased: { parts: Buffer[]; release: () => void } | undefined;
+  private given = false;
+  readonly ready: Promise<Block>;
+
+  constructor(read: Promise<{ parts: Buffer[]; release: () => void }>) {
+    this.ready = read.then((leased) => {
+      this.leased = leased;
+      if (this.refs === 0) this.giveBack();
+      return { parts: leased.parts, length: leased.parts.reduce((sum, p) => sum + p.length, 0) };
+    });
+  }
+
+  hold(): void {
+    assert(this.refs > 0, 'a block is held only while its map holds it too');
+    this.refs++;
+  }
+
+  drop(): void {
+    assert(this.refs > 0, 'a block dropped more often than held');
+    this.refs--;
+    if (this.refs === 0 && this.leased !== undefined) this.giveBack();
+  }
+
+  private giveBack(): void {
+    assert(!this.given, 'a block given back twice');
+    this.given = true;
+    this.leased?.release();
+  }
+}
+
+interface Block {
+  parts: Buffer[];
+  length: number; // the parts' bytes in all: a block's, less at the end of the file
+}
+
 interface Stream {
   nextOffset: number;
   runLength: number; // reads in a row that continued the stream
-  blocks: Map<number, Promise<Buffer>>; // block index -> the block's bytes (short at EOF)
+  blocks: Map<number, BlockEntry>; // block index -> the block's bytes
 }
+
+// A read's bytes in parts (none empty; none at all past the end of the file), and `done`, to be
+// called once they are written out (or will not be): the blocks they are views of may then be
+// given back.
+export interface ReadResult {
+  parts: Buffer[];
+  done: () => void;
+}
+
+const NOTHING_HELD = () => {};
 
 export class ReadAhead {
   private readonly client: StrataClient;
@@ -39,8 +93,15 @@ export class ReadAhead {
   }
 
   drop(ino: number): void {
-    this.streams.delete(ino);
+    const stream = this.streams.get(ino);
+    if (stream) this.evict(ino, stream);
     this.layouts.delete(ino);
+  }
+
+  private evict(ino: number, stream: Stream): void {
+    this.streams.delete(ino);
+    for (const entry of stream.blocks.values()) entry.drop();
+    stream.blocks.clear();
   }
 
   private layout(ino: number): Promise<Layout> {
@@ -62,22 +123,23 @@ export class ReadAhead {
     return layout;
   }
 
-  private async randomRead(ino: number, offset: number, length: number): Promise<Buffer> {
+  private async randomRead(ino: number, offset: number, length: number): Promise<Buffer[]> {
     const kept = this.layouts.get(ino);
     try {
       const { sizeBytes, extents } = await this.layout(ino);
-      if (!extents) return this.client.read(ino, offset, length);
+      if (!extents) return await this.client.readParts(ino, offset, length);
       const end = Math.min(sizeBytes, offset + length);
-      if (end <= offset) return Buffer.alloc(0);
-      return await this.client.readFromExtents(extents, offset, end - offset);
+      if (end <= offset) return [];
+      return [await this.client.readFromExtents(extents, offset, end - offset)];
     } catch (error) {
       if (!kept) throw error;
       this.layouts.delete(ino);
-      return this.client.read(ino, offset, length);
+      return this.client.readParts(ino, offset, length);
     }
   }
 
-  async read(ino: number, offset: number, length: number): Promise<Buffer> {
+  // The bytes [offset, offset + length) of the file, short at its end.
+  async read(ino: number, offset: number, length: number): Promise<ReadResult> {
     let stream = this.streams.get(ino);
     // The kernel has several reads of a stream in flight, so they may arrive a little out of
     // order; a read this close to where the last one ended continues the stream.
@@ -95,37 +157,85 @@ export class ReadAhead {
       };
     }
     const s = stream;
+    if (this.streams.get(ino) !== s) {
+      const replaced = this.streams.get(ino);
+      if (replaced) this.evict(ino, replaced);
+    }
     this.streams.delete(ino);
     this.streams.set(ino, s); // most recently used last
-    while (this.streams.size > STREAMS_MAX)
-      this.streams.delete(this.streams.keys().next().value as number);
+    while (this.streams.size > STREAMS_MAX) {
+      const [oldest, evicted] = this.streams.entries().next().value as [number, Stream];
+      this.evict(oldest, evicted);
+    }
     s.nextOffset = near ? Math.max(s.nextOffset, offset + length) : offset + length;
-    if (s.runLength < RUN_TO_STREAM) return this.randomRead(ino, offset, length);
+    if (s.runLength < RUN_TO_STREAM)
+      return { parts: await this.randomRead(ino, offset, length), done: NOTHING_HELD };
     const first = Math.floor(offset / this.blockBytes);
     const last = Math.floor((offset + length - 1) / this.blockBytes);
     const parts: Buffer[] = [];
-    for (let index = first; index <= last; index++) {
-      const block = await this.block(s, ino, index);
-      const blockStart = index * this.blockBytes;
-      const from = Math.max(offset, blockStart) - blockStart;
-      const to = Math.min(offset + length, blockStart + this.blockBytes) - blockStart;
-      parts.push(block.subarray(from, Math.min(to, block.length)));
-      if (block.length < this.blockBytes) break; // end of file
+    const held: BlockEntry[] = [];
+    const done = () => {
+      for (const entry of held.splice(0)) entry.drop();
+    };
+    try {
+      for (let index = first; index <= last; index++) {
+        const entry = this.block(s, ino, index);
+        entry.hold(); // before the await: see BlockEntry
+        held.push(entry);
+        const block = await entry.ready;
+        const blockStart = index * this.blockBytes;
+        const from = Math.max(offset, blockStart) - blockStart;
+        const to = Math.min(offset + length, blockStart + this.blockBytes) - blockStart;
+        sliceParts(block.parts, from, Math.min(to, block.length), parts);
+        if (block.length < this.blockBytes) break; // end of file
+      }
+    } catch (error) {
+      done();
+      throw error;
     }
-    void this.block(s, ino, last + 1).catch(() => {}); // ahead of the reader
-    for (const index of s.blocks.keys()) if (index < first - 1) s.blocks.delete(index);
-    return parts.length === 1 ? parts[0] : Buffer.concat(parts);
+    this.block(s, ino, last + 1); // ahead of the reader
+    for (const [index, entry] of s.blocks)
+      if (index < first - 1) {
+        s.blocks.delete(index);
+        entry.drop();
+      }
+    return { parts, done };
   }
 
-  private block(s: Stream, ino: number, index: number): Promise<Buffer> {
-    let block = s.blocks.get(index);
-    if (!block) {
-      block = this.client.read(ino, index * this.blockBytes, this.blockBytes);
-      s.blocks.set(index, block);
-      block.catch(() => s.blocks.delete(index));
-      while (s.blocks.size > BLOCKS_PER_STREAM_MAX)
-        s.blocks.delete(s.blocks.keys().next().value as number);
+  // The stream's entry for block `index`, its read started if it was not there.
+  private block(s: Stream, ino: number, index: number): BlockEntry {
+    let entry = s.blocks.get(index);
+    if (!entry) {
+      const made = new BlockEntry(
+        this.client.readPartsLeased(ino, index * this.blockBytes, this.blockBytes),
+      );
+      entry = made;
+      s.blocks.set(index, made);
+      // A failed read leaves the map (nothing to give back); the next read of it starts anew.
+      made.ready.catch(() => {
+        if (s.blocks.get(index) !== made) return;
+        s.blocks.delete(index);
+        made.drop();
+      });
+      while (s.blocks.size > BLOCKS_PER_STREAM_MAX) {
+        const [oldest, evicted] = s.blocks.entries().next().value as [number, BlockEntry];
+        s.blocks.delete(oldest);
+        evicted.drop();
+      }
     }
-    return block;
+    return entry;
+  }
+}
+
+// Appends to `out` views of the bytes [from, to) of the parts taken end to end (none empty).
+export function sliceParts(parts: Buffer[], from: number, to: number, out: Buffer[]): void {
+  let at = 0;
+  for (const part of parts) {
+    const end = at + part.length;
+    const start = Math.max(from, at);
+    const stop = Math.min(to, end);
+    if (stop > start) out.push(part.subarray(start - at, stop - at));
+    at = end;
+    if (at >= to) break;
   }
 }

@@ -119,8 +119,17 @@ export class FuseSession {
     let errno = 0;
     try {
       const result = await this.ops.dispatch(header, body);
-      if (result !== undefined)
-        this.reply(encodeReply(header.unique, 0, result === null ? undefined : result));
+      if (result === null || Buffer.isBuffer(result))
+        this.reply(encodeReply(header.unique, 0, result ?? undefined));
+      else if (result !== undefined) {
+        // The parts are views of read-ahead blocks: given back once the kernel has copied them
+        // (the write is synchronous).
+        try {
+          this.reply(encodeReply(header.unique, 0, result.parts));
+        } finally {
+          result.done();
+        }
+      }
     } catch (error) {
       errno = errnoOf(error);
       if (errno === 5) this.log.warn('FUSE request failed', { op, error });
