@@ -71,6 +71,9 @@ export class DirectStaging {
   private readonly slabBytes: number;
   private memory: Buffer | undefined;
   private map: GranuleMap | undefined;
+  // The slab could not be mapped (an address-space limit, `ulimit -v`, refuses the memory's
+  // reservation): every write goes through the page cache, as on a disk without direct writes.
+  private unavailable = false;
 
   constructor(slabBytes = SLAB_BYTES) {
     assert(slabBytes > 0 && slabBytes % GRANULE_BYTES === 0, 'whole granules');
@@ -84,6 +87,7 @@ export class DirectStaging {
     const alignedBytes = alignUp(bytes);
     const count = Math.ceil(alignedBytes / GRANULE_BYTES);
     const memory = this.slab();
+    if (memory === undefined) return undefined;
     const first = this.map?.take(count);
     if (first === undefined) return undefined;
     const buffer = memory.subarray(first * GRANULE_BYTES, first * GRANULE_BYTES + alignedBytes);
@@ -98,12 +102,17 @@ export class DirectStaging {
     };
   }
 
-  private slab(): Buffer {
-    if (this.memory === undefined) {
+  private slab(): Buffer | undefined {
+    if (this.memory === undefined && !this.unavailable) {
       const pages = this.slabBytes / GRANULE_BYTES;
-      const wasm = new WebAssembly.Memory({ initial: pages, maximum: pages });
-      this.memory = Buffer.from(wasm.buffer);
-      this.map = new GranuleMap(pages);
+      try {
+        const wasm = new WebAssembly.Memory({ initial: pages, maximum: pages });
+        this.memory = Buffer.from(wasm.buffer);
+        this.map = new GranuleMap(pages);
+      } catch (error) {
+        if (!(error instanceof RangeError)) throw error;
+        this.unavailable = true;
+      }
     }
     return this.memory;
   }

@@ -90,6 +90,20 @@ test('a full slab leases nothing until a lease is given back', () => {
   b.release();
 });
 
+test('a slab that cannot be mapped leases nothing, and shards go through the page cache', async () => {
+  // More than a WebAssembly memory may hold: V8 refuses it with a RangeError, as it would a
+  // reservation it cannot make.
+  const staging = new DirectStaging(70_000 * GRANULE_BYTES);
+  assert.equal(staging.lease(1), undefined);
+  const store = new ShardStore([join(root, 'unmapped')], { staging });
+  assert.equal(store.directWrites[0], false, 'the probe finds no staging buffer');
+  const data = Buffer.alloc(10_000, 5);
+  const address = { disk: 0, stripeId: '1'.repeat(32), shardIndex: 0 };
+  await store.put(address, data);
+  assert.ok((await store.get(address)).equals(data));
+  await store.close();
+});
+
 // File length of a version 2 shard of `n` data bytes: header, data, a CRC per block.
 const fileBytesOf = (n: number) => 64 + n + 4 * Math.ceil(n / SHARD_BLOCK_BYTES);
 
