@@ -62,6 +62,7 @@ import {
 import { joinPath, parentAndName, splitPath, toBucketKey } from './paths.ts';
 import { type Reencoded, reencode, shardBytesOf } from './reencode.ts';
 import { type RewrittenSource, rewriteCopy, rewriteSealed } from './sealed-copy.ts';
+import type { SendTracker } from './send-tracker.ts';
 import { readStripeDataParts } from './stripe-crypt.ts';
 import { deleteStripeShards, type ErasureParams, writeStripe } from './stripe-io.ts';
 import { toExtents, writeStream, writeStreamOrInline } from './stripe-writer.ts';
@@ -509,9 +510,12 @@ export class StrataClient implements StrataClientApi {
   // makes them the file's content in one metadata command. Commits of one file must be issued
   // in write order.
   // `packed`, when given, already holds the writes' bytes back to back (their data are views of it).
+  // `sends`: the caller keeps `packed` unchanged until this tracker is idle (after this settles),
+  // so full stripes' data shards are views of it, not copies (writeStripe's dataOwned).
   async stageWrites(
     writes: Array<{ offset: number; data: Buffer }>,
     packed?: Buffer,
+    sends?: SendTracker,
   ): Promise<Extent[]> {
     for (const w of writes) {
       if (w.offset < 0 || !Number.isSafeInteger(w.offset + w.data.length))
@@ -525,7 +529,8 @@ export class StrataClient implements StrataClientApi {
       const release = await this.stripeSlots.acquire();
       try {
         const part = packed.subarray(at, Math.min(packed.length, at + capacity));
-        stripes.push(await writeStripe(this.pool, params, part, this.log));
+        const owned = sends === undefined ? {} : { dataOwned: true, sends };
+        stripes.push(await writeStripe(this.pool, params, part, this.log, owned));
       } finally {
         release();
       }
@@ -634,11 +639,12 @@ export class StrataClient implements StrataClientApi {
     writes: Array<{ offset: number; data: Buffer }>,
     packed: Buffer | undefined,
     sizeBytes: number,
+    sends?: SendTracker,
   ): Promise<FileExtent[]> {
     const end = Math.max(0, ...writes.map((w) => w.offset + w.data.length));
     if (fitsInline(this.inlineMaxBytes(await this.erasure()), sizeBytes, end))
       return inlineExtentsOf(writes);
-    return this.stageWrites(writes, packed);
+    return this.stageWrites(writes, packed, sends);
   }
 
   // `saveToken`: the save (a mount's open-for-write of the file) these writes belong to; in a

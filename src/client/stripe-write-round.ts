@@ -1,6 +1,7 @@
 import assert from 'node:assert';
 import type { ShardLocation } from '../metadata/types.ts';
 import type { DataPool } from './data-pool.ts';
+import type { SendTracker } from './send-tracker.ts';
 
 // A shard write gives up well before the RPC default (30 s): the stripe commits at its quorum
 // without a silent server, and a pending write holds a shard's buffer.
@@ -29,6 +30,7 @@ export function writeShards(
   assignments: ShardAssignment[],
   buffers: Buffer[],
   okNeeded: number,
+  sends?: SendTracker, // each write's send is counted here until the socket is done with it
 ): Promise<ShardWriteOutcome[]> {
   const outcomes: ShardWriteOutcome[] = assignments.map((a) => ({ ...a, state: 'pending' }));
   if (assignments.length === 0) return Promise.resolve([]);
@@ -50,7 +52,7 @@ export function writeShards(
     };
     assignments.forEach((a, at) => {
       assert(a.index >= 0 && a.index < buffers.length, 'a shard of the stripe');
-      putShard(pool, stripeId, a, buffers[a.index]).then(
+      putShard(pool, stripeId, a, buffers[a.index], sends?.begin()).then(
         (version) => {
           outcomes[at] = { ...a, state: 'ok', version };
           check();
@@ -70,11 +72,19 @@ async function putShard(
   stripeId: string,
   { index, target }: ShardAssignment,
   body: Buffer,
+  bodySent?: () => void, // begun by the caller before this awaits anything
 ): Promise<number> {
   try {
-    const client = await pool.client(target.serverId);
+    let client: Awaited<ReturnType<DataPool['client']>>;
+    try {
+      client = await pool.client(target.serverId);
+    } catch (error) {
+      bodySent?.(); // never sent
+      throw error;
+    }
     const reply = await client.putShard({ stripeId, shardIndex: index, disk: target.disk }, body, {
       timeoutMs: SHARD_WRITE_TIMEOUT_MS,
+      bodySent,
     });
     pool.report(target.serverId, undefined);
     return reply.version ?? 1; // servers before format 2 do not say

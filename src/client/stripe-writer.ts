@@ -1,11 +1,13 @@
 import assert from 'node:assert';
 import { createHash } from 'node:crypto';
+import { shardBuffers } from '../common/buffer-pool.ts';
 import { StrataError } from '../common/errors.ts';
 import type { Slots } from '../common/slots.ts';
 import type { KmsSealKey } from '../crypto/index.ts';
 import type { Extent, FileExtent, Stripe } from '../metadata/types.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { DataPool } from './data-pool.ts';
+import { SendTracker } from './send-tracker.ts';
 import { type CustomerKey, plainLengthOf } from './stripe-crypt.ts';
 import { deleteStripeShards, type ErasureParams, writeStripe } from './stripe-io.ts';
 import type { Body } from './types.ts';
@@ -98,17 +100,28 @@ export async function writeStream(
   const md5 = createHash('md5');
   const stripes: Array<Promise<Stripe>> = [];
   const inFlight = new Set<Promise<Stripe>>();
-  let buffer = Buffer.allocUnsafe(stripeCapacity);
+  // Stripe buffers come from the pool and go back once every shard write of their stripe is
+  // done with them (a straggler may still be sending after the stripe's quorum): a fresh 4 MiB
+  // per stripe was most of what the gateway's collector freed under large PUTs.
+  let buffer: Buffer | undefined; // the stripe being filled, taken at its first byte
   let filled = 0;
   let sizeBytes = 0;
   const flush = async () => {
+    assert(buffer !== undefined, 'a stripe with bytes has its buffer');
     const data = buffer.subarray(0, filled);
-    buffer = Buffer.allocUnsafe(stripeCapacity);
+    buffer = undefined;
     filled = 0;
     const release = slots ? await slots.acquire() : () => {};
-    // `buffer` is replaced above, so this stripe's bytes are the write's alone.
-    const write = writeStripe(pool, params, data, log, { seal, kms, customer, dataOwned: true });
+    // `buffer` is replaced above, so this stripe's bytes are the write's alone until its sends
+    // are done.
+    const sends = new SendTracker();
+    const owned = { seal, kms, customer, dataOwned: true, sends };
+    const write = writeStripe(pool, params, data, log, owned);
     write.then(release, release);
+    void write
+      .catch(() => {})
+      .then(() => sends.idle())
+      .then(() => shardBuffers.release(data));
     stripes.push(write);
     inFlight.add(write);
     const settle = () => inFlight.delete(write);
@@ -125,6 +138,7 @@ export async function writeStream(
       let offset = 0;
       while (offset < chunk.length) {
         const n = Math.min(chunk.length - offset, stripeCapacity - filled);
+        buffer ??= shardBuffers.acquire(stripeCapacity);
         buffer.set(chunk.subarray(offset, offset + n), filled);
         filled += n;
         offset += n;
@@ -135,6 +149,7 @@ export async function writeStream(
     const written = await Promise.all(stripes);
     return { extents: toExtents(written), sizeBytes, md5Hex: md5.digest('hex') };
   } catch (error) {
+    if (buffer !== undefined) shardBuffers.release(buffer); // filled, never sent
     await discard(pool, stripes);
     throw error;
   }

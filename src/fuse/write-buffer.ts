@@ -9,6 +9,7 @@
 // next call (a file closed before the batch failed, a mount stopping).
 import assert from 'node:assert';
 import { constants } from 'node:os';
+import { SendTracker } from '../client/send-tracker.ts';
 import type { StrataClient } from '../client/strata-client.ts';
 import { StrataError } from '../common/errors.ts';
 import type { Inode } from '../metadata/types.ts';
@@ -212,7 +213,10 @@ export class InodeWriter {
     // the file at least as long as this writer last saw it and as its accepted writes reach.
     const sizeBytes = Math.max(this.knownSizeBytes, this.pendingEnd);
     const packed = batch.packed.subarray(0, batch.filled);
-    const stage = this.client.stageFileWrites(batch.writes, packed, sizeBytes);
+    // The stripes' data shards are views of `packed`: it is reused once every shard write is
+    // done with it, which may be after the commit (a straggler still sending).
+    const sends = new SendTracker();
+    const stage = this.client.stageFileWrites(batch.writes, packed, sizeBytes, sends);
     const tracked = stage.then(
       () => undefined,
       () => undefined,
@@ -235,10 +239,13 @@ export class InodeWriter {
       )
       .finally(() => {
         // Commits complete in order: this batch is the oldest one sent. Overlays are copies,
-        // so its buffer is free for the next batch.
+        // so its buffer is free for the next batch once no shard write sends from it.
         this.sent.shift();
         this.budget.give(batch.filled);
-        this.buffers.give(batch.packed);
+        void stage
+          .catch(() => {})
+          .then(() => sends.idle())
+          .then(() => this.buffers.give(batch.packed));
       });
   }
 }

@@ -109,6 +109,23 @@ export class RpcClient {
     body?: Buffer,
     options: RpcCallOptions = {},
   ): Promise<RpcReply<H>> {
+    const sent = onceOrNothing(options.bodySent);
+    try {
+      return await this.callSending(method, header, body, options, sent);
+    } catch (error) {
+      sent.unlessWritten();
+      throw error;
+    }
+  }
+
+  // `sent.writing()` once the body is handed to the socket, whose write callback ends it.
+  private async callSending<H>(
+    method: string,
+    header: unknown,
+    body: Buffer | undefined,
+    options: RpcCallOptions,
+    sent: BodySent,
+  ): Promise<RpcReply<H>> {
     if (this.closed)
       throw new StrataError('RPC_UNAVAILABLE', `RPC client to ${this.addr} is closed`);
     if (this.pending.size >= IN_FLIGHT_MAX) {
@@ -128,7 +145,7 @@ export class RpcClient {
     }
     const socket = await this.connection(timeoutMs);
     const remainingMs = Math.max(1, timeoutMs - (Date.now() - startedMs));
-    return this.send(socket, method, header, body, remainingMs, options.leaseReply === true);
+    return this.send(socket, method, header, body, remainingMs, options.leaseReply === true, sent);
   }
 
   // A one-way request: the server runs its handler and sends nothing back (the `n` flag of the
@@ -183,6 +200,7 @@ export class RpcClient {
     body: Buffer | undefined,
     remainingMs: number,
     leaseReply = false,
+    sent?: BodySent,
   ): Promise<RpcReply<H>> {
     if (socket.destroyed || this.closed) {
       const lost = `${method}: connection to ${this.addr} lost`;
@@ -202,7 +220,15 @@ export class RpcClient {
       }, remainingMs);
       this.pending.set(requestId, { resolve, reject, timer, method, socket, leaseReply });
       socket.cork();
-      for (const buffer of buffers) socket.write(buffer);
+      const last = buffers.length - 1;
+      for (let i = 0; i < last; i++) socket.write(buffers[i]);
+      // Callbacks run in write order, with an error if the socket is destroyed first: the last
+      // buffer's says the socket is done with all of them.
+      if (sent === undefined) socket.write(buffers[last]);
+      else {
+        sent.writing();
+        socket.write(buffers[last], () => sent.end());
+      }
       socket.uncork();
     });
   }
@@ -449,4 +475,31 @@ function tlsOptions(
     checkServerIdentity: (_host: string, certificate: PeerCertificate) => serverRole(certificate),
   };
   return options;
+}
+
+// RpcCallOptions.bodySent, called once: by the socket's write callback once the body was handed
+// to it, else by the call's failure.
+interface BodySent {
+  writing(): void;
+  end(): void;
+  unlessWritten(): void;
+}
+
+function onceOrNothing(callback: (() => void) | undefined): BodySent {
+  let handed = false;
+  let ended = false;
+  const end = () => {
+    if (ended) return;
+    ended = true;
+    callback?.();
+  };
+  return {
+    writing: () => {
+      handed = true;
+    },
+    end,
+    unlessWritten: () => {
+      if (!handed) end();
+    },
+  };
 }

@@ -62,4 +62,9 @@ export interface RpcCallOptions {
   // src/common/buffer-pool.ts), and the reply's `release` gives it back: for callers that know
   // when they are done with the body (a rebuild's shard reads). Without it, `release` is absent.
   leaseReply?: boolean;
+  // Called once, when the socket is done with the request's body (written, or the connection
+  // failed under it), or at once when the call fails before writing it: the caller may then
+  // reuse the body's buffer. Not when the reply comes: a call may time out with its body still
+  // queued on a slow connection.
+  bodySent?: () => void;
 }

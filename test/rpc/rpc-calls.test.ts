@@ -174,6 +174,51 @@ describe('internal RPC', () => {
     await holder.server.close();
   });
 
+  test('bodySent: once the socket is done with the body, not when the call gives up', async () => {
+    // A peer that accepts and never reads: an 8 MiB body stays queued on the connection, far
+    // beyond what the kernel's socket buffers take.
+    const held: Socket[] = [];
+    const sink = createServer((socket) => {
+      socket.pause();
+      held.push(socket);
+    });
+    await new Promise<void>((resolve) => sink.listen(0, '127.0.0.1', resolve));
+    cleanups.push(
+      () =>
+        new Promise<void>((resolve) => {
+          for (const socket of held) socket.destroy();
+          sink.close(() => resolve());
+        }),
+    );
+    const client = rpcClient(`127.0.0.1:${(sink.address() as { port: number }).port}`);
+    let sent = 0;
+    const body = Buffer.alloc(8 * 1024 * 1024, 1);
+    const call = codeOf(client.call('x', {}, body, { timeoutMs: 200, bodySent: () => sent++ }));
+    assert.equal(await call, 'RPC_TIMEOUT');
+    await sleep(100);
+    assert.equal(sent, 0, 'the call timed out with its body still queued on the socket');
+    for (const socket of held) socket.destroy();
+    for (let i = 0; i < 100 && sent === 0; i++) await sleep(20);
+    assert.equal(sent, 1, 'the connection failed under the body: the socket is done with it');
+    // A call that never writes its body says so at once; an answered one once.
+    await client.close();
+    let closedSent = 0;
+    assert.equal(
+      await codeOf(client.call('x', {}, body, { bodySent: () => closedSent++ })),
+      'RPC_UNAVAILABLE',
+    );
+    assert.equal(closedSent, 1);
+    const { addr } = await serve((s) =>
+      s.handle('echo', async ({ body: b }) => ({ header: b?.length })),
+    );
+    const echo = rpcClient(addr);
+    let echoSent = 0;
+    const reply = await echo.call('echo', {}, body, { bodySent: () => echoSent++ });
+    assert.equal(reply.header, body.length);
+    await sleep(20);
+    assert.equal(echoSent, 1);
+  });
+
   test('a server that goes away mid-call is RPC_CONNECTION_LOST', async () => {
     const arrived = Promise.withResolvers<void>();
     const { server, addr } = await serve((s) =>
