@@ -38,17 +38,6 @@ export interface ErasureParams {
 // is left), so it does not wait long on a server that does not answer.
 const SHARD_DELETE_TIMEOUT_MS = 5_000;
 
-// Encodes `data` (at most k * shardSizeBytes) into one stripe and stores its k+m shards on
-// distinct targets placed by the cluster's strategy on servers recorded up, off those the health
-// view avoids (stripe-placement.ts). Resolves once at least k+1 shards are durable on their data
-// servers (the write quorum: the stripe then survives one more loss). A shard whose write fails
-// is written again on a target chosen as a repair would choose it (keeping the domain rule);
-// while the stripe is below its quorum and no such target is left, the writer waits, bounded,
-// for the cluster to record the failed server suspect (rewriteFailed). A shard that still
-// cannot be written, or whose server is still silent a moment after the quorum, is left absent
-// at the location the stripe records for it and named in the stripe's `absentShards`: reads skip
-// it, and the commit lists it for repair, which rebuilds it elsewhere. Below the quorum the shards already written are
-// deleted and the error is thrown.
 export interface WriteStripeOptions {
   seal?: boolean;
   kms?: KmsSealKey;
@@ -62,6 +51,17 @@ export interface WriteStripeOptions {
   sends?: SendTracker;
 }
 
+// Encodes `data` (at most k * shardSizeBytes) into one stripe and stores its k+m shards on
+// distinct targets placed by the cluster's strategy on servers recorded up, off those the health
+// view avoids (stripe-placement.ts). Resolves once at least k+1 shards are durable on their data
+// servers (the write quorum: the stripe then survives one more loss). A shard whose write fails
+// is written again on a target chosen as a repair would choose it (keeping the domain rule);
+// while the stripe is below its quorum and no such target is left, the writer waits, bounded,
+// for the cluster to record the failed server suspect (rewriteFailed). A shard that still
+// cannot be written, or whose server is still silent a moment after the quorum, is left absent
+// at the location the stripe records for it and named in the stripe's `absentShards`: reads skip
+// it, and the commit lists it for repair, which rebuilds it elsewhere. Below the quorum the shards already written are
+// deleted and the error is thrown.
 export async function writeStripe(
   pool: DataPool,
   params: ErasureParams,

@@ -240,7 +240,6 @@ export async function mountMain(args: string[]): Promise<number> {
     const host = metricsAddr.slice(0, metricsAddr.lastIndexOf(':'));
     process.stdout.write(`metrics at http://${host}:${metrics.port}/metrics\n`);
   }
-  process.stdout.write(`mounted ${mountPoint}\n`);
   let stopping = false;
   const stop = () => {
     // Once: Ctrl-C reaches both this process and, without root, the parent that passes it on.
@@ -262,6 +261,10 @@ export async function mountMain(args: string[]): Promise<number> {
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
+  // Only now: a supervisor (or a test) that stops the mount as soon as it reads this line must
+  // find the handlers in (written before them, a SIGINT could land first and kill the process
+  // with the default action, leaving the mount behind: seen in CI of 3e4eb6e).
+  process.stdout.write(`mounted ${mountPoint}\n`);
   await session.done;
   watcher.stop();
   metrics?.server.close();
