@@ -7,6 +7,7 @@
 // metadata cannot be reached do requests get RPC_UNAVAILABLE (S3 503) rather than an answer from
 // an old copy.
 import assert from 'node:assert';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { StrataError } from '../common/errors.ts';
 import type { ResolvedAccessKey } from '../metadata/types.ts';
 import { type Logger, silentLogger } from '../observability/logger.ts';
@@ -88,9 +89,22 @@ export class AccessKeyDirectory {
     return this.refresh();
   }
 
-  refreshForUnknownKey(): Promise<void> {
-    if (this.refreshing !== undefined) return this.refreshing;
-    if (this.nowMs() - this.lastStartedMs < UNKNOWN_KEY_REFRESH_MS) return Promise.resolve();
+  // After a lookup found no such key: resolves once a refresh that started after the lookup has
+  // ended, so a key created before the request is in the copy it is judged by again. A refresh
+  // that started before the lookup (in flight, or the last one) may predate the key: it does not
+  // count. Refreshes for unknown keys start at most once per UNKNOWN_KEY_REFRESH_MS and are
+  // shared, so made-up keys cost the metadata a version check per interval. (Returning at once
+  // when the last refresh was recent, as before, refused a key created a moment before its first
+  // request whenever the periodic refresh had just started: test/e2e/user-secrets-at-rest.)
+  async refreshForUnknownKey(): Promise<void> {
+    const lookupMs = this.nowMs();
+    const startedSince = () => this.lastStartedMs > lookupMs;
+    if (startedSince()) return this.refreshing;
+    if (this.refreshing !== undefined) await this.refreshing;
+    if (startedSince()) return this.refreshing;
+    const waitMs = this.lastStartedMs + UNKNOWN_KEY_REFRESH_MS - this.nowMs();
+    if (waitMs > 0) await sleep(waitMs);
+    if (startedSince()) return this.refreshing;
     return this.refresh();
   }
 
