@@ -381,26 +381,14 @@ export class StrataClient implements StrataClientApi {
     offset: number,
     length: number,
   ): Promise<{ parts: Buffer[]; release: () => void }> {
-    const clamped = clampRange((await this.getattr(ino)).size, { offset, length });
+    const sizeBytes = (await this.getattr(ino)).size;
     const leases: Array<() => void> = [];
     const release = () => {
       for (const lease of leases.splice(0)) lease();
     };
-    const parts: Buffer[] = [];
-    const body = readFileRange(
-      this.metadata,
-      this.pool,
-      ino,
-      clamped.offset,
-      clamped.length,
-      this.log,
-      undefined,
-      undefined,
-      leases,
-    );
+    let parts: Buffer[];
     try {
-      for await (const chunk of this.reportingDamage(body, { ino }))
-        if (chunk.length > 0) parts.push(chunk);
+      parts = await this.readAtParts(ino, offset, length, sizeBytes, leases);
     } catch (error) {
       release();
       throw error;
@@ -612,11 +600,14 @@ export class StrataClient implements StrataClientApi {
   // As readAt, the bytes in the parts the stripe reads gave (in order, none empty), not joined:
   // a reader that writes them out with one writev (the mount's replies) spares a copy of every
   // byte and an allocation the size of the range.
+  // `leases`: plain stripes' bytes come in pooled buffers, their releases added here
+  // (readFileRange).
   async readAtParts(
     ino: number,
     offset: number,
     length: number,
     sizeBytes: number,
+    leases?: Array<() => void>,
   ): Promise<Buffer[]> {
     const clamped = clampRange(sizeBytes, { offset, length });
     const parts: Buffer[] = [];
@@ -627,6 +618,9 @@ export class StrataClient implements StrataClientApi {
       clamped.offset,
       clamped.length,
       this.log,
+      undefined,
+      undefined,
+      leases,
     );
     for await (const chunk of this.reportingDamage(body, { ino }))
       if (chunk.length > 0) parts.push(chunk);

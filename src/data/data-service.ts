@@ -87,7 +87,7 @@ export interface DataService {
 
 export async function startDataService(options: DataServiceOptions): Promise<DataService> {
   const log = options.log ?? silentLogger;
-  const store = new ShardStore(options.disks);
+  const store = new ShardStore(options.disks, { log: log.child({ component: 'shards' }) });
   const scrubber = new ShardScrubber({
     store,
     bytesPerSecond: options.scrub?.bytesPerSecond ?? 0,

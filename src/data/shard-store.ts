@@ -28,6 +28,7 @@ import { dirname, join } from 'node:path';
 import { type BufferPool, type Leased, releaseOnce } from '../common/buffer-pool.ts';
 import { StrataError } from '../common/errors.ts';
 import { syncDir, syncDirSync } from '../common/sync-dir.ts';
+import { type Logger, silentLogger } from '../observability/logger.ts';
 import {
   dataReads,
   dataWrites,
@@ -119,18 +120,29 @@ export class ShardStore {
   // reason.
   readonly directWrites: boolean[];
   private readonly staging: DirectStaging;
+  private readonly log: Logger;
 
   // `directWrites: false` writes every disk through the page cache (tests compare both paths).
-  constructor(disks: string[], options: { directWrites?: boolean; staging?: DirectStaging } = {}) {
+  constructor(
+    disks: string[],
+    options: { directWrites?: boolean; staging?: DirectStaging; log?: Logger } = {},
+  ) {
     assert(disks.length > 0, 'a data server has at least one disk');
     this.disks = disks;
     this.staging = options.staging ?? directStaging;
+    this.log = options.log ?? silentLogger;
     const prepared = disks.map((disk) => prepareDisk(disk));
     this.directWrites = disks.map(
       (disk) => options.directWrites !== false && takesDirectWrites(disk, this.staging),
     );
-    for (const [disk, direct] of this.directWrites.entries())
+    for (const [disk, direct] of this.directWrites.entries()) {
       diskDirectWrites.set({ disk: String(disk) }, direct ? 1 : 0);
+      if (!direct && options.directWrites !== false)
+        this.log.info('shard writes to this disk go through the page cache (no direct writes)', {
+          disk,
+          path: disks[disk],
+        });
+    }
     this.shardCounts = prepared.map((p) => p.shardCount);
     // Every prefix directory exists and is durable now (prepareDisk): no put waits on a mkdir
     // and its parent's fsync.
@@ -184,6 +196,14 @@ export class ShardStore {
         // replaced under the same path): this disk is written through the page cache from now.
         this.directWrites[address.disk] = false;
         diskDirectWrites.set({ disk: String(address.disk) }, 0);
+        this.log.warn(
+          'a direct shard write was refused: this disk is written through the page cache from now',
+          {
+            disk: address.disk,
+            path,
+            error,
+          },
+        );
         return await this.put(address, data, given);
       }
       throw diskError(error, `writing shard ${path}`);

@@ -14,21 +14,11 @@ import {
 import { encodeShard, SHARD_BLOCK_BYTES } from '../../src/data/shard-file.ts';
 import { ShardStore } from '../../src/data/shard-store.ts';
 import { verifyShardFile } from '../../src/data/shard-verify.ts';
+import { createLogger } from '../../src/observability/logger.ts';
+import { SeededPrng } from '../../src/raft/prng.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'strata-direct-'));
 after(() => rmSync(root, { recursive: true, force: true }));
-
-// mulberry32: a seeded generator, so a failing seed replays.
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const SEEDS = process.env.DIRECT_STAGING_SEED
   ? [Number(process.env.DIRECT_STAGING_SEED)]
@@ -36,7 +26,8 @@ const SEEDS = process.env.DIRECT_STAGING_SEED
 
 test('the granule map hands out the first free run, never one in use (DIRECT_STAGING_SEED=<n> replays)', () => {
   for (const seed of SEEDS) {
-    const next = random(seed);
+    const prng = new SeededPrng(seed);
+    const next = () => prng.next();
     const granules = 8 + Math.floor(next() * 60);
     const map = new GranuleMap(granules);
     const model = new Array<boolean>(granules).fill(false); // true: handed out
@@ -95,8 +86,14 @@ test('a slab that cannot be mapped leases nothing, and shards go through the pag
   // reservation it cannot make.
   const staging = new DirectStaging(70_000 * GRANULE_BYTES);
   assert.equal(staging.lease(1), undefined);
-  const store = new ShardStore([join(root, 'unmapped')], { staging });
+  const lines: string[] = [];
+  const log = createLogger({ write: (line) => lines.push(line) });
+  const store = new ShardStore([join(root, 'unmapped')], { staging, log });
   assert.equal(store.directWrites[0], false, 'the probe finds no staging buffer');
+  assert.ok(
+    lines.some((line) => line.includes('go through the page cache')),
+    `the disk's page-cache writes are logged: ${lines.join('')}`,
+  );
   const data = Buffer.alloc(10_000, 5);
   const address = { disk: 0, stripeId: '1'.repeat(32), shardIndex: 0 };
   await store.put(address, data);

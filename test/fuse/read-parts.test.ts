@@ -3,18 +3,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { encodeReply, OUT_HEADER_BYTES, REPLY_PARTS_MAX } from '../../src/fuse/protocol.ts';
 import { sliceParts } from '../../src/fuse/read-ahead.ts';
-
-// mulberry32: a seeded generator, so a failing seed replays (READ_PARTS_SEED=<n>).
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { SeededPrng } from '../../src/raft/prng.ts';
 
 const SEEDS = process.env.READ_PARTS_SEED
   ? [Number(process.env.READ_PARTS_SEED)]
@@ -22,7 +11,8 @@ const SEEDS = process.env.READ_PARTS_SEED
 
 test('the slices of parts are the bytes of the joined parts, none empty (READ_PARTS_SEED=<n> replays)', () => {
   for (const seed of SEEDS) {
-    const next = random(seed);
+    const prng = new SeededPrng(seed);
+    const next = () => prng.next();
     const parts = Array.from({ length: 1 + Math.floor(next() * 6) }, (_, p) =>
       Buffer.from(
         Array.from({ length: 1 + Math.floor(next() * 40) }, (_, i) => (p * 50 + i) & 0xff),
