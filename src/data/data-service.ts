@@ -130,12 +130,19 @@ export async function startDataService(options: DataServiceOptions): Promise<Dat
       repairYield.noteClientRead();
       return read();
     }
-    const verify = options.verifyRepairRead;
-    if (verify === undefined) return repairSlots.read(h.disk, deadlineMs, read);
+    // Read past the page cache where the disk allows (ShardStore's `direct`): a repair reads
+    // each shard once, cold, and the kernel's copy out of the cache was its largest cost.
     const offset = h.offset ?? undefined;
     const length = h.length ?? undefined;
+    const verify = options.verifyRepairRead;
     return repairSlots.read(h.disk, deadlineMs, () =>
-      store.getLeased(h, offset, length, expect, repairBuffers, { blockChecks, verify }),
+      verify === undefined
+        ? store.getLeased(h, offset, length, expect, pool, { blockChecks, direct: true })
+        : store.getLeased(h, offset, length, expect, repairBuffers, {
+            blockChecks,
+            verify,
+            direct: true,
+          }),
     );
   };
   const local: LocalShards = {

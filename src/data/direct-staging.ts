@@ -16,6 +16,7 @@ export const GRANULE_BYTES = 64 * 1024; // the WebAssembly page
 // 32 MiB: 30 shards of the default 1 MiB in flight at once, more than a data server's RPC
 // connections run together (rpc/server.ts's in-flight limit per connection).
 export const SLAB_BYTES = 32 * 1024 * 1024;
+const POISON_BYTE = 0xa5;
 
 // The pure core: which granules of a slab are handed out.
 export class GranuleMap {
@@ -69,15 +70,22 @@ export interface StagingLease {
 
 export class DirectStaging {
   private readonly slabBytes: number;
+  // A shared memory (its buffer a SharedArrayBuffer): a lease posted to a worker thread is the
+  // same memory there, as repairBuffers' are (the repair thread verifies and codes in place).
+  readonly shared: boolean;
   private memory: Buffer | undefined;
   private map: GranuleMap | undefined;
   // The slab could not be mapped (an address-space limit, `ulimit -v`, refuses the memory's
   // reservation): every write goes through the page cache, as on a disk without direct writes.
   private unavailable = false;
+  // Tests set it: a released lease is overwritten at once (as BufferPool's poisonOnRelease), so a
+  // reader that uses it after its release reads garbage instead of, usually, its old bytes.
+  poisonOnRelease = false;
 
-  constructor(slabBytes = SLAB_BYTES) {
+  constructor(slabBytes = SLAB_BYTES, options: { shared?: boolean } = {}) {
     assert(slabBytes > 0 && slabBytes % GRANULE_BYTES === 0, 'whole granules');
     this.slabBytes = slabBytes;
+    this.shared = options.shared ?? false;
   }
 
   // An aligned buffer of at least `bytes` (rounded up to the alignment), or undefined when the
@@ -97,16 +105,28 @@ export class DirectStaging {
       release: () => {
         assert(!released, 'a staging buffer released twice');
         released = true;
+        if (this.poisonOnRelease) buffer.fill(POISON_BYTE);
         this.map?.give(first, count);
       },
     };
+  }
+
+  // Bytes handed out and not given back now (whole granules).
+  get leasedBytes(): number {
+    return this.map === undefined
+      ? 0
+      : (this.slabBytes / GRANULE_BYTES - this.map.free) * GRANULE_BYTES;
   }
 
   private slab(): Buffer | undefined {
     if (this.memory === undefined && !this.unavailable) {
       const pages = this.slabBytes / GRANULE_BYTES;
       try {
-        const wasm = new WebAssembly.Memory({ initial: pages, maximum: pages });
+        const wasm = new WebAssembly.Memory({
+          initial: pages,
+          maximum: pages,
+          shared: this.shared,
+        });
         this.memory = Buffer.from(wasm.buffer);
         this.map = new GranuleMap(pages);
       } catch (error) {
@@ -124,3 +144,13 @@ export function alignUp(bytes: number): number {
 
 // The process's staging slab, for every disk's shard writes.
 export const directStaging = new DirectStaging();
+
+// The slab repair reads land in (ShardStore's `direct` reads: a peer's rebuild reading a shard
+// here, and a rebuild reading this server's own). In benches/repair the kernel's copy of those
+// reads out of the page cache (`_copy_to_iter` under pread) was a quarter of the whole machine's
+// CPU while a repair ran: every source shard is read once, cold (written direct, so never
+// cached), and a rebuilt GiB reads k of them. Read direct, the disk's DMA fills the buffer and
+// no CPU copies it. Shared: the repair thread checks and codes the bytes where they are. 32 MiB
+// holds about 30 whole shards of 1 MiB, more than a server's repair slots run at once
+// (repair-slots.ts) together with the socket writes still sending them.
+export const directReads = new DirectStaging(SLAB_BYTES, { shared: true });

@@ -44,6 +44,7 @@ import {
   alignUp,
   DIRECT_ALIGN_BYTES,
   type DirectStaging,
+  directReads,
   directStaging,
 } from './direct-staging.ts';
 import { ReadHandles } from './read-handles.ts';
@@ -71,9 +72,14 @@ export type BlockVerifier = (
 
 // How a read checks a shard's blocks: here (the default), by `verify`, or not at all
 // (`blockChecks: false`, for a reader that authenticates every byte itself).
+// `direct`: a whole shard is read past the page cache (O_DIRECT) into the direct-read slab when
+// its disk takes direct I/O and the slab has room, else as any other read. For repair reads:
+// each is read once and cold, and the kernel's copy out of the page cache was their largest
+// cost (direct-staging.ts, directReads). Not for client reads, which a warm cache serves best.
 export interface BlockChecks {
   blockChecks?: boolean;
   verify?: BlockVerifier;
+  direct?: boolean;
 }
 
 const STRIPE_ID = /^[0-9a-f]{32}$/;
@@ -120,16 +126,26 @@ export class ShardStore {
   // reason.
   readonly directWrites: boolean[];
   private readonly staging: DirectStaging;
+  // Per disk: whether `direct` reads go past the page cache (into `readSlab`): where direct
+  // writes do at start, until one is refused.
+  readonly directReads: boolean[];
+  private readonly readSlab: DirectStaging;
   private readonly log: Logger;
 
   // `directWrites: false` writes every disk through the page cache (tests compare both paths).
   constructor(
     disks: string[],
-    options: { directWrites?: boolean; staging?: DirectStaging; log?: Logger } = {},
+    options: {
+      directWrites?: boolean;
+      staging?: DirectStaging;
+      readSlab?: DirectStaging;
+      log?: Logger;
+    } = {},
   ) {
     assert(disks.length > 0, 'a data server has at least one disk');
     this.disks = disks;
     this.staging = options.staging ?? directStaging;
+    this.readSlab = options.readSlab ?? directReads;
     this.log = options.log ?? silentLogger;
     const prepared = disks.map((disk) => prepareDisk(disk));
     this.directWrites = disks.map(
@@ -143,6 +159,8 @@ export class ShardStore {
           path: disks[disk],
         });
     }
+    // The write probe's answer is the file system's: it takes O_DIRECT at 4 KiB alignment.
+    this.directReads = [...this.directWrites];
     this.shardCounts = prepared.map((p) => p.shardCount);
     // Every prefix directory exists and is durable now (prepareDisk): no put waits on a mkdir
     // and its parent's fsync.
@@ -262,7 +280,15 @@ export class ShardStore {
     const expected = { stripeId: address.stripeId, shardIndex: address.shardIndex, ...expect };
     const blockChecks = checks.blockChecks !== false;
     if (!blockChecks) shardReadsUnchecked.inc();
+    const size = expected.dataLength;
+    const whole =
+      size !== undefined && size > 0 && (offset ?? 0) === 0 && (length ?? size) === size;
     try {
+      if (whole && checks.direct === true && this.directReads[address.disk]) {
+        const known = { ...expected, dataLength: size };
+        const read = await this.readDirect(address.disk, path, known, blockChecks, checks.verify);
+        if (read !== undefined) return read;
+      }
       return await this.readHandles.use(path, (file) =>
         readVerified(file, path, expected, {
           offset,
@@ -285,6 +311,53 @@ export class ShardStore {
         throw error;
       }
       throw diskError(error, `reading shard ${path}`);
+    }
+  }
+
+  // A whole shard read direct into a lease of the read slab (its own descriptor: the cached ones
+  // read through the page cache); undefined, for a read through the page cache instead, when the
+  // slab has no room, the file has another layout (readWholeVerified), or the disk refuses.
+  private async readDirect(
+    disk: number,
+    path: string,
+    expected: ShardExpectation & { dataLength: number },
+    blockChecks: boolean,
+    verify: BlockVerifier | undefined,
+  ): Promise<Leased | undefined> {
+    const lease = this.readSlab.lease(wholeFileBytes(expected.dataLength));
+    if (lease === undefined) return undefined;
+    // Released once whoever ends its use first calls (as releaseOnce does for pooled buffers):
+    // a lease released twice fails an assertion.
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      lease.release();
+    };
+    const into = { data: lease.buffer, release };
+    let file: FileHandle;
+    try {
+      file = await open(path, DIRECT_READ);
+    } catch (error) {
+      into.release();
+      throw error;
+    }
+    try {
+      return await readWholeVerified(file, path, expected, into, blockChecks, verify);
+    } catch (error) {
+      // readWholeVerified gave the lease back.
+      if ((error as NodeJS.ErrnoException).code !== 'EINVAL') throw error;
+      this.directReads[disk] = false;
+      this.log.warn('a direct shard read was refused: this disk is read through the page cache', {
+        disk,
+        path,
+        error,
+      });
+      return undefined;
+    } finally {
+      // A read-only descriptor's close loses nothing if it fails; throwing here would lose the
+      // lease handed to the caller.
+      await file.close().catch(() => undefined);
     }
   }
 
@@ -454,7 +527,13 @@ async function readVerified(
   const size = expected.dataLength;
   if (size !== undefined && size > 0 && offset === 0 && (length ?? size) === size) {
     const known = { ...expected, dataLength: size };
-    const whole = await readWholeVerified(file, name, known, pool, blockChecks, verify);
+    const total = wholeFileBytes(size);
+    const bytes = pool === undefined ? Buffer.allocUnsafe(total) : pool.acquire(total);
+    const into = {
+      data: bytes,
+      release: pool === undefined ? noRelease : releaseOnce(pool, bytes),
+    };
+    const whole = await readWholeVerified(file, name, known, into, blockChecks, verify);
     if (whole !== undefined) return whole;
   }
   return readRangeVerified(file, name, expected, offset, length, blockChecks, pool);
@@ -652,20 +731,19 @@ function rangeRead(span: BlockSpan, blocks: BlockBuffers): Leased {
 // data server's busy time in benches/repair. The read asks for a version 2 file's length, which
 // covers a version 1 file's too (its header is shorter); undefined for a file whose blocks are
 // of another size than this version writes (its checksums may lie past what was read).
-// With `pool`, the file is read into one of its buffers, given back here on every failure and
-// otherwise by the caller (release).
+// The file is read into `into.data` (at least wholeFileBytes long; all of it is asked for, so a
+// direct read's aligned length stays aligned), which is given back here on every failure and on
+// undefined, and otherwise by the caller (the result's release).
 async function readWholeVerified(
   file: FileHandle,
   name: string,
   expected: ShardExpectation & { dataLength: number },
-  pool: BufferPool | undefined,
+  into: Leased,
   blockChecks: boolean,
   verify: BlockVerifier | undefined,
 ): Promise<Leased | undefined> {
-  const blocks = Math.ceil(expected.dataLength / SHARD_BLOCK_BYTES);
-  const total = SHARD_HEADER_BYTES_MAX + expected.dataLength + blocks * 4;
-  const bytes = pool === undefined ? Buffer.allocUnsafe(total) : pool.acquire(total);
-  const release = pool === undefined ? noRelease : releaseOnce(pool, bytes);
+  const { data: bytes, release } = into;
+  assert(bytes.length >= wholeFileBytes(expected.dataLength), 'room for the whole file');
   try {
     const { bytesRead } = await file.read(bytes, 0, bytes.length, 0);
     const header = decodeHeader(
@@ -692,6 +770,12 @@ async function readWholeVerified(
     release();
     throw error;
   }
+}
+
+// The bytes a whole-shard read asks for: a version 2 file of `dataLength` bytes (which covers a
+// version 1 file's, whose header is shorter).
+function wholeFileBytes(dataLength: number): number {
+  return SHARD_HEADER_BYTES_MAX + dataLength + Math.ceil(dataLength / SHARD_BLOCK_BYTES) * 4;
 }
 
 // Creates the disk layout (durably), clears what a crash left in the pre-O_EXCL layout's
@@ -751,6 +835,9 @@ function diskIdentity(disk: string): string {
   syncDirSync(disk);
   return id;
 }
+
+// Shard files read direct (ShardStore.readDirect).
+const DIRECT_READ = constants.O_RDONLY | constants.O_DIRECT;
 
 // Shard files written direct: created as 'wx' opens them, past the page cache.
 const DIRECT_CREATE =
