@@ -9,10 +9,15 @@ import { withoutMetadataMemberArgs } from './metadata-member-flags.ts';
 const START_TIMEOUT_MS = 60_000;
 const METRICS_TIMEOUT_MS = 2_000;
 
-export interface DataChild {
+// Metrics kept apart from this thread's registry (a child process's, a repair thread's), as
+// prom-client's JSON; undefined when there are none now.
+export interface MetricSource {
+  metrics(): Promise<object[] | undefined>;
+}
+
+export interface DataChild extends MetricSource {
   addr: string;
   advertised: string; // the address it registered
-  metrics(): Promise<object[] | undefined>;
   close(): Promise<void>;
 }
 
@@ -96,7 +101,7 @@ function requestMetrics(child: ChildProcess, id: number): Promise<object[] | und
 // This process's metrics plus the children's, summed by name, as one Prometheus text page.
 export async function aggregatedMetrics(
   registry: Registry,
-  children: DataChild[],
+  children: MetricSource[],
 ): Promise<string> {
   const own = await registry.getMetricsAsJSON();
   const others = (await Promise.all(children.map((c) => c.metrics()))).filter(

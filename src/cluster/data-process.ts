@@ -4,6 +4,7 @@
 // must not leave an orphan holding the port and the disks).
 
 import { hostname } from 'node:os';
+import { AggregatorRegistry } from 'prom-client';
 import { advertisedAddr, joinAddr } from '../common/advertise.ts';
 import { startDataService } from '../data/data-service.ts';
 import type { FailureDomain } from '../metadata/types.ts';
@@ -14,6 +15,7 @@ import {
   type SerializedSecurity,
   setProcessRpcSecurity,
 } from '../rpc/security.ts';
+import type { MetricSource } from './data-child.ts';
 import { startHeartbeats } from './heartbeat.ts';
 import { registerDataServer } from './registration.ts';
 import { ShardRebuilder } from './shard-rebuilder.ts';
@@ -23,6 +25,7 @@ export interface DataProcessSettings {
   host: string;
   port: number;
   advertiseAddr: string; // data.advertise_addr ("" derives it from the bound address)
+  repairPort: number; // data.repair_port (0: any)
   disks: string[];
   scrub: { bytesPerSecond: number; passIntervalMs: number };
   metadataAddr: string;
@@ -53,15 +56,23 @@ process.on('SIGINT', () => {});
 // The data role's metrics only: the parent adds its own roles'.
 const registry = metricsRegistry(ROLE_METRICS.data);
 
+// The repair thread's metrics are added to this process's (repair-thread.ts, metrics()).
+let repairThread: MetricSource | undefined;
+
 process.on('message', (message: ParentMessage) => {
   if (message.type === 'metrics') {
-    registry
-      .getMetricsAsJSON()
-      .then((metrics) => send({ type: 'metrics', id: message.id, metrics }));
+    void ownMetrics().then((metrics) => send({ type: 'metrics', id: message.id, metrics }));
     return;
   }
   if (message.type === 'start') void start(message.settings);
 });
+
+async function ownMetrics(): Promise<object[]> {
+  const own = await registry.getMetricsAsJSON();
+  const thread = await repairThread?.metrics();
+  if (thread === undefined) return own;
+  return AggregatorRegistry.aggregate([own, thread] as never[]).getMetricsAsJSON();
+}
 
 async function start(settings: DataProcessSettings): Promise<void> {
   const log = createLogger({
@@ -71,6 +82,7 @@ async function start(settings: DataProcessSettings): Promise<void> {
   try {
     setProcessRpcSecurity(deserializeSecurity(settings.security));
     const rebuilder = new ShardRebuilder(log.child({ component: 'rebuild' }));
+    repairThread = rebuilder.thread;
     const service = await startDataService({
       ...settings,
       log,

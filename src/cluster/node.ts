@@ -35,7 +35,12 @@ import { createS3Gateway } from '../s3/index.ts';
 import type { S3TlsFiles } from '../s3/tls.ts';
 import { BucketReplicationRunner } from './bucket-replication-runner.ts';
 import { configUsersOf, syncGatewayUsers } from './config-users.ts';
-import { aggregatedMetrics, type DataChild, forkDataService } from './data-child.ts';
+import {
+  aggregatedMetrics,
+  type DataChild,
+  forkDataService,
+  type MetricSource,
+} from './data-child.ts';
 import { prepareDataDir } from './data-dir.ts';
 import { startHeartbeats } from './heartbeat.ts';
 import { registerDataServer } from './registration.ts';
@@ -47,6 +52,7 @@ import { TransitionRunner } from './transition-runner.ts';
 
 export interface RunningNode {
   dataChild?: DataChild;
+  repairThread?: MetricSource; // a data role's (a combined node's is its data child's)
   metadataAddr?: string;
   metadataAdvertised?: string; // what the other members and `cluster status` see
   dataAddr?: string;
@@ -190,7 +196,7 @@ export async function startNode(config: StrataConfig, log: Logger): Promise<Runn
       await startS3(config, dataDir, metadataAddrs, node, closers, log);
     if (config.observability.metrics_addr !== '') {
       const { host, port } = splitAddr(config.observability.metrics_addr);
-      const children = node.dataChild ? [node.dataChild] : [];
+      const children = [node.dataChild, node.repairThread].filter((c) => c !== undefined);
       const registry = roleRegistry(role, log);
       const metrics = await startMetricsServer(host, port, () =>
         aggregatedMetrics(registry, children),
@@ -446,6 +452,7 @@ async function startData(
       host,
       port,
       advertiseAddr: config.data.advertise_addr,
+      repairPort: config.data.repair_port,
       disks,
       scrub,
       metadataAddr,
@@ -470,6 +477,7 @@ async function startData(
     serverId,
     host,
     port,
+    repairPort: config.data.repair_port,
     disks,
     scrub,
     log: log.child({ service: 'data' }),
@@ -479,6 +487,7 @@ async function startData(
     ...rebuilder.serviceHooks(),
   });
   closers.push(() => service.close().then(() => rebuilder.close()));
+  node.repairThread = rebuilder.thread;
   node.dataAddr = joinAddr(service.host, service.port);
   node.dataAdvertised = advertisedAddr(config.data.advertise_addr, service, hostname());
   const layout = disks.map((path, disk) => ({ disk, path }));

@@ -1,27 +1,66 @@
-// The repair thread of a data server (repair-thread.ts): codes a rebuilt shard from the k shards
-// read and checksums its blocks, and verifies the blocks of peers' repair reads, in shared memory
-// (nothing copied between threads), at a lower CPU priority than the server's other threads, so
-// that on a busy machine the kernel runs client work first and repair takes what is left.
+// The repair thread of a data server (repair-thread.ts), at a lower CPU priority than the
+// server's other threads, so that on a busy machine the kernel runs client work first and repair
+// takes what is left. It runs the server's repair port and rebuilds (repair-service.ts), and
+// codes and verifies what the event loop hands it, in shared memory (nothing copied between
+// threads).
 import { readlinkSync } from 'node:fs';
 import { getPriority, setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
-import { codecFor } from '../client/stripe-codec.ts';
+import { type BufferPool, repairBuffers, shardBuffers } from '../common/buffer-pool.ts';
 import { isStrataError } from '../common/errors.ts';
-import { encodeShard, type ShardHeader, verifyBlocks } from '../data/shard-file.ts';
+import type { RepairPortSettings } from '../data/data-service.ts';
+import { directReads } from '../data/direct-staging.ts';
+import { type ShardHeader, verifyBlocks } from '../data/shard-file.ts';
+import type { RebuildShardHeader } from '../data/types.ts';
+import type { Logger, LogLevel } from '../observability/logger.ts';
+import { metricsRegistry } from '../observability/metrics.ts';
+import {
+  deserializeSecurity,
+  type SerializedSecurity,
+  setProcessRpcSecurity,
+} from '../rpc/security.ts';
+import { RepairService } from './repair-service.ts';
 
-export type RepairThreadTask = CodeTask | VerifyTask;
+export type RepairThreadTask = VerifyTask | ServeTask | RebuildTask | PoolsTask | MetricsTask;
 
-// Shard `target` coded from k others into `output`, and its file's header and block checksums.
-export interface CodeTask {
-  op: 'code';
+// This thread's metrics (its repair port's RPCs, its shard reads, its rebuilds' stripe reads),
+// as prom-client's JSON, for the process's /metrics. Not the process group: the event loop
+// exports those for the whole process.
+export interface MetricsTask {
+  op: 'metrics';
   id: number;
-  k: number;
-  m: number;
-  stripeId: string;
-  target: number;
-  indices: number[];
-  inputs: Uint8Array[]; // views of SharedArrayBuffers: the same memory as the caller's
-  output: Uint8Array;
+}
+
+// This thread's buffer pools and read slab as they stand (tests check that every buffer a
+// rebuild or a served read took came back, and that they are reused), and whether a released
+// one is poisoned from now (BufferPool.poisonOnRelease).
+export interface PoolsTask {
+  op: 'pools';
+  id: number;
+  poisonOnRelease: boolean;
+}
+
+export interface PoolCounts {
+  reused: number;
+  allocated: number;
+  out: number; // pooled buffers handed out and not given back
+  slabLeasedBytes: number;
+}
+
+// Starts the repair port (once) with the process's RPC identity.
+export interface ServeTask {
+  op: 'serve';
+  id: number;
+  settings: RepairPortSettings;
+  security: SerializedSecurity;
+}
+
+// Shard `header.shardIndex` rebuilt from the stripe's other shards into `output`.
+export interface RebuildTask {
+  op: 'rebuild';
+  id: number;
+  header: RebuildShardHeader;
+  output: Uint8Array; // a view of a SharedArrayBuffer
 }
 
 // A repair read's blocks checked against their checksums (verifyBlocks, from block 0).
@@ -37,6 +76,10 @@ export interface VerifyTask {
 export type RepairThreadMessage =
   | { type: 'priority'; nice: number; tid: number }
   | { type: 'priority-failed'; message: string }
+  | { type: 'serving'; id: number; port: number }
+  | { type: 'pools'; id: number; counts: PoolCounts }
+  | { type: 'metrics'; id: number; metrics: object[] }
+  | { type: 'log'; level: LogLevel; msg: string; fields: Record<string, unknown> | undefined }
   | { type: 'coded'; id: number; head: Uint8Array; crcs: Uint8Array }
   | { type: 'verified'; id: number }
   | { type: 'failed'; id: number; code: string | undefined; message: string };
@@ -57,28 +100,98 @@ function lowerPriority(nice: number): RepairThreadMessage {
 
 const view = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteLength);
 
-function run(task: RepairThreadTask): RepairThreadMessage {
-  if (task.op === 'verify') {
-    verifyBlocks(task.name, task.header, 0, view(task.data), view(task.crcs));
-    return { type: 'verified', id: task.id };
-  }
-  const output = view(task.output);
-  codecFor(task.k, task.m).codeShard(task.target, task.indices, task.inputs.map(view), output);
-  const { head, crcs } = encodeShard({ stripeId: task.stripeId, shardIndex: task.target }, output);
-  return { type: 'coded', id: task.id, head, crcs };
+function verify(task: VerifyTask): RepairThreadMessage {
+  verifyBlocks(task.name, task.header, 0, view(task.data), view(task.crcs));
+  return { type: 'verified', id: task.id };
 }
+
+function failed(id: number, error: unknown): RepairThreadMessage {
+  // The code crosses the thread (a checksum mismatch stays SHARD_CORRUPT for the reader).
+  const code = isStrataError(error) ? error.code : undefined;
+  return { type: 'failed', id, code, message: (error as Error).message };
+}
+
+// Log records go to the event loop's logger (its level, its fields, its output).
+function forwardingLogger(
+  post: (m: RepairThreadMessage) => void,
+  base: Record<string, unknown>,
+): Logger {
+  const emit = (level: LogLevel) => (msg: string, fields?: Record<string, unknown>) =>
+    post({ type: 'log', level, msg, fields: { ...base, ...fields } });
+  return {
+    trace: emit('trace'),
+    debug: emit('debug'),
+    info: emit('info'),
+    warn: emit('warn'),
+    error: emit('error'),
+    child: (fields) => forwardingLogger(post, { ...base, ...fields }),
+  };
+}
+
+const threadMetrics = metricsRegistry(['rpc', 'data', 'client']);
 
 const port = parentPort;
 if (port !== null) {
+  const post = (message: RepairThreadMessage) => port.postMessage(message);
   port.postMessage(lowerPriority((workerData as { nice: number }).nice));
+  let service: Promise<RepairService> | undefined;
   port.on('message', (task: RepairThreadTask) => {
+    if (task.op === 'serve') {
+      if (service === undefined) {
+        setProcessRpcSecurity(deserializeSecurity(task.security));
+        service = RepairService.start(task.settings, forwardingLogger(post, {}));
+        service.catch(() => {
+          service = undefined; // the next serve tries again
+        });
+      }
+      service.then(
+        (s) => post({ type: 'serving', id: task.id, port: s.port }),
+        (error: unknown) => post(failed(task.id, error)),
+      );
+      return;
+    }
+    if (task.op === 'metrics') {
+      threadMetrics.getMetricsAsJSON().then(
+        (metrics) => post({ type: 'metrics', id: task.id, metrics }),
+        (error: unknown) => post(failed(task.id, error)),
+      );
+      return;
+    }
+    if (task.op === 'pools') {
+      const pools = [shardBuffers, repairBuffers];
+      for (const pool of pools) pool.poisonOnRelease = task.poisonOnRelease;
+      directReads.poisonOnRelease = task.poisonOnRelease;
+      const sum = (f: (c: BufferPool['counts']) => number) =>
+        pools.reduce((total, pool) => total + f(pool.counts), 0);
+      const counts = {
+        reused: sum((c) => c.reused),
+        allocated: sum((c) => c.allocated),
+        out: sum((c) => c.out),
+        slabLeasedBytes: directReads.leasedBytes,
+      };
+      post({ type: 'pools', id: task.id, counts });
+      return;
+    }
+    if (task.op === 'rebuild') {
+      const running = service;
+      if (running === undefined) {
+        post(failed(task.id, new Error('the repair port is not started')));
+        return;
+      }
+      const output = view(task.output);
+      running
+        .then((s) => s.rebuild(task.header, output))
+        .then(
+          ({ head, crcs }) => post({ type: 'coded', id: task.id, head, crcs }),
+          (error: unknown) => post(failed(task.id, error)),
+        );
+      return;
+    }
     let reply: RepairThreadMessage;
     try {
-      reply = run(task);
+      reply = verify(task);
     } catch (error) {
-      // The code crosses the thread (a checksum mismatch stays SHARD_CORRUPT for the reader).
-      const code = isStrataError(error) ? error.code : undefined;
-      reply = { type: 'failed', id: task.id, code, message: (error as Error).message };
+      reply = failed(task.id, error);
     }
     port.postMessage(reply);
   });

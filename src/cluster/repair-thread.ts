@@ -1,31 +1,32 @@
-// A data server's repair thread: the CPU-heavy part of its repair work (coding a rebuilt shard
-// from the k read, checksumming its blocks for the file, and verifying the blocks its peers'
-// rebuilds read from it) runs on one worker thread whose nice value is
-// REPAIR_THREAD_NICE, so that the kernel gives the CPU to client work first (this server's own
+// A data server's repair thread: its repair work (the repair port that serves its peers' repair
+// reads, its own rebuilds' source reads and coding: repair-service.ts; and the check of the
+// repair reads older peers make on its service port) runs on one worker thread whose nice value
+// is REPAIR_THREAD_NICE, so that the kernel gives the CPU to client work first (this server's own
 // event loop serving client reads, and the gateways and metadata members on the same machine)
 // and repair the rest; on an idle machine nothing competes and repair runs at full speed.
 // The shards are in shared memory (repairBuffers): a task is a small message each way.
 //
 // In benches/repair on two cores, repair is CPU-bound and the foreground GET p99 rose 3.7 times
 // while it ran. A lower priority for the whole data server would slow its client reads too; the
-// thread is the part that is repair's alone. (Repair's sockets and disk I/O still run at the
-// process's priority.)
+// thread is the part that is repair's alone. (The rebuilt shard's write, and the direct reads'
+// and sockets' kernel work in the thread pool, still run at the process's priority.)
 import assert from 'node:assert';
 import { Worker } from 'node:worker_threads';
 import { type Leased, releaseOnce, repairBuffers } from '../common/buffer-pool.ts';
 import { StrataError, type StrataErrorCode } from '../common/errors.ts';
-import type { RebuiltShard } from '../data/data-service.ts';
+import type { RebuiltShard, RepairPortSettings } from '../data/data-service.ts';
 import type { ShardHeader } from '../data/shard-file.ts';
-import type { Stripe } from '../metadata/types.ts';
+import type { RebuildShardHeader } from '../data/types.ts';
 import type { Logger } from '../observability/logger.ts';
-import type { RepairThreadMessage, RepairThreadTask } from './repair-thread-worker.ts';
+import { processRpcSecurity, serializeSecurity } from '../rpc/security.ts';
+import type { PoolCounts, RepairThreadMessage, RepairThreadTask } from './repair-thread-worker.ts';
 
 // Nice values run from -20 to 19; each step is about 1.25 times less CPU share under contention
 // (Linux CFS weights): at 10, about a tenth of a nice-0 thread's share.
 export const REPAIR_THREAD_NICE = 10;
 
 interface Waiting {
-  resolve(shard: RebuiltShard | undefined): void;
+  resolve(shard: RebuiltShard | number | PoolCounts | object[] | undefined): void;
   reject(error: Error): void;
   output: Buffer | undefined; // a coding task's, given back if the task fails
 }
@@ -36,6 +37,8 @@ export class RepairThread {
   private worker: Worker | undefined;
   private readonly waiting = new Map<number, Waiting>();
   private nextId = 1;
+  private serveSettings: RepairPortSettings | undefined;
+  private serving: Promise<number> | undefined; // the current thread's repair port
   // The thread's priority as it reported it (tests and the log read it).
   priority: { nice: number; tid: number } | { failed: string } | undefined;
 
@@ -44,31 +47,37 @@ export class RepairThread {
     this.nice = nice;
   }
 
-  // Shard `target` of the stripe, coded from k others (inputs[i] is shard indices[i]), in a
+  // The repair port over the data service's disks, started on the thread at the first call
+  // (and again on a new thread, if the thread died: its port is then another).
+  serve(settings: RepairPortSettings): Promise<number> {
+    this.serveSettings = settings;
+    if (this.serving === undefined) {
+      const security = serializeSecurity(processRpcSecurity());
+      const serving = this.submit(
+        { op: 'serve', id: this.nextId++, settings, security },
+        undefined,
+      ).then((port) => {
+        assert(typeof port === 'number', 'a serve task gives the port');
+        return port;
+      });
+      serving.catch(() => {
+        if (this.serving === serving) this.serving = undefined;
+      });
+      this.serving = serving;
+    }
+    return this.serving;
+  }
+
+  // The shard the header asks for, rebuilt on the thread from the stripe's other shards, in a
   // buffer of repairBuffers, with its file's header and checksums (store.put takes them).
-  async code(
-    stripe: Stripe,
-    target: number,
-    indices: number[],
-    inputs: Buffer[],
-  ): Promise<RebuiltShard> {
-    const output = repairBuffers.acquire(inputs[0].length);
-    assert(output.buffer instanceof SharedArrayBuffer, 'the coded shard is in shared memory');
-    const task: RepairThreadTask = {
-      op: 'code',
-      id: this.nextId++,
-      k: stripe.k,
-      m: stripe.m,
-      stripeId: stripe.id,
-      target,
-      indices,
-      // An input outside shared memory (a short range read) is copied by postMessage: correct,
-      // only slower.
-      inputs,
-      output,
-    };
-    const shard = await this.submit(task, output);
-    assert(shard !== undefined, 'a coding task gives its shard');
+  async rebuild(header: RebuildShardHeader): Promise<RebuiltShard> {
+    if (this.serveSettings === undefined)
+      throw new StrataError('INTERNAL', 'a rebuild before the repair port was started');
+    await this.serve(this.serveSettings);
+    const output = repairBuffers.acquire(header.shardSizeBytes);
+    assert(output.buffer instanceof SharedArrayBuffer, 'the rebuilt shard is in shared memory');
+    const shard = await this.submit({ op: 'rebuild', id: this.nextId++, header, output }, output);
+    assert(typeof shard === 'object' && 'data' in shard, 'a rebuild task gives its shard');
     return shard;
   }
 
@@ -80,17 +89,38 @@ export class RepairThread {
     await this.submit({ op: 'verify', id: this.nextId++, name, header, data, crcs }, undefined);
   }
 
+  // The thread's metrics (MetricsTask); undefined while no thread runs (none is started for
+  // this).
+  async metrics(): Promise<object[] | undefined> {
+    if (this.worker === undefined) return undefined;
+    const metrics = await this.submit({ op: 'metrics', id: this.nextId++ }, undefined);
+    assert(Array.isArray(metrics), 'a metrics task gives a list');
+    return metrics;
+  }
+
+  // The thread's pools (PoolsTask): for tests.
+  async pools(poisonOnRelease: boolean): Promise<PoolCounts> {
+    const counts = await this.submit(
+      { op: 'pools', id: this.nextId++, poisonOnRelease },
+      undefined,
+    );
+    assert(typeof counts === 'object' && 'slabLeasedBytes' in counts, 'a pools task gives counts');
+    return counts;
+  }
+
   private submit(task: RepairThreadTask, output: Buffer | undefined) {
-    return new Promise<RebuiltShard | undefined>((resolve, reject) => {
-      this.waiting.set(task.id, { resolve, reject, output });
-      try {
-        this.thread().postMessage(task);
-      } catch (error) {
-        this.waiting.delete(task.id);
-        if (output !== undefined) repairBuffers.release(output);
-        reject(error as Error);
-      }
-    });
+    return new Promise<RebuiltShard | number | PoolCounts | object[] | undefined>(
+      (resolve, reject) => {
+        this.waiting.set(task.id, { resolve, reject, output });
+        try {
+          this.thread().postMessage(task);
+        } catch (error) {
+          this.waiting.delete(task.id);
+          if (output !== undefined) repairBuffers.release(output);
+          reject(error as Error);
+        }
+      },
+    );
   }
 
   private thread(): Worker {
@@ -103,6 +133,7 @@ export class RepairThread {
     const lost = (why: string) => {
       if (this.worker !== worker) return;
       this.worker = undefined;
+      this.serving = undefined;
       this.failAll(new StrataError('INTERNAL', `repair thread ${why}`));
     };
     worker.on('error', (error) => {
@@ -119,6 +150,10 @@ export class RepairThread {
     if (message.type === 'priority') {
       this.priority = { nice: message.nice, tid: message.tid };
       this.log.info('repair thread started at a lower CPU priority', this.priority);
+      return;
+    }
+    if (message.type === 'log') {
+      this.log[message.level](message.msg, message.fields);
       return;
     }
     if (message.type === 'priority-failed') {
@@ -142,6 +177,18 @@ export class RepairThread {
       waiting.resolve(undefined);
       return;
     }
+    if (message.type === 'serving') {
+      waiting.resolve(message.port);
+      return;
+    }
+    if (message.type === 'pools') {
+      waiting.resolve(message.counts);
+      return;
+    }
+    if (message.type === 'metrics') {
+      waiting.resolve(message.metrics);
+      return;
+    }
     assert(output !== undefined, 'a coding task has its output');
     const shard: Leased = { data: output, release: releaseOnce(repairBuffers, output) };
     const encoded = { head: Buffer.from(message.head), crcs: Buffer.from(message.crcs) };
@@ -160,6 +207,8 @@ export class RepairThread {
   async close(): Promise<void> {
     const worker = this.worker;
     this.worker = undefined;
+    this.serving = undefined;
+    this.serveSettings = undefined;
     await worker?.terminate();
     this.failAll(new StrataError('RPC_UNAVAILABLE', 'repair thread closed'));
   }

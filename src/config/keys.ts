@@ -148,6 +148,11 @@ export const KEYS: readonly KeySpec[] = [
     doc: 'the address this data server registers, which clients and other servers connect to and `strata cluster status` shows. Empty: `bind_addr`, with a wildcard host replaced by the hostname; port 0 means the port bound',
   },
   {
+    key: 'data.repair_port',
+    check: isInt(0, 65_535),
+    doc: 'the repair port: where this data server\'s peers read its shards for their rebuilds, served by its repair thread at a lower CPU priority than client traffic (docs/architecture/healing.md, "Repair performance"); on the bound host of `bind_addr`, at the advertised address\'s host. 0: any free port, told to peers when they ask. Between hosts, open it as the service port (or set it to a port the firewall admits); a peer that cannot reach it reads the service port instead',
+  },
+  {
     key: 'data.disks',
     check: isStringList(isString(true)),
     flag: 'disks',

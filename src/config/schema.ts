@@ -50,6 +50,7 @@ export interface StrataConfig {
   data: {
     bind_addr: string;
     advertise_addr: string;
+    repair_port: number;
     disks: string[];
     disk_count: number;
     server_id: string;
@@ -129,6 +130,7 @@ export const DEFAULT_CONFIG: StrataConfig = {
   data: {
     bind_addr: '127.0.0.1:9001',
     advertise_addr: '',
+    repair_port: 0,
     disks: [],
     disk_count: 6,
     server_id: '',

@@ -30,9 +30,6 @@ import {
 
 const DELETE_BATCH_MAX = 4096;
 const LIST_LIMIT_MAX = 10_000;
-// A local shard read asked for with no timeout waits at most this long for a repair slot (an
-// RPC's default deadline).
-const LOCAL_READ_TIMEOUT_MS = 30_000;
 
 export interface DataServiceOptions {
   serverId: string;
@@ -51,30 +48,33 @@ export interface DataServiceOptions {
   // Verifies the blocks of a peer's repair read (getShard `background`, whole shard) in place of
   // the store's own check: on the repair thread, at a lower CPU priority than client reads'
   // (src/cluster/repair-thread.ts). Such reads then go into repairBuffers (shared memory).
+  // (Peers read from this server's repair port when it has one: this is for those that do not.)
   verifyRepairRead?: BlockVerifier;
+  // Starts the repair port over this service's disks once it listens (src/cluster/
+  // repair-service.ts: peers' repair reads and this server's rebuilds, on the repair thread)
+  // and resolves with its port, which data.repairAddress names to peers. Without it the
+  // method is not offered, and peers read on the service port.
+  startRepairPort?: (settings: RepairPortSettings) => Promise<number>;
+  repairPort?: number; // data.repair_port: the repair port's number (0 or absent: any free one)
 }
 
-// The shard in a buffer the service releases once it is written (or refused). `local` reads
-// shards of this server itself: a source here is read from its disk, not over a loopback RPC.
+export interface RepairPortSettings {
+  serverId: string;
+  host: string;
+  port: number; // 0: any free one
+  disks: string[];
+  directReads: boolean[];
+}
+
+// The shard in a buffer the service releases once it is written (or refused).
 export type RebuildShard = (
   header: RebuildShardHeader,
   deadlineMs: number,
-  local: LocalShards,
 ) => Promise<RebuiltShard>;
 
 // `encoded`: the file's header and block checksums over `data`, when the rebuild computed them
 // (shard-file.ts encodeShard); otherwise the write does.
 export type RebuiltShard = Leased & { encoded?: EncodedShard };
-
-// This server's own shards, as a peer's getShard would serve them (the same verifying read, the
-// same repair slots for a `background` read), without the socket: a rebuild target that holds
-// another shard of the stripe (with six servers and 4+2, every target does) reads it here, into
-// a buffer of repairBuffers (shared memory: the rebuild's repair thread codes from it).
-export interface LocalShards {
-  serverId: string;
-  getShardLeased(header: GetShardHeader, options: RpcCallOptions): Promise<Leased>;
-  getShard(header: GetShardHeader, options: RpcCallOptions): Promise<Buffer>;
-}
 
 export interface DataService {
   server: RpcServer;
@@ -115,10 +115,7 @@ export async function startDataService(options: DataServiceOptions): Promise<Dat
     deadlineMs: number,
     pool: BufferPool = shardBuffers,
   ): Promise<Leased> => {
-    const expect = {
-      dataLength: optionalCount(h.shardSizeBytes, 'shardSizeBytes'),
-      minVersion: optionalCount(h.shardVersion, 'shardVersion'),
-    };
+    const expect = readExpectation(h);
     // A whole shard is read into a pooled buffer, given back once the reply is written.
     const blockChecks = h.readerAuthenticates !== true;
     const read = () =>
@@ -145,20 +142,6 @@ export async function startDataService(options: DataServiceOptions): Promise<Dat
           }),
     );
   };
-  const local: LocalShards = {
-    serverId: options.serverId,
-    getShardLeased: (h, callOptions) =>
-      readShard(h, Date.now() + (callOptions.timeoutMs ?? LOCAL_READ_TIMEOUT_MS), repairBuffers),
-    getShard: async (h, callOptions) => {
-      const leased = await local.getShardLeased(h, callOptions);
-      // A caller that does not release: the bytes are copied out of the pooled buffer.
-      try {
-        return Buffer.from(leased.data);
-      } finally {
-        leased.release();
-      }
-    },
-  };
   const rebuild = options.rebuildShard;
   if (rebuild !== undefined) {
     const rebuildAndWrite = async (
@@ -166,7 +149,7 @@ export async function startDataService(options: DataServiceOptions): Promise<Dat
       at: { stripeId: string; shardIndex: number; disk: number },
       deadlineMs: number,
     ) => {
-      const shard = await rebuild(h, deadlineMs, local);
+      const shard = await rebuild(h, deadlineMs);
       try {
         // The caller has given up: a file written now would only refuse its retry (EEXIST).
         if (Date.now() > deadlineMs)
@@ -231,6 +214,18 @@ export async function startDataService(options: DataServiceOptions): Promise<Dat
     objectHeader(header, DATA_RPC.scrubFindings);
     return { header: scrubber.findings() satisfies ScrubFindingsReply };
   });
+  // The repair port, started once this service listens (below): peers ask for it before they
+  // read this server's shards for their rebuilds. Asked again each time, so a repair thread
+  // started afresh (its port another) is named as it is now.
+  let repairPortSettings: RepairPortSettings | undefined;
+  const startRepairPort = options.startRepairPort;
+  if (startRepairPort !== undefined) {
+    server.handle(DATA_RPC.repairAddress, async () => {
+      if (repairPortSettings === undefined)
+        throw new StrataError('RPC_UNAVAILABLE', 'the repair port is not started yet');
+      return { header: { port: await startRepairPort(repairPortSettings) } };
+    });
+  }
   let addr = '';
   server.handle(DATA_RPC.status, async () => ({
     header: {
@@ -242,6 +237,22 @@ export async function startDataService(options: DataServiceOptions): Promise<Dat
   const bound = await server.listen(options.host, options.port);
   addr = bound.host.includes(':') ? `[${bound.host}]:${bound.port}` : `${bound.host}:${bound.port}`;
   log.info('data service listening', { addr, disks: options.disks });
+  if (startRepairPort !== undefined) {
+    repairPortSettings = {
+      serverId: options.serverId,
+      host: bound.host,
+      port: options.repairPort ?? 0,
+      disks: options.disks,
+      directReads: store.directReads,
+    };
+    try {
+      await startRepairPort(repairPortSettings);
+    } catch (error) {
+      await server.close();
+      await store.close();
+      throw error;
+    }
+  }
   scrubber.start();
   return {
     server,
@@ -258,8 +269,16 @@ export async function startDataService(options: DataServiceOptions): Promise<Dat
   };
 }
 
+// What a getShard header asks of the shard's file (its data length and least version).
+export function readExpectation(h: GetShardHeader) {
+  return {
+    dataLength: optionalCount(h.shardSizeBytes, 'shardSizeBytes'),
+    minVersion: optionalCount(h.shardVersion, 'shardVersion'),
+  };
+}
+
 // Headers come from the network: anything but an object is the caller's mistake, not INTERNAL.
-function objectHeader<H>(header: unknown, method: string): H {
+export function objectHeader<H>(header: unknown, method: string): H {
   if (header === null || typeof header !== 'object' || Array.isArray(header)) {
     throw new StrataError('EINVAL', `${method} takes an object header, got ${typeof header}`);
   }
@@ -359,6 +378,21 @@ export class DataClient {
       leaseReply: true,
     });
     return { data: reply.body ?? Buffer.alloc(0), release: reply.release ?? noRelease };
+  }
+
+  // The port of the server's repair port (on the host this client dialled), where its peers
+  // read its shards for their rebuilds; RPC_NO_METHOD from a server without one.
+  async repairAddress(options: RpcCallOptions = {}): Promise<{ port: number }> {
+    const reply = await this.rpc.call<{ port: number }>(
+      DATA_RPC.repairAddress,
+      {},
+      undefined,
+      options,
+    );
+    const { port } = reply.header;
+    if (!Number.isInteger(port) || port < 1 || port > 65_535)
+      throw new StrataError('RPC_BAD_FRAME', `data.repairAddress answered port ${String(port)}`);
+    return { port };
   }
 
   async deleteShards(

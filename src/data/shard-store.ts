@@ -131,6 +131,7 @@ export class ShardStore {
   readonly directReads: boolean[];
   private readonly readSlab: DirectStaging;
   private readonly log: Logger;
+  private readonly readOnly: boolean = false;
 
   // `directWrites: false` writes every disk through the page cache (tests compare both paths).
   constructor(
@@ -140,6 +141,10 @@ export class ShardStore {
       staging?: DirectStaging;
       readSlab?: DirectStaging;
       log?: Logger;
+      // Disks another store of this process opened (prepared and probed): this one only reads
+      // them, direct where `directReads` says (a data server's repair thread, which serves its
+      // peers' repair reads: src/cluster/repair-service.ts). put() and delete() are refused.
+      readsOf?: { directReads: boolean[] };
     } = {},
   ) {
     assert(disks.length > 0, 'a data server has at least one disk');
@@ -147,6 +152,15 @@ export class ShardStore {
     this.staging = options.staging ?? directStaging;
     this.readSlab = options.readSlab ?? directReads;
     this.log = options.log ?? silentLogger;
+    if (options.readsOf !== undefined) {
+      assert.equal(options.readsOf.directReads.length, disks.length, 'a flag per disk');
+      this.readOnly = true;
+      this.directWrites = disks.map(() => false);
+      this.directReads = [...options.readsOf.directReads];
+      this.shardCounts = disks.map(() => 0);
+      this.diskIds = disks.map(() => '');
+      return;
+    }
     const prepared = disks.map((disk) => prepareDisk(disk));
     this.directWrites = disks.map(
       (disk) => options.directWrites !== false && takesDirectWrites(disk, this.staging),
@@ -180,6 +194,7 @@ export class ShardStore {
     data: Buffer,
     given?: EncodedShard,
   ): Promise<{ sizeBytes: number; version: number }> {
+    assert(!this.readOnly, 'a reading store writes nothing');
     const path = this.pathOf(address); // EINVAL for a bad address, before anything else
     const encoded = given ?? encodeShard(address, data);
     if (given !== undefined) {
@@ -376,6 +391,7 @@ export class ShardStore {
   }
 
   async delete(address: ShardAddress): Promise<boolean> {
+    assert(!this.readOnly, 'a reading store deletes nothing');
     const path = this.pathOf(address);
     this.readHandles.drop(path);
     try {

@@ -132,4 +132,5 @@ export const DATA_RPC = {
   status: 'data.status',
   listShards: 'data.listShards',
   scrubFindings: 'data.scrubFindings',
+  repairAddress: 'data.repairAddress',
 } as const;

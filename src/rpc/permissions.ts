@@ -40,6 +40,7 @@ export const RPC_METHODS = [
   'data.status',
   'data.listShards',
   'data.scrubFindings',
+  'data.repairAddress',
 ] as const;
 export type RpcMethod = (typeof RPC_METHODS)[number];
 
@@ -85,6 +86,7 @@ export const PERMISSIONS: Readonly<Record<RpcMethod, readonly PeerRole[]>> = {
   'data.status': ['metadata', 'gateway', 'mount', 'admin'],
   'data.listShards': ['metadata', 'admin'],
   'data.scrubFindings': ['metadata', 'admin'],
+  'data.repairAddress': ['data', 'admin'],
 };
 
 // Decides one call: true when `role` may call `method`.

@@ -13,10 +13,13 @@ import {
   rmSync,
   writeSync,
 } from 'node:fs';
+import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, test } from 'node:test';
+import { Registry } from 'prom-client';
 import { shardFromData } from '../../src/client/stripe-codec.ts';
+import { aggregatedMetrics } from '../../src/cluster/data-child.ts';
 import { REPAIR_THREAD_NICE } from '../../src/cluster/repair-thread.ts';
 import { ShardRebuilder } from '../../src/cluster/shard-rebuilder.ts';
 import { repairBuffers, shardBuffers } from '../../src/common/buffer-pool.ts';
@@ -28,7 +31,9 @@ import {
   type RebuildShardHeader,
   startDataService,
 } from '../../src/data/index.ts';
+import { DATA_RPC } from '../../src/data/types.ts';
 import { silentLogger } from '../../src/observability/logger.ts';
+import { rpcRequests } from '../../src/observability/metrics.ts';
 import '../helpers/cluster-token.ts';
 
 const K = 4;
@@ -36,37 +41,44 @@ const M = 2;
 const SHARD_BYTES = 200_000; // not a multiple of the 64 KiB checksum block
 const cleanups: Array<() => unknown> = [];
 // Rebuilds read into pooled buffers (src/common/buffer-pool.ts) at the sources, at the target's
-// RPC client and for the coded shard; the servers here share this process's pool.
-// Every buffer is overwritten when given back, so one read after its release corrupts a rebuilt
-// shard (and the byte-for-byte checks fail); and every one must be given back by the end of a
-// test (late replies of reads a rebuild no longer needed included).
-// The target's replies and coded shard are in repairBuffers (shared memory, for its repair
-// thread), whole-shard source reads in the direct-read slab (or shardBuffers when it is full or
-// the disk takes no direct I/O): all are checked. The servers run in this process, so they share
-// the pools and the slab.
+// RPC client and for the coded shard. Every buffer is overwritten when given back, so one read
+// after its release corrupts a rebuilt shard (and the byte-for-byte checks fail); and every one
+// must be given back by the end of a test (late replies of reads a rebuild no longer needed
+// included). The coded shard is in this process's repairBuffers (the event loop writes it);
+// the sources' reads (the direct-read slab, or a pool when it is full), the target's replies
+// and its own disk's reads are in each server's repair thread's pools (repair-service.ts),
+// which RepairThread.pools reports and poisons: all are checked.
 shardBuffers.poisonOnRelease = true;
 repairBuffers.poisonOnRelease = true;
 directReads.poisonOnRelease = true;
-const poolCounts = () => {
+const live: ShardRebuilder[] = []; // this test's servers' rebuilders
+async function poolCounts() {
   const [a, b] = [shardBuffers.counts, repairBuffers.counts];
-  const slabOut = directReads.leasedBytes > 0 ? 1 : 0;
+  const threads = await Promise.all(live.map((r) => r.thread.pools(true)));
+  const slabsOut = [directReads.leasedBytes, ...threads.map((t) => t.slabLeasedBytes)].filter(
+    (bytes) => bytes > 0,
+  ).length;
+  const sum = (f: (c: { reused: number; allocated: number; out: number }) => number) =>
+    f(a) + f(b) + threads.reduce((total, t) => total + f(t), 0);
   return {
-    reused: a.reused + b.reused,
-    allocated: a.allocated + b.allocated,
-    out: a.out + b.out + slabOut,
+    reused: sum((c) => c.reused),
+    allocated: sum((c) => c.allocated),
+    out: sum((c) => c.out) + slabsOut,
   };
-};
+}
 afterEach(async () => {
   const outAtEnd = await settledOut();
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  live.length = 0;
   assert.equal(outAtEnd, 0, 'every pooled buffer was given back');
 });
 
 // The pooled buffers still out once the replies in flight have landed (polled: a late reply of
 // a read the rebuild no longer needed may still be on its way when the rebuild answers).
 async function settledOut(): Promise<number> {
-  for (let i = 0; i < 100 && poolCounts().out > 0; i++) await new Promise((r) => setTimeout(r, 50));
-  return poolCounts().out;
+  for (let i = 0; i < 100 && (await poolCounts()).out > 0; i++)
+    await new Promise((r) => setTimeout(r, 50));
+  return (await poolCounts()).out;
 }
 
 interface Server {
@@ -78,8 +90,15 @@ interface Server {
   rebuilder: ShardRebuilder;
 }
 
-async function startServers(count: number, options: { rebuild?: boolean } = {}) {
+// `withoutRebuilder`: servers started as an older version would be, with no repair port (and no
+// data.rebuildShard): their peers read them on their service port.
+async function startServers(
+  count: number,
+  options: { rebuild?: boolean; withoutRebuilder?: number[] } = {},
+) {
   const servers: Server[] = [];
+  const rebuilds = (i: number) =>
+    options.rebuild !== false && !(options.withoutRebuilder ?? []).includes(i);
   for (let i = 0; i < count; i++) {
     const disk = mkdtempSync(join(tmpdir(), 'strata-rebuild-'));
     cleanups.push(() => rmSync(disk, { recursive: true, force: true }));
@@ -89,9 +108,13 @@ async function startServers(count: number, options: { rebuild?: boolean } = {}) 
       host: '127.0.0.1',
       port: 0,
       disks: [disk],
-      ...(options.rebuild === false ? {} : rebuilder.serviceHooks()),
+      ...(!rebuilds(i) ? {} : rebuilder.serviceHooks()),
     });
     cleanups.push(() => service.close().then(() => rebuilder.close()));
+    if (rebuilds(i)) {
+      live.push(rebuilder);
+      await rebuilder.thread.pools(true); // poisoned from now
+    }
     const addr = `127.0.0.1:${service.port}`;
     const client = new DataClient(addr);
     cleanups.push(() => client.close());
@@ -210,9 +233,9 @@ describe('data.rebuildShard', () => {
     };
     await rebuildAll();
     assert.equal(await settledOut(), 0);
-    const before = poolCounts();
+    const before = await poolCounts();
     await rebuildAll();
-    const after = poolCounts();
+    const after = await poolCounts();
     assert.equal(after.allocated, before.allocated, 'no new buffers: the idle ones served');
     // Each rebuild: k replies at the target (the target holds no shard of the stripe: all its
     // sources are remote), the coded shard. (The k source reads are in the direct-read slab.)
@@ -239,6 +262,108 @@ describe('data.rebuildShard', () => {
       disk: 0,
     });
     assert.ok(rebuilt.equals(stripe.shards[0]), 'shard 0 decoded with the local shard 5');
+  });
+
+  test('peers are read on their repair ports; one without is read on its service port', async () => {
+    // Server 2 is of an older version: no repair port. Shards 0 (the one rebuilt) and 5 are gone,
+    // so shards 1 to 4 are the only k that decode: each is read once, and only server 2's read
+    // reaches a service port (the servers here share this process's RPC metrics; the repair
+    // threads count theirs apart).
+    const servers = await startServers(7, { withoutRebuilder: [2] });
+    const stripe = await writeStripe(servers, K * SHARD_BYTES);
+    for (const index of [0, 5])
+      await servers[index].client.deleteShards({
+        shards: [{ stripeId: stripe.stripeId, shardIndex: index, disk: 0 }],
+      });
+    const serviceReads = async () =>
+      (await rpcRequests.get()).values
+        .filter((v) => v.labels.method === DATA_RPC.getShard)
+        .reduce((sum, v) => sum + v.value, 0);
+    const before = await serviceReads();
+    await servers[6].client.rebuildShard(request(servers, stripe, 0, [0, 5]));
+    assert.equal((await serviceReads()) - before, 1, "only server 2's shard read on its port");
+    const rebuilt = await servers[6].client.getShard({
+      stripeId: stripe.stripeId,
+      shardIndex: 0,
+      disk: 0,
+    });
+    assert.ok(rebuilt.equals(stripe.shards[0]), 'shard 0 decoded from shards 1 to 4');
+    // Server 1's repair port counted its read, in the thread's metrics, which the process's
+    // /metrics adds to its own (data-child.ts aggregatedMetrics).
+    const metrics = (await servers[1].rebuilder.thread.metrics()) as Array<{
+      name: string;
+      values: Array<{ value: number; labels: Record<string, string> }>;
+    }>;
+    const served = metrics
+      .find((m) => m.name === 'strata_rpc_requests_total')
+      ?.values.filter((v) => v.labels.method === DATA_RPC.getShard && v.labels.code === 'ok')
+      .reduce((sum, v) => sum + v.value, 0);
+    assert.equal(served, 1, "server 1's repair port served one read");
+    const page = await aggregatedMetrics(new Registry(), [servers[1].rebuilder.thread]);
+    assert.match(page, /strata_rpc_requests_total\{method="data.getShard",code="ok"\} 1/);
+  });
+
+  test('data.repairAddress names the repair port: any free one, or the one configured', async () => {
+    const [server] = await startServers(1);
+    const { port } = await server.client.repairAddress();
+    assert.notEqual(port, server.service.port, 'a port of its own');
+    // data.repair_port: a port known to be free a moment ago.
+    const probe = createServer();
+    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+    const chosen = (probe.address() as AddressInfo).port;
+    await new Promise((resolve) => probe.close(resolve));
+    const disk = mkdtempSync(join(tmpdir(), 'strata-rebuild-'));
+    cleanups.push(() => rmSync(disk, { recursive: true, force: true }));
+    const rebuilder = new ShardRebuilder(silentLogger);
+    const service = await startDataService({
+      serverId: 'fixed',
+      host: '127.0.0.1',
+      port: 0,
+      repairPort: chosen,
+      disks: [disk],
+      ...rebuilder.serviceHooks(),
+    });
+    cleanups.push(() => service.close().then(() => rebuilder.close()));
+    live.push(rebuilder);
+    const client = new DataClient(`127.0.0.1:${service.port}`);
+    cleanups.push(() => client.close());
+    assert.deepEqual(await client.repairAddress(), { port: chosen });
+  });
+
+  test('a peer whose repair port stopped answering is read on its service port', async () => {
+    const servers = await startServers(7);
+    const stripe = await writeStripe(servers, K * SHARD_BYTES);
+    for (const index of [0, 5])
+      await servers[index].client.deleteShards({
+        shards: [{ stripeId: stripe.stripeId, shardIndex: index, disk: 0 }],
+      });
+    const target = servers[6];
+    const rebuild = () => target.client.rebuildShard(request(servers, stripe, 0, [0, 5]));
+    const dropRebuilt = () =>
+      target.client.deleteShards({
+        shards: [{ stripeId: stripe.stripeId, shardIndex: 0, disk: 0 }],
+      });
+    await rebuild(); // the target learns its peers' repair ports
+    await dropRebuilt();
+    // Server 2's repair port goes away (its thread stopped; a firewall that drops the port is
+    // the same to the target): the read of shard 2 there is refused. With only k sources
+    // left, that rebuild may fail; the next reads server 2 on its service port.
+    await servers[2].rebuilder.thread.close();
+    await rebuild().catch(() => undefined);
+    await dropRebuilt().catch(() => undefined);
+    const serviceReads = async () =>
+      (await rpcRequests.get()).values
+        .filter((v) => v.labels.method === DATA_RPC.getShard)
+        .reduce((sum, v) => sum + v.value, 0);
+    const before = await serviceReads();
+    await rebuild();
+    assert.equal((await serviceReads()) - before, 1, 'shard 2 read on its service port');
+    const rebuilt = await target.client.getShard({
+      stripeId: stripe.stripeId,
+      shardIndex: 0,
+      disk: 0,
+    });
+    assert.ok(rebuilt.equals(stripe.shards[0]));
   });
 
   test('the coding runs on a repair thread of lower CPU priority, the server thread keeps its own', {
