@@ -44,6 +44,7 @@ function adjusted(dir: string, id: number, metadataPorts: number[]): string {
   config.metadata.raft_peers = metadataPorts.filter((p) => p !== port).map((p) => `localhost:${p}`);
   config.data.bind_addr = '127.0.0.1:0';
   config.data.advertise_addr = 'localhost:0'; // port 0: the port bound
+  config.data.repair_port = 0; // any free one
   config.s3.bind_addr = '127.0.0.1:0';
   config.observability.metrics_addr = '127.0.0.1:0';
   const path = join(dir, `node${id}.toml`);
