@@ -84,9 +84,13 @@ export class RepairService {
     this.log = log;
   }
 
-  static async start(settings: RepairPortSettings, log: Logger): Promise<RepairService> {
+  static async start(
+    settings: RepairPortSettings,
+    log: Logger,
+    options: { synchronousReads: boolean },
+  ): Promise<RepairService> {
     const store = new ShardStore(settings.disks, {
-      readsOf: { directReads: settings.directReads },
+      readsOf: { directReads: settings.directReads, synchronous: options.synchronousReads },
       log,
     });
     const slots = new RepairSlots(settings.disks.length);

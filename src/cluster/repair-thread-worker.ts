@@ -3,6 +3,7 @@
 // takes what is left. It runs the server's repair port and rebuilds (repair-service.ts), and
 // codes and verifies what the event loop hands it, in shared memory (nothing copied between
 // threads).
+import { execFileSync } from 'node:child_process';
 import { readlinkSync } from 'node:fs';
 import { getPriority, setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
@@ -86,15 +87,36 @@ export type RepairThreadMessage =
 
 // Linux sets a nice value per thread (setpriority on a thread id), and /proc/thread-self names
 // this thread's id. Elsewhere the thread keeps the process's priority, and the parent says so.
+function threadId(): number {
+  const tid = Number(readlinkSync('/proc/thread-self').split('/').pop());
+  if (!Number.isSafeInteger(tid) || tid <= 0) throw new Error('no thread id in /proc/thread-self');
+  return tid;
+}
+
 function lowerPriority(nice: number): RepairThreadMessage {
   try {
-    const tid = Number(readlinkSync('/proc/thread-self').split('/').pop());
-    if (!Number.isSafeInteger(tid) || tid <= 0)
-      throw new Error('no thread id in /proc/thread-self');
+    const tid = threadId();
     setPriority(tid, nice);
     return { type: 'priority', nice: getPriority(tid), tid };
   } catch (error) {
     return { type: 'priority-failed', message: (error as Error).message };
+  }
+}
+
+// This thread's disk requests at the idle I/O class (util-linux's ionice: Node has no
+// ioprio_set), so that the disk's scheduler serves the server's client reads first. Only the
+// thread's own (synchronous) reads carry it; the thread pool's keep the process's class.
+function idleIoClass(log: Logger): boolean {
+  try {
+    const tid = threadId();
+    execFileSync('ionice', ['-c', '3', '-p', String(tid)], { stdio: 'pipe', timeout: 5_000 });
+    log.info("the repair thread's disk reads are at the idle I/O class", { tid });
+    return true;
+  } catch (error) {
+    log.warn("the repair thread's disk reads stay at the best-effort I/O class (no ionice here)", {
+      error,
+    });
+    return false;
   }
 }
 
@@ -139,7 +161,11 @@ if (port !== null) {
     if (task.op === 'serve') {
       if (service === undefined) {
         setProcessRpcSecurity(deserializeSecurity(task.security));
-        service = RepairService.start(task.settings, forwardingLogger(post, {}));
+        const log = forwardingLogger(post, {});
+        const idle = task.settings.ioClass === 'idle' && idleIoClass(log);
+        // Read on this thread only when that gives its reads the idle class: through the
+        // thread pool, several reads at once keep the disk busier.
+        service = RepairService.start(task.settings, log, { synchronousReads: idle });
         service.catch(() => {
           service = undefined; // the next serve tries again
         });

@@ -153,6 +153,11 @@ export const KEYS: readonly KeySpec[] = [
     doc: 'the repair port: where this data server\'s peers read its shards for their rebuilds, served by its repair thread at a lower CPU priority than client traffic (docs/architecture/healing.md, "Repair performance"); on the bound host of `bind_addr`, at the advertised address\'s host. 0: any free port, told to peers when they ask. Between hosts, open it as the service port (or set it to a port the firewall admits); a peer that cannot reach it reads the service port instead',
   },
   {
+    key: 'data.repair_io_class',
+    check: isOneOf(['idle', 'best-effort']),
+    doc: "the Linux I/O scheduling class of the repair thread's disk reads (its peers' repair reads of this server and its rebuilds' own): `idle` (ionice -c 3) lets the disk serve client reads first where the device's scheduler honours classes (mq-deadline, bfq; `none` ignores them), and a repair read waits at most the scheduler's aging time (mq-deadline: 10 s) behind them; `best-effort` reads as client reads do. Needs util-linux's `ionice`; without it, best-effort, logged",
+  },
+  {
     key: 'data.disks',
     check: isStringList(isString(true)),
     flag: 'disks',

@@ -51,6 +51,7 @@ export interface StrataConfig {
     bind_addr: string;
     advertise_addr: string;
     repair_port: number;
+    repair_io_class: 'idle' | 'best-effort';
     disks: string[];
     disk_count: number;
     server_id: string;
@@ -131,6 +132,7 @@ export const DEFAULT_CONFIG: StrataConfig = {
     bind_addr: '127.0.0.1:9001',
     advertise_addr: '',
     repair_port: 0,
+    repair_io_class: 'idle',
     disks: [],
     disk_count: 6,
     server_id: '',

@@ -56,12 +56,17 @@ export interface DataServiceOptions {
   // method is not offered, and peers read on the service port.
   startRepairPort?: (settings: RepairPortSettings) => Promise<number>;
   repairPort?: number; // data.repair_port: the repair port's number (0 or absent: any free one)
+  repairIoClass?: RepairIoClass; // data.repair_io_class (absent: idle)
 }
+
+// The I/O scheduling class of the repair thread's disk reads (data.repair_io_class).
+export type RepairIoClass = 'idle' | 'best-effort';
 
 export interface RepairPortSettings {
   serverId: string;
   host: string;
   port: number; // 0: any free one
+  ioClass: RepairIoClass;
   disks: string[];
   directReads: boolean[];
 }
@@ -242,6 +247,7 @@ export async function startDataService(options: DataServiceOptions): Promise<Dat
       serverId: options.serverId,
       host: bound.host,
       port: options.repairPort ?? 0,
+      ioClass: options.repairIoClass ?? 'idle',
       disks: options.disks,
       directReads: store.directReads,
     };

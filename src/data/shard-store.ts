@@ -9,6 +9,7 @@ import {
   openSync,
   readdirSync,
   readFileSync,
+  readSync,
   renameSync,
   rmSync,
   unlinkSync,
@@ -132,6 +133,7 @@ export class ShardStore {
   private readonly readSlab: DirectStaging;
   private readonly log: Logger;
   private readonly readOnly: boolean = false;
+  private readonly synchronousReads: boolean = false;
 
   // `directWrites: false` writes every disk through the page cache (tests compare both paths).
   constructor(
@@ -144,7 +146,9 @@ export class ShardStore {
       // Disks another store of this process opened (prepared and probed): this one only reads
       // them, direct where `directReads` says (a data server's repair thread, which serves its
       // peers' repair reads: src/cluster/repair-service.ts). put() and delete() are refused.
-      readsOf?: { directReads: boolean[] };
+      // `synchronous`: direct reads are done on the calling thread, not the thread pool's
+      // (the repair thread's, so that its disk requests carry its own I/O class: idle).
+      readsOf?: { directReads: boolean[]; synchronous?: boolean };
     } = {},
   ) {
     assert(disks.length > 0, 'a data server has at least one disk');
@@ -155,6 +159,7 @@ export class ShardStore {
     if (options.readsOf !== undefined) {
       assert.equal(options.readsOf.directReads.length, disks.length, 'a flag per disk');
       this.readOnly = true;
+      this.synchronousReads = options.readsOf.synchronous === true;
       this.directWrites = disks.map(() => false);
       this.directReads = [...options.readsOf.directReads];
       this.shardCounts = disks.map(() => 0);
@@ -350,9 +355,11 @@ export class ShardStore {
       lease.release();
     };
     const into = { data: lease.buffer, release };
-    let file: FileHandle;
+    let file: ShardFile;
     try {
-      file = await open(path, DIRECT_READ);
+      file = this.synchronousReads
+        ? openSynchronous(path, DIRECT_READ)
+        : await open(path, DIRECT_READ);
     } catch (error) {
       into.release();
       throw error;
@@ -751,7 +758,7 @@ function rangeRead(span: BlockSpan, blocks: BlockBuffers): Leased {
 // direct read's aligned length stays aligned), which is given back here on every failure and on
 // undefined, and otherwise by the caller (the result's release).
 async function readWholeVerified(
-  file: FileHandle,
+  file: ShardFile,
   name: string,
   expected: ShardExpectation & { dataLength: number },
   into: Leased,
@@ -854,6 +861,32 @@ function diskIdentity(disk: string): string {
 
 // Shard files read direct (ShardStore.readDirect).
 const DIRECT_READ = constants.O_RDONLY | constants.O_DIRECT;
+
+// What a whole-shard read uses of its file: a FileHandle (reads in the thread pool), or one
+// read on the calling thread (openSynchronous).
+type ShardFile = {
+  read(
+    buffer: Buffer,
+    offset: number,
+    length: number,
+    position: number,
+  ): Promise<{ bytesRead: number }>;
+  close(): Promise<void>;
+};
+
+// A file read with blocking calls on this thread, in the shape readWholeVerified takes. Only a
+// thread that does nothing else meanwhile may use it (a data server's repair thread: a 1 MiB
+// direct read blocks it a millisecond or two, and its disk request carries that thread's I/O
+// class rather than the shared thread pool's).
+function openSynchronous(path: string, flags: number): ShardFile {
+  const fd = openSync(path, flags);
+  return {
+    read: async (buffer, offset, length, position) => ({
+      bytesRead: readSync(fd, buffer, offset, length, position),
+    }),
+    close: async () => closeSync(fd),
+  };
+}
 
 // Shard files written direct: created as 'wx' opens them, past the page cache.
 const DIRECT_CREATE =

@@ -2,6 +2,7 @@
 // test/data/data-service.test.ts starts them), a 4+2 stripe written to them with putShard, and
 // the target asked to rebuild a shard from its peers.
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import {
   closeSync,
@@ -392,6 +393,11 @@ describe('data.rebuildShard', () => {
     };
     assert.equal(niceOf(priority.tid), REPAIR_THREAD_NICE);
     assert.equal(niceOf(readlinkSync('/proc/thread-self').split('/').pop() as string), 0);
+    // Its disk reads at the idle I/O class (data.repair_io_class's default), this thread's not.
+    const ioClass = (tid: number | string) =>
+      execFileSync('ionice', ['-p', String(tid)], { encoding: 'utf8' }).trim();
+    assert.equal(ioClass(priority.tid), 'idle');
+    assert.notEqual(ioClass(readlinkSync('/proc/thread-self').split('/').pop() as string), 'idle');
   });
 
   test('a missing and a corrupt source are replaced by parity', async () => {

@@ -341,6 +341,7 @@ function stringSample(key: string): { raw: string; value: unknown } {
     'placement.strategy': 'random',
     'observability.log_level': 'trace',
     'encryption.cipher': 'chacha20-poly1305',
+    'data.repair_io_class': 'best-effort',
   };
   if (choices[key]) return { raw: choices[key], value: choices[key] };
   if (key.endsWith('addr')) return { raw: 'host.example:1234', value: 'host.example:1234' };

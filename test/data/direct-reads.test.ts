@@ -70,6 +70,42 @@ test('a whole shard read direct is the shard, in the shared read slab, and its l
   await store.close();
 });
 
+test("a reading store's synchronous direct reads are the same shards, past the cache", async () => {
+  const disk = join(root, 'synchronous');
+  const readSlab = new DirectStaging(SLAB_GRANULES * GRANULE_BYTES, { shared: true });
+  const writer = new ShardStore([disk]);
+  const reader = new ShardStore([disk], {
+    readSlab,
+    readsOf: { directReads: writer.directReads, synchronous: true },
+  });
+  for (const [i, n] of [1, 4029, 3 * SHARD_BLOCK_BYTES + 7, 1 << 20].entries()) {
+    const data = bytesOf(n, 40 + i);
+    const address = { disk: 0, stripeId: stripe(200 + i), shardIndex: 0 };
+    await writer.put(address, data);
+    const read = await reader.getLeased(
+      address,
+      undefined,
+      undefined,
+      { dataLength: n },
+      shardBuffers,
+      {
+        direct: true,
+      },
+    );
+    assert.ok(read.data.equals(data), `${n} bytes`);
+    assert.ok(read.data.buffer instanceof SharedArrayBuffer, `${n} bytes: in the read slab`);
+    assert.equal(cachedPages(writer.pathOf(address)), 0, `${n} bytes: nothing cached`);
+    read.release();
+  }
+  assert.equal(slabFree(readSlab), true);
+  await assert.rejects(
+    reader.put({ disk: 0, stripeId: stripe(299), shardIndex: 0 }, Buffer.alloc(1)),
+    /a reading store writes nothing/,
+  );
+  await reader.close();
+  await writer.close();
+});
+
 test('a direct read still finds a corrupt block, and gives its lease back', async () => {
   const readSlab = new DirectStaging(SLAB_GRANULES * GRANULE_BYTES, { shared: true });
   const store = new ShardStore([join(root, 'corrupt')], { readSlab });
