@@ -32,6 +32,11 @@ export type ShardSource = Pick<DataClient, 'getShard' | 'getShardLeased'>;
 // A shard read that a hedge can replace gives up well before the RPC default (30 s): by then
 // parity has long answered, and the pending call only holds a slot.
 const SHARD_READ_TIMEOUT_MS = 5_000;
+// A repair's (background) read gives up later: its source reads it at the idle I/O class
+// (data.repair_io_class), which may wait out the disk scheduler's aging time (mq-deadline: 10 s)
+// behind client reads on a busy disk, and failing it would only fail the rebuild for a later
+// pass to start again. A hung source is still hedged around after the hedge delay, as before.
+const BACKGROUND_SHARD_READ_TIMEOUT_MS = 20_000;
 
 // One byte range of one shard, in shard coordinates.
 interface ShardRange {
@@ -584,7 +589,9 @@ async function readShard(
     ...(pool.background ? { background: true } : {}),
     ...(readerAuthenticates ? { readerAuthenticates: true } : {}),
   };
-  const options = { timeoutMs: SHARD_READ_TIMEOUT_MS };
+  const options = {
+    timeoutMs: pool.background ? BACKGROUND_SHARD_READ_TIMEOUT_MS : SHARD_READ_TIMEOUT_MS,
+  };
   const body = leased
     ? await client.getShardLeased(header, options)
     : unleased(await client.getShard(header, options));
