@@ -24,7 +24,7 @@
 //    --copy-under foreground (the default) the copy runs beside the same foreground load as the
 //    repair did, so that the two rates are taken under the same conditions; --copy-under idle
 //    (the bench's first definition) copies on an idle cluster.
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -60,6 +60,9 @@ const { values: opts } = parseArgs({
     // The plain copy beside the same foreground as the repair, or on an idle cluster (the
     // bench's first definition).
     'copy-under': { type: 'string', default: 'foreground' },
+    // Writes every foreground GET (its end and latency, ms on the bench's clock) and the repair's
+    // moments to this JSON file, to see when the slow ones happen.
+    samples: { type: 'string' },
   },
 });
 if (!['paced', 'closed'].includes(opts.foreground))
@@ -204,6 +207,12 @@ async function main(): Promise<void> {
     const p99Repair = reportForeground(within(during, times.downMs, times.healthyMs), 'in repair');
     if (beside) reportForeground(within(beside, copyFromMs, copyToMs), 'beside the plain copy');
     const p99Ratio = p99Repair / p99Rest;
+    if (opts.samples !== undefined) {
+      const { killedMs, downMs, healthyMs } = times;
+      const moments = { restFromMs, killedMs, downMs, healthyMs, copyFromMs, copyToMs };
+      const runs = { rest: restRun.samples, during: during.samples, beside: beside?.samples };
+      writeFileSync(opts.samples, JSON.stringify({ moments, runs }));
+    }
     console.log(`GET p99 during repair / at rest = ${fmt(p99Ratio, 2)} (goal <= 2)`);
   } finally {
     await metadata.close();

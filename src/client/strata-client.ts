@@ -753,7 +753,11 @@ export class StrataClient implements StrataClientApi {
       ? writeStreamOrInline(this.pool, { ...params, inlineMaxBytes }, body, streamOptions)
       : writeStream(this.pool, params, body, streamOptions)
     ).finally(() => forgetKey(target));
-    const object: ObjectMeta = withSse({ ...options.object, etag: written.md5Hex }, target);
+    const bytesCrc32c = { etag: written.md5Hex, crc32c: written.crc32c };
+    const object: ObjectMeta = withSse(
+      { ...options.object, etag: written.md5Hex, bytesCrc32c },
+      target,
+    );
     const result = await this.apply({
       op: 'putObject',
       bucket,

@@ -289,6 +289,7 @@ export function copyObject(store: Store, c: Op<'copyObject'>) {
         etag,
         checksums: src.object?.checksums,
         partSizes: src.object?.partSizes,
+        bytesCrc32c: src.object?.bytesCrc32c,
         checksumAlgorithm: src.object?.checksumAlgorithm,
         checksumType: src.object?.checksumType,
         partChecksums: src.object?.partChecksums,

@@ -41,6 +41,11 @@ export interface ObjectMeta {
   checksums?: Record<string, string>; // e.g. { CRC32: base64 }
   tags?: Record<string, string>; // object tags (at most 10)
   partSizes?: number[]; // multipart objects: size of each part, in order
+  // The CRC32C of the bytes whose MD5 is `etag`, taken beside it over the bytes the gateway
+  // received (single-part writes): a whole-object GET checks it rather than the MD5, at a tenth of
+  // the cost (src/client/object-digest.ts). It names the etag it was taken with, so a path that
+  // writes a new etag and carries the other fields along leaves a CRC that is never used.
+  bytesCrc32c?: { etag: string; crc32c: number };
   acl?: string; // canned ACL other than private, or a JSON grant list (src/auth/policy/acl.ts)
   // Multipart uploads created with x-amz-checksum-algorithm: the algorithm, how the object's
   // checksum was formed, and each part's checksum (base64) in order.

@@ -2,7 +2,8 @@
 // rebuild (its servers answered: the shards are absent or corrupt) is damaged: 500 InternalError
 // saying so, the object named in an error log line, strata_data_damaged_reads_total counted.
 // Servers that merely do not answer stay 503 ServiceUnavailable (retry later). A whole-object GET
-// whose bytes do not match the object's MD5 is refused, never completed as if fine.
+// whose bytes do not match the digest the gateway took as it received them (the CRC32C recorded
+// beside the ETag, or the ETag's MD5) is refused, never completed as if fine.
 import assert from 'node:assert/strict';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
@@ -87,6 +88,8 @@ describe('damaged data', () => {
     assert.match(error.message, /damaged/);
     assert.equal(await metricValue(server, series), before + 1);
     assert.ok(server.output().includes('"key":"md5/small"'), 'the log names the object');
+    // Checked against the CRC32C the gateway took beside the ETag (object-digest.ts).
+    assert.match(server.output(), /CRC32C recorded with the object's ETag/);
   });
 
   test('a mismatch found after the headers went out cuts the connection before the last bytes', async () => {
