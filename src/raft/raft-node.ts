@@ -312,6 +312,46 @@ export class RaftNode {
     return ready;
   }
 
+  /**
+   * The read states confirmed since the last Ready or call, taken out of the next Ready: the
+   * driver may serve them while a Ready is still being made durable (ready.ts, step 3's rule
+   * holds: each once the state machine has applied its index). A read state's index is the
+   * commit index when its leadership was confirmed, which depends on nothing the Ready in flight
+   * writes: without this, every read confirmed during a slow fsync waited for it.
+   */
+  takeReadStates(): ReadState[] {
+    const taken = this.#readStates;
+    this.#readStates = [];
+    return taken;
+  }
+
+  /**
+   * The heartbeats and heartbeat answers queued since the last Ready, taken out of the next one,
+   * for the driver to send while a Ready is still being made durable: a read round (readIndex)
+   * is such an exchange, and without this every read that came during a slow fsync waited for it
+   * before its round could even start. They depend on nothing the Ready in flight writes, but
+   * for two things:
+   * - their term: a message speaks for the current term, which must be durable first (Raft
+   *   §5.1), so none is taken unless the term and vote are the `durable` ones;
+   * - a heartbeat's commit index, which must not reach a follower before the leader's own copy
+   *   of those entries is durable (the core counts its log at once: ready.ts): each is lowered
+   *   to at most `durable.commitCap`, an index the driver has made durable (what it applied).
+   *   A lower commit is always safe to send: it is what an older heartbeat said.
+   */
+  takeHeartbeats(durable: { term: number; vote: NodeId; commitCap: number }): Message[] {
+    if (this.#term !== durable.term || this.#vote !== durable.vote) return [];
+    const taken: Message[] = [];
+    const kept: Message[] = [];
+    for (const message of this.#messages) {
+      if (message.type === 'heartbeat')
+        taken.push({ ...message, commit: Math.min(message.commit, durable.commitCap) });
+      else if (message.type === 'heartbeatResp') taken.push(message);
+      else kept.push(message);
+    }
+    this.#messages = kept;
+    return taken;
+  }
+
   /** The driver finished the last Ready: persisted, sent and applied it. */
   advance(): void {
     assert.notEqual(this.#readyApplyingTo, undefined, 'advance() without ready()');

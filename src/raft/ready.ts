@@ -26,7 +26,8 @@ import type {
  *      core starts over with the newer one).
  *   3. apply `snapshot` (install the received bytes as the state machine) then
  *      `committedEntries`, in order; serve the `readStates` whose index the state machine has
- *      reached.
+ *      reached. Read states may also be taken at any time, Ready or not, with
+ *      `takeReadStates()` and served by the same rule (a read need not wait for a write).
  *   4. call `advance()`.
  * Inputs (step, tick, propose, ...) may arrive between `ready()` and `advance()`; the next Ready
  * only holds what is new since. Readies must be processed one after another, never overlapping.

@@ -86,3 +86,48 @@ test('readIndex: duplicate contexts and too many pending reads are refused', () 
   const third = cluster.raft(1).readIndex('c');
   assert.equal(third.ok ? 'ok' : third.code, 'TOO_MANY_PENDING_READS');
 });
+
+// The metadata driver sends a read round's heartbeats, and serves its read states, while the
+// leader's Ready is still being made durable (raft-node.ts: takeHeartbeats, takeReadStates).
+test('readIndex: a read round completes while a Ready is held, its heartbeats capped at the given commit', () => {
+  const cluster = new TestCluster([1, 2, 3]);
+  cluster.elect(1);
+  cluster.propose(1, 'w');
+  cluster.deliver();
+  const leader = cluster.raft(1);
+  const durableCommit = leader.status().commitIndex;
+  // A new entry is appended and its Ready taken: the driver is writing it (not advanced).
+  leader.propose(new TextEncoder().encode('x'));
+  const held = leader.ready();
+  assert.equal(held.entries.length, 1);
+  // Its appends reach the followers, whose acknowledgements commit it (the leader's own copy
+  // counted at once, not durable yet).
+  for (const message of held.messages) cluster.raft(message.to).step(message);
+  cluster.deliver();
+  const { term, vote, commitIndex } = leader.status();
+  assert.equal(commitIndex, durableCommit + 1, 'committed in memory, not on the leader disk');
+  assert.deepEqual(leader.readIndex('r1'), { ok: true });
+  const early = leader.takeHeartbeats({ term, vote, commitCap: durableCommit });
+  assert.equal(early.length, 2, 'one heartbeat per follower');
+  for (const message of early) {
+    assert.equal(message.type, 'heartbeat');
+    assert.equal((message as { commit: number }).commit, durableCommit, 'capped');
+    cluster.raft(message.to).step(message);
+  }
+  cluster.deliver(); // the answers reach the leader, whose Ready is still held
+  assert.deepEqual(leader.takeReadStates(), [{ index: commitIndex, context: 'r1' }]);
+  assert.deepEqual(leader.takeReadStates(), [], 'taken once');
+  leader.advance();
+  assert.deepEqual(leader.ready().readStates, [], 'not in the next Ready either');
+});
+
+test('takeHeartbeats: nothing leaves while the term or vote in memory is not the durable one', () => {
+  const cluster = new TestCluster([1, 2, 3]);
+  cluster.elect(1);
+  const leader = cluster.raft(1);
+  const { term, vote } = leader.status();
+  leader.readIndex('r1');
+  assert.deepEqual(leader.takeHeartbeats({ term: term - 1, vote, commitCap: 0 }), []);
+  assert.deepEqual(leader.takeHeartbeats({ term, vote: 3, commitCap: 0 }), []);
+  assert.equal(leader.takeHeartbeats({ term, vote, commitCap: 0 }).length, 2);
+});

@@ -366,6 +366,23 @@ export class MetadataReplica {
   }
 
   private processReadies(): void {
+    // Reads confirmed meanwhile go now, each once its index is applied: a read waited for the
+    // fsync of the Ready in flight (relocation commits during benches/repair, with the data
+    // servers' repair writes on the same disk: 30-80 ms) though its index needs nothing of it.
+    // (src/raft/ready.ts: a read state is served once its index is applied, Ready or not.)
+    for (const readState of this.raft.takeReadStates())
+      this.onReadState(readState.index, readState.context);
+    // And the read rounds themselves: their heartbeats, and the answers to a leader's, leave
+    // now rather than after the write (raft-node.ts, takeHeartbeats, says what makes it safe).
+    if (this.inProgress?.persisting) {
+      const durable = {
+        term: this.durableTerm,
+        vote: this.durableVote,
+        commitCap: this.options.stateMachine.appliedIndex(),
+      };
+      const early = this.raft.takeHeartbeats(durable);
+      if (early.length > 0) this.sendMessages(early);
+    }
     let appliedThisTurn = 0;
     // The budget holds while a snapshot is taken too: the copy may hold part of a Ready, and
     // takeSnapshot waits for the core to be told the rest is applied before it compacts.

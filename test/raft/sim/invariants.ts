@@ -127,7 +127,13 @@ export class SafetyChecker {
     for (const node of nodes) {
       if (!node.alive) continue;
       const status = node.raft.status();
-      this.#checkCommitted(node, status.commitIndex, status.firstIndex);
+      // What a node has written durably caps what it can take as committed: a leader whose
+      // appends left before its own write (leaderAppendsEarly) counts its log at once, so its
+      // commit index may include entries only it and one follower hold, its copy not yet on
+      // disk; nothing acts on that (the driver applies, and tells followers, only after the
+      // write), and it is a commitment once the write is durable.
+      const commitIndex = Math.min(status.commitIndex, node.durableLastIndex());
+      this.#checkCommitted(node, commitIndex, status.firstIndex);
       this.#checkLogBytes(node, status.firstIndex, status.lastIndex, status.logBytes);
       if (status.role !== 'leader') continue;
       const leader = this.#leaderByTerm.get(status.term);

@@ -67,6 +67,8 @@ export class SimNode {
   readonly clockSkewMs: number;
   /** The simulator's self-test fault: session expiry by this node's clock (kv.ts). */
   expireSessionsByLocalClock = false;
+  /** Simulation profile: a leader's appends leave before its fsync (leaderAppendsEarly). */
+  leaderAppendsEarly = false;
 
   constructor(
     id: NodeId,
@@ -132,6 +134,11 @@ export class SimNode {
     return out;
   }
 
+  /** The last index of the log as it is on disk. */
+  durableLastIndex(): number {
+    return this.durable.snapshot.meta.index + this.durable.entries.length;
+  }
+
   /** Loses everything not fsynced, and all memory. */
   crash(): void {
     assert.ok(this.alive);
@@ -141,12 +148,25 @@ export class SimNode {
 
   /** Moves Readies along: take one, wait for its fsync, then send, apply and advance. */
   pump(nowMs: number, hooks: NodeHooks): void {
+    // Reads confirmed meanwhile are handed over at once, as the metadata driver does while a
+    // Ready's fsync is under way: the workload serves each once its index is applied. And, while
+    // a Ready waits for its fsync, the read rounds' heartbeats and their answers leave at once
+    // (raft-node.ts, takeHeartbeats), each commit index capped at what this node has applied.
+    if (this.alive) {
+      for (const readState of this.raft.takeReadStates()) hooks.onReadState(this, readState);
+      if (this.#ready !== undefined && nowMs < this.#fsyncDoneAtMs) {
+        const { term, vote } = this.durable.hardState;
+        const durable = { term, vote, commitCap: this.kv.appliedIndex };
+        for (const message of this.raft.takeHeartbeats(durable)) hooks.send(message);
+      }
+    }
     for (let rounds = 0; this.alive && rounds < 16; rounds++) {
       if (this.#ready === undefined) {
         if (!this.raft.hasReady()) return;
         this.#ready = this.raft.ready();
         this.#fsyncDoneAtMs = nowMs + this.#prng.nextInt(this.#maxFsyncDelayMs + 1);
         hooks.onReadyTaken(this, this.#ready);
+        if (this.leaderAppendsEarly) this.#sendLeadingAppends(this.#ready, hooks);
       }
       if (nowMs < this.#fsyncDoneAtMs) return;
       const ready = this.#ready;
@@ -166,6 +186,18 @@ export class SimNode {
       this.#ready = undefined;
       this.raft.advance();
     }
+  }
+
+  // As replica.ts (leadingAppends): a leader's appends with entries go before its fsync, unless
+  // the Ready changes the role, the term or the vote.
+  #sendLeadingAppends(ready: Ready, hooks: NodeHooks): void {
+    if (ready.softState !== undefined || this.raft.status().role !== 'leader') return;
+    const hard = ready.hardState;
+    const durable = this.durable.hardState;
+    if (hard && (hard.term !== durable.term || hard.vote !== durable.vote)) return;
+    const leading = ready.messages.filter((m) => m.type === 'app' && m.entries.length > 0);
+    ready.messages = ready.messages.filter((m) => !leading.includes(m));
+    for (const message of leading) hooks.send(message);
   }
 
   /** A crash after the Ready's writes, before its messages leave and before it is applied. */

@@ -42,6 +42,7 @@ const namedProfiles: Record<ProfileName, (profile: Profile) => Profile> = {
     commitCrashProbability: 0.6,
     maxDowntimeMs: 400,
     maxFsyncDelayMs: 8,
+    leaderAppendsEarly: true,
     partitionRatePerMs: 0,
     confChangeRatePerMs: 0,
     transferRatePerMs: 0,
@@ -102,6 +103,12 @@ export interface Profile {
   snapshotChunkCrashProbability: number;
   snapshotInstallCrashProbability: number;
   maxFsyncDelayMs: number;
+  /**
+   * A leader's appends leave while its own write of the same Ready is on its way, as the
+   * metadata driver's do (replica.ts, leadingAppends): its commit index may then count entries
+   * only it and one follower hold, its own copy not yet durable.
+   */
+  leaderAppendsEarly: boolean;
   raft: Omit<RaftOptions, 'id' | 'random'>;
 }
 
@@ -143,6 +150,8 @@ function drawProfile(prng: SeededPrng, testingFaults: TestingFaults | undefined)
       maxLogBytesInMemory: prng.pick([0, 64, 1024 * 1024]),
       testingFaults,
     },
+    // Drawn last, so that the draws before keep the values they had before it existed.
+    leaderAppendsEarly: prng.chance(0.5),
   };
 }
 
@@ -224,6 +233,7 @@ class Simulation {
     const prng = new SeededPrng(this.#prng.nextInt(2 ** 31));
     const node = new SimNode(id, initial, this.#profile.raft, prng, this.#profile.maxFsyncDelayMs);
     node.expireSessionsByLocalClock = this.#options.sessionExpiryByLocalClock === true;
+    node.leaderAppendsEarly = this.#profile.leaderAppendsEarly;
     this.#nodes.set(id, node);
     return node;
   }
