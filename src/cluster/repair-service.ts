@@ -20,7 +20,7 @@ import { ServerHealth } from '../client/server-health.ts';
 import { codecFor } from '../client/stripe-codec.ts';
 import { readStripeShard, type ShardSource, type StripeReadPool } from '../client/stripe-read.ts';
 import { joinAddr, splitAddr } from '../common/advertise.ts';
-import { type Leased, repairBuffers } from '../common/buffer-pool.ts';
+import { BufferPool, type Leased } from '../common/buffer-pool.ts';
 import { isStrataError, StrataError } from '../common/errors.ts';
 import {
   DataClient,
@@ -47,6 +47,13 @@ const REPAIR_ADDRESS_TIMEOUT_MS = 2_000;
 const SERVICE_PORT_FALLBACK_MS = 60_000;
 // A local source read waits at most this long for its repair slot and disk.
 const LOCAL_READ_TIMEOUT_MS = 30_000;
+
+// The repair thread's shard buffers: the k source shards of its rebuilds (its peers' replies, its
+// own disk's reads) and the shards its port serves. Plain memory, not shared: they never leave
+// this thread (only the coded output goes to the event loop, in the caller's shared buffer), and
+// V8 copies shared memory into the erasure kernel's window with relaxed atomics: the coding of a
+// 4+2 rebuild took 0.62 CPU-s per GiB from shared inputs against 0.37 from plain ones.
+export const sourceBuffers = new BufferPool({ idleBytesMax: 64 * 1024 * 1024 });
 
 export class RepairService {
   readonly port: number;
@@ -98,7 +105,7 @@ export class RepairService {
     server.handle(DATA_RPC.getShard, async ({ header, deadlineMs }) => {
       const h = objectHeader<GetShardHeader>(header, DATA_RPC.getShard);
       const { data, release } = await slots.read(h.disk, deadlineMs, () =>
-        readSource(store, h, repairBuffers),
+        readSource(store, h, sourceBuffers),
       );
       return { header: {}, body: data, release };
     });
@@ -143,7 +150,7 @@ export class RepairService {
   readonly local: ShardSource = {
     getShardLeased: (h: GetShardHeader, options: RpcCallOptions) =>
       this.slots.read(h.disk, Date.now() + (options.timeoutMs ?? LOCAL_READ_TIMEOUT_MS), () =>
-        readSource(this.store, h, repairBuffers),
+        readSource(this.store, h, sourceBuffers),
       ),
     getShard: async (h: GetShardHeader, options: RpcCallOptions) => {
       const leased = await this.local.getShardLeased(h, options);
@@ -164,10 +171,10 @@ export class RepairService {
     const repairAddr = await this.repairAddrOf(addr);
     let client = this.peers.get(repairAddr);
     if (client === undefined) {
-      // Replies in shared memory, as the coded shard's inputs.
+      // Replies in pooled buffers, the coded shard's inputs.
       client = new DataClient(repairAddr, {
         connectTimeoutMs: PEER_CONNECT_TIMEOUT_MS,
-        replyPool: repairBuffers,
+        replyPool: sourceBuffers,
       });
       this.peers.set(repairAddr, client);
       if (this.peers.size > PEER_CONNECTIONS_MAX) {
@@ -253,7 +260,7 @@ export class RepairService {
 
 // A whole-shard source read (or a range, for a short stripe), direct where the disk allows,
 // its blocks checked here.
-function readSource(store: ShardStore, h: GetShardHeader, pool: typeof repairBuffers) {
+function readSource(store: ShardStore, h: GetShardHeader, pool: BufferPool) {
   const expect = readExpectation(h);
   const blockChecks = h.readerAuthenticates !== true;
   return store.getLeased(h, h.offset ?? undefined, h.length ?? undefined, expect, pool, {

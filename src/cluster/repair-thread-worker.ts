@@ -20,7 +20,7 @@ import {
   type SerializedSecurity,
   setProcessRpcSecurity,
 } from '../rpc/security.ts';
-import { RepairService } from './repair-service.ts';
+import { RepairService, sourceBuffers } from './repair-service.ts';
 
 export type RepairThreadTask = VerifyTask | ServeTask | RebuildTask | PoolsTask | MetricsTask;
 
@@ -184,7 +184,7 @@ if (port !== null) {
       return;
     }
     if (task.op === 'pools') {
-      const pools = [shardBuffers, repairBuffers];
+      const pools = [shardBuffers, repairBuffers, sourceBuffers];
       for (const pool of pools) pool.poisonOnRelease = task.poisonOnRelease;
       directReads.poisonOnRelease = task.poisonOnRelease;
       const sum = (f: (c: BufferPool['counts']) => number) =>
