@@ -1,7 +1,8 @@
 import assert from 'node:assert';
-import type { ExtentWindow, FileExtent } from '../metadata/types.ts';
+import { isStrataError } from '../common/errors.ts';
+import type { Extent, ExtentWindow, FileExtent, Stripe } from '../metadata/types.ts';
 import type { Logger } from '../observability/logger.ts';
-import { inlineReads } from '../observability/metrics.ts';
+import { inlineReads, stripeReadsRetriedMoved } from '../observability/metrics.ts';
 import type { DataPool } from './data-pool.ts';
 import type { MetadataClient } from './metadata-client.ts';
 import { type ReadKeys, readStripeDataParts } from './stripe-crypt.ts';
@@ -44,8 +45,9 @@ export async function* readFileRange(
 ): AsyncIterable<Buffer> {
   assert(offset >= 0 && length >= 0);
   const pending: Array<Promise<Buffer[]>> = [];
+  const keys = { atRest: pool.atRest, customerKey };
   for await (const piece of pieces(metadata, ino, offset, length, first)) {
-    pending.push(fetchPiece(pool, piece, { atRest: pool.atRest, customerKey }, log, leases));
+    pending.push(fetchCurrent(metadata, ino, pool, piece, keys, log, leases));
     // Attach a handler now so a failed read-ahead is not an unhandled rejection.
     pending[pending.length - 1].catch(() => {});
     if (pending.length > READ_AHEAD_PIECES) yield* await (pending.shift() as Promise<Buffer[]>);
@@ -90,6 +92,56 @@ function* split(start: number, end: number, extent: FileExtent | undefined): Gen
   for (let at = start; at < end; at += READ_PIECE_BYTES_MAX) {
     yield { offset: at, length: Math.min(READ_PIECE_BYTES_MAX, end - at), extent };
   }
+}
+
+// A stripe read that found too few of its shards (NOT_ENOUGH_SHARDS, DATA_DAMAGED) may have read
+// an old record: a repair or a rebalance moved shards of the stripe, and deleted the old files
+// once the new places were committed, after this read had the record (its extents came at its
+// start; a slow shard read widens the window to the hedge delay). So the piece's extent is read
+// again: if the stripe's shards are somewhere else now, the read is done again from there, once;
+// if nothing moved, the first error stands.
+async function fetchCurrent(
+  metadata: MetadataClient,
+  ino: number,
+  pool: DataPool,
+  piece: Piece,
+  keys: ReadKeys,
+  log: Logger | undefined,
+  leases: Array<() => void> | undefined,
+): Promise<Buffer[]> {
+  try {
+    return await fetchPiece(pool, piece, keys, log, leases);
+  } catch (error) {
+    const old = piece.extent;
+    const shardsWanting =
+      isStrataError(error, 'NOT_ENOUGH_SHARDS') || isStrataError(error, 'DATA_DAMAGED');
+    if (old === undefined || old.inline !== undefined || !shardsWanting) throw error;
+    const stripe = old.stripe;
+    // The same extent of the same stripe, its shards elsewhere: never other bytes (a file
+    // written meanwhile has other extents or stripes, and this read keeps to what it started on).
+    const current = (await metadata.read('extents', ino, piece.offset, piece.length)).find(
+      (e): e is Extent =>
+        e.inline === undefined &&
+        e.stripe.id === stripe.id &&
+        e.fileOffset === old.fileOffset &&
+        e.length === old.length &&
+        e.stripeOffset === old.stripeOffset,
+    );
+    if (current === undefined || sameShards(current.stripe, stripe)) throw error;
+    stripeReadsRetriedMoved.inc();
+    log?.info('shards moved during a read; reading again from their new places', {
+      stripeId: stripe.id,
+      error,
+    });
+    return fetchPiece(pool, { ...piece, extent: current }, keys, log, leases);
+  }
+}
+
+function sameShards(a: Stripe, b: Stripe): boolean {
+  return (
+    a.shards.length === b.shards.length &&
+    a.shards.every((s, i) => s.serverId === b.shards[i].serverId && s.disk === b.shards[i].disk)
+  );
 }
 
 async function fetchPiece(

@@ -489,6 +489,14 @@ export const hedgedShardReads = new Counter({
   registers: [clientMetrics],
 });
 
+// A read that failed on shards moved away under it (a repair or a rebalance committed a new place
+// and deleted the old file while the read held the old record): read again from the new record.
+export const stripeReadsRetriedMoved = new Counter({
+  name: 'strata_client_moved_stripe_rereads_total',
+  help: 'Stripe reads done again from a fresh stripe record, after shards moved during the read',
+  registers: [clientMetrics],
+});
+
 export const hedgeWins = new Counter({
   name: 'strata_client_hedge_wins_total',
   help: 'Stripe reads finished with a hedged shard read while the slow read was still unanswered',
