@@ -314,9 +314,10 @@ export class RepairDriver {
     if (cursor !== undefined) return; // leadership lost mid-walk: the counts are partial
     // The epoch counts as walked only once no task of the walk is still running: a task that
     // ends after the walk (a move done, a rebuild landed) leaves its stripe judged against the
-    // domain rule as it was before, and nothing would judge it again until the epoch moved
-    // (`npm run chaos`, seed 1, round 2: 3 stripes kept 2 shards on one server with every server
-    // back, and no pass walked for 240 s). The next pass walks then, once more.
+    // domain rule as it was before, and nothing would judge it again until the epoch moved. The
+    // next pass walks then, once more. (Found reading the code after a `npm run chaos` run, seed
+    // 1, round 2, that left 3 stripes with 2 shards on one server for 240 s; not shown to be
+    // that run's cause, and no test forces the order.)
     if (!this.movesLeft && this.running.size === 0) this.walkedEpoch = placement.epoch;
     degradedStripes.reset();
     for (const [missing, count] of byMissing) degradedStripes.set({ missing }, count);

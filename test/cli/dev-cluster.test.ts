@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
@@ -51,6 +51,21 @@ describe('strata dev cluster', () => {
     const output = await untilReady(dev);
     const pids = pidsOf(output);
     assert.equal(pids.length, 10, `3 members, 6 data servers, 1 gateway:\n${output}`);
+    // --base-port 0 takes its ports below the ephemeral range, which listen(0) and outgoing
+    // connections draw from: nothing else on the machine is handed them between pick and listen.
+    const [ephemeralLow] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8')
+      .trim()
+      .split(/\s+/)
+      .map(Number);
+    const { ports } = JSON.parse(readFileSync(join(dir, 'cluster.json'), 'utf8')) as {
+      ports: number[];
+    };
+    assert.equal(
+      ports.length,
+      devPortCount({ metadata: 3, data: 6, gateways: 1, dir, basePort: 0 }),
+    );
+    const inRange = ports.filter((p) => p < 1024 || p >= ephemeralLow);
+    assert.deepEqual(inRange, [], `ports outside 1024..${ephemeralLow - 1}: ${ports}`);
 
     const s3 = devS3(output);
     const body = patternBytes(9 * 1024 * 1024 + 5, 3);
