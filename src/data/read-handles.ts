@@ -12,12 +12,22 @@
 // every read still checks the header's identity and the blocks' checksums. A file unlinked by
 // hand keeps serving its (verified) bytes through a cached handle until the handle is evicted or
 // the data server restarts.
+//
+// Each handle carries a slot for what its reader learned of the file (shard-store.ts keeps the
+// header and the block checksums there, so a later ranged read is one read of its blocks): it
+// lives and dies with the handle, so every drop above forgets it too.
 import assert from 'node:assert';
 import { type FileHandle, open } from 'node:fs/promises';
 import { shardReadHandles } from '../observability/metrics.ts';
 
+// What a reader keeps about an open file between reads; empty when the handle is opened.
+export interface HandleNotes {
+  layout?: { head: Buffer; crcs: Buffer };
+}
+
 interface Entry {
   file: Promise<FileHandle>;
+  notes: HandleNotes;
   users: number;
   dropped: boolean; // out of the map: closed when its last reader is done
 }
@@ -38,10 +48,13 @@ export class ReadHandles {
 
   // Runs `read` with an open handle of `path`; a failed open (ENOENT: no such shard) rejects
   // and leaves nothing cached.
-  async use<T>(path: string, read: (file: FileHandle) => Promise<T>): Promise<T> {
+  async use<T>(
+    path: string,
+    read: (file: FileHandle, notes: HandleNotes) => Promise<T>,
+  ): Promise<T> {
     let entry = this.entries.get(path);
     if (entry === undefined) {
-      entry = { file: open(path, 'r'), users: 0, dropped: false };
+      entry = { file: open(path, 'r'), notes: {}, users: 0, dropped: false };
       const opened = entry;
       this.entries.set(path, opened);
       opened.file.catch(() => this.forget(path, opened));
@@ -54,7 +67,7 @@ export class ReadHandles {
     entry.users++; // before evict(): a handle in use is never chosen
     this.evict();
     try {
-      return await read(await entry.file);
+      return await read(await entry.file, entry.notes);
     } finally {
       entry.users--;
       if (entry.dropped && entry.users === 0) this.closeLater(entry);

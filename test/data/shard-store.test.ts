@@ -235,6 +235,53 @@ describe('shard identity', () => {
     await ctx.close();
   });
 
+  test('a sized ranged read through a kept handle reads its blocks alone, and still checks them', async () => {
+    const ctx = await withService();
+    const mine = { stripeId: ID, shardIndex: 3, disk: 0 };
+    const other = { stripeId: OTHER_ID, shardIndex: 3, disk: 0 };
+    await ctx.client.putShard(mine, patterned(3));
+    await ctx.client.putShard(other, patterned(7));
+    const path = ctx.service.store.pathOf(mine);
+    const original = readFileSync(path);
+    const headerBytes = original.length - 200_000 - 4 * 4;
+    const sized = (offset: number, length: number) =>
+      ctx.client.getShard({ ...mine, offset, length, shardSizeBytes: 200_000 });
+    const expected = (offset: number, length: number) =>
+      patterned(3).subarray(offset, offset + length);
+    // The first read keeps the header and the checksum table with the handle.
+    assert.ok((await sized(70_000, 10)).equals(expected(70_000, 10)));
+    // The kept header is checked against each read's expectations.
+    assert.equal(
+      await codeOf(
+        ctx.client.getShard({ ...mine, offset: 0, length: 10, shardSizeBytes: 100_000 }),
+      ),
+      'SHARD_CORRUPT',
+      'another size',
+    );
+    assert.ok((await sized(70_000, 10)).equals(expected(70_000, 10)));
+    // A block changed since is still found: its bytes are checked against the kept table.
+    const damaged = Buffer.from(original);
+    damaged[headerBytes + 140_000] ^= 1; // block 2
+    writeFileSync(path, damaged); // in place: the same inode, under the kept handle
+    assert.equal(await codeOf(sized(140_000, 10)), 'SHARD_CORRUPT', 'a damaged block');
+    // That failure dropped the handle; the intact file is read afresh, then its table damaged:
+    // reads through the kept handle use the table as it was read, whole reads read it again.
+    writeFileSync(path, original);
+    assert.ok((await sized(0, 10)).equals(expected(0, 10)));
+    const badTable = Buffer.from(original);
+    badTable[headerBytes + 200_000 + 4] ^= 1; // block 1's CRC
+    writeFileSync(path, badTable);
+    assert.ok((await sized(65_536, 100)).equals(expected(65_536, 100)), 'the kept table');
+    assert.equal(await codeOf(ctx.client.getShard(mine)), 'SHARD_CORRUPT', 'a whole read');
+    assert.equal(await codeOf(sized(65_536, 100)), 'SHARD_CORRUPT', 'read afresh');
+    // Another shard copied over it, after a read kept the notes: its blocks fail the kept table.
+    writeFileSync(path, original);
+    assert.ok((await sized(0, 10)).equals(expected(0, 10)));
+    writeFileSync(path, readFileSync(ctx.service.store.pathOf(other)));
+    assert.equal(await codeOf(sized(70_000, 10)), 'SHARD_CORRUPT', 'another shard');
+    await ctx.close();
+  });
+
   test('a block spliced in from another shard, with its own CRC, is SHARD_CORRUPT', async () => {
     const ctx = await withService();
     const mine = { stripeId: ID, shardIndex: 2, disk: 0 };
