@@ -630,9 +630,11 @@ async function readRangeVerified(
 // later reads through it read their blocks alone. Three reads were three thread-pool round trips,
 // most of a 4 KiB random read's CPU on a data server (benches/data-read). Every read still checks
 // the header against the address it was asked for, and its blocks against checksums read from
-// the file: a byte changed in a block is found as before; one changed in the header or the table
-// after they were read goes unseen by these reads (the bytes they return are the ones the file was
-// written with) and is the scrubber's to find, whose whole-file reads do not use the notes.
+// the file; blocks that fail the noted ones have the header and table read again, so such a read
+// ends as one without notes would (a block rotten since, or a file rewritten in place, is judged
+// as the file is now). A byte changed in the header or the table after they were read goes unseen
+// by these reads (the bytes they return are the ones the file was written with) and is the
+// scrubber's to find, whose whole-file reads do not use the notes.
 async function readRangeAtOnce(
   file: FileHandle,
   name: string,
@@ -649,26 +651,12 @@ async function readRangeAtOnce(
   };
   const span = blockSpan(layout, range.offset, range.length);
   if (span === undefined || span.want === 0) return undefined;
-  const noted = notes.layout;
-  if (noted !== undefined) {
-    // The notes were taken for a file of this layout; the address and length are checked again.
-    const header = decodeHeader(noted.head, name, expected);
-    const blocks = blockBuffers(span, false, pool);
-    const [dataRead] = await Promise.allSettled([
-      file.read(blocks.data, 0, blocks.data.length, layout.headerBytes + span.blocksStart),
-    ]);
-    try {
-      const crcs = noted.crcs.subarray(
-        span.firstBlock * 4,
-        (span.firstBlock + span.blockCount) * 4,
-      );
-      const crcRead: SettledRead = { status: 'fulfilled', value: { bytesRead: crcs.length } };
-      checkBlockReads(name, header, span, { ...blocks, crcs }, dataRead, crcRead, blockChecks);
-    } catch (error) {
-      blocks.release();
-      throw error;
-    }
-    return rangeRead(span, blocks);
+  if (notes.layout !== undefined) {
+    const read = await readRangeNoted(file, name, expected, span, blockChecks, pool, notes.layout);
+    if (read !== undefined) return read;
+    // The file disagrees with the notes: they are dropped and the file is read afresh, so the
+    // read ends as one without notes would (a file rewritten in place is judged as it is now).
+    notes.layout = undefined;
   }
   // Their own memory, not slices of Node's shared pool: the notes keep them.
   const head = Buffer.allocUnsafeSlow(SHARD_HEADER_BYTES_MAX);
@@ -703,6 +691,35 @@ async function readRangeAtOnce(
     notes.layout = { head: headBytes, crcs: table };
   } catch (error) {
     blocks.release();
+    throw error;
+  }
+  return rangeRead(span, blocks);
+}
+
+// readRangeAtOnce's read through a handle's notes: the span's blocks alone, checked against the
+// noted header and checksums; undefined (nothing held) when they disagree with the file.
+async function readRangeNoted(
+  file: FileHandle,
+  name: string,
+  expected: ShardExpectation & { dataLength: number },
+  span: BlockSpan,
+  blockChecks: boolean,
+  pool: BufferPool | undefined,
+  noted: { head: Buffer; crcs: Buffer },
+): Promise<Leased | undefined> {
+  const blocks = blockBuffers(span, false, pool);
+  const [dataRead] = await Promise.allSettled([
+    file.read(blocks.data, 0, blocks.data.length, SHARD_HEADER_BYTES_MAX + span.blocksStart),
+  ]);
+  try {
+    // The notes were taken for a file of this layout; the address and length are checked again.
+    const header = decodeHeader(noted.head, name, expected);
+    const crcs = noted.crcs.subarray(span.firstBlock * 4, (span.firstBlock + span.blockCount) * 4);
+    const crcRead: SettledRead = { status: 'fulfilled', value: { bytesRead: crcs.length } };
+    checkBlockReads(name, header, span, { ...blocks, crcs }, dataRead, crcRead, blockChecks);
+  } catch (error) {
+    blocks.release();
+    if (error instanceof StrataError && error.code === 'SHARD_CORRUPT') return undefined;
     throw error;
   }
   return rangeRead(span, blocks);

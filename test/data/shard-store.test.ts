@@ -259,7 +259,7 @@ describe('shard identity', () => {
       'another size',
     );
     assert.ok((await sized(70_000, 10)).equals(expected(70_000, 10)));
-    // A block changed since is still found: its bytes are checked against the kept table.
+    // A block changed since is still found: it fails the kept table, and the file read again.
     const damaged = Buffer.from(original);
     damaged[headerBytes + 140_000] ^= 1; // block 2
     writeFileSync(path, damaged); // in place: the same inode, under the kept handle
@@ -279,6 +279,13 @@ describe('shard identity', () => {
     assert.ok((await sized(0, 10)).equals(expected(0, 10)));
     writeFileSync(path, readFileSync(ctx.service.store.pathOf(other)));
     assert.equal(await codeOf(sized(70_000, 10)), 'SHARD_CORRUPT', 'another shard');
+    // A valid file of this very shard with other bytes, written in place under kept notes (as a
+    // forger would): judged as the file is now, as a read without notes would judge it.
+    writeFileSync(path, original);
+    assert.ok((await sized(0, 10)).equals(expected(0, 10)));
+    const forged = encodeShard(mine, patterned(9));
+    writeFileSync(path, Buffer.concat([forged.head, patterned(9), forged.crcs]));
+    assert.ok((await sized(70_000, 10)).equals(patterned(9).subarray(70_000, 70_010)), 'forged');
     await ctx.close();
   });
 
