@@ -1,21 +1,17 @@
 // A metadata Raft cluster of real processes on loopback, for tests: start, find the leader, read
 // each member's Raft status.
 import assert from 'node:assert/strict';
-import { createServer } from 'node:net';
+import { freePorts } from '../../src/common/free-ports.ts';
 import { RAFT_RPC } from '../../src/metadata/replication/transport.ts';
 import type { RaftStatus } from '../../src/raft/index.ts';
 import { RpcClient } from '../../src/rpc/index.ts';
 import { type StrataProcess, startStrata, tempDir } from './server.ts';
 
+// Below the ephemeral range (src/common/free-ports.ts): a member of the scale test's cluster
+// failed in CI on a port listen(0) had picked, taken before the member listened.
 export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
+  const [port] = await freePorts(1);
+  return port;
 }
 
 export async function raftStatusOf(addr: string): Promise<RaftStatus | undefined> {

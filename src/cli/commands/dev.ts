@@ -1,8 +1,8 @@
 // `strata dev cluster`: a real multi-process cluster on loopback for trying Strata out (failover,
 // repair, the console), stopped whole by Ctrl-C.
-import { mkdirSync, readFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:net';
+import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { freePorts } from '../../common/free-ports.ts';
 import { recordedPorts, recordLayout } from '../dev-cluster/layout.ts';
 import {
   checkDevOptions,
@@ -120,59 +120,5 @@ function signalled(): Promise<void> {
     };
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
-  });
-}
-
-// Free ports for a new cluster, each listened on, then released together, before the processes
-// start. Taken below the system's ephemeral range where it has one (Linux): a port the kernel hands
-// out for listen(0) or an outgoing connection can be taken by anything on the machine between the
-// release and the process's listen (a data server of a dev cluster started by the tests failed so
-// in CI, "address in use"); below the range only a process naming that very port can.
-async function freePorts(n: number): Promise<number[]> {
-  const low = ephemeralLow();
-  const ports: number[] = [];
-  const held: Server[] = [];
-  if (low !== undefined && low - FIRST_UNPRIVILEGED_PORT > n * 4) {
-    const span = low - FIRST_UNPRIVILEGED_PORT;
-    const start = Math.floor(Math.random() * span);
-    for (let i = 0; i < span && ports.length < n; i++) {
-      const port = FIRST_UNPRIVILEGED_PORT + ((start + i) % span);
-      const server = await listening(port);
-      if (server === undefined) continue;
-      held.push(server);
-      ports.push(port);
-    }
-  }
-  while (ports.length < n) {
-    const server = await listening(0);
-    if (server === undefined) throw new Error('no free port on 127.0.0.1');
-    held.push(server);
-    ports.push((server.address() as { port: number }).port);
-  }
-  await Promise.all(held.map((s) => new Promise((done) => s.close(done))));
-  return ports;
-}
-
-const FIRST_UNPRIVILEGED_PORT = 1024;
-
-// The first port of the system's ephemeral range, where it says (Linux).
-function ephemeralLow(): number | undefined {
-  try {
-    const [low] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8')
-      .trim()
-      .split(/\s+/);
-    const port = Number(low);
-    return Number.isInteger(port) && port > FIRST_UNPRIVILEGED_PORT ? port : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-// A server listening on 127.0.0.1:port (0: any), or undefined when that port is taken.
-function listening(port: number): Promise<Server | undefined> {
-  return new Promise((done) => {
-    const server = createServer();
-    server.once('error', () => done(undefined));
-    server.listen(port, '127.0.0.1', () => done(server));
   });
 }
