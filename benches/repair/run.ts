@@ -7,7 +7,7 @@
 //    capability, not the throttle.
 // 2. Fill: --bytes of objects of --object-mib MiB, plus 64 small objects (1 MiB) for the
 //    foreground GETs; GET p99 at rest over 15 s, after 5 s of the same GETs left out (the first
-//    after the fill open connections). The foreground (foreground.ts, --foreground):
+//    seconds after the fill are slower). The foreground (foreground.ts, --foreground):
 //    `paced` (the default) starts --get-rate GETs a second, open loop, each latency from its
 //    scheduled start; `closed` (the bench's first definition) runs 2 GET loops with no think
 //    time, which on two cores take up to a core and compete with repair directly.
