@@ -31,6 +31,8 @@ const RETRYABLE: ReadonlySet<string> = new Set([
 // Metadata calls take milliseconds; a member that does not answer in this time is paused or cut off.
 const ATTEMPT_TIMEOUT_MS = 3_000;
 const BACKOFF_MS_MAX = 500;
+const DELEGATED_WAIT_MS_MIN = 1;
+const DELEGATED_WAIT_MS_MAX = 50;
 
 // Talks to the metadata cluster: any member answers (followers forward to the leader). On a
 // retryable failure the request goes to the next member, until the overall deadline.
@@ -63,7 +65,13 @@ export class MetadataClient {
   }
 
   // Applies a command exactly once; an error result becomes a thrown StrataError with its code.
+  // A command refused because a mount holds a directory it changes (EDELEGATED: the service has
+  // asked the mount for it) is sent again, as a new command, until the mount gave it back.
   async apply(command: Command): Promise<OkResult> {
+    return this.untilNotDelegated(() => this.applyOnce(command));
+  }
+
+  private async applyOnce(command: Command): Promise<OkResult> {
     const seq = this.nextSeq++;
     this.inFlight.add(seq);
     try {
@@ -116,14 +124,14 @@ export class MetadataClient {
     if (!result.ok) throw new StrataError(result.code as StrataErrorCode, result.message);
   }
 
+  // Reads wait, as commands do, for a directory a mount holds (EDELEGATED).
   async read<F extends ReaderFn>(
     fn: F,
     ...args: Parameters<MetadataReader[F]>
   ): Promise<ReturnType<MetadataReader[F]>> {
-    const reply = await this.call<{ value: ReturnType<MetadataReader[F]> }>(METADATA_RPC.read, {
-      fn,
-      args,
-    });
+    const reply = await this.untilNotDelegated(() =>
+      this.call<{ value: ReturnType<MetadataReader[F]> }>(METADATA_RPC.read, { fn, args }),
+    );
     // msgpack has no `undefined`: absent values come back as null.
     return (reply.value ?? undefined) as ReturnType<MetadataReader[F]>;
   }
@@ -150,6 +158,25 @@ export class MetadataClient {
 
   async removeMember(nodeId: number): Promise<void> {
     await this.call(RAFT_RPC.removeMember, { nodeId }, 60_000);
+  }
+
+  // A mount gives a directory back within a batch's commit, or once idle (src/fuse/write-behind.ts);
+  // one that died holds it until its session expires (10 s for strata-mount), within the deadline.
+  private async untilNotDelegated<T>(attempt: () => Promise<T>): Promise<T> {
+    const deadline = Date.now() + this.deadlineMs;
+    for (
+      let waitMs = DELEGATED_WAIT_MS_MIN;
+      ;
+      waitMs = Math.min(waitMs * 2, DELEGATED_WAIT_MS_MAX)
+    ) {
+      try {
+        return await attempt();
+      } catch (error) {
+        if (!isStrataError(error, 'EDELEGATED') || this.closed || Date.now() >= deadline)
+          throw error;
+        await new Promise((r) => setTimeout(r, waitMs));
+      }
+    }
   }
 
   private async call<H>(

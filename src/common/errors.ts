@@ -88,6 +88,10 @@ export type StrataErrorCode =
   // AccessDenied).
   | 'CUSTOMER_KEY_MISMATCH'
   | 'NOT_ENOUGH_TARGETS'
+  // The directory is delegated to a mount, which alone changes it until it gives it back
+  // (docs/architecture/overview.md, "Write-behind namespace changes"). The metadata service has
+  // asked the mount for it: the client retries until it is given back (transient).
+  | 'EDELEGATED'
   // A stripe's locations break the placement invariant (duplicate or unknown disks, a failure
   // domain holding more than m shards): the metadata service refuses to commit it. A writer bug.
   | 'PLACEMENT_VIOLATION'

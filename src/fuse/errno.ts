@@ -72,6 +72,8 @@ const ERRNO_OF_CODE: Record<Exclude<StrataErrorCode, ErrnoCode>, number> = {
   CUSTOMER_KEY_REQUIRED: EACCES,
   CUSTOMER_KEY_MISMATCH: EACCES,
   NOT_ENOUGH_TARGETS: ENOSPC,
+  // Another mount kept the directory past the client's wait (it retries for its whole deadline).
+  EDELEGATED: ERRNO_NUMBER.EAGAIN,
   PLACEMENT_VIOLATION: EIO,
   SERVER_NOT_DRAINED: EBUSY,
   SERVER_REMOVED: EIO,

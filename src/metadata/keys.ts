@@ -74,6 +74,11 @@ export const TAG = {
   // 'Z' + ino: a file with a restore recorded (RestoreState), kept by Store.putInode and
   // removeInode: the restore runner's work list (src/metadata/ops-restore.ts).
   restore: 0x5a,
+  // 'D' + directory ino: the directory is delegated to a mount session, which alone changes its
+  // entries until it gives it back (src/metadata/delegations.ts).
+  delegation: 0x44,
+  // 'G' + mount id: the inode numbers reserved for the mount's creates in delegated directories.
+  mountInodes: 0x47,
 } as const;
 
 // Big-endian u64 through two u32 halves: the BigInt read and write cost 5-10 us each in V8
@@ -241,6 +246,12 @@ export const memberPrefixEnd = () => tag(TAG.member + 1);
 export const mountKey = (mountId: string) =>
   Buffer.concat([tag(TAG.mount), Buffer.from(mountId, 'utf8')]);
 export const mountPrefix = () => tag(TAG.mount);
+export const delegationKey = (dir: number) => Buffer.concat([tag(TAG.delegation), u64(dir)]);
+export const delegationPrefix = () => tag(TAG.delegation);
+export const delegationPrefixEnd = () => tag(TAG.delegation + 1);
+export const dirFromDelegationKey = (key: Buffer) => readU64(key, 1);
+export const mountInodesKey = (mountId: string) =>
+  Buffer.concat([tag(TAG.mountInodes), Buffer.from(mountId, 'utf8')]);
 export const mountPrefixEnd = () => tag(TAG.mount + 1);
 
 export const lockKey = (ino: number) => Buffer.concat([tag(TAG.lock), u64(ino)]);

@@ -580,6 +580,7 @@ export function requirementsOfCommand(
     case 'mountHeartbeat':
     case 'mountClose':
     case 'releaseOrphan':
+    case 'releaseDirs':
       return [];
     case 'deleteBucket':
       return onBucket(c.name, 's3:DeleteBucket', 'owner');
@@ -638,6 +639,7 @@ function sessionOf(c: Command): unknown {
     case 'mountHeartbeat':
     case 'mountClose':
     case 'releaseOrphan':
+    case 'releaseDirs':
       return c.mountId;
     default:
       return undefined;

@@ -1,6 +1,7 @@
 // Buckets: directories directly under the root, each with a 'b' record. S3's naming rules are
 // the gateway's to check; here a name only has to be a valid directory name.
 import { checkCorsRules } from './cors-rules.ts';
+import { refuseWhileDelegatedIn } from './delegations.ts';
 import * as K from './keys.ts';
 import { checkBucketKmsKey } from './object-encryption.ts';
 import { addSubdir } from './object-path.ts';
@@ -102,6 +103,7 @@ export function setBucketAttr(store: Store, c: Op<'setBucketAttr'>) {
         'INVALID_BUCKET_STATE',
         'A replication configuration is present on this bucket, so the versioning state cannot be changed.',
       );
+    if (bucket.versioning === undefined) refuseWhileDelegatedIn(store, bucket.ino);
     next.versioning = c.value as VersioningState;
   } else if (c.attr === 'encryption') {
     delete next.encryptionKmsKeyId;

@@ -4,6 +4,7 @@
 // not been seen for its ttl (the mount died or lost the cluster). The leader proposes
 // expireMounts; apply compares only the times stamped into commands.
 import assert from 'node:assert';
+import { dropMountDelegations } from './delegations.ts';
 import { releaseAll } from './extent-ops.ts';
 import * as K from './keys.ts';
 import {
@@ -63,9 +64,10 @@ function releaseOrphanOf(store: Store, mountId: string, ino: number): void {
   if (inode && inode.nlink === 0) freeInode(store, ino);
 }
 
-// Releases the session's locks, frees its orphans, forgets it.
+// Releases the session's locks and delegated directories, frees its orphans, forgets it.
 function endSession(store: Store, mountId: string): void {
   dropMountLocks(store, mountId);
+  dropMountDelegations(store, mountId);
   for (const ino of orphansOf(store, mountId)) releaseOrphanOf(store, mountId, ino);
   store.db.removeSync(K.mountKey(mountId));
 }

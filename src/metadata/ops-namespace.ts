@@ -1,6 +1,7 @@
 // POSIX namespace commands: mkdir, create, symlink, link, unlink, rmdir, rename, setattr, xattrs.
 import { checkInlineRule, punch } from './extent-ops.ts';
 import { NAME_BYTES_MAX } from './keys.ts';
+import { inodeFields } from './new-inode.ts';
 import { checkPosixChange } from './object-lock.ts';
 import { refuseArchived } from './ops-data.ts';
 import { freeInode, keepOrphan } from './ops-mounts.ts';
@@ -46,23 +47,8 @@ export function newInode(
   nowMs: number,
   parentDir?: Inode,
 ): Inode {
-  // Directories under a setgid directory inherit its group and the setgid bit.
-  const inheritGroup = parentDir !== undefined && (parentDir.mode & 0o2000) !== 0;
-  const setgid = inheritGroup && type === 'dir' ? 0o2000 : 0;
-  return {
-    ino: store.nextCounter('ino', ROOT_INO + 1),
-    type,
-    mode: (mode & 0o7777) | setgid,
-    uid: caller.uid,
-    gid: inheritGroup ? (parentDir as Inode).gid : caller.gid,
-    size: 0,
-    nlink: type === 'dir' ? 2 : 1,
-    atimeMs: nowMs,
-    mtimeMs: nowMs,
-    ctimeMs: nowMs,
-    birthtimeMs: nowMs,
-    xattrs: {},
-  };
+  const ino = store.nextCounter('ino', ROOT_INO + 1);
+  return inodeFields(ino, type, mode, caller, nowMs, parentDir);
 }
 
 function touch(store: Store, inode: Inode, nowMs: number, nlinkDelta = 0): void {
@@ -90,7 +76,9 @@ export function mkdir(store: Store, c: Op<'mkdir'>) {
   return { ok: true as const, inode: dir, parent: store.mustInode(c.parent) };
 }
 
-export function create(store: Store, c: Op<'create'>) {
+// `ino`: the number a mount chose from its reserved range (a dirBatch create); otherwise the
+// next one.
+export function create(store: Store, c: Op<'create'>, ino?: number) {
   const parent = directory(store, c.parent);
   checkName(c.name);
   const existing = store.dirent(c.parent, c.name);
@@ -100,7 +88,10 @@ export function create(store: Store, c: Op<'create'>) {
     return { ok: true as const, inode: store.mustInode(existing.ino) };
   }
   noFilesAtRoot(c.parent);
-  const file = newInode(store, 'file', c.mode, c.caller, c.nowMs, parent);
+  const file =
+    ino === undefined
+      ? newInode(store, 'file', c.mode, c.caller, c.nowMs, parent)
+      : inodeFields(ino, 'file', c.mode, c.caller, c.nowMs, parent);
   link(store, parent, c.name, file, c.nowMs);
   store.putInode(file);
   // The directory as changed: the mount answers the GETATTR that follows without asking.

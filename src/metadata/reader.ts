@@ -4,6 +4,7 @@ import {
   replicationQueue,
   withReplicationStatus,
 } from './bucket-replication.ts';
+import { delegatedDirOfRead } from './delegated-reads.ts';
 import { directoryUsage } from './dir-usage.ts';
 import * as K from './keys.ts';
 import { keyFacts } from './lifecycle/facts.ts';
@@ -45,6 +46,8 @@ export function createReader(store: Store): MetadataReader {
     return entry ? store.inode(entry.ino) : undefined;
   };
   return {
+    delegatedDirOfRead: (fn, args) => delegatedDirOfRead(store, fn, args),
+    delegation: (dir) => store.delegation(dir),
     getattr: (ino) => store.inode(ino),
     getattrMany: (inos) => inos.slice(0, 1000).map((ino) => store.inode(ino) ?? null),
     lookup,

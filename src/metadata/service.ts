@@ -10,6 +10,7 @@ import { type Logger, silentLogger } from '../observability/logger.ts';
 import {
   metadataApplyLatency,
   metadataCommands,
+  metadataDelegationRecalls,
   metadataNoSpaceAlarm,
   metadataReads,
   metadataStateRebuilds,
@@ -36,6 +37,7 @@ import {
   authorizeRead,
   filterRead,
 } from './namespace-access.ts';
+import { Recalls } from './recalls.ts';
 import type { RepairProgress } from './repair/types.ts';
 import { BackupSource } from './replication/backup-source.ts';
 import type { Envelope } from './replication/envelope.ts';
@@ -121,6 +123,8 @@ const READ_FNS = new Set<keyof MetadataReader>([
 // start its retention in the past): every command that removes, changes or makes a version.
 const LEADER_STAMPED_OPS = new Set<Command['op']>([
   'mountOpen',
+  'delegateDir',
+  'dirBatch',
   'mountHeartbeat',
   'mountClose',
   'setLock',
@@ -376,6 +380,8 @@ export async function startMetadataService(
     unseal: (key) => secrets.unseal(key),
   });
 
+  // Directories others wait for, told to their mounts in dirBatch answers.
+  const recalls = new Recalls();
   // A user's call refused is said in the log and counted (the caller gets the EACCES itself).
   const accessLog = log.child({ service: 'access' });
   const refusalsSaid = <T>(
@@ -432,6 +438,15 @@ export async function startMetadataService(
     const result = await live.propose({ command, session: envelope.session });
     stop();
     metadataCommands.inc({ op: envelope.command.op, code: result.ok ? 'ok' : result.code });
+    if (!result.ok && result.code === 'EDELEGATED' && result.delegatedDir !== undefined) {
+      recalls.ask(result.delegatedDir);
+      metadataDelegationRecalls.inc({ kind: 'command' });
+    }
+    // A mount's write-behind batch learns which of its directories others wait for.
+    if (result.ok && command.op === 'dirBatch') {
+      const recalled = recalls.of(stateMachine.reader, command.mountId);
+      if (recalled.length > 0) return { header: { ...result, recalled } };
+    }
     return { header: result };
   });
   server.handle(METADATA_RPC.read, async ({ header, peer }) => {
@@ -451,6 +466,12 @@ export async function startMetadataService(
     }
     await live.readBarrier();
     metadataReads.inc({ fn });
+    const delegatedDir = stateMachine.reader.delegatedDirOfRead(fn, args);
+    if (delegatedDir !== undefined) {
+      recalls.ask(delegatedDir);
+      metadataDelegationRecalls.inc({ kind: 'read' });
+      throw new StrataError('EDELEGATED', `directory ${delegatedDir} is delegated to a mount`);
+    }
     const reader = stateMachine.reader as unknown as Record<string, (...a: unknown[]) => unknown>;
     if (actor === undefined) return { header: { value: reader[fn](...args) ?? null } };
     refusalsSaid(actor, 'read', fn, () =>

@@ -14,6 +14,7 @@ import * as lock from './object-lock.ts';
 import { createBucket, deleteBucket, setBucketAttr } from './ops-buckets.ts';
 import * as cluster from './ops-cluster.ts';
 import * as data from './ops-data.ts';
+import * as delegation from './ops-delegation.ts';
 import { rewrapStripeKeys } from './ops-encryption.ts';
 import * as kms from './ops-kms.ts';
 import { applyLifecycle, setBucketLifecycle } from './ops-lifecycle.ts';
@@ -160,6 +161,8 @@ export class MetadataStateMachine {
       // Anything else is a broken invariant: it aborted the transaction and must stop the caller.
       if (!(error instanceof CommandError)) throw error;
       result = { ok: false, code: error.code, message: error.message };
+      if (error.delegatedDir !== undefined) result.delegatedDir = error.delegatedDir;
+      if (error.failedOp !== undefined) result.failedOp = error.failedOp;
       this.db.transactionSync(() => this.afterCommand(next, leaderTimeMs, session, result));
     }
     return result;
@@ -346,6 +349,12 @@ function dispatch(store: Store, c: Command): CommandResult {
       return mounts.expireMounts(store, c);
     case 'releaseOrphan':
       return mounts.releaseOrphan(store, c);
+    case 'delegateDir':
+      return delegation.delegateDir(store, c);
+    case 'releaseDirs':
+      return delegation.releaseDirs(store, c);
+    case 'dirBatch':
+      return delegation.dirBatch(store, c);
     case 'setLock':
       return setLock(store, c);
     case 'setBucketReplication':

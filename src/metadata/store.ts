@@ -29,12 +29,22 @@ export type StoredExtent =
   | { length: number; stripe: Stripe; stripeOffset: number; inline?: undefined }
   | { length: number; inline: Uint8Array; stripe?: undefined };
 
-// Thrown inside apply() to abort the transaction; becomes { ok: false, code, message }.
+// Thrown inside apply() to abort the transaction; becomes { ok: false, code, message }, with
+// `delegatedDir` for EDELEGATED and `failedOp` for a dirBatch's op.
 export class CommandError extends StrataError {
-  constructor(code: StrataErrorCode, message: string) {
+  readonly delegatedDir: number | undefined;
+  failedOp: number | undefined;
+  constructor(code: StrataErrorCode, message: string, delegatedDir?: number) {
     super(code, message);
     this.name = 'CommandError';
+    this.delegatedDir = delegatedDir;
   }
+}
+
+// A directory delegated to a mount session (src/metadata/ops-delegation.ts).
+export interface Delegation {
+  mountId: string;
+  grantedMs: number;
 }
 
 export const fail = (code: StrataErrorCode, message: string): never => {
@@ -50,6 +60,11 @@ export class Store {
   // step of a walk is a cursor over the link index. An entry change forgets its child's links
   // (the only ones it changes).
   linkMemo: Map<number, { parent: number; name: string } | undefined> | undefined;
+  // The mount whose dirBatch is being applied (set and dropped around it, as linkMemo): the one
+  // client that may change the directories delegated to it. Every entry change, and every change
+  // of a directory's own inode, checks the directory's delegation (checkDelegation), so no path
+  // (POSIX, S3, lifecycle) changes a delegated directory behind its mount's back.
+  actingMount: string | undefined;
 
   constructor(db: Database<any, Buffer>) {
     this.db = db;
@@ -68,6 +83,7 @@ export class Store {
   // A file's size change reaches the usage of the directories above each of its names.
   // The restore index (K.restoreKey) follows the record here, so no command can forget it.
   putInode(inode: Inode): void {
+    if (inode.type === 'dir') this.checkDelegation(inode.ino);
     if (inode.type === 'file') {
       const before = this.inode(inode.ino);
       fileResized(this, inode.ino, before?.size ?? 0, inode.size);
@@ -81,6 +97,7 @@ export class Store {
 
   removeInode(ino: number): void {
     const inode = this.inode(ino);
+    if (inode?.type === 'dir') this.checkDelegation(ino);
     if (inode?.type === 'file') fileResized(this, ino, inode.size, 0);
     if (inode?.object?.restore !== undefined) this.db.removeSync(K.restoreKey(ino));
     this.db.removeSync(K.inodeKey(ino));
@@ -110,6 +127,7 @@ export class Store {
 
   // Every entry change keeps the link index (child -> parent and name) in step: links.ts.
   putDirent(parent: number, name: string, entry: Dirent): void {
+    this.checkDelegation(parent);
     const key = K.direntKey(parent, K.sortNameOf(name, entry.type === 'dir'));
     const replaced = this.db.get(key) as Dirent | undefined;
     this.linkMemo?.delete(entry.ino);
@@ -124,6 +142,7 @@ export class Store {
   }
 
   removeDirent(parent: number, sortName: string): void {
+    this.checkDelegation(parent);
     const key = K.direntKey(parent, sortName);
     const entry = this.db.get(key) as Dirent | undefined;
     if (entry === undefined) return;
@@ -306,6 +325,17 @@ export class Store {
     return [...this.db.getRange({ start: K.serverPrefix(), end: K.serverPrefixEnd() })].map(
       ({ value }) => value as DataServerInfo,
     );
+  }
+
+  delegation(dir: number): Delegation | undefined {
+    return this.db.get(K.delegationKey(dir)) as Delegation | undefined;
+  }
+
+  // EDELEGATED unless the directory is delegated to no one or to the acting mount.
+  checkDelegation(dir: number): void {
+    const held = this.delegation(dir);
+    if (held !== undefined && held.mountId !== this.actingMount)
+      throw new CommandError('EDELEGATED', `directory ${dir} is delegated to a mount`, dir);
   }
 
   nextCounter(name: string, first: number): number {

@@ -925,6 +925,15 @@ export type Command =
   | { op: 'mountClose'; nowMs: number; mountId: string }
   | { op: 'expireMounts'; nowMs: number }
   | { op: 'releaseOrphan'; nowMs: number; mountId: string; ino: number }
+  // Write-behind namespace changes (src/metadata/ops-delegation.ts): a mount asks for a directory,
+  // whose entries then change only through its dirBatch commands until it gives it back
+  // (releaseDirs) or its session ends. `inodes`: how many inode numbers to keep reserved for the
+  // mount's creates (a new range when fewer than half are left).
+  | { op: 'delegateDir'; nowMs: number; mountId: string; dir: number; inodes: number }
+  | { op: 'releaseDirs'; nowMs: number; mountId: string; dirs: number[] }
+  // The mount's changes in its delegated directories, in the order it made them: all applied, or
+  // none (the failure names the first op that failed).
+  | { op: 'dirBatch'; nowMs: number; mountId: string; ops: DirBatchOp[] }
   // A POSIX byte-range lock (fcntl F_SETLK) or a flock, cluster-wide (src/metadata/ops-locks.ts).
   // EAGAIN on conflict, changing nothing.
   // Users and their S3 access keys (src/metadata/ops-users.ts). Key material is made by the
@@ -1131,6 +1140,26 @@ export interface FileLock {
   pid: number;
 }
 
+// One change of a dirBatch: a create carries the inode number the mount chose from its range
+// and the time it answered at; its attributes are exactly those newInode gives.
+export type DirBatchOp =
+  | {
+      op: 'create';
+      nowMs: number;
+      parent: number;
+      name: string;
+      mode: number;
+      caller: Caller;
+      ino: number;
+    }
+  | { op: 'unlink'; nowMs: number; parent: number; name: string; keepForMount?: string };
+
+// A mount's reserved inode numbers: `next` up to, not including, `end`.
+export interface InodeRange {
+  next: number;
+  end: number;
+}
+
 export interface MountSession {
   mountId: string;
   ttlMs: number;
@@ -1161,8 +1190,20 @@ export type CommandResult =
       user?: UserSummary; // createUser, rotateAccessKey: the user as it is now
       kmsKey?: KmsKeySummary; // the KMS key commands: the key as it is now
       changed?: boolean; // syncConfigUsers: whether the table changed
+      // delegateDir: whether the directory is the mount's now, and its reserved inode numbers.
+      delegated?: boolean;
+      inodeRange?: InodeRange;
+      // dirBatch (added by the service, not stored): directories of the mount another client is
+      // waiting for.
+      recalled?: number[];
     }
-  | { ok: false; code: string; message: string };
+  | {
+      ok: false;
+      code: string;
+      message: string;
+      delegatedDir?: number; // EDELEGATED: the directory delegated to another mount
+      failedOp?: number; // dirBatch: the index of the op that failed
+    };
 
 export interface DirEntry {
   name: string;
@@ -1255,6 +1296,10 @@ export interface ListObjectsResult {
 
 // Reads. Today served from the local LMDB; with Raft, linearizable reads go through ReadIndex.
 export interface MetadataReader {
+  // The directory delegated to a mount that this read of the reader would look into, if any
+  // (src/metadata/delegated-reads.ts): the service refuses it until the mount gives it back.
+  delegatedDirOfRead(fn: string, args: unknown[]): number | undefined;
+  delegation(dir: number): { mountId: string; grantedMs: number } | undefined;
   getattr(ino: number): Inode | undefined;
   getattrMany(inos: number[]): Array<Inode | null>; // at most 1,000; null where there is none
   lookup(parent: number, name: string): Inode | undefined;

@@ -221,6 +221,15 @@ export const metadataReads = new Counter({
   registers: [metadataMetrics],
 });
 
+// Directories delegated to a mount that another client's call met (EDELEGATED, src/metadata/
+// recalls.ts): the leader asked the mount for each, and the caller retried.
+export const metadataDelegationRecalls = new Counter({
+  name: 'strata_metadata_delegation_recalls_total',
+  help: 'Calls refused because they touch a directory delegated to a mount (the mount is asked to give it back; the caller retries), by kind (command, read)',
+  labelNames: ['kind'] as const,
+  registers: [metadataMetrics],
+});
+
 // Calls of mounts and `strata fs` sessions logged in as users that the leader refused
 // (src/metadata/namespace-access.ts), by kind (command, read) and by what refused them: an
 // explicit Deny of a bucket policy, or no grant (not the owner, no policy Allow, no ACL grant).

@@ -83,6 +83,8 @@ const FROM_STRATA: Record<StrataErrorCode, [string, number]> = {
   CUSTOMER_KEY_REQUIRED: ['InvalidRequest', 400],
   CUSTOMER_KEY_MISMATCH: ['AccessDenied', 403],
   NOT_ENOUGH_TARGETS: ['ServiceUnavailable', 503],
+  // A mount kept the key's directory past the client library's wait: retry later.
+  EDELEGATED: ['SlowDown', 503],
   // The metadata service refused the stripe's placement: a writer bug, not worth a retry.
   PLACEMENT_VIOLATION: INTERNAL,
   RPC_UNAVAILABLE: ['ServiceUnavailable', 503],
