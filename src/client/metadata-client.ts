@@ -46,6 +46,11 @@ export class MetadataClient {
   private readonly inFlight = new Set<number>();
   private configCache: ClusterConfig | undefined;
   private closed = false;
+  // A mount's: its session, named in reads so that its own delegated directories are read, and
+  // the wait for its write-behind changes to be applied before any other call is sent
+  // (src/client/write-behind.ts), so that the cluster sees its calls in the order it made them.
+  mountId: string | undefined;
+  beforeCall: (() => Promise<void>) | undefined;
 
   // `user`: every connection logs in as this user (src/client/user-login.ts), which limits the
   // namespace to the user's buckets; without it the process's role alone decides.
@@ -68,6 +73,12 @@ export class MetadataClient {
   // A command refused because a mount holds a directory it changes (EDELEGATED: the service has
   // asked the mount for it) is sent again, as a new command, until the mount gave it back.
   async apply(command: Command): Promise<OkResult> {
+    await this.beforeCall?.();
+    return this.untilNotDelegated(() => this.applyOnce(command));
+  }
+
+  // Without waiting for `beforeCall`: a mount's write-behind batches and delegation commands.
+  async applyNow(command: Command): Promise<OkResult> {
     return this.untilNotDelegated(() => this.applyOnce(command));
   }
 
@@ -129,8 +140,10 @@ export class MetadataClient {
     fn: F,
     ...args: Parameters<MetadataReader[F]>
   ): Promise<ReturnType<MetadataReader[F]>> {
+    await this.beforeCall?.();
+    const mount = this.mountId;
     const reply = await this.untilNotDelegated(() =>
-      this.call<{ value: ReturnType<MetadataReader[F]> }>(METADATA_RPC.read, { fn, args }),
+      this.call<{ value: ReturnType<MetadataReader[F]> }>(METADATA_RPC.read, { fn, args, mount }),
     );
     // msgpack has no `undefined`: absent values come back as null.
     return (reply.value ?? undefined) as ReturnType<MetadataReader[F]>;

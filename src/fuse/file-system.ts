@@ -5,12 +5,13 @@
 // they create.
 import { randomBytes } from 'node:crypto';
 import type { NewEntry, StrataClient } from '../client/strata-client.ts';
+import { WriteBehind } from '../client/write-behind.ts';
 import { type ErrnoCode, StrataError } from '../common/errors.ts';
 import { dataReadable, restoreHeader } from '../metadata/storage-class.ts';
 import type { Caller, DirEntry, Inode, SpecialFormat } from '../metadata/types.ts';
 import { type Logger, silentLogger } from '../observability/logger.ts';
 import { fuseWriteErrors } from '../observability/metrics.ts';
-import { DirectoryLeases, type LeaseAnswer } from './dir-leases.ts';
+import { DirectoryLeases, LEASE_MS, type LeaseAnswer } from './dir-leases.ts';
 import { type Attr, DT, FATTR, NAME_BYTES_MAX } from './protocol.ts';
 import { ReadAhead, type ReadResult } from './read-ahead.ts';
 import type { SetattrIn } from './requests.ts';
@@ -117,6 +118,9 @@ export interface FileSystemOptions {
   stripeBytes: number;
   dirtyLimitBytes: number;
   mountId?: string; // the mount's metadata session, which keeps unlinked open files alive
+  // Creates and unlinks in busy directories answered before they are applied (needs mountId):
+  // src/client/write-behind.ts.
+  writeBehind?: boolean;
   log?: Logger;
 }
 
@@ -152,6 +156,7 @@ export class StrataFileSystem {
   private capacity: { atMs: number; totalBytes: number; freeBytes: number } | undefined;
   private readonly log: Logger;
   readonly lostWrites: LostWrites = { batches: 0, bytes: 0 };
+  readonly writeBehind: WriteBehind | undefined;
 
   constructor(client: StrataClient, options: FileSystemOptions) {
     this.client = client;
@@ -163,6 +168,38 @@ export class StrataFileSystem {
     this.readAhead = new ReadAhead(client, options.stripeBytes);
     this.leases = new DirectoryLeases(client, this.log);
     this.saveTokenPrefix = options.mountId ?? randomBytes(12).toString('hex');
+    if (options.writeBehind === true && options.mountId !== undefined) {
+      const lost = (dirs: number[]) => {
+        for (const dir of dirs) this.leases.drop(dir);
+      };
+      const released = (dir: number) => this.leases.drop(dir);
+      this.writeBehind = new WriteBehind(
+        client.metadata,
+        options.mountId,
+        { lost, released },
+        this.log,
+      );
+    }
+  }
+
+  // A change of the directories' entries the ordinary way (committed before its answer): a
+  // directory held for write-behind is given back first (WriteBehind.ordinary waits for it).
+  private async changing<T>(dirs: number[], change: () => Promise<T>): Promise<T> {
+    const wb = this.writeBehind;
+    if (wb === undefined) return change();
+    for (const dir of dirs) await wb.release(dir);
+    const [dir, ...rest] = dirs;
+    return wb.ordinary(dir, () => (rest.length === 0 ? change() : this.changing(rest, change)));
+  }
+
+  // A change of an inode's own attributes: a held directory is given back first.
+  private async releaseIfHeld(ino: number): Promise<void> {
+    await this.writeBehind?.release(ino);
+  }
+
+  // fsync of a directory, syncfs: every namespace change answered so far is applied.
+  async syncNamespace(): Promise<void> {
+    await this.writeBehind?.synced();
   }
 
   private newSaveToken(): string {
@@ -188,6 +225,14 @@ export class StrataFileSystem {
   async lookupEntry(parent: number, name: string): Promise<LeaseAnswer | { inode: Inode }> {
     if (Buffer.byteLength(name) > NAME_BYTES_MAX)
       throw errorWith('ENAMETOOLONG', `name longer than ${NAME_BYTES_MAX} bytes`);
+    const wb = this.writeBehind;
+    if (wb !== undefined) {
+      await wb.settled(parent);
+      const held = wb.entry(parent, name);
+      if (held === null) return { absent: true, validMs: LEASE_MS };
+      const made = held === undefined ? undefined : wb.createdInode(held.ino);
+      if (made !== undefined) return { inode: made, validMs: LEASE_MS };
+    }
     const leased = this.leases.answer(parent, name);
     if (leased && ('absent' in leased || !this.writers.has(leased.inode.ino))) return leased;
     const seq = this.leases.currentSeq();
@@ -201,6 +246,9 @@ export class StrataFileSystem {
   // (the kernel drops a directory's attributes after every create or unlink in it). open() does
   // not come here: it always asks the service (close-to-open).
   async getattrEntry(ino: number): Promise<{ inode: Inode; validMs?: number }> {
+    // A held directory and a file made here and not sent yet: this mount has them as they are.
+    const held = this.writeBehind?.dirAttributes(ino) ?? this.writeBehind?.createdInode(ino);
+    if (held !== undefined) return { inode: held, validMs: LEASE_MS };
     const leased = this.writers.has(ino) ? undefined : this.leases.attributes(ino);
     return leased ?? { inode: await this.getattr(ino) };
   }
@@ -214,17 +262,21 @@ export class StrataFileSystem {
   }
 
   // A namespace change in `parent`: the leases learn its outcome, or drop what it proved wrong.
-  private async named(parent: number, name: string, change: Promise<NewEntry>): Promise<Inode> {
+  private async named(
+    parent: number,
+    name: string,
+    change: () => Promise<NewEntry>,
+  ): Promise<Inode> {
     return (await this.namedEntry(parent, name, change)).inode;
   }
 
   private async namedEntry(
     parent: number,
     name: string,
-    change: Promise<NewEntry>,
+    change: () => Promise<NewEntry>,
   ): Promise<NewEntry> {
     try {
-      const entry = await change;
+      const entry = await this.changing([parent], change);
       this.leases.added(parent, name, entry);
       return entry;
     } catch (error) {
@@ -252,6 +304,7 @@ export class StrataFileSystem {
     const writer = this.writers.get(ino);
     await writer?.flush();
     if (Object.keys(changes).length === 0) return this.getattr(ino);
+    await this.releaseIfHeld(ino);
     const inode = await this.client.setattr(ino, changes);
     if (writer) writer.knownSizeBytes = inode.size;
     // The writes' commit is older than this change: it is never noted after it.
@@ -269,26 +322,22 @@ export class StrataFileSystem {
   ): Promise<Inode> {
     const bits = mode & S_IFMT;
     if (bits === S_IFREG || bits === 0)
-      return this.named(
-        parent,
-        name,
+      return this.named(parent, name, () =>
         this.client.createAt(parent, name, mode & 0o7777, caller, true),
       );
     const format = SPECIAL_FORMAT.get(bits);
     if (!format) throw errorWith('EINVAL', `mknod of file type ${bits.toString(8)}`);
-    return this.named(
-      parent,
-      name,
+    return this.named(parent, name, () =>
       this.client.mknodAt(parent, name, mode & 0o7777, { format, rdev }, caller),
     );
   }
 
   mkdir(parent: number, name: string, mode: number, caller: Caller): Promise<Inode> {
-    return this.named(parent, name, this.client.mkdirAt(parent, name, mode & 0o7777, caller));
+    return this.named(parent, name, () => this.client.mkdirAt(parent, name, mode & 0o7777, caller));
   }
 
   symlink(parent: number, name: string, target: string, caller: Caller): Promise<Inode> {
-    return this.named(parent, name, this.client.symlinkAt(parent, name, target, caller));
+    return this.named(parent, name, () => this.client.symlinkAt(parent, name, target, caller));
   }
 
   async readlink(ino: number): Promise<Buffer> {
@@ -298,22 +347,39 @@ export class StrataFileSystem {
   }
 
   link(ino: number, parent: number, name: string): Promise<Inode> {
-    return this.named(parent, name, this.client.linkAt(ino, parent, name));
+    return this.named(parent, name, () => this.client.linkAt(ino, parent, name));
   }
 
   // The last name of a file this mount still has open goes, the file stays (an orphan of this
   // mount's session) until its last release here, or until the session ends.
   async unlink(parent: number, name: string): Promise<void> {
-    // Which file the name is matters only when this mount has files open.
-    const child = this.openCounts.size > 0 ? await this.client.lookup(parent, name) : undefined;
-    const keep = child ? this.keepIfOpen(child.ino) : undefined;
+    if (await this.unlinkBehind(parent, name)) return;
     try {
-      const changedDir = await this.client.unlinkAt(parent, name, { keepForMount: keep });
-      this.leases.removed(parent, name, changedDir);
+      await this.changing([parent], async () => {
+        // Which file the name is matters only when this mount has files open.
+        const child = this.openCounts.size > 0 ? await this.client.lookup(parent, name) : undefined;
+        const keep = child ? this.keepIfOpen(child.ino) : undefined;
+        const changedDir = await this.client.unlinkAt(parent, name, { keepForMount: keep });
+        this.leases.removed(parent, name, changedDir);
+      });
     } catch (error) {
       this.leases.drop(parent);
       throw error;
     }
+  }
+
+  // An unlink in a directory held for write-behind, answered here: false when it is not held.
+  private async unlinkBehind(parent: number, name: string): Promise<boolean> {
+    const wb = this.writeBehind;
+    if (wb === undefined) return false;
+    await wb.settled(parent);
+    const entry = wb.entry(parent, name);
+    if (entry === undefined) return false;
+    if (entry === null) throw errorWith('ENOENT', `no entry ${name}`);
+    if (entry.type === 'dir') throw errorWith('EISDIR', `${name} is a directory`);
+    if (!wb.unlink(parent, name, this.keepIfOpen(entry.ino) !== undefined)) return false;
+    this.leases.removed(parent, name, wb.dirAttributes(parent));
+    return true;
   }
 
   private keepIfOpen(ino: number): string | undefined {
@@ -324,7 +390,12 @@ export class StrataFileSystem {
 
   async rmdir(parent: number, name: string): Promise<void> {
     try {
-      await this.client.rmdirAt(parent, name);
+      await this.changing([parent], async () => {
+        // The directory itself goes: given back first if this mount holds it.
+        const child = this.writeBehind?.entry(parent, name);
+        if (child) await this.releaseIfHeld(child.ino);
+        await this.client.rmdirAt(parent, name);
+      });
       this.leases.removed(parent, name, undefined);
     } catch (error) {
       this.leases.drop(parent);
@@ -343,21 +414,33 @@ export class StrataFileSystem {
     const RENAME_EXCHANGE = 2;
     if (flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE))
       throw errorWith('EINVAL', 'unsupported rename flags');
+    await this.changing([parent, newParent], () =>
+      this.renameNow(parent, name, newParent, newName, flags),
+    ).finally(() => this.leases.renamed(parent, newParent));
+  }
+
+  private async renameNow(
+    parent: number,
+    name: string,
+    newParent: number,
+    newName: string,
+    flags: number,
+  ): Promise<void> {
+    const RENAME_NOREPLACE = 1;
+    const RENAME_EXCHANGE = 2;
     const replaced =
       this.openCounts.size > 0
         ? await this.client.lookup(newParent, newName).catch(() => undefined)
         : undefined;
-    await this.client
-      .renameAt(
-        { parent, name },
-        { parent: newParent, name: newName },
-        {
-          noReplace: (flags & RENAME_NOREPLACE) !== 0 || undefined,
-          exchange: (flags & RENAME_EXCHANGE) !== 0 || undefined,
-          keepReplacedForMount: replaced ? this.keepIfOpen(replaced.ino) : undefined,
-        },
-      )
-      .finally(() => this.leases.renamed(parent, newParent));
+    await this.client.renameAt(
+      { parent, name },
+      { parent: newParent, name: newName },
+      {
+        noReplace: (flags & RENAME_NOREPLACE) !== 0 || undefined,
+        exchange: (flags & RENAME_EXCHANGE) !== 0 || undefined,
+        keepReplacedForMount: replaced ? this.keepIfOpen(replaced.ino) : undefined,
+      },
+    );
   }
 
   // --- open files ---
@@ -421,9 +504,9 @@ export class StrataFileSystem {
   ): Promise<{ inode: Inode; fh: number }> {
     // The new file's version and the writes through this handle are one save.
     const saveToken = this.newSaveToken();
-    const entry = await this.namedEntry(
-      parent,
-      name,
+    const behind = await this.createBehind(parent, name, mode, flags, caller, saveToken);
+    if (behind !== undefined) return behind;
+    const entry = await this.namedEntry(parent, name, () =>
       this.client.createAt(parent, name, mode & 0o7777, caller, (flags & O_EXCL) !== 0, saveToken),
     );
     const inode = entry.inode;
@@ -432,6 +515,32 @@ export class StrataFileSystem {
     // bucket's default retention under this save's token, which refuseLocked lets through: the
     // round trip to read its lock is skipped (one of three per create).
     if (entry.parent === undefined) await this.refuseLocked(inode.ino, saveToken);
+    const { fh } = this.openInode(inode, flags, saveToken);
+    return { inode, fh };
+  }
+
+  // A create in a directory held for write-behind, answered here; undefined: the ordinary way
+  // (the directory is not held, or the name exists and O_EXCL is not asked: open(2) of the file).
+  private async createBehind(
+    parent: number,
+    name: string,
+    mode: number,
+    flags: number,
+    caller: Caller,
+    saveToken: string,
+  ): Promise<{ inode: Inode; fh: number } | undefined> {
+    const wb = this.writeBehind;
+    if (wb === undefined) return undefined;
+    await wb.settled(parent);
+    const entry = wb.entry(parent, name);
+    if (entry === undefined) return undefined;
+    if (entry !== null) {
+      if ((flags & O_EXCL) !== 0) throw errorWith('EEXIST', `${name} exists`);
+      return undefined;
+    }
+    const inode = wb.create(parent, name, mode, caller);
+    if (inode === undefined) return undefined; // no inode number left: given back, then as usual
+    this.leases.added(parent, name, { inode, parent: wb.dirAttributes(parent) });
     const { fh } = this.openInode(inode, flags, saveToken);
     return { inode, fh };
   }
@@ -499,6 +608,8 @@ export class StrataFileSystem {
   async flush(ino: number): Promise<void> {
     const writer = this.writers.get(ino);
     if (writer) await this.flushWriter(writer);
+    // fsync(2) also makes the file's name durable (it may have been created behind).
+    await this.syncNamespace();
   }
 
   // close(2) of a handle (FLUSH): as flush, and a writable handle's close ends the file's save, so
@@ -696,6 +807,7 @@ export class StrataFileSystem {
       if (flags & XATTR_CREATE && exists) throw errorWith('EEXIST', `${name} exists`);
       if (flags & XATTR_REPLACE && !exists) throw errorWith('ENODATA', `no attribute ${name}`);
     }
+    await this.releaseIfHeld(ino);
     await this.client.setxattr(ino, name, value);
     this.leases.changed(ino);
   }
@@ -703,6 +815,7 @@ export class StrataFileSystem {
   async removexattr(ino: number, name: string): Promise<void> {
     if (DERIVED_XATTRS.includes(name))
       throw errorWith('EPERM', `${name} is read-only (S3 storage class and restore)`);
+    await this.releaseIfHeld(ino);
     await this.client.removexattr(ino, name);
     this.leases.changed(ino);
   }
@@ -735,5 +848,8 @@ export class StrataFileSystem {
         });
       });
     await Promise.all([...this.writers.values()].map(flushOne));
+    await this.writeBehind?.close().catch((error: unknown) => {
+      this.log.error('namespace changes could not be applied at unmount', { error });
+    });
   }
 }

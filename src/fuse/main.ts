@@ -29,6 +29,7 @@ import { FuseOperations } from './operations.ts';
 import { FuseSession } from './session.ts';
 
 const HELP = `Usage: strata-mount MOUNTPOINT [--metadata-addr H:P[,H:P...]] [-o OPTIONS] [--cache-size SIZE]
+                    [--write-behind]
                     [--log-level LEVEL] [--key-file FILE [--cipher CIPHER]]
                     [--access-key-id ID --secret-access-key SECRET]
 
@@ -60,6 +61,8 @@ bucket; the cluster token without a user is the operator's and reaches every buc
 Options:
   --metadata-addr H:P,...  metadata members to use                    [127.0.0.1:9000]
   --cache-size SIZE        bytes of written data held before it is sent (e.g. 256M)   [256M]
+  --write-behind           creates and unlinks in a busy directory are answered before they
+                           are applied, durable at fsync or syncfs (experimental)      [off]
   --metrics-addr H:P       where to serve Prometheus /metrics (port 0: any free port,
                            printed at start; "off": none)                 [127.0.0.1:0]
   --log-level LEVEL        trace | debug | info | warn | error (or STRATA_LOG_LEVEL) [info]
@@ -105,6 +108,7 @@ export async function mountMain(args: string[]): Promise<number> {
     options: {
       'metadata-addr': { type: 'string', default: '127.0.0.1:9000' },
       'cache-size': { type: 'string', default: '256M' },
+      'write-behind': { type: 'boolean' },
       'metrics-addr': { type: 'string', default: '127.0.0.1:0' },
       'log-level': { type: 'string' },
       'key-file': { type: 'string' },
@@ -205,6 +209,7 @@ export async function mountMain(args: string[]): Promise<number> {
       stripeBytes: erasure.k * erasure.shardSizeBytes,
       dirtyLimitBytes,
       mountId: mountSession.mountId,
+      writeBehind: values['write-behind'] === true,
       log,
     });
     fd = fuseFd ?? mountFuse(mountPoint, fuseOptions);

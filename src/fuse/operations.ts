@@ -191,7 +191,10 @@ export class FuseOperations {
         return null;
       case OP.FSYNCDIR:
       case OP.SYNCFS:
-        return null; // every namespace change is durable once it returns
+        // A namespace change is durable once it returns, unless it was answered behind
+        // (write-behind: src/client/write-behind.ts): those are applied first.
+        await fs.syncNamespace();
+        return null;
       case OP.STATFS:
         return this.statfs();
       case OP.ACCESS:

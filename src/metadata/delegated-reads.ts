@@ -7,9 +7,15 @@ import { bucketOfDir, delegations } from './delegations.ts';
 import type { Store } from './store.ts';
 import { ROOT_INO } from './types.ts';
 
-// The delegated directory a read looks into, if any (the first found).
-export function delegatedDirOfRead(store: Store, fn: string, args: unknown[]): number | undefined {
-  const held = delegations(store);
+// The delegated directory a read looks into, if any (the first found). `mountId`: the mount the
+// read comes from, which reads its own directories (after its batches: it orders its calls).
+export function delegatedDirOfRead(
+  store: Store,
+  fn: string,
+  args: unknown[],
+  mountId?: string,
+): number | undefined {
+  const held = delegations(store).filter((d) => d.held.mountId !== mountId);
   if (held.length === 0) return undefined; // the common case: one empty range read
   const isHeld = (dir: unknown) => held.some((d) => d.dir === dir);
   const first = (dirs: unknown[]) => dirs.find(isHeld) as number | undefined;

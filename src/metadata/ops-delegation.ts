@@ -55,7 +55,7 @@ function reserveInodes(store: Store, c: Op<'delegateDir'>): InodeRange {
   const range = mountInodes(store, c.mountId);
   if (range !== undefined && range.end - range.next >= c.inodes / 2) return range;
   const next = store.nextCounter('ino', ROOT_INO + 1);
-  const fresh = { next, end: next + c.inodes };
+  const fresh = { next, end: next + c.inodes, lastBatch: range?.lastBatch };
   store.db.putSync(K.counterKey('ino'), fresh.end - 1);
   store.db.putSync(K.mountInodesKey(c.mountId), fresh);
   return fresh;
@@ -76,6 +76,9 @@ export function dirBatch(store: Store, c: Op<'dirBatch'>) {
   renewSession(store, c.mountId, c.nowMs);
   if (!Array.isArray(c.ops) || c.ops.length === 0 || c.ops.length > DIR_BATCH_OPS_MAX)
     fail('EINVAL', `a dirBatch has 1 to ${DIR_BATCH_OPS_MAX} ops`);
+  if (!Number.isSafeInteger(c.batch) || c.batch < 1) fail('EINVAL', `bad batch number ${c.batch}`);
+  const seen = mountInodes(store, c.mountId);
+  if (c.batch <= (seen?.lastBatch ?? 0)) return { ok: true as const };
   store.actingMount = c.mountId;
   try {
     for (let i = 0; i < c.ops.length; i++) {
@@ -89,6 +92,9 @@ export function dirBatch(store: Store, c: Op<'dirBatch'>) {
   } finally {
     store.actingMount = undefined;
   }
+  const range = mountInodes(store, c.mountId);
+  if (range !== undefined)
+    store.db.putSync(K.mountInodesKey(c.mountId), { ...range, lastBatch: c.batch });
   return { ok: true as const };
 }
 
@@ -105,7 +111,7 @@ function applyOp(store: Store, mountId: string, op: DirBatchOp): void {
       const { next, end } = range as InodeRange;
       if (op.ino < next || op.ino >= end)
         fail('EINVAL', `inode ${op.ino} is outside mount ${mountId}'s range [${next}, ${end})`);
-      store.db.putSync(K.mountInodesKey(mountId), { next: op.ino + 1, end });
+      store.db.putSync(K.mountInodesKey(mountId), { ...range, next: op.ino + 1 });
       const { nowMs, parent, name, mode, caller } = op;
       create(store, { op: 'create', nowMs, parent, name, mode, caller, exclusive: true }, op.ino);
       return;

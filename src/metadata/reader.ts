@@ -46,7 +46,7 @@ export function createReader(store: Store): MetadataReader {
     return entry ? store.inode(entry.ino) : undefined;
   };
   return {
-    delegatedDirOfRead: (fn, args) => delegatedDirOfRead(store, fn, args),
+    delegatedDirOfRead: (fn, args, mountId) => delegatedDirOfRead(store, fn, args, mountId),
     delegation: (dir) => store.delegation(dir),
     getattr: (ino) => store.inode(ino),
     getattrMany: (inos) => inos.slice(0, 1000).map((ino) => store.inode(ino) ?? null),

@@ -450,23 +450,25 @@ export async function startMetadataService(
     return { header: result };
   });
   server.handle(METADATA_RPC.read, async ({ header, peer }) => {
-    const { fn, args, forwarded, asUser } = header as {
+    const { fn, args, forwarded, asUser, mount } = header as {
       fn: keyof MetadataReader;
       args: unknown[];
       forwarded?: boolean;
       asUser?: unknown;
+      mount?: unknown; // the mount session the read comes from (its own directories are not refused)
     };
     if (!READ_FNS.has(fn) || !Array.isArray(args))
       throw new StrataError('EINVAL', `no reader function ${fn}`);
     const actor = actorOf(stateMachine.reader, peer, asUser);
     if (!live.isLeader) {
       if (forwarded) throw notLeader(live.leaderId);
-      const request = { fn, args, forwarded: true, asUser: actor?.user };
+      const request = { fn, args, forwarded: true, asUser: actor?.user, mount };
       return { header: withLeaderHint(await forward(METADATA_RPC.read, request)) };
     }
     await live.readBarrier();
     metadataReads.inc({ fn });
-    const delegatedDir = stateMachine.reader.delegatedDirOfRead(fn, args);
+    const mountId = typeof mount === 'string' ? mount : undefined;
+    const delegatedDir = stateMachine.reader.delegatedDirOfRead(fn, args, mountId);
     if (delegatedDir !== undefined) {
       recalls.ask(delegatedDir);
       metadataDelegationRecalls.inc({ kind: 'read' });

@@ -932,8 +932,10 @@ export type Command =
   | { op: 'delegateDir'; nowMs: number; mountId: string; dir: number; inodes: number }
   | { op: 'releaseDirs'; nowMs: number; mountId: string; dirs: number[] }
   // The mount's changes in its delegated directories, in the order it made them: all applied, or
-  // none (the failure names the first op that failed).
-  | { op: 'dirBatch'; nowMs: number; mountId: string; ops: DirBatchOp[] }
+  // none (the failure names the first op that failed). `batch`: the mount's count of its batches
+  // from 1; one numbered at or below the last applied is not applied again (a retry whatever its
+  // client session).
+  | { op: 'dirBatch'; nowMs: number; mountId: string; batch: number; ops: DirBatchOp[] }
   // A POSIX byte-range lock (fcntl F_SETLK) or a flock, cluster-wide (src/metadata/ops-locks.ts).
   // EAGAIN on conflict, changing nothing.
   // Users and their S3 access keys (src/metadata/ops-users.ts). Key material is made by the
@@ -1154,10 +1156,12 @@ export type DirBatchOp =
     }
   | { op: 'unlink'; nowMs: number; parent: number; name: string; keepForMount?: string };
 
-// A mount's reserved inode numbers: `next` up to, not including, `end`.
+// A mount's reserved inode numbers: `next` up to, not including, `end`; and the number of its last
+// dirBatch applied.
 export interface InodeRange {
   next: number;
   end: number;
+  lastBatch?: number;
 }
 
 export interface MountSession {
@@ -1298,7 +1302,7 @@ export interface ListObjectsResult {
 export interface MetadataReader {
   // The directory delegated to a mount that this read of the reader would look into, if any
   // (src/metadata/delegated-reads.ts): the service refuses it until the mount gives it back.
-  delegatedDirOfRead(fn: string, args: unknown[]): number | undefined;
+  delegatedDirOfRead(fn: string, args: unknown[], mountId?: string): number | undefined;
   delegation(dir: number): { mountId: string; grantedMs: number } | undefined;
   getattr(ino: number): Inode | undefined;
   getattrMany(inos: number[]): Array<Inode | null>; // at most 1,000; null where there is none

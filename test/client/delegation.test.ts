@@ -67,6 +67,7 @@ describe('a delegated directory between two clients', () => {
       op: 'dirBatch',
       nowMs,
       mountId: 'holder',
+      batch: 1,
       ops: [create('x', next)],
     });
     assert.equal(first.recalled, undefined, 'no one waits yet');
@@ -82,6 +83,7 @@ describe('a delegated directory between two clients', () => {
       op: 'dirBatch',
       nowMs,
       mountId: 'holder',
+      batch: 2,
       ops: [create('y', next + 1)],
     });
     assert.deepEqual(second.recalled, [dir]);

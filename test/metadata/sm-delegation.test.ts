@@ -12,6 +12,7 @@ import { type CommandInput, closeAll, extent, ok, openMachine, ROOT } from './sm
 after(closeAll);
 
 const USER = { uid: 1000, gid: 1000 };
+let batches = 0; // batch numbers, rising across the file (each mount's must rise)
 
 function at(machine: MetadataStateMachine, nowMs: number, command: CommandInput): CommandResult {
   return machine.apply({ ...command, nowMs } as Command);
@@ -131,6 +132,7 @@ describe('directory delegation', () => {
     const before = machine.reader.getattr(dir)!;
     ok(machine, {
       op: 'dirBatch',
+      batch: ++batches,
       mountId: 'A',
       ops: [createOp(dir, 'x', next), createOp(dir, 'y', next + 1, 1600)],
     });
@@ -141,9 +143,19 @@ describe('directory delegation', () => {
     );
     assert.equal(machine.reader.lookup(dir, 'y')!.ino, next + 1);
     assert.equal(machine.reader.getattr(dir)!.mtimeMs, 1600);
+    // The same batch again (a retry whose answer was lost) is not applied again.
+    const again = at(machine, 1000, {
+      op: 'dirBatch',
+      batch: batches,
+      mountId: 'A',
+      ops: [createOp(dir, 'again', next + 2)],
+    });
+    assert.ok(again.ok);
+    assert.equal(machine.reader.lookup(dir, 'again'), undefined);
     // The third op fails (y exists): nothing of the batch is applied.
     const failed = at(machine, 1000, {
       op: 'dirBatch',
+      batch: ++batches,
       mountId: 'A',
       ops: [
         { op: 'unlink', nowMs: 1700, parent: dir, name: 'x' },
@@ -159,12 +171,14 @@ describe('directory delegation', () => {
     // The range's used numbers stay used; numbers below the last one used are refused.
     const reused = at(machine, 1000, {
       op: 'dirBatch',
+      batch: ++batches,
       mountId: 'A',
       ops: [createOp(dir, 'w', next)],
     });
     assert.equal(reused.ok ? 'ok' : reused.code, 'EINVAL');
     const outside = at(machine, 1000, {
       op: 'dirBatch',
+      batch: ++batches,
       mountId: 'A',
       ops: [createOp(dir, 'w', next + 16)],
     });
@@ -176,12 +190,14 @@ describe('directory delegation', () => {
     const { next } = grant(machine, 'A', dir).inodeRange!;
     const fromB = at(machine, 1000, {
       op: 'dirBatch',
+      batch: ++batches,
       mountId: 'B',
       ops: [{ op: 'unlink', nowMs: 1000, parent: dir, name: 'nothing' }],
     });
     assert.equal(fromB.ok ? 'ok' : fromB.code, 'ESTALE');
     const keepOther = at(machine, 1000, {
       op: 'dirBatch',
+      batch: ++batches,
       mountId: 'A',
       ops: [{ op: 'unlink', nowMs: 1000, parent: dir, name: 'x', keepForMount: 'B' }],
     });
@@ -192,6 +208,7 @@ describe('directory delegation', () => {
     assert.deepEqual(expired.ok && expired.expired, ['A']);
     const late = at(machine, 2500, {
       op: 'dirBatch',
+      batch: ++batches,
       mountId: 'A',
       ops: [createOp(dir, 'x', next)],
     });
@@ -244,7 +261,7 @@ describe('a batch is the same as its changes one by one', () => {
         let ino = next;
         const flush = () => {
           if (pending.length > 0)
-            ok(batched.machine, { op: 'dirBatch', mountId: 'A', ops: pending });
+            ok(batched.machine, { op: 'dirBatch', batch: ++batches, mountId: 'A', ops: pending });
           pending = [];
         };
         changes.forEach((c, i) => {

@@ -1,0 +1,339 @@
+// A mount's write-behind namespace changes (docs/architecture/overview.md, "Directory delegation:
+// write-behind namespace changes"). A directory in which this mount keeps creating or removing
+// names is asked for (delegateDir); once held, a create or unlink there is answered at once, from
+// what the mount knows of the directory (its whole listing, read after the grant), and queued.
+// The queue goes out in order, one dirBatch at a time; every other metadata call of the mount
+// waits until the queue is empty (MetadataClient.beforeCall), so the cluster sees the mount's
+// calls in the order it made them. fsync and syncfs wait for the queue (drained()).
+//
+// A directory is given back when another client wants it (the batch answer's `recalled`), when
+// the mount changes it any other way (rename, mkdir, ...: release()), or after IDLE_MS without a
+// change here. If a batch is refused (the session expired while the mount was cut off), the
+// changes queued are lost: the directories are given up, the error is kept for the next fsync
+// (as a local file system reports a failed writeback), logged and counted.
+import assert from 'node:assert';
+import { StrataError } from '../common/errors.ts';
+import { inodeFields } from '../metadata/new-inode.ts';
+import type { Caller, DirBatchOp, Inode, InodeRange, InodeType } from '../metadata/types.ts';
+import { type Logger, silentLogger } from '../observability/logger.ts';
+import type { MetadataClient } from './metadata-client.ts';
+
+// Changes in one directory within CHANGE_WINDOW_MS before it is worth asking for.
+const HOT_CHANGES = 8;
+const CHANGE_WINDOW_MS = 1000;
+const IDLE_MS = 200;
+const REFUSED_RETRY_MS = 5_000;
+const LISTING_ENTRIES_MAX = 16_384;
+const LISTING_PAGE_ENTRIES = 1000;
+const INODES_RESERVED = 4096;
+const BATCH_OPS_MAX = 1024;
+
+interface HeldDir {
+  dir: Inode; // its attributes, kept up to date by this mount's changes
+  names: Map<string, { ino: number; type: InodeType }>;
+  lastChangeMs: number;
+}
+
+export interface WriteBehindEvents {
+  // Changes this mount answered were lost (the batch was refused): what the kernel holds of these
+  // directories is wrong.
+  lost(dirs: number[]): void;
+  // A directory is given back: from now on others change it, so what the mount learnt of it while
+  // it held it is no longer to be trusted.
+  released(dir: number): void;
+}
+
+export class WriteBehind {
+  private readonly metadata: MetadataClient;
+  private readonly mountId: string;
+  private readonly log: Logger;
+  private readonly events: WriteBehindEvents;
+  private readonly held = new Map<number, HeldDir>();
+  private readonly created = new Map<number, Inode>(); // inodes made here, until sent
+  private readonly changes = new Map<number, { count: number; sinceMs: number }>();
+  private readonly refusedUntil = new Map<number, number>();
+  private readonly inFlight = new Map<number, number>(); // ordinary changes under way, by directory
+  // Directory → a grant or a give-back under way: changes there wait for it.
+  private readonly moving = new Map<number, Promise<void>>();
+  private range: InodeRange | undefined;
+  private queue: DirBatchOp[] = [];
+  private sending: Promise<void> | undefined;
+  private batch = 0;
+  private failure: Error | undefined;
+  private readonly idleTimer: NodeJS.Timeout;
+  private closed = false;
+
+  constructor(
+    metadata: MetadataClient,
+    mountId: string,
+    events: WriteBehindEvents,
+    log: Logger = silentLogger,
+  ) {
+    this.metadata = metadata;
+    this.mountId = mountId;
+    this.events = events;
+    this.log = log;
+    metadata.mountId = mountId;
+    metadata.beforeCall = () => this.drained();
+    this.idleTimer = setInterval(() => this.releaseIdle(), IDLE_MS / 2);
+    this.idleTimer.unref();
+  }
+
+  holds(dir: number): boolean {
+    return this.held.has(dir);
+  }
+
+  // What this mount knows of a held directory's entry: undefined when it is not held.
+  entry(dir: number, name: string): { ino: number; type: InodeType } | null | undefined {
+    const held = this.held.get(dir);
+    if (held === undefined) return undefined;
+    return held.names.get(name) ?? null;
+  }
+
+  dirAttributes(dir: number): Inode | undefined {
+    return this.held.get(dir)?.dir;
+  }
+
+  // An inode this mount made and has not sent yet.
+  createdInode(ino: number): Inode | undefined {
+    return this.created.get(ino);
+  }
+
+  // A grant or give-back of the directory under way: wait for it before changing it.
+  settled(dir: number): Promise<void> | undefined {
+    return this.moving.get(dir);
+  }
+
+  // A change of `dir` made the ordinary way (committed before its answer): after a grant or
+  // give-back under way, and a grant waits until those in flight are done (the listing it reads
+  // must hold them). A directory that keeps changing is asked for.
+  async ordinary<T>(dir: number, change: () => Promise<T>): Promise<T> {
+    await this.moving.get(dir);
+    this.inFlight.set(dir, (this.inFlight.get(dir) ?? 0) + 1);
+    try {
+      return await change();
+    } finally {
+      const left = (this.inFlight.get(dir) ?? 1) - 1;
+      if (left > 0) this.inFlight.set(dir, left);
+      else this.inFlight.delete(dir);
+      this.noteChange(dir);
+    }
+  }
+
+  private noteChange(dir: number): void {
+    if (this.closed || this.held.has(dir) || this.moving.has(dir)) return;
+    const now = Date.now();
+    if ((this.refusedUntil.get(dir) ?? 0) > now) return;
+    let count = this.changes.get(dir);
+    if (count === undefined || now - count.sinceMs >= CHANGE_WINDOW_MS) {
+      if (this.changes.size > 1024) this.changes.clear();
+      count = { count: 0, sinceMs: now };
+      this.changes.set(dir, count);
+    }
+    count.count += 1;
+    if (count.count >= HOT_CHANGES && !this.inFlight.has(dir)) {
+      this.changes.delete(dir);
+      this.moveWhile(dir, this.acquire(dir));
+    }
+  }
+
+  // A create in a held directory, answered here: the new inode, or undefined when it cannot be
+  // (not held, the name is taken, no inode number left: the caller goes the ordinary way).
+  create(parent: number, name: string, mode: number, caller: Caller): Inode | undefined {
+    const held = this.held.get(parent);
+    if (held === undefined || held.names.has(name) || this.failure !== undefined) return undefined;
+    const range = this.range;
+    if (range === undefined || range.next >= range.end) return undefined;
+    const nowMs = Date.now();
+    const ino = range.next++;
+    const inode = inodeFields(ino, 'file', mode & 0o7777, caller, nowMs, held.dir);
+    this.push({ op: 'create', nowMs, parent, name, mode: mode & 0o7777, caller, ino });
+    held.names.set(name, { ino, type: 'file' });
+    held.dir = { ...held.dir, mtimeMs: nowMs, ctimeMs: nowMs };
+    held.lastChangeMs = nowMs;
+    this.created.set(ino, inode);
+    return inode;
+  }
+
+  // An unlink of a non-directory in a held directory, answered here: false when it cannot be.
+  // `keepForMount`: the file is open here, kept until its last close.
+  unlink(parent: number, name: string, keepForMount: boolean): boolean {
+    const held = this.held.get(parent);
+    const entry = held?.names.get(name);
+    if (held === undefined || entry === undefined || entry.type === 'dir') return false;
+    if (this.failure !== undefined) return false;
+    const nowMs = Date.now();
+    this.push({
+      op: 'unlink',
+      nowMs,
+      parent,
+      name,
+      ...(keepForMount ? { keepForMount: this.mountId } : {}),
+    });
+    held.names.delete(name);
+    held.dir = { ...held.dir, mtimeMs: nowMs, ctimeMs: nowMs };
+    held.lastChangeMs = nowMs;
+    return true;
+  }
+
+  // Gives a directory back (its changes sent first), before a change this path does not make.
+  release(dir: number): Promise<void> {
+    const moving = this.moving.get(dir);
+    if (moving !== undefined) return moving.then(() => this.release(dir));
+    if (!this.held.has(dir)) return Promise.resolve();
+    return this.moveWhile(dir, this.giveBack([dir]));
+  }
+
+  // Resolves once every change answered so far is applied (fsync, syncfs, and every other call of
+  // the mount); rejects with the failure of a refused batch, once.
+  async drained(): Promise<void> {
+    while (this.queue.length > 0 || this.sending !== undefined) {
+      this.kick();
+      await this.sending;
+    }
+  }
+
+  // For fsync and syncfs: the changes applied, or the error that lost some (reported once).
+  async synced(): Promise<void> {
+    await this.drained();
+    const failure = this.failure;
+    if (failure === undefined) return;
+    this.failure = undefined;
+    throw failure;
+  }
+
+  // Unmount: everything sent, every directory given back.
+  async close(): Promise<void> {
+    this.closed = true;
+    clearInterval(this.idleTimer);
+    await this.drained();
+    await Promise.all([...this.moving.values()]);
+    if (this.held.size > 0) await this.giveBack([...this.held.keys()]);
+  }
+
+  private push(op: DirBatchOp): void {
+    this.queue.push(op);
+    this.kick();
+  }
+
+  private kick(): void {
+    if (this.sending !== undefined || this.queue.length === 0) return;
+    this.sending = this.send().finally(() => {
+      this.sending = undefined;
+      if (this.queue.length > 0) this.kick();
+    });
+  }
+
+  // One batch at a time, so that what is applied is always a prefix of the queue.
+  private async send(): Promise<void> {
+    const ops = this.queue.slice(0, BATCH_OPS_MAX);
+    this.batch += 1;
+    try {
+      const result = await this.metadata.applyNow({
+        op: 'dirBatch',
+        nowMs: Date.now(),
+        mountId: this.mountId,
+        batch: this.batch,
+        ops,
+      });
+      assert(this.queue[0] === ops[0], 'the queue is sent in order');
+      this.queue.splice(0, ops.length);
+      for (const op of ops) if (op.op === 'create') this.created.delete(op.ino);
+      for (const dir of result.recalled ?? []) void this.release(dir).catch(() => {});
+    } catch (error) {
+      this.lose(error);
+    }
+  }
+
+  // A refused batch: it and everything queued after it are lost.
+  private lose(error: unknown): void {
+    const lostOps = this.queue.length;
+    const dirs = [...this.held.keys()];
+    this.failure = new StrataError(
+      'EIO',
+      `${lostOps} namespace changes answered by this mount were not applied: ${String(error)}`,
+      { cause: error },
+    );
+    this.log.error('write-behind changes lost', { lostOps, dirs, error });
+    this.queue = [];
+    this.created.clear();
+    this.held.clear();
+    this.events.lost(dirs);
+    void this.metadata
+      .applyNow({ op: 'releaseDirs', nowMs: Date.now(), mountId: this.mountId, dirs })
+      .catch(() => {});
+  }
+
+  private moveWhile(dir: number, work: Promise<void>): Promise<void> {
+    const done = work.finally(() => {
+      if (this.moving.get(dir) === done) this.moving.delete(dir);
+    });
+    this.moving.set(dir, done);
+    return done;
+  }
+
+  private async acquire(dir: number): Promise<void> {
+    while (this.inFlight.has(dir)) await new Promise((r) => setTimeout(r, 1));
+    try {
+      const granted = await this.metadata.applyNow({
+        op: 'delegateDir',
+        nowMs: Date.now(),
+        mountId: this.mountId,
+        dir,
+        inodes: INODES_RESERVED,
+      });
+      if (granted.delegated !== true || granted.inodeRange === undefined) {
+        this.refusedUntil.set(dir, Date.now() + REFUSED_RETRY_MS);
+        return;
+      }
+      this.range = { ...granted.inodeRange };
+      // Read after the grant: nothing changes the directory now but this mount.
+      const names = await this.readListing(dir);
+      const attrs = await this.metadata.read('getattr', dir);
+      if (names === undefined || attrs === undefined || this.closed) {
+        await this.giveBack([dir]);
+        this.refusedUntil.set(dir, Date.now() + REFUSED_RETRY_MS);
+        return;
+      }
+      this.held.set(dir, { dir: attrs, names, lastChangeMs: Date.now() });
+    } catch (error) {
+      this.refusedUntil.set(dir, Date.now() + REFUSED_RETRY_MS);
+      this.log.warn('asking for a directory failed', { dir, error });
+    }
+  }
+
+  private async giveBack(dirs: number[]): Promise<void> {
+    await this.drained();
+    for (const dir of dirs) {
+      this.held.delete(dir);
+      this.events.released(dir);
+    }
+    await this.metadata.applyNow({
+      op: 'releaseDirs',
+      nowMs: Date.now(),
+      mountId: this.mountId,
+      dirs,
+    });
+  }
+
+  private releaseIdle(): void {
+    const now = Date.now();
+    for (const [dir, held] of this.held)
+      if (now - held.lastChangeMs >= IDLE_MS && !this.moving.has(dir))
+        void this.release(dir).catch((error) =>
+          this.log.warn('giving a directory back failed', { dir, error }),
+        );
+  }
+
+  private async readListing(dir: number): Promise<HeldDir['names'] | undefined> {
+    const names: HeldDir['names'] = new Map();
+    let after: string | undefined;
+    for (;;) {
+      const page = await this.metadata.read('readdir', dir, after, LISTING_PAGE_ENTRIES);
+      for (const e of page) names.set(e.name, { ino: e.ino, type: e.type });
+      if (names.size > LISTING_ENTRIES_MAX) return undefined;
+      if (page.length < LISTING_PAGE_ENTRIES) return names;
+      after = page[page.length - 1].name;
+    }
+  }
+}

@@ -1,0 +1,88 @@
+// A mount with --write-behind (src/client/write-behind.ts) and a second mount of the same server:
+// creates and unlinks in a busy directory go out as write-behind batches, and the other mount
+// still sees every file the first one created and closed (close-to-open), with its bytes.
+import assert from 'node:assert/strict';
+import {
+  closeSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { canMount, type StrataMount, startMount } from '../helpers/mount.ts';
+import { type StrataProcess, startStrata } from '../helpers/server.ts';
+
+const FILES = 200;
+
+async function counter(url: string, pattern: RegExp): Promise<number> {
+  const text = await (await fetch(url)).text();
+  return Number(pattern.exec(text)?.[1] ?? 0);
+}
+
+describe('write-behind namespace changes between two mounts', { skip: !canMount }, () => {
+  let server: StrataProcess;
+  let behind: StrataMount;
+  let other: StrataMount;
+  before(async () => {
+    server = await startStrata();
+    behind = await startMount(server.metadataAddr, { args: ['--write-behind'] });
+    other = await startMount(server.metadataAddr);
+    mkdirSync(join(behind.mountPoint, 'wb', 'dir'), { recursive: true });
+  });
+  after(async () => {
+    await behind?.stop();
+    await other?.stop();
+    await server?.stop();
+  });
+
+  const batches = () =>
+    counter(server.metricsUrl, /strata_metadata_commands_total\{op="dirBatch",code="ok"\} (\d+)/);
+
+  test('files created and closed here are seen there, with their bytes', async () => {
+    const here = join(behind.mountPoint, 'wb', 'dir');
+    const there = join(other.mountPoint, 'wb', 'dir');
+    const before = await batches();
+    for (let i = 0; i < FILES; i++) closeSync(openSync(join(here, `f${i}`), 'wx'));
+    writeFileSync(join(here, 'data'), 'bytes written behind');
+    assert.ok((await batches()) > before, 'the creates went out as write-behind batches');
+    // The name is taken: O_EXCL says so from what the mount holds.
+    assert.throws(() => openSync(join(here, 'f0'), 'wx'), { code: 'EEXIST' });
+
+    // The other mount's reads wait until this one gave the directory back.
+    const names = readdirSync(there);
+    assert.equal(names.length, FILES + 1);
+    assert.equal(readFileSync(join(there, 'data'), 'utf8'), 'bytes written behind');
+    assert.equal(statSync(join(there, `f${FILES - 1}`)).size, 0);
+
+    // Unlinks, then the other mount's view; and a file the other mount makes meanwhile.
+    for (let i = 0; i < FILES; i += 2) unlinkSync(join(here, `f${i}`));
+    writeFileSync(join(there, 'from-other'), 'x');
+    assert.equal(readdirSync(there).length, FILES / 2 + 2);
+    assert.equal(readFileSync(join(here, 'from-other'), 'utf8'), 'x');
+    // (Names the other mount looked up stay in its kernel's cache for up to 1 s, as always: the
+    // listing above is read afresh.)
+    assert.ok(!readdirSync(there).includes('f0'));
+    assert.equal(statSync(join(there, 'f1')).isFile(), true);
+  });
+
+  test('the other mount changing the directory meanwhile takes it back', async () => {
+    const here = join(behind.mountPoint, 'wb', 'busy');
+    const there = join(other.mountPoint, 'wb', 'busy');
+    mkdirSync(here);
+    for (let i = 0; i < 50; i++) closeSync(openSync(join(here, `a${i}`), 'wx'));
+    // Interleaved: each side's create waits for the directory or takes it back.
+    for (let i = 0; i < 20; i++) {
+      closeSync(openSync(join(there, `b${i}`), 'wx'));
+      closeSync(openSync(join(here, `c${i}`), 'wx'));
+    }
+    const seenThere = readdirSync(there).sort();
+    const seenHere = readdirSync(here).sort();
+    assert.equal(seenThere.length, 90);
+    assert.deepEqual(seenHere, seenThere);
+  });
+});
