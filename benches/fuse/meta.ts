@@ -2,7 +2,7 @@
 // ../shared/peers/fs-bench.sh does it), on a single-node server and a FUSE mount, with the CPU
 // each process spent per operation (utime + stime from /proc/PID/stat, which the machine's load
 // does not inflate the way it inflates wall time). Needs root (FUSE mount).
-//   node benches/fuse/meta.ts [--files 5000] [--rounds 1] [--write-behind]
+//   node benches/fuse/meta.ts [--files 5000] [--rounds 1] [--no-write-behind]
 //   STRATA_CPU_PROF_DIR=DIR: the server and the mount write V8 CPU profiles there (--cpu-prof).
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import {
@@ -25,7 +25,7 @@ const { values: opts } = parseArgs({
   options: {
     files: { type: 'string', default: '5000' },
     rounds: { type: 'string', default: '1' },
-    'write-behind': { type: 'boolean' }, // the mount's --write-behind
+    'no-write-behind': { type: 'boolean' }, // the mount's --no-write-behind
   },
 });
 const FILES = Number(opts.files);
@@ -115,7 +115,7 @@ try {
       mountPoint,
       '--metadata-addr',
       server.metadataAddr,
-      ...(opts['write-behind'] ? ['--write-behind'] : []),
+      ...(opts['no-write-behind'] ? ['--no-write-behind'] : []),
     ],
     { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
   );

@@ -12,7 +12,7 @@
 // changes queued are lost: the directories are given up, the error is kept for the next fsync
 // (as a local file system reports a failed writeback), logged and counted.
 import assert from 'node:assert';
-import { StrataError } from '../common/errors.ts';
+import { isStrataError, StrataError } from '../common/errors.ts';
 import { inodeFields } from '../metadata/new-inode.ts';
 import type { Caller, DirBatchOp, Inode, InodeRange, InodeType } from '../metadata/types.ts';
 import { type Logger, silentLogger } from '../observability/logger.ts';
@@ -27,6 +27,8 @@ const LISTING_ENTRIES_MAX = 16_384;
 const LISTING_PAGE_ENTRIES = 1000;
 const INODES_RESERVED = 4096;
 const BATCH_OPS_MAX = 1024;
+const GATHER_MS = 5;
+const GATHER_OPS = 64;
 
 interface HeldDir {
   dir: Inode; // its attributes, kept up to date by this mount's changes
@@ -59,9 +61,14 @@ export class WriteBehind {
   private queue: DirBatchOp[] = [];
   private sending: Promise<void> | undefined;
   private batch = 0;
+  private gatherTimer: NodeJS.Timeout | undefined;
+  private inFlightOps = 0; // the first ops of the queue, in the batch being sent
+  private unsentSinceMs = 0; // when the oldest op not in that batch was queued
+  private waiters = 0; // calls waiting in drained()
   private failure: Error | undefined;
   private readonly idleTimer: NodeJS.Timeout;
   private closed = false;
+  private refusedForUser = false;
 
   constructor(
     metadata: MetadataClient,
@@ -121,7 +128,7 @@ export class WriteBehind {
   }
 
   private noteChange(dir: number): void {
-    if (this.closed || this.held.has(dir) || this.moving.has(dir)) return;
+    if (this.closed || this.refusedForUser || this.held.has(dir) || this.moving.has(dir)) return;
     const now = Date.now();
     if ((this.refusedUntil.get(dir) ?? 0) > now) return;
     let count = this.changes.get(dir);
@@ -187,9 +194,14 @@ export class WriteBehind {
   // Resolves once every change answered so far is applied (fsync, syncfs, and every other call of
   // the mount); rejects with the failure of a refused batch, once.
   async drained(): Promise<void> {
-    while (this.queue.length > 0 || this.sending !== undefined) {
-      this.kick();
-      await this.sending;
+    this.waiters += 1;
+    try {
+      while (this.queue.length > 0 || this.sending !== undefined) {
+        this.kick();
+        await this.sending;
+      }
+    } finally {
+      this.waiters -= 1;
     }
   }
 
@@ -212,21 +224,37 @@ export class WriteBehind {
   }
 
   private push(op: DirBatchOp): void {
+    if (this.queue.length === this.inFlightOps) this.unsentSinceMs = Date.now();
     this.queue.push(op);
-    this.kick();
+    this.schedule();
+  }
+
+  // A change waits up to GATHER_MS for others to go out with it (a commit costs the metadata
+  // service about as much for one op as for a hundred), unless a caller waits for the queue or
+  // GATHER_OPS are waiting.
+  private schedule(): void {
+    if (this.sending !== undefined || this.queue.length === 0) return;
+    const waitMs = GATHER_MS - (Date.now() - this.unsentSinceMs);
+    if (this.queue.length >= GATHER_OPS || waitMs <= 0 || this.waiters > 0) this.kick();
+    else this.gatherTimer ??= setTimeout(() => this.kick(), waitMs);
   }
 
   private kick(): void {
+    if (this.gatherTimer !== undefined) clearTimeout(this.gatherTimer);
+    this.gatherTimer = undefined;
     if (this.sending !== undefined || this.queue.length === 0) return;
     this.sending = this.send().finally(() => {
       this.sending = undefined;
-      if (this.queue.length > 0) this.kick();
+      this.inFlightOps = 0;
+      this.schedule();
     });
   }
 
   // One batch at a time, so that what is applied is always a prefix of the queue.
   private async send(): Promise<void> {
     const ops = this.queue.slice(0, BATCH_OPS_MAX);
+    this.inFlightOps = ops.length;
+    this.unsentSinceMs = Date.now(); // the ops queued from now on
     this.batch += 1;
     try {
       const result = await this.metadata.applyNow({
@@ -297,6 +325,15 @@ export class WriteBehind {
       }
       this.held.set(dir, { dir: attrs, names, lastChangeMs: Date.now() });
     } catch (error) {
+      // A mount logged in as a user may not hold directories (an operator's command): it stops
+      // asking, and goes on the ordinary way.
+      if (isStrataError(error, 'EACCES')) {
+        this.refusedForUser = true;
+        this.log.info('write-behind is for operator mounts: this one commits every change', {
+          error,
+        });
+        return;
+      }
       this.refusedUntil.set(dir, Date.now() + REFUSED_RETRY_MS);
       this.log.warn('asking for a directory failed', { dir, error });
     }

@@ -29,7 +29,7 @@ import { FuseOperations } from './operations.ts';
 import { FuseSession } from './session.ts';
 
 const HELP = `Usage: strata-mount MOUNTPOINT [--metadata-addr H:P[,H:P...]] [-o OPTIONS] [--cache-size SIZE]
-                    [--write-behind]
+                    [--no-write-behind]
                     [--log-level LEVEL] [--key-file FILE [--cipher CIPHER]]
                     [--access-key-id ID --secret-access-key SECRET]
 
@@ -61,8 +61,9 @@ bucket; the cluster token without a user is the operator's and reaches every buc
 Options:
   --metadata-addr H:P,...  metadata members to use                    [127.0.0.1:9000]
   --cache-size SIZE        bytes of written data held before it is sent (e.g. 256M)   [256M]
-  --write-behind           creates and unlinks in a busy directory are answered before they
-                           are applied, durable at fsync or syncfs (experimental)      [off]
+  --no-write-behind        commit every create and unlink before answering it (by default,
+                           those in a busy directory are answered first and sent in order
+                           within 5 ms; fsync and syncfs wait for them)
   --metrics-addr H:P       where to serve Prometheus /metrics (port 0: any free port,
                            printed at start; "off": none)                 [127.0.0.1:0]
   --log-level LEVEL        trace | debug | info | warn | error (or STRATA_LOG_LEVEL) [info]
@@ -105,10 +106,11 @@ export async function mountMain(args: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args,
     allowPositionals: true,
+    allowNegative: true, // --no-write-behind
     options: {
       'metadata-addr': { type: 'string', default: '127.0.0.1:9000' },
       'cache-size': { type: 'string', default: '256M' },
-      'write-behind': { type: 'boolean' },
+      'write-behind': { type: 'boolean', default: true },
       'metrics-addr': { type: 'string', default: '127.0.0.1:0' },
       'log-level': { type: 'string' },
       'key-file': { type: 'string' },

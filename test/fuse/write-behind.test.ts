@@ -1,6 +1,7 @@
-// A mount with --write-behind (src/client/write-behind.ts) and a second mount of the same server:
-// creates and unlinks in a busy directory go out as write-behind batches, and the other mount
-// still sees every file the first one created and closed (close-to-open), with its bytes.
+// A mount with write-behind (src/client/write-behind.ts, on by default) and a second mount of the
+// same server: creates and unlinks in a busy directory go out as write-behind batches, and the
+// other mount still sees every file the first one created and closed (close-to-open), with its
+// bytes; --no-write-behind sends none.
 import assert from 'node:assert/strict';
 import {
   closeSync,
@@ -68,6 +69,20 @@ describe('write-behind namespace changes between two mounts', { skip: !canMount 
     // listing above is read afresh.)
     assert.ok(!readdirSync(there).includes('f0'));
     assert.equal(statSync(join(there, 'f1')).isFile(), true);
+  });
+
+  test('--no-write-behind commits every change before answering it', async () => {
+    const plain = await startMount(server.metadataAddr, { args: ['--no-write-behind'] });
+    try {
+      const dir = join(plain.mountPoint, 'wb', 'plain');
+      mkdirSync(dir);
+      const before = await batches();
+      for (let i = 0; i < 50; i++) closeSync(openSync(join(dir, `p${i}`), 'wx'));
+      for (let i = 0; i < 50; i++) unlinkSync(join(dir, `p${i}`));
+      assert.equal(await batches(), before);
+    } finally {
+      await plain.stop();
+    }
   });
 
   test('the other mount changing the directory meanwhile takes it back', async () => {
