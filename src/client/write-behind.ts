@@ -26,6 +26,7 @@ const REFUSED_RETRY_MS = 5_000;
 const LISTING_ENTRIES_MAX = 16_384;
 const LISTING_PAGE_ENTRIES = 1000;
 const INODES_RESERVED = 4096;
+const INODES_LOW = INODES_RESERVED / 4;
 const BATCH_OPS_MAX = 1024;
 const GATHER_MS = 5;
 const GATHER_OPS = 64;
@@ -57,7 +58,10 @@ export class WriteBehind {
   private readonly inFlight = new Map<number, number>(); // ordinary changes under way, by directory
   // Directory → a grant or a give-back under way: changes there wait for it.
   private readonly moving = new Map<number, Promise<void>>();
-  private range: InodeRange | undefined;
+  // Inode numbers reserved for this mount, used in order; more are asked for (refill) before they
+  // run out. `next` here runs ahead of the cluster's: creates answered and not applied yet.
+  private readonly ranges: InodeRange[] = [];
+  private refilling: Promise<void> | undefined;
   private queue: DirBatchOp[] = [];
   private sending: Promise<void> | undefined;
   private batch = 0;
@@ -149,10 +153,9 @@ export class WriteBehind {
   create(parent: number, name: string, mode: number, caller: Caller): Inode | undefined {
     const held = this.held.get(parent);
     if (held === undefined || held.names.has(name) || this.failure !== undefined) return undefined;
-    const range = this.range;
-    if (range === undefined || range.next >= range.end) return undefined;
+    const ino = this.takeInode();
+    if (ino === undefined) return undefined;
     const nowMs = Date.now();
-    const ino = range.next++;
     const inode = inodeFields(ino, 'file', mode & 0o7777, caller, nowMs, held.dir);
     this.push({ op: 'create', nowMs, parent, name, mode: mode & 0o7777, caller, ino });
     held.names.set(name, { ino, type: 'file' });
@@ -308,13 +311,13 @@ export class WriteBehind {
         nowMs: Date.now(),
         mountId: this.mountId,
         dir,
-        inodes: INODES_RESERVED,
+        inodes: this.spareInodes() < INODES_LOW ? INODES_RESERVED : 0,
       });
-      if (granted.delegated !== true || granted.inodeRange === undefined) {
+      if (granted.delegated !== true) {
         this.refusedUntil.set(dir, Date.now() + REFUSED_RETRY_MS);
         return;
       }
-      this.range = { ...granted.inodeRange };
+      this.addRanges(granted.reserved ?? []);
       // Read after the grant: nothing changes the directory now but this mount.
       const names = await this.readListing(dir);
       const attrs = await this.metadata.read('getattr', dir);
@@ -337,6 +340,43 @@ export class WriteBehind {
       this.refusedUntil.set(dir, Date.now() + REFUSED_RETRY_MS);
       this.log.warn('asking for a directory failed', { dir, error });
     }
+  }
+
+  private spareInodes(): number {
+    return this.ranges.reduce((sum, r) => sum + r.end - r.next, 0);
+  }
+
+  private takeInode(): number | undefined {
+    while (this.ranges.length > 0 && this.ranges[0].next >= this.ranges[0].end) this.ranges.shift();
+    const ino = this.ranges[0]?.next;
+    if (ino === undefined) return undefined;
+    this.ranges[0].next += 1;
+    if (this.spareInodes() < INODES_LOW) this.refill();
+    return ino;
+  }
+
+  // Ranges the cluster holds for this mount that it does not know yet (those it knows keep its
+  // own, further, `next`).
+  private addRanges(reserved: InodeRange[]): void {
+    for (const range of reserved)
+      if (!this.ranges.some((r) => r.end === range.end)) this.ranges.push({ ...range });
+    this.ranges.sort((a, b) => a.end - b.end);
+  }
+
+  private refill(): void {
+    if (this.refilling !== undefined) return;
+    this.refilling = this.metadata
+      .applyNow({
+        op: 'reserveInodes',
+        nowMs: Date.now(),
+        mountId: this.mountId,
+        inodes: INODES_RESERVED,
+      })
+      .then((granted) => this.addRanges(granted.reserved ?? []))
+      .catch((error: unknown) => this.log.warn('reserving inode numbers failed', { error }))
+      .finally(() => {
+        this.refilling = undefined;
+      });
   }
 
   private async giveBack(dirs: number[]): Promise<void> {

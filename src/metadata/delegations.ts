@@ -4,7 +4,7 @@
 import * as K from './keys.ts';
 import { locationIn } from './links.ts';
 import { CommandError, type Delegation, type Store } from './store.ts';
-import type { BucketInfo, InodeRange } from './types.ts';
+import type { BucketInfo, ReservedInodes } from './types.ts';
 
 export function delegations(store: Store): Array<{ dir: number; held: Delegation }> {
   const out: Array<{ dir: number; held: Delegation }> = [];
@@ -16,8 +16,8 @@ export function delegations(store: Store): Array<{ dir: number; held: Delegation
   return out;
 }
 
-export function mountInodes(store: Store, mountId: string): InodeRange | undefined {
-  return store.db.get(K.mountInodesKey(mountId)) as InodeRange | undefined;
+export function mountInodes(store: Store, mountId: string): ReservedInodes {
+  return (store.db.get(K.mountInodesKey(mountId)) as ReservedInodes | undefined) ?? { ranges: [] };
 }
 
 // The session ended: its directories are free again and its unused inode numbers are dropped

@@ -23,11 +23,12 @@ export const DELEGATIONS_PER_MOUNT_MAX = 64;
 export const DELEGATIONS_MAX = 4096;
 export const RESERVED_INODES_MAX = 65_536;
 export const DIR_BATCH_OPS_MAX = 1024;
+const RANGES_MAX = 4;
 
 export function delegateDir(store: Store, c: Op<'delegateDir'>) {
   renewSession(store, c.mountId, c.nowMs);
-  if (!Number.isSafeInteger(c.inodes) || c.inodes < 1 || c.inodes > RESERVED_INODES_MAX)
-    fail('EINVAL', `a mount reserves 1 to ${RESERVED_INODES_MAX} inode numbers`);
+  if (!Number.isSafeInteger(c.inodes) || c.inodes < 0 || c.inodes > RESERVED_INODES_MAX)
+    fail('EINVAL', `a mount reserves 0 to ${RESERVED_INODES_MAX} more inode numbers`);
   const dir = directory(store, c.dir);
   if (dir.ino === ROOT_INO) fail('EINVAL', 'the top level is not delegated');
   const held = store.delegation(dir.ino);
@@ -46,19 +47,29 @@ export function delegateDir(store: Store, c: Op<'delegateDir'>) {
   } else if (held.mountId !== c.mountId) {
     return { ok: true as const, delegated: false };
   }
-  return { ok: true as const, delegated: true, inodeRange: reserveInodes(store, c) };
+  return { ok: true as const, delegated: true, reserved: reserveInodes(store, c) };
 }
 
-// Keeps the mount's range, or starts a new one when fewer than half the numbers asked are left
-// (the rest of the old one is never used).
-function reserveInodes(store: Store, c: Op<'delegateDir'>): InodeRange {
-  const range = mountInodes(store, c.mountId);
-  if (range !== undefined && range.end - range.next >= c.inodes / 2) return range;
-  const next = store.nextCounter('ino', ROOT_INO + 1);
-  const fresh = { next, end: next + c.inodes, lastBatch: range?.lastBatch };
-  store.db.putSync(K.counterKey('ino'), fresh.end - 1);
-  store.db.putSync(K.mountInodesKey(c.mountId), fresh);
-  return fresh;
+export function reserveInodesFor(store: Store, c: Op<'reserveInodes'>) {
+  renewSession(store, c.mountId, c.nowMs);
+  if (!Number.isSafeInteger(c.inodes) || c.inodes < 1 || c.inodes > RESERVED_INODES_MAX)
+    fail('EINVAL', `a mount reserves 1 to ${RESERVED_INODES_MAX} more inode numbers`);
+  return { ok: true as const, reserved: reserveInodes(store, c) };
+}
+
+// A new range of `c.inodes` numbers after the mount's others, unless it holds RANGES_MAX not used
+// up already (it asks again later). A range is never taken back while the session lives: the
+// mount may have answered creates with its numbers that are not applied yet.
+function reserveInodes(store: Store, c: { mountId: string; inodes: number }): InodeRange[] {
+  const reserved = mountInodes(store, c.mountId);
+  const ranges = reserved.ranges.filter((r) => r.next < r.end);
+  if (c.inodes > 0 && ranges.length < RANGES_MAX) {
+    const next = store.nextCounter('ino', ROOT_INO + 1);
+    store.db.putSync(K.counterKey('ino'), next + c.inodes - 1);
+    ranges.push({ next, end: next + c.inodes });
+  }
+  store.db.putSync(K.mountInodesKey(c.mountId), { ...reserved, ranges });
+  return ranges;
 }
 
 // Idempotent: a directory no longer the mount's is left as it is.
@@ -77,8 +88,7 @@ export function dirBatch(store: Store, c: Op<'dirBatch'>) {
   if (!Array.isArray(c.ops) || c.ops.length === 0 || c.ops.length > DIR_BATCH_OPS_MAX)
     fail('EINVAL', `a dirBatch has 1 to ${DIR_BATCH_OPS_MAX} ops`);
   if (!Number.isSafeInteger(c.batch) || c.batch < 1) fail('EINVAL', `bad batch number ${c.batch}`);
-  const seen = mountInodes(store, c.mountId);
-  if (c.batch <= (seen?.lastBatch ?? 0)) return { ok: true as const };
+  if (c.batch <= (mountInodes(store, c.mountId).lastBatch ?? 0)) return { ok: true as const };
   store.actingMount = c.mountId;
   try {
     for (let i = 0; i < c.ops.length; i++) {
@@ -92,9 +102,8 @@ export function dirBatch(store: Store, c: Op<'dirBatch'>) {
   } finally {
     store.actingMount = undefined;
   }
-  const range = mountInodes(store, c.mountId);
-  if (range !== undefined)
-    store.db.putSync(K.mountInodesKey(c.mountId), { ...range, lastBatch: c.batch });
+  const reserved = mountInodes(store, c.mountId);
+  store.db.putSync(K.mountInodesKey(c.mountId), { ...reserved, lastBatch: c.batch });
   return { ok: true as const };
 }
 
@@ -105,13 +114,7 @@ function applyOp(store: Store, mountId: string, op: DirBatchOp): void {
     fail('ESTALE', `directory ${op.parent} is not delegated to mount ${mountId}`);
   switch (op.op) {
     case 'create': {
-      const range = mountInodes(store, mountId);
-      if (range === undefined || !Number.isSafeInteger(op.ino))
-        fail('EINVAL', `inode ${op.ino} is not reserved for mount ${mountId}`);
-      const { next, end } = range as InodeRange;
-      if (op.ino < next || op.ino >= end)
-        fail('EINVAL', `inode ${op.ino} is outside mount ${mountId}'s range [${next}, ${end})`);
-      store.db.putSync(K.mountInodesKey(mountId), { ...range, next: op.ino + 1 });
+      useInode(store, mountId, op.ino);
       const { nowMs, parent, name, mode, caller } = op;
       create(store, { op: 'create', nowMs, parent, name, mode, caller, exclusive: true }, op.ino);
       return;
@@ -126,4 +129,16 @@ function applyOp(store: Store, mountId: string, op: DirBatchOp): void {
     default:
       fail('EINVAL', `a dirBatch op is create or unlink, not ${(op as { op: unknown }).op}`);
   }
+}
+
+// A create's number: in one of the mount's ranges, at or after the last one used there. The ranges
+// before it are dropped (the mount uses them in order).
+function useInode(store: Store, mountId: string, ino: number): void {
+  const reserved = mountInodes(store, mountId);
+  const at = reserved.ranges.findIndex((r) => ino >= r.next && ino < r.end);
+  if (!Number.isSafeInteger(ino) || at < 0)
+    fail('EINVAL', `inode ${ino} is not one mount ${mountId} may use now`);
+  const ranges = reserved.ranges.slice(at);
+  ranges[0] = { next: ino + 1, end: ranges[0].end };
+  store.db.putSync(K.mountInodesKey(mountId), { ...reserved, ranges });
 }

@@ -124,6 +124,7 @@ const READ_FNS = new Set<keyof MetadataReader>([
 const LEADER_STAMPED_OPS = new Set<Command['op']>([
   'mountOpen',
   'delegateDir',
+  'reserveInodes',
   'dirBatch',
   'mountHeartbeat',
   'mountClose',

@@ -353,6 +353,8 @@ function dispatch(store: Store, c: Command): CommandResult {
       return delegation.delegateDir(store, c);
     case 'releaseDirs':
       return delegation.releaseDirs(store, c);
+    case 'reserveInodes':
+      return delegation.reserveInodesFor(store, c);
     case 'dirBatch':
       return delegation.dirBatch(store, c);
     case 'setLock':

@@ -927,10 +927,12 @@ export type Command =
   | { op: 'releaseOrphan'; nowMs: number; mountId: string; ino: number }
   // Write-behind namespace changes (src/metadata/ops-delegation.ts): a mount asks for a directory,
   // whose entries then change only through its dirBatch commands until it gives it back
-  // (releaseDirs) or its session ends. `inodes`: how many inode numbers to keep reserved for the
-  // mount's creates (a new range when fewer than half are left).
+  // (releaseDirs) or its session ends. `inodes`: the size of a new range of inode numbers to
+  // reserve for the mount's creates (0: none; the mount asks before it runs out).
   | { op: 'delegateDir'; nowMs: number; mountId: string; dir: number; inodes: number }
   | { op: 'releaseDirs'; nowMs: number; mountId: string; dirs: number[] }
+  // A new range of `inodes` numbers for the mount's creates, without a directory.
+  | { op: 'reserveInodes'; nowMs: number; mountId: string; inodes: number }
   // The mount's changes in its delegated directories, in the order it made them: all applied, or
   // none (the failure names the first op that failed). `batch`: the mount's count of its batches
   // from 1; one numbered at or below the last applied is not applied again (a retry whatever its
@@ -1156,11 +1158,16 @@ export type DirBatchOp =
     }
   | { op: 'unlink'; nowMs: number; parent: number; name: string; keepForMount?: string };
 
-// A mount's reserved inode numbers: `next` up to, not including, `end`; and the number of its last
-// dirBatch applied.
+// Inode numbers reserved for a mount: `next` up to, not including, `end`.
 export interface InodeRange {
   next: number;
   end: number;
+}
+
+// A mount's reserved inode numbers, ranges it uses in order (a create from one drops those before
+// it), and the number of its last dirBatch applied.
+export interface ReservedInodes {
+  ranges: InodeRange[];
   lastBatch?: number;
 }
 
@@ -1196,7 +1203,7 @@ export type CommandResult =
       changed?: boolean; // syncConfigUsers: whether the table changed
       // delegateDir: whether the directory is the mount's now, and its reserved inode numbers.
       delegated?: boolean;
-      inodeRange?: InodeRange;
+      reserved?: InodeRange[];
       // dirBatch (added by the service, not stored): directories of the mount another client is
       // waiting for.
       recalled?: number[];

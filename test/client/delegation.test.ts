@@ -53,7 +53,7 @@ describe('a delegated directory between two clients', () => {
       inodes: 64,
     });
     assert.equal(granted.delegated, true);
-    const { next } = granted.inodeRange!;
+    const { next } = granted.reserved![0];
     const create = (name: string, ino: number): DirBatchOp => ({
       op: 'create',
       nowMs: Date.now(),

@@ -3,6 +3,7 @@
 // other mount still sees every file the first one created and closed (close-to-open), with its
 // bytes; --no-write-behind sends none.
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import {
   closeSync,
   mkdirSync,
@@ -69,6 +70,22 @@ describe('write-behind namespace changes between two mounts', { skip: !canMount 
     // listing above is read afresh.)
     assert.ok(!readdirSync(there).includes('f0'));
     assert.equal(statSync(join(there, 'f1')).isFile(), true);
+  });
+
+  test('more creates than one range of inode numbers, from two processes at once', async () => {
+    const dirs = ['one', 'two'].map((d) => join(behind.mountPoint, 'wb', d));
+    for (const dir of dirs) mkdirSync(dir);
+    const perDir = 2600; // 5,200 in all: past the first 4,096 numbers reserved
+    const creator = (dir: string) =>
+      new Promise<number | null>((resolve) => {
+        const script = `const fs = require('node:fs');
+          for (let i = 0; i < ${perDir}; i++) fs.closeSync(fs.openSync('${dir}/n' + i, 'wx'));`;
+        spawn(process.execPath, ['-e', script], { stdio: 'inherit' }).on('exit', resolve);
+      });
+    assert.deepEqual(await Promise.all(dirs.map(creator)), [0, 0]);
+    for (const d of ['one', 'two'])
+      assert.equal(readdirSync(join(other.mountPoint, 'wb', d)).length, perDir);
+    assert.doesNotMatch(behind.output(), /write-behind changes lost/);
   });
 
   test('--no-write-behind commits every change before answering it', async () => {

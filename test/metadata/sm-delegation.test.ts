@@ -55,10 +55,11 @@ describe('directory delegation', () => {
     const { machine, bucket, dir } = setup();
     const a = grant(machine, 'A', dir);
     assert.equal(a.delegated, true);
-    assert.equal(a.inodeRange!.end - a.inodeRange!.next, 16);
+    const [range] = a.reserved!;
+    assert.equal(range.end - range.next, 16);
     assert.equal(grant(machine, 'B', dir).delegated, false, 'held by A');
-    const again = grant(machine, 'A', dir);
-    assert.deepEqual(again.inodeRange, a.inodeRange, 'more than half left: the same range');
+    const again = grant(machine, 'A', dir, 0);
+    assert.deepEqual(again.reserved, a.reserved, 'no more asked: the same range');
     // Numbers reserved are not handed to anyone else.
     const other = ok(machine, {
       op: 'mkdir',
@@ -67,7 +68,7 @@ describe('directory delegation', () => {
       mode: 0o755,
       caller: ROOT,
     }).inode!;
-    assert.ok(other.ino >= a.inodeRange!.end, `${other.ino} is past A's range`);
+    assert.ok(other.ino >= range.end, `${other.ino} is past A's range`);
     ok(machine, { op: 'releaseDirs', mountId: 'A', dirs: [dir] });
     assert.equal(grant(machine, 'B', dir).delegated, true, 'given back: B may have it');
   });
@@ -128,7 +129,7 @@ describe('directory delegation', () => {
 
   test('a batch makes the inodes the mount answered with, and applies whole or not at all', () => {
     const { machine, dir } = setup();
-    const { next } = grant(machine, 'A', dir).inodeRange!;
+    const { next } = grant(machine, 'A', dir).reserved![0];
     const before = machine.reader.getattr(dir)!;
     ok(machine, {
       op: 'dirBatch',
@@ -176,18 +177,35 @@ describe('directory delegation', () => {
       ops: [createOp(dir, 'w', next)],
     });
     assert.equal(reused.ok ? 'ok' : reused.code, 'EINVAL');
+    // A second range: numbers from it are taken, and the first one's rest is dropped with it.
+    const more = at(machine, 1000, { op: 'reserveInodes', mountId: 'A', inodes: 16 });
+    assert.ok(more.ok && more.reserved?.length === 2, JSON.stringify(more));
+    const second = more.reserved![1];
+    ok(machine, {
+      op: 'dirBatch',
+      batch: ++batches,
+      mountId: 'A',
+      ops: [createOp(dir, 'from-second', second.next + 3)],
+    });
+    const dropped = at(machine, 1000, {
+      op: 'dirBatch',
+      batch: ++batches,
+      mountId: 'A',
+      ops: [createOp(dir, 'w', next + 5)],
+    });
+    assert.equal(dropped.ok ? 'ok' : dropped.code, 'EINVAL', 'the first range was left behind');
     const outside = at(machine, 1000, {
       op: 'dirBatch',
       batch: ++batches,
       mountId: 'A',
-      ops: [createOp(dir, 'w', next + 16)],
+      ops: [createOp(dir, 'w', second.end)],
     });
     assert.equal(outside.ok ? 'ok' : outside.code, 'EINVAL');
   });
 
   test('a batch needs the directory delegated to its own live session', () => {
     const { machine, dir } = setup();
-    const { next } = grant(machine, 'A', dir).inodeRange!;
+    const { next } = grant(machine, 'A', dir).reserved![0];
     const fromB = at(machine, 1000, {
       op: 'dirBatch',
       batch: ++batches,
@@ -253,7 +271,7 @@ describe('a batch is the same as its changes one by one', () => {
       fc.property(fc.array(change, { maxLength: 30 }), (changes) => {
         const direct = setup();
         const batched = setup();
-        const { next } = grant(batched.machine, 'A', batched.dir, 64).inodeRange!;
+        const { next } = grant(batched.machine, 'A', batched.dir, 64).reserved![0];
         // The mount's side: it knows what the directory holds, so it sends only changes that
         // succeed (a create of an absent name, an unlink of a present one).
         const present = new Set<string>();
