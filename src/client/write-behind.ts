@@ -183,6 +183,7 @@ export class WriteBehind {
     held.names.delete(name);
     held.dir = { ...held.dir, mtimeMs: nowMs, ctimeMs: nowMs };
     held.lastChangeMs = nowMs;
+    this.created.delete(entry.ino); // its attributes changed: the service has them, once sent
     return true;
   }
 
@@ -385,6 +386,9 @@ export class WriteBehind {
       this.held.delete(dir);
       this.events.released(dir);
     }
+    // A change answered between the drain and now (its caller resumed first) goes out before the
+    // directory does; none can be answered here after it left `held`.
+    await this.drained();
     await this.metadata.applyNow({
       op: 'releaseDirs',
       nowMs: Date.now(),
