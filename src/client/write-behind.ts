@@ -94,6 +94,10 @@ export class WriteBehind {
     return this.held.has(dir);
   }
 
+  holdsAny(): boolean {
+    return this.held.size > 0 || this.moving.size > 0;
+  }
+
   // What this mount knows of a held directory's entry: undefined when it is not held.
   entry(dir: number, name: string): { ino: number; type: InodeType } | null | undefined {
     const held = this.held.get(dir);

@@ -197,6 +197,16 @@ export class StrataFileSystem {
     await this.writeBehind?.release(ino);
   }
 
+  // A directory entry about to be removed or moved, given back first if it is a directory held
+  // here (its own inode changes). Without this its change would wait, refused, until the
+  // directory was given back for being idle.
+  private async releaseChild(parent: number, name: string): Promise<void> {
+    const wb = this.writeBehind;
+    if (wb === undefined || !wb.holdsAny()) return;
+    const child = await this.client.lookup(parent, name).catch(() => undefined);
+    if (child?.type === 'dir') await wb.release(child.ino);
+  }
+
   // fsync of a directory, syncfs: every namespace change answered so far is applied.
   async syncNamespace(): Promise<void> {
     await this.writeBehind?.synced();
@@ -391,9 +401,7 @@ export class StrataFileSystem {
   async rmdir(parent: number, name: string): Promise<void> {
     try {
       await this.changing([parent], async () => {
-        // The directory itself goes: given back first if this mount holds it.
-        const child = this.writeBehind?.entry(parent, name);
-        if (child) await this.releaseIfHeld(child.ino);
+        await this.releaseChild(parent, name); // the directory itself goes
         await this.client.rmdirAt(parent, name);
       });
       this.leases.removed(parent, name, undefined);
@@ -428,6 +436,8 @@ export class StrataFileSystem {
   ): Promise<void> {
     const RENAME_NOREPLACE = 1;
     const RENAME_EXCHANGE = 2;
+    await this.releaseChild(parent, name);
+    await this.releaseChild(newParent, newName);
     const replaced =
       this.openCounts.size > 0
         ? await this.client.lookup(newParent, newName).catch(() => undefined)

@@ -10,6 +10,8 @@ import {
   openSync,
   readdirSync,
   readFileSync,
+  renameSync,
+  rmdirSync,
   statSync,
   unlinkSync,
   writeFileSync,
@@ -119,6 +121,17 @@ describe('write-behind namespace changes between two mounts', { skip: !canMount 
     await new Promise((r) => setTimeout(r, 1100));
     assert.equal(readFileSync(join(here, 'from-s3'), 'utf8'), 'put');
     s3.destroy();
+  });
+
+  test('a directory held here is renamed and removed as any other', async () => {
+    const top = join(behind.mountPoint, 'wb');
+    mkdirSync(join(top, 'moving'));
+    for (let i = 0; i < 30; i++) closeSync(openSync(join(top, 'moving', `x${i}`), 'wx'));
+    renameSync(join(top, 'moving'), join(top, 'moved'));
+    assert.equal(readdirSync(join(other.mountPoint, 'wb', 'moved')).length, 30);
+    for (let i = 0; i < 30; i++) unlinkSync(join(top, 'moved', `x${i}`));
+    rmdirSync(join(top, 'moved'));
+    assert.ok(!readdirSync(join(other.mountPoint, 'wb')).includes('moved'));
   });
 
   test('--no-write-behind commits every change before answering it', async () => {
