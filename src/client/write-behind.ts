@@ -8,9 +8,10 @@
 //
 // A directory is given back when another client wants it (the batch answer's `recalled`), when
 // the mount changes it any other way (rename, mkdir, ...: release()), or after IDLE_MS without a
-// change here. If a batch is refused (the session expired while the mount was cut off), the
-// changes queued are lost: the directories are given up, the error is kept for the next fsync
-// (as a local file system reports a failed writeback), logged and counted.
+// change here. A batch no metadata member answers is sent again until one does. If a batch is
+// refused (the session expired while the mount was cut off), the changes queued are lost: the
+// directories are given up, the error is kept for the next fsync (as a local file system reports
+// a failed writeback), logged and counted.
 import assert from 'node:assert';
 import { isStrataError, StrataError } from '../common/errors.ts';
 import { inodeFields } from '../metadata/new-inode.ts';
@@ -30,6 +31,14 @@ const INODES_LOW = INODES_RESERVED / 4;
 const BATCH_OPS_MAX = 1024;
 const GATHER_MS = 5;
 const GATHER_OPS = 64;
+const UNREACHABLE_RETRY_MS_MIN = 50;
+const UNMOUNT_WAIT_MS = 30_000;
+// Failures that say nothing of the batch but that no member answered.
+const UNREACHABLE: ReadonlySet<string> = new Set([
+  'RPC_UNAVAILABLE',
+  'RPC_TIMEOUT',
+  'RPC_CONNECTION_LOST',
+]);
 
 interface HeldDir {
   dir: Inode; // its attributes, kept up to date by this mount's changes
@@ -40,7 +49,7 @@ interface HeldDir {
 export interface WriteBehindEvents {
   // Changes this mount answered were lost (the batch was refused): what the kernel holds of these
   // directories is wrong.
-  lost(dirs: number[]): void;
+  lost(dirs: number[], changes: number): void;
   // A directory is given back: from now on others change it, so what the mount learnt of it while
   // it held it is no longer to be trusted.
   released(dir: number): void;
@@ -72,6 +81,7 @@ export class WriteBehind {
   private failure: Error | undefined;
   private readonly idleTimer: NodeJS.Timeout;
   private closed = false;
+  private closeDeadlineMs: number | undefined;
   private refusedForUser = false;
 
   constructor(
@@ -88,10 +98,6 @@ export class WriteBehind {
     metadata.beforeCall = () => this.drained();
     this.idleTimer = setInterval(() => this.releaseIdle(), IDLE_MS / 2);
     this.idleTimer.unref();
-  }
-
-  holds(dir: number): boolean {
-    return this.held.has(dir);
   }
 
   holdsAny(): boolean {
@@ -225,6 +231,7 @@ export class WriteBehind {
   // Unmount: everything sent, every directory given back.
   async close(): Promise<void> {
     this.closed = true;
+    this.closeDeadlineMs = Date.now() + UNMOUNT_WAIT_MS;
     clearInterval(this.idleTimer);
     await this.drained();
     await Promise.all([...this.moving.values()]);
@@ -264,20 +271,42 @@ export class WriteBehind {
     this.inFlightOps = ops.length;
     this.unsentSinceMs = Date.now(); // the ops queued from now on
     this.batch += 1;
-    try {
-      const result = await this.metadata.applyNow({
-        op: 'dirBatch',
-        nowMs: Date.now(),
-        mountId: this.mountId,
-        batch: this.batch,
-        ops,
-      });
-      assert(this.queue[0] === ops[0], 'the queue is sent in order');
-      this.queue.splice(0, ops.length);
-      for (const op of ops) if (op.op === 'create') this.created.delete(op.ino);
-      for (const dir of result.recalled ?? []) void this.release(dir).catch(() => {});
-    } catch (error) {
-      this.lose(error);
+    const batch = this.batch;
+    for (let waitMs = UNREACHABLE_RETRY_MS_MIN; ; waitMs = Math.min(waitMs * 2, 1000)) {
+      try {
+        const result = await this.metadata.applyNow({
+          op: 'dirBatch',
+          nowMs: Date.now(),
+          mountId: this.mountId,
+          batch,
+          ops,
+        });
+        assert(this.queue[0] === ops[0], 'the queue is sent in order');
+        this.queue.splice(0, ops.length);
+        for (const op of ops) if (op.op === 'create') this.created.delete(op.ino);
+        for (const dir of result.recalled ?? []) void this.release(dir).catch(() => {});
+        return;
+      } catch (error) {
+        // The cluster did not answer (the client library gave up after its deadline): the same
+        // batch again, as long as it takes (its number keeps it from being applied twice; a
+        // session that expired meanwhile is refused, ESTALE), as a hard NFS mount waits. At
+        // unmount, up to UNMOUNT_WAIT_MS.
+        const unreachable = isStrataError(error) && UNREACHABLE.has(error.code);
+        if (
+          unreachable &&
+          (this.closeDeadlineMs === undefined || Date.now() < this.closeDeadlineMs)
+        ) {
+          this.log.warn('the metadata service did not take a write-behind batch: trying again', {
+            batch,
+            ops: ops.length,
+            error,
+          });
+          await new Promise((r) => setTimeout(r, waitMs));
+          continue;
+        }
+        this.lose(error);
+        return;
+      }
     }
   }
 
@@ -294,7 +323,7 @@ export class WriteBehind {
     this.queue = [];
     this.created.clear();
     this.held.clear();
-    this.events.lost(dirs);
+    this.events.lost(dirs, lostOps);
     void this.metadata
       .applyNow({ op: 'releaseDirs', nowMs: Date.now(), mountId: this.mountId, dirs })
       .catch(() => {});

@@ -10,7 +10,7 @@ import { type ErrnoCode, StrataError } from '../common/errors.ts';
 import { dataReadable, restoreHeader } from '../metadata/storage-class.ts';
 import type { Caller, DirEntry, Inode, SpecialFormat } from '../metadata/types.ts';
 import { type Logger, silentLogger } from '../observability/logger.ts';
-import { fuseWriteErrors } from '../observability/metrics.ts';
+import { fuseNamespaceChangesLost, fuseWriteErrors } from '../observability/metrics.ts';
 import { DirectoryLeases, LEASE_MS, type LeaseAnswer } from './dir-leases.ts';
 import { type Attr, DT, FATTR, NAME_BYTES_MAX } from './protocol.ts';
 import { ReadAhead, type ReadResult } from './read-ahead.ts';
@@ -157,6 +157,7 @@ export class StrataFileSystem {
   private readonly log: Logger;
   readonly lostWrites: LostWrites = { batches: 0, bytes: 0 };
   readonly writeBehind: WriteBehind | undefined;
+  lostNamespaceChanges = 0; // creates and unlinks answered behind and refused (write-behind.ts)
 
   constructor(client: StrataClient, options: FileSystemOptions) {
     this.client = client;
@@ -169,7 +170,9 @@ export class StrataFileSystem {
     this.leases = new DirectoryLeases(client, this.log);
     this.saveTokenPrefix = options.mountId ?? randomBytes(12).toString('hex');
     if (options.writeBehind === true && options.mountId !== undefined) {
-      const lost = (dirs: number[]) => {
+      const lost = (dirs: number[], changes: number) => {
+        this.lostNamespaceChanges += changes;
+        fuseNamespaceChangesLost.inc(changes);
         for (const dir of dirs) this.leases.drop(dir);
       };
       const released = (dir: number) => this.leases.drop(dir);

@@ -282,15 +282,17 @@ export async function mountMain(args: string[]): Promise<number> {
   // /dev/fuse in pool threads, which process.exit would wait for.
   if (session.connectionAlive && connection !== undefined && !abortFuseConnection(connection))
     log.warn('files are still open on the unmounted mount; exiting once they are closed');
-  process.exit(exitCode(fs.lostWrites, log));
+  process.exit(exitCode(fs.lostWrites, fs.lostNamespaceChanges, log));
 }
 
-// 1 when writes this mount accepted were lost, so a supervisor or script sees it.
-function exitCode(lost: LostWrites, log: Logger): number {
-  if (lost.batches === 0) return 0;
+// 1 when writes or namespace changes this mount accepted were lost, so a supervisor or script
+// sees it.
+function exitCode(lost: LostWrites, lostChanges: number, log: Logger): number {
+  if (lost.batches === 0 && lostChanges === 0) return 0;
   log.error('writes could not be stored during this mount', {
     batches: lost.batches,
     bytes: lost.bytes,
+    namespaceChanges: lostChanges,
   });
   return 1;
 }

@@ -491,6 +491,14 @@ export const fuseWriteErrors = new Counter({
   registers: [fuseMetrics],
 });
 
+// Creates and unlinks answered behind that the cluster refused (src/client/write-behind.ts): lost
+// without a crash of the mount (its session expired while it was cut off).
+export const fuseNamespaceChangesLost = new Counter({
+  name: 'strata_fuse_namespace_changes_lost_total',
+  help: 'Creates and unlinks this mount answered before they were applied and that the cluster then refused (lost)',
+  registers: [fuseMetrics],
+});
+
 // The client library's routing around slow and dead data servers (src/client/server-health.ts).
 export const hedgedShardReads = new Counter({
   name: 'strata_client_hedged_reads_total',

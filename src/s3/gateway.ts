@@ -170,7 +170,7 @@ async function handle(
     if (endpoint.kind !== 'CorsPreflight') await refuseUnprovided(ctx, endpoint);
     await dispatch(ctx, endpoint);
   } catch (error) {
-    sendError(log, req, res, url, requestId, error);
+    await sendError(log, req, res, url, requestId, error);
   } finally {
     const seconds = stopTimer({ operation: endpoint.kind });
     s3Requests.inc({ operation: endpoint.kind, status: String(res.statusCode) });
@@ -341,7 +341,7 @@ function dispatch(ctx: RequestContext, e: Endpoint): Promise<void> {
   }
 }
 
-function sendError(
+async function sendError(
   log: Logger,
   req: IncomingMessage,
   res: ServerResponse,
@@ -359,11 +359,14 @@ function sendError(
     return;
   }
   // A body we did not read would be parsed as the next request. A small one is read and dropped
-  // (req.resume below), so the client, still sending, gets the answer instead of a reset
-  // connection; a large or unsized one is not worth reading: the connection closes instead.
-  // A stalled body (RequestTimeout) is never waited for again.
-  const drain =
+  // before the answer, so the client, still sending, gets the answer instead of a reset
+  // connection (answered first, a client that asked `connection: close`, as the AWS SDK does
+  // with `expect: 100-continue`, could meet the closed socket while it still wrote: the SDK's
+  // TimeoutError, seen in CI); a large or unsized one is not worth reading: the connection
+  // closes instead. A stalled body (RequestTimeout) is never waited for again.
+  let drain =
     declaredBodyBytes(req) <= DRAIN_REFUSED_BODY_BYTES_MAX && s3.s3Code !== 'RequestTimeout';
+  if (!req.complete && drain) drain = await bodyDropped(req);
   if (!req.complete && !drain) res.setHeader('connection', 'close');
   for (const [name, value] of Object.entries(s3.headers)) res.setHeader(name, value);
   if (req.method === 'HEAD' || s3.httpStatus === 304) {
@@ -383,6 +386,24 @@ function sendError(
 // A refused request's body up to this size is read and dropped rather than cut off (S3 clients
 // send a whole part, up to a few tens of MiB, before they read the answer).
 const DRAIN_REFUSED_BODY_BYTES_MAX = 16 * 1024 * 1024;
+const DRAIN_REFUSED_BODY_MS_MAX = 10_000;
+
+// Reads and drops the rest of a refused request's body: true once it is all read, false when it
+// failed or took longer than DRAIN_REFUSED_BODY_MS_MAX (the connection is then closed).
+function bodyDropped(req: IncomingMessage): Promise<boolean> {
+  return new Promise((resolve) => {
+    const done = (read: boolean) => {
+      clearTimeout(timer);
+      req.off('end', ended).off('error', failed).off('close', failed);
+      resolve(read);
+    };
+    const ended = () => done(true);
+    const failed = () => done(req.complete);
+    const timer = setTimeout(() => done(false), DRAIN_REFUSED_BODY_MS_MAX);
+    req.once('end', ended).once('error', failed).once('close', failed);
+    req.resume();
+  });
+}
 
 function declaredBodyBytes(req: IncomingMessage): number {
   const length = Number(req.headers['content-length']);

@@ -189,3 +189,81 @@ describe('kill -9 under write-behind namespace changes', { skip: !canMount }, ()
     await crashRun({ seed: 4, killServerToo: true, stallServer: true });
   });
 });
+
+// A workload in a child: 20 creates (the directory is then held), then on each line of stdin the
+// next step: 200 more creates, then a create that is fsynced; it prints what each step gave.
+const CUT_OFF_RUNNER = `
+const fs = require('node:fs');
+const readline = require('node:readline');
+const dir = process.argv[1];
+for (let i = 0; i < 20; i++) fs.closeSync(fs.openSync(dir + '/a' + i, 'wx'));
+console.log('ready');
+const steps = [
+  () => {
+    for (let i = 0; i < 200; i++) fs.closeSync(fs.openSync(dir + '/b' + i, 'wx'));
+    return 'created';
+  },
+  () => {
+    const fd = fs.openSync(dir + '/synced', 'wx');
+    try {
+      fs.fsyncSync(fd);
+      return 'fsync ok';
+    } catch (error) {
+      return 'fsync ' + error.code;
+    } finally {
+      fs.closeSync(fd);
+    }
+  },
+];
+readline.createInterface({ input: process.stdin }).on('line', () => console.log(steps.shift()()));
+`;
+
+describe('a mount cut off past its session', { skip: !canMount }, () => {
+  test('changes it answered and could not send are reported, not dropped silently', async () => {
+    const server = await startStrata();
+    const mount = await startMount(server.metadataAddr);
+    let child: ChildProcess | undefined;
+    try {
+      const dir = join(mount.mountPoint, 'cut', 'dir');
+      mkdirSync(dir, { recursive: true });
+      let output = '';
+      child = spawn(process.execPath, ['-e', CUT_OFF_RUNNER, dir], {
+        stdio: ['pipe', 'pipe', 'inherit'],
+      });
+      child.stdout?.on('data', (d) => {
+        output += d;
+      });
+      const said = async (line: string) => {
+        const deadline = Date.now() + 60_000;
+        while (!output.includes(`${line}\n`)) {
+          if (Date.now() > deadline) throw new Error(`no "${line}" from the workload: ${output}`);
+          await new Promise((r) => setTimeout(r, 10));
+        }
+      };
+      await said('ready');
+      await new Promise((r) => setTimeout(r, 200)); // the grant and its listing
+      // The server stalls: the mount answers the next creates and cannot send them.
+      server.process.kill('SIGSTOP');
+      child.stdin?.write('\n');
+      await said('created');
+      // The mount is cut off in turn, for longer than its session (10 s) lives.
+      mount.process.kill('SIGSTOP');
+      server.process.kill('SIGCONT');
+      await new Promise((r) => setTimeout(r, 13_000));
+      mount.process.kill('SIGCONT');
+      child.stdin?.write('\n');
+      await said('fsync EIO');
+      const metricsUrl = /^metrics at (\S+)$/m.exec(mount.output())?.[1];
+      const metrics = await (await fetch(metricsUrl as string)).text();
+      const lost = Number(/^strata_fuse_namespace_changes_lost_total (\d+)/m.exec(metrics)?.[1]);
+      assert.ok(lost > 0, `lost changes counted: ${lost}`);
+      assert.match(mount.output(), /write-behind changes lost/);
+    } finally {
+      child?.kill('SIGKILL');
+      server.process.kill('SIGCONT');
+      mount.process.kill('SIGCONT');
+      await mount.stop().catch(() => {});
+      await server.stop();
+    }
+  });
+});
