@@ -13,6 +13,7 @@ const F_RDLCK = 0;
 const F_WRLCK = 1;
 const F_UNLCK = 2;
 const WAIT_MS_MIN = 10;
+const RELEASE_COUNTS_MAX = 4096;
 const WAIT_MS_MAX = 250;
 
 function lockType(type: number): 'read' | 'write' | 'unlock' {
@@ -30,6 +31,12 @@ export class MountSession implements LockService {
   private timer: NodeJS.Timeout | undefined;
   // (inode, kind, owner) that may hold locks, so a close without locks costs no metadata call.
   private readonly holders = new Set<string>();
+  // RELEASEs that drop a flock, under way, and how many began, per inode. The kernel queues the
+  // RELEASE of a close(2) before the SETLK of a later flock(2), but the session's parallel reads
+  // of /dev/fuse can hand them over in either order: a lock refused (EAGAIN) while such a
+  // release was under way, or after one began, is tried again once they have ended.
+  private readonly releases = new Map<number, Set<Promise<unknown>>>();
+  private readonly releasesBegun = new Map<number, number>();
 
   constructor(client: StrataClient, mountId: string, ttlMs: number, log: Logger) {
     this.client = client;
@@ -95,13 +102,22 @@ export class MountSession implements LockService {
       end: Math.min(lk.end, LOCK_END_MAX),
       pid: lk.pid,
     };
+    let releasesSeen = this.releasesBegun.get(ino) ?? 0;
     for (let delayMs = WAIT_MS_MIN; ; delayMs = Math.min(WAIT_MS_MAX, delayMs * 2)) {
       try {
         await this.client.setLock(this.mountId, spec);
         if (spec.type !== 'unlock') this.holders.add(`${ino}:${spec.kind}:${spec.owner}`);
         return;
       } catch (error) {
-        if (!wait || !isStrataError(error, 'EAGAIN')) throw error;
+        if (!isStrataError(error, 'EAGAIN')) throw error;
+        const releases = this.releases.get(ino);
+        const begun = this.releasesBegun.get(ino) ?? 0;
+        if (releases !== undefined || begun !== releasesSeen) {
+          releasesSeen = begun;
+          await Promise.allSettled([...(releases ?? [])]);
+          continue;
+        }
+        if (!wait) throw error;
       }
       // F_SETLKW: wait for the holder, until the caller is interrupted (a signal: EINTR).
       await new Promise<void>((resolve) => {
@@ -113,6 +129,22 @@ export class MountSession implements LockService {
       });
       if (signal.aborted) throw new StrataError('EINTR', 'interrupted while waiting for a lock');
     }
+  }
+
+  // A RELEASE that drops a flock began (before its first await): see `releases`.
+  noteRelease(ino: number, released: Promise<unknown>): void {
+    const pending = this.releases.get(ino) ?? new Set<Promise<unknown>>();
+    this.releases.set(ino, pending);
+    pending.add(released);
+    // Counts only grow (a lock compares the count it saw with the count now); the table is
+    // emptied when it grows large, at the cost of one retry missed in a race at that moment.
+    if (this.releasesBegun.size >= RELEASE_COUNTS_MAX) this.releasesBegun.clear();
+    this.releasesBegun.set(ino, (this.releasesBegun.get(ino) ?? 0) + 1);
+    const ended = () => {
+      pending.delete(released);
+      if (pending.size === 0 && this.releases.get(ino) === pending) this.releases.delete(ino);
+    };
+    released.then(ended, ended);
   }
 
   async releaseOwner(ino: number, owner: bigint, kind: 'posix' | 'flock'): Promise<void> {

@@ -46,6 +46,8 @@ export interface LockService {
   ): Promise<{ start: number; end: number; type: number; pid: number }>;
   setlk(ino: number, lk: R.LkIn, wait: boolean, signal: AbortSignal): Promise<void>;
   releaseOwner(ino: number, owner: bigint, kind: 'posix' | 'flock'): Promise<void>;
+  // A RELEASE that drops a flock began: a lock refused meanwhile is tried again after it.
+  noteRelease(ino: number, released: Promise<unknown>): void;
 }
 
 function fail(code: 'ENOSYS' | 'EINVAL' | 'EINTR', message: string): never {
@@ -176,8 +178,12 @@ export class FuseOperations {
         return null;
       case OP.RELEASE: {
         const r = R.decodeRelease(body);
-        await fs.release(r.fh);
-        if (r.releaseFlags & 2) await this.locks?.releaseOwner(node, r.owner, 'flock');
+        const released = (async () => {
+          await fs.release(r.fh);
+          if (r.releaseFlags & 2) await this.locks?.releaseOwner(node, r.owner, 'flock');
+        })();
+        if (r.releaseFlags & 2) this.locks?.noteRelease(node, released);
+        await released;
         return null;
       }
       case OP.OPENDIR:
