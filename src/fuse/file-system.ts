@@ -23,6 +23,9 @@ const S_IFREG = 0o100000;
 const S_IFLNK = 0o120000;
 const O_ACCMODE = 3;
 const O_EXCL = 0o200;
+// renameat2(2) flags.
+const RENAME_NOREPLACE = 1;
+const RENAME_EXCHANGE = 2;
 const HANDLES_MAX = 65_536;
 const STATFS_CACHE_MS = 5_000;
 const XATTR_CREATE = 1;
@@ -421,8 +424,6 @@ export class StrataFileSystem {
     newName: string,
     flags: number,
   ): Promise<void> {
-    const RENAME_NOREPLACE = 1;
-    const RENAME_EXCHANGE = 2;
     if (flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE))
       throw errorWith('EINVAL', 'unsupported rename flags');
     await this.changing([parent, newParent], () =>
@@ -437,8 +438,6 @@ export class StrataFileSystem {
     newName: string,
     flags: number,
   ): Promise<void> {
-    const RENAME_NOREPLACE = 1;
-    const RENAME_EXCHANGE = 2;
     await this.releaseChild(parent, name);
     await this.releaseChild(newParent, newName);
     const replaced =
