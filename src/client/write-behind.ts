@@ -53,6 +53,8 @@ export interface WriteBehindEvents {
   // A directory is given back: from now on others change it, so what the mount learnt of it while
   // it held it is no longer to be trusted.
   released(dir: number): void;
+  // A directory is now held: its creates and unlinks are answered here.
+  acquired(dir: number): void;
 }
 
 export class WriteBehind {
@@ -361,6 +363,7 @@ export class WriteBehind {
         return;
       }
       this.held.set(dir, { dir: attrs, names, lastChangeMs: Date.now() });
+      this.events.acquired(dir);
     } catch (error) {
       // A mount logged in as a user may not hold directories (an operator's command): it stops
       // asking, and goes on the ordinary way.

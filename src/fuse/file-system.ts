@@ -10,7 +10,11 @@ import { type ErrnoCode, StrataError } from '../common/errors.ts';
 import { dataReadable, restoreHeader } from '../metadata/storage-class.ts';
 import type { Caller, DirEntry, Inode, SpecialFormat } from '../metadata/types.ts';
 import { type Logger, silentLogger } from '../observability/logger.ts';
-import { fuseNamespaceChangesLost, fuseWriteErrors } from '../observability/metrics.ts';
+import {
+  fuseHeldDirectories,
+  fuseNamespaceChangesLost,
+  fuseWriteErrors,
+} from '../observability/metrics.ts';
 import { DirectoryLeases, LEASE_MS, type LeaseAnswer } from './dir-leases.ts';
 import { type Attr, DT, FATTR, NAME_BYTES_MAX } from './protocol.ts';
 import { ReadAhead, type ReadResult } from './read-ahead.ts';
@@ -176,13 +180,18 @@ export class StrataFileSystem {
       const lost = (dirs: number[], changes: number) => {
         this.lostNamespaceChanges += changes;
         fuseNamespaceChangesLost.inc(changes);
+        fuseHeldDirectories.dec(dirs.length);
         for (const dir of dirs) this.leases.drop(dir);
       };
-      const released = (dir: number) => this.leases.drop(dir);
+      const released = (dir: number) => {
+        fuseHeldDirectories.dec();
+        this.leases.drop(dir);
+      };
+      const acquired = () => fuseHeldDirectories.inc();
       this.writeBehind = new WriteBehind(
         client.metadata,
         options.mountId,
-        { lost, released },
+        { lost, released, acquired },
         this.log,
       );
     }

@@ -499,6 +499,14 @@ export const fuseNamespaceChangesLost = new Counter({
   registers: [fuseMetrics],
 });
 
+// Directories delegated to this mount (src/client/write-behind.ts): their creates and unlinks are
+// answered by the mount and sent to the cluster behind.
+export const fuseHeldDirectories = new Gauge({
+  name: 'strata_fuse_held_directories',
+  help: 'Directories this mount holds: creates and unlinks there are answered before the cluster applies them',
+  registers: [fuseMetrics],
+});
+
 // The client library's routing around slow and dead data servers (src/client/server-health.ts).
 export const hedgedShardReads = new Counter({
   name: 'strata_client_hedged_reads_total',

@@ -190,21 +190,26 @@ describe('kill -9 under write-behind namespace changes', { skip: !canMount }, ()
   });
 });
 
-// A workload in a child: 20 creates (the directory is then held), then on each line of stdin the
-// next step: 200 more creates, then a create that is fsynced; it prints what each step gave.
+// A workload in a child: a create every 5 ms (the directory is soon held, and never idle long enough
+// to be given back) until the first line on stdin; then on each line the next step: 200 more
+// creates, then a create that is fsynced. It prints what each step gave. It works in the directory
+// (chdir, relative names): a walk from the mount's root would ask the stalled server for `cut` and
+// `dir` again once the kernel's 1 s entries of them expire, and only the held directory is answered
+// by the mount.
 const CUT_OFF_RUNNER = `
 const fs = require('node:fs');
 const readline = require('node:readline');
-const dir = process.argv[1];
-for (let i = 0; i < 20; i++) fs.closeSync(fs.openSync(dir + '/a' + i, 'wx'));
-console.log('ready');
+process.chdir(process.argv[1]);
+let n = 0;
+const steady = setInterval(() => fs.closeSync(fs.openSync('a' + n++, 'wx')), 5);
 const steps = [
   () => {
-    for (let i = 0; i < 200; i++) fs.closeSync(fs.openSync(dir + '/b' + i, 'wx'));
+    clearInterval(steady);
+    for (let i = 0; i < 200; i++) fs.closeSync(fs.openSync('b' + i, 'wx'));
     return 'created';
   },
   () => {
-    const fd = fs.openSync(dir + '/synced', 'wx');
+    const fd = fs.openSync('synced', 'wx');
     try {
       fs.fsyncSync(fd);
       return 'fsync ok';
@@ -236,14 +241,29 @@ describe('a mount cut off past its session', { skip: !canMount }, () => {
       const said = async (line: string) => {
         const deadline = Date.now() + 60_000;
         while (!output.includes(`${line}\n`)) {
-          if (Date.now() > deadline) throw new Error(`no "${line}" from the workload: ${output}`);
+          if (Date.now() > deadline)
+            throw new Error(
+              `no "${line}" from the workload: ${output}\n${mount.output().slice(-3000)}`,
+            );
           await new Promise((r) => setTimeout(r, 10));
         }
       };
-      await said('ready');
-      await new Promise((r) => setTimeout(r, 200)); // the grant and its listing
-      // The server stalls: the mount answers the next creates and cannot send them.
+      const metricsUrl = /^metrics at (\S+)$/m.exec(mount.output())?.[1];
+      assert.ok(metricsUrl, mount.output());
+      const metric = async (name: string) => {
+        const text = await (await fetch(metricsUrl)).text();
+        return Number(new RegExp(`^${name} (\\d+)`, 'm').exec(text)?.[1]);
+      };
+      // The workload's directory is held before the server stalls.
+      const heldBy = Date.now() + 60_000;
+      while ((await metric('strata_fuse_held_directories')) !== 1) {
+        assert.ok(Date.now() < heldBy, 'the directory was never delegated to the mount');
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      // The server stalls: the mount answers the next creates and cannot send them (past the
+      // kernel's 1 s entry and attribute lifetimes, so that nothing is answered from its cache).
       server.process.kill('SIGSTOP');
+      await new Promise((r) => setTimeout(r, 1500));
       child.stdin?.write('\n');
       await said('created');
       // The mount is cut off in turn, for longer than its session (10 s) lives.
@@ -253,9 +273,7 @@ describe('a mount cut off past its session', { skip: !canMount }, () => {
       mount.process.kill('SIGCONT');
       child.stdin?.write('\n');
       await said('fsync EIO');
-      const metricsUrl = /^metrics at (\S+)$/m.exec(mount.output())?.[1];
-      const metrics = await (await fetch(metricsUrl as string)).text();
-      const lost = Number(/^strata_fuse_namespace_changes_lost_total (\d+)/m.exec(metrics)?.[1]);
+      const lost = await metric('strata_fuse_namespace_changes_lost_total');
       assert.ok(lost > 0, `lost changes counted: ${lost}`);
       assert.match(mount.output(), /write-behind changes lost/);
     } finally {
