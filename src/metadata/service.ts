@@ -346,9 +346,24 @@ export async function startMetadataService(
     if (addr === undefined || answer === null || typeof answer !== 'object') return answer;
     return { ...answer, [LEADER_HINT_FIELD]: addr };
   };
+  // Directories others wait for, told to their mounts in dirBatch answers.
+  const recalls = new Recalls();
+  // A command refused for a directory a mount holds: the mount is asked to give it back (the
+  // caller tries again).
+  const recallIfDelegated = (result: CommandResult): void => {
+    if (!result.ok && result.code === 'EDELEGATED' && result.delegatedDir !== undefined) {
+      recalls.ask(result.delegatedDir, Date.now());
+      metadataDelegationRecalls.inc({ kind: 'command' });
+    }
+  };
+  // The leader's own background work (lifecycle, collectors, expiry) commits through this.
   const committer: MetadataCommitter = {
     reader: stateMachine.reader,
-    apply: (command) => live.propose({ command }),
+    apply: async (command) => {
+      const result = await live.propose({ command });
+      recallIfDelegated(result);
+      return result;
+    },
     isLeader: () => live.isLeader,
   };
   const leaderAccess: LeaderAccess = { ...committer, readBarrier: () => live.readBarrier() };
@@ -381,8 +396,6 @@ export async function startMetadataService(
     unseal: (key) => secrets.unseal(key),
   });
 
-  // Directories others wait for, told to their mounts in dirBatch answers.
-  const recalls = new Recalls();
   // A user's call refused is said in the log and counted (the caller gets the EACCES itself).
   const accessLog = log.child({ service: 'access' });
   const refusalsSaid = <T>(
@@ -432,6 +445,11 @@ export async function startMetadataService(
         : refusalsSaid(actor, 'command', envelope.command?.op, () =>
             authorizeCommand(stateMachine.reader, actor, envelope.command, options.bucketPolicy),
           );
+    // A directory someone just waited for is not granted again at once (recalls.ts).
+    if (authorized.op === 'delegateDir' && recalls.heldOff(authorized.dir, Date.now())) {
+      metadataCommands.inc({ op: 'delegateDir', code: 'held_off' });
+      return { header: { ok: true, delegated: false } };
+    }
     const stop = metadataApplyLatency.startTimer({ op: envelope.command.op });
     const command = LEADER_STAMPED_OPS.has(authorized.op)
       ? { ...authorized, nowMs: Date.now() }
@@ -439,10 +457,7 @@ export async function startMetadataService(
     const result = await live.propose({ command, session: envelope.session });
     stop();
     metadataCommands.inc({ op: envelope.command.op, code: result.ok ? 'ok' : result.code });
-    if (!result.ok && result.code === 'EDELEGATED' && result.delegatedDir !== undefined) {
-      recalls.ask(result.delegatedDir);
-      metadataDelegationRecalls.inc({ kind: 'command' });
-    }
+    recallIfDelegated(result);
     // A mount's write-behind batch learns which of its directories others wait for.
     if (result.ok && command.op === 'dirBatch') {
       const recalled = recalls.of(stateMachine.reader, command.mountId);
@@ -471,7 +486,7 @@ export async function startMetadataService(
     const mountId = typeof mount === 'string' ? mount : undefined;
     const delegatedDir = stateMachine.reader.delegatedDirOfRead(fn, args, mountId);
     if (delegatedDir !== undefined) {
-      recalls.ask(delegatedDir);
+      recalls.ask(delegatedDir, Date.now());
       metadataDelegationRecalls.inc({ kind: 'read' });
       throw new StrataError('EDELEGATED', `directory ${delegatedDir} is delegated to a mount`);
     }

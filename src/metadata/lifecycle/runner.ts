@@ -53,6 +53,19 @@ interface Cursor {
   phase: 'keys' | 'uploads';
 }
 
+// What one applyLifecycle command acts on.
+interface Target {
+  bucket: string;
+  key?: string;
+  uploadId?: string;
+}
+
+// A command refused because a mount holds the key's directory (EDELEGATED) is proposed again on
+// the following ticks, ahead of the walk, while the mount gives the directory back (the service
+// asked it to, and grants it to no one for a while after): up to this many times, then it is
+// left to the next pass, logged and counted as an error.
+const DELEGATED_TRIES_MAX = 50;
+
 const locked = (v: LifecycleVersionFacts, nowMs: number) =>
   v.legalHold === true || (v.retention !== undefined && v.retention.untilMs > nowMs);
 
@@ -65,6 +78,8 @@ export class LifecycleRunner {
   private cursor: Cursor | undefined;
   private pauseUntilMs = 0;
   private stopped = false;
+  // Targets refused for a delegated directory, with the tries they had: proposed again first.
+  private delegated: { target: Target; tries: number }[] = [];
 
   constructor(metadata: MetadataCommitter, log: Logger, options: LifecycleRunnerOptions) {
     assert(options.keysPerTick > 0 && options.commandsPerTick > 0, 'a tick does some work');
@@ -74,6 +89,7 @@ export class LifecycleRunner {
     this.timer = setInterval(() => {
       if (!metadata.isLeader()) {
         this.cursor = undefined; // a later leadership walks afresh
+        this.delegated = [];
         return;
       }
       this.running ??= this.tick()
@@ -90,8 +106,9 @@ export class LifecycleRunner {
 
   // One bounded batch of the walk.
   async tick(): Promise<void> {
-    if (Date.now() < this.pauseUntilMs) return;
     const budget = { keys: this.options.keysPerTick, commands: this.options.commandsPerTick };
+    await this.proposeDelegatedAgain(budget);
+    if (Date.now() < this.pauseUntilMs) return;
     while (budget.keys > 0 && budget.commands > 0 && !this.stopped) {
       const bucket = this.currentBucket();
       if (bucket === undefined) {
@@ -183,7 +200,20 @@ export class LifecycleRunner {
     return true;
   }
 
-  private async propose(target: { bucket: string; key?: string; uploadId?: string }) {
+  private async proposeDelegatedAgain(budget: { commands: number }): Promise<void> {
+    const waiting = this.delegated;
+    this.delegated = [];
+    for (const [i, { target, tries }] of waiting.entries()) {
+      if (budget.commands === 0 || this.stopped) {
+        this.delegated.push(...waiting.slice(i));
+        return;
+      }
+      budget.commands--;
+      await this.propose(target, tries + 1);
+    }
+  }
+
+  private async propose(target: Target, tries = 0) {
     const command: Command = {
       op: 'applyLifecycle',
       nowMs: Date.now(),
@@ -191,6 +221,10 @@ export class LifecycleRunner {
       ...target,
     };
     const result = await this.metadata.apply(command);
+    if (!result.ok && result.code === 'EDELEGATED' && tries < DELEGATED_TRIES_MAX) {
+      this.delegated.push({ target, tries });
+      return;
+    }
     if (!result.ok) {
       lifecycleErrors.inc();
       this.log.warn('lifecycle command refused', {
