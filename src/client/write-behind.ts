@@ -1,13 +1,13 @@
 // A mount's write-behind namespace changes (docs/architecture/overview.md, "Directory delegation:
 // write-behind namespace changes"). A directory in which this mount keeps creating or removing
-// names is asked for (delegateDir); once held, a create or unlink there is answered at once, from
+// names is asked for (delegateDir); once held, a create, mkdir or unlink there is answered at once, from
 // what the mount knows of the directory (its whole listing, read after the grant), and queued.
 // The queue goes out in order, one dirBatch at a time; every other metadata call of the mount
 // waits until the queue is empty (MetadataClient.beforeCall), so the cluster sees the mount's
 // calls in the order it made them. fsync and syncfs wait for the queue (drained()).
 //
 // A directory is given back when another client wants it (the batch answer's `recalled`), when
-// the mount changes it any other way (rename, mkdir, ...: release()), or after IDLE_MS without a
+// the mount changes it any other way (rename, rmdir, ...: release()), or after IDLE_MS without a
 // change here. A batch no metadata member answers is sent again until one does. If a batch is
 // refused (the session expired while the mount was cut off), the changes queued are lost: the
 // directories are given up, the error is kept for the next fsync (as a local file system reports
@@ -160,18 +160,38 @@ export class WriteBehind {
     }
   }
 
-  // A create in a held directory, answered here: the new inode, or undefined when it cannot be
-  // (not held, the name is taken, no inode number left: the caller goes the ordinary way).
+  // A create (a file) or mkdir in a held directory, answered here: the new inode, or undefined
+  // when it cannot be (not held, the name is taken, no inode number left: the caller goes the
+  // ordinary way). The new directory is not held: changes in it go the ordinary way, after this
+  // one is applied (every other call waits for the queue).
   create(parent: number, name: string, mode: number, caller: Caller): Inode | undefined {
+    return this.make('create', parent, name, mode, caller);
+  }
+
+  mkdir(parent: number, name: string, mode: number, caller: Caller): Inode | undefined {
+    return this.make('mkdir', parent, name, mode, caller);
+  }
+
+  private make(
+    op: 'create' | 'mkdir',
+    parent: number,
+    name: string,
+    mode: number,
+    caller: Caller,
+  ): Inode | undefined {
     const held = this.held.get(parent);
     if (held === undefined || held.names.has(name) || this.failure !== undefined) return undefined;
     const ino = this.takeInode();
     if (ino === undefined) return undefined;
     const nowMs = Date.now();
-    const inode = inodeFields(ino, 'file', mode & 0o7777, caller, nowMs, held.dir);
-    this.push({ op: 'create', nowMs, parent, name, mode: mode & 0o7777, caller, ino });
-    held.names.set(name, { ino, type: 'file' });
-    held.dir = { ...held.dir, mtimeMs: nowMs, ctimeMs: nowMs };
+    const type = op === 'mkdir' ? 'dir' : 'file';
+    const fields = inodeFields(ino, type, mode & 0o7777, caller, nowMs, held.dir);
+    // As the service makes it (ops-namespace.ts): a directory knows its parent.
+    const inode = type === 'dir' ? { ...fields, parent } : fields;
+    this.push({ op, nowMs, parent, name, mode: mode & 0o7777, caller, ino });
+    held.names.set(name, { ino, type });
+    const nlink = held.dir.nlink + (type === 'dir' ? 1 : 0);
+    held.dir = { ...held.dir, mtimeMs: nowMs, ctimeMs: nowMs, nlink };
     held.lastChangeMs = nowMs;
     this.created.set(ino, inode);
     return inode;
@@ -285,7 +305,7 @@ export class WriteBehind {
         });
         assert(this.queue[0] === ops[0], 'the queue is sent in order');
         this.queue.splice(0, ops.length);
-        for (const op of ops) if (op.op === 'create') this.created.delete(op.ino);
+        for (const op of ops) if (op.op !== 'unlink') this.created.delete(op.ino);
         for (const dir of result.recalled ?? []) void this.release(dir).catch(() => {});
         return;
       } catch (error) {

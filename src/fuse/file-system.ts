@@ -357,8 +357,29 @@ export class StrataFileSystem {
     );
   }
 
-  mkdir(parent: number, name: string, mode: number, caller: Caller): Promise<Inode> {
+  async mkdir(parent: number, name: string, mode: number, caller: Caller): Promise<Inode> {
+    const behind = await this.mkdirBehind(parent, name, mode, caller);
+    if (behind !== undefined) return behind;
     return this.named(parent, name, () => this.client.mkdirAt(parent, name, mode & 0o7777, caller));
+  }
+
+  // A mkdir in a directory held for write-behind, answered here; undefined: the ordinary way.
+  private async mkdirBehind(
+    parent: number,
+    name: string,
+    mode: number,
+    caller: Caller,
+  ): Promise<Inode | undefined> {
+    const wb = this.writeBehind;
+    if (wb === undefined) return undefined;
+    await wb.settled(parent);
+    const entry = wb.entry(parent, name);
+    if (entry === undefined) return undefined;
+    if (entry !== null) throw errorWith('EEXIST', `${name} exists`);
+    const inode = wb.mkdir(parent, name, mode, caller);
+    if (inode === undefined) return undefined;
+    this.leases.added(parent, name, { inode, parent: wb.dirAttributes(parent) });
+    return inode;
   }
 
   symlink(parent: number, name: string, target: string, caller: Caller): Promise<Inode> {

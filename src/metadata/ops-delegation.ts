@@ -2,7 +2,7 @@
 // changes"). A mount that creates or removes many names in one directory asks for the directory
 // (delegateDir). While it holds it, no one else changes its entries or its own inode
 // (Store.checkDelegation: EDELEGATED, and the service asks the mount to give it back), so the
-// mount knows the outcome of its own creates and unlinks there before they are applied: it
+// mount knows the outcome of its own creates, mkdirs and unlinks there before they are applied: it
 // answers them at once and sends them later, in order, as dirBatch commands. A dirBatch is
 // applied whole or not at all, so what the cluster holds of a mount's changes is always a prefix
 // of the order it made them in.
@@ -13,7 +13,7 @@
 import { bucketOfDir, delegations, mountInodes } from './delegations.ts';
 import * as K from './keys.ts';
 import { renewSession } from './ops-locks.ts';
-import { create, directory, unlink } from './ops-namespace.ts';
+import { create, directory, mkdir, unlink } from './ops-namespace.ts';
 import { CommandError, fail, type Store } from './store.ts';
 import { type Command, type DirBatchOp, type InodeRange, ROOT_INO } from './types.ts';
 
@@ -119,6 +119,12 @@ function applyOp(store: Store, mountId: string, op: DirBatchOp): void {
       create(store, { op: 'create', nowMs, parent, name, mode, caller, exclusive: true }, op.ino);
       return;
     }
+    case 'mkdir': {
+      useInode(store, mountId, op.ino);
+      const { nowMs, parent, name, mode, caller } = op;
+      mkdir(store, { op: 'mkdir', nowMs, parent, name, mode, caller }, op.ino);
+      return;
+    }
     case 'unlink': {
       if (op.keepForMount !== undefined && op.keepForMount !== mountId)
         fail('EINVAL', 'a dirBatch unlink keeps an open file for its own mount only');
@@ -127,7 +133,7 @@ function applyOp(store: Store, mountId: string, op: DirBatchOp): void {
       return;
     }
     default:
-      fail('EINVAL', `a dirBatch op is create or unlink, not ${(op as { op: unknown }).op}`);
+      fail('EINVAL', `a dirBatch op is create, mkdir or unlink, not ${(op as { op: unknown }).op}`);
   }
 }
 

@@ -67,10 +67,16 @@ function noFilesAtRoot(parent: number): void {
   if (parent === ROOT_INO) fail('EPERM', 'only buckets (directories) may live at the top level');
 }
 
-export function mkdir(store: Store, c: Op<'mkdir'>) {
+// `ino`: the number a mount chose from its reserved range (a dirBatch mkdir); otherwise the next
+// one.
+export function mkdir(store: Store, c: Op<'mkdir'>, ino?: number) {
   const parent = directory(store, c.parent);
   if (c.parent === ROOT_INO) fail('EPERM', 'top-level directories are buckets: use createBucket');
-  const dir = { ...newInode(store, 'dir', c.mode, c.caller, c.nowMs, parent), parent: parent.ino };
+  const fields =
+    ino === undefined
+      ? newInode(store, 'dir', c.mode, c.caller, c.nowMs, parent)
+      : inodeFields(ino, 'dir', c.mode, c.caller, c.nowMs, parent);
+  const dir = { ...fields, parent: parent.ino };
   link(store, parent, c.name, dir, c.nowMs);
   store.putInode(dir);
   return { ok: true as const, inode: dir, parent: store.mustInode(c.parent) };

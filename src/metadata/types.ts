@@ -1144,11 +1144,11 @@ export interface FileLock {
   pid: number;
 }
 
-// One change of a dirBatch: a create carries the inode number the mount chose from its range
-// and the time it answered at; its attributes are exactly those newInode gives.
+// One change of a dirBatch: a create or mkdir carries the inode number the mount chose from its
+// range and the time it answered at; its attributes are exactly those newInode gives.
 export type DirBatchOp =
   | {
-      op: 'create';
+      op: 'create' | 'mkdir';
       nowMs: number;
       parent: number;
       name: string;

@@ -1,4 +1,4 @@
-// kill -9 during a create/rename/unlink workload on a --write-behind mount, with an fsync of the
+// kill -9 during a create/mkdir/rename/unlink workload on a --write-behind mount, with an fsync of the
 // directory every SYNC_EVERY operations (issue 13's crash test for the POSIX durability path):
 // afterwards every operation before the last fsync that returned is there, and what the cluster
 // holds is exactly the directory after some prefix of the workload (no operation survives whose
@@ -18,6 +18,7 @@ import { seededRandom } from '../metadata/sm-helpers.ts';
 // make it and every change before it durable.
 type Op =
   | { op: 'create'; name: string; sync?: true }
+  | { op: 'mkdir'; name: string }
   | { op: 'unlink'; name: string }
   | { op: 'rename'; from: string; to: string };
 
@@ -25,8 +26,9 @@ const OPS = 20_000; // more than run before the kill
 const SYNC_EVERY = 100;
 const SYNCS_BEFORE_KILL = 4;
 
-// 70% creates of new names, 15% unlinks and 15% renames (to a new name) of present ones; without
-// `renames`, 75% creates and 25% unlinks (all answered behind, none waits for the cluster).
+// 65% creates and 5% mkdirs of new names, 15% unlinks and 15% renames (to a new name) of present
+// files; without `renames`, 30% unlinks instead (then all are answered behind, none waits for
+// the cluster). Directories made are never unlinked or renamed.
 function workload(seed: number, renames: boolean): Op[] {
   const random = seededRandom(seed);
   const present: string[] = [];
@@ -36,6 +38,9 @@ function workload(seed: number, renames: boolean): Op[] {
     if ((ops.length + 1) % SYNC_EVERY === 0) {
       present.push(`s${i}`);
       ops.push({ op: 'create', name: `s${i}`, sync: true });
+    } else if (roll >= 65 && roll < 70) {
+      ops.push({ op: 'mkdir', name: `d${i}` });
+      continue;
     } else if (present.length === 0 || roll < 70) {
       const name = `f${i}`;
       present.push(name);
@@ -56,7 +61,7 @@ function workload(seed: number, renames: boolean): Op[] {
 }
 
 const apply = (names: Set<string>, op: Op) => {
-  if (op.op === 'create') names.add(op.name);
+  if (op.op === 'create' || op.op === 'mkdir') names.add(op.name);
   else if (op.op === 'unlink') names.delete(op.name);
   else {
     names.delete(op.from);
@@ -89,7 +94,8 @@ ops.forEach((o, i) => {
     if (o.sync) fs.fsyncSync(fd);
     fs.closeSync(fd);
     if (o.sync) console.log('synced ' + (i + 1));
-  } else if (o.op === 'unlink') fs.unlinkSync(at(o.name));
+  } else if (o.op === 'mkdir') fs.mkdirSync(at(o.name));
+  else if (o.op === 'unlink') fs.unlinkSync(at(o.name));
   else fs.renameSync(at(o.from), at(o.to));
 });
 `;

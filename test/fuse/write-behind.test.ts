@@ -123,6 +123,33 @@ describe('write-behind namespace changes between two mounts', { skip: !canMount 
     s3.destroy();
   });
 
+  test('a mkdir in a held directory is answered behind too, and the new directory works at once', async () => {
+    const here = join(behind.mountPoint, 'wb', 'tree');
+    const there = join(other.mountPoint, 'wb', 'tree');
+    mkdirSync(here);
+    const metricsAt = /^metrics at (\S+)$/m.exec(behind.output())?.[1] as string;
+    const held = () => counter(metricsAt, /^strata_fuse_held_directories (\d+)/m);
+    for (let i = 0; (await held()) === 0; i++) {
+      assert.ok(i < 2000, 'the directory was never delegated to the mount');
+      closeSync(openSync(join(here, `f${i}`), 'wx'));
+    }
+    const mkdirs = () =>
+      counter(server.metricsUrl, /strata_metadata_commands_total\{op="mkdir",code="ok"\} (\d+)/);
+    const before = await mkdirs();
+    for (let i = 0; i < 10; i++) {
+      mkdirSync(join(here, `d${i}`), 0o750);
+      writeFileSync(join(here, `d${i}`, 'inner'), `in ${i}`);
+    }
+    assert.throws(() => mkdirSync(join(here, 'd0')), { code: 'EEXIST' });
+    assert.equal(await mkdirs(), before, 'no mkdir was committed on its own');
+    for (let i = 0; i < 10; i++) {
+      assert.equal(statSync(join(there, `d${i}`)).mode & 0o7777, 0o750);
+      assert.equal(readFileSync(join(there, `d${i}`, 'inner'), 'utf8'), `in ${i}`);
+    }
+    assert.equal(statSync(there).nlink, 12, 'the parent counts its ten new subdirectories');
+    assert.equal(statSync(here).nlink, 12);
+  });
+
   test('a directory held here is renamed and removed as any other', async () => {
     const top = join(behind.mountPoint, 'wb');
     mkdirSync(join(top, 'moving'));

@@ -40,8 +40,9 @@ const createOp = (
   ino: number,
   nowMs = 1500,
   mode = 0o640,
+  op: 'create' | 'mkdir' = 'create',
 ): DirBatchOp => ({
-  op: 'create',
+  op,
   nowMs,
   parent,
   name,
@@ -257,11 +258,11 @@ describe('directory delegation', () => {
   });
 });
 
-// The write-behind path's promise: any sequence of creates and unlinks, cut into batches
-// anywhere, leaves the directory and its files as the same changes sent one by one do.
+// The write-behind path's promise: any sequence of creates, mkdirs and unlinks, cut into batches
+// anywhere, leaves the directory and its entries as the same changes sent one by one do.
 describe('a batch is the same as its changes one by one', () => {
   const change = fc.record({
-    create: fc.boolean(),
+    kind: fc.constantFrom('create', 'mkdir', 'unlink'),
     name: fc.constantFrom('a', 'b', 'c', 'd', 'e'),
     mode: fc.constantFrom(0o600, 0o644, 0o755),
     cut: fc.boolean(),
@@ -273,8 +274,8 @@ describe('a batch is the same as its changes one by one', () => {
         const batched = setup();
         const { next } = grant(batched.machine, 'A', batched.dir, 64).reserved![0];
         // The mount's side: it knows what the directory holds, so it sends only changes that
-        // succeed (a create of an absent name, an unlink of a present one).
-        const present = new Set<string>();
+        // succeed (a create or mkdir of an absent name, an unlink of a present file).
+        const present = new Map<string, 'file' | 'dir'>();
         let pending: DirBatchOp[] = [];
         let ino = next;
         const flush = () => {
@@ -284,8 +285,19 @@ describe('a batch is the same as its changes one by one', () => {
         };
         changes.forEach((c, i) => {
           const nowMs = 2000 + i;
-          if (c.create && !present.has(c.name)) {
-            present.add(c.name);
+          if (c.kind === 'mkdir' && !present.has(c.name)) {
+            present.set(c.name, 'dir');
+            const mode = c.mode;
+            at(direct.machine, nowMs, {
+              op: 'mkdir',
+              parent: direct.dir,
+              name: c.name,
+              mode,
+              caller: USER,
+            });
+            pending.push(createOp(batched.dir, c.name, ino++, nowMs, mode, 'mkdir'));
+          } else if (c.kind === 'create' && !present.has(c.name)) {
+            present.set(c.name, 'file');
             at(direct.machine, nowMs, {
               op: 'create',
               parent: direct.dir,
@@ -295,7 +307,7 @@ describe('a batch is the same as its changes one by one', () => {
               exclusive: true,
             });
             pending.push(createOp(batched.dir, c.name, ino++, nowMs, c.mode));
-          } else if (!c.create && present.has(c.name)) {
+          } else if (c.kind === 'unlink' && present.get(c.name) === 'file') {
             present.delete(c.name);
             at(direct.machine, nowMs, { op: 'unlink', parent: direct.dir, name: c.name });
             pending.push({ op: 'unlink', nowMs, parent: batched.dir, name: c.name });
