@@ -3,7 +3,7 @@
 // locks that exclude across mounts, a waiting lock granted when the other side unlocks, and the
 // locks of a mount killed with -9 released when its session runs out.
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import {
   closeSync,
@@ -116,6 +116,45 @@ describe('two mounts of one cluster', {
         return false;
       }
     });
+  });
+
+  test('xattrs set on one mount show on the other within the cache time; writes ask the service nothing for them', async () => {
+    const py = (code: string, ...args: string[]) => {
+      const r = spawnSync('python3', ['-c', `import os, sys\n${code}`, ...args], {
+        encoding: 'utf8',
+      });
+      assert.equal(r.status, 0, r.stderr);
+      return r.stdout.trim();
+    };
+    const onA = join(a.mountPoint, 'shared/xattrs');
+    const onB = join(b.mountPoint, 'shared/xattrs');
+    writeFileSync(onA, 'x');
+    const valueOnB = () => {
+      try {
+        return py("print(os.getxattr(sys.argv[1], 'user.v').decode())", onB);
+      } catch {
+        return undefined;
+      }
+    };
+    for (const value of ['1', '2']) {
+      py("os.setxattr(sys.argv[1], 'user.v', sys.argv[2].encode())", onA, value);
+      await until(`user.v = ${value} on mount b`, () => valueOnB() === value);
+    }
+    // The kernel asks for security.capability before each write: a file this mount made is
+    // answered from what it holds, not by a getattr read per write.
+    const getattrReads = async () => {
+      const text = await (await fetch(server.metricsUrl)).text();
+      return Number(/^strata_metadata_reads_total\{fn="getattr"\} (\d+)/m.exec(text)?.[1] ?? 0);
+    };
+    const before = await getattrReads();
+    py(
+      'fd = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)\n' +
+        "for i in range(200): os.pwrite(fd, b'x', i)\nos.close(fd)",
+      join(b.mountPoint, 'shared/written'),
+    );
+    const reads = (await getattrReads()) - before;
+    assert.ok(reads < 50, `${reads} getattr reads for 200 writes`);
+    assert.equal(readFileSync(join(a.mountPoint, 'shared/written'), 'utf8'), 'x'.repeat(200));
   });
 
   test("a leased directory answers misses on the mount, and still shows the other mount's new names within the lease", async () => {
