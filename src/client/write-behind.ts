@@ -1,17 +1,18 @@
 // A mount's write-behind namespace changes (docs/architecture/overview.md, "Directory delegation:
 // write-behind namespace changes"). A directory in which this mount keeps creating or removing
-// names is asked for (delegateDir); once held, a create, mkdir or unlink there is answered at once, from
-// what the mount knows of the directory (its whole listing, read after the grant), and queued.
-// The queue goes out in order, one dirBatch at a time; every other metadata call of the mount
-// waits until the queue is empty (MetadataClient.beforeCall), so the cluster sees the mount's
-// calls in the order it made them. fsync and syncfs wait for the queue (drained()).
+// names is asked for (delegateDir); once held, a create, mkdir, unlink or rename of a file within
+// it is answered at once, from what the mount knows of the directory (its whole listing, read
+// after the grant), and queued. The queue goes out in order, one dirBatch at a time; every other
+// metadata call of the mount waits until the queue is empty (MetadataClient.beforeCall), so the
+// cluster sees the mount's calls in the order it made them. fsync and syncfs wait for the queue
+// (drained()).
 //
 // A directory is given back when another client wants it (the batch answer's `recalled`), when
-// the mount changes it any other way (rename, rmdir, ...: release()), or after IDLE_MS without a
-// change here. A batch no metadata member answers is sent again until one does. If a batch is
-// refused (the session expired while the mount was cut off), the changes queued are lost: the
-// directories are given up, the error is kept for the next fsync (as a local file system reports
-// a failed writeback), logged and counted.
+// the mount changes it any other way (rmdir, a rename out of it, ...: release()), or after
+// IDLE_MS without a change here. A batch no metadata member answers is sent again until one does.
+// If a batch is refused (the session expired while the mount was cut off), the changes queued are
+// lost: the directories are given up, the error is kept for the next fsync (as a local file
+// system reports a failed writeback), logged and counted.
 import assert from 'node:assert';
 import { isStrataError, StrataError } from '../common/errors.ts';
 import { inodeFields } from '../metadata/new-inode.ts';
@@ -197,6 +198,35 @@ export class WriteBehind {
     return inode;
   }
 
+  // A rename of a non-directory within a held directory, over an absent name or another file
+  // (not itself), answered here: false when it cannot be. `keepReplaced`: the file it replaces is
+  // open here, kept until its last close (as unlink's).
+  rename(parent: number, name: string, newName: string, keepReplaced: boolean): boolean {
+    const held = this.held.get(parent);
+    const entry = held?.names.get(name);
+    const target = held?.names.get(newName);
+    if (held === undefined || entry === undefined || entry.type === 'dir') return false;
+    if (target !== undefined && (target.type === 'dir' || target.ino === entry.ino)) return false;
+    if (this.failure !== undefined) return false;
+    const nowMs = Date.now();
+    this.push({
+      op: 'rename',
+      nowMs,
+      parent,
+      name,
+      newName,
+      ...(keepReplaced ? { keepReplacedForMount: this.mountId } : {}),
+    });
+    held.names.delete(name);
+    held.names.set(newName, entry);
+    held.dir = { ...held.dir, mtimeMs: nowMs, ctimeMs: nowMs };
+    held.lastChangeMs = nowMs;
+    const made = this.created.get(entry.ino);
+    if (made !== undefined) this.created.set(entry.ino, { ...made, ctimeMs: nowMs });
+    if (target !== undefined) this.created.delete(target.ino); // the service has it, once sent
+    return true;
+  }
+
   // An unlink of a non-directory in a held directory, answered here: false when it cannot be.
   // `keepForMount`: the file is open here, kept until its last close.
   unlink(parent: number, name: string, keepForMount: boolean): boolean {
@@ -305,7 +335,8 @@ export class WriteBehind {
         });
         assert(this.queue[0] === ops[0], 'the queue is sent in order');
         this.queue.splice(0, ops.length);
-        for (const op of ops) if (op.op !== 'unlink') this.created.delete(op.ino);
+        for (const op of ops)
+          if (op.op === 'create' || op.op === 'mkdir') this.created.delete(op.ino);
         for (const dir of result.recalled ?? []) void this.release(dir).catch(() => {});
         return;
       } catch (error) {

@@ -456,9 +456,38 @@ export class StrataFileSystem {
   ): Promise<void> {
     if (flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE))
       throw errorWith('EINVAL', 'unsupported rename flags');
+    if (await this.renameBehind(parent, name, newParent, newName, flags)) return;
     await this.changing([parent, newParent], () =>
       this.renameNow(parent, name, newParent, newName, flags),
     ).finally(() => this.leases.renamed(parent, newParent));
+  }
+
+  // A rename of a file within a directory held for write-behind (rsync's and editors' temporary
+  // file moved over the real one), answered here: false when it is not one.
+  private async renameBehind(
+    parent: number,
+    name: string,
+    newParent: number,
+    newName: string,
+    flags: number,
+  ): Promise<boolean> {
+    const wb = this.writeBehind;
+    if (wb === undefined || parent !== newParent || (flags & RENAME_EXCHANGE) !== 0) return false;
+    await wb.settled(parent);
+    const source = wb.entry(parent, name);
+    if (source === undefined || source?.type === 'dir') return false;
+    if (source === null) throw errorWith('ENOENT', `no entry ${name}`);
+    const target = wb.entry(parent, newName);
+    if (target) {
+      if (flags & RENAME_NOREPLACE) throw errorWith('EEXIST', `${newName} exists`);
+      if (target.type === 'dir') throw errorWith('EISDIR', `${newName} is a directory`);
+      if (target.ino === source.ino) return true; // two names of one file: nothing to do
+    }
+    const keep = target ? this.openCounts.has(target.ino) : false;
+    if (!wb.rename(parent, name, newName, keep)) return false;
+    if (target && keep) this.keepIfOpen(target.ino);
+    this.leases.renamed(parent, parent);
+    return true;
   }
 
   private async renameNow(

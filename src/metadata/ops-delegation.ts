@@ -2,8 +2,8 @@
 // changes"). A mount that creates or removes many names in one directory asks for the directory
 // (delegateDir). While it holds it, no one else changes its entries or its own inode
 // (Store.checkDelegation: EDELEGATED, and the service asks the mount to give it back), so the
-// mount knows the outcome of its own creates, mkdirs and unlinks there before they are applied: it
-// answers them at once and sends them later, in order, as dirBatch commands. A dirBatch is
+// mount knows the outcome of its own creates, mkdirs, unlinks and renames there before they are
+// applied: it answers them at once and sends them later, in order, as dirBatch commands. A dirBatch is
 // applied whole or not at all, so what the cluster holds of a mount's changes is always a prefix
 // of the order it made them in.
 //
@@ -14,6 +14,7 @@ import { bucketOfDir, delegations, mountInodes } from './delegations.ts';
 import * as K from './keys.ts';
 import { renewSession } from './ops-locks.ts';
 import { create, directory, mkdir, unlink } from './ops-namespace.ts';
+import { rename } from './ops-rename.ts';
 import { CommandError, fail, type Store } from './store.ts';
 import { type Command, type DirBatchOp, type InodeRange, ROOT_INO } from './types.ts';
 
@@ -132,8 +133,28 @@ function applyOp(store: Store, mountId: string, op: DirBatchOp): void {
       unlink(store, { op: 'unlink', nowMs, parent, name, keepForMount });
       return;
     }
+    case 'rename': {
+      if (op.keepReplacedForMount !== undefined && op.keepReplacedForMount !== mountId)
+        fail('EINVAL', 'a dirBatch rename keeps a replaced open file for its own mount only');
+      const { nowMs, parent, name, newName, keepReplacedForMount } = op;
+      const source = store.dirent(parent, name);
+      if (source?.type === 'dir') fail('EINVAL', 'a dirBatch rename moves a non-directory');
+      rename(store, {
+        op: 'rename',
+        nowMs,
+        srcParent: parent,
+        srcName: name,
+        dstParent: parent,
+        dstName: newName,
+        keepReplacedForMount,
+      });
+      return;
+    }
     default:
-      fail('EINVAL', `a dirBatch op is create, mkdir or unlink, not ${(op as { op: unknown }).op}`);
+      fail(
+        'EINVAL',
+        `a dirBatch op is create, mkdir, unlink or rename, not ${(op as { op: unknown }).op}`,
+      );
   }
 }
 

@@ -1156,7 +1156,17 @@ export type DirBatchOp =
       caller: Caller;
       ino: number;
     }
-  | { op: 'unlink'; nowMs: number; parent: number; name: string; keepForMount?: string };
+  | { op: 'unlink'; nowMs: number; parent: number; name: string; keepForMount?: string }
+  // A rename of a non-directory within the directory (a target file it replaces may be kept
+  // for the mount, as unlink's keepForMount).
+  | {
+      op: 'rename';
+      nowMs: number;
+      parent: number;
+      name: string;
+      newName: string;
+      keepReplacedForMount?: string;
+    };
 
 // Inode numbers reserved for a mount: `next` up to, not including, `end`.
 export interface InodeRange {

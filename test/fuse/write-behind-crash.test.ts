@@ -27,8 +27,8 @@ const SYNC_EVERY = 100;
 const SYNCS_BEFORE_KILL = 4;
 
 // 65% creates and 5% mkdirs of new names, 15% unlinks and 15% renames (to a new name) of present
-// files; without `renames`, 30% unlinks instead (then all are answered behind, none waits for
-// the cluster). Directories made are never unlinked or renamed.
+// files; without `renames`, 30% unlinks instead. All are answered behind while the directory is
+// held (a rename within it too). Directories made are never unlinked or renamed.
 function workload(seed: number, renames: boolean): Op[] {
   const random = seededRandom(seed);
   const present: string[] = [];

@@ -150,6 +150,38 @@ describe('write-behind namespace changes between two mounts', { skip: !canMount 
     assert.equal(statSync(here).nlink, 12);
   });
 
+  test("renames within a held directory are answered behind (rsync's temporary files)", async () => {
+    const here = join(behind.mountPoint, 'wb', 'sync');
+    const there = join(other.mountPoint, 'wb', 'sync');
+    mkdirSync(here);
+    const metricsAt = /^metrics at (\S+)$/m.exec(behind.output())?.[1] as string;
+    for (let i = 0; (await counter(metricsAt, /^strata_fuse_held_directories (\d+)/m)) === 0; i++) {
+      assert.ok(i < 2000, 'the directory was never delegated to the mount');
+      writeFileSync(join(here, `old${i}`), `old ${i}`);
+    }
+    const renames = () =>
+      counter(server.metricsUrl, /strata_metadata_commands_total\{op="rename",code="ok"\} (\d+)/);
+    const before = await renames();
+    // A file held open here and then replaced stays readable through its descriptor.
+    const open = openSync(join(here, 'old0'), 'r');
+    for (let i = 0; i < 20; i++) {
+      writeFileSync(join(here, `.tmp${i}`), `new ${i}`);
+      renameSync(join(here, `.tmp${i}`), join(here, `old${i}`)); // over an existing file
+      writeFileSync(join(here, `.fresh${i}`), `fresh ${i}`);
+      renameSync(join(here, `.fresh${i}`), join(here, `fresh${i}`)); // to an absent name
+    }
+    assert.equal(await renames(), before, 'no rename was committed on its own');
+    assert.equal(readFileSync(open, 'utf8'), 'old 0');
+    closeSync(open);
+    assert.throws(() => renameSync(join(here, '.tmp0'), join(here, 'x')), { code: 'ENOENT' });
+    const names = readdirSync(there);
+    for (let i = 0; i < 20; i++) {
+      assert.equal(readFileSync(join(there, `old${i}`), 'utf8'), `new ${i}`);
+      assert.equal(readFileSync(join(there, `fresh${i}`), 'utf8'), `fresh ${i}`);
+      assert.ok(!names.includes(`.tmp${i}`) && !names.includes(`.fresh${i}`));
+    }
+  });
+
   test('a directory held here is renamed and removed as any other', async () => {
     const top = join(behind.mountPoint, 'wb');
     mkdirSync(join(top, 'moving'));

@@ -258,12 +258,13 @@ describe('directory delegation', () => {
   });
 });
 
-// The write-behind path's promise: any sequence of creates, mkdirs and unlinks, cut into batches
-// anywhere, leaves the directory and its entries as the same changes sent one by one do.
+// The write-behind path's promise: any sequence of creates, mkdirs, unlinks and renames, cut into
+// batches anywhere, leaves the directory and its entries as the same changes sent one by one do.
 describe('a batch is the same as its changes one by one', () => {
   const change = fc.record({
-    kind: fc.constantFrom('create', 'mkdir', 'unlink'),
+    kind: fc.constantFrom('create', 'mkdir', 'unlink', 'rename'),
     name: fc.constantFrom('a', 'b', 'c', 'd', 'e'),
+    to: fc.constantFrom('a', 'b', 'c', 'd', 'e'),
     mode: fc.constantFrom(0o600, 0o644, 0o755),
     cut: fc.boolean(),
   });
@@ -274,7 +275,8 @@ describe('a batch is the same as its changes one by one', () => {
         const batched = setup();
         const { next } = grant(batched.machine, 'A', batched.dir, 64).reserved![0];
         // The mount's side: it knows what the directory holds, so it sends only changes that
-        // succeed (a create or mkdir of an absent name, an unlink of a present file).
+        // succeed (a create or mkdir of an absent name, an unlink of a present file, a rename of
+        // one over an absent name or another file).
         const present = new Map<string, 'file' | 'dir'>();
         let pending: DirBatchOp[] = [];
         let ino = next;
@@ -307,6 +309,22 @@ describe('a batch is the same as its changes one by one', () => {
               exclusive: true,
             });
             pending.push(createOp(batched.dir, c.name, ino++, nowMs, c.mode));
+          } else if (
+            c.kind === 'rename' &&
+            present.get(c.name) === 'file' &&
+            c.to !== c.name &&
+            present.get(c.to) !== 'dir'
+          ) {
+            present.delete(c.name);
+            present.set(c.to, 'file');
+            at(direct.machine, nowMs, {
+              op: 'rename',
+              srcParent: direct.dir,
+              srcName: c.name,
+              dstParent: direct.dir,
+              dstName: c.to,
+            });
+            pending.push({ op: 'rename', nowMs, parent: batched.dir, name: c.name, newName: c.to });
           } else if (c.kind === 'unlink' && present.get(c.name) === 'file') {
             present.delete(c.name);
             at(direct.machine, nowMs, { op: 'unlink', parent: direct.dir, name: c.name });
