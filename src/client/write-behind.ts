@@ -58,6 +58,13 @@ export interface WriteBehindEvents {
   acquired(dir: number): void;
 }
 
+// A held directory as a change answered here at `nowMs` leaves it (`links`: the subdirectories it
+// made, each one more link of the directory).
+function changedHere(held: HeldDir, nowMs: number, links = 0): void {
+  held.dir = { ...held.dir, mtimeMs: nowMs, ctimeMs: nowMs, nlink: held.dir.nlink + links };
+  held.lastChangeMs = nowMs;
+}
+
 export class WriteBehind {
   private readonly metadata: MetadataClient;
   private readonly mountId: string;
@@ -191,9 +198,7 @@ export class WriteBehind {
     const inode = type === 'dir' ? { ...fields, parent } : fields;
     this.push({ op, nowMs, parent, name, mode: mode & 0o7777, caller, ino });
     held.names.set(name, { ino, type });
-    const nlink = held.dir.nlink + (type === 'dir' ? 1 : 0);
-    held.dir = { ...held.dir, mtimeMs: nowMs, ctimeMs: nowMs, nlink };
-    held.lastChangeMs = nowMs;
+    changedHere(held, nowMs, type === 'dir' ? 1 : 0);
     this.created.set(ino, inode);
     return inode;
   }
@@ -219,8 +224,7 @@ export class WriteBehind {
     });
     held.names.delete(name);
     held.names.set(newName, entry);
-    held.dir = { ...held.dir, mtimeMs: nowMs, ctimeMs: nowMs };
-    held.lastChangeMs = nowMs;
+    changedHere(held, nowMs);
     const made = this.created.get(entry.ino);
     if (made !== undefined) this.created.set(entry.ino, { ...made, ctimeMs: nowMs });
     if (target !== undefined) this.created.delete(target.ino); // the service has it, once sent
@@ -243,8 +247,7 @@ export class WriteBehind {
       ...(keepForMount ? { keepForMount: this.mountId } : {}),
     });
     held.names.delete(name);
-    held.dir = { ...held.dir, mtimeMs: nowMs, ctimeMs: nowMs };
-    held.lastChangeMs = nowMs;
+    changedHere(held, nowMs);
     this.created.delete(entry.ino); // its attributes changed: the service has them, once sent
     return true;
   }

@@ -3,9 +3,9 @@
 // (delegateDir). While it holds it, no one else changes its entries or its own inode
 // (Store.checkDelegation: EDELEGATED, and the service asks the mount to give it back), so the
 // mount knows the outcome of its own creates, mkdirs, unlinks and renames there before they are
-// applied: it answers them at once and sends them later, in order, as dirBatch commands. A dirBatch is
-// applied whole or not at all, so what the cluster holds of a mount's changes is always a prefix
-// of the order it made them in.
+// applied: it answers them at once and sends them later, in order, as dirBatch commands. A
+// dirBatch is applied whole or not at all, so what the cluster holds of a mount's changes is
+// always a prefix of the order it made them in.
 //
 // Only directories whose changes have no outcome the mount cannot predict are delegated: in a
 // bucket without versioning (so without Object Lock and replication, which need it); turning

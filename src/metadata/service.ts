@@ -445,8 +445,14 @@ export async function startMetadataService(
         : refusalsSaid(actor, 'command', envelope.command?.op, () =>
             authorizeCommand(stateMachine.reader, actor, envelope.command, options.bucketPolicy),
           );
-    // A directory someone just waited for is not granted again at once (recalls.ts).
-    if (authorized.op === 'delegateDir' && recalls.heldOff(authorized.dir, Date.now())) {
+    // A directory someone just waited for is not granted again at once (recalls.ts); to the mount
+    // that holds it already it is (a grant whose answer it never got): told that it holds it, it
+    // can give it back when its next batch's answer names it, as recalled.
+    if (
+      authorized.op === 'delegateDir' &&
+      stateMachine.reader.delegation(authorized.dir)?.mountId !== authorized.mountId &&
+      recalls.heldOff(authorized.dir, Date.now())
+    ) {
       metadataCommands.inc({ op: 'delegateDir', code: 'held_off' });
       return { header: { ok: true, delegated: false } };
     }
