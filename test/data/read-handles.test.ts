@@ -12,7 +12,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { isStrataError } from '../../src/common/errors.ts';
-import { ReadHandles } from '../../src/data/read-handles.ts';
+import {
+  openFilesLimit,
+  ReadHandles,
+  SHARD_READ_HANDLES_MAX,
+  SHARD_READ_HANDLES_MIN,
+  shardReadHandlesFor,
+} from '../../src/data/read-handles.ts';
 import { ShardStore } from '../../src/data/shard-store.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'strata-read-handles-'));
@@ -119,4 +125,18 @@ test('the shard store drops a handle on delete and on a new file at the path', a
     await store.close();
   }
   assert.equal(openUnder(disk), 0, 'close() leaves no shard file open');
+});
+
+test('the handle bound is a quarter of the open-file limit, within its bounds', () => {
+  assert.equal(shardReadHandlesFor(20_000), 5_000);
+  assert.equal(shardReadHandlesFor(1_024), 256);
+  assert.equal(shardReadHandlesFor(100), SHARD_READ_HANDLES_MIN);
+  assert.equal(shardReadHandlesFor(1_048_576), SHARD_READ_HANDLES_MAX);
+  assert.equal(shardReadHandlesFor(Number.POSITIVE_INFINITY), SHARD_READ_HANDLES_MAX);
+  assert.equal(shardReadHandlesFor(undefined), 512);
+  // This process's own limit, as the kernel reports it (Linux).
+  const limit = openFilesLimit();
+  assert.ok(limit !== undefined && limit >= 1, `read the limit: ${limit}`);
+  const soft = /^Max open files\s+(\S+)/m.exec(readFileSync('/proc/self/limits', 'utf8'))?.[1];
+  assert.equal(String(limit === Number.POSITIVE_INFINITY ? 'unlimited' : limit), soft);
 });
