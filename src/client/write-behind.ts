@@ -327,41 +327,55 @@ export class WriteBehind {
     this.unsentSinceMs = Date.now(); // the ops queued from now on
     this.batch += 1;
     const batch = this.batch;
+    try {
+      // Sent again as long as it takes (its number keeps it from being applied twice; a session
+      // that expired meanwhile is refused, ESTALE), as a hard NFS mount waits.
+      const result = await this.untilAnswered(
+        'a write-behind batch',
+        { batch, ops: ops.length },
+        () =>
+          this.metadata.applyNow({
+            op: 'dirBatch',
+            nowMs: Date.now(),
+            mountId: this.mountId,
+            batch,
+            ops,
+          }),
+      );
+      assert(this.queue[0] === ops[0], 'the queue is sent in order');
+      this.queue.splice(0, ops.length);
+      for (const op of ops)
+        if (op.op === 'create' || op.op === 'mkdir') this.created.delete(op.ino);
+      for (const dir of result.recalled ?? []) void this.release(dir).catch(() => {});
+    } catch (error) {
+      this.lose(error);
+    }
+  }
+
+  // `call` again while no metadata member answers it (the client library gave up after its
+  // deadline: the command may or may not have been applied), as long as it takes; at unmount, up
+  // to UNMOUNT_WAIT_MS. Every call made this way is one the cluster may apply twice: a batch (its
+  // number), a grant (the holder is granted again), a give-back.
+  private async untilAnswered<T>(
+    what: string,
+    fields: Record<string, unknown>,
+    call: () => Promise<T>,
+  ): Promise<T> {
     for (let waitMs = UNREACHABLE_RETRY_MS_MIN; ; waitMs = Math.min(waitMs * 2, 1000)) {
       try {
-        const result = await this.metadata.applyNow({
-          op: 'dirBatch',
-          nowMs: Date.now(),
-          mountId: this.mountId,
-          batch,
-          ops,
-        });
-        assert(this.queue[0] === ops[0], 'the queue is sent in order');
-        this.queue.splice(0, ops.length);
-        for (const op of ops)
-          if (op.op === 'create' || op.op === 'mkdir') this.created.delete(op.ino);
-        for (const dir of result.recalled ?? []) void this.release(dir).catch(() => {});
-        return;
+        return await call();
       } catch (error) {
-        // The cluster did not answer (the client library gave up after its deadline): the same
-        // batch again, as long as it takes (its number keeps it from being applied twice; a
-        // session that expired meanwhile is refused, ESTALE), as a hard NFS mount waits. At
-        // unmount, up to UNMOUNT_WAIT_MS.
         const unreachable = isStrataError(error) && UNREACHABLE.has(error.code);
         if (
-          unreachable &&
-          (this.closeDeadlineMs === undefined || Date.now() < this.closeDeadlineMs)
-        ) {
-          this.log.warn('the metadata service did not take a write-behind batch: trying again', {
-            batch,
-            ops: ops.length,
-            error,
-          });
-          await new Promise((r) => setTimeout(r, waitMs));
-          continue;
-        }
-        this.lose(error);
-        return;
+          !unreachable ||
+          (this.closeDeadlineMs !== undefined && Date.now() >= this.closeDeadlineMs)
+        )
+          throw error;
+        this.log.warn(`the metadata service did not answer ${what}: trying again`, {
+          ...fields,
+          error,
+        });
+        await new Promise((r) => setTimeout(r, waitMs));
       }
     }
   }
@@ -380,9 +394,9 @@ export class WriteBehind {
     this.created.clear();
     this.held.clear();
     this.events.lost(dirs, lostOps);
-    void this.metadata
-      .applyNow({ op: 'releaseDirs', nowMs: Date.now(), mountId: this.mountId, dirs })
-      .catch(() => {});
+    void this.untilAnswered('a give-back', { dirs }, () =>
+      this.metadata.applyNow({ op: 'releaseDirs', nowMs: Date.now(), mountId: this.mountId, dirs }),
+    ).catch((error) => this.log.warn('giving directories back failed', { dirs, error }));
   }
 
   private moveWhile(dir: number, work: Promise<void>): Promise<void> {
@@ -393,31 +407,23 @@ export class WriteBehind {
     return done;
   }
 
+  // A grant whose answer is lost is asked for again until answered (the holder is granted again),
+  // and a directory granted and not taken up (its listing could not be read) is given back: the
+  // cluster never holds a directory for this mount that the mount does not know it holds, whose
+  // recalls (batch answers) it would never see, leaving others to wait for as long as it lives.
   private async acquire(dir: number): Promise<void> {
     while (this.inFlight.has(dir)) await new Promise((r) => setTimeout(r, 1));
+    let granted: { delegated?: boolean; reserved?: InodeRange[] };
     try {
-      const granted = await this.metadata.applyNow({
-        op: 'delegateDir',
-        nowMs: Date.now(),
-        mountId: this.mountId,
-        dir,
-        inodes: this.spareInodes() < INODES_LOW ? INODES_RESERVED : 0,
-      });
-      if (granted.delegated !== true) {
-        this.refusedUntil.set(dir, Date.now() + REFUSED_RETRY_MS);
-        return;
-      }
-      this.addRanges(granted.reserved ?? []);
-      // Read after the grant: nothing changes the directory now but this mount.
-      const names = await this.readListing(dir);
-      const attrs = await this.metadata.read('getattr', dir);
-      if (names === undefined || attrs === undefined || this.closed) {
-        await this.giveBack([dir]);
-        this.refusedUntil.set(dir, Date.now() + REFUSED_RETRY_MS);
-        return;
-      }
-      this.held.set(dir, { dir: attrs, names, lastChangeMs: Date.now() });
-      this.events.acquired(dir);
+      granted = await this.untilAnswered('a directory grant', { dir }, () =>
+        this.metadata.applyNow({
+          op: 'delegateDir',
+          nowMs: Date.now(),
+          mountId: this.mountId,
+          dir,
+          inodes: this.spareInodes() < INODES_LOW ? INODES_RESERVED : 0,
+        }),
+      );
     } catch (error) {
       // A mount logged in as a user may not hold directories (an operator's command): it stops
       // asking, and goes on the ordinary way.
@@ -430,7 +436,31 @@ export class WriteBehind {
       }
       this.refusedUntil.set(dir, Date.now() + REFUSED_RETRY_MS);
       this.log.warn('asking for a directory failed', { dir, error });
+      return;
     }
+    if (granted.delegated !== true) {
+      this.refusedUntil.set(dir, Date.now() + REFUSED_RETRY_MS);
+      return;
+    }
+    this.addRanges(granted.reserved ?? []);
+    // Read after the grant: nothing changes the directory now but this mount.
+    let names: HeldDir['names'] | undefined;
+    let attrs: Inode | undefined;
+    try {
+      names = await this.readListing(dir);
+      attrs = await this.metadata.read('getattr', dir);
+    } catch (error) {
+      this.log.warn('reading a directory granted failed: giving it back', { dir, error });
+    }
+    if (names === undefined || attrs === undefined || this.closed) {
+      this.refusedUntil.set(dir, Date.now() + REFUSED_RETRY_MS);
+      await this.giveBack([dir]).catch((error) =>
+        this.log.warn('giving a directory back failed', { dir, error }),
+      );
+      return;
+    }
+    this.held.set(dir, { dir: attrs, names, lastChangeMs: Date.now() });
+    this.events.acquired(dir);
   }
 
   private spareInodes(): number {
@@ -472,19 +502,13 @@ export class WriteBehind {
 
   private async giveBack(dirs: number[]): Promise<void> {
     await this.drained();
-    for (const dir of dirs) {
-      this.held.delete(dir);
-      this.events.released(dir);
-    }
+    for (const dir of dirs) if (this.held.delete(dir)) this.events.released(dir);
     // A change answered between the drain and now (its caller resumed first) goes out before the
     // directory does; none can be answered here after it left `held`.
     await this.drained();
-    await this.metadata.applyNow({
-      op: 'releaseDirs',
-      nowMs: Date.now(),
-      mountId: this.mountId,
-      dirs,
-    });
+    await this.untilAnswered('a give-back', { dirs }, () =>
+      this.metadata.applyNow({ op: 'releaseDirs', nowMs: Date.now(), mountId: this.mountId, dirs }),
+    );
   }
 
   private releaseIdle(): void {
