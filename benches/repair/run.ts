@@ -23,8 +23,10 @@
 // 4. Plain copy: the lost server's shard files (still on its disk) read and written, fsynced, to
 //    a surviving server's disk directory, 16 at a time; MiB/s and the ratio repair / copy. With
 //    --copy-under foreground (the default) the copy runs beside the same foreground load as the
-//    repair did, so that the two rates are taken under the same conditions; --copy-under idle
-//    (the bench's first definition) copies on an idle cluster.
+//    repair did, so that the two rates are taken under the same conditions, and the foreground's
+//    p99 beside the copy is printed against the one at rest too (the same bound, applied to the
+//    copy); --copy-under idle (the bench's first definition) copies on an idle cluster.
+//    benches/repair/contention.ts runs the same foreground beside a disk hog and a CPU hog.
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -211,7 +213,9 @@ async function main(): Promise<void> {
     const p99Rest = reportForeground(atRest, 'at rest');
     reportForeground(within(during, times.killedMs, times.downMs), 'from kill to down record');
     const p99Repair = reportForeground(within(during, times.downMs, times.healthyMs), 'in repair');
-    if (beside) reportForeground(within(beside, copyFromMs, copyToMs), 'beside the plain copy');
+    const p99Copy = beside
+      ? reportForeground(within(beside, copyFromMs, copyToMs), 'beside the plain copy')
+      : undefined;
     const p99Ratio = p99Repair / p99Rest;
     if (opts.samples !== undefined) {
       const { killedMs, downMs, healthyMs } = times;
@@ -220,6 +224,10 @@ async function main(): Promise<void> {
       writeFileSync(opts.samples, JSON.stringify({ moments, runs }));
     }
     console.log(`GET p99 during repair / at rest = ${fmt(p99Ratio, 2)} (goal <= 2)`);
+    // The same bound applied to the plain copy: on a small machine bulk disk work of this size
+    // moves the foreground's latency whoever does it (docs/testing.md, "The repair benchmark").
+    if (p99Copy !== undefined)
+      console.log(`GET p99 beside the plain copy / at rest = ${fmt(p99Copy / p99Rest, 2)}`);
   } finally {
     await metadata.close();
     await cluster.stop();
