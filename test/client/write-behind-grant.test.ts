@@ -8,7 +8,7 @@
 // grant's on.
 import assert from 'node:assert/strict';
 import { connect, createServer, type Socket } from 'node:net';
-import { after, before, test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import { StrataClient } from '../../src/client/index.ts';
 import { MetadataClient } from '../../src/client/metadata-client.ts';
 import { WriteBehind } from '../../src/client/write-behind.ts';
@@ -68,64 +68,68 @@ function relay(target: string, marker: string, lostMs: number) {
 
 const HOLDER_DEADLINE_MS = 1_000;
 
-let server: StrataProcess;
-let holder: MetadataClient;
-let other: StrataClient;
-let lossy: ReturnType<typeof relay>;
-before(async () => {
-  server = await startStrata();
-  // The holder's answers are lost for longer than its client library waits for one.
-  lossy = relay(server.metadataAddr, 'delegateDir', 3 * HOLDER_DEADLINE_MS);
-  holder = new MetadataClient([await lossy.listen()], { timeoutMs: HOLDER_DEADLINE_MS });
-  other = new StrataClient({ metadataAddrs: [server.metadataAddr] });
-  await other.mkdir('/grant');
-  await other.mkdir('/grant/d');
-  await other.mountOpen('holder', 30_000, 'test');
-});
-after(async () => {
-  await holder?.close();
-  await other?.close();
-  lossy?.close();
-  await server?.stop();
-});
-
-const granted = async () => {
-  const metrics = await (await fetch(server.metricsUrl)).text();
-  const line = /strata_metadata_commands_total\{op="delegateDir",code="ok"\} (\d+)/.exec(metrics);
-  return Number(line?.[1] ?? 0);
-};
-
-test('a grant whose answer is lost is asked again, held, and given back when idle', async () => {
-  const events: string[] = [];
-  const writeBehind = new WriteBehind(holder, 'holder', {
-    lost: () => events.push('lost'),
-    released: (dir) => events.push(`released ${dir}`),
-    acquired: (dir) => events.push(`acquired ${dir}`),
+// In a describe: its hooks run before the server helper's file-level one, which kills what is
+// left running.
+describe('write-behind and a lost directory grant', () => {
+  let server: StrataProcess;
+  let holder: MetadataClient;
+  let other: StrataClient;
+  let lossy: ReturnType<typeof relay>;
+  before(async () => {
+    server = await startStrata();
+    // The holder's answers are lost for longer than its client library waits for one.
+    lossy = relay(server.metadataAddr, 'delegateDir', 3 * HOLDER_DEADLINE_MS);
+    holder = new MetadataClient([await lossy.listen()], { timeoutMs: HOLDER_DEADLINE_MS });
+    other = new StrataClient({ metadataAddrs: [server.metadataAddr] });
+    await other.mkdir('/grant');
+    await other.mkdir('/grant/d');
+    await other.mountOpen('holder', 30_000, 'test');
   });
-  try {
-    const dir = (await other.stat('/grant/d')).ino;
-    const before = await granted();
-    lossy.state.armed = true;
-    // Changes made the ordinary way (here: none at all) in a row: the directory is asked for.
-    for (let i = 0; i < 8; i++) await writeBehind.ordinary(dir, async () => {});
-    await until(
-      'the directory held and given back',
-      async () => (events.includes(`released ${dir}`) ? true : undefined),
-      { limitMs: 15_000, intervalMs: 50 },
-    ).catch((error) => {
-      throw new Error(`${error.message}; events: ${events.join(', ')}`);
+  after(async () => {
+    await holder?.close();
+    await other?.close();
+    lossy?.close();
+    await server?.stop();
+  });
+
+  const granted = async () => {
+    const metrics = await (await fetch(server.metricsUrl)).text();
+    const line = /strata_metadata_commands_total\{op="delegateDir",code="ok"\} (\d+)/.exec(metrics);
+    return Number(line?.[1] ?? 0);
+  };
+
+  test('a grant whose answer is lost is asked again, held, and given back when idle', async () => {
+    const events: string[] = [];
+    const writeBehind = new WriteBehind(holder, 'holder', {
+      lost: () => events.push('lost'),
+      released: (dir) => events.push(`released ${dir}`),
+      acquired: (dir) => events.push(`acquired ${dir}`),
     });
-    assert.ok(lossy.state.lost >= 1, 'the grant answer was lost');
-    // Applied twice: the grant whose answer was lost, and the one asked again.
-    assert.ok((await granted()) - before >= 2, 'the lost grant was applied');
-    assert.deepEqual(events, [`acquired ${dir}`, `released ${dir}`]);
-    // Nothing holds the directory now: another client changes it at once.
-    const made = await Promise.race([
-      other.create('/grant/d/after').then(() => true),
-      new Promise<boolean>((r) => setTimeout(() => r(false), 5_000).unref()),
-    ]);
-    assert.ok(made, 'a create by another client went through');
-  } finally {
-    await writeBehind.close();
-  }
+    try {
+      const dir = (await other.stat('/grant/d')).ino;
+      const before = await granted();
+      lossy.state.armed = true;
+      // Changes made the ordinary way (here: none at all) in a row: the directory is asked for.
+      for (let i = 0; i < 8; i++) await writeBehind.ordinary(dir, async () => {});
+      await until(
+        'the directory held and given back',
+        async () => (events.includes(`released ${dir}`) ? true : undefined),
+        { limitMs: 15_000, intervalMs: 50 },
+      ).catch((error) => {
+        throw new Error(`${error.message}; events: ${events.join(', ')}`);
+      });
+      assert.ok(lossy.state.lost >= 1, 'the grant answer was lost');
+      // Applied twice: the grant whose answer was lost, and the one asked again.
+      assert.ok((await granted()) - before >= 2, 'the lost grant was applied');
+      assert.deepEqual(events, [`acquired ${dir}`, `released ${dir}`]);
+      // Nothing holds the directory now: another client changes it at once.
+      const made = await Promise.race([
+        other.create('/grant/d/after').then(() => true),
+        new Promise<boolean>((r) => setTimeout(() => r(false), 5_000).unref()),
+      ]);
+      assert.ok(made, 'a create by another client went through');
+    } finally {
+      await writeBehind.close();
+    }
+  });
 });
