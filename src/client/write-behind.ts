@@ -346,7 +346,10 @@ export class WriteBehind {
       this.queue.splice(0, ops.length);
       for (const op of ops)
         if (op.op === 'create' || op.op === 'mkdir') this.created.delete(op.ino);
-      for (const dir of result.recalled ?? []) void this.release(dir).catch(() => {});
+      for (const dir of result.recalled ?? [])
+        void this.release(dir).catch((error) =>
+          this.log.warn('giving a recalled directory back failed', { dir, error }),
+        );
     } catch (error) {
       this.lose(error);
     }

@@ -140,3 +140,23 @@ test('the handle bound is a quarter of the open-file limit, within its bounds', 
   const soft = /^Max open files\s+(\S+)/m.exec(readFileSync('/proc/self/limits', 'utf8'))?.[1];
   assert.equal(String(limit === Number.POSITIVE_INFINITY ? 'unlimited' : limit), soft);
 });
+
+test('by default a data server keeps as many idle handles as its open-file limit allows', async () => {
+  // 1,024 files: a 1 GiB file's data shards (4+2, 1 MiB shards), which a random reader touches
+  // all of; the former fixed bound (512) reopened half of them on every pass.
+  const dir = mkdtempSync(join(root, 'default-'));
+  const files = 1024;
+  const bound = shardReadHandlesFor(openFilesLimit());
+  const handles = new ReadHandles();
+  try {
+    for (let i = 0; i < files; i++) {
+      const path = join(dir, `f${i}`);
+      writeFileSync(path, `${i}`);
+      await handles.use(path, async (file) => file.stat());
+    }
+    assert.equal(handles.size, Math.min(files, bound));
+    if (bound >= files) assert.ok(handles.size > 512, `${handles.size} idle handles`);
+  } finally {
+    await handles.close();
+  }
+});
