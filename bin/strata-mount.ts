@@ -1,6 +1,8 @@
 #!/usr/bin/env node
-// Each outstanding read of /dev/fuse parks a libuv pool thread; the client's file I/O needs
-// threads too. Set before the pool first starts, hence before anything else is imported.
+// Notifications to the kernel are written from libuv pool threads and may wait there on the
+// kernel's locks, beside the client's file I/O: room for both. (Requests are read on the main
+// thread, src/fuse/device-stream.ts.) Set before the pool first starts, hence before anything
+// else is imported.
 process.env.UV_THREADPOOL_SIZE ??= '64';
 // Node caches each module's stripped and compiled code on disk (os.tmpdir()/node-compile-cache,
 // or NODE_COMPILE_CACHE; NODE_DISABLE_COMPILE_CACHE=1 turns it off), keyed by the file's content:

@@ -278,8 +278,8 @@ export async function mountMain(args: string[]): Promise<number> {
   await fs.flushAll();
   await mountSession.close();
   await client.close();
-  // A lazy unmount (files still open) leaves the connection alive and reads parked on
-  // /dev/fuse in pool threads, which process.exit would wait for.
+  // A lazy unmount (files still open) leaves the connection alive: ended here, their processes
+  // get ENOTCONN at once instead of waiting on a mount that is gone.
   if (session.connectionAlive && connection !== undefined && !abortFuseConnection(connection))
     log.warn('files are still open on the unmounted mount; exiting once they are closed');
   process.exit(exitCode(fs.lostWrites, fs.lostNamespaceChanges, log));

@@ -193,8 +193,7 @@ export async function fuseConnectionOf(mountPoint: string): Promise<number | und
 }
 
 // Ends a FUSE connection that a lazy unmount left alive (files still open on it): their
-// processes get ENOTCONN instead of waiting forever for a mount that is gone, and this process's
-// reads of /dev/fuse return, so it can exit (Node joins its pool threads at exit). Through the
+// processes get ENOTCONN instead of waiting for a mount that is gone. Through the
 // fusectl file system, mounted first if it is not (systemd does at boot; containers often
 // don't). Only for a connection known to be alive and ours: numbers are reused.
 export function abortFuseConnection(connection: number): boolean {

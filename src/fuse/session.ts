@@ -1,10 +1,10 @@
-// Reads requests from /dev/fuse and answers them: several reads outstanding at once (each parks a
-// libuv pool thread, so bin/strata-mount.ts sizes UV_THREADPOOL_SIZE), one writev per reply
-// (synchronous; notifications asynchronous).
+// Reads requests from /dev/fuse on the event loop's thread (device-stream.ts) and answers them:
+// one writev per reply (synchronous; notifications asynchronous).
 // Requests are served concurrently; the kernel matches replies by `unique`.
-import { read as fsRead, writev, writevSync } from 'node:fs';
+import { writev, writevSync } from 'node:fs';
 import type { Logger } from '../observability/logger.ts';
 import { fuseLatency, fuseRequests } from '../observability/metrics.ts';
+import { readDevice } from './device-stream.ts';
 import { errnoOf } from './errno.ts';
 import type { FuseOperations } from './operations.ts';
 import { decodeInHeader, encodeNotify, encodeReply, IN_HEADER_BYTES, OP } from './protocol.ts';
@@ -15,7 +15,6 @@ const OP_NAMES = new Map<number, string>(
 
 export const MAX_WRITE_BYTES = 1024 * 1024;
 const READ_BUFFER_BYTES = MAX_WRITE_BYTES + 64 * 1024;
-const READERS = 4;
 const SMALL_REQUEST_BYTES = 64 * 1024;
 const SPARE_BUFFERS_MAX = 16;
 
@@ -24,8 +23,9 @@ export class FuseSession {
   private readonly ops: FuseOperations;
   private readonly log: Logger;
   private stopped = false;
-  // Reads of /dev/fuse not yet returned: after stop, a connection a lazy unmount left alive.
-  private readsParked = 0;
+  // False once reading says the kernel ended the connection; after stop, true means a lazy
+  // unmount left it alive (files still open on it).
+  private connected = true;
   private readonly spareBuffers: Buffer[] = [];
   private resolveDone!: () => void;
   readonly done = new Promise<void>((resolve) => {
@@ -41,7 +41,14 @@ export class FuseSession {
   }
 
   start(): void {
-    for (let i = 0; i < READERS; i++) this.readLoop(Buffer.allocUnsafeSlow(READ_BUFFER_BYTES));
+    readDevice(this.fd, Buffer.allocUnsafeSlow(READ_BUFFER_BYTES), {
+      request: (buffer, bytes) => this.received(buffer, bytes),
+      end: (error) => {
+        this.connected = false;
+        if (error) this.log.error('reading /dev/fuse failed', { error });
+        this.stop();
+      },
+    });
   }
 
   stop(): void {
@@ -49,39 +56,25 @@ export class FuseSession {
     this.resolveDone();
   }
 
-  // True while a read of /dev/fuse waits: the kernel has not ended the connection.
+  // True until the kernel ends the connection (a normal unmount does).
   get connectionAlive(): boolean {
-    return this.readsParked > 0;
+    return this.connected;
   }
 
-  private readLoop(buffer: Buffer): void {
-    if (this.stopped) return;
-    this.readsParked += 1;
-    fsRead(this.fd, buffer, 0, buffer.length, null, (error, bytes) => {
-      this.readsParked -= 1;
-      if (error) {
-        const code = (error as NodeJS.ErrnoException).code;
-        // ENOENT: the request was interrupted before we read it; EINTR/EAGAIN: try again.
-        if (code === 'ENOENT' || code === 'EINTR' || code === 'EAGAIN')
-          return this.readLoop(buffer);
-        // ENODEV: unmounted.
-        if (code !== 'ENODEV') this.log.error('reading /dev/fuse failed', { error });
-        return this.stop();
-      }
-      // The buffer is reused by the next read: a small request is copied out of it; a large one
-      // (a write) keeps it until answered, and the next read takes a spare buffer, which saves
-      // copying a MiB. Handlers copy what they keep of a request.
-      if (bytes <= SMALL_REQUEST_BYTES) {
-        const request = Buffer.from(buffer.subarray(0, bytes));
-        this.readLoop(buffer);
-        void this.handle(request);
-        return;
-      }
-      this.readLoop(this.spareBuffers.pop() ?? Buffer.allocUnsafeSlow(READ_BUFFER_BYTES));
-      void this.handle(buffer.subarray(0, bytes)).finally(() => {
-        if (this.spareBuffers.length < SPARE_BUFFERS_MAX) this.spareBuffers.push(buffer);
-      });
+  // After stop, requests are left unanswered: the mount is going, and its connection with it.
+  private received(buffer: Buffer, bytes: number): Buffer | undefined {
+    if (this.stopped) return undefined;
+    // The buffer is read into again at once: a small request is copied out of it; a large one
+    // (a write) keeps it until answered, and the next read takes a spare buffer, which saves
+    // copying a MiB. Handlers copy what they keep of a request.
+    if (bytes <= SMALL_REQUEST_BYTES) {
+      void this.handle(Buffer.from(buffer.subarray(0, bytes)));
+      return undefined;
+    }
+    void this.handle(buffer.subarray(0, bytes)).finally(() => {
+      if (this.spareBuffers.length < SPARE_BUFFERS_MAX) this.spareBuffers.push(buffer);
     });
+    return this.spareBuffers.pop() ?? Buffer.allocUnsafeSlow(READ_BUFFER_BYTES);
   }
 
   // Resolves once the kernel has taken the message, so a notification can be ordered before a reply.

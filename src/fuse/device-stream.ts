@@ -1,0 +1,100 @@
+// Reads /dev/fuse on the event loop's own thread. The descriptor is opened as a libuv pipe stream
+// (made non-blocking; the device supports poll), so a request wakes the main thread straight from
+// epoll and is read there. What Node offers for a character device, fs.read, parks a libuv pool
+// thread in read(2) and hands each request over through the pool's queue: a second thread
+// wake-up per request, which on a 2-core VM cost more than answering most requests (creates
+// through the mount went from about 1,200 to 2,300–4,800 per s without it; docs/testing.md).
+// net.Socket cannot take the descriptor (libuv calls a character device a file, and Node wraps
+// only pipes and sockets), so the pipe handle is made through process.binding: the same internals
+// net.Socket is built on (its `onread` user buffer), present in the Node release package.json pins.
+// Each read fills the caller's buffer with one whole request; `request` may keep that buffer and
+// return another for the next read.
+import { getSystemErrorName } from 'node:util';
+
+interface PipeHandle {
+  open(fd: number): number;
+  useUserBuffer(buffer: Buffer): void;
+  readStart(): number;
+  // Called by Node with the read's result in streamBaseState; may return the next read's buffer.
+  onread: () => Buffer | undefined;
+}
+
+interface Bindings {
+  Pipe: new (type: number) => PipeHandle;
+  pipeSocket: number;
+  streamBaseState: Int32Array;
+  readBytesOrError: number;
+}
+
+export interface DeviceStreamHandlers {
+  // A request of `bytes` bytes at the start of `buffer`. Returns the buffer for the next read when
+  // the handler keeps this one past its return; undefined: the same buffer is read into again.
+  request(buffer: Buffer, bytes: number): Buffer | undefined;
+  // The kernel ended the connection (unmounted: ENODEV), or reading failed for good (error).
+  end(error: NodeJS.ErrnoException | undefined): void;
+}
+
+// Errors after which the next read may succeed: the request was interrupted before it was read.
+const TRANSIENT = new Set(['ENOENT', 'EINTR', 'EAGAIN']);
+const CONNECTION_ENDED = new Set(['ENODEV', 'ECONNABORTED', 'EOF']);
+
+function bindings(): Bindings {
+  const binding = (process as unknown as { binding(name: string): Record<string, unknown> })
+    .binding;
+  const pipeWrap = binding('pipe_wrap') as {
+    Pipe: Bindings['Pipe'];
+    constants: { SOCKET: number };
+  };
+  const streamWrap = binding('stream_wrap') as {
+    streamBaseState: Int32Array;
+    kReadBytesOrError: number;
+  };
+  return {
+    Pipe: pipeWrap.Pipe,
+    pipeSocket: pipeWrap.constants.SOCKET,
+    streamBaseState: streamWrap.streamBaseState,
+    readBytesOrError: streamWrap.kReadBytesOrError,
+  };
+}
+
+function errnoError(code: number): NodeJS.ErrnoException {
+  const name = getSystemErrorName(code);
+  return Object.assign(new Error(`reading /dev/fuse: ${name}`), { code: name, errno: code });
+}
+
+// The handles reading, held so that nothing collects one while the kernel may still send to it.
+const reading = new Set<PipeHandle>();
+
+export function readDevice(fd: number, buffer: Buffer, handlers: DeviceStreamHandlers): void {
+  const { Pipe, pipeSocket, streamBaseState, readBytesOrError } = bindings();
+  const handle = new Pipe(pipeSocket);
+  const opened = handle.open(fd);
+  if (opened !== 0) throw errnoError(opened);
+  // Node keeps only a pointer to the buffer it reads into: this closure holds the buffer itself.
+  let current = buffer;
+  handle.useUserBuffer(current);
+  const end = (error: NodeJS.ErrnoException | undefined) => {
+    reading.delete(handle);
+    handlers.end(error);
+  };
+  const start = () => {
+    const started = handle.readStart();
+    if (started !== 0) end(errnoError(started));
+  };
+  handle.onread = () => {
+    const result = streamBaseState[readBytesOrError];
+    if (result > 0) {
+      const next = handlers.request(current, result);
+      if (next === undefined) return undefined;
+      current = next;
+      return next;
+    }
+    const error = errnoError(result);
+    // libuv stops reading after reporting an error, once this callback returns.
+    if (TRANSIENT.has(error.code as string)) setImmediate(start);
+    else end(CONNECTION_ENDED.has(error.code as string) ? undefined : error);
+    return undefined;
+  };
+  reading.add(handle);
+  start();
+}
