@@ -2,6 +2,7 @@
 // (FUSE_NOTIFY_INVAL_INODE) within about a second, not only at the next open. Each tick asks the
 // metadata service, in one call, for the attributes of the files opened most recently, and
 // compares their versions (mtime and size) with what this mount last saw or wrote.
+import { trimOldest } from '../common/map-trim.ts';
 import type { Logger } from '../observability/logger.ts';
 import { fuseInvalidations } from '../observability/metrics.ts';
 import type { StrataFileSystem } from './file-system.ts';
@@ -40,7 +41,7 @@ export class InvalidationWatcher {
     this.running = true;
     try {
       const versions = this.fs.cachedVersions;
-      while (versions.size > WATCHED_MAX) versions.delete(versions.keys().next().value as number);
+      trimOldest(versions, WATCHED_MAX);
       const inos = [...versions.keys()];
       if (inos.length === 0) return;
       const inodes = await this.fs.client.getattrMany(inos);
