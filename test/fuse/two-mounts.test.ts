@@ -33,6 +33,13 @@ function locker(script: string, path: string): { child: ChildProcess; lines: () 
   return { child, lines: () => output.trim().split('\n').filter(Boolean) };
 }
 
+// A name made on another mount shows here within the directory lease (1 s; the test "a name
+// made or removed on one mount shows on the other within the cache time"): the lock tests start
+// once it does, rather than open it on a mount whose lease may still say it is absent.
+async function seenOn(mount: StrataMount, name: string): Promise<void> {
+  await until(`${name} seen on the other mount`, () => existsSync(join(mount.mountPoint, name)));
+}
+
 async function until(
   what: string,
   check: () => boolean,
@@ -154,6 +161,7 @@ describe('two mounts of one cluster', {
     );
     const reads = (await getattrReads()) - before;
     assert.ok(reads < 50, `${reads} getattr reads for 200 writes`);
+    await seenOn(a, 'shared/written');
     assert.equal(readFileSync(join(a.mountPoint, 'shared/written'), 'utf8'), 'x'.repeat(200));
   });
 
@@ -278,17 +286,23 @@ while True:
     test(`${kind} locks exclude across mounts; a waiter is granted when the holder unlocks`, async () => {
       const name = `shared/lock-${kind}`;
       writeFileSync(join(a.mountPoint, name), '');
+      await seenOn(b, name);
       const holder = locker(HOLD, join(a.mountPoint, name));
-      holder.child.stdin?.write(`${kind}\n`);
-      await until('the lock held on mount a', () => holder.lines().includes('held'));
-      const waiter = locker(TRY, join(b.mountPoint, name));
-      waiter.child.stdin?.write(`${kind}\n`);
-      await until('the try on mount b', () => waiter.lines().length >= 1);
-      assert.equal(waiter.lines()[0], 'EAGAIN', 'the other mount cannot take the lock');
-      holder.child.stdin?.write('\n');
-      await until('the waiter granted', () => waiter.lines().includes('granted after wait'));
-      waiter.child.kill();
-      holder.child.kill();
+      let waiter: ReturnType<typeof locker> | undefined;
+      try {
+        holder.child.stdin?.write(`${kind}\n`);
+        await until('the lock held on mount a', () => holder.lines().includes('held'));
+        waiter = locker(TRY, join(b.mountPoint, name));
+        waiter.child.stdin?.write(`${kind}\n`);
+        const tried = waiter;
+        await until('the try on mount b', () => tried.lines().length >= 1);
+        assert.equal(tried.lines()[0], 'EAGAIN', 'the other mount cannot take the lock');
+        holder.child.stdin?.write('\n');
+        await until('the waiter granted', () => tried.lines().includes('granted after wait'));
+      } finally {
+        waiter?.child.kill();
+        holder.child.kill();
+      }
     });
   }
 
@@ -297,20 +311,30 @@ while True:
     const name = 'shared/lock-crash';
     writeFileSync(join(c.mountPoint, name), '');
     const holder = locker(HOLD, join(c.mountPoint, name));
-    holder.child.stdin?.write('fcntl\n');
-    await until('the lock held on mount c', () => holder.lines().includes('held'));
-    const waiter = locker(TRY, join(b.mountPoint, name));
-    waiter.child.stdin?.write('fcntl\n');
-    await until('the try on mount b', () => waiter.lines().length >= 1);
-    assert.equal(waiter.lines()[0], 'EAGAIN');
-    const killedAt = Date.now();
-    await c.kill();
-    holder.child.kill('SIGKILL');
-    await until('the lock granted after the session expired', () =>
-      waiter.lines().includes('granted after wait'),
-    );
-    assert.ok(Date.now() - killedAt < 30_000);
-    waiter.child.kill();
-    await c.stop(); // clears the dead mount
+    let waiter: ReturnType<typeof locker> | undefined;
+    try {
+      await seenOn(b, name);
+      holder.child.stdin?.write('fcntl\n');
+      await until('the lock held on mount c', () => holder.lines().includes('held'));
+      waiter = locker(TRY, join(b.mountPoint, name));
+      waiter.child.stdin?.write('fcntl\n');
+      const tried = waiter;
+      await until('the try on mount b', () => tried.lines().length >= 1);
+      assert.equal(tried.lines()[0], 'EAGAIN');
+      const killedAt = Date.now();
+      await c.kill();
+      holder.child.kill('SIGKILL');
+      await until('the lock granted after the session expired', () =>
+        tried.lines().includes('granted after wait'),
+      );
+      assert.ok(Date.now() - killedAt < 30_000);
+    } finally {
+      // Also when an assertion failed: a mount or a child left running keeps this file's
+      // process alive after its tests.
+      waiter?.child.kill();
+      holder.child.kill('SIGKILL');
+      await c.kill();
+      await c.stop(); // clears the dead mount
+    }
   });
 });
