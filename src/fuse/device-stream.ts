@@ -89,6 +89,9 @@ export function readDevice(fd: number, buffer: Buffer, handlers: DeviceStreamHan
       current = next;
       return next;
     }
+    // 0: epoll said readable and the read found nothing (EAGAIN: the request was withdrawn
+    // before it was read, its caller interrupted); libuv goes on waiting for the next.
+    if (result === 0) return undefined;
     const error = errnoError(result);
     // libuv stops reading after reporting an error, once this callback returns.
     if (TRANSIENT.has(error.code as string)) setImmediate(start);
