@@ -49,12 +49,28 @@ function bindings(): Bindings {
     streamBaseState: Int32Array;
     kReadBytesOrError: number;
   };
-  return {
+  const found = {
     Pipe: pipeWrap.Pipe,
-    pipeSocket: pipeWrap.constants.SOCKET,
+    pipeSocket: pipeWrap.constants?.SOCKET,
     streamBaseState: streamWrap.streamBaseState,
     readBytesOrError: streamWrap.kReadBytesOrError,
   };
+  const missing = Object.entries(found).filter(([, value]) => value === undefined);
+  if (missing.length > 0)
+    throw new Error(`this Node lacks ${missing.map(([name]) => name).join(', ')}`);
+  return found as Bindings;
+}
+
+// Why /dev/fuse cannot be read this way with the running Node, or undefined: asked before
+// mounting, so that a Node without these internals refuses to mount rather than leave a mount
+// nobody answers.
+export function deviceReadingProblem(): string | undefined {
+  try {
+    bindings();
+    return undefined;
+  } catch (error) {
+    return `cannot read /dev/fuse on the event loop: ${(error as Error).message} (strata-mount needs the Node that package.json pins)`;
+  }
 }
 
 function errnoError(code: number): NodeJS.ErrnoException {

@@ -11,6 +11,7 @@ import { metricsRegistry, ROLE_METRICS } from '../observability/metrics.ts';
 import { startMetricsServer } from '../observability/metrics-server.ts';
 import { setProcessRpcSecurity } from '../rpc/security.ts';
 import { rpcSecurityFromConfig } from '../rpc/security-config.ts';
+import { deviceReadingProblem } from './device-stream.ts';
 import { type LostWrites, StrataFileSystem } from './file-system.ts';
 import { InvalidationWatcher } from './invalidation.ts';
 import { MountSession } from './locks.ts';
@@ -205,6 +206,8 @@ export async function mountMain(args: string[]): Promise<number> {
     log,
   );
   try {
+    const readingProblem = deviceReadingProblem();
+    if (readingProblem !== undefined) throw new Error(readingProblem);
     const { erasure } = await client.metadata.config();
     await mountSession.open(`${hostname()}:${mountPoint} pid ${process.pid}`);
     fs = new StrataFileSystem(client, {

@@ -8,7 +8,7 @@ import { closeSync, constants, mkdtempSync, openSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { readDevice } from '../../src/fuse/device-stream.ts';
+import { deviceReadingProblem, readDevice } from '../../src/fuse/device-stream.ts';
 
 const BYTES = 3000;
 
@@ -52,4 +52,8 @@ test('a read that finds nothing is waited out; every byte reaches one reader; EO
   assert.equal(ourBytes + rivalBytes, BYTES);
   closeSync(ours);
   rmSync(dir, { recursive: true });
+});
+
+test('the running Node has the internals the reader is built on (a mount is refused without them)', () => {
+  assert.equal(deviceReadingProblem(), undefined);
 });
