@@ -3,7 +3,8 @@
 // epoll and is read there. What Node offers for a character device, fs.read, parks a libuv pool
 // thread in read(2) and hands each request over through the pool's queue: a second thread
 // wake-up per request, which on a 2-core VM cost more than answering most requests (creates
-// through the mount went from about 1,200 to 2,300–4,800 per s without it; docs/testing.md).
+// through the mount went from about 1,200 to 2,300–4,800 per s without it; docs/architecture/
+// overview.md, "FUSE mount").
 // net.Socket cannot take the descriptor (libuv calls a character device a file, and Node wraps
 // only pipes and sockets), so the pipe handle is made through process.binding: the same internals
 // net.Socket is built on (its `onread` user buffer), present in the Node release package.json pins.
