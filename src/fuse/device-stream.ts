@@ -31,7 +31,8 @@ export interface DeviceStreamHandlers {
   // A request of `bytes` bytes at the start of `buffer`. Returns the buffer for the next read when
   // the handler keeps this one past its return; undefined: the same buffer is read into again.
   request(buffer: Buffer, bytes: number): Buffer | undefined;
-  // The kernel ended the connection (unmounted: ENODEV), or reading failed for good (error).
+  // The kernel ended the connection (unmounted: ENODEV), or reading failed for good (error; the
+  // connection may still be alive).
   end(error: NodeJS.ErrnoException | undefined): void;
 }
 
@@ -82,11 +83,16 @@ function errnoError(code: number): NodeJS.ErrnoException {
 // The handles reading, held so that nothing collects one while the kernel may still send to it.
 const reading = new Set<PipeHandle>();
 
+// Every failure, opening the handle included, reaches `handlers.end`: the caller has mounted
+// already, and an exception here would leave a mount nobody answers.
 export function readDevice(fd: number, buffer: Buffer, handlers: DeviceStreamHandlers): void {
   const { Pipe, pipeSocket, streamBaseState, readBytesOrError } = bindings();
   const handle = new Pipe(pipeSocket);
   const opened = handle.open(fd);
-  if (opened !== 0) throw errnoError(opened);
+  if (opened !== 0) {
+    handlers.end(errnoError(opened));
+    return;
+  }
   // Node keeps only a pointer to the buffer it reads into: this closure holds the buffer itself.
   let current = buffer;
   handle.useUserBuffer(current);

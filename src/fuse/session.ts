@@ -44,8 +44,9 @@ export class FuseSession {
     readDevice(this.fd, Buffer.allocUnsafeSlow(READ_BUFFER_BYTES), {
       request: (buffer, bytes) => this.received(buffer, bytes),
       end: (error) => {
-        this.connected = false;
+        // A failed read says nothing of the connection: it is still ours to end at exit.
         if (error) this.log.error('reading /dev/fuse failed', { error });
+        else this.connected = false;
         this.stop();
       },
     });

@@ -57,3 +57,23 @@ test('a read that finds nothing is waited out; every byte reaches one reader; EO
 test('the running Node has the internals the reader is built on (a mount is refused without them)', () => {
   assert.equal(deviceReadingProblem(), undefined);
 });
+
+test('a descriptor that cannot be read this way is reported through end, not thrown', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'strata-device-stream-'));
+  const fifo = join(dir, 'fifo');
+  assert.equal(spawnSync('mkfifo', [fifo]).status, 0);
+  const fd = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
+  const writer = openSync(fifo, constants.O_WRONLY);
+  const first = new Promise<NodeJS.ErrnoException | undefined>((resolve) =>
+    readDevice(fd, Buffer.alloc(16), { request: () => undefined, end: resolve }),
+  );
+  // The event loop already watches this descriptor for the first reader: libuv refuses a second.
+  const second = await new Promise<NodeJS.ErrnoException | undefined>((resolve) =>
+    readDevice(fd, Buffer.alloc(16), { request: () => undefined, end: resolve }),
+  );
+  assert.equal(second?.code, 'EEXIST');
+  closeSync(writer); // EOF ends the first reader
+  assert.equal(await first, undefined);
+  closeSync(fd);
+  rmSync(dir, { recursive: true });
+});
