@@ -128,6 +128,14 @@ export const shardReadHandles = new Counter({
   registers: [dataMetrics],
 });
 
+// Shard reads done on the event loop's thread rather than the thread pool (src/data/shard-store.ts,
+// readInline).
+export const shardReadsInline = new Counter({
+  name: 'strata_data_reads_inline_total',
+  help: 'Shard reads done on the data server event loop thread (small, with no other read in flight)',
+  registers: [dataMetrics],
+});
+
 export const dataWrites = new Counter({
   name: 'strata_data_writes_total',
   help: 'Shard writes made durable (file and directory fsynced) by this data server',

@@ -5,6 +5,7 @@ import { dirname, join } from 'node:path';
 import { afterEach, describe, test } from 'node:test';
 import { isStrataError } from '../../src/common/errors.ts';
 import { DataClient, encodeShard, startDataService } from '../../src/data/index.ts';
+import { shardReadsInline } from '../../src/observability/metrics.ts';
 import { shardFileV1 } from '../helpers/shards.ts';
 import '../helpers/cluster-token.ts';
 
@@ -286,6 +287,32 @@ describe('shard identity', () => {
     const forged = encodeShard(mine, patterned(9));
     writeFileSync(path, Buffer.concat([forged.head, patterned(9), forged.crcs]));
     assert.ok((await sized(70_000, 10)).equals(patterned(9).subarray(70_000, 70_010)), 'forged');
+    await ctx.close();
+  });
+
+  test('a small read through a kept handle is done on the event loop only when no other read is in flight', async () => {
+    const ctx = await withService();
+    const mine = { stripeId: ID, shardIndex: 3, disk: 0 };
+    await ctx.client.putShard(mine, patterned(3));
+    const sized = (offset: number, length: number) =>
+      ctx.service.store.get(mine, offset, length, { dataLength: 200_000 });
+    const matches = async (offset: number, length: number) =>
+      assert.ok(
+        (await sized(offset, length)).equals(patterned(3).subarray(offset, offset + length)),
+        `${offset}+${length}`,
+      );
+    const inlineReads = async () => (await shardReadsInline.get()).values[0]?.value ?? 0;
+    await matches(70_000, 10); // opens the file and keeps its header and table: in the pool
+    const before = await inlineReads();
+    // One at a time: each on the event loop, one block or (across a boundary) two.
+    for (const offset of [0, 65_500, 140_000]) await matches(offset, 100);
+    assert.equal((await inlineReads()) - before, 3, 'alone');
+    // Started together, each sees the others in flight and goes to the pool.
+    await Promise.all([0, 10_000, 70_000, 130_000].map((offset) => matches(offset, 4096)));
+    assert.equal((await inlineReads()) - before, 3, 'together');
+    // More than two blocks go to the pool even alone.
+    await matches(1, 199_000);
+    assert.equal((await inlineReads()) - before, 3, 'large');
     await ctx.close();
   });
 
