@@ -6,25 +6,25 @@
 // through the mount went from about 1,200 to 2,300–4,800 per s without it; docs/architecture/
 // overview.md, "FUSE mount").
 // net.Socket cannot take the descriptor (libuv calls a character device a file, and Node wraps
-// only pipes and sockets), so the pipe handle is made through process.binding: the same internals
-// net.Socket is built on (its `onread` user buffer), present in the Node release package.json pins.
+// only pipes and sockets), so the pipe handle is made through process.binding and read as
+// net.Socket's `onread` reads (src/common/stream-reads.ts).
 // Each read fills the caller's buffer with one whole request; `request` may keep that buffer and
 // return another for the next read.
 import { getSystemErrorName } from 'node:util';
+import {
+  processBinding,
+  readResult,
+  type StreamHandle,
+  streamReadsProblem,
+} from '../common/stream-reads.ts';
 
-interface PipeHandle {
+interface PipeHandle extends StreamHandle {
   open(fd: number): number;
-  useUserBuffer(buffer: Buffer): void;
-  readStart(): number;
-  // Called by Node with the read's result in streamBaseState; may return the next read's buffer.
-  onread: () => Buffer | undefined;
 }
 
 interface Bindings {
   Pipe: new (type: number) => PipeHandle;
   pipeSocket: number;
-  streamBaseState: Int32Array;
-  readBytesOrError: number;
 }
 
 export interface DeviceStreamHandlers {
@@ -41,25 +41,22 @@ const TRANSIENT = new Set(['ENOENT', 'EINTR', 'EAGAIN']);
 const CONNECTION_ENDED = new Set(['ENODEV', 'ECONNABORTED', 'EOF']);
 
 function bindings(): Bindings {
-  const binding = (process as unknown as { binding(name: string): Record<string, unknown> })
-    .binding;
-  const pipeWrap = binding('pipe_wrap') as {
+  const pipeWrap = processBinding('pipe_wrap') as {
     Pipe: Bindings['Pipe'];
     constants: { SOCKET: number };
   };
-  const streamWrap = binding('stream_wrap') as {
-    streamBaseState: Int32Array;
-    kReadBytesOrError: number;
-  };
-  const found = {
-    Pipe: pipeWrap.Pipe,
-    pipeSocket: pipeWrap.constants?.SOCKET,
-    streamBaseState: streamWrap.streamBaseState,
-    readBytesOrError: streamWrap.kReadBytesOrError,
-  };
+  const found = { Pipe: pipeWrap.Pipe, pipeSocket: pipeWrap.constants?.SOCKET };
   const missing = Object.entries(found).filter(([, value]) => value === undefined);
-  if (missing.length > 0)
-    throw new Error(`this Node lacks ${missing.map(([name]) => name).join(', ')}`);
+  const streams = streamReadsProblem();
+  if (missing.length > 0 || streams !== undefined)
+    throw new Error(
+      [
+        missing.length > 0 ? `this Node lacks ${missing.map(([name]) => name).join(', ')}` : '',
+        streams ?? '',
+      ]
+        .filter((problem) => problem !== '')
+        .join('; '),
+    );
   return found as Bindings;
 }
 
@@ -86,7 +83,7 @@ const reading = new Set<PipeHandle>();
 // Every failure, opening the handle included, reaches `handlers.end`: the caller has mounted
 // already, and an exception here would leave a mount nobody answers.
 export function readDevice(fd: number, buffer: Buffer, handlers: DeviceStreamHandlers): void {
-  const { Pipe, pipeSocket, streamBaseState, readBytesOrError } = bindings();
+  const { Pipe, pipeSocket } = bindings();
   const handle = new Pipe(pipeSocket);
   const opened = handle.open(fd);
   if (opened !== 0) {
@@ -105,7 +102,7 @@ export function readDevice(fd: number, buffer: Buffer, handlers: DeviceStreamHan
     if (started !== 0) end(errnoError(started));
   };
   handle.onread = () => {
-    const result = streamBaseState[readBytesOrError];
+    const result = readResult();
     if (result > 0) {
       const next = handlers.request(current, result);
       if (next === undefined) return undefined;

@@ -14,6 +14,7 @@ import {
   KIND_RESPONSE_ERROR,
   KIND_RESPONSE_OK,
 } from './frame.ts';
+import { FrameReader } from './frame-reader.ts';
 import {
   certificateRole,
   checkPreamble,
@@ -24,6 +25,7 @@ import {
 } from './handshake.ts';
 import { isRpcMethod, type PermissionCheck, strataPermissions } from './permissions.ts';
 import { isLoopback, type PeerRole, processRpcSecurity, type RpcSecurity } from './security.ts';
+import { readAcceptedSocket, type SocketReads } from './socket-reads.ts';
 import type { RpcHandler, RpcPeer, RpcReply } from './types.ts';
 
 // Requests one connection may have in a handler at once. Beyond it, decoded requests wait in the
@@ -61,6 +63,7 @@ interface Connection {
   handshakeTimer: NodeJS.Timeout | undefined; // token mode: drops a peer that never proves itself
   inFlight: number;
   queue: Array<{ frame: Frame; deadlineMs: number }>;
+  reads: SocketReads; // paused while the queue is full
 }
 
 export class RpcServer {
@@ -161,7 +164,8 @@ export class RpcServer {
           'docs/guides/security.md): without it internal RPC binds to loopback only',
       );
     }
-    return createServer({ noDelay: true }, (socket) =>
+    // Accepted paused: accept() reads it into buffers of its choosing (socket-reads.ts).
+    return createServer({ noDelay: true, pauseOnConnect: true }, (socket) =>
       this.accept(socket, undefined, () => undefined),
     );
   }
@@ -205,20 +209,13 @@ export class RpcServer {
       handshakeTimer,
       inFlight: 0,
       queue: [],
+      reads: streamReads(socket),
     };
-    const pool = this.requestBodyPool;
-    const decoder = new FrameDecoder(pool && ((frameBytes) => pool.acquire(frameBytes)));
-    socket.on('data', (received: Buffer) => {
-      if (connection.refused) return;
-      let chunk: Buffer | undefined = received;
-      if (connection.role === undefined) {
-        chunk = this.readPreamble(connection, received);
-        if (chunk === undefined || chunk.length === 0) return;
-      }
-      let frames: Frame[];
+    const received = (frames: () => Frame[]) => {
+      let read: Frame[];
       try {
-        frames = decoder.push(chunk);
-        for (const frame of frames) {
+        read = frames();
+        for (const frame of read) {
           if (frame.kind !== KIND_REQUEST)
             throw new StrataError('RPC_BAD_FRAME', `a client sent a frame of kind ${frame.kind}`);
         }
@@ -227,13 +224,63 @@ export class RpcServer {
         socket.destroy();
         return;
       }
-      for (const frame of frames) this.admit(connection, frame);
-    });
+      for (const frame of read) this.admit(connection, frame);
+    };
+    const pool = this.requestBodyPool;
+    const own = this.security.mode === 'token' ? this.readOwn(connection, received) : undefined;
+    if (own !== undefined) {
+      connection.reads = own;
+    } else {
+      const decoder = new FrameDecoder(pool && ((frameBytes) => pool.acquire(frameBytes)));
+      socket.on('data', (chunk: Buffer) => {
+        if (connection.refused) return;
+        let rest: Buffer | undefined = chunk;
+        if (connection.role === undefined) {
+          rest = this.readPreamble(connection, chunk);
+          if (rest === undefined || rest.length === 0) return;
+        }
+        const frames = rest;
+        received(() => decoder.push(frames));
+      });
+      socket.resume(); // a token server's sockets are accepted paused
+    }
     socket.on('error', (error) => this.log.debug('RPC connection error', { error }));
     socket.on('close', () => {
       clearTimeout(connection.handshakeTimer);
       this.sockets.delete(socket);
       connection.queue.length = 0;
+    });
+  }
+
+  // A token peer's connection read into buffers the server chooses (socket-reads.ts): the
+  // preamble into its own, then frames through a FrameReader, a large one straight into a buffer
+  // of the request body pool; undefined where the socket does not take such reads.
+  private readOwn(
+    connection: Connection,
+    received: (frames: () => Frame[]) => void,
+  ): SocketReads | undefined {
+    const pool = this.requestBodyPool;
+    const reader = new FrameReader(pool && ((_requestId, frameBytes) => pool.acquire(frameBytes)));
+    let preamble: Buffer | undefined =
+      connection.role === undefined ? Buffer.allocUnsafe(PREAMBLE_BYTES) : undefined;
+    let preambleFilled = 0;
+    return readAcceptedSocket(connection.socket, {
+      next: () =>
+        preamble === undefined ? reader.nextBuffer() : preamble.subarray(preambleFilled),
+      received: (bytes, buffer) => {
+        if (connection.refused) return;
+        if (preamble !== undefined) {
+          preambleFilled += bytes;
+          if (preambleFilled < PREAMBLE_BYTES) return;
+          const whole = preamble;
+          preamble = undefined;
+          const rest = this.readPreamble(connection, whole);
+          assert(rest === undefined || rest.length === 0, 'reads stop at the preamble');
+          return;
+        }
+        received(() => reader.read(bytes, buffer));
+      },
+      failed: (error) => this.log.debug('RPC connection error', { error }),
     });
   }
 
@@ -284,8 +331,8 @@ export class RpcServer {
       });
     }
     const full = connection.queue.length > 0;
-    if (full && !connection.socket.isPaused()) connection.socket.pause();
-    if (!full && connection.socket.isPaused()) connection.socket.resume();
+    if (full && !connection.reads.isPaused()) connection.reads.pause();
+    if (!full && connection.reads.isPaused()) connection.reads.resume();
   }
 
   private async serve(connection: Connection, frame: Frame, deadlineMs: number): Promise<void> {
@@ -371,6 +418,15 @@ export class RpcServer {
 const TLS_HANDSHAKE_RECORD = 22;
 
 // Tells the peer why (a frame with request id 0) and closes the connection.
+// A socket read as a stream ('data' events), paused and resumed as one.
+function streamReads(socket: Socket): SocketReads {
+  return {
+    pause: () => socket.pause(),
+    resume: () => socket.resume(),
+    isPaused: () => socket.isPaused(),
+  };
+}
+
 function refuse(socket: Socket, code: 'RPC_UNAUTHENTICATED', message: string): void {
   write(socket, refusalFrame(code, message));
   socket.end();
