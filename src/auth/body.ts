@@ -3,6 +3,7 @@
 // Bytes are yielded as they arrive; every end-of-body check runs before the iterator finishes,
 // so a consumer that commits only after the last byte never commits a bad body.
 import assert from 'node:assert';
+import { OffloadedHash } from '../common/hash-offload.ts';
 import { AwsChunkedDecoder, decodeAwsChunked } from './aws-chunked.ts';
 import { createHasher, decodeDeclaredChecksum, type IncrementalHasher } from './checksums.ts';
 import type { BodyPlan } from './payload-plan.ts';
@@ -37,10 +38,11 @@ export async function* verifiedBody(
 ): AsyncGenerator<Buffer> {
   const { mode, expectedLengthBytes } = plan;
   const hashers = plan.declared.map((d) => createHasher(d.algorithm));
-  const sha256 = mode.kind === 'sha256' ? createHasher('SHA256') : undefined;
+  // On a hashing thread once the body outgrows a segment (src/common/hash-offload.ts): it was
+  // the larger half of what held a gateway's event loop under large PUTs.
+  const sha256 = mode.kind === 'sha256' ? new OffloadedHash('sha256') : undefined;
   const trailerHasher = plan.trailer ? createHasher(plan.trailer.algorithm) : undefined;
   const all: IncrementalHasher[] = [...hashers];
-  if (sha256) all.push(sha256);
   if (trailerHasher) all.push(trailerHasher);
   let decoder: AwsChunkedDecoder | undefined;
   let source = raw;
@@ -50,26 +52,31 @@ export async function* verifiedBody(
     source = decodeAwsChunked(raw, decoder);
   }
   let totalBytes = 0;
-  for await (const piece of source) {
-    assert(Buffer.isBuffer(piece), 'body pieces are Buffers');
-    totalBytes += piece.length;
-    if (expectedLengthBytes !== undefined && totalBytes > expectedLengthBytes) {
-      throw lengthError(expectedLengthBytes, `at least ${totalBytes}`);
+  let sha256Hex: string | undefined;
+  try {
+    for await (const piece of source) {
+      assert(Buffer.isBuffer(piece), 'body pieces are Buffers');
+      totalBytes += piece.length;
+      if (expectedLengthBytes !== undefined && totalBytes > expectedLengthBytes) {
+        throw lengthError(expectedLengthBytes, `at least ${totalBytes}`);
+      }
+      for (const hasher of all) hasher.update(piece);
+      await sha256?.update(piece);
+      yield piece;
     }
-    for (const hasher of all) hasher.update(piece);
-    yield piece;
-  }
-  if (expectedLengthBytes !== undefined && totalBytes !== expectedLengthBytes) {
-    throw lengthError(expectedLengthBytes, String(totalBytes));
-  }
-  if (sha256 !== undefined && mode.kind === 'sha256') {
-    if (sha256.digest().toString('hex') !== mode.expectedHex) {
-      throw new S3AuthError(
-        'XAmzContentSHA256Mismatch',
-        400,
-        "The provided 'x-amz-content-sha256' header does not match what was computed.",
-      );
+    if (expectedLengthBytes !== undefined && totalBytes !== expectedLengthBytes) {
+      throw lengthError(expectedLengthBytes, String(totalBytes));
     }
+    sha256Hex = (await sha256?.digest())?.toString('hex');
+  } finally {
+    sha256?.abort(); // a body left unfinished (nothing after digest)
+  }
+  if (mode.kind === 'sha256' && sha256Hex !== mode.expectedHex) {
+    throw new S3AuthError(
+      'XAmzContentSHA256Mismatch',
+      400,
+      "The provided 'x-amz-content-sha256' header does not match what was computed.",
+    );
   }
   plan.declared.forEach((d, i) => {
     if (!hashers[i].digest().equals(d.expected)) throw digestError(d.source, d.algorithm);

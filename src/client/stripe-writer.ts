@@ -2,6 +2,7 @@ import assert from 'node:assert';
 import { createHash } from 'node:crypto';
 import { shardBuffers } from '../common/buffer-pool.ts';
 import { StrataError } from '../common/errors.ts';
+import { OffloadedHash } from '../common/hash-offload.ts';
 import type { Slots } from '../common/slots.ts';
 import type { KmsSealKey } from '../crypto/index.ts';
 import { crc32c } from '../data/crc32c.ts';
@@ -103,7 +104,8 @@ export async function writeStream(
 ): Promise<WrittenData> {
   const { maxSizeBytes = Number.MAX_SAFE_INTEGER, log, slots, seal, kms, customer } = options;
   const stripeCapacity = params.k * params.shardSizeBytes;
-  const md5 = createHash('md5');
+  // On a hashing thread (src/common/hash-offload.ts): the ETag's MD5 held a gateway's event loop.
+  const md5 = new OffloadedHash('md5');
   const stripes: Array<Promise<Stripe>> = [];
   const inFlight = new Set<Promise<Stripe>>();
   // Stripe buffers come from the pool and go back once every shard write of their stripe is
@@ -137,7 +139,7 @@ export async function writeStream(
   };
   try {
     for await (const chunk of toChunks(body)) {
-      md5.update(chunk);
+      await md5.update(chunk);
       crc = crc32c(chunk, crc);
       sizeBytes += chunk.length;
       if (sizeBytes > maxSizeBytes) {
@@ -154,9 +156,11 @@ export async function writeStream(
       }
     }
     if (filled > 0) await flush();
+    const md5Hex = (await md5.digest()).toString('hex');
     const written = await Promise.all(stripes);
-    return { extents: toExtents(written), sizeBytes, md5Hex: md5.digest('hex'), crc32c: crc };
+    return { extents: toExtents(written), sizeBytes, md5Hex, crc32c: crc };
   } catch (error) {
+    md5.abort();
     if (buffer !== undefined) shardBuffers.release(buffer); // filled, never sent
     await discard(pool, stripes);
     throw error;

@@ -259,6 +259,17 @@ const CASES: Record<RequestHeaderName, Case[]> = {
       status: 400,
       code: 'XAmzContentSHA256Mismatch',
     },
+    {
+      // Past the first MiB the hash runs on a hashing thread (src/common/hash-offload.ts).
+      title: 'a payload hash that does not match a 3 MiB body is refused, and nothing is stored',
+      request: () => ({
+        ...put('sha-large', {}, 'x'.repeat(3 * 1024 * 1024)),
+        payloadHash: 'a'.repeat(64),
+      }),
+      status: 400,
+      code: 'XAmzContentSHA256Mismatch',
+      check: async () => assert.equal(await exists('sha-large'), false),
+    },
   ],
   'x-amz-decoded-content-length': [
     {
