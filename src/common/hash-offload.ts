@@ -148,6 +148,10 @@ class HashThreads {
     else pending?.reject(new StrataError('EIO', `hashing thread: ${reply.message}`));
   }
 
+  async terminate(): Promise<void> {
+    await Promise.all(this.workers.map((worker) => worker.terminate()));
+  }
+
   private fail(error: Error): void {
     if (this.failure !== undefined) return;
     this.failure = error;
@@ -160,6 +164,12 @@ class HashThreads {
 }
 
 let pool: HashThreads | undefined;
+
+// Ends the hashing threads as a crash would: the bodies hashing on them fail, and the next body
+// starts fresh ones. For tests, to show such a failure reaches the caller.
+export async function terminateHashThreads(): Promise<void> {
+  await pool?.terminate();
+}
 
 function threadPool(): HashThreads {
   pool ??= new HashThreads(Math.max(1, Math.min(THREADS_MAX, availableParallelism() - 1)));

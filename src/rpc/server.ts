@@ -417,7 +417,6 @@ export class RpcServer {
 // The first byte of a TLS connection: a handshake record (RFC 8446, 5.1: ContentType 22).
 const TLS_HANDSHAKE_RECORD = 22;
 
-// Tells the peer why (a frame with request id 0) and closes the connection.
 // A socket read as a stream ('data' events), paused and resumed as one.
 function streamReads(socket: Socket): SocketReads {
   return {
@@ -427,6 +426,7 @@ function streamReads(socket: Socket): SocketReads {
   };
 }
 
+// Tells the peer why (a frame with request id 0) and closes the connection.
 function refuse(socket: Socket, code: 'RPC_UNAUTHENTICATED', message: string): void {
   write(socket, refusalFrame(code, message));
   socket.end();

@@ -1,11 +1,13 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { describe, test } from 'node:test';
+import { isStrataError } from '../../src/common/errors.ts';
 import {
   type HashAlgorithm,
   OffloadedHash,
   SEGMENT_BYTES,
   SEGMENTS_MAX,
+  terminateHashThreads,
 } from '../../src/common/hash-offload.ts';
 
 // `bytes` cut into chunks of 1 byte to 200 KiB (a seeded walk, so a failure replays).
@@ -72,5 +74,20 @@ describe('hashes on a thread of their own', () => {
     assert.ok((await lateDigest).equals(expected('md5', late)));
     for (const holder of holders)
       assert.ok((await holder.digest()).equals(expected('sha256', Buffer.from('x'))));
+  });
+
+  test('a hashing thread that dies fails the bodies on it, and the next body hashes on a new one', async () => {
+    const body = randomBytes(4 * SEGMENT_BYTES);
+    const dying = new OffloadedHash('sha256');
+    await dying.update(body.subarray(0, 2 * SEGMENT_BYTES)); // on the thread by now
+    await terminateHashThreads();
+    await assert.rejects(
+      (async () => {
+        await dying.update(body.subarray(2 * SEGMENT_BYTES));
+        return dying.digest();
+      })(),
+      (error: Error) => isStrataError(error, 'EIO') && /exited/.test(error.message),
+    );
+    assert.ok((await offloaded('sha256', chunked(body, 9))).equals(expected('sha256', body)));
   });
 });

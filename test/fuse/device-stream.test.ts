@@ -12,11 +12,24 @@ import { deviceReadingProblem, readDevice } from '../../src/fuse/device-stream.t
 
 const BYTES = 3000;
 
-test('a read that finds nothing is waited out; every byte reaches one reader; EOF ends cleanly', async () => {
+// A FIFO in a fresh directory, opened for reading without blocking, and its cleanup.
+function fifoForReading(): { fifo: string; fd: number; remove(): void } {
   const dir = mkdtempSync(join(tmpdir(), 'strata-device-stream-'));
   const fifo = join(dir, 'fifo');
   assert.equal(spawnSync('mkfifo', [fifo]).status, 0);
-  const ours = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
+  const fd = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
+  return {
+    fifo,
+    fd,
+    remove() {
+      closeSync(fd);
+      rmSync(dir, { recursive: true });
+    },
+  };
+}
+
+test('a read that finds nothing is waited out; every byte reaches one reader; EOF ends cleanly', async () => {
+  const { fifo, fd: ours, remove } = fifoForReading();
   // A writer held open until the end, so the FIFO has no EOF before the writing starts.
   const held = openSync(fifo, constants.O_WRONLY);
   const rival = spawn('cat', [fifo], { stdio: ['ignore', 'pipe', 'inherit'] });
@@ -50,8 +63,7 @@ test('a read that finds nothing is waited out; every byte reaches one reader; EO
   assert.equal(await ended, undefined, 'EOF ends the stream without an error');
   await new Promise((resolve) => rival.once('exit', resolve));
   assert.equal(ourBytes + rivalBytes, BYTES);
-  closeSync(ours);
-  rmSync(dir, { recursive: true });
+  remove();
 });
 
 test('the running Node has the internals the reader is built on (a mount is refused without them)', () => {
@@ -59,10 +71,7 @@ test('the running Node has the internals the reader is built on (a mount is refu
 });
 
 test('a descriptor that cannot be read this way is reported through end, not thrown', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'strata-device-stream-'));
-  const fifo = join(dir, 'fifo');
-  assert.equal(spawnSync('mkfifo', [fifo]).status, 0);
-  const fd = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
+  const { fifo, fd, remove } = fifoForReading();
   const writer = openSync(fifo, constants.O_WRONLY);
   const first = new Promise<NodeJS.ErrnoException | undefined>((resolve) =>
     readDevice(fd, Buffer.alloc(16), { request: () => undefined, end: resolve }),
@@ -74,6 +83,5 @@ test('a descriptor that cannot be read this way is reported through end, not thr
   assert.equal(second?.code, 'EEXIST');
   closeSync(writer); // EOF ends the first reader
   assert.equal(await first, undefined);
-  closeSync(fd);
-  rmSync(dir, { recursive: true });
+  remove();
 });

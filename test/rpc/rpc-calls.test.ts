@@ -426,6 +426,8 @@ describe('internal RPC', () => {
     );
     for (const [i, reply] of replies.entries())
       assert.deepEqual(reply.header, { same: true, n: sizes[i] });
+    // The large ones were read into the pool's buffers, given back once answered.
+    assert.ok(pool.idleBytes >= 2_000_000, `${pool.idleBytes} bytes idle in the pool`);
     // By hand: the preamble and two requests (one small, one large) cut into pieces of 1 to 700
     // bytes, each written on its own.
     const { token } = processRpcSecurity() as { token: Buffer };
