@@ -11,6 +11,8 @@ process.env.UV_THREADPOOL_SIZE ??= '64';
 const { enableCompileCache } = await import('node:module');
 const compileCache = enableCompileCache();
 if (compileCache.directory) process.env.NODE_COMPILE_CACHE ??= compileCache.directory;
+const { tuneHeap } = await import('../src/common/heap-tuning.ts');
+tuneHeap(); // V8's full collections under large bodies: src/common/heap-tuning.ts
 const { main } = await import('../src/cli/main.ts');
 
 process.exitCode = await main(process.argv.slice(2));

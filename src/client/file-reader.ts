@@ -7,6 +7,7 @@ import type { DataPool } from './data-pool.ts';
 import type { MetadataClient } from './metadata-client.ts';
 import { type ReadKeys, readStripeDataParts } from './stripe-crypt.ts';
 import { readStripeRangePartsLeased } from './stripe-read.ts';
+import type { LeaseSink } from './types.ts';
 
 // Extents are fetched from the metadata service a window at a time, so a huge file never needs
 // its whole layout in memory.
@@ -37,11 +38,11 @@ export async function* readFileRange(
   // asked for again.
   first?: ExtentWindow,
   // Given: the bytes of plain (unencrypted) stripes come in pooled buffers (shardBuffers), and
-  // each such read's release is added here once it has its bytes, for the caller to call once
-  // nothing reads them (nor any view of them) any more. A read fetched ahead and never yielded
-  // (the consumer stopped) may add its release after the consumer is done: never called, its
-  // buffers are collected as any others.
-  leases?: Array<() => void>,
+  // each such read's parts and release are handed here once it has its bytes, for the caller to
+  // call the release once nothing reads them (nor any view of them) any more. A read fetched
+  // ahead and never yielded (the consumer stopped) may be handed over after the consumer is done:
+  // never released, its buffers are collected as any others.
+  leases?: LeaseSink,
 ): AsyncIterable<Buffer> {
   assert(offset >= 0 && length >= 0);
   const pending: Array<Promise<Buffer[]>> = [];
@@ -107,7 +108,7 @@ async function fetchCurrent(
   piece: Piece,
   keys: ReadKeys,
   log: Logger | undefined,
-  leases: Array<() => void> | undefined,
+  leases: LeaseSink | undefined,
 ): Promise<Buffer[]> {
   try {
     return await fetchPiece(pool, piece, keys, log, leases);
@@ -149,7 +150,7 @@ async function fetchPiece(
   piece: Piece,
   keys: ReadKeys,
   log?: Logger,
-  leases?: Array<() => void>,
+  leases?: LeaseSink,
 ): Promise<Buffer[]> {
   const { extent } = piece;
   if (!extent) return [Buffer.alloc(piece.length)];
@@ -158,7 +159,7 @@ async function fetchPiece(
   const at = { offset: inStripe, length: piece.length };
   if (leases !== undefined && extent.stripe.encryption === undefined && piece.length > 0) {
     const read = await readStripeRangePartsLeased(pool, extent.stripe, inStripe, piece.length, log);
-    leases.push(read.release);
+    leases(read.parts, read.release);
     return read.parts;
   }
   return readStripeDataParts(pool, keys, extent.stripe, at, log);

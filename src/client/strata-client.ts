@@ -74,6 +74,7 @@ import type {
   CopyOptions,
   FileHandle,
   GetObjectResult,
+  LeaseSink,
   ObjectReadFound,
   PutObjectOptions,
   PutObjectResult,
@@ -388,7 +389,9 @@ export class StrataClient implements StrataClientApi {
     };
     let parts: Buffer[];
     try {
-      parts = await this.readAtParts(ino, offset, length, sizeBytes, leases);
+      parts = await this.readAtParts(ino, offset, length, sizeBytes, (_parts, lease) =>
+        leases.push(lease),
+      );
     } catch (error) {
       release();
       throw error;
@@ -600,14 +603,14 @@ export class StrataClient implements StrataClientApi {
   // As readAt, the bytes in the parts the stripe reads gave (in order, none empty), not joined:
   // a reader that writes them out with one writev (the mount's replies) spares a copy of every
   // byte and an allocation the size of the range.
-  // `leases`: plain stripes' bytes come in pooled buffers, their releases added here
+  // `leases`: plain stripes' bytes come in pooled buffers, handed here with their releases
   // (readFileRange).
   async readAtParts(
     ino: number,
     offset: number,
     length: number,
     sizeBytes: number,
-    leases?: Array<() => void>,
+    leases?: LeaseSink,
   ): Promise<Buffer[]> {
     const clamped = clampRange(sizeBytes, { offset, length });
     const parts: Buffer[] = [];
@@ -873,13 +876,20 @@ export class StrataClient implements StrataClientApi {
   }
 
   // `options.archived`: read an archived version without a restore, for the cluster's own
-  // copies of it (bucket replication), never for a client's read.
+  // copies of it (bucket replication), never for a client's read. `options.leases`: the body's
+  // plain stripes come in pooled buffers, handed there with their releases (readFileRange); the
+  // body yields those very buffers, so the caller knows each piece by its last part.
   async getObject(
     bucket: string,
     key: string,
     range?: ByteRange,
     versionId?: string,
-    options: { archived?: boolean; customerKey?: Buffer; from?: ObjectReadFound } = {},
+    options: {
+      archived?: boolean;
+      customerKey?: Buffer;
+      from?: ObjectReadFound;
+      leases?: LeaseSink;
+    } = {},
   ): Promise<GetObjectResult> {
     const { from } = options;
     const inode =
@@ -902,6 +912,7 @@ export class StrataClient implements StrataClientApi {
       this.log,
       customer?.key,
       from?.extents,
+      options.leases,
     );
     const plan = digestPlan(inode.object, inode.size);
     if (plan && offset === 0 && length === inode.size) body = verifyWholeObject(body, plan);

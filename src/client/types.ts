@@ -32,6 +32,10 @@ import type {
 } from '../metadata/types.ts';
 import type { LockQuery, LockSpec, RenameAtOptions } from './locks.ts';
 
+// Takes a leased read's parts (in the order they are yielded, none empty) and the function that
+// gives their pooled buffers back (src/client/file-reader.ts).
+export type LeaseSink = (parts: Buffer[], release: () => void) => void;
+
 // An objectRead that found the version.
 export type ObjectReadFound = ObjectRead & { version: ObjectVersion };
 
@@ -205,7 +209,9 @@ export interface StrataClientApi {
     key: string,
     range?: ByteRange,
     versionId?: string,
-    options?: { customerKey?: Buffer; from?: ObjectReadFound }, // customerKey: SSE-C's (CUSTOMER_KEY_*)
+    // customerKey: SSE-C's (CUSTOMER_KEY_*); leases: plain stripes' bytes in pooled buffers,
+    // handed there with their releases (src/client/file-reader.ts)
+    options?: { customerKey?: Buffer; from?: ObjectReadFound; leases?: LeaseSink },
   ): Promise<GetObjectResult>;
   // bypassGovernance: the caller sent x-amz-bypass-governance-retention and holds
   // s3:BypassGovernanceRetention (the gateway checks both); it lifts GOVERNANCE retention only.

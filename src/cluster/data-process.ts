@@ -6,6 +6,7 @@
 import { hostname } from 'node:os';
 import { AggregatorRegistry } from 'prom-client';
 import { advertisedAddr, joinAddr } from '../common/advertise.ts';
+import { tuneHeap } from '../common/heap-tuning.ts';
 import { type RepairIoClass, startDataService } from '../data/data-service.ts';
 import type { FailureDomain } from '../metadata/types.ts';
 import { createLogger, type LogLevel } from '../observability/logger.ts';
@@ -49,6 +50,7 @@ function send(message: ChildMessage): void {
   process.send?.(message);
 }
 
+tuneHeap(); // its own process: the parent's runtime flags are not inherited
 process.on('disconnect', () => process.exit(0));
 // Ctrl-C reaches the whole process group; the parent decides when this process stops (SIGTERM,
 // or the IPC channel closing), so it finishes what it is writing in order.

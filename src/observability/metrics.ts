@@ -2,6 +2,7 @@
 // that sets it, in that part's registry, and a process serves the registries of the roles it
 // runs (ROLE_METRICS): a gateway shows no `strata_raft_term 0`, a data server no S3 counters.
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { shardBuffers } from '../common/buffer-pool.ts';
 import { type StallReport, startStallMonitor } from './loop-stall.ts';
 
 export type MetricGroup = 'process' | 'rpc' | 'metadata' | 'data' | 'client' | 's3' | 'fuse';
@@ -48,6 +49,32 @@ new Counter({
     const total = stallMonitor.fold.stallsTotal;
     this.inc(total - stallsReported);
     stallsReported = total;
+  },
+});
+
+// The process's pool of shard-sized buffers (src/common/buffer-pool.ts, shardBuffers): reuse
+// spares the collector (external memory counts towards V8's limits), and buffers handed out that
+// keep growing in number are a holder that never gives them back.
+const acquiredCounted = { idle: 0, new: 0 };
+new Counter({
+  name: 'strata_process_shard_buffers_acquired_total',
+  help: 'Pooled shard-sized buffers handed out, from="idle" (reused) or from="new" (allocated)',
+  labelNames: ['from'] as const,
+  registers: [processMetrics],
+  collect() {
+    const { reused, allocated } = shardBuffers.counts;
+    this.inc({ from: 'idle' }, reused - acquiredCounted.idle);
+    this.inc({ from: 'new' }, allocated - acquiredCounted.new);
+    acquiredCounted.idle = reused;
+    acquiredCounted.new = allocated;
+  },
+});
+new Gauge({
+  name: 'strata_process_shard_buffers_out',
+  help: 'Pooled shard-sized buffers handed out and not given back yet',
+  registers: [processMetrics],
+  collect() {
+    this.set(shardBuffers.counts.out);
   },
 });
 

@@ -1,5 +1,5 @@
 import assert from 'node:assert';
-import type { ObjectReadFound } from '../../client/types.ts';
+import type { LeaseSink, ObjectReadFound } from '../../client/types.ts';
 import { dataReadable } from '../../metadata/storage-class.ts';
 import type { Inode, ObjectVersion } from '../../metadata/types.ts';
 import { restoreReadsRefused, s3Bytes } from '../../observability/metrics.ts';
@@ -232,11 +232,39 @@ export async function getObject(
   }
   // The data of the version whose headers went out (a newer PUT may have come meanwhile).
   const readVersion = version.versioned ? version.versionId : undefined;
+  const written = new ReleaseOnWrite();
   const { body } = await ctx.client.getObject(bucket, key, range, readVersion, {
     customerKey: customer?.key,
     from: read,
+    leases: written.sink,
   });
-  await streamBody(ctx, status, headers, body, length);
+  await streamBody(ctx, status, headers, body, length, written);
+}
+
+// A body's pooled buffers (getObject's leases), each piece given back once the socket has taken
+// its last part: writes complete in order, so by then it has taken all of them. Fresh buffers
+// for every byte read made a full collection every few tens of MiB of GETs (external memory
+// counts towards V8's limits, src/common/heap-tuning.ts). A piece whose write fails, or that is
+// never written (the read ended early), is not given back: its buffers are collected as any
+// others, since the socket may still hold them.
+class ReleaseOnWrite {
+  private readonly byLastPart = new Map<Buffer, () => void>();
+
+  readonly sink: LeaseSink = (parts, release) => {
+    const last = parts.at(-1);
+    assert(last !== undefined, 'a leased read has parts');
+    this.byLastPart.set(last, release);
+  };
+
+  // The release to run once `part` is written, if it ends a leased piece.
+  after(part: Buffer): ((error?: Error | null) => void) | undefined {
+    const release = this.byLastPart.get(part);
+    if (release === undefined) return undefined;
+    this.byLastPart.delete(part);
+    return (error) => {
+      if (error === undefined || error === null) release();
+    };
+  }
 }
 
 // How much of a body the response may hold unsent before the read waits for it to drain: about
@@ -261,6 +289,7 @@ async function streamBody(
   headers: Record<string, string | number>,
   body: AsyncIterable<Buffer>,
   lengthBytes: number,
+  written: ReleaseOnWrite,
 ) {
   assert(lengthBytes > 0, 'empty bodies are answered without reading');
   const iterator = body[Symbol.asyncIterator]();
@@ -272,7 +301,9 @@ async function streamBody(
       sentBytes += step.value.length;
       if (sentBytes > lengthBytes) break;
       s3Bytes.inc({ direction: 'out' }, step.value.length);
-      const below = ctx.res.write(step.value);
+      const release = written.after(step.value);
+      const below =
+        release === undefined ? ctx.res.write(step.value) : ctx.res.write(step.value, release);
       if (!below && ctx.res.writableLength >= RESPONSE_UNSENT_BYTES_MAX) await responseDrained(ctx);
     }
     if (sentBytes !== lengthBytes) {
