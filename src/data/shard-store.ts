@@ -33,6 +33,7 @@ import { type Logger, silentLogger } from '../observability/logger.ts';
 import {
   dataReads,
   dataWrites,
+  dataWritesUnstaged,
   diskDirectWrites,
   diskFreeBytes,
   diskOnline,
@@ -216,6 +217,7 @@ export class ShardStore {
     const fileBytes = encoded.head.length + data.length + encoded.crcs.length;
     // No room in the staging slab now: through the page cache, as a disk without direct writes.
     const staged = this.directWrites[address.disk] ? this.staging.lease(fileBytes) : undefined;
+    if (this.directWrites[address.disk] && staged === undefined) dataWritesUnstaged.inc();
     // Marked before the file exists, so a scrubber that sees the file sees the mark too.
     this.writing.add(path);
     this.readHandles.drop(path);

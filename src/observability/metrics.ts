@@ -169,6 +169,14 @@ export const dataWrites = new Counter({
   registers: [dataMetrics],
 });
 
+// Shard writes to a disk that takes direct writes that went through the page cache instead,
+// because the staging slab had no room at that moment (src/data/direct-staging.ts).
+export const dataWritesUnstaged = new Counter({
+  name: 'strata_data_writes_unstaged_total',
+  help: 'Shard writes to a direct-write disk that went through the page cache: no room in the staging slab',
+  registers: [dataMetrics],
+});
+
 // Shard reads whose blocks' CRCs were left to the reader: it authenticates every byte itself
 // (an encrypted stripe's sealed chunks, GetShardHeader.readerAuthenticates in src/data/types.ts).
 export const shardReadsUnchecked = new Counter({

@@ -49,6 +49,10 @@ export interface RpcServerOptions {
   // request's body after it answers (a data server: putShard has written or copied its shard by
   // then). Without it, each large request is a fresh allocation the collector frees.
   requestBodyPool?: BufferPool;
+  // False: token-mode connections are read as streams (FrameDecoder) too, as they are where the
+  // socket or this Node does not take reads into chosen buffers (socket-reads.ts). For tests,
+  // which run both paths.
+  ownReads?: boolean;
 }
 
 interface Connection {
@@ -76,6 +80,7 @@ export class RpcServer {
   private readonly sockets = new Set<Socket>();
   private server: Server | undefined;
   private readonly requestBodyPool: BufferPool | undefined;
+  private readonly ownReads: boolean;
 
   constructor(options: RpcServerOptions) {
     this.name = options.name;
@@ -85,6 +90,7 @@ export class RpcServer {
     this.security = options.security ?? processRpcSecurity();
     this.permissions = options.permissions ?? strataPermissions;
     this.requestBodyPool = options.requestBodyPool;
+    this.ownReads = options.ownReads ?? true;
   }
 
   handle(method: string, handler: RpcHandler): void {
@@ -227,7 +233,10 @@ export class RpcServer {
       for (const frame of read) this.admit(connection, frame);
     };
     const pool = this.requestBodyPool;
-    const own = this.security.mode === 'token' ? this.readOwn(connection, received) : undefined;
+    const own =
+      this.security.mode === 'token' && this.ownReads
+        ? this.readOwn(connection, received)
+        : undefined;
     if (own !== undefined) {
       connection.reads = own;
     } else {

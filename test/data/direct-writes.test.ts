@@ -15,6 +15,7 @@ import { encodeShard, SHARD_BLOCK_BYTES } from '../../src/data/shard-file.ts';
 import { ShardStore } from '../../src/data/shard-store.ts';
 import { verifyShardFile } from '../../src/data/shard-verify.ts';
 import { createLogger } from '../../src/observability/logger.ts';
+import { dataWritesUnstaged } from '../../src/observability/metrics.ts';
 import { SeededPrng } from '../../src/raft/prng.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'strata-direct-'));
@@ -143,9 +144,12 @@ test('with the staging slab full a shard is written through the page cache, whol
   assert.equal(store.directWrites[0], true);
   const held = staging.lease(GRANULE_BYTES);
   assert.ok(held, 'the one granule is taken');
+  const unstaged = async () => (await dataWritesUnstaged.get()).values[0]?.value ?? 0;
+  const unstagedBefore = await unstaged();
   const data = Buffer.alloc(200_000, 7);
   const address = { disk: 0, stripeId: 'f'.repeat(32), shardIndex: 0 };
   await store.put(address, data);
+  assert.equal(await unstaged(), unstagedBefore + 1, 'the write through the page cache is counted');
   assert.equal(statSync(store.pathOf(address)).size, fileBytesOf(data.length));
   assert.ok((await store.get(address)).equals(data));
   held.release();
@@ -153,6 +157,7 @@ test('with the staging slab full a shard is written through the page cache, whol
   const small = Buffer.alloc(1000, 9);
   const next = { disk: 0, stripeId: '0'.repeat(32), shardIndex: 0 };
   await store.put(next, small);
+  assert.equal(await unstaged(), unstagedBefore + 1, 'a staged write is not counted');
   assert.ok((await store.get(next)).equals(small));
   assert.ok(staging.lease(GRANULE_BYTES), 'every lease of the puts was given back');
   await store.close();

@@ -404,70 +404,78 @@ describe('internal RPC', () => {
     });
   });
 
-  test('a server reading into its request body pool gets every request whole, however the bytes arrive', async () => {
-    const pool = new BufferPool({ idleBytesMax: 64 * 1024 * 1024 });
-    const server = new RpcServer({ name: 'test', permissions: anyMethod, requestBodyPool: pool });
-    server.handle('sum', async ({ header, body }) => {
-      const { seed } = header as { seed: number };
-      const expected = patterned(body?.length ?? 0, seed);
-      return {
-        header: { same: body === undefined || body.equals(expected), n: body?.length ?? 0 },
-      };
+  // Both ways a token server reads: into buffers it chooses (socket-reads.ts), and as a stream
+  // (what a socket or a Node without those reads gets).
+  for (const ownReads of [true, false])
+    test(`a server reading into its request body pool gets every request whole, however the bytes arrive (${ownReads ? 'own reads' : 'stream reads'})`, async () => {
+      const pool = new BufferPool({ idleBytesMax: 64 * 1024 * 1024 });
+      const server = new RpcServer({
+        name: 'test',
+        permissions: anyMethod,
+        requestBodyPool: pool,
+        ownReads,
+      });
+      server.handle('sum', async ({ header, body }) => {
+        const { seed } = header as { seed: number };
+        const expected = patterned(body?.length ?? 0, seed);
+        return {
+          header: { same: body === undefined || body.equals(expected), n: body?.length ?? 0 },
+        };
+      });
+      cleanups.push(() => server.close());
+      const { port } = await server.listen('127.0.0.1', 0);
+      // Through the client: every size at once on one connection.
+      const client = rpcClient(`127.0.0.1:${port}`);
+      const sizes = [0, 1, 70_000, 12, 1024 * 1024, 65_536, 3, 2_000_000, 64_000];
+      const replies = await Promise.all(
+        sizes.map((n, seed) =>
+          client.call('sum', { seed }, n === 0 ? undefined : patterned(n, seed)),
+        ),
+      );
+      for (const [i, reply] of replies.entries())
+        assert.deepEqual(reply.header, { same: true, n: sizes[i] });
+      // The large ones were read into the pool's buffers, given back once answered.
+      assert.ok(pool.idleBytes >= 2_000_000, `${pool.idleBytes} bytes idle in the pool`);
+      // By hand: the preamble and two requests (one small, one large) cut into pieces of 1 to 700
+      // bytes, each written on its own.
+      const { token } = processRpcSecurity() as { token: Buffer };
+      const bytes = Buffer.concat([
+        tokenPreamble(token, 'gateway'),
+        ...encodeFrame(KIND_REQUEST, 7, { m: 'sum', t: 10_000, h: { seed: 5 } }, patterned(10, 5)),
+        ...encodeFrame(
+          KIND_REQUEST,
+          8,
+          { m: 'sum', t: 10_000, h: { seed: 6 } },
+          patterned(90_000, 6),
+        ),
+      ]);
+      const socket = connect({ host: '127.0.0.1', port });
+      socket.setNoDelay(true);
+      cleanups.push(() => socket.destroy());
+      const decoder = new FrameDecoder();
+      const answers: Frame[] = [];
+      const answered = new Promise<void>((resolve) =>
+        socket.on('data', (chunk: Buffer) => {
+          answers.push(...decoder.push(chunk));
+          if (answers.length === 2) resolve();
+        }),
+      );
+      let at = 0;
+      for (let piece = 1; at < bytes.length; piece = (piece * 7 + 3) % 701) {
+        const end = Math.min(bytes.length, at + Math.max(1, piece));
+        socket.write(bytes.subarray(at, end));
+        at = end;
+        if (end < 200 || piece % 5 === 0) await sleep(1);
+      }
+      await answered;
+      assert.deepEqual(
+        answers.map((a) => [a.requestId, a.kind, a.header]),
+        [
+          [7, KIND_RESPONSE_OK, { same: true, n: 10 }],
+          [8, KIND_RESPONSE_OK, { same: true, n: 90_000 }],
+        ],
+      );
     });
-    cleanups.push(() => server.close());
-    const { port } = await server.listen('127.0.0.1', 0);
-    // Through the client: every size at once on one connection.
-    const client = rpcClient(`127.0.0.1:${port}`);
-    const sizes = [0, 1, 70_000, 12, 1024 * 1024, 65_536, 3, 2_000_000, 64_000];
-    const replies = await Promise.all(
-      sizes.map((n, seed) =>
-        client.call('sum', { seed }, n === 0 ? undefined : patterned(n, seed)),
-      ),
-    );
-    for (const [i, reply] of replies.entries())
-      assert.deepEqual(reply.header, { same: true, n: sizes[i] });
-    // The large ones were read into the pool's buffers, given back once answered.
-    assert.ok(pool.idleBytes >= 2_000_000, `${pool.idleBytes} bytes idle in the pool`);
-    // By hand: the preamble and two requests (one small, one large) cut into pieces of 1 to 700
-    // bytes, each written on its own.
-    const { token } = processRpcSecurity() as { token: Buffer };
-    const bytes = Buffer.concat([
-      tokenPreamble(token, 'gateway'),
-      ...encodeFrame(KIND_REQUEST, 7, { m: 'sum', t: 10_000, h: { seed: 5 } }, patterned(10, 5)),
-      ...encodeFrame(
-        KIND_REQUEST,
-        8,
-        { m: 'sum', t: 10_000, h: { seed: 6 } },
-        patterned(90_000, 6),
-      ),
-    ]);
-    const socket = connect({ host: '127.0.0.1', port });
-    socket.setNoDelay(true);
-    cleanups.push(() => socket.destroy());
-    const decoder = new FrameDecoder();
-    const answers: Frame[] = [];
-    const answered = new Promise<void>((resolve) =>
-      socket.on('data', (chunk: Buffer) => {
-        answers.push(...decoder.push(chunk));
-        if (answers.length === 2) resolve();
-      }),
-    );
-    let at = 0;
-    for (let piece = 1; at < bytes.length; piece = (piece * 7 + 3) % 701) {
-      const end = Math.min(bytes.length, at + Math.max(1, piece));
-      socket.write(bytes.subarray(at, end));
-      at = end;
-      if (end < 200 || piece % 5 === 0) await sleep(1);
-    }
-    await answered;
-    assert.deepEqual(
-      answers.map((a) => [a.requestId, a.kind, a.header]),
-      [
-        [7, KIND_RESPONSE_OK, { same: true, n: 10 }],
-        [8, KIND_RESPONSE_OK, { same: true, n: 90_000 }],
-      ],
-    );
-  });
 
   test('a frame reader reads a large frame into the buffer its caller supplies for that request', () => {
     const body = Buffer.alloc(200_000, 7);
