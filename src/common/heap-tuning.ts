@@ -7,8 +7,9 @@
 // 16 MiB PUTs it ran a full mark-compact every 20 MiB or so of body (42 per GiB, `--trace-gc`),
 // though those buffers die young. With the flag, they count against the global limit instead,
 // which grows with the heap and its external memory together: 12 full collections per GiB, the
-// gateway's CPU per GiB 7.3–8.4 → 5.8–7.1 s, its peak RSS 395 → 435–485 MiB (docs/architecture/
-// overview.md, "Data path"). Chromium ships the same flag.
+// gateway's CPU per GiB 7.3–8.4 → 5.8–7.1 s, its peak RSS under that load 395 → 435–485 MiB
+// (docs/architecture/overview.md, "Data path"). A V8 without the flag prints "unrecognized flag"
+// and goes on without it.
 import { setFlagsFromString } from 'node:v8';
 
 const FLAG = 'external-memory-accounted-in-global-limit';
