@@ -4,8 +4,11 @@
 //     [--node-options '--max-semi-space-size=32']
 // Starts one single-node server (gateway + data-server child), PUTs `count` objects per round
 // with the AWS SDK (its default checksum, as s3-load.mjs does) and reads utime+stime of the
-// gateway and the data server from /proc before and after each round. --profile writes
-// V8 CPU profiles (--cpu-prof) of both server processes to DIR.
+// gateway and the data server from /proc before and after each round, and from the server's
+// metrics page the garbage collections of both processes (full ones cost the gateway most:
+// src/common/heap-tuning.ts) and the shard writes that missed the direct-write slab
+// (strata_data_writes_unstaged_total). --profile writes V8 CPU profiles (--cpu-prof) of both
+// server processes to DIR.
 import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
@@ -62,11 +65,28 @@ const s3 = new S3Client({
     httpAgent: new http.Agent({ keepAlive: true, maxSockets: 16 }),
   }),
 });
+// Counters of the server's metrics page (the gateway's and its data process's, summed).
+async function serverCounters(metricsUrl: string) {
+  const page = await (await fetch(metricsUrl)).text();
+  const value = (series: string) => {
+    const line = page.split('\n').find((l) => l.startsWith(`${series} `));
+    return line === undefined ? 0 : Number(line.slice(series.length + 1));
+  };
+  return {
+    major: value('strata_process_nodejs_gc_duration_seconds_count{kind="major"}'),
+    incremental: value('strata_process_nodejs_gc_duration_seconds_count{kind="incremental"}'),
+    minor: value('strata_process_nodejs_gc_duration_seconds_count{kind="minor"}'),
+    unstaged: value('strata_data_writes_unstaged_total'),
+    writes: value('strata_data_writes_total'),
+  };
+}
+
 const bodies = Array.from({ length: 4 }, (_, i) => patternBytes(OBJECT_BYTES, i + 1));
 try {
   await s3.send(new CreateBucketCommand({ Bucket: 'putcpu' }));
   const count = Number(opts.count);
   for (let round = 0; round < Number(opts.rounds); round++) {
+    const countersBefore = await serverCounters(server.metricsUrl);
     const before = [cpuSeconds(gatewayPid), cpuSeconds(dataPid), process.cpuUsage()] as const;
     const started = performance.now();
     let next = 0;
@@ -91,10 +111,17 @@ try {
       const [u, s] = cpuSeconds(pid);
       return `${perGib(u - user + s - system)} (user ${perGib(u - user)} sys ${perGib(s - system)})`;
     };
+    const countersAfter = await serverCounters(server.metricsUrl);
+    const counted = (name: keyof typeof countersAfter) =>
+      countersAfter[name] - countersBefore[name];
     console.log(
       `round ${round}: ${((count * OBJECT_BYTES) / MiB / seconds).toFixed(1)} MiB/s; CPU-s/GiB ` +
         `gateway ${spent(gatewayPid, before[0])} data ${spent(dataPid, before[1])} ` +
         `client ${perGib((client.user + client.system) / 1e6)}; ` +
+        `collections per GiB (both processes, by perf_hooks kind) major ${perGib(counted('major'))} ` +
+        `incremental ${perGib(counted('incremental'))} minor ${perGib(counted('minor'))}; ` +
+        `shard writes unstaged ${counted('unstaged')} ` +
+        `of ${counted('writes')}; ` +
         `load ${loadavg()
           .map((l) => l.toFixed(2))
           .join(' ')}`,
