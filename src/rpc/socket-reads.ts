@@ -33,8 +33,8 @@ function errnoError(code: number): NodeJS.ErrnoException {
 
 // Starts reading `socket`, accepted with `pauseOnConnect` so that nothing has read it yet.
 // Undefined, having started nothing, when its handle does not take such reads or this Node lacks
-// the internals (src/common/stream-reads.ts); the caller then reads it as a stream. At the stream's end, or when a read fails, the socket is
-// destroyed (its 'close' follows).
+// the internals (src/common/stream-reads.ts); the caller then reads it as a stream. At the
+// stream's end, or when a read fails, the socket is destroyed (its 'close' follows).
 export function readAcceptedSocket(
   socket: Socket,
   handlers: SocketReadHandlers,
