@@ -149,6 +149,21 @@ export class MetadataClient {
     return (reply.value ?? undefined) as ReturnType<MetadataReader[F]>;
   }
 
+  // Without waiting for `beforeCall` or for delegated directories: a mount's change feed, which
+  // asks about other clients' changes only (its own wait behind nothing of it).
+  async readUnordered<F extends ReaderFn>(
+    fn: F,
+    ...args: Parameters<MetadataReader[F]>
+  ): Promise<ReturnType<MetadataReader[F]>> {
+    const mount = this.mountId;
+    const reply = await this.call<{ value: ReturnType<MetadataReader[F]> }>(METADATA_RPC.read, {
+      fn,
+      args,
+      mount,
+    });
+    return (reply.value ?? undefined) as ReturnType<MetadataReader[F]>;
+  }
+
   async config(): Promise<ClusterConfig> {
     if (this.configCache) return this.configCache;
     this.configCache = await this.call<ClusterConfig>(METADATA_RPC.config, {});

@@ -159,6 +159,13 @@ export class DirectoryLeases {
     for (const fetch of this.fetches.values()) fetch.attrsUsable = false;
   }
 
+  // Nothing held can be trusted (the change feed missed changes): all is read again.
+  forgetAll(): void {
+    for (const fetch of this.fetches.values()) fetch.startedSeq = Number.POSITIVE_INFINITY;
+    this.listings.clear();
+    this.forgetAttributes();
+  }
+
   // What this mount held of the directory proved wrong, or cannot be kept up to date.
   drop(dir: number): void {
     this.listings.delete(dir);

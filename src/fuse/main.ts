@@ -11,6 +11,7 @@ import { metricsRegistry, ROLE_METRICS } from '../observability/metrics.ts';
 import { startMetricsServer } from '../observability/metrics-server.ts';
 import { setProcessRpcSecurity } from '../rpc/security.ts';
 import { rpcSecurityFromConfig } from '../rpc/security-config.ts';
+import { ChangeFeed } from './change-feed.ts';
 import { deviceReadingProblem } from './device-stream.ts';
 import { type LostWrites, StrataFileSystem } from './file-system.ts';
 import { InvalidationWatcher } from './invalidation.ts';
@@ -228,8 +229,20 @@ export async function mountMain(args: string[]): Promise<number> {
   ops.locks = mountSession;
   const session = new FuseSession(fd, ops, log);
   const watcher = new InvalidationWatcher(fs, ops.notifier, log);
+  const feed = new ChangeFeed(
+    (since) => client.metadata.readUnordered('namespaceChanges', since, client.metadata.sessionId),
+    {
+      notify: (code, body) => ops.notifier(code, body),
+      inodeChanged: (ino) => fs.leases.changed(ino),
+      directoryChanged: (dir) => fs.leases.drop(dir),
+      everythingChanged: () => fs.leases.forgetAll(),
+    },
+    log,
+  );
+  ops.feed = feed;
   session.start();
   watcher.start(1000);
+  feed.start();
   if (!(await setReadAhead(mountPoint, Math.max(128, fs.stripeBytes / 1024))))
     log.info('kernel read-ahead left at its default (setting it needs root)');
   const connection = await fuseConnectionOf(mountPoint);
@@ -277,6 +290,7 @@ export async function mountMain(args: string[]): Promise<number> {
   process.stdout.write(`mounted ${mountPoint}\n`);
   await session.done;
   watcher.stop();
+  feed.stop();
   metrics?.server.close();
   await fs.flushAll();
   await mountSession.close();

@@ -5,6 +5,7 @@ import { StrataError } from '../common/errors.ts';
 import type { Caller, Inode } from '../metadata/types.ts';
 import type { Logger } from '../observability/logger.ts';
 import { fuseBytes } from '../observability/metrics.ts';
+import type { ChangeFeed } from './change-feed.ts';
 import { direntType, type StrataFileSystem } from './file-system.ts';
 import {
   DT,
@@ -58,6 +59,7 @@ export class FuseOperations {
   private readonly fs: StrataFileSystem;
   private readonly log: Logger;
   locks: LockService | undefined;
+  feed: ChangeFeed | undefined;
   notifier: (code: number, body: Buffer) => Promise<void> = async () => {};
   onDestroy: () => void = () => {};
   // Requests that may wait long (SETLKW), by unique, so FUSE_INTERRUPT can end them with EINTR.
@@ -68,20 +70,40 @@ export class FuseOperations {
     this.log = log;
   }
 
-  private entry(inode: Inode, validMs = CACHE_VALID_MS): Buffer {
-    return encodeEntryOut(this.fs.attr(inode), Math.min(validMs, CACHE_VALID_MS));
+  // A name or attributes as the service's state, a lease or this mount's own change give them, in
+  // a reply to a request begun at `position` (the change feed's): the kernel keeps them long while
+  // the feed runs (change-feed.ts, which keeps the leases as current as its answers), else for
+  // `shortMs` (a lease's time left) at most CACHE_VALID_MS.
+  private entryOut(
+    position: number,
+    parent: number,
+    name: string,
+    inode: Inode,
+    shortMs = CACHE_VALID_MS,
+  ): Buffer {
+    const validMs =
+      this.feed?.entryValidMs(position, parent, name, inode.ino) ??
+      Math.min(shortMs, CACHE_VALID_MS);
+    return encodeEntryOut(this.fs.attr(inode), validMs);
   }
 
-  // From a directory's lease (dir-leases.ts) the kernel keeps the answer no longer than the lease.
-  private async lookup(parent: number, name: string): Promise<Buffer> {
+  private attrOut(position: number, inode: Inode, shortMs = CACHE_VALID_MS): Buffer {
+    const validMs =
+      this.feed?.attrValidMs(position, inode.ino) ?? Math.min(shortMs, CACHE_VALID_MS);
+    return encodeAttrOut(this.fs.attr(inode), validMs);
+  }
+
+  // A name not there is kept no longer than the lease that says so.
+  private async lookup(position: number, parent: number, name: string): Promise<Buffer> {
     const answer = await this.fs.lookupEntry(parent, name);
     if ('absent' in answer) return encodeNegativeEntryOut(answer.validMs);
-    return this.entry(answer.inode, 'validMs' in answer ? answer.validMs : CACHE_VALID_MS);
+    const shortMs = 'validMs' in answer ? answer.validMs : CACHE_VALID_MS;
+    return this.entryOut(position, parent, name, answer.inode, shortMs);
   }
 
-  private async getattr(ino: number): Promise<Buffer> {
+  private async getattr(position: number, ino: number): Promise<Buffer> {
     const { inode, validMs } = await this.fs.getattrEntry(ino);
-    return encodeAttrOut(this.fs.attr(inode), Math.min(validMs ?? CACHE_VALID_MS, CACHE_VALID_MS));
+    return this.attrOut(position, inode, validMs);
   }
 
   // A reply's body, in parts written out together with `done` called after (a read's), null
@@ -90,34 +112,32 @@ export class FuseOperations {
     const node = Number(h.nodeid);
     const caller: Caller = { uid: h.uid, gid: h.gid };
     const fs = this.fs;
+    const position = this.feed?.position ?? 0; // before any wait: what the reply may show
     switch (h.opcode) {
       case OP.INIT:
         return this.init(body);
       case OP.LOOKUP:
-        return this.lookup(node, R.cString(body).value);
+        return this.lookup(position, node, R.cString(body).value);
       case OP.FORGET:
       case OP.BATCH_FORGET:
         return undefined; // node ids are inode numbers: nothing to forget
       case OP.GETATTR:
-        return this.getattr(node);
+        return this.getattr(position, node);
       case OP.SETATTR:
-        return encodeAttrOut(
-          fs.attr(await fs.setattr(node, R.decodeSetattr(body))),
-          CACHE_VALID_MS,
-        );
+        return this.attrOut(position, await fs.setattr(node, R.decodeSetattr(body)));
       case OP.READLINK:
         return fs.readlink(node);
       case OP.SYMLINK: {
         const { name, target } = R.decodeSymlink(body);
-        return this.entry(await fs.symlink(node, name, target, caller));
+        return this.entryOut(position, node, name, await fs.symlink(node, name, target, caller));
       }
       case OP.MKNOD: {
         const { name, mode, rdev } = R.decodeMknod(body);
-        return this.entry(await fs.mknod(node, name, mode, rdev, caller));
+        return this.entryOut(position, node, name, await fs.mknod(node, name, mode, rdev, caller));
       }
       case OP.MKDIR: {
         const { name, mode } = R.decodeMkdir(body);
-        return this.entry(await fs.mkdir(node, name, mode, caller));
+        return this.entryOut(position, node, name, await fs.mkdir(node, name, mode, caller));
       }
       case OP.UNLINK:
         await fs.unlink(node, R.cString(body).value);
@@ -129,11 +149,12 @@ export class FuseOperations {
       case OP.RENAME2: {
         const r = R.decodeRename(body, h.opcode === OP.RENAME2);
         await fs.rename(node, r.oldName, r.newParent, r.newName, r.flags);
+        this.feed?.renamed(node, r.oldName, r.newParent, r.newName);
         return null;
       }
       case OP.LINK: {
         const { ino, name } = R.decodeLink(body);
-        return this.entry(await fs.link(ino, node, name));
+        return this.entryOut(position, node, name, await fs.link(ino, node, name));
       }
       case OP.OPEN: {
         const { fh, keepCache } = await fs.open(node, body.readUInt32LE(0));
@@ -146,7 +167,7 @@ export class FuseOperations {
       case OP.CREATE: {
         const c = R.decodeCreate(body);
         const { inode, fh } = await fs.create(node, c.name, c.mode, c.flags, caller);
-        return Buffer.concat([this.entry(inode), encodeOpenOut(fh)]);
+        return Buffer.concat([this.entryOut(position, node, c.name, inode), encodeOpenOut(fh)]);
       }
       case OP.READ: {
         const { offset, size } = R.decodeIo(body);
@@ -339,7 +360,7 @@ export class FuseOperations {
     for (const [i, e] of slice.entries()) {
       const inode = e.name === '.' || e.name === '..' ? undefined : inodes.get(e.ino);
       // An entry removed since opendir goes without attributes (node id 0), as "." and ".." do.
-      const entry = inode ? this.entry(inode) : undefined;
+      const entry = inode ? encodeEntryOut(this.fs.attr(inode), CACHE_VALID_MS) : undefined;
       used += writeDirentPlus(out, used, entry, e.ino, offset + i + 1, e.name, e.type);
     }
     return out.subarray(0, used);

@@ -35,6 +35,7 @@ import {
   combineAccess,
   type PolicyDecision,
 } from './access-decision.ts';
+import type { ChangesAnswer } from './change-journal.ts';
 import {
   type BucketAttr,
   type BucketInfo,
@@ -747,6 +748,7 @@ const READ_CHECKS: Partial<Record<keyof MetadataReader, ReadCheck>> = {
   readdir: (r, a, [ino]) => listDir(r, a, ino),
   lookup: (r, a, [parent, name]) => listDir(r, a, parent, name),
   getattrMany: byListedInodes,
+  namespaceChanges: anyone, // filtered (filterRead)
   directoryUsage: byListedDirs,
   resolvePath: byPath,
   getBucket: byBucket,
@@ -811,12 +813,50 @@ export function filterRead(
     decideCheck(bucket, actor, bucketCheck(bucket.name, 's3:ListBucket', 'read'), policy, nowMs) ===
     'allow';
   if (fn === 'listBuckets') return (value as BucketInfo[]).filter(listable);
+  if (fn === 'namespaceChanges')
+    return visibleChanges(reader, actor, value as ChangesAnswer, policy);
   if (fn === 'readdir' && args[0] === ROOT_INO)
     return readableBuckets(reader, args, (name) => {
       const bucket = reader.getBucket(name);
       return bucket !== undefined && listable(bucket);
     });
   return value;
+}
+
+// Of other clients' changes (a mount's change feed), those a user could have read: names in
+// directories it may list, inodes it may read. Each is decided on its own, so a long answer is
+// turned into a reset (the mount drops what it holds) rather than cost the leader that much.
+const USER_CHANGES_MAX = 1000;
+function visibleChanges(
+  reader: MetadataReader,
+  actor: Actor,
+  answer: ChangesAnswer,
+  policy: BucketPolicyEvaluator,
+): ChangesAnswer {
+  if ('reset' in answer) return answer;
+  if (answer.inos.length + answer.entries.length > USER_CHANGES_MAX)
+    return { index: answer.index, reset: true };
+  // Only what a requirement names and the user meets: an inode or directory gone since has no
+  // names to decide by, and is left out (its own entry's removal is in the answer, if visible).
+  const visible = (requirements: Requirement[]) => {
+    if (requirements.length === 0) return false;
+    try {
+      enforce(reader, actor, policy, requirements);
+      return true;
+    } catch (error) {
+      if (error instanceof AccessRefused) return false;
+      throw error;
+    }
+  };
+  const seenBucket = (parent: number, name: string) =>
+    parent !== ROOT_INO || reader.getBucket(name) !== undefined; // a gone bucket's name is not told
+  return {
+    index: answer.index,
+    inos: answer.inos.filter((ino) => visible(byInode(reader, actor, [ino]))),
+    entries: answer.entries.filter(
+      ([parent, name]) => seenBucket(parent, name) && visible(listDir(reader, actor, parent, name)),
+    ),
+  };
 }
 
 // A page of the root for a user: pages of the root are read until `limit` readable buckets are

@@ -50,6 +50,12 @@ export function createReader(store: Store): MetadataReader {
     delegation: (dir) => store.delegation(dir),
     getattr: (ino) => store.inode(ino),
     getattrMany: (inos) => inos.slice(0, 1000).map((ino) => store.inode(ino) ?? null),
+    namespaceChanges: (since, exceptSession) =>
+      store.journal.since(
+        since,
+        (store.db.get(K.appliedKey()) as number | undefined) ?? 0,
+        typeof exceptSession === 'string' ? exceptSession : undefined,
+      ),
     lookup,
     resolvePath(path) {
       let at = store.inode(ROOT_INO);

@@ -77,6 +77,7 @@ const READ_FNS = new Set<keyof MetadataReader>([
   'lookup',
   'resolvePath',
   'getattrMany',
+  'namespaceChanges',
   'readdir',
   'extents',
   'getBucket',

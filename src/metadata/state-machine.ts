@@ -7,6 +7,7 @@ import {
   settleReplication,
 } from './bucket-replication.ts';
 import { type MetadataChange, queueMetadataChange } from './bucket-replication-changes.ts';
+import { CommandChanges } from './change-journal.ts';
 import { ensureDirectoryUsage, markDirectoryUsageReady } from './dir-usage.ts';
 import * as K from './keys.ts';
 import { ensureLinks, markLinksReady } from './links.ts';
@@ -75,6 +76,7 @@ export class MetadataStateMachine {
   ): MetadataStateMachine {
     const machine = new MetadataStateMachine(openEnv(path, options.durable), options.durable);
     machine.initialise();
+    machine.store.journal.reset(machine.appliedIndex());
     return machine;
   }
 
@@ -147,16 +149,21 @@ export class MetadataStateMachine {
     }
     let result: CommandResult;
     try {
+      const changes = new CommandChanges();
       result = this.db.transactionSync(() => {
         this.store.linkMemo = new Map();
+        this.store.changes = changes;
         try {
           const outcome = dispatch(this.store, command);
           this.afterCommand(next, leaderTimeMs, session, outcome);
           return outcome;
         } finally {
           this.store.linkMemo = undefined;
+          this.store.changes = undefined;
         }
       });
+      // Committed (an error would have aborted the transaction and left nothing to record).
+      this.store.journal.record(next, session?.id, changes);
     } catch (error) {
       // Anything else is a broken invariant: it aborted the transaction and must stop the caller.
       if (!(error instanceof CommandError)) throw error;
@@ -213,6 +220,7 @@ export class MetadataStateMachine {
     const previous = this.db;
     this.db = next;
     this.store.db = next;
+    this.store.journal.reset(index); // what changed before the snapshot is not known here
     // A snapshot of a member from before the shard counts has none: rebuilt from its state.
     ensureShardCounts(this.store);
     ensureLinks(this.store);

@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import type { Database } from 'lmdb';
 import { StrataError, type StrataErrorCode } from '../common/errors.ts';
+import { ChangeJournal, type CommandChanges } from './change-journal.ts';
 import { entryAdded, entryRemoved, fileResized } from './dir-usage.ts';
 import * as K from './keys.ts';
 import { addShardCounts } from './shard-counts.ts';
@@ -65,6 +66,11 @@ export class Store {
   // of a directory's own inode, checks the directory's delegation (checkDelegation), so no path
   // (POSIX, S3, lifecycle) changes a delegated directory behind its mount's back.
   actingMount: string | undefined;
+  // What the command being applied changed, for the change journal (change-journal.ts): set and
+  // dropped around each command, as linkMemo. Every inode and entry write passes here.
+  changes: CommandChanges | undefined;
+  // The recent commands' changes (in memory; the state machine starts it at its applied index).
+  readonly journal = new ChangeJournal(Number.POSITIVE_INFINITY);
 
   constructor(db: Database<any, Buffer>) {
     this.db = db;
@@ -93,6 +99,7 @@ export class Store {
       if (had && !has) this.db.removeSync(K.restoreKey(inode.ino));
     }
     this.db.putSync(K.inodeKey(inode.ino), inode);
+    this.changes?.inos.add(inode.ino);
   }
 
   removeInode(ino: number): void {
@@ -101,6 +108,7 @@ export class Store {
     if (inode?.type === 'file') fileResized(this, ino, inode.size, 0);
     if (inode?.object?.restore !== undefined) this.db.removeSync(K.restoreKey(ino));
     this.db.removeSync(K.inodeKey(ino));
+    this.changes?.inos.add(ino);
   }
 
   // Files with a restore recorded, by inode number after `afterIno`.
@@ -139,6 +147,7 @@ export class Store {
     this.db.putSync(key, entry);
     this.db.putSync(K.linkKey(entry.ino, parent, name), true);
     entryAdded(this, parent, entry);
+    this.changes?.entries.push([parent, name]);
   }
 
   removeDirent(parent: number, sortName: string): void {
@@ -151,6 +160,7 @@ export class Store {
     entryRemoved(this, parent, entry);
     this.db.removeSync(K.linkKey(entry.ino, parent, name));
     this.db.removeSync(key);
+    this.changes?.entries.push([parent, name]);
   }
 
   *dirents(parent: number, fromSortName = '', limit?: number) {

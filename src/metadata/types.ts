@@ -13,6 +13,7 @@ import type {
   ReplicationEntry,
   ReplicationStatus,
 } from './bucket-replication-types.ts';
+import type { ChangesAnswer } from './change-journal.ts';
 import type { CorsRule } from './cors-rules.ts';
 import type {
   DiskState,
@@ -1323,6 +1324,9 @@ export interface MetadataReader {
   delegation(dir: number): { mountId: string; grantedMs: number } | undefined;
   getattr(ino: number): Inode | undefined;
   getattrMany(inos: number[]): Array<Inode | null>; // at most 1,000; null where there is none
+  // Names and inodes changed by commands after index `since`, but those of the client session
+  // `exceptSession`; `index`: the next `since`. A mount's change feed (change-journal.ts).
+  namespaceChanges(since: number, exceptSession?: string): ChangesAnswer;
   lookup(parent: number, name: string): Inode | undefined;
   resolvePath(path: string): Inode | undefined; // "/bucket/a/b"
   readdir(ino: number, afterName: string | undefined, limit: number): DirEntry[];

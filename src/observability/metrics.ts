@@ -528,6 +528,38 @@ export const fuseInvalidations = new Counter({
   registers: [fuseMetrics],
 });
 
+export const fuseFeedInvalidations = new Counter({
+  name: 'strata_fuse_feed_invalidations_total',
+  help: "Kernel-cached names (entry) and attributes (attr) dropped because another client's change was reported",
+  labelNames: ['kind'] as const,
+  registers: [fuseMetrics],
+});
+
+export const fuseFeedDrops = new Counter({
+  name: 'strata_fuse_feed_drops_total',
+  help: 'Times every long-cached name and attribute was dropped, by reason (stale: no answer from the service in time; reset: changes no longer known)',
+  labelNames: ['reason'] as const,
+  registers: [fuseMetrics],
+});
+
+// Read when scraped, from the mount's change feed (src/fuse/change-feed.ts).
+let feedHeldSource: (() => { entry: number; attr: number }) | undefined;
+export function reportFeedHeld(source: () => { entry: number; attr: number }): void {
+  feedHeldSource = source;
+}
+new Gauge({
+  name: 'strata_fuse_feed_held',
+  help: 'Names (entry) and attributes (attr) the kernel may keep for the long validity',
+  labelNames: ['kind'] as const,
+  registers: [fuseMetrics],
+  collect() {
+    if (feedHeldSource === undefined) return;
+    const held = feedHeldSource();
+    this.set({ kind: 'entry' }, held.entry);
+    this.set({ kind: 'attr' }, held.attr);
+  },
+});
+
 export const fuseWriteErrors = new Counter({
   name: 'strata_fuse_write_errors_total',
   help: 'Batches of writes through the mount that could not be stored (their bytes are lost)',

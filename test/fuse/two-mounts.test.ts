@@ -40,6 +40,13 @@ async function seenOn(mount: StrataMount, name: string): Promise<void> {
   await until(`${name} seen on the other mount`, () => existsSync(join(mount.mountPoint, name)));
 }
 
+// A sample of a mount's metrics page (0 when absent), `name` with its labels as printed.
+async function metric(url: string, name: string): Promise<number> {
+  const text = await (await fetch(url)).text();
+  const line = text.split('\n').find((l) => l.startsWith(`${name} `));
+  return Number(line?.slice(name.length + 1) ?? 0);
+}
+
 async function until(
   what: string,
   check: () => boolean,
@@ -212,8 +219,8 @@ describe('two mounts of one cluster', {
     mkdirSync(join(a.mountPoint, 'shared/filled'));
     const dir = join(a.mountPoint, 'shared/filled');
     const url = /^metrics at (\S+)$/m.exec(a.output())?.[1] as string;
-    const listings = async (attributes: 'with' | 'without') => {
-      const text = await (await fetch(url)).text();
+    const listings = async (attributes: 'with' | 'without', from = url) => {
+      const text = await (await fetch(from)).text();
       const pattern = new RegExp(
         `^strata_fuse_lease_listings_total\\{attributes="${attributes}",outcome="ok"\\} (\\d+)`,
         'm',
@@ -230,13 +237,100 @@ describe('two mounts of one cluster', {
     }
     assert.ok((await listings('without')) > withoutBefore, 'a listing read without attributes');
     assert.equal(await listings('with'), withBefore, 'no attributes read while only creating');
-    // Lookups that find names want attributes: the listing is read again with them, and stats
-    // are right whichever way they were answered.
+    // Lookups that find names want attributes: the listing is read with them, and stats are
+    // right whichever way they were answered. On mount b: mount a's kernel keeps the names it
+    // created, with their attributes, while the change feed runs (change-feed.ts), and asks a
+    // nothing.
+    const urlB = /^metrics at (\S+)$/m.exec(b.output())?.[1] as string;
+    const withBeforeOnB = await listings('with', urlB);
     const deadline = Date.now() + 20_000;
-    while ((await listings('with')) === withBefore && Date.now() < deadline) {
-      for (let i = 0; i < files; i++) assert.equal(statSync(join(dir, `f${i}`)).size, 0);
+    while ((await listings('with', urlB)) === withBeforeOnB && Date.now() < deadline) {
+      for (let i = 0; i < files; i++)
+        assert.equal(statSync(join(b.mountPoint, 'shared/filled', `f${i}`)).size, 0);
     }
-    assert.ok((await listings('with')) > withBefore, 'a listing read with attributes');
+    assert.ok((await listings('with', urlB)) > withBeforeOnB, 'a listing read with attributes');
+    const lookupsOnA = await metric(url, 'strata_fuse_requests_total{op="lookup",errno="0"}');
+    for (let i = 0; i < files; i++) assert.equal(statSync(join(dir, `f${i}`)).size, 0);
+    assert.equal(
+      await metric(url, 'strata_fuse_requests_total{op="lookup",errno="0"}'),
+      lookupsOnA,
+      'the creating mount stats its files from its kernel',
+    );
+  });
+
+  test('names and attributes a kernel keeps long are dropped as soon as the other mount changes them', async () => {
+    const urlB = /^metrics at (\S+)$/m.exec(b.output())?.[1] as string;
+    mkdirSync(join(a.mountPoint, 'shared/feed'));
+    writeFileSync(join(a.mountPoint, 'shared/feed/f'), 'x');
+    const onB = join(b.mountPoint, 'shared/feed/f');
+    await seenOn(b, 'shared/feed/f');
+    // Past the short cache time, and the feed's next answers (which still name mount a's changes,
+    // made before b looked: b drops what it got then), b asks once more and is told to keep it.
+    await new Promise((r) => setTimeout(r, 1200));
+    assert.equal(statSync(onB).mode & 0o777, 0o644);
+    assert.ok((await metric(urlB, 'strata_fuse_feed_held{kind="entry"}')) > 0, 'held long');
+    // Past the short cache time (1 s), mount b's kernel still answers for the name itself.
+    await new Promise((r) => setTimeout(r, 1500));
+    const lookups = () => metric(urlB, 'strata_fuse_requests_total{op="lookup",errno="0"}');
+    const getattrs = () => metric(urlB, 'strata_fuse_requests_total{op="getattr",errno="0"}');
+    const [lookupsBefore, getattrsBefore] = [await lookups(), await getattrs()];
+    for (let i = 0; i < 20; i++) assert.equal(statSync(onB).size, 1);
+    assert.deepEqual([await lookups(), await getattrs()], [lookupsBefore, getattrsBefore]);
+    // Each change on mount a reaches b's kernel well within the 30 s it was told it may keep them
+    // (the waits below give up after 20 s).
+    const invalidationsBefore = await metric(
+      urlB,
+      'strata_fuse_feed_invalidations_total{kind="entry"}',
+    );
+    spawnSync('chmod', ['600', join(a.mountPoint, 'shared/feed/f')]);
+    await until('the new mode on mount b', () => (statSync(onB).mode & 0o777) === 0o600);
+    writeFileSync(join(a.mountPoint, 'shared/feed/f'), 'longer');
+    await until('the new size on mount b', () => statSync(onB).size === 6);
+    spawnSync('mv', [join(a.mountPoint, 'shared/feed/f'), join(a.mountPoint, 'shared/feed/g')]);
+    await until('the rename on mount b', () => !existsSync(onB));
+    assert.equal(readFileSync(join(b.mountPoint, 'shared/feed/g'), 'utf8'), 'longer');
+    unlinkSync(join(a.mountPoint, 'shared/feed/g'));
+    await until('the unlink on mount b', () => !existsSync(join(b.mountPoint, 'shared/feed/g')));
+    assert.ok(
+      (await metric(urlB, 'strata_fuse_feed_invalidations_total{kind="entry"}')) >
+        invalidationsBefore,
+      'dropped by the feed',
+    );
+  });
+
+  test('while the service does not answer, a mount drops all its kernel keeps long, and holds again after', async () => {
+    const urlB = /^metrics at (\S+)$/m.exec(b.output())?.[1] as string;
+    writeFileSync(join(a.mountPoint, 'shared/paused'), 'x');
+    await seenOn(b, 'shared/paused');
+    assert.ok((await metric(urlB, 'strata_fuse_feed_held{kind="entry"}')) > 0);
+    const staleBefore = await metric(urlB, 'strata_fuse_feed_drops_total{reason="stale"}');
+    server.process.kill('SIGSTOP');
+    try {
+      let stale = staleBefore;
+      await until(
+        'a drop for lack of answers',
+        () => stale > staleBefore,
+        10_000,
+        async () => {
+          stale = await metric(urlB, 'strata_fuse_feed_drops_total{reason="stale"}');
+        },
+      );
+      assert.equal(await metric(urlB, 'strata_fuse_feed_held{kind="entry"}'), 0);
+    } finally {
+      server.process.kill('SIGCONT');
+    }
+    writeFileSync(join(a.mountPoint, 'shared/resumed'), 'x');
+    await seenOn(b, 'shared/resumed');
+    let held = 0;
+    await until(
+      'names held long again',
+      () => held > 0,
+      10_000,
+      async () => {
+        statSync(join(b.mountPoint, 'shared/resumed'));
+        held = await metric(urlB, 'strata_fuse_feed_held{kind="entry"}');
+      },
+    );
   });
 
   test('pages cached by a reader holding the file open are invalidated when the other mount writes', async () => {

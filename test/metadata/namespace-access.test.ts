@@ -264,6 +264,44 @@ describe('namespace access of a user', () => {
       ['z1', 'z2', 'z3'],
     );
   });
+
+  test("a user's change feed tells only names and inodes it could read; a long answer is a reset", () => {
+    const machine = openMachine();
+    const since = machine.appliedIndex();
+    const own = bucketWith(machine, 'mine', 'alice');
+    const other = bucketWith(machine, 'theirs', 'bob');
+    const ownDir = ok(machine, mkdir(own, 'd')).inode!.ino;
+    const otherDir = ok(machine, mkdir(other, 'secret')).inode!.ino;
+    const seen = (value: unknown) => {
+      const args = [since];
+      authorizeRead(machine.reader, alice, 'namespaceChanges', args);
+      return filterRead(machine.reader, alice, 'namespaceChanges', args, value);
+    };
+    const all = machine.reader.namespaceChanges(since);
+    assert.ok(!('reset' in all));
+    assert.ok(
+      all.entries.some(([parent]) => parent === other),
+      'the unfiltered answer has both',
+    );
+    const forAlice = seen(all) as typeof all;
+    assert.deepEqual(forAlice.entries.map(([p, n]) => `${p}/${n}`).sort(), [
+      `${ROOT_INO}/mine`,
+      `${own}/d`,
+    ]);
+    assert.deepEqual(
+      [...forAlice.inos].sort((a, b) => a - b),
+      [own, ownDir].sort((a, b) => a - b),
+    );
+    assert.ok(!forAlice.inos.includes(otherDir) && !forAlice.inos.includes(other));
+    // An operator sees everything.
+    assert.deepEqual(filterRead(machine.reader, boss, 'namespaceChanges', [since], all), all);
+    const long = {
+      index: all.index,
+      inos: Array.from({ length: 1001 }, (_, i) => i + 1),
+      entries: [],
+    };
+    assert.deepEqual(seen(long), { index: all.index, reset: true });
+  });
 });
 
 // A user's calls as the S3 requests AWS would require for the same effect (issue 14), and the

@@ -1,0 +1,219 @@
+// Long kernel caching with the bound of short caching. Every FEED_POLL_MS the mount asks the
+// metadata leader what other clients changed since the last answer (namespaceChanges, served after
+// ReadIndex, from src/metadata/change-journal.ts) and drops what its kernel holds of it
+// (FUSE_NOTIFY_INVAL_ENTRY for a name, FUSE_NOTIFY_INVAL_INODE for attributes). While those answers
+// keep coming, a name or attributes the mount answers from the service's state, or from its own
+// change, may be kept by the kernel for LONG_VALID_MS instead of CACHE_VALID_MS: another client's
+// change still reaches it within about FEED_POLL_MS. When answers stop (the service unreachable,
+// a member partitioned), the mount drops everything it let the kernel keep long once
+// FEED_STALE_MS has passed since the last answered question was sent, and grants long times
+// again only after an answer: the same bound as CACHE_VALID_MS.
+//
+// A grant is recorded before the reply carrying it is written, and only for a request that began
+// after the last answer was applied (`position`): an answer applied while a request was served
+// may name a change its reply does not show, and drops only what was recorded before it.
+import { isStrataError } from '../common/errors.ts';
+import type { ChangesAnswer } from '../metadata/change-journal.ts';
+import type { Logger } from '../observability/logger.ts';
+import { fuseFeedDrops, fuseFeedInvalidations, reportFeedHeld } from '../observability/metrics.ts';
+import { encodeInvalEntry, encodeInvalInode, NOTIFY } from './protocol.ts';
+
+export const FEED_POLL_MS = 200;
+// The bound on how long the kernel may show what another client changed (CACHE_VALID_MS).
+export const FEED_STALE_MS = 1000;
+export const LONG_VALID_MS = 30_000;
+// Names and attributes held long, each; past it, replies get the short time.
+const HELD_MAX = 100_000;
+
+type Notice = [code: number, body: Buffer];
+
+export interface FeedTarget {
+  notify(code: number, body: Buffer): Promise<void>;
+  // What the mount itself holds (directory leases) of a changed inode or directory.
+  inodeChanged(ino: number): void;
+  directoryChanged(dir: number): void;
+  everythingChanged(): void; // changes were missed (a reset)
+}
+
+export class ChangeFeed {
+  private readonly ask: (since: number) => Promise<ChangesAnswer>;
+  private readonly target: FeedTarget;
+  private readonly log: Logger;
+  private readonly now: () => number;
+  private answers = 0; // applied so far, and drops
+  private cursor: number | undefined;
+  private freshAtMs = Number.NEGATIVE_INFINITY; // when the last applied answer's question was sent
+  // Held long, oldest grant first, with the time the kernel's copy expires.
+  private readonly entries = new Map<string, { parent: number; name: string; untilMs: number }>();
+  private readonly attrs = new Map<number, number>();
+  private timer: NodeJS.Timeout | undefined;
+  private busy = false;
+  private failing = false;
+
+  constructor(
+    ask: (since: number) => Promise<ChangesAnswer>,
+    target: FeedTarget,
+    log: Logger,
+    now: () => number = Date.now,
+  ) {
+    this.ask = ask;
+    this.target = target;
+    this.log = log;
+    this.now = now;
+    reportFeedHeld(() => ({ entry: this.entries.size, attr: this.attrs.size }));
+  }
+
+  start(): void {
+    this.timer = setInterval(() => void this.tick(), FEED_POLL_MS);
+    this.timer.unref();
+    void this.tick();
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+
+  // Taken when a request starts; given back to the grants of its reply.
+  get position(): number {
+    return this.answers;
+  }
+
+  // How long the kernel may keep `parent`/`name` → `ino` and the inode's attributes, in a reply to
+  // a request begun at `position`.
+  entryValidMs(position: number, parent: number, name: string, ino: number): number | undefined {
+    if (!this.grantable(position)) return undefined;
+    const untilMs = this.now() + LONG_VALID_MS;
+    const key = entryKey(parent, name);
+    this.entries.delete(key); // re-inserted: the map stays in grant order
+    this.entries.set(key, { parent, name, untilMs });
+    this.attrs.delete(ino);
+    this.attrs.set(ino, untilMs);
+    return LONG_VALID_MS;
+  }
+
+  attrValidMs(position: number, ino: number): number | undefined {
+    if (!this.grantable(position)) return undefined;
+    this.attrs.delete(ino);
+    this.attrs.set(ino, this.now() + LONG_VALID_MS);
+    return LONG_VALID_MS;
+  }
+
+  // This mount renamed a name: the kernel moved its entry, with the time left on it.
+  renamed(parent: number, name: string, newParent: number, newName: string): void {
+    const from = this.entries.get(entryKey(parent, name));
+    const to = this.entries.get(entryKey(newParent, newName));
+    const untilMs = Math.max(from?.untilMs ?? 0, to?.untilMs ?? 0);
+    if (untilMs === 0) return;
+    // Both held (an exchange swaps them): more held than the kernel has only costs a notification.
+    this.entries.set(entryKey(parent, name), { parent, name, untilMs });
+    this.entries.set(entryKey(newParent, newName), { parent: newParent, name: newName, untilMs });
+  }
+
+  private grantable(position: number): boolean {
+    return (
+      position === this.answers &&
+      this.cursor !== undefined &&
+      this.now() - this.freshAtMs < FEED_STALE_MS - FEED_POLL_MS &&
+      this.entries.size < HELD_MAX &&
+      this.attrs.size < HELD_MAX
+    );
+  }
+
+  async tick(): Promise<void> {
+    this.expire();
+    if (this.busy) {
+      if (this.now() - this.freshAtMs >= FEED_STALE_MS - FEED_POLL_MS) await this.dropAll('stale');
+      return;
+    }
+    this.busy = true;
+    const sentAtMs = this.now();
+    try {
+      const answer = await this.ask(this.cursor ?? -1);
+      if (this.failing) this.log.info('the change feed answers again');
+      this.failing = false;
+      await this.apply(answer, sentAtMs);
+    } catch (error) {
+      if (isStrataError(error, 'EACCES')) {
+        // A user's mount (an operator's read): the kernel keeps what it is told for the short time.
+        this.log.info('the change feed is an operator read: caching names for 1 s only', { error });
+        this.stop();
+        return;
+      }
+      if (!this.failing) this.log.warn("asking for other clients' changes failed", { error });
+      this.failing = true;
+      if (this.now() - this.freshAtMs >= FEED_STALE_MS - FEED_POLL_MS) await this.dropAll('stale');
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  private async apply(answer: ChangesAnswer, sentAtMs: number): Promise<void> {
+    this.answers += 1;
+    const first = this.cursor === undefined;
+    this.cursor = answer.index;
+    if ('reset' in answer) {
+      this.target.everythingChanged();
+      if (!first) await this.dropAll('reset');
+      this.freshAtMs = sentAtMs;
+      return;
+    }
+    this.freshAtMs = sentAtMs;
+    const notices: Notice[] = [];
+    for (const [parent, name] of answer.entries) {
+      this.target.directoryChanged(parent);
+      const key = entryKey(parent, name);
+      if (!this.entries.delete(key)) continue;
+      fuseFeedInvalidations.inc({ kind: 'entry' });
+      notices.push([NOTIFY.INVAL_ENTRY, encodeInvalEntry(parent, name)]);
+    }
+    for (const ino of answer.inos) {
+      this.target.inodeChanged(ino);
+      if (!this.attrs.delete(ino)) continue;
+      fuseFeedInvalidations.inc({ kind: 'attr' });
+      notices.push([NOTIFY.INVAL_INODE, encodeInvalInode(ino, -1, 0)]);
+    }
+    await this.send(notices);
+  }
+
+  // Everything held long goes: the kernel asks again, and gets short times until an answer.
+  private async dropAll(reason: 'stale' | 'reset'): Promise<void> {
+    this.answers += 1;
+    if (this.entries.size === 0 && this.attrs.size === 0) return;
+    fuseFeedDrops.inc({ reason });
+    this.log.info('dropping what the kernel holds long', {
+      reason,
+      entries: this.entries.size,
+      attrs: this.attrs.size,
+    });
+    const notices: Notice[] = [];
+    for (const { parent, name } of this.entries.values())
+      notices.push([NOTIFY.INVAL_ENTRY, encodeInvalEntry(parent, name)]);
+    for (const ino of this.attrs.keys())
+      notices.push([NOTIFY.INVAL_INODE, encodeInvalInode(ino, -1, 0)]);
+    this.entries.clear();
+    this.attrs.clear();
+    await this.send(notices);
+  }
+
+  // One at a time: a notification may wait on the kernel's lock of the directory it names.
+  private async send(notices: Notice[]): Promise<void> {
+    for (const [code, body] of notices) await this.target.notify(code, body);
+  }
+
+  // Grants the kernel has let go of by now.
+  private expire(): void {
+    const now = this.now();
+    for (const [key, held] of this.entries) {
+      if (held.untilMs > now) break;
+      this.entries.delete(key);
+    }
+    for (const [ino, untilMs] of this.attrs) {
+      if (untilMs > now) break;
+      this.attrs.delete(ino);
+    }
+  }
+}
+
+function entryKey(parent: number, name: string): string {
+  return `${parent}/${name}`; // a name has no slash
+}
