@@ -175,8 +175,14 @@ export class ChangeFeed {
     await this.send(notices);
   }
 
+  // Changes this mount answered were refused after all (write-behind): what the kernel holds of
+  // them is wrong, and the mount cannot tell which of the held names they are.
+  async ownChangesLost(): Promise<void> {
+    await this.dropAll('lost');
+  }
+
   // Everything held long goes: the kernel asks again, and gets short times until an answer.
-  private async dropAll(reason: 'stale' | 'reset'): Promise<void> {
+  private async dropAll(reason: 'stale' | 'reset' | 'lost'): Promise<void> {
     this.answers += 1;
     if (this.entries.size === 0 && this.attrs.size === 0) return;
     fuseFeedDrops.inc({ reason });

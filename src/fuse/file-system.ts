@@ -165,6 +165,8 @@ export class StrataFileSystem {
   readonly lostWrites: LostWrites = { batches: 0, bytes: 0 };
   readonly writeBehind: WriteBehind | undefined;
   lostNamespaceChanges = 0; // creates and unlinks answered behind and refused (write-behind.ts)
+  // Told of those: the kernel may hold names they made for long (the change feed drops them).
+  onChangesLost: () => void = () => {};
 
   constructor(client: StrataClient, options: FileSystemOptions) {
     this.client = client;
@@ -182,6 +184,7 @@ export class StrataFileSystem {
         fuseNamespaceChangesLost.inc(changes);
         fuseHeldDirectories.dec(dirs.length);
         for (const dir of dirs) this.leases.drop(dir);
+        this.onChangesLost();
       };
       const released = (dir: number) => {
         fuseHeldDirectories.dec();

@@ -537,7 +537,7 @@ export const fuseFeedInvalidations = new Counter({
 
 export const fuseFeedDrops = new Counter({
   name: 'strata_fuse_feed_drops_total',
-  help: 'Times every long-cached name and attribute was dropped, by reason (stale: no answer from the service in time; reset: changes no longer known)',
+  help: 'Times every long-cached name and attribute was dropped, by reason (stale: no answer from the service in time; reset: changes no longer known; lost: changes answered behind were refused)',
   labelNames: ['reason'] as const,
   registers: [fuseMetrics],
 });
