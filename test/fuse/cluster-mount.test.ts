@@ -1,16 +1,18 @@
 // Mounts of a real cluster: three metadata members (Raft) and a data server, two mounts given all
 // three addresses. Files written on one mount while the metadata leader is killed read back
 // whole on the other, and a lock taken before the failover still excludes after it (locks live
-// in the replicated state machine, not in one member's memory).
+// in the replicated state machine, not in one member's memory). After the failover, the change
+// feed (src/fuse/change-feed.ts) still tells one mount's kernel of the other's changes.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { MetadataCluster } from '../helpers/metadata-cluster.ts';
-import { canMount, type StrataMount, startMount } from '../helpers/mount.ts';
+import { canMount, mountMetric, type StrataMount, startMount } from '../helpers/mount.ts';
 import { type StrataProcess, startStrata } from '../helpers/server.ts';
+import { until } from '../helpers/wait.ts';
 
 const sha = (data: Buffer) => createHash('sha256').update(data).digest('hex');
 
@@ -91,5 +93,27 @@ except OSError as e:
     assert.equal(tryLock.stdout.trim(), 'EAGAIN', 'the lock taken before the failover holds');
     lockHolder.stdin?.end('\n');
     lockHolder.kill();
+  });
+
+  test("after a failover the change feed goes on: what b's kernel keeps long is dropped when a changes it", async () => {
+    const onB = join(b.mountPoint, 'ha/fed');
+    writeFileSync(join(a.mountPoint, 'ha/fed'), 'x');
+    await until('the name on mount b', async () => (existsSync(onB) ? true : undefined), {
+      limitMs: 20_000,
+    });
+    // Past the short cache time and the answers naming a's change: b asks once more and is told
+    // to keep the name 30 s, which the feed can only do while the new leader answers it.
+    await new Promise((r) => setTimeout(r, 1200));
+    assert.equal(statSync(onB).mode & 0o777, 0o644);
+    assert.ok((await mountMetric(b, 'strata_fuse_feed_held{kind="entry"}')) > 0, 'held long');
+    const dropped = () => mountMetric(b, 'strata_fuse_feed_invalidations_total{kind="attr"}');
+    const before = await dropped();
+    spawnSync('chmod', ['600', join(a.mountPoint, 'ha/fed')]);
+    await until(
+      "a's chmod on mount b",
+      async () => ((statSync(onB).mode & 0o777) === 0o600 ? true : undefined),
+      { limitMs: 20_000, intervalMs: 25 },
+    );
+    assert.ok((await dropped()) > before, "dropped by the feed, not by the kernel's timeout");
   });
 });

@@ -17,7 +17,7 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { canMount, type StrataMount, startMount } from '../helpers/mount.ts';
+import { canMount, mountMetric, type StrataMount, startMount } from '../helpers/mount.ts';
 import { type StrataProcess, startStrata } from '../helpers/server.ts';
 
 // A python3 child holding or trying a lock; prints lines as it goes.
@@ -38,13 +38,6 @@ function locker(script: string, path: string): { child: ChildProcess; lines: () 
 // once it does, rather than open it on a mount whose lease may still say it is absent.
 async function seenOn(mount: StrataMount, name: string): Promise<void> {
   await until(`${name} seen on the other mount`, () => existsSync(join(mount.mountPoint, name)));
-}
-
-// A sample of a mount's metrics page (0 when absent), `name` with its labels as printed.
-async function metric(url: string, name: string): Promise<number> {
-  const text = await (await fetch(url)).text();
-  const line = text.split('\n').find((l) => l.startsWith(`${name} `));
-  return Number(line?.slice(name.length + 1) ?? 0);
 }
 
 async function until(
@@ -249,17 +242,16 @@ describe('two mounts of one cluster', {
         assert.equal(statSync(join(b.mountPoint, 'shared/filled', `f${i}`)).size, 0);
     }
     assert.ok((await listings('with', urlB)) > withBeforeOnB, 'a listing read with attributes');
-    const lookupsOnA = await metric(url, 'strata_fuse_requests_total{op="lookup",errno="0"}');
+    const lookupsOnA = await mountMetric(a, 'strata_fuse_requests_total{op="lookup",errno="0"}');
     for (let i = 0; i < files; i++) assert.equal(statSync(join(dir, `f${i}`)).size, 0);
     assert.equal(
-      await metric(url, 'strata_fuse_requests_total{op="lookup",errno="0"}'),
+      await mountMetric(a, 'strata_fuse_requests_total{op="lookup",errno="0"}'),
       lookupsOnA,
       'the creating mount stats its files from its kernel',
     );
   });
 
   test('names and attributes a kernel keeps long are dropped as soon as the other mount changes them', async () => {
-    const urlB = /^metrics at (\S+)$/m.exec(b.output())?.[1] as string;
     mkdirSync(join(a.mountPoint, 'shared/feed'));
     writeFileSync(join(a.mountPoint, 'shared/feed/f'), 'x');
     const onB = join(b.mountPoint, 'shared/feed/f');
@@ -268,18 +260,18 @@ describe('two mounts of one cluster', {
     // made before b looked: b drops what it got then), b asks once more and is told to keep it.
     await new Promise((r) => setTimeout(r, 1200));
     assert.equal(statSync(onB).mode & 0o777, 0o644);
-    assert.ok((await metric(urlB, 'strata_fuse_feed_held{kind="entry"}')) > 0, 'held long');
+    assert.ok((await mountMetric(b, 'strata_fuse_feed_held{kind="entry"}')) > 0, 'held long');
     // Past the short cache time (1 s), mount b's kernel still answers for the name itself.
     await new Promise((r) => setTimeout(r, 1500));
-    const lookups = () => metric(urlB, 'strata_fuse_requests_total{op="lookup",errno="0"}');
-    const getattrs = () => metric(urlB, 'strata_fuse_requests_total{op="getattr",errno="0"}');
+    const lookups = () => mountMetric(b, 'strata_fuse_requests_total{op="lookup",errno="0"}');
+    const getattrs = () => mountMetric(b, 'strata_fuse_requests_total{op="getattr",errno="0"}');
     const [lookupsBefore, getattrsBefore] = [await lookups(), await getattrs()];
     for (let i = 0; i < 20; i++) assert.equal(statSync(onB).size, 1);
     assert.deepEqual([await lookups(), await getattrs()], [lookupsBefore, getattrsBefore]);
     // Each change on mount a reaches b's kernel well within the 30 s it was told it may keep them
     // (the waits below give up after 20 s).
-    const invalidationsBefore = await metric(
-      urlB,
+    const invalidationsBefore = await mountMetric(
+      b,
       'strata_fuse_feed_invalidations_total{kind="entry"}',
     );
     spawnSync('chmod', ['600', join(a.mountPoint, 'shared/feed/f')]);
@@ -292,18 +284,17 @@ describe('two mounts of one cluster', {
     unlinkSync(join(a.mountPoint, 'shared/feed/g'));
     await until('the unlink on mount b', () => !existsSync(join(b.mountPoint, 'shared/feed/g')));
     assert.ok(
-      (await metric(urlB, 'strata_fuse_feed_invalidations_total{kind="entry"}')) >
+      (await mountMetric(b, 'strata_fuse_feed_invalidations_total{kind="entry"}')) >
         invalidationsBefore,
       'dropped by the feed',
     );
   });
 
   test('while the service does not answer, a mount drops all its kernel keeps long, and holds again after', async () => {
-    const urlB = /^metrics at (\S+)$/m.exec(b.output())?.[1] as string;
     writeFileSync(join(a.mountPoint, 'shared/paused'), 'x');
     await seenOn(b, 'shared/paused');
-    assert.ok((await metric(urlB, 'strata_fuse_feed_held{kind="entry"}')) > 0);
-    const staleBefore = await metric(urlB, 'strata_fuse_feed_drops_total{reason="stale"}');
+    assert.ok((await mountMetric(b, 'strata_fuse_feed_held{kind="entry"}')) > 0);
+    const staleBefore = await mountMetric(b, 'strata_fuse_feed_drops_total{reason="stale"}');
     server.process.kill('SIGSTOP');
     try {
       let stale = staleBefore;
@@ -312,10 +303,10 @@ describe('two mounts of one cluster', {
         () => stale > staleBefore,
         10_000,
         async () => {
-          stale = await metric(urlB, 'strata_fuse_feed_drops_total{reason="stale"}');
+          stale = await mountMetric(b, 'strata_fuse_feed_drops_total{reason="stale"}');
         },
       );
-      assert.equal(await metric(urlB, 'strata_fuse_feed_held{kind="entry"}'), 0);
+      assert.equal(await mountMetric(b, 'strata_fuse_feed_held{kind="entry"}'), 0);
     } finally {
       server.process.kill('SIGCONT');
     }
@@ -328,7 +319,7 @@ describe('two mounts of one cluster', {
       10_000,
       async () => {
         statSync(join(b.mountPoint, 'shared/resumed'));
-        held = await metric(urlB, 'strata_fuse_feed_held{kind="entry"}');
+        held = await mountMetric(b, 'strata_fuse_feed_held{kind="entry"}');
       },
     );
   });

@@ -79,3 +79,12 @@ export async function startMount(
     },
   };
 }
+
+// A sample of a mount's metrics page, `name` with its labels as printed (0 when absent).
+export async function mountMetric(mount: StrataMount, name: string): Promise<number> {
+  const url = /^metrics at (\S+)$/m.exec(mount.output())?.[1];
+  if (url === undefined) throw new Error(`the mount printed no metrics address: ${mount.output()}`);
+  const text = await (await fetch(url)).text();
+  const line = text.split('\n').find((l) => l.startsWith(`${name} `));
+  return Number(line?.slice(name.length + 1) ?? 0);
+}
