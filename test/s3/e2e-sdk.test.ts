@@ -65,6 +65,20 @@ describe('S3 through @aws-sdk/client-s3', () => {
     });
   }
 
+  // Overlapping bodies share the hashing thread's SIMD MD5 lanes (src/common/md5-lanes.ts).
+  test('ten large PUTs at once each get the MD5 of their own bytes as ETag', async () => {
+    const bodies = Array.from({ length: 10 }, (_, i) => patternBytes(5 * MiB + 4099 * i, 100 + i));
+    const puts = await Promise.all(
+      bodies.map((body, i) =>
+        s3.send(new PutObjectCommand({ Bucket: 'sdk', Key: `together/${i}`, Body: body })),
+      ),
+    );
+    for (const [i, put] of puts.entries())
+      assert.equal(put.ETag, `"${createHash('md5').update(bodies[i]).digest('hex')}"`, `body ${i}`);
+    const got = await s3.send(new GetObjectCommand({ Bucket: 'sdk', Key: 'together/7' }));
+    assert.equal(sha256(await bodyBytes(got.Body)), sha256(bodies[7]));
+  });
+
   test('a streamed body (aws-chunked with a CRC32 trailer) is stored without its framing', async () => {
     const body = patternBytes(3 * MiB + 17, 77);
     await s3.send(
