@@ -9,9 +9,10 @@
 // FEED_STALE_MS has passed since the last answered question was sent, and grants long times
 // again only after an answer: the same bound as CACHE_VALID_MS.
 //
-// A grant is recorded before the reply carrying it is written, and only for a request that began
-// after the last answer was applied (`position`): an answer applied while a request was served
-// may name a change its reply does not show, and drops only what was recorded before it.
+// A grant is recorded before the reply carrying it is written, and not for a reply that an
+// answer naming what it shows overtook (`position`, taken when the request began): such an answer
+// may name a change the reply does not show, and drops only what was recorded before it. An answer
+// that names none of it leaves the reply as current as a reply read after it.
 import { isStrataError } from '../common/errors.ts';
 import type { ChangesAnswer } from '../metadata/change-journal.ts';
 import type { Logger } from '../observability/logger.ts';
@@ -24,6 +25,9 @@ export const FEED_STALE_MS = 1000;
 export const LONG_VALID_MS = 30_000;
 // Names and attributes held long, each; past it, replies get the short time.
 const HELD_MAX = 100_000;
+// Answers whose changes are kept for the grants of requests they overtook (a request older than
+// that gets the short time).
+const RECENT_ANSWERS = 64;
 
 type Notice = [code: number, body: Buffer];
 
@@ -46,6 +50,8 @@ export class ChangeFeed {
   // Held long, oldest grant first, with the time the kernel's copy expires.
   private readonly entries = new Map<string, { parent: number; name: string; untilMs: number }>();
   private readonly attrs = new Map<number, number>();
+  // What each of the last RECENT_ANSWERS answers named, by the position it made.
+  private readonly recent = new Map<number, Set<string> | 'all'>();
   private timer: NodeJS.Timeout | undefined;
   private busy = false;
   private failing = false;
@@ -81,9 +87,9 @@ export class ChangeFeed {
   // How long the kernel may keep `parent`/`name` → `ino` and the inode's attributes, in a reply to
   // a request begun at `position`.
   entryValidMs(position: number, parent: number, name: string, ino: number): number | undefined {
-    if (!this.grantable(position)) return undefined;
-    const untilMs = this.now() + LONG_VALID_MS;
     const key = entryKey(parent, name);
+    if (!this.grantable(position, [key, inoKey(ino)])) return undefined;
+    const untilMs = this.now() + LONG_VALID_MS;
     this.entries.delete(key); // re-inserted: the map stays in grant order
     this.entries.set(key, { parent, name, untilMs });
     this.attrs.delete(ino);
@@ -92,7 +98,7 @@ export class ChangeFeed {
   }
 
   attrValidMs(position: number, ino: number): number | undefined {
-    if (!this.grantable(position)) return undefined;
+    if (!this.grantable(position, [inoKey(ino)])) return undefined;
     this.attrs.delete(ino);
     this.attrs.set(ino, this.now() + LONG_VALID_MS);
     return LONG_VALID_MS;
@@ -109,9 +115,15 @@ export class ChangeFeed {
     this.entries.set(entryKey(newParent, newName), { parent: newParent, name: newName, untilMs });
   }
 
-  private grantable(position: number): boolean {
+  // `keys`: what the reply shows (entryKey, inoKey). An answer applied since the request began
+  // that names none of them changes nothing the reply says; one that does, or a drop, may have
+  // come after the state the reply was read from.
+  private grantable(position: number, keys: string[]): boolean {
+    for (let p = position + 1; p <= this.answers; p++) {
+      const named = this.recent.get(p);
+      if (named === undefined || named === 'all' || keys.some((k) => named.has(k))) return false;
+    }
     return (
-      position === this.answers &&
       this.cursor !== undefined &&
       this.now() - this.freshAtMs < FEED_STALE_MS - FEED_POLL_MS &&
       this.entries.size < HELD_MAX &&
@@ -149,6 +161,7 @@ export class ChangeFeed {
 
   private async apply(answer: ChangesAnswer, sentAtMs: number): Promise<void> {
     this.answers += 1;
+    this.remember('all'); // until the changes are known below
     const first = this.cursor === undefined;
     this.cursor = answer.index;
     if ('reset' in answer) {
@@ -158,6 +171,12 @@ export class ChangeFeed {
       return;
     }
     this.freshAtMs = sentAtMs;
+    this.remember(
+      new Set([
+        ...answer.entries.map(([parent, name]) => entryKey(parent, name)),
+        ...answer.inos.map(inoKey),
+      ]),
+    );
     const notices: Notice[] = [];
     for (const [parent, name] of answer.entries) {
       this.target.directoryChanged(parent);
@@ -184,6 +203,7 @@ export class ChangeFeed {
   // Everything held long goes: the kernel asks again, and gets short times until an answer.
   private async dropAll(reason: 'stale' | 'reset' | 'lost'): Promise<void> {
     this.answers += 1;
+    this.remember('all');
     if (this.entries.size === 0 && this.attrs.size === 0) return;
     fuseFeedDrops.inc({ reason });
     this.log.info('dropping what the kernel holds long', {
@@ -206,6 +226,12 @@ export class ChangeFeed {
     for (const [code, body] of notices) await this.target.notify(code, body);
   }
 
+  // What the answer (or drop) at the current position named, for grants of requests it overtook.
+  private remember(named: Set<string> | 'all'): void {
+    this.recent.set(this.answers, named);
+    this.recent.delete(this.answers - RECENT_ANSWERS);
+  }
+
   // Grants the kernel has let go of by now.
   private expire(): void {
     const now = this.now();
@@ -222,4 +248,8 @@ export class ChangeFeed {
 
 function entryKey(parent: number, name: string): string {
   return `${parent}/${name}`; // a name has no slash
+}
+
+function inoKey(ino: number): string {
+  return `${ino}`;
 }

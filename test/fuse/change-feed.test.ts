@@ -114,9 +114,10 @@ function setup() {
 }
 
 describe('the change feed of a mount', () => {
-  test('long times only once answers come, and only for requests no answer overtook', async () => {
+  test('long times only once answers come, and not for a reply an answer naming it overtook', async () => {
     const s = setup();
     const f = s.create('f', OTHER);
+    const g = s.create('g', OTHER);
     assert.equal(
       s.feed.entryValidMs(s.feed.position, s.bucket, 'f', f),
       undefined,
@@ -126,10 +127,16 @@ describe('the change feed of a mount', () => {
     assert.deepEqual(s.leases, ['all'], 'the first answer is a reset: leases read afresh');
     const before = s.feed.position;
     assert.equal(s.feed.entryValidMs(before, s.bucket, 'f', f), LONG_VALID_MS);
-    await s.feed.tick(); // an answer applied while a request was served
-    assert.equal(s.feed.entryValidMs(before, s.bucket, 'f', f), undefined);
-    assert.equal(s.feed.attrValidMs(before, f), undefined);
-    assert.equal(s.feed.attrValidMs(s.feed.position, f), LONG_VALID_MS);
+    // Answers applied while requests begun at `before` were served: one naming nothing of them,
+    // then one naming g (another client's chmod), which g's reply may predate.
+    await s.feed.tick();
+    assert.equal(s.feed.entryValidMs(before, s.bucket, 'f', f), LONG_VALID_MS);
+    s.apply({ op: 'setattr', ino: g, mode: 0o600 }, OTHER);
+    await s.feed.tick();
+    assert.equal(s.feed.attrValidMs(before, g), undefined);
+    assert.equal(s.feed.entryValidMs(before, s.bucket, 'g', g), undefined);
+    assert.equal(s.feed.attrValidMs(before, f), LONG_VALID_MS, 'f was not named');
+    assert.equal(s.feed.attrValidMs(s.feed.position, g), LONG_VALID_MS, 'a request begun after');
     assert.deepEqual(s.notices, []);
     await s.close();
   });
