@@ -81,16 +81,22 @@ export class FuseOperations {
     inode: Inode,
     shortMs = CACHE_VALID_MS,
   ): Buffer {
-    const validMs =
-      this.feed?.entryValidMs(position, parent, name, inode.ino) ??
-      Math.min(shortMs, CACHE_VALID_MS);
-    return encodeEntryOut(this.fs.attr(inode), validMs);
+    const long = this.writing(inode)
+      ? undefined
+      : this.feed?.entryValidMs(position, parent, name, inode.ino);
+    return encodeEntryOut(this.fs.attr(inode), long ?? Math.min(shortMs, CACHE_VALID_MS));
   }
 
   private attrOut(position: number, inode: Inode, shortMs = CACHE_VALID_MS): Buffer {
-    const validMs =
-      this.feed?.attrValidMs(position, inode.ino) ?? Math.min(shortMs, CACHE_VALID_MS);
-    return encodeAttrOut(this.fs.attr(inode), validMs);
+    const long = this.writing(inode) ? undefined : this.feed?.attrValidMs(position, inode.ino);
+    return encodeAttrOut(this.fs.attr(inode), long ?? Math.min(shortMs, CACHE_VALID_MS));
+  }
+
+  // A file with writes here not yet committed: its mtime (and size) change when they are, a
+  // change of this mount's own that the feed does not report; the kernel drops its attributes
+  // after each write, not after the commit at close.
+  private writing(inode: Inode): boolean {
+    return this.fs.isDirty(inode.ino);
   }
 
   // A name not there is kept no longer than the lease that says so.

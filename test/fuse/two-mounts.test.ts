@@ -290,6 +290,25 @@ describe('two mounts of one cluster', {
     );
   });
 
+  test('attributes read while a file has uncommitted writes are not kept long: its mtime after close is the committed one', async () => {
+    const onA = join(a.mountPoint, 'shared/dirty');
+    const r = spawnSync(
+      'python3',
+      [
+        '-c',
+        'import os, sys, time\n' +
+          "fd = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT, 0o644)\nos.write(fd, b'x' * 5000)\n" +
+          'os.fstat(fd)\ntime.sleep(0.05)\nos.close(fd)',
+        onA,
+      ],
+      { encoding: 'utf8' },
+    );
+    assert.equal(r.status, 0, r.stderr);
+    await new Promise((resolve) => setTimeout(resolve, 1500)); // past the short cache time
+    const onB = statSync(join(b.mountPoint, 'shared/dirty'));
+    assert.equal(statSync(onA).mtimeMs, onB.mtimeMs, 'the same mtime on both mounts');
+  });
+
   test('while the service does not answer, a mount drops all its kernel keeps long, and holds again after', async () => {
     writeFileSync(join(a.mountPoint, 'shared/paused'), 'x');
     await seenOn(b, 'shared/paused');
