@@ -7,8 +7,11 @@
 // partial list.
 import assert from 'node:assert';
 
-// Changes kept (names and inodes); the oldest commands' changes go first.
-export const JOURNAL_CHANGES_MAX = 200_000;
+// Changes kept (names and inodes); the oldest commands' changes go first. About 200 bytes of
+// heap each: 60,000 creates of 15-character names held 10.5 MiB more with the journal than
+// without, at this bound. 10 s of history at 5,000 changes a second, for mounts that ask every
+// 200 ms; one further behind is told to drop everything.
+export const JOURNAL_CHANGES_MAX = 50_000;
 // Changes in one answer: a mount that is further behind is told to drop everything instead.
 export const ANSWER_CHANGES_MAX = 20_000;
 
