@@ -141,12 +141,7 @@ export class MetadataClient {
     ...args: Parameters<MetadataReader[F]>
   ): Promise<ReturnType<MetadataReader[F]>> {
     await this.beforeCall?.();
-    const mount = this.mountId;
-    const reply = await this.untilNotDelegated(() =>
-      this.call<{ value: ReturnType<MetadataReader[F]> }>(METADATA_RPC.read, { fn, args, mount }),
-    );
-    // msgpack has no `undefined`: absent values come back as null.
-    return (reply.value ?? undefined) as ReturnType<MetadataReader[F]>;
+    return this.untilNotDelegated(() => this.readUnordered(fn, ...args));
   }
 
   // Without waiting for `beforeCall` or for delegated directories: a mount's change feed, which
@@ -161,6 +156,7 @@ export class MetadataClient {
       args,
       mount,
     });
+    // msgpack has no `undefined`: absent values come back as null.
     return (reply.value ?? undefined) as ReturnType<MetadataReader[F]>;
   }
 

@@ -13,10 +13,14 @@
 // answer naming what it shows overtook (`position`, taken when the request began): such an answer
 // may name a change the reply does not show, and drops only what was recorded before it. An answer
 // that names none of it leaves the reply as current as a reply read after it.
-import { isStrataError } from '../common/errors.ts';
 import type { ChangesAnswer } from '../metadata/change-journal.ts';
 import type { Logger } from '../observability/logger.ts';
-import { fuseFeedDrops, fuseFeedInvalidations, reportFeedHeld } from '../observability/metrics.ts';
+import {
+  fuseFeedDrops,
+  fuseFeedFailures,
+  fuseFeedInvalidations,
+  reportFeedHeld,
+} from '../observability/metrics.ts';
 import { encodeInvalEntry, encodeInvalInode, NOTIFY } from './protocol.ts';
 
 export const FEED_POLL_MS = 200;
@@ -145,12 +149,8 @@ export class ChangeFeed {
       this.failing = false;
       await this.apply(answer, sentAtMs);
     } catch (error) {
-      if (isStrataError(error, 'EACCES')) {
-        // A user's mount (an operator's read): the kernel keeps what it is told for the short time.
-        this.log.info('the change feed is an operator read: caching names for 1 s only', { error });
-        this.stop();
-        return;
-      }
+      // Every failure counted; logged once per run of them (one every 200 ms while cut off).
+      fuseFeedFailures.inc();
       if (!this.failing) this.log.warn("asking for other clients' changes failed", { error });
       this.failing = true;
       if (this.now() - this.freshAtMs >= FEED_STALE_MS - FEED_POLL_MS) await this.dropAll('stale');

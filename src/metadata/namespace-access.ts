@@ -824,8 +824,8 @@ export function filterRead(
 }
 
 // Of other clients' changes (a mount's change feed), those a user could have read: names in
-// directories it may list, inodes it may read. Each is decided on its own, so a long answer is
-// turned into a reset (the mount drops what it holds) rather than cost the leader that much.
+// directories it may list, inodes a listing would show it. Each is decided on its own, so a long
+// answer is turned into a reset (the mount drops what it holds) rather than cost the leader that.
 const USER_CHANGES_MAX = 1000;
 function visibleChanges(
   reader: MetadataReader,
@@ -852,7 +852,9 @@ function visibleChanges(
     parent !== ROOT_INO || reader.getBucket(name) !== undefined; // a gone bucket's name is not told
   return {
     index: answer.index,
-    inos: answer.inos.filter((ino) => visible(byInode(reader, actor, [ino]))),
+    // As a lookup or a listing shows an inode (a user who may list a file but not read it still
+    // sees its attributes, and must hear of their change).
+    inos: answer.inos.filter((ino) => visible(listedInode(reader, actor, ino))),
     entries: answer.entries.filter(
       ([parent, name]) => seenBucket(parent, name) && visible(listDir(reader, actor, parent, name)),
     ),

@@ -535,6 +535,12 @@ export const fuseFeedInvalidations = new Counter({
   registers: [fuseMetrics],
 });
 
+export const fuseFeedFailures = new Counter({
+  name: 'strata_fuse_feed_failures_total',
+  help: "Questions to the metadata service about other clients' changes that failed (logged at warn once per run of failures)",
+  registers: [fuseMetrics],
+});
+
 export const fuseFeedDrops = new Counter({
   name: 'strata_fuse_feed_drops_total',
   help: 'Times every long-cached name and attribute was dropped, by reason (stale: no answer from the service in time; reset: changes no longer known; lost: changes answered behind were refused)',

@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
+import { StrataError } from '../../src/common/errors.ts';
 import {
   ChangeFeed,
   FEED_POLL_MS,
@@ -18,6 +19,7 @@ import type { ChangesAnswer } from '../../src/metadata/change-journal.ts';
 import { MetadataStateMachine } from '../../src/metadata/state-machine.ts';
 import type { Command } from '../../src/metadata/types.ts';
 import { silentLogger } from '../../src/observability/logger.ts';
+import { fuseFeedFailures } from '../../src/observability/metrics.ts';
 import type { CommandInput } from '../metadata/sm-helpers.ts';
 
 const dirs: string[] = [];
@@ -46,10 +48,12 @@ function setup() {
   let nowMs = 1_000_000;
   // The service's answer; `hang` leaves the next questions unanswered (the leader unreachable).
   let hang = false;
+  let refuse = false;
   const asked: number[] = [];
   const ask = (since: number): Promise<ChangesAnswer> => {
     asked.push(since);
     if (hang) return new Promise(() => {});
+    if (refuse) return Promise.reject(new StrataError('RPC_UNAVAILABLE', 'no member answered'));
     return Promise.resolve(machine.reader.namespaceChanges(since, OWN));
   };
   const notices: string[] = [];
@@ -104,6 +108,9 @@ function setup() {
     },
     hang: (on: boolean) => {
       hang = on;
+    },
+    refuse: (on: boolean) => {
+      refuse = on;
     },
     reopen: async () => {
       await machine.close();
@@ -227,6 +234,32 @@ describe('the change feed of a mount', () => {
     s.feed.entryValidMs(s.feed.position, s.bucket, 'f', f);
     await s.feed.ownChangesLost();
     assert.deepEqual(s.notices.sort(), [`attr ${f}`, `entry ${s.bucket}/f`].sort());
+    await s.close();
+  });
+
+  test('failed questions are counted, and past the stale time everything held goes', async () => {
+    const s = setup();
+    const f = s.create('f', OTHER);
+    await s.feed.tick();
+    s.feed.entryValidMs(s.feed.position, s.bucket, 'f', f);
+    const failures = async () => (await fuseFeedFailures.get()).values[0]?.value ?? 0;
+    const before = await failures();
+    s.refuse(true);
+    s.advance(FEED_POLL_MS);
+    await s.feed.tick();
+    assert.equal(await failures(), before + 1);
+    assert.deepEqual(s.notices, [], 'not yet stale');
+    s.advance(FEED_STALE_MS);
+    await s.feed.tick();
+    assert.equal(await failures(), before + 2);
+    assert.deepEqual(s.notices.sort(), [`attr ${f}`, `entry ${s.bucket}/f`].sort());
+    s.refuse(false);
+    await s.feed.tick();
+    assert.equal(
+      s.feed.attrValidMs(s.feed.position, f),
+      LONG_VALID_MS,
+      'held again after an answer',
+    );
     await s.close();
   });
 

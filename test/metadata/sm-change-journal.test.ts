@@ -27,28 +27,22 @@ describe('the namespace change journal', () => {
     const machine = openMachine();
     const bucket = ok(machine, { op: 'createBucket', name: 'b', owner: 'o', caller: ROOT }).inode!;
     const start = machine.appliedIndex();
-    const file = ok(machine, {
+    const createF = {
       op: 'create',
       parent: bucket.ino,
       name: 'f',
       mode: 0o644,
       caller: ROOT,
       exclusive: true,
-    }).inode!;
+    } as const;
+    const file = ok(machine, createF).inode!;
     const afterCreate = machine.appliedIndex();
     assert.deepEqual(changes(machine.reader.namespaceChanges(start)), {
       inos: [bucket.ino, file.ino].sort((a, b) => a - b),
       entries: [`${bucket.ino}/f`],
     });
     // EEXIST: the transaction is aborted, nothing is recorded.
-    const refused = run(machine, {
-      op: 'create',
-      parent: bucket.ino,
-      name: 'f',
-      mode: 0o644,
-      caller: ROOT,
-      exclusive: true,
-    });
+    const refused = run(machine, createF);
     assert.equal(refused.ok, false);
     assert.deepEqual(changes(machine.reader.namespaceChanges(afterCreate)), {
       inos: [],
