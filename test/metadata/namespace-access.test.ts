@@ -632,4 +632,42 @@ describe('namespace access under bucket policies', () => {
     refused(() => authorizeRead(machine.reader, alice, 'getattr', [at]), /deeper than 1024/);
     authorizeRead(machine.reader, boss, 'getattr', [at]);
   });
+
+  // A lookup shows a file's attributes to whoever may list its directory, so the change feed must
+  // tell such a user when they change, though it may not read the file: judged as a listing
+  // shows the inode (s3:ListBucket), not as a getattr does (s3:GetObject).
+  test("a user who may list a file but not read it hears of its attributes' change", () => {
+    const { machine, reader, dir, file } = tree();
+    const since = machine.appliedIndex();
+    ok(machine, { op: 'setattr', ino: file, mode: 0o600 });
+    const other = ok(machine, mkdir(dir, 'unlisted')).inode!.ino;
+    ok(machine, { op: 'setattr', ino: other, mode: 0o700 });
+    setPolicy(machine, [
+      {
+        Effect: 'Allow',
+        Principal: { AWS: 'arn:aws:iam:::user/alice' },
+        Action: 's3:ListBucket',
+        Resource: 'arn:aws:s3:::b',
+        Condition: { StringLike: { 's3:prefix': ['d/'] } },
+      },
+    ]);
+    refused(() => authorizeRead(reader, alice, 'getattr', [file]), /nothing grants s3:GetObject/);
+    authorizeRead(reader, alice, 'lookup', [dir, 'f']);
+    const all = reader.namespaceChanges(since);
+    assert.ok(!('reset' in all) && all.inos.includes(file) && all.inos.includes(other));
+    const forAlice = filterRead(reader, alice, 'namespaceChanges', [since], all) as typeof all;
+    // d/f and d/unlisted are both listed under d/; nothing else in the bucket is hers to list.
+    assert.deepEqual(
+      [...forAlice.inos].sort((a, b) => a - b),
+      [file, other].sort((a, b) => a - b),
+    );
+    assert.deepEqual(
+      forAlice.entries.map(([parent, name]) => `${parent}/${name}`),
+      [`${dir}/unlisted`],
+    );
+    // Without the grant she hears of neither.
+    setPolicy(machine, []);
+    const none = filterRead(reader, alice, 'namespaceChanges', [since], all) as typeof all;
+    assert.deepEqual([none.inos, none.entries], [[], []]);
+  });
 });
