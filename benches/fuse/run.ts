@@ -15,6 +15,7 @@ import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { REPO_ROOT, type StrataProcess, startStrata, tempDir } from '../../test/helpers/server.ts';
+import { MachineSpeed } from '../machine-speed.ts';
 
 const TARGETS_KNOWN = ['strata', 'local', 'moosefs'] as const;
 type Target = (typeof TARGETS_KNOWN)[number];
@@ -389,12 +390,14 @@ function removeWorkDir(): void {
 }
 
 const outcomes = new Map<Target, Outcome>();
+const speed = new MachineSpeed();
 try {
   console.log(
     `fuse bench: targets ${TARGETS.join(',')}; size ${SIZE}, random reads ${RUNTIME_S} s, ` +
       `${FILES} files; work dir ${work}`,
   );
   for (const target of TARGETS as Target[]) {
+    speed.probe(`before ${TARGET_NAMES[target]}`);
     progress(target, 'begin');
     try {
       const result = await BENCHES[target]();
@@ -406,11 +409,13 @@ try {
       progress(target, `FAILED: ${error}`);
     }
   }
+  speed.probe('at the end');
 } finally {
   await cleanUp();
   removeWorkDir();
 }
 table(outcomes);
+console.log(`\n${speed.report()}`);
 console.log('');
 for (const [target, o] of outcomes) {
   console.log('line' in o ? o.line : JSON.stringify({ label: target, error: o.error }));

@@ -26,6 +26,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { patternBytes } from '../../test/helpers/s3.ts';
 import { REPO_ROOT, type StrataProcess, startStrata, tempDir } from '../../test/helpers/server.ts';
+import { MachineSpeed } from '../machine-speed.ts';
 
 // Beside the checkout (/work/main), or two levels up from a git worktree (/work/wt/NAME).
 const PEERS =
@@ -410,6 +411,8 @@ const swiftDir = join(dir, 'swift');
 let swift: LoadResult | undefined;
 let ours: LoadResult;
 let sealed: LoadResult | undefined;
+const speed = new MachineSpeed();
+speed.probe('before Strata');
 if (opts.encryption) {
   [ours, sealed] = await encryptionPair(dir);
 } else {
@@ -422,6 +425,7 @@ if (opts.encryption) {
   }
 }
 if (!opts['skip-swift'] && existsSync(join(PEERS, 'swift-s3.sh'))) {
+  speed.probe('before Swift');
   await run('bash', [join(PEERS, 'swift-s3.sh'), 'start', swiftDir]);
   try {
     swift = await load(dir, 'swift', 'http://127.0.0.1:18080', 'test:tester', 'testing');
@@ -430,5 +434,7 @@ if (!opts['skip-swift'] && existsSync(join(PEERS, 'swift-s3.sh'))) {
     await run('bash', [join(PEERS, 'swift-s3.sh'), 'stop', swiftDir]).catch(() => {});
   }
 }
+speed.probe('at the end');
 table(ours, swift);
 if (sealed) table(sealed, ours, ['encrypted', 'unencrypted']);
+console.log(`\n${speed.report()}`);
