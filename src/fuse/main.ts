@@ -240,6 +240,7 @@ export async function mountMain(args: string[]): Promise<number> {
     log,
   );
   ops.feed = feed;
+  ops.userMount = user !== undefined;
   fs.onChangesLost = () => void feed.ownChangesLost();
   session.start();
   watcher.start(1000);

@@ -2,7 +2,7 @@
 // layer, encodes the answer (protocol.ts). Returns undefined for requests that get no reply
 // (FORGET, INTERRUPT) and null for an empty successful reply; errors are thrown with codes.
 import { StrataError } from '../common/errors.ts';
-import type { Caller, Inode } from '../metadata/types.ts';
+import { type Caller, type Inode, ROOT_INO } from '../metadata/types.ts';
 import type { Logger } from '../observability/logger.ts';
 import { fuseBytes } from '../observability/metrics.ts';
 import type { ChangeFeed } from './change-feed.ts';
@@ -60,6 +60,10 @@ export class FuseOperations {
   private readonly log: Logger;
   locks: LockService | undefined;
   feed: ChangeFeed | undefined;
+  // Mounted as a user (an access key): its change feed names only what the user may list now
+  // (src/metadata/namespace-access.ts, visibleChanges), and a removed bucket is no one's to list,
+  // so neither that name's removal nor the root's attributes are ever told to it.
+  userMount = false;
   notifier: (code: number, body: Buffer) => Promise<void> = async () => {};
   onDestroy: () => void = () => {};
   // Requests that may wait long (SETLKW), by unique, so FUSE_INTERRUPT can end them with EINTR.
@@ -81,14 +85,18 @@ export class FuseOperations {
     inode: Inode,
     shortMs = CACHE_VALID_MS,
   ): Buffer {
-    const long = this.writing(inode)
-      ? undefined
-      : this.feed?.entryValidMs(position, parent, name, inode.ino);
+    const long =
+      this.writing(inode) || this.untold(inode, parent)
+        ? undefined
+        : this.feed?.entryValidMs(position, parent, name, inode.ino);
     return encodeEntryOut(this.fs.attr(inode), long ?? Math.min(shortMs, CACHE_VALID_MS));
   }
 
   private attrOut(position: number, inode: Inode, shortMs = CACHE_VALID_MS): Buffer {
-    const long = this.writing(inode) ? undefined : this.feed?.attrValidMs(position, inode.ino);
+    const long =
+      this.writing(inode) || this.untold(inode)
+        ? undefined
+        : this.feed?.attrValidMs(position, inode.ino);
     return encodeAttrOut(this.fs.attr(inode), long ?? Math.min(shortMs, CACHE_VALID_MS));
   }
 
@@ -97,6 +105,12 @@ export class FuseOperations {
   // after each write, not after the commit at close.
   private writing(inode: Inode): boolean {
     return this.fs.isDirty(inode.ino);
+  }
+
+  // What the feed would not tell this mount of (userMount): a bucket's name and the root's
+  // attributes on a user's mount keep the short time.
+  private untold(inode: Inode, parent?: number): boolean {
+    return this.userMount && (parent === ROOT_INO || inode.ino === ROOT_INO);
   }
 
   // A name not there is kept no longer than the lease that says so.

@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import {
   closeSync,
+  existsSync,
   fsyncSync,
   openSync,
   readdirSync,
@@ -20,6 +21,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import {
   CreateBucketCommand,
+  DeleteBucketCommand,
   GetBucketAclCommand,
   PutBucketAclCommand,
   PutObjectCommand,
@@ -37,6 +39,7 @@ import {
   startStrata,
   tempDir,
 } from '../helpers/server.ts';
+import { until } from '../helpers/wait.ts';
 
 interface Pair {
   key: string;
@@ -256,6 +259,20 @@ describe('strata fs and strata-mount as a user', () => {
       } finally {
         closeSync(fd);
       }
+    });
+
+    // Her change feed tells her only what she may list, and a removed bucket's name is no longer
+    // hers to list: names at the root keep the short time on her mount (about a second), rather
+    // than the 30 s a name the feed would tell of gets.
+    test('a bucket another client removes is gone from her mount within seconds', async () => {
+      await s3.send(new CreateBucketCommand({ Bucket: 'ops-brief' }));
+      await s3.send(new PutBucketAclCommand({ Bucket: 'ops-brief', GrantRead: 'id=alice' }));
+      const path = join(mount.mountPoint, 'ops-brief');
+      const seen = (present: boolean) => async () => existsSync(path) === present || undefined;
+      await until('ops-brief seen on her mount', seen(true), { limitMs: 10_000 });
+      await s3.send(new DeleteBucketCommand({ Bucket: 'ops-brief' }));
+      // Well under the 30 s of a long grant; the bound is generous, not a measured figure.
+      await until('ops-brief gone from her mount', seen(false), { limitMs: 10_000 });
     });
 
     test("is refused (EACCES) in the administrator's bucket; READ reads, not writes", () => {
