@@ -1,8 +1,9 @@
 // S3 throughput, Strata beside OpenStack Swift + s3api, in one run:
 //   16 MiB objects PUT/GET with 8 concurrent; 4 KiB objects PUT/HEAD/GET/DELETE with 32 concurrent;
 //   multipart uploads of 256 MiB objects in 8 MiB parts, 10 parts in flight (awscli's defaults).
-// Uses the shared load generator (../shared/peers/s3-load.mjs) against both endpoints and prints
-// both figures and the ratio Strata / Swift.
+// Uses the shared load generator (../shared/peers/s3-load.mjs) against both endpoints, both up
+// at once and their runs alternated (Strata first in odd runs, Swift first in even ones), and
+// prints each run pair's ratios with their median, then each side's medians and their ratio.
 //   npm run bench:s3 [-- --big-count 32 --small-count 2000 --runs 1 --skip-swift --encryption]
 // --encryption runs Strata twice, without and with encryption at rest (two servers, the same
 // load in turn, run by run, the order swapped each run) and prints the ratio of each pair of
@@ -258,10 +259,45 @@ async function encryptionPair(dir: string): Promise<[LoadResult, LoadResult]> {
     await Promise.all(nodes.map((n) => n.stop()));
   }
   pairTable(results[1], results[0]);
-  const [a, b] = [medianOf(results[0]), medianOf(results[1])];
-  a.multipartMBs = median(results[0].map((x) => x.multipartMBs ?? 0));
-  b.multipartMBs = median(results[1].map((x) => x.multipartMBs ?? 0));
-  return [a, b];
+  return [medianWithMultipart(results[0]), medianWithMultipart(results[1])];
+}
+
+function medianWithMultipart(runs: LoadResult[]): LoadResult {
+  return { ...medianOf(runs), multipartMBs: median(runs.map((x) => x.multipartMBs ?? 0)) };
+}
+
+const SWIFT_KEYS = ['http://127.0.0.1:18080', 'test:tester', 'testing'];
+
+// Strata and Swift up together, their runs alternated (Strata first, then Swift first, ...): each
+// run of one side is next to a run of the other, so a spell in which the machine runs faster or
+// slower (benches/machine-speed.ts: this VM's speed has swung 2.4 times within a run) weighs on
+// the two sides of a pair more alike than on two windows minutes apart, and the median of the
+// pairs' ratios sets aside a pair it hit on one side only.
+async function versusSwift(dir: string, speed: MachineSpeed): Promise<[LoadResult, LoadResult]> {
+  const strata = await startStrata({ dataDir: join(dir, 'strata') });
+  const swiftDir = join(dir, 'swift');
+  const sides = [
+    { label: 'Strata', keys: [strata.s3Endpoint, strata.accessKey, strata.secretKey] },
+    { label: 'Swift', keys: SWIFT_KEYS },
+  ];
+  const results: [LoadResult[], LoadResult[]] = [[], []];
+  try {
+    await run('bash', [join(PEERS, 'swift-s3.sh'), 'start', swiftDir]);
+    for (let r = 0; r < Number(opts.runs); r++) {
+      for (const i of r % 2 === 0 ? [0, 1] : [1, 0]) {
+        const { label, keys } = sides[i];
+        speed.probe(`before ${label} (run ${r + 1})`);
+        const [result] = await loadRuns(dir, `${label.toLowerCase()}-${r}`, keys, '1');
+        result.multipartMBs = await multipart(keys[0], keys[1], keys[2]);
+        results[i].push(result);
+      }
+    }
+  } finally {
+    await run('bash', [join(PEERS, 'swift-s3.sh'), 'stop', swiftDir]).catch(() => {});
+    await strata.stop();
+  }
+  pairTable(results[0], results[1], ['Strata', 'Swift'], 'Strata');
+  return [medianWithMultipart(results[0]), medianWithMultipart(results[1])];
 }
 
 // CPU time of a server (its process and its data service's), from utime + stime in /proc.
@@ -377,7 +413,12 @@ function loadAverage(): string {
 // moves less than either side's figures, and the median of the ratios sets aside a pair a burst
 // hit on one side only. The median of each side (the table after) can pair a fast run of one
 // side with a slow run of the other.
-function pairTable(sealed: LoadResult[], plain: LoadResult[]): void {
+function pairTable(
+  sealed: LoadResult[],
+  plain: LoadResult[],
+  names = ['encrypted', 'unencrypted'],
+  evenFirst = 'unencrypted', // which side ran first in pairs 1, 3, ...
+): void {
   const rows: Array<[string, (x: LoadResult) => number]> = [
     ['16 MiB PUT, c=8', (x) => x.bigPutMBs],
     ['16 MiB GET, c=8', (x) => x.bigGetMBs],
@@ -388,9 +429,10 @@ function pairTable(sealed: LoadResult[], plain: LoadResult[]): void {
     ['4 KiB DELETE, c=32', (x) => x.smallDelete.ops],
   ];
   const pairs = sealed.map((_, r) => r);
-  const order = (r: number) => (r % 2 === 0 ? 'plain first' : 'encrypted first');
+  const oddFirst = evenFirst === names[0] ? names[1] : names[0];
+  const order = (r: number) => `${r % 2 === 0 ? evenFirst : oddFirst} first`;
   console.log(
-    '\nencrypted / unencrypted, pair by pair (encrypted and unencrypted figures in brackets)',
+    `\n${names[0]} / ${names[1]}, pair by pair (${names[0]} and ${names[1]} figures in brackets)`,
   );
   console.log(
     `\n| workload | ${pairs.map((r) => `pair ${r + 1} (${order(r)})`).join(' | ')} | median of the ratios |`,
@@ -407,31 +449,35 @@ function pairTable(sealed: LoadResult[], plain: LoadResult[]): void {
 }
 
 const dir = stageLoadGenerator();
-const swiftDir = join(dir, 'swift');
 let swift: LoadResult | undefined;
 let ours: LoadResult;
 let sealed: LoadResult | undefined;
 const speed = new MachineSpeed();
-speed.probe('before Strata');
+const withSwift = !opts['skip-swift'] && existsSync(join(PEERS, 'swift-s3.sh'));
 if (opts.encryption) {
+  speed.probe('before Strata');
   [ours, sealed] = await encryptionPair(dir);
+  if (withSwift) {
+    speed.probe('before Swift');
+    const swiftDir = join(dir, 'swift');
+    await run('bash', [join(PEERS, 'swift-s3.sh'), 'start', swiftDir]);
+    try {
+      swift = await load(dir, 'swift', SWIFT_KEYS[0], SWIFT_KEYS[1], SWIFT_KEYS[2]);
+      swift.multipartMBs = await multipart(SWIFT_KEYS[0], SWIFT_KEYS[1], SWIFT_KEYS[2]);
+    } finally {
+      await run('bash', [join(PEERS, 'swift-s3.sh'), 'stop', swiftDir]).catch(() => {});
+    }
+  }
+} else if (withSwift) {
+  [ours, swift] = await versusSwift(dir, speed);
 } else {
+  speed.probe('before Strata');
   const strata = await startStrata({ dataDir: join(dir, 'strata') });
   try {
     ours = await load(dir, 'strata', strata.s3Endpoint, strata.accessKey, strata.secretKey);
     ours.multipartMBs = await multipart(strata.s3Endpoint, strata.accessKey, strata.secretKey);
   } finally {
     await strata.stop();
-  }
-}
-if (!opts['skip-swift'] && existsSync(join(PEERS, 'swift-s3.sh'))) {
-  speed.probe('before Swift');
-  await run('bash', [join(PEERS, 'swift-s3.sh'), 'start', swiftDir]);
-  try {
-    swift = await load(dir, 'swift', 'http://127.0.0.1:18080', 'test:tester', 'testing');
-    swift.multipartMBs = await multipart('http://127.0.0.1:18080', 'test:tester', 'testing');
-  } finally {
-    await run('bash', [join(PEERS, 'swift-s3.sh'), 'stop', swiftDir]).catch(() => {});
   }
 }
 speed.probe('at the end');
