@@ -26,11 +26,12 @@ const TICKS_PER_S = 100; // getconf CLK_TCK on Linux
 const SAMPLE_MS = 50;
 const PEERS = join(REPO_ROOT, '..', 'shared', 'peers');
 
-// Busy ticks of the whole machine: all but idle and iowait.
+// Busy ticks of the whole machine: user, nice, system, irq and softirq (not idle or iowait, nor
+// steal: time the host ran something else while this VM wanted to run).
 function machineBusyTicks(): number {
   const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1);
-  const [user, nice, system, , , irq, softirq, steal] = fields.map(Number);
-  return user + nice + system + irq + softirq + steal;
+  const [user, nice, system, , , irq, softirq] = fields.map(Number);
+  return user + nice + system + irq + softirq;
 }
 
 function processTicks(pid: number): number {
