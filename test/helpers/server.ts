@@ -99,6 +99,10 @@ export function configWriter(
   };
 }
 
+// Signals that mean the process crashed rather than was stopped.
+const CRASH_SIGNALS = new Set(['SIGABRT', 'SIGSEGV', 'SIGBUS', 'SIGILL', 'SIGFPE']);
+const CRASH_OUTPUT_CHARS = 6000;
+
 export async function startStrata(options: StartOptions = {}): Promise<StrataProcess> {
   const dataDir = options.dataDir ?? tempDir();
   const defaults = [
@@ -143,6 +147,18 @@ export async function startStrata(options: StartOptions = {}): Promise<StrataPro
     () => output,
     options.startTimeoutMs ?? 30_000,
   );
+  // A server that dies on its own after it was ready (an error code, or a crash signal) takes
+  // its output with it: the test sees only refused connections. Its last lines go to the test
+  // run's stderr. Exits asked for (stop, or a signal a test sends on purpose) stay quiet.
+  let stopping = false;
+  child.once('close', (code, signal) => {
+    const crashed = (code !== null && code !== 0) || CRASH_SIGNALS.has(signal ?? '');
+    if (stopping || !crashed) return;
+    process.stderr.write(
+      `strata server pid ${child.pid} exited by itself (${code ?? signal}); its last output:\n` +
+        `${output.slice(-CRASH_OUTPUT_CHARS)}\n`,
+    );
+  });
   const ready = options.ready ?? ['metadata', 's3'];
   const field = (pattern: RegExp, required: boolean) => {
     const match = pattern.exec(output);
@@ -162,6 +178,7 @@ export async function startStrata(options: StartOptions = {}): Promise<StrataPro
     output: () => output,
     // A clean stop also removes the data directory the helper made (not one it was given).
     async stop() {
+      stopping = true;
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
       // A server that does not finish shutting down must not hang the test run: it is killed,
       // and said so, since a clean stop is expected.
@@ -174,6 +191,7 @@ export async function startStrata(options: StartOptions = {}): Promise<StrataPro
       if (options.dataDir === undefined) rmSync(dataDir, { recursive: true, force: true });
     },
     async kill() {
+      stopping = true;
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
       await exited;
     },
