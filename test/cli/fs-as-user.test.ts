@@ -13,6 +13,7 @@ import {
   readdirSync,
   readFileSync,
   readSync,
+  statSync,
   unlinkSync,
   writeFileSync,
   writeSync,
@@ -270,9 +271,17 @@ describe('strata fs and strata-mount as a user', () => {
       const path = join(mount.mountPoint, 'ops-brief');
       const seen = (present: boolean) => async () => existsSync(path) === present || undefined;
       await until('ops-brief seen on her mount', seen(true), { limitMs: 10_000 });
+      const rootMtimeMs = () => statSync(mount.mountPoint).mtimeMs;
+      const before = rootMtimeMs();
       await s3.send(new DeleteBucketCommand({ Bucket: 'ops-brief' }));
-      // Well under the 30 s of a long grant; the bound is generous, not a measured figure.
+      // Well under the 30 s of a long grant; the bounds are generous, not measured figures.
       await until('ops-brief gone from her mount', seen(false), { limitMs: 10_000 });
+      // The root's attributes too: the removal changed its mtime, and no feed answer says so.
+      await until(
+        'the root mtime changed on her mount',
+        async () => (rootMtimeMs() !== before ? true : undefined),
+        { limitMs: 10_000 },
+      );
     });
 
     test("is refused (EACCES) in the administrator's bucket; READ reads, not writes", () => {
