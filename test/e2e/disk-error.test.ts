@@ -71,6 +71,7 @@ test('an I/O error on the metadata disk while it has room stops the node (fail-s
   skip: isRoot ? false : 'needs root for a loop device and a tmpfs',
 }, async () => {
   const running = server as StrataProcess;
+  running.expectExit();
   fillDisk(join(backing, 'filler'));
   const deadline = Date.now() + WAIT_MS;
   for (let i = 0; running.process.exitCode === null; i++) {

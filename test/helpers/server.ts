@@ -49,6 +49,9 @@ export interface StrataProcess {
   output(): string; // everything printed so far (stdout and stderr), for failure messages
   stop(): Promise<void>; // SIGTERM and wait
   kill(): Promise<void>; // SIGKILL and wait: a crash
+  // The test is about to make the server stop by itself (a fail-stop): its exit is no crash to
+  // report.
+  expectExit(): void;
 }
 
 export interface StartOptions {
@@ -194,6 +197,9 @@ export async function startStrata(options: StartOptions = {}): Promise<StrataPro
       stopping = true;
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
       await exited;
+    },
+    expectExit() {
+      stopping = true;
     },
   };
 }
