@@ -20,7 +20,10 @@ const BASELINE_WEIGHT = 0.1;
 const BASELINE_LAG_MS_START = 5;
 
 export interface YieldWindow {
-  lagMs: number; // event-loop delay in the window (a high percentile), ms
+  // Event-loop delay in the window (a high percentile), ms; undefined: not measured (the loop
+  // measures one quiet window in several: repair-yield-loop.ts), which neither hurts nor moves
+  // the baseline.
+  lagMs: number | undefined;
   clientReads: number; // client (not repair) reads served in the window
   repairBusy: boolean; // repair work was in flight here during the window
 }
@@ -46,11 +49,12 @@ export class RepairYield {
 
   // The level after one window.
   observe(window: YieldWindow): number {
-    assert(Number.isFinite(window.lagMs) && window.lagMs >= 0, 'lag is a duration');
+    const { lagMs } = window;
+    assert(lagMs === undefined || (Number.isFinite(lagMs) && lagMs >= 0), 'lag is a duration');
     assert(Number.isInteger(window.clientReads) && window.clientReads >= 0, 'reads are counted');
-    const hurting = window.clientReads > 0 && window.lagMs > this.targetLagMs;
-    if (!window.repairBusy)
-      this.#baselineLagMs += BASELINE_WEIGHT * (window.lagMs - this.#baselineLagMs);
+    const hurting = lagMs !== undefined && window.clientReads > 0 && lagMs > this.targetLagMs;
+    if (!window.repairBusy && lagMs !== undefined)
+      this.#baselineLagMs += BASELINE_WEIGHT * (lagMs - this.#baselineLagMs);
     if (hurting) this.#level = Math.max(1, Math.floor(this.#level / 2));
     else this.#level = Math.min(this.levelMax, this.#level + 1);
     assert(this.#level >= 1 && this.#level <= this.levelMax, 'the level stays in its range');

@@ -1,6 +1,7 @@
 // Prometheus metrics; every name starts with `strata_`. Each metric belongs to the part of Strata
 // that sets it, in that part's registry, and a process serves the registries of the roles it
 // runs (ROLE_METRICS): a gateway shows no `strata_raft_term 0`, a data server no S3 counters.
+import { isMainThread } from 'node:worker_threads';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import { shardBuffers } from '../common/buffer-pool.ts';
 import { type StallReport, startStallMonitor } from './loop-stall.ts';
@@ -14,7 +15,10 @@ const dataMetrics = new Registry(); // data servers
 const clientMetrics = new Registry(); // the client library: gateways, mounts, repair, rebuilds
 const s3Metrics = new Registry();
 const fuseMetrics = new Registry();
-collectDefaultMetrics({ register: processMetrics, prefix: 'strata_process_' });
+// On the main thread only: worker threads (the repair thread, coding and hashing pools) export
+// no process metrics, and the event-loop lag histogram's 10 ms timer woke each of them 100 times
+// a second for nothing (a repair thread at the idle CPU class then queued for a CPU each time).
+if (isMainThread) collectDefaultMetrics({ register: processMetrics, prefix: 'strata_process_' });
 
 // Stalls this process caused (loop-stall.ts): unlike the lag above, the time a loaded host kept
 // the loop thread waiting for a CPU does not count. Each scrape reads and restarts the maxima,

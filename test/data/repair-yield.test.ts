@@ -103,3 +103,15 @@ test('at yield level 1 a data server runs one rebuild at a time over all its dis
   assert.equal(most, 4, 'at the top level, every disk its 2 rebuilds');
   assert.equal(slots.busy, false);
 });
+
+test('a window whose lag was not measured neither hurts nor moves the baseline', () => {
+  const y = new RepairYield(4);
+  y.observe(hurting);
+  assert.equal(y.level, 2);
+  // Clients reading, repair busy, lag unknown: the level grows back as in a calm window.
+  assert.equal(y.observe({ lagMs: undefined, clientReads: 5, repairBusy: true }), 3);
+  const target = y.targetLagMs;
+  for (let i = 0; i < 60; i++) y.observe({ lagMs: undefined, clientReads: 3, repairBusy: false });
+  assert.equal(y.targetLagMs, target, 'no baseline from windows not measured');
+  assert.throws(() => y.observe({ lagMs: -1, clientReads: 0, repairBusy: false }), /a duration/);
+});
