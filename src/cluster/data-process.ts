@@ -7,7 +7,7 @@ import { hostname } from 'node:os';
 import { AggregatorRegistry } from 'prom-client';
 import { advertisedAddr, joinAddr } from '../common/advertise.ts';
 import { tuneHeap } from '../common/heap-tuning.ts';
-import { type RepairIoClass, startDataService } from '../data/data-service.ts';
+import { type RepairCpuClass, type RepairIoClass, startDataService } from '../data/data-service.ts';
 import type { FailureDomain } from '../metadata/types.ts';
 import { createLogger, type LogLevel } from '../observability/logger.ts';
 import { metricsRegistry, ROLE_METRICS } from '../observability/metrics.ts';
@@ -28,6 +28,7 @@ export interface DataProcessSettings {
   advertiseAddr: string; // data.advertise_addr ("" derives it from the bound address)
   repairPort: number; // data.repair_port (0: any)
   repairIoClass: RepairIoClass; // data.repair_io_class
+  repairCpuClass: RepairCpuClass; // data.repair_cpu_class
   disks: string[];
   scrub: { bytesPerSecond: number; passIntervalMs: number };
   metadataAddr: string;

@@ -14,11 +14,12 @@ import assert from 'node:assert';
 import { Worker } from 'node:worker_threads';
 import { type Leased, releaseOnce, repairBuffers } from '../common/buffer-pool.ts';
 import { StrataError, type StrataErrorCode } from '../common/errors.ts';
-import type { RebuiltShard, RepairPortSettings } from '../data/data-service.ts';
+import type { RebuiltShard, RepairCpuClass, RepairPortSettings } from '../data/data-service.ts';
 import type { ShardHeader } from '../data/shard-file.ts';
 import type { RebuildShardHeader } from '../data/types.ts';
 import type { Logger } from '../observability/logger.ts';
 import { processRpcSecurity, serializeSecurity } from '../rpc/security.ts';
+import { type CpuClassGuard, guardCpuClass } from './repair-cpu-guard-loop.ts';
 import type { PoolCounts, RepairThreadMessage, RepairThreadTask } from './repair-thread-worker.ts';
 
 // Nice values run from -20 to 19; each step is about 1.25 times less CPU share under contention
@@ -41,6 +42,10 @@ export class RepairThread {
   private serving: Promise<number> | undefined; // the current thread's repair port
   // The thread's priority as it reported it (tests and the log read it).
   priority: { nice: number; tid: number } | { failed: string } | undefined;
+  // The thread's CPU class (data.repair_cpu_class), set and guarded from this thread once the
+  // repair port serves (the thread has run ionice by then: a child a SCHED_IDLE thread starts
+  // inherits the class).
+  private cpuGuard: CpuClassGuard | undefined;
 
   constructor(log: Logger, nice = REPAIR_THREAD_NICE) {
     this.log = log;
@@ -132,6 +137,7 @@ export class RepairThread {
     // A thread that dies fails what it held; the next rebuild starts another.
     const lost = (why: string) => {
       if (this.worker !== worker) return;
+      this.stopCpuGuard();
       this.worker = undefined;
       this.serving = undefined;
       this.failAll(new StrataError('INTERNAL', `repair thread ${why}`));
@@ -156,6 +162,7 @@ export class RepairThread {
       this.log[message.level](message.msg, message.fields);
       return;
     }
+
     if (message.type === 'priority-failed') {
       this.priority = { failed: message.message };
       this.log.warn('repair thread runs at the process priority (no per-thread nice here)', {
@@ -178,6 +185,7 @@ export class RepairThread {
       return;
     }
     if (message.type === 'serving') {
+      this.startCpuGuard();
       waiting.resolve(message.port);
       return;
     }
@@ -195,6 +203,22 @@ export class RepairThread {
     waiting.resolve({ ...shard, encoded });
   }
 
+  // The thread's CPU class as set (undefined: at its nice value).
+  get cpuClass(): RepairCpuClass | undefined {
+    return this.cpuGuard?.cpuClass;
+  }
+
+  private startCpuGuard(): void {
+    if (this.cpuGuard !== undefined || this.serveSettings?.cpuClass !== 'idle') return;
+    if (this.priority === undefined || !('tid' in this.priority)) return; // no thread id here
+    this.cpuGuard = guardCpuClass(this.priority.tid, this.nice, this.log);
+  }
+
+  private stopCpuGuard(): void {
+    this.cpuGuard?.stop();
+    this.cpuGuard = undefined;
+  }
+
   private failAll(error: Error): void {
     for (const [id, waiting] of this.waiting) {
       this.waiting.delete(id);
@@ -206,6 +230,7 @@ export class RepairThread {
 
   async close(): Promise<void> {
     const worker = this.worker;
+    this.stopCpuGuard();
     this.worker = undefined;
     this.serving = undefined;
     this.serveSettings = undefined;

@@ -158,6 +158,11 @@ export const KEYS: readonly KeySpec[] = [
     doc: "the Linux I/O scheduling class of the repair thread's disk reads (its peers' repair reads of this server and its rebuilds' own): `idle` (ionice -c 3) lets the disk serve client reads first where the device's scheduler honours classes (mq-deadline, bfq; `none` ignores them), and a repair read waits at most the scheduler's aging time (mq-deadline: 10 s) behind them; `best-effort` reads as client reads do. Needs util-linux's `ionice`; without it, best-effort, logged",
   },
   {
+    key: 'data.repair_cpu_class',
+    check: isOneOf(['idle', 'nice']),
+    doc: "the CPU scheduling class of the repair thread (its rebuilds' coding and checksums, and its peers' repair reads of this server): `idle` (SCHED_IDLE, set with util-linux's `chrt`) runs it only on a CPU no other thread wants, so client work on a busy machine is never delayed by it, and a guard puts it back at nice 10 for 30 s whenever it has been starved for 3 s (docs/architecture/healing.md, \"Repair performance\"); `nice` keeps it at nice 10 throughout. Without `chrt`, or without the kernel's schedstat the guard reads, nice 10, logged",
+  },
+  {
     key: 'data.disks',
     check: isStringList(isString(true)),
     flag: 'disks',

@@ -52,6 +52,7 @@ export interface StrataConfig {
     advertise_addr: string;
     repair_port: number;
     repair_io_class: 'idle' | 'best-effort';
+    repair_cpu_class: 'idle' | 'nice';
     disks: string[];
     disk_count: number;
     server_id: string;
@@ -133,6 +134,7 @@ export const DEFAULT_CONFIG: StrataConfig = {
     advertise_addr: '',
     repair_port: 0,
     repair_io_class: 'idle',
+    repair_cpu_class: 'idle',
     disks: [],
     disk_count: 6,
     server_id: '',

@@ -57,16 +57,21 @@ export interface DataServiceOptions {
   startRepairPort?: (settings: RepairPortSettings) => Promise<number>;
   repairPort?: number; // data.repair_port: the repair port's number (0 or absent: any free one)
   repairIoClass?: RepairIoClass; // data.repair_io_class (absent: idle)
+  repairCpuClass?: RepairCpuClass; // data.repair_cpu_class (absent: idle)
 }
 
 // The I/O scheduling class of the repair thread's disk reads (data.repair_io_class).
 export type RepairIoClass = 'idle' | 'best-effort';
+// The CPU scheduling class of the repair thread (data.repair_cpu_class): SCHED_IDLE guarded
+// against starvation, or nice 10 throughout (src/cluster/repair-cpu-class.ts).
+export type RepairCpuClass = 'idle' | 'nice';
 
 export interface RepairPortSettings {
   serverId: string;
   host: string;
   port: number; // 0: any free one
   ioClass: RepairIoClass;
+  cpuClass: RepairCpuClass;
   disks: string[];
   directReads: boolean[];
 }
@@ -248,6 +253,7 @@ export async function startDataService(options: DataServiceOptions): Promise<Dat
       host: bound.host,
       port: options.repairPort ?? 0,
       ioClass: options.repairIoClass ?? 'idle',
+      cpuClass: options.repairCpuClass ?? 'idle',
       disks: options.disks,
       directReads: store.directReads,
     };

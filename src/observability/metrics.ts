@@ -139,6 +139,18 @@ export const shardBytes = new Counter({
 // verified, a write durable). Failed reads are in strata_data_shard_errors_total.
 // The data server's repair yield level (src/data/repair-yield.ts): rebuilds it runs at once, 1
 // while its clients' reads wait on a lagging event loop, up to 2 per disk when they do not.
+export const repairThreadSchedIdle = new Gauge({
+  name: 'strata_data_repair_thread_sched_idle',
+  help: 'Whether the repair thread runs at the idle CPU class (1) or at its nice value (0)',
+  registers: [dataMetrics],
+});
+
+export const repairThreadStarved = new Counter({
+  name: 'strata_data_repair_thread_starved_total',
+  help: 'Times the repair thread was starved at the idle CPU class and put back at its nice value',
+  registers: [dataMetrics],
+});
+
 export const repairYieldLevel = new Gauge({
   name: 'strata_data_repair_yield_level',
   help: 'Repair rebuilds this data server admits at once, as its clients allow (1 to 2 per disk)',

@@ -30,6 +30,7 @@ import {
   DataClient,
   type DataService,
   type RebuildShardHeader,
+  type RepairCpuClass,
   startDataService,
 } from '../../src/data/index.ts';
 import { DATA_RPC } from '../../src/data/types.ts';
@@ -39,6 +40,7 @@ import '../helpers/cluster-token.ts';
 
 const K = 4;
 const M = 2;
+const SCHED_IDLE = 5; // the kernel's policy number (include/uapi/linux/sched.h)
 const SHARD_BYTES = 200_000; // not a multiple of the 64 KiB checksum block
 const cleanups: Array<() => unknown> = [];
 // Rebuilds read into pooled buffers (src/common/buffer-pool.ts) at the sources, at the target's
@@ -95,7 +97,7 @@ interface Server {
 // data.rebuildShard): their peers read them on their service port.
 async function startServers(
   count: number,
-  options: { rebuild?: boolean; withoutRebuilder?: number[] } = {},
+  options: { rebuild?: boolean; withoutRebuilder?: number[]; cpuClass?: RepairCpuClass } = {},
 ) {
   const servers: Server[] = [];
   const rebuilds = (i: number) =>
@@ -109,6 +111,7 @@ async function startServers(
       host: '127.0.0.1',
       port: 0,
       disks: [disk],
+      repairCpuClass: options.cpuClass,
       ...(!rebuilds(i) ? {} : rebuilder.serviceHooks()),
     });
     cleanups.push(() => service.close().then(() => rebuilder.close()));
@@ -393,11 +396,43 @@ describe('data.rebuildShard', () => {
     };
     assert.equal(niceOf(priority.tid), REPAIR_THREAD_NICE);
     assert.equal(niceOf(readlinkSync('/proc/thread-self').split('/').pop() as string), 0);
+    // And under SCHED_IDLE (data.repair_cpu_class's default; field 41 of stat, the policy: 5),
+    // as it said; this thread under SCHED_OTHER (0).
+    const policyOf = (tid: number | string) => {
+      const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+      return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[38]);
+    };
+    // Set from the event loop once the repair port serves (chrt runs as a child process).
+    for (let waited = 0; target.rebuilder.thread.cpuClass !== 'idle'; waited += 50) {
+      assert.ok(
+        waited < 10_000,
+        `the class is set within 10 s: ${target.rebuilder.thread.cpuClass}`,
+      );
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.equal(policyOf(priority.tid), SCHED_IDLE);
+    assert.equal(policyOf(readlinkSync('/proc/thread-self').split('/').pop() as string), 0);
     // Its disk reads at the idle I/O class (data.repair_io_class's default), this thread's not.
     const ioClass = (tid: number | string) =>
       execFileSync('ionice', ['-p', String(tid)], { encoding: 'utf8' }).trim();
     assert.equal(ioClass(priority.tid), 'idle');
     assert.notEqual(ioClass(readlinkSync('/proc/thread-self').split('/').pop() as string), 'idle');
+  });
+
+  test('with data.repair_cpu_class nice, the repair thread stays at its nice value', {
+    skip: process.platform !== 'linux' && 'per-thread scheduling is a Linux feature here',
+  }, async () => {
+    const servers = await startServers(7, { cpuClass: 'nice' });
+    const stripe = await writeStripe(servers, K * SHARD_BYTES);
+    const target = servers[6];
+    await target.client.rebuildShard(request(servers, stripe, 4, [4]));
+    const priority = target.rebuilder.thread.priority;
+    assert.ok(priority !== undefined && 'tid' in priority, JSON.stringify(priority));
+    const stat = readFileSync(`/proc/self/task/${priority.tid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    assert.equal(Number(fields[16]), REPAIR_THREAD_NICE, 'nice');
+    assert.equal(Number(fields[38]), 0, 'SCHED_OTHER');
+    assert.equal(target.rebuilder.thread.cpuClass, undefined, 'no class reported');
   });
 
   test('a missing and a corrupt source are replaced by parity', async () => {

@@ -342,6 +342,7 @@ function stringSample(key: string): { raw: string; value: unknown } {
     'observability.log_level': 'trace',
     'encryption.cipher': 'chacha20-poly1305',
     'data.repair_io_class': 'best-effort',
+    'data.repair_cpu_class': 'nice',
   };
   if (choices[key]) return { raw: choices[key], value: choices[key] };
   if (key.endsWith('addr')) return { raw: 'host.example:1234', value: 'host.example:1234' };
