@@ -13,7 +13,8 @@ import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { bodyBytes } from '../../test/helpers/s3.ts';
 
 export interface ForegroundRun {
-  samples: Array<{ endMs: number; latencyMs: number }>; // endMs: performance.now() at the end
+  // endMs: performance.now() at the end
+  samples: Array<{ endMs: number; latencyMs: number; key: string }>;
   errors: Array<{ endMs: number }>;
   done: Promise<void>;
 }
@@ -36,7 +37,7 @@ export function startGetLoop(
         const response = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
         await bodyBytes(response.Body);
         const endMs = performance.now();
-        run.samples.push({ endMs, latencyMs: endMs - startedMs });
+        run.samples.push({ endMs, latencyMs: endMs - startedMs, key });
       } catch {
         run.errors.push({ endMs: performance.now() });
       }
@@ -77,7 +78,7 @@ export function startPacedGets(
       const response = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
       await bodyBytes(response.Body);
       const endMs = performance.now();
-      run.samples.push({ endMs, latencyMs: endMs - scheduledMs });
+      run.samples.push({ endMs, latencyMs: endMs - scheduledMs, key });
     } catch {
       run.errors.push({ endMs: performance.now() });
     }

@@ -65,8 +65,9 @@ const { values: opts } = parseArgs({
     // The plain copy beside the same foreground as the repair, or on an idle cluster (the
     // bench's first definition).
     'copy-under': { type: 'string', default: 'foreground' },
-    // Writes every foreground GET (its end and latency, ms on the bench's clock) and the repair's
-    // moments to this JSON file, to see when the slow ones happen.
+    // Writes every foreground GET (its end and latency, ms on the bench's clock, and its key), the
+    // repair's moments and the keys read degraded (their bytes on the lost server) to this JSON
+    // file, to see when the slow ones happen and whether they are the degraded ones.
     samples: { type: 'string' },
   },
 });
@@ -185,6 +186,10 @@ async function main(): Promise<void> {
     await restRun.done;
     const atRest = within(restRun, restFromMs, performance.now());
     const victim = await chooseVictim(metadata, cluster);
+    // Which foreground objects lose the shard their bytes are in (shard 0: a 1 MiB object fills
+    // one shard): their GETs read degraded until their stripe is rebuilt.
+    const keysReadDegraded =
+      opts.samples === undefined ? [] : await keysOnServer(metadata, smallKeys, victim.id);
     let repairing = true;
     const during = startForeground(() => repairing);
     const yieldLevels = sampleYieldLevels(cluster.data.filter((p) => p !== victim.process));
@@ -223,7 +228,7 @@ async function main(): Promise<void> {
       const { killedMs, downMs, healthyMs } = times;
       const moments = { restFromMs, killedMs, downMs, healthyMs, copyFromMs, copyToMs };
       const runs = { rest: restRun.samples, during: during.samples, beside: beside?.samples };
-      writeFileSync(opts.samples, JSON.stringify({ moments, runs }));
+      writeFileSync(opts.samples, JSON.stringify({ moments, runs, keysReadDegraded }));
     }
     console.log(`GET p99 during repair / at rest = ${fmt(p99Ratio, 2)} (goal <= 2)`);
     // The same bound applied to the plain copy: on a small machine bulk disk work of this size
@@ -287,6 +292,23 @@ async function chooseVictim(metadata: MetadataClient, cluster: BenchCluster): Pr
       `(${fmt(lostBytes / MiB)} MiB)`,
   );
   return { id, process, lostShards: lost.length, lostBytes };
+}
+
+// The keys whose first data shard is on `serverId`.
+async function keysOnServer(
+  metadata: MetadataClient,
+  keys: readonly string[],
+  serverId: string,
+): Promise<string[]> {
+  const on: string[] = [];
+  for (const key of keys) {
+    const read = await metadata.read('objectRead', 'bench', key, undefined, 0);
+    const first = read?.extents?.extents[0];
+    if (first !== undefined && !('inline' in first && first.inline !== undefined)) {
+      if (first.stripe.shards[0]?.serverId === serverId) on.push(key);
+    }
+  }
+  return on;
 }
 
 // The processes left after the kill, and their roles.
