@@ -39,6 +39,7 @@ export function guardCpuClass(tid: number, nice: number, log: Logger): CpuClassG
   const stop = () => {
     state.stopped = true;
     clearInterval(timer);
+    repairThreadSchedIdle.set(0); // this thread's class is no longer known (a new one reports)
   };
   const read = () => parseSchedstat(readFileSync(schedstatPath, 'utf8'));
   const start = async () => {
@@ -74,6 +75,12 @@ export function guardCpuClass(tid: number, nice: number, log: Logger): CpuClassG
         () => {
           switching = false;
           if (state.stopped) return;
+          // The next window starts now: the one the switch took is not judged.
+          try {
+            last = read();
+          } catch {
+            return; // the thread ended: the next tick stops the guard
+          }
           state.cpuClass = change.to;
           repairThreadSchedIdle.set(change.to === 'idle' ? 1 : 0);
           if (change.reason === 'starved') {
