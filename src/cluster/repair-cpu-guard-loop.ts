@@ -41,7 +41,12 @@ export function guardCpuClass(tid: number, nice: number, log: Logger): CpuClassG
     clearInterval(timer);
     repairThreadSchedIdle.set(0); // this thread's class is no longer known (a new one reports)
   };
-  const read = () => parseSchedstat(readFileSync(schedstatPath, 'utf8'));
+  // The thread's counters, and when they were read: a window is as long as the timer made it (a
+  // loaded event loop runs it late).
+  const read = () => ({
+    ...parseSchedstat(readFileSync(schedstatPath, 'utf8')),
+    atMs: performance.now(),
+  });
   const start = async () => {
     let last = read();
     await chrt('--idle');
@@ -62,7 +67,7 @@ export function guardCpuClass(tid: number, nice: number, log: Logger): CpuClassG
         return;
       }
       const change = guard.observe({
-        windowMs: WINDOW_MS,
+        windowMs: Math.max(1, now.atMs - last.atMs),
         runMs: (now.runNs - last.runNs) / 1e6,
         waitMs: (now.waitNs - last.waitNs) / 1e6,
       });
