@@ -11,6 +11,10 @@
 //   BENCH_FUSE_TARGETS=strata,local,moosefs BENCH_SHARED_DIR=../shared
 //   BENCH_FUSE_ENCRYPTION=1: Strata with encryption at rest, the mount given the key file
 //   (--key-file), so it seals what it writes and opens what it reads: compare with a run without.
+//   BENCH_FUSE_RUNS=3: every target that many times, the order reversed each run (as given in odd
+//   runs, backwards in even ones), so a spell in which this shared machine runs faster or slower
+//   weighs on every side alike and none always runs first: each run's table, then each run's
+//   Strata / peer ratios with their median, and each target's medians.
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -29,17 +33,20 @@ const SIZE = process.env.BENCH_FUSE_SIZE || '1G';
 const RUNTIME_S = Number(process.env.BENCH_FUSE_RUNTIME || '30');
 const FILES = Number(process.env.BENCH_FUSE_FILES || '10000');
 const ENCRYPTION = process.env.BENCH_FUSE_ENCRYPTION === '1';
-const TARGETS = (process.env.BENCH_FUSE_TARGETS || TARGETS_KNOWN.join(','))
+const RUNS = Number(process.env.BENCH_FUSE_RUNS || '1');
+const TARGET_NAMES_GIVEN = (process.env.BENCH_FUSE_TARGETS || TARGETS_KNOWN.join(','))
   .split(',')
   .map((t) => t.trim())
   .filter((t) => t !== '');
-for (const t of TARGETS) {
+for (const t of TARGET_NAMES_GIVEN) {
   if (!(TARGETS_KNOWN as readonly string[]).includes(t)) {
     throw new Error(`BENCH_FUSE_TARGETS: unknown target ${t} (known: ${TARGETS_KNOWN.join(',')})`);
   }
 }
+const TARGETS = TARGET_NAMES_GIVEN as Target[];
 if (!/^\d+[KMG]?$/i.test(SIZE)) throw new Error(`BENCH_FUSE_SIZE: not a fio size: ${SIZE}`);
 if (!(RUNTIME_S > 0) || !(FILES > 0)) throw new Error('BENCH_FUSE_RUNTIME, BENCH_FUSE_FILES: > 0');
+if (!Number.isInteger(RUNS) || RUNS < 1) throw new Error('BENCH_FUSE_RUNS: a whole number >= 1');
 
 // BENCH_SHARED_DIR: where ../shared is when the checkout is a worktree elsewhere.
 const SHARED = process.env.BENCH_SHARED_DIR || join(REPO_ROOT, '..', 'shared');
@@ -252,20 +259,22 @@ async function stopMount(mount: ChildProcess, mountPoint: string): Promise<void>
   if (mounted(mountPoint)) spawnSync('umount', ['-l', mountPoint]);
 }
 
-async function benchStrata(): Promise<{ figures: Figures; line: string }> {
+// Each run in directories of its own (`runIndex`): a fresh server, data directory and mount point.
+async function benchStrata(runIndex: number): Promise<{ figures: Figures; line: string }> {
   let server: StrataProcess | undefined;
   let mount: ChildProcess | undefined;
-  const mountPoint = join(work, 'strata-mnt');
+  const mountPoint = join(work, `strata-mnt-${runIndex}`);
+  const dataDir = join(work, `strata-data-${runIndex}`);
   mkdirSync(mountPoint);
   const stop = async () => {
     if (mount) await stopMount(mount, mountPoint);
     mount = undefined;
     await server?.stop();
     server = undefined;
+    if (!mounted(mountPoint)) rmSync(dataDir, { recursive: true, force: true });
   };
   cleanups.push(stop);
   try {
-    const dataDir = join(work, 'strata-data');
     progress('strata', `starting a single-node server${ENCRYPTION ? ', encryption at rest' : ''}`);
     const env: Record<string, string> = ENCRYPTION ? { STRATA_ENCRYPTION_ENABLED: 'true' } : {};
     server = await startStrata({ dataDir, env });
@@ -281,8 +290,8 @@ async function benchStrata(): Promise<{ figures: Figures; line: string }> {
   }
 }
 
-async function benchLocal(): Promise<{ figures: Figures; line: string }> {
-  const dir = join(work, 'local');
+async function benchLocal(runIndex: number): Promise<{ figures: Figures; line: string }> {
+  const dir = join(work, `local-${runIndex}`);
   progress('local', `directory ${dir}`);
   try {
     return await fsBench('local', dir);
@@ -291,15 +300,16 @@ async function benchLocal(): Promise<{ figures: Figures; line: string }> {
   }
 }
 
-async function benchMooseFs(): Promise<{ figures: Figures; line: string }> {
-  const moose = join(work, 'moosefs');
-  const mountPoint = join(work, 'moosefs-mnt');
+async function benchMooseFs(runIndex: number): Promise<{ figures: Figures; line: string }> {
+  const moose = join(work, `moosefs-${runIndex}`);
+  const mountPoint = join(work, `moosefs-mnt-${runIndex}`);
   let stopped = false;
   const stop = async () => {
     if (stopped) return;
     stopped = true;
     progress('moosefs', 'stopping');
     spawnSync('bash', [MOOSEFS, 'stop', moose, mountPoint], { stdio: 'inherit' });
+    if (!mounted(mountPoint)) rmSync(moose, { recursive: true, force: true });
   };
   cleanups.push(stop);
   try {
@@ -312,7 +322,7 @@ async function benchMooseFs(): Promise<{ figures: Figures; line: string }> {
   }
 }
 
-const BENCHES: Record<Target, () => Promise<{ figures: Figures; line: string }>> = {
+const BENCHES: Record<Target, (runIndex: number) => Promise<{ figures: Figures; line: string }>> = {
   strata: benchStrata,
   local: benchLocal,
   moosefs: benchMooseFs,
@@ -389,24 +399,75 @@ function removeWorkDir(): void {
   else rmSync(work, { recursive: true, force: true });
 }
 
-const outcomes = new Map<Target, Outcome>();
+const median = (values: number[]) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+};
+
+// Over several runs: each run's Strata / peer ratio per row and their median, and each target's
+// median figure (runs in which a target failed are left out of its median and of the ratios).
+function summary(runs: Array<Map<Target, Outcome>>): void {
+  const figuresOf = (run: Map<Target, Outcome>, t: Target) => {
+    const o = run.get(t);
+    return o && 'figures' in o ? o.figures : undefined;
+  };
+  const peers = (['local', 'moosefs'] as const).filter(
+    (t) => TARGETS.includes('strata') && TARGETS.includes(t),
+  );
+  console.log(`\nover ${runs.length} runs (targets alternated)`);
+  const header = [
+    'workload',
+    ...TARGETS.map((t) => `${TARGET_NAMES[t]}, median`),
+    ...peers.map((t) => `Strata / ${TARGET_NAMES[t]} by run`),
+    ...peers.map((t) => `Strata / ${TARGET_NAMES[t]}, median`),
+  ];
+  console.log(`\n| ${header.join(' | ')} |`);
+  console.log(`|${header.map(() => '---').join('|')}|`);
+  for (const [key, name, unit] of ROWS) {
+    const medians = TARGETS.map((t) => {
+      const values = runs.flatMap((run) => figuresOf(run, t)?.[key] ?? []);
+      if (values.length === 0) return 'failed';
+      const value = median(values);
+      return `${unit === 'MiB/s' ? value.toFixed(1) : value.toFixed(0)} ${unit}`;
+    });
+    const ratios = peers.map((t) =>
+      runs.flatMap((run) => {
+        const ours = figuresOf(run, 'strata')?.[key];
+        const theirs = figuresOf(run, t)?.[key];
+        return ours !== undefined && theirs ? [ours / theirs] : [];
+      }),
+    );
+    const byRun = ratios.map((r) => r.map((x) => x.toFixed(2)).join(', ') || '-');
+    const ofRatios = ratios.map((r) => (r.length > 0 ? median(r).toFixed(2) : '-'));
+    console.log(`| ${[name, ...medians, ...byRun, ...ofRatios].join(' | ')} |`);
+  }
+}
+
+const runs: Array<Map<Target, Outcome>> = [];
 const speed = new MachineSpeed();
 try {
   console.log(
     `fuse bench: targets ${TARGETS.join(',')}; size ${SIZE}, random reads ${RUNTIME_S} s, ` +
-      `${FILES} files; work dir ${work}`,
+      `${FILES} files; ${RUNS} run(s); work dir ${work}`,
   );
-  for (const target of TARGETS as Target[]) {
-    speed.probe(`before ${TARGET_NAMES[target]}`);
-    progress(target, 'begin');
-    try {
-      const result = await BENCHES[target]();
-      outcomes.set(target, result);
-      progress(target, `done: ${result.line}`);
-    } catch (e) {
-      const error = (e as Error).message;
-      outcomes.set(target, { error });
-      progress(target, `FAILED: ${error}`);
+  for (let r = 0; r < RUNS; r++) {
+    const outcomes = new Map<Target, Outcome>();
+    runs.push(outcomes);
+    const order = r % 2 === 0 ? TARGETS : [...TARGETS].reverse();
+    for (const target of order) {
+      const label = RUNS > 1 ? `${TARGET_NAMES[target]} (run ${r + 1})` : TARGET_NAMES[target];
+      speed.probe(`before ${label}`);
+      progress(target, RUNS > 1 ? `begin run ${r + 1} of ${RUNS}` : 'begin');
+      try {
+        const result = await BENCHES[target](r);
+        outcomes.set(target, result);
+        progress(target, `done: ${result.line}`);
+      } catch (e) {
+        const error = (e as Error).message;
+        outcomes.set(target, { error });
+        progress(target, `FAILED: ${error}`);
+      }
     }
   }
   speed.probe('at the end');
@@ -414,9 +475,21 @@ try {
   await cleanUp();
   removeWorkDir();
 }
-table(outcomes);
+for (const [r, outcomes] of runs.entries()) {
+  if (RUNS > 1) console.log(`\nrun ${r + 1}`);
+  // Columns in the order the targets were given, whichever ran first.
+  const inOrder = new Map<Target, Outcome>();
+  for (const t of TARGETS) {
+    const outcome = outcomes.get(t);
+    if (outcome !== undefined) inOrder.set(t, outcome);
+  }
+  table(inOrder);
+}
+if (RUNS > 1) summary(runs);
 console.log(`\n${speed.report()}`);
 console.log('');
-for (const [target, o] of outcomes) {
-  console.log('line' in o ? o.line : JSON.stringify({ label: target, error: o.error }));
+for (const outcomes of runs) {
+  for (const [target, o] of outcomes) {
+    console.log('line' in o ? o.line : JSON.stringify({ label: target, error: o.error }));
+  }
 }
