@@ -278,4 +278,32 @@ describe('the change feed of a mount', () => {
     assert.deepEqual(s.notices, []);
     await s.close();
   });
+
+  test('a grant renewed is held until the last renewal ends, and let go of after', async () => {
+    const s = setup();
+    const f = s.create('f', OTHER);
+    const g = s.create('g', OTHER);
+    await s.feed.tick();
+    const run = async (ms: number) => {
+      for (let t = 0; t < ms; t += FEED_POLL_MS) {
+        s.advance(FEED_POLL_MS);
+        await s.feed.tick();
+      }
+    };
+    s.feed.attrValidMs(s.feed.position, f);
+    await run(LONG_VALID_MS / 2);
+    s.feed.attrValidMs(s.feed.position, g); // placed after f
+    s.feed.attrValidMs(s.feed.position, f); // renewed: kept in its place, moved once it is reached
+    await run((3 * LONG_VALID_MS) / 4); // past f's first grant, within its renewal
+    s.apply({ op: 'setattr', ino: f, mode: 0o600 }, OTHER);
+    await s.feed.tick();
+    assert.deepEqual(s.notices, [`attr ${f}`], 'still held: the kernel is told');
+    s.feed.attrValidMs(s.feed.position, f);
+    await run(LONG_VALID_MS + FEED_POLL_MS);
+    s.apply({ op: 'setattr', ino: f, mode: 0o644 }, OTHER);
+    s.apply({ op: 'setattr', ino: g, mode: 0o600 }, OTHER);
+    await s.feed.tick();
+    assert.deepEqual(s.notices, [`attr ${f}`], 'both let go of: nothing more');
+    await s.close();
+  });
 });
