@@ -7,22 +7,17 @@
 // Figures (issue 12's notes): at idle with the guard, 479-565 rebuilds in 40 s beside three
 // loops, at most one failed; at idle without the guard, none in 20 s.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { shardFromData } from '../../src/client/stripe-codec.ts';
-import { ShardRebuilder } from '../../src/cluster/shard-rebuilder.ts';
-import {
-  DataClient,
-  type DataService,
-  type RebuildShardHeader,
-  type RepairCpuClass,
-  startDataService,
-} from '../../src/data/index.ts';
+import type { RepairCpuClass } from '../../src/data/index.ts';
 import { createLogger } from '../../src/observability/logger.ts';
-import '../../test/helpers/cluster-token.ts';
+import {
+  K,
+  M,
+  type RebuildServer,
+  startRebuildServers,
+  stopRebuildServers,
+  writeRebuildStripe,
+} from '../../test/helpers/rebuild-loop.ts';
 
 const { values: opts } = parseArgs({
   options: {
@@ -36,22 +31,11 @@ if (!['idle', 'nice'].includes(opts.class))
 const CPU_CLASS = opts.class as RepairCpuClass;
 const HOGS = Number(opts.hogs);
 const SECONDS = Number(opts.seconds);
-const K = 4;
-const M = 2;
 const SHARD_BYTES = 1024 * 1024;
 const REBUILT = 4; // the shard index rebuilt, on the server after the stripe's six
 const log = createLogger({ level: 'warn' });
 
-interface Server {
-  serverId: string;
-  addr: string;
-  client: DataClient;
-  service: DataService;
-  rebuilder: ShardRebuilder;
-  disk: string;
-}
-
-const servers: Server[] = [];
+let servers: RebuildServer[] = [];
 const hogs: ChildProcess[] = [];
 const cleanUp = () => {
   for (const hog of hogs) hog.kill('SIGKILL');
@@ -59,49 +43,9 @@ const cleanUp = () => {
 process.on('exit', cleanUp); // busy loops must not outlive the bench, whatever ends it
 
 try {
-  for (let i = 0; i < K + M + 1; i++) {
-    const disk = mkdtempSync(join(tmpdir(), 'strata-starved-'));
-    const rebuilder = new ShardRebuilder(log);
-    const service = await startDataService({
-      serverId: `s${i}`,
-      host: '127.0.0.1',
-      port: 0,
-      disks: [disk],
-      repairCpuClass: CPU_CLASS,
-      ...rebuilder.serviceHooks(),
-    });
-    const addr = `127.0.0.1:${service.port}`;
-    servers.push({
-      serverId: `s${i}`,
-      addr,
-      client: new DataClient(addr),
-      service,
-      rebuilder,
-      disk,
-    });
-  }
-  const stripeId = randomBytes(16).toString('hex');
-  const data = randomBytes(K * SHARD_BYTES);
-  const geometry = { k: K, m: M, shardSizeBytes: SHARD_BYTES };
-  for (let i = 0; i < K + M; i++)
-    await servers[i].client.putShard(
-      { stripeId, shardIndex: i, disk: 0 },
-      shardFromData(geometry, data, i),
-    );
-  const header: RebuildShardHeader = {
-    stripeId,
-    shardIndex: REBUILT,
-    disk: 0,
-    ...geometry,
-    dataLengthBytes: K * SHARD_BYTES,
-    shardVersion: 2,
-    sources: servers.slice(0, K + M).map((s, i) => ({
-      serverId: s.serverId,
-      addr: s.addr,
-      disk: 0,
-      avoid: i === REBUILT,
-    })),
-  };
+  servers = await startRebuildServers(CPU_CLASS, log);
+  const { header } = await writeRebuildStripe(servers, SHARD_BYTES, REBUILT);
+  const { stripeId } = header;
   for (let i = 0; i < HOGS; i++) hogs.push(spawn('sh', ['-c', 'while :; do :; done']));
   const target = servers[K + M];
   const startedMs = Date.now();
@@ -131,10 +75,5 @@ try {
   );
 } finally {
   cleanUp();
-  for (const s of servers) {
-    await s.client.close();
-    await s.service.close();
-    await s.rebuilder.close();
-    rmSync(s.disk, { recursive: true, force: true });
-  }
+  await stopRebuildServers(servers);
 }

@@ -7,25 +7,19 @@
 // share that CPU with the loop, and the repair thread, made after the pin, is on it too.
 import assert from 'node:assert/strict';
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { availableParallelism, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { availableParallelism } from 'node:os';
 import { after, test } from 'node:test';
-import { shardFromData } from '../../src/client/stripe-codec.ts';
 import { STARVED_WINDOWS, WINDOW_MS } from '../../src/cluster/repair-cpu-class.ts';
-import { ShardRebuilder } from '../../src/cluster/shard-rebuilder.ts';
-import {
-  DataClient,
-  type DataService,
-  type RebuildShardHeader,
-  startDataService,
-} from '../../src/data/index.ts';
 import { silentLogger } from '../../src/observability/logger.ts';
-import '../helpers/cluster-token.ts';
+import {
+  K,
+  M,
+  type RebuildServer,
+  startRebuildServers,
+  stopRebuildServers,
+  writeRebuildStripe,
+} from '../helpers/rebuild-loop.ts';
 
-const K = 4;
-const M = 2;
 const SHARD_BYTES = 256 * 1024;
 const REBUILT = 4; // the shard index rebuilt, on a seventh server
 // Long enough for the guard to judge STARVED_WINDOWS windows and switch, then for rebuilds at nice
@@ -33,25 +27,12 @@ const REBUILT = 4; // the shard index rebuilt, on a seventh server
 const DEADLINE_MS = 60_000;
 const CPU = availableParallelism() - 1;
 
-interface Server {
-  addr: string;
-  client: DataClient;
-  service: DataService;
-  rebuilder: ShardRebuilder;
-}
-
-const servers: Server[] = [];
-const disks: string[] = [];
+let servers: RebuildServer[] = [];
 let loop: ChildProcess | undefined;
 
 after(async () => {
   loop?.kill('SIGKILL');
-  for (const s of servers) {
-    await s.client.close();
-    await s.service.close();
-    await s.rebuilder.close();
-  }
-  for (const disk of disks) rmSync(disk, { recursive: true, force: true });
+  await stopRebuildServers(servers);
 });
 process.on('exit', () => loop?.kill('SIGKILL')); // a busy loop must not outlive the test
 
@@ -59,43 +40,9 @@ test('a starved repair thread is put at nice and its rebuilds go on beside a bus
   execFileSync('taskset', ['-a', '-p', '-c', String(CPU), String(process.pid)], {
     stdio: 'ignore',
   });
-  for (let i = 0; i < K + M + 1; i++) {
-    const disk = mkdtempSync(join(tmpdir(), 'strata-guard-'));
-    disks.push(disk);
-    const rebuilder = new ShardRebuilder(silentLogger);
-    const service = await startDataService({
-      serverId: `s${i}`,
-      host: '127.0.0.1',
-      port: 0,
-      disks: [disk],
-      repairCpuClass: 'idle',
-      ...rebuilder.serviceHooks(),
-    });
-    const addr = `127.0.0.1:${service.port}`;
-    servers.push({ addr, client: new DataClient(addr), service, rebuilder });
-  }
-  const stripeId = randomBytes(16).toString('hex');
-  const geometry = { k: K, m: M, shardSizeBytes: SHARD_BYTES };
-  const data = randomBytes(K * SHARD_BYTES);
-  for (let i = 0; i < K + M; i++)
-    await servers[i].client.putShard(
-      { stripeId, shardIndex: i, disk: 0 },
-      shardFromData(geometry, data, i),
-    );
-  const header: RebuildShardHeader = {
-    stripeId,
-    shardIndex: REBUILT,
-    disk: 0,
-    ...geometry,
-    dataLengthBytes: K * SHARD_BYTES,
-    shardVersion: 2,
-    sources: servers.slice(0, K + M).map((s, i) => ({
-      serverId: `s${i}`,
-      addr: s.addr,
-      disk: 0,
-      avoid: i === REBUILT,
-    })),
-  };
+  servers = await startRebuildServers('idle', silentLogger);
+  const { header, expected } = await writeRebuildStripe(servers, SHARD_BYTES, REBUILT);
+  const { stripeId } = header;
   const target = servers[K + M];
   // The thread is set to idle (chrt, from the event loop) once the service serves.
   await target.client.rebuildShard(header);
@@ -113,7 +60,6 @@ test('a starved repair thread is put at nice and its rebuilds go on beside a bus
     if (niceAtMs === undefined && target.rebuilder.thread.cpuClass === 'nice')
       niceAtMs = Date.now();
   }, WINDOW_MS / 4);
-  const expected = shardFromData(geometry, data, REBUILT);
   let rebuiltAtNice = 0;
   const failed: string[] = [];
   try {
