@@ -1,5 +1,5 @@
 // The console's requests, in the metadata members' registry (the console runs there).
-import { Counter } from 'prom-client';
+import { Counter } from '../observability/hot-metrics.ts';
 import { METRIC_GROUPS } from '../observability/metrics.ts';
 
 export const consoleRequests = new Counter({

@@ -2,8 +2,9 @@
 // that sets it, in that part's registry, and a process serves the registries of the roles it
 // runs (ROLE_METRICS): a gateway shows no `strata_raft_term 0`, a data server no S3 counters.
 import { isMainThread } from 'node:worker_threads';
-import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import { shardBuffers } from '../common/buffer-pool.ts';
+import { Counter, Histogram } from './hot-metrics.ts';
 import { type StallReport, startStallMonitor } from './loop-stall.ts';
 
 export type MetricGroup = 'process' | 'rpc' | 'metadata' | 'data' | 'client' | 's3' | 'fuse';
