@@ -13,9 +13,17 @@ import assert from 'node:assert';
 // slab, not one memory per buffer.)
 export const DIRECT_ALIGN_BYTES = 4096; // a multiple of every common logical block size
 export const GRANULE_BYTES = 64 * 1024; // the WebAssembly page
-// 32 MiB: 30 shards of the default 1 MiB in flight at once, more than a data server's RPC
-// connections run together (rpc/server.ts's in-flight limit per connection).
+// 32 MiB: about 30 shards of the default 1 MiB in flight at once (the repair reads' slab below).
 export const SLAB_BYTES = 32 * 1024 * 1024;
+// The shard writes' slab: 128 MiB. Under 16 MiB S3 PUTs, 8 at a time, on a single node, 32 MiB
+// left 11-26% of shard writes to the page cache (strata_data_writes_unstaged_total), whose copy
+// (copy_folio_from_iter_atomic) was 18% of the data process's on-CPU samples (perf); with 128 MiB
+// none were, and the data process spent 2.42 CPU-s per GiB against 2.64 (medians of 8 alternated
+// runs of benches/s3-throughput/put-cpu.ts, 7 of 8 lower). Its pages are touched only as leases
+// reach them (first fit: the low granules again and again), so a data server that never sees
+// such a burst never holds them; one that has keeps them (the data process's VmRSS at the end
+// of that load: 419 MB against 255 with 32 MiB).
+export const DIRECT_WRITE_SLAB_BYTES = 128 * 1024 * 1024;
 const POISON_BYTE = 0xa5;
 
 // The pure core: which granules of a slab are handed out.
@@ -143,7 +151,7 @@ export function alignUp(bytes: number): number {
 }
 
 // The process's staging slab, for every disk's shard writes.
-export const directStaging = new DirectStaging();
+export const directStaging = new DirectStaging(DIRECT_WRITE_SLAB_BYTES);
 
 // The slab repair reads land in (ShardStore's `direct` reads: a peer's rebuild reading a shard
 // here, and a rebuild reading this server's own). In benches/repair the kernel's copy of those
