@@ -340,8 +340,11 @@ class HedgedStripeRead {
     for (const read of this.windowed.values()) {
       if (read.state === 'ok' || (read.state === 'pending' && !read.slow)) viable++;
     }
-    // A hedge races slow reads: a server the cluster records suspect or down is no help there.
-    // It is asked only once the others have failed (its record may be behind its recovery).
+    // A server the cluster records suspect or down comes last: a hedge asks it only when the
+    // others cannot make up k (its record may be behind its recovery, or wrong: a loaded
+    // machine's late heartbeats make a live server suspect). Leaving it out, a read with one
+    // server hung and two others suspect waited for the hung read's timeout (5 s: the chaos
+    // test's SIGSTOP step once saw a GET gain 5,061 ms in CI).
     const candidates = this.candidates(hedge);
     for (let i = 0; viable < k && i < candidates.length; i++, viable++) {
       this.launch({ index: candidates[i], start: this.windowStart, end: this.windowEnd }, hedge);
@@ -350,7 +353,7 @@ class HedgedStripeRead {
 
   // Shards not yet asked for the window, best first: those never asked (on servers not avoided,
   // fastest first), then data shards whose own range answered, then servers being avoided
-  // (for a hedge: not those the cluster records suspect or down).
+  // (for a hedge, those the cluster records suspect or down after those this client avoids).
   private candidates(forHedge = false): number[] {
     const nowMs = Date.now();
     const { shards } = this.stripe;
@@ -361,7 +364,7 @@ class HedgedStripeRead {
       const serverId = shards[index].serverId;
       const exact = this.exact.get(index);
       if (exact && exact.state !== 'ok') return Number.POSITIVE_INFINITY;
-      if (this.pool.clusterAvoids(serverId)) return forHedge ? Number.POSITIVE_INFINITY : 3e9;
+      if (this.pool.clusterAvoids(serverId)) return forHedge ? 4e9 : 3e9;
       if (this.pool.health.isAvoiding(serverId, nowMs)) return 3e9;
       if (!asked.has(index) && this.pool.prefers?.(serverId) === true) return -1;
       const p95 = this.pool.health.serverP95Ms(serverId) ?? 0;

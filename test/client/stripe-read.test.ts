@@ -143,6 +143,41 @@ test('with no shard lost, a short range is one read of its shard', async () => {
   assert.deepEqual(reads, [{ shard: 0, length: 100 }]);
 });
 
+// One server hung and both parity holders recorded suspect (a loaded machine's late heartbeats):
+// the hedge must ask them rather than wait for the hung read's timeout.
+test('a hedge asks servers the cluster records suspect when nothing else makes up k', async () => {
+  const data = Buffer.alloc(K * SHARD_BYTES);
+  for (let i = 0; i < data.length; i++) data[i] = (i * 13 + 5) & 0xff;
+  const written = await writeStripe('e'.repeat(32), data, []);
+  // Each shard on a server of its own in the stripe's record (the files are all on s1).
+  const stripe: Stripe = {
+    ...written,
+    shards: written.shards.map((shard, i) => ({ ...shard, serverId: `server-${i}` })),
+  };
+  const hedgeAtOnce = new ServerHealth({
+    hedgeDelayMsMin: 1,
+    hedgeDelayMsDefault: 1,
+    hedgeDelayMsMax: 1,
+  });
+  const { pool, release, reads } = poolHolding(0, hedgeAtOnce);
+  const suspect = new Set(['server-4', 'server-5']);
+  pool.clusterAvoids = (serverId) => suspect.has(serverId);
+  try {
+    const got = await withinSeconds(
+      readStripeRange(pool, stripe, 0, data.length),
+      3,
+      'the stripe read with shard 0 hung',
+    );
+    assert.ok(got.equals(data), 'decoded from shards 1-3 and a suspect server’s parity');
+    assert.ok(
+      reads.some((r) => r.shard === 4 || r.shard === 5),
+      'a parity shard on a suspect server was asked',
+    );
+  } finally {
+    release();
+  }
+});
+
 // An encrypted GET reads its sealed window this way and gives the buffers back once opened.
 test('a leased range read hands on pooled bodies and gives every one back, read straight or decoded', async () => {
   shardBuffers.poisonOnRelease = true; // a part read after its release would not match
