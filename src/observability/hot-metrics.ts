@@ -68,10 +68,24 @@ function ownLabels<T extends string>(
   return kept;
 }
 
-function register(metric: object, name: string, registers: Registry[] | undefined): void {
+// A label set from its values in `labelNames` order (labels(...values)).
+function labelsOf<T extends string>(
+  metric: string,
+  labelNames: readonly T[],
+  values: LabelValue[],
+): Labels<T> {
+  assert.equal(values.length, labelNames.length, `${metric}: one value per label`);
+  const labels: Labels<T> = {};
+  labelNames.forEach((name, i) => {
+    labels[name] = values[i];
+  });
+  return labels;
+}
+
+function register(metric: { name: string }, registers: Registry[] | undefined): void {
+  assert(metric.name.length > 0, 'a metric has a name');
   for (const registry of registers ?? [])
-    registry.registerMetric(metric as Parameters<Registry['registerMetric']>[0]);
-  assert(name.length > 0, 'a metric has a name');
+    registry.registerMetric(metric as unknown as Parameters<Registry['registerMetric']>[0]);
 }
 
 export interface CounterChild {
@@ -107,7 +121,7 @@ export class Counter<T extends string = string> {
     this.aggregator = config.aggregator ?? 'sum';
     this.collect = config.collect;
     this.reset();
-    register(this, this.name, config.registers);
+    register(this, config.registers);
   }
 
   // inc(), inc(amount), inc(labels), inc(labels, amount), as prom-client's.
@@ -118,12 +132,7 @@ export class Counter<T extends string = string> {
 
   // The cell of one label set, values in `labelNames` order: for a caller that keeps it.
   labels(...values: LabelValue[]): CounterChild {
-    assert.equal(values.length, this.labelNames.length, `${this.name}: one value per label`);
-    const labels: Labels<T> = {};
-    this.labelNames.forEach((name, i) => {
-      labels[name] = values[i];
-    });
-    return this.cell(labels);
+    return this.cell(labelsOf(this.name, this.labelNames, values));
   }
 
   reset(): void {
@@ -220,7 +229,7 @@ export class Histogram<T extends string = string> {
     this.aggregator = config.aggregator ?? 'sum';
     this.collect = config.collect;
     this.reset();
-    register(this, this.name, config.registers);
+    register(this, config.registers);
   }
 
   // observe(value) or observe(labels, value), as prom-client's.
@@ -241,12 +250,7 @@ export class Histogram<T extends string = string> {
   }
 
   labels(...values: LabelValue[]): HistogramChild {
-    assert.equal(values.length, this.labelNames.length, `${this.name}: one value per label`);
-    const labels: Labels<T> = {};
-    this.labelNames.forEach((name, i) => {
-      labels[name] = values[i];
-    });
-    return this.cell(labels);
+    return this.cell(labelsOf(this.name, this.labelNames, values));
   }
 
   reset(): void {

@@ -7,17 +7,12 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import * as prom from 'prom-client';
 import { Counter, Histogram } from '../../src/observability/hot-metrics.ts';
+import { SeededPrng } from '../../src/raft/prng.ts';
 
-// mulberry32: small, seedable, good enough to pick calls.
+// A float in [0, 1) from the seed's sequence.
 function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const prng = new SeededPrng(seed);
+  return () => prng.next();
 }
 
 const BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -27,6 +22,29 @@ const CODES = ['OK', 'NOT_FOUND', 0, '0'];
 interface Pair {
   ours: prom.Registry;
   theirs: prom.Registry;
+}
+
+// The same counter made both ways, each in its side's registry.
+function counters<T extends string>(registries: Pair, name: string, labelNames: readonly T[] = []) {
+  const config = { name, help: `help of ${name}`, labelNames };
+  return {
+    ours: new Counter({ ...config, registers: [registries.ours] }),
+    theirs: new prom.Counter({ ...config, registers: [registries.theirs] }),
+  };
+}
+
+// The same histogram made both ways; `buckets` undefined: each side's default.
+function histograms<T extends string>(
+  registries: Pair,
+  name: string,
+  labelNames: readonly T[] = [],
+  buckets: number[] | undefined = BUCKETS,
+) {
+  const config = { name, help: `help of ${name}`, labelNames, ...(buckets ? { buckets } : {}) };
+  return {
+    ours: new Histogram({ ...config, registers: [registries.ours] }),
+    theirs: new prom.Histogram({ ...config, registers: [registries.theirs] }),
+  };
 }
 
 async function assertSameExport(registries: Pair, note: string): Promise<void> {
@@ -48,35 +66,9 @@ test('counters export what prom-client exports, over seeded calls', async () => 
   for (const seed of seeds()) {
     const random = rng(seed);
     const registries = { ours: new prom.Registry(), theirs: new prom.Registry() };
-    const config = (name: string) => ({ name, help: `help of ${name}` });
-    const labelled = {
-      ours: new Counter({
-        ...config('t_requests_total'),
-        labelNames: ['method', 'code'] as const,
-        registers: [registries.ours],
-      }),
-      theirs: new prom.Counter({
-        ...config('t_requests_total'),
-        labelNames: ['method', 'code'] as const,
-        registers: [registries.theirs],
-      }),
-    };
-    const plain = {
-      ours: new Counter({ ...config('t_plain_total'), registers: [registries.ours] }),
-      theirs: new prom.Counter({ ...config('t_plain_total'), registers: [registries.theirs] }),
-    };
-    const oneLabel = {
-      ours: new Counter({
-        ...config('t_bytes_total'),
-        labelNames: ['direction'] as const,
-        registers: [registries.ours],
-      }),
-      theirs: new prom.Counter({
-        ...config('t_bytes_total'),
-        labelNames: ['direction'] as const,
-        registers: [registries.theirs],
-      }),
-    };
+    const labelled = counters(registries, 't_requests_total', ['method', 'code'] as const);
+    const plain = counters(registries, 't_plain_total');
+    const oneLabel = counters(registries, 't_bytes_total', ['direction'] as const);
     await assertSameExport(registries, `seed ${seed}, before any call`);
     for (let call = 0; call < 200; call++) {
       const pick = random();
@@ -116,31 +108,9 @@ test('histograms export what prom-client exports, over seeded calls', async () =
   for (const seed of seeds()) {
     const random = rng(seed);
     const registries = { ours: new prom.Registry(), theirs: new prom.Registry() };
-    const config = (name: string) => ({ name, help: `help of ${name}`, buckets: BUCKETS });
-    const labelled = {
-      ours: new Histogram({
-        ...config('t_duration_seconds'),
-        labelNames: ['method'] as const,
-        registers: [registries.ours],
-      }),
-      theirs: new prom.Histogram({
-        ...config('t_duration_seconds'),
-        labelNames: ['method'] as const,
-        registers: [registries.theirs],
-      }),
-    };
-    const plain = {
-      ours: new Histogram({ ...config('t_apply_seconds'), registers: [registries.ours] }),
-      theirs: new prom.Histogram({ ...config('t_apply_seconds'), registers: [registries.theirs] }),
-    };
-    const defaults = {
-      ours: new Histogram({ name: 't_default_seconds', help: 'h', registers: [registries.ours] }),
-      theirs: new prom.Histogram({
-        name: 't_default_seconds',
-        help: 'h',
-        registers: [registries.theirs],
-      }),
-    };
+    const labelled = histograms(registries, 't_duration_seconds', ['method'] as const);
+    const plain = histograms(registries, 't_apply_seconds');
+    const defaults = histograms(registries, 't_default_seconds', [], undefined);
     await assertSameExport(registries, `seed ${seed}, before any call`);
     for (let call = 0; call < 300; call++) {
       // Bucket bounds themselves (a value equal to a bound is in its bucket), values between
