@@ -430,15 +430,17 @@ function deleted(
 }
 
 function openEnv(path: string, durable: boolean): Database<any, Buffer> {
-  return open<any, Buffer>({
+  const options = {
     path,
-    keyEncoding: 'binary',
+    keyEncoding: 'binary' as const,
     compression: false,
     overlappingSync: false,
     noSync: !durable,
     // Values as plain MessagePack maps: lmdb-js's default (msgpackr records, with no shared
     // structures) puts a structure definition in every value, which each read parses again
     // (about 10% of a member's CPU under creates). Values written that way still decode.
+    // lmdb-js hands useRecords to msgpackr; its types do not list it, hence no object literal.
     useRecords: false,
-  });
+  };
+  return open<any, Buffer>(options);
 }

@@ -37,7 +37,8 @@ async function recordValuesIn(path: string): Promise<number> {
 // Every value of the environment at `path` written again as records, as lmdb-js's default
 // encoder wrote them.
 async function rewriteAsRecords(path: string): Promise<void> {
-  const plain = open<unknown, Buffer>({ path, keyEncoding: 'binary', useRecords: false });
+  const options = { path, keyEncoding: 'binary' as const, useRecords: false }; // see openEnv
+  const plain = open<unknown, Buffer>(options);
   const entries = [...plain.getRange({})].map(({ key, value }) => ({ key, value }));
   await plain.close();
   const records = open<unknown, Buffer>({ path, keyEncoding: 'binary' });
@@ -86,7 +87,7 @@ test('a state written with record definitions reads and applies as before', asyn
       caller: ROOT,
       exclusive: true,
     }).inode!;
-    ok(machine, { op: 'unlink', parent: sub, name: 'f', caller: ROOT });
+    ok(machine, { op: 'unlink', parent: sub, name: 'f' });
     assert.deepEqual(
       machine.reader.readdir(sub, undefined, 10).map((e) => e.name),
       ['g'],
