@@ -1,11 +1,17 @@
 import assert from 'node:assert';
+import type { BufferPool, Leased } from '../common/buffer-pool.ts';
 import { isStrataError, StrataError } from '../common/errors.ts';
 import type { AtRest } from '../crypto/index.ts';
 import { DataClient } from '../data/index.ts';
+import {
+  diskIdentityAt,
+  type LocalShardRead,
+  type LocalShardReads,
+} from '../data/local-shard-reads.ts';
 import { ClusterMap, placementServers } from '../metadata/placement/index.ts';
 import type { DataServerInfo } from '../metadata/types.ts';
 import { type Logger, silentLogger } from '../observability/logger.ts';
-import { serversAvoided } from '../observability/metrics.ts';
+import { localShardReads, serversAvoided } from '../observability/metrics.ts';
 import type { MetadataClient } from './metadata-client.ts';
 import { type HealthTransition, ServerHealth } from './server-health.ts';
 import type { PlacementView } from './stripe-placement.ts';
@@ -23,6 +29,23 @@ const TRANSPORT_FAILURES = new Set(['RPC_UNAVAILABLE', 'RPC_TIMEOUT', 'RPC_CONNE
 
 export function isTransportFailure(error: unknown): boolean {
   return isStrataError(error) && TRANSPORT_FAILURES.has(error.code);
+}
+
+// How long a disk found here (or not) is taken as such before its identity file is read again.
+const LOCAL_DISK_CHECK_MS = 30_000;
+// Local reads in flight on one disk at most (a stripe's data shards are read at once): a disk
+// that hangs takes this many thread-pool threads (64 in strata-mount and strata), no more.
+const LOCAL_READS_PER_DISK_MAX = 8;
+// A local read not done by then is given up for the server's (which a hedge may race), and the
+// disk is read through its server until every read left on it has returned.
+const LOCAL_READ_TIMEOUT_MS = 1_000;
+
+interface LocalDisk {
+  here: boolean;
+  checkedAtMs: number;
+  checking: boolean;
+  inFlight: number;
+  stalled: boolean; // a read timed out and has not returned yet
 }
 
 const suspectAsUp = (servers: DataServerInfo[]) =>
@@ -48,13 +71,22 @@ export class DataPool {
   private readonly log: Logger;
   // The client's master keys (encryption at rest), for the stripes it writes and reads.
   readonly atRest: AtRest | undefined;
+  // Reads of shards on this machine's disks, when the client was given them (readLocal).
+  private readonly localReads: LocalShardReads | undefined;
+  private readonly localDisks = new Map<string, LocalDisk>(); // by path and recorded identity
 
   constructor(
     metadata: MetadataClient,
-    options: { log?: Logger; health?: ServerHealth; atRest?: AtRest } = {},
+    options: {
+      log?: Logger;
+      health?: ServerHealth;
+      atRest?: AtRest;
+      localReads?: LocalShardReads;
+    } = {},
   ) {
     this.metadata = metadata;
     this.atRest = options.atRest;
+    this.localReads = options.localReads;
     this.log = options.log ?? silentLogger;
     this.health = options.health ?? new ServerHealth();
   }
@@ -178,6 +210,86 @@ export class DataPool {
     return entry.client;
   }
 
+  // A shard range read from the server's disk directory on this machine, without the server
+  // (src/data/local-shard-reads.ts), or undefined where it cannot be: no local reads here, the
+  // disk not here (its recorded identity is not the one in the directory), failed, or enough
+  // local reads in flight. A read that fails (a shard moved or removed, a bad block, a slow or
+  // failing disk) is counted and logged, and the caller asks the server instead.
+  readLocal(
+    serverId: string,
+    disk: number,
+    read: Omit<LocalShardRead, 'diskPath'>,
+    buffers: BufferPool | undefined,
+  ): Promise<Leased> | undefined {
+    if (this.localReads === undefined) return undefined;
+    const server = this.servers.find((s) => s.serverId === serverId);
+    const record = server?.disks.find((d) => d.disk === disk);
+    if (record?.diskId === undefined || record.state === 'failed') return undefined;
+    const here = this.localDisk(record.path, record.diskId);
+    if (!here.here || here.stalled || here.inFlight >= LOCAL_READS_PER_DISK_MAX) return undefined;
+    here.inFlight++;
+    const started = this.localReads.read({ ...read, diskPath: record.path }, buffers);
+    // Counted in flight until the pool thread is done with it, even past its timeout.
+    let abandoned = false;
+    const returned = () => {
+      here.inFlight--;
+      if (here.inFlight === 0) here.stalled = false;
+    };
+    started.then((late) => {
+      returned();
+      if (abandoned) late.release(); // nobody reads it
+    }, returned);
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        abandoned = true;
+        here.stalled = true;
+        reject(new StrataError('EIO', `local read not done in ${LOCAL_READ_TIMEOUT_MS} ms`));
+      }, LOCAL_READ_TIMEOUT_MS);
+    });
+    return Promise.race([started, timeout]).then(
+      (leased) => {
+        clearTimeout(timer);
+        localShardReads.labels('ok').inc();
+        return leased;
+      },
+      (error: unknown) => {
+        clearTimeout(timer);
+        localShardReads.labels('fallback').inc();
+        this.log.warn('local shard read failed; reading it from its server', {
+          serverId,
+          disk,
+          stripeId: read.stripeId,
+          shardIndex: read.shardIndex,
+          error,
+        });
+        throw error;
+      },
+    );
+  }
+
+  // The disk directory's local-read state: whether it holds the disk of this identity, as last
+  // found (read again in the background when older than LOCAL_DISK_CHECK_MS; never on this
+  // thread: a hung disk must not stall it). Not here until the first answer.
+  private localDisk(path: string, diskId: string): LocalDisk {
+    const key = `${path}\0${diskId}`;
+    let known = this.localDisks.get(key);
+    if (known === undefined) {
+      known = { here: false, checkedAtMs: 0, checking: false, inFlight: 0, stalled: false };
+      this.localDisks.set(key, known);
+    }
+    if (!known.checking && Date.now() - known.checkedAtMs > LOCAL_DISK_CHECK_MS) {
+      const entry = known;
+      entry.checking = true;
+      void diskIdentityAt(path).then((id) => {
+        entry.here = id === diskId;
+        entry.checkedAtMs = Date.now();
+        entry.checking = false;
+      });
+    }
+    return known;
+  }
+
   // Every shard RPC reports its outcome here: `readLatencyMs` for reads that answered,
   // `error` when the call failed.
   report(serverId: string, readLatencyMs: number | undefined, error?: unknown): void {
@@ -211,5 +323,6 @@ export class DataPool {
   async close(): Promise<void> {
     await Promise.all([...this.clients.values()].map((e) => e.client.close()));
     this.clients.clear();
+    await this.localReads?.close();
   }
 }

@@ -3,6 +3,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { isStrataError, StrataError } from '../common/errors.ts';
 import { Slots } from '../common/slots.ts';
 import type { AtRest } from '../crypto/index.ts';
+import { LocalShardReads } from '../data/local-shard-reads.ts';
 import type { ReplicationConfig } from '../metadata/bucket-replication-types.ts';
 import { isStorableKey } from '../metadata/object-path.ts';
 import { RAFT_RPC } from '../metadata/replication/transport.ts';
@@ -92,6 +93,9 @@ export interface StrataClientOptions {
   atRest?: AtRest;
   // Act as this user (its access key): the namespace is then limited to its buckets.
   user?: UserCredentials;
+  // Read shards of data servers on this machine straight from their disks
+  // (src/data/local-shard-reads.ts); off: every shard read asks its server.
+  localReads?: boolean;
 }
 
 const ROOT_CALLER: Caller = { uid: 0, gid: 0 };
@@ -150,7 +154,11 @@ export class StrataClient implements StrataClientApi {
     const ring = options.atRest?.ring;
     this.kms = ring === undefined ? undefined : new KmsKeys(this.metadata, ring);
     const atRest = options.atRest && { ...options.atRest, kms: this.kms };
-    this.pool = new DataPool(this.metadata, { log: this.log, atRest });
+    this.pool = new DataPool(this.metadata, {
+      log: this.log,
+      atRest,
+      ...(options.localReads === true ? { localReads: new LocalShardReads() } : {}),
+    });
     this.maxObjectSizeBytes = options.maxObjectSizeBytes ?? 5 * 1024 ** 4;
   }
 

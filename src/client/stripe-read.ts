@@ -23,6 +23,8 @@ export type StripeReadPool = Pick<
 > & {
   client(serverId: string): Promise<ShardSource>;
   refresh(): Promise<unknown>;
+  // A shard read from this machine's disks without the server (DataPool.readLocal).
+  readLocal?: DataPool['readLocal'];
   readonly background?: boolean;
   prefers?(serverId: string): boolean;
 };
@@ -296,7 +298,8 @@ class HedgedStripeRead {
     const startedMs = performance.now();
     readShard(pool, stripe, range, this.leased, this.readerAuthenticates).then(
       (body) => {
-        pool.report(serverId, performance.now() - startedMs);
+        // A local read says nothing of the server: it did not answer it.
+        if (body.local !== true) pool.report(serverId, performance.now() - startedMs);
         read.state = 'ok';
         // Late (the read is done without it): nobody will read it.
         if (this.done) {
@@ -571,16 +574,48 @@ function isShardFault(error: unknown): boolean {
   );
 }
 
+// A shard's range: from the server's disk when it is on this machine (`local`), else from the
+// server. A client's reads only: a repair's go through the server's repair slots.
 async function readShard(
   pool: StripeReadPool,
   stripe: Stripe,
   range: ShardRange,
   leased: boolean,
   readerAuthenticates: boolean,
-): Promise<Leased> {
+): Promise<Leased & { local?: true }> {
   const loc = stripe.shards[range.index];
-  const client = await pool.client(loc.serverId);
   const length = range.end - range.start;
+  const local =
+    pool.background === true
+      ? undefined
+      : pool.readLocal?.(
+          loc.serverId,
+          loc.disk,
+          {
+            stripeId: stripe.id,
+            shardIndex: range.index,
+            offset: range.start,
+            length,
+            expect: { dataLength: stripe.shardSizeBytes, minVersion: stripe.shardVersion },
+            blockChecks: !readerAuthenticates,
+          },
+          // The blocks are read into pooled buffers either way: a reader that keeps its bytes
+          // gets a copy of its range (fresh 64 KiB blocks per 4 KiB read quadrupled the
+          // mount's garbage-collection time).
+          shardBuffers,
+        );
+  if (local !== undefined) {
+    // Failed: counted and logged there; the server is asked instead.
+    const body = await local.catch(() => undefined);
+    if (body !== undefined && body.data.length === length) {
+      if (leased) return { ...body, local: true };
+      const copy = Buffer.from(body.data);
+      body.release();
+      return { data: copy, release: noRelease, local: true };
+    }
+    body?.release();
+  }
+  const client = await pool.client(loc.serverId);
   const header = {
     stripeId: stripe.id,
     shardIndex: range.index,

@@ -31,6 +31,7 @@ interface Entry {
   notes: HandleNotes;
   users: number;
   dropped: boolean; // out of the map: closed when its last reader is done
+  usedAtMs: number; // when a reader last took it
 }
 
 // A quarter of the process's open-file limit (Node.js raises the soft limit to the hard one at
@@ -87,7 +88,7 @@ export class ReadHandles {
   ): Promise<T> {
     let entry = this.entries.get(path);
     if (entry === undefined) {
-      entry = { file: open(path, 'r'), notes: {}, users: 0, dropped: false };
+      entry = { file: open(path, 'r'), notes: {}, users: 0, dropped: false, usedAtMs: 0 };
       const opened = entry;
       this.entries.set(path, opened);
       opened.file.catch(() => this.forget(path, opened));
@@ -98,6 +99,7 @@ export class ReadHandles {
       shardReadHandles.inc({ outcome: 'reused' });
     }
     entry.users++; // before evict(): a handle in use is never chosen
+    entry.usedAtMs = Date.now();
     this.evict();
     try {
       return await read(await entry.file, entry.notes);
@@ -136,6 +138,17 @@ export class ReadHandles {
 
   get size(): number {
     return this.entries.size;
+  }
+
+  // Closes the idle handles no reader took since `beforeMs`: a reader outside the data server
+  // (src/data/local-shard-reads.ts) is never told of a removal, and a handle it kept would hold a
+  // removed shard's file, and its disk space, until evicted.
+  dropIdleSince(beforeMs: number): void {
+    for (const [path, entry] of this.entries) {
+      if (entry.users > 0 || entry.usedAtMs >= beforeMs) continue;
+      this.forget(path, entry);
+      this.closeLater(entry);
+    }
   }
 
   private forget(path: string, entry: Entry): void {

@@ -92,6 +92,11 @@ export const SHARD_NAME = /^([0-9a-f]{32})\.(\d{1,3})$/;
 const PREFIXES = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
 const DONE = Promise.resolve();
 
+// Where a shard's file lies in its disk's directory (the address checked by the caller).
+export function shardPathIn(diskPath: string, stripeId: string, shardIndex: number): string {
+  return join(diskPath, 'shards', stripeId.slice(0, 2), `${stripeId}.${shardIndex}`);
+}
+
 export interface ShardAddress {
   disk: number;
   stripeId: string;
@@ -511,7 +516,7 @@ export class ShardStore {
     if (!Number.isInteger(shardIndex) || shardIndex < 0 || shardIndex > SHARD_INDEX_MAX) {
       throw new StrataError('EINVAL', `shard index must be 0..${SHARD_INDEX_MAX}`);
     }
-    return join(this.disks[disk], 'shards', stripeId.slice(0, 2), `${stripeId}.${shardIndex}`);
+    return shardPathIn(this.disks[disk], stripeId, shardIndex);
   }
 
   // Opens a new shard file (O_EXCL). Its prefix directory is known made (made at start, or
@@ -548,7 +553,7 @@ export class ShardStore {
 // The range's bytes, verified. With `pool`, into one of its buffers (a whole shard of known
 // size in one read: readWholeVerified; a range, the blocks it touches: readRangeVerified), which
 // the caller gives back with `release`; without, a plain buffer with a release that does nothing.
-async function readVerified(
+export async function readVerified(
   file: FileHandle,
   name: string,
   expected: ShardExpectation,

@@ -31,7 +31,7 @@ import { FuseOperations } from './operations.ts';
 import { FuseSession } from './session.ts';
 
 const HELP = `Usage: strata-mount MOUNTPOINT [--metadata-addr H:P[,H:P...]] [-o OPTIONS] [--cache-size SIZE]
-                    [--no-write-behind]
+                    [--no-write-behind] [--no-local-reads]
                     [--log-level LEVEL] [--key-file FILE [--cipher CIPHER]]
                     [--access-key-id ID --secret-access-key SECRET]
 
@@ -66,6 +66,9 @@ Options:
   --no-write-behind        commit every create and unlink before answering it (by default,
                            those in a busy directory are answered first and sent in order
                            within 5 ms; fsync and syncfs wait for them)
+  --no-local-reads         read every shard through its data server (by default, shards of
+                           a data server on this machine are read straight from its disk
+                           directories when this process can read them)
   --metrics-addr H:P       where to serve Prometheus /metrics (port 0: any free port,
                            printed at start; "off": none)                 [127.0.0.1:0]
   --log-level LEVEL        trace | debug | info | warn | error (or STRATA_LOG_LEVEL) [info]
@@ -108,11 +111,12 @@ export async function mountMain(args: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args,
     allowPositionals: true,
-    allowNegative: true, // --no-write-behind
+    allowNegative: true, // --no-write-behind, --no-local-reads
     options: {
       'metadata-addr': { type: 'string', default: '127.0.0.1:9000' },
       'cache-size': { type: 'string', default: '256M' },
       'write-behind': { type: 'boolean', default: true },
+      'local-reads': { type: 'boolean', default: true },
       'metrics-addr': { type: 'string', default: '127.0.0.1:0' },
       'log-level': { type: 'string' },
       'key-file': { type: 'string' },
@@ -197,6 +201,7 @@ export async function mountMain(args: string[]): Promise<number> {
     log,
     atRest,
     user,
+    localReads: values['local-reads'] === true,
   });
   let fd: number;
   let fs: StrataFileSystem;

@@ -477,6 +477,15 @@ export const inlineWrites = new Counter({
   registers: [clientMetrics],
 });
 
+// Shard reads of a mount or gateway straight from a data server's disk on the same machine
+// (src/data/local-shard-reads.ts): ok, or given up for the server's RPC (fallback).
+export const localShardReads = new Counter({
+  name: 'strata_local_shard_reads_total',
+  help: 'Shard reads from a data server disk on this machine without the server, by result (ok; fallback: read from the server instead)',
+  labelNames: ['result'] as const,
+  registers: [clientMetrics],
+});
+
 export const inlineReads = new Counter({
   name: 'strata_inline_reads_total',
   help: 'Reads served from inline bytes that came with the extents (no data server asked)',

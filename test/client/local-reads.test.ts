@@ -1,0 +1,96 @@
+// A client on its data servers' machine reads their shards straight from the disks
+// (DataPool.readLocal, src/data/local-shard-reads.ts), and asks the server whenever a local read
+// fails: a bad block or a missing file still reads back right, from the server and parity.
+import assert from 'node:assert/strict';
+import { closeSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
+import { test } from 'node:test';
+import { CreateBucketCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { DataPool } from '../../src/client/data-pool.ts';
+import { readFileRange } from '../../src/client/file-reader.ts';
+import { MetadataClient } from '../../src/client/metadata-client.ts';
+import { LocalShardReads } from '../../src/data/local-shard-reads.ts';
+import { localShardReads } from '../../src/observability/metrics.ts';
+import { patternBytes, s3Client } from '../helpers/s3.ts';
+import { startStrata } from '../helpers/server.ts';
+import { shardsByStripe } from '../helpers/shards.ts';
+
+async function collect(body: AsyncIterable<Buffer>): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of body) chunks.push(chunk);
+  return Buffer.concat(chunks);
+}
+
+async function count(result: 'ok' | 'fallback'): Promise<number> {
+  const { values } = await localShardReads.get();
+  return values.find((v) => v.labels.result === result)?.value ?? 0;
+}
+
+test('shards of a data server on this machine are read from its disks, and from it when that fails', async () => {
+  const server = await startStrata();
+  const metadata = new MetadataClient([server.metadataAddr]);
+  const pool = new DataPool(metadata, { localReads: new LocalShardReads() });
+  const remoteOnly = new DataPool(metadata);
+  try {
+    const s3 = s3Client(server);
+    await s3.send(new CreateBucketCommand({ Bucket: 'local' }));
+    const body = patternBytes(3 * 1024 * 1024 + 5, 43); // one stripe of 4+2
+    for (const key of ['a', 'b', 'c'])
+      await s3.send(new PutObjectCommand({ Bucket: 'local', Key: key, Body: body }));
+    const stripeOf = async (key: string) => {
+      const inode = await metadata.read('resolvePath', `/local/${key}`);
+      assert.ok(inode);
+      const [extent] = await metadata.read('extents', inode.ino, 0, body.length);
+      assert.ok(extent.stripe);
+      return { ino: inode.ino, stripe: extent.stripe };
+    };
+    const readBack = async (key: string, from = pool) => {
+      const { ino } = await stripeOf(key);
+      return collect(readFileRange(metadata, from, ino, 0, body.length));
+    };
+
+    // The disks are found here in the background (their identity files read): until then,
+    // and in a pool without local reads, the server is asked.
+    const deadline = Date.now() + 15_000;
+    let okBefore = await count('ok');
+    for (;;) {
+      assert.ok((await readBack('a')).equals(body));
+      if ((await count('ok')) > okBefore) break;
+      assert.ok(Date.now() < deadline, 'local reads start once the disks are found here');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    okBefore = await count('ok');
+    assert.ok((await readBack('a', remoteOnly)).equals(body));
+    assert.equal(await count('ok'), okBefore, 'a pool without local reads asks the server');
+    assert.ok((await readBack('a')).equals(body));
+    assert.equal(await count('ok'), okBefore + 4, 'the four data shards, each from its disk');
+
+    // A flipped byte in one data shard of 'b': that shard's local read fails its block check,
+    // and the read goes to the server, which finds the same and decodes from parity.
+    const b = await stripeOf('b');
+    const files = shardsByStripe(server.dataDir).get(b.stripe.id);
+    assert.ok(files);
+    const fd = openSync(files[1], 'r+');
+    const at = 64 + 1000; // inside the first block, after the header
+    const byte = Buffer.alloc(1);
+    readSync(fd, byte, 0, 1, at);
+    byte[0] ^= 0x5a;
+    writeSync(fd, byte, 0, 1, at);
+    closeSync(fd);
+    const fallbackBefore = await count('fallback');
+    assert.ok((await readBack('b')).equals(body), 'the right bytes despite the bad block');
+    assert.equal(await count('fallback'), fallbackBefore + 1, 'one local read given up');
+
+    // A data shard of 'c' gone (never read, so no handle holds it): the same.
+    const c = await stripeOf('c');
+    const cFiles = shardsByStripe(server.dataDir).get(c.stripe.id);
+    assert.ok(cFiles);
+    rmSync(cFiles[2]);
+    assert.ok((await readBack('c')).equals(body), 'the right bytes without the file');
+    assert.equal(await count('fallback'), fallbackBefore + 2);
+  } finally {
+    await pool.close();
+    await remoteOnly.close();
+    await metadata.close();
+    await server.stop();
+  }
+});
