@@ -117,6 +117,11 @@ export class DataPool {
     this.map = undefined;
     this.mapWithSuspect = undefined;
     this.fetchedAtMs = Date.now();
+    // Every disk is looked for here as soon as it is known, not at its first read (a disk that
+    // holds only parity of the stripes read so far would be read through its server at first).
+    if (this.localReads !== undefined)
+      for (const server of this.servers)
+        for (const d of server.disks) if (d.diskId !== undefined) this.localDisk(d.path, d.diskId);
     for (const server of this.servers) {
       const known = this.clients.get(server.serverId);
       if (known && known.addr === server.addr) continue;
