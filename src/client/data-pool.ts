@@ -261,6 +261,14 @@ export class DataPool {
       (error: unknown) => {
         clearTimeout(timer);
         localShardReads.labels('fallback').inc();
+        // A shard's own trouble (gone, a bad block) says nothing of its disk. Anything else (no
+        // permission, EIO, a read past its time) sends the disk's reads to its server until the
+        // disk is looked at again: one warning, not one per read.
+        const code = (error as { code?: unknown }).code;
+        if (code !== 'ENOENT' && code !== 'SHARD_CORRUPT') {
+          here.here = false;
+          here.checkedAtMs = Date.now();
+        }
         this.log.warn('local shard read failed; reading it from its server', {
           serverId,
           disk,

@@ -2,7 +2,7 @@
 // (DataPool.readLocal, src/data/local-shard-reads.ts), and asks the server whenever a local read
 // fails: a bad block or a missing file still reads back right, from the server and parity.
 import assert from 'node:assert/strict';
-import { closeSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
 import { test } from 'node:test';
 import { CreateBucketCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { DataPool } from '../../src/client/data-pool.ts';
@@ -34,7 +34,7 @@ test('shards of a data server on this machine are read from its disks, and from 
     const s3 = s3Client(server);
     await s3.send(new CreateBucketCommand({ Bucket: 'local' }));
     const body = patternBytes(3 * 1024 * 1024 + 5, 43); // one stripe of 4+2
-    for (const key of ['a', 'b', 'c'])
+    for (const key of ['a', 'b', 'c', 'd'])
       await s3.send(new PutObjectCommand({ Bucket: 'local', Key: key, Body: body }));
     const stripeOf = async (key: string) => {
       const inode = await metadata.read('resolvePath', `/local/${key}`);
@@ -92,6 +92,20 @@ test('shards of a data server on this machine are read from its disks, and from 
     rmSync(cFiles[onKnownDisk(c.stripe)]);
     assert.ok((await readBack('c')).equals(body), 'the right bytes without the file');
     assert.equal(await count('fallback'), fallbackBefore + 2);
+
+    // A failure that is not the shard's own (here EISDIR: a directory where the file should be)
+    // sends the whole disk's reads to the server: 'a''s shard on that disk is no longer read here.
+    const d = await stripeOf('d');
+    const dFiles = shardsByStripe(server.dataDir).get(d.stripe.id);
+    assert.ok(dFiles);
+    const index = onKnownDisk(d.stripe);
+    rmSync(dFiles[index]);
+    mkdirSync(dFiles[index]);
+    assert.ok((await readBack('d')).equals(body), 'the right bytes from the server and parity');
+    assert.equal(await count('fallback'), fallbackBefore + 3);
+    const okBeforeA = await count('ok');
+    assert.ok((await readBack('a')).equals(body));
+    assert.equal(await count('ok'), okBeforeA + 3, "a's shard on that disk read from the server");
   } finally {
     await pool.close();
     await remoteOnly.close();
