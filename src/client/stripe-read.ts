@@ -607,13 +607,13 @@ async function readShard(
   if (local !== undefined) {
     // Failed: counted and logged there; the server is asked instead.
     const body = await local.catch(() => undefined);
-    if (body !== undefined && body.data.length === length) {
+    if (body !== undefined) {
+      assert.equal(body.data.length, length, 'a verified local read is the range asked for');
       if (leased) return { ...body, local: true };
       const copy = Buffer.from(body.data);
       body.release();
       return { data: copy, release: noRelease, local: true };
     }
-    body?.release();
   }
   const client = await pool.client(loc.serverId);
   const header = {
