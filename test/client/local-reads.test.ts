@@ -2,7 +2,8 @@
 // (DataPool.readLocal, src/data/local-shard-reads.ts), and asks the server whenever a local read
 // fails: a bad block or a missing file still reads back right, from the server and parity.
 import assert from 'node:assert/strict';
-import { closeSync, mkdirSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { closeSync, constants, mkdirSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
 import { test } from 'node:test';
 import { CreateBucketCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { DataPool } from '../../src/client/data-pool.ts';
@@ -34,7 +35,7 @@ test('shards of a data server on this machine are read from its disks, and from 
     const s3 = s3Client(server);
     await s3.send(new CreateBucketCommand({ Bucket: 'local' }));
     const body = patternBytes(3 * 1024 * 1024 + 5, 43); // one stripe of 4+2
-    for (const key of ['a', 'b', 'c', 'd'])
+    for (const key of ['a', 'b', 'c', 'd', 'e'])
       await s3.send(new PutObjectCommand({ Bucket: 'local', Key: key, Body: body }));
     const stripeOf = async (key: string) => {
       const inode = await metadata.read('resolvePath', `/local/${key}`);
@@ -106,6 +107,34 @@ test('shards of a data server on this machine are read from its disks, and from 
     const okBeforeA = await count('ok');
     assert.ok((await readBack('a')).equals(body));
     assert.equal(await count('ok'), okBeforeA + 3, "a's shard on that disk read from the server");
+
+    // A read that never returns (a FIFO where the file should be: its open waits for a writer,
+    // as a read from a hung disk waits): the stripe read's hedge reads parity meanwhile, and the
+    // local read is given up after about a second, which sends the disk's reads to its server.
+    const e = await stripeOf('e');
+    const eFiles = shardsByStripe(server.dataDir).get(e.stripe.id);
+    assert.ok(eFiles);
+    const dDisk = d.stripe.shards[index].disk;
+    const eIndex = e.stripe.shards.findIndex(
+      (s, i) => i < e.stripe.k && known.has(s.disk) && s.disk !== dDisk,
+    );
+    rmSync(eFiles[eIndex]);
+    assert.equal(spawnSync('mkfifo', [eFiles[eIndex]]).status, 0);
+    try {
+      assert.ok((await readBack('e')).equals(body), 'the right bytes past the hung read');
+      const givenUpBy = Date.now() + 5_000;
+      while ((await count('fallback')) < fallbackBefore + 4 && Date.now() < givenUpBy)
+        await new Promise((r) => setTimeout(r, 50));
+      assert.equal(await count('fallback'), fallbackBefore + 4, 'the hung read given up');
+      const okBeforeA2 = await count('ok');
+      assert.ok((await readBack('a')).equals(body));
+      assert.equal(await count('ok'), okBeforeA2 + 2, 'the hung disk is read through its server');
+    } finally {
+      // Let the opens waiting on the FIFO (this process's pool thread, the server's) return.
+      try {
+        closeSync(openSync(eFiles[eIndex], constants.O_WRONLY | constants.O_NONBLOCK));
+      } catch {}
+    }
   } finally {
     await pool.close();
     await remoteOnly.close();
