@@ -9,11 +9,14 @@ import { CreateBucketCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { DataPool } from '../../src/client/data-pool.ts';
 import { readFileRange } from '../../src/client/file-reader.ts';
 import { MetadataClient } from '../../src/client/metadata-client.ts';
+import { shardBuffers } from '../../src/common/buffer-pool.ts';
 import { LocalShardReads } from '../../src/data/local-shard-reads.ts';
 import { localShardReads } from '../../src/observability/metrics.ts';
 import { patternBytes, s3Client } from '../helpers/s3.ts';
 import { startStrata } from '../helpers/server.ts';
 import { shardsByStripe } from '../helpers/shards.ts';
+
+const POISON_BYTE = 0xa5; // what shardBuffers fills a released buffer with (poisonOnRelease)
 
 async function collect(body: AsyncIterable<Buffer>): Promise<Buffer> {
   const chunks: Buffer[] = [];
@@ -64,6 +67,34 @@ test('shards of a data server on this machine are read from its disks, and from 
     const known = new Set(a.stripe.shards.slice(0, a.stripe.k).map((s) => s.disk));
     const onKnownDisk = (stripe: typeof a.stripe) =>
       stripe.shards.findIndex((s, index) => index < stripe.k && known.has(s.disk));
+    // Leased, as the mount's read-ahead and the gateway's GETs read: the parts are views of
+    // pooled buffers, whole until released, and given back by the caller's release (poisoned
+    // here on release, so a buffer given back early shows as wrong bytes).
+    shardBuffers.poisonOnRelease = true;
+    try {
+      const before = await count('ok');
+      const releases: Array<() => void> = [];
+      const held: Buffer[] = [];
+      const { ino } = await stripeOf('a');
+      const leases = (parts: Buffer[], release: () => void) => {
+        held.push(...parts);
+        releases.push(release);
+      };
+      const bytes = await collect(
+        readFileRange(metadata, pool, ino, 0, body.length, undefined, undefined, undefined, leases),
+      );
+      assert.ok(bytes.equals(body), 'the leased read');
+      assert.equal(await count('ok'), before + 4, 'from the disks');
+      assert.ok(Buffer.concat(held).equals(body), 'the parts still whole before their release');
+      for (const release of releases) release();
+      assert.ok(
+        held.every((part) => part.every((byte) => byte === POISON_BYTE)),
+        'the parts were pooled buffers, given back',
+      );
+    } finally {
+      shardBuffers.poisonOnRelease = false;
+    }
+
     const okBefore = await count('ok');
     assert.ok((await readBack('a', remoteOnly)).equals(body));
     assert.equal(await count('ok'), okBefore, 'a pool without local reads asks the server');
