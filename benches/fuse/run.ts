@@ -11,6 +11,8 @@
 //   BENCH_FUSE_TARGETS=strata,local,moosefs BENCH_SHARED_DIR=../shared
 //   BENCH_FUSE_ENCRYPTION=1: Strata with encryption at rest, the mount given the key file
 //   (--key-file), so it seals what it writes and opens what it reads: compare with a run without.
+//   BENCH_FUSE_MOUNT_ARGS="--busy-poll-us 0": more strata-mount flags (split at spaces), to
+//   compare a mount option with a run without.
 //   BENCH_FUSE_RUNS=3: every target that many times, the order reversed each run (as given in odd
 //   runs, backwards in even ones), so a spell in which this shared machine runs faster or slower
 //   weighs on every side alike and none always runs first: each run's table, then each run's
@@ -34,6 +36,7 @@ const RUNTIME_S = Number(process.env.BENCH_FUSE_RUNTIME || '30');
 const FILES = Number(process.env.BENCH_FUSE_FILES || '10000');
 const ENCRYPTION = process.env.BENCH_FUSE_ENCRYPTION === '1';
 const RUNS = Number(process.env.BENCH_FUSE_RUNS || '1');
+const MOUNT_ARGS = (process.env.BENCH_FUSE_MOUNT_ARGS ?? '').split(' ').filter((a) => a !== '');
 const TARGET_NAMES_GIVEN = (process.env.BENCH_FUSE_TARGETS || TARGETS_KNOWN.join(','))
   .split(',')
   .map((t) => t.trim())
@@ -219,7 +222,7 @@ async function startMount(
   keyFile: string | undefined,
 ): Promise<ChildProcess> {
   const keyArgs = keyFile === undefined ? [] : ['--key-file', keyFile];
-  const args = [MOUNT_BIN, mountPoint, '--metadata-addr', metadataAddr, ...keyArgs];
+  const args = [MOUNT_BIN, mountPoint, '--metadata-addr', metadataAddr, ...keyArgs, ...MOUNT_ARGS];
   const mount = spawn(process.execPath, args, {
     cwd: REPO_ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -3,7 +3,14 @@
 // Requests are served concurrently; the kernel matches replies by `unique`.
 import { writev, writevSync } from 'node:fs';
 import type { Logger } from '../observability/logger.ts';
-import { fuseLatency, fuseRequests } from '../observability/metrics.ts';
+import {
+  fuseBusyPollBackoffs,
+  fuseBusyPollSeconds,
+  fuseLatency,
+  fuseRequests,
+} from '../observability/metrics.ts';
+import { RunQueueClock } from '../observability/run-queue-clock.ts';
+import { BusyPoll } from './busy-poll.ts';
 import { readDevice } from './device-stream.ts';
 import { errnoOf } from './errno.ts';
 import type { FuseOperations } from './operations.ts';
@@ -27,13 +34,24 @@ export class FuseSession {
   // unmount left it alive (files still open on it).
   private connected = true;
   private readonly spareBuffers: Buffer[] = [];
+  private readonly poll: BusyPoll;
   private resolveDone!: () => void;
   readonly done = new Promise<void>((resolve) => {
     this.resolveDone = resolve;
   });
 
-  constructor(fd: number, ops: FuseOperations, log: Logger) {
+  // busyPollUs: how long the event loop polls for the next request after a reply, when the
+  // callers' requests come that fast (busy-poll.ts); 0: never.
+  constructor(fd: number, ops: FuseOperations, log: Logger, busyPollUs = 0) {
     this.fd = fd;
+    this.poll = new BusyPoll(
+      busyPollUs,
+      {
+        polled: (seconds) => fuseBusyPollSeconds.inc(seconds),
+        backedOff: () => fuseBusyPollBackoffs.inc(),
+      },
+      busyPollUs > 0 ? RunQueueClock.open() : undefined,
+    );
     this.ops = ops;
     this.log = log;
     ops.notifier = (code, body) => this.send(encodeNotify(code, body));
@@ -65,6 +83,7 @@ export class FuseSession {
   // After stop, requests are left unanswered: the mount is going, and its connection with it.
   private received(buffer: Buffer, bytes: number): Buffer | undefined {
     if (this.stopped) return undefined;
+    this.poll.received();
     // The buffer is read into again at once: a small request is copied out of it; a large one
     // (a write) keeps it until answered, and the next read takes a spare buffer, which saves
     // copying a MiB. Handlers copy what they keep of a request.
@@ -98,6 +117,7 @@ export class FuseSession {
     if (this.stopped) return;
     try {
       writevSync(this.fd, parts);
+      this.poll.replied();
     } catch (error) {
       // ENOENT: the request was interrupted and the kernel no longer waits for this answer.
       if ((error as NodeJS.ErrnoException).code !== 'ENOENT')

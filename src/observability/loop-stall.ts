@@ -10,8 +10,8 @@
 // A tick late by more than that wait was held up by the process itself, on the CPU or blocked in
 // a synchronous call (an fsync, a sync read): that is the "own" stall. Without schedstat the own
 // stall falls back to the CPU figure, which misses the blocking calls.
-import { closeSync, openSync, readSync } from 'node:fs';
 import { constants, PerformanceObserver, performance } from 'node:perf_hooks';
+import { RunQueueClock } from './run-queue-clock.ts';
 
 // The resolution of prom-client's lag histogram. The cost, measured on an idle process: ~13 ms of
 // CPU a second (the timer's wake-ups ~8, the clock reads the rest), 1.3% of a core per process.
@@ -59,39 +59,6 @@ export class StallFold {
 function threadCpuMs(): number {
   const usage = process.threadCpuUsage();
   return (usage.user + usage.system) / 1000;
-}
-
-// /proc/thread-self/schedstat: "<on-CPU ns> <run-queue wait ns> <timeslices>" of the thread that
-// opened it (this one). Kept open and read again from offset 0 (the kernel regenerates it).
-class RunQueueClock {
-  private readonly fd: number;
-  private readonly buffer = Buffer.alloc(128);
-
-  private constructor(fd: number) {
-    this.fd = fd;
-  }
-
-  static open(): RunQueueClock | undefined {
-    try {
-      const clock = new RunQueueClock(openSync('/proc/thread-self/schedstat', 'r'));
-      if (clock.waitMs() !== undefined) return clock;
-      clock.close();
-    } catch {
-      // Not Linux, or a kernel without schedstat: the own stall falls back to CPU time (above).
-    }
-    return undefined;
-  }
-
-  waitMs(): number | undefined {
-    const length = readSync(this.fd, this.buffer, 0, this.buffer.length, 0);
-    const fields = this.buffer.toString('latin1', 0, length).split(' ');
-    const waitNs = Number(fields[1]);
-    return Number.isFinite(waitNs) ? waitNs / 1e6 : undefined;
-  }
-
-  close(): void {
-    closeSync(this.fd);
-  }
 }
 
 // What a counted stall is reported with (to the log): which garbage collections ran in it,

@@ -525,6 +525,20 @@ export const fuseLatency = new Histogram({
   registers: [fuseMetrics],
 });
 
+// Time the mount's event loop polled for the next request instead of sleeping
+// (src/fuse/busy-poll.ts): the CPU that --busy-poll-us costs.
+export const fuseBusyPollSeconds = new Counter({
+  name: 'strata_fuse_busy_poll_seconds_total',
+  help: 'Seconds the mount polled for its next request instead of sleeping (--busy-poll-us)',
+  registers: [fuseMetrics],
+});
+
+export const fuseBusyPollBackoffs = new Counter({
+  name: 'strata_fuse_busy_poll_backoffs_total',
+  help: 'Times polling stopped for 500 ms because another thread wanted the CPU it took',
+  registers: [fuseMetrics],
+});
+
 export const fuseBytes = new Counter({
   name: 'strata_fuse_bytes_total',
   help: 'File bytes read and written through the mount',

@@ -4,11 +4,25 @@
 // inside the mount logs degraded reads, as the operations doc says.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  closeSync,
+  mkdirSync,
+  openSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { CreateBucketCommand, PutObjectCommand } from '@aws-sdk/client-s3';
-import { canMount, MOUNT_BIN, type StrataMount, startMount } from '../helpers/mount.ts';
+import {
+  canMount,
+  MOUNT_BIN,
+  mountMetric,
+  type StrataMount,
+  startMount,
+} from '../helpers/mount.ts';
 import { patternBytes, s3Client } from '../helpers/s3.ts';
 import { type StrataProcess, startStrata, tempDir } from '../helpers/server.ts';
 import { shardsByStripe } from '../helpers/shards.ts';
@@ -92,13 +106,17 @@ describe('strata-mount options', { skip: canMount ? false : 'needs root and /dev
     }
   });
 
-  test('an unknown -o option or log level is refused, not ignored', () => {
+  test('an unknown flag, -o option, log level or polling window is refused, not ignored', () => {
     const mountPoint = join(tempDir('strata-mnt-'), 'mnt');
     mkdirSync(mountPoint);
     for (const args of [
       ['-o', 'allow_root'],
       ['-o', 'allow_other,noallow_other'],
       ['--log-level', 'verbose'],
+      ['--busy-poll-us', '-5'],
+      ['--no-such-flag'],
+      ['--busy-poll-us', '1.5'],
+      ['--busy-poll-us', '100001'],
     ]) {
       const run = spawnSync(process.execPath, [MOUNT_BIN, mountPoint, ...args], {
         encoding: 'utf8',
@@ -107,6 +125,24 @@ describe('strata-mount options', { skip: canMount ? false : 'needs root and /dev
       assert.equal(run.status, 2, `${args.join(' ')}: exit ${run.status}\n${run.stderr}`);
       assert.match(run.stderr, /strata-mount: /, args.join(' '));
     }
+  });
+
+  test('a caller of quick small requests is polled for; --busy-poll-us 0 never polls', async () => {
+    const POLLED = 'strata_fuse_busy_poll_seconds_total';
+    const polled = async (args: string[]) => {
+      const m = await startMount(server.metadataAddr, { args });
+      try {
+        const bucket = join(m.mountPoint, `poll-${args.length}-${Date.now()}`);
+        mkdirSync(bucket);
+        // Each create is four requests, the next sent microseconds after the last reply.
+        for (let i = 0; i < 1000; i++) closeSync(openSync(join(bucket, `f${i}`), 'wx'));
+        return await mountMetric(m, POLLED);
+      } finally {
+        await m.stop();
+      }
+    };
+    assert.ok((await polled([])) > 0, 'the default mount polled');
+    assert.equal(await polled(['--busy-poll-us', '0']), 0, 'no polling with 0');
   });
 
   test('the log level comes from --log-level, else STRATA_LOG_LEVEL', async () => {

@@ -1,0 +1,140 @@
+// Adaptive busy polling of the mount's event loop, as Linux's busy_poll does for sockets.
+// Each FUSE request of a synchronous caller (a create, a 4 KiB read) is a chain of thread
+// wake-ups: the caller's request wakes the mount, a local read's completion wakes it again, the
+// reply wakes the caller. Waking a thread whose CPU has gone idle costs tens of microseconds
+// on a VM (an interrupt to a halted virtual CPU), as much as answering the request. So after a
+// reply (and while a request is being answered) the event loop keeps polling, without sleeping,
+// for a short window; the next request or completion is then found at once
+// (docs/architecture/overview.md, "Busy polling", with the figures).
+// It pays only when the next request comes within the window and the CPU is otherwise idle:
+// - the policy polls while at least half of the last gaps between a reply and the next request
+//   were shorter than the window, so a mount whose callers pause between requests never polls;
+// - polling takes the CPU from any thread that wants it (a data server writing what the mount
+//   sent, a caller on the same CPU): when the loop's thread waited for a CPU for more than a
+//   tenth of a stretch of polling, polling stops for a while.
+import { performance } from 'node:perf_hooks';
+import type { RunQueueClock } from '../observability/run-queue-clock.ts';
+
+// The gaps remembered: the last 32 replies followed by a request.
+const HISTORY = 32;
+// Polling starts when at least this many of them fit in the window.
+const HITS_TO_POLL = HISTORY / 2;
+// Polling is checked for contention after this long, and stops for BACKOFF_MS when the loop's
+// thread waited for a CPU more than CONTENDED_SHARE of the time.
+export const CONTENTION_CHECK_MS = 20;
+export const CONTENDED_SHARE = 0.1;
+export const BACKOFF_MS = 500;
+
+// Pure: fed the gaps between a reply and the request that followed it, and the loop thread's
+// waits for a CPU while polling.
+export class BusyPollPolicy {
+  readonly windowUs: number;
+  // Bit i: whether the gap i gaps ago fitted in the window (bit 0 the latest).
+  private history = 0;
+  private hits = 0;
+  private backoffUntilMs = Number.NEGATIVE_INFINITY;
+
+  constructor(windowUs: number) {
+    if (!(Number.isFinite(windowUs) && windowUs >= 0))
+      throw new Error(`busy poll window: ${windowUs} is not a number of microseconds`);
+    this.windowUs = windowUs;
+  }
+
+  noteGap(gapUs: number): void {
+    const hit = gapUs <= this.windowUs ? 1 : 0;
+    const oldest = (this.history >>> (HISTORY - 1)) & 1;
+    this.history = ((this.history << 1) | hit) >>> 0;
+    this.hits += hit - oldest;
+    if (this.hits < 0 || this.hits > HISTORY) throw new Error(`busy poll: ${this.hits} hits`);
+  }
+
+  // Over `elapsedMs` of polling ending at `nowMs`, the loop's thread waited `waitedMs` for a
+  // CPU. True when that starts a backoff.
+  noteRunQueueWait(nowMs: number, elapsedMs: number, waitedMs: number): boolean {
+    if (!(elapsedMs > 0) || waitedMs <= CONTENDED_SHARE * elapsedMs) return false;
+    this.backoffUntilMs = nowMs + BACKOFF_MS;
+    return true;
+  }
+
+  shouldPoll(nowMs: number): boolean {
+    return this.windowUs > 0 && this.hits >= HITS_TO_POLL && nowMs >= this.backoffUntilMs;
+  }
+}
+
+export interface BusyPollReport {
+  polled(seconds: number): void; // a stretch of polling ended
+  backedOff(): void; // polling stopped for BACKOFF_MS: another thread wanted the CPU
+}
+
+// The event loop side: `received` when a request is read, `replied` when an answer is written.
+// Polling is a chain of setImmediate callbacks: while one is pending, libuv polls its
+// descriptors without blocking, and runs whatever became ready before the next.
+export class BusyPoll {
+  private readonly policy: BusyPollPolicy;
+  private readonly windowMs: number;
+  private readonly report: BusyPollReport;
+  // Undefined without schedstat: polling is then never stopped for contention.
+  private readonly runQueue: RunQueueClock | undefined;
+  private lastReplyAt: number | undefined;
+  private pollUntil = 0;
+  private pollingSince: number | undefined;
+  // Where the current contention check started: its time and the thread's run-queue wait.
+  private checkFrom = { at: 0, waitedMs: 0 };
+
+  constructor(windowUs: number, report: BusyPollReport, runQueue: RunQueueClock | undefined) {
+    this.policy = new BusyPollPolicy(windowUs);
+    this.windowMs = windowUs / 1000;
+    this.report = report;
+    this.runQueue = runQueue;
+  }
+
+  received(): void {
+    const now = performance.now();
+    if (this.lastReplyAt !== undefined) {
+      this.policy.noteGap((now - this.lastReplyAt) * 1000);
+      this.lastReplyAt = undefined;
+    }
+    this.extend(now);
+  }
+
+  replied(): void {
+    const now = performance.now();
+    this.lastReplyAt = now;
+    this.extend(now);
+  }
+
+  private extend(now: number): void {
+    if (!this.policy.shouldPoll(now)) return;
+    this.pollUntil = now + this.windowMs;
+    if (this.pollingSince !== undefined) return;
+    this.pollingSince = now;
+    this.checkFrom = { at: now, waitedMs: this.runQueue?.waitMs() ?? 0 };
+    setImmediate(this.poll);
+  }
+
+  private readonly poll = (): void => {
+    const now = performance.now();
+    if (now < this.pollUntil && !this.contended(now)) {
+      setImmediate(this.poll);
+      return;
+    }
+    this.report.polled((now - (this.pollingSince ?? now)) / 1000);
+    this.pollingSince = undefined;
+  };
+
+  private contended(now: number): boolean {
+    if (this.runQueue === undefined || now - this.checkFrom.at < CONTENTION_CHECK_MS) return false;
+    const waitedMs = this.runQueue.waitMs() ?? 0;
+    const backoff = this.policy.noteRunQueueWait(
+      now,
+      now - this.checkFrom.at,
+      waitedMs - this.checkFrom.waitedMs,
+    );
+    this.checkFrom = { at: now, waitedMs };
+    if (backoff) {
+      this.report.backedOff();
+      this.pollUntil = now;
+    }
+    return backoff;
+  }
+}
