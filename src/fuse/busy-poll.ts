@@ -10,29 +10,47 @@
 // - the policy polls while at least half of the last gaps between a reply and the next request
 //   were shorter than the window, so a mount whose callers pause between requests never polls;
 // - polling takes the CPU from any thread that wants it (a data server writing what the mount
-//   sent, a caller on the same CPU): when the loop's thread waited for a CPU for more than a
-//   tenth of a stretch of polling, polling stops for a while.
+//   sent, a caller on the same CPU), and on a machine with no idle CPU the wake-ups it saves are
+//   cheap anyway: when some task on the machine waited for a CPU more than a tenth of a stretch
+//   of polling (/proc/pressure/cpu; else the loop thread's own wait), polling stops for a while.
 import { performance } from 'node:perf_hooks';
-import type { RunQueueClock } from '../observability/run-queue-clock.ts';
+import { CpuPressureClock } from '../observability/cpu-pressure-clock.ts';
+import { RunQueueClock } from '../observability/run-queue-clock.ts';
+
+// Time something waited for a CPU, in ms since some origin: the whole machine's (pressure stall
+// information) or, where the kernel lacks it, the loop thread's own run-queue wait.
+export interface CpuWaitClock {
+  waitMs(): number | undefined;
+  close(): void;
+}
+
+// The machine's pressure stall information where the kernel has it, else the loop thread's
+// run-queue wait; undefined with neither (polling is then never stopped for contention).
+export function openCpuWaitClock(): CpuWaitClock | undefined {
+  return CpuPressureClock.open() ?? RunQueueClock.open();
+}
 
 // The gaps remembered: the last 32 replies followed by a request.
 const HISTORY = 32;
 // Polling starts when at least this many of them fit in the window.
 const HITS_TO_POLL = HISTORY / 2;
-// Polling is checked for contention after this long, and stops for BACKOFF_MS when the loop's
-// thread waited for a CPU more than CONTENDED_SHARE of the time.
+// Polling is judged for contention in spans of this long, and stops for BACKOFF_MS when tasks
+// waited for a CPU more than CONTENDED_SHARE of the span.
 export const CONTENTION_CHECK_MS = 20;
 export const CONTENDED_SHARE = 0.1;
 export const BACKOFF_MS = 500;
 
-// Pure: fed the gaps between a reply and the request that followed it, and the loop thread's
-// waits for a CPU while polling.
+// Pure: fed the gaps between a reply and the request that followed it, and the waits for a CPU
+// while polling.
 export class BusyPollPolicy {
   readonly windowUs: number;
   // Bit i: whether the gap i gaps ago fitted in the window (bit 0 the latest).
   private history = 0;
   private hits = 0;
   private backoffUntilMs = Number.NEGATIVE_INFINITY;
+  // Polling not judged yet, and the CPU waits during it.
+  private polledMs = 0;
+  private waitedMs = 0;
 
   constructor(windowUs: number) {
     if (!(Number.isFinite(windowUs) && windowUs >= 0))
@@ -48,12 +66,19 @@ export class BusyPollPolicy {
     if (this.hits < 0 || this.hits > HISTORY) throw new Error(`busy poll: ${this.hits} hits`);
   }
 
-  // Over `elapsedMs` of polling ending at `nowMs`, the loop's thread waited `waitedMs` for a
-  // CPU. True when that starts a backoff.
-  noteRunQueueWait(nowMs: number, elapsedMs: number, waitedMs: number): boolean {
-    if (!(elapsedMs > 0) || waitedMs <= CONTENDED_SHARE * elapsedMs) return false;
-    this.backoffUntilMs = nowMs + BACKOFF_MS;
-    return true;
+  // Over `elapsedMs` of polling ending at `nowMs`, tasks waited `waitedMs` for a CPU. Stretches
+  // add up until CONTENTION_CHECK_MS of polling, which is then judged as a whole (most stretches
+  // are shorter). True when that starts a backoff.
+  notePolling(nowMs: number, elapsedMs: number, waitedMs: number): boolean {
+    if (!(elapsedMs >= 0 && waitedMs >= 0)) return false;
+    this.polledMs += elapsedMs;
+    this.waitedMs += waitedMs;
+    if (this.polledMs < CONTENTION_CHECK_MS) return false;
+    const contended = this.waitedMs > CONTENDED_SHARE * this.polledMs;
+    this.polledMs = 0;
+    this.waitedMs = 0;
+    if (contended) this.backoffUntilMs = nowMs + BACKOFF_MS;
+    return contended;
   }
 
   shouldPoll(nowMs: number): boolean {
@@ -63,7 +88,7 @@ export class BusyPollPolicy {
 
 export interface BusyPollReport {
   polled(seconds: number): void; // a stretch of polling ended
-  backedOff(): void; // polling stopped for BACKOFF_MS: another thread wanted the CPU
+  backedOff(): void; // polling stopped for BACKOFF_MS: a task waited for a CPU
 }
 
 // The event loop side: `received` when a request is read, `replied` when an answer is written.
@@ -73,19 +98,19 @@ export class BusyPoll {
   private readonly policy: BusyPollPolicy;
   private readonly windowMs: number;
   private readonly report: BusyPollReport;
-  // Undefined without schedstat: polling is then never stopped for contention.
-  private readonly runQueue: RunQueueClock | undefined;
+  // Undefined without PSI or schedstat: polling is then never stopped for contention.
+  private readonly cpuWait: CpuWaitClock | undefined;
   private lastReplyAt: number | undefined;
   private pollUntil = 0;
   private pollingSince: number | undefined;
-  // Where the current contention check started: its time and the thread's run-queue wait.
-  private checkFrom = { at: 0, waitedMs: 0 };
+  // Where the polling not yet handed to the policy started: its time and the CPU wait clock.
+  private measuredFrom = { at: 0, waitedMs: 0 };
 
-  constructor(windowUs: number, report: BusyPollReport, runQueue: RunQueueClock | undefined) {
+  constructor(windowUs: number, report: BusyPollReport, cpuWait: CpuWaitClock | undefined) {
     this.policy = new BusyPollPolicy(windowUs);
     this.windowMs = windowUs / 1000;
     this.report = report;
-    this.runQueue = runQueue;
+    this.cpuWait = cpuWait;
   }
 
   received(): void {
@@ -108,29 +133,32 @@ export class BusyPoll {
     this.pollUntil = now + this.windowMs;
     if (this.pollingSince !== undefined) return;
     this.pollingSince = now;
-    this.checkFrom = { at: now, waitedMs: this.runQueue?.waitMs() ?? 0 };
+    this.measuredFrom = { at: now, waitedMs: this.cpuWait?.waitMs() ?? 0 };
     setImmediate(this.poll);
   }
 
   private readonly poll = (): void => {
     const now = performance.now();
-    if (now < this.pollUntil && !this.contended(now)) {
+    const due = now - this.measuredFrom.at >= CONTENTION_CHECK_MS;
+    if (now < this.pollUntil && !(due && this.backedOff(now))) {
       setImmediate(this.poll);
       return;
     }
+    if (!due) this.backedOff(now);
     this.report.polled((now - (this.pollingSince ?? now)) / 1000);
     this.pollingSince = undefined;
   };
 
-  private contended(now: number): boolean {
-    if (this.runQueue === undefined || now - this.checkFrom.at < CONTENTION_CHECK_MS) return false;
-    const waitedMs = this.runQueue.waitMs() ?? 0;
-    const backoff = this.policy.noteRunQueueWait(
+  // Hands the polling since the last measure to the policy: true when it stops polling.
+  private backedOff(now: number): boolean {
+    if (this.cpuWait === undefined) return false;
+    const waitedMs = this.cpuWait.waitMs() ?? this.measuredFrom.waitedMs;
+    const backoff = this.policy.notePolling(
       now,
-      now - this.checkFrom.at,
-      waitedMs - this.checkFrom.waitedMs,
+      now - this.measuredFrom.at,
+      waitedMs - this.measuredFrom.waitedMs,
     );
-    this.checkFrom = { at: now, waitedMs };
+    this.measuredFrom = { at: now, waitedMs };
     if (backoff) {
       this.report.backedOff();
       this.pollUntil = now;

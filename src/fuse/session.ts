@@ -9,8 +9,7 @@ import {
   fuseLatency,
   fuseRequests,
 } from '../observability/metrics.ts';
-import { RunQueueClock } from '../observability/run-queue-clock.ts';
-import { BusyPoll } from './busy-poll.ts';
+import { BusyPoll, openCpuWaitClock } from './busy-poll.ts';
 import { readDevice } from './device-stream.ts';
 import { errnoOf } from './errno.ts';
 import type { FuseOperations } from './operations.ts';
@@ -50,7 +49,7 @@ export class FuseSession {
         polled: (seconds) => fuseBusyPollSeconds.inc(seconds),
         backedOff: () => fuseBusyPollBackoffs.inc(),
       },
-      busyPollUs > 0 ? RunQueueClock.open() : undefined,
+      busyPollUs > 0 ? openCpuWaitClock() : undefined,
     );
     this.ops = ops;
     this.log = log;

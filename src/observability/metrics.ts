@@ -535,7 +535,7 @@ export const fuseBusyPollSeconds = new Counter({
 
 export const fuseBusyPollBackoffs = new Counter({
   name: 'strata_fuse_busy_poll_backoffs_total',
-  help: 'Times polling stopped for 500 ms because another thread wanted the CPU it took',
+  help: 'Times polling stopped for 500 ms because tasks on the machine waited for a CPU while it polled',
   registers: [fuseMetrics],
 });
 

@@ -2,7 +2,7 @@
 // least half of the last 32 gaps between a reply and the next request fitted in the window
 // (checked against a plain list over seeded random gaps) and no contention backoff runs; the
 // event-loop side polls for the window after a reply, not at all once the gaps grow past it,
-// and stops when its thread waits for a CPU (shared with a busy process by taskset).
+// and stops when tasks wait for a CPU (its thread shares one with a busy process by taskset).
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { describe, test } from 'node:test';
@@ -12,8 +12,8 @@ import {
   BusyPollPolicy,
   CONTENDED_SHARE,
   CONTENTION_CHECK_MS,
+  openCpuWaitClock,
 } from '../../src/fuse/busy-poll.ts';
-import { RunQueueClock } from '../../src/observability/run-queue-clock.ts';
 import { SeededPrng } from '../../src/raft/prng.ts';
 
 const WINDOW_US = 300;
@@ -55,12 +55,19 @@ describe('busy poll policy', () => {
     const policy = new BusyPollPolicy(WINDOW_US);
     for (let i = 0; i < 32; i++) policy.noteGap(10);
     const at = 1000;
-    assert.equal(policy.noteRunQueueWait(at, 20, 20 * CONTENDED_SHARE), false, 'at the share');
-    assert.equal(policy.noteRunQueueWait(at, 0, 5), false, 'no time elapsed');
+    const span = CONTENTION_CHECK_MS;
+    assert.equal(policy.notePolling(at, span, span * CONTENDED_SHARE), false, 'at the share');
     assert.equal(policy.shouldPoll(at), true);
-    assert.equal(policy.noteRunQueueWait(at, 20, 20 * CONTENDED_SHARE + 0.01), true);
+    // Short stretches add up to a span: under the share, then a little over it.
+    const quarter = span / 4;
+    const stretches = (share: number) =>
+      [1, 2, 3, 4].map(() => policy.notePolling(at, quarter, quarter * share));
+    assert.deepEqual(stretches(CONTENDED_SHARE * 0.9), [false, false, false, false]);
+    assert.equal(policy.shouldPoll(at), true);
+    assert.deepEqual(stretches(CONTENDED_SHARE * 1.1), [false, false, false, true]);
     assert.equal(policy.shouldPoll(at + BACKOFF_MS - 1), false, 'in the backoff');
     assert.equal(policy.shouldPoll(at + BACKOFF_MS), true, 'after it');
+    assert.equal(policy.notePolling(at, span, -1), false, 'a clock that went back is ignored');
   });
 });
 
@@ -121,10 +128,11 @@ describe('busy poll on the event loop', () => {
   });
 
   test('a thread that waits for a CPU while polling stops polling', async (t) => {
-    const clock = RunQueueClock.open();
-    if (clock === undefined) return t.skip('no /proc/thread-self/schedstat');
-    // This thread and a busy process on one CPU: the scheduler shares it, so the thread waits
-    // for it about half the time it polls.
+    const clock = openCpuWaitClock();
+    if (clock === undefined) return t.skip('neither /proc/pressure/cpu nor schedstat');
+    // This thread and a busy process on one CPU: the scheduler shares it, so one of them waits
+    // for it about half the time the thread polls (the machine's pressure stall information
+    // counts either; the thread's own run-queue wait, the fallback, counts the thread's).
     const affinity = spawnSync('taskset', ['-p', String(process.pid)], { encoding: 'utf8' });
     const mask = /:\s*([0-9a-f]+)\s*$/.exec(affinity.stdout)?.[1];
     if (affinity.status !== 0 || mask === undefined) return t.skip('no taskset');
