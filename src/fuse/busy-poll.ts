@@ -139,8 +139,10 @@ export class BusyPoll {
 
   private readonly poll = (): void => {
     const now = performance.now();
+    // A full span is handed to the policy as it passes; the stretch's last part when it ends.
     const due = now - this.measuredFrom.at >= CONTENTION_CHECK_MS;
-    if (now < this.pollUntil && !(due && this.backedOff(now))) {
+    const stopped = due && this.backedOff(now);
+    if (now < this.pollUntil && !stopped) {
       setImmediate(this.poll);
       return;
     }
