@@ -11,6 +11,7 @@ import {
   BusyPoll,
   BusyPollPolicy,
   CONTENDED_SHARE,
+  CONTENDED_SPANS,
   CONTENTION_CHECK_MS,
   openCpuWaitClock,
 } from '../../src/fuse/busy-poll.ts';
@@ -51,22 +52,29 @@ describe('busy poll policy', () => {
     assert.throws(() => new BusyPollPolicy(Number.NaN), /not a number of microseconds/);
   });
 
-  test('waiting for a CPU more than a tenth of the time stops polling for the backoff', () => {
+  test('waiting for a CPU over a tenth of two spans in a row stops polling for the backoff', () => {
     const policy = new BusyPollPolicy(WINDOW_US);
     for (let i = 0; i < 32; i++) policy.noteGap(10);
     const at = 1000;
     const span = CONTENTION_CHECK_MS;
+    const over = CONTENDED_SHARE * 1.1;
+    assert.equal(CONTENDED_SPANS, 2);
+    // At the share is not contended; one contended span alone, between calm ones, is forgiven.
     assert.equal(policy.notePolling(at, span, span * CONTENDED_SHARE), false, 'at the share');
+    assert.equal(policy.notePolling(at, span, span * over), false, 'one contended span');
+    assert.equal(policy.notePolling(at, span, 0), false, 'a calm span resets the count');
+    assert.equal(policy.notePolling(at, span, span * over), false, 'one again');
     assert.equal(policy.shouldPoll(at), true);
-    // Short stretches add up to a span: under the share, then a little over it.
+    // Short stretches add up to a span: a quarter span each, a little over the share.
     const quarter = span / 4;
-    const stretches = (share: number) =>
-      [1, 2, 3, 4].map(() => policy.notePolling(at, quarter, quarter * share));
-    assert.deepEqual(stretches(CONTENDED_SHARE * 0.9), [false, false, false, false]);
-    assert.equal(policy.shouldPoll(at), true);
-    assert.deepEqual(stretches(CONTENDED_SHARE * 1.1), [false, false, false, true]);
+    assert.deepEqual(
+      [1, 2, 3, 4].map(() => policy.notePolling(at, quarter, quarter * over)),
+      [false, false, false, true],
+      'the second contended span in a row',
+    );
     assert.equal(policy.shouldPoll(at + BACKOFF_MS - 1), false, 'in the backoff');
     assert.equal(policy.shouldPoll(at + BACKOFF_MS), true, 'after it');
+    assert.equal(policy.notePolling(at, span, span * over), false, 'the count starts again');
     assert.equal(policy.notePolling(at, span, -1), false, 'a clock that went back is ignored');
   });
 });
