@@ -15,20 +15,16 @@
 //   two 20 ms spans of polling in a row (/proc/pressure/cpu; else the loop thread's own wait),
 //   polling stops for a while.
 import { performance } from 'node:perf_hooks';
-import { CpuPressureClock } from '../observability/cpu-pressure-clock.ts';
-import { RunQueueClock } from '../observability/run-queue-clock.ts';
-
-// Time something waited for a CPU, in ms since some origin: the whole machine's (pressure stall
-// information) or, where the kernel lacks it, the loop thread's own run-queue wait.
-export interface CpuWaitClock {
-  waitMs(): number | undefined;
-  close(): void;
-}
+import {
+  type CpuWaitClock,
+  openCpuPressureClock,
+  openRunQueueClock,
+} from '../observability/cpu-wait-clocks.ts';
 
 // The machine's pressure stall information where the kernel has it, else the loop thread's
 // run-queue wait; undefined with neither (polling is then never stopped for contention).
 export function openCpuWaitClock(): CpuWaitClock | undefined {
-  return CpuPressureClock.open() ?? RunQueueClock.open();
+  return openCpuPressureClock() ?? openRunQueueClock();
 }
 
 // The gaps remembered: the last 32 replies followed by a request.

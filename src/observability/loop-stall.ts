@@ -11,7 +11,7 @@
 // a synchronous call (an fsync, a sync read): that is the "own" stall. Without schedstat the own
 // stall falls back to the CPU figure, which misses the blocking calls.
 import { constants, PerformanceObserver, performance } from 'node:perf_hooks';
-import { RunQueueClock } from './run-queue-clock.ts';
+import { openRunQueueClock } from './cpu-wait-clocks.ts';
 
 // The resolution of prom-client's lag histogram. The cost, measured on an idle process: ~13 ms of
 // CPU a second (the timer's wake-ups ~8, the clock reads the rest), 1.3% of a core per process.
@@ -117,7 +117,7 @@ export function startStallMonitor(options: { onStall?: (report: StallReport) => 
   stop(): void;
 } {
   const fold = new StallFold();
-  const runQueue = RunQueueClock.open();
+  const runQueue = openRunQueueClock();
   const collections = options.onStall ? new RecentCollections() : undefined;
   let lastWallMs = performance.now();
   let lastCpuMs = threadCpuMs();
