@@ -51,6 +51,7 @@ import {
   liveDiskLoads,
   missingShards,
   OccupiedTargets,
+  PlanWindow,
   placementView,
   planRepairs,
   RateWindow,
@@ -85,6 +86,8 @@ import { RelocationCommits } from './relocation-commits.ts';
 const SCAN_PAGE_STRIPES = 1_000; // one metadata read: a bounded transaction and reply
 // A throttled page is planned again once this fraction of max_concurrent (at least one) ended.
 const REPLAN_BATCHES = 4;
+// The fewest stripes a replan looks at (plan-window.ts): twice the slots, at least this many.
+const PLAN_WINDOW_STRIPES_MIN = 32;
 const PASS_INTERVAL_MS = 2_000;
 // Between passes the server records are looked at this often (one leader-local read), and a pass
 // starts at once when a server's or disk's state changed since the last one began: a server
@@ -406,7 +409,12 @@ export class RepairDriver {
     // Replanning the whole remaining page as each batch of slots freed was about 40% of the
     // leader's busy time in benches/repair (a thousand stripes, some 250 times a page).
     // Balance moves are judged over the whole page each time (their budget moves as they go).
+    // And a replan looks at a window of the head of the priority order only (plan-window.ts),
+    // not at every stripe the throttle holds back.
     let candidates: Set<string> | undefined;
+    const planWindow = new PlanWindow(
+      Math.max(PLAN_WINDOW_STRIPES_MIN, 2 * this.options.maxConcurrent),
+    );
     const endedSincePlan = new Set<string>();
     const serverMap = new Map(servers.map((s) => [s.serverId, s]));
     const reported = findingKeys(findings);
@@ -442,9 +450,11 @@ export class RepairDriver {
       if (plan.waiting.some((w) => w.reason === 'rebalance' && w.why !== 'throttled'))
         this.movesLeft = true;
       if (plan.unjudged > 0) this.movesLeft = true;
-      candidates =
-        this.balance === undefined ? new Set(plan.waiting.map((w) => w.stripeId)) : undefined;
-      this.report.queueLength = this.running.size + plan.tasks.length + plan.waiting.length;
+      const gone = (id: string) => skipped.has(id) || settled.has(id);
+      candidates = this.balance === undefined ? planWindow.next(plan, gone) : undefined;
+      const deferred = candidates === undefined ? 0 : planWindow.deferredShards;
+      this.report.queueLength =
+        this.running.size + plan.tasks.length + plan.waiting.length + deferred;
       repairQueueLength.set(this.report.queueLength);
       if (plan.unrecoverable.length > 0)
         this.log.error('stripes with fewer than k readable shards', {
@@ -484,9 +494,15 @@ export class RepairDriver {
           .finally(rebuilt);
         this.running.set(task.id, { task, ended, rebuilt: false, freed });
       }
-      // Throttled shards of this page wait for a slot; the rest of the page had its turn.
+      // Throttled shards of this page wait for a slot; the rest of the page had its turn, but for
+      // the stripes beyond the window, planned next (at once: nothing held them back yet).
       const throttled = plan.waiting.some((w) => w.why === 'throttled');
-      if (!throttled || this.running.size === 0 || !this.leading) return;
+      if (!this.leading) return;
+      if (!throttled) {
+        if (candidates === undefined || planWindow.deferredStripes === 0) return;
+        continue;
+      }
+      if (this.running.size === 0) return;
       await this.slotsFreed(Math.max(1, Math.floor(this.options.maxConcurrent / REPLAN_BATCHES)));
     }
   }

@@ -2,6 +2,7 @@ export * from './cluster-view.ts';
 export * from './fair-share.ts';
 export * from './occupied.ts';
 export * from './phases.ts';
+export * from './plan-window.ts';
 export * from './pool-maps.ts';
 export * from './rate-window.ts';
 export * from './scheduler.ts';
