@@ -499,7 +499,7 @@ export class RepairDriver {
       const throttled = plan.waiting.some((w) => w.why === 'throttled');
       if (!this.leading) return;
       if (!throttled) {
-        if (candidates === undefined || planWindow.deferredStripes === 0) return;
+        if (candidates === undefined || planWindow.unplanned === 0) return;
         continue;
       }
       if (this.running.size === 0) return;

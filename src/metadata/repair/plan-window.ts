@@ -22,6 +22,7 @@ export class PlanWindow {
   readonly size: number;
   private deferred: Deferred[] = []; // beyond the window, in the order of the plan
   private deferredNeeds = 0;
+  private unplannedCount = 0; // stripes of the window that came in from the deferred ones
 
   constructor(size: number) {
     assert.ok(Number.isInteger(size) && size >= 1, 'a window holds at least one stripe');
@@ -43,7 +44,15 @@ export class PlanWindow {
     for (const d of this.deferred) if (!planned.has(d.stripeId) && !gone(d.stripeId)) order.push(d);
     this.deferred = order.slice(this.size);
     this.deferredNeeds = this.deferred.reduce((sum, d) => sum + d.needs, 0);
+    this.unplannedCount = Math.max(0, Math.min(this.size, order.length) - held.size);
     return new Set([...order.slice(0, this.size).map((d) => d.stripeId), ...other]);
+  }
+
+  // Stripes of the next window that no plan has looked at since they were deferred: when the
+  // last plan held nothing back, the caller plans them at once (the window may hold all that
+  // was left, and nothing beyond it).
+  get unplanned(): number {
+    return this.unplannedCount;
   }
 
   // Stripes beyond the window, and their shards waiting: part of the repair queue.

@@ -5,7 +5,10 @@
 // since the last complete walk), the same wait for throttled slots within a walk over one view,
 // and the same release rule (the old file is deleted only after the commit, and only when its
 // server is recorded up and its disk not failed). relocateShard's preconditions are checked as
-// the state machine checks them (src/metadata/ops-repair.ts).
+// the state machine checks them (src/metadata/ops-repair.ts). After a walk's first plan, a replan
+// takes the real driver's window (PlanWindow: the head of the priority order, the stripes waiting
+// for another reason and those whose task ended), here of max_concurrent stripes, so that the
+// walk's stripes beyond it are deferred and come in as the head is admitted.
 import assert from 'node:assert/strict';
 import type {
   PlacementServer,
@@ -15,6 +18,7 @@ import {
   advanceTask,
   commitRepair,
   OccupiedTargets,
+  PlanWindow,
   planRepairs,
   type RepairStripe,
   type RepairTask,
@@ -49,6 +53,9 @@ interface Walk {
   view: PlacementServer[];
   found: Map<string, RepairStripe>;
   skipped: Set<string>;
+  window: PlanWindow;
+  candidates: Set<string> | undefined; // undefined: the walk's first plan takes every stripe
+  ended: Set<string>; // stripes whose task ended since the last plan
 }
 
 export interface DriverStats {
@@ -104,7 +111,9 @@ export class SimRepairDriver {
     this.#movesLeft = false;
     this.#note(`walk at epoch ${epoch} (last complete walk: ${this.#walkedEpoch})`);
     const found = new Map(this.#cluster.stripes); // records are replaced, never changed
-    this.#walk = { epoch, view, found, skipped: new Set() };
+    const window = new PlanWindow(this.#settings.tasksInFlightMax);
+    const ended = new Set<string>();
+    this.#walk = { epoch, view, found, skipped: new Set(), window, candidates: undefined, ended };
     this.#planWalk(nowMs);
   }
 
@@ -125,8 +134,13 @@ export class SimRepairDriver {
   #planWalk(nowMs: number): void {
     const walk = this.#walk;
     assert.ok(walk !== undefined, 'planning outside a walk');
+    const { candidates, ended } = walk;
     const plan = planRepairs({
-      stripes: [...walk.found.values()].filter((s) => !walk.skipped.has(s.id)),
+      stripes: [...walk.found.values()].filter(
+        (s) =>
+          !walk.skipped.has(s.id) &&
+          (candidates === undefined || candidates.has(s.id) || ended.has(s.id)),
+      ),
       servers: walk.view,
       findings: absentFindings(this.#cluster, walk.found),
       inFlight: [...this.running.values()].map((r) => r.task),
@@ -137,6 +151,8 @@ export class SimRepairDriver {
         bytesInFlightMax: this.#settings.repairBytesPerSecond,
       },
     });
+    ended.clear();
+    walk.candidates = walk.window.next(plan, (id) => walk.skipped.has(id));
     // A stripe under repair is judged for moves once its repair landed, at a later walk.
     if (plan.unjudged > 0) this.#movesLeft = true;
     const stuck = plan.waiting.filter((w) => w.reason === 'rebalance' && w.why !== 'throttled');
@@ -155,7 +171,9 @@ export class SimRepairDriver {
       this.#note(`plan ${task.reason} ${task.id} ${show(task.from)} -> ${show(task.target)}`);
     }
     const throttled = plan.waiting.some((w) => w.why === 'throttled');
-    if (!throttled || this.running.size === 0) this.#endWalk();
+    // Nothing held back but stripes beyond the window: they are planned at once.
+    if (!throttled && walk.window.unplanned > 0) this.#planWalk(nowMs);
+    else if (!throttled || this.running.size === 0) this.#endWalk();
   }
 
   #endWalk(): void {
@@ -198,6 +216,7 @@ export class SimRepairDriver {
     } else if (outcome === 'refused') this.stats.refused++;
     else this.stats.failed++;
     const walk = this.#walk;
+    walk?.ended.add(task.stripeId);
     if (outcome !== 'done') {
       walk?.skipped.add(task.stripeId);
       // A move that failed after its walk ended (epoch counted walked) is walked for again.
