@@ -452,7 +452,7 @@ export class RepairDriver {
       if (plan.unjudged > 0) this.movesLeft = true;
       const gone = (id: string) => skipped.has(id) || settled.has(id);
       candidates = this.balance === undefined ? planWindow.next(plan, gone) : undefined;
-      const deferred = candidates === undefined ? 0 : planWindow.deferredShards;
+      const deferred = candidates === undefined ? 0 : planWindow.unplannedShards;
       this.report.queueLength =
         this.running.size + plan.tasks.length + plan.waiting.length + deferred;
       repairQueueLength.set(this.report.queueLength);

@@ -328,3 +328,98 @@ test('repair resumes under a new metadata leader, leaving no duplicate or orphan
     await cluster.stop();
   }
 });
+
+test('a repair of more stripes than a replan looks at rebuilds them all, its queue counting the rest', async (t) => {
+  // 40 stripes lose a shard each; one task at a time, so after the page's first plan the driver
+  // replans a window of 32 stripes (plan-window.ts) and defers the others. Slow (1 MiB/s, the
+  // least; a task of 64 KiB shards counts its k sources and its target, about three a second),
+  // so that the queue is read while most shards are still lost.
+  const env = configFile('window', {
+    repair: ['max_concurrent = 1', 'bandwidth_bytes_per_second = 1048576'],
+  });
+  const metadataProcess = await startStrata({
+    args: ['--role', 'metadata'],
+    ready: ['metadata'],
+    env,
+  });
+  const started: StrataProcess[] = [metadataProcess];
+  const addr = metadataProcess.metadataAddr;
+  const metadata = new MetadataClient([addr]);
+  try {
+    const servers = 6; // with 4+2, every stripe has a shard on each
+    const data = await Promise.all(
+      Array.from({ length: servers }, (_, i) =>
+        startStrata({
+          args: ['--role', 'data', '--node-id', `${i + 20}`, '--metadata-addr', addr],
+          ready: [],
+          env: configFile(`w-data-${i + 20}`, { data: [`host = "h${i + 20}"`] }),
+        }),
+      ),
+    );
+    started.push(...data);
+    const gateway = await startStrata({
+      args: ['--role', 's3', '--metadata-addr', addr],
+      ready: ['s3'],
+      env,
+    });
+    started.push(gateway);
+    await until('six data servers up with their disks reported', async () => {
+      const list = await metadata.read('dataServers');
+      const ready = list.filter((s) => s.state === 'up' && s.disks.every((d) => d.freeBytes));
+      return ready.length === servers ? true : undefined;
+    });
+    const s3 = s3Client(gateway);
+    await s3.send(new CreateBucketCommand({ Bucket: 'window' }));
+    const written = new Map<string, string>();
+    const objects = 40;
+    for (let i = 0; i < objects; i++) {
+      const body = patternBytes(256 * 1024, i + 1); // past the inline limit: one stripe each
+      await s3.send(new PutObjectCommand({ Bucket: 'window', Key: `w${i}`, Body: body }));
+      written.set(`w${i}`, md5(body));
+    }
+    assert.equal((await allStripes(metadata)).length, objects);
+    const victim = 'data-20';
+    await data[0].kill();
+    const onVictim = async () =>
+      (await metadata.read('shardCounts'))
+        .filter((c) => c.serverId === victim)
+        .reduce((sum, c) => sum + c.shards, 0);
+    await until(`${victim} recorded down`, async () => {
+      const list = await metadata.read('dataServers');
+      return list.find((s) => s.serverId === victim)?.state === 'down' ? true : undefined;
+    });
+    // The queue the leader reports, read before the shards left on the victim: every plan
+    // counts them all (running, waiting in the window, deferred beyond it), so it is never below
+    // what is left a moment later. Only samples after the first rebuild landed count (the
+    // page's first plan sees every stripe; the later ones see the window).
+    const samples: Array<{ queue: number; left: number }> = [];
+    for (let left = objects; left > 0; ) {
+      const queue = await metricValue(metadataProcess.metricsUrl, 'strata_repair_queue_length');
+      left = await onVictim();
+      if (left < objects) samples.push({ queue, left });
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const early = samples.filter((s) => s.left > 34);
+    t.diagnostic(`${samples.length} samples, ${early.length} with more than 34 shards left`);
+    assert.ok(early.length > 0, 'read while more shards were left than a replan looks at');
+    for (const s of samples)
+      assert.ok(s.queue >= s.left, `queue ${s.queue} below the ${s.left} shards still lost`);
+    // Five servers left: a stripe may hold two shards on one (the domain rule's cap, m), never
+    // more, and none on the victim.
+    for (const stripe of await allStripes(metadata)) {
+      const holders = stripe.shards.map((l) => l.serverId);
+      assert.equal(holders.length, stripe.k + stripe.m);
+      assert.ok(!holders.includes(victim), `${stripe.id} on ${victim}`);
+      for (const id of new Set(holders))
+        assert.ok(holders.filter((h) => h === id).length <= stripe.m, `${stripe.id} on ${id}`);
+    }
+    for (const [key, sum] of written) {
+      const reply = await s3.send(new GetObjectCommand({ Bucket: 'window', Key: key }));
+      assert.equal(md5(await bodyBytes(reply.Body)), sum, key);
+    }
+    s3.destroy();
+  } finally {
+    await metadata.close();
+    for (const p of started.reverse()) await p.stop();
+  }
+});

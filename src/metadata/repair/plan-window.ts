@@ -21,7 +21,9 @@ interface Deferred {
 export class PlanWindow {
   readonly size: number;
   private deferred: Deferred[] = []; // beyond the window, in the order of the plan
-  private deferredNeeds = 0;
+  // The shards of the stripes the last plan did not look at (deferred before it, now in the
+  // window or still beyond it): the plan's own waiting list has the rest.
+  private unplannedNeeds = 0;
   private unplannedCount = 0; // stripes of the window that came in from the deferred ones
 
   constructor(size: number) {
@@ -43,7 +45,7 @@ export class PlanWindow {
     const order: Deferred[] = [...held].map(([stripeId, needs]) => ({ stripeId, needs }));
     for (const d of this.deferred) if (!planned.has(d.stripeId) && !gone(d.stripeId)) order.push(d);
     this.deferred = order.slice(this.size);
-    this.deferredNeeds = this.deferred.reduce((sum, d) => sum + d.needs, 0);
+    this.unplannedNeeds = order.slice(held.size).reduce((sum, d) => sum + d.needs, 0);
     this.unplannedCount = Math.max(0, Math.min(this.size, order.length) - held.size);
     return new Set([...order.slice(0, this.size).map((d) => d.stripeId), ...other]);
   }
@@ -55,12 +57,14 @@ export class PlanWindow {
     return this.unplannedCount;
   }
 
-  // Stripes beyond the window, and their shards waiting: part of the repair queue.
+  // Stripes beyond the window.
   get deferredStripes(): number {
     return this.deferred.length;
   }
 
-  get deferredShards(): number {
-    return this.deferredNeeds;
+  // Shards waiting that the last plan did not list (its stripes were deferred before it): with
+  // the plan's tasks and waiting list, the repair queue.
+  get unplannedShards(): number {
+    return this.unplannedNeeds;
   }
 }

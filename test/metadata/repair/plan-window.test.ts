@@ -78,11 +78,17 @@ test('a deferred stripe that left the page, or that the plan saw again, is not k
   assert.deepEqual([...window.next(plan([], ['c']), never)], ['b']);
 });
 
-test('deferred shards are counted by the needs the plan held back', () => {
+test('the shards a plan did not list are counted once, in the window or beyond it', () => {
   const window = new PlanWindow(1);
+  // All four needs are in this plan's waiting list (the queue counts them there): none extra.
   window.next(plan([throttled('a'), throttled('b', 0), throttled('b', 3), throttled('c')]), never);
   assert.equal(window.deferredStripes, 2);
-  assert.equal(window.deferredShards, 3);
+  assert.equal(window.unplannedShards, 0);
+  // a was admitted; the next plan looked at a only: b (2 shards, now in the window) and c
+  // (beyond it) are not in its list.
+  window.next(plan([], ['a']), never);
+  assert.equal(window.deferredStripes, 1);
+  assert.equal(window.unplannedShards, 3);
 });
 
 test('driven with the scheduler: each lost shard once, fewest spare first, small replans', () => {
