@@ -9,7 +9,8 @@
 //    capability, not the throttle.
 // 2. Fill: --bytes of objects of --object-mib MiB, plus 64 small objects (1 MiB) for the
 //    foreground GETs; GET p99 at rest over --rest-seconds (45), after 5 s of the same GETs left
-//    out (the first seconds after the fill are slower). The foreground (foreground.ts, --foreground):
+//    out (the first seconds after the fill are slower). The foreground (foreground.ts,
+//    --foreground):
 //    `paced` (the default) starts --get-rate GETs a second, open loop, each latency from its
 //    scheduled start; `closed` (the bench's first definition) runs 2 GET loops with no think
 //    time, which on two cores take up to a core and compete with repair directly.
