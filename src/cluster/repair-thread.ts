@@ -12,10 +12,11 @@
 // and sockets' kernel work in the thread pool, still run at the process's priority.)
 import assert from 'node:assert';
 import { Worker } from 'node:worker_threads';
-import { type Leased, releaseOnce, repairBuffers } from '../common/buffer-pool.ts';
+import { releaseOnce, repairBuffers } from '../common/buffer-pool.ts';
 import { StrataError, type StrataErrorCode } from '../common/errors.ts';
 import type { RebuiltShard, RepairCpuClass, RepairPortSettings } from '../data/data-service.ts';
-import type { ShardHeader } from '../data/shard-file.ts';
+import { rebuildStaging } from '../data/direct-staging.ts';
+import { SHARD_DATA_AT, type ShardHeader, shardFileBytes } from '../data/shard-file.ts';
 import type { RebuildShardHeader } from '../data/types.ts';
 import type { Logger } from '../observability/logger.ts';
 import { processRpcSecurity, serializeSecurity } from '../rpc/security.ts';
@@ -26,10 +27,18 @@ import type { PoolCounts, RepairThreadMessage, RepairThreadTask } from './repair
 // (Linux CFS weights): at 10, about a tenth of a nice-0 thread's share.
 export const REPAIR_THREAD_NICE = 10;
 
+// A coding task's output: the buffer the thread codes into, how it is given back (at once if
+// the task fails), and the staging lease it lies in when it has one.
+interface Output {
+  data: Buffer;
+  release(): void;
+  staging: Buffer | undefined;
+}
+
 interface Waiting {
   resolve(shard: RebuiltShard | number | PoolCounts | object[] | undefined): void;
   reject(error: Error): void;
-  output: Buffer | undefined; // a coding task's, given back if the task fails
+  output: Output | undefined;
 }
 
 export class RepairThread {
@@ -73,15 +82,21 @@ export class RepairThread {
     return this.serving;
   }
 
-  // The shard the header asks for, rebuilt on the thread from the stripe's other shards, in a
-  // buffer of repairBuffers, with its file's header and checksums (store.put takes them).
+  // The shard the header asks for, rebuilt on the thread from the stripe's other shards, with
+  // its file's header and checksums (store.put takes them): coded where its file's direct write
+  // takes it from (a lease of rebuildStaging), or, with no room there, in a buffer of
+  // repairBuffers.
   async rebuild(header: RebuildShardHeader): Promise<RebuiltShard> {
     if (this.serveSettings === undefined)
       throw new StrataError('INTERNAL', 'a rebuild before the repair port was started');
     await this.serve(this.serveSettings);
-    const output = repairBuffers.acquire(header.shardSizeBytes);
-    assert(output.buffer instanceof SharedArrayBuffer, 'the rebuilt shard is in shared memory');
-    const shard = await this.submit({ op: 'rebuild', id: this.nextId++, header, output }, output);
+    const output = rebuildOutput(header.shardSizeBytes);
+    assert(
+      output.data.buffer instanceof SharedArrayBuffer,
+      'the rebuilt shard is in shared memory',
+    );
+    const task = { op: 'rebuild', id: this.nextId++, header, output: output.data } as const;
+    const shard = await this.submit(task, output);
     assert(typeof shard === 'object' && 'data' in shard, 'a rebuild task gives its shard');
     return shard;
   }
@@ -113,7 +128,7 @@ export class RepairThread {
     return counts;
   }
 
-  private submit(task: RepairThreadTask, output: Buffer | undefined) {
+  private submit(task: RepairThreadTask, output: Output | undefined) {
     return new Promise<RebuiltShard | number | PoolCounts | object[] | undefined>(
       (resolve, reject) => {
         this.waiting.set(task.id, { resolve, reject, output });
@@ -121,7 +136,7 @@ export class RepairThread {
           this.thread().postMessage(task);
         } catch (error) {
           this.waiting.delete(task.id);
-          if (output !== undefined) repairBuffers.release(output);
+          output?.release();
           reject(error as Error);
         }
       },
@@ -175,7 +190,7 @@ export class RepairThread {
     this.waiting.delete(message.id);
     const { output } = waiting;
     if (message.type === 'failed') {
-      if (output !== undefined) repairBuffers.release(output);
+      output?.release();
       const code = (message.code ?? 'INTERNAL') as StrataErrorCode;
       waiting.reject(new StrataError(code, message.message));
       return;
@@ -198,9 +213,9 @@ export class RepairThread {
       return;
     }
     assert(output !== undefined, 'a coding task has its output');
-    const shard: Leased = { data: output, release: releaseOnce(repairBuffers, output) };
+    const { data, release, staging } = output;
     const encoded = { head: Buffer.from(message.head), crcs: Buffer.from(message.crcs) };
-    waiting.resolve({ ...shard, encoded });
+    waiting.resolve({ data, release, encoded, ...(staging === undefined ? {} : { staging }) });
   }
 
   // The thread's CPU class as set (undefined: at its nice value).
@@ -223,7 +238,7 @@ export class RepairThread {
     for (const [id, waiting] of this.waiting) {
       this.waiting.delete(id);
       // The thread is gone: nothing writes it any more.
-      if (waiting.output !== undefined) repairBuffers.release(waiting.output);
+      waiting.output?.release();
       waiting.reject(error);
     }
   }
@@ -237,4 +252,22 @@ export class RepairThread {
     await worker?.terminate();
     this.failAll(new StrataError('RPC_UNAVAILABLE', 'repair thread closed'));
   }
+}
+
+// A rebuilt shard's buffer: `sizeBytes` at SHARD_DATA_AT of a lease of rebuildStaging as long as
+// its whole file, else a buffer of repairBuffers. Given back once, whoever calls first.
+function rebuildOutput(sizeBytes: number): Output {
+  const lease = rebuildStaging.lease(shardFileBytes(sizeBytes));
+  if (lease === undefined) {
+    const data = repairBuffers.acquire(sizeBytes);
+    return { data, release: releaseOnce(repairBuffers, data), staging: undefined };
+  }
+  let released = false;
+  const release = () => {
+    if (released) return;
+    released = true;
+    lease.release();
+  };
+  const data = lease.buffer.subarray(SHARD_DATA_AT, SHARD_DATA_AT + sizeBytes);
+  return { data, release, staging: lease.buffer };
 }

@@ -83,8 +83,9 @@ export type RebuildShard = (
 ) => Promise<RebuiltShard>;
 
 // `encoded`: the file's header and block checksums over `data`, when the rebuild computed them
-// (shard-file.ts encodeShard); otherwise the write does.
-export type RebuiltShard = Leased & { encoded?: EncodedShard };
+// (shard-file.ts encodeShard); otherwise the write does. `staging`: the aligned file-sized buffer
+// `data` was coded into, at SHARD_DATA_AT (ShardStore.put writes it direct, without a copy).
+export type RebuiltShard = Leased & { encoded?: EncodedShard; staging?: Buffer };
 
 export interface DataService {
   server: RpcServer;
@@ -172,7 +173,7 @@ export async function startDataService(options: DataServiceOptions): Promise<Dat
         // which the block CRCs catch at every later read (getShard, the scrubber) as they do for
         // any client shard. It cost a sixth of the rebuild's shard reads and CRC32C
         // (docs/architecture/healing.md, "Repair performance").
-        return await store.put(at, shard.data, shard.encoded);
+        return await store.put(at, shard.data, shard.encoded, shard.staging);
       } finally {
         shard.release();
       }

@@ -162,3 +162,12 @@ export const directStaging = new DirectStaging(DIRECT_WRITE_SLAB_BYTES);
 // holds about 30 whole shards of 1 MiB, more than a server's repair slots run at once
 // (repair-slots.ts) together with the socket writes still sending them.
 export const directReads = new DirectStaging(SLAB_BYTES, { shared: true });
+
+// The slab a data server's rebuilt shards are coded into: the repair thread codes each where
+// its file's direct write takes it from (at SHARD_DATA_AT of a file-sized lease), so the event
+// loop writes it without copying it into directStaging first. That copy, of shared memory just
+// written on the other core, was 1.2% of the whole machine's on-CPU samples in benches/repair
+// (perf). 16 MiB: a server runs at most two rebuilds per disk (repair-slots.ts), about 1 MiB
+// each; a rebuild that finds no room codes into repairBuffers and is copied as before.
+export const REBUILD_SLAB_BYTES = 16 * 1024 * 1024;
+export const rebuildStaging = new DirectStaging(REBUILD_SLAB_BYTES, { shared: true });

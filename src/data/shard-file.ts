@@ -28,6 +28,8 @@ export const SHARD_HEADER_BYTES_MAX = 64;
 export const SHARD_BLOCK_BYTES = 64 * 1024;
 const V1_HEADER_BYTES = 32;
 const V2_HEADER_BYTES = 64;
+// Where the data of a file encodeShard's header starts (the header is written first).
+export const SHARD_DATA_AT = V2_HEADER_BYTES;
 const V2_CRC_AT = 44;
 const STRIPE_ID_BYTES = 16;
 const STRIPE_ID = /^[0-9a-f]{32}$/;
@@ -57,6 +59,11 @@ export interface ShardExpectation extends ShardIdentity {
 export interface EncodedShard {
   head: Buffer;
   crcs: Buffer;
+}
+
+// The bytes of the file encodeShard's header and checksums make of `dataLength` bytes of data.
+export function shardFileBytes(dataLength: number): number {
+  return V2_HEADER_BYTES + dataLength + Math.ceil(dataLength / SHARD_BLOCK_BYTES) * 4;
 }
 
 export function encodeShard(identity: ShardIdentity, data: Uint8Array): EncodedShard {

@@ -204,10 +204,15 @@ export class ShardStore {
   // `encoded`: the file's header and block checksums, encodeShard(address, data) computed already
   // over these same bytes (a rebuild's repair thread does, at a low CPU priority); its header is
   // checked to name this shard and length, the checksums are taken as they are.
+  // `staging`: an aligned buffer of the whole file's length that `data` already lies in, just
+  // after the header's place (a rebuilt shard coded there: direct-staging.ts, rebuildStaging);
+  // a direct write goes from it, without a copy of the data into the process's slab. The
+  // caller keeps it until this settles.
   async put(
     address: ShardAddress,
     data: Buffer,
     given?: EncodedShard,
+    staging?: Buffer,
   ): Promise<{ sizeBytes: number; version: number }> {
     assert(!this.readOnly, 'a reading store writes nothing');
     const path = this.pathOf(address); // EINVAL for a bad address, before anything else
@@ -220,9 +225,19 @@ export class ShardStore {
     let created = false;
     const parts = [encoded.head, data, encoded.crcs];
     const fileBytes = encoded.head.length + data.length + encoded.crcs.length;
+    const direct = this.directWrites[address.disk];
+    const inPlace =
+      staging !== undefined &&
+      staging.length >= alignUp(fileBytes) &&
+      data.buffer === staging.buffer &&
+      data.byteOffset === staging.byteOffset + encoded.head.length;
     // No room in the staging slab now: through the page cache, as a disk without direct writes.
-    const staged = this.directWrites[address.disk] ? this.staging.lease(fileBytes) : undefined;
-    if (this.directWrites[address.disk] && staged === undefined) dataWritesUnstaged.inc();
+    const staged = !direct
+      ? undefined
+      : inPlace
+        ? { buffer: staging, release: () => {} } // the caller's
+        : this.staging.lease(fileBytes);
+    if (direct && staged === undefined) dataWritesUnstaged.inc();
     // Marked before the file exists, so a scrubber that sees the file sees the mark too.
     this.writing.add(path);
     this.readHandles.drop(path);
@@ -1018,12 +1033,12 @@ function openSynchronous(path: string, flags: number): ShardFile {
 const DIRECT_CREATE =
   constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_DIRECT;
 
-// The file's bytes (`parts`, `fileBytes` in all) copied into the aligned `staging` buffer and
-// written direct. A direct write moves whole blocks, so the last one is padded with zeros and
-// the file cut back to its length after. A crash before the cut leaves a write never
-// acknowledged (no fsync had run), as a crash mid-write does: its file is longer than its header
-// says, which the scrubber reports corrupt (shard-verify.ts) and the orphan scrubber deletes
-// when no stripe names it.
+// The file's bytes (`parts`, `fileBytes` in all) copied into the aligned `staging` buffer (those
+// not there already) and written direct. A direct write moves whole blocks, so the last one is
+// padded with zeros and the file cut back to its length after. A crash before the cut leaves a
+// write never acknowledged (no fsync had run), as a crash mid-write does: its file is longer
+// than its header says, which the scrubber reports corrupt (shard-verify.ts) and the orphan
+// scrubber deletes when no stripe names it.
 async function writeDirect(
   file: FileHandle,
   parts: Buffer[],
@@ -1033,7 +1048,11 @@ async function writeDirect(
   const paddedBytes = alignUp(fileBytes);
   assert(staging.length >= paddedBytes, 'the staging buffer holds the padded file');
   let at = 0;
-  for (const part of parts) at += part.copy(staging, at);
+  for (const part of parts) {
+    // A part already where it goes (a rebuilt shard coded in place) is not copied onto itself.
+    const placed = part.buffer === staging.buffer && part.byteOffset === staging.byteOffset + at;
+    at += placed ? part.length : part.copy(staging, at);
+  }
   assert.equal(at, fileBytes);
   staging.fill(0, fileBytes, paddedBytes);
   let position = 0;

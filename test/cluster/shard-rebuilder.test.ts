@@ -25,7 +25,7 @@ import { REPAIR_THREAD_NICE } from '../../src/cluster/repair-thread.ts';
 import { ShardRebuilder } from '../../src/cluster/shard-rebuilder.ts';
 import { repairBuffers, shardBuffers } from '../../src/common/buffer-pool.ts';
 import { isStrataError } from '../../src/common/errors.ts';
-import { directReads } from '../../src/data/direct-staging.ts';
+import { directReads, REBUILD_SLAB_BYTES, rebuildStaging } from '../../src/data/direct-staging.ts';
 import {
   DataClient,
   type DataService,
@@ -47,18 +47,21 @@ const cleanups: Array<() => unknown> = [];
 // RPC client and for the coded shard. Every buffer is overwritten when given back, so one read
 // after its release corrupts a rebuilt shard (and the byte-for-byte checks fail); and every one
 // must be given back by the end of a test (late replies of reads a rebuild no longer needed
-// included). The coded shard is in this process's repairBuffers (the event loop writes it);
-// the sources' reads (the direct-read slab, or a pool when it is full), the target's replies
-// and its own disk's reads are in each server's repair thread's pools (repair-service.ts),
-// which RepairThread.pools reports and poisons: all are checked.
+// included). The coded shard is in this process's rebuild slab (rebuildStaging: the event loop
+// writes it from there), or in its repairBuffers when the slab is full; the sources' reads (the
+// direct-read slab, or a pool when it is full), the target's replies and its own disk's reads
+// are in each server's repair thread's pools (repair-service.ts), which RepairThread.pools
+// reports and poisons: all are checked.
 shardBuffers.poisonOnRelease = true;
 repairBuffers.poisonOnRelease = true;
 directReads.poisonOnRelease = true;
+rebuildStaging.poisonOnRelease = true;
 const live: ShardRebuilder[] = []; // this test's servers' rebuilders
 async function poolCounts() {
   const [a, b] = [shardBuffers.counts, repairBuffers.counts];
   const threads = await Promise.all(live.map((r) => r.thread.pools(true)));
-  const slabsOut = [directReads.leasedBytes, ...threads.map((t) => t.slabLeasedBytes)].filter(
+  const slabs = [directReads, rebuildStaging].map((slab) => slab.leasedBytes);
+  const slabsOut = [...slabs, ...threads.map((t) => t.slabLeasedBytes)].filter(
     (bytes) => bytes > 0,
   ).length;
   const sum = (f: (c: { reused: number; allocated: number; out: number }) => number) =>
@@ -238,12 +241,44 @@ describe('data.rebuildShard', () => {
     await rebuildAll();
     assert.equal(await settledOut(), 0);
     const before = await poolCounts();
+    const codedBefore = repairBuffers.counts;
     await rebuildAll();
     const after = await poolCounts();
     assert.equal(after.allocated, before.allocated, 'no new buffers: the idle ones served');
     // Each rebuild: k replies at the target (the target holds no shard of the stripe: all its
-    // sources are remote), the coded shard. (The k source reads are in the direct-read slab.)
-    assert.ok(after.reused - before.reused >= (K + M) * (K + 1), `${after.reused} reused`);
+    // sources are remote). (The k source reads are in the direct-read slab.)
+    assert.ok(after.reused - before.reused >= (K + M) * K, `${after.reused} reused`);
+    // The coded shards were coded in the rebuild slab, where their writes take them from.
+    const codedAfter = repairBuffers.counts;
+    assert.equal(
+      codedAfter.reused + codedAfter.allocated,
+      codedBefore.reused + codedBefore.allocated,
+    );
+  });
+
+  test('with the rebuild slab full, a shard is coded in a pooled buffer and written the same', async () => {
+    const servers = await startServers(7);
+    const stripe = await writeStripe(servers, 3 * SHARD_BYTES + 12_345);
+    const target = servers[6];
+    const taken = rebuildStaging.lease(REBUILD_SLAB_BYTES);
+    assert.ok(taken !== undefined, 'the whole slab leased');
+    try {
+      const codedBefore = repairBuffers.counts;
+      for (let index = 0; index < K + M; index++) {
+        await target.client.rebuildShard(request(servers, stripe, index, [index]));
+        const rebuilt = await target.client.getShard({
+          stripeId: stripe.stripeId,
+          shardIndex: index,
+          disk: 0,
+        });
+        assert.ok(rebuilt.equals(stripe.shards[index]), `shard ${index} rebuilt byte for byte`);
+      }
+      const codedAfter = repairBuffers.counts;
+      const used = (c: typeof codedAfter) => c.reused + c.allocated;
+      assert.equal(used(codedAfter) - used(codedBefore), K + M, 'each coded in a pooled buffer');
+    } finally {
+      taken.release();
+    }
   });
 
   test("a target's own shard of the stripe is read from its disk, not over the network", async () => {

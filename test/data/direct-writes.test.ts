@@ -11,7 +11,12 @@ import {
   GRANULE_BYTES,
   GranuleMap,
 } from '../../src/data/direct-staging.ts';
-import { encodeShard, SHARD_BLOCK_BYTES } from '../../src/data/shard-file.ts';
+import {
+  encodeShard,
+  SHARD_BLOCK_BYTES,
+  SHARD_DATA_AT,
+  shardFileBytes,
+} from '../../src/data/shard-file.ts';
 import { ShardStore } from '../../src/data/shard-store.ts';
 import { verifyShardFile } from '../../src/data/shard-verify.ts';
 import { createLogger } from '../../src/observability/logger.ts';
@@ -161,6 +166,45 @@ test('with the staging slab full a shard is written through the page cache, whol
   assert.ok((await store.get(next)).equals(small));
   assert.ok(staging.lease(GRANULE_BYTES), 'every lease of the puts was given back');
   await store.close();
+});
+
+test("a shard already in the caller's aligned buffer is written direct from it, not copied", async () => {
+  // The store's own slab is full: a write that leased from it would go through the page cache
+  // (and be counted); one from the caller's buffer (a rebuilt shard coded in place) is not.
+  const staging = new DirectStaging(GRANULE_BYTES);
+  const store = new ShardStore([join(root, 'in-place')], { staging });
+  const buffered = new ShardStore([join(root, 'in-place-buffered')], { directWrites: false });
+  assert.equal(store.directWrites[0], true);
+  const held = staging.lease(GRANULE_BYTES);
+  assert.ok(held, 'the one granule is taken');
+  const unstaged = async () => (await dataWritesUnstaged.get()).values[0]?.value ?? 0;
+  const callers = new DirectStaging(4 * GRANULE_BYTES, { shared: true });
+  for (const [i, n] of [1, 200_000, SHARD_BLOCK_BYTES].entries()) {
+    const lease = callers.lease(shardFileBytes(n));
+    assert.ok(lease);
+    const data = lease.buffer.subarray(SHARD_DATA_AT, SHARD_DATA_AT + n);
+    for (let j = 0; j < n; j++) data[j] = (j * 7 + i) & 0xff;
+    const expected = Buffer.from(data);
+    const address = { disk: 0, stripeId: `${i}${'c'.repeat(31)}`, shardIndex: 2 };
+    const before = await unstaged();
+    await store.put(address, data, encodeShard(address, data), lease.buffer);
+    assert.equal(await unstaged(), before, `${n} bytes: written direct from the caller's buffer`);
+    assert.ok(data.equals(expected), `${n} bytes: the data left as it was`);
+    await buffered.put(address, expected);
+    const file = readFileSync(store.pathOf(address));
+    assert.equal(file.length, fileBytesOf(n), `${n} bytes: the file cut to its length`);
+    assert.ok(file.equals(readFileSync(buffered.pathOf(address))), `${n} bytes: same file`);
+    // Given, but not where the file puts its data: leased (none free here) and counted.
+    const elsewhere = lease.buffer.subarray(SHARD_DATA_AT + 1, SHARD_DATA_AT + 1 + n);
+    const other = { ...address, shardIndex: 3 };
+    await store.put(other, elsewhere, undefined, lease.buffer);
+    assert.equal(await unstaged(), before + 1, `${n} bytes: not in place, not written from it`);
+    assert.ok((await store.get(other)).equals(elsewhere));
+    lease.release();
+  }
+  held.release();
+  await store.close();
+  await buffered.close();
 });
 
 test('a direct write cut before its file was cut back to length is found by the scrubber', async () => {
