@@ -11,6 +11,7 @@ import assert from 'node:assert';
 import { createHash, type Hash } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
+import { copyBytes } from './copy-bytes.ts';
 import { StrataError } from './errors.ts';
 import type { HashAlgorithm, HashThreadReply, HashThreadRequest } from './hash-thread.ts';
 
@@ -209,7 +210,13 @@ export class OffloadedHash {
         const acquired = this.threads.acquire();
         this.segment = typeof acquired === 'number' ? acquired : await acquired;
       }
-      const copied = chunk.copy(this.threads.view(this.segment), this.filled, at);
+      const taken = Math.min(SEGMENT_BYTES - this.filled, chunk.length - at);
+      // Into shared memory: copyBytes, not chunk.copy (copy-bytes.ts).
+      const copied = copyBytes(
+        this.threads.view(this.segment),
+        this.filled,
+        chunk.subarray(at, at + taken),
+      );
       at += copied;
       this.filled += copied;
       if (this.filled === SEGMENT_BYTES) this.post();

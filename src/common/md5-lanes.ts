@@ -10,6 +10,7 @@
 // every other lane that has one), then its last bytes and the padding.
 import assert from 'node:assert';
 import { readFileSync } from 'node:fs';
+import { copyBytes } from './copy-bytes.ts';
 
 export const LANES = 8;
 export const CHUNK_BYTES = 64 * 1024;
@@ -106,7 +107,12 @@ export class Md5Lanes {
         held.last = 0;
       }
       const taken = Math.min(CHUNK_BYTES - held.last, bytes.length - at);
-      this.heap.set(bytes.subarray(at, at + taken), (held.chunks.at(-1) as number) + held.last);
+      // The bytes are a hashing segment, in shared memory: copyBytes (copy-bytes.ts).
+      copyBytes(
+        this.heap,
+        (held.chunks.at(-1) as number) + held.last,
+        bytes.subarray(at, at + taken),
+      );
       held.last += taken;
       held.total += taken;
       at += taken;

@@ -6,6 +6,7 @@
 //   after that          shards allocated in wasm memory (allocateShards): coded in place, no copy
 import assert from 'node:assert';
 import { readFileSync } from 'node:fs';
+import { copyBytes } from '../common/copy-bytes.ts';
 import { MUL_TABLE } from './gf256.ts';
 import type { Matrix } from './matrix.ts';
 
@@ -139,7 +140,9 @@ export class WasmKernel {
     );
   }
 
-  // Caller-owned buffers: through the scratch window, CHUNK_BYTES of every shard at a time.
+  // Caller-owned buffers: through the scratch window, CHUNK_BYTES of every shard at a time (often
+  // shared memory: a rebuild's shards, a gateway's stripes; copyBytes copies those at memcpy's
+  // speed).
   private codeCopying(inputs: Uint8Array[], outputs: Uint8Array[], length: number): void {
     const slots = inputs.length + outputs.length;
     assert(SCRATCH_AT + slots * CHUNK_BYTES <= this.scratchEnd, 'scratch window holds the stripe');
@@ -154,13 +157,13 @@ export class WasmKernel {
       const n = Math.min(CHUNK_BYTES, length - offset);
       const padded = roundUp64(n);
       for (let i = 0; i < inputs.length; i++) {
-        bytes.set(inputs[i].subarray(offset, offset + n), slotAt(i));
+        copyBytes(bytes, slotAt(i), inputs[i].subarray(offset, offset + n));
         if (padded > n) bytes.fill(0, slotAt(i) + n, slotAt(i) + padded);
       }
       fn(inputs.length, POINTERS_AT, POINTERS_AT + inputs.length * 4, TABLES_AT, padded);
       for (let r = 0; r < outputs.length; r++) {
         const from = slotAt(inputs.length + r);
-        outputs[r].set(bytes.subarray(from, from + n), offset);
+        copyBytes(outputs[r], offset, bytes.subarray(from, from + n));
       }
     }
   }

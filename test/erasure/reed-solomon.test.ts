@@ -77,16 +77,26 @@ describe('Reed-Solomon', () => {
     );
   });
 
+  // Shared memory too (a rebuild's and a gateway's shards), whose copies through the SIMD
+  // kernel's window take another path (copy-bytes.ts); 70,000 bytes spans three windows.
   test('codeShard computes one shard from any k others, with either kernel (property)', () => {
+    const inMemory = (bytes: Uint8Array, shared: boolean) => {
+      if (!shared) return bytes;
+      const copy = new Uint8Array(new SharedArrayBuffer(bytes.length));
+      copy.set(bytes);
+      return copy;
+    };
     fc.assert(
       fc.property(
         fc.integer({ min: 1, max: 12 }),
         fc.integer({ min: 1, max: 5 }),
-        fc.constantFrom(1, 15, 16, 17, 64, 65, 1000),
+        fc.constantFrom(1, 15, 16, 17, 64, 65, 1000, 70_000),
         fc.integer(),
         fc.infiniteStream(fc.integer({ min: 0, max: 1000 })),
         fc.constantFrom('ts' as const, 'wasm-simd' as const),
-        (k, m, size, seed, picks, kernel) => {
+        fc.boolean(),
+        fc.boolean(),
+        (k, m, size, seed, picks, kernel, sharedInputs, sharedOutput) => {
           const codec = new ReedSolomon(k, m, { kernel });
           const shards = shardsOf(k, m, size, (s, b) => (seed + s * 13 + b * 5 + (s ^ b)) & 0xff);
           codec.encode(shards);
@@ -99,11 +109,11 @@ describe('Reed-Solomon', () => {
             const pick = others.splice((iterator.next().value as number) % others.length, 1);
             indices.push(pick[0]);
           }
-          const output = new Uint8Array(size).fill(0x5a);
+          const output = inMemory(new Uint8Array(size).fill(0x5a), sharedOutput);
           codec.codeShard(
             target,
             indices,
-            indices.map((i) => shards[i]),
+            indices.map((i) => inMemory(shards[i], sharedInputs)),
             output,
           );
           assert.deepEqual(output, shards[target], `shard ${target} from ${indices}`);
