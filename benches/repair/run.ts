@@ -409,6 +409,7 @@ async function killAndRepair(
   });
   const downMs = performance.now();
   const downUs = process.hrtime.bigint() / 1000n;
+  const benchCpuAtDown = process.cpuUsage();
   const cpuAtDown = cpuSeconds(left.processes);
   const threadsAtDown = threadSeconds(left.processes);
   // Polled by the state machine's shard counts (no shard left on a server not recorded up): a
@@ -421,6 +422,7 @@ async function killAndRepair(
   });
   const healthyMs = performance.now();
   const healthyUs = process.hrtime.bigint() / 1000n;
+  const benchCpu = process.cpuUsage(benchCpuAtDown);
   const cpu = cpuBetween(left.roles, cpuAtDown, cpuSeconds(left.processes));
   const threads = threadsBetween(left.roles, threadsAtDown, threadSeconds(left.processes));
   const stillDegraded = degraded(await allStripes(metadata), await metadata.read('dataServers'));
@@ -437,6 +439,13 @@ async function killAndRepair(
   // to read a profile of the repair alone (--profile).
   if (opts.profile) console.log(`repair window (monotonic us): ${downUs} ${healthyUs}`);
   reportThreads(threads, victim.lostBytes);
+  // This process shares the machine: its foreground GETs and polls take CPU the cluster's
+  // repair could have had (on a real cluster the clients run elsewhere).
+  const benchSeconds = (benchCpu.user + benchCpu.system) / 1e6;
+  console.log(
+    `  bench process (foreground GETs, polls) CPU in repair: ${fmt(benchSeconds)} s, ` +
+      `${fmt((100 * benchSeconds * 1000) / repairMs, 0)}% of one core`,
+  );
   return { killedMs, downMs, healthyMs, cpu };
 }
 
