@@ -39,6 +39,7 @@ import { MetadataClient } from '../../src/client/metadata-client.ts';
 import type { DataServerInfo, Stripe } from '../../src/metadata/types.ts';
 import { patternBytes, s3Client } from '../../test/helpers/s3.ts';
 import { type StrataProcess, tempDir } from '../../test/helpers/server.ts';
+import { MachineSpeed } from '../machine-speed.ts';
 import { type BenchCluster, startBenchCluster } from './cluster.ts';
 import { plainCopy, shardFiles } from './copy.ts';
 import { cpuBetween, cpuSeconds, type ThreadCpu, threadSeconds, threadsBetween } from './cpu.ts';
@@ -145,6 +146,11 @@ async function main(): Promise<void> {
   // Outside configDir: tempDir's directories are removed at exit (test/helpers/server.ts), and
   // the profiles were removed with them.
   const profileDir = opts.profile ? mkdtempSync(join(tmpdir(), 'strata-repair-prof-')) : undefined;
+  // The machine's own speed before the cluster starts, between the rest window and the kill, and
+  // after the copy: on this VM the repair's CPU per GiB rose 15-20% over a long series of runs
+  // while the plain copy sped up, and the probes tell a slower machine from a slower repair.
+  const speed = new MachineSpeed();
+  speed.probe('before the cluster starts');
   console.log(
     `repair bench: ${fmt(totalBytes / MiB, 0)} MiB in ${fmt(objectBytes / MiB, 0)} MiB objects, ` +
       `3 metadata + 6 data servers (2 disks each) + gateway, 4+2; repair throttle ` +
@@ -190,6 +196,7 @@ async function main(): Promise<void> {
     );
     resting = false;
     await restRun.done;
+    speed.probe('before the kill');
     const atRest = within(restRun, restFromMs, performance.now());
     const victim = await chooseVictim(metadata, cluster);
     // Which foreground objects lose the shard their bytes are in (shard 0: a 1 MiB object fills
@@ -219,6 +226,7 @@ async function main(): Promise<void> {
     const beside = copying ? startForeground(() => copying) : undefined;
     const copyFromMs = performance.now();
     const copyRate = await copyBench(cluster, victim, configDir);
+    speed.probe('after the copy');
     const copyToMs = performance.now();
     copying = false;
     await beside?.done;
@@ -241,6 +249,7 @@ async function main(): Promise<void> {
     // moves the foreground's latency whoever does it (docs/testing.md, "The repair benchmark").
     if (p99Copy !== undefined)
       console.log(`GET p99 beside the plain copy / at rest = ${fmt(p99Copy / p99Rest, 2)}`);
+    console.log(speed.report());
   } finally {
     await metadata.close();
     await cluster.stop();

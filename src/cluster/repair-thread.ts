@@ -4,7 +4,8 @@
 // is REPAIR_THREAD_NICE, so that the kernel gives the CPU to client work first (this server's own
 // event loop serving client reads, and the gateways and metadata members on the same machine)
 // and repair the rest; on an idle machine nothing competes and repair runs at full speed.
-// The shards are in shared memory (repairBuffers): a task is a small message each way.
+// The shards are in shared memory (rebuildStaging, repairBuffers): a task is a small message each
+// way.
 //
 // In benches/repair on two cores, repair is CPU-bound and the foreground GET p99 rose 3.7 times
 // while it ran. A lower priority for the whole data server would slow its client reads too; the
