@@ -39,6 +39,7 @@ import { MetadataClient } from '../../src/client/metadata-client.ts';
 import type { DataServerInfo, Stripe } from '../../src/metadata/types.ts';
 import { patternBytes, s3Client } from '../../test/helpers/s3.ts';
 import { type StrataProcess, tempDir } from '../../test/helpers/server.ts';
+import { recordedDown, serversUp } from '../../test/helpers/server-records.ts';
 import { MachineSpeed } from '../machine-speed.ts';
 import { type BenchCluster, startBenchCluster } from './cluster.ts';
 import { plainCopy, shardFiles } from './copy.ts';
@@ -169,11 +170,7 @@ async function main(): Promise<void> {
   });
   const metadata = new MetadataClient(cluster.metadataAddrs);
   try {
-    await until('six data servers up with their disks reported', async () => {
-      const servers = await metadata.read('dataServers');
-      const ready = servers.filter((s) => s.state === 'up' && s.disks.every((d) => d.freeBytes));
-      return ready.length === 6 ? true : undefined;
-    });
+    await until('six data servers up with their disks reported', serversUp(metadata, 6));
     const s3 = s3Client(cluster.gateway);
     const smallKeys = await fill(s3, totalBytes, objectBytes);
     let resting = true;
@@ -412,10 +409,7 @@ async function killAndRepair(
 ) {
   const killedMs = performance.now();
   await victim.process.kill();
-  await until(`${victim.id} recorded down`, async () => {
-    const servers = await metadata.read('dataServers');
-    return servers.find((s) => s.serverId === victim.id)?.state === 'down' ? true : undefined;
-  });
+  await until(`${victim.id} recorded down`, recordedDown(metadata, victim.id));
   const downMs = performance.now();
   const downUs = process.hrtime.bigint() / 1000n;
   const benchCpuAtDown = process.cpuUsage();

@@ -12,6 +12,7 @@ import { MetadataClient } from '../../src/client/metadata-client.ts';
 import type { Stripe } from '../../src/metadata/types.ts';
 import { patternBytes, s3Client } from '../helpers/s3.ts';
 import { type StrataProcess, startStrata, tempDir } from '../helpers/server.ts';
+import { serversUp } from '../helpers/server-records.ts';
 import { allStripes, hasShardFile } from '../helpers/stripes.ts';
 import { until as untilPolled } from '../helpers/wait.ts';
 
@@ -76,11 +77,10 @@ test("a cold server's lost shards are rebuilt on the other cold servers only", a
       env: metadataEnv,
     });
     started.push(gateway);
-    const servers = await until('seven data servers up with their disks reported', async () => {
-      const list = await metadata.read('dataServers');
-      const ready = list.filter((s) => s.state === 'up' && s.disks.every((d) => d.freeBytes));
-      return ready.length === ids.length ? list : undefined;
-    });
+    const servers = await until(
+      'seven data servers up with their disks reported',
+      serversUp(metadata, ids.length),
+    );
     const coldIds = new Set(servers.filter((s) => s.domain.pool === 'cold').map((s) => s.serverId));
     assert.equal(coldIds.size, COLD_SERVERS);
 

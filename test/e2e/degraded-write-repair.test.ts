@@ -22,6 +22,7 @@ import {
   startStrata,
   tempDir,
 } from '../helpers/server.ts';
+import { serversUp } from '../helpers/server-records.ts';
 import { hasShardFile } from '../helpers/stripes.ts';
 import { until as untilPolled } from '../helpers/wait.ts';
 
@@ -87,11 +88,7 @@ test('a shard a degraded write left absent is rebuilt by repair, with no server 
     });
     started.push(gateway);
     const processOf = new Map(data.map((p, i) => [`data-${i + 2}`, p]));
-    await until('six data servers up with their disks reported', async () => {
-      const servers = await metadata.read('dataServers');
-      const ready = servers.filter((s) => s.state === 'up' && s.disks.every((d) => d.freeBytes));
-      return ready.length === DATA_SERVERS ? true : undefined;
-    });
+    await until('six data servers up with their disks reported', serversUp(metadata, DATA_SERVERS));
     const s3 = s3Client(gateway);
     await s3.send(new CreateBucketCommand({ Bucket: 'deg' }));
 

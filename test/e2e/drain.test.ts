@@ -20,6 +20,7 @@ import {
   startStrata,
   tempDir,
 } from '../helpers/server.ts';
+import { serversUp as serversUpProbe } from '../helpers/server-records.ts';
 import { until as untilPolled } from '../helpers/wait.ts';
 
 const DATA_SERVERS = 6;
@@ -79,11 +80,7 @@ test('a new server receives its fair share; a drained server holds nothing, lose
     return process;
   };
   const serversUp = (count: number) =>
-    until(`${count} data servers up with their disks reported`, async () => {
-      const servers = await metadata.read('dataServers');
-      const ready = servers.filter((s) => s.state === 'up' && s.disks.every((d) => d.freeBytes));
-      return ready.length === count ? true : undefined;
-    });
+    until(`${count} data servers up with their disks reported`, serversUpProbe(metadata, count));
   try {
     const data = new Map<string, StrataProcess>();
     for (const [i, p] of (

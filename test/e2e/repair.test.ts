@@ -14,6 +14,7 @@ import type { DataServerInfo, Stripe } from '../../src/metadata/types.ts';
 import { MetadataCluster } from '../helpers/metadata-cluster.ts';
 import { bodyBytes, md5Hex, patternBytes, s3Client } from '../helpers/s3.ts';
 import { runStrata, type StrataProcess, startStrata, tempDir } from '../helpers/server.ts';
+import { recordedDown, serversUp } from '../helpers/server-records.ts';
 import { allStripes, hasShardFile } from '../helpers/stripes.ts';
 import { until as untilPolled } from '../helpers/wait.ts';
 
@@ -102,11 +103,10 @@ test('after two data servers are killed, repair restores k+m shards on live serv
     });
     started.push(gateway);
     const processOf = new Map(data.map((p, i) => [`data-${i + 2}`, p]));
-    await until('eight data servers up with their disks reported', async () => {
-      const servers = await metadata.read('dataServers');
-      const ready = servers.filter((s) => s.state === 'up' && s.disks.every((d) => d.freeBytes));
-      return ready.length === DATA_SERVERS ? true : undefined;
-    });
+    await until(
+      'eight data servers up with their disks reported',
+      serversUp(metadata, DATA_SERVERS),
+    );
 
     const s3 = s3Client(gateway);
     await s3.send(new CreateBucketCommand({ Bucket: 'repair' }));
@@ -262,11 +262,10 @@ test('repair resumes under a new metadata leader, leaving no duplicate or orphan
     const gateway = await startStrata({ args: ['--role', 's3', ...peers], ready: ['s3'], env });
     started.push(gateway);
     const processOf = new Map(data.map((p, i) => [`data-${i + 10}`, p]));
-    await until('eight data servers up with their disks reported', async () => {
-      const servers = await metadata.read('dataServers');
-      const ready = servers.filter((s) => s.state === 'up' && s.disks.every((d) => d.freeBytes));
-      return ready.length === DATA_SERVERS ? true : undefined;
-    });
+    await until(
+      'eight data servers up with their disks reported',
+      serversUp(metadata, DATA_SERVERS),
+    );
     const s3 = s3Client(gateway);
     await s3.send(new CreateBucketCommand({ Bucket: 'resume' }));
     const body = patternBytes(8 * 1024 * 1024, 7); // two full stripes of 1 MiB shards
@@ -363,11 +362,7 @@ test('a repair of more stripes than a replan looks at rebuilds them all, its que
       env,
     });
     started.push(gateway);
-    await until('six data servers up with their disks reported', async () => {
-      const list = await metadata.read('dataServers');
-      const ready = list.filter((s) => s.state === 'up' && s.disks.every((d) => d.freeBytes));
-      return ready.length === servers ? true : undefined;
-    });
+    await until('six data servers up with their disks reported', serversUp(metadata, servers));
     const s3 = s3Client(gateway);
     await s3.send(new CreateBucketCommand({ Bucket: 'window' }));
     const written = new Map<string, string>();
@@ -384,10 +379,7 @@ test('a repair of more stripes than a replan looks at rebuilds them all, its que
       (await metadata.read('shardCounts'))
         .filter((c) => c.serverId === victim)
         .reduce((sum, c) => sum + c.shards, 0);
-    await until(`${victim} recorded down`, async () => {
-      const list = await metadata.read('dataServers');
-      return list.find((s) => s.serverId === victim)?.state === 'down' ? true : undefined;
-    });
+    await until(`${victim} recorded down`, recordedDown(metadata, victim));
     // The queue the leader reports, read before the shards left on the victim: every plan
     // counts them all (running, waiting in the window, deferred beyond it), so it is never below
     // what is left a moment later. Only samples after the first rebuild landed count (the
