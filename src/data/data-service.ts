@@ -16,6 +16,7 @@ import type { EncodedShard } from './shard-file.ts';
 import { ShardScrubber } from './shard-scrubber.ts';
 import type { BlockVerifier } from './shard-store.ts';
 import { ShardStore } from './shard-store.ts';
+import { putShardBodies } from './staged-bodies.ts';
 import {
   DATA_RPC,
   type DataServerStatus,
@@ -105,11 +106,12 @@ export async function startDataService(options: DataServiceOptions): Promise<Dat
     passIntervalMs: options.scrub?.passIntervalMs ?? 7 * 24 * 3600 * 1000,
     log: log.child({ component: 'scrub' }),
   });
-  // putShard, the one handler given a body, has written or copied it before it answers.
+  // putShard, the one handler given a body, has written or copied it before it answers. Its
+  // body is read where its file's direct write takes it from (staged-bodies.ts).
   const server = new RpcServer({
     name: `data ${options.serverId}`,
     log,
-    requestBodyPool: shardBuffers,
+    requestBodyPool: putShardBodies,
   });
   const repairSlots = new RepairSlots(options.disks.length);
   // Repair yields to this server's clients (repair-yield.ts): its server-wide bounds shrink while
@@ -118,7 +120,7 @@ export async function startDataService(options: DataServiceOptions): Promise<Dat
   server.handle(DATA_RPC.putShard, async ({ header, body }) => {
     const h = objectHeader<PutShardHeader>(header, DATA_RPC.putShard);
     if (!body) throw new StrataError('EINVAL', 'putShard without a body');
-    return { header: await store.put(h, body) };
+    return { header: await store.put(h, body, undefined, putShardBodies.fileFor(body)) };
   });
   // A getShard as the handler serves it; `deadlineMs` bounds a background read's wait.
   const readShard = (

@@ -7,8 +7,11 @@
 // Small frames are parsed from the scratch buffer and copied out, since the scratch is reused
 // (and msgpack binary fields decode as views of their source).
 // `largeBuffer`, when given, may supply a large frame's buffer (the RPC client leases one from a
-// pool for a call that will give it back); the frame then carries it as `leased`, and whoever
-// takes the frame owns it. Until the frame is whole, the reader alone writes to it.
+// pool for a call that will give it back; a data server places a shard's body where its file's
+// direct write takes it from: src/data/staged-bodies.ts); the frame then carries it as `leased`,
+// and whoever takes the frame owns it. Until the frame is whole, the reader alone writes to it;
+// a leased buffer of a frame that never became whole, or did not decode, is the reader's to give
+// back (`abandon`).
 import assert from 'node:assert';
 import {
   checkFrameLength,
@@ -19,10 +22,19 @@ import {
 } from './frame.ts';
 
 export const FRAME_SCRATCH_BYTES = 64 * 1024;
-// A large frame's buffer is chosen once its request id is in (prefix, kind, request id).
-const REQUEST_ID_END = FRAME_PREFIX_BYTES + 5;
+// A large frame's buffer is chosen once its fixed fields are in (prefix, kind, request id, header
+// length): the body's place in the frame is known then.
+const FIXED_END = FRAME_PREFIX_BYTES + FRAME_FIXED_BYTES;
+const REQUEST_ID_AT = FRAME_PREFIX_BYTES + 1;
+const HEADER_LENGTH_AT = FRAME_PREFIX_BYTES + 5;
 
-export type LargeFrameBuffer = (requestId: number, frameBytes: number) => Buffer | undefined;
+// `bodyAt`: where the frame's body starts, from its start (its header length as sent: checked
+// only when the frame decodes, so it may lie past the frame's end).
+export type LargeFrameBuffer = (
+  requestId: number,
+  frameBytes: number,
+  bodyAt: number,
+) => Buffer | undefined;
 
 export class FrameReader {
   private readonly largeBuffer: LargeFrameBuffer | undefined;
@@ -59,6 +71,7 @@ export class FrameReader {
       assert(buffer.buffer === this.large.buffer, 'the read went into the large frame');
       this.largeFilled += bytesRead;
       if (this.largeFilled < this.large.length) return frames;
+      // A frame that does not decode throws here and stays, for abandon() to give back.
       const frame = decodeLarge(this.large, this.largeLeased);
       this.large = undefined;
       this.largeLeased = false;
@@ -82,10 +95,10 @@ export class FrameReader {
         FRAME_PREFIX_BYTES + checkFrameLength(this.scratch.readUInt32BE(this.start));
       if (frameBytes > FRAME_SCRATCH_BYTES) {
         assert(available < frameBytes, 'a read never passes the end of the frame it began');
-        assert(FRAME_FIXED_BYTES >= REQUEST_ID_END - FRAME_PREFIX_BYTES);
-        if (available < REQUEST_ID_END) return; // a frame has them: wait for them
-        const requestId = this.scratch.readUInt32BE(this.start + 5);
-        const leased = this.largeBuffer?.(requestId, frameBytes);
+        if (available < FIXED_END) return; // a frame has them: wait for them
+        const requestId = this.scratch.readUInt32BE(this.start + REQUEST_ID_AT);
+        const bodyAt = FIXED_END + this.scratch.readUInt32BE(this.start + HEADER_LENGTH_AT);
+        const leased = this.largeBuffer?.(requestId, frameBytes, bodyAt);
         assert(leased === undefined || leased.length === frameBytes, 'a buffer of the frame');
         this.large = leased ?? Buffer.allocUnsafe(frameBytes);
         this.largeLeased = leased !== undefined;
@@ -99,10 +112,20 @@ export class FrameReader {
       frames.push(decodeFrame(bytes));
     }
   }
+
+  // The leased buffer of a large frame this reader holds and will not finish (its connection
+  // closed, or the frame did not decode), for the caller to give back to where it came from.
+  abandon(): Buffer | undefined {
+    const leased = this.largeLeased ? this.large : undefined;
+    this.large = undefined;
+    this.largeLeased = false;
+    this.largeFilled = 0;
+    return leased;
+  }
 }
 
 // A whole large frame; a leased buffer rides along with it. (One that does not decode closes the
-// connection, and the collector takes its buffer.)
+// connection; the reader still holds its buffer: abandon().)
 function decodeLarge(bytes: Buffer, leased: boolean): Frame {
   if (!leased) return decodeFrame(bytes);
   return { ...decodeFrame(bytes), leased: bytes };

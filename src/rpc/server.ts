@@ -1,7 +1,6 @@
 import assert from 'node:assert';
 import { createServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
-import type { BufferPool } from '../common/buffer-pool.ts';
 import { isStrataError, StrataError } from '../common/errors.ts';
 import { listen } from '../common/listen.ts';
 import { type Logger, silentLogger } from '../observability/logger.ts';
@@ -44,15 +43,23 @@ export interface RpcServerOptions {
   security?: RpcSecurity;
   // Default: Strata's table (src/rpc/permissions.ts); a test's own methods need their own.
   permissions?: PermissionCheck;
-  // Large requests (frame.ts, LARGE_FRAME_BYTES) are read into buffers of this pool, given back
-  // once their handler has answered. Only for a server none of whose handlers keeps a view of a
-  // request's body after it answers (a data server: putShard has written or copied its shard by
-  // then). Without it, each large request is a fresh allocation the collector frees.
-  requestBodyPool?: BufferPool;
+  // Large requests (frame.ts, LARGE_FRAME_BYTES) are read into buffers from here, given back
+  // once their handler has answered, or when their connection drops them unanswered. Only for a
+  // server none of whose handlers keeps a view of a request's body after it answers (a data
+  // server: putShard has written or copied its shard by then). Without it, each large request is
+  // a fresh allocation the collector frees.
+  requestBodyPool?: RequestBodies;
   // False: token-mode connections are read as streams (FrameDecoder) too, as they are where the
   // socket or this Node does not take reads into chosen buffers (socket-reads.ts). For tests,
   // which run both paths.
   ownReads?: boolean;
+}
+
+// A BufferPool is one. `bodyAt` (where the frame's body starts, from its start) is given where
+// it is known when the buffer is chosen: the reads into chosen buffers (FrameReader) know it.
+export interface RequestBodies {
+  acquire(frameBytes: number, bodyAt?: number): Buffer;
+  release(frame: Buffer): void;
 }
 
 interface Connection {
@@ -68,6 +75,8 @@ interface Connection {
   inFlight: number;
   queue: Array<{ frame: Frame; deadlineMs: number }>;
   reads: SocketReads; // paused while the queue is full
+  // The large frame the connection's reader is filling, given back when the connection ends.
+  abandonRead: () => void;
 }
 
 export class RpcServer {
@@ -79,7 +88,7 @@ export class RpcServer {
   private readonly handlers = new Map<string, RpcHandler>();
   private readonly sockets = new Set<Socket>();
   private server: Server | undefined;
-  private readonly requestBodyPool: BufferPool | undefined;
+  private readonly requestBodyPool: RequestBodies | undefined;
   private readonly ownReads: boolean;
 
   constructor(options: RpcServerOptions) {
@@ -216,9 +225,10 @@ export class RpcServer {
       inFlight: 0,
       queue: [],
       reads: streamReads(socket),
+      abandonRead: () => {},
     };
     const received = (frames: () => Frame[]) => {
-      let read: Frame[];
+      let read: Frame[] | undefined;
       try {
         read = frames();
         for (const frame of read) {
@@ -227,6 +237,7 @@ export class RpcServer {
         }
       } catch (error) {
         this.log.warn('closing RPC connection on a bad frame', { server: this.name, error });
+        for (const frame of read ?? []) this.releaseBody(frame);
         socket.destroy();
         return;
       }
@@ -257,7 +268,11 @@ export class RpcServer {
     socket.on('close', () => {
       clearTimeout(connection.handshakeTimer);
       this.sockets.delete(socket);
+      // Requests never served, and the one half read: their buffers go back (a data server's
+      // may hold room in its direct-write slab).
+      for (const { frame } of connection.queue) this.releaseBody(frame);
       connection.queue.length = 0;
+      connection.abandonRead();
     });
   }
 
@@ -269,7 +284,13 @@ export class RpcServer {
     received: (frames: () => Frame[]) => void,
   ): SocketReads | undefined {
     const pool = this.requestBodyPool;
-    const reader = new FrameReader(pool && ((_requestId, frameBytes) => pool.acquire(frameBytes)));
+    const reader = new FrameReader(
+      pool && ((_requestId, frameBytes, bodyAt) => pool.acquire(frameBytes, bodyAt)),
+    );
+    connection.abandonRead = () => {
+      const leased = reader.abandon();
+      if (leased !== undefined) pool?.release(leased);
+    };
     let preamble: Buffer | undefined =
       connection.role === undefined ? Buffer.allocUnsafe(PREAMBLE_BYTES) : undefined;
     let preambleFilled = 0;
@@ -399,10 +420,14 @@ export class RpcServer {
       write(socket, encodeFrame(KIND_RESPONSE_ERROR, frame.requestId, { code, message }));
     } finally {
       // The handler has answered (or never ran): nothing reads the request's body any more.
-      if (frame.leased !== undefined) this.requestBodyPool?.release(frame.leased);
+      this.releaseBody(frame);
       stopTimer();
       rpcRequests.inc({ method: label, code });
     }
+  }
+
+  private releaseBody(frame: Frame): void {
+    if (frame.leased !== undefined) this.requestBodyPool?.release(frame.leased);
   }
 
   private async run(

@@ -6,7 +6,9 @@ import { join } from 'node:path';
 import { afterEach, describe, test } from 'node:test';
 import { shardBuffers } from '../../src/common/buffer-pool.ts';
 import { isStrataError } from '../../src/common/errors.ts';
+import { DIRECT_WRITE_SLAB_BYTES, directStaging } from '../../src/data/direct-staging.ts';
 import { DataClient, ShardStore, startDataService } from '../../src/data/index.ts';
+import { putShardBodies } from '../../src/data/staged-bodies.ts';
 import { RpcClient } from '../../src/rpc/index.ts';
 import '../helpers/cluster-token.ts';
 
@@ -102,32 +104,49 @@ describe('data service', () => {
     assert.equal(shardBuffers.counts.out, 0, 'every pooled buffer given back');
   });
 
-  test('shards arrive in pooled buffers: each is written with its own bytes, every buffer given back', async () => {
-    // A large putShard's frame is read into a buffer of the pool (frame.ts), given back once the
-    // handler has answered; one given back before the shard was written or copied, and reused by
-    // the next frame, would store that frame's bytes. Every release overwrites the buffer here.
-    shardBuffers.poisonOnRelease = true;
-    cleanups.push(() => {
-      shardBuffers.poisonOnRelease = false;
+  // A large putShard's frame is read where its file's direct write takes it from (a lease of the
+  // direct-write slab: staged-bodies.ts), or into a buffer of the pool when the slab has no
+  // room; either is given back once the handler has answered. One given back before the shard
+  // was written, and reused by the next frame, would store that frame's bytes: every release
+  // overwrites the buffer here.
+  for (const slabFull of [false, true])
+    test(`shards arrive ${slabFull ? 'in pooled buffers when the slab is full' : 'in the direct-write slab'}: each is written with its own bytes, every buffer given back`, async () => {
+      shardBuffers.poisonOnRelease = true;
+      directStaging.poisonOnRelease = true;
+      cleanups.push(() => {
+        shardBuffers.poisonOnRelease = false;
+        directStaging.poisonOnRelease = false;
+      });
+      const { client } = await start([join(tempRoot(), 'd0'), join(tempRoot(), 'd1')]);
+      let hold = slabFull ? directStaging.lease(DIRECT_WRITE_SLAB_BYTES) : undefined;
+      assert.equal(slabFull, hold !== undefined, 'the whole slab held, or not');
+      cleanups.push(() => hold?.release());
+      const sizes = [1024 * 1024, 70_000, 64 * 1024 + 1, 300_000, 1024 * 1024 - 3];
+      const shards = Array.from({ length: 24 }, (_, n) => {
+        const data = Buffer.alloc(sizes[n % sizes.length]);
+        for (let i = 0; i < data.length; i++) data[i] = (i * 13 + n * 101) & 0xff;
+        return { address: { stripeId: stripe(200 + n), shardIndex: n % 6, disk: n % 2 }, data };
+      });
+      const before = { pool: shardBuffers.counts, bodies: putShardBodies.counts };
+      await Promise.all(shards.map(({ address, data }) => client.putShard(address, data)));
+      const after = { pool: shardBuffers.counts, bodies: putShardBodies.counts };
+      const staged = after.bodies.staged - before.bodies.staged;
+      const pooled = after.bodies.pooled - before.bodies.pooled;
+      // Every frame here is larger than the reader's scratch (frame-reader.ts).
+      assert.equal(staged + pooled, shards.length, 'every shard read into a chosen buffer');
+      if (slabFull) assert.equal(staged, 0, 'none in the slab');
+      else assert.ok(staged >= shards.length / 2, `${staged} of ${shards.length} in the slab`);
+      const fromPool =
+        after.pool.allocated + after.pool.reused - (before.pool.allocated + before.pool.reused);
+      assert.ok(fromPool >= pooled, 'the others from the pool');
+      assert.equal(after.pool.out, 0, 'every pooled buffer given back');
+      assert.equal(after.bodies.out, 0, 'every slab lease given back');
+      hold?.release();
+      hold = undefined;
+      assert.equal(directStaging.leasedBytes, 0, 'the slab all free');
+      for (const { address, data } of shards)
+        assert.ok((await client.getShard(address)).equals(data), `shard ${address.stripeId}`);
     });
-    const { client } = await start([join(tempRoot(), 'd0'), join(tempRoot(), 'd1')]);
-    const sizes = [1024 * 1024, 70_000, 64 * 1024 + 1, 300_000, 1024 * 1024 - 3];
-    const shards = Array.from({ length: 24 }, (_, n) => {
-      const data = Buffer.alloc(sizes[n % sizes.length]);
-      for (let i = 0; i < data.length; i++) data[i] = (i * 13 + n * 101) & 0xff;
-      return { address: { stripeId: stripe(200 + n), shardIndex: n % 6, disk: n % 2 }, data };
-    });
-    const before = shardBuffers.counts;
-    await Promise.all(shards.map(({ address, data }) => client.putShard(address, data)));
-    const after = shardBuffers.counts;
-    assert.ok(
-      after.allocated + after.reused - (before.allocated + before.reused) >= shards.length,
-      'every shard came in a pooled buffer',
-    );
-    assert.equal(after.out, 0, 'every request buffer given back');
-    for (const { address, data } of shards)
-      assert.ok((await client.getShard(address)).equals(data), `shard ${address.stripeId}`);
-  });
 
   test('opening a disk removes what a crashed write left in <disk>/tmp', () => {
     const root = tempRoot();
