@@ -5,12 +5,12 @@
 // event loop's samples outside the kernel). Here a large request's frame is read into a lease of
 // the slab placed so that its body starts SHARD_DATA_AT bytes past an aligned address, with room
 // after it for the file's block checksums and padding; ShardStore.put (its `staging`) writes the
-// header and checksums around the body and the file from there.
+// header and checksums around the body and the file from there. Both ways a server reads (into
+// chosen buffers, and as a stream: TLS) learn where a large frame's body starts before choosing.
 // The frame's fixed fields and header come just before its body, where the file's header goes:
 // put overwrites them, after the frame was decoded into the handler's arguments (plain values, no
 // views of the frame: a putShard header has no binary field). A frame whose lease does not fit
-// now, and any frame read without knowing where its body starts (TLS connections read as streams:
-// frame.ts, FrameDecoder), goes to the fallback pool as before, and its body is copied.
+// now goes to the fallback pool as before, and its body is copied.
 import assert from 'node:assert';
 import { type BufferPool, shardBuffers } from '../common/buffer-pool.ts';
 import type { RequestBodies } from '../rpc/server.ts';
@@ -37,9 +37,9 @@ export class StagedBodies implements RequestBodies {
     this.fallback = fallback;
   }
 
-  acquire(frameBytes: number, bodyAt?: number): Buffer {
-    const bodyBytes = bodyAt === undefined ? 0 : frameBytes - bodyAt;
-    if (bodyAt !== undefined && bodyBytes > 0) {
+  acquire(frameBytes: number, bodyAt: number): Buffer {
+    const bodyBytes = frameBytes - bodyAt;
+    if (bodyBytes > 0) {
       // The file's region starts on an aligned address at or after the frame's start.
       const fileAt = alignUp(Math.max(0, bodyAt - SHARD_DATA_AT));
       const fileBytes = alignUp(shardFileBytes(bodyBytes));

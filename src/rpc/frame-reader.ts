@@ -16,7 +16,8 @@ import assert from 'node:assert';
 import {
   checkFrameLength,
   decodeFrame,
-  FRAME_FIXED_BYTES,
+  FRAME_HEADER_AT,
+  FRAME_HEADER_LENGTH_AT,
   FRAME_PREFIX_BYTES,
   type Frame,
 } from './frame.ts';
@@ -24,9 +25,7 @@ import {
 export const FRAME_SCRATCH_BYTES = 64 * 1024;
 // A large frame's buffer is chosen once its fixed fields are in (prefix, kind, request id, header
 // length): the body's place in the frame is known then.
-const FIXED_END = FRAME_PREFIX_BYTES + FRAME_FIXED_BYTES;
 const REQUEST_ID_AT = FRAME_PREFIX_BYTES + 1;
-const HEADER_LENGTH_AT = FRAME_PREFIX_BYTES + 5;
 
 // `bodyAt`: where the frame's body starts, from its start (its header length as sent: checked
 // only when the frame decodes, so it may lie past the frame's end).
@@ -95,9 +94,10 @@ export class FrameReader {
         FRAME_PREFIX_BYTES + checkFrameLength(this.scratch.readUInt32BE(this.start));
       if (frameBytes > FRAME_SCRATCH_BYTES) {
         assert(available < frameBytes, 'a read never passes the end of the frame it began');
-        if (available < FIXED_END) return; // a frame has them: wait for them
+        if (available < FRAME_HEADER_AT) return; // a frame has them: wait for them
         const requestId = this.scratch.readUInt32BE(this.start + REQUEST_ID_AT);
-        const bodyAt = FIXED_END + this.scratch.readUInt32BE(this.start + HEADER_LENGTH_AT);
+        const bodyAt =
+          FRAME_HEADER_AT + this.scratch.readUInt32BE(this.start + FRAME_HEADER_LENGTH_AT);
         const leased = this.largeBuffer?.(requestId, frameBytes, bodyAt);
         assert(leased === undefined || leased.length === frameBytes, 'a buffer of the frame');
         this.large = leased ?? Buffer.allocUnsafe(frameBytes);

@@ -8,6 +8,9 @@ import { StrataError } from '../common/errors.ts';
 
 export const FRAME_PREFIX_BYTES = 4;
 export const FRAME_FIXED_BYTES = 1 + 4 + 4; // kind, request id, header length
+// Where, from a frame's start, its header length is; the header follows the fixed fields.
+export const FRAME_HEADER_LENGTH_AT = FRAME_PREFIX_BYTES + 1 + 4;
+export const FRAME_HEADER_AT = FRAME_PREFIX_BYTES + FRAME_FIXED_BYTES;
 export const FRAME_BYTES_MAX = 72 * 1024 * 1024;
 
 export const KIND_REQUEST = 0;
@@ -53,22 +56,23 @@ export function encodeFrame(
 // Accumulates socket data and yields complete frames. Bodies are slices of the received bytes
 // when a frame arrived in one piece, one copy otherwise.
 // `largeBuffer`, when given, supplies the buffer of each frame over LARGE_FRAME_BYTES that did not
-// arrive whole: its bytes are copied there as they come, and the frame carries it as `leased`
-// (its taker gives it back). Without it such a frame is joined from its chunks once whole
-// (Buffer.concat: a fresh allocation per frame, 8-12% of a data server's busy time under S3 PUTs
-// and much of its garbage). A server's sockets read in Node's 64 KiB chunks: net.Server has no
+// arrive whole, once its fixed fields are in (`bodyAt`: where its body starts, as the header
+// length says; frame-reader.ts): its bytes are copied there as they come, and the frame carries
+// it as `leased` (its taker gives it back). Without it such a frame is joined from its chunks
+// once whole (Buffer.concat: a fresh allocation per frame, 8-12% of a data server's busy time
+// under S3 PUTs and much of its garbage). A server's sockets read in Node's 64 KiB chunks: net.Server has no
 // `onread`, which the client side's FrameReader (frame-reader.ts) uses instead.
 export const LARGE_FRAME_BYTES = 64 * 1024;
 
 export class FrameDecoder {
   private chunks: Buffer[] = [];
   private buffered = 0;
-  private readonly largeBuffer: ((frameBytes: number) => Buffer) | undefined;
+  private readonly largeBuffer: ((frameBytes: number, bodyAt: number) => Buffer) | undefined;
   // A large frame being filled, prefix included, and how much of it is.
   private large: Buffer | undefined;
   private largeFilled = 0;
 
-  constructor(largeBuffer?: (frameBytes: number) => Buffer) {
+  constructor(largeBuffer?: (frameBytes: number, bodyAt: number) => Buffer) {
     this.largeBuffer = largeBuffer;
   }
 
@@ -81,9 +85,10 @@ export class FrameDecoder {
       rest.copy(large, this.largeFilled, 0, n);
       this.largeFilled += n;
       if (this.largeFilled < large.length) return frames;
+      // A frame that does not decode throws here and stays, for abandon() to give back.
+      frames.push({ ...decodeFrame(large), leased: large });
       this.large = undefined;
       this.largeFilled = 0;
-      frames.push({ ...decodeFrame(large), leased: large });
       rest = rest.subarray(n);
       if (rest.length === 0) return frames;
     }
@@ -91,10 +96,12 @@ export class FrameDecoder {
     this.buffered += rest.length;
     for (;;) {
       if (this.buffered < FRAME_PREFIX_BYTES) break;
-      const frameBytes = FRAME_PREFIX_BYTES + checkFrameLength(this.peekLength());
+      const frameBytes = FRAME_PREFIX_BYTES + checkFrameLength(this.peekU32(0));
       if (this.buffered < frameBytes) {
-        if (this.largeBuffer !== undefined && frameBytes > LARGE_FRAME_BYTES)
-          this.startLarge(frameBytes);
+        const large = this.largeBuffer !== undefined && frameBytes > LARGE_FRAME_BYTES;
+        // Every frame has its fixed fields (checkFrameLength): wait for them.
+        if (large && this.buffered >= FRAME_HEADER_AT)
+          this.startLarge(frameBytes, FRAME_HEADER_AT + this.peekU32(FRAME_HEADER_LENGTH_AT));
         break;
       }
       frames.push(decodeFrame(this.take(frameBytes)));
@@ -103,8 +110,8 @@ export class FrameDecoder {
   }
 
   // The frame begun in the chunks (all of them: it is not whole yet) moves to its own buffer.
-  private startLarge(frameBytes: number): void {
-    const large = this.largeBuffer!(frameBytes);
+  private startLarge(frameBytes: number, bodyAt: number): void {
+    const large = this.largeBuffer!(frameBytes, bodyAt);
     assert.equal(large.length, frameBytes, 'a buffer of the frame');
     let at = 0;
     for (const chunk of this.chunks) at += chunk.copy(large, at);
@@ -115,15 +122,27 @@ export class FrameDecoder {
     this.buffered = 0;
   }
 
-  private peekLength(): number {
-    if (this.chunks[0].length < FRAME_PREFIX_BYTES) {
-      // Merge just enough leading chunks for the prefix, so later peeks are O(1) again.
+  // The buffer of a large frame this decoder holds and will not finish (its connection closed, or
+  // the frame did not decode), for the caller to give back to where it came from.
+  abandon(): Buffer | undefined {
+    const large = this.large;
+    this.large = undefined;
+    this.largeFilled = 0;
+    return large;
+  }
+
+  // The u32 at `at` of the buffered bytes (at least at + 4 of them).
+  private peekU32(at: number): number {
+    const end = at + 4;
+    assert(this.buffered >= end, 'the bytes peeked are buffered');
+    if (this.chunks[0].length < end) {
+      // Merge just enough leading chunks, so later peeks are O(1) again.
       let merged = 0;
       let count = 0;
-      while (merged < FRAME_PREFIX_BYTES) merged += this.chunks[count++].length;
+      while (merged < end) merged += this.chunks[count++].length;
       this.chunks.splice(0, count, Buffer.concat(this.chunks.slice(0, count), merged));
     }
-    return this.chunks[0].readUInt32BE(0);
+    return this.chunks[0].readUInt32BE(at);
   }
 
   private take(length: number): Buffer {

@@ -55,10 +55,10 @@ export interface RpcServerOptions {
   ownReads?: boolean;
 }
 
-// A BufferPool is one. `bodyAt` (where the frame's body starts, from its start) is given where
-// it is known when the buffer is chosen: the reads into chosen buffers (FrameReader) know it.
+// A BufferPool is one. `bodyAt`: where the frame's body starts, from its start (as its header
+// length says: checked only when the frame decodes, so it may lie past the frame's end).
 export interface RequestBodies {
-  acquire(frameBytes: number, bodyAt?: number): Buffer;
+  acquire(frameBytes: number, bodyAt: number): Buffer;
   release(frame: Buffer): void;
 }
 
@@ -251,7 +251,13 @@ export class RpcServer {
     if (own !== undefined) {
       connection.reads = own;
     } else {
-      const decoder = new FrameDecoder(pool && ((frameBytes) => pool.acquire(frameBytes)));
+      const decoder = new FrameDecoder(
+        pool && ((frameBytes, bodyAt) => pool.acquire(frameBytes, bodyAt)),
+      );
+      connection.abandonRead = () => {
+        const large = decoder.abandon();
+        if (large !== undefined) pool?.release(large);
+      };
       socket.on('data', (chunk: Buffer) => {
         if (connection.refused) return;
         let rest: Buffer | undefined = chunk;

@@ -510,88 +510,98 @@ describe('internal RPC', () => {
     }
   });
 
-  test('a server gives back the buffers of requests it drops: half read, queued, undecodable', async () => {
-    // Every large request buffer is acquired here and must come back (a data server's hold room
-    // in its direct-write slab: a lost one is lost for the process's life).
-    const out = new Set<Buffer>();
-    let acquired = 0;
-    const bodies = {
-      acquire: (frameBytes: number) => {
-        const buffer = Buffer.alloc(frameBytes);
-        out.add(buffer);
-        acquired++;
-        return buffer;
-      },
-      release: (buffer: Buffer) => {
-        assert.ok(out.delete(buffer), 'a buffer acquired here, given back once');
-      },
-    };
-    let handlerStarted!: () => void;
-    const started = new Promise<void>((resolve) => {
-      handlerStarted = resolve;
+  for (const ownReads of [true, false])
+    test(`a server gives back the buffers of requests it drops: half read, queued, undecodable (${ownReads ? 'own reads' : 'stream reads'})`, async () => {
+      // Every large request buffer is acquired here and must come back (a data server's hold room
+      // in its direct-write slab: a lost one is lost for the process's life).
+      const out = new Set<Buffer>();
+      let acquired = 0;
+      const bodies = {
+        acquire: (frameBytes: number) => {
+          const buffer = Buffer.alloc(frameBytes);
+          out.add(buffer);
+          acquired++;
+          return buffer;
+        },
+        release: (buffer: Buffer) => {
+          assert.ok(out.delete(buffer), 'a buffer acquired here, given back once');
+        },
+      };
+      let handlerStarted!: () => void;
+      const started = new Promise<void>((resolve) => {
+        handlerStarted = resolve;
+      });
+      let finish!: () => void;
+      const finished = new Promise<void>((resolve) => {
+        finish = resolve;
+      });
+      const server = new RpcServer({
+        name: 'test',
+        permissions: anyMethod,
+        requestBodyPool: bodies,
+        inFlightPerConnectionMax: 1,
+        ownReads,
+      });
+      server.handle('hold', async () => {
+        handlerStarted();
+        await finished;
+        return { header: {} };
+      });
+      cleanups.push(() => server.close());
+      const { port } = await server.listen('127.0.0.1', 0);
+      const { token } = processRpcSecurity() as { token: Buffer };
+      // Request 3's frame is longer than the others: its buffer is told apart by its length.
+      const large = (requestId: number) =>
+        Buffer.concat(
+          encodeFrame(
+            KIND_REQUEST,
+            requestId,
+            { m: 'hold', h: {} },
+            patterned(requestId === 3 ? 120_000 : 100_000, requestId),
+          ),
+        );
+      const send = async (bytes: Buffer) => {
+        const socket = connect({ host: '127.0.0.1', port });
+        cleanups.push(() => socket.destroy());
+        await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+        socket.write(Buffer.concat([tokenPreamble(token, 'gateway'), bytes]));
+        return socket;
+      };
+      const allBack = async (what: string) => {
+        for (let i = 0; i < 200 && out.size > 0; i++) await sleep(10);
+        assert.equal(out.size, 0, `${what}: every buffer given back`);
+      };
+      // One in the handler (held) and one queued behind it (the connection reads no more while its
+      // queue is full); on another connection, one half read. Then both clients go.
+      const third = large(3);
+      const holding = await send(Buffer.concat([large(1), large(2)]));
+      const halfway = await send(third.subarray(0, third.length >> 1));
+      await started;
+      for (let i = 0; i < 200 && acquired < 3; i++) await sleep(10);
+      assert.equal(acquired, 3, 'three large frames begun');
+      holding.destroy();
+      halfway.destroy();
+      // The half-read frame comes back at its close. (The holding connection, read into chosen
+      // buffers, reads nothing while its queue is full, so it sees its close only once the
+      // handler answers and it reads again; read as a stream, it sees it at once.)
+      const halfRead = () => [...out].some((b) => b.length === third.length);
+      for (let i = 0; i < 200 && halfRead(); i++) await sleep(10);
+      assert.ok(!halfRead(), 'the half-read frame given back at the close');
+      // The server closing drops the holding connection: its queued frame comes back then.
+      await server.close();
+      for (let i = 0; i < 200 && out.size > 1; i++) await sleep(10);
+      assert.equal(out.size, 1, 'the queued frame given back when its connection is dropped');
+      finish();
+      await allBack('after the handler answered');
+      // A large frame whose header does not decode (its length runs past the frame).
+      await server.listen('127.0.0.1', port);
+      const bad = large(4);
+      bad.writeUInt32BE(bad.length, 9);
+      await send(bad);
+      for (let i = 0; i < 200 && acquired < 4; i++) await sleep(10);
+      assert.equal(acquired, 4);
+      await allBack('a frame that did not decode');
     });
-    let finish!: () => void;
-    const finished = new Promise<void>((resolve) => {
-      finish = resolve;
-    });
-    const server = new RpcServer({
-      name: 'test',
-      permissions: anyMethod,
-      requestBodyPool: bodies,
-      inFlightPerConnectionMax: 1,
-    });
-    server.handle('hold', async () => {
-      handlerStarted();
-      await finished;
-      return { header: {} };
-    });
-    cleanups.push(() => server.close());
-    const { port } = await server.listen('127.0.0.1', 0);
-    const { token } = processRpcSecurity() as { token: Buffer };
-    const large = (requestId: number) =>
-      Buffer.concat(
-        encodeFrame(KIND_REQUEST, requestId, { m: 'hold', h: {} }, patterned(100_000, requestId)),
-      );
-    const send = async (bytes: Buffer) => {
-      const socket = connect({ host: '127.0.0.1', port });
-      cleanups.push(() => socket.destroy());
-      await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
-      socket.write(Buffer.concat([tokenPreamble(token, 'gateway'), bytes]));
-      return socket;
-    };
-    const allBack = async (what: string) => {
-      for (let i = 0; i < 200 && out.size > 0; i++) await sleep(10);
-      assert.equal(out.size, 0, `${what}: every buffer given back`);
-    };
-    // One in the handler (held) and one queued behind it (the connection reads no more while its
-    // queue is full); on another connection, one half read. Then both clients go.
-    const third = large(3);
-    const holding = await send(Buffer.concat([large(1), large(2)]));
-    const halfway = await send(third.subarray(0, third.length >> 1));
-    await started;
-    for (let i = 0; i < 200 && acquired < 3; i++) await sleep(10);
-    assert.equal(acquired, 3, 'three large frames begun');
-    holding.destroy();
-    halfway.destroy();
-    // The half-read frame comes back at its close; the holding connection reads nothing while
-    // its queue is full, so it sees its close only once the handler answers and it reads again.
-    for (let i = 0; i < 200 && out.size > 2; i++) await sleep(10);
-    assert.equal(out.size, 2, 'the half-read frame given back at the close');
-    // The server closing drops the holding connection: its queued frame comes back then.
-    await server.close();
-    for (let i = 0; i < 200 && out.size > 1; i++) await sleep(10);
-    assert.equal(out.size, 1, 'the queued frame given back when its connection is dropped');
-    finish();
-    await allBack('after the handler answered');
-    // A large frame whose header does not decode (its length runs past the frame).
-    await server.listen('127.0.0.1', port);
-    const bad = large(4);
-    bad.writeUInt32BE(bad.length, 9);
-    await send(bad);
-    for (let i = 0; i < 200 && acquired < 4; i++) await sleep(10);
-    assert.equal(acquired, 4);
-    await allBack('a frame that did not decode');
-  });
 
   test('a leased reply is read into a pooled buffer that release gives back, late ones too', async () => {
     let releasedAtServer = 0;
