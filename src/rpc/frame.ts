@@ -60,8 +60,8 @@ export function encodeFrame(
 // length says; frame-reader.ts): its bytes are copied there as they come, and the frame carries
 // it as `leased` (its taker gives it back). Without it such a frame is joined from its chunks
 // once whole (Buffer.concat: a fresh allocation per frame, 8-12% of a data server's busy time
-// under S3 PUTs and much of its garbage). A server's sockets read in Node's 64 KiB chunks: net.Server has no
-// `onread`, which the client side's FrameReader (frame-reader.ts) uses instead.
+// under S3 PUTs and much of its garbage). The stream path: a server's TLS connections (and token
+// ones where Node lacks the handle reads) are read so; the others through FrameReader.
 export const LARGE_FRAME_BYTES = 64 * 1024;
 
 export class FrameDecoder {
