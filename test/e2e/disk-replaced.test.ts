@@ -125,15 +125,31 @@ test('a disk replaced by an empty one is failed until its shards are rebuilt els
             : [`${stripe.id}.${index}@${at.serverId}/${at.disk}`];
         }),
       );
+    // On a failure, every process's log lines naming the stripes in question go with it.
+    const logsOf = (shards: string[]) =>
+      started.flatMap((p) =>
+        p
+          .output()
+          .split('\n')
+          .filter((line) => shards.some((shard) => line.includes(shard.slice(0, 32)))),
+      );
     let missing = await missingShards();
     for (let look = 0; look < 20 && missing.length > 0; look++) {
       await sleep(500);
       const again = await missingShards();
       const lost = again.filter((shard) => missing.includes(shard));
-      assert.deepEqual(lost, [], 'a recorded shard is not on its disk, twice at the same place');
+      assert.deepEqual(
+        lost,
+        [],
+        `a recorded shard is not on its disk, twice at the same place; logs:\n${logsOf(lost).join('\n')}`,
+      );
       missing = again;
     }
-    assert.deepEqual(missing, [], 'every recorded shard is on its disk');
+    assert.deepEqual(
+      missing,
+      [],
+      `every recorded shard is on its disk; logs:\n${logsOf(missing).join('\n')}`,
+    );
 
     for (const [key, digest] of written) {
       const got = await s3.send(new GetObjectCommand({ Bucket: 'swap', Key: key }));
