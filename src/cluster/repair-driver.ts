@@ -714,7 +714,11 @@ function rebuildRequest(
       // ones are asked last.
       const gone = server === undefined || ['suspect', 'down', 'removed'].includes(server.state);
       const avoid = gone || disk?.state === 'failed';
-      return { serverId: at.serverId, addr: server?.addr ?? '', disk: at.disk, avoid };
+      const source = { serverId: at.serverId, addr: server?.addr ?? '', disk: at.disk, avoid };
+      // Where the disk is, for a target on its machine to read it there (peer-disk-reads.ts).
+      return disk?.diskId === undefined
+        ? source
+        : { ...source, diskPath: disk.path, diskId: disk.diskId };
     }),
   };
 }

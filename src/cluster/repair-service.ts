@@ -36,6 +36,7 @@ import type { Stripe } from '../metadata/types.ts';
 import type { Logger } from '../observability/logger.ts';
 import { RpcServer } from '../rpc/server.ts';
 import type { RpcCallOptions } from '../rpc/types.ts';
+import { PeerDiskReads } from './peer-disk-reads.ts';
 
 // A peer that cannot accept a connection this fast is treated as not answering (as DataPool).
 const PEER_CONNECT_TIMEOUT_MS = 2_000;
@@ -62,6 +63,8 @@ export class RepairService {
   private readonly slots: RepairSlots;
   private readonly log: Logger;
   private readonly serverId: string;
+  // Peers' disks on this machine, read here for this server's rebuilds.
+  readonly peerDisks: PeerDiskReads;
   private readonly peers = new Map<string, DataClient>(); // by address, oldest first
   // Each peer's repair port, by its service address: learnt from data.repairAddress, the
   // service address itself for a peer without one. Forgotten when it stops answering (a
@@ -82,8 +85,10 @@ export class RepairService {
     store: ShardStore,
     slots: RepairSlots,
     log: Logger,
+    peerDisks: PeerDiskReads,
   ) {
     this.serverId = settings.serverId;
+    this.peerDisks = peerDisks;
     this.server = server;
     this.port = port;
     this.store = store;
@@ -111,7 +116,12 @@ export class RepairService {
     });
     const bound = await server.listen(settings.host, settings.port);
     log.info('repair port listening', { port: bound.port });
-    return new RepairService(settings, server, bound.port, store, slots, log);
+    // A peer's disk on this machine is likely on a file system like this server's own.
+    const peerDisks = new PeerDiskReads(log, sourceBuffers, {
+      synchronous: options.synchronousReads,
+      directReads: settings.directReads.every(Boolean),
+    });
+    return new RepairService(settings, server, bound.port, store, slots, log, peerDisks);
   }
 
   // Shard `header.shardIndex` of the stripe, coded into `output` (shardSizeBytes long, the
@@ -254,6 +264,7 @@ export class RepairService {
     await this.server.close();
     await Promise.all([...this.peers.values()].map((c) => c.close()));
     this.peers.clear();
+    await this.peerDisks.close();
     await this.store.close();
   }
 }
@@ -303,12 +314,39 @@ class RebuildSources implements StripeReadPool {
 
   // A shard on this server is read from its disk: no socket write at a source, no reply frame
   // here (a quarter of a rebuild's network bytes with 4+2 when the target holds a shard of the
-  // stripe, as every target does on six servers).
+  // stripe, as every target does on six servers). A peer's shard on a disk of this machine is
+  // read there too (peer-disk-reads.ts), and asked of the peer when it cannot be.
   async client(serverId: string): Promise<ShardSource> {
     if (this.service.isSelf(serverId)) return this.service.local;
     const addr = this.addrOf(serverId);
     if (!addr) throw new StrataError('RPC_UNAVAILABLE', `data server ${serverId} has no address`);
-    return this.service.peer(addr);
+    const disks = this.sources.filter((s) => s.serverId === serverId);
+    const getShardLeased = async (h: GetShardHeader, options: RpcCallOptions) => {
+      const at = disks.find((s) => s.disk === h.disk);
+      const here =
+        at?.diskPath && at.diskId
+          ? this.service.peerDisks.read(serverId, { diskPath: at.diskPath, diskId: at.diskId }, h)
+          : undefined;
+      if (here !== undefined) {
+        try {
+          return await here;
+        } catch {
+          // Counted and logged where it failed; the peer is asked.
+        }
+      }
+      return (await this.service.peer(addr)).getShardLeased(h, options);
+    };
+    return {
+      getShardLeased,
+      getShard: async (h: GetShardHeader, options: RpcCallOptions) => {
+        const leased = await getShardLeased(h, options);
+        try {
+          return Buffer.from(leased.data);
+        } finally {
+          leased.release();
+        }
+      },
+    };
   }
 
   private addrOf(serverId: string): string | undefined {

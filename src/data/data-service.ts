@@ -326,7 +326,9 @@ function rebuildHeader(h: RebuildShardHeader): RebuildShardHeader {
     typeof s.serverId === 'string' &&
     typeof s.addr === 'string' &&
     typeof s.avoid === 'boolean' &&
-    Number.isSafeInteger(s.disk);
+    Number.isSafeInteger(s.disk) &&
+    (s.diskPath === undefined || s.diskPath === null || typeof s.diskPath === 'string') &&
+    (s.diskId === undefined || s.diskId === null || typeof s.diskId === 'string');
   if (!Array.isArray(sources) || sources.length !== k + m || !sources.every(valid))
     throw new StrataError('EINVAL', `rebuildShard takes k+m = ${k + m} source locations`);
   return h;

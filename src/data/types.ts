@@ -28,8 +28,17 @@ export interface RebuildShardHeader extends ShardId {
   // k+m entries, shard i on sources[i] (the stripe's current record, the lost shard's old place
   // included). `avoid`: the cluster records its server suspect, down or removed, so it is asked
   // only when nothing else is left (as a client's read does). `addr` is empty for a server the
-  // leader does not know.
-  sources: Array<{ serverId: string; addr: string; disk: number; avoid: boolean }>;
+  // leader does not know. `diskPath` and `diskId`: the disk's directory and identity as its
+  // server registered them, when known: a target on the same machine reads the shard there
+  // itself (src/cluster/peer-disk-reads.ts).
+  sources: Array<{
+    serverId: string;
+    addr: string;
+    disk: number;
+    avoid: boolean;
+    diskPath?: string;
+    diskId?: string;
+  }>;
 }
 // Reply header: { sizeBytes, version } as putShard. Errors: EEXIST (a file of that shard is on
 // the disk already: never overwritten), NOT_ENOUGH_SHARDS / DATA_DAMAGED (fewer than k sources

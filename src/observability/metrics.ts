@@ -152,6 +152,13 @@ export const repairThreadStarved = new Counter({
   registers: [dataMetrics],
 });
 
+export const repairPeerDiskReads = new Counter({
+  name: 'strata_data_repair_peer_disk_reads_total',
+  help: "Rebuild source reads from a peer's disk on this machine without the peer, by result (ok; fallback: read from the peer instead)",
+  labelNames: ['result'] as const,
+  registers: [dataMetrics],
+});
+
 export const repairYieldLevel = new Gauge({
   name: 'strata_data_repair_yield_level',
   help: 'Repair rebuilds this data server admits at once, as its clients allow (1 to 2 per disk)',

@@ -342,6 +342,84 @@ describe('data.rebuildShard', () => {
     assert.match(page, /strata_rpc_requests_total\{method="data.getShard",code="ok"\} 1/);
   });
 
+  test("a peer's shard on a disk of this machine is read there, not on its repair port", async () => {
+    const servers = await startServers(7);
+    const target = servers[6];
+    type MetricsJson = Array<{
+      name: string;
+      values: Array<{ value: number; labels: Record<string, string> }>;
+    }>;
+    const counted = async (server: Server, name: string, match: Record<string, string>) =>
+      ((await server.rebuilder.thread.metrics()) as MetricsJson)
+        .find((m) => m.name === name)
+        ?.values.filter((v) => Object.entries(match).every(([k, want]) => v.labels[k] === want))
+        .reduce((sum, v) => sum + v.value, 0) ?? 0;
+    const portReads = async () => {
+      let sum = 0;
+      for (const server of servers.slice(0, 6))
+        sum += await counted(server, 'strata_rpc_requests_total', { method: DATA_RPC.getShard });
+      return sum;
+    };
+    const diskReads = (result: string) =>
+      counted(target, 'strata_data_repair_peer_disk_reads_total', { result });
+    const identity = (server: Server) => readFileSync(join(server.disk, 'disk-id'), 'utf8').trim();
+    // Shard 0 gone with its server, shard 5's server marked avoided (asked only when nothing
+    // else is left): shards 1 to 4 decode it, each from its peer's disk.
+    const rebuildLost = async (stripe: Awaited<ReturnType<typeof writeStripe>>) => {
+      await servers[0].client.deleteShards({
+        shards: [{ stripeId: stripe.stripeId, shardIndex: 0, disk: 0 }],
+      });
+      const header = request(servers, stripe, 0, [0, 5]);
+      header.sources = header.sources.map((source, i) => ({
+        ...source,
+        diskPath: servers[i].disk,
+        diskId: identity(servers[i]),
+      }));
+      return header;
+    };
+    const check = async (stripe: Awaited<ReturnType<typeof writeStripe>>) => {
+      const rebuilt = await target.client.getShard({
+        stripeId: stripe.stripeId,
+        shardIndex: 0,
+        disk: 0,
+      });
+      assert.ok(rebuilt.equals(stripe.shards[0]), 'shard 0 decoded');
+    };
+    // The first rebuild finds no disk looked at yet: its peers are asked, as before.
+    const first = await writeStripe(servers, K * SHARD_BYTES);
+    let before = await portReads();
+    await target.client.rebuildShard(await rebuildLost(first));
+    await check(first);
+    assert.equal((await portReads()) - before, K, "k reads on the peers' repair ports");
+    await new Promise((r) => setTimeout(r, 200)); // the identities looked at meanwhile
+    const second = await writeStripe(servers, K * SHARD_BYTES);
+    before = await portReads();
+    await target.client.rebuildShard(await rebuildLost(second));
+    await check(second);
+    assert.equal((await portReads()) - before, 0, 'no read on a repair port');
+    assert.equal(await diskReads('ok'), K, "k reads from the peers' disks");
+    // Disks of another identity than the one recorded (replaced under their paths) are read
+    // through their servers.
+    const third = await writeStripe(servers, K * SHARD_BYTES);
+    const replaced = await rebuildLost(third);
+    replaced.sources = replaced.sources.map((source) => ({ ...source, diskId: 'f'.repeat(32) }));
+    before = await portReads();
+    await target.client.rebuildShard(replaced);
+    await check(third);
+    assert.equal((await portReads()) - before, K, 'k reads on repair ports');
+    assert.equal(await diskReads('ok'), K, 'no more reads from disks');
+    // A corrupt shard read here goes to its server, which finds it corrupt itself; shard 5 is
+    // asked for at last.
+    const fourth = await writeStripe(servers, K * SHARD_BYTES);
+    const header = await rebuildLost(fourth);
+    const fd = openSync(shardPath(servers[1], fourth.stripeId, 1), 'r+');
+    writeSync(fd, Buffer.from('garbage!'), 0, 8, 100_000);
+    closeSync(fd);
+    await target.client.rebuildShard(header);
+    await check(fourth);
+    assert.equal(await diskReads('fallback'), 1, 'the corrupt shard asked of its server');
+  });
+
   test('data.repairAddress names the repair port: any free one, or the one configured', async () => {
     const [server] = await startServers(1);
     const { port } = await server.client.repairAddress();

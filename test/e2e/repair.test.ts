@@ -166,6 +166,14 @@ test('after two data servers are killed, repair restores k+m shards on live serv
       lostShards,
     );
     assert.ok((await metricValue(metricsUrl, 'strata_repair_bytes_total')) > 0);
+    // Every data server here is on one machine: the rebuilds read their peers' disks themselves.
+    let peerDiskReads = 0;
+    for (const p of data.filter((_, i) => ![firstLost, secondLost].includes(`data-${i + 2}`)))
+      peerDiskReads += await metricValue(
+        p.metricsUrl,
+        'strata_data_repair_peer_disk_reads_total{result="ok"}',
+      );
+    assert.ok(peerDiskReads > 0, 'source shards read from peer disks on this machine');
 
     // The first server killed comes back with its old shard files: they are stale (rebuilt
     // elsewhere) and collected, while no shard the records name is touched.
