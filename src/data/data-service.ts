@@ -199,13 +199,17 @@ export async function startDataService(options: DataServiceOptions): Promise<Dat
     return { header: {}, body: data, release };
   });
   server.handle(DATA_RPC.deleteShards, async ({ header }) => {
-    const { shards } = objectHeader<DeleteShardsHeader>(header, DATA_RPC.deleteShards);
+    const h = objectHeader<DeleteShardsHeader>(header, DATA_RPC.deleteShards);
+    const { shards } = h;
     if (!Array.isArray(shards) || shards.length > DELETE_BATCH_MAX) {
       throw new StrataError('EINVAL', `deleteShards takes a list of at most ${DELETE_BATCH_MAX}`);
     }
+    const olderThanMs = h.olderThanMs ?? undefined;
+    if (olderThanMs !== undefined && !Number.isFinite(olderThanMs))
+      throw new StrataError('EINVAL', 'deleteShards olderThanMs must be a time in ms');
     let deleted = 0;
     for (const shard of shards) {
-      if (await store.delete(shard)) deleted++;
+      if (await store.delete(shard, olderThanMs)) deleted++;
       scrubber.forget(shard.disk, shard);
     }
     return { header: { deleted } };

@@ -431,9 +431,24 @@ export class ShardStore {
     }
   }
 
-  async delete(address: ShardAddress): Promise<boolean> {
+  // `olderThanMs`: only a file last written before then goes (false otherwise); a file being
+  // written is never taken. The check and the unlink are not one step, but a new file of this
+  // shard cannot appear between them while the old one is there (creates are O_EXCL), and one
+  // being written is marked from before its create to after its fsync.
+  async delete(address: ShardAddress, olderThanMs?: number): Promise<boolean> {
     assert(!this.readOnly, 'a reading store deletes nothing');
     const path = this.pathOf(address);
+    if (olderThanMs !== undefined) {
+      if (this.writing.has(path)) return false;
+      let info: Awaited<ReturnType<typeof stat>>;
+      try {
+        info = await stat(path);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
+        throw diskError(error, 'looking at a shard before deleting it');
+      }
+      if (info.mtimeMs >= olderThanMs || this.writing.has(path)) return false;
+    }
     this.readHandles.drop(path);
     try {
       await unlink(path);

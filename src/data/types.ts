@@ -71,6 +71,10 @@ export interface GetShardHeader extends ShardId {
 
 export interface DeleteShardsHeader {
   shards: Array<ShardId & { disk: number }>;
+  // Only files last written before this time (ms since the epoch) go; a file written since, or
+  // being written, stays. A scrubber passes the bound its listing used: a shard it found stale
+  // or orphaned and that was then written anew (a repair put it back there) is not its to take.
+  olderThanMs?: number;
 }
 // Reply header: { deleted: number }. Missing shards are not an error (delete is idempotent).
 

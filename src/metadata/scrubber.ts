@@ -87,11 +87,12 @@ export class OrphanScrubber {
       const marked = new Set(result?.ok ? (result.marked ?? []) : []);
       const orphans = candidates.filter((s) => marked.has(s.stripeId));
       if (orphans.length > 0) {
-        await client.deleteShards({ shards: orphans.map((s) => ({ ...s, disk })) });
-        orphanShards.inc(orphans.length);
-        deleted += orphans.length;
+        const shards = orphans.map((s) => ({ ...s, disk }));
+        const gone = (await client.deleteShards({ shards, olderThanMs })).deleted;
+        orphanShards.inc(gone);
+        deleted += gone;
       }
-      deleted += await this.deleteStale(client, serverId, disk, page.shards);
+      deleted += await this.deleteStale(client, serverId, disk, page.shards, olderThanMs);
       after = page.next;
     } while (after !== undefined);
     return deleted;
@@ -105,6 +106,7 @@ export class OrphanScrubber {
     serverId: string,
     disk: number,
     shards: ReadonlyArray<{ stripeId: string; shardIndex: number }>,
+    olderThanMs: number,
   ): Promise<number> {
     const here = { serverId, disk };
     const reader = this.stateMachine.reader;
@@ -115,10 +117,13 @@ export class OrphanScrubber {
       return mayDeleteShard(record, s.shardIndex, here);
     });
     if (stale.length === 0) return 0;
-    await client.deleteShards({ shards: stale.map((s) => ({ ...s, disk })) });
-    staleShards.inc(stale.length);
-    this.log.info('deleted stale shards', { serverId, disk, count: stale.length });
-    return stale.length;
+    // Only the files the listing saw (older than its bound): one written here since, by a
+    // repair that put the shard back after this filter read the record, stays.
+    const doomed = stale.map((s) => ({ ...s, disk }));
+    const gone = (await client.deleteShards({ shards: doomed, olderThanMs })).deleted;
+    staleShards.inc(gone);
+    this.log.info('deleted stale shards', { serverId, disk, count: gone });
+    return gone;
   }
 
   async stop(): Promise<void> {

@@ -76,6 +76,26 @@ describe('data service', () => {
     assert.equal((await client.status()).disks[0].shardCount, 1);
   });
 
+  test('deleteShards with olderThanMs takes only files written before it', async () => {
+    const { client } = await start([join(tempRoot(), 'd0')]);
+    const at = (n: number) => ({ stripeId: stripe(n), shardIndex: 0, disk: 0 });
+    await client.putShard(at(1), Buffer.alloc(1000, 1));
+    await new Promise((r) => setTimeout(r, 50)); // past the file system's timestamp granularity
+    const listedAtMs = Date.now();
+    await new Promise((r) => setTimeout(r, 50));
+    // Shard 2 was written after the bound (as a repair's write after a scrubber's listing).
+    await client.putShard(at(2), Buffer.alloc(1000, 2));
+    const reply = await client.deleteShards({ shards: [at(1), at(2)], olderThanMs: listedAtMs });
+    assert.deepEqual(reply, { deleted: 1 });
+    assert.equal(await codeOf(client.getShard(at(1))), 'SHARD_MISSING');
+    assert.ok((await client.getShard(at(2))).equals(Buffer.alloc(1000, 2)), 'the newer one stays');
+    assert.equal(
+      await codeOf(client.deleteShards({ shards: [at(2)], olderThanMs: Number.NaN })),
+      'EINVAL',
+    );
+    assert.deepEqual(await client.deleteShards({ shards: [at(2)] }), { deleted: 1 });
+  });
+
   test('ranged reads in pooled buffers: each reply carries its own bytes, many in flight', async () => {
     // A range is read into a pooled buffer, given back once the socket has taken the reply; a
     // buffer given back early and reused by another read would send that read's bytes. Every
