@@ -118,7 +118,6 @@ export class RepairService {
     log.info('repair port listening', { port: bound.port });
     // A peer's disk on this machine is likely on a file system like this server's own.
     const peerDisks = new PeerDiskReads(log, sourceBuffers, {
-      synchronous: options.synchronousReads,
       directReads: settings.directReads.every(Boolean),
     });
     return new RepairService(settings, server, bound.port, store, slots, log, peerDisks);
@@ -323,13 +322,11 @@ class RebuildSources implements StripeReadPool {
     const disks = this.sources.filter((s) => s.serverId === serverId);
     const getShardLeased = async (h: GetShardHeader, options: RpcCallOptions) => {
       const at = disks.find((s) => s.disk === h.disk);
-      const here =
-        at?.diskPath && at.diskId
-          ? this.service.peerDisks.read(serverId, { diskPath: at.diskPath, diskId: at.diskId }, h)
-          : undefined;
-      if (here !== undefined) {
+      if (at?.diskPath && at.diskId) {
+        const where = { diskPath: at.diskPath, diskId: at.diskId };
         try {
-          return await here;
+          const here = await this.service.peerDisks.read(serverId, where, h);
+          if (here !== undefined) return here;
         } catch {
           // Counted and logged where it failed; the peer is asked.
         }

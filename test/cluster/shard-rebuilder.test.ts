@@ -343,7 +343,7 @@ describe('data.rebuildShard', () => {
   });
 
   test("a peer's shard on a disk of this machine is read there, not on its repair port", async () => {
-    const servers = await startServers(7);
+    const servers = await startServers(8);
     const target = servers[6];
     type MetricsJson = Array<{
       name: string;
@@ -360,8 +360,8 @@ describe('data.rebuildShard', () => {
         sum += await counted(server, 'strata_rpc_requests_total', { method: DATA_RPC.getShard });
       return sum;
     };
-    const diskReads = (result: string) =>
-      counted(target, 'strata_data_repair_peer_disk_reads_total', { result });
+    const diskReads = (result: string, by = target) =>
+      counted(by, 'strata_data_repair_peer_disk_reads_total', { result });
     const identity = (server: Server) => readFileSync(join(server.disk, 'disk-id'), 'utf8').trim();
     // Shard 0 gone with its server, shard 5's server marked avoided (asked only when nothing
     // else is left): shards 1 to 4 decode it, each from its peer's disk.
@@ -377,47 +377,44 @@ describe('data.rebuildShard', () => {
       }));
       return header;
     };
-    const check = async (stripe: Awaited<ReturnType<typeof writeStripe>>) => {
-      const rebuilt = await target.client.getShard({
+    const check = async (stripe: Awaited<ReturnType<typeof writeStripe>>, at = target) => {
+      const rebuilt = await at.client.getShard({
         stripeId: stripe.stripeId,
         shardIndex: 0,
         disk: 0,
       });
       assert.ok(rebuilt.equals(stripe.shards[0]), 'shard 0 decoded');
     };
-    // The first rebuild finds no disk looked at yet: its peers are asked, as before.
+    // Each disk's identity is looked at before its first read here: the k sources come from
+    // their disks; a repair port is asked at most for the two avoided shards, if the reader
+    // hedged to them (none on an idle machine).
     const first = await writeStripe(servers, K * SHARD_BYTES);
     let before = await portReads();
     await target.client.rebuildShard(await rebuildLost(first));
     await check(first);
-    assert.equal((await portReads()) - before, K, "k reads on the peers' repair ports");
-    await new Promise((r) => setTimeout(r, 200)); // the identities looked at meanwhile
-    const second = await writeStripe(servers, K * SHARD_BYTES);
-    before = await portReads();
-    await target.client.rebuildShard(await rebuildLost(second));
-    await check(second);
-    assert.equal((await portReads()) - before, 0, 'no read on a repair port');
-    assert.equal(await diskReads('ok'), K, "k reads from the peers' disks");
+    assert.ok((await diskReads('ok')) >= K, "k reads from the peers' disks");
+    assert.ok((await portReads()) - before <= 2, 'no source read on a repair port');
     // Disks of another identity than the one recorded (replaced under their paths) are read
-    // through their servers.
-    const third = await writeStripe(servers, K * SHARD_BYTES);
-    const replaced = await rebuildLost(third);
+    // through their servers (a target that read no disk here before: server 7).
+    const second = await writeStripe(servers, K * SHARD_BYTES);
+    const replaced = await rebuildLost(second);
     replaced.sources = replaced.sources.map((source) => ({ ...source, diskId: 'f'.repeat(32) }));
     before = await portReads();
-    await target.client.rebuildShard(replaced);
-    await check(third);
-    assert.equal((await portReads()) - before, K, 'k reads on repair ports');
-    assert.equal(await diskReads('ok'), K, 'no more reads from disks');
+    await servers[7].client.rebuildShard(replaced);
+    await check(second, servers[7]);
+    assert.ok((await portReads()) - before >= K, 'k reads on repair ports');
+    assert.equal(await diskReads('ok', servers[7]), 0, 'no read from a disk of another identity');
+    assert.equal(await diskReads('fallback', servers[7]), 0, 'none tried');
     // A corrupt shard read here goes to its server, which finds it corrupt itself; shard 5 is
     // asked for at last.
-    const fourth = await writeStripe(servers, K * SHARD_BYTES);
-    const header = await rebuildLost(fourth);
-    const fd = openSync(shardPath(servers[1], fourth.stripeId, 1), 'r+');
+    const third = await writeStripe(servers, K * SHARD_BYTES);
+    const header = await rebuildLost(third);
+    const fd = openSync(shardPath(servers[1], third.stripeId, 1), 'r+');
     writeSync(fd, Buffer.from('garbage!'), 0, 8, 100_000);
     closeSync(fd);
     await target.client.rebuildShard(header);
-    await check(fourth);
-    assert.equal(await diskReads('fallback'), 1, 'the corrupt shard asked of its server');
+    await check(third);
+    assert.ok((await diskReads('fallback')) >= 1, 'the corrupt shard asked of its server');
   });
 
   test('data.repairAddress names the repair port: any free one, or the one configured', async () => {
