@@ -4,7 +4,9 @@ import { isStrataError, StrataError } from '../common/errors.ts';
 import type { AtRest } from '../crypto/index.ts';
 import { DataClient } from '../data/index.ts';
 import {
+  boundedLocalRead,
   diskIdentityAt,
+  type LocalDiskState,
   type LocalShardRead,
   type LocalShardReads,
 } from '../data/local-shard-reads.ts';
@@ -40,12 +42,8 @@ const LOCAL_READS_PER_DISK_MAX = 8;
 // disk is read through its server until every read left on it has returned.
 const LOCAL_READ_TIMEOUT_MS = 1_000;
 
-interface LocalDisk {
-  here: boolean;
-  checkedAtMs: number;
+interface LocalDisk extends LocalDiskState {
   checking: boolean;
-  inFlight: number;
-  stalled: boolean; // a read timed out and has not returned yet
 }
 
 const suspectAsUp = (servers: DataServerInfo[]) =>
@@ -232,43 +230,20 @@ export class DataPool {
     if (record?.diskId === undefined || record.state === 'failed') return undefined;
     const here = this.localDisk(record.path, record.diskId);
     if (!here.here || here.stalled || here.inFlight >= LOCAL_READS_PER_DISK_MAX) return undefined;
-    here.inFlight++;
-    const started = this.localReads.read({ ...read, diskPath: record.path }, buffers);
-    // Counted in flight until the pool thread is done with it, even past its timeout.
-    let abandoned = false;
-    const returned = () => {
-      here.inFlight--;
-      if (here.inFlight === 0) here.stalled = false;
-    };
-    started.then((late) => {
-      returned();
-      if (abandoned) late.release(); // nobody reads it
-    }, returned);
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        abandoned = true;
-        here.stalled = true;
-        reject(new StrataError('EIO', `local read not done in ${LOCAL_READ_TIMEOUT_MS} ms`));
-      }, LOCAL_READ_TIMEOUT_MS);
-    });
-    return Promise.race([started, timeout]).then(
+    const localReads = this.localReads;
+    return boundedLocalRead(
+      here,
+      () => localReads.read({ ...read, diskPath: record.path }, buffers),
+      LOCAL_READ_TIMEOUT_MS,
+    ).then(
       (leased) => {
-        clearTimeout(timer);
         localShardReads.labels('ok').inc();
         return leased;
       },
       (error: unknown) => {
-        clearTimeout(timer);
+        // The disk's own trouble sends its reads to its server until it is looked at again
+        // (boundedLocalRead): one warning, not one per read.
         localShardReads.labels('fallback').inc();
-        // A shard's own trouble (gone, a bad block) says nothing of its disk. Anything else (no
-        // permission, EIO, a read past its time) sends the disk's reads to its server until the
-        // disk is looked at again: one warning, not one per read.
-        const code = (error as { code?: unknown }).code;
-        if (code !== 'ENOENT' && code !== 'SHARD_CORRUPT') {
-          here.here = false;
-          here.checkedAtMs = Date.now();
-        }
         this.log.warn('local shard read failed; reading it from its server', {
           serverId,
           disk,

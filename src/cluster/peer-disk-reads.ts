@@ -16,9 +16,12 @@
 // is the disk's, not the shard's, sends every read of that disk to its server until it is looked
 // at again, and a read past its time every read until those in flight have returned.
 import type { BufferPool, Leased } from '../common/buffer-pool.ts';
-import { StrataError } from '../common/errors.ts';
 import { readExpectation } from '../data/data-service.ts';
-import { diskIdentityAt } from '../data/local-shard-reads.ts';
+import {
+  boundedLocalRead,
+  diskIdentityAt,
+  type LocalDiskState,
+} from '../data/local-shard-reads.ts';
 import { REPAIR_READS_PER_DISK_MAX } from '../data/repair-slots.ts';
 import { ShardStore } from '../data/shard-store.ts';
 import type { GetShardHeader } from '../data/types.ts';
@@ -36,13 +39,9 @@ const FIRST_LOOK_WAIT_MS = 1_000;
 // Peer disks kept (each a read-only store): more than a host's disks; beyond, the oldest goes.
 const PEER_DISKS_MAX = 256;
 
-interface PeerDisk {
-  here: boolean; // its directory holds the recorded identity, as last looked at
-  checkedAtMs: number;
+interface PeerDisk extends LocalDiskState {
   checking: Promise<void> | undefined; // a look in progress
   store: ShardStore; // over this one disk, read only
-  inFlight: number; // reads of it in the thread pool, returned or not
-  stalled: boolean; // a read outlived its time: none more until every one has returned
 }
 
 export class PeerDiskReads {
@@ -87,39 +86,16 @@ export class PeerDiskReads {
     const checks = { blockChecks: h.readerAuthenticates !== true, direct: true };
     const expect = readExpectation(h);
     const { offset, length } = { offset: h.offset ?? undefined, length: h.length ?? undefined };
-    disk.inFlight++;
-    const started = disk.store.getLeased(address, offset, length, expect, this.pool, checks);
-    let abandoned = false;
-    const returned = () => {
-      disk.inFlight--;
-      if (disk.inFlight === 0) disk.stalled = false;
-    };
-    started.then((late) => {
-      returned();
-      if (abandoned) late.release(); // nobody reads it
-    }, returned);
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        abandoned = true;
-        disk.stalled = true;
-        reject(
-          new StrataError('EIO', `peer disk read not done in ${PEER_DISK_READ_TIMEOUT_MS} ms`),
-        );
-      }, PEER_DISK_READ_TIMEOUT_MS);
-    });
     try {
-      const leased = await Promise.race([started, timeout]);
+      const leased = await boundedLocalRead(
+        disk,
+        () => disk.store.getLeased(address, offset, length, expect, this.pool, checks),
+        PEER_DISK_READ_TIMEOUT_MS,
+      );
       repairPeerDiskReads.inc({ result: 'ok' });
       return leased;
     } catch (error) {
       repairPeerDiskReads.inc({ result: 'fallback' });
-      // A shard's own trouble (moved away, a bad block) says nothing of its disk.
-      const code = (error as { code?: unknown }).code;
-      if (code !== 'SHARD_MISSING' && code !== 'SHARD_CORRUPT') {
-        disk.here = false;
-        disk.checkedAtMs = Date.now();
-      }
       this.log.warn("a peer's shard not read from its disk here; asking the peer", {
         serverId,
         diskPath,
@@ -128,8 +104,6 @@ export class PeerDiskReads {
         error,
       });
       throw error;
-    } finally {
-      clearTimeout(timer);
     }
   }
 

@@ -87,3 +87,59 @@ export class LocalShardReads {
     await this.handles.close();
   }
 }
+
+// What a reader outside a disk's server knows of that disk: whether it is here (its directory
+// holds the identity the cluster records), when that was last looked at, and its reads in the
+// thread pool. A gateway's or mount's local reads (src/client/data-pool.ts) and a data server's
+// reads of its peers' disks (src/cluster/peer-disk-reads.ts) keep one each.
+export interface LocalDiskState {
+  here: boolean;
+  checkedAtMs: number;
+  inFlight: number; // returned or not
+  stalled: boolean; // a read outlived its time and has not returned yet
+}
+
+// A shard's own trouble (gone, a bad block): says nothing of its disk.
+const SHARD_TROUBLE = new Set(['ENOENT', 'SHARD_MISSING', 'SHARD_CORRUPT']);
+
+// Runs `start` (a read of that disk) within `timeoutMs`. The read counts as in flight until it
+// returns, even past its time, and a late answer's buffer is given back. A read past its time
+// stalls the disk (none more until every read on it has returned); any error that is not the
+// shard's own (no permission, EIO, the time) marks it not here until it is looked at again.
+// Rejects with the read's error or EIO at the time; the caller then asks the disk's server.
+export async function boundedLocalRead(
+  disk: LocalDiskState,
+  start: () => Promise<Leased>,
+  timeoutMs: number,
+): Promise<Leased> {
+  disk.inFlight++;
+  const started = start();
+  let abandoned = false;
+  const returned = () => {
+    disk.inFlight--;
+    if (disk.inFlight === 0) disk.stalled = false;
+  };
+  started.then((late) => {
+    returned();
+    if (abandoned) late.release(); // nobody reads it
+  }, returned);
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      abandoned = true;
+      disk.stalled = true;
+      reject(new StrataError('EIO', `local read not done in ${timeoutMs} ms`));
+    }, timeoutMs);
+  });
+  try {
+    return await Promise.race([started, timeout]);
+  } catch (error) {
+    if (!SHARD_TROUBLE.has(String((error as { code?: unknown }).code))) {
+      disk.here = false;
+      disk.checkedAtMs = Date.now();
+    }
+    throw error;
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -6,9 +6,13 @@ import { closeSync, mkdtempSync, openSync, readSync, rmSync, writeSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, test } from 'node:test';
-import { isStrataError } from '../../src/common/errors.ts';
+import { isStrataError, StrataError } from '../../src/common/errors.ts';
 import { DataClient, startDataService } from '../../src/data/index.ts';
-import { diskIdentityAt, LocalShardReads } from '../../src/data/local-shard-reads.ts';
+import {
+  boundedLocalRead,
+  diskIdentityAt,
+  LocalShardReads,
+} from '../../src/data/local-shard-reads.ts';
 import { shardPathIn } from '../../src/data/shard-store.ts';
 import { patternBytes } from '../helpers/s3.ts';
 import '../helpers/cluster-token.ts';
@@ -125,4 +129,38 @@ test('handles idle past their time are closed, so a removed shard is not held op
     await new Promise((r) => setTimeout(r, 20));
   assert.equal(short.openHandles, 0, 'closed by the sweep');
   assert.equal(local.openHandles, 1, 'a longer idle time keeps it');
+});
+
+// The bookkeeping both kinds of local reads share (a gateway's or mount's, a data server's of
+// its peers' disks), driven by reads whose answers the test holds back.
+test('a local read past its time stalls its disk until it returns, and its late buffer is given back', async () => {
+  const disk = { here: true, checkedAtMs: 0, inFlight: 0, stalled: false };
+  let answer: (leased: { data: Buffer; release: () => void }) => void = () => {};
+  let released = 0;
+  const slow = boundedLocalRead(disk, () => new Promise((resolve) => (answer = resolve)), 20);
+  assert.equal(disk.inFlight, 1);
+  const error = await slow.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  assert.ok(isStrataError(error, 'EIO'), 'given up at its time');
+  assert.deepEqual([disk.stalled, disk.here, disk.inFlight], [true, false, 1]);
+  answer({ data: Buffer.alloc(4), release: () => released++ });
+  await new Promise((r) => setImmediate(r));
+  assert.deepEqual([disk.stalled, disk.inFlight, released], [false, 0, 1], 'returned, given back');
+});
+
+test("a local read's answer is the caller's; a shard's own trouble leaves its disk here", async () => {
+  const disk = { here: true, checkedAtMs: 0, inFlight: 0, stalled: false };
+  const data = Buffer.from('shard');
+  const leased = await boundedLocalRead(disk, async () => ({ data, release: () => {} }), 1_000);
+  assert.equal(leased.data, data);
+  for (const code of ['ENOENT', 'SHARD_MISSING', 'SHARD_CORRUPT'] as const) {
+    const failed = boundedLocalRead(disk, () => Promise.reject(new StrataError(code, code)), 1_000);
+    await assert.rejects(failed, (e: unknown) => isStrataError(e, code));
+    assert.deepEqual([disk.here, disk.inFlight], [true, 0], code);
+  }
+  const denied = Object.assign(new Error('denied'), { code: 'EACCES' });
+  await assert.rejects(boundedLocalRead(disk, () => Promise.reject(denied), 1_000));
+  assert.equal(disk.here, false, "the disk's own trouble: read through its server for now");
 });
