@@ -3,9 +3,14 @@
 // Bytes are yielded as they arrive; every end-of-body check runs before the iterator finishes,
 // so a consumer that commits only after the last byte never commits a bad body.
 import assert from 'node:assert';
-import { OffloadedHash } from '../common/hash-offload.ts';
+import { type HashAlgorithm, OffloadedHash } from '../common/hash-offload.ts';
 import { AwsChunkedDecoder, decodeAwsChunked } from './aws-chunked.ts';
-import { createHasher, decodeDeclaredChecksum, type IncrementalHasher } from './checksums.ts';
+import {
+  type ChecksumAlgorithm,
+  createHasher,
+  decodeDeclaredChecksum,
+  type IncrementalHasher,
+} from './checksums.ts';
 import type { BodyPlan } from './payload-plan.ts';
 import { S3AuthError } from './types.ts';
 
@@ -32,17 +37,36 @@ function digestError(source: string, algorithm: string): S3AuthError {
   );
 }
 
+// The declared checksums a hashing thread runs (src/common/running-hash.ts); CRC64NVME stays on
+// this thread.
+const ON_HASHING_THREAD: Partial<Record<ChecksumAlgorithm, HashAlgorithm>> = {
+  CRC32: 'crc32',
+  CRC32C: 'crc32c',
+  SHA1: 'sha1',
+  SHA256: 'sha256',
+  MD5: 'md5',
+};
+
 export async function* verifiedBody(
   raw: AsyncIterable<Buffer>,
   plan: BodyPlan,
 ): AsyncGenerator<Buffer> {
   const { mode, expectedLengthBytes } = plan;
-  const hashers = plan.declared.map((d) => createHasher(d.algorithm));
-  // On a hashing thread once the body outgrows a segment (src/common/hash-offload.ts): it was
-  // the larger half of what held a gateway's event loop under large PUTs.
-  const sha256 = mode.kind === 'sha256' ? new OffloadedHash('sha256') : undefined;
+  // On a hashing thread once the body outgrows a segment (src/common/hash-offload.ts), in one
+  // session: the payload's SHA-256 and the declared checksums it runs. They held a gateway's
+  // event loop under large PUTs. The session's digests come in this order: the payload's
+  // SHA-256 first when it is signed, then each declared checksum it runs.
+  const threaded = plan.declared.map((d) => ON_HASHING_THREAD[d.algorithm]);
+  const sessionAlgorithms: HashAlgorithm[] = [
+    ...(mode.kind === 'sha256' ? (['sha256'] as const) : []),
+    ...threaded.filter((a) => a !== undefined),
+  ];
+  const session = sessionAlgorithms.length > 0 ? new OffloadedHash(sessionAlgorithms) : undefined;
+  const hashers = plan.declared.map((d, i) =>
+    threaded[i] === undefined ? createHasher(d.algorithm) : undefined,
+  );
   const trailerHasher = plan.trailer ? createHasher(plan.trailer.algorithm) : undefined;
-  const all: IncrementalHasher[] = [...hashers];
+  const all: IncrementalHasher[] = hashers.filter((h) => h !== undefined);
   if (trailerHasher) all.push(trailerHasher);
   let decoder: AwsChunkedDecoder | undefined;
   let source = raw;
@@ -52,7 +76,7 @@ export async function* verifiedBody(
     source = decodeAwsChunked(raw, decoder);
   }
   let totalBytes = 0;
-  let sha256Hex: string | undefined;
+  let digests: Buffer[] = [];
   try {
     for await (const piece of source) {
       assert(Buffer.isBuffer(piece), 'body pieces are Buffers');
@@ -61,17 +85,17 @@ export async function* verifiedBody(
         throw lengthError(expectedLengthBytes, `at least ${totalBytes}`);
       }
       for (const hasher of all) hasher.update(piece);
-      await sha256?.update(piece);
+      await session?.update(piece);
       yield piece;
     }
     if (expectedLengthBytes !== undefined && totalBytes !== expectedLengthBytes) {
       throw lengthError(expectedLengthBytes, String(totalBytes));
     }
-    sha256Hex = (await sha256?.digest())?.toString('hex');
+    digests = (await session?.digest()) ?? [];
   } finally {
-    sha256?.abort(); // a body left unfinished (nothing after digest)
+    session?.abort(); // a body left unfinished (nothing after digest)
   }
-  if (mode.kind === 'sha256' && sha256Hex !== mode.expectedHex) {
+  if (mode.kind === 'sha256' && digests.shift()?.toString('hex') !== mode.expectedHex) {
     throw new S3AuthError(
       'XAmzContentSHA256Mismatch',
       400,
@@ -79,7 +103,9 @@ export async function* verifiedBody(
     );
   }
   plan.declared.forEach((d, i) => {
-    if (!hashers[i].digest().equals(d.expected)) throw digestError(d.source, d.algorithm);
+    const digest = hashers[i]?.digest() ?? digests.shift();
+    assert(digest !== undefined, 'every declared checksum was computed');
+    if (!digest.equals(d.expected)) throw digestError(d.source, d.algorithm);
   });
   if (plan.trailer !== undefined && trailerHasher !== undefined && decoder !== undefined) {
     verifyTrailerChecksum(plan, decoder, trailerHasher);

@@ -1,21 +1,23 @@
-// MD5 and SHA-256 of large bodies on threads of their own (hash-thread.ts). A gateway checks the
-// SHA-256 a SigV4 client signed over every PUT body and takes its MD5 for the ETag, both on its
-// event loop: under 16 MiB PUTs, 8 at a time, hashing was 41% of the gateway's busy time and the
-// event loop its bound (docs/architecture/overview.md, "Data path"). A body is copied into shared
-// segments of SEGMENT_BYTES, each posted to a hashing thread as it fills and reused once hashed;
-// one that ends within its first segment is hashed on the calling thread at digest(), so small
-// objects pay no thread round trip. At most SEGMENTS_MAX segments exist: a body that finds none
+// The hashes of large bodies on threads of their own (hash-thread.ts). A gateway checks the
+// SHA-256 a SigV4 client signed over every PUT body and the CRC32 the AWS SDK declares with it,
+// and takes the body's MD5 for the ETag and its CRC32C for the object's record, all on its
+// event loop at first: under 16 MiB PUTs, 8 at a time, hashing was 41% of the gateway's busy
+// time and the event loop its bound, and the two CRCs were still 11% of that loop's samples
+// with the digests moved (docs/architecture/overview.md, "Data path"). A body is copied into
+// shared segments of SEGMENT_BYTES, each posted to a hashing thread as it fills, run through
+// every hash of its session there and reused once hashed; one that ends within its first
+// segment is hashed on the calling thread at digest(), so small objects pay no thread round trip. At most SEGMENTS_MAX segments exist: a body that finds none
 // free at its start is hashed on the calling thread as before, and a large one waits in update()
 // for its next segment.
 import assert from 'node:assert';
-import { createHash, type Hash } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { copyBytes } from './copy-bytes.ts';
 import { StrataError } from './errors.ts';
-import type { HashAlgorithm, HashThreadReply, HashThreadRequest } from './hash-thread.ts';
+import type { HashThreadReply, HashThreadRequest } from './hash-thread.ts';
+import { type HashAlgorithm, type RunningHash, startHash } from './running-hash.ts';
 
-export type { HashAlgorithm } from './hash-thread.ts';
+export type { HashAlgorithm } from './running-hash.ts';
 
 export const SEGMENT_BYTES = 1024 * 1024;
 // 32 MiB of segments, enough for a few dozen large bodies at once to keep both sides busy.
@@ -24,7 +26,7 @@ export const SEGMENTS_MAX = 32;
 const THREADS_MAX = 4;
 
 interface PendingDigest {
-  resolve(digest: Buffer): void;
+  resolve(digests: Buffer[]): void;
   reject(error: Error): void;
 }
 
@@ -92,7 +94,7 @@ class HashThreads {
     return this.views[segment];
   }
 
-  open(algorithm: HashAlgorithm): number {
+  open(algorithms: HashAlgorithm[]): number {
     if (this.failure !== undefined) throw this.failure;
     if (this.workers.length === 0) this.start();
     const session = this.nextSession++;
@@ -100,7 +102,7 @@ class HashThreads {
     this.sessionsOn[worker]++;
     if (this.sessionsOn[worker] === 1) this.workers[worker].ref();
     this.sessionWorker.set(session, worker);
-    this.post(session, { op: 'open', session, algorithm });
+    this.post(session, { op: 'open', session, algorithms });
     return session;
   }
 
@@ -110,7 +112,7 @@ class HashThreads {
     this.post(session, { op: 'update', session, segment, memory: this.memories[segment], bytes });
   }
 
-  digest(session: number): Promise<Buffer> {
+  digest(session: number): Promise<Buffer[]> {
     if (this.failure !== undefined) return Promise.reject(this.failure);
     return new Promise((resolve, reject) => {
       this.digests.set(session, { resolve, reject });
@@ -145,7 +147,7 @@ class HashThreads {
     const pending = this.digests.get(reply.session);
     this.digests.delete(reply.session);
     this.close(reply.session);
-    if (reply.op === 'digest') pending?.resolve(Buffer.from(reply.digest));
+    if (reply.op === 'digest') pending?.resolve(reply.digests.map((d) => Buffer.from(d)));
     else pending?.reject(new StrataError('EIO', `hashing thread: ${reply.message}`));
   }
 
@@ -177,20 +179,22 @@ function threadPool(): HashThreads {
   return pool;
 }
 
-// One body's MD5 or SHA-256. update() calls are awaited one at a time; digest() once, or abort()
-// when the body is abandoned (a session left open would hold its thread's state).
+// One body's hashes, one per algorithm asked for (its bytes copied once for all of them).
+// update() calls are awaited one at a time; digest() once, or abort() when the body is abandoned
+// (a session left open would hold its thread's state).
 export class OffloadedHash {
-  private readonly algorithm: HashAlgorithm;
+  private readonly algorithms: HashAlgorithm[];
   private readonly threads = threadPool();
-  private inline: Hash | undefined; // no segment was free at the body's start
+  private inline: RunningHash[] | undefined; // no segment was free at the body's start
   private started = false;
   private session: number | undefined; // once the body outgrew its first segment
   private segment: number | undefined; // being filled
   private filled = 0;
   private finished = false;
 
-  constructor(algorithm: HashAlgorithm) {
-    this.algorithm = algorithm;
+  constructor(algorithms: HashAlgorithm[]) {
+    assert(algorithms.length > 0, 'a hash to run');
+    this.algorithms = [...algorithms];
   }
 
   async update(chunk: Buffer): Promise<void> {
@@ -198,10 +202,10 @@ export class OffloadedHash {
     if (!this.started) {
       this.started = true;
       this.segment = this.threads.tryAcquire();
-      if (this.segment === undefined) this.inline = createHash(this.algorithm);
+      if (this.segment === undefined) this.inline = this.algorithms.map(startHash);
     }
     if (this.inline !== undefined) {
-      this.inline.update(chunk);
+      for (const hash of this.inline) hash.update(chunk);
       return;
     }
     let at = 0;
@@ -226,7 +230,7 @@ export class OffloadedHash {
   // The filled segment goes to the hashing thread (the session opened with the first one).
   private post(): void {
     assert(this.segment !== undefined && this.filled > 0);
-    this.session ??= this.threads.open(this.algorithm);
+    this.session ??= this.threads.open(this.algorithms);
     const segment = this.segment;
     this.segment = undefined;
     const bytes = this.filled;
@@ -234,19 +238,21 @@ export class OffloadedHash {
     this.threads.update(this.session, segment, bytes);
   }
 
-  async digest(): Promise<Buffer> {
+  // The digests in the order the algorithms were given.
+  async digest(): Promise<Buffer[]> {
     assert(!this.finished, 'one digest');
     this.finished = true;
-    if (this.inline !== undefined) return this.inline.digest();
+    if (this.inline !== undefined) return this.inline.map((hash) => hash.digest());
     if (this.session === undefined) {
       // Within one segment (or empty): hashed here.
-      const hash = createHash(this.algorithm);
+      const hashes = this.algorithms.map(startHash);
       if (this.segment !== undefined) {
-        hash.update(this.threads.view(this.segment).subarray(0, this.filled));
+        const bytes = this.threads.view(this.segment).subarray(0, this.filled);
+        for (const hash of hashes) hash.update(bytes);
         this.threads.release(this.segment);
         this.segment = undefined;
       }
-      return hash.digest();
+      return hashes.map((hash) => hash.digest());
     }
     if (this.segment !== undefined && this.filled > 0) this.post();
     if (this.segment !== undefined) this.threads.release(this.segment);

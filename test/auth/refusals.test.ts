@@ -1,6 +1,6 @@
 // How authenticate() refuses requests: each S3 error code and status AWS uses for the case.
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { test } from 'node:test';
 import { authenticate } from '../../src/auth/authenticate.ts';
 import { checksumBase64 } from '../../src/auth/checksums.ts';
@@ -252,6 +252,45 @@ test('x-amz-checksum-*: a match is recorded, a mismatch is BadDigest naming it',
     await assert.rejects(
       drain(authenticate(bad.request, bad.url, exampleOptions()).body(inPieces(payload, []))),
       refusal('BadDigest', 400, algorithm),
+    );
+  }
+});
+
+test('x-amz-checksum-* and Content-MD5 on bodies past a hashing segment: checked on the hashing thread with the payload hash', async () => {
+  // 3 MiB and a few bytes, in 64 KiB pieces: the signed payload's SHA-256 and the declared
+  // checksum run in one session on a hashing thread (src/common/hash-offload.ts), whose digests
+  // come in order; each one wrong on its own is refused as its own error.
+  const payload = randomBytes(3 * 1024 * 1024 + 5);
+  const pieces = Array.from({ length: 48 }, () => 64 * 1024);
+  for (const [header, algorithm] of [
+    ['x-amz-checksum-crc32', 'CRC32'],
+    ['x-amz-checksum-crc32c', 'CRC32C'],
+    ['x-amz-checksum-sha1', 'SHA1'],
+    ['x-amz-checksum-sha256', 'SHA256'],
+    ['x-amz-checksum-crc64nvme', 'CRC64NVME'],
+    ['Content-MD5', 'MD5'],
+  ] as const) {
+    const value = checksumBase64(algorithm, payload);
+    const good = putRequest(payload, [[header, value]]);
+    const result = authenticate(good.request, good.url, exampleOptions());
+    assert.deepEqual(await drain(result.body(inPieces(payload, pieces))), payload, header);
+    const other = checksumBase64(algorithm, payload.subarray(1));
+    const bad = putRequest(payload, [[header, other]]);
+    await assert.rejects(
+      drain(authenticate(bad.request, bad.url, exampleOptions()).body(inPieces(payload, pieces))),
+      refusal('BadDigest', 400, header === 'Content-MD5' ? 'Content-MD5' : algorithm),
+    );
+    // The declared checksum right, the signed payload hash of other bytes.
+    const wrongHash = createHash('sha256').update(payload.subarray(1)).digest('hex');
+    const unsigned = signedRequest({
+      method: 'PUT',
+      headers: [host, amzDate, ['x-amz-content-sha256', wrongHash], [header, value]],
+      payloadHash: wrongHash,
+    });
+    const body = authenticate(unsigned.request, unsigned.url, exampleOptions()).body;
+    await assert.rejects(
+      drain(body(inPieces(payload, pieces))),
+      refusal('XAmzContentSHA256Mismatch', 400),
     );
   }
 });

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { describe, test } from 'node:test';
+import { crc32 } from 'node:zlib';
 import { isStrataError } from '../../src/common/errors.ts';
 import {
   type HashAlgorithm,
@@ -9,6 +10,7 @@ import {
   SEGMENTS_MAX,
   terminateHashThreads,
 } from '../../src/common/hash-offload.ts';
+import { crc32cTable } from '../helpers/crc32c-table.ts';
 
 // `bytes` cut into chunks of 1 byte to 200 KiB (a seeded walk, so a failure replays).
 function chunked(bytes: Buffer, seed: number): Buffer[] {
@@ -23,14 +25,30 @@ function chunked(bytes: Buffer, seed: number): Buffer[] {
   return chunks;
 }
 
-async function offloaded(algorithm: HashAlgorithm, chunks: Buffer[]): Promise<Buffer> {
-  const hash = new OffloadedHash(algorithm);
+async function offloadedAll(algorithms: HashAlgorithm[], chunks: Buffer[]): Promise<Buffer[]> {
+  const hash = new OffloadedHash(algorithms);
   for (const chunk of chunks) await hash.update(chunk);
   return hash.digest();
 }
 
+async function offloaded(algorithm: HashAlgorithm, chunks: Buffer[]): Promise<Buffer> {
+  const [digest] = await offloadedAll([algorithm], chunks);
+  return digest;
+}
+
+const bigEndian = (value: number) => {
+  const out = Buffer.alloc(4);
+  out.writeUInt32BE(value >>> 0);
+  return out;
+};
+
+// The oracles: node:crypto's digests, node:zlib's CRC32, the table CRC32C in JavaScript.
 const expected = (algorithm: HashAlgorithm, bytes: Buffer) =>
-  createHash(algorithm).update(bytes).digest();
+  algorithm === 'crc32'
+    ? bigEndian(crc32(bytes))
+    : algorithm === 'crc32c'
+      ? bigEndian(crc32cTable(bytes))
+      : createHash(algorithm).update(bytes).digest();
 
 describe('hashes on a thread of their own', () => {
   test('the digest is node:crypto’s at every size around the segment, for MD5 and SHA-256', async () => {
@@ -44,12 +62,30 @@ describe('hashes on a thread of their own', () => {
     }
   });
 
+  test('one session runs every algorithm over the body, digests in the order asked, at every size', async () => {
+    const algorithms: HashAlgorithm[] = ['sha256', 'crc32', 'md5', 'crc32c', 'sha1'];
+    const sizes = [0, 7, SEGMENT_BYTES, SEGMENT_BYTES + 1, 3.25 * SEGMENT_BYTES];
+    // Two bodies at once, so MD5 runs in the SIMD lanes as well as alone.
+    for (const [i, size] of sizes.entries()) {
+      const bodies = [randomBytes(size), randomBytes(size + 3)];
+      const digests = await Promise.all(
+        bodies.map((bytes, b) => offloadedAll(algorithms, chunked(bytes, 10 * i + b + 1))),
+      );
+      for (const [b, bytes] of bodies.entries())
+        for (const [a, algorithm] of algorithms.entries())
+          assert.ok(
+            digests[b][a].equals(expected(algorithm, bytes)),
+            `${algorithm} of body ${b} (${bytes.length} bytes)`,
+          );
+    }
+  });
+
   test('more large bodies at once than there are segments all finish, each with its own digest', async () => {
     // 24 bodies of 3 MiB need 72 segments over their lifetimes and 32 exist: updates wait for
     // segments the thread gives back, and bodies abandoned halfway give theirs back too.
     const bodies = Array.from({ length: 24 }, (_, i) => randomBytes(3 * SEGMENT_BYTES + i));
     const abandoned = Array.from({ length: 8 }, async (_, i) => {
-      const hash = new OffloadedHash('md5');
+      const hash = new OffloadedHash(['md5']);
       for (const chunk of chunked(bodies[i], 100 + i).slice(0, 20)) await hash.update(chunk);
       hash.abort();
     });
@@ -67,18 +103,18 @@ describe('hashes on a thread of their own', () => {
   test('a body that finds every segment taken at its start is hashed on the calling thread', async () => {
     // Each started hash holds a segment until its digest; the next one finds none (were it to
     // wait for one, it would wait forever: the holders give theirs back only after it).
-    const holders = Array.from({ length: SEGMENTS_MAX }, () => new OffloadedHash('sha256'));
+    const holders = Array.from({ length: SEGMENTS_MAX }, () => new OffloadedHash(['sha256']));
     for (const holder of holders) await holder.update(Buffer.from('x'));
     const late = randomBytes(3 * SEGMENT_BYTES);
     const lateDigest = offloaded('md5', chunked(late, 3));
     assert.ok((await lateDigest).equals(expected('md5', late)));
     for (const holder of holders)
-      assert.ok((await holder.digest()).equals(expected('sha256', Buffer.from('x'))));
+      assert.ok((await holder.digest())[0].equals(expected('sha256', Buffer.from('x'))));
   });
 
   test('a hashing thread that dies fails the bodies on it, and the next body hashes on a new one', async () => {
     const body = randomBytes(4 * SEGMENT_BYTES);
-    const dying = new OffloadedHash('sha256');
+    const dying = new OffloadedHash(['sha256']);
     await dying.update(body.subarray(0, 2 * SEGMENT_BYTES)); // on the thread by now
     await terminateHashThreads();
     await assert.rejects(
