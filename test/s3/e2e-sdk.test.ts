@@ -552,6 +552,43 @@ describe('S3 through @aws-sdk/client-s3', () => {
     assert.equal(head.name, 'NotFound');
   });
 
+  test('declared checksums of a body past a hashing segment: right is stored, wrong is BadDigest and nothing is', async () => {
+    // Past the first MiB the declared checksum runs on the hashing thread with the payload's
+    // SHA-256 (src/common/hash-offload.ts); the SDK signs the payload over HTTP.
+    const body = patternBytes(3 * 1024 * 1024 + 7, 65);
+    const wrongs = {
+      ChecksumCRC32: 'AAAAAA==',
+      ChecksumCRC32C: 'AAAAAA==',
+      ChecksumSHA1: Buffer.alloc(20).toString('base64'),
+      ContentMD5: Buffer.alloc(16).toString('base64'),
+    };
+    for (const [field, wrong] of Object.entries(wrongs)) {
+      const key = `large-${field}`;
+      const refused = await s3
+        .send(new PutObjectCommand({ Bucket: 'sdk', Key: key, Body: body, [field]: wrong }))
+        .catch((e) => e);
+      assert.equal(refused.name, 'BadDigest', field);
+      const head = await s3
+        .send(new HeadObjectCommand({ Bucket: 'sdk', Key: key }))
+        .catch((e) => e);
+      assert.equal(head.name, 'NotFound', field);
+    }
+    for (const algorithm of ['CRC32', 'CRC32C', 'SHA1'] as const) {
+      const key = `large-${algorithm}`;
+      const put = await s3.send(
+        new PutObjectCommand({ Bucket: 'sdk', Key: key, Body: body, ChecksumAlgorithm: algorithm }),
+      );
+      const field = `Checksum${algorithm}` as const;
+      assert.ok(put[field], `${algorithm} echoed on PUT`);
+      assert.equal(put.ETag, `"${createHash('md5').update(body).digest('hex')}"`);
+      const got = await s3.send(
+        new GetObjectCommand({ Bucket: 'sdk', Key: key, ChecksumMode: 'ENABLED' }),
+      );
+      assert.equal(got[field], put[field]);
+      assert.ok((await bodyBytes(got.Body)).equals(body));
+    }
+  });
+
   test('conditional GETs answer 304 and 412 as AWS does', async () => {
     const put = await s3.send(new PutObjectCommand({ Bucket: 'sdk', Key: 'cond', Body: 'c' }));
     const etag = put.ETag as string;
