@@ -6,6 +6,8 @@
 // (their processes, PUT and GET phases together), then the medians and their ratio.
 //   git worktree add /tmp/wt-base <commit> && ln -s $PWD/node_modules /tmp/wt-base/node_modules
 //   node benches/s3-throughput/put-ab.ts --base /tmp/wt-base [--rounds 6] [--count 96]
+// With --here-env NAME=VALUE (repeatable), this checkout's server runs with those variables: a
+// setting's before and after on one commit (`--base .`).
 import assert from 'node:assert';
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, existsSync, readFileSync, symlinkSync } from 'node:fs';
@@ -18,6 +20,7 @@ const { values: opts } = parseArgs({
     base: { type: 'string' },
     rounds: { type: 'string', default: '6' },
     count: { type: 'string', default: '96' },
+    'here-env': { type: 'string', multiple: true, default: [] },
   },
 });
 assert(opts.base !== undefined, '--base DIR: a checkout of the commit to compare against');
@@ -69,7 +72,14 @@ const median = (values: number[]) => {
 };
 
 const base = await startBase({ dataDir: join(dir, 'base') });
-const here = await startStrata({ dataDir: join(dir, 'here') });
+const hereEnv = Object.fromEntries(
+  opts['here-env'].map((pair) => {
+    const at = pair.indexOf('=');
+    assert(at > 0, `--here-env ${pair}: NAME=VALUE`);
+    return [pair.slice(0, at), pair.slice(at + 1)];
+  }),
+);
+const here = await startStrata({ dataDir: join(dir, 'here'), env: hereEnv });
 type Run = { mibs: number; cpu: number };
 const results: { here: Run[]; base: Run[] } = { here: [], base: [] };
 try {
