@@ -57,6 +57,7 @@ import {
   RateWindow,
   type RepairProgress,
   type RepairTask,
+  rebuildsInPlace,
   type ScrubFinding,
   withinTolerance,
   workHeld,
@@ -644,6 +645,11 @@ export class RepairDriver {
   // server recorded down just now only makes the delete fail (left for collection), and one back
   // up just now keeps its file until the orphan scrubber takes it.
   private async release(task: RepairTask): Promise<void> {
+    // Rebuilt in place, the shard's file is the one the record names: nothing was replaced.
+    if (rebuildsInPlace(task)) {
+      advanceTask(task, 'released');
+      return;
+    }
     try {
       const servers = await this.pool.refresh();
       const from = servers.find((s) => s.serverId === task.from.serverId);
@@ -707,6 +713,7 @@ function rebuildRequest(
     shardSizeBytes: stripe.shardSizeBytes,
     dataLengthBytes: stripe.dataLengthBytes,
     ...(stripe.shardVersion === undefined ? {} : { shardVersion: stripe.shardVersion }),
+    ...(rebuildsInPlace(task) ? { inPlace: true } : {}),
     sources: stripe.shards.map((at) => {
       const server = byId.get(at.serverId);
       const disk = server?.disks.find((d) => d.disk === at.disk);

@@ -5,7 +5,7 @@ import {
   repairBuffers,
   shardBuffers,
 } from '../common/buffer-pool.ts';
-import { StrataError } from '../common/errors.ts';
+import { isStrataError, StrataError } from '../common/errors.ts';
 import { type Logger, silentLogger } from '../observability/logger.ts';
 import { RpcClient } from '../rpc/client.ts';
 import { RpcServer } from '../rpc/server.ts';
@@ -14,7 +14,7 @@ import { RepairSlots } from './repair-slots.ts';
 import { startRepairYield } from './repair-yield-loop.ts';
 import type { EncodedShard } from './shard-file.ts';
 import { ShardScrubber } from './shard-scrubber.ts';
-import type { BlockVerifier } from './shard-store.ts';
+import type { BlockVerifier, ShardAddress } from './shard-store.ts';
 import { ShardStore } from './shard-store.ts';
 import { putShardBodies } from './staged-bodies.ts';
 import {
@@ -180,13 +180,41 @@ export async function startDataService(options: DataServiceOptions): Promise<Dat
         shard.release();
       }
     };
+    // A shard rebuilt where its record names it (`inPlace`: listed missing there, as a degraded
+    // write's absent shard is) may find a file of it after all: its writer's late write, landed
+    // after the stripe was committed without it. Whole and verified (its header names it, its
+    // length is the stripe's, every block's CRC holds), that file is the shard, answered as if
+    // written now. Cut short (a crash mid-write) it is no copy of anything: deleted, and the
+    // shard rebuilt. One still being written is refused EEXIST, for a later pass.
+    const foundInPlace = async (h: RebuildShardHeader, at: ShardAddress) => {
+      const expect = readExpectation(h);
+      try {
+        const data = await store.get(at, undefined, undefined, expect);
+        log.info('a missing shard found whole where it is recorded', { shard: at });
+        return { sizeBytes: data.length, version: expect.minVersion ?? 1 };
+      } catch (error) {
+        if (!isStrataError(error, 'SHARD_CORRUPT')) throw error;
+        if (store.isBeingWritten(store.pathOf(at)))
+          throw new StrataError('EEXIST', `shard ${h.stripeId}.${h.shardIndex} is being written`);
+        log.warn('a torn file of a missing shard deleted before its rebuild', { shard: at, error });
+        await store.delete(at);
+        return undefined;
+      }
+    };
     server.handle(DATA_RPC.rebuildShard, async ({ header, deadlineMs }) => {
       const h = rebuildHeader(objectHeader<RebuildShardHeader>(header, DATA_RPC.rebuildShard));
       const at = { stripeId: h.stripeId, shardIndex: h.shardIndex, disk: h.disk };
       // Refused before reading k shards for a write that put() would refuse anyway; put()
       // still refuses atomically (open 'wx') if one appears meanwhile.
-      if (await store.exists(at))
-        throw new StrataError('EEXIST', `shard ${h.stripeId}.${h.shardIndex} is on disk ${h.disk}`);
+      if (await store.exists(at)) {
+        if (h.inPlace !== true)
+          throw new StrataError(
+            'EEXIST',
+            `shard ${h.stripeId}.${h.shardIndex} is on disk ${h.disk}`,
+          );
+        const found = await foundInPlace(h, at);
+        if (found !== undefined) return { header: found };
+      }
       return repairSlots.rebuild(h.disk, deadlineMs, async () => {
         const written = await rebuildAndWrite(h, at, deadlineMs);
         return { header: written };
@@ -323,6 +351,8 @@ function rebuildHeader(h: RebuildShardHeader): RebuildShardHeader {
   if (length > k * size)
     throw new StrataError('EINVAL', `rebuildShard ${length} data bytes exceed ${k} x ${size}`);
   optionalCount(h.shardVersion, 'shardVersion');
+  if (h.inPlace !== undefined && h.inPlace !== null && typeof h.inPlace !== 'boolean')
+    throw new StrataError('EINVAL', `rebuildShard inPlace must be a boolean, got ${h.inPlace}`);
   const sources = h.sources;
   const valid = (s: (typeof sources)[number]) =>
     s !== null &&

@@ -25,6 +25,10 @@ export interface RebuildShardHeader extends ShardId {
   shardSizeBytes: number;
   dataLengthBytes: number;
   shardVersion?: number; // as the stripe records it (absent: format 1)
+  // The shard is recorded on this disk and listed missing there (a degraded write's absent
+  // shard, rebuilt in place): a whole, verified file of it found there is taken as the shard,
+  // a torn one replaced. Otherwise any file of it there refuses the rebuild (EEXIST).
+  inPlace?: boolean;
   // k+m entries, shard i on sources[i] (the stripe's current record, the lost shard's old place
   // included). `avoid`: the cluster records its server suspect, down or removed, so it is asked
   // only when nothing else is left (as a client's read does). `addr` is empty for a server the

@@ -77,6 +77,13 @@ function relocate(store: Store, c: Relocation): void {
         `not ${show(c.from)}`,
     );
   }
+  if (sameLocation(c.from, c.to)) {
+    // Rebuilt where the record names it (a shard missing on a live disk no other disk could
+    // take: scheduler.ts, inPlaceTask): nothing moves, so no pool, domain or count changes; the
+    // shard exists now.
+    clearAbsentShard(store, c.stripeId, c.shardIndex);
+    return;
+  }
   if (current.shards.some((s) => sameLocation(s, c.to)))
     fail('PRECONDITION_FAILED', `${show(c.to)} already holds a shard of stripe ${c.stripeId}`);
   const server =

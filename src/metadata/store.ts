@@ -14,7 +14,6 @@ import type {
   Inode,
   InodeType,
   PartInfo,
-  ShardLocation,
   Stripe,
   StripeKeyRecord,
   UploadInfo,
@@ -217,17 +216,21 @@ export class Store {
   }
 
   // The stripe with the shard locations a repair recorded (relocateShard), if any. A shard its
-  // writer left absent and a repair has moved since exists now: it is no longer listed absent.
+  // writer left absent stays absent to readers while the table of absent shards lists it
+  // (absent-shards.ts): a repair that moved it, or rebuilt it where it is recorded, dropped it.
   // A stripe whose data key a master key rotation re-wrapped carries the new wrapping.
   currentStripe(written: Stripe): Stripe {
     const stripe = this.withCurrentKey(written);
     const shards = this.db.get(K.stripeShardsKey(stripe.id)) as Stripe['shards'] | undefined;
-    if (shards === undefined) return stripe;
+    if (shards === undefined && stripe.absentShards === undefined) return stripe;
     const { absentShards, ...rest } = stripe;
-    const absent = absentShards?.filter((i) => sameLocation(shards[i], stripe.shards[i]));
+    const absent = absentShards?.filter(
+      (i) => this.db.get(K.absentShardKey(stripe.id, i)) !== undefined,
+    );
+    const current = shards ?? stripe.shards;
     return absent === undefined || absent.length === 0
-      ? { ...rest, shards }
-      : { ...rest, shards, absentShards: absent };
+      ? { ...rest, shards: current }
+      : { ...rest, shards: current, absentShards: absent };
   }
 
   private withCurrentKey(stripe: Stripe): Stripe {
@@ -353,8 +356,4 @@ export class Store {
     this.db.putSync(K.counterKey(name), next);
     return next;
   }
-}
-
-function sameLocation(a: ShardLocation | undefined, b: ShardLocation | undefined): boolean {
-  return a !== undefined && b !== undefined && a.serverId === b.serverId && a.disk === b.disk;
 }

@@ -12,6 +12,8 @@ import {
   readFileSync,
   readlinkSync,
   rmSync,
+  statSync,
+  truncateSync,
   writeSync,
 } from 'node:fs';
 import { type AddressInfo, createServer } from 'node:net';
@@ -301,6 +303,48 @@ describe('data.rebuildShard', () => {
       disk: 0,
     });
     assert.ok(rebuilt.equals(stripe.shards[0]), 'shard 0 decoded with the local shard 5');
+  });
+
+  test('in place: a whole file of the missing shard is taken, a torn one replaced, none rebuilt', async () => {
+    // Six servers, one shard each (a cluster of exactly k + m disks): the shard is rebuilt on
+    // the disk its record names, where its writer's late write may have landed after all.
+    const servers = await startServers(6);
+    const stripe = await writeStripe(servers, 3 * SHARD_BYTES + 12_345);
+    const index = 2;
+    const holder = servers[index];
+    const at = { stripeId: stripe.stripeId, shardIndex: index, disk: 0 };
+    const inPlace = { ...request(servers, stripe, index), inPlace: true };
+    const path = shardPath(holder, stripe.stripeId, index);
+    // Whole: answered without a write (the file keeps its inode), and only in place: any other
+    // rebuild onto a disk holding a file of the shard is refused.
+    assert.equal(
+      await codeOf(holder.client.rebuildShard(request(servers, stripe, index))),
+      'EEXIST',
+    );
+    const inode = statSync(path).ino;
+    const reply = await holder.client.rebuildShard(inPlace);
+    assert.equal(reply.sizeBytes, SHARD_BYTES);
+    assert.equal(statSync(path).ino, inode, 'the whole file taken as it is');
+    // Torn (a crash cut the late write short), then a block damaged: replaced by a rebuild.
+    for (const damage of ['truncate', 'garbage'] as const) {
+      if (damage === 'truncate') truncateSync(path, 100_000);
+      else {
+        const fd = openSync(path, 'r+');
+        writeSync(fd, Buffer.from('garbage!'), 0, 8, 150_000);
+        closeSync(fd);
+      }
+      assert.equal(
+        await codeOf(holder.client.getShard(at)),
+        'SHARD_CORRUPT',
+        `the ${damage} file reads corrupt`,
+      );
+      await holder.client.rebuildShard(inPlace);
+      assert.ok((await holder.client.getShard(at)).equals(stripe.shards[index]), damage);
+    }
+    // No file at all (the absent shard of a degraded write): rebuilt there.
+    await holder.client.deleteShards({ shards: [at] });
+    await holder.client.rebuildShard(inPlace);
+    assert.ok((await holder.client.getShard(at)).equals(stripe.shards[index]), 'rebuilt');
   });
 
   test('peers are read on their repair ports; one without is read on its service port', async () => {

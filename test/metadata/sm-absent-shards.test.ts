@@ -1,7 +1,8 @@
 // The table of shards degraded writes left absent (src/metadata/absent-shards.ts): listed at a
 // stripe's first reference, dropped when relocateShard rebuilds the shard and when the stripe's
 // last reference goes; copies and multipart parts share the stripe and list it once. Readers see
-// an absent shard named in the stripe until a repair moved it. The shard counts stay exact.
+// an absent shard named in the stripe until a repair moved it or rebuilt it where it is recorded.
+// The shard counts stay exact.
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import type { MetadataStateMachine } from '../../src/metadata/state-machine.ts';
@@ -133,6 +134,31 @@ test('relocateShard drops the shard it rebuilds, and readers no longer see it ab
     machine.reader.shardCounts('s').reduce((sum, c) => sum + c.shards, 0),
     4,
   );
+});
+
+test('relocateShard in place (to = from) drops the absent shard and changes nothing else', () => {
+  // A shard rebuilt where its record names it (a cluster of exactly k + m disks has nowhere
+  // else): the record, the counts and the other stripe's absent shard stay; a repeat changes
+  // nothing.
+  const machine = withServers();
+  const s = degraded([2]);
+  const other = degraded([1]);
+  put(machine, 'a', s);
+  put(machine, 'other', other);
+  const { ino } = firstExtent(machine, 'a');
+  const counts = machine.reader.shardCounts();
+  const inPlace = () => relocate(machine, s, { ino, fileOffset: 0 }, 2, s.shards[2]);
+  assert.equal(inPlace(), 'ok');
+  assert.deepEqual(listed(machine), [at(other, 1)]);
+  const seen = firstExtent(machine, 'a').extent.stripe!;
+  assert.equal(seen.absentShards, undefined, 'readers no longer skip it');
+  assert.deepEqual(seen.shards, s.shards);
+  assert.deepEqual(machine.reader.shardCounts(), counts);
+  assert.equal(inPlace(), 'ok');
+  assert.deepEqual(listed(machine), [at(other, 1)]);
+  assert.deepEqual(machine.reader.shardCounts(), counts);
+  // Another shard's place is still refused as a target.
+  assert.equal(relocate(machine, s, { ino, fileOffset: 0 }, 1, s.shards[2]), 'PRECONDITION_FAILED');
 });
 
 test('multipart: a part lists its absent shards; completion keeps them, an unused part drops them', () => {

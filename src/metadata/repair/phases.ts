@@ -33,8 +33,9 @@ export function commitRepair(stripe: RepairStripe, task: RepairTask): RepairStri
   assert.equal(task.phase, 'commit', `task ${task.id} commits only after its shard is rebuilt`);
   const current = stripe.shards[task.shardIndex];
   if (!sameLocation(current, task.from)) return undefined;
+  // Rebuilt in place (target = from: scheduler.ts, inPlaceTask), the record stays as it is.
   assert.ok(
-    !stripe.shards.some((s) => sameLocation(s, task.target)),
+    !stripe.shards.some((s, i) => i !== task.shardIndex && sameLocation(s, task.target)),
     `task ${task.id}: target already holds a shard of the stripe`,
   );
   const shards = stripe.shards.map((s, i) => (i === task.shardIndex ? task.target : s));

@@ -2,7 +2,8 @@
 // repair tasks to start now. Stripes with the fewest spare shards come first (a stripe one loss
 // away from unreadable before one with two to spare), then drains. Each task names k readable
 // source shards and a target chosen by the placement strategy: never a disk that holds or held a
-// shard of the stripe, with the domain rule kept (a server may then hold more than one shard, up
+// shard of the stripe (but a shard missing on a live disk no other may take is rebuilt there:
+// inPlaceTask), with the domain rule kept (a server may then hold more than one shard, up
 // to the rule's cap: with 3 servers and 4+2 a lost disk is rebuilt on another disk of its server). The same input gives the same plan, and a shard
 // with a task in flight gets no second one.
 // Last come moves (reason 'rebalance'): a stripe whose shards are all healthy but break the domain
@@ -59,6 +60,11 @@ export function planRepairs(input: RepairInput): RepairPlan {
   const servers = new Map(input.servers.map((s) => [s.serverId, s]));
   const maps = new PoolMaps(input.servers);
   const findings = new Set(input.findings.map((f) => `${f.stripeId}/${f.shardIndex}`));
+  const missing = new Set(
+    input.findings
+      .filter((f) => f.problem === 'missing')
+      .map((f) => `${f.stripeId}/${f.shardIndex}`),
+  );
   const active = input.inFlight.filter((t) => t.phase !== 'done');
   const activeIds = new Set(active.map((t) => t.id));
   const plan: RepairPlan = { tasks: [], waiting: [], unrecoverable: [], unjudged: 0 };
@@ -106,7 +112,9 @@ export function planRepairs(input: RepairInput): RepairPlan {
     }
     const occupied = input.occupied?.get(id) ?? [];
     const map = maps.of(need.stripe.pool);
-    const made = makeTask(need, id, servers, findings, map, planned, input.strategy, occupied);
+    let made = makeTask(need, id, servers, findings, map, planned, input.strategy, occupied);
+    if (typeof made === 'string' && missing.has(id))
+      made = inPlaceTask(need, id, servers, findings, occupied) ?? made;
     if (typeof made === 'string') {
       const { stripe, shardIndex, reason } = need;
       plan.waiting.push({ stripeId: stripe.id, shardIndex, reason, why: made });
@@ -308,6 +316,46 @@ function makeTask(
     sizeBytes: stripe.shardSizeBytes,
     phase: 'rebuild',
   };
+}
+
+// A shard missing where its record names it (absent since a degraded write, or its file gone)
+// on a disk that is up on a server that is up, when no other disk may take it: rebuilt where the
+// record names it, so the record does not change (target = from). On a cluster of exactly k + m
+// disks, or a domain down to the disks that hold the stripe, that is the only place the domain
+// rule leaves; elsewhere a new disk is preferred (the disk that missed the write may be flaky).
+// Undefined when the disk is not up, or already holds a file of the shard (occupied).
+function inPlaceTask(
+  need: Need,
+  id: string,
+  servers: ReadonlyMap<string, PlacementServer>,
+  findings: ReadonlySet<string>,
+  occupied: readonly ShardLocation[],
+): RepairTask | undefined {
+  const { stripe, shardIndex } = need;
+  const at = stripe.shards[shardIndex];
+  const server = servers.get(at.serverId);
+  const disk = server?.disks.find((d) => d.disk === at.disk);
+  if (server?.state !== 'up' || disk?.state !== 'up') return undefined;
+  if (occupied.some((o) => locationKey(o) === locationKey(at))) return undefined;
+  const sources = chooseSources(stripe, shardIndex, servers, findings);
+  if (sources.length < stripe.k) return undefined;
+  return {
+    id,
+    stripeId: stripe.id,
+    shardIndex,
+    reason: need.reason,
+    spareShards: need.spareShards,
+    sources,
+    from: at,
+    target: at,
+    sizeBytes: stripe.shardSizeBytes,
+    phase: 'rebuild',
+  };
+}
+
+// Whether a task rebuilds its shard where the record already names it (inPlaceTask).
+export function rebuildsInPlace(task: Pick<RepairTask, 'from' | 'target'>): boolean {
+  return locationKey(task.from) === locationKey(task.target);
 }
 
 // k readable shards other than the one repaired, healthy before draining, lowest index first (data

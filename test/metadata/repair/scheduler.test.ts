@@ -9,6 +9,7 @@ import {
   planRepairs,
   type RepairInput,
   type RepairStripe,
+  rebuildsInPlace,
   sameLocation,
 } from '../../../src/metadata/repair/index.ts';
 import { cluster, serverOf } from '../placement/topology.ts';
@@ -112,6 +113,51 @@ test('a scrub finding on a healthy server is repaired elsewhere', () => {
     ['a/2'],
   );
   assert.ok(!sameLocation(plan.tasks[0].target, { serverId: 's-0-1-0', disk: 0 }));
+});
+
+// Six servers of one disk with 4+2 (exactly k + m disks): every server holds a shard of every
+// stripe, so a shard a degraded write left absent, or whose file went, has nowhere to go but the
+// disk its record names. Found missing there (never corrupt), on a live disk, it is rebuilt in
+// place; with a seventh server it goes there instead.
+test('a shard missing on a live disk no other disk may take is rebuilt where it is recorded', () => {
+  const hosts = (n: number) =>
+    cluster({ zones: 1, racksPerZone: 1, hostsPerRack: n, disksPerHost: 1 });
+  const six = hosts(6);
+  const stripe = stripeOn(
+    'd',
+    six.map((s) => s.serverId),
+  );
+  const at = stripe.shards[3];
+  const missing = [{ stripeId: 'd', shardIndex: 3, problem: 'missing' as const }];
+  const plan = planRepairs(input({ stripes: [stripe], servers: six, findings: missing }));
+  assert.deepEqual(plan.waiting, []);
+  assert.deepEqual(
+    plan.tasks.map((t) => [t.id, t.target]),
+    [['d/3', at]],
+  );
+  const [task] = plan.tasks;
+  assert.ok(rebuildsInPlace(task));
+  assert.ok(sameLocation(task.from, at));
+  assert.ok(!task.sources.some((s) => s.shardIndex === 3), 'never its own source');
+  assert.deepEqual(commitRepair(stripe, { ...task, phase: 'commit' }), stripe, 'record unchanged');
+  // Corrupt (its file is there), on a server not up, or with a file of it found there before
+  // (occupied): it waits, with the reason.
+  const corrupt = [{ ...missing[0], problem: 'corrupt' as const }];
+  const waits = (overrides: Partial<RepairInput>) => {
+    const waiting = planRepairs(input({ stripes: [stripe], servers: six, ...overrides }));
+    assert.deepEqual(waiting.tasks, []);
+    assert.match(waiting.waiting[0]?.why ?? '', /no target/);
+  };
+  waits({ findings: corrupt });
+  waits({ findings: missing, servers: withState(six, at.serverId, 'suspect') });
+  waits({ findings: missing, occupied: new Map([['d/3', [at]]]) });
+  // A seventh server: a disk that did not miss the write is preferred.
+  const seven = hosts(7);
+  const elsewhere = planRepairs(input({ stripes: [stripe], servers: seven, findings: missing }));
+  assert.deepEqual(
+    elsewhere.tasks.map((t) => [t.id, t.target.serverId]),
+    [['d/3', seven[6].serverId]],
+  );
 });
 
 // 3 servers of 6 disks with 4+2: each holds 2 shards of every stripe (the rule's cap). A lost

@@ -129,6 +129,7 @@ export class SimCluster {
     const key = shardKey(stripeId, index);
     if (disk.files.has(key)) return 'exists' as const;
     disk.files.set(key, nowMs);
+    this.absent.delete(`${key}@${show(location)}`); // a shard rebuilt where it was absent
     disk.usedBytes += this.sizeOf(stripeId);
     return 'ok' as const;
   }

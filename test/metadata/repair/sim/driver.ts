@@ -22,6 +22,7 @@ import {
   planRepairs,
   type RepairStripe,
   type RepairTask,
+  rebuildsInPlace,
   type ScrubFinding,
   sameLocation,
   workHeld,
@@ -257,7 +258,9 @@ export function finishPhase(
     if (!canRead(cluster, run)) return 'failed';
     const written = cluster.writeShard(task.target, task.stripeId, task.shardIndex, nowMs);
     if (written === 'unreachable') return 'failed';
-    if (written === 'exists') return 'exists';
+    // In place, a file of the shard there is taken when whole (the data server verifies it), as
+    // every file here is; elsewhere it refuses the rebuild (data-service.ts, rebuildShard).
+    if (written === 'exists' && !rebuildsInPlace(task)) return 'exists';
     if (settings.deleteBeforeCommit && cluster.reachable(task.from))
       cluster.deleteShard(task.from, task.stripeId, task.shardIndex, 'bug: delete before commit');
     run.task = advanceTask(task, 'rebuilt') as RepairTask;
@@ -289,6 +292,10 @@ function relocate(cluster: SimCluster, task: RepairTask): boolean {
   const stripe = cluster.stripes.get(task.stripeId);
   if (stripe === undefined) return false;
   if (!sameLocation(stripe.shards[task.shardIndex], task.from)) return false;
+  if (rebuildsInPlace(task)) {
+    cluster.absentTable.delete(task.id); // nothing moves; the shard exists now
+    return true;
+  }
   if (stripe.shards.some((s) => sameLocation(s, task.target))) return false;
   const pool = cluster.records.get(task.target.serverId)?.domain.pool;
   assert.ok(
@@ -323,6 +330,7 @@ function absentFindings(
 // The old file goes only after the commit, when its server is recorded up and its disk is not
 // recorded failed; otherwise (or when the server does not answer) the collector takes it later.
 function release(cluster: SimCluster, task: RepairTask): void {
+  if (rebuildsInPlace(task)) return; // the file written is the one the record names
   const record = cluster.records.get(task.from.serverId);
   if (record?.state !== 'up' || cluster.recordedDiskState(task.from) === 'failed') return;
   cluster.deleteShard(task.from, task.stripeId, task.shardIndex, `release ${task.id}`);
