@@ -318,12 +318,13 @@ function makeTask(
   };
 }
 
-// A shard missing where its record names it (absent since a degraded write, or its file gone)
-// on a disk that is up on a server that is up, when no other disk may take it: rebuilt where the
-// record names it, so the record does not change (target = from). On a cluster of exactly k + m
-// disks, or a domain down to the disks that hold the stripe, that is the only place the domain
-// rule leaves; elsewhere a new disk is preferred (the disk that missed the write may be flaky).
-// Undefined when the disk is not up, or already holds a file of the shard (occupied).
+// A shard missing where its record names it (a `missing` finding: the repair driver makes them
+// of a degraded write's absent shards) on a disk that is up on a server that is up, when no other
+// disk may take it: rebuilt where the record names it, so the record does not change (target =
+// from). On a cluster of exactly k + m disks, or a domain down to the disks that hold the
+// stripe, that is the only place the domain rule leaves; elsewhere a new disk is preferred (the
+// disk that missed the write may be flaky). Undefined when the disk is not up, or is noted
+// occupied (a file of the shard there was being written).
 function inPlaceTask(
   need: Need,
   id: string,
