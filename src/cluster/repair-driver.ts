@@ -181,9 +181,10 @@ export class RepairDriver {
   private leading = false;
   private report: RepairProgress = emptyProgress();
   private pace = new RateWindow(); // bytes written by tasks, for the rate and ETA in status
-  // The placement epoch of the last walk that ended with no move failed or waiting (undefined:
-  // none yet under this leadership, so a new leader walks once).
-  private walkedEpoch: number | undefined;
+  // The placement epoch and crowded-write count (`epoch/count`) of the last walk that ended
+  // with no move failed or waiting (undefined: none yet under this leadership, so a new leader
+  // walks once).
+  private walkedView: string | undefined;
   // A move failed or waited in the current walk, or failed after it ended (its tasks run on
   // past the walk's end), or a stripe was not judged for moves (repair first): the next pass
   // walks again even if the epoch is walked.
@@ -219,7 +220,7 @@ export class RepairDriver {
     if (isLeader && this.timer === undefined) {
       this.report = emptyProgress();
       this.pace = new RateWindow();
-      this.walkedEpoch = undefined;
+      this.walkedView = undefined;
       this.timer = setInterval(() => this.tick(), this.options.passIntervalMs ?? PASS_INTERVAL_MS);
       this.timer.unref();
       this.watchTimer = setInterval(() => this.watch(), WATCH_INTERVAL_MS);
@@ -278,7 +279,10 @@ export class RepairDriver {
     const counts = await this.options.metadata.read('shardCounts');
     let view = placementView(placement.servers);
     this.passEpoch = placement.epoch;
-    const grown = placement.epoch !== this.walkedEpoch;
+    // A new epoch (the live view may have widened) or stripes committed crowded since
+    // (src/metadata/stripe-placement.ts): a walk, to judge every stripe's spread again.
+    const viewKey = `${placement.epoch}/${placement.crowdedWrites ?? 0}`;
+    const grown = viewKey !== this.walkedView;
     const repairs = workHeld(view, counts) || findings.length > 0;
     if (repairs) this.report.balance = { disksOutside: 0, movesPlanned: 0 };
     this.balance = repairs ? undefined : this.fairShare(view, counts);
@@ -322,7 +326,7 @@ export class RepairDriver {
     // next pass walks then, once more. (Found reading the code after a `npm run chaos` run, seed
     // 1, round 2, that left 3 stripes with 2 shards on one server for 240 s; not shown to be
     // that run's cause, and no test forces the order.)
-    if (!this.movesLeft && this.running.size === 0) this.walkedEpoch = placement.epoch;
+    if (!this.movesLeft && this.running.size === 0) this.walkedView = viewKey;
     degradedStripes.reset();
     for (const [missing, count] of byMissing) degradedStripes.set({ missing }, count);
     this.report.degradedStripes = Object.fromEntries(byMissing);
@@ -487,7 +491,7 @@ export class RepairDriver {
               // The walk that planned it may have ended already (counting its epoch walked):
               // the next pass walks again (the simulator's seed 998).
               this.movesLeft = true;
-              this.walkedEpoch = undefined;
+              this.walkedView = undefined;
             } else site.stripe = committed(site.stripe, task);
             if (outcome === 'done' && task.reason === 'lost' && !this.anyRunning(task.stripeId))
               if (missingShards(site.stripe, serverMap, reported) === 0) settled.add(task.stripeId);

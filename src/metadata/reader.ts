@@ -18,7 +18,7 @@ import * as users from './ops-users.ts';
 import { shardCounts } from './shard-counts.ts';
 import { dataIno } from './storage-class.ts';
 import type { Store } from './store.ts';
-import { placementEpoch } from './stripe-placement.ts';
+import { crowdedWrites, placementEpoch } from './stripe-placement.ts';
 import { scanStripes } from './stripe-scan.ts';
 import {
   type DirEntry,
@@ -147,6 +147,7 @@ export function createReader(store: Store): MetadataReader {
     placementView: () => ({
       epoch: placementEpoch(store),
       servers: store.servers().map(normaliseServer),
+      crowdedWrites: crowdedWrites(store),
     }),
     dataServer: (serverId) => (typeof serverId === 'string' ? server(store, serverId) : undefined),
     clusterConfig: () => clusterConfig(store),

@@ -15,8 +15,16 @@
 // that may widen the live view. A writer reads it with the server list (reader `placementView`)
 // and records it in the stripe; the rule is checked when the stripe's epoch is today's, and not
 // judged (structure only) when it is older or absent (writers before this check).
+//
+// A stripe within the rule may still be crowded: more shards in one domain than the recorded
+// strategy's spread allows over today's live view (a writer that placed a failed shard again
+// beside the others, around a server that hung but was never recorded suspect). Nothing else
+// would have repair look at it (no record changed), and such a stripe loses more shards to the
+// loss of that domain than a spread one: each is counted (`crowdedWrites`, in replicated state),
+// and the repair driver walks when the count moved since its last complete walk, moving the
+// excess as it does after a return.
 import * as K from './keys.ts';
-import { normaliseServer } from './ops-cluster.ts';
+import { clusterConfig, normaliseServer } from './ops-cluster.ts';
 import {
   ClusterMap,
   checkPlacement,
@@ -25,27 +33,44 @@ import {
   placementServers,
   serverDomainKey,
 } from './placement/index.ts';
+import { placementView } from './repair/cluster-view.ts';
+import { misplacedShards } from './repair/scheduler.ts';
 import { fail, type Store } from './store.ts';
 import type { DataServerInfo, ShardLocation, Stripe } from './types.ts';
 
 const EPOCH_COUNTER = 'placementEpoch';
+const CROWDED_COUNTER = 'crowdedWrites';
 const SHARDS_PER_STRIPE_MAX = 256; // k + m <= 256, as the erasure code allows
 
 export function placementEpoch(store: Store): number {
   return (store.db.get(K.counterKey(EPOCH_COUNTER)) as number | undefined) ?? 0;
 }
 
+// How many stripes were committed crowded (see the top of this file).
+export function crowdedWrites(store: Store): number {
+  return (store.db.get(K.counterKey(CROWDED_COUNTER)) as number | undefined) ?? 0;
+}
+
 // Called by every command that changes a server record: bumps the epoch when the record gained
-// a live disk (a new server's first report, a server back up, a disk with room again).
+// a live disk (a new server's first report, a server back up, a disk with room again), in
+// writers' view or in repair's. The two differ on a disk registered but not yet reported: a
+// writer places on it at the smallest weight (placementServers), repair's planner counts it once
+// it reports its space (placementView). Without the second, a server that joined was walked at
+// its registration, judged without its disks, and never again once they reported: stripes that
+// should have spread onto it stayed crowded (the cluster simulator, seed 30,517).
 export function notePlacementChange(
   store: Store,
   before: DataServerInfo | undefined,
   after: DataServerInfo,
 ): void {
-  const live = (record: DataServerInfo | undefined) =>
-    record === undefined
-      ? new Set<string>()
-      : new Set(liveCandidates(placementServers([normaliseServer(record)])).map(locationKey));
+  const live = (record: DataServerInfo | undefined) => {
+    if (record === undefined) return new Set<string>();
+    const normalised = normaliseServer(record);
+    return new Set([
+      ...liveCandidates(placementServers([normalised])).map((c) => `w ${locationKey(c)}`),
+      ...liveCandidates(placementView([normalised])).map((c) => `r ${locationKey(c)}`),
+    ]);
+  };
   const was = live(before);
   for (const key of live(after)) {
     if (was.has(key)) continue;
@@ -94,10 +119,16 @@ export function checkNewStripe(store: Store, stripe: Stripe): void {
   const judgeRule = epoch === placementEpoch(store);
   if (stripe.pool !== undefined && typeof stripe.pool !== 'string')
     fail('EINVAL', `stripe ${stripe.id}: a pool is a label`);
-  const violations = checkPlacement(stripe, clusterMapOf(store, stripe.pool)).filter(
+  const map = clusterMapOf(store, stripe.pool);
+  const violations = checkPlacement(stripe, map).filter(
     (v) => judgeRule || v.code !== 'DOMAIN_OVERLOADED',
   );
-  if (violations.length === 0) return;
+  if (violations.length === 0) {
+    const strategy = clusterConfig(store)?.placement.strategy;
+    if (strategy !== undefined && misplacedShards(stripe, map, [], strategy).length > 0)
+      store.nextCounter(CROWDED_COUNTER, 1);
+    return;
+  }
   fail(
     'PLACEMENT_VIOLATION',
     `stripe ${stripe.id} breaks the placement invariant: ` +

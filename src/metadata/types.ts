@@ -1362,7 +1362,9 @@ export interface MetadataReader {
   dataServers(): DataServerInfo[];
   // The server records with the placement epoch they were read at, in one read (writers place
   // stripes with these and record the epoch in each stripe).
-  placementView(): { epoch: number; servers: DataServerInfo[] };
+  // `crowdedWrites`: stripes committed with more shards in one domain than the strategy's spread
+  // (src/metadata/stripe-placement.ts); absent from members before it.
+  placementView(): { epoch: number; servers: DataServerInfo[]; crowdedWrites?: number };
   dataServer(serverId: string): DataServerInfo | undefined;
   // The cluster's configuration, once the first leader has recorded it.
   clusterConfig(): ClusterConfig | undefined;

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import type { MetadataStateMachine } from '../../src/metadata/state-machine.ts';
-import type { ShardLocation, Stripe } from '../../src/metadata/types.ts';
+import type { ClusterConfig, ShardLocation, Stripe } from '../../src/metadata/types.ts';
 import { closeAll, codeOf, ok, openEmptyMachine, ROOT, run } from './sm-helpers.ts';
 
 after(closeAll);
@@ -198,6 +198,46 @@ test('the epoch moves when a disk gains room or a new server reports, not when o
   const disks = [{ disk: 0, path: '/d0' }];
   ok(machine, { op: 'registerDataServer', server: { serverId: 's9', addr: 'h9:1', disks } });
   assert.equal(epochOf(machine), start + 2, 'a new server widens it');
+  // Its first report widens repair's view (an unreported disk counts for writers only), so
+  // repair walks again with it; a later report does not.
+  const report = () =>
+    ok(machine, {
+      op: 'setDiskStatus',
+      serverId: 's9',
+      disks: [{ disk: 0, state: 'up', capacityBytes: GiB, freeBytes: GiB }],
+    });
+  report();
+  assert.equal(epochOf(machine), start + 3, "the new server's first report widens it again");
+  report();
+  assert.equal(epochOf(machine), start + 3, 'a report that changes nothing');
+});
+
+// Six hosts and 4+2 under spread-domains: one shard per host. A stripe within the
+// rule (two on one host) but beyond that spread, as a writer leaves one when it placed a failed
+// shard again beside the others, is counted, so that repair walks and spreads it.
+test('a stripe committed beyond the spread of spread-domains is counted; a spread one is not', () => {
+  const machine = cluster(6);
+  const crowded = () => machine.reader.placementView().crowdedWrites;
+  const spread = ['s1:0', 's2:0', 's3:0', 's4:0', 's5:0', 's6:0'];
+  const doubled = ['s1:0', 's1:1', 's3:0', 's4:0', 's5:0', 's6:0'];
+  // Without a recorded strategy (a cluster before its first leader recorded one) nothing counts.
+  assert.equal(put(machine, 'before', stripeOn(doubled, epochOf(machine))), 'ok');
+  assert.equal(crowded(), 0);
+  ok(machine, {
+    op: 'initClusterConfig',
+    config: {
+      erasure: { k: 4, m: 2, shardSizeBytes: 1 << 20 },
+      placement: { strategy: 'spread-domains' },
+    } as ClusterConfig,
+  });
+  assert.equal(put(machine, 'spread', stripeOn(spread, epochOf(machine))), 'ok');
+  assert.equal(crowded(), 0);
+  assert.equal(put(machine, 'doubled', stripeOn(doubled, epochOf(machine))), 'ok');
+  assert.equal(crowded(), 1);
+  // With s2 down five hosts are live: two shards on one of them is the spread they allow.
+  ok(machine, { op: 'setServerState', serverId: 's2', state: 'down' });
+  assert.equal(put(machine, 'around-s2', stripeOn(doubled, epochOf(machine))), 'ok');
+  assert.equal(crowded(), 1);
 });
 
 test('the check reads only replicated state: two stores given the same commands agree', () => {

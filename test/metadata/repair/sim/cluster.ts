@@ -51,6 +51,9 @@ export class SimCluster {
   // The placement epoch: moves when a record gains a live disk (notePlacementChange in
   // src/metadata/stripe-placement.ts), which makes the repair driver walk for rebalancing.
   epoch = 0;
+  // Stripes committed crowded beyond the strategy's spread (crowdedWrites in
+  // src/metadata/stripe-placement.ts): a change of it makes the repair driver walk too.
+  crowdedWrites = 0;
   // Shards a degraded write committed without writing them: (shard key)@(location).
   readonly absent = new Set<string>();
   // The state machine's table of absent shards (src/metadata/absent-shards.ts): shard key ->
@@ -176,8 +179,17 @@ export class SimCluster {
   }
 
   #putRecord(after: DataServerInfo): void {
+    // Live in writers' view or in repair's (an unreported disk counts for writers only), as
+    // notePlacementChange in src/metadata/stripe-placement.ts.
     const live = (record: DataServerInfo | undefined) =>
-      new Set(record ? liveCandidates(placementServers([record])).map(locationKey) : []);
+      new Set(
+        record
+          ? [
+              ...liveCandidates(placementServers([record])).map((c) => `w ${locationKey(c)}`),
+              ...liveCandidates(placementView([record])).map((c) => `r ${locationKey(c)}`),
+            ]
+          : [],
+      );
     const was = live(this.records.get(after.serverId));
     if ([...live(after)].some((key) => !was.has(key))) this.epoch++;
     this.records.set(after.serverId, after);

@@ -1,8 +1,8 @@
 // The metadata leader's repair driver (src/cluster/repair-driver.ts) with its I/O replaced by the
 // simulated cluster: the same decisions from the same cores (workHeld, planRepairs, advanceTask,
 // commitRepair), the same walk rule (a walk when a server or disk that must give up its shards holds some,
-// by shard counts kept as the state machine keeps them, or the placement epoch moved
-// since the last complete walk), the same wait for throttled slots within a walk over one view,
+// by shard counts kept as the state machine keeps them, or the placement epoch or the count of
+// crowded writes moved since the last complete walk), the same wait for throttled slots within a walk over one view,
 // and the same release rule (the old file is deleted only after the commit, and only when its
 // server is recorded up and its disk not failed). relocateShard's preconditions are checked as
 // the state machine checks them (src/metadata/ops-repair.ts). After a walk's first plan, a replan
@@ -50,7 +50,7 @@ export interface TaskRun {
 }
 
 interface Walk {
-  epoch: number;
+  epoch: string; // the placement epoch and crowded-write count it read
   view: PlacementServer[];
   found: Map<string, RepairStripe>;
   skipped: Set<string>;
@@ -73,7 +73,7 @@ export class SimRepairDriver {
   readonly running = new Map<string, TaskRun>();
   readonly stats: DriverStats;
   #walk: Walk | undefined;
-  #walkedEpoch: number | undefined;
+  #walkedEpoch: string | undefined; // `epoch/crowdedWrites`, as the real driver's walkedView
   #movesLeft = false;
   readonly #occupied: OccupiedTargets;
   readonly #cluster: SimCluster;
@@ -101,7 +101,7 @@ export class SimRepairDriver {
   }
 
   // One pass (every PASS_INTERVAL_MS on the leader): nothing while a walk is in progress.
-  pass(nowMs: number, epoch: number): void {
+  pass(nowMs: number, epoch: string): void {
     this.stats.passes++;
     if (this.#walk !== undefined) return;
     const view = this.#cluster.view();

@@ -203,7 +203,7 @@ class Simulation {
     }
     driver.step(this.nowMs);
     if (this.nowMs >= this.nextPassMs) {
-      driver.pass(this.nowMs, this.cluster.epoch);
+      driver.pass(this.nowMs, `${this.cluster.epoch}/${this.cluster.crowdedWrites}`);
       this.nextPassMs = this.nowMs + PASS_INTERVAL_MS;
     }
     if (this.nowMs >= this.nextScrubMs) {

@@ -15,6 +15,7 @@ import {
   placementServers,
   placeShards,
 } from '../../../../src/metadata/placement/index.ts';
+import { misplacedShards } from '../../../../src/metadata/repair/index.ts';
 import type { ShardLocation } from '../../../../src/metadata/types.ts';
 import type { SeededPrng } from '../../../../src/raft/index.ts';
 import type { SimCluster } from './cluster.ts';
@@ -88,7 +89,11 @@ export function writeStripe(
   // The state machine's check at commit (checkNewStripe), against the same records.
   const committed = checkPlacement(stripe, servers);
   if (committed.length > 0) fail(`a written stripe breaks placement: ${committed[0].message}`);
-  cluster.stripes.set(stripeId, { ...stripe, shardSizeBytes: cluster.sizeOf(stripeId) });
+  const record = { ...stripe, shardSizeBytes: cluster.sizeOf(stripeId) };
+  // Crowded beyond the strategy's spread (a shard placed again beside the others): counted, as
+  // the state machine counts it, so that repair walks (src/metadata/stripe-placement.ts).
+  if (misplacedShards(record, servers, [], strategy).length > 0) cluster.crowdedWrites++;
+  cluster.stripes.set(stripeId, record);
   stats.written++;
 }
 
