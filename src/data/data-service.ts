@@ -193,6 +193,7 @@ export async function startDataService(options: DataServiceOptions): Promise<Dat
         log.info('a missing shard found whole where it is recorded', { shard: at });
         return { sizeBytes: data.length, version: expect.minVersion ?? 1 };
       } catch (error) {
+        if (isStrataError(error, 'SHARD_MISSING')) return undefined; // gone since: rebuilt
         if (!isStrataError(error, 'SHARD_CORRUPT')) throw error;
         if (store.isBeingWritten(store.pathOf(at)))
           throw new StrataError('EEXIST', `shard ${h.stripeId}.${h.shardIndex} is being written`);
