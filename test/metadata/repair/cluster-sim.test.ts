@@ -61,6 +61,26 @@ test(`with degraded writes, repair rebuilds every absent shard over ${degradedSe
   assert.ok(degraded > 0, 'no write was degraded: the test would prove nothing');
 });
 
+// Seeds beyond the ranges above that once found a bug, each replayed with the profile it failed
+// under (docs/testing.md): an absent shard whose only place was its own disk (5,420); a stripe
+// written around a hung server, left crowded (31,460); a joined server judged before its disks
+// reported (30,517).
+test('the seeds that found the in-place and crowded-stripe bugs converge', () => {
+  const cases = [
+    { seed: 5420, degradedWrites: true },
+    { seed: 31460, degradedWrites: false },
+    { seed: 30517, degradedWrites: false },
+  ];
+  for (const { seed, degradedWrites } of cases) {
+    const result = runClusterSimulation({
+      seed,
+      adjustProfile: (profile) => ({ ...profile, degradedWrites }),
+    });
+    assert.ok(result.ok, `${result.failure}\n  replay: ${replayCommand(seed, { degradedWrites })}`);
+    assert.notEqual(result.stats.convergedAfterMs, undefined);
+  }
+});
+
 const poolSeedCount = Number(process.env.CLUSTER_SIM_POOL_SEEDS ?? 20);
 
 // A cold pool beside the other servers, half the stripes placed in it: every rebuild, drain and
