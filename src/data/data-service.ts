@@ -185,8 +185,11 @@ export async function startDataService(options: DataServiceOptions): Promise<Dat
     // after the stripe was committed without it. Whole and verified (its header names it, its
     // length is the stripe's, every block's CRC holds), that file is the shard, answered as if
     // written now. Cut short (a crash mid-write) it is no copy of anything: deleted, and the
-    // shard rebuilt. One still being written is refused EEXIST, for a later pass.
+    // shard rebuilt. One still being written is refused EEXIST, for a later pass: read whole
+    // before its fsync, it would be answered as durable when it is not yet.
     const foundInPlace = async (h: RebuildShardHeader, at: ShardAddress) => {
+      if (store.isBeingWritten(store.pathOf(at)))
+        throw new StrataError('EEXIST', `shard ${h.stripeId}.${h.shardIndex} is being written`);
       const expect = readExpectation(h);
       try {
         const data = await store.get(at, undefined, undefined, expect);

@@ -315,6 +315,8 @@ describe('data.rebuildShard', () => {
     const at = { stripeId: stripe.stripeId, shardIndex: index, disk: 0 };
     const inPlace = { ...request(servers, stripe, index), inPlace: true };
     const path = shardPath(holder, stripe.stripeId, index);
+    const notBoolean = { ...inPlace, inPlace: 'yes' as unknown as boolean };
+    assert.equal(await codeOf(holder.client.rebuildShard(notBoolean)), 'EINVAL');
     // Whole: answered without a write (the file keeps its inode), and only in place: any other
     // rebuild onto a disk holding a file of the shard is refused.
     assert.equal(

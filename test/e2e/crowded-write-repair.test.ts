@@ -1,35 +1,28 @@
 // A stripe written around a server whose shard writes fail, while the cluster records nothing
-// amiss, is spread again once that server takes writes (real processes: a metadata process, an
-// S3 gateway, six `--role data` processes of two disks, each its own host). Every shard create on
-// the victim fails (its shard directories made immutable with chattr, so the server runs and
-// heartbeats, and its disks report room): the writer places each failed shard again as a repair
-// would, beside the others, and each stripe commits with two shards on one host, within the
-// domain rule but beyond spread-domains' one per host. No server record changes, so the placement
-// epoch stays; the state machine counts the crowded stripes (`crowdedWrites`), which makes the
-// repair driver walk: once the directories are writable again it moves each excess shard onto
-// the victim. Without the count nothing walked, and those stripes kept two shards on one host
-// (one server's loss costing them two) for good (docs/architecture/healing.md, "Rebalancing
-// after a return").
+// amiss, is spread again once that server takes writes (real processes from
+// test/helpers/data-cluster.ts: three metadata members, an S3 gateway, six `--role data`
+// processes of two disks, each its own host). Every shard create on the victim fails (its shard
+// directories made immutable with chattr, so the server runs and heartbeats, and its disks report
+// room): the writer places each failed shard again as a repair would, beside the others, and each
+// stripe commits with two shards on one host, within the domain rule but beyond spread-domains'
+// one per host. No server record changes, so the placement epoch stays; the state machine counts
+// the crowded stripes (`crowdedWrites`), which makes the repair driver walk: once the directories
+// are writable again it moves each excess shard onto the victim. Without the count nothing
+// walked, and those stripes kept two shards on one host (one server's loss costing them two) for
+// good (docs/architecture/healing.md, "Rebalancing after a return").
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { readdirSync, rmSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
-import { MetadataClient } from '../../src/client/metadata-client.ts';
+import type { MetadataClient } from '../../src/client/metadata-client.ts';
 import type { Stripe } from '../../src/metadata/types.ts';
-import { bodyBytes, md5Hex, patternBytes, s3Client } from '../helpers/s3.ts';
-import { configWriter, type StrataProcess, startStrata, tempDir } from '../helpers/server.ts';
-import { serversUp } from '../helpers/server-records.ts';
+import { DataCluster } from '../helpers/data-cluster.ts';
+import { bodyBytes, md5Hex, patternBytes } from '../helpers/s3.ts';
 import { until as untilPolled } from '../helpers/wait.ts';
 
-const DATA_SERVERS = 6;
-const DISKS = 2;
 const POLL_LIMIT_MS = 120_000; // generous: only an upper bound, never a measured figure
-
-const configDir = tempDir('strata-crowded-');
-after(() => rmSync(configDir, { recursive: true, force: true }));
-const configFile = configWriter(configDir);
 
 function until<T>(what: string, probe: () => Promise<T | undefined>): Promise<T> {
   return untilPolled(what, probe, { limitMs: POLL_LIMIT_MS, intervalMs: 500 });
@@ -63,43 +56,15 @@ function setImmutable(dataDir: string, on: boolean): void {
 }
 
 test('stripes written around a server whose writes fail are spread once it takes writes again', async (t) => {
-  const started: StrataProcess[] = [];
-  let frozen: StrataProcess | undefined;
-  const metadataEnv = configFile('metadata', ['[metadata]', 'scrub_interval_seconds = 1']);
-  const metadataProcess = await startStrata({
-    args: ['--role', 'metadata'],
-    ready: ['metadata'],
-    env: metadataEnv,
-  });
-  started.push(metadataProcess);
-  const addr = metadataProcess.metadataAddr;
-  const metadata = new MetadataClient([addr]);
+  const cluster = await DataCluster.start({ dataServers: 6, disksPerServer: 2 });
+  let frozen: string | undefined;
   try {
-    const data = await Promise.all(
-      Array.from({ length: DATA_SERVERS }, (_, i) =>
-        startStrata({
-          args: ['--role', 'data', '--node-id', `${i + 2}`, '--metadata-addr', addr],
-          ready: [],
-          env: configFile(`data-${i + 2}`, ['[data]', `disk_count = ${DISKS}`, `host = "h${i}"`]),
-        }),
-      ),
-    );
-    started.push(...data);
-    const gateway = await startStrata({
-      args: ['--role', 's3', '--metadata-addr', addr],
-      ready: ['s3'],
-      env: metadataEnv,
-    });
-    started.push(gateway);
-    await until('six data servers up with their disks reported', serversUp(metadata, DATA_SERVERS));
-    const s3 = s3Client(gateway);
+    const { metadata, s3 } = cluster;
     await s3.send(new CreateBucketCommand({ Bucket: 'crowd' }));
-
-    const victimId = 'data-4';
-    const victim = data[2];
+    const victim = cluster.servers[2];
     const before = await metadata.read('placementView');
     setImmutable(victim.dataDir, true);
-    frozen = victim;
+    frozen = victim.dataDir;
     const body = patternBytes(5 * 1024 * 1024 + 17, 5); // two stripes of 4+2 with 1 MiB shards
     try {
       await s3.send(new PutObjectCommand({ Bucket: 'crowd', Key: 'o', Body: body }));
@@ -112,7 +77,7 @@ test('stripes written around a server whose writes fail are spread once it takes
     assert.equal(written.length, 2);
     for (const stripe of written) {
       assert.equal(stripe.absentShards, undefined, 'every shard landed somewhere');
-      assert.ok(!stripe.shards.some((s) => s.serverId === victimId), 'none on the victim');
+      assert.ok(!stripe.shards.some((s) => s.serverId === victim.id), 'none on the victim');
       assert.equal(crowding(stripe), 2, 'two shards on one host');
     }
     const counted = await metadata.read('placementView');
@@ -129,18 +94,16 @@ test('stripes written around a server whose writes fail are spread once it takes
     t.diagnostic(`spread: ${show(spread)}`);
     for (const stripe of spread)
       assert.ok(
-        stripe.shards.some((s) => s.serverId === victimId),
+        stripe.shards.some((s) => s.serverId === victim.id),
         'a shard moved to the victim',
       );
     const after = await metadata.read('placementView');
     assert.equal(after.epoch, before.epoch, 'no record widened the view: the count drove the walk');
     const reply = await s3.send(new GetObjectCommand({ Bucket: 'crowd', Key: 'o' }));
     assert.equal(md5Hex(await bodyBytes(reply.Body)), md5Hex(body), 'the bytes of o');
-    s3.destroy();
   } finally {
-    if (frozen !== undefined) setImmutable(frozen.dataDir, false);
-    await metadata.close();
-    for (const p of started.reverse()) await p.stop();
+    if (frozen !== undefined) setImmutable(frozen, false);
+    await cluster.stop();
   }
 });
 

@@ -304,6 +304,17 @@ function makeTask(
     stripe.pool === undefined || map.server(target.serverId)?.domain.pool === stripe.pool,
     `a target of stripe ${stripe.id} is in its pool ${stripe.pool}`,
   );
+  return newTask(need, id, sources, target);
+}
+
+// A task in its first phase: rebuild shard `need.shardIndex` from `sources` onto `target`.
+function newTask(
+  need: Need,
+  id: string,
+  sources: RepairTask['sources'],
+  target: ShardLocation,
+): RepairTask {
+  const { stripe, shardIndex } = need;
   return {
     id,
     stripeId: stripe.id,
@@ -340,18 +351,7 @@ function inPlaceTask(
   if (occupied.some((o) => locationKey(o) === locationKey(at))) return undefined;
   const sources = chooseSources(stripe, shardIndex, servers, findings);
   if (sources.length < stripe.k) return undefined;
-  return {
-    id,
-    stripeId: stripe.id,
-    shardIndex,
-    reason: need.reason,
-    spareShards: need.spareShards,
-    sources,
-    from: at,
-    target: at,
-    sizeBytes: stripe.shardSizeBytes,
-    phase: 'rebuild',
-  };
+  return newTask(need, id, sources, at);
 }
 
 // Whether a task rebuilds its shard where the record already names it (inPlaceTask).
