@@ -1,6 +1,7 @@
 // Authenticates one S3 request (SigV4 Authorization header, presigned URL, or anonymous) and
 // hands back a body reader that verifies the payload against what the headers promised.
 import type { IncomingMessage } from 'node:http';
+import { digestedBody } from '../common/body-digests.ts';
 import { verifiedBody } from './body.ts';
 import { verifyHeaderAuth } from './header-auth.ts';
 import { planBody } from './payload-plan.ts';
@@ -68,7 +69,7 @@ export function authenticate(request: IncomingMessage, url: URL, options: AuthOp
       accessKey: credential.accessKey,
       admin: credential.admin,
     },
-    body: (raw) => verifiedBody(raw, plan),
+    body: (raw, digests) => verifiedBody(raw, plan, digests),
     decodedContentLength: plan.expectedLengthBytes,
     checksums: plan.checksums,
   };
@@ -79,7 +80,7 @@ export function authenticate(request: IncomingMessage, url: URL, options: AuthOp
 export function unauthenticated(): AuthResult {
   return {
     principal: undefined,
-    body: (raw) => raw,
+    body: (raw, digests) => (digests === undefined ? raw : digestedBody(raw, digests)),
     decodedContentLength: undefined,
     checksums: {},
   };

@@ -3,6 +3,7 @@
 // Bytes are yielded as they arrive; every end-of-body check runs before the iterator finishes,
 // so a consumer that commits only after the last byte never commits a bad body.
 import assert from 'node:assert';
+import { BODY_DIGEST_ALGORITHMS, type BodyDigests } from '../common/body-digests.ts';
 import { type HashAlgorithm, OffloadedHash } from '../common/hash-offload.ts';
 import { AwsChunkedDecoder, decodeAwsChunked } from './aws-chunked.ts';
 import {
@@ -47,19 +48,23 @@ const ON_HASHING_THREAD: Partial<Record<ChecksumAlgorithm, HashAlgorithm>> = {
   MD5: 'md5',
 };
 
+// `digests`, when given, are run in the same session and set once the body has ended and passed
+// every check (src/common/body-digests.ts).
 export async function* verifiedBody(
   raw: AsyncIterable<Buffer>,
   plan: BodyPlan,
+  digests?: BodyDigests,
 ): AsyncGenerator<Buffer> {
   const { mode, expectedLengthBytes } = plan;
   // On a hashing thread once the body outgrows a segment (src/common/hash-offload.ts), in one
   // session: the payload's SHA-256 and the declared checksums it runs. They held a gateway's
   // event loop under large PUTs. The session's digests come in this order: the payload's
-  // SHA-256 first when it is signed, then each declared checksum it runs.
+  // SHA-256 first when it is signed, then each declared checksum it runs, then `digests`'.
   const threaded = plan.declared.map((d) => ON_HASHING_THREAD[d.algorithm]);
   const sessionAlgorithms: HashAlgorithm[] = [
     ...(mode.kind === 'sha256' ? (['sha256'] as const) : []),
     ...threaded.filter((a) => a !== undefined),
+    ...(digests !== undefined ? BODY_DIGEST_ALGORITHMS : []),
   ];
   const session = sessionAlgorithms.length > 0 ? new OffloadedHash(sessionAlgorithms) : undefined;
   const hashers = plan.declared.map((d, i) =>
@@ -76,7 +81,7 @@ export async function* verifiedBody(
     source = decodeAwsChunked(raw, decoder);
   }
   let totalBytes = 0;
-  let digests: Buffer[] = [];
+  let computed: Buffer[] = [];
   try {
     for await (const piece of source) {
       assert(Buffer.isBuffer(piece), 'body pieces are Buffers');
@@ -91,11 +96,12 @@ export async function* verifiedBody(
     if (expectedLengthBytes !== undefined && totalBytes !== expectedLengthBytes) {
       throw lengthError(expectedLengthBytes, String(totalBytes));
     }
-    digests = (await session?.digest()) ?? [];
+    computed = (await session?.digest()) ?? [];
   } finally {
     session?.abort(); // a body left unfinished (nothing after digest)
   }
-  if (mode.kind === 'sha256' && digests.shift()?.toString('hex') !== mode.expectedHex) {
+  const bodyDigests = digests === undefined ? [] : computed.splice(-BODY_DIGEST_ALGORITHMS.length);
+  if (mode.kind === 'sha256' && computed.shift()?.toString('hex') !== mode.expectedHex) {
     throw new S3AuthError(
       'XAmzContentSHA256Mismatch',
       400,
@@ -103,13 +109,14 @@ export async function* verifiedBody(
     );
   }
   plan.declared.forEach((d, i) => {
-    const digest = hashers[i]?.digest() ?? digests.shift();
+    const digest = hashers[i]?.digest() ?? computed.shift();
     assert(digest !== undefined, 'every declared checksum was computed');
     if (!digest.equals(d.expected)) throw digestError(d.source, d.algorithm);
   });
   if (plan.trailer !== undefined && trailerHasher !== undefined && decoder !== undefined) {
     verifyTrailerChecksum(plan, decoder, trailerHasher);
   }
+  digests?.set(bodyDigests);
 }
 
 function verifyTrailerChecksum(

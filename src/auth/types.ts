@@ -1,5 +1,6 @@
 // Contract between request authentication (src/auth/) and the S3 gateway (src/s3/).
 import type { IncomingMessage } from 'node:http';
+import type { BodyDigests } from '../common/body-digests.ts';
 
 export interface Credential {
   accessKey: string;
@@ -37,8 +38,9 @@ export interface AuthResult {
   // Wraps the raw request body: strips aws-chunked framing when present, verifies chunk
   // signatures, the declared x-amz-content-sha256, x-amz-decoded-content-length and trailing
   // x-amz-checksum-* values. The returned iterable throws an S3AuthError at the point the body
-  // proves bad (so a PUT fails before anything is committed).
-  body(raw: AsyncIterable<Buffer>): AsyncIterable<Buffer>;
+  // proves bad (so a PUT fails before anything is committed). `digests`, when given, are the
+  // body's MD5 and CRC32C, set before the iteration ends (src/common/body-digests.ts).
+  body(raw: AsyncIterable<Buffer>, digests?: BodyDigests): AsyncIterable<Buffer>;
   // Length of the object bytes when known in advance (Content-Length, or
   // x-amz-decoded-content-length for aws-chunked); undefined when not known.
   decodedContentLength: number | undefined;

@@ -1,5 +1,6 @@
 import assert from 'node:assert';
 import { createHash, randomBytes } from 'node:crypto';
+import type { BodyDigests } from '../common/body-digests.ts';
 import { isStrataError, StrataError } from '../common/errors.ts';
 import { Slots } from '../common/slots.ts';
 import type { AtRest } from '../crypto/index.ts';
@@ -754,6 +755,7 @@ export class StrataClient implements StrataClientApi {
       seal: target.seal,
       kms: target.kms,
       customer: target.customer,
+      digests: options.digests,
     };
     // An archived class is stripes of its own code on its pool, never inline; an encrypted
     // object (any of the three modes) is never inline either (inlineMaxBytes).
@@ -1334,7 +1336,11 @@ export class StrataClient implements StrataClientApi {
     uploadId: string,
     partNumber: number,
     body: Body,
-    options: { checksum?: () => string | undefined; customerKey?: Buffer } = {},
+    options: {
+      checksum?: () => string | undefined;
+      customerKey?: Buffer;
+      digests?: BodyDigests; // as PutObjectOptions' digests
+    } = {},
   ): Promise<PartInfo> {
     if (!Number.isInteger(partNumber) || partNumber < 1 || partNumber > 10_000) {
       throw new StrataError('EINVAL', `part number must be 1..10000, got ${partNumber}`);
@@ -1352,6 +1358,7 @@ export class StrataClient implements StrataClientApi {
       seal: upload.object.sse !== undefined,
       kms,
       customer,
+      digests: options.digests,
     }).finally(() => kms?.wrapping.key.fill(0));
     const part = {
       uploadId,

@@ -1,5 +1,6 @@
 import assert from 'node:assert';
 import { createHash } from 'node:crypto';
+import { BODY_DIGEST_ALGORITHMS, type BodyDigests } from '../common/body-digests.ts';
 import { shardBuffers } from '../common/buffer-pool.ts';
 import { StrataError } from '../common/errors.ts';
 import { OffloadedHash } from '../common/hash-offload.ts';
@@ -39,6 +40,9 @@ export interface WriteStreamOptions {
   seal?: boolean; // every stripe sealed, whatever encryption at rest says (SSE-S3)
   kms?: KmsSealKey; // every stripe sealed with its data key wrapped under this KMS key (SSE-KMS)
   customer?: CustomerKey; // every stripe sealed under this customer's key (SSE-C)
+  // The body's MD5 and CRC32C, taken by whoever streams it (src/common/body-digests.ts): the
+  // writer then hashes nothing itself.
+  digests?: BodyDigests;
 }
 
 // A body of at most `inlineMaxBytes` (> 0) is returned as one inline extent and nothing is
@@ -76,19 +80,23 @@ export async function writeStreamOrInline(
       'ENTITY_TOO_LARGE',
       `the body is larger than ${options.maxSizeBytes} bytes`,
     );
+  const brought = options.digests; // hashed by whoever streamed the body, when given
   const md5 = createHash('md5');
   const inline = new Uint8Array(headBytes);
   let at = 0;
   let crc = 0;
   for (const chunk of head) {
-    md5.update(chunk);
-    crc = crc32c(chunk, crc);
+    if (brought === undefined) {
+      md5.update(chunk);
+      crc = crc32c(chunk, crc);
+    }
     inline.set(chunk, at);
     at += chunk.length;
   }
   const extents: FileExtent[] =
     headBytes === 0 ? [] : [{ fileOffset: 0, length: headBytes, inline }];
-  return { extents, sizeBytes: headBytes, md5Hex: md5.digest('hex'), crc32c: crc };
+  const digests = brought?.get() ?? { md5Hex: md5.digest('hex'), crc32c: crc };
+  return { extents, sizeBytes: headBytes, ...digests };
 }
 
 async function* concatStreams(head: Buffer[], rest: AsyncIterable<Buffer>): AsyncIterable<Buffer> {
@@ -105,8 +113,9 @@ export async function writeStream(
   const { maxSizeBytes = Number.MAX_SAFE_INTEGER, log, slots, seal, kms, customer } = options;
   const stripeCapacity = params.k * params.shardSizeBytes;
   // On a hashing thread (src/common/hash-offload.ts): the ETag's MD5 held a gateway's event loop,
-  // and the CRC32C was a tenth of what was left on it.
-  const hashes = new OffloadedHash(['md5', 'crc32c']);
+  // and the CRC32C was a tenth of what was left on it. None here when the body brings them.
+  const hashes =
+    options.digests === undefined ? new OffloadedHash([...BODY_DIGEST_ALGORITHMS]) : undefined;
   const stripes: Array<Promise<Stripe>> = [];
   const inFlight = new Set<Promise<Stripe>>();
   // Stripe buffers come from the pool and go back once every shard write of their stripe is
@@ -139,7 +148,7 @@ export async function writeStream(
   };
   try {
     for await (const chunk of toChunks(body)) {
-      await hashes.update(chunk);
+      await hashes?.update(chunk);
       sizeBytes += chunk.length;
       if (sizeBytes > maxSizeBytes) {
         throw new StrataError('ENTITY_TOO_LARGE', `the body is larger than ${maxSizeBytes} bytes`);
@@ -155,20 +164,26 @@ export async function writeStream(
       }
     }
     if (filled > 0) await flush();
-    const [md5, crc] = await hashes.digest();
+    const digests = await bodyDigests(hashes, options.digests);
     const written = await Promise.all(stripes);
-    return {
-      extents: toExtents(written),
-      sizeBytes,
-      md5Hex: md5.toString('hex'),
-      crc32c: crc.readUInt32BE(0),
-    };
+    return { extents: toExtents(written), sizeBytes, ...digests };
   } catch (error) {
-    hashes.abort();
+    hashes?.abort();
     if (buffer !== undefined) shardBuffers.release(buffer); // filled, never sent
     await discard(pool, stripes);
     throw error;
   }
+}
+
+// The body's MD5 and CRC32C: hashed here, or brought with it.
+async function bodyDigests(
+  hashes: OffloadedHash | undefined,
+  brought: BodyDigests | undefined,
+): Promise<{ md5Hex: string; crc32c: number }> {
+  if (brought !== undefined) return brought.get();
+  assert(hashes !== undefined, 'a body that brings no digests is hashed here');
+  const [md5, crc] = await hashes.digest();
+  return { md5Hex: md5.toString('hex'), crc32c: crc.readUInt32BE(0) };
 }
 
 async function discard(pool: DataPool, stripes: Array<Promise<Stripe>>): Promise<void> {

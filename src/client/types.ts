@@ -1,6 +1,7 @@
 // The one library through which the S3 gateway, the CLI and the FUSE mount read and write.
 // Every method fails with a StrataError (src/common/errors.ts); callers map codes to their protocol.
 
+import type { BodyDigests } from '../common/body-digests.ts';
 import type { DiskStatus } from '../data/types.ts';
 import type { ReplicationConfig } from '../metadata/bucket-replication-types.ts';
 import type {
@@ -52,8 +53,9 @@ export interface PutObjectOptions {
   customerKey?: Buffer;
   // The bucket's record as the caller read it for this request (absent: read here).
   bucketInfo?: BucketInfo;
-  // Optional integrity checks computed while streaming; the put fails with INVALID_DIGEST-like
-  // errors raised by the caller's own hashing, so the client only reports what it computed.
+  // The body's MD5 and CRC32C, taken by whoever streams it (src/common/body-digests.ts; a
+  // gateway's check of the body does); absent: the writer hashes the body itself.
+  digests?: BodyDigests;
 }
 
 export interface CopyOptions {
@@ -285,7 +287,11 @@ export interface StrataClientApi {
     uploadId: string,
     partNumber: number,
     body: Body,
-    options?: { checksum?: () => string | undefined; customerKey?: Buffer },
+    options?: {
+      checksum?: () => string | undefined;
+      customerKey?: Buffer;
+      digests?: BodyDigests; // as PutObjectOptions' digests
+    },
   ): Promise<PartInfo>;
   completeMultipartUpload(
     uploadId: string,

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AuthOptions, AuthResult } from '../auth/types.ts';
 import type { StrataClientApi } from '../client/types.ts';
+import type { BodyDigests } from '../common/body-digests.ts';
 import type { LifecycleTiming, RestoreTier } from '../metadata/types.ts';
 import type { Logger } from '../observability/logger.ts';
 import { s3Bytes } from '../observability/metrics.ts';
@@ -86,9 +87,13 @@ export async function readSmallBody(ctx: RequestContext): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
-// The object body, counted for metrics, straight from the socket through authentication.
-export async function* objectBody(ctx: RequestContext): AsyncIterable<Buffer> {
-  for await (const chunk of ctx.auth.body(rawBody(ctx))) {
+// The object body, counted for metrics, straight from the socket through authentication, which
+// also takes its MD5 and CRC32C when `digests` is given (the writer then hashes nothing).
+export async function* objectBody(
+  ctx: RequestContext,
+  digests?: BodyDigests,
+): AsyncIterable<Buffer> {
+  for await (const chunk of ctx.auth.body(rawBody(ctx), digests)) {
     s3Bytes.inc({ direction: 'in' }, chunk.length);
     yield chunk;
   }

@@ -1,6 +1,7 @@
 import assert from 'node:assert';
 import type { ChecksumAlgorithm } from '../../auth/checksums.ts';
 import { checkCustomerKey } from '../../client/customer-key.ts';
+import { BodyDigests } from '../../common/body-digests.ts';
 import { isStrataError } from '../../common/errors.ts';
 import type { Inode, UploadInfo } from '../../metadata/types.ts';
 import { objectWriteAcl } from '../acl-request.ts';
@@ -98,10 +99,13 @@ export async function uploadPart(
   if (upload.object.sse !== undefined && !ctx.client.sealsOnRequest()) throw sseKeyMissing();
   const customer = partCustomerKey(ctx, upload);
   const algorithm = upload.object.checksumAlgorithm as ChecksumAlgorithm | undefined;
-  const tap = algorithm ? checksumTap(algorithm, objectBody(ctx)) : undefined;
-  const part = await ctx.client.uploadPart(uploadId, partNumber, tap?.body ?? objectBody(ctx), {
+  const digests = new BodyDigests(); // in the body check's hashing session, as a PUT's
+  const body = objectBody(ctx, digests);
+  const tap = algorithm ? checksumTap(algorithm, body) : undefined;
+  const part = await ctx.client.uploadPart(uploadId, partNumber, tap?.body ?? body, {
     checksum: tap?.value,
     customerKey: customer?.key,
+    digests,
   });
   const checksums = { ...ctx.auth.checksums };
   if (algorithm && part.checksum) checksums[algorithm] = part.checksum;

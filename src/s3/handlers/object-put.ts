@@ -1,4 +1,5 @@
 import type { PutObjectResult } from '../../client/types.ts';
+import { BodyDigests } from '../../common/body-digests.ts';
 import { objectWriteAcl } from '../acl-request.ts';
 import { objectBody, quoteEtag, type RequestContext, sendEmpty } from '../context.ts';
 import { S3Error } from '../errors.ts';
@@ -73,8 +74,11 @@ export async function putObject(ctx: RequestContext, bucket: string, key: string
     key,
     action: 's3:ReplicateObject',
   });
-  const put = ctx.client.putObject(bucket, key, objectBody(ctx), {
+  // The body's MD5 and CRC32C in its check's hashing session: its bytes copied there once.
+  const digests = new BodyDigests();
+  const put = ctx.client.putObject(bucket, key, objectBody(ctx, digests), {
     object,
+    digests,
     ifMatch: conditional(ctx, 'if-match'),
     ifNoneMatch,
     lock: lockFromHeaders(ctx),
