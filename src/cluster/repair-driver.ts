@@ -553,7 +553,10 @@ export class RepairDriver {
       phase = advanceTask(task, 'rebuilt');
       onRebuilt();
     } catch (error) {
-      if (isStrataError(error, 'EEXIST')) this.noteOccupied(task);
+      // A file of the shard at an in-place target is its writer's late write, still being
+      // written (or created since the check): the next pass takes it whole or replaces it torn
+      // (data-service.ts), so it is tried again then, not avoided as a stale copy is.
+      if (isStrataError(error, 'EEXIST') && !rebuildsInPlace(task)) this.noteOccupied(task);
       return this.ended(task, 'failed', 'rebuild failed', error);
     }
     try {
