@@ -44,7 +44,17 @@ export async function forkDataService(
   return {
     addr,
     advertised,
-    metrics: () => requestMetrics(child, nextId++),
+    // A page served without the child's series (it did not answer in time, as under a load
+    // that starves it) says so in the log: its counters are missing from that scrape only.
+    metrics: async () => {
+      const metrics = await requestMetrics(child, nextId++);
+      if (metrics === undefined && child.connected)
+        log.warn('metrics page served without the data service process (no answer in time)', {
+          pid: child.pid,
+          timeoutMs: METRICS_TIMEOUT_MS,
+        });
+      return metrics;
+    },
     async close() {
       closing = true;
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
